@@ -1,0 +1,1 @@
+"""riskloop data_samples package."""

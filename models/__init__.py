@@ -1,0 +1,1 @@
+"""riskloop models package."""

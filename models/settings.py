@@ -1,0 +1,79 @@
+"""The single source of paths, URIs and secrets: `RISKLOOP_*` environment variables.
+
+Training and serving both read their configuration here, so it lives in `models/`, the package
+both depend on. Nothing is created or configured at import time: call `get_settings()` and
+`apply_offline_defaults()` from an entry point.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_PSEUDONYM_SECRET = "riskloop-local-development-secret"  # noqa: S105 - refused in production
+
+
+class Settings(BaseSettings):
+    """Runtime configuration, validated once at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKLOOP_", env_file=None, extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("data")
+    reports_dir: Path = Path("reports")
+    mlflow_uri: str = "sqlite:///mlruns.db"
+    artifact_location: str | None = Field(
+        default=None,
+        description="Where new MLflow experiments keep artifacts; default ./mlartifacts.",
+    )
+    experiment: str = "riskloop"
+    optuna_storage: str | None = Field(
+        default=None, description="Optuna study storage URL; default: optuna.db beside mlruns.db."
+    )
+    store_url: str = "sqlite:///riskloop.db"
+    keys_file: Path = Path("riskloop-keys.json")
+    pseudonym_secret: SecretStr = SecretStr(DEV_PSEUDONYM_SECRET)
+    max_body_bytes: int = 2_000_000
+    reload_interval_s: float = 60.0
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret_in_production(self) -> Settings:
+        if self.env == "production" and (
+            self.pseudonym_secret.get_secret_value() == DEV_PSEUDONYM_SECRET
+        ):
+            raise ValueError(
+                "RISKLOOP_PSEUDONYM_SECRET must be set to a private value when RISKLOOP_ENV=production"
+            )
+        return self
+
+    @property
+    def resolved_artifact_location(self) -> str:
+        return self.artifact_location or str(Path("mlartifacts").resolve())
+
+    @property
+    def resolved_optuna_storage(self) -> str:
+        if self.optuna_storage:
+            return self.optuna_storage
+        if self.mlflow_uri.startswith("sqlite:///"):
+            mlflow_db = Path(self.mlflow_uri.removeprefix("sqlite:///"))
+            return f"sqlite:///{mlflow_db.with_name('optuna.db')}"
+        return "sqlite:///optuna.db"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read from the environment once per process."""
+    return Settings()
+
+
+def apply_offline_defaults() -> None:
+    """Keep BentoML and MLflow from calling home: the city's machines have no internet."""
+    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

@@ -1,0 +1,41 @@
+"""Session-wide fixtures: an isolated environment and a small simulated city generated once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
+SMALL_CITY_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def small_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small simulated city (all three tasks), generated once per test session."""
+    from data_samples.city import generate_city
+
+    out = tmp_path_factory.mktemp("city") / "small"
+    generate_city(out, size="small", seed=SMALL_CITY_SEED)
+    return out
+
+
+@pytest.fixture()
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point every riskloop store (MLflow, Optuna, warnings, keys) at a fresh temp folder."""
+    from models.settings import get_settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RISKLOOP_MLFLOW_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    monkeypatch.setenv("RISKLOOP_ARTIFACT_LOCATION", str(tmp_path / "mlartifacts"))
+    monkeypatch.setenv("RISKLOOP_STORE_URL", f"sqlite:///{tmp_path / 'riskloop.db'}")
+    monkeypatch.setenv("RISKLOOP_KEYS_FILE", str(tmp_path / "keys.json"))
+    monkeypatch.setenv("RISKLOOP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RISKLOOP_REPORTS_DIR", str(tmp_path / "reports"))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()

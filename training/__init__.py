@@ -1,0 +1,1 @@
+"""riskloop training package."""

@@ -1,0 +1,36 @@
+"""The `riskloop` command line: one Typer app, thin commands, heavy imports deferred.
+
+Each command family lives in `training/commands/<family>.py` and registers itself here; command
+bodies import their heavy dependencies (mlflow, lightgbm, shap, bentoml) lazily so that
+`riskloop --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from models.settings import apply_offline_defaults
+from training.commands import city, data, loop, modelling, reporting, service
+
+app = typer.Typer(
+    name="riskloop",
+    help=(
+        "riskloop: the scoring engine of a city's risk closed loop "
+        "(wage arrears, telecom fraud, dispute escalation). "
+        "Generate a simulated city, build point-in-time datasets, train and promote LightGBM "
+        "models tracked in MLflow, serve scores with SHAP reasons, and learn from feedback."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _main() -> None:
+    """riskloop command line."""
+    apply_offline_defaults()
+
+
+for _family in (city, data, modelling, service, loop, reporting):
+    _family.register(app)
