@@ -11,7 +11,22 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install run test bench lint system-deps clean
 
-install: $(STAMP)
+# Debian packages the tests and benchmarks use: headless Chromium renders the HTML reports, a CJK
+# font draws Chinese plot labels, wrk generates HTTP load for `make bench`.
+SYSTEM_PACKAGES := chromium fonts-wqy-microhei wrk
+SYSTEM_STAMP := $(VENV)/.system-deps
+
+install: $(STAMP) $(SYSTEM_STAMP)
+
+$(SYSTEM_STAMP):
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else echo "install these Debian packages first (as root):$$missing" >&2; exit 1; fi; \
+	fi
+	@mkdir -p $(VENV) && touch $(SYSTEM_STAMP)
+
+system-deps: $(SYSTEM_STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -1,0 +1,58 @@
+"""`make bench`: run every benchmark family and write its figures to bench/results/<family>.json.
+
+Each family is a module `bench/<family>.py` exposing `run() -> dict`. Figures are measured on
+this machine at run time; nothing here is a constant. `RISKLOOP_BENCH_ONLY=city,features` runs a
+subset; `RISKLOOP_BENCH_LARGE=1` adds the 10x city where a family supports it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+FAMILIES = ("city", "features", "training", "serving")
+RESULTS_DIR = Path(__file__).parent / "results"
+
+
+def _machine() -> dict[str, object]:
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main() -> int:
+    """Run the selected families; a family that fails is reported and makes the exit non-zero."""
+    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    only = [f for f in os.environ.get("RISKLOOP_BENCH_ONLY", "").split(",") if f]
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    failed = []
+    for family in FAMILIES:
+        if only and family not in only:
+            continue
+        print(f"== bench {family}", flush=True)
+        started = time.perf_counter()
+        try:
+            figures = importlib.import_module(f"bench.{family}").run()
+        except Exception as exc:  # a broken family must not hide the others' figures
+            print(f"!! bench {family} failed: {exc!r}", flush=True)
+            failed.append(family)
+            continue
+        figures = {"machine": _machine(), "wall_s": round(time.perf_counter() - started, 1), **figures}
+        out = RESULTS_DIR / f"{family}.json"
+        out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(json.dumps(figures, indent=2, ensure_ascii=False), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
