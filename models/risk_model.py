@@ -1,0 +1,302 @@
+"""`RiskModel`: a LightGBM booster, its probability calibrator and its warning thresholds.
+
+Saved as plain files a reviewer can read: the booster in LightGBM's native text format and a
+JSON file with the calibrator's numbers, thresholds, spec name, catalog version and metrics.
+No pickle, so a saved model never executes code when loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.spec import RISK_LEVELS, CalibrationKind, LightGBMParams, RiskLevel, TaskSpec, get_spec
+
+BOOSTER_FILE = "booster.txt"
+META_FILE = "risk_model.json"
+FORMAT_VERSION = 1
+
+
+class ModelLoadError(Exception):
+    """A saved model directory is missing, incomplete, corrupt or does not fit the catalog."""
+
+
+class FeatureMismatchError(ValueError):
+    """A frame's columns do not provide the features the spec needs."""
+
+
+def model_matrix(spec: TaskSpec, frame: pd.DataFrame) -> pd.DataFrame:
+    """The spec's features, in model order, typed the way the booster was trained.
+
+    Category features get exactly the catalog's categories (unknown values become missing),
+    booleans and counts become floats, and missing optional features stay NaN.
+    """
+    missing = [name for name in spec.feature_names if name not in frame.columns]
+    if missing:
+        raise FeatureMismatchError(
+            f"{spec.task}: the input lacks {len(missing)} feature column(s) the model needs: "
+            + ", ".join(missing)
+        )
+    columns: dict[str, pd.Series] = {}
+    for feature in spec.features:
+        column = frame[feature.name]
+        if feature.dtype == "category":
+            values = column.astype("object").where(column.notna(), None)
+            columns[feature.name] = pd.Series(
+                pd.Categorical(values, categories=list(feature.categories)), index=frame.index
+            )
+        else:
+            columns[feature.name] = pd.to_numeric(column.astype("object"), errors="raise").astype(
+                "float64"
+            )
+    return pd.DataFrame(columns, index=frame.index)
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """Maps the booster's raw margin (log-odds) to a calibrated probability.
+
+    Platt: `sigmoid(slope * margin + intercept)`. Isotonic: linear interpolation through the
+    knots `(x, y)` fitted by scikit-learn's `IsotonicRegression`, clipped at the ends.
+    """
+
+    kind: CalibrationKind
+    slope: float = 1.0
+    intercept: float = 0.0
+    x: tuple[float, ...] = ()
+    y: tuple[float, ...] = ()
+
+    @classmethod
+    def fit(cls, kind: CalibrationKind, margin: np.ndarray, label: np.ndarray) -> Calibrator:
+        """Fit on a held-out slice (never the rows the booster learned from)."""
+        margin = np.asarray(margin, dtype="float64")
+        label = np.asarray(label, dtype="float64")
+        if kind == "isotonic":
+            from sklearn.isotonic import IsotonicRegression
+
+            iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(margin, label)
+            return cls(
+                kind="isotonic",
+                x=tuple(float(v) for v in iso.X_thresholds_),
+                y=tuple(float(v) for v in iso.y_thresholds_),
+            )
+        from sklearn.linear_model import LogisticRegression
+
+        platt = LogisticRegression(C=1e6, solver="lbfgs", max_iter=1000).fit(
+            margin.reshape(-1, 1), label
+        )
+        return cls(
+            kind="platt", slope=float(platt.coef_[0, 0]), intercept=float(platt.intercept_[0])
+        )
+
+    def transform(self, margin: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities for raw margins."""
+        margin = np.asarray(margin, dtype="float64")
+        if self.kind == "isotonic":
+            return np.interp(margin, np.asarray(self.x), np.asarray(self.y))
+        return 1.0 / (1.0 + np.exp(-(self.slope * margin + self.intercept)))
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The lowest calibrated score of each warning level, set from capacity on validation."""
+
+    red: float
+    orange: float
+    yellow: float
+
+    @classmethod
+    def from_capacity(cls, spec: TaskSpec, scores: np.ndarray) -> Thresholds:
+        """Cut points so that each level holds its share of a population scored like `scores`."""
+        shares = {capacity.level: capacity.share for capacity in spec.capacities}
+        cumulative = np.cumsum([shares["red"], shares["orange"], shares["yellow"]])
+        cuts = np.quantile(np.asarray(scores, dtype="float64"), 1.0 - cumulative)
+        return cls(red=float(cuts[0]), orange=float(cuts[1]), yellow=float(cuts[2]))
+
+    def levels(self, scores: np.ndarray) -> np.ndarray:
+        """The risk level of each score (`red` >= red threshold, ..., else `green`)."""
+        scores = np.asarray(scores, dtype="float64")
+        return np.select(
+            [scores >= self.red, scores >= self.orange, scores >= self.yellow],
+            list(RISK_LEVELS[:3]),
+            default="green",
+        )
+
+    def as_dict(self) -> dict[RiskLevel, float]:
+        return {"red": self.red, "orange": self.orange, "yellow": self.yellow}
+
+
+class RiskModel:
+    """One task's fitted model: booster + calibrator + thresholds, for one spec.
+
+    Args:
+        spec: the task's spec (features, monotone constraints, capacities, calibration kind).
+        params: LightGBM parameters; the spec's defaults when omitted.
+    """
+
+    def __init__(self, spec: TaskSpec, params: LightGBMParams | None = None) -> None:
+        self.spec = spec
+        self.params = params
+
+    @property
+    def params_(self) -> LightGBMParams:
+        return self.params or self.spec.params
+
+    def fit(
+        self,
+        train: pd.DataFrame,
+        train_label: np.ndarray,
+        valid: pd.DataFrame,
+        valid_label: np.ndarray,
+        callbacks: list[Any] | None = None,
+    ) -> RiskModel:
+        """Train with early stopping on `valid`, then calibrate and set thresholds on `valid`.
+
+        `callbacks` are extra LightGBM callbacks (Optuna's pruning callback during tuning).
+        """
+        import lightgbm as lgb
+
+        params = self.params_
+        lgb_params = params.to_lightgbm(self.spec.monotone_constraints)
+        train_set = lgb.Dataset(
+            model_matrix(self.spec, train),
+            label=np.asarray(train_label, dtype="float64"),
+            params={"feature_pre_filter": False},
+            free_raw_data=False,
+        )
+        valid_set = train_set.create_valid(
+            model_matrix(self.spec, valid), label=np.asarray(valid_label, dtype="float64")
+        )
+        self.booster_ = lgb.train(
+            lgb_params,
+            train_set,
+            num_boost_round=params.num_boost_round,
+            valid_sets=[valid_set],
+            valid_names=["valid"],
+            callbacks=[
+                lgb.early_stopping(
+                    params.early_stopping_rounds, first_metric_only=True, verbose=False
+                ),
+                *(callbacks or []),
+            ],
+        )
+        self.best_iteration_ = int(
+            self.booster_.best_iteration or self.booster_.current_iteration()
+        )
+        if self.best_iteration_ < self.booster_.current_iteration():
+            self.booster_ = lgb.Booster(
+                model_str=self.booster_.model_to_string(num_iteration=self.best_iteration_)
+            )
+        valid_margin = self.raw_margin(valid)
+        self.calibrator_ = Calibrator.fit(self.spec.calibration, valid_margin, valid_label)
+        self.thresholds_ = Thresholds.from_capacity(
+            self.spec, self.calibrator_.transform(valid_margin)
+        )
+        self.metrics_: dict[str, float] = {}
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "booster_"):
+            raise RuntimeError("this RiskModel is not fitted yet: call fit() or RiskModel.load()")
+
+    def raw_margin(self, frame: pd.DataFrame) -> np.ndarray:
+        """The booster's log-odds for each row."""
+        self._check_fitted()
+        return np.asarray(
+            self.booster_.predict(model_matrix(self.spec, frame), raw_score=True), dtype="float64"
+        )
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated probability of the label for each row."""
+        return self.calibrator_.transform(self.raw_margin(frame))
+
+    def model_text(self) -> str:
+        """The booster in LightGBM's text format (bit-identical for the same seed and data)."""
+        self._check_fitted()
+        return str(self.booster_.model_to_string())
+
+    def metadata(self) -> dict[str, Any]:
+        """Everything but the booster, as saved in `risk_model.json`."""
+        self._check_fitted()
+        return {
+            "format_version": FORMAT_VERSION,
+            "task": self.spec.task,
+            "catalog_version": self.spec.catalog_version,
+            "features": list(self.spec.feature_names),
+            "params": dataclasses.asdict(self.params_),
+            "best_iteration": self.best_iteration_,
+            "calibrator": dataclasses.asdict(self.calibrator_),
+            "thresholds": self.thresholds_.as_dict(),
+            "capacities": {c.level: c.share for c in self.spec.capacities},
+            "metrics": dict(self.metrics_),
+        }
+
+    def save(self, directory: str | Path) -> Path:
+        """Write `booster.txt` and `risk_model.json` into `directory` (created if needed)."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / BOOSTER_FILE).write_text(self.model_text(), encoding="utf-8")
+        (out / META_FILE).write_text(
+            json.dumps(self.metadata(), indent=2, sort_keys=True), encoding="utf-8"
+        )
+        return out
+
+    @classmethod
+    def load(cls, directory: str | Path, spec: TaskSpec | None = None) -> RiskModel:
+        """Read a `save`d directory; the spec comes from the current catalog unless given.
+
+        Raises:
+            ModelLoadError: a file is missing or corrupt, or the saved feature list differs
+                from the spec's (the catalog changed under the model).
+        """
+        import lightgbm as lgb
+
+        source = Path(directory)
+        for name in (BOOSTER_FILE, META_FILE):
+            if not (source / name).is_file():
+                raise ModelLoadError(f"model directory {source} has no {name}")
+        try:
+            meta = json.loads((source / META_FILE).read_text(encoding="utf-8"))
+            if meta.get("format_version") != FORMAT_VERSION:
+                raise ModelLoadError(
+                    f"{source / META_FILE}: format version {meta.get('format_version')!r}, "
+                    f"expected {FORMAT_VERSION}"
+                )
+            spec = spec or get_spec(meta["task"])
+            calibrator = Calibrator(
+                kind=meta["calibrator"]["kind"],
+                slope=float(meta["calibrator"]["slope"]),
+                intercept=float(meta["calibrator"]["intercept"]),
+                x=tuple(float(v) for v in meta["calibrator"]["x"]),
+                y=tuple(float(v) for v in meta["calibrator"]["y"]),
+            )
+            thresholds = Thresholds(**{k: float(v) for k, v in meta["thresholds"].items()})
+            params = LightGBMParams(**meta["params"])
+        except ModelLoadError:
+            raise
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelLoadError(f"{source / META_FILE} is corrupt: {exc!r}") from exc
+        if list(spec.feature_names) != list(meta["features"]):
+            raise ModelLoadError(
+                f"model in {source} was trained on catalog {meta['catalog_version']} features "
+                f"that differ from the current catalog {spec.catalog_version} for {spec.task}"
+            )
+        try:
+            booster = lgb.Booster(model_str=(source / BOOSTER_FILE).read_text(encoding="utf-8"))
+        except (lgb.basic.LightGBMError, ValueError) as exc:
+            raise ModelLoadError(f"{source / BOOSTER_FILE} is corrupt: {exc}") from exc
+        if booster.feature_name() != list(spec.feature_names):
+            raise ModelLoadError(f"{source / BOOSTER_FILE} does not match {META_FILE}'s features")
+        model = cls(spec, params)
+        model.booster_ = booster
+        model.best_iteration_ = int(meta["best_iteration"])
+        model.calibrator_ = calibrator
+        model.thresholds_ = thresholds
+        model.metrics_ = {k: float(v) for k, v in meta.get("metrics", {}).items()}
+        return model

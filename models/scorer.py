@@ -1,0 +1,228 @@
+"""The one place that turns a feature frame into calibrated scores, risk levels and reasons.
+
+Batch scoring, the service and the reports all call `score_arrays` (vectorised) or
+`score_frame` (one `ScoredRecord` per row). Explanations are LightGBM's exact TreeSHAP
+(`pred_contrib=True`), computed once per batch, so for every row the contributions plus the
+base value equal the raw margin, and the calibrated score is a function of that margin.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from features.catalog import FeatureDef
+from models.risk_model import RiskModel, model_matrix
+from models.spec import Lang, RiskLevel
+
+Direction = Literal["raises", "lowers"]
+ReasonValue = float | int | bool | str | None
+
+_SUFFIX: dict[Lang, dict[Direction, str]] = {
+    "en": {"raises": " (raises risk)", "lowers": " (lowers risk)"},
+    "zh": {"raises": "（风险上升）", "lowers": "（风险下降）"},
+}
+_MISSING: dict[Lang, str] = {"en": "{label}: no data", "zh": "{label}：无数据"}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One feature's part in a score, worded for a case worker.
+
+    `contribution` is in log-odds (the SHAP value); `direction` is its sign in words.
+    """
+
+    feature: str
+    label: str
+    value: ReasonValue
+    contribution: float
+    direction: Direction
+    actionable: bool
+    sentence: str
+
+
+@dataclass(frozen=True)
+class RecommendedAction:
+    """A department's recommended step; `trigger` is `level:<level>` or `reason:<feature>`."""
+
+    department: str
+    action: str
+    trigger: str
+
+
+@dataclass(frozen=True)
+class ScoredRecord:
+    """A scored unit: calibrated score, level, exact SHAP contributions, reasons and actions.
+
+    `sum(contributions.values()) + base_value == raw_margin` (up to float rounding);
+    `contributions` and `reasons` are empty when scored without explanations.
+    """
+
+    entity_id: str
+    score: float
+    risk_level: RiskLevel
+    raw_margin: float
+    base_value: float
+    contributions: dict[str, float]
+    reasons: list[Reason]
+    actions: list[RecommendedAction]
+
+
+@dataclass(frozen=True)
+class ScoredArrays:
+    """Vectorised scoring output for a batch, row-aligned with the input frame.
+
+    `contributions` has one column per feature in model order (None without explanations);
+    `base_value` is the model's expected margin, the same for every row.
+    """
+
+    entity_ids: np.ndarray
+    scores: np.ndarray
+    levels: np.ndarray
+    raw_margin: np.ndarray
+    base_value: float
+    contributions: np.ndarray | None
+
+
+def _entity_ids(frame: pd.DataFrame) -> np.ndarray:
+    if "entity_id" in frame.columns:
+        return frame["entity_id"].astype(str).to_numpy(dtype=object)
+    return frame.index.astype(str).to_numpy(dtype=object)
+
+
+def score_arrays(model: RiskModel, frame: pd.DataFrame, explain: bool = True) -> ScoredArrays:
+    """Scores, levels and (with `explain`) the TreeSHAP matrix for every row of `frame`.
+
+    `frame` holds the catalog's feature columns (extra columns such as `entity_id`, `as_of`,
+    `label` or `audit_*` are ignored); category features as catalog strings; missing optional
+    features as NaN.
+    """
+    matrix = model_matrix(model.spec, frame)
+    booster = model.booster_
+    contributions: np.ndarray | None = None
+    if not len(matrix):
+        raw_margin = np.empty(0)
+        base_value = _base_value(model)
+        contributions = np.empty((0, len(model.spec.features))) if explain else None
+    elif explain:
+        contrib = np.asarray(booster.predict(matrix, pred_contrib=True), dtype="float64")
+        contributions = contrib[:, :-1]
+        base_value = float(contrib[0, -1])
+        raw_margin = contrib.sum(axis=1)
+    else:
+        raw_margin = np.asarray(booster.predict(matrix, raw_score=True), dtype="float64")
+        base_value = _base_value(model)
+    scores = model.calibrator_.transform(raw_margin)
+    return ScoredArrays(
+        entity_ids=_entity_ids(frame),
+        scores=scores,
+        levels=model.thresholds_.levels(scores),
+        raw_margin=raw_margin,
+        base_value=base_value,
+        contributions=contributions,
+    )
+
+
+def _base_value(model: RiskModel) -> float:
+    """The expected margin, from a one-row TreeSHAP call on an all-missing row."""
+    empty = pd.DataFrame({name: [np.nan] for name in model.spec.feature_names})
+    return float(model.booster_.predict(model_matrix(model.spec, empty), pred_contrib=True)[0, -1])
+
+
+def _native_value(feature: FeatureDef, value: object) -> ReasonValue:
+    """The feature's value as JSON-friendly Python, `None` when missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return None
+    if feature.dtype == "category":
+        return str(value)
+    if feature.dtype == "bool":
+        return bool(value)
+    if feature.dtype == "int":
+        return int(value)  # type: ignore[call-overload]
+    return float(value)  # type: ignore[arg-type]
+
+
+def reason_sentence(
+    feature: FeatureDef, value: ReasonValue, direction: Direction, lang: Lang
+) -> str:
+    """The catalog's reason template filled with `value`, plus the direction in words."""
+    label = feature.label_zh if lang == "zh" else feature.label_en
+    template = feature.reason_zh if lang == "zh" else feature.reason_en
+    if value is None:
+        text = _MISSING[lang].format(label=label)
+    elif template:
+        text = template.format(value=value, label=label)
+    else:
+        shown = f"{value:.3g}" if isinstance(value, float) else str(value)
+        text = f"{label}: {shown}" if lang == "en" else f"{label}：{shown}"
+    return text + _SUFFIX[lang][direction]
+
+
+def score_frame(
+    model: RiskModel,
+    frame: pd.DataFrame,
+    explain: bool = True,
+    top_k: int = 5,
+    lang: Lang = "en",
+) -> list[ScoredRecord]:
+    """One `ScoredRecord` per row of `frame`, in order, with top-k reasons and actions.
+
+    Reasons are the `top_k` features by |contribution| (ties kept in catalog order). Actions
+    come from the spec: the level's actions, then those of actionable reasons that raise risk.
+    """
+    if lang not in _SUFFIX:
+        raise ValueError(f"unknown language {lang!r}; expected 'en' or 'zh'")
+    arrays = score_arrays(model, frame, explain=explain)
+    spec = model.spec
+    features = spec.features
+    names = spec.feature_names
+    raw_values = frame.loc[:, list(names)].to_numpy(dtype=object)
+    records: list[ScoredRecord] = []
+    for row in range(len(frame)):
+        level: RiskLevel = str(arrays.levels[row])  # type: ignore[assignment]
+        reasons: list[Reason] = []
+        contributions: dict[str, float] = {}
+        if explain and arrays.contributions is not None:
+            row_contrib = arrays.contributions[row]
+            contributions = dict(zip(names, row_contrib.tolist(), strict=True))
+            order = np.argsort(-np.abs(row_contrib), kind="stable")[: max(top_k, 0)]
+            for index in order:
+                feature = features[index]
+                contribution = float(row_contrib[index])
+                direction: Direction = "raises" if contribution > 0 else "lowers"
+                value = _native_value(feature, raw_values[row, index])
+                reasons.append(
+                    Reason(
+                        feature=feature.name,
+                        label=feature.label_zh if lang == "zh" else feature.label_en,
+                        value=value,
+                        contribution=contribution,
+                        direction=direction,
+                        actionable=feature.actionable,
+                        sentence=reason_sentence(feature, value, direction, lang),
+                    )
+                )
+        raising = tuple(spec.feature(r.feature) for r in reasons if r.direction == "raises")
+        actions = [
+            RecommendedAction(
+                department=action.department(lang), action=action.text(lang), trigger=trigger
+            )
+            for trigger, action in spec.actions_for(level, raising)
+        ]
+        records.append(
+            ScoredRecord(
+                entity_id=str(arrays.entity_ids[row]),
+                score=float(arrays.scores[row]),
+                risk_level=level,
+                raw_margin=float(arrays.raw_margin[row]),
+                base_value=arrays.base_value,
+                contributions=contributions,
+                reasons=reasons,
+                actions=actions,
+            )
+        )
+    return records

@@ -1,0 +1,594 @@
+"""What each risk model is: one frozen, typed `TaskSpec` per task.
+
+The spec ties the feature catalog (features, directions, actionability) to everything training
+and scoring need: the label horizon, LightGBM parameters and monotone constraints, the Optuna
+search space, capacity-based risk levels and the actions a department is advised to take.
+Nothing here trains or reads files; `get_spec` only combines constants with the catalog.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from features import catalog as feature_catalog
+from features.catalog import FeatureDef
+
+RiskLevel = Literal["red", "orange", "yellow", "green"]
+RISK_LEVELS: tuple[RiskLevel, ...] = ("red", "orange", "yellow", "green")
+Lang = Literal["en", "zh"]
+CalibrationKind = Literal["platt", "isotonic"]
+
+
+class UnknownTaskError(ValueError):
+    """The task name is none of riskloop's three tasks."""
+
+
+class _Trial(Protocol):
+    """The part of `optuna.trial.Trial` the search space uses (keeps optuna out of models/)."""
+
+    def suggest_int(self, name: str, low: int, high: int, *, log: bool = False) -> int: ...
+
+    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float: ...
+
+
+@dataclass(frozen=True)
+class LightGBMParams:
+    """LightGBM settings for one task, kept small because TreeSHAP cost grows with tree size.
+
+    `deterministic`, `force_row_wise` and a fixed `num_threads` make retraining with the same
+    seed and data give a bit-identical model text.
+    """
+
+    learning_rate: float = 0.05
+    num_leaves: int = 15
+    max_depth: int = 5
+    min_child_samples: int = 40
+    reg_lambda: float = 1.0
+    feature_fraction: float = 0.9
+    bagging_fraction: float = 0.9
+    bagging_freq: int = 1
+    num_boost_round: int = 400
+    early_stopping_rounds: int = 40
+    num_threads: int = 2
+    seed: int = 7
+
+    def to_lightgbm(self, monotone_constraints: tuple[int, ...]) -> dict[str, Any]:
+        """The `params` dict for `lightgbm.train` (rounds and early stopping are passed apart)."""
+        return {
+            "objective": "binary",
+            "metric": ["binary_logloss", "auc"],
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "max_depth": self.max_depth,
+            "min_child_samples": self.min_child_samples,
+            "lambda_l2": self.reg_lambda,
+            "feature_fraction": self.feature_fraction,
+            "bagging_fraction": self.bagging_fraction,
+            "bagging_freq": self.bagging_freq,
+            "monotone_constraints": list(monotone_constraints),
+            "monotone_constraints_method": "advanced",
+            "num_threads": self.num_threads,
+            "seed": self.seed,
+            "deterministic": True,
+            "force_row_wise": True,
+            "feature_pre_filter": False,
+            "verbosity": -1,
+        }
+
+
+@dataclass(frozen=True)
+class IntRange:
+    """An integer hyper-parameter range for Optuna."""
+
+    low: int
+    high: int
+    log: bool = False
+
+
+@dataclass(frozen=True)
+class FloatRange:
+    """A float hyper-parameter range for Optuna."""
+
+    low: float
+    high: float
+    log: bool = False
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """The Optuna search space; bounds keep trees small enough for fast exact TreeSHAP."""
+
+    learning_rate: FloatRange = FloatRange(0.02, 0.15, log=True)
+    num_leaves: IntRange = IntRange(7, 31)
+    max_depth: IntRange = IntRange(3, 6)
+    min_child_samples: IntRange = IntRange(20, 200, log=True)
+    reg_lambda: FloatRange = FloatRange(1e-3, 20.0, log=True)
+    feature_fraction: FloatRange = FloatRange(0.6, 1.0)
+    bagging_fraction: FloatRange = FloatRange(0.6, 1.0)
+
+    def suggest(self, trial: _Trial, base: LightGBMParams) -> LightGBMParams:
+        """Draw one set of parameters from the trial, keeping the rest of `base`."""
+        drawn: dict[str, Any] = {}
+        for spec_field in dataclasses.fields(self):
+            bounds = getattr(self, spec_field.name)
+            if isinstance(bounds, IntRange):
+                drawn[spec_field.name] = trial.suggest_int(
+                    spec_field.name, bounds.low, bounds.high, log=bounds.log
+                )
+            else:
+                drawn[spec_field.name] = trial.suggest_float(
+                    spec_field.name, bounds.low, bounds.high, log=bounds.log
+                )
+        return dataclasses.replace(base, **drawn)
+
+
+@dataclass(frozen=True)
+class LevelCapacity:
+    """How many units a level may hold, as a share of the scored population.
+
+    `share` is the level's own slice: red = top 1%, orange = the next 4%, yellow = the next 10%.
+    """
+
+    level: RiskLevel
+    share: float
+
+
+@dataclass(frozen=True)
+class Action:
+    """A recommended step for a department, in both languages."""
+
+    department_en: str
+    department_zh: str
+    text_en: str
+    text_zh: str
+
+    def department(self, lang: Lang) -> str:
+        return self.department_zh if lang == "zh" else self.department_en
+
+    def text(self, lang: Lang) -> str:
+        return self.text_zh if lang == "zh" else self.text_en
+
+
+DEFAULT_CAPACITIES: tuple[LevelCapacity, ...] = (
+    LevelCapacity("red", 0.01),
+    LevelCapacity("orange", 0.04),
+    LevelCapacity("yellow", 0.10),
+)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything that defines one task's model apart from the data it is fitted on.
+
+    Attributes:
+        task: CLI/API name (`wage-arrears`).
+        slug: python name (`wage_arrears`), also the catalog key.
+        unit: what one row is (employer x month, ...).
+        label: what the label means, in words.
+        horizon_months / horizon_days: label horizon; exactly one is non-zero.
+        features: catalog entries in model order.
+        catalog_version: the catalog version the features were read from.
+        params: LightGBM parameters.
+        search_space: Optuna space over `params`.
+        calibration: probability calibrator fitted on the validation slice.
+        capacities: each warning level's share of the scored population.
+        level_actions: actions for each warning level (green has none).
+        driver_actions: actions triggered by an actionable reason, keyed by the catalog's
+            `driver` name (the fixed driver names of the contract, not column names).
+    """
+
+    task: str
+    slug: str
+    unit: str
+    label: str
+    horizon_months: int
+    horizon_days: int
+    features: tuple[FeatureDef, ...]
+    catalog_version: str
+    params: LightGBMParams = LightGBMParams()
+    search_space: SearchSpace = SearchSpace()
+    calibration: CalibrationKind = "platt"
+    capacities: tuple[LevelCapacity, ...] = DEFAULT_CAPACITIES
+    level_actions: Mapping[RiskLevel, tuple[Action, ...]] = field(default_factory=dict)
+    driver_actions: Mapping[str, tuple[Action, ...]] = field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(feature.name for feature in self.features)
+
+    @property
+    def monotone_constraints(self) -> tuple[int, ...]:
+        """The catalog's directions; category features cannot carry a monotone constraint."""
+        return tuple(
+            0 if feature.dtype == "category" else int(feature.direction)
+            for feature in self.features
+        )
+
+    @property
+    def categorical_features(self) -> tuple[str, ...]:
+        return tuple(feature.name for feature in self.features if feature.dtype == "category")
+
+    @property
+    def registered_model_name(self) -> str:
+        return f"riskloop-{self.task}"
+
+    def feature(self, name: str) -> FeatureDef:
+        """The catalog entry of one model feature."""
+        for feature in self.features:
+            if feature.name == name:
+                return feature
+        raise KeyError(f"{name!r} is not a feature of {self.task}")
+
+    def actions_for(
+        self, level: RiskLevel, risk_raising_reasons: tuple[FeatureDef, ...]
+    ) -> list[tuple[str, Action]]:
+        """`(trigger, action)` pairs: the level's actions, then those of actionable reasons.
+
+        Triggers read `level:<level>` or `reason:<feature>`. Green units get no action, an action
+        appears once, and non-actionable features (age, sector, ...) never trigger one.
+        """
+        if level == "green":
+            return []
+        chosen: dict[Action, str] = {
+            action: f"level:{level}" for action in self.level_actions.get(level, ())
+        }
+        for feature in risk_raising_reasons:
+            if feature.actionable and feature.driver is not None:
+                for action in self.driver_actions.get(feature.driver, ()):
+                    chosen.setdefault(action, f"reason:{feature.name}")
+        return [(trigger, action) for action, trigger in chosen.items()]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view, logged with every training run."""
+        data = dataclasses.asdict(self)
+        data["monotone_constraints"] = list(self.monotone_constraints)
+        data["level_actions"] = {
+            level: [dataclasses.asdict(action) for action in actions]
+            for level, actions in self.level_actions.items()
+        }
+        data["driver_actions"] = {
+            driver: [dataclasses.asdict(action) for action in actions]
+            for driver, actions in self.driver_actions.items()
+        }
+        return data
+
+
+_LABOUR_INSPECTION = ("Labour inspection brigade", "劳动保障监察大队")
+_TOWNSHIP_LABOUR = ("Township labour and social security office", "乡镇劳动保障所")
+_GRID = ("Grid worker", "网格员")
+_HOUSING = ("Housing and urban-rural development bureau", "住房和城乡建设局")
+_SOCIAL_INSURANCE = ("Social insurance agency", "社会保险经办机构")
+_TAX = ("Tax bureau", "税务局")
+_MARKET = ("Market regulation bureau", "市场监督管理局")
+_COURT = ("Court enforcement liaison", "法院执行联络员")
+_ANTI_FRAUD = ("Anti-fraud centre", "反诈中心")
+_COMMUNITY_POLICE = ("Community police", "社区民警")
+_BANK = ("Resident's bank", "开户银行")
+_RESIDENTS_COMMITTEE = ("Residents' committee", "社区居委会")
+_COUNTY_CENTRE = ("County conflict-resolution centre", "县级矛盾纠纷调处化解中心")
+_TOWNSHIP_CENTRE = ("Township comprehensive governance centre", "乡镇综治中心")
+_MEDIATION = ("People's mediation committee", "人民调解委员会")
+_POLICE_STATION = ("Police station", "派出所")
+_PETITION = ("Petition bureau", "信访局")
+
+
+def _action(department: tuple[str, str], text_en: str, text_zh: str) -> Action:
+    return Action(department[0], department[1], text_en, text_zh)
+
+
+@dataclass(frozen=True)
+class _TaskConstants:
+    task: str
+    slug: str
+    unit: str
+    label: str
+    horizon_months: int
+    horizon_days: int
+    level_actions: Mapping[RiskLevel, tuple[Action, ...]]
+    driver_actions: Mapping[str, tuple[Action, ...]]
+
+
+_TASKS: tuple[_TaskConstants, ...] = (
+    _TaskConstants(
+        task="wage-arrears",
+        slug="wage_arrears",
+        unit="employer x month",
+        label="wage-arrears onset within 3 calendar months after the as-of date",
+        horizon_months=3,
+        horizon_days=0,
+        level_actions={
+            "red": (
+                _action(
+                    _LABOUR_INSPECTION,
+                    "On-site inspection within 5 working days: check payroll and wage payments.",
+                    "5个工作日内现场检查，核查工资台账和工资支付记录。",
+                ),
+            ),
+            "orange": (
+                _action(
+                    _TOWNSHIP_LABOUR,
+                    "Call the employer within 10 days and check the last 3 months' wage payments.",
+                    "10日内约谈用人单位，核查近3个月工资发放情况。",
+                ),
+            ),
+            "yellow": (
+                _action(
+                    _GRID,
+                    "Add the employer to this month's visit list and watch for new signals.",
+                    "列入本月走访名单，关注新的风险信号。",
+                ),
+            ),
+        },
+        driver_actions={
+            "owner_payment_delay": (
+                _action(
+                    _HOUSING,
+                    "Check the project owner's payments to the contractor and the wage guarantee account.",
+                    "核查建设单位工程款拨付和工资保证金专户。",
+                ),
+            ),
+            "si_arrears": (
+                _action(
+                    _SOCIAL_INSURANCE,
+                    "Verify the social-insurance arrears and urge payment.",
+                    "核实社保欠缴情况并催缴。",
+                ),
+            ),
+            "headcount_drop": (
+                _action(
+                    _LABOUR_INSPECTION,
+                    "Check for lay-offs and unpaid final wages.",
+                    "核查裁员情况及离职工资结清情况。",
+                ),
+            ),
+            "electricity_drop": (
+                _action(
+                    _GRID,
+                    "Visit the site and confirm whether the firm is still operating.",
+                    "实地走访，确认企业是否正常经营。",
+                ),
+            ),
+            "tax_overdue": (
+                _action(
+                    _TAX,
+                    "Review the overdue tax and the firm's payment plan.",
+                    "核查欠税情况及补缴计划。",
+                ),
+            ),
+            "sales_decline": (
+                _action(
+                    _TAX,
+                    "Share the sales decline with the labour office for a joint check.",
+                    "将销售额下滑情况通报劳动保障部门联合核查。",
+                ),
+            ),
+            "creditor_suits": (
+                _action(
+                    _COURT,
+                    "Check enforcement cases and make sure wages are paid first from seized assets.",
+                    "关注执行案件，确保查封财产优先支付工资。",
+                ),
+            ),
+            "abnormal_listing": (
+                _action(
+                    _MARKET,
+                    "Verify the registered address and the annual report.",
+                    "核查登记住所和年报情况。",
+                ),
+            ),
+            "prior_complaints": (
+                _action(
+                    _LABOUR_INSPECTION,
+                    "Review earlier complaints and how they were closed.",
+                    "复查以往投诉及办结情况。",
+                ),
+            ),
+        },
+    ),
+    _TaskConstants(
+        task="telecom-fraud",
+        slug="telecom_fraud",
+        unit="resident x month",
+        label="telecom-fraud victimisation within 30 days after the as-of date",
+        horizon_months=0,
+        horizon_days=30,
+        level_actions={
+            "red": (
+                _action(
+                    _COMMUNITY_POLICE,
+                    "Call now (96110) and visit in person within 24 hours.",
+                    "立即96110电话劝阻，24小时内上门见面劝阻。",
+                ),
+            ),
+            "orange": (
+                _action(
+                    _ANTI_FRAUD,
+                    "Warning call (96110) within 48 hours.",
+                    "48小时内96110电话预警。",
+                ),
+            ),
+            "yellow": (
+                _action(
+                    _ANTI_FRAUD,
+                    "Send a 12381 warning text message.",
+                    "发送12381预警短信。",
+                ),
+            ),
+        },
+        driver_actions={
+            "flagged_contacts": (
+                _action(
+                    _ANTI_FRAUD,
+                    "Check the flagged numbers and warn the resident about that scam type.",
+                    "核查涉诈号码，针对相应诈骗类型开展提醒。",
+                ),
+            ),
+            "risky_app_alerts": (
+                _action(
+                    _ANTI_FRAUD,
+                    "Contact the resident about the flagged app or screen sharing; advise removing it.",
+                    "就涉诈应用或屏幕共享联系本人，劝其卸载。",
+                ),
+            ),
+            "new_payees": (
+                _action(
+                    _BANK,
+                    "Confirm new payees with the resident before large transfers.",
+                    "大额转账前向本人核实新增收款人。",
+                ),
+            ),
+            "outflow_spike": (
+                _action(
+                    _BANK,
+                    "Call the resident back about the unusual outflows.",
+                    "就异常资金流出回访本人。",
+                ),
+            ),
+            "prior_victimisation": (
+                _action(
+                    _COMMUNITY_POLICE,
+                    "Revisit the earlier victim; repeat victimisation is common.",
+                    "回访既往受害人，防止二次受骗。",
+                ),
+            ),
+            "warning_answered": (
+                _action(
+                    _ANTI_FRAUD,
+                    "The last warning went unanswered: repeat it by phone or visit.",
+                    "此前预警未接通：再次电话或上门预警。",
+                ),
+            ),
+            "app_installed": (
+                _action(
+                    _COMMUNITY_POLICE,
+                    "Help the resident install the national anti-fraud app.",
+                    "协助本人安装国家反诈中心App。",
+                ),
+            ),
+            "elderly_alone": (
+                _action(
+                    _RESIDENTS_COMMITTEE,
+                    "Arrange a volunteer check-in with the older resident living alone.",
+                    "安排志愿者走访独居老人。",
+                ),
+            ),
+        },
+    ),
+    _TaskConstants(
+        task="dispute-escalation",
+        slug="dispute_escalation",
+        unit="dispute",
+        label="escalation (repeat or higher petition, police case, group incident) within 90 days after registration + 7 days",
+        horizon_months=0,
+        horizon_days=90,
+        level_actions={
+            "red": (
+                _action(
+                    _COUNTY_CENTRE,
+                    "Move handling to the county centre; joint meeting with police and petition office within 3 days.",
+                    "提级至县级矛调中心，3日内会同公安、信访联合研判。",
+                ),
+            ),
+            "orange": (
+                _action(
+                    _TOWNSHIP_CENTRE,
+                    "Assign a lead mediator and hold a follow-up mediation within 7 days.",
+                    "指定专人包案，7日内再次组织调解。",
+                ),
+            ),
+            "yellow": (
+                _action(
+                    _GRID,
+                    "Visit the parties again within 14 days.",
+                    "14日内回访当事人。",
+                ),
+            ),
+        },
+        driver_actions={
+            "failed_mediation": (
+                _action(
+                    _MEDIATION,
+                    "Change the mediator or move to a higher-level mediation.",
+                    "更换调解员或提请上级调解。",
+                ),
+            ),
+            "prior_police_calls": (
+                _action(
+                    _POLICE_STATION,
+                    "Bring the police station into the follow-up.",
+                    "派出所参与跟进化解。",
+                ),
+            ),
+            "prior_petitions": (
+                _action(
+                    _PETITION,
+                    "Petition bureau to contact the parties and review earlier petitions.",
+                    "信访部门联系当事人，复核既往信访事项。",
+                ),
+            ),
+            "threat_emotion": (
+                _action(
+                    _POLICE_STATION,
+                    "Safety assessment of the parties; inform the police station within 24 hours.",
+                    "开展当事人安全评估，24小时内通报派出所。",
+                ),
+            ),
+            "group_dispute": (
+                _action(
+                    _TOWNSHIP_CENTRE,
+                    "Name a responsible official and meet the group's representatives.",
+                    "明确包案领导，约谈群体代表。",
+                ),
+            ),
+            "county_handling": (
+                _action(
+                    _COUNTY_CENTRE,
+                    "Consider moving the case to county-level handling.",
+                    "研究提级至县级处置。",
+                ),
+            ),
+        },
+    ),
+)
+
+TASK_NAMES: tuple[str, ...] = tuple(constants.task for constants in _TASKS)
+
+
+def _constants(task: str) -> _TaskConstants:
+    for constants in _TASKS:
+        if task in (constants.task, constants.slug):
+            return constants
+    raise UnknownTaskError(f"unknown task {task!r}; expected one of {', '.join(TASK_NAMES)}")
+
+
+def task_slug(task: str) -> str:
+    """`wage-arrears` or `wage_arrears` -> `wage_arrears`; unknown names raise `UnknownTaskError`."""
+    return _constants(task).slug
+
+
+def build_spec(task: str, features: tuple[FeatureDef, ...], catalog_version: str) -> TaskSpec:
+    """A task's spec over the given catalog entries (`get_spec` passes the real catalog)."""
+    constants = _constants(task)
+    if not features:
+        raise ValueError(f"the catalog has no features for {constants.task}")
+    return TaskSpec(
+        task=constants.task,
+        slug=constants.slug,
+        unit=constants.unit,
+        label=constants.label,
+        horizon_months=constants.horizon_months,
+        horizon_days=constants.horizon_days,
+        features=tuple(features),
+        catalog_version=catalog_version,
+        level_actions=constants.level_actions,
+        driver_actions=constants.driver_actions,
+    )
+
+
+def get_spec(task: str) -> TaskSpec:
+    """The spec of `task` (`wage-arrears` or `wage_arrears`) over the current feature catalog."""
+    slug = task_slug(task)
+    return build_spec(slug, tuple(feature_catalog.CATALOG[slug]), feature_catalog.CATALOG_VERSION)
