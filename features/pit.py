@@ -1,0 +1,340 @@
+"""Point-in-time machinery: the one place that decides what a feature may see.
+
+A feature for an (entity, as-of) pair may only use raw rows whose `available_at <= as_of`. Two
+look-up structures enforce that rule for many pairs at once, without per-entity Python loops
+and without crossing as-of dates with events:
+
+- `EventIndex` (event streams: court cases, alerts, calls, daily contacts...). Rows are sorted
+  by (entity, available_at) once; a query becomes a binary search, and counts or sums over a
+  trailing window become differences of prefix sums. Windows are placed on `available_at`:
+  "in the last 30 days" means "records that reached the department in the 30 days up to the
+  as-of date", which is what the department actually knew then.
+- `MonthlyPanel` (monthly declarations: social insurance, tax, utilities). Values go into a
+  dense (entity x month) array; a query reads the months before its as-of month and masks the
+  months whose record was not yet available. Helpers below turn those lag matrices into
+  "last k reported months", streaks, trends and year-on-year changes.
+
+`Queries` carries the (entity, as-of) pairs as integer codes shared by both structures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+DAY_NS = np.int64(86_400_000_000_000)
+
+
+@dataclass(frozen=True)
+class Queries:
+    """Many (entity, as-of) pairs, with entities coded against a shared entity universe.
+
+    Attributes:
+        entities: the entity universe; codes index into it.
+        codes: entity code per query (-1 when the entity is not in the universe).
+        as_of: as-of timestamp per query, int64 nanoseconds.
+    """
+
+    entities: pd.Index
+    codes: np.ndarray
+    as_of: np.ndarray
+
+    @classmethod
+    def build(cls, entities: pd.Index, entity_ids: Sequence[str] | pd.Series, as_of) -> Queries:
+        """Code `entity_ids` against `entities`; `as_of` is one timestamp or one per query."""
+        ids = pd.Index(entity_ids)
+        codes = entities.get_indexer(ids).astype(np.int64)
+        as_of_ns = np.broadcast_to(_to_ns(as_of), codes.shape).copy()
+        return cls(entities=entities, codes=codes, as_of=as_of_ns)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def take(self, positions: np.ndarray | slice) -> Queries:
+        """A subset of the queries (e.g. one chunk of a large build)."""
+        return Queries(self.entities, self.codes[positions], self.as_of[positions])
+
+
+def _to_ns(values) -> np.ndarray:
+    """Timestamps (scalar, array, Series) as int64 nanoseconds since the epoch."""
+    if isinstance(values, pd.Series | pd.Index | np.ndarray | list):
+        return pd.to_datetime(np.asarray(values)).astype("datetime64[ns]").asi8
+    return np.asarray([pd.Timestamp(values).as_unit("ns").value], dtype=np.int64)
+
+
+def _window_ns(window: pd.Timedelta | str | None) -> np.int64 | None:
+    return None if window is None else np.int64(pd.Timedelta(window).value)
+
+
+class EventIndex:
+    """Rows of one event table, sorted for trailing-window look-ups by many queries.
+
+    Rows of entities outside the universe are dropped. Value columns are summed with exact
+    integer prefix sums when they are integer or boolean, float prefix sums otherwise.
+
+    Args:
+        events: the raw rows.
+        entities: the entity universe (the same `pd.Index` the queries are coded against).
+        entity_col: column of `events` holding the entity id.
+        value_cols: columns that `sum`/`mean`/`last` may aggregate.
+        time_col: the visibility time (`available_at`); windows are placed on it too.
+    """
+
+    def __init__(
+        self,
+        events: pd.DataFrame,
+        entities: pd.Index,
+        *,
+        entity_col: str,
+        value_cols: Sequence[str] = (),
+        time_col: str = "available_at",
+    ) -> None:
+        codes = entities.get_indexer(pd.Index(events[entity_col])).astype(np.int64)
+        times = events[time_col].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        keep = codes >= 0
+        codes, times = codes[keep], times[keep]
+        order = np.lexsort((times, codes))
+        self._codes = codes[order]
+        self._times = times[order]
+        self._unique_times = np.unique(self._times)
+        # Exact composite key: entity code, then the rank of the time among the event times.
+        self._stride = np.int64(len(self._unique_times) + 1)
+        ranks = np.searchsorted(self._unique_times, self._times).astype(np.int64)
+        self._keys = self._codes * self._stride + ranks
+        self._prefix: dict[str, np.ndarray] = {}
+        self._values: dict[str, np.ndarray] = {}
+        for column in value_cols:
+            values = events[column].to_numpy()[keep][order]
+            if values.dtype.kind in "biu":
+                values = values.astype(np.int64)
+            else:
+                values = values.astype(np.float64)
+            self._values[column] = values
+            self._prefix[column] = np.concatenate(([values.dtype.type(0)], np.cumsum(values)))
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def _position(self, codes: np.ndarray, bound: np.ndarray) -> np.ndarray:
+        """Number of sorted rows before (entity, time <= bound), for every query."""
+        rank = np.searchsorted(self._unique_times, bound, side="right").astype(np.int64)
+        return np.searchsorted(self._keys, codes * self._stride + rank, side="left")
+
+    def _bounds(
+        self,
+        queries: Queries,
+        window: pd.Timedelta | str | None,
+        offset: pd.Timedelta | str | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Row ranges [lo, hi) holding each query's visible rows within the window.
+
+        The window is `(as_of - offset - window, as_of - offset]` on the visibility time;
+        `window=None` reaches back to the entity's first row. Queries of unknown entities get
+        an empty range.
+        """
+        codes = np.where(queries.codes >= 0, queries.codes, 0)
+        end = queries.as_of - (_window_ns(offset) or np.int64(0))
+        hi = self._position(codes, end)
+        step = _window_ns(window)
+        if step is None:
+            lo = np.searchsorted(self._keys, codes * self._stride, side="left")
+        else:
+            lo = self._position(codes, end - step)
+        missing = queries.codes < 0
+        return np.where(missing, 0, lo), np.where(missing, 0, hi)
+
+    def count(
+        self,
+        queries: Queries,
+        window: pd.Timedelta | str | None = None,
+        offset: pd.Timedelta | str | None = None,
+    ) -> np.ndarray:
+        """Number of visible rows in the trailing window, per query (int64)."""
+        lo, hi = self._bounds(queries, window, offset)
+        return (hi - lo).astype(np.int64)
+
+    def sum(
+        self,
+        queries: Queries,
+        column: str,
+        window: pd.Timedelta | str | None = None,
+        offset: pd.Timedelta | str | None = None,
+    ) -> np.ndarray:
+        """Sum of `column` over visible rows in the trailing window (0 when there are none)."""
+        lo, hi = self._bounds(queries, window, offset)
+        prefix = self._prefix[column]
+        return prefix[hi] - prefix[lo]
+
+    def mean(
+        self,
+        queries: Queries,
+        column: str,
+        window: pd.Timedelta | str | None = None,
+        offset: pd.Timedelta | str | None = None,
+    ) -> np.ndarray:
+        """Mean of `column` over visible rows in the trailing window (NaN when there are none)."""
+        lo, hi = self._bounds(queries, window, offset)
+        prefix = self._prefix[column]
+        n = hi - lo
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > 0, (prefix[hi] - prefix[lo]) / np.maximum(n, 1), np.nan)
+
+    def _last_position(self, queries: Queries) -> np.ndarray:
+        """Position of each query's latest visible row, -1 if it has none."""
+        lo, hi = self._bounds(queries, None, None)
+        return np.where(hi > lo, hi - 1, -1)
+
+    def last(self, queries: Queries, column: str) -> np.ndarray:
+        """As-of join: `column` of the latest visible row (NaN when there is none)."""
+        position = self._last_position(queries)
+        if not len(self):
+            return np.full(len(queries), np.nan)
+        values = self._values[column].astype(np.float64)
+        return np.where(position >= 0, values[np.maximum(position, 0)], np.nan)
+
+    def days_since_last(self, queries: Queries) -> np.ndarray:
+        """Days from the latest visible row's visibility time to the as-of date (NaN if none)."""
+        position = self._last_position(queries)
+        if not len(self):
+            return np.full(len(queries), np.nan)
+        elapsed = queries.as_of - self._times[np.maximum(position, 0)]
+        return np.where(position >= 0, elapsed / DAY_NS, np.nan)
+
+
+def month_number(values) -> np.ndarray:
+    """Months since year 0 (`year * 12 + month - 1`) of timestamps, as int64."""
+    stamps = pd.DatetimeIndex(pd.to_datetime(np.asarray(values)).astype("datetime64[ns]"))
+    return (stamps.year.to_numpy(np.int64) * 12 + stamps.month.to_numpy(np.int64) - 1).astype(
+        np.int64
+    )
+
+
+class MonthlyPanel:
+    """Monthly rows (one per entity and month) in a dense array for lagged point-in-time reads.
+
+    Args:
+        table: rows keyed by (entity, month) with `available_at`.
+        entities: the entity universe shared with the queries.
+        entity_col: column holding the entity id.
+        value_cols: numeric columns to read.
+        period_col: column holding the month (any timestamp within the month).
+    """
+
+    def __init__(
+        self,
+        table: pd.DataFrame,
+        entities: pd.Index,
+        *,
+        entity_col: str,
+        value_cols: Sequence[str],
+        period_col: str = "month",
+    ) -> None:
+        codes = entities.get_indexer(pd.Index(table[entity_col])).astype(np.int64)
+        keep = codes >= 0
+        months = month_number(table[period_col].to_numpy()[keep])
+        codes = codes[keep]
+        self._first = np.int64(months.min()) if len(months) else np.int64(0)
+        n_months = int(months.max() - self._first + 1) if len(months) else 1
+        shape = (len(entities), n_months)
+        self._available = np.full(shape, np.iinfo(np.int64).max, dtype=np.int64)
+        self._available[codes, months - self._first] = (
+            table["available_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)[keep]
+        )
+        self._values: dict[str, np.ndarray] = {}
+        for column in value_cols:
+            values = np.full(shape, np.nan)
+            values[codes, months - self._first] = table[column].to_numpy(dtype=np.float64)[keep]
+            self._values[column] = values
+
+    def lags(self, queries: Queries, column: str, n_lags: int) -> np.ndarray:
+        """Values of the `n_lags` months before each query's as-of month, latest first.
+
+        Column `j` holds month `as_of_month - (j + 1)`; it is NaN when that month has no row,
+        lies outside the panel, or its row was not yet available at the as-of date.
+        """
+        as_of_month = month_number(queries.as_of.view("datetime64[ns]"))
+        months = as_of_month[:, None] - self._first - np.arange(1, n_lags + 1)[None, :]
+        codes = queries.codes[:, None]
+        inside = (months >= 0) & (months < self._available.shape[1]) & (codes >= 0)
+        rows = np.where(inside, codes, 0)
+        cols = np.where(inside, months, 0)
+        known = inside & (self._available[rows, cols] <= queries.as_of[:, None])
+        return np.where(known, self._values[column][rows, cols], np.nan)
+
+
+def latest_reported(lagged: np.ndarray, k: int) -> np.ndarray:
+    """Keep only the `k` most recent known months of a lag matrix (others become NaN).
+
+    "The last 3 months" of a monthly declaration, as a department sees it, are the last 3
+    months whose records have arrived, not the 3 calendar months before the as-of date.
+    """
+    known = ~np.isnan(lagged)
+    rank = np.cumsum(known, axis=1)
+    return np.where(known & (rank <= k), lagged, np.nan)
+
+
+def count_where(lagged: np.ndarray, condition: np.ndarray) -> np.ndarray:
+    """Number of known months where `condition` holds (int64)."""
+    return (~np.isnan(lagged) & condition).sum(axis=1).astype(np.int64)
+
+
+def streak(lagged: np.ndarray, condition: np.ndarray) -> np.ndarray:
+    """Consecutive known months, counting back from the latest known one, where `condition` holds.
+
+    Months not yet reported are skipped; the streak ends at the first known month where the
+    condition is false.
+    """
+    known = ~np.isnan(lagged)
+    broken = known & ~condition
+    n_lags = lagged.shape[1]
+    first_break = np.where(broken.any(axis=1), broken.argmax(axis=1), n_lags)
+    before_break = np.arange(n_lags)[None, :] < first_break[:, None]
+    return (known & condition & before_break).sum(axis=1).astype(np.int64)
+
+
+def latest_value(lagged: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The most recent known value and its lag column (-1 and NaN when nothing is known)."""
+    known = ~np.isnan(lagged)
+    has_any = known.any(axis=1)
+    lag = np.where(has_any, known.argmax(axis=1), -1)
+    value = np.where(has_any, lagged[np.arange(len(lagged)), np.maximum(lag, 0)], np.nan)
+    return value, lag
+
+
+def value_at_lag(lagged: np.ndarray, lag: np.ndarray) -> np.ndarray:
+    """Per-row value at lag column `lag` (NaN where `lag` is out of range)."""
+    inside = (lag >= 0) & (lag < lagged.shape[1])
+    return np.where(
+        inside, lagged[np.arange(len(lagged)), np.clip(lag, 0, lagged.shape[1] - 1)], np.nan
+    )
+
+
+def relative_change(new: np.ndarray, old: np.ndarray) -> np.ndarray:
+    """`new / old - 1`, NaN when either is unknown or `old` is not positive."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((old > 0) & ~np.isnan(new), new / np.where(old > 0, old, 1.0) - 1.0, np.nan)
+
+
+def trend(lagged: np.ndarray) -> np.ndarray:
+    """Least-squares slope per month over the known months of a lag matrix, relative to their mean.
+
+    Positive means growing towards the as-of date. NaN with fewer than two known months or a
+    non-positive mean.
+    """
+    known = ~np.isnan(lagged)
+    n = known.sum(axis=1)
+    time = -np.arange(lagged.shape[1], dtype=np.float64)[None, :]
+    x = np.where(known, time, 0.0)
+    y = np.where(known, lagged, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_x = x.sum(axis=1) / n
+        mean_y = y.sum(axis=1) / n
+        cov = (np.where(known, (time - mean_x[:, None]) * (lagged - mean_y[:, None]), 0.0)).sum(
+            axis=1
+        )
+        var = (np.where(known, (time - mean_x[:, None]) ** 2, 0.0)).sum(axis=1)
+        slope = cov / var
+        return np.where((n >= 2) & (mean_y > 0) & (var > 0), slope / mean_y, np.nan)

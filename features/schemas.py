@@ -1,0 +1,561 @@
+"""Raw-table schemas, declared once and checked where tables enter the pipeline.
+
+Every table of the architecture contract has one pandera schema in `RAW_SCHEMAS[task][table]`,
+built from a compact column spec (`TABLE_SPECS`) so that the contract reads like a table here
+too. `validate_tables` is the only door into the feature builders: it coerces timestamps
+(department CSV exports carry them as text), checks columns, dtypes, allowed category values,
+key uniqueness and `available_at >= event_time`, and raises `RawDataError` naming the table,
+the column and a few offending rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+ColumnKind = Literal["id", "str", "category", "timestamp", "int", "float", "bool"]
+
+RawTables = dict[str, pd.DataFrame]
+
+SHOWN_ROWS = 5
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One raw column: its kind, allowed values (categories) and whether it may be null."""
+
+    kind: ColumnKind
+    values: tuple[str, ...] = ()
+    nullable: bool = False
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One raw table: key columns and column specs, in contract order."""
+
+    key: tuple[str, ...]
+    columns: dict[str, ColumnSpec]
+    is_label: bool = False
+    entity_column: str = ""
+
+
+def _id(nullable: bool = False) -> ColumnSpec:
+    return ColumnSpec("id", nullable=nullable)
+
+
+def _cat(*values: str) -> ColumnSpec:
+    return ColumnSpec("category", values=values)
+
+
+_TS = ColumnSpec("timestamp")
+_INT = ColumnSpec("int")
+_MONEY = ColumnSpec("float", nullable=True)
+_BOOL = ColumnSpec("bool")
+_STR = ColumnSpec("str")
+_TIMES = {"event_time": _TS, "available_at": _TS}
+
+SECTORS = ("construction", "manufacturing", "retail", "hospitality", "logistics", "services", "it")
+SIZE_BANDS = ("micro", "small", "medium", "large")
+DISPUTE_TYPES = (
+    "labour",
+    "neighbour",
+    "family",
+    "land",
+    "property_management",
+    "lending",
+    "consumer",
+    "other",
+)
+HANDLING_LEVELS = ("grid", "township", "county")
+REGISTRATION_CHANNELS = ("walk_in", "hotline", "online")
+
+TABLE_SPECS: dict[str, dict[str, TableSpec]] = {
+    "wage_arrears": {
+        "employers": TableSpec(
+            key=("employer_id",),
+            entity_column="employer_id",
+            columns={
+                "employer_id": _id(),
+                "sector": _cat(*SECTORS),
+                "size_band": _cat(*SIZE_BANDS),
+                "registered_capital": _MONEY,
+                "founded_on": _TS,
+                "district": _STR,
+                "trademark_count": _INT,
+                **_TIMES,
+            },
+        ),
+        "abnormal_listings": TableSpec(
+            key=("listing_id",),
+            entity_column="employer_id",
+            columns={
+                "listing_id": _id(),
+                "employer_id": _id(),
+                "reason": _cat("unreachable_address", "missing_annual_report", "other"),
+                **_TIMES,
+            },
+        ),
+        "social_insurance": TableSpec(
+            key=("employer_id", "month"),
+            entity_column="employer_id",
+            columns={
+                "employer_id": _id(),
+                "month": _TS,
+                "insured_headcount": _INT,
+                "amount_due": _MONEY,
+                "amount_paid": _MONEY,
+                **_TIMES,
+            },
+        ),
+        "tax": TableSpec(
+            key=("employer_id", "month"),
+            entity_column="employer_id",
+            columns={
+                "employer_id": _id(),
+                "month": _TS,
+                "declared_sales": _MONEY,
+                "tax_paid": _MONEY,
+                "tax_overdue": _MONEY,
+                **_TIMES,
+            },
+        ),
+        "utilities": TableSpec(
+            key=("employer_id", "month"),
+            entity_column="employer_id",
+            columns={
+                "employer_id": _id(),
+                "month": _TS,
+                "electricity_kwh": _MONEY,
+                "water_m3": _MONEY,
+                **_TIMES,
+            },
+        ),
+        "court_cases": TableSpec(
+            key=("case_id",),
+            entity_column="employer_id",
+            columns={
+                "case_id": _id(),
+                "employer_id": _id(),
+                "case_type": _cat("creditor_suit", "enforcement", "dishonest_debtor"),
+                "amount": _MONEY,
+                **_TIMES,
+            },
+        ),
+        "construction_projects": TableSpec(
+            key=("project_id",),
+            entity_column="employer_id",
+            columns={
+                "project_id": _id(),
+                "employer_id": _id(),
+                "contract_value": _MONEY,
+                "start_date": _TS,
+                "planned_end_date": _TS,
+                **_TIMES,
+            },
+        ),
+        "project_instalments": TableSpec(
+            key=("project_id", "instalment_no"),
+            columns={
+                "project_id": _id(),
+                "instalment_no": _INT,
+                "scheduled_amount": _MONEY,
+                **_TIMES,
+            },
+        ),
+        "project_payments": TableSpec(
+            key=("payment_id",),
+            columns={
+                "payment_id": _id(),
+                "project_id": _id(),
+                "instalment_no": _INT,
+                "amount": _MONEY,
+                **_TIMES,
+            },
+        ),
+        "labour_complaints": TableSpec(
+            key=("complaint_id",),
+            entity_column="employer_id",
+            columns={
+                "complaint_id": _id(),
+                "employer_id": _id(),
+                "channel": _cat("hotline_12345", "hotline_12333", "inspection"),
+                "topic": _cat("wages", "social_insurance", "hours", "other"),
+                **_TIMES,
+            },
+        ),
+        "arrears_events": TableSpec(
+            key=("event_id",),
+            is_label=True,
+            entity_column="employer_id",
+            columns={
+                "event_id": _id(),
+                "employer_id": _id(),
+                "workers_affected": _INT,
+                "amount_owed": _MONEY,
+                "detected_by": _cat("complaint", "inspection", "bank_monitoring"),
+                **_TIMES,
+            },
+        ),
+    },
+    "telecom_fraud": {
+        "residents": TableSpec(
+            key=("resident_id",),
+            entity_column="resident_id",
+            columns={
+                "resident_id": _id(),
+                "birth_year": _INT,
+                "sex": _cat("f", "m"),
+                "district": _STR,
+                "lives_alone": _BOOL,
+                "education_level": _cat("primary", "secondary", "tertiary"),
+                **_TIMES,
+            },
+        ),
+        "flagged_contacts": TableSpec(
+            key=("resident_id", "event_time"),
+            entity_column="resident_id",
+            columns={
+                "resident_id": _id(),
+                "flagged_calls": _INT,
+                "flagged_sms": _INT,
+                "overseas_calls": _INT,
+                **_TIMES,
+            },
+        ),
+        "app_alerts": TableSpec(
+            key=("alert_id",),
+            entity_column="resident_id",
+            columns={
+                "alert_id": _id(),
+                "resident_id": _id(),
+                "alert_type": _cat("flagged_app", "screen_sharing", "phishing_url"),
+                **_TIMES,
+            },
+        ),
+        "bank_outflows": TableSpec(
+            key=("resident_id", "event_time"),
+            entity_column="resident_id",
+            columns={
+                "resident_id": _id(),
+                "amount_out": _MONEY,
+                "new_payees": _INT,
+                "night_transfers": _INT,
+                "card_payment_count": _INT,
+                **_TIMES,
+            },
+        ),
+        "antifraud_warnings": TableSpec(
+            key=("warning_id",),
+            entity_column="resident_id",
+            columns={
+                "warning_id": _id(),
+                "resident_id": _id(),
+                "channel": _cat("sms_12381", "call_96110", "visit"),
+                "answered": _BOOL,
+                **_TIMES,
+            },
+        ),
+        "app_installs": TableSpec(
+            key=("resident_id",),
+            entity_column="resident_id",
+            columns={"resident_id": _id(), **_TIMES},
+        ),
+        "fraud_cases": TableSpec(
+            key=("case_id",),
+            is_label=True,
+            entity_column="resident_id",
+            columns={
+                "case_id": _id(),
+                "resident_id": _id(),
+                "scam_type": _cat(
+                    "online_shopping",
+                    "loan",
+                    "fake_order_job",
+                    "impersonation",
+                    "investment",
+                    "other",
+                ),
+                "loss_amount": _MONEY,
+                **_TIMES,
+            },
+        ),
+    },
+    "dispute_escalation": {
+        "disputes": TableSpec(
+            key=("dispute_id",),
+            entity_column="dispute_id",
+            columns={
+                "dispute_id": _id(),
+                "dispute_type": _cat(*DISPUTE_TYPES),
+                "amount": _MONEY,
+                "n_parties": _INT,
+                "group_flag": _BOOL,
+                "district": _STR,
+                "handling_level": _cat(*HANDLING_LEVELS),
+                "registration_channel": _cat(*REGISTRATION_CHANNELS),
+                **_TIMES,
+            },
+        ),
+        "dispute_parties": TableSpec(
+            key=("dispute_id", "party_id"),
+            entity_column="dispute_id",
+            columns={
+                "dispute_id": _id(),
+                "party_id": _id(),
+                "role": _cat("applicant", "respondent"),
+                **_TIMES,
+            },
+        ),
+        "mediation_sessions": TableSpec(
+            key=("session_id",),
+            entity_column="dispute_id",
+            columns={
+                "session_id": _id(),
+                "dispute_id": _id(),
+                "outcome": _cat("agreement", "partial", "failed", "no_show"),
+                **_TIMES,
+            },
+        ),
+        "grid_visits": TableSpec(
+            key=("visit_id",),
+            entity_column="dispute_id",
+            columns={
+                "visit_id": _id(),
+                "dispute_id": _id(),
+                "emotion_flag": _BOOL,
+                "threat_flag": _BOOL,
+                "visit_duration_min": _MONEY,
+                **_TIMES,
+            },
+        ),
+        "police_calls": TableSpec(
+            key=("call_id",),
+            columns={
+                "call_id": _id(),
+                "party_id": _id(),
+                "call_type": _cat("dispute", "violence", "noise", "other"),
+                **_TIMES,
+            },
+        ),
+        "petitions": TableSpec(
+            key=("petition_id",),
+            columns={
+                "petition_id": _id(),
+                "party_id": _id(),
+                "dispute_id": _id(nullable=True),
+                "level": _cat("township", "county", "city", "province"),
+                **_TIMES,
+            },
+        ),
+        "escalation_events": TableSpec(
+            key=("event_id",),
+            is_label=True,
+            entity_column="dispute_id",
+            columns={
+                "event_id": _id(),
+                "dispute_id": _id(),
+                "escalation_type": _cat(
+                    "repeat_petition", "higher_petition", "police_case", "group_incident"
+                ),
+                **_TIMES,
+            },
+        ),
+    },
+}
+
+
+class RawDataError(ValueError):
+    """A raw table breaks its schema; the message names the table, column and offending rows."""
+
+    def __init__(self, table: str, column: str, problem: str, rows: pd.DataFrame | None = None):
+        self.table = table
+        self.column = column
+        self.problem = problem
+        self.rows = rows if rows is not None else pd.DataFrame()
+        message = f"table {table!r}, column {column!r}: {problem}"
+        if not self.rows.empty:
+            message += "\noffending rows:\n" + self.rows.head(SHOWN_ROWS).to_string()
+        super().__init__(message)
+
+
+_PANDERA_DTYPES: dict[ColumnKind, object] = {
+    "id": str,
+    "str": str,
+    "category": str,
+    "timestamp": "datetime64[ns]",
+    "int": "int64",
+    "float": "float64",
+    "bool": "bool",
+}
+
+
+_EXPECTED_DTYPE: dict[ColumnKind, str] = {
+    "id": "str (identifier)",
+    "str": "str",
+    "category": "str (category value)",
+    "timestamp": "datetime64[ns]",
+    "int": "int64",
+    "float": "float64",
+    "bool": "bool",
+}
+
+
+def _column_schema(name: str, spec: ColumnSpec) -> pa.Column:
+    checks = [pa.Check.isin(list(spec.values))] if spec.values else []
+    return pa.Column(
+        _PANDERA_DTYPES[spec.kind],
+        checks=checks,
+        nullable=spec.nullable,
+        coerce=spec.kind in ("timestamp", "float"),
+        name=name,
+    )
+
+
+def _times_in_order(frame: pd.DataFrame) -> pd.Series:
+    return frame["available_at"] >= frame["event_time"]
+
+
+def _table_schema(task: str, table: str, spec: TableSpec) -> pa.DataFrameSchema:
+    return pa.DataFrameSchema(
+        {name: _column_schema(name, col) for name, col in spec.columns.items()},
+        checks=[pa.Check(_times_in_order, name="available_at_before_event_time")],
+        unique=list(spec.key),
+        name=f"{task}/{table}",
+        strict=False,
+    )
+
+
+RAW_SCHEMAS: dict[str, dict[str, pa.DataFrameSchema]] = {
+    task: {table: _table_schema(task, table, spec) for table, spec in tables.items()}
+    for task, tables in TABLE_SPECS.items()
+}
+
+
+def _normalise(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    """Widen harmless storage variants (int32, object strings, categoricals) to contract dtypes.
+
+    Only lossless conversions happen here; anything else is left for the schema to reject.
+    """
+    changes: dict[str, pd.Series] = {}
+    for name, col in spec.columns.items():
+        if name not in frame.columns:
+            continue
+        series = frame[name]
+        dtype = series.dtype
+        if col.kind in ("id", "str", "category"):
+            if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(dtype):
+                values = series.dropna()
+                if values.map(type).eq(str).all():
+                    changes[name] = series.astype("str")
+        elif col.kind == "int":
+            if pd.api.types.is_integer_dtype(dtype) and dtype != "int64" and series.notna().all():
+                changes[name] = series.astype("int64")
+        elif col.kind == "bool":
+            if pd.api.types.is_bool_dtype(dtype) and dtype != "bool" and series.notna().all():
+                changes[name] = series.astype("bool")
+        elif (
+            col.kind == "timestamp"
+            and pd.api.types.is_datetime64_any_dtype(dtype)
+            and getattr(dtype, "tz", None) is None
+            and dtype != "datetime64[ns]"
+        ):
+            changes[name] = series.astype("datetime64[ns]")
+    return frame.assign(**changes) if changes else frame
+
+
+_CHECK_PRIORITY = (
+    "column_in_dataframe",
+    "coerce_dtype",
+    "dtype",
+    "not_nullable",
+    "isin",
+    "uniqueness",
+    "available_at_before_event_time",
+)
+
+
+def _priority(check: str) -> int:
+    return next(
+        (rank for rank, name in enumerate(_CHECK_PRIORITY) if name in check), len(_CHECK_PRIORITY)
+    )
+
+
+def _first_failure(
+    table: str, frame: pd.DataFrame, spec: TableSpec, errors: SchemaErrors
+) -> RawDataError:
+    """Turn pandera's failure-case table into one readable error about the most basic problem.
+
+    A missing column or an unparseable value makes every later check meaningless, so those are
+    reported first.
+    """
+    cases = errors.failure_cases.assign(check=lambda f: f["check"].astype(str))
+    cases = cases.assign(_rank=cases["check"].map(_priority)).sort_values("_rank", kind="stable")
+    first = cases.iloc[0]
+    check = first["check"]
+    column = str(first["column"])
+    same = cases[(cases["check"] == check) & (cases["column"].astype(str) == column)]
+    index = pd.to_numeric(same["index"], errors="coerce").dropna().astype("int64").unique()
+    rows = frame.loc[frame.index.intersection(index)]
+    values = ", ".join(repr(v) for v in same["failure_case"].astype(str).unique()[:SHOWN_ROWS])
+    if check == "column_in_dataframe":
+        missing = str(first["failure_case"])
+        return RawDataError(table, missing, f"missing column {missing!r}")
+    if check.startswith("coerce_dtype"):
+        expected = check.removeprefix("coerce_dtype(").rstrip(")")
+        return RawDataError(table, column, f"unparseable values for {expected}: {values}", rows)
+    if check.startswith("dtype"):
+        expected = _EXPECTED_DTYPE[spec.columns[column].kind]
+        return RawDataError(
+            table, column, f"wrong dtype {frame[column].dtype}, expected {expected}", rows
+        )
+    if check.startswith("not_nullable"):
+        return RawDataError(table, column, f"missing values in {len(index)} row(s)", rows)
+    if check.startswith("isin"):
+        allowed = ", ".join(spec.columns[column].values)
+        return RawDataError(table, column, f"unknown values {values} (allowed: {allowed})", rows)
+    if "uniqueness" in check:
+        key = ", ".join(spec.key)
+        return RawDataError(table, key, f"duplicate key ({key}) in {len(index)} row(s)", rows)
+    if check == "available_at_before_event_time":
+        return RawDataError(
+            table, "available_at", f"available_at before event_time in {len(index)} row(s)", rows
+        )
+    return RawDataError(table, column, f"failed check {check}: {values}", rows)
+
+
+def validate_table(task: str, table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Validate one raw table and return it with contract dtypes (timestamps coerced)."""
+    spec = TABLE_SPECS[task][table]
+    normalised = _normalise(frame.reset_index(drop=True), spec)
+    try:
+        return RAW_SCHEMAS[task][table].validate(normalised, lazy=True)
+    except SchemaErrors as errors:
+        raise _first_failure(f"{task}/{table}", normalised, spec, errors) from None
+
+
+def validate_tables(task: str, tables: Mapping[str, pd.DataFrame]) -> RawTables:
+    """Validate every table the task needs; a missing table is an error too.
+
+    Args:
+        task: python slug of the task (`wage_arrears`, ...).
+        tables: raw tables by name, as loaded from a city folder or a department export.
+
+    Returns:
+        The validated tables (timestamps as `datetime64[ns]`), by name.
+
+    Raises:
+        RawDataError: the first problem found, naming the table, column and offending rows.
+    """
+    if task not in TABLE_SPECS:
+        raise KeyError(f"unknown task {task!r}; expected one of {sorted(TABLE_SPECS)}")
+    validated: RawTables = {}
+    for table in TABLE_SPECS[task]:
+        if table not in tables:
+            raise RawDataError(f"{task}/{table}", "", "table is missing")
+        validated[table] = validate_table(task, table, tables[table])
+    return validated
