@@ -1,0 +1,243 @@
+"""API keys: named, scoped, stored only as salted hashes in one JSON file.
+
+A key looks like `rk_<key id>_<secret>`. The key id (8 hex characters) is stored in clear so a
+request finds its record in one dictionary lookup; the secret (256 random bits) is stored only as
+`sha256(salt + secret)` with a per-key salt, compared in constant time. A fast hash is enough
+because the secret is random, not a password a person chose. The file is rewritten atomically
+(temporary file + `os.replace`) under an exclusive lock, so the CLI can create or revoke keys
+while the service runs; the service notices the change by the file's modification time.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from models.settings import get_settings
+
+SCOPES: tuple[str, ...] = ("score", "review", "feedback", "admin")
+KEY_PREFIX = "rk"
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_KEY_PATTERN = re.compile(rf"^{KEY_PREFIX}_([0-9a-f]{{8}})_([A-Za-z0-9_-]{{43}})$")
+
+
+class KeyManagementError(ValueError):
+    """A key-management request that cannot be honoured (bad name, unknown scope, duplicate)."""
+
+
+class AuthError(Exception):
+    """A request that is not allowed: `status` is 401 (who are you?) or 403 (not permitted)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """One stored key: never holds the secret itself."""
+
+    name: str
+    key_id: str
+    scopes: tuple[str, ...]
+    salt: str
+    secret_hash: str
+    created_at: str
+    revoked_at: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def public(self) -> dict[str, object]:
+        """What `riskloop keys list` shows: no salt, no hash."""
+        return {
+            "name": self.name,
+            "key_id": self.key_id,
+            "scopes": list(self.scopes),
+            "created_at": self.created_at,
+            "revoked_at": self.revoked_at,
+        }
+
+
+def _default_path() -> Path:
+    return get_settings().keys_file
+
+
+def _hash_secret(salt: str, secret: str) -> str:
+    return hashlib.sha256(bytes.fromhex(salt) + secret.encode("ascii")).hexdigest()
+
+
+def _read(path: Path) -> list[KeyRecord]:
+    if not path.exists():
+        return []
+    raw = json.loads(path.read_text(encoding="utf-8") or "{}")
+    return [KeyRecord(**{**item, "scopes": tuple(item["scopes"])}) for item in raw.get("keys", [])]
+
+
+def _write_atomically(path: Path, records: Iterable[KeyRecord]) -> None:
+    payload = {"version": 1, "keys": [asdict(r) | {"scopes": list(r.scopes)} for r in records]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o600)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Serialise writers (two `riskloop keys` commands at once) with a lock file beside the keys."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def parse_scopes(text: str) -> tuple[str, ...]:
+    """`"score,review"` -> `("score", "review")`, refusing unknown or empty scopes."""
+    scopes = tuple(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
+    if not scopes:
+        raise KeyManagementError(
+            f"at least one scope is required (choose from {', '.join(SCOPES)})"
+        )
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown:
+        raise KeyManagementError(
+            f"unknown scope(s) {', '.join(unknown)}; choose from {', '.join(SCOPES)}"
+        )
+    return scopes
+
+
+def create_key(name: str, scopes: Iterable[str], path: Path | None = None) -> str:
+    """Create a key and return its secret form; only its hash is stored, so show it once."""
+    path = path or _default_path()
+    if not _NAME_PATTERN.match(name):
+        raise KeyManagementError(
+            f"invalid key name {name!r}: use 1-64 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit"
+        )
+    scope_tuple = parse_scopes(",".join(scopes))
+    with _locked(path):
+        records = _read(path)
+        if any(r.name == name and r.active for r in records):
+            raise KeyManagementError(
+                f"an active key named {name!r} already exists; revoke it first"
+            )
+        taken = {r.key_id for r in records}
+        key_id = secrets.token_hex(4)
+        while key_id in taken:
+            key_id = secrets.token_hex(4)
+        secret = secrets.token_urlsafe(32)
+        salt = secrets.token_hex(16)
+        record = KeyRecord(
+            name=name,
+            key_id=key_id,
+            scopes=scope_tuple,
+            salt=salt,
+            secret_hash=_hash_secret(salt, secret),
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        _write_atomically(path, [*records, record])
+    return f"{KEY_PREFIX}_{key_id}_{secret}"
+
+
+def list_keys(path: Path | None = None) -> list[KeyRecord]:
+    """Every key ever created, revoked ones included (revocation is kept for the record)."""
+    return _read(path or _default_path())
+
+
+def revoke_key(name: str, path: Path | None = None) -> KeyRecord:
+    """Revoke the active key called `name`; requests with it get 401 from then on."""
+    path = path or _default_path()
+    with _locked(path):
+        records = _read(path)
+        matches = [r for r in records if r.name == name and r.active]
+        if not matches:
+            raise KeyManagementError(f"no active key named {name!r}")
+        revoked_at = datetime.now(UTC).isoformat(timespec="seconds")
+        updated = [
+            KeyRecord(**{**asdict(r), "revoked_at": revoked_at})
+            if r.name == name and r.active
+            else r
+            for r in records
+        ]
+        _write_atomically(path, updated)
+    return next(r for r in updated if r.key_id == matches[0].key_id)
+
+
+class KeyRing:
+    """The service's view of the keys file, re-read only when the file changes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._by_id: dict[str, KeyRecord] = {}
+
+    def _refresh(self) -> None:
+        try:
+            stat = self.path.stat()
+            stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
+        except FileNotFoundError:
+            stamp = None
+        if stamp != self._stamp or (stamp is None and self._by_id):
+            self._by_id = {r.key_id: r for r in _read(self.path) if r.active}
+            self._stamp = stamp
+
+    def active_count(self) -> int:
+        self._refresh()
+        return len(self._by_id)
+
+    def authenticate(self, header: str | None, scope: str | None = None) -> KeyRecord:
+        """Check an `Authorization` header value; `scope=None` accepts any valid key.
+
+        Raises:
+            AuthError: 401 for a missing, malformed, unknown or revoked key; 403 for a valid key
+                without `scope`.
+        """
+        if not header:
+            raise AuthError(401, "missing API key: send 'Authorization: Bearer <key>'")
+        kind, _, token = header.partition(" ")
+        if kind.lower() != "bearer" or not token.strip():
+            raise AuthError(401, "malformed Authorization header: expected 'Bearer <key>'")
+        match = _KEY_PATTERN.match(token.strip())
+        if match is None:
+            raise AuthError(401, "unknown API key")
+        key_id, secret = match.groups()
+        self._refresh()
+        record = self._by_id.get(key_id)
+        if record is None or not hmac.compare_digest(
+            record.secret_hash, _hash_secret(record.salt, secret)
+        ):
+            raise AuthError(401, "unknown API key")
+        if scope is not None and scope not in record.scopes:
+            raise AuthError(403, f"key {record.name!r} lacks the {scope!r} scope")
+        return record
+
+
+def authenticate(
+    header: str | None, scope: str | None = None, path: Path | None = None
+) -> KeyRecord:
+    """One-off check of a header against the keys file (the service keeps a `KeyRing`)."""
+    return KeyRing(path or _default_path()).authenticate(header, scope)

@@ -1,0 +1,115 @@
+"""The online store: each entity's latest materialized features, looked up by id at scoring time.
+
+Callers that hold only an identifier (the case system knows an employer's credit code, not its
+social-insurance arrears streak) send `entity_ids`; the service answers from the features that
+`riskloop materialize --task T` last computed from the departments' tables. One Parquet file
+per task under `<data_dir>/online/`, replaced atomically; the service re-reads it when its
+modification time changes, so a new materialization needs no restart.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from features.catalog import CATALOG
+from models.settings import get_settings
+from models.spec import task_slug
+
+KEY_COLUMNS = ("entity_id", "as_of")
+
+
+class EntityNotMaterialized(LookupError):
+    """Some requested entities have no materialized features (or the task was never built)."""
+
+    def __init__(self, task: str, missing: list[str]) -> None:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        super().__init__(
+            f"{len(missing)} entity id(s) have no materialized {task} features: {shown} "
+            f"(run `riskloop materialize --task {task.replace('_', '-')}`)"
+        )
+        self.task = task
+        self.missing = missing
+
+
+def online_dir(data_dir: Path) -> Path:
+    return data_dir / "online"
+
+
+def online_path(slug: str, data_dir: Path) -> Path:
+    return online_dir(data_dir) / f"{slug}.parquet"
+
+
+def latest_rows(slug: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Each entity's most recent row, keeping only the id, the as-of date and the features."""
+    features = [feature.name for feature in CATALOG[slug]]
+    missing = [c for c in (*KEY_COLUMNS, *features) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{slug} scoring set lacks column(s): {', '.join(missing)}")
+    latest = (
+        frame.loc[:, [*KEY_COLUMNS, *features]]
+        .sort_values(["entity_id", "as_of"], kind="stable")
+        .drop_duplicates("entity_id", keep="last")
+        .reset_index(drop=True)
+    )
+    return latest.assign(entity_id=latest["entity_id"].astype(str))
+
+
+def materialize(task: str, frame: pd.DataFrame, data_dir: Path | None = None) -> Path:
+    """Write the latest feature row per entity of `task`; returns the file written."""
+    slug = task_slug(task)
+    path = online_path(slug, data_dir or get_settings().data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    latest_rows(slug, frame).to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+    return path
+
+
+@dataclass
+class _Loaded:
+    stamp: tuple[int, int]
+    table: pd.DataFrame
+
+
+class OnlineStore:
+    """Read side used by the service: lookups by entity id, cached until the file changes."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._loaded: dict[str, _Loaded] = {}
+
+    def _table(self, slug: str) -> pd.DataFrame:
+        path = online_path(slug, self.data_dir)
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            self._loaded.pop(slug, None)
+            return pd.DataFrame(columns=["entity_id"])
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        cached = self._loaded.get(slug)
+        if cached is None or cached.stamp != stamp:
+            table = pd.read_parquet(path).set_index("entity_id", drop=False)
+            cached = _Loaded(stamp=stamp, table=table)
+            self._loaded[slug] = cached
+        return cached.table
+
+    def lookup(self, slug: str, entity_ids: list[str]) -> pd.DataFrame:
+        """Feature rows for `entity_ids`, in request order (duplicates repeated).
+
+        Raises:
+            EntityNotMaterialized: naming the ids that have no row.
+        """
+        table = self._table(slug)
+        missing = [e for e in dict.fromkeys(entity_ids) if e not in table.index]
+        if missing:
+            raise EntityNotMaterialized(slug, missing)
+        return table.loc[list(entity_ids)].reset_index(drop=True)
+
+
+def lookup(task: str, entity_ids: list[str], data_dir: Path | None = None) -> pd.DataFrame:
+    """One-off lookup (the service keeps an `OnlineStore` to cache the table)."""
+    return OnlineStore(data_dir or get_settings().data_dir).lookup(task_slug(task), entity_ids)

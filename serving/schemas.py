@@ -1,0 +1,301 @@
+"""The HTTP API's request and response schemas, published in the service's OpenAPI document.
+
+Requests are strict: unknown fields are refused, numbers must be JSON numbers (no numeric
+strings, no NaN or Infinity), booleans must be JSON booleans, and every feature is range- and
+category-checked from the feature catalog, so bad input is answered 400 naming the field and
+never reaches the model. Each task's record model is generated from `features.catalog`, never
+written by hand.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import cache
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+
+from features.catalog import FeatureDef
+
+MAX_RECORDS = 1000
+MAX_TOP_K = 20
+
+TASK_SLUGS: dict[str, str] = {
+    "wage-arrears": "wage_arrears",
+    "telecom-fraud": "telecom_fraud",
+    "dispute-escalation": "dispute_escalation",
+}
+RiskLevel = Literal["red", "orange", "yellow", "green"]
+WarningLevel = Literal["red", "orange", "yellow"]
+Lang = Literal["en", "zh"]
+WarningStatus = Literal["open", "dispatched", "in_progress", "closed"]
+Outcome = Literal["confirmed", "prevented", "false_alarm", "unreachable"]
+
+EntityId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@+/-]*$",
+        description="The caller's identifier of the unit (employer, resident or dispute).",
+    ),
+]
+FeatureValue = float | int | bool | str | None
+
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+_RESPONSE = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+
+def _title(slug: str) -> str:
+    return "".join(part.capitalize() for part in slug.split("_"))
+
+
+def _feature_field(feature: FeatureDef) -> tuple[Any, Any]:
+    """One catalog entry as an optional, typed, range-checked pydantic field (None = missing)."""
+    unit = f" [{feature.unit}]" if feature.unit else ""
+    description = f"{feature.label_en} / {feature.label_zh}{unit}"
+    bounds: dict[str, Any] = {}
+    if feature.min_value is not None:
+        bounds["ge"] = feature.min_value
+    if feature.max_value is not None:
+        bounds["le"] = feature.max_value
+    typ: Any
+    if feature.dtype == "category":
+        typ = Literal[tuple(feature.categories)]  # type: ignore[valid-type]
+        bounds = {}
+    elif feature.dtype == "bool":
+        typ = bool
+        bounds = {}
+    elif feature.dtype == "int":
+        typ = int
+        bounds = {k: int(v) if float(v).is_integer() else v for k, v in bounds.items()}
+    else:
+        typ = float
+        bounds["allow_inf_nan"] = False
+    return (
+        Annotated[typ | None, Field(description=description, **bounds)],
+        None,
+    )
+
+
+@cache
+def record_model(slug: str) -> type[BaseModel]:
+    """The per-task feature record: `entity_id` plus every catalog feature, all optional."""
+    from features.catalog import CATALOG
+
+    fields: dict[str, Any] = {"entity_id": (EntityId, ...)}
+    for feature in CATALOG[slug]:
+        fields[feature.name] = _feature_field(feature)
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        f"{_title(slug)}Record",
+        __config__=_STRICT,
+        __doc__=f"One {slug.replace('_', ' ')} unit's features; omitted or null = missing.",
+        **fields,
+    )
+
+
+class _ScoreRequestBase(BaseModel):
+    """Score either literal feature records or entity ids looked up in the online store."""
+
+    model_config = _STRICT
+
+    entity_ids: Annotated[list[EntityId], Field(min_length=1, max_length=MAX_RECORDS)] | None = (
+        Field(
+            default=None,
+            description="Score the latest materialized features of these entities (online store).",
+        )
+    )
+    explain: bool = Field(default=True, description="Return SHAP reasons and actions.")
+    top_k: int = Field(default=5, ge=1, le=MAX_TOP_K, description="Number of reasons.")
+    lang: Lang = Field(default="en", description="Language of labels, sentences and actions.")
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> _ScoreRequestBase:
+        has_records = getattr(self, "records", None) is not None
+        if has_records == (self.entity_ids is not None):
+            raise ValueError("send exactly one of 'records' or 'entity_ids'")
+        return self
+
+
+@cache
+def score_request_model(slug: str) -> type[_ScoreRequestBase]:
+    """`ScoreRequest` for one task: its `records` carry that task's feature record schema."""
+    record = record_model(slug)
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        f"{_title(slug)}ScoreRequest",
+        __base__=_ScoreRequestBase,
+        __doc__=(
+            f"Score {slug.replace('_', ' ')} units: `records` (at most {MAX_RECORDS}) or "
+            "`entity_ids`, exactly one of the two."
+        ),
+        records=(
+            Annotated[list[record], Field(min_length=1, max_length=MAX_RECORDS)] | None,  # type: ignore[valid-type]
+            Field(default=None, description="Feature records, scored in order."),
+        ),
+    )
+
+
+class Reason(BaseModel):
+    """One feature's SHAP contribution to a score, in words a case worker reads."""
+
+    model_config = _RESPONSE
+
+    feature: str
+    label: str
+    value: FeatureValue
+    contribution: float = Field(description="SHAP contribution in log-odds of the raw margin.")
+    direction: Literal["raises", "lowers"]
+    actionable: bool
+    sentence: str
+
+
+class ActionOut(BaseModel):
+    """A recommended step for a department and what triggered it."""
+
+    model_config = _RESPONSE
+
+    department: str
+    action: str
+    trigger: str = Field(description="`level:<level>` or `reason:<feature>`.")
+
+
+class ModelRef(BaseModel):
+    """Which registered model version produced a score."""
+
+    model_config = _RESPONSE
+
+    name: str
+    version: str
+    alias: str
+
+
+class ScoreResult(BaseModel):
+    """One record's calibrated score, risk level, reasons and actions."""
+
+    model_config = _RESPONSE
+
+    entity_id: str
+    score: float = Field(ge=0.0, le=1.0, description="Calibrated probability of the event.")
+    risk_level: RiskLevel
+    raw_margin: float = Field(description="The booster's log-odds before calibration.")
+    base_value: float | None = Field(
+        default=None, description="SHAP expected value: base_value + sum(contributions) = margin."
+    )
+    contributions: dict[str, float] | None = Field(
+        default=None, description="Every feature's SHAP contribution (log-odds)."
+    )
+    reasons: list[Reason]
+    actions: list[ActionOut]
+    warning_id: str | None = Field(
+        default=None, description="The warning raised or updated (yellow and above)."
+    )
+    model: ModelRef
+
+
+class ScoreResponse(BaseModel):
+    """Scores in request order."""
+
+    model_config = _RESPONSE
+
+    results: list[ScoreResult]
+
+
+class ModelInfo(BaseModel):
+    """The model serving one task, with its test metrics and level thresholds."""
+
+    model_config = _RESPONSE
+
+    task: str
+    name: str
+    version: str
+    alias: str
+    loaded_at: datetime
+    metrics: dict[str, float]
+    thresholds: dict[str, float]
+    catalog_version: str
+    last_reload_error: str | None = None
+
+
+class ModelsResponse(BaseModel):
+    """The models each task is served by."""
+
+    model_config = _RESPONSE
+
+    models: list[ModelInfo]
+
+
+class ReloadResult(BaseModel):
+    """Outcome of a reload for one task: `reloaded`, `unchanged` or `failed` (old model kept)."""
+
+    model_config = _RESPONSE
+
+    task: str
+    status: Literal["reloaded", "unchanged", "failed"]
+    version: str
+    previous_version: str | None = None
+    error: str | None = None
+
+
+class ReloadResponse(BaseModel):
+    """Per-task reload outcomes."""
+
+    model_config = _RESPONSE
+
+    results: list[ReloadResult]
+
+
+class WarningPublic(BaseModel):
+    """A warning as reviewers see it; the entity appears only pseudonymised (`entity`)."""
+
+    model_config = _RESPONSE
+
+    id: str
+    task: str
+    entity: str = Field(description="Keyed hash of the caller's entity id.")
+    as_of: date
+    period: date
+    score: float
+    risk_level: WarningLevel
+    status: WarningStatus
+    department: str | None = None
+    outcome: Outcome | None = None
+    reasons: list[dict[str, Any]]
+    actions: list[dict[str, Any]]
+    model_name: str
+    model_version: str
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None = None
+    history: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="Score updates and disposition steps, oldest first (single-warning view).",
+    )
+
+
+class WarningList(BaseModel):
+    """One page of warnings."""
+
+    model_config = _RESPONSE
+
+    items: list[WarningPublic]
+    total: int
+    page: int
+    page_size: int
+
+
+class FeedbackCreate(BaseModel):
+    """A disposition step: dispatch, start handling, or close with an outcome."""
+
+    model_config = _STRICT
+
+    status: Literal["dispatched", "in_progress", "closed"]
+    department: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    outcome: Outcome | None = None
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Every error: a message and, for invalid input, the offending fields."""
+
+    error: str
+    detail: list[dict[str, Any]] | None = None
