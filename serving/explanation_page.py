@@ -1,0 +1,365 @@
+"""The per-warning explanation page a supervisor reads before a department acts on a warning.
+
+`GET /v1/warnings/{id}/explanation` answers with `render_warning_page(...)`: a self-contained
+HTML page (no script, no external resource) with the score and level, the reasons in words, a
+waterfall chart of the recorded SHAP contributions, the recommended actions, the model version
+and the warning's disposition history. `lang="zh"` gives the Chinese page; reason labels and
+sentences are re-worded from the feature catalog so they follow the page's language even when
+the warning was scored in the other one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models import html
+from models.explain_plots import Contribution, waterfall_png
+from models.risk_model import RiskModel
+from models.scorer import reason_sentence, score_arrays
+from models.spec import Lang
+
+_TEXT: dict[str, dict[Lang, str]] = {
+    "title": {"en": "Warning {id}: why this score", "zh": "预警 {id}：评分依据"},
+    "summary": {"en": "Summary", "zh": "概要"},
+    "task": {"en": "Task", "zh": "任务"},
+    "entity": {"en": "Entity (pseudonymised)", "zh": "对象（已假名化）"},
+    "as_of": {"en": "As of", "zh": "评估日期"},
+    "score": {"en": "Calibrated risk score", "zh": "校准风险评分"},
+    "level": {"en": "Risk level", "zh": "风险等级"},
+    "status": {"en": "Status", "zh": "处置状态"},
+    "department": {"en": "Department", "zh": "承办部门"},
+    "outcome": {"en": "Outcome", "zh": "处置结果"},
+    "model": {"en": "Model", "zh": "模型"},
+    "reasons": {"en": "Reasons", "zh": "预警原因"},
+    "reasons_intro": {
+        "en": "The features that moved this score most, largest first. Contributions are SHAP "
+        "values in log-odds: positive raises the risk, negative lowers it.",
+        "zh": "对本次评分影响最大的特征，按影响从大到小排列。贡献为SHAP值（对数几率）：正值使风险上升，负值使风险下降。",
+    },
+    "feature": {"en": "Feature", "zh": "特征"},
+    "value": {"en": "Value", "zh": "取值"},
+    "contribution": {"en": "Contribution (log-odds)", "zh": "贡献（对数几率）"},
+    "actionable": {"en": "Actionable", "zh": "可干预"},
+    "sentence": {"en": "In words", "zh": "说明"},
+    "yes": {"en": "yes", "zh": "是"},
+    "no": {"en": "no", "zh": "否"},
+    "chart": {"en": "Waterfall chart", "zh": "瀑布图"},
+    "chart_alt": {
+        "en": "Waterfall of the reasons' contributions from the base value to the model output",
+        "zh": "各原因贡献从基准值到模型输出的瀑布图",
+    },
+    "other_estimated": {
+        "en": "The warning keeps its top reasons only; the 'other features' bar is the rest of "
+        "the model output, recovered from the calibrated score.",
+        "zh": "预警只保存主要原因；“其他特征”一栏为模型输出的其余部分，由校准评分反推得到。",
+    },
+    "other_unknown": {
+        "en": "The warning keeps its top reasons only and this model's calibration cannot be "
+        "inverted, so the chart ends at the base value plus the recorded reasons.",
+        "zh": "预警只保存主要原因，且该模型的校准无法反推，图中终点为基准值加上已记录原因之和。",
+    },
+    "version_note": {
+        "en": "The base value comes from model version {used}; the warning was scored by "
+        "version {scored}.",
+        "zh": "基准值取自模型版本 {used}；该预警由版本 {scored} 评分。",
+    },
+    "actions": {"en": "Recommended actions", "zh": "建议措施"},
+    "no_actions": {"en": "No action recorded.", "zh": "未记录建议措施。"},
+    "action": {"en": "Action", "zh": "措施"},
+    "history": {"en": "Disposition history", "zh": "处置记录"},
+    "no_history": {"en": "No history recorded.", "zh": "暂无处置记录。"},
+    "when": {"en": "When", "zh": "时间"},
+    "event": {"en": "Event", "zh": "事件"},
+    "actor": {"en": "By", "zh": "操作人"},
+    "details": {"en": "Details", "zh": "详情"},
+    "footer": {
+        "en": "Automated risk assessment: a person reviews every warning before any action "
+        "(PIPL Art. 24). Scores are probabilities of the event within the task's horizon.",
+        "zh": "本评估由模型自动生成，任何处置前均须人工复核（《个人信息保护法》第二十四条）。评分为在任务期限内发生该事件的概率。",
+    },
+}
+
+_LEVEL_NAMES: dict[str, dict[Lang, str]] = {
+    "red": {"en": "red", "zh": "红色"},
+    "orange": {"en": "orange", "zh": "橙色"},
+    "yellow": {"en": "yellow", "zh": "黄色"},
+    "green": {"en": "green", "zh": "绿色"},
+}
+
+_WORDS: dict[str, dict[Lang, str]] = {
+    "open": {"en": "open", "zh": "待处置"},
+    "dispatched": {"en": "dispatched", "zh": "已派发"},
+    "in_progress": {"en": "in progress", "zh": "处置中"},
+    "closed": {"en": "closed", "zh": "已办结"},
+    "confirmed": {"en": "confirmed", "zh": "风险属实"},
+    "prevented": {"en": "prevented", "zh": "已化解"},
+    "false_alarm": {"en": "false alarm", "zh": "误报"},
+    "unreachable": {"en": "unreachable", "zh": "无法联系"},
+    "raised": {"en": "warning raised", "zh": "生成预警"},
+    "score_update": {"en": "score updated", "zh": "评分更新"},
+    "score_after_close": {"en": "re-scored after closing", "zh": "办结后重新评分"},
+    "disposition": {"en": "disposition", "zh": "处置"},
+}
+
+_HISTORY_CORE_KEYS = frozenset({"event", "at", "actor"})
+
+
+def _language(lang: str) -> Lang:
+    return "zh" if lang == "zh" else "en"
+
+
+def _t(key: str, lang: Lang, **values: object) -> str:
+    return _TEXT[key][lang].format(**values)
+
+
+def _word(value: object, lang: Lang) -> str:
+    """A status, outcome or event name in the page language (unknown words as they are)."""
+    if value is None or value == "":
+        return "–"
+    return _WORDS.get(str(value), {}).get(lang, str(value))
+
+
+def _localised_actions(
+    actions: Sequence[Mapping[str, Any]], model: RiskModel, lang: Lang
+) -> list[tuple[str, str]]:
+    """Stored actions as (department, action) in the page language, found in the spec."""
+    known = [
+        action
+        for group in (*model.spec.level_actions.values(), *model.spec.driver_actions.values())
+        for action in group
+    ]
+    rows = []
+    for item in actions:
+        text = str(item.get("action", ""))
+        match = next((a for a in known if text in (a.text_en, a.text_zh)), None)
+        if match is None:
+            rows.append((str(item.get("department", "")), text))
+        else:
+            rows.append((match.department(lang), match.text(lang)))
+    return rows
+
+
+def base_value(model: RiskModel) -> float:
+    """The model's SHAP base value (expected log-odds), the waterfall's starting point."""
+    empty = pd.DataFrame({name: pd.Series(dtype="float64") for name in model.spec.feature_names})
+    return float(score_arrays(model, empty, explain=False).base_value)
+
+
+def margin_from_score(model: RiskModel, score: float) -> float | None:
+    """The raw log-odds behind a calibrated score, when the calibrator can be inverted.
+
+    Platt scaling is a strictly monotone logistic map, so the margin is exact; an isotonic
+    calibrator is a step function with flat stretches and gives None.
+    """
+    calibrator = model.calibrator_
+    if calibrator.kind != "platt" or calibrator.slope <= 0 or not 0.0 < score < 1.0:
+        return None
+    return (math.log(score / (1.0 - score)) - calibrator.intercept) / calibrator.slope
+
+
+def _reason_rows(
+    reasons: Sequence[Mapping[str, Any]], model: RiskModel, lang: Lang
+) -> list[dict[str, Any]]:
+    """Reasons re-worded in the page language from the catalog, when the feature is known."""
+    known = set(model.spec.feature_names)
+    rows = []
+    for reason in reasons:
+        name = str(reason.get("feature", ""))
+        contribution = float(reason.get("contribution", 0.0))
+        direction = "raises" if contribution > 0 else "lowers"
+        value = reason.get("value")
+        if name in known:
+            feature = model.spec.feature(name)
+            label_en, label_zh = feature.label_en, feature.label_zh
+            try:
+                sentence = reason_sentence(feature, value, direction, lang)
+            except (ValueError, TypeError):
+                sentence = str(reason.get("sentence", ""))
+        else:
+            label_en = label_zh = str(reason.get("label") or name)
+            sentence = str(reason.get("sentence", ""))
+        rows.append(
+            {
+                "label_en": label_en,
+                "label_zh": label_zh,
+                "value": value,
+                "contribution": contribution,
+                "actionable": bool(reason.get("actionable", False)),
+                "sentence": sentence,
+            }
+        )
+    return rows
+
+
+def _shown_value(value: object) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _waterfall(
+    warning: Mapping[str, Any],
+    rows: list[dict[str, Any]],
+    model: RiskModel,
+    lang: Lang,
+    model_version: str | None,
+) -> html.Markup:
+    score = float(warning["score"])
+    final_margin = margin_from_score(model, score)
+    contributions = [
+        Contribution(
+            row["label_en"], row["label_zh"], _shown_value(row["value"]), row["contribution"]
+        )
+        for row in rows
+    ]
+    png = waterfall_png(
+        contributions,
+        base_value(model),
+        final_margin=final_margin,
+        score=score,
+        lang=lang,
+        top_k=max(len(contributions), 1),
+    )
+    notes: list[html.Markup] = [html.image(png, _t("chart_alt", lang))]
+    notes.append(
+        html.tag(
+            "p",
+            _t("other_estimated" if final_margin is not None else "other_unknown", lang),
+            class_="muted",
+        )
+    )
+    scored = str(warning.get("model_version", ""))
+    if model_version is not None and scored and model_version != scored:
+        notes.append(
+            html.tag(
+                "p", _t("version_note", lang, used=model_version, scored=scored), class_="note"
+            )
+        )
+    return html.join(notes)
+
+
+def _history_details(event: Mapping[str, Any]) -> str:
+    parts = []
+    for key, value in event.items():
+        if key in _HISTORY_CORE_KEYS or value is None:
+            continue
+        if isinstance(value, float):
+            value = f"{value:.4f}" if not np.isnan(value) else "–"
+        parts.append(f"{key}: {value}")
+    return "; ".join(parts)
+
+
+def render_warning_page(
+    warning: Mapping[str, Any],
+    model: RiskModel,
+    lang: str = "en",
+    *,
+    model_version: str | None = None,
+) -> str:
+    """The explanation page of one stored warning, as a complete HTML document.
+
+    Args:
+        warning: the store's `get_warning` dict (id, task, entity, as_of, score, risk_level,
+            status, department, outcome, reasons, actions, model_name, model_version, history).
+        model: the task's model, for the catalog wording and the SHAP base value.
+        lang: `en` or `zh`.
+        model_version: the version of `model`, noted when it differs from the warning's own.
+    """
+    page_lang = _language(lang)
+    rows = _reason_rows(warning.get("reasons") or [], model, page_lang)
+    level = str(warning.get("risk_level", ""))
+    level_name = _LEVEL_NAMES.get(level, {}).get(page_lang, level)
+    badge = html.tag("span", level_name, class_=f"level level-{level}")
+    model_line = f"{warning.get('model_name', '')} v{warning.get('model_version', '')}"
+
+    summary = html.definition_list(
+        [
+            (_t("task", page_lang), warning.get("task", "")),
+            (_t("entity", page_lang), warning.get("entity", "")),
+            (_t("as_of", page_lang), warning.get("as_of", "")),
+            (_t("score", page_lang), html.format_share(float(warning["score"]))),
+            (_t("level", page_lang), badge),
+            (_t("status", page_lang), _word(warning.get("status"), page_lang)),
+            (_t("department", page_lang), warning.get("department") or "–"),
+            (_t("outcome", page_lang), _word(warning.get("outcome"), page_lang)),
+            (_t("model", page_lang), model_line),
+        ]
+    )
+    reason_table = html.table(
+        [
+            _t("feature", page_lang),
+            _t("value", page_lang),
+            _t("contribution", page_lang),
+            _t("actionable", page_lang),
+            _t("sentence", page_lang),
+        ],
+        [
+            [
+                row["label_zh"] if page_lang == "zh" else row["label_en"],
+                _shown_value(row["value"]),
+                html.Cell(f"{row['contribution']:+.3f}", "num"),
+                _t("yes" if row["actionable"] else "no", page_lang),
+                row["sentence"],
+            ]
+            for row in rows
+        ],
+    )
+    actions = warning.get("actions") or []
+    action_block = (
+        html.table(
+            [_t("department", page_lang), _t("action", page_lang)],
+            _localised_actions(actions, model, page_lang),
+        )
+        if actions
+        else html.tag("p", _t("no_actions", page_lang))
+    )
+    history = warning.get("history") or []
+    history_block = (
+        html.table(
+            [
+                _t("when", page_lang),
+                _t("event", page_lang),
+                _t("actor", page_lang),
+                _t("details", page_lang),
+            ],
+            [
+                [
+                    item.get("at", ""),
+                    _word(item.get("event"), page_lang),
+                    item.get("actor", ""),
+                    _history_details(item),
+                ]
+                for item in history
+            ],
+        )
+        if history
+        else html.tag("p", _t("no_history", page_lang))
+    )
+    title = _t("title", page_lang, id=warning.get("id", ""))
+    return html.document(
+        title,
+        html.tag("h1", title),
+        html.section("summary", _t("summary", page_lang), summary),
+        html.section(
+            "reasons",
+            _t("reasons", page_lang),
+            html.tag("p", _t("reasons_intro", page_lang)),
+            reason_table,
+        ),
+        html.section(
+            "waterfall",
+            _t("chart", page_lang),
+            _waterfall(warning, rows, model, page_lang, model_version),
+        ),
+        html.section("actions", _t("actions", page_lang), action_block),
+        html.section("history", _t("history", page_lang), history_block),
+        html.tag("p", _t("footer", page_lang), class_="muted"),
+        lang=page_lang,
+    )

@@ -1,0 +1,323 @@
+"""Headless Chromium driven over the DevTools protocol, to check pages as a reviewer sees them.
+
+A page passes when it loads with no console error, no exception and no network request, and
+every image decodes in the browser. A full-page screenshot is kept under `test-artifacts/`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.catalog import FeatureDef
+from models.risk_model import RiskModel
+from models.spec import build_spec
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS_DIR = REPO_ROOT / "test-artifacts"
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--remote-debugging-port=0",
+    "--window-size=1280,900",
+)
+PAGE_TIMEOUT_S = 30.0
+
+
+@dataclass
+class BrowserCheck:
+    """What Chromium saw while loading one page."""
+
+    console_errors: list[str] = field(default_factory=list)
+    network_requests: list[str] = field(default_factory=list)
+    section_ids: list[str] = field(default_factory=list)
+    images: list[dict[str, object]] = field(default_factory=list)
+    title: str = ""
+    screenshot: Path | None = None
+
+
+class _DevTools:
+    """A minimal DevTools client: numbered commands, events kept in arrival order."""
+
+    def __init__(self, websocket) -> None:  # type: ignore[no-untyped-def]
+        self._websocket = websocket
+        self._next_id = 0
+        self.events: list[dict] = []
+
+    async def call(self, method: str, **params: object) -> dict:
+        self._next_id += 1
+        command_id = self._next_id
+        await self._websocket.send_json({"id": command_id, "method": method, "params": params})
+        while True:
+            message = await self._websocket.receive_json(timeout=PAGE_TIMEOUT_S)
+            if message.get("id") == command_id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+            self.events.append(message)
+
+    async def wait_for(self, method: str) -> dict:
+        for event in self.events:
+            if event.get("method") == method:
+                return event
+        while True:
+            message = await self._websocket.receive_json(timeout=PAGE_TIMEOUT_S)
+            self.events.append(message)
+            if message.get("method") == method:
+                return message
+
+
+def _read_devtools_port(user_data_dir: Path, process: subprocess.Popen) -> int:
+    port_file = user_data_dir / "DevToolsActivePort"
+    deadline = time.monotonic() + PAGE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if port_file.exists():
+            lines = port_file.read_text().splitlines()
+            if lines and lines[0].strip().isdigit():
+                return int(lines[0])
+        if process.poll() is not None:
+            raise RuntimeError(f"chromium exited with {process.returncode}")
+        time.sleep(0.05)
+    raise TimeoutError("chromium did not publish its DevTools port")
+
+
+def _event_errors(events: list[dict], page_url: str) -> tuple[list[str], list[str]]:
+    errors: list[str] = []
+    requests: list[str] = []
+    for event in events:
+        method, params = event.get("method"), event.get("params", {})
+        if method == "Runtime.consoleAPICalled" and params.get("type") in {"error", "assert"}:
+            errors.append(json.dumps(params.get("args", []))[:300])
+        elif method == "Runtime.exceptionThrown":
+            errors.append(json.dumps(params.get("exceptionDetails", {}))[:300])
+        elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
+            errors.append(params["entry"].get("text", "")[:300])
+        elif method == "Network.requestWillBeSent":
+            url = params.get("request", {}).get("url", "")
+            if url != page_url and not url.startswith("data:"):
+                requests.append(url)
+    return errors, requests
+
+
+_PAGE_PROBE = """JSON.stringify({
+  title: document.title,
+  sections: Array.from(document.querySelectorAll('section[id]')).map(s => s.id),
+  images: Array.from(document.images).map(i => ({
+    complete: i.complete, width: i.naturalWidth, height: i.naturalHeight, alt: i.alt})),
+  height: document.documentElement.scrollHeight
+})"""
+
+
+async def _inspect(port: int, page_url: str, screenshot: Path) -> BrowserCheck:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        async with session.put(f"http://127.0.0.1:{port}/json/new?about:blank") as response:
+            target = json.loads(await response.text())
+        async with session.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0) as websocket:
+            devtools = _DevTools(websocket)
+            for domain in ("Runtime", "Log", "Network", "Page"):
+                await devtools.call(f"{domain}.enable")
+            await devtools.call("Page.navigate", url=page_url)
+            await devtools.wait_for("Page.loadEventFired")
+            probe = await devtools.call("Runtime.evaluate", expression=_PAGE_PROBE)
+            page = json.loads(probe["result"]["value"])
+            await devtools.call(
+                "Emulation.setDeviceMetricsOverride",
+                width=1280,
+                height=min(int(page["height"]), 16000),
+                deviceScaleFactor=1,
+                mobile=False,
+            )
+            shot = await devtools.call("Page.captureScreenshot", format="png")
+            screenshot.write_bytes(base64.b64decode(shot["data"]))
+            errors, requests = _event_errors(devtools.events, page_url)
+    return BrowserCheck(
+        console_errors=errors,
+        network_requests=requests,
+        section_ids=page["sections"],
+        images=page["images"],
+        title=page["title"],
+        screenshot=screenshot,
+    )
+
+
+def inspect_page(html_file: Path, screenshot_name: str) -> BrowserCheck:
+    """Load a local HTML file in headless Chromium and report what happened."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise RuntimeError("chromium is not installed (Debian package `chromium`)")
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="riskloop-chromium-") as user_data:
+        user_data_dir = Path(user_data)
+        process = subprocess.Popen(
+            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={user_data_dir}", "about:blank"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            port = _read_devtools_port(user_data_dir, process)
+            return asyncio.run(
+                _inspect(port, html_file.resolve().as_uri(), ARTIFACTS_DIR / screenshot_name)
+            )
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture()
+def browser_check():
+    """The `inspect_page(html_file, screenshot_name) -> BrowserCheck` helper."""
+    return inspect_page
+
+
+# A tiny task over hand-made catalog entries: two planted drivers, a fixed attribute and two
+# noise columns, so pages and report sections can be checked without the simulated city.
+SYNTHETIC_FEATURES = (
+    FeatureDef(
+        "si_arrears_months_6m",
+        "int",
+        "months",
+        "Unpaid social-insurance months (6m)",
+        "近6个月社保欠缴月数",
+        "social_insurance",
+        ("amount_due", "amount_paid"),
+        1,
+        True,
+        driver="si_arrears",
+        min_value=0,
+        max_value=6,
+        reason_en="{value} unpaid social-insurance months in the last 6",
+        reason_zh="近6个月社保欠缴{value}个月",
+    ),
+    FeatureDef(
+        "electricity_drop_ratio",
+        "float",
+        "ratio",
+        "Electricity use drop vs last year",
+        "用电量同比降幅",
+        "utilities",
+        ("electricity_kwh",),
+        1,
+        True,
+        driver="electricity_drop",
+    ),
+    FeatureDef(
+        "sector",
+        "category",
+        "",
+        "Sector",
+        "行业",
+        "employers",
+        ("sector",),
+        0,
+        False,
+        driver="construction_sector",
+        categories=("construction", "retail", "it"),
+    ),
+    FeatureDef(
+        "water_m3_change",
+        "float",
+        "ratio",
+        "Water use change",
+        "用水量变化",
+        "utilities",
+        ("water_m3",),
+        0,
+        False,
+        noise=True,
+    ),
+    FeatureDef(
+        "trademark_count",
+        "int",
+        "count",
+        "Registered trademarks",
+        "注册商标数",
+        "employers",
+        ("trademark_count",),
+        0,
+        False,
+        noise=True,
+    ),
+)
+
+
+def synthetic_frame(rows: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A labelled dataset drawn from a known logistic model, and its unit truth."""
+    rng = np.random.default_rng(seed)
+    arrears = rng.integers(0, 7, rows)
+    electricity = rng.normal(0.0, 0.3, rows)
+    sector = rng.choice(["construction", "retail", "it"], rows)
+    parts = {
+        "si_arrears": 0.6 * arrears,
+        "electricity_drop": 2.0 * np.clip(electricity, 0, None),
+        "construction_sector": 1.0 * (sector == "construction"),
+    }
+    margin = -3.0 + sum(parts.values())
+    true_prob = 1.0 / (1.0 + np.exp(-margin))
+    stacked = np.column_stack(list(parts.values()))
+    dominant = np.where(
+        stacked.max(axis=1) > 1.0, np.array(list(parts))[stacked.argmax(axis=1)], "none"
+    )
+    entity_ids = [f"e{seed}-{i:05d}" for i in range(rows)]
+    as_of = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 3, rows) * 31, unit="D")
+    frame = pd.DataFrame(
+        {
+            "entity_id": entity_ids,
+            "as_of": as_of.to_numpy(dtype="datetime64[ns]"),
+            "label": (rng.random(rows) < true_prob).astype("int8"),
+            "si_arrears_months_6m": arrears,
+            "electricity_drop_ratio": electricity,
+            "sector": sector,
+            "water_m3_change": rng.normal(0.0, 1.0, rows),
+            "trademark_count": rng.integers(0, 5, rows),
+            "audit_district": rng.choice(["north", "south", "east"], rows),
+            "audit_size_band": rng.choice(["micro", "small", "large"], rows),
+        }
+    )
+    truth = pd.DataFrame(
+        {
+            "entity_id": entity_ids,
+            "as_of": frame["as_of"],
+            "true_prob": true_prob,
+            "dominant_driver": dominant,
+        }
+    )
+    return frame, truth
+
+
+@pytest.fixture(scope="session")
+def synthetic_model() -> RiskModel:
+    """A real RiskModel fitted on the synthetic task (about a second)."""
+    spec = build_spec("wage-arrears", SYNTHETIC_FEATURES, "synthetic-test")
+    train, _ = synthetic_frame(3000, seed=1)
+    valid, _ = synthetic_frame(1500, seed=2)
+    return RiskModel(spec).fit(train, train["label"].to_numpy(), valid, valid["label"].to_numpy())
+
+
+@pytest.fixture(scope="session")
+def synthetic_test_slice() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The synthetic task's test slice and its unit truth."""
+    return synthetic_frame(1200, seed=3)

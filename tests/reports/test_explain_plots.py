@@ -1,0 +1,83 @@
+"""Explanation charts: valid PNGs, Chinese glyphs when a CJK font exists, a note when not."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from models import explain_plots
+from models.explain_plots import (
+    FONT_FALLBACK_NOTE,
+    Contribution,
+    beeswarm_png,
+    dependence_png,
+    importance_bar_png,
+    plot_language,
+    waterfall_png,
+)
+
+CONTRIBUTIONS = [
+    Contribution("Unpaid social-insurance months", "社保欠缴月数", "3", 0.9),
+    Contribution("Electricity drop", "用电量下降", "20%", 0.4),
+    Contribution("Firm age", "企业年龄", "12", -0.3),
+    *(Contribution(f"feature {i}", f"特征{i}", "1", 0.01 * i) for i in range(6)),
+]
+
+
+def _size(png: bytes) -> tuple[int, int]:
+    image = Image.open(io.BytesIO(png))
+    image.load()
+    return image.size
+
+
+def test_the_installed_cjk_font_is_found_and_used_for_chinese() -> None:
+    language = plot_language("zh")
+    assert explain_plots.cjk_font_family() is not None, "install fonts-wqy-microhei"
+    assert language.lang == "zh"
+    assert language.note == ""
+    assert language.both("Sector", "行业") == "Sector / 行业"
+
+
+def test_without_a_cjk_font_labels_fall_back_to_english_with_a_note(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(explain_plots, "cjk_font_family", lambda: None)
+    language = plot_language("zh")
+    assert (language.lang, language.note) == ("en", FONT_FALLBACK_NOTE)
+    assert language.pick("Sector", "行业") == "Sector"
+    assert language.both("Sector", "行业") == "Sector"
+    assert _size(waterfall_png(CONTRIBUTIONS, -3.0, lang="zh"))[0] > 400
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_waterfall_is_a_png_with_one_row_per_bar(lang: str) -> None:
+    few = waterfall_png(CONTRIBUTIONS[:2], -3.0, lang=lang, top_k=2)
+    many = waterfall_png(CONTRIBUTIONS, -3.0, lang=lang, top_k=5, score=0.12)
+    assert few.startswith(b"\x89PNG")
+    assert _size(many)[1] > _size(few)[1]
+
+
+def test_global_charts_are_pngs() -> None:
+    rng = np.random.default_rng(0)
+    contributions = rng.normal(size=(200, 6))
+    values = rng.normal(size=(200, 6))
+    values[:10, 0] = np.nan
+    labels = [f"feature {i} / 特征{i}" for i in range(6)]
+    for png in (
+        importance_bar_png(
+            labels, np.abs(contributions).mean(axis=0), ["driver"] * 3 + ["noise"] * 3
+        ),
+        beeswarm_png(contributions, values, labels, lang="zh"),
+        dependence_png(values[:, 0], contributions[:, 0], labels[0], unit="months"),
+        dependence_png(
+            rng.integers(0, 3, 200).astype(float),
+            contributions[:, 1],
+            "Sector",
+            category_names=("a", "b", "c"),
+        ),
+    ):
+        width, height = _size(png)
+        assert width > 300 and height > 200

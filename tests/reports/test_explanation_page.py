@@ -1,0 +1,127 @@
+"""The per-warning explanation page, rendered from a real model and rendered in Chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from models.risk_model import RiskModel
+from models.scorer import score_frame
+from serving.explanation_page import base_value, margin_from_score, render_warning_page
+
+PAGE_SECTIONS = ["summary", "reasons", "waterfall", "actions", "history"]
+
+
+def _warning(model: RiskModel, frame: pd.DataFrame, lang: str = "en") -> dict[str, Any]:
+    """A warning shaped like the store's `get_warning` output, scored by the real scorer."""
+    record = score_frame(model, frame.iloc[[0]], top_k=3, lang=lang)[0]
+    return {
+        "id": "wa-0001",
+        "task": "wage-arrears",
+        "entity": "3f9c0d7e5a1b2c4d",
+        "as_of": "2024-01-01",
+        "score": record.score,
+        "risk_level": "orange",
+        "status": "dispatched",
+        "department": "Labour inspection brigade",
+        "outcome": None,
+        "reasons": [
+            {
+                "feature": r.feature,
+                "label": r.label,
+                "value": r.value,
+                "contribution": r.contribution,
+                "direction": r.direction,
+                "actionable": r.actionable,
+                "sentence": r.sentence,
+            }
+            for r in record.reasons
+        ],
+        "actions": [{"department": a.department, "action": a.action} for a in record.actions],
+        "model_name": "riskloop-wage-arrears",
+        "model_version": "2",
+        "history": [
+            {
+                "event": "raised",
+                "at": "2024-01-02T09:00:00+00:00",
+                "actor": "screening",
+                "score": record.score,
+            },
+            {
+                "event": "disposition",
+                "at": "2024-01-03T10:30:00+00:00",
+                "actor": "supervisor-li",
+                "status": "dispatched",
+                "department": "Labour inspection brigade",
+                "note": "<script>alert('x')</script> call first",
+            },
+        ],
+    }
+
+
+def _high_risk_rows(model: RiskModel, frame: pd.DataFrame) -> pd.DataFrame:
+    scores = model.predict_proba(frame)
+    return frame.iloc[scores.argsort()[::-1]].reset_index(drop=True)
+
+
+def test_waterfall_end_point_is_the_scorers_margin(
+    synthetic_model: RiskModel, synthetic_test_slice: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    frame, _ = synthetic_test_slice
+    records = score_frame(synthetic_model, frame.iloc[:20])
+    for record in records:
+        assert margin_from_score(synthetic_model, record.score) == pytest.approx(
+            record.raw_margin, abs=1e-6
+        )
+        assert base_value(synthetic_model) == pytest.approx(record.base_value, abs=1e-12)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_page_renders_in_chromium_without_errors_or_network(
+    lang: str,
+    synthetic_model: RiskModel,
+    synthetic_test_slice: tuple[pd.DataFrame, pd.DataFrame],
+    tmp_path: Path,
+    browser_check,
+) -> None:
+    frame, _ = synthetic_test_slice
+    warning = _warning(synthetic_model, _high_risk_rows(synthetic_model, frame))
+    page = render_warning_page(warning, synthetic_model, lang, model_version="3")
+    assert "<script>" not in page
+    path = tmp_path / f"warning-{lang}.html"
+    path.write_text(page, encoding="utf-8")
+
+    seen = browser_check(path, f"warning-page-{lang}.png")
+
+    assert seen.console_errors == []
+    assert seen.network_requests == []
+    assert seen.section_ids == PAGE_SECTIONS
+    assert len(seen.images) == 1
+    assert all(image["complete"] and image["width"] > 300 for image in seen.images)
+    assert seen.screenshot is not None and seen.screenshot.stat().st_size > 10_000
+    first = warning["reasons"][0]
+    feature = synthetic_model.spec.feature(first["feature"])
+    if lang == "zh":
+        assert seen.title.startswith("预警")
+        assert feature.label_zh in page and "已派发" in page
+    else:
+        assert feature.label_en in page and "dispatched" in page
+    assert "version 3" in page or "版本 3" in page
+
+
+def test_the_browser_check_catches_a_leaky_page(tmp_path: Path, browser_check) -> None:
+    """Control: a page with a remote image and an erroring script fails every check."""
+    leaky = tmp_path / "leaky.html"
+    leaky.write_text(
+        "<!DOCTYPE html><html><body><section id='x'></section>"
+        "<img src='http://127.0.0.1:9/pixel.png'><script>console.error('boom')</script>"
+        "</body></html>",
+        encoding="utf-8",
+    )
+    seen = browser_check(leaky, "control-leaky.png")
+    assert seen.network_requests == ["http://127.0.0.1:9/pixel.png"]
+    assert any("boom" in error for error in seen.console_errors)
+    assert [image["width"] for image in seen.images] == [0]
