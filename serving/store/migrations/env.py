@@ -1,0 +1,41 @@
+"""Alembic environment: runs on the connection `WarningStore` hands over (no alembic.ini).
+
+`WarningStore` opens one connection, takes a lock (a write transaction on SQLite, an advisory
+lock on PostgreSQL) so concurrent service workers migrate once, and passes it here through
+`config.attributes["connection"]`. Given only a URL (`sqlalchemy.url`), it opens its own.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from serving.store.models import Base
+
+config = context.config
+
+
+def _run(connection: object) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=True,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    """Migrate through the caller's connection, or one opened from `sqlalchemy.url`."""
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.begin() as own_connection:
+        _run(own_connection)
+    engine.dispose()
+
+
+run_migrations_online()

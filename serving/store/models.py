@@ -1,0 +1,136 @@
+"""The warnings store's tables: warnings, their history, the audit log and scored records.
+
+The Alembic migrations under `migrations/versions/` create these tables; a test compares the
+migrated schema with this metadata so the two never drift apart. Identifiers are stored only as
+keyed hashes (`entity_hash`), never raw.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+WARNING_LEVELS = ("yellow", "orange", "red")
+STATUSES = ("open", "dispatched", "in_progress", "closed")
+OUTCOMES = ("confirmed", "prevented", "false_alarm", "unreachable")
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _quoted(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{value}'" for value in values)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention, so migrations name constraints stably."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class RiskWarning(Base):
+    """One warning: an entity whose score reached `yellow` or above for a task and month.
+
+    `period` (first day of the as-of month) makes re-scoring idempotent: one warning per task,
+    entity and period, updated in place while it is not closed.
+    """
+
+    __tablename__ = "warnings"
+    __table_args__ = (
+        UniqueConstraint("task", "entity_hash", "period"),
+        CheckConstraint(f"status IN ({_quoted(STATUSES)})", name="status"),
+        CheckConstraint(f"outcome IS NULL OR outcome IN ({_quoted(OUTCOMES)})", name="outcome"),
+        CheckConstraint(f"risk_level IN ({_quoted(WARNING_LEVELS)})", name="risk_level"),
+        CheckConstraint("(status = 'closed') = (outcome IS NOT NULL)", name="closed_has_outcome"),
+        Index(None, "task", "status"),
+        Index(None, "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    task: Mapped[str] = mapped_column(String(40))
+    entity_hash: Mapped[str] = mapped_column(String(64), index=True)
+    period: Mapped[date] = mapped_column(Date)
+    as_of: Mapped[date] = mapped_column(Date)
+    score: Mapped[float] = mapped_column(Float)
+    risk_level: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(16))
+    department: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    actions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    model_name: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WarningEvent(Base):
+    """One step in a warning's life (raised, score update, disposition), appended in order."""
+
+    __tablename__ = "warning_history"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    warning_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("warnings.id", ondelete="RESTRICT"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class AuditEntry(Base):
+    """One row of the append-only audit log; database triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    task: Mapped[str | None] = mapped_column(String(40))
+    model_version: Mapped[str | None] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ScoredRecord(Base):
+    """A scored request's record (pseudonymised) with its features: the monitoring sample."""
+
+    __tablename__ = "scored_records"
+    __table_args__ = (Index(None, "task", "created_at"),)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    task: Mapped[str] = mapped_column(String(40))
+    entity_hash: Mapped[str] = mapped_column(String(64))
+    as_of: Mapped[date] = mapped_column(Date)
+    model_name: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(40))
+    score: Mapped[float] = mapped_column(Float)
+    risk_level: Mapped[str] = mapped_column(String(10))
+    features: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

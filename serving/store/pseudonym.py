@@ -1,0 +1,84 @@
+"""Keyed pseudonyms for personal identifiers, and a scrubber for id-like values in free data.
+
+Stored and logged copies never hold a raw identifier: the entity id becomes
+HMAC-SHA256(secret, id), and any value inside reasons, features, notes or audit details that
+looks like a citizen ID number, a mobile phone number, a bank account or a unified social
+credit code is replaced by its pseudonym. The same secret gives the same pseudonym, so callers
+can still look up an entity by the id they hold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+PSEUDONYM_CHARS = 32
+
+# Anchored on non-alphanumerics (ASCII), so ids embedded in Chinese sentences are caught too.
+_ID_PATTERN = re.compile(
+    r"(?<![0-9A-Za-z])("
+    r"\d{17}[\dXx]"  # resident identity card number (18)
+    r"|[0-9A-HJ-NP-RTUWXY]{2}\d{6}[0-9A-HJ-NP-RTUWXY]{10}"  # unified social credit code (18)
+    r"|\d{12,19}"  # bank card / account numbers, 15-digit legacy ID numbers
+    r"|(?:\+?86[- ]?)?1[3-9]\d{9}"  # mainland mobile numbers
+    r")(?![0-9A-Za-z])",
+    re.ASCII,
+)
+
+
+def pseudonymise(secret: str, identifier: str) -> str:
+    """HMAC-SHA256 of `identifier` under `secret`, as 32 hex characters (128 bits)."""
+    digest = hmac.new(secret.encode(), str(identifier).encode(), hashlib.sha256).hexdigest()
+    return digest[:PSEUDONYM_CHARS]
+
+
+def looks_like_identifier(text: str) -> bool:
+    """Whether `text` contains a citizen ID, phone, bank account or credit-code-like value."""
+    return _ID_PATTERN.search(text) is not None
+
+
+def scrub_text(secret: str, text: str, known_ids: frozenset[str] = frozenset()) -> str:
+    """Replace id-like substrings (and any of `known_ids`) by `[id:<pseudonym>]`."""
+    for known in sorted(known_ids, key=len, reverse=True):
+        if known and known in text:
+            text = text.replace(known, f"[id:{pseudonymise(secret, known)}]")
+    return _ID_PATTERN.sub(lambda match: f"[id:{pseudonymise(secret, match.group(0))}]", text)
+
+
+def sanitise(secret: str, value: Any, known_ids: frozenset[str] = frozenset()) -> Any:
+    """A JSON-safe copy of `value` with every id-like string or integer pseudonymised.
+
+    Why: reasons and feature dicts come from callers and models; they should hold feature
+    values, but a stray phone number or account must not reach the database. Non-finite
+    floats become None (PostgreSQL's JSON refuses NaN); numpy scalars become Python numbers.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    if type(value).__name__ in {"NAType", "NaTType"}:  # pandas missing markers
+        return None
+    if isinstance(value, str):
+        return scrub_text(secret, value, known_ids)
+    if isinstance(value, Mapping):
+        return {
+            scrub_text(secret, str(key), known_ids): sanitise(secret, item, known_ids)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        return [sanitise(secret, item, known_ids) for item in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "item") and callable(value.item):  # numpy / pandas scalars
+        return sanitise(secret, value.item(), known_ids)
+    if isinstance(value, int):
+        digits = str(value)
+        if str(value) in known_ids or _ID_PATTERN.fullmatch(digits):
+            return f"[id:{pseudonymise(secret, digits)}]"
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return scrub_text(secret, str(value), known_ids)

@@ -1,0 +1,763 @@
+"""`WarningStore`: warnings, dispositions, the audit log and scored records behind SQLAlchemy.
+
+One class, HTTP-free, used by the service and the CLI. Every write runs in one database
+transaction; on SQLite the file is in WAL mode with `synchronous=FULL` (an acknowledged commit
+survives a killed process) and writers take the lock up front (`BEGIN IMMEDIATE`) so two
+workers never dead-end on a read-to-write upgrade. The same code runs on PostgreSQL
+(`postgresql+psycopg://...`), where rows being changed are locked with `SELECT ... FOR UPDATE`.
+
+Dispositions follow a state machine (see `ALLOWED_TRANSITIONS`):
+
+    open -> dispatched (department) -> in_progress -> closed (outcome)
+    open | dispatched -> closed, only with outcome false_alarm or unreachable (triage)
+    dispatched -> dispatched, to re-route to another department
+
+`confirmed` and `prevented` need the case to have been handled (`in_progress`) first: only a
+department that worked the case can say the risk was real. Closed warnings are final.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from serving.store.models import (
+    OUTCOMES,
+    STATUSES,
+    WARNING_LEVELS,
+    AuditEntry,
+    RiskWarning,
+    ScoredRecord,
+    WarningEvent,
+)
+from serving.store.pseudonym import pseudonymise, sanitise
+
+MAX_PAGE_SIZE = 500
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_PG_MIGRATION_LOCK_KEY = 0x7269736B  # "risk": one advisory lock for schema upgrades
+_WRITE_ATTEMPTS = 5
+
+# status -> statuses it may move to
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    "open": frozenset({"dispatched", "closed"}),
+    "dispatched": frozenset({"dispatched", "in_progress", "closed"}),
+    "in_progress": frozenset({"closed"}),
+    "closed": frozenset(),
+}
+# outcomes a warning may close with without having been handled (in_progress)
+TRIAGE_OUTCOMES = frozenset({"false_alarm", "unreachable"})
+
+T = TypeVar("T")
+
+
+class TransitionError(Exception):
+    """A disposition step the state machine refuses (HTTP 409); the message says why."""
+
+
+class WarningNotFound(KeyError):
+    """No warning has this id (HTTP 404)."""
+
+    def __str__(self) -> str:
+        return f"no warning with id {self.args[0]!r}" if self.args else "warning not found"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC; SQLite hands back naive datetimes, which the store wrote in UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _as_date(value: Any) -> date:
+    """A date from a `date`, `datetime`, pandas Timestamp or ISO string."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def check_transition(
+    current: str,
+    status: str,
+    department: str | None,
+    outcome: str | None,
+    current_department: str | None,
+) -> None:
+    """Raise `TransitionError` unless `current -> status` with these fields is allowed.
+
+    Pure, so the HTTP layer and tests can ask the same question the store does.
+    """
+    if status not in STATUSES:
+        raise TransitionError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
+    if outcome is not None and outcome not in OUTCOMES:
+        raise TransitionError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}")
+    if current == "closed":
+        raise TransitionError("the warning is closed; closed warnings are final")
+    if status not in ALLOWED_TRANSITIONS[current]:
+        if status == current:
+            raise TransitionError(f"the warning is already {current}")
+        if status == "in_progress":
+            raise TransitionError("dispatch the warning to a department before it is in_progress")
+        raise TransitionError(f"a warning cannot go from {current} back to {status}")
+    if status == "dispatched":
+        if not department or not department.strip():
+            raise TransitionError("dispatching needs a department")
+        if current == "dispatched" and department == current_department:
+            raise TransitionError(f"the warning is already dispatched to {department!r}")
+    elif department is not None and department != current_department:
+        raise TransitionError("a department is set only when dispatching")
+    if status == "closed":
+        if outcome is None:
+            raise TransitionError(f"closing needs an outcome: one of {', '.join(OUTCOMES)}")
+        if current != "in_progress" and outcome not in TRIAGE_OUTCOMES:
+            raise TransitionError(
+                f"outcome {outcome!r} needs the case handled first (in_progress); from {current} "
+                f"a warning may only close as {' or '.join(sorted(TRIAGE_OUTCOMES))}"
+            )
+    elif outcome is not None:
+        raise TransitionError("an outcome is given only when closing")
+
+
+class WarningStore:
+    """The closed loop's records: warnings, their history, the audit log and scored records."""
+
+    def __init__(self, url: str, pseudonym_secret: str) -> None:
+        """Connect to `url` and bring its schema to the newest revision.
+
+        Args:
+            url: SQLAlchemy URL, `sqlite:///path.db` or `postgresql+psycopg://...`.
+            pseudonym_secret: HMAC key for identifiers (from settings; never stored).
+        """
+        if not pseudonym_secret:
+            raise ValueError("a pseudonym secret is required")
+        self._secret = pseudonym_secret
+        self._engine = _create_engine(url)
+        self._is_sqlite = self._engine.dialect.name == "sqlite"
+        write_engine = self._engine.execution_options(riskloop_write=True)
+        self._reads = sessionmaker(self._engine, expire_on_commit=False)
+        self._writes = sessionmaker(write_engine, expire_on_commit=False)
+        self.upgrade()
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for tests and tools; the product writes through methods)."""
+        return self._engine
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> WarningStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def upgrade(self) -> None:
+        """Run Alembic `upgrade head` once, even with several workers starting together."""
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS_DIR))
+        config.set_main_option("sqlalchemy.url", self._engine.url.render_as_string(False))
+        with self._engine.connect() as connection:
+            connection.execution_options(riskloop_write=True)
+            with connection.begin():
+                if self._engine.dialect.name == "postgresql":
+                    connection.exec_driver_sql(
+                        f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK_KEY})"
+                    )
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+
+    def pseudonymise(self, identifier: str) -> str:
+        """The stored form of a caller's identifier: HMAC-SHA256(secret, id), 32 hex chars."""
+        return pseudonymise(self._secret, identifier)
+
+    # ---------------------------------------------------------------- writes
+
+    def record_scores(
+        self,
+        *,
+        actor: str,
+        task: str,
+        model_name: str,
+        model_version: str,
+        results: list[dict[str, Any]],
+        as_of: date | None = None,
+    ) -> list[str | None]:
+        """Store one score request: audit row, scored records, and warnings for yellow and up.
+
+        Each result dict has `entity_id` (the caller's raw id), `score`, `risk_level`, `reasons`,
+        `actions`, `features`, and optionally its own `as_of`. A warning is one per task, entity
+        and period (the as-of month, default this month): re-scoring updates the open warning and
+        keeps the earlier score in its history (`score_update`). A warning already closed for the
+        period keeps its closing figures; the new score is appended to its history
+        (`score_after_close`) rather than raising a duplicate for a case already handled.
+
+        Returns:
+            The warning id for each result, None where the level raised no warning.
+        """
+        default_as_of = as_of or datetime.now(UTC).date()
+
+        def write(session: Session) -> list[str | None]:
+            return self._record_scores(
+                session, actor, task, model_name, model_version, results, default_as_of
+            )
+
+        return self._write(write, retry_integrity=True)
+
+    def _record_scores(
+        self,
+        session: Session,
+        actor: str,
+        task: str,
+        model_name: str,
+        model_version: str,
+        results: list[dict[str, Any]],
+        default_as_of: date,
+    ) -> list[str | None]:
+        now = _now()
+        prepared = []
+        for result in results:
+            raw_id = str(result["entity_id"])
+            known = frozenset({raw_id})
+            record_as_of = _as_date(result.get("as_of") or default_as_of)
+            prepared.append(
+                {
+                    "entity_hash": self.pseudonymise(raw_id),
+                    "as_of": record_as_of,
+                    "period": _month_start(record_as_of),
+                    "score": float(result["score"]),
+                    "risk_level": str(result["risk_level"]),
+                    "reasons": sanitise(self._secret, list(result.get("reasons") or []), known),
+                    "actions": sanitise(self._secret, list(result.get("actions") or []), known),
+                    "features": sanitise(self._secret, dict(result.get("features") or {}), known),
+                }
+            )
+        session.add_all(
+            ScoredRecord(
+                task=task,
+                entity_hash=item["entity_hash"],
+                as_of=item["as_of"],
+                model_name=model_name,
+                model_version=model_version,
+                score=item["score"],
+                risk_level=item["risk_level"],
+                features=item["features"],
+                created_at=now,
+            )
+            for item in prepared
+        )
+        warned = [item for item in prepared if item["risk_level"] in WARNING_LEVELS]
+        existing = self._existing_warnings(session, task, warned)
+        keys = [(item["entity_hash"], item["period"]) for item in warned]
+        n_raised = len(set(keys) - set(existing))
+        # the request's own audit row comes first, so the log reads in the order things happened
+        session.add(
+            AuditEntry(
+                at=now,
+                actor=actor,
+                action="score_request",
+                task=task,
+                model_version=model_version,
+                detail={
+                    "model_name": model_name,
+                    "n_records": len(prepared),
+                    "n_warnings": len(set(keys)),
+                    "n_raised": n_raised,
+                    "n_updated": len(set(keys)) - n_raised,
+                },
+            )
+        )
+        ids: list[str | None] = []
+        for item in prepared:
+            if item["risk_level"] not in WARNING_LEVELS:
+                ids.append(None)
+                continue
+            key = (item["entity_hash"], item["period"])
+            warning = existing.get(key)
+            if warning is None:
+                warning = self._raise_warning(
+                    session, actor, task, model_name, model_version, item, now
+                )
+                existing[key] = warning
+            else:
+                self._rescore_warning(session, actor, warning, model_name, model_version, item, now)
+            ids.append(warning.id)
+        return ids
+
+    def _existing_warnings(
+        self, session: Session, task: str, items: list[dict[str, Any]]
+    ) -> dict[tuple[str, date], RiskWarning]:
+        if not items:
+            return {}
+        hashes = sorted({item["entity_hash"] for item in items})
+        periods = sorted({item["period"] for item in items})
+        found: dict[tuple[str, date], RiskWarning] = {}
+        for start in range(0, len(hashes), 500):  # keep IN lists within bind-parameter limits
+            query = (
+                select(RiskWarning)
+                .where(
+                    RiskWarning.task == task,
+                    RiskWarning.entity_hash.in_(hashes[start : start + 500]),
+                    RiskWarning.period.in_(periods),
+                )
+                .order_by(RiskWarning.id)
+                .with_for_update()
+            )
+            for warning in session.scalars(query):
+                found[(warning.entity_hash, warning.period)] = warning
+        return found
+
+    def _raise_warning(
+        self,
+        session: Session,
+        actor: str,
+        task: str,
+        model_name: str,
+        model_version: str,
+        item: dict[str, Any],
+        now: datetime,
+    ) -> RiskWarning:
+        warning = RiskWarning(
+            id=f"W-{uuid.uuid4().hex}",
+            task=task,
+            entity_hash=item["entity_hash"],
+            period=item["period"],
+            as_of=item["as_of"],
+            score=item["score"],
+            risk_level=item["risk_level"],
+            status="open",
+            department=None,
+            outcome=None,
+            reasons=item["reasons"],
+            actions=item["actions"],
+            model_name=model_name,
+            model_version=model_version,
+            created_at=now,
+            updated_at=now,
+            closed_at=None,
+        )
+        session.add(warning)
+        detail = {
+            "score": item["score"],
+            "risk_level": item["risk_level"],
+            "as_of": item["as_of"].isoformat(),
+            "model_name": model_name,
+            "model_version": model_version,
+        }
+        session.add(
+            WarningEvent(warning_id=warning.id, event="raised", at=now, actor=actor, detail=detail)
+        )
+        self._audit_warning(session, actor, "warning_raised", warning, now)
+        return warning
+
+    def _rescore_warning(
+        self,
+        session: Session,
+        actor: str,
+        warning: RiskWarning,
+        model_name: str,
+        model_version: str,
+        item: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        detail = {
+            "score": item["score"],
+            "risk_level": item["risk_level"],
+            "as_of": item["as_of"].isoformat(),
+            "model_name": model_name,
+            "model_version": model_version,
+            "previous_score": warning.score,
+            "previous_risk_level": warning.risk_level,
+            "previous_as_of": warning.as_of.isoformat(),
+            "previous_model_version": warning.model_version,
+        }
+        if warning.status == "closed":
+            event_name = "score_after_close"
+        else:
+            event_name = "score_update"
+            warning.score = item["score"]
+            warning.risk_level = item["risk_level"]
+            warning.as_of = item["as_of"]
+            warning.reasons = item["reasons"]
+            warning.actions = item["actions"]
+            warning.model_name = model_name
+            warning.model_version = model_version
+            warning.updated_at = now
+        session.add(
+            WarningEvent(
+                warning_id=warning.id, event=event_name, at=now, actor=actor, detail=detail
+            )
+        )
+        self._audit_warning(
+            session, actor, "warning_updated", warning, now, applied=warning.status != "closed"
+        )
+
+    def _audit_warning(
+        self,
+        session: Session,
+        actor: str,
+        action: str,
+        warning: RiskWarning,
+        now: datetime,
+        **extra: Any,
+    ) -> None:
+        session.add(
+            AuditEntry(
+                at=now,
+                actor=actor,
+                action=action,
+                task=warning.task,
+                model_version=warning.model_version,
+                detail={
+                    "warning_id": warning.id,
+                    "entity": warning.entity_hash,
+                    "score": warning.score,
+                    "risk_level": warning.risk_level,
+                    **extra,
+                },
+            )
+        )
+
+    def add_feedback(
+        self,
+        warning_id: str,
+        *,
+        actor: str,
+        status: str,
+        department: str | None,
+        outcome: str | None,
+        note: str | None,
+    ) -> dict[str, Any]:
+        """Move a warning one step through the state machine and record who did it and when.
+
+        Raises:
+            WarningNotFound: no such warning.
+            TransitionError: the step is not allowed; the message says why.
+        """
+
+        def write(session: Session) -> None:
+            warning = session.scalars(
+                select(RiskWarning).where(RiskWarning.id == warning_id).with_for_update()
+            ).one_or_none()
+            if warning is None:
+                raise WarningNotFound(warning_id)
+            check_transition(warning.status, status, department, outcome, warning.department)
+            now = _now()
+            previous = warning.status
+            warning.status = status
+            if status == "dispatched":
+                warning.department = department
+            if status == "closed":
+                warning.outcome = outcome
+                warning.closed_at = now
+            warning.updated_at = now
+            clean_note = sanitise(self._secret, note) if note else None
+            detail = {
+                "from": previous,
+                "to": status,
+                "department": warning.department,
+                "outcome": outcome,
+                "note": clean_note,
+            }
+            session.add(
+                WarningEvent(
+                    warning_id=warning.id, event="disposition", at=now, actor=actor, detail=detail
+                )
+            )
+            session.add(
+                AuditEntry(
+                    at=now,
+                    actor=actor,
+                    action="disposition",
+                    task=warning.task,
+                    model_version=warning.model_version,
+                    detail={
+                        "warning_id": warning.id,
+                        "from": previous,
+                        "to": status,
+                        "department": warning.department,
+                        "outcome": outcome,
+                    },
+                )
+            )
+
+        self._write(write)
+        return self.get_warning(warning_id)
+
+    def audit(
+        self,
+        *,
+        actor: str,
+        action: str,
+        task: str | None = None,
+        model_version: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Append one audit row (e.g. `model_reload`, `model_promotion`); details are scrubbed."""
+        clean = sanitise(self._secret, dict(detail or {}))
+
+        def write(session: Session) -> None:
+            session.add(
+                AuditEntry(
+                    at=_now(),
+                    actor=actor,
+                    action=action,
+                    task=task,
+                    model_version=model_version,
+                    detail=clean,
+                )
+            )
+
+        self._write(write)
+
+    # ---------------------------------------------------------------- reads
+
+    def get_warning(self, warning_id: str) -> dict[str, Any]:
+        """The warning with its full history, oldest first; raises `WarningNotFound`."""
+        with self._reads.begin() as session:
+            warning = session.get(RiskWarning, warning_id)
+            if warning is None:
+                raise WarningNotFound(warning_id)
+            events = session.scalars(
+                select(WarningEvent)
+                .where(WarningEvent.warning_id == warning_id)
+                .order_by(WarningEvent.id)
+            ).all()
+            item = _warning_dict(warning)
+            item["history"] = [
+                {"event": e.event, "at": _iso(e.at), "actor": e.actor, **e.detail} for e in events
+            ]
+            return item
+
+    def list_warnings(
+        self,
+        *,
+        task: str | None = None,
+        level: str | None = None,
+        status: str | None = None,
+        department: str | None = None,
+        entity_id: str | None = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        page: int = 1,
+        page_size: int = 50,
+    ) -> dict[str, Any]:
+        """One page of warnings, newest first, filtered; `entity_id` is the caller's raw id.
+
+        `date_from`/`date_to` bound the warning's as-of date, inclusive. Items have the shape of
+        `get_warning` without `history`.
+        """
+        if page < 1:
+            raise ValueError("page starts at 1")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        conditions = []
+        if task is not None:
+            conditions.append(RiskWarning.task == task)
+        if level is not None:
+            conditions.append(RiskWarning.risk_level == level)
+        if status is not None:
+            conditions.append(RiskWarning.status == status)
+        if department is not None:
+            conditions.append(RiskWarning.department == department)
+        if entity_id is not None:
+            conditions.append(RiskWarning.entity_hash == self.pseudonymise(entity_id))
+        if date_from is not None:
+            conditions.append(RiskWarning.as_of >= date_from)
+        if date_to is not None:
+            conditions.append(RiskWarning.as_of <= date_to)
+        with self._reads.begin() as session:
+            total = session.scalar(select(func.count()).select_from(RiskWarning).where(*conditions))
+            rows = session.scalars(
+                select(RiskWarning)
+                .where(*conditions)
+                .order_by(RiskWarning.created_at.desc(), RiskWarning.score.desc(), RiskWarning.id)
+                .offset((page - 1) * page_size)
+                .limit(page_size)
+            ).all()
+            items = [_warning_dict(row) for row in rows]
+        return {"items": items, "total": int(total or 0), "page": page, "page_size": page_size}
+
+    def audit_rows(self, *, since_id: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        """Audit rows with id > `since_id`, in the order they were written."""
+        query = select(AuditEntry).where(AuditEntry.id > since_id).order_by(AuditEntry.id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._reads.begin() as session:
+            return [
+                {
+                    "id": row.id,
+                    "at": _iso(row.at),
+                    "actor": row.actor,
+                    "action": row.action,
+                    "task": row.task,
+                    "model_version": row.model_version,
+                    "detail": row.detail,
+                }
+                for row in session.scalars(query)
+            ]
+
+    def scored_records(self, *, task: str, since: datetime | None = None) -> pd.DataFrame:
+        """Scored records of `task` (optionally since a time), one feature per column.
+
+        Columns: entity_hash, as_of (datetime64), model_name, model_version, score, risk_level,
+        created_at (UTC), then the features as the service recorded them.
+        """
+        query = select(ScoredRecord).where(ScoredRecord.task == task).order_by(ScoredRecord.id)
+        if since is not None:
+            query = query.where(ScoredRecord.created_at >= _utc_naive_for(self._is_sqlite, since))
+        with self._reads.begin() as session:
+            rows = session.scalars(query).all()
+            base = pd.DataFrame(
+                {
+                    "entity_hash": [row.entity_hash for row in rows],
+                    "as_of": pd.to_datetime([row.as_of for row in rows]),
+                    "model_name": [row.model_name for row in rows],
+                    "model_version": [row.model_version for row in rows],
+                    "score": pd.Series([row.score for row in rows], dtype="float64"),
+                    "risk_level": [row.risk_level for row in rows],
+                    "created_at": pd.to_datetime([_iso(row.created_at) for row in rows], utc=True),
+                }
+            )
+            features = pd.DataFrame.from_records([row.features for row in rows], index=base.index)
+        return pd.concat([base, features], axis=1)
+
+    def warnings_frame(self, *, task: str, since: datetime | None = None) -> pd.DataFrame:
+        """All warnings of `task` (optionally created since a time) as a flat table.
+
+        Columns: id, entity_hash, as_of (datetime64), score, risk_level, status, department,
+        outcome, model_version, created_at, closed_at. For monitoring and feedback labels.
+        """
+        query = select(RiskWarning).where(RiskWarning.task == task).order_by(RiskWarning.created_at)
+        if since is not None:
+            query = query.where(RiskWarning.created_at >= _utc_naive_for(self._is_sqlite, since))
+        with self._reads.begin() as session:
+            rows = session.scalars(query).all()
+            return pd.DataFrame(
+                {
+                    "id": [row.id for row in rows],
+                    "entity_hash": [row.entity_hash for row in rows],
+                    "as_of": pd.to_datetime([row.as_of for row in rows]),
+                    "score": pd.Series([row.score for row in rows], dtype="float64"),
+                    "risk_level": [row.risk_level for row in rows],
+                    "status": [row.status for row in rows],
+                    "department": [row.department for row in rows],
+                    "outcome": [row.outcome for row in rows],
+                    "model_version": [row.model_version for row in rows],
+                    "created_at": pd.to_datetime([_iso(row.created_at) for row in rows], utc=True),
+                    "closed_at": pd.to_datetime([_iso(row.closed_at) for row in rows], utc=True),
+                }
+            )
+
+    # ---------------------------------------------------------------- plumbing
+
+    def _write(self, work: Callable[[Session], T], *, retry_integrity: bool = False) -> T:
+        """Run `work` in one write transaction, retrying races the database reports.
+
+        Two writers raising the same new warning at once: the loser's insert hits the unique
+        (task, entity, period) key and its retry finds the winner's row and updates it.
+        PostgreSQL serialization failures and deadlocks are retried the same way.
+        """
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                with self._writes.begin() as session:
+                    return work(session)
+            except IntegrityError:
+                if not retry_integrity or attempt == _WRITE_ATTEMPTS - 1:
+                    raise
+            except OperationalError as exc:
+                if not _is_retryable(exc) or attempt == _WRITE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _is_retryable(exc: OperationalError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in {"40001", "40P01"}
+
+
+def _utc_naive_for(is_sqlite: bool, moment: datetime) -> datetime:
+    """A bound for comparisons: SQLite stores UTC without an offset, PostgreSQL with one."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).replace(tzinfo=None) if is_sqlite else aware
+
+
+def _warning_dict(warning: RiskWarning) -> dict[str, Any]:
+    return {
+        "id": warning.id,
+        "task": warning.task,
+        "entity": warning.entity_hash,
+        "as_of": warning.as_of.isoformat(),
+        "period": warning.period.isoformat(),
+        "score": warning.score,
+        "risk_level": warning.risk_level,
+        "status": warning.status,
+        "department": warning.department,
+        "outcome": warning.outcome,
+        "reasons": warning.reasons,
+        "actions": warning.actions,
+        "model_name": warning.model_name,
+        "model_version": warning.model_version,
+        "created_at": _iso(warning.created_at),
+        "updated_at": _iso(warning.updated_at),
+        "closed_at": _iso(warning.closed_at),
+    }
+
+
+def _create_engine(url: str) -> Engine:
+    """An engine with the durability and locking settings the store relies on."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        database = engine.url.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL + synchronous=FULL + foreign keys + busy timeout, and explicit BEGINs.
+
+    pysqlite's own implicit transactions are switched off so the store decides: reads begin a
+    deferred transaction (a consistent snapshot), writes `BEGIN IMMEDIATE` (take the write lock
+    at once, wait up to the busy timeout, never fail half-way on a lock upgrade).
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get("riskloop_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

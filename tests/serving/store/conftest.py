@@ -1,0 +1,77 @@
+"""Store fixtures: a fresh store on SQLite, and on PostgreSQL too when a server is given.
+
+Set `RISKLOOP_TEST_PG_URL` to an admin URL of a running PostgreSQL server (for example
+`postgresql+psycopg://postgres@127.0.0.1:55432/postgres`) and every store test also runs
+against a fresh database created on it for that test.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from serving.store import WarningStore
+
+PG_URL_ENV = "RISKLOOP_TEST_PG_URL"
+SECRET = "test-pseudonym-secret"
+BACKENDS = ["sqlite", "postgresql"] if os.environ.get(PG_URL_ENV) else ["sqlite"]
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to an empty database: a temp SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    admin_url = make_url(os.environ[PG_URL_ENV])
+    name = f"riskloop_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture()
+def store(store_url: str) -> Iterator[WarningStore]:
+    """A migrated, empty store."""
+    with WarningStore(store_url, SECRET) as opened:
+        yield opened
+
+
+def _scored(entity_id: str, score: float, level: str, **extra: object) -> dict[str, object]:
+    return {
+        "entity_id": entity_id,
+        "score": score,
+        "risk_level": level,
+        "reasons": [
+            {
+                "feature": "si_arrears_months_6m",
+                "label": "unpaid social-insurance months in the last 6",
+                "value": 3,
+                "contribution": 0.8,
+                "direction": "raises",
+                "actionable": True,
+                "sentence": "3 unpaid social-insurance months in the last 6 (raises risk)",
+            }
+        ],
+        "actions": [{"department": "labour inspection", "text": "Visit the employer."}],
+        "features": {"si_arrears_months_6m": 3, "sector": "construction", "score_hint": score},
+        **extra,
+    }
+
+
+@pytest.fixture()
+def scored() -> Callable[..., dict[str, object]]:
+    """Builds one scored record as the service hands it to `record_scores`."""
+    return _scored

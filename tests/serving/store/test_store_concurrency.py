@@ -1,0 +1,180 @@
+"""Concurrent writers lose nothing, and a SIGKILL never takes back an acknowledged write."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from serving.store import WarningStore
+
+TASK = "dispute-escalation"
+WALK = [
+    ("dispatched", "mediation centre", None),
+    ("in_progress", None, None),
+    ("closed", None, "prevented"),
+]
+ORDER = {"open": 0, "dispatched": 1, "in_progress": 2, "closed": 3}
+
+# A worker process: walks its warnings through WALK, printing an acknowledgement after each
+# committed step, as the service answers 2xx only after the store returns.
+WORKER = """
+import sys
+from serving.store import WarningStore
+url, secret, worker = sys.argv[1], sys.argv[2], sys.argv[3]
+ids = sys.argv[4:]
+store = WarningStore(url, secret)
+walk = [("dispatched", "mediation centre", None), ("in_progress", None, None),
+        ("closed", None, "prevented")]
+for status, department, outcome in walk:
+    for warning_id in ids:
+        store.add_feedback(warning_id, actor=worker, status=status, department=department,
+                           outcome=outcome, note=None)
+        print("ACK", warning_id, status, flush=True)
+print("DONE", flush=True)
+"""
+
+
+def _raise(store: WarningStore, scored: Callable, n: int) -> list[str]:
+    ids = store.record_scores(
+        actor="scorer",
+        task=TASK,
+        model_name="m",
+        model_version="1",
+        results=[scored(f"D{i:03d}", 0.7, "orange") for i in range(n)],
+    )
+    return [warning_id for warning_id in ids if warning_id is not None]
+
+
+def _assert_consistent(store: WarningStore, ids: list[str]) -> None:
+    """Each warning's history and the audit log agree with its status, step by step."""
+    audited: dict[str, list[str]] = {}
+    for row in store.audit_rows():
+        if row["action"] == "disposition":
+            audited.setdefault(row["detail"]["warning_id"], []).append(row["detail"]["to"])
+    for warning_id in ids:
+        warning = store.get_warning(warning_id)
+        steps = [event["to"] for event in warning["history"] if event["event"] == "disposition"]
+        assert steps == [status for status, _, _ in WALK][: ORDER[warning["status"]]]
+        assert audited.get(warning_id, []) == steps
+        assert (warning["outcome"] == "prevented") == (warning["status"] == "closed")
+
+
+def test_threads_writing_feedback_and_scores_lose_nothing(
+    store: WarningStore, scored: Callable
+) -> None:
+    ids = _raise(store, scored, 24)
+    errors: list[BaseException] = []
+
+    def walk(chunk: list[str]) -> None:
+        try:
+            for status, department, outcome in WALK:
+                for warning_id in chunk:
+                    store.add_feedback(
+                        warning_id,
+                        actor="clerk",
+                        status=status,
+                        department=department,
+                        outcome=outcome,
+                        note=None,
+                    )
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    def rescore() -> None:
+        try:
+            for round_ in range(5):
+                level, score = ("red", 0.8) if round_ % 2 else ("orange", 0.7)
+                store.record_scores(
+                    actor="scorer",
+                    task=TASK,
+                    model_name="m",
+                    model_version=str(round_),
+                    results=[scored(f"D{i:03d}", score, level) for i in range(24)],
+                )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=walk, args=(ids[i::6],)) for i in range(6)]
+    threads.append(threading.Thread(target=rescore))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert store.list_warnings(task=TASK, status="closed")["total"] == 24
+    assert store.list_warnings(task=TASK)["total"] == 24  # re-scoring never duplicated
+    _assert_consistent(store, ids)
+
+
+def _start_worker(url: str, name: str, ids: list[str]) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
+    return subprocess.Popen(
+        [sys.executable, "-c", WORKER, url, "secret", name, *ids],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _acks(lines: list[str]) -> dict[str, str]:
+    """Newest acknowledged status per warning."""
+    acked: dict[str, str] = {}
+    for line in lines:
+        parts = line.split()
+        if parts and parts[0] == "ACK":
+            acked[parts[1]] = parts[2]
+    return acked
+
+
+def test_processes_killed_mid_stream_keep_every_acknowledged_write(
+    store_url: str, scored: Callable
+) -> None:
+    """Two worker processes write feedback; one is SIGKILLed part-way, the other finishes."""
+    with WarningStore(store_url, "secret") as store:
+        ids = _raise(store, scored, 40)
+    survivor = _start_worker(store_url, "worker-a", ids[:20])
+    victim = _start_worker(store_url, "worker-b", ids[20:])
+    assert victim.stdout is not None
+    victim_lines: list[str] = []
+    deadline = time.monotonic() + 60
+    while len(victim_lines) < 25 and time.monotonic() < deadline:  # mid-way through step two
+        victim_lines.append(victim.stdout.readline())
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    victim_lines += victim.stdout.read().splitlines()
+    survivor_out, _ = survivor.communicate(timeout=60)
+    assert victim.returncode == -signal.SIGKILL
+    assert survivor.returncode == 0 and survivor_out.splitlines()[-1] == "DONE"
+    victim_acks = _acks(victim_lines)
+    assert 0 < len([line for line in victim_lines if line.startswith("ACK")]) < 60
+
+    with WarningStore(store_url, "secret") as reopened:
+        if store_url.startswith("sqlite"):
+            with reopened.engine.connect() as connection:
+                assert connection.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+        for warning_id, status in (_acks(survivor_out.splitlines()) | victim_acks).items():
+            assert ORDER[reopened.get_warning(warning_id)["status"]] >= ORDER[status]
+        assert all(reopened.get_warning(i)["status"] == "closed" for i in ids[:20])
+        _assert_consistent(reopened, ids)
+
+
+@pytest.mark.parametrize("n_records", [1, 1000])
+def test_record_scores_speed(store: WarningStore, scored: Callable, n_records: int) -> None:
+    """A generous ceiling that still catches a per-row round trip regression."""
+    results = [
+        scored(f"S{i:05d}", 0.5, "yellow" if i % 10 == 0 else "green") for i in range(n_records)
+    ]
+    started = time.perf_counter()
+    store.record_scores(
+        actor="scorer", task=TASK, model_name="m", model_version="1", results=results
+    )
+    assert time.perf_counter() - started < 5.0

@@ -1,0 +1,120 @@
+"""No raw identifier reaches the store: entity ids are keyed hashes, id-like values are scrubbed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from serving.store import WarningStore
+from serving.store.pseudonym import looks_like_identifier, pseudonymise, sanitise
+
+CITIZEN_ID = "330501199001011234"
+PHONE = "13800138000"
+BANK_ACCOUNT = "6222021234567890123"
+CREDIT_CODE = "91330500MA2B3C4D5E"
+RESIDENT = "a1b2c3d4e5f60718"  # the city's resident pseudonyms are ids too: hashed as entity ids
+RAW_IDS = (CITIZEN_ID, PHONE, BANK_ACCOUNT, CREDIT_CODE, RESIDENT)
+
+
+def test_pseudonym_is_keyed_stable_and_short() -> None:
+    assert pseudonymise("k1", CITIZEN_ID) == pseudonymise("k1", CITIZEN_ID)
+    assert pseudonymise("k1", CITIZEN_ID) != pseudonymise("k2", CITIZEN_ID)
+    assert len(pseudonymise("k1", CITIZEN_ID)) == 32
+    assert int(pseudonymise("k1", CITIZEN_ID), 16) >= 0
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        CITIZEN_ID,
+        "33050119900101123X",
+        PHONE,
+        "+86 13800138000",
+        BANK_ACCOUNT,
+        CREDIT_CODE,
+        "622202123456",
+    ],
+)
+def test_identifiers_are_recognised(raw: str) -> None:
+    assert looks_like_identifier(f"联系人{raw}，未接通")
+    assert raw not in str(sanitise("k", {"note": f"call {raw} today", raw: 1}))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "3 unpaid social-insurance months in the last 6 (raises risk)",
+        "outflow 125000.50 CNY",
+        "近6个月社保欠缴3个月（风险上升）",
+        "2026-11-01",
+        "ratio 0.1234567",
+    ],
+)
+def test_ordinary_reason_text_is_left_alone(text: str) -> None:
+    assert sanitise("k", text) == text
+
+
+def test_sanitise_makes_json_safe_values() -> None:
+    assert sanitise("k", {"a": float("nan"), "b": float("inf"), "c": [1, 2.5, True, None]}) == {
+        "a": None,
+        "b": None,
+        "c": [1, 2.5, True, None],
+    }
+    assert sanitise("k", 13800138000) == f"[id:{pseudonymise('k', PHONE)}]"
+    assert sanitise("k", 125000) == 125000
+
+
+def test_no_raw_identifier_in_any_file_the_store_writes(tmp_path: Path) -> None:
+    """Score, warn, dispose and audit with recognisable ids, then grep every byte on disk."""
+    folder = tmp_path / "db"
+    store = WarningStore(f"sqlite:///{folder / 'store.db'}", "grep-secret")
+    results = []
+    for raw in RAW_IDS:
+        results.append(
+            {
+                "entity_id": raw,
+                "score": 0.9,
+                "risk_level": "red",
+                "reasons": [
+                    {
+                        "feature": "contact",
+                        "value": PHONE,
+                        "sentence": f"账户{BANK_ACCOUNT}夜间转出 (raises risk)",
+                    }
+                ],
+                "actions": [{"department": "anti-fraud centre", "text": f"Call {PHONE}."}],
+                "features": {
+                    "flagged_calls_30d": 4,
+                    "holder": CITIZEN_ID,
+                    "phone": int(PHONE),
+                    "employer": CREDIT_CODE,
+                    "entity_id": raw,
+                },
+            }
+        )
+    ids = store.record_scores(
+        actor="scorer", task="telecom-fraud", model_name="m", model_version="1", results=results
+    )
+    store.add_feedback(
+        ids[0],
+        actor="clerk",
+        status="dispatched",
+        department="police",
+        outcome=None,
+        note=f"holder {CITIZEN_ID} reachable at {PHONE}",
+    )
+    store.audit(actor="admin", action="model_reload", detail={"caller": CITIZEN_ID})
+    # callers still find an entity by the id they hold
+    assert store.list_warnings(entity_id=CITIZEN_ID)["items"][0]["id"] == ids[0]
+    assert store.list_warnings(entity_id=RESIDENT)["total"] == 1
+    written = sorted(folder.iterdir())
+    assert {path.name for path in written} >= {"store.db", "store.db-wal"}  # before checkpoint
+    blobs = {path.name: path.read_bytes() for path in written}
+    store.close()
+    blobs |= {f"{path.name} (closed)": path.read_bytes() for path in folder.iterdir()}
+    for name, blob in blobs.items():
+        for raw in RAW_IDS:
+            for encoding in ("utf-8", "utf-16-le"):
+                assert raw.encode(encoding) not in blob, f"{raw} found in {name}"
+    assert pseudonymise("grep-secret", CITIZEN_ID).encode() in blobs["store.db (closed)"]

@@ -1,0 +1,308 @@
+"""Warnings, re-scoring, listing, the audit log and the schema of the warnings store."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+import serving.store
+from serving.store import WarningNotFound, WarningStore
+from serving.store.models import Base
+
+TASK = "wage-arrears"
+
+
+def _score(
+    store: WarningStore,
+    results: list[dict],
+    *,
+    version: str = "1",
+    as_of: date | None = None,
+    task: str = TASK,
+) -> list[str | None]:
+    return store.record_scores(
+        actor="scorer-key",
+        task=task,
+        model_name="riskloop-wage-arrears",
+        model_version=version,
+        results=results,
+        as_of=as_of,
+    )
+
+
+def test_yellow_and_up_raise_warnings_green_does_not(store: WarningStore, scored: Callable) -> None:
+    ids = _score(
+        store,
+        [
+            scored("A", 0.02, "green"),
+            scored("B", 0.3, "yellow"),
+            scored("C", 0.5, "orange"),
+            scored("D", 0.9, "red"),
+        ],
+    )
+    assert ids[0] is None
+    assert all(isinstance(warning_id, str) for warning_id in ids[1:])
+    assert len(set(ids[1:])) == 3
+    warning = store.get_warning(ids[3])
+    assert warning["id"] == ids[3]
+    assert (warning["task"], warning["status"], warning["risk_level"]) == (TASK, "open", "red")
+    assert warning["score"] == pytest.approx(0.9)
+    assert warning["entity"] == store.pseudonymise("D")
+    assert warning["reasons"][0]["sentence"].startswith("3 unpaid social-insurance months")
+    assert warning["actions"] == [
+        {"department": "labour inspection", "text": "Visit the employer."}
+    ]
+    assert warning["model_name"] == "riskloop-wage-arrears"
+    assert warning["model_version"] == "1"
+    assert [event["event"] for event in warning["history"]] == ["raised"]
+    json.dumps(warning)  # every value is JSON-serialisable
+    assert len(store.scored_records(task=TASK)) == 4
+
+
+def test_rescoring_the_same_period_updates_and_keeps_history(
+    store: WarningStore, scored: Callable
+) -> None:
+    november = date(2026, 11, 3)
+    (first,) = _score(store, [scored("A", 0.4, "yellow")], as_of=november)
+    (second,) = _score(store, [scored("A", 0.8, "red")], version="2", as_of=date(2026, 11, 20))
+    (third,) = _score(store, [scored("A", 0.6, "orange")], version="2", as_of=november)
+    assert first == second == third
+    warning = store.get_warning(first)
+    assert (warning["score"], warning["risk_level"], warning["model_version"]) == (
+        0.6,
+        "orange",
+        "2",
+    )
+    history = warning["history"]
+    assert [event["event"] for event in history] == ["raised", "score_update", "score_update"]
+    assert [event["score"] for event in history] == [0.4, 0.8, 0.6]
+    assert [event["previous_score"] for event in history[1:]] == [0.4, 0.8]
+    assert history == sorted(history, key=lambda event: event["at"])
+    assert store.list_warnings(task=TASK)["total"] == 1
+
+    (december,) = _score(store, [scored("A", 0.7, "orange")], as_of=date(2026, 12, 1))
+    assert december != first  # a new period is a new warning
+    (other_task,) = _score(
+        store, [scored("A", 0.7, "orange")], as_of=november, task="telecom-fraud"
+    )
+    assert other_task not in {first, december}
+
+
+def test_duplicates_within_one_request_share_one_warning(
+    store: WarningStore, scored: Callable
+) -> None:
+    ids = _score(store, [scored("A", 0.4, "yellow"), scored("A", 0.9, "red")])
+    assert ids[0] == ids[1]
+    warning = store.get_warning(ids[0])
+    assert warning["score"] == 0.9
+    assert [event["event"] for event in warning["history"]] == ["raised", "score_update"]
+
+
+def test_a_closed_warning_absorbs_rescoring_without_changing(
+    store: WarningStore, scored: Callable
+) -> None:
+    (warning_id,) = _score(store, [scored("A", 0.4, "yellow")])
+    store.add_feedback(
+        warning_id,
+        actor="clerk",
+        status="closed",
+        department=None,
+        outcome="false_alarm",
+        note=None,
+    )
+    (again,) = _score(store, [scored("A", 0.95, "red")], version="2")
+    assert again == warning_id
+    warning = store.get_warning(warning_id)
+    assert (warning["status"], warning["score"], warning["model_version"]) == ("closed", 0.4, "1")
+    assert warning["history"][-1]["event"] == "score_after_close"
+    assert warning["history"][-1]["score"] == 0.95
+
+
+def test_unknown_warning_raises_not_found(store: WarningStore) -> None:
+    with pytest.raises(WarningNotFound):
+        store.get_warning("W-missing")
+    with pytest.raises(WarningNotFound):
+        store.add_feedback(
+            "W-missing", actor="c", status="dispatched", department="x", outcome=None, note=None
+        )
+
+
+def test_filters_and_pagination(store: WarningStore, scored: Callable) -> None:
+    levels = ["yellow", "orange", "red"]
+    ids = _score(
+        store,
+        [scored(f"E{i:02d}", 0.3 + i / 100, levels[i % 3]) for i in range(30)],
+        as_of=date(2026, 10, 5),
+    )
+    _score(store, [scored("F1", 0.5, "red")], as_of=date(2026, 11, 5), task="telecom-fraud")
+    for warning_id in ids[:4]:
+        store.add_feedback(
+            warning_id, actor="c", status="dispatched", department="police", outcome=None, note=None
+        )
+    store.add_feedback(
+        ids[5], actor="c", status="dispatched", department="labour", outcome=None, note=None
+    )
+
+    assert store.list_warnings()["total"] == 31
+    assert store.list_warnings(task=TASK)["total"] == 30
+    assert store.list_warnings(level="red", task=TASK)["total"] == 10
+    assert store.list_warnings(status="dispatched")["total"] == 5
+    assert store.list_warnings(department="police")["total"] == 4
+    assert store.list_warnings(department="police", level="orange")["total"] == 1  # E01
+    by_entity = store.list_warnings(entity_id="E07")
+    assert [item["id"] for item in by_entity["items"]] == [ids[7]]
+    assert store.list_warnings(entity_id="nobody")["total"] == 0
+    assert store.list_warnings(date_from=date(2026, 11, 1))["total"] == 1
+    assert store.list_warnings(date_to=date(2026, 10, 31))["total"] == 30
+    assert (
+        store.list_warnings(date_from=date(2026, 10, 5), date_to=date(2026, 10, 5))["total"] == 30
+    )
+
+    pages = [store.list_warnings(task=TASK, page=page, page_size=7) for page in (1, 2, 3, 4, 5)]
+    assert [len(page["items"]) for page in pages] == [7, 7, 7, 7, 2]
+    assert all(page["total"] == 30 and page["page_size"] == 7 for page in pages)
+    seen = [item["id"] for page in pages for item in page["items"]]
+    assert sorted(seen) == sorted(ids)  # every warning exactly once
+    assert store.list_warnings(task=TASK, page=6, page_size=7)["items"] == []
+    assert "history" not in pages[0]["items"][0]
+    with pytest.raises(ValueError, match="page_size"):
+        store.list_warnings(page_size=501)
+    with pytest.raises(ValueError, match="page"):
+        store.list_warnings(page=0)
+
+
+def test_audit_log_tells_the_story_in_order(store: WarningStore, scored: Callable) -> None:
+    store.audit(
+        actor="admin",
+        action="model_promotion",
+        task=TASK,
+        model_version="1",
+        detail={"from": None, "to": "1"},
+    )
+    (warning_id,) = _score(store, [scored("A", 0.9, "red"), scored("B", 0.1, "green")][:1])
+    _score(store, [scored("A", 0.95, "red")], version="2")
+    store.add_feedback(
+        warning_id, actor="clerk", status="dispatched", department="labour", outcome=None, note=None
+    )
+    store.audit(actor="admin", action="model_reload", task=TASK, model_version="2")
+    rows = store.audit_rows()
+    assert [row["action"] for row in rows] == [
+        "model_promotion",
+        "score_request",
+        "warning_raised",
+        "score_request",
+        "warning_updated",
+        "disposition",
+        "model_reload",
+    ]
+    assert [row["actor"] for row in rows] == [
+        "admin",
+        "scorer-key",
+        "scorer-key",
+        "scorer-key",
+        "scorer-key",
+        "clerk",
+        "admin",
+    ]
+    assert [row["model_version"] for row in rows] == ["1", "1", "1", "2", "2", "2", "2"]
+    assert rows[1]["detail"]["n_records"] == 1
+    assert rows[5]["detail"] == {
+        "warning_id": warning_id,
+        "from": "open",
+        "to": "dispatched",
+        "department": "labour",
+        "outcome": None,
+    }
+    assert [row["id"] for row in store.audit_rows(since_id=rows[4]["id"])] == [
+        rows[5]["id"],
+        rows[6]["id"],
+    ]
+    json.dumps(rows)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_log SET actor = 'someone else'",
+        "DELETE FROM audit_log",
+        "UPDATE audit_log SET detail = '{}' WHERE id = 1",
+    ],
+)
+def test_audit_log_refuses_update_and_delete(store: WarningStore, statement: str) -> None:
+    store.audit(actor="admin", action="model_reload", task=TASK, model_version="1")
+    with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as connection:
+        connection.execute(text(statement))
+    assert [row["actor"] for row in store.audit_rows()] == ["admin"]
+
+
+def test_product_code_never_updates_or_deletes_audit_rows() -> None:
+    """Besides the triggers: no statement in the store's code changes or removes audit rows.
+
+    The migrations are left out: their trigger DDL names UPDATE and DELETE to refuse them.
+    """
+    package = Path(serving.store.__file__).parent
+    changes = re.compile(
+        r"(UPDATE|DELETE\s+FROM)\s+audit_log|\b(update|delete)\(\s*AuditEntry|session\.delete\(",
+        re.IGNORECASE,
+    )
+    sources = [path for path in package.rglob("*.py") if "migrations" not in path.parts]
+    assert {path.name for path in sources} >= {"repository.py", "models.py"}
+    offending = [
+        f"{path.name}:{number}: {line.strip()}"
+        for path in sources
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if changes.search(line)
+    ]
+    assert offending == []
+
+
+def test_migrated_schema_matches_the_models(store: WarningStore) -> None:
+    with store.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []
+
+
+def test_reopening_is_idempotent_and_keeps_data(store_url: str, scored: Callable) -> None:
+    with WarningStore(store_url, "s") as first:
+        (warning_id,) = _score(first, [scored("A", 0.9, "red")])
+    with WarningStore(store_url, "s") as second:
+        assert second.get_warning(warning_id)["status"] == "open"
+        with second.engine.connect() as connection:
+            version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        assert version == "r0001"
+
+
+def test_sqlite_runs_in_wal_with_full_sync(tmp_path: Path) -> None:
+    with (
+        WarningStore(f"sqlite:///{tmp_path / 'nested' / 'store.db'}", "s") as store,
+        store.engine.connect() as connection,
+    ):
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+
+
+def test_scored_records_frame_and_since(store: WarningStore, scored: Callable) -> None:
+    _score(store, [scored("A", 0.2, "green"), scored("B", 0.8, "red")], as_of=date(2026, 10, 1))
+    frame = store.scored_records(task=TASK)
+    assert list(frame["entity_hash"]) == [store.pseudonymise("A"), store.pseudonymise("B")]
+    assert list(frame["si_arrears_months_6m"]) == [3, 3]
+    assert frame["as_of"].dt.date.tolist() == [date(2026, 10, 1)] * 2
+    assert frame["score"].tolist() == [0.2, 0.8]
+    future = datetime.now(UTC) + timedelta(hours=1)
+    assert store.scored_records(task=TASK, since=future).empty
+    assert len(store.scored_records(task=TASK, since=datetime.now(UTC) - timedelta(hours=1))) == 2
+    assert store.scored_records(task="telecom-fraud").empty
+    warnings = store.warnings_frame(task=TASK)
+    assert warnings["risk_level"].tolist() == ["red"]
