@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -34,7 +35,13 @@ CJK_FONT_FAMILIES = (
     "WenQuanYi Zen Hei",
     "Source Han Sans SC",
 )
-_CJK_FONT_FILE_HINTS = ("notosanscjk", "notoserifcjk", "wqy-microhei", "wqy-zenhei", "sourcehansans")
+_CJK_FONT_FILE_HINTS = (
+    "notosanscjk",
+    "notoserifcjk",
+    "wqy-microhei",
+    "wqy-zenhei",
+    "sourcehansans",
+)
 _LATIN_FONT = "DejaVu Sans"
 
 RAISES_COLOUR = "#c0392b"
@@ -133,7 +140,7 @@ def figure_png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _draw(
+def draw_png(
     language: PlotLanguage, width: float, height: float, painter: Callable[[Figure], None]
 ) -> bytes:
     """Create a figure under the language's fonts, let `painter(fig)` draw on it, encode it."""
@@ -200,7 +207,9 @@ def waterfall_png(
     ]
     if abs(other) > 1e-9 or hidden_count:
         other_label = (
-            f"其他{hidden_count}项特征" if language.lang == "zh" else f"{hidden_count} other features"
+            f"其他{hidden_count}项特征"
+            if language.lang == "zh"
+            else f"{hidden_count} other features"
         )
         if not hidden_count:
             other_label = "其他特征" if language.lang == "zh" else "other features"
@@ -219,9 +228,7 @@ def waterfall_png(
         )
     caption = ""
     if score is not None:
-        caption = language.pick(
-            f"calibrated score: {score:.1%}", f"校准后评分：{score:.1%}"
-        )
+        caption = language.pick(f"calibrated score: {score:.1%}", f"校准后评分：{score:.1%}")
 
     def paint(fig: Figure) -> None:
         ax = fig.add_subplot()
@@ -253,7 +260,7 @@ def waterfall_png(
         ax.grid(axis="x", alpha=0.3)
 
     height = 1.6 + 0.38 * (len(rows) + 2)
-    return _draw(language, 8.5, height, paint)
+    return draw_png(language, 8.5, height, paint)
 
 
 def importance_bar_png(
@@ -300,7 +307,7 @@ def importance_bar_png(
                 loc="lower right",
             )
 
-    return _draw(language, 9.0, 1.4 + 0.24 * len(labels), paint)
+    return draw_png(language, 9.0, 1.4 + 0.24 * len(labels), paint)
 
 
 def _colour_scale(column: np.ndarray) -> np.ndarray:
@@ -371,7 +378,7 @@ def beeswarm_png(
         mappable.ax.set_yticklabels([language.pick("low", "低"), language.pick("high", "高")])
         mappable.set_label(language.pick("feature value", "特征值"))
 
-    return _draw(language, 9.0, 1.6 + 0.32 * len(top), paint)
+    return draw_png(language, 9.0, 1.6 + 0.32 * len(top), paint)
 
 
 def _scalar_mappable(cmap):  # type: ignore[no-untyped-def]
@@ -413,13 +420,11 @@ def dependence_png(
             ax.set_xticks(
                 np.arange(len(category_names)), labels=category_names, rotation=30, fontsize=8
             )
-        ax.set_xlabel(f"{label} ({unit})" if unit else label)
+        ax.set_xlabel(language.pick("feature value", "特征值") + (f" ({unit})" if unit else ""))
         ax.set_ylabel(language.pick("SHAP value (log-odds)", "SHAP值（对数几率）"))
         missing = int((~finite).sum())
         suffix = language.pick(f"; {missing} missing not shown", f"；{missing}条缺失未显示")
-        ax.set_title(
-            language.pick("Dependence: ", "依赖关系：") + label + (suffix if missing else "")
-        )
+        ax.set_title(textwrap.fill(label + (suffix if missing else ""), width=48), fontsize=10)
         ax.grid(alpha=0.3)
 
-    return _draw(language, 5.2, 3.6, paint)
+    return draw_png(language, 5.2, 3.6, paint)

@@ -37,7 +37,7 @@ img { max-width: 100%; height: auto; display: block; margin: 0.5rem 0; }
 figure { margin: 0.8rem 0; }
 figcaption { font-size: 0.85rem; color: #555; }
 .grid { display: flex; flex-wrap: wrap; gap: 0.8rem; }
-.grid figure { flex: 1 1 22rem; }
+.grid figure { flex: 0 1 24rem; }
 .note { background: #fff6e0; border-left: 4px solid #e0a000; padding: 0.4rem 0.8rem; }
 .pass { color: #1e7b34; font-weight: bold; }
 .fail { color: #b03020; font-weight: bold; }

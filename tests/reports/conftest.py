@@ -321,3 +321,20 @@ def synthetic_model() -> RiskModel:
 def synthetic_test_slice() -> tuple[pd.DataFrame, pd.DataFrame]:
     """The synthetic task's test slice and its unit truth."""
     return synthetic_frame(1200, seed=3)
+
+
+@pytest.fixture(scope="session")
+def synthetic_report(
+    synthetic_model: RiskModel, synthetic_test_slice: tuple[pd.DataFrame, pd.DataFrame]
+) -> str:
+    """The model report of the synthetic task, built once."""
+    from training.report import RunInfo, Truth, build_report
+
+    frame, truth = synthetic_test_slice
+    return build_report(
+        "wage-arrears",
+        synthetic_model,
+        frame,
+        Truth(truth, drivers=("si_arrears", "electricity_drop", "construction_sector")),
+        RunInfo(name="riskloop-wage-arrears", version="1", alias="champion"),
+    )

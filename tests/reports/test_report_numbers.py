@@ -1,0 +1,182 @@
+"""The report's fairness and fidelity figures agree with direct computations."""
+
+from __future__ import annotations
+
+import math
+from html.parser import HTMLParser
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.catalog import FeatureDef
+from models.risk_model import RiskModel
+from models.scorer import score_arrays
+from training.report import fairness_flags, fairness_table, fidelity
+
+
+def _direct_fairness(frame: pd.DataFrame, scores: np.ndarray, levels: np.ndarray, column: str):
+    """Group figures by plain loops: the obviously-correct reference."""
+    rows = {}
+    for group in sorted(frame[column].astype(str).unique()):
+        mask = (frame[column].astype(str) == group).to_numpy()
+        label = frame["label"].to_numpy()[mask]
+        warned = np.isin(levels[mask], ["red", "orange", "yellow"])
+        hits = int(np.sum(label[warned] == 1))
+        rows[group] = {
+            "n": int(mask.sum()),
+            "positives": int(label.sum()),
+            "base_rate": label.mean(),
+            "warning_rate": warned.mean(),
+            "precision": hits / warned.sum() if warned.sum() else math.nan,
+            "recall": hits / label.sum() if label.sum() else math.nan,
+            "mean_score": scores[mask].mean(),
+            "calibration_gap": scores[mask].mean() - label.mean(),
+        }
+    return rows
+
+
+def test_fairness_table_matches_a_direct_computation() -> None:
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(
+        {
+            "label": rng.integers(0, 2, 400),
+            "audit_sex": rng.choice(["f", "m", "x"], 400, p=[0.5, 0.49, 0.01]),
+        }
+    )
+    frame.loc[frame["audit_sex"] == "x", "label"] = 0  # a group with no positive: recall undefined
+    scores = rng.random(400)
+    levels = np.select(
+        [scores > 0.9, scores > 0.8, scores > 0.6], ["red", "orange", "yellow"], "green"
+    )
+    table = fairness_table(frame, scores, levels, "audit_sex").set_index("group")
+    expected = _direct_fairness(frame, scores, levels, "audit_sex")
+    assert list(table.index) == list(expected)
+    for group, figures in expected.items():
+        for key, value in figures.items():
+            got = table.at[group, key]
+            if isinstance(value, float) and math.isnan(value):
+                assert math.isnan(got), (group, key)
+            else:
+                assert got == pytest.approx(value, abs=1e-12), (group, key)
+
+
+def test_fairness_flags_follow_the_stated_thresholds() -> None:
+    table = pd.DataFrame(
+        {
+            "group": ["a", "b", "tiny"],
+            "n": [500, 500, 10],
+            "precision": [0.30, 0.45, 0.90],
+            "recall": [0.50, 0.52, 0.0],
+            "calibration_gap": [0.005, -0.03, 0.5],
+        }
+    )
+    flags = fairness_flags(table, {"precision": 0.32, "recall": 0.51})
+    assert flags.to_dict("list") == {
+        "calibration_gap": [False, True, False],
+        "precision": [False, True, False],
+        "recall": [False, False, False],
+    }
+
+
+def _feature(name: str, driver: str | None = None, noise: bool = False) -> FeatureDef:
+    return FeatureDef(
+        name, "float", "", name, name, "t", (name,), 0, False, driver=driver, noise=noise
+    )
+
+
+def test_fidelity_ranks_drivers_and_counts_top_reasons() -> None:
+    features = [
+        _feature("a1", driver="a"),
+        _feature("a2", driver="a"),
+        _feature("b1", driver="b"),
+        _feature("n1", noise=True),
+        _feature("other"),
+    ]
+    contributions = np.array(
+        [
+            [2.0, 0.1, 0.0, 0.2, 0.5],  # top 3: a1, other, n1 -> driver a found
+            [0.0, 0.1, -1.5, 0.2, 0.5],  # top 3: b1, other, n1 -> b found; a not
+            [0.0, 0.1, 0.0, 0.2, 0.5],  # dominant b, top 3: other, n1, a2 -> miss
+            [0.3, 0.1, 0.0, 0.2, 0.5],  # dominant none: not counted
+        ]
+    )
+    result = fidelity(contributions, features, ["a", "b", "b", "none"])
+    assert result["importance"]["a1"] == pytest.approx(2.3 / 4)
+    assert result["driver_importance"] == pytest.approx({"a": 2.7 / 4, "b": 1.5 / 4})
+    assert result["strongest_noise_feature"] == ("n1", pytest.approx(0.2))
+    assert result["weakest_driver_feature"] == ("a2", pytest.approx(0.1))
+    assert result["features_above_noise"] is False  # a2 (0.1) is below n1 (0.2)
+    assert result["drivers_above_noise"] is True
+    assert (result["single_driver_units"], result["top_reason_hits"]) == (3, 2)
+    assert result["top_reason_share"] == pytest.approx(2 / 3)
+    assert result["per_driver"] == {
+        "a": {"units": 1, "hits": 1, "share": 1.0},
+        "b": {"units": 2, "hits": 1, "share": 0.5},
+    }
+
+
+class _FairnessTables(HTMLParser):
+    """Collects the rows of each `div.fairness-group` table, keyed by its audit column."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self._group: str | None = None
+        self._cell: list[str] | None = None
+        self._row: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "div" and attributes.get("class") == "fairness-group":
+            self._group = attributes["data-group"]
+            self.tables[self._group] = []
+        elif self._group and tag == "tr":
+            self._row = []
+        elif self._row is not None and tag == "td":
+            self._cell = []
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self._row is not None and self._cell is not None:
+            self._row.append("".join(self._cell))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            if self._row:
+                self.tables[self._group].append(self._row)
+            self._row = None
+        elif tag == "div" and self._group is not None and self._row is None:
+            self._group = None
+
+
+def _share(text: str) -> float:
+    return math.nan if text == "–" else float(text.rstrip("%")) / 100
+
+
+def test_report_fairness_section_agrees_with_a_direct_computation(
+    synthetic_model: RiskModel,
+    synthetic_test_slice: tuple[pd.DataFrame, pd.DataFrame],
+    synthetic_report: str,
+) -> None:
+    frame, _ = synthetic_test_slice
+    parser = _FairnessTables()
+    parser.feed(synthetic_report)
+    assert set(parser.tables) == {"audit_district", "audit_size_band"}
+    scored = score_arrays(synthetic_model, frame, explain=False)
+    for column, rows in parser.tables.items():
+        expected = _direct_fairness(frame, scored.scores, scored.levels, column)
+        assert [row[0].removesuffix(" (small)") for row in rows] == list(expected)
+        for row in rows:
+            figures = expected[row[0].removesuffix(" (small)")]
+            assert int(row[1].replace(",", "")) == figures["n"]
+            assert int(row[2].replace(",", "")) == figures["positives"]
+            for text, key in zip(
+                row[3:8],
+                ["base_rate", "warning_rate", "precision", "recall", "mean_score"],
+                strict=True,
+            ):
+                assert _share(text) == pytest.approx(figures[key], abs=5e-5, nan_ok=True), key
+            assert float(row[8]) == pytest.approx(figures["calibration_gap"], abs=5e-5)
