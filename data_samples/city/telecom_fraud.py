@@ -1,0 +1,554 @@
+"""Telecom fraud: screened residents whose exposure to scammers shows up in telecom and bank records.
+
+The population is the screened cohort (residents with any exposure signal), as police anti-fraud
+centres see it. Each resident has a fixed susceptibility and a monthly exposure state (AR(1)):
+exposure drives flagged calls and SMS, risky-app alerts, new payees and outflow spikes; police
+send warnings to exposed residents, and an answered warning lowers risk. Fraud occurs as a
+Poisson process whose daily rate is fixed at each month's start from what the departments can
+see then (rows with `available_at <= as_of`) plus a modest hidden term; a victim reports the
+case with a probability that falls with age. A fraud leaves its own trace (a large transfer to
+new payees on the day), which is honest data and a leakage trap for careless features.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from data_samples.city.common import (
+    DAY,
+    SimulatedChunk,
+    add_days,
+    draw_districts,
+    month_starts,
+    pseudonyms,
+    repeat_index,
+    sequential_ids,
+    sigmoid,
+    uniform_times,
+)
+from data_samples.city.config import CITY_END, DISTRICTS
+from data_samples.city.truth import Driver, NoiseSignal, dominant_driver
+
+SLUG = "telecom_fraud"
+HORIZON_DAYS = 30
+BASE_LOG_ODDS = -5.9
+HIDDEN_BETA = 0.45
+
+SCAM_TYPES = ("online_shopping", "loan", "fake_order_job", "impersonation", "investment", "other")
+_SCAM_MIX_YOUNG = np.array([0.30, 0.18, 0.22, 0.06, 0.06, 0.18])
+_SCAM_MIX_OLDER = np.array([0.12, 0.08, 0.05, 0.25, 0.30, 0.20])
+
+DRIVERS: tuple[Driver, ...] = (
+    Driver(
+        "flagged_contacts",
+        "flagged_contacts",
+        ("flagged_calls", "flagged_sms", "overseas_calls"),
+        1,
+        "log(1 + calls, SMS and overseas calls from flagged numbers in the 30 days before the as-of date).",
+        0.75,
+    ),
+    Driver(
+        "risky_app_alerts",
+        "app_alerts",
+        ("alert_type",),
+        1,
+        "log(1 + flagged-app, screen-sharing and phishing-URL alerts in the last 30 days).",
+        0.9,
+    ),
+    Driver(
+        "new_payees",
+        "bank_outflows",
+        ("new_payees",),
+        1,
+        "log(1 + new payees in the last 30 days).",
+        0.8,
+    ),
+    Driver(
+        "outflow_spike",
+        "bank_outflows",
+        ("amount_out",),
+        1,
+        "max(0, log(largest daily outflow in the last 30 days / mean daily outflow on active days in the 90 days before that)).",
+        0.45,
+    ),
+    Driver(
+        "prior_victimisation",
+        "fraud_cases",
+        ("event_time", "available_at"),
+        1,
+        "Reported fraud cases on record at the as-of date (capped at 2).",
+        0.9,
+    ),
+    Driver(
+        "warning_answered",
+        "antifraud_warnings",
+        ("answered",),
+        -1,
+        "An anti-fraud warning issued in the last 30 days was answered.",
+        -1.1,
+    ),
+    Driver(
+        "app_installed",
+        "app_installs",
+        ("event_time",),
+        -1,
+        "The anti-fraud app is installed (on record at the as-of date).",
+        -0.6,
+    ),
+    Driver(
+        "young_adult",
+        "residents",
+        ("birth_year",),
+        1,
+        "Aged 18-30 at the as-of date (18-35 year-olds were 65.5% of 2021 victims).",
+        0.6,
+    ),
+    Driver(
+        "elderly_alone",
+        "residents",
+        ("birth_year", "lives_alone"),
+        1,
+        "Aged 65 or more and living alone.",
+        0.8,
+    ),
+)
+NOISE: tuple[NoiseSignal, ...] = (
+    NoiseSignal("education", "residents", ("education_level",)),
+    NoiseSignal("card_payments", "bank_outflows", ("card_payment_count",)),
+)
+
+
+def _distinct_days(
+    rng: np.random.Generator, counts: np.ndarray, month_len: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(parent row, 0-based day of month) for `counts[r]` distinct days in each parent row's month."""
+    counts = np.minimum(counts, month_len)
+    rows = np.flatnonzero(counts)
+    if len(rows) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    keys = rng.random((len(rows), 31))
+    keys[np.arange(31)[None, :] >= month_len[rows][:, None]] = 2.0
+    order = np.argsort(keys, axis=1)
+    take = np.arange(31)[None, :] < counts[rows][:, None]
+    parent = np.repeat(rows, counts[rows])
+    return parent, order[take]
+
+
+def _window_sum(
+    entity: np.ndarray,
+    day: np.ndarray,
+    value: np.ndarray,
+    t: np.datetime64,
+    n: int,
+    lo_days: int,
+    hi_days: int,
+) -> np.ndarray:
+    """Sum of daily values per entity over days in [t - hi_days, t - lo_days) (daily rows, +1 day lag)."""
+    mask = (day >= t - np.timedelta64(hi_days, "D")) & (day < t - np.timedelta64(lo_days, "D"))
+    return np.bincount(entity[mask], weights=value[mask], minlength=n)
+
+
+def _window_max(
+    entity: np.ndarray, day: np.ndarray, value: np.ndarray, t: np.datetime64, n: int
+) -> np.ndarray:
+    mask = (day >= t - np.timedelta64(HORIZON_DAYS, "D")) & (day < t)
+    out = np.zeros(n)
+    np.maximum.at(out, entity[mask], value[mask])
+    return out
+
+
+def simulate(
+    rng: np.random.Generator,
+    n_res: int,
+    n_months: int,
+    chunk: int,
+    id_start: int,
+    salt: int,
+    rate_multiplier: float,
+) -> SimulatedChunk:
+    """Simulate `n_res` screened residents over the `n_months` months before CITY_END."""
+    starts = month_starts(CITY_END, n_months)
+    n, t0, end = n_months, starts[0], starts[-1]
+    as_of = starts[:-1]
+    month_len = ((starts[1:] - starts[:-1]) // DAY).astype(np.int64)
+    window = np.timedelta64(HORIZON_DAYS, "D")
+    # Rate segments: month j's rate holds on (seg[j], seg[j+1]]; a short month's window runs on
+    # at its own rate into the next month, so every label window uses rates fixed in its past.
+    seg = starts.copy()
+    seg[1:-1] = np.maximum(starts[1:-1], starts[:-2] + window)
+
+    # --- registry -------------------------------------------------------------------------
+    band = rng.choice(3, size=n_res, p=[0.32, 0.45, 0.23])
+    age0 = np.where(
+        band == 0,
+        rng.integers(18, 31, n_res),
+        np.where(band == 1, rng.integers(31, 60, n_res), rng.integers(60, 86, n_res)),
+    )
+    first_year = pd.Timestamp(t0).year
+    birth_year = (first_year - age0).astype(np.int64)
+    age = (pd.DatetimeIndex(as_of).year.to_numpy()[None, :] - birth_year[:, None]).astype(float)
+    lives_alone = rng.random(n_res) < np.where(age0 >= 65, 0.38, np.where(age0 >= 60, 0.2, 0.12))
+    district = draw_districts(rng, n_res)
+    resident_ids = pseudonyms(id_start, n_res, salt * 4 + 1)
+    registered = add_days(np.full(n_res, t0), -rng.uniform(30, 8 * 365, n_res).round())
+    residents = pd.DataFrame(
+        {
+            "resident_id": resident_ids,
+            "birth_year": birth_year,
+            "sex": np.where(rng.random(n_res) < 0.5, "f", "m"),
+            "district": np.array(DISTRICTS)[district],
+            "lives_alone": lives_alone,
+            "education_level": rng.choice(
+                ["primary", "secondary", "tertiary"], size=n_res, p=[0.25, 0.45, 0.30]
+            ),
+            "event_time": registered,
+            "available_at": registered,
+        }
+    )
+
+    # --- hidden susceptibility and exposure -----------------------------------------------
+    susceptibility = rng.normal(0, 0.6, n_res)
+    exposure_mean = rng.normal(0, 0.6, n_res) + 0.25 * (age0 < 31)
+    rho, sigma = 0.7, 0.45
+    exposure = np.empty((n_res, n))
+    state = exposure_mean + rng.normal(0, sigma / np.sqrt(1 - rho**2), n_res)
+    for j in range(n):
+        state = exposure_mean + rho * (state - exposure_mean) + sigma * rng.normal(size=n_res)
+        exposure[:, j] = state
+
+    # --- daily flagged contacts ------------------------------------------------------------
+    contact_days = rng.poisson(np.exp(-0.5 + 0.9 * exposure))
+    parent, day = _distinct_days(rng, contact_days.reshape(-1), np.tile(month_len, n_res))
+    fc_res, fc_month = parent // n, parent % n
+    fc_day = starts[fc_month] + day * DAY
+    calls = rng.poisson(0.9, len(parent))
+    sms = rng.poisson(0.8, len(parent))
+    overseas = rng.poisson(0.25, len(parent))
+    calls = np.where(calls + sms + overseas == 0, 1, calls)
+    fc_total = (calls + sms + overseas).astype(float)
+
+    # --- risky app alerts --------------------------------------------------------------------
+    n_alerts = rng.poisson(np.exp(-2.3 + 1.0 * exposure + 0.3 * susceptibility[:, None]))
+    al_parent = repeat_index(n_alerts.reshape(-1))
+    al_res, al_month = al_parent // n, al_parent % n
+    al_time = uniform_times(rng, starts[al_month], starts[al_month + 1])
+    al_type = rng.choice(
+        ["flagged_app", "screen_sharing", "phishing_url"], size=len(al_parent), p=[0.4, 0.25, 0.35]
+    )
+    al_avail = add_days(al_time, rng.uniform(0, 1, len(al_parent)))
+
+    # --- background bank outflows (fraud transfers are added as the frauds happen) -----------
+    base_amount = np.exp(rng.normal(np.log(450), 0.8, n_res))
+    out_days = rng.poisson(5.0, (n_res, n)) + 1
+    parent, day = _distinct_days(rng, out_days.reshape(-1), np.tile(month_len, n_res))
+    bo_res, bo_month = parent // n, parent % n
+    bo_day = starts[bo_month] + day * DAY
+    bo_amount = base_amount[bo_res] * np.exp(rng.normal(0, 0.6, len(parent)))
+    scam_pressure = sigmoid(exposure + susceptibility[:, None] - 1.5)
+    bo_payees = rng.poisson(0.05 + 0.35 * scam_pressure[bo_res, bo_month])
+    bo_night = rng.poisson(0.03 + 0.15 * scam_pressure[bo_res, bo_month])
+    spike_month = rng.random((n_res, n)) < sigmoid(
+        -3.2 + 1.1 * exposure + 0.5 * susceptibility[:, None]
+    )
+    first_of_month = np.r_[True, (parent[1:] != parent[:-1])]
+    spike_row = first_of_month & spike_month[bo_res, bo_month]
+    bo_amount = np.round(
+        np.where(spike_row, bo_amount * rng.uniform(6, 30, len(parent)), bo_amount), 2
+    )
+    bo_payees = bo_payees + spike_row * rng.integers(0, 3, len(parent))
+
+    # --- warnings and the anti-fraud app ----------------------------------------------------
+    contacts_month = np.zeros((n_res, n))
+    np.add.at(contacts_month, (fc_res, fc_month), fc_total)
+    alerts_month = n_alerts.astype(float)
+    warned = rng.random((n_res, n)) < sigmoid(
+        -2.6 + 0.9 * np.log1p(contacts_month) + 0.9 * (alerts_month > 0)
+    )
+    wa_res, wa_month = np.nonzero(warned)
+    wa_time = uniform_times(rng, starts[wa_month], starts[wa_month + 1])
+    elderly = age0[wa_res] >= 65
+    wa_channel = np.where(
+        elderly & (rng.random(len(wa_res)) < 0.6),
+        "visit",
+        np.where(rng.random(len(wa_res)) < 0.55, "sms_12381", "call_96110"),
+    )
+    p_answer = np.select([wa_channel == "visit", wa_channel == "call_96110"], [0.9, 0.6], 0.3)
+    wa_answered = rng.random(len(wa_res)) < p_answer
+    wa_avail = add_days(wa_time, rng.uniform(0, 1, len(wa_res)))
+
+    pre_installed = rng.random(n_res) < 0.3
+    install_time = np.where(
+        pre_installed,
+        add_days(np.full(n_res, t0), -rng.uniform(1, 900, n_res)),
+        np.datetime64("NaT", "ns"),
+    ).astype("datetime64[ns]")
+    after_warning = wa_answered & (rng.random(len(wa_res)) < 0.3)
+    later = add_days(wa_time[after_warning], rng.uniform(0, 5, after_warning.sum()))
+    cand = np.full(n_res, np.datetime64("NaT", "ns"))
+    order = np.argsort(later)[::-1]
+    cand[wa_res[after_warning][order]] = later[order]
+    install_time = np.where(np.isnat(install_time), cand, install_time)
+    install_time = np.where(install_time < end, install_time, np.datetime64("NaT", "ns"))
+    install_avail = add_days(install_time, rng.uniform(0, 2, n_res))
+
+    # --- fraud history before the window (prior victimisation) ------------------------------
+    prior_victim = rng.random(n_res) < sigmoid(-3.4 + 0.8 * susceptibility)
+    hist_res = np.flatnonzero(prior_victim)
+    hist_time = add_days(np.full(len(hist_res), t0), -rng.uniform(20, 1000, len(hist_res)))
+
+    # --- month by month: drivers at the month's start, then that month's frauds ------------
+    detect = np.where(age0 >= 65, 0.5, np.where(age0 >= 60, 0.65, 0.82))
+    beta = np.array([d.beta for d in DRIVERS])
+    young = ((age >= 18) & (age <= 30)).astype(float)
+    elderly_alone = ((age >= 65) & lives_alone[:, None]).astype(float)
+    fr_res = np.zeros(0, dtype=np.int64)
+    fr_time = np.zeros(0, dtype="datetime64[ns]")
+    fr_report = np.zeros(0, dtype="datetime64[ns]")
+    fr_reported = np.zeros(0, dtype=bool)
+    fr_loss = np.zeros(0)
+    rate = np.zeros((n_res, n))
+    contributions = np.zeros((n_res, n, len(DRIVERS)))
+    bo_day_ns = bo_day.astype("datetime64[ns]")
+    for j in range(n):
+        t = as_of[j]
+        fraud_day = fr_time.astype("datetime64[D]").astype("datetime64[ns]")
+        day_all = np.concatenate([bo_day_ns, fraud_day])
+        res_all = np.concatenate([bo_res, fr_res])
+        amount_all = np.concatenate([bo_amount, fr_loss])
+        payees_all = np.concatenate([bo_payees, np.full(len(fr_res), 2)]).astype(float)
+        daily = (
+            pd.DataFrame({"r": res_all, "d": day_all, "a": amount_all})
+            .groupby(["r", "d"], sort=False)["a"]
+            .sum()
+        )
+        d_res = daily.index.get_level_values(0).to_numpy()
+        d_day = daily.index.get_level_values(1).to_numpy()
+        d_amt = daily.to_numpy()
+        recent_max = _window_max(d_res, d_day, d_amt, t, n_res)
+        base_sum = _window_sum(d_res, d_day, d_amt, t, n_res, HORIZON_DAYS, HORIZON_DAYS + 90)
+        base_cnt = _window_sum(
+            d_res, d_day, np.ones(len(d_amt)), t, n_res, HORIZON_DAYS, HORIZON_DAYS + 90
+        )
+        baseline = np.divide(base_sum, base_cnt, out=np.zeros(n_res), where=base_cnt > 0)
+        spike = np.where(
+            (baseline > 0) & (recent_max > 0),
+            np.clip(np.log(np.maximum(recent_max, 1e-9) / np.maximum(baseline, 1e-9)), 0, None),
+            0.0,
+        )
+        x = np.stack(
+            [
+                np.log1p(_window_sum(fc_res, fc_day, fc_total, t, n_res, 0, HORIZON_DAYS)),
+                np.log1p(
+                    np.bincount(al_res[(al_avail <= t) & (al_time > t - window)], minlength=n_res)
+                ),
+                np.log1p(_window_sum(res_all, day_all, payees_all, t, n_res, 0, HORIZON_DAYS)),
+                spike,
+                np.minimum(
+                    np.bincount(hist_res, minlength=n_res)
+                    + np.bincount(fr_res[fr_reported & (fr_report <= t)], minlength=n_res),
+                    2,
+                ).astype(float),
+                (
+                    np.bincount(
+                        wa_res[wa_answered & (wa_avail <= t) & (wa_time > t - window)],
+                        minlength=n_res,
+                    )
+                    > 0
+                ).astype(float),
+                (install_avail <= t).astype(float),
+                young[:, j],
+                elderly_alone[:, j],
+            ],
+            axis=1,
+        )
+        contributions[:, j] = x * beta
+        logit = (
+            BASE_LOG_ODDS
+            + np.log(rate_multiplier)
+            + contributions[:, j].sum(axis=1)
+            + HIDDEN_BETA * (susceptibility + 0.4 * exposure[:, j])
+        )
+        rate[:, j] = -np.log1p(-sigmoid(logit)) / HORIZON_DAYS
+        seg_days = (seg[j + 1] - seg[j]) / DAY
+        count = rng.poisson(rate[:, j] * seg_days)
+        new_res = repeat_index(count)
+        new_time = uniform_times(
+            rng, np.full(len(new_res), seg[j]), np.full(len(new_res), seg[j + 1])
+        )
+        new_reported = rng.random(len(new_res)) < detect[new_res]
+        fr_res = np.concatenate([fr_res, new_res])
+        fr_time = np.concatenate([fr_time, new_time])
+        fr_report = np.concatenate(
+            [fr_report, add_days(new_time, rng.uniform(0, 10, len(new_res)))]
+        )
+        fr_reported = np.concatenate([fr_reported, new_reported])
+        fr_loss = np.concatenate([fr_loss, _fraud_losses(rng, age0[new_res])])
+
+    # --- truth: P(a reported fraud occurs in (as_of, as_of + 30 days]) ---------------------------
+    complete = np.flatnonzero(as_of + window <= end)
+    overlap_days = np.array([(seg[k] - as_of[k]) / DAY for k in complete])
+    own_days = HORIZON_DAYS - overlap_days
+    prev_rate = np.concatenate([np.zeros((n_res, 1)), rate[:, :-1]], axis=1)[:, complete]
+    expected = prev_rate * overlap_days + rate[:, complete] * own_days
+    true_prob = 1.0 - np.exp(-detect[:, None] * expected)
+    dominant = dominant_driver(
+        contributions[:, complete].reshape(-1, len(DRIVERS)), [d.name for d in DRIVERS]
+    )
+    units = pd.DataFrame(
+        {
+            "entity_id": np.repeat(resident_ids, len(complete)),
+            "as_of": np.tile(as_of[complete], n_res),
+            "true_prob": true_prob.reshape(-1),
+            "dominant_driver": dominant.astype(str),
+        }
+    )
+
+    tables = _assemble(
+        rng,
+        chunk,
+        resident_ids,
+        residents,
+        age0,
+        (fc_res, fc_day, calls, sms, overseas),
+        (al_res, al_type, al_time, al_avail),
+        (bo_res, bo_day_ns, bo_amount, bo_payees, bo_night),
+        (wa_res, wa_channel, wa_answered, wa_time, wa_avail),
+        (install_time, install_avail),
+        (hist_res, hist_time, fr_res, fr_time, fr_report, fr_reported, fr_loss),
+    )
+    return SimulatedChunk(tables=tables, units=units)
+
+
+def _fraud_losses(rng: np.random.Generator, age: np.ndarray) -> np.ndarray:
+    """Loss per fraud: older victims lose more per case."""
+    median = np.where(age >= 60, 30_000.0, 6_000.0)
+    return np.round(median * np.exp(rng.normal(0, 0.9, len(age))), 2)
+
+
+def _assemble(
+    rng, chunk, ids, residents, age0, contacts, alerts, outflows, warnings, installs, frauds
+) -> dict[str, pd.DataFrame]:
+    """Lay the simulated arrays out as the contract's tables (fixed column and row order)."""
+    fc_res, fc_day, calls, sms, overseas = contacts
+    flagged = pd.DataFrame(
+        {
+            "resident_id": ids[fc_res],
+            "flagged_calls": calls.astype(np.int64),
+            "flagged_sms": sms.astype(np.int64),
+            "overseas_calls": overseas.astype(np.int64),
+            "event_time": fc_day.astype("datetime64[ns]"),
+            "available_at": (fc_day + DAY).astype("datetime64[ns]"),
+        }
+    ).sort_values(["resident_id", "event_time"], kind="stable")
+
+    al_res, al_type, al_time, al_avail = alerts
+    order = np.lexsort((al_time, al_res))
+    app_alerts = pd.DataFrame(
+        {
+            "alert_id": sequential_ids("AA", chunk, len(order)),
+            "resident_id": ids[al_res[order]],
+            "alert_type": al_type[order],
+            "event_time": al_time[order],
+            "available_at": al_avail[order],
+        }
+    )
+
+    hist_res, hist_time, fr_res, fr_time, fr_report, fr_reported, fr_loss = frauds
+    in_window = fr_time < np.datetime64(pd.Timestamp(CITY_END))
+    fr_res, fr_time, fr_report, fr_reported, fr_loss = (
+        fr_res[in_window],
+        fr_time[in_window],
+        fr_report[in_window],
+        fr_reported[in_window],
+        fr_loss[in_window],
+    )
+    bo_res, bo_day, bo_amount, bo_payees, bo_night = outflows
+    fraud_day = fr_time.astype("datetime64[D]").astype("datetime64[ns]")
+    hour = (fr_time - fraud_day) / np.timedelta64(1, "h")
+    raw = pd.DataFrame(
+        {
+            "r": np.concatenate([bo_res, fr_res]),
+            "event_time": np.concatenate([bo_day, fraud_day]),
+            "amount_out": np.concatenate([bo_amount, fr_loss]),
+            "new_payees": np.concatenate([bo_payees, np.full(len(fr_res), 2)]).astype(np.int64),
+            "night_transfers": np.concatenate(
+                [bo_night, ((hour >= 22) | (hour < 6)).astype(np.int64)]
+            ).astype(np.int64),
+        }
+    )
+    daily = raw.groupby(["r", "event_time"], sort=True, as_index=False).sum()
+    daily = daily[daily["event_time"] < np.datetime64(pd.Timestamp(CITY_END))]
+    bank = pd.DataFrame(
+        {
+            "resident_id": ids[daily["r"].to_numpy()],
+            "amount_out": daily["amount_out"].round(2).to_numpy(),
+            "new_payees": daily["new_payees"].to_numpy(),
+            "night_transfers": daily["night_transfers"].to_numpy(),
+            "card_payment_count": rng.poisson(3.0, len(daily)).astype(np.int64),
+            "event_time": daily["event_time"].to_numpy(),
+            "available_at": (daily["event_time"] + pd.Timedelta(days=1)).to_numpy(),
+        }
+    ).sort_values(["resident_id", "event_time"], kind="stable")
+
+    wa_res, wa_channel, wa_answered, wa_time, wa_avail = warnings
+    order = np.lexsort((wa_time, wa_res))
+    antifraud = pd.DataFrame(
+        {
+            "warning_id": sequential_ids("AW", chunk, len(order)),
+            "resident_id": ids[wa_res[order]],
+            "channel": wa_channel[order],
+            "answered": wa_answered[order],
+            "event_time": wa_time[order],
+            "available_at": wa_avail[order],
+        }
+    )
+
+    install_time, install_avail = installs
+    has = ~np.isnat(install_time)
+    app_installs = pd.DataFrame(
+        {
+            "resident_id": ids[has],
+            "event_time": install_time[has],
+            "available_at": install_avail[has],
+        }
+    ).sort_values("resident_id", kind="stable")
+
+    case_res = np.concatenate([hist_res, fr_res[fr_reported]])
+    case_time = np.concatenate([hist_time, fr_time[fr_reported]])
+    case_report = np.concatenate(
+        [add_days(hist_time, rng.uniform(0, 10, len(hist_res))), fr_report[fr_reported]]
+    )
+    case_loss = np.concatenate([_fraud_losses(rng, age0[hist_res]), fr_loss[fr_reported]])
+    order = np.lexsort((case_time, case_res))
+    case_res, case_time, case_report, case_loss = (
+        case_res[order],
+        case_time[order],
+        case_report[order],
+        case_loss[order],
+    )
+    older = age0[case_res] >= 60
+    scam = np.where(
+        older,
+        rng.choice(len(SCAM_TYPES), size=len(case_res), p=_SCAM_MIX_OLDER),
+        rng.choice(len(SCAM_TYPES), size=len(case_res), p=_SCAM_MIX_YOUNG),
+    )
+    fraud_cases = pd.DataFrame(
+        {
+            "case_id": sequential_ids("FC", chunk, len(order)),
+            "resident_id": ids[case_res],
+            "scam_type": np.array(SCAM_TYPES)[scam],
+            "loss_amount": case_loss,
+            "event_time": case_time,
+            "available_at": case_report,
+        }
+    )
+    return {
+        "residents": residents,
+        "flagged_contacts": flagged.reset_index(drop=True),
+        "app_alerts": app_alerts,
+        "bank_outflows": bank.reset_index(drop=True),
+        "antifraud_warnings": antifraud,
+        "app_installs": app_installs.reset_index(drop=True),
+        "fraud_cases": fraud_cases,
+    }
