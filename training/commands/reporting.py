@@ -1,9 +1,206 @@
-"""CLI commands (registered into `training.cli.app`)."""
+"""`riskloop report`: the self-contained HTML model report a reviewer signs off.
+
+The report is built for a registered model version (by number or alias) on the test slice of a
+dataset rebuilt from the raw city folder, logged to that version's MLflow run as an artifact,
+and written to `reports/<task>-v<N>.html`.
+"""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
+
+from training.errors import UserError, user_errors
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from models.risk_model import RiskModel
+    from models.spec import TaskSpec
+    from training.report import RunInfo, Truth
+
+REPORT_ARTIFACT_DIR = "reports"
+
+
+def report(
+    task: str = typer.Option(
+        ..., "--task", help="wage-arrears, telecom-fraud or dispute-escalation."
+    ),
+    version: int | None = typer.Option(None, "--version", help="Registered model version number."),
+    alias: str | None = typer.Option(
+        None, "--alias", help="Registry alias (champion, challenger); default champion."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Folder for the HTML file; default RISKLOOP_REPORTS_DIR (reports/)."
+    ),
+    raw: Path | None = typer.Option(
+        None,
+        "--raw",
+        help="Raw city folder to rebuild the test slice from; default <RISKLOOP_DATA_DIR>/city.",
+    ),
+) -> None:
+    """Write the model report (model card, performance, explanations, fairness, fidelity).
+
+    The report is one HTML file with every image and style inline (no network needed to read
+    it); it is also logged to the model version's MLflow run under `reports/`.
+    """
+    with user_errors():
+        from models.settings import get_settings
+        from models.spec import UnknownTaskError, get_spec
+
+        if version is not None and alias is not None:
+            raise UserError("give --version or --alias, not both")
+        try:
+            spec = get_spec(task)
+        except UnknownTaskError as exc:
+            raise UserError(str(exc)) from None
+        settings = get_settings()
+        raw_dir = raw if raw is not None else settings.data_dir / "city"
+        out_dir = out if out is not None else settings.reports_dir
+        path = write_report(spec, raw_dir, out_dir, version=version, alias=alias or "champion")
+        typer.echo(str(path))
+
+
+def write_report(
+    spec: TaskSpec,
+    raw_dir: Path,
+    out_dir: Path,
+    *,
+    version: int | None = None,
+    alias: str = "champion",
+) -> Path:
+    """Build, write and log the report of one registered version; the HTML file's path."""
+    from training.report import build_report
+    from training.train import build_from_raw, split_dataset
+
+    if not raw_dir.is_dir():
+        raise UserError(
+            f"raw data folder {raw_dir} does not exist; generate it with `riskloop generate` "
+            "or pass --raw"
+        )
+    model, run_info = _load_model(spec, version, alias)
+    data = build_from_raw(spec, raw_dir)
+    splits = split_dataset(spec, data.frame)
+    logged_fingerprint = run_info.params.get("dataset_fingerprint")
+    if logged_fingerprint and logged_fingerprint != data.fingerprint:
+        data_note = (
+            f"Test slice rebuilt from {raw_dir}; its dataset fingerprint {data.fingerprint} "
+            f"differs from the training run's {logged_fingerprint}: the data changed since training."
+        )
+    else:
+        data_note = f"Test slice rebuilt from {raw_dir} (dataset fingerprint {data.fingerprint})."
+    run_info = _with_training_slice(run_info, splits.train, data_note)
+    truth = _read_truth(spec, raw_dir / "truth")
+    page = build_report(spec.task, model, splits.test, truth, run_info)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{spec.task}-v{run_info.version}.html"
+    path.write_text(page, encoding="utf-8")
+    _log_artifact(run_info.run_id, path)
+    return path
+
+
+def _with_training_slice(run_info: RunInfo, train: pd.DataFrame, data_note: str) -> RunInfo:
+    import dataclasses
+
+    return dataclasses.replace(
+        run_info,
+        train_rows=len(train),
+        train_positive_rate=float(train["label"].mean()) if len(train) else None,
+        data_note=data_note,
+    )
+
+
+def _load_model(spec: TaskSpec, version: int | None, alias: str) -> tuple[RiskModel, RunInfo]:
+    """The registered model (by version or alias) and its run's metadata."""
+    import tempfile
+
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from models.registry import RISK_MODEL_ARTIFACT
+    from models.risk_model import ModelLoadError, RiskModel
+    from training.report import RunInfo
+    from training.tracking import tracking_client
+
+    client = tracking_client()
+    name = spec.registered_model_name
+    uri = client.tracking_uri
+    try:
+        if version is not None:
+            model_version = client.get_model_version(name, str(version))
+        else:
+            model_version = client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        wanted = f"version {version}" if version is not None else f"alias {alias!r}"
+        raise UserError(
+            f"no {wanted} of {name} in the MLflow registry at {uri}; "
+            f"train one with `riskloop train --task {spec.task}`"
+        ) from None
+    with tempfile.TemporaryDirectory(prefix="riskloop-report-") as tmp:
+        try:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{name}/{model_version.version}",
+                dst_path=tmp,
+                tracking_uri=uri,
+                registry_uri=uri,
+            )
+            model = RiskModel.load(Path(local) / "artifacts" / RISK_MODEL_ARTIFACT, spec=spec)
+        except (MlflowException, OSError, ModelLoadError) as exc:
+            raise UserError(f"cannot load {name} version {model_version.version}: {exc}") from None
+    params: dict[str, str] = {}
+    trained_at = commit = ""
+    if model_version.run_id:
+        run = client.get_run(model_version.run_id)
+        params = dict(run.data.params)
+        trained_at = datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC).strftime(
+            "%Y-%m-%d %H:%M UTC"
+        )
+        commit = run.data.tags.get("mlflow.source.git.commit", "")
+    aliases = ", ".join(getattr(model_version, "aliases", []) or [])
+    return model, RunInfo(
+        name=name,
+        version=str(model_version.version),
+        alias=aliases,
+        run_id=model_version.run_id or "",
+        trained_at=trained_at,
+        params=params,
+        git_commit=commit,
+    )
+
+
+def _read_truth(spec: TaskSpec, truth_dir: Path) -> Truth | None:
+    """The task's unit truth and planted driver names, when the city folder has them."""
+    import pandas as pd
+
+    from training.report import Truth
+
+    units_file = truth_dir / f"{spec.slug}_units.parquet"
+    if not units_file.is_file():
+        return None
+    units = pd.read_parquet(units_file)
+    drivers: tuple[str, ...] = ()
+    noise: tuple[str, ...] = ()
+    drivers_file = truth_dir / "drivers.json"
+    if drivers_file.is_file():
+        planted = json.loads(drivers_file.read_text(encoding="utf-8")).get(spec.slug, {})
+        drivers = tuple(item["name"] for item in planted.get("drivers", []))
+        noise = tuple(item["name"] for item in planted.get("noise", []))
+    return Truth(units=units, drivers=drivers, noise=noise)
+
+
+def _log_artifact(run_id: str, path: Path) -> None:
+    """Attach the report to the version's training run (skipped for a run-less version)."""
+    if not run_id:
+        return
+    from training.tracking import tracking_client
+
+    tracking_client().log_artifact(run_id, str(path), artifact_path=REPORT_ARTIFACT_DIR)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this family's commands to the app."""
+    """Add `riskloop report` to the app."""
+    app.command("report")(report)
