@@ -149,11 +149,17 @@ def _native_value(feature: FeatureDef, value: object) -> ReasonValue:
 def reason_sentence(
     feature: FeatureDef, value: ReasonValue, direction: Direction, lang: Lang
 ) -> str:
-    """The catalog's reason template filled with `value`, plus the direction in words."""
+    """The catalog's reason template filled with `value`, plus the direction in words.
+
+    Boolean templates describe the true state ("anti-fraud app installed"), so a false value
+    reads "<label>: no" instead.
+    """
     label = feature.label_zh if lang == "zh" else feature.label_en
     template = feature.reason_zh if lang == "zh" else feature.reason_en
     if value is None:
         text = _MISSING[lang].format(label=label)
+    elif value is False:
+        text = f"{label}: no" if lang == "en" else f"{label}：否"
     elif template:
         text = template.format(value=value, label=label)
     else:

@@ -1,9 +1,292 @@
-"""CLI commands (registered into `training.cli.app`)."""
+"""Modelling commands: `riskloop train`, `promote`, `models` and `score`.
+
+Thin wrappers: parse options, call `training.train` / `training.promote` / `models.scorer`,
+print the result. LightGBM, MLflow and Optuna are imported inside the command bodies.
+"""
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+from training.errors import UserError, user_errors
+
+if TYPE_CHECKING:
+    from models.spec import TaskSpec
+    from training.train import TrainingData
+
+TaskOption = Annotated[
+    str, typer.Option("--task", help="wage-arrears, telecom-fraud or dispute-escalation.")
+]
+RawOption = Annotated[
+    Path | None, typer.Option("--raw", help="A raw city folder (as `riskloop generate` writes).")
+]
+DatasetOption = Annotated[
+    Path | None, typer.Option("--dataset", help="A labelled dataset parquet (`build-dataset`).")
+]
+TruthOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--truth", help="Folder with <task>_units.parquet truth files, for oracle metrics."
+    ),
+]
+HEADLINE = ("roc_auc", "pr_auc", "brier", "ece", "oracle_roc_auc", "lift_recovered")
+
+
+def _spec(task: str) -> TaskSpec:
+    from models.spec import UnknownTaskError, get_spec
+
+    try:
+        return get_spec(task)
+    except UnknownTaskError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _data(
+    spec: TaskSpec, raw: Path | None, dataset: Path | None, truth: Path | None
+) -> TrainingData:
+    from training.train import build_from_raw, read_dataset
+
+    if raw is not None and dataset is not None:
+        raise UserError("give either --raw or --dataset, not both")
+    if dataset is not None:
+        return read_dataset(spec, dataset, truth)
+    if raw is not None:
+        return build_from_raw(spec, raw)
+    raise UserError("give the data: --raw DIR (a city folder) or --dataset FILE (a parquet)")
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.4f}"
+
+
+def train(
+    task: TaskOption,
+    raw: RawOption = None,
+    dataset: DatasetOption = None,
+    truth: TruthOption = None,
+    trials: Annotated[int, typer.Option(help="Optuna trials (0: spec defaults).", min=0)] = 0,
+    seed: Annotated[int, typer.Option(help="Seed for LightGBM and the TPE sampler.")] = 7,
+    max_rounds: Annotated[
+        int | None, typer.Option(help="Cap on boosting rounds (quick checks).", min=1)
+    ] = None,
+    study: Annotated[
+        str | None, typer.Option(help="Optuna study name, shared by parallel workers.")
+    ] = None,
+) -> None:
+    """Train, evaluate and register a new version of a task's model (alias `challenger`)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from training.train import train_task
+
+    console = Console()
+    with user_errors():
+        spec = _spec(task)
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            step = progress.add_task(f"{spec.task}: loading data", total=None)
+            data = _data(spec, raw, dataset, truth)
+            trial_bar = progress.add_task("Optuna trials", total=trials, visible=trials > 0)
+            outcome = train_task(
+                spec,
+                data,
+                trials=trials,
+                seed=seed,
+                max_rounds=max_rounds,
+                study_name=study,
+                on_step=lambda message: progress.update(
+                    step, description=f"{spec.task}: {message}"
+                ),
+                on_trial=lambda done: progress.update(trial_bar, completed=done),
+            )
+    metrics = outcome.metrics
+    console.print(
+        f"[bold]{spec.task}[/]: run {outcome.run_id}, {outcome.name} version {outcome.version} "
+        f"({', '.join(outcome.aliases)})"
+    )
+    console.print(
+        "  "
+        + "  ".join(f"{key}={_fmt(metrics.get(key))}" for key in HEADLINE)
+        + f"  fit={outcome.train_seconds:.1f}s"
+        + (f"  tune={outcome.tune_seconds:.1f}s" if trials else "")
+    )
+
+
+def promote(
+    task: TaskOption,
+    raw: RawOption = None,
+    dataset: DatasetOption = None,
+    truth: TruthOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote even if the rule refuses (recorded).")
+    ] = False,
+) -> None:
+    """Move `champion` to the challenger if it is not worse on the newest test slice.
+
+    Rule: AUC at most 0.005 lower and ECE at most 0.01 higher than the champion's. Data
+    defaults to the challenger's own training data.
+    """
+    from models.registry import RegistryError
+    from models.risk_model import ModelLoadError
+    from training.promote import promote as run_promotion
+
+    with user_errors():
+        spec = _spec(task)
+        data = _data(spec, raw, dataset, truth) if (raw or dataset) else None
+        try:
+            decision = run_promotion(spec, data, force=force)
+        except (RegistryError, ModelLoadError) as exc:
+            raise UserError(str(exc)) from None
+    verdict = "promoted" if decision.promoted else "kept the champion"
+    typer.echo(
+        f"{spec.task}: {verdict} (challenger v{decision.challenger_version}, champion "
+        f"v{decision.champion_before} -> v{decision.champion_after}): {decision.reason}"
+    )
+    for label, metrics in (
+        ("challenger", decision.challenger_metrics),
+        ("champion", decision.champion_metrics),
+    ):
+        if metrics:
+            typer.echo(
+                f"  {label:10s} " + "  ".join(f"{k}={_fmt(metrics.get(k))}" for k in HEADLINE)
+            )
+    typer.echo(f"  recorded in MLflow run {decision.run_id}")
+
+
+def list_models() -> None:
+    """List each task's registered versions, aliases and headline test metrics."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from models.settings import get_settings
+    from models.spec import TASK_NAMES, get_spec
+    from training import tracking
+
+    tracking.configure_tracking()
+    client = tracking.tracking_client()
+    table = Table(title="riskloop models")
+    for column in ("task", "version", "aliases", "created (UTC)", "AUC", "ECE", "lift rec."):
+        table.add_column(column)
+    for task in TASK_NAMES:
+        name = get_spec(task).registered_model_name
+        versions = client.search_model_versions(f"name = '{name}'")
+        if not versions:
+            table.add_row(task, "-", "no model registered", "", "", "", "")
+        for version in sorted(versions, key=lambda v: int(v.version), reverse=True):
+            metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
+            created = _utc(version.creation_timestamp)
+            table.add_row(
+                task,
+                str(version.version),
+                ", ".join(sorted(version.aliases)) or "",
+                created,
+                _fmt(metrics.get("roc_auc")),
+                _fmt(metrics.get("ece")),
+                _fmt(metrics.get("lift_recovered")),
+            )
+    Console().print(table)
+    typer.echo(f"tracking store: {get_settings().mlflow_uri}")
+
+
+def _utc(millis: int | None) -> str:
+    import datetime as dt
+
+    if not millis:
+        return ""
+    return dt.datetime.fromtimestamp(millis / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def score(
+    task: TaskOption,
+    input_path: Annotated[Path, typer.Option("--input", help="Dataset or scoring-set parquet.")],
+    output: Annotated[Path, typer.Option("--output", help="Output .parquet or .csv file.")],
+    alias: Annotated[str, typer.Option(help="Registry alias to score with.")] = "champion",
+    top_k: Annotated[int, typer.Option(help="Reasons per row.", min=0, max=10)] = 3,
+    lang: Annotated[str, typer.Option(help="Reason language: en or zh.")] = "en",
+    batch_size: Annotated[int, typer.Option(help="Rows per TreeSHAP batch.", min=1)] = 1000,
+) -> None:
+    """Score a whole population offline: score, level, top reasons and actions per row."""
+    import pandas as pd
+    from rich.progress import Progress
+
+    from models.registry import RegistryError, load_registered
+    from models.risk_model import FeatureMismatchError, ModelLoadError
+    from models.scorer import score_frame
+
+    with user_errors():
+        spec = _spec(task)
+        if lang not in ("en", "zh"):
+            raise UserError(f"unknown language {lang!r}; expected en or zh")
+        if output.suffix not in (".parquet", ".csv"):
+            raise UserError(f"output {output} must end in .parquet or .csv")
+        if not input_path.is_file():
+            raise UserError(f"input file {input_path} does not exist")
+        try:
+            frame = pd.read_parquet(input_path)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot read {input_path}: {exc}") from exc
+        if "entity_id" not in frame.columns:
+            raise UserError(f"{input_path} has no entity_id column")
+        try:
+            model, info = load_registered(spec.task, alias)
+        except (RegistryError, ModelLoadError) as exc:
+            raise UserError(str(exc)) from None
+        rows: list[dict[str, object]] = []
+        with Progress(transient=True) as progress:
+            bar = progress.add_task(f"scoring {spec.task}", total=len(frame))
+            for start in range(0, len(frame), batch_size):
+                batch = frame.iloc[start : start + batch_size]
+                try:
+                    records = score_frame(model, batch, top_k=top_k, lang=lang)  # type: ignore[arg-type]
+                except FeatureMismatchError as exc:
+                    raise UserError(str(exc)) from None
+                as_of = batch["as_of"].tolist() if "as_of" in batch else [None] * len(batch)
+                for record, when in zip(records, as_of, strict=True):
+                    row: dict[str, object] = {
+                        "entity_id": record.entity_id,
+                        "as_of": when,
+                        "score": record.score,
+                        "risk_level": record.risk_level,
+                    }
+                    for rank in range(top_k):
+                        reason = record.reasons[rank] if rank < len(record.reasons) else None
+                        row[f"reason_{rank + 1}"] = reason.sentence if reason else None
+                        row[f"reason_{rank + 1}_feature"] = reason.feature if reason else None
+                    row["actions"] = "; ".join(
+                        f"{a.department}: {a.action}" for a in record.actions
+                    )
+                    rows.append(row)
+                progress.update(bar, advance=len(batch))
+        result = pd.DataFrame(rows)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if output.suffix == ".csv":
+            result.to_csv(output, index=False)
+        else:
+            result.to_parquet(output, index=False)
+    counts = result["risk_level"].value_counts().to_dict() if len(result) else {}
+    typer.echo(
+        f"{spec.task}: scored {len(result)} rows with {info.name} v{info.version} ({alias}) -> "
+        f"{output}; levels: "
+        + ", ".join(
+            f"{level}={counts.get(level, 0)}" for level in ("red", "orange", "yellow", "green")
+        )
+    )
 
 
 def register(app: typer.Typer) -> None:
     """Add this family's commands to the app."""
+    app.command("train")(train)
+    app.command("promote")(promote)
+    app.command("models")(list_models)
+    app.command("score")(score)

@@ -1,0 +1,177 @@
+"""Champion/challenger promotion: move `champion` only to a challenger that is not worse.
+
+Rule (both measured on the same, newest test slice): the challenger's ROC-AUC may be at most
+0.005 below the champion's, and its expected calibration error at most 0.01 above it.
+Every decision, including `--force`, is recorded as an MLflow run of its own with both metric
+sets, so the history of which version served when is auditable.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.spec import TaskSpec
+from training.errors import UserError
+from training.train import Splits, TrainingData, build_from_raw, read_dataset, split_dataset
+
+COMPARED_METRICS = ("roc_auc", "pr_auc", "brier", "ece", "lift_recovered", "oracle_roc_auc")
+
+
+@dataclass(frozen=True)
+class PromotionRule:
+    """How much worse a challenger may be and still take over."""
+
+    max_auc_drop: float = 0.005
+    max_ece_rise: float = 0.01
+
+    def judge(self, challenger: dict[str, float], champion: dict[str, float]) -> tuple[bool, str]:
+        """(accept, reason in words)."""
+        auc_drop = champion["roc_auc"] - challenger["roc_auc"]
+        ece_rise = challenger["ece"] - champion["ece"]
+        if math.isnan(auc_drop) or math.isnan(ece_rise):
+            return False, "AUC or ECE undefined on the test slice"
+        problems = []
+        if auc_drop > self.max_auc_drop:
+            problems.append(f"AUC {auc_drop:.4f} lower (limit {self.max_auc_drop})")
+        if ece_rise > self.max_ece_rise:
+            problems.append(f"ECE {ece_rise:.4f} higher (limit {self.max_ece_rise})")
+        if problems:
+            return False, "challenger is worse: " + "; ".join(problems)
+        return (
+            True,
+            f"challenger not worse: AUC change {-auc_drop:+.4f}, ECE change {ece_rise:+.4f}",
+        )
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    """The outcome of one `riskloop promote`."""
+
+    task: str
+    promoted: bool
+    forced: bool
+    reason: str
+    challenger_version: int
+    champion_before: int | None
+    champion_after: int | None
+    challenger_metrics: dict[str, float]
+    champion_metrics: dict[str, float]
+    run_id: str
+
+
+def _newest_data(spec: TaskSpec, run_source: str) -> TrainingData:
+    """The challenger's own training data (its test slice is the newest one it knows)."""
+    source = Path(run_source)
+    if source.is_dir():
+        return build_from_raw(spec, source)
+    if source.is_file():
+        return read_dataset(spec, source)
+    raise UserError(
+        f"the challenger's dataset {run_source or '(unknown)'} is gone; pass --dataset or --raw"
+    )
+
+
+def promote(
+    spec: TaskSpec,
+    data: TrainingData | None = None,
+    force: bool = False,
+    rule: PromotionRule | None = None,
+) -> PromotionDecision:
+    """Compare challenger and champion on the newest test slice and move `champion` if allowed."""
+    import mlflow
+
+    from models.registry import load_registered
+    from models.risk_model import ModelLoadError
+    from training import tracking
+    from training.evaluate import evaluate_model
+
+    rule = rule or PromotionRule()
+    tracking.configure_tracking()
+    client = tracking.tracking_client()
+    name = spec.registered_model_name
+    challenger_version = tracking.alias_version(name, tracking.CHALLENGER)
+    if challenger_version is None:
+        raise UserError(f"no challenger registered for {spec.task}: run `riskloop train` first")
+    champion_before = tracking.alias_version(name, tracking.CHAMPION)
+    challenger, challenger_info = load_registered(spec.task, tracking.CHALLENGER)
+    if data is None:
+        run = client.get_run(challenger_info.run_id) if challenger_info.run_id else None
+        data = _newest_data(spec, run.data.tags.get("riskloop.dataset_source", "") if run else "")
+    splits: Splits = split_dataset(spec, data.frame)
+    challenger_metrics = evaluate_model(challenger, splits.test, data.truth)
+    champion_metrics: dict[str, float] = {}
+    if champion_before is None:
+        accepted, reason = True, "no champion yet"
+    elif champion_before == challenger_version:
+        accepted, reason = False, f"version {challenger_version} is already the champion"
+    else:
+        try:
+            champion, _ = load_registered(spec.task, tracking.CHAMPION)
+        except ModelLoadError as exc:
+            champion = None
+            accepted, reason = False, f"champion cannot be evaluated: {exc}"
+        if champion is not None:
+            champion_metrics = evaluate_model(champion, splits.test, data.truth)
+            accepted, reason = rule.judge(challenger_metrics, champion_metrics)
+    promoted = accepted or (force and champion_before != challenger_version)
+    if force and not accepted and promoted:
+        reason = f"forced: {reason}"
+    champion_after = challenger_version if promoted else champion_before
+
+    with mlflow.start_run(run_name=f"promote-{spec.task}") as run:
+        mlflow.set_tags(
+            {
+                "riskloop.kind": "promotion",
+                "riskloop.task": spec.task,
+                "riskloop.decision": "promoted" if promoted else "refused",
+                "riskloop.forced": str(force and promoted and not accepted).lower(),
+                "riskloop.force_requested": str(force).lower(),
+                "riskloop.reason": reason,
+                "riskloop.challenger_version": str(challenger_version),
+                "riskloop.champion_before": str(champion_before or ""),
+                "riskloop.champion_after": str(champion_after or ""),
+                "riskloop.dataset_source": data.source,
+            }
+        )
+        mlflow.log_params(
+            {
+                "max_auc_drop": rule.max_auc_drop,
+                "max_ece_rise": rule.max_ece_rise,
+                "dataset_fingerprint": data.fingerprint,
+                "test_as_of": f"{splits.test['as_of'].min():%Y-%m-%d}.."
+                f"{splits.test['as_of'].max():%Y-%m-%d}",
+                "n_test": len(splits.test),
+            }
+        )
+        for prefix, metrics in (("challenger", challenger_metrics), ("champion", champion_metrics)):
+            mlflow.log_metrics(
+                tracking.finite_metrics(
+                    {f"{prefix}_{key}": metrics[key] for key in COMPARED_METRICS if key in metrics}
+                )
+            )
+    if promoted:
+        client.set_registered_model_alias(name, tracking.CHAMPION, str(challenger_version))
+        client.set_model_version_tag(
+            name,
+            str(challenger_version),
+            "riskloop.promoted_at",
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        )
+        client.set_model_version_tag(
+            name, str(challenger_version), "riskloop.promotion_run", run.info.run_id
+        )
+    return PromotionDecision(
+        task=spec.task,
+        promoted=promoted,
+        forced=force and promoted and not accepted,
+        reason=reason,
+        challenger_version=challenger_version,
+        champion_before=champion_before,
+        champion_after=champion_after,
+        challenger_metrics=challenger_metrics,
+        champion_metrics=champion_metrics,
+        run_id=run.info.run_id,
+    )

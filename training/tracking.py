@@ -1,0 +1,162 @@
+"""MLflow wiring for training and promotion: experiment, run contents, model registration.
+
+Only `training/` talks to MLflow's tracking API; `models.registry` reads the registry.
+Everything here is called from commands, never at import time.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from models.registry import PYFUNC_ENTRY_SOURCE, RISK_MODEL_ARTIFACT
+from models.risk_model import RiskModel
+from models.settings import get_settings
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+_REQUIREMENT_PACKAGES = ("riskloop", "mlflow", "lightgbm", "numpy", "pandas", "scikit-learn")
+
+
+def configure_tracking() -> str:
+    """Point MLflow at the settings' store and ensure riskloop's experiment exists; its id."""
+    import mlflow
+
+    settings = get_settings()
+    mlflow.set_tracking_uri(settings.mlflow_uri)
+    mlflow.set_registry_uri(settings.mlflow_uri)
+    experiment = mlflow.get_experiment_by_name(settings.experiment)
+    if experiment is None:
+        experiment_id = mlflow.create_experiment(
+            settings.experiment,
+            artifact_location=_artifact_uri(settings.resolved_artifact_location),
+        )
+    else:
+        experiment_id = experiment.experiment_id
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return str(experiment_id)
+
+
+def _artifact_uri(location: str) -> str:
+    """A local path becomes a `file://` URI; URIs (s3://, http://, file://) pass through."""
+    if "://" in location:
+        return location
+    return Path(location).resolve().as_uri()
+
+
+def tracking_client() -> MlflowClient:
+    """A client on the settings' tracking and registry URI."""
+    from mlflow import MlflowClient
+
+    uri = get_settings().mlflow_uri
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def git_commit() -> str | None:
+    """The commit of the code that trained the model, or None outside a git checkout."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None
+
+
+def pip_requirements() -> list[str]:
+    """Exact versions of what the pyfunc model needs (saves MLflow's slow inference step)."""
+    return [f"{name}=={metadata.version(name)}" for name in _REQUIREMENT_PACKAGES]
+
+
+def finite_metrics(metrics: dict[str, float]) -> dict[str, float]:
+    """MLflow-loggable metrics: NaN (undefined, e.g. no oracle) are left out."""
+    return {key: float(value) for key, value in metrics.items() if math.isfinite(value)}
+
+
+def signature_frame(model: RiskModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """Feature columns as an API caller sends them: category strings, numbers as float."""
+    columns: dict[str, Any] = {}
+    for feature in model.spec.features:
+        column = frame[feature.name]
+        if feature.dtype == "category":
+            columns[feature.name] = column.astype("object").where(column.notna(), None)
+        else:
+            columns[feature.name] = pd.to_numeric(column.astype("object")).astype("float64")
+    return pd.DataFrame(columns).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """A freshly registered model version and the aliases it received."""
+
+    name: str
+    version: int
+    aliases: tuple[str, ...]
+
+
+def log_and_register(model: RiskModel, example_rows: pd.DataFrame) -> RegisteredVersion:
+    """Log `model` as pyfunc in the active run, register it and set its aliases.
+
+    The new version becomes `challenger`; the first version of a task also becomes `champion`.
+    """
+    import mlflow
+    from mlflow.models import infer_signature
+
+    name = model.spec.registered_model_name
+    example = signature_frame(model, example_rows)
+    signature = infer_signature(example, model.predict_proba(example))
+    with tempfile.TemporaryDirectory(prefix="riskloop-save-") as tmp:
+        saved = model.save(Path(tmp) / RISK_MODEL_ARTIFACT)
+        entry = Path(tmp) / "riskloop_pyfunc.py"
+        entry.write_text(PYFUNC_ENTRY_SOURCE, encoding="utf-8")
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(entry),
+            artifacts={RISK_MODEL_ARTIFACT: str(saved)},
+            signature=signature,
+            input_example=example,
+            pip_requirements=pip_requirements(),
+            registered_model_name=name,
+        )
+    version = int(info.registered_model_version)
+    client = tracking_client()
+    client.set_registered_model_alias(name, CHALLENGER, str(version))
+    aliases = [CHALLENGER]
+    if alias_version(name, CHAMPION) is None:
+        client.set_registered_model_alias(name, CHAMPION, str(version))
+        aliases.append(CHAMPION)
+    return RegisteredVersion(name=name, version=version, aliases=tuple(aliases))
+
+
+def alias_version(name: str, alias: str) -> int | None:
+    """The version number holding `alias`, or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return int(tracking_client().get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def log_importance(importance: dict[str, float]) -> None:
+    """Mean |SHAP| per feature, as a JSON artifact and as `shap_<feature>` metrics."""
+    import mlflow
+
+    mlflow.log_dict(dict(sorted(importance.items(), key=lambda kv: -kv[1])), "importance.json")
+    mlflow.log_metrics({f"shap_{name}": float(np.round(v, 8)) for name, v in importance.items()})

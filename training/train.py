@@ -1,0 +1,278 @@
+"""Train one task end to end: dataset -> time split -> (tune) -> fit -> evaluate -> MLflow.
+
+`fit_model` is the pure part (no tracking), used by tests and benchmarks; `train_task` adds
+tuning, evaluation on the test slice, the MLflow run and registration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from models.risk_model import RiskModel
+from models.spec import LightGBMParams, TaskSpec
+from training.errors import UserError
+
+ID_COLUMNS = ("entity_id", "as_of", "label")
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """A labelled dataset and where it came from (for the run's lineage)."""
+
+    frame: pd.DataFrame
+    source: str
+    fingerprint: str
+    truth: pd.DataFrame | None = None
+    truth_source: str | None = None
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Train / validation / test slices by as-of date, separated by the label horizon."""
+
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    test: pd.DataFrame
+
+
+def dataset_fingerprint(frame: pd.DataFrame) -> str:
+    """A content hash of the dataset (values and column names), stable across file copies."""
+    digest = hashlib.sha256()
+    digest.update("|".join(map(str, frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def check_dataset(spec: TaskSpec, frame: pd.DataFrame, source: str) -> None:
+    """Refuse a dataset that does not fit the spec, naming the first problems."""
+    missing = [c for c in (*ID_COLUMNS, *spec.feature_names) if c not in frame.columns]
+    if missing:
+        shown = ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else "")
+        raise UserError(
+            f"{source} does not match the {spec.task} spec (catalog {spec.catalog_version}): "
+            f"missing column(s) {shown}"
+        )
+    if frame.empty:
+        raise UserError(f"{source} has no rows")
+    labels = set(pd.unique(frame["label"]))
+    if not labels <= {0, 1} or len(labels) < 2:
+        raise UserError(f"{source}: column 'label' must hold both 0 and 1, found {sorted(labels)}")
+
+
+def _truth_file(spec: TaskSpec, truth_dir: Path) -> Path:
+    return truth_dir / f"{spec.slug}_units.parquet"
+
+
+def _read_truth(spec: TaskSpec, truth_dir: Path | None) -> tuple[pd.DataFrame | None, str | None]:
+    if truth_dir is None:
+        return None, None
+    path = _truth_file(spec, truth_dir)
+    if not path.is_file():
+        return None, None
+    return pd.read_parquet(path, columns=["entity_id", "as_of", "true_prob"]), str(path)
+
+
+def _sidecar_truth_dir(dataset: Path) -> Path | None:
+    """A `truth` (or `raw`) folder named in the dataset's JSON sidecar, if any."""
+    sidecar = dataset.with_suffix(".json")
+    if not sidecar.is_file():
+        return None
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(meta.get("truth"), str):
+        return Path(meta["truth"])
+    if isinstance(meta.get("raw"), str):
+        return Path(meta["raw"]) / "truth"
+    return None
+
+
+def read_dataset(spec: TaskSpec, dataset: Path, truth_dir: Path | None = None) -> TrainingData:
+    """A labelled dataset parquet (as `riskloop build-dataset` writes it), checked against the spec."""
+    if not dataset.is_file():
+        raise UserError(f"dataset file {dataset} does not exist")
+    try:
+        frame = pd.read_parquet(dataset)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read dataset {dataset}: {exc}") from exc
+    check_dataset(spec, frame, str(dataset))
+    truth, truth_source = _read_truth(spec, truth_dir or _sidecar_truth_dir(dataset))
+    return TrainingData(frame, str(dataset), dataset_fingerprint(frame), truth, truth_source)
+
+
+def build_from_raw(spec: TaskSpec, raw_dir: Path) -> TrainingData:
+    """Build the labelled dataset from a raw city folder; its truth files come along if present."""
+    from features.dataset import build_dataset
+
+    from training.raw_io import load_raw_tables
+
+    if not raw_dir.is_dir():
+        raise UserError(f"raw data folder {raw_dir} does not exist")
+    tables = load_raw_tables(raw_dir, spec.task)
+    frame = build_dataset(spec.task, tables)
+    check_dataset(spec, frame, str(raw_dir))
+    truth, truth_source = _read_truth(spec, raw_dir / "truth")
+    return TrainingData(frame, str(raw_dir), dataset_fingerprint(frame), truth, truth_source)
+
+
+def split_dataset(spec: TaskSpec, frame: pd.DataFrame) -> Splits:
+    """Time split with a gap equal to the label horizon (`features.dataset.time_split`)."""
+    from features.dataset import time_split
+
+    train, valid, test = time_split(frame, spec.horizon)
+    for name, part in (("train", train), ("validation", valid), ("test", test)):
+        if part.empty or part["label"].nunique() < 2:
+            raise UserError(
+                f"{spec.task}: the {name} slice has no rows or a single label class; "
+                "the dataset covers too short a period"
+            )
+    return Splits(train=train, valid=valid, test=test)
+
+
+def fit_model(spec: TaskSpec, splits: Splits, params: LightGBMParams) -> RiskModel:
+    """Fit booster, calibrator and thresholds (no tracking): the reproducible core."""
+    return RiskModel(spec, params).fit(
+        splits.train,
+        splits.train["label"].to_numpy(),
+        splits.valid,
+        splits.valid["label"].to_numpy(),
+    )
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """What one `riskloop train` produced."""
+
+    run_id: str
+    name: str
+    version: int
+    aliases: tuple[str, ...]
+    metrics: dict[str, float]
+    model: RiskModel
+    train_seconds: float
+    tune_seconds: float
+
+
+def _as_of_range(part: pd.DataFrame) -> str:
+    return f"{part['as_of'].min():%Y-%m-%d}..{part['as_of'].max():%Y-%m-%d}"
+
+
+def train_task(
+    spec: TaskSpec,
+    data: TrainingData,
+    trials: int = 0,
+    seed: int = 7,
+    max_rounds: int | None = None,
+    study_name: str | None = None,
+    on_step: Callable[[str], None] | None = None,
+    on_trial: Callable[[int], None] | None = None,
+) -> TrainOutcome:
+    """Tune (if `trials`), fit, evaluate on the test slice, log to MLflow and register."""
+    import mlflow
+
+    from training import tracking
+    from training.evaluate import evaluate_model, mean_abs_shap
+    from training.tune import tune
+
+    step = on_step or (lambda _message: None)
+    splits = split_dataset(spec, data.frame)
+    params = dataclasses.replace(spec.params, seed=seed)
+    if max_rounds is not None:
+        params = dataclasses.replace(params, num_boost_round=max_rounds)
+    tuning = None
+    tune_started = time.perf_counter()
+    if trials > 0:
+        step(f"tuning: {trials} Optuna trials")
+        tuning = tune(
+            spec,
+            splits.train,
+            splits.valid,
+            trials,
+            params,
+            study_name=study_name or f"riskloop-{spec.task}-{time.strftime('%Y%m%dT%H%M%S')}",
+            on_trial=on_trial,
+        )
+        params = tuning.params
+    tune_seconds = time.perf_counter() - tune_started
+    step("fitting LightGBM with early stopping")
+    fit_started = time.perf_counter()
+    model = fit_model(spec, splits, params)
+    train_seconds = time.perf_counter() - fit_started
+    step("evaluating on the test slice")
+    metrics = evaluate_model(model, splits.test, data.truth)
+    model.metrics_ = tracking.finite_metrics(metrics)
+    importance = mean_abs_shap(model, splits.test)
+
+    step("logging to MLflow and registering")
+    tracking.configure_tracking()
+    commit = tracking.git_commit()
+    with mlflow.start_run(run_name=f"train-{spec.task}") as run:
+        mlflow.set_tags(
+            {
+                "riskloop.kind": "training",
+                "riskloop.task": spec.task,
+                "riskloop.dataset_source": data.source,
+                "riskloop.truth_source": data.truth_source or "",
+                "riskloop.feedback_used": "false",
+                **({"mlflow.source.git.commit": commit} if commit else {}),
+            }
+        )
+        mlflow.log_params(
+            {
+                **dataclasses.asdict(params),
+                "task": spec.task,
+                "catalog_version": spec.catalog_version,
+                "calibration": spec.calibration,
+                "trials": trials,
+                "best_iteration": model.best_iteration_,
+                "dataset_fingerprint": data.fingerprint,
+                "train_as_of": _as_of_range(splits.train),
+                "valid_as_of": _as_of_range(splits.valid),
+                "test_as_of": _as_of_range(splits.test),
+                "n_train": len(splits.train),
+                "n_valid": len(splits.valid),
+                "n_test": len(splits.test),
+            }
+        )
+        mlflow.log_dict(spec.to_dict(), "spec.json")
+        mlflow.log_dict(
+            {
+                "thresholds": model.thresholds_.as_dict(),
+                "calibrator": dataclasses.asdict(model.calibrator_),
+            },
+            "thresholds.json",
+        )
+        mlflow.log_metrics(
+            {
+                **model.metrics_,
+                "train_seconds": train_seconds,
+                "tune_seconds": tune_seconds,
+                **(
+                    {"tune_best_valid_auc": tuning.best_valid_auc, "tune_pruned": tuning.n_pruned}
+                    if tuning
+                    else {}
+                ),
+            }
+        )
+        tracking.log_importance(importance)
+        registered = tracking.log_and_register(model, splits.test.head(5))
+        mlflow.set_tag("riskloop.registered_version", str(registered.version))
+    return TrainOutcome(
+        run_id=run.info.run_id,
+        name=registered.name,
+        version=registered.version,
+        aliases=registered.aliases,
+        metrics=model.metrics_,
+        model=model,
+        train_seconds=train_seconds,
+        tune_seconds=tune_seconds,
+    )
