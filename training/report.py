@@ -214,6 +214,7 @@ def fidelity(
     features: Sequence[FeatureDef],
     dominant_driver: Sequence[object] | None = None,
     top_k: int = TOP_REASONS,
+    planted_drivers: Sequence[str] = (),
 ) -> dict[str, Any]:
     """How well the model's explanations recover the simulated city's planted structure.
 
@@ -223,6 +224,8 @@ def fidelity(
         dominant_driver: per row, the truth's dominant driver name (`none` or anything that is
             not a catalog driver counts as "no single driver"); None skips the unit check.
         top_k: how many top reasons (by |contribution|, as the scorer ranks them) to search.
+        planted_drivers: the truth's driver names; units dominated by one without any catalog
+            feature count as misses. The catalog's drivers are always included.
 
     Returns:
         A dict with `importance` (feature -> mean |SHAP|), `driver_importance` (driver ->
@@ -267,7 +270,7 @@ def fidelity(
     }
     if dominant_driver is None:
         return result
-    drivers = set(driver_importance)
+    drivers = set(driver_importance) | set(planted_drivers)
     dominant = list(dominant_driver)
     order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :top_k]
     per_driver: dict[str, dict[str, float]] = {}
@@ -737,7 +740,12 @@ def _fidelity(
         dominant = rows.merge(keys, on=["entity_id", "as_of"], how="left", validate="many_to_one")[
             "dominant_driver"
         ].tolist()
-    result = fidelity(scored.contributions, features, dominant)
+    result = fidelity(
+        scored.contributions,
+        features,
+        dominant,
+        planted_drivers=truth.drivers if truth is not None else (),
+    )
     noise_ceiling = result["strongest_noise_feature"]
     parts: list[object] = []
     if not result["noise_features"] or not result["driver_features"]:

@@ -114,6 +114,11 @@ def test_fidelity_ranks_drivers_and_counts_top_reasons() -> None:
         "a": {"units": 1, "hits": 1, "share": 1.0},
         "b": {"units": 2, "hits": 1, "share": 0.5},
     }
+    with_unmeasured = fidelity(
+        contributions, features, ["a", "b", "b", "c"], planted_drivers=("a", "b", "c")
+    )
+    assert (with_unmeasured["single_driver_units"], with_unmeasured["top_reason_hits"]) == (4, 2)
+    assert with_unmeasured["per_driver"]["c"] == {"units": 1, "hits": 0, "share": 0.0}
 
 
 class _FairnessTables(HTMLParser):
