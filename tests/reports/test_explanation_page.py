@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -11,55 +12,41 @@ import pytest
 from models.risk_model import RiskModel
 from models.scorer import score_frame
 from serving.explanation_page import base_value, margin_from_score, render_warning_page
+from serving.store.repository import WarningStore
 
 PAGE_SECTIONS = ["summary", "reasons", "waterfall", "actions", "history"]
 
 
-def _warning(model: RiskModel, frame: pd.DataFrame, lang: str = "en") -> dict[str, Any]:
-    """A warning shaped like the store's `get_warning` output, scored by the real scorer."""
-    record = score_frame(model, frame.iloc[[0]], top_k=3, lang=lang)[0]
-    return {
-        "id": "wa-0001",
-        "task": "wage-arrears",
-        "entity": "3f9c0d7e5a1b2c4d",
+def _warning(model: RiskModel, frame: pd.DataFrame, store_dir: Path) -> dict[str, Any]:
+    """A real stored warning: scored by the scorer, recorded, dispatched, read back."""
+    record = score_frame(model, frame.iloc[[0]], top_k=3, lang="en")[0]
+    result = {
+        "entity_id": "91330500MA2B3C4D5E",
         "as_of": "2024-01-01",
         "score": record.score,
-        "risk_level": "orange",
-        "status": "dispatched",
-        "department": "Labour inspection brigade",
-        "outcome": None,
-        "reasons": [
-            {
-                "feature": r.feature,
-                "label": r.label,
-                "value": r.value,
-                "contribution": r.contribution,
-                "direction": r.direction,
-                "actionable": r.actionable,
-                "sentence": r.sentence,
-            }
-            for r in record.reasons
-        ],
-        "actions": [{"department": a.department, "action": a.action} for a in record.actions],
-        "model_name": "riskloop-wage-arrears",
-        "model_version": "2",
-        "history": [
-            {
-                "event": "raised",
-                "at": "2024-01-02T09:00:00+00:00",
-                "actor": "screening",
-                "score": record.score,
-            },
-            {
-                "event": "disposition",
-                "at": "2024-01-03T10:30:00+00:00",
-                "actor": "supervisor-li",
-                "status": "dispatched",
-                "department": "Labour inspection brigade",
-                "note": "<script>alert('x')</script> call first",
-            },
-        ],
+        "risk_level": record.risk_level if record.risk_level != "green" else "yellow",
+        "reasons": [dataclasses.asdict(reason) for reason in record.reasons],
+        "actions": [dataclasses.asdict(action) for action in record.actions],
+        "features": {},
     }
+    with WarningStore(f"sqlite:///{store_dir / 'store.db'}", "test-secret") as store:
+        (warning_id,) = store.record_scores(
+            actor="screening",
+            task="wage-arrears",
+            model_name="riskloop-wage-arrears",
+            model_version="2",
+            results=[result],
+        )
+        assert warning_id is not None
+        store.add_feedback(
+            warning_id,
+            actor="supervisor-li",
+            status="dispatched",
+            department="Labour inspection brigade",
+            outcome=None,
+            note="<script>alert('x')</script> call first",
+        )
+        return store.get_warning(warning_id)
 
 
 def _high_risk_rows(model: RiskModel, frame: pd.DataFrame) -> pd.DataFrame:
@@ -88,7 +75,8 @@ def test_page_renders_in_chromium_without_errors_or_network(
     browser_check,
 ) -> None:
     frame, _ = synthetic_test_slice
-    warning = _warning(synthetic_model, _high_risk_rows(synthetic_model, frame))
+    warning = _warning(synthetic_model, _high_risk_rows(synthetic_model, frame), tmp_path)
+    assert "91330500MA2B3C4D5E" not in str(warning)  # the store keeps pseudonyms only
     page = render_warning_page(warning, synthetic_model, lang, model_version="3")
     assert "<script>" not in page
     path = tmp_path / f"warning-{lang}.html"
