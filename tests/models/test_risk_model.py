@@ -1,0 +1,106 @@
+"""RiskModel: fitting, determinism, saving and loading with clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.risk_model import (
+    BOOSTER_FILE,
+    META_FILE,
+    Calibrator,
+    FeatureMismatchError,
+    ModelLoadError,
+    RiskModel,
+    Thresholds,
+    model_matrix,
+)
+from models.spec import get_spec
+
+
+def test_same_seed_and_data_give_bit_identical_model(fit_model_on_synthetic: Any) -> None:
+    first, _ = fit_model_on_synthetic("wage-arrears", seed=3)
+    second, _ = fit_model_on_synthetic("wage-arrears", seed=3)
+    assert first.model_text() == second.model_text()
+    assert first.calibrator_ == second.calibrator_
+    assert first.thresholds_ == second.thresholds_
+
+
+def test_save_and_load_round_trip(
+    telecom_model: tuple[RiskModel, pd.DataFrame], tmp_path: Path
+) -> None:
+    model, frame = telecom_model
+    model.save(tmp_path / "m")
+    loaded = RiskModel.load(tmp_path / "m")
+    assert loaded.model_text() == model.model_text()
+    assert np.array_equal(loaded.predict_proba(frame), model.predict_proba(frame))
+    assert loaded.thresholds_ == model.thresholds_
+    assert (tmp_path / "m" / BOOSTER_FILE).read_text().startswith("tree")
+
+
+def test_thresholds_follow_capacity(telecom_model: tuple[RiskModel, pd.DataFrame]) -> None:
+    model, _ = telecom_model
+    thresholds = model.thresholds_
+    assert thresholds.red >= thresholds.orange >= thresholds.yellow
+    scores = np.linspace(0, 1, 10001)
+    levels = Thresholds.from_capacity(model.spec, scores).levels(scores)
+    assert abs((levels == "red").mean() - 0.01) < 0.001
+    assert abs((levels == "orange").mean() - 0.04) < 0.001
+    assert abs((levels == "yellow").mean() - 0.10) < 0.001
+
+
+def test_calibrators_are_monotone_and_bounded() -> None:
+    rng = np.random.default_rng(0)
+    margin = rng.normal(0, 2, 4000)
+    label = (rng.random(4000) < 1 / (1 + np.exp(-(0.5 * margin - 1)))).astype(float)
+    grid = np.linspace(-8, 8, 200)
+    for kind in ("platt", "isotonic"):
+        calibrated = Calibrator.fit(kind, margin, label).transform(grid)
+        assert np.all(np.diff(calibrated) >= 0) and calibrated.min() >= 0 and calibrated.max() <= 1
+    platt = Calibrator.fit("platt", margin, label)
+    assert abs(platt.slope - 0.5) < 0.1 and abs(platt.intercept + 1) < 0.15
+
+
+def test_model_matrix_types_and_missing_columns(make_frame: Any) -> None:
+    spec = get_spec("dispute-escalation")
+    frame = make_frame(spec, n_rows=5)
+    frame["dispute_type"] = ["labour", "not-a-type", None, "land", "other"]
+    matrix = model_matrix(spec, frame)
+    assert list(matrix.columns) == list(spec.feature_names)
+    assert matrix["dispute_type"].isna().tolist() == [False, True, True, False, False]
+    assert list(matrix["dispute_type"].cat.categories) == list(
+        spec.feature("dispute_type").categories
+    )
+    assert matrix["group_flag"].dtype == "float64"
+    with pytest.raises(FeatureMismatchError, match="n_parties"):
+        model_matrix(spec, frame.drop(columns=["n_parties"]))
+
+
+def test_load_errors_are_clear(
+    telecom_model: tuple[RiskModel, pd.DataFrame], tmp_path: Path
+) -> None:
+    model, _ = telecom_model
+    with pytest.raises(ModelLoadError, match="has no booster.txt"):
+        RiskModel.load(tmp_path / "nowhere")
+
+    corrupt_meta = model.save(tmp_path / "meta")
+    (corrupt_meta / META_FILE).write_text("{not json")
+    with pytest.raises(ModelLoadError, match="corrupt"):
+        RiskModel.load(corrupt_meta)
+
+    corrupt_booster = model.save(tmp_path / "booster")
+    (corrupt_booster / BOOSTER_FILE).write_text("garbage")
+    with pytest.raises(ModelLoadError, match="corrupt"):
+        RiskModel.load(corrupt_booster)
+
+    other_catalog = model.save(tmp_path / "features")
+    meta = json.loads((other_catalog / META_FILE).read_text())
+    meta["features"] = meta["features"][:-1]
+    (other_catalog / META_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ModelLoadError, match="differ from the current catalog"):
+        RiskModel.load(other_catalog)

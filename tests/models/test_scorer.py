@@ -1,0 +1,96 @@
+"""The scorer: exact additivity, reasons, sentences, levels and actions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.risk_model import RiskModel, model_matrix
+from models.scorer import reason_sentence, score_arrays, score_frame
+
+
+def test_contributions_plus_base_equal_raw_margin(
+    dispute_model: tuple[RiskModel, pd.DataFrame],
+) -> None:
+    model, frame = dispute_model
+    arrays = score_arrays(model, frame)
+    booster_margin = model.booster_.predict(model_matrix(model.spec, frame), raw_score=True)
+    assert arrays.contributions is not None
+    np.testing.assert_allclose(
+        arrays.contributions.sum(axis=1) + arrays.base_value, booster_margin, rtol=0, atol=1e-9
+    )
+    for record in score_frame(model, frame.head(50)):
+        total = sum(record.contributions.values()) + record.base_value
+        assert total == pytest.approx(record.raw_margin, abs=1e-9)
+
+
+def test_vectorised_and_record_paths_agree(
+    telecom_model: tuple[RiskModel, pd.DataFrame],
+) -> None:
+    model, frame = telecom_model
+    arrays = score_arrays(model, frame)
+    records = score_frame(model, frame, explain=False)
+    assert [r.score for r in records] == pytest.approx(arrays.scores.tolist(), abs=1e-12)
+    assert [r.risk_level for r in records] == arrays.levels.tolist()
+    assert [r.entity_id for r in records] == frame["entity_id"].tolist()
+    assert all(r.reasons == [] and r.contributions == {} for r in records)
+    np.testing.assert_allclose(arrays.scores, model.predict_proba(frame), atol=1e-12)
+
+
+def test_reasons_are_top_k_by_magnitude_in_both_languages(
+    telecom_model: tuple[RiskModel, pd.DataFrame],
+) -> None:
+    model, frame = telecom_model
+    english = score_frame(model, frame.head(20), top_k=4, lang="en")
+    chinese = score_frame(model, frame.head(20), top_k=4, lang="zh")
+    for en, zh in zip(english, chinese, strict=True):
+        assert len(en.reasons) == 4
+        magnitudes = [abs(r.contribution) for r in en.reasons]
+        assert magnitudes == sorted(magnitudes, reverse=True)
+        assert magnitudes[0] == pytest.approx(max(abs(v) for v in en.contributions.values()))
+        for reason_en, reason_zh in zip(en.reasons, zh.reasons, strict=True):
+            suffix_en = " (raises risk)" if reason_en.direction == "raises" else " (lowers risk)"
+            suffix_zh = "（风险上升）" if reason_zh.direction == "raises" else "（风险下降）"
+            assert reason_en.sentence.endswith(suffix_en)
+            assert reason_zh.sentence.endswith(suffix_zh)
+            assert (reason_en.direction == "raises") == (reason_en.contribution > 0)
+            assert reason_zh.label == model.spec.feature(reason_zh.feature).label_zh
+
+
+def test_reason_sentences_from_catalog_templates() -> None:
+    from models.spec import get_spec
+
+    spec = get_spec("wage-arrears")
+    si = spec.feature("si_arrears_months_6m")
+    assert reason_sentence(si, 3, "raises", "en") == (
+        "3 of the last 6 reported months with unpaid social insurance (raises risk)"
+    )
+    assert reason_sentence(si, 3, "raises", "zh") == "近6个申报月中3个月社保欠缴（风险上升）"
+    listed = spec.feature("abnormal_listed")
+    assert reason_sentence(listed, False, "lowers", "en") == f"{listed.label_en}: no (lowers risk)"
+    assert reason_sentence(si, None, "lowers", "en") == f"{si.label_en}: no data (lowers risk)"
+
+
+def test_actions_follow_level_and_skip_non_actionable(
+    telecom_model: tuple[RiskModel, pd.DataFrame],
+) -> None:
+    model, frame = telecom_model
+    records = score_frame(model, frame, top_k=5)
+    assert {r.risk_level for r in records} >= {"red", "green"}
+    for record in records:
+        if record.risk_level == "green":
+            assert record.actions == []
+            continue
+        assert record.actions[0].trigger == f"level:{record.risk_level}"
+        for action in record.actions[1:]:
+            feature = model.spec.feature(action.trigger.removeprefix("reason:"))
+            assert feature.actionable
+            reason = next(r for r in record.reasons if r.feature == feature.name)
+            assert reason.direction == "raises"
+
+
+def test_empty_frame_scores_to_nothing(telecom_model: tuple[RiskModel, pd.DataFrame]) -> None:
+    model, frame = telecom_model
+    assert score_frame(model, frame.head(0)) == []
+    assert score_arrays(model, frame.head(0)).scores.shape == (0,)
