@@ -85,7 +85,7 @@ def test_load_errors_are_clear(
     telecom_model: tuple[RiskModel, pd.DataFrame], tmp_path: Path
 ) -> None:
     model, _ = telecom_model
-    with pytest.raises(ModelLoadError, match="has no booster.txt"):
+    with pytest.raises(ModelLoadError, match=r"has no booster\.txt"):
         RiskModel.load(tmp_path / "nowhere")
 
     corrupt_meta = model.save(tmp_path / "meta")
