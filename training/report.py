@@ -642,11 +642,17 @@ def _global_explanations(model: RiskModel, test: pd.DataFrame, scored: _Scored) 
     )
 
 
-def _audit_groups(frame: pd.DataFrame) -> list[str]:
-    return [column for column in frame.columns if column.startswith("audit_")]
+def _audit_groups(slug: str, frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Audit columns to report (the catalog's first, then any other), and those missing."""
+    from features.catalog import AUDIT_COLUMNS
+
+    expected = list(AUDIT_COLUMNS.get(slug, ()))
+    extra = [c for c in frame.columns if c.startswith("audit_") and c not in expected]
+    present = [c for c in expected if c in frame.columns] + extra
+    return present, [c for c in expected if c not in frame.columns]
 
 
-def _fairness(test: pd.DataFrame, scored: _Scored) -> html.Markup:
+def _fairness(model: RiskModel, test: pd.DataFrame, scored: _Scored) -> html.Markup:
     scores, levels = scored.arrays.scores, scored.arrays.levels
     overall = fairness_table(test.assign(_all="all"), scores, levels, "_all").iloc[0]
     parts: list[object] = [
@@ -659,7 +665,15 @@ def _fairness(test: pd.DataFrame, scored: _Scored) -> html.Markup:
             f"groups under {MIN_GROUP_ROWS} rows are too small to judge and never highlighted.",
         )
     ]
-    groups = _audit_groups(test)
+    groups, missing = _audit_groups(model.spec.slug, test)
+    if missing:
+        parts.append(
+            html.tag(
+                "p",
+                "Audit columns missing from the test slice: " + ", ".join(missing),
+                class_="note",
+            )
+        )
     if not groups:
         parts.append(html.tag("p", "The test slice has no audit columns.", class_="note"))
     header = [
@@ -1003,7 +1017,7 @@ def build_report(
             "3. Global explanations",
             _global_explanations(model, test, scored),
         ),
-        html.section("fairness", "4. Fairness by audit group", _fairness(test, scored)),
+        html.section("fairness", "4. Fairness by audit group", _fairness(model, test, scored)),
         html.section(
             "fidelity", "5. Explanation fidelity against the simulated truth", fidelity_html
         ),
