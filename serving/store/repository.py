@@ -639,7 +639,7 @@ class WarningStore:
                     "model_version": [row.model_version for row in rows],
                     "score": pd.Series([row.score for row in rows], dtype="float64"),
                     "risk_level": [row.risk_level for row in rows],
-                    "created_at": pd.to_datetime([_iso(row.created_at) for row in rows], utc=True),
+                    "created_at": _timestamps([row.created_at for row in rows]),
                 }
             )
             features = pd.DataFrame.from_records([row.features for row in rows], index=base.index)
@@ -667,8 +667,8 @@ class WarningStore:
                     "department": [row.department for row in rows],
                     "outcome": [row.outcome for row in rows],
                     "model_version": [row.model_version for row in rows],
-                    "created_at": pd.to_datetime([_iso(row.created_at) for row in rows], utc=True),
-                    "closed_at": pd.to_datetime([_iso(row.closed_at) for row in rows], utc=True),
+                    "created_at": _timestamps([row.created_at for row in rows]),
+                    "closed_at": _timestamps([row.closed_at for row in rows]),
                 }
             )
 
@@ -703,6 +703,11 @@ def _utc_naive_for(is_sqlite: bool, moment: datetime) -> datetime:
     """A bound for comparisons: SQLite stores UTC without an offset, PostgreSQL with one."""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return aware.astimezone(UTC).replace(tzinfo=None) if is_sqlite else aware
+
+
+def _timestamps(moments: list[datetime | None]) -> pd.Series:
+    """UTC timestamps (NaT for None) from the store's datetimes."""
+    return pd.to_datetime(pd.Series([_iso(moment) for moment in moments], dtype="object"), utc=True)
 
 
 def _warning_dict(warning: RiskWarning) -> dict[str, Any]:

@@ -1,9 +1,375 @@
-"""CLI commands (registered into `training.cli.app`)."""
+"""Closed-loop commands: `riskloop monitor` (drift, volume, precision, calibration) and
+`riskloop store upgrade` (the warnings store's schema migrations).
+
+Command bodies import MLflow, the registry and the store lazily, so `riskloop --help` stays fast.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import typer
+
+from training.errors import UserError, user_errors
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from serving.store import WarningStore
+
+DRIFT_EXIT_CODE = 3
+DEFAULT_PSI_THRESHOLD = 0.25
+WATCH_PSI = 0.1
+SCORE = "score"
+_REFERENCE_HINTS = ("reference", "train", "dataset")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this family's commands to the app."""
+    """Add `monitor` and the `store` group to the app."""
+    app.command("monitor")(monitor)
+    store_app = typer.Typer(
+        help="The warnings store (warnings, feedback, audit log).", no_args_is_help=True
+    )
+    store_app.command("upgrade")(store_upgrade)
+    app.add_typer(store_app, name="store")
+
+
+def monitor(
+    task: str = typer.Option(
+        ..., "--task", help="wage-arrears, telecom-fraud or dispute-escalation."
+    ),
+    since: str | None = typer.Option(
+        None, "--since", help="Only scored records and warnings from this date on (YYYY-MM-DD)."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Where to write the JSON report (default: reports/monitor/<task>.json)."
+    ),
+    threshold: float = typer.Option(
+        DEFAULT_PSI_THRESHOLD, "--threshold", help="Exit 3 when any PSI is above this."
+    ),
+    reference: Path | None = typer.Option(
+        None,
+        "--reference",
+        help="Parquet with the training data's features (and optionally `score`); default: the "
+        "dataset logged with the champion's run.",
+    ),
+    bins: int = typer.Option(10, "--bins", min=2, max=100, help="Quantile bins for PSI."),
+) -> None:
+    """Compare recent scored requests with the champion's training data; exit 3 on drift.
+
+    Prints population stability (PSI) per feature and for the score, warning volume by level against capacity, precision of closed warnings by level and calibration against observed outcomes; writes the figures as JSON and logs them to MLflow as a `monitor` run.
+    """
+    with user_errors():
+        report = build_monitor_report(
+            task, since=_parse_since(since), reference=reference, bins=bins, threshold=threshold
+        )
+        report["mlflow_run_id"] = _log_to_mlflow(report)
+        path = out or _default_out(report["task"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(_json_safe(report), indent=2, ensure_ascii=False) + "\n")
+        _print_report(report)
+        typer.echo(f"report: {path}")
+    if report["drift"]:
+        typer.echo(f"drift: PSI above {threshold} for {', '.join(report['drifted'])}", err=True)
+        raise typer.Exit(DRIFT_EXIT_CODE)
+
+
+def store_upgrade() -> None:
+    """Bring the warnings store's schema to the newest revision (idempotent)."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    with user_errors():
+        store = _open_store()
+        with store.engine.connect() as connection:
+            revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        store.close()
+        shown = make_url(store.engine.url).render_as_string(hide_password=True)
+        typer.echo(f"warnings store {shown}: schema at revision {revision} (head)")
+
+
+def build_monitor_report(
+    task: str,
+    *,
+    since: datetime | None,
+    reference: Path | None,
+    bins: int = 10,
+    threshold: float = DEFAULT_PSI_THRESHOLD,
+) -> dict[str, Any]:
+    """All monitoring figures for `task` as one JSON-ready dict (NaN where undefined)."""
+    from models.spec import UnknownTaskError, get_spec
+    from serving.store.monitoring import (
+        calibration,
+        feature_psi,
+        level_volume,
+        observed_labels,
+        precision_by_level,
+        psi,
+    )
+
+    try:
+        spec = get_spec(task)
+    except (UnknownTaskError, KeyError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    store = _open_store()
+    try:
+        current = store.scored_records(task=spec.task, since=since)
+        warnings = store.warnings_frame(task=spec.task, since=since)
+    finally:
+        store.close()
+    if current.empty:
+        window = f" since {since.date().isoformat()}" if since else ""
+        raise UserError(f"no scored records of {spec.task}{window} in the warnings store")
+    ref_frame, source, model_version = _reference_frame(spec, reference)
+    features = [name for name in spec.feature_names if name in ref_frame.columns]
+    if not features:
+        raise UserError(f"the reference ({source}) has none of {spec.task}'s feature columns")
+    feature_figures = feature_psi(ref_frame, current, features, bins=bins)
+    score_psi = psi(ref_frame[SCORE], current[SCORE], bins=bins) if SCORE in ref_frame else math.nan
+    psi_all = {**feature_figures, SCORE: score_psi}
+    drifted = [name for name, value in psi_all.items() if value > threshold]
+    closed = warnings[warnings["status"] == "closed"]
+    return {
+        "task": spec.task,
+        "generated_at": datetime.now(UTC).isoformat(),
+        "since": since.isoformat() if since else None,
+        "threshold": threshold,
+        "reference": {"source": source, "rows": len(ref_frame), "model_version": model_version},
+        "current": {
+            "rows": len(current),
+            "model_versions": sorted(current["model_version"].astype(str).unique().tolist()),
+        },
+        "psi": {"features": feature_figures, "score": score_psi},
+        "drift": bool(drifted),
+        "drifted": drifted,
+        "volume": level_volume(current["risk_level"], {c.level: c.share for c in spec.capacities}),
+        "warnings_by_status": {
+            str(k): int(v) for k, v in warnings["status"].value_counts().sort_index().items()
+        },
+        "precision": precision_by_level(warnings),
+        "calibration": calibration(closed["score"], observed_labels(closed["outcome"])),
+    }
+
+
+def _open_store() -> WarningStore:
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    settings = get_settings()
+    return WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value())
+
+
+def _parse_since(since: str | None) -> datetime | None:
+    if since is None:
+        return None
+    try:
+        day = date.fromisoformat(since)
+    except ValueError:
+        raise UserError(f"--since must be a date like 2026-11-01, got {since!r}") from None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _reference_frame(spec: Any, reference: Path | None) -> tuple[pd.DataFrame, str, str | None]:
+    """The training-data sample to compare against, its source, and the champion's version.
+
+    A `--reference` file with a `score` column needs nothing else. Otherwise the champion is
+    loaded: its run's logged dataset is the reference when no file is given, and it scores the
+    reference when the file has no `score` column.
+    """
+    import pandas as pd
+
+    if reference is None:
+        champion = _load_champion(spec.task)
+        if champion is None:
+            raise UserError(
+                f"no champion model for {spec.task} to take the reference data from; "
+                "pass --reference FILE.parquet"
+            )
+        frame, source = _champion_dataset(spec.task, champion[1])
+    else:
+        if not reference.is_file():
+            raise UserError(f"reference dataset not found: {reference}")
+        try:
+            frame = pd.read_parquet(reference)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot read reference dataset {reference}: {exc}") from None
+        source = str(reference)
+        champion = None if SCORE in frame.columns else _load_champion(spec.task)
+        if champion is None:
+            return frame, source, None
+    model, info = champion
+    try:
+        scores = model.predict_proba(frame)
+    except (KeyError, ValueError) as exc:
+        raise UserError(f"the champion cannot score the reference ({source}): {exc}") from None
+    return frame.assign(**{SCORE: scores}), source, str(info.version)
+
+
+def _load_champion(task: str) -> tuple[Any, Any] | None:
+    """The champion `RiskModel` and its version info, or None when there is none to load."""
+    from models.registry import RegistryError, load_registered
+    from models.risk_model import ModelLoadError
+
+    try:
+        return load_registered(task, alias="champion")
+    except (RegistryError, ModelLoadError):
+        return None
+
+
+def _champion_dataset(task: str, info: Any) -> tuple[pd.DataFrame, str]:
+    """The first Parquet artifact of the champion's run (preferring reference/training data)."""
+    import tempfile
+
+    import mlflow
+    import pandas as pd
+
+    client = mlflow.MlflowClient(tracking_uri=info.tracking_uri)
+    paths: list[str] = []
+    pending = [""]
+    while pending and info.run_id:
+        folder = pending.pop()
+        for item in client.list_artifacts(info.run_id, folder or None):
+            if item.is_dir:
+                pending.append(item.path)
+            elif item.path.endswith(".parquet"):
+                paths.append(item.path)
+    if not paths:
+        raise UserError(
+            f"the champion of {task} (version {info.version}) logged no training dataset; "
+            "pass --reference FILE.parquet (e.g. the dataset `riskloop build-dataset` wrote)"
+        )
+    paths.sort(key=lambda path: (not any(hint in path for hint in _REFERENCE_HINTS), path))
+    with tempfile.TemporaryDirectory(prefix="riskloop-monitor-") as tmp:
+        local = client.download_artifacts(info.run_id, paths[0], tmp)
+        frame = pd.read_parquet(local)
+    return frame, f"runs:/{info.run_id}/{paths[0]}"
+
+
+def _metrics(report: dict[str, Any]) -> dict[str, float]:
+    """Finite figures under MLflow-friendly names."""
+    figures: dict[str, float] = {"n_scored": float(report["current"]["rows"])}
+    figures |= {f"psi_{name}": value for name, value in report["psi"]["features"].items()}
+    figures["psi_score"] = report["psi"]["score"]
+    for row in report["volume"]:
+        figures[f"volume_share_{row['level']}"] = row["share"]
+        figures[f"volume_load_{row['level']}"] = row["load"]
+    for row in report["precision"]:
+        figures[f"precision_{row['level']}"] = row["precision"]
+        figures[f"closed_{row['level']}"] = float(row["closed"])
+    figures["calibration_ece_observed"] = report["calibration"]["ece"]
+    figures["calibration_n"] = float(report["calibration"]["n"])
+    return {name: float(value) for name, value in figures.items() if math.isfinite(value)}
+
+
+def _log_to_mlflow(report: dict[str, Any]) -> str:
+    """Log the figures as one run tagged `riskloop.kind=monitor`; the run id."""
+    import mlflow
+
+    from training.tracking import configure_tracking
+
+    configure_tracking()
+    tags = {
+        "riskloop.kind": "monitor",
+        "riskloop.task": report["task"],
+        "riskloop.drift": str(report["drift"]).lower(),
+        "riskloop.drifted": ",".join(report["drifted"]),
+        "riskloop.since": report["since"] or "",
+        "riskloop.model_versions": ",".join(report["current"]["model_versions"]),
+    }
+    with mlflow.start_run(run_name=f"monitor-{report['task']}", tags=tags) as run:
+        mlflow.log_param("psi_threshold", report["threshold"])
+        mlflow.log_param("reference", report["reference"]["source"])
+        mlflow.log_metrics(_metrics(report))
+        mlflow.log_dict(_json_safe(report), "monitor.json")
+        return str(run.info.run_id)
+
+
+def _default_out(task: str) -> Path:
+    from models.settings import get_settings
+
+    return get_settings().reports_dir / "monitor" / f"{task}.json"
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinity become null: JSON has no such numbers."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+def _fmt(value: float, digits: int = 3) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    threshold = report["threshold"]
+    drift = Table(
+        title=f"{report['task']}: population stability vs {report['reference']['source']}"
+    )
+    drift.add_column("feature")
+    drift.add_column("PSI", justify="right")
+    drift.add_column("state")
+    rows = [*report["psi"]["features"].items(), (SCORE, report["psi"]["score"])]
+    for name, value in rows:
+        if not math.isfinite(value):
+            state = "n/a"
+        elif value > threshold:
+            state = "[bold red]DRIFT[/]"
+        elif value > WATCH_PSI:
+            state = "[yellow]watch[/]"
+        else:
+            state = "stable"
+        drift.add_row(name, _fmt(value), state)
+    console.print(drift)
+
+    volume = Table(title=f"warning volume ({report['current']['rows']} scored records)")
+    for column in ("level", "count", "share", "capacity", "load"):
+        volume.add_column(column, justify="left" if column == "level" else "right")
+    for row in report["volume"]:
+        volume.add_row(
+            row["level"],
+            str(row["count"]),
+            _fmt(row["share"]),
+            _fmt(row["capacity_share"]),
+            _fmt(row["load"], 2),
+        )
+    console.print(volume)
+
+    precision = Table(title="closed warnings")
+    for column in (
+        "level",
+        "closed",
+        "confirmed",
+        "prevented",
+        "false_alarm",
+        "unreachable",
+        "precision",
+    ):
+        precision.add_column(column, justify="left" if column == "level" else "right")
+    for row in report["precision"]:
+        precision.add_row(
+            row["level"],
+            *(
+                str(row[key])
+                for key in ("closed", "confirmed", "prevented", "false_alarm", "unreachable")
+            ),
+            _fmt(row["precision"]),
+        )
+    console.print(precision)
+    calibration = report["calibration"]
+    console.print(
+        f"calibration against observed outcomes: ECE {_fmt(calibration['ece'])} "
+        f"over {calibration['n']} closed warnings"
+    )

@@ -8,14 +8,14 @@ lock on PostgreSQL) so concurrent service workers migrate once, and passes it he
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 
 from serving.store.models import Base
 
 config = context.config
 
 
-def _run(connection: object) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
@@ -32,7 +32,10 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no connection given and no sqlalchemy.url set")
+    engine = create_engine(url)
     with engine.begin() as own_connection:
         _run(own_connection)
     engine.dispose()

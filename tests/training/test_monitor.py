@@ -1,0 +1,159 @@
+"""`riskloop monitor` stays quiet on an unshifted population and exits 3 on an injected shift."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from typer.testing import CliRunner
+
+from models.settings import get_settings
+from models.spec import get_spec
+from serving.store import WarningStore
+from training.cli import app
+
+TASK = "wage-arrears"
+DRIVER = "si_arrears_months_6m"
+
+
+def _population(rng: np.random.Generator, n: int, arrears_rate: float) -> pd.DataFrame:
+    """Feature rows in the task's catalog types; `arrears_rate` moves the planted driver."""
+    columns: dict[str, object] = {}
+    for feature in get_spec(TASK).features:
+        if feature.dtype == "category":
+            columns[feature.name] = rng.choice(list(feature.categories), size=n)
+        elif feature.dtype == "bool":
+            columns[feature.name] = rng.random(n) < 0.2
+        elif feature.dtype == "int":
+            columns[feature.name] = rng.poisson(1.0, size=n).clip(0, feature.max_value)
+        else:
+            columns[feature.name] = rng.gamma(2.0, 1.0, size=n)
+    frame = pd.DataFrame(columns)
+    frame[DRIVER] = rng.binomial(6, arrears_rate, size=n)
+    margin = -3.0 + 0.8 * frame[DRIVER].to_numpy()
+    frame["score"] = 1.0 / (1.0 + np.exp(-margin))
+    return frame
+
+
+def _levels(scores: pd.Series) -> list[str]:
+    return (
+        pd.cut(scores, [-1, 0.3, 0.5, 0.7, 2], labels=["green", "yellow", "orange", "red"])
+        .astype(str)
+        .tolist()
+    )
+
+
+def _record(population: pd.DataFrame, prefix: str) -> None:
+    settings = get_settings()
+    features = population.drop(columns="score")
+    results = [
+        {
+            "entity_id": f"{prefix}{i:05d}",
+            "score": float(score),
+            "risk_level": level,
+            "reasons": [],
+            "actions": [],
+            "features": row,
+        }
+        for i, (score, level, row) in enumerate(
+            zip(
+                population["score"],
+                _levels(population["score"]),
+                features.to_dict(orient="records"),
+                strict=True,
+            )
+        )
+    ]
+    with WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value()) as store:
+        ids = store.record_scores(
+            actor="scorer",
+            task=TASK,
+            model_name="riskloop-wage-arrears",
+            model_version="1",
+            results=results,
+        )
+        warned = [warning_id for warning_id in ids if warning_id]
+        for warning_id, outcome in zip(
+            warned[:6], ["false_alarm", "unreachable"] * 3, strict=False
+        ):
+            store.add_feedback(
+                warning_id,
+                actor="clerk",
+                status="closed",
+                department=None,
+                outcome=outcome,
+                note=None,
+            )
+
+
+def test_monitor_quiet_then_alerts_on_a_shift(isolated_env: Path) -> None:
+    rng = np.random.default_rng(11)
+    reference = isolated_env / "reference.parquet"
+    _population(rng, 3000, arrears_rate=0.1).to_parquet(reference)
+    runner = CliRunner()
+
+    _record(_population(rng, 800, arrears_rate=0.1), "E")
+    quiet_out = isolated_env / "quiet.json"
+    quiet = runner.invoke(
+        app, ["monitor", "--task", TASK, "--reference", str(reference), "--out", str(quiet_out)]
+    )
+    assert quiet.exit_code == 0, quiet.output
+    report = json.loads(quiet_out.read_text())
+    assert report["drift"] is False
+    assert max(report["psi"]["features"].values()) < 0.25
+    assert report["psi"]["score"] < 0.25
+    assert report["current"]["rows"] == 800
+    assert {row["level"] for row in report["volume"]} == {"red", "orange", "yellow"}
+    assert sum(row["closed"] for row in report["precision"]) == 6
+    assert report["mlflow_run_id"]
+
+    _record(_population(rng, 800, arrears_rate=0.5), "S")
+    shifted_out = isolated_env / "shifted.json"
+    shifted = runner.invoke(
+        app,
+        [
+            "monitor",
+            "--task",
+            TASK,
+            "--reference",
+            str(reference),
+            "--out",
+            str(shifted_out),
+            "--since",
+            "2000-01-01",
+        ],
+    )
+    assert shifted.exit_code == 3, shifted.output
+    report = json.loads(shifted_out.read_text())
+    assert report["drift"] is True
+    assert DRIVER in report["drifted"] and "score" in report["drifted"]
+    assert report["psi"]["features"]["sector"] < 0.25  # untouched features stay quiet
+
+    import mlflow
+
+    runs = mlflow.search_runs(
+        search_all_experiments=True, filter_string="tags.`riskloop.kind` = 'monitor'"
+    )
+    assert sorted(runs["tags.riskloop.drift"]) == ["false", "true"]
+    assert runs["metrics.psi_score"].notna().all()
+
+
+def test_monitor_bad_input_gives_one_line(isolated_env: Path) -> None:
+    runner = CliRunner()
+    empty = runner.invoke(app, ["monitor", "--task", TASK, "--reference", "nowhere.parquet"])
+    assert empty.exit_code == 2
+    assert empty.output.strip() == "error: no scored records of wage-arrears in the warnings store"
+    _record(_population(np.random.default_rng(5), 20, arrears_rate=0.1), "E")
+    missing = runner.invoke(app, ["monitor", "--task", TASK, "--reference", "nowhere.parquet"])
+    assert missing.exit_code == 2
+    assert missing.output.strip() == "error: reference dataset not found: nowhere.parquet"
+    no_champion = runner.invoke(app, ["monitor", "--task", TASK])
+    assert no_champion.exit_code == 2 and "--reference" in no_champion.output
+    bad_date = runner.invoke(app, ["monitor", "--task", TASK, "--since", "yesterday"])
+    assert bad_date.exit_code == 2 and "--since" in bad_date.output
+    unknown = runner.invoke(app, ["monitor", "--task", "weather"])
+    assert unknown.exit_code == 2 and "weather" in unknown.output
+    upgraded = runner.invoke(app, ["store", "upgrade"])
+    assert upgraded.exit_code == 0 and "r0001" in upgraded.output
