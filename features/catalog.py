@@ -6,8 +6,12 @@ these entries; nothing else restates a feature's label, unit, direction or range
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
 
 Direction = Literal[-1, 0, 1]
 FeatureDtype = Literal["float", "int", "bool", "category"]
@@ -223,18 +227,18 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
         reason_zh="欠缴税款{value:,.0f}元",
     ),
     _count(
-        "tax_overdue_months_6m",
-        "Months with overdue tax (last 6 reported)",
-        "近6个申报月欠税月数",
+        "tax_overdue_months_3m",
+        "Months with overdue tax (last 3 reported)",
+        "近3个申报月欠税月数",
         "tax",
         ("tax_overdue", "available_at"),
         unit="months",
-        max_value=6.0,
+        max_value=3.0,
         direction=1,
         actionable=True,
         driver="tax_overdue",
-        reason_en="tax overdue in {value:.0f} of the last 6 reported months",
-        reason_zh="近6个申报月中{value:.0f}个月欠税",
+        reason_en="tax overdue in {value:.0f} of the last 3 reported months",
+        reason_zh="近3个申报月中{value:.0f}个月欠税",
     ),
     FeatureDef(
         name="sales_trend_6m",
@@ -253,11 +257,11 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
         reason_zh="近6个月申报销售额月均变化{value:+.0%}",
     ),
     FeatureDef(
-        name="sales_yoy_change",
+        name="sales_change_3m",
         dtype="float",
         unit="ratio",
-        label_en="Declared sales vs. the same month last year",
-        label_zh="申报销售额同比变化率",
+        label_en="Declared sales, last 3 reported months vs. the 3 before",
+        label_zh="近3个月申报销售额环比变化率",
         source_table="tax",
         source_columns=("declared_sales", "available_at"),
         direction=-1,
@@ -265,8 +269,8 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
         driver="sales_decline",
         min_value=-1.0,
         max_value=1000.0,
-        reason_en="declared sales {value:+.0%} vs. the same month last year",
-        reason_zh="申报销售额同比变化{value:+.0%}",
+        reason_en="declared sales {value:+.0%} over the last 3 reported months vs. the 3 before",
+        reason_zh="近3个月申报销售额较前3个月变化{value:+.0%}",
     ),
     _count(
         "creditor_suits_6m",
@@ -324,8 +328,8 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
         name="owner_payment_shortfall_ratio",
         dtype="float",
         unit="ratio",
-        label_en="Share of project instalments due from owners still unpaid",
-        label_zh="工程款到期未付比例",
+        label_en="Share of owners' instalments due 15-180 days ago still unpaid",
+        label_zh="业主到期工程款（15-180天前到期）未付比例",
         source_table="project_payments",
         source_columns=("project_instalments.scheduled_amount", "amount", "available_at"),
         direction=1,
@@ -338,8 +342,8 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
     ),
     _count(
         "overdue_instalments",
-        "Project instalments due and not fully paid",
-        "到期未足额支付的工程款期数",
+        "Owners' instalments due 15-180 days ago not fully paid",
+        "业主到期未足额支付的工程款期数",
         "project_payments",
         ("project_instalments.scheduled_amount", "amount", "available_at"),
         direction=1,
@@ -349,16 +353,27 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
         reason_zh="{value:.0f}期到期工程款未足额支付",
     ),
     _count(
-        "prior_wage_complaints_12m",
-        "Labour complaints (12 months)",
-        "近12个月劳动投诉数",
+        "labour_complaints_12m",
+        "Complaints about social insurance, hours or other matters (12 months)",
+        "近12个月社保、工时等劳动投诉数",
         "labour_complaints",
-        ("complaint_id", "available_at"),
+        ("topic", "available_at"),
         direction=1,
         actionable=True,
         driver="prior_complaints",
-        reason_en="{value:.0f} labour complaints in the last 12 months",
-        reason_zh="近12个月{value:.0f}起劳动投诉",
+        reason_en="{value:.0f} complaints about social insurance, hours or other matters in the last 12 months",
+        reason_zh="近12个月{value:.0f}起社保、工时等劳动投诉",
+    ),
+    _count(
+        "prior_wage_complaints_12m",
+        "Wage complaints (12 months)",
+        "近12个月欠薪投诉数",
+        "labour_complaints",
+        ("topic", "available_at"),
+        direction=0,
+        actionable=True,
+        reason_en="{value:.0f} wage complaints in the last 12 months",
+        reason_zh="近12个月{value:.0f}起欠薪投诉",
     ),
     _count(
         "prior_arrears_events_24m",
@@ -366,9 +381,8 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
         "近24个月确认欠薪案件数",
         "arrears_events",
         ("event_id", "available_at"),
-        direction=1,
+        direction=0,
         actionable=True,
-        driver=None,
         reason_en="{value:.0f} confirmed wage-arrears cases in the last 24 months",
         reason_zh="近24个月确认{value:.0f}起欠薪案件",
     ),
@@ -502,7 +516,8 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
 
 _AGE_WHY = (
     "Kept because the risk is age-specific by scam type (people aged 18-35 were 65.5% of 2021 "
-    "victims; older people living alone are targeted by impersonation scams): without it the "
+    "victims and Zhejiang police name 18-27 as the highest-risk band; older people living alone "
+    "are targeted by impersonation and investment scams): without it the "
     "model would under-warn the groups most at risk. Audited by age band and sex in every "
     "report; it only raises a warning for a human check, never a sanction."
 )
@@ -596,8 +611,8 @@ TELECOM_FRAUD: tuple[FeatureDef, ...] = (
         name="outflow_spike_ratio",
         dtype="float",
         unit="ratio",
-        label_en="Outflow of the last 7 days vs. the usual week",
-        label_zh="近7天转出金额与平常周均之比",
+        label_en="Largest daily outflow (30 days) vs. the usual active day",
+        label_zh="近30天单日最大转出金额与平常日均之比",
         source_table="bank_outflows",
         source_columns=("amount_out", "available_at"),
         direction=1,
@@ -605,8 +620,8 @@ TELECOM_FRAUD: tuple[FeatureDef, ...] = (
         driver="outflow_spike",
         min_value=0.0,
         max_value=1e6,
-        reason_en="outflow in the last 7 days {value:.1f}x the usual week",
-        reason_zh="近7天转出金额为平常周均的{value:.1f}倍",
+        reason_en="largest daily outflow in the last 30 days {value:.1f}x the usual day",
+        reason_zh="近30天单日最大转出金额为平常日均的{value:.1f}倍",
     ),
     FeatureDef(
         name="outflow_30d",
@@ -634,18 +649,21 @@ TELECOM_FRAUD: tuple[FeatureDef, ...] = (
         reason_en="{value:.0f} night-time transfers in the last 30 days",
         reason_zh="近30天{value:.0f}次夜间转账",
     ),
-    _count(
-        "card_payments_30d",
-        "Card payments (30 days)",
-        "近30天刷卡消费次数",
-        "bank_outflows",
-        ("card_payment_count", "available_at"),
+    FeatureDef(
+        name="card_payments_per_day_30d",
+        dtype="float",
+        unit="count",
+        label_en="Card payments per day with bank activity (30 days)",
+        label_zh="近30天有交易日的日均刷卡消费次数",
+        source_table="bank_outflows",
+        source_columns=("card_payment_count", "available_at"),
         direction=0,
         actionable=False,
         noise=True,
-        max_value=100_000.0,
-        reason_en="{value:.0f} card payments in the last 30 days",
-        reason_zh="近30天刷卡消费{value:.0f}次",
+        min_value=0.0,
+        max_value=10_000.0,
+        reason_en="{value:.1f} card payments a day in the last 30 days",
+        reason_zh="近30天日均刷卡消费{value:.1f}次",
     ),
     _count(
         "prior_fraud_victimisations",
@@ -660,27 +678,27 @@ TELECOM_FRAUD: tuple[FeatureDef, ...] = (
         reason_zh="既往{value:.0f}次电诈受害",
     ),
     _count(
-        "warnings_received_90d",
-        "Anti-fraud warnings received (90 days)",
-        "近90天收到反诈预警数",
+        "warnings_received_30d",
+        "Anti-fraud warnings received (30 days)",
+        "近30天收到反诈预警数",
         "antifraud_warnings",
         ("warning_id", "available_at"),
         direction=0,
         actionable=True,
-        reason_en="{value:.0f} anti-fraud warnings in the last 90 days",
-        reason_zh="近90天收到{value:.0f}次反诈预警",
+        reason_en="{value:.0f} anti-fraud warnings in the last 30 days",
+        reason_zh="近30天收到{value:.0f}次反诈预警",
     ),
     _count(
-        "warnings_answered_90d",
-        "Anti-fraud warnings answered (90 days)",
-        "近90天接听/回应反诈预警数",
+        "warnings_answered_30d",
+        "Anti-fraud warnings answered (30 days)",
+        "近30天接听/回应反诈预警数",
         "antifraud_warnings",
         ("answered", "available_at"),
         direction=-1,
         actionable=True,
         driver="warning_answered",
-        reason_en="{value:.0f} anti-fraud warnings answered in the last 90 days",
-        reason_zh="近90天回应{value:.0f}次反诈预警",
+        reason_en="{value:.0f} anti-fraud warnings answered in the last 30 days",
+        reason_zh="近30天回应{value:.0f}次反诈预警",
     ),
     FeatureDef(
         name="antifraud_app_installed",
@@ -702,8 +720,8 @@ TELECOM_FRAUD: tuple[FeatureDef, ...] = (
         name="is_young_adult",
         dtype="bool",
         unit="",
-        label_en="Aged 18-35",
-        label_zh="年龄18-35岁",
+        label_en="Aged 18-30",
+        label_zh="年龄18-30岁",
         source_table="residents",
         source_columns=("birth_year",),
         direction=1,
@@ -711,8 +729,8 @@ TELECOM_FRAUD: tuple[FeatureDef, ...] = (
         driver="young_adult",
         min_value=0.0,
         max_value=1.0,
-        reason_en="aged 18-35, the most targeted age group",
-        reason_zh="处于18-35岁高发年龄段",
+        reason_en="aged 18-30, the most targeted age group",
+        reason_zh="处于18-30岁高发年龄段",
         why_kept=_AGE_WHY,
     ),
     FeatureDef(
@@ -861,15 +879,15 @@ DISPUTE_ESCALATION: tuple[FeatureDef, ...] = (
     ),
     _count(
         "party_prior_petitions",
-        "Earlier petitions by the parties",
-        "当事人既往信访次数",
+        "Petitions by the parties (12 months)",
+        "当事人近12个月信访次数",
         "petitions",
         ("party_id", "available_at"),
         direction=1,
         actionable=True,
         driver="prior_petitions",
-        reason_en="{value:.0f} earlier petitions by the parties",
-        reason_zh="当事人既往信访{value:.0f}次",
+        reason_en="{value:.0f} petitions by the parties in the last 12 months",
+        reason_zh="当事人近12个月信访{value:.0f}次",
     ),
     _count(
         "mediation_attempts",
@@ -1034,7 +1052,7 @@ AUDIT_COLUMNS: dict[str, tuple[str, ...]] = {
     "dispute_escalation": ("audit_district", "audit_dispute_type"),
 }
 
-AGE_BANDS = ("under_18", "18_35", "36_59", "60_plus")
+AGE_BANDS = ("under_18", "18_30", "31_59", "60_plus")
 
 
 def slug(task: str) -> str:
@@ -1085,3 +1103,52 @@ def driver_features(task: str) -> dict[str, list[str]]:
 def noise_features(task: str) -> list[str]:
     """Names of features derived from documented noise signals."""
     return [f.name for f in features(task) if f.noise]
+
+
+def _feature_column(
+    entry: FeatureDef, values: np.ndarray | pd.Series
+) -> pd.Series | pd.Categorical:
+    """Values cast to the catalog dtype (category features get exactly the catalog's categories)."""
+    if entry.dtype == "category":
+        return pd.Categorical(np.asarray(values, dtype=object), categories=list(entry.categories))
+    if entry.dtype == "bool":
+        return np.asarray(values).astype(bool)
+    if entry.dtype == "int":
+        return np.asarray(values).astype(np.int64)
+    return np.asarray(values, dtype=np.float64)
+
+
+def dataset_frame(
+    task: str,
+    entity_ids: np.ndarray | pd.Series,
+    as_of: np.ndarray | pd.Series,
+    values: Mapping[str, np.ndarray | pd.Series],
+    audit: Mapping[str, np.ndarray | pd.Series],
+    label: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """A dataset frame in the contract's column order and dtypes.
+
+    `entity_id`, `as_of`, `label` (int8, when given), the features in catalog order, then the
+    task's audit columns. Raises `KeyError` when `values` or `audit` do not match the catalog
+    exactly, so a builder cannot silently drop or add a feature.
+    """
+    names = feature_names(task)
+    audit_names = AUDIT_COLUMNS[slug(task)]
+    if set(values) != set(names):
+        raise KeyError(
+            f"{task}: feature values do not match the catalog "
+            f"(missing {sorted(set(names) - set(values))}, extra {sorted(set(values) - set(names))})"
+        )
+    if set(audit) != set(audit_names):
+        raise KeyError(f"{task}: audit columns {sorted(audit)} != {sorted(audit_names)}")
+    columns: dict[str, object] = {
+        "entity_id": pd.array(np.asarray(entity_ids, dtype=object), dtype="str"),
+        "as_of": np.asarray(as_of).astype("datetime64[ns]"),
+    }
+    if label is not None:
+        columns["label"] = np.asarray(label).astype(np.int8)
+    for entry in features(task):
+        columns[entry.name] = _feature_column(entry, values[entry.name])
+    for name in audit_names:
+        columns[name] = pd.array(np.asarray(audit[name], dtype=object), dtype="str")
+    return pd.DataFrame(columns)

@@ -182,6 +182,26 @@ class EventIndex:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(n > 0, (prefix[hi] - prefix[lo]) / np.maximum(n, 1), np.nan)
 
+    def max(
+        self,
+        queries: Queries,
+        column: str,
+        window: pd.Timedelta | str | None = None,
+        offset: pd.Timedelta | str | None = None,
+    ) -> np.ndarray:
+        """Largest `column` value over visible rows in the trailing window (NaN when none)."""
+        lo, hi = self._bounds(queries, window, offset)
+        out = np.full(len(lo), np.nan)
+        filled = hi > lo
+        if filled.any():
+            # reduceat over interleaved [lo, hi) pairs; the odd slots are ignored.
+            bounds = np.empty(2 * int(filled.sum()), dtype=np.int64)
+            bounds[0::2] = lo[filled]
+            bounds[1::2] = hi[filled]
+            padded = np.append(self._values[column].astype(np.float64), -np.inf)
+            out[filled] = np.maximum.reduceat(padded, bounds)[0::2]
+        return out
+
     def _last_position(self, queries: Queries) -> np.ndarray:
         """Position of each query's latest visible row, -1 if it has none."""
         lo, hi = self._bounds(queries, None, None)
@@ -265,15 +285,24 @@ class MonthlyPanel:
         return np.where(known, self._values[column][rows, cols], np.nan)
 
 
-def latest_reported(lagged: np.ndarray, k: int) -> np.ndarray:
-    """Keep only the `k` most recent known months of a lag matrix (others become NaN).
+def latest_reported(lagged: np.ndarray, k: int, skip: int = 0) -> np.ndarray:
+    """Keep only known months ranked `skip + 1 .. skip + k` by recency (others become NaN).
 
     "The last 3 months" of a monthly declaration, as a department sees it, are the last 3
-    months whose records have arrived, not the 3 calendar months before the as-of date.
+    months whose records have arrived, not the 3 calendar months before the as-of date;
+    `skip=3` gives the 3 reported months before those.
     """
     known = ~np.isnan(lagged)
     rank = np.cumsum(known, axis=1)
-    return np.where(known & (rank <= k), lagged, np.nan)
+    return np.where(known & (rank > skip) & (rank <= skip + k), lagged, np.nan)
+
+
+def nan_mean(lagged: np.ndarray) -> np.ndarray:
+    """Row mean over known months (NaN when none is known), without warnings."""
+    known = ~np.isnan(lagged)
+    n = known.sum(axis=1)
+    total = np.where(known, lagged, 0.0).sum(axis=1)
+    return np.where(n > 0, total / np.maximum(n, 1), np.nan)
 
 
 def count_where(lagged: np.ndarray, condition: np.ndarray) -> np.ndarray:
@@ -329,7 +358,7 @@ def trend(lagged: np.ndarray) -> np.ndarray:
     time = -np.arange(lagged.shape[1], dtype=np.float64)[None, :]
     x = np.where(known, time, 0.0)
     y = np.where(known, lagged, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         mean_x = x.sum(axis=1) / n
         mean_y = y.sum(axis=1) / n
         cov = (np.where(known, (time - mean_x[:, None]) * (lagged - mean_y[:, None]), 0.0)).sum(
@@ -338,3 +367,21 @@ def trend(lagged: np.ndarray) -> np.ndarray:
         var = (np.where(known, (time - mean_x[:, None]) ** 2, 0.0)).sum(axis=1)
         slope = cov / var
         return np.where((n >= 2) & (mean_y > 0) & (var > 0), slope / mean_y, np.nan)
+
+
+def month_starts(first: pd.Timestamp, last: pd.Timestamp) -> pd.DatetimeIndex:
+    """First days of the months from `first`'s month to `last`'s month (both included)."""
+    return pd.date_range(
+        pd.Timestamp(first).to_period("M").to_timestamp(),
+        pd.Timestamp(last).to_period("M").to_timestamp(),
+        freq="MS",
+    ).astype("datetime64[ns]")
+
+
+def data_end(*tables: pd.DataFrame, column: str = "event_time") -> pd.Timestamp:
+    """End of the data's coverage: the midnight after the latest `column` value of `tables`.
+
+    A record stamped on a day covers that day, so the coverage runs to the following midnight.
+    """
+    latest = max(pd.Timestamp(table[column].max()) for table in tables if len(table))
+    return latest.normalize() + pd.Timedelta(days=1)

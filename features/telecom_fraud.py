@@ -1,0 +1,227 @@
+"""Telecom-fraud features: one row per screened resident and as-of month.
+
+Label: a fraud case against the resident that occurred (`fraud_cases.event_time`) in
+`(as_of, as_of + 30 days]`. Features use only rows with `available_at <= as_of`, through
+`features.pit`; "in the last 30 days" counts records received in the 30 days up to the as-of
+date. A fraud leaves its own trace (a large transfer to new payees on the day): that trace is
+after the as-of date for the unit it labels, so the point-in-time rule keeps it out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from features import pit
+from features.catalog import AGE_BANDS, dataset_frame
+from features.schemas import RawTables
+
+TASK = "telecom_fraud"
+HORIZON = pd.Timedelta(days=30)
+CHUNK_ROWS = 500_000
+YOUNG_ADULT_AGES = (18, 30)
+ELDERLY_AGE = 65
+
+Progress = Callable[[int, int], None]
+
+
+def data_end(tables: RawTables) -> pd.Timestamp:
+    """End of coverage: the midnight after the latest daily contact or outflow record."""
+    return pit.data_end(tables["flagged_contacts"], tables["bank_outflows"])
+
+
+def _first_month(tables: RawTables) -> pd.Timestamp:
+    first = min(
+        tables["flagged_contacts"]["event_time"].min(), tables["bank_outflows"]["event_time"].min()
+    )
+    return pd.Timestamp(first).to_period("M").to_timestamp()
+
+
+def _empty_units() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"entity_id": pd.Series([], dtype="str"), "as_of": pd.Series([], dtype="datetime64[ns]")}
+    )
+
+
+def _registered_units(tables: RawTables, as_of_dates: pd.DatetimeIndex) -> pd.DataFrame:
+    """Every resident on the screened register at each as-of date."""
+    residents = tables["residents"]
+    available = residents["available_at"].to_numpy(dtype="datetime64[ns]")
+    ids = residents["resident_id"].to_numpy(dtype=object)
+    frames = [
+        pd.DataFrame({"entity_id": ids[available <= t], "as_of": t}) for t in as_of_dates.to_numpy()
+    ]
+    if not frames:
+        return _empty_units()
+    return pd.concat(frames, ignore_index=True).astype({"as_of": "datetime64[ns]"})
+
+
+def _units_for(tables: RawTables, as_of: object) -> pd.DataFrame:
+    if isinstance(as_of, pd.DataFrame):
+        return pd.DataFrame(
+            {
+                "entity_id": as_of["entity_id"].astype("str").to_numpy(),
+                "as_of": pd.to_datetime(as_of["as_of"]).astype("datetime64[ns]").to_numpy(),
+            }
+        )
+    return _registered_units(tables, pd.DatetimeIndex([pd.Timestamp(as_of)]))
+
+
+class _Sources:
+    """Look-up structures over one city's tables, built once and shared by all chunks."""
+
+    def __init__(self, tables: RawTables) -> None:
+        residents = tables["residents"].drop_duplicates("resident_id").reset_index(drop=True)
+        self.entities = pd.Index(residents["resident_id"].to_numpy(dtype=object))
+        self.residents = residents
+        self.registry_available = residents["available_at"].to_numpy(dtype="datetime64[ns]")
+        contacts = tables["flagged_contacts"]
+        self.contacts = pit.EventIndex(
+            contacts.assign(flagged=contacts["flagged_calls"] + contacts["flagged_sms"]),
+            self.entities,
+            entity_col="resident_id",
+            value_cols=("flagged", "overseas_calls"),
+        )
+        alerts = tables["app_alerts"]
+        self.alerts = pit.EventIndex(
+            alerts.assign(
+                screen_sharing=alerts["alert_type"] == "screen_sharing",
+                phishing=alerts["alert_type"] == "phishing_url",
+                flagged_app=alerts["alert_type"] == "flagged_app",
+            ),
+            self.entities,
+            entity_col="resident_id",
+            value_cols=("screen_sharing", "phishing", "flagged_app"),
+        )
+        self.outflows = pit.EventIndex(
+            tables["bank_outflows"],
+            self.entities,
+            entity_col="resident_id",
+            value_cols=("amount_out", "new_payees", "night_transfers", "card_payment_count"),
+        )
+        self.warnings = pit.EventIndex(
+            tables["antifraud_warnings"],
+            self.entities,
+            entity_col="resident_id",
+            value_cols=("answered",),
+        )
+        self.installs = pit.EventIndex(
+            tables["app_installs"], self.entities, entity_col="resident_id"
+        )
+        self.frauds = pit.EventIndex(tables["fraud_cases"], self.entities, entity_col="resident_id")
+
+
+def _age_band(age: np.ndarray) -> np.ndarray:
+    """Audit age band (`AGE_BANDS`) from age in years."""
+    index = np.searchsorted(np.array([18, 31, 60]), age, side="right")
+    return np.array(AGE_BANDS, dtype=object)[index]
+
+
+def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray]:
+    codes = np.where(queries.codes >= 0, queries.codes, 0)
+    on_registry = (queries.codes >= 0) & (
+        src.registry_available[codes].view(np.int64) <= queries.as_of
+    )
+    registry = src.residents.iloc[codes]
+    as_of_year = pd.DatetimeIndex(queries.as_of.view("datetime64[ns]")).year.to_numpy()
+    age = as_of_year - registry["birth_year"].to_numpy(np.int64)
+    lives_alone = registry["lives_alone"].to_numpy(bool)
+
+    recent_max = src.outflows.max(queries, "amount_out", "30D")
+    usual_day = src.outflows.mean(queries, "amount_out", "90D", offset="30D")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spike = np.where(
+            usual_day > 0,
+            np.nan_to_num(recent_max, nan=0.0) / np.where(usual_day > 0, usual_day, 1.0),
+            np.nan,
+        )
+
+    return {
+        "flagged_contacts_7d": src.contacts.sum(queries, "flagged", "7D"),
+        "flagged_contacts_30d": src.contacts.sum(queries, "flagged", "30D"),
+        "overseas_calls_30d": src.contacts.sum(queries, "overseas_calls", "30D"),
+        "screen_sharing_alerts_30d": src.alerts.sum(queries, "screen_sharing", "30D"),
+        "phishing_alerts_30d": src.alerts.sum(queries, "phishing", "30D"),
+        "flagged_app_alerts_30d": src.alerts.sum(queries, "flagged_app", "30D"),
+        "new_payees_30d": src.outflows.sum(queries, "new_payees", "30D"),
+        "outflow_spike_ratio": spike,
+        "outflow_30d": src.outflows.sum(queries, "amount_out", "30D"),
+        "night_transfers_30d": src.outflows.sum(queries, "night_transfers", "30D"),
+        "card_payments_per_day_30d": src.outflows.mean(queries, "card_payment_count", "30D"),
+        "prior_fraud_victimisations": src.frauds.count(queries),
+        "warnings_received_30d": src.warnings.count(queries, "30D"),
+        "warnings_answered_30d": src.warnings.sum(queries, "answered", "30D"),
+        "antifraud_app_installed": src.installs.count(queries) > 0,
+        "is_young_adult": on_registry & (age >= YOUNG_ADULT_AGES[0]) & (age <= YOUNG_ADULT_AGES[1]),
+        "elderly_living_alone": on_registry & (age >= ELDERLY_AGE) & lives_alone,
+        "education_level": np.where(
+            on_registry, registry["education_level"].to_numpy(dtype=object), None
+        ),
+        "audit_age_band": np.where(on_registry, _age_band(age), None),
+        "audit_sex": np.where(on_registry, registry["sex"].to_numpy(dtype=object), None),
+    }
+
+
+def _build(
+    tables: RawTables,
+    units: pd.DataFrame,
+    progress: Progress | None,
+    label: np.ndarray | None = None,
+) -> pd.DataFrame:
+    src = _Sources(tables)
+    queries = pit.Queries.build(src.entities, units["entity_id"], units["as_of"])
+    parts: list[dict[str, np.ndarray]] = []
+    for start in range(0, max(len(queries), 1), CHUNK_ROWS):
+        parts.append(_chunk_features(src, queries.take(slice(start, start + CHUNK_ROWS))))
+        if progress is not None:
+            progress(min(start + CHUNK_ROWS, len(queries)), len(queries))
+    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    audit = {name: columns.pop(name) for name in list(columns) if name.startswith("audit_")}
+    return dataset_frame(TASK, units["entity_id"], units["as_of"], columns, audit, label)
+
+
+def build_features(
+    tables: RawTables, as_of: object, progress: Progress | None = None
+) -> pd.DataFrame:
+    """Features at `as_of` (a date for every registered resident, or a frame of
+    (`entity_id`, `as_of`) pairs), in the dataset layout without a label."""
+    return _build(tables, _units_for(tables, as_of), progress)
+
+
+def labels(tables: RawTables, units: pd.DataFrame) -> np.ndarray:
+    """1 when a fraud against the resident occurs in `(as_of, as_of + 30 days]`, else 0."""
+    cases = tables["fraud_cases"]
+    entities = pd.Index(pd.unique(cases["resident_id"].to_numpy(dtype=object)))
+    index = pit.EventIndex(cases, entities, entity_col="resident_id", time_col="event_time")
+    start = pd.DatetimeIndex(units["as_of"])
+    before = index.count(pit.Queries.build(entities, units["entity_id"], start))
+    until = index.count(pit.Queries.build(entities, units["entity_id"], start + HORIZON))
+    return (until - before > 0).astype(np.int8)
+
+
+def labelled_units(tables: RawTables) -> pd.DataFrame:
+    """Every resident-month whose 30-day label window ends within the data's coverage."""
+    months = pit.month_starts(_first_month(tables), data_end(tables))
+    complete = months[months + HORIZON <= data_end(tables)]
+    return _registered_units(tables, complete)
+
+
+def build_labelled_dataset(tables: RawTables, progress: Progress | None = None) -> pd.DataFrame:
+    """Features and label for all resident-months with a complete label window."""
+    units = labelled_units(tables)
+    return _build(tables, units, progress, labels(tables, units))
+
+
+def latest_as_of(tables: RawTables) -> pd.Timestamp:
+    """The latest as-of date the data supports: the first day of the month the data ends in."""
+    return data_end(tables).to_period("M").to_timestamp()
+
+
+def build_scoring_set(
+    tables: RawTables, as_of: object = None, progress: Progress | None = None
+) -> pd.DataFrame:
+    """Features of every registered resident at `as_of` (default: the latest as-of date)."""
+    when = latest_as_of(tables) if as_of is None else pd.Timestamp(as_of)
+    return build_features(tables, when, progress)

@@ -1,0 +1,111 @@
+"""File I/O at the edge of the feature pipeline: raw tables in, datasets out.
+
+`features/` never touches files; this module reads a city folder (as `riskloop generate` writes
+it) or a department export (the same tables as Parquet or CSV), and writes datasets atomically:
+a temporary file renamed into place, so a failed build never leaves a half-written output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from features.schemas import TABLE_SPECS
+from training.errors import UserError
+
+_TEXT_KINDS = ("id", "str", "category")
+
+
+def task_slug(task: str) -> str:
+    """`wage-arrears` or `wage_arrears` -> `wage_arrears`; a clear error for anything else."""
+    slug = task.replace("-", "_")
+    if slug not in TABLE_SPECS:
+        names = ", ".join(sorted(name.replace("_", "-") for name in TABLE_SPECS))
+        raise UserError(f"unknown task {task!r}; expected one of {names}")
+    return slug
+
+
+def _table_path(folder: Path, table: str) -> Path | None:
+    for suffix in (".parquet", ".csv"):
+        path = folder / f"{table}{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
+def _read_csv(path: Path, task: str, table: str) -> pd.DataFrame:
+    """A CSV export, with identifier and category columns kept as text (ids may look numeric)."""
+    spec = TABLE_SPECS[task][table]
+    text_columns = {
+        name: "str" for name, column in spec.columns.items() if column.kind in _TEXT_KINDS
+    }
+    return pd.read_csv(path, dtype=text_columns, keep_default_na=True)
+
+
+def load_raw_tables(raw_dir: Path | str, task: str) -> dict[str, pd.DataFrame]:
+    """Read every table of `task` from `raw_dir/<slug>/<table>.parquet` (or `.csv`).
+
+    Raises:
+        UserError: the folder or a table is missing, or a file cannot be read.
+    """
+    slug = task_slug(task)
+    root = Path(raw_dir)
+    if not root.is_dir():
+        raise UserError(f"raw data folder {root} does not exist")
+    folder = root / slug
+    if not folder.is_dir():
+        raise UserError(
+            f"{root} has no {slug}/ folder; expected a city folder as `riskloop generate` writes it"
+        )
+    tables: dict[str, pd.DataFrame] = {}
+    for table in TABLE_SPECS[slug]:
+        path = _table_path(folder, table)
+        if path is None:
+            raise UserError(
+                f"missing table {slug}/{table}: no {table}.parquet or {table}.csv in {folder}"
+            )
+        try:
+            if path.suffix == ".csv":
+                tables[table] = _read_csv(path, slug, table)
+            else:
+                tables[table] = pd.read_parquet(path)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot read {path}: {exc}") from None
+    return tables
+
+
+@contextmanager
+def _atomic_path(target: Path) -> Iterator[Path]:
+    """A temporary path beside `target`, renamed onto it only if the block succeeds."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        yield temporary
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def sidecar_path(dataset_path: Path) -> Path:
+    """Where a dataset's JSON sidecar lives: `<name>.json` beside `<name>.parquet`."""
+    return dataset_path.with_suffix(".json")
+
+
+def write_dataset(frame: pd.DataFrame, sidecar: dict, out: Path | str) -> Path:
+    """Write the dataset Parquet and its JSON sidecar, each atomically; returns the Parquet path."""
+    path = Path(out)
+    with _atomic_path(path) as temporary:
+        frame.to_parquet(temporary, index=False)
+    with _atomic_path(sidecar_path(path)) as temporary:
+        temporary.write_text(
+            json.dumps(sidecar, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+        )
+    return path
