@@ -1,13 +1,18 @@
 """Store fixtures: a fresh store on SQLite, and on PostgreSQL too when a server is given.
 
 Set `RISKLOOP_TEST_PG_URL` to an admin URL of a running PostgreSQL server (for example
-`postgresql+psycopg://postgres@127.0.0.1:55432/postgres`) and every store test also runs
-against a fresh database created on it for that test.
+`postgresql+psycopg://postgres@127.0.0.1:55432/postgres`), or to `auto` to have the session
+start a private server from the Debian package's binaries (/usr/lib/postgresql/*/bin) on a free
+loopback port; every store test then also runs against a fresh database created for it.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,13 +28,78 @@ SECRET = "test-pseudonym-secret"
 BACKENDS = ["sqlite", "postgresql"] if os.environ.get(PG_URL_ENV) else ["sqlite"]
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    """The PostgreSQL admin URL: the one given, or a private server started for the session."""
+    given = os.environ[PG_URL_ENV]
+    if given != "auto":
+        yield given
+        return
+    binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    assert binaries, "RISKLOOP_TEST_PG_URL=auto needs the Debian package postgresql"
+    bindir = binaries[-1].parent
+    folder = Path(tempfile.mkdtemp(prefix="riskloop-pg-"))
+    # PostgreSQL refuses to run as root: run it as the package's `postgres` user
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(folder, user="postgres")
+    port = _free_port()
+    data = folder / "data"
+    subprocess.run(
+        [
+            *as_user,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *as_user,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(folder / "server.log"),
+            "-w",
+            "-o",
+            f"-h 127.0.0.1 -p {port} -k {folder}",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(params=BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL to an empty database: a temp SQLite file, or a new PostgreSQL database."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
-    admin_url = make_url(os.environ[PG_URL_ENV])
+    admin_url = make_url(request.getfixturevalue("pg_admin_url"))
     name = f"riskloop_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
