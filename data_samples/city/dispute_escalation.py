@@ -37,7 +37,7 @@ from data_samples.city.truth import Driver, NoiseSignal, dominant_driver
 SLUG = "dispute_escalation"
 HORIZON_DAYS = 90
 AS_OF_DELAY_DAYS = 7
-BASE_LOG_ODDS = -4.5
+BASE_LOG_ODDS = -4.7
 INTENSITY_BETA = 0.45
 MAX_LISTED_PARTIES = 8
 
@@ -318,7 +318,8 @@ def simulate(
 
     # --- the parties' 110 calls and petitions, before and during the first week --------------
     call_years = (end - history_start) / np.timedelta64(365, "D")
-    bg_calls = rng.poisson(np.exp(-2.4 + 0.9 * volatility) * call_years)
+    listed_somewhere = np.bincount(slot_party, minlength=n_pool) > 0
+    bg_calls = rng.poisson(np.exp(-2.4 + 0.9 * volatility) * call_years * listed_somewhere)
     bc_party = repeat_index(bg_calls)
     bc_time = uniform_times(rng, np.full(len(bc_party), history_start), np.full(len(bc_party), end))
     incident = rng.random(len(slot_party)) < sigmoid(-3.0 + 1.0 * intensity[slot_dispute])
@@ -342,7 +343,7 @@ def simulate(
     )
     call_avail = add_days(call_time, rng.uniform(0, 1, len(call_time)))
 
-    bg_pet = rng.poisson(np.exp(-4.0 + 0.8 * volatility) * call_years)
+    bg_pet = rng.poisson(np.exp(-4.0 + 0.8 * volatility) * call_years * listed_somewhere)
     bp_party = repeat_index(bg_pet)
     bp_time = uniform_times(rng, np.full(len(bp_party), history_start), np.full(len(bp_party), end))
     first_pet = (slot_rank == 0) & (

@@ -34,6 +34,8 @@ SLUG = "telecom_fraud"
 HORIZON_DAYS = 30
 BASE_LOG_ODDS = -5.9
 HIDDEN_BETA = 0.45
+#: An outflow counts as a spike only beyond this multiple of the resident's usual active day.
+SPIKE_FACTOR = 3.0
 
 SCAM_TYPES = ("online_shopping", "loan", "fake_order_job", "impersonation", "investment", "other")
 _SCAM_MIX_YOUNG = np.array([0.30, 0.18, 0.22, 0.06, 0.06, 0.18])
@@ -69,7 +71,7 @@ DRIVERS: tuple[Driver, ...] = (
         "bank_outflows",
         ("amount_out",),
         1,
-        "max(0, log(largest daily outflow in the last 30 days / mean daily outflow on active days in the 90 days before that)).",
+        "max(0, log(largest daily outflow in the last 30 days / (3 x mean daily outflow on active days in the 90 days before that))): outflows beyond three usual days.",
         0.45,
     ),
     Driver(
@@ -290,7 +292,11 @@ def simulate(
     cand[wa_res[after_warning][order]] = later[order]
     install_time = np.where(np.isnat(install_time), cand, install_time)
     install_time = np.where(install_time < end, install_time, np.datetime64("NaT", "ns"))
-    install_avail = add_days(install_time, rng.uniform(0, 2, n_res))
+    install_avail = np.where(
+        np.isnat(install_time),
+        np.datetime64("NaT", "ns"),
+        add_days(install_time, rng.uniform(0, 2, n_res)),
+    )
 
     # --- fraud history before the window (prior victimisation) ------------------------------
     prior_victim = rng.random(n_res) < sigmoid(-3.4 + 0.8 * susceptibility)
@@ -333,7 +339,11 @@ def simulate(
         baseline = np.divide(base_sum, base_cnt, out=np.zeros(n_res), where=base_cnt > 0)
         spike = np.where(
             (baseline > 0) & (recent_max > 0),
-            np.clip(np.log(np.maximum(recent_max, 1e-9) / np.maximum(baseline, 1e-9)), 0, None),
+            np.clip(
+                np.log(np.maximum(recent_max, 1e-9) / (SPIKE_FACTOR * np.maximum(baseline, 1e-9))),
+                0,
+                None,
+            ),
             0.0,
         )
         x = np.stack(

@@ -46,8 +46,8 @@ _HEADCOUNT_LOG_MEAN = np.array([1.7, 3.1, 4.7, 6.3])
 _CAPITAL_LOG_MEAN = np.log(np.array([5e5, 2e6, 1e7, 5e7]))
 _MONTHLY_WAGE = np.array([6_800, 6_200, 4_600, 4_400, 5_600, 5_200, 9_500])
 
-BASE_LOG_ODDS = -6.0
-STRESS_BETA = 0.35
+BASE_LOG_ODDS = -5.8
+STRESS_BETA = 0.25
 
 DRIVERS: tuple[Driver, ...] = (
     Driver(
@@ -144,7 +144,7 @@ DRIVERS: tuple[Driver, ...] = (
         (),
         1,
         "Months before the lunar new year: max(0, 1 - days_to_new_year / 90) at the as-of date (from the calendar, no raw table).",
-        0.9,
+        1.2,
     ),
 )
 NOISE: tuple[NoiseSignal, ...] = (
