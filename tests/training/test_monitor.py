@@ -157,3 +157,68 @@ def test_monitor_bad_input_gives_one_line(isolated_env: Path) -> None:
     assert unknown.exit_code == 2 and "weather" in unknown.output
     upgraded = runner.invoke(app, ["store", "upgrade"])
     assert upgraded.exit_code == 0 and "r0001" in upgraded.output
+
+
+def test_monitor_reads_the_champions_logged_training_data(isolated_env: Path) -> None:
+    """No --reference: the champion's run artifact is the reference, and the champion scores it."""
+    import dataclasses
+
+    import mlflow
+
+    from models.scorer import score_frame
+    from training.tracking import configure_tracking, log_and_register
+    from training.train import Splits, fit_model
+
+    spec = get_spec(TASK)
+    rng = np.random.default_rng(21)
+    frame = _population(rng, 3000, arrears_rate=0.1)
+    frame["label"] = (rng.random(len(frame)) < frame.pop("score")).astype("int8")
+    train, valid = frame.iloc[:2000], frame.iloc[2000:]
+    model = fit_model(
+        spec, Splits(train, valid, valid), dataclasses.replace(spec.params, num_boost_round=20)
+    )
+    configure_tracking()
+    with mlflow.start_run(run_name="train-wage-arrears"):
+        log_and_register(model, train.head(5))
+        train.to_parquet(isolated_env / "train.parquet")
+        mlflow.log_artifact(str(isolated_env / "train.parquet"), "reference")
+
+    def record(population: pd.DataFrame, prefix: str) -> None:
+        population = population.assign(entity_id=[f"{prefix}{i}" for i in range(len(population))])
+        scored = score_frame(model, population, explain=True, top_k=3)
+        settings = get_settings()
+        features = population.loc[:, list(spec.feature_names)].to_dict(orient="records")
+        with WarningStore(
+            settings.store_url, settings.pseudonym_secret.get_secret_value()
+        ) as store:
+            store.record_scores(
+                actor="scorer",
+                task=TASK,
+                model_name=spec.registered_model_name,
+                model_version="1",
+                results=[
+                    {
+                        "entity_id": item.entity_id,
+                        "score": item.score,
+                        "risk_level": item.risk_level,
+                        "reasons": [dataclasses.asdict(reason) for reason in item.reasons],
+                        "actions": [dataclasses.asdict(action) for action in item.actions],
+                        "features": row,
+                    }
+                    for item, row in zip(scored, features, strict=True)
+                ],
+            )
+
+    record(_population(rng, 600, arrears_rate=0.1).drop(columns="score"), "E")
+    runner = CliRunner()
+    quiet = runner.invoke(app, ["monitor", "--task", TASK, "--out", str(isolated_env / "q.json")])
+    assert quiet.exit_code == 0, quiet.output
+    report = json.loads((isolated_env / "q.json").read_text())
+    assert report["reference"]["source"].endswith("reference/train.parquet")
+    assert report["reference"]["model_version"] == "1"
+    assert report["psi"]["score"] < 0.25
+
+    record(_population(rng, 600, arrears_rate=0.6).drop(columns="score"), "S")
+    shifted = runner.invoke(app, ["monitor", "--task", TASK, "--out", str(isolated_env / "s.json")])
+    assert shifted.exit_code == 3, shifted.output
+    assert "si_arrears_months_6m" in json.loads((isolated_env / "s.json").read_text())["drifted"]
