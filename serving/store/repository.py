@@ -222,7 +222,7 @@ class WarningStore:
 
         def write(session: Session) -> list[str | None]:
             return self._record_scores(
-                session, actor, task, model_name, model_version, results, default_as_of
+                session, actor, task, str(model_name), str(model_version), results, default_as_of
             )
 
         return self._write(write, retry_integrity=True)
@@ -518,6 +518,7 @@ class WarningStore:
     ) -> None:
         """Append one audit row (e.g. `model_reload`, `model_promotion`); details are scrubbed."""
         clean = sanitise(self._secret, dict(detail or {}))
+        version = None if model_version is None else str(model_version)
 
         def write(session: Session) -> None:
             session.add(
@@ -526,7 +527,7 @@ class WarningStore:
                     actor=actor,
                     action=action,
                     task=task,
-                    model_version=model_version,
+                    model_version=version,
                     detail=clean,
                 )
             )

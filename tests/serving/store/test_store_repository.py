@@ -306,3 +306,21 @@ def test_scored_records_frame_and_since(store: WarningStore, scored: Callable) -
     assert store.scored_records(task="telecom-fraud").empty
     warnings = store.warnings_frame(task=TASK)
     assert warnings["risk_level"].tolist() == ["red"]
+
+
+def test_per_record_as_of_and_numeric_versions(store: WarningStore, scored: Callable) -> None:
+    """The service passes materialized records' own as-of dates and may pass int versions."""
+    ids = store.record_scores(
+        actor="scorer",
+        task=TASK,
+        model_name="riskloop-wage-arrears",
+        model_version=3,
+        results=[scored("A", 0.9, "red", as_of="2026-09-01"), scored("B", 0.9, "red")],
+        as_of=date(2026, 10, 15),
+    )
+    first, second = (store.get_warning(warning_id) for warning_id in ids)
+    assert (first["as_of"], first["period"]) == ("2026-09-01", "2026-09-01")
+    assert (second["as_of"], second["period"]) == ("2026-10-15", "2026-10-01")
+    assert first["model_version"] == "3"
+    store.audit(actor="admin", action="model_reload", model_version=4)
+    assert store.audit_rows()[-1]["model_version"] == "4"
