@@ -231,8 +231,11 @@ def build_labelled_dataset(tables: RawTables, progress: Progress | None = None) 
 
 
 def latest_as_of(tables: RawTables) -> pd.Timestamp:
-    """The latest as-of date the data supports: the end of its coverage (midnight)."""
-    return data_end(tables)
+    """The latest dispute as-of date within the data's coverage (registration + 7 days)."""
+    end = data_end(tables).to_datetime64()
+    as_of = standard_as_of(tables["disputes"])
+    within = as_of[as_of <= end]
+    return pd.Timestamp(within.max() if len(within) else end)
 
 
 def open_units(tables: RawTables, as_of: pd.Timestamp) -> pd.DataFrame:

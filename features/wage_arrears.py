@@ -278,7 +278,8 @@ def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray
             pit.nan_mean(pit.latest_reported(kwh, 3, skip=3)),
         ),
         "water_yoy_change": pit.relative_change(water_now, pit.value_at_lag(water, water_lag + 12)),
-        "tax_overdue_amount": overdue_now,
+        # Rounding in a department's ledger can leave a cent below zero.
+        "tax_overdue_amount": np.clip(overdue_now, 0.0, None),
         "tax_overdue_months_3m": pit.count_where(overdue_3, overdue_3 > 0.005),
         "sales_trend_6m": pit.trend(pit.latest_reported(sales, 6)),
         "sales_change_3m": pit.relative_change(

@@ -1,9 +1,122 @@
-"""CLI commands (registered into `training.cli.app`)."""
+"""`riskloop build-dataset`: raw department tables -> one point-in-time dataset file + sidecar."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+from pathlib import Path
+
 import typer
+
+from training.errors import UserError, user_errors
+
+
+class TaskName(StrEnum):
+    """The three risk tasks, by CLI name."""
+
+    wage_arrears = "wage-arrears"
+    telecom_fraud = "telecom-fraud"
+    dispute_escalation = "dispute-escalation"
+
+
+def build_dataset_command(
+    task: TaskName = typer.Option(..., "--task", help="Risk task to build the dataset of."),
+    raw: Path = typer.Option(
+        ...,
+        "--raw",
+        help="Raw data folder: a city folder as `riskloop generate` writes it, or a department "
+        "export with the same <task>/<table>.parquet (or .csv) files.",
+    ),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        help="Dataset file to write (Parquet); a JSON sidecar (row count, positive rate, as-of "
+        "range, catalog version, input fingerprint) is written beside it with a .json suffix.",
+    ),
+    unlabelled: bool = typer.Option(
+        False,
+        "--unlabelled",
+        help="Build the scoring set for the latest as-of date (no label) instead of the "
+        "labelled dataset.",
+    ),
+    as_of: str | None = typer.Option(
+        None,
+        "--as-of",
+        help="Scoring date (YYYY-MM-DD) for --unlabelled; default: the latest date the data "
+        "supports.",
+    ),
+) -> None:
+    """Build a point-in-time dataset: entity_id, as_of, label, the catalog's features, audit columns.
+
+    Every feature at as-of date t uses only rows with available_at <= t. The labelled dataset holds every unit whose label window is complete (3 months / 30 days / 90 days after as_of).
+
+    On bad input (missing table or column, wrong dtype, duplicate key, available_at before event_time, unparseable date) it prints one error line, exits 2 and writes nothing.
+    """
+    with user_errors():
+        when = _parse_date(as_of) if as_of is not None else None
+        if when is not None and not unlabelled:
+            raise UserError("--as-of applies to the scoring set: add --unlabelled")
+        if out.exists() and out.is_dir():
+            raise UserError(f"--out {out} is a folder; give a .parquet file path")
+        frame, sidecar = _build(task.value, raw, unlabelled, when)
+        from training.raw_io import write_dataset
+
+        try:
+            path = write_dataset(frame, sidecar, out)
+        except OSError as exc:
+            raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
+        rate = sidecar["positive_rate"]
+        summary = (
+            f"{sidecar['rows']:,} rows, as-of {sidecar['as_of_min']} .. {sidecar['as_of_max']}"
+        )
+        if rate is not None:
+            summary += f", positive rate {rate:.2%}"
+        typer.echo(f"{task.value}: {summary}")
+        typer.echo(f"dataset written to {path} (sidecar {path.with_suffix('.json').name})")
+
+
+def _parse_date(text: str):
+    import pandas as pd
+
+    try:
+        return pd.Timestamp(text)
+    except ValueError:
+        raise UserError(f"--as-of {text!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def _build(task: str, raw: Path, unlabelled: bool, as_of) -> tuple:
+    """Load, validate and build with a progress bar; raw-data problems become `UserError`."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from features.dataset import build_dataset, dataset_sidecar
+    from features.schemas import RawDataError
+    from training.raw_io import load_raw_tables
+
+    with Progress(
+        TextColumn("[bold]build-dataset[/bold] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=False,
+    ) as bar:
+        step = bar.add_task(f"{task}: loading {raw}", total=None)
+        tables = load_raw_tables(raw, task)
+
+        def report(done: int, total: int) -> None:
+            bar.update(step, description=f"{task}: features", completed=done, total=total)
+
+        bar.update(step, description=f"{task}: validating tables")
+        try:
+            frame = build_dataset(
+                task, tables, unlabelled=unlabelled, as_of=as_of, with_progress=report
+            )
+        except RawDataError as exc:
+            raise UserError(f"bad raw data in {raw}: {exc}") from None
+        bar.update(step, description=f"{task}: fingerprinting inputs")
+        sidecar = dataset_sidecar(frame, tables, task)
+        bar.update(step, description=f"{task}: done")
+    return frame, sidecar
 
 
 def register(app: typer.Typer) -> None:
-    """Add this family's commands to the app."""
+    """Add `riskloop build-dataset` to the app."""
+    app.command("build-dataset")(build_dataset_command)

@@ -1,0 +1,234 @@
+"""The task registry, the dataset entry point, its sidecar, and the purged time split.
+
+`build_dataset` is the one call the CLI, training and serving make: it validates the raw tables
+against their schemas, then builds either the labelled dataset (every unit whose label window
+is complete) or the scoring set (the latest as-of date, no label).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from features import dispute_escalation, telecom_fraud, wage_arrears
+from features.catalog import CATALOG, CATALOG_VERSION, feature_names
+from features.schemas import TABLE_SPECS, validate_tables
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """One risk task: its names, unit, label horizon and raw tables.
+
+    Attributes:
+        name: CLI/API name (`wage-arrears`).
+        slug: python name (`wage_arrears`), also the raw sub-folder and catalog key.
+        entity_kind: what `entity_id` identifies.
+        horizon: label window length after the as-of date.
+        tables: raw tables the builder reads (contract order).
+        label_table: the table the label comes from.
+        builder: the domain module (`build_features`, `build_labelled_dataset`, ...).
+    """
+
+    name: str
+    slug: str
+    entity_kind: str
+    horizon: pd.DateOffset
+    tables: tuple[str, ...]
+    label_table: str
+    builder: ModuleType
+
+
+def _label_table(slug: str) -> str:
+    return next(name for name, spec in TABLE_SPECS[slug].items() if spec.is_label)
+
+
+TASKS: dict[str, TaskInfo] = {
+    info.slug: info
+    for info in (
+        TaskInfo(
+            "wage-arrears",
+            "wage_arrears",
+            "employer",
+            pd.DateOffset(months=3),
+            tuple(TABLE_SPECS["wage_arrears"]),
+            _label_table("wage_arrears"),
+            wage_arrears,
+        ),
+        TaskInfo(
+            "telecom-fraud",
+            "telecom_fraud",
+            "resident",
+            pd.DateOffset(days=30),
+            tuple(TABLE_SPECS["telecom_fraud"]),
+            _label_table("telecom_fraud"),
+            telecom_fraud,
+        ),
+        TaskInfo(
+            "dispute-escalation",
+            "dispute_escalation",
+            "dispute",
+            pd.DateOffset(days=90),
+            tuple(TABLE_SPECS["dispute_escalation"]),
+            _label_table("dispute_escalation"),
+            dispute_escalation,
+        ),
+    )
+}
+
+
+def get_task(task: str) -> TaskInfo:
+    """The task by CLI name (`wage-arrears`) or slug (`wage_arrears`)."""
+    slug = task.replace("-", "_")
+    if slug not in TASKS:
+        names = ", ".join(info.name for info in TASKS.values())
+        raise KeyError(f"unknown task {task!r}; expected one of {names}")
+    return TASKS[slug]
+
+
+def build_dataset(
+    task: str,
+    tables: Mapping[str, pd.DataFrame],
+    unlabelled: bool = False,
+    as_of: object = None,
+    with_progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Validate the raw tables and build the task's dataset.
+
+    Args:
+        task: CLI name or slug.
+        tables: raw tables by name (a city folder or a department export, loaded).
+        unlabelled: build the scoring set (no label) instead of the labelled dataset.
+        as_of: scoring date for `unlabelled` (default: the latest date the data supports).
+        with_progress: called as `(done, total)` units while features are computed.
+
+    Raises:
+        features.schemas.RawDataError: a table breaks its schema.
+        ValueError: `as_of` given for a labelled build.
+    """
+    info = get_task(task)
+    validated = validate_tables(info.slug, tables)
+    if unlabelled:
+        return info.builder.build_scoring_set(validated, as_of, with_progress)
+    if as_of is not None:
+        raise ValueError("as_of applies to the scoring set only (unlabelled=True)")
+    return info.builder.build_labelled_dataset(validated, with_progress)
+
+
+def input_fingerprint(tables: Mapping[str, pd.DataFrame]) -> str:
+    """sha256 over the raw tables' names, columns, dtypes and row contents (order-sensitive)."""
+    digest = hashlib.sha256()
+    for name in sorted(tables):
+        frame = tables[name]
+        digest.update(name.encode())
+        digest.update(repr([(c, str(frame[c].dtype)) for c in frame.columns]).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _task_of(frame: pd.DataFrame) -> str:
+    columns = set(frame.columns)
+    for slug in CATALOG:
+        if set(feature_names(slug)) <= columns:
+            return slug
+    raise KeyError("the frame's columns match no task's catalog features")
+
+
+def dataset_sidecar(
+    frame: pd.DataFrame, tables: Mapping[str, pd.DataFrame], task: str | None = None
+) -> dict[str, object]:
+    """The JSON sidecar describing a built dataset (task inferred from its columns if omitted)."""
+    info = get_task(task or _task_of(frame))
+    has_label = "label" in frame.columns
+    as_of = frame["as_of"]
+    return {
+        "task": info.name,
+        "entity_kind": info.entity_kind,
+        "labelled": has_label,
+        "horizon": ", ".join(f"{n} {unit}" for unit, n in info.horizon.kwds.items()),
+        "rows": len(frame),
+        "entities": int(frame["entity_id"].nunique()),
+        "positives": int(frame["label"].sum()) if has_label else None,
+        "positive_rate": float(frame["label"].mean()) if has_label and len(frame) else None,
+        "as_of_min": as_of.min().isoformat() if len(frame) else None,
+        "as_of_max": as_of.max().isoformat() if len(frame) else None,
+        "catalog_version": CATALOG_VERSION,
+        "features": feature_names(info.slug),
+        "input_tables": {name: len(tables[name]) for name in sorted(tables)},
+        "input_fingerprint": input_fingerprint(tables),
+    }
+
+
+class TimeSplit(NamedTuple):
+    """Train, validation and test slices of a dataset, oldest to newest."""
+
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    test: pd.DataFrame
+
+
+def _as_offset(horizon: pd.DateOffset | pd.Timedelta | str) -> pd.DateOffset | pd.Timedelta:
+    if isinstance(horizon, str):
+        return get_task(horizon).horizon
+    return horizon
+
+
+def _last_dates_holding(dates: np.ndarray, counts: np.ndarray, rows: float) -> int:
+    """Index into the sorted unique `dates` where the newest dates holding `rows` rows begin."""
+    from_end = np.cumsum(counts[::-1])
+    taken = int(np.searchsorted(from_end, rows, side="left")) + 1
+    return max(len(dates) - min(taken, len(dates)), 0)
+
+
+def time_split(
+    frame: pd.DataFrame,
+    horizon: pd.DateOffset | pd.Timedelta | str,
+    valid_frac: float = 0.15,
+    test_frac: float = 0.15,
+) -> TimeSplit:
+    """Split by as-of date into train / validation / test with a purge gap of one horizon.
+
+    The rule, from the newest rows back:
+    1. test: the newest as-of dates holding about `test_frac` of the rows;
+    2. validation: the newest dates holding about `valid_frac` of the rows among those whose
+       label window ends by the test start (`as_of + horizon <= test_start`);
+    3. train: every row whose label window ends by the validation start.
+    Rows in the gaps are dropped. Whole as-of dates go to one slice, so an entity scored every
+    month has rows in several slices, but none of its training labels (which look up to one
+    horizon ahead) reaches into the period its validation or test rows are observed and
+    labelled; a dispute (one row) lands in exactly one slice.
+
+    Args:
+        frame: a dataset with an `as_of` column.
+        horizon: the label horizon (offset or timedelta), or a task name to take it from.
+        valid_frac / test_frac: approximate row shares of validation and test.
+    """
+    offset = _as_offset(horizon)
+    as_of = pd.DatetimeIndex(frame["as_of"])
+    dates, counts = np.unique(as_of.to_numpy(dtype="datetime64[ns]"), return_counts=True)
+    if len(dates) == 0:
+        empty = frame.iloc[0:0]
+        return TimeSplit(empty, empty, empty)
+    n = len(frame)
+    test_start = dates[_last_dates_holding(dates, counts, test_frac * n)] if test_frac > 0 else None
+    if test_start is None:
+        test_start = (pd.Timestamp(dates[-1]) + pd.Timedelta(1, "ns")).to_datetime64()
+    before_test = (as_of + offset) <= pd.Timestamp(test_start)
+    eligible = np.unique(as_of[before_test].to_numpy(dtype="datetime64[ns]"), return_counts=True)
+    if valid_frac > 0 and len(eligible[0]):
+        valid_start = eligible[0][_last_dates_holding(*eligible, valid_frac * n)]
+    else:
+        valid_start = test_start
+    is_test = as_of >= pd.Timestamp(test_start)
+    is_valid = before_test & (as_of >= pd.Timestamp(valid_start))
+    is_train = (as_of + offset) <= pd.Timestamp(valid_start)
+    return TimeSplit(
+        frame[np.asarray(is_train)], frame[np.asarray(is_valid)], frame[np.asarray(is_test)]
+    )

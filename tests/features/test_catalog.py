@@ -1,0 +1,126 @@
+"""The catalog is complete and consistent, and datasets follow it column by column."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features import catalog
+from features.catalog import AUDIT_COLUMNS, CATALOG, FeatureDef
+from features.dataset import TASKS
+from features.schemas import TABLE_SPECS
+
+CONTRACT_DRIVERS = {
+    "wage_arrears": {
+        "construction_sector",
+        "owner_payment_delay",
+        "si_arrears",
+        "headcount_drop",
+        "electricity_drop",
+        "tax_overdue",
+        "sales_decline",
+        "creditor_suits",
+        "abnormal_listing",
+        "prior_complaints",
+        "young_firm",
+        "spring_festival",
+    },
+    "telecom_fraud": {
+        "flagged_contacts",
+        "risky_app_alerts",
+        "new_payees",
+        "outflow_spike",
+        "prior_victimisation",
+        "warning_answered",
+        "app_installed",
+        "young_adult",
+        "elderly_alone",
+    },
+    "dispute_escalation": {
+        "high_risk_type",
+        "many_parties",
+        "group_dispute",
+        "large_amount",
+        "prior_police_calls",
+        "prior_petitions",
+        "failed_mediation",
+        "threat_emotion",
+        "county_handling",
+    },
+}
+SENSITIVE = re.compile(r"ethnic|religio|hukou|household_reg|nation|minzu", re.IGNORECASE)
+AGE_OR_SEX = re.compile(r"birth_year|sex\b", re.IGNORECASE)
+
+
+def _sample_value(feature: FeatureDef) -> object:
+    if feature.dtype == "category":
+        return feature.categories[0]
+    return 1.0 if feature.dtype != "bool" else True
+
+
+@pytest.mark.parametrize("slug", list(CATALOG))
+def test_entries_are_complete_and_consistent(slug: str) -> None:
+    entries = CATALOG[slug]
+    names = [f.name for f in entries]
+    assert len(names) == len(set(names))
+    assert {f.driver for f in entries if f.driver} == CONTRACT_DRIVERS[slug]
+    tables = set(TABLE_SPECS[slug]) | {""}
+    for f in entries:
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", f.name), f.name
+        assert f.label_en and f.label_zh and f.reason_en and f.reason_zh, f.name
+        assert f.source_table in tables, (f.name, f.source_table)
+        assert f.direction in (-1, 0, 1)
+        value = _sample_value(f)
+        assert f.reason_en.format(value=value) and f.reason_zh.format(value=value)
+        assert "raise" not in f.reason_en and "风险" not in f.reason_zh, f.name
+        if f.dtype == "category":
+            assert f.categories and f.direction == 0, f.name
+        else:
+            assert f.min_value is not None and f.max_value is not None, f.name
+            assert f.min_value < f.max_value, f.name
+        assert not SENSITIVE.search(" ".join((f.name, *f.source_columns)))
+        if AGE_OR_SEX.search(" ".join(f.source_columns)):
+            assert f.why_kept, f"{f.name} derives from age or sex without a stated reason"
+    assert any(f.noise for f in entries)
+
+
+def test_helpers_agree_with_the_catalog() -> None:
+    for slug, entries in CATALOG.items():
+        assert catalog.feature_names(slug.replace("_", "-")) == [f.name for f in entries]
+        constraints = catalog.monotone_constraints(slug)
+        assert len(constraints) == len(entries)
+        assert all(
+            c == 0 for c, f in zip(constraints, entries, strict=True) if f.dtype == "category"
+        )
+        assert set(catalog.category_features(slug)) == {
+            f.name for f in entries if f.dtype == "category"
+        }
+    with pytest.raises(KeyError):
+        catalog.features("no-such-task")
+
+
+@pytest.mark.parametrize("slug", list(TASKS))
+def test_dataset_columns_follow_the_catalog(slug: str, labelled) -> None:
+    frame = labelled[slug]
+    names = catalog.feature_names(slug)
+    assert list(frame.columns) == ["entity_id", "as_of", "label", *names, *AUDIT_COLUMNS[slug]]
+    assert frame["entity_id"].dtype == "str"
+    assert frame["as_of"].dtype == "datetime64[ns]"
+    assert frame["label"].dtype == np.int8 and set(frame["label"].unique()) == {0, 1}
+    assert not frame.duplicated(["entity_id", "as_of"]).any()
+    expected = {"float": np.float64, "int": np.int64, "bool": np.bool_}
+    for f in CATALOG[slug]:
+        column = frame[f.name]
+        if f.dtype == "category":
+            assert isinstance(column.dtype, pd.CategoricalDtype)
+            assert list(column.cat.categories) == list(f.categories)
+            assert column.notna().all(), f.name
+            continue
+        assert column.dtype == expected[f.dtype], (f.name, column.dtype)
+        values = column.dropna().astype(float)
+        assert values.between(f.min_value, f.max_value).all(), (f.name, values.min(), values.max())
+    for name in AUDIT_COLUMNS[slug]:
+        assert frame[name].notna().all(), name
