@@ -16,9 +16,10 @@ import pandas as pd
 
 from data_samples.city import dispute_escalation, telecom_fraud, wage_arrears
 from data_samples.city.config import CITY_END, GENERATOR_VERSION, SIZE_CONFIG, SIZES, CitySize
+from data_samples.city.sample import write_csv_sample
 from data_samples.city.writer import TableWriter, write_json
 
-__all__ = ["SIZES", "TASK_MODULES", "drivers_document", "generate_city"]
+__all__ = ["SIZES", "TASK_MODULES", "drivers_document", "generate_city", "write_csv_sample"]
 
 #: Task slug -> simulator module, in the order the city is generated.
 TASK_MODULES: dict[str, ModuleType] = {
@@ -92,7 +93,8 @@ def generate_city(
         (out / slug).mkdir(exist_ok=True)
         writers: dict[str, TableWriter] = {}
         truth = TableWriter(out / "truth" / f"{slug}_units.parquet")
-        as_of_min, as_of_max, prob_sum = None, None, 0.0
+        as_of_seen: list[pd.Timestamp] = []
+        prob_sum = 0.0
         n_chunks = max(1, -(-n_units // chunk_size))
         for chunk in range(n_chunks):
             start = chunk * chunk_size
@@ -105,9 +107,7 @@ def generate_city(
                 writers[name].write(frame)
             truth.write(simulated.units)
             prob_sum += float(simulated.units["true_prob"].sum())
-            lo, hi = simulated.units["as_of"].min(), simulated.units["as_of"].max()
-            as_of_min = lo if as_of_min is None else min(as_of_min, lo)
-            as_of_max = hi if as_of_max is None else max(as_of_max, hi)
+            as_of_seen += [simulated.units["as_of"].min(), simulated.units["as_of"].max()]
             notify(
                 f"{slug}: chunk {chunk + 1}/{n_chunks} written ({start + count:,}/{n_units:,} units)"
             )
@@ -119,8 +119,8 @@ def generate_city(
             "units": n_units,
             "start": _iso(start_date),
             "end": _iso(pd.Timestamp(CITY_END)),
-            "as_of_first": _iso(as_of_min),
-            "as_of_last": _iso(as_of_max),
+            "as_of_first": _iso(min(as_of_seen)),
+            "as_of_last": _iso(max(as_of_seen)),
             "truth_rows": truth.rows,
             "mean_true_prob": round(prob_sum / max(truth.rows, 1), 6),
             "tables": {name: writer.rows for name, writer in writers.items()},

@@ -100,7 +100,7 @@ def lag_days(rng: np.random.Generator, lo: float, hi: float, count: int) -> np.n
 
 
 def spring_festival_pressure(month_start: np.ndarray) -> np.ndarray:
-    """1 on the eve of Spring Festival, falling linearly to 0 ninety days before it.
+    """1 on the eve of Spring Festival, falling linearly to 0 at 120 days before it.
 
     Wage arrears cluster in the months before the lunar new year, when contractors settle
     the year's wages and owners' year-end payments decide whether they can.
@@ -109,7 +109,7 @@ def spring_festival_pressure(month_start: np.ndarray) -> np.ndarray:
     days = month_start.astype("datetime64[D]")
     nxt = lny[np.searchsorted(lny, days, side="left")]
     to_lny = (nxt - days).astype(np.int64)
-    return np.clip(1.0 - to_lny / 90.0, 0.0, 1.0)
+    return np.clip(1.0 - to_lny / 120.0, 0.0, 1.0)
 
 
 def repeat_index(counts: np.ndarray) -> np.ndarray:
@@ -138,3 +138,8 @@ class SimulatedChunk:
 
     tables: dict[str, pd.DataFrame]
     units: pd.DataFrame
+
+
+def entity_column(ids: np.ndarray, index: np.ndarray) -> pd.Categorical:
+    """`ids[index]` as a categorical: long repeated id columns cost codes, not strings."""
+    return pd.Categorical.from_codes(index, categories=pd.Index(ids, dtype=object))

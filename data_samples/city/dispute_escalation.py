@@ -157,6 +157,7 @@ class _History:
         self.new_avail: list[np.ndarray] = []
         self.new_dispute: list[np.ndarray] = []
         self.new_kind: list[np.ndarray] = []
+        self._dynamic: tuple[np.ndarray, np.ndarray, int] | None = None
 
     def add(
         self,
@@ -194,38 +195,44 @@ class _History:
 
     def count(self, party: np.ndarray, as_of: np.ndarray, days: int) -> np.ndarray:
         """Rows per (party, as-of) with event time in [as_of - days, as_of) and on record at as_of."""
-        lo_key = party.astype(np.int64) * (1 << 40) + _to_seconds(
-            as_of - np.timedelta64(days, "D"), self.base
-        )
-        hi_key = party.astype(np.int64) * (1 << 40) + _to_seconds(as_of, self.base)
-        lo = np.searchsorted(self.key, lo_key, side="left")
-        hi = np.searchsorted(self.key, hi_key, side="left")
-        # Fixed rows in the window that are not yet on record are rare (lags of a day or so):
-        late = np.zeros(len(party))
-        span = hi - lo
-        if span.sum():
-            rows = repeat_index(span)
-            idx = np.repeat(lo, span) + rank_within(rows)
-            late = np.bincount(rows, weights=self.avail[idx] > as_of[rows], minlength=len(party))
-        total = span - late
+        total = _count_in_window(self.key, self.avail, party, as_of, days, self.base)
         if self.new_party:
-            n_party = np.concatenate(self.new_party)
-            n_time = np.concatenate(self.new_time)
-            n_avail = np.concatenate(self.new_avail)
-            keep = n_time < as_of.max()
-            if keep.any():
-                frame = pd.DataFrame(
-                    {"party": n_party[keep], "time": n_time[keep], "avail": n_avail[keep]}
+            if self._dynamic is None or self._dynamic[2] != len(self.new_party):
+                new_party = np.concatenate(self.new_party)
+                new_time = np.concatenate(self.new_time)
+                order = np.lexsort((new_time, new_party))
+                key = new_party[order].astype(np.int64) * (1 << 40) + _to_seconds(
+                    new_time[order], self.base
                 )
-                query = pd.DataFrame({"party": party, "as_of": as_of, "row": np.arange(len(party))})
-                hits = query.merge(frame, on="party")
-                ok = (
-                    (hits["time"] >= hits["as_of"] - pd.Timedelta(days=days))
-                    & (hits["time"] < hits["as_of"])
-                    & (hits["avail"] <= hits["as_of"])
-                )
-                total = total + np.bincount(hits.loc[ok, "row"].to_numpy(), minlength=len(party))
+                self._dynamic = (key, np.concatenate(self.new_avail)[order], len(self.new_party))
+            key, avail, _ = self._dynamic
+            total = total + _count_in_window(key, avail, party, as_of, days, self.base)
         return total
+
+
+def _count_in_window(
+    key: np.ndarray,
+    avail: np.ndarray,
+    party: np.ndarray,
+    as_of: np.ndarray,
+    days: int,
+    base: np.datetime64,
+) -> np.ndarray:
+    """Rows of a (party, time)-sorted key array in [as_of - days, as_of) per query, on record at as_of."""
+    lo_key = party.astype(np.int64) * (1 << 40) + _to_seconds(
+        as_of - np.timedelta64(days, "D"), base
+    )
+    hi_key = party.astype(np.int64) * (1 << 40) + _to_seconds(as_of, base)
+    lo = np.searchsorted(key, lo_key, side="left")
+    hi = np.searchsorted(key, hi_key, side="left")
+    span = hi - lo
+    if not span.sum():
+        return span.astype(float)
+    # Rows in the window that are not yet on record at the as-of date (lags of a day or so).
+    rows = repeat_index(span)
+    idx = np.repeat(lo, span) + rank_within(rows)
+    late = np.bincount(rows, weights=avail[idx] > as_of[rows], minlength=len(party))
+    return span - late
 
 
 def simulate(
@@ -639,7 +646,7 @@ def _assemble(
         {
             "petition_id": sequential_ids("PT", chunk, len(order)),
             "party_id": party_ids[pet_party[order]],
-            "dispute_id": pd.array(
+            "dispute_id": pd.Series(
                 np.where(pet_disp >= 0, dispute_ids[np.maximum(pet_disp, 0)], None), dtype="str"
             ),
             "level": pet_level[order],

@@ -20,6 +20,7 @@ from data_samples.city.common import (
     SimulatedChunk,
     add_days,
     draw_districts,
+    entity_column,
     month_starts,
     pseudonyms,
     repeat_index,
@@ -135,6 +136,33 @@ def _distinct_days(
     take = np.arange(31)[None, :] < counts[rows][:, None]
     parent = np.repeat(rows, counts[rows])
     return parent, order[take]
+
+
+def _fraud_rows(
+    fr_res: np.ndarray, fr_time: np.ndarray, fr_loss: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """The bank trace of each fraud: the loss sent to two new payees that day, at night or not."""
+    day = fr_time.astype("datetime64[D]").astype("datetime64[ns]")
+    hour = (fr_time - day) / np.timedelta64(1, "h")
+    night = ((hour >= 22) | (hour < 6)).astype(np.int64)
+    return fr_res, day, fr_loss, np.full(len(fr_res), 2, dtype=np.int64), night
+
+
+def _merge_days(
+    background: tuple[np.ndarray, ...], frauds: tuple[np.ndarray, ...], t0: np.datetime64
+) -> tuple[np.ndarray, ...]:
+    """One row per (resident, day): background outflows plus fraud transfers on the same day."""
+    res = np.concatenate([background[0], frauds[0]])
+    day = np.concatenate([background[1], frauds[1]])
+    day_index = ((day - t0) // DAY).astype(np.int64)
+    keys, inverse = np.unique(res.astype(np.int64) * 4096 + day_index, return_inverse=True)
+    sums = [
+        np.bincount(inverse, weights=np.concatenate([b, f]).astype(float), minlength=len(keys))
+        for b, f in zip(background[2:], frauds[2:], strict=True)
+    ]
+    merged_res = keys // 4096
+    merged_day = t0 + (keys % 4096) * DAY
+    return (merged_res, merged_day.astype("datetime64[ns]"), sums[0], sums[1], sums[2])
 
 
 def _window_sum(
@@ -318,19 +346,11 @@ def simulate(
     bo_day_ns = bo_day.astype("datetime64[ns]")
     for j in range(n):
         t = as_of[j]
-        fraud_day = fr_time.astype("datetime64[D]").astype("datetime64[ns]")
-        day_all = np.concatenate([bo_day_ns, fraud_day])
-        res_all = np.concatenate([bo_res, fr_res])
-        amount_all = np.concatenate([bo_amount, fr_loss])
-        payees_all = np.concatenate([bo_payees, np.full(len(fr_res), 2)]).astype(float)
-        daily = (
-            pd.DataFrame({"r": res_all, "d": day_all, "a": amount_all})
-            .groupby(["r", "d"], sort=False)["a"]
-            .sum()
+        d_res, d_day, d_amt, d_payees, _ = _merge_days(
+            (bo_res, bo_day_ns, bo_amount, bo_payees, bo_night),
+            _fraud_rows(fr_res, fr_time, fr_loss),
+            t0,
         )
-        d_res = daily.index.get_level_values(0).to_numpy()
-        d_day = daily.index.get_level_values(1).to_numpy()
-        d_amt = daily.to_numpy()
         recent_max = _window_max(d_res, d_day, d_amt, t, n_res)
         base_sum = _window_sum(d_res, d_day, d_amt, t, n_res, HORIZON_DAYS, HORIZON_DAYS + 90)
         base_cnt = _window_sum(
@@ -352,7 +372,7 @@ def simulate(
                 np.log1p(
                     np.bincount(al_res[(al_avail <= t) & (al_time > t - window)], minlength=n_res)
                 ),
-                np.log1p(_window_sum(res_all, day_all, payees_all, t, n_res, 0, HORIZON_DAYS)),
+                np.log1p(_window_sum(d_res, d_day, d_payees, t, n_res, 0, HORIZON_DAYS)),
                 spike,
                 np.minimum(
                     np.bincount(hist_res, minlength=n_res)
@@ -407,10 +427,10 @@ def simulate(
     )
     units = pd.DataFrame(
         {
-            "entity_id": np.repeat(resident_ids, len(complete)),
+            "entity_id": entity_column(resident_ids, np.repeat(np.arange(n_res), len(complete))),
             "as_of": np.tile(as_of[complete], n_res),
             "true_prob": true_prob.reshape(-1),
-            "dominant_driver": dominant.astype(str),
+            "dominant_driver": pd.Categorical(dominant),
         }
     )
 
@@ -422,7 +442,7 @@ def simulate(
         age0,
         (fc_res, fc_day, calls, sms, overseas),
         (al_res, al_type, al_time, al_avail),
-        (bo_res, bo_day_ns, bo_amount, bo_payees, bo_night),
+        (bo_res, bo_day_ns, bo_amount, bo_payees, bo_night, t0),
         (wa_res, wa_channel, wa_answered, wa_time, wa_avail),
         (install_time, install_avail),
         (hist_res, hist_time, fr_res, fr_time, fr_report, fr_reported, fr_loss),
@@ -441,16 +461,17 @@ def _assemble(
 ) -> dict[str, pd.DataFrame]:
     """Lay the simulated arrays out as the contract's tables (fixed column and row order)."""
     fc_res, fc_day, calls, sms, overseas = contacts
+    order = np.lexsort((fc_day, fc_res))
     flagged = pd.DataFrame(
         {
-            "resident_id": ids[fc_res],
-            "flagged_calls": calls.astype(np.int64),
-            "flagged_sms": sms.astype(np.int64),
-            "overseas_calls": overseas.astype(np.int64),
-            "event_time": fc_day.astype("datetime64[ns]"),
-            "available_at": (fc_day + DAY).astype("datetime64[ns]"),
+            "resident_id": entity_column(ids, fc_res[order]),
+            "flagged_calls": calls[order].astype(np.int64),
+            "flagged_sms": sms[order].astype(np.int64),
+            "overseas_calls": overseas[order].astype(np.int64),
+            "event_time": fc_day[order].astype("datetime64[ns]"),
+            "available_at": (fc_day[order] + DAY).astype("datetime64[ns]"),
         }
-    ).sort_values(["resident_id", "event_time"], kind="stable")
+    )
 
     al_res, al_type, al_time, al_avail = alerts
     order = np.lexsort((al_time, al_res))
@@ -473,33 +494,21 @@ def _assemble(
         fr_reported[in_window],
         fr_loss[in_window],
     )
-    bo_res, bo_day, bo_amount, bo_payees, bo_night = outflows
-    fraud_day = fr_time.astype("datetime64[D]").astype("datetime64[ns]")
-    hour = (fr_time - fraud_day) / np.timedelta64(1, "h")
-    raw = pd.DataFrame(
-        {
-            "r": np.concatenate([bo_res, fr_res]),
-            "event_time": np.concatenate([bo_day, fraud_day]),
-            "amount_out": np.concatenate([bo_amount, fr_loss]),
-            "new_payees": np.concatenate([bo_payees, np.full(len(fr_res), 2)]).astype(np.int64),
-            "night_transfers": np.concatenate(
-                [bo_night, ((hour >= 22) | (hour < 6)).astype(np.int64)]
-            ).astype(np.int64),
-        }
+    bo_res, bo_day, bo_amount, bo_payees, bo_night, t0 = outflows
+    d_res, d_day, d_amount, d_payees, d_night = _merge_days(
+        (bo_res, bo_day, bo_amount, bo_payees, bo_night), _fraud_rows(fr_res, fr_time, fr_loss), t0
     )
-    daily = raw.groupby(["r", "event_time"], sort=True, as_index=False).sum()
-    daily = daily[daily["event_time"] < np.datetime64(pd.Timestamp(CITY_END))]
     bank = pd.DataFrame(
         {
-            "resident_id": ids[daily["r"].to_numpy()],
-            "amount_out": daily["amount_out"].round(2).to_numpy(),
-            "new_payees": daily["new_payees"].to_numpy(),
-            "night_transfers": daily["night_transfers"].to_numpy(),
-            "card_payment_count": rng.poisson(3.0, len(daily)).astype(np.int64),
-            "event_time": daily["event_time"].to_numpy(),
-            "available_at": (daily["event_time"] + pd.Timedelta(days=1)).to_numpy(),
+            "resident_id": entity_column(ids, d_res),
+            "amount_out": np.round(d_amount, 2),
+            "new_payees": d_payees.astype(np.int64),
+            "night_transfers": d_night.astype(np.int64),
+            "card_payment_count": rng.poisson(3.0, len(d_res)).astype(np.int64),
+            "event_time": d_day,
+            "available_at": d_day + DAY,
         }
-    ).sort_values(["resident_id", "event_time"], kind="stable")
+    )
 
     wa_res, wa_channel, wa_answered, wa_time, wa_avail = warnings
     order = np.lexsort((wa_time, wa_res))
@@ -555,9 +564,9 @@ def _assemble(
     )
     return {
         "residents": residents,
-        "flagged_contacts": flagged.reset_index(drop=True),
+        "flagged_contacts": flagged,
         "app_alerts": app_alerts,
-        "bank_outflows": bank.reset_index(drop=True),
+        "bank_outflows": bank,
         "antifraud_warnings": antifraud,
         "app_installs": app_installs.reset_index(drop=True),
         "fraud_cases": fraud_cases,

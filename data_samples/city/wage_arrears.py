@@ -23,6 +23,7 @@ from data_samples.city.common import (
     add_days,
     credit_codes,
     draw_districts,
+    entity_column,
     lag_days,
     month_starts,
     repeat_index,
@@ -36,7 +37,7 @@ from data_samples.city.truth import Driver, NoiseSignal, dominant_driver
 
 SLUG = "wage_arrears"
 HORIZON_MONTHS = 3
-EPISODE_MONTHS = 4
+EPISODE_MONTHS = 2
 
 SECTORS = ("construction", "manufacturing", "retail", "hospitality", "logistics", "services", "it")
 SECTOR_SHARES = np.array([0.16, 0.30, 0.14, 0.10, 0.10, 0.14, 0.06])
@@ -47,7 +48,7 @@ _CAPITAL_LOG_MEAN = np.log(np.array([5e5, 2e6, 1e7, 5e7]))
 _MONTHLY_WAGE = np.array([6_800, 6_200, 4_600, 4_400, 5_600, 5_200, 9_500])
 
 BASE_LOG_ODDS = -5.8
-STRESS_BETA = 0.25
+STRESS_BETA = 0.2
 
 DRIVERS: tuple[Driver, ...] = (
     Driver(
@@ -136,15 +137,15 @@ DRIVERS: tuple[Driver, ...] = (
         ("founded_on",),
         1,
         "Firm younger than three years: max(0, 1 - age_years / 3).",
-        0.6,
+        0.8,
     ),
     Driver(
         "spring_festival",
         None,
         (),
         1,
-        "Months before the lunar new year: max(0, 1 - days_to_new_year / 90) at the as-of date (from the calendar, no raw table).",
-        1.2,
+        "Months before the lunar new year: max(0, 1 - days_to_new_year / 120) at the as-of date (from the calendar, no raw table).",
+        1.5,
     ),
 )
 NOISE: tuple[NoiseSignal, ...] = (
@@ -223,6 +224,18 @@ def _poisson_events(
     month = np.repeat(month, reps)
     times = uniform_times(rng, cal.starts[month], cal.starts[month + 1])
     return entity, times
+
+
+def _persistent_uniforms(
+    rng: np.random.Generator, n_firms: int, n: int, rho: float = 0.8
+) -> np.ndarray:
+    """Uniform draws correlated month to month: arrears run in streaks, not coin flips."""
+    z = np.empty((n_firms, n))
+    state = rng.normal(size=n_firms)
+    for j in range(n):
+        state = rho * state + np.sqrt(1 - rho**2) * rng.normal(size=n_firms)
+        z[:, j] = state
+    return sigmoid(1.702 * z)
 
 
 def _projects(
@@ -387,7 +400,7 @@ def simulate(
     owner_gap_real = _owner_overdue_share(proj, n_firms, as_of, use_available=False)
 
     # --- hidden cash stress ----------------------------------------------------------------
-    rho, sigma = 0.85, 0.32
+    rho, sigma = 0.9, 0.26
     firm_mean = (
         -0.4
         + 0.35 * is_construction
@@ -414,7 +427,7 @@ def simulate(
     headcount = np.maximum(np.round(headcount0[:, None] * np.exp(np.cumsum(log_change, axis=1))), 1)
     wage = _MONTHLY_WAGE[sector] * np.exp(rng.normal(0, 0.15, n_firms))
     amount_due = np.round(headcount * wage[:, None] * 0.295, 2)
-    si_short = rng.random((n_firms, n)) < sigmoid(-3.6 + 2.3 * stress)
+    si_short = _persistent_uniforms(rng, n_firms, n) < sigmoid(-3.6 + 2.3 * stress)
     amount_paid = np.round(
         np.where(si_short, amount_due * rng.uniform(0.0, 0.8, (n_firms, n)), amount_due), 2
     )
@@ -431,7 +444,7 @@ def simulate(
         2,
     )
     tax_due = 0.035 * sales
-    tax_late = rng.random((n_firms, n)) < sigmoid(-4.2 + 1.9 * stress)
+    tax_late = _persistent_uniforms(rng, n_firms, n) < sigmoid(-4.2 + 1.9 * stress)
     tax_paid = np.round(
         np.where(tax_late, tax_due * rng.uniform(0.0, 0.6, (n_firms, n)), tax_due), 2
     )
@@ -583,10 +596,10 @@ def simulate(
     )
     units = pd.DataFrame(
         {
-            "entity_id": np.repeat(employer_ids, n_asof),
+            "entity_id": entity_column(employer_ids, np.repeat(np.arange(n_firms), n_asof)),
             "as_of": np.tile(as_of[:n_asof], n_firms),
             "true_prob": true_prob.reshape(-1),
-            "dominant_driver": dominant.astype(str),
+            "dominant_driver": pd.Categorical(dominant),
         }
     )
 
@@ -666,7 +679,10 @@ def _monthly(
     ids: np.ndarray, cal: _Calendar, available: np.ndarray, **columns: np.ndarray
 ) -> pd.DataFrame:
     n_firms, n = available.shape
-    frame = {"employer_id": np.repeat(ids, n), "month": np.tile(cal.starts[:-1], n_firms)}
+    frame = {
+        "employer_id": entity_column(ids, np.repeat(np.arange(n_firms), n)),
+        "month": np.tile(cal.starts[:-1], n_firms),
+    }
     frame.update({name: values.reshape(-1) for name, values in columns.items()})
     frame["event_time"] = np.tile(cal.month_ends, n_firms)
     frame["available_at"] = available.reshape(-1)

@@ -18,6 +18,8 @@ ROW_GROUP_SIZE = 1_000_000
 
 def _arrow_type(series: pd.Series) -> pa.DataType:
     """The contract's Arrow type for a column: str, bool, int64, float64 or timestamp[ns]."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return pa.string()
     if pd.api.types.is_bool_dtype(series):
         return pa.bool_()
     if pd.api.types.is_integer_dtype(series):
