@@ -105,8 +105,8 @@ class RiskModelPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         self.model = RiskModel.load(context.artifacts[RISK_MODEL_ARTIFACT])
 
-    # No type hints on `predict`: MLflow 3 turns them into a schema of its own and warns.
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> np.ndarray:
         """Calibrated scores for a frame with the task's feature columns."""
-        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
-        return np.asarray(self.model.predict_proba(frame), dtype="float64")
+        return np.asarray(self.model.predict_proba(pd.DataFrame(model_input)), dtype="float64")

@@ -36,9 +36,18 @@ TruthOption = Annotated[
 HEADLINE = ("roc_auc", "pr_auc", "brier", "ece", "oracle_roc_auc", "lift_recovered")
 
 
+def _quiet_libraries() -> None:
+    """Keep MLflow's and Alembic's INFO lines (store creation, migrations) off the terminal."""
+    import logging
+
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def _spec(task: str) -> TaskSpec:
     from models.spec import UnknownTaskError, get_spec
 
+    _quiet_libraries()
     try:
         return get_spec(task)
     except UnknownTaskError as exc:
@@ -166,36 +175,38 @@ def promote(
 
 def list_models() -> None:
     """List each task's registered versions, aliases and headline test metrics."""
-    from rich.console import Console
-    from rich.table import Table
+    from mlflow.exceptions import MlflowException
 
     from models.settings import get_settings
     from models.spec import TASK_NAMES, get_spec
     from training import tracking
 
+    _quiet_libraries()
     tracking.configure_tracking()
     client = tracking.tracking_client()
-    table = Table(title="riskloop models")
-    for column in ("task", "version", "aliases", "created (UTC)", "AUC", "ECE", "lift rec."):
-        table.add_column(column)
+    typer.echo(
+        f"{'task':20s} {'version':>7s}  {'aliases':22s} {'created (UTC)':16s} "
+        f"{'AUC':>7s} {'ECE':>7s} {'lift':>7s}"
+    )
     for task in TASK_NAMES:
         name = get_spec(task).registered_model_name
+        try:
+            aliases = client.get_registered_model(name).aliases
+        except MlflowException:
+            typer.echo(f"{task:20s} {'-':>7s}  no model registered")
+            continue
+        by_version: dict[int, list[str]] = {}
+        for alias, version in aliases.items():
+            by_version.setdefault(int(version), []).append(alias)
         versions = client.search_model_versions(f"name = '{name}'")
-        if not versions:
-            table.add_row(task, "-", "no model registered", "", "", "", "")
         for version in sorted(versions, key=lambda v: int(v.version), reverse=True):
             metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
-            created = _utc(version.creation_timestamp)
-            table.add_row(
-                task,
-                str(version.version),
-                ", ".join(sorted(version.aliases)) or "",
-                created,
-                _fmt(metrics.get("roc_auc")),
-                _fmt(metrics.get("ece")),
-                _fmt(metrics.get("lift_recovered")),
+            typer.echo(
+                f"{task:20s} {version.version!s:>7s}  "
+                f"{', '.join(sorted(by_version.get(int(version.version), []))):22s} "
+                f"{_utc(version.creation_timestamp):16s} {_fmt(metrics.get('roc_auc')):>7s} "
+                f"{_fmt(metrics.get('ece')):>7s} {_fmt(metrics.get('lift_recovered')):>7s}"
             )
-    Console().print(table)
     typer.echo(f"tracking store: {get_settings().mlflow_uri}")
 
 

@@ -1,0 +1,56 @@
+"""Bad input to the modelling commands: one clear `error:` line and exit code 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from training.cli import app
+from training.train import TrainingData
+
+
+def _fails(args: list[str], expected: str) -> None:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert expected in lines[0]
+
+
+@pytest.mark.parametrize("command", ["train", "promote", "score"])
+def test_unknown_task(command: str, isolated_env: Path) -> None:
+    extra = ["--input", "x.parquet", "--output", "y.csv"] if command == "score" else []
+    _fails([command, "--task", "parking-fines", *extra], "unknown task 'parking-fines'")
+
+
+def test_missing_dataset(isolated_env: Path) -> None:
+    _fails(
+        ["train", "--task", "wage-arrears", "--dataset", str(isolated_env / "none.parquet")],
+        "does not exist",
+    )
+    _fails(["train", "--task", "wage-arrears"], "give the data")
+
+
+def test_dataset_whose_columns_do_not_match_the_spec(
+    isolated_env: Path, city_data: dict[str, TrainingData]
+) -> None:
+    path = isolated_env / "bad.parquet"
+    city_data["telecom-fraud"].frame.drop(columns=["screen_sharing_alerts_30d"]).to_parquet(path)
+    _fails(
+        ["train", "--task", "telecom-fraud", "--dataset", str(path)], "screen_sharing_alerts_30d"
+    )
+    wrong_task = isolated_env / "disputes.parquet"
+    city_data["dispute-escalation"].frame.to_parquet(wrong_task)
+    _fails(["train", "--task", "wage-arrears", "--dataset", str(wrong_task)], "missing column")
+
+
+def test_scoring_without_a_champion(isolated_env: Path) -> None:
+    path = isolated_env / "rows.parquet"
+    pd.DataFrame({"entity_id": ["a"]}).to_parquet(path)
+    _fails(
+        ["score", "--task", "telecom-fraud", "--input", str(path), "--output", "out.csv"],
+        "no 'champion' model for task telecom-fraud",
+    )
