@@ -62,7 +62,7 @@ def test_train_promote_round_trip(
     assert "version 2 (challenger)" in second
 
     champion, champion_info = load_registered(TASK, "champion")
-    challenger, challenger_info = load_registered(TASK, "challenger")
+    _, challenger_info = load_registered(TASK, "challenger")
     assert (champion_info.version, challenger_info.version) == (1, 2)
 
     refused = _cli(
