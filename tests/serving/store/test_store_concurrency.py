@@ -178,3 +178,39 @@ def test_record_scores_speed(store: WarningStore, scored: Callable, n_records: i
         actor="scorer", task=TASK, model_name="m", model_version="1", results=results
     )
     assert time.perf_counter() - started < 5.0
+
+
+def test_workers_starting_together_migrate_once(store_url: str) -> None:
+    """Several service workers opening a brand-new store at once: one migrates, none fails."""
+    # each worker imports first, says so, then waits for the go line so the openings overlap
+    opener = (
+        "import sys\n"
+        "from serving.store import WarningStore\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "WarningStore(sys.argv[1], 's')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", opener, store_url],
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
+    for worker in workers:
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+    errors = [worker.communicate(timeout=120)[1] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0, 0], errors
+    with WarningStore(store_url, "s") as store, store.engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [
+            ("r0001",)
+        ]
