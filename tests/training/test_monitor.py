@@ -107,6 +107,8 @@ def test_monitor_quiet_then_alerts_on_a_shift(isolated_env: Path) -> None:
     assert report["current"]["rows"] == 800
     assert {row["level"] for row in report["volume"]} == {"red", "orange", "yellow"}
     assert sum(row["closed"] for row in report["precision"]) == 6
+    assert sum(report["warnings_by_level"].values()) == sum(report["warnings_by_status"].values())
+    assert report["warnings_by_status"]["closed"] == 6
     assert report["mlflow_run_id"]
 
     _record(_population(rng, 800, arrears_rate=0.5), "S")

@@ -147,6 +147,10 @@ def build_monitor_report(
         "drift": bool(drifted),
         "drifted": drifted,
         "volume": level_volume(current["risk_level"], {c.level: c.share for c in spec.capacities}),
+        "warnings_by_level": {
+            level: int((warnings["risk_level"] == level).sum())
+            for level in ("red", "orange", "yellow")
+        },
         "warnings_by_status": {
             str(k): int(v) for k, v in warnings["status"].value_counts().sort_index().items()
         },
