@@ -88,10 +88,17 @@ def uniform_times(rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray) -> n
 
 
 def add_days(times: np.ndarray, days: np.ndarray) -> np.ndarray:
-    """Shift datetime64[ns] values by (possibly fractional) days."""
-    return (
-        times.astype("datetime64[ns]").astype(np.int64) + np.round(days * DAY_NS).astype(np.int64)
-    ).astype("datetime64[ns]")
+    """Shift datetime64[ns] values by (possibly fractional) days, to the whole second."""
+    seconds = np.round(np.asarray(days, dtype=float) * 86_400).astype(np.int64)
+    return (times.astype("datetime64[ns]").astype(np.int64) + seconds * SECOND_NS).astype(
+        "datetime64[ns]"
+    )
+
+
+def office_hours(rng: np.random.Generator, times: np.ndarray) -> np.ndarray:
+    """Move each time to a random moment between 08:30 and 17:00 on its own day."""
+    day = times.astype("datetime64[D]").astype("datetime64[ns]")
+    return add_days(day, rng.uniform(8.5 / 24, 17 / 24, len(times)))
 
 
 def lag_days(rng: np.random.Generator, lo: float, hi: float, count: int) -> np.ndarray:

@@ -24,6 +24,7 @@ from data_samples.city.common import (
     SimulatedChunk,
     add_days,
     draw_districts,
+    office_hours,
     pseudonyms,
     rank_within,
     repeat_index,
@@ -352,13 +353,17 @@ def simulate(
 
     bg_pet = rng.poisson(np.exp(-4.0 + 0.8 * volatility) * call_years * listed_somewhere)
     bp_party = repeat_index(bg_pet)
-    bp_time = uniform_times(rng, np.full(len(bp_party), history_start), np.full(len(bp_party), end))
+    bp_time = office_hours(
+        rng, uniform_times(rng, np.full(len(bp_party), history_start), np.full(len(bp_party), end))
+    )
     first_pet = (slot_rank == 0) & (
         rng.random(len(slot_party)) < sigmoid(-3.0 + 0.8 * intensity[slot_dispute])
     )
     fp_party = slot_party[first_pet]
     fp_disp = slot_dispute[first_pet]
-    fp_time = uniform_times(rng, registered[fp_disp], as_of[fp_disp] - np.timedelta64(1, "D"))
+    fp_time = office_hours(
+        rng, uniform_times(rng, registered[fp_disp], as_of[fp_disp] - np.timedelta64(1, "D"))
+    )
     pet_party = np.concatenate([bp_party, fp_party])
     pet_disp = np.concatenate([np.full(len(bp_party), -1), fp_disp])
     pet_time = np.concatenate([bp_time, fp_time])
@@ -442,12 +447,14 @@ def simulate(
         offset = np.where(
             late[idx - a],
             rng.uniform(HORIZON_DAYS + 1, 200, len(idx)),
-            rng.uniform(0.05, HORIZON_DAYS, len(idx)),
+            rng.uniform(0.05, HORIZON_DAYS - 0.5, len(idx)),
         )
         when = add_days(as_of[idx], offset)
         keep = when < end
         idx, when = idx[keep], when[keep]
         kind = _escalation_kind(rng, idx, group, dtype, any_threat)
+        # Petitions are received in office hours, on the day the escalation happens.
+        when = np.where(kind == "police_case", when, office_hours(rng, when))
         police = (kind == "police_case") | (kind == "group_incident")
         petition = ~police | (kind == "group_incident")
         call_at = add_days(when, rng.uniform(0, 1, len(idx)))

@@ -14,6 +14,12 @@ import pandas as pd
 
 #: How many units of each task the excerpt follows, and how many of them must have a label event.
 _UNITS = {"wage_arrears": (12, 5), "telecom_fraud": (5, 2), "dispute_escalation": (40, 10)}
+#: Tables whose rows are rare: the excerpt includes a couple of units that have some.
+_SHOWCASE = {
+    "wage_arrears": ("abnormal_listings", "construction_projects"),
+    "telecom_fraud": ("app_installs",),
+    "dispute_escalation": (),
+}
 _LABEL_TABLES = {
     "wage_arrears": ("employers", "employer_id", "arrears_events"),
     "telecom_fraud": ("residents", "resident_id", "fraud_cases"),
@@ -22,17 +28,22 @@ _LABEL_TABLES = {
 MAX_ROWS = 400
 
 
-def _pick(units: pd.Series, with_event: pd.Series, n_units: int, n_event: int) -> list[str]:
-    """The first `n_event` units with a label event, topped up with units in key order."""
-    eventful = sorted(set(with_event))[:n_event]
-    others = [unit for unit in sorted(units) if unit not in set(eventful)]
-    return sorted(eventful + others[: n_units - len(eventful)])
+def _pick(
+    units: pd.Series, with_event: pd.Series, showcase: list[pd.Series], n_units: int, n_event: int
+) -> list[str]:
+    """`n_event` units with a label event, two from each showcase table, topped up in key order."""
+    chosen = sorted(set(with_event))[:n_event]
+    for rows in showcase:
+        chosen += [unit for unit in sorted(set(rows)) if unit not in chosen][:2]
+    others = [unit for unit in sorted(units) if unit not in set(chosen)]
+    return sorted(chosen + others[: max(n_units - len(chosen), 0)])
 
 
 def _excerpt(task: str, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     registry, key, label = _LABEL_TABLES[task]
     n_units, n_event = _UNITS[task]
-    chosen = _pick(tables[registry][key], tables[label][key], n_units, n_event)
+    showcase = [tables[name][key] for name in _SHOWCASE[task]]
+    chosen = _pick(tables[registry][key], tables[label][key], showcase, n_units, n_event)
     picked: dict[str, pd.DataFrame] = {}
     for name, frame in tables.items():
         if key in frame.columns:
