@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
@@ -468,6 +469,23 @@ def _normalise(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     return frame.assign(**changes) if changes else frame
 
 
+def _values_not_of_kind(series: pd.Series, kind: ColumnKind) -> pd.Series:
+    """Which values of a wrongly typed column are themselves of the wrong type."""
+
+    def fits(value: object) -> bool:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return True
+        if kind in ("id", "str", "category"):
+            return isinstance(value, str)
+        if kind == "bool":
+            return isinstance(value, bool | np.bool_)
+        if kind == "int":
+            return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+        return isinstance(value, int | float | np.number)
+
+    return ~series.map(fits).astype(bool)
+
+
 _CHECK_PRIORITY = (
     "column_in_dataframe",
     "coerce_dtype",
@@ -509,9 +527,15 @@ def _first_failure(
         expected = check.removeprefix("coerce_dtype(").rstrip(")")
         return RawDataError(table, column, f"unparseable values for {expected}: {values}", rows)
     if check.startswith("dtype"):
-        expected = _EXPECTED_DTYPE[spec.columns[column].kind]
+        kind = spec.columns[column].kind
+        odd = _values_not_of_kind(frame[column], kind)
+        examples = ", ".join(repr(v) for v in frame.loc[odd, column].unique()[:SHOWN_ROWS])
+        detail = f" (e.g. {examples})" if examples else ""
         return RawDataError(
-            table, column, f"wrong dtype {frame[column].dtype}, expected {expected}", rows
+            table,
+            column,
+            f"wrong dtype {frame[column].dtype}, expected {_EXPECTED_DTYPE[kind]}{detail}",
+            frame[odd] if odd.any() else frame.head(SHOWN_ROWS),
         )
     if check.startswith("not_nullable"):
         return RawDataError(table, column, f"missing values in {len(index)} row(s)", rows)

@@ -1,0 +1,124 @@
+"""Raw-table validation: every kind of malformed input is caught and named precisely."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from features.schemas import RAW_SCHEMAS, TABLE_SPECS, RawDataError, validate_table, validate_tables
+
+TABLES = [(task, table) for task, specs in TABLE_SPECS.items() for table in specs]
+DEFECTS = ["missing_column", "wrong_dtype", "duplicate_key", "available_before_event", "bad_date"]
+
+
+class _Heads(dict):
+    """Tables by (task, table), with a short repr for hypothesis' failure reports."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} table heads>"
+
+
+@pytest.fixture(scope="module")
+def heads(city_tables) -> _Heads:
+    """The first rows of every raw table (valid input to corrupt)."""
+    return _Heads({(task, table): city_tables[task][table].head(40) for task, table in TABLES})
+
+
+def test_every_contract_table_has_a_schema() -> None:
+    assert {t: set(s) for t, s in RAW_SCHEMAS.items()} == {
+        t: set(s) for t, s in TABLE_SPECS.items()
+    }
+
+
+def test_the_small_city_is_valid(city_tables) -> None:
+    for task, tables in city_tables.items():
+        assert set(tables) == set(TABLE_SPECS[task])
+        for table, frame in tables.items():
+            assert frame["available_at"].dtype == "datetime64[ns]", (task, table)
+
+
+def _corrupt(
+    frame: pd.DataFrame, task: str, table: str, defect: str, row: int, pick
+) -> tuple[pd.DataFrame, str, str]:
+    """A broken copy of `frame`, the column the error must name and a text it must show."""
+    spec = TABLE_SPECS[task][table]
+    row = row % len(frame)
+    if defect == "missing_column":
+        column = pick(sorted(spec.columns))
+        return frame.drop(columns=[column]), column, column
+    if defect == "wrong_dtype":
+        column = pick(
+            sorted(c for c, s in spec.columns.items() if s.kind in ("id", "int", "bool", "float"))
+        )
+        kind = spec.columns[column].kind
+        values = frame[column].astype(object).to_numpy(copy=True)
+        if kind == "id":
+            broken = pd.Series(np.arange(len(frame)), index=frame.index)
+            return frame.assign(**{column: broken}), column, "int64"
+        values[row] = "not-a-number"
+        return frame.assign(**{column: values}), column, "not-a-number"
+    if defect == "duplicate_key":
+        copy = frame.iloc[[row]]
+        return (
+            pd.concat([frame, copy], ignore_index=True),
+            spec.key[0],
+            str(copy.iloc[0][spec.key[0]]),
+        )
+    if defect == "available_before_event":
+        shifted = frame["available_at"].copy()
+        shifted.iloc[row] = frame["event_time"].iloc[row] - pd.Timedelta(days=3)
+        return frame.assign(available_at=shifted), "available_at", str(shifted.iloc[row].date())
+    column = pick(sorted(c for c, s in spec.columns.items() if s.kind == "timestamp"))
+    text = frame[column].dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(dtype=object)
+    text[row] = "31/02/2025?"
+    return frame.assign(**{column: text}), column, "31/02/2025?"
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.sampled_from(TABLES), st.sampled_from(DEFECTS), st.integers(0, 10_000), st.data())
+def test_each_defect_names_table_column_and_offending_value(
+    heads, location, defect, row, data
+) -> None:
+    task, table = location
+    frame = heads[location]
+    broken, column, shown = _corrupt(
+        frame, task, table, defect, row, lambda xs: data.draw(st.sampled_from(xs))
+    )
+    with pytest.raises(RawDataError) as caught:
+        validate_table(task, table, broken)
+    error = caught.value
+    assert error.table == f"{task}/{table}"
+    assert error.column == column or column in error.column.split(", ")
+    message = str(error)
+    assert f"{task}/{table}" in message and column in message
+    assert shown in message
+
+
+def test_csv_style_text_timestamps_are_parsed(city_tables) -> None:
+    frame = city_tables["telecom_fraud"]["fraud_cases"].head(20)
+    text = frame.assign(
+        event_time=frame["event_time"].dt.strftime("%Y-%m-%d %H:%M:%S.%f"),
+        available_at=frame["available_at"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+    )
+    parsed = validate_table("telecom_fraud", "fraud_cases", text)
+    assert parsed["event_time"].dtype == "datetime64[ns]"
+    assert (parsed["event_time"] - frame["event_time"]).abs().max() < pd.Timedelta(milliseconds=1)
+
+
+def test_a_missing_table_is_named(city_tables) -> None:
+    tables = dict(city_tables["dispute_escalation"])
+    del tables["grid_visits"]
+    with pytest.raises(RawDataError, match=r"dispute_escalation/grid_visits.*missing"):
+        validate_tables("dispute_escalation", tables)
+
+
+def test_unknown_category_values_are_rejected(city_tables) -> None:
+    frame = city_tables["dispute_escalation"]["disputes"].head(10)
+    broken = frame.assign(dispute_type=["ethnic", *frame["dispute_type"].iloc[1:]])
+    with pytest.raises(RawDataError, match=r"dispute_type.*'ethnic'"):
+        validate_table("dispute_escalation", "disputes", broken)
