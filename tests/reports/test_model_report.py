@@ -1,11 +1,10 @@
-"""The model report renders in headless Chromium: all sections, decodable images, no network."""
+"""The model report: self-contained, every section present, fidelity checks passing on known drivers."""
 
 from __future__ import annotations
 
 import base64
 import io
 import re
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -22,23 +21,14 @@ def _data_images(page: str) -> list[Image.Image]:
     return images
 
 
-def test_synthetic_report_renders_in_chromium(
-    synthetic_report: str, tmp_path: Path, browser_check
-) -> None:
+def test_synthetic_report_is_self_contained_with_every_section(synthetic_report: str) -> None:
+    """Static checks; the Chromium render runs on the small city's report (test_reporting_cli)."""
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", synthetic_report)
     assert "<script" not in synthetic_report
     decoded = _data_images(synthetic_report)
     assert len(decoded) >= 10 and all(image.width > 300 for image in decoded)
-    path = tmp_path / "report.html"
-    path.write_text(synthetic_report, encoding="utf-8")
-
-    seen = browser_check(path, "model-report-synthetic.png")
-
-    assert seen.console_errors == []
-    assert seen.network_requests == []
-    assert seen.section_ids == list(SECTION_IDS)
-    assert len(seen.images) == len(decoded)
-    assert all(image["complete"] and image["width"] > 300 for image in seen.images)
+    found = re.findall(r'<section id="([^"]+)">', synthetic_report)
+    assert found == list(SECTION_IDS)
     assert "近6个月社保欠缴月数" in synthetic_report  # Chinese catalog labels beside English
 
 

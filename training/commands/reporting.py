@@ -124,8 +124,9 @@ def _load_model(spec: TaskSpec, version: int | None, alias: str) -> tuple[RiskMo
     from models.registry import RISK_MODEL_ARTIFACT
     from models.risk_model import ModelLoadError, RiskModel
     from training.report import RunInfo
-    from training.tracking import tracking_client
+    from training.tracking import configure_tracking, tracking_client
 
+    configure_tracking()  # `models:/` downloads resolve against the global registry URI
     client = tracking_client()
     name = spec.registered_model_name
     uri = client.tracking_uri
