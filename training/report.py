@@ -394,7 +394,7 @@ def _model_card(
         ]
     )
     lightgbm = {
-        **{key: value for key, value in vars(model.params_).items()},
+        **vars(model.params_),
         "best_iteration": model.best_iteration_,
         "calibration": model.calibrator_.kind,
     }
@@ -437,7 +437,7 @@ def _curve_png(
         for name, x, y in curves:
             ax.plot(x, y, label=name, linewidth=1.6)
         if diagonal:
-            ax.plot([0, 1], [0, 1], linestyle=":", color="#7f8c8d", label="chance / perfect")
+            ax.plot([0, 1], [0, 1], linestyle=":", color="#7f8c8d", label="chance")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(title)
