@@ -45,7 +45,7 @@ def _levels(scores: pd.Series) -> list[str]:
     )
 
 
-def _record(population: pd.DataFrame, prefix: str) -> None:
+def _record(population: pd.DataFrame, prefix: str, n_closed: int = 6) -> None:
     settings = get_settings()
     features = population.drop(columns="score")
     results = [
@@ -76,7 +76,7 @@ def _record(population: pd.DataFrame, prefix: str) -> None:
         )
         warned = [warning_id for warning_id in ids if warning_id]
         for warning_id, outcome in zip(
-            warned[:6], ["false_alarm", "unreachable"] * 3, strict=False
+            warned[:n_closed], ["false_alarm", "unreachable"] * 3, strict=False
         ):
             store.add_feedback(
                 warning_id,
@@ -88,11 +88,31 @@ def _record(population: pd.DataFrame, prefix: str) -> None:
             )
 
 
+def _bad_input_gives_one_line(runner: CliRunner, reference: Path) -> None:
+    empty = runner.invoke(app, ["monitor", "--task", TASK, "--reference", str(reference)])
+    assert empty.exit_code == 2
+    assert empty.output.strip() == "error: no scored records of wage-arrears in the warnings store"
+    _record(_population(np.random.default_rng(5), 20, arrears_rate=0.1), "B", n_closed=0)
+    missing = runner.invoke(app, ["monitor", "--task", TASK, "--reference", "nowhere.parquet"])
+    assert missing.exit_code == 2
+    assert missing.output.strip() == "error: reference dataset not found: nowhere.parquet"
+    no_champion = runner.invoke(app, ["monitor", "--task", TASK])
+    assert no_champion.exit_code == 2 and "--reference" in no_champion.output
+    bad_date = runner.invoke(app, ["monitor", "--task", TASK, "--since", "yesterday"])
+    assert bad_date.exit_code == 2 and "--since" in bad_date.output
+    unknown = runner.invoke(app, ["monitor", "--task", "weather"])
+    assert unknown.exit_code == 2 and "weather" in unknown.output
+    upgraded = runner.invoke(app, ["store", "upgrade"])
+    assert upgraded.exit_code == 0 and "r0001" in upgraded.output
+
+
 def test_monitor_quiet_then_alerts_on_a_shift(isolated_env: Path) -> None:
+    """Bad input first (one clear line, exit 2), then an unshifted and a shifted population."""
     rng = np.random.default_rng(11)
     reference = isolated_env / "reference.parquet"
     _population(rng, 3000, arrears_rate=0.1).to_parquet(reference)
     runner = CliRunner()
+    _bad_input_gives_one_line(runner, reference)
 
     _record(_population(rng, 800, arrears_rate=0.1), "E")
     quiet_out = isolated_env / "quiet.json"
@@ -104,7 +124,7 @@ def test_monitor_quiet_then_alerts_on_a_shift(isolated_env: Path) -> None:
     assert report["drift"] is False
     assert max(report["psi"]["features"].values()) < 0.25
     assert report["psi"]["score"] < 0.25
-    assert report["current"]["rows"] == 800
+    assert report["current"]["rows"] == 820  # with the 20 of the bad-input checks
     assert {row["level"] for row in report["volume"]} == {"red", "orange", "yellow"}
     assert sum(row["closed"] for row in report["precision"]) == 6
     assert sum(report["warnings_by_level"].values()) == sum(report["warnings_by_status"].values())
@@ -140,25 +160,6 @@ def test_monitor_quiet_then_alerts_on_a_shift(isolated_env: Path) -> None:
     )
     assert sorted(runs["tags.riskloop.drift"]) == ["false", "true"]
     assert runs["metrics.psi_score"].notna().all()
-
-
-def test_monitor_bad_input_gives_one_line(isolated_env: Path) -> None:
-    runner = CliRunner()
-    empty = runner.invoke(app, ["monitor", "--task", TASK, "--reference", "nowhere.parquet"])
-    assert empty.exit_code == 2
-    assert empty.output.strip() == "error: no scored records of wage-arrears in the warnings store"
-    _record(_population(np.random.default_rng(5), 20, arrears_rate=0.1), "E")
-    missing = runner.invoke(app, ["monitor", "--task", TASK, "--reference", "nowhere.parquet"])
-    assert missing.exit_code == 2
-    assert missing.output.strip() == "error: reference dataset not found: nowhere.parquet"
-    no_champion = runner.invoke(app, ["monitor", "--task", TASK])
-    assert no_champion.exit_code == 2 and "--reference" in no_champion.output
-    bad_date = runner.invoke(app, ["monitor", "--task", TASK, "--since", "yesterday"])
-    assert bad_date.exit_code == 2 and "--since" in bad_date.output
-    unknown = runner.invoke(app, ["monitor", "--task", "weather"])
-    assert unknown.exit_code == 2 and "weather" in unknown.output
-    upgraded = runner.invoke(app, ["store", "upgrade"])
-    assert upgraded.exit_code == 0 and "r0001" in upgraded.output
 
 
 def test_monitor_reads_the_champions_logged_training_data(isolated_env: Path) -> None:
