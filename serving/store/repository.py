@@ -682,17 +682,18 @@ class WarningStore:
         (task, entity, period) key and its retry finds the winner's row and updates it.
         PostgreSQL serialization failures and deadlocks are retried the same way.
         """
-        for attempt in range(_WRITE_ATTEMPTS):
+        for _ in range(_WRITE_ATTEMPTS - 1):
             try:
                 with self._writes.begin() as session:
                     return work(session)
             except IntegrityError:
-                if not retry_integrity or attempt == _WRITE_ATTEMPTS - 1:
+                if not retry_integrity:
                     raise
             except OperationalError as exc:
-                if not _is_retryable(exc) or attempt == _WRITE_ATTEMPTS - 1:
+                if not _is_retryable(exc):
                     raise
-        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+        with self._writes.begin() as session:  # the last attempt lets any error through
+            return work(session)
 
 
 def _is_retryable(exc: OperationalError) -> bool:

@@ -214,3 +214,39 @@ def test_workers_starting_together_migrate_once(store_url: str) -> None:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [
             ("r0001",)
         ]
+
+
+def test_concurrent_first_scores_raise_one_warning_per_entity(
+    store: WarningStore, scored: Callable
+) -> None:
+    """Racing requests that each raise the same new warnings: the unique key and a retry
+    leave exactly one warning per entity, and every request still gets an id back."""
+    barrier = threading.Barrier(4)
+    answers: list[list[str | None]] = []
+    errors: list[BaseException] = []
+
+    def score(worker: int) -> None:
+        try:
+            barrier.wait()
+            answers.append(
+                store.record_scores(
+                    actor=f"scorer-{worker}",
+                    task=TASK,
+                    model_name="m",
+                    model_version="1",
+                    results=[scored(f"N{i:03d}", 0.9, "red") for i in range(30)],
+                )
+            )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=score, args=(worker,)) for worker in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(answers) == 4 and all(answer == answers[0] for answer in answers)
+    assert store.list_warnings(task=TASK)["total"] == 30
+    history = store.get_warning(str(answers[0][0]))["history"]
+    assert [event["event"] for event in history] == ["raised"] + ["score_update"] * 3
