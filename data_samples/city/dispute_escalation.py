@@ -591,6 +591,9 @@ def _assemble(
             "available_at": ms_avail[order],
         }
     )
+    mediation = mediation[
+        mediation["event_time"] < np.datetime64(pd.Timestamp(CITY_END))
+    ].reset_index(drop=True)
 
     gv_disp, emotion, threat, duration, gv_time, gv_avail = visits
     order = np.lexsort((gv_time, gv_disp))
@@ -605,6 +608,7 @@ def _assemble(
             "available_at": gv_avail[order],
         }
     )
+    grid = grid[grid["event_time"] < np.datetime64(pd.Timestamp(CITY_END))].reset_index(drop=True)
 
     calls, fixed_call_type = calls_info
     new = calls.added()

@@ -304,6 +304,7 @@ def _projects(
         }
     )
     instalments["available_at"] = instalments["event_time"]
+    instalments = instalments[instalments["event_time"] < cal.starts[-1]]
     order = np.lexsort((pay_time, pay_inst))
     payments = pd.DataFrame(
         {
@@ -315,7 +316,7 @@ def _projects(
             "available_at": pay_avail[order],
         }
     )
-    due_day = instalments["event_time"].to_numpy()
+    due_day = due.astype("datetime64[D]").astype("datetime64[ns]")
     return {
         "projects": projects,
         "instalments": instalments,
