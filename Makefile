@@ -12,8 +12,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: install run test bench lint system-deps clean
 
 # Debian packages the tests and benchmarks use: headless Chromium renders the HTML reports, a CJK
-# font draws Chinese plot labels, wrk generates HTTP load for `make bench`.
-SYSTEM_PACKAGES := chromium fonts-wqy-microhei wrk
+# font draws Chinese plot labels, wrk generates HTTP load for `make bench`, PostgreSQL lets the
+# store tests run against a real server (RISKLOOP_TEST_PG_URL=auto).
+SYSTEM_PACKAGES := chromium fonts-wqy-microhei wrk postgresql
 SYSTEM_STAMP := $(VENV)/.system-deps
 
 install: $(STAMP) $(SYSTEM_STAMP)
