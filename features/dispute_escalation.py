@@ -87,7 +87,7 @@ class _Sources:
             value_cols=("threat_flag", "emotion_flag", "visit_duration_min"),
         )
         parties = tables["dispute_parties"]
-        codes = self.entities.get_indexer(pd.Index(parties["dispute_id"]))
+        codes = pit.encode(self.entities, parties["dispute_id"])
         parties = parties.assign(_code=codes)[codes >= 0].sort_values("_code", kind="stable")
         self.party_dispute = parties["_code"].to_numpy(np.int64)
         self.party_ids = parties["party_id"].to_numpy(dtype=object)

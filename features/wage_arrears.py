@@ -161,7 +161,7 @@ class _ProjectLedger:
             how="inner",
         )
         instalments = instalments.assign(
-            employer_code=entities.get_indexer(pd.Index(instalments["employer_id"])),
+            employer_code=pit.encode(entities, instalments["employer_id"]),
             key=instalments["project_id"] + "#" + instalments["instalment_no"].astype("str"),
         )
         instalments = instalments[instalments["employer_code"] >= 0].sort_values(
@@ -225,8 +225,8 @@ def _months_to_spring_festival(as_of: np.ndarray) -> np.ndarray:
 
 def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray]:
     """All catalog features for one chunk of queries."""
-    due = src.si.lags(queries, "amount_due", 12)
-    paid = src.si.lags(queries, "amount_paid", 12)
+    si = src.si.lag_matrices(queries, ("amount_due", "amount_paid", "insured_headcount"), 14)
+    due, paid = si["amount_due"][:, :12], si["amount_paid"][:, :12]
     unpaid = paid < SI_PAID_SHARE * due
     due_3 = pit.latest_reported(due, 3)
     paid_3 = pit.latest_reported(paid, 3)
@@ -236,17 +236,18 @@ def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray
             due_sum > 0, 1.0 - np.nansum(paid_3, axis=1) / np.where(due_sum > 0, due_sum, 1), np.nan
         )
 
-    headcount = src.si.lags(queries, "insured_headcount", 14)
+    headcount = si["insured_headcount"]
     headcount_now, headcount_lag = pit.latest_value(headcount)
     headcount_before = pit.value_at_lag(headcount, headcount_lag + 6)
 
-    kwh = src.utilities.lags(queries, "electricity_kwh", 16)
+    utilities = src.utilities.lag_matrices(queries, ("electricity_kwh", "water_m3"), 16)
+    kwh = utilities["electricity_kwh"]
     kwh_now, kwh_lag = pit.latest_value(kwh)
-    water = src.utilities.lags(queries, "water_m3", 16)
+    water = utilities["water_m3"]
     water_now, water_lag = pit.latest_value(water)
 
-    sales = src.tax.lags(queries, "declared_sales", 10)
-    overdue = src.tax.lags(queries, "tax_overdue", 4)
+    tax = src.tax.lag_matrices(queries, ("declared_sales", "tax_overdue"), 10)
+    sales, overdue = tax["declared_sales"], tax["tax_overdue"][:, :4]
     overdue_now, _ = pit.latest_value(overdue)
     overdue_3 = pit.latest_reported(overdue, 3)
 

@@ -1,0 +1,76 @@
+"""Benchmark of the feature pipelines: time to build each task's labelled dataset.
+
+Measures the default city (from `RISKLOOP_BENCH_CITY`, or generated once into
+`data/bench-city-default`) and, with `RISKLOOP_BENCH_LARGE=1`, the 10x city (from
+`RISKLOOP_BENCH_CITY_LARGE`, or generated into `data/bench-city-large`). Per task: reading the
+Parquet files, schema validation, feature and label computation, and rows per second; the
+acceptance targets are under 60 s per task on the default city and at most 12x that on the large.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+from pathlib import Path
+
+from data_samples.city import generate_city
+from features.dataset import TASKS
+from features.schemas import validate_tables
+from training.raw_io import load_raw_tables
+
+BENCH_SEED = 0
+
+
+def _city(size: str, env: str) -> Path:
+    """The city folder to measure: given by `env`, or generated once under data/."""
+    given = os.environ.get(env)
+    if given:
+        return Path(given)
+    folder = Path("data") / f"bench-city-{size}"
+    if not (folder / "manifest.json").is_file():
+        generate_city(folder, size=size, seed=BENCH_SEED)
+    return folder
+
+
+def _measure_task(city: Path, slug: str) -> dict[str, object]:
+    started = time.perf_counter()
+    tables = load_raw_tables(city, slug)
+    loaded = time.perf_counter()
+    validated = validate_tables(slug, tables)
+    checked = time.perf_counter()
+    frame = TASKS[slug].builder.build_labelled_dataset(validated)
+    built = time.perf_counter()
+    figures = {
+        "rows": len(frame),
+        "raw_rows": sum(len(t) for t in tables.values()),
+        "load_s": round(loaded - started, 2),
+        "validate_s": round(checked - loaded, 2),
+        "build_s": round(built - checked, 2),
+        "dataset_s": round(built - loaded, 2),
+        "rows_per_s": round(len(frame) / max(built - loaded, 1e-9)),
+    }
+    del tables, validated, frame
+    gc.collect()
+    return figures
+
+
+def _measure_city(city: Path) -> dict[str, object]:
+    return {"city": str(city), **{TASKS[slug].name: _measure_task(city, slug) for slug in TASKS}}
+
+
+def run() -> dict[str, object]:
+    """Figures for `make bench` (bench/results/features.json)."""
+    figures: dict[str, object] = {"default": _measure_city(_city("default", "RISKLOOP_BENCH_CITY"))}
+    if os.environ.get("RISKLOOP_BENCH_LARGE") == "1":
+        large = _measure_city(_city("large", "RISKLOOP_BENCH_CITY_LARGE"))
+        figures["large"] = large
+        figures["large_over_default"] = {
+            TASKS[slug].name: round(
+                large[TASKS[slug].name]["dataset_s"]
+                / max(figures["default"][TASKS[slug].name]["dataset_s"], 1e-9),
+                2,
+            )
+            for slug in TASKS
+        }
+    return figures
