@@ -123,16 +123,6 @@ def _new_figure(width: float, height: float) -> Figure:
     return fig
 
 
-def _rc(language: PlotLanguage) -> dict[str, object]:
-    return {
-        "font.family": list(language.fonts),
-        "font.size": 10,
-        "axes.unicode_minus": False,
-        "axes.titleweight": "normal",
-        "axes.titlesize": 12,
-    }
-
-
 def figure_png(fig: Figure) -> bytes:
     """Encode a figure as PNG bytes (light compression: twice as fast, about 10% larger)."""
     buffer = io.BytesIO()
@@ -146,7 +136,15 @@ def draw_png(
     """Create a figure under the language's fonts, let `painter(fig)` draw on it, encode it."""
     import matplotlib
 
-    with matplotlib.rc_context(_rc(language)):
+    with matplotlib.rc_context(
+        {
+            "font.family": list(language.fonts),
+            "font.size": 10,
+            "axes.unicode_minus": False,
+            "axes.titleweight": "normal",
+            "axes.titlesize": 12,
+        }
+    ):
         fig = _new_figure(width, height)
         painter(fig)
         if language.note:

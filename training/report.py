@@ -399,7 +399,7 @@ def _model_card(
         "calibration": model.calibrator_.kind,
     }
     parameter_table = html.table(["parameter", "value"], sorted(lightgbm.items()))
-    capacities = {c.level: c.share for c in spec.capacities}
+    capacities: dict[str, float] = {c.level: c.share for c in spec.capacities}
     threshold_table = html.table(
         ["level", "capacity (share of population)", "lowest calibrated score"],
         [
@@ -525,7 +525,7 @@ def _performance(
         ["Mean calibrated score", metrics["mean_score"], "–"],
     ]
     positives = label.sum()
-    capacities = {c.level: c.share for c in model.spec.capacities}
+    capacities: dict[str, float] = {c.level: c.share for c in model.spec.capacities}
     capacity_rows = []
     cumulative = 0.0
     for level, included in FLAGGED_LEVELS.items():
@@ -654,7 +654,8 @@ def _audit_groups(slug: str, frame: pd.DataFrame) -> tuple[list[str], list[str]]
 
 def _fairness(model: RiskModel, test: pd.DataFrame, scored: _Scored) -> html.Markup:
     scores, levels = scored.arrays.scores, scored.arrays.levels
-    overall = fairness_table(test.assign(_all="all"), scores, levels, "_all").iloc[0]
+    whole = fairness_table(test.assign(_all="all"), scores, levels, "_all").iloc[0]
+    overall = {key: float(whole[key]) for key in ("precision", "recall")}
     parts: list[object] = [
         html.tag(
             "p",
@@ -797,16 +798,16 @@ def _fidelity(
         [driver, "planted driver", value]
         for driver, value in sorted(result["driver_importance"].items(), key=lambda kv: -kv[1])
     ]
-    rows = sorted(driver_rows + noise_rows, key=lambda row: -float(row[2]))
+    ranked = sorted(driver_rows + noise_rows, key=lambda row: -float(row[2]))
     parts.append(
         html.table(
             ["driver or noise feature", "kind", "mean |SHAP| (drivers: summed over features)"],
-            rows,
+            ranked,
             row_classes=[
                 "flag"
                 if row[1] == "planted driver" and row[0] in result["drivers_below_noise"]
                 else None
-                for row in rows
+                for row in ranked
             ],
         )
     )
