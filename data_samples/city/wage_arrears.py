@@ -436,12 +436,9 @@ def simulate(
         month_end, lag_days(rng, 15, 45, n_firms * n).reshape(n_firms, n)
     )
 
-    season = 1.0 + 0.08 * np.cos(2 * np.pi * (pd.DatetimeIndex(as_of).month.to_numpy() - 12) / 12)
     sales0 = headcount0 * wage * np.exp(rng.normal(1.2, 0.4, n_firms))
     sales = np.round(
-        sales0[:, None]
-        * season[None, :]
-        * np.exp(-0.18 * stress + rng.normal(0, 0.08, (n_firms, n))),
+        sales0[:, None] * np.exp(-0.18 * stress + rng.normal(0, 0.08, (n_firms, n))),
         2,
     )
     tax_due = 0.035 * sales
@@ -455,9 +452,7 @@ def simulate(
     )
 
     kwh0 = headcount0 * np.exp(rng.normal(np.log(900), 0.5, n_firms))
-    kwh = np.round(
-        kwh0[:, None] * season[None, :] * np.exp(-0.2 * high + rng.normal(0, 0.06, (n_firms, n))), 1
-    )
+    kwh = np.round(kwh0[:, None] * np.exp(-0.2 * high + rng.normal(0, 0.06, (n_firms, n))), 1)
     water = np.round(
         np.exp(rng.normal(4.0, 1.0, n_firms))[:, None] * np.exp(rng.normal(0, 0.2, (n_firms, n))), 1
     )

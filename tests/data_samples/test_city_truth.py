@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from city_observables import SPLITS, labels
 
 TASKS = ("wage_arrears", "telecom_fraud", "dispute_escalation")
 
@@ -66,11 +65,6 @@ NOISE_NAMES = {
     "telecom_fraud": ["education", "card_payments"],
     "dispute_escalation": ["registration_channel", "visit_duration"],
 }
-
-
-@pytest.fixture(scope="module")
-def city_labels(city_tables, city_truth) -> dict[str, np.ndarray]:
-    return {task: labels(task, city_tables[task], city_truth[task]) for task in TASKS}
 
 
 @pytest.fixture(scope="module")
@@ -142,11 +136,10 @@ def test_labels_are_calibrated_to_true_probability(city_labels, city_truth, task
 
 @pytest.mark.parametrize("task", TASKS)
 def test_each_driver_moves_true_probability_its_way(
-    city_tables, city_truth, drivers, task: str
+    driver_splits, city_truth, drivers, task: str
 ) -> None:
-    truth = city_truth[task]
-    splits = SPLITS[task](city_tables[task], truth)
-    prob = truth["true_prob"].to_numpy()
+    splits = driver_splits[task]
+    prob = city_truth[task]["true_prob"].to_numpy()
     for entry in drivers[task]["drivers"]:
         high, low = splits[entry["name"]]
         assert high.sum() >= 30 and low.sum() >= 30, entry["name"]
