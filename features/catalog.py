@@ -1107,7 +1107,7 @@ def noise_features(task: str) -> list[str]:
 
 def _feature_column(
     entry: FeatureDef, values: np.ndarray | pd.Series
-) -> pd.Series | pd.Categorical:
+) -> np.ndarray | pd.Categorical:
     """Values cast to the catalog dtype (category features get exactly the catalog's categories)."""
     if entry.dtype == "category":
         return pd.Categorical(np.asarray(values, dtype=object), categories=list(entry.categories))

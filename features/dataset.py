@@ -18,6 +18,7 @@ import pandas as pd
 
 from features import dispute_escalation, telecom_fraud, wage_arrears
 from features.catalog import CATALOG, CATALOG_VERSION, feature_names
+from features.pit import AsOfDate
 from features.schemas import TABLE_SPECS, validate_tables
 
 Progress = Callable[[int, int], None]
@@ -97,7 +98,7 @@ def build_dataset(
     task: str,
     tables: Mapping[str, pd.DataFrame],
     unlabelled: bool = False,
-    as_of: object = None,
+    as_of: AsOfDate | None = None,
     with_progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Validate the raw tables and build the task's dataset.

@@ -42,7 +42,7 @@ def standard_as_of(disputes: pd.DataFrame) -> np.ndarray:
     return (registered.normalize() + AS_OF_DELAY).to_numpy(dtype="datetime64[ns]")
 
 
-def _units_for(tables: RawTables, as_of: object) -> pd.DataFrame:
+def _units_for(tables: RawTables, as_of: pit.AsOfDate | pd.DataFrame) -> pd.DataFrame:
     """Units from `as_of`: one date for every dispute on record by then, or explicit pairs."""
     if isinstance(as_of, pd.DataFrame):
         return pd.DataFrame(
@@ -146,7 +146,7 @@ def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray
         return np.where(on_record, values, np.nan)
 
     def known_label(values: np.ndarray) -> np.ndarray:
-        return np.where(on_record, values, None)
+        return pit.known_labels(on_record, values)
 
     return {
         "dispute_type": known_label(dispute_type),
@@ -190,7 +190,7 @@ def _build(
 
 
 def build_features(
-    tables: RawTables, as_of: object, progress: Progress | None = None
+    tables: RawTables, as_of: pit.AsOfDate | pd.DataFrame, progress: Progress | None = None
 ) -> pd.DataFrame:
     """Features at `as_of` (a date for every dispute on record by then, or a frame of
     (`entity_id`, `as_of`) pairs), in the dataset layout without a label."""
@@ -256,7 +256,7 @@ def open_units(tables: RawTables, as_of: pd.Timestamp) -> pd.DataFrame:
 
 
 def build_scoring_set(
-    tables: RawTables, as_of: object = None, progress: Progress | None = None
+    tables: RawTables, as_of: pit.AsOfDate | None = None, progress: Progress | None = None
 ) -> pd.DataFrame:
     """Features of the disputes open at `as_of` (default: the latest as-of date), at that date."""
     when = latest_as_of(tables) if as_of is None else pd.Timestamp(as_of)

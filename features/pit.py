@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 DAY_NS = np.int64(86_400_000_000_000)
+
+#: Anything `pd.Timestamp` accepts as a date.
+AsOfDate = str | date | datetime | pd.Timestamp | np.datetime64
 
 
 @dataclass(frozen=True)
@@ -72,10 +76,11 @@ def encode(entities: pd.Index, values: Sequence[str] | pd.Series | np.ndarray) -
     return found.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _to_ns(values) -> np.ndarray:
+def _to_ns(values: AsOfDate | pd.Series | pd.Index | np.ndarray | list) -> np.ndarray:
     """Timestamps (scalar, array, Series) as int64 nanoseconds since the epoch."""
     if isinstance(values, pd.Series | pd.Index | np.ndarray | list):
-        return pd.to_datetime(np.asarray(values)).astype("datetime64[ns]").asi8
+        stamps = pd.DatetimeIndex(pd.to_datetime(np.asarray(values)))
+        return stamps.as_unit("ns").asi8
     return np.asarray([pd.Timestamp(values).as_unit("ns").value], dtype=np.int64)
 
 
@@ -406,13 +411,20 @@ def trend(lagged: np.ndarray) -> np.ndarray:
         return np.where((n >= 2) & (mean_y > 0) & (var > 0), slope / mean_y, np.nan)
 
 
+def known_labels(known: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Category values where `known`, None elsewhere (an object array)."""
+    out = np.asarray(labels, dtype=object).copy()
+    out[~known] = None
+    return out
+
+
 def month_starts(first: pd.Timestamp, last: pd.Timestamp) -> pd.DatetimeIndex:
     """First days of the months from `first`'s month to `last`'s month (both included)."""
     return pd.date_range(
         pd.Timestamp(first).to_period("M").to_timestamp(),
         pd.Timestamp(last).to_period("M").to_timestamp(),
         freq="MS",
-    ).astype("datetime64[ns]")
+    ).as_unit("ns")
 
 
 def data_end(*tables: pd.DataFrame, column: str = "event_time") -> pd.Timestamp:

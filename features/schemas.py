@@ -451,7 +451,7 @@ def _normalise(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
         if col.kind in ("id", "str", "category"):
             if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(dtype):
                 values = series.dropna()
-                if values.map(type).eq(str).all():
+                if values.map(lambda value: isinstance(value, str)).all():
                     changes[name] = series.astype("str")
         elif col.kind == "int":
             if pd.api.types.is_integer_dtype(dtype) and dtype != "int64" and series.notna().all():

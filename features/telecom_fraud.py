@@ -58,7 +58,7 @@ def _registered_units(tables: RawTables, as_of_dates: pd.DatetimeIndex) -> pd.Da
     return pd.concat(frames, ignore_index=True).astype({"as_of": "datetime64[ns]"})
 
 
-def _units_for(tables: RawTables, as_of: object) -> pd.DataFrame:
+def _units_for(tables: RawTables, as_of: pit.AsOfDate | pd.DataFrame) -> pd.DataFrame:
     if isinstance(as_of, pd.DataFrame):
         return pd.DataFrame(
             {
@@ -156,11 +156,11 @@ def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray
         "antifraud_app_installed": src.installs.count(queries) > 0,
         "is_young_adult": on_registry & (age >= YOUNG_ADULT_AGES[0]) & (age <= YOUNG_ADULT_AGES[1]),
         "elderly_living_alone": on_registry & (age >= ELDERLY_AGE) & lives_alone,
-        "education_level": np.where(
-            on_registry, registry["education_level"].to_numpy(dtype=object), None
+        "education_level": pit.known_labels(
+            on_registry, registry["education_level"].to_numpy(dtype=object)
         ),
-        "audit_age_band": np.where(on_registry, _age_band(age), None),
-        "audit_sex": np.where(on_registry, registry["sex"].to_numpy(dtype=object), None),
+        "audit_age_band": pit.known_labels(on_registry, _age_band(age)),
+        "audit_sex": pit.known_labels(on_registry, registry["sex"].to_numpy(dtype=object)),
     }
 
 
@@ -183,7 +183,7 @@ def _build(
 
 
 def build_features(
-    tables: RawTables, as_of: object, progress: Progress | None = None
+    tables: RawTables, as_of: pit.AsOfDate | pd.DataFrame, progress: Progress | None = None
 ) -> pd.DataFrame:
     """Features at `as_of` (a date for every registered resident, or a frame of
     (`entity_id`, `as_of`) pairs), in the dataset layout without a label."""
@@ -220,7 +220,7 @@ def latest_as_of(tables: RawTables) -> pd.Timestamp:
 
 
 def build_scoring_set(
-    tables: RawTables, as_of: object = None, progress: Progress | None = None
+    tables: RawTables, as_of: pit.AsOfDate | None = None, progress: Progress | None = None
 ) -> pd.DataFrame:
     """Features of every registered resident at `as_of` (default: the latest as-of date)."""
     when = latest_as_of(tables) if as_of is None else pd.Timestamp(as_of)

@@ -88,7 +88,7 @@ def _empty_units() -> pd.DataFrame:
     )
 
 
-def _units_for(tables: RawTables, as_of: object) -> pd.DataFrame:
+def _units_for(tables: RawTables, as_of: pit.AsOfDate | pd.DataFrame) -> pd.DataFrame:
     """Units from `as_of`: one date for every registered employer, or explicit pairs."""
     if isinstance(as_of, pd.DataFrame):
         return pd.DataFrame(
@@ -265,7 +265,7 @@ def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray
         return np.where(on_registry, values, np.nan)
 
     def known_label(values: np.ndarray) -> np.ndarray:
-        return np.where(on_registry, values, None)
+        return pit.known_labels(on_registry, values)
 
     return {
         "si_arrears_months_3m": pit.count_where(due_3, unpaid),
@@ -329,7 +329,7 @@ def _build(
 
 
 def build_features(
-    tables: RawTables, as_of: object, progress: Progress | None = None
+    tables: RawTables, as_of: pit.AsOfDate | pd.DataFrame, progress: Progress | None = None
 ) -> pd.DataFrame:
     """Features at `as_of` (a date for every registered employer, or a frame of
     (`entity_id`, `as_of`) pairs), in the dataset layout without a label."""
@@ -367,7 +367,7 @@ def latest_as_of(tables: RawTables) -> pd.Timestamp:
 
 
 def build_scoring_set(
-    tables: RawTables, as_of: object = None, progress: Progress | None = None
+    tables: RawTables, as_of: pit.AsOfDate | None = None, progress: Progress | None = None
 ) -> pd.DataFrame:
     """Features of every registered employer at `as_of` (default: the latest as-of date)."""
     when = latest_as_of(tables) if as_of is None else pd.Timestamp(as_of)
