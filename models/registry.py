@@ -75,17 +75,17 @@ def load_registered(
         ) from exc
     with tempfile.TemporaryDirectory(prefix="riskloop-model-") as tmp:
         try:
+            model_root = _model_artifact_root(client, version)
             local = mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{name}/{version.version}",
+                artifact_uri=f"{model_root.rstrip('/')}/artifacts/{RISK_MODEL_ARTIFACT}",
                 dst_path=tmp,
                 tracking_uri=uri,
-                registry_uri=uri,
             )
         except (MlflowException, OSError) as exc:
             raise ModelLoadError(
                 f"cannot download {name} version {version.version} from {uri}: {exc}"
             ) from exc
-        model = RiskModel.load(Path(local) / "artifacts" / RISK_MODEL_ARTIFACT, spec=spec)
+        model = RiskModel.load(local, spec=spec)
     info = ModelVersionInfo(
         name=name,
         version=int(version.version),
@@ -94,6 +94,18 @@ def load_registered(
         tracking_uri=uri,
     )
     return model, info
+
+
+def _model_artifact_root(client: mlflow.MlflowClient, version: Any) -> str:
+    """Where the version's pyfunc model lives, resolved through `client` only.
+
+    A `models:/...` URI would be resolved against MLflow's process-global registry URI, which
+    a caller passing `tracking_uri` has not necessarily set.
+    """
+    source = str(version.source or "")
+    if source.startswith("models:/m-"):
+        return str(client.get_logged_model(source.removeprefix("models:/")).artifact_location)
+    return str(client.get_model_version_download_uri(version.name, version.version))
 
 
 class RiskModelPyfunc(mlflow.pyfunc.PythonModel):

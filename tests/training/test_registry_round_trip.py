@@ -88,6 +88,13 @@ def test_train_promote_round_trip(
     assert runs["metrics.champion_roc_auc"].iloc[0] > runs["metrics.challenger_roc_auc"].iloc[0]
     assert "metrics.challenger_oracle_roc_auc" in runs
 
+    # The loader resolves everything through its own tracking URI, not MLflow's global one.
+    from models.settings import get_settings
+
+    mlflow.set_tracking_uri(f"sqlite:///{isolated_env / 'elsewhere.db'}")
+    mlflow.set_registry_uri(f"sqlite:///{isolated_env / 'elsewhere.db'}")
+    assert load_registered(TASK, tracking_uri=get_settings().mlflow_uri)[1].version == 2
+
     listing = _cli("models")
     assert TASK in listing and "challenger, champion" in listing
 
