@@ -151,18 +151,32 @@ def _fraud_rows(
 def _merge_days(
     background: tuple[np.ndarray, ...], frauds: tuple[np.ndarray, ...], t0: np.datetime64
 ) -> tuple[np.ndarray, ...]:
-    """One row per (resident, day): background outflows plus fraud transfers on the same day."""
-    res = np.concatenate([background[0], frauds[0]])
-    day = np.concatenate([background[1], frauds[1]])
-    day_index = ((day - t0) // DAY).astype(np.int64)
-    keys, inverse = np.unique(res.astype(np.int64) * 4096 + day_index, return_inverse=True)
-    sums = [
-        np.bincount(inverse, weights=np.concatenate([b, f]).astype(float), minlength=len(keys))
-        for b, f in zip(background[2:], frauds[2:], strict=True)
-    ]
-    merged_res = keys // 4096
-    merged_day = t0 + (keys % 4096) * DAY
-    return (merged_res, merged_day.astype("datetime64[ns]"), sums[0], sums[1], sums[2])
+    """One row per (resident, day): background outflows plus fraud transfers on the same day.
+
+    `background` rows are unique per (resident, day) and sorted that way; fraud rows are few,
+    so they are added onto matching days and the rest appended (rows come out unsorted).
+    """
+    bg_key = _day_key(background[0], background[1], t0)
+    fraud_key = _day_key(frauds[0], frauds[1], t0)
+    pos = np.minimum(np.searchsorted(bg_key, fraud_key), max(len(bg_key) - 1, 0))
+    match = bg_key[pos] == fraud_key if len(bg_key) else np.zeros(len(fraud_key), dtype=bool)
+    extra_key, inverse = np.unique(fraud_key[~match], return_inverse=True)
+    sums = []
+    for bg_values, fraud_values in zip(background[2:], frauds[2:], strict=True):
+        merged = bg_values.astype(float)
+        np.add.at(merged, pos[match], fraud_values[match].astype(float))
+        extra = np.bincount(
+            inverse, weights=fraud_values[~match].astype(float), minlength=len(extra_key)
+        )
+        sums.append(np.concatenate([merged, extra]))
+    keys = np.concatenate([bg_key, extra_key])
+    merged_day = (t0 + (keys % 4096) * DAY).astype("datetime64[ns]")
+    return (keys // 4096, merged_day, sums[0], sums[1], sums[2])
+
+
+def _day_key(res: np.ndarray, day: np.ndarray, t0: np.datetime64) -> np.ndarray:
+    """Sortable (resident, day) key: resident * 4096 + days since the window's start."""
+    return res.astype(np.int64) * 4096 + ((day - t0) // DAY).astype(np.int64)
 
 
 def _window_sum(
@@ -287,6 +301,14 @@ def simulate(
         np.where(spike_row, bo_amount * rng.uniform(6, 30, len(parent)), bo_amount), 2
     )
     bo_payees = bo_payees + spike_row * rng.integers(0, 3, len(parent))
+    by_day = np.lexsort((bo_day, bo_res))
+    bo_res, bo_day, bo_amount, bo_payees, bo_night = (
+        bo_res[by_day],
+        bo_day[by_day],
+        bo_amount[by_day],
+        bo_payees[by_day],
+        bo_night[by_day],
+    )
 
     # --- warnings and the anti-fraud app ----------------------------------------------------
     contacts_month = np.zeros((n_res, n))
@@ -495,9 +517,11 @@ def _assemble(
         fr_loss[in_window],
     )
     bo_res, bo_day, bo_amount, bo_payees, bo_night, t0 = outflows
-    d_res, d_day, d_amount, d_payees, d_night = _merge_days(
+    merged = _merge_days(
         (bo_res, bo_day, bo_amount, bo_payees, bo_night), _fraud_rows(fr_res, fr_time, fr_loss), t0
     )
+    by_day = np.lexsort((merged[1], merged[0]))
+    d_res, d_day, d_amount, d_payees, d_night = (values[by_day] for values in merged)
     bank = pd.DataFrame(
         {
             "resident_id": entity_column(ids, d_res),
