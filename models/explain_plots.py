@@ -291,7 +291,7 @@ def importance_bar_png(
         ax.barh(np.arange(len(order)), [values[i] for i in order], color=colours)
         ax.set_yticks(np.arange(len(order)), labels=[labels[i] for i in order], fontsize=8)
         ax.set_xlabel(language.pick("mean |SHAP| (log-odds)", "平均|SHAP|（对数几率）"))
-        ax.set_title(title)
+        fig.suptitle(title)  # centred on the figure: long labels push the axes right
         ax.grid(axis="x", alpha=0.3)
         present = [kind for kind in KIND_COLOURS if kind in kinds]
         if len(present) > 1:
@@ -373,7 +373,7 @@ def beeswarm_png(
                 "SHAP value (log-odds; right raises risk)", "SHAP值（对数几率；向右为风险上升）"
             )
         )
-        ax.set_title(title)
+        fig.suptitle(title)
         ax.grid(axis="x", alpha=0.3)
         mappable = fig.colorbar(
             _scalar_mappable(cmap), ax=ax, ticks=[0, 1], fraction=0.03, pad=0.01

@@ -604,7 +604,9 @@ def _global_explanations(model: RiskModel, test: pd.DataFrame, scored: _Scored) 
                 contributions[:, index],
                 labels[index],
                 unit=features[index].unit,
-                category_names=features[index].categories,
+                category_names=(
+                    ("no", "yes") if features[index].dtype == "bool" else features[index].categories
+                ),
             ),
             f"Dependence plot of {features[index].label_en}",
         )
