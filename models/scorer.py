@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import FeatureDef
-from models.risk_model import RiskModel, model_matrix
+from models.risk_model import PREDICT_THREADS, RiskModel, feature_columns, feature_matrix
 from models.spec import Lang, RiskLevel
 
 Direction = Literal["raises", "lowers"]
@@ -94,14 +94,20 @@ def _entity_ids(frame: pd.DataFrame) -> np.ndarray:
     return frame.index.astype(str).to_numpy(dtype=object)
 
 
-def score_arrays(model: RiskModel, frame: pd.DataFrame, explain: bool = True) -> ScoredArrays:
+def score_arrays(
+    model: RiskModel,
+    frame: pd.DataFrame,
+    explain: bool = True,
+    columns: list[np.ndarray] | None = None,
+) -> ScoredArrays:
     """Scores, levels and (with `explain`) the TreeSHAP matrix for every row of `frame`.
 
     `frame` holds the catalog's feature columns (extra columns such as `entity_id`, `as_of`,
     `label` or `audit_*` are ignored); category features as catalog strings; missing optional
-    features as NaN.
+    features as NaN. `columns` (from `models.risk_model.feature_columns`) avoids a second
+    column lookup when the caller needs the raw values too.
     """
-    matrix = model_matrix(model.spec, frame)
+    matrix = feature_matrix(model.spec, frame, columns)
     booster = model.booster_
     contributions: np.ndarray | None = None
     if not len(matrix):
@@ -109,12 +115,17 @@ def score_arrays(model: RiskModel, frame: pd.DataFrame, explain: bool = True) ->
         base_value = _base_value(model)
         contributions = np.empty((0, len(model.spec.features))) if explain else None
     elif explain:
-        contrib = np.asarray(booster.predict(matrix, pred_contrib=True), dtype="float64")
+        contrib = np.asarray(
+            booster.predict(matrix, pred_contrib=True, num_threads=PREDICT_THREADS),
+            dtype="float64",
+        )
         contributions = contrib[:, :-1]
         base_value = float(contrib[0, -1])
         raw_margin = contrib.sum(axis=1)
     else:
-        raw_margin = np.asarray(booster.predict(matrix, raw_score=True), dtype="float64")
+        raw_margin = np.asarray(
+            booster.predict(matrix, raw_score=True, num_threads=PREDICT_THREADS), dtype="float64"
+        )
         base_value = _base_value(model)
     scores = model.calibrator_.transform(raw_margin)
     return ScoredArrays(
@@ -129,8 +140,10 @@ def score_arrays(model: RiskModel, frame: pd.DataFrame, explain: bool = True) ->
 
 def _base_value(model: RiskModel) -> float:
     """The expected margin, from a one-row TreeSHAP call on an all-missing row."""
-    empty = pd.DataFrame({name: [np.nan] for name in model.spec.feature_names})
-    return float(model.booster_.predict(model_matrix(model.spec, empty), pred_contrib=True)[0, -1])
+    empty = np.full((1, len(model.spec.features)), np.nan)
+    return float(
+        model.booster_.predict(empty, pred_contrib=True, num_threads=PREDICT_THREADS)[0, -1]
+    )
 
 
 def _native_value(feature: FeatureDef, value: object) -> ReasonValue:
@@ -182,11 +195,11 @@ def score_frame(
     """
     if lang not in _SUFFIX:
         raise ValueError(f"unknown language {lang!r}; expected 'en' or 'zh'")
-    arrays = score_arrays(model, frame, explain=explain)
     spec = model.spec
+    columns = feature_columns(spec, frame)
+    arrays = score_arrays(model, frame, explain=explain, columns=columns)
     features = spec.features
     names = spec.feature_names
-    raw_values = frame.loc[:, list(names)].to_numpy(dtype=object)
     records: list[ScoredRecord] = []
     for row in range(len(frame)):
         level: RiskLevel = str(arrays.levels[row])  # type: ignore[assignment]
@@ -200,7 +213,7 @@ def score_frame(
                 feature = features[index]
                 contribution = float(row_contrib[index])
                 direction: Direction = "raises" if contribution > 0 else "lowers"
-                value = _native_value(feature, raw_values[row, index])
+                value = _native_value(feature, columns[index][row])
                 reasons.append(
                     Reason(
                         feature=feature.name,

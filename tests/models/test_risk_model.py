@@ -18,6 +18,7 @@ from models.risk_model import (
     ModelLoadError,
     RiskModel,
     Thresholds,
+    feature_matrix,
     model_matrix,
 )
 from models.spec import get_spec
@@ -104,3 +105,21 @@ def test_load_errors_are_clear(
     (other_catalog / META_FILE).write_text(json.dumps(meta))
     with pytest.raises(ModelLoadError, match="differ from the current catalog"):
         RiskModel.load(other_catalog)
+
+
+def test_fast_feature_matrix_predicts_like_the_pandas_path(
+    dispute_model: tuple[RiskModel, pd.DataFrame],
+) -> None:
+    model, frame = dispute_model
+    rows = frame.head(50).copy()
+    rows["dispute_type"] = rows["dispute_type"].astype("object")
+    rows.loc[rows.index[:3], "dispute_type"] = ["not-a-type", None, "land"]
+    rows["n_parties"] = rows["n_parties"].astype("object")
+    rows.loc[rows.index[3], "n_parties"] = None
+    fast = feature_matrix(model.spec, rows)
+    assert np.isnan(fast[:2, model.spec.feature_names.index("dispute_type")]).all()
+    for kind in ({"raw_score": True}, {"pred_contrib": True}):
+        np.testing.assert_array_equal(
+            model.booster_.predict(fast, **kind),
+            model.booster_.predict(model_matrix(model.spec, rows), **kind),
+        )
