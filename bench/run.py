@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-FAMILIES = ("city", "features", "training", "serving")
+FAMILIES = ("city", "features", "training", "serving", "scale")
 RESULTS_DIR = Path(__file__).parent / "results"
 
 
