@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+import pandas as pd
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -155,6 +156,19 @@ def draw_png(
 def sigmoid(margin: float) -> float:
     """Probability for a log-odds margin."""
     return 1.0 / (1.0 + math.exp(-margin))
+
+
+def display_value(value: object, lang: str = "en") -> str:
+    """A feature value as a reader sees it: 3 significant digits, yes/no, a dash when missing."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, bool | np.bool_):
+        if lang == "zh":
+            return "是" if value else "否"
+        return "yes" if value else "no"
+    if isinstance(value, float | np.floating):
+        return f"{float(value):.3g}"
+    return str(value)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from models import html
-from models.explain_plots import Contribution, waterfall_png
+from models.explain_plots import Contribution, display_value, plot_language, waterfall_png
 from models.risk_model import RiskModel
 from models.scorer import Direction, reason_sentence, score_arrays
 from models.spec import Lang
@@ -196,14 +196,6 @@ def _reason_rows(
     return rows
 
 
-def _shown_value(value: object) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
-
-
 def _waterfall(
     warning: Mapping[str, Any],
     rows: list[dict[str, Any]],
@@ -213,9 +205,13 @@ def _waterfall(
 ) -> html.Markup:
     score = float(warning["score"])
     final_margin = margin_from_score(model, score)
+    chart_lang = plot_language(lang).lang  # English when no CJK font can draw the labels
     contributions = [
         Contribution(
-            row["label_en"], row["label_zh"], _shown_value(row["value"]), row["contribution"]
+            row["label_en"],
+            row["label_zh"],
+            display_value(row["value"], chart_lang),
+            row["contribution"],
         )
         for row in rows
     ]
@@ -303,7 +299,7 @@ def render_warning_page(
         [
             [
                 row["label_zh"] if page_lang == "zh" else row["label_en"],
-                _shown_value(row["value"]),
+                display_value(row["value"], lang),
                 html.Cell(f"{row['contribution']:+.3f}", "num"),
                 _t("yes" if row["actionable"] else "no", page_lang),
                 row["sentence"],

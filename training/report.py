@@ -28,6 +28,7 @@ from models.explain_plots import (
     Contribution,
     beeswarm_png,
     dependence_png,
+    display_value,
     draw_png,
     importance_bar_png,
     plot_language,
@@ -886,14 +887,13 @@ def _warnings_sample(model: RiskModel, test: pd.DataFrame, scored: _Scored) -> h
         row_contrib = scored.contributions[position]
         items = []
         for index, feature in enumerate(features):
-            value = raw_values[position, index]
-            shown = (
-                "–"
-                if value is None or (isinstance(value, float) and math.isnan(value))
-                else (f"{value:.3g}" if isinstance(value, float) else str(value))
-            )
             items.append(
-                Contribution(feature.label_en, feature.label_zh, shown, float(row_contrib[index]))
+                Contribution(
+                    feature.label_en,
+                    feature.label_zh,
+                    display_value(raw_values[position, index]),
+                    float(row_contrib[index]),
+                )
             )
         png = waterfall_png(
             items,
