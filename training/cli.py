@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from models.settings import apply_offline_defaults
-from training.commands import city, data, loop, modelling, reporting, scale, service
+from training.commands import city, data, loop, main_job, modelling, reporting, scale, service
 
 app = typer.Typer(
     name="riskloop",
@@ -32,5 +32,5 @@ def _main() -> None:
     apply_offline_defaults()
 
 
-for _family in (city, data, modelling, service, loop, reporting, scale):
+for _family in (main_job, city, data, modelling, service, loop, reporting, scale):
     _family.register(app)

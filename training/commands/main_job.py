@@ -1,0 +1,146 @@
+"""`riskloop run`: the main job behind `make run`.
+
+Idempotent: each step is skipped when its output already exists, so a second `make run` goes
+straight to serving. Generate the default city if missing, build each task's labelled dataset,
+train each task that has no champion, materialize the latest features for `entity_ids`
+scoring, create a local development key on first run, then serve.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from training.errors import UserError, user_errors
+
+TASKS = ("wage-arrears", "telecom-fraud", "dispute-escalation")
+DEV_KEY_NAME = "local-dev"
+
+
+def _say(message: str) -> None:
+    typer.secho(f"riskloop run: {message}", fg=typer.colors.CYAN, err=True)
+
+
+def _ensure_city(city: Path, size: str, seed: int) -> None:
+    from data_samples.city import generate_city
+
+    if (city / "manifest.json").is_file():
+        _say(f"city found at {city}")
+        return
+    _say(f"generating the {size} simulated city (seed {seed}) into {city}")
+    generate_city(city, size=size, seed=seed, progress=lambda m: _say(f"  {m}"))
+
+
+def _ensure_dataset(task: str, city: Path, datasets: Path) -> Path:
+    from features.dataset import build_dataset, dataset_sidecar, get_task
+    from training.raw_io import load_raw_tables, write_dataset
+
+    out = datasets / f"{get_task(task).slug}.parquet"
+    if out.is_file():
+        _say(f"{task}: dataset found at {out}")
+        return out
+    _say(f"{task}: building the labelled dataset")
+    tables = load_raw_tables(city, task)
+    frame = build_dataset(task, tables)
+    write_dataset(frame, dataset_sidecar(frame, tables), out)
+    _say(f"{task}: {len(frame):,} rows, positive rate {frame['label'].mean():.2%} -> {out}")
+    return out
+
+
+def _has_champion(task: str, tracking_uri: str) -> bool:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from models.spec import get_spec
+
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:
+        client.get_model_version_by_alias(get_spec(task).registered_model_name, "champion")
+    except MlflowException:
+        return False
+    return True
+
+
+def _ensure_champion(task: str, dataset: Path, truth: Path, tracking_uri: str) -> None:
+    from models.spec import get_spec
+    from training.train import read_dataset, train_task
+
+    if _has_champion(task, tracking_uri):
+        _say(f"{task}: champion found in {tracking_uri}")
+        return
+    _say(f"{task}: no champion yet, training")
+    spec = get_spec(task)
+    outcome = train_task(spec, read_dataset(spec, dataset, truth), on_step=lambda m: _say(f"  {m}"))
+    metrics = outcome.metrics
+    _say(
+        f"{task}: registered {outcome.name} v{outcome.version} {list(outcome.aliases)} "
+        f"AUC {metrics.get('roc_auc', float('nan')):.3f} "
+        f"lift recovered {metrics.get('lift_recovered', float('nan')):.2f} "
+        f"ECE {metrics.get('ece', float('nan')):.4f}"
+    )
+
+
+def _ensure_online_features(task: str, city: Path, data_dir: Path) -> None:
+    from features.dataset import get_task
+    from serving.online_store import materialize, online_path
+    from training.commands.service import build_scoring_set
+
+    if online_path(get_task(task).slug, data_dir).exists():
+        return
+    _say(f"{task}: materializing the latest features for entity_ids scoring")
+    materialize(task, build_scoring_set(task, city), data_dir)
+
+
+def _ensure_dev_key() -> None:
+    from serving.auth import create_key, list_keys
+
+    if any(key.active for key in list_keys()):
+        return
+    secret = create_key(DEV_KEY_NAME, ["score", "review", "feedback", "admin"])
+    typer.secho(
+        f"\nCreated the local development API key {DEV_KEY_NAME!r} (shown once, stored hashed):\n"
+        f"  {secret}\nUse it as: Authorization: Bearer {secret}\n",
+        fg=typer.colors.GREEN,
+        err=True,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `riskloop run` to the app."""
+
+    @app.command("run")
+    def run_main_job(
+        size: str = typer.Option("default", help="City size to generate if none exists."),
+        seed: int = typer.Option(0, help="City seed to generate if none exists."),
+        host: str = typer.Option("127.0.0.1", help="Interface the service binds."),
+        port: int = typer.Option(3000, min=1, max=65535, help="Service port."),
+        serve: bool = typer.Option(
+            True, help="Start the service at the end (--no-serve stops before)."
+        ),
+    ) -> None:
+        """The main job: city, datasets, champions, online features, dev key, then serve."""
+        from models.settings import get_settings
+        from training.commands.service import serve_command
+
+        settings = get_settings()
+        city = settings.data_dir / "city"
+        with user_errors():
+            try:
+                _ensure_city(city, size, seed)
+                for task in TASKS:
+                    dataset = _ensure_dataset(task, city, settings.data_dir / "datasets")
+                    _ensure_champion(task, dataset, city / "truth", settings.mlflow_uri)
+                    _ensure_online_features(task, city, settings.data_dir)
+            except ValueError as exc:
+                raise UserError(str(exc)) from exc
+            _ensure_dev_key()
+        _say(f"see the runs: mlflow ui --backend-store-uri {settings.mlflow_uri}")
+        if not serve:
+            return
+        command = serve_command(host, port)
+        _say(f"serving on http://{host}:{port} ({' '.join(command)})")
+        sys.stdout.flush()
+        os.execvpe(command[0], command, {**os.environ, "BENTOML_DO_NOT_TRACK": "true"})
