@@ -159,7 +159,8 @@ def sigmoid(margin: float) -> float:
 
 
 def display_value(value: object, lang: str = "en") -> str:
-    """A feature value as a reader sees it: 3 significant digits, yes/no, a dash when missing."""
+    """A feature value as a reader sees it: yes/no, 3 significant digits (whole numbers from
+    1,000 up, so amounts in CNY never turn into exponents), a dash when missing."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, bool | np.bool_):
@@ -167,7 +168,8 @@ def display_value(value: object, lang: str = "en") -> str:
             return "是" if value else "否"
         return "yes" if value else "no"
     if isinstance(value, float | np.floating):
-        return f"{float(value):.3g}"
+        number = float(value)
+        return f"{number:,.0f}" if abs(number) >= 1000 else f"{number:.3g}"
     return str(value)
 
 

@@ -14,6 +14,7 @@ from models.explain_plots import (
     Contribution,
     beeswarm_png,
     dependence_png,
+    display_value,
     importance_bar_png,
     plot_language,
     waterfall_png,
@@ -81,3 +82,17 @@ def test_global_charts_are_pngs() -> None:
     ):
         width, height = _size(png)
         assert width > 300 and height > 200
+
+
+def test_values_read_the_same_in_charts_and_tables() -> None:
+    assert [display_value(v) for v in (None, float("nan"), True, np.bool_(False))] == [
+        "–",
+        "–",
+        "yes",
+        "no",
+    ]
+    assert display_value(True, "zh") == "是"
+    assert display_value(0.123456) == "0.123"
+    assert display_value(np.float32(1234567.5)) == "1,234,568"
+    assert display_value(3) == "3"
+    assert display_value("construction") == "construction"
