@@ -182,6 +182,8 @@ class TaskSpec:
         level_actions: actions for each warning level (green has none).
         driver_actions: actions triggered by an actionable reason, keyed by the catalog's
             `driver` name (the fixed driver names of the contract, not column names).
+        feature_actions: actions of actionable features that measure no planted driver, keyed
+            by feature name.
     """
 
     task: str
@@ -198,6 +200,7 @@ class TaskSpec:
     capacities: tuple[LevelCapacity, ...] = DEFAULT_CAPACITIES
     level_actions: Mapping[RiskLevel, tuple[Action, ...]] = field(default_factory=dict)
     driver_actions: Mapping[str, tuple[Action, ...]] = field(default_factory=dict)
+    feature_actions: Mapping[str, tuple[Action, ...]] = field(default_factory=dict)
 
     @property
     def horizon(self) -> pd.DateOffset:
@@ -247,9 +250,13 @@ class TaskSpec:
             action: f"level:{level}" for action in self.level_actions.get(level, ())
         }
         for feature in risk_raising_reasons:
-            if feature.actionable and feature.driver is not None:
-                for action in self.driver_actions.get(feature.driver, ()):
-                    chosen.setdefault(action, f"reason:{feature.name}")
+            if not feature.actionable:
+                continue
+            actions = self.feature_actions.get(feature.name, ())
+            if feature.driver is not None:
+                actions = (*actions, *self.driver_actions.get(feature.driver, ()))
+            for action in actions:
+                chosen.setdefault(action, f"reason:{feature.name}")
         return [(trigger, action) for action, trigger in chosen.items()]
 
     def to_dict(self) -> dict[str, Any]:
@@ -263,6 +270,10 @@ class TaskSpec:
         data["driver_actions"] = {
             driver: [dataclasses.asdict(action) for action in actions]
             for driver, actions in self.driver_actions.items()
+        }
+        data["feature_actions"] = {
+            name: [dataclasses.asdict(action) for action in actions]
+            for name, actions in self.feature_actions.items()
         }
         return data
 
@@ -300,6 +311,7 @@ class _TaskConstants:
     horizon_days: int
     level_actions: Mapping[RiskLevel, tuple[Action, ...]]
     driver_actions: Mapping[str, tuple[Action, ...]]
+    feature_actions: Mapping[str, tuple[Action, ...]]
 
 
 _TASKS: tuple[_TaskConstants, ...] = (
@@ -398,6 +410,22 @@ _TASKS: tuple[_TaskConstants, ...] = (
                 ),
             ),
         },
+        feature_actions={
+            "prior_wage_complaints_12m": (
+                _action(
+                    _LABOUR_INSPECTION,
+                    "Review earlier complaints and how they were closed.",
+                    "复查以往投诉及办结情况。",
+                ),
+            ),
+            "prior_arrears_events_24m": (
+                _action(
+                    _LABOUR_INSPECTION,
+                    "Check that earlier arrears were paid in full and none are building up again.",
+                    "核查既往欠薪是否已足额清偿，防止再次发生。",
+                ),
+            ),
+        },
     ),
     _TaskConstants(
         task="telecom-fraud",
@@ -487,6 +515,22 @@ _TASKS: tuple[_TaskConstants, ...] = (
                 ),
             ),
         },
+        feature_actions={
+            "night_transfers_30d": (
+                _action(
+                    _BANK,
+                    "Review the night-time transfers with the resident.",
+                    "与本人核实夜间转账情况。",
+                ),
+            ),
+            "warnings_received_30d": (
+                _action(
+                    _COMMUNITY_POLICE,
+                    "Several warnings received: confirm in person that the resident understood them.",
+                    "多次收到预警：上门确认本人已知悉风险。",
+                ),
+            ),
+        },
     ),
     _TaskConstants(
         task="dispute-escalation",
@@ -562,6 +606,36 @@ _TASKS: tuple[_TaskConstants, ...] = (
                 ),
             ),
         },
+        feature_actions={
+            "mediation_agreement": (
+                _action(
+                    _MEDIATION,
+                    "No agreement yet: schedule another mediation session.",
+                    "尚未达成协议：再次安排调解。",
+                ),
+            ),
+            "mediation_attempts": (
+                _action(
+                    _MEDIATION,
+                    "Review the mediation record and change the approach.",
+                    "复盘调解过程，调整调解方式。",
+                ),
+            ),
+            "grid_visits": (
+                _action(
+                    _GRID,
+                    "Visit the parties more often until the dispute settles.",
+                    "加密走访频次直至纠纷化解。",
+                ),
+            ),
+            "handling_level": (
+                _action(
+                    _TOWNSHIP_CENTRE,
+                    "Consider handling the case at a higher level.",
+                    "研究提级处置。",
+                ),
+            ),
+        },
     ),
 )
 
@@ -596,6 +670,7 @@ def build_spec(task: str, features: tuple[FeatureDef, ...], catalog_version: str
         catalog_version=catalog_version,
         level_actions=constants.level_actions,
         driver_actions=constants.driver_actions,
+        feature_actions=constants.feature_actions,
     )
 
 

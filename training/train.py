@@ -109,16 +109,20 @@ def read_dataset(spec: TaskSpec, dataset: Path, truth_dir: Path | None = None) -
     return TrainingData(frame, str(dataset), dataset_fingerprint(frame), truth, truth_source)
 
 
-def build_from_raw(spec: TaskSpec, raw_dir: Path) -> TrainingData:
-    """Build the labelled dataset from a raw city folder; its truth files come along if present."""
-    from features.dataset import build_dataset
+def build_from_raw(
+    spec: TaskSpec, raw_dir: Path, on_progress: Callable[[int, int], None] | None = None
+) -> TrainingData:
+    """Build the labelled dataset from a raw city folder; its truth files come along if present.
 
+    `on_progress(done, total)` follows the feature build, unit by unit.
+    """
+    from features.dataset import build_dataset
     from training.raw_io import load_raw_tables
 
     if not raw_dir.is_dir():
         raise UserError(f"raw data folder {raw_dir} does not exist")
     tables = load_raw_tables(raw_dir, spec.task)
-    frame = build_dataset(spec.task, tables)
+    frame = build_dataset(spec.task, tables, with_progress=on_progress)
     check_dataset(spec, frame, str(raw_dir))
     truth, truth_source = _read_truth(spec, raw_dir / "truth")
     return TrainingData(frame, str(raw_dir), dataset_fingerprint(frame), truth, truth_source)

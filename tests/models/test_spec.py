@@ -56,6 +56,8 @@ def test_actions_exist_per_level_and_name_real_drivers(task: str) -> None:
     spec = get_spec(task)
     catalog_drivers = {f.driver for f in spec.features if f.driver}
     assert set(spec.driver_actions) <= catalog_drivers
+    for name in spec.feature_actions:
+        assert spec.feature(name).actionable, name
     for level in ("red", "orange", "yellow"):
         assert spec.level_actions[level], level
         for action in spec.level_actions[level]:

@@ -15,6 +15,8 @@ import typer
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from models.spec import TaskSpec
     from training.train import TrainingData
 
@@ -55,7 +57,11 @@ def _spec(task: str) -> TaskSpec:
 
 
 def _data(
-    spec: TaskSpec, raw: Path | None, dataset: Path | None, truth: Path | None
+    spec: TaskSpec,
+    raw: Path | None,
+    dataset: Path | None,
+    truth: Path | None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> TrainingData:
     from training.train import build_from_raw, read_dataset
 
@@ -64,7 +70,7 @@ def _data(
     if dataset is not None:
         return read_dataset(spec, dataset, truth)
     if raw is not None:
-        return build_from_raw(spec, raw)
+        return build_from_raw(spec, raw, on_progress)
     raise UserError("give the data: --raw DIR (a city folder) or --dataset FILE (a parquet)")
 
 
@@ -105,7 +111,16 @@ def train(
             transient=True,
         ) as progress:
             step = progress.add_task(f"{spec.task}: loading data", total=None)
-            data = _data(spec, raw, dataset, truth)
+            data = _data(
+                spec,
+                raw,
+                dataset,
+                truth,
+                lambda done, total: progress.update(
+                    step, description=f"{spec.task}: building features", completed=done, total=total
+                ),
+            )
+            progress.update(step, total=None, completed=0)
             trial_bar = progress.add_task("Optuna trials", total=trials, visible=trials > 0)
             outcome = train_task(
                 spec,
