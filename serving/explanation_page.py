@@ -65,8 +65,8 @@ _TEXT: dict[str, dict[Lang, str]] = {
     },
     "version_note": {
         "en": "The base value comes from model version {used}; the warning was scored by "
-        "version {scored}.",
-        "zh": "基准值取自模型版本 {used}；该预警由版本 {scored} 评分。",
+        "version {scored}, so the chart ends at the base value plus the recorded reasons.",
+        "zh": "基准值取自模型版本 {used}；该预警由版本 {scored} 评分，图中终点为基准值加上已记录原因之和。",
     },
     "actions": {"en": "Recommended actions", "zh": "建议措施"},
     "no_actions": {"en": "No action recorded.", "zh": "未记录建议措施。"},
@@ -204,7 +204,10 @@ def _waterfall(
     model_version: str | None,
 ) -> html.Markup:
     score = float(warning["score"])
-    final_margin = margin_from_score(model, score)
+    scored = str(warning.get("model_version", ""))
+    other_version = model_version is not None and bool(scored) and model_version != scored
+    # Another version's calibrator cannot recover this warning's margin.
+    final_margin = None if other_version else margin_from_score(model, score)
     chart_lang = plot_language(lang).lang  # English when no CJK font can draw the labels
     contributions = [
         Contribution(
@@ -223,22 +226,17 @@ def _waterfall(
         lang=lang,
         top_k=max(len(contributions), 1),
     )
-    notes: list[html.Markup] = [html.image(png, _t("chart_alt", lang))]
-    notes.append(
-        html.tag(
+    if other_version:
+        note = html.tag(
+            "p", _t("version_note", lang, used=model_version, scored=scored), class_="note"
+        )
+    else:
+        note = html.tag(
             "p",
             _t("other_estimated" if final_margin is not None else "other_unknown", lang),
             class_="muted",
         )
-    )
-    scored = str(warning.get("model_version", ""))
-    if model_version is not None and scored and model_version != scored:
-        notes.append(
-            html.tag(
-                "p", _t("version_note", lang, used=model_version, scored=scored), class_="note"
-            )
-        )
-    return html.join(notes)
+    return html.join([html.image(png, _t("chart_alt", lang)), note])
 
 
 def _history_details(event: Mapping[str, Any]) -> str:
