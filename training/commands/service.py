@@ -1,9 +1,124 @@
-"""CLI commands (registered into `training.cli.app`)."""
+"""CLI commands for the service: `serve`, `keys create|list|revoke`, `materialize`."""
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
+
+from training.errors import UserError, user_errors
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SERVICE_IMPORT = "serving.service:RiskloopService"
+
+keys_app = typer.Typer(
+    name="keys", help="Manage API keys (stored hashed in RISKLOOP_KEYS_FILE).", no_args_is_help=True
+)
+
+
+def serve_command(host: str, port: int) -> list[str]:
+    """The `bentoml serve` command line `riskloop serve` runs."""
+    bentoml = Path(sys.executable).with_name("bentoml")
+    return [str(bentoml), "serve", SERVICE_IMPORT, "--host", host, "--port", str(port)]
+
+
+def build_scoring_set(task: str, raw_dir: Path) -> pd.DataFrame:
+    """The unlabelled scoring set of `task` from a raw city folder (latest as-of per entity)."""
+    from features.dataset import build_dataset
+    from training.raw_io import load_raw_tables
+
+    if not raw_dir.is_dir():
+        raise UserError(f"raw data folder {raw_dir} does not exist")
+    tables = load_raw_tables(raw_dir, task)
+    return build_dataset(task, tables, unlabelled=True)
+
+
+def _task_name(task: str) -> str:
+    from models.spec import UnknownTaskError, get_spec
+
+    try:
+        return get_spec(task).task
+    except UnknownTaskError as exc:
+        raise UserError(str(exc)) from None
 
 
 def register(app: typer.Typer) -> None:
     """Add this family's commands to the app."""
+
+    @app.command()
+    def serve(
+        host: str = typer.Option("127.0.0.1", help="Interface to bind (0.0.0.0 exposes it)."),
+        port: int = typer.Option(3000, min=1, max=65535, help="TCP port."),
+    ) -> None:
+        """Start the scoring service (BentoML) with each task's champion model."""
+        env = {**os.environ, "BENTOML_DO_NOT_TRACK": "true", "MLFLOW_DISABLE_TELEMETRY": "true"}
+        command = serve_command(host, port)
+        os.chdir(PROJECT_ROOT)
+        os.execve(command[0], command, env)
+
+    @app.command()
+    def materialize(
+        task: str = typer.Option(..., help="wage-arrears, telecom-fraud or dispute-escalation."),
+        raw: Path = typer.Option(..., help="Raw city folder (as `riskloop generate` writes)."),
+    ) -> None:
+        """Write each entity's latest features to the online store for `entity_ids` scoring."""
+        from serving.online_store import materialize as write_online
+
+        with user_errors():
+            name = _task_name(task)
+            frame = build_scoring_set(name, raw)
+            path = write_online(name, frame)
+            typer.echo(f"materialized {frame['entity_id'].nunique()} {name} entities -> {path}")
+
+    @keys_app.command("create")
+    def keys_create(
+        name: str = typer.Argument(..., help="Who holds the key (shown in the audit log)."),
+        scopes: str = typer.Option(
+            ..., help="Comma-separated scopes: score, review, feedback, admin."
+        ),
+    ) -> None:
+        """Create a key and print it alone on stdout, once: only its hash is stored."""
+        from serving.auth import KeyManagementError, create_key
+
+        with user_errors():
+            try:
+                secret = create_key(name, scopes.split(","))
+            except KeyManagementError as exc:
+                raise UserError(str(exc)) from None
+        typer.echo(secret)
+
+    @keys_app.command("list")
+    def keys_list() -> None:
+        """List keys: name, id, scopes, created, revoked (never the key itself)."""
+        from serving.auth import list_keys
+
+        records = list_keys()
+        if not records:
+            typer.echo("no keys")
+            return
+        for record in records:
+            state = f"revoked {record.revoked_at}" if record.revoked_at else "active"
+            typer.echo(
+                f"{record.name}\t{record.key_id}\t{','.join(record.scopes)}\t"
+                f"created {record.created_at}\t{state}"
+            )
+
+    @keys_app.command("revoke")
+    def keys_revoke(name: str = typer.Argument(..., help="Name of the key to revoke.")) -> None:
+        """Revoke a key: requests with it get 401 from then on (the service needs no restart)."""
+        from serving.auth import KeyManagementError, revoke_key
+
+        with user_errors():
+            try:
+                record = revoke_key(name)
+            except KeyManagementError as exc:
+                raise UserError(str(exc)) from None
+        typer.echo(f"revoked {record.name} ({record.key_id})")
+
+    app.add_typer(keys_app)

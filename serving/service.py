@@ -1,0 +1,629 @@
+"""riskloop's scoring service: one BentoML service, three task endpoints, warnings and admin.
+
+Start with `riskloop serve` (loopback by default). At start-up every task's `champion` is
+loaded from the MLflow registry and kept warm; `POST /v1/admin/reload` and a periodic check
+follow the alias when `riskloop promote` moves it, and a reload that fails keeps the old model.
+
+Request path, outermost first:
+1. `RequestGuard` (ASGI middleware) on every `/v1/` path: API key and scope (401/403), unknown
+   endpoint or task (404/405), JSON content type (415) and the body-size limit (413), all
+   before a byte is parsed; unhandled errors become a JSON 500 without a stack trace.
+2. BentoML parses the body into the task's strict pydantic request (400 naming the field).
+3. The handler scores the batch with one TreeSHAP call (`models.scorer.score_frame`), records
+   warnings and the audit row in the store, and answers in request order.
+
+The score endpoints are BentoML APIs (so `bentoml.SyncHTTPClient` works); the GET endpoints,
+feedback and reload live in a FastAPI app mounted under `/v1`, because BentoML APIs are
+POST-only. Both appear in the OpenAPI document at `/docs.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+import bentoml
+import numpy as np
+import pandas as pd
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from models.registry import load_registered
+from models.risk_model import RiskModel
+from models.scorer import ScoredRecord, score_frame
+from models.settings import Settings, get_settings
+from models.spec import TaskSpec
+from serving import schemas
+from serving.auth import AuthError, KeyRecord, KeyRing
+from serving.online_store import EntityNotMaterialized, OnlineStore
+from serving.store import TransitionError, WarningNotFound, WarningStore
+
+logger = logging.getLogger("riskloop.serving")
+
+ALIAS = "champion"
+TASKS: tuple[str, ...] = tuple(schemas.TASK_SLUGS)
+KEY_STATE = "riskloop_api_key"
+_PERIODIC_ACTOR = "system:reload-check"
+
+# ----------------------------------------------------------------------------- request guard
+
+
+@dataclass(frozen=True)
+class _Rule:
+    method: str
+    pattern: re.Pattern[str]
+    scope: str | None  # None: any valid key
+
+
+_RULES: tuple[_Rule, ...] = (
+    _Rule("POST", re.compile(r"^/v1/(?P<task>[^/]+)/score$"), "score"),
+    _Rule("GET", re.compile(r"^/v1/models$"), None),
+    _Rule("GET", re.compile(r"^/v1/warnings$"), "review"),
+    _Rule("GET", re.compile(r"^/v1/warnings/[^/]+$"), "review"),
+    _Rule("GET", re.compile(r"^/v1/warnings/[^/]+/explanation$"), "review"),
+    _Rule("POST", re.compile(r"^/v1/warnings/[^/]+/feedback$"), "feedback"),
+    _Rule("POST", re.compile(r"^/v1/admin/reload$"), "admin"),
+)
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if status == 401:
+        headers.append((b"www-authenticate", b'Bearer realm="riskloop"'))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class RequestGuard:
+    """ASGI middleware guarding `/v1/`: authentication, routing errors, size and content type.
+
+    Runs before BentoML parses anything, so an unauthenticated or oversized request costs no
+    parsing. The authenticated key is left in `scope["state"]` for the handlers (actor name).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        settings = get_settings()
+        self.app = app
+        self.keyring = KeyRing(settings.keys_file)
+        self.max_body_bytes = settings.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        path_matches = [rule for rule in _RULES if rule.pattern.match(path)]
+        rule = next((r for r in path_matches if r.method == method), None)
+        try:
+            key = self.keyring.authenticate(
+                _header(scope, b"authorization"), rule.scope if rule else None
+            )
+        except AuthError as exc:
+            await _send_json(send, exc.status, {"error": exc.message})
+            return
+        if rule is None:
+            if path_matches:
+                await _send_json(send, 405, {"error": f"{method} is not allowed on {path}"})
+            else:
+                await _send_json(send, 404, {"error": f"no such endpoint: {path}"})
+            return
+        match = rule.pattern.match(path)
+        task = match.groupdict().get("task") if match else None
+        if task is not None and task not in schemas.TASK_SLUGS:
+            await _send_json(
+                send,
+                404,
+                {"error": f"unknown task {task!r}; expected one of {', '.join(TASKS)}"},
+            )
+            return
+        scope.setdefault("state", {})[KEY_STATE] = key
+        if method in _BODY_METHODS:
+            rejection = self._check_headers(scope)
+            if rejection is not None:
+                await _send_json(send, *rejection)
+                return
+            try:
+                body = await self._read_body(receive)
+            except _BodyTooLarge:
+                await _send_json(send, 413, self._too_large())
+                return
+            receive = _replay(body, receive)
+        await self._call_app(scope, receive, send)
+
+    def _too_large(self) -> dict[str, Any]:
+        return {"error": f"request body exceeds the limit of {self.max_body_bytes} bytes"}
+
+    def _check_headers(self, scope: Scope) -> tuple[int, dict[str, Any]] | None:
+        content_type = (_header(scope, b"content-type") or "application/json").split(";")[0]
+        if content_type.strip().lower() != "application/json":
+            return 415, {"error": f"unsupported content type {content_type!r}; send JSON"}
+        length = _header(scope, b"content-length")
+        if length is not None:
+            if not length.strip().isdigit():
+                return 400, {"error": "invalid Content-Length header"}
+            if int(length) > self.max_body_bytes:
+                return 413, self._too_large()
+        return None
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        """The whole body, counting bytes as they stream in (chunked uploads have no length)."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise _BodyTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if not started:
+                await _send_json(send, 500, {"error": "internal error; see the server log"})
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that yields the buffered body once, then defers to the real channel."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+# ----------------------------------------------------------------------------- models
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A warm model and what the service says about it."""
+
+    task: str
+    model: RiskModel
+    name: str
+    version: str
+    alias: str
+    loaded_at: datetime
+    last_reload_error: str | None = None
+
+    def info(self) -> schemas.ModelInfo:
+        return schemas.ModelInfo(
+            task=self.task,
+            name=self.name,
+            version=self.version,
+            alias=self.alias,
+            loaded_at=self.loaded_at,
+            metrics=dict(self.model.metrics_),
+            thresholds=self.model.thresholds_.as_dict(),
+            catalog_version=self.model.spec.catalog_version,
+            last_reload_error=self.last_reload_error,
+        )
+
+
+def _load_champion(task: str, settings: Settings) -> ServedModel:
+    import mlflow
+
+    # The artifact download resolves `models:/` URIs against the process-wide registry URI,
+    # not the one passed in: without this it would open ./mlflow.db.
+    mlflow.set_tracking_uri(settings.mlflow_uri)
+    mlflow.set_registry_uri(settings.mlflow_uri)
+    model, version = load_registered(task, alias=ALIAS, tracking_uri=settings.mlflow_uri)
+    return ServedModel(
+        task=task,
+        model=model,
+        name=version.name,
+        version=str(version.version),
+        alias=version.alias,
+        loaded_at=datetime.now(UTC),
+    )
+
+
+def _alias_version(task: str, settings: Settings) -> str:
+    """The version the registry's alias points at now (a metadata query, no download)."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=settings.mlflow_uri, registry_uri=settings.mlflow_uri)
+    return str(client.get_model_version_by_alias(f"riskloop-{task}", ALIAS).version)
+
+
+# ----------------------------------------------------------------------------- scoring helpers
+
+
+def records_frame(spec: TaskSpec, records: list[BaseModel]) -> pd.DataFrame:
+    """Validated request records as the feature frame the scorer expects (missing = NaN)."""
+    rows = [record.__dict__ for record in records]
+    columns: dict[str, Any] = {"entity_id": [row["entity_id"] for row in rows]}
+    for feature in spec.features:
+        values = [row[feature.name] for row in rows]
+        if feature.dtype == "category":
+            columns[feature.name] = pd.Series(values, dtype=object)
+        else:
+            columns[feature.name] = np.array(
+                [np.nan if v is None else float(v) for v in values], dtype="float64"
+            )
+    return pd.DataFrame(columns)
+
+
+def _native(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _feature_dicts(spec: TaskSpec, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    names = list(spec.feature_names)
+    values = frame.loc[:, names].to_numpy(dtype=object)
+    return [{name: _native(v) for name, v in zip(names, row, strict=True)} for row in values]
+
+
+def _result_dict(scored: ScoredRecord, served: ServedModel, explain: bool) -> dict[str, Any]:
+    return {
+        "entity_id": scored.entity_id,
+        "score": scored.score,
+        "risk_level": scored.risk_level,
+        "raw_margin": scored.raw_margin,
+        "base_value": scored.base_value if explain else None,
+        "contributions": scored.contributions if explain else None,
+        "reasons": [
+            {
+                "feature": r.feature,
+                "label": r.label,
+                "value": r.value,
+                "contribution": r.contribution,
+                "direction": r.direction,
+                "actionable": r.actionable,
+                "sentence": r.sentence,
+            }
+            for r in scored.reasons
+        ],
+        "actions": [
+            {"department": a.department, "action": a.action, "trigger": a.trigger}
+            for a in scored.actions
+        ],
+        "model": {"name": served.name, "version": served.version, "alias": served.alias},
+    }
+
+
+def _json_response(payload: Any, status: int = 200) -> Response:
+    body = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return Response(body.encode("utf-8"), status_code=status, media_type="application/json")
+
+
+def _actor(state_holder: Any) -> KeyRecord:
+    key = getattr(state_holder.state, KEY_STATE, None)
+    if key is None:  # the guard always sets it; reaching here means it was bypassed
+        raise PermissionError("request reached a handler without authentication")
+    return key
+
+
+# ----------------------------------------------------------------------------- service
+
+api = FastAPI(
+    title="riskloop admin and warnings API",
+    openapi_url=None,
+    docs_url=None,
+    redoc_url=None,
+)
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": schemas.ErrorResponse, "description": "Missing or unknown API key"},
+    403: {"model": schemas.ErrorResponse, "description": "Key lacks the scope"},
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": schemas.ErrorResponse, "description": "No such warning"}
+}
+
+
+@bentoml.service(
+    name="riskloop",
+    description="Risk scores with SHAP reasons and actions for a city's closed risk loop.",
+    traffic={"timeout": 120},
+    logging={"access": {"enabled": False}},
+)
+@bentoml.asgi_app(api, path="/v1")
+class RiskloopService:
+    """Scores the three tasks with their champions; records warnings; follows the alias."""
+
+    def __init__(self) -> None:
+        settings = get_settings()
+        self.settings = settings
+        keyring = KeyRing(settings.keys_file)
+        if settings.env == "production" and keyring.active_count() == 0:
+            raise RuntimeError(
+                f"refusing to start: RISKLOOP_ENV=production and no API key in "
+                f"{settings.keys_file}; create one with `riskloop keys create NAME --scopes ...`"
+            )
+        self._served: dict[str, ServedModel] = {
+            task: _load_champion(task, settings) for task in TASKS
+        }
+        self._reload_lock = threading.Lock()
+        self.online = OnlineStore(settings.data_dir)
+        self.store = WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value())
+        self._stop = threading.Event()
+        if settings.reload_interval_s > 0:
+            threading.Thread(
+                target=self._watch_alias, name="riskloop-reload-check", daemon=True
+            ).start()
+
+    # -- scoring ---------------------------------------------------------------------------
+
+    def _score(
+        self,
+        task: str,
+        ctx: bentoml.Context,
+        records: list[BaseModel] | None,
+        entity_ids: list[str] | None,
+        explain: bool,
+        top_k: int,
+        lang: Literal["en", "zh"],
+    ) -> Response:
+        key = _actor(ctx.request)
+        served = self._served[task]
+        spec = served.model.spec
+        as_of: list[str | None]
+        if entity_ids is not None:
+            try:
+                frame = self.online.lookup(spec.slug, entity_ids)
+            except EntityNotMaterialized as exc:
+                return _json_response({"error": str(exc)}, status=404)
+            as_of = [pd.Timestamp(v).date().isoformat() for v in frame["as_of"]]
+        else:
+            frame = records_frame(spec, records or [])
+            as_of = [None] * len(frame)
+        scored = score_frame(served.model, frame, explain=explain, top_k=top_k, lang=lang)
+        results = [_result_dict(s, served, explain) for s in scored]
+        warning_ids = self.store.record_scores(
+            actor=key.name,
+            task=task,
+            model_name=served.name,
+            model_version=served.version,
+            results=[
+                {**result, "features": features, "as_of": day}
+                for result, features, day in zip(
+                    results, _feature_dicts(spec, frame), as_of, strict=True
+                )
+            ],
+        )
+        for result, warning_id in zip(results, warning_ids, strict=True):
+            result["warning_id"] = warning_id
+        return _json_response({"results": results})
+
+    @bentoml.api(
+        route="/v1/wage-arrears/score",
+        input_spec=schemas.score_request_model("wage_arrears"),
+        output_spec=schemas.ScoreResponse,
+    )
+    def score_wage_arrears(
+        self,
+        ctx: bentoml.Context,
+        records: list[Any] | None,
+        entity_ids: list[str] | None,
+        explain: bool,
+        top_k: int,
+        lang: Literal["en", "zh"],
+    ) -> Response:
+        """Score employers x month for wage arrears in the next 3 months."""
+        return self._score("wage-arrears", ctx, records, entity_ids, explain, top_k, lang)
+
+    @bentoml.api(
+        route="/v1/telecom-fraud/score",
+        input_spec=schemas.score_request_model("telecom_fraud"),
+        output_spec=schemas.ScoreResponse,
+    )
+    def score_telecom_fraud(
+        self,
+        ctx: bentoml.Context,
+        records: list[Any] | None,
+        entity_ids: list[str] | None,
+        explain: bool,
+        top_k: int,
+        lang: Literal["en", "zh"],
+    ) -> Response:
+        """Score residents x month for telecom-fraud victimisation in the next 30 days."""
+        return self._score("telecom-fraud", ctx, records, entity_ids, explain, top_k, lang)
+
+    @bentoml.api(
+        route="/v1/dispute-escalation/score",
+        input_spec=schemas.score_request_model("dispute_escalation"),
+        output_spec=schemas.ScoreResponse,
+    )
+    def score_dispute_escalation(
+        self,
+        ctx: bentoml.Context,
+        records: list[Any] | None,
+        entity_ids: list[str] | None,
+        explain: bool,
+        top_k: int,
+        lang: Literal["en", "zh"],
+    ) -> Response:
+        """Score disputes for escalation in the next 90 days."""
+        return self._score("dispute-escalation", ctx, records, entity_ids, explain, top_k, lang)
+
+    # -- models and reload -------------------------------------------------------------------
+
+    @api.get("/models", response_model=schemas.ModelsResponse, responses=_ERRORS)
+    def list_models(self) -> schemas.ModelsResponse:
+        """Which registered version serves each task, with its test metrics and thresholds."""
+        return schemas.ModelsResponse(models=[self._served[t].info() for t in TASKS])
+
+    @api.post("/admin/reload", response_model=schemas.ReloadResponse, responses=_ERRORS)
+    def admin_reload(self, request: Request) -> schemas.ReloadResponse:
+        """Load each task's current champion; a task whose load fails keeps its old model."""
+        return schemas.ReloadResponse(results=self.reload(actor=_actor(request).name))
+
+    def reload(self, actor: str) -> list[schemas.ReloadResult]:
+        """Follow the alias for every task; audited whenever something changed or failed."""
+        outcomes = []
+        with self._reload_lock:
+            for task in TASKS:
+                outcomes.append(self._reload_task(task, actor))
+        return outcomes
+
+    def _reload_task(self, task: str, actor: str) -> schemas.ReloadResult:
+        current = self._served[task]
+        try:
+            target = _alias_version(task, self.settings)
+            if target == current.version:
+                if current.last_reload_error is not None:
+                    self._served[task] = replace(current, last_reload_error=None)
+                return schemas.ReloadResult(task=task, status="unchanged", version=target)
+            fresh = _load_champion(task, self.settings)
+        except Exception as exc:  # a failed reload must never take the served model down
+            error = f"{type(exc).__name__}: {exc}"
+            logger.warning(
+                "reload of %s failed, keeping version %s: %s", task, current.version, error
+            )
+            if error != current.last_reload_error:
+                self._served[task] = replace(current, last_reload_error=error)
+                self._audit_reload(actor, task, current.version, "failed", error)
+            return schemas.ReloadResult(
+                task=task, status="failed", version=current.version, error=error
+            )
+        self._served[task] = fresh
+        self._audit_reload(actor, task, fresh.version, "reloaded", None, current.version)
+        return schemas.ReloadResult(
+            task=task, status="reloaded", version=fresh.version, previous_version=current.version
+        )
+
+    def _audit_reload(
+        self,
+        actor: str,
+        task: str,
+        version: str,
+        status: str,
+        error: str | None,
+        previous: str | None = None,
+    ) -> None:
+        self.store.audit(
+            actor=actor,
+            action="model_reload",
+            task=task,
+            model_version=version,
+            detail={"status": status, "error": error, "previous_version": previous},
+        )
+
+    def _watch_alias(self) -> None:
+        while not self._stop.wait(self.settings.reload_interval_s):
+            try:
+                self.reload(actor=_PERIODIC_ACTOR)
+            except Exception:  # the watcher must outlive a store outage
+                logger.exception("periodic reload check failed")
+
+    # -- warnings ----------------------------------------------------------------------------
+
+    @api.get("/warnings", response_model=schemas.WarningList, responses=_ERRORS)
+    def list_warnings(
+        self,
+        task: Literal["wage-arrears", "telecom-fraud", "dispute-escalation"] | None = None,
+        level: schemas.WarningLevel | None = None,
+        status: schemas.WarningStatus | None = None,
+        department: str | None = Query(default=None, max_length=200),
+        entity_id: str | None = Query(default=None, max_length=128),
+        date_from: date | None = None,
+        date_to: date | None = None,
+        page: int = Query(default=1, ge=1, le=1_000_000),
+        page_size: int = Query(default=50, ge=1, le=500),
+    ) -> schemas.WarningList:
+        """Warnings, newest first; `entity_id` is the caller's own id (matched by its hash)."""
+        found = self.store.list_warnings(
+            task=task,
+            level=level,
+            status=status,
+            department=department,
+            entity_id=entity_id,
+            date_from=date_from,
+            date_to=date_to,
+            page=page,
+            page_size=page_size,
+        )
+        return schemas.WarningList.model_validate(found)
+
+    @api.get(
+        "/warnings/{warning_id}",
+        response_model=schemas.WarningPublic,
+        responses={**_ERRORS, **_NOT_FOUND},
+    )
+    def get_warning(self, warning_id: str) -> Any:
+        """One warning with its full history, oldest first."""
+        try:
+            return schemas.WarningPublic.model_validate(self.store.get_warning(warning_id))
+        except WarningNotFound:
+            return JSONResponse({"error": f"no warning {warning_id!r}"}, status_code=404)
+
+    @api.post(
+        "/warnings/{warning_id}/feedback",
+        response_model=schemas.WarningPublic,
+        responses={
+            **_ERRORS,
+            **_NOT_FOUND,
+            409: {"model": schemas.ErrorResponse, "description": "Transition not allowed"},
+        },
+    )
+    def add_feedback(
+        self, warning_id: str, feedback: schemas.FeedbackCreate, request: Request
+    ) -> Any:
+        """Record a disposition step (dispatch, handle, close with an outcome)."""
+        try:
+            updated = self.store.add_feedback(
+                warning_id,
+                actor=_actor(request).name,
+                status=feedback.status,
+                department=feedback.department,
+                outcome=feedback.outcome,
+                note=feedback.note,
+            )
+        except WarningNotFound:
+            return JSONResponse({"error": f"no warning {warning_id!r}"}, status_code=404)
+        except TransitionError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=409)
+        return schemas.WarningPublic.model_validate(updated)
+
+
+RiskloopService.add_asgi_middleware(RequestGuard)
