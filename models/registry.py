@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import mlflow
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from models.risk_model import ModelLoadError, RiskModel
 from models.settings import get_settings
@@ -107,7 +107,7 @@ def _model_artifact_root(client: mlflow.MlflowClient, version: Any) -> str:
     return str(client.get_model_version_download_uri(version.name, version.version))
 
 
-class RiskModelPyfunc(mlflow.pyfunc.PythonModel):
+class RiskModelPyfunc(PythonModel):
     """MLflow pyfunc flavour of a `RiskModel`: `predict` returns calibrated probabilities.
 
     Logged as "model from code" (`PYFUNC_ENTRY_SOURCE`), so the registry holds no pickle.

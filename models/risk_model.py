@@ -190,6 +190,7 @@ class RiskModel:
 
     @property
     def params_(self) -> LightGBMParams:
+        """The parameters in effect: `params`, or the spec's defaults when none were given."""
         return self.params or self.spec.params
 
     def fit(
@@ -198,12 +199,8 @@ class RiskModel:
         train_label: np.ndarray,
         valid: pd.DataFrame,
         valid_label: np.ndarray,
-        callbacks: list[Any] | None = None,
     ) -> RiskModel:
-        """Train with early stopping on `valid`, then calibrate and set thresholds on `valid`.
-
-        `callbacks` are extra LightGBM callbacks (Optuna's pruning callback during tuning).
-        """
+        """Train with early stopping on `valid`, then calibrate and set thresholds on `valid`."""
         import lightgbm as lgb
 
         params = self.params_
@@ -227,7 +224,6 @@ class RiskModel:
                 lgb.early_stopping(
                     params.early_stopping_rounds, first_metric_only=True, verbose=False
                 ),
-                *(callbacks or []),
             ],
         )
         self.best_iteration_ = int(

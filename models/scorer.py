@@ -141,9 +141,8 @@ def score_arrays(
 def _base_value(model: RiskModel) -> float:
     """The expected margin, from a one-row TreeSHAP call on an all-missing row."""
     empty = np.full((1, len(model.spec.features)), np.nan)
-    return float(
-        model.booster_.predict(empty, pred_contrib=True, num_threads=PREDICT_THREADS)[0, -1]
-    )
+    contrib = model.booster_.predict(empty, pred_contrib=True, num_threads=PREDICT_THREADS)
+    return float(np.asarray(contrib, dtype="float64")[0, -1])
 
 
 def _native_value(feature: FeatureDef, value: object) -> ReasonValue:

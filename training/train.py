@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,24 +79,11 @@ def _read_truth(spec: TaskSpec, truth_dir: Path | None) -> tuple[pd.DataFrame | 
     return pd.read_parquet(path, columns=["entity_id", "as_of", "true_prob"]), str(path)
 
 
-def _sidecar_truth_dir(dataset: Path) -> Path | None:
-    """A `truth` (or `raw`) folder named in the dataset's JSON sidecar, if any."""
-    sidecar = dataset.with_suffix(".json")
-    if not sidecar.is_file():
-        return None
-    try:
-        meta = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if isinstance(meta.get("truth"), str):
-        return Path(meta["truth"])
-    if isinstance(meta.get("raw"), str):
-        return Path(meta["raw"]) / "truth"
-    return None
-
-
 def read_dataset(spec: TaskSpec, dataset: Path, truth_dir: Path | None = None) -> TrainingData:
-    """A labelled dataset parquet (as `riskloop build-dataset` writes it), checked against the spec."""
+    """A labelled dataset parquet (as `riskloop build-dataset` writes it), checked against the spec.
+
+    Its sidecar names no truth folder, so oracle metrics need `truth_dir` (`--truth`).
+    """
     if not dataset.is_file():
         raise UserError(f"dataset file {dataset} does not exist")
     try:
@@ -105,7 +91,7 @@ def read_dataset(spec: TaskSpec, dataset: Path, truth_dir: Path | None = None) -
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot read dataset {dataset}: {exc}") from exc
     check_dataset(spec, frame, str(dataset))
-    truth, truth_source = _read_truth(spec, truth_dir or _sidecar_truth_dir(dataset))
+    truth, truth_source = _read_truth(spec, truth_dir)
     return TrainingData(frame, str(dataset), dataset_fingerprint(frame), truth, truth_source)
 
 
