@@ -1,0 +1,336 @@
+"""The Dask engine: the same dataset build and model fit as the pandas path, on a Dask cluster.
+
+`build_dataset_dask` reads the raw tables with `dask.dataframe.read_parquet` (a file or a
+folder of Parquet parts per table), routes every chunk's rows to entity partitions
+(`features.partition`), and builds each partition on a worker with `features.dataset.build_dataset`,
+the pandas engine's own entry point. `train_dask` fits the booster with
+`lightgbm.dask.DaskLGBMClassifier` and hands it to `training.train.train_task`, so calibration,
+evaluation, MLflow logging and registration are the local path's, line for line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from features import partition
+from features.dataset import build_dataset, get_task
+from features.schemas import TABLE_SPECS, validate_tables
+from training.errors import UserError
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from models.risk_model import RiskModel
+    from models.spec import LightGBMParams, TaskSpec
+    from training.train import Splits, TrainingData, TrainOutcome
+
+#: Local cluster size when no scheduler address is given.
+LOCAL_WORKERS = 2
+ENGINE_TAG = "riskloop.engine"
+
+
+@contextmanager
+def dask_client(
+    scheduler_address: str | None = None, n_workers: int = LOCAL_WORKERS
+) -> Iterator[Client]:
+    """A client on the given scheduler, or on a local cluster of `n_workers` worker processes.
+
+    Worker processes (not threads) because LightGBM's distributed network is one per process.
+    """
+    from distributed import Client, LocalCluster
+
+    if scheduler_address:
+        try:
+            client = Client(scheduler_address, timeout="20s")
+        except OSError as exc:
+            raise UserError(
+                f"cannot reach the Dask scheduler at {scheduler_address}: {exc}"
+            ) from None
+        with client:
+            yield client
+        return
+    with (
+        LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def _table_path(raw_dir: Path, slug: str, table: str) -> Path:
+    """`raw_dir/<slug>/<table>.parquet` (a file or a folder of parts) or `<table>/`."""
+    for candidate in (raw_dir / slug / f"{table}.parquet", raw_dir / slug / table):
+        if candidate.exists():
+            return candidate
+    raise UserError(
+        f"missing table {slug}/{table}: no {table}.parquet file or folder in {raw_dir / slug} "
+        "(the Dask engine reads Parquet)"
+    )
+
+
+def read_tables(
+    task: str, raw_dir_or_tables: Path | str | Mapping[str, pd.DataFrame], n_partitions: int
+) -> dict[str, Any]:
+    """Every raw table of `task` as a Dask DataFrame (lazy; nothing is read yet)."""
+    import dask
+    import dask.dataframe as dd
+
+    slug = get_task(task).slug
+    with dask.config.set({"dataframe.convert-string": False}):
+        if isinstance(raw_dir_or_tables, Mapping):
+            return {
+                table: dd.from_pandas(
+                    raw_dir_or_tables[table],
+                    npartitions=max(1, min(n_partitions, len(raw_dir_or_tables[table]))),
+                    sort=False,
+                )
+                for table in TABLE_SPECS[slug]
+            }
+        root = Path(raw_dir_or_tables)
+        if not root.is_dir():
+            raise UserError(f"raw data folder {root} does not exist")
+        return {
+            table: dd.read_parquet(str(_table_path(root, slug, table)))
+            for table in TABLE_SPECS[slug]
+        }
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(frames, ignore_index=True)
+
+
+def _coverage_of(slug: str, table: str, chunks: list[pd.DataFrame]) -> pd.DataFrame:
+    return partition.coverage_rows(slug, table, _concat(chunks))
+
+
+def _links_of(slug: str, name: str, chunks: list[pd.DataFrame], n_partitions: int) -> pd.DataFrame:
+    link = next(link for link in partition.LINKS[slug].values() if link.table == name)
+    return partition.link_partitions(link, _concat(chunks), n_partitions)
+
+
+def _latest_as_of(slug: str, tables: dict[str, pd.DataFrame]) -> pd.Timestamp:
+    return get_task(slug).builder.latest_as_of(validate_tables(slug, tables))
+
+
+def _build_partition(
+    slug: str,
+    number: int,
+    n_partitions: int,
+    tables: dict[str, pd.DataFrame],
+    unlabelled: bool,
+    as_of: pd.Timestamp | None,
+) -> pd.DataFrame:
+    frame = build_dataset(slug, tables, unlabelled=unlabelled, as_of=as_of)
+    return partition.owned_rows(frame, number, n_partitions)
+
+
+def build_dataset_dask(
+    task: str,
+    raw_dir_or_tables: Path | str | Mapping[str, pd.DataFrame],
+    n_partitions: int,
+    scheduler_address: str | None = None,
+    unlabelled: bool = False,
+    as_of: pd.Timestamp | None = None,
+    client: Client | None = None,
+) -> pd.DataFrame:
+    """The task's dataset built partition by partition on Dask; equal to `build_dataset`'s.
+
+    Rows come in `features.partition.canonical_order` (by entity, then as-of date).
+
+    Args:
+        task: CLI name or slug.
+        raw_dir_or_tables: a city folder (Parquet files or part folders) or tables in memory.
+        n_partitions: number of entity partitions (build tasks).
+        scheduler_address: a running Dask scheduler (`tcp://host:8786`); default: a local
+            cluster of two workers.
+        unlabelled: build the scoring set instead of the labelled dataset.
+        as_of: scoring date for `unlabelled` (default: the latest date the data supports).
+        client: an open client to use instead of `scheduler_address`.
+    """
+    if n_partitions < 1:
+        raise UserError("--partitions must be at least 1")
+    if as_of is not None and not unlabelled:
+        raise ValueError("as_of applies to the scoring set only (unlabelled=True)")
+    if client is None:
+        with dask_client(scheduler_address) as opened:
+            return _build_on(opened, task, raw_dir_or_tables, n_partitions, unlabelled, as_of)
+    return _build_on(client, task, raw_dir_or_tables, n_partitions, unlabelled, as_of)
+
+
+def _build_on(
+    client: Client,
+    task: str,
+    raw_dir_or_tables: Path | str | Mapping[str, pd.DataFrame],
+    n: int,
+    unlabelled: bool,
+    as_of: pd.Timestamp | None,
+) -> pd.DataFrame:
+    from dask import delayed
+
+    slug = get_task(task).slug
+    frames = read_tables(slug, raw_dir_or_tables, n)
+    chunks = {table: frame.to_delayed() for table, frame in frames.items()}
+    links = {
+        name: delayed(_links_of)(slug, name, chunks[name], n)
+        for name in partition.link_tables(slug)
+    }
+    coverage = {
+        table: delayed(_coverage_of)(
+            slug, table, [delayed(partition.coverage_rows)(slug, table, c) for c in chunks[table]]
+        )
+        for table in partition.COVERAGE[slug]
+    }
+    routed = {
+        table: [delayed(partition.route, nout=n)(slug, table, c, n, links) for c in parts]
+        for table, parts in chunks.items()
+    }
+    tables = [
+        delayed(partition.assemble)(
+            slug,
+            number,
+            n,
+            {
+                table: delayed(_concat)([pieces[number] for pieces in routed[table]])
+                for table in routed
+            },
+            coverage,
+            links,
+        )
+        for number in range(n)
+    ]
+    assembled = client.compute(tables)
+    if unlabelled and as_of is None:
+        latest = client.gather([client.submit(_latest_as_of, slug, t) for t in assembled])
+        as_of = max(latest)
+    built = [
+        client.submit(_build_partition, slug, number, n, t, unlabelled, as_of)
+        for number, t in enumerate(assembled)
+    ]
+    parts = client.gather(built)
+    return partition.canonical_order(pd.concat(parts, ignore_index=True))
+
+
+def best_iteration(losses: np.ndarray, patience: int) -> int:
+    """The iteration `lightgbm.early_stopping` keeps for a validation loss curve (1-based).
+
+    Training stops once `patience` rounds pass without a strictly lower loss; the best
+    iteration seen by then is kept.
+    """
+    best = 0
+    for index in range(1, len(losses)):
+        if index - best >= patience:
+            break
+        if losses[index] < losses[best]:
+            best = index
+    return best + 1
+
+
+def _margins_by_iteration(booster: Any, matrix: pd.DataFrame) -> np.ndarray:
+    """Raw margins after each boosting round (rows x rounds), from the trees' leaf values."""
+    leaves = booster.predict(matrix, pred_leaf=True)
+    leaves = np.asarray(leaves, dtype=np.int64).reshape(len(matrix), -1)
+    per_tree = np.empty(leaves.shape, dtype=np.float64)
+    for tree in range(leaves.shape[1]):
+        values = np.array(
+            [booster.get_leaf_output(tree, leaf) for leaf in range(int(leaves[:, tree].max()) + 1)]
+        )
+        per_tree[:, tree] = values[leaves[:, tree]]
+    return np.cumsum(per_tree, axis=1)
+
+
+def _logloss_by_iteration(margins: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """Binary log loss of every round's margins (LightGBM's `binary_logloss`)."""
+    y = np.asarray(label, dtype=np.float64)[:, None]
+    return np.mean(np.logaddexp(0.0, margins) - y * margins, axis=0)
+
+
+def fit_dask(spec: TaskSpec, splits: Splits, params: LightGBMParams, client: Client) -> RiskModel:
+    """Fit with `lightgbm.dask`, stop where early stopping would, calibrate like `RiskModel.fit`.
+
+    `lightgbm.dask` trains a fixed number of rounds (no early stopping across workers), so the
+    full curve of the whole validation slice's log loss picks the round `lightgbm.early_stopping`
+    would have kept; the booster is cut there.
+    """
+    import dask.dataframe as dd
+    import lightgbm as lgb
+    from lightgbm.dask import DaskLGBMClassifier
+
+    from models.risk_model import Calibrator, RiskModel, Thresholds, model_matrix
+
+    n_workers = max(1, len(client.scheduler_info()["workers"]))
+    lgb_params = params.to_lightgbm(spec.monotone_constraints)
+    lgb_params["metric"] = lgb_params["metric"][0]
+    train_matrix = model_matrix(spec, splits.train)
+    estimator = DaskLGBMClassifier(
+        client=client, n_estimators=params.num_boost_round, **lgb_params
+    ).fit(
+        dd.from_pandas(train_matrix, npartitions=n_workers, sort=False),
+        dd.from_pandas(
+            pd.Series(splits.train["label"].to_numpy(dtype=np.float64), index=train_matrix.index),
+            npartitions=n_workers,
+            sort=False,
+        ),
+    )
+    booster = estimator.booster_
+    valid_label = splits.valid["label"].to_numpy()
+    losses = _logloss_by_iteration(
+        _margins_by_iteration(booster, model_matrix(spec, splits.valid)), valid_label
+    )
+    model = RiskModel(spec, params)
+    model.best_iteration_ = best_iteration(losses, params.early_stopping_rounds)
+    model.booster_ = lgb.Booster(
+        model_str=booster.model_to_string(num_iteration=model.best_iteration_)
+    )
+    valid_margin = model.raw_margin(splits.valid)
+    model.calibrator_ = Calibrator.fit(spec.calibration, valid_margin, valid_label)
+    model.thresholds_ = Thresholds.from_capacity(spec, model.calibrator_.transform(valid_margin))
+    model.metrics_ = {}
+    return model
+
+
+def train_dask(
+    spec: TaskSpec,
+    data: TrainingData,
+    seed: int = 7,
+    max_rounds: int | None = None,
+    scheduler_address: str | None = None,
+    params: LightGBMParams | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> TrainOutcome:
+    """`train_task` with the booster fitted by `lightgbm.dask`; the run is tagged `engine=dask`.
+
+    Args:
+        spec: the task's spec.
+        data: the labelled dataset.
+        seed: LightGBM seed.
+        max_rounds: cap on boosting rounds.
+        scheduler_address: a running Dask scheduler; default: a local two-worker cluster.
+        params: parameters to fit with instead of the spec's (e.g. a tuned study's best).
+        on_step: progress messages.
+    """
+    from training import tracking
+    from training.train import train_task
+
+    with dask_client(scheduler_address) as client:
+
+        def fit(spec: TaskSpec, splits: Splits, chosen: LightGBMParams) -> RiskModel:
+            return fit_dask(spec, splits, chosen, client)
+
+        used = spec if params is None else dataclasses.replace(spec, params=params)
+        outcome = train_task(used, data, seed=seed, max_rounds=max_rounds, on_step=on_step, fit=fit)
+    tracking.tracking_client().set_tag(outcome.run_id, ENGINE_TAG, "dask")
+    return outcome
