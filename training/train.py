@@ -213,6 +213,7 @@ def train_task(
                 "riskloop.dataset_source": data.source,
                 "riskloop.truth_source": data.truth_source or "",
                 "riskloop.feedback_used": "false",
+                "riskloop.optuna_study": tuning.study_name if tuning else "",
                 **({"mlflow.source.git.commit": commit} if commit else {}),
             }
         )
