@@ -103,12 +103,16 @@ def build_from_raw(
     `on_progress(done, total)` follows the feature build, unit by unit.
     """
     from features.dataset import build_dataset
+    from features.schemas import RawDataError
     from training.raw_io import load_raw_tables
 
     if not raw_dir.is_dir():
         raise UserError(f"raw data folder {raw_dir} does not exist")
     tables = load_raw_tables(raw_dir, spec.task)
-    frame = build_dataset(spec.task, tables, with_progress=on_progress)
+    try:
+        frame = build_dataset(spec.task, tables, with_progress=on_progress)
+    except RawDataError as exc:
+        raise UserError(str(exc)) from None
     check_dataset(spec, frame, str(raw_dir))
     truth, truth_source = _read_truth(spec, raw_dir / "truth")
     return TrainingData(frame, str(raw_dir), dataset_fingerprint(frame), truth, truth_source)

@@ -54,3 +54,15 @@ def test_scoring_without_a_champion(isolated_env: Path) -> None:
         ["score", "--task", "telecom-fraud", "--input", str(path), "--output", "out.csv"],
         "no 'champion' model for task telecom-fraud",
     )
+
+
+def test_raw_folder_that_breaks_a_schema(isolated_env: Path, small_city: Path) -> None:
+    import shutil
+
+    broken = isolated_env / "city"
+    shutil.copytree(small_city / "dispute_escalation", broken / "dispute_escalation")
+    disputes = pd.read_parquet(broken / "dispute_escalation" / "disputes.parquet")
+    disputes.drop(columns=["n_parties"]).to_parquet(
+        broken / "dispute_escalation" / "disputes.parquet"
+    )
+    _fails(["train", "--task", "dispute-escalation", "--raw", str(broken)], "n_parties")
