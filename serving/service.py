@@ -412,6 +412,8 @@ class RiskloopService:
             try:
                 frame = self.online.lookup(spec.slug, entity_ids)
             except EntityNotMaterialized as exc:
+                # BentoML copies the context's status onto a returned Response: set both
+                ctx.response.status_code = 404
                 return _json_response({"error": str(exc)}, status=404)
             as_of = [pd.Timestamp(v).date().isoformat() for v in frame["as_of"]]
         else:

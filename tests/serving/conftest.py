@@ -1,0 +1,180 @@
+"""A real riskloop service on a free localhost port, with three small registered models.
+
+One session fixture trains the three tasks' models on the small simulated city (few boosting
+rounds), registers them in a temporary MLflow store, materializes the online features, creates
+API keys and starts `bentoml serve` in a subprocess; every service test talks to it over HTTP.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+TASKS = ("wage-arrears", "telecom-fraud", "dispute-escalation")
+TRAIN_ROUNDS = 25
+KEY_SCOPES = {
+    "scorer": ("score",),
+    "reviewer": ("review",),
+    "caseworker": ("feedback",),
+    "operator": ("admin",),
+    "all": ("score", "review", "feedback", "admin"),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def service_env(root: Path) -> dict[str, str]:
+    """Environment pointing every riskloop store at `root` (same variables as `isolated_env`)."""
+    return {
+        "RISKLOOP_ENV": "test",
+        "RISKLOOP_MLFLOW_URI": f"sqlite:///{root / 'mlruns.db'}",
+        "RISKLOOP_ARTIFACT_LOCATION": str(root / "mlartifacts"),
+        "RISKLOOP_STORE_URL": f"sqlite:///{root / 'riskloop.db'}",
+        "RISKLOOP_KEYS_FILE": str(root / "keys.json"),
+        "RISKLOOP_DATA_DIR": str(root / "data"),
+        "RISKLOOP_REPORTS_DIR": str(root / "reports"),
+        "RISKLOOP_RELOAD_INTERVAL_S": "3600",
+        "BENTOML_DO_NOT_TRACK": "true",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+        "BENTOML_HOME": str(root / "bentoml"),
+    }
+
+
+@dataclass
+class Served:
+    """A running service and what the tests need to check it."""
+
+    url: str
+    root: Path
+    keys: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def headers(self, key: str = "all") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[key]}"}
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=60)
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+def start_service(
+    root: Path, port: int, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """`bentoml serve serving.service:RiskloopService` on 127.0.0.1:`port`; waits for /readyz."""
+    log = root / f"serve-{port}.log"
+    env = {**os.environ, **service_env(root), **(extra_env or {})}
+    bentoml = Path(sys.executable).with_name("bentoml")
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [
+                str(bentoml),
+                "serve",
+                "serving.service:RiskloopService",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return process, log
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return process, log
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    stop_service(process)
+    raise RuntimeError(f"service did not become ready; log:\n{log.read_text()[-4000:]}")
+
+
+def stop_service(process: subprocess.Popen[bytes]) -> None:
+    import signal
+
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def serving_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A temp folder holding the session's MLflow store, warnings store, keys and features,
+    with this process's settings pointed at it for the session."""
+    from models.settings import get_settings
+
+    root = tmp_path_factory.mktemp("serving")
+    saved = {k: os.environ.get(k) for k in service_env(root)}
+    os.environ.update(service_env(root))
+    get_settings.cache_clear()
+    yield root
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def trained(serving_root: Path, small_city: Path) -> dict[str, int]:
+    """Train and register each task once on the small city (few rounds); version per task."""
+    from models.spec import get_spec
+    from serving.online_store import materialize
+    from training.commands.service import build_scoring_set
+    from training.train import build_from_raw, train_task
+
+    versions = {}
+    for task in TASKS:
+        spec = get_spec(task)
+        spec = dataclasses.replace(spec, params=dataclasses.replace(spec.params, num_threads=1))
+        outcome = train_task(spec, build_from_raw(spec, small_city), max_rounds=TRAIN_ROUNDS)
+        versions[task] = outcome.version
+        materialize(task, build_scoring_set(task, small_city))
+    return versions
+
+
+@pytest.fixture(scope="session")
+def served(serving_root: Path, trained: dict[str, int]) -> Iterator[Served]:
+    """The running service (started once per session) with one key per scope and one with all."""
+    from serving.auth import create_key
+
+    keys = {name: create_key(name, scopes) for name, scopes in KEY_SCOPES.items()}
+    port = free_port()
+    process, log = start_service(serving_root, port)
+    if process.poll() is not None:
+        raise RuntimeError(f"service exited at start-up; log:\n{log.read_text()[-4000:]}")
+    yield Served(f"http://127.0.0.1:{port}", serving_root, keys, process, log)
+    stop_service(process)

@@ -1,0 +1,83 @@
+"""Following the champion alias without a restart, and surviving a reload that fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from .conftest import Served
+
+TASK = "dispute-escalation"
+
+
+def _served_version(client: httpx.Client, served: Served) -> str:
+    body = {"records": [{"entity_id": "D-1"}]}
+    response = client.post(f"/v1/{TASK}/score", json=body, headers=served.headers("scorer"))
+    assert response.status_code == 200, response.text
+    return str(response.json()["results"][0]["model"]["version"])
+
+
+def _reload(client: httpx.Client, served: Served) -> dict[str, dict[str, str]]:
+    response = client.post("/v1/admin/reload", headers=served.headers("operator"))
+    assert response.status_code == 200, response.text
+    return {r["task"]: r for r in response.json()["results"]}
+
+
+def test_reload_follows_the_alias_and_a_failed_reload_keeps_the_old_model(
+    served: Served, small_city: Path
+) -> None:
+    import mlflow
+
+    from models.settings import get_settings
+    from models.spec import get_spec
+    from serving.store import WarningStore
+    from training.train import build_from_raw, train_task
+
+    spec = get_spec(TASK)
+    data = build_from_raw(spec, small_city)
+    uri = get_settings().mlflow_uri
+    registry = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    with served.client() as client:
+        before = _served_version(client, served)
+        fresh = train_task(spec, data, max_rounds=8)
+        registry.set_registered_model_alias(
+            spec.registered_model_name, "champion", str(fresh.version)
+        )
+        outcome = _reload(client, served)
+        assert outcome[TASK]["status"] == "reloaded"
+        assert outcome[TASK]["previous_version"] == before
+        assert outcome["wage-arrears"]["status"] == "unchanged"
+        assert _served_version(client, served) == str(fresh.version)
+
+        broken = train_task(spec, data, max_rounds=5)
+        download = registry.get_model_version_download_uri(
+            spec.registered_model_name, str(broken.version)
+        )
+        (booster,) = Path(download.removeprefix("file://")).rglob("booster.txt")
+        booster.write_text("this is not a LightGBM model")
+        registry.set_registered_model_alias(
+            spec.registered_model_name, "champion", str(broken.version)
+        )
+        failed = _reload(client, served)[TASK]
+        assert failed["status"] == "failed" and failed["version"] == str(fresh.version)
+        assert "booster.txt" in failed["error"]
+        assert _served_version(client, served) == str(fresh.version)
+        models = client.get("/v1/models", headers=served.headers("scorer")).json()["models"]
+        (info,) = [m for m in models if m["task"] == TASK]
+        assert info["version"] == str(fresh.version) and "booster.txt" in info["last_reload_error"]
+
+        registry.set_registered_model_alias(
+            spec.registered_model_name, "champion", str(fresh.version)
+        )
+        assert _reload(client, served)[TASK]["status"] == "unchanged"
+        models = client.get("/v1/models", headers=served.headers("scorer")).json()["models"]
+        assert all(m["last_reload_error"] is None for m in models)
+
+    settings = get_settings()
+    with WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value()) as store:
+        reloads = [row for row in store.audit_rows() if row["action"] == "model_reload"]
+    assert [(r["actor"], r["detail"]["status"]) for r in reloads] == [
+        ("operator", "reloaded"),
+        ("operator", "failed"),
+    ]

@@ -1,0 +1,304 @@
+"""The running service, over real HTTP: scores, explanations, auth, bad input, warnings."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import bentoml
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.catalog import CATALOG
+from serving.online_store import online_path
+
+from .conftest import TASKS, Served
+
+SLUGS = {task: task.replace("-", "_") for task in TASKS}
+
+
+def materialized(served: Served, task: str) -> pd.DataFrame:
+    return pd.read_parquet(online_path(SLUGS[task], served.root / "data"))
+
+
+def as_records(task: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Materialized rows as API records: JSON types per the catalog, missing values omitted."""
+    records = []
+    for row in frame.to_dict("records"):
+        record: dict[str, Any] = {"entity_id": str(row["entity_id"])}
+        for feature in CATALOG[SLUGS[task]]:
+            value = row[feature.name]
+            if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+                continue
+            if feature.dtype == "int":
+                value = int(value)
+            elif feature.dtype == "bool":
+                value = bool(value)
+            elif feature.dtype == "float":
+                value = float(value)
+            record[feature.name] = value
+        records.append(record)
+    return records
+
+
+def score(served: Served, task: str, body: dict[str, Any], key: str = "all") -> httpx.Response:
+    with served.client() as client:
+        return client.post(f"/v1/{task}/score", json=body, headers=served.headers(key))
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_scores_equal_the_in_process_scorer_and_are_additive(served: Served, task: str) -> None:
+    from models.registry import load_registered
+    from models.scorer import score_frame
+
+    frame = materialized(served, task).head(40)
+    response = score(served, task, {"records": as_records(task, frame), "top_k": 4})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    model, info = load_registered(task, "champion")
+    expected = score_frame(model, frame, explain=True, top_k=4)
+    assert [r["entity_id"] for r in results] == frame["entity_id"].astype(str).tolist()
+    for got, want in zip(results, expected, strict=True):
+        assert got["score"] == pytest.approx(want.score, abs=1e-12)
+        assert got["risk_level"] == want.risk_level
+        assert got["model"] == {
+            "name": info.name,
+            "version": str(info.version),
+            "alias": "champion",
+        }
+        total = got["base_value"] + sum(got["contributions"].values())
+        assert total == pytest.approx(got["raw_margin"], abs=1e-9)
+        magnitudes = [abs(r["contribution"]) for r in got["reasons"]]
+        assert len(magnitudes) == 4 and magnitudes == sorted(magnitudes, reverse=True)
+        assert magnitudes[0] == pytest.approx(max(abs(v) for v in got["contributions"].values()))
+        for reason in got["reasons"]:
+            assert reason["contribution"] == pytest.approx(got["contributions"][reason["feature"]])
+            assert reason["direction"] == ("raises" if reason["contribution"] > 0 else "lowers")
+
+
+def test_bentoml_client_and_chinese_reasons(served: Served) -> None:
+    task = "wage-arrears"
+    record = as_records(task, materialized(served, task).head(1))[0]
+    labels_zh = {f.name: f.label_zh for f in CATALOG[SLUGS[task]]}
+    with bentoml.SyncHTTPClient(served.url, token=served.keys["scorer"]) as client:
+        answer = client.score_wage_arrears(records=[record], lang="zh", top_k=3)
+    result = answer["results"][0] if isinstance(answer, dict) else answer.results[0]
+    result = result if isinstance(result, dict) else result.model_dump()
+    assert len(result["reasons"]) == 3
+    for reason in result["reasons"]:
+        assert reason["label"] == labels_zh[reason["feature"]]
+        assert reason["sentence"].endswith(("（风险上升）", "（风险下降）"))
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_entity_ids_score_like_their_materialized_records(served: Served, task: str) -> None:
+    frame = materialized(served, task).sample(15, random_state=3)
+    ids = frame["entity_id"].astype(str).tolist()
+    by_id = score(served, task, {"entity_ids": ids}).json()["results"]
+    by_records = score(served, task, {"records": as_records(task, frame)}).json()["results"]
+    assert [r["entity_id"] for r in by_id] == ids
+    for a, b in zip(by_id, by_records, strict=True):
+        assert a["score"] == b["score"] and a["reasons"] == b["reasons"]
+    missing = score(served, task, {"entity_ids": [ids[0], "NO-SUCH-ENTITY"]})
+    assert missing.status_code == 404 and "NO-SUCH-ENTITY" in missing.json()["error"]
+
+
+def test_without_explanations_only_scores_and_level_actions(served: Served) -> None:
+    task = "telecom-fraud"
+    frame = materialized(served, task).head(5)
+    results = score(served, task, {"records": as_records(task, frame), "explain": False}).json()[
+        "results"
+    ]
+    assert all(r["reasons"] == [] and r["contributions"] is None for r in results)
+    assert all(a["trigger"].startswith("level:") for r in results for a in r["actions"])
+
+
+ENDPOINTS = [
+    ("POST", "/v1/wage-arrears/score", "score"),
+    ("GET", "/v1/warnings", "review"),
+    ("GET", "/v1/warnings/W-none", "review"),
+    ("POST", "/v1/warnings/W-none/feedback", "feedback"),
+    ("POST", "/v1/admin/reload", "admin"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "scope"), ENDPOINTS)
+def test_every_v1_endpoint_needs_a_key_with_its_scope(
+    served: Served, method: str, path: str, scope: str
+) -> None:
+    body = {"records": [{"entity_id": "x"}]} if "score" in path else {"status": "dispatched"}
+    with served.client() as client:
+        for headers in (
+            {},
+            {"Authorization": "Bearer rk_deadbeef_" + "A" * 43},
+            {"Authorization": "Basic x"},
+        ):
+            response = client.request(method, path, json=body, headers=headers)
+            assert response.status_code == 401, (headers, response.text)
+            assert response.json()["error"]
+        wrong = "scorer" if scope != "score" else "reviewer"
+        response = client.request(method, path, json=body, headers=served.headers(wrong))
+        assert response.status_code == 403 and scope in response.json()["error"]
+    for open_path in ("/livez", "/readyz", "/metrics", "/docs.json"):
+        assert httpx.get(served.url + open_path).status_code == 200
+
+
+def _records(n: int, **extra: Any) -> dict[str, Any]:
+    return {"records": [{"entity_id": f"E{i}", **extra} for i in range(n)]}
+
+
+BAD_INPUTS: list[tuple[str, Any, str]] = [
+    ("wrong type", _records(1, si_arrears_months_3m=[1]), "si_arrears_months_3m"),
+    ("string for number", _records(1, si_arrears_months_3m="3"), "si_arrears_months_3m"),
+    ("float for int", _records(1, si_arrears_months_3m=2.5), "si_arrears_months_3m"),
+    ("int for bool", _records(1, abnormal_listed=1), "abnormal_listed"),
+    ("out of range", _records(1, si_shortfall_ratio_3m=7.0), "si_shortfall_ratio_3m"),
+    ("negative count", _records(1, si_arrears_months_6m=-1), "si_arrears_months_6m"),
+    ("unknown category", _records(1, sector="banking"), "sector"),
+    ("unknown field", _records(1, shoe_size=42), "shoe_size"),
+    ("unknown top-level", {**_records(1), "verbose": True}, "verbose"),
+    ("empty list", {"records": []}, "records"),
+    ("too many", _records(1001), "records"),
+    ("no entity id", {"records": [{"si_arrears_months_3m": 1}]}, "entity_id"),
+    ("empty entity id", {"records": [{"entity_id": ""}]}, "entity_id"),
+    ("both sources", {**_records(1), "entity_ids": ["a"]}, "entity_ids"),
+    ("neither source", {"explain": True}, "entity_ids"),
+    ("top_k too big", {**_records(1), "top_k": 21}, "top_k"),
+    ("unknown lang", {**_records(1), "lang": "fr"}, "lang"),
+    ("not an object", [1, 2], "object"),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "field"), BAD_INPUTS, ids=[c for c, _, _ in BAD_INPUTS])
+def test_bad_input_is_a_4xx_naming_the_field(
+    served: Served, case: str, body: Any, field: str
+) -> None:
+    response = score(served, "wage-arrears", body)
+    assert 400 <= response.status_code < 500, response.text
+    assert field in response.text
+    assert "Traceback" not in response.text
+
+
+RAW_BAD_BODIES = [
+    ('{"records":[{"entity_id":"a","si_shortfall_ratio_3m":NaN}]}', "si_shortfall_ratio_3m"),
+    ('{"records":[{"entity_id":"a","si_shortfall_ratio_3m":Infinity}]}', "si_shortfall_ratio_3m"),
+    ('{"records":[{"entity_id":"a","si_shortfall_ratio_3m":1e999}]}', "si_shortfall_ratio_3m"),
+    ('{"records":[{"entity_id":"a"}', "JSON"),
+    ("null", "object"),
+    ("", "entity_ids"),
+]
+
+
+@pytest.mark.parametrize(("raw", "field"), RAW_BAD_BODIES)
+def test_non_finite_numbers_and_broken_json_are_refused(
+    served: Served, raw: str, field: str
+) -> None:
+    with served.client() as client:
+        response = client.post(
+            "/v1/wage-arrears/score",
+            content=raw.encode(),
+            headers={**served.headers(), "Content-Type": "application/json"},
+        )
+    assert response.status_code == 400 and field in response.text
+
+
+def test_routing_size_and_content_type_guards(served: Served) -> None:
+    headers = served.headers()
+    with served.client() as client:
+        unknown = client.post("/v1/fare-dodging/score", json=_records(1), headers=headers)
+        assert unknown.status_code == 404 and "fare-dodging" in unknown.json()["error"]
+        assert client.get("/v1/wage-arrears/score", headers=headers).status_code == 405
+        assert client.get("/v1/nothing-here", headers=headers).status_code == 404
+        huge = b'{"records":[' + b" " * 3_000_000 + b"]}"
+        declared = client.post(
+            "/v1/wage-arrears/score",
+            content=huge,
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        assert declared.status_code == 413
+
+        def chunks() -> Any:
+            for _ in range(40):
+                yield b" " * 100_000
+
+        streamed = client.post(
+            "/v1/wage-arrears/score",
+            content=chunks(),
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        assert streamed.status_code == 413
+        form = client.post(
+            "/v1/wage-arrears/score",
+            content=b"records=1",
+            headers={**headers, "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert form.status_code == 415
+    assert served.healthy()
+    ok = score(served, "wage-arrears", {"records": [{"entity_id": "still-fine"}]})
+    assert ok.status_code == 200
+
+
+def test_models_lists_every_task(served: Served, trained: dict[str, int]) -> None:
+    with served.client() as client:
+        body = client.get("/v1/models", headers=served.headers("scorer")).json()
+    by_task = {m["task"]: m for m in body["models"]}
+    assert set(by_task) == set(TASKS)
+    for task in TASKS:
+        assert by_task[task]["alias"] == "champion"
+        assert set(by_task[task]["thresholds"]) == {"red", "orange", "yellow"}
+        assert "roc_auc" in by_task[task]["metrics"]
+
+
+def test_warnings_are_raised_listed_and_walked_through_dispositions(served: Served) -> None:
+    task = "dispute-escalation"
+    frame = materialized(served, task)
+    results = score(served, task, {"records": as_records(task, frame)}).json()["results"]
+    warned = [r for r in results if r["risk_level"] != "green"]
+    assert warned and all(r["warning_id"] for r in warned)
+    assert all(r["warning_id"] is None for r in results if r["risk_level"] == "green")
+    target = warned[0]
+    with served.client() as client:
+        listed = client.get(
+            "/v1/warnings",
+            params={"entity_id": target["entity_id"], "task": task},
+            headers=served.headers("reviewer"),
+        ).json()
+        assert [item["id"] for item in listed["items"]] == [target["warning_id"]]
+        assert target["entity_id"] not in json.dumps(listed)
+        path = f"/v1/warnings/{target['warning_id']}"
+        feedback = served.headers("caseworker")
+        bad = client.post(f"{path}/feedback", json={"status": "closed"}, headers=feedback)
+        assert bad.status_code == 409 and bad.json()["error"]
+        steps = [
+            {"status": "dispatched", "department": "Township comprehensive governance centre"},
+            {"status": "in_progress", "note": "visited both parties"},
+            {"status": "closed", "outcome": "prevented"},
+        ]
+        for step in steps:
+            response = client.post(f"{path}/feedback", json=step, headers=feedback)
+            assert response.status_code == 200, response.text
+        warning = client.get(path, headers=served.headers("reviewer")).json()
+        assert warning["status"] == "closed" and warning["outcome"] == "prevented"
+        assert [h["event"] for h in warning["history"]][-3:] == ["disposition"] * 3
+        assert (
+            client.get("/v1/warnings/W-missing", headers=served.headers("reviewer")).status_code
+            == 404
+        )
+        gone = client.post("/v1/warnings/W-missing/feedback", json=steps[0], headers=feedback)
+        assert gone.status_code == 404
+        page = client.get(
+            "/v1/warnings", params={"page_size": 501}, headers=served.headers("reviewer")
+        )
+        assert page.status_code == 422
+
+
+def test_scores_are_calibrated_probabilities(served: Served) -> None:
+    task = "telecom-fraud"
+    results = score(
+        served, task, {"records": as_records(task, materialized(served, task).head(200))}
+    ).json()["results"]
+    scores = np.array([r["score"] for r in results])
+    assert ((scores >= 0) & (scores <= 1)).all()
