@@ -44,11 +44,16 @@ def tune(
     study_name: str,
     storage: str | None = None,
     on_trial: Callable[[int], None] | None = None,
+    total_trials: int | None = None,
+    sampler_seed: int | None = None,
 ) -> TuneResult:
     """Search `spec.search_space` for `trials` trials; the best set keeps `base`'s other fields.
 
     Same seed, data and trial count give the same best parameters (seeded TPE, deterministic
     LightGBM); `on_trial` receives the number of finished trials, for progress bars.
+    Workers sharing a study pass `total_trials` (this process stops once the study holds that
+    many trials, whoever ran them) and each their own `sampler_seed` (the same seed everywhere
+    would make them propose the same parameters).
     """
     import lightgbm as lgb
     import optuna
@@ -89,11 +94,15 @@ def tune(
         study_name=study_name,
         storage=storage_url,
         direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=base.seed),
+        sampler=optuna.samplers.TPESampler(
+            seed=base.seed if sampler_seed is None else sampler_seed
+        ),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=30),
         load_if_exists=True,
     )
     callbacks = [lambda s, t: on_trial(len(s.trials))] if on_trial else []
+    if total_trials is not None:
+        callbacks.append(optuna.study.MaxTrialsCallback(total_trials, states=None))
     study.optimize(objective, n_trials=trials, callbacks=callbacks)
     states = [trial.state for trial in study.trials]
     best = spec.search_space.suggest(optuna.trial.FixedTrial(study.best_params), base)
