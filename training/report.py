@@ -235,8 +235,11 @@ def fidelity(
         `features_above_noise` (every driver feature above every noise feature),
         `drivers_above_noise` (every driver's summed importance above every noise feature),
         `drivers_below_noise` (names failing that), and, with `dominant_driver`:
-        `single_driver_units`, `top_reason_hits`, `top_reason_share` and `per_driver`
-        (driver -> {"units", "hits", "share"}).
+        `single_driver_units`, `top_reason_hits`, `top_reason_share` (the driver among the
+        top-k reasons as the scorer ranks them, by |contribution|), `top_raising_hits`,
+        `top_raising_share` (among the top-k risk-raising contributions: the question the
+        truth's "dominant driver", the largest push up, answers) and `per_driver` (driver ->
+        {"units", "hits", "share", "raising_hits", "raising_share"}).
     """
     contributions = np.asarray(contributions, dtype="float64")
     names = [feature.name for feature in features]
@@ -274,23 +277,35 @@ def fidelity(
     drivers = set(driver_importance) | set(planted_drivers)
     dominant = list(dominant_driver)
     order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :top_k]
+    raising_order = np.argsort(-contributions, axis=1, kind="stable")[:, :top_k]
     per_driver: dict[str, dict[str, float]] = {}
-    hits = units = 0
+    hits = raising_hits = units = 0
     for row, name in enumerate(dominant):
         if not _is_single_driver(name, drivers):
             continue
         hit = any(driver_of[index] == name for index in order[row])
+        raising_hit = any(
+            driver_of[index] == name and contributions[row, index] > 0
+            for index in raising_order[row]
+        )
         units += 1
         hits += int(hit)
-        entry = per_driver.setdefault(str(name), {"units": 0, "hits": 0, "share": math.nan})
+        raising_hits += int(raising_hit)
+        entry = per_driver.setdefault(
+            str(name), {"units": 0, "hits": 0, "share": math.nan, "raising_hits": 0}
+        )
         entry["units"] += 1
         entry["hits"] += int(hit)
+        entry["raising_hits"] += int(raising_hit)
     for entry in per_driver.values():
         entry["share"] = entry["hits"] / entry["units"]
+        entry["raising_share"] = entry["raising_hits"] / entry["units"]
     result.update(
         single_driver_units=units,
         top_reason_hits=hits,
         top_reason_share=hits / units if units else math.nan,
+        top_raising_hits=raising_hits,
+        top_raising_share=raising_hits / units if units else math.nan,
         per_driver=dict(sorted(per_driver.items())),
     )
     return result
@@ -835,17 +850,43 @@ def _fidelity(
             html.tag(
                 "p",
                 _verdict(passed),
-                f" Units with a single dominant driver: {result['single_driver_units']:,}; its "
-                f"driver is among the top-{TOP_REASONS} reasons for {result['top_reason_hits']:,} "
-                f"({_pct(share)}; target {TOP_REASON_SHARE_TARGET:.0%}).",
+                f" Units with a single dominant driver: {result['single_driver_units']:,} (of the "
+                f"{len(scored.contributions):,} explained rows); its driver is among the "
+                f"top-{TOP_REASONS} reasons, ranked by |contribution| as the scorer shows them, "
+                f"for {result['top_reason_hits']:,} ({_pct(share)}; target "
+                f"{TOP_REASON_SHARE_TARGET:.0%}).",
                 id="fidelity-top-reasons",
             )
         )
         parts.append(
+            html.tag(
+                "p",
+                f"Among the top-{TOP_REASONS} contributions that raise the risk (the truth's "
+                "dominant driver is the largest push up; reasons that lower the risk, such as an "
+                "absent driver, can outrank it by |contribution|): "
+                f"{result['top_raising_hits']:,} ({_pct(result['top_raising_share'])}).",
+                id="fidelity-top-raising",
+            )
+        )
+        parts.append(
             html.table(
-                ["dominant driver", "units", f"driver in top {TOP_REASONS}", "share"],
                 [
-                    [driver, int(entry["units"]), int(entry["hits"]), _pct(entry["share"])]
+                    "dominant driver",
+                    "units",
+                    f"in top {TOP_REASONS} reasons",
+                    "share",
+                    f"in top {TOP_REASONS} raising",
+                    "share raising",
+                ],
+                [
+                    [
+                        driver,
+                        int(entry["units"]),
+                        int(entry["hits"]),
+                        _pct(entry["share"]),
+                        int(entry["raising_hits"]),
+                        _pct(entry["raising_share"]),
+                    ]
                     for driver, entry in result["per_driver"].items()
                 ],
             )

@@ -110,15 +110,17 @@ def test_fidelity_ranks_drivers_and_counts_top_reasons() -> None:
     assert result["drivers_above_noise"] is True
     assert (result["single_driver_units"], result["top_reason_hits"]) == (3, 2)
     assert result["top_reason_share"] == pytest.approx(2 / 3)
+    # Risk-raising top 3: row 0 a1 (+2.0) hit; row 1 b1 is negative: miss; row 2 miss.
+    assert (result["top_raising_hits"], result["top_raising_share"]) == (1, pytest.approx(1 / 3))
     assert result["per_driver"] == {
-        "a": {"units": 1, "hits": 1, "share": 1.0},
-        "b": {"units": 2, "hits": 1, "share": 0.5},
+        "a": {"units": 1, "hits": 1, "share": 1.0, "raising_hits": 1, "raising_share": 1.0},
+        "b": {"units": 2, "hits": 1, "share": 0.5, "raising_hits": 0, "raising_share": 0.0},
     }
     with_unmeasured = fidelity(
         contributions, features, ["a", "b", "b", "c"], planted_drivers=("a", "b", "c")
     )
     assert (with_unmeasured["single_driver_units"], with_unmeasured["top_reason_hits"]) == (4, 2)
-    assert with_unmeasured["per_driver"]["c"] == {"units": 1, "hits": 0, "share": 0.0}
+    assert with_unmeasured["per_driver"]["c"]["share"] == 0.0
 
 
 class _FairnessTables(HTMLParser):
