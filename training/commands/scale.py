@@ -1,9 +1,361 @@
-"""CLI commands (registered into `training.cli.app`)."""
+"""Scale-out commands: `riskloop tune` (workers sharing one Optuna study) and `riskloop bundle`.
+
+`tune` is meant to run as several processes on one study in a shared database
+(`--storage postgresql+psycopg://...`): each contributes trials until the study holds
+`--trials`, and the worker that finds it complete trains and registers the best trial, once.
+"Once" is a row in the study's user attributes, inserted under a row lock on the study (and
+its unique key), so two workers finishing together cannot both train.
+
+`bundle` packages the champions into a BentoML bento (`bentoml build` with package locking
+off, so it works without internet) that `bentoml serve` and `bentoml containerize` take.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+from training.errors import UserError, user_errors
+
+if TYPE_CHECKING:
+    from models.spec import LightGBMParams, TaskSpec
+    from training.train import TrainingData
+
+CLAIM_KEY = "riskloop.training_claimed_by"
+VERSION_KEY = "riskloop.registered_version"
+BENTO_NAME = "riskloop"
+# What the bento's code needs at run time (pinned to this environment's versions when built).
+BENTO_PACKAGES = (
+    "bentoml",
+    "mlflow",
+    "lightgbm",
+    "shap",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "scikit-learn",
+    "pandera",
+    "pydantic",
+    "pydantic-settings",
+    "SQLAlchemy",
+    "alembic",
+    "psycopg",
+    "fastapi",
+)
+BENTO_SOURCES = ("features/**/*.py", "models/**/*.py", "serving/**/*.py", "serving/**/*.mako")
+
+
+def _spec(task: str) -> TaskSpec:
+    from models.spec import UnknownTaskError, get_spec
+
+    try:
+        return get_spec(task)
+    except UnknownTaskError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _data(spec: TaskSpec, raw: Path | None, dataset: Path | None) -> TrainingData:
+    from features.schemas import RawDataError
+    from training.train import build_from_raw, read_dataset
+
+    if (raw is None) == (dataset is None):
+        raise UserError("give the data: either --raw DIR (a city folder) or --dataset FILE")
+    if dataset is not None:
+        return read_dataset(spec, dataset)
+    assert raw is not None
+    try:
+        return build_from_raw(spec, raw)
+    except RawDataError as exc:
+        raise UserError(f"bad raw data in {raw}: {exc}") from None
+
+
+def worker_name() -> str:
+    """This worker's name in the study: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim_training(storage: str, study_name: str, owner: str) -> bool:
+    """Record `owner` as the one worker that trains the study's best trial; False if taken.
+
+    The study's row is locked (`SELECT ... FOR UPDATE` on PostgreSQL/MySQL) while the claim is
+    checked and inserted; the unique (study, key) constraint of Optuna's user-attribute table
+    settles the race on SQLite, which has no row locks.
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import IntegrityError
+
+    engine = create_engine(storage)
+    lock = " FOR UPDATE" if engine.dialect.name in ("postgresql", "mysql") else ""
+    try:
+        with engine.begin() as connection:
+            study_id = connection.execute(
+                text(f"SELECT study_id FROM studies WHERE study_name = :name{lock}"),
+                {"name": study_name},
+            ).scalar_one()
+            taken = connection.execute(
+                text("SELECT 1 FROM study_user_attributes WHERE study_id = :id AND key = :key"),
+                {"id": study_id, "key": CLAIM_KEY},
+            ).first()
+            if taken:
+                return False
+            connection.execute(
+                text(
+                    "INSERT INTO study_user_attributes (study_id, key, value_json) "
+                    "VALUES (:id, :key, :value)"
+                ),
+                {"id": study_id, "key": CLAIM_KEY, "value": json.dumps(owner)},
+            )
+        return True
+    except IntegrityError:
+        return False
+    finally:
+        engine.dispose()
+
+
+def _finished(study: object) -> int:
+    import optuna
+
+    states = (
+        optuna.trial.TrialState.COMPLETE,
+        optuna.trial.TrialState.PRUNED,
+        optuna.trial.TrialState.FAIL,
+    )
+    return len(study.get_trials(deepcopy=False, states=states))  # type: ignore[attr-defined]
+
+
+def _open_storage(storage: str, attempts: int = 5) -> object:
+    """Optuna's storage, created if new; retried because workers starting together race to
+    create its tables (a unique-key error for all but one of them)."""
+    import time
+
+    import optuna
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return optuna.storages.RDBStorage(storage)
+        except (IntegrityError, OperationalError):
+            if attempt == attempts:
+                raise
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _existing_study(storage: str, study_name: str) -> object | None:
+    import optuna
+
+    _open_storage(storage)
+    try:
+        return optuna.load_study(study_name=study_name, storage=storage)
+    except KeyError:
+        return None
+
+
+def _best_params(spec: TaskSpec, study: object, base: LightGBMParams) -> LightGBMParams:
+    import optuna
+
+    best = study.best_params  # type: ignore[attr-defined]
+    return spec.search_space.suggest(optuna.trial.FixedTrial(best), base)
+
+
+def tune_command(
+    task: Annotated[
+        str, typer.Option("--task", help="wage-arrears, telecom-fraud or dispute-escalation.")
+    ],
+    storage: Annotated[
+        str,
+        typer.Option(
+            "--storage",
+            help="Optuna storage URL shared by the workers (postgresql+psycopg://user@host/db).",
+        ),
+    ],
+    study: Annotated[str, typer.Option("--study", help="Study name, the same for every worker.")],
+    trials: Annotated[
+        int,
+        typer.Option("--trials", min=1, help="Trials the whole study runs, all workers together."),
+    ] = 20,
+    raw: Annotated[Path | None, typer.Option("--raw", help="A raw city folder.")] = None,
+    dataset: Annotated[
+        Path | None, typer.Option("--dataset", help="A labelled dataset parquet.")
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(help="LightGBM seed of the trials and of the final fit.")
+    ] = 7,
+    max_rounds: Annotated[
+        int | None, typer.Option(help="Cap on boosting rounds (quick checks).", min=1)
+    ] = None,
+) -> None:
+    """Contribute trials to a shared Optuna study; the worker that completes it registers the best.
+
+    Run it several times in parallel (on one or many machines) with the same --storage and
+    --study. Each worker runs trials until the study holds --trials of them; the first worker to
+    find the study complete trains the best trial's parameters and registers the model version
+    (alias challenger) exactly once; the others report and exit.
+    """
+    import logging
+
+    import optuna
+
+    from training import tracking
+    from training.train import split_dataset, train_task
+    from training.tune import tune
+
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with user_errors():
+        spec = _spec(task)
+        data = _data(spec, raw, dataset)
+        splits = split_dataset(spec, data.frame)
+        base = dataclasses.replace(spec.params, seed=seed)
+        if max_rounds is not None:
+            base = dataclasses.replace(base, num_boost_round=max_rounds)
+        owner = worker_name()
+        ran: list[int] = []
+        existing = _existing_study(storage, study)
+        if existing is None or _finished(existing) < trials:
+            try:
+                tune(
+                    spec,
+                    splits.train,
+                    splits.valid,
+                    trials,
+                    base,
+                    study_name=study,
+                    storage=storage,
+                    on_trial=ran.append,
+                    total_trials=trials,
+                    sampler_seed=seed * 100_003 + os.getpid(),
+                )
+            except (ValueError, ImportError) as exc:
+                raise UserError(f"cannot use Optuna storage for study {study!r}: {exc}") from None
+        shared = optuna.load_study(study_name=study, storage=storage)
+        finished = _finished(shared)
+        typer.echo(
+            f"{spec.task}: study {study}: worker {owner} ran {len(ran)} trial(s); "
+            f"the study holds {finished} finished of {trials}"
+        )
+        if finished < trials:
+            typer.echo("  not complete yet: the worker that completes it trains the best trial")
+            return
+        if not claim_training(storage, study, owner):
+            claimed = shared.user_attrs.get(VERSION_KEY)
+            typer.echo(
+                "  another worker trains the best trial"
+                + (f" (registered version {claimed})" if claimed else "")
+            )
+            return
+        params = _best_params(spec, shared, base)
+        typer.echo(
+            f"  best trial {shared.best_trial.number} (valid AUC {shared.best_value:.4f}): training it"
+        )
+        outcome = train_task(
+            dataclasses.replace(spec, params=params), data, seed=seed, max_rounds=max_rounds
+        )
+        client = tracking.tracking_client()
+        for key, value in {
+            "riskloop.optuna_study": study,
+            "riskloop.optuna_best_trial": str(shared.best_trial.number),
+            "riskloop.optuna_best_value": f"{shared.best_value:.6f}",
+            "riskloop.optuna_trials": str(finished),
+        }.items():
+            client.set_tag(outcome.run_id, key, value)
+        shared.set_user_attr(VERSION_KEY, outcome.version)
+        shared.set_user_attr("riskloop.run_id", outcome.run_id)
+    typer.echo(
+        f"  registered {outcome.name} version {outcome.version} ({', '.join(outcome.aliases)}), "
+        f"run {outcome.run_id}"
+    )
+
+
+def _bento_packages() -> list[str]:
+    from importlib import metadata
+
+    return [f"{name}=={metadata.version(name)}" for name in BENTO_PACKAGES]
+
+
+def import_champions(tasks: list[str]) -> list[str]:
+    """Copy each task's champion from the MLflow registry into BentoML's model store; the tags."""
+    import bentoml
+
+    from training import tracking
+
+    tracking.configure_tracking()
+    tags: list[str] = []
+    for task in tasks:
+        spec = _spec(task)
+        name = spec.registered_model_name
+        version = tracking.alias_version(name, tracking.CHAMPION)
+        if version is None:
+            raise UserError(f"{spec.task} has no champion in the registry: train and promote first")
+        model = bentoml.mlflow.import_model(
+            name,
+            f"models:/{name}/{version}",
+            labels={"task": spec.task, "alias": tracking.CHAMPION, "mlflow_version": str(version)},
+            metadata={"catalog_version": spec.catalog_version},
+        )
+        tags.append(str(model.tag))
+    return tags
+
+
+def build_bento(model_tags: list[str], version: str | None = None) -> str:
+    """`bentoml build` of the scoring service with the given models; the bento's tag."""
+    import bentoml
+
+    import models
+
+    root = Path(models.__file__).resolve().parent.parent
+    bento = bentoml.bentos.build(
+        "serving.service:RiskloopService",
+        name=BENTO_NAME,
+        description="riskloop scoring service with the champions of each task",
+        include=list(BENTO_SOURCES),
+        exclude=["**/__pycache__", "tests/**"],
+        models=model_tags,
+        python={"packages": _bento_packages(), "lock_packages": False},
+        envs=[
+            {"name": "BENTOML_DO_NOT_TRACK", "value": "true"},
+            {"name": "MLFLOW_DISABLE_TELEMETRY", "value": "true"},
+            {"name": "DO_NOT_TRACK", "value": "true"},
+        ],
+        labels={"champions": ",".join(tag.replace(":", "@") for tag in model_tags)},
+        version=version,
+        build_ctx=str(root),
+    )
+    return str(bento.tag)
+
+
+def bundle_command(
+    task: Annotated[
+        str, typer.Option("--task", help="A task, or `all` for the three champions.")
+    ] = "all",
+    version: Annotated[str | None, typer.Option(help="Bento version (default: generated).")] = None,
+) -> None:
+    """Build a BentoML bento of the scoring service with the champions (works offline).
+
+    The champions are copied into BentoML's model store and packaged with the service code;
+    `bentoml serve riskloop:<version>` runs it and `bentoml containerize riskloop:<version>`
+    makes an image. At start-up the service loads each task's champion from the MLflow registry
+    named by RISKLOOP_MLFLOW_URI (the shared tracking server in production).
+    """
+    from models.spec import TASK_NAMES
+
+    with user_errors():
+        tasks = list(TASK_NAMES) if task == "all" else [_spec(task).task]
+        tags = import_champions(tasks)
+        tag = build_bento(tags, version)
+    for model_tag in tags:
+        typer.echo(f"packaged model {model_tag}")
+    typer.echo(f"built bento {tag}: bentoml serve {tag} / bentoml containerize {tag}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this family's commands to the app."""
+    """Add `riskloop tune` and `riskloop bundle` to the app."""
+    app.command("tune")(tune_command)
+    app.command("bundle")(bundle_command)
