@@ -48,6 +48,11 @@ BENTO_PACKAGES = (
     "psycopg",
     "fastapi",
 )
+OFFLINE_ENV = (
+    ("BENTOML_DO_NOT_TRACK", "true"),
+    ("MLFLOW_DISABLE_TELEMETRY", "true"),
+    ("DO_NOT_TRACK", "true"),
+)
 BENTO_SOURCES = ("features/**/*.py", "models/**/*.py", "serving/**/*.py", "serving/**/*.mako")
 
 
@@ -281,7 +286,10 @@ def _bento_packages() -> list[str]:
 
 
 def import_champions(tasks: list[str]) -> list[str]:
-    """Copy each task's champion from the MLflow registry into BentoML's model store; the tags."""
+    """Copy each task's champion from the MLflow registry into BentoML's model store; the tags.
+
+    A champion version already in the store is reused rather than copied again.
+    """
     import bentoml
 
     from training import tracking
@@ -294,6 +302,14 @@ def import_champions(tasks: list[str]) -> list[str]:
         version = tracking.alias_version(name, tracking.CHAMPION)
         if version is None:
             raise UserError(f"{spec.task} has no champion in the registry: train and promote first")
+        packaged = [
+            model
+            for model in bentoml.models.list(name)
+            if model.info.labels.get("mlflow_version") == str(version)
+        ]
+        if packaged:
+            tags.append(str(packaged[0].tag))
+            continue
         model = bentoml.mlflow.import_model(
             name,
             f"models:/{name}/{version}",
@@ -319,11 +335,7 @@ def build_bento(model_tags: list[str], version: str | None = None) -> str:
         exclude=["**/__pycache__", "tests/**"],
         models=model_tags,
         python={"packages": _bento_packages(), "lock_packages": False},
-        envs=[
-            {"name": "BENTOML_DO_NOT_TRACK", "value": "true"},
-            {"name": "MLFLOW_DISABLE_TELEMETRY", "value": "true"},
-            {"name": "DO_NOT_TRACK", "value": "true"},
-        ],
+        docker={"env": dict(OFFLINE_ENV)},
         labels={"champions": ",".join(tag.replace(":", "@") for tag in model_tags)},
         version=version,
         build_ctx=str(root),
