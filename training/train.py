@@ -169,8 +169,13 @@ def train_task(
     study_name: str | None = None,
     on_step: Callable[[str], None] | None = None,
     on_trial: Callable[[int], None] | None = None,
+    fit: Callable[[TaskSpec, Splits, LightGBMParams], RiskModel] = fit_model,
 ) -> TrainOutcome:
-    """Tune (if `trials`), fit, evaluate on the test slice, log to MLflow and register."""
+    """Tune (if `trials`), fit, evaluate on the test slice, log to MLflow and register.
+
+    `fit` replaces `fit_model` for another engine (`training.engines.fit_dask`); everything
+    around it (split, evaluation, logging, registration) stays the same.
+    """
     import mlflow
 
     from training import tracking
@@ -199,7 +204,7 @@ def train_task(
     tune_seconds = time.perf_counter() - tune_started
     step("fitting LightGBM with early stopping")
     fit_started = time.perf_counter()
-    model = fit_model(spec, splits, params)
+    model = fit(spec, splits, params)
     train_seconds = time.perf_counter() - fit_started
     step("evaluating on the test slice")
     metrics = evaluate_model(model, splits.test, data.truth)
