@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, Protocol
 
 import pandas as pd
@@ -209,11 +210,11 @@ class TaskSpec:
             return pd.DateOffset(months=self.horizon_months)
         return pd.DateOffset(days=self.horizon_days)
 
-    @property
+    @cached_property
     def feature_names(self) -> tuple[str, ...]:
         return tuple(feature.name for feature in self.features)
 
-    @property
+    @cached_property
     def monotone_constraints(self) -> tuple[int, ...]:
         """The catalog's directions; category features cannot carry a monotone constraint."""
         return tuple(
@@ -221,7 +222,7 @@ class TaskSpec:
             for feature in self.features
         )
 
-    @property
+    @cached_property
     def categorical_features(self) -> tuple[str, ...]:
         return tuple(feature.name for feature in self.features if feature.dtype == "category")
 

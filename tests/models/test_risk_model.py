@@ -116,10 +116,13 @@ def test_fast_feature_matrix_predicts_like_the_pandas_path(
     rows.loc[rows.index[:3], "dispute_type"] = ["not-a-type", None, "land"]
     rows["n_parties"] = rows["n_parties"].astype("object")
     rows.loc[rows.index[3], "n_parties"] = None
+    rows.loc[rows.index[4], "n_parties"] = pd.NA
     fast = feature_matrix(model.spec, rows)
     assert np.isnan(fast[:2, model.spec.feature_names.index("dispute_type")]).all()
-    for kind in ({"raw_score": True}, {"pred_contrib": True}):
-        np.testing.assert_array_equal(
-            model.booster_.predict(fast, **kind),
-            model.booster_.predict(model_matrix(model.spec, rows), **kind),
-        )
+    assert np.isnan(fast[3:5, model.spec.feature_names.index("n_parties")]).all()
+    for batch in (rows, rows.head(1), frame):  # few rows and many rows take different paths
+        for kind in ({"raw_score": True}, {"pred_contrib": True}):
+            np.testing.assert_array_equal(
+                model.booster_.predict(feature_matrix(model.spec, batch), **kind),
+                model.booster_.predict(model_matrix(model.spec, batch), **kind),
+            )
