@@ -179,7 +179,7 @@ def train_task(
     import mlflow
 
     from training import tracking
-    from training.evaluate import evaluate_model, mean_abs_shap
+    from training.evaluate import ECE_BINS, evaluate_model, mean_abs_shap
     from training.tune import tune
 
     step = on_step or (lambda _message: None)
@@ -233,6 +233,7 @@ def train_task(
                 "catalog_version": spec.catalog_version,
                 "calibration": spec.calibration,
                 "trials": trials,
+                "ece_bins": f"{ECE_BINS} equal-frequency",
                 "best_iteration": model.best_iteration_,
                 "dataset_fingerprint": data.fingerprint,
                 "train_as_of": _as_of_range(splits.train),
