@@ -274,6 +274,8 @@ def fit_dask(spec: TaskSpec, splits: Splits, params: LightGBMParams, client: Cli
     n_workers = max(1, len(client.scheduler_info()["workers"]))
     lgb_params = params.to_lightgbm(spec.monotone_constraints)
     lgb_params["metric"] = lgb_params["metric"][0]
+    # Each Dask worker trains on its own threads; LightGBM ignores (and warns about) a count.
+    del lgb_params["num_threads"]
     train_matrix = model_matrix(spec, splits.train)
     estimator = DaskLGBMClassifier(
         client=client, n_estimators=params.num_boost_round, **lgb_params

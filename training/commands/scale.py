@@ -302,10 +302,12 @@ def import_champions(tasks: list[str]) -> list[str]:
         version = tracking.alias_version(name, tracking.CHAMPION)
         if version is None:
             raise UserError(f"{spec.task} has no champion in the registry: train and promote first")
+        try:
+            stored = bentoml.models.list(name)
+        except bentoml.exceptions.NotFound:
+            stored = []
         packaged = [
-            model
-            for model in bentoml.models.list(name)
-            if model.info.labels.get("mlflow_version") == str(version)
+            model for model in stored if model.info.labels.get("mlflow_version") == str(version)
         ]
         if packaged:
             tags.append(str(packaged[0].tag))

@@ -1,0 +1,89 @@
+"""Scale-out fixtures: a Dask cluster, and a private PostgreSQL server when one is asked for.
+
+Set `RISKLOOP_TEST_PG_URL` to an admin URL of a running PostgreSQL server, or to `auto` to start
+a private one from the Debian package's binaries on a free loopback port (as the store tests
+do); without it the shared-database tests run on SQLite files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PG_URL_ENV = "RISKLOOP_TEST_PG_URL"
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def scale_pg_admin_url() -> Iterator[str | None]:
+    """The PostgreSQL admin URL (given, or a private server for the session); None if unset."""
+    given = os.environ.get(PG_URL_ENV)
+    if not given:
+        yield None
+        return
+    if given != "auto":
+        yield given
+        return
+    bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))[-1].parent
+    folder = Path(tempfile.mkdtemp(prefix="riskloop-scale-pg-"))
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(folder, user="postgres")
+    data, port = folder / "data", free_port()
+    initdb = [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]
+    subprocess.run(
+        [*as_user, *initdb, "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    pg_ctl = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(folder / "server.log")]
+    subprocess.run(
+        [*as_user, *pg_ctl, "-w", "-o", f"-h 127.0.0.1 -p {port} -k {folder}", "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture()
+def shared_db_url(scale_pg_admin_url: str | None, tmp_path: Path) -> Iterator[str]:
+    """An empty database several processes can share: a new PostgreSQL database, or SQLite."""
+    if scale_pg_admin_url is None:
+        yield f"sqlite:///{tmp_path / 'shared.db'}"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin_url = make_url(scale_pg_admin_url)
+    name = f"riskloop_scale_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
