@@ -58,6 +58,9 @@ def test_actions_exist_per_level_and_name_real_drivers(task: str) -> None:
     assert set(spec.driver_actions) <= catalog_drivers
     for name in spec.feature_actions:
         assert spec.feature(name).actionable, name
+    for feature in spec.features:
+        if feature.actionable:
+            assert spec.actions_for("yellow", (feature,))[1:], f"{feature.name} has no action"
     for level in ("red", "orange", "yellow"):
         assert spec.level_actions[level], level
         for action in spec.level_actions[level]:
