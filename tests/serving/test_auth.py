@@ -108,3 +108,21 @@ def test_cli_create_prints_the_key_alone_and_list_never_shows_it(isolated_env: P
     revoked = runner.invoke(app, ["keys", "revoke", "ops"])
     assert revoked.exit_code == 0
     assert runner.invoke(app, ["keys", "revoke", "ops"]).exit_code == 2
+
+
+def test_serve_refuses_production_without_keys_and_missing_champions(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.settings import get_settings
+    from training.cli import app
+
+    runner = CliRunner()
+    monkeypatch.setenv("RISKLOOP_ENV", "production")
+    monkeypatch.setenv("RISKLOOP_PSEUDONYM_SECRET", "a-private-production-secret")
+    get_settings.cache_clear()
+    refused = runner.invoke(app, ["serve", "--port", "3999"])
+    assert refused.exit_code == 2 and "no active API key" in refused.output
+    create_key("ops", ["score"], isolated_env / "keys.json")
+    missing = runner.invoke(app, ["serve", "--port", "3999"])
+    assert missing.exit_code == 2
+    assert "wage-arrears" in missing.output and str(isolated_env / "mlruns.db") in missing.output

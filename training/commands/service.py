@@ -39,6 +39,36 @@ def build_scoring_set(task: str, raw_dir: Path) -> pd.DataFrame:
     return build_dataset(task, tables, unlabelled=True)
 
 
+def preflight() -> None:
+    """Refuse to start a service that could not serve: checked before BentoML forks workers.
+
+    BentoML restarts a worker whose start-up fails, again and again, so a missing champion or
+    a production service without keys would loop instead of exiting; say why here, once.
+    """
+    from models.registry import RegistryError, registered_model_name
+    from models.settings import get_settings
+    from serving.auth import KeyRing
+
+    settings = get_settings()
+    if settings.env == "production" and KeyRing(settings.keys_file).active_count() == 0:
+        raise UserError(
+            f"RISKLOOP_ENV=production and no active API key in {settings.keys_file}: "
+            "create one with `riskloop keys create NAME --scopes score,...`"
+        )
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow.MlflowClient(tracking_uri=settings.mlflow_uri, registry_uri=settings.mlflow_uri)
+    for task in ("wage-arrears", "telecom-fraud", "dispute-escalation"):
+        try:
+            client.get_model_version_by_alias(registered_model_name(task), "champion")
+        except (MlflowException, RegistryError):
+            raise UserError(
+                f"no champion model for task {task} in the MLflow registry at "
+                f"{settings.mlflow_uri}; train one with `riskloop train --task {task}`"
+            ) from None
+
+
 def _task_name(task: str) -> str:
     from models.spec import UnknownTaskError, get_spec
 
@@ -57,6 +87,8 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(3000, min=1, max=65535, help="TCP port."),
     ) -> None:
         """Start the scoring service (BentoML) with each task's champion model."""
+        with user_errors():
+            preflight()
         env = {**os.environ, "BENTOML_DO_NOT_TRACK": "true", "MLFLOW_DISABLE_TELEMETRY": "true"}
         command = serve_command(host, port)
         os.chdir(PROJECT_ROOT)

@@ -1,0 +1,423 @@
+"""Serving benchmark: riskloop's service beside the in-process scorer, MLflow and a toy BentoML.
+
+For each task's champion (the configured MLflow store's; if it has none, models trained here on
+the default city in a throw-away store), measured at run time:
+1. in-process `score_frame` with explanations: rows/s at batch 1 and batch 1,000;
+2. the riskloop service (auth, validation, TreeSHAP reasons, warnings written to a throw-away
+   store): single-record p50/p99 at concurrency 1, single-record req/s at concurrency 16,
+   rows/s with 1,000-record requests;
+3. `mlflow models serve` of the same registered version (`--env-manager local`, no
+   explanations, default settings), same loads;
+4. the toy BentoML service (`bench/toy_service.py`: `pred_contrib` only), same loads.
+
+Load comes from `wrk` (Debian package) driven by a small Lua script; wrk reports latency
+percentiles itself. `RISKLOOP_BENCH_SECONDS` sets each load's duration (default 10).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+TASKS = ("wage-arrears", "telecom-fraud", "dispute-escalation")
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+BIG_BATCH = 1000
+SINGLE_SAMPLES = 300
+
+
+def _seconds() -> int:
+    return int(os.environ.get("RISKLOOP_BENCH_SECONDS", "10"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# ----------------------------------------------------------------------------- models and rows
+
+
+def _champions_exist() -> bool:
+    from models.registry import load_registered
+
+    try:
+        for task in TASKS:
+            load_registered(task)
+    except Exception:  # missing alias, missing or corrupt artifact: train our own
+        return False
+    return True
+
+
+def _train_champions(city: Path) -> None:
+    """Train each task on `city` into the (throw-away) store the settings point at."""
+    from models.spec import get_spec
+    from training.train import build_from_raw, train_task
+
+    for task in TASKS:
+        spec = get_spec(task)
+        train_task(spec, build_from_raw(spec, city))
+
+
+def _rows(task: str, city: Path, n: int) -> list[dict[str, Any]]:
+    """`n` API records (all features, None = missing) from the city's latest scoring set."""
+    from features.catalog import CATALOG
+    from models.spec import task_slug
+    from training.commands.service import build_scoring_set
+
+    frame = build_scoring_set(task, city)
+    features = CATALOG[task_slug(task)]
+    records = []
+    for row in frame.to_dict("records"):
+        record: dict[str, Any] = {"entity_id": str(row["entity_id"])}
+        for feature in features:
+            value = row[feature.name]
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                record[feature.name] = None
+            elif feature.dtype == "int":
+                record[feature.name] = int(value)
+            elif feature.dtype == "bool":
+                record[feature.name] = bool(value)
+            elif feature.dtype == "float":
+                record[feature.name] = float(value)
+            else:
+                record[feature.name] = str(value)
+        records.append(record)
+    while len(records) < n:
+        records = records + records
+    return records[:n]
+
+
+# ----------------------------------------------------------------------------- in process
+
+
+def _in_process(task: str, records: list[dict[str, Any]]) -> dict[str, float]:
+    import numpy as np
+    import pandas as pd
+
+    from models.registry import load_registered
+    from models.scorer import score_frame
+
+    model, _ = load_registered(task)
+    frame = pd.DataFrame(records)
+    singles = []
+    for i in range(SINGLE_SAMPLES):
+        row = frame.iloc[[i % len(frame)]]
+        started = time.perf_counter()
+        score_frame(model, row, explain=True, top_k=5)
+        singles.append(time.perf_counter() - started)
+    big = frame.iloc[:BIG_BATCH]
+    score_frame(model, big, explain=True, top_k=5)
+    big_times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        score_frame(model, big, explain=True, top_k=5)
+        big_times.append(time.perf_counter() - started)
+    return {
+        "batch1_p50_ms": round(float(np.median(singles)) * 1000, 3),
+        "batch1_rows_per_s": round(1.0 / float(np.mean(singles)), 1),
+        "batch1000_rows_per_s": round(BIG_BATCH / float(np.median(big_times)), 1),
+        "trees": int(model.booster_.num_trees()),
+    }
+
+
+# ----------------------------------------------------------------------------- servers
+
+
+@contextmanager
+def _server(command: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[str]:
+    """Run a server in its own process group until the block ends; yields its base URL."""
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{command[0]} exited; log:\n{log.read_text()[-3000:]}")
+            try:
+                if (
+                    httpx.get(
+                        f"{url}/readyz" if "bentoml" in command[0] else f"{url}/health", timeout=2
+                    ).status_code
+                    == 200
+                ):
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{command[0]} not ready; log:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+{auth}
+local f = io.open("{body}", "rb")
+wrk.body = f:read("*a")
+f:close()
+"""
+
+
+def _wrk(
+    url: str, body: bytes, connections: int, scratch: Path, token: str | None
+) -> dict[str, Any]:
+    """One wrk run: requests/s, latency percentiles (ms), non-2xx count."""
+    body_file = scratch / f"body-{len(body)}-{connections}.json"
+    body_file.write_bytes(body)
+    auth = f'wrk.headers["Authorization"] = "Bearer {token}"' if token else ""
+    script = scratch / "post.lua"
+    script.write_text(_LUA.format(auth=auth, body=body_file))
+    threads = min(2, connections)
+    result = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{_seconds()}s",
+            "--latency",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return _parse_wrk(result.stdout)
+
+
+def _to_ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def _parse_wrk(output: str) -> dict[str, Any]:
+    percentiles = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", output, flags=re.MULTILINE))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = re.search(r"Socket errors:.*", output)
+    return {
+        "requests": requests,
+        "req_per_s": round(rps, 1),
+        "p50_ms": round(_to_ms(percentiles["50"]), 2),
+        "p99_ms": round(_to_ms(percentiles["99"]), 2),
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "socket_errors": errors.group(0) if errors else None,
+    }
+
+
+def _loads(url: str, single: bytes, big: bytes, scratch: Path, token: str | None) -> dict[str, Any]:
+    """The three loads against one endpoint, after a short warm-up."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    for _ in range(20):
+        httpx.post(url, content=single, headers=headers, timeout=30).raise_for_status()
+    httpx.post(url, content=big, headers=headers, timeout=60).raise_for_status()
+    c1 = _wrk(url, single, 1, scratch, token)
+    c16 = _wrk(url, single, 16, scratch, token)
+    big_run = _wrk(url, big, 1, scratch, token)
+    return {
+        "single_c1": c1,
+        "single_c16": c16,
+        "batch1000_c1": {**big_run, "rows_per_s": round(big_run["req_per_s"] * BIG_BATCH, 1)},
+    }
+
+
+def _bench_env(scratch: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "BENTOML_DO_NOT_TRACK": "true",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+        "BENTOML_HOME": str(scratch / "bentoml"),
+        "RISKLOOP_STORE_URL": f"sqlite:///{scratch / 'bench-warnings.db'}",
+        "RISKLOOP_KEYS_FILE": str(scratch / "bench-keys.json"),
+        "RISKLOOP_RELOAD_INTERVAL_S": "3600",
+        # `mlflow models serve` execs `uvicorn` by name: the venv's bin must come first
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+
+
+def _bentoml() -> str:
+    return str(Path(sys.executable).with_name("bentoml"))
+
+
+def _mlflow() -> str:
+    return str(Path(sys.executable).with_name("mlflow"))
+
+
+def run() -> dict[str, Any]:
+    """Measure everything above; the figures land in bench/results/serving.json."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed (Debian package `wrk`; `make system-deps`)")
+    from bench.training import _default_city
+    from models.settings import get_settings
+    from serving.auth import create_key
+
+    scratch = Path(tempfile.mkdtemp(prefix="riskloop-bench-serving-"))
+    try:
+        city = _default_city(scratch)
+        source = "configured MLflow store"
+        if not _champions_exist():
+            os.environ["RISKLOOP_MLFLOW_URI"] = f"sqlite:///{scratch / 'mlruns.db'}"
+            os.environ["RISKLOOP_ARTIFACT_LOCATION"] = str(scratch / "mlartifacts")
+            get_settings.cache_clear()
+            _train_champions(city)
+            source = f"trained here on {city}"
+        env = _bench_env(scratch)
+        env["RISKLOOP_MLFLOW_URI"] = get_settings().mlflow_uri
+        token = create_key("bench", ["score"], Path(env["RISKLOOP_KEYS_FILE"]))
+        records = {task: _rows(task, city, BIG_BATCH) for task in TASKS}
+        figures: dict[str, Any] = {
+            "load_generator": "wrk (Debian), Lua script POSTing a fixed JSON body; "
+            f"{_seconds()} s per load; threads=min(2, connections)",
+            "models": source,
+            "city": str(city),
+            "tasks": {},
+        }
+        for task in TASKS:
+            figures["tasks"][task] = {"in_process": _in_process(task, records[task])}
+
+        port = _free_port()
+        command = [
+            _bentoml(),
+            "serve",
+            "serving.service:RiskloopService",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+        with _server(command, env, port, scratch / "riskloop.log") as url:
+            for task in TASKS:
+                single = json.dumps({"records": records[task][:1]}).encode()
+                big = json.dumps({"records": records[task]}).encode()
+                figures["tasks"][task]["riskloop"] = _loads(
+                    f"{url}/v1/{task}/score", single, big, scratch, token
+                )
+
+        for task in TASKS:
+            rows = [{k: v for k, v in r.items() if k != "entity_id"} for r in records[task]]
+            port = _free_port()
+            toy_env = {**env, "RISKLOOP_BENCH_TASK": task}
+            command = [
+                _bentoml(),
+                "serve",
+                "bench.toy_service:ToyService",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ]
+            with _server(command, toy_env, port, scratch / f"toy-{task}.log") as url:
+                figures["tasks"][task]["toy_bentoml"] = _loads(
+                    f"{url}/contrib",
+                    json.dumps({"rows": rows[:1]}).encode(),
+                    json.dumps({"rows": rows}).encode(),
+                    scratch,
+                    None,
+                )
+            port = _free_port()
+            mlflow_env = {
+                **env,
+                "MLFLOW_TRACKING_URI": env["RISKLOOP_MLFLOW_URI"],
+                "MLFLOW_REGISTRY_URI": env["RISKLOOP_MLFLOW_URI"],
+                "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+            }
+            command = [
+                _mlflow(),
+                "models",
+                "serve",
+                "-m",
+                f"models:/riskloop-{task}@champion",
+                "--env-manager",
+                "local",
+                "--host",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ]
+            columns = list(rows[0])
+
+            def split(part: list[dict[str, Any]], cols: list[str] = columns) -> bytes:
+                data = [[r[c] for c in cols] for r in part]
+                return json.dumps({"dataframe_split": {"columns": cols, "data": data}}).encode()
+
+            with _server(command, mlflow_env, port, scratch / f"mlflow-{task}.log") as url:
+                figures["tasks"][task]["mlflow_models_serve"] = _loads(
+                    f"{url}/invocations", split(rows[:1]), split(rows), scratch, None
+                )
+        figures["goals"] = _goals(figures["tasks"])
+        return figures
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _goals(tasks: dict[str, Any]) -> dict[str, Any]:
+    """Issue 5's goals, checked against the figures just measured."""
+    out = {}
+    for task, f in tasks.items():
+        ours = f.get("riskloop", {})
+        if not ours:
+            continue
+        inproc = f["in_process"]
+        out[task] = {
+            "p50_minus_in_process_ms": round(
+                ours["single_c1"]["p50_ms"] - inproc["batch1_p50_ms"], 2
+            ),
+            "p50_within_3ms": ours["single_c1"]["p50_ms"] - inproc["batch1_p50_ms"] <= 3.0,
+            "p99_under_25ms": ours["single_c1"]["p99_ms"] < 25.0,
+            "batch1000_share_of_in_process": round(
+                ours["batch1000_c1"]["rows_per_s"] / inproc["batch1000_rows_per_s"], 2
+            ),
+            "c16_vs_mlflow": round(
+                ours["single_c16"]["req_per_s"]
+                / f["mlflow_models_serve"]["single_c16"]["req_per_s"],
+                2,
+            )
+            if "mlflow_models_serve" in f
+            else None,
+            "c16_vs_toy": round(
+                ours["single_c16"]["req_per_s"] / f["toy_bentoml"]["single_c16"]["req_per_s"], 2
+            )
+            if "toy_bentoml" in f
+            else None,
+        }
+    return out
