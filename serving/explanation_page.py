@@ -265,7 +265,13 @@ def render_warning_page(
         model: the task's model, for the catalog wording and the SHAP base value.
         lang: `en` or `zh`.
         model_version: the version of `model`, noted when it differs from the warning's own.
+
+    Raises:
+        ValueError: the model is for another task than the warning.
     """
+    task = str(warning.get("task", ""))
+    if task not in (model.spec.task, model.spec.slug):
+        raise ValueError(f"warning {warning.get('id')} is a {task} warning, not {model.spec.task}")
     page_lang = _language(lang)
     rows = _reason_rows(warning.get("reasons") or [], model, page_lang)
     level = str(warning.get("risk_level", ""))

@@ -121,3 +121,8 @@ def test_the_browser_check_catches_a_leaky_page(tmp_path: Path, browser_check) -
     assert seen.network_requests == ["http://127.0.0.1:9/pixel.png"]
     assert any("boom" in error for error in seen.console_errors)
     assert [image["width"] for image in seen.images] == [0]
+
+
+def test_a_model_of_another_task_is_refused(synthetic_model: RiskModel) -> None:
+    with pytest.raises(ValueError, match="telecom-fraud warning"):
+        render_warning_page({"id": "x", "task": "telecom-fraud", "score": 0.5}, synthetic_model)
