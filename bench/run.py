@@ -47,7 +47,11 @@ def main() -> int:
             print(f"!! bench {family} failed: {exc!r}", flush=True)
             failed.append(family)
             continue
-        figures = {"machine": _machine(), "wall_s": round(time.perf_counter() - started, 1), **figures}
+        figures = {
+            "machine": _machine(),
+            "wall_s": round(time.perf_counter() - started, 1),
+            **figures,
+        }
         out = RESULTS_DIR / f"{family}.json"
         out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         print(json.dumps(figures, indent=2, ensure_ascii=False), flush=True)

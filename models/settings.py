@@ -15,7 +15,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_PSEUDONYM_SECRET = "riskloop-local-development-secret"  # noqa: S105 - refused in production
+# Refused when RISKLOOP_ENV=production (see the validator below).
+DEV_PSEUDONYM_SECRET = "riskloop-local-development-secret"
 
 
 class Settings(BaseSettings):
