@@ -121,6 +121,10 @@ class _ScoreRequestBase(BaseModel):
 def score_request_model(slug: str) -> type[_ScoreRequestBase]:
     """`ScoreRequest` for one task: its `records` carry that task's feature record schema."""
     record = record_model(slug)
+    records_field: Any = (
+        Annotated[list[record], Field(min_length=1, max_length=MAX_RECORDS)] | None,  # type: ignore[valid-type]
+        Field(default=None, description="Feature records, scored in order."),
+    )
     return create_model(  # type: ignore[call-overload, no-any-return]
         f"{_title(slug)}ScoreRequest",
         __base__=_ScoreRequestBase,
@@ -128,10 +132,7 @@ def score_request_model(slug: str) -> type[_ScoreRequestBase]:
             f"Score {slug.replace('_', ' ')} units: `records` (at most {MAX_RECORDS}) or "
             "`entity_ids`, exactly one of the two."
         ),
-        records=(
-            Annotated[list[record], Field(min_length=1, max_length=MAX_RECORDS)] | None,  # type: ignore[valid-type]
-            Field(default=None, description="Feature records, scored in order."),
-        ),
+        records=records_field,
     )
 
 

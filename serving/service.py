@@ -241,7 +241,7 @@ class ServedModel:
             alias=self.alias,
             loaded_at=self.loaded_at,
             metrics=dict(self.model.metrics_),
-            thresholds=self.model.thresholds_.as_dict(),
+            thresholds={str(k): v for k, v in self.model.thresholds_.as_dict().items()},
             catalog_version=self.model.spec.catalog_version,
             last_reload_error=self.last_reload_error,
         )
@@ -721,4 +721,4 @@ class RiskloopService:
         return schemas.WarningPublic.model_validate(updated)
 
 
-RiskloopService.add_asgi_middleware(RequestGuard)
+RiskloopService.add_asgi_middleware(RequestGuard)  # type: ignore[attr-defined]
