@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 #: Local cluster size when no scheduler address is given.
 LOCAL_WORKERS = 2
+#: Entity partitions per worker when none are asked for (a little slack for uneven ones).
+PARTITIONS_PER_WORKER = 2
 ENGINE_TAG = "riskloop.engine"
 
 
@@ -69,6 +71,10 @@ def dask_client(
         Client(cluster) as client,
     ):
         yield client
+
+
+def _worker_count(client: Client) -> int:
+    return max(1, len(client.scheduler_info()["workers"]))
 
 
 def _table_path(raw_dir: Path, slug: str, table: str) -> Path:
@@ -141,7 +147,7 @@ def _build_partition(
 def build_dataset_dask(
     task: str,
     raw_dir_or_tables: Path | str | Mapping[str, pd.DataFrame],
-    n_partitions: int,
+    n_partitions: int | None = None,
     scheduler_address: str | None = None,
     unlabelled: bool = False,
     as_of: pd.Timestamp | None = None,
@@ -154,15 +160,15 @@ def build_dataset_dask(
     Args:
         task: CLI name or slug.
         raw_dir_or_tables: a city folder (Parquet files or part folders) or tables in memory.
-        n_partitions: number of entity partitions (build tasks).
+        n_partitions: number of entity partitions (build tasks); default: two per worker.
         scheduler_address: a running Dask scheduler (`tcp://host:8786`); default: a local
             cluster of two workers.
         unlabelled: build the scoring set instead of the labelled dataset.
         as_of: scoring date for `unlabelled` (default: the latest date the data supports).
         client: an open client to use instead of `scheduler_address`.
     """
-    if n_partitions < 1:
-        raise UserError("--partitions must be at least 1")
+    if n_partitions is not None and n_partitions < 1:
+        raise ValueError("n_partitions must be at least 1")
     if as_of is not None and not unlabelled:
         raise ValueError("as_of applies to the scoring set only (unlabelled=True)")
     if client is None:
@@ -175,13 +181,14 @@ def _build_on(
     client: Client,
     task: str,
     raw_dir_or_tables: Path | str | Mapping[str, pd.DataFrame],
-    n: int,
+    n_partitions: int | None,
     unlabelled: bool,
     as_of: pd.Timestamp | None,
 ) -> pd.DataFrame:
     from dask import delayed
 
     slug = get_task(task).slug
+    n = n_partitions or PARTITIONS_PER_WORKER * _worker_count(client)
     frames = read_tables(slug, raw_dir_or_tables, n)
     chunks = {table: frame.to_delayed() for table, frame in frames.items()}
     links = {
@@ -222,6 +229,70 @@ def _build_on(
     ]
     parts = client.gather(built)
     return partition.canonical_order(pd.concat(parts, ignore_index=True))
+
+
+def _row_hashes(chunk: pd.DataFrame) -> bytes:
+    return pd.util.hash_pandas_object(chunk, index=False).to_numpy().tobytes()
+
+
+def input_summary(frames: Mapping[str, Any], client: Client) -> tuple[dict[str, int], str]:
+    """Row counts and the input fingerprint of Dask tables, equal to the pandas sidecar's.
+
+    `features.dataset.input_fingerprint` hashes per-row hashes in table order; workers hash
+    their chunks and the driver digests the pieces in chunk order (8 bytes per row).
+    """
+    import hashlib
+
+    from dask import delayed
+
+    names = sorted(frames)
+    pieces = client.compute(
+        [[delayed(_row_hashes)(chunk) for chunk in frames[name].to_delayed()] for name in names],
+        sync=True,
+    )
+    digest = hashlib.sha256()
+    counts: dict[str, int] = {}
+    for name, hashes in zip(names, pieces, strict=True):
+        meta = partition.plain_strings(frames[name]._meta)
+        digest.update(name.encode())
+        digest.update(repr([(c, str(meta[c].dtype)) for c in meta.columns]).encode())
+        for piece in hashes:
+            digest.update(piece)
+        counts[name] = sum(len(piece) // 8 for piece in hashes)
+    return counts, digest.hexdigest()
+
+
+def build_with_sidecar(
+    task: str,
+    raw_dir: Path | str,
+    scheduler_address: str | None = None,
+    unlabelled: bool = False,
+    as_of: pd.Timestamp | None = None,
+    n_partitions: int | None = None,
+) -> tuple[pd.DataFrame, dict[str, object]]:
+    """`build_dataset_dask` and the dataset's JSON sidecar, as `riskloop build-dataset` writes."""
+    from features.dataset import dataset_sidecar
+
+    with dask_client(scheduler_address) as client:
+        frame = build_dataset_dask(
+            task, raw_dir, n_partitions, unlabelled=unlabelled, as_of=as_of, client=client
+        )
+        counts, fingerprint = input_summary(read_tables(task, raw_dir, 1), client)
+    sidecar = dataset_sidecar(frame, {}, task)
+    sidecar.update(input_tables=counts, input_fingerprint=fingerprint, engine="dask")
+    return frame, sidecar
+
+
+def training_data_dask(
+    spec: TaskSpec, raw_dir: Path, scheduler_address: str | None = None
+) -> TrainingData:
+    """`training.train.build_from_raw` with the dataset built on Dask."""
+    from training.train import TrainingData, _read_truth, check_dataset, dataset_fingerprint
+
+    frame = build_dataset_dask(spec.task, raw_dir, scheduler_address=scheduler_address)
+    check_dataset(spec, frame, str(raw_dir))
+    truth, truth_source = _read_truth(spec, raw_dir / "truth")
+    return TrainingData(frame, str(raw_dir), dataset_fingerprint(frame), truth, truth_source)
 
 
 def best_iteration(losses: np.ndarray, patience: int) -> int:
@@ -271,7 +342,7 @@ def fit_dask(spec: TaskSpec, splits: Splits, params: LightGBMParams, client: Cli
 
     from models.risk_model import Calibrator, RiskModel, Thresholds, model_matrix
 
-    n_workers = max(1, len(client.scheduler_info()["workers"]))
+    n_workers = _worker_count(client)
     lgb_params = params.to_lightgbm(spec.monotone_constraints)
     lgb_params["metric"] = lgb_params["metric"][0]
     # Each Dask worker trains on its own threads; LightGBM ignores (and warns about) a count.
@@ -311,7 +382,10 @@ def train_dask(
     max_rounds: int | None = None,
     scheduler_address: str | None = None,
     params: LightGBMParams | None = None,
+    trials: int = 0,
+    study_name: str | None = None,
     on_step: Callable[[str], None] | None = None,
+    on_trial: Callable[[int], None] | None = None,
 ) -> TrainOutcome:
     """`train_task` with the booster fitted by `lightgbm.dask`; the run is tagged `engine=dask`.
 
@@ -322,7 +396,9 @@ def train_dask(
         max_rounds: cap on boosting rounds.
         scheduler_address: a running Dask scheduler; default: a local two-worker cluster.
         params: parameters to fit with instead of the spec's (e.g. a tuned study's best).
-        on_step: progress messages.
+        trials: Optuna trials before the fit (run locally, as `train_task` does).
+        study_name: Optuna study name for `trials`.
+        on_step / on_trial: progress callbacks.
     """
     from training import tracking
     from training.train import train_task
@@ -333,6 +409,16 @@ def train_dask(
             return fit_dask(spec, splits, chosen, client)
 
         used = spec if params is None else dataclasses.replace(spec, params=params)
-        outcome = train_task(used, data, seed=seed, max_rounds=max_rounds, on_step=on_step, fit=fit)
+        outcome = train_task(
+            used,
+            data,
+            trials=trials,
+            seed=seed,
+            max_rounds=max_rounds,
+            study_name=study_name,
+            on_step=on_step,
+            on_trial=on_trial,
+            fit=fit,
+        )
     tracking.tracking_client().set_tag(outcome.run_id, ENGINE_TAG, "dask")
     return outcome

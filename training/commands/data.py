@@ -10,6 +10,13 @@ import typer
 from training.errors import UserError, user_errors
 
 
+class Engine(StrEnum):
+    """Where the features are computed."""
+
+    pandas = "pandas"
+    dask = "dask"
+
+
 class TaskName(StrEnum):
     """The three risk tasks, by CLI name."""
 
@@ -44,6 +51,18 @@ def build_dataset_command(
         help="Scoring date (YYYY-MM-DD) for --unlabelled; default: the latest date the data "
         "supports.",
     ),
+    engine: Engine = typer.Option(
+        "pandas",
+        "--engine",
+        help="pandas (one process) or dask (entity partitions on a Dask cluster; the same "
+        "dataset, rows sorted by entity_id then as_of).",
+    ),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help="Dask scheduler address (tcp://host:8786) for --engine dask; default: a local "
+        "cluster of two workers.",
+    ),
 ) -> None:
     """Build a point-in-time dataset: entity_id, as_of, label, the catalog's features, audit columns.
 
@@ -57,7 +76,12 @@ def build_dataset_command(
             raise UserError("--as-of applies to the scoring set: add --unlabelled")
         if out.exists() and out.is_dir():
             raise UserError(f"--out {out} is a folder; give a .parquet file path")
-        frame, sidecar = _build(task.value, raw, unlabelled, when)
+        if scheduler is not None and engine != Engine.dask:
+            raise UserError("--scheduler applies to --engine dask")
+        if engine == Engine.dask:
+            frame, sidecar = _build_dask(task.value, raw, unlabelled, when, scheduler)
+        else:
+            frame, sidecar = _build(task.value, raw, unlabelled, when)
         from training.raw_io import write_dataset
 
         try:
@@ -115,6 +139,17 @@ def _build(task: str, raw: Path, unlabelled: bool, as_of) -> tuple:
         sidecar = dataset_sidecar(frame, tables, task)
         bar.update(step, description=f"{task}: done")
     return frame, sidecar
+
+
+def _build_dask(task: str, raw: Path, unlabelled: bool, as_of, scheduler: str | None) -> tuple:
+    """The same build on Dask (`training.engines`); raw-data problems become `UserError`."""
+    from features.schemas import RawDataError
+    from training.engines import build_with_sidecar
+
+    try:
+        return build_with_sidecar(task, raw, scheduler, unlabelled, as_of)
+    except RawDataError as exc:
+        raise UserError(f"bad raw data in {raw}: {exc}") from None
 
 
 def register(app: typer.Typer) -> None:
