@@ -287,9 +287,13 @@ def training_data_dask(
     spec: TaskSpec, raw_dir: Path, scheduler_address: str | None = None
 ) -> TrainingData:
     """`training.train.build_from_raw` with the dataset built on Dask."""
+    from features.schemas import RawDataError
     from training.train import TrainingData, _read_truth, check_dataset, dataset_fingerprint
 
-    frame = build_dataset_dask(spec.task, raw_dir, scheduler_address=scheduler_address)
+    try:
+        frame = build_dataset_dask(spec.task, raw_dir, scheduler_address=scheduler_address)
+    except RawDataError as exc:
+        raise UserError(f"bad raw data in {raw_dir}: {exc}") from None
     check_dataset(spec, frame, str(raw_dir))
     truth, truth_source = _read_truth(spec, raw_dir / "truth")
     return TrainingData(frame, str(raw_dir), dataset_fingerprint(frame), truth, truth_source)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from models.spec import TaskSpec
-    from training.train import TrainingData
+    from training.train import TrainingData, TrainOutcome
 
 TaskOption = Annotated[
     str, typer.Option("--task", help="wage-arrears, telecom-fraud or dispute-escalation.")
@@ -91,6 +91,16 @@ def train(
     study: Annotated[
         str | None, typer.Option(help="Optuna study name, shared by parallel workers.")
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="pandas (local LightGBM) or dask (dataset on Dask, booster by lightgbm.dask)."
+        ),
+    ] = "pandas",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler address for --engine dask; default: 2 local workers."),
+    ] = None,
 ) -> None:
     """Train, evaluate and register a new version of a task's model (alias `challenger`)."""
     from rich.console import Console
@@ -101,6 +111,10 @@ def train(
     console = Console()
     with user_errors():
         spec = _spec(task)
+        if engine not in ("pandas", "dask"):
+            raise UserError(f"unknown engine {engine!r}; expected pandas or dask")
+        if scheduler is not None and engine != "dask":
+            raise UserError("--scheduler applies to --engine dask")
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -111,18 +125,34 @@ def train(
             transient=True,
         ) as progress:
             step = progress.add_task(f"{spec.task}: loading data", total=None)
-            data = _data(
-                spec,
-                raw,
-                dataset,
-                truth,
-                lambda done, total: progress.update(
-                    step, description=f"{spec.task}: building features", completed=done, total=total
-                ),
-            )
+            if engine == "dask" and raw is not None and dataset is None:
+                from training.engines import training_data_dask
+
+                progress.update(step, description=f"{spec.task}: building features on Dask")
+                data = training_data_dask(spec, raw, scheduler)
+            else:
+                data = _data(
+                    spec,
+                    raw,
+                    dataset,
+                    truth,
+                    lambda done, total: progress.update(
+                        step,
+                        description=f"{spec.task}: building features",
+                        completed=done,
+                        total=total,
+                    ),
+                )
             progress.update(step, total=None, completed=0)
             trial_bar = progress.add_task("Optuna trials", total=trials, visible=trials > 0)
-            outcome = train_task(
+            run: Callable[..., TrainOutcome] = train_task
+            if engine == "dask":
+                from functools import partial
+
+                from training.engines import train_dask
+
+                run = partial(train_dask, scheduler_address=scheduler)
+            outcome = run(
                 spec,
                 data,
                 trials=trials,
