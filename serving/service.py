@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import pydantic_core
 from fastapi import FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -691,6 +691,23 @@ class RiskloopService:
             return schemas.WarningPublic.model_validate(self.store.get_warning(warning_id))
         except WarningNotFound:
             return JSONResponse({"error": f"no warning {warning_id!r}"}, status_code=404)
+
+    @api.get(
+        "/warnings/{warning_id}/explanation",
+        response_class=HTMLResponse,
+        responses={**_ERRORS, **_NOT_FOUND},
+    )
+    def warning_explanation(self, warning_id: str, lang: Literal["en", "zh"] = "en") -> Response:
+        """The supervisor's page for one warning: reasons, waterfall, actions, history."""
+        from serving.explanation_page import render_warning_page
+
+        try:
+            warning = self.store.get_warning(warning_id)
+        except WarningNotFound:
+            return JSONResponse({"error": f"no warning {warning_id!r}"}, status_code=404)
+        served = self._served[warning["task"]]
+        page = render_warning_page(warning, served.model, lang, model_version=served.version)
+        return HTMLResponse(page)
 
     @api.post(
         "/warnings/{warning_id}/feedback",

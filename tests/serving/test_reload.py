@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from .conftest import Served
+from .conftest import Served, free_port, start_service, stop_service
 
 TASK = "dispute-escalation"
 
@@ -76,8 +76,47 @@ def test_reload_follows_the_alias_and_a_failed_reload_keeps_the_old_model(
 
     settings = get_settings()
     with WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value()) as store:
-        reloads = [row for row in store.audit_rows() if row["action"] == "model_reload"]
+        reloads = [
+            row
+            for row in store.audit_rows()
+            if row["action"] == "model_reload" and row["actor"] == "operator"
+        ]
     assert [(r["actor"], r["detail"]["status"]) for r in reloads] == [
         ("operator", "reloaded"),
         ("operator", "failed"),
     ]
+
+
+def test_periodic_check_follows_the_alias_without_a_request(
+    served: Served, small_city: Path
+) -> None:
+    """A second service checking every second picks up a promotion on its own."""
+    import time
+
+    import mlflow
+
+    from models.settings import get_settings
+    from models.spec import get_spec
+    from training.train import build_from_raw, train_task
+
+    spec = get_spec(TASK)
+    uri = get_settings().mlflow_uri
+    registry = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    port = free_port()
+    process, log = start_service(served.root, port, {"RISKLOOP_RELOAD_INTERVAL_S": "1"})
+    watcher = Served(f"http://127.0.0.1:{port}", served.root, served.keys, process, log)
+    original = registry.get_model_version_by_alias(spec.registered_model_name, "champion").version
+    try:
+        with watcher.client() as client:
+            assert _served_version(client, watcher) == str(original)
+            newer = train_task(spec, build_from_raw(spec, small_city), max_rounds=6)
+            registry.set_registered_model_alias(
+                spec.registered_model_name, "champion", str(newer.version)
+            )
+            deadline = time.monotonic() + 20
+            while _served_version(client, watcher) != str(newer.version):
+                assert time.monotonic() < deadline, "the periodic check never reloaded"
+                time.sleep(0.5)
+    finally:
+        registry.set_registered_model_alias(spec.registered_model_name, "champion", str(original))
+        stop_service(process)

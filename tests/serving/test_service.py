@@ -280,6 +280,12 @@ def test_warnings_are_raised_listed_and_walked_through_dispositions(served: Serv
         for step in steps:
             response = client.post(f"{path}/feedback", json=step, headers=feedback)
             assert response.status_code == 200, response.text
+        for lang, word in (("en", "Warning"), ("zh", "预警")):
+            page = client.get(
+                f"{path}/explanation", params={"lang": lang}, headers=served.headers("reviewer")
+            )
+            assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+            assert word in page.text and target["entity_id"] not in page.text
         warning = client.get(path, headers=served.headers("reviewer")).json()
         assert warning["status"] == "closed" and warning["outcome"] == "prevented"
         assert [h["event"] for h in warning["history"]][-3:] == ["disposition"] * 3
