@@ -443,6 +443,15 @@ api = FastAPI(
     docs_url=None,
     redoc_url=None,
 )
+
+
+@api.exception_handler(Exception)
+async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
+    """Unhandled errors in the mounted app: a JSON 500, never a stack trace."""
+    logger.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
+    return JSONResponse({"error": "internal error; see the server log"}, status_code=500)
+
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": schemas.ErrorResponse, "description": "Missing or unknown API key"},
     403: {"model": schemas.ErrorResponse, "description": "Key lacks the scope"},

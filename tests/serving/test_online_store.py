@@ -1,0 +1,73 @@
+"""The online store: `riskloop materialize` writes each entity's latest row; lookups by id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from serving.online_store import EntityNotMaterialized, OnlineStore, latest_rows, online_path
+
+
+def test_materialize_cli_keeps_the_latest_row_per_entity(
+    isolated_env: Path, small_city: Path
+) -> None:
+    from training.cli import app
+    from training.commands.service import build_scoring_set
+
+    result = CliRunner().invoke(
+        app, ["materialize", "--task", "telecom-fraud", "--raw", str(small_city)]
+    )
+    assert result.exit_code == 0, result.output
+    written = pd.read_parquet(online_path("telecom_fraud", isolated_env / "data"))
+    scoring = build_scoring_set("telecom-fraud", small_city)
+    assert written["entity_id"].is_unique
+    assert set(written["entity_id"]) == set(scoring["entity_id"].astype(str))
+    latest = scoring.sort_values("as_of").groupby("entity_id")["as_of"].max()
+    assert (
+        written.set_index("entity_id")["as_of"] == latest.loc[written["entity_id"]].to_numpy()
+    ).all()
+    assert not any(c.startswith("audit_") for c in written.columns)
+
+    store = OnlineStore(isolated_env / "data")
+    ids = [written["entity_id"].iloc[2], written["entity_id"].iloc[0], written["entity_id"].iloc[2]]
+    rows = store.lookup("telecom_fraud", ids)
+    assert rows["entity_id"].tolist() == ids
+    with pytest.raises(EntityNotMaterialized, match="nobody"):
+        store.lookup("telecom_fraud", [ids[0], "nobody"])
+    with pytest.raises(EntityNotMaterialized):
+        store.lookup("wage_arrears", ids[:1])
+
+
+def test_materialize_cli_rejects_unknown_task_and_missing_folder(
+    isolated_env: Path, tmp_path: Path
+) -> None:
+    from training.cli import app
+
+    runner = CliRunner()
+    unknown = runner.invoke(app, ["materialize", "--task", "parking", "--raw", str(tmp_path)])
+    assert unknown.exit_code == 2 and "parking" in unknown.output
+    missing = runner.invoke(
+        app, ["materialize", "--task", "wage-arrears", "--raw", str(tmp_path / "none")]
+    )
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_latest_rows_picks_the_newest_as_of() -> None:
+    from features.catalog import CATALOG
+
+    names = [f.name for f in CATALOG["dispute_escalation"]]
+    frame = pd.DataFrame(
+        {
+            "entity_id": ["a", "a", "b"],
+            "as_of": pd.to_datetime(["2026-01-01", "2026-03-01", "2026-02-01"]),
+            **{name: [None, None, None] for name in names},
+            "audit_district": ["x", "y", "z"],
+        }
+    )
+    latest = latest_rows("dispute_escalation", frame)
+    assert latest["entity_id"].tolist() == ["a", "b"]
+    assert latest["as_of"].tolist() == list(pd.to_datetime(["2026-03-01", "2026-02-01"]))
+    assert "audit_district" not in latest.columns
