@@ -205,7 +205,7 @@ def _waterfall(
 ) -> html.Markup:
     score = float(warning["score"])
     scored = str(warning.get("model_version", ""))
-    other_version = model_version is not None and bool(scored) and model_version != scored
+    other_version = model_version is not None and bool(scored) and str(model_version) != scored
     # Another version's calibrator cannot recover this warning's margin.
     final_margin = None if other_version else margin_from_score(model, score)
     chart_lang = plot_language(lang).lang  # English when no CJK font can draw the labels
