@@ -1107,9 +1107,16 @@ def noise_features(task: str) -> list[str]:
 
 def _feature_column(
     entry: FeatureDef, values: np.ndarray | pd.Series
-) -> np.ndarray | pd.Categorical:
-    """Values cast to the catalog dtype (category features get exactly the catalog's categories)."""
+) -> np.ndarray | pd.Categorical[Any]:
+    """Values cast to the catalog dtype (category features get exactly the catalog's categories).
+
+    Category values may come as labels or, faster, as integer codes into `entry.categories`
+    (-1 for missing).
+    """
     if entry.dtype == "category":
+        array = np.asarray(values)
+        if array.dtype.kind in "iu":
+            return pd.Categorical.from_codes(array, categories=pd.Index(list(entry.categories)))
         return pd.Categorical(np.asarray(values, dtype=object), categories=list(entry.categories))
     if entry.dtype == "bool":
         return np.asarray(values).astype(bool)
@@ -1142,7 +1149,7 @@ def dataset_frame(
     if set(audit) != set(audit_names):
         raise KeyError(f"{task}: audit columns {sorted(audit)} != {sorted(audit_names)}")
     columns: dict[str, object] = {
-        "entity_id": pd.array(np.asarray(entity_ids, dtype=object), dtype="str"),
+        "entity_id": _text(entity_ids),
         "as_of": np.asarray(as_of).astype("datetime64[ns]"),
     }
     if label is not None:
@@ -1150,5 +1157,12 @@ def dataset_frame(
     for entry in features(task):
         columns[entry.name] = _feature_column(entry, values[entry.name])
     for name in audit_names:
-        columns[name] = pd.array(np.asarray(audit[name], dtype=object), dtype="str")
+        columns[name] = _text(audit[name])
     return pd.DataFrame(columns)
+
+
+def _text(values: np.ndarray | pd.Series) -> pd.api.extensions.ExtensionArray:
+    """A `str` array, without a round trip through Python objects when it already is one."""
+    if isinstance(values, pd.Series) and values.dtype == "str":
+        return values.array
+    return pd.array(np.asarray(values, dtype=object), dtype="str")

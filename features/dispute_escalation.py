@@ -10,12 +10,13 @@ Party history (110 calls, petitions) is looked up per listed party and summed ov
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from features import pit
-from features.catalog import dataset_frame
+from features.catalog import dataset_frame, feature
 from features.schemas import RawTables
 
 TASK = "dispute_escalation"
@@ -24,6 +25,10 @@ AS_OF_DELAY = pd.Timedelta(days=7)
 PARTY_HISTORY = "365D"
 CHUNK_ROWS = 250_000
 HIGH_RISK_TYPES = ("labour", "land", "property_management", "lending")
+DISPUTE_TYPES = feature(TASK, "dispute_type").categories
+HANDLING_LEVELS = feature(TASK, "handling_level").categories
+CHANNELS = feature(TASK, "registration_channel").categories
+HIGH_RISK_CODES = [DISPUTE_TYPES.index(name) for name in HIGH_RISK_TYPES]
 
 Progress = Callable[[int, int], None]
 
@@ -45,31 +50,30 @@ def standard_as_of(disputes: pd.DataFrame) -> np.ndarray:
 def _units_for(tables: RawTables, as_of: pit.AsOfDate | pd.DataFrame) -> pd.DataFrame:
     """Units from `as_of`: one date for every dispute on record by then, or explicit pairs."""
     if isinstance(as_of, pd.DataFrame):
-        return pd.DataFrame(
-            {
-                "entity_id": as_of["entity_id"].astype("str").to_numpy(),
-                "as_of": pd.to_datetime(as_of["as_of"]).astype("datetime64[ns]").to_numpy(),
-            }
-        )
-    when = pd.Timestamp(as_of).as_unit("ns")
-    disputes = tables["disputes"]
-    known = disputes["available_at"].to_numpy(dtype="datetime64[ns]") <= when.to_datetime64()
-    return pd.DataFrame(
-        {
-            "entity_id": disputes["dispute_id"].to_numpy(dtype=object)[known],
-            "as_of": np.full(int(known.sum()), when.to_datetime64()),
-        }
-    ).astype({"entity_id": "str", "as_of": "datetime64[ns]"})
+        return pit.pairs_units(as_of)
+    return pit.registry_units(tables["disputes"], "dispute_id", pd.DatetimeIndex([as_of]))
 
 
 class _Sources:
     """Look-up structures over one city's tables, built once and shared by all chunks."""
 
     def __init__(self, tables: RawTables) -> None:
-        disputes = tables["disputes"].drop_duplicates("dispute_id").reset_index(drop=True)
-        self.entities = pd.Index(disputes["dispute_id"].to_numpy(dtype=object))
+        # Sorted by id, so that tables sorted by id give already sorted look-up keys.
+        disputes = (
+            tables["disputes"]
+            .drop_duplicates("dispute_id")
+            .sort_values("dispute_id", ignore_index=True)
+        )
+        self.entities = pd.Index(disputes["dispute_id"].astype(pit.TEXT))
         self.disputes = disputes
         self.registry_available = disputes["available_at"].to_numpy(dtype="datetime64[ns]")
+        self.registered = disputes["event_time"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        self.amount = disputes["amount"].to_numpy(np.float64)
+        self.n_parties = disputes["n_parties"].to_numpy(np.int64)
+        self.group_flag = disputes["group_flag"].to_numpy(bool)
+        self.dispute_type = pit.category_codes(disputes["dispute_type"], DISPUTE_TYPES)
+        self.handling = pit.category_codes(disputes["handling_level"], HANDLING_LEVELS)
+        self.channel = pit.category_codes(disputes["registration_channel"], CHANNELS)
         sessions = tables["mediation_sessions"]
         self.sessions = pit.EventIndex(
             sessions.assign(
@@ -90,7 +94,7 @@ class _Sources:
         codes = pit.encode(self.entities, parties["dispute_id"])
         parties = parties.assign(_code=codes)[codes >= 0].sort_values("_code", kind="stable")
         self.party_dispute = parties["_code"].to_numpy(np.int64)
-        self.party_ids = parties["party_id"].to_numpy(dtype=object)
+        self.party_ids = parties["party_id"].astype(pit.TEXT).reset_index(drop=True)
         self.party_available = (
             parties["available_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         )
@@ -99,7 +103,7 @@ class _Sources:
         self.party_stop = np.searchsorted(self.party_dispute, all_dispute_codes, side="right")
         calls = tables["police_calls"]
         petitions = tables["petitions"]
-        self.people = pd.Index(pd.unique(self.party_ids))
+        self.people = pit.sorted_entities(self.party_ids)
         self.calls = pit.EventIndex(
             calls.assign(violence=calls["call_type"] == "violence"),
             self.people,
@@ -107,6 +111,7 @@ class _Sources:
             value_cols=("violence",),
         )
         self.petitions = pit.EventIndex(petitions, self.people, entity_col="party_id")
+        self._party_codes = pit.encode(self.people, self.party_ids)
 
     def party_history(self, queries: pit.Queries) -> dict[str, np.ndarray]:
         """110 calls and petitions of each dispute's listed parties, summed per query."""
@@ -120,7 +125,7 @@ class _Sources:
         as_of = queries.as_of[query_row]
         listed = self.party_available[row] <= as_of
         query_row, row, as_of = query_row[listed], row[listed], as_of[listed]
-        people = pit.Queries.build(self.people, self.party_ids[row], as_of)
+        people = pit.Queries(self.people, self._party_codes[row], as_of)
 
         def per_dispute(values: np.ndarray) -> np.ndarray:
             return np.bincount(query_row, weights=values, minlength=len(queries)).astype(np.int64)
@@ -137,23 +142,18 @@ def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray
     on_record = (queries.codes >= 0) & (
         src.registry_available[codes].view(np.int64) <= queries.as_of
     )
-    row = src.disputes.iloc[codes]
-    dispute_type = row["dispute_type"].to_numpy(dtype=object)
-    handling = row["handling_level"].to_numpy(dtype=object)
-    registered = row["event_time"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    dispute_type = np.where(on_record, src.dispute_type[codes], -1)
+    handling = np.where(on_record, src.handling[codes], -1)
 
     def known(values: np.ndarray) -> np.ndarray:
         return np.where(on_record, values, np.nan)
 
-    def known_label(values: np.ndarray) -> np.ndarray:
-        return pit.known_labels(on_record, values)
-
     return {
-        "dispute_type": known_label(dispute_type),
-        "is_high_risk_type": on_record & np.isin(dispute_type, HIGH_RISK_TYPES),
-        "dispute_amount": known(row["amount"].to_numpy(np.float64)),
-        "n_parties": np.where(on_record, row["n_parties"].to_numpy(np.int64), 0),
-        "group_flag": on_record & row["group_flag"].to_numpy(bool),
+        "dispute_type": dispute_type,
+        "is_high_risk_type": np.isin(dispute_type, HIGH_RISK_CODES),
+        "dispute_amount": known(src.amount[codes]),
+        "n_parties": np.where(on_record, src.n_parties[codes], 0),
+        "group_flag": on_record & src.group_flag[codes],
         **src.party_history(queries),
         "mediation_attempts": src.sessions.count(queries),
         "mediation_failures": src.sessions.sum(queries, "failed"),
@@ -162,12 +162,11 @@ def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray
         "emotion_flag_visits": src.visits.sum(queries, "emotion_flag"),
         "grid_visits": src.visits.count(queries),
         "mean_visit_duration_min": src.visits.mean(queries, "visit_duration_min"),
-        "handling_level": known_label(handling),
-        "county_handling": on_record & (handling == "county"),
-        "registration_channel": known_label(row["registration_channel"].to_numpy(dtype=object)),
-        "days_since_registration": known((queries.as_of - registered) / pit.DAY_NS),
-        "audit_district": known_label(row["district"].to_numpy(dtype=object)),
-        "audit_dispute_type": known_label(dispute_type),
+        "handling_level": handling,
+        "county_handling": handling == HANDLING_LEVELS.index("county"),
+        "registration_channel": np.where(on_record, src.channel[codes], -1),
+        "days_since_registration": known((queries.as_of - src.registered[codes]) / pit.DAY_NS),
+        "registry_row": np.where(on_record, codes, -1),
     }
 
 
@@ -179,13 +178,12 @@ def _build(
 ) -> pd.DataFrame:
     src = _Sources(tables)
     queries = pit.Queries.build(src.entities, units["entity_id"], units["as_of"])
-    parts: list[dict[str, np.ndarray]] = []
-    for start in range(0, max(len(queries), 1), CHUNK_ROWS):
-        parts.append(_chunk_features(src, queries.take(slice(start, start + CHUNK_ROWS))))
-        if progress is not None:
-            progress(min(start + CHUNK_ROWS, len(queries)), len(queries))
-    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
-    audit = {name: columns.pop(name) for name in list(columns) if name.startswith("audit_")}
+    columns = pit.in_chunks(queries, partial(_chunk_features, src), CHUNK_ROWS, progress)
+    rows = columns.pop("registry_row")
+    audit = {
+        "audit_district": pit.text_at(src.disputes["district"], rows),
+        "audit_dispute_type": pit.text_at(src.disputes["dispute_type"], rows),
+    }
     return dataset_frame(TASK, units["entity_id"], units["as_of"], columns, audit, label)
 
 
@@ -200,7 +198,7 @@ def build_features(
 def labels(tables: RawTables, units: pd.DataFrame) -> np.ndarray:
     """1 when the dispute escalates in `(as_of, as_of + 90 days]`, else 0."""
     events = tables["escalation_events"]
-    entities = pd.Index(pd.unique(events["dispute_id"].to_numpy(dtype=object)))
+    entities = pit.sorted_entities(events["dispute_id"])
     index = pit.EventIndex(events, entities, entity_col="dispute_id", time_col="event_time")
     start = pd.DatetimeIndex(units["as_of"])
     before = index.count(pit.Queries.build(entities, units["entity_id"], start))
@@ -215,13 +213,11 @@ def labelled_units(tables: RawTables) -> pd.DataFrame:
     complete = (as_of + HORIZON.to_timedelta64() <= data_end(tables).to_datetime64()) & (
         disputes["available_at"].to_numpy(dtype="datetime64[ns]") <= as_of
     )
-    units = pd.DataFrame(
-        {
-            "entity_id": disputes["dispute_id"].to_numpy(dtype=object)[complete],
-            "as_of": as_of[complete],
-        }
-    ).astype({"entity_id": "str", "as_of": "datetime64[ns]"})
-    return units.sort_values(["as_of", "entity_id"], kind="stable").reset_index(drop=True)
+    rows = np.flatnonzero(complete)
+    rows = rows[np.argsort(as_of[rows], kind="stable")]
+    return pd.DataFrame(
+        {"entity_id": pit.text_at(disputes["dispute_id"], rows), "as_of": as_of[rows]}
+    )
 
 
 def build_labelled_dataset(tables: RawTables, progress: Progress | None = None) -> pd.DataFrame:
@@ -247,11 +243,13 @@ def open_units(tables: RawTables, as_of: pd.Timestamp) -> pd.DataFrame:
     on_record = disputes["available_at"].to_numpy(dtype="datetime64[ns]") <= when
     open_window = (start <= when) & (when < start + HORIZON.to_timedelta64())
     events = tables["escalation_events"]
-    escalated = set(events.loc[events["available_at"] <= when, "dispute_id"].to_numpy(dtype=object))
-    ids = disputes["dispute_id"].to_numpy(dtype=object)
-    keep = on_record & open_window & ~np.isin(ids, list(escalated))
-    return pd.DataFrame({"entity_id": ids[keep], "as_of": np.full(int(keep.sum()), when)}).astype(
-        {"entity_id": "str", "as_of": "datetime64[ns]"}
+    escalated = pit.encode(
+        pd.Index(events.loc[events["available_at"] <= when, "dispute_id"].astype(pit.TEXT)),
+        disputes["dispute_id"],
+    )
+    rows = np.flatnonzero(on_record & open_window & (escalated < 0))
+    return pd.DataFrame(
+        {"entity_id": pit.text_at(disputes["dispute_id"], rows), "as_of": np.full(len(rows), when)}
     )
 
 

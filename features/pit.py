@@ -19,7 +19,7 @@ and without crossing as-of dates with events:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -69,11 +69,43 @@ def encode(entities: pd.Index, values: Sequence[str] | pd.Series | np.ndarray) -
     Arrow's hash look-up is used because it is an order of magnitude faster than
     `Index.get_indexer` on the Arrow-backed strings pandas reads from Parquet.
     """
-    universe = pa.array(np.asarray(entities, dtype=object), type=pa.string())
-    column = values.array if isinstance(values, pd.Series) else np.asarray(values, dtype=object)
-    array = pa.array(column, type=pa.string(), from_pandas=True)
-    found = pc.index_in(array, value_set=universe).fill_null(-1)
+    universe = _arrow_text(entities)
+    found = pc.index_in(_arrow_text(values), value_set=universe).fill_null(-1)
     return found.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _arrow_text(values: Sequence[str] | pd.Series | pd.Index | np.ndarray) -> pa.Array:
+    """Strings as an Arrow array; zero-copy for pandas' Arrow-backed `str` columns."""
+    if isinstance(values, pd.Series | pd.Index) and isinstance(values.dtype, pd.StringDtype):
+        return pa.array(values.array).cast(pa.string())
+    return pa.array(np.asarray(values, dtype=object), type=pa.string(), from_pandas=True)
+
+
+TEXT = pd.StringDtype(na_value=np.nan)
+
+
+def text_at(values: pd.Series, rows: np.ndarray) -> pd.Series:
+    """`values[rows]` as a `str` Series, missing where `rows` is -1 (Arrow take, no objects)."""
+    taken = pc.take(_arrow_text(values), pa.array(rows, mask=rows < 0))
+    return pd.Series(taken, dtype=TEXT)
+
+
+def labels_at(codes: np.ndarray, labels: Sequence[str]) -> pd.Series:
+    """`labels[codes]` as a `str` Series, missing where `codes` is -1."""
+    dictionary = pa.DictionaryArray.from_arrays(
+        pa.array(codes.astype(np.int32), mask=codes < 0), pa.array(list(labels), type=pa.string())
+    )
+    return pd.Series(dictionary.dictionary_decode(), dtype=TEXT)
+
+
+def category_codes(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
+    """Position of each value in `categories` (-1 for values outside them), as int64."""
+    return pd.Categorical(values, categories=list(categories)).codes.astype(np.int64)
+
+
+def sorted_entities(ids: pd.Series) -> pd.Index:
+    """The entity universe in id order: raw tables sorted by id then index without re-sorting."""
+    return pd.Index(ids.drop_duplicates().sort_values(ignore_index=True).astype(TEXT))
 
 
 def _to_ns(values: AsOfDate | pd.Series | pd.Index | np.ndarray | list) -> np.ndarray:
@@ -229,12 +261,15 @@ class EventIndex:
         out = np.full(len(lo), np.nan)
         filled = hi > lo
         if filled.any():
-            # reduceat over interleaved [lo, hi) pairs; the odd slots are ignored.
-            bounds = np.empty(2 * int(filled.sum()), dtype=np.int64)
-            bounds[0::2] = lo[filled]
-            bounds[1::2] = hi[filled]
+            # reduceat over interleaved [lo, hi) pairs; the odd slots are ignored. Taking the
+            # windows in order of `lo` keeps the ignored stretches short (linear total work).
+            which = np.flatnonzero(filled)
+            which = which[np.argsort(lo[which], kind="stable")]
+            bounds = np.empty(2 * len(which), dtype=np.int64)
+            bounds[0::2] = lo[which]
+            bounds[1::2] = hi[which]
             padded = np.append(self._values[column].astype(np.float64), -np.inf)
-            out[filled] = np.maximum.reduceat(padded, bounds)[0::2]
+            out[which] = np.maximum.reduceat(padded, bounds)[0::2]
         return out
 
     def _last_position(self, queries: Queries) -> np.ndarray:
@@ -411,13 +446,6 @@ def trend(lagged: np.ndarray) -> np.ndarray:
         return np.where((n >= 2) & (mean_y > 0) & (var > 0), slope / mean_y, np.nan)
 
 
-def known_labels(known: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Category values where `known`, None elsewhere (an object array)."""
-    out = np.asarray(labels, dtype=object).copy()
-    out[~known] = None
-    return out
-
-
 def month_starts(first: pd.Timestamp, last: pd.Timestamp) -> pd.DatetimeIndex:
     """First days of the months from `first`'s month to `last`'s month (both included)."""
     return pd.date_range(
@@ -434,3 +462,52 @@ def data_end(*tables: pd.DataFrame, column: str = "event_time") -> pd.Timestamp:
     """
     latest = max(pd.Timestamp(table[column].max()) for table in tables if len(table))
     return latest.normalize() + pd.Timedelta(days=1)
+
+
+def empty_units() -> pd.DataFrame:
+    """A units frame (`entity_id`, `as_of`) with no rows."""
+    return pd.DataFrame(
+        {"entity_id": pd.Series([], dtype=TEXT), "as_of": pd.Series([], dtype="datetime64[ns]")}
+    )
+
+
+def registry_units(
+    registry: pd.DataFrame, id_col: str, as_of_dates: pd.DatetimeIndex
+) -> pd.DataFrame:
+    """One unit per registry row already available at each as-of date, date by date."""
+    available = registry["available_at"].to_numpy(dtype="datetime64[ns]")
+    dates = as_of_dates.to_numpy(dtype="datetime64[ns]")
+    rows = [np.flatnonzero(available <= when) for when in dates]
+    if not rows:
+        return empty_units()
+    return pd.DataFrame(
+        {
+            "entity_id": text_at(registry[id_col], np.concatenate(rows)),
+            "as_of": np.repeat(dates, [len(r) for r in rows]),
+        }
+    )
+
+
+def pairs_units(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Explicit (`entity_id`, `as_of`) pairs as a units frame with contract dtypes."""
+    return pd.DataFrame(
+        {
+            "entity_id": pd.Series(pairs["entity_id"]).astype(TEXT).reset_index(drop=True),
+            "as_of": pd.to_datetime(pairs["as_of"]).to_numpy(dtype="datetime64[ns]"),
+        }
+    )
+
+
+def in_chunks(
+    queries: Queries,
+    compute: Callable[[Queries], dict[str, np.ndarray]],
+    chunk_rows: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """`compute` over consecutive chunks of the queries, concatenated: bounded memory, progress."""
+    parts: list[dict[str, np.ndarray]] = []
+    for start in range(0, max(len(queries), 1), chunk_rows):
+        parts.append(compute(queries.take(slice(start, start + chunk_rows))))
+        if progress is not None:
+            progress(min(start + chunk_rows, len(queries)), len(queries))
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}

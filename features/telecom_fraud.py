@@ -10,12 +10,13 @@ after the as-of date for the unit it labels, so the point-in-time rule keeps it 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from features import pit
-from features.catalog import AGE_BANDS, dataset_frame
+from features.catalog import AGE_BANDS, dataset_frame, feature
 from features.schemas import RawTables
 
 TASK = "telecom_fraud"
@@ -25,6 +26,7 @@ YOUNG_ADULT_AGES = (18, 30)
 ELDERLY_AGE = 65
 
 Progress = Callable[[int, int], None]
+EDUCATION_LEVELS = feature(TASK, "education_level").categories
 
 
 def data_end(tables: RawTables) -> pd.Timestamp:
@@ -39,33 +41,14 @@ def _first_month(tables: RawTables) -> pd.Timestamp:
     return pd.Timestamp(first).to_period("M").to_timestamp()
 
 
-def _empty_units() -> pd.DataFrame:
-    return pd.DataFrame(
-        {"entity_id": pd.Series([], dtype="str"), "as_of": pd.Series([], dtype="datetime64[ns]")}
-    )
-
-
 def _registered_units(tables: RawTables, as_of_dates: pd.DatetimeIndex) -> pd.DataFrame:
     """Every resident on the screened register at each as-of date."""
-    residents = tables["residents"]
-    available = residents["available_at"].to_numpy(dtype="datetime64[ns]")
-    ids = residents["resident_id"].to_numpy(dtype=object)
-    frames = [
-        pd.DataFrame({"entity_id": ids[available <= t], "as_of": t}) for t in as_of_dates.to_numpy()
-    ]
-    if not frames:
-        return _empty_units()
-    return pd.concat(frames, ignore_index=True).astype({"as_of": "datetime64[ns]"})
+    return pit.registry_units(tables["residents"], "resident_id", as_of_dates)
 
 
 def _units_for(tables: RawTables, as_of: pit.AsOfDate | pd.DataFrame) -> pd.DataFrame:
     if isinstance(as_of, pd.DataFrame):
-        return pd.DataFrame(
-            {
-                "entity_id": as_of["entity_id"].astype("str").to_numpy(),
-                "as_of": pd.to_datetime(as_of["as_of"]).astype("datetime64[ns]").to_numpy(),
-            }
-        )
+        return pit.pairs_units(as_of)
     return _registered_units(tables, pd.DatetimeIndex([pd.Timestamp(as_of)]))
 
 
@@ -73,10 +56,18 @@ class _Sources:
     """Look-up structures over one city's tables, built once and shared by all chunks."""
 
     def __init__(self, tables: RawTables) -> None:
-        residents = tables["residents"].drop_duplicates("resident_id").reset_index(drop=True)
-        self.entities = pd.Index(residents["resident_id"].to_numpy(dtype=object))
+        # Sorted by id, so that tables sorted by id give already sorted look-up keys.
+        residents = (
+            tables["residents"]
+            .drop_duplicates("resident_id")
+            .sort_values("resident_id", ignore_index=True)
+        )
+        self.entities = pd.Index(residents["resident_id"].astype(pit.TEXT))
         self.residents = residents
         self.registry_available = residents["available_at"].to_numpy(dtype="datetime64[ns]")
+        self.birth_year = residents["birth_year"].to_numpy(np.int64)
+        self.lives_alone = residents["lives_alone"].to_numpy(bool)
+        self.education = pit.category_codes(residents["education_level"], EDUCATION_LEVELS)
         contacts = tables["flagged_contacts"]
         self.contacts = pit.EventIndex(
             contacts.assign(flagged=contacts["flagged_calls"] + contacts["flagged_sms"]),
@@ -114,9 +105,8 @@ class _Sources:
 
 
 def _age_band(age: np.ndarray) -> np.ndarray:
-    """Audit age band (`AGE_BANDS`) from age in years."""
-    index = np.searchsorted(np.array([18, 31, 60]), age, side="right")
-    return np.array(AGE_BANDS, dtype=object)[index]
+    """Audit age band, as a position in `AGE_BANDS`, from age in years."""
+    return np.searchsorted(np.array([18, 31, 60]), age, side="right").astype(np.int64)
 
 
 def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray]:
@@ -124,10 +114,9 @@ def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray
     on_registry = (queries.codes >= 0) & (
         src.registry_available[codes].view(np.int64) <= queries.as_of
     )
-    registry = src.residents.iloc[codes]
-    as_of_year = pd.DatetimeIndex(queries.as_of.view("datetime64[ns]")).year.to_numpy()
-    age = as_of_year - registry["birth_year"].to_numpy(np.int64)
-    lives_alone = registry["lives_alone"].to_numpy(bool)
+    as_of_year = queries.as_of.view("datetime64[ns]").astype("datetime64[Y]").astype(np.int64)
+    age = as_of_year + 1970 - src.birth_year[codes]
+    lives_alone = src.lives_alone[codes]
 
     recent_max = src.outflows.max(queries, "amount_out", "30D")
     usual_day = src.outflows.mean(queries, "amount_out", "90D", offset="30D")
@@ -156,11 +145,9 @@ def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray
         "antifraud_app_installed": src.installs.count(queries) > 0,
         "is_young_adult": on_registry & (age >= YOUNG_ADULT_AGES[0]) & (age <= YOUNG_ADULT_AGES[1]),
         "elderly_living_alone": on_registry & (age >= ELDERLY_AGE) & lives_alone,
-        "education_level": pit.known_labels(
-            on_registry, registry["education_level"].to_numpy(dtype=object)
-        ),
-        "audit_age_band": pit.known_labels(on_registry, _age_band(age)),
-        "audit_sex": pit.known_labels(on_registry, registry["sex"].to_numpy(dtype=object)),
+        "education_level": np.where(on_registry, src.education[codes], -1),
+        "age_band": np.where(on_registry, _age_band(age), -1),
+        "registry_row": np.where(on_registry, codes, -1),
     }
 
 
@@ -172,13 +159,11 @@ def _build(
 ) -> pd.DataFrame:
     src = _Sources(tables)
     queries = pit.Queries.build(src.entities, units["entity_id"], units["as_of"])
-    parts: list[dict[str, np.ndarray]] = []
-    for start in range(0, max(len(queries), 1), CHUNK_ROWS):
-        parts.append(_chunk_features(src, queries.take(slice(start, start + CHUNK_ROWS))))
-        if progress is not None:
-            progress(min(start + CHUNK_ROWS, len(queries)), len(queries))
-    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
-    audit = {name: columns.pop(name) for name in list(columns) if name.startswith("audit_")}
+    columns = pit.in_chunks(queries, partial(_chunk_features, src), CHUNK_ROWS, progress)
+    audit = {
+        "audit_age_band": pit.labels_at(columns.pop("age_band"), AGE_BANDS),
+        "audit_sex": pit.text_at(src.residents["sex"], columns.pop("registry_row")),
+    }
     return dataset_frame(TASK, units["entity_id"], units["as_of"], columns, audit, label)
 
 
@@ -193,7 +178,7 @@ def build_features(
 def labels(tables: RawTables, units: pd.DataFrame) -> np.ndarray:
     """1 when a fraud against the resident occurs in `(as_of, as_of + 30 days]`, else 0."""
     cases = tables["fraud_cases"]
-    entities = pd.Index(pd.unique(cases["resident_id"].to_numpy(dtype=object)))
+    entities = pit.sorted_entities(cases["resident_id"])
     index = pit.EventIndex(cases, entities, entity_col="resident_id", time_col="event_time")
     start = pd.DatetimeIndex(units["as_of"])
     before = index.count(pit.Queries.build(entities, units["entity_id"], start))

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from features import pit
-from features.catalog import dataset_frame
+from features.catalog import dataset_frame, feature
 from features.schemas import RawTables
 
 TASK = "wage_arrears"
 HORIZON = pd.DateOffset(months=3)
-CHUNK_ROWS = 250_000
+CHUNK_ROWS = 100_000
 
 #: Lunar new year dates (Spring Festival): arrears cluster in the months before them.
 SPRING_FESTIVALS = pd.DatetimeIndex(
@@ -58,6 +59,8 @@ DAYS_PER_MONTH = 30.4375
 DAYS_PER_YEAR = 365.25
 
 Progress = Callable[[int, int], None]
+SECTORS = feature(TASK, "sector").categories
+SIZE_BANDS = feature(TASK, "size_band").categories
 
 
 def data_end(tables: RawTables) -> pd.Timestamp:
@@ -72,31 +75,13 @@ def _first_month(tables: RawTables) -> pd.Timestamp:
 
 def _registered_units(tables: RawTables, as_of_dates: pd.DatetimeIndex) -> pd.DataFrame:
     """Every employer on the registry at each as-of date (registry row available by then)."""
-    employers = tables["employers"]
-    available = employers["available_at"].to_numpy(dtype="datetime64[ns]")
-    ids = employers["employer_id"].to_numpy(dtype=object)
-    frames = [
-        pd.DataFrame({"entity_id": ids[available <= t], "as_of": t}) for t in as_of_dates.to_numpy()
-    ]
-    units = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return units.astype({"as_of": "datetime64[ns]"}) if len(units) else _empty_units()
-
-
-def _empty_units() -> pd.DataFrame:
-    return pd.DataFrame(
-        {"entity_id": pd.Series([], dtype="str"), "as_of": pd.Series([], dtype="datetime64[ns]")}
-    )
+    return pit.registry_units(tables["employers"], "employer_id", as_of_dates)
 
 
 def _units_for(tables: RawTables, as_of: pit.AsOfDate | pd.DataFrame) -> pd.DataFrame:
     """Units from `as_of`: one date for every registered employer, or explicit pairs."""
     if isinstance(as_of, pd.DataFrame):
-        return pd.DataFrame(
-            {
-                "entity_id": as_of["entity_id"].astype("str").to_numpy(),
-                "as_of": pd.to_datetime(as_of["as_of"]).astype("datetime64[ns]").to_numpy(),
-            }
-        )
+        return pit.pairs_units(as_of)
     return _registered_units(tables, pd.DatetimeIndex([pd.Timestamp(as_of)]))
 
 
@@ -104,10 +89,20 @@ class _Sources:
     """Look-up structures over one city's tables, built once and shared by all chunks."""
 
     def __init__(self, tables: RawTables) -> None:
-        employers = tables["employers"].drop_duplicates("employer_id")
-        self.entities = pd.Index(employers["employer_id"].to_numpy(dtype=object))
-        self.employers = employers.reset_index(drop=True)
+        # Sorted by id, so that tables sorted by id give already sorted look-up keys.
+        employers = (
+            tables["employers"]
+            .drop_duplicates("employer_id")
+            .sort_values("employer_id", ignore_index=True)
+        )
+        self.entities = pd.Index(employers["employer_id"].astype(pit.TEXT))
+        self.employers = employers
         self.registry_available = employers["available_at"].to_numpy(dtype="datetime64[ns]")
+        self.founded = employers["founded_on"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        self.capital = employers["registered_capital"].to_numpy(np.float64)
+        self.trademarks = employers["trademark_count"].to_numpy(np.int64)
+        self.sector = pit.category_codes(employers["sector"], SECTORS)
+        self.size_band = pit.category_codes(employers["size_band"], SIZE_BANDS)
         self.si = pit.MonthlyPanel(
             tables["social_insurance"],
             self.entities,
@@ -257,15 +252,10 @@ def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray
     on_registry = (queries.codes >= 0) & (
         src.registry_available[codes].view(np.int64) <= queries.as_of
     )
-    registry = src.employers.iloc[codes]
-    founded = registry["founded_on"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    sector = registry["sector"].to_numpy(dtype=object)
+    sector = np.where(on_registry, src.sector[codes], -1)
 
     def known(values: np.ndarray) -> np.ndarray:
         return np.where(on_registry, values, np.nan)
-
-    def known_label(values: np.ndarray) -> np.ndarray:
-        return pit.known_labels(on_registry, values)
 
     return {
         "si_arrears_months_3m": pit.count_where(due_3, unpaid),
@@ -297,16 +287,14 @@ def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray
         "prior_wage_complaints_12m": src.wage_complaints.count(queries, "365D"),
         "prior_arrears_events_24m": src.arrears.count(queries, "730D"),
         "months_to_spring_festival": _months_to_spring_festival(queries.as_of),
-        "firm_age_years": known((queries.as_of - founded) / pit.DAY_NS / DAYS_PER_YEAR),
-        "is_construction": on_registry & (sector == "construction"),
-        "sector": known_label(sector),
-        "size_band": known_label(registry["size_band"].to_numpy(dtype=object)),
+        "firm_age_years": known((queries.as_of - src.founded[codes]) / pit.DAY_NS / DAYS_PER_YEAR),
+        "is_construction": sector == SECTORS.index("construction"),
+        "sector": sector,
+        "size_band": np.where(on_registry, src.size_band[codes], -1),
         "insured_headcount": headcount_now,
-        "registered_capital": known(registry["registered_capital"].to_numpy(np.float64)),
-        "trademark_count": np.where(on_registry, registry["trademark_count"].to_numpy(), 0),
-        "audit_district": known_label(registry["district"].to_numpy(dtype=object)),
-        "audit_sector": known_label(sector),
-        "audit_size_band": known_label(registry["size_band"].to_numpy(dtype=object)),
+        "registered_capital": known(src.capital[codes]),
+        "trademark_count": np.where(on_registry, src.trademarks[codes], 0),
+        "registry_row": np.where(on_registry, codes, -1),
     }
 
 
@@ -318,13 +306,13 @@ def _build(
 ) -> pd.DataFrame:
     src = _Sources(tables)
     queries = pit.Queries.build(src.entities, units["entity_id"], units["as_of"])
-    parts: list[dict[str, np.ndarray]] = []
-    for start in range(0, max(len(queries), 1), CHUNK_ROWS):
-        parts.append(_chunk_features(src, queries.take(slice(start, start + CHUNK_ROWS))))
-        if progress is not None:
-            progress(min(start + CHUNK_ROWS, len(queries)), len(queries))
-    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
-    audit = {name: columns.pop(name) for name in list(columns) if name.startswith("audit_")}
+    columns = pit.in_chunks(queries, partial(_chunk_features, src), CHUNK_ROWS, progress)
+    rows = columns.pop("registry_row")
+    audit = {
+        "audit_district": pit.text_at(src.employers["district"], rows),
+        "audit_sector": pit.text_at(src.employers["sector"], rows),
+        "audit_size_band": pit.text_at(src.employers["size_band"], rows),
+    }
     return dataset_frame(TASK, units["entity_id"], units["as_of"], columns, audit, label)
 
 
@@ -339,7 +327,7 @@ def build_features(
 def labels(tables: RawTables, units: pd.DataFrame) -> np.ndarray:
     """1 when an arrears onset falls in `(as_of, as_of + 3 months]`, else 0."""
     events = tables["arrears_events"]
-    entities = pd.Index(pd.unique(events["employer_id"].to_numpy(dtype=object)))
+    entities = pit.sorted_entities(events["employer_id"])
     onsets = pit.EventIndex(events, entities, entity_col="employer_id", time_col="event_time")
     start = pd.DatetimeIndex(units["as_of"])
     before = onsets.count(pit.Queries.build(entities, units["entity_id"], start))
@@ -351,7 +339,7 @@ def labelled_units(tables: RawTables) -> pd.DataFrame:
     """Every employer-month whose 3-month label window ends within the data's coverage."""
     last = data_end(tables) - HORIZON
     if last < _first_month(tables):
-        return _empty_units()
+        return pit.empty_units()
     return _registered_units(tables, pit.month_starts(_first_month(tables), last))
 
 
