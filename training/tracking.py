@@ -38,10 +38,13 @@ def configure_tracking() -> str:
     mlflow.set_registry_uri(settings.mlflow_uri)
     experiment = mlflow.get_experiment_by_name(settings.experiment)
     if experiment is None:
-        experiment_id = mlflow.create_experiment(
-            settings.experiment,
-            artifact_location=_artifact_uri(settings.resolved_artifact_location),
-        )
+        # A tracking server keeps artifacts in its own shared store (`mlflow-artifacts:/`)
+        # unless told otherwise; a local default path would strand them on this machine.
+        remote = settings.mlflow_uri.startswith(("http://", "https://"))
+        location = None
+        if settings.artifact_location is not None or not remote:
+            location = _artifact_uri(settings.resolved_artifact_location)
+        experiment_id = mlflow.create_experiment(settings.experiment, artifact_location=location)
     else:
         experiment_id = experiment.experiment_id
     mlflow.set_experiment(experiment_id=experiment_id)
