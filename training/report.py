@@ -54,6 +54,7 @@ SECTION_IDS = (
 CALIBRATION_GAP_THRESHOLD = 0.02
 RATE_GAP_THRESHOLD = 0.10
 MIN_GROUP_ROWS = 50
+MIN_GROUP_EVENTS = 20  # positives behind a recall, warned units behind a precision
 # Explanation fidelity pass mark for the dominant driver among the top reasons.
 TOP_REASONS = 3
 TOP_REASON_SHARE_TARGET = 0.80
@@ -140,7 +141,8 @@ def fairness_table(
     """Per-group warning and error rates of scored rows.
 
     A row is *warned* when its level is yellow or above. Columns: group, n, positives,
-    base_rate (share labelled 1), warning_rate, precision (share of warned rows labelled 1),
+    warned (count), base_rate (share labelled 1), warning_rate, precision (share of warned
+    rows labelled 1),
     recall (share of positives warned), mean_score and calibration_gap (mean_score -
     base_rate). Precision and recall are NaN where undefined. Missing group values form the
     group "missing".
@@ -172,12 +174,14 @@ def fairness_table(
     table = table.reset_index().astype({"group": "str"})
     table["n"] = table["n"].astype("int64")
     table["positives"] = table["positives"].astype("int64")
+    table["warned"] = table["warned"].astype("int64")
     return table.loc[
         :,
         [
             "group",
             "n",
             "positives",
+            "warned",
             "base_rate",
             "warning_rate",
             "precision",
@@ -191,16 +195,21 @@ def fairness_table(
 def fairness_flags(table: pd.DataFrame, overall: Mapping[str, float]) -> pd.DataFrame:
     """Which cells of a fairness table pass the stated thresholds (True = highlight).
 
-    Calibration gaps beyond `CALIBRATION_GAP_THRESHOLD`, and precision or recall further than
-    `RATE_GAP_THRESHOLD` from the whole slice, on groups of at least `MIN_GROUP_ROWS` rows.
+    Calibration gaps beyond `CALIBRATION_GAP_THRESHOLD` on groups of at least
+    `MIN_GROUP_ROWS` rows; precision (recall) further than `RATE_GAP_THRESHOLD` from the whole
+    slice when at least `MIN_GROUP_EVENTS` warned units (positives) stand behind it, so a
+    handful of cases cannot raise an alarm.
     """
     large = table["n"] >= MIN_GROUP_ROWS
     return pd.DataFrame(
         {
             "calibration_gap": large & (table["calibration_gap"].abs() > CALIBRATION_GAP_THRESHOLD),
             "precision": large
+            & (table["warned"] >= MIN_GROUP_EVENTS)
             & ((table["precision"] - overall["precision"]).abs() > RATE_GAP_THRESHOLD),
-            "recall": large & ((table["recall"] - overall["recall"]).abs() > RATE_GAP_THRESHOLD),
+            "recall": large
+            & (table["positives"] >= MIN_GROUP_EVENTS)
+            & ((table["recall"] - overall["recall"]).abs() > RATE_GAP_THRESHOLD),
         },
         index=table.index,
     )
@@ -681,7 +690,9 @@ def _fairness(model: RiskModel, test: pd.DataFrame, scored: _Scored) -> html.Mar
             f"Highlighted: |calibration gap| > {CALIBRATION_GAP_THRESHOLD:.2f}, or precision or "
             f"recall more than {RATE_GAP_THRESHOLD:.2f} from the whole test slice "
             f"(precision {_pct(overall['precision'])}, recall {_pct(overall['recall'])}); "
-            f"groups under {MIN_GROUP_ROWS} rows are too small to judge and never highlighted.",
+            f"groups under {MIN_GROUP_ROWS} rows are too small to judge and never highlighted, "
+            f"nor a precision (recall) resting on fewer than {MIN_GROUP_EVENTS} warned units "
+            "(positives).",
         )
     ]
     groups, missing = _audit_groups(model.spec.slug, test)
@@ -699,6 +710,7 @@ def _fairness(model: RiskModel, test: pd.DataFrame, scored: _Scored) -> html.Mar
         "group",
         "rows",
         "positives",
+        "warned",
         "base rate",
         "warning rate",
         "precision",
@@ -723,6 +735,7 @@ def _fairness(model: RiskModel, test: pd.DataFrame, scored: _Scored) -> html.Mar
                     row["group"] + ("" if row["n"] >= MIN_GROUP_ROWS else " (small)"),
                     int(row["n"]),
                     int(row["positives"]),
+                    int(row["warned"]),
                     cell("base_rate", html.format_share(row["base_rate"], 2)),
                     cell("warning_rate", html.format_share(row["warning_rate"], 2)),
                     cell("precision", html.format_share(row["precision"], 2)),

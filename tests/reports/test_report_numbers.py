@@ -26,6 +26,7 @@ def _direct_fairness(frame: pd.DataFrame, scores: np.ndarray, levels: np.ndarray
         rows[group] = {
             "n": int(mask.sum()),
             "positives": int(label.sum()),
+            "warned": int(warned.sum()),
             "base_rate": label.mean(),
             "warning_rate": warned.mean(),
             "precision": hits / warned.sum() if warned.sum() else math.nan,
@@ -64,18 +65,20 @@ def test_fairness_table_matches_a_direct_computation() -> None:
 def test_fairness_flags_follow_the_stated_thresholds() -> None:
     table = pd.DataFrame(
         {
-            "group": ["a", "b", "tiny"],
-            "n": [500, 500, 10],
-            "precision": [0.30, 0.45, 0.90],
-            "recall": [0.50, 0.52, 0.0],
-            "calibration_gap": [0.005, -0.03, 0.5],
+            "group": ["a", "b", "tiny", "rare events"],
+            "n": [500, 500, 10, 400],
+            "positives": [100, 100, 1, 10],
+            "warned": [100, 100, 5, 8],
+            "precision": [0.30, 0.45, 0.90, 0.90],
+            "recall": [0.50, 0.52, 0.0, 0.10],
+            "calibration_gap": [0.005, -0.03, 0.5, 0.0],
         }
     )
     flags = fairness_flags(table, {"precision": 0.32, "recall": 0.51})
     assert flags.to_dict("list") == {
-        "calibration_gap": [False, True, False],
-        "precision": [False, True, False],
-        "recall": [False, False, False],
+        "calibration_gap": [False, True, False, False],
+        "precision": [False, True, False, False],
+        "recall": [False, False, False, False],
     }
 
 
@@ -180,10 +183,11 @@ def test_report_fairness_section_agrees_with_a_direct_computation(
             figures = expected[row[0].removesuffix(" (small)")]
             assert int(row[1].replace(",", "")) == figures["n"]
             assert int(row[2].replace(",", "")) == figures["positives"]
+            assert int(row[3].replace(",", "")) == figures["warned"]
             for text, key in zip(
-                row[3:8],
+                row[4:9],
                 ["base_rate", "warning_rate", "precision", "recall", "mean_score"],
                 strict=True,
             ):
                 assert _share(text) == pytest.approx(figures[key], abs=5e-5, nan_ok=True), key
-            assert float(row[8]) == pytest.approx(figures["calibration_gap"], abs=5e-5)
+            assert float(row[9]) == pytest.approx(figures["calibration_gap"], abs=5e-5)
