@@ -171,7 +171,7 @@ def coverage_rows(task: str, table: str, frame: pd.DataFrame) -> pd.DataFrame:
 def plain_strings(frame: pd.DataFrame) -> pd.DataFrame:
     """NA-flavoured string columns (Dask's pyarrow strings) as pandas' default `str` dtype."""
     changes = {
-        name: frame[name].astype("str")
+        str(name): frame[name].astype("str")
         for name, dtype in frame.dtypes.items()
         if isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA
     }

@@ -17,7 +17,7 @@ import json
 import os
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -99,7 +99,7 @@ def claim_training(storage: str, study_name: str, owner: str) -> bool:
     lock = " FOR UPDATE" if engine.dialect.name in ("postgresql", "mysql") else ""
     try:
         with engine.begin() as connection:
-            study_id = connection.execute(
+            study_id: int = connection.execute(
                 text(f"SELECT study_id FROM studies WHERE study_name = :name{lock}"),
                 {"name": study_name},
             ).scalar_one()
@@ -335,7 +335,7 @@ def build_bento(model_tags: list[str], version: str | None = None) -> str:
         description="riskloop scoring service with the champions of each task",
         include=list(BENTO_SOURCES),
         exclude=["**/__pycache__", "tests/**"],
-        models=model_tags,
+        models=list[Any](model_tags),
         python={"packages": _bento_packages(), "lock_packages": False},
         docker={"env": dict(OFFLINE_ENV)},
         labels={"champions": ",".join(tag.replace(":", "@") for tag in model_tags)},
