@@ -140,14 +140,17 @@ def _open_storage(storage: str, attempts: int = 5) -> object:
     import time
 
     import optuna
-    from sqlalchemy.exc import IntegrityError, OperationalError
+    from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
     for attempt in range(1, attempts + 1):
         try:
             return optuna.storages.RDBStorage(storage)
-        except (IntegrityError, OperationalError):
+        except ArgumentError as exc:
+            raise UserError(f"--storage is not a database URL: {exc}") from None
+        except (IntegrityError, OperationalError) as exc:
             if attempt == attempts:
-                raise
+                reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+                raise UserError(f"cannot open the Optuna storage: {reason}") from None
             time.sleep(0.5 * attempt)
     raise AssertionError("unreachable")
 
