@@ -31,7 +31,7 @@ from training.train import TrainingData, dataset_fingerprint, train_task
 
 from .conftest import free_port
 
-REQUESTS_PER_REPLICA = 12
+REQUESTS_PER_REPLICA = 8
 RECORDS_PER_REQUEST = 5
 
 
@@ -122,8 +122,8 @@ def test_dask_model_registers_and_two_bento_replicas_share_the_store(
     assert loaded.model_text() == outcome.model.model_text()
 
     dispute_data = _data(small_city, "dispute_escalation")
-    train_task(get_spec("dispute-escalation"), dispute_data, max_rounds=20)
-    train_task(get_spec("telecom-fraud"), _data(small_city, "telecom_fraud"), max_rounds=20)
+    train_task(get_spec("dispute-escalation"), dispute_data, max_rounds=10)
+    train_task(get_spec("telecom-fraud"), _data(small_city, "telecom_fraud"), max_rounds=10)
 
     from training.cli import app
 
