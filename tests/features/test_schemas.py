@@ -122,3 +122,17 @@ def test_unknown_category_values_are_rejected(city_tables) -> None:
     broken = frame.assign(dispute_type=["ethnic", *frame["dispute_type"].iloc[1:]])
     with pytest.raises(RawDataError, match=r"dispute_type.*'ethnic'"):
         validate_table("dispute_escalation", "disputes", broken)
+
+
+@pytest.mark.parametrize("where", ["next to the original", "at the end"])
+def test_duplicate_keys_are_found_in_sorted_and_unsorted_tables(city_tables, where) -> None:
+    """Sorted tables take the one-pass path, shuffled ones pandas' hashing; both must catch it."""
+    frame = city_tables["telecom_fraud"]["bank_outflows"].head(300)
+    copy = frame.iloc[[120]]
+    if where == "at the end":
+        broken = pd.concat([frame, copy], ignore_index=True)
+    else:
+        broken = pd.concat([frame.iloc[:121], copy, frame.iloc[121:]], ignore_index=True)
+    with pytest.raises(RawDataError, match=r"duplicate key \(resident_id, event_time\) in 2 row"):
+        validate_table("telecom_fraud", "bank_outflows", broken)
+    validate_table("telecom_fraud", "bank_outflows", frame.sample(frac=1.0, random_state=3))
