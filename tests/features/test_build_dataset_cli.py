@@ -187,3 +187,13 @@ def test_unknown_task_is_refused(small_city: Path, tmp_path: Path) -> None:
         "--task", "tax-evasion", "--raw", str(small_city), "--out", str(tmp_path / "d.parquet")
     )
     assert result.exit_code != 0
+
+
+@pytest.mark.parametrize("text", ["yesterday", ""])
+def test_a_bad_as_of_date_is_refused(small_city: Path, tmp_path: Path, text: str) -> None:
+    out = tmp_path / "d.parquet"
+    result = _run(
+        "--task", TASK, "--raw", str(small_city), "--out", str(out), "--unlabelled", "--as-of", text
+    )
+    assert result.exit_code == 2 and "not a date" in result.output
+    assert not out.exists()

@@ -102,9 +102,12 @@ def _parse_date(text: str):
     import pandas as pd
 
     try:
-        return pd.Timestamp(text)
+        when = pd.Timestamp(text)
     except ValueError:
-        raise UserError(f"--as-of {text!r} is not a date (expected YYYY-MM-DD)") from None
+        when = pd.NaT
+    if pd.isna(when):
+        raise UserError(f"--as-of {text!r} is not a date (expected YYYY-MM-DD)")
+    return when
 
 
 def _build(task: str, raw: Path, unlabelled: bool, as_of) -> tuple:
