@@ -6,6 +6,7 @@ these entries; nothing else restates a feature's label, unit, direction or range
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -57,8 +58,6 @@ class FeatureDef:
     reason_zh: str = ""
     why_kept: str = ""
 
-
-CATALOG_VERSION = "2026.11.29-1"
 
 _COUNT_MAX = 10_000.0
 _MONEY_MAX = 1e12
@@ -1045,6 +1044,16 @@ CATALOG: dict[str, tuple[FeatureDef, ...]] = {
     "telecom_fraud": TELECOM_FRAUD,
     "dispute_escalation": DISPUTE_ESCALATION,
 }
+
+
+def _content_version(catalog: Mapping[str, tuple[FeatureDef, ...]]) -> str:
+    """A version that changes whenever any entry changes, so a stale model is always noticed."""
+    digest = hashlib.sha256(repr(sorted(catalog.items())).encode()).hexdigest()
+    return f"1.{digest[:10]}"
+
+
+#: Catalog version recorded in datasets and models: derived from the entries' content.
+CATALOG_VERSION = _content_version(CATALOG)
 
 AUDIT_COLUMNS: dict[str, tuple[str, ...]] = {
     "wage_arrears": ("audit_district", "audit_sector", "audit_size_band"),

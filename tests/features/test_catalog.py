@@ -124,3 +124,12 @@ def test_dataset_columns_follow_the_catalog(slug: str, labelled) -> None:
         assert values.between(f.min_value, f.max_value).all(), (f.name, values.min(), values.max())
     for name in AUDIT_COLUMNS[slug]:
         assert frame[name].notna().all(), name
+
+
+def test_the_catalog_version_follows_its_content() -> None:
+    import dataclasses
+
+    assert catalog._content_version(CATALOG) == catalog.CATALOG_VERSION
+    first, *rest = CATALOG["wage_arrears"]
+    edited = {**CATALOG, "wage_arrears": (dataclasses.replace(first, direction=0), *rest)}
+    assert catalog._content_version(edited) != catalog.CATALOG_VERSION
