@@ -63,8 +63,9 @@ SIZE_CONFIG: dict[str, CitySize] = {
         wage_months=24,
         residents=4_000,
         fraud_months=12,
-        disputes=2_500,
-        dispute_months=12,
+        # Two years of disputes: the time split's two 90-day gaps still leave a useful training slice.
+        disputes=4_000,
+        dispute_months=24,
     ),
     "default": CitySize(
         employers=10_000,
