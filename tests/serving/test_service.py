@@ -308,3 +308,21 @@ def test_scores_are_calibrated_probabilities(served: Served) -> None:
     ).json()["results"]
     scores = np.array([r["score"] for r in results])
     assert ((scores >= 0) & (scores <= 1)).all()
+
+
+def test_every_score_request_is_audited_with_the_key_name(served: Served) -> None:
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    task = "wage-arrears"
+    settings = get_settings()
+    with WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value()) as store:
+        before = max((row["id"] for row in store.audit_rows()), default=0)
+        response = score(served, task, {"records": [{"entity_id": "AUDIT-ME"}]}, key="scorer")
+        assert response.status_code == 200
+        rows = store.audit_rows(since_id=before)
+    version = response.json()["results"][0]["model"]["version"]
+    assert [(r["action"], r["actor"], r["task"], r["model_version"]) for r in rows][:1] == [
+        ("score_request", "scorer", task, version)
+    ]
+    assert "AUDIT-ME" not in str(rows)
