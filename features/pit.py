@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 DAY_NS = np.int64(86_400_000_000_000)
+SECOND_NS = np.int64(1_000_000_000)
 
 #: Anything `pd.Timestamp` accepts as a date.
 AsOfDate = str | date | datetime | pd.Timestamp | np.datetime64
@@ -149,10 +150,20 @@ class EventIndex:
         every_row = bool(keep.all())
         if not every_row:
             codes, times = codes[keep], times[keep]
-        self._unique_times = np.unique(times)
-        # Exact composite key: entity code, then the rank of the time among the event times.
-        self._stride = np.int64(len(self._unique_times) + 1)
-        keys = codes * self._stride + np.searchsorted(self._unique_times, times).astype(np.int64)
+        # Exact composite key: entity code, then a rank of the time that preserves order and
+        # ties: whole seconds since the first time when every time is a whole second (records
+        # usually are), else the position among the distinct times.
+        self._origin = np.int64(times.min()) if len(times) else np.int64(0)
+        if len(times) and not (times % SECOND_NS).any():
+            self._unique_times: np.ndarray | None = None
+            ranks = (times - self._origin) // SECOND_NS
+            self._stride = np.int64(ranks.max() + 2)
+        else:
+            self._unique_times = np.unique(times)
+            ranks = np.searchsorted(self._unique_times, times).astype(np.int64)
+            self._stride = np.int64(len(self._unique_times) + 1)
+        keys = codes * self._stride + ranks
+        del ranks
         del codes
         # Tables usually arrive sorted by (id, time): then no reordering copy is needed.
         order = (
@@ -167,6 +178,7 @@ class EventIndex:
         # columns keep their values too, since float prefix differences are not exact.
         self._prefix: dict[str, np.ndarray] = {}
         self._values: dict[str, np.ndarray] = {}
+        self._padded: dict[str, np.ndarray] = {}
         for column in value_cols:
             values = events[column].to_numpy()
             values = values if every_row else values[keep]
@@ -180,18 +192,33 @@ class EventIndex:
                 self._values[column] = values
 
     def _column(self, column: str) -> np.ndarray:
-        """The sorted values of a value column, as float64."""
-        if column in self._values:
-            return self._values[column]
-        return np.diff(self._prefix[column]).astype(np.float64)
+        """The sorted values of a value column as float64, followed by one -inf (for `max`).
+
+        Integer columns rebuild their values from the prefix sums once, on first use.
+        """
+        if column not in self._padded:
+            values = self._values.pop(column, None)
+            if values is None:
+                values = np.diff(self._prefix[column])
+            padded = np.empty(len(values) + 1, dtype=np.float64)
+            padded[:-1] = values
+            padded[-1] = -np.inf
+            self._padded[column] = padded
+        return self._padded[column]
 
     def __len__(self) -> int:
         return len(self._keys)
 
     def _position(self, codes: np.ndarray, bound: np.ndarray) -> np.ndarray:
         """Number of sorted rows before (entity, time <= bound), for every query."""
-        rank = np.searchsorted(self._unique_times, bound, side="right").astype(np.int64)
-        return np.searchsorted(self._keys, codes * self._stride + rank, side="left")
+        return np.searchsorted(self._keys, codes * self._stride + self._rank(bound), side="left")
+
+    def _rank(self, bound: np.ndarray) -> np.ndarray:
+        """How many distinct ranks are at or before each bound (rows with rank below it count)."""
+        if self._unique_times is None:
+            seconds = np.floor_divide(bound - self._origin, SECOND_NS)
+            return np.clip(seconds, -1, self._stride - 2) + 1
+        return np.searchsorted(self._unique_times, bound, side="right").astype(np.int64)
 
     def _bounds(
         self,
@@ -286,8 +313,7 @@ class EventIndex:
             bounds = np.empty(2 * len(which), dtype=np.int64)
             bounds[0::2] = lo[which]
             bounds[1::2] = hi[which]
-            padded = np.append(self._column(column), -np.inf)
-            out[which] = np.maximum.reduceat(padded, bounds)[0::2]
+            out[which] = np.maximum.reduceat(self._column(column), bounds)[0::2]
         return out
 
     def _last_position(self, queries: Queries) -> np.ndarray:

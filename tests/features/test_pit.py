@@ -33,6 +33,8 @@ event_rows = st.lists(
         st.integers(0, 60 * 24),
         st.integers(-5, 50),
         st.floats(-1e3, 1e6, allow_nan=False),
+        # Mostly whole seconds (the seconds key), sometimes not (the distinct-times key).
+        st.sampled_from([0, 0, 0, 1, 999_999_999]),
     ),
     max_size=60,
 )
@@ -44,11 +46,13 @@ query_rows = st.lists(
 windows = st.one_of(st.none(), st.integers(1, 40 * 24))
 
 
-def _events(rows: list[tuple[str, int, int, float]]) -> pd.DataFrame:
+def _events(rows: list[tuple[str, int, int, float, int]]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "entity": pd.Series([r[0] for r in rows], dtype="str"),
-            "available_at": BASE + pd.to_timedelta([r[1] for r in rows], unit="h"),
+            "available_at": BASE
+            + pd.to_timedelta([r[1] for r in rows], unit="h")
+            + pd.to_timedelta([r[4] for r in rows], unit="ns"),
             "n": np.array([r[2] for r in rows], dtype=np.int64),
             "amount": np.array([r[3] for r in rows], dtype=np.float64),
         }
