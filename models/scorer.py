@@ -19,12 +19,12 @@ from features.catalog import FeatureDef
 from models.risk_model import PREDICT_THREADS, RiskModel, feature_columns, feature_matrix
 from models.spec import Lang, RiskLevel
 
-Direction = Literal["raises", "lowers"]
+Direction = Literal["raises", "lowers", "neutral"]
 ReasonValue = float | int | bool | str | None
 
 _SUFFIX: dict[Lang, dict[Direction, str]] = {
-    "en": {"raises": " (raises risk)", "lowers": " (lowers risk)"},
-    "zh": {"raises": "（风险上升）", "lowers": "（风险下降）"},
+    "en": {"raises": " (raises risk)", "lowers": " (lowers risk)", "neutral": " (no effect)"},
+    "zh": {"raises": "（风险上升）", "lowers": "（风险下降）", "neutral": "（无影响）"},
 }
 _MISSING: dict[Lang, str] = {"en": "{label}: no data", "zh": "{label}：无数据"}
 
@@ -33,7 +33,8 @@ _MISSING: dict[Lang, str] = {"en": "{label}: no data", "zh": "{label}：无数�
 class Reason:
     """One feature's part in a score, worded for a case worker.
 
-    `contribution` is in log-odds (the SHAP value); `direction` is its sign in words.
+    `contribution` is in log-odds (the SHAP value); `direction` is its sign in words
+    (`neutral` for exactly 0: a feature the trees never split on still fills a top-k slot).
     """
 
     feature: str
@@ -158,6 +159,15 @@ def _native_value(feature: FeatureDef, value: object) -> ReasonValue:
     return float(value)  # type: ignore[arg-type]
 
 
+def contribution_direction(contribution: float) -> Direction:
+    """`raises` above 0, `lowers` below, `neutral` at exactly 0 (no effect on this score)."""
+    if contribution > 0:
+        return "raises"
+    if contribution < 0:
+        return "lowers"
+    return "neutral"
+
+
 def reason_sentence(
     feature: FeatureDef, value: ReasonValue, direction: Direction, lang: Lang
 ) -> str:
@@ -211,7 +221,7 @@ def score_frame(
             for index in order:
                 feature = features[index]
                 contribution = float(row_contrib[index])
-                direction: Direction = "raises" if contribution > 0 else "lowers"
+                direction = contribution_direction(contribution)
                 value = _native_value(feature, columns[index][row])
                 reasons.append(
                     Reason(

@@ -145,7 +145,7 @@ class Reason(BaseModel):
     label: str
     value: FeatureValue
     contribution: float = Field(description="SHAP contribution in log-odds of the raw margin.")
-    direction: Literal["raises", "lowers"]
+    direction: Literal["raises", "lowers", "neutral"]
     actionable: bool
     sentence: str
 

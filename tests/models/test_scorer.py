@@ -9,6 +9,9 @@ import pytest
 from models.risk_model import RiskModel, model_matrix
 from models.scorer import reason_sentence, score_arrays, score_frame
 
+SUFFIX_EN = {"raises": " (raises risk)", "lowers": " (lowers risk)", "neutral": " (no effect)"}
+SUFFIX_ZH = {"raises": "（风险上升）", "lowers": "（风险下降）", "neutral": "（无影响）"}
+
 
 def test_contributions_plus_base_equal_raw_margin(
     dispute_model: tuple[RiskModel, pd.DataFrame],
@@ -50,12 +53,32 @@ def test_reasons_are_top_k_by_magnitude_in_both_languages(
         assert magnitudes == sorted(magnitudes, reverse=True)
         assert magnitudes[0] == pytest.approx(max(abs(v) for v in en.contributions.values()))
         for reason_en, reason_zh in zip(en.reasons, zh.reasons, strict=True):
-            suffix_en = " (raises risk)" if reason_en.direction == "raises" else " (lowers risk)"
-            suffix_zh = "（风险上升）" if reason_zh.direction == "raises" else "（风险下降）"
-            assert reason_en.sentence.endswith(suffix_en)
-            assert reason_zh.sentence.endswith(suffix_zh)
+            assert reason_en.sentence.endswith(SUFFIX_EN[reason_en.direction])
+            assert reason_zh.sentence.endswith(SUFFIX_ZH[reason_zh.direction])
             assert (reason_en.direction == "raises") == (reason_en.contribution > 0)
+            assert (reason_en.direction == "lowers") == (reason_en.contribution < 0)
             assert reason_zh.label == model.spec.feature(reason_zh.feature).label_zh
+
+
+def test_zero_contribution_is_neutral_not_lowering(
+    telecom_model: tuple[RiskModel, pd.DataFrame],
+) -> None:
+    model, frame = telecom_model
+    names = model.spec.feature_names
+    unused = {
+        n for n, gain in zip(names, model.booster_.feature_importance(), strict=True) if gain == 0
+    }
+    assert unused, "the fixture model should leave a feature unsplit (contribution exactly 0)"
+    top_k = len(names)
+    for lang, suffixes in (("en", SUFFIX_EN), ("zh", SUFFIX_ZH)):
+        for record in score_frame(model, frame.head(10), top_k=top_k, lang=lang):
+            assert len(record.reasons) == top_k
+            neutral = {r.feature for r in record.reasons if r.direction == "neutral"}
+            assert neutral >= unused
+            for reason in record.reasons:
+                assert (reason.direction == "neutral") == (reason.contribution == 0.0)
+                assert reason.sentence.endswith(suffixes[reason.direction])
+            assert not any(a.trigger == f"reason:{f}" for a in record.actions for f in neutral)
 
 
 def test_reason_sentences_from_catalog_templates() -> None:

@@ -76,7 +76,10 @@ def test_scores_equal_the_in_process_scorer_and_are_additive(served: Served, tas
         assert magnitudes[0] == pytest.approx(max(abs(v) for v in got["contributions"].values()))
         for reason in got["reasons"]:
             assert reason["contribution"] == pytest.approx(got["contributions"][reason["feature"]])
-            assert reason["direction"] == ("raises" if reason["contribution"] > 0 else "lowers")
+            expected = {1: "raises", -1: "lowers", 0: "neutral"}[
+                (reason["contribution"] > 0) - (reason["contribution"] < 0)
+            ]
+            assert reason["direction"] == expected
 
 
 def test_bentoml_client_and_chinese_reasons(served: Served) -> None:
