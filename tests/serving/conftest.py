@@ -178,3 +178,22 @@ def served(serving_root: Path, trained: dict[str, int]) -> Iterator[Served]:
         raise RuntimeError(f"service exited at start-up; log:\n{log.read_text()[-4000:]}")
     yield Served(f"http://127.0.0.1:{port}", serving_root, keys, process, log)
     stop_service(process)
+
+
+@pytest.fixture()
+def served_store_in_cwd(
+    serving_root: Path, trained: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """The session's stores seen through relative settings from their own folder as cwd
+    (what `cd DIR && riskloop run` leaves behind)."""
+    from models.settings import get_settings
+
+    monkeypatch.chdir(serving_root)
+    monkeypatch.setenv("RISKLOOP_MLFLOW_URI", "sqlite:///mlruns.db")
+    monkeypatch.setenv("RISKLOOP_STORE_URL", "sqlite:///riskloop.db")
+    monkeypatch.setenv("RISKLOOP_KEYS_FILE", "keys.json")
+    monkeypatch.setenv("RISKLOOP_DATA_DIR", "data")
+    monkeypatch.setenv("RISKLOOP_REPORTS_DIR", "reports")
+    get_settings.cache_clear()
+    yield serving_root
+    get_settings.cache_clear()

@@ -14,7 +14,8 @@ from training.errors import UserError, user_errors
 if TYPE_CHECKING:
     import pandas as pd
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+    from models.settings import Settings
+
 SERVICE_IMPORT = "serving.service:RiskloopService"
 
 keys_app = typer.Typer(
@@ -26,6 +27,40 @@ def serve_command(host: str, port: int) -> list[str]:
     """The `bentoml serve` command line `riskloop serve` runs."""
     bentoml = Path(sys.executable).with_name("bentoml")
     return [str(bentoml), "serve", SERVICE_IMPORT, "--host", host, "--port", str(port)]
+
+
+def absolute_sqlite_url(url: str, base: Path) -> str:
+    """`sqlite:///relative.db` anchored at `base`; other URLs and absolute paths unchanged."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return url
+    path = url.removeprefix(prefix)
+    if not path or path.startswith("/") or path == ":memory:" or path.startswith("file:"):
+        return url
+    return f"{prefix}{(base / path).resolve()}"
+
+
+def serve_environment(settings: Settings, environ: dict[str, str], base: Path) -> dict[str, str]:
+    """The service's environment: `environ` with every relative setting anchored at `base`.
+
+    `riskloop serve` runs BentoML in the caller's working directory; anchoring the relative
+    paths and SQLite URLs as well means no worker (or a BentoML that changes directory) can
+    read another folder's registry, store, keys or online features than the one the user's
+    `riskloop run` or `riskloop train` wrote in that directory.
+    """
+    env = {
+        **environ,
+        "BENTOML_DO_NOT_TRACK": "true",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "RISKLOOP_MLFLOW_URI": absolute_sqlite_url(settings.mlflow_uri, base),
+        "RISKLOOP_STORE_URL": absolute_sqlite_url(settings.store_url, base),
+        "RISKLOOP_DATA_DIR": str((base / settings.data_dir).resolve()),
+        "RISKLOOP_REPORTS_DIR": str((base / settings.reports_dir).resolve()),
+        "RISKLOOP_KEYS_FILE": str((base / settings.keys_file).resolve()),
+    }
+    if settings.artifact_location is not None and "://" not in settings.artifact_location:
+        env["RISKLOOP_ARTIFACT_LOCATION"] = str((base / settings.artifact_location).resolve())
+    return env
 
 
 def build_scoring_set(task: str, raw_dir: Path) -> pd.DataFrame:
@@ -89,9 +124,10 @@ def register(app: typer.Typer) -> None:
         """Start the scoring service (BentoML) with each task's champion model."""
         with user_errors():
             preflight()
-        env = {**os.environ, "BENTOML_DO_NOT_TRACK": "true", "MLFLOW_DISABLE_TELEMETRY": "true"}
+        from models.settings import get_settings
+
         command = serve_command(host, port)
-        os.chdir(PROJECT_ROOT)
+        env = serve_environment(get_settings(), dict(os.environ), Path.cwd())
         os.execve(command[0], command, env)
 
     @app.command()

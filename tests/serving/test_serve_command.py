@@ -1,0 +1,56 @@
+"""`riskloop serve` keeps the caller's working directory and its relative settings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from training.cli import app
+from training.commands.service import absolute_sqlite_url
+
+
+class _Exec(Exception):
+    """Stands in for the process image `os.execve` would replace."""
+
+
+def test_serve_runs_in_the_callers_directory_with_its_relative_settings(
+    served_store_in_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, object] = {}
+
+    def execve(path: str, argv: list[str], env: dict[str, str]) -> None:
+        seen.update(path=path, argv=argv, env=env, cwd=Path.cwd())
+        raise _Exec
+
+    monkeypatch.setattr(os, "execve", execve)
+    result = CliRunner().invoke(app, ["serve", "--port", "3999"])
+    assert isinstance(result.exception, _Exec), result.output
+    root = served_store_in_cwd.resolve()
+    assert seen["cwd"] == root
+    env = seen["env"]
+    assert isinstance(env, dict)
+    assert env["RISKLOOP_MLFLOW_URI"] == f"sqlite:///{root / 'mlruns.db'}"
+    assert env["RISKLOOP_STORE_URL"] == f"sqlite:///{root / 'riskloop.db'}"
+    assert env["RISKLOOP_KEYS_FILE"] == str(root / "keys.json")
+    assert env["RISKLOOP_DATA_DIR"] == str(root / "data")
+    assert env["BENTOML_DO_NOT_TRACK"] == "true"
+    assert seen["argv"] == [
+        seen["path"],
+        "serve",
+        "serving.service:RiskloopService",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "3999",
+    ]
+
+
+def test_absolute_sqlite_url_anchors_only_relative_paths(tmp_path: Path) -> None:
+    assert absolute_sqlite_url("sqlite:///a/b.db", tmp_path) == f"sqlite:///{tmp_path / 'a/b.db'}"
+    assert absolute_sqlite_url("sqlite:////srv/x.db", tmp_path) == "sqlite:////srv/x.db"
+    assert absolute_sqlite_url("sqlite:///:memory:", tmp_path) == "sqlite:///:memory:"
+    url = "postgresql+psycopg://u@h/db"
+    assert absolute_sqlite_url(url, tmp_path) == url
