@@ -13,9 +13,19 @@ How each closing outcome becomes a label (`serving.store.monitoring.OUTCOME_LABE
 - `unreachable` -> excluded: nobody learned whether the risk was real.
 
 Only closed warnings count; open ones carry no outcome yet.
+
+`apply_feedback` is what `riskloop build-dataset --with-feedback` and `riskloop train
+--with-feedback` run: matching rows of the labelled dataset take the feedback label, and a
+warning whose period is not labelled yet (its label window is still open, the usual case for
+this month's warnings) adds its unit as a new row, with the features of the date it was scored.
+The outcome arrives weeks before the raw label window closes; waiting for the window would
+throw away the loop's freshest evidence.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -77,9 +87,7 @@ def merge_feedback(
     `audit_feedback_outcome` (an audit column, never a model input), empty where no warning
     matched. The input frame is not changed.
     """
-    from serving.store.pseudonym import pseudonymise
-
-    hashes = dataset["entity_id"].astype(str).map(lambda raw: pseudonymise(pseudonym_secret, raw))
+    hashes = _pseudonyms(dataset["entity_id"], pseudonym_secret)
     keys = pd.DataFrame({"entity_hash": hashes.to_numpy()}, index=dataset.index)
     newest = feedback.sort_values("as_of", kind="stable")
     if task in _ONE_ROW_PER_ENTITY:
@@ -97,3 +105,104 @@ def merge_feedback(
         result["label"] = result["label"].where(~has_feedback, matched["label"]).astype("int8")
     result["audit_feedback_outcome"] = matched["outcome"].where(has_feedback, "").astype(str)
     return result
+
+
+def _pseudonyms(entity_ids: pd.Series, pseudonym_secret: str) -> pd.Series:
+    """The store's pseudonym of each id (hashed once per distinct id)."""
+    from serving.store.pseudonym import pseudonymise
+
+    ids = entity_ids.astype(str)
+    unique = pd.unique(ids)
+    lookup = dict(zip(unique, (pseudonymise(pseudonym_secret, raw) for raw in unique), strict=True))
+    return ids.map(lookup)
+
+
+@dataclass(frozen=True)
+class FeedbackSummary:
+    """What the warnings store's outcomes did to one dataset (recorded in sidecar and run)."""
+
+    closed_warnings: int
+    matched: int
+    changed: int
+    added: int
+    outcomes: dict[str, int]
+
+    @property
+    def labels(self) -> int:
+        """Rows whose label now comes from feedback (matched plus added)."""
+        return self.matched + self.added
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready, with `used` for the sidecar."""
+        return {
+            "used": True,
+            "closed_warnings": self.closed_warnings,
+            "labels": self.labels,
+            "matched": self.matched,
+            "changed": self.changed,
+            "added": self.added,
+            "outcomes": dict(self.outcomes),
+        }
+
+
+def apply_feedback(
+    task: str,
+    dataset: pd.DataFrame,
+    tables: Mapping[str, pd.DataFrame],
+    store_url: str,
+    pseudonym_secret: str,
+) -> tuple[pd.DataFrame, FeedbackSummary]:
+    """`dataset` with the store's closed warnings of `task` as labels, and what changed.
+
+    Rows matching a warning take its label (`merge_feedback`). Warnings matching no row (a
+    period whose label window is still open, or a dispute not yet labelled) add their unit
+    as a new row: the features are built from `tables` at the warning's as-of date, as the
+    scoring set was. A warning whose unit is not in that scoring set (unknown to these tables)
+    is left out. Added rows follow the dataset's own rows.
+    """
+    from features.dataset import build_dataset
+
+    feedback = feedback_labels(store_url, task, pseudonym_secret=pseudonym_secret)
+    merged = merge_feedback(dataset, feedback, task, pseudonym_secret)
+    matched = merged["audit_feedback_outcome"] != ""
+    changed = int((merged["label"] != dataset["label"]).sum())
+    hashes = _pseudonyms(dataset["entity_id"], pseudonym_secret)
+    if task in _ONE_ROW_PER_ENTITY:
+        unmatched = feedback[~feedback["entity_hash"].isin(set(hashes))]
+    else:
+        periods = pd.to_datetime(dataset["as_of"]).dt.to_period("M").dt.start_time
+        known = pd.MultiIndex.from_arrays([hashes.to_numpy(), periods.to_numpy()])
+        pairs = pd.MultiIndex.from_arrays([feedback["entity_hash"], feedback["period"]])
+        unmatched = feedback[~pairs.isin(known)]
+    unmatched = unmatched.sort_values("as_of", kind="stable").drop_duplicates(
+        ["entity_hash"] if task in _ONE_ROW_PER_ENTITY else ["entity_hash", "period"], keep="last"
+    )
+    added_parts = []
+    for when, group in unmatched.groupby("as_of", sort=True):
+        scoring = build_dataset(task, tables, unlabelled=True, as_of=pd.Timestamp(when))
+        lookup = group.set_index("entity_hash")
+        scoring_hashes = _pseudonyms(scoring["entity_id"], pseudonym_secret)
+        keep = scoring_hashes.isin(lookup.index).to_numpy()
+        found = scoring.loc[keep]
+        found_hashes = scoring_hashes[keep]
+        added_parts.append(
+            found.assign(
+                label=lookup.loc[found_hashes, "label"].to_numpy().astype("int8"),
+                audit_feedback_outcome=lookup.loc[found_hashes, "outcome"].to_numpy().astype(str),
+            )
+        )
+    added = sum(len(part) for part in added_parts)
+    result = merged
+    if added:
+        parts = [part.loc[:, list(merged.columns)] for part in added_parts]
+        result = pd.concat([merged, *parts], ignore_index=True)
+    summary = FeedbackSummary(
+        closed_warnings=len(feedback),
+        matched=int(matched.sum()),
+        changed=changed,
+        added=added,
+        outcomes={
+            str(k): int(v) for k, v in feedback["outcome"].value_counts().sort_index().items()
+        },
+    )
+    return result, summary

@@ -3,12 +3,15 @@
 Rule (both measured on the same, newest test slice): the challenger's ROC-AUC may be at most
 0.005 below the champion's, and its expected calibration error at most 0.01 above it.
 Every decision, including `--force`, is recorded as an MLflow run of its own with both metric
-sets, so the history of which version served when is auditable.
+sets, and as a `model_promotion` row in the warnings store's audit log (actor: `RISKLOOP_ACTOR`,
+else the OS user), so the history of which version served when is auditable in both places.
 """
 
 from __future__ import annotations
 
+import getpass
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,11 +65,11 @@ class PromotionDecision:
     run_id: str
 
 
-def _newest_data(spec: TaskSpec, run_source: str) -> TrainingData:
+def _newest_data(spec: TaskSpec, run_source: str, with_feedback: bool) -> TrainingData:
     """The challenger's own training data (its test slice is the newest one it knows)."""
     source = Path(run_source)
     if source.is_dir():
-        return build_from_raw(spec, source)
+        return build_from_raw(spec, source, with_feedback=with_feedback)
     if source.is_file():
         return read_dataset(spec, source)
     raise UserError(
@@ -99,7 +102,12 @@ def promote(
     challenger, challenger_info = load_registered(spec.task, tracking.CHALLENGER)
     if data is None:
         run = client.get_run(challenger_info.run_id) if challenger_info.run_id else None
-        data = _newest_data(spec, run.data.tags.get("riskloop.dataset_source", "") if run else "")
+        tags = run.data.tags if run else {}
+        data = _newest_data(
+            spec,
+            tags.get("riskloop.dataset_source", ""),
+            tags.get("riskloop.feedback_used") == "true",
+        )
     splits: Splits = split_dataset(spec, data.frame)
     challenger_metrics = evaluate_model(challenger, splits.test, data.truth)
     champion_metrics: dict[str, float] = {}
@@ -163,7 +171,7 @@ def promote(
         client.set_model_version_tag(
             name, str(challenger_version), "riskloop.promotion_run", run.info.run_id
         )
-    return PromotionDecision(
+    decision = PromotionDecision(
         task=spec.task,
         promoted=promoted,
         forced=force and promoted and not accepted,
@@ -175,3 +183,52 @@ def promote(
         champion_metrics=champion_metrics,
         run_id=run.info.run_id,
     )
+    _audit_promotion(decision)
+    return decision
+
+
+def promotion_actor() -> str:
+    """Who promoted: `RISKLOOP_ACTOR` (set by a scheduler or CI), else the OS user."""
+    actor = os.environ.get("RISKLOOP_ACTOR", "").strip()
+    if actor:
+        return actor
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        return f"uid-{os.getuid()}"
+
+
+def _audit_promotion(decision: PromotionDecision) -> None:
+    """Append the decision to the warnings store's audit log, beside scores and dispositions."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    settings = get_settings()
+    try:
+        with WarningStore(
+            settings.store_url, settings.pseudonym_secret.get_secret_value()
+        ) as store:
+            store.audit(
+                actor=promotion_actor(),
+                action="model_promotion",
+                task=decision.task,
+                model_version=None
+                if decision.champion_after is None
+                else str(decision.champion_after),
+                detail={
+                    "decision": "promoted" if decision.promoted else "refused",
+                    "forced": decision.forced,
+                    "reason": decision.reason,
+                    "challenger_version": decision.challenger_version,
+                    "champion_before": decision.champion_before,
+                    "champion_after": decision.champion_after,
+                    "mlflow_run_id": decision.run_id,
+                },
+            )
+    except SQLAlchemyError as exc:
+        raise UserError(
+            f"{decision.task}: decision recorded in MLflow run {decision.run_id}, but the "
+            f"warnings store's audit log could not be written: {exc.__class__.__name__}"
+        ) from None

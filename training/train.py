@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,9 @@ from models.spec import LightGBMParams, TaskSpec
 from training.errors import UserError
 
 ID_COLUMNS = ("entity_id", "as_of", "label")
+REFERENCE_ARTIFACT = "reference/train.parquet"
+REFERENCE_MAX_ROWS = 50_000
+FEEDBACK_COLUMN = "audit_feedback_outcome"
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class TrainingData:
     fingerprint: str
     truth: pd.DataFrame | None = None
     truth_source: str | None = None
+    feedback: dict[str, object] | None = None
 
 
 @dataclass(frozen=True)
@@ -92,15 +97,43 @@ def read_dataset(spec: TaskSpec, dataset: Path, truth_dir: Path | None = None) -
         raise UserError(f"cannot read dataset {dataset}: {exc}") from exc
     check_dataset(spec, frame, str(dataset))
     truth, truth_source = _read_truth(spec, truth_dir)
-    return TrainingData(frame, str(dataset), dataset_fingerprint(frame), truth, truth_source)
+    return TrainingData(
+        frame,
+        str(dataset),
+        dataset_fingerprint(frame),
+        truth,
+        truth_source,
+        _dataset_feedback(dataset, frame),
+    )
+
+
+def _dataset_feedback(dataset: Path, frame: pd.DataFrame) -> dict[str, object] | None:
+    """What feedback a dataset file holds: its sidecar's record, else its feedback column."""
+    import json
+
+    sidecar = dataset.with_suffix(".json")
+    if sidecar.is_file():
+        try:
+            recorded = json.loads(sidecar.read_text()).get("feedback")
+        except (OSError, ValueError, AttributeError):
+            recorded = None
+        if isinstance(recorded, dict) and recorded.get("used"):
+            return recorded
+    if FEEDBACK_COLUMN in frame.columns:
+        return {"used": True, "labels": int((frame[FEEDBACK_COLUMN].astype(str) != "").sum())}
+    return None
 
 
 def build_from_raw(
-    spec: TaskSpec, raw_dir: Path, on_progress: Callable[[int, int], None] | None = None
+    spec: TaskSpec,
+    raw_dir: Path,
+    on_progress: Callable[[int, int], None] | None = None,
+    with_feedback: bool = False,
 ) -> TrainingData:
     """Build the labelled dataset from a raw city folder; its truth files come along if present.
 
-    `on_progress(done, total)` follows the feature build, unit by unit.
+    `on_progress(done, total)` follows the feature build, unit by unit. `with_feedback` takes
+    labels from the warnings store's closed warnings (`training.feedback.apply_feedback`).
     """
     from features.dataset import build_dataset
     from features.schemas import RawDataError
@@ -113,9 +146,61 @@ def build_from_raw(
         frame = build_dataset(spec.task, tables, with_progress=on_progress)
     except RawDataError as exc:
         raise UserError(str(exc)) from None
+    feedback = None
+    if with_feedback:
+        frame, feedback = _apply_store_feedback(spec, frame, tables)
     check_dataset(spec, frame, str(raw_dir))
     truth, truth_source = _read_truth(spec, raw_dir / "truth")
-    return TrainingData(frame, str(raw_dir), dataset_fingerprint(frame), truth, truth_source)
+    return TrainingData(
+        frame, str(raw_dir), dataset_fingerprint(frame), truth, truth_source, feedback
+    )
+
+
+def _apply_store_feedback(
+    spec: TaskSpec, frame: pd.DataFrame, tables: dict[str, pd.DataFrame]
+) -> tuple[pd.DataFrame, dict[str, object]]:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from models.settings import get_settings
+    from training.feedback import apply_feedback
+
+    settings = get_settings()
+    try:
+        merged, summary = apply_feedback(
+            spec.task,
+            frame,
+            tables,
+            settings.store_url,
+            settings.pseudonym_secret.get_secret_value(),
+        )
+    except SQLAlchemyError as exc:
+        raise UserError(
+            f"cannot read the warnings store: {exc.__class__.__name__}: {exc}"
+        ) from None
+    return merged, summary.as_dict()
+
+
+def reference_sample(model: RiskModel, train: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The monitoring reference: a seeded sample of the training slice, features and score.
+
+    At most `REFERENCE_MAX_ROWS` rows keep the artifact small. No `entity_id`: raw identifiers
+    must not reach MLflow, and `riskloop monitor` compares distributions, not units.
+    """
+    sample = train
+    if len(train) > REFERENCE_MAX_ROWS:
+        sample = train.sample(n=REFERENCE_MAX_ROWS, random_state=seed).sort_index()
+    columns = ["as_of", *model.spec.feature_names]
+    return sample.loc[:, columns].assign(score=model.predict_proba(sample)).reset_index(drop=True)
+
+
+def _feedback_tags(feedback: dict[str, object] | None) -> dict[str, str]:
+    if not feedback or not feedback.get("used"):
+        return {"riskloop.feedback_used": "false", "riskloop.feedback_labels": "0"}
+    tags = {"riskloop.feedback_used": "true"}
+    for key in ("labels", "changed", "added", "closed_warnings"):
+        if key in feedback:
+            tags[f"riskloop.feedback_{key}"] = str(feedback[key])
+    return tags
 
 
 def split_dataset(spec: TaskSpec, frame: pd.DataFrame) -> Splits:
@@ -221,7 +306,7 @@ def train_task(
                 "riskloop.task": spec.task,
                 "riskloop.dataset_source": data.source,
                 "riskloop.truth_source": data.truth_source or "",
-                "riskloop.feedback_used": "false",
+                **_feedback_tags(data.feedback),
                 "riskloop.optuna_study": tuning.study_name if tuning else "",
                 **({"mlflow.source.git.commit": commit} if commit else {}),
             }
@@ -265,6 +350,10 @@ def train_task(
             }
         )
         tracking.log_importance(importance)
+        with tempfile.TemporaryDirectory(prefix="riskloop-reference-") as tmp:
+            local = Path(tmp) / Path(REFERENCE_ARTIFACT).name
+            reference_sample(model, splits.train, seed).to_parquet(local, index=False)
+            mlflow.log_artifact(str(local), str(Path(REFERENCE_ARTIFACT).parent))
         registered = tracking.log_and_register(model, splits.test.head(5))
         mlflow.set_tag("riskloop.registered_version", str(registered.version))
     return TrainOutcome(

@@ -63,6 +63,13 @@ def build_dataset_command(
         help="Dask scheduler address (tcp://host:8786) for --engine dask; default: a local "
         "cluster of two workers.",
     ),
+    with_feedback: bool = typer.Option(
+        False,
+        "--with-feedback",
+        help="Take labels from closed warnings in the warnings store (RISKLOOP_STORE_URL): "
+        "confirmed and prevented -> 1, false_alarm -> 0, unreachable left out; warnings of "
+        "periods not labelled yet add their unit as a row. The sidecar records the counts.",
+    ),
 ) -> None:
     """Build a point-in-time dataset: entity_id, as_of, label, the catalog's features, audit columns.
 
@@ -78,10 +85,16 @@ def build_dataset_command(
             raise UserError(f"--out {out} is a folder; give a .parquet file path")
         if scheduler is not None and engine != Engine.dask:
             raise UserError("--scheduler applies to --engine dask")
+        if with_feedback and unlabelled:
+            raise UserError("--with-feedback adds labels: it does not apply to --unlabelled")
         if engine == Engine.dask:
             frame, sidecar = _build_dask(task.value, raw, unlabelled, when, scheduler)
         else:
             frame, sidecar = _build(task.value, raw, unlabelled, when)
+        if with_feedback:
+            frame, sidecar = _with_feedback(task.value, raw, frame)
+        elif not unlabelled:
+            sidecar["feedback"] = {"used": False}
         from training.raw_io import write_dataset
 
         try:
@@ -95,6 +108,13 @@ def build_dataset_command(
         if rate is not None:
             summary += f", positive rate {rate:.2%}"
         typer.echo(f"{task.value}: {summary}")
+        feedback = sidecar.get("feedback", {})
+        if feedback.get("used"):
+            typer.echo(
+                f"feedback: {feedback['closed_warnings']} closed warnings -> "
+                f"{feedback['labels']} labels ({feedback['changed']} changed, "
+                f"{feedback['added']} rows added)"
+            )
         typer.echo(f"dataset written to {path} (sidecar {path.with_suffix('.json').name})")
 
 
@@ -142,6 +162,30 @@ def _build(task: str, raw: Path, unlabelled: bool, as_of) -> tuple:
         sidecar = dataset_sidecar(frame, tables, task)
         bar.update(step, description=f"{task}: done")
     return frame, sidecar
+
+
+def _with_feedback(task: str, raw: Path, frame) -> tuple:
+    """The labelled dataset with the warnings store's outcomes applied, and its new sidecar."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from features.dataset import dataset_sidecar
+    from models.settings import get_settings
+    from training.feedback import apply_feedback
+    from training.raw_io import load_raw_tables
+
+    settings = get_settings()
+    tables = load_raw_tables(raw, task)
+    try:
+        merged, summary = apply_feedback(
+            task, frame, tables, settings.store_url, settings.pseudonym_secret.get_secret_value()
+        )
+    except SQLAlchemyError as exc:
+        raise UserError(
+            f"cannot read the warnings store: {exc.__class__.__name__}: {exc}"
+        ) from None
+    sidecar = dataset_sidecar(merged, tables, task)
+    sidecar["feedback"] = summary.as_dict()
+    return merged, sidecar
 
 
 def _build_dask(task: str, raw: Path, unlabelled: bool, as_of, scheduler: str | None) -> tuple:

@@ -35,6 +35,14 @@ TruthOption = Annotated[
         "--truth", help="Folder with <task>_units.parquet truth files, for oracle metrics."
     ),
 ]
+FeedbackOption = Annotated[
+    bool,
+    typer.Option(
+        "--with-feedback",
+        help="With --raw: take labels from closed warnings in the warnings store "
+        "(see `riskloop build-dataset --with-feedback`); recorded on the run.",
+    ),
+]
 HEADLINE = ("roc_auc", "pr_auc", "brier", "ece", "oracle_roc_auc", "lift_recovered")
 
 
@@ -62,15 +70,21 @@ def _data(
     dataset: Path | None,
     truth: Path | None,
     on_progress: Callable[[int, int], None] | None = None,
+    with_feedback: bool = False,
 ) -> TrainingData:
     from training.train import build_from_raw, read_dataset
 
     if raw is not None and dataset is not None:
         raise UserError("give either --raw or --dataset, not both")
+    if with_feedback and raw is None:
+        raise UserError(
+            "--with-feedback needs --raw (a dataset file built with "
+            "`riskloop build-dataset --with-feedback` already carries its feedback)"
+        )
     if dataset is not None:
         return read_dataset(spec, dataset, truth)
     if raw is not None:
-        return build_from_raw(spec, raw, on_progress)
+        return build_from_raw(spec, raw, on_progress, with_feedback=with_feedback)
     raise UserError("give the data: --raw DIR (a city folder) or --dataset FILE (a parquet)")
 
 
@@ -101,8 +115,14 @@ def train(
         str | None,
         typer.Option(help="Dask scheduler address for --engine dask; default: 2 local workers."),
     ] = None,
+    with_feedback: FeedbackOption = False,
 ) -> None:
-    """Train, evaluate and register a new version of a task's model (alias `challenger`)."""
+    """Train, evaluate and register a new version of a task's model (alias `challenger`).
+
+    The run records whether feedback labels were used (tag `riskloop.feedback_used`, with
+    their count) and logs a sample of the training slice as `reference/train.parquet`, the
+    reference `riskloop monitor` compares recent requests with.
+    """
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -115,6 +135,8 @@ def train(
             raise UserError(f"unknown engine {engine!r}; expected pandas or dask")
         if scheduler is not None and engine != "dask":
             raise UserError("--scheduler applies to --engine dask")
+        if with_feedback and engine == "dask":
+            raise UserError("--with-feedback runs with --engine pandas")
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -142,6 +164,7 @@ def train(
                         completed=done,
                         total=total,
                     ),
+                    with_feedback=with_feedback,
                 )
             progress.update(step, total=None, completed=0)
             trial_bar = progress.add_task("Optuna trials", total=trials, visible=trials > 0)
@@ -169,6 +192,11 @@ def train(
         f"[bold]{spec.task}[/]: run {outcome.run_id}, {outcome.name} version {outcome.version} "
         f"({', '.join(outcome.aliases)})"
     )
+    if data.feedback:
+        console.print(
+            f"  feedback: {data.feedback.get('labels', 0)} labels from closed warnings "
+            f"({data.feedback.get('changed', '-')} changed, {data.feedback.get('added', '-')} added)"
+        )
     console.print(
         "  "
         + "  ".join(f"{key}={_fmt(metrics.get(key))}" for key in HEADLINE)
@@ -185,11 +213,14 @@ def promote(
     force: Annotated[
         bool, typer.Option("--force", help="Promote even if the rule refuses (recorded).")
     ] = False,
+    with_feedback: FeedbackOption = False,
 ) -> None:
     """Move `champion` to the challenger if it is not worse on the newest test slice.
 
     Rule: AUC at most 0.005 lower and ECE at most 0.01 higher than the champion's. Data
-    defaults to the challenger's own training data.
+    defaults to the challenger's own training data (with feedback if it was trained with it).
+    The decision is recorded in MLflow and in the warnings store's audit log (actor:
+    RISKLOOP_ACTOR, else the OS user).
     """
     from models.registry import RegistryError
     from models.risk_model import ModelLoadError
@@ -197,7 +228,11 @@ def promote(
 
     with user_errors():
         spec = _spec(task)
-        data = _data(spec, raw, dataset, truth) if (raw or dataset) else None
+        data = (
+            _data(spec, raw, dataset, truth, with_feedback=with_feedback)
+            if (raw or dataset or with_feedback)
+            else None
+        )
         try:
             decision = run_promotion(spec, data, force=force)
         except (RegistryError, ModelLoadError) as exc:
