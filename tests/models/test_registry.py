@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,3 +19,52 @@ def test_missing_champion_names_task_and_uri(isolated_env: Path) -> None:
         load_registered("dispute-escalation", tracking_uri=uri)
     message = str(caught.value)
     assert "dispute-escalation" in message and uri in message and "champion" in message
+
+
+def test_load_uses_the_given_registry_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fit_model_on_synthetic: Any
+) -> None:
+    """No global MLflow URI, cwd elsewhere: the download goes through `tracking_uri` alone."""
+    import mlflow
+
+    from models.settings import get_settings
+    from training.tracking import configure_tracking, log_and_register
+
+    registry = tmp_path / "registry"
+    uri = f"sqlite:///{registry / 'mlruns.db'}"
+    monkeypatch.setenv("RISKLOOP_MLFLOW_URI", uri)
+    monkeypatch.setenv("RISKLOOP_ARTIFACT_LOCATION", str(registry / "mlartifacts"))
+    get_settings.cache_clear()
+    model, frame = fit_model_on_synthetic("telecom-fraud")
+    try:
+        configure_tracking()
+        with mlflow.start_run():
+            registered = log_and_register(model, frame.head(5))
+    finally:
+        mlflow.set_tracking_uri("")
+        mlflow.set_registry_uri("")
+        get_settings.cache_clear()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "RISKLOOP_"))}
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    script = (
+        "import sys\n"
+        "from models.registry import load_registered\n"
+        "model, info = load_registered('telecom-fraud', tracking_uri=sys.argv[1])\n"
+        "print(info.version, model.booster_.num_trees())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, uri],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    version, trees = result.stdout.split()
+    assert int(version) == registered.version
+    assert int(trees) == model.booster_.num_trees()
+    assert sorted(p.name for p in elsewhere.iterdir()) == []
