@@ -24,11 +24,7 @@ class ToyService:
     """`pred_contrib` for a list of feature rows."""
 
     def __init__(self) -> None:
-        import mlflow
-
         uri = get_settings().mlflow_uri
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
         self.model, _ = load_registered(os.environ["RISKLOOP_BENCH_TASK"], tracking_uri=uri)
 
     @bentoml.api

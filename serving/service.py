@@ -248,12 +248,6 @@ class ServedModel:
 
 
 def _load_champion(task: str, settings: Settings) -> ServedModel:
-    import mlflow
-
-    # The artifact download resolves `models:/` URIs against the process-wide registry URI,
-    # not the one passed in: without this it would open ./mlflow.db.
-    mlflow.set_tracking_uri(settings.mlflow_uri)
-    mlflow.set_registry_uri(settings.mlflow_uri)
     model, version = load_registered(task, alias=ALIAS, tracking_uri=settings.mlflow_uri)
     return ServedModel(
         task=task,
