@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -12,11 +13,25 @@ class UserError(Exception):
     """A problem the user can fix (bad path, unknown task, malformed data): no traceback."""
 
 
+def _is_raw_data_error(exc: BaseException) -> bool:
+    """True for `features.schemas.RawDataError`, without importing pandera on every CLI start.
+
+    If the exception is one, its module is necessarily loaded already.
+    """
+    schemas = sys.modules.get("features.schemas")
+    return schemas is not None and isinstance(exc, schemas.RawDataError)
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn `UserError` (and features' `RawDataError`-style ValueErrors) into `error: ...`, exit 2."""
+    """Turn `UserError` and malformed raw tables (`RawDataError`) into `error: ...`, exit 2."""
     try:
         yield
     except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except ValueError as exc:
+        if not _is_raw_data_error(exc):
+            raise
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
