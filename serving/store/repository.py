@@ -1,9 +1,10 @@
 """`WarningStore`: warnings, dispositions, the audit log and scored records behind SQLAlchemy.
 
 One class, HTTP-free, used by the service and the CLI. Every write runs in one database
-transaction; on SQLite the file is in WAL mode with `synchronous=FULL` (an acknowledged commit
-survives a killed process) and writers take the lock up front (`BEGIN IMMEDIATE`) so two
-workers never dead-end on a read-to-write upgrade. The same code runs on PostgreSQL
+transaction; on SQLite the file is in WAL mode with `synchronous=NORMAL` (an acknowledged
+commit survives a killed process; `RISKLOOP_STORE_SYNCHRONOUS=FULL` also survives a power
+loss) and writers take the lock up front (`BEGIN IMMEDIATE`) so two workers never dead-end on
+a read-to-write upgrade. The same code runs on PostgreSQL
 (`postgresql+psycopg://...`), where rows being changed are locked with `SELECT ... FOR UPDATE`.
 
 Dispositions follow a state machine (see `ALLOWED_TRANSITIONS`):
@@ -18,6 +19,7 @@ department that worked the case can say the risk was real. Closed warnings are f
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -27,7 +29,7 @@ from typing import Any, TypeVar
 import pandas as pd
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, bindparam, create_engine, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,6 +49,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 _MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK_KEY = 0x7269736B  # "risk": one advisory lock for schema upgrades
 _WRITE_ATTEMPTS = 5
+STORE_SYNCHRONOUS_ENV = "RISKLOOP_STORE_SYNCHRONOUS"
+_SYNCHRONOUS_LEVELS = ("NORMAL", "FULL", "EXTRA")
 
 # status -> statuses it may move to
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -237,209 +241,166 @@ class WarningStore:
         results: list[dict[str, Any]],
         default_as_of: date,
     ) -> list[str | None]:
+        """The request's rows as a handful of bulk statements, not one ORM object per row.
+
+        Warnings are followed in memory through the batch (a unit scored twice in one request
+        is raised once, then updated), and written once each in their final state: one INSERT
+        for new warnings, one executemany UPDATE for re-scored ones, one INSERT each for the
+        history, the audit rows (the request's own row first) and the scored records.
+        """
         now = _now()
-        prepared = []
-        for result in results:
-            raw_id = str(result["entity_id"])
-            known = frozenset({raw_id})
-            record_as_of = _as_date(result.get("as_of") or default_as_of)
-            prepared.append(
-                {
-                    "entity_hash": self.pseudonymise(raw_id),
-                    "as_of": record_as_of,
-                    "period": _month_start(record_as_of),
-                    "score": float(result["score"]),
-                    "risk_level": str(result["risk_level"]),
-                    "reasons": sanitise(self._secret, list(result.get("reasons") or []), known),
-                    "actions": sanitise(self._secret, list(result.get("actions") or []), known),
-                    "features": sanitise(self._secret, dict(result.get("features") or {}), known),
-                }
+        prepared = [self._prepare(result, default_as_of) for result in results]
+        if prepared:
+            session.execute(
+                insert(ScoredRecord.__table__),
+                [
+                    {
+                        "task": task,
+                        "entity_hash": item["entity_hash"],
+                        "as_of": item["as_of"],
+                        "model_name": model_name,
+                        "model_version": model_version,
+                        "score": item["score"],
+                        "risk_level": item["risk_level"],
+                        "features": item["features"],
+                        "created_at": now,
+                    }
+                    for item in prepared
+                ],
             )
-        session.add_all(
-            ScoredRecord(
-                task=task,
-                entity_hash=item["entity_hash"],
-                as_of=item["as_of"],
-                model_name=model_name,
-                model_version=model_version,
-                score=item["score"],
-                risk_level=item["risk_level"],
-                features=item["features"],
-                created_at=now,
-            )
-            for item in prepared
-        )
         warned = [item for item in prepared if item["risk_level"] in WARNING_LEVELS]
-        existing = self._existing_warnings(session, task, warned)
-        keys = [(item["entity_hash"], item["period"]) for item in warned]
-        n_raised = len(set(keys) - set(existing))
+        states = self._existing_warnings(session, task, warned)
+        keys = {(item["entity_hash"], item["period"]) for item in warned}
+        n_raised = len(keys - set(states))
         # the request's own audit row comes first, so the log reads in the order things happened
-        session.add(
-            AuditEntry(
-                at=now,
-                actor=actor,
-                action="score_request",
-                task=task,
-                model_version=model_version,
-                detail={
+        audit_rows: list[dict[str, Any]] = [
+            {
+                "at": now,
+                "actor": actor,
+                "action": "score_request",
+                "task": task,
+                "model_version": model_version,
+                "detail": {
                     "model_name": model_name,
                     "n_records": len(prepared),
-                    "n_warnings": len(set(keys)),
+                    "n_warnings": len(keys),
                     "n_raised": n_raised,
-                    "n_updated": len(set(keys)) - n_raised,
+                    "n_updated": len(keys) - n_raised,
                 },
-            )
-        )
+            }
+        ]
+        history_rows: list[dict[str, Any]] = []
+        raised: list[dict[str, Any]] = []
+        rescored: dict[str, dict[str, Any]] = {}
         ids: list[str | None] = []
         for item in prepared:
             if item["risk_level"] not in WARNING_LEVELS:
                 ids.append(None)
                 continue
             key = (item["entity_hash"], item["period"])
-            warning = existing.get(key)
-            if warning is None:
-                warning = self._raise_warning(
-                    session, actor, task, model_name, model_version, item, now
-                )
-                existing[key] = warning
+            state = states.get(key)
+            if state is None:
+                state = _new_warning(task, model_name, model_version, item, now)
+                states[key] = state
+                raised.append(state)
+                event, action, extra = "raised", "warning_raised", {}
+                detail = _score_detail(item, model_name, model_version)
             else:
-                self._rescore_warning(session, actor, warning, model_name, model_version, item, now)
-            ids.append(warning.id)
+                detail = {
+                    **_score_detail(item, model_name, model_version),
+                    "previous_score": state["score"],
+                    "previous_risk_level": state["risk_level"],
+                    "previous_as_of": state["as_of"].isoformat(),
+                    "previous_model_version": state["model_version"],
+                }
+                applied = state["status"] != "closed"
+                event = "score_update" if applied else "score_after_close"
+                action, extra = "warning_updated", {"applied": applied}
+                if applied:
+                    state.update(
+                        score=item["score"],
+                        risk_level=item["risk_level"],
+                        as_of=item["as_of"],
+                        reasons=item["reasons"],
+                        actions=item["actions"],
+                        model_name=model_name,
+                        model_version=model_version,
+                        updated_at=now,
+                    )
+                    if not state["new"]:
+                        rescored[state["id"]] = state
+            history_rows.append(
+                {
+                    "warning_id": state["id"],
+                    "event": event,
+                    "at": now,
+                    "actor": actor,
+                    "detail": detail,
+                }
+            )
+            audit_rows.append(_warning_audit(actor, action, state, now, extra))
+            ids.append(state["id"])
+        warnings = RiskWarning.__table__
+        if raised:
+            session.execute(
+                insert(warnings), [{k: v for k, v in s.items() if k != "new"} for s in raised]
+            )
+        if rescored:
+            session.execute(
+                update(warnings).where(warnings.c.id == bindparam("b_id")),
+                [
+                    {"b_id": s["id"], **{name: s[name] for name in _RESCORED_COLUMNS}}
+                    for s in rescored.values()
+                ],
+            )
+        if history_rows:
+            session.execute(insert(WarningEvent.__table__), history_rows)
+        session.execute(insert(AuditEntry.__table__), audit_rows)
         return ids
+
+    def _prepare(self, result: dict[str, Any], default_as_of: date) -> dict[str, Any]:
+        """One result's stored form: pseudonymised id, period, scrubbed reasons and features."""
+        raw_id = str(result["entity_id"])
+        known = frozenset({raw_id})
+        record_as_of = _as_date(result.get("as_of") or default_as_of)
+        return {
+            "entity_hash": self.pseudonymise(raw_id),
+            "as_of": record_as_of,
+            "period": _month_start(record_as_of),
+            "score": float(result["score"]),
+            "risk_level": str(result["risk_level"]),
+            "reasons": sanitise(self._secret, list(result.get("reasons") or []), known),
+            "actions": sanitise(self._secret, list(result.get("actions") or []), known),
+            "features": sanitise(self._secret, dict(result.get("features") or {}), known),
+        }
 
     def _existing_warnings(
         self, session: Session, task: str, items: list[dict[str, Any]]
-    ) -> dict[tuple[str, date], RiskWarning]:
+    ) -> dict[tuple[str, date], dict[str, Any]]:
+        """The batch's existing warnings (locked for update), as plain state dicts."""
         if not items:
             return {}
         hashes = sorted({item["entity_hash"] for item in items})
         periods = sorted({item["period"] for item in items})
-        found: dict[tuple[str, date], RiskWarning] = {}
-        for start in range(0, len(hashes), 500):  # keep IN lists within bind-parameter limits
+        table = RiskWarning.__table__
+        columns = [table.c[name] for name in _STATE_COLUMNS]
+        found: dict[tuple[str, date], dict[str, Any]] = {}
+        # one query for a full request (MAX_RECORDS ids); longer lists within bind limits
+        for start in range(0, len(hashes), _IN_LIST_CHUNK):
             query = (
-                select(RiskWarning)
+                select(*columns)
                 .where(
-                    RiskWarning.task == task,
-                    RiskWarning.entity_hash.in_(hashes[start : start + 500]),
-                    RiskWarning.period.in_(periods),
+                    table.c.task == task,
+                    table.c.entity_hash.in_(hashes[start : start + _IN_LIST_CHUNK]),
+                    table.c.period.in_(periods),
                 )
-                .order_by(RiskWarning.id)
+                .order_by(table.c.id)
                 .with_for_update()
             )
-            for warning in session.scalars(query):
-                found[(warning.entity_hash, warning.period)] = warning
+            for row in session.execute(query).mappings():
+                state = {**row, "new": False}
+                found[(state["entity_hash"], state["period"])] = state
         return found
-
-    def _raise_warning(
-        self,
-        session: Session,
-        actor: str,
-        task: str,
-        model_name: str,
-        model_version: str,
-        item: dict[str, Any],
-        now: datetime,
-    ) -> RiskWarning:
-        warning = RiskWarning(
-            id=f"W-{uuid.uuid4().hex}",
-            task=task,
-            entity_hash=item["entity_hash"],
-            period=item["period"],
-            as_of=item["as_of"],
-            score=item["score"],
-            risk_level=item["risk_level"],
-            status="open",
-            department=None,
-            outcome=None,
-            reasons=item["reasons"],
-            actions=item["actions"],
-            model_name=model_name,
-            model_version=model_version,
-            created_at=now,
-            updated_at=now,
-            closed_at=None,
-        )
-        session.add(warning)
-        detail = {
-            "score": item["score"],
-            "risk_level": item["risk_level"],
-            "as_of": item["as_of"].isoformat(),
-            "model_name": model_name,
-            "model_version": model_version,
-        }
-        session.add(
-            WarningEvent(warning_id=warning.id, event="raised", at=now, actor=actor, detail=detail)
-        )
-        self._audit_warning(session, actor, "warning_raised", warning, now)
-        return warning
-
-    def _rescore_warning(
-        self,
-        session: Session,
-        actor: str,
-        warning: RiskWarning,
-        model_name: str,
-        model_version: str,
-        item: dict[str, Any],
-        now: datetime,
-    ) -> None:
-        detail = {
-            "score": item["score"],
-            "risk_level": item["risk_level"],
-            "as_of": item["as_of"].isoformat(),
-            "model_name": model_name,
-            "model_version": model_version,
-            "previous_score": warning.score,
-            "previous_risk_level": warning.risk_level,
-            "previous_as_of": warning.as_of.isoformat(),
-            "previous_model_version": warning.model_version,
-        }
-        if warning.status == "closed":
-            event_name = "score_after_close"
-        else:
-            event_name = "score_update"
-            warning.score = item["score"]
-            warning.risk_level = item["risk_level"]
-            warning.as_of = item["as_of"]
-            warning.reasons = item["reasons"]
-            warning.actions = item["actions"]
-            warning.model_name = model_name
-            warning.model_version = model_version
-            warning.updated_at = now
-        session.add(
-            WarningEvent(
-                warning_id=warning.id, event=event_name, at=now, actor=actor, detail=detail
-            )
-        )
-        self._audit_warning(
-            session, actor, "warning_updated", warning, now, applied=warning.status != "closed"
-        )
-
-    def _audit_warning(
-        self,
-        session: Session,
-        actor: str,
-        action: str,
-        warning: RiskWarning,
-        now: datetime,
-        **extra: Any,
-    ) -> None:
-        session.add(
-            AuditEntry(
-                at=now,
-                actor=actor,
-                action=action,
-                task=warning.task,
-                model_version=warning.model_version,
-                detail={
-                    "warning_id": warning.id,
-                    "entity": warning.entity_hash,
-                    "score": warning.score,
-                    "risk_level": warning.risk_level,
-                    **extra,
-                },
-            )
-        )
 
     def add_feedback(
         self,
@@ -696,6 +657,86 @@ class WarningStore:
             return work(session)
 
 
+# what re-scoring a warning reads: its identity, state and the figures its history quotes
+_STATE_COLUMNS = (
+    "id",
+    "task",
+    "entity_hash",
+    "period",
+    "status",
+    "score",
+    "risk_level",
+    "as_of",
+    "model_version",
+)
+_RESCORED_COLUMNS = (
+    "score",
+    "risk_level",
+    "as_of",
+    "reasons",
+    "actions",
+    "model_name",
+    "model_version",
+    "updated_at",
+)
+_IN_LIST_CHUNK = 1000
+
+
+def _score_detail(item: dict[str, Any], model_name: str, model_version: str) -> dict[str, Any]:
+    return {
+        "score": item["score"],
+        "risk_level": item["risk_level"],
+        "as_of": item["as_of"].isoformat(),
+        "model_name": model_name,
+        "model_version": model_version,
+    }
+
+
+def _new_warning(
+    task: str, model_name: str, model_version: str, item: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """A new open warning's row (`new` marks it for the batch INSERT, not a column)."""
+    return {
+        "id": f"W-{uuid.uuid4().hex}",
+        "task": task,
+        "entity_hash": item["entity_hash"],
+        "period": item["period"],
+        "as_of": item["as_of"],
+        "score": item["score"],
+        "risk_level": item["risk_level"],
+        "status": "open",
+        "department": None,
+        "outcome": None,
+        "reasons": item["reasons"],
+        "actions": item["actions"],
+        "model_name": model_name,
+        "model_version": model_version,
+        "created_at": now,
+        "updated_at": now,
+        "closed_at": None,
+        "new": True,
+    }
+
+
+def _warning_audit(
+    actor: str, action: str, state: dict[str, Any], now: datetime, extra: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "at": now,
+        "actor": actor,
+        "action": action,
+        "task": state["task"],
+        "model_version": state["model_version"],
+        "detail": {
+            "warning_id": state["id"],
+            "entity": state["entity_hash"],
+            "score": state["score"],
+            "risk_level": state["risk_level"],
+            **extra,
+        },
+    }
+
+
 def _is_retryable(exc: OperationalError) -> bool:
     code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
     return code in {"40001", "40P01"}
@@ -746,20 +787,38 @@ def _create_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def sqlite_synchronous() -> str:
+    """SQLite's `synchronous` level: NORMAL unless `RISKLOOP_STORE_SYNCHRONOUS` says FULL/EXTRA.
+
+    In WAL mode NORMAL syncs the log only at checkpoints: a commit still survives the process
+    being killed (the WAL is in the OS page cache), and only a power loss or OS crash can lose
+    the last transactions. FULL also syncs every commit, which cost most of a single-record
+    score request's store write (a few ms per fsync here).
+    """
+    level = os.environ.get(STORE_SYNCHRONOUS_ENV, "NORMAL").strip().upper()
+    if level not in _SYNCHRONOUS_LEVELS:
+        raise ValueError(
+            f"{STORE_SYNCHRONOUS_ENV}={level!r}; expected one of {', '.join(_SYNCHRONOUS_LEVELS)}"
+        )
+    return level
+
+
 def _configure_sqlite(engine: Engine) -> None:
-    """WAL + synchronous=FULL + foreign keys + busy timeout, and explicit BEGINs.
+    """WAL + synchronous (`sqlite_synchronous`) + foreign keys + busy timeout, explicit BEGINs.
 
     pysqlite's own implicit transactions are switched off so the store decides: reads begin a
     deferred transaction (a consistent snapshot), writes `BEGIN IMMEDIATE` (take the write lock
     at once, wait up to the busy timeout, never fail half-way on a lock upgrade).
     """
 
+    synchronous = sqlite_synchronous()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()

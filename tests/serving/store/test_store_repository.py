@@ -282,15 +282,28 @@ def test_reopening_is_idempotent_and_keeps_data(store_url: str, scored: Callable
         assert version == "r0001"
 
 
-def test_sqlite_runs_in_wal_with_full_sync(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("setting", "level"), [(None, 1), ("FULL", 2), ("normal", 1)])
+def test_sqlite_runs_in_wal_with_normal_or_configured_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str | None, level: int
+) -> None:
+    if setting is None:
+        monkeypatch.delenv("RISKLOOP_STORE_SYNCHRONOUS", raising=False)
+    else:
+        monkeypatch.setenv("RISKLOOP_STORE_SYNCHRONOUS", setting)
     with (
         WarningStore(f"sqlite:///{tmp_path / 'nested' / 'store.db'}", "s") as store,
         store.engine.connect() as connection,
     ):
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == level
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+
+
+def test_unknown_sync_level_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RISKLOOP_STORE_SYNCHRONOUS", "OFF")
+    with pytest.raises(ValueError, match="RISKLOOP_STORE_SYNCHRONOUS"):
+        WarningStore(f"sqlite:///{tmp_path / 'store.db'}", "s")
 
 
 def test_scored_records_frame_and_since(store: WarningStore, scored: Callable) -> None:
