@@ -37,6 +37,8 @@ LOCAL_WORKERS = 2
 #: Entity partitions per worker when none are asked for (a little slack for uneven ones).
 PARTITIONS_PER_WORKER = 2
 ENGINE_TAG = "riskloop.engine"
+#: Largest Parquet chunk one task reads (compressed bytes, whole row groups).
+READ_BLOCKSIZE = "32MiB"
 
 
 @contextmanager
@@ -109,8 +111,14 @@ def read_tables(
         root = Path(raw_dir_or_tables)
         if not root.is_dir():
             raise UserError(f"raw data folder {root} does not exist")
+        # Chunks of at most READ_BLOCKSIZE (whole row groups), so that a big table is read and
+        # routed by every worker, not by the one that happened to get the file.
         return {
-            table: dd.read_parquet(str(_table_path(root, slug, table)))
+            table: dd.read_parquet(
+                str(_table_path(root, slug, table)),
+                split_row_groups="adaptive",
+                blocksize=READ_BLOCKSIZE,
+            )
             for table in TABLE_SPECS[slug]
         }
 
