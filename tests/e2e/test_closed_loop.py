@@ -200,7 +200,7 @@ def test_closed_loop_end_to_end(
     )
     assert runs["tags.riskloop.feedback_used"].tolist() == ["false", "true"]
     assert runs["tags.riskloop.feedback_labels"].tolist() == ["0", "3"]
-    promoted = _cli(runner, "promote", "--task", LOOP_TASK, "--force")
+    promoted = _cli(runner, "promote", "--task", LOOP_TASK)
     assert "champion v1 -> v2" in promoted
     reloaded = operator.post("/v1/admin/reload")
     assert reloaded.status_code == 200, reloaded.text

@@ -116,3 +116,117 @@ def test_merge_feedback_overrides_matching_rows_only(tmp_path: Path) -> None:
     disputes = dataset.assign(as_of=pd.to_datetime("2026-06-08"))
     by_entity = merge_feedback(disputes, labels, "dispute-escalation", SECRET)
     assert by_entity["label"].tolist() == [1, 0, 1, 1, 1]
+
+
+def _close(store: WarningStore, warning_id: str, outcome: str) -> None:
+    steps = CLOSE[outcome]
+    for status, department, closing in steps:
+        store.add_feedback(
+            warning_id,
+            actor="clerk",
+            status=status,
+            department=department,
+            outcome=closing,
+            note=None,
+        )
+
+
+def test_apply_feedback_changes_labels_and_adds_open_window_units(
+    tmp_path: Path, small_city: Path
+) -> None:
+    """Labelled rows take the outcome; this month's warnings add their unit with its features."""
+    from features.dataset import build_dataset
+    from training.feedback import apply_feedback
+    from training.raw_io import load_raw_tables
+
+    tables = load_raw_tables(small_city, TASK)
+    dataset = build_dataset(TASK, tables)
+    june = dataset[dataset["as_of"] == pd.Timestamp("2025-06-01")]
+    negative = str(june.loc[june["label"] == 0, "entity_id"].iloc[0])
+    positive = str(june.loc[june["label"] == 1, "entity_id"].iloc[0])
+    scoring = build_dataset(TASK, tables, unlabelled=True)
+    fresh, silent = (str(v) for v in scoring["entity_id"].iloc[:2])
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    plan = [
+        (negative, date(2025, 6, 1), "prevented"),
+        (positive, date(2025, 6, 1), "false_alarm"),
+        (fresh, date(2026, 1, 1), "confirmed"),
+        (silent, date(2026, 1, 1), "unreachable"),
+        ("91110000NOTINCITY0", date(2026, 1, 1), "confirmed"),
+    ]
+    with WarningStore(url, SECRET) as store:
+        ids = store.record_scores(
+            actor="scorer",
+            task=TASK,
+            model_name="m",
+            model_version="1",
+            results=[{**_record(entity), "as_of": day} for entity, day, _ in plan],
+        )
+        for warning_id, (_, _, outcome) in zip(ids, plan, strict=True):
+            _close(store, warning_id, outcome)
+
+    merged, summary = apply_feedback(TASK, dataset, tables, url, SECRET)
+    assert (summary.closed_warnings, summary.matched, summary.changed, summary.added) == (
+        4,
+        2,
+        2,
+        1,
+    )
+    assert summary.labels == 3
+    assert summary.outcomes == {"confirmed": 2, "false_alarm": 1, "prevented": 1}
+    assert len(merged) == len(dataset) + 1
+    assert (
+        merged.iloc[: len(dataset)]
+        .drop(columns="audit_feedback_outcome")
+        .equals(
+            dataset.assign(
+                label=dataset["label"]
+                .where(
+                    ~(
+                        (dataset["as_of"] == "2025-06-01")
+                        & dataset["entity_id"].isin([negative, positive])
+                    ),
+                    1 - dataset["label"],
+                )
+                .astype("int8")
+            )
+        )
+    )
+    added = merged.iloc[-1]
+    assert (added["entity_id"], added["label"], added["audit_feedback_outcome"]) == (
+        fresh,
+        1,
+        "confirmed",
+    )
+    expected = scoring[scoring["entity_id"] == fresh].iloc[0]
+    for name in scoring.columns:
+        assert (pd.isna(expected[name]) and pd.isna(added[name])) or expected[name] == added[name]
+    assert silent not in set(merged.loc[merged["audit_feedback_outcome"] != "", "entity_id"])
+
+
+def test_with_feedback_needs_raw_data(isolated_env: Path) -> None:
+    """A dataset file carries its own feedback: asking for more is one clear error line."""
+    from typer.testing import CliRunner
+
+    from training.cli import app
+
+    result = CliRunner().invoke(
+        app, ["train", "--task", TASK, "--dataset", "x.parquet", "--with-feedback"]
+    )
+    assert result.exit_code == 2
+    assert result.output.startswith("error: --with-feedback needs --raw")
+    built = CliRunner().invoke(
+        app,
+        [
+            "build-dataset",
+            "--task",
+            TASK,
+            "--raw",
+            ".",
+            "--out",
+            "x.parquet",
+            "--unlabelled",
+            "--with-feedback",
+        ],
+    )
+    assert built.exit_code == 2 and "--with-feedback" in built.output

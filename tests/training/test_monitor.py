@@ -225,3 +225,31 @@ def test_monitor_reads_the_champions_logged_training_data(isolated_env: Path) ->
     shifted = runner.invoke(app, ["monitor", "--task", TASK, "--out", str(isolated_env / "s.json")])
     assert shifted.exit_code == 3, shifted.output
     assert "si_arrears_months_6m" in json.loads((isolated_env / "s.json").read_text())["drifted"]
+
+
+def test_reference_sample_is_small_seeded_and_holds_no_identifiers() -> None:
+    """What training logs as `reference/train.parquet`: at most 50,000 rows, features and score."""
+    import dataclasses
+
+    from training.train import REFERENCE_MAX_ROWS, Splits, fit_model, reference_sample
+
+    spec = get_spec(TASK)
+    rng = np.random.default_rng(3)
+    frame = _population(rng, REFERENCE_MAX_ROWS + 5000, arrears_rate=0.1)
+    frame["label"] = (rng.random(len(frame)) < frame.pop("score")).astype("int8")
+    frame["entity_id"] = [f"91110000{i:010d}" for i in range(len(frame))]
+    frame["as_of"] = pd.Timestamp("2025-01-01")
+    fit_rows = frame.iloc[:3000]
+    model = fit_model(
+        spec,
+        Splits(fit_rows, fit_rows, fit_rows),
+        dataclasses.replace(spec.params, num_boost_round=10),
+    )
+    sample = reference_sample(model, frame, seed=7)
+    assert len(sample) == REFERENCE_MAX_ROWS
+    assert list(sample.columns) == ["as_of", *spec.feature_names, "score"]
+    assert sample.equals(reference_sample(model, frame, seed=7))
+    assert not sample.equals(reference_sample(model, frame, seed=8))
+    assert np.allclose(sample["score"], model.predict_proba(sample))
+    small = reference_sample(model, fit_rows, seed=7)
+    assert len(small) == len(fit_rows)

@@ -64,6 +64,17 @@ def _spec(task: str) -> TaskSpec:
         raise UserError(str(exc)) from None
 
 
+def _check_sources(raw: Path | None, dataset: Path | None, with_feedback: bool) -> None:
+    """Refuse contradictory data options before any work (and before a progress bar draws)."""
+    if raw is not None and dataset is not None:
+        raise UserError("give either --raw or --dataset, not both")
+    if with_feedback and raw is None:
+        raise UserError(
+            "--with-feedback needs --raw (a dataset file built with "
+            "`riskloop build-dataset --with-feedback` already carries its feedback)"
+        )
+
+
 def _data(
     spec: TaskSpec,
     raw: Path | None,
@@ -74,13 +85,7 @@ def _data(
 ) -> TrainingData:
     from training.train import build_from_raw, read_dataset
 
-    if raw is not None and dataset is not None:
-        raise UserError("give either --raw or --dataset, not both")
-    if with_feedback and raw is None:
-        raise UserError(
-            "--with-feedback needs --raw (a dataset file built with "
-            "`riskloop build-dataset --with-feedback` already carries its feedback)"
-        )
+    _check_sources(raw, dataset, with_feedback)
     if dataset is not None:
         return read_dataset(spec, dataset, truth)
     if raw is not None:
@@ -137,6 +142,7 @@ def train(
             raise UserError("--scheduler applies to --engine dask")
         if with_feedback and engine == "dask":
             raise UserError("--with-feedback runs with --engine pandas")
+        _check_sources(raw, dataset, with_feedback)
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
