@@ -32,7 +32,9 @@ class FeatureDef:
             becomes the LightGBM monotone constraint.
         actionable: whether a department can act on it (fixed attributes such as age are not).
         driver: name of the simulated city's planted driver it measures (truth/drivers.json),
-            `None` if it measures none.
+            `None` if it measures none. A feature that reads a driver's source columns carries
+            its name (a category such as `sector` too: its `construction` value is the
+            driver), so fidelity checks give the driver all the credit the model gives it.
         noise: True if it is derived from a documented pure-noise signal.
         min_value / max_value: valid range, checked on API input.
         categories: allowed values of a category feature.
@@ -340,18 +342,6 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
         reason_zh="业主到期工程款{value:.0%}未支付",
     ),
     _count(
-        "overdue_instalments",
-        "Owners' instalments due 15-180 days ago not fully paid",
-        "业主到期未足额支付的工程款期数",
-        "project_payments",
-        ("project_instalments.scheduled_amount", "amount", "available_at"),
-        direction=1,
-        actionable=True,
-        driver="owner_payment_delay",
-        reason_en="{value:.0f} project instalments due from owners not fully paid",
-        reason_zh="{value:.0f}期到期工程款未足额支付",
-    ),
-    _count(
         "labour_complaints_12m",
         "Complaints about social insurance, hours or other matters (12 months)",
         "近12个月社保、工时等劳动投诉数",
@@ -443,6 +433,7 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
         source_columns=("sector",),
         direction=0,
         actionable=False,
+        driver="construction_sector",
         categories=(
             "construction",
             "manufacturing",
@@ -522,18 +513,6 @@ _AGE_WHY = (
 )
 
 TELECOM_FRAUD: tuple[FeatureDef, ...] = (
-    _count(
-        "flagged_contacts_7d",
-        "Calls and SMS from flagged numbers (7 days)",
-        "近7天涉诈号码来电短信数",
-        "flagged_contacts",
-        ("flagged_calls", "flagged_sms", "available_at"),
-        direction=1,
-        actionable=True,
-        driver="flagged_contacts",
-        reason_en="{value:.0f} calls or SMS from flagged numbers in the last 7 days",
-        reason_zh="近7天接到{value:.0f}次涉诈号码来电或短信",
-    ),
     _count(
         "flagged_contacts_30d",
         "Calls and SMS from flagged numbers (30 days)",
@@ -777,6 +756,7 @@ DISPUTE_ESCALATION: tuple[FeatureDef, ...] = (
         source_columns=("dispute_type",),
         direction=0,
         actionable=False,
+        driver="high_risk_type",
         categories=(
             "labour",
             "neighbour",
@@ -865,18 +845,6 @@ DISPUTE_ESCALATION: tuple[FeatureDef, ...] = (
         reason_zh="当事人近12个月{value:.0f}次110报警",
     ),
     _count(
-        "party_violence_calls",
-        "Violence-related police calls involving the parties (12 months)",
-        "当事人近12个月涉暴力报警次数",
-        "police_calls",
-        ("party_id", "call_type", "available_at"),
-        direction=1,
-        actionable=True,
-        driver="prior_police_calls",
-        reason_en="{value:.0f} violence-related police calls involving the parties",
-        reason_zh="当事人近12个月{value:.0f}次涉暴力报警",
-    ),
-    _count(
         "party_prior_petitions",
         "Petitions by the parties (12 months)",
         "当事人近12个月信访次数",
@@ -921,6 +889,7 @@ DISPUTE_ESCALATION: tuple[FeatureDef, ...] = (
         source_columns=("outcome", "available_at"),
         direction=-1,
         actionable=True,
+        driver="failed_mediation",
         min_value=0.0,
         max_value=1.0,
         reason_en="a mediation agreement has been reached",
@@ -962,11 +931,11 @@ DISPUTE_ESCALATION: tuple[FeatureDef, ...] = (
         reason_zh="已网格走访{value:.0f}次",
     ),
     FeatureDef(
-        name="mean_visit_duration_min",
+        name="district_visit_duration_min",
         dtype="float",
         unit="minutes",
-        label_en="Mean grid-visit duration",
-        label_zh="网格走访平均时长",
+        label_en="Mean duration of the district's latest 30 grid visits",
+        label_zh="本区最近30次网格走访平均时长",
         source_table="grid_visits",
         source_columns=("visit_duration_min", "available_at"),
         direction=0,
@@ -974,8 +943,8 @@ DISPUTE_ESCALATION: tuple[FeatureDef, ...] = (
         noise=True,
         min_value=0.0,
         max_value=1440.0,
-        reason_en="grid visits lasted {value:.0f} minutes on average",
-        reason_zh="网格走访平均{value:.0f}分钟",
+        reason_en="grid visits in the district lasted {value:.0f} minutes on average",
+        reason_zh="本区网格走访平均{value:.0f}分钟",
     ),
     FeatureDef(
         name="handling_level",
@@ -987,6 +956,7 @@ DISPUTE_ESCALATION: tuple[FeatureDef, ...] = (
         source_columns=("handling_level",),
         direction=0,
         actionable=True,
+        driver="county_handling",
         categories=("grid", "township", "county"),
         reason_en="handled at {value} level",
         reason_zh="受理层级：{value}",

@@ -29,6 +29,8 @@ DISPUTE_TYPES = feature(TASK, "dispute_type").categories
 HANDLING_LEVELS = feature(TASK, "handling_level").categories
 CHANNELS = feature(TASK, "registration_channel").categories
 HIGH_RISK_CODES = [DISPUTE_TYPES.index(name) for name in HIGH_RISK_TYPES]
+# Grid visits behind the district's typical visit length (the visit-duration noise feature).
+DISTRICT_VISITS = 30
 
 Progress = Callable[[int, int], None]
 
@@ -88,8 +90,9 @@ class _Sources:
             tables["grid_visits"],
             self.entities,
             entity_col="dispute_id",
-            value_cols=("threat_flag", "emotion_flag", "visit_duration_min"),
+            value_cols=("threat_flag", "emotion_flag"),
         )
+        self.district_visits = _DistrictVisitDurations(tables["grid_visits"], disputes)
         parties = tables["dispute_parties"]
         codes = pit.encode(self.entities, parties["dispute_id"])
         parties = parties.assign(_code=codes)[codes >= 0].sort_values("_code", kind="stable")
@@ -104,12 +107,7 @@ class _Sources:
         calls = tables["police_calls"]
         petitions = tables["petitions"]
         self.people = pit.sorted_entities(self.party_ids)
-        self.calls = pit.EventIndex(
-            calls.assign(violence=calls["call_type"] == "violence"),
-            self.people,
-            entity_col="party_id",
-            value_cols=("violence",),
-        )
+        self.calls = pit.EventIndex(calls, self.people, entity_col="party_id")
         self.petitions = pit.EventIndex(petitions, self.people, entity_col="party_id")
         self._party_codes = pit.encode(self.people, self.party_ids)
 
@@ -132,9 +130,50 @@ class _Sources:
 
         return {
             "party_prior_police_calls": per_dispute(self.calls.count(people, PARTY_HISTORY)),
-            "party_violence_calls": per_dispute(self.calls.sum(people, "violence", PARTY_HISTORY)),
             "party_prior_petitions": per_dispute(self.petitions.count(people, PARTY_HISTORY)),
         }
+
+
+class _DistrictVisitDurations:
+    """Mean duration of each district's latest grid visits on record, for any as-of date.
+
+    The visit-duration noise signal summarised per dispute would be missing exactly when a
+    dispute has no visit yet, and that missingness tells the model there was no chance of a
+    threat or emotion flag (the `threat_emotion` driver). Summarised over the district's latest
+    visits it is defined for every dispute and carries nothing but the noise.
+    """
+
+    def __init__(self, visits: pd.DataFrame, disputes: pd.DataFrame) -> None:
+        district_of = dict(zip(disputes["dispute_id"], disputes["district"], strict=True))
+        frame = pd.DataFrame(
+            {
+                "district": visits["dispute_id"].map(district_of),
+                "available_at": visits["available_at"].to_numpy(dtype="datetime64[ns]"),
+                "minutes": visits["visit_duration_min"].to_numpy(np.float64),
+            }
+        ).dropna(subset=["district"])
+        self.dispute_district = pd.Index(sorted(disputes["district"].unique())).get_indexer(
+            disputes["district"]
+        )
+        self.times: list[np.ndarray] = []
+        self.cumulative: list[np.ndarray] = []
+        for district in sorted(disputes["district"].unique()):
+            rows = frame[frame["district"] == district].sort_values("available_at", kind="stable")
+            self.times.append(rows["available_at"].to_numpy().view(np.int64))
+            self.cumulative.append(np.concatenate([[0.0], np.cumsum(rows["minutes"])]))
+
+    def mean_latest(self, dispute_rows: np.ndarray, as_of: np.ndarray) -> np.ndarray:
+        """Per query: mean minutes of the district's latest `DISTRICT_VISITS` visits on record
+        at `as_of` (NaN for a dispute not on record or a district with no visit yet)."""
+        district = np.where(dispute_rows >= 0, self.dispute_district[dispute_rows], -1)
+        result = np.full(len(dispute_rows), np.nan)
+        for code, (times, cumulative) in enumerate(zip(self.times, self.cumulative, strict=True)):
+            rows = np.flatnonzero(district == code)
+            seen = np.searchsorted(times, as_of[rows], side="right")
+            taken = np.minimum(seen, DISTRICT_VISITS)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                result[rows] = (cumulative[seen] - cumulative[seen - taken]) / taken
+        return result
 
 
 def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray]:
@@ -161,7 +200,9 @@ def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray
         "threat_flag_visits": src.visits.sum(queries, "threat_flag"),
         "emotion_flag_visits": src.visits.sum(queries, "emotion_flag"),
         "grid_visits": src.visits.count(queries),
-        "mean_visit_duration_min": src.visits.mean(queries, "visit_duration_min"),
+        "district_visit_duration_min": src.district_visits.mean_latest(
+            np.where(on_record, codes, -1), queries.as_of
+        ),
         "handling_level": handling,
         "county_handling": handling == HANDLING_LEVELS.index("county"),
         "registration_channel": np.where(on_record, src.channel[codes], -1),

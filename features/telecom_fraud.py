@@ -128,7 +128,6 @@ def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray
         )
 
     return {
-        "flagged_contacts_7d": src.contacts.sum(queries, "flagged", "7D"),
         "flagged_contacts_30d": src.contacts.sum(queries, "flagged", "30D"),
         "overseas_calls_30d": src.contacts.sum(queries, "overseas_calls", "30D"),
         "screen_sharing_alerts_30d": src.alerts.sum(queries, "screen_sharing", "30D"),

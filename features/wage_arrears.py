@@ -183,8 +183,8 @@ class _ProjectLedger:
         self.start = np.searchsorted(self.employer_code, np.arange(n_employers), side="left")
         self.stop = np.searchsorted(self.employer_code, np.arange(n_employers), side="right")
 
-    def overdue(self, queries: pit.Queries) -> tuple[np.ndarray, np.ndarray]:
-        """Unpaid share of instalments due 15-180 days before as-of, and how many are unpaid."""
+    def overdue(self, queries: pit.Queries) -> np.ndarray:
+        """Unpaid share of instalments due 15-180 days before as-of."""
         codes = np.where(queries.codes >= 0, queries.codes, 0)
         per_query = np.where(queries.codes >= 0, self.stop[codes] - self.start[codes], 0)
         query_row = np.repeat(np.arange(len(queries)), per_query)
@@ -201,12 +201,9 @@ class _ProjectLedger:
         unpaid = np.clip(self.amount[row] - paid, 0.0, None)
         scheduled = np.bincount(query_row, weights=self.amount[row], minlength=len(queries))
         owed = np.bincount(query_row, weights=unpaid, minlength=len(queries))
-        not_settled = np.bincount(
-            query_row, weights=unpaid > 0.01 * self.amount[row], minlength=len(queries)
-        )
         with np.errstate(invalid="ignore", divide="ignore"):
             share = np.where(scheduled > 0, owed / np.where(scheduled > 0, scheduled, 1.0), 0.0)
-        return share, not_settled.astype(np.int64)
+        return share
 
 
 def _months_to_spring_festival(as_of: np.ndarray) -> np.ndarray:
@@ -246,7 +243,7 @@ def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray
     overdue_now, _ = pit.latest_value(overdue)
     overdue_3 = pit.latest_reported(overdue, 3)
 
-    owner_share, owner_unpaid = src.projects.overdue(queries)
+    owner_share = src.projects.overdue(queries)
 
     codes = np.where(queries.codes >= 0, queries.codes, 0)
     on_registry = (queries.codes >= 0) & (
@@ -282,7 +279,6 @@ def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray
         "enforcement_listings_12m": src.enforcements.count(queries, "365D"),
         "abnormal_listed": src.listings.count(queries, "730D") > 0,
         "owner_payment_shortfall_ratio": owner_share,
-        "overdue_instalments": owner_unpaid,
         "labour_complaints_12m": src.other_complaints.count(queries, "365D"),
         "prior_wage_complaints_12m": src.wage_complaints.count(queries, "365D"),
         "prior_arrears_events_24m": src.arrears.count(queries, "730D"),
