@@ -19,10 +19,12 @@ department that worked the case can say the risk was real. Closed warnings are f
 
 from __future__ import annotations
 
+import math
 import os
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,7 +44,7 @@ from serving.store.models import (
     ScoredRecord,
     WarningEvent,
 )
-from serving.store.pseudonym import pseudonymise, sanitise
+from serving.store.pseudonym import pseudonymise, sanitise, scrub_text
 
 MAX_PAGE_SIZE = 500
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -144,6 +146,53 @@ def check_transition(
         raise TransitionError("an outcome is given only when closing")
 
 
+class MemoScrubber:
+    """`pseudonym.sanitise(secret, value, {raw_id})`, remembering scrubbed strings and integers.
+
+    A 1,000-record request repeats the same feature names, labels, action texts and small
+    counts tens of thousands of times; scrubbing each afresh was most of the store write
+    (about 0.3 s of 0.37 s). The result is identical: a string that contains the record's raw
+    id, or an integer equal to it, is scrubbed with the id known, as `sanitise` does; any
+    other string's scrub does not depend on the id, so one cached answer serves every record.
+    Types beyond JSON's go to `sanitise` itself.
+    """
+
+    def __init__(self, secret: str, cache_size: int = 65_536) -> None:
+        self._secret = secret
+        self._text = lru_cache(maxsize=cache_size)(partial(scrub_text, secret))
+        self._int = lru_cache(maxsize=cache_size, typed=True)(partial(sanitise, secret))
+
+    def _plain(self, value: Any, raw_id: str) -> Any:
+        """The common leaves inline (no extra call): a dict's keys and scalar values."""
+        kind = type(value)
+        if value is None or kind is bool or (kind is float and math.isfinite(value)):
+            return value
+        if kind is str and not (raw_id and raw_id in value):
+            return self._text(value)
+        return self(value, raw_id)
+
+    def __call__(self, value: Any, raw_id: str) -> Any:
+        if value is None or value is True or value is False:
+            return value
+        kind = type(value)
+        if kind is str:
+            if raw_id and raw_id in value:
+                return scrub_text(self._secret, value, frozenset({raw_id}))
+            return self._text(value)
+        if kind is float:
+            return value if math.isfinite(value) else None
+        if kind is dict:
+            return {
+                self._plain(str(key), raw_id): self._plain(item, raw_id)
+                for key, item in value.items()
+            }
+        if kind is list:
+            return [self(item, raw_id) for item in value]
+        if kind is int and str(value) != raw_id:
+            return self._int(value)
+        return sanitise(self._secret, value, frozenset({raw_id}))
+
+
 class WarningStore:
     """The closed loop's records: warnings, their history, the audit log and scored records."""
 
@@ -157,6 +206,7 @@ class WarningStore:
         if not pseudonym_secret:
             raise ValueError("a pseudonym secret is required")
         self._secret = pseudonym_secret
+        self._scrub = MemoScrubber(pseudonym_secret)
         self._engine = _create_engine(url)
         self._is_sqlite = self._engine.dialect.name == "sqlite"
         write_engine = self._engine.execution_options(riskloop_write=True)
@@ -361,7 +411,6 @@ class WarningStore:
     def _prepare(self, result: dict[str, Any], default_as_of: date) -> dict[str, Any]:
         """One result's stored form: pseudonymised id, period, scrubbed reasons and features."""
         raw_id = str(result["entity_id"])
-        known = frozenset({raw_id})
         record_as_of = _as_date(result.get("as_of") or default_as_of)
         return {
             "entity_hash": self.pseudonymise(raw_id),
@@ -369,9 +418,9 @@ class WarningStore:
             "period": _month_start(record_as_of),
             "score": float(result["score"]),
             "risk_level": str(result["risk_level"]),
-            "reasons": sanitise(self._secret, list(result.get("reasons") or []), known),
-            "actions": sanitise(self._secret, list(result.get("actions") or []), known),
-            "features": sanitise(self._secret, dict(result.get("features") or {}), known),
+            "reasons": self._scrub(list(result.get("reasons") or []), raw_id),
+            "actions": self._scrub(list(result.get("actions") or []), raw_id),
+            "features": self._scrub(dict(result.get("features") or {}), raw_id),
         }
 
     def _existing_warnings(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,34 @@ def test_no_raw_identifier_in_any_file_the_store_writes(tmp_path: Path) -> None:
             for encoding in ("utf-8", "utf-16-le"):
                 assert raw.encode(encoding) not in blob, f"{raw} found in {name}"
     assert pseudonymise("grep-secret", CITIZEN_ID).encode() in blobs["store.db (closed)"]
+
+
+def test_memo_scrubber_matches_sanitise_record_by_record() -> None:
+    """The store's cached scrubber gives `sanitise`'s answer, also when the cache is warm."""
+    import numpy as np
+
+    from serving.store.repository import MemoScrubber
+
+    scrub = MemoScrubber("k1")
+    shared = {
+        "label": "Unpaid social insurance",
+        "sentence": f"call {PHONE} about it (raises risk)",
+        "count": 3,
+        "big": int(BANK_ACCOUNT),
+        "ratio": float("nan"),
+        "inf": float("inf"),
+        "flag": True,
+        "none": None,
+        "numpy": np.int64(13800138000),
+        "day": date(2025, 1, 1),
+        "pair": (1, CREDIT_CODE),
+        CITIZEN_ID: "key is an id",
+    }
+    for raw_id in (RESIDENT, "emp-7", "3", "Unpaid", "", RESIDENT):
+        value = {
+            **shared,
+            "own": f"unit {raw_id} reported",
+            "own_int": 3,
+            "nested": [shared, {"entity": raw_id}],
+        }
+        assert scrub(value, raw_id) == sanitise("k1", value, frozenset({raw_id}))
