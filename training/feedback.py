@@ -178,7 +178,8 @@ def apply_feedback(
         ["entity_hash"] if task in _ONE_ROW_PER_ENTITY else ["entity_hash", "period"], keep="last"
     )
     added_parts = []
-    for when, group in unmatched.groupby("as_of", sort=True):
+    for when in sorted(unmatched["as_of"].unique()):
+        group = unmatched[unmatched["as_of"] == when]
         scoring = build_dataset(task, tables, unlabelled=True, as_of=pd.Timestamp(when))
         lookup = group.set_index("entity_hash")
         scoring_hashes = _pseudonyms(scoring["entity_id"], pseudonym_secret)

@@ -121,12 +121,13 @@ def build_dataset_command(
 def _parse_date(text: str):
     import pandas as pd
 
+    problem = UserError(f"--as-of {text!r} is not a date (expected YYYY-MM-DD)")
     try:
         when = pd.Timestamp(text)
     except ValueError:
-        when = pd.NaT
+        raise problem from None
     if pd.isna(when):
-        raise UserError(f"--as-of {text!r} is not a date (expected YYYY-MM-DD)")
+        raise problem
     return when
 
 
