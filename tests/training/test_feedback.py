@@ -230,3 +230,32 @@ def test_with_feedback_needs_raw_data(isolated_env: Path) -> None:
         ],
     )
     assert built.exit_code == 2 and "--with-feedback" in built.output
+
+
+def test_apply_feedback_matches_a_dispute_on_the_dispute_alone(
+    tmp_path: Path, small_city: Path
+) -> None:
+    """A dispute is scored once: its warning labels the dispute's row whatever the as-of date."""
+    from features.dataset import build_dataset
+    from training.feedback import apply_feedback
+    from training.raw_io import load_raw_tables
+
+    task = "dispute-escalation"
+    tables = load_raw_tables(small_city, task)
+    dataset = build_dataset(task, tables)
+    calm = dataset[dataset["label"] == 0].iloc[-1]
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    with WarningStore(url, SECRET) as store:
+        (warning_id,) = store.record_scores(
+            actor="scorer",
+            task=task,
+            model_name="m",
+            model_version="1",
+            results=[{**_record(str(calm["entity_id"])), "as_of": date(2026, 1, 5)}],
+        )
+        _close(store, warning_id, "prevented")
+    merged, summary = apply_feedback(task, dataset, tables, url, SECRET)
+    assert (summary.matched, summary.changed, summary.added) == (1, 1, 0)
+    row = merged[merged["entity_id"] == calm["entity_id"]]
+    assert row["label"].tolist() == [1] and row["audit_feedback_outcome"].tolist() == ["prevented"]
+    assert len(merged) == len(dataset)
