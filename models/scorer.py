@@ -9,6 +9,7 @@ base value equal the raw margin, and the calibrated score is a function of that 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -109,6 +110,17 @@ def score_arrays(
     column lookup when the caller needs the raw values too.
     """
     matrix = feature_matrix(model.spec, frame, columns)
+    return score_matrix(model, matrix, _entity_ids(frame), explain=explain)
+
+
+def score_matrix(
+    model: RiskModel, matrix: np.ndarray, entity_ids: np.ndarray, explain: bool = True
+) -> ScoredArrays:
+    """`score_arrays` on a ready float matrix (`feature_matrix`'s encoding), no pandas.
+
+    The service builds the matrix straight from validated request records: for a one-record
+    request the frame round trip cost more than the TreeSHAP call itself.
+    """
     booster = model.booster_
     contributions: np.ndarray | None = None
     if not len(matrix):
@@ -130,7 +142,7 @@ def score_arrays(
         base_value = _base_value(model)
     scores = model.calibrator_.transform(raw_margin)
     return ScoredArrays(
-        entity_ids=_entity_ids(frame),
+        entity_ids=entity_ids,
         scores=scores,
         levels=model.thresholds_.levels(scores),
         raw_margin=raw_margin,
@@ -204,25 +216,54 @@ def score_frame(
     """
     if lang not in _SUFFIX:
         raise ValueError(f"unknown language {lang!r}; expected 'en' or 'zh'")
-    spec = model.spec
-    columns = feature_columns(spec, frame)
+    columns = feature_columns(model.spec, frame)
     arrays = score_arrays(model, frame, explain=explain, columns=columns)
+    return scored_records(model, arrays, columns, explain=explain, top_k=top_k, lang=lang)
+
+
+def scored_records(
+    model: RiskModel,
+    arrays: ScoredArrays,
+    values: Sequence[Sequence[object]],
+    explain: bool = True,
+    top_k: int = 5,
+    lang: Lang = "en",
+) -> list[ScoredRecord]:
+    """`ScoredRecord`s from scored arrays; `values[i][row]` is feature i's raw value of a row.
+
+    The top-k ordering is one vectorised stable argsort for the whole batch.
+    """
+    if lang not in _SUFFIX:
+        raise ValueError(f"unknown language {lang!r}; expected 'en' or 'zh'")
+    spec = model.spec
     features = spec.features
     names = spec.feature_names
+    n_rows = len(arrays.scores)
+    levels: list[RiskLevel] = arrays.levels.tolist()
+    scores = arrays.scores.tolist()
+    margins = arrays.raw_margin.tolist()
+    explained = explain and arrays.contributions is not None and n_rows > 0
+    if explained:
+        contrib = arrays.contributions
+        assert contrib is not None
+        orders = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, : max(top_k, 0)].tolist()
+        contrib_rows = contrib.tolist()
     records: list[ScoredRecord] = []
-    for row in range(len(frame)):
-        level: RiskLevel = str(arrays.levels[row])  # type: ignore[assignment]
+    for row in range(n_rows):
+        level = levels[row]
         reasons: list[Reason] = []
         contributions: dict[str, float] = {}
-        if explain and arrays.contributions is not None:
-            row_contrib = arrays.contributions[row]
-            contributions = dict(zip(names, row_contrib.tolist(), strict=True))
-            order = np.argsort(-np.abs(row_contrib), kind="stable")[: max(top_k, 0)]
-            for index in order:
+        raising: list[FeatureDef] = []
+        if explained:
+            row_contrib = contrib_rows[row]
+            contributions = dict(zip(names, row_contrib, strict=True))
+            for index in orders[row]:
                 feature = features[index]
-                contribution = float(row_contrib[index])
+                contribution = row_contrib[index]
                 direction = contribution_direction(contribution)
-                value = _native_value(feature, columns[index][row])
+                value = _native_value(feature, values[index][row])
+                if direction == "raises":
+                    raising.append(feature)
                 reasons.append(
                     Reason(
                         feature=feature.name,
@@ -234,19 +275,18 @@ def score_frame(
                         sentence=reason_sentence(feature, value, direction, lang),
                     )
                 )
-        raising = tuple(spec.feature(r.feature) for r in reasons if r.direction == "raises")
         actions = [
             RecommendedAction(
                 department=action.department(lang), action=action.text(lang), trigger=trigger
             )
-            for trigger, action in spec.actions_for(level, raising)
+            for trigger, action in spec.actions_for(level, tuple(raising))
         ]
         records.append(
             ScoredRecord(
                 entity_id=str(arrays.entity_ids[row]),
-                score=float(arrays.scores[row]),
+                score=scores[row],
                 risk_level=level,
-                raw_margin=float(arrays.raw_margin[row]),
+                raw_margin=margins[row],
                 base_value=arrays.base_value,
                 contributions=contributions,
                 reasons=reasons,

@@ -23,6 +23,7 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -38,8 +39,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from models.registry import load_registered
-from models.risk_model import RiskModel
-from models.scorer import ScoredRecord, score_frame
+from models.risk_model import RiskModel, feature_columns
+from models.scorer import ScoredRecord, score_arrays, score_matrix, scored_records
 from models.settings import Settings, get_settings
 from models.spec import TaskSpec
 from serving import schemas
@@ -231,6 +232,7 @@ class ServedModel:
     version: str
     alias: str
     loaded_at: datetime
+    encoder: RecordEncoder
     last_reload_error: str | None = None
 
     def info(self) -> schemas.ModelInfo:
@@ -256,6 +258,7 @@ def _load_champion(task: str, settings: Settings) -> ServedModel:
         version=str(version.version),
         alias=version.alias,
         loaded_at=datetime.now(UTC),
+        encoder=RecordEncoder.for_spec(model.spec),
     )
 
 
@@ -270,19 +273,41 @@ def _alias_version(task: str, settings: Settings) -> str:
 # ----------------------------------------------------------------------------- scoring helpers
 
 
-def records_frame(spec: TaskSpec, records: list[BaseModel]) -> pd.DataFrame:
-    """Validated request records as the feature frame the scorer expects (missing = NaN)."""
-    rows = [record.__dict__ for record in records]
-    columns: dict[str, Any] = {"entity_id": [row["entity_id"] for row in rows]}
-    for feature in spec.features:
-        values = [row[feature.name] for row in rows]
-        if feature.dtype == "category":
-            columns[feature.name] = pd.Series(values, dtype=object)
-        else:
-            columns[feature.name] = np.array(
-                [np.nan if v is None else float(v) for v in values], dtype="float64"
-            )
-    return pd.DataFrame(columns)
+@dataclass(frozen=True)
+class RecordEncoder:
+    """Validated request records straight to the scorer's float matrix, without pandas.
+
+    Built once per loaded model: the feature order and each category's code table
+    (`models.risk_model.feature_matrix`'s encoding) are looked up at load, not per request.
+    """
+
+    names: tuple[str, ...]
+    category_codes: tuple[dict[str, float] | None, ...]
+
+    @classmethod
+    def for_spec(cls, spec: TaskSpec) -> RecordEncoder:
+        return cls(
+            names=tuple(spec.feature_names),
+            category_codes=tuple(
+                {category: float(code) for code, category in enumerate(f.categories)}
+                if f.dtype == "category"
+                else None
+                for f in spec.features
+            ),
+        )
+
+    def encode(self, records: list[BaseModel]) -> tuple[np.ndarray, list[list[Any]], np.ndarray]:
+        """(matrix, raw values per feature, entity ids); None is missing (NaN)."""
+        rows = [record.__dict__ for record in records]
+        values = [[row[name] for row in rows] for name in self.names]
+        matrix = np.empty((len(rows), len(self.names)), dtype="float64")
+        for index, (column, codes) in enumerate(zip(values, self.category_codes, strict=True)):
+            if codes is None:
+                matrix[:, index] = np.array(column, dtype="float64")  # None -> NaN
+            else:
+                matrix[:, index] = [np.nan if v is None else codes.get(v, np.nan) for v in column]
+        entity_ids = np.array([row["entity_id"] for row in rows], dtype=object)
+        return matrix, values, entity_ids
 
 
 def _native(value: Any) -> Any:
@@ -504,6 +529,7 @@ class RiskloopService:
         spec = served.model.spec
         as_of: list[str | None]
         features: list[dict[str, Any]]
+        values: Sequence[Sequence[Any]]
         if entity_ids is not None:
             try:
                 frame = self.online.lookup(spec.slug, entity_ids)
@@ -513,11 +539,16 @@ class RiskloopService:
                 return _json_response({"error": str(exc)}, status=404)
             as_of = [pd.Timestamp(v).date().isoformat() for v in frame["as_of"]]
             features = _feature_dicts(spec, frame)
+            values = feature_columns(spec, frame)
+            arrays = score_arrays(served.model, frame, explain=explain, columns=list(values))
         else:
-            frame = records_frame(spec, records or [])
-            as_of = [None] * len(frame)
+            matrix, values, ids = served.encoder.encode(records or [])
+            as_of = [None] * len(ids)
             features = _record_features(records or [])
-        scored = score_frame(served.model, frame, explain=explain, top_k=top_k, lang=lang)
+            arrays = score_matrix(served.model, matrix, ids, explain=explain)
+        scored = scored_records(
+            served.model, arrays, values, explain=explain, top_k=top_k, lang=lang
+        )
         results = [_result_dict(s, served, explain) for s in scored]
         warning_ids = self.store.record_scores(
             actor=key.name,
