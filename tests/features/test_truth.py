@@ -80,3 +80,34 @@ def test_noise_features_carry_little_signal(slug, labelled, truth) -> None:
         column = merged[feature.name]
         values = column.cat.codes if feature.dtype == "category" else column
         assert abs(np.corrcoef(_ranks(values), target)[0, 1]) < 0.1, feature.name
+
+
+@pytest.mark.parametrize("slug", list(TASKS))
+def test_noise_features_are_not_missing_for_a_reason(slug, labelled, truth) -> None:
+    """A noise feature's missingness carries no risk either: among units scored in the same
+    month, those with it missing are as risky as those with it present (a feature missing for
+    every unit of a month, such as a 30-day window at the first as-of date, says nothing about
+    one unit).
+
+    (A per-dispute mean visit duration failed this: it is missing exactly when a dispute has no
+    visit, so no chance of the threat or emotion flags that raise the risk.)
+    """
+    merged = labelled[slug].merge(truth[slug], on=["entity_id", "as_of"])
+    month = merged["as_of"].dt.to_period("M")
+    overall = merged["true_prob"].mean()
+    for feature in (f for f in CATALOG[slug] if f.noise):
+        missing = merged[feature.name].isna()
+        by_month = merged.assign(missing=missing, month=month).groupby(["month", "missing"])
+        means = by_month["true_prob"].mean().unstack("missing")
+        counts = by_month.size().unstack("missing")
+        if True not in means or False not in means:
+            continue
+        mixed = means.dropna().index
+        if not len(mixed):
+            continue
+        gap = means.loc[mixed, True] - means.loc[mixed, False]
+        weights = counts.loc[mixed, True]
+        pooled = float(np.average(gap, weights=weights))
+        # Allow sampling error: a handful of missing rows says little either way.
+        error = 2 * merged["true_prob"].std() / np.sqrt(weights.sum())
+        assert abs(pooled) < 0.1 * overall + error, (feature.name, round(pooled, 4), overall)
