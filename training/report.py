@@ -917,6 +917,17 @@ def _fidelity(
             )
         )
         parts.append(
+            html.tag(
+                "p",
+                "How to read a miss: the truth measures a driver's push against the driver being "
+                "absent, SHAP against the average unit. A driver that most units have to some "
+                "degree (the parties' police calls, say) gets little SHAP credit at its common "
+                "value even when the truth calls it dominant, and the absence of rarer drivers "
+                "then outranks it.",
+                class_="note",
+            )
+        )
+        parts.append(
             html.table(
                 [
                     "dominant driver",
