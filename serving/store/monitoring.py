@@ -48,7 +48,9 @@ def _numeric_bins(
         edges = np.array([], dtype="float64")
 
     def bucket(values: pd.Series) -> pd.Series:
-        labels = np.searchsorted(edges, values.to_numpy(), side="right").astype(object)
+        # Bins are (edge[k-1], edge[k]]: a reference that is mostly zeros keeps 0 in a bin of
+        # its own instead of sharing it with every positive value.
+        labels = np.searchsorted(edges, values.to_numpy(), side="left").astype(object)
         labels[values.isna().to_numpy()] = MISSING_BIN
         return pd.Series(labels).value_counts()
 
@@ -93,6 +95,23 @@ def psi(
     ref_share = _shares(ref_counts.reindex(keys, fill_value=0), len(ref)).clip(lower=epsilon)
     cur_share = _shares(cur_counts.reindex(keys, fill_value=0), len(cur)).clip(lower=epsilon)
     return float(((cur_share - ref_share) * np.log(cur_share / ref_share)).sum())
+
+
+def recent_rows(
+    frame: pd.DataFrame, share: float = 0.25, date_column: str = "as_of"
+) -> pd.DataFrame:
+    """The rows of the latest `date_column` values that together hold at least `share` of `frame`.
+
+    Monitoring compares this month's population with the newest months the model learned from:
+    the oldest training months differ for reasons that are not drift (year-on-year features have
+    no history yet, firms were younger), and pooling them in would alarm every month.
+    """
+    if date_column not in frame.columns or frame.empty:
+        return frame
+    counts = frame[date_column].value_counts().sort_index(ascending=False)
+    needed = share * len(frame)
+    kept = counts.index[: int(np.searchsorted(counts.cumsum().to_numpy(), needed)) + 1]
+    return frame[frame[date_column].isin(kept)]
 
 
 def feature_psi(

@@ -109,6 +109,7 @@ def build_monitor_report(
         observed_labels,
         precision_by_level,
         psi,
+        recent_rows,
     )
 
     try:
@@ -128,17 +129,27 @@ def build_monitor_report(
     features = [name for name in spec.feature_names if name in ref_frame.columns]
     if not features:
         raise UserError(f"the reference ({source}) has none of {spec.task}'s feature columns")
+    ref_frame = recent_rows(ref_frame)
     feature_figures = feature_psi(ref_frame, current, features, bins=bins)
     score_psi = psi(ref_frame[SCORE], current[SCORE], bins=bins) if SCORE in ref_frame else math.nan
     psi_all = {**feature_figures, SCORE: score_psi}
-    drifted = [name for name, value in psi_all.items() if value > threshold]
+    not_alarmed = _not_alarmed(spec, ref_frame, features)
+    drifted = [
+        name for name, value in psi_all.items() if value > threshold and name not in not_alarmed
+    ]
     closed = warnings[warnings["status"] == "closed"]
     return {
         "task": spec.task,
         "generated_at": datetime.now(UTC).isoformat(),
         "since": since.isoformat() if since else None,
         "threshold": threshold,
-        "reference": {"source": source, "rows": len(ref_frame), "model_version": model_version},
+        "reference": {
+            "source": source,
+            "rows": len(ref_frame),
+            "model_version": model_version,
+            "as_of": _as_of_range(ref_frame),
+        },
+        "not_alarmed": not_alarmed,
         "current": {
             "rows": len(current),
             "model_versions": sorted(current["model_version"].astype(str).unique().tolist()),
@@ -157,6 +168,32 @@ def build_monitor_report(
         "precision": precision_by_level(warnings),
         "calibration": calibration(closed["score"], observed_labels(closed["outcome"])),
     }
+
+
+def _not_alarmed(spec: Any, reference: pd.DataFrame, features: list[str]) -> dict[str, str]:
+    """Features whose PSI is reported but cannot raise the drift alarm, with the reason.
+
+    A calendar feature (no source table, e.g. months to Spring Festival) takes one value per
+    month by construction, and a feature constant in the reference is one the model never split
+    on: neither shift says anything about the population.
+    """
+    by_name = {feature.name: feature for feature in spec.features}
+    reasons: dict[str, str] = {}
+    for name in features:
+        if not by_name[name].source_table:
+            reasons[name] = "calendar feature: one value per month by construction"
+        elif reference[name].nunique(dropna=False) <= 1:
+            reasons[name] = "constant in the reference: the model cannot use it"
+    return reasons
+
+
+def _as_of_range(frame: pd.DataFrame) -> str | None:
+    import pandas as pd
+
+    if "as_of" not in frame.columns or frame.empty:
+        return None
+    dates = pd.to_datetime(frame["as_of"])
+    return f"{dates.min():%Y-%m-%d}..{dates.max():%Y-%m-%d}"
 
 
 def _open_store() -> WarningStore:
