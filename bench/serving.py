@@ -55,7 +55,11 @@ def _free_port() -> int:
 
 def _champions_exist() -> bool:
     from models.registry import load_registered
+    from models.settings import get_settings
 
+    uri = get_settings().mlflow_uri
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return False  # asking would create an empty MLflow database in the working directory
     try:
         for task in TASKS:
             load_registered(task)
@@ -145,7 +149,7 @@ def _server(command: list[str], env: dict[str, str], port: int, log: Path) -> It
     with open(log, "wb") as out:
         process = subprocess.Popen(
             command,
-            cwd=PROJECT_ROOT,
+            cwd=log.parent,  # the scratch folder: servers leave nothing in the caller's folder
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -280,14 +284,20 @@ def _measure(
 
 
 def _bench_env(scratch: Path) -> dict[str, str]:
+    """Servers run in `scratch`: every setting they read is absolute, and `bench` (not an
+    installed package) is importable through PYTHONPATH for the toy service."""
+    python_path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)
     return {
         **os.environ,
+        "PYTHONPATH": python_path,
         "BENTOML_DO_NOT_TRACK": "true",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "true",
         "BENTOML_HOME": str(scratch / "bentoml"),
         "RISKLOOP_STORE_URL": f"sqlite:///{scratch / 'bench-warnings.db'}",
         "RISKLOOP_KEYS_FILE": str(scratch / "bench-keys.json"),
+        "RISKLOOP_DATA_DIR": str(scratch / "data"),
+        "RISKLOOP_REPORTS_DIR": str(scratch / "reports"),
         "RISKLOOP_RELOAD_INTERVAL_S": "3600",
         # `mlflow models serve` execs `uvicorn` by name: the venv's bin must come first
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -309,6 +319,7 @@ def run() -> dict[str, Any]:
     from bench.training import _default_city
     from models.settings import get_settings
     from serving.auth import create_key
+    from training.commands.service import absolute_sqlite_url
 
     scratch = Path(tempfile.mkdtemp(prefix="riskloop-bench-serving-"))
     try:
@@ -321,7 +332,7 @@ def run() -> dict[str, Any]:
             _train_champions(city)
             source = f"trained here on {city}"
         env = _bench_env(scratch)
-        env["RISKLOOP_MLFLOW_URI"] = get_settings().mlflow_uri
+        env["RISKLOOP_MLFLOW_URI"] = absolute_sqlite_url(get_settings().mlflow_uri, Path.cwd())
         token = create_key("bench", ["score"], Path(env["RISKLOOP_KEYS_FILE"]))
         records = {task: _rows(task, city, BIG_BATCH) for task in TASKS}
         figures: dict[str, Any] = {
