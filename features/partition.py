@@ -10,6 +10,8 @@ Partitioning therefore routes every raw row to the partition of the unit it belo
   their construction project to its contractor; 110 calls and petitions follow their party to
   every dispute that lists the party, so a party of disputes in several partitions is copied
   into each of them;
+- tables that feed an aggregate over other units (`BROADCAST`: a district's latest grid visits,
+  which need every dispute's district) are copied whole into every partition;
 - the rows that fix the time coverage (the extremes of `COVERAGE` columns) are added to every
   partition. They belong to other units, whose rows the builders drop, so they move the
   coverage and nothing else.
@@ -60,6 +62,14 @@ LINKS: dict[str, dict[str, Link]] = {
     "wage_arrears": {"project_instalments": _PROJECT, "project_payments": _PROJECT},
     "telecom_fraud": {},
     "dispute_escalation": {"police_calls": _PARTY, "petitions": _PARTY},
+}
+
+#: Tables copied whole into every partition, because some feature aggregates them over units
+#: other than its own (`district_visit_duration_min`: the district's latest grid visits).
+BROADCAST: dict[str, tuple[str, ...]] = {
+    "wage_arrears": (),
+    "telecom_fraud": (),
+    "dispute_escalation": ("disputes", "grid_visits"),
 }
 
 #: Columns whose extremes set a task's time coverage (what the builders' `data_end` and first
@@ -119,6 +129,8 @@ def _positions(
     links: Mapping[str, pd.DataFrame],
 ) -> list[np.ndarray]:
     """Row positions of `frame` that each partition receives, in the frame's order."""
+    if table in BROADCAST[task]:
+        return [np.arange(len(frame)) for _ in range(n_partitions)]
     column = entity_column(task, table)
     if column:
         partition = entity_partition(frame[column], n_partitions)
