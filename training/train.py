@@ -21,7 +21,7 @@ from models.spec import LightGBMParams, TaskSpec
 from training.errors import UserError
 
 ID_COLUMNS = ("entity_id", "as_of", "label")
-REFERENCE_ARTIFACT = "reference/train.parquet"
+REFERENCE_ARTIFACT = "reference/dataset.parquet"
 REFERENCE_MAX_ROWS = 50_000
 FEEDBACK_COLUMN = "audit_feedback_outcome"
 
@@ -181,7 +181,11 @@ def _apply_store_feedback(
 
 
 def reference_sample(model: RiskModel, train: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """The monitoring reference: a seeded sample of the training slice, features and score.
+    """The monitoring reference: a seeded sample of the given rows, features and score.
+
+    Training passes the whole labelled dataset the champion was fit, calibrated and tested on,
+    so `riskloop monitor` can compare this month's population with the newest labelled months
+    rather than with the oldest ones (whose year-on-year features lack history).
 
     At most `REFERENCE_MAX_ROWS` rows keep the artifact small. No `entity_id`: raw identifiers
     must not reach MLflow, and `riskloop monitor` compares distributions, not units.
@@ -352,7 +356,7 @@ def train_task(
         tracking.log_importance(importance)
         with tempfile.TemporaryDirectory(prefix="riskloop-reference-") as tmp:
             local = Path(tmp) / Path(REFERENCE_ARTIFACT).name
-            reference_sample(model, splits.train, seed).to_parquet(local, index=False)
+            reference_sample(model, data.frame, seed).to_parquet(local, index=False)
             mlflow.log_artifact(str(local), str(Path(REFERENCE_ARTIFACT).parent))
         registered = tracking.log_and_register(model, splits.test.head(5))
         mlflow.set_tag("riskloop.registered_version", str(registered.version))

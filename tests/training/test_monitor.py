@@ -217,7 +217,7 @@ def test_monitor_reads_the_champions_logged_training_data(isolated_env: Path) ->
     quiet = runner.invoke(app, ["monitor", "--task", TASK, "--out", str(isolated_env / "q.json")])
     assert quiet.exit_code == 0, quiet.output
     report = json.loads((isolated_env / "q.json").read_text())
-    assert report["reference"]["source"].endswith("reference/train.parquet")
+    assert report["reference"]["source"].endswith("reference/dataset.parquet")
     assert report["reference"]["model_version"] == "1"
     assert report["psi"]["score"] < 0.25
 
@@ -228,7 +228,7 @@ def test_monitor_reads_the_champions_logged_training_data(isolated_env: Path) ->
 
 
 def test_reference_sample_is_small_seeded_and_holds_no_identifiers() -> None:
-    """What training logs as `reference/train.parquet`: at most 50,000 rows, features and score."""
+    """What training logs as `reference/dataset.parquet`: at most 50,000 rows, features and score."""
     import dataclasses
 
     from training.train import REFERENCE_MAX_ROWS, Splits, fit_model, reference_sample

@@ -125,7 +125,7 @@ def train(
     """Train, evaluate and register a new version of a task's model (alias `challenger`).
 
     The run records whether feedback labels were used (tag `riskloop.feedback_used`, with
-    their count) and logs a sample of the training slice as `reference/train.parquet`, the
+    their count) and logs a sample of the labelled dataset as `reference/dataset.parquet`, the
     reference `riskloop monitor` compares recent requests with.
     """
     from rich.console import Console
