@@ -919,11 +919,10 @@ def _fidelity(
         parts.append(
             html.tag(
                 "p",
-                "How to read a miss: the truth measures a driver's push against the driver being "
-                "absent, SHAP against the average unit. A driver that most units have to some "
-                "degree (the parties' police calls, say) gets little SHAP credit at its common "
-                "value even when the truth calls it dominant, and the absence of rarer drivers "
-                "then outranks it.",
+                "How to read a miss: both the truth and SHAP measure a driver's push against the "
+                "average unit, so a miss means the model spread the driver's effect over other "
+                "features or learned it weakly; reasons that lower the risk (a driver the unit "
+                "lacks) can also outrank a modest dominant push by |contribution|.",
                 class_="note",
             )
         )

@@ -50,12 +50,15 @@ class NoiseSignal:
 def dominant_driver(contributions: np.ndarray, names: list[str]) -> np.ndarray:
     """Name the driver that dominates each row's risk.
 
-    `contributions` holds beta_d * x_d per row (rows x drivers). A driver dominates when its
-    positive contribution is at least DOMINANCE_FLOOR log-odds and at least DOMINANCE_RATIO
-    times the second largest positive contribution; when the largest is below the floor the
-    answer is "none", otherwise "mixed".
+    `contributions` holds beta_d * x_d per row (rows x drivers). Each is measured against the
+    average unit (beta_d * (x_d - mean x_d)), the baseline an explanation of a score uses too:
+    a driver at its usual level (one prior police call when most parties have one) does not
+    make a unit stand out. A driver dominates when its positive contribution is at least
+    DOMINANCE_FLOOR log-odds and at least DOMINANCE_RATIO times the second largest positive
+    contribution; when the largest is below the floor the answer is "none", otherwise "mixed".
     """
-    positive = np.clip(contributions, 0.0, None)
+    centred = contributions - contributions.mean(axis=0, keepdims=True)
+    positive = np.clip(centred, 0.0, None)
     if positive.shape[1] == 1:
         top = positive[:, 0]
         return np.where(top >= DOMINANCE_FLOOR, names[0], "none").astype(object)
