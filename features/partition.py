@@ -17,10 +17,9 @@ Partitioning therefore routes every raw row to the partition of the unit it belo
   coverage and nothing else.
 
 Building each partition with the pandas builder, keeping the units it owns (`owned_rows`) and
-concatenating gives the pandas engine's dataset; `canonical_order` sorts both the same way.
-Every value is identical except float sums that `features.pit.EventIndex` takes as differences
-of prefix sums over a whole table: with fewer rows before a unit's rows they round differently
-in the last bits (measured on the small city: at most 3e-10 relative).
+concatenating gives the pandas engine's dataset, bit for bit; `canonical_order` sorts both the
+same way. (`features.pit.EventIndex` keeps float running sums per entity for this reason: a
+sum over a whole table would round differently once the table is split.)
 Every function here is pure and works on one chunk of a table as well as on the whole table,
 which is what lets Dask apply them chunk by chunk.
 """

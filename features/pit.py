@@ -174,21 +174,28 @@ class EventIndex:
         self._keys = keys if order is None else keys[order]
         self._times = times if order is None else times[order]
         self._bounds_cache: tuple[Queries | None, dict] = (None, {})
-        # Integer columns keep only exact prefix sums (values are their differences); float
-        # columns keep their values too, since float prefix differences are not exact.
+        # Integer columns keep only exact prefix sums (values are their differences). Float
+        # columns keep their values and per-entity running sums: a float sum then depends on
+        # the entity's own rows only, so a table split by entity (the Dask engine) gives the
+        # same bits as the whole table.
         self._prefix: dict[str, np.ndarray] = {}
+        self._entity_prefix: dict[str, np.ndarray] = {}
         self._values: dict[str, np.ndarray] = {}
         self._padded: dict[str, np.ndarray] = {}
+        entity_of_row = self._keys // self._stride
         for column in value_cols:
             values = events[column].to_numpy()
             values = values if every_row else values[keep]
             values = values if order is None else values[order]
-            exact = values.dtype.kind in "biu"
-            values = values.astype(np.int64 if exact else np.float64, copy=False)
-            prefix = np.zeros(len(values) + 1, dtype=values.dtype)
-            np.cumsum(values, out=prefix[1:])
-            self._prefix[column] = prefix
-            if not exact:
+            if values.dtype.kind in "biu":
+                values = values.astype(np.int64, copy=False)
+                prefix = np.zeros(len(values) + 1, dtype=np.int64)
+                np.cumsum(values, out=prefix[1:])
+                self._prefix[column] = prefix
+            else:
+                values = values.astype(np.float64, copy=False)
+                running = pd.Series(values).groupby(entity_of_row, sort=False).cumsum()
+                self._entity_prefix[column] = running.to_numpy(dtype=np.float64)
                 self._values[column] = values
 
     def _column(self, column: str) -> np.ndarray:
@@ -197,7 +204,7 @@ class EventIndex:
         Integer columns rebuild their values from the prefix sums once, on first use.
         """
         if column not in self._padded:
-            values = self._values.pop(column, None)
+            values = self._values.get(column)
             if values is None:
                 values = np.diff(self._prefix[column])
             padded = np.empty(len(values) + 1, dtype=np.float64)
@@ -277,8 +284,23 @@ class EventIndex:
     ) -> np.ndarray:
         """Sum of `column` over visible rows in the trailing window (0 when there are none)."""
         lo, hi = self._bounds(queries, window, offset)
-        prefix = self._prefix[column]
-        return prefix[hi] - prefix[lo]
+        return self._range_sum(queries, column, lo, hi)
+
+    def _range_sum(
+        self, queries: Queries, column: str, lo: np.ndarray, hi: np.ndarray
+    ) -> np.ndarray:
+        """Sum of `column` over sorted rows [lo, hi) of each query's entity."""
+        if column in self._prefix:
+            prefix = self._prefix[column]
+            return prefix[hi] - prefix[lo]
+        running = self._entity_prefix[column]
+        if not len(running):
+            return np.zeros(len(lo), dtype=np.float64)
+        codes = np.where(queries.codes >= 0, queries.codes, 0)
+        start = np.searchsorted(self._keys, codes * self._stride, side="left")
+        upto_hi = running[np.maximum(hi - 1, 0)]
+        upto_lo = np.where(lo > start, running[np.maximum(lo - 1, 0)], 0.0)
+        return np.where(hi > lo, upto_hi - upto_lo, 0.0)
 
     def mean(
         self,
@@ -289,10 +311,10 @@ class EventIndex:
     ) -> np.ndarray:
         """Mean of `column` over visible rows in the trailing window (NaN when there are none)."""
         lo, hi = self._bounds(queries, window, offset)
-        prefix = self._prefix[column]
+        total = self._range_sum(queries, column, lo, hi)
         n = hi - lo
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(n > 0, (prefix[hi] - prefix[lo]) / np.maximum(n, 1), np.nan)
+            return np.where(n > 0, total / np.maximum(n, 1), np.nan)
 
     def max(
         self,

@@ -35,15 +35,8 @@ def client() -> Iterator[object]:
 
 
 def assert_same_dataset(got: pd.DataFrame, expected: pd.DataFrame) -> None:
-    """Same rows, order, dtypes; exact values except float sums (see `features.partition`).
-
-    `pit.EventIndex` sums float columns as differences of prefix sums over the whole table, so
-    a partition (fewer rows before a unit's rows) rounds the last bits differently.
-    """
-    floats = [c for c in expected.columns if expected[c].dtype.kind == "f"]
-    others = [c for c in expected.columns if c not in floats]
-    pd.testing.assert_frame_equal(got[others], expected[others], check_exact=True)
-    pd.testing.assert_frame_equal(got[floats], expected[floats], rtol=1e-9, atol=1e-9)
+    """Same rows, order, dtypes and values, to the bit (float window sums are per entity)."""
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
 
 
 @pytest.mark.parametrize("task", TASKS)
