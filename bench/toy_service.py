@@ -12,10 +12,8 @@ from typing import Any
 
 import bentoml
 import numpy as np
-import pandas as pd
 
 from models.registry import load_registered
-from models.risk_model import model_matrix
 from models.settings import get_settings
 
 
@@ -26,9 +24,25 @@ class ToyService:
     def __init__(self) -> None:
         uri = get_settings().mlflow_uri
         self.model, _ = load_registered(os.environ["RISKLOOP_BENCH_TASK"], tracking_uri=uri)
+        spec = self.model.spec
+        self.names = spec.feature_names
+        self.codes = [
+            {c: float(i) for i, c in enumerate(f.categories)} if f.dtype == "category" else None
+            for f in spec.features
+        ]
 
     @bentoml.api
     def contrib(self, rows: list[dict[str, Any]]) -> list[list[float]]:
-        matrix = model_matrix(self.model.spec, pd.DataFrame(rows))
-        values = self.model.booster_.predict(matrix, pred_contrib=True)
+        """No pandas: the float matrix the booster was trained on, built straight from rows."""
+        matrix = np.array(
+            [
+                [
+                    row.get(name) if codes is None else codes.get(row.get(name), np.nan)  # type: ignore[arg-type]
+                    for name, codes in zip(self.names, self.codes, strict=True)
+                ]
+                for row in rows
+            ],
+            dtype="float64",
+        )
+        values = self.model.booster_.predict(matrix, pred_contrib=True, num_threads=1)
         return np.asarray(values, dtype="float64").tolist()
