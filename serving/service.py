@@ -25,6 +25,7 @@ import logging
 import re
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -55,6 +56,9 @@ ALIAS = "champion"
 TASKS: tuple[str, ...] = tuple(schemas.TASK_SLUGS)
 KEY_STATE = "riskloop_api_key"
 _PERIODIC_ACTOR = "system:reload-check"
+# from this many records the store's feature scrubbing runs beside the model; a small request
+# scrubs in line (the thread hand-off would cost about what it saves)
+PARALLEL_SCRUB_ROWS = 64
 
 # ----------------------------------------------------------------------------- request guard
 
@@ -508,6 +512,7 @@ class RiskloopService:
         self.online = OnlineStore(settings.data_dir)
         self.store = WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value())
         self._stop = threading.Event()
+        self._scrub_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="riskloop-scrub")
         # Loaded models, libraries and catalogs never die: moving them out of the collector's
         # view keeps full collections (which walk every tracked object) short under load.
         gc.collect()
@@ -535,6 +540,8 @@ class RiskloopService:
         as_of: list[str | None]
         features: list[dict[str, Any]]
         values: Sequence[Sequence[Any]]
+        scrubbing: Future[list[dict[str, Any]]] | None = None
+        scrubbed: list[dict[str, Any]] | None = None
         if entity_ids is not None:
             try:
                 frame = self.online.lookup(spec.slug, entity_ids)
@@ -550,7 +557,13 @@ class RiskloopService:
             matrix, values, ids = served.encoder.encode(records or [])
             as_of = [None] * len(ids)
             features = _record_features(records or [])
+            if len(ids) >= PARALLEL_SCRUB_ROWS:
+                # LightGBM releases the GIL in TreeSHAP: scrub the features for the store
+                # on the other core meanwhile (most of a large request's store write)
+                scrubbing = self._scrub_pool.submit(self.store.scrub_features, ids, features)
             arrays = score_matrix(served.model, matrix, ids, explain=explain)
+            if scrubbing is not None:
+                scrubbed = scrubbing.result()
         scored = scored_records(
             served.model, arrays, values, explain=explain, top_k=top_k, lang=lang
         )
@@ -564,6 +577,7 @@ class RiskloopService:
                 {**result, "features": row_features, "as_of": day}
                 for result, row_features, day in zip(results, features, as_of, strict=True)
             ],
+            scrubbed_features=scrubbed,
         )
         for result, warning_id in zip(results, warning_ids, strict=True):
             result["warning_id"] = warning_id

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from functools import lru_cache, partial
 from pathlib import Path
@@ -260,6 +260,7 @@ class WarningStore:
         model_version: str,
         results: list[dict[str, Any]],
         as_of: date | None = None,
+        scrubbed_features: list[dict[str, Any]] | None = None,
     ) -> list[str | None]:
         """Store one score request: audit row, scored records, and warnings for yellow and up.
 
@@ -270,14 +271,28 @@ class WarningStore:
         period keeps its closing figures; the new score is appended to its history
         (`score_after_close`) rather than raising a duplicate for a case already handled.
 
+        `scrubbed_features`, when given, are `scrub_features`' answer for the results' ids and
+        features (the service computes it while the model runs) and replace their `features`.
+        Scrubbing happens before the write transaction, so the lock is held only for the writes.
+
         Returns:
             The warning id for each result, None where the level raised no warning.
         """
         default_as_of = as_of or datetime.now(UTC).date()
+        if scrubbed_features is not None and len(scrubbed_features) != len(results):
+            raise ValueError("scrubbed_features must have one entry per result")
+        prepared = [
+            self._prepare(
+                result,
+                default_as_of,
+                None if scrubbed_features is None else scrubbed_features[position],
+            )
+            for position, result in enumerate(results)
+        ]
 
         def write(session: Session) -> list[str | None]:
             return self._record_scores(
-                session, actor, task, str(model_name), str(model_version), results, default_as_of
+                session, actor, task, str(model_name), str(model_version), prepared
             )
 
         return self._write(write, retry_integrity=True)
@@ -289,8 +304,7 @@ class WarningStore:
         task: str,
         model_name: str,
         model_version: str,
-        results: list[dict[str, Any]],
-        default_as_of: date,
+        prepared: list[dict[str, Any]],
     ) -> list[str | None]:
         """The request's rows as a handful of bulk statements, not one ORM object per row.
 
@@ -300,7 +314,6 @@ class WarningStore:
         history, the audit rows (the request's own row first) and the scored records.
         """
         now = _now()
-        prepared = [self._prepare(result, default_as_of) for result in results]
         if prepared:
             session.execute(
                 insert(ScoredRecord.__table__),
@@ -409,7 +422,24 @@ class WarningStore:
         session.execute(insert(AuditEntry.__table__), audit_rows)
         return ids
 
-    def _prepare(self, result: dict[str, Any], default_as_of: date) -> dict[str, Any]:
+    def scrub_features(
+        self, entity_ids: Sequence[str], features: Sequence[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Each record's features as `record_scores` stores them (id-like values pseudonymised).
+
+        Pure CPU work with no database access, so a caller may run it beside the model.
+        """
+        return [
+            self._scrub(dict(row or {}), str(entity_id))
+            for entity_id, row in zip(entity_ids, features, strict=True)
+        ]
+
+    def _prepare(
+        self,
+        result: dict[str, Any],
+        default_as_of: date,
+        scrubbed_features: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """One result's stored form: pseudonymised id, period, scrubbed reasons and features."""
         raw_id = str(result["entity_id"])
         record_as_of = _as_date(result.get("as_of") or default_as_of)
@@ -421,7 +451,11 @@ class WarningStore:
             "risk_level": str(result["risk_level"]),
             "reasons": self._scrub(list(result.get("reasons") or []), raw_id),
             "actions": self._scrub(list(result.get("actions") or []), raw_id),
-            "features": self._scrub(dict(result.get("features") or {}), raw_id),
+            "features": (
+                self._scrub(dict(result.get("features") or {}), raw_id)
+                if scrubbed_features is None
+                else scrubbed_features
+            ),
         }
 
     def _existing_warnings(

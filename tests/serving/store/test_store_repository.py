@@ -337,3 +337,41 @@ def test_per_record_as_of_and_numeric_versions(store: WarningStore, scored: Call
     assert first["model_version"] == "3"
     store.audit(actor="admin", action="model_reload", model_version=4)
     assert store.audit_rows()[-1]["model_version"] == "4"
+
+
+def test_prescrubbed_features_are_stored_as_scrubbing_would(
+    store: WarningStore, scored: Callable
+) -> None:
+    """The service scrubs features beside the model; the stored rows must not differ."""
+    phone = "13800138000"
+    records = [
+        scored("A", 0.2, "green", features={"note": f"call {phone}", "n": 3}),
+        scored("B", 0.8, "red", features={"owner": "B", "x": 1.5}),
+    ]
+    ids = [str(r["entity_id"]) for r in records]
+    features = [dict(r["features"]) for r in records]  # type: ignore[call-overload]
+    store.record_scores(
+        actor="scorer",
+        task=TASK,
+        model_name="m",
+        model_version="1",
+        results=records,
+        scrubbed_features=store.scrub_features(ids, features),
+    )
+    store.record_scores(
+        actor="scorer", task=TASK, model_name="m", model_version="1", results=records
+    )
+    frame = store.scored_records(task=TASK)
+    first, second = frame.iloc[:2], frame.iloc[2:]
+    for column in ("note", "n", "owner", "x"):
+        assert first[column].fillna("-").tolist() == second[column].fillna("-").tolist()
+    assert phone not in str(frame["note"].tolist()) and "B" not in frame["owner"].tolist()
+    with pytest.raises(ValueError, match="one entry per result"):
+        store.record_scores(
+            actor="scorer",
+            task=TASK,
+            model_name="m",
+            model_version="1",
+            results=records,
+            scrubbed_features=[],
+        )
