@@ -20,7 +20,7 @@ import pandas as pd
 from models import html
 from models.explain_plots import Contribution, display_value, plot_language, waterfall_png
 from models.risk_model import RiskModel
-from models.scorer import Direction, reason_sentence, score_arrays
+from models.scorer import Direction, contribution_direction, reason_sentence, score_arrays
 from models.spec import Lang
 
 _TEXT: dict[str, dict[Lang, str]] = {
@@ -171,7 +171,7 @@ def _reason_rows(
     for reason in reasons:
         name = str(reason.get("feature", ""))
         contribution = float(reason.get("contribution", 0.0))
-        direction: Direction = "raises" if contribution > 0 else "lowers"
+        direction: Direction = contribution_direction(contribution)
         value = reason.get("value")
         if name in known:
             feature = model.spec.feature(name)

@@ -35,7 +35,7 @@ from models.explain_plots import (
     waterfall_png,
 )
 from models.risk_model import RiskModel, model_matrix
-from models.scorer import ScoredArrays, reason_sentence, score_arrays
+from models.scorer import ScoredArrays, contribution_direction, reason_sentence, score_arrays
 from training.evaluate import FLAGGED_LEVELS, attach_truth, evaluate_scores
 
 if TYPE_CHECKING:
@@ -1006,7 +1006,7 @@ def _warnings_sample(model: RiskModel, test: pd.DataFrame, scored: _Scored) -> h
         reason_rows = []
         for index in order:
             feature = features[index]
-            direction = "raises" if row_contrib[index] > 0 else "lowers"
+            direction = contribution_direction(float(row_contrib[index]))
             value = raw_values[position, index]
             if isinstance(value, float) and math.isnan(value):
                 value = None
