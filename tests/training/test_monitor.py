@@ -217,7 +217,7 @@ def test_monitor_reads_the_champions_logged_training_data(isolated_env: Path) ->
     quiet = runner.invoke(app, ["monitor", "--task", TASK, "--out", str(isolated_env / "q.json")])
     assert quiet.exit_code == 0, quiet.output
     report = json.loads((isolated_env / "q.json").read_text())
-    assert report["reference"]["source"].endswith("reference/dataset.parquet")
+    assert report["reference"]["source"].endswith("reference/train.parquet")
     assert report["reference"]["model_version"] == "1"
     assert report["psi"]["score"] < 0.25
 
