@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     optuna_storage: str | None = Field(
         default=None, description="Optuna study storage URL; default: optuna.db beside mlruns.db."
     )
+    model_source: Literal["registry", "bento"] = Field(
+        default="registry",
+        description=(
+            "Where the service loads champions: the MLflow registry, or the models packaged "
+            "in a bento by `riskloop bundle` (self-contained replicas)."
+        ),
+    )
     store_url: str = "sqlite:///riskloop.db"
     keys_file: Path = Path("riskloop-keys.json")
     pseudonym_secret: SecretStr = SecretStr(DEV_PSEUDONYM_SECRET)

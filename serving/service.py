@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import bentoml
@@ -40,11 +41,11 @@ from pydantic import BaseModel
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from models.registry import load_registered
+from models.registry import RISK_MODEL_ARTIFACT, load_registered
 from models.risk_model import RiskModel, feature_columns
 from models.scorer import ScoredRecord, score_arrays, score_matrix, scored_records
 from models.settings import Settings, get_settings
-from models.spec import TaskSpec
+from models.spec import TaskSpec, get_spec
 from serving import schemas
 from serving.auth import AuthError, KeyRecord, KeyRing
 from serving.online_store import EntityNotMaterialized, OnlineStore
@@ -255,6 +256,8 @@ class ServedModel:
 
 
 def _load_champion(task: str, settings: Settings) -> ServedModel:
+    if settings.model_source == "bento":
+        return _load_packaged(task)
     model, version = load_registered(task, alias=ALIAS, tracking_uri=settings.mlflow_uri)
     return ServedModel(
         task=task,
@@ -267,9 +270,36 @@ def _load_champion(task: str, settings: Settings) -> ServedModel:
     )
 
 
+def _packaged(task: str) -> Any:
+    """The champion `riskloop bundle` packaged for `task` (BentoML's model store or the bento)."""
+    import bentoml
+
+    return bentoml.models.get(f"riskloop-{task}:latest")
+
+
+def _load_packaged(task: str) -> ServedModel:
+    """A champion packaged in the bento: a replica needs no access to the registry."""
+    stored = _packaged(task)
+    folder = Path(stored.path) / "mlflow_model" / "artifacts" / RISK_MODEL_ARTIFACT
+    model = RiskModel.load(folder, spec=get_spec(task))
+    return ServedModel(
+        task=task,
+        model=model,
+        name=f"riskloop-{task}",
+        version=str(stored.info.labels.get("mlflow_version", stored.tag.version)),
+        alias=str(stored.info.labels.get("alias", ALIAS)),
+        loaded_at=datetime.now(UTC),
+        encoder=RecordEncoder.for_spec(model.spec),
+    )
+
+
 def _alias_version(task: str, settings: Settings) -> str:
     """The version the registry's alias points at now (a metadata query, no download)."""
     import mlflow
+
+    if settings.model_source == "bento":
+        stored = _packaged(task)
+        return str(stored.info.labels.get("mlflow_version", stored.tag.version))
 
     client = mlflow.MlflowClient(tracking_uri=settings.mlflow_uri, registry_uri=settings.mlflow_uri)
     return str(client.get_model_version_by_alias(f"riskloop-{task}", ALIAS).version)

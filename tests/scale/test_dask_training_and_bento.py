@@ -132,7 +132,12 @@ def test_dask_model_registers_and_two_bento_replicas_share_the_store(
     assert "built bento riskloop:scaletest" in bundled.output
 
     key = create_key("replicas", ["score"], isolated_env / "keys.json")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    # The replicas serve the models packaged in the bento: their registry is an empty database.
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST")},
+        "RISKLOOP_MODEL_SOURCE": "bento",
+        "RISKLOOP_MLFLOW_URI": f"sqlite:///{isolated_env / 'no-registry.db'}",
+    }
     ports = [free_port(), free_port()]
     servers = [
         _serve("riskloop:scaletest", port, env, isolated_env / f"serve-{port}.log")
@@ -158,7 +163,9 @@ def test_dask_model_registers_and_two_bento_replicas_share_the_store(
                 timeout=60,
             )
             assert response.status_code == 200, response.text
-            return len(response.json()["results"])
+            results = response.json()["results"]
+            assert {r["model"]["version"] for r in results} == {"1"}
+            return len(results)
 
         jobs = [(ports[i % 2], batch) for i, batch in enumerate(batches)]
         with ThreadPoolExecutor(max_workers=8) as pool:
