@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -224,7 +224,7 @@ def score_frame(
 def scored_records(
     model: RiskModel,
     arrays: ScoredArrays,
-    values: Sequence[Sequence[object]],
+    values: Sequence[Sequence[Any]] | Sequence[np.ndarray],
     explain: bool = True,
     top_k: int = 5,
     lang: Lang = "en",

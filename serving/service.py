@@ -569,7 +569,7 @@ class RiskloopService:
         spec = served.model.spec
         as_of: list[str | None]
         features: list[dict[str, Any]]
-        values: Sequence[Sequence[Any]]
+        values: Sequence[Sequence[Any]] | Sequence[np.ndarray]
         scrubbing: Future[list[dict[str, Any]]] | None = None
         scrubbed: list[dict[str, Any]] | None = None
         if entity_ids is not None:
@@ -590,7 +590,9 @@ class RiskloopService:
             if len(ids) >= PARALLEL_SCRUB_ROWS:
                 # LightGBM releases the GIL in TreeSHAP: scrub the features for the store
                 # on the other core meanwhile (most of a large request's store write)
-                scrubbing = self._scrub_pool.submit(self.store.scrub_features, ids, features)
+                scrubbing = self._scrub_pool.submit(
+                    self.store.scrub_features, ids.tolist(), features
+                )
             arrays = score_matrix(served.model, matrix, ids, explain=explain)
             if scrubbing is not None:
                 scrubbed = scrubbing.result()

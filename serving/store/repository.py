@@ -26,13 +26,23 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pandas as pd
 import pydantic_core
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, bindparam, create_engine, event, func, insert, select, update
+from sqlalchemy import (
+    Engine,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -77,6 +87,11 @@ class WarningNotFound(KeyError):
 
     def __str__(self) -> str:
         return f"no warning with id {self.args[0]!r}" if self.args else "warning not found"
+
+
+def _table(model: type[Any]) -> Table:
+    """An ORM class's `Table`, typed as one (Core bulk statements take the table itself)."""
+    return cast(Table, model.__table__)
 
 
 def _now() -> datetime:
@@ -316,7 +331,7 @@ class WarningStore:
         now = _now()
         if prepared:
             session.execute(
-                insert(ScoredRecord.__table__),
+                insert(_table(ScoredRecord)),
                 [
                     {
                         "task": task,
@@ -404,7 +419,7 @@ class WarningStore:
             )
             audit_rows.append(_warning_audit(actor, action, state, now, extra))
             ids.append(state["id"])
-        warnings = RiskWarning.__table__
+        warnings = _table(RiskWarning)
         if raised:
             session.execute(
                 insert(warnings), [{k: v for k, v in s.items() if k != "new"} for s in raised]
@@ -418,8 +433,8 @@ class WarningStore:
                 ],
             )
         if history_rows:
-            session.execute(insert(WarningEvent.__table__), history_rows)
-        session.execute(insert(AuditEntry.__table__), audit_rows)
+            session.execute(insert(_table(WarningEvent)), history_rows)
+        session.execute(insert(_table(AuditEntry)), audit_rows)
         return ids
 
     def scrub_features(
