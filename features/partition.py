@@ -18,8 +18,8 @@ Partitioning therefore routes every raw row to the partition of the unit it belo
 
 Building each partition with the pandas builder, keeping the units it owns (`owned_rows`) and
 concatenating gives the pandas engine's dataset, bit for bit; `canonical_order` sorts both the
-same way. (`features.pit.EventIndex` keeps float running sums per entity for this reason: a
-sum over a whole table would round differently once the table is split.)
+same way. (`features.pit.EventIndex` sums float columns window by window for this reason:
+differences of running sums over a whole table would round differently once it is split.)
 Every function here is pure and works on one chunk of a table as well as on the whole table,
 which is what lets Dask apply them chunk by chunk.
 """

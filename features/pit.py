@@ -175,14 +175,12 @@ class EventIndex:
         self._times = times if order is None else times[order]
         self._bounds_cache: tuple[Queries | None, dict] = (None, {})
         # Integer columns keep only exact prefix sums (values are their differences). Float
-        # columns keep their values and per-entity running sums: a float sum then depends on
-        # the entity's own rows only, so a table split by entity (the Dask engine) gives the
-        # same bits as the whole table.
+        # columns keep their values and are summed window by window: a float sum then depends
+        # on the window's own rows only, so a table split by entity (the Dask engine) gives
+        # the same bits as the whole table.
         self._prefix: dict[str, np.ndarray] = {}
-        self._entity_prefix: dict[str, np.ndarray] = {}
         self._values: dict[str, np.ndarray] = {}
         self._padded: dict[str, np.ndarray] = {}
-        entity_of_row = self._keys // self._stride
         for column in value_cols:
             values = events[column].to_numpy()
             values = values if every_row else values[keep]
@@ -193,10 +191,9 @@ class EventIndex:
                 np.cumsum(values, out=prefix[1:])
                 self._prefix[column] = prefix
             else:
-                values = values.astype(np.float64, copy=False)
-                running = pd.Series(values).groupby(entity_of_row, sort=False).cumsum()
-                self._entity_prefix[column] = running.to_numpy(dtype=np.float64)
-                self._values[column] = values
+                # One trailing 0 so a window may end at the last row (`np.add.reduceat` needs
+                # every index inside the array).
+                self._values[column] = np.append(values.astype(np.float64, copy=False), 0.0)
 
     def _column(self, column: str) -> np.ndarray:
         """The sorted values of a value column as float64, followed by one -inf (for `max`).
@@ -205,8 +202,7 @@ class EventIndex:
         """
         if column not in self._padded:
             values = self._values.get(column)
-            if values is None:
-                values = np.diff(self._prefix[column])
+            values = np.diff(self._prefix[column]) if values is None else values[:-1]
             padded = np.empty(len(values) + 1, dtype=np.float64)
             padded[:-1] = values
             padded[-1] = -np.inf
@@ -284,23 +280,19 @@ class EventIndex:
     ) -> np.ndarray:
         """Sum of `column` over visible rows in the trailing window (0 when there are none)."""
         lo, hi = self._bounds(queries, window, offset)
-        return self._range_sum(queries, column, lo, hi)
+        return self._range_sum(column, lo, hi)
 
-    def _range_sum(
-        self, queries: Queries, column: str, lo: np.ndarray, hi: np.ndarray
-    ) -> np.ndarray:
+    def _range_sum(self, column: str, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Sum of `column` over sorted rows [lo, hi) of each query's entity."""
         if column in self._prefix:
             prefix = self._prefix[column]
             return prefix[hi] - prefix[lo]
-        running = self._entity_prefix[column]
-        if not len(running):
-            return np.zeros(len(lo), dtype=np.float64)
-        codes = np.where(queries.codes >= 0, queries.codes, 0)
-        start = np.searchsorted(self._keys, codes * self._stride, side="left")
-        upto_hi = running[np.maximum(hi - 1, 0)]
-        upto_lo = np.where(lo > start, running[np.maximum(lo - 1, 0)], 0.0)
-        return np.where(hi > lo, upto_hi - upto_lo, 0.0)
+        if not len(lo):
+            return np.zeros(0, dtype=np.float64)
+        bounds = np.empty(2 * len(lo), dtype=np.intp)
+        bounds[0::2], bounds[1::2] = lo, hi
+        sums = np.add.reduceat(self._values[column], bounds)[0::2]
+        return np.where(hi > lo, sums, 0.0)
 
     def mean(
         self,
@@ -311,7 +303,7 @@ class EventIndex:
     ) -> np.ndarray:
         """Mean of `column` over visible rows in the trailing window (NaN when there are none)."""
         lo, hi = self._bounds(queries, window, offset)
-        total = self._range_sum(queries, column, lo, hi)
+        total = self._range_sum(column, lo, hi)
         n = hi - lo
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(n > 0, total / np.maximum(n, 1), np.nan)
