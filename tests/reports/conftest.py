@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -166,12 +169,18 @@ def inspect_page(html_file: Path, screenshot_name: str) -> BrowserCheck:
     if chromium is None:
         raise RuntimeError("chromium is not installed (Debian package `chromium`)")
     ARTIFACTS_DIR.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="riskloop-chromium-") as user_data:
+    # Chromium's helper processes can outlive the browser for a moment and keep writing to the
+    # profile: run it in a process group of its own, stop the whole group, then remove the
+    # profile (leftovers of a helper that was still exiting do not fail the check).
+    with tempfile.TemporaryDirectory(
+        prefix="riskloop-chromium-", ignore_cleanup_errors=True
+    ) as user_data:
         user_data_dir = Path(user_data)
         process = subprocess.Popen(
             [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={user_data_dir}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             port = _read_devtools_port(user_data_dir, process)
@@ -179,12 +188,21 @@ def inspect_page(html_file: Path, screenshot_name: str) -> BrowserCheck:
                 _inspect(port, html_file.resolve().as_uri(), ARTIFACTS_DIR / screenshot_name)
             )
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _stop_group(process)
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Terminate Chromium and every helper process it started (its own process group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # helpers still exiting
 
 
 @pytest.fixture()
