@@ -238,13 +238,7 @@ def build_features(
 
 def labels(tables: RawTables, units: pd.DataFrame) -> np.ndarray:
     """1 when the dispute escalates in `(as_of, as_of + 90 days]`, else 0."""
-    events = tables["escalation_events"]
-    entities = pit.sorted_entities(events["dispute_id"])
-    index = pit.EventIndex(events, entities, entity_col="dispute_id", time_col="event_time")
-    start = pd.DatetimeIndex(units["as_of"])
-    before = index.count(pit.Queries.build(entities, units["entity_id"], start))
-    until = index.count(pit.Queries.build(entities, units["entity_id"], start + HORIZON))
-    return (until - before > 0).astype(np.int8)
+    return pit.event_within(tables["escalation_events"], "dispute_id", units, HORIZON)
 
 
 def labelled_units(tables: RawTables) -> pd.DataFrame:

@@ -352,6 +352,25 @@ class EventIndex:
         return np.where(position >= 0, elapsed / DAY_NS, np.nan)
 
 
+def event_within(
+    events: pd.DataFrame,
+    entity_col: str,
+    units: pd.DataFrame,
+    horizon: pd.DateOffset | pd.Timedelta,
+) -> np.ndarray:
+    """1 where the unit has an event (by `event_time`) in `(as_of, as_of + horizon]`, else 0.
+
+    The label rule of every task: it looks forward on purpose, so it runs on occurrence time,
+    never on availability.
+    """
+    entities = sorted_entities(events[entity_col])
+    index = EventIndex(events, entities, entity_col=entity_col, time_col="event_time")
+    start = pd.DatetimeIndex(units["as_of"])
+    before = index.count(Queries.build(entities, units["entity_id"], start))
+    until = index.count(Queries.build(entities, units["entity_id"], start + horizon))
+    return (until - before > 0).astype(np.int8)
+
+
 def month_number(values) -> np.ndarray:
     """Months since January 1970 of timestamps (any datetime64 input), as int64."""
     stamps = np.asarray(values).astype("datetime64[ns]")

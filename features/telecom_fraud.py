@@ -176,13 +176,7 @@ def build_features(
 
 def labels(tables: RawTables, units: pd.DataFrame) -> np.ndarray:
     """1 when a fraud against the resident occurs in `(as_of, as_of + 30 days]`, else 0."""
-    cases = tables["fraud_cases"]
-    entities = pit.sorted_entities(cases["resident_id"])
-    index = pit.EventIndex(cases, entities, entity_col="resident_id", time_col="event_time")
-    start = pd.DatetimeIndex(units["as_of"])
-    before = index.count(pit.Queries.build(entities, units["entity_id"], start))
-    until = index.count(pit.Queries.build(entities, units["entity_id"], start + HORIZON))
-    return (until - before > 0).astype(np.int8)
+    return pit.event_within(tables["fraud_cases"], "resident_id", units, HORIZON)
 
 
 def labelled_units(tables: RawTables) -> pd.DataFrame:

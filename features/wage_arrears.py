@@ -322,13 +322,7 @@ def build_features(
 
 def labels(tables: RawTables, units: pd.DataFrame) -> np.ndarray:
     """1 when an arrears onset falls in `(as_of, as_of + 3 months]`, else 0."""
-    events = tables["arrears_events"]
-    entities = pit.sorted_entities(events["employer_id"])
-    onsets = pit.EventIndex(events, entities, entity_col="employer_id", time_col="event_time")
-    start = pd.DatetimeIndex(units["as_of"])
-    before = onsets.count(pit.Queries.build(entities, units["entity_id"], start))
-    until = onsets.count(pit.Queries.build(entities, units["entity_id"], start + HORIZON))
-    return (until - before > 0).astype(np.int8)
+    return pit.event_within(tables["arrears_events"], "employer_id", units, HORIZON)
 
 
 def labelled_units(tables: RawTables) -> pd.DataFrame:
