@@ -1098,9 +1098,9 @@ def _feature_column(
             return pd.Categorical.from_codes(array, categories=pd.Index(list(entry.categories)))
         return pd.Categorical(np.asarray(values, dtype=object), categories=list(entry.categories))
     if entry.dtype == "bool":
-        return np.asarray(values).astype(bool)
+        return np.asarray(values).astype(bool, copy=False)
     if entry.dtype == "int":
-        return np.asarray(values).astype(np.int64)
+        return np.asarray(values).astype(np.int64, copy=False)
     return np.asarray(values, dtype=np.float64)
 
 
@@ -1129,15 +1129,17 @@ def dataset_frame(
         raise KeyError(f"{task}: audit columns {sorted(audit)} != {sorted(audit_names)}")
     columns: dict[str, object] = {
         "entity_id": _text(entity_ids),
-        "as_of": np.asarray(as_of).astype("datetime64[ns]"),
+        "as_of": np.asarray(as_of).astype("datetime64[ns]", copy=False),
     }
     if label is not None:
-        columns["label"] = np.asarray(label).astype(np.int8)
+        columns["label"] = np.asarray(label).astype(np.int8, copy=False)
     for entry in features(task):
         columns[entry.name] = _feature_column(entry, values[entry.name])
     for name in audit_names:
         columns[name] = _text(audit[name])
-    return pd.DataFrame(columns)
+    # No copy and no consolidation into 2-D blocks: builders pass arrays made for this frame,
+    # and stacking a large dataset's columns would copy gigabytes.
+    return pd.DataFrame(columns, copy=False)
 
 
 def _text(values: np.ndarray | pd.Series) -> pd.api.extensions.ExtensionArray:

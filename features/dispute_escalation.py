@@ -60,12 +60,7 @@ class _Sources:
     """Look-up structures over one city's tables, built once and shared by all chunks."""
 
     def __init__(self, tables: RawTables) -> None:
-        # Sorted by id, so that tables sorted by id give already sorted look-up keys.
-        disputes = (
-            tables["disputes"]
-            .drop_duplicates("dispute_id")
-            .sort_values("dispute_id", ignore_index=True)
-        )
+        disputes = pit.registry_universe(tables["disputes"], "dispute_id")
         self.entities = pd.Index(disputes["dispute_id"].astype(pit.TEXT))
         self.disputes = disputes
         self.registry_available = disputes["available_at"].to_numpy(dtype="datetime64[ns]")

@@ -70,9 +70,15 @@ def encode(entities: pd.Index, values: Sequence[str] | pd.Series | np.ndarray) -
     Arrow's hash look-up is used because it is an order of magnitude faster than
     `Index.get_indexer` on the Arrow-backed strings pandas reads from Parquet.
     """
-    universe = _arrow_text(entities)
-    found = pc.index_in(_arrow_text(values), value_set=universe).fill_null(-1)
-    return found.to_numpy(zero_copy_only=False).astype(np.int64)
+    return _codes(entities, values).astype(np.int64)
+
+
+def _codes(entities: pd.Index, values: Sequence[str] | pd.Series | np.ndarray) -> np.ndarray:
+    """`encode` as int32, read straight from Arrow's result when nothing is missing."""
+    found = pc.index_in(_arrow_text(values), value_set=_arrow_text(entities))
+    if found.null_count:
+        found = found.fill_null(-1)
+    return found.to_numpy(zero_copy_only=False)
 
 
 def _arrow_text(values: Sequence[str] | pd.Series | pd.Index | np.ndarray) -> pa.Array:
@@ -121,17 +127,49 @@ def _window_ns(window: pd.Timedelta | str | None) -> np.int64 | None:
     return None if window is None else np.int64(pd.Timedelta(window).value)
 
 
+#: Rows per pass of the element-wise loops over whole tables: full-length temporaries would
+#: cost a fresh allocation each (page faults dominate on large tables), slices reuse memory.
+PASS_ROWS = 1 << 20
+
+
+def _passes(n: int) -> list[slice]:
+    """Consecutive slices of `range(n)`, `PASS_ROWS` long."""
+    return [slice(start, min(start + PASS_ROWS, n)) for start in range(0, n, PASS_ROWS)]
+
+
+def _is_sorted(keys: np.ndarray) -> bool:
+    """Whether `keys` never decreases, checked pass by pass (no full-length temporary)."""
+    return all(
+        bool(np.all(keys[part.start + 1 : part.stop + 1] >= keys[part.start : part.stop]))
+        for part in _passes(len(keys) - 1)
+    )
+
+
+def _prefix_dtype(values: np.ndarray) -> type[np.integer]:
+    """int32 when no running sum over `values` can overflow it (half the memory), else int64."""
+    if not len(values):
+        return np.int32
+    largest = max(abs(int(values.min())), abs(int(values.max())))
+    return np.int32 if largest * len(values) < np.iinfo(np.int32).max else np.int64
+
+
 class EventIndex:
     """Rows of one event table, sorted for trailing-window look-ups by many queries.
 
-    Rows of entities outside the universe are dropped. Value columns are summed with exact
-    integer prefix sums when they are integer or boolean, float prefix sums otherwise.
+    Rows of entities outside the universe are dropped. Integer and boolean value columns keep
+    exact prefix sums; float columns keep their values and are summed window by window.
+
+    Memory matters more than arithmetic here: an index over a 40-million-row table holds one
+    int64 key per row plus one prefix sum per integer column (int32 when it cannot overflow).
+    Tables that arrive grouped by entity in universe order and by time within an entity (what
+    a department export sorted by id, and `features.partition`, give) need no reordering copy;
+    float columns are then read in place.
 
     Args:
         events: the raw rows.
         entities: the entity universe (the same `pd.Index` the queries are coded against).
         entity_col: column of `events` holding the entity id.
-        value_cols: columns that `sum`/`mean`/`last` may aggregate.
+        value_cols: columns that `sum`/`mean`/`max`/`last` may aggregate.
         time_col: the visibility time (`available_at`); windows are placed on it too.
     """
 
@@ -144,35 +182,31 @@ class EventIndex:
         value_cols: Sequence[str] = (),
         time_col: str = "available_at",
     ) -> None:
-        codes = encode(entities, events[entity_col])
+        codes = _codes(entities, events[entity_col])
         times = events[time_col].to_numpy(dtype="datetime64[ns]").view(np.int64)
-        keep = codes >= 0
-        every_row = bool(keep.all())
-        if not every_row:
+        keep = None if bool((codes >= 0).all()) else codes >= 0
+        if keep is not None:
             codes, times = codes[keep], times[keep]
+        n = len(codes)
         # Exact composite key: entity code, then a rank of the time that preserves order and
         # ties: whole seconds since the first time when every time is a whole second (records
         # usually are), else the position among the distinct times.
-        self._origin = np.int64(times.min()) if len(times) else np.int64(0)
-        if len(times) and not (times % SECOND_NS).any():
-            self._unique_times: np.ndarray | None = None
-            ranks = (times - self._origin) // SECOND_NS
-            self._stride = np.int64(ranks.max() + 2)
+        self._origin = np.int64(times.min()) if n else np.int64(0)
+        whole_seconds = not any((times[part] % SECOND_NS).any() for part in _passes(n))
+        self._unique_times = None if whole_seconds else np.unique(times)
+        if self._unique_times is None:
+            latest = np.int64(times.max()) if n else self._origin
+            self._stride = np.int64((latest - self._origin) // SECOND_NS + 2)
         else:
-            self._unique_times = np.unique(times)
-            ranks = np.searchsorted(self._unique_times, times).astype(np.int64)
             self._stride = np.int64(len(self._unique_times) + 1)
-        keys = codes * self._stride + ranks
-        del ranks
-        del codes
-        # Tables usually arrive sorted by (id, time): then no reordering copy is needed.
-        order = (
-            None
-            if len(keys) < 2 or bool(np.all(keys[1:] >= keys[:-1]))
-            else np.argsort(keys, kind="stable")
-        )
+        keys = np.empty(n, dtype=np.int64)
+        for part in _passes(n):
+            np.multiply(codes[part], self._stride, out=keys[part], dtype=np.int64)
+            keys[part] += self._time_rank(times[part])
+        del codes, times
+        order = None if _is_sorted(keys) else np.argsort(keys, kind="stable")
         self._keys = keys if order is None else keys[order]
-        self._times = times if order is None else times[order]
+        del keys
         self._bounds_cache: tuple[Queries | None, dict] = (None, {})
         # Integer columns keep only exact prefix sums (values are their differences). Float
         # columns keep their values and are summed window by window: a float sum then depends
@@ -180,34 +214,45 @@ class EventIndex:
         # the same bits as the whole table.
         self._prefix: dict[str, np.ndarray] = {}
         self._values: dict[str, np.ndarray] = {}
-        self._padded: dict[str, np.ndarray] = {}
+        self._int_values: dict[str, np.ndarray] = {}
         for column in value_cols:
             values = events[column].to_numpy()
-            values = values if every_row else values[keep]
+            values = values if keep is None else values[keep]
             values = values if order is None else values[order]
             if values.dtype.kind in "biu":
-                values = values.astype(np.int64, copy=False)
-                prefix = np.zeros(len(values) + 1, dtype=np.int64)
-                np.cumsum(values, out=prefix[1:])
+                prefix = np.zeros(n + 1, dtype=_prefix_dtype(values))
+                np.cumsum(values, dtype=prefix.dtype, out=prefix[1:])
                 self._prefix[column] = prefix
             else:
-                # One trailing 0 so a window may end at the last row (`np.add.reduceat` needs
-                # every index inside the array).
-                self._values[column] = np.append(values.astype(np.float64, copy=False), 0.0)
+                self._values[column] = values.astype(np.float64, copy=False)
+
+    def _time_rank(self, times: np.ndarray) -> np.ndarray:
+        """The key's time part: whole seconds since the origin, or the distinct-time position."""
+        if self._unique_times is None:
+            return (times - self._origin) // SECOND_NS
+        return np.searchsorted(self._unique_times, times).astype(np.int64)
+
+    def _row_times(self, rows: np.ndarray) -> np.ndarray:
+        """Visibility times (int64 ns) of sorted rows, recovered from their keys."""
+        rank = self._keys[rows] % self._stride
+        if self._unique_times is None:
+            return self._origin + rank * SECOND_NS
+        return self._unique_times[rank]
 
     def _column(self, column: str) -> np.ndarray:
-        """The sorted values of a value column as float64, followed by one -inf (for `max`).
+        """The sorted values of a value column (integer columns rebuilt once, on first use)."""
+        if column in self._values:
+            return self._values[column]
+        if column not in self._int_values:
+            self._int_values[column] = np.diff(self._prefix[column]).astype(np.int64)
+        return self._int_values[column]
 
-        Integer columns rebuild their values from the prefix sums once, on first use.
-        """
-        if column not in self._padded:
-            values = self._values.get(column)
-            values = np.diff(self._prefix[column]) if values is None else values[:-1]
-            padded = np.empty(len(values) + 1, dtype=np.float64)
-            padded[:-1] = values
-            padded[-1] = -np.inf
-            self._padded[column] = padded
-        return self._padded[column]
+    def _values_at(self, column: str, rows: np.ndarray) -> np.ndarray:
+        """Values of `column` at sorted rows `rows` (all valid positions), as float64."""
+        if column in self._prefix:
+            prefix = self._prefix[column]
+            return (prefix[rows + 1] - prefix[rows]).astype(np.float64)
+        return self._values[column][rows]
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -286,13 +331,8 @@ class EventIndex:
         """Sum of `column` over sorted rows [lo, hi) of each query's entity."""
         if column in self._prefix:
             prefix = self._prefix[column]
-            return prefix[hi] - prefix[lo]
-        if not len(lo):
-            return np.zeros(0, dtype=np.float64)
-        bounds = np.empty(2 * len(lo), dtype=np.intp)
-        bounds[0::2], bounds[1::2] = lo, hi
-        sums = np.add.reduceat(self._values[column], bounds)[0::2]
-        return np.where(hi > lo, sums, 0.0)
+            return (prefix[hi] - prefix[lo]).astype(np.int64)
+        return _window_reduce(np.add, self._values[column], lo, hi, empty=0.0, order_by_lo=False)
 
     def mean(
         self,
@@ -317,18 +357,8 @@ class EventIndex:
     ) -> np.ndarray:
         """Largest `column` value over visible rows in the trailing window (NaN when none)."""
         lo, hi = self._bounds(queries, window, offset)
-        out = np.full(len(lo), np.nan)
-        filled = hi > lo
-        if filled.any():
-            # reduceat over interleaved [lo, hi) pairs; the odd slots are ignored. Taking the
-            # windows in order of `lo` keeps the ignored stretches short (linear total work).
-            which = np.flatnonzero(filled)
-            which = which[np.argsort(lo[which], kind="stable")]
-            bounds = np.empty(2 * len(which), dtype=np.int64)
-            bounds[0::2] = lo[which]
-            bounds[1::2] = hi[which]
-            out[which] = np.maximum.reduceat(self._column(column), bounds)[0::2]
-        return out
+        values = self._column(column)
+        return _window_reduce(np.maximum, values, lo, hi, empty=np.nan, order_by_lo=True)
 
     def _last_position(self, queries: Queries) -> np.ndarray:
         """Position of each query's latest visible row, -1 if it has none."""
@@ -338,18 +368,51 @@ class EventIndex:
     def last(self, queries: Queries, column: str) -> np.ndarray:
         """As-of join: `column` of the latest visible row (NaN when there is none)."""
         position = self._last_position(queries)
-        if not len(self):
-            return np.full(len(queries), np.nan)
-        values = self._column(column)
-        return np.where(position >= 0, values[np.maximum(position, 0)], np.nan)
+        found = position >= 0
+        out = np.full(len(queries), np.nan)
+        out[found] = self._values_at(column, position[found])
+        return out
 
     def days_since_last(self, queries: Queries) -> np.ndarray:
         """Days from the latest visible row's visibility time to the as-of date (NaN if none)."""
         position = self._last_position(queries)
-        if not len(self):
-            return np.full(len(queries), np.nan)
-        elapsed = queries.as_of - self._times[np.maximum(position, 0)]
-        return np.where(position >= 0, elapsed / DAY_NS, np.nan)
+        found = position >= 0
+        out = np.full(len(queries), np.nan)
+        out[found] = (queries.as_of[found] - self._row_times(position[found])) / DAY_NS
+        return out
+
+
+def _window_reduce(
+    ufunc: np.ufunc,
+    values: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    *,
+    empty: float,
+    order_by_lo: bool,
+) -> np.ndarray:
+    """`ufunc` reduced over `values[lo:hi]` for every window (`empty` where a window is empty).
+
+    One `reduceat` over interleaved [lo, hi) pairs (odd slots are ignored): each window is
+    reduced on its own rows only, in the same order whatever else the table holds, so results
+    do not depend on how a table was split. `reduceat` needs every index inside the array, so
+    windows ending at the very last row are reduced one by one (only the last entity's can),
+    by `reduceat` too: `reduce` may sum in another order and round differently.
+    `order_by_lo` takes the windows in order of `lo`, keeping the ignored stretches short.
+    """
+    out = np.full(len(lo), empty, dtype=np.float64)
+    filled = hi > lo
+    n = len(values)
+    inner = np.flatnonzero(filled & (hi < n))
+    if order_by_lo:
+        inner = inner[np.argsort(lo[inner], kind="stable")]
+    if len(inner):
+        bounds = np.empty(2 * len(inner), dtype=np.intp)
+        bounds[0::2], bounds[1::2] = lo[inner], hi[inner]
+        out[inner] = ufunc.reduceat(values, bounds)[0::2]
+    for query in np.flatnonzero(filled & (hi >= n)):
+        out[query] = ufunc.reduceat(values[lo[query] : n], [0])[0]
+    return out
 
 
 def event_within(
@@ -548,25 +611,38 @@ def empty_units() -> pd.DataFrame:
     )
 
 
+def registry_universe(registry: pd.DataFrame, id_col: str) -> pd.DataFrame:
+    """The registry's rows, one per entity (first row kept), in registry order.
+
+    The entity universe follows the registry rather than id order because event tables come
+    grouped by entity in registry order (a department exports per entity, in its register's
+    order): their look-up keys are then sorted already and need no reordering copy.
+    """
+    return registry.drop_duplicates(id_col, ignore_index=True)
+
+
 def registry_units(
     registry: pd.DataFrame, id_col: str, as_of_dates: pd.DatetimeIndex
 ) -> pd.DataFrame:
-    """One unit per registry row already available at each as-of date, by date then id.
+    """One unit per registry row and as-of date on which it is available: registry order, then date.
 
-    Id order makes consecutive units read neighbouring rows of the look-up structures, whose
-    entity universes are sorted by id too: on a large city that is the difference between
-    cache hits and misses.
+    Entity-major order, in the order of the builders' entity universes (`registry_universe`):
+    consecutive units then read neighbouring rows of every look-up structure (an entity's rows
+    are contiguous there), which on a large city is the difference between cache hits and
+    misses.
     """
-    registry = registry.sort_values(id_col, ignore_index=True)
+    registry = registry_universe(registry, id_col)
     available = registry["available_at"].to_numpy(dtype="datetime64[ns]")
-    dates = as_of_dates.to_numpy(dtype="datetime64[ns]")
-    rows = [np.flatnonzero(available <= when) for when in dates]
-    if not rows:
-        return empty_units()
+    dates = np.sort(as_of_dates.to_numpy(dtype="datetime64[ns]"))
+    first = np.searchsorted(dates, available, side="left")
+    per_entity = len(dates) - first
+    rows = np.repeat(np.arange(len(registry)), per_entity)
+    starts = np.cumsum(per_entity) - per_entity
+    date_index = np.arange(len(rows)) - np.repeat(starts - first, per_entity)
     return pd.DataFrame(
         {
-            "entity_id": text_at(registry[id_col], np.concatenate(rows)),
-            "as_of": np.repeat(dates, [len(r) for r in rows]),
+            "entity_id": text_at(registry[id_col], rows),
+            "as_of": dates[date_index],
         }
     )
 
@@ -587,10 +663,19 @@ def in_chunks(
     chunk_rows: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, np.ndarray]:
-    """`compute` over consecutive chunks of the queries, concatenated: bounded memory, progress."""
-    parts: list[dict[str, np.ndarray]] = []
+    """`compute` over consecutive chunks of the queries: bounded memory, progress.
+
+    Each chunk's columns are written straight into full-length arrays allocated after the first
+    chunk (its dtypes decide), so no list of parts is held and no concatenation copy is made.
+    """
+    columns: dict[str, np.ndarray] = {}
     for start in range(0, max(len(queries), 1), chunk_rows):
-        parts.append(compute(queries.take(slice(start, start + chunk_rows))))
+        stop = min(start + chunk_rows, len(queries))
+        part = compute(queries.take(slice(start, stop)))
+        if not columns:
+            columns = {name: np.empty(len(queries), dtype=v.dtype) for name, v in part.items()}
+        for name, values in part.items():
+            columns[name][start:stop] = values
         if progress is not None:
-            progress(min(start + chunk_rows, len(queries)), len(queries))
-    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+            progress(stop, len(queries))
+    return columns

@@ -56,12 +56,7 @@ class _Sources:
     """Look-up structures over one city's tables, built once and shared by all chunks."""
 
     def __init__(self, tables: RawTables) -> None:
-        # Sorted by id, so that tables sorted by id give already sorted look-up keys.
-        residents = (
-            tables["residents"]
-            .drop_duplicates("resident_id")
-            .sort_values("resident_id", ignore_index=True)
-        )
+        residents = pit.registry_universe(tables["residents"], "resident_id")
         self.entities = pd.Index(residents["resident_id"].astype(pit.TEXT))
         self.residents = residents
         self.registry_available = residents["available_at"].to_numpy(dtype="datetime64[ns]")

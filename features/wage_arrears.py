@@ -89,12 +89,7 @@ class _Sources:
     """Look-up structures over one city's tables, built once and shared by all chunks."""
 
     def __init__(self, tables: RawTables) -> None:
-        # Sorted by id, so that tables sorted by id give already sorted look-up keys.
-        employers = (
-            tables["employers"]
-            .drop_duplicates("employer_id")
-            .sort_values("employer_id", ignore_index=True)
-        )
+        employers = pit.registry_universe(tables["employers"], "employer_id")
         self.entities = pd.Index(employers["employer_id"].astype(pit.TEXT))
         self.employers = employers
         self.registry_available = employers["available_at"].to_numpy(dtype="datetime64[ns]")

@@ -85,6 +85,7 @@ def test_event_index_matches_reference(rows, queries, window_h, offset_h) -> Non
     sums_amount = index.sum(q, "amount", window, offset)
     means = index.mean(q, "amount", window, offset)
     maxima = index.max(q, "amount", window, offset)
+    maxima_n = index.max(q, "n", window, offset)
     for i, (entity, _) in enumerate(queries):
         seen = _visible(events, entity, as_of[i], window, offset)
         assert counts[i] == len(seen)
@@ -93,8 +94,9 @@ def test_event_index_matches_reference(rows, queries, window_h, offset_h) -> Non
         if len(seen):
             assert math.isclose(means[i], seen["amount"].mean(), rel_tol=1e-9, abs_tol=1e-3)
             assert maxima[i] == seen["amount"].max()
+            assert maxima_n[i] == seen["n"].max()
         else:
-            assert np.isnan(means[i]) and np.isnan(maxima[i])
+            assert np.isnan(means[i]) and np.isnan(maxima[i]) and np.isnan(maxima_n[i])
 
 
 @settings(max_examples=80, deadline=None)
@@ -103,9 +105,10 @@ def test_as_of_join_and_time_since_last_match_reference(rows, queries) -> None:
     events = _events(rows)
     as_of = [BASE + pd.Timedelta(hours=h) for _, h in queries]
     q = Queries.build(UNIVERSE, [e for e, _ in queries], as_of)
-    index = EventIndex(events, UNIVERSE, entity_col="entity", value_cols=["n"])
+    index = EventIndex(events, UNIVERSE, entity_col="entity", value_cols=["n", "amount"])
 
     last = index.last(q, "n")
+    last_amount = index.last(q, "amount")
     since = index.days_since_last(q)
     for i, (entity, _) in enumerate(queries):
         seen = _visible(events, entity, as_of[i], None, pd.Timedelta(0))
@@ -114,8 +117,45 @@ def test_as_of_join_and_time_since_last_match_reference(rows, queries) -> None:
             continue
         latest_time = seen["available_at"].max()
         # Ties at the same instant: any of them is a correct "latest" row.
-        assert last[i] in set(seen.loc[seen["available_at"] == latest_time, "n"])
+        latest = seen[seen["available_at"] == latest_time]
+        assert last[i] in set(latest["n"])
+        assert last_amount[i] in set(latest["amount"])
         assert math.isclose(since[i], (as_of[i] - latest_time) / pd.Timedelta(days=1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(event_rows, query_rows, windows)
+def test_float_window_sums_do_not_depend_on_how_the_table_is_split(rows, queries, window_h) -> None:
+    """Each entity's own table gives the same bits as the whole table (the Dask engine's need)."""
+    events = _events(rows)
+    window = None if window_h is None else pd.Timedelta(hours=window_h)
+    as_of = [BASE + pd.Timedelta(hours=h) for _, h in queries]
+    q = Queries.build(UNIVERSE, [e for e, _ in queries], as_of)
+    whole = EventIndex(events, UNIVERSE, entity_col="entity", value_cols=["amount"])
+    expected = whole.sum(q, "amount", window)
+    for entity in ENTITIES:
+        alone = EventIndex(
+            events[events["entity"] == entity], UNIVERSE, entity_col="entity", value_cols=["amount"]
+        )
+        mine = np.array([e == entity for e, _ in queries])
+        assert alone.sum(q, "amount", window)[mine].tobytes() == expected[mine].tobytes()
+
+
+def test_integer_sums_stay_exact_beyond_the_int32_range() -> None:
+    big = 2**31 - 7
+    events = pd.DataFrame(
+        {
+            "entity": pd.Series(["a", "a", "a", "b"], dtype="str"),
+            "available_at": BASE + pd.to_timedelta([1, 2, 3, 1], unit="D"),
+            "n": np.array([big, big, -big, 5], dtype=np.int64),
+            "flag": np.array([True, False, True, True]),
+        }
+    )
+    q = Queries.build(UNIVERSE, ["a", "a", "b"], [BASE + pd.Timedelta(days=d) for d in (2, 9, 9)])
+    index = EventIndex(events, UNIVERSE, entity_col="entity", value_cols=["n", "flag"])
+    assert index.sum(q, "n").tolist() == [2 * big, big, 5]
+    assert index.sum(q, "flag").tolist() == [1, 2, 1]
+    assert index.max(q, "n").tolist() == [big, big, 5]
 
 
 month_rows = st.dictionaries(
