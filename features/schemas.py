@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from functools import cache
+from typing import Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,7 @@ from pandera.errors import SchemaErrors
 ColumnKind = Literal["id", "str", "category", "timestamp", "int", "float", "bool"]
 
 RawTables = dict[str, pd.DataFrame]
+ArrowValues: TypeAlias = pa_arrow.Array | pa_arrow.ChunkedArray
 
 SHOWN_ROWS = 5
 
@@ -419,50 +421,112 @@ def _column_schema(name: str, spec: ColumnSpec) -> pa.Column:
     )
 
 
-def _times_in_order(frame: pd.DataFrame) -> pd.Series:
-    return frame["available_at"] >= frame["event_time"]
+def _as_arrow(column: pd.Series) -> ArrowValues | None:
+    """The column's values as Arrow without copying them, or None if they are not shareable.
+
+    Arrow compares neighbouring rows into bitmaps (one bit a row), where numpy would allocate a
+    byte a row: on tens of millions of rows, fresh memory is what validation costs most.
+    """
+    dtype = column.dtype
+    if isinstance(dtype, pd.ArrowDtype) or (
+        isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+    ):
+        return pa_arrow.array(column.array)
+    if isinstance(dtype, np.dtype) and dtype.kind in "iuM":
+        # Shares the numpy buffer; NaT becomes null, like a missing value.
+        return pa_arrow.array(column.to_numpy())
+    return None
 
 
-def _key_codes(column: pd.Series) -> np.ndarray:
-    """Integer codes of a key column; equal values get equal codes."""
-    if pd.api.types.is_datetime64_any_dtype(column.dtype):
-        return column.to_numpy(dtype="datetime64[ns]").view(np.int64)
-    if pd.api.types.is_integer_dtype(column.dtype):
-        return column.to_numpy(np.int64)
-    text = pa_arrow.array(
-        np.asarray(column, dtype=object) if column.dtype == object else column.array
-    )
-    if isinstance(text, pa_arrow.ChunkedArray):
-        text = text.combine_chunks()
-    encoded = pc.dictionary_encode(text)
-    return pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+def _neighbours(values: ArrowValues):
+    """Each row but the first, and the row before it, as two aligned zero-copy slices."""
+    return values.slice(1), values.slice(0, len(values) - 1)
+
+
+def _times_in_order(frame: pd.DataFrame) -> bool | pd.Series:
+    """True when every row has `available_at >= event_time`, else the per-row verdict."""
+    available, event = frame["available_at"], frame["event_time"]
+    if available.dtype == "datetime64[ns]" and event.dtype == "datetime64[ns]":
+        in_order = pc.greater_equal(_as_arrow(available), _as_arrow(event))
+        # A missing time gives null here and False in pandas: only an all-true answer is final.
+        if pc.all(in_order, skip_nulls=False).as_py() is True:
+            return True
+    return available >= event
+
+
+def _all_distinct(values: ArrowValues) -> bool:
+    """Whether no value repeats: a strictly increasing column proves it without hashing."""
+    if len(values) < 2:
+        return True
+    later, earlier = _neighbours(values)
+    if pc.all(pc.greater(later, earlier)).as_py():
+        return True
+    return bool(pc.count_distinct(values).as_py() == len(values))
+
+
+def _run_starts(values: ArrowValues, same_as_previous: ArrowValues) -> pa_arrow.ChunkedArray:
+    """The first value of every run of equal neighbours."""
+    head = values.slice(0, 1)
+    rest = values.slice(1).filter(pc.invert(same_as_previous))
+    return pa_arrow.chunked_array([*_chunks(head), *_chunks(rest)], type=values.type)
+
+
+def _chunks(values: ArrowValues) -> list[pa_arrow.Array]:
+    return list(values.chunks) if isinstance(values, pa_arrow.ChunkedArray) else [values]
+
+
+def _grouped_in_order(columns: list[ArrowValues]) -> tuple[bool, ArrowValues]:
+    """Whether equal keys can only sit next to each other, and which rows repeat the previous key.
+
+    That holds when the first key column is grouped (the first values of its runs are all
+    distinct) and each further column never decreases within a run of the columns before it.
+    The answer is only trusted as True; False means "not proven", and the caller hashes.
+    """
+    first, *others = columns
+    same = pc.equal(*_neighbours(first))
+    starts = _run_starts(first, same) if pc.any(same).as_py() else first
+    ordered = _all_distinct(starts)
+    for column in others:
+        later, earlier = _neighbours(column)
+        if ordered:
+            keeps_order = pc.or_(pc.invert(same), pc.greater_equal(later, earlier))
+            ordered = pc.all(keeps_order).as_py() is True
+        same = pc.and_(same, pc.equal(later, earlier))
+    return ordered, same
 
 
 def _unique_key(key: tuple[str, ...]):
     """A check that no two rows share `key`; rows in a duplicated group fail.
 
-    Departments export tables sorted by key, and then duplicates sit next to each other: one
-    pass over the rows finds them, without hashing tens of millions of keys. Codes come in
-    order of first appearance, so a non-decreasing code sequence means every key's rows are
-    adjacent. Unsorted tables fall back to pandas' hashing.
+    Departments export tables grouped by entity and in time order, and then duplicates sit next
+    to each other: comparing each row with the previous one (Arrow bitmaps over the stored
+    values, no copy of the column) finds them without hashing tens of millions of keys. Other
+    tables are hashed by Arrow; pandas marks the duplicated rows only when there are some, and
+    handles what Arrow cannot hold as is (missing values, Python objects).
     """
 
-    def check(frame: pd.DataFrame) -> pd.Series:
+    def pandas_verdict(frame: pd.DataFrame) -> pd.Series:
+        duplicated = frame.duplicated(subset=list(key), keep=False).to_numpy()
+        return pd.Series(~duplicated, index=frame.index, copy=False)
+
+    def check(frame: pd.DataFrame) -> bool | pd.Series:
         if any(name not in frame.columns for name in key) or len(frame) < 2:
-            return pd.Series(True, index=frame.index)
-        same = np.ones(len(frame) - 1, dtype=bool)
-        ordered = np.ones(len(frame) - 1, dtype=bool)
-        for name in key:
-            codes = _key_codes(frame[name])
-            ordered &= ~same | (codes[1:] >= codes[:-1])
-            same &= codes[1:] == codes[:-1]
-        if ordered.all():
-            duplicated = np.zeros(len(frame), dtype=bool)
-            duplicated[1:] |= same
-            duplicated[:-1] |= same
-        else:
-            duplicated = frame.duplicated(subset=list(key), keep=False).to_numpy()
-        return pd.Series(~duplicated, index=frame.index)
+            return True
+        columns = [_as_arrow(frame[name]) for name in key]
+        if any(column is None or column.null_count for column in columns):
+            return pandas_verdict(frame)
+        ordered, same = _grouped_in_order(columns)
+        if not ordered:
+            keys = pa_arrow.table(dict(zip(key, columns, strict=True)))
+            distinct = keys.group_by(list(key)).aggregate([]).num_rows
+            return True if distinct == len(frame) else pandas_verdict(frame)
+        if not pc.any(same).as_py():
+            return True
+        repeats = same.to_numpy(zero_copy_only=False)
+        duplicated = np.zeros(len(frame), dtype=bool)
+        duplicated[1:] |= repeats
+        duplicated[:-1] |= repeats
+        return pd.Series(~duplicated, index=frame.index, copy=False)
 
     return check
 
@@ -600,14 +664,38 @@ def _first_failure(
     return RawDataError(table, column, f"failed check {check}: {values}", rows)
 
 
+@cache
+def _schema_without_coercion(task: str, table: str, typed: frozenset[str]) -> pa.DataFrameSchema:
+    """The declared schema, not coercing the `typed` columns (they hold the contract dtype).
+
+    Pandera's timestamp coercion copies a column even when it already is `datetime64[ns]`:
+    hundreds of megabytes of fresh memory on a large table, for nothing. A column that needs
+    parsing (CSV text) is still coerced and still reports unparseable values.
+    """
+    schema = RAW_SCHEMAS[task][table]
+    return schema.update_columns({name: {"coerce": False} for name in typed}) if typed else schema
+
+
+def _typed_columns(frame: pd.DataFrame, spec: TableSpec) -> frozenset[str]:
+    """Columns the schema would coerce that already hold exactly the contract dtype."""
+    return frozenset(
+        name
+        for name, col in spec.columns.items()
+        if col.kind in ("timestamp", "float")
+        and name in frame.columns
+        and frame[name].dtype == _PANDERA_DTYPES[col.kind]
+    )
+
+
 def validate_table(task: str, table: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Validate one raw table and return it with contract dtypes (timestamps coerced)."""
     spec = TABLE_SPECS[task][table]
     normalised = _normalise(frame.reset_index(drop=True), spec)
+    schema = _schema_without_coercion(task, table, _typed_columns(normalised, spec))
     try:
         # In place on the fresh frame from reset_index (copy-on-write keeps the caller's
         # frame untouched): a copy of a 40-million-row table costs seconds and gigabytes.
-        return RAW_SCHEMAS[task][table].validate(normalised, lazy=True, inplace=True)
+        return schema.validate(normalised, lazy=True, inplace=True)
     except SchemaErrors as errors:
         raise _first_failure(f"{task}/{table}", normalised, spec, errors) from None
 
