@@ -10,7 +10,7 @@ the column and a few offending rows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal, TypeAlias
@@ -20,6 +20,8 @@ import pandas as pd
 import pandera.pandas as pa
 import pyarrow as pa_arrow
 import pyarrow.compute as pc
+from pandera.dtypes import DataType
+from pandera.engines.pandas_engine import STRING
 from pandera.errors import SchemaErrors
 
 ColumnKind = Literal["id", "str", "category", "timestamp", "int", "float", "bool"]
@@ -389,10 +391,29 @@ class RawDataError(ValueError):
         super().__init__(message)
 
 
+class _Text(STRING):
+    """pandera's text dtype, answered once per column where the column's dtype settles it.
+
+    pandera answers a text column with a full-length array of True (then copies and inverts
+    it to look for failures): hundreds of megabytes on a large table to learn one boolean.
+    Object columns, which may mix types, still get pandera's answer value by value.
+    """
+
+    def check(
+        self, pandera_dtype: DataType, data_container: pd.Series | pd.DataFrame | None = None
+    ) -> bool | Iterable[bool]:
+        if data_container is not None and not pd.api.types.is_object_dtype(data_container.dtype):
+            return super().check(pandera_dtype, None)
+        return super().check(pandera_dtype, data_container)
+
+
+# pandera's dataclass decorator hides the no-argument constructor from mypy.
+_TEXT = _Text()  # type: ignore[call-arg]
+
 _PANDERA_DTYPES: dict[ColumnKind, object] = {
-    "id": str,
-    "str": str,
-    "category": str,
+    "id": _TEXT,
+    "str": _TEXT,
+    "category": _TEXT,
     "timestamp": "datetime64[ns]",
     "int": "int64",
     "float": "float64",

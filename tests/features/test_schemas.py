@@ -191,3 +191,17 @@ def test_columns_already_in_contract_dtype_are_not_copied(city_tables) -> None:
     validated = validate_table("telecom_fraud", "bank_outflows", frame)
     for column in ("event_time", "available_at", "amount_out", "new_payees"):
         assert np.shares_memory(validated[column].to_numpy(), frame[column].to_numpy()), column
+
+
+def test_text_columns_are_judged_by_dtype_or_value_by_value(city_tables) -> None:
+    """Text dtypes pass whole; an object column is checked value by value and names the odd one."""
+    frame = city_tables["telecom_fraud"]["app_alerts"].head(8)
+    validate_table(
+        "telecom_fraud", "app_alerts", frame.assign(alert_id=frame["alert_id"].astype("string"))
+    )
+    ids = frame["alert_id"].astype(object).to_numpy(copy=True)
+    ids[3] = 7
+    with pytest.raises(
+        RawDataError, match=r"wrong dtype object, expected str \(identifier\) \(e\.g\. 7\)"
+    ):
+        validate_table("telecom_fraud", "app_alerts", frame.assign(alert_id=ids))
