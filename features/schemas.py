@@ -433,14 +433,50 @@ _EXPECTED_DTYPE: dict[ColumnKind, str] = {
 
 
 def _column_schema(name: str, spec: ColumnSpec) -> pa.Column:
-    checks = [pa.Check.isin(list(spec.values))] if spec.values else []
+    """One column's pandera schema; missing values are refused by a check named `not_nullable`.
+
+    pandera's built-in nullability test builds a byte-per-row mask of every column
+    (`hasnans`); `_no_missing` answers from a reduction instead, under the same name, so the
+    column is declared nullable to pandera and the check does the refusing.
+    """
+    checks = [] if spec.nullable else [pa.Check(_no_missing, name="not_nullable", ignore_na=False)]
+    if spec.values:
+        checks.append(pa.Check.isin(list(spec.values)))
     return pa.Column(
         _PANDERA_DTYPES[spec.kind],
         checks=checks,
-        nullable=spec.nullable,
+        nullable=True,
         coerce=spec.kind in ("timestamp", "float"),
         name=name,
     )
+
+
+def _has_missing(column: pd.Series) -> bool:
+    """Whether any value is missing, answered without a full-length mask where the dtype allows.
+
+    NaN propagates through `min`, NaT is the smallest int64, integer and boolean arrays cannot
+    hold a missing value, and Arrow keeps a count of its nulls; anything else asks pandas.
+    """
+    dtype = column.dtype
+    if len(column) == 0:
+        return False
+    if isinstance(dtype, np.dtype) and dtype.kind in "iubfmM":
+        values = column.to_numpy()
+        if dtype.kind == "f":
+            return bool(np.isnan(values.min()))
+        if dtype.kind in "mM":
+            return bool(values.view(np.int64).min() == _NAT)
+        return False
+    if isinstance(dtype, pd.ArrowDtype) or (
+        isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+    ):
+        return bool(pa_arrow.array(column.array).null_count > 0)
+    return bool(column.hasnans)
+
+
+def _no_missing(column: pd.Series) -> bool | pd.Series:
+    """True when no value is missing, else which values are present."""
+    return column.notna() if _has_missing(column) else True
 
 
 def _as_arrow(column: pd.Series) -> ArrowValues | None:

@@ -178,11 +178,22 @@ def test_duplicate_keys_are_counted_exactly_in_any_row_order(heads, location, pi
         validate_table(task, table, frame)
 
 
-def test_a_missing_key_value_is_reported_as_missing(city_tables) -> None:
-    frame = city_tables["telecom_fraud"]["app_alerts"].head(10)
-    broken = frame.assign(alert_id=[None, *frame["alert_id"].iloc[1:]])
-    with pytest.raises(RawDataError, match=r"alert_id.*missing values in 1 row"):
-        validate_table("telecom_fraud", "app_alerts", broken)
+@pytest.mark.parametrize(
+    ("column", "missing"),
+    [("alert_id", None), ("alert_type", None), ("event_time", pd.NaT), ("available_at", pd.NaT)],
+)
+def test_missing_values_are_counted_in_any_column_kind(city_tables, column, missing) -> None:
+    frame = city_tables["telecom_fraud"]["app_alerts"].head(10).copy()
+    frame.loc[[2, 7], column] = missing
+    with pytest.raises(RawDataError, match=rf"{column}'?: missing values in 2 row\(s\)"):
+        validate_table("telecom_fraud", "app_alerts", frame)
+
+
+def test_missing_values_in_a_nullable_integer_column_are_counted(city_tables) -> None:
+    frame = city_tables["telecom_fraud"]["bank_outflows"].head(10)
+    counts = frame["new_payees"].astype("Int64").where(frame.index != 3)
+    with pytest.raises(RawDataError, match=r"new_payees'?: missing values in 1 row\(s\)"):
+        validate_table("telecom_fraud", "bank_outflows", frame.assign(new_payees=counts))
 
 
 def test_columns_already_in_contract_dtype_are_not_copied(city_tables) -> None:
