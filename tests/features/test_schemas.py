@@ -8,7 +8,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.schemas import RAW_SCHEMAS, TABLE_SPECS, RawDataError, validate_table, validate_tables
+from features.schemas import (
+    RAW_SCHEMAS,
+    TABLE_SPECS,
+    RawDataError,
+    _has_missing,
+    validate_table,
+    validate_tables,
+)
 
 TABLES = [(task, table) for task, specs in TABLE_SPECS.items() for table in specs]
 DEFECTS = ["missing_column", "wrong_dtype", "duplicate_key", "available_before_event", "bad_date"]
@@ -216,3 +223,26 @@ def test_text_columns_are_judged_by_dtype_or_value_by_value(city_tables) -> None
         RawDataError, match=r"wrong dtype object, expected str \(identifier\) \(e\.g\. 7\)"
     ):
         validate_table("telecom_fraud", "app_alerts", frame.assign(alert_id=ids))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.Series([1.5, np.nan, 2.0]),
+        pd.Series([1.5, np.inf, -np.inf]),
+        pd.Series(pd.to_datetime(["2025-01-01", None]).astype("datetime64[ns]")),
+        pd.Series(pd.to_datetime(["2025-01-01", "1677-09-22"]).astype("datetime64[ns]")),
+        pd.Series(pd.to_timedelta([1, None], unit="D")),
+        pd.Series([3, -(2**63)]),
+        pd.Series([True, False]),
+        pd.Series(["a", None], dtype="str"),
+        pd.Series(["a", "b"], dtype="str"),
+        pd.Series(["a", None], dtype="string"),
+        pd.Series(["a", None, 3], dtype=object),
+        pd.Series([1, None], dtype="Int64"),
+        pd.Series([], dtype="float64"),
+    ],
+)
+def test_missing_values_are_found_as_pandas_finds_them(values: pd.Series) -> None:
+    """The reductions that replace pandas' per-row mask must agree with it for every dtype."""
+    assert _has_missing(values) == values.hasnans
