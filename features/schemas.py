@@ -27,7 +27,7 @@ from pandera.errors import SchemaErrors
 ColumnKind = Literal["id", "str", "category", "timestamp", "int", "float", "bool"]
 
 RawTables = dict[str, pd.DataFrame]
-ArrowValues: TypeAlias = pa_arrow.Array | pa_arrow.ChunkedArray
+_ArrowValues: TypeAlias = pa_arrow.Array | pa_arrow.ChunkedArray
 
 SHOWN_ROWS = 5
 _NAT = np.iinfo(np.int64).min
@@ -479,7 +479,7 @@ def _no_missing(column: pd.Series) -> bool | pd.Series:
     return column.notna() if _has_missing(column) else True
 
 
-def _as_arrow(column: pd.Series) -> ArrowValues | None:
+def _as_arrow(column: pd.Series) -> _ArrowValues | None:
     """The column's values as Arrow without copying them, or None if they are not shareable.
 
     Arrow compares neighbouring rows into bitmaps (one bit a row), where numpy would allocate a
@@ -498,7 +498,7 @@ def _as_arrow(column: pd.Series) -> ArrowValues | None:
     return None
 
 
-def _neighbours(values: ArrowValues):
+def _neighbours(values: _ArrowValues) -> tuple[_ArrowValues, _ArrowValues]:
     """Each row but the first, and the row before it, as two aligned zero-copy slices."""
     return values.slice(1), values.slice(0, len(values) - 1)
 
@@ -517,7 +517,7 @@ def _times_in_order(frame: pd.DataFrame) -> bool | pd.Series:
     return available >= event
 
 
-def _all_distinct(values: ArrowValues) -> bool:
+def _all_distinct(values: _ArrowValues) -> bool:
     """Whether no value repeats: a strictly increasing column proves it without hashing."""
     if len(values) < 2:
         return True
@@ -527,7 +527,7 @@ def _all_distinct(values: ArrowValues) -> bool:
     return bool(pc.count_distinct(values).as_py() == len(values))
 
 
-def _run_starts(values: ArrowValues, same_as_previous: ArrowValues) -> pa_arrow.ChunkedArray:
+def _run_starts(values: _ArrowValues, same_as_previous: _ArrowValues) -> pa_arrow.ChunkedArray:
     """The first value of every run of equal neighbours."""
     head = values.slice(0, 1)
     starts = pc.invert(same_as_previous)
@@ -537,11 +537,12 @@ def _run_starts(values: ArrowValues, same_as_previous: ArrowValues) -> pa_arrow.
     return pa_arrow.chunked_array([*_chunks(head), *_chunks(rest)], type=values.type)
 
 
-def _chunks(values: ArrowValues) -> list[pa_arrow.Array]:
+def _chunks(values: _ArrowValues) -> list[pa_arrow.Array]:
+    """The arrays an Arrow column is made of (itself when it is one array)."""
     return list(values.chunks) if isinstance(values, pa_arrow.ChunkedArray) else [values]
 
 
-def _grouped_in_order(columns: list[ArrowValues]) -> tuple[bool, ArrowValues]:
+def _grouped_in_order(columns: list[_ArrowValues]) -> tuple[bool, _ArrowValues]:
     """Whether equal keys can only sit next to each other, and which rows repeat the previous key.
 
     That holds when the first key column is grouped (the first values of its runs are all
