@@ -508,11 +508,13 @@ def _times_in_order(frame: pd.DataFrame) -> bool | pd.Series:
     available, event = frame["available_at"], frame["event_time"]
     if available.dtype == "datetime64[ns]" and event.dtype == "datetime64[ns]":
         available_ns, event_ns = _as_arrow(available), _as_arrow(event)
-        lowest = [pc.min(values).as_py() for values in (available_ns, event_ns)]
-        # pandas says False for a missing time (NaT, the smallest int64): only a verdict
-        # without any is final here.
-        no_missing = all(low is None or low > _NAT for low in lowest)
-        if no_missing and pc.all(pc.greater_equal(available_ns, event_ns)).as_py() is True:
+        # pandas says False wherever a time is missing (NaT, the smallest int64). A missing
+        # available_at already fails the comparison unless event_time is missing too, so only
+        # event_time needs looking at.
+        earliest_event = pc.min(event_ns).as_py()
+        if (earliest_event is None or earliest_event > _NAT) and pc.all(
+            pc.greater_equal(available_ns, event_ns)
+        ).as_py() is True:
             return True
     return available >= event
 

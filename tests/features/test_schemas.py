@@ -13,6 +13,7 @@ from features.schemas import (
     TABLE_SPECS,
     RawDataError,
     _has_missing,
+    _times_in_order,
     validate_table,
     validate_tables,
 )
@@ -246,3 +247,27 @@ def test_text_columns_are_judged_by_dtype_or_value_by_value(city_tables) -> None
 def test_missing_values_are_found_as_pandas_finds_them(values: pd.Series) -> None:
     """The reductions that replace pandas' per-row mask must agree with it for every dtype."""
     assert _has_missing(values) == values.hasnans
+
+
+_DAY = st.one_of(st.none(), st.integers(0, 4))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(_DAY, _DAY), max_size=12))
+def test_the_time_order_check_agrees_with_pandas_also_on_missing_times(days) -> None:
+    """The Arrow shortcut may only say "all in order" where pandas' comparison says so too."""
+
+    def times(picks: list[int | None]) -> pd.Series:
+        start = pd.Timestamp("2025-01-01")
+        stamps = [pd.NaT if d is None else start + pd.Timedelta(days=d) for d in picks]
+        return pd.Series(stamps, dtype="datetime64[ns]")
+
+    frame = pd.DataFrame(
+        {"event_time": times([e for e, _ in days]), "available_at": times([a for _, a in days])}
+    )
+    expected = frame["available_at"] >= frame["event_time"]
+    verdict = _times_in_order(frame)
+    if verdict is True:
+        assert expected.all()
+    else:
+        assert verdict.equals(expected)
