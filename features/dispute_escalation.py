@@ -210,11 +210,14 @@ def _build(
     tables: RawTables,
     units: pd.DataFrame,
     progress: Progress | None,
-    label: np.ndarray | None = None,
+    label_events: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     src = _Sources(tables)
     queries = pit.Queries.build(src.entities, units["entity_id"], units["as_of"])
     columns = pit.in_chunks(queries, partial(_chunk_features, src), CHUNK_ROWS, progress)
+    label = None
+    if label_events is not None:
+        label = pit.event_within(label_events, "dispute_id", queries, HORIZON)
     rows = columns.pop("registry_row")
     audit = {
         "audit_district": pit.text_at(src.disputes["district"], rows),
@@ -233,7 +236,7 @@ def build_features(
 
 def labels(tables: RawTables, units: pd.DataFrame) -> np.ndarray:
     """1 when the dispute escalates in `(as_of, as_of + 90 days]`, else 0."""
-    return pit.event_within(tables["escalation_events"], "dispute_id", units, HORIZON)
+    return pit.units_event_within(tables["escalation_events"], "dispute_id", units, HORIZON)
 
 
 def labelled_units(tables: RawTables) -> pd.DataFrame:
@@ -252,8 +255,7 @@ def labelled_units(tables: RawTables) -> pd.DataFrame:
 
 def build_labelled_dataset(tables: RawTables, progress: Progress | None = None) -> pd.DataFrame:
     """Features and label for every dispute with a complete label window."""
-    units = labelled_units(tables)
-    return _build(tables, units, progress, labels(tables, units))
+    return _build(tables, labelled_units(tables), progress, tables["escalation_events"])
 
 
 def latest_as_of(tables: RawTables) -> pd.Timestamp:

@@ -91,7 +91,7 @@ def _arrow_text(values: Sequence[str] | pd.Series | pd.Index | np.ndarray) -> pa
 TEXT = pd.StringDtype(na_value=np.nan)
 
 
-def text_at(values: pd.Series, rows: np.ndarray) -> pd.Series:
+def text_at(values: pd.Series | pd.Index, rows: np.ndarray) -> pd.Series:
     """`values[rows]` as a `str` Series, missing where `rows` is -1 (Arrow take, no objects)."""
     taken = pc.take(_arrow_text(values), pa.array(rows, mask=rows < 0))
     return pd.Series(taken, dtype=TEXT)
@@ -208,6 +208,8 @@ class EventIndex:
         self._keys = keys if order is None else keys[order]
         del keys
         self._bounds_cache: tuple[Queries | None, dict] = (None, {})
+        self._starts: np.ndarray | None = None
+        self._n_entities = len(entities)
         # Integer columns keep only exact prefix sums (values are their differences). Float
         # columns keep their values and are summed window by window: a float sum then depends
         # on the window's own rows only, so a table split by entity (the Dask engine) gives
@@ -278,33 +280,41 @@ class EventIndex:
 
         The window is `(as_of - offset - window, as_of - offset]` on the visibility time;
         `window=None` reaches back to the entity's first row. Queries of unknown entities get
-        an empty range.
+        an empty range. Positions are cached per distance back from the as-of date, so
+        windows that share an edge (30 days, and the 90 days before those) search once.
         """
         cached_queries, cache = self._bounds_cache
         if cached_queries is not queries:
             cache = {}
             self._bounds_cache = (queries, cache)
-        key = (_window_ns(window), _window_ns(offset))
-        if key not in cache:
-            cache[key] = self._compute_bounds(queries, window, offset)
-        return cache[key]
-
-    def _compute_bounds(
-        self,
-        queries: Queries,
-        window: pd.Timedelta | str | None,
-        offset: pd.Timedelta | str | None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        codes = np.where(queries.codes >= 0, queries.codes, 0)
-        end = queries.as_of - (_window_ns(offset) or np.int64(0))
-        hi = self._position(codes, end)
+        back = _window_ns(offset) or np.int64(0)
         step = _window_ns(window)
-        if step is None:
-            lo = np.searchsorted(self._keys, codes * self._stride, side="left")
-        else:
-            lo = self._position(codes, end - step)
-        missing = queries.codes < 0
-        return np.where(missing, 0, lo), np.where(missing, 0, hi)
+        hi = self._cached_position(queries, cache, back)
+        lo = (
+            self._cached_position(queries, cache, None)
+            if step is None
+            else self._cached_position(queries, cache, back + step)
+        )
+        return lo, hi
+
+    def _cached_position(self, queries: Queries, cache: dict, back: np.int64 | None) -> np.ndarray:
+        """Rows of each query's entity visible at `as_of - back` (`back=None`: before its first
+        row); 0 for queries of unknown entities."""
+        if back not in cache:
+            codes = np.where(queries.codes >= 0, queries.codes, 0)
+            if back is None:
+                position = self._entity_starts()[codes]
+            else:
+                position = self._position(codes, queries.as_of - back)
+            cache[back] = np.where(queries.codes >= 0, position, 0)
+        return cache[back]
+
+    def _entity_starts(self) -> np.ndarray:
+        """First sorted row of every entity code (computed once)."""
+        if self._starts is None:
+            codes = np.arange(self._n_entities, dtype=np.int64)
+            self._starts = np.searchsorted(self._keys, codes * self._stride, side="left")
+        return self._starts
 
     def count(
         self,
@@ -415,23 +425,52 @@ def _window_reduce(
     return out
 
 
+#: Queries per chunk of the label computation: bounded temporaries, reused from chunk to chunk.
+LABEL_CHUNK_ROWS = 500_000
+
+
+def shifted(as_of: np.ndarray, offset: pd.DateOffset | pd.Timedelta) -> np.ndarray:
+    """`as_of + offset` for int64-nanosecond timestamps.
+
+    Calendar offsets (months) are applied once per distinct date: a dataset has a few dozen
+    as-of dates over millions of rows.
+    """
+    if isinstance(offset, pd.Timedelta):
+        return as_of + np.int64(offset.value)
+    positions, distinct = pd.factorize(as_of)
+    moved = (pd.DatetimeIndex(np.asarray(distinct).view("datetime64[ns]")) + offset).asi8
+    return moved[positions]
+
+
 def event_within(
+    events: pd.DataFrame,
+    entity_col: str,
+    queries: Queries,
+    horizon: pd.DateOffset | pd.Timedelta,
+) -> np.ndarray:
+    """1 where the query's entity has an event (by `event_time`) in `(as_of, as_of + horizon]`.
+
+    The label rule of every task: it looks forward on purpose, so it runs on occurrence time,
+    never on availability. The builders pass their feature queries, so no id is encoded twice.
+    """
+    index = EventIndex(events, queries.entities, entity_col=entity_col, time_col="event_time")
+
+    def label(chunk: Queries) -> dict[str, np.ndarray]:
+        later = Queries(chunk.entities, chunk.codes, shifted(chunk.as_of, horizon))
+        return {"label": (index.count(later) - index.count(chunk) > 0).astype(np.int8)}
+
+    return in_chunks(queries, label, LABEL_CHUNK_ROWS)["label"]
+
+
+def units_event_within(
     events: pd.DataFrame,
     entity_col: str,
     units: pd.DataFrame,
     horizon: pd.DateOffset | pd.Timedelta,
 ) -> np.ndarray:
-    """1 where the unit has an event (by `event_time`) in `(as_of, as_of + horizon]`, else 0.
-
-    The label rule of every task: it looks forward on purpose, so it runs on occurrence time,
-    never on availability.
-    """
-    entities = sorted_entities(events[entity_col])
-    index = EventIndex(events, entities, entity_col=entity_col, time_col="event_time")
-    start = pd.DatetimeIndex(units["as_of"])
-    before = index.count(Queries.build(entities, units["entity_id"], start))
-    until = index.count(Queries.build(entities, units["entity_id"], start + horizon))
-    return (until - before > 0).astype(np.int8)
+    """`event_within` for a units frame (`entity_id`, `as_of`)."""
+    queries = Queries.build(sorted_entities(events[entity_col]), units["entity_id"], units["as_of"])
+    return event_within(events, entity_col, queries, horizon)
 
 
 def month_number(values) -> np.ndarray:
@@ -604,13 +643,6 @@ def data_end(*tables: pd.DataFrame, column: str = "event_time") -> pd.Timestamp:
     return latest.normalize() + pd.Timedelta(days=1)
 
 
-def empty_units() -> pd.DataFrame:
-    """A units frame (`entity_id`, `as_of`) with no rows."""
-    return pd.DataFrame(
-        {"entity_id": pd.Series([], dtype=TEXT), "as_of": pd.Series([], dtype="datetime64[ns]")}
-    )
-
-
 def registry_universe(registry: pd.DataFrame, id_col: str) -> pd.DataFrame:
     """The registry's rows, one per entity (first row kept), in registry order.
 
@@ -621,30 +653,60 @@ def registry_universe(registry: pd.DataFrame, id_col: str) -> pd.DataFrame:
     return registry.drop_duplicates(id_col, ignore_index=True)
 
 
+def registry_queries(
+    entities: pd.Index, available: np.ndarray, as_of_dates: pd.DatetimeIndex
+) -> Queries:
+    """A query per universe entity and as-of date on which its registry row is available.
+
+    `entities` is the registry's universe (`registry_universe`), `available` its rows'
+    `available_at`. Entity-major order, in universe order: consecutive queries then read
+    neighbouring rows of every look-up structure (an entity's rows are contiguous there),
+    which on a large city is the difference between cache hits and misses.
+    """
+    dates = np.sort(as_of_dates.to_numpy(dtype="datetime64[ns]")).view(np.int64)
+    first = np.searchsorted(dates, np.asarray(available, dtype="datetime64[ns]").view(np.int64))
+    per_entity = len(dates) - first
+    codes = np.repeat(np.arange(len(entities), dtype=np.int64), per_entity)
+    starts = np.cumsum(per_entity) - per_entity
+    date_index = np.arange(len(codes)) - np.repeat(starts - first, per_entity)
+    return Queries(entities=entities, codes=codes, as_of=dates[date_index])
+
+
+def entity_ids(queries: Queries) -> pd.Series:
+    """The ids of queries' entities (missing where the entity is unknown)."""
+    return text_at(queries.entities, queries.codes)
+
+
+def units_frame(queries: Queries) -> pd.DataFrame:
+    """The units frame (`entity_id`, `as_of`) of queries."""
+    return pd.DataFrame(
+        {"entity_id": entity_ids(queries), "as_of": queries.as_of.view("datetime64[ns]")}
+    )
+
+
+def queries_for(
+    entities: pd.Index, available: np.ndarray, as_of: AsOfDate | pd.DataFrame
+) -> tuple[Queries, pd.Series]:
+    """Queries and their entity ids from a builder's `as_of` argument.
+
+    `as_of` is either a frame of explicit (`entity_id`, `as_of`) pairs (ids outside the
+    universe are kept, with empty features) or one date, meaning every registered entity then.
+    """
+    if isinstance(as_of, pd.DataFrame):
+        units = pairs_units(as_of)
+        return Queries.build(entities, units["entity_id"], units["as_of"]), units["entity_id"]
+    queries = registry_queries(entities, available, pd.DatetimeIndex([pd.Timestamp(as_of)]))
+    return queries, entity_ids(queries)
+
+
 def registry_units(
     registry: pd.DataFrame, id_col: str, as_of_dates: pd.DatetimeIndex
 ) -> pd.DataFrame:
-    """One unit per registry row and as-of date on which it is available: registry order, then date.
-
-    Entity-major order, in the order of the builders' entity universes (`registry_universe`):
-    consecutive units then read neighbouring rows of every look-up structure (an entity's rows
-    are contiguous there), which on a large city is the difference between cache hits and
-    misses.
-    """
+    """One unit per registry row and as-of date on which it is available (`registry_queries`)."""
     registry = registry_universe(registry, id_col)
+    entities = pd.Index(registry[id_col].astype(TEXT))
     available = registry["available_at"].to_numpy(dtype="datetime64[ns]")
-    dates = np.sort(as_of_dates.to_numpy(dtype="datetime64[ns]"))
-    first = np.searchsorted(dates, available, side="left")
-    per_entity = len(dates) - first
-    rows = np.repeat(np.arange(len(registry)), per_entity)
-    starts = np.cumsum(per_entity) - per_entity
-    date_index = np.arange(len(rows)) - np.repeat(starts - first, per_entity)
-    return pd.DataFrame(
-        {
-            "entity_id": text_at(registry[id_col], rows),
-            "as_of": dates[date_index],
-        }
-    )
+    return units_frame(registry_queries(entities, available, as_of_dates))
 
 
 def pairs_units(pairs: pd.DataFrame) -> pd.DataFrame:

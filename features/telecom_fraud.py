@@ -21,7 +21,7 @@ from features.schemas import RawTables
 
 TASK = "telecom_fraud"
 HORIZON = pd.Timedelta(days=30)
-CHUNK_ROWS = 500_000
+CHUNK_ROWS = 250000
 YOUNG_ADULT_AGES = (18, 30)
 ELDERLY_AGE = 65
 
@@ -39,17 +39,6 @@ def _first_month(tables: RawTables) -> pd.Timestamp:
         tables["flagged_contacts"]["event_time"].min(), tables["bank_outflows"]["event_time"].min()
     )
     return pd.Timestamp(first).to_period("M").to_timestamp()
-
-
-def _registered_units(tables: RawTables, as_of_dates: pd.DatetimeIndex) -> pd.DataFrame:
-    """Every resident on the screened register at each as-of date."""
-    return pit.registry_units(tables["residents"], "resident_id", as_of_dates)
-
-
-def _units_for(tables: RawTables, as_of: pit.AsOfDate | pd.DataFrame) -> pd.DataFrame:
-    if isinstance(as_of, pd.DataFrame):
-        return pit.pairs_units(as_of)
-    return _registered_units(tables, pd.DatetimeIndex([pd.Timestamp(as_of)]))
 
 
 class _Sources:
@@ -97,6 +86,10 @@ class _Sources:
             tables["app_installs"], self.entities, entity_col="resident_id"
         )
         self.frauds = pit.EventIndex(tables["fraud_cases"], self.entities, entity_col="resident_id")
+
+    def registered(self, as_of_dates: pd.DatetimeIndex) -> pit.Queries:
+        """Every resident on the register at each as-of date (entity-major)."""
+        return pit.registry_queries(self.entities, self.registry_available, as_of_dates)
 
 
 def _age_band(age: np.ndarray) -> np.ndarray:
@@ -146,19 +139,22 @@ def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray
 
 
 def _build(
-    tables: RawTables,
-    units: pd.DataFrame,
+    src: _Sources,
+    queries: pit.Queries,
+    entity_ids: pd.Series,
     progress: Progress | None,
-    label: np.ndarray | None = None,
+    label_events: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    src = _Sources(tables)
-    queries = pit.Queries.build(src.entities, units["entity_id"], units["as_of"])
     columns = pit.in_chunks(queries, partial(_chunk_features, src), CHUNK_ROWS, progress)
+    label = None
+    if label_events is not None:
+        label = pit.event_within(label_events, "resident_id", queries, HORIZON)
     audit = {
         "audit_age_band": pit.labels_at(columns.pop("age_band"), AGE_BANDS),
         "audit_sex": pit.text_at(src.residents["sex"], columns.pop("registry_row")),
     }
-    return dataset_frame(TASK, units["entity_id"], units["as_of"], columns, audit, label)
+    as_of = queries.as_of.view("datetime64[ns]")
+    return dataset_frame(TASK, entity_ids, as_of, columns, audit, label)
 
 
 def build_features(
@@ -166,25 +162,32 @@ def build_features(
 ) -> pd.DataFrame:
     """Features at `as_of` (a date for every registered resident, or a frame of
     (`entity_id`, `as_of`) pairs), in the dataset layout without a label."""
-    return _build(tables, _units_for(tables, as_of), progress)
+    src = _Sources(tables)
+    queries, entity_ids = pit.queries_for(src.entities, src.registry_available, as_of)
+    return _build(src, queries, entity_ids, progress)
 
 
 def labels(tables: RawTables, units: pd.DataFrame) -> np.ndarray:
     """1 when a fraud against the resident occurs in `(as_of, as_of + 30 days]`, else 0."""
-    return pit.event_within(tables["fraud_cases"], "resident_id", units, HORIZON)
+    return pit.units_event_within(tables["fraud_cases"], "resident_id", units, HORIZON)
+
+
+def _labelled_dates(tables: RawTables) -> pd.DatetimeIndex:
+    """As-of months whose 30-day label window ends within the data's coverage."""
+    months = pit.month_starts(_first_month(tables), data_end(tables))
+    return months[months + HORIZON <= data_end(tables)]
 
 
 def labelled_units(tables: RawTables) -> pd.DataFrame:
     """Every resident-month whose 30-day label window ends within the data's coverage."""
-    months = pit.month_starts(_first_month(tables), data_end(tables))
-    complete = months[months + HORIZON <= data_end(tables)]
-    return _registered_units(tables, complete)
+    return pit.registry_units(tables["residents"], "resident_id", _labelled_dates(tables))
 
 
 def build_labelled_dataset(tables: RawTables, progress: Progress | None = None) -> pd.DataFrame:
     """Features and label for all resident-months with a complete label window."""
-    units = labelled_units(tables)
-    return _build(tables, units, progress, labels(tables, units))
+    src = _Sources(tables)
+    queries = src.registered(_labelled_dates(tables))
+    return _build(src, queries, pit.entity_ids(queries), progress, tables["fraud_cases"])
 
 
 def latest_as_of(tables: RawTables) -> pd.Timestamp:

@@ -73,18 +73,6 @@ def _first_month(tables: RawTables) -> pd.Timestamp:
     return pd.Timestamp(tables["social_insurance"]["month"].min())
 
 
-def _registered_units(tables: RawTables, as_of_dates: pd.DatetimeIndex) -> pd.DataFrame:
-    """Every employer on the registry at each as-of date (registry row available by then)."""
-    return pit.registry_units(tables["employers"], "employer_id", as_of_dates)
-
-
-def _units_for(tables: RawTables, as_of: pit.AsOfDate | pd.DataFrame) -> pd.DataFrame:
-    """Units from `as_of`: one date for every registered employer, or explicit pairs."""
-    if isinstance(as_of, pd.DataFrame):
-        return pit.pairs_units(as_of)
-    return _registered_units(tables, pd.DatetimeIndex([pd.Timestamp(as_of)]))
-
-
 class _Sources:
     """Look-up structures over one city's tables, built once and shared by all chunks."""
 
@@ -138,6 +126,10 @@ class _Sources:
             tables["arrears_events"], self.entities, entity_col="employer_id"
         )
         self.projects = _ProjectLedger(tables, self.entities)
+
+    def registered(self, as_of_dates: pd.DatetimeIndex) -> pit.Queries:
+        """Every employer on the registry at each as-of date (entity-major)."""
+        return pit.registry_queries(self.entities, self.registry_available, as_of_dates)
 
 
 class _ProjectLedger:
@@ -290,21 +282,24 @@ def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray
 
 
 def _build(
-    tables: RawTables,
-    units: pd.DataFrame,
+    src: _Sources,
+    queries: pit.Queries,
+    entity_ids: pd.Series,
     progress: Progress | None,
-    label: np.ndarray | None = None,
+    label_events: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    src = _Sources(tables)
-    queries = pit.Queries.build(src.entities, units["entity_id"], units["as_of"])
     columns = pit.in_chunks(queries, partial(_chunk_features, src), CHUNK_ROWS, progress)
+    label = None
+    if label_events is not None:
+        label = pit.event_within(label_events, "employer_id", queries, HORIZON)
     rows = columns.pop("registry_row")
     audit = {
         "audit_district": pit.text_at(src.employers["district"], rows),
         "audit_sector": pit.text_at(src.employers["sector"], rows),
         "audit_size_band": pit.text_at(src.employers["size_band"], rows),
     }
-    return dataset_frame(TASK, units["entity_id"], units["as_of"], columns, audit, label)
+    as_of = queries.as_of.view("datetime64[ns]")
+    return dataset_frame(TASK, entity_ids, as_of, columns, audit, label)
 
 
 def build_features(
@@ -312,26 +307,34 @@ def build_features(
 ) -> pd.DataFrame:
     """Features at `as_of` (a date for every registered employer, or a frame of
     (`entity_id`, `as_of`) pairs), in the dataset layout without a label."""
-    return _build(tables, _units_for(tables, as_of), progress)
+    src = _Sources(tables)
+    queries, entity_ids = pit.queries_for(src.entities, src.registry_available, as_of)
+    return _build(src, queries, entity_ids, progress)
 
 
 def labels(tables: RawTables, units: pd.DataFrame) -> np.ndarray:
     """1 when an arrears onset falls in `(as_of, as_of + 3 months]`, else 0."""
-    return pit.event_within(tables["arrears_events"], "employer_id", units, HORIZON)
+    return pit.units_event_within(tables["arrears_events"], "employer_id", units, HORIZON)
+
+
+def _labelled_dates(tables: RawTables) -> pd.DatetimeIndex:
+    """As-of months whose 3-month label window ends within the data's coverage."""
+    last = data_end(tables) - HORIZON
+    if last < _first_month(tables):
+        return pd.DatetimeIndex([], dtype="datetime64[ns]")
+    return pit.month_starts(_first_month(tables), last)
 
 
 def labelled_units(tables: RawTables) -> pd.DataFrame:
     """Every employer-month whose 3-month label window ends within the data's coverage."""
-    last = data_end(tables) - HORIZON
-    if last < _first_month(tables):
-        return pit.empty_units()
-    return _registered_units(tables, pit.month_starts(_first_month(tables), last))
+    return pit.registry_units(tables["employers"], "employer_id", _labelled_dates(tables))
 
 
 def build_labelled_dataset(tables: RawTables, progress: Progress | None = None) -> pd.DataFrame:
     """Features and label for all employer-months with a complete label window."""
-    units = labelled_units(tables)
-    return _build(tables, units, progress, labels(tables, units))
+    src = _Sources(tables)
+    queries = src.registered(_labelled_dates(tables))
+    return _build(src, queries, pit.entity_ids(queries), progress, tables["arrears_events"])
 
 
 def latest_as_of(tables: RawTables) -> pd.Timestamp:
