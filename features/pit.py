@@ -145,25 +145,17 @@ def _is_sorted(keys: np.ndarray) -> bool:
     )
 
 
-def _prefix_dtype(values: np.ndarray) -> type[np.integer]:
-    """int32 when no running sum over `values` can overflow it (half the memory), else int64."""
-    if not len(values):
-        return np.int32
-    largest = max(abs(int(values.min())), abs(int(values.max())))
-    return np.int32 if largest * len(values) < np.iinfo(np.int32).max else np.int64
-
-
 class EventIndex:
     """Rows of one event table, sorted for trailing-window look-ups by many queries.
 
-    Rows of entities outside the universe are dropped. Integer and boolean value columns keep
-    exact prefix sums; float columns keep their values and are summed window by window.
+    Rows of entities outside the universe are dropped. Counts are differences of row
+    positions; value columns are summed (or maximised) window by window over their own rows.
 
-    Memory matters more than arithmetic here: an index over a 40-million-row table holds one
-    int64 key per row plus one prefix sum per integer column (int32 when it cannot overflow).
-    Tables that arrive grouped by entity in universe order and by time within an entity (what
-    a department export sorted by id, and `features.partition`, give) need no reordering copy;
-    float columns are then read in place.
+    Memory matters more than arithmetic here: on a 40-million-row table every full-length
+    array is hundreds of megabytes of fresh pages. The index holds one int64 key per row and
+    nothing else of its own: tables that arrive grouped by entity in universe order and by
+    time within an entity (what a department export sorted by id, and `features.partition`,
+    give) need no reordering, so value columns are read in place.
 
     Args:
         events: the raw rows.
@@ -210,23 +202,19 @@ class EventIndex:
         self._bounds_cache: tuple[Queries | None, dict] = (None, {})
         self._starts: np.ndarray | None = None
         self._n_entities = len(entities)
-        # Integer columns keep only exact prefix sums (values are their differences). Float
-        # columns keep their values and are summed window by window: a float sum then depends
-        # on the window's own rows only, so a table split by entity (the Dask engine) gives
-        # the same bits as the whole table.
-        self._prefix: dict[str, np.ndarray] = {}
+        # Values stay as they are and every window is reduced over its own rows: a sum then
+        # does not depend on the rest of the table (a table split by entity, as the Dask
+        # engine does, gives the same bits), integer sums stay exact, and nothing full-length
+        # is allocated (windows hold a handful of rows, so the reductions are cheap).
         self._values: dict[str, np.ndarray] = {}
-        self._int_values: dict[str, np.ndarray] = {}
         for column in value_cols:
             values = events[column].to_numpy()
             values = values if keep is None else values[keep]
             values = values if order is None else values[order]
-            if values.dtype.kind in "biu":
-                prefix = np.zeros(n + 1, dtype=_prefix_dtype(values))
-                np.cumsum(values, dtype=prefix.dtype, out=prefix[1:])
-                self._prefix[column] = prefix
-            else:
-                self._values[column] = values.astype(np.float64, copy=False)
+            # Counted as int64 once here: `reduceat` asked to add booleans as integers would
+            # cast the whole column on every call.
+            exact = values.dtype.kind in "biu"
+            self._values[column] = values.astype(np.int64, copy=False) if exact else values
 
     def _time_rank(self, times: np.ndarray) -> np.ndarray:
         """The key's time part: whole seconds since the origin, or the distinct-time position."""
@@ -240,21 +228,6 @@ class EventIndex:
         if self._unique_times is None:
             return self._origin + rank * SECOND_NS
         return self._unique_times[rank]
-
-    def _column(self, column: str) -> np.ndarray:
-        """The sorted values of a value column (integer columns rebuilt once, on first use)."""
-        if column in self._values:
-            return self._values[column]
-        if column not in self._int_values:
-            self._int_values[column] = np.diff(self._prefix[column]).astype(np.int64)
-        return self._int_values[column]
-
-    def _values_at(self, column: str, rows: np.ndarray) -> np.ndarray:
-        """Values of `column` at sorted rows `rows` (all valid positions), as float64."""
-        if column in self._prefix:
-            prefix = self._prefix[column]
-            return (prefix[rows + 1] - prefix[rows]).astype(np.float64)
-        return self._values[column][rows]
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -338,11 +311,19 @@ class EventIndex:
         return self._range_sum(column, lo, hi)
 
     def _range_sum(self, column: str, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """Sum of `column` over sorted rows [lo, hi) of each query's entity."""
-        if column in self._prefix:
-            prefix = self._prefix[column]
-            return (prefix[hi] - prefix[lo]).astype(np.int64)
-        return _window_reduce(np.add, self._values[column], lo, hi, empty=0.0, order_by_lo=False)
+        """Sum of `column` over sorted rows [lo, hi) of each query's entity (int64 for integer
+        and boolean columns, float64 otherwise)."""
+        values = self._values[column]
+        exact = values.dtype.kind == "i"
+        return _window_reduce(
+            np.add,
+            values,
+            lo,
+            hi,
+            empty=0,
+            dtype=np.dtype(np.int64) if exact else np.dtype(np.float64),
+            order_by_lo=False,
+        )
 
     def mean(
         self,
@@ -367,8 +348,15 @@ class EventIndex:
     ) -> np.ndarray:
         """Largest `column` value over visible rows in the trailing window (NaN when none)."""
         lo, hi = self._bounds(queries, window, offset)
-        values = self._column(column)
-        return _window_reduce(np.maximum, values, lo, hi, empty=np.nan, order_by_lo=True)
+        return _window_reduce(
+            np.maximum,
+            self._values[column],
+            lo,
+            hi,
+            empty=np.nan,
+            dtype=np.dtype(np.float64),
+            order_by_lo=True,
+        )
 
     def _last_position(self, queries: Queries) -> np.ndarray:
         """Position of each query's latest visible row, -1 if it has none."""
@@ -380,7 +368,7 @@ class EventIndex:
         position = self._last_position(queries)
         found = position >= 0
         out = np.full(len(queries), np.nan)
-        out[found] = self._values_at(column, position[found])
+        out[found] = self._values[column][position[found]]
         return out
 
     def days_since_last(self, queries: Queries) -> np.ndarray:
@@ -399,9 +387,11 @@ def _window_reduce(
     hi: np.ndarray,
     *,
     empty: float,
+    dtype: np.dtype,
     order_by_lo: bool,
 ) -> np.ndarray:
-    """`ufunc` reduced over `values[lo:hi]` for every window (`empty` where a window is empty).
+    """`ufunc` reduced over `values[lo:hi]` for every window, as `dtype` (`empty` where a
+    window is empty).
 
     One `reduceat` over interleaved [lo, hi) pairs (odd slots are ignored): each window is
     reduced on its own rows only, in the same order whatever else the table holds, so results
@@ -410,7 +400,7 @@ def _window_reduce(
     by `reduceat` too: `reduce` may sum in another order and round differently.
     `order_by_lo` takes the windows in order of `lo`, keeping the ignored stretches short.
     """
-    out = np.full(len(lo), empty, dtype=np.float64)
+    out = np.full(len(lo), empty, dtype=dtype)
     filled = hi > lo
     n = len(values)
     inner = np.flatnonzero(filled & (hi < n))

@@ -21,7 +21,7 @@ from features.schemas import RawTables
 
 TASK = "telecom_fraud"
 HORIZON = pd.Timedelta(days=30)
-CHUNK_ROWS = 250000
+CHUNK_ROWS = 250_000
 YOUNG_ADULT_AGES = (18, 30)
 ELDERLY_AGE = 65
 
