@@ -409,7 +409,10 @@ def _window_reduce(
     if len(inner):
         bounds = np.empty(2 * len(inner), dtype=np.intp)
         bounds[0::2], bounds[1::2] = lo[inner], hi[inner]
-        out[inner] = ufunc.reduceat(values, bounds)[0::2]
+        # `reduceat` also reduces from its last index to the end of the array: cut the view
+        # one row after the last window, or every call would pay for the rest of the table.
+        end = int(bounds.max()) + 1
+        out[inner] = ufunc.reduceat(values[:end], bounds)[0::2]
     for query in np.flatnonzero(filled & (hi >= n)):
         out[query] = ufunc.reduceat(values[lo[query] : n], [0])[0]
     return out
