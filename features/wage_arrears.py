@@ -21,7 +21,7 @@ from features.schemas import RawTables
 
 TASK = "wage_arrears"
 HORIZON = pd.DateOffset(months=3)
-CHUNK_ROWS = 100_000
+CHUNK_ROWS = 50_000
 
 #: Lunar new year dates (Spring Festival): arrears cluster in the months before them.
 SPRING_FESTIVALS = pd.DatetimeIndex(

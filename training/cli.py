@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from models.settings import apply_offline_defaults
+from models.settings import apply_memory_defaults, apply_offline_defaults
 from training.commands import city, data, loop, main_job, modelling, reporting, scale, service
 
 app = typer.Typer(
@@ -30,6 +30,7 @@ app = typer.Typer(
 def _main() -> None:
     """riskloop command line."""
     apply_offline_defaults()
+    apply_memory_defaults()
 
 
 for _family in (main_job, city, data, modelling, service, loop, reporting, scale):
