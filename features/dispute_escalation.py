@@ -9,6 +9,7 @@ Party history (110 calls, petitions) is looked up per listed party and summed ov
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from functools import partial
 
@@ -87,7 +88,9 @@ class _Sources:
             entity_col="dispute_id",
             value_cols=("threat_flag", "emotion_flag"),
         )
-        self.district_visits = _DistrictVisitDurations(tables["grid_visits"], disputes)
+        self.district_visits = _DistrictVisitDurations(
+            tables["grid_visits"], disputes, self.entities
+        )
         parties = tables["dispute_parties"]
         codes = pit.encode(self.entities, parties["dispute_id"])
         parties = parties.assign(_code=codes)[codes >= 0].sort_values("_code", kind="stable")
@@ -138,24 +141,23 @@ class _DistrictVisitDurations:
     visits it is defined for every dispute and carries nothing but the noise.
     """
 
-    def __init__(self, visits: pd.DataFrame, disputes: pd.DataFrame) -> None:
-        district_of = dict(zip(disputes["dispute_id"], disputes["district"], strict=True))
-        frame = pd.DataFrame(
-            {
-                "district": visits["dispute_id"].map(district_of),
-                "available_at": visits["available_at"].to_numpy(dtype="datetime64[ns]"),
-                "minutes": visits["visit_duration_min"].to_numpy(np.float64),
-            }
-        ).dropna(subset=["district"])
-        self.dispute_district = pd.Index(sorted(disputes["district"].unique())).get_indexer(
-            disputes["district"]
-        )
+    def __init__(self, visits: pd.DataFrame, disputes: pd.DataFrame, entities: pd.Index) -> None:
+        dispute_district, districts = pd.factorize(disputes["district"], sort=True)
+        self.dispute_district = dispute_district.astype(np.int64)
+        visit_dispute = pit.encode(entities, visits["dispute_id"])
+        visit_district = np.where(visit_dispute >= 0, self.dispute_district[visit_dispute], -1)
+        available = visits["available_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        minutes = visits["visit_duration_min"].to_numpy(np.float64)
+        # By district, then by time; ties keep table order (lexsort is stable).
+        order = np.lexsort((available, visit_district))
+        order = order[visit_district[order] >= 0]
+        bounds = np.searchsorted(visit_district[order], np.arange(len(districts) + 1))
         self.times: list[np.ndarray] = []
         self.cumulative: list[np.ndarray] = []
-        for district in sorted(disputes["district"].unique()):
-            rows = frame[frame["district"] == district].sort_values("available_at", kind="stable")
-            self.times.append(rows["available_at"].to_numpy().view(np.int64))
-            self.cumulative.append(np.concatenate([[0.0], np.cumsum(rows["minutes"])]))
+        for start, stop in itertools.pairwise(bounds):
+            rows = order[start:stop]
+            self.times.append(available[rows])
+            self.cumulative.append(np.concatenate([[0.0], np.cumsum(minutes[rows])]))
 
     def mean_latest(self, dispute_rows: np.ndarray, as_of: np.ndarray) -> np.ndarray:
         """Per query: mean minutes of the district's latest `DISTRICT_VISITS` visits on record

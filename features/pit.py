@@ -322,7 +322,6 @@ class EventIndex:
             hi,
             empty=0,
             dtype=np.dtype(np.int64) if exact else np.dtype(np.float64),
-            order_by_lo=False,
         )
 
     def mean(
@@ -355,7 +354,6 @@ class EventIndex:
             hi,
             empty=np.nan,
             dtype=np.dtype(np.float64),
-            order_by_lo=True,
         )
 
     def _last_position(self, queries: Queries) -> np.ndarray:
@@ -388,24 +386,25 @@ def _window_reduce(
     *,
     empty: float,
     dtype: np.dtype,
-    order_by_lo: bool,
 ) -> np.ndarray:
     """`ufunc` reduced over `values[lo:hi]` for every window, as `dtype` (`empty` where a
     window is empty).
 
     One `reduceat` over interleaved [lo, hi) pairs (odd slots are ignored): each window is
     reduced on its own rows only, in the same order whatever else the table holds, so results
-    do not depend on how a table was split. `reduceat` needs every index inside the array, so
-    windows ending at the very last row are reduced one by one (only the last entity's can),
-    by `reduceat` too: `reduce` may sum in another order and round differently.
-    `order_by_lo` takes the windows in order of `lo`, keeping the ignored stretches short.
+    do not depend on how a table was split. Windows are taken in order of `lo`, so the ignored
+    stretches between them never add up to more than the table (queries in any order stay
+    linear). `reduceat` needs every index inside the array, so windows ending at the very last
+    row are reduced one by one (only the last entity's can), by `reduceat` too: `reduce` may
+    sum in another order and round differently.
     """
     out = np.full(len(lo), empty, dtype=dtype)
     filled = hi > lo
     n = len(values)
     inner = np.flatnonzero(filled & (hi < n))
-    if order_by_lo:
-        inner = inner[np.argsort(lo[inner], kind="stable")]
+    starts = lo[inner]
+    if len(inner) > 1 and not bool(np.all(starts[1:] >= starts[:-1])):
+        inner = inner[np.argsort(starts, kind="stable")]
     if len(inner):
         bounds = np.empty(2 * len(inner), dtype=np.intp)
         bounds[0::2], bounds[1::2] = lo[inner], hi[inner]
