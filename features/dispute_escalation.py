@@ -104,10 +104,12 @@ class _Sources:
         self.party_stop = np.searchsorted(self.party_dispute, all_dispute_codes, side="right")
         calls = tables["police_calls"]
         petitions = tables["petitions"]
-        self.people = pit.sorted_entities(self.party_ids)
+        # The people universe and each listing's code into it, in one hashing pass.
+        party_codes, people = pd.factorize(self.party_ids)
+        self.people = pd.Index(people, dtype=pit.TEXT)
+        self._party_codes = party_codes.astype(np.int64)
         self.calls = pit.EventIndex(calls, self.people, entity_col="party_id")
         self.petitions = pit.EventIndex(petitions, self.people, entity_col="party_id")
-        self._party_codes = pit.encode(self.people, self.party_ids)
 
     def party_history(self, queries: pit.Queries) -> dict[str, np.ndarray]:
         """110 calls and petitions of each dispute's listed parties, summed per query."""
