@@ -106,8 +106,12 @@ def labels_at(codes: np.ndarray, labels: Sequence[str]) -> pd.Series:
 
 
 def category_codes(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
-    """Position of each value in `categories` (-1 for values outside them), as int64."""
-    return pd.Categorical(values, categories=list(categories)).codes.astype(np.int64)
+    """Position of each value in `categories` (-1 for values outside them), as int8.
+
+    int8 is what the dataset's categorical columns store, so the builders' code columns go
+    into the dataset without a widening and narrowing copy (catalog categories are few).
+    """
+    return pd.Categorical(values, categories=list(categories)).codes.astype(np.int8)
 
 
 def sorted_entities(ids: pd.Series) -> pd.Index:

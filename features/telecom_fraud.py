@@ -94,7 +94,7 @@ class _Sources:
 
 def _age_band(age: np.ndarray) -> np.ndarray:
     """Audit age band, as a position in `AGE_BANDS`, from age in years."""
-    return np.searchsorted(np.array([18, 31, 60]), age, side="right").astype(np.int64)
+    return np.searchsorted(np.array([18, 31, 60]), age, side="right").astype(np.int8)
 
 
 def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray]:
