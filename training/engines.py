@@ -380,9 +380,13 @@ def fit_dask(spec: TaskSpec, splits: Splits, params: LightGBMParams, client: Cli
     model.booster_ = lgb.Booster(
         model_str=booster.model_to_string(num_iteration=model.best_iteration_)
     )
-    valid_margin = model.raw_margin(splits.valid)
-    model.calibrator_ = Calibrator.fit(spec.calibration, valid_margin, valid_label)
-    model.thresholds_ = Thresholds.from_capacity(spec, model.calibrator_.transform(valid_margin))
+    calibration = splits.calibration_slice
+    model.calibrator_ = Calibrator.fit(
+        spec.calibration, model.raw_margin(calibration), calibration["label"].to_numpy()
+    )
+    model.thresholds_ = Thresholds.from_capacity(
+        spec, model.calibrator_.transform(model.raw_margin(splits.valid))
+    )
     model.metrics_ = {}
     return model
 

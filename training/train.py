@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from models.risk_model import RiskModel
@@ -40,11 +41,21 @@ class TrainingData:
 
 @dataclass(frozen=True)
 class Splits:
-    """Train / validation / test slices by as-of date, separated by the label horizon."""
+    """Train / validation / test slices by as-of date, separated by the label horizon.
+
+    `calibration` holds the rows the probability calibrator is fitted on (see
+    `calibration_rows`); `None` means the validation slice alone.
+    """
 
     train: pd.DataFrame
     valid: pd.DataFrame
     test: pd.DataFrame
+    calibration: pd.DataFrame | None = None
+
+    @property
+    def calibration_slice(self) -> pd.DataFrame:
+        """The rows to fit the calibrator on."""
+        return self.valid if self.calibration is None else self.calibration
 
 
 def dataset_fingerprint(frame: pd.DataFrame) -> str:
@@ -207,6 +218,26 @@ def _feedback_tags(feedback: dict[str, object] | None) -> dict[str, str]:
     return tags
 
 
+def calibration_rows(frame: pd.DataFrame, train: pd.DataFrame, valid: pd.DataFrame) -> pd.DataFrame:
+    """The validation slice plus the purge-gap rows before it whose entity never trained.
+
+    The time split drops the rows between training and validation so that no training label
+    window overlaps the validation period. A dropped row whose entity has no training row
+    (every dispute is its own entity) is as held out as a validation row, and its label is
+    known before the test period starts, so the calibrator may learn from it. On the default
+    city that doubles the dispute calibrator's rows (about 3,000 -> 5,900): fitted on the
+    validation slice alone, its intercept's sampling noise moved the mean test score by about
+    one percentage point. Panel tasks (an employer or resident every month) gain almost nothing
+    and keep their large validation slices.
+    """
+    if valid.empty:
+        return valid
+    before_valid = frame["as_of"] < valid["as_of"].min()
+    untrained = ~frame["entity_id"].isin(pd.unique(train["entity_id"]))
+    gap = frame[np.asarray(before_valid & untrained)]
+    return pd.concat([gap, valid]) if len(gap) else valid
+
+
 def split_dataset(spec: TaskSpec, frame: pd.DataFrame) -> Splits:
     """Time split with a gap equal to the label horizon (`features.dataset.time_split`)."""
     from features.dataset import time_split
@@ -218,16 +249,21 @@ def split_dataset(spec: TaskSpec, frame: pd.DataFrame) -> Splits:
                 f"{spec.task}: the {name} slice has no rows or a single label class; "
                 "the dataset covers too short a period"
             )
-    return Splits(train=train, valid=valid, test=test)
+    return Splits(
+        train=train, valid=valid, test=test, calibration=calibration_rows(frame, train, valid)
+    )
 
 
 def fit_model(spec: TaskSpec, splits: Splits, params: LightGBMParams) -> RiskModel:
     """Fit booster, calibrator and thresholds (no tracking): the reproducible core."""
+    calibration = splits.calibration_slice
     return RiskModel(spec, params).fit(
         splits.train,
         splits.train["label"].to_numpy(),
         splits.valid,
         splits.valid["label"].to_numpy(),
+        calibration,
+        calibration["label"].to_numpy(),
     )
 
 
@@ -330,6 +366,7 @@ def train_task(
                 "test_as_of": _as_of_range(splits.test),
                 "n_train": len(splits.train),
                 "n_valid": len(splits.valid),
+                "n_calibration": len(splits.calibration_slice),
                 "n_test": len(splits.test),
             }
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -126,3 +127,22 @@ def test_fast_feature_matrix_predicts_like_the_pandas_path(
                 model.booster_.predict(feature_matrix(model.spec, batch), **kind),
                 model.booster_.predict(model_matrix(model.spec, batch), **kind),
             )
+
+
+def test_calibrator_learns_from_the_calibration_rows_only(make_frame: Any) -> None:
+    task_spec = get_spec("dispute-escalation")
+    spec = dataclasses.replace(
+        task_spec, params=dataclasses.replace(task_spec.params, num_boost_round=40)
+    )
+    train, valid, extra = (make_frame(spec, seed=seed) for seed in (20, 21, 22))
+    calibration = pd.concat([extra, valid], ignore_index=True)
+    plain = RiskModel(spec).fit(train, train["label"], valid, valid["label"])
+    pooled = RiskModel(spec).fit(
+        train, train["label"], valid, valid["label"], calibration, calibration["label"].to_numpy()
+    )
+    assert pooled.model_text() == plain.model_text()
+    assert pooled.calibrator_ == Calibrator.fit(
+        spec.calibration, pooled.raw_margin(calibration), calibration["label"].to_numpy()
+    )
+    assert pooled.calibrator_ != plain.calibrator_
+    assert pooled.thresholds_ == Thresholds.from_capacity(spec, pooled.predict_proba(valid))
