@@ -406,6 +406,13 @@ def _model_card(
             ("Training positive rate", _pct(run_info.train_positive_rate)),
             ("Validation as-of range", params.get("valid_as_of", "–")),
             (
+                "Calibrator fitted on",
+                f"{int(params['n_calibration']):,} held-out rows (validation slice plus "
+                "purge-gap rows of entities with no training row)"
+                if "n_calibration" in params
+                else "the validation slice",
+            ),
+            (
                 "Test slice",
                 f"{len(test):,} rows, as-of {test['as_of'].min():%Y-%m-%d}.."
                 f"{test['as_of'].max():%Y-%m-%d}, positive rate {_pct(test_positive)}"
