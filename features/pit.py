@@ -237,8 +237,19 @@ class EventIndex:
         return len(self._keys)
 
     def _position(self, codes: np.ndarray, bound: np.ndarray) -> np.ndarray:
-        """Number of sorted rows before (entity, time <= bound), for every query."""
-        return np.searchsorted(self._keys, codes * self._stride + self._rank(bound), side="left")
+        """Number of sorted rows before (entity, time <= bound), for every query.
+
+        The search runs over the rows of the queries' entity range only: a chunk of
+        entity-major queries covers a narrow band of a large table, whose binary-search tree
+        is then shallower and stays in cache.
+        """
+        targets = codes * self._stride + self._rank(bound)
+        if not len(codes):
+            return np.zeros(0, dtype=np.intp)
+        starts = self._entity_starts()
+        first = int(starts[codes.min()])
+        last = int(starts[codes.max() + 1])
+        return np.searchsorted(self._keys[first:last], targets, side="left") + first
 
     def _rank(self, bound: np.ndarray) -> np.ndarray:
         """How many distinct ranks are at or before each bound (rows with rank below it count)."""
@@ -287,9 +298,9 @@ class EventIndex:
         return cache[back]
 
     def _entity_starts(self) -> np.ndarray:
-        """First sorted row of every entity code (computed once)."""
+        """First sorted row of every entity code, and the row count at the end (computed once)."""
         if self._starts is None:
-            codes = np.arange(self._n_entities, dtype=np.int64)
+            codes = np.arange(self._n_entities + 1, dtype=np.int64)
             self._starts = np.searchsorted(self._keys, codes * self._stride, side="left")
         return self._starts
 
@@ -319,14 +330,8 @@ class EventIndex:
         and boolean columns, float64 otherwise)."""
         values = self._values[column]
         exact = values.dtype.kind == "i"
-        return _window_reduce(
-            np.add,
-            values,
-            lo,
-            hi,
-            empty=0,
-            dtype=np.dtype(np.int64) if exact else np.dtype(np.float64),
-        )
+        dtype = np.dtype(np.int64) if exact else np.dtype(np.float64)
+        return _window_reduce(np.add, values, lo, hi, empty=0, dtype=dtype)
 
     def mean(
         self,
