@@ -43,13 +43,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from models.registry import RISK_MODEL_ARTIFACT, load_registered
 from models.risk_model import RiskModel, feature_columns
-from models.scorer import ScoredRecord, score_arrays, score_matrix, scored_records
+from models.scorer import (
+    ScoredArrays,
+    ScoredRecord,
+    score_arrays,
+    score_matrix,
+    scored_records,
+)
 from models.settings import Settings, get_settings
 from models.spec import TaskSpec, get_spec
 from serving import schemas
 from serving.auth import AuthError, KeyRecord, KeyRing
 from serving.online_store import EntityNotMaterialized, OnlineStore
-from serving.store import TransitionError, WarningNotFound, WarningStore
+from serving.store import PreparedScore, TransitionError, WarningNotFound, WarningStore
 
 logger = logging.getLogger("riskloop.serving")
 
@@ -57,9 +63,12 @@ ALIAS = "champion"
 TASKS: tuple[str, ...] = tuple(schemas.TASK_SLUGS)
 KEY_STATE = "riskloop_api_key"
 _PERIODIC_ACTOR = "system:reload-check"
-# from this many records the store's feature scrubbing runs beside the model; a small request
-# scrubs in line (the thread hand-off would cost about what it saves)
-PARALLEL_SCRUB_ROWS = 64
+# From this many records a request is scored in parts of PIPELINE_PART_ROWS on a side thread
+# (LightGBM releases the GIL in TreeSHAP, on one core) while the request's thread turns the
+# parts already scored into results and their stored form; a small request runs in line (the
+# thread hand-off would cost about what it saves).
+PIPELINE_MIN_ROWS = 64
+PIPELINE_PART_ROWS = 125
 
 # ----------------------------------------------------------------------------- request guard
 
@@ -345,6 +354,25 @@ class RecordEncoder:
         return matrix, values, entity_ids
 
 
+def _score_parts(
+    model: RiskModel,
+    matrix: np.ndarray,
+    entity_ids: np.ndarray,
+    explain: bool,
+    bounds: Sequence[tuple[int, int]],
+    parts: Sequence[Future[ScoredArrays]],
+) -> None:
+    """Score `matrix` part by part in order, each part's arrays (or error) into its future."""
+    for index, (start, stop) in enumerate(bounds):
+        try:
+            arrays = score_matrix(model, matrix[start:stop], entity_ids[start:stop], explain)
+        except BaseException as exc:  # the waiting request re-raises it
+            for part in parts[index:]:
+                part.set_exception(exc)
+            return
+        parts[index].set_result(arrays)
+
+
 def _native(value: Any) -> Any:
     if value is None or (isinstance(value, float) and value != value):
         return None
@@ -542,7 +570,7 @@ class RiskloopService:
         self.online = OnlineStore(settings.data_dir)
         self.store = WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value())
         self._stop = threading.Event()
-        self._scrub_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="riskloop-scrub")
+        self._scoring_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="riskloop-score")
         # Loaded models, libraries and catalogs never die: moving them out of the collector's
         # view keeps full collections (which walk every tracked object) short under load.
         gc.collect()
@@ -567,53 +595,95 @@ class RiskloopService:
         key = _actor(ctx.request)
         served = self._served[task]
         spec = served.model.spec
-        as_of: list[str | None]
-        features: list[dict[str, Any]]
-        values: Sequence[Sequence[Any]] | Sequence[np.ndarray]
-        scrubbing: Future[list[dict[str, Any]]] | None = None
-        scrubbed: list[dict[str, Any]] | None = None
-        if entity_ids is not None:
+        if entity_ids is None:
+            results, prepared = self._score_records(served, records or [], explain, top_k, lang)
+        else:
             try:
                 frame = self.online.lookup(spec.slug, entity_ids)
             except EntityNotMaterialized as exc:
                 # BentoML copies the context's status onto a returned Response: set both
                 ctx.response.status_code = 404
                 return _json_response({"error": str(exc)}, status=404)
-            as_of = [pd.Timestamp(v).date().isoformat() for v in frame["as_of"]]
-            features = _feature_dicts(spec, frame)
             values = feature_columns(spec, frame)
             arrays = score_arrays(served.model, frame, explain=explain, columns=list(values))
-        else:
-            matrix, values, ids = served.encoder.encode(records or [])
-            as_of = [None] * len(ids)
-            features = _record_features(records or [])
-            if len(ids) >= PARALLEL_SCRUB_ROWS:
-                # LightGBM releases the GIL in TreeSHAP: scrub the features for the store
-                # on the other core meanwhile (most of a large request's store write)
-                scrubbing = self._scrub_pool.submit(
-                    self.store.scrub_features, ids.tolist(), features
-                )
-            arrays = score_matrix(served.model, matrix, ids, explain=explain)
-            if scrubbing is not None:
-                scrubbed = scrubbing.result()
-        scored = scored_records(
-            served.model, arrays, values, explain=explain, top_k=top_k, lang=lang
-        )
-        results = [_result_dict(s, served, explain) for s in scored]
-        warning_ids = self.store.record_scores(
+            scored = scored_records(
+                served.model, arrays, values, explain=explain, top_k=top_k, lang=lang
+            )
+            results = [_result_dict(s, served, explain) for s in scored]
+            prepared = self.store.prepare_scores(
+                [
+                    {**result, "features": row_features, "as_of": day}
+                    for result, row_features, day in zip(
+                        results,
+                        _feature_dicts(spec, frame),
+                        [pd.Timestamp(v).date().isoformat() for v in frame["as_of"]],
+                        strict=True,
+                    )
+                ]
+            )
+        warning_ids = self.store.record_prepared(
             actor=key.name,
             task=task,
             model_name=served.name,
             model_version=served.version,
-            results=[
-                {**result, "features": row_features, "as_of": day}
-                for result, row_features, day in zip(results, features, as_of, strict=True)
-            ],
-            scrubbed_features=scrubbed,
+            prepared=prepared,
         )
         for result, warning_id in zip(results, warning_ids, strict=True):
             result["warning_id"] = warning_id
         return _json_response({"results": results})
+
+    def _score_records(
+        self,
+        served: ServedModel,
+        records: list[BaseModel],
+        explain: bool,
+        top_k: int,
+        lang: Literal["en", "zh"],
+    ) -> tuple[list[dict[str, Any]], list[PreparedScore]]:
+        """Sent records' results and their stored form, in request order.
+
+        A large request is scored part by part on a side thread while this thread scrubs the
+        features, then turns each scored part into results and prepares them for the store:
+        nearly all of that Python work hides behind TreeSHAP. Rows are scored independently,
+        so the answers are the same as one call on the whole batch.
+        """
+        matrix, values, ids = served.encoder.encode(records)
+        features = _record_features(records)
+        n_rows = len(ids)
+        if n_rows < PIPELINE_MIN_ROWS:
+            arrays = score_matrix(served.model, matrix, ids, explain=explain)
+            scored = scored_records(
+                served.model, arrays, values, explain=explain, top_k=top_k, lang=lang
+            )
+            results = [_result_dict(s, served, explain) for s in scored]
+            prepared = self.store.prepare_scores(
+                [{**r, "features": f} for r, f in zip(results, features, strict=True)]
+            )
+            return results, prepared
+        bounds = [
+            (start, min(start + PIPELINE_PART_ROWS, n_rows))
+            for start in range(0, n_rows, PIPELINE_PART_ROWS)
+        ]
+        parts: list[Future[ScoredArrays]] = [Future() for _ in bounds]
+        self._scoring_pool.submit(_score_parts, served.model, matrix, ids, explain, bounds, parts)
+        scrubbed = self.store.scrub_features(ids.tolist(), features)
+        results = []
+        prepared = []
+        for (start, stop), part in zip(bounds, parts, strict=True):
+            scored = scored_records(
+                served.model,
+                part.result(),
+                [column[start:stop] for column in values],
+                explain=explain,
+                top_k=top_k,
+                lang=lang,
+            )
+            part_results = [_result_dict(s, served, explain) for s in scored]
+            prepared.extend(
+                self.store.prepare_scores(part_results, scrubbed_features=scrubbed[start:stop])
+            )
+            results.extend(part_results)
+        return results, prepared
 
     @bentoml.api(
         route="/v1/wage-arrears/score",

@@ -6,6 +6,7 @@ HTTP-free; the service and the CLI both use `WarningStore`.
 from serving.store.repository import (
     ALLOWED_TRANSITIONS,
     MAX_PAGE_SIZE,
+    PreparedScore,
     TransitionError,
     WarningNotFound,
     WarningStore,
@@ -15,6 +16,7 @@ from serving.store.repository import (
 __all__ = [
     "ALLOWED_TRANSITIONS",
     "MAX_PAGE_SIZE",
+    "PreparedScore",
     "TransitionError",
     "WarningNotFound",
     "WarningStore",

@@ -76,6 +76,9 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 TRIAGE_OUTCOMES = frozenset({"false_alarm", "unreachable"})
 
 T = TypeVar("T")
+# one result's stored form (pseudonymised id, period, scrubbed reasons, actions and features),
+# as `WarningStore.prepare_scores` makes it for `WarningStore.record_prepared`
+PreparedScore = dict[str, Any]
 
 
 class TransitionError(Exception):
@@ -293,10 +296,31 @@ class WarningStore:
         Returns:
             The warning id for each result, None where the level raised no warning.
         """
+        return self.record_prepared(
+            actor=actor,
+            task=task,
+            model_name=model_name,
+            model_version=model_version,
+            prepared=self.prepare_scores(results, as_of=as_of, scrubbed_features=scrubbed_features),
+        )
+
+    def prepare_scores(
+        self,
+        results: Sequence[dict[str, Any]],
+        *,
+        as_of: date | None = None,
+        scrubbed_features: Sequence[dict[str, Any]] | None = None,
+    ) -> list[PreparedScore]:
+        """`record_scores`' CPU part: each result's stored form, with no database access.
+
+        The service prepares a large request's results part by part while the model scores
+        the next part (LightGBM releases the GIL), then writes them with `record_prepared`.
+        Arguments as in `record_scores`.
+        """
         default_as_of = as_of or datetime.now(UTC).date()
         if scrubbed_features is not None and len(scrubbed_features) != len(results):
             raise ValueError("scrubbed_features must have one entry per result")
-        prepared = [
+        return [
             self._prepare(
                 result,
                 default_as_of,
@@ -305,9 +329,25 @@ class WarningStore:
             for position, result in enumerate(results)
         ]
 
+    def record_prepared(
+        self,
+        *,
+        actor: str,
+        task: str,
+        model_name: str,
+        model_version: str,
+        prepared: Sequence[PreparedScore],
+    ) -> list[str | None]:
+        """`record_scores`' write: one transaction for results made by `prepare_scores`.
+
+        Returns:
+            The warning id for each result, None where the level raised no warning.
+        """
+        rows = list(prepared)
+
         def write(session: Session) -> list[str | None]:
             return self._record_scores(
-                session, actor, task, str(model_name), str(model_version), prepared
+                session, actor, task, str(model_name), str(model_version), rows
             )
 
         return self._write(write, retry_integrity=True)

@@ -14,6 +14,7 @@ import pytest
 
 from features.catalog import CATALOG
 from serving.online_store import online_path
+from serving.store.models import WARNING_LEVELS
 
 from .conftest import TASKS, Served
 
@@ -76,10 +77,10 @@ def test_scores_equal_the_in_process_scorer_and_are_additive(served: Served, tas
         assert magnitudes[0] == pytest.approx(max(abs(v) for v in got["contributions"].values()))
         for reason in got["reasons"]:
             assert reason["contribution"] == pytest.approx(got["contributions"][reason["feature"]])
-            expected = {1: "raises", -1: "lowers", 0: "neutral"}[
+            direction = {1: "raises", -1: "lowers", 0: "neutral"}[
                 (reason["contribution"] > 0) - (reason["contribution"] < 0)
             ]
-            assert reason["direction"] == expected
+            assert reason["direction"] == direction
 
 
 def test_bentoml_client_and_chinese_reasons(served: Served) -> None:
@@ -329,3 +330,36 @@ def test_every_score_request_is_audited_with_the_key_name(served: Served) -> Non
         ("score_request", "scorer", task, version)
     ]
     assert "AUDIT-ME" not in str(rows)
+
+
+def test_a_request_scored_in_parts_answers_like_one_in_process_call(served: Served) -> None:
+    """Over PIPELINE_MIN_ROWS records the service scores parts on a side thread: the same
+    answers, in request order, as one in-process call on the whole batch, all stored."""
+    from models.registry import load_registered
+    from models.scorer import score_frame
+    from serving.service import PIPELINE_PART_ROWS
+
+    task = "wage-arrears"
+    rows = materialized(served, task)
+    n_rows = 2 * PIPELINE_PART_ROWS + 7  # two full parts and a short one
+    frame = pd.concat([rows] * (n_rows // len(rows) + 1), ignore_index=True).head(n_rows)
+    frame = frame.iloc[::-1].reset_index(drop=True)  # not the online store's order
+    response = score(served, task, {"records": as_records(task, frame), "lang": "zh"})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    model, _ = load_registered(task, "champion")
+    expected = score_frame(model, frame, explain=True, top_k=5, lang="zh")
+    assert len(results) == n_rows
+    for got, want in zip(results, expected, strict=True):
+        assert got["entity_id"] == want.entity_id
+        assert got["score"] == pytest.approx(want.score, abs=1e-12)
+        assert got["risk_level"] == want.risk_level
+        assert [(r["feature"], r["sentence"]) for r in got["reasons"]] == [
+            (r.feature, r.sentence) for r in want.reasons
+        ]
+        assert [a["action"] for a in got["actions"]] == [a.action for a in want.actions]
+        assert (got["warning_id"] is not None) == (want.risk_level in WARNING_LEVELS)
+    with served.client() as client:
+        for warning_id in {got["warning_id"] for got in results} - {None}:
+            warning = client.get(f"/v1/warnings/{warning_id}", headers=served.headers())
+            assert warning.status_code == 200, warning.text
