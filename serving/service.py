@@ -69,6 +69,8 @@ _PERIODIC_ACTOR = "system:reload-check"
 # thread hand-off would cost about what it saves).
 PIPELINE_MIN_ROWS = 64
 PIPELINE_PART_ROWS = 125
+# the last part is short: its results are made after the model is done, while nothing hides them
+PIPELINE_LAST_PART_ROWS = 32
 
 # ----------------------------------------------------------------------------- request guard
 
@@ -352,6 +354,13 @@ class RecordEncoder:
                 matrix[:, index] = [np.nan if v is None else codes.get(v, np.nan) for v in column]
         entity_ids = np.array([row["entity_id"] for row in rows], dtype=object)
         return matrix, values, entity_ids
+
+
+def _part_bounds(n_rows: int) -> list[tuple[int, int]]:
+    """(start, stop) of each part: PIPELINE_PART_ROWS at a time, then a short last part."""
+    head = max(n_rows - PIPELINE_LAST_PART_ROWS, 0)
+    starts = [*range(0, head, PIPELINE_PART_ROWS), head] if head else [0]
+    return list(zip(starts, [*starts[1:], n_rows], strict=True))
 
 
 def _score_parts(
@@ -660,10 +669,7 @@ class RiskloopService:
                 [{**r, "features": f} for r, f in zip(results, features, strict=True)]
             )
             return results, prepared
-        bounds = [
-            (start, min(start + PIPELINE_PART_ROWS, n_rows))
-            for start in range(0, n_rows, PIPELINE_PART_ROWS)
-        ]
+        bounds = _part_bounds(n_rows)
         parts: list[Future[ScoredArrays]] = [Future() for _ in bounds]
         self._scoring_pool.submit(_score_parts, served.model, matrix, ids, explain, bounds, parts)
         scrubbed = self.store.scrub_features(ids.tolist(), features)

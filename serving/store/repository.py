@@ -370,23 +370,7 @@ class WarningStore:
         """
         now = _now()
         if prepared:
-            session.execute(
-                insert(_table(ScoredRecord)),
-                [
-                    {
-                        "task": task,
-                        "entity_hash": item["entity_hash"],
-                        "as_of": item["as_of"],
-                        "model_name": model_name,
-                        "model_version": model_version,
-                        "score": item["score"],
-                        "risk_level": item["risk_level"],
-                        "features": item["features"],
-                        "created_at": now,
-                    }
-                    for item in prepared
-                ],
-            )
+            self._insert_scored_records(session, task, model_name, model_version, prepared, now)
         warned = [item for item in prepared if item["risk_level"] in WARNING_LEVELS]
         states = self._existing_warnings(session, task, warned)
         keys = {(item["entity_hash"], item["period"]) for item in warned}
@@ -477,6 +461,70 @@ class WarningStore:
         session.execute(insert(_table(AuditEntry)), audit_rows)
         return ids
 
+    def _insert_scored_records(
+        self,
+        session: Session,
+        task: str,
+        model_name: str,
+        model_version: str,
+        prepared: list[dict[str, Any]],
+        now: datetime,
+    ) -> None:
+        """One executemany INSERT of the request's scored records.
+
+        On SQLite the rows go to the driver as tuples, each value bound by its column type's
+        own SQLAlchemy processor (the request's constants and dates once): for 1,000 rows
+        Core's per-row parameter handling cost more than SQLite's insert itself.
+        """
+        table = _table(ScoredRecord)
+        if not self._is_sqlite:
+            session.execute(
+                insert(table),
+                [
+                    {
+                        "task": task,
+                        "entity_hash": item["entity_hash"],
+                        "as_of": item["as_of"],
+                        "model_name": model_name,
+                        "model_version": model_version,
+                        "score": item["score"],
+                        "risk_level": item["risk_level"],
+                        "features": item["features"],
+                        "created_at": now,
+                    }
+                    for item in prepared
+                ],
+            )
+            return
+        dialect = self._engine.dialect
+        bind = {name: _bind_processor(table.c[name], dialect) for name in _SCORED_RECORD_COLUMNS}
+        days = {day: bind["as_of"](day) for day in {item["as_of"] for item in prepared}}
+        entity, score, level, features = (
+            bind[name] for name in ("entity_hash", "score", "risk_level", "features")
+        )
+        constants = (
+            bind["task"](task),
+            bind["model_name"](model_name),
+            bind["model_version"](model_version),
+            bind["created_at"](now),
+        )
+        columns = ", ".join(_SCORED_RECORD_COLUMNS)
+        marks = ", ".join("?" for _ in _SCORED_RECORD_COLUMNS)
+        session.connection().exec_driver_sql(
+            f"INSERT INTO {table.name} ({columns}) VALUES ({marks})",
+            [
+                (
+                    entity(item["entity_hash"]),
+                    days[item["as_of"]],
+                    score(item["score"]),
+                    level(item["risk_level"]),
+                    features(item["features"]),
+                    *constants,
+                )
+                for item in prepared
+            ],
+        )
+
     def scrub_features(
         self, entity_ids: Sequence[str], features: Sequence[dict[str, Any]]
     ) -> list[dict[str, Any]]:
@@ -495,22 +543,37 @@ class WarningStore:
         default_as_of: date,
         scrubbed_features: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """One result's stored form: pseudonymised id, period, scrubbed reasons and features."""
+        """One result's stored form: pseudonymised id, period, scrubbed reasons and features.
+
+        The JSON columns' text is made here, before the write lock is taken. Reasons and
+        actions are stored only on a warning: a level below yellow skips them (None).
+        """
         raw_id = str(result["entity_id"])
         record_as_of = _as_date(result.get("as_of") or default_as_of)
+        level = str(result["risk_level"])
+        warned = level in WARNING_LEVELS
+        features = (
+            self._scrub(dict(result.get("features") or {}), raw_id)
+            if scrubbed_features is None
+            else scrubbed_features
+        )
         return {
             "entity_hash": self.pseudonymise(raw_id),
             "as_of": record_as_of,
             "period": _month_start(record_as_of),
             "score": float(result["score"]),
-            "risk_level": str(result["risk_level"]),
-            "reasons": self._scrub(list(result.get("reasons") or []), raw_id),
-            "actions": self._scrub(list(result.get("actions") or []), raw_id),
-            "features": (
-                self._scrub(dict(result.get("features") or {}), raw_id)
-                if scrubbed_features is None
-                else scrubbed_features
+            "risk_level": level,
+            "reasons": (
+                _serialised(self._scrub(list(result.get("reasons") or []), raw_id))
+                if warned
+                else None
             ),
+            "actions": (
+                _serialised(self._scrub(list(result.get("actions") or []), raw_id))
+                if warned
+                else None
+            ),
+            "features": _serialised(features),
         }
 
     def _existing_warnings(
@@ -819,6 +882,28 @@ _RESCORED_COLUMNS = (
     "updated_at",
 )
 _IN_LIST_CHUNK = 1000
+# the SQLite scored-records INSERT's columns, in its tuples' order: per row, then per request
+_SCORED_RECORD_COLUMNS = (
+    "entity_hash",
+    "as_of",
+    "score",
+    "risk_level",
+    "features",
+    "task",
+    "model_name",
+    "model_version",
+    "created_at",
+)
+
+
+def _bind_processor(column: Any, dialect: Any) -> Callable[[Any], Any]:
+    """The column type's bind processor on `dialect` (identity where the type has none)."""
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return process if process is not None else _identity
+
+
+def _identity(value: Any) -> Any:
+    return value
 
 
 def _score_detail(item: dict[str, Any], model_name: str, model_version: str) -> dict[str, Any]:
@@ -930,9 +1015,19 @@ def _create_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, json_serializer=_json_text)
 
 
+class _SerialisedJSON(str):
+    """A JSON column's text made ahead of the write (`_serialised`); written as it is."""
+
+
+def _serialised(value: Any) -> _SerialisedJSON:
+    return _SerialisedJSON(_json_text(value))
+
+
 def _json_text(value: Any) -> str:
     """JSON columns' text via pydantic-core: about 3x faster than `json.dumps` on a request's
     reasons and features; UTF-8 rather than \\u escapes, the same JSON when read back."""
+    if isinstance(value, _SerialisedJSON):
+        return str.__str__(value)
     return pydantic_core.to_json(value).decode("utf-8")
 
 

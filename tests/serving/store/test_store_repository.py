@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 import serving.store
 from serving.store import WarningNotFound, WarningStore
-from serving.store.models import Base
+from serving.store.models import Base, ScoredRecord
 
 TASK = "wage-arrears"
 
@@ -375,3 +375,27 @@ def test_prescrubbed_features_are_stored_as_scrubbing_would(
             results=records,
             scrubbed_features=[],
         )
+
+
+def test_scored_records_are_stored_as_sqlalchemy_core_stores_them(
+    store: WarningStore, scored: Callable
+) -> None:
+    """SQLite's scored records skip Core's per-row binding: the stored values must not differ
+    from a Core INSERT of the same row (dates, times, JSON text, numbers)."""
+    table = ScoredRecord.__table__
+    store.record_scores(
+        actor="scorer",
+        task=TASK,
+        model_name="m",
+        model_version="7",
+        results=[scored("A", 0.25, "yellow", features={"n": 3, "x": 1.5, "s": "é", "b": None})],
+        as_of=date(2026, 3, 9),
+    )
+    with store.engine.begin() as connection:
+        written = connection.execute(select(table)).mappings().one()
+        connection.execute(insert(ScoredRecord), {k: v for k, v in written.items() if k != "id"})
+        names = ", ".join(column.name for column in table.columns if column.name != "id")
+        raw = connection.exec_driver_sql(f"SELECT {names} FROM scored_records ORDER BY id").all()
+    assert raw[0] == raw[1]
+    assert written["as_of"] == date(2026, 3, 9) and written["score"] == 0.25
+    assert written["features"] == {"n": 3, "x": 1.5, "s": "é", "b": None}
