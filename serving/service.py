@@ -439,6 +439,30 @@ def _json_response(payload: Any, status: int = 200) -> Response:
     return Response(body, status_code=status, media_type="application/json")
 
 
+def _result_json(result: dict[str, Any]) -> bytes:
+    """One result's JSON, made as soon as it is scored (its warning id is added after the
+    write by `_results_response`)."""
+    return pydantic_core.to_json(result, inf_nan_mode="null")
+
+
+def _results_response(encoded: Sequence[bytes], warning_ids: Sequence[str | None]) -> Response:
+    """`{"results": [...]}` from `_result_json` texts, each closed with its `warning_id`.
+
+    The same bytes as serialising the finished result dicts (`warning_id` is their last key);
+    a large request's results are serialised part by part while the model runs.
+    """
+    pieces: list[bytes | memoryview] = [b'{"results":[']
+    for text, warning_id in zip(encoded, warning_ids, strict=True):
+        # the text without its closing brace (a view, no copy), then `,"warning_id":...}`
+        pieces += (memoryview(text)[:-1], b',"warning_id":', pydantic_core.to_json(warning_id))
+        pieces.append(b"},")
+    if encoded:
+        pieces[-1] = b"}"
+    pieces.append(b"]}")
+    body = b"".join(pieces)
+    return Response(body, status_code=200, media_type="application/json")
+
+
 def _actor(state_holder: Any) -> KeyRecord:
     key = getattr(state_holder.state, KEY_STATE, None)
     if key is None:  # the guard always sets it; reaching here means it was bypassed
@@ -605,7 +629,7 @@ class RiskloopService:
         served = self._served[task]
         spec = served.model.spec
         if entity_ids is None:
-            results, prepared = self._score_records(served, records or [], explain, top_k, lang)
+            encoded, prepared = self._score_records(served, records or [], explain, top_k, lang)
         else:
             try:
                 frame = self.online.lookup(spec.slug, entity_ids)
@@ -619,6 +643,7 @@ class RiskloopService:
                 served.model, arrays, values, explain=explain, top_k=top_k, lang=lang
             )
             results = [_result_dict(s, served, explain) for s in scored]
+            encoded = [_result_json(result) for result in results]
             prepared = self.store.prepare_scores(
                 [
                     {**result, "features": row_features, "as_of": day}
@@ -637,9 +662,7 @@ class RiskloopService:
             model_version=served.version,
             prepared=prepared,
         )
-        for result, warning_id in zip(results, warning_ids, strict=True):
-            result["warning_id"] = warning_id
-        return _json_response({"results": results})
+        return _results_response(encoded, warning_ids)
 
     def _score_records(
         self,
@@ -648,8 +671,8 @@ class RiskloopService:
         explain: bool,
         top_k: int,
         lang: Literal["en", "zh"],
-    ) -> tuple[list[dict[str, Any]], list[PreparedScore]]:
-        """Sent records' results and their stored form, in request order.
+    ) -> tuple[list[bytes], list[PreparedScore]]:
+        """Sent records' results (`_result_json`) and their stored form, in request order.
 
         A large request is scored part by part on a side thread while this thread scrubs the
         features, then turns each scored part into results and prepares them for the store:
@@ -657,7 +680,6 @@ class RiskloopService:
         so the answers are the same as one call on the whole batch.
         """
         matrix, values, ids = served.encoder.encode(records)
-        features = _record_features(records)
         n_rows = len(ids)
         if n_rows < PIPELINE_MIN_ROWS:
             arrays = score_matrix(served.model, matrix, ids, explain=explain)
@@ -666,14 +688,17 @@ class RiskloopService:
             )
             results = [_result_dict(s, served, explain) for s in scored]
             prepared = self.store.prepare_scores(
-                [{**r, "features": f} for r, f in zip(results, features, strict=True)]
+                [
+                    {**r, "features": f}
+                    for r, f in zip(results, _record_features(records), strict=True)
+                ]
             )
-            return results, prepared
+            return [_result_json(result) for result in results], prepared
         bounds = _part_bounds(n_rows)
         parts: list[Future[ScoredArrays]] = [Future() for _ in bounds]
         self._scoring_pool.submit(_score_parts, served.model, matrix, ids, explain, bounds, parts)
-        scrubbed = self.store.scrub_features(ids.tolist(), features)
-        results = []
+        scrubbed = self.store.scrub_features(ids.tolist(), _record_features(records))
+        encoded: list[bytes] = []
         prepared = []
         for (start, stop), part in zip(bounds, parts, strict=True):
             scored = scored_records(
@@ -688,8 +713,8 @@ class RiskloopService:
             prepared.extend(
                 self.store.prepare_scores(part_results, scrubbed_features=scrubbed[start:stop])
             )
-            results.extend(part_results)
-        return results, prepared
+            encoded.extend(_result_json(result) for result in part_results)
+        return encoded, prepared
 
     @bentoml.api(
         route="/v1/wage-arrears/score",
