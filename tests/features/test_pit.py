@@ -17,6 +17,8 @@ from features.pit import (
     latest_reported,
     latest_value,
     nan_mean,
+    registry_queries,
+    registry_units,
     relative_change,
     streak,
     trend,
@@ -268,3 +270,18 @@ def test_lag_helpers_match_reference(lagged, k, threshold, skip) -> None:
             assert math.isclose(slopes[i], expected, rel_tol=1e-6, abs_tol=1e-9)
         else:
             assert np.isnan(slopes[i])
+
+
+def test_registry_queries_list_each_available_entity_month_entity_by_entity() -> None:
+    entities = pd.Index(["r2", "r1", "r3"], dtype="str")
+    available = pd.to_datetime(["2024-02-10", "2023-12-01", "2024-05-01"]).to_numpy()
+    dates = pd.DatetimeIndex(["2024-03-01", "2024-01-01", "2024-02-01"])
+    queries = registry_queries(entities, available, dates)
+    months = pd.to_datetime(queries.as_of).strftime("%m")
+    got = list(zip(entities[queries.codes], months, strict=True))
+    # r2 is registered from 10 February (March only), r1 from December (all three months,
+    # oldest first), r3 not until May (none); entities keep the registry's order.
+    assert got == [("r2", "03"), ("r1", "01"), ("r1", "02"), ("r1", "03")]
+    units = registry_units(pd.DataFrame({"id": entities, "available_at": available}), "id", dates)
+    assert units["entity_id"].tolist() == ["r2", "r1", "r1", "r1"]
+    assert units["as_of"].tolist() == list(pd.to_datetime(queries.as_of))
