@@ -1,15 +1,14 @@
 """A real `bentoml serve` process for end-to-end tests, on a free localhost port.
 
 The service inherits this process's environment, so it sees the stores `isolated_env` points
-at. (tests/serving/conftest.py has its own session-wide service; a conftest is not importable
-under `--import-mode=importlib`, hence this small copy.)
+at. (tests/serving/conftest.py has its own session-wide service; the port and stop helpers both
+use come from `tests/processes.py`, since a conftest is not importable under
+`--import-mode=importlib`.)
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.processes import free_port, stop_process_group
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 90
@@ -42,29 +43,13 @@ class Service:
         return self.log.read_text(errors="replace")[-4000:]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
 @pytest.fixture()
 def start_service(tmp_path: Path) -> Iterator[Callable[[], Service]]:
     """Start `bentoml serve serving.service:RiskloopService` (waits for /readyz); stopped after."""
     started: list[subprocess.Popen[bytes]] = []
 
     def start() -> Service:
-        port = _free_port()
+        port = free_port()
         log = tmp_path / f"serve-{port}.log"
         env = {
             **os.environ,
@@ -99,4 +84,4 @@ def start_service(tmp_path: Path) -> Iterator[Callable[[], Service]]:
 
     yield start
     for process in started:
-        _stop(process)
+        stop_process_group(process)

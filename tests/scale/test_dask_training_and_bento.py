@@ -24,12 +24,11 @@ from typer.testing import CliRunner
 from features.dataset import build_dataset
 from models.registry import load_registered
 from models.spec import get_spec
+from tests.processes import free_port
 from training import tracking
 from training.engines import ENGINE_TAG, best_iteration, train_dask
 from training.raw_io import load_raw_tables
 from training.train import TrainingData, dataset_fingerprint, train_task
-
-from .conftest import free_port
 
 REQUESTS_PER_REPLICA = 8
 RECORDS_PER_REQUEST = 5

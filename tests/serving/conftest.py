@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.processes import free_port, stop_process_group
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TASKS = ("wage-arrears", "telecom-fraud", "dispute-escalation")
@@ -30,12 +31,6 @@ KEY_SCOPES = {
     "operator": ("admin",),
     "all": ("score", "review", "feedback", "admin"),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def service_env(root: Path) -> dict[str, str]:
@@ -113,20 +108,8 @@ def start_service(
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    stop_service(process)
+    stop_process_group(process)
     raise RuntimeError(f"service did not become ready; log:\n{log.read_text()[-4000:]}")
-
-
-def stop_service(process: subprocess.Popen[bytes]) -> None:
-    import signal
-
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -177,7 +160,7 @@ def served(serving_root: Path, trained: dict[str, int]) -> Iterator[Served]:
     if process.poll() is not None:
         raise RuntimeError(f"service exited at start-up; log:\n{log.read_text()[-4000:]}")
     yield Served(f"http://127.0.0.1:{port}", serving_root, keys, process, log)
-    stop_service(process)
+    stop_process_group(process)
 
 
 @pytest.fixture()

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import httpx
 
-from .conftest import Served, free_port, start_service, stop_service
+from tests.processes import free_port, stop_process_group
+
+from .conftest import Served, start_service
 
 TASK = "dispute-escalation"
 
@@ -119,4 +121,4 @@ def test_periodic_check_follows_the_alias_without_a_request(
                 time.sleep(0.5)
     finally:
         registry.set_registered_model_alias(spec.registered_model_name, "champion", str(original))
-        stop_service(process)
+        stop_process_group(process)

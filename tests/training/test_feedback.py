@@ -57,16 +57,8 @@ def _store_with_outcomes(url: str) -> None:
             model_version="1",
             results=[_record("confirmed")],
         )
-        for warning_id, steps in zip(ids, CLOSE.values(), strict=True):
-            for status, department, outcome in steps:
-                store.add_feedback(
-                    warning_id,
-                    actor="clerk",
-                    status=status,
-                    department=department,
-                    outcome=outcome,
-                    note=None,
-                )
+        for warning_id, outcome in zip(ids, CLOSE, strict=True):
+            _close(store, warning_id, outcome)
 
 
 def test_feedback_labels_from_closed_warnings(tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -22,16 +21,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from serving.store import WarningStore
+from tests.processes import free_port
 
 PG_URL_ENV = "RISKLOOP_TEST_PG_URL"
 SECRET = "test-pseudonym-secret"
 BACKENDS = ["sqlite", "postgresql"] if os.environ.get(PG_URL_ENV) else ["sqlite"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +43,7 @@ def pg_admin_url() -> Iterator[str]:
     as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if as_user:
         shutil.chown(folder, user="postgres")
-    port = _free_port()
+    port = free_port()
     data = folder / "data"
     subprocess.run(
         [
