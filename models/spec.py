@@ -157,6 +157,26 @@ class Action:
         return self.text_zh if lang == "zh" else self.text_en
 
 
+@dataclass(frozen=True)
+class ResponseDeadline:
+    """How fast a warning of one level must be handled: the programme's response rules.
+
+    A new warning must be dispatched to a department within `dispatch_hours` of being raised;
+    the department must take its first action (start handling) within `first_action_hours` of
+    being dispatched (a re-route restarts that clock: the new department has not seen it yet).
+    """
+
+    level: RiskLevel
+    dispatch_hours: int
+    first_action_hours: int
+
+
+DEFAULT_DEADLINES: tuple[ResponseDeadline, ...] = (
+    ResponseDeadline("red", 24, 3 * 24),
+    ResponseDeadline("orange", 3 * 24, 7 * 24),
+    ResponseDeadline("yellow", 7 * 24, 30 * 24),
+)
+
 DEFAULT_CAPACITIES: tuple[LevelCapacity, ...] = (
     LevelCapacity("red", 0.01),
     LevelCapacity("orange", 0.04),
@@ -180,6 +200,9 @@ class TaskSpec:
         search_space: Optuna space over `params`.
         calibration: probability calibrator fitted on the validation slice.
         capacities: each warning level's share of the scored population.
+        deadlines: each warning level's response deadlines (dispatch, first action).
+        owner_department: the department code whose supervisors receive and dispatch new
+            warnings of this task.
         level_actions: actions for each warning level (green has none).
         driver_actions: actions triggered by an actionable reason, keyed by the catalog's
             `driver` name (the fixed driver names of the contract, not column names).
@@ -199,6 +222,8 @@ class TaskSpec:
     search_space: SearchSpace = SearchSpace()
     calibration: CalibrationKind = "platt"
     capacities: tuple[LevelCapacity, ...] = DEFAULT_CAPACITIES
+    deadlines: tuple[ResponseDeadline, ...] = DEFAULT_DEADLINES
+    owner_department: str = "county_centre"
     level_actions: Mapping[RiskLevel, tuple[Action, ...]] = field(default_factory=dict)
     driver_actions: Mapping[str, tuple[Action, ...]] = field(default_factory=dict)
     feature_actions: Mapping[str, tuple[Action, ...]] = field(default_factory=dict)
@@ -236,6 +261,13 @@ class TaskSpec:
             if feature.name == name:
                 return feature
         raise KeyError(f"{name!r} is not a feature of {self.task}")
+
+    def deadline(self, level: str) -> ResponseDeadline | None:
+        """The response deadlines of a warning level (None for green, which raises nothing)."""
+        for deadline in self.deadlines:
+            if deadline.level == level:
+                return deadline
+        return None
 
     def actions_for(
         self, level: RiskLevel, risk_raising_reasons: tuple[FeatureDef, ...]
@@ -313,6 +345,7 @@ class _TaskConstants:
     level_actions: Mapping[RiskLevel, tuple[Action, ...]]
     driver_actions: Mapping[str, tuple[Action, ...]]
     feature_actions: Mapping[str, tuple[Action, ...]]
+    owner_department: str = "county_centre"
 
 
 _TASKS: tuple[_TaskConstants, ...] = (
@@ -435,6 +468,7 @@ _TASKS: tuple[_TaskConstants, ...] = (
         label="telecom-fraud victimisation within 30 days after the as-of date",
         horizon_months=0,
         horizon_days=30,
+        owner_department="anti_fraud",
         level_actions={
             "red": (
                 _action(
@@ -672,6 +706,7 @@ def build_spec(task: str, features: tuple[FeatureDef, ...], catalog_version: str
         level_actions=constants.level_actions,
         driver_actions=constants.driver_actions,
         feature_actions=constants.feature_actions,
+        owner_department=constants.owner_department,
     )
 
 

@@ -87,6 +87,10 @@ class RiskWarning(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the response deadline the case is now racing (None once handling has started), and when
+    # an `overdue` event was written for that deadline (cleared when a disposition moves it)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    overdue_noted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class WarningEvent(Base):
@@ -134,3 +138,40 @@ class ScoredRecord(Base):
     risk_level: Mapped[str] = mapped_column(String(10))
     features: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OutboxEvent(Base):
+    """A notification for a department, written in the same transaction as the change it
+    reports (transactional outbox): a crash can neither lose nor invent one.
+
+    The delivery worker posts it until the receiver answers 2xx (`delivered_at`), retrying with
+    exponential backoff; after the configured attempts it is dead-lettered (`dead_at`).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index(None, "delivered_at", "dead_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(40), unique=True)
+    event_type: Mapped[str] = mapped_column(String(32))
+    department: Mapped[str] = mapped_column(String(64), index=True)
+    warning_id: Mapped[str] = mapped_column(String(40), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dead_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class DepartmentWebhook(Base):
+    """A department's notification endpoint; its signing secret lives in the 0600 secrets
+    file (`serving.webhook_secrets`), never in the database."""
+
+    __tablename__ = "department_webhooks"
+
+    department: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

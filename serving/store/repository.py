@@ -46,6 +46,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from serving.store import deadlines, outbox
+from serving.store.clock import bound, iso
 from serving.store.models import (
     OUTCOMES,
     STATUSES,
@@ -263,6 +265,30 @@ class WarningStore:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
 
+    @property
+    def is_sqlite(self) -> bool:
+        """True on SQLite (naive UTC datetimes; see `serving.store.clock.bound`)."""
+        return self._is_sqlite
+
+    def run_write(self, work: Callable[[Session], T], *, retry_integrity: bool = False) -> T:
+        """Run `work` in one write transaction (for the store's companions: outbox, deadlines)."""
+        return self._write(work, retry_integrity=retry_integrity)
+
+    def read_session(self) -> Any:
+        """A read transaction's session context (`with store.read_session() as session:`)."""
+        return self._reads.begin()
+
+    def note_overdue(self, *, actor: str, task: str | None = None) -> list[str]:
+        """One `overdue` event (history, audit, notification) per newly missed deadline.
+
+        Returns the ids of the warnings that became overdue now.
+        """
+        return self._write(
+            lambda session: deadlines.note_overdue(
+                session, now=_now(), actor=actor, is_sqlite=self._is_sqlite, task=task
+            )
+        )
+
     def pseudonymise(self, identifier: str) -> str:
         """The stored form of a caller's identifier: HMAC-SHA256(secret, id), 32 hex chars."""
         return pseudonymise(self._secret, identifier)
@@ -459,6 +485,8 @@ class WarningStore:
         if history_rows:
             session.execute(insert(_table(WarningEvent)), history_rows)
         session.execute(insert(_table(AuditEntry)), audit_rows)
+        owner = deadlines.owner_department(task)
+        outbox.enqueue(session, [("warning.raised", owner, state) for state in raised], now=now)
         return ids
 
     def _insert_scored_records(
@@ -633,6 +661,9 @@ class WarningStore:
             warning.status = status
             if status == "dispatched":
                 warning.department = department
+            # each disposition moves the deadline (and a new deadline has not been missed yet)
+            warning.due_at = deadlines.due_at(warning.task, warning.risk_level, status, now)
+            warning.overdue_noted_at = None
             if status == "closed":
                 warning.outcome = outcome
                 warning.closed_at = now
@@ -666,6 +697,11 @@ class WarningStore:
                     },
                 )
             )
+            if status == "dispatched":
+                kind = "warning.rerouted" if previous == "dispatched" else "warning.dispatched"
+                outbox.enqueue(
+                    session, [(kind, department, deadlines.warning_state(warning))], now=now
+                )
 
         self._write(write)
         return self.get_warning(warning_id)
@@ -726,12 +762,14 @@ class WarningStore:
         entity_id: str | None = None,
         date_from: date | None = None,
         date_to: date | None = None,
+        overdue: bool | None = None,
         page: int = 1,
         page_size: int = 50,
     ) -> dict[str, Any]:
         """One page of warnings, newest first, filtered; `entity_id` is the caller's raw id.
 
-        `date_from`/`date_to` bound the warning's as-of date, inclusive. Items have the shape of
+        `date_from`/`date_to` bound the warning's as-of date, inclusive; `overdue` keeps only
+        warnings past (True) or within (False) their response deadline. Items have the shape of
         `get_warning` without `history`.
         """
         if page < 1:
@@ -753,6 +791,9 @@ class WarningStore:
             conditions.append(RiskWarning.as_of >= date_from)
         if date_to is not None:
             conditions.append(RiskWarning.as_of <= date_to)
+        if overdue is not None:
+            late = RiskWarning.due_at <= bound(self._is_sqlite, _now())
+            conditions.append(late if overdue else ~late | RiskWarning.due_at.is_(None))
         with self._reads.begin() as session:
             total = session.scalar(select(func.count()).select_from(RiskWarning).where(*conditions))
             rows = session.scalars(
@@ -938,6 +979,8 @@ def _new_warning(
         "created_at": now,
         "updated_at": now,
         "closed_at": None,
+        "due_at": deadlines.due_at(task, item["risk_level"], "open", now),
+        "overdue_noted_at": None,
         "new": True,
     }
 
@@ -978,6 +1021,7 @@ def _timestamps(moments: list[datetime | None]) -> pd.Series:
 
 
 def _warning_dict(warning: RiskWarning) -> dict[str, Any]:
+    """A warning as the API shows it; `overdue` is decided now, so every reader agrees."""
     return {
         "id": warning.id,
         "task": warning.task,
@@ -996,6 +1040,8 @@ def _warning_dict(warning: RiskWarning) -> dict[str, Any]:
         "created_at": _iso(warning.created_at),
         "updated_at": _iso(warning.updated_at),
         "closed_at": _iso(warning.closed_at),
+        "due_at": iso(warning.due_at),
+        "overdue": deadlines.is_overdue(warning.due_at, _now()),
     }
 
 
