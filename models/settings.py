@@ -48,6 +48,27 @@ class Settings(BaseSettings):
     pseudonym_secret: SecretStr = SecretStr(DEV_PSEUDONYM_SECRET)
     max_body_bytes: int = 2_000_000
     reload_interval_s: float = 60.0
+    webhook_secrets_file: Path = Field(
+        default=Path("riskloop-webhook-secrets.json"),
+        description="0600 file holding each department's webhook signing secret.",
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:3000",
+        description="The service's base URL as departments reach it (links in notifications).",
+    )
+    notify_interval_s: float = Field(
+        default=2.0,
+        description="How often the service's delivery thread looks for due notifications and "
+        "missed deadlines; 0 leaves delivery to `riskloop notify --loop`.",
+    )
+    notify_max_attempts: int = Field(
+        default=8, ge=1, description="Attempts before a notification is dead-lettered."
+    )
+    notify_backoff_s: float = Field(
+        default=5.0, gt=0, description="First retry delay; doubles each attempt, with jitter."
+    )
+    notify_backoff_max_s: float = Field(default=3600.0, gt=0, description="Longest retry delay.")
+    notify_timeout_s: float = Field(default=10.0, gt=0, description="Per-request timeout.")
 
     @model_validator(mode="after")
     def _refuse_dev_secret_in_production(self) -> Settings:

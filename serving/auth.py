@@ -10,21 +10,18 @@ while the service runs; the service notices the change by the file's modificatio
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
-import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from models.settings import get_settings
+from serving.secret_files import locked, write_json_atomically
 
 SCOPES: tuple[str, ...] = ("score", "review", "feedback", "admin")
 KEY_PREFIX = "rk"
@@ -89,30 +86,7 @@ def _read(path: Path) -> list[KeyRecord]:
 
 def _write_atomically(path: Path, records: Iterable[KeyRecord]) -> None:
     payload = {"version": 1, "keys": [asdict(r) | {"scopes": list(r.scopes)} for r in records]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o600)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Serialise writers (two `riskloop keys` commands at once) with a lock file beside the keys."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    write_json_atomically(path, payload)
 
 
 def parse_scopes(text: str) -> tuple[str, ...]:
@@ -139,7 +113,7 @@ def create_key(name: str, scopes: Iterable[str], path: Path | None = None) -> st
             "starting with a letter or digit"
         )
     scope_tuple = parse_scopes(",".join(scopes))
-    with _locked(path):
+    with locked(path):
         records = _read(path)
         if any(r.name == name and r.active for r in records):
             raise KeyManagementError(
@@ -171,7 +145,7 @@ def list_keys(path: Path | None = None) -> list[KeyRecord]:
 def revoke_key(name: str, path: Path | None = None) -> KeyRecord:
     """Revoke the active key called `name`; requests with it get 401 from then on."""
     path = path or _default_path()
-    with _locked(path):
+    with locked(path):
         records = _read(path)
         matches = [r for r in records if r.name == name and r.active]
         if not matches:

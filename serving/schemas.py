@@ -267,6 +267,12 @@ class WarningPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None = None
+    due_at: datetime | None = Field(
+        default=None,
+        description="The response deadline the case now races (dispatch, then first action); "
+        "none once handling has started.",
+    )
+    overdue: bool = Field(default=False, description="True when `due_at` has passed.")
     history: list[dict[str, Any]] | None = Field(
         default=None,
         description="Score updates and disposition steps, oldest first (single-warning view).",

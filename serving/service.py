@@ -55,6 +55,7 @@ from models.spec import TaskSpec, get_spec
 from serving import schemas
 from serving.auth import AuthError, KeyRecord, KeyRing
 from serving.online_store import EntityNotMaterialized, OnlineStore
+from serving.screening import result_actions, result_reasons
 from serving.store import PreparedScore, TransitionError, WarningNotFound, WarningStore
 
 logger = logging.getLogger("riskloop.serving")
@@ -413,22 +414,8 @@ def _result_dict(scored: ScoredRecord, served: ServedModel, explain: bool) -> di
         "raw_margin": scored.raw_margin,
         "base_value": scored.base_value if explain else None,
         "contributions": scored.contributions if explain else None,
-        "reasons": [
-            {
-                "feature": r.feature,
-                "label": r.label,
-                "value": r.value,
-                "contribution": r.contribution,
-                "direction": r.direction,
-                "actionable": r.actionable,
-                "sentence": r.sentence,
-            }
-            for r in scored.reasons
-        ],
-        "actions": [
-            {"department": a.department, "action": a.action, "trigger": a.trigger}
-            for a in scored.actions
-        ],
+        "reasons": result_reasons(scored),
+        "actions": result_actions(scored),
         "model": {"name": served.name, "version": served.version, "alias": served.alias},
     }
 
@@ -611,6 +598,16 @@ class RiskloopService:
         if settings.reload_interval_s > 0:
             threading.Thread(
                 target=self._watch_alias, name="riskloop-reload-check", daemon=True
+            ).start()
+        if settings.notify_interval_s > 0:
+            from serving.delivery import Deliverer
+
+            deliverer = Deliverer(self.store, settings)
+            threading.Thread(
+                target=deliverer.run_forever,
+                args=(self._stop, settings.notify_interval_s),
+                name="riskloop-notify",
+                daemon=True,
             ).start()
 
     # -- scoring ---------------------------------------------------------------------------
@@ -849,6 +846,9 @@ class RiskloopService:
         entity_id: str | None = Query(default=None, max_length=128),
         date_from: date | None = None,
         date_to: date | None = None,
+        overdue: bool | None = Query(
+            default=None, description="Only warnings past (true) or within (false) their deadline."
+        ),
         page: int = Query(default=1, ge=1, le=1_000_000),
         page_size: int = Query(default=50, ge=1, le=500),
     ) -> schemas.WarningList:
@@ -861,6 +861,7 @@ class RiskloopService:
             entity_id=entity_id,
             date_from=date_from,
             date_to=date_to,
+            overdue=overdue,
             page=page,
             page_size=page_size,
         )

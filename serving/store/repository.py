@@ -374,6 +374,32 @@ class WarningStore:
         def write(session: Session) -> list[str | None]:
             return self._record_scores(
                 session, actor, task, str(model_name), str(model_version), rows
+            )[0]
+
+        return self._write(write, retry_integrity=True)
+
+    def record_scores_counted(
+        self,
+        *,
+        actor: str,
+        task: str,
+        model_name: str,
+        model_version: str,
+        results: list[dict[str, Any]],
+        skip_unchanged: bool = False,
+    ) -> tuple[list[str | None], dict[str, int]]:
+        """`record_scores` for screening: also says how many warnings were raised, updated
+        and left unchanged.
+
+        With `skip_unchanged`, an open or closed warning whose score, level and model version
+        equal the new result's gets no event at all (a repeated screen of the same period
+        changes nothing); the scored record is still kept.
+        """
+        rows = self.prepare_scores(results)
+
+        def write(session: Session) -> tuple[list[str | None], dict[str, int]]:
+            return self._record_scores(
+                session, actor, task, str(model_name), str(model_version), rows, skip_unchanged
             )
 
         return self._write(write, retry_integrity=True)
@@ -386,7 +412,8 @@ class WarningStore:
         model_name: str,
         model_version: str,
         prepared: list[dict[str, Any]],
-    ) -> list[str | None]:
+        skip_unchanged: bool = False,
+    ) -> tuple[list[str | None], dict[str, int]]:
         """The request's rows as a handful of bulk statements, not one ORM object per row.
 
         Warnings are followed in memory through the batch (a unit scored twice in one request
@@ -422,12 +449,17 @@ class WarningStore:
         raised: list[dict[str, Any]] = []
         rescored: dict[str, dict[str, Any]] = {}
         ids: list[str | None] = []
+        unchanged = 0
         for item in prepared:
             if item["risk_level"] not in WARNING_LEVELS:
                 ids.append(None)
                 continue
             key = (item["entity_hash"], item["period"])
             state = states.get(key)
+            if skip_unchanged and state is not None and _same_score(state, item, model_version):
+                unchanged += 1
+                ids.append(state["id"])
+                continue
             if state is None:
                 state = _new_warning(task, model_name, model_version, item, now)
                 states[key] = state
@@ -487,7 +519,12 @@ class WarningStore:
         session.execute(insert(_table(AuditEntry)), audit_rows)
         owner = deadlines.owner_department(task)
         outbox.enqueue(session, [("warning.raised", owner, state) for state in raised], now=now)
-        return ids
+        counts = {
+            "raised": len(raised),
+            "updated": len(history_rows) - len(raised),
+            "unchanged": unchanged,
+        }
+        return ids, counts
 
     def _insert_scored_records(
         self,
@@ -983,6 +1020,15 @@ def _new_warning(
         "overdue_noted_at": None,
         "new": True,
     }
+
+
+def _same_score(state: dict[str, Any], item: dict[str, Any], model_version: str) -> bool:
+    """True when a re-score would change nothing: same score, level and model version."""
+    return (
+        state["score"] == item["score"]
+        and state["risk_level"] == item["risk_level"]
+        and str(state["model_version"]) == model_version
+    )
 
 
 def _warning_audit(
