@@ -273,6 +273,9 @@ class WarningPublic(BaseModel):
         "none once handling has started.",
     )
     overdue: bool = Field(default=False, description="True when `due_at` has passed.")
+    version: int = Field(
+        default=1, description="+1 on every change; send it back as `expected_version`."
+    )
     history: list[dict[str, Any]] | None = Field(
         default=None,
         description="Score updates and disposition steps, oldest first (single-warning view).",

@@ -31,7 +31,13 @@ from serving.store.models import DepartmentWebhook, OutboxEvent
 if TYPE_CHECKING:
     from serving.store.repository import WarningStore
 
-EVENT_TYPES = ("warning.raised", "warning.dispatched", "warning.rerouted", "warning.overdue")
+EVENT_TYPES = (
+    "warning.raised",
+    "warning.dispatched",
+    "warning.rerouted",
+    "warning.sent_back",
+    "warning.overdue",
+)
 _ERROR_CHARS = 500
 
 

@@ -12,8 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
+import serving.store
 from serving.store import WarningStore
 
 TASK = "dispute-escalation"
@@ -211,20 +213,16 @@ def test_workers_starting_together_migrate_once(store_url: str) -> None:
     errors = [worker.communicate(timeout=120)[1] for worker in workers]
     assert [worker.returncode for worker in workers] == [0, 0, 0], errors
     with WarningStore(store_url, "s") as store, store.engine.connect() as connection:
-        versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
-    assert versions == [(_head_revision(),)]
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [
+            (_head_revision(),)
+        ]
 
 
 def _head_revision() -> str:
-    """The newest migration's id (each branch adds its own revision on top)."""
-    from alembic.script import ScriptDirectory
-
-    import serving.store
-
-    migrations = Path(serving.store.__file__).with_name("migrations")
-    head = ScriptDirectory(str(migrations)).get_current_head()
-    assert head is not None
-    return head
+    """The newest migration's id (one head: the revisions form a single chain)."""
+    script = ScriptDirectory(str(Path(serving.store.__file__).with_name("migrations")))
+    (head,) = script.get_heads()
+    return str(head)
 
 
 def test_concurrent_first_scores_raise_one_warning_per_entity(

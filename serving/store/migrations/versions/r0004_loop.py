@@ -1,7 +1,7 @@
 """The loop: response deadlines on warnings, the notification outbox, department webhooks.
 
 Revision ID: r0004_loop
-Revises: r0001 (the lead re-chains onto r0003_console / r0002_people at merge)
+Revises: r0002_people (the lead re-chains onto r0003_console at merge)
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "r0004_loop"
-down_revision = "r0001"
+down_revision = "r0002_people"
 branch_labels = None
 depends_on = None
 
