@@ -16,9 +16,11 @@ from training.commands import (
     loop,
     main_job,
     modelling,
+    notify,
     people,
     reporting,
     scale,
+    screen,
     service,
 )
 
@@ -43,5 +45,17 @@ def _main() -> None:
     apply_memory_defaults()
 
 
-for _family in (main_job, city, data, modelling, service, loop, reporting, scale, people):
+for _family in (
+    main_job,
+    city,
+    data,
+    modelling,
+    service,
+    loop,
+    reporting,
+    scale,
+    people,
+    screen,
+    notify,
+):
     _family.register(app)
