@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     )
     notify_backoff_max_s: float = Field(default=3600.0, gt=0, description="Longest retry delay.")
     notify_timeout_s: float = Field(default=10.0, gt=0, description="Per-request timeout.")
+    notify_lease_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long a claimed notification is reserved for the worker posting it; a "
+        "worker killed mid-post leaves it to be retried after this.",
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_secret_in_production(self) -> Settings:

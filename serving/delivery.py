@@ -34,7 +34,8 @@ from serving.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
 logger = logging.getLogger("riskloop.delivery")
 
 DELIVERY_ACTOR = "system:notify"
-LEASE = timedelta(seconds=120)
+# events claimed per round: a round posts them one by one, well within the lease
+CLAIM_LIMIT = 20
 USER_AGENT = "riskloop-webhooks/1"
 
 
@@ -92,13 +93,15 @@ class Deliverer:
     def close(self) -> None:
         self._client.close()
 
-    def run_once(self, *, note_overdue: bool = True, limit: int = 100) -> RoundReport:
+    def run_once(self, *, note_overdue: bool = True, limit: int = CLAIM_LIMIT) -> RoundReport:
         """Note missed deadlines, then try every due event once; returns what happened."""
         report = RoundReport()
         if note_overdue:
             report.overdue = self.store.note_overdue(actor="system:overdue")
         urls = self.outbox.webhooks()
-        for event in self.outbox.claim(now=clock_now(), lease=LEASE, limit=limit):
+        for event in self.outbox.claim(
+            now=clock_now(), lease=timedelta(seconds=self.settings.notify_lease_s), limit=limit
+        ):
             outcome = self._deliver(event, urls.get(event["department"]))
             if outcome == "delivered":
                 report.delivered += 1
@@ -132,6 +135,26 @@ class Deliverer:
                 busy = False
             if stop.wait(0 if busy else interval_s):
                 return
+
+    def ping(self, department: str, url: str) -> int:
+        """POST a signed `ping` event to a department's endpoint now; the HTTP status.
+
+        Raises:
+            LookupError: the department has no signing secret.
+            httpx.HTTPError: the endpoint could not be reached.
+        """
+        secret = self.secrets.get(department)
+        if secret is None:
+            raise LookupError(f"department {department} has no signing secret")
+        event_id = f"E-ping-{clock_now().strftime('%Y%m%dT%H%M%S%f')}"
+        payload = {"event_id": event_id, "type": "ping", "department": department, "link": "/"}
+        body = body_bytes(payload, self.settings.public_url)
+        headers = {
+            "Content-Type": "application/json",
+            EVENT_ID_HEADER: event_id,
+            SIGNATURE_HEADER: sign(secret, body),
+        }
+        return self._client.post(url, content=body, headers=headers).status_code
 
     def _deliver(self, event: dict[str, Any], url: str | None) -> str:
         secret = self.secrets.get(event["department"])

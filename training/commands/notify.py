@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
     app.command("overdue")(overdue)
     departments_app.command("set-webhook")(set_webhook)
     departments_app.command("webhooks")(list_webhooks)
+    departments_app.command("ping")(ping)
     app.add_typer(departments_app)
 
 
@@ -230,6 +231,43 @@ def list_webhooks() -> None:
     for department, url in hooks.items():
         typer.echo(f"{department}\t{url}")
     typer.echo(f"{len(hooks)} webhook(s)")
+
+
+def ping(
+    department: str = typer.Argument(..., help="Department code."),
+) -> None:
+    """Send a signed `ping` to a department's webhook and show the answer's status."""
+    import httpx
+
+    from models.departments import UnknownDepartmentError, get_department
+    from models.settings import get_settings
+    from serving.delivery import Deliverer
+    from serving.store.outbox import Outbox
+
+    with user_errors():
+        try:
+            get_department(department)
+        except UnknownDepartmentError as exc:
+            raise UserError(str(exc)) from None
+        with _open_store() as store:
+            url = Outbox(store).webhooks().get(department)
+            if url is None:
+                raise UserError(
+                    f"department {department} has no webhook; set one with "
+                    "`riskloop departments set-webhook`"
+                )
+            deliverer = Deliverer(store, get_settings())
+            try:
+                status = deliverer.ping(department, url)
+            except LookupError as exc:
+                raise UserError(str(exc)) from None
+            except httpx.HTTPError as exc:
+                raise UserError(f"{url}: {exc.__class__.__name__}: {exc}") from None
+            finally:
+                deliverer.close()
+        if not 200 <= status < 300:
+            raise UserError(f"{url} answered HTTP {status}")
+    typer.echo(f"{department}: {url} answered HTTP {status}")
 
 
 def _check_url(url: str, *, production: bool) -> None:
