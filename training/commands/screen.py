@@ -48,6 +48,15 @@ def screen_command(
     part_rows: int = typer.Option(
         2000, "--part-rows", min=100, max=100_000, help="Rows scored and written per part."
     ),
+    engine: str = typer.Option(
+        "pandas",
+        "--engine",
+        help="Build the scoring set with pandas (one process) or dask (entity partitions on a "
+        "Dask cluster, for the large city; see docs/deploy.md).",
+    ),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Dask scheduler address for --engine dask (default: local)."
+    ),
 ) -> None:
     """Screen a task's whole population with its champion and raise warnings as the API does."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -58,10 +67,14 @@ def screen_command(
 
     with user_errors():
         spec = _spec(task)
+        if engine not in ("pandas", "dask"):
+            raise UserError(f"unknown engine {engine!r}; expected pandas or dask")
+        if scheduler is not None and engine != "dask":
+            raise UserError("--scheduler goes with --engine dask")
         settings = get_settings()
         raw_dir = raw or settings.data_dir / "city"
         model, info = _champion(spec.task)
-        frame, fingerprint = _scoring_set(spec.task, raw_dir, as_of)
+        frame, fingerprint = _scoring_set(spec.task, raw_dir, as_of, engine, scheduler)
         if frame.empty:
             raise UserError(f"no {spec.task} units to screen as of {as_of or 'the newest date'}")
         store = WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value())
@@ -116,8 +129,14 @@ def _champion(task: str) -> tuple[Any, Any]:
         raise UserError(f"cannot screen {task}: {exc}") from None
 
 
-def _scoring_set(task: str, raw_dir: Path, as_of: str | None) -> tuple[pd.DataFrame, str]:
-    """The scoring set at `as_of` (checked against the tables' span) and the input fingerprint."""
+def _scoring_set(
+    task: str, raw_dir: Path, as_of: str | None, engine: str, scheduler: str | None
+) -> tuple[pd.DataFrame, str]:
+    """The scoring set at `as_of` (checked against the tables' span) and the input fingerprint.
+
+    The date is checked on the tables loaded here; with `engine="dask"` the features are then
+    built on the cluster (`training.engines`), which is where the large city's time goes.
+    """
     import pandas as pd
 
     from features.dataset import build_dataset, get_task, input_fingerprint
@@ -147,6 +166,11 @@ def _scoring_set(task: str, raw_dir: Path, as_of: str | None) -> tuple[pd.DataFr
                 f"--as-of {when.date()} is outside the tables: {task} can be screened from "
                 f"{earliest.date()} to {latest.date()}"
             )
+    if engine == "dask":
+        from training.engines import build_with_sidecar
+
+        frame, sidecar = build_with_sidecar(task, raw_dir, scheduler, unlabelled=True, as_of=when)
+        return frame, str(sidecar["input_fingerprint"])
     frame = build_dataset(task, validated, unlabelled=True, as_of=when)
     return frame, input_fingerprint(tables)
 

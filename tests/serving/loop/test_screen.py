@@ -267,3 +267,21 @@ def test_production_requires_https_webhooks_and_never_prints_the_secret(
     assert secrets_path.stat().st_mode & 0o777 == 0o600
     listing = _cli(["departments", "webhooks"])
     assert "tax\thttps://tax.example.gov/hook" in listing and secret not in listing
+
+
+def test_the_dask_engine_screens_the_same_population(loop_env: LoopEnv, small_city: Path) -> None:
+    def summary(extra: list[str]) -> str:
+        out = _cli(
+            [
+                "screen",
+                "--task",
+                "dispute-escalation",
+                "--raw",
+                str(small_city),
+                "--dry-run",
+                *extra,
+            ]
+        )
+        return next(line for line in out.splitlines() if line.startswith("dry run:"))
+
+    assert summary(["--engine", "dask"]) == summary([])

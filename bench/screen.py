@@ -1,0 +1,108 @@
+"""Screening benchmark: `riskloop screen`'s rows/s, with and without TreeSHAP on green rows.
+
+For each task's champion (the configured MLflow store's; if it has none, models trained here on
+the default city in a throw-away store), on the default city (`RISKLOOP_BENCH_CITY`, or
+generated once into `data/bench-city-default`) and, with `RISKLOOP_BENCH_LARGE=1`, the 10x city:
+
+- `build_s`: building the scoring set (the newest as-of date), not part of the rates below;
+- `warned_only`: `serving.screening.screen` as the command runs it (TreeSHAP only on rows at
+  yellow or above) into a fresh SQLite store: rows/s and the share of its time in TreeSHAP;
+- `explain_all`: the same with TreeSHAP on every row (what `riskloop score` does), into another
+  fresh store: rows/s and TreeSHAP share;
+- `speedup`: warned-only rows/s over explain-all rows/s.
+
+Both runs raise the same warnings and write the same scored records, so the difference is the
+TreeSHAP work on green rows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.features import _city
+
+TASKS = ("wage-arrears", "telecom-fraud", "dispute-escalation")
+
+
+def _measure(task: str, city: Path, scratch: Path) -> dict[str, Any]:
+    import time
+
+    from models.registry import load_registered
+    from serving.screening import screen
+    from serving.store import WarningStore
+    from training.commands.service import build_scoring_set
+
+    model, info = load_registered(task)
+    started = time.perf_counter()
+    frame = build_scoring_set(task, city)
+    figures: dict[str, Any] = {
+        "rows": len(frame),
+        "build_s": round(time.perf_counter() - started, 2),
+        "model_version": str(info.version),
+    }
+    for mode, explain_green in (("warned_only", False), ("explain_all", True)):
+        url = f"sqlite:///{scratch / f'{task}-{mode}.db'}"
+        with WarningStore(url, "bench-pseudonym-secret") as store:
+            report = screen(
+                model,
+                frame,
+                store,
+                model_name=info.name,
+                model_version=str(info.version),
+                explain_green=explain_green,
+            )
+        figures[mode] = {
+            "seconds": round(report.seconds, 2),
+            "rows_per_s": round(report.rows / report.seconds, 1),
+            "explained_rows": report.explained,
+            "warned_rows": report.warned,
+            "treeshap_s": round(report.seconds_treeshap, 2),
+            "treeshap_share": round(report.seconds_treeshap / report.seconds, 3),
+            "store_s": round(report.seconds_store, 2),
+        }
+    figures["speedup"] = round(
+        figures["warned_only"]["rows_per_s"] / figures["explain_all"]["rows_per_s"], 2
+    )
+    return figures
+
+
+def run() -> dict[str, Any]:
+    """Measure every task on the default city (and the large one when asked)."""
+    from bench.serving import _champions_exist, _train_champions
+
+    scratch = Path(tempfile.mkdtemp(prefix="riskloop-bench-screen-"))
+    saved = {
+        name: os.environ.get(name) for name in ("RISKLOOP_MLFLOW_URI", "RISKLOOP_ARTIFACT_LOCATION")
+    }
+    try:
+        from models.settings import get_settings
+
+        default_city = _city("default", "RISKLOOP_BENCH_CITY")
+        source = "configured MLflow store"
+        if not _champions_exist():
+            os.environ["RISKLOOP_MLFLOW_URI"] = f"sqlite:///{scratch / 'mlruns.db'}"
+            os.environ["RISKLOOP_ARTIFACT_LOCATION"] = str(scratch / "mlartifacts")
+            get_settings.cache_clear()
+            _train_champions(default_city)
+            source = f"trained here on {default_city}"
+        cities = {"default": default_city}
+        if os.environ.get("RISKLOOP_BENCH_LARGE") == "1":
+            cities["large"] = _city("large", "RISKLOOP_BENCH_CITY_LARGE")
+        results: dict[str, Any] = {"models": source}
+        for size, city in cities.items():
+            results[size] = {
+                "city": str(city),
+                "tasks": {task: _measure(task, city, scratch) for task in TASKS},
+            }
+        return results
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        shutil.rmtree(scratch, ignore_errors=True)
