@@ -71,6 +71,19 @@ def is_overdue(due: datetime | None, now: datetime) -> bool:
     return moment is not None and moment <= now
 
 
+def newly_overdue(*, now: datetime, is_sqlite: bool, task: str | None = None) -> list[Any]:
+    """The conditions of a warning whose deadline passed and has no `overdue` event yet."""
+    conditions = [
+        RiskWarning.due_at.is_not(None),
+        RiskWarning.due_at <= bound(is_sqlite, now),
+        RiskWarning.overdue_noted_at.is_(None),
+        RiskWarning.status.in_(tuple(DEADLINE_OF_STATUS)),
+    ]
+    if task is not None:
+        conditions.append(RiskWarning.task == task)
+    return conditions
+
+
 def note_overdue(
     session: Session, *, now: datetime, actor: str, is_sqlite: bool, task: str | None = None
 ) -> list[str]:
@@ -84,17 +97,10 @@ def note_overdue(
     """
     query = (
         select(RiskWarning)
-        .where(
-            RiskWarning.due_at.is_not(None),
-            RiskWarning.due_at <= bound(is_sqlite, now),
-            RiskWarning.overdue_noted_at.is_(None),
-            RiskWarning.status.in_(tuple(DEADLINE_OF_STATUS)),
-        )
+        .where(*newly_overdue(now=now, is_sqlite=is_sqlite, task=task))
         .order_by(RiskWarning.due_at, RiskWarning.id)
         .with_for_update()
     )
-    if task is not None:
-        query = query.where(RiskWarning.task == task)
     noted: list[str] = []
     events: list[tuple[str, str | None, dict[str, Any]]] = []
     for warning in session.scalars(query):

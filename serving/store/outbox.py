@@ -164,16 +164,23 @@ class Outbox:
     # -- delivery ------------------------------------------------------------------------------
 
     def claim(self, *, now: datetime, lease: timedelta, limit: int = 50) -> list[dict[str, Any]]:
-        """Events due now (oldest first), leased to the caller until `now + lease`."""
+        """Events due now (oldest first), leased to the caller until `now + lease`.
+
+        A read checks first, so an idle worker's frequent rounds never take the write lock.
+        """
+        due = (
+            OutboxEvent.delivered_at.is_(None),
+            OutboxEvent.dead_at.is_(None),
+            OutboxEvent.next_attempt_at <= self._bound(now),
+        )
+        with self._store.read_session() as session:
+            if session.scalar(select(OutboxEvent.id).where(*due).limit(1)) is None:
+                return []
 
         def write(session: Session) -> list[dict[str, Any]]:
             events = session.scalars(
                 select(OutboxEvent)
-                .where(
-                    OutboxEvent.delivered_at.is_(None),
-                    OutboxEvent.dead_at.is_(None),
-                    OutboxEvent.next_attempt_at <= self._bound(now),
-                )
+                .where(*due)
                 .order_by(OutboxEvent.next_attempt_at, OutboxEvent.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)

@@ -300,11 +300,21 @@ class WarningStore(PeopleStore):
     def note_overdue(self, *, actor: str, task: str | None = None) -> list[str]:
         """One `overdue` event (history, audit, notification) per newly missed deadline.
 
-        Returns the ids of the warnings that became overdue now.
+        Returns the ids of the warnings that became overdue now. A read checks first, so the
+        service's frequent sweeps take the write lock only when there is something to note.
         """
+        now = _now()
+        with self._reads.begin() as session:
+            due = session.scalar(
+                select(RiskWarning.id)
+                .where(*deadlines.newly_overdue(now=now, is_sqlite=self._is_sqlite, task=task))
+                .limit(1)
+            )
+        if due is None:
+            return []
         return self._write(
             lambda session: deadlines.note_overdue(
-                session, now=_now(), actor=actor, is_sqlite=self._is_sqlite, task=task
+                session, now=now, actor=actor, is_sqlite=self._is_sqlite, task=task
             )
         )
 
