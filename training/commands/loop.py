@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from training.commands.people import store_purge
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ def register(app: typer.Typer) -> None:
         help="The warnings store (warnings, feedback, audit log).", no_args_is_help=True
     )
     store_app.command("upgrade")(store_upgrade)
+    store_app.command("purge")(store_purge)
     app.add_typer(store_app, name="store")
 
 
