@@ -26,7 +26,7 @@ import httpx
 
 from models.settings import Settings
 from serving.store import WarningStore
-from serving.store.clock import now as clock_now
+from serving.store.common import utc_now as clock_now
 from serving.store.outbox import Outbox
 from serving.webhook_secrets import SecretBook
 from serving.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, sign

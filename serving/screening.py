@@ -5,8 +5,8 @@ each part:
 
 1. scores every row without explanations (a prediction costs ~1/150 of a TreeSHAP row);
 2. runs TreeSHAP only on the rows at yellow or above, whose warnings need reasons, and turns
-   them into the same reasons and actions the score API returns (`result_reasons`,
-   `result_actions` are the service's own);
+   them into the same reasons and actions the score API returns (`serving.encoding`'s
+   `result_reasons` and `result_actions`, which the score routes use);
 3. writes the part through `WarningStore.record_scores` with actor `system:screen`: the API's
    one write path, so dedup per entity and period, history events, audit rows, deadlines and
    notifications are the API's. A warning whose score, level and model have not changed since
@@ -31,8 +31,9 @@ import pandas as pd
 from sqlalchemy import select
 
 from models.risk_model import RiskModel, feature_columns, feature_matrix
-from models.scorer import ScoredRecord, score_matrix, scored_records
+from models.scorer import score_matrix, scored_records
 from models.spec import Lang
+from serving.encoding import result_actions, result_reasons
 from serving.store import WarningStore
 from serving.store.models import WARNING_LEVELS, RiskWarning
 
@@ -42,30 +43,6 @@ DEFAULT_PART_ROWS = 2000
 # the API's defaults (ScoreRequest.top_k, .lang): screened warnings read like scored ones
 API_TOP_K = 5
 API_LANG: Lang = "en"
-
-
-def result_reasons(scored: ScoredRecord) -> list[dict[str, Any]]:
-    """A scored record's reasons as the API returns and the store keeps them."""
-    return [
-        {
-            "feature": r.feature,
-            "label": r.label,
-            "value": r.value,
-            "contribution": r.contribution,
-            "direction": r.direction,
-            "actionable": r.actionable,
-            "sentence": r.sentence,
-        }
-        for r in scored.reasons
-    ]
-
-
-def result_actions(scored: ScoredRecord) -> list[dict[str, Any]]:
-    """A scored record's actions as the API returns and the store keeps them."""
-    return [
-        {"department": a.department, "action": a.action, "trigger": a.trigger}
-        for a in scored.actions
-    ]
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """Files that hold secrets (API keys, webhook secrets): 0600, rewritten atomically, one writer.
 
 One place for the two habits every such file needs: a lock file beside it so two CLI commands
-never interleave their read-modify-write, and an atomic replace (temporary file, fsync, chmod
-0600, `os.replace`) so a reader never sees half a file and nobody else can read it.
+never interleave their read-modify-write, and an atomic replace (temporary file made 0600 before
+its first byte, fsync, `os.replace`) so a reader never sees half a file and nobody else can read it.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ def write_json_atomically(path: Path, payload: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o600)  # owner-only from the first byte
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(payload, handle, indent=2)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o600)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

@@ -2,7 +2,8 @@
 
 The database knows each department's endpoint URL (`department_webhooks`); the secret that signs
 its notifications lives only here, outside the warnings database and its backups, and is never
-printed. The file is rewritten atomically under a lock (the keys file's helpers), so
+printed. Like the main secrets file, it is refused when group or others may read it. The file
+is rewritten atomically under a lock (the keys file's helpers), so
 `riskloop departments set-webhook` may run while the service delivers; readers notice a change
 by the file's modification time.
 """
@@ -13,6 +14,7 @@ import json
 import re
 from pathlib import Path
 
+from models.secret_keys import check_file_mode
 from models.settings import get_settings
 from serving.secret_files import locked, write_json_atomically
 
@@ -29,8 +31,10 @@ def _default_path() -> Path:
 
 
 def _read(path: Path) -> dict[str, str]:
+    """The secrets by department; a file group or others may read is refused (`SecretsFileError`)."""
     if not path.exists():
         return {}
+    check_file_mode(path)
     raw = json.loads(path.read_text(encoding="utf-8") or "{}")
     return {str(k): str(v) for k, v in raw.get("secrets", {}).items()}
 

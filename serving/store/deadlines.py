@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from models.spec import TaskSpec, UnknownTaskError, get_spec
 from serving.store import outbox
-from serving.store.clock import aware, bound, iso
+from serving.store.common import iso_utc, utc_bound
 from serving.store.models import AuditEntry, RiskWarning, WarningEvent
 
 OVERDUE_EVENT = "overdue"
@@ -65,17 +65,11 @@ def holder(task: str, status: str, department: str | None) -> str | None:
     return owner_department(task) if status == "open" else department
 
 
-def is_overdue(due: datetime | None, now: datetime) -> bool:
-    """True when a deadline exists and has passed."""
-    moment = aware(due)
-    return moment is not None and moment <= now
-
-
 def newly_overdue(*, now: datetime, is_sqlite: bool, task: str | None = None) -> list[Any]:
     """The conditions of a warning whose deadline passed and has no `overdue` event yet."""
     conditions = [
         RiskWarning.due_at.is_not(None),
-        RiskWarning.due_at <= bound(is_sqlite, now),
+        RiskWarning.due_at <= utc_bound(is_sqlite, now),
         RiskWarning.overdue_noted_at.is_(None),
         RiskWarning.status.in_(tuple(DEADLINE_OF_STATUS)),
     ]
@@ -108,7 +102,7 @@ def note_overdue(
         waiting_on = holder(warning.task, warning.status, warning.department)
         detail = {
             "deadline": deadline,
-            "due_at": iso(warning.due_at),
+            "due_at": iso_utc(warning.due_at),
             "status": warning.status,
             "department": waiting_on,
         }

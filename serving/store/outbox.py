@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from serving.store.clock import bound, iso
+from serving.store.common import iso_utc, utc_bound
 from serving.store.models import DepartmentWebhook, OutboxEvent
 
 if TYPE_CHECKING:
@@ -53,15 +53,15 @@ def payload(
     return {
         "event_id": event_id,
         "type": event_type,
-        "time": iso(now),
+        "time": iso_utc(now),
         "department": department,
         "warning_id": state["id"],
         "task": state["task"],
         "level": state["risk_level"],
         "status": state["status"],
         "entity": state["entity_hash"],
-        "as_of": iso(state["as_of"]),
-        "due_at": iso(state.get("due_at")),
+        "as_of": state["as_of"].isoformat(),
+        "due_at": iso_utc(state.get("due_at")),
         "link": case_path(state["id"]),
     }
 
@@ -114,11 +114,11 @@ def _row(event: OutboxEvent) -> dict[str, Any]:
         "department": event.department,
         "warning_id": event.warning_id,
         "payload": event.payload,
-        "created_at": iso(event.created_at),
+        "created_at": iso_utc(event.created_at),
         "attempts": event.attempts,
-        "next_attempt_at": iso(event.next_attempt_at),
-        "delivered_at": iso(event.delivered_at),
-        "dead_at": iso(event.dead_at),
+        "next_attempt_at": iso_utc(event.next_attempt_at),
+        "delivered_at": iso_utc(event.delivered_at),
+        "dead_at": iso_utc(event.dead_at),
         "last_error": event.last_error,
     }
 
@@ -130,7 +130,7 @@ class Outbox:
         self._store = store
 
     def _bound(self, moment: datetime) -> datetime:
-        return bound(self._store.is_sqlite, moment)
+        return utc_bound(self._store.is_sqlite, moment)
 
     # -- webhooks ------------------------------------------------------------------------------
 

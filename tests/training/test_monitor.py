@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
+from models.secret_keys import load_secrets
 from models.settings import get_settings
 from models.spec import get_spec
 from serving.store import WarningStore
@@ -66,7 +68,7 @@ def _record(population: pd.DataFrame, prefix: str, n_closed: int = 6) -> None:
             )
         )
     ]
-    with WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value()) as store:
+    with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
         ids = store.record_scores(
             actor="scorer",
             task=TASK,
@@ -103,7 +105,16 @@ def _bad_input_gives_one_line(runner: CliRunner, reference: Path) -> None:
     unknown = runner.invoke(app, ["monitor", "--task", "weather"])
     assert unknown.exit_code == 2 and "weather" in unknown.output
     upgraded = runner.invoke(app, ["store", "upgrade"])
-    assert upgraded.exit_code == 0 and "r0001" in upgraded.output
+    assert upgraded.exit_code == 0 and f"revision {_head_revision()} (head)" in upgraded.output
+
+
+def _head_revision() -> str:
+    """The newest schema migration's id (the revisions form one chain)."""
+    import serving.store
+
+    migrations = Path(serving.store.__file__).with_name("migrations")
+    (head,) = ScriptDirectory(str(migrations)).get_heads()
+    return str(head)
 
 
 def test_monitor_quiet_then_alerts_on_a_shift(isolated_env: Path) -> None:
@@ -191,9 +202,7 @@ def test_monitor_reads_the_champions_logged_training_data(isolated_env: Path) ->
         scored = score_frame(model, population, explain=True, top_k=3)
         settings = get_settings()
         features = population.loc[:, list(spec.feature_names)].to_dict(orient="records")
-        with WarningStore(
-            settings.store_url, settings.pseudonym_secret.get_secret_value()
-        ) as store:
+        with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
             store.record_scores(
                 actor="scorer",
                 task=TASK,

@@ -191,7 +191,7 @@ def set_webhook(
     """Set a department's webhook URL and signing secret (the secret is never printed)."""
     from models.departments import UnknownDepartmentError, get_department
     from models.settings import get_settings
-    from serving.store.clock import now
+    from serving.store.common import utc_now
     from serving.store.outbox import Outbox
     from serving.webhook_secrets import WebhookSecretError, check_secret, set_secret
 
@@ -217,7 +217,7 @@ def set_webhook(
             if generated:
                 _write_private(secret_file, secret)
             set_secret(department, secret)
-            Outbox(store).set_webhook(department, url, now=now())
+            Outbox(store).set_webhook(department, url, now=utc_now())
     origin = "generated into" if generated else "read from"
     typer.echo(f"{department}: webhook {url}; signing secret {origin} {secret_file}")
 

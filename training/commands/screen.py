@@ -77,7 +77,7 @@ def screen_command(
         frame, fingerprint = _scoring_set(spec.task, raw_dir, as_of, engine, scheduler)
         if frame.empty:
             raise UserError(f"no {spec.task} units to screen as of {as_of or 'the newest date'}")
-        store = WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value())
+        store = WarningStore.from_settings(settings)
         with (
             store,
             Progress(

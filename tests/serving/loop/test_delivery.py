@@ -43,7 +43,7 @@ def _hook(store: WarningStore, settings: Settings, url: str, *departments: str) 
 
 
 def _now():  # type: ignore[no-untyped-def]
-    from serving.store.clock import now
+    from serving.store.common import utc_now as now
 
     return now()
 

@@ -43,8 +43,7 @@ def _fails(args: list[str], expected: str) -> None:
 
 
 def _store() -> WarningStore:
-    settings = get_settings()
-    return WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value())
+    return WarningStore.from_settings(get_settings())
 
 
 def _row_counts(store: WarningStore) -> dict[str, int]:

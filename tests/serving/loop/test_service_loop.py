@@ -37,8 +37,7 @@ def _cli(args: list[str]) -> str:
 
 
 def _store() -> WarningStore:
-    settings = get_settings()
-    return WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value())
+    return WarningStore.from_settings(get_settings())
 
 
 def _raise_red(store: WarningStore, entity: str) -> str:
