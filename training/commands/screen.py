@@ -61,6 +61,7 @@ def screen_command(
     """Screen a task's whole population with its champion and raise warnings as the API does."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from models.risk_model import FeatureMismatchError
     from models.settings import get_settings
     from serving.screening import screen
     from serving.store import WarningStore
@@ -88,16 +89,19 @@ def screen_command(
             ) as bar,
         ):
             step = bar.add_task(spec.task, total=len(frame))
-            report = screen(
-                model,
-                frame,
-                store,
-                model_name=info.name,
-                model_version=str(info.version),
-                dry_run=dry_run,
-                part_rows=part_rows,
-                progress=lambda done: bar.update(step, advance=done),
-            )
+            try:
+                report = screen(
+                    model,
+                    frame,
+                    store,
+                    model_name=info.name,
+                    model_version=str(info.version),
+                    dry_run=dry_run,
+                    part_rows=part_rows,
+                    progress=lambda done: bar.update(step, advance=done),
+                )
+            except FeatureMismatchError as exc:
+                raise UserError(f"the champion cannot score this scoring set: {exc}") from None
             capacities = _department_capacities(store)
         departments = _department_counts(frame, report, spec)
         notes = _capacity_notes(spec, report, departments, capacities)
