@@ -189,6 +189,9 @@ def test_dry_run_lists_what_it_would_raise_and_writes_nothing(
         ),
         (["notify", "--once", "--dead"], "exactly one of"),
         (["overdue", "--department", "ministry_of_magic"], "unknown department"),
+        (["overdue", "--task", "parking-fines"], "unknown task"),
+        (["notify", "--requeue", "--event", "E-missing"], "not dead letters"),
+        (["notify", "--dead", "--event", "E-missing"], "--event goes with --requeue"),
     ],
 )
 def test_bad_input_gives_one_line_and_writes_nothing(
