@@ -16,7 +16,8 @@ its raw-table contract and its simulator (docs/architecture.md walks through it)
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -40,6 +41,25 @@ class UnknownTaskError(KeyError, ValueError):
 
 
 @dataclass(frozen=True)
+class Link:
+    """How a linked table reaches the unit: through `key` in `table`, whose `entity` is the unit.
+
+    Attributes:
+        table: the link table (`construction_projects`, `dispute_parties`).
+        key: column shared by the link table and the linked table (`project_id`, `party_id`).
+        entity: column of the link table holding the unit id (`employer_id`, `dispute_id`).
+    """
+
+    table: str
+    key: str
+    entity: str
+
+
+_PROJECT = Link("construction_projects", "project_id", "employer_id")
+_PARTY = Link("dispute_parties", "party_id", "dispute_id")
+
+
+@dataclass(frozen=True)
 class Task:
     """One risk task.
 
@@ -58,6 +78,11 @@ class Task:
         catalog_constant: the `features.catalog` constant holding the task's feature entries.
         tables_constant: the `features.schemas` constant holding its raw-table contract.
         builder_module: the feature module (`build_features`, `build_labelled_dataset`, ...).
+        links: tables that reach the unit through a link table (`features.partition`).
+        broadcast: tables copied whole into every partition, because a feature aggregates them
+            over units other than its own (a district's latest grid visits).
+        coverage: columns whose extremes set the time coverage (the builders' `data_end` and
+            first month); the rows holding them are copied into every partition.
         actions_constant: the `models.spec` constant holding what departments are advised to
             do (read by the models layer; the registry only names it).
     """
@@ -77,6 +102,9 @@ class Task:
     tables_constant: str
     builder_module: str
     actions_constant: str
+    links: Mapping[str, Link] = field(default_factory=dict)
+    broadcast: tuple[str, ...] = ()
+    coverage: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def builder(self) -> ModuleType:
@@ -139,6 +167,8 @@ TASKS: dict[str, Task] = {
             tables_constant="WAGE_ARREARS_TABLES",
             builder_module="features.wage_arrears",
             actions_constant="WAGE_ARREARS_ACTIONS",
+            links={"project_instalments": _PROJECT, "project_payments": _PROJECT},
+            coverage={"social_insurance": ("month",), "tax": ("month",), "utilities": ("month",)},
         ),
         Task(
             name="telecom-fraud",
@@ -161,6 +191,7 @@ TASKS: dict[str, Task] = {
             tables_constant="TELECOM_FRAUD_TABLES",
             builder_module="features.telecom_fraud",
             actions_constant="TELECOM_FRAUD_ACTIONS",
+            coverage={"flagged_contacts": ("event_time",), "bank_outflows": ("event_time",)},
         ),
         Task(
             name="dispute-escalation",
@@ -185,6 +216,16 @@ TASKS: dict[str, Task] = {
             tables_constant="DISPUTE_ESCALATION_TABLES",
             builder_module="features.dispute_escalation",
             actions_constant="DISPUTE_ESCALATION_ACTIONS",
+            links={"police_calls": _PARTY, "petitions": _PARTY},
+            # `district_visit_duration_min` reads the district's latest grid visits.
+            broadcast=("disputes", "grid_visits"),
+            # The first dispute is there so that every partition holds a dispute old enough to
+            # be scored, which makes the latest scoring date a plain maximum over partitions.
+            coverage={
+                "police_calls": ("event_time",),
+                "petitions": ("event_time",),
+                "disputes": ("event_time",),
+            },
         ),
     )
 }
