@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.features import _city
-
-TASKS = ("wage-arrears", "telecom-fraud", "dispute-escalation")
+from features.tasks import TASK_NAMES
 
 
 def _measure(task: str, city: Path, scratch: Path) -> dict[str, Any]:
@@ -96,7 +95,7 @@ def run() -> dict[str, Any]:
         for size, city in cities.items():
             results[size] = {
                 "city": str(city),
-                "tasks": {task: _measure(task, city, scratch) for task in TASKS},
+                "tasks": {task: _measure(task, city, scratch) for task in TASK_NAMES},
             }
         return results
     finally:

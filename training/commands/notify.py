@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import typer
 
+from features.tasks import names_in_words
 from training.errors import UserError, user_errors
 
 CLI_ACTOR = "system:cli"
@@ -122,7 +123,7 @@ def notify(
 
 
 def overdue(
-    task: str | None = typer.Option(None, "--task", help="Only this task."),
+    task: str | None = typer.Option(None, "--task", help=f"Only this task: {names_in_words()}."),
     department: str | None = typer.Option(
         None, "--department", help="Only cases waiting on this department (code)."
     ),

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from features.tasks import names_in_words
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ BENTO_PACKAGES = (
     "bentoml",
     "mlflow",
     "lightgbm",
-    "shap",
+    "jinja2",
     "numpy",
     "pandas",
     "pyarrow",
@@ -53,7 +54,15 @@ OFFLINE_ENV = (
     ("MLFLOW_DISABLE_TELEMETRY", "true"),
     ("DO_NOT_TRACK", "true"),
 )
-BENTO_SOURCES = ("features/**/*.py", "models/**/*.py", "serving/**/*.py", "serving/**/*.mako")
+BENTO_SOURCES = (
+    "features/**/*.py",
+    "models/**/*.py",
+    "serving/**/*.py",
+    "serving/**/*.mako",
+    # the page templates and stylesheet (models.pages loads them as package data)
+    "models/templates/*",
+    "serving/**/templates/*",
+)
 
 
 def _spec(task: str) -> TaskSpec:
@@ -173,9 +182,7 @@ def _best_params(spec: TaskSpec, study: object, base: LightGBMParams) -> LightGB
 
 
 def tune_command(
-    task: Annotated[
-        str, typer.Option("--task", help="wage-arrears, telecom-fraud or dispute-escalation.")
-    ],
+    task: Annotated[str, typer.Option("--task", help=f"{names_in_words()}.")],
     storage: Annotated[
         str,
         typer.Option(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from features.tasks import names_in_words
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
@@ -33,9 +34,7 @@ def register(app: typer.Typer) -> None:
 
 
 def screen_command(
-    task: str = typer.Option(
-        ..., "--task", help="wage-arrears, telecom-fraud or dispute-escalation."
-    ),
+    task: str = typer.Option(..., "--task", help=f"{names_in_words()}."),
     raw: Path | None = typer.Option(
         None, "--raw", help="Raw city folder (default: <RISKLOOP_DATA_DIR>/city)."
     ),

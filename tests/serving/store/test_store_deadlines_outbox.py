@@ -15,7 +15,7 @@ import time_machine
 from serving.store import TransitionError, WarningStore
 from serving.store.outbox import Outbox
 
-TASK = "wage-arrears"  # owner department: county_centre (models.spec)
+TASK = "wage-arrears"  # owner department: county_centre (features.tasks)
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
