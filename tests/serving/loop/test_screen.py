@@ -9,10 +9,11 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
 from models.settings import get_settings
+from models.spec import get_spec
 from serving.store import WarningStore
 from serving.store.models import (
     AuditEntry,
@@ -80,8 +81,16 @@ def scored_population(
 def test_screen_raises_one_warning_per_warned_row_then_nothing_on_a_second_run(
     loop_env: LoopEnv, small_city: Path, scored_population: pd.DataFrame
 ) -> None:
+    with _store() as store, store.engine.begin() as connection:  # the grid's monthly capacity
+        connection.execute(text("UPDATE departments SET capacity = 1 WHERE code = 'grid'"))
     out = _cli(["screen", "--task", TASK, "--raw", str(small_city)])
     expected = Counter(scored_population["risk_level"])
+    rows = len(scored_population)
+    for capacity in get_spec(TASK).capacities:  # a note exactly for each level over its share
+        over = expected[capacity.level] > int(capacity.share * rows)
+        assert (f"capacity: {capacity.level}: {expected[capacity.level]} warnings" in out) == over
+    yellow = expected["yellow"]  # wage-arrears' yellow action goes to the grid workers
+    assert f"capacity: grid: {yellow} warnings exceed its capacity of 1 by {yellow - 1}" in out
     warned_rows = scored_population[scored_population["risk_level"].isin(WARNED)]
     assert len(warned_rows) > 0
     assert f"raised {len(warned_rows)}, updated 0, unchanged 0" in out
