@@ -172,3 +172,38 @@ def test_backoff_grows_exponentially_with_jitter_and_a_ceiling() -> None:
         delays = [backoff(attempt, 2.0, 60.0, rng) for _ in range(200)]
         assert ceiling / 2 <= min(delays) and max(delays) <= ceiling
         assert len(set(delays)) > 150  # jittered, not one fixed delay
+
+
+def test_the_notify_command_delivers_lists_dead_letters_and_requeues(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from models.settings import get_settings
+    from training.cli import app
+
+    monkeypatch.setenv("RISKLOOP_STORE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("RISKLOOP_KEYS_FILE", str(tmp_path / "keys.json"))
+    monkeypatch.setenv("RISKLOOP_WEBHOOK_SECRETS_FILE", str(tmp_path / "secrets.json"))
+    monkeypatch.setenv("RISKLOOP_NOTIFY_MAX_ATTEMPTS", "1")  # dead at the first failure
+    monkeypatch.setenv("RISKLOOP_NOTIFY_BACKOFF_S", "0.01")
+    monkeypatch.setenv("RISKLOOP_NOTIFY_BACKOFF_MAX_S", "0.01")
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        settings = get_settings()
+        with Receiver(SECRET, always=500) as receiver, WarningStore.from_settings() as store:
+            _hook(store, settings, receiver.url, "county_centre")
+            _raise(store, ["employer-d", "employer-e"])
+            first = runner.invoke(app, ["notify", "--once"])
+            assert first.exit_code == 0, first.output
+            assert "delivered 0" in first.stdout
+            dead = runner.invoke(app, ["notify", "--dead"])
+            assert "2 dead notification(s)" in dead.stdout and "HTTP 500" in dead.stdout
+            receiver.always = None
+            assert "requeued 2" in runner.invoke(app, ["notify", "--requeue"]).stdout
+            again = runner.invoke(app, ["notify", "--once"])
+            assert "delivered 2, retrying 0, dead 0" in again.stdout
+        assert len(receiver.unique()) == 2
+    finally:
+        get_settings.cache_clear()
