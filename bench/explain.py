@@ -31,7 +31,7 @@ MIN_SECONDS = 1.0
 def _per_row_us(call: Any, matrix: np.ndarray) -> float:
     """Median microseconds per row of `call(matrix)`, repeated for at least `MIN_SECONDS`."""
     call(matrix)
-    times = []
+    times: list[float] = []
     started = time.perf_counter()
     while time.perf_counter() - started < MIN_SECONDS or len(times) < 3:
         begun = time.perf_counter()
@@ -45,7 +45,7 @@ def _single_us(call: Any, matrix: np.ndarray) -> float:
     rows = [matrix[i : i + 1] for i in range(min(SINGLE_SAMPLES, len(matrix)))]
     for row in rows[:20]:
         call(row)
-    times = []
+    times: list[float] = []
     for row in rows:
         begun = time.perf_counter()
         call(row)
@@ -73,7 +73,9 @@ def _measure(task: str, matrix: np.ndarray) -> dict[str, Any]:
     explainer = TreeExplainer.from_booster(booster)
     build_ms = (time.perf_counter() - started) * 1000
     if explainer.fallback_reason is not None:
-        raise RuntimeError(f"{task}: the champion is not on the fast path: {explainer.fallback_reason}")
+        raise RuntimeError(
+            f"{task}: the champion is not on the fast path: {explainer.fallback_reason}"
+        )
     batch = matrix[:BATCH]
 
     def raw(x: np.ndarray) -> Any:
@@ -120,6 +122,8 @@ def _measure(task: str, matrix: np.ndarray) -> dict[str, Any]:
 
 def run() -> dict[str, Any]:
     """Measure each champion; the figures land in bench/results/explain.json."""
+    import pandas as pd
+
     from bench.serving import TASKS, _champions_exist, _train_champions
     from bench.training import _default_city
     from models.risk_model import feature_matrix
@@ -143,7 +147,7 @@ def run() -> dict[str, Any]:
             spec = get_spec(task)
             frame = build_scoring_set(task, city)
             while len(frame) < BATCH:
-                frame = frame._append(frame) if hasattr(frame, "_append") else frame
+                frame = pd.concat([frame, frame], ignore_index=True)
             matrix = feature_matrix(spec, frame.iloc[:BATCH])
             tasks[task] = _measure(task, matrix)
         load_after = os.getloadavg()

@@ -164,7 +164,9 @@ class _Flat:
     feature); a leaf too deep for a table is its own untabulated block.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, block_entries: int, table_max_d: int) -> None:
+        self.block_entries = block_entries
+        self.table_max_d = table_max_d
         self.ints: dict[str, list[int]] = {name: [] for name in _INT_FIELDS}
         self.node_threshold: list[float] = []
         self.cat_bits: list[int] = []
@@ -221,7 +223,10 @@ class _Flat:
             prefix[node] = list(dict.fromkeys(step[2] for step in path))
             parent_count = float(tree.internal_count[node])
             feature = int(tree.split_feature[node])
-            for child, goes_left in ((tree.right_child[node], False), (tree.left_child[node], True)):
+            for child, goes_left in (
+                (tree.right_child[node], False),
+                (tree.left_child[node], True),
+            ):
                 child = int(child)
                 count = tree.internal_count[child] if child >= 0 else tree.leaf_count[~child]
                 step = [*path, (node, goes_left, feature, float(count) / parent_count)]
@@ -263,7 +268,9 @@ class _Flat:
         self.max_d = max(self.max_d, len(features))
         return len(self.leaf_value) - 1
 
-    def _subtree(self, tree: _Tree, node: int, leaf_ids: dict[int, int]) -> tuple[list[int], list[int]]:
+    def _subtree(
+        self, tree: _Tree, node: int, leaf_ids: dict[int, int]
+    ) -> tuple[list[int], list[int]]:
         """Internal nodes (preorder) and global leaf ids under `node`."""
         nodes: list[int] = []
         leaves: list[int] = []
@@ -293,7 +300,7 @@ class _Flat:
             dict.fromkeys([*prefix[node], *(int(tree.split_feature[n]) for n in nodes)])
         )
         bits = len(prefix[node]) + len(nodes)
-        if bits <= 30 and (len(features) << bits) <= BLOCK_ENTRIES:
+        if bits <= 30 and (len(features) << bits) <= self.block_entries:
             self._add_block(
                 path_leaf=first_leaf[node],
                 depth=depth[node],
@@ -319,7 +326,7 @@ class _Flat:
                 nodes=[],
                 leaves=[leaf],
                 features=ints["slot_feature"][start : start + d],
-                tabulated=d <= TABLE_MAX_D,
+                tabulated=d <= self.table_max_d,
             )
             added += 1
         return added
@@ -376,30 +383,47 @@ class TreeExplainer:
         self._bias = 0.0
         self._max_nodes = 0
         self._max_d = 0
+        self._untabulated = 0
 
     @classmethod
-    def from_booster(cls, booster: Any) -> TreeExplainer:
-        """Read `booster`'s model once and tabulate; never raises for an unsupported model."""
+    def from_booster(
+        cls,
+        booster: Any,
+        *,
+        block_entries: int = BLOCK_ENTRIES,
+        table_max_d: int = TABLE_MAX_D,
+    ) -> TreeExplainer:
+        """Read `booster`'s model once and tabulate; never raises for an unsupported model.
+
+        `block_entries` and `table_max_d` trade table memory for speed (defaults measured on
+        the champions); 0 and 0 give one untabulated block per leaf, the slowest exact path.
+        """
         n_features = int(booster.num_feature())
         try:
             parsed_features, trees = _parse_model(booster.model_to_string())
             if parsed_features != n_features:
                 raise UnsupportedModel("the text model's feature count differs from the booster's")
             explainer = cls(booster, n_features, None)
-            explainer._tabulate(trees)
-        except (UnsupportedModel, KeyError, ValueError) as exc:
-            reason = str(exc) if isinstance(exc, UnsupportedModel) else f"unreadable model: {exc!r}"
+            explainer._tabulate(trees, block_entries, table_max_d)
+        except (UnsupportedModel, KeyError, ValueError, ImportError, RuntimeError) as exc:
+            # ImportError/RuntimeError: numba missing, or no writable place for its cache.
+            if isinstance(exc, UnsupportedModel):
+                reason = str(exc)
+            elif isinstance(exc, ImportError | RuntimeError):
+                reason = f"the compiled kernels are unavailable: {exc!r}"
+            else:
+                reason = f"unreadable model: {exc!r}"
             log.warning(
                 "fast TreeSHAP unavailable (%s): explanations use LightGBM's pred_contrib", reason
             )
             return cls(booster, n_features, reason)
         return explainer
 
-    def _tabulate(self, trees: list[_Tree]) -> None:
+    def _tabulate(self, trees: list[_Tree], block_entries: int, table_max_d: int) -> None:
         """Flatten every tree into arrays, tabulate each leaf, then sum leaves into blocks."""
         from models.treeshap_kernels import fill_blocks, fill_tables
 
-        flat = _Flat()
+        flat = _Flat(block_entries, table_max_d)
         for tree in trees:
             flat.add_tree(tree)
         leaf_tables = np.empty(flat.n_leaf_table, dtype=np.float64)
@@ -442,6 +466,7 @@ class TreeExplainer:
             tables,
         )
         self._bias = flat.bias
+        self._untabulated = int((ints["block_table_off"] < 0).sum())
         self._max_nodes = flat.max_nodes
         self._max_d = max(flat.max_d, 1)
         self._arrays = (
@@ -476,6 +501,11 @@ class TreeExplainer:
         )
 
     @property
+    def untabulated_blocks(self) -> int:
+        """Leaves explained per row instead of by table lookup (too deep to tabulate)."""
+        return self._untabulated
+
+    @property
     def table_bytes(self) -> int:
         """Memory held by the precomputed tables (the last array), for the bench and logs."""
         return int(self._arrays[-1].nbytes) if self._arrays else 0
@@ -496,7 +526,8 @@ class TreeExplainer:
             )
         from models.treeshap_kernels import explain_rows
 
+        kernel: Any = explain_rows  # a numba dispatcher: its call signature is the kernel's
         out = np.zeros((x.shape[0], self.n_features + 1), dtype=np.float64)
         out[:, -1] = self._bias
-        explain_rows(x, out, *self._arrays, self._max_nodes, self._max_d)
+        kernel(x, out, *self._arrays, self._max_nodes, self._max_d)
         return out
