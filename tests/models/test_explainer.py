@@ -36,7 +36,7 @@ def _edge_rows(n_num: int, n_cat: int, n_categories: int, rng: np.random.Generat
 
 
 def _assert_matches(booster: lgb.Booster, explainer: TreeExplainer, rows: np.ndarray) -> None:
-    expected = booster.predict(rows, pred_contrib=True, num_threads=1)
+    expected = np.asarray(booster.predict(rows, pred_contrib=True, num_threads=1))
     got = explainer.contributions(rows)
     assert got.shape == expected.shape
     difference = np.abs(got - expected)
@@ -134,7 +134,7 @@ def _split_kinds(booster: lgb.Booster) -> set[str]:
 
 def _trained(x: np.ndarray, label: np.ndarray, **params: object) -> lgb.Booster:
     base = {"objective": "binary", "verbose": -1, "num_threads": 1, "seed": 3}
-    categorical = params.pop("categorical", [])
+    categorical = list(params.pop("categorical", []))  # type: ignore[call-overload]
     dataset = lgb.Dataset(x, label, categorical_feature=categorical, params={"verbose": -1})
     rounds = int(params.pop("rounds", 20))  # type: ignore[call-overload]
     return lgb.train({**base, **params}, dataset, num_boost_round=rounds)
@@ -156,7 +156,7 @@ def test_many_categories_use_multi_word_bitsets() -> None:
         for node in _internal_nodes(tree["tree_structure"])
         if node["decision_type"] == "=="
     ]
-    assert any(max(int(c) for c in t.split("||")) >= 32 for t in thresholds), thresholds
+    assert any(max(int(c) for c in str(t).split("||")) >= 32 for t in thresholds), thresholds
     rows = np.column_stack([np.arange(-2, 100, 0.5), np.zeros(204)])
     explainer = TreeExplainer.from_booster(booster)
     assert explainer.fallback_reason is None

@@ -27,7 +27,7 @@ def test_city_models_match_pred_contrib(
     model, splits = fast_models[task]
     frame = splits.test if len(splits.test) else splits.valid
     matrix = feature_matrix(model.spec, frame)
-    expected = model.booster_.predict(matrix, pred_contrib=True, num_threads=1)
+    expected = np.asarray(model.booster_.predict(matrix, pred_contrib=True, num_threads=1))
 
     explainer = TreeExplainer.from_booster(model.booster_)
     assert explainer.fallback_reason is None
