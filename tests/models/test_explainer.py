@@ -239,3 +239,35 @@ def test_wrong_column_count_is_a_clear_error() -> None:
     explainer = TreeExplainer.from_booster(booster)
     with pytest.raises(ValueError, match="3 feature columns"):
         explainer.contributions(x[:, :2])
+
+
+def test_best_iteration_is_the_one_explained() -> None:
+    """An early-stopped booster predicts with its best iteration; so must the explainer."""
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(1500, 4))
+    label = (x[:, 0] + rng.normal(scale=2.0, size=1500) > 0).astype(float)
+    train = lgb.Dataset(x[:1000], label[:1000], params={"verbose": -1})
+    valid = train.create_valid(x[1000:], label[1000:])
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1, "num_threads": 1, "learning_rate": 0.5},
+        train,
+        num_boost_round=200,
+        valid_sets=[valid],
+        callbacks=[lgb.early_stopping(5, verbose=False)],
+        keep_training_booster=True,  # keeps the trees past the best iteration
+    )
+    assert 0 < booster.best_iteration < booster.current_iteration()
+    explainer = TreeExplainer.from_booster(booster)
+    _assert_matches(booster, explainer, x)
+
+
+def test_install_self_check_passes() -> None:
+    """`make install` runs `python -m models.explainer`; it must compile, agree and exit 0."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "models.explainer"], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "compiled and cached" in done.stdout
