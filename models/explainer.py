@@ -386,6 +386,7 @@ class TreeExplainer:
         self._max_nodes = 0
         self._max_d = 0
         self._untabulated = 0
+        self._expected: float | None = None
 
     @classmethod
     def from_booster(
@@ -503,6 +504,15 @@ class TreeExplainer:
             ints["leaf_slot_off"],
             tables,
         )
+
+    @property
+    def expected_value(self) -> float:
+        """The bias column: the model's expected margin over its training data, the same for
+        every row (computed once; on the fallback path from a one-row `pred_contrib` call)."""
+        if self._expected is None:
+            empty = np.full((1, self.n_features), np.nan)
+            self._expected = float(self.contributions(empty)[0, -1])
+        return self._expected
 
     @property
     def untabulated_blocks(self) -> int:

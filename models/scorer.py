@@ -151,9 +151,8 @@ def score_matrix(
 
 
 def _base_value(model: RiskModel) -> float:
-    """The expected margin: the bias column of a one-row TreeSHAP call on an all-missing row."""
-    empty = np.full((1, len(model.spec.features)), np.nan)
-    return float(model.explainer_.contributions(empty)[0, -1])
+    """The expected margin (TreeSHAP's bias column), kept by the model's explainer."""
+    return model.explainer_.expected_value
 
 
 def _native_value(feature: FeatureDef, value: object) -> ReasonValue:

@@ -271,3 +271,13 @@ def test_install_self_check_passes() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "compiled and cached" in done.stdout
+
+
+def test_expected_value_is_the_bias_column() -> None:
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(400, 3))
+    booster = _trained(x, (x[:, 1] > 0.3).astype(float))
+    bias = float(np.asarray(booster.predict(x[:1], pred_contrib=True))[0, -1])
+    assert TreeExplainer.from_booster(booster).expected_value == pytest.approx(bias, abs=1e-12)
+    fallback = TreeExplainer(booster, 3, "forced slow path for the test")
+    assert fallback.expected_value == bias
