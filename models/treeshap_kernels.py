@@ -20,8 +20,8 @@ One step further (`fill_blocks`): the leaves under a node r share r's path, so t
 contributions depend only on which of r's path features the row satisfied and on the row's
 decision at each internal node below r. A subtree small enough is tabulated as one block over
 that index, and explaining a row is, per tree, one decision per internal node, then per block
-one index and one add per feature (about 2-3 times fewer operations than per leaf on depth-5,
-15-leaf trees; measured in `bench/explain.py`).
+one index and one add per feature. On the default city's champions (depth 5, ~15 leaves) this
+ran 2.6-3.4 times faster in batches than one block per leaf (`block_entries=0`).
 
 Leaves deeper than `models.explainer.TABLE_MAX_D` distinct features are not tabulated (2^d grows
 too fast); they are evaluated per row with the same `_leaf_phi`, O(d^3), still exact.
