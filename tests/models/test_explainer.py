@@ -281,3 +281,24 @@ def test_expected_value_is_the_bias_column() -> None:
     assert TreeExplainer.from_booster(booster).expected_value == pytest.approx(bias, abs=1e-12)
     fallback = TreeExplainer(booster, 3, "forced slow path for the test")
     assert fallback.expected_value == bias
+
+
+def test_threads_and_memory_layouts_give_the_same_numbers() -> None:
+    """The service explains on several threads at once (the kernel releases the GIL), and
+    callers pass float32, Fortran-ordered or strided matrices."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(2000, 5))
+    x[rng.random(x.shape) < 0.1] = np.nan
+    booster = _trained(x, (np.nan_to_num(x[:, 2]) > 0).astype(float), num_leaves=15)
+    explainer = TreeExplainer.from_booster(booster)
+    expected = explainer.contributions(x)
+    parts = np.array_split(np.arange(len(x)), 8)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda rows: explainer.contributions(x[rows]), parts))
+    assert np.array_equal(np.vstack(results), expected)
+    assert np.array_equal(explainer.contributions(np.asfortranarray(x)), expected)
+    wide = np.hstack([x, x])[:, ::2]  # a strided view of other values: compare with LightGBM
+    _assert_matches(booster, explainer, wide)
+    _assert_matches(booster, explainer, x.astype(np.float32))
