@@ -165,19 +165,21 @@ def _score_part(
     )
     days = [value.date() for value in as_of]
     names = spec.feature_names
-    results: list[dict[str, Any]] = []
-    for row in range(len(part)):
-        results.append(
-            {
-                "entity_id": ids[row],
-                "as_of": days[row],
-                "score": float(plain.scores[row]),
-                "risk_level": str(plain.levels[row]),
-                "reasons": [],
-                "actions": [],
-                "features": {name: _native(columns[i][row]) for i, name in enumerate(names)},
-            }
-        )
+    feature_rows = zip(*(_native_list(column) for column in columns), strict=True)
+    scores = plain.scores.tolist()
+    levels = plain.levels.tolist()
+    results: list[dict[str, Any]] = [
+        {
+            "entity_id": ids[row],
+            "as_of": days[row],
+            "score": scores[row],
+            "risk_level": str(levels[row]),
+            "reasons": [],
+            "actions": [],
+            "features": dict(zip(names, values, strict=True)),
+        }
+        for row, values in enumerate(feature_rows)
+    ]
     for position, row in enumerate(rows.tolist()):
         record = scored[position]
         if record.risk_level not in WARNING_LEVELS:
@@ -193,14 +195,25 @@ def _score_part(
     return results
 
 
-def _native(value: Any) -> Any:
-    """A JSON-ready feature value (NaN -> None, numpy scalars -> Python)."""
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    if isinstance(value, np.generic):
-        item = value.item()
-        return None if isinstance(item, float) and item != item else item
-    return value
+def _native_list(column: np.ndarray) -> list[Any]:
+    """A feature column as JSON-ready Python values (NaN -> None), converted column-wise:
+    per value, the conversion cost more than TreeSHAP on the warned rows."""
+    values = np.asarray(column)
+    if values.dtype.kind == "f":
+        missing = np.isnan(values)
+        converted = values.tolist()
+        if missing.any():
+            for index in np.flatnonzero(missing).tolist():
+                converted[index] = None
+        return converted
+    if values.dtype.kind in "iub":
+        return values.tolist()
+    return [
+        None
+        if value is None or (isinstance(value, float) and value != value)
+        else (value.item() if isinstance(value, np.generic) else value)
+        for value in values.tolist()
+    ]
 
 
 def _new_among(
