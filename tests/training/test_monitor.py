@@ -262,3 +262,27 @@ def test_reference_sample_is_small_seeded_and_holds_no_identifiers() -> None:
     assert np.allclose(sample["score"], model.predict_proba(sample))
     small = reference_sample(model, fit_rows, seed=7)
     assert len(small) == len(fit_rows)
+
+
+def test_monitor_computes_precision_from_outcomes_kept_by_a_purge(isolated_env: Path) -> None:
+    """`riskloop store purge` empties old features and ids; the outcomes monitoring needs stay."""
+    rng = np.random.default_rng(3)
+    reference = isolated_env / "reference.parquet"
+    _population(rng, 2000, arrears_rate=0.1).to_parquet(reference)
+    _record(_population(rng, 400, arrears_rate=0.1), "P")
+    runner = CliRunner()
+    tomorrow = (pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)).date().isoformat()
+    purged = runner.invoke(app, ["store", "purge", "--before", tomorrow])
+    assert purged.exit_code == 0, purged.output
+    assert purged.output.startswith("removed: features of 400 scored records")
+    out = isolated_env / "after-purge.json"
+    monitored = runner.invoke(
+        app, ["monitor", "--task", TASK, "--reference", str(reference), "--out", str(out)]
+    )
+    assert monitored.exit_code in (0, 3), monitored.output  # 3: the emptied features drift
+    report = json.loads(out.read_text())
+    assert sum(row["closed"] for row in report["precision"]) == 6
+    assert report["warnings_by_status"]["closed"] == 6
+    settings = get_settings()
+    with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
+        assert [row["action"] for row in store.audit_rows()][-1] == "store_purge"
