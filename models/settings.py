@@ -12,11 +12,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-# Refused when RISKLOOP_ENV=production (see the validator below).
-DEV_PSEUDONYM_SECRET = "riskloop-local-development-secret"
 
 
 class Settings(BaseSettings):
@@ -45,19 +42,50 @@ class Settings(BaseSettings):
     )
     store_url: str = "sqlite:///riskloop.db"
     keys_file: Path = Path("riskloop-keys.json")
-    pseudonym_secret: SecretStr = SecretStr(DEV_PSEUDONYM_SECRET)
+    pseudonym_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "HMAC key for pseudonyms; default: generated into the secrets file on first use. "
+            "Set it when several machines must agree on pseudonyms."
+        ),
+    )
+    secrets_file: Path | None = Field(
+        default=None,
+        description="Generated secrets (mode 0600); default: riskloop-secrets.json beside keys.",
+    )
+    reveal_limit_per_hour: int = Field(default=30, ge=1, description="Reveals per actor per hour.")
+    retention_days: int = Field(
+        default=365, ge=1, description="`riskloop store purge` default: keep this many days."
+    )
     max_body_bytes: int = 2_000_000
     reload_interval_s: float = 60.0
-
-    @model_validator(mode="after")
-    def _refuse_dev_secret_in_production(self) -> Settings:
-        if self.env == "production" and (
-            self.pseudonym_secret.get_secret_value() == DEV_PSEUDONYM_SECRET
-        ):
-            raise ValueError(
-                "RISKLOOP_PSEUDONYM_SECRET must be set to a private value when RISKLOOP_ENV=production"
-            )
-        return self
+    webhook_secrets_file: Path = Field(
+        default=Path("riskloop-webhook-secrets.json"),
+        description="0600 file holding each department's webhook signing secret.",
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:3000",
+        description="The service's base URL as departments reach it (links in notifications).",
+    )
+    notify_interval_s: float = Field(
+        default=2.0,
+        description="How often the service's delivery thread looks for due notifications and "
+        "missed deadlines; 0 leaves delivery to `riskloop notify --loop`.",
+    )
+    notify_max_attempts: int = Field(
+        default=8, ge=1, description="Attempts before a notification is dead-lettered."
+    )
+    notify_backoff_s: float = Field(
+        default=5.0, gt=0, description="First retry delay; doubles each attempt, with jitter."
+    )
+    notify_backoff_max_s: float = Field(default=3600.0, gt=0, description="Longest retry delay.")
+    notify_timeout_s: float = Field(default=10.0, gt=0, description="Per-request timeout.")
+    notify_lease_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long a claimed notification is reserved for the worker posting it; a "
+        "worker killed mid-post leaves it to be retried after this.",
+    )
 
     @property
     def resolved_artifact_location(self) -> str:

@@ -21,6 +21,7 @@ from features.catalog import FeatureDef
 from features.tasks import TASK_NAMES as TASK_NAMES  # re-exported: callers list tasks here
 from features.tasks import TASKS, get_task
 from features.tasks import UnknownTaskError as UnknownTaskError  # re-exported: callers catch it
+from models.departments import department_names
 
 RiskLevel = Literal["red", "orange", "yellow", "green"]
 RISK_LEVELS: tuple[RiskLevel, ...] = ("red", "orange", "yellow", "green")
@@ -156,6 +157,26 @@ class Action:
         return self.text_zh if lang == "zh" else self.text_en
 
 
+@dataclass(frozen=True)
+class ResponseDeadline:
+    """How fast a warning of one level must be handled: the programme's response rules.
+
+    A new warning must be dispatched to a department within `dispatch_hours` of being raised;
+    the department must take its first action (start handling) within `first_action_hours` of
+    being dispatched (a re-route restarts that clock: the new department has not seen it yet).
+    """
+
+    level: RiskLevel
+    dispatch_hours: int
+    first_action_hours: int
+
+
+DEFAULT_DEADLINES: tuple[ResponseDeadline, ...] = (
+    ResponseDeadline("red", 24, 3 * 24),
+    ResponseDeadline("orange", 3 * 24, 7 * 24),
+    ResponseDeadline("yellow", 7 * 24, 30 * 24),
+)
+
 DEFAULT_CAPACITIES: tuple[LevelCapacity, ...] = (
     LevelCapacity("red", 0.01),
     LevelCapacity("orange", 0.04),
@@ -179,6 +200,7 @@ class TaskSpec:
         search_space: Optuna space over `params`.
         calibration: probability calibrator fitted on the validation slice.
         capacities: each warning level's share of the scored population.
+        deadlines: each warning level's response deadlines (dispatch, first action).
         level_actions: actions for each warning level (green has none).
         driver_actions: actions triggered by an actionable reason, keyed by the catalog's
             `driver` name (the fixed driver names of the contract, not column names).
@@ -198,6 +220,7 @@ class TaskSpec:
     search_space: SearchSpace = SearchSpace()
     calibration: CalibrationKind = "platt"
     capacities: tuple[LevelCapacity, ...] = DEFAULT_CAPACITIES
+    deadlines: tuple[ResponseDeadline, ...] = DEFAULT_DEADLINES
     level_actions: Mapping[RiskLevel, tuple[Action, ...]] = field(default_factory=dict)
     driver_actions: Mapping[str, tuple[Action, ...]] = field(default_factory=dict)
     feature_actions: Mapping[str, tuple[Action, ...]] = field(default_factory=dict)
@@ -235,6 +258,13 @@ class TaskSpec:
             if feature.name == name:
                 return feature
         raise KeyError(f"{name!r} is not a feature of {self.task}")
+
+    def deadline(self, level: str) -> ResponseDeadline | None:
+        """The response deadlines of a warning level (None for green, which raises nothing)."""
+        for deadline in self.deadlines:
+            if deadline.level == level:
+                return deadline
+        return None
 
     def actions_for(
         self, level: RiskLevel, risk_raising_reasons: tuple[FeatureDef, ...]
@@ -278,23 +308,23 @@ class TaskSpec:
         return data
 
 
-_LABOUR_INSPECTION = ("Labour inspection brigade", "劳动保障监察大队")
-_TOWNSHIP_LABOUR = ("Township labour and social security office", "乡镇劳动保障所")
-_GRID = ("Grid worker", "网格员")
-_HOUSING = ("Housing and urban-rural development bureau", "住房和城乡建设局")
-_SOCIAL_INSURANCE = ("Social insurance agency", "社会保险经办机构")
-_TAX = ("Tax bureau", "税务局")
-_MARKET = ("Market regulation bureau", "市场监督管理局")
-_COURT = ("Court enforcement liaison", "法院执行联络员")
-_ANTI_FRAUD = ("Anti-fraud centre", "反诈中心")
-_COMMUNITY_POLICE = ("Community police", "社区民警")
-_BANK = ("Resident's bank", "开户银行")
-_RESIDENTS_COMMITTEE = ("Residents' committee", "社区居委会")
-_COUNTY_CENTRE = ("County conflict-resolution centre", "县级矛盾纠纷调处化解中心")
-_TOWNSHIP_CENTRE = ("Township comprehensive governance centre", "乡镇综治中心")
-_MEDIATION = ("People's mediation committee", "人民调解委员会")
-_POLICE_STATION = ("Police station", "派出所")
-_PETITION = ("Petition bureau", "信访局")
+_LABOUR_INSPECTION = department_names("labour_inspection")
+_TOWNSHIP_LABOUR = department_names("township_labour")
+_GRID = department_names("grid")
+_HOUSING = department_names("housing")
+_SOCIAL_INSURANCE = department_names("social_insurance")
+_TAX = department_names("tax")
+_MARKET = department_names("market")
+_COURT = department_names("court")
+_ANTI_FRAUD = department_names("anti_fraud")
+_COMMUNITY_POLICE = department_names("community_police")
+_BANK = department_names("bank")
+_RESIDENTS_COMMITTEE = department_names("residents_committee")
+_COUNTY_CENTRE = department_names("county_centre")
+_TOWNSHIP_CENTRE = department_names("township_centre")
+_MEDIATION = department_names("mediation")
+_POLICE_STATION = department_names("police_station")
+_PETITION = department_names("petition")
 
 
 def _action(department: tuple[str, str], text_en: str, text_zh: str) -> Action:

@@ -10,23 +10,21 @@ while the service runs; the service notices the change by the file's modificatio
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
-import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from models.departments import UnknownDepartmentError, get_department
 from models.settings import get_settings
+from serving.secret_files import locked, write_json_atomically
 
-SCOPES: tuple[str, ...] = ("score", "review", "feedback", "admin")
+SCOPES: tuple[str, ...] = ("score", "review", "feedback", "reveal", "audit", "admin")
 KEY_PREFIX = "rk"
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _KEY_PATTERN = re.compile(rf"^{KEY_PREFIX}_([0-9a-f]{{8}})_([A-Za-z0-9_-]{{43}})$")
@@ -56,6 +54,8 @@ class KeyRecord:
     secret_hash: str
     created_at: str
     revoked_at: str | None = None
+    # a key bound to a department sees and works only that department's warnings
+    department: str | None = None
 
     @property
     def active(self) -> bool:
@@ -67,6 +67,7 @@ class KeyRecord:
             "name": self.name,
             "key_id": self.key_id,
             "scopes": list(self.scopes),
+            "department": self.department,
             "created_at": self.created_at,
             "revoked_at": self.revoked_at,
         }
@@ -89,30 +90,7 @@ def _read(path: Path) -> list[KeyRecord]:
 
 def _write_atomically(path: Path, records: Iterable[KeyRecord]) -> None:
     payload = {"version": 1, "keys": [asdict(r) | {"scopes": list(r.scopes)} for r in records]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o600)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Serialise writers (two `riskloop keys` commands at once) with a lock file beside the keys."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    write_json_atomically(path, payload)
 
 
 def parse_scopes(text: str) -> tuple[str, ...]:
@@ -130,16 +108,27 @@ def parse_scopes(text: str) -> tuple[str, ...]:
     return scopes
 
 
-def create_key(name: str, scopes: Iterable[str], path: Path | None = None) -> str:
-    """Create a key and return its secret form; only its hash is stored, so show it once."""
+def create_key(
+    name: str, scopes: Iterable[str], path: Path | None = None, department: str | None = None
+) -> str:
+    """Create a key and return its secret form; only its hash is stored, so show it once.
+
+    `department` (a code from `models.departments`) binds the key to that department's
+    warnings (see `serving.policy`).
+    """
     path = path or _default_path()
+    if department is not None:
+        try:
+            get_department(department)
+        except UnknownDepartmentError as exc:
+            raise KeyManagementError(str(exc)) from None
     if not _NAME_PATTERN.match(name):
         raise KeyManagementError(
             f"invalid key name {name!r}: use 1-64 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit"
         )
     scope_tuple = parse_scopes(",".join(scopes))
-    with _locked(path):
+    with locked(path):
         records = _read(path)
         if any(r.name == name and r.active for r in records):
             raise KeyManagementError(
@@ -158,6 +147,7 @@ def create_key(name: str, scopes: Iterable[str], path: Path | None = None) -> st
             salt=salt,
             secret_hash=_hash_secret(salt, secret),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            department=department,
         )
         _write_atomically(path, [*records, record])
     return f"{KEY_PREFIX}_{key_id}_{secret}"
@@ -171,7 +161,7 @@ def list_keys(path: Path | None = None) -> list[KeyRecord]:
 def revoke_key(name: str, path: Path | None = None) -> KeyRecord:
     """Revoke the active key called `name`; requests with it get 401 from then on."""
     path = path or _default_path()
-    with _locked(path):
+    with locked(path):
         records = _read(path)
         matches = [r for r in records if r.name == name and r.active]
         if not matches:

@@ -11,7 +11,19 @@ import typer
 
 from features.tasks import TASK_NAMES
 from models.settings import apply_memory_defaults, apply_offline_defaults
-from training.commands import city, data, loop, main_job, modelling, reporting, scale, service
+from training.commands import (
+    city,
+    data,
+    loop,
+    main_job,
+    modelling,
+    notify,
+    people,
+    reporting,
+    scale,
+    screen,
+    service,
+)
 
 app = typer.Typer(
     name="riskloop",
@@ -34,5 +46,17 @@ def _main() -> None:
     apply_memory_defaults()
 
 
-for _family in (main_job, city, data, modelling, service, loop, reporting, scale):
+for _family in (
+    main_job,
+    city,
+    data,
+    modelling,
+    service,
+    loop,
+    reporting,
+    scale,
+    people,
+    screen,
+    notify,
+):
     _family.register(app)

@@ -177,6 +177,7 @@ def _apply_store_feedback(
 ) -> tuple[pd.DataFrame, dict[str, object]]:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from models.secret_keys import load_secrets
     from models.settings import get_settings
     from training.feedback import apply_feedback
 
@@ -187,7 +188,7 @@ def _apply_store_feedback(
             frame,
             tables,
             settings.store_url,
-            settings.pseudonym_secret.get_secret_value(),
+            load_secrets(settings).pseudonym_secret,
         )
     except SQLAlchemyError as exc:
         raise UserError(

@@ -1,23 +1,32 @@
-"""The closed loop's records: warnings, dispositions, audit log, scored records (SQLAlchemy).
+"""The closed loop's records: warnings, dispositions, audit log, scored records, people and
+departments (SQLAlchemy).
 
 HTTP-free; the service and the CLI both use `WarningStore`.
 """
 
-from serving.store.repository import (
-    ALLOWED_TRANSITIONS,
-    MAX_PAGE_SIZE,
-    PreparedScore,
-    TransitionError,
-    WarningNotFound,
-    WarningStore,
-    check_transition,
+from serving.store.common import StaleWarning, WarningNotFound
+from serving.store.people import (
+    MIN_PASSWORD_CHARS,
+    PeopleError,
+    SignInRefused,
+    UserNotFound,
+    UserRecord,
 )
+from serving.store.repository import MAX_PAGE_SIZE, WarningStore
+from serving.store.scores import PreparedScore
+from serving.store.transitions import ALLOWED_TRANSITIONS, TransitionError, check_transition
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
     "MAX_PAGE_SIZE",
+    "MIN_PASSWORD_CHARS",
+    "PeopleError",
     "PreparedScore",
+    "SignInRefused",
+    "StaleWarning",
     "TransitionError",
+    "UserNotFound",
+    "UserRecord",
     "WarningNotFound",
     "WarningStore",
     "check_transition",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from models.secret_keys import load_secrets
 from models.settings import get_settings
 from models.spec import get_spec
-from serving.online_store import online_path
+from serving.online_store import latest_rows, online_path
 from serving.store import WarningStore
 from training.cli import app
+from training.commands.service import build_scoring_set
 
 TASKS = ("wage-arrears", "telecom-fraud", "dispute-escalation")
 LOOP_TASK = "wage-arrears"
@@ -106,7 +109,9 @@ def test_closed_loop_end_to_end(
     caseworker, operator = service.client(keys["caseworker"]), service.client(keys["operator"])
 
     # -- score the population; warnings appear for yellow and above
-    population = pd.read_parquet(online_path("wage_arrears", get_settings().data_dir))
+    # the online file is keyed by pseudonym: the raw ids come from the city, in the same order
+    assert online_path("wage_arrears", get_settings().data_dir).exists()
+    population = latest_rows("wage_arrears", build_scoring_set(LOOP_TASK, small_city))
     entity_ids = population["entity_id"].astype(str).tolist()
     scored = scorer.post(f"/v1/{LOOP_TASK}/score", json={"entity_ids": entity_ids, "top_k": 3})
     assert scored.status_code == 200, scored.text
@@ -140,8 +145,8 @@ def test_closed_loop_end_to_end(
     history = reviewer.get(f"/v1/warnings/{chosen['prevented']['warning_id']}").json()
     assert history["status"] == "closed" and history["outcome"] == "prevented"
     assert [(e["event"], e["actor"]) for e in history["history"]] == [
-        ("raised", "scorer"),
-        *[("disposition", "caseworker")] * 3,
+        ("raised", "key:scorer"),
+        *[("disposition", "key:caseworker")] * 3,
     ]
     assert [e.get("to") for e in history["history"][1:]] == ["dispatched", "in_progress", "closed"]
 
@@ -211,8 +216,12 @@ def test_closed_loop_end_to_end(
 
     # -- the audit log tells the story in order, under key names only
     settings = get_settings()
-    with WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value()) as store:
+    with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
         audit = store.audit_rows()
+    # reviewers' looks (lists and reads) are audited too; the story is what changed
+    looks = {"warning_list", "warning_read", "warning_page"}
+    assert {row["actor"] for row in audit if row["action"] in looks} == {"key:reviewer"}
+    audit = [row for row in audit if row["action"] not in looks]
     actions = [row["action"] for row in audit]
     story = _collapse(actions)
     assert story[:5] == [
@@ -228,10 +237,10 @@ def test_closed_loop_end_to_end(
     by_action: dict[str, set[str]] = {}
     for row in audit:
         by_action.setdefault(row["action"], set()).add(row["actor"])
-    assert by_action["score_request"] == {"scorer"}
-    assert by_action["disposition"] == {"caseworker"}
+    assert by_action["score_request"] == {"key:scorer"}
+    assert by_action["disposition"] == {"key:caseworker"}
     assert by_action["model_promotion"] == {PROMOTER}
-    assert by_action["model_reload"] == {"operator"}
+    assert by_action["model_reload"] == {"key:operator"}
     promotion = next(row for row in audit if row["action"] == "model_promotion")
     assert promotion["task"] == LOOP_TASK and promotion["model_version"] == "2"
     assert promotion["detail"]["decision"] == "promoted"
@@ -250,3 +259,42 @@ def test_closed_loop_end_to_end(
     shifted_report = json.loads(Path("shifted.json").read_text())
     assert set(SHIFT) <= set(shifted_report["drifted"])
     assert shifted_report["reference"]["model_version"] == "2"
+
+    # -- no raw identifier at rest: every byte riskloop wrote, after a report too
+    _cli(runner, "report", "--task", LOOP_TASK, "--raw", str(small_city))
+    exports = {dataset, dataset.with_suffix(".json")}  # the dataset the user asked for by --out
+    _assert_no_raw_identifiers(isolated_env, small_city, exports)
+
+
+# columns of the raw tables that hold a unit's or a person's identifier
+_ID_COLUMNS = ("employer_id", "resident_id", "dispute_id", "party_id", "entity_id")
+# resident identity-card numbers and mainland mobile numbers, wherever they might come from
+# (not after a decimal point: a float's digits are no phone number)
+_PERSONAL_NUMBER = re.compile(rb"(?<![0-9A-Za-z.])(\d{17}[\dX]|1[3-9]\d{9})(?![0-9A-Za-z])")
+
+
+def _assert_no_raw_identifiers(root: Path, city: Path, exports: set[Path]) -> None:
+    """Read every file under `root` (Parquet decoded, the rest as bytes: SQLite files with
+    their WAL, MLflow's database and artifacts, reports, logs) and find no raw id of the city."""
+    raw_ids: set[bytes] = set()
+    for table in city.rglob("*.parquet"):
+        frame = pd.read_parquet(table)
+        for column in _ID_COLUMNS:
+            if column in frame.columns:
+                raw_ids |= {str(v).encode() for v in frame[column].dropna().unique()}
+    assert len(raw_ids) > 1000  # the check below has something to find
+    scanned, found = 0, {}
+    for path in root.rglob("*"):
+        if not path.is_file() or path in exports:
+            continue
+        data = (
+            pd.read_parquet(path).to_csv(index=False).encode()
+            if path.suffix == ".parquet"
+            else path.read_bytes()
+        )
+        scanned += len(data)
+        leaked = set(re.findall(rb"[A-Za-z0-9]{8,}", data)) & raw_ids
+        leaked |= {m.group(0) for m in _PERSONAL_NUMBER.finditer(data)}
+        if leaked:
+            found[str(path.relative_to(root))] = sorted(leaked)[:3]
+    assert scanned > 1_000_000 and found == {}, found

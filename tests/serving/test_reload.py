@@ -31,6 +31,7 @@ def test_reload_follows_the_alias_and_a_failed_reload_keeps_the_old_model(
 ) -> None:
     import mlflow
 
+    from models.secret_keys import load_secrets
     from models.settings import get_settings
     from models.spec import get_spec
     from serving.store import WarningStore
@@ -77,15 +78,15 @@ def test_reload_follows_the_alias_and_a_failed_reload_keeps_the_old_model(
         assert all(m["last_reload_error"] is None for m in models)
 
     settings = get_settings()
-    with WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value()) as store:
+    with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
         reloads = [
             row
             for row in store.audit_rows()
-            if row["action"] == "model_reload" and row["actor"] == "operator"
+            if row["action"] == "model_reload" and row["actor"] == "key:operator"
         ]
     assert [(r["actor"], r["detail"]["status"]) for r in reloads] == [
-        ("operator", "reloaded"),
-        ("operator", "failed"),
+        ("key:operator", "reloaded"),
+        ("key:operator", "failed"),
     ]
 
 
@@ -106,7 +107,9 @@ def test_periodic_check_follows_the_alias_without_a_request(
     registry = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     port = free_port()
     process, log = start_service(served.root, port, {"RISKLOOP_RELOAD_INTERVAL_S": "1"})
-    watcher = Served(f"http://127.0.0.1:{port}", served.root, served.keys, process, log)
+    watcher = Served(
+        f"http://127.0.0.1:{port}", served.root, served.keys, process, log, served.city
+    )
     original = registry.get_model_version_by_alias(spec.registered_model_name, "champion").version
     try:
         with watcher.client() as client:

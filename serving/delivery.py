@@ -1,0 +1,194 @@
+"""Delivering the outbox to departments' webhooks, and noting missed deadlines.
+
+`Deliverer.run_once` claims the events that are due (a lease, so a killed worker's events are
+retried when it ends), POSTs each event's JSON with its signature and id headers
+(`serving.webhooks`), and records the answer: 2xx delivers it; anything else (an error status,
+a refused connection, a timeout) schedules a retry after an exponential backoff with jitter, and after `notify_max_attempts` attempts the event is dead-lettered
+(`riskloop notify --dead`, `--requeue`). Delivery is at least once: a receiver deduplicates by
+the `X-Riskloop-Event-Id` header.
+
+The service runs `Deliverer.run_forever` on a daemon thread (`notify_interval_s`; 0 leaves the
+job to `riskloop notify --loop` in its own process); each round also notes missed deadlines
+(`WarningStore.note_overdue`), whose events then go out in the same round.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from models.settings import Settings
+from serving.store import WarningStore
+from serving.store.common import utc_now as clock_now
+from serving.store.outbox import Outbox
+from serving.webhook_secrets import SecretBook
+from serving.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
+
+logger = logging.getLogger("riskloop.delivery")
+
+DELIVERY_ACTOR = "system:notify"
+# events claimed per round: a round posts them one by one, well within the lease
+CLAIM_LIMIT = 20
+USER_AGENT = "riskloop-webhooks/1"
+
+
+@dataclass
+class RoundReport:
+    """What one delivery round did."""
+
+    overdue: list[str] = field(default_factory=list)
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+
+    @property
+    def attempted(self) -> int:
+        return self.delivered + self.retried + self.dead
+
+
+def backoff(attempt: int, base_s: float, max_s: float, rng: random.Random) -> float:
+    """Seconds before retry number `attempt` (1 = the first retry), "equal jitter": a uniform
+    draw between half and all of `min(max_s, base_s * 2**(attempt-1))`, so many failed events
+    spread out instead of retrying together, yet none retries at once."""
+    ceiling = min(max_s, base_s * (2 ** max(attempt - 1, 0)))
+    return rng.uniform(ceiling / 2, ceiling)
+
+
+def body_bytes(payload: dict[str, Any], public_url: str) -> bytes:
+    """The POST body: the stored payload with the case link made absolute (stable key order)."""
+    document = {**payload, "link": public_url.rstrip("/") + str(payload.get("link", ""))}
+    return json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+class Deliverer:
+    """Works through the outbox; one instance per process (thread-safe rounds not needed)."""
+
+    def __init__(
+        self,
+        store: WarningStore,
+        settings: Settings,
+        *,
+        client: httpx.Client | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.outbox = Outbox(store)
+        self.settings = settings
+        self.secrets = SecretBook(settings.webhook_secrets_file)
+        self._client = client or httpx.Client(
+            timeout=settings.notify_timeout_s,
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT},
+            trust_env=False,
+        )
+        self._rng = rng or random.Random()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def run_once(self, *, note_overdue: bool = True, limit: int = CLAIM_LIMIT) -> RoundReport:
+        """Note missed deadlines, then try every due event once; returns what happened."""
+        report = RoundReport()
+        if note_overdue:
+            report.overdue = self.store.note_overdue(actor="system:overdue")
+        urls = self.outbox.webhooks()
+        for event in self.outbox.claim(
+            now=clock_now(), lease=timedelta(seconds=self.settings.notify_lease_s), limit=limit
+        ):
+            outcome = self._deliver(event, urls.get(event["department"]))
+            if outcome == "delivered":
+                report.delivered += 1
+            elif outcome == "dead":
+                report.dead += 1
+            else:
+                report.retried += 1
+        return report
+
+    def drain(self, *, max_rounds: int = 1000) -> RoundReport:
+        """Rounds until nothing is due now (`riskloop notify --once`)."""
+        total = RoundReport()
+        for index in range(max_rounds):
+            report = self.run_once(note_overdue=index == 0)
+            total.overdue += report.overdue
+            total.delivered += report.delivered
+            total.retried += report.retried
+            total.dead += report.dead
+            if report.attempted == 0:
+                break
+        return total
+
+    def run_forever(self, stop: threading.Event, interval_s: float) -> None:
+        """Rounds every `interval_s` until `stop` is set; a failing round is logged, not fatal."""
+        while not stop.is_set():
+            try:
+                report = self.run_once()
+                busy = report.attempted > 0
+            except Exception:  # the worker must outlive a store outage or a bad row
+                logger.exception("notification round failed")
+                busy = False
+            if stop.wait(0 if busy else interval_s):
+                return
+
+    def ping(self, department: str, url: str) -> int:
+        """POST a signed `ping` event to a department's endpoint now; the HTTP status.
+
+        Raises:
+            LookupError: the department has no signing secret.
+            httpx.HTTPError: the endpoint could not be reached.
+        """
+        secret = self.secrets.get(department)
+        if secret is None:
+            raise LookupError(f"department {department} has no signing secret")
+        event_id = f"E-ping-{clock_now().strftime('%Y%m%dT%H%M%S%f')}"
+        payload = {"event_id": event_id, "type": "ping", "department": department, "link": "/"}
+        body = body_bytes(payload, self.settings.public_url)
+        headers = {
+            "Content-Type": "application/json",
+            EVENT_ID_HEADER: event_id,
+            SIGNATURE_HEADER: sign(secret, body),
+        }
+        return self._client.post(url, content=body, headers=headers).status_code
+
+    def _deliver(self, event: dict[str, Any], url: str | None) -> str:
+        secret = self.secrets.get(event["department"])
+        if url is None or secret is None:
+            missing = "webhook" if url is None else "signing secret"
+            return self._failed(event, f"department {event['department']} has no {missing}")
+        body = body_bytes(event["payload"], self.settings.public_url)
+        headers = {
+            "Content-Type": "application/json",
+            EVENT_ID_HEADER: event["event_id"],
+            SIGNATURE_HEADER: sign(secret, body),
+        }
+        try:
+            response = self._client.post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return self._failed(event, f"{exc.__class__.__name__}: {exc}")
+        if 200 <= response.status_code < 300:
+            self.outbox.delivered(event["event_id"], now=clock_now())
+            return "delivered"
+        return self._failed(event, f"HTTP {response.status_code}")
+
+    def _failed(self, event: dict[str, Any], error: str) -> str:
+        attempt = int(event["attempts"]) + 1
+        current: datetime = clock_now()
+        if attempt >= self.settings.notify_max_attempts:
+            self.outbox.failed(event["event_id"], error, retry_at=None, now=current)
+            logger.warning(
+                "notification %s dead after %d attempts: %s", event["event_id"], attempt, error
+            )
+            return "dead"
+        delay = backoff(
+            attempt, self.settings.notify_backoff_s, self.settings.notify_backoff_max_s, self._rng
+        )
+        self.outbox.failed(
+            event["event_id"], error, retry_at=current + timedelta(seconds=delay), now=current
+        )
+        return "retried"

@@ -1,0 +1,146 @@
+"""Response deadlines: when a warning must be dispatched, when handling must start.
+
+The rules come from the task's spec (`TaskSpec.deadlines`, per level). A warning carries the
+deadline it is racing now as `due_at`:
+
+    open        -> raised (or last re-opened) + dispatch_hours
+    dispatched  -> dispatched (or re-routed) + first_action_hours
+    in_progress, closed -> no deadline
+
+A warning past its `due_at` is overdue (computed when read, so the API, the console and the
+CLI agree at any moment). `note_overdue` appends one `overdue` history event per deadline
+missed, with its audit row and its notification, and marks the deadline as noted
+(`overdue_noted_at`); a disposition that moves the deadline clears the mark, so the next
+deadline, if missed too, raises its own event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.spec import TaskSpec, UnknownTaskError, get_spec
+from serving.store import outbox
+from serving.store.common import iso_utc, utc_bound
+from serving.store.models import AuditEntry, RiskWarning, WarningEvent
+
+OVERDUE_EVENT = "overdue"
+# which deadline a status races: the name an `overdue` event and the CLI report
+DEADLINE_OF_STATUS = {"open": "dispatch", "dispatched": "first_action"}
+
+
+@lru_cache(maxsize=8)
+def _spec(task: str) -> TaskSpec | None:
+    try:
+        return get_spec(task)
+    except UnknownTaskError:  # a warning of a task no longer in the registry keeps no clock
+        return None
+
+
+def due_at(task: str, level: str, status: str, since: datetime) -> datetime | None:
+    """The deadline a warning in `status` races, counted from `since` (when it got there)."""
+    spec = _spec(task)
+    deadline = None if spec is None else spec.deadline(level)
+    if deadline is None:
+        return None
+    if status == "open":
+        return since + timedelta(hours=deadline.dispatch_hours)
+    if status == "dispatched":
+        return since + timedelta(hours=deadline.first_action_hours)
+    return None
+
+
+def owner_department(task: str) -> str | None:
+    """The department whose supervisors receive new warnings of `task` and dispatch them
+    (the task registry's `owner`)."""
+    from features.tasks import get_task
+
+    try:
+        return get_task(task).owner
+    except ValueError:  # a warning of a task no longer in the registry has no owner to tell
+        return None
+
+
+def holder(task: str, status: str, department: str | None) -> str | None:
+    """The department a case is waiting on: the task's owner until dispatched."""
+    return owner_department(task) if status == "open" else department
+
+
+def newly_overdue(*, now: datetime, is_sqlite: bool, task: str | None = None) -> list[Any]:
+    """The conditions of a warning whose deadline passed and has no `overdue` event yet."""
+    conditions = [
+        RiskWarning.due_at.is_not(None),
+        RiskWarning.due_at <= utc_bound(is_sqlite, now),
+        RiskWarning.overdue_noted_at.is_(None),
+        RiskWarning.status.in_(tuple(DEADLINE_OF_STATUS)),
+    ]
+    if task is not None:
+        conditions.append(RiskWarning.task == task)
+    return conditions
+
+
+def note_overdue(
+    session: Session, *, now: datetime, actor: str, is_sqlite: bool, task: str | None = None
+) -> list[str]:
+    """Write one `overdue` event (history, audit, notification) per newly missed deadline.
+
+    Runs inside the caller's write transaction; rows are locked so two sweepers (the service's
+    thread and `riskloop overdue`) never note the same deadline twice.
+
+    Returns:
+        The ids of the warnings that became overdue in this sweep.
+    """
+    query = (
+        select(RiskWarning)
+        .where(*newly_overdue(now=now, is_sqlite=is_sqlite, task=task))
+        .order_by(RiskWarning.due_at, RiskWarning.id)
+        .with_for_update()
+    )
+    noted: list[str] = []
+    events: list[tuple[str, str | None, dict[str, Any]]] = []
+    for warning in session.scalars(query):
+        deadline = DEADLINE_OF_STATUS[warning.status]
+        waiting_on = holder(warning.task, warning.status, warning.department)
+        detail = {
+            "deadline": deadline,
+            "due_at": iso_utc(warning.due_at),
+            "status": warning.status,
+            "department": waiting_on,
+        }
+        session.add(
+            WarningEvent(
+                warning_id=warning.id, event=OVERDUE_EVENT, at=now, actor=actor, detail=detail
+            )
+        )
+        session.add(
+            AuditEntry(
+                at=now,
+                actor=actor,
+                action="warning_overdue",
+                task=warning.task,
+                model_version=warning.model_version,
+                detail={"warning_id": warning.id, **detail},
+            )
+        )
+        warning.overdue_noted_at = now
+        events.append(("warning.overdue", waiting_on, warning_state(warning)))
+        noted.append(warning.id)
+    outbox.enqueue(session, events, now=now)
+    return noted
+
+
+def warning_state(warning: RiskWarning) -> dict[str, Any]:
+    """The fields a notification quotes, from an ORM warning."""
+    return {
+        "id": warning.id,
+        "task": warning.task,
+        "entity_hash": warning.entity_hash,
+        "risk_level": warning.risk_level,
+        "status": warning.status,
+        "as_of": warning.as_of,
+        "due_at": warning.due_at,
+    }

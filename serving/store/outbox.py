@@ -1,0 +1,264 @@
+"""The transactional outbox: notifications to departments, written with the change they report.
+
+Raising a warning, dispatching or re-routing it and a missed deadline each call `enqueue` inside
+the write transaction that makes the change, so the event exists exactly when the change does
+(a crash before the commit loses both, after it keeps both). Only departments with a webhook get
+events. The delivery worker (`serving.delivery`) then works through `Outbox`:
+
+    claim (lease) -> POST -> delivered | failed (retry at backoff) -> ... -> dead after N attempts
+
+A claim moves `next_attempt_at` a lease ahead before the POST, so a worker killed mid-request
+leaves the event to be retried when the lease ends: delivery is at least once, and receivers
+deduplicate by the event id.
+
+Payloads carry pseudonyms only: the warning id, the entity's keyed hash, task, level, status,
+as-of date, deadline and a link to the case; never a raw identifier.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from serving.store.common import iso_utc, utc_bound
+from serving.store.models import DepartmentWebhook, OutboxEvent
+
+if TYPE_CHECKING:
+    from serving.store.repository import WarningStore
+
+EVENT_TYPES = (
+    "warning.raised",
+    "warning.dispatched",
+    "warning.rerouted",
+    "warning.sent_back",
+    "warning.overdue",
+)
+_ERROR_CHARS = 500
+
+
+def case_path(warning_id: str) -> str:
+    """The case's page under the service's base URL (the delivery worker makes it absolute)."""
+    return f"/v1/warnings/{warning_id}/explanation"
+
+
+def payload(
+    event_id: str, event_type: str, department: str, state: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """The JSON a department receives; `state` is a warning's fields (pseudonyms only)."""
+    return {
+        "event_id": event_id,
+        "type": event_type,
+        "time": iso_utc(now),
+        "department": department,
+        "warning_id": state["id"],
+        "task": state["task"],
+        "level": state["risk_level"],
+        "status": state["status"],
+        "entity": state["entity_hash"],
+        "as_of": state["as_of"].isoformat(),
+        "due_at": iso_utc(state.get("due_at")),
+        "link": case_path(state["id"]),
+    }
+
+
+def enqueue(
+    session: Session,
+    events: Sequence[tuple[str, str | None, dict[str, Any]]],
+    *,
+    now: datetime,
+) -> int:
+    """Add `(event_type, department, warning_state)` events to the outbox in this transaction.
+
+    Events for no department, or for a department without a webhook, are not kept: there is
+    nobody to deliver them to. Returns how many were enqueued.
+    """
+    wanted = {department for _, department, _ in events if department}
+    if not wanted:
+        return 0
+    hooked = set(
+        session.scalars(
+            select(DepartmentWebhook.department).where(DepartmentWebhook.department.in_(wanted))
+        )
+    )
+    rows = []
+    for event_type, department, state in events:
+        if department not in hooked:
+            continue
+        assert department is not None
+        event_id = f"E-{uuid.uuid4().hex}"
+        rows.append(
+            OutboxEvent(
+                event_id=event_id,
+                event_type=event_type,
+                department=department,
+                warning_id=state["id"],
+                payload=payload(event_id, event_type, department, state, now),
+                created_at=now,
+                attempts=0,
+                next_attempt_at=now,
+            )
+        )
+    session.add_all(rows)
+    return len(rows)
+
+
+def _row(event: OutboxEvent) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "type": event.event_type,
+        "department": event.department,
+        "warning_id": event.warning_id,
+        "payload": event.payload,
+        "created_at": iso_utc(event.created_at),
+        "attempts": event.attempts,
+        "next_attempt_at": iso_utc(event.next_attempt_at),
+        "delivered_at": iso_utc(event.delivered_at),
+        "dead_at": iso_utc(event.dead_at),
+        "last_error": event.last_error,
+    }
+
+
+class Outbox:
+    """Delivery bookkeeping and department webhooks, over a `WarningStore`'s database."""
+
+    def __init__(self, store: WarningStore) -> None:
+        self._store = store
+
+    def _bound(self, moment: datetime) -> datetime:
+        return utc_bound(self._store.is_sqlite, moment)
+
+    # -- webhooks ------------------------------------------------------------------------------
+
+    def set_webhook(self, department: str, url: str, *, now: datetime) -> None:
+        """Create or replace a department's endpoint."""
+
+        def write(session: Session) -> None:
+            found = session.get(DepartmentWebhook, department, with_for_update=True)
+            if found is None:
+                session.add(
+                    DepartmentWebhook(
+                        department=department, url=url, created_at=now, updated_at=now
+                    )
+                )
+            else:
+                found.url = url
+                found.updated_at = now
+
+        self._store.run_write(write, retry_integrity=True)
+
+    def webhooks(self) -> dict[str, str]:
+        """Department code -> endpoint URL."""
+        with self._store.read_session() as session:
+            return {
+                row.department: row.url
+                for row in session.scalars(
+                    select(DepartmentWebhook).order_by(DepartmentWebhook.department)
+                )
+            }
+
+    # -- delivery ------------------------------------------------------------------------------
+
+    def claim(self, *, now: datetime, lease: timedelta, limit: int = 50) -> list[dict[str, Any]]:
+        """Events due now (oldest first), leased to the caller until `now + lease`.
+
+        A read checks first, so an idle worker's frequent rounds never take the write lock.
+        """
+        due = (
+            OutboxEvent.delivered_at.is_(None),
+            OutboxEvent.dead_at.is_(None),
+            OutboxEvent.next_attempt_at <= self._bound(now),
+        )
+        with self._store.read_session() as session:
+            if session.scalar(select(OutboxEvent.id).where(*due).limit(1)) is None:
+                return []
+
+        def write(session: Session) -> list[dict[str, Any]]:
+            events = session.scalars(
+                select(OutboxEvent)
+                .where(*due)
+                .order_by(OutboxEvent.next_attempt_at, OutboxEvent.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for event in events:
+                event.next_attempt_at = now + lease
+            return [_row(event) for event in events]
+
+        return self._store.run_write(write)
+
+    def delivered(self, event_id: str, *, now: datetime) -> None:
+        """Record a 2xx answer; the event is done."""
+        self._set(event_id, {"delivered_at": now, "last_error": None}, attempt=True)
+
+    def failed(
+        self, event_id: str, error: str, *, retry_at: datetime | None, now: datetime
+    ) -> None:
+        """Record a failed attempt: retry at `retry_at`, or dead-letter it when None."""
+        changes: dict[str, Any] = {"last_error": error[:_ERROR_CHARS]}
+        if retry_at is None:
+            changes["dead_at"] = now
+        else:
+            changes["next_attempt_at"] = retry_at
+        self._set(event_id, changes, attempt=True)
+
+    def _set(self, event_id: str, changes: dict[str, Any], *, attempt: bool) -> None:
+        def write(session: Session) -> None:
+            values = dict(changes)
+            if attempt:
+                values["attempts"] = OutboxEvent.attempts + 1
+            session.execute(
+                update(OutboxEvent).where(OutboxEvent.event_id == event_id).values(**values)
+            )
+
+        self._store.run_write(write)
+
+    def dead(self) -> list[dict[str, Any]]:
+        """Dead-lettered events, oldest first."""
+        with self._store.read_session() as session:
+            return [
+                _row(event)
+                for event in session.scalars(
+                    select(OutboxEvent)
+                    .where(OutboxEvent.dead_at.is_not(None))
+                    .order_by(OutboxEvent.id)
+                )
+            ]
+
+    def requeue(self, event_ids: Sequence[str] | None, *, now: datetime) -> int:
+        """Put dead events (all, or the given ids) back in line with a fresh attempt count."""
+
+        def write(session: Session) -> int:
+            query = (
+                update(OutboxEvent)
+                .where(OutboxEvent.dead_at.is_not(None))
+                .values(dead_at=None, attempts=0, next_attempt_at=now, last_error=None)
+            )
+            if event_ids is not None:
+                query = query.where(OutboxEvent.event_id.in_(list(event_ids)))
+            return int(session.execute(query).rowcount or 0)  # type: ignore[attr-defined]
+
+        return self._store.run_write(write)
+
+    def events(self, *, warning_id: str | None = None) -> list[dict[str, Any]]:
+        """Every event (optionally of one warning), in the order they were written."""
+        query = select(OutboxEvent).order_by(OutboxEvent.id)
+        if warning_id is not None:
+            query = query.where(OutboxEvent.warning_id == warning_id)
+        with self._store.read_session() as session:
+            return [_row(event) for event in session.scalars(query)]
+
+    def counts(self) -> dict[str, int]:
+        """How many events are pending, delivered and dead."""
+        with self._store.read_session() as session:
+            delivered = session.scalar(
+                select(func.count()).where(OutboxEvent.delivered_at.is_not(None))
+            )
+            dead = session.scalar(select(func.count()).where(OutboxEvent.dead_at.is_not(None)))
+            total = session.scalar(select(func.count()).select_from(OutboxEvent))
+        delivered, dead, total = int(delivered or 0), int(dead or 0), int(total or 0)
+        return {"pending": total - delivered - dead, "delivered": delivered, "dead": dead}

@@ -1,0 +1,298 @@
+"""`riskloop screen` on the small city with the session's champions, against a real store, a real
+MLflow registry and a real service; plus the CLI's refusals of bad input."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from sqlalchemy import func, select, text
+from typer.testing import CliRunner
+
+from models.settings import get_settings
+from models.spec import get_spec
+from serving.store import WarningStore
+from serving.store.models import (
+    AuditEntry,
+    DepartmentWebhook,
+    OutboxEvent,
+    RiskWarning,
+    WarningEvent,
+)
+from tests.serving.loop.conftest import LoopEnv, LoopService
+from training.cli import app
+
+TASK = "wage-arrears"
+WARNED = ("red", "orange", "yellow")
+
+
+def _cli(args: list[str]) -> str:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output + (result.stderr or "")
+    return result.stdout
+
+
+def _fails(args: list[str], expected: str) -> None:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert expected in lines[0], lines[0]
+
+
+def _store() -> WarningStore:
+    return WarningStore.from_settings(get_settings())
+
+
+def _row_counts(store: WarningStore) -> dict[str, int]:
+    with store.read_session() as session:
+        return {
+            model.__tablename__: int(session.scalar(select(func.count()).select_from(model)) or 0)
+            for model in (RiskWarning, WarningEvent, AuditEntry, OutboxEvent, DepartmentWebhook)
+        }
+
+
+@pytest.fixture(scope="module")
+def scored_population(
+    loop_env: LoopEnv, small_city: Path, tmp_path_factory: pytest.TempPathFactory
+) -> pd.DataFrame:
+    """`riskloop score` on the same scoring set the screen builds (the independent count)."""
+    from training.commands.service import build_scoring_set
+
+    folder = tmp_path_factory.mktemp("score")
+    build_scoring_set(TASK, small_city).to_parquet(folder / "set.parquet")
+    _cli(
+        [
+            "score",
+            "--task",
+            TASK,
+            "--input",
+            str(folder / "set.parquet"),
+            "--output",
+            str(folder / "scored.parquet"),
+        ]
+    )
+    return pd.read_parquet(folder / "scored.parquet")
+
+
+def test_screen_raises_one_warning_per_warned_row_then_nothing_on_a_second_run(
+    loop_env: LoopEnv, small_city: Path, scored_population: pd.DataFrame
+) -> None:
+    with _store() as store, store.engine.begin() as connection:  # the grid's monthly capacity
+        connection.execute(text("UPDATE departments SET capacity = 1 WHERE code = 'grid'"))
+    out = _cli(["screen", "--task", TASK, "--raw", str(small_city)])
+    expected = Counter(scored_population["risk_level"])
+    rows = len(scored_population)
+    for capacity in get_spec(TASK).capacities:  # a note exactly for each level over its share
+        over = expected[capacity.level] > int(capacity.share * rows)
+        assert (f"capacity: {capacity.level}: {expected[capacity.level]} warnings" in out) == over
+    yellow = expected["yellow"]  # wage-arrears' yellow action goes to the grid workers
+    assert f"capacity: grid: {yellow} warnings exceed its capacity of 1 by {yellow - 1}" in out
+    warned_rows = scored_population[scored_population["risk_level"].isin(WARNED)]
+    assert len(warned_rows) > 0
+    assert f"raised {len(warned_rows)}, updated 0, unchanged 0" in out
+    with _store() as store:
+        frame = store.warnings_frame(task=TASK)
+        assert Counter(frame["risk_level"]) == {level: expected[level] for level in WARNED}
+        assert set(frame["entity_hash"]) == {
+            store.pseudonymise(e) for e in warned_rows["entity_id"]
+        }
+        assert frame["entity_hash"].is_unique
+        first = _row_counts(store)
+        sample = store.get_warning(frame["id"].iloc[0])
+        assert [(e["event"], e["actor"]) for e in sample["history"]] == [
+            ("raised", "system:screen")
+        ]
+        assert sample["due_at"] is not None
+    again = _cli(["screen", "--task", TASK, "--raw", str(small_city)])
+    assert f"raised 0, updated 0, unchanged {len(warned_rows)}" in again
+    with _store() as store:
+        second = _row_counts(store)
+    assert second["warnings"] == first["warnings"]
+    assert second["warning_history"] == first["warning_history"]  # unchanged scores: no event
+
+    from training.tracking import configure_tracking, tracking_client
+
+    configure_tracking()
+    runs = tracking_client().search_runs(
+        experiment_ids=[e.experiment_id for e in tracking_client().search_experiments()],
+        filter_string="tags.`riskloop.kind` = 'screen'",
+    )
+    runs = [r for r in runs if r.data.tags["riskloop.task"] == TASK]
+    assert len(runs) >= 2
+    for run in runs[:2]:
+        for level in ("red", "orange", "yellow", "green"):
+            assert run.data.metrics[f"n_{level}"] == expected[level]
+        assert len(run.data.tags["riskloop.input_fingerprint"]) == 64
+        assert run.data.tags["riskloop.model_version"] == run.data.params["model_version"]
+    assert runs[0].data.metrics["n_explained"] == len(warned_rows)
+
+
+def test_the_api_shows_screened_warnings_with_the_reasons_its_own_score_gives(
+    loop_service: LoopService, scored_population: pd.DataFrame
+) -> None:
+    client = httpx.Client(base_url=loop_service.url, headers=loop_service.headers(), timeout=60)
+    listing = client.get("/v1/warnings", params={"task": TASK, "page_size": 500}).json()
+    warned = scored_population[scored_population["risk_level"].isin(WARNED)]
+    assert listing["total"] == len(warned)
+    with _store() as store:
+        by_hash = {store.pseudonymise(e): e for e in scored_population["entity_id"]}
+    checked = 0
+    for item in sorted(listing["items"], key=lambda w: -w["score"])[:5]:
+        raw_id = by_hash[item["entity"]]
+        response = client.post(f"/v1/{TASK}/score", json={"entity_ids": [raw_id]})
+        assert response.status_code == 200, response.text
+        (result,) = response.json()["results"]
+        assert result["warning_id"] == item["id"]
+        assert result["risk_level"] == item["risk_level"]
+        assert result["score"] == pytest.approx(item["score"], abs=1e-12)
+        assert [r["feature"] for r in result["reasons"]] == [r["feature"] for r in item["reasons"]]
+        assert [r["sentence"] for r in result["reasons"]] == [
+            r["sentence"] for r in item["reasons"]
+        ]
+        for mine, theirs in zip(result["reasons"], item["reasons"], strict=True):
+            assert mine["contribution"] == pytest.approx(theirs["contribution"], abs=1e-12)
+        assert result["actions"] == item["actions"]
+        checked += 1
+    assert checked == 5
+
+
+def test_dry_run_lists_what_it_would_raise_and_writes_nothing(
+    loop_env: LoopEnv, small_city: Path
+) -> None:
+    with _store() as store:
+        before = _row_counts(store)
+    out = _cli(["screen", "--task", "telecom-fraud", "--raw", str(small_city), "--dry-run"])
+    with _store() as store:
+        assert _row_counts(store) == before
+    assert "dry run: would raise" in out and "nothing was written" in out
+    would = int(out.split("dry run: would raise ")[1].split()[0])
+    assert would > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["screen", "--task", TASK, "--as-of", "2019-01-01"], "outside the tables"),
+        (["screen", "--task", TASK, "--as-of", "2031-05-01"], "outside the tables"),
+        (["screen", "--task", TASK, "--as-of", "first of May"], "not a date"),
+        (["screen", "--task", "parking-fines"], "unknown task"),
+        (
+            [
+                "departments",
+                "set-webhook",
+                "ministry_of_magic",
+                "https://x.example/h",
+                "--secret-file",
+                "s.txt",
+            ],
+            "unknown department",
+        ),
+        (["departments", "ping", "tax"], "department tax has no webhook"),
+        (
+            ["departments", "set-webhook", "tax", "ftp://x.example/h", "--secret-file", "s.txt"],
+            "not an http(s) URL",
+        ),
+        (["notify", "--once", "--dead"], "exactly one of"),
+        (["overdue", "--department", "ministry_of_magic"], "unknown department"),
+        (["overdue", "--task", "parking-fines"], "unknown task"),
+        (["notify", "--requeue", "--event", "E-missing"], "not dead letters"),
+        (["notify", "--dead", "--event", "E-missing"], "--event goes with --requeue"),
+    ],
+)
+def test_bad_input_gives_one_line_and_writes_nothing(
+    loop_env: LoopEnv,
+    small_city: Path,
+    args: list[str],
+    expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    if args[0] == "screen":
+        args = [*args, "--raw", str(small_city)]
+    with _store() as store:
+        before = _row_counts(store)
+    _fails(args, expected)
+    with _store() as store:
+        assert _row_counts(store) == before
+    assert not (tmp_path / "s.txt").exists()
+
+
+def test_screening_a_task_without_a_champion_is_refused(
+    loop_env: LoopEnv, small_city: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RISKLOOP_MLFLOW_URI", f"sqlite:///{tmp_path / 'empty-mlruns.db'}")
+    get_settings.cache_clear()
+    try:
+        with _store() as store:
+            before = _row_counts(store)
+        _fails(["screen", "--task", TASK, "--raw", str(small_city)], "no 'champion' model")
+        with _store() as store:
+            assert _row_counts(store) == before
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
+def test_production_requires_https_webhooks_and_never_prints_the_secret(
+    loop_env: LoopEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RISKLOOP_ENV", "production")
+    monkeypatch.setenv("RISKLOOP_PSEUDONYM_SECRET", "a-private-production-secret-for-tests")
+    get_settings.cache_clear()
+    secret_file = tmp_path / "tax.secret"
+    try:
+        _fails(
+            [
+                "departments",
+                "set-webhook",
+                "tax",
+                "http://tax.example.gov/hook",
+                "--secret-file",
+                str(secret_file),
+            ],
+            "requires an https:// webhook URL",
+        )
+        assert not secret_file.exists()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    out = _cli(
+        [
+            "departments",
+            "set-webhook",
+            "tax",
+            "https://tax.example.gov/hook",
+            "--secret-file",
+            str(secret_file),
+        ]
+    )
+    secret = secret_file.read_text().strip()
+    assert len(secret) >= 32 and secret not in out
+    assert secret_file.stat().st_mode & 0o777 == 0o600
+    secrets_path = Path(loop_env.env["RISKLOOP_WEBHOOK_SECRETS_FILE"])
+    assert secrets_path.stat().st_mode & 0o777 == 0o600
+    listing = _cli(["departments", "webhooks"])
+    assert "tax\thttps://tax.example.gov/hook" in listing and secret not in listing
+
+
+def test_the_dask_engine_screens_the_same_population(loop_env: LoopEnv, small_city: Path) -> None:
+    def summary(extra: list[str]) -> str:
+        out = _cli(
+            [
+                "screen",
+                "--task",
+                "dispute-escalation",
+                "--raw",
+                str(small_city),
+                "--dry-run",
+                *extra,
+            ]
+        )
+        return next(line for line in out.splitlines() if line.startswith("dry run:"))
+
+    assert summary(["--engine", "dask"]) == summary([])

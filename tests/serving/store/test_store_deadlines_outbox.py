@@ -1,0 +1,211 @@
+"""Response deadlines and the transactional outbox, in the store itself (SQLite and PostgreSQL).
+
+The clock is frozen with time-machine: `datetime.now` answers the travelled time in this
+process, so the store's own clock moves without any change to the code under test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from serving.store import TransitionError, WarningStore
+from serving.store.outbox import Outbox
+
+TASK = "wage-arrears"  # owner department: county_centre (features.tasks)
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+def _raise(store: WarningStore, scored: Callable, entity: str, level: str = "red") -> str:
+    (warning_id,) = store.record_scores(
+        actor="key:test",
+        task=TASK,
+        model_name="m",
+        model_version="1",
+        results=[scored(entity, 0.9, level)],
+        as_of=T0.date(),
+    )
+    assert warning_id is not None
+    return warning_id
+
+
+def _events(store: WarningStore, warning_id: str, name: str) -> list[dict]:
+    return [e for e in store.get_warning(warning_id)["history"] if e["event"] == name]
+
+
+def test_red_case_is_overdue_after_24_hours_undispatched_once(
+    store: WarningStore, scored: Callable
+) -> None:
+    with time_machine.travel(T0, tick=False):
+        warning_id = _raise(store, scored, "employer-1")
+        assert store.get_warning(warning_id)["due_at"] == (T0 + timedelta(hours=24)).isoformat()
+    with time_machine.travel(T0 + timedelta(hours=23, minutes=59), tick=False):
+        assert store.note_overdue(actor="system:overdue") == []
+        assert store.list_warnings(overdue=True)["total"] == 0
+        assert store.get_warning(warning_id)["overdue"] is False
+    with time_machine.travel(T0 + timedelta(hours=24, seconds=1), tick=False):
+        assert store.list_warnings(overdue=True)["total"] == 1
+        assert store.list_warnings(overdue=False)["total"] == 0
+        assert store.get_warning(warning_id)["overdue"] is True
+        assert store.note_overdue(actor="system:overdue") == [warning_id]
+        assert store.note_overdue(actor="system:overdue") == []
+    with time_machine.travel(T0 + timedelta(days=5), tick=False):
+        assert store.note_overdue(actor="system:overdue") == []
+    (overdue,) = _events(store, warning_id, "overdue")
+    assert overdue["deadline"] == "dispatch"
+    assert overdue["department"] == "county_centre"
+    assert overdue["actor"] == "system:overdue"
+    assert [row["action"] for row in store.audit_rows()].count("warning_overdue") == 1
+
+
+def test_each_disposition_moves_the_deadline_and_each_missed_deadline_counts_once(
+    store: WarningStore, scored: Callable
+) -> None:
+    with time_machine.travel(T0, tick=False):
+        warning_id = _raise(store, scored, "employer-2")
+    with time_machine.travel(T0 + timedelta(hours=30), tick=False):
+        assert store.note_overdue(actor="system:overdue") == [warning_id]
+        store.add_feedback(
+            warning_id,
+            actor="user:sup",
+            status="dispatched",
+            department="labour_inspection",
+            outcome=None,
+            note=None,
+        )
+        moved = store.get_warning(warning_id)
+        assert moved["due_at"] == (T0 + timedelta(hours=30 + 72)).isoformat()
+        assert moved["overdue"] is False
+    with time_machine.travel(T0 + timedelta(hours=30 + 72, seconds=1), tick=False):
+        assert store.list_warnings(overdue=True, department="labour_inspection")["total"] == 1
+        assert store.note_overdue(actor="system:overdue") == [warning_id]
+        store.add_feedback(
+            warning_id,
+            actor="user:off",
+            status="in_progress",
+            department=None,
+            outcome=None,
+            note=None,
+        )
+        started = store.get_warning(warning_id)
+        assert started["due_at"] is None and started["overdue"] is False
+    with time_machine.travel(T0 + timedelta(days=60), tick=False):
+        assert store.note_overdue(actor="system:overdue") == []
+    deadlines = [event["deadline"] for event in _events(store, warning_id, "overdue")]
+    assert deadlines == ["dispatch", "first_action"]
+
+
+@pytest.mark.parametrize(("level", "hours"), [("yellow", 7 * 24), ("orange", 3 * 24)])
+def test_lower_levels_get_their_own_deadlines(
+    store: WarningStore, scored: Callable, level: str, hours: int
+) -> None:
+    with time_machine.travel(T0, tick=False):
+        warning_id = _raise(store, scored, "employer-3", level)
+    assert store.get_warning(warning_id)["due_at"] == (T0 + timedelta(hours=hours)).isoformat()
+
+
+def test_events_are_written_with_their_change_and_only_for_departments_with_a_webhook(
+    store: WarningStore, scored: Callable
+) -> None:
+    outbox = Outbox(store)
+    silent = _raise(store, scored, "employer-4")  # no webhook anywhere yet: no event
+    assert outbox.events() == []
+    outbox.set_webhook("county_centre", "http://127.0.0.1:9/hook", now=T0)
+    outbox.set_webhook("labour_inspection", "http://127.0.0.1:9/hook", now=T0)
+    raised = _raise(store, scored, "employer-5")
+    store.add_feedback(
+        raised,
+        actor="u",
+        status="dispatched",
+        department="labour_inspection",
+        outcome=None,
+        note=None,
+    )
+    store.add_feedback(
+        raised, actor="u", status="dispatched", department="tax", outcome=None, note=None
+    )  # re-routed to a department without a webhook: nothing for anyone
+    store.add_feedback(
+        silent,
+        actor="u",
+        status="dispatched",
+        department="labour_inspection",
+        outcome=None,
+        note=None,
+    )
+    events = [(e["type"], e["department"], e["warning_id"]) for e in outbox.events()]
+    assert events == [
+        ("warning.raised", "county_centre", raised),
+        ("warning.dispatched", "labour_inspection", raised),
+        ("warning.dispatched", "labour_inspection", silent),
+    ]
+    (first,) = [e for e in outbox.events() if e["type"] == "warning.raised"]
+    assert first["payload"]["event_id"] == first["event_id"]
+    assert first["payload"]["entity"] == store.pseudonymise("employer-5")
+    assert "employer-5" not in str(first["payload"])
+
+
+def test_a_refused_change_writes_no_event(store: WarningStore, scored: Callable) -> None:
+    outbox = Outbox(store)
+    outbox.set_webhook("county_centre", "http://127.0.0.1:9/hook", now=T0)
+    outbox.set_webhook("labour_inspection", "http://127.0.0.1:9/hook", now=T0)
+    warning_id = _raise(store, scored, "employer-6")
+    before = outbox.events()
+    with pytest.raises(TransitionError):
+        store.add_feedback(
+            warning_id, actor="u", status="dispatched", department=None, outcome=None, note=None
+        )
+    assert outbox.events() == before
+
+
+def test_unchanged_rescreens_append_nothing(store: WarningStore, scored: Callable) -> None:
+    results = [scored("employer-7", 0.9, "red"), scored("employer-8", 0.4, "yellow")]
+    first, counts = store.record_scores_counted(
+        actor="system:screen",
+        task=TASK,
+        model_name="m",
+        model_version="1",
+        results=results,
+        skip_unchanged=True,
+    )
+    assert counts == {"raised": 2, "updated": 0, "unchanged": 0}
+    moved = [scored("employer-7", 0.9, "red"), scored("employer-8", 0.45, "yellow")]
+    again, counts = store.record_scores_counted(
+        actor="system:screen",
+        task=TASK,
+        model_name="m",
+        model_version="1",
+        results=moved,
+        skip_unchanged=True,
+    )
+    assert again == first
+    assert counts == {"raised": 0, "updated": 1, "unchanged": 1}
+    assert [e["event"] for e in store.get_warning(first[0])["history"]] == ["raised"]
+    assert [e["event"] for e in store.get_warning(first[1])["history"]] == [
+        "raised",
+        "score_update",
+    ]
+
+
+def test_claims_lease_events_and_failures_dead_letter_then_requeue(
+    store: WarningStore, scored: Callable
+) -> None:
+    outbox = Outbox(store)
+    outbox.set_webhook("county_centre", "http://127.0.0.1:9/hook", now=T0)
+    with time_machine.travel(T0, tick=False):
+        _raise(store, scored, "employer-9")
+        (claimed,) = outbox.claim(now=T0, lease=timedelta(seconds=60))
+        assert outbox.claim(now=T0 + timedelta(seconds=59), lease=timedelta(seconds=60)) == []
+        (again,) = outbox.claim(now=T0 + timedelta(seconds=61), lease=timedelta(seconds=60))
+        assert again["event_id"] == claimed["event_id"]
+        outbox.failed(claimed["event_id"], "HTTP 500", retry_at=None, now=T0)
+    (dead,) = outbox.dead()
+    assert dead["attempts"] == 1 and dead["last_error"] == "HTTP 500"
+    assert outbox.counts() == {"pending": 0, "delivered": 0, "dead": 1}
+    assert outbox.requeue(None, now=T0) == 1
+    assert outbox.counts() == {"pending": 1, "delivered": 0, "dead": 0}
+    (back,) = outbox.claim(now=T0, lease=timedelta(seconds=60))
+    outbox.delivered(back["event_id"], now=T0)
+    assert outbox.counts() == {"pending": 0, "delivered": 1, "dead": 0}

@@ -1,0 +1,293 @@
+"""Notifications and deadlines from the command line.
+
+- `riskloop notify --once | --loop | --dead | --requeue`: deliver the outbox (for deployments
+  that run delivery as its own process instead of the service's thread), list dead letters,
+  put them back in line.
+- `riskloop overdue [--task T] [--department D]`: note newly missed deadlines (one `overdue`
+  event each) and list every overdue case with the department it waits on.
+- `riskloop departments set-webhook DEPT URL --secret-file FILE`: a department's endpoint; the
+  signing secret is read from FILE (or, when FILE does not exist yet, generated into it with
+  mode 0600 for handing to the receiving system). It is never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets as secrets_module
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import typer
+
+from features.tasks import names_in_words
+from training.errors import UserError, user_errors
+
+CLI_ACTOR = "system:cli"
+OVERDUE_ACTOR = "system:overdue"
+
+departments_app = typer.Typer(
+    name="departments",
+    help="Departments' notification endpoints (webhooks).",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `notify`, `overdue` and the `departments` group to the app."""
+    app.command("notify")(notify)
+    app.command("overdue")(overdue)
+    departments_app.command("set-webhook")(set_webhook)
+    departments_app.command("webhooks")(list_webhooks)
+    departments_app.command("ping")(ping)
+    app.add_typer(departments_app)
+
+
+def _open_store():  # type: ignore[no-untyped-def]
+    from training.commands.people import open_store
+
+    return open_store()
+
+
+def notify(
+    once: bool = typer.Option(False, "--once", help="Deliver everything due now, then exit."),
+    loop: bool = typer.Option(False, "--loop", help="Keep delivering until interrupted."),
+    dead: bool = typer.Option(False, "--dead", help="List dead-lettered notifications."),
+    requeue: bool = typer.Option(
+        False, "--requeue", help="Put dead notifications back in line (all, or --event ids)."
+    ),
+    event: list[str] = typer.Option(
+        [], "--event", help="With --requeue: only this event id (repeatable)."
+    ),
+    interval: float = typer.Option(
+        5.0, "--interval", min=0.1, help="With --loop: seconds between rounds when idle."
+    ),
+) -> None:
+    """Deliver department notifications (the outbox), or inspect and requeue dead letters."""
+    from models.settings import get_settings
+    from serving.delivery import Deliverer
+    from serving.store.outbox import Outbox
+
+    with user_errors():
+        chosen = [
+            name
+            for name, on in (
+                ("--once", once),
+                ("--loop", loop),
+                ("--dead", dead),
+                ("--requeue", requeue),
+            )
+            if on
+        ]
+        if len(chosen) != 1:
+            raise UserError("choose exactly one of --once, --loop, --dead, --requeue")
+        if event and not requeue:
+            raise UserError("--event goes with --requeue")
+        with _open_store() as store:
+            outbox = Outbox(store)
+            if dead:
+                rows = outbox.dead()
+                for row in rows:
+                    typer.echo(
+                        f"{row['event_id']}\t{row['type']}\t{row['department']}\t"
+                        f"{row['warning_id']}\tattempts {row['attempts']}\t{row['last_error']}"
+                    )
+                typer.echo(f"{len(rows)} dead notification(s)")
+                return
+            if requeue:
+                count = outbox.requeue(event or None, now=datetime.now(UTC))
+                if event and count != len(set(event)):
+                    raise UserError(
+                        f"requeued {count} of {len(set(event))}: the others are not dead letters"
+                    )
+                typer.echo(f"requeued {count} notification(s)")
+                return
+            deliverer = Deliverer(store, get_settings())
+            try:
+                if once:
+                    report = deliverer.drain()
+                    typer.echo(
+                        f"delivered {report.delivered}, retrying {report.retried}, "
+                        f"dead {report.dead}, newly overdue {len(report.overdue)}"
+                    )
+                    return
+                while True:  # --loop: until Ctrl-C or SIGTERM
+                    report = deliverer.run_once()
+                    if report.attempted == 0:
+                        time.sleep(interval)
+            except KeyboardInterrupt:
+                typer.echo("stopped")
+            finally:
+                deliverer.close()
+
+
+def overdue(
+    task: str | None = typer.Option(None, "--task", help=f"Only this task: {names_in_words()}."),
+    department: str | None = typer.Option(
+        None, "--department", help="Only cases waiting on this department (code)."
+    ),
+) -> None:
+    """Note newly missed deadlines, then list every overdue case, most late first."""
+    from models.departments import UnknownDepartmentError, get_department
+    from models.spec import UnknownTaskError, get_spec
+    from serving.store.deadlines import DEADLINE_OF_STATUS, holder
+
+    with user_errors():
+        spec_task = None
+        if task is not None:
+            try:
+                spec_task = get_spec(task).task
+            except UnknownTaskError as exc:
+                raise UserError(str(exc)) from None
+        if department is not None:
+            try:
+                get_department(department)
+            except UnknownDepartmentError as exc:
+                raise UserError(str(exc)) from None
+        with _open_store() as store:
+            noted = store.note_overdue(actor=OVERDUE_ACTOR)
+            items = _all_overdue(store, spec_task)
+    now = datetime.now(UTC)
+    rows = []
+    for item in items:
+        waiting_on = holder(item["task"], item["status"], item["department"])
+        if department is not None and waiting_on != department:
+            continue
+        due = datetime.fromisoformat(item["due_at"])
+        rows.append((due, item, waiting_on))
+    rows.sort(key=lambda row: row[0])
+    for due, item, waiting_on in rows:
+        late_h = (now - due).total_seconds() / 3600
+        typer.echo(
+            f"{item['id']}\t{item['task']}\t{item['risk_level']}\t{item['status']}\t"
+            f"{DEADLINE_OF_STATUS.get(item['status'], '-')}\t{waiting_on}\t"
+            f"due {due.isoformat(timespec='minutes')}\tlate {late_h:.1f} h"
+        )
+    typer.echo(f"{len(rows)} overdue case(s); {len(noted)} newly overdue recorded")
+
+
+def _all_overdue(store, task: str | None) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Every overdue warning (all pages)."""
+    items: list[dict] = []
+    page = 1
+    while True:
+        found = store.list_warnings(task=task, overdue=True, page=page, page_size=500)
+        items += found["items"]
+        if len(items) >= found["total"] or not found["items"]:
+            return items
+        page += 1
+
+
+def set_webhook(
+    department: str = typer.Argument(..., help="Department code, e.g. labour_inspection."),
+    url: str = typer.Argument(..., help="Endpoint URL (https:// required in production)."),
+    secret_file: Path = typer.Option(
+        ...,
+        "--secret-file",
+        help="The signing secret: read from this file, or generated into it (mode 0600) when "
+        "it does not exist yet, for handing to the receiving system.",
+    ),
+) -> None:
+    """Set a department's webhook URL and signing secret (the secret is never printed)."""
+    from models.departments import UnknownDepartmentError, get_department
+    from models.settings import get_settings
+    from serving.store.common import utc_now
+    from serving.store.outbox import Outbox
+    from serving.webhook_secrets import WebhookSecretError, check_secret, set_secret
+
+    with user_errors():
+        try:
+            get_department(department)
+        except UnknownDepartmentError as exc:
+            raise UserError(str(exc)) from None
+        settings = get_settings()
+        _check_url(url, production=settings.env == "production")
+        if secret_file.exists():
+            try:
+                secret = check_secret(secret_file.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UserError(f"cannot read {secret_file}: {exc}") from None
+            except WebhookSecretError as exc:
+                raise UserError(f"{secret_file}: {exc}") from None
+            generated = False
+        else:
+            secret = secrets_module.token_urlsafe(32)
+            generated = True
+        with _open_store() as store:
+            if generated:
+                _write_private(secret_file, secret)
+            set_secret(department, secret)
+            Outbox(store).set_webhook(department, url, now=utc_now())
+    origin = "generated into" if generated else "read from"
+    typer.echo(f"{department}: webhook {url}; signing secret {origin} {secret_file}")
+
+
+def list_webhooks() -> None:
+    """Departments with a webhook, and their URLs (secrets are never shown)."""
+    from serving.store.outbox import Outbox
+
+    with _open_store() as store:
+        hooks = Outbox(store).webhooks()
+    for department, url in hooks.items():
+        typer.echo(f"{department}\t{url}")
+    typer.echo(f"{len(hooks)} webhook(s)")
+
+
+def ping(
+    department: str = typer.Argument(..., help="Department code."),
+) -> None:
+    """Send a signed `ping` to a department's webhook and show the answer's status."""
+    import httpx
+
+    from models.departments import UnknownDepartmentError, get_department
+    from models.settings import get_settings
+    from serving.delivery import Deliverer
+    from serving.store.outbox import Outbox
+
+    with user_errors():
+        try:
+            get_department(department)
+        except UnknownDepartmentError as exc:
+            raise UserError(str(exc)) from None
+        with _open_store() as store:
+            url = Outbox(store).webhooks().get(department)
+            if url is None:
+                raise UserError(
+                    f"department {department} has no webhook; set one with "
+                    "`riskloop departments set-webhook`"
+                )
+            deliverer = Deliverer(store, get_settings())
+            try:
+                status = deliverer.ping(department, url)
+            except LookupError as exc:
+                raise UserError(str(exc)) from None
+            except httpx.HTTPError as exc:
+                raise UserError(f"{url}: {exc.__class__.__name__}: {exc}") from None
+            finally:
+                deliverer.close()
+        if not 200 <= status < 300:
+            raise UserError(f"{url} answered HTTP {status}")
+    typer.echo(f"{department}: {url} answered HTTP {status}")
+
+
+def _check_url(url: str, *, production: bool) -> None:
+    """An absolute http(s) URL with a host; https only when RISKLOOP_ENV=production."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise UserError(f"{url!r} is not a URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UserError(f"{url!r} is not an http(s) URL with a host")
+    if production and parts.scheme != "https":
+        raise UserError(f"{url!r}: RISKLOOP_ENV=production requires an https:// webhook URL")
+
+
+def _write_private(path: Path, secret: str) -> None:
+    """Create `path` (not overwrite) readable by its owner only, holding the secret."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise UserError(f"cannot create {path}: {exc.strerror}") from None
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(secret + "\n")

@@ -1,0 +1,221 @@
+"""CLI commands for people and their data: `users ...`, `audit`, `store purge`, `secrets rotate`.
+
+(`store purge` joins the `store` group that training/commands/loop.py registers.)
+
+Passwords come from a hidden prompt (asked twice) or, for scripts, the first line of stdin
+with `--password-stdin`; they never appear on the command line, where `ps` and shell history
+would keep them. Every change is an audit row (actor `system:cli`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from training.errors import UserError, user_errors
+
+if TYPE_CHECKING:
+    from serving.store import WarningStore
+
+CLI_ACTOR = "system:cli"
+
+secrets_app = typer.Typer(
+    name="secrets", help="Manage the generated secrets file (0600).", no_args_is_help=True
+)
+users_app = typer.Typer(
+    name="users",
+    help="Manage people who sign in to the console (stored in RISKLOOP_STORE_URL).",
+    no_args_is_help=True,
+)
+
+
+def open_store() -> WarningStore:
+    """The warnings store named by the settings (migrated on open)."""
+    from serving.store import WarningStore
+
+    return WarningStore.from_settings()
+
+
+def read_password(from_stdin: bool) -> str:
+    """A new password: stdin's first line, or a hidden prompt asked twice."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise UserError("--password-stdin: no password on stdin")
+        return password
+    first = typer.prompt("password", hide_input=True)
+    second = typer.prompt("repeat password", hide_input=True)
+    if first != second:
+        raise UserError("the two passwords differ")
+    return str(first)
+
+
+def parse_day(text: str | None, option: str) -> datetime | None:
+    """A date option as midnight UTC; a clear error for anything else."""
+    if text is None:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{option} must be a date like 2026-11-01, got {text!r}") from None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def audit_line(row: dict[str, Any]) -> str:
+    """One audit row as one line: when, who, what, on which task, and its details."""
+    detail = json.dumps(row["detail"], ensure_ascii=False, sort_keys=True)
+    return f"{row['at']}\t{row['actor']}\t{row['action']}\t{row['task'] or '-'}\t{detail}"
+
+
+def store_purge(
+    before: str | None = typer.Option(
+        None, help="Purge what is older than this date (default: RISKLOOP_RETENTION_DAYS)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would go."),
+) -> None:
+    """Delete old scored records' features and old closed warnings' encrypted ids."""
+    from models.settings import get_settings
+
+    with user_errors():
+        moment = parse_day(before, "--before") or (
+            datetime.now(UTC) - timedelta(days=get_settings().retention_days)
+        )
+        with open_store() as store:
+            counts = store.purge(before=moment, actor=CLI_ACTOR, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    typer.echo(
+        f"{verb}: features of {counts.scored_records} scored records and the encrypted ids "
+        f"of {counts.warning_ids} warnings closed before {counts.before}"
+        + ("" if dry_run else " (audit log and outcome figures kept)")
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add this family's commands to the app."""
+
+    @users_app.command("create")
+    def users_create(
+        name: str = typer.Argument(..., help="Sign-in name: lower-case letters, digits, _ . -"),
+        department: str = typer.Option(..., help="Department code, e.g. labour_inspection."),
+        role: str = typer.Option(..., help="officer, supervisor, auditor or admin."),
+        display_name: str | None = typer.Option(None, help="Name shown in the console."),
+        lang: str = typer.Option("zh", help="Console language: zh or en."),
+        password_stdin: bool = typer.Option(
+            False, "--password-stdin", help="Read the password from stdin's first line."
+        ),
+    ) -> None:
+        """Create a person's account (password hashed with Argon2; at least 12 characters)."""
+        from serving.store import PeopleError
+        from serving.store.models import ROLES
+        from serving.store.people import check_password_strength
+
+        with user_errors():
+            # refuse what needs no store before asking for a password
+            if role not in ROLES:
+                raise UserError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+            password = read_password(password_stdin)
+            try:
+                check_password_strength(password)
+                with open_store() as store:
+                    user = store.create_user(
+                        name,
+                        department=department,
+                        role=role,
+                        password=password,
+                        display_name=display_name,
+                        lang=lang,
+                        actor=CLI_ACTOR,
+                    )
+            except PeopleError as exc:
+                raise UserError(str(exc)) from None
+        typer.echo(f"created {user.name} ({user.role}, {user.department})")
+
+    @users_app.command("list")
+    def users_list() -> None:
+        """List people: name, department, role, language, created, state."""
+        with open_store() as store:
+            users = store.list_users()
+        if not users:
+            typer.echo("no users")
+            return
+        for user in users:
+            public = user.public()
+            state = f"disabled {public['disabled_at']}" if user.disabled_at else "active"
+            if user.locked_until is not None and user.disabled_at is None:
+                state = f"locked until {public['locked_until']}"
+            typer.echo(
+                f"{user.name}\t{user.display_name}\t{user.department}\t{user.role}\t"
+                f"{user.lang}\tcreated {public['created_at']}\t{state}"
+            )
+
+    @users_app.command("disable")
+    def users_disable(name: str = typer.Argument(..., help="Sign-in name.")) -> None:
+        """Disable an account (kept for the record; it can no longer sign in)."""
+        from serving.store import PeopleError, UserNotFound
+
+        with user_errors():
+            try:
+                with open_store() as store:
+                    user = store.disable_user(name, actor=CLI_ACTOR)
+            except (PeopleError, UserNotFound) as exc:
+                raise UserError(str(exc)) from None
+        typer.echo(f"disabled {user.name}")
+
+    @users_app.command("reset-password")
+    def users_reset_password(
+        name: str = typer.Argument(..., help="Sign-in name."),
+        password_stdin: bool = typer.Option(
+            False, "--password-stdin", help="Read the password from stdin's first line."
+        ),
+    ) -> None:
+        """Set a new password and lift a lockout."""
+        from serving.store import PeopleError, UserNotFound
+
+        with user_errors():
+            password = read_password(password_stdin)
+            try:
+                with open_store() as store:
+                    user = store.reset_password(name, password, actor=CLI_ACTOR)
+            except (PeopleError, UserNotFound) as exc:
+                raise UserError(str(exc)) from None
+        typer.echo(f"password reset for {user.name}")
+
+    @app.command("audit")
+    def audit(
+        warning: str | None = typer.Option(None, help="Every row about this warning id."),
+        actor: str | None = typer.Option(
+            None, help="Every row by this actor (user:alice, key:ingest, or a bare name)."
+        ),
+        since: str | None = typer.Option(None, help="Only rows on or after this date."),
+    ) -> None:
+        """Print the audit log's story in order: for one warning, or one actor's."""
+        with user_errors():
+            if (warning is None) == (actor is None):
+                raise UserError("give exactly one of --warning ID or --actor NAME")
+            moment = parse_day(since, "--since")
+            with open_store() as store:
+                rows = store.audit_rows(warning_id=warning, actor=actor, since=moment)
+        if not rows:
+            typer.echo("no audit rows")
+            return
+        for row in rows:
+            typer.echo(audit_line(row))
+
+    @secrets_app.command("rotate")
+    def secrets_rotate() -> None:
+        """Add a new encryption key and make it current (old keys stay for old ids)."""
+        from models.secret_keys import SecretsFileError, rotate_encryption_key, secrets_path
+
+        with user_errors():
+            try:
+                key_id = rotate_encryption_key()
+            except SecretsFileError as exc:
+                raise UserError(str(exc)) from None
+        typer.echo(f"new encryption key {key_id} in {secrets_path()}; back the file up now")
+
+    app.add_typer(users_app)
+    app.add_typer(secrets_app)

@@ -1,0 +1,338 @@
+"""`riskloop screen`: the monthly whole-population screening with the champion.
+
+Builds the scoring set as of a date (default: the newest the tables allow), scores every unit
+with the champion and raises or updates warnings through the store exactly as the score API
+does (`serving.screening`, actor `system:screen`), logs a `screen` run to MLflow (counts by
+level and department, model version, input fingerprint) and prints the counts, with a note
+wherever a level or a department holds more warnings than its capacity. `--dry-run` writes
+nothing (no warnings, no MLflow run) and lists what it would raise.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from features.tasks import names_in_words
+from training.errors import UserError, user_errors
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from models.spec import TaskSpec
+    from serving.screening import ScreenReport
+
+DRY_RUN_SHOWN = 20
+
+
+def register(app: typer.Typer) -> None:
+    """Add `riskloop screen` to the app."""
+    app.command("screen")(screen_command)
+
+
+def screen_command(
+    task: str = typer.Option(..., "--task", help=f"{names_in_words()}."),
+    raw: Path | None = typer.Option(
+        None, "--raw", help="Raw city folder (default: <RISKLOOP_DATA_DIR>/city)."
+    ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Screening date YYYY-MM-DD (default: the newest the tables allow)."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Write nothing; print the warnings it would raise."
+    ),
+    part_rows: int = typer.Option(
+        2000, "--part-rows", min=100, max=100_000, help="Rows scored and written per part."
+    ),
+    engine: str = typer.Option(
+        "pandas",
+        "--engine",
+        help="Build the scoring set with pandas (one process) or dask (entity partitions on a "
+        "Dask cluster, for the large city; see docs/deploy.md).",
+    ),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Dask scheduler address for --engine dask (default: local)."
+    ),
+) -> None:
+    """Screen a task's whole population with its champion and raise warnings as the API does."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from models.risk_model import FeatureMismatchError
+    from models.settings import get_settings
+    from serving.screening import screen
+    from serving.store import WarningStore
+
+    with user_errors():
+        spec = _spec(task)
+        if engine not in ("pandas", "dask"):
+            raise UserError(f"unknown engine {engine!r}; expected pandas or dask")
+        if scheduler is not None and engine != "dask":
+            raise UserError("--scheduler goes with --engine dask")
+        settings = get_settings()
+        raw_dir = raw or settings.data_dir / "city"
+        model, info = _champion(spec.task)
+        frame, fingerprint = _scoring_set(spec.task, raw_dir, as_of, engine, scheduler)
+        if frame.empty:
+            raise UserError(f"no {spec.task} units to screen as of {as_of or 'the newest date'}")
+        store = WarningStore.from_settings(settings)
+        with (
+            store,
+            Progress(
+                TextColumn(f"[bold]screen[/bold] {spec.task}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                transient=True,
+            ) as bar,
+        ):
+            step = bar.add_task(spec.task, total=len(frame))
+            try:
+                report = screen(
+                    model,
+                    frame,
+                    store,
+                    model_name=info.name,
+                    model_version=str(info.version),
+                    dry_run=dry_run,
+                    part_rows=part_rows,
+                    progress=lambda done: bar.update(step, advance=done),
+                )
+            except FeatureMismatchError as exc:
+                raise UserError(f"the champion cannot score this scoring set: {exc}") from None
+            capacities = _department_capacities(store)
+        departments = _department_counts(frame, report, spec)
+        notes = _capacity_notes(spec, report, departments, capacities)
+        run_id = None
+        if not dry_run:
+            run_id = _log_run(report, info, fingerprint, departments, notes)
+    _print(report, departments, capacities, notes, dry_run)
+    if run_id:
+        typer.echo(f"mlflow run: {run_id}")
+
+
+def _spec(task: str) -> TaskSpec:
+    from models.spec import UnknownTaskError, get_spec
+
+    try:
+        return get_spec(task)
+    except UnknownTaskError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _champion(task: str) -> tuple[Any, Any]:
+    """The task's champion, or a clear error when there is none."""
+    from models.registry import RegistryError, load_registered
+    from models.risk_model import ModelLoadError
+
+    try:
+        return load_registered(task, "champion")
+    except (RegistryError, ModelLoadError) as exc:
+        raise UserError(f"cannot screen {task}: {exc}") from None
+
+
+def _scoring_set(
+    task: str, raw_dir: Path, as_of: str | None, engine: str, scheduler: str | None
+) -> tuple[pd.DataFrame, str]:
+    """The scoring set at `as_of` (checked against the tables' span) and the input fingerprint.
+
+    The date is checked on the tables loaded here; with `engine="dask"` the features are then
+    built on the cluster (`training.engines`), which is where the large city's time goes.
+    """
+    import pandas as pd
+
+    from features.dataset import build_dataset, get_task, input_fingerprint
+    from features.schemas import RawDataError, validate_tables
+    from training.raw_io import load_raw_tables
+
+    if not raw_dir.is_dir():
+        raise UserError(f"raw data folder {raw_dir} does not exist")
+    tables = load_raw_tables(raw_dir, task)
+    info = get_task(task)
+    try:
+        validated = validate_tables(info.slug, tables)
+    except RawDataError as exc:
+        raise UserError(f"bad raw data in {raw_dir}: {exc}") from None
+    latest = pd.Timestamp(info.builder.latest_as_of(validated))
+    when = None
+    if as_of is not None:
+        try:
+            when = pd.Timestamp(as_of)
+        except ValueError:
+            raise UserError(f"--as-of {as_of!r} is not a date (expected YYYY-MM-DD)") from None
+        if pd.isna(when) or when != when.normalize():
+            raise UserError(f"--as-of {as_of!r} is not a date (expected YYYY-MM-DD)")
+        earliest = _earliest(info.builder, validated)
+        if not earliest <= when <= latest:
+            raise UserError(
+                f"--as-of {when.date()} is outside the tables: {task} can be screened from "
+                f"{earliest.date()} to {latest.date()}"
+            )
+    if engine == "dask":
+        from training.engines import build_with_sidecar
+
+        frame, sidecar = build_with_sidecar(task, raw_dir, scheduler, unlabelled=True, as_of=when)
+        return frame, str(sidecar["input_fingerprint"])
+    frame = build_dataset(task, validated, unlabelled=True, as_of=when)
+    return frame, input_fingerprint(tables)
+
+
+def _earliest(builder: Any, tables: Any) -> pd.Timestamp:
+    """The first as-of date the tables support: the first of the task's labelled units (the
+    first month every source table covers), or the latest date when none is labelled yet."""
+    import pandas as pd
+
+    units = builder.labelled_units(tables)
+    if len(units):
+        return pd.Timestamp(units["as_of"].min())
+    return pd.Timestamp(builder.latest_as_of(tables))
+
+
+def _department_capacities(store: Any) -> dict[str, int]:
+    """Department code -> capacity (warnings a month), where the departments table sets one."""
+    return {
+        row["code"]: int(row["capacity"])
+        for row in store.list_departments()
+        if row.get("capacity") is not None
+    }
+
+
+def _department_counts(
+    frame: pd.DataFrame, report: ScreenReport, spec: TaskSpec
+) -> dict[str, Counter[str]]:
+    """Warnings per department and level: the department each level's own action names."""
+    from models.departments import department_code
+
+    counts: dict[str, Counter[str]] = {}
+    for level, actions in spec.level_actions.items():
+        for action in actions:
+            code = department_code(action.department_en) or action.department_en
+            counts.setdefault(code, Counter())[level] += report.levels[level]
+    return counts
+
+
+def _capacity_notes(
+    spec: TaskSpec,
+    report: ScreenReport,
+    departments: dict[str, Counter[str]],
+    capacities: dict[str, int],
+) -> list[str]:
+    """A sentence for each level over its spec share and each department over its capacity."""
+    notes = []
+    for capacity in spec.capacities:
+        allowed = int(capacity.share * report.rows)
+        count = report.levels[capacity.level]
+        if count > allowed:
+            notes.append(
+                f"{capacity.level}: {count} warnings exceed the capacity of {allowed} "
+                f"({capacity.share:.0%} of {report.rows} units) by {count - allowed}"
+            )
+    for code, levels in sorted(departments.items()):
+        total = sum(levels.values())
+        if code in capacities and total > capacities[code]:
+            notes.append(
+                f"{code}: {total} warnings exceed its capacity of {capacities[code]} "
+                f"by {total - capacities[code]}"
+            )
+    return notes
+
+
+def _log_run(
+    report: ScreenReport,
+    info: Any,
+    fingerprint: str,
+    departments: dict[str, Counter[str]],
+    notes: list[str],
+) -> str:
+    """One MLflow run tagged `riskloop.kind=screen`: counts, model version, input fingerprint."""
+    import mlflow
+
+    from training.tracking import configure_tracking, finite_metrics
+
+    configure_tracking()
+    tags = {
+        "riskloop.kind": "screen",
+        "riskloop.task": report.task,
+        "riskloop.as_of": report.as_of,
+        "riskloop.model_version": str(info.version),
+        "riskloop.input_fingerprint": fingerprint,
+        "riskloop.over_capacity": str(bool(notes)).lower(),
+    }
+    metrics = {
+        "n_rows": float(report.rows),
+        "n_explained": float(report.explained),
+        "n_raised": float(report.raised),
+        "n_updated": float(report.updated),
+        "n_unchanged": float(report.unchanged),
+        "seconds": report.seconds,
+        "rows_per_s": report.rows / report.seconds if report.seconds else 0.0,
+        "treeshap_share": report.seconds_treeshap / report.seconds if report.seconds else 0.0,
+    }
+    metrics |= {
+        f"n_{level}": float(report.levels[level]) for level in ("red", "orange", "yellow", "green")
+    }
+    with mlflow.start_run(run_name=f"screen-{report.task}-{report.as_of}", tags=tags) as run:
+        mlflow.log_param("model_name", info.name)
+        mlflow.log_param("model_version", str(info.version))
+        mlflow.log_metrics(finite_metrics(metrics))
+        mlflow.log_dict(
+            {
+                "task": report.task,
+                "as_of": report.as_of,
+                "levels": dict(report.levels),
+                "departments": {code: dict(levels) for code, levels in departments.items()},
+                "capacity_notes": notes,
+            },
+            "screen.json",
+        )
+        return str(run.info.run_id)
+
+
+def _print(
+    report: ScreenReport,
+    departments: dict[str, Counter[str]],
+    capacities: dict[str, int],
+    notes: list[str],
+    dry_run: bool,
+) -> None:
+    """The counts table (levels, then departments), capacity notes and, dry, the would-be raises."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    levels = Table(title=f"{report.task} screened as of {report.as_of}: {report.rows} units")
+    for column in ("level", "units", "share"):
+        levels.add_column(column, justify="right" if column != "level" else "left")
+    for level in ("red", "orange", "yellow", "green"):
+        count = report.levels[level]
+        levels.add_row(level, str(count), f"{count / report.rows:.1%}" if report.rows else "-")
+    console.print(levels)
+    by_department = Table(title="warnings by department (the department of each level's action)")
+    for column in ("department", "red", "orange", "yellow", "capacity"):
+        by_department.add_column(column, justify="left" if column == "department" else "right")
+    for code, counts in sorted(departments.items()):
+        by_department.add_row(
+            code,
+            *(str(counts[level]) for level in ("red", "orange", "yellow")),
+            str(capacities.get(code, "-")),
+        )
+    console.print(by_department)
+    for note in notes:
+        typer.echo(f"capacity: {note}")
+    if dry_run:
+        typer.echo(
+            f"dry run: would raise {len(report.would_raise)} new warnings "
+            f"({report.warned} at yellow or above); nothing was written"
+        )
+        shown = sorted(report.would_raise, key=lambda item: -item["score"])[:DRY_RUN_SHOWN]
+        for item in shown:
+            typer.echo(
+                f"  {item['risk_level']:<6} {item['score']:.3f} {item['entity']} {item['as_of']}"
+            )
+        return
+    typer.echo(
+        f"raised {report.raised}, updated {report.updated}, unchanged {report.unchanged}; "
+        f"TreeSHAP on {report.explained} of {report.rows} rows "
+        f"({report.seconds_treeshap:.1f} of {report.seconds:.1f} s)"
+    )
