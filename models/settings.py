@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     pseudonym_secret: SecretStr = SecretStr(DEV_PSEUDONYM_SECRET)
     max_body_bytes: int = 2_000_000
     reload_interval_s: float = 60.0
+    console_idle_s: float = Field(
+        default=1800.0, gt=0, description="A console session ends after this long unused."
+    )
+    console_absolute_s: float = Field(
+        default=43_200.0, gt=0, description="A console session ends this long after sign-in."
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_secret_in_production(self) -> Settings:
