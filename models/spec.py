@@ -18,6 +18,7 @@ import pandas as pd
 
 from features import catalog as feature_catalog
 from features.catalog import FeatureDef
+from models.departments import department_names
 
 RiskLevel = Literal["red", "orange", "yellow", "green"]
 RISK_LEVELS: tuple[RiskLevel, ...] = ("red", "orange", "yellow", "green")
@@ -279,23 +280,23 @@ class TaskSpec:
         return data
 
 
-_LABOUR_INSPECTION = ("Labour inspection brigade", "劳动保障监察大队")
-_TOWNSHIP_LABOUR = ("Township labour and social security office", "乡镇劳动保障所")
-_GRID = ("Grid worker", "网格员")
-_HOUSING = ("Housing and urban-rural development bureau", "住房和城乡建设局")
-_SOCIAL_INSURANCE = ("Social insurance agency", "社会保险经办机构")
-_TAX = ("Tax bureau", "税务局")
-_MARKET = ("Market regulation bureau", "市场监督管理局")
-_COURT = ("Court enforcement liaison", "法院执行联络员")
-_ANTI_FRAUD = ("Anti-fraud centre", "反诈中心")
-_COMMUNITY_POLICE = ("Community police", "社区民警")
-_BANK = ("Resident's bank", "开户银行")
-_RESIDENTS_COMMITTEE = ("Residents' committee", "社区居委会")
-_COUNTY_CENTRE = ("County conflict-resolution centre", "县级矛盾纠纷调处化解中心")
-_TOWNSHIP_CENTRE = ("Township comprehensive governance centre", "乡镇综治中心")
-_MEDIATION = ("People's mediation committee", "人民调解委员会")
-_POLICE_STATION = ("Police station", "派出所")
-_PETITION = ("Petition bureau", "信访局")
+_LABOUR_INSPECTION = department_names("labour_inspection")
+_TOWNSHIP_LABOUR = department_names("township_labour")
+_GRID = department_names("grid")
+_HOUSING = department_names("housing")
+_SOCIAL_INSURANCE = department_names("social_insurance")
+_TAX = department_names("tax")
+_MARKET = department_names("market")
+_COURT = department_names("court")
+_ANTI_FRAUD = department_names("anti_fraud")
+_COMMUNITY_POLICE = department_names("community_police")
+_BANK = department_names("bank")
+_RESIDENTS_COMMITTEE = department_names("residents_committee")
+_COUNTY_CENTRE = department_names("county_centre")
+_TOWNSHIP_CENTRE = department_names("township_centre")
+_MEDIATION = department_names("mediation")
+_POLICE_STATION = department_names("police_station")
+_PETITION = department_names("petition")
 
 
 def _action(department: tuple[str, str], text_en: str, text_zh: str) -> Action:

@@ -24,9 +24,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from models.departments import UnknownDepartmentError, get_department
 from models.settings import get_settings
 
-SCOPES: tuple[str, ...] = ("score", "review", "feedback", "admin")
+SCOPES: tuple[str, ...] = ("score", "review", "feedback", "reveal", "audit", "admin")
 KEY_PREFIX = "rk"
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _KEY_PATTERN = re.compile(rf"^{KEY_PREFIX}_([0-9a-f]{{8}})_([A-Za-z0-9_-]{{43}})$")
@@ -56,6 +57,8 @@ class KeyRecord:
     secret_hash: str
     created_at: str
     revoked_at: str | None = None
+    # a key bound to a department sees and works only that department's warnings
+    department: str | None = None
 
     @property
     def active(self) -> bool:
@@ -67,6 +70,7 @@ class KeyRecord:
             "name": self.name,
             "key_id": self.key_id,
             "scopes": list(self.scopes),
+            "department": self.department,
             "created_at": self.created_at,
             "revoked_at": self.revoked_at,
         }
@@ -130,9 +134,20 @@ def parse_scopes(text: str) -> tuple[str, ...]:
     return scopes
 
 
-def create_key(name: str, scopes: Iterable[str], path: Path | None = None) -> str:
-    """Create a key and return its secret form; only its hash is stored, so show it once."""
+def create_key(
+    name: str, scopes: Iterable[str], path: Path | None = None, department: str | None = None
+) -> str:
+    """Create a key and return its secret form; only its hash is stored, so show it once.
+
+    `department` (a code from `models.departments`) binds the key to that department's
+    warnings (see `serving.policy`).
+    """
     path = path or _default_path()
+    if department is not None:
+        try:
+            get_department(department)
+        except UnknownDepartmentError as exc:
+            raise KeyManagementError(str(exc)) from None
     if not _NAME_PATTERN.match(name):
         raise KeyManagementError(
             f"invalid key name {name!r}: use 1-64 letters, digits, '_', '.' or '-', "
@@ -158,6 +173,7 @@ def create_key(name: str, scopes: Iterable[str], path: Path | None = None) -> st
             salt=salt,
             secret_hash=_hash_secret(salt, secret),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            department=department,
         )
         _write_atomically(path, [*records, record])
     return f"{KEY_PREFIX}_{key_id}_{secret}"

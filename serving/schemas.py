@@ -267,6 +267,9 @@ class WarningPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None = None
+    version: int = Field(
+        default=1, description="+1 on every change; send it back as `expected_version`."
+    )
     history: list[dict[str, Any]] | None = Field(
         default=None,
         description="Score updates and disposition steps, oldest first (single-warning view).",

@@ -10,7 +10,17 @@ from __future__ import annotations
 import typer
 
 from models.settings import apply_memory_defaults, apply_offline_defaults
-from training.commands import city, data, loop, main_job, modelling, reporting, scale, service
+from training.commands import (
+    city,
+    data,
+    loop,
+    main_job,
+    modelling,
+    people,
+    reporting,
+    scale,
+    service,
+)
 
 app = typer.Typer(
     name="riskloop",
@@ -33,5 +43,5 @@ def _main() -> None:
     apply_memory_defaults()
 
 
-for _family in (main_job, city, data, modelling, service, loop, reporting, scale):
+for _family in (main_job, city, data, modelling, service, loop, reporting, scale, people):
     _family.register(app)

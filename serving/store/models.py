@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -29,6 +30,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 WARNING_LEVELS = ("yellow", "orange", "red")
 STATUSES = ("open", "dispatched", "in_progress", "closed")
 OUTCOMES = ("confirmed", "prevented", "false_alarm", "unreachable")
+ROLES = ("officer", "supervisor", "auditor", "admin")
+LANGS = ("zh", "en")
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 AutoId = BigInteger().with_variant(Integer(), "sqlite")
@@ -87,6 +90,11 @@ class RiskWarning(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # +1 on every change, so a person's form can say which state it was filled against
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    # the entity id encrypted (AES-256-GCM) under the key named `key_id`; purged with retention
+    entity_cipher: Mapped[str | None] = mapped_column(Text)
+    key_id: Mapped[str | None] = mapped_column(String(40))
 
 
 class WarningEvent(Base):
@@ -133,6 +141,42 @@ class ScoredRecord(Base):
     score: Mapped[float] = mapped_column(Float)
     risk_level: Mapped[str] = mapped_column(String(10))
     features: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Department(Base):
+    """A department that handles warnings; seeded from `models.departments` by migration."""
+
+    __tablename__ = "departments"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    tasks: Mapped[list[str]] = mapped_column(JSON)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+
+
+class User(Base):
+    """A person who signs in: one department, one role, an Argon2 password hash."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(f"role IN ({_quoted(ROLES)})", name="role"),
+        CheckConstraint(f"lang IN ({_quoted(LANGS)})", name="lang"),
+    )
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    department: Mapped[str] = mapped_column(
+        String(40), ForeignKey("departments.code", ondelete="RESTRICT")
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failed_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lang: Mapped[str] = mapped_column(String(2), server_default="zh")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

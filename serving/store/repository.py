@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from functools import lru_cache, partial
 from pathlib import Path
@@ -46,6 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from serving.policy import department_tasks
 from serving.store.models import (
     OUTCOMES,
     STATUSES,
@@ -55,6 +56,7 @@ from serving.store.models import (
     ScoredRecord,
     WarningEvent,
 )
+from serving.store.people import PeopleStore
 from serving.store.pseudonym import pseudonymise, sanitise, scrub_text
 
 MAX_PAGE_SIZE = 500
@@ -83,6 +85,21 @@ PreparedScore = dict[str, Any]
 
 class TransitionError(Exception):
     """A disposition step the state machine refuses (HTTP 409); the message says why."""
+
+
+class StaleWarning(Exception):
+    """The warning changed since the caller read it (HTTP 409): `changed_by` and `changed_at`
+    name the last change, so a person can reload and decide again."""
+
+    def __init__(self, warning_id: str, version: int, changed_by: str, changed_at: str | None):
+        super().__init__(
+            f"warning {warning_id} changed since you read it (now version {version}, by "
+            f"{changed_by} at {changed_at}); reload it and decide again"
+        )
+        self.warning_id = warning_id
+        self.version = version
+        self.changed_by = changed_by
+        self.changed_at = changed_at
 
 
 class WarningNotFound(KeyError):
@@ -212,8 +229,9 @@ class MemoScrubber:
         return sanitise(self._secret, value, frozenset({raw_id}))
 
 
-class WarningStore:
-    """The closed loop's records: warnings, their history, the audit log and scored records."""
+class WarningStore(PeopleStore):
+    """The closed loop's records: warnings, their history, the audit log and scored records,
+    and the people and departments who work them (`PeopleStore`)."""
 
     def __init__(self, url: str, pseudonym_secret: str) -> None:
         """Connect to `url` and bring its schema to the newest revision.
@@ -232,6 +250,7 @@ class WarningStore:
         self._reads = sessionmaker(self._engine, expire_on_commit=False)
         self._writes = sessionmaker(write_engine, expire_on_commit=False)
         self.upgrade()
+        self.sync_departments(department_tasks())
 
     @property
     def engine(self) -> Engine:
@@ -429,6 +448,7 @@ class WarningStore:
                         model_name=model_name,
                         model_version=model_version,
                         updated_at=now,
+                        version=state["version"] + 1,
                     )
                     if not state["new"]:
                         rescored[state["id"]] = state
@@ -613,20 +633,21 @@ class WarningStore:
         department: str | None,
         outcome: str | None,
         note: str | None,
+        expected_version: int | None = None,
     ) -> dict[str, Any]:
         """Move a warning one step through the state machine and record who did it and when.
 
+        `expected_version`, when given, is the version the caller's form was filled against:
+        if someone changed the warning since, nothing is written and `StaleWarning` says who.
+
         Raises:
             WarningNotFound: no such warning.
+            StaleWarning: the warning is no longer at `expected_version`.
             TransitionError: the step is not allowed; the message says why.
         """
 
         def write(session: Session) -> None:
-            warning = session.scalars(
-                select(RiskWarning).where(RiskWarning.id == warning_id).with_for_update()
-            ).one_or_none()
-            if warning is None:
-                raise WarningNotFound(warning_id)
+            warning = self._locked_warning(session, warning_id, expected_version)
             check_transition(warning.status, status, department, outcome, warning.department)
             now = _now()
             previous = warning.status
@@ -636,39 +657,132 @@ class WarningStore:
             if status == "closed":
                 warning.outcome = outcome
                 warning.closed_at = now
-            warning.updated_at = now
-            clean_note = sanitise(self._secret, note) if note else None
-            detail = {
-                "from": previous,
-                "to": status,
-                "department": warning.department,
-                "outcome": outcome,
-                "note": clean_note,
-            }
-            session.add(
-                WarningEvent(
-                    warning_id=warning.id, event="disposition", at=now, actor=actor, detail=detail
-                )
-            )
-            session.add(
-                AuditEntry(
-                    at=now,
-                    actor=actor,
-                    action="disposition",
-                    task=warning.task,
-                    model_version=warning.model_version,
-                    detail={
-                        "warning_id": warning.id,
-                        "from": previous,
-                        "to": status,
-                        "department": warning.department,
-                        "outcome": outcome,
-                    },
-                )
-            )
+            self._record_disposition(session, warning, actor, previous, outcome, note, now)
 
         self._write(write)
         return self.get_warning(warning_id)
+
+    def send_back(
+        self,
+        warning_id: str,
+        *,
+        actor: str,
+        note: str,
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        """Hand a dispatched or in-progress warning back to its task's supervisors (`open`).
+
+        An officer who cannot act on a case (wrong department, nothing to do) says why in
+        `note`; the department is cleared so the supervisor dispatches it afresh.
+
+        Raises:
+            WarningNotFound, StaleWarning: as `add_feedback`.
+            TransitionError: the warning is open or closed, or the note is empty.
+        """
+        if not note or not note.strip():
+            raise TransitionError("sending a warning back needs a note saying why")
+
+        def write(session: Session) -> None:
+            warning = self._locked_warning(session, warning_id, expected_version)
+            if warning.status not in {"dispatched", "in_progress"}:
+                raise TransitionError(
+                    f"only a dispatched or in-progress warning can be sent back; it is "
+                    f"{warning.status}"
+                )
+            previous = warning.status
+            warning.status = "open"
+            warning.department = None
+            self._record_disposition(session, warning, actor, previous, None, note, _now())
+
+        self._write(write)
+        return self.get_warning(warning_id)
+
+    def _locked_warning(
+        self, session: Session, warning_id: str, expected_version: int | None
+    ) -> RiskWarning:
+        """The warning locked for update, checked against the version the caller read."""
+        warning = session.scalars(
+            select(RiskWarning).where(RiskWarning.id == warning_id).with_for_update()
+        ).one_or_none()
+        if warning is None:
+            raise WarningNotFound(warning_id)
+        if expected_version is not None and warning.version != expected_version:
+            last = session.scalars(
+                select(WarningEvent)
+                .where(WarningEvent.warning_id == warning_id)
+                .order_by(WarningEvent.id.desc())
+                .limit(1)
+            ).one_or_none()
+            raise StaleWarning(
+                warning_id,
+                warning.version,
+                last.actor if last is not None else "unknown",
+                _iso(last.at if last is not None else warning.updated_at),
+            )
+        return warning
+
+    def _record_disposition(
+        self,
+        session: Session,
+        warning: RiskWarning,
+        actor: str,
+        previous: str,
+        outcome: str | None,
+        note: str | None,
+        now: datetime,
+    ) -> None:
+        """A disposition's bookkeeping: version + 1, its history event and its audit row."""
+        warning.updated_at = now
+        warning.version = warning.version + 1
+        clean_note = sanitise(self._secret, note) if note else None
+        detail = {
+            "from": previous,
+            "to": warning.status,
+            "department": warning.department,
+            "outcome": outcome,
+            "note": clean_note,
+        }
+        session.add(
+            WarningEvent(
+                warning_id=warning.id, event="disposition", at=now, actor=actor, detail=detail
+            )
+        )
+        self._audit_row(
+            session,
+            actor,
+            "disposition",
+            {
+                "warning_id": warning.id,
+                "from": previous,
+                "to": warning.status,
+                "department": warning.department,
+                "outcome": outcome,
+            },
+            task=warning.task,
+            model_version=warning.model_version,
+        )
+
+    def _audit_row(
+        self,
+        session: Session,
+        actor: str,
+        action: str,
+        detail: Mapping[str, Any],
+        *,
+        task: str | None = None,
+        model_version: str | None = None,
+    ) -> None:
+        """Append one audit row in the caller's transaction (details scrubbed of id-like values)."""
+        session.add(
+            AuditEntry(
+                at=_now(),
+                actor=actor,
+                action=action,
+                task=task,
+                model_version=None if model_version is None else str(model_version),
+                detail=sanitise(self._secret, dict(detail)),
+            )
+        )
 
     def audit(
         self,
@@ -870,6 +984,7 @@ _STATE_COLUMNS = (
     "risk_level",
     "as_of",
     "model_version",
+    "version",
 )
 _RESCORED_COLUMNS = (
     "score",
@@ -880,6 +995,7 @@ _RESCORED_COLUMNS = (
     "model_name",
     "model_version",
     "updated_at",
+    "version",
 )
 _IN_LIST_CHUNK = 1000
 # the SQLite scored-records INSERT's columns, in its tuples' order: per row, then per request
@@ -938,6 +1054,7 @@ def _new_warning(
         "created_at": now,
         "updated_at": now,
         "closed_at": None,
+        "version": 1,
         "new": True,
     }
 
@@ -996,6 +1113,7 @@ def _warning_dict(warning: RiskWarning) -> dict[str, Any]:
         "created_at": _iso(warning.created_at),
         "updated_at": _iso(warning.updated_at),
         "closed_at": _iso(warning.closed_at),
+        "version": warning.version,
     }
 
 

@@ -148,7 +148,10 @@ def register(app: typer.Typer) -> None:
     def keys_create(
         name: str = typer.Argument(..., help="Who holds the key (shown in the audit log)."),
         scopes: str = typer.Option(
-            ..., help="Comma-separated scopes: score, review, feedback, admin."
+            ..., help="Comma-separated scopes: score, review, feedback, reveal, audit, admin."
+        ),
+        department: str | None = typer.Option(
+            None, help="Bind the key to a department code: it sees only that department's cases."
         ),
     ) -> None:
         """Create a key and print it alone on stdout, once: only its hash is stored."""
@@ -156,7 +159,7 @@ def register(app: typer.Typer) -> None:
 
         with user_errors():
             try:
-                secret = create_key(name, scopes.split(","))
+                secret = create_key(name, scopes.split(","), department=department)
             except KeyManagementError as exc:
                 raise UserError(str(exc)) from None
         typer.echo(secret)
@@ -174,7 +177,7 @@ def register(app: typer.Typer) -> None:
             state = f"revoked {record.revoked_at}" if record.revoked_at else "active"
             typer.echo(
                 f"{record.name}\t{record.key_id}\t{','.join(record.scopes)}\t"
-                f"created {record.created_at}\t{state}"
+                f"{record.department or '-'}\tcreated {record.created_at}\t{state}"
             )
 
     @keys_app.command("revoke")

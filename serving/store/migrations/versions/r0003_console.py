@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "r0003_console"
-down_revision = "r0001"
+down_revision = "r0002_people"
 branch_labels = None
 depends_on = None
 

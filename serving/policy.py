@@ -1,0 +1,399 @@
+"""The one authorisation policy: who may see and do what, for people and API keys alike.
+
+Every `/v1/` route names its policy action beside itself (serving/routes.py); the request guard
+and the handlers ask `decide` and nothing else, and the console's views ask the same function.
+A refusal carries the sentence of the rule that refused it, which the 403 shows. The table in
+docs/privacy.md is this module in words; tests/serving/test_policy_matrix.py walks it against
+the running service.
+
+Roles (people):
+- officer: sees and works only the warnings dispatched to their own department (start, close
+  with an outcome, send back to the supervisor with a note), and may reveal their identity;
+- supervisor: sees every warning of the tasks their department owns (and those dispatched to
+  their department), dispatches, re-routes and triage-closes them;
+- auditor: reads everything, the audit log included, changes nothing and reveals nothing;
+- admin: users, keys and model reload; sees no case content.
+
+API keys keep their scopes (score, review, feedback, reveal, audit, admin); a key bound to a
+department sees and works only that department's warnings, as its officers and supervisors do.
+`system` actors are riskloop's own jobs (the reload check, `riskloop screen`) and the CLI run by
+the operator on the server itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Literal
+
+from models.departments import ALL_TASK_DEPARTMENTS, DEPARTMENTS, department_code
+from models.spec import TASK_NAMES, get_spec
+
+ActorKind = Literal["user", "key", "system"]
+Role = Literal["officer", "supervisor", "auditor", "admin"]
+ROLES: tuple[Role, ...] = ("officer", "supervisor", "auditor", "admin")
+
+# policy actions, one per kind of request
+ACTIONS: tuple[str, ...] = (
+    "models_read",  # which model serves each task
+    "score",  # score records or materialised entities
+    "warning_list",  # list warnings
+    "warning_read",  # read one warning with its history
+    "warning_page",  # open a warning's explanation page
+    "feedback",  # move a warning through the state machine
+    "reveal",  # decrypt a warning's entity id
+    "reload",  # reload the champions
+    "audit_read",  # read the audit log
+    "users_manage",  # create, disable, reset people
+)
+# case content: what an administrator never sees
+CASE_ACTIONS = frozenset({"warning_list", "warning_read", "warning_page", "feedback", "reveal"})
+READ_ACTIONS = frozenset({"warning_list", "warning_read", "warning_page"})
+# the API-key scope each action needs (None: any valid key)
+ACTION_SCOPES: dict[str, str | None] = {
+    "models_read": None,
+    "score": "score",
+    "warning_list": "review",
+    "warning_read": "review",
+    "warning_page": "review",
+    "feedback": "feedback",
+    "reveal": "reveal",
+    "reload": "admin",
+    "audit_read": "audit",
+    "users_manage": "admin",
+}
+TRANSITIONS: tuple[str, ...] = (
+    "dispatch",
+    "reroute",
+    "start",
+    "close",
+    "send_back",
+    "triage_close",
+)
+# which transitions each status offers at all (the state machine's view, in policy words)
+_STATE_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "open": ("dispatch", "triage_close"),
+    "dispatched": ("reroute", "start", "send_back", "triage_close"),
+    "in_progress": ("close", "send_back"),
+    "closed": (),
+}
+_OWNER_TRANSITIONS = frozenset({"dispatch", "reroute", "triage_close"})
+_HANDLER_TRANSITIONS = frozenset({"start", "close", "send_back"})
+
+# Which department owns (dispatches) each task's warnings.
+# TODO(registry): read from features/tasks.py once the task registry lands on main.
+_TASK_OWNERS: dict[str, str] = {
+    "wage-arrears": "county_centre",
+    "telecom-fraud": "anti_fraud",
+    "dispute-escalation": "county_centre",
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is asking: a signed-in person, an API key, or riskloop itself.
+
+    `role` and `department` are set for people; a key has `scopes` and may have a department.
+    `audit_name` (`user:alice`, `key:ingest`, `system:screen`) is what the audit log records.
+    """
+
+    kind: ActorKind
+    name: str
+    role: Role | None = None
+    department: str | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def audit_name(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+    @classmethod
+    def user(cls, name: str, role: str, department: str) -> Actor:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        return cls("user", name, role=role, department=department)  # type: ignore[arg-type]
+
+    @classmethod
+    def key(cls, name: str, scopes: Collection[str], department: str | None = None) -> Actor:
+        return cls("key", name, department=department, scopes=frozenset(scopes))
+
+    @classmethod
+    def system(cls, name: str) -> Actor:
+        return cls("system", name)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The policy's answer; `rule` is the sentence a 403 shows (English, then `rule_zh`)."""
+
+    allowed: bool
+    rule: str
+    rule_zh: str = ""
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+@dataclass(frozen=True)
+class VisibleScope:
+    """What a listing may show: everything, or warnings dispatched to `departments` plus every
+    warning of `tasks`. Empty sets and `everything=False`: nothing."""
+
+    everything: bool = False
+    departments: frozenset[str] = frozenset()
+    tasks: frozenset[str] = frozenset()
+
+    @property
+    def nothing(self) -> bool:
+        return not self.everything and not self.departments and not self.tasks
+
+    def department_values(self) -> frozenset[str]:
+        """The stored values that mean these departments: codes and both names (warnings
+        dispatched before codes were enforced carry a name)."""
+        values: set[str] = set()
+        for department in DEPARTMENTS:
+            if department.code in self.departments:
+                values |= {department.code, department.name_en, department.name_zh}
+        return frozenset(values)
+
+    def contains(self, warning: Mapping[str, Any]) -> bool:
+        if self.everything:
+            return True
+        if warning.get("task") in self.tasks:
+            return True
+        stored = warning.get("department")
+        return stored is not None and department_code(str(stored)) in self.departments
+
+
+@lru_cache(maxsize=1)
+def department_tasks() -> dict[str, tuple[str, ...]]:
+    """Each department's tasks: those whose actions name it; the county centre and the data
+    office handle every task."""
+    handled: dict[str, list[str]] = {department.code: [] for department in DEPARTMENTS}
+    for task in TASK_NAMES:
+        spec = get_spec(task)
+        named = {
+            department_code(action.department_en)
+            for actions in (
+                *spec.level_actions.values(),
+                *spec.driver_actions.values(),
+                *spec.feature_actions.values(),
+            )
+            for action in actions
+        }
+        for code in handled:
+            if code in named or code in ALL_TASK_DEPARTMENTS or _TASK_OWNERS.get(task) == code:
+                handled[code].append(task)
+    return {code: tuple(tasks) for code, tasks in handled.items()}
+
+
+def task_owner(task: str) -> str:
+    """The department whose supervisors see and dispatch all of `task`'s warnings."""
+    return _TASK_OWNERS[task]
+
+
+def owned_tasks(department: str | None) -> frozenset[str]:
+    """The tasks a department owns (its supervisors dispatch them)."""
+    return frozenset(task for task, owner in _TASK_OWNERS.items() if owner == department)
+
+
+def _allow(rule: str, rule_zh: str) -> Decision:
+    return Decision(True, rule, rule_zh)
+
+
+def _refuse(rule: str, rule_zh: str) -> Decision:
+    return Decision(False, rule, rule_zh)
+
+
+def visible_scope(actor: Actor) -> VisibleScope:
+    """Which warnings a listing may show this actor (before the caller's own filters)."""
+    if actor.kind == "system":
+        return VisibleScope(everything=True)
+    if actor.kind == "key":
+        if "review" not in actor.scopes and "feedback" not in actor.scopes:
+            return VisibleScope()
+        if actor.department is None:
+            return VisibleScope(everything=True)
+        return VisibleScope(
+            departments=frozenset({actor.department}), tasks=owned_tasks(actor.department)
+        )
+    if actor.role == "auditor":
+        return VisibleScope(everything=True)
+    if actor.role == "supervisor":
+        return VisibleScope(
+            departments=frozenset({actor.department or ""}), tasks=owned_tasks(actor.department)
+        )
+    if actor.role == "officer":
+        return VisibleScope(departments=frozenset({actor.department or ""}))
+    return VisibleScope()
+
+
+def _case_rule(actor: Actor, warning: Mapping[str, Any] | None) -> Decision:
+    """Whether `warning` (if given) is within what `actor` may see."""
+    if warning is None or visible_scope(actor).contains(warning):
+        return _allow(
+            "the warning is within the actor's departments and tasks",
+            "该预警属于本部门或本部门负责的任务",
+        )
+    if actor.kind == "key":
+        return _refuse(
+            f"key {actor.name!r} is bound to department {actor.department!r}; this warning is "
+            "neither dispatched to it nor of a task it owns",
+            f"密钥 {actor.name!r} 绑定部门 {actor.department!r}，该预警既未派发给该部门，也不属于该部门负责的任务",
+        )
+    if actor.role == "officer":
+        return _refuse(
+            "officers see and work only the warnings dispatched to their own department",
+            "办事人员只能查看和处理派发给本部门的预警",
+        )
+    return _refuse(
+        "supervisors see the warnings of the tasks their department owns and those dispatched "
+        "to their department",
+        "主管只能查看本部门负责任务的预警及派发给本部门的预警",
+    )
+
+
+def _decide_key(actor: Actor, action: str, warning: Mapping[str, Any] | None) -> Decision:
+    scope = ACTION_SCOPES[action]
+    if scope is not None and scope not in actor.scopes:
+        return _refuse(
+            f"key {actor.name!r} lacks the {scope!r} scope this request needs",
+            f"密钥 {actor.name!r} 缺少此请求所需的 {scope!r} 权限范围",
+        )
+    if action in CASE_ACTIONS:
+        return _case_rule(actor, warning)
+    return _allow(f"key {actor.name!r} holds the {scope!r} scope", "密钥具有所需权限范围")
+
+
+def _decide_user(actor: Actor, action: str, warning: Mapping[str, Any] | None) -> Decision:
+    if action == "models_read":
+        return _allow("every signed-in person may see which models serve", "登录人员均可查看模型")
+    if action == "score":
+        return _refuse(
+            "scoring is done by systems with an API key, not by people",
+            "评分由持有 API 密钥的系统执行，人员不能直接评分",
+        )
+    if actor.role == "admin":
+        if action in {"reload", "users_manage"}:
+            return _allow(
+                "administrators manage users, keys and models", "管理员管理用户、密钥和模型"
+            )
+        return _refuse(
+            "administrators manage users, keys and models and see no case content",
+            "管理员只管理用户、密钥和模型，不查看案件内容",
+        )
+    if action in {"reload", "users_manage"}:
+        return _refuse(
+            "only administrators manage users, keys and models",
+            "只有管理员可以管理用户、密钥和模型",
+        )
+    if actor.role == "auditor":
+        if action in READ_ACTIONS or action == "audit_read":
+            return _allow(
+                "auditors read everything, the audit log included", "审计员可查看全部内容及审计日志"
+            )
+        if action == "reveal":
+            return _refuse(
+                "auditors see pseudonyms only; re-identification is for the people working the case",
+                "审计员只能看到假名；身份还原仅限处理该案件的人员",
+            )
+        return _refuse("auditors read everything and change nothing", "审计员只读，不作任何更改")
+    if action == "audit_read":
+        return _refuse("only auditors read the audit log", "只有审计员可以查看审计日志")
+    return _case_rule(actor, warning)
+
+
+def decide(
+    actor: Actor,
+    action: str,
+    *,
+    task: str | None = None,
+    warning: Mapping[str, Any] | None = None,
+    transition: str | None = None,
+) -> Decision:
+    """May `actor` do `action` (on `task`, or on `warning`, by `transition`)?
+
+    Args:
+        actor: who asks.
+        action: one of `ACTIONS`.
+        task: the task a score request is for (reserved for per-task key bindings).
+        warning: the warning's dict (`task`, `department`, `status`) for case actions; None
+            asks whether the actor may do the action on some warning at all (a listing).
+        transition: for `feedback`, one of `TRANSITIONS` (see `transition_for`).
+    """
+    if action not in ACTION_SCOPES:
+        raise ValueError(f"unknown policy action {action!r}; expected one of {', '.join(ACTIONS)}")
+    del task  # every task is treated alike today; kept so callers already say which
+    if actor.kind == "system":
+        return _allow("riskloop's own jobs may do anything", "系统任务不受限")
+    decision = (
+        _decide_key(actor, action, warning)
+        if actor.kind == "key"
+        else _decide_user(actor, action, warning)
+    )
+    if (
+        decision.allowed
+        and action == "feedback"
+        and warning is not None
+        and transition
+        and transition not in allowed_transitions(actor, warning)
+    ):
+        return _refuse(_transition_rule(actor, transition), _transition_rule_zh(transition))
+    return decision
+
+
+def _transition_rule(actor: Actor, transition: str) -> str:
+    if transition in _OWNER_TRANSITIONS:
+        return (
+            f"only a supervisor of the department owning the task may {transition.replace('_', '-')} "
+            "a warning"
+        )
+    return (
+        f"only the department the warning is dispatched to may {transition.replace('_', ' ')} it"
+        if actor.kind != "system"
+        else f"{transition} is not possible in this state"
+    )
+
+
+def _transition_rule_zh(transition: str) -> str:
+    if transition in _OWNER_TRANSITIONS:
+        return "只有该任务负责部门的主管可以派发、改派或初筛办结预警"
+    return "只有预警派发到的部门可以开始处理、办结或退回预警"
+
+
+def allowed_transitions(actor: Actor, warning: Mapping[str, Any]) -> tuple[str, ...]:
+    """The transitions `actor` may make on `warning` now, in `TRANSITIONS` order."""
+    possible = _STATE_TRANSITIONS.get(str(warning.get("status")), ())
+    if actor.kind == "system":
+        return possible
+    if not decide(actor, "feedback", warning=warning):
+        return ()
+    if actor.kind == "key" and actor.department is None:
+        return possible
+    stored = warning.get("department")
+    dispatched_here = stored is not None and department_code(str(stored)) == actor.department
+    owner = warning.get("task") in owned_tasks(actor.department) and (
+        actor.kind == "key" or actor.role == "supervisor"
+    )
+    return tuple(
+        transition
+        for transition in possible
+        if (owner and transition in _OWNER_TRANSITIONS)
+        or (dispatched_here and transition in _HANDLER_TRANSITIONS)
+    )
+
+
+def transition_for(current: str, status: str) -> str | None:
+    """The policy's name for a feedback step `current -> status` (None: no such step)."""
+    steps = {
+        ("open", "dispatched"): "dispatch",
+        ("dispatched", "dispatched"): "reroute",
+        ("dispatched", "in_progress"): "start",
+        ("in_progress", "closed"): "close",
+        ("open", "closed"): "triage_close",
+        ("dispatched", "closed"): "triage_close",
+        ("dispatched", "open"): "send_back",
+        ("in_progress", "open"): "send_back",
+    }
+    return steps.get((current, status))

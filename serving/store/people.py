@@ -1,0 +1,364 @@
+"""People and departments in the warnings store: accounts, Argon2 passwords, sign-in lockout.
+
+`PeopleStore` is mixed into `WarningStore` (one store object for the service, the console and
+the CLI) and uses its sessions and audit log. Passwords are hashed with Argon2id through
+`argon2-cffi` (its default parameters, RFC 9106's low-memory profile); a hash made with older
+parameters is re-hashed at the next successful sign-in. Every sign-in, failed sign-in, sign-out
+and account change is an audit row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.departments import DEPARTMENTS
+from serving.store.models import LANGS, ROLES, Department, User
+
+MIN_PASSWORD_CHARS = 12
+MAX_FAILED_SIGN_INS = 5
+LOCKOUT = timedelta(minutes=15)
+_USER_NAME = re.compile(r"^[a-z][a-z0-9_.-]{1,63}$")
+_HASHER = PasswordHasher()
+# verified against when the name is unknown, so a wrong name costs as long as a wrong password
+_DUMMY_HASH = _HASHER.hash("riskloop: no such user")
+
+
+class PeopleError(ValueError):
+    """A request about people the store refuses (unknown department or role, duplicate, weak
+    password); the message says which and is safe to show."""
+
+
+class UserNotFound(KeyError):
+    """No user has this name."""
+
+    def __str__(self) -> str:
+        return f"no user named {self.args[0]!r}" if self.args else "user not found"
+
+
+class SignInRefused(Exception):
+    """A sign-in that failed; the message never says whether the name or the password was
+    wrong (`reason` does, for the audit log only)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """A user as the rest of riskloop sees one: never the password hash."""
+
+    name: str
+    display_name: str
+    department: str
+    role: str
+    lang: str
+    created_at: datetime
+    disabled_at: datetime | None
+    failed_attempts: int
+    locked_until: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.disabled_at is None
+
+    def public(self) -> dict[str, Any]:
+        """What `riskloop users list` prints and an admin page shows."""
+        return {
+            "name": self.name,
+            "display_name": self.display_name,
+            "department": self.department,
+            "role": self.role,
+            "lang": self.lang,
+            "created_at": _aware(self.created_at).isoformat(timespec="seconds"),
+            "disabled_at": _iso(self.disabled_at),
+            "locked_until": _iso(self.locked_until),
+        }
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands datetimes back naive; the store writes them in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else _aware(moment).isoformat(timespec="seconds")
+
+
+def _record(user: User) -> UserRecord:
+    return UserRecord(
+        name=user.name,
+        display_name=user.display_name,
+        department=user.department,
+        role=user.role,
+        lang=user.lang,
+        created_at=_aware(user.created_at),
+        disabled_at=None if user.disabled_at is None else _aware(user.disabled_at),
+        failed_attempts=user.failed_attempts,
+        locked_until=None if user.locked_until is None else _aware(user.locked_until),
+    )
+
+
+def check_password_strength(password: str) -> None:
+    """Refuse a password under `MIN_PASSWORD_CHARS` characters or made of blanks."""
+    if len(password) < MIN_PASSWORD_CHARS or not password.strip():
+        raise PeopleError(
+            f"password too weak: use at least {MIN_PASSWORD_CHARS} characters (got {len(password)})"
+        )
+
+
+def hash_password(password: str) -> str:
+    """Argon2id hash (salt and parameters inside the string)."""
+    return _HASHER.hash(password)
+
+
+class PeopleStore:
+    """Users and departments; needs the host store's `_reads`, `_writes` and `_write`."""
+
+    _reads: sessionmaker[Session]
+    _write: Callable[..., Any]
+    # (session, actor, action, detail): appends one audit row in the caller's transaction
+    _audit_row: Callable[[Session, str, str, Mapping[str, Any]], None]
+
+    # ------------------------------------------------------------ departments
+
+    def sync_departments(self, tasks: Mapping[str, Sequence[str]]) -> None:
+        """Bring the departments table in line with `models.departments` and `tasks`.
+
+        `tasks` maps a department code to the tasks it handles. Runs at every start, so a
+        renamed department or a new task reaches the table without a migration; capacity,
+        which an administrator may set, is left alone.
+        """
+
+        def write(session: Session) -> None:
+            stored = {row.code: row for row in session.scalars(select(Department))}
+            for department in DEPARTMENTS:
+                handled = list(tasks.get(department.code, ()))
+                row = stored.get(department.code)
+                if row is None:
+                    session.add(
+                        Department(
+                            code=department.code,
+                            name_zh=department.name_zh,
+                            name_en=department.name_en,
+                            tasks=handled,
+                        )
+                    )
+                elif (row.name_zh, row.name_en, row.tasks) != (
+                    department.name_zh,
+                    department.name_en,
+                    handled,
+                ):
+                    row.name_zh, row.name_en, row.tasks = (
+                        department.name_zh,
+                        department.name_en,
+                        handled,
+                    )
+
+        self._write(write, retry_integrity=True)
+
+    def list_departments(self) -> list[dict[str, Any]]:
+        """Every department: code, names, tasks handled, capacity (None: not set)."""
+        with self._reads.begin() as session:
+            return [
+                {
+                    "code": row.code,
+                    "name_zh": row.name_zh,
+                    "name_en": row.name_en,
+                    "tasks": list(row.tasks),
+                    "capacity": row.capacity,
+                }
+                for row in session.scalars(select(Department).order_by(Department.code))
+            ]
+
+    def _check_department(self, session: Session, code: str) -> None:
+        if session.get(Department, code) is None:
+            known = session.scalars(select(Department.code).order_by(Department.code)).all()
+            raise PeopleError(f"unknown department {code!r}; expected one of {', '.join(known)}")
+
+    # ------------------------------------------------------------ users
+
+    def create_user(
+        self,
+        name: str,
+        *,
+        department: str,
+        role: str,
+        password: str,
+        display_name: str | None = None,
+        lang: str = "zh",
+        actor: str = "system:cli",
+    ) -> UserRecord:
+        """Create an account; raises `PeopleError` (nothing written) on any bad field."""
+        if not _USER_NAME.match(name):
+            raise PeopleError(
+                f"invalid user name {name!r}: use 2-64 lower-case letters, digits, '_', '.' "
+                "or '-', starting with a letter"
+            )
+        if role not in ROLES:
+            raise PeopleError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        if lang not in LANGS:
+            raise PeopleError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}")
+        check_password_strength(password)
+        password_hash = hash_password(password)
+
+        def write(session: Session) -> UserRecord:
+            self._check_department(session, department)
+            if session.scalar(select(func.count()).where(User.name == name)):
+                raise PeopleError(f"a user named {name!r} already exists")
+            user = User(
+                name=name,
+                display_name=display_name or name,
+                department=department,
+                role=role,
+                password_hash=password_hash,
+                failed_attempts=0,
+                lang=lang,
+                created_at=datetime.now(UTC),
+            )
+            session.add(user)
+            session.flush()
+            self._audit_row(
+                session,
+                actor,
+                "user_created",
+                {"user": name, "department": department, "role": role},
+            )
+            return _record(user)
+
+        return self._write(write)  # type: ignore[no-any-return]
+
+    def get_user(self, name: str) -> UserRecord:
+        """The user called `name`; raises `UserNotFound`."""
+        with self._reads.begin() as session:
+            user = session.scalars(select(User).where(User.name == name)).one_or_none()
+            if user is None:
+                raise UserNotFound(name)
+            return _record(user)
+
+    def list_users(self) -> list[UserRecord]:
+        """Every account, disabled ones included, by name."""
+        with self._reads.begin() as session:
+            return [_record(user) for user in session.scalars(select(User).order_by(User.name))]
+
+    def _change_user(
+        self, name: str, actor: str, action: str, change: Callable[[User], dict[str, Any]]
+    ) -> UserRecord:
+        def write(session: Session) -> UserRecord:
+            user = session.scalars(
+                select(User).where(User.name == name).with_for_update()
+            ).one_or_none()
+            if user is None:
+                raise UserNotFound(name)
+            detail = change(user)
+            self._audit_row(session, actor, action, {"user": name, **detail})
+            return _record(user)
+
+        return self._write(write)  # type: ignore[no-any-return]
+
+    def disable_user(self, name: str, *, actor: str = "system:cli") -> UserRecord:
+        """Disable an account (kept for the record); its sessions stop at their next request."""
+
+        def change(user: User) -> dict[str, Any]:
+            if user.disabled_at is not None:
+                raise PeopleError(f"user {name!r} is already disabled")
+            user.disabled_at = datetime.now(UTC)
+            return {}
+
+        return self._change_user(name, actor, "user_disabled", change)
+
+    def reset_password(self, name: str, password: str, *, actor: str = "system:cli") -> UserRecord:
+        """Set a new password and lift any lockout."""
+        check_password_strength(password)
+        password_hash = hash_password(password)
+
+        def change(user: User) -> dict[str, Any]:
+            user.password_hash = password_hash
+            user.failed_attempts = 0
+            user.locked_until = None
+            return {}
+
+        return self._change_user(name, actor, "user_password_reset", change)
+
+    def set_user_lang(self, name: str, lang: str) -> UserRecord:
+        """Remember a person's language choice (zh or en)."""
+        if lang not in LANGS:
+            raise PeopleError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}")
+
+        def change(user: User) -> dict[str, Any]:
+            user.lang = lang
+            return {"lang": lang}
+
+        return self._change_user(name, f"user:{name}", "user_lang", change)
+
+    def sign_in(self, name: str, password: str, *, now: datetime | None = None) -> UserRecord:
+        """Check a password; audits `sign_in` or `sign_in_failed`.
+
+        Raises:
+            SignInRefused: unknown name, wrong password, disabled or locked account (locked
+                for `LOCKOUT` after `MAX_FAILED_SIGN_INS` failures in a row).
+        """
+        moment = now or datetime.now(UTC)
+        refused = "sign-in refused: wrong name or password, or the account is locked or disabled"
+
+        def write(session: Session) -> UserRecord | SignInRefused:
+            user = session.scalars(
+                select(User).where(User.name == name).with_for_update()
+            ).one_or_none()
+            reason = _refusal(user, moment)
+            ok = _verify(user.password_hash if user is not None else _DUMMY_HASH, password)
+            if user is not None and reason is None and not ok:
+                user.failed_attempts += 1
+                reason = "wrong password"
+                if user.failed_attempts >= MAX_FAILED_SIGN_INS:
+                    user.locked_until = moment + LOCKOUT
+                    reason = f"wrong password; locked until {_iso(user.locked_until)}"
+            if reason is not None:
+                self._audit_row(session, f"user:{name}"[:200], "sign_in_failed", {"reason": reason})
+                return SignInRefused(refused, reason)
+            assert user is not None
+            user.failed_attempts = 0
+            user.locked_until = None
+            if _HASHER.check_needs_rehash(user.password_hash):
+                user.password_hash = hash_password(password)
+            self._audit_row(session, f"user:{name}", "sign_in", {})
+            return _record(user)
+
+        outcome = self._write(write)
+        if isinstance(outcome, SignInRefused):
+            raise outcome
+        return outcome  # type: ignore[no-any-return]
+
+    def sign_out(self, name: str) -> None:
+        """Record a sign-out."""
+
+        def write(session: Session) -> None:
+            self._audit_row(session, f"user:{name}", "sign_out", {})
+
+        self._write(write)
+
+
+def _refusal(user: User | None, moment: datetime) -> str | None:
+    if user is None:
+        return "unknown user"
+    if user.disabled_at is not None:
+        return "account disabled"
+    if user.locked_until is not None and _aware(user.locked_until) > moment:
+        return f"account locked until {_iso(user.locked_until)}"
+    return None
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
