@@ -14,6 +14,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from features.tasks import TASKS, get_task
+
 Direction = Literal[-1, 0, 1]
 FeatureDtype = Literal["float", "int", "bool", "category"]
 
@@ -1009,10 +1011,9 @@ DISPUTE_ESCALATION: tuple[FeatureDef, ...] = (
     ),
 )
 
+#: Every task's entries by slug, in registry order (the registry names each task's constant).
 CATALOG: dict[str, tuple[FeatureDef, ...]] = {
-    "wage_arrears": WAGE_ARREARS,
-    "telecom_fraud": TELECOM_FRAUD,
-    "dispute_escalation": DISPUTE_ESCALATION,
+    task.slug: globals()[task.catalog_constant] for task in TASKS.values()
 }
 
 
@@ -1026,9 +1027,7 @@ def _content_version(catalog: Mapping[str, tuple[FeatureDef, ...]]) -> str:
 CATALOG_VERSION = _content_version(CATALOG)
 
 AUDIT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "wage_arrears": ("audit_district", "audit_sector", "audit_size_band"),
-    "telecom_fraud": ("audit_age_band", "audit_sex"),
-    "dispute_escalation": ("audit_district", "audit_dispute_type"),
+    task.slug: task.audit_columns for task in TASKS.values()
 }
 
 AGE_BANDS = ("under_18", "18_30", "31_59", "60_plus")
@@ -1036,10 +1035,7 @@ AGE_BANDS = ("under_18", "18_30", "31_59", "60_plus")
 
 def slug(task: str) -> str:
     """Python slug of a task given by CLI name (`wage-arrears`) or slug (`wage_arrears`)."""
-    name = task.replace("-", "_")
-    if name not in CATALOG:
-        raise KeyError(f"unknown task {task!r}; expected one of {sorted(CATALOG)}")
-    return name
+    return get_task(task).slug
 
 
 def features(task: str) -> tuple[FeatureDef, ...]:

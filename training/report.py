@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import FeatureDef
+from features.tasks import get_task
 from models import html
 from models.explain_plots import (
     Contribution,
@@ -63,23 +64,6 @@ MAX_EXPLAINED_ROWS = 20_000
 DEPENDENCE_PLOTS = 4
 SAMPLE_WARNINGS_PER_LEVEL = 2
 
-INTENDED_USE: dict[str, str] = {
-    "wage_arrears": (
-        "Monthly screening of registered employers for wage-arrears risk in the next three "
-        "months, so labour inspection and township labour offices can plan visits within their "
-        "capacity. A warning asks a person to look; it is never a sanction or a finding."
-    ),
-    "telecom_fraud": (
-        "Monthly screening of residents with an exposure signal for telecom-fraud victimisation "
-        "risk in the next 30 days, so the anti-fraud centre and community police can warn and "
-        "dissuade in time. It protects potential victims and must never be used against them."
-    ),
-    "dispute_escalation": (
-        "Scoring each registered dispute seven days after registration for escalation in the "
-        "next 90 days (repeat or higher petition, police case, group incident), so mediators "
-        "and township centres can prioritise follow-up."
-    ),
-}
 KNOWN_LIMITS: tuple[str, ...] = (
     "Trained and evaluated on a simulated city: figures describe that city, not a real one.",
     "Labels record detection, not occurrence: under-reported groups look safer than they are.",
@@ -448,7 +432,7 @@ def _model_card(
             html.tag("h3", "Risk levels"),
             threshold_table,
             html.tag("h3", "Intended use"),
-            html.tag("p", INTENDED_USE.get(spec.slug, "")),
+            html.tag("p", get_task(spec.slug).intended_use),
             html.tag("h3", "Known limits"),
             html.tag("ul", *(html.tag("li", text) for text in KNOWN_LIMITS)),
             html.tag("p", run_info.data_note, class_="muted") if run_info.data_note else "",

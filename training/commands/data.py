@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from features.tasks import TASKS
 from training.errors import UserError, user_errors
 
 
@@ -17,12 +18,8 @@ class Engine(StrEnum):
     dask = "dask"
 
 
-class TaskName(StrEnum):
-    """The three risk tasks, by CLI name."""
-
-    wage_arrears = "wage-arrears"
-    telecom_fraud = "telecom-fraud"
-    dispute_escalation = "dispute-escalation"
+#: The registry's tasks as CLI choices (Typer lists an enum's values in the help and rejects others).
+TaskName = StrEnum("TaskName", {task.slug: task.name for task in TASKS.values()})  # type: ignore[misc]
 
 
 def build_dataset_command(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from features.tasks import names_in_words
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
@@ -20,9 +21,7 @@ if TYPE_CHECKING:
     from models.spec import TaskSpec
     from training.train import TrainingData, TrainOutcome
 
-TaskOption = Annotated[
-    str, typer.Option("--task", help="wage-arrears, telecom-fraud or dispute-escalation.")
-]
+TaskOption = Annotated[str, typer.Option("--task", help=f"{names_in_words()}.")]
 RawOption = Annotated[
     Path | None, typer.Option("--raw", help="A raw city folder (as `riskloop generate` writes).")
 ]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from features.tasks import names_in_words
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
@@ -27,9 +28,7 @@ REPORT_ARTIFACT_DIR = "reports"
 
 
 def report(
-    task: str = typer.Option(
-        ..., "--task", help="wage-arrears, telecom-fraud or dispute-escalation."
-    ),
+    task: str = typer.Option(..., "--task", help=f"{names_in_words()}."),
     version: int | None = typer.Option(None, "--version", help="Registered model version number."),
     alias: str | None = typer.Option(
         None, "--alias", help="Registry alias (champion, challenger); default champion."

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from features.tasks import names_in_words
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
@@ -173,9 +174,7 @@ def _best_params(spec: TaskSpec, study: object, base: LightGBMParams) -> LightGB
 
 
 def tune_command(
-    task: Annotated[
-        str, typer.Option("--task", help="wage-arrears, telecom-fraud or dispute-escalation.")
-    ],
+    task: Annotated[str, typer.Option("--task", help=f"{names_in_words()}.")],
     storage: Annotated[
         str,
         typer.Option(
