@@ -55,6 +55,7 @@ from models.scorer import (
 from models.settings import Settings, get_settings
 from models.spec import TaskSpec, get_spec
 from serving import schemas
+from serving.console import console_app
 from serving.auth import AuthError, KeyRecord, KeyRing
 from serving.online_store import EntityNotMaterialized, OnlineStore
 from serving.store import PreparedScore, TransitionError, WarningNotFound, WarningStore
@@ -609,6 +610,7 @@ def _score_api(task: Task) -> Any:
     service_class=RiskloopBentoService,
 )
 @bentoml.asgi_app(api, path="/v1")
+@bentoml.asgi_app(console_app, path="/console")
 class RiskloopService:
     """Scores the three tasks with their champions; records warnings; follows the alias."""
 
@@ -745,6 +747,11 @@ class RiskloopService:
     for _task in TASKS_BY_SLUG.values():
         locals()[f"score_{_task.slug}"] = _score_api(_task)
     del _task
+
+    def served_model(self, task: str) -> tuple[RiskModel, str] | None:
+        """The warm model serving `task` and its version (the review console draws with it)."""
+        served = self._served.get(task)
+        return None if served is None else (served.model, served.version)
 
     # -- models and reload -------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ REPORT_SECURITY_POLICY = (
     "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
 )
 _MAX_FORM_FIELD = 4000
+STATIC_FILES = {"console.css": "text/css", "favicon.svg": "image/svg+xml"}
 
 
 class Backend(Protocol):
@@ -217,10 +218,12 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         form = await request.form(max_files=0, max_fields=10) if request.method == "POST" else None
         return await run_in_threadpool(pages.sign_in, console(), request, form)
 
-    async def stylesheet(_request: Request) -> Response:
-        css = resources.files("serving.console").joinpath("static/console.css").read_bytes()
-        response = Response(css, media_type="text/css")
-        secured(response)
+    async def static(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in STATIC_FILES:
+            return secured(Response("not found", status_code=404, media_type="text/plain"))
+        body = resources.files("serving.console").joinpath(f"static/{name}").read_bytes()
+        response = secured(Response(body, media_type=STATIC_FILES[name]))
         response.headers["Cache-Control"] = "public, max-age=3600"
         return response
 
@@ -229,7 +232,7 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
 
     routes = [
         Route("/", root),
-        Route("/static/console.css", stylesheet),
+        Route("/static/{name}", static),
         Route("/sign-in", sign_in_endpoint, methods=["GET", "POST"]),
         Route("/sign-out", page(pages.sign_out, post=True), methods=["POST"]),
         Route("/lang", page(pages.switch_lang, post=True), methods=["POST"]),

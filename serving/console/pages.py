@@ -179,7 +179,12 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
         }
         for row in found.rows
     ]
-    departments = console.queries.departments_in_use(scope)
+    handled = set(_visible_tasks(console, visit, scope))
+    departments = sorted(
+        code
+        for code, row in console.departments().items()
+        if handled & set(row.get("tasks") or ())
+    )
     return console.render(
         "console/queue.html",
         visit.lang,
@@ -191,7 +196,7 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
         filters=filters,
         deadlines=has_deadlines(),
         scope_text=_scope_text(console, visit),
-        task_options=[(task, t(f"task.{task}")) for task in tasks],
+        task_options=[(task, t(f"task.{task}")) for task in sorted(handled)],
         level_options=[(level, t(f"level.{level}")) for level in LEVEL_ORDER],
         status_options=[(status, t(f"status.{status}")) for status in STATUSES],
         department_options=[
@@ -300,8 +305,9 @@ def render_case(
             warning.get("history") or [], t, person, lambda c: console.department_name(c, lang)
         ),
         transitions=case_view.transition_forms(allowed, warning, department_choices),
-        can_reveal=bool(decide(visit.actor, "reveal", warning=warning))
-        and bool(warning.get("identity_available", True)),
+        # the store's re-identification arrives with the encrypted ids (people's branch)
+        can_reveal=hasattr(console.store, "reveal_identity")
+        and bool(decide(visit.actor, "reveal", warning=warning)),
         waterfall=served is not None,
         waterfall_height=int(90 + 38 * (len(reasons) + 3)),
         stale=stale,
@@ -441,8 +447,8 @@ def dashboard(console: Console, request: Request, visit: Visit, _form: FormData 
     """Per task: open warnings, overdue, precision, this month's load, model and monitoring."""
     if not decide(visit.actor, "warning_list"):
         return error_page(console, request, visit, 403, _rule(visit, "warning_list"))
-    tasks = _tasks()
     scope = visible_scope(visit.actor)
+    tasks = _visible_tasks(console, visit, scope)
     figures = console.queries.dashboard(scope, tasks)
     reports_dir = console.backend.settings.reports_dir
     departments = console.departments()
@@ -486,6 +492,16 @@ def dashboard(console: Console, request: Request, visit: Visit, _form: FormData 
         outcomes=OUTCOMES,
         queue_link=lambda **query: QueueFilters(**query).query(),
     )
+
+
+def _visible_tasks(console: Console, visit: Visit, scope: Any) -> tuple[str, ...]:
+    """The tasks whose warnings this person may see: all, or their scope's and department's."""
+    if scope.everything:
+        return _tasks()
+    handled = set(scope.tasks)
+    for code in scope.departments:
+        handled |= set((console.departments().get(code) or {}).get("tasks") or ())
+    return tuple(task for task in _tasks() if task in handled)
 
 
 def _monitor(path: Any) -> dict[str, Any] | None:

@@ -158,6 +158,13 @@ def _overdue_condition() -> ColumnElement[bool]:
     return and_(due_at.is_not(None), due_at < datetime.now(UTC), RiskWarning.status != "closed")
 
 
+def _is_overdue(row: Mapping[str, Any], now: datetime) -> bool:
+    due_at = row.get("due_at")
+    if due_at is None or row.get("status") == "closed":
+        return False
+    return bool((due_at if due_at.tzinfo else due_at.replace(tzinfo=UTC)) < now)
+
+
 def has_deadlines() -> bool:
     """Whether the store records deadlines (the overdue filter and counts need them)."""
     return hasattr(RiskWarning, "due_at")
@@ -219,10 +226,12 @@ class ConsoleQueries:
                 if filters.level
                 else sum(counts.values())
             )
+            columns = [*_ROW_COLUMNS, *([getattr(RiskWarning, "due_at")] if has_deadlines() else [])]
+            now = datetime.now(UTC)
             rows = [
-                dict(row._mapping)
+                {**row._mapping, "overdue": _is_overdue(row._mapping, now)}
                 for row in db.execute(
-                    select(*_ROW_COLUMNS)
+                    select(*columns)
                     .where(*chosen)
                     .order_by(*_ORDER[filters.sort])
                     .offset((filters.page - 1) * page_size)
@@ -232,20 +241,6 @@ class ConsoleQueries:
         level_counts = {level: int(counts.get(level, 0)) for level in LEVEL_ORDER}
         pages = max(1, -(-int(total) // page_size))
         return QueuePage(rows, int(total), level_counts, pages)
-
-    def departments_in_use(self, scope: Scope) -> list[str]:
-        """Departments that hold warnings this person may see (the queue's chooser)."""
-        with self._reads.begin() as db:
-            return [
-                value
-                for value in db.scalars(
-                    select(RiskWarning.department)
-                    .where(*scope_conditions(scope), RiskWarning.department.is_not(None))
-                    .distinct()
-                    .order_by(RiskWarning.department)
-                )
-                if value
-            ]
 
     def dashboard(self, scope: Scope, tasks: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Per task: open warnings by level and status, overdue, precision, this month's volume."""
