@@ -25,6 +25,7 @@ def test_supervisor_dispatches_officer_prevents(person: Any, console_service: Co
     assert sup.page.url.endswith("/console/queue")
     sup.page.select_option("#f-task", "wage-arrears")
     sup.page.select_option("#f-level", "red")
+    sup.page.select_option("#f-status", "open")
     sup.page.get_by_role("button", name="筛选").click()
     sup.page.wait_for_load_state()
     assert "task=wage-arrears" in sup.page.url and "level=red" in sup.page.url
