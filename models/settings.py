@@ -12,11 +12,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-# Refused when RISKLOOP_ENV=production (see the validator below).
-DEV_PSEUDONYM_SECRET = "riskloop-local-development-secret"
 
 
 class Settings(BaseSettings):
@@ -45,7 +42,21 @@ class Settings(BaseSettings):
     )
     store_url: str = "sqlite:///riskloop.db"
     keys_file: Path = Path("riskloop-keys.json")
-    pseudonym_secret: SecretStr = SecretStr(DEV_PSEUDONYM_SECRET)
+    pseudonym_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "HMAC key for pseudonyms; default: generated into the secrets file on first use. "
+            "Set it when several machines must agree on pseudonyms."
+        ),
+    )
+    secrets_file: Path | None = Field(
+        default=None,
+        description="Generated secrets (mode 0600); default: riskloop-secrets.json beside keys.",
+    )
+    reveal_limit_per_hour: int = Field(default=30, ge=1, description="Reveals per actor per hour.")
+    retention_days: int = Field(
+        default=365, ge=1, description="`riskloop store purge` default: keep this many days."
+    )
     max_body_bytes: int = 2_000_000
     reload_interval_s: float = 60.0
     console_idle_s: float = Field(
@@ -54,16 +65,6 @@ class Settings(BaseSettings):
     console_absolute_s: float = Field(
         default=43_200.0, gt=0, description="A console session ends this long after sign-in."
     )
-
-    @model_validator(mode="after")
-    def _refuse_dev_secret_in_production(self) -> Settings:
-        if self.env == "production" and (
-            self.pseudonym_secret.get_secret_value() == DEV_PSEUDONYM_SECRET
-        ):
-            raise ValueError(
-                "RISKLOOP_PSEUDONYM_SECRET must be set to a private value when RISKLOOP_ENV=production"
-            )
-        return self
 
     @property
     def resolved_artifact_location(self) -> str:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from features.tasks import get_task
-from models.settings import get_settings
+from models.secret_keys import load_secrets
 from serving.store import WarningStore
 from serving.store.monitoring import OUTCOME_LABELS, observed_labels
 
@@ -55,7 +55,7 @@ def feedback_labels(
     period (its month), label (int8), outcome, warning_id, score, risk_level. `unreachable`
     warnings are left out (see the module docstring).
     """
-    secret = pseudonym_secret or get_settings().pseudonym_secret.get_secret_value()
+    secret = pseudonym_secret or load_secrets().pseudonym_secret
     with WarningStore(store_url, secret) as store:
         warnings = store.warnings_frame(task=task)
     closed = warnings[(warnings["status"] == "closed") & warnings["outcome"].isin(OUTCOME_LABELS)]

@@ -202,14 +202,13 @@ def _audit_promotion(decision: PromotionDecision) -> None:
     """Append the decision to the warnings store's audit log, beside scores and dispositions."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from models.secret_keys import load_secrets
     from models.settings import get_settings
     from serving.store import WarningStore
 
     settings = get_settings()
     try:
-        with WarningStore(
-            settings.store_url, settings.pseudonym_secret.get_secret_value()
-        ) as store:
+        with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
             store.audit(
                 actor=promotion_actor(),
                 action="model_promotion",

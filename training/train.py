@@ -172,6 +172,7 @@ def _apply_store_feedback(
 ) -> tuple[pd.DataFrame, dict[str, object]]:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from models.secret_keys import load_secrets
     from models.settings import get_settings
     from training.feedback import apply_feedback
 
@@ -182,7 +183,7 @@ def _apply_store_feedback(
             frame,
             tables,
             settings.store_url,
-            settings.pseudonym_secret.get_secret_value(),
+            load_secrets(settings).pseudonym_secret,
         )
     except SQLAlchemyError as exc:
         raise UserError(

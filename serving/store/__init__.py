@@ -4,6 +4,7 @@ departments (SQLAlchemy).
 HTTP-free; the service and the CLI both use `WarningStore`.
 """
 
+from serving.store.common import StaleWarning, WarningNotFound
 from serving.store.people import (
     MIN_PASSWORD_CHARS,
     PeopleError,
@@ -11,16 +12,9 @@ from serving.store.people import (
     UserNotFound,
     UserRecord,
 )
-from serving.store.repository import (
-    ALLOWED_TRANSITIONS,
-    MAX_PAGE_SIZE,
-    PreparedScore,
-    StaleWarning,
-    TransitionError,
-    WarningNotFound,
-    WarningStore,
-    check_transition,
-)
+from serving.store.repository import MAX_PAGE_SIZE, WarningStore
+from serving.store.scores import PreparedScore
+from serving.store.transitions import ALLOWED_TRANSITIONS, TransitionError, check_transition
 
 __all__ = [
     "ALLOWED_TRANSITIONS",

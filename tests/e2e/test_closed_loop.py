@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from models.secret_keys import load_secrets
 from models.settings import get_settings
 from models.spec import get_spec
 from serving.online_store import online_path
@@ -211,7 +212,7 @@ def test_closed_loop_end_to_end(
 
     # -- the audit log tells the story in order, under key names only
     settings = get_settings()
-    with WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value()) as store:
+    with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
         audit = store.audit_rows()
     actions = [row["action"] for row in audit]
     story = _collapse(actions)

@@ -100,6 +100,7 @@ def test_dask_model_registers_and_two_bento_replicas_share_the_store(
     shared_db_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from models.secret_keys import load_secrets
     from models.settings import get_settings
     from serving.auth import create_key
     from serving.store import WarningStore
@@ -176,7 +177,7 @@ def test_dask_model_registers_and_two_bento_replicas_share_the_store(
         for server in servers:
             server.wait(timeout=30)
 
-    with WarningStore(shared_db_url, get_settings().pseudonym_secret.get_secret_value()) as store:
+    with WarningStore(shared_db_url, load_secrets().pseudonym_secret) as store:
         stored = store.scored_records(task="dispute-escalation")
         assert len(stored) == len(records)
         scored_audits = [row for row in store.audit_rows() if row["action"] == "score_request"]

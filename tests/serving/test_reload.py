@@ -31,6 +31,7 @@ def test_reload_follows_the_alias_and_a_failed_reload_keeps_the_old_model(
 ) -> None:
     import mlflow
 
+    from models.secret_keys import load_secrets
     from models.settings import get_settings
     from models.spec import get_spec
     from serving.store import WarningStore
@@ -77,7 +78,7 @@ def test_reload_follows_the_alias_and_a_failed_reload_keeps_the_old_model(
         assert all(m["last_reload_error"] is None for m in models)
 
     settings = get_settings()
-    with WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value()) as store:
+    with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
         reloads = [
             row
             for row in store.audit_rows()

@@ -315,12 +315,13 @@ def test_scores_are_calibrated_probabilities(served: Served) -> None:
 
 
 def test_every_score_request_is_audited_with_the_key_name(served: Served) -> None:
+    from models.secret_keys import load_secrets
     from models.settings import get_settings
     from serving.store import WarningStore
 
     task = "wage-arrears"
     settings = get_settings()
-    with WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value()) as store:
+    with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
         before = max((row["id"] for row in store.audit_rows()), default=0)
         response = score(served, task, {"records": [{"entity_id": "AUDIT-ME"}]}, key="scorer")
         assert response.status_code == 200

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
+from models.secret_keys import load_secrets
 from models.settings import get_settings
 from models.spec import get_spec
 from serving.store import WarningStore
@@ -66,7 +67,7 @@ def _record(population: pd.DataFrame, prefix: str, n_closed: int = 6) -> None:
             )
         )
     ]
-    with WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value()) as store:
+    with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
         ids = store.record_scores(
             actor="scorer",
             task=TASK,
@@ -192,7 +193,7 @@ def test_monitor_reads_the_champions_logged_training_data(isolated_env: Path) ->
         settings = get_settings()
         features = population.loc[:, list(spec.feature_names)].to_dict(orient="records")
         with WarningStore(
-            settings.store_url, settings.pseudonym_secret.get_secret_value()
+            settings.store_url, load_secrets(settings).pseudonym_secret
         ) as store:
             store.record_scores(
                 actor="scorer",

@@ -167,6 +167,7 @@ def _with_feedback(task: str, raw: Path, frame) -> tuple:
     from sqlalchemy.exc import SQLAlchemyError
 
     from features.dataset import dataset_sidecar
+    from models.secret_keys import load_secrets
     from models.settings import get_settings
     from training.feedback import apply_feedback
     from training.raw_io import load_raw_tables
@@ -175,7 +176,7 @@ def _with_feedback(task: str, raw: Path, frame) -> tuple:
     tables = load_raw_tables(raw, task)
     try:
         merged, summary = apply_feedback(
-            task, frame, tables, settings.store_url, settings.pseudonym_secret.get_secret_value()
+            task, frame, tables, settings.store_url, load_secrets(settings).pseudonym_secret
         )
     except SQLAlchemyError as exc:
         raise UserError(

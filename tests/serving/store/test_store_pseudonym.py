@@ -125,7 +125,7 @@ def test_memo_scrubber_matches_sanitise_record_by_record() -> None:
     """The store's cached scrubber gives `sanitise`'s answer, also when the cache is warm."""
     import numpy as np
 
-    from serving.store.repository import MemoScrubber
+    from serving.store.scrubbing import MemoScrubber
 
     scrub = MemoScrubber("k1")
     shared = {

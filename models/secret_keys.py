@@ -1,0 +1,160 @@
+"""riskloop's secrets: the pseudonym key, the entity-encryption keys and the session key.
+
+No secret value lives in the code. On first use riskloop generates them into a JSON secrets
+file (path from `RISKLOOP_SECRETS_FILE`; default beside the keys file) created with mode 0600;
+`RISKLOOP_PSEUDONYM_SECRET` in the environment overrides the file's pseudonym key (several
+machines must agree on pseudonyms). A secrets file readable by group or others is refused:
+anyone who can read it can recompute pseudonyms and decrypt identities.
+
+Losing the file loses re-identification (the encrypted ids cannot be decrypted) and, unless
+the pseudonym key comes from the environment, the link between new and old pseudonyms: back
+it up with the database (docs/privacy.md says how, and how `riskloop secrets rotate` adds a
+new encryption key while keeping the old ones for the ciphertexts made under them).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import stat
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from models.settings import Settings, get_settings
+
+FILE_MODE = 0o600
+_KEY_BYTES = 32  # AES-256
+
+
+class SecretsFileError(RuntimeError):
+    """The secrets file cannot be used (readable by others, malformed); one clear line."""
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """The secrets one process uses; `encryption_keys` maps key id -> 32-byte AES key."""
+
+    pseudonym_secret: str
+    session_secret: str
+    encryption_keys: dict[str, bytes]
+    current_key_id: str
+
+    def __repr__(self) -> str:  # never print a secret by accident
+        return f"Secrets(key_ids={sorted(self.encryption_keys)}, current={self.current_key_id})"
+
+
+def secrets_path(settings: Settings | None = None) -> Path:
+    """Where the secrets file lives: `RISKLOOP_SECRETS_FILE`, else beside the keys file."""
+    settings = settings or get_settings()
+    if settings.secrets_file is not None:
+        return settings.secrets_file
+    return settings.keys_file.with_name("riskloop-secrets.json")
+
+
+def _new_key_id() -> str:
+    return f"k{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(3)}"
+
+
+def _generated() -> dict[str, object]:
+    key_id = _new_key_id()
+    return {
+        "version": 1,
+        "pseudonym_secret": secrets.token_urlsafe(32),
+        "session_secret": secrets.token_urlsafe(32),
+        "encryption_keys": {key_id: base64.b64encode(secrets.token_bytes(_KEY_BYTES)).decode()},
+        "current_key_id": key_id,
+    }
+
+
+def _write_new(path: Path, payload: dict[str, object]) -> None:
+    """Write the file atomically with mode 0600 from its first byte (never wider)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def check_file_mode(path: Path) -> None:
+    """Refuse a secrets file that group or others may read or write."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise SecretsFileError(
+            f"secrets file {path} is readable by group or others (mode {mode:04o}); "
+            f"run `chmod 600 {path}` and check who has read it"
+        )
+
+
+def _read(path: Path) -> dict[str, object]:
+    check_file_mode(path)
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        keys = payload["encryption_keys"]
+        if payload["current_key_id"] not in keys or not payload["pseudonym_secret"]:
+            raise KeyError("current_key_id")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SecretsFileError(
+            f"secrets file {path} is malformed ({exc}); restore it from the backup"
+        ) from None
+    return dict(payload)
+
+
+def load_secrets(settings: Settings | None = None, *, create: bool = True) -> Secrets:
+    """The secrets, generating the file on first use (`create=False`: refuse instead)."""
+    settings = settings or get_settings()
+    path = secrets_path(settings)
+    if not path.exists():
+        if not create:
+            raise SecretsFileError(f"no secrets file at {path}")
+        try:
+            fd = os.open(path.with_name(path.name + ".lock"), os.O_CREAT | os.O_WRONLY, FILE_MODE)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path.with_name(path.name + ".lock"), os.O_CREAT | os.O_WRONLY, FILE_MODE)
+        import fcntl
+
+        with os.fdopen(fd, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # two workers starting together write one file
+            if not path.exists():
+                _write_new(path, _generated())
+    payload = _read(path)
+    env_secret = settings.pseudonym_secret
+    keys = {
+        str(key_id): base64.b64decode(str(value))
+        for key_id, value in dict(payload["encryption_keys"]).items()  # type: ignore[call-overload]
+    }
+    return Secrets(
+        pseudonym_secret=(
+            env_secret.get_secret_value()
+            if env_secret is not None
+            else str(payload["pseudonym_secret"])
+        ),
+        session_secret=str(payload["session_secret"]),
+        encryption_keys=keys,
+        current_key_id=str(payload["current_key_id"]),
+    )
+
+
+def rotate_encryption_key(settings: Settings | None = None) -> str:
+    """Add a new encryption key and make it current; old keys stay to decrypt old ids."""
+    path = secrets_path(settings or get_settings())
+    load_secrets(settings)  # creates and checks the file
+    payload = _read(path)
+    key_id = _new_key_id()
+    keys = dict(payload["encryption_keys"])  # type: ignore[call-overload]
+    while key_id in keys:
+        key_id = _new_key_id()
+    keys[key_id] = base64.b64encode(secrets.token_bytes(_KEY_BYTES)).decode()
+    _write_new(path, {**payload, "encryption_keys": keys, "current_key_id": key_id})
+    return key_id

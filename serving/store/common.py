@@ -1,0 +1,112 @@
+"""What the store's modules share: time and date helpers, errors, a warning's public form."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar, cast
+
+import pandas as pd
+from sqlalchemy import (
+    Table,
+)
+from sqlalchemy.exc import OperationalError
+
+from serving.store.models import (
+    RiskWarning,
+)
+
+T = TypeVar("T")
+
+
+class StaleWarning(Exception):
+    """The warning changed since the caller read it (HTTP 409): `changed_by` and `changed_at`
+    name the last change, so a person can reload and decide again."""
+
+    def __init__(self, warning_id: str, version: int, changed_by: str, changed_at: str | None):
+        super().__init__(
+            f"warning {warning_id} changed since you read it (now version {version}, by "
+            f"{changed_by} at {changed_at}); reload it and decide again"
+        )
+        self.warning_id = warning_id
+        self.version = version
+        self.changed_by = changed_by
+        self.changed_at = changed_at
+
+
+class WarningNotFound(KeyError):
+    """No warning has this id (HTTP 404)."""
+
+    def __str__(self) -> str:
+        return f"no warning with id {self.args[0]!r}" if self.args else "warning not found"
+
+
+def table_of(model: type[Any]) -> Table:
+    """An ORM class's `Table`, typed as one (Core bulk statements take the table itself)."""
+    return cast(Table, model.__table__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC; SQLite hands back naive datetimes, which the store wrote in UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def as_date(value: Any) -> date:
+    """A date from a `date`, `datetime`, pandas Timestamp or ISO string."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def is_retryable(exc: OperationalError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in {"40001", "40P01"}
+
+
+def utc_bound(is_sqlite: bool, moment: datetime) -> datetime:
+    """A bound for comparisons: SQLite stores UTC without an offset, PostgreSQL with one."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).replace(tzinfo=None) if is_sqlite else aware
+
+
+def timestamps(moments: list[datetime | None]) -> pd.Series:
+    """UTC timestamps (NaT for None) from the store's datetimes."""
+    return pd.to_datetime(
+        pd.Series([iso_utc(moment) for moment in moments], dtype="object"), utc=True
+    )
+
+
+def warning_dict(warning: RiskWarning) -> dict[str, Any]:
+    return {
+        "id": warning.id,
+        "task": warning.task,
+        "entity": warning.entity_hash,
+        "as_of": warning.as_of.isoformat(),
+        "period": warning.period.isoformat(),
+        "score": warning.score,
+        "risk_level": warning.risk_level,
+        "status": warning.status,
+        "department": warning.department,
+        "outcome": warning.outcome,
+        "reasons": warning.reasons,
+        "actions": warning.actions,
+        "model_name": warning.model_name,
+        "model_version": warning.model_version,
+        "created_at": iso_utc(warning.created_at),
+        "updated_at": iso_utc(warning.updated_at),
+        "closed_at": iso_utc(warning.closed_at),
+        "version": warning.version,
+    }

@@ -1,0 +1,191 @@
+"""Re-identification and retention: the two places the store handles identity on purpose.
+
+`reveal` decrypts one warning's entity id for an actor the policy already allowed, inside the
+transaction that checks the actor's hourly limit and writes the `identity_reveal` audit row
+with its purpose: no reveal without its record, and concurrent reveals cannot pass the limit.
+`purge` removes what retention no longer allows (the features of old scored records, the
+encrypted ids of warnings closed long ago) and keeps what monitoring and retraining need (the
+scores, levels, outcomes and the whole audit log); on SQLite it then checkpoints the WAL and
+vacuums, so the removed bytes leave the files, not just the tables.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, Text, cast, func, select, update
+from sqlalchemy.orm import Session
+
+from serving.store.common import WarningNotFound, iso_utc, table_of, utc_bound, utc_now
+from serving.store.identity import EntityCipher, IdentityUnavailable
+from serving.store.models import AuditEntry, RiskWarning, ScoredRecord
+
+REVEAL_ACTION = "identity_reveal"
+MIN_PURPOSE_CHARS = 10
+
+
+class RevealLimited(Exception):
+    """The actor used up their reveals for the window (HTTP 429); retry after `retry_after` s."""
+
+    def __init__(self, limit: int, retry_after: int) -> None:
+        super().__init__(
+            f"reveal limit reached: {limit} per hour; try again in {retry_after} seconds"
+        )
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class PurgeCounts:
+    """What a purge removed (or, dry, would remove)."""
+
+    before: str
+    scored_records: int
+    warning_ids: int
+    dry_run: bool
+
+
+class PrivacyStore:
+    """`WarningStore`'s reveal and purge (mixed in; uses its sessions, cipher and audit)."""
+
+    _engine: Engine
+    _is_sqlite: bool
+    _cipher: EntityCipher | None
+    _write: Callable[..., Any]
+    _audit_row: Callable[..., None]
+
+    def reveal(
+        self,
+        warning_id: str,
+        *,
+        actor: str,
+        purpose: str,
+        limit: int,
+        window: timedelta = timedelta(hours=1),
+    ) -> str:
+        """The warning's plain entity id, audited with `purpose`, within `limit` per `window`.
+
+        Raises:
+            ValueError: the purpose is under `MIN_PURPOSE_CHARS` characters.
+            WarningNotFound: no such warning.
+            RevealLimited: the actor already revealed `limit` ids in the last `window`.
+            IdentityUnavailable: no encrypted id kept (purged) or its key is gone.
+        """
+        if len(purpose.strip()) < MIN_PURPOSE_CHARS:
+            raise ValueError(f"a purpose of at least {MIN_PURPOSE_CHARS} characters is required")
+        if self._cipher is None:
+            raise IdentityUnavailable("this store was opened without the encryption keys")
+        cipher = self._cipher
+
+        def write(session: Session) -> str:
+            warning = session.scalars(
+                select(RiskWarning).where(RiskWarning.id == warning_id)
+            ).one_or_none()
+            if warning is None:
+                raise WarningNotFound(warning_id)
+            now = utc_now()
+            self._check_reveal_limit(session, actor, limit, window, now)
+            plain = cipher.decrypt(
+                warning.entity_cipher, warning.key_id, entity_hash=warning.entity_hash
+            )
+            self._audit_row(
+                session,
+                actor,
+                REVEAL_ACTION,
+                {"warning_id": warning.id, "purpose": purpose.strip(), "key_id": warning.key_id},
+                task=warning.task,
+                model_version=warning.model_version,
+            )
+            return plain
+
+        return self._write(write)  # type: ignore[no-any-return]
+
+    def _check_reveal_limit(
+        self, session: Session, actor: str, limit: int, window: timedelta, now: datetime
+    ) -> None:
+        """Count the actor's reveals in the window (a write transaction: no race past it)."""
+        since = utc_bound(self._is_sqlite, now - window)
+        recent = session.execute(
+            select(func.count(), func.min(AuditEntry.at)).where(
+                AuditEntry.action == REVEAL_ACTION,
+                AuditEntry.actor == actor,
+                AuditEntry.at >= since,
+            )
+        ).one()
+        count, oldest = int(recent[0] or 0), recent[1]
+        if count >= limit:
+            oldest_at = datetime.fromisoformat(str(iso_utc(oldest)))
+            wait = (oldest_at + window - now).total_seconds()
+            raise RevealLimited(limit, max(1, math.ceil(wait)))
+
+    def purge(self, *, before: datetime, actor: str, dry_run: bool = False) -> PurgeCounts:
+        """Remove stored features of records scored before `before` and the encrypted ids of
+        warnings closed before it; audited as `store_purge` (not when dry)."""
+        bound = utc_bound(self._is_sqlite, before)
+        records = table_of(ScoredRecord)
+        warnings = table_of(RiskWarning)
+        old_records = records.c.created_at < bound
+        # "{}" is the empty JSON object: `features` stays valid JSON, the values are gone
+        with_features = cast(records.c.features, Text) != "{}"
+        old_ids = (warnings.c.closed_at < bound) & warnings.c.entity_cipher.is_not(None)
+
+        def write(session: Session) -> PurgeCounts:
+            record_filter = [old_records, with_features]
+            n_records = int(
+                session.scalar(select(func.count()).select_from(records).where(*record_filter)) or 0
+            )
+            n_ids = int(
+                session.scalar(select(func.count()).select_from(warnings).where(old_ids)) or 0
+            )
+            counts = PurgeCounts(iso_utc(before) or "", n_records, n_ids, dry_run)
+            if dry_run:
+                return counts
+            session.execute(update(records).where(*record_filter).values(features={}))
+            session.execute(update(warnings).where(old_ids).values(entity_cipher=None, key_id=None))
+            self._audit_row(
+                session,
+                actor,
+                "store_purge",
+                {
+                    "before": counts.before,
+                    "scored_records_features": n_records,
+                    "warning_ids": n_ids,
+                },
+            )
+            return counts
+
+        counts: PurgeCounts = self._write(write)
+        if not dry_run:
+            self._compact()
+        return counts
+
+    def _compact(self) -> None:
+        """Make removed values leave the files: SQLite checkpoints its WAL and vacuums."""
+        if not self._is_sqlite:
+            with self._engine.connect() as connection:
+                connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                    "VACUUM scored_records, warnings"
+                )
+            return
+        raw = self._engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor.execute("VACUUM")
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor.close()
+        finally:
+            raw.close()
+
+
+def purge_summary(counts: PurgeCounts) -> Mapping[str, Any]:
+    """What `riskloop store purge` prints."""
+    return {
+        "before": counts.before,
+        "scored_records_features": counts.scored_records,
+        "warning_encrypted_ids": counts.warning_ids,
+        "dry_run": counts.dry_run,
+    }

@@ -1,0 +1,490 @@
+"""Writing score requests: scored records, warnings raised or re-scored, history, audit."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Engine,
+    bindparam,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from serving.store.common import (
+    as_date,
+    month_start,
+    table_of,
+    utc_now,
+)
+from serving.store.identity import EntityCipher
+from serving.store.models import (
+    WARNING_LEVELS,
+    AuditEntry,
+    RiskWarning,
+    ScoredRecord,
+    WarningEvent,
+)
+from serving.store.scrubbing import MemoScrubber
+from serving.store.sqlite import insert_scored_records_sqlite, serialised
+
+# one result's stored form (pseudonymised id, period, scrubbed reasons, actions and features),
+# as `WarningStore.prepare_scores` makes it for `WarningStore.record_prepared`
+PreparedScore = dict[str, Any]
+
+
+class ScoreWriter:
+    """`WarningStore`'s score-request writes (mixed in; uses its engine, scrubber and cipher)."""
+
+    _engine: Engine
+    _is_sqlite: bool
+    _scrub: MemoScrubber
+    _cipher: EntityCipher | None
+    _write: Callable[..., Any]
+    pseudonymise: Callable[[str], str]
+
+    # ---------------------------------------------------------------- writes
+
+    def record_scores(
+        self,
+        *,
+        actor: str,
+        task: str,
+        model_name: str,
+        model_version: str,
+        results: list[dict[str, Any]],
+        as_of: date | None = None,
+        scrubbed_features: list[dict[str, Any]] | None = None,
+    ) -> list[str | None]:
+        """Store one score request: audit row, scored records, and warnings for yellow and up.
+
+        Each result dict has `entity_id` (the caller's raw id), `score`, `risk_level`, `reasons`,
+        `actions`, `features`, and optionally its own `as_of`. A warning is one per task, entity
+        and period (the as-of month, default this month): re-scoring updates the open warning and
+        keeps the earlier score in its history (`score_update`). A warning already closed for the
+        period keeps its closing figures; the new score is appended to its history
+        (`score_after_close`) rather than raising a duplicate for a case already handled.
+
+        `scrubbed_features`, when given, are `scrub_features`' answer for the results' ids and
+        features (the service computes it while the model runs) and replace their `features`.
+        Scrubbing happens before the write transaction, so the lock is held only for the writes.
+
+        Returns:
+            The warning id for each result, None where the level raised no warning.
+        """
+        return self.record_prepared(
+            actor=actor,
+            task=task,
+            model_name=model_name,
+            model_version=model_version,
+            prepared=self.prepare_scores(results, as_of=as_of, scrubbed_features=scrubbed_features),
+        )
+
+    def prepare_scores(
+        self,
+        results: Sequence[dict[str, Any]],
+        *,
+        as_of: date | None = None,
+        scrubbed_features: Sequence[dict[str, Any]] | None = None,
+    ) -> list[PreparedScore]:
+        """`record_scores`' CPU part: each result's stored form, with no database access.
+
+        The service prepares a large request's results part by part while the model scores
+        the next part (LightGBM releases the GIL), then writes them with `record_prepared`.
+        Arguments as in `record_scores`.
+        """
+        default_as_of = as_of or datetime.now(UTC).date()
+        if scrubbed_features is not None and len(scrubbed_features) != len(results):
+            raise ValueError("scrubbed_features must have one entry per result")
+        return [
+            self._prepare(
+                result,
+                default_as_of,
+                None if scrubbed_features is None else scrubbed_features[position],
+            )
+            for position, result in enumerate(results)
+        ]
+
+    def record_prepared(
+        self,
+        *,
+        actor: str,
+        task: str,
+        model_name: str,
+        model_version: str,
+        prepared: Sequence[PreparedScore],
+    ) -> list[str | None]:
+        """`record_scores`' write: one transaction for results made by `prepare_scores`.
+
+        Returns:
+            The warning id for each result, None where the level raised no warning.
+        """
+        rows = list(prepared)
+
+        def write(session: Session) -> list[str | None]:
+            return self._record_scores(
+                session, actor, task, str(model_name), str(model_version), rows
+            )
+
+        return self._write(write, retry_integrity=True)  # type: ignore[no-any-return]
+
+    def _record_scores(
+        self,
+        session: Session,
+        actor: str,
+        task: str,
+        model_name: str,
+        model_version: str,
+        prepared: list[dict[str, Any]],
+    ) -> list[str | None]:
+        """The request's rows as a handful of bulk statements, not one ORM object per row.
+
+        Warnings are followed in memory through the batch (a unit scored twice in one request
+        is raised once, then updated), and written once each in their final state: one INSERT
+        for new warnings, one executemany UPDATE for re-scored ones, one INSERT each for the
+        history, the audit rows (the request's own row first) and the scored records.
+        """
+        now = utc_now()
+        if prepared:
+            self._insert_scored_records(session, task, model_name, model_version, prepared, now)
+        warned = [item for item in prepared if item["risk_level"] in WARNING_LEVELS]
+        states = self._existing_warnings(session, task, warned)
+        batch = _Batch(
+            actor=actor, task=task, model_name=model_name, model_version=model_version, now=now
+        )
+        # the request's own audit row comes first, so the log reads in the order things happened
+        batch.audit_rows.append(_request_audit(batch, len(prepared), warned, states))
+        ids = [
+            batch.apply(item, states) if item["risk_level"] in WARNING_LEVELS else None
+            for item in prepared
+        ]
+        _write_batch(session, batch)
+        return ids
+
+    def _insert_scored_records(
+        self,
+        session: Session,
+        task: str,
+        model_name: str,
+        model_version: str,
+        prepared: list[dict[str, Any]],
+        now: datetime,
+    ) -> None:
+        """One executemany INSERT of the request's scored records.
+
+        On SQLite, `insert_scored_records_sqlite` hands the rows to the driver directly.
+        """
+        table = table_of(ScoredRecord)
+        if not self._is_sqlite:
+            session.execute(
+                insert(table),
+                [
+                    {
+                        "task": task,
+                        "entity_hash": item["entity_hash"],
+                        "as_of": item["as_of"],
+                        "model_name": model_name,
+                        "model_version": model_version,
+                        "score": item["score"],
+                        "risk_level": item["risk_level"],
+                        "features": item["features"],
+                        "created_at": now,
+                    }
+                    for item in prepared
+                ],
+            )
+            return
+        insert_scored_records_sqlite(
+            session, self._engine.dialect, task, model_name, model_version, prepared, now
+        )
+
+    def scrub_features(
+        self, entity_ids: Sequence[str], features: Sequence[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Each record's features as `record_scores` stores them (id-like values pseudonymised).
+
+        Pure CPU work with no database access, so a caller may run it beside the model.
+        """
+        return [
+            self._scrub(dict(row or {}), str(entity_id))
+            for entity_id, row in zip(entity_ids, features, strict=True)
+        ]
+
+    def _prepare(
+        self,
+        result: dict[str, Any],
+        default_as_of: date,
+        scrubbed_features: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One result's stored form: pseudonymised id, period, scrubbed reasons and features.
+
+        The JSON columns' text is made here, before the write lock is taken. Reasons and
+        actions are stored only on a warning: a level below yellow skips them (None).
+        """
+        raw_id = str(result["entity_id"])
+        record_as_of = as_date(result.get("as_of") or default_as_of)
+        level = str(result["risk_level"])
+        warned = level in WARNING_LEVELS
+        features = (
+            self._scrub(dict(result.get("features") or {}), raw_id)
+            if scrubbed_features is None
+            else scrubbed_features
+        )
+        entity_hash = self.pseudonymise(raw_id)
+        cipher = self._cipher if warned else None
+        return {
+            "entity_hash": entity_hash,
+            "entity_cipher": (
+                None if cipher is None else cipher.encrypt(raw_id, entity_hash=entity_hash)
+            ),
+            "key_id": None if cipher is None else cipher.current_key_id,
+            "as_of": record_as_of,
+            "period": month_start(record_as_of),
+            "score": float(result["score"]),
+            "risk_level": level,
+            "reasons": (
+                serialised(self._scrub(list(result.get("reasons") or []), raw_id))
+                if warned
+                else None
+            ),
+            "actions": (
+                serialised(self._scrub(list(result.get("actions") or []), raw_id))
+                if warned
+                else None
+            ),
+            "features": serialised(features),
+        }
+
+    def _existing_warnings(
+        self, session: Session, task: str, items: list[dict[str, Any]]
+    ) -> dict[tuple[str, date], dict[str, Any]]:
+        """The batch's existing warnings (locked for update), as plain state dicts."""
+        if not items:
+            return {}
+        hashes = sorted({item["entity_hash"] for item in items})
+        periods = sorted({item["period"] for item in items})
+        table = RiskWarning.__table__
+        columns = [table.c[name] for name in _STATE_COLUMNS]
+        found: dict[tuple[str, date], dict[str, Any]] = {}
+        # one query for a full request (MAX_RECORDS ids); longer lists within bind limits
+        for start in range(0, len(hashes), _IN_LIST_CHUNK):
+            query = (
+                select(*columns)
+                .where(
+                    table.c.task == task,
+                    table.c.entity_hash.in_(hashes[start : start + _IN_LIST_CHUNK]),
+                    table.c.period.in_(periods),
+                )
+                .order_by(table.c.id)
+                .with_for_update()
+            )
+            for row in session.execute(query).mappings():
+                state = {**row, "new": False}
+                found[(state["entity_hash"], state["period"])] = state
+        return found
+
+
+# what re-scoring a warning reads: its identity, state and the figures its history quotes
+_STATE_COLUMNS = (
+    "id",
+    "task",
+    "entity_hash",
+    "period",
+    "status",
+    "score",
+    "risk_level",
+    "as_of",
+    "model_version",
+    "version",
+)
+_RESCORED_COLUMNS = (
+    "score",
+    "risk_level",
+    "as_of",
+    "reasons",
+    "actions",
+    "model_name",
+    "model_version",
+    "updated_at",
+    "version",
+)
+_IN_LIST_CHUNK = 1000
+
+
+def _score_detail(item: dict[str, Any], model_name: str, model_version: str) -> dict[str, Any]:
+    return {
+        "score": item["score"],
+        "risk_level": item["risk_level"],
+        "as_of": item["as_of"].isoformat(),
+        "model_name": model_name,
+        "model_version": model_version,
+    }
+
+
+def _new_warning(
+    task: str, model_name: str, model_version: str, item: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """A new open warning's row (`new` marks it for the batch INSERT, not a column)."""
+    return {
+        "id": f"W-{uuid.uuid4().hex}",
+        "task": task,
+        "entity_hash": item["entity_hash"],
+        "period": item["period"],
+        "as_of": item["as_of"],
+        "score": item["score"],
+        "risk_level": item["risk_level"],
+        "status": "open",
+        "department": None,
+        "outcome": None,
+        "reasons": item["reasons"],
+        "actions": item["actions"],
+        "model_name": model_name,
+        "model_version": model_version,
+        "created_at": now,
+        "updated_at": now,
+        "closed_at": None,
+        "version": 1,
+        "entity_cipher": item["entity_cipher"],
+        "key_id": item["key_id"],
+        "new": True,
+    }
+
+
+def _warning_audit(
+    actor: str, action: str, state: dict[str, Any], now: datetime, extra: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "at": now,
+        "actor": actor,
+        "action": action,
+        "task": state["task"],
+        "model_version": state["model_version"],
+        "detail": {
+            "warning_id": state["id"],
+            "entity": state["entity_hash"],
+            "score": state["score"],
+            "risk_level": state["risk_level"],
+            **extra,
+        },
+    }
+
+
+@dataclass
+class _Batch:
+    """One request's warning changes, gathered in memory and written once (`_write_batch`)."""
+
+    actor: str
+    task: str
+    model_name: str
+    model_version: str
+    now: datetime
+    audit_rows: list[dict[str, Any]] = field(default_factory=list)
+    history_rows: list[dict[str, Any]] = field(default_factory=list)
+    raised: list[dict[str, Any]] = field(default_factory=list)
+    rescored: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def apply(self, item: dict[str, Any], states: dict[tuple[str, date], dict[str, Any]]) -> str:
+        """Raise a new warning for `item`, or re-score the one it already has; its id."""
+        key = (item["entity_hash"], item["period"])
+        state = states.get(key)
+        detail = _score_detail(item, self.model_name, self.model_version)
+        if state is None:
+            state = _new_warning(self.task, self.model_name, self.model_version, item, self.now)
+            states[key] = state
+            self.raised.append(state)
+            event, action, extra = "raised", "warning_raised", {}
+        else:
+            detail = {**detail, **_previous_figures(state)}
+            applied = state["status"] != "closed"
+            event = "score_update" if applied else "score_after_close"
+            action, extra = "warning_updated", {"applied": applied}
+            if applied:
+                self._rescore(state, item)
+        self.history_rows.append(
+            {
+                "warning_id": state["id"],
+                "event": event,
+                "at": self.now,
+                "actor": self.actor,
+                "detail": detail,
+            }
+        )
+        self.audit_rows.append(_warning_audit(self.actor, action, state, self.now, extra))
+        return str(state["id"])
+
+    def _rescore(self, state: dict[str, Any], item: dict[str, Any]) -> None:
+        """Move an open warning to the new score (version + 1), written by one UPDATE."""
+        state.update(
+            score=item["score"],
+            risk_level=item["risk_level"],
+            as_of=item["as_of"],
+            reasons=item["reasons"],
+            actions=item["actions"],
+            model_name=self.model_name,
+            model_version=self.model_version,
+            updated_at=self.now,
+            version=state["version"] + 1,
+        )
+        if not state["new"]:
+            self.rescored[state["id"]] = state
+
+
+def _previous_figures(state: dict[str, Any]) -> dict[str, Any]:
+    """What a re-score's history event quotes of the warning before it."""
+    return {
+        "previous_score": state["score"],
+        "previous_risk_level": state["risk_level"],
+        "previous_as_of": state["as_of"].isoformat(),
+        "previous_model_version": state["model_version"],
+    }
+
+
+def _request_audit(
+    batch: _Batch,
+    n_records: int,
+    warned: list[dict[str, Any]],
+    states: dict[tuple[str, date], dict[str, Any]],
+) -> dict[str, Any]:
+    """The score request's own audit row: how many records, warnings raised and updated."""
+    keys = {(item["entity_hash"], item["period"]) for item in warned}
+    n_raised = len(keys - set(states))
+    return {
+        "at": batch.now,
+        "actor": batch.actor,
+        "action": "score_request",
+        "task": batch.task,
+        "model_version": batch.model_version,
+        "detail": {
+            "model_name": batch.model_name,
+            "n_records": n_records,
+            "n_warnings": len(keys),
+            "n_raised": n_raised,
+            "n_updated": len(keys) - n_raised,
+        },
+    }
+
+
+def _write_batch(session: Session, batch: _Batch) -> None:
+    """The batch's statements: new warnings, re-scored warnings, history, audit rows."""
+    warnings = table_of(RiskWarning)
+    if batch.raised:
+        session.execute(
+            insert(warnings), [{k: v for k, v in s.items() if k != "new"} for s in batch.raised]
+        )
+    if batch.rescored:
+        session.execute(
+            update(warnings).where(warnings.c.id == bindparam("b_id")),
+            [
+                {"b_id": s["id"], **{name: s[name] for name in _RESCORED_COLUMNS}}
+                for s in batch.rescored.values()
+            ],
+        )
+    if batch.history_rows:
+        session.execute(insert(table_of(WarningEvent)), batch.history_rows)
+    session.execute(insert(table_of(AuditEntry)), batch.audit_rows)
