@@ -628,7 +628,7 @@ class RiskloopService:
         }
         self._reload_lock = threading.Lock()
         self.online = OnlineStore(settings.data_dir)
-        self.store = WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value())
+        self.store = WarningStore.from_settings(settings)
         self._stop = threading.Event()
         self._scoring_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="riskloop-score")
         # Loaded models, libraries and catalogs never die: moving them out of the collector's

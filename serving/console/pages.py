@@ -44,7 +44,9 @@ from serving.console.sessions import COOKIE, PRE_COOKIE, tokens_match
 from serving.policy import allowed_transitions, decide, visible_scope
 from serving.store import StaleWarning, TransitionError, WarningNotFound
 from serving.store.models import OUTCOMES, STATUSES
+from serving.store.identity import IdentityUnavailable
 from serving.store.people import SignInRefused
+from serving.store.privacy import MIN_PURPOSE_CHARS, RevealLimited
 
 _REPORT_NAME = re.compile(r"^(?P<task>[a-z][a-z-]*)-v(?P<version>\d+)\.html$")
 _WARNING_ID = re.compile(r"^W-[0-9a-f]{32}$")
@@ -305,9 +307,8 @@ def render_case(
             warning.get("history") or [], t, person, lambda c: console.department_name(c, lang)
         ),
         transitions=case_view.transition_forms(allowed, warning, department_choices),
-        # the store's re-identification arrives with the encrypted ids (people's branch)
-        can_reveal=hasattr(console.store, "reveal_identity")
-        and bool(decide(visit.actor, "reveal", warning=warning)),
+        can_reveal=bool(decide(visit.actor, "reveal", warning=warning)),
+        purpose_chars=MIN_PURPOSE_CHARS,
         waterfall=served is not None,
         waterfall_height=int(90 + 38 * (len(reasons) + 3)),
         stale=stale,
@@ -418,23 +419,28 @@ def reveal(console: Console, request: Request, visit: Visit, form: FormData | No
         purpose = form_text(form, "purpose")
     except ValueError as exc:
         return error_page(console, request, visit, 400, str(exc))
-    if len(purpose) < 8:
-        return render_case(
-            console, request, visit, warning, status=400, form_error=visit.t("reveal.too_short")
-        )
-    try:
-        identity = console.store.reveal_identity(
-            warning["id"], actor=visit.actor.audit_name, purpose=purpose
-        )
-    except (LookupError, ValueError) as exc:
+    if len(purpose) < MIN_PURPOSE_CHARS:
         return render_case(
             console,
             request,
             visit,
             warning,
-            status=409,
-            form_error=visit.t("reveal.unavailable", detail=str(exc)),
+            status=400,
+            form_error=visit.t("reveal.too_short", n=MIN_PURPOSE_CHARS),
         )
+    try:
+        identity = console.store.reveal(
+            warning["id"],
+            actor=visit.actor.audit_name,
+            purpose=purpose,
+            limit=console.backend.settings.reveal_limit_per_hour,
+        )
+    except RevealLimited as exc:
+        message = visit.t("reveal.limited", seconds=exc.retry_after)
+        return render_case(console, request, visit, warning, status=429, form_error=message)
+    except IdentityUnavailable as exc:
+        message = visit.t("reveal.unavailable", detail=str(exc))
+        return render_case(console, request, visit, warning, status=409, form_error=message)
     return render_case(
         console, request, visit, warning, revealed={"identity": identity, "purpose": purpose}
     )

@@ -305,7 +305,7 @@ class PeopleStore:
 
         Raises:
             SignInRefused: unknown name, wrong password, disabled or locked account (locked
-                for `LOCKOUT` after `MAX_FAILED_SIGN_INS` failures in a row).
+                for `LOCKOUT` by the wrong password after `MAX_FAILED_SIGN_INS` in a row).
         """
         moment = now or datetime.now(UTC)
         refused = "sign-in refused: wrong name or password, or the account is locked or disabled"
@@ -319,7 +319,8 @@ class PeopleStore:
             if user is not None and reason is None and not ok:
                 user.failed_attempts += 1
                 reason = "wrong password"
-                if user.failed_attempts >= MAX_FAILED_SIGN_INS:
+                # MAX_FAILED_SIGN_INS wrong passwords are answered; the next one locks
+                if user.failed_attempts > MAX_FAILED_SIGN_INS:
                     user.locked_until = moment + LOCKOUT
                     reason = f"wrong password; locked until {_iso(user.locked_until)}"
             if reason is not None:

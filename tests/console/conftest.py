@@ -160,8 +160,7 @@ def console_service(console_root: Path, small_city: Path) -> Iterator[Console]:
         scoring_sets[task] = build_scoring_set(task, small_city)
         materialize(task, scoring_sets[task])
     write_report(get_spec("wage-arrears"), small_city, console_root / "reports")
-    settings = get_settings()
-    with WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value()) as store:
+    with WarningStore.from_settings(get_settings()) as store:
         for name, display, department, role in PEOPLE:
             store.create_user(
                 name, department=department, role=role, password=PASSWORD, display_name=display

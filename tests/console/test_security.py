@@ -140,8 +140,7 @@ def _new_account(console_service: Console, name: str) -> None:
     from models.settings import get_settings
     from serving.store import WarningStore
 
-    settings = get_settings()
-    with WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value()) as store:
+    with WarningStore.from_settings(get_settings()) as store:
         store.create_user(name, department="tax", role="officer", password=PASSWORD)
 
 
@@ -235,3 +234,28 @@ def test_sign_in_returns_only_to_console_pages(console_service: Console) -> None
             )
             assert answer.status_code == 303
             assert answer.headers["location"] == "/console/queue"
+
+
+def test_reveal_needs_a_purpose_and_is_audited(person: Any, console_service: Console) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = _open_case(sup)
+    form = sup.page.locator("form[aria-labelledby='act-reveal']")
+    form.locator("textarea[name=purpose]").fill("核实欠薪线索，联系企业")
+    form.get_by_role("button").click()
+    sup.page.wait_for_load_state()
+    identity = sup.page.locator("#revealed .identity").inner_text().strip()
+    assert len(identity) == 18 and identity.isalnum()  # an employer's unified credit code
+    rows = console_service.sql(
+        "SELECT actor, detail FROM audit_log WHERE action = 'identity_reveal' AND detail LIKE ?",
+        f"%{warning_id}%",
+    )
+    assert rows and rows[-1][0] == "user:sup" and "核实欠薪线索" in rows[-1][1]
+    assert identity not in sup.page.url
+    auditor = person()
+    auditor.sign_in("audit")
+    auditor.go(f"/console/cases/{warning_id}")
+    assert auditor.page.locator("form[aria-labelledby='act-reveal']").count() == 0
+    assert auditor.page.locator("form.act").count() == 0  # auditors change nothing
+    for viewer in (sup, auditor):
+        assert viewer.watch.errors == [] and viewer.watch.outside == []
