@@ -55,8 +55,8 @@ from models.scorer import (
 from models.settings import Settings, get_settings
 from models.spec import TaskSpec, get_spec
 from serving import schemas
-from serving.console import console_app
 from serving.auth import AuthError, KeyRecord, KeyRing
+from serving.console import console_app
 from serving.online_store import EntityNotMaterialized, OnlineStore
 from serving.store import PreparedScore, TransitionError, WarningNotFound, WarningStore
 

@@ -14,12 +14,12 @@ allowing only this origin, `nosniff`, `same-origin` referrers, `no-store`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 from typing import Any, Protocol
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
@@ -51,8 +51,9 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'none'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+# a report is self-contained (inline CSS, data: images) and framed only by the console
 REPORT_SECURITY_POLICY = (
-    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
 )
 _MAX_FORM_FIELD = 4000
 STATIC_FILES = {"console.css": "text/css", "favicon.svg": "image/svg+xml"}
@@ -131,7 +132,7 @@ class Console:
         visit: Visit | None = None,
         status: int = 200,
         **context: Any,
-    ) -> HTMLResponse:
+    ) -> Response:
         """A page in `lang` with the layout's common context and the security headers."""
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         other = "en" if lang == "zh" else "zh"
@@ -244,6 +245,7 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         Route("/dashboard", page(pages.dashboard)),
         Route("/reports", page(pages.reports)),
         Route("/reports/{name}", page(pages.report)),
+        Route("/reports/{name}/file", page(pages.report_file)),
     ]
     return Starlette(routes=routes)
 
@@ -325,11 +327,3 @@ def clear_cookie(response: Response, request: Request, name: str) -> None:
         samesite="strict",
         secure=request.url.scheme == "https",
     )
-
-
-def quoted(value: str) -> str:
-    return quote(value, safe="")
-
-
-def query_of(params: Mapping[str, str]) -> str:
-    return urlencode(list(params.items()))

@@ -20,8 +20,8 @@ from models.spec import TaskSpec, get_spec
 from serving.console.i18n import Lang, Messages
 from serving.explanation_page import base_value, margin_from_score
 from serving.store.models import OUTCOMES
+from serving.store.transitions import TRIAGE_OUTCOMES
 
-TRIAGE_OUTCOMES = ("false_alarm", "unreachable")
 # the note a person must write: sending back says why; the other steps may explain
 NOTE_REQUIRED = frozenset({"send_back"})
 _DETAIL_KEYS = ("score", "risk_level", "previous_score", "from", "to", "department", "outcome")
@@ -56,7 +56,9 @@ def short_id(warning_id: str) -> str:
     return warning_id[:10]
 
 
-def reason_rows(reasons: Sequence[Mapping[str, Any]], spec: TaskSpec, lang: Lang) -> list[ReasonRow]:
+def reason_rows(
+    reasons: Sequence[Mapping[str, Any]], spec: TaskSpec, lang: Lang
+) -> list[ReasonRow]:
     """Stored reasons re-worded from the catalog in `lang` (unknown features as stored)."""
     known = set(spec.feature_names)
     rows = []
@@ -68,7 +70,9 @@ def reason_rows(reasons: Sequence[Mapping[str, Any]], spec: TaskSpec, lang: Lang
             feature = spec.feature(name)
             label_en, label_zh = feature.label_en, feature.label_zh
             try:
-                sentence = reason_sentence(feature, value, contribution_direction(contribution), lang)
+                sentence = reason_sentence(
+                    feature, value, contribution_direction(contribution), lang
+                )
             except (ValueError, TypeError):
                 sentence = str(reason.get("sentence", ""))
         else:
@@ -210,7 +214,9 @@ def transition_forms(
         elif name == "close":
             forms.append(TransitionForm(name, outcomes=OUTCOMES))
         elif name == "triage_close":
-            forms.append(TransitionForm(name, outcomes=TRIAGE_OUTCOMES))
+            forms.append(
+                TransitionForm(name, outcomes=tuple(o for o in OUTCOMES if o in TRIAGE_OUTCOMES))
+            )
         else:
             forms.append(TransitionForm(name, note_required=name in NOTE_REQUIRED))
     return forms
@@ -227,7 +233,9 @@ def waterfall(
     final_margin = margin_from_score(model, score) if same_version else None
     chart_lang = plot_language(lang).lang
     contributions = [
-        Contribution(row.label_en, row.label_zh, display_value(row.raw_value, chart_lang), row.contribution)
+        Contribution(
+            row.label_en, row.label_zh, display_value(row.raw_value, chart_lang), row.contribution
+        )
         for row in rows
     ]
     return waterfall_png(

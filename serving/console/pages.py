@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -43,8 +44,8 @@ from serving.console.queries import (
 from serving.console.sessions import COOKIE, PRE_COOKIE, tokens_match
 from serving.policy import allowed_transitions, decide, visible_scope
 from serving.store import StaleWarning, TransitionError, WarningNotFound
-from serving.store.models import OUTCOMES, STATUSES
 from serving.store.identity import IdentityUnavailable
+from serving.store.models import OUTCOMES, STATUSES
 from serving.store.people import SignInRefused
 from serving.store.privacy import MIN_PURPOSE_CHARS, RevealLimited
 
@@ -141,7 +142,9 @@ def sign_out(console: Console, request: Request, visit: Visit, _form: FormData |
     return response
 
 
-def switch_lang(console: Console, request: Request, visit: Visit, form: FormData | None) -> Response:
+def switch_lang(
+    console: Console, request: Request, visit: Visit, form: FormData | None
+) -> Response:
     """Switch the person's language and remember it on their account."""
     assert form is not None
     lang = form_text(form, "lang")
@@ -183,9 +186,7 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
     ]
     handled = set(_visible_tasks(console, visit, scope))
     departments = sorted(
-        code
-        for code, row in console.departments().items()
-        if handled & set(row.get("tasks") or ())
+        code for code, row in console.departments().items() if handled & set(row.get("tasks") or ())
     )
     return console.render(
         "console/queue.html",
@@ -209,13 +210,22 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
 
 
 def _scope_text(console: Console, visit: Visit) -> str:
+    """What this person may see, in words: every warning, or some tasks and departments."""
     scope = visible_scope(visit.actor)
     t = visit.t
     if scope.everything:
         return t("scope.everything")
-    parts = [t(f"task.{task}") for task in sorted(scope.tasks)]
-    parts += [console.department_name(code, visit.lang) for code in sorted(scope.departments)]
-    return "、".join(parts) if visit.lang == "zh" else ", ".join(parts)
+    comma = "、" if visit.lang == "zh" else ", "
+    parts = []
+    if scope.tasks:
+        tasks = comma.join(t(f"task.{task}") for task in sorted(scope.tasks))
+        parts.append(t("scope.tasks", tasks=tasks))
+    if scope.departments:
+        names = comma.join(
+            console.department_name(code, visit.lang) for code in sorted(scope.departments)
+        )
+        parts.append(t("scope.departments", departments=names))
+    return ("；" if visit.lang == "zh" else "; ").join(parts)
 
 
 def _rule(visit: Visit, action: str, warning: dict[str, Any] | None = None) -> str:
@@ -392,7 +402,12 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
     except TransitionError as exc:
         fresh = console.store.get_warning(warning["id"])
         return render_case(
-            console, request, visit, fresh, status=409, form_error=t("error.transition", detail=str(exc))
+            console,
+            request,
+            visit,
+            fresh,
+            status=409,
+            form_error=t("error.transition", detail=str(exc)),
         )
     return redirect(f"{PREFIX}/cases/{warning['id']}?done={transition}")
 
@@ -560,12 +575,45 @@ def reports(console: Console, request: Request, visit: Visit, _form: FormData | 
 
 
 def report(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
-    """One report, as `riskloop report` wrote it (self-contained; its own strict CSP)."""
+    """One report inside the console's layout (the report itself in a same-origin frame)."""
+    found = _report_path(console, request, visit)
+    if isinstance(found, Response):
+        return found
+    return console.render(
+        "console/report.html",
+        visit.lang,
+        request,
+        visit=visit,
+        section="reports",
+        name=found.name,
+        title=_report_title(found.name, visit),
+    )
+
+
+def _report_title(name: str, visit: Visit) -> str:
+    match = _REPORT_NAME.match(name)
+    if match is None or match["task"] not in _tasks():
+        return visit.t("reports.frame", name=name)
+    task = visit.t(f"task.{match['task']}")
+    return visit.t("reports.frame", name=f"{task} v{match['version']}")
+
+
+def report_file(
+    console: Console, request: Request, visit: Visit, _form: FormData | None
+) -> Response:
+    """The report as `riskloop report` wrote it: self-contained, under its own strict CSP."""
+    found = _report_path(console, request, visit)
+    if isinstance(found, Response):
+        return found
+    response = secured(HTMLResponse(found.read_text("utf-8")), REPORT_SECURITY_POLICY)
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+def _report_path(console: Console, request: Request, visit: Visit) -> Path | Response:
     if not decide(visit.actor, "models_read"):
         return error_page(console, request, visit, 403, _rule(visit, "models_read"))
     name = request.path_params["name"]
-    known = {item["name"] for item in _report_files(console)}
-    if name not in known:
+    if name not in {item["name"] for item in _report_files(console)}:
         return error_page(console, request, visit, 404, visit.t("error.no_report"))
-    path = console.backend.settings.reports_dir / name
-    return secured(HTMLResponse(path.read_text("utf-8")), REPORT_SECURITY_POLICY)
+    return Path(console.backend.settings.reports_dir) / name

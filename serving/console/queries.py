@@ -11,15 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import ColumnElement, Engine, and_, case, false, func, or_, select
 from sqlalchemy.orm import sessionmaker
 
+from serving.policy import VisibleScope
 from serving.store.models import OUTCOMES, STATUSES, WARNING_LEVELS, RiskWarning
 
 PAGE_SIZE = 50
+# the deadline column engineer `loop` adds to warnings; read by name until it is on main
+_DUE_AT = "due_at"
 SORTS = ("newest", "score", "level", "age")
 LEVEL_ORDER = ("red", "orange", "yellow")
 _MAX_PAGE = 100_000
@@ -29,20 +32,7 @@ class FilterError(ValueError):
     """A queue filter the console cannot read (HTTP 400); the message names the parameter."""
 
 
-class Scope(Protocol):
-    """What a person may list, as the policy's `visible_scope` answers: every warning, or
-    those of `tasks` plus those dispatched to the departments."""
-
-    everything: bool
-    tasks: frozenset[str]
-
-    @property
-    def nothing(self) -> bool: ...
-
-    def department_values(self) -> frozenset[str]: ...
-
-
-def scope_conditions(scope: Scope) -> list[ColumnElement[bool]]:
+def scope_conditions(scope: VisibleScope) -> list[ColumnElement[bool]]:
     """SQL conditions for the warnings `scope` allows (applied before any filter)."""
     if scope.everything:
         return []
@@ -152,7 +142,7 @@ class QueueFilters:
 
 def _overdue_condition() -> ColumnElement[bool]:
     """Warnings past their deadline and not closed (the loop's `due_at`, when the store has it)."""
-    due_at = getattr(RiskWarning, "due_at", None)
+    due_at = getattr(RiskWarning, _DUE_AT, None)
     if due_at is None:
         raise FilterError("overdue: this store records no deadlines yet")
     return and_(due_at.is_not(None), due_at < datetime.now(UTC), RiskWarning.status != "closed")
@@ -165,9 +155,15 @@ def _is_overdue(row: Mapping[str, Any], now: datetime) -> bool:
     return bool((due_at if due_at.tzinfo else due_at.replace(tzinfo=UTC)) < now)
 
 
+def _deadline_columns() -> list[Any]:
+    """The loop's `due_at` column when the store has it (an empty list before)."""
+    due_at = getattr(RiskWarning, _DUE_AT, None)
+    return [] if due_at is None else [due_at]
+
+
 def has_deadlines() -> bool:
     """Whether the store records deadlines (the overdue filter and counts need them)."""
-    return hasattr(RiskWarning, "due_at")
+    return hasattr(RiskWarning, _DUE_AT)
 
 
 _LEVEL_RANK = case(
@@ -208,7 +204,9 @@ class ConsoleQueries:
     def __init__(self, engine: Engine) -> None:
         self._reads = sessionmaker(engine)
 
-    def queue(self, scope: Scope, filters: QueueFilters, page_size: int = PAGE_SIZE) -> QueuePage:
+    def queue(
+        self, scope: VisibleScope, filters: QueueFilters, page_size: int = PAGE_SIZE
+    ) -> QueuePage:
         """The page of warnings this person may see under these filters, plus level counts."""
         allowed = scope_conditions(scope)
         everything_but_level = [*allowed, *filters.conditions(with_level=False)]
@@ -221,15 +219,11 @@ class ConsoleQueries:
                     .group_by(RiskWarning.risk_level)
                 ).all()
             )
-            total = (
-                counts.get(filters.level, 0)
-                if filters.level
-                else sum(counts.values())
-            )
-            columns = [*_ROW_COLUMNS, *([getattr(RiskWarning, "due_at")] if has_deadlines() else [])]
+            total = counts.get(filters.level, 0) if filters.level else sum(counts.values())
+            columns = [*_ROW_COLUMNS, *_deadline_columns()]
             now = datetime.now(UTC)
             rows = [
-                {**row._mapping, "overdue": _is_overdue(row._mapping, now)}
+                {**row._mapping, "overdue": _is_overdue(dict(row._mapping), now)}
                 for row in db.execute(
                     select(*columns)
                     .where(*chosen)
@@ -242,7 +236,7 @@ class ConsoleQueries:
         pages = max(1, -(-int(total) // page_size))
         return QueuePage(rows, int(total), level_counts, pages)
 
-    def dashboard(self, scope: Scope, tasks: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def dashboard(self, scope: VisibleScope, tasks: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Per task: open warnings by level and status, overdue, precision, this month's volume."""
         allowed = scope_conditions(scope)
         month_start = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -266,7 +260,10 @@ class ConsoleQueries:
                 )
                 .where(*allowed)
                 .group_by(
-                    RiskWarning.task, RiskWarning.risk_level, RiskWarning.status, RiskWarning.outcome
+                    RiskWarning.task,
+                    RiskWarning.risk_level,
+                    RiskWarning.status,
+                    RiskWarning.outcome,
                 )
             ):
                 entry = figures.get(task)
@@ -299,9 +296,7 @@ class ConsoleQueries:
                     if entry["overdue"] is None:
                         entry["overdue"] = 0
         for entry in figures.values():
-            entry["precision"] = {
-                level: precision(entry["closed"][level]) for level in LEVEL_ORDER
-            }
+            entry["precision"] = {level: precision(entry["closed"][level]) for level in LEVEL_ORDER}
         return figures
 
 

@@ -121,13 +121,3 @@ class SessionBook:
                 .where(ConsoleSession.id == key, ConsoleSession.ended_at.is_(None))
                 .values(ended_at=datetime.now(UTC), ended_why=why)
             )
-
-    def end_all(self, user_name: str, why: str) -> int:
-        """End every live session of a person (a disabled account); how many ended."""
-        with self._writes.begin() as db:
-            result = db.execute(
-                update(ConsoleSession)
-                .where(ConsoleSession.user_name == user_name, ConsoleSession.ended_at.is_(None))
-                .values(ended_at=datetime.now(UTC), ended_why=why)
-            )
-            return int(result.rowcount or 0)

@@ -102,8 +102,15 @@ def _start(root: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
     bentoml = Path(sys.executable).with_name("bentoml")
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [str(bentoml), "serve", "serving.service:RiskloopService", "--host", "127.0.0.1",
-             "--port", str(port)],
+            [
+                str(bentoml),
+                "serve",
+                "serving.service:RiskloopService",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             cwd=PROJECT_ROOT,
             env={**os.environ, **service_env(root)},
             stdout=out,
@@ -143,8 +150,8 @@ def console_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def console_service(console_root: Path, small_city: Path) -> Iterator[Console]:
     """Trained champions, people, warnings from real score requests, a report; the server."""
-    from models.spec import TASK_NAMES, get_spec
     from models.settings import get_settings
+    from models.spec import TASK_NAMES, get_spec
     from serving.auth import create_key
     from serving.online_store import materialize
     from serving.store import WarningStore

@@ -203,10 +203,11 @@ def test_session_cookie_flags_and_security_headers(person: Any, console_service:
             cookies={"riskloop_console_pre": token},
         )
         assert signed.status_code == 303
-        session = [
-            value for key, value in signed.headers.multi_items()
+        session = next(
+            value
+            for key, value in signed.headers.multi_items()
             if key == "set-cookie" and value.startswith("riskloop_console=")
-        ][0].lower()
+        ).lower()
         assert "secure" in session and "httponly" in session and "samesite=strict" in session
         assert "path=/console" in session
         for path in ("/console/sign-in", "/console/queue"):
