@@ -30,8 +30,8 @@ class _Backend:
         self.store = store
         self.settings = settings
 
-    def served_model(self, task: str) -> None:
-        return None  # the waterfall PNG is a separate request, outside these figures
+    def served(self, task: str) -> Any:
+        raise KeyError(task)  # the waterfall PNG is a separate request, outside these figures
 
 
 def _results(n: int, seed: int) -> list[dict[str, Any]]:

@@ -1,5 +1,8 @@
 """The online store: each entity's latest materialized features, looked up by id at scoring time.
 
+The files are keyed by pseudonym (HMAC-SHA256 under the secrets file's key), never by the raw
+id: `materialize` hashes the ids it writes and `lookup` hashes the ids it is sent.
+
 Callers that hold only an identifier (the case system knows an employer's credit code, not its
 social-insurance arrears streak) send `entity_ids`; the service answers from the features that
 `riskloop materialize --task T` last computed from the departments' tables. One Parquet file
@@ -10,14 +13,18 @@ modification time changes, so a new materialization needs no restart.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
 from features.catalog import CATALOG
+from models.secret_keys import load_secrets
 from models.settings import get_settings
 from models.spec import task_slug
+from serving.store.pseudonym import pseudonymise
 
 KEY_COLUMNS = ("entity_id", "as_of")
 
@@ -58,13 +65,24 @@ def latest_rows(slug: str, frame: pd.DataFrame) -> pd.DataFrame:
     return latest.assign(entity_id=latest["entity_id"].astype(str))
 
 
-def materialize(task: str, frame: pd.DataFrame, data_dir: Path | None = None) -> Path:
-    """Write the latest feature row per entity of `task`; returns the file written."""
+def materialize(
+    task: str,
+    frame: pd.DataFrame,
+    data_dir: Path | None = None,
+    pseudonymise: Callable[[str], str] | None = None,
+) -> Path:
+    """Write the latest feature row per entity of `task`, keyed by pseudonym; returns the file.
+
+    `pseudonymise` defaults to HMAC under the secrets file's pseudonym key (as the store's).
+    """
     slug = task_slug(task)
     path = online_path(slug, data_dir or get_settings().data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    latest_rows(slug, frame).to_parquet(tmp, index=False)
+    hasher = pseudonymise or _default_pseudonymise()
+    latest = latest_rows(slug, frame)
+    keyed = latest.assign(entity_id=[hasher(entity) for entity in latest["entity_id"]])
+    keyed.to_parquet(tmp, index=False)
     os.replace(tmp, path)
     return path
 
@@ -97,19 +115,31 @@ class OnlineStore:
             self._loaded[slug] = cached
         return cached.table
 
-    def lookup(self, slug: str, entity_ids: list[str]) -> pd.DataFrame:
-        """Feature rows for `entity_ids`, in request order (duplicates repeated).
+    def lookup(
+        self, slug: str, entity_ids: list[str], pseudonymise: Callable[[str], str]
+    ) -> pd.DataFrame:
+        """Feature rows for `entity_ids`, in request order (duplicates repeated), with the
+        caller's ids in `entity_id` (the file holds only their pseudonyms).
 
         Raises:
-            EntityNotMaterialized: naming the ids that have no row.
+            EntityNotMaterialized: naming the ids (the caller's own) that have no row.
         """
         table = self._table(slug)
-        missing = [e for e in dict.fromkeys(entity_ids) if e not in table.index]
+        hashes = {entity: pseudonymise(entity) for entity in dict.fromkeys(entity_ids)}
+        missing = [entity for entity, hashed in hashes.items() if hashed not in table.index]
         if missing:
             raise EntityNotMaterialized(slug, missing)
-        return table.loc[list(entity_ids)].reset_index(drop=True)
+        rows = table.loc[[hashes[entity] for entity in entity_ids]].reset_index(drop=True)
+        return rows.assign(entity_id=[str(entity) for entity in entity_ids])
+
+
+def _default_pseudonymise() -> Callable[[str], str]:
+    secret = load_secrets().pseudonym_secret
+    return partial(pseudonymise, secret)
 
 
 def lookup(task: str, entity_ids: list[str], data_dir: Path | None = None) -> pd.DataFrame:
     """One-off lookup (the service keeps an `OnlineStore` to cache the table)."""
-    return OnlineStore(data_dir or get_settings().data_dir).lookup(task_slug(task), entity_ids)
+    return OnlineStore(data_dir or get_settings().data_dir).lookup(
+        task_slug(task), entity_ids, _default_pseudonymise()
+    )

@@ -289,14 +289,81 @@ class WarningList(BaseModel):
 
 
 class FeedbackCreate(BaseModel):
-    """A disposition step: dispatch, start handling, or close with an outcome."""
+    """A disposition step: dispatch, start handling, close with an outcome, or send back
+    (`open`, with a note) to the task's supervisors."""
 
     model_config = _STRICT
 
-    status: Literal["dispatched", "in_progress", "closed"]
-    department: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    status: Literal["open", "dispatched", "in_progress", "closed"]
+    department: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description="Department code (or its English or Chinese name)."
+    )
     outcome: Outcome | None = None
     note: Annotated[str, Field(max_length=2000)] | None = None
+    expected_version: Annotated[int, Field(ge=1)] | None = Field(
+        default=None,
+        description="The warning's version the step was decided on; 409 if it changed since.",
+    )
+
+
+class RevealRequest(BaseModel):
+    """Why the caller needs to know who a warning is about (kept in the audit log)."""
+
+    model_config = _STRICT
+
+    purpose: Annotated[str, Field(min_length=10, max_length=500)]
+
+
+class RevealResponse(BaseModel):
+    """A warning's entity id, in clear, for the case worker allowed to see it."""
+
+    model_config = _RESPONSE
+
+    warning_id: str
+    entity_id: str
+
+
+class AuditRow(BaseModel):
+    """One audit-log row: who did or looked at what, when."""
+
+    model_config = _RESPONSE
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    task: str | None = None
+    model_version: str | None = None
+    detail: dict[str, Any]
+
+
+class AuditList(BaseModel):
+    """Audit rows in the order they were written."""
+
+    model_config = _RESPONSE
+
+    items: list[AuditRow]
+
+
+class SessionCreate(BaseModel):
+    """A person's sign-in."""
+
+    model_config = _STRICT
+
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class SessionResponse(BaseModel):
+    """A session token for `Authorization: Bearer`, and who it is for."""
+
+    model_config = _RESPONSE
+
+    token: str
+    expires_at: datetime
+    name: str
+    role: str
+    department: str
 
 
 class ErrorResponse(BaseModel):
@@ -304,3 +371,4 @@ class ErrorResponse(BaseModel):
 
     error: str
     detail: list[dict[str, Any]] | None = None
+    rule_zh: str | None = Field(default=None, description="A refusal's rule, in Chinese.")

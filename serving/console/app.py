@@ -68,7 +68,19 @@ class Backend(Protocol):
     @property
     def settings(self) -> Settings: ...
 
-    def served_model(self, task: str) -> tuple[RiskModel, str] | None: ...
+    def served(self, task: str) -> Served:
+        """The warm model of `task`; `KeyError` when none is loaded."""
+        ...
+
+
+class Served(Protocol):
+    """A task's warm model and its registered version (`serving.champions.ServedModel`)."""
+
+    @property
+    def model(self) -> RiskModel: ...
+
+    @property
+    def version(self) -> str: ...
 
 
 @dataclass
@@ -108,6 +120,14 @@ class Console:
     @property
     def store(self) -> WarningStore:
         return self.backend.store
+
+    def served_model(self, task: str) -> tuple[RiskModel, str] | None:
+        """The warm model of `task` and its version, or None when the service has none."""
+        try:
+            served = self.backend.served(task)
+        except KeyError:
+            return None
+        return served.model, str(served.version)
 
     def departments(self) -> dict[str, dict[str, Any]]:
         """Departments by code (names in both languages, tasks, capacity); read once."""

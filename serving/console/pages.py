@@ -283,7 +283,7 @@ def render_case(
     from models.spec import get_spec
 
     spec = get_spec(warning["task"])
-    served = console.backend.served_model(warning["task"])
+    served = console.served_model(warning["task"])
     names: dict[str, str] = {}
 
     def person(actor: str) -> str:
@@ -344,7 +344,7 @@ def waterfall(console: Console, request: Request, visit: Visit, _form: FormData 
     warning = _load_case(console, request, visit, "warning_page")
     if isinstance(warning, Response):
         return warning
-    served = console.backend.served_model(warning["task"])
+    served = console.served_model(warning["task"])
     if served is None:
         return error_page(console, request, visit, 404, visit.t("case.no_model"))
     model, version = served
@@ -475,7 +475,7 @@ def dashboard(console: Console, request: Request, visit: Visit, _form: FormData 
     departments = console.departments()
     rows = []
     for task in tasks:
-        served = console.backend.served_model(task)
+        served = console.served_model(task)
         version = served[1] if served else None
         report = f"{task}-v{version}.html" if version else None
         if report is not None and not (reports_dir / report).is_file():

@@ -60,6 +60,7 @@ class Served:
     keys: dict[str, str]
     process: subprocess.Popen[bytes]
     log: Path
+    city: Path
 
     def headers(self, key: str = "all") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[key]}"}
@@ -150,7 +151,7 @@ def trained(serving_root: Path, small_city: Path) -> dict[str, int]:
 
 
 @pytest.fixture(scope="session")
-def served(serving_root: Path, trained: dict[str, int]) -> Iterator[Served]:
+def served(serving_root: Path, trained: dict[str, int], small_city: Path) -> Iterator[Served]:
     """The running service (started once per session) with one key per scope and one with all."""
     from serving.auth import create_key
 
@@ -159,7 +160,7 @@ def served(serving_root: Path, trained: dict[str, int]) -> Iterator[Served]:
     process, log = start_service(serving_root, port)
     if process.poll() is not None:
         raise RuntimeError(f"service exited at start-up; log:\n{log.read_text()[-4000:]}")
-    yield Served(f"http://127.0.0.1:{port}", serving_root, keys, process, log)
+    yield Served(f"http://127.0.0.1:{port}", serving_root, keys, process, log, small_city)
     stop_process_group(process)
 
 

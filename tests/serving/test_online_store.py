@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from models.secret_keys import load_secrets
 from serving.online_store import EntityNotMaterialized, OnlineStore, latest_rows, online_path
+from serving.store.pseudonym import pseudonymise
 
 
 def test_materialize_cli_keeps_the_latest_row_per_entity(
@@ -23,22 +26,26 @@ def test_materialize_cli_keeps_the_latest_row_per_entity(
     assert result.exit_code == 0, result.output
     written = pd.read_parquet(online_path("telecom_fraud", isolated_env / "data"))
     scoring = build_scoring_set("telecom-fraud", small_city)
+    hasher = partial(pseudonymise, load_secrets().pseudonym_secret)
+    raw_ids = scoring["entity_id"].astype(str)
+    by_hash = {hasher(entity): entity for entity in raw_ids}
     assert written["entity_id"].is_unique
-    assert set(written["entity_id"]) == set(scoring["entity_id"].astype(str))
-    latest = scoring.sort_values("as_of").groupby("entity_id")["as_of"].max()
-    assert (
-        written.set_index("entity_id")["as_of"] == latest.loc[written["entity_id"]].to_numpy()
-    ).all()
+    # keyed by pseudonym: no raw id in the file, every entity's pseudonym there
+    assert set(written["entity_id"]) == set(by_hash)
+    assert not set(written["entity_id"]) & set(raw_ids)
+    latest = scoring.assign(entity_id=raw_ids).groupby("entity_id")["as_of"].max()
+    written_raw = written["entity_id"].map(by_hash)
+    assert (written["as_of"].to_numpy() == latest.loc[written_raw].to_numpy()).all()
     assert not any(c.startswith("audit_") for c in written.columns)
 
     store = OnlineStore(isolated_env / "data")
-    ids = [written["entity_id"].iloc[2], written["entity_id"].iloc[0], written["entity_id"].iloc[2]]
-    rows = store.lookup("telecom_fraud", ids)
+    ids = [written_raw.iloc[2], written_raw.iloc[0], written_raw.iloc[2]]
+    rows = store.lookup("telecom_fraud", ids, hasher)
     assert rows["entity_id"].tolist() == ids
     with pytest.raises(EntityNotMaterialized, match="nobody"):
-        store.lookup("telecom_fraud", [ids[0], "nobody"])
+        store.lookup("telecom_fraud", [ids[0], "nobody"], hasher)
     with pytest.raises(EntityNotMaterialized):
-        store.lookup("wage_arrears", ids[:1])
+        store.lookup("wage_arrears", ids[:1], hasher)
 
 
 def test_materialize_cli_rejects_unknown_task_and_missing_folder(

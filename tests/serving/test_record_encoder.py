@@ -9,7 +9,7 @@ import pytest
 from models.risk_model import feature_matrix
 from models.spec import get_spec
 from serving import schemas
-from serving.service import RecordEncoder
+from serving.encoding import RecordEncoder
 
 
 @pytest.mark.parametrize("task", list(schemas.TASK_SLUGS))

@@ -82,11 +82,11 @@ def test_reload_follows_the_alias_and_a_failed_reload_keeps_the_old_model(
         reloads = [
             row
             for row in store.audit_rows()
-            if row["action"] == "model_reload" and row["actor"] == "operator"
+            if row["action"] == "model_reload" and row["actor"] == "key:operator"
         ]
     assert [(r["actor"], r["detail"]["status"]) for r in reloads] == [
-        ("operator", "reloaded"),
-        ("operator", "failed"),
+        ("key:operator", "reloaded"),
+        ("key:operator", "failed"),
     ]
 
 
@@ -107,7 +107,9 @@ def test_periodic_check_follows_the_alias_without_a_request(
     registry = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     port = free_port()
     process, log = start_service(served.root, port, {"RISKLOOP_RELOAD_INTERVAL_S": "1"})
-    watcher = Served(f"http://127.0.0.1:{port}", served.root, served.keys, process, log)
+    watcher = Served(
+        f"http://127.0.0.1:{port}", served.root, served.keys, process, log, served.city
+    )
     original = registry.get_model_version_by_alias(spec.registered_model_name, "champion").version
     try:
         with watcher.client() as client:

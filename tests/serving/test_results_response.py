@@ -6,7 +6,7 @@ import math
 
 import pydantic_core
 
-from serving.service import _json_response, _result_json, _results_response
+from serving.encoding import json_response, result_json, results_response
 
 
 def test_stitched_results_are_the_same_bytes_as_the_finished_dicts() -> None:
@@ -22,9 +22,9 @@ def test_stitched_results_are_the_same_bytes_as_the_finished_dicts() -> None:
         {"entity_id": "E-2", "score": 1e-300, "contributions": None, "reasons": []},
     ]
     warning_ids = ["W-0123abcd", None]
-    encoded = [_result_json(result) for result in results]
-    stitched = _results_response(encoded, warning_ids).body
+    encoded = [result_json(result) for result in results]
+    stitched = results_response(encoded, warning_ids).body
     finished = [{**r, "warning_id": w} for r, w in zip(results, warning_ids, strict=True)]
-    assert stitched == _json_response({"results": finished}).body
+    assert stitched == json_response({"results": finished}).body
     assert pydantic_core.from_json(stitched)["results"][0]["raw_margin"] is None
-    assert _results_response([], []).body == _json_response({"results": []}).body
+    assert results_response([], []).body == json_response({"results": []}).body

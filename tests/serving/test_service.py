@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import bentoml
@@ -13,7 +15,7 @@ import pandas as pd
 import pytest
 
 from features.catalog import CATALOG
-from serving.online_store import online_path
+from serving.online_store import latest_rows, online_path
 from serving.store.models import WARNING_LEVELS
 
 from .conftest import TASKS, Served
@@ -21,8 +23,19 @@ from .conftest import TASKS, Served
 SLUGS = {task: task.replace("-", "_") for task in TASKS}
 
 
+@functools.cache
+def _latest_rows(city: Path, task: str) -> pd.DataFrame:
+    from training.commands.service import build_scoring_set
+
+    return latest_rows(SLUGS[task], build_scoring_set(task, city))
+
+
 def materialized(served: Served, task: str) -> pd.DataFrame:
-    return pd.read_parquet(online_path(SLUGS[task], served.root / "data"))
+    """The rows `materialize` wrote, with the raw ids (the file itself holds pseudonyms)."""
+    rows = _latest_rows(served.city, task)
+    written = pd.read_parquet(online_path(SLUGS[task], served.root / "data"))
+    assert len(written) == len(rows)  # the same entities, keyed by pseudonym in the file
+    return rows.copy()
 
 
 def as_records(task: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -328,7 +341,7 @@ def test_every_score_request_is_audited_with_the_key_name(served: Served) -> Non
         rows = store.audit_rows(since_id=before)
     version = response.json()["results"][0]["model"]["version"]
     assert [(r["action"], r["actor"], r["task"], r["model_version"]) for r in rows][:1] == [
-        ("score_request", "scorer", task, version)
+        ("score_request", "key:scorer", task, version)
     ]
     assert "AUDIT-ME" not in str(rows)
 
@@ -338,7 +351,7 @@ def test_a_request_scored_in_parts_answers_like_one_in_process_call(served: Serv
     answers, in request order, as one in-process call on the whole batch, all stored."""
     from models.registry import load_registered
     from models.scorer import score_frame
-    from serving.service import PIPELINE_PART_ROWS
+    from serving.encoding import PIPELINE_PART_ROWS
 
     task = "wage-arrears"
     rows = materialized(served, task)

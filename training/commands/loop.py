@@ -196,11 +196,9 @@ def _as_of_range(frame: pd.DataFrame) -> str | None:
 
 
 def _open_store() -> WarningStore:
-    from models.settings import get_settings
     from serving.store import WarningStore
 
-    settings = get_settings()
-    return WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value())
+    return WarningStore.from_settings()
 
 
 def _parse_since(since: str | None) -> datetime | None:

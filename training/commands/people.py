@@ -28,11 +28,9 @@ users_app = typer.Typer(
 
 def open_store() -> WarningStore:
     """The warnings store named by the settings (migrated on open)."""
-    from models.settings import get_settings
     from serving.store import WarningStore
 
-    settings = get_settings()
-    return WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value())
+    return WarningStore.from_settings()
 
 
 def read_password(from_stdin: bool) -> str:

@@ -49,6 +49,8 @@ def serve_environment(settings: Settings, environ: dict[str, str], base: Path) -
     read another folder's registry, store, keys or online features than the one the user's
     `riskloop run` or `riskloop train` wrote in that directory.
     """
+    from models.secret_keys import secrets_path
+
     env = {
         **environ,
         "BENTOML_DO_NOT_TRACK": "true",
@@ -58,6 +60,7 @@ def serve_environment(settings: Settings, environ: dict[str, str], base: Path) -
         "RISKLOOP_DATA_DIR": str((base / settings.data_dir).resolve()),
         "RISKLOOP_REPORTS_DIR": str((base / settings.reports_dir).resolve()),
         "RISKLOOP_KEYS_FILE": str((base / settings.keys_file).resolve()),
+        "RISKLOOP_SECRETS_FILE": str((base / secrets_path(settings)).resolve()),
     }
     if settings.artifact_location is not None and "://" not in settings.artifact_location:
         env["RISKLOOP_ARTIFACT_LOCATION"] = str((base / settings.artifact_location).resolve())
@@ -82,10 +85,15 @@ def preflight() -> None:
     a production service without keys would loop instead of exiting; say why here, once.
     """
     from models.registry import RegistryError, registered_model_name
+    from models.secret_keys import SecretsFileError, load_secrets
     from models.settings import get_settings
     from serving.auth import KeyRing
 
     settings = get_settings()
+    try:
+        load_secrets(settings)  # made on first use; refused when others may read it
+    except SecretsFileError as exc:
+        raise UserError(str(exc)) from None
     if settings.env == "production" and KeyRing(settings.keys_file).active_count() == 0:
         raise UserError(
             f"RISKLOOP_ENV=production and no active API key in {settings.keys_file}: "

@@ -1,0 +1,96 @@
+"""The champions the service keeps warm: loading each task's alias from the registry or the
+bento, and asking which version the alias points at now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import bentoml
+
+from models.registry import RISK_MODEL_ARTIFACT, load_registered
+from models.risk_model import RiskModel
+from models.settings import Settings
+from models.spec import get_spec
+from serving import schemas
+from serving.encoding import RecordEncoder
+
+ALIAS = "champion"
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A warm model and what the service says about it."""
+
+    task: str
+    model: RiskModel
+    name: str
+    version: str
+    alias: str
+    loaded_at: datetime
+    encoder: RecordEncoder
+    last_reload_error: str | None = None
+
+    def info(self) -> schemas.ModelInfo:
+        return schemas.ModelInfo(
+            task=self.task,
+            name=self.name,
+            version=self.version,
+            alias=self.alias,
+            loaded_at=self.loaded_at,
+            metrics=dict(self.model.metrics_),
+            thresholds={str(k): v for k, v in self.model.thresholds_.as_dict().items()},
+            catalog_version=self.model.spec.catalog_version,
+            last_reload_error=self.last_reload_error,
+        )
+
+
+def load_champion(task: str, settings: Settings) -> ServedModel:
+    if settings.model_source == "bento":
+        return load_packaged(task)
+    model, version = load_registered(task, alias=ALIAS, tracking_uri=settings.mlflow_uri)
+    return ServedModel(
+        task=task,
+        model=model,
+        name=version.name,
+        version=str(version.version),
+        alias=version.alias,
+        loaded_at=datetime.now(UTC),
+        encoder=RecordEncoder.for_spec(model.spec),
+    )
+
+
+def _packaged(task: str) -> Any:
+    """The champion `riskloop bundle` packaged for `task` (BentoML's model store or the bento)."""
+
+    return bentoml.models.get(f"riskloop-{task}:latest")
+
+
+def load_packaged(task: str) -> ServedModel:
+    """A champion packaged in the bento: a replica needs no access to the registry."""
+    stored = _packaged(task)
+    folder = Path(stored.path) / "mlflow_model" / "artifacts" / RISK_MODEL_ARTIFACT
+    model = RiskModel.load(folder, spec=get_spec(task))
+    return ServedModel(
+        task=task,
+        model=model,
+        name=f"riskloop-{task}",
+        version=str(stored.info.labels.get("mlflow_version", stored.tag.version)),
+        alias=str(stored.info.labels.get("alias", ALIAS)),
+        loaded_at=datetime.now(UTC),
+        encoder=RecordEncoder.for_spec(model.spec),
+    )
+
+
+def alias_version(task: str, settings: Settings) -> str:
+    """The version the registry's alias points at now (a metadata query, no download)."""
+    import mlflow
+
+    if settings.model_source == "bento":
+        stored = _packaged(task)
+        return str(stored.info.labels.get("mlflow_version", stored.tag.version))
+
+    client = mlflow.MlflowClient(tracking_uri=settings.mlflow_uri, registry_uri=settings.mlflow_uri)
+    return str(client.get_model_version_by_alias(f"riskloop-{task}", ALIAS).version)

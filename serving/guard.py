@@ -1,0 +1,190 @@
+"""The ASGI guard in front of `/v1/`: who is asking, may they, and is the request sane.
+
+Runs before BentoML or FastAPI parse a byte, in this order: credentials (an API key
+`rk_...` or a person's session token `rs_...`; 401), the route from the one routing table
+(`routes.ROUTES`; 404, or 405 with `Allow`), the policy for the route's action (`policy.decide`;
+403 with the rule's sentence), then for bodies the JSON content type (415) and the size limit
+(413). The `Actor` is left in `scope["state"]` for the handlers, which apply the per-warning
+part of the policy. Unhandled errors become a JSON 500 without a stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import bentoml
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from models.settings import get_settings
+from serving.auth import AuthError, KeyRing
+from serving.policy import Actor, decide
+from serving.routes import find
+from serving.sessions import TOKEN_PREFIX, SessionInvalid
+
+logger = logging.getLogger("riskloop.serving")
+
+ACTOR_STATE = "riskloop_actor"
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+async def send_json(
+    send: Send, status: int, payload: dict[str, Any], extra: dict[str, str] | None = None
+) -> None:
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if status == 401:
+        headers.append((b"www-authenticate", b'Bearer realm="riskloop"'))
+    headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class RequestGuard:
+    """ASGI middleware guarding `/v1/` (see the module docstring for the order of checks)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        settings = get_settings()
+        self.app = app
+        self.keyring = KeyRing(settings.keys_file)
+        self.max_body_bytes = settings.max_body_bytes
+
+    def authenticate(self, authorization: str | None) -> Actor:
+        """The actor an `Authorization` header names; raises `AuthError` (401)."""
+        kind, _, token = (authorization or "").partition(" ")
+        token = token.strip()
+        if kind.lower() == "bearer" and token.startswith(TOKEN_PREFIX):
+            service = bentoml.get_current_service()
+            try:
+                return service.sessions.actor(token, service.store)  # type: ignore[no-any-return]
+            except SessionInvalid as exc:
+                raise AuthError(401, str(exc)) from None
+        key = self.keyring.authenticate(authorization)
+        return Actor.key(key.name, key.scopes, key.department)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        route, _params, allowed = find(method, path)
+        actor: Actor | None = None
+        if route is None or route.action is not None:
+            try:
+                actor = self.authenticate(header(scope, b"authorization"))
+            except AuthError as exc:
+                await send_json(send, exc.status, {"error": exc.message})
+                return
+        if route is None:
+            if allowed:
+                await send_json(
+                    send,
+                    405,
+                    {"error": f"{method} is not allowed on {path}"},
+                    {"allow": ", ".join(allowed)},
+                )
+            else:
+                await send_json(send, 404, {"error": f"no such endpoint: {path}"})
+            return
+        if actor is not None and route.action is not None:
+            decision = decide(actor, route.action)
+            if not decision:
+                await send_json(send, 403, {"error": decision.rule, "rule_zh": decision.rule_zh})
+                return
+            scope.setdefault("state", {})[ACTOR_STATE] = actor
+        if route.reads_body:
+            rejection = self._check_headers(scope)
+            if rejection is not None:
+                await send_json(send, *rejection)
+                return
+            try:
+                body = await self._read_body(receive)
+            except _BodyTooLarge:
+                await send_json(send, 413, self._too_large())
+                return
+            receive = _replay(body, receive)
+        await self._call_app(scope, receive, send)
+
+    def _too_large(self) -> dict[str, Any]:
+        return {"error": f"request body exceeds the limit of {self.max_body_bytes} bytes"}
+
+    def _check_headers(self, scope: Scope) -> tuple[int, dict[str, Any]] | None:
+        content_type = (header(scope, b"content-type") or "application/json").split(";")[0]
+        if content_type.strip().lower() != "application/json":
+            return 415, {"error": f"unsupported content type {content_type!r}; send JSON"}
+        length = header(scope, b"content-length")
+        if length is not None:
+            if not length.strip().isdigit():
+                return 400, {"error": "invalid Content-Length header"}
+            if int(length) > self.max_body_bytes:
+                return 413, self._too_large()
+        return None
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        """The whole body, counting bytes as they stream in (chunked uploads have no length)."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise _BodyTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if not started:
+                await send_json(send, 500, {"error": "internal error; see the server log"})
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that yields the buffered body once, then defers to the real channel."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def request_actor(state_holder: Any) -> Actor:
+    """The actor the guard authenticated (from a Starlette request or BentoML context)."""
+    actor = getattr(state_holder.state, ACTOR_STATE, None)
+    if actor is None:  # the guard always sets it; reaching here means it was bypassed
+        raise PermissionError("request reached a handler without authentication")
+    return actor  # type: ignore[no-any-return]

@@ -1,0 +1,109 @@
+"""The one routing table of `/v1/`: each route declares its policy action beside itself.
+
+Score routes (BentoML APIs, one per task of the registry) declare theirs in `score_routes.py`;
+the warnings, admin and session routes (a FastAPI app mounted at `/v1`) declare theirs with
+`v1_route` in `warnings_routes.py`. The request guard (`guard.py`) reads this table and nothing
+else to authenticate, authorise and answer 404/405, so a route and its rule cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from serving.policy import ACTIONS
+
+logger = logging.getLogger("riskloop.serving")
+
+PREFIX = "/v1"
+F = TypeVar("F", bound=Callable[..., Any])
+_PARAMETER = re.compile(r"\{([a-z_]+)\}")
+_TEMPLATE = re.compile(r"^[a-z0-9/_{}-]+$")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One `/v1/` endpoint: method, path template and the policy action it performs.
+
+    `action=None` marks the one public route (signing in): the guard lets it through without
+    credentials. `reads_body` routes get the content-type and size checks.
+    """
+
+    method: str
+    template: str
+    action: str | None
+    reads_body: bool = False
+    pattern: re.Pattern[str] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.action is not None and self.action not in ACTIONS:
+            raise ValueError(f"route {self.template} names unknown policy action {self.action!r}")
+        if not _TEMPLATE.match(self.template):
+            raise ValueError(
+                f"route template {self.template!r} has characters beyond [a-z0-9/_{{}}-]"
+            )
+        regex = _PARAMETER.sub(lambda m: f"(?P<{m.group(1)}>[^/]+)", self.template)
+        object.__setattr__(self, "pattern", re.compile(f"^{regex}$"))
+
+    def match(self, path: str) -> dict[str, str] | None:
+        found = self.pattern.match(path)
+        return None if found is None else found.groupdict()
+
+
+ROUTES: list[Route] = []
+
+
+def declare(method: str, template: str, action: str | None, *, reads_body: bool = False) -> Route:
+    """Add a route to the table (module import time, once per route)."""
+    route = Route(method.upper(), template, action, reads_body)
+    if any(r.method == route.method and r.template == route.template for r in ROUTES):
+        raise ValueError(f"route {method} {template} declared twice")
+    ROUTES.append(route)
+    return route
+
+
+def find(method: str, path: str) -> tuple[Route | None, dict[str, str], tuple[str, ...]]:
+    """(the route for `method path`, its path parameters, the methods the path allows)."""
+    allowed: list[str] = []
+    for route in ROUTES:
+        params = route.match(path)
+        if params is None:
+            continue
+        if route.method == method:
+            return route, params, (route.method,)
+        allowed.append(route.method)
+    return None, {}, tuple(sorted(set(allowed)))
+
+
+# ----------------------------------------------------------------------------- the FastAPI app
+
+api = FastAPI(
+    title="riskloop admin and warnings API",
+    openapi_url=None,
+    docs_url=None,
+    redoc_url=None,
+)
+
+
+@api.exception_handler(Exception)
+async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
+    """Unhandled errors in the mounted app: a JSON 500, never a stack trace."""
+    logger.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
+    return JSONResponse({"error": "internal error; see the server log"}, status_code=500)
+
+
+def v1_route(method: str, path: str, *, action: str | None, **fastapi: Any) -> Callable[[F], F]:
+    """Register a FastAPI endpoint under `/v1` and declare its policy action in `ROUTES`."""
+    route = declare(method, f"{PREFIX}{path}", action, reads_body=method.upper() == "POST")
+
+    def register(endpoint: F) -> F:
+        api.add_api_route(path, endpoint, methods=[route.method], **fastapi)
+        return endpoint
+
+    return register

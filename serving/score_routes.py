@@ -1,0 +1,181 @@
+"""The score routes, one per task of the registry, made by one factory (no near-copies).
+
+`POST /v1/<task>/score` is a BentoML API (so `bentoml.SyncHTTPClient` works) whose input is the
+task's strict pydantic request; each declares its policy action (`score`) in the routing table
+beside itself. `ScoringService` is the service's scoring half: records or materialised entities
+to results, the store write, and the response in request order.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Literal
+
+import bentoml
+import pandas as pd
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from models.risk_model import feature_columns
+from models.scorer import ScoredArrays, score_arrays, score_matrix, scored_records
+from models.spec import TASK_NAMES, get_spec
+from serving import schemas
+from serving.champions import ServedModel
+from serving.encoding import (
+    PIPELINE_MIN_ROWS,
+    feature_dicts,
+    json_response,
+    part_bounds,
+    record_features,
+    result_dict,
+    result_json,
+    results_response,
+    score_parts,
+)
+from serving.guard import request_actor
+from serving.online_store import EntityNotMaterialized, OnlineStore
+from serving.routes import declare
+from serving.store import PreparedScore, WarningStore
+
+Lang = Literal["en", "zh"]
+
+
+class ScoringService:
+    """The service's scoring half (mixed into the BentoML service class)."""
+
+    _served: dict[str, ServedModel]
+    _scoring_pool: ThreadPoolExecutor
+    online: OnlineStore
+    store: WarningStore
+
+    def _score(
+        self,
+        task: str,
+        ctx: bentoml.Context,
+        records: list[BaseModel] | None,
+        entity_ids: list[str] | None,
+        explain: bool,
+        top_k: int,
+        lang: Lang,
+    ) -> Response:
+        actor = request_actor(ctx.request)
+        served = self._served[task]
+        if entity_ids is None:
+            encoded, prepared = self._score_records(served, records or [], explain, top_k, lang)
+        else:
+            try:
+                encoded, prepared = self._score_entities(served, entity_ids, explain, top_k, lang)
+            except EntityNotMaterialized as exc:
+                # BentoML copies the context's status onto a returned Response: set both
+                ctx.response.status_code = 404
+                return json_response({"error": str(exc)}, status=404)
+        warning_ids = self.store.record_prepared(
+            actor=actor.audit_name,
+            task=task,
+            model_name=served.name,
+            model_version=served.version,
+            prepared=prepared,
+        )
+        return results_response(encoded, warning_ids)
+
+    def _score_entities(
+        self, served: ServedModel, entity_ids: list[str], explain: bool, top_k: int, lang: Lang
+    ) -> tuple[list[bytes], list[PreparedScore]]:
+        """Materialised entities' results and stored form (the online store is keyed by
+        pseudonym; the answer echoes the ids the caller sent)."""
+        spec = served.model.spec
+        frame = self.online.lookup(spec.slug, entity_ids, self.store.pseudonymise)
+        values = feature_columns(spec, frame)
+        arrays = score_arrays(served.model, frame, explain=explain, columns=list(values))
+        scored = scored_records(
+            served.model, arrays, values, explain=explain, top_k=top_k, lang=lang
+        )
+        results = [result_dict(s, served, explain) for s in scored]
+        days = [pd.Timestamp(v).date().isoformat() for v in frame["as_of"]]
+        prepared = self.store.prepare_scores(
+            [
+                {**result, "features": row_features, "as_of": day}
+                for result, row_features, day in zip(
+                    results, feature_dicts(spec, frame), days, strict=True
+                )
+            ]
+        )
+        return [result_json(result) for result in results], prepared
+
+    def _score_records(
+        self, served: ServedModel, records: list[BaseModel], explain: bool, top_k: int, lang: Lang
+    ) -> tuple[list[bytes], list[PreparedScore]]:
+        """Sent records' results (`result_json`) and their stored form, in request order.
+
+        A large request is scored part by part on a side thread while this thread scrubs the
+        features, then turns each scored part into results and prepares them for the store:
+        nearly all of that Python work hides behind TreeSHAP. Rows are scored independently,
+        so the answers are the same as one call on the whole batch.
+        """
+        matrix, values, ids = served.encoder.encode(records)
+        n_rows = len(ids)
+        if n_rows < PIPELINE_MIN_ROWS:
+            arrays = score_matrix(served.model, matrix, ids, explain=explain)
+            scored = scored_records(
+                served.model, arrays, values, explain=explain, top_k=top_k, lang=lang
+            )
+            results = [result_dict(s, served, explain) for s in scored]
+            prepared = self.store.prepare_scores(
+                [
+                    {**r, "features": f}
+                    for r, f in zip(results, record_features(records), strict=True)
+                ]
+            )
+            return [result_json(result) for result in results], prepared
+        bounds = part_bounds(n_rows)
+        parts: list[Future[ScoredArrays]] = [Future() for _ in bounds]
+        self._scoring_pool.submit(score_parts, served.model, matrix, ids, explain, bounds, parts)
+        scrubbed = self.store.scrub_features(ids.tolist(), record_features(records))
+        encoded: list[bytes] = []
+        prepared = []
+        for (start, stop), part in zip(bounds, parts, strict=True):
+            scored = scored_records(
+                served.model,
+                part.result(),
+                [column[start:stop] for column in values],
+                explain=explain,
+                top_k=top_k,
+                lang=lang,
+            )
+            part_results = [result_dict(s, served, explain) for s in scored]
+            prepared.extend(
+                self.store.prepare_scores(part_results, scrubbed_features=scrubbed[start:stop])
+            )
+            encoded.extend(result_json(result) for result in part_results)
+        return encoded, prepared
+
+
+def score_api(task: str) -> Any:
+    """The BentoML API scoring `task`, declared in the routing table with action `score`."""
+    spec = get_spec(task)
+    route = declare("POST", f"/v1/{spec.task}/score", "score", reads_body=True)
+
+    def score(
+        self: ScoringService,
+        ctx: bentoml.Context,
+        records: list[Any] | None,
+        entity_ids: list[str] | None,
+        explain: bool,
+        top_k: int,
+        lang: Lang,
+    ) -> Response:
+        return self._score(spec.task, ctx, records, entity_ids, explain, top_k, lang)
+
+    score.__name__ = f"score_{spec.slug}"
+    score.__qualname__ = f"RiskloopService.score_{spec.slug}"
+    score.__doc__ = f"Score {spec.unit} for {spec.label}."
+    return bentoml.api(
+        route=route.template,
+        input_spec=schemas.score_request_model(spec.slug),
+        output_spec=schemas.ScoreResponse,
+    )(score)
+
+
+SCORE_APIS: dict[str, Any] = {
+    f"score_{get_spec(task).slug}": score_api(task) for task in TASK_NAMES
+}

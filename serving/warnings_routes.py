@@ -1,0 +1,340 @@
+"""The `/v1/` routes besides scoring: warnings, feedback, reveal, audit, models, reload, sign-in.
+
+Each route declares its policy action beside itself (`v1_route(..., action=...)`); the guard
+has already authenticated the caller and checked the action before a handler runs. A handler
+that touches one warning asks the policy again with the warning itself (an officer may read
+only the warnings dispatched to their department), and every look is an audit row:
+`warning_list` (with the filter used), `warning_read`, `warning_page`, `identity_reveal`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+import bentoml
+from fastapi import Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.responses import Response
+
+from models.departments import department_code
+from models.spec import TASK_NAMES
+from serving import schemas
+from serving.guard import request_actor
+from serving.policy import Actor, Decision, decide, transition_for, visible_scope
+from serving.routes import v1_route
+from serving.store import SignInRefused, StaleWarning, TransitionError, WarningNotFound
+from serving.store.identity import IdentityUnavailable
+from serving.store.privacy import RevealLimited
+
+TaskName = Literal[TASK_NAMES]  # type: ignore[valid-type]
+Service = Annotated[Any, Depends(bentoml.get_current_service)]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": schemas.ErrorResponse, "description": "Missing or unknown credentials"},
+    403: {"model": schemas.ErrorResponse, "description": "The policy refuses; `error` says why"},
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": schemas.ErrorResponse, "description": "No such warning"}
+}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": schemas.ErrorResponse,
+        "description": "Transition not allowed, or the warning changed since it was read",
+    }
+}
+
+
+def _refused(decision: Decision) -> JSONResponse:
+    return JSONResponse({"error": decision.rule, "rule_zh": decision.rule_zh}, status_code=403)
+
+
+def _not_found(warning_id: str) -> JSONResponse:
+    return JSONResponse({"error": f"no warning {warning_id!r}"}, status_code=404)
+
+
+def _look(service: Any, actor: Actor, action: str, warning: dict[str, Any]) -> None:
+    service.store.audit(
+        actor=actor.audit_name,
+        action=action,
+        task=warning["task"],
+        model_version=warning["model_version"],
+        detail={"warning_id": warning["id"]},
+    )
+
+
+def _allowed_warning(
+    service: Any, actor: Actor, action: str, warning_id: str
+) -> dict[str, Any] | JSONResponse:
+    """The warning if the policy lets `actor` do `action` on it; else the 404/403 answer."""
+    try:
+        warning: dict[str, Any] = service.store.get_warning(warning_id)
+    except WarningNotFound:
+        return _not_found(warning_id)
+    decision = decide(actor, action, warning=warning)
+    if not decision:
+        return _refused(decision)
+    return warning
+
+
+# ----------------------------------------------------------------------------- models, reload
+
+
+@v1_route(
+    "GET",
+    "/models",
+    action="models_read",
+    response_model=schemas.ModelsResponse,
+    responses=_ERRORS,
+)
+def list_models(service: Service) -> schemas.ModelsResponse:
+    """Which registered version serves each task, with its test metrics and thresholds."""
+    return schemas.ModelsResponse(models=service.model_infos())
+
+
+@v1_route(
+    "POST",
+    "/admin/reload",
+    action="reload",
+    response_model=schemas.ReloadResponse,
+    responses=_ERRORS,
+)
+def admin_reload(service: Service, request: Request) -> schemas.ReloadResponse:
+    """Load each task's current champion; a task whose load fails keeps its old model."""
+    return schemas.ReloadResponse(results=service.reload(actor=request_actor(request).audit_name))
+
+
+# ----------------------------------------------------------------------------- warnings
+
+
+@v1_route(
+    "GET",
+    "/warnings",
+    action="warning_list",
+    response_model=schemas.WarningList,
+    responses=_ERRORS,
+)
+def list_warnings(
+    service: Service,
+    request: Request,
+    task: TaskName | None = None,
+    level: schemas.WarningLevel | None = None,
+    status: schemas.WarningStatus | None = None,
+    department: str | None = Query(default=None, max_length=200),
+    entity_id: str | None = Query(default=None, max_length=128),
+    date_from: date | None = None,
+    date_to: date | None = None,
+    page: int = Query(default=1, ge=1, le=1_000_000),
+    page_size: int = Query(default=50, ge=1, le=500),
+) -> schemas.WarningList:
+    """Warnings the caller may see, newest first; `entity_id` is the caller's own id (matched
+    by its hash). The look is audited with the filter used (the id only as its pseudonym)."""
+    actor = request_actor(request)
+    found = service.store.list_warnings(
+        task=task,
+        level=level,
+        status=status,
+        department=department,
+        entity_id=entity_id,
+        date_from=date_from,
+        date_to=date_to,
+        page=page,
+        page_size=page_size,
+        visible=visible_scope(actor),
+    )
+    filters = {
+        "task": task,
+        "level": level,
+        "status": status,
+        "department": department,
+        "entity": None if entity_id is None else service.store.pseudonymise(entity_id),
+        "date_from": None if date_from is None else date_from.isoformat(),
+        "date_to": None if date_to is None else date_to.isoformat(),
+        "page": page,
+        "page_size": page_size,
+    }
+    service.store.audit(
+        actor=actor.audit_name,
+        action="warning_list",
+        task=task,
+        detail={
+            "filter": {k: v for k, v in filters.items() if v is not None},
+            "warning_ids": [item["id"] for item in found["items"]],
+            "total": found["total"],
+        },
+    )
+    return schemas.WarningList.model_validate(found)
+
+
+@v1_route(
+    "GET",
+    "/warnings/{warning_id}",
+    action="warning_read",
+    response_model=schemas.WarningPublic,
+    responses={**_ERRORS, **_NOT_FOUND},
+)
+def get_warning(service: Service, request: Request, warning_id: str) -> Any:
+    """One warning with its full history, oldest first (audited as `warning_read`)."""
+    actor = request_actor(request)
+    warning = _allowed_warning(service, actor, "warning_read", warning_id)
+    if isinstance(warning, JSONResponse):
+        return warning
+    _look(service, actor, "warning_read", warning)
+    return schemas.WarningPublic.model_validate(warning)
+
+
+@v1_route(
+    "GET",
+    "/warnings/{warning_id}/explanation",
+    action="warning_page",
+    response_class=HTMLResponse,
+    responses={**_ERRORS, **_NOT_FOUND},
+)
+def warning_explanation(
+    service: Service, request: Request, warning_id: str, lang: Literal["en", "zh"] = "en"
+) -> Response:
+    """The supervisor's page for one warning: reasons, waterfall, actions, history."""
+    from serving.explanation_page import render_warning_page
+
+    actor = request_actor(request)
+    warning = _allowed_warning(service, actor, "warning_page", warning_id)
+    if isinstance(warning, JSONResponse):
+        return warning
+    _look(service, actor, "warning_page", warning)
+    served = service.served(warning["task"])
+    page = render_warning_page(warning, served.model, lang, model_version=served.version)
+    return HTMLResponse(page)
+
+
+@v1_route(
+    "POST",
+    "/warnings/{warning_id}/feedback",
+    action="feedback",
+    response_model=schemas.WarningPublic,
+    responses={**_ERRORS, **_NOT_FOUND, **_CONFLICT},
+)
+def add_feedback(
+    service: Service, request: Request, warning_id: str, feedback: schemas.FeedbackCreate
+) -> Any:
+    """Record a disposition step (dispatch, start, close with an outcome, or send back)."""
+    actor = request_actor(request)
+    warning = _allowed_warning(service, actor, "feedback", warning_id)
+    if isinstance(warning, JSONResponse):
+        return warning
+    transition = transition_for(warning["status"], feedback.status)
+    if transition is not None:
+        decision = decide(actor, "feedback", warning=warning, transition=transition)
+        if not decision:
+            return _refused(decision)
+    department = feedback.department
+    if department is not None:
+        # a code or either name: stored as the code, so the department's officers see it
+        department = department_code(department) or department
+    try:
+        if feedback.status == "open":
+            updated = service.store.send_back(
+                warning_id,
+                actor=actor.audit_name,
+                note=feedback.note or "",
+                expected_version=feedback.expected_version,
+            )
+        else:
+            updated = service.store.add_feedback(
+                warning_id,
+                actor=actor.audit_name,
+                status=feedback.status,
+                department=department,
+                outcome=feedback.outcome,
+                note=feedback.note,
+                expected_version=feedback.expected_version,
+            )
+    except WarningNotFound:
+        return _not_found(warning_id)
+    except (TransitionError, StaleWarning) as exc:
+        return JSONResponse({"error": str(exc)}, status_code=409)
+    return schemas.WarningPublic.model_validate(updated)
+
+
+@v1_route(
+    "POST",
+    "/warnings/{warning_id}/reveal",
+    action="reveal",
+    response_model=schemas.RevealResponse,
+    responses={
+        **_ERRORS,
+        **_NOT_FOUND,
+        410: {"model": schemas.ErrorResponse, "description": "The encrypted id was purged"},
+        429: {"model": schemas.ErrorResponse, "description": "Hourly reveal limit reached"},
+    },
+)
+def reveal(service: Service, request: Request, warning_id: str, body: schemas.RevealRequest) -> Any:
+    """Who the warning is about, for a person or key allowed to work the case; the purpose is
+    kept in the audit log, and each actor may reveal a limited number of ids per hour."""
+    actor = request_actor(request)
+    warning = _allowed_warning(service, actor, "reveal", warning_id)
+    if isinstance(warning, JSONResponse):
+        return warning
+    try:
+        entity_id = service.store.reveal(
+            warning_id,
+            actor=actor.audit_name,
+            purpose=body.purpose,
+            limit=service.settings.reveal_limit_per_hour,
+        )
+    except RevealLimited as exc:
+        return JSONResponse(
+            {"error": str(exc)},
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+    except IdentityUnavailable as exc:
+        return JSONResponse({"error": str(exc)}, status_code=410)
+    except ValueError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=422)
+    return schemas.RevealResponse(warning_id=warning_id, entity_id=entity_id)
+
+
+# ----------------------------------------------------------------------------- audit, sign-in
+
+
+@v1_route(
+    "GET",
+    "/audit",
+    action="audit_read",
+    response_model=schemas.AuditList,
+    responses=_ERRORS,
+)
+def read_audit(
+    service: Service,
+    warning_id: str | None = Query(default=None, max_length=40),
+    actor: str | None = Query(default=None, max_length=200),
+    since: datetime | None = None,
+    limit: int = Query(default=500, ge=1, le=5000),
+) -> schemas.AuditList:
+    """The audit log in order, for one warning, one actor, or since a moment."""
+    rows = service.store.audit_rows(warning_id=warning_id, actor=actor, since=since, limit=limit)
+    return schemas.AuditList.model_validate({"items": rows})
+
+
+@v1_route(
+    "POST",
+    "/session",
+    action=None,
+    response_model=schemas.SessionResponse,
+    responses={401: {"model": schemas.ErrorResponse, "description": "Sign-in refused"}},
+)
+def sign_in(service: Service, body: schemas.SessionCreate) -> Any:
+    """A person signs in with name and password; the answer's token goes in
+    `Authorization: Bearer` (sign-ins and failures are audited; repeated failures lock)."""
+    try:
+        user = service.store.sign_in(body.name, body.password)
+    except SignInRefused as exc:
+        return JSONResponse({"error": str(exc)}, status_code=401)
+    token, expires = service.sessions.issue(user.name)
+    return schemas.SessionResponse(
+        token=token,
+        expires_at=datetime.fromtimestamp(expires).astimezone(),
+        name=user.name,
+        role=user.role,
+        department=user.department,
+    )
