@@ -1,7 +1,7 @@
 """The `riskloop` command line: one Typer app, thin commands, heavy imports deferred.
 
 Each command family lives in `training/commands/<family>.py` and registers itself here; command
-bodies import their heavy dependencies (mlflow, lightgbm, shap, bentoml) lazily so that
+bodies import their heavy dependencies (mlflow, lightgbm, bentoml) lazily so that
 `riskloop --help` stays fast.
 """
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from models.registry import PYFUNC_ENTRY_SOURCE, RISK_MODEL_ARTIFACT
+from models.registry import PYFUNC_ENTRY_SOURCE, RISK_MODEL_ARTIFACT, catalog_signature
 from models.risk_model import RiskModel
 from models.settings import get_settings
 
@@ -93,14 +93,19 @@ def finite_metrics(metrics: dict[str, float]) -> dict[str, float]:
 
 
 def signature_frame(model: RiskModel, frame: pd.DataFrame) -> pd.DataFrame:
-    """Feature columns as an API caller sends them: category strings, numbers as float."""
+    """Feature columns as an API caller sends them: the catalog's types, categories as text.
+
+    The pyfunc's input example; the pyfunc also takes the dataset frame itself.
+    """
     columns: dict[str, Any] = {}
     for feature in model.spec.features:
         column = frame[feature.name]
         if feature.dtype == "category":
             columns[feature.name] = column.astype("object").where(column.notna(), None)
-        else:
+        elif feature.dtype == "float":
             columns[feature.name] = pd.to_numeric(column.astype("object")).astype("float64")
+        else:
+            columns[feature.name] = column
     return pd.DataFrame(columns).reset_index(drop=True)
 
 
@@ -119,11 +124,10 @@ def log_and_register(model: RiskModel, example_rows: pd.DataFrame) -> Registered
     The new version becomes `challenger`; the first version of a task also becomes `champion`.
     """
     import mlflow
-    from mlflow.models import infer_signature
 
     name = model.spec.registered_model_name
     example = signature_frame(model, example_rows)
-    signature = infer_signature(example, model.predict_proba(example))
+    signature = catalog_signature(model.spec)
     with tempfile.TemporaryDirectory(prefix="riskloop-save-") as tmp:
         saved = model.save(Path(tmp) / RISK_MODEL_ARTIFACT)
         entry = Path(tmp) / "riskloop_pyfunc.py"

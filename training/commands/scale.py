@@ -36,7 +36,7 @@ BENTO_PACKAGES = (
     "bentoml",
     "mlflow",
     "lightgbm",
-    "shap",
+    "jinja2",
     "numpy",
     "pandas",
     "pyarrow",
@@ -54,7 +54,15 @@ OFFLINE_ENV = (
     ("MLFLOW_DISABLE_TELEMETRY", "true"),
     ("DO_NOT_TRACK", "true"),
 )
-BENTO_SOURCES = ("features/**/*.py", "models/**/*.py", "serving/**/*.py", "serving/**/*.mako")
+BENTO_SOURCES = (
+    "features/**/*.py",
+    "models/**/*.py",
+    "serving/**/*.py",
+    "serving/**/*.mako",
+    # the page templates and stylesheet (models.pages loads them as package data)
+    "models/templates/*",
+    "serving/**/templates/*",
+)
 
 
 def _spec(task: str) -> TaskSpec:
