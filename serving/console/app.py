@@ -21,7 +21,6 @@ from importlib import resources
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -29,6 +28,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from models.pages import environment as pages_environment
+from models.pages import stylesheet as shared_stylesheet
 from models.risk_model import RiskModel
 from models.settings import Settings
 from serving.console.i18n import DEFAULT_LANG, Lang, Messages, as_lang
@@ -56,7 +57,7 @@ REPORT_SECURITY_POLICY = (
     "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
 )
 _MAX_FORM_FIELD = 4000
-STATIC_FILES = {"console.css": "text/css", "favicon.svg": "image/svg+xml"}
+STATIC_FILES = {"riskloop.css": "text/css", "favicon.svg": "image/svg+xml"}
 
 
 class Backend(Protocol):
@@ -109,12 +110,7 @@ class Console:
             absolute_s=settings.console_absolute_s,
         )
         self.queries = ConsoleQueries(backend.store.engine)
-        self.templates = Environment(
-            loader=PackageLoader("serving.console", "templates"),
-            autoescape=select_autoescape(default=True, default_for_string=True),
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        self.templates = pages_environment("serving.console")
         self._departments: dict[str, dict[str, Any]] | None = None
 
     @property
@@ -168,7 +164,7 @@ class Console:
             here=here,
             lang_link=f"{request.url.path}?{urlencode(query)}",
             department_name=lambda code: self.department_name(code, lang),
-            **context,
+            **{"section": "", "flash": None, **context},
         )
         return secured(HTMLResponse(html, status_code=status))
 
@@ -243,7 +239,7 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         name = request.path_params["name"]
         if name not in STATIC_FILES:
             return secured(Response("not found", status_code=404, media_type="text/plain"))
-        body = resources.files("serving.console").joinpath(f"static/{name}").read_bytes()
+        body = _static_body(name)
         response = secured(Response(body, media_type=STATIC_FILES[name]))
         response.headers["Cache-Control"] = "public, max-age=3600"
         return response
@@ -268,6 +264,16 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         Route("/reports/{name}/file", page(pages.report_file)),
     ]
     return Starlette(routes=routes)
+
+
+def _static_body(name: str) -> bytes:
+    """A static file's bytes. The stylesheet is the one shared riskloop stylesheet followed by
+    the console's own rules (layout of the header, forms, queue; level colours with enough
+    contrast for text), served as one file."""
+    if name == "riskloop.css":
+        console_rules = resources.files("serving.console").joinpath("static/console.css")
+        return (shared_stylesheet() + "\n" + console_rules.read_text("utf-8")).encode("utf-8")
+    return resources.files("serving.console").joinpath(f"static/{name}").read_bytes()
 
 
 def _guarded(
