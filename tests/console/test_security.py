@@ -260,3 +260,24 @@ def test_reveal_needs_a_purpose_and_is_audited(person: Any, console_service: Con
     assert auditor.page.locator("form.act").count() == 0  # auditors change nothing
     for viewer in (sup, auditor):
         assert viewer.watch.errors == [] and viewer.watch.outside == []
+
+
+def test_disabling_an_account_ends_its_console_session(
+    person: Any, console_service: Console
+) -> None:
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    _new_account(console_service, "soon.gone")
+    viewer = person()
+    viewer.sign_in("soon.gone")
+    assert viewer.page.url.endswith("/console/queue")
+    with WarningStore.from_settings(get_settings()) as store:
+        store.disable_user("soon.gone")
+    viewer.go("/console/dashboard")
+    assert "/console/sign-in" in viewer.page.url
+    ended = console_service.sql(
+        "SELECT ended_why FROM console_sessions WHERE user_name = 'soon.gone'"
+    )
+    assert ended == [("disabled",)]
+    assert "/sign-in" in _try(viewer, "soon.gone", PASSWORD)
