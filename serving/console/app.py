@@ -14,6 +14,7 @@ allowing only this origin, `nosniff`, `same-origin` referrers, `no-store`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -24,9 +25,10 @@ from urllib.parse import urlencode
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from models.pages import environment as pages_environment
 from models.pages import stylesheet as shared_stylesheet
@@ -46,6 +48,8 @@ from serving.console.sessions import (
 from serving.policy import Actor
 from serving.store import WarningStore
 from serving.store.people import UserRecord
+
+logger = logging.getLogger("riskloop.console")
 
 PREFIX = "/console"
 CONTENT_SECURITY_POLICY = (
@@ -262,8 +266,36 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         Route("/reports", page(pages.reports)),
         Route("/reports/{name}", page(pages.report)),
         Route("/reports/{name}/file", page(pages.report_file)),
+        # last: any other console path is ours to answer (with the headers), not the host's
+        Route("/{rest:path}", _not_found, methods=["GET", "HEAD", "POST", "PUT", "DELETE"]),
     ]
-    return Starlette(routes=routes)
+    return Starlette(
+        routes=routes,
+        exception_handlers={404: _plain_error, 405: _plain_error, 500: _plain_error},
+    )
+
+
+async def _not_found(request: Request) -> Response:
+    """The catch-all: 405 with `Allow` when the path exists for other methods, else 404."""
+    for route in request.app.router.routes[:-1]:
+        match, _ = route.matches(request.scope)
+        if match is Match.PARTIAL and isinstance(route, Route):
+            allow = ", ".join(sorted(route.methods or ()))
+            return await _plain_error(request, HTTPException(405, headers={"Allow": allow}))
+    return await _plain_error(request, HTTPException(404))
+
+
+async def _plain_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths, wrong methods and unexpected errors: a short text, never a stack trace."""
+    status = int(getattr(exc, "status_code", 500))
+    if status == 500:
+        logger.error("console error on %s: %s", request.url.path, type(exc).__name__, exc_info=exc)
+    text = {404: "not found", 405: "method not allowed"}.get(status, "internal error")
+    response = Response(text, status_code=status, media_type="text/plain")
+    allow = (getattr(exc, "headers", None) or {}).get("Allow")
+    if status == 405 and allow:
+        response.headers["Allow"] = allow
+    return secured(response)
 
 
 def _static_body(name: str) -> bytes:

@@ -379,6 +379,8 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
         return error_page(console, request, visit, 403, rule)
     if outcome is not None and outcome not in OUTCOMES:
         return error_page(console, request, visit, 400, t("error.bad_outcome"))
+    if transition in ("dispatch", "reroute") and department not in console.departments():
+        return error_page(console, request, visit, 400, t("error.bad_department"))
     try:
         if transition == "send_back":
             console.store.send_back(
