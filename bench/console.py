@@ -80,6 +80,12 @@ def _median_ms(client: Any, path: str) -> tuple[float, int]:
     return round(statistics.median(times), 1), size
 
 
+def _size(client: Any, path: str) -> int:
+    answer = client.get(path)
+    assert answer.status_code == 200, (path, answer.status_code)
+    return len(answer.content)
+
+
 def run() -> dict[str, Any]:
     from starlette.applications import Starlette
     from starlette.routing import Mount
@@ -139,8 +145,8 @@ def run() -> dict[str, Any]:
             case_ms = round(statistics.median(ms for ms, _ in case_times), 1)
             case_bytes = max(size for _, size in case_times)
             dashboard_ms, dashboard_bytes = _median_ms(client, "/console/dashboard")
-            css = len(client.get("/console/static/console.css").content)
-            icon = len(client.get("/console/static/favicon.svg").content)
+            css = _size(client, "/console/static/riskloop.css")
+            icon = _size(client, "/console/static/favicon.svg")
         store.close()
     return {
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),

@@ -86,3 +86,32 @@ def test_bad_forms_change_nothing(
         "SELECT count(*) FROM audit_log WHERE action = 'identity_reveal' AND detail LIKE ?",
         f"%{warning_id}%",
     ) == [(0,)]
+
+
+def test_overdue_filter_and_counts_follow_the_stores_deadlines(
+    signed_in: tuple[httpx.Client, str], console_service: Console
+) -> None:
+    """With the loop's `due_at` in the store: a case past its deadline is counted on the
+    dashboard and found by the queue's overdue filter. Without it: the console says no
+    deadlines are recorded and offers no overdue filter (it never pretends)."""
+    from serving.console.queries import has_deadlines
+
+    client, _ = signed_in
+    if not has_deadlines():
+        assert 'name="overdue"' not in client.get("/console/queue").text
+        assert client.get("/console/queue?overdue=1").status_code == 400
+        assert client.get("/console/dashboard").text.count("尚未记录办理期限") >= 2
+        return
+    warning_id = console_service.sql(
+        "SELECT id FROM warnings WHERE status = 'open' AND task = 'wage-arrears' LIMIT 1"
+    )[0][0]
+    console_service.sql(
+        "UPDATE warnings SET due_at = '2020-01-01 00:00:00.000000' WHERE id = ?", warning_id
+    )
+    listed = client.get("/console/queue?task=wage-arrears&overdue=1")
+    assert listed.status_code == 200 and warning_id in listed.text
+    overdue = console_service.sql(
+        "SELECT count(*) FROM warnings WHERE task = 'wage-arrears' AND status != 'closed' "
+        "AND due_at IS NOT NULL AND due_at < datetime('now')"
+    )[0][0]
+    assert f'overdue=1"><strong>{overdue}</strong>' in client.get("/console/dashboard").text
