@@ -9,7 +9,6 @@ show it with the people's names; the audit log tells the same story, each page o
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from tests.console.conftest import Console
@@ -86,24 +85,24 @@ def test_supervisor_dispatches_officer_prevents(person: Any, console_service: Co
         assert cells[0] == "100%", cells
         assert cells[2] == "1", cells  # prevented
 
-    audit = console_service.sql(
-        "SELECT actor, action, detail FROM audit_log WHERE detail LIKE ? ORDER BY id",
-        f"%{warning_id}%",
-    )
-    story = [(actor, action) for actor, action, _ in audit]
+    # the audit log's story of this warning, as `riskloop audit --warning ID` prints it
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    with WarningStore.from_settings(get_settings()) as store:
+        audit = store.audit_rows(warning_id=warning_id)
+    story = [(row["actor"], row["action"]) for row in audit]
     assert story[0][1] == "warning_raised"
     opened = [actor for actor, action in story if action == "warning_page"]
     assert opened.count("user:sup") >= 1 and opened.count("user:lab") >= 1
-    steps = [
-        (actor, re.search(r'"to":\s*"(\w+)"', detail).group(1))  # type: ignore[union-attr]
-        for actor, action, detail in audit
-        if action == "disposition"
-    ]
+    steps = [(row["actor"], row["detail"]["to"]) for row in audit if row["action"] == "disposition"]
     assert steps == [
         ("user:sup", "dispatched"),
         ("user:lab", "in_progress"),
         ("user:lab", "closed"),
     ]
+    first_dispatch = story.index(("user:sup", "disposition"))
+    assert ("user:sup", "warning_page") in story[:first_dispatch]  # opened before acting
     assert any(actor == "user:tax" and action == "warning_page" for actor, action in story) is False
     for viewer in (sup, lab, tax):
         assert viewer.watch.errors == [] and viewer.watch.outside == []
