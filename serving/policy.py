@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
+from features.tasks import TASK_NAMES, TASKS
 from models.departments import ALL_TASK_DEPARTMENTS, DEPARTMENTS, department_code
-from models.spec import TASK_NAMES, get_spec
+from models.spec import get_spec
 
 ActorKind = Literal["user", "key", "system"]
 Role = Literal["officer", "supervisor", "auditor", "admin"]
@@ -81,13 +82,8 @@ _STATE_TRANSITIONS: dict[str, tuple[str, ...]] = {
 _OWNER_TRANSITIONS = frozenset({"dispatch", "reroute", "triage_close"})
 _HANDLER_TRANSITIONS = frozenset({"start", "close", "send_back"})
 
-# Which department owns (dispatches) each task's warnings.
-# TODO(registry): read from features/tasks.py once the task registry lands on main.
-_TASK_OWNERS: dict[str, str] = {
-    "wage-arrears": "county_centre",
-    "telecom-fraud": "anti_fraud",
-    "dispute-escalation": "county_centre",
-}
+# which department owns (dispatches) each task's warnings: the task registry says
+_TASK_OWNERS: dict[str, str] = {task.name: task.owner for task in TASKS.values()}
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ import pandas as pd
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from features.tasks import TASKS, Task
 from models.risk_model import feature_columns
 from models.scorer import ScoredArrays, score_arrays, score_matrix, scored_records
-from models.spec import TASK_NAMES, get_spec
 from serving import schemas
 from serving.champions import ServedModel
 from serving.encoding import (
@@ -150,10 +150,9 @@ class ScoringService:
         return encoded, prepared
 
 
-def score_api(task: str) -> Any:
+def score_api(task: Task) -> Any:
     """The BentoML API scoring `task`, declared in the routing table with action `score`."""
-    spec = get_spec(task)
-    route = declare("POST", f"/v1/{spec.task}/score", "score", reads_body=True)
+    route = declare("POST", f"/v1/{task.name}/score", "score", reads_body=True)
 
     def score(
         self: ScoringService,
@@ -164,18 +163,15 @@ def score_api(task: str) -> Any:
         top_k: int,
         lang: Lang,
     ) -> Response:
-        return self._score(spec.task, ctx, records, entity_ids, explain, top_k, lang)
+        return self._score(task.name, ctx, records, entity_ids, explain, top_k, lang)
 
-    score.__name__ = f"score_{spec.slug}"
-    score.__qualname__ = f"RiskloopService.score_{spec.slug}"
-    score.__doc__ = f"Score {spec.unit} for {spec.label}."
+    score.__name__ = score.__qualname__ = f"score_{task.slug}"
+    score.__doc__ = f"Score each {task.unit}: {task.label}."
     return bentoml.api(
         route=route.template,
-        input_spec=schemas.score_request_model(spec.slug),
+        input_spec=schemas.score_request_model(task.slug),
         output_spec=schemas.ScoreResponse,
     )(score)
 
 
-SCORE_APIS: dict[str, Any] = {
-    f"score_{get_spec(task).slug}": score_api(task) for task in TASK_NAMES
-}
+SCORE_APIS: dict[str, Any] = {f"score_{task.slug}": score_api(task) for task in TASKS.values()}

@@ -25,9 +25,9 @@ from dataclasses import replace
 
 import bentoml
 
+from features.tasks import TASK_NAMES
 from models.secret_keys import load_secrets
 from models.settings import get_settings
-from models.spec import TASK_NAMES
 from serving import schemas, warnings_routes
 from serving.auth import KeyRing
 from serving.champions import ServedModel, alias_version, load_champion

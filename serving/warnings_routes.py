@@ -18,7 +18,6 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.responses import Response
 
 from models.departments import department_code
-from models.spec import TASK_NAMES
 from serving import schemas
 from serving.guard import request_actor
 from serving.policy import Actor, Decision, decide, transition_for, visible_scope
@@ -27,7 +26,6 @@ from serving.store import SignInRefused, StaleWarning, TransitionError, WarningN
 from serving.store.identity import IdentityUnavailable
 from serving.store.privacy import RevealLimited
 
-TaskName = Literal[TASK_NAMES]  # type: ignore[valid-type]
 Service = Annotated[Any, Depends(bentoml.get_current_service)]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -117,7 +115,7 @@ def admin_reload(service: Service, request: Request) -> schemas.ReloadResponse:
 def list_warnings(
     service: Service,
     request: Request,
-    task: TaskName | None = None,
+    task: schemas.TaskName | None = None,
     level: schemas.WarningLevel | None = None,
     status: schemas.WarningStatus | None = None,
     department: str | None = Query(default=None, max_length=200),
@@ -130,8 +128,9 @@ def list_warnings(
     """Warnings the caller may see, newest first; `entity_id` is the caller's own id (matched
     by its hash). The look is audited with the filter used (the id only as its pseudonym)."""
     actor = request_actor(request)
+    task_name = None if task is None else str(task)
     found = service.store.list_warnings(
-        task=task,
+        task=task_name,
         level=level,
         status=status,
         department=department,
@@ -143,7 +142,7 @@ def list_warnings(
         visible=visible_scope(actor),
     )
     filters = {
-        "task": task,
+        "task": task_name,
         "level": level,
         "status": status,
         "department": department,
@@ -156,7 +155,7 @@ def list_warnings(
     service.store.audit(
         actor=actor.audit_name,
         action="warning_list",
-        task=task,
+        task=task_name,
         detail={
             "filter": {k: v for k, v in filters.items() if v is not None},
             "warning_ids": [item["id"] for item in found["items"]],

@@ -162,10 +162,21 @@ def fidelity(
         {"units", "hits", "share", "raising_hits", "raising_share"}).
     """
     contributions = np.asarray(contributions, dtype="float64")
+    result = _importance_against_noise(contributions, features)
+    if dominant_driver is None:
+        return result
+    drivers = set(result["driver_importance"]) | set(planted_drivers)
+    result.update(_top_reason_hits(contributions, features, list(dominant_driver), drivers, top_k))
+    return result
+
+
+def _importance_against_noise(
+    contributions: np.ndarray, features: Sequence[FeatureDef]
+) -> dict[str, Any]:
+    """Mean |SHAP| per feature and per planted driver, and how they rank against noise."""
     names = [feature.name for feature in features]
     mean_abs = np.abs(contributions).mean(axis=0) if len(contributions) else np.zeros(len(names))
     importance = dict(zip(names, (float(v) for v in mean_abs), strict=True))
-    driver_of = [feature.driver for feature in features]
     driver_features = [f.name for f in features if f.driver is not None]
     noise_features = [f.name for f in features if f.noise]
     driver_importance: dict[str, float] = {}
@@ -179,7 +190,7 @@ def fidelity(
         ((n, importance[n]) for n in noise_features), key=lambda kv: kv[1], default=None
     )
     noise_ceiling = strongest_noise[1] if strongest_noise else -math.inf
-    result: dict[str, Any] = {
+    return {
         "importance": importance,
         "driver_importance": driver_importance,
         "driver_features": driver_features,
@@ -192,10 +203,17 @@ def fidelity(
             d for d, v in driver_importance.items() if v <= noise_ceiling
         ),
     }
-    if dominant_driver is None:
-        return result
-    drivers = set(driver_importance) | set(planted_drivers)
-    dominant = list(dominant_driver)
+
+
+def _top_reason_hits(
+    contributions: np.ndarray,
+    features: Sequence[FeatureDef],
+    dominant: list[object],
+    drivers: set[str],
+    top_k: int,
+) -> dict[str, Any]:
+    """How often a unit's single dominant driver is among its top-k reasons (all, raising)."""
+    driver_of = [feature.driver for feature in features]
     order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :top_k]
     raising_order = np.argsort(-contributions, axis=1, kind="stable")[:, :top_k]
     per_driver: dict[str, dict[str, float]] = {}
@@ -220,15 +238,14 @@ def fidelity(
     for entry in per_driver.values():
         entry["share"] = entry["hits"] / entry["units"]
         entry["raising_share"] = entry["raising_hits"] / entry["units"]
-    result.update(
-        single_driver_units=units,
-        top_reason_hits=hits,
-        top_reason_share=hits / units if units else math.nan,
-        top_raising_hits=raising_hits,
-        top_raising_share=raising_hits / units if units else math.nan,
-        per_driver=dict(sorted(per_driver.items())),
-    )
-    return result
+    return {
+        "single_driver_units": units,
+        "top_reason_hits": hits,
+        "top_reason_share": hits / units if units else math.nan,
+        "top_raising_hits": raising_hits,
+        "top_raising_share": raising_hits / units if units else math.nan,
+        "per_driver": dict(sorted(per_driver.items())),
+    }
 
 
 def overall_rates(frame: pd.DataFrame, scores: np.ndarray, levels: np.ndarray) -> dict[str, float]:

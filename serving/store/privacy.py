@@ -170,6 +170,7 @@ class PrivacyStore:
                     "VACUUM scored_records, warnings"
                 )
             return
+        self._engine.dispose()  # idle pooled connections would hold the WAL back
         raw = self._engine.raw_connection()
         try:
             cursor = raw.cursor()

@@ -301,19 +301,10 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
         detail: dict[str, Any] | None = None,
     ) -> None:
         """Append one audit row (e.g. `model_reload`, `model_promotion`); details are scrubbed."""
-        clean = sanitise(self._secret, dict(detail or {}))
-        version = None if model_version is None else str(model_version)
 
         def write(session: Session) -> None:
-            session.add(
-                AuditEntry(
-                    at=utc_now(),
-                    actor=actor,
-                    action=action,
-                    task=task,
-                    model_version=version,
-                    detail=clean,
-                )
+            self._audit_row(
+                session, actor, action, detail or {}, task=task, model_version=model_version
             )
 
         self._write(write)

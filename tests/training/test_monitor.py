@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
 from models.secret_keys import load_secrets
@@ -104,7 +105,16 @@ def _bad_input_gives_one_line(runner: CliRunner, reference: Path) -> None:
     unknown = runner.invoke(app, ["monitor", "--task", "weather"])
     assert unknown.exit_code == 2 and "weather" in unknown.output
     upgraded = runner.invoke(app, ["store", "upgrade"])
-    assert upgraded.exit_code == 0 and "r0001" in upgraded.output
+    assert upgraded.exit_code == 0 and f"revision {_head_revision()} (head)" in upgraded.output
+
+
+def _head_revision() -> str:
+    """The newest schema migration's id (the revisions form one chain)."""
+    import serving.store
+
+    migrations = Path(serving.store.__file__).with_name("migrations")
+    (head,) = ScriptDirectory(str(migrations)).get_heads()
+    return str(head)
 
 
 def test_monitor_quiet_then_alerts_on_a_shift(isolated_env: Path) -> None:
@@ -192,9 +202,7 @@ def test_monitor_reads_the_champions_logged_training_data(isolated_env: Path) ->
         scored = score_frame(model, population, explain=True, top_k=3)
         settings = get_settings()
         features = population.loc[:, list(spec.feature_names)].to_dict(orient="records")
-        with WarningStore(
-            settings.store_url, load_secrets(settings).pseudonym_secret
-        ) as store:
+        with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
             store.record_scores(
                 actor="scorer",
                 task=TASK,
@@ -254,3 +262,37 @@ def test_reference_sample_is_small_seeded_and_holds_no_identifiers() -> None:
     assert np.allclose(sample["score"], model.predict_proba(sample))
     small = reference_sample(model, fit_rows, seed=7)
     assert len(small) == len(fit_rows)
+
+
+def test_monitor_computes_precision_from_outcomes_kept_by_a_purge(isolated_env: Path) -> None:
+    """`riskloop store purge` empties old features and ids; the outcomes monitoring needs stay:
+    precision by level is the same before and after."""
+    rng = np.random.default_rng(3)
+    reference = isolated_env / "reference.parquet"
+    _population(rng, 2000, arrears_rate=0.1).to_parquet(reference)
+    _record(_population(rng, 800, arrears_rate=0.1), "P")
+    runner = CliRunner()
+
+    def precision(name: str) -> list[dict[str, object]]:
+        out = isolated_env / f"{name}.json"
+        monitored = runner.invoke(
+            app, ["monitor", "--task", TASK, "--reference", str(reference), "--out", str(out)]
+        )
+        assert monitored.exit_code in (0, 3), monitored.output  # 3: emptied features drift
+        return list(json.loads(out.read_text())["precision"])
+
+    before = precision("before")
+    assert sum(int(row["closed"]) for row in before) == 6  # type: ignore[call-overload]
+    tomorrow = (pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)).date().isoformat()
+    purged = runner.invoke(app, ["store", "purge", "--before", tomorrow])
+    assert purged.exit_code == 0, purged.output
+    assert purged.output.startswith("removed: features of 800 scored records")
+    assert "encrypted ids of" in purged.output
+    assert precision("after") == before
+    settings = get_settings()
+    with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
+        actions = [row["action"] for row in store.audit_rows()]
+        assert actions.count("store_purge") == 1
+        assert store.scored_records(task=TASK).columns.tolist()[:7] == [
+            "entity_hash", "as_of", "model_name", "model_version", "score", "risk_level", "created_at"
+        ]  # fmt: skip

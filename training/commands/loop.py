@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from features.tasks import names_in_words
+from training.commands.people import store_purge
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ def register(app: typer.Typer) -> None:
         help="The warnings store (warnings, feedback, audit log).", no_args_is_help=True
     )
     store_app.command("upgrade")(store_upgrade)
+    store_app.command("purge")(store_purge)
     app.add_typer(store_app, name="store")
 
 

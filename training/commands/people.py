@@ -1,4 +1,6 @@
-"""CLI commands for people: `users create|list|disable|reset-password`.
+"""CLI commands for people and their data: `users ...`, `audit`, `store purge`, `secrets rotate`.
+
+(`store purge` joins the `store` group that training/commands/loop.py registers.)
 
 Passwords come from a hidden prompt (asked twice) or, for scripts, the first line of stdin
 with `--password-stdin`; they never appear on the command line, where `ps` and shell history
@@ -7,8 +9,10 @@ would keep them. Every change is an audit row (actor `system:cli`).
 
 from __future__ import annotations
 
+import json
 import sys
-from typing import TYPE_CHECKING
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -19,6 +23,9 @@ if TYPE_CHECKING:
 
 CLI_ACTOR = "system:cli"
 
+secrets_app = typer.Typer(
+    name="secrets", help="Manage the generated secrets file (0600).", no_args_is_help=True
+)
 users_app = typer.Typer(
     name="users",
     help="Manage people who sign in to the console (stored in RISKLOOP_STORE_URL).",
@@ -45,6 +52,46 @@ def read_password(from_stdin: bool) -> str:
     if first != second:
         raise UserError("the two passwords differ")
     return str(first)
+
+
+def parse_day(text: str | None, option: str) -> datetime | None:
+    """A date option as midnight UTC; a clear error for anything else."""
+    if text is None:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{option} must be a date like 2026-11-01, got {text!r}") from None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def audit_line(row: dict[str, Any]) -> str:
+    """One audit row as one line: when, who, what, on which task, and its details."""
+    detail = json.dumps(row["detail"], ensure_ascii=False, sort_keys=True)
+    return f"{row['at']}\t{row['actor']}\t{row['action']}\t{row['task'] or '-'}\t{detail}"
+
+
+def store_purge(
+    before: str | None = typer.Option(
+        None, help="Purge what is older than this date (default: RISKLOOP_RETENTION_DAYS)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would go."),
+) -> None:
+    """Delete old scored records' features and old closed warnings' encrypted ids."""
+    from models.settings import get_settings
+
+    with user_errors():
+        moment = parse_day(before, "--before") or (
+            datetime.now(UTC) - timedelta(days=get_settings().retention_days)
+        )
+        with open_store() as store:
+            counts = store.purge(before=moment, actor=CLI_ACTOR, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    typer.echo(
+        f"{verb}: features of {counts.scored_records} scored records and the encrypted ids "
+        f"of {counts.warning_ids} warnings closed before {counts.before}"
+        + ("" if dry_run else " (audit log and outcome figures kept)")
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -137,4 +184,38 @@ def register(app: typer.Typer) -> None:
                 raise UserError(str(exc)) from None
         typer.echo(f"password reset for {user.name}")
 
+    @app.command("audit")
+    def audit(
+        warning: str | None = typer.Option(None, help="Every row about this warning id."),
+        actor: str | None = typer.Option(
+            None, help="Every row by this actor (user:alice, key:ingest, or a bare name)."
+        ),
+        since: str | None = typer.Option(None, help="Only rows on or after this date."),
+    ) -> None:
+        """Print the audit log's story in order: for one warning, or one actor's."""
+        with user_errors():
+            if (warning is None) == (actor is None):
+                raise UserError("give exactly one of --warning ID or --actor NAME")
+            moment = parse_day(since, "--since")
+            with open_store() as store:
+                rows = store.audit_rows(warning_id=warning, actor=actor, since=moment)
+        if not rows:
+            typer.echo("no audit rows")
+            return
+        for row in rows:
+            typer.echo(audit_line(row))
+
+    @secrets_app.command("rotate")
+    def secrets_rotate() -> None:
+        """Add a new encryption key and make it current (old keys stay for old ids)."""
+        from models.secret_keys import SecretsFileError, rotate_encryption_key, secrets_path
+
+        with user_errors():
+            try:
+                key_id = rotate_encryption_key()
+            except SecretsFileError as exc:
+                raise UserError(str(exc)) from None
+        typer.echo(f"new encryption key {key_id} in {secrets_path()}; back the file up now")
+
     app.add_typer(users_app)
+    app.add_typer(secrets_app)

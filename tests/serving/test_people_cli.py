@@ -1,0 +1,155 @@
+"""`riskloop users|keys|audit|store purge|secrets` and the secrets file, as a person uses them.
+
+Bad input gives one clear line on stderr and a non-zero exit, with nothing half-created; the
+secrets file is made 0600 on first use and a group-readable one stops `riskloop serve` with one
+line; no secret value is written in the code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from models.secret_keys import load_secrets, secrets_path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "twelve chars ok"
+
+
+def _run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    from training.cli import app
+
+    result = CliRunner().invoke(app, list(args), input=stdin)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _one_error_line(code: int, stderr: str, *needles: str) -> None:
+    lines = stderr.strip().splitlines()
+    assert code != 0 and len(lines) == 1 and lines[0].startswith("error: "), stderr
+    assert all(needle in lines[0] for needle in needles), lines[0]
+    assert "Traceback" not in stderr
+
+
+def test_users_cli_walk_and_bad_input(isolated_env: Path) -> None:
+    code, out, err = _run(
+        "users", "create", "alice", "--department", "labour_inspection", "--role", "officer",
+        "--password-stdin", stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    assert code == 0 and "created alice (officer, labour_inspection)" in out, err
+    bad = {
+        "unknown department": ("bob", "--department", "moon_base", "--role", "officer"),
+        "unknown role": ("bob", "--department", "tax", "--role", "emperor"),
+        "already exists": ("alice", "--department", "tax", "--role", "officer"),
+    }
+    for needle, args in bad.items():
+        code, _, err = _run("users", "create", *args, "--password-stdin", stdin=PASSWORD + "\n")
+        _one_error_line(code, err, needle)
+    code, _, err = _run(
+        "users", "create", "bob", "--department", "tax", "--role", "officer",
+        "--password-stdin", stdin="short\n",
+    )  # fmt: skip
+    _one_error_line(code, err, "too weak", "12")
+    code, _, err = _run(
+        "users", "create", "Bad Name", "--department", "tax", "--role", "officer",
+        "--password-stdin", stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    _one_error_line(code, err, "invalid user name")
+    code, out, _ = _run("users", "list")
+    assert code == 0 and [line.split("\t")[0] for line in out.splitlines()] == ["alice"]
+    code, out, err = _run("users", "reset-password", "alice", "--password-stdin", stdin="tiny\n")
+    _one_error_line(code, err, "too weak")
+    code, out, _ = _run("users", "disable", "alice")
+    assert code == 0 and "disabled alice" in out
+    code, _, err = _run("users", "disable", "alice")
+    _one_error_line(code, err, "already disabled")
+    code, _, err = _run("users", "disable", "nobody")
+    _one_error_line(code, err, "no user named 'nobody'")
+    code, out, _ = _run("audit", "--actor", "cli")
+    assert code == 0
+    assert [line.split("\t")[2] for line in out.splitlines()] == ["user_created", "user_disabled"]
+
+
+def test_keys_bind_to_a_department_and_audit_and_purge_refuse_bad_input(
+    isolated_env: Path,
+) -> None:
+    code, out, _ = _run(
+        "keys", "create", "desk", "--scopes", "review,reveal", "--department", "tax"
+    )
+    assert code == 0 and out.startswith("rk_")
+    code, out, _ = _run("keys", "list")
+    assert "desk\t" in out and "\treview,reveal\ttax\t" in out
+    code, _, err = _run("keys", "create", "x", "--scopes", "review", "--department", "moon")
+    _one_error_line(code, err, "unknown department 'moon'")
+    code, _, err = _run("audit")
+    _one_error_line(code, err, "exactly one of")
+    code, _, err = _run("audit", "--actor", "x", "--since", "last week")
+    _one_error_line(code, err, "--since")
+    code, _, err = _run("store", "purge", "--before", "soon")
+    _one_error_line(code, err, "--before")
+    code, out, _ = _run("store", "purge", "--before", "2026-01-01", "--dry-run")
+    assert code == 0 and out.startswith("would remove: features of 0 scored records")
+
+
+def test_first_use_creates_a_private_secrets_file_and_rotation_keeps_old_keys(
+    isolated_env: Path,
+) -> None:
+    path = secrets_path()
+    assert not path.exists()
+    first = load_secrets()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_secrets().pseudonym_secret == first.pseudonym_secret  # stable once made
+    assert first.pseudonym_secret not in repr(first)
+    code, out, _ = _run("secrets", "rotate")
+    assert code == 0 and "back the file up" in out
+    rotated = load_secrets()
+    assert set(first.encryption_keys) < set(rotated.encryption_keys)
+    assert rotated.current_key_id not in first.encryption_keys
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_serve_refuses_a_group_readable_secrets_file(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_secrets()
+    path = secrets_path()
+    path.chmod(0o640)
+    code, _, err = _run("serve", "--port", "3998")
+    _one_error_line(code, err, str(path), "readable by group or others", "chmod 600")
+    path.chmod(0o604)
+    code, _, err = _run("users", "list")
+    assert code != 0
+    path.chmod(0o600)
+    monkeypatch.setenv("RISKLOOP_PSEUDONYM_SECRET", "from-the-environment")
+    from models.settings import get_settings
+
+    get_settings.cache_clear()
+    assert load_secrets().pseudonym_secret == "from-the-environment"
+
+
+def test_no_secret_value_is_written_in_the_code(isolated_env: Path) -> None:
+    """No default secret in the product code, and the generated ones appear in no source."""
+    load_secrets()
+    generated = json.loads(secrets_path().read_text())
+    values = [generated["pseudonym_secret"], generated["session_secret"]]
+    values += list(generated["encryption_keys"].values())
+    assignment = re.compile(
+        r"(secret|password|passwd|token|api_key)\w*\s*[:=]\s*(SecretStr\()?[\"'][^\"']{6,}[\"']",
+        re.IGNORECASE,
+    )
+    offending = []
+    for folder in ("features", "models", "training", "serving", "data_samples"):
+        for source in (PROJECT_ROOT / folder).rglob("*.py"):
+            text = source.read_text(encoding="utf-8")
+            offending += [f"{source.name}: {m.group(0)}" for m in assignment.finditer(text)]
+            assert not any(value in text for value in values)
+    assert offending == []
+    assert "riskloop-local-development-secret" not in "".join(
+        path.read_text(encoding="utf-8") for path in (PROJECT_ROOT / "models").rglob("*.py")
+    )
+    assert os.environ.get("RISKLOOP_PSEUDONYM_SECRET") is None

@@ -1,0 +1,250 @@
+"""The authorisation policy against the running service: role x department x endpoint.
+
+People sign in over HTTP (`POST /v1/session`) and keys use their bearer secret; every cell of
+the matrix is one real request, and the expected answers are written out here, independently of
+`serving.policy`. The matrix is printed in the test output. Reveal has its own walk: the right
+officer gets the id, others 403, a short purpose 422, the 31st reveal in an hour 429, and every
+reveal is in `riskloop audit` with its purpose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from .conftest import Served
+from .test_service import materialized
+
+PASSWORD = "a long enough password"
+TASK = "wage-arrears"
+PEOPLE = {
+    "off_labour": ("labour_inspection", "officer"),
+    "off_tax": ("tax", "officer"),
+    "sup_county": ("county_centre", "supervisor"),
+    "sup_fraud": ("anti_fraud", "supervisor"),
+    "auditor": ("data_office", "auditor"),
+    "admin": ("data_office", "admin"),
+    "off_reveal": ("labour_inspection", "officer"),
+}
+EXTRA_KEYS = {
+    "labour-desk": (("review", "feedback", "reveal"), "labour_inspection"),
+    "audit-desk": (("audit",), None),
+}
+ENDPOINTS = ("score", "list", "read", "page", "feedback", "reveal", "reload", "audit")
+# 409 on feedback: the policy let the step through and the store refused the stale version
+EXPECTED: dict[str, tuple[int, ...]] = {
+    "user:off_labour (officer, labour_inspection)": (403, 200, 200, 200, 409, 200, 403, 403),
+    "user:off_tax (officer, tax)": (403, 200, 403, 403, 403, 403, 403, 403),
+    "user:sup_county (supervisor, county_centre)": (403, 200, 200, 200, 403, 200, 403, 403),
+    "user:sup_fraud (supervisor, anti_fraud)": (403, 200, 403, 403, 403, 403, 403, 403),
+    "user:auditor (auditor, data_office)": (403, 200, 200, 200, 403, 403, 403, 200),
+    "user:admin (admin, data_office)": (403, 403, 403, 403, 403, 403, 200, 403),
+    "key:scorer (score)": (200, 403, 403, 403, 403, 403, 403, 403),
+    "key:reviewer (review)": (403, 200, 200, 200, 403, 403, 403, 403),
+    "key:caseworker (feedback)": (403, 403, 403, 403, 409, 403, 403, 403),
+    "key:operator (admin)": (403, 403, 403, 403, 403, 403, 200, 403),
+    "key:labour-desk (review,feedback,reveal; labour_inspection)": (
+        403, 200, 200, 200, 409, 200, 403, 403,
+    ),
+    "key:audit-desk (audit)": (403, 403, 403, 403, 403, 403, 403, 200),
+}  # fmt: skip
+
+
+@dataclass
+class World:
+    """The served service with people, extra keys and one warning dispatched to labour."""
+
+    served: Served
+    headers: dict[str, dict[str, str]]
+    warning_id: str
+    entity_id: str
+
+    def client(self) -> httpx.Client:
+        return self.served.client()
+
+
+def _sign_in(client: httpx.Client, name: str) -> dict[str, str]:
+    answer = client.post("/v1/session", json={"name": name, "password": PASSWORD})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["role"] == PEOPLE[name][1]
+    return {"Authorization": f"Bearer {answer.json()['token']}"}
+
+
+@pytest.fixture(scope="module")
+def world(served: Served) -> Iterator[World]:
+    from serving.auth import create_key
+    from serving.store import WarningStore
+
+    with WarningStore.from_settings() as store:
+        for name, (department, role) in PEOPLE.items():
+            store.create_user(name, department=department, role=role, password=PASSWORD)
+    keys = {
+        name: create_key(name, scopes, department=department)
+        for name, (scopes, department) in EXTRA_KEYS.items()
+    }
+    ids = materialized(served, TASK)["entity_id"].astype(str).tolist()[:80]
+    with served.client() as client:
+        scored = client.post(
+            f"/v1/{TASK}/score", json={"entity_ids": ids}, headers=served.headers("scorer")
+        )
+        assert scored.status_code == 200, scored.text
+        warned = next(r for r in scored.json()["results"] if r["warning_id"])
+        headers = {name: _sign_in(client, name) for name in PEOPLE}
+        dispatched = client.post(
+            f"/v1/warnings/{warned['warning_id']}/feedback",
+            json={"status": "dispatched", "department": "labour_inspection"},
+            headers=headers["sup_county"],
+        )
+        assert dispatched.status_code == 200, dispatched.text
+        assert dispatched.json()["department"] == "labour_inspection"
+    for name, key in {**served.keys, **keys}.items():
+        headers[f"key:{name}"] = {"Authorization": f"Bearer {key}"}
+    yield World(served, headers, warned["warning_id"], warned["entity_id"])
+
+
+def _call(client: httpx.Client, endpoint: str, world: World, headers: dict[str, str]) -> int:
+    warning = f"/v1/warnings/{world.warning_id}"
+    requests = {
+        "score": ("POST", f"/v1/{TASK}/score", {"entity_ids": [world.entity_id]}),
+        "list": ("GET", f"/v1/warnings?task={TASK}", None),
+        "read": ("GET", warning, None),
+        "page": ("GET", f"{warning}/explanation", None),
+        "feedback": (
+            "POST",
+            f"{warning}/feedback",
+            {"status": "in_progress", "expected_version": 99},
+        ),
+        "reveal": ("POST", f"{warning}/reveal", {"purpose": "policy matrix check"}),
+        "reload": ("POST", "/v1/admin/reload", None),
+        "audit": ("GET", f"/v1/audit?warning_id={world.warning_id}", None),
+    }
+    method, path, body = requests[endpoint]
+    answer = client.request(method, path, json=body, headers=headers)
+    if answer.status_code == 403:
+        assert answer.json()["error"] and answer.json()["rule_zh"]  # the rule, in both languages
+    return answer.status_code
+
+
+def _actor_header(world: World, label: str) -> dict[str, str]:
+    name = label.split(" ")[0]
+    return (
+        world.headers[name.removeprefix("user:")]
+        if name.startswith("user:")
+        else world.headers[name]
+    )
+
+
+def test_role_department_endpoint_matrix(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    with world.client() as client:
+        answers = {
+            label: tuple(
+                _call(client, endpoint, world, _actor_header(world, label))
+                for endpoint in ENDPOINTS
+            )
+            for label in EXPECTED
+        }
+    width = max(len(label) for label in EXPECTED)
+    lines = [f"{'actor':<{width}}  " + " ".join(f"{e:>8}" for e in ENDPOINTS)]
+    for label, codes in answers.items():
+        marks = [
+            f"{code:>7}{' ' if code == want else '!'}"
+            for code, want in zip(codes, EXPECTED[label], strict=True)
+        ]
+        lines.append(f"{label:<{width}}  " + " ".join(marks))
+    with capsys.disabled():
+        print("\npolicy matrix (HTTP status per endpoint; '!' marks a difference):")
+        print("\n".join(lines))
+    assert answers == EXPECTED
+
+
+def test_listings_show_only_what_the_policy_lets_each_actor_see(world: World) -> None:
+    def listed(name: str) -> set[str]:
+        with world.client() as client:
+            answer = client.get(
+                "/v1/warnings", params={"page_size": 500}, headers=world.headers[name]
+            )
+        assert answer.status_code == 200, answer.text
+        return {item["id"] for item in answer.json()["items"]}
+
+    assert world.warning_id in listed("off_labour")
+    assert world.warning_id not in listed("off_tax")
+    assert world.warning_id in listed("sup_county")  # the task's owner sees all of it
+    assert world.warning_id not in listed("sup_fraud")
+    with world.client() as client:
+        everything = client.get(
+            "/v1/warnings", params={"page_size": 500}, headers=world.headers["auditor"]
+        ).json()
+    assert everything["total"] >= len(listed("sup_county"))
+
+
+def test_reveal_walk(world: World, served: Served) -> None:
+    from training.cli import app
+
+    reveal = f"/v1/warnings/{world.warning_id}/reveal"
+    purpose = "visit the employer about unpaid wages"
+    with world.client() as client:
+        allowed = client.post(
+            reveal, json={"purpose": purpose}, headers=world.headers["off_labour"]
+        )
+        assert allowed.status_code == 200, allowed.text
+        assert allowed.json() == {"warning_id": world.warning_id, "entity_id": world.entity_id}
+        for name in ("off_tax", "auditor", "key:reviewer", "key:caseworker"):
+            refused = client.post(reveal, json={"purpose": purpose}, headers=world.headers[name])
+            assert refused.status_code == 403, (name, refused.text)
+        for body in ({}, {"purpose": "too short"}, {"purpose": 12345678901}):
+            invalid = client.post(reveal, json=body, headers=world.headers["off_labour"])
+            assert invalid.status_code == 422, (body, invalid.text)
+        limited_purpose = "checking the hourly reveal limit"
+        for attempt in range(30):
+            ok = client.post(
+                reveal, json={"purpose": limited_purpose}, headers=world.headers["off_reveal"]
+            )
+            assert ok.status_code == 200, (attempt, ok.text)
+        over = client.post(
+            reveal, json={"purpose": limited_purpose}, headers=world.headers["off_reveal"]
+        )
+        assert over.status_code == 429 and 0 < int(over.headers["Retry-After"]) <= 3600
+    story = CliRunner().invoke(app, ["audit", "--warning", world.warning_id])
+    assert story.exit_code == 0, story.output
+    reveals = [line for line in story.output.splitlines() if "\tidentity_reveal\t" in line]
+    assert sum(purpose in line for line in reveals) == 1
+    assert sum(limited_purpose in line for line in reveals) == 30
+    assert all(world.entity_id not in line for line in story.output.splitlines())
+    by_actor = CliRunner().invoke(app, ["audit", "--actor", "off_reveal"])
+    assert by_actor.exit_code == 0 and by_actor.output.count("identity_reveal") == 30
+
+
+def test_disabled_people_lose_their_session_at_once(world: World) -> None:
+    from serving.store import WarningStore
+
+    with WarningStore.from_settings() as store:
+        store.create_user("leaver", department="tax", role="officer", password=PASSWORD)
+    with world.client() as client:
+        signed = client.post("/v1/session", json={"name": "leaver", "password": PASSWORD})
+        headers = {"Authorization": f"Bearer {signed.json()['token']}"}
+        assert client.get("/v1/warnings", headers=headers).status_code == 200
+        with WarningStore.from_settings() as store:
+            store.disable_user("leaver")
+        assert client.get("/v1/warnings", headers=headers).status_code == 401
+        wrong = client.post("/v1/session", json={"name": "leaver", "password": "nope nope nope"})
+        assert wrong.status_code == 401
+        forged = {"Authorization": "Bearer rs_eyJ1IjoiYWRtaW4iLCJleHAiOjk5OTk5OTk5OTl9.AAAA"}
+        assert client.get("/v1/warnings", headers=forged).status_code == 401
+
+
+def test_audit_reads_every_look(world: World) -> None:
+    with world.client() as client:
+        client.get(f"/v1/warnings/{world.warning_id}", headers=world.headers["auditor"])
+        story = client.get(
+            "/v1/audit", params={"warning_id": world.warning_id}, headers=world.headers["auditor"]
+        ).json()["items"]
+    looks = {(row["actor"], row["action"]) for row in story}
+    assert ("user:auditor", "warning_read") in looks
+    assert ("user:off_labour", "warning_page") in looks
+    assert ("user:sup_county", "disposition") in looks
+    listed = [row for row in story if row["action"] == "warning_list"]
+    assert listed and all("filter" in row["detail"] for row in listed)
