@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import FeatureDef
-from training.evaluate import FLAGGED_LEVELS
+from training.evaluate import FLAGGED_LEVELS, truth_values
 
 WARNING_LEVELS = ("red", "orange", "yellow")
 # Fairness gaps worth a reviewer's attention (absolute differences, on groups large enough).
@@ -372,16 +372,7 @@ def importance_ranking(contributions: np.ndarray, n_features: int) -> tuple[np.n
 
 def dominant_drivers(explained: pd.DataFrame, units: pd.DataFrame) -> list[object]:
     """The truth's dominant driver of each explained row, matched on (entity_id, as_of)."""
-    keys = units.loc[:, ["entity_id", "as_of", "dominant_driver"]].assign(
-        entity_id=lambda t: t["entity_id"].astype(str),
-        as_of=lambda t: pd.to_datetime(t["as_of"]).astype("datetime64[ns]"),
-    )
-    rows = explained.loc[:, ["entity_id", "as_of"]].assign(
-        entity_id=lambda t: t["entity_id"].astype(str),
-        as_of=lambda t: pd.to_datetime(t["as_of"]).astype("datetime64[ns]"),
-    )
-    merged = rows.merge(keys, on=["entity_id", "as_of"], how="left", validate="many_to_one")
-    return list(merged["dominant_driver"].tolist())
+    return list(truth_values(explained, units, "dominant_driver").tolist())
 
 
 @dataclass(frozen=True)
