@@ -88,11 +88,13 @@ class Console:
             rows = connection.execute(statement, params).fetchall()
         return rows
 
-    def age_session(self, seconds: float) -> None:
-        """Move every live session's last activity `seconds` into the past."""
+    def age_session(self, seconds: float, column: str = "last_seen_at") -> None:
+        """Move every live session's last activity (or its sign-in, `created_at`) `seconds`
+        into the past."""
+        assert column in ("last_seen_at", "created_at")
         moment = (datetime.now(UTC) - timedelta(seconds=seconds)).replace(tzinfo=None)
         self.sql(
-            "UPDATE console_sessions SET last_seen_at = ? WHERE ended_at IS NULL",
+            f"UPDATE console_sessions SET {column} = ? WHERE ended_at IS NULL",
             moment.isoformat(sep=" "),
         )
 

@@ -72,14 +72,19 @@ def test_a_form_without_the_right_csrf_token_is_refused_and_changes_nothing(
     assert lang == "zh"
 
 
+@pytest.mark.parametrize(
+    ("column", "seconds", "why"),
+    [("last_seen_at", 3600, "idle"), ("created_at", 13 * 3600, "absolute")],
+)
 def test_an_expired_session_signs_in_again_and_returns_to_the_page(
-    person: Any, console_service: Console
+    person: Any, console_service: Console, column: str, seconds: int, why: str
 ) -> None:
     sup = person()
     sup.sign_in("sup")
     warning_id = _open_case(sup)
     case_path = f"/console/cases/{warning_id}"
-    console_service.age_session(3600)  # idle time-out is 30 minutes
+    # idle time-out 30 minutes, absolute 12 hours after sign-in (the defaults)
+    console_service.age_session(seconds, column)
     sup.go(case_path)
     assert "/console/sign-in" in sup.page.url and "expired=1" in sup.page.url
     assert "登录已超时" in sup.page.locator("main").inner_text()
@@ -89,7 +94,7 @@ def test_an_expired_session_signs_in_again_and_returns_to_the_page(
     sup.page.wait_for_load_state()
     assert sup.page.url == console_service.url + case_path
     ended = console_service.sql(
-        "SELECT ended_why FROM console_sessions WHERE user_name = 'sup' AND ended_why = 'idle'"
+        "SELECT ended_why FROM console_sessions WHERE user_name = 'sup' AND ended_why = ?", why
     )
     assert ended
 
