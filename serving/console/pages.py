@@ -288,7 +288,7 @@ def render_case(
 
     def person(actor: str) -> str:
         if actor not in names:
-            names[actor] = _person_name(console, actor)
+            names[actor] = _person_name(console, actor, visit.t)
         return names[actor]
 
     department_choices = [
@@ -327,9 +327,11 @@ def render_case(
     )
 
 
-def _person_name(console: Console, actor: str) -> str:
-    """`user:alice` as "Alice Wang (alice)"; keys and riskloop's own jobs as they are."""
+def _person_name(console: Console, actor: str, t: Messages) -> str:
+    """`user:alice` as "Alice Wang (alice)"; a key or riskloop's own job says which it is."""
     kind, _, name = actor.partition(":")
+    if kind in ("key", "system") and name:
+        return t(f"actor.{kind}", name=name)
     if kind != "user" or not name:
         return actor
     try:
@@ -419,7 +421,7 @@ def _stale(console: Console, request: Request, visit: Visit, warning: dict[str, 
     last = next(
         (event for event in reversed(warning.get("history") or []) if event.get("actor")), None
     )
-    who = _person_name(console, str(last["actor"])) if last else "–"
+    who = _person_name(console, str(last["actor"]), visit.t) if last else "–"
     when = case_view.local_time(last.get("at")) if last else "–"
     return render_case(
         console, request, visit, warning, status=409, stale={"who": who, "when": when}
