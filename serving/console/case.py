@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from models.explain_plots import Contribution, display_value, plot_language, waterfall_png
 from models.risk_model import RiskModel
@@ -24,6 +25,7 @@ from serving.store.transitions import TRIAGE_OUTCOMES
 
 # the note a person must write: sending back says why; the other steps may explain
 NOTE_REQUIRED = frozenset({"send_back"})
+CITY_TIME = ZoneInfo("Asia/Shanghai")  # the simulated city's clock (UTC+8)
 _DETAIL_KEYS = ("score", "risk_level", "previous_score", "from", "to", "department", "outcome")
 
 
@@ -126,16 +128,24 @@ def localised_actions(
     return rows
 
 
-def local_time(moment: str | None) -> str:
+def local_time(moment: str | datetime | None) -> str:
     """A stored UTC time as the city reads it (Asia/Shanghai, UTC+8), to the minute."""
     if not moment:
         return "–"
-    parsed = datetime.fromisoformat(moment)
+    parsed = moment if isinstance(moment, datetime) else datetime.fromisoformat(moment)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    from zoneinfo import ZoneInfo
+    return parsed.astimezone(CITY_TIME).strftime("%Y-%m-%d %H:%M")
 
-    return parsed.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+
+def is_overdue(due_at: str | datetime | None, status: str) -> bool:
+    """Past its deadline and not closed (the loop's `due_at`, when the store records one)."""
+    if not due_at or status == "closed":
+        return False
+    moment = due_at if isinstance(due_at, datetime) else datetime.fromisoformat(due_at)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment < datetime.now(UTC)
 
 
 def age_text(moment: Any, t: Messages, now: datetime | None = None) -> str:

@@ -301,6 +301,7 @@ def render_case(
         **warning,
         "short_id": case_view.short_id(warning["id"]),
         "due_at": case_view.local_time(warning["due_at"]) if warning.get("due_at") else None,
+        "overdue": case_view.is_overdue(warning.get("due_at"), str(warning.get("status"))),
     }
     reasons = case_view.reason_rows(warning.get("reasons") or [], spec, lang)
     return console.render(

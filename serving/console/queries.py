@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from sqlalchemy import ColumnElement, Engine, and_, case, false, func, or_, select
 from sqlalchemy.orm import sessionmaker
 
+from serving.console.case import is_overdue
 from serving.policy import VisibleScope
 from serving.store.models import OUTCOMES, STATUSES, WARNING_LEVELS, RiskWarning
 
@@ -148,13 +149,6 @@ def _overdue_condition() -> ColumnElement[bool]:
     return and_(due_at.is_not(None), due_at < datetime.now(UTC), RiskWarning.status != "closed")
 
 
-def _is_overdue(row: Mapping[str, Any], now: datetime) -> bool:
-    due_at = row.get("due_at")
-    if due_at is None or row.get("status") == "closed":
-        return False
-    return bool((due_at if due_at.tzinfo else due_at.replace(tzinfo=UTC)) < now)
-
-
 def _deadline_columns() -> list[Any]:
     """The loop's `due_at` column when the store has it (an empty list before)."""
     due_at = getattr(RiskWarning, _DUE_AT, None)
@@ -231,9 +225,11 @@ class ConsoleQueries:
                     .limit(page_size)
                 )
             )
-            now = datetime.now(UTC)
             found = {
-                row.id: {**row._mapping, "overdue": _is_overdue(dict(row._mapping), now)}
+                row.id: {
+                    **row._mapping,
+                    "overdue": is_overdue(row._mapping.get("due_at"), row.status),
+                }
                 for row in db.execute(
                     select(*_ROW_COLUMNS, *_deadline_columns()).where(RiskWarning.id.in_(page_ids))
                 )
