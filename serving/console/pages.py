@@ -51,6 +51,7 @@ from serving.store.privacy import MIN_PURPOSE_CHARS, RevealLimited
 
 _REPORT_NAME = re.compile(r"^(?P<task>[a-z][a-z-]*)-v(?P<version>\d+)\.html$")
 _WARNING_ID = re.compile(r"^W-[0-9a-f]{32}$")
+_DONE = ("dispatch", "reroute", "start", "close", "triage_close", "send_back")
 _TRANSITION_STEPS = {
     "dispatch": "dispatched",
     "reroute": "dispatched",
@@ -206,6 +207,7 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
             (code, console.department_name(code, visit.lang)) for code in departments
         ],
         sort_options=[(sort, t(f"sort.{sort}")) for sort in SORTS],
+        flash=_flash(request, visit),
     )
 
 
@@ -264,7 +266,13 @@ def case(console: Console, request: Request, visit: Visit, _form: FormData | Non
         model_version=warning["model_version"],
         detail={"warning_id": warning["id"], "view": "console_case"},
     )
-    return render_case(console, request, visit, warning)
+    return render_case(console, request, visit, warning, flash=_flash(request, visit))
+
+
+def _flash(request: Request, visit: Visit) -> dict[str, str] | None:
+    """The note that a step just taken was saved (`?done=` after a form's redirect)."""
+    done = request.query_params.get("done", "")
+    return {"kind": "ok", "text": visit.t(f"done.{done}")} if done in _DONE else None
 
 
 def render_case(
@@ -277,6 +285,7 @@ def render_case(
     stale: dict[str, str] | None = None,
     form_error: str = "",
     revealed: dict[str, str] | None = None,
+    flash: dict[str, str] | None = None,
 ) -> Response:
     t = visit.t
     lang = visit.lang
@@ -325,6 +334,7 @@ def render_case(
         stale=stale,
         form_error=form_error,
         revealed=revealed,
+        flash=flash,
     )
 
 
@@ -414,6 +424,10 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
             status=409,
             form_error=t("error.transition", detail=str(exc)),
         )
+    fresh = console.store.get_warning(warning["id"])
+    if not decide(visit.actor, "warning_page", warning=fresh):
+        # sent back (or re-routed) out of this person's sight: back to their queue
+        return redirect(f"{PREFIX}/queue?done={transition}")
     return redirect(f"{PREFIX}/cases/{warning['id']}?done={transition}")
 
 

@@ -286,3 +286,42 @@ def test_disabling_an_account_ends_its_console_session(
     )
     assert ended == [("disabled",)]
     assert "/sign-in" in _try(viewer, "soon.gone", PASSWORD)
+
+
+def test_an_officer_sends_a_case_back_with_a_note(person: Any, console_service: Console) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = _open_case(sup)
+    dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
+    dispatch.locator("select[name=department]").select_option("labour_inspection")
+    dispatch.get_by_role("button").click()
+    sup.page.wait_for_load_state()
+    lab = person()
+    lab.sign_in("lab")
+    lab.go(f"/console/cases/{warning_id}")
+    back = lab.page.locator("form[aria-labelledby='act-send_back']")
+    assert back.locator("textarea[name=note]").get_attribute("required") is not None
+    # without a note the store refuses (the browser would not even send it)
+    with _session_client(console_service, lab) as client:
+        csrf = str(back.locator("input[name=csrf]").get_attribute("value"))
+        version = str(back.locator("input[name=version]").get_attribute("value"))
+        refused = client.post(
+            f"/console/cases/{warning_id}/act",
+            data={"csrf": csrf, "version": version, "transition": "send_back", "note": ""},
+        )
+        assert refused.status_code == 409
+    assert _state(console_service, warning_id)[:2] == ("dispatched", "labour_inspection")
+    back.locator("textarea[name=note]").fill("不属于本部门辖区")
+    back.get_by_role("button").click()
+    lab.page.wait_for_load_state()
+    assert _state(console_service, warning_id)[:2] == ("open", None)
+    # the case left the officer's sight: they are back on their queue, told it was sent
+    assert lab.page.url.endswith("/console/queue?done=send_back")
+    assert lab.page.locator("p.flash").inner_text() == "已退回主管。"
+    assert warning_id not in lab.page.content()
+    sup.go(f"/console/cases/{warning_id}")
+    timeline = sup.page.locator("ol.timeline").inner_text()
+    assert "不属于本部门辖区" in timeline and "李监察 (lab)" in timeline
+    assert sup.page.locator("form[aria-labelledby='act-dispatch']").count() == 1
+    for viewer in (sup, lab):
+        assert viewer.watch.errors == [] and viewer.watch.outside == []

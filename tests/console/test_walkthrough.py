@@ -19,6 +19,7 @@ def _case_links(page: Any) -> list[str]:
 
 
 def test_supervisor_dispatches_officer_prevents(person: Any, console_service: Console) -> None:
+    started = console_service.sql("SELECT max(id) FROM audit_log")[0][0]
     sup = person()
     sup.sign_in("sup")
     assert sup.page.url.endswith("/console/queue")
@@ -70,6 +71,7 @@ def test_supervisor_dispatches_officer_prevents(person: Any, console_service: Co
     lab.page.wait_for_load_state()
     summary = lab.page.locator("dl.card").inner_text()
     assert "已办结" in summary and "已化解" in summary
+    assert lab.page.locator("p.flash").inner_text() == "已办结。"
     timeline = lab.page.locator("ol.timeline").inner_text()
     assert "王主管 (sup)" in timeline and "李监察 (lab)" in timeline
     assert "已约谈企业负责人" in timeline and "请劳动监察大队核查工资支付" in timeline
@@ -95,14 +97,20 @@ def test_supervisor_dispatches_officer_prevents(person: Any, console_service: Co
     assert story[0][1] == "warning_raised"
     opened = [actor for actor, action in story if action == "warning_page"]
     assert opened.count("user:sup") >= 1 and opened.count("user:lab") >= 1
-    steps = [(row["actor"], row["detail"]["to"]) for row in audit if row["action"] == "disposition"]
+    # this walk's steps (other tests may have worked the same case before)
+    steps = [
+        (row["actor"], row["detail"]["to"])
+        for row in audit
+        if row["action"] == "disposition" and row["id"] > started
+    ]
     assert steps == [
         ("user:sup", "dispatched"),
         ("user:lab", "in_progress"),
         ("user:lab", "closed"),
     ]
-    first_dispatch = story.index(("user:sup", "disposition"))
-    assert ("user:sup", "warning_page") in story[:first_dispatch]  # opened before acting
+    walk = [(row["actor"], row["action"]) for row in audit if row["id"] > started]
+    first_dispatch = walk.index(("user:sup", "disposition"))
+    assert ("user:sup", "warning_page") in walk[:first_dispatch]  # opened before acting
     assert any(actor == "user:tax" and action == "warning_page" for actor, action in story) is False
     for viewer in (sup, lab, tax):
         assert viewer.watch.errors == [] and viewer.watch.outside == []
