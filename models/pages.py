@@ -8,7 +8,9 @@ its name to `environment(...)`: its `templates/` folder is searched first, then 
 so its pages can `{% extends "layout.html" %}` and `{% import "macros.html" as ui %}`.
 
 Autoescape is on for every template, so a value is escaped unless it is `Markup` built on
-purpose. Reports and warning pages are read on machines without internet and may be archived
+purpose (a macro's output is), and an undefined variable raises instead of rendering empty.
+Filters: `num` (a number as the report shows it), `share` (a percentage), `png_uri` (a PNG as
+a `data:` URI); tests: `cell`, `real_number`. Reports and warning pages are read on machines without internet and may be archived
 as evidence: by default the layout inlines the stylesheet and pages embed their images as
 `data:` URIs, and a Content-Security-Policy of `default-src 'none'` makes any stray reference
 fail loudly. A served page that links the stylesheet instead overrides the `stylesheet` block.

@@ -181,10 +181,8 @@ def _text_column(feature: FeatureDef, column: pd.Series) -> None:
             f"column {feature.name} holds {dtype} values; expected the category as text "
             f"(one of {', '.join(feature.categories)})"
         )
-    present = column.dropna()
-    if isinstance(dtype, pd.CategoricalDtype):
-        present = present.astype("object")
-    unknown = sorted({str(value) for value in present if value not in feature.categories})
+    values = pd.unique(column.dropna().astype("object"))
+    unknown = sorted(str(value) for value in values if value not in feature.categories)
     if unknown:
         raise PyfuncInputError(
             f"column {feature.name} holds {', '.join(unknown[:5])}; expected one of "

@@ -421,7 +421,7 @@ def _log_and_register(
             local = Path(tmp) / Path(REFERENCE_ARTIFACT).name
             reference_sample(model, data.frame, fitted.seed).to_parquet(local, index=False)
             mlflow.log_artifact(str(local), str(Path(REFERENCE_ARTIFACT).parent))
-        registered = tracking.log_and_register(model, splits.test.head(5))
+        registered = tracking.log_and_register(model, splits.test)
         mlflow.set_tag("riskloop.registered_version", str(registered.version))
     return run.info.run_id, registered
 

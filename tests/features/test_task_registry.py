@@ -16,7 +16,7 @@ import pytest
 from features.tasks import TASK_NAMES, TASK_SLUGS, TASKS, UnknownTaskError, get_task
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("features", "models", "training", "serving")
+PACKAGES = ("features", "models", "training", "serving", "bench")
 REGISTRY = ROOT / "features" / "tasks.py"
 
 
