@@ -15,6 +15,7 @@ allowing only this origin, `nosniff`, `same-origin` referrers, `no-store`).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -116,6 +117,7 @@ class Console:
         self.queries = ConsoleQueries(backend.store.engine)
         self.templates = pages_environment("serving.console")
         self._departments: dict[str, dict[str, Any]] | None = None
+        self._departments_read = 0.0
 
     @property
     def store(self) -> WarningStore:
@@ -130,12 +132,15 @@ class Console:
         return served.model, str(served.version)
 
     def departments(self) -> dict[str, dict[str, Any]]:
-        """Departments by code (names in both languages, tasks, capacity); read once."""
-        if self._departments is None:
+        """Departments by code (names in both languages, tasks, capacity), read at most once
+        a minute: they change rarely (an administrator setting a capacity)."""
+        if self._departments is None or time.monotonic() - self._departments_read > 60:
             self._departments = {row["code"]: row for row in self.store.list_departments()}
+            self._departments_read = time.monotonic()
         return self._departments
 
     def department_name(self, code: str | None, lang: Lang) -> str:
+        """A department's name in `lang` (its code if unknown, a dash for none)."""
         if not code:
             return "–"
         row = self.departments().get(code)
@@ -210,6 +215,7 @@ def form_text(form: FormData, name: str) -> str:
 
 
 def actor_for(user: UserRecord) -> Actor:
+    """The policy's actor for a signed-in person."""
     return Actor.user(user.name, user.role, user.department)
 
 
@@ -378,6 +384,7 @@ def set_cookie(response: Response, request: Request, name: str, value: str) -> N
 
 
 def clear_cookie(response: Response, request: Request, name: str) -> None:
+    """Expire a console cookie (same attributes as when it was set)."""
     response.delete_cookie(
         name,
         path=COOKIE_PATH,

@@ -287,6 +287,8 @@ def render_case(
     revealed: dict[str, str] | None = None,
     flash: dict[str, str] | None = None,
 ) -> Response:
+    """The case page of `warning` as it is now, with what went wrong or was shown, if anything
+    (a stale form, a refused step, a revealed identity)."""
     t = visit.t
     lang = visit.lang
     from models.spec import get_spec
@@ -630,6 +632,7 @@ def report_file(
 
 
 def _report_path(console: Console, request: Request, visit: Visit) -> Path | Response:
+    """A listed report's file (never a path the request made up), or the refusal to show."""
     if not decide(visit.actor, "models_read"):
         return error_page(console, request, visit, 403, _rule(visit, "models_read"))
     name = request.path_params["name"]
