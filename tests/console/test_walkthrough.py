@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.console.conftest import Console
+from tests.console.conftest import Console, screenshot
 
 
 def _case_links(page: Any) -> list[str]:
@@ -72,6 +72,7 @@ def test_supervisor_dispatches_officer_prevents(person: Any, console_service: Co
     summary = lab.page.locator("dl.card").inner_text()
     assert "已办结" in summary and "已化解" in summary
     assert lab.page.locator("p.flash").inner_text() == "已办结。"
+    screenshot(lab.page, "case-closed-zh")
     timeline = lab.page.locator("ol.timeline").inner_text()
     assert "王主管 (sup)" in timeline and "李监察 (lab)" in timeline
     assert "已约谈企业负责人" in timeline and "请劳动监察大队核查工资支付" in timeline
