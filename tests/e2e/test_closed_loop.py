@@ -261,7 +261,7 @@ def test_closed_loop_end_to_end(
     assert shifted_report["reference"]["model_version"] == "2"
 
     # -- no raw identifier at rest: every byte riskloop wrote, after a report too
-    _cli(runner, "report", "--task", LOOP_TASK)
+    _cli(runner, "report", "--task", LOOP_TASK, "--raw", str(small_city))
     exports = {dataset, dataset.with_suffix(".json")}  # the dataset the user asked for by --out
     _assert_no_raw_identifiers(isolated_env, small_city, exports)
 

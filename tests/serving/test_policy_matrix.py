@@ -236,6 +236,18 @@ def test_disabled_people_lose_their_session_at_once(world: World) -> None:
         assert client.get("/v1/warnings", headers=forged).status_code == 401
 
 
+def test_refusals_say_what_is_allowed(world: World) -> None:
+    with world.client() as client:
+        wrong_method = client.get(f"/v1/{TASK}/score", headers=world.headers["key:scorer"])
+        assert wrong_method.status_code == 405 and wrong_method.headers["Allow"] == "POST"
+        refused = client.get("/v1/warnings", headers=world.headers["admin"])
+        assert refused.status_code == 403
+        assert refused.json()["error"] == (
+            "administrators manage users, keys and models and see no case content"
+        )
+        assert refused.json()["rule_zh"] == "管理员只管理用户、密钥和模型，不查看案件内容"
+
+
 def test_audit_reads_every_look(world: World) -> None:
     with world.client() as client:
         client.get(f"/v1/warnings/{world.warning_id}", headers=world.headers["auditor"])

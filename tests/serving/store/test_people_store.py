@@ -247,3 +247,18 @@ def _file_bytes(folder: Path) -> bytes:
         for candidate in sorted(folder.iterdir())
         if candidate.name.startswith("purge.db")
     )
+
+
+def test_purge_on_every_backend_then_reveal_says_the_id_is_gone(
+    sealed: WarningStore, scored: Callable
+) -> None:
+    old, kept = _raise(sealed, scored, "GONE-1", "KEPT-1")
+    _close(sealed, old)
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    counts = sealed.purge(before=later, actor="system:cli")
+    assert (counts.scored_records, counts.warning_ids) == (2, 1)  # `kept` is still open
+    with pytest.raises(IdentityUnavailable, match="purged"):
+        sealed.reveal(old, actor="user:a", purpose="after the purge", limit=5)
+    assert sealed.reveal(kept, actor="user:a", purpose="an open case still", limit=5) == "KEPT-1"
+    assert sealed.get_warning(old)["outcome"] == "false_alarm"
+    assert [row["action"] for row in sealed.audit_rows()][-2:] == ["store_purge", "identity_reveal"]
