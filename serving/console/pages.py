@@ -493,7 +493,8 @@ def dashboard(console: Console, request: Request, visit: Visit, _form: FormData 
     tasks = _visible_tasks(console, visit, scope)
     figures = console.queries.dashboard(scope, tasks)
     reports_dir = console.backend.settings.reports_dir
-    departments = console.departments()
+    # read fresh: an administrator's new capacity shows at once
+    departments = {row["code"]: row for row in console.store.list_departments()}
     rows = []
     for task in tasks:
         served = console.served_model(task)

@@ -115,3 +115,37 @@ def test_overdue_filter_and_counts_follow_the_stores_deadlines(
         "AND due_at IS NOT NULL AND due_at < datetime('now')"
     )[0][0]
     assert f'overdue=1"><strong>{overdue}</strong>' in client.get("/console/dashboard").text
+
+
+def test_dashboard_sets_this_months_dispatches_against_capacity(
+    signed_in: tuple[httpx.Client, str], console_service: Console
+) -> None:
+    client, csrf = signed_in
+    warning_id, version = console_service.sql(
+        "SELECT id, version FROM warnings WHERE status = 'open' AND task = 'wage-arrears' "
+        "ORDER BY score LIMIT 1"
+    )[0]
+    sent = client.post(
+        f"/console/cases/{warning_id}/act",
+        data={
+            "csrf": csrf,
+            "transition": "dispatch",
+            "department": "labour_inspection",
+            "version": str(version),
+        },
+    )
+    assert sent.status_code == 303
+    console_service.sql("UPDATE departments SET capacity = 0 WHERE code = 'labour_inspection'")
+    try:
+        page = client.get("/console/dashboard").text
+        dispatched = console_service.sql(
+            "SELECT count(*) FROM warnings WHERE task = 'wage-arrears' "
+            "AND department = 'labour_inspection'"
+        )[0][0]
+        row = page.split("劳动保障监察大队</td>", 1)[1].split("</tr>", 1)[0]
+        assert f'<td class="num">{dispatched}</td>' in row
+        assert "超出能力" in row
+    finally:
+        console_service.sql(
+            "UPDATE departments SET capacity = NULL WHERE code = 'labour_inspection'"
+        )
