@@ -9,9 +9,15 @@ show it with the people's names; the audit log tells the same story, each page o
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from tests.console.conftest import Console, screenshot
+from tests.console.conftest import Console, screenshot, service_env
 
 
 def _case_links(page: Any) -> list[str]:
@@ -19,7 +25,7 @@ def _case_links(page: Any) -> list[str]:
 
 
 def test_supervisor_dispatches_officer_prevents(person: Any, console_service: Console) -> None:
-    started = console_service.sql("SELECT max(id) FROM audit_log")[0][0]
+    walk_started = datetime.now(UTC).isoformat()
     sup = person()
     sup.sign_in("sup")
     assert sup.page.url.endswith("/console/queue")
@@ -88,30 +94,31 @@ def test_supervisor_dispatches_officer_prevents(person: Any, console_service: Co
         assert cells[0] == "100%", cells
         assert cells[2] == "1", cells  # prevented
 
-    # the audit log's story of this warning, as `riskloop audit --warning ID` prints it
-    from models.settings import get_settings
-    from serving.store import WarningStore
-
-    with WarningStore.from_settings(get_settings()) as store:
-        audit = store.audit_rows(warning_id=warning_id)
-    story = [(row["actor"], row["action"]) for row in audit]
+    # `riskloop audit --warning ID` tells the same story, each opening of the case page included
+    printed = subprocess.run(
+        [str(Path(sys.executable).with_name("riskloop")), "audit", "--warning", warning_id],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **service_env(console_service.root)},
+        check=True,
+        timeout=120,
+    ).stdout.splitlines()
+    audit = [line.split("\t") for line in printed]
+    story = [(fields[1], fields[2]) for fields in audit]
     assert story[0][1] == "warning_raised"
-    opened = [actor for actor, action in story if action == "warning_page"]
+    walk = [(f[1], f[2], json.loads(f[4])) for f in audit if f[0] >= walk_started]
+    opened = [actor for actor, action, _ in walk if action == "warning_page"]
     assert opened.count("user:sup") >= 1 and opened.count("user:lab") >= 1
-    # this walk's steps (other tests may have worked the same case before)
-    steps = [
-        (row["actor"], row["detail"]["to"])
-        for row in audit
-        if row["action"] == "disposition" and row["id"] > started
-    ]
+    steps = [(actor, detail["to"]) for actor, action, detail in walk if action == "disposition"]
     assert steps == [
         ("user:sup", "dispatched"),
         ("user:lab", "in_progress"),
         ("user:lab", "closed"),
     ]
-    walk = [(row["actor"], row["action"]) for row in audit if row["id"] > started]
-    first_dispatch = walk.index(("user:sup", "disposition"))
-    assert ("user:sup", "warning_page") in walk[:first_dispatch]  # opened before acting
+    order = [(actor, action) for actor, action, _ in walk]
+    first_dispatch = order.index(("user:sup", "disposition"))
+    assert ("user:sup", "warning_page") in order[:first_dispatch]  # opened before acting
+    assert order.index(("user:lab", "warning_page")) < order.index(("user:lab", "disposition"))
     assert any(actor == "user:tax" and action == "warning_page" for actor, action in story) is False
     for viewer in (sup, lab, tax):
         assert viewer.watch.errors == [] and viewer.watch.outside == []
