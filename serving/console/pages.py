@@ -18,6 +18,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from features.tasks import TASK_NAMES
+from models.spec import get_spec
 from serving.console import case as case_view
 from serving.console.app import (
     PREFIX,
@@ -62,8 +64,7 @@ _TRANSITION_STEPS = {
 
 
 def _tasks() -> tuple[str, ...]:
-    from models.spec import TASK_NAMES
-
+    """Every task of the registry, in its order."""
     return tuple(TASK_NAMES)
 
 
@@ -291,8 +292,6 @@ def render_case(
     (a stale form, a refused step, a revealed identity)."""
     t = visit.t
     lang = visit.lang
-    from models.spec import get_spec
-
     spec = get_spec(warning["task"])
     served = console.served_model(warning["task"])
     names: dict[str, str] = {}
