@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = 2_000_000
     reload_interval_s: float = 60.0
+    lockout_s: float = Field(
+        default=900.0, gt=0, description="How long too many wrong passwords lock an account."
+    )
     console_idle_s: float = Field(
         default=1800.0, gt=0, description="A console session ends after this long unused."
     )

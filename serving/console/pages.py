@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -99,7 +99,9 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
     name = form_text(form, "name")[:64]
     password = str(form.get("password") or "")[:200]
     try:
-        user = console.store.sign_in(name, password)
+        user = console.store.sign_in(
+            name, password, lockout=timedelta(seconds=console.backend.settings.lockout_s)
+        )
     except SignInRefused:
         error = t("sign_in.failed")
         locked_until = _locked_until(console, name)

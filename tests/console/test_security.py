@@ -6,6 +6,7 @@ the store afterwards, so "nothing changed" is read from the database, not assume
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -175,7 +176,9 @@ def test_the_sixth_wrong_password_locks_the_account(person: Any, console_service
     assert "/sign-in" in _try(other, "six.wrong", PASSWORD)
     assert "已被锁定" in other.page.locator("#sign-in-error").inner_text()
     locked = console_service.sql("SELECT locked_until FROM users WHERE name = 'six.wrong'")[0][0]
-    assert locked is not None
+    until = datetime.fromisoformat(locked).replace(tzinfo=UTC)
+    # locked for the configured time (RISKLOOP_LOCKOUT_S, default 15 minutes)
+    assert 800 < (until - datetime.now(UTC)).total_seconds() <= 900
     failures = console_service.sql(
         "SELECT count(*) FROM audit_log WHERE action = 'sign_in_failed' AND actor = ?",
         "user:six.wrong",
