@@ -187,6 +187,15 @@ def console_service(console_root: Path, small_city: Path) -> Iterator[Console]:
                 headers={"Authorization": f"Bearer {score_key}"},
             )
             assert answer.status_code == 200, answer.text[:500]
+    # the dashboard's "latest monitoring" comes from a real `riskloop monitor` run (exit 3 = drift)
+    monitored = subprocess.run(
+        [str(Path(sys.executable).with_name("riskloop")), "monitor", "--task", "wage-arrears"],
+        env={**os.environ, **service_env(console_root)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert monitored.returncode in (0, 3), monitored.stderr[-2000:]
     yield Console(url, console_root, score_key, process, log, {p[0]: p[1] for p in PEOPLE})
     stop_process_group(process)
 

@@ -82,6 +82,13 @@ def test_pages_are_clean_accessible_and_photographed(
         assert _unlabelled_controls(viewer.page) == [], name
         screenshot(viewer.page, f"{name}-{lang}")
 
+    monitor = json.loads(
+        (console_service.root / "reports" / "monitor" / "wage-arrears.json").read_text("utf-8")
+    )
+    viewer.go("/console/dashboard")
+    panel = viewer.page.locator("section[aria-labelledby='h-wage-arrears'] .panel").nth(3)
+    expected = {"zh": ("发现漂移", "平稳"), "en": ("drift:", "quiet")}[lang]
+    assert expected[0 if monitor["drift"] else 1] in panel.inner_text()
     viewer.go("/console/queue?task=wage-arrears&level=red&sort=score")
     viewer.page.locator("table.queue a").first.click()
     viewer.page.wait_for_load_state()
