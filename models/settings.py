@@ -85,6 +85,14 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a claimed notification is reserved for the worker posting it; a "
         "worker killed mid-post leaves it to be retried after this.",
+    lockout_s: float = Field(
+        default=900.0, gt=0, description="How long too many wrong passwords lock an account."
+    )
+    console_idle_s: float = Field(
+        default=1800.0, gt=0, description="A console session ends after this long unused."
+    )
+    console_absolute_s: float = Field(
+        default=43_200.0, gt=0, description="A console session ends this long after sign-in."
     )
 
     @property

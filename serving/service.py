@@ -31,6 +31,7 @@ from models.settings import get_settings
 from serving import schemas, warnings_routes
 from serving.auth import KeyRing
 from serving.champions import ServedModel, alias_version, load_champion
+from serving.console import console_app
 from serving.guard import RequestGuard
 from serving.online_store import OnlineStore
 from serving.openapi import RiskloopBentoService
@@ -167,5 +168,9 @@ RiskloopService = bentoml.service(
     traffic={"timeout": 120},
     logging={"access": {"enabled": False}},
     service_class=RiskloopBentoService,
-)(bentoml.asgi_app(api, path="/v1")(_RiskloopService))
+)(
+    bentoml.asgi_app(api, path="/v1")(
+        bentoml.asgi_app(console_app, path="/console")(_RiskloopService)
+    )
+)
 RiskloopService.add_asgi_middleware(RequestGuard)  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ only the warnings dispatched to their department), and every look is an audit ro
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import bentoml
@@ -331,7 +331,9 @@ def sign_in(service: Service, body: schemas.SessionCreate) -> Any:
     """A person signs in with name and password; the answer's token goes in
     `Authorization: Bearer` (sign-ins and failures are audited; repeated failures lock)."""
     try:
-        user = service.store.sign_in(body.name, body.password)
+        user = service.store.sign_in(
+            body.name, body.password, lockout=timedelta(seconds=service.settings.lockout_s)
+        )
     except SignInRefused as exc:
         return JSONResponse({"error": str(exc)}, status_code=401)
     token, expires = service.sessions.issue(user.name)

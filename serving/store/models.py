@@ -219,3 +219,22 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lang: Mapped[str] = mapped_column(String(2), server_default="zh")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ConsoleSession(Base):
+    """A signed-in console session, kept server-side so sign-out and time-outs really end it.
+
+    The browser holds a random token; only its SHA-256 is stored (`id`), so a copy of the
+    database cannot be replayed as a cookie. `csrf` is the token every console form carries.
+    """
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (Index(None, "user_name"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(200))
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_why: Mapped[str | None] = mapped_column(String(16))

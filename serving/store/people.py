@@ -300,12 +300,21 @@ class PeopleStore:
 
         return self._change_user(name, f"user:{name}", "user_lang", change)
 
-    def sign_in(self, name: str, password: str, *, now: datetime | None = None) -> UserRecord:
+    def sign_in(
+        self,
+        name: str,
+        password: str,
+        *,
+        now: datetime | None = None,
+        lockout: timedelta = LOCKOUT,
+    ) -> UserRecord:
         """Check a password; audits `sign_in` or `sign_in_failed`.
 
+        `lockout` is how long the wrong password after `MAX_FAILED_SIGN_INS` in a row locks
+        the account (callers pass the configured `Settings.lockout_s`).
+
         Raises:
-            SignInRefused: unknown name, wrong password, disabled or locked account (locked
-                for `LOCKOUT` after `MAX_FAILED_SIGN_INS` failures in a row).
+            SignInRefused: unknown name, wrong password, disabled or locked account.
         """
         moment = now or datetime.now(UTC)
         refused = "sign-in refused: wrong name or password, or the account is locked or disabled"
@@ -319,8 +328,9 @@ class PeopleStore:
             if user is not None and reason is None and not ok:
                 user.failed_attempts += 1
                 reason = "wrong password"
-                if user.failed_attempts >= MAX_FAILED_SIGN_INS:
-                    user.locked_until = moment + LOCKOUT
+                # MAX_FAILED_SIGN_INS wrong passwords are answered; the next one locks
+                if user.failed_attempts > MAX_FAILED_SIGN_INS:
+                    user.locked_until = moment + lockout
                     reason = f"wrong password; locked until {_iso(user.locked_until)}"
             if reason is not None:
                 self._audit_row(session, f"user:{name}"[:200], "sign_in_failed", {"reason": reason})

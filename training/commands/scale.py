@@ -62,6 +62,10 @@ BENTO_SOURCES = (
     # the page templates and stylesheet (models.pages loads them as package data)
     "models/templates/*",
     "serving/**/templates/*",
+    # the review console's pages, words (one catalog per language) and static files
+    "serving/console/templates/**/*",
+    "serving/console/messages/*",
+    "serving/console/static/*",
 )
 
 

@@ -70,6 +70,9 @@ def test_users_create_sign_in_lock_disable(store: WarningStore) -> None:
     for _ in range(MAX_FAILED_SIGN_INS):
         with pytest.raises(SignInRefused):
             store.sign_in("alice", "wrong password!!")
+    assert store.get_user("alice").locked_until is None  # the limit is not yet passed
+    with pytest.raises(SignInRefused):
+        store.sign_in("alice", "wrong password!!")  # the sixth wrong password locks
     assert store.get_user("alice").locked_until is not None
     with pytest.raises(SignInRefused) as locked:
         store.sign_in("alice", PASSWORD)  # right password, still locked
@@ -81,7 +84,7 @@ def test_users_create_sign_in_lock_disable(store: WarningStore) -> None:
         store.sign_in("alice", "a new long password")
     actions = [(row["actor"], row["action"]) for row in store.audit_rows()]
     assert ("system:cli", "user_created") in actions and ("user:alice", "sign_in") in actions
-    assert actions.count(("user:alice", "sign_in_failed")) == MAX_FAILED_SIGN_INS + 2
+    assert actions.count(("user:alice", "sign_in_failed")) == MAX_FAILED_SIGN_INS + 3
     assert ("system:cli", "user_disabled") in actions
 
 

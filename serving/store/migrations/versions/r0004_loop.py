@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "r0004_loop"
-down_revision = "r0002_people"
+down_revision = "r0003_console"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,394 @@
+"""The review console at `/console/`: an ASGI app mounted in the riskloop BentoML service.
+
+Server-rendered pages (Jinja2, autoescape) with plain forms and no script. Every request:
+1. finds its server-side session (`sessions.SessionBook`; an idle or absolute time-out ends
+   it and sends the person to sign in, then back to the page they asked for);
+2. for a POST, checks the form's CSRF token against the session's (403 and nothing changed
+   when it is missing or wrong);
+3. asks the one authorisation policy (`serving.policy`) before touching case data, and records
+   each look (`warning_list`, `warning_page`, `identity_reveal`) in the audit log.
+
+Every answer carries the headers a security review looks for first (a Content-Security-Policy
+allowing only this origin, `nosniff`, `same-origin` referrers, `no-store`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Match, Route
+
+from models.pages import environment as pages_environment
+from models.pages import stylesheet as shared_stylesheet
+from models.risk_model import RiskModel
+from models.settings import Settings
+from serving.console.i18n import DEFAULT_LANG, Lang, Messages, as_lang
+from serving.console.queries import ConsoleQueries
+from serving.console.sessions import (
+    COOKIE,
+    COOKIE_PATH,
+    PRE_COOKIE,
+    SessionBook,
+    SessionInfo,
+    new_token,
+    tokens_match,
+)
+from serving.policy import Actor
+from serving.store import WarningStore
+from serving.store.people import UserRecord
+
+logger = logging.getLogger("riskloop.console")
+
+PREFIX = "/console"
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'none'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+# a report is self-contained (inline CSS, data: images) and framed only by the console
+REPORT_SECURITY_POLICY = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
+)
+_MAX_FORM_FIELD = 4000
+STATIC_FILES = {"riskloop.css": "text/css", "favicon.svg": "image/svg+xml"}
+
+
+class Backend(Protocol):
+    """What the console needs from the service it is mounted in."""
+
+    @property
+    def store(self) -> WarningStore: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    def served(self, task: str) -> Served:
+        """The warm model of `task`; `KeyError` when none is loaded."""
+        ...
+
+
+class Served(Protocol):
+    """A task's warm model and its registered version (`serving.champions.ServedModel`)."""
+
+    @property
+    def model(self) -> RiskModel: ...
+
+    @property
+    def version(self) -> str: ...
+
+
+@dataclass
+class Visit:
+    """One signed-in request: the session, the person, their policy actor and language."""
+
+    session: SessionInfo
+    user: UserRecord
+    actor: Actor
+    lang: Lang
+
+    @cached_property
+    def t(self) -> Messages:
+        return Messages(self.lang)
+
+
+class Console:
+    """The console's per-process state: the backend, sessions, queries and templates."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        settings = backend.settings
+        self.sessions = SessionBook(
+            backend.store.engine,
+            idle_s=settings.console_idle_s,
+            absolute_s=settings.console_absolute_s,
+        )
+        self.queries = ConsoleQueries(backend.store.engine)
+        self.templates = pages_environment("serving.console")
+        self._departments: dict[str, dict[str, Any]] | None = None
+        self._departments_read = 0.0
+
+    @property
+    def store(self) -> WarningStore:
+        return self.backend.store
+
+    def served_model(self, task: str) -> tuple[RiskModel, str] | None:
+        """The warm model of `task` and its version, or None when the service has none."""
+        try:
+            served = self.backend.served(task)
+        except KeyError:
+            return None
+        return served.model, str(served.version)
+
+    def departments(self) -> dict[str, dict[str, Any]]:
+        """Departments by code (names in both languages, tasks, capacity), read at most once
+        a minute: they change rarely (an administrator setting a capacity)."""
+        if self._departments is None or time.monotonic() - self._departments_read > 60:
+            self._departments = {row["code"]: row for row in self.store.list_departments()}
+            self._departments_read = time.monotonic()
+        return self._departments
+
+    def department_name(self, code: str | None, lang: Lang) -> str:
+        """A department's name in `lang` (its code if unknown, a dash for none)."""
+        if not code:
+            return "–"
+        row = self.departments().get(code)
+        if row is None:
+            return code
+        return str(row["name_zh"] if lang == "zh" else row["name_en"])
+
+    def render(
+        self,
+        template: str,
+        lang: Lang,
+        request: Request,
+        *,
+        visit: Visit | None = None,
+        status: int = 200,
+        **context: Any,
+    ) -> Response:
+        """A page in `lang` with the layout's common context and the security headers."""
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        other = "en" if lang == "zh" else "zh"
+        query = dict(request.query_params)
+        query["lang"] = other
+        html = self.templates.get_template(template).render(
+            prefix=PREFIX,
+            lang=lang,
+            other_lang=other,
+            t=Messages(lang),
+            user=visit.user if visit else None,
+            csrf=context.pop("csrf", visit.session.csrf if visit else ""),
+            here=here,
+            lang_link=f"{request.url.path}?{urlencode(query)}",
+            department_name=lambda code: self.department_name(code, lang),
+            **{"section": "", "flash": None, **context},
+        )
+        return secured(HTMLResponse(html, status_code=status))
+
+
+def secured(response: Response, policy: str = CONTENT_SECURITY_POLICY) -> Response:
+    """The headers every console answer carries."""
+    response.headers["Content-Security-Policy"] = policy
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+def safe_next(value: str | None) -> str:
+    """A page to return to after sign-in: only a console path, never another site."""
+    if not value or not value.startswith(f"{PREFIX}/") or value.startswith("//"):
+        return f"{PREFIX}/queue"
+    if "\\" in value or any(ord(char) < 32 for char in value):
+        return f"{PREFIX}/queue"
+    return value
+
+
+def redirect(location: str) -> Response:
+    """303 See Other: a form's answer is a new GET (no resubmission on reload)."""
+    return secured(RedirectResponse(location, status_code=303))
+
+
+def form_text(form: FormData, name: str) -> str:
+    """A form field as text, trimmed; files and over-long values are refused."""
+    value = form.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{name}: expected text")
+    if len(value) > _MAX_FORM_FIELD:
+        raise ValueError(f"{name}: longer than {_MAX_FORM_FIELD} characters")
+    return value.strip()
+
+
+def actor_for(user: UserRecord) -> Actor:
+    """The policy's actor for a signed-in person."""
+    return Actor.user(user.name, user.role, user.department)
+
+
+Handler = Callable[[Console, Request, Visit, FormData | None], Response]
+
+
+def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
+    """The console app; `backend_factory` gives the service it is mounted in (called lazily,
+    because BentoML creates the service instance after the app is mounted)."""
+    from serving.console import pages
+
+    holder: dict[str, Console] = {}
+
+    def console() -> Console:
+        if "console" not in holder:
+            holder["console"] = Console(backend_factory())
+        return holder["console"]
+
+    def page(handler: Handler, *, post: bool = False) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            form = await request.form(max_files=0, max_fields=20) if post else None
+            return await run_in_threadpool(_guarded, console(), request, form, handler)
+
+        return endpoint
+
+    async def sign_in_endpoint(request: Request) -> Response:
+        form = await request.form(max_files=0, max_fields=10) if request.method == "POST" else None
+        return await run_in_threadpool(pages.sign_in, console(), request, form)
+
+    async def static(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in STATIC_FILES:
+            return secured(Response("not found", status_code=404, media_type="text/plain"))
+        body = _static_body(name)
+        response = secured(Response(body, media_type=STATIC_FILES[name]))
+        response.headers["Cache-Control"] = "public, max-age=3600"
+        return response
+
+    async def root(_request: Request) -> Response:
+        return redirect(f"{PREFIX}/queue")
+
+    routes = [
+        Route("/", root),
+        Route("/static/{name}", static),
+        Route("/sign-in", sign_in_endpoint, methods=["GET", "POST"]),
+        Route("/sign-out", page(pages.sign_out, post=True), methods=["POST"]),
+        Route("/lang", page(pages.switch_lang, post=True), methods=["POST"]),
+        Route("/queue", page(pages.queue)),
+        Route("/cases/{warning_id}", page(pages.case)),
+        Route("/cases/{warning_id}/waterfall.png", page(pages.waterfall)),
+        Route("/cases/{warning_id}/act", page(pages.act, post=True), methods=["POST"]),
+        Route("/cases/{warning_id}/reveal", page(pages.reveal, post=True), methods=["POST"]),
+        Route("/dashboard", page(pages.dashboard)),
+        Route("/reports", page(pages.reports)),
+        Route("/reports/{name}", page(pages.report)),
+        Route("/reports/{name}/file", page(pages.report_file)),
+        # last: any other console path is ours to answer (with the headers), not the host's
+        Route("/{rest:path}", _not_found, methods=["GET", "HEAD", "POST", "PUT", "DELETE"]),
+    ]
+    return Starlette(
+        routes=routes,
+        exception_handlers={404: _plain_error, 405: _plain_error, 500: _plain_error},
+    )
+
+
+async def _not_found(request: Request) -> Response:
+    """The catch-all: 405 with `Allow` when the path exists for other methods, else 404."""
+    for route in request.app.router.routes[:-1]:
+        match, _ = route.matches(request.scope)
+        if match is Match.PARTIAL and isinstance(route, Route):
+            allow = ", ".join(sorted(route.methods or ()))
+            return await _plain_error(request, HTTPException(405, headers={"Allow": allow}))
+    return await _plain_error(request, HTTPException(404))
+
+
+async def _plain_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths, wrong methods and unexpected errors: a short text, never a stack trace."""
+    status = int(getattr(exc, "status_code", 500))
+    if status == 500:
+        logger.error("console error on %s: %s", request.url.path, type(exc).__name__, exc_info=exc)
+    text = {404: "not found", 405: "method not allowed"}.get(status, "internal error")
+    response = Response(text, status_code=status, media_type="text/plain")
+    allow = (getattr(exc, "headers", None) or {}).get("Allow")
+    if status == 405 and allow:
+        response.headers["Allow"] = allow
+    return secured(response)
+
+
+def _static_body(name: str) -> bytes:
+    """A static file's bytes. The stylesheet is the one shared riskloop stylesheet followed by
+    the console's own rules (layout of the header, forms, queue; level colours with enough
+    contrast for text), served as one file."""
+    if name == "riskloop.css":
+        console_rules = resources.files("serving.console").joinpath("static/console.css")
+        return (shared_stylesheet() + "\n" + console_rules.read_text("utf-8")).encode("utf-8")
+    return resources.files("serving.console").joinpath(f"static/{name}").read_bytes()
+
+
+def _guarded(
+    console: Console, request: Request, form: FormData | None, handler: Handler
+) -> Response:
+    """Session, CSRF and account checks in front of every signed-in page."""
+    session, why = console.sessions.check(request.cookies.get(COOKIE))
+    if session is None:
+        asked = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if form is not None:  # a POST after the session ended: back to the form's page
+            asked = request.headers.get("referer", "") or f"{PREFIX}/queue"
+            asked = asked.split(str(request.base_url).rstrip("/"), 1)[-1]
+        query = {"next": safe_next(asked)}
+        if why in ("idle", "absolute"):
+            query["expired"] = "1"
+        return redirect(f"{PREFIX}/sign-in?{urlencode(query)}")
+    try:
+        user = console.store.get_user(session.user_name)
+    except KeyError:
+        user = None
+    if user is None or not user.active:
+        console.sessions.end(session.key, "disabled")
+        return redirect(f"{PREFIX}/sign-in")
+    visit = Visit(session, user, actor_for(user), as_lang(user.lang))
+    if form is not None and not tokens_match(session.csrf, _str(form.get("csrf"))):
+        return error_page(console, request, visit, 403, visit.t("error.csrf"))
+    return handler(console, request, visit, form)
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def error_page(
+    console: Console, request: Request, visit: Visit | None, status: int, message: str
+) -> Response:
+    """A page saying what went wrong, in the person's language, with the right status."""
+    lang = visit.lang if visit else DEFAULT_LANG
+    t = Messages(lang)
+    return console.render(
+        "console/error.html",
+        lang,
+        request,
+        visit=visit,
+        status=status,
+        heading=t(f"error.{status}"),
+        message=message,
+        back=f"{PREFIX}/queue",
+    )
+
+
+def pre_session_token(request: Request) -> tuple[str, bool]:
+    """The sign-in form's CSRF token (cookie double-submit): (token, whether it is new)."""
+    existing = request.cookies.get(PRE_COOKIE)
+    if existing and 20 <= len(existing) <= 64:
+        return existing, False
+    return new_token(), True
+
+
+def set_cookie(response: Response, request: Request, name: str, value: str) -> None:
+    """A console cookie: HttpOnly, SameSite=Strict, path /console, Secure over HTTPS."""
+    response.set_cookie(
+        name,
+        value,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def clear_cookie(response: Response, request: Request, name: str) -> None:
+    """Expire a console cookie (same attributes as when it was set)."""
+    response.delete_cookie(
+        name,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )

@@ -1,0 +1,258 @@
+"""What the case page shows, computed from a stored warning: reasons, actions, timeline, forms.
+
+Pure functions of the warning's dict (the store's `get_warning`), the task's spec and the
+person's allowed transitions, so the page, the benchmark and tests build the same view.
+Reasons are re-worded from the feature catalog in the page's language, whatever language the
+warning was scored in; the waterfall is a separate PNG so the page itself stays light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from models.explain_plots import Contribution, display_value, plot_language, waterfall_png
+from models.risk_model import RiskModel
+from models.scorer import contribution_direction, reason_sentence
+from models.spec import TaskSpec, get_spec
+from serving.console.i18n import Lang, Messages
+from serving.explanation_page import base_value, margin_from_score
+from serving.store.models import OUTCOMES
+from serving.store.transitions import TRIAGE_OUTCOMES
+
+# the note a person must write: sending back says why; the other steps may explain
+NOTE_REQUIRED = frozenset({"send_back"})
+CITY_TIME = ZoneInfo("Asia/Shanghai")  # the simulated city's clock (UTC+8)
+_DETAIL_KEYS = ("score", "risk_level", "previous_score", "from", "to", "department", "outcome")
+
+
+@dataclass(frozen=True)
+class ReasonRow:
+    """One reason as the page shows it."""
+
+    feature: str
+    label: str
+    label_en: str
+    label_zh: str
+    value: str
+    raw_value: Any
+    contribution: float
+    sentence: str
+
+
+@dataclass(frozen=True)
+class TransitionForm:
+    """One form on the case page: a transition this person may make now."""
+
+    name: str
+    departments: tuple[tuple[str, str], ...] = ()
+    outcomes: tuple[str, ...] = ()
+    note_required: bool = False
+
+
+def short_id(warning_id: str) -> str:
+    """The first characters of a warning id: enough to tell cases apart on a screen."""
+    return warning_id[:10]
+
+
+def reason_rows(
+    reasons: Sequence[Mapping[str, Any]], spec: TaskSpec, lang: Lang
+) -> list[ReasonRow]:
+    """Stored reasons re-worded from the catalog in `lang` (unknown features as stored)."""
+    known = set(spec.feature_names)
+    rows = []
+    for reason in reasons:
+        name = str(reason.get("feature", ""))
+        contribution = float(reason.get("contribution", 0.0))
+        value = reason.get("value")
+        if name in known:
+            feature = spec.feature(name)
+            label_en, label_zh = feature.label_en, feature.label_zh
+            try:
+                sentence = reason_sentence(
+                    feature, value, contribution_direction(contribution), lang
+                )
+            except (ValueError, TypeError):
+                sentence = str(reason.get("sentence", ""))
+        else:
+            label_en = label_zh = str(reason.get("label") or name)
+            sentence = str(reason.get("sentence", ""))
+        rows.append(
+            ReasonRow(
+                feature=name,
+                label=label_zh if lang == "zh" else label_en,
+                label_en=label_en,
+                label_zh=label_zh,
+                value=display_value(value, lang),
+                raw_value=value,
+                contribution=contribution,
+                sentence=sentence,
+            )
+        )
+    return rows
+
+
+def top_reason(reasons: Sequence[Mapping[str, Any]] | None, task: str, lang: Lang) -> str:
+    """The queue's one-line reason: the largest contribution, as a sentence in `lang`."""
+    if not reasons:
+        return "–"
+    first = max(reasons, key=lambda item: abs(float(item.get("contribution", 0.0))))
+    rows = reason_rows([first], get_spec(task), lang)
+    return rows[0].sentence or rows[0].label
+
+
+def localised_actions(
+    actions: Sequence[Mapping[str, Any]], spec: TaskSpec, lang: Lang
+) -> list[tuple[str, str]]:
+    """Stored actions as (department, action) in `lang`, matched against the spec's actions."""
+    known = [
+        action
+        for group in (
+            *spec.level_actions.values(),
+            *spec.driver_actions.values(),
+            *spec.feature_actions.values(),
+        )
+        for action in group
+    ]
+    rows = []
+    for item in actions:
+        text = str(item.get("action", ""))
+        match = next((a for a in known if text in (a.text_en, a.text_zh)), None)
+        if match is None:
+            rows.append((str(item.get("department", "")), text))
+        else:
+            rows.append((match.department(lang), match.text(lang)))
+    return rows
+
+
+def local_time(moment: str | datetime | None) -> str:
+    """A stored UTC time as the city reads it (Asia/Shanghai, UTC+8), to the minute."""
+    if not moment:
+        return "–"
+    parsed = moment if isinstance(moment, datetime) else datetime.fromisoformat(moment)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(CITY_TIME).strftime("%Y-%m-%d %H:%M")
+
+
+def is_overdue(due_at: str | datetime | None, status: str) -> bool:
+    """Past its deadline and not closed (the loop's `due_at`, when the store records one)."""
+    if not due_at or status == "closed":
+        return False
+    moment = due_at if isinstance(due_at, datetime) else datetime.fromisoformat(due_at)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment < datetime.now(UTC)
+
+
+def age_text(moment: Any, t: Messages, now: datetime | None = None) -> str:
+    """How long ago a warning was raised, in days or hours."""
+    if moment is None:
+        return "–"
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    seconds = max(0.0, ((now or datetime.now(UTC)) - moment).total_seconds())
+    if seconds >= 86_400:
+        return t("age.days", n=int(seconds // 86_400))
+    return t("age.hours", n=int(seconds // 3_600))
+
+
+def timeline(
+    history: Sequence[Mapping[str, Any]],
+    t: Messages,
+    person: Callable[[str], str],
+    department_name: Callable[[str | None], str],
+) -> list[dict[str, Any]]:
+    """The case's history, oldest first, with people's names and readable details."""
+    items = []
+    for event in history:
+        kind = str(event.get("event", ""))
+        lines = []
+        if kind == "disposition":
+            frm, to = event.get("from"), event.get("to")
+            lines.append(t("timeline.moved", frm=t.word("status", frm), to=t.word("status", to)))
+            if event.get("department") and to in ("dispatched",):
+                lines.append(
+                    t("timeline.department", department=department_name(event.get("department")))
+                )
+            if event.get("outcome"):
+                lines.append(t("timeline.outcome", outcome=t.word("outcome", event["outcome"])))
+        elif kind in ("raised", "score_update", "score_after_close"):
+            score = event.get("score")
+            if isinstance(score, int | float):
+                lines.append(
+                    t(
+                        "timeline.score",
+                        score=f"{score:.1%}",
+                        level=t.word("level", event.get("risk_level")),
+                    )
+                )
+        else:
+            lines.extend(
+                f"{key}: {event[key]}" for key in _DETAIL_KEYS if event.get(key) is not None
+            )
+        items.append(
+            {
+                "at": event.get("at") or "",
+                "when": local_time(event.get("at")),
+                "event": t.word("event", kind),
+                "actor": person(str(event.get("actor", ""))),
+                "lines": lines,
+                "note": event.get("note") or "",
+            }
+        )
+    return items
+
+
+def transition_forms(
+    allowed: Sequence[str],
+    warning: Mapping[str, Any],
+    departments: Sequence[tuple[str, str]],
+) -> list[TransitionForm]:
+    """One form per transition the policy allows this person now, with the choices it needs."""
+    forms = []
+    for name in allowed:
+        if name in ("dispatch", "reroute"):
+            current = warning.get("department")
+            choices = tuple((code, label) for code, label in departments if code != current)
+            forms.append(TransitionForm(name, departments=choices))
+        elif name == "close":
+            forms.append(TransitionForm(name, outcomes=OUTCOMES))
+        elif name == "triage_close":
+            forms.append(
+                TransitionForm(name, outcomes=tuple(o for o in OUTCOMES if o in TRIAGE_OUTCOMES))
+            )
+        else:
+            forms.append(TransitionForm(name, note_required=name in NOTE_REQUIRED))
+    return forms
+
+
+def waterfall(
+    warning: Mapping[str, Any], model: RiskModel, model_version: str, lang: Lang
+) -> bytes:
+    """The case's waterfall chart (PNG): base value, the recorded reasons, the model output."""
+    rows = reason_rows(warning.get("reasons") or [], model.spec, lang)
+    score = float(warning["score"])
+    same_version = str(warning.get("model_version", "")) == str(model_version)
+    # another version's calibrator cannot recover this warning's margin
+    final_margin = margin_from_score(model, score) if same_version else None
+    chart_lang = plot_language(lang).lang
+    contributions = [
+        Contribution(
+            row.label_en, row.label_zh, display_value(row.raw_value, chart_lang), row.contribution
+        )
+        for row in rows
+    ]
+    return waterfall_png(
+        contributions,
+        base_value(model),
+        final_margin=final_margin,
+        score=score,
+        lang=lang,
+        top_k=max(len(contributions), 1),
+    )

@@ -1,0 +1,643 @@
+"""The console's views: sign-in, queue, case, dashboard and reports.
+
+Each view runs after `app._guarded` (session, CSRF, account) and asks the policy before it
+reads or changes case data. Views are plain functions of (console, request, visit, form), run
+in a worker thread because the store is synchronous.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from features.tasks import TASK_NAMES
+from models.spec import get_spec
+from serving.console import case as case_view
+from serving.console.app import (
+    PREFIX,
+    REPORT_SECURITY_POLICY,
+    Console,
+    Visit,
+    clear_cookie,
+    error_page,
+    form_text,
+    pre_session_token,
+    redirect,
+    safe_next,
+    secured,
+    set_cookie,
+)
+from serving.console.i18n import LANGS, Messages, as_lang
+from serving.console.queries import (
+    LEVEL_ORDER,
+    SORTS,
+    FilterError,
+    QueueFilters,
+    has_deadlines,
+)
+from serving.console.sessions import COOKIE, PRE_COOKIE, tokens_match
+from serving.policy import allowed_transitions, decide, visible_scope
+from serving.store import StaleWarning, TransitionError, WarningNotFound
+from serving.store.identity import IdentityUnavailable
+from serving.store.models import OUTCOMES, STATUSES
+from serving.store.people import SignInRefused
+from serving.store.privacy import MIN_PURPOSE_CHARS, RevealLimited
+
+_REPORT_NAME = re.compile(r"^(?P<task>[a-z][a-z-]*)-v(?P<version>\d+)\.html$")
+_WARNING_ID = re.compile(r"^W-[0-9a-f]{32}$")
+_DONE = ("dispatch", "reroute", "start", "close", "triage_close", "send_back")
+_TRANSITION_STEPS = {
+    "dispatch": "dispatched",
+    "reroute": "dispatched",
+    "start": "in_progress",
+    "close": "closed",
+    "triage_close": "closed",
+}
+
+
+def _tasks() -> tuple[str, ...]:
+    """Every task of the registry, in its order."""
+    return tuple(TASK_NAMES)
+
+
+# ----------------------------------------------------------------------------- sign in / out
+
+
+def sign_in(console: Console, request: Request, form: FormData | None) -> Response:
+    """The sign-in form; a good password starts a session and returns to the page asked for."""
+    token, fresh = pre_session_token(request)
+    params = request.query_params
+    lang = as_lang(params.get("lang"))
+    t = Messages(lang)
+    notice = t("sign_in.expired") if params.get("expired") == "1" else ""
+    next_page = safe_next(params.get("next"))
+    if form is None:
+        response = console.render(
+            "console/sign_in.html",
+            lang,
+            request,
+            csrf=token,
+            next=next_page,
+            notice=notice,
+            error="",
+            name="",
+        )
+        if fresh:
+            set_cookie(response, request, PRE_COOKIE, token)
+        return response
+    next_page = safe_next(form_text(form, "next") or next_page)
+    if not tokens_match(request.cookies.get(PRE_COOKIE), form.get("csrf")):  # type: ignore[arg-type]
+        return error_page(console, request, None, 403, t("error.csrf"))
+    name = form_text(form, "name")[:64]
+    password = str(form.get("password") or "")[:200]
+    try:
+        user = console.store.sign_in(
+            name, password, lockout=timedelta(seconds=console.backend.settings.lockout_s)
+        )
+    except SignInRefused:
+        error = t("sign_in.failed")
+        locked_until = _locked_until(console, name)
+        if locked_until is not None:
+            error = t("sign_in.locked", until=case_view.local_time(locked_until.isoformat()))
+        response = console.render(
+            "console/sign_in.html",
+            lang,
+            request,
+            status=401,
+            csrf=token,
+            next=next_page,
+            notice="",
+            error=error,
+            name=name,
+        )
+        return response
+    session_token, _session = console.sessions.start(user.name)
+    response = redirect(next_page)
+    set_cookie(response, request, COOKIE, session_token)
+    clear_cookie(response, request, PRE_COOKIE)
+    return response
+
+
+def _locked_until(console: Console, name: str) -> datetime | None:
+    """When a locked account opens again (None if it is not locked or does not exist)."""
+    try:
+        user = console.store.get_user(name)
+    except KeyError:
+        return None
+    if user.locked_until is None or user.locked_until <= datetime.now(UTC):
+        return None
+    return user.locked_until
+
+
+def sign_out(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
+    """End the session server-side and clear the cookie."""
+    console.sessions.end(visit.session.key, "signed_out")
+    console.store.sign_out(visit.user.name)
+    response = redirect(f"{PREFIX}/sign-in?{urlencode({'lang': visit.lang, 'out': '1'})}")
+    clear_cookie(response, request, COOKIE)
+    return response
+
+
+def switch_lang(
+    console: Console, request: Request, visit: Visit, form: FormData | None
+) -> Response:
+    """Switch the person's language and remember it on their account."""
+    assert form is not None
+    lang = form_text(form, "lang")
+    if lang not in LANGS:
+        return error_page(console, request, visit, 400, visit.t("error.bad_lang"))
+    console.store.set_user_lang(visit.user.name, lang)
+    return redirect(safe_next(form_text(form, "next")))
+
+
+# ----------------------------------------------------------------------------- queue
+
+
+def queue(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
+    """The warnings this person may see: filters in the URL, level counts, one page."""
+    t = visit.t
+    if not decide(visit.actor, "warning_list"):
+        return error_page(console, request, visit, 403, _rule(visit, "warning_list"))
+    tasks = _tasks()
+    try:
+        filters = QueueFilters.parse(request.query_params, tasks)
+        scope = visible_scope(visit.actor)
+        found = console.queries.queue(scope, filters)
+    except FilterError as exc:
+        return error_page(console, request, visit, 400, t("error.filter", detail=str(exc)))
+    console.store.audit(
+        actor=visit.actor.audit_name,
+        action="warning_list",
+        detail={"view": "console_queue", "query": filters.query(), "total": found.total},
+    )
+    rows = [
+        {
+            **row,
+            "short_id": case_view.short_id(row["id"]),
+            "reason": case_view.top_reason(row["reasons"], row["task"], visit.lang),
+            "age": case_view.age_text(row["created_at"], t),
+            "overdue": bool(row.get("overdue")),
+        }
+        for row in found.rows
+    ]
+    handled = set(_visible_tasks(console, visit, scope))
+    departments = sorted(
+        code for code, row in console.departments().items() if handled & set(row.get("tasks") or ())
+    )
+    return console.render(
+        "console/queue.html",
+        visit.lang,
+        request,
+        visit=visit,
+        section="queue",
+        page=found,
+        rows=rows,
+        filters=filters,
+        deadlines=has_deadlines(),
+        scope_text=_scope_text(console, visit),
+        task_options=[(task, t(f"task.{task}")) for task in sorted(handled)],
+        level_options=[(level, t(f"level.{level}")) for level in LEVEL_ORDER],
+        status_options=[(status, t(f"status.{status}")) for status in STATUSES],
+        department_options=[
+            (code, console.department_name(code, visit.lang)) for code in departments
+        ],
+        sort_options=[(sort, t(f"sort.{sort}")) for sort in SORTS],
+        flash=_flash(request, visit),
+    )
+
+
+def _scope_text(console: Console, visit: Visit) -> str:
+    """What this person may see, in words: every warning, or some tasks and departments."""
+    scope = visible_scope(visit.actor)
+    t = visit.t
+    if scope.everything:
+        return t("scope.everything")
+    comma = "、" if visit.lang == "zh" else ", "
+    parts = []
+    if scope.tasks:
+        tasks = comma.join(t(f"task.{task}") for task in sorted(scope.tasks))
+        parts.append(t("scope.tasks", tasks=tasks))
+    if scope.departments:
+        names = comma.join(
+            console.department_name(code, visit.lang) for code in sorted(scope.departments)
+        )
+        parts.append(t("scope.departments", departments=names))
+    return ("；" if visit.lang == "zh" else "; ").join(parts)
+
+
+def _rule(visit: Visit, action: str, warning: dict[str, Any] | None = None) -> str:
+    decision = decide(visit.actor, action, warning=warning)
+    return decision.rule_zh if visit.lang == "zh" and decision.rule_zh else decision.rule
+
+
+# ----------------------------------------------------------------------------- case
+
+
+def _load_case(
+    console: Console, request: Request, visit: Visit, action: str
+) -> dict[str, Any] | Response:
+    """The warning, if it exists and the policy lets this person `action` it."""
+    warning_id = request.path_params["warning_id"]
+    if not _WARNING_ID.match(warning_id):
+        return error_page(console, request, visit, 404, visit.t("error.no_case"))
+    try:
+        warning = console.store.get_warning(warning_id)
+    except WarningNotFound:
+        return error_page(console, request, visit, 404, visit.t("error.no_case"))
+    if not decide(visit.actor, action, warning=warning):
+        return error_page(console, request, visit, 403, _rule(visit, action, warning))
+    return warning
+
+
+def case(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
+    """The case page: summary, forms for the allowed transitions, reasons, waterfall, timeline."""
+    warning = _load_case(console, request, visit, "warning_page")
+    if isinstance(warning, Response):
+        return warning
+    console.store.audit(
+        actor=visit.actor.audit_name,
+        action="warning_page",
+        task=warning["task"],
+        model_version=warning["model_version"],
+        detail={"warning_id": warning["id"], "view": "console_case"},
+    )
+    return render_case(console, request, visit, warning, flash=_flash(request, visit))
+
+
+def _flash(request: Request, visit: Visit) -> dict[str, str] | None:
+    """The note that a step just taken was saved (`?done=` after a form's redirect)."""
+    done = request.query_params.get("done", "")
+    return {"kind": "ok", "text": visit.t(f"done.{done}")} if done in _DONE else None
+
+
+def render_case(
+    console: Console,
+    request: Request,
+    visit: Visit,
+    warning: dict[str, Any],
+    *,
+    status: int = 200,
+    stale: dict[str, str] | None = None,
+    form_error: str = "",
+    revealed: dict[str, str] | None = None,
+    flash: dict[str, str] | None = None,
+) -> Response:
+    """The case page of `warning` as it is now, with what went wrong or was shown, if anything
+    (a stale form, a refused step, a revealed identity)."""
+    t = visit.t
+    lang = visit.lang
+    spec = get_spec(warning["task"])
+    served = console.served_model(warning["task"])
+    names: dict[str, str] = {}
+
+    def person(actor: str) -> str:
+        if actor not in names:
+            names[actor] = _person_name(console, actor, visit.t)
+        return names[actor]
+
+    department_choices = [
+        (code, console.department_name(code, lang))
+        for code, row in console.departments().items()
+        if warning["task"] in (row.get("tasks") or ())
+    ]
+    allowed = allowed_transitions(visit.actor, warning)
+    case_data = {
+        **warning,
+        "short_id": case_view.short_id(warning["id"]),
+        "due_at": case_view.local_time(warning["due_at"]) if warning.get("due_at") else None,
+        "overdue": case_view.is_overdue(warning.get("due_at"), str(warning.get("status"))),
+    }
+    reasons = case_view.reason_rows(warning.get("reasons") or [], spec, lang)
+    return console.render(
+        "console/case.html",
+        lang,
+        request,
+        visit=visit,
+        status=status,
+        section="queue",
+        case=case_data,
+        reasons=reasons,
+        actions=case_view.localised_actions(warning.get("actions") or [], spec, lang),
+        timeline=case_view.timeline(
+            warning.get("history") or [], t, person, lambda c: console.department_name(c, lang)
+        ),
+        transitions=case_view.transition_forms(allowed, warning, department_choices),
+        can_reveal=bool(decide(visit.actor, "reveal", warning=warning)),
+        purpose_chars=MIN_PURPOSE_CHARS,
+        waterfall=served is not None,
+        waterfall_height=int(90 + 38 * (len(reasons) + 3)),
+        stale=stale,
+        form_error=form_error,
+        revealed=revealed,
+        flash=flash,
+    )
+
+
+def _person_name(console: Console, actor: str, t: Messages) -> str:
+    """`user:alice` as "Alice Wang (alice)"; a key or riskloop's own job says which it is."""
+    kind, _, name = actor.partition(":")
+    if kind in ("key", "system") and name:
+        return t(f"actor.{kind}", name=name)
+    if kind != "user" or not name:
+        return actor
+    try:
+        user = console.store.get_user(name)
+    except KeyError:
+        return actor
+    return f"{user.display_name} ({user.name})"
+
+
+def waterfall(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
+    """The case's waterfall chart as a PNG (a separate request keeps the page light)."""
+    warning = _load_case(console, request, visit, "warning_page")
+    if isinstance(warning, Response):
+        return warning
+    served = console.served_model(warning["task"])
+    if served is None:
+        return error_page(console, request, visit, 404, visit.t("case.no_model"))
+    model, version = served
+    lang = as_lang(request.query_params.get("lang", visit.lang))
+    png = case_view.waterfall(warning, model, version, lang)
+    return secured(Response(png, media_type="image/png"))
+
+
+def act(console: Console, request: Request, visit: Visit, form: FormData | None) -> Response:
+    """Apply one transition from the case page's forms, guarded by the version it was drawn at."""
+    assert form is not None
+    warning = _load_case(console, request, visit, "warning_read")
+    if isinstance(warning, Response):
+        return warning
+    t = visit.t
+    try:
+        transition = form_text(form, "transition")
+        version_text = form_text(form, "version")
+        note = form_text(form, "note") or None
+        department = form_text(form, "department") or None
+        outcome = form_text(form, "outcome") or None
+    except ValueError as exc:
+        return error_page(console, request, visit, 400, str(exc))
+    if not version_text.isdigit():
+        return error_page(console, request, visit, 400, t("error.no_version"))
+    expected = int(version_text)
+    decision = decide(visit.actor, "feedback", warning=warning, transition=transition)
+    if not decision or transition not in allowed_transitions(visit.actor, warning):
+        if int(warning.get("version", 0)) != expected:
+            return _stale(console, request, visit, warning)
+        rule = decision.rule_zh if visit.lang == "zh" and decision.rule_zh else decision.rule
+        return error_page(console, request, visit, 403, rule)
+    if outcome is not None and outcome not in OUTCOMES:
+        return error_page(console, request, visit, 400, t("error.bad_outcome"))
+    if transition in ("dispatch", "reroute") and department not in console.departments():
+        return error_page(console, request, visit, 400, t("error.bad_department"))
+    try:
+        if transition == "send_back":
+            console.store.send_back(
+                warning["id"],
+                actor=visit.actor.audit_name,
+                note=note or "",
+                expected_version=expected,
+            )
+        else:
+            console.store.add_feedback(
+                warning["id"],
+                actor=visit.actor.audit_name,
+                status=_TRANSITION_STEPS[transition],
+                department=department if transition in ("dispatch", "reroute") else None,
+                outcome=outcome if transition in ("close", "triage_close") else None,
+                note=note,
+                expected_version=expected,
+            )
+    except StaleWarning:
+        return _stale(console, request, visit, console.store.get_warning(warning["id"]))
+    except TransitionError as exc:
+        fresh = console.store.get_warning(warning["id"])
+        return render_case(
+            console,
+            request,
+            visit,
+            fresh,
+            status=409,
+            form_error=t("error.transition", detail=str(exc)),
+        )
+    fresh = console.store.get_warning(warning["id"])
+    if not decide(visit.actor, "warning_page", warning=fresh):
+        # sent back (or re-routed) out of this person's sight: back to their queue
+        return redirect(f"{PREFIX}/queue?done={transition}")
+    return redirect(f"{PREFIX}/cases/{warning['id']}?done={transition}")
+
+
+def _stale(console: Console, request: Request, visit: Visit, warning: dict[str, Any]) -> Response:
+    """The lost-update answer: the case as it is now, and who changed it when."""
+    last = next(
+        (event for event in reversed(warning.get("history") or []) if event.get("actor")), None
+    )
+    who = _person_name(console, str(last["actor"]), visit.t) if last else "–"
+    when = case_view.local_time(last.get("at")) if last else "–"
+    return render_case(
+        console, request, visit, warning, status=409, stale={"who": who, "when": when}
+    )
+
+
+def reveal(console: Console, request: Request, visit: Visit, form: FormData | None) -> Response:
+    """Show the case's real identity to someone allowed, for a stated purpose (audited)."""
+    assert form is not None
+    warning = _load_case(console, request, visit, "reveal")
+    if isinstance(warning, Response):
+        return warning
+    try:
+        purpose = form_text(form, "purpose")
+    except ValueError as exc:
+        return error_page(console, request, visit, 400, str(exc))
+    if len(purpose) < MIN_PURPOSE_CHARS:
+        return render_case(
+            console,
+            request,
+            visit,
+            warning,
+            status=400,
+            form_error=visit.t("reveal.too_short", n=MIN_PURPOSE_CHARS),
+        )
+    try:
+        identity = console.store.reveal(
+            warning["id"],
+            actor=visit.actor.audit_name,
+            purpose=purpose,
+            limit=console.backend.settings.reveal_limit_per_hour,
+        )
+    except RevealLimited as exc:
+        message = visit.t("reveal.limited", seconds=exc.retry_after)
+        return render_case(console, request, visit, warning, status=429, form_error=message)
+    except IdentityUnavailable as exc:
+        message = visit.t("reveal.unavailable", detail=str(exc))
+        return render_case(console, request, visit, warning, status=409, form_error=message)
+    return render_case(
+        console, request, visit, warning, revealed={"identity": identity, "purpose": purpose}
+    )
+
+
+# ----------------------------------------------------------------------------- dashboard
+
+
+def dashboard(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
+    """Per task: open warnings, overdue, precision, this month's load, model and monitoring."""
+    if not decide(visit.actor, "warning_list"):
+        return error_page(console, request, visit, 403, _rule(visit, "warning_list"))
+    scope = visible_scope(visit.actor)
+    tasks = _visible_tasks(console, visit, scope)
+    figures = console.queries.dashboard(scope, tasks)
+    reports_dir = console.backend.settings.reports_dir
+    # read fresh: an administrator's new capacity shows at once
+    departments = {row["code"]: row for row in console.store.list_departments()}
+    rows = []
+    for task in tasks:
+        served = console.served_model(task)
+        version = served[1] if served else None
+        report = f"{task}-v{version}.html" if version else None
+        if report is not None and not (reports_dir / report).is_file():
+            report = None
+        month = []
+        for code, volume in sorted(figures[task]["month_by_department"].items()):
+            capacity = (departments.get(code) or {}).get("capacity")
+            month.append(
+                {
+                    "name": console.department_name(code, visit.lang),
+                    "volume": volume,
+                    "capacity": capacity,
+                    "over": capacity is not None and volume > capacity,
+                }
+            )
+        rows.append(
+            {
+                "name": task,
+                "figures": figures[task],
+                "month": month,
+                "champion": version,
+                "report": report,
+                "monitor": _monitor(reports_dir / "monitor" / f"{task}.json"),
+            }
+        )
+    return console.render(
+        "console/dashboard.html",
+        visit.lang,
+        request,
+        visit=visit,
+        section="dashboard",
+        tasks=rows,
+        scope_text=_scope_text(console, visit),
+        open_statuses=STATUSES[:-1],
+        outcomes=OUTCOMES,
+        queue_link=lambda **query: QueueFilters(**query).query(),
+    )
+
+
+def _visible_tasks(console: Console, visit: Visit, scope: Any) -> tuple[str, ...]:
+    """The tasks whose warnings this person may see: all, or their scope's and department's."""
+    if scope.everything:
+        return _tasks()
+    handled = set(scope.tasks)
+    for code in scope.departments:
+        handled |= set((console.departments().get(code) or {}).get("tasks") or ())
+    return tuple(task for task in _tasks() if task in handled)
+
+
+def _monitor(path: Any) -> dict[str, Any] | None:
+    """The latest `riskloop monitor` result of a task (None when it never ran)."""
+    try:
+        report = json.loads(path.read_text("utf-8"))
+        when = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
+    except (OSError, ValueError):
+        return None
+    return {
+        "drift": bool(report.get("drift")),
+        "drifted": ", ".join(str(name) for name in report.get("drifted") or []),
+        "when": case_view.local_time(when),
+    }
+
+
+# ----------------------------------------------------------------------------- reports
+
+
+def _report_files(console: Console) -> list[dict[str, Any]]:
+    folder = console.backend.settings.reports_dir
+    found = []
+    for path in sorted(folder.glob("*.html")) if folder.is_dir() else []:
+        match = _REPORT_NAME.match(path.name)
+        found.append(
+            {
+                "name": path.name,
+                "task": match["task"] if match and match["task"] in _tasks() else None,
+                "version": match["version"] if match else None,
+                "when": case_view.local_time(
+                    datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
+                ),
+            }
+        )
+    return found
+
+
+def reports(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
+    """The model reports `riskloop report` wrote, listed."""
+    if not decide(visit.actor, "models_read"):
+        return error_page(console, request, visit, 403, _rule(visit, "models_read"))
+    return console.render(
+        "console/reports.html",
+        visit.lang,
+        request,
+        visit=visit,
+        section="reports",
+        reports=_report_files(console),
+    )
+
+
+def report(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
+    """One report inside the console's layout (the report itself in a same-origin frame)."""
+    found = _report_path(console, request, visit)
+    if isinstance(found, Response):
+        return found
+    return console.render(
+        "console/report.html",
+        visit.lang,
+        request,
+        visit=visit,
+        section="reports",
+        name=found.name,
+        title=_report_title(found.name, visit),
+    )
+
+
+def _report_title(name: str, visit: Visit) -> str:
+    match = _REPORT_NAME.match(name)
+    if match is None or match["task"] not in _tasks():
+        return visit.t("reports.frame", name=name)
+    task = visit.t(f"task.{match['task']}")
+    return visit.t("reports.frame", name=f"{task} v{match['version']}")
+
+
+def report_file(
+    console: Console, request: Request, visit: Visit, _form: FormData | None
+) -> Response:
+    """The report as `riskloop report` wrote it: self-contained, under its own strict CSP."""
+    found = _report_path(console, request, visit)
+    if isinstance(found, Response):
+        return found
+    response = secured(HTMLResponse(found.read_text("utf-8")), REPORT_SECURITY_POLICY)
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+def _report_path(console: Console, request: Request, visit: Visit) -> Path | Response:
+    """A listed report's file (never a path the request made up), or the refusal to show."""
+    if not decide(visit.actor, "models_read"):
+        return error_page(console, request, visit, 403, _rule(visit, "models_read"))
+    name = request.path_params["name"]
+    if name not in {item["name"] for item in _report_files(console)}:
+        return error_page(console, request, visit, 404, visit.t("error.no_report"))
+    return Path(console.backend.settings.reports_dir) / name

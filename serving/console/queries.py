@@ -1,0 +1,313 @@
+"""The console's read queries: the queue (filters, sort, paging, level counts) and the dashboard.
+
+Filters arrive as URL query parameters so a view can be bookmarked and shared; `QueueFilters`
+parses and validates them (a bad value is a `FilterError`, shown as a 400 page), and turns them
+back into a query string for links. The SQL runs read-only on the store's engine; what a person
+may see at all comes from the policy as a `Scope` and is applied before any filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import ColumnElement, Engine, and_, case, false, func, or_, select
+from sqlalchemy.orm import sessionmaker
+
+from serving.console.case import is_overdue
+from serving.policy import VisibleScope
+from serving.store.models import OUTCOMES, STATUSES, WARNING_LEVELS, RiskWarning
+
+PAGE_SIZE = 50
+# the deadline column engineer `loop` adds to warnings; read by name until it is on main
+_DUE_AT = "due_at"
+SORTS = ("newest", "score", "level", "age")
+LEVEL_ORDER = ("red", "orange", "yellow")
+_MAX_PAGE = 100_000
+
+
+class FilterError(ValueError):
+    """A queue filter the console cannot read (HTTP 400); the message names the parameter."""
+
+
+def scope_conditions(scope: VisibleScope) -> list[ColumnElement[bool]]:
+    """SQL conditions for the warnings `scope` allows (applied before any filter)."""
+    if scope.everything:
+        return []
+    if scope.nothing:
+        return [false()]
+    parts: list[ColumnElement[bool]] = []
+    if scope.tasks:
+        parts.append(RiskWarning.task.in_(sorted(scope.tasks)))
+    values = scope.department_values()
+    if values:
+        parts.append(RiskWarning.department.in_(sorted(values)))
+    return [or_(*parts)]
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """One queue view: filters, sort and page, as they appear in the URL."""
+
+    task: str | None = None
+    level: str | None = None
+    status: str | None = None
+    department: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    overdue: bool = False
+    sort: str = "newest"
+    page: int = 1
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str], tasks: Sequence[str]) -> QueueFilters:
+        """Read and check the URL's parameters; empty values mean "any"."""
+
+        def text(name: str) -> str | None:
+            value = params.get(name, "").strip()
+            return value or None
+
+        def choice(name: str, allowed: Sequence[str]) -> str | None:
+            value = text(name)
+            if value is not None and value not in allowed:
+                raise FilterError(f"{name}={value!r}: expected one of {', '.join(allowed)}")
+            return value
+
+        def day(name: str) -> date | None:
+            value = text(name)
+            if value is None:
+                return None
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                raise FilterError(f"{name}={value!r}: expected a date like 2026-01-31") from None
+
+        page_text = text("page") or "1"
+        if not page_text.isdigit() or not 1 <= int(page_text) <= _MAX_PAGE:
+            raise FilterError(f"page={page_text!r}: expected a whole number from 1")
+        department = text("department")
+        if department is not None and len(department) > 64:
+            raise FilterError("department: too long")
+        found = cls(
+            task=choice("task", tasks),
+            level=choice("level", WARNING_LEVELS),
+            status=choice("status", STATUSES),
+            department=department,
+            date_from=day("date_from"),
+            date_to=day("date_to"),
+            overdue=choice("overdue", ("1",)) == "1",
+            sort=choice("sort", SORTS) or "newest",
+            page=int(page_text),
+        )
+        if found.date_from and found.date_to and found.date_from > found.date_to:
+            raise FilterError("date_from is after date_to")
+        return found
+
+    def query(self, **changes: Any) -> str:
+        """This view's query string, with `changes` applied (a page link, a level count)."""
+        view = replace(self, **changes)
+        pairs = [
+            ("task", view.task),
+            ("level", view.level),
+            ("status", view.status),
+            ("department", view.department),
+            ("date_from", view.date_from.isoformat() if view.date_from else None),
+            ("date_to", view.date_to.isoformat() if view.date_to else None),
+            ("overdue", "1" if view.overdue else None),
+            ("sort", None if view.sort == "newest" else view.sort),
+            ("page", None if view.page == 1 else str(view.page)),
+        ]
+        return urlencode([(name, value) for name, value in pairs if value])
+
+    def conditions(self, *, with_level: bool = True) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.task:
+            found.append(RiskWarning.task == self.task)
+        if self.level and with_level:
+            found.append(RiskWarning.risk_level == self.level)
+        if self.status:
+            found.append(RiskWarning.status == self.status)
+        if self.department:
+            found.append(RiskWarning.department == self.department)
+        if self.date_from:
+            found.append(RiskWarning.as_of >= self.date_from)
+        if self.date_to:
+            found.append(RiskWarning.as_of <= self.date_to)
+        if self.overdue:
+            found.append(_overdue_condition())
+        return found
+
+
+def _overdue_condition() -> ColumnElement[bool]:
+    """Warnings past their deadline and not closed (the loop's `due_at`, when the store has it)."""
+    due_at = getattr(RiskWarning, _DUE_AT, None)
+    if due_at is None:
+        raise FilterError("overdue: this store records no deadlines yet")
+    return and_(due_at.is_not(None), due_at < datetime.now(UTC), RiskWarning.status != "closed")
+
+
+def _deadline_columns() -> list[Any]:
+    """The loop's `due_at` column when the store has it (an empty list before)."""
+    due_at = getattr(RiskWarning, _DUE_AT, None)
+    return [] if due_at is None else [due_at]
+
+
+def has_deadlines() -> bool:
+    """Whether the store records deadlines (the overdue filter and counts need them)."""
+    return hasattr(RiskWarning, _DUE_AT)
+
+
+_LEVEL_RANK = case(
+    *((RiskWarning.risk_level == level, rank) for rank, level in enumerate(LEVEL_ORDER)), else_=9
+)
+_ORDER = {
+    "newest": (RiskWarning.created_at.desc(), RiskWarning.score.desc(), RiskWarning.id),
+    "score": (RiskWarning.score.desc(), RiskWarning.id),
+    "level": (_LEVEL_RANK, RiskWarning.score.desc(), RiskWarning.id),
+    "age": (RiskWarning.created_at.asc(), RiskWarning.id),
+}
+_ROW_COLUMNS = (
+    RiskWarning.id,
+    RiskWarning.task,
+    RiskWarning.as_of,
+    RiskWarning.score,
+    RiskWarning.risk_level,
+    RiskWarning.status,
+    RiskWarning.department,
+    RiskWarning.reasons,
+    RiskWarning.created_at,
+)
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of the queue with the counts shown above it."""
+
+    rows: list[dict[str, Any]]
+    total: int
+    level_counts: dict[str, int]
+    pages: int
+
+
+class ConsoleQueries:
+    """Read-only queries over the warnings table for the queue and the dashboard."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._reads = sessionmaker(engine)
+
+    def queue(
+        self, scope: VisibleScope, filters: QueueFilters, page_size: int = PAGE_SIZE
+    ) -> QueuePage:
+        """The page of warnings this person may see under these filters, plus level counts."""
+        allowed = scope_conditions(scope)
+        everything_but_level = [*allowed, *filters.conditions(with_level=False)]
+        chosen = [*allowed, *filters.conditions()]
+        with self._reads.begin() as db:
+            counts = dict(
+                db.execute(
+                    select(RiskWarning.risk_level, func.count())
+                    .where(*everything_but_level)
+                    .group_by(RiskWarning.risk_level)
+                ).all()
+            )
+            total = counts.get(filters.level, 0) if filters.level else sum(counts.values())
+            # the page's ids first: sorting narrow rows, not their reasons' JSON, keeps a deep
+            # page of a sorted 10,000-row queue fast; then those 50 rows in full
+            page_ids = list(
+                db.scalars(
+                    select(RiskWarning.id)
+                    .where(*chosen)
+                    .order_by(*_ORDER[filters.sort])
+                    .offset((filters.page - 1) * page_size)
+                    .limit(page_size)
+                )
+            )
+            found = {
+                row.id: {
+                    **row._mapping,
+                    "overdue": is_overdue(row._mapping.get("due_at"), row.status),
+                }
+                for row in db.execute(
+                    select(*_ROW_COLUMNS, *_deadline_columns()).where(RiskWarning.id.in_(page_ids))
+                )
+            }
+            rows = [found[warning_id] for warning_id in page_ids]
+        level_counts = {level: int(counts.get(level, 0)) for level in LEVEL_ORDER}
+        pages = max(1, -(-int(total) // page_size))
+        return QueuePage(rows, int(total), level_counts, pages)
+
+    def dashboard(self, scope: VisibleScope, tasks: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Per task: open warnings by level and status, overdue, precision, this month's volume."""
+        allowed = scope_conditions(scope)
+        month_start = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        figures: dict[str, dict[str, Any]] = {
+            task: {
+                "open": {level: dict.fromkeys(STATUSES[:-1], 0) for level in LEVEL_ORDER},
+                "closed": {level: dict.fromkeys(OUTCOMES, 0) for level in LEVEL_ORDER},
+                "overdue": None,
+                "month_by_department": {},
+            }
+            for task in tasks
+        }
+        with self._reads.begin() as db:
+            for task, level, status, outcome, n in db.execute(
+                select(
+                    RiskWarning.task,
+                    RiskWarning.risk_level,
+                    RiskWarning.status,
+                    RiskWarning.outcome,
+                    func.count(),
+                )
+                .where(*allowed)
+                .group_by(
+                    RiskWarning.task,
+                    RiskWarning.risk_level,
+                    RiskWarning.status,
+                    RiskWarning.outcome,
+                )
+            ):
+                entry = figures.get(task)
+                if entry is None or level not in LEVEL_ORDER:
+                    continue
+                if status == "closed":
+                    entry["closed"][level][outcome] += int(n)
+                else:
+                    entry["open"][level][status] += int(n)
+            for task, department, n in db.execute(
+                select(RiskWarning.task, RiskWarning.department, func.count())
+                .where(
+                    *allowed,
+                    RiskWarning.department.is_not(None),
+                    RiskWarning.updated_at >= month_start,
+                )
+                .group_by(RiskWarning.task, RiskWarning.department)
+            ):
+                if task in figures:
+                    figures[task]["month_by_department"][department] = int(n)
+            if has_deadlines():
+                for task, n in db.execute(
+                    select(RiskWarning.task, func.count())
+                    .where(*allowed, _overdue_condition())
+                    .group_by(RiskWarning.task)
+                ):
+                    if task in figures:
+                        figures[task]["overdue"] = int(n)
+                for entry in figures.values():
+                    if entry["overdue"] is None:
+                        entry["overdue"] = 0
+        for entry in figures.values():
+            entry["precision"] = {level: precision(entry["closed"][level]) for level in LEVEL_ORDER}
+        return figures
+
+
+def precision(outcomes: Mapping[str, int]) -> tuple[float | None, int]:
+    """(confirmed + prevented) / (confirmed + prevented + false_alarm), and that denominator.
+
+    `unreachable` is left out: nobody learned whether the risk was real (as in monitoring).
+    """
+    hits = outcomes.get("confirmed", 0) + outcomes.get("prevented", 0)
+    judged = hits + outcomes.get("false_alarm", 0)
+    return (hits / judged if judged else None), judged

@@ -1,0 +1,123 @@
+"""Server-side console sessions: sign-in tokens, CSRF tokens, idle and absolute time-outs.
+
+The browser holds only a random token (`riskloop_console` cookie, HttpOnly, SameSite=Strict,
+Secure over HTTPS); the `console_sessions` row keyed by its SHA-256 says who signed in, when,
+when they were last seen and which CSRF token their forms carry. Ending a session (sign-out,
+time-out, a disabled account) is a row update, so a copied cookie dies with it: the
+revocation Starlette's signed-cookie sessions cannot give.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import sessionmaker
+
+from serving.store.models import ConsoleSession
+
+COOKIE = "riskloop_console"
+PRE_COOKIE = "riskloop_console_pre"  # the sign-in form's CSRF token, before any session exists
+COOKIE_PATH = "/console"
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """A live session as a request sees it."""
+
+    key: str
+    user_name: str
+    csrf: str
+    created_at: datetime
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands datetimes back naive; the store writes them in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def new_token() -> str:
+    """A fresh unguessable token (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(32)
+
+
+def tokens_match(expected: str | None, given: str | None) -> bool:
+    """Constant-time comparison; a missing token never matches."""
+    if not expected or not given:
+        return False
+    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
+
+
+class SessionBook:
+    """Creates, checks and ends console sessions in the store's database."""
+
+    def __init__(self, engine: Engine, *, idle_s: float, absolute_s: float) -> None:
+        self._reads = sessionmaker(engine, expire_on_commit=False)
+        self._writes = sessionmaker(
+            engine.execution_options(riskloop_write=True), expire_on_commit=False
+        )
+        self.idle = timedelta(seconds=idle_s)
+        self.absolute = timedelta(seconds=absolute_s)
+
+    def start(self, user_name: str) -> tuple[str, SessionInfo]:
+        """A new session for `user_name`: (the cookie's token, the session)."""
+        token = new_token()
+        now = datetime.now(UTC)
+        row = ConsoleSession(
+            id=_digest(token),
+            user_name=user_name,
+            csrf=new_token(),
+            created_at=now,
+            last_seen_at=now,
+            ended_at=None,
+            ended_why=None,
+        )
+        with self._writes.begin() as db:
+            db.add(row)
+        return token, SessionInfo(row.id, user_name, row.csrf, now)
+
+    def check(self, token: str | None) -> tuple[SessionInfo | None, str | None]:
+        """The live session behind a cookie token, touched; or (None, why it is not live).
+
+        `why` is None when there was no session at all, `idle` or `absolute` when it timed out
+        now (the row is ended so it cannot come back), `ended` when it was already over.
+        """
+        if not token:
+            return None, None
+        key = _digest(token)
+        now = datetime.now(UTC)
+        with self._writes.begin() as db:
+            row = db.scalars(
+                select(ConsoleSession).where(ConsoleSession.id == key).with_for_update()
+            ).one_or_none()
+            if row is None:
+                return None, None
+            if row.ended_at is not None:
+                return None, "ended"
+            why = None
+            if now - _aware(row.created_at) > self.absolute:
+                why = "absolute"
+            elif now - _aware(row.last_seen_at) > self.idle:
+                why = "idle"
+            if why is not None:
+                row.ended_at, row.ended_why = now, why
+                return None, why
+            row.last_seen_at = now
+            return SessionInfo(key, row.user_name, row.csrf, _aware(row.created_at)), None
+
+    def end(self, key: str, why: str) -> None:
+        """End one session (sign-out)."""
+        with self._writes.begin() as db:
+            db.execute(
+                update(ConsoleSession)
+                .where(ConsoleSession.id == key, ConsoleSession.ended_at.is_(None))
+                .values(ended_at=datetime.now(UTC), ended_why=why)
+            )

@@ -1,0 +1,296 @@
+"""A real riskloop service with warnings, people and a model report, and a real browser.
+
+One session: the three tasks trained on the small simulated city (few boosting rounds), every
+materialised employer and resident scored through the API (so the store holds real warnings),
+people created in the store (`riskloop users` does the same), one model report written, and
+`bentoml serve` started on a free loopback port. Pages are driven by Debian's Chromium through
+Playwright (nothing downloaded); every page a test opens is watched for console errors and for
+requests leaving the service's origin.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.processes import free_port, stop_process_group
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "console"
+TRAIN_ROUNDS = 25
+PASSWORD = "correct-horse-battery"  # test accounts only; the store keeps its Argon2 hash
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# (name, display name, department, role)
+PEOPLE = (
+    ("sup", "王主管", "county_centre", "supervisor"),
+    ("lab", "李监察", "labour_inspection", "officer"),
+    ("tax", "赵税务", "tax", "officer"),
+    ("fraud", "陈反诈", "anti_fraud", "officer"),
+    ("audit", "周审计", "data_office", "auditor"),
+)
+
+
+def service_env(root: Path) -> dict[str, str]:
+    """Environment pointing every riskloop store at `root`."""
+    return {
+        "RISKLOOP_ENV": "test",
+        "RISKLOOP_MLFLOW_URI": f"sqlite:///{root / 'mlruns.db'}",
+        "RISKLOOP_ARTIFACT_LOCATION": str(root / "mlartifacts"),
+        "RISKLOOP_STORE_URL": f"sqlite:///{root / 'riskloop.db'}",
+        "RISKLOOP_KEYS_FILE": str(root / "keys.json"),
+        "RISKLOOP_DATA_DIR": str(root / "data"),
+        "RISKLOOP_REPORTS_DIR": str(root / "reports"),
+        "RISKLOOP_RELOAD_INTERVAL_S": "3600",
+        "BENTOML_DO_NOT_TRACK": "true",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+        "BENTOML_HOME": str(root / "bentoml"),
+    }
+
+
+@dataclass
+class Console:
+    """The running service, its folder, and helpers the tests share."""
+
+    url: str
+    root: Path
+    score_key: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    people: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def db(self) -> Path:
+        return self.root / "riskloop.db"
+
+    def sql(self, statement: str, *params: Any) -> list[tuple[Any, ...]]:
+        """Run SQL on the store's SQLite file (reads, and ageing a session for the time-out test)."""
+        with sqlite3.connect(self.db, timeout=30) as connection:
+            rows = connection.execute(statement, params).fetchall()
+        return rows
+
+    def age_session(self, seconds: float, column: str = "last_seen_at") -> None:
+        """Move every live session's last activity (or its sign-in, `created_at`) `seconds`
+        into the past."""
+        assert column in ("last_seen_at", "created_at")
+        moment = (datetime.now(UTC) - timedelta(seconds=seconds)).replace(tzinfo=None)
+        self.sql(
+            f"UPDATE console_sessions SET {column} = ? WHERE ended_at IS NULL",
+            moment.isoformat(sep=" "),
+        )
+
+
+def _start(root: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
+    log = root / f"serve-{port}.log"
+    bentoml = Path(sys.executable).with_name("bentoml")
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [
+                str(bentoml),
+                "serve",
+                "serving.service:RiskloopService",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **service_env(root)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return process, log
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    stop_process_group(process)
+    raise RuntimeError(f"service did not become ready; log:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def console_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A temp folder for the session's stores, with this process's settings pointed at it."""
+    from models.settings import get_settings
+
+    root = tmp_path_factory.mktemp("console")
+    saved = {key: os.environ.get(key) for key in service_env(root)}
+    os.environ.update(service_env(root))
+    get_settings.cache_clear()
+    yield root
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def console_service(console_root: Path, small_city: Path) -> Iterator[Console]:
+    """Trained champions, people, warnings from real score requests, a report; the server."""
+    from models.settings import get_settings
+    from models.spec import TASK_NAMES, get_spec
+    from serving.auth import create_key
+    from serving.online_store import materialize
+    from serving.store import WarningStore
+    from training.commands.reporting import write_report
+    from training.commands.service import build_scoring_set
+    from training.train import build_from_raw, train_task
+
+    scoring_sets = {}
+    for task in TASK_NAMES:
+        spec = get_spec(task)
+        spec = dataclasses.replace(spec, params=dataclasses.replace(spec.params, num_threads=1))
+        train_task(spec, build_from_raw(spec, small_city), max_rounds=TRAIN_ROUNDS)
+        scoring_sets[task] = build_scoring_set(task, small_city)
+        materialize(task, scoring_sets[task])
+    write_report(get_spec("wage-arrears"), small_city, console_root / "reports")
+    with WarningStore.from_settings(get_settings()) as store:
+        for name, display, department, role in PEOPLE:
+            store.create_user(
+                name, department=department, role=role, password=PASSWORD, display_name=display
+            )
+    score_key = create_key("ingest", ("score",))
+    port = free_port()
+    process, log = _start(console_root, port)
+    url = f"http://127.0.0.1:{port}"
+    with httpx.Client(base_url=url, timeout=120) as client:
+        for task in ("wage-arrears", "telecom-fraud"):
+            ids = scoring_sets[task]["entity_id"].astype(str).tolist()[:1000]
+            answer = client.post(
+                f"/v1/{task}/score",
+                json={"entity_ids": ids, "explain": True},
+                headers={"Authorization": f"Bearer {score_key}"},
+            )
+            assert answer.status_code == 200, answer.text[:500]
+    # the dashboard's "latest monitoring" comes from a real `riskloop monitor` run (exit 3 = drift)
+    monitored = subprocess.run(
+        [str(Path(sys.executable).with_name("riskloop")), "monitor", "--task", "wage-arrears"],
+        env={**os.environ, **service_env(console_root)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert monitored.returncode in (0, 3), monitored.stderr[-2000:]
+    yield Console(url, console_root, score_key, process, log, {p[0]: p[1] for p in PEOPLE})
+    stop_process_group(process)
+
+
+# ----------------------------------------------------------------------------- browser
+
+
+@dataclass
+class Watch:
+    """What a page did that it must not: console errors, requests leaving the origin."""
+
+    origin: str
+    errors: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
+
+    def attach(self, page: Any) -> None:
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+        page.on("request", self._request)
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append(f"console: {message.text}")
+
+    def _request(self, request: Any) -> None:
+        url = request.url
+        if url.startswith(("data:", "about:")):
+            return
+        if not url.startswith(self.origin + "/"):
+            self.outside.append(url)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium through Playwright (headless; no browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium package is required (make install puts it there)"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=BROWSER_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+@dataclass
+class Person:
+    """One browser context (its own cookies), its page and what the watch saw."""
+
+    context: Any
+    page: Any
+    watch: Watch
+    base: str
+
+    def go(self, path: str) -> Any:
+        return self.page.goto(self.base + path)
+
+    def sign_in(self, name: str, password: str = PASSWORD, path: str = "/console/queue") -> None:
+        self.go(path)
+        self.page.get_by_label("用户名").or_(self.page.get_by_label("User name")).fill(name)
+        self.page.locator("#password").fill(password)
+        self.page.locator("form.stack button[type=submit]").click()
+        self.page.wait_for_load_state()
+
+    def sign_out(self) -> None:
+        self.page.locator("header form[action$='/sign-out'] button").click()
+        self.page.wait_for_load_state()
+
+    def cookie(self, name: str) -> dict[str, Any] | None:
+        return next((c for c in self.context.cookies() if c["name"] == name), None)
+
+
+@pytest.fixture()
+def person(browser: Any, console_service: Console) -> Iterator[Any]:
+    """A factory of fresh browser contexts (one per person in a test)."""
+    opened: list[Any] = []
+
+    def make() -> Person:
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        opened.append(context)
+        page = context.new_page()
+        watch = Watch(console_service.url)
+        watch.attach(page)
+        return Person(context, page, watch, console_service.url)
+
+    yield make
+    for context in opened:
+        context.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save a full-page screenshot under test-artifacts/console/ (gitignored)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

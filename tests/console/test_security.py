@@ -1,0 +1,330 @@
+"""The console's security acceptance: CSRF, time-outs, escaping, lost updates, lock-out, cookies.
+
+Each test drives the real service (and, where a person would, the real browser) and checks
+the store afterwards, so "nothing changed" is read from the database, not assumed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.console.conftest import PASSWORD, Console
+
+
+def _open_case(viewer: Any, *, status: str = "open", task: str = "wage-arrears") -> str:
+    """Open the first case of the queue filtered to `status`; its warning id."""
+    viewer.go(f"/console/queue?task={task}&status={status}&sort=score")
+    link = viewer.page.locator("table.queue a").first
+    warning_id = str(link.get_attribute("href")).rsplit("/", 1)[-1]
+    link.click()
+    viewer.page.wait_for_load_state()
+    return warning_id
+
+
+def _state(console_service: Console, warning_id: str) -> tuple[Any, ...]:
+    return console_service.sql(
+        "SELECT status, department, version FROM warnings WHERE id = ?", warning_id
+    )[0]
+
+
+def _session_client(console_service: Console, viewer: Any) -> httpx.Client:
+    cookie = viewer.cookie("riskloop_console")
+    assert cookie is not None
+    return httpx.Client(
+        base_url=console_service.url,
+        cookies={"riskloop_console": cookie["value"]},
+        follow_redirects=False,
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize("token", [None, "wrong-token-0123456789abcdef"])
+def test_a_form_without_the_right_csrf_token_is_refused_and_changes_nothing(
+    person: Any, console_service: Console, token: str | None
+) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = _open_case(sup)
+    before = _state(console_service, warning_id)
+    # in the browser: the page's own form with its token removed or replaced
+    form = sup.page.locator("form[aria-labelledby='act-dispatch']")
+    form.locator("select[name=department]").select_option("labour_inspection")
+    if token is None:
+        form.locator("input[name=csrf]").evaluate("input => input.remove()")
+    else:
+        form.locator("input[name=csrf]").evaluate("(input, t) => input.value = t", token)
+    with sup.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
+        form.get_by_role("button").click()
+    assert answer.value.status == 403
+    assert "安全令牌" in sup.page.locator("main").inner_text()
+    # and over plain HTTP with the session's cookie
+    with _session_client(console_service, sup) as client:
+        data = {"transition": "dispatch", "department": "tax", "version": str(before[2])}
+        if token is not None:
+            data["csrf"] = token
+        assert client.post(f"/console/cases/{warning_id}/act", data=data).status_code == 403
+        assert client.post("/console/lang", data={"lang": "en"}).status_code == 403
+    assert _state(console_service, warning_id) == before
+    lang = console_service.sql("SELECT lang FROM users WHERE name = 'sup'")[0][0]
+    assert lang == "zh"
+
+
+@pytest.mark.parametrize(
+    ("column", "seconds", "why"),
+    [("last_seen_at", 3600, "idle"), ("created_at", 13 * 3600, "absolute")],
+)
+def test_an_expired_session_signs_in_again_and_returns_to_the_page(
+    person: Any, console_service: Console, column: str, seconds: int, why: str
+) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = _open_case(sup)
+    case_path = f"/console/cases/{warning_id}"
+    # idle time-out 30 minutes, absolute 12 hours after sign-in (the defaults)
+    console_service.age_session(seconds, column)
+    sup.go(case_path)
+    assert "/console/sign-in" in sup.page.url and "expired=1" in sup.page.url
+    assert "登录已超时" in sup.page.locator("main").inner_text()
+    sup.page.locator("#name").fill("sup")
+    sup.page.locator("#password").fill(PASSWORD)
+    sup.page.locator("form.stack button[type=submit]").click()
+    sup.page.wait_for_load_state()
+    assert sup.page.url == console_service.url + case_path
+    ended = console_service.sql(
+        "SELECT ended_why FROM console_sessions WHERE user_name = 'sup' AND ended_why = ?", why
+    )
+    assert ended
+
+
+def test_a_note_with_a_script_shows_as_text(person: Any, console_service: Console) -> None:
+    sup = person()
+    dialogs: list[str] = []
+    sup.sign_in("sup")
+    sup.page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    _open_case(sup)
+    form = sup.page.locator("form[aria-labelledby='act-dispatch']")
+    form.locator("select[name=department]").select_option("labour_inspection")
+    form.locator("textarea[name=note]").fill("<script>alert(1)</script>")
+    form.get_by_role("button").click()
+    sup.page.wait_for_load_state()
+    note = sup.page.locator("ol.timeline blockquote.note-text").last
+    assert note.inner_text() == "<script>alert(1)</script>"
+    assert sup.page.locator("ol.timeline script").count() == 0
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in sup.page.content()
+    assert dialogs == []
+    assert sup.watch.errors == [] and sup.watch.outside == []
+
+
+def test_a_stale_form_gets_the_lost_update_message(person: Any, console_service: Console) -> None:
+    first, second = person(), person()
+    first.sign_in("sup")
+    second.sign_in("sup")
+    warning_id = _open_case(first)
+    second.go(f"/console/cases/{warning_id}")
+    dispatch = first.page.locator("form[aria-labelledby='act-dispatch']")
+    dispatch.locator("select[name=department]").select_option("labour_inspection")
+    dispatch.get_by_role("button").click()
+    first.page.wait_for_load_state()
+    after_first = _state(console_service, warning_id)
+    # the second page still carries the version it was drawn at
+    triage = second.page.locator("form[aria-labelledby='act-triage_close']")
+    triage.locator("select[name=outcome]").select_option("false_alarm")
+    with second.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
+        triage.get_by_role("button").click()
+    assert answer.value.status == 409
+    stale = second.page.locator("#stale").inner_text()
+    assert "已被他人更新" in stale and "王主管 (sup)" in stale
+    assert _state(console_service, warning_id) == after_first
+    assert after_first[0] == "dispatched"
+
+
+def _new_account(console_service: Console, name: str) -> None:
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    with WarningStore.from_settings(get_settings()) as store:
+        store.create_user(name, department="tax", role="officer", password=PASSWORD)
+
+
+def _try(viewer: Any, name: str, password: str) -> str:
+    viewer.go("/console/sign-in")
+    viewer.page.locator("#name").fill(name)
+    viewer.page.locator("#password").fill(password)
+    viewer.page.locator("form.stack button[type=submit]").click()
+    viewer.page.wait_for_load_state()
+    return str(viewer.page.url)
+
+
+def test_the_sixth_wrong_password_locks_the_account(person: Any, console_service: Console) -> None:
+    _new_account(console_service, "five.wrong")
+    _new_account(console_service, "six.wrong")
+    viewer = person()
+    for _ in range(5):
+        assert "/sign-in" in _try(viewer, "five.wrong", "not-the-password")
+        assert "用户名或密码错误" in viewer.page.locator("#sign-in-error").inner_text()
+    assert _try(viewer, "five.wrong", PASSWORD).endswith("/console/queue")
+
+    other = person()
+    for attempt in range(6):
+        _try(other, "six.wrong", "not-the-password")
+        message = other.page.locator("#sign-in-error").inner_text()
+        assert ("已被锁定" in message) == (attempt == 5), (attempt, message)
+    assert "/sign-in" in _try(other, "six.wrong", PASSWORD)
+    assert "已被锁定" in other.page.locator("#sign-in-error").inner_text()
+    locked = console_service.sql("SELECT locked_until FROM users WHERE name = 'six.wrong'")[0][0]
+    until = datetime.fromisoformat(locked).replace(tzinfo=UTC)
+    # locked for the configured time (RISKLOOP_LOCKOUT_S, default 15 minutes)
+    assert 800 < (until - datetime.now(UTC)).total_seconds() <= 900
+    failures = console_service.sql(
+        "SELECT count(*) FROM audit_log WHERE action = 'sign_in_failed' AND actor = ?",
+        "user:six.wrong",
+    )[0][0]
+    assert failures == 7
+    # 4xx answers to the refused sign-ins are expected in the console log, nothing else
+    for seen in (viewer, other):
+        assert all("401" in error for error in seen.watch.errors), seen.watch.errors
+        assert seen.watch.outside == []
+
+
+def test_session_cookie_flags_and_security_headers(person: Any, console_service: Console) -> None:
+    viewer = person()
+    viewer.sign_in("lab")
+    cookie = viewer.cookie("riskloop_console")
+    assert cookie is not None
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Strict"
+    assert cookie["path"] == "/console"
+    assert cookie["secure"] is False  # plain HTTP here; over HTTPS it is Secure (below)
+    with httpx.Client(base_url=console_service.url, follow_redirects=False) as client:
+        page = client.get("/console/sign-in", headers={"X-Forwarded-Proto": "https"})
+        pre = page.headers["set-cookie"].lower()
+        assert "secure" in pre and "httponly" in pre and "samesite=strict" in pre
+        token = page.cookies["riskloop_console_pre"]
+        signed = client.post(
+            "/console/sign-in",
+            data={"name": "lab", "password": PASSWORD, "csrf": token, "next": "/console/queue"},
+            headers={"X-Forwarded-Proto": "https"},
+            cookies={"riskloop_console_pre": token},
+        )
+        assert signed.status_code == 303
+        session = next(
+            value
+            for key, value in signed.headers.multi_items()
+            if key == "set-cookie" and value.startswith("riskloop_console=")
+        ).lower()
+        assert "secure" in session and "httponly" in session and "samesite=strict" in session
+        assert "path=/console" in session
+        for path in ("/console/sign-in", "/console/queue"):
+            answer = client.get(path)
+            assert "default-src 'self'" in answer.headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+            assert answer.headers["x-content-type-options"] == "nosniff"
+            assert answer.headers["referrer-policy"] == "same-origin"
+            assert answer.headers["cache-control"] == "no-store"
+        # a sign-out ends the session server-side: the old cookie no longer opens anything
+        viewer.sign_out()
+        again = client.get("/console/queue", cookies={"riskloop_console": cookie["value"]})
+        assert again.status_code == 303 and "/console/sign-in" in again.headers["location"]
+
+
+def test_sign_in_returns_only_to_console_pages(console_service: Console) -> None:
+    with httpx.Client(base_url=console_service.url, follow_redirects=False) as client:
+        page = client.get("/console/sign-in")
+        token = page.cookies["riskloop_console_pre"]
+        for target in ("https://evil.example/", "//evil.example/x", "/v1/models"):
+            answer = client.post(
+                "/console/sign-in",
+                data={"name": "lab", "password": PASSWORD, "csrf": token, "next": target},
+                cookies={"riskloop_console_pre": token},
+            )
+            assert answer.status_code == 303
+            assert answer.headers["location"] == "/console/queue"
+
+
+def test_reveal_needs_a_purpose_and_is_audited(person: Any, console_service: Console) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = _open_case(sup)
+    form = sup.page.locator("form[aria-labelledby='act-reveal']")
+    form.locator("textarea[name=purpose]").fill("核实欠薪线索，联系企业")
+    form.get_by_role("button").click()
+    sup.page.wait_for_load_state()
+    identity = sup.page.locator("#revealed .identity").inner_text().strip()
+    assert len(identity) == 18 and identity.isalnum()  # an employer's unified credit code
+    rows = console_service.sql(
+        "SELECT actor, detail FROM audit_log WHERE action = 'identity_reveal' AND detail LIKE ?",
+        f"%{warning_id}%",
+    )
+    assert rows and rows[-1][0] == "user:sup" and "核实欠薪线索" in rows[-1][1]
+    assert identity not in sup.page.url
+    auditor = person()
+    auditor.sign_in("audit")
+    auditor.go(f"/console/cases/{warning_id}")
+    assert auditor.page.locator("form[aria-labelledby='act-reveal']").count() == 0
+    assert auditor.page.locator("form.act").count() == 0  # auditors change nothing
+    for viewer in (sup, auditor):
+        assert viewer.watch.errors == [] and viewer.watch.outside == []
+
+
+def test_disabling_an_account_ends_its_console_session(
+    person: Any, console_service: Console
+) -> None:
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    _new_account(console_service, "soon.gone")
+    viewer = person()
+    viewer.sign_in("soon.gone")
+    assert viewer.page.url.endswith("/console/queue")
+    with WarningStore.from_settings(get_settings()) as store:
+        store.disable_user("soon.gone")
+    viewer.go("/console/dashboard")
+    assert "/console/sign-in" in viewer.page.url
+    ended = console_service.sql(
+        "SELECT ended_why FROM console_sessions WHERE user_name = 'soon.gone'"
+    )
+    assert ended == [("disabled",)]
+    assert "/sign-in" in _try(viewer, "soon.gone", PASSWORD)
+
+
+def test_an_officer_sends_a_case_back_with_a_note(person: Any, console_service: Console) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = _open_case(sup)
+    dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
+    dispatch.locator("select[name=department]").select_option("labour_inspection")
+    dispatch.get_by_role("button").click()
+    sup.page.wait_for_load_state()
+    lab = person()
+    lab.sign_in("lab")
+    lab.go(f"/console/cases/{warning_id}")
+    back = lab.page.locator("form[aria-labelledby='act-send_back']")
+    assert back.locator("textarea[name=note]").get_attribute("required") is not None
+    # without a note the store refuses (the browser would not even send it)
+    with _session_client(console_service, lab) as client:
+        csrf = str(back.locator("input[name=csrf]").get_attribute("value"))
+        version = str(back.locator("input[name=version]").get_attribute("value"))
+        refused = client.post(
+            f"/console/cases/{warning_id}/act",
+            data={"csrf": csrf, "version": version, "transition": "send_back", "note": ""},
+        )
+        assert refused.status_code == 409
+    assert _state(console_service, warning_id)[:2] == ("dispatched", "labour_inspection")
+    back.locator("textarea[name=note]").fill("不属于本部门辖区")
+    back.get_by_role("button").click()
+    lab.page.wait_for_load_state()
+    assert _state(console_service, warning_id)[:2] == ("open", None)
+    # the case left the officer's sight: they are back on their queue, told it was sent
+    assert lab.page.url.endswith("/console/queue?done=send_back")
+    assert lab.page.locator("p.flash").inner_text() == "已退回主管。"
+    assert warning_id not in lab.page.content()
+    sup.go(f"/console/cases/{warning_id}")
+    timeline = sup.page.locator("ol.timeline").inner_text()
+    assert "不属于本部门辖区" in timeline and "李监察 (lab)" in timeline
+    assert sup.page.locator("form[aria-labelledby='act-dispatch']").count() == 1
+    for viewer in (sup, lab):
+        assert viewer.watch.errors == [] and viewer.watch.outside == []
