@@ -1,7 +1,7 @@
 """The loop: response deadlines on warnings, the notification outbox, department webhooks.
 
 Revision ID: r0004_loop
-Revises: r0002_people (the lead re-chains onto r0003_console at merge)
+Revises: r0003_console
 Create Date: 2026-12-02
 """
 
