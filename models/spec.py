@@ -254,8 +254,8 @@ class TaskSpec:
             if not feature.actionable:
                 continue
             actions = self.feature_actions.get(feature.name, ())
-            if feature.driver is not None:
-                actions = (*actions, *self.driver_actions.get(feature.driver, ()))
+            if feature.signal is not None:
+                actions = (*actions, *self.driver_actions.get(feature.signal, ()))
             for action in actions:
                 chosen.setdefault(action, f"reason:{feature.name}")
         return [(trigger, action) for action, trigger in chosen.items()]

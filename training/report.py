@@ -92,6 +92,47 @@ KNOWN_LIMITS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
+class FeatureRoles:
+    """Which model features the simulated city planted as drivers, noise or proxies.
+
+    The simulator's knowledge, read from truth/drivers.json ("features"): the catalog describes
+    production features only and carries no such labels.
+
+    Attributes:
+        driver_of: feature name -> the planted driver it measures.
+        noise: features derived from a pure-noise column.
+        proxies: features that shadow a driver's causes and have no effect of their own.
+    """
+
+    driver_of: Mapping[str, str] = field(default_factory=dict)
+    noise: tuple[str, ...] = ()
+    proxies: tuple[str, ...] = ()
+
+    @classmethod
+    def from_document(cls, entry: Mapping[str, Any]) -> FeatureRoles:
+        """Roles from one task's "features" entry of truth/drivers.json."""
+        drivers = entry.get("drivers", {})
+        return cls(
+            driver_of={name: driver for driver, names in drivers.items() for name in names},
+            noise=tuple(entry.get("noise", ())),
+            proxies=tuple(entry.get("proxies", {})),
+        )
+
+    def kind(self, name: str) -> str:
+        """ "driver", "noise", "proxy" or "other"."""
+        if name in self.noise:
+            return "noise"
+        if name in self.proxies:
+            return "proxy"
+        return "driver" if name in self.driver_of else "other"
+
+    def describe(self, name: str) -> str:
+        """The driver a feature measures, or "noise" / "proxy" / "–"."""
+        kind = self.kind(name)
+        return self.driver_of[name] if kind == "driver" else ("–" if kind == "other" else kind)
+
+
+@dataclass(frozen=True)
 class Truth:
     """The simulated city's truth for one task.
 
@@ -99,11 +140,13 @@ class Truth:
         units: entity_id, as_of, true_prob, dominant_driver per unit.
         drivers: the planted driver names (truth/drivers.json), empty if unknown.
         noise: the planted noise signal names.
+        roles: which features measure which driver, and which are noise or proxies.
     """
 
     units: pd.DataFrame
     drivers: tuple[str, ...] = ()
     noise: tuple[str, ...] = ()
+    roles: FeatureRoles = field(default_factory=FeatureRoles)
 
 
 @dataclass(frozen=True)
@@ -225,6 +268,7 @@ def fidelity(
     dominant_driver: Sequence[object] | None = None,
     top_k: int = TOP_REASONS,
     planted_drivers: Sequence[str] = (),
+    roles: FeatureRoles | None = None,
 ) -> dict[str, Any]:
     """How well the model's explanations recover the simulated city's planted structure.
 
@@ -235,7 +279,9 @@ def fidelity(
             not a catalog driver counts as "no single driver"); None skips the unit check.
         top_k: how many top reasons (by |contribution|, as the scorer ranks them) to search.
         planted_drivers: the truth's driver names; units dominated by one without any catalog
-            feature count as misses. The catalog's drivers are always included.
+            feature count as misses. The drivers measured by some feature are always included.
+        roles: the truth's feature roles (truth/drivers.json); none known when None. Proxies
+            are held to the same rule as noise: every driver must rank above them.
 
     Returns:
         A dict with `importance` (feature -> mean |SHAP|), `driver_importance` (driver ->
@@ -255,15 +301,14 @@ def fidelity(
     names = [feature.name for feature in features]
     mean_abs = np.abs(contributions).mean(axis=0) if len(contributions) else np.zeros(len(names))
     importance = dict(zip(names, (float(v) for v in mean_abs), strict=True))
-    driver_of = [feature.driver for feature in features]
-    driver_features = [f.name for f in features if f.driver is not None]
-    noise_features = [f.name for f in features if f.noise]
+    roles = roles or FeatureRoles()
+    driver_of = [roles.driver_of.get(name) for name in names]
+    driver_features = [name for name in names if roles.kind(name) == "driver"]
+    noise_features = [name for name in names if roles.kind(name) in ("noise", "proxy")]
     driver_importance: dict[str, float] = {}
-    for feature in features:
-        if feature.driver is not None:
-            driver_importance[feature.driver] = (
-                driver_importance.get(feature.driver, 0.0) + importance[feature.name]
-            )
+    for name, driver in zip(names, driver_of, strict=True):
+        if driver is not None:
+            driver_importance[driver] = driver_importance.get(driver, 0.0) + importance[name]
     weakest = min(((n, importance[n]) for n in driver_features), key=lambda kv: kv[1], default=None)
     strongest_noise = max(
         ((n, importance[n]) for n in noise_features), key=lambda kv: kv[1], default=None
@@ -349,10 +394,9 @@ def _label(feature: FeatureDef, bilingual: bool = True) -> str:
     return language.both(feature.label_en, feature.label_zh) if bilingual else feature.label_en
 
 
-def _kind(feature: FeatureDef) -> str:
-    if feature.noise:
-        return "noise"
-    return "driver" if feature.driver is not None else "other"
+def _kind(feature: FeatureDef, roles: FeatureRoles) -> str:
+    kind = roles.kind(feature.name)
+    return "noise" if kind == "proxy" else kind
 
 
 def _numeric_values(model: RiskModel, frame: pd.DataFrame) -> np.ndarray:
@@ -621,14 +665,16 @@ def _performance(
     )
 
 
-def _global_explanations(model: RiskModel, test: pd.DataFrame, scored: _Scored) -> html.Markup:
+def _global_explanations(
+    model: RiskModel, test: pd.DataFrame, scored: _Scored, roles: FeatureRoles
+) -> html.Markup:
     features = model.spec.features
     contributions = scored.contributions
     values = _numeric_values(model, test.iloc[scored.explained_rows])
     labels = [_label(feature) for feature in features]
     mean_abs = np.abs(contributions).mean(axis=0) if len(contributions) else np.zeros(len(features))
     ranking = np.argsort(-mean_abs, kind="stable")
-    bar = importance_bar_png(labels, mean_abs.tolist(), [_kind(f) for f in features])
+    bar = importance_bar_png(labels, mean_abs.tolist(), [_kind(f, roles) for f in features])
     beeswarm = beeswarm_png(contributions, values, labels)
     dependence = [
         html.image(
@@ -651,7 +697,7 @@ def _global_explanations(model: RiskModel, test: pd.DataFrame, scored: _Scored) 
             features[index].label_en,
             features[index].label_zh,
             html.tag("code", features[index].name),
-            features[index].driver or ("noise" if features[index].noise else "–"),
+            roles.describe(features[index].name),
             float(mean_abs[index]),
         ]
         for rank, index in enumerate(ranking)
@@ -799,20 +845,26 @@ def _fidelity(
         features,
         dominant,
         planted_drivers=truth.drivers if truth is not None else (),
+        roles=truth.roles if truth is not None else None,
     )
     noise_ceiling = result["strongest_noise_feature"]
+    roles = truth.roles if truth is not None else FeatureRoles()
     parts: list[object] = []
     if not result["noise_features"] or not result["driver_features"]:
         parts.append(
-            html.tag("p", "The catalog marks no planted-driver or no noise feature.", class_="note")
+            html.tag(
+                "p",
+                "The truth (truth/drivers.json) names no planted-driver or no noise feature.",
+                class_="note",
+            )
         )
     weakest = result["weakest_driver_feature"]
     parts.append(
         html.tag(
             "p",
             "Rule: a planted driver's importance is the mean |SHAP| of the catalog features that "
-            "measure it (their `driver` field), summed; the check passes when every driver's "
-            "importance is above the mean |SHAP| of every noise feature. Several features can "
+            "measure it (truth/drivers.json), summed; the check passes when every driver's "
+            "importance is above the mean |SHAP| of every noise and proxy feature. Several features can "
             "measure one driver and share its credit, so single features are listed below for "
             "reference and not judged one by one.",
             id="fidelity-rule",
@@ -833,7 +885,7 @@ def _fidelity(
         )
     )
     importance = result["importance"]
-    noise_rows = [[name, "noise", importance[name]] for name in result["noise_features"]]
+    noise_rows = [[name, roles.kind(name), importance[name]] for name in result["noise_features"]]
     driver_rows = [
         [driver, "planted driver", value]
         for driver, value in sorted(result["driver_importance"].items(), key=lambda kv: -kv[1])
@@ -867,9 +919,9 @@ def _fidelity(
     )
     by_feature = sorted(
         (
-            [f.name, f.driver or ("noise" if f.noise else "–"), importance[f.name]]
+            [f.name, roles.describe(f.name), importance[f.name]]
             for f in features
-            if f.driver is not None or f.noise
+            if roles.kind(f.name) != "other"
         ),
         key=lambda row: -float(row[2]),
     )
@@ -1124,7 +1176,9 @@ def build_report(
         html.section(
             "global-explanations",
             "3. Global explanations",
-            _global_explanations(model, test, scored),
+            _global_explanations(
+                model, test, scored, truth.roles if truth is not None else FeatureRoles()
+            ),
         ),
         html.section("fairness", "4. Fairness by audit group", _fairness(model, test, scored)),
         html.section(

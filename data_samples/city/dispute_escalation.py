@@ -33,6 +33,7 @@ from data_samples.city.common import (
     uniform_times,
 )
 from data_samples.city.config import CITY_END, DISTRICTS
+from data_samples.city.realism import Realism, dispute_detection, dispute_effects
 from data_samples.city.truth import Driver, NoiseSignal, dominant_driver
 
 SLUG = "dispute_escalation"
@@ -132,6 +133,7 @@ DRIVERS: tuple[Driver, ...] = (
         -0.8,
     ),
 )
+DRIVER_INDEX = {driver.name: i for i, driver in enumerate(DRIVERS)}
 NOISE: tuple[NoiseSignal, ...] = (
     NoiseSignal("registration_channel", "disputes", ("registration_channel",)),
     NoiseSignal("visit_duration", "grid_visits", ("visit_duration_min",)),
@@ -244,8 +246,14 @@ def simulate(
     id_start: int,
     salt: int,
     rate_multiplier: float,
+    realism: Realism | None = None,
 ) -> SimulatedChunk:
-    """Simulate `n_disp` disputes registered over the `n_months` months before CITY_END."""
+    """Simulate `n_disp` disputes registered over the `n_months` months before CITY_END.
+
+    `realism` switches on the realistic profile (interactions with group disputes and type,
+    thresholds, recording by type); None gives the clean city of generator 1.0.0, draw for
+    draw.
+    """
     end = np.datetime64(pd.Timestamp(CITY_END), "ns")
     first = np.datetime64(pd.Timestamp(CITY_END) - pd.DateOffset(months=n_months), "ns")
     last_reg = end - np.timedelta64(HORIZON_DAYS + AS_OF_DELAY_DAYS + 1, "D")
@@ -409,6 +417,9 @@ def simulate(
     )
     beta = np.array([d.beta for d in DRIVERS])
     detect = np.where(dtype == 2, 0.8, 0.92)
+    if realism is not None:
+        detect = dispute_detection(dtype == 2, group)
+    event_prob = np.zeros(n_disp)
 
     # --- day by day in as-of order: priors, escalation, and its records ----------------------
     true_prob = np.zeros(n_disp)
@@ -430,7 +441,12 @@ def simulate(
         x = x_static[a:b].copy()
         x[:, 4] = np.log1p(prior_calls)
         x[:, 5] = np.log1p(prior_pets)
-        contributions[a:b] = x * beta
+        if realism is None:
+            contributions[a:b] = x * beta
+        else:
+            contributions[a:b] = (
+                dispute_effects(x, group[a:b], _HIGH_RISK[dtype[a:b]], DRIVER_INDEX) * beta
+            )
         p = sigmoid(
             BASE_LOG_ODDS
             + np.log(rate_multiplier)
@@ -438,6 +454,7 @@ def simulate(
             + INTENSITY_BETA * intensity[a:b]
         )
         true_prob[a:b] = p * detect[a:b]
+        event_prob[a:b] = p
         escalate = draws[a:b, 0] < p
         recorded = draws[a:b, 1] < detect[a:b]
         late = ~escalate & (draws[a:b, 2] < 0.04)
@@ -478,6 +495,8 @@ def simulate(
             "dominant_driver": dominant.astype(str),
         }
     )
+    if realism is not None:
+        units["event_prob"] = event_prob
     tables = _assemble(
         rng,
         chunk,

@@ -29,6 +29,13 @@ from data_samples.city.common import (
     uniform_times,
 )
 from data_samples.city.config import CITY_END, DISTRICTS
+from data_samples.city.realism import (
+    Realism,
+    fraud_detection,
+    fraud_drift_months,
+    fraud_effects,
+    fraud_extra_alerts,
+)
 from data_samples.city.truth import Driver, NoiseSignal, dominant_driver
 
 SLUG = "telecom_fraud"
@@ -116,6 +123,7 @@ DRIVERS: tuple[Driver, ...] = (
         0.8,
     ),
 )
+DRIVER_INDEX = {driver.name: i for i, driver in enumerate(DRIVERS)}
 NOISE: tuple[NoiseSignal, ...] = (
     NoiseSignal("education", "residents", ("education_level",)),
     NoiseSignal("card_payments", "bank_outflows", ("card_payment_count",)),
@@ -210,8 +218,14 @@ def simulate(
     id_start: int,
     salt: int,
     rate_multiplier: float,
+    realism: Realism | None = None,
 ) -> SimulatedChunk:
-    """Simulate `n_res` screened residents over the `n_months` months before CITY_END."""
+    """Simulate `n_res` screened residents over the `n_months` months before CITY_END.
+
+    `realism` switches on the realistic profile (thresholds, age interactions, a new fraud
+    script in the last months, reporting by household); None gives the clean city of
+    generator 1.0.0, draw for draw.
+    """
     starts = month_starts(CITY_END, n_months)
     n, t0, end = n_months, starts[0], starts[-1]
     as_of = starts[:-1]
@@ -281,6 +295,17 @@ def simulate(
         ["flagged_app", "screen_sharing", "phishing_url"], size=len(al_parent), p=[0.4, 0.25, 0.35]
     )
     al_avail = add_days(al_time, rng.uniform(0, 1, len(al_parent)))
+    if realism is not None:
+        extra = fraud_extra_alerts(realism, exposure)
+        ex_parent = repeat_index(extra.reshape(-1))
+        ex_time = uniform_times(realism.rng, starts[ex_parent % n], starts[ex_parent % n + 1])
+        n_alerts = n_alerts + extra
+        al_res = np.concatenate([al_res, ex_parent // n])
+        al_type = np.concatenate([al_type, np.full(len(ex_parent), "screen_sharing")])
+        al_time = np.concatenate([al_time, ex_time])
+        al_avail = np.concatenate(
+            [al_avail, add_days(ex_time, realism.rng.uniform(0, 1, len(ex_parent)))]
+        )
 
     # --- background bank outflows (fraud transfers are added as the frauds happen) -----------
     base_amount = np.exp(rng.normal(np.log(450), 0.8, n_res))
@@ -355,6 +380,9 @@ def simulate(
 
     # --- month by month: drivers at the month's start, then that month's frauds ------------
     detect = np.where(age0 >= 65, 0.5, np.where(age0 >= 60, 0.65, 0.82))
+    if realism is not None:
+        detect = fraud_detection(detect, lives_alone)
+    drifted = fraud_drift_months(n)
     beta = np.array([d.beta for d in DRIVERS])
     young = ((age >= 18) & (age <= 30)).astype(float)
     elderly_alone = ((age >= 65) & lives_alone[:, None]).astype(float)
@@ -414,7 +442,12 @@ def simulate(
             ],
             axis=1,
         )
-        contributions[:, j] = x * beta
+        if realism is None:
+            contributions[:, j] = x * beta
+        else:
+            contributions[:, j] = (
+                fraud_effects(x, age[:, j] >= 60, bool(drifted[j]), DRIVER_INDEX) * beta
+            )
         logit = (
             BASE_LOG_ODDS
             + np.log(rate_multiplier)
@@ -455,6 +488,8 @@ def simulate(
             "dominant_driver": pd.Categorical(dominant),
         }
     )
+    if realism is not None:
+        units["event_prob"] = (1.0 - np.exp(-expected)).reshape(-1)
 
     tables = _assemble(
         rng,

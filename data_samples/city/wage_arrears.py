@@ -33,6 +33,7 @@ from data_samples.city.common import (
     uniform_times,
 )
 from data_samples.city.config import CITY_END, DISTRICTS
+from data_samples.city.realism import Realism, wage_detection, wage_effects, wage_missing
 from data_samples.city.truth import Driver, NoiseSignal, dominant_driver
 
 SLUG = "wage_arrears"
@@ -148,6 +149,7 @@ DRIVERS: tuple[Driver, ...] = (
         1.5,
     ),
 )
+DRIVER_INDEX = {driver.name: i for i, driver in enumerate(DRIVERS)}
 NOISE: tuple[NoiseSignal, ...] = (
     NoiseSignal("water_use", "utilities", ("water_m3",)),
     NoiseSignal("trademarks", "employers", ("trademark_count",)),
@@ -362,8 +364,13 @@ def simulate(
     id_start: int,
     salt: int,
     rate_multiplier: float,
+    realism: Realism | None = None,
 ) -> SimulatedChunk:
-    """Simulate `n_firms` employers over the `n_months` months before CITY_END."""
+    """Simulate `n_firms` employers over the `n_months` months before CITY_END.
+
+    `realism` switches on the realistic profile (non-additive effects, missing declarations,
+    detection by firm); None gives the clean city of generator 1.0.0, draw for draw.
+    """
     cal = _Calendar(month_starts(CITY_END, n_months))
     n, t0 = cal.n, cal.starts[0]
     as_of = cal.starts[:-1]
@@ -558,12 +565,18 @@ def simulate(
         axis=2,
     )
     beta = np.array([d.beta for d in DRIVERS])
-    contributions = x * beta
+    shaped = x if realism is None else wage_effects(x, sector, DRIVER_INDEX)
+    contributions = shaped * beta
     logit = (
         BASE_LOG_ODDS + np.log(rate_multiplier) + contributions.sum(axis=2) + STRESS_BETA * stress
     )
     hazard = sigmoid(logit)
     detect = np.where(is_construction, 0.55, 0.8) * np.where(size_band == 0, 0.9, 1.0)
+    detect_m = (
+        np.broadcast_to(detect[:, None], (n_firms, n))
+        if realism is None
+        else wage_detection(detect, headcount0, complaints)
+    )
 
     # --- onsets, episodes and detection ----------------------------------------------------
     onset = np.zeros((n_firms, n), dtype=bool)
@@ -573,19 +586,23 @@ def simulate(
         free = blocked_until < j
         onset[:, j] = free & (draws[:, j] < hazard[:, j])
         blocked_until = np.where(onset[:, j], j + EPISODE_MONTHS, blocked_until)
-    detected = onset & (rng.random((n_firms, n)) < detect[:, None])
+    detected = onset & (rng.random((n_firms, n)) < detect_m)
 
     # --- truth: P(detected onset in months k..k+2 | world up to k and hazards ahead) ---------
     n_asof = n - HORIZON_MONTHS + 1
     last_onset = np.full(n_firms, -10_000)
     true_prob = np.empty((n_firms, n_asof))
+    event_prob = np.empty((n_firms, n_asof))
     for k in range(n_asof):
         no_detect = np.ones(n_firms)
+        no_onset = np.ones(n_firms)
         for j in range(k + HORIZON_MONTHS - 1, k - 1, -1):
             free = last_onset + EPISODE_MONTHS < j
-            step = (1 - hazard[:, j]) * no_detect + hazard[:, j] * (1 - detect)
+            step = (1 - hazard[:, j]) * no_detect + hazard[:, j] * (1 - detect_m[:, j])
             no_detect = np.where(free, step, no_detect)
+            no_onset = np.where(free, (1 - hazard[:, j]) * no_onset, no_onset)
         true_prob[:, k] = 1 - no_detect
+        event_prob[:, k] = 1 - no_onset
         last_onset = np.where(onset[:, k], k, last_onset)
     dominant = dominant_driver(
         contributions[:, :n_asof].reshape(-1, len(DRIVERS)), [d.name for d in DRIVERS]
@@ -598,6 +615,8 @@ def simulate(
             "dominant_driver": pd.Categorical(dominant),
         }
     )
+    if realism is not None:
+        units["event_prob"] = event_prob.reshape(-1)
 
     # --- label records and the complaints that reveal them ---------------------------------
     ev_firm, ev_month = np.nonzero(detected)
@@ -668,7 +687,26 @@ def simulate(
         (comp_firm, comp_channel, comp_topic, comp_time, comp_avail),
         (ev_firm, workers, amount_owed, detected_by, ev_time, confirmed),
     )
+    if realism is not None:
+        tables = _drop_missing(tables, employer_ids, cal, wage_missing(realism, stress))
     return SimulatedChunk(tables=tables, units=units)
+
+
+def _drop_missing(
+    tables: dict[str, pd.DataFrame],
+    ids: np.ndarray,
+    cal: _Calendar,
+    missing: dict[str, np.ndarray],
+) -> dict[str, pd.DataFrame]:
+    """Drop the monthly rows a department never received (realistic profile)."""
+    out = dict(tables)
+    firms = pd.Index(ids)
+    for name, mask in missing.items():
+        frame = tables[name]
+        rows = firms.get_indexer(frame["employer_id"].astype(str))
+        cols = np.searchsorted(cal.starts, frame["month"].to_numpy())
+        out[name] = frame[~mask[rows, cols]].reset_index(drop=True)
+    return out
 
 
 def _monthly(
