@@ -33,7 +33,7 @@ from data_samples.city.common import (
     uniform_times,
 )
 from data_samples.city.config import CITY_END, DISTRICTS
-from data_samples.city.realism import Realism, dispute_detection, dispute_effects
+from data_samples.city.realism import BASE_SHIFT, Realism, dispute_detection, dispute_effects
 from data_samples.city.truth import Driver, NoiseSignal, dominant_driver
 
 SLUG = "dispute_escalation"
@@ -418,7 +418,7 @@ def simulate(
     beta = np.array([d.beta for d in DRIVERS])
     detect = np.where(dtype == 2, 0.8, 0.92)
     if realism is not None:
-        detect = dispute_detection(dtype == 2, group)
+        detect = dispute_detection(dtype == 2, group, handling)
     event_prob = np.zeros(n_disp)
 
     # --- day by day in as-of order: priors, escalation, and its records ----------------------
@@ -444,11 +444,10 @@ def simulate(
         if realism is None:
             contributions[a:b] = x * beta
         else:
-            contributions[a:b] = (
-                dispute_effects(x, group[a:b], _HIGH_RISK[dtype[a:b]], DRIVER_INDEX) * beta
-            )
+            contributions[a:b] = dispute_effects(x, group[a:b], dtype[a:b], DRIVER_INDEX) * beta
         p = sigmoid(
             BASE_LOG_ODDS
+            + (0.0 if realism is None else BASE_SHIFT[SLUG])
             + np.log(rate_multiplier)
             + contributions[a:b].sum(axis=1)
             + INTENSITY_BETA * intensity[a:b]

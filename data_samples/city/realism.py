@@ -38,6 +38,15 @@ class Realism:
     rng: np.random.Generator
 
 
+#: Added to each task's base log-odds so that the realistic city's observed label rates stay
+#: near the clean city's (thresholds and partial reporting remove risk that was additive).
+BASE_SHIFT: dict[str, float] = {
+    "wage_arrears": 0.7,
+    "telecom_fraud": 0.9,
+    "dispute_escalation": 1.0,
+}
+
+
 # --- wage arrears -----------------------------------------------------------------------------
 # Sector order: construction, manufacturing, retail, hospitality, logistics, services, it.
 #: An electricity drop means idle machines in manufacturing and idle sites in construction; a
@@ -46,6 +55,12 @@ WAGE_POWER_BY_SECTOR = np.array([1.6, 2.2, 0.1, 0.1, 0.8, 0.05, 0.05])
 #: Year-end settlement pressure: construction and factories pay migrant workers before the
 #: lunar new year; services pay monthly all year (multiplies spring_festival).
 WAGE_FESTIVAL_BY_SECTOR = np.array([2.6, 1.6, 0.1, 0.1, 1.0, 0.0, 0.0])
+# Size order: micro, small, medium, large.
+#: A micro firm often pays social insurance late as a habit; in a larger firm arrears are news.
+WAGE_SI_BY_SIZE = np.array([0.4, 1.0, 1.8, 1.8])
+#: Two of five people leaving a micro firm is turnover; a falling headcount in a larger firm is
+#: lay-offs.
+WAGE_HEADCOUNT_BY_SIZE = np.array([0.2, 1.2, 2.0, 2.0])
 #: Social-insurance arrears saturate: a firm that stopped paying says so in its first months.
 WAGE_SI_SCALE = 0.15
 #: ...and they weigh more with overdue tax beside them (two departments see the same trouble).
@@ -65,17 +80,22 @@ WAGE_MISSING_STRESS = 1.3
 WAGE_UTILITY_MISSING = 0.02
 #: Detection: micro firms (few, often migrant, workers) hide arrears more, and firms whose
 #: workers already complain about other matters are found out more.
-WAGE_DETECT_MICRO = 0.6
+WAGE_DETECT_BY_SIZE = np.array([0.3, 0.7, 1.0, 1.0])
 WAGE_DETECT_NO_COMPLAINTS = 0.75
 
 
-def wage_effects(x: np.ndarray, sector: np.ndarray, index: dict[str, int]) -> np.ndarray:
+def wage_effects(
+    x: np.ndarray, sector: np.ndarray, size_band: np.ndarray, index: dict[str, int]
+) -> np.ndarray:
     """g_d(x) for the wage-arrears drivers; `x` is (firms, months, drivers)."""
     g = x.copy()
-    sector_col = sector[:, None]
+    sector_col, size_col = sector[:, None], size_band[:, None]
     si = 1.0 - np.exp(-x[..., index["si_arrears"]] / WAGE_SI_SCALE)
     g[..., index["si_arrears"]] = (
-        0.45 * si * (0.3 + WAGE_SI_TAX_AMPLIFIER * x[..., index["tax_overdue"]])
+        0.45
+        * si
+        * WAGE_SI_BY_SIZE[size_col]
+        * (0.3 + WAGE_SI_TAX_AMPLIFIER * x[..., index["tax_overdue"]])
     )
     for name in ("creditor_suits", "prior_complaints"):
         g[..., index[name]] = WAGE_REPEAT_SLOPE * np.clip(x[..., index[name]] - np.log(2), 0, None)
@@ -85,9 +105,13 @@ def wage_effects(x: np.ndarray, sector: np.ndarray, index: dict[str, int]) -> np
     g[..., index["spring_festival"]] = (
         x[..., index["spring_festival"]] * WAGE_FESTIVAL_BY_SECTOR[sector_col]
     )
-    g[..., index["headcount_drop"]] = 1.6 * np.clip(
-        x[..., index["headcount_drop"]] - WAGE_HEADCOUNT_THRESHOLD, 0.0, 0.25
+    g[..., index["headcount_drop"]] = (
+        1.6
+        * WAGE_HEADCOUNT_BY_SIZE[size_col]
+        * np.clip(x[..., index["headcount_drop"]] - WAGE_HEADCOUNT_THRESHOLD, 0.0, 0.25)
     )
+    g[..., index["tax_overdue"]] = 1.5 * np.clip(x[..., index["tax_overdue"]] - 0.34, 0, None)
+    g[..., index["sales_decline"]] = 2.0 * np.clip(x[..., index["sales_decline"]] - 0.35, 0, None)
     owner = x[..., index["owner_payment_delay"]]
     g[..., index["owner_payment_delay"]] = np.where(owner > WAGE_OWNER_THRESHOLD, 0.7, 0.1 * owner)
     return g
@@ -104,33 +128,42 @@ def wage_missing(realism: Realism, stress: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def wage_detection(
-    detect: np.ndarray, headcount0: np.ndarray, complaints: np.ndarray
-) -> np.ndarray:
+def wage_detection(detect: np.ndarray, size_band: np.ndarray, complaints: np.ndarray) -> np.ndarray:
     """(firms, months) detection probability: who the firm is and whether workers speak up."""
-    small = np.where(headcount0 < 10, WAGE_DETECT_MICRO, 1.0)
+    by_size = np.minimum(detect / np.where(size_band == 0, 0.9, 1.0), 1.0)
     speaking = np.where(complaints > 0, 1.0, WAGE_DETECT_NO_COMPLAINTS)
-    return detect[:, None] * small[:, None] * speaking
+    return (by_size * WAGE_DETECT_BY_SIZE[size_band])[:, None] * speaking
 
 
 # --- telecom fraud ---------------------------------------------------------------------------
 #: Only a resident contacted repeatedly by flagged numbers is being worked on by a scam ring:
 #: the effect starts above log(1 + FRAUD_CONTACT_THRESHOLD) contacts in 30 days.
 FRAUD_CONTACT_THRESHOLD = 8
-#: Screen-sharing and risky-app alerts matter more for residents of 60 and over.
-FRAUD_ALERT_YOUNG, FRAUD_ALERT_OLD = 0.2, 2.4
-#: New payees saturate: the third new payee in a month adds little to the first two.
-FRAUD_PAYEE_CAP = float(np.log1p(2.0))
+#: Screen-sharing and risky-app alerts matter most for older residents living alone (no one to
+#: ask before following the caller's instructions) and little for young adults, who see many.
+FRAUD_ALERT_YOUNG, FRAUD_ALERT_ALONE = 0.3, 3.0
+#: Fake-order job scams pay young adults to new payees; older victims transfer to one account.
+FRAUD_PAYEE_YOUNG, FRAUD_PAYEE_OTHER = 3.0, 1.0
+#: A sudden large transfer says most about an older resident living alone.
+FRAUD_SPIKE_ALONE, FRAUD_SPIKE_OTHER = 3.0, 0.4
+#: One or two new payees a month are ordinary; from the third on they are a pattern.
+FRAUD_PAYEE_FLOOR = float(np.log1p(2.0))
 #: Drift: in the last FRAUD_DRIFT_MONTHS months a new screen-sharing script spreads: alerts
 #: weigh FRAUD_DRIFT_ALERT times more, flagged calls FRAUD_DRIFT_CONTACT times as much (the
 #: script reaches victims through apps rather than calls), and alerts become more frequent
 #: (FRAUD_DRIFT_EXTRA_ALERTS extra alerts a month at average exposure).
-FRAUD_DRIFT_MONTHS = 5
-FRAUD_DRIFT_ALERT = 2.0
-FRAUD_DRIFT_CONTACT = 0.5
+FRAUD_DRIFT_MONTHS = 6
+FRAUD_DRIFT_ALERT = 1.5
+FRAUD_DRIFT_CONTACT = 0.7
 FRAUD_DRIFT_EXTRA_ALERTS = 0.6
-#: Reporting: residents living alone report less (no one to tell), on top of the age effect.
-FRAUD_REPORT_ALONE = 0.7
+#: Reporting: young adults report most (online, used to apps); older residents living alone
+#: least (shame, no one to tell). Replaces the clean profile's age-only rates.
+FRAUD_REPORT_YOUNG, FRAUD_REPORT_MIDDLE, FRAUD_REPORT_OLD, FRAUD_REPORT_OLD_ALONE = (
+    0.95,
+    0.7,
+    0.45,
+    0.2,
+)
 
 
 def fraud_drift_months(n_months: int) -> np.ndarray:
@@ -145,53 +178,80 @@ def fraud_extra_alerts(realism: Realism, exposure: np.ndarray) -> np.ndarray:
     return realism.rng.poisson(rate)
 
 
-def fraud_effects(
-    x: np.ndarray, elderly: np.ndarray, drifted: bool, index: dict[str, int]
-) -> np.ndarray:
-    """g_d(x) for one month of telecom-fraud drivers; `x` is (residents, drivers)."""
+def fraud_effects(x: np.ndarray, drifted: bool, index: dict[str, int]) -> np.ndarray:
+    """g_d(x) for one month of telecom-fraud drivers; `x` is (residents, drivers).
+
+    The groups come from the drivers themselves: `young_adult` (18-30) and `elderly_alone`
+    (65+ living alone), so a model that sees those two features can learn every interaction.
+    """
     g = x.copy()
+    young = x[:, index["young_adult"]] > 0
+    alone = x[:, index["elderly_alone"]] > 0
     contacts = np.clip(x[:, index["flagged_contacts"]] - np.log1p(FRAUD_CONTACT_THRESHOLD), 0, None)
     g[:, index["flagged_contacts"]] = 2.5 * contacts * (FRAUD_DRIFT_CONTACT if drifted else 1.0)
-    alert_weight = np.where(elderly, FRAUD_ALERT_OLD, FRAUD_ALERT_YOUNG)
+    alert_weight = np.where(alone, FRAUD_ALERT_ALONE, np.where(young, FRAUD_ALERT_YOUNG, 1.0))
     g[:, index["risky_app_alerts"]] = (
         x[:, index["risky_app_alerts"]] * alert_weight * (FRAUD_DRIFT_ALERT if drifted else 1.0)
     )
-    g[:, index["new_payees"]] = np.minimum(x[:, index["new_payees"]], FRAUD_PAYEE_CAP) * 1.4
-    g[:, index["outflow_spike"]] = x[:, index["outflow_spike"]] * np.where(elderly, 2.5, 0.2)
+    payees = np.clip(x[:, index["new_payees"]] - FRAUD_PAYEE_FLOOR, 0.0, None)
+    g[:, index["new_payees"]] = payees * np.where(young, FRAUD_PAYEE_YOUNG, FRAUD_PAYEE_OTHER)
+    prior = x[:, index["prior_victimisation"]]
+    g[:, index["prior_victimisation"]] = prior * prior / 2.0
+    g[:, index["outflow_spike"]] = x[:, index["outflow_spike"]] * np.where(
+        alone, FRAUD_SPIKE_ALONE, FRAUD_SPIKE_OTHER
+    )
     return g
 
 
-def fraud_detection(detect: np.ndarray, lives_alone: np.ndarray) -> np.ndarray:
-    """Per resident: probability that a fraud is reported."""
-    return detect * np.where(lives_alone, FRAUD_REPORT_ALONE, 1.0)
+def fraud_detection(age0: np.ndarray, lives_alone: np.ndarray) -> np.ndarray:
+    """Per resident: probability that a fraud is reported (age at the window's start)."""
+    old = np.where(lives_alone, FRAUD_REPORT_OLD_ALONE, FRAUD_REPORT_OLD)
+    return np.where(age0 <= 30, FRAUD_REPORT_YOUNG, np.where(age0 >= 65, old, FRAUD_REPORT_MIDDLE))
 
 
 # --- dispute escalation -----------------------------------------------------------------------
 #: Threats and anger escalate a group dispute far more than a quarrel between two people.
 DISPUTE_THREAT_GROUP = 1.4
-#: One failed mediation says most of it.
-DISPUTE_FAILED_CAP = 1.0
-#: Only amounts above 10^(4 + DISPUTE_AMOUNT_THRESHOLD) CNY push escalation.
-DISPUTE_AMOUNT_THRESHOLD = 1.0
+#: One failed or missed mediation session is common; the second one is the warning sign.
+#: Only amounts above 10^(4 + DISPUTE_AMOUNT_THRESHOLD) CNY (about 316,000) push escalation.
+DISPUTE_AMOUNT_THRESHOLD = 1.5
+#: The high-risk types are not equally risky: labour (wages owed to many) and land disputes
+#: escalate, property-management and lending disputes much less (order of DISPUTE_TYPES:
+#: labour, neighbour, family, land, property_management, lending, consumer, other).
+DISPUTE_TYPE_WEIGHT = np.array([1.6, 0.0, 0.0, 1.2, 0.3, 0.1, 0.0, 0.0])
+#: Police calls by the parties matter from the third call in a year (slope beyond log 3).
+DISPUTE_CALLS_SLOPE = 2.0
 #: County handling calms group disputes (the county can convene every department); for a
 #: dispute between two people it changes little.
 DISPUTE_COUNTY_GROUP, DISPUTE_COUNTY_OTHER = 2.5, 0.0
 #: Prior petitions matter for the high-risk types (labour, land, property, lending).
 DISPUTE_PETITION_HIGH, DISPUTE_PETITION_OTHER = 1.8, 0.1
-#: Recording: family disputes are kept quiet, group incidents are always on record.
-DISPUTE_RECORD_FAMILY, DISPUTE_RECORD_GROUP, DISPUTE_RECORD_OTHER = 0.6, 0.98, 0.9
+#: Many parties matter once a dispute is a group dispute (people organise); three neighbours
+#: instead of two change little.
+DISPUTE_PARTIES_GROUP, DISPUTE_PARTIES_OTHER = 1.8, 0.2
+#: Recording: family disputes are kept quiet, group incidents are always on record, and an
+#: escalation of a dispute handled at grid level is recorded less often than one the county
+#: centre follows.
+DISPUTE_RECORD_FAMILY, DISPUTE_RECORD_GROUP, DISPUTE_RECORD_OTHER = 0.4, 0.98, 0.9
+DISPUTE_RECORD_BY_LEVEL = np.array([0.55, 0.85, 1.0])
 
 
 def dispute_effects(
-    x: np.ndarray, group: np.ndarray, high_type: np.ndarray, index: dict[str, int]
+    x: np.ndarray, group: np.ndarray, dtype: np.ndarray, index: dict[str, int]
 ) -> np.ndarray:
-    """g_d(x) for the dispute-escalation drivers; `x` is (disputes, drivers)."""
+    """g_d(x) for the dispute-escalation drivers; `x` is (disputes, drivers); `dtype` indexes
+    the simulator's DISPUTE_TYPES."""
     g = x.copy()
+    high_type = x[:, index["high_risk_type"]] > 0
+    g[:, index["high_risk_type"]] = DISPUTE_TYPE_WEIGHT[dtype]
+    calls = x[:, index["prior_police_calls"]]
+    g[:, index["prior_police_calls"]] = DISPUTE_CALLS_SLOPE * np.clip(calls - np.log(3), 0, None)
     g[:, index["threat_emotion"]] = x[:, index["threat_emotion"]] * np.where(
         group, DISPUTE_THREAT_GROUP + 1.0, 0.3
     )
-    g[:, index["failed_mediation"]] = 1.4 * np.minimum(
-        x[:, index["failed_mediation"]], DISPUTE_FAILED_CAP
+    failed = x[:, index["failed_mediation"]]
+    g[:, index["failed_mediation"]] = 0.2 * np.minimum(failed, 1.0) + 1.4 * np.clip(
+        failed - 1.0, 0.0, None
     )
     g[:, index["large_amount"]] = 2.0 * np.clip(
         x[:, index["large_amount"]] - DISPUTE_AMOUNT_THRESHOLD, 0.0, None
@@ -202,21 +262,29 @@ def dispute_effects(
     g[:, index["prior_petitions"]] = x[:, index["prior_petitions"]] * np.where(
         high_type, DISPUTE_PETITION_HIGH, DISPUTE_PETITION_OTHER
     )
+    g[:, index["many_parties"]] = x[:, index["many_parties"]] * np.where(
+        group, DISPUTE_PARTIES_GROUP, DISPUTE_PARTIES_OTHER
+    )
     return g
 
 
-def dispute_detection(dtype_is_family: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """Per dispute: probability that an escalation is recorded."""
-    return np.where(
+def dispute_detection(
+    dtype_is_family: np.ndarray, group: np.ndarray, handling: np.ndarray
+) -> np.ndarray:
+    """Per dispute: probability that an escalation is recorded (handling: grid, township,
+    county as 0, 1, 2)."""
+    by_kind = np.where(
         group,
         DISPUTE_RECORD_GROUP,
         np.where(dtype_is_family, DISPUTE_RECORD_FAMILY, DISPUTE_RECORD_OTHER),
     )
+    return np.minimum(by_kind * DISPUTE_RECORD_BY_LEVEL[handling], 1.0)
 
 
 def parameters() -> dict[str, dict[str, object]]:
     """The realistic profile's parameters, as recorded in truth/drivers.json ("realism")."""
     return {
+        "base_shift": BASE_SHIFT,
         "wage_arrears": {
             "electricity_drop_x_sector": dict(
                 zip(_SECTORS, WAGE_POWER_BY_SECTOR.tolist(), strict=True)
@@ -224,31 +292,41 @@ def parameters() -> dict[str, dict[str, object]]:
             "spring_festival_x_sector": dict(
                 zip(_SECTORS, WAGE_FESTIVAL_BY_SECTOR.tolist(), strict=True)
             ),
-            "si_arrears": "0.45 (1 - exp(-x / 0.15)) (1 + 0.8 tax_overdue)",
-            "headcount_drop": "1.6 clip(x - 0.08, 0, 0.25)",
+            "si_arrears": "0.45 (1 - exp(-x / 0.15)) (0.3 + 1.8 tax_overdue) "
+            "(micro 0.4, small 1.0, medium and large 1.8)",
+            "headcount_drop": "1.6 clip(x - 0.08, 0, 0.25) (micro 0.2, small 1.2, medium and "
+            "large 2.0)",
+            "creditor_suits / prior_complaints": "2.5 max(0, x - log 2)",
+            "tax_overdue": "1.5 max(0, x - 0.34) (two of the last three months or more)",
+            "sales_decline": "2 max(0, x - 0.35) (sales down by more than 30%)",
             "owner_payment_delay": "0.7 if x > 0.25 else 0.1 x",
             "missing_declarations": "P = sigmoid(-4.2 + 1.3 stress) per month (SI, tax)",
             "missing_meter_readings": WAGE_UTILITY_MISSING,
-            "detection": "base x 0.6 (under 10 insured at start) x 0.75 (no other complaint "
-            "in 365 days)",
+            "detection": "sector base (construction 0.55, others 0.8) x size (micro 0.3, small "
+            "0.7, medium and large 1.0) x 0.75 when no other complaint in 365 days",
         },
         "telecom_fraud": {
-            "flagged_contacts": "1.8 max(0, x - log 4)",
-            "risky_app_alerts": "x (0.5 under 60, 1.6 at 60+)",
-            "new_payees": "1.4 min(x, log 3)",
-            "outflow_spike": "x (0.6 under 60, 1.8 at 60+)",
+            "flagged_contacts": "2.5 max(0, x - log 9)",
+            "risky_app_alerts": "x (3.0 elderly alone, 0.3 young adults, 1.0 others)",
+            "new_payees": "max(0, x - log 3) (3.0 young adults, 1.0 others)",
+            "prior_victimisation": "x^2 / 2 (a second case weighs four times the first)",
+            "outflow_spike": "x (3.0 elderly alone, 0.4 others)",
             "drift_months": FRAUD_DRIFT_MONTHS,
-            "drift": "alerts x2.0, flagged contacts x0.5, +0.6 exp(0.8 exposure - 0.3) "
+            "drift": "alerts x1.5, flagged contacts x0.7, +0.6 exp(0.8 exposure - 0.3) "
             "screen-sharing alerts a month",
-            "detection": "base x 0.7 when living alone",
+            "detection": "18-30: 0.95, 31-64: 0.7, 65+: 0.45 (0.2 living alone)",
         },
         "dispute_escalation": {
-            "threat_emotion": "x (2.4 group, 0.7 otherwise)",
-            "failed_mediation": "1.4 min(x, 1)",
-            "large_amount": "2 max(0, x - 1)",
-            "county_handling": "x (1.6 group, 0.2 otherwise)",
-            "prior_petitions": "x (1.3 high-risk types, 0.4 otherwise)",
-            "detection": "group 0.98, family 0.6, other 0.9",
+            "threat_emotion": "x (2.4 group, 0.3 otherwise)",
+            "failed_mediation": "0.2 min(x, 1) + 1.4 max(0, x - 1)",
+            "large_amount": "2 max(0, x - 1.5)",
+            "high_risk_type": "labour 1.6, land 1.2, property_management 0.3, lending 0.1",
+            "prior_police_calls": "2 max(0, x - log 3)",
+            "county_handling": "x (2.5 group, 0 otherwise)",
+            "prior_petitions": "x (1.8 high-risk types, 0.1 otherwise)",
+            "many_parties": "x (1.8 group, 0.2 otherwise)",
+            "detection": "group 0.98, family 0.4, other 0.9; x0.55 at grid level, x0.85 at "
+            "township level",
         },
     }
 

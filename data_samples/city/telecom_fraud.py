@@ -30,6 +30,7 @@ from data_samples.city.common import (
 )
 from data_samples.city.config import CITY_END, DISTRICTS
 from data_samples.city.realism import (
+    BASE_SHIFT,
     Realism,
     fraud_detection,
     fraud_drift_months,
@@ -381,7 +382,7 @@ def simulate(
     # --- month by month: drivers at the month's start, then that month's frauds ------------
     detect = np.where(age0 >= 65, 0.5, np.where(age0 >= 60, 0.65, 0.82))
     if realism is not None:
-        detect = fraud_detection(detect, lives_alone)
+        detect = fraud_detection(age0, lives_alone)
     drifted = fraud_drift_months(n)
     beta = np.array([d.beta for d in DRIVERS])
     young = ((age >= 18) & (age <= 30)).astype(float)
@@ -445,11 +446,10 @@ def simulate(
         if realism is None:
             contributions[:, j] = x * beta
         else:
-            contributions[:, j] = (
-                fraud_effects(x, age[:, j] >= 60, bool(drifted[j]), DRIVER_INDEX) * beta
-            )
+            contributions[:, j] = fraud_effects(x, bool(drifted[j]), DRIVER_INDEX) * beta
         logit = (
             BASE_LOG_ODDS
+            + (0.0 if realism is None else BASE_SHIFT[SLUG])
             + np.log(rate_multiplier)
             + contributions[:, j].sum(axis=1)
             + HIDDEN_BETA * (susceptibility + 0.4 * exposure[:, j])

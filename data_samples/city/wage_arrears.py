@@ -33,7 +33,13 @@ from data_samples.city.common import (
     uniform_times,
 )
 from data_samples.city.config import CITY_END, DISTRICTS
-from data_samples.city.realism import Realism, wage_detection, wage_effects, wage_missing
+from data_samples.city.realism import (
+    BASE_SHIFT,
+    Realism,
+    wage_detection,
+    wage_effects,
+    wage_missing,
+)
 from data_samples.city.truth import Driver, NoiseSignal, dominant_driver
 
 SLUG = "wage_arrears"
@@ -565,17 +571,21 @@ def simulate(
         axis=2,
     )
     beta = np.array([d.beta for d in DRIVERS])
-    shaped = x if realism is None else wage_effects(x, sector, DRIVER_INDEX)
+    shaped = x if realism is None else wage_effects(x, sector, size_band, DRIVER_INDEX)
     contributions = shaped * beta
     logit = (
-        BASE_LOG_ODDS + np.log(rate_multiplier) + contributions.sum(axis=2) + STRESS_BETA * stress
+        BASE_LOG_ODDS
+        + (0.0 if realism is None else BASE_SHIFT[SLUG])
+        + np.log(rate_multiplier)
+        + contributions.sum(axis=2)
+        + STRESS_BETA * stress
     )
     hazard = sigmoid(logit)
     detect = np.where(is_construction, 0.55, 0.8) * np.where(size_band == 0, 0.9, 1.0)
     detect_m = (
         np.broadcast_to(detect[:, None], (n_firms, n))
         if realism is None
-        else wage_detection(detect, headcount0, complaints)
+        else wage_detection(detect, size_band, complaints)
     )
 
     # --- onsets, episodes and detection ----------------------------------------------------
