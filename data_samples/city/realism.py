@@ -41,9 +41,9 @@ class Realism:
 #: Added to each task's base log-odds so that the realistic city's observed label rates stay
 #: near the clean city's (thresholds and partial reporting remove risk that was additive).
 BASE_SHIFT: dict[str, float] = {
-    "wage_arrears": 0.7,
-    "telecom_fraud": 0.9,
-    "dispute_escalation": 1.0,
+    "wage_arrears": 0.9,
+    "telecom_fraud": 1.3,
+    "dispute_escalation": 1.6,
 }
 
 
@@ -80,7 +80,10 @@ WAGE_MISSING_STRESS = 1.3
 WAGE_UTILITY_MISSING = 0.02
 #: Detection: micro firms (few, often migrant, workers) hide arrears more, and firms whose
 #: workers already complain about other matters are found out more.
-WAGE_DETECT_BY_SIZE = np.array([0.3, 0.7, 1.0, 1.0])
+WAGE_DETECT_BY_SIZE = np.array([0.25, 0.65, 1.0, 1.0])
+#: ...and by sector: migrant-heavy construction, hospitality and logistics crews complain
+#: least; IT staff and factory workers with contracts most.
+WAGE_DETECT_BY_SECTOR = np.array([0.55, 0.85, 0.7, 0.45, 0.55, 0.8, 0.95])
 WAGE_DETECT_NO_COMPLAINTS = 0.75
 
 
@@ -128,11 +131,11 @@ def wage_missing(realism: Realism, stress: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def wage_detection(detect: np.ndarray, size_band: np.ndarray, complaints: np.ndarray) -> np.ndarray:
+def wage_detection(sector: np.ndarray, size_band: np.ndarray, complaints: np.ndarray) -> np.ndarray:
     """(firms, months) detection probability: who the firm is and whether workers speak up."""
-    by_size = np.minimum(detect / np.where(size_band == 0, 0.9, 1.0), 1.0)
     speaking = np.where(complaints > 0, 1.0, WAGE_DETECT_NO_COMPLAINTS)
-    return (by_size * WAGE_DETECT_BY_SIZE[size_band])[:, None] * speaking
+    by_firm = WAGE_DETECT_BY_SECTOR[sector] * WAGE_DETECT_BY_SIZE[size_band]
+    return by_firm[:, None] * speaking
 
 
 # --- telecom fraud ---------------------------------------------------------------------------
@@ -142,6 +145,9 @@ FRAUD_CONTACT_THRESHOLD = 8
 #: Screen-sharing and risky-app alerts matter most for older residents living alone (no one to
 #: ask before following the caller's instructions) and little for young adults, who see many.
 FRAUD_ALERT_YOUNG, FRAUD_ALERT_ALONE = 0.3, 3.0
+#: One alert in 30 days is background noise (everyone installs something odd); from the second
+#: on it is a pattern (slope beyond log 2).
+FRAUD_ALERT_FLOOR = 1
 #: Fake-order job scams pay young adults to new payees; older victims transfer to one account.
 FRAUD_PAYEE_YOUNG, FRAUD_PAYEE_OTHER = 3.0, 1.0
 #: A sudden large transfer says most about an older resident living alone.
@@ -160,9 +166,9 @@ FRAUD_DRIFT_EXTRA_ALERTS = 0.6
 #: least (shame, no one to tell). Replaces the clean profile's age-only rates.
 FRAUD_REPORT_YOUNG, FRAUD_REPORT_MIDDLE, FRAUD_REPORT_OLD, FRAUD_REPORT_OLD_ALONE = (
     0.95,
-    0.7,
-    0.45,
-    0.2,
+    0.6,
+    0.35,
+    0.12,
 )
 
 
@@ -190,8 +196,9 @@ def fraud_effects(x: np.ndarray, drifted: bool, index: dict[str, int]) -> np.nda
     contacts = np.clip(x[:, index["flagged_contacts"]] - np.log1p(FRAUD_CONTACT_THRESHOLD), 0, None)
     g[:, index["flagged_contacts"]] = 2.5 * contacts * (FRAUD_DRIFT_CONTACT if drifted else 1.0)
     alert_weight = np.where(alone, FRAUD_ALERT_ALONE, np.where(young, FRAUD_ALERT_YOUNG, 1.0))
+    alerts = np.clip(x[:, index["risky_app_alerts"]] - np.log1p(FRAUD_ALERT_FLOOR), 0.0, None)
     g[:, index["risky_app_alerts"]] = (
-        x[:, index["risky_app_alerts"]] * alert_weight * (FRAUD_DRIFT_ALERT if drifted else 1.0)
+        2.0 * alerts * alert_weight * (FRAUD_DRIFT_ALERT if drifted else 1.0)
     )
     payees = np.clip(x[:, index["new_payees"]] - FRAUD_PAYEE_FLOOR, 0.0, None)
     g[:, index["new_payees"]] = payees * np.where(young, FRAUD_PAYEE_YOUNG, FRAUD_PAYEE_OTHER)
@@ -218,7 +225,7 @@ DISPUTE_AMOUNT_THRESHOLD = 1.5
 #: The high-risk types are not equally risky: labour (wages owed to many) and land disputes
 #: escalate, property-management and lending disputes much less (order of DISPUTE_TYPES:
 #: labour, neighbour, family, land, property_management, lending, consumer, other).
-DISPUTE_TYPE_WEIGHT = np.array([1.6, 0.0, 0.0, 1.2, 0.3, 0.1, 0.0, 0.0])
+DISPUTE_TYPE_WEIGHT = np.array([1.6, 0.5, 0.0, 1.2, 0.2, 0.0, 0.0, 0.4])
 #: Police calls by the parties matter from the third call in a year (slope beyond log 3).
 DISPUTE_CALLS_SLOPE = 2.0
 #: County handling calms group disputes (the county can convene every department); for a
@@ -232,8 +239,8 @@ DISPUTE_PARTIES_GROUP, DISPUTE_PARTIES_OTHER = 1.8, 0.2
 #: Recording: family disputes are kept quiet, group incidents are always on record, and an
 #: escalation of a dispute handled at grid level is recorded less often than one the county
 #: centre follows.
-DISPUTE_RECORD_FAMILY, DISPUTE_RECORD_GROUP, DISPUTE_RECORD_OTHER = 0.4, 0.98, 0.9
-DISPUTE_RECORD_BY_LEVEL = np.array([0.55, 0.85, 1.0])
+DISPUTE_RECORD_FAMILY, DISPUTE_RECORD_GROUP, DISPUTE_RECORD_OTHER = 0.3, 0.98, 0.9
+DISPUTE_RECORD_BY_LEVEL = np.array([0.3, 0.75, 1.0])
 
 
 def dispute_effects(
@@ -302,30 +309,31 @@ def parameters() -> dict[str, dict[str, object]]:
             "owner_payment_delay": "0.7 if x > 0.25 else 0.1 x",
             "missing_declarations": "P = sigmoid(-4.2 + 1.3 stress) per month (SI, tax)",
             "missing_meter_readings": WAGE_UTILITY_MISSING,
-            "detection": "sector base (construction 0.55, others 0.8) x size (micro 0.3, small "
-            "0.7, medium and large 1.0) x 0.75 when no other complaint in 365 days",
+            "detection": "sector (construction 0.55, manufacturing 0.85, retail 0.7, hospitality "
+            "0.45, logistics 0.55, services 0.8, it 0.95) x size (micro 0.25, small "
+            "0.65, medium and large 1.0) x 0.75 when no other complaint in 365 days",
         },
         "telecom_fraud": {
             "flagged_contacts": "2.5 max(0, x - log 9)",
-            "risky_app_alerts": "x (3.0 elderly alone, 0.3 young adults, 1.0 others)",
+            "risky_app_alerts": "2 max(0, x - log 2) (3.0 elderly alone, 0.3 young adults, 1.0 others)",
             "new_payees": "max(0, x - log 3) (3.0 young adults, 1.0 others)",
             "prior_victimisation": "x^2 / 2 (a second case weighs four times the first)",
             "outflow_spike": "x (3.0 elderly alone, 0.4 others)",
             "drift_months": FRAUD_DRIFT_MONTHS,
             "drift": "alerts x1.5, flagged contacts x0.7, +0.6 exp(0.8 exposure - 0.3) "
             "screen-sharing alerts a month",
-            "detection": "18-30: 0.95, 31-64: 0.7, 65+: 0.45 (0.2 living alone)",
+            "detection": "18-30: 0.95, 31-64: 0.6, 65+: 0.35 (0.12 living alone)",
         },
         "dispute_escalation": {
             "threat_emotion": "x (2.4 group, 0.3 otherwise)",
             "failed_mediation": "0.2 min(x, 1) + 1.4 max(0, x - 1)",
             "large_amount": "2 max(0, x - 1.5)",
-            "high_risk_type": "labour 1.6, land 1.2, property_management 0.3, lending 0.1",
+            "high_risk_type": "labour 1.6, land 1.2, neighbour 0.5, other 0.4, property_management 0.2, others 0",
             "prior_police_calls": "2 max(0, x - log 3)",
             "county_handling": "x (2.5 group, 0 otherwise)",
             "prior_petitions": "x (1.8 high-risk types, 0.1 otherwise)",
             "many_parties": "x (1.8 group, 0.2 otherwise)",
-            "detection": "group 0.98, family 0.4, other 0.9; x0.55 at grid level, x0.85 at "
+            "detection": "group 0.98, family 0.3, other 0.9; x0.3 at grid level, x0.75 at "
             "township level",
         },
     }

@@ -585,7 +585,7 @@ def simulate(
     detect_m = (
         np.broadcast_to(detect[:, None], (n_firms, n))
         if realism is None
-        else wage_detection(detect, size_band, complaints)
+        else wage_detection(sector, size_band, complaints)
     )
 
     # --- onsets, episodes and detection ----------------------------------------------------
