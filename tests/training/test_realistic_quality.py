@@ -1,0 +1,44 @@
+"""Honest quality floors on the small realistic city (seed 7): the champion recipe against the
+oracle, and the crude baseline held below it.
+
+Measured on this city at the commit that set them (bench/quality.py's `champion` and
+`crude_baseline`, the same code as below): champion lift recovered 0.930 / 0.930 / 0.900
+(wage / fraud / dispute), ECE 0.005 / 0.003 / 0.029 (the oracle's own ECE on the same slices
+0.006 / 0.004 / 0.025: the dispute test slice holds 602 rows), crude baseline 0.837 / 0.849 /
+0.862. Floors sit LIFT_TOLERANCE below the measured lift; the crude baseline must stay
+CRUDE_TOLERANCE of its measured value and below the champion. Default-size figures for three
+seeds are in bench/results/quality.json.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.quality import champion, crude_baseline
+from features.dataset import TASKS
+
+LIFT_TOLERANCE = 0.04
+CRUDE_TOLERANCE = 0.04
+#: task -> (measured champion lift, measured ECE, measured crude lift) on the small city.
+MEASURED = {
+    "wage-arrears": (0.930, 0.005, 0.837),
+    "telecom-fraud": (0.930, 0.003, 0.849),
+    "dispute-escalation": (0.900, 0.029, 0.862),
+}
+SLUGS = {info.name: slug for slug, info in TASKS.items()}
+
+
+@pytest.mark.parametrize("task", list(MEASURED))
+def test_champion_recipe_recovers_the_oracle_lift_and_the_crude_baseline_does_not(
+    task: str, realistic_city: Path, isolated_env: Path
+) -> None:
+    lift, ece, crude = MEASURED[task]
+    figures = champion(realistic_city, task)
+    baseline = crude_baseline(realistic_city, SLUGS[task])
+    assert figures["lift_recovered"] >= lift - LIFT_TOLERANCE, figures
+    # ECE: a hundredth above the measured value or the oracle's own noise floor on the slice.
+    assert figures["ece"] <= max(ece, figures["oracle_ece"]) + 0.01, figures
+    assert abs(baseline["crude_lift_recovered"] - crude) <= CRUDE_TOLERANCE, baseline
+    assert baseline["crude_lift_recovered"] < figures["lift_recovered"], (baseline, figures)
