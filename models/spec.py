@@ -9,7 +9,7 @@ Nothing here trains or reads files; `get_spec` only combines constants with the 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal, Protocol
@@ -229,6 +229,15 @@ class TaskSpec:
     @property
     def registered_model_name(self) -> str:
         return f"riskloop-{self.task}"
+
+    def without(self, names: Collection[str]) -> TaskSpec:
+        """This spec without the named features: the model of a city whose tables lack an
+        optional column (features.dataset.features_left_out) is trained and served on it."""
+        if not names:
+            return self
+        return dataclasses.replace(
+            self, features=tuple(f for f in self.features if f.name not in set(names))
+        )
 
     def feature(self, name: str) -> FeatureDef:
         """The catalog entry of one model feature."""

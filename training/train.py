@@ -37,6 +37,15 @@ class TrainingData:
     truth: pd.DataFrame | None = None
     truth_source: str | None = None
     feedback: dict[str, object] | None = None
+    left_out: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def notes(self) -> list[str]:
+        """One line per feature left out because the city's tables lack its optional column."""
+        return [
+            f"note: {self.source} has no {column} column; feature {name} left out of the "
+            "dataset and the model"
+            for name, column in self.left_out.items()
+        ]
 
 
 @dataclass(frozen=True)
@@ -106,7 +115,14 @@ def read_dataset(spec: TaskSpec, dataset: Path, truth_dir: Path | None = None) -
         frame = pd.read_parquet(dataset)
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot read dataset {dataset}: {exc}") from exc
-    check_dataset(spec, frame, str(dataset))
+    from features.dataset import optional_features
+
+    left_out = {
+        name: f"{name} (dataset)"
+        for name in sorted(optional_features(spec.task))
+        if name not in frame.columns
+    }
+    check_dataset(spec.without(left_out), frame, str(dataset))
     truth, truth_source = _read_truth(spec, truth_dir)
     return TrainingData(
         frame,
@@ -115,6 +131,7 @@ def read_dataset(spec: TaskSpec, dataset: Path, truth_dir: Path | None = None) -
         truth,
         truth_source,
         _dataset_feedback(dataset, frame),
+        left_out,
     )
 
 
@@ -146,8 +163,8 @@ def build_from_raw(
     `on_progress(done, total)` follows the feature build, unit by unit. `with_feedback` takes
     labels from the warnings store's closed warnings (`training.feedback.apply_feedback`).
     """
-    from features.dataset import build_dataset
-    from features.schemas import RawDataError
+    from features.dataset import build_dataset, features_left_out
+    from features.schemas import RawDataError, absent_optional_columns
     from training.raw_io import load_raw_tables
 
     if not raw_dir.is_dir():
@@ -160,10 +177,11 @@ def build_from_raw(
     feedback = None
     if with_feedback:
         frame, feedback = _apply_store_feedback(spec, frame, tables)
-    check_dataset(spec, frame, str(raw_dir))
+    left_out = features_left_out(spec.task, absent_optional_columns(tables, spec.slug))
+    check_dataset(spec.without(left_out), frame, str(raw_dir))
     truth, truth_source = _read_truth(spec, raw_dir / "truth")
     return TrainingData(
-        frame, str(raw_dir), dataset_fingerprint(frame), truth, truth_source, feedback
+        frame, str(raw_dir), dataset_fingerprint(frame), truth, truth_source, feedback, left_out
     )
 
 
@@ -308,6 +326,9 @@ def train_task(
     from training.tune import tune
 
     step = on_step or (lambda _message: None)
+    spec = spec.without(data.left_out)
+    for note in data.notes():
+        step(note)
     splits = split_dataset(spec, data.frame)
     params = dataclasses.replace(spec.params, seed=seed)
     if max_rounds is not None:
