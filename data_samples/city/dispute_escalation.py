@@ -33,7 +33,13 @@ from data_samples.city.common import (
     uniform_times,
 )
 from data_samples.city.config import CITY_END, DISTRICTS
-from data_samples.city.realism import BASE_SHIFT, Realism, dispute_detection, dispute_effects
+from data_samples.city.realism import (
+    BASE_SHIFT,
+    DISPUTE_EMOTION_WEIGHT,
+    Realism,
+    dispute_detection,
+    dispute_effects,
+)
 from data_samples.city.truth import Driver, NoiseSignal, dominant_driver
 
 SLUG = "dispute_escalation"
@@ -410,7 +416,7 @@ def simulate(
             np.zeros(n_disp),
             np.zeros(n_disp),
             failed.astype(float),
-            any_threat + 0.5 * any_emotion,
+            any_threat + (0.5 if realism is None else DISPUTE_EMOTION_WEIGHT) * any_emotion,
             (handling == 2).astype(float),
         ],
         axis=1,

@@ -42,7 +42,7 @@ class Realism:
 #: near the clean city's (thresholds and partial reporting remove risk that was additive).
 BASE_SHIFT: dict[str, float] = {
     "wage_arrears": 0.9,
-    "telecom_fraud": 1.3,
+    "telecom_fraud": 0.55,
     "dispute_escalation": 1.6,
 }
 
@@ -172,6 +172,27 @@ FRAUD_REPORT_YOUNG, FRAUD_REPORT_MIDDLE, FRAUD_REPORT_OLD, FRAUD_REPORT_OLD_ALON
 )
 
 
+#: Scam centres call from abroad: an overseas call from a flagged number weighs this many
+#: domestic calls or SMS in the contact count the effect reads.
+FRAUD_OVERSEAS_WEIGHT = 4.0
+#: Alert types weigh differently: a screen-sharing alert means a scammer is on the line, a
+#: phishing link is common, a flagged app less telling still.
+FRAUD_ALERT_TYPE_WEIGHT = {"screen_sharing": 3.0, "phishing_url": 1.0, "flagged_app": 0.3}
+
+
+def fraud_contact_weight(calls: np.ndarray, sms: np.ndarray, overseas: np.ndarray) -> np.ndarray:
+    """Per contact day: the weighted contact count (overseas calls weigh more)."""
+    return (calls + sms + FRAUD_OVERSEAS_WEIGHT * overseas).astype(float)
+
+
+def fraud_alert_weight(alert_type: np.ndarray) -> np.ndarray:
+    """Per alert: its weight by type."""
+    weights = np.zeros(len(alert_type))
+    for name, weight in FRAUD_ALERT_TYPE_WEIGHT.items():
+        weights[alert_type == name] = weight
+    return weights
+
+
 def fraud_drift_months(n_months: int) -> np.ndarray:
     """Boolean per month: True for the months after the drift."""
     return np.arange(n_months) >= n_months - FRAUD_DRIFT_MONTHS
@@ -228,6 +249,9 @@ DISPUTE_AMOUNT_THRESHOLD = 1.5
 DISPUTE_TYPE_WEIGHT = np.array([1.6, 0.5, 0.0, 1.2, 0.2, 0.0, 0.0, 0.4])
 #: Police calls by the parties matter from the third call in a year (slope beyond log 3).
 DISPUTE_CALLS_SLOPE = 2.0
+#: A grid worker's "emotional" flag is common and says little; a threat is what escalates
+#: (the clean city counts an emotion flag as half a threat).
+DISPUTE_EMOTION_WEIGHT = 0.1
 #: County handling calms group disputes (the county can convene every department); for a
 #: dispute between two people it changes little.
 DISPUTE_COUNTY_GROUP, DISPUTE_COUNTY_OTHER = 2.5, 0.0
@@ -314,7 +338,9 @@ def parameters() -> dict[str, dict[str, object]]:
             "0.65, medium and large 1.0) x 0.75 when no other complaint in 365 days",
         },
         "telecom_fraud": {
-            "flagged_contacts": "2.5 max(0, x - log 9)",
+            "flagged_contacts": "2.5 max(0, x - log 9), x = log(1 + calls + SMS + 4 x overseas "
+            "calls in 30 days)",
+            "alert_types": FRAUD_ALERT_TYPE_WEIGHT,
             "risky_app_alerts": "2 max(0, x - log 2) (3.0 elderly alone, 0.3 young adults, 1.0 others)",
             "new_payees": "max(0, x - log 3) (3.0 young adults, 1.0 others)",
             "prior_victimisation": "x^2 / 2 (a second case weighs four times the first)",
@@ -325,7 +351,7 @@ def parameters() -> dict[str, dict[str, object]]:
             "detection": "18-30: 0.95, 31-64: 0.6, 65+: 0.35 (0.12 living alone)",
         },
         "dispute_escalation": {
-            "threat_emotion": "x (2.4 group, 0.3 otherwise)",
+            "threat_emotion": "x (2.4 group, 0.3 otherwise), x = any threat + 0.1 any emotion",
             "failed_mediation": "0.2 min(x, 1) + 1.4 max(0, x - 1)",
             "large_amount": "2 max(0, x - 1.5)",
             "high_risk_type": "labour 1.6, land 1.2, neighbour 0.5, other 0.4, property_management 0.2, others 0",

@@ -32,6 +32,8 @@ from data_samples.city.config import CITY_END, DISTRICTS
 from data_samples.city.realism import (
     BASE_SHIFT,
     Realism,
+    fraud_alert_weight,
+    fraud_contact_weight,
     fraud_detection,
     fraud_drift_months,
     fraud_effects,
@@ -384,6 +386,9 @@ def simulate(
     if realism is not None:
         detect = fraud_detection(age0, lives_alone)
     drifted = fraud_drift_months(n)
+    # What the scammers' channels weigh: the clean city counts every contact and alert alike.
+    fc_weight = fc_total if realism is None else fraud_contact_weight(calls, sms, overseas)
+    al_weight = None if realism is None else fraud_alert_weight(al_type)
     beta = np.array([d.beta for d in DRIVERS])
     young = ((age >= 18) & (age <= 30)).astype(float)
     elderly_alone = ((age >= 65) & lives_alone[:, None]).astype(float)
@@ -419,9 +424,15 @@ def simulate(
         )
         x = np.stack(
             [
-                np.log1p(_window_sum(fc_res, fc_day, fc_total, t, n_res, 0, HORIZON_DAYS)),
+                np.log1p(_window_sum(fc_res, fc_day, fc_weight, t, n_res, 0, HORIZON_DAYS)),
                 np.log1p(
-                    np.bincount(al_res[(al_avail <= t) & (al_time > t - window)], minlength=n_res)
+                    np.bincount(
+                        al_res[(al_avail <= t) & (al_time > t - window)],
+                        weights=None
+                        if al_weight is None
+                        else al_weight[(al_avail <= t) & (al_time > t - window)],
+                        minlength=n_res,
+                    )
                 ),
                 np.log1p(_window_sum(d_res, d_day, d_payees, t, n_res, 0, HORIZON_DAYS)),
                 spike,
