@@ -165,6 +165,7 @@ def run() -> dict[str, Any]:
     apply_offline_defaults()
     seeds = [int(s) for s in os.environ.get("RISKLOOP_BENCH_QUALITY_SEEDS", "0,1,2").split(",")]
     profiles = os.environ.get("RISKLOOP_BENCH_QUALITY_PROFILES", "realistic,clean").split(",")
+    commit = _commit()  # the code measured: taken before the runs, not after
     runs: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="riskloop-bench-quality-") as scratch_dir:
         for profile in profiles:
@@ -183,4 +184,4 @@ def run() -> dict[str, Any]:
                     "tasks": tasks,
                 }
                 print(json.dumps({f"{profile}-{seed}": tasks}, indent=1), flush=True)
-    return {"commit": _commit(), "runs": runs}
+    return {"commit": commit, "runs": runs}

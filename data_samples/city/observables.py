@@ -78,13 +78,15 @@ def wage_splits(tables: dict[str, pd.DataFrame], units: pd.DataFrame) -> dict[st
         on=["project_id", "instalment_no"],
         how="left",
     )
-    paid = (
+    paid_sums = (
         paid[paid["available_at"] <= paid["as_of"]]
         .groupby(["row", "project_id", "instalment_no"])["amount"]
         .sum()
     )
     due = due.set_index(["row", "project_id", "instalment_no"])
-    shortfall = (due["scheduled_amount"] - paid.reindex(due.index, fill_value=0.0)).clip(lower=0)
+    shortfall = (due["scheduled_amount"] - paid_sums.reindex(due.index, fill_value=0.0)).clip(
+        lower=0
+    )
     overdue_share = (
         shortfall.groupby(level="row").sum() / due["scheduled_amount"].groupby(level="row").sum()
     ).reindex(range(len(units)), fill_value=0.0)

@@ -314,8 +314,7 @@ def dispute_detection(
 
 def parameters() -> dict[str, dict[str, object]]:
     """The realistic profile's parameters, as recorded in truth/drivers.json ("realism")."""
-    return {
-        "base_shift": BASE_SHIFT,
+    document: dict[str, dict[str, object]] = {
         "wage_arrears": {
             "electricity_drop_x_sector": dict(
                 zip(_SECTORS, WAGE_POWER_BY_SECTOR.tolist(), strict=True)
@@ -363,6 +362,9 @@ def parameters() -> dict[str, dict[str, object]]:
             "township level",
         },
     }
+    for slug, shift in BASE_SHIFT.items():
+        document[slug]["base_shift"] = shift
+    return document
 
 
 _SECTORS = ("construction", "manufacturing", "retail", "hospitality", "logistics", "services", "it")
