@@ -167,12 +167,13 @@ def _with_placeholders(
     filled = dict(tables)
     for table, column in absent:
         spec = TABLE_SPECS[slug][table].columns[column]
-        placeholder: object = {
+        placeholders: dict[str, str | float | bool] = {
             "int": 0,
             "float": 0.0,
             "bool": False,
             "category": spec.values[0] if spec.values else "",
-        }.get(spec.kind, "")
+        }
+        placeholder = placeholders.get(spec.kind, "")
         filled[table] = filled[table].assign(**{column: placeholder})
     return filled
 

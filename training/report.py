@@ -306,9 +306,11 @@ def fidelity(
     driver_features = [name for name in names if roles.kind(name) == "driver"]
     noise_features = [name for name in names if roles.kind(name) in ("noise", "proxy")]
     driver_importance: dict[str, float] = {}
-    for name, driver in zip(names, driver_of, strict=True):
+    for feature_name, driver in zip(names, driver_of, strict=True):
         if driver is not None:
-            driver_importance[driver] = driver_importance.get(driver, 0.0) + importance[name]
+            driver_importance[driver] = (
+                driver_importance.get(driver, 0.0) + importance[feature_name]
+            )
     weakest = min(((n, importance[n]) for n in driver_features), key=lambda kv: kv[1], default=None)
     strongest_noise = max(
         ((n, importance[n]) for n in noise_features), key=lambda kv: kv[1], default=None
