@@ -33,6 +33,8 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade "pip>=24" setuptools wheel
 	$(BIN)/pip install -c constraints.txt -e ".[dev]"
+	# compile and cache the TreeSHAP kernels (numba), checked against LightGBM: fails loudly
+	$(BIN)/python -m models.explainer
 	touch $(STAMP)
 
 run: install

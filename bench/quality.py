@@ -82,7 +82,7 @@ def champion(city: Path, task: str) -> dict[str, Any]:
     from models.scorer import score_arrays
     from models.spec import get_spec
     from training.evaluate import attach_truth, expected_calibration_error
-    from training.report import FeatureRoles, fidelity
+    from training.report_metrics import FeatureRoles, fidelity
     from training.train import build_from_raw, fit_model, split_dataset
 
     spec = get_spec(task)
@@ -159,7 +159,7 @@ def _rounded(figures: dict[str, Any]) -> dict[str, Any]:
 
 def run() -> dict[str, Any]:
     """Measure and return the figures (written to bench/results/quality.json by bench.run)."""
-    from features.dataset import TASKS
+    from features.tasks import TASKS
     from models.settings import apply_offline_defaults
 
     apply_offline_defaults()

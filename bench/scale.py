@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from bench.features import _city
-from features.dataset import TASKS
+from features.tasks import TASKS
 
 SAMPLE_EVERY_S = 0.05
 ENGINES = ("pandas", "dask")

@@ -34,7 +34,9 @@ from typing import Any
 
 import httpx
 
-TASKS = ("wage-arrears", "telecom-fraud", "dispute-escalation")
+from features.tasks import TASK_NAMES
+
+TASKS = TASK_NAMES
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BIG_BATCH = 1000
 SINGLE_SAMPLES = 300

@@ -21,7 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-TASKS = ("wage-arrears", "telecom-fraud", "dispute-escalation")
+from features.tasks import TASK_NAMES
+
+TASKS = TASK_NAMES
 TUNED_TASK = "wage-arrears"
 TUNING_TRIALS = 30
 SCORER_BATCHES = (1, 1000)

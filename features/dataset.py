@@ -1,4 +1,4 @@
-"""The task registry, the dataset entry point, its sidecar, and the purged time split.
+"""The dataset entry point, its sidecar, and the purged time split.
 
 `build_dataset` is the one call the CLI, training and serving make: it validates the raw tables
 against their schemas, then builds either the labelled dataset (every unit whose label window
@@ -9,89 +9,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from types import ModuleType
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from features import dispute_escalation, telecom_fraud, wage_arrears
 from features.catalog import CATALOG, CATALOG_VERSION, feature_names
 from features.pit import AsOfDate
 from features.schemas import TABLE_SPECS, absent_optional_columns, validate_tables
+from features.tasks import get_task
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class TaskInfo:
-    """One risk task: its names, unit, label horizon and raw tables.
-
-    Attributes:
-        name: CLI/API name (`wage-arrears`).
-        slug: python name (`wage_arrears`), also the raw sub-folder and catalog key.
-        entity_kind: what `entity_id` identifies.
-        horizon: label window length after the as-of date.
-        tables: raw tables the builder reads (contract order).
-        label_table: the table the label comes from.
-        builder: the domain module (`build_features`, `build_labelled_dataset`, ...).
-    """
-
-    name: str
-    slug: str
-    entity_kind: str
-    horizon: pd.DateOffset
-    tables: tuple[str, ...]
-    label_table: str
-    builder: ModuleType
-
-
-def _label_table(slug: str) -> str:
-    return next(name for name, spec in TABLE_SPECS[slug].items() if spec.is_label)
-
-
-TASKS: dict[str, TaskInfo] = {
-    info.slug: info
-    for info in (
-        TaskInfo(
-            "wage-arrears",
-            "wage_arrears",
-            "employer",
-            pd.DateOffset(months=3),
-            tuple(TABLE_SPECS["wage_arrears"]),
-            _label_table("wage_arrears"),
-            wage_arrears,
-        ),
-        TaskInfo(
-            "telecom-fraud",
-            "telecom_fraud",
-            "resident",
-            pd.DateOffset(days=30),
-            tuple(TABLE_SPECS["telecom_fraud"]),
-            _label_table("telecom_fraud"),
-            telecom_fraud,
-        ),
-        TaskInfo(
-            "dispute-escalation",
-            "dispute_escalation",
-            "dispute",
-            pd.DateOffset(days=90),
-            tuple(TABLE_SPECS["dispute_escalation"]),
-            _label_table("dispute_escalation"),
-            dispute_escalation,
-        ),
-    )
-}
-
-
-def get_task(task: str) -> TaskInfo:
-    """The task by CLI name (`wage-arrears`) or slug (`wage_arrears`)."""
-    slug = task.replace("-", "_")
-    if slug not in TASKS:
-        names = ", ".join(info.name for info in TASKS.values())
-        raise KeyError(f"unknown task {task!r}; expected one of {names}")
-    return TASKS[slug]
 
 
 def build_dataset(

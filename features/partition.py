@@ -27,69 +27,28 @@ which is what lets Dask apply them chunk by chunk.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from features.schemas import TABLE_SPECS
+from features.tasks import TASKS, Link
 
 #: Sort keys of a dataset whose rows come from several partitions.
 SORT_KEYS = ("entity_id", "as_of")
 
 
-@dataclass(frozen=True)
-class Link:
-    """How a linked table reaches the unit: through `key` in `table`, whose `entity` is the unit.
-
-    Attributes:
-        table: the link table (`construction_projects`, `dispute_parties`).
-        key: column shared by the link table and the linked table (`project_id`, `party_id`).
-        entity: column of the link table holding the unit id (`employer_id`, `dispute_id`).
-    """
-
-    table: str
-    key: str
-    entity: str
-
-
-_PROJECT = Link("construction_projects", "project_id", "employer_id")
-_PARTY = Link("dispute_parties", "party_id", "dispute_id")
-
-#: Tables that reach the unit through a link table, per task.
-LINKS: dict[str, dict[str, Link]] = {
-    "wage_arrears": {"project_instalments": _PROJECT, "project_payments": _PROJECT},
-    "telecom_fraud": {},
-    "dispute_escalation": {"police_calls": _PARTY, "petitions": _PARTY},
-}
+#: Tables that reach the unit through a link table, per task (see `Task.links`).
+LINKS: dict[str, Mapping[str, Link]] = {task.slug: task.links for task in TASKS.values()}
 
 #: Tables copied whole into every partition, because some feature aggregates them over units
-#: other than its own (`district_visit_duration_min`: the district's latest grid visits).
-BROADCAST: dict[str, tuple[str, ...]] = {
-    "wage_arrears": (),
-    "telecom_fraud": (),
-    "dispute_escalation": ("disputes", "grid_visits"),
-}
+#: other than its own (see `Task.broadcast`).
+BROADCAST: dict[str, tuple[str, ...]] = {task.slug: task.broadcast for task in TASKS.values()}
 
 #: Columns whose extremes set a task's time coverage (what the builders' `data_end` and first
-#: month read); the rows holding them are copied into every partition.
-COVERAGE: dict[str, dict[str, tuple[str, ...]]] = {
-    "wage_arrears": {
-        "social_insurance": ("month",),
-        "tax": ("month",),
-        "utilities": ("month",),
-    },
-    "telecom_fraud": {
-        "flagged_contacts": ("event_time",),
-        "bank_outflows": ("event_time",),
-    },
-    # The first dispute is there so that every partition holds a dispute old enough to be
-    # scored, which makes the latest scoring date a plain maximum over partitions.
-    "dispute_escalation": {
-        "police_calls": ("event_time",),
-        "petitions": ("event_time",),
-        "disputes": ("event_time",),
-    },
+#: month read); the rows holding them are copied into every partition (see `Task.coverage`).
+COVERAGE: dict[str, Mapping[str, tuple[str, ...]]] = {
+    task.slug: task.coverage for task in TASKS.values()
 }
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 Lang = Literal["en", "zh"]
@@ -183,6 +184,67 @@ class Contribution:
     contribution: float
 
 
+def _waterfall_rows(
+    contributions: Sequence[Contribution],
+    base_value: float,
+    final_margin: float | None,
+    top_k: int,
+    language: PlotLanguage,
+) -> tuple[list[tuple[str, float]], float]:
+    """The bars between base and result (top-k, then "other features") and the final margin."""
+    ranked = sorted(contributions, key=lambda item: abs(item.contribution), reverse=True)
+    shown = ranked[:top_k]
+    shown_total = float(sum(item.contribution for item in shown))
+    if final_margin is None:
+        final_margin = base_value + float(sum(item.contribution for item in ranked))
+    other = final_margin - base_value - shown_total
+    hidden_count = len(ranked) - len(shown)
+    rows: list[tuple[str, float]] = [
+        (f"{language.pick(item.label_en, item.label_zh)} = {item.value}", item.contribution)
+        for item in shown
+    ]
+    if abs(other) > 1e-9 or hidden_count:
+        other_label = (
+            f"其他{hidden_count}项特征"
+            if language.lang == "zh"
+            else f"{hidden_count} other features"
+        )
+        if not hidden_count:
+            other_label = "其他特征" if language.lang == "zh" else "other features"
+        rows.append((other_label, other))
+    return rows, final_margin
+
+
+def _paint_waterfall(
+    ax: Axes,
+    labels: list[str],
+    rows: list[tuple[str, float]],
+    base_value: float,
+    final_margin: float,
+) -> None:
+    """Bars from the base value, one per row, to the final margin, each labelled with its amount."""
+    positions = np.arange(len(labels))[::-1]
+    ax.axvline(base_value, color=NEUTRAL_COLOUR, linestyle=":", linewidth=1)
+    ax.plot([base_value], [positions[0]], marker="D", color=NEUTRAL_COLOUR)
+    running = base_value
+    for position, (_, amount) in zip(positions[1:-1], rows, strict=True):
+        colour = RAISES_COLOUR if amount >= 0 else LOWERS_COLOUR
+        ax.barh(position, amount, left=running, color=colour, height=0.6)
+        ax.text(
+            running + amount,
+            position,
+            f" {amount:+.2f} ",
+            va="center",
+            ha="left" if amount >= 0 else "right",
+            fontsize=8,
+        )
+        running += amount
+    ax.plot([final_margin], [positions[-1]], marker="D", color="black")
+    ax.text(final_margin, positions[-1], f"  {final_margin:+.2f}", va="center", fontsize=8)
+    ax.text(base_value, positions[0], f"  {base_value:+.2f}", va="center", fontsize=8)
+    ax.set_yticks(positions, labels=labels)
+
+
 def waterfall_png(
     contributions: Sequence[Contribution],
     base_value: float,
@@ -207,38 +269,20 @@ def waterfall_png(
         title: chart title; a default names the base and final probability.
     """
     language = plot_language(lang)
-    ranked = sorted(contributions, key=lambda item: abs(item.contribution), reverse=True)
-    shown = ranked[:top_k]
-    shown_total = float(sum(item.contribution for item in shown))
-    if final_margin is None:
-        final_margin = base_value + float(sum(item.contribution for item in ranked))
-    other = final_margin - base_value - shown_total
-    hidden_count = len(ranked) - len(shown)
-
-    rows: list[tuple[str, float]] = [
-        (f"{language.pick(item.label_en, item.label_zh)} = {item.value}", item.contribution)
-        for item in shown
+    rows, final = _waterfall_rows(contributions, base_value, final_margin, top_k, language)
+    labels = [
+        language.pick("base value (average)", "基准值（平均）"),
+        *[label for label, _ in rows],
+        language.pick("model output", "模型输出"),
     ]
-    if abs(other) > 1e-9 or hidden_count:
-        other_label = (
-            f"其他{hidden_count}项特征"
-            if language.lang == "zh"
-            else f"{hidden_count} other features"
-        )
-        if not hidden_count:
-            other_label = "其他特征" if language.lang == "zh" else "other features"
-        rows.append((other_label, other))
-
-    base_label = language.pick("base value (average)", "基准值（平均）")
-    final_label = language.pick("model output", "模型输出")
     xlabel = language.pick(
         "contribution to risk (log-odds; right raises risk)",
         "对风险的贡献（对数几率；向右为风险上升）",
     )
     if title is None:
         title = language.pick(
-            f"Why this score: {sigmoid(base_value):.1%} on average -> {sigmoid(final_margin):.1%}",
-            f"评分依据：平均 {sigmoid(base_value):.1%} -> 本记录 {sigmoid(final_margin):.1%}",
+            f"Why this score: {sigmoid(base_value):.1%} on average -> {sigmoid(final):.1%}",
+            f"评分依据：平均 {sigmoid(base_value):.1%} -> 本记录 {sigmoid(final):.1%}",
         )
     caption = ""
     if score is not None:
@@ -246,27 +290,7 @@ def waterfall_png(
 
     def paint(fig: Figure) -> None:
         ax = fig.add_subplot()
-        labels = [base_label, *[label for label, _ in rows], final_label]
-        positions = np.arange(len(labels))[::-1]
-        ax.axvline(base_value, color=NEUTRAL_COLOUR, linestyle=":", linewidth=1)
-        ax.plot([base_value], [positions[0]], marker="D", color=NEUTRAL_COLOUR)
-        running = base_value
-        for position, (_, amount) in zip(positions[1:-1], rows, strict=True):
-            colour = RAISES_COLOUR if amount >= 0 else LOWERS_COLOUR
-            ax.barh(position, amount, left=running, color=colour, height=0.6)
-            ax.text(
-                running + amount,
-                position,
-                f" {amount:+.2f} ",
-                va="center",
-                ha="left" if amount >= 0 else "right",
-                fontsize=8,
-            )
-            running += amount
-        ax.plot([final_margin], [positions[-1]], marker="D", color="black")
-        ax.text(final_margin, positions[-1], f"  {final_margin:+.2f}", va="center", fontsize=8)
-        ax.text(base_value, positions[0], f"  {base_value:+.2f}", va="center", fontsize=8)
-        ax.set_yticks(positions, labels=labels)
+        _paint_waterfall(ax, labels, rows, base_value, final)
         ax.set_xlabel(xlabel)
         ax.set_title(f"{title}\n{caption}" if caption else title)
         ax.use_sticky_edges = False

@@ -3,7 +3,10 @@
 Serving and tests load a task's model by alias (`champion`, `challenger`) through
 `load_registered`; only `training/` writes to the registry. The pyfunc wrapper makes
 `mlflow.pyfunc.load_model("models:/riskloop-<task>@champion").predict(df)` return exactly the
-calibrated scores riskloop's own scorer gives.
+calibrated scores riskloop's own scorer gives, on a dataset frame exactly as `build-dataset`
+writes it (categories as pandas categories or strings, counts as ints or floats): its
+signature, built from the catalog by `catalog_signature`, documents the types datasets really
+have, and the wrapper checks its input against the catalog itself (`pyfunc_input`).
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-from models.risk_model import ModelLoadError, RiskModel
+from features.catalog import FeatureDef
+from models.risk_model import FeatureMismatchError, ModelLoadError, RiskModel
 from models.settings import get_settings
-from models.spec import get_spec
+from models.spec import TaskSpec, get_spec
 
 RISK_MODEL_ARTIFACT = "risk_model"
 PYFUNC_ENTRY_SOURCE = (
@@ -27,6 +31,15 @@ PYFUNC_ENTRY_SOURCE = (
     "from models.registry import RiskModelPyfunc\n"
     "set_model(RiskModelPyfunc())\n"
 )
+
+
+#: MLflow column type of each catalog dtype: what datasets hold (categories as their text).
+SIGNATURE_TYPES: dict[str, str] = {
+    "int": "long",
+    "bool": "boolean",
+    "category": "string",
+    "float": "double",
+}
 
 
 class RegistryError(LookupError):
@@ -119,5 +132,106 @@ class RiskModelPyfunc(PythonModel):
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> np.ndarray:
-        """Calibrated scores for a frame with the task's feature columns."""
-        return np.asarray(self.model.predict_proba(pd.DataFrame(model_input)), dtype="float64")
+        """Calibrated scores for a frame (or records) with the task's feature columns.
+
+        MLflow infers no signature from a `DataFrame` hint, so the logged `catalog_signature`
+        stands; `pyfunc_input` checks the input against the catalog.
+        """
+        frame = pyfunc_input(self.model.spec, model_input)
+        return np.asarray(self.model.predict_proba(frame), dtype="float64")
+
+
+class PyfuncInputError(FeatureMismatchError):
+    """A pyfunc input column whose values do not fit the catalog; the message names it."""
+
+
+def catalog_signature(spec: TaskSpec) -> Any:
+    """The pyfunc's MLflow signature, from the catalog: feature columns typed as datasets hold them.
+
+    MLflow enforces a column signature strictly before a model sees its input: a `string`
+    column refuses pandas categories and a `long` column refuses floats, so a dataset frame as
+    `build-dataset` writes it (or read back from CSV) would be refused although the model
+    scores it fine. The wrapper checks its input against the catalog itself (`pyfunc_input`),
+    so the signature is marked the way MLflow marks the signature of a model that validates
+    its own input (one inferred from type hints): MLflow records and shows the types and
+    leaves the checking to the model. MLflow 3.17 reads that mark from the MLmodel file;
+    `tests/serving/test_pyfunc_contract.py` fails if a version stops honouring it.
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    signature = ModelSignature(
+        inputs=Schema(
+            [ColSpec(SIGNATURE_TYPES[feature.dtype], feature.name) for feature in spec.features]
+        ),
+        outputs=Schema([ColSpec("double", "score")]),
+    )
+    signature._is_signature_from_type_hint = True
+    return signature
+
+
+def _text_column(feature: FeatureDef, column: pd.Series) -> None:
+    dtype = column.dtype
+    if not (
+        isinstance(dtype, pd.CategoricalDtype)
+        or dtype.kind == "O"
+        or pd.api.types.is_string_dtype(dtype)
+    ):
+        raise PyfuncInputError(
+            f"column {feature.name} holds {dtype} values; expected the category as text "
+            f"(one of {', '.join(feature.categories)})"
+        )
+    values = pd.unique(column.dropna().astype("object"))
+    unknown = sorted(str(value) for value in values if value not in feature.categories)
+    if unknown:
+        raise PyfuncInputError(
+            f"column {feature.name} holds {', '.join(unknown[:5])}; expected one of "
+            f"{', '.join(feature.categories)}"
+        )
+
+
+def _numeric_column(feature: FeatureDef, column: pd.Series) -> None:
+    values = column.infer_objects() if column.dtype == object else column
+    kind = "b" if pd.api.types.is_bool_dtype(values.dtype) else values.dtype.kind
+    if kind not in "biuf":
+        raise PyfuncInputError(
+            f"column {feature.name} holds {column.dtype} values; expected "
+            f"{'true/false' if feature.dtype == 'bool' else 'numbers'}"
+        )
+    if kind == "b":
+        if feature.dtype != "bool":
+            raise PyfuncInputError(f"column {feature.name} holds booleans; expected numbers")
+        return
+    numbers = values.to_numpy(dtype="float64", na_value=np.nan)
+    present = numbers[~np.isnan(numbers)]
+    if feature.dtype == "bool" and not np.isin(present, (0.0, 1.0)).all():
+        raise PyfuncInputError(f"column {feature.name} holds numbers other than 0 and 1")
+    if feature.dtype == "int" and not (present == np.floor(present)).all():
+        raise PyfuncInputError(f"column {feature.name} holds fractions; expected a count")
+
+
+def pyfunc_input(spec: TaskSpec, data: Any) -> pd.DataFrame:
+    """The pyfunc's input as a frame, checked against the catalog column by column.
+
+    Accepted, per catalog dtype: `category` as pandas categories or text, within the catalog's
+    categories; `int` as integers or floats holding whole numbers; `bool` as booleans or 0/1;
+    `float` as any number; missing values everywhere (the model handles them). Extra columns
+    are ignored, as the scorer ignores them.
+
+    Raises:
+        FeatureMismatchError: a feature column is missing.
+        PyfuncInputError: a column's values do not fit its catalog entry (named in the message).
+    """
+    frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    missing = [name for name in spec.feature_names if name not in frame.columns]
+    if missing:
+        raise FeatureMismatchError(
+            f"{spec.task}: the input lacks {len(missing)} feature column(s) the model needs: "
+            + ", ".join(missing)
+        )
+    for feature in spec.features:
+        if feature.dtype == "category":
+            _text_column(feature, frame[feature.name])
+        else:
+            _numeric_column(feature, frame[feature.name])
+    return frame

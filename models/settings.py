@@ -85,8 +85,8 @@ def apply_memory_defaults() -> None:
 
     With THP in `madvise` mode (this project's reference machine, a 2-core VM), every fresh
     region NumPy advises is faulted in as 2 MB pages, and that kernel time grows faster than
-    the data: building the 10x city's wage-arrears dataset spent 3.9 s in the kernel with the
-    advice and 1.4 s without (telecom-fraud 2.9 s and 1.0 s), the default city about the
+    the data: building the 10x city's employer dataset spent 3.9 s in the kernel with the
+    advice and 1.4 s without (the resident dataset 2.9 s and 1.0 s), the default city about the
     same either way. `NUMPY_MADVISE_HUGEPAGE=1` restores NumPy's default.
     """
     os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")

@@ -18,15 +18,14 @@ import pandas as pd
 
 from features import catalog as feature_catalog
 from features.catalog import FeatureDef
+from features.tasks import TASK_NAMES as TASK_NAMES  # re-exported: callers list tasks here
+from features.tasks import TASKS, get_task
+from features.tasks import UnknownTaskError as UnknownTaskError  # re-exported: callers catch it
 
 RiskLevel = Literal["red", "orange", "yellow", "green"]
 RISK_LEVELS: tuple[RiskLevel, ...] = ("red", "orange", "yellow", "green")
 Lang = Literal["en", "zh"]
 CalibrationKind = Literal["platt", "isotonic"]
-
-
-class UnknownTaskError(ValueError):
-    """The task name is none of riskloop's three tasks."""
 
 
 class _Trial(Protocol):
@@ -312,375 +311,352 @@ def _action(department: tuple[str, str], text_en: str, text_zh: str) -> Action:
 
 
 @dataclass(frozen=True)
-class _TaskConstants:
-    task: str
-    slug: str
-    unit: str
-    label: str
-    horizon_months: int
-    horizon_days: int
+class _TaskActions:
+    """What departments are advised to do for one task's warnings (the registry names the rest)."""
+
     level_actions: Mapping[RiskLevel, tuple[Action, ...]]
     driver_actions: Mapping[str, tuple[Action, ...]]
     feature_actions: Mapping[str, tuple[Action, ...]]
 
 
-_TASKS: tuple[_TaskConstants, ...] = (
-    _TaskConstants(
-        task="wage-arrears",
-        slug="wage_arrears",
-        unit="employer x month",
-        label="wage-arrears onset within 3 calendar months after the as-of date",
-        horizon_months=3,
-        horizon_days=0,
-        level_actions={
-            "red": (
-                _action(
-                    _LABOUR_INSPECTION,
-                    "On-site inspection within 5 working days: check payroll and wage payments.",
-                    "5个工作日内现场检查，核查工资台账和工资支付记录。",
-                ),
+WAGE_ARREARS_ACTIONS = _TaskActions(
+    level_actions={
+        "red": (
+            _action(
+                _LABOUR_INSPECTION,
+                "On-site inspection within 5 working days: check payroll and wage payments.",
+                "5个工作日内现场检查，核查工资台账和工资支付记录。",
             ),
-            "orange": (
-                _action(
-                    _TOWNSHIP_LABOUR,
-                    "Call the employer within 10 days and check the last 3 months' wage payments.",
-                    "10日内约谈用人单位，核查近3个月工资发放情况。",
-                ),
+        ),
+        "orange": (
+            _action(
+                _TOWNSHIP_LABOUR,
+                "Call the employer within 10 days and check the last 3 months' wage payments.",
+                "10日内约谈用人单位，核查近3个月工资发放情况。",
             ),
-            "yellow": (
-                _action(
-                    _GRID,
-                    "Add the employer to this month's visit list and watch for new signals.",
-                    "列入本月走访名单，关注新的风险信号。",
-                ),
+        ),
+        "yellow": (
+            _action(
+                _GRID,
+                "Add the employer to this month's visit list and watch for new signals.",
+                "列入本月走访名单，关注新的风险信号。",
             ),
-        },
-        driver_actions={
-            "owner_payment_delay": (
-                _action(
-                    _HOUSING,
-                    "Check the project owner's payments to the contractor and the wage guarantee account.",
-                    "核查建设单位工程款拨付和工资保证金专户。",
-                ),
+        ),
+    },
+    driver_actions={
+        "owner_payment_delay": (
+            _action(
+                _HOUSING,
+                "Check the project owner's payments to the contractor and the wage guarantee account.",
+                "核查建设单位工程款拨付和工资保证金专户。",
             ),
-            "si_arrears": (
-                _action(
-                    _SOCIAL_INSURANCE,
-                    "Verify the social-insurance arrears and urge payment.",
-                    "核实社保欠缴情况并催缴。",
-                ),
+        ),
+        "si_arrears": (
+            _action(
+                _SOCIAL_INSURANCE,
+                "Verify the social-insurance arrears and urge payment.",
+                "核实社保欠缴情况并催缴。",
             ),
-            "headcount_drop": (
-                _action(
-                    _LABOUR_INSPECTION,
-                    "Check for lay-offs and unpaid final wages.",
-                    "核查裁员情况及离职工资结清情况。",
-                ),
+        ),
+        "headcount_drop": (
+            _action(
+                _LABOUR_INSPECTION,
+                "Check for lay-offs and unpaid final wages.",
+                "核查裁员情况及离职工资结清情况。",
             ),
-            "electricity_drop": (
-                _action(
-                    _GRID,
-                    "Visit the site and confirm whether the firm is still operating.",
-                    "实地走访，确认企业是否正常经营。",
-                ),
+        ),
+        "electricity_drop": (
+            _action(
+                _GRID,
+                "Visit the site and confirm whether the firm is still operating.",
+                "实地走访，确认企业是否正常经营。",
             ),
-            "tax_overdue": (
-                _action(
-                    _TAX,
-                    "Review the overdue tax and the firm's payment plan.",
-                    "核查欠税情况及补缴计划。",
-                ),
+        ),
+        "tax_overdue": (
+            _action(
+                _TAX,
+                "Review the overdue tax and the firm's payment plan.",
+                "核查欠税情况及补缴计划。",
             ),
-            "sales_decline": (
-                _action(
-                    _TAX,
-                    "Share the sales decline with the labour office for a joint check.",
-                    "将销售额下滑情况通报劳动保障部门联合核查。",
-                ),
+        ),
+        "sales_decline": (
+            _action(
+                _TAX,
+                "Share the sales decline with the labour office for a joint check.",
+                "将销售额下滑情况通报劳动保障部门联合核查。",
             ),
-            "creditor_suits": (
-                _action(
-                    _COURT,
-                    "Check enforcement cases and make sure wages are paid first from seized assets.",
-                    "关注执行案件，确保查封财产优先支付工资。",
-                ),
+        ),
+        "creditor_suits": (
+            _action(
+                _COURT,
+                "Check enforcement cases and make sure wages are paid first from seized assets.",
+                "关注执行案件，确保查封财产优先支付工资。",
             ),
-            "abnormal_listing": (
-                _action(
-                    _MARKET,
-                    "Verify the registered address and the annual report.",
-                    "核查登记住所和年报情况。",
-                ),
+        ),
+        "abnormal_listing": (
+            _action(
+                _MARKET,
+                "Verify the registered address and the annual report.",
+                "核查登记住所和年报情况。",
             ),
-            "prior_complaints": (
-                _action(
-                    _LABOUR_INSPECTION,
-                    "Review earlier complaints and how they were closed.",
-                    "复查以往投诉及办结情况。",
-                ),
+        ),
+        "prior_complaints": (
+            _action(
+                _LABOUR_INSPECTION,
+                "Review earlier complaints and how they were closed.",
+                "复查以往投诉及办结情况。",
             ),
-        },
-        feature_actions={
-            "prior_wage_complaints_12m": (
-                _action(
-                    _LABOUR_INSPECTION,
-                    "Review earlier complaints and how they were closed.",
-                    "复查以往投诉及办结情况。",
-                ),
+        ),
+    },
+    feature_actions={
+        "prior_wage_complaints_12m": (
+            _action(
+                _LABOUR_INSPECTION,
+                "Review earlier complaints and how they were closed.",
+                "复查以往投诉及办结情况。",
             ),
-            "prior_arrears_events_24m": (
-                _action(
-                    _LABOUR_INSPECTION,
-                    "Check that earlier arrears were paid in full and none are building up again.",
-                    "核查既往欠薪是否已足额清偿，防止再次发生。",
-                ),
+        ),
+        "prior_arrears_events_24m": (
+            _action(
+                _LABOUR_INSPECTION,
+                "Check that earlier arrears were paid in full and none are building up again.",
+                "核查既往欠薪是否已足额清偿，防止再次发生。",
             ),
-        },
-    ),
-    _TaskConstants(
-        task="telecom-fraud",
-        slug="telecom_fraud",
-        unit="resident x month",
-        label="telecom-fraud victimisation within 30 days after the as-of date",
-        horizon_months=0,
-        horizon_days=30,
-        level_actions={
-            "red": (
-                _action(
-                    _COMMUNITY_POLICE,
-                    "Call now (96110) and visit in person within 24 hours.",
-                    "立即96110电话劝阻，24小时内上门见面劝阻。",
-                ),
-            ),
-            "orange": (
-                _action(
-                    _ANTI_FRAUD,
-                    "Warning call (96110) within 48 hours.",
-                    "48小时内96110电话预警。",
-                ),
-            ),
-            "yellow": (
-                _action(
-                    _ANTI_FRAUD,
-                    "Send a 12381 warning text message.",
-                    "发送12381预警短信。",
-                ),
-            ),
-        },
-        driver_actions={
-            "flagged_contacts": (
-                _action(
-                    _ANTI_FRAUD,
-                    "Check the flagged numbers and warn the resident about that scam type.",
-                    "核查涉诈号码，针对相应诈骗类型开展提醒。",
-                ),
-            ),
-            "risky_app_alerts": (
-                _action(
-                    _ANTI_FRAUD,
-                    "Contact the resident about the flagged app or screen sharing; advise removing it.",
-                    "就涉诈应用或屏幕共享联系本人，劝其卸载。",
-                ),
-            ),
-            "new_payees": (
-                _action(
-                    _BANK,
-                    "Confirm new payees with the resident before large transfers.",
-                    "大额转账前向本人核实新增收款人。",
-                ),
-            ),
-            "outflow_spike": (
-                _action(
-                    _BANK,
-                    "Call the resident back about the unusual outflows.",
-                    "就异常资金流出回访本人。",
-                ),
-            ),
-            "prior_victimisation": (
-                _action(
-                    _COMMUNITY_POLICE,
-                    "Revisit the earlier victim; repeat victimisation is common.",
-                    "回访既往受害人，防止二次受骗。",
-                ),
-            ),
-            "warning_answered": (
-                _action(
-                    _ANTI_FRAUD,
-                    "The last warning went unanswered: repeat it by phone or visit.",
-                    "此前预警未接通：再次电话或上门预警。",
-                ),
-            ),
-            "app_installed": (
-                _action(
-                    _COMMUNITY_POLICE,
-                    "Help the resident install the national anti-fraud app.",
-                    "协助本人安装国家反诈中心App。",
-                ),
-            ),
-            "elderly_alone": (
-                _action(
-                    _RESIDENTS_COMMITTEE,
-                    "Arrange a volunteer check-in with the older resident living alone.",
-                    "安排志愿者走访独居老人。",
-                ),
-            ),
-        },
-        feature_actions={
-            "night_transfers_30d": (
-                _action(
-                    _BANK,
-                    "Review the night-time transfers with the resident.",
-                    "与本人核实夜间转账情况。",
-                ),
-            ),
-            "warnings_received_30d": (
-                _action(
-                    _COMMUNITY_POLICE,
-                    "Several warnings received: confirm in person that the resident understood them.",
-                    "多次收到预警：上门确认本人已知悉风险。",
-                ),
-            ),
-        },
-    ),
-    _TaskConstants(
-        task="dispute-escalation",
-        slug="dispute_escalation",
-        unit="dispute",
-        label="escalation (repeat or higher petition, police case, group incident) within 90 days after registration + 7 days",
-        horizon_months=0,
-        horizon_days=90,
-        level_actions={
-            "red": (
-                _action(
-                    _COUNTY_CENTRE,
-                    "Move handling to the county centre; joint meeting with police and petition office within 3 days.",
-                    "提级至县级矛调中心，3日内会同公安、信访联合研判。",
-                ),
-            ),
-            "orange": (
-                _action(
-                    _TOWNSHIP_CENTRE,
-                    "Assign a lead mediator and hold a follow-up mediation within 7 days.",
-                    "指定专人包案，7日内再次组织调解。",
-                ),
-            ),
-            "yellow": (
-                _action(
-                    _GRID,
-                    "Visit the parties again within 14 days.",
-                    "14日内回访当事人。",
-                ),
-            ),
-        },
-        driver_actions={
-            "failed_mediation": (
-                _action(
-                    _MEDIATION,
-                    "Change the mediator or move to a higher-level mediation.",
-                    "更换调解员或提请上级调解。",
-                ),
-            ),
-            "prior_police_calls": (
-                _action(
-                    _POLICE_STATION,
-                    "Bring the police station into the follow-up.",
-                    "派出所参与跟进化解。",
-                ),
-            ),
-            "prior_petitions": (
-                _action(
-                    _PETITION,
-                    "Petition bureau to contact the parties and review earlier petitions.",
-                    "信访部门联系当事人，复核既往信访事项。",
-                ),
-            ),
-            "threat_emotion": (
-                _action(
-                    _POLICE_STATION,
-                    "Safety assessment of the parties; inform the police station within 24 hours.",
-                    "开展当事人安全评估，24小时内通报派出所。",
-                ),
-            ),
-            "group_dispute": (
-                _action(
-                    _TOWNSHIP_CENTRE,
-                    "Name a responsible official and meet the group's representatives.",
-                    "明确包案领导，约谈群体代表。",
-                ),
-            ),
-            "county_handling": (
-                _action(
-                    _COUNTY_CENTRE,
-                    "Consider moving the case to county-level handling.",
-                    "研究提级至县级处置。",
-                ),
-            ),
-        },
-        feature_actions={
-            "mediation_agreement": (
-                _action(
-                    _MEDIATION,
-                    "No agreement yet: schedule another mediation session.",
-                    "尚未达成协议：再次安排调解。",
-                ),
-            ),
-            "mediation_attempts": (
-                _action(
-                    _MEDIATION,
-                    "Review the mediation record and change the approach.",
-                    "复盘调解过程，调整调解方式。",
-                ),
-            ),
-            "grid_visits": (
-                _action(
-                    _GRID,
-                    "Visit the parties more often until the dispute settles.",
-                    "加密走访频次直至纠纷化解。",
-                ),
-            ),
-            "handling_level": (
-                _action(
-                    _TOWNSHIP_CENTRE,
-                    "Consider handling the case at a higher level.",
-                    "研究提级处置。",
-                ),
-            ),
-        },
-    ),
+        ),
+    },
 )
 
-TASK_NAMES: tuple[str, ...] = tuple(constants.task for constants in _TASKS)
+
+TELECOM_FRAUD_ACTIONS = _TaskActions(
+    level_actions={
+        "red": (
+            _action(
+                _COMMUNITY_POLICE,
+                "Call now (96110) and visit in person within 24 hours.",
+                "立即96110电话劝阻，24小时内上门见面劝阻。",
+            ),
+        ),
+        "orange": (
+            _action(
+                _ANTI_FRAUD,
+                "Warning call (96110) within 48 hours.",
+                "48小时内96110电话预警。",
+            ),
+        ),
+        "yellow": (
+            _action(
+                _ANTI_FRAUD,
+                "Send a 12381 warning text message.",
+                "发送12381预警短信。",
+            ),
+        ),
+    },
+    driver_actions={
+        "flagged_contacts": (
+            _action(
+                _ANTI_FRAUD,
+                "Check the flagged numbers and warn the resident about that scam type.",
+                "核查涉诈号码，针对相应诈骗类型开展提醒。",
+            ),
+        ),
+        "risky_app_alerts": (
+            _action(
+                _ANTI_FRAUD,
+                "Contact the resident about the flagged app or screen sharing; advise removing it.",
+                "就涉诈应用或屏幕共享联系本人，劝其卸载。",
+            ),
+        ),
+        "new_payees": (
+            _action(
+                _BANK,
+                "Confirm new payees with the resident before large transfers.",
+                "大额转账前向本人核实新增收款人。",
+            ),
+        ),
+        "outflow_spike": (
+            _action(
+                _BANK,
+                "Call the resident back about the unusual outflows.",
+                "就异常资金流出回访本人。",
+            ),
+        ),
+        "prior_victimisation": (
+            _action(
+                _COMMUNITY_POLICE,
+                "Revisit the earlier victim; repeat victimisation is common.",
+                "回访既往受害人，防止二次受骗。",
+            ),
+        ),
+        "warning_answered": (
+            _action(
+                _ANTI_FRAUD,
+                "The last warning went unanswered: repeat it by phone or visit.",
+                "此前预警未接通：再次电话或上门预警。",
+            ),
+        ),
+        "app_installed": (
+            _action(
+                _COMMUNITY_POLICE,
+                "Help the resident install the national anti-fraud app.",
+                "协助本人安装国家反诈中心App。",
+            ),
+        ),
+        "elderly_alone": (
+            _action(
+                _RESIDENTS_COMMITTEE,
+                "Arrange a volunteer check-in with the older resident living alone.",
+                "安排志愿者走访独居老人。",
+            ),
+        ),
+    },
+    feature_actions={
+        "night_transfers_30d": (
+            _action(
+                _BANK,
+                "Review the night-time transfers with the resident.",
+                "与本人核实夜间转账情况。",
+            ),
+        ),
+        "warnings_received_30d": (
+            _action(
+                _COMMUNITY_POLICE,
+                "Several warnings received: confirm in person that the resident understood them.",
+                "多次收到预警：上门确认本人已知悉风险。",
+            ),
+        ),
+    },
+)
 
 
-def _constants(task: str) -> _TaskConstants:
-    for constants in _TASKS:
-        if task in (constants.task, constants.slug):
-            return constants
-    raise UnknownTaskError(f"unknown task {task!r}; expected one of {', '.join(TASK_NAMES)}")
+DISPUTE_ESCALATION_ACTIONS = _TaskActions(
+    level_actions={
+        "red": (
+            _action(
+                _COUNTY_CENTRE,
+                "Move handling to the county centre; joint meeting with police and petition office within 3 days.",
+                "提级至县级矛调中心，3日内会同公安、信访联合研判。",
+            ),
+        ),
+        "orange": (
+            _action(
+                _TOWNSHIP_CENTRE,
+                "Assign a lead mediator and hold a follow-up mediation within 7 days.",
+                "指定专人包案，7日内再次组织调解。",
+            ),
+        ),
+        "yellow": (
+            _action(
+                _GRID,
+                "Visit the parties again within 14 days.",
+                "14日内回访当事人。",
+            ),
+        ),
+    },
+    driver_actions={
+        "failed_mediation": (
+            _action(
+                _MEDIATION,
+                "Change the mediator or move to a higher-level mediation.",
+                "更换调解员或提请上级调解。",
+            ),
+        ),
+        "prior_police_calls": (
+            _action(
+                _POLICE_STATION,
+                "Bring the police station into the follow-up.",
+                "派出所参与跟进化解。",
+            ),
+        ),
+        "prior_petitions": (
+            _action(
+                _PETITION,
+                "Petition bureau to contact the parties and review earlier petitions.",
+                "信访部门联系当事人，复核既往信访事项。",
+            ),
+        ),
+        "threat_emotion": (
+            _action(
+                _POLICE_STATION,
+                "Safety assessment of the parties; inform the police station within 24 hours.",
+                "开展当事人安全评估，24小时内通报派出所。",
+            ),
+        ),
+        "group_dispute": (
+            _action(
+                _TOWNSHIP_CENTRE,
+                "Name a responsible official and meet the group's representatives.",
+                "明确包案领导，约谈群体代表。",
+            ),
+        ),
+        "county_handling": (
+            _action(
+                _COUNTY_CENTRE,
+                "Consider moving the case to county-level handling.",
+                "研究提级至县级处置。",
+            ),
+        ),
+    },
+    feature_actions={
+        "mediation_agreement": (
+            _action(
+                _MEDIATION,
+                "No agreement yet: schedule another mediation session.",
+                "尚未达成协议：再次安排调解。",
+            ),
+        ),
+        "mediation_attempts": (
+            _action(
+                _MEDIATION,
+                "Review the mediation record and change the approach.",
+                "复盘调解过程，调整调解方式。",
+            ),
+        ),
+        "grid_visits": (
+            _action(
+                _GRID,
+                "Visit the parties more often until the dispute settles.",
+                "加密走访频次直至纠纷化解。",
+            ),
+        ),
+        "handling_level": (
+            _action(
+                _TOWNSHIP_CENTRE,
+                "Consider handling the case at a higher level.",
+                "研究提级处置。",
+            ),
+        ),
+    },
+)
+
+#: The actions of each task by slug, in registry order (the registry names each constant).
+_ACTIONS: dict[str, _TaskActions] = {
+    task.slug: globals()[task.actions_constant] for task in TASKS.values()
+}
 
 
 def task_slug(task: str) -> str:
     """`wage-arrears` or `wage_arrears` -> `wage_arrears`; unknown names raise `UnknownTaskError`."""
-    return _constants(task).slug
+    return get_task(task).slug
 
 
 def build_spec(task: str, features: tuple[FeatureDef, ...], catalog_version: str) -> TaskSpec:
     """A task's spec over the given catalog entries (`get_spec` passes the real catalog)."""
-    constants = _constants(task)
+    entry = get_task(task)
+    actions = _ACTIONS[entry.slug]
     if not features:
-        raise ValueError(f"the catalog has no features for {constants.task}")
+        raise ValueError(f"the catalog has no features for {entry.name}")
     return TaskSpec(
-        task=constants.task,
-        slug=constants.slug,
-        unit=constants.unit,
-        label=constants.label,
-        horizon_months=constants.horizon_months,
-        horizon_days=constants.horizon_days,
+        task=entry.name,
+        slug=entry.slug,
+        unit=entry.unit,
+        label=entry.label,
+        horizon_months=entry.horizon_months,
+        horizon_days=entry.horizon_days,
         features=tuple(features),
         catalog_version=catalog_version,
-        level_actions=constants.level_actions,
-        driver_actions=constants.driver_actions,
-        feature_actions=constants.feature_actions,
+        level_actions=actions.level_actions,
+        driver_actions=actions.driver_actions,
+        feature_actions=actions.feature_actions,
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models import html
+from models import pages
 from models.explain_plots import Contribution, display_value, plot_language, waterfall_png
 from models.risk_model import RiskModel
 from models.scorer import Direction, contribution_direction, reason_sentence, score_arrays
@@ -202,7 +202,8 @@ def _waterfall(
     model: RiskModel,
     lang: Lang,
     model_version: str | None,
-) -> html.Markup:
+) -> dict[str, object]:
+    """The waterfall chart of the recorded reasons and the note on where it ends."""
     score = float(warning["score"])
     scored = str(warning.get("model_version", ""))
     other_version = model_version is not None and bool(scored) and str(model_version) != scored
@@ -227,16 +228,15 @@ def _waterfall(
         top_k=max(len(contributions), 1),
     )
     if other_version:
-        note = html.tag(
-            "p", _t("version_note", lang, used=model_version, scored=scored), class_="note"
-        )
+        note = _t("version_note", lang, used=model_version, scored=scored)
     else:
-        note = html.tag(
-            "p",
-            _t("other_estimated" if final_margin is not None else "other_unknown", lang),
-            class_="muted",
-        )
-    return html.join([html.image(png, _t("chart_alt", lang)), note])
+        note = _t("other_estimated" if final_margin is not None else "other_unknown", lang)
+    return {
+        "png": png,
+        "alt": _t("chart_alt", lang),
+        "note": note,
+        "note_class": "note" if other_version else "muted",
+    }
 
 
 def _history_details(event: Mapping[str, Any]) -> str:
@@ -248,6 +248,45 @@ def _history_details(event: Mapping[str, Any]) -> str:
             value = f"{value:.4f}" if not np.isnan(value) else "–"
         parts.append(f"{key}: {value}")
     return "; ".join(parts)
+
+
+def _summary(warning: Mapping[str, Any], lang: Lang) -> list[tuple[str, object]]:
+    """The summary card's pairs (the level's badge is drawn by the template)."""
+    model_line = f"{warning.get('model_name', '')} v{warning.get('model_version', '')}"
+    return [
+        (_t("task", lang), warning.get("task", "")),
+        (_t("entity", lang), warning.get("entity", "")),
+        (_t("as_of", lang), warning.get("as_of", "")),
+        (_t("score", lang), pages.format_share(float(warning["score"]))),
+        (_t("level", lang), warning.get("risk_level", "")),
+        (_t("status", lang), _word(warning.get("status"), lang)),
+        (_t("department", lang), warning.get("department") or "–"),
+        (_t("outcome", lang), _word(warning.get("outcome"), lang)),
+        (_t("model", lang), model_line),
+    ]
+
+
+def _reason_view(row: Mapping[str, Any], lang: Lang) -> dict[str, object]:
+    """One reason as the page shows it: label and value in the page language."""
+    return {
+        "label": row["label_zh"] if lang == "zh" else row["label_en"],
+        "value": display_value(row["value"], lang),
+        "contribution": row["contribution"],
+        "actionable": _t("yes" if row["actionable"] else "no", lang),
+        "sentence": row["sentence"],
+    }
+
+
+def _history_rows(history: Sequence[Mapping[str, Any]], lang: Lang) -> list[list[object]]:
+    return [
+        [
+            item.get("at", ""),
+            _word(item.get("event"), lang),
+            item.get("actor", ""),
+            _history_details(item),
+        ]
+        for item in history
+    ]
 
 
 def render_warning_page(
@@ -275,91 +314,17 @@ def render_warning_page(
     page_lang = _language(lang)
     rows = _reason_rows(warning.get("reasons") or [], model, page_lang)
     level = str(warning.get("risk_level", ""))
-    level_name = _LEVEL_NAMES.get(level, {}).get(page_lang, level)
-    badge = html.tag("span", level_name, class_=f"level level-{level}")
-    model_line = f"{warning.get('model_name', '')} v{warning.get('model_version', '')}"
-
-    summary = html.definition_list(
-        [
-            (_t("task", page_lang), warning.get("task", "")),
-            (_t("entity", page_lang), warning.get("entity", "")),
-            (_t("as_of", page_lang), warning.get("as_of", "")),
-            (_t("score", page_lang), html.format_share(float(warning["score"]))),
-            (_t("level", page_lang), badge),
-            (_t("status", page_lang), _word(warning.get("status"), page_lang)),
-            (_t("department", page_lang), warning.get("department") or "–"),
-            (_t("outcome", page_lang), _word(warning.get("outcome"), page_lang)),
-            (_t("model", page_lang), model_line),
-        ]
-    )
-    reason_table = html.table(
-        [
-            _t("feature", page_lang),
-            _t("value", page_lang),
-            _t("contribution", page_lang),
-            _t("actionable", page_lang),
-            _t("sentence", page_lang),
-        ],
-        [
-            [
-                row["label_zh"] if page_lang == "zh" else row["label_en"],
-                display_value(row["value"], lang),
-                html.Cell(f"{row['contribution']:+.3f}", "num"),
-                _t("yes" if row["actionable"] else "no", page_lang),
-                row["sentence"],
-            ]
-            for row in rows
-        ],
-    )
-    actions = warning.get("actions") or []
-    action_block = (
-        html.table(
-            [_t("department", page_lang), _t("action", page_lang)],
-            _localised_actions(actions, model, page_lang),
-        )
-        if actions
-        else html.tag("p", _t("no_actions", page_lang))
-    )
-    history = warning.get("history") or []
-    history_block = (
-        html.table(
-            [
-                _t("when", page_lang),
-                _t("event", page_lang),
-                _t("actor", page_lang),
-                _t("details", page_lang),
-            ],
-            [
-                [
-                    item.get("at", ""),
-                    _word(item.get("event"), page_lang),
-                    item.get("actor", ""),
-                    _history_details(item),
-                ]
-                for item in history
-            ],
-        )
-        if history
-        else html.tag("p", _t("no_history", page_lang))
-    )
-    title = _t("title", page_lang, id=warning.get("id", ""))
-    return html.document(
-        title,
-        html.tag("h1", title),
-        html.section("summary", _t("summary", page_lang), summary),
-        html.section(
-            "reasons",
-            _t("reasons", page_lang),
-            html.tag("p", _t("reasons_intro", page_lang)),
-            reason_table,
-        ),
-        html.section(
-            "waterfall",
-            _t("chart", page_lang),
-            _waterfall(warning, rows, model, page_lang, model_version),
-        ),
-        html.section("actions", _t("actions", page_lang), action_block),
-        html.section("history", _t("history", page_lang), history_block),
-        html.tag("p", _t("footer", page_lang), class_="muted"),
+    return pages.render(
+        "explanation.html",
+        packages=("serving",),
         lang=page_lang,
+        title=_t("title", page_lang, id=warning.get("id", "")),
+        t={key: texts[page_lang] for key, texts in _TEXT.items()},
+        summary=_summary(warning, page_lang),
+        level=level,
+        level_name=_LEVEL_NAMES.get(level, {}).get(page_lang, level),
+        reasons=[_reason_view(row, page_lang) for row in rows],
+        chart=_waterfall(warning, rows, model, page_lang, model_version),
+        actions=_localised_actions(warning.get("actions") or [], model, page_lang),
+        history=_history_rows(warning.get("history") or [], page_lang),
     )

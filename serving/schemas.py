@@ -10,21 +10,22 @@ written by hand.
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from features.catalog import FeatureDef
+from features.tasks import TASKS
 
 MAX_RECORDS = 1000
 MAX_TOP_K = 20
 
-TASK_SLUGS: dict[str, str] = {
-    "wage-arrears": "wage_arrears",
-    "telecom-fraud": "telecom_fraud",
-    "dispute-escalation": "dispute_escalation",
-}
+#: Task slug by CLI/API name, from the registry.
+TASK_SLUGS: dict[str, str] = {task.name: task.slug for task in TASKS.values()}
+#: A task name as a query parameter: the registry's names, listed as the OpenAPI enum.
+TaskName = StrEnum("TaskName", {task.slug: task.name for task in TASKS.values()})  # type: ignore[misc]
 RiskLevel = Literal["red", "orange", "yellow", "green"]
 WarningLevel = Literal["red", "orange", "yellow"]
 Lang = Literal["en", "zh"]

@@ -41,6 +41,8 @@ from pydantic import BaseModel
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from features.tasks import TASKS as TASKS_BY_SLUG
+from features.tasks import Task
 from models.registry import RISK_MODEL_ARTIFACT, load_registered
 from models.risk_model import RiskModel, feature_columns
 from models.scorer import (
@@ -576,6 +578,29 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _score_api(task: Task) -> Any:
+    """The score endpoint of one task: `/v1/<task>/score`, typed by its catalog's record model."""
+
+    def score(
+        self: RiskloopService,
+        ctx: bentoml.Context,
+        records: list[Any] | None,
+        entity_ids: list[str] | None,
+        explain: bool,
+        top_k: int,
+        lang: Literal["en", "zh"],
+    ) -> Response:
+        return self._score(task.name, ctx, records, entity_ids, explain, top_k, lang)
+
+    score.__name__ = score.__qualname__ = f"score_{task.slug}"
+    score.__doc__ = f"Score each {task.unit}: {task.label}."
+    return bentoml.api(
+        route=f"/v1/{task.name}/score",
+        input_spec=schemas.score_request_model(task.slug),
+        output_spec=schemas.ScoreResponse,
+    )(score)
+
+
 @bentoml.service(
     name="riskloop",
     description="Risk scores with SHAP reasons and actions for a city's closed risk loop.",
@@ -716,56 +741,10 @@ class RiskloopService:
             encoded.extend(_result_json(result) for result in part_results)
         return encoded, prepared
 
-    @bentoml.api(
-        route="/v1/wage-arrears/score",
-        input_spec=schemas.score_request_model("wage_arrears"),
-        output_spec=schemas.ScoreResponse,
-    )
-    def score_wage_arrears(
-        self,
-        ctx: bentoml.Context,
-        records: list[Any] | None,
-        entity_ids: list[str] | None,
-        explain: bool,
-        top_k: int,
-        lang: Literal["en", "zh"],
-    ) -> Response:
-        """Score employers x month for wage arrears in the next 3 months."""
-        return self._score("wage-arrears", ctx, records, entity_ids, explain, top_k, lang)
-
-    @bentoml.api(
-        route="/v1/telecom-fraud/score",
-        input_spec=schemas.score_request_model("telecom_fraud"),
-        output_spec=schemas.ScoreResponse,
-    )
-    def score_telecom_fraud(
-        self,
-        ctx: bentoml.Context,
-        records: list[Any] | None,
-        entity_ids: list[str] | None,
-        explain: bool,
-        top_k: int,
-        lang: Literal["en", "zh"],
-    ) -> Response:
-        """Score residents x month for telecom-fraud victimisation in the next 30 days."""
-        return self._score("telecom-fraud", ctx, records, entity_ids, explain, top_k, lang)
-
-    @bentoml.api(
-        route="/v1/dispute-escalation/score",
-        input_spec=schemas.score_request_model("dispute_escalation"),
-        output_spec=schemas.ScoreResponse,
-    )
-    def score_dispute_escalation(
-        self,
-        ctx: bentoml.Context,
-        records: list[Any] | None,
-        entity_ids: list[str] | None,
-        explain: bool,
-        top_k: int,
-        lang: Literal["en", "zh"],
-    ) -> Response:
-        """Score disputes for escalation in the next 90 days."""
-        return self._score("dispute-escalation", ctx, records, entity_ids, explain, top_k, lang)
+    # One score route per registry task: the same endpoint, named and documented for its task.
+    for _task in TASKS_BY_SLUG.values():
+        locals()[f"score_{_task.slug}"] = _score_api(_task)
+    del _task
 
     # -- models and reload -------------------------------------------------------------------
 
@@ -842,7 +821,7 @@ class RiskloopService:
     @api.get("/warnings", response_model=schemas.WarningList, responses=_ERRORS)
     def list_warnings(
         self,
-        task: Literal["wage-arrears", "telecom-fraud", "dispute-escalation"] | None = None,
+        task: schemas.TaskName | None = None,
         level: schemas.WarningLevel | None = None,
         status: schemas.WarningStatus | None = None,
         department: str | None = Query(default=None, max_length=200),
@@ -854,7 +833,7 @@ class RiskloopService:
     ) -> schemas.WarningList:
         """Warnings, newest first; `entity_id` is the caller's own id (matched by its hash)."""
         found = self.store.list_warnings(
-            task=task,
+            task=None if task is None else str(task),
             level=level,
             status=status,
             department=department,

@@ -1,7 +1,7 @@
 """The `riskloop` command line: one Typer app, thin commands, heavy imports deferred.
 
 Each command family lives in `training/commands/<family>.py` and registers itself here; command
-bodies import their heavy dependencies (mlflow, lightgbm, shap, bentoml) lazily so that
+bodies import their heavy dependencies (mlflow, lightgbm, bentoml) lazily so that
 `riskloop --help` stays fast.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import typer
 
+from features.tasks import TASK_NAMES
 from models.settings import apply_memory_defaults, apply_offline_defaults
 from training.commands import city, data, loop, main_job, modelling, reporting, scale, service
 
@@ -16,7 +17,7 @@ app = typer.Typer(
     name="riskloop",
     help=(
         "riskloop: the scoring engine of a city's risk closed loop "
-        "(wage arrears, telecom fraud, dispute escalation). "
+        f"({', '.join(TASK_NAMES)}). "
         "Generate a simulated city, build point-in-time datasets, train and promote LightGBM "
         "models tracked in MLflow, serve scores with SHAP reasons, and learn from feedback."
     ),

@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 
 from features import partition
-from features.dataset import build_dataset, get_task
+from features.dataset import build_dataset
 from features.schemas import TABLE_SPECS, validate_tables
+from features.tasks import get_task
 from training.errors import UserError
 
 if TYPE_CHECKING:

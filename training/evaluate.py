@@ -58,18 +58,23 @@ def _top_k_precision(label: np.ndarray, score: np.ndarray, k: int) -> float:
     return float(label[top].mean())
 
 
+def truth_values(rows: pd.DataFrame, truth: pd.DataFrame, column: str) -> pd.Series:
+    """The truth file's `column` for each row, matched on (entity_id, as_of); NaN where absent."""
+    keys = truth.loc[:, ["entity_id", "as_of", column]].assign(
+        entity_id=lambda t: t["entity_id"].astype(str),
+        as_of=lambda t: pd.to_datetime(t["as_of"]).astype("datetime64[ns]"),
+    )
+    wanted = rows.loc[:, ["entity_id", "as_of"]].assign(
+        entity_id=lambda t: t["entity_id"].astype(str),
+        as_of=lambda t: pd.to_datetime(t["as_of"]).astype("datetime64[ns]"),
+    )
+    merged = wanted.merge(keys, on=["entity_id", "as_of"], how="left", validate="many_to_one")
+    return merged[column]
+
+
 def attach_truth(test: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
     """The simulated `true_prob` of each test row (NaN where the truth file lacks the unit)."""
-    keys = truth.loc[:, ["entity_id", "as_of", "true_prob"]].assign(
-        entity_id=lambda t: t["entity_id"].astype(str),
-        as_of=lambda t: pd.to_datetime(t["as_of"]).astype("datetime64[ns]"),
-    )
-    rows = test.loc[:, ["entity_id", "as_of"]].assign(
-        entity_id=lambda t: t["entity_id"].astype(str),
-        as_of=lambda t: pd.to_datetime(t["as_of"]).astype("datetime64[ns]"),
-    )
-    merged = rows.merge(keys, on=["entity_id", "as_of"], how="left", validate="many_to_one")
-    return merged["true_prob"].to_numpy(dtype="float64")
+    return truth_values(test, truth, "true_prob").to_numpy(dtype="float64")
 
 
 def evaluate_scores(

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from features.tasks import get_task
 from models.settings import get_settings
 from serving.store import WarningStore
 from serving.store.monitoring import OUTCOME_LABELS, observed_labels
@@ -43,8 +44,6 @@ FEEDBACK_COLUMNS = (
     "score",
     "risk_level",
 )
-# tasks whose unit is scored once (a dispute), matched on the entity alone, not on the month
-_ONE_ROW_PER_ENTITY = frozenset({"dispute-escalation", "dispute_escalation"})
 
 
 def feedback_labels(
@@ -90,7 +89,7 @@ def merge_feedback(
     hashes = _pseudonyms(dataset["entity_id"], pseudonym_secret)
     keys = pd.DataFrame({"entity_hash": hashes.to_numpy()}, index=dataset.index)
     newest = feedback.sort_values("as_of", kind="stable")
-    if task in _ONE_ROW_PER_ENTITY:
+    if get_task(task).scored_once:
         lookup = newest.drop_duplicates("entity_hash", keep="last").set_index("entity_hash")
         matched = keys.join(lookup[["label", "outcome"]], on="entity_hash")
     else:
@@ -167,7 +166,7 @@ def apply_feedback(
     matched = merged["audit_feedback_outcome"] != ""
     changed = int((merged["label"] != dataset["label"]).sum())
     hashes = _pseudonyms(dataset["entity_id"], pseudonym_secret)
-    if task in _ONE_ROW_PER_ENTITY:
+    if get_task(task).scored_once:
         unmatched = feedback[~feedback["entity_hash"].isin(set(hashes))]
     else:
         periods = pd.to_datetime(dataset["as_of"]).dt.to_period("M").dt.start_time
@@ -175,7 +174,7 @@ def apply_feedback(
         pairs = pd.MultiIndex.from_arrays([feedback["entity_hash"], feedback["period"]])
         unmatched = feedback[~pairs.isin(known)]
     unmatched = unmatched.sort_values("as_of", kind="stable").drop_duplicates(
-        ["entity_hash"] if task in _ONE_ROW_PER_ENTITY else ["entity_hash", "period"], keep="last"
+        ["entity_hash"] if get_task(task).scored_once else ["entity_hash", "period"], keep="last"
     )
     added_parts = []
     for when in sorted(unmatched["as_of"].unique()):

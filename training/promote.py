@@ -9,6 +9,7 @@ else the OS user), so the history of which version served when is auditable in b
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import math
 import os
@@ -77,6 +78,99 @@ def _newest_data(spec: TaskSpec, run_source: str, with_feedback: bool) -> Traini
     )
 
 
+def _judge(
+    spec: TaskSpec,
+    rule: PromotionRule,
+    versions: tuple[int, int | None],
+    challenger_metrics: dict[str, float],
+    splits: Splits,
+    data: TrainingData,
+) -> tuple[bool, str, dict[str, float]]:
+    """Whether the rule accepts the challenger over the champion, why, and the champion's metrics."""
+    from models.registry import load_registered
+    from models.risk_model import ModelLoadError
+    from training import tracking
+    from training.evaluate import evaluate_model
+
+    challenger_version, champion_before = versions
+    if champion_before is None:
+        return True, "no champion yet", {}
+    if champion_before == challenger_version:
+        return False, f"version {challenger_version} is already the champion", {}
+    try:
+        champion, _ = load_registered(spec.task, tracking.CHAMPION)
+    except ModelLoadError as exc:
+        return False, f"champion cannot be evaluated: {exc}", {}
+    champion_metrics = evaluate_model(champion, splits.test, data.truth)
+    accepted, reason = rule.judge(challenger_metrics, champion_metrics)
+    return accepted, reason, champion_metrics
+
+
+def _log_promotion_run(
+    spec: TaskSpec,
+    decision: PromotionDecision,
+    force: bool,
+    rule: PromotionRule,
+    splits: Splits,
+    data: TrainingData,
+) -> str:
+    """The promotion's MLflow run (decision tags, rule, compared metrics); its run id."""
+    import mlflow
+
+    from training import tracking
+
+    with mlflow.start_run(run_name=f"promote-{spec.task}") as run:
+        mlflow.set_tags(
+            {
+                "riskloop.kind": "promotion",
+                "riskloop.task": spec.task,
+                "riskloop.decision": "promoted" if decision.promoted else "refused",
+                "riskloop.forced": str(decision.forced).lower(),
+                "riskloop.force_requested": str(force).lower(),
+                "riskloop.reason": decision.reason,
+                "riskloop.challenger_version": str(decision.challenger_version),
+                "riskloop.champion_before": str(decision.champion_before or ""),
+                "riskloop.champion_after": str(decision.champion_after or ""),
+                "riskloop.dataset_source": data.source,
+            }
+        )
+        mlflow.log_params(
+            {
+                "max_auc_drop": rule.max_auc_drop,
+                "max_ece_rise": rule.max_ece_rise,
+                "dataset_fingerprint": data.fingerprint,
+                "test_as_of": f"{splits.test['as_of'].min():%Y-%m-%d}.."
+                f"{splits.test['as_of'].max():%Y-%m-%d}",
+                "n_test": len(splits.test),
+            }
+        )
+        for prefix, metrics in (
+            ("challenger", decision.challenger_metrics),
+            ("champion", decision.champion_metrics),
+        ):
+            mlflow.log_metrics(
+                tracking.finite_metrics(
+                    {f"{prefix}_{key}": metrics[key] for key in COMPARED_METRICS if key in metrics}
+                )
+            )
+    return str(run.info.run_id)
+
+
+def _move_champion(name: str, version: int, run_id: str) -> None:
+    """Point `champion` at `version` and tag the version with when and by which run."""
+    from training import tracking
+
+    client = tracking.tracking_client()
+    client.set_registered_model_alias(name, tracking.CHAMPION, str(version))
+    client.set_model_version_tag(
+        name,
+        str(version),
+        "riskloop.promoted_at",
+        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
+    client.set_model_version_tag(name, str(version), "riskloop.promotion_run", run_id)
+
+
 def promote(
     spec: TaskSpec,
     data: TrainingData | None = None,
@@ -84,10 +178,7 @@ def promote(
     rule: PromotionRule | None = None,
 ) -> PromotionDecision:
     """Compare challenger and champion on the newest test slice and move `champion` if allowed."""
-    import mlflow
-
     from models.registry import load_registered
-    from models.risk_model import ModelLoadError
     from training import tracking
     from training.evaluate import evaluate_model
 
@@ -110,67 +201,12 @@ def promote(
         )
     splits: Splits = split_dataset(spec, data.frame)
     challenger_metrics = evaluate_model(challenger, splits.test, data.truth)
-    champion_metrics: dict[str, float] = {}
-    if champion_before is None:
-        accepted, reason = True, "no champion yet"
-    elif champion_before == challenger_version:
-        accepted, reason = False, f"version {challenger_version} is already the champion"
-    else:
-        try:
-            champion, _ = load_registered(spec.task, tracking.CHAMPION)
-        except ModelLoadError as exc:
-            champion = None
-            accepted, reason = False, f"champion cannot be evaluated: {exc}"
-        if champion is not None:
-            champion_metrics = evaluate_model(champion, splits.test, data.truth)
-            accepted, reason = rule.judge(challenger_metrics, champion_metrics)
+    accepted, reason, champion_metrics = _judge(
+        spec, rule, (challenger_version, champion_before), challenger_metrics, splits, data
+    )
     promoted = accepted or (force and champion_before != challenger_version)
     if force and not accepted and promoted:
         reason = f"forced: {reason}"
-    champion_after = challenger_version if promoted else champion_before
-
-    with mlflow.start_run(run_name=f"promote-{spec.task}") as run:
-        mlflow.set_tags(
-            {
-                "riskloop.kind": "promotion",
-                "riskloop.task": spec.task,
-                "riskloop.decision": "promoted" if promoted else "refused",
-                "riskloop.forced": str(force and promoted and not accepted).lower(),
-                "riskloop.force_requested": str(force).lower(),
-                "riskloop.reason": reason,
-                "riskloop.challenger_version": str(challenger_version),
-                "riskloop.champion_before": str(champion_before or ""),
-                "riskloop.champion_after": str(champion_after or ""),
-                "riskloop.dataset_source": data.source,
-            }
-        )
-        mlflow.log_params(
-            {
-                "max_auc_drop": rule.max_auc_drop,
-                "max_ece_rise": rule.max_ece_rise,
-                "dataset_fingerprint": data.fingerprint,
-                "test_as_of": f"{splits.test['as_of'].min():%Y-%m-%d}.."
-                f"{splits.test['as_of'].max():%Y-%m-%d}",
-                "n_test": len(splits.test),
-            }
-        )
-        for prefix, metrics in (("challenger", challenger_metrics), ("champion", champion_metrics)):
-            mlflow.log_metrics(
-                tracking.finite_metrics(
-                    {f"{prefix}_{key}": metrics[key] for key in COMPARED_METRICS if key in metrics}
-                )
-            )
-    if promoted:
-        client.set_registered_model_alias(name, tracking.CHAMPION, str(challenger_version))
-        client.set_model_version_tag(
-            name,
-            str(challenger_version),
-            "riskloop.promoted_at",
-            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        )
-        client.set_model_version_tag(
-            name, str(challenger_version), "riskloop.promotion_run", run.info.run_id
-        )
     decision = PromotionDecision(
         task=spec.task,
         promoted=promoted,
@@ -178,11 +214,15 @@ def promote(
         reason=reason,
         challenger_version=challenger_version,
         champion_before=champion_before,
-        champion_after=champion_after,
+        champion_after=challenger_version if promoted else champion_before,
         challenger_metrics=challenger_metrics,
         champion_metrics=champion_metrics,
-        run_id=run.info.run_id,
+        run_id="",
     )
+    run_id = _log_promotion_run(spec, decision, force, rule, splits, data)
+    if promoted:
+        _move_champion(name, challenger_version, run_id)
+    decision = dataclasses.replace(decision, run_id=run_id)
     _audit_promotion(decision)
     return decision
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.schemas import TABLE_SPECS
+from features.tasks import UnknownTaskError, get_task
 from training.errors import UserError
 
 _TEXT_KINDS = ("id", "str", "category")
@@ -24,11 +25,10 @@ _TEXT_KINDS = ("id", "str", "category")
 
 def task_slug(task: str) -> str:
     """`wage-arrears` or `wage_arrears` -> `wage_arrears`; a clear error for anything else."""
-    slug = task.replace("-", "_")
-    if slug not in TABLE_SPECS:
-        names = ", ".join(sorted(name.replace("_", "-") for name in TABLE_SPECS))
-        raise UserError(f"unknown task {task!r}; expected one of {names}")
-    return slug
+    try:
+        return get_task(task).slug
+    except UnknownTaskError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _table_path(folder: Path, table: str) -> Path | None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from models.registry import PYFUNC_ENTRY_SOURCE, RISK_MODEL_ARTIFACT
+from models.registry import PYFUNC_ENTRY_SOURCE, RISK_MODEL_ARTIFACT, catalog_signature
 from models.risk_model import RiskModel
 from models.settings import get_settings
 
@@ -93,15 +93,35 @@ def finite_metrics(metrics: dict[str, float]) -> dict[str, float]:
 
 
 def signature_frame(model: RiskModel, frame: pd.DataFrame) -> pd.DataFrame:
-    """Feature columns as an API caller sends them: category strings, numbers as float."""
+    """Feature columns as an API caller sends them: the catalog's types, categories as text.
+
+    The pyfunc's input example, which MLflow checks against the logged signature, so counts
+    become int64 and flags bool (a frame of floats, as a synthetic one may be, is converted;
+    rows with a missing count or flag cannot be, see `example_rows`). The pyfunc itself also
+    takes the dataset frame as it is.
+    """
     columns: dict[str, Any] = {}
     for feature in model.spec.features:
         column = frame[feature.name]
         if feature.dtype == "category":
             columns[feature.name] = column.astype("object").where(column.notna(), None)
+        elif feature.dtype == "int":
+            columns[feature.name] = pd.to_numeric(column.astype("object")).astype("int64")
+        elif feature.dtype == "bool":
+            columns[feature.name] = column.astype("bool")
         else:
             columns[feature.name] = pd.to_numeric(column.astype("object")).astype("float64")
     return pd.DataFrame(columns).reset_index(drop=True)
+
+
+def example_rows(model: RiskModel, frame: pd.DataFrame, n: int = 5) -> pd.DataFrame:
+    """Up to `n` rows that can serve as the input example: no missing count or flag.
+
+    MLflow's `long` and `boolean` columns have no missing value, and MLflow checks the example
+    against the signature when the model is logged.
+    """
+    strict = [f.name for f in model.spec.features if f.dtype in ("int", "bool")]
+    return frame.dropna(subset=strict).head(n)
 
 
 @dataclass(frozen=True)
@@ -113,17 +133,17 @@ class RegisteredVersion:
     aliases: tuple[str, ...]
 
 
-def log_and_register(model: RiskModel, example_rows: pd.DataFrame) -> RegisteredVersion:
+def log_and_register(model: RiskModel, candidate_rows: pd.DataFrame) -> RegisteredVersion:
     """Log `model` as pyfunc in the active run, register it and set its aliases.
 
     The new version becomes `challenger`; the first version of a task also becomes `champion`.
     """
     import mlflow
-    from mlflow.models import infer_signature
 
     name = model.spec.registered_model_name
-    example = signature_frame(model, example_rows)
-    signature = infer_signature(example, model.predict_proba(example))
+    rows = example_rows(model, candidate_rows)
+    example = signature_frame(model, rows) if len(rows) else None
+    signature = catalog_signature(model.spec)
     with tempfile.TemporaryDirectory(prefix="riskloop-save-") as tmp:
         saved = model.save(Path(tmp) / RISK_MODEL_ARTIFACT)
         entry = Path(tmp) / "riskloop_pyfunc.py"

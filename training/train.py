@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,10 @@ import pandas as pd
 from models.risk_model import RiskModel
 from models.spec import LightGBMParams, TaskSpec
 from training.errors import UserError
+
+if TYPE_CHECKING:
+    from training.tracking import RegisteredVersion
+    from training.tune import TuneResult
 
 ID_COLUMNS = ("entity_id", "as_of", "label")
 REFERENCE_ARTIFACT = "reference/dataset.parquet"
@@ -303,6 +308,141 @@ def _as_of_range(part: pd.DataFrame) -> str:
     return f"{part['as_of'].min():%Y-%m-%d}..{part['as_of'].max():%Y-%m-%d}"
 
 
+def _params(
+    spec: TaskSpec,
+    splits: Splits,
+    seed: int,
+    max_rounds: int | None,
+    trials: int,
+    study_name: str | None,
+    on_trial: Callable[[int], None] | None,
+    step: Callable[[str], None],
+) -> tuple[LightGBMParams, TuneResult | None, float]:
+    """The spec's parameters with the run's seed and round cap, tuned when `trials` > 0.
+
+    Returns the parameters, the tuning result (None untuned) and the seconds tuning took.
+    """
+    from training.tune import tune
+
+    params = dataclasses.replace(spec.params, seed=seed)
+    if max_rounds is not None:
+        params = dataclasses.replace(params, num_boost_round=max_rounds)
+    started = time.perf_counter()
+    if trials <= 0:
+        return params, None, time.perf_counter() - started
+    step(f"tuning: {trials} Optuna trials")
+    tuning = tune(
+        spec,
+        splits.train,
+        splits.valid,
+        trials,
+        params,
+        study_name=study_name or f"riskloop-{spec.task}-{time.strftime('%Y%m%dT%H%M%S')}",
+        on_trial=on_trial,
+    )
+    return tuning.params, tuning, time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    """A fitted and evaluated model with what its training run logs beside it."""
+
+    model: RiskModel
+    params: LightGBMParams
+    tuning: TuneResult | None
+    trials: int
+    seed: int
+    importance: dict[str, float]
+    train_seconds: float
+    tune_seconds: float
+
+
+def _run_tags(
+    spec: TaskSpec, data: TrainingData, fitted: _Fitted, commit: str | None
+) -> dict[str, str]:
+    return {
+        "riskloop.kind": "training",
+        "riskloop.task": spec.task,
+        "riskloop.dataset_source": data.source,
+        "riskloop.truth_source": data.truth_source or "",
+        **_feedback_tags(data.feedback),
+        "riskloop.optuna_study": fitted.tuning.study_name if fitted.tuning else "",
+        **({"mlflow.source.git.commit": commit} if commit else {}),
+    }
+
+
+def _run_params(
+    spec: TaskSpec, data: TrainingData, splits: Splits, fitted: _Fitted
+) -> dict[str, Any]:
+    from training.evaluate import ECE_BINS
+
+    return {
+        **dataclasses.asdict(fitted.params),
+        "task": spec.task,
+        "catalog_version": spec.catalog_version,
+        "calibration": spec.calibration,
+        "trials": fitted.trials,
+        "ece_bins": f"{ECE_BINS} equal-frequency",
+        "best_iteration": fitted.model.best_iteration_,
+        "dataset_fingerprint": data.fingerprint,
+        "train_as_of": _as_of_range(splits.train),
+        "valid_as_of": _as_of_range(splits.valid),
+        "test_as_of": _as_of_range(splits.test),
+        "n_train": len(splits.train),
+        "n_valid": len(splits.valid),
+        "n_calibration": len(splits.calibration_slice),
+        "n_test": len(splits.test),
+    }
+
+
+def _run_metrics(fitted: _Fitted) -> dict[str, float]:
+    tuning = fitted.tuning
+    return {
+        **fitted.model.metrics_,
+        "train_seconds": fitted.train_seconds,
+        "tune_seconds": fitted.tune_seconds,
+        **(
+            {"tune_best_valid_auc": tuning.best_valid_auc, "tune_pruned": tuning.n_pruned}
+            if tuning
+            else {}
+        ),
+    }
+
+
+def _log_and_register(
+    spec: TaskSpec, data: TrainingData, splits: Splits, fitted: _Fitted
+) -> tuple[str, RegisteredVersion]:
+    """One MLflow training run: tags, parameters, spec, thresholds, metrics, importance,
+    reference sample and the registered pyfunc. Returns the run id and the new version."""
+    import mlflow
+
+    from training import tracking
+
+    model = fitted.model
+    tracking.configure_tracking()
+    commit = tracking.git_commit()
+    with mlflow.start_run(run_name=f"train-{spec.task}") as run:
+        mlflow.set_tags(_run_tags(spec, data, fitted, commit))
+        mlflow.log_params(_run_params(spec, data, splits, fitted))
+        mlflow.log_dict(spec.to_dict(), "spec.json")
+        mlflow.log_dict(
+            {
+                "thresholds": model.thresholds_.as_dict(),
+                "calibrator": dataclasses.asdict(model.calibrator_),
+            },
+            "thresholds.json",
+        )
+        mlflow.log_metrics(_run_metrics(fitted))
+        tracking.log_importance(fitted.importance)
+        with tempfile.TemporaryDirectory(prefix="riskloop-reference-") as tmp:
+            local = Path(tmp) / Path(REFERENCE_ARTIFACT).name
+            reference_sample(model, data.frame, fitted.seed).to_parquet(local, index=False)
+            mlflow.log_artifact(str(local), str(Path(REFERENCE_ARTIFACT).parent))
+        registered = tracking.log_and_register(model, splits.test)
+        mlflow.set_tag("riskloop.registered_version", str(registered.version))
+    return run.info.run_id, registered
+
+
 def train_task(
     spec: TaskSpec,
     data: TrainingData,
@@ -319,35 +459,17 @@ def train_task(
     `fit` replaces `fit_model` for another engine (`training.engines.fit_dask`); everything
     around it (split, evaluation, logging, registration) stays the same.
     """
-    import mlflow
-
     from training import tracking
-    from training.evaluate import ECE_BINS, evaluate_model, mean_abs_shap
-    from training.tune import tune
+    from training.evaluate import evaluate_model, mean_abs_shap
 
     step = on_step or (lambda _message: None)
     spec = spec.without(data.left_out)
     for note in data.notes():
         step(note)
     splits = split_dataset(spec, data.frame)
-    params = dataclasses.replace(spec.params, seed=seed)
-    if max_rounds is not None:
-        params = dataclasses.replace(params, num_boost_round=max_rounds)
-    tuning = None
-    tune_started = time.perf_counter()
-    if trials > 0:
-        step(f"tuning: {trials} Optuna trials")
-        tuning = tune(
-            spec,
-            splits.train,
-            splits.valid,
-            trials,
-            params,
-            study_name=study_name or f"riskloop-{spec.task}-{time.strftime('%Y%m%dT%H%M%S')}",
-            on_trial=on_trial,
-        )
-        params = tuning.params
-    tune_seconds = time.perf_counter() - tune_started
+    params, tuning, tune_seconds = _params(
+        spec, splits, seed, max_rounds, trials, study_name, on_trial, step
+    )
     step("fitting LightGBM with early stopping")
     fit_started = time.perf_counter()
     model = fit(spec, splits, params)
@@ -355,71 +477,20 @@ def train_task(
     step("evaluating on the test slice")
     metrics = evaluate_model(model, splits.test, data.truth)
     model.metrics_ = tracking.finite_metrics(metrics)
-    importance = mean_abs_shap(model, splits.test)
-
+    fitted = _Fitted(
+        model=model,
+        params=params,
+        tuning=tuning,
+        trials=trials,
+        seed=seed,
+        importance=mean_abs_shap(model, splits.test),
+        train_seconds=train_seconds,
+        tune_seconds=tune_seconds,
+    )
     step("logging to MLflow and registering")
-    tracking.configure_tracking()
-    commit = tracking.git_commit()
-    with mlflow.start_run(run_name=f"train-{spec.task}") as run:
-        mlflow.set_tags(
-            {
-                "riskloop.kind": "training",
-                "riskloop.task": spec.task,
-                "riskloop.dataset_source": data.source,
-                "riskloop.truth_source": data.truth_source or "",
-                **_feedback_tags(data.feedback),
-                "riskloop.optuna_study": tuning.study_name if tuning else "",
-                **({"mlflow.source.git.commit": commit} if commit else {}),
-            }
-        )
-        mlflow.log_params(
-            {
-                **dataclasses.asdict(params),
-                "task": spec.task,
-                "catalog_version": spec.catalog_version,
-                "calibration": spec.calibration,
-                "trials": trials,
-                "ece_bins": f"{ECE_BINS} equal-frequency",
-                "best_iteration": model.best_iteration_,
-                "dataset_fingerprint": data.fingerprint,
-                "train_as_of": _as_of_range(splits.train),
-                "valid_as_of": _as_of_range(splits.valid),
-                "test_as_of": _as_of_range(splits.test),
-                "n_train": len(splits.train),
-                "n_valid": len(splits.valid),
-                "n_calibration": len(splits.calibration_slice),
-                "n_test": len(splits.test),
-            }
-        )
-        mlflow.log_dict(spec.to_dict(), "spec.json")
-        mlflow.log_dict(
-            {
-                "thresholds": model.thresholds_.as_dict(),
-                "calibrator": dataclasses.asdict(model.calibrator_),
-            },
-            "thresholds.json",
-        )
-        mlflow.log_metrics(
-            {
-                **model.metrics_,
-                "train_seconds": train_seconds,
-                "tune_seconds": tune_seconds,
-                **(
-                    {"tune_best_valid_auc": tuning.best_valid_auc, "tune_pruned": tuning.n_pruned}
-                    if tuning
-                    else {}
-                ),
-            }
-        )
-        tracking.log_importance(importance)
-        with tempfile.TemporaryDirectory(prefix="riskloop-reference-") as tmp:
-            local = Path(tmp) / Path(REFERENCE_ARTIFACT).name
-            reference_sample(model, data.frame, seed).to_parquet(local, index=False)
-            mlflow.log_artifact(str(local), str(Path(REFERENCE_ARTIFACT).parent))
-        registered = tracking.log_and_register(model, splits.test.head(5))
-        mlflow.set_tag("riskloop.registered_version", str(registered.version))
+    run_id, registered = _log_and_register(spec, data, splits, fitted)
     return TrainOutcome(
-        run_id=run.info.run_id,
+        run_id=run_id,
         name=registered.name,
         version=registered.version,
         aliases=registered.aliases,

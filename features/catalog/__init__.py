@@ -2,7 +2,7 @@
 
 Reason sentences, monotone constraints, API schemas, reports and docs are all generated from
 these entries; nothing else restates a feature's label, unit, direction or range. The entries
-live in one module per task (`features.catalog.wage_arrears`, ...); this module assembles them
+live in one module per task, named by its slug; this module assembles them
 and holds the lookups every layer uses.
 """
 
@@ -15,19 +15,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.catalog.dispute_escalation import DISPUTE_ESCALATION
+from features.catalog.dispute_escalation import DISPUTE_ESCALATION  # noqa: F401 (read by name)
 from features.catalog.entries import Direction, FeatureDef, FeatureDtype
-from features.catalog.telecom_fraud import TELECOM_FRAUD
-from features.catalog.wage_arrears import WAGE_ARREARS
+from features.catalog.telecom_fraud import TELECOM_FRAUD  # noqa: F401 (read by name)
+from features.catalog.wage_arrears import WAGE_ARREARS  # noqa: F401 (read by name)
+from features.tasks import TASKS, get_task
 
 __all__ = [
     "AGE_BANDS",
     "AUDIT_COLUMNS",
     "CATALOG",
     "CATALOG_VERSION",
-    "DISPUTE_ESCALATION",
-    "TELECOM_FRAUD",
-    "WAGE_ARREARS",
     "Direction",
     "FeatureDef",
     "FeatureDtype",
@@ -40,10 +38,9 @@ __all__ = [
     "slug",
 ]
 
+#: Every task's entries by slug, in registry order (the registry names each task's constant).
 CATALOG: dict[str, tuple[FeatureDef, ...]] = {
-    "wage_arrears": WAGE_ARREARS,
-    "telecom_fraud": TELECOM_FRAUD,
-    "dispute_escalation": DISPUTE_ESCALATION,
+    task.slug: globals()[task.catalog_constant] for task in TASKS.values()
 }
 
 
@@ -57,9 +54,7 @@ def _content_version(catalog: Mapping[str, tuple[FeatureDef, ...]]) -> str:
 CATALOG_VERSION = _content_version(CATALOG)
 
 AUDIT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "wage_arrears": ("audit_district", "audit_sector", "audit_size_band"),
-    "telecom_fraud": ("audit_age_band", "audit_sex"),
-    "dispute_escalation": ("audit_district", "audit_dispute_type"),
+    task.slug: task.audit_columns for task in TASKS.values()
 }
 
 AGE_BANDS = ("under_18", "18_30", "31_59", "60_plus")
@@ -67,10 +62,7 @@ AGE_BANDS = ("under_18", "18_30", "31_59", "60_plus")
 
 def slug(task: str) -> str:
     """Python slug of a task given by CLI name (`wage-arrears`) or slug (`wage_arrears`)."""
-    name = task.replace("-", "_")
-    if name not in CATALOG:
-        raise KeyError(f"unknown task {task!r}; expected one of {sorted(CATALOG)}")
-    return name
+    return get_task(task).slug
 
 
 def features(task: str) -> tuple[FeatureDef, ...]:

@@ -14,8 +14,9 @@ import httpx
 import pandas as pd
 import pytest
 
-from features.dataset import TASKS, optional_features
+from features.dataset import optional_features
 from features.schemas import TABLE_SPECS
+from features.tasks import TASKS
 from tests.processes import free_port, stop_process_group
 from tests.serving.conftest import service_env, start_service
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.dataset import TASKS
 from features.schemas import RawTables, validate_tables
+from features.tasks import TASKS
 from training.raw_io import load_raw_tables
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from features import catalog
 from features.catalog import AUDIT_COLUMNS, CATALOG, FeatureDef
-from features.dataset import TASKS
 from features.schemas import TABLE_SPECS
+from features.tasks import TASKS
 
 CONTRACT_DRIVERS = {
     "wage_arrears": {

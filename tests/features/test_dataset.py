@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from features.catalog import CATALOG_VERSION, feature_names
-from features.dataset import TASKS, build_dataset, dataset_sidecar, get_task, time_split
+from features.dataset import build_dataset, dataset_sidecar, time_split
+from features.tasks import TASKS, get_task
 
 
 def test_registry_names_and_horizons() -> None:

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.dataset import TASKS
 from features.schemas import TABLE_SPECS, RawTables
+from features.tasks import TASKS
 
 N_ENTITIES = 24
 EXAMPLES = 40

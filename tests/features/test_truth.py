@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from features.catalog import CATALOG, FeatureDef
-from features.dataset import TASKS
+from features.tasks import TASKS
 
 
 def _roles(city: Path, slug: str) -> dict:

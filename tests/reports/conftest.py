@@ -356,7 +356,8 @@ def synthetic_report(
     synthetic_model: RiskModel, synthetic_test_slice: tuple[pd.DataFrame, pd.DataFrame]
 ) -> str:
     """The model report of the synthetic task, built once."""
-    from training.report import FeatureRoles, RunInfo, Truth, build_report
+    from training.report import RunInfo, build_report
+    from training.report_metrics import FeatureRoles, Truth
 
     frame, truth = synthetic_test_slice
     return build_report(

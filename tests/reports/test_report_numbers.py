@@ -12,7 +12,7 @@ import pytest
 from features.catalog import FeatureDef
 from models.risk_model import RiskModel
 from models.scorer import score_arrays
-from training.report import FeatureRoles, fairness_flags, fairness_table, fidelity
+from training.report_metrics import FeatureRoles, fairness_flags, fairness_table, fidelity
 
 
 def _direct_fairness(frame: pd.DataFrame, scores: np.ndarray, levels: np.ndarray, column: str):

@@ -19,10 +19,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from features.tasks import TASK_NAMES
 from tests.processes import free_port, stop_process_group
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-TASKS = ("wage-arrears", "telecom-fraud", "dispute-escalation")
+TASKS = TASK_NAMES
 TRAIN_ROUNDS = 25
 KEY_SCOPES = {
     "scorer": ("score",),

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bench.quality import champion, crude_baseline
-from features.dataset import TASKS
+from features.tasks import TASKS
 
 LIFT_TOLERANCE = 0.04
 CRUDE_TOLERANCE = 0.04

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from features.tasks import TASKS
 from training.errors import UserError, user_errors
 
 
@@ -17,12 +18,8 @@ class Engine(StrEnum):
     dask = "dask"
 
 
-class TaskName(StrEnum):
-    """The three risk tasks, by CLI name."""
-
-    wage_arrears = "wage-arrears"
-    telecom_fraud = "telecom-fraud"
-    dispute_escalation = "dispute-escalation"
+#: The registry's tasks as CLI choices (Typer lists an enum's values in the help and rejects others).
+TaskName = StrEnum("TaskName", {task.slug: task.name for task in TASKS.values()})  # type: ignore[misc]
 
 
 def build_dataset_command(
@@ -139,8 +136,9 @@ def _build(task: str, raw: Path, unlabelled: bool, as_of) -> tuple:
     """Load, validate and build with a progress bar; raw-data problems become `UserError`."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from features.dataset import build_dataset, dataset_sidecar, features_left_out, get_task
+    from features.dataset import build_dataset, dataset_sidecar, features_left_out
     from features.schemas import RawDataError, absent_optional_columns
+    from features.tasks import get_task
     from training.raw_io import load_raw_tables
 
     with Progress(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from features.tasks import names_in_words
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
@@ -39,9 +40,7 @@ def register(app: typer.Typer) -> None:
 
 
 def monitor(
-    task: str = typer.Option(
-        ..., "--task", help="wage-arrears, telecom-fraud or dispute-escalation."
-    ),
+    task: str = typer.Option(..., "--task", help=f"{names_in_words()}."),
     since: str | None = typer.Option(
         None, "--since", help="Only scored records and warnings from this date on (YYYY-MM-DD)."
     ),

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import typer
 
+from features.tasks import TASK_NAMES
 from training.errors import UserError, user_errors
 
-TASKS = ("wage-arrears", "telecom-fraud", "dispute-escalation")
 DEV_KEY_NAME = "local-dev"
 
 
@@ -35,7 +35,8 @@ def _ensure_city(city: Path, size: str, seed: int) -> None:
 
 
 def _ensure_dataset(task: str, city: Path, datasets: Path) -> Path:
-    from features.dataset import build_dataset, dataset_sidecar, get_task
+    from features.dataset import build_dataset, dataset_sidecar
+    from features.tasks import get_task
     from training.raw_io import load_raw_tables, write_dataset
 
     out = datasets / f"{get_task(task).slug}.parquet"
@@ -84,7 +85,7 @@ def _ensure_champion(task: str, dataset: Path, truth: Path, tracking_uri: str) -
 
 
 def _ensure_online_features(task: str, city: Path, data_dir: Path) -> None:
-    from features.dataset import get_task
+    from features.tasks import get_task
     from serving.online_store import materialize, online_path
     from training.commands.service import build_scoring_set
 
@@ -134,7 +135,7 @@ def register(app: typer.Typer) -> None:
         with user_errors():
             try:
                 _ensure_city(city, size, seed)
-                for task in TASKS:
+                for task in TASK_NAMES:
                     dataset = _ensure_dataset(task, city, settings.data_dir / "datasets")
                     _ensure_champion(task, dataset, city / "truth", settings.mlflow_uri)
                     _ensure_online_features(task, city, settings.data_dir)

@@ -12,17 +12,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from features.tasks import names_in_words
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from rich.console import Console
+
     from models.spec import TaskSpec
     from training.train import TrainingData, TrainOutcome
 
-TaskOption = Annotated[
-    str, typer.Option("--task", help="wage-arrears, telecom-fraud or dispute-escalation.")
-]
+TaskOption = Annotated[str, typer.Option("--task", help=f"{names_in_words()}.")]
 RawOption = Annotated[
     Path | None, typer.Option("--raw", help="A raw city folder (as `riskloop generate` writes).")
 ]
@@ -97,6 +98,38 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:.4f}"
 
 
+def _check_engine(engine: str, scheduler: str | None, with_feedback: bool) -> None:
+    """Refuse an unknown engine or options that do not go with it."""
+    if engine not in ("pandas", "dask"):
+        raise UserError(f"unknown engine {engine!r}; expected pandas or dask")
+    if scheduler is not None and engine != "dask":
+        raise UserError("--scheduler applies to --engine dask")
+    if with_feedback and engine == "dask":
+        raise UserError("--with-feedback runs with --engine pandas")
+
+
+def _print_outcome(
+    console: Console, spec: TaskSpec, data: TrainingData, outcome: TrainOutcome, trials: int
+) -> None:
+    """The registered version, the feedback it learnt from and its headline metrics."""
+    metrics = outcome.metrics
+    console.print(
+        f"[bold]{spec.task}[/]: run {outcome.run_id}, {outcome.name} version {outcome.version} "
+        f"({', '.join(outcome.aliases)})"
+    )
+    if data.feedback:
+        console.print(
+            f"  feedback: {data.feedback.get('labels', 0)} labels from closed warnings "
+            f"({data.feedback.get('changed', '-')} changed, {data.feedback.get('added', '-')} added)"
+        )
+    console.print(
+        "  "
+        + "  ".join(f"{key}={_fmt(metrics.get(key))}" for key in HEADLINE)
+        + f"  fit={outcome.train_seconds:.1f}s"
+        + (f"  tune={outcome.tune_seconds:.1f}s" if trials else "")
+    )
+
+
 def train(
     task: TaskOption,
     raw: RawOption = None,
@@ -136,12 +169,7 @@ def train(
     console = Console()
     with user_errors():
         spec = _spec(task)
-        if engine not in ("pandas", "dask"):
-            raise UserError(f"unknown engine {engine!r}; expected pandas or dask")
-        if scheduler is not None and engine != "dask":
-            raise UserError("--scheduler applies to --engine dask")
-        if with_feedback and engine == "dask":
-            raise UserError("--with-feedback runs with --engine pandas")
+        _check_engine(engine, scheduler, with_feedback)
         _check_sources(raw, dataset, with_feedback)
         with Progress(
             SpinnerColumn(),
@@ -193,22 +221,7 @@ def train(
                 ),
                 on_trial=lambda done: progress.update(trial_bar, completed=done),
             )
-    metrics = outcome.metrics
-    console.print(
-        f"[bold]{spec.task}[/]: run {outcome.run_id}, {outcome.name} version {outcome.version} "
-        f"({', '.join(outcome.aliases)})"
-    )
-    if data.feedback:
-        console.print(
-            f"  feedback: {data.feedback.get('labels', 0)} labels from closed warnings "
-            f"({data.feedback.get('changed', '-')} changed, {data.feedback.get('added', '-')} added)"
-        )
-    console.print(
-        "  "
-        + "  ".join(f"{key}={_fmt(metrics.get(key))}" for key in HEADLINE)
-        + f"  fit={outcome.train_seconds:.1f}s"
-        + (f"  tune={outcome.tune_seconds:.1f}s" if trials else "")
-    )
+    _print_outcome(console, spec, data, outcome, trials)
 
 
 def promote(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from features.tasks import names_in_words
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
@@ -27,9 +28,7 @@ REPORT_ARTIFACT_DIR = "reports"
 
 
 def report(
-    task: str = typer.Option(
-        ..., "--task", help="wage-arrears, telecom-fraud or dispute-escalation."
-    ),
+    task: str = typer.Option(..., "--task", help=f"{names_in_words()}."),
     version: int | None = typer.Option(None, "--version", help="Registered model version number."),
     alias: str | None = typer.Option(
         None, "--alias", help="Registry alias (champion, challenger); default champion."
@@ -177,7 +176,7 @@ def _read_truth(spec: TaskSpec, truth_dir: Path) -> Truth | None:
     """The task's unit truth and planted driver names, when the city folder has them."""
     import pandas as pd
 
-    from training.report import FeatureRoles, Truth
+    from training.report_metrics import FeatureRoles, Truth
 
     units_file = truth_dir / f"{spec.slug}_units.parquet"
     if not units_file.is_file():

@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from features.tasks import names_in_words
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
     from models.spec import LightGBMParams, TaskSpec
-    from training.train import TrainingData
+    from training.train import Splits, TrainingData, TrainOutcome
 
 CLAIM_KEY = "riskloop.training_claimed_by"
 VERSION_KEY = "riskloop.registered_version"
@@ -35,7 +36,7 @@ BENTO_PACKAGES = (
     "bentoml",
     "mlflow",
     "lightgbm",
-    "shap",
+    "jinja2",
     "numpy",
     "pandas",
     "pyarrow",
@@ -53,7 +54,15 @@ OFFLINE_ENV = (
     ("MLFLOW_DISABLE_TELEMETRY", "true"),
     ("DO_NOT_TRACK", "true"),
 )
-BENTO_SOURCES = ("features/**/*.py", "models/**/*.py", "serving/**/*.py", "serving/**/*.mako")
+BENTO_SOURCES = (
+    "features/**/*.py",
+    "models/**/*.py",
+    "serving/**/*.py",
+    "serving/**/*.mako",
+    # the page templates and stylesheet (models.pages loads them as package data)
+    "models/templates/*",
+    "serving/**/templates/*",
+)
 
 
 def _spec(task: str) -> TaskSpec:
@@ -172,10 +181,75 @@ def _best_params(spec: TaskSpec, study: object, base: LightGBMParams) -> LightGB
     return spec.search_space.suggest(optuna.trial.FixedTrial(best), base)
 
 
+def _contribute_trials(
+    spec: TaskSpec,
+    splits: Splits,
+    base: LightGBMParams,
+    study: str,
+    storage: str,
+    trials: int,
+    seed: int,
+) -> list[int]:
+    """Run this worker's trials of the shared study until it holds `trials`; their numbers."""
+    from training.tune import tune
+
+    ran: list[int] = []
+    existing = _existing_study(storage, study)
+    if existing is not None and _finished(existing) >= trials:
+        return ran
+    try:
+        tune(
+            spec,
+            splits.train,
+            splits.valid,
+            trials,
+            base,
+            study_name=study,
+            storage=storage,
+            on_trial=ran.append,
+            total_trials=trials,
+            sampler_seed=seed * 100_003 + os.getpid(),
+        )
+    except (ValueError, ImportError) as exc:
+        raise UserError(f"cannot use Optuna storage for study {study!r}: {exc}") from None
+    return ran
+
+
+def _train_best(
+    spec: TaskSpec,
+    data: TrainingData,
+    shared: Any,
+    base: LightGBMParams,
+    seed: int,
+    max_rounds: int | None,
+    finished: int,
+) -> TrainOutcome:
+    """Train and register the study's best trial; tag the run with the study it came from."""
+    from training import tracking
+    from training.train import train_task
+
+    params = _best_params(spec, shared, base)
+    typer.echo(
+        f"  best trial {shared.best_trial.number} (valid AUC {shared.best_value:.4f}): training it"
+    )
+    outcome = train_task(
+        dataclasses.replace(spec, params=params), data, seed=seed, max_rounds=max_rounds
+    )
+    client = tracking.tracking_client()
+    for key, value in {
+        "riskloop.optuna_study": shared.study_name,
+        "riskloop.optuna_best_trial": str(shared.best_trial.number),
+        "riskloop.optuna_best_value": f"{shared.best_value:.6f}",
+        "riskloop.optuna_trials": str(finished),
+    }.items():
+        client.set_tag(outcome.run_id, key, value)
+    shared.set_user_attr(VERSION_KEY, outcome.version)
+    shared.set_user_attr("riskloop.run_id", outcome.run_id)
+    return outcome
+
+
 def tune_command(
-    task: Annotated[
-        str, typer.Option("--task", help="wage-arrears, telecom-fraud or dispute-escalation.")
-    ],
+    task: Annotated[str, typer.Option("--task", help=f"{names_in_words()}.")],
     storage: Annotated[
         str,
         typer.Option(
@@ -210,9 +284,7 @@ def tune_command(
 
     import optuna
 
-    from training import tracking
-    from training.train import split_dataset, train_task
-    from training.tune import tune
+    from training.train import split_dataset
 
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -225,24 +297,7 @@ def tune_command(
         if max_rounds is not None:
             base = dataclasses.replace(base, num_boost_round=max_rounds)
         owner = worker_name()
-        ran: list[int] = []
-        existing = _existing_study(storage, study)
-        if existing is None or _finished(existing) < trials:
-            try:
-                tune(
-                    spec,
-                    splits.train,
-                    splits.valid,
-                    trials,
-                    base,
-                    study_name=study,
-                    storage=storage,
-                    on_trial=ran.append,
-                    total_trials=trials,
-                    sampler_seed=seed * 100_003 + os.getpid(),
-                )
-            except (ValueError, ImportError) as exc:
-                raise UserError(f"cannot use Optuna storage for study {study!r}: {exc}") from None
+        ran = _contribute_trials(spec, splits, base, study, storage, trials, seed)
         shared = optuna.load_study(study_name=study, storage=storage)
         finished = _finished(shared)
         typer.echo(
@@ -259,23 +314,7 @@ def tune_command(
                 + (f" (registered version {claimed})" if claimed else "")
             )
             return
-        params = _best_params(spec, shared, base)
-        typer.echo(
-            f"  best trial {shared.best_trial.number} (valid AUC {shared.best_value:.4f}): training it"
-        )
-        outcome = train_task(
-            dataclasses.replace(spec, params=params), data, seed=seed, max_rounds=max_rounds
-        )
-        client = tracking.tracking_client()
-        for key, value in {
-            "riskloop.optuna_study": study,
-            "riskloop.optuna_best_trial": str(shared.best_trial.number),
-            "riskloop.optuna_best_value": f"{shared.best_value:.6f}",
-            "riskloop.optuna_trials": str(finished),
-        }.items():
-            client.set_tag(outcome.run_id, key, value)
-        shared.set_user_attr(VERSION_KEY, outcome.version)
-        shared.set_user_attr("riskloop.run_id", outcome.run_id)
+        outcome = _train_best(spec, data, shared, base, seed, max_rounds, finished)
     typer.echo(
         f"  registered {outcome.name} version {outcome.version} ({', '.join(outcome.aliases)}), "
         f"run {outcome.run_id}"

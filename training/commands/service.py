@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from features.tasks import TASK_NAMES, names_in_words
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ def preflight() -> None:
     from mlflow.exceptions import MlflowException
 
     client = mlflow.MlflowClient(tracking_uri=settings.mlflow_uri, registry_uri=settings.mlflow_uri)
-    for task in ("wage-arrears", "telecom-fraud", "dispute-escalation"):
+    for task in TASK_NAMES:
         try:
             client.get_model_version_by_alias(registered_model_name(task), "champion")
         except (MlflowException, RegistryError):
@@ -132,7 +133,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def materialize(
-        task: str = typer.Option(..., help="wage-arrears, telecom-fraud or dispute-escalation."),
+        task: str = typer.Option(..., help=f"{names_in_words()}."),
         raw: Path = typer.Option(..., help="Raw city folder (as `riskloop generate` writes)."),
     ) -> None:
         """Write each entity's latest features to the online store for `entity_ids` scoring."""

@@ -1,0 +1,78 @@
+"""The shared page templates escape every value and keep pages self-contained."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+from jinja2 import Environment
+from PIL import Image
+
+from models import pages
+from models.explain_plots import Contribution, waterfall_png
+
+MACROS = '{% import "macros.html" as ui %}'
+
+
+def _render(source: str, **context: object) -> str:
+    return pages.environment().from_string(MACROS + source).render(**context)
+
+
+def test_values_are_escaped_and_macro_markup_passes_through() -> None:
+    hostile = '<script>alert("x")</script>'
+    fragment = _render('<td title="{{ v }}">{{ v }}</td>', v=hostile)
+    assert "<script>" not in fragment
+    assert "&lt;script&gt;" in fragment
+    assert 'title="&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"' in fragment
+    badge = _render("{{ ui.definition_list([('level', ui.level_badge('red', v))]) }}", v=hostile)
+    assert '<dd><span class="level level-red">&lt;script&gt;' in badge
+
+
+def test_table_formats_numbers_and_highlights_cells() -> None:
+    rendered = _render(
+        "{{ ui.data_table(['group', 'rate'], rows) }}",
+        rows=[["<a>", 0.12345], ["b", pages.Cell(0.5, "flag")], [1234, True]],
+    )
+    assert "<td>&lt;a&gt;</td>" in rendered
+    assert '<td class="num">0.123</td>' in rendered
+    assert '<td class="flag">0.500</td>' in rendered
+    assert '<td class="num">1,234</td><td>yes</td>' in rendered
+
+
+def test_reason_row_puts_the_signed_contribution_where_asked() -> None:
+    row = _render("{{ ui.reason_row(-0.0714, ['label', 'sentence'], contribution_at=1) }}")
+    assert row == '<tr><td>label</td><td class="num">-0.071</td><td>sentence</td></tr>'
+
+
+def test_layout_is_self_contained_and_images_decode() -> None:
+    png = waterfall_png([Contribution("a", "甲", "1", 0.5)], -2.0)
+    page = (
+        pages.environment()
+        .from_string(
+            '{% extends "layout.html" %}{% import "macros.html" as ui %}'
+            '{% block content %}{% call ui.section("s", "S") %}'
+            '{{ ui.waterfall_figure(png, "chart", "note <b>") }}{% endcall %}{% endblock %}'
+        )
+        .render(title="t <1>", lang="zh", png=png)
+    )
+    assert page.startswith("<!DOCTYPE html>")
+    assert '<html lang="zh-CN">' in page
+    assert "default-src &#39;none&#39;" in page
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    assert "<title>t &lt;1&gt;</title>" in page
+    assert '<section id="s">' in page and "note &lt;b&gt;" in page
+    assert ".level-red" in page  # the shared stylesheet is inlined
+    (encoded,) = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    image = Image.open(io.BytesIO(base64.b64decode(encoded)))
+    image.verify()
+    assert image.format == "PNG"
+
+
+def test_one_environment_with_autoescape_and_package_templates_first() -> None:
+    env = pages.environment("serving")
+    assert isinstance(env, Environment) and env is pages.environment("serving")
+    assert env.autoescape("anything.html") is True
+    assert env.get_template("explanation.html") is not None  # serving's own
+    assert env.get_template("layout.html") is not None  # the shared layout
+    assert ".level-red" in pages.stylesheet()

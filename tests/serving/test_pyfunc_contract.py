@@ -1,0 +1,122 @@
+"""The registry keeps its contract: each champion's pyfunc scores a dataset as built, like the service.
+
+A data scientist's first move with a registered model is
+`mlflow.pyfunc.load_model("models:/riskloop-<task>@champion").predict(frame)` on the project's
+own dataset: counts as int64, flags as bool, categories as pandas categories, exactly as
+`riskloop build-dataset` wrote them. The scores must equal the running service's for the same
+rows, and the logged signature must state the catalog's types.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from features.catalog import features
+from models.registry import SIGNATURE_TYPES, PyfuncInputError
+from training.cli import app
+
+from .conftest import TASKS, Served
+from .test_service import as_records, score
+
+ROWS = 60
+
+
+@pytest.fixture(scope="module")
+def built(small_city: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
+    """Each task's labelled dataset written by `riskloop build-dataset` and read back as is."""
+    out = tmp_path_factory.mktemp("datasets")
+    frames = {}
+    for task in TASKS:
+        path = out / f"{task}.parquet"
+        result = CliRunner().invoke(
+            app, ["build-dataset", "--task", task, "--raw", str(small_city), "--out", str(path)]
+        )
+        assert result.exit_code == 0, result.output
+        frames[task] = pd.read_parquet(path).tail(ROWS).reset_index(drop=True)
+    return frames
+
+
+def _champion(served: Served, task: str) -> mlflow.pyfunc.PyFuncModel:
+    from models.settings import get_settings
+
+    mlflow.set_tracking_uri(get_settings().mlflow_uri)
+    mlflow.set_registry_uri(get_settings().mlflow_uri)
+    return mlflow.pyfunc.load_model(f"models:/riskloop-{task}@champion")
+
+
+def _served_scores(served: Served, task: str, frame: pd.DataFrame) -> np.ndarray:
+    response = score(served, task, {"records": as_records(task, frame), "explain": False})
+    assert response.status_code == 200, response.text
+    return np.array([result["score"] for result in response.json()["results"]])
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_the_champion_scores_the_built_dataset_like_the_service(
+    served: Served, built: dict[str, pd.DataFrame], task: str
+) -> None:
+    frame = built[task]
+    kinds = {feature.dtype for feature in features(task)}
+    for feature in features(task):  # the frame is the dataset's own types, not a cast copy
+        dtype = frame[feature.name].dtype
+        if feature.dtype == "category":
+            assert isinstance(dtype, pd.CategoricalDtype), feature.name
+        elif feature.dtype == "int":
+            assert dtype == np.int64, feature.name
+        elif feature.dtype == "bool":
+            assert dtype == np.bool_, feature.name
+    assert "category" in kinds or "int" in kinds
+
+    pyfunc = _champion(served, task)
+    expected = _served_scores(served, task, frame)
+
+    np.testing.assert_allclose(np.asarray(pyfunc.predict(frame)), expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_categories_as_text_and_counts_as_floats_score_the_same(
+    served: Served, built: dict[str, pd.DataFrame], task: str, tmp_path: Path
+) -> None:
+    """What a CSV round trip gives: categories as strings; counts as floats (as with a gap)."""
+    frame = built[task]
+    path = tmp_path / "rows.csv"
+    frame.to_csv(path, index=False)
+    from_csv = pd.read_csv(path)
+    ints = [f.name for f in features(task) if f.dtype == "int"]
+    as_floats = from_csv.astype(dict.fromkeys(ints, "float64"))
+    pyfunc = _champion(served, task)
+    expected = np.asarray(pyfunc.predict(frame))
+    for variant in (from_csv, as_floats):
+        np.testing.assert_allclose(np.asarray(pyfunc.predict(variant)), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_the_signature_states_the_catalogs_types(served: Served, task: str) -> None:
+    schema = _champion(served, task).metadata.get_input_schema()
+    logged = {spec.name: spec.type.name for spec in schema.inputs}
+    assert logged == {f.name: SIGNATURE_TYPES[f.dtype] for f in features(task)}
+
+
+def test_values_outside_the_catalog_are_refused_naming_the_column(
+    served: Served, built: dict[str, pd.DataFrame]
+) -> None:
+    task = next(t for t in TASKS if any(f.dtype == "category" for f in features(t)))
+    frame = built[task]
+    pyfunc = _champion(served, task)
+    category = next(f for f in features(task) if f.dtype == "category")
+    unknown = frame.assign(**{category.name: "no-such-category"})
+    with pytest.raises(PyfuncInputError, match=f"column {category.name} holds no-such-category"):
+        pyfunc.predict(unknown)
+    count = next((f for t in TASKS for f in features(t) if f.dtype == "int"), None)
+    assert count is not None
+    count_task = next(t for t in TASKS if count in features(t))
+    fractional = built[count_task].assign(**{count.name: 0.5})
+    with pytest.raises(PyfuncInputError, match=f"column {count.name} holds fractions"):
+        _champion(served, count_task).predict(fractional)
+    with pytest.raises(ValueError, match="lacks 1 feature column"):
+        pyfunc.predict(frame.drop(columns=[category.name]))
