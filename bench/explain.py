@@ -125,8 +125,9 @@ def run() -> dict[str, Any]:
     """Measure each champion; the figures land in bench/results/explain.json."""
     import pandas as pd
 
-    from bench.serving import TASKS, _champions_exist, _train_champions
+    from bench.serving import _champions_exist, _train_champions
     from bench.training import _default_city
+    from features.tasks import TASK_NAMES
     from models.risk_model import feature_matrix
     from models.settings import get_settings
     from models.spec import get_spec
@@ -144,7 +145,7 @@ def run() -> dict[str, Any]:
             source = f"trained here on {city}"
         load_before = os.getloadavg()
         tasks: dict[str, Any] = {}
-        for task in TASKS:
+        for task in TASK_NAMES:
             spec = get_spec(task)
             frame = build_scoring_set(task, city)
             while len(frame) < BATCH:

@@ -254,11 +254,30 @@ def _loads(url: str, single: bytes, big: bytes, scratch: Path, token: str | None
     }
 
 
-def _dataframe_split(rows: list[dict[str, Any]]) -> bytes:
-    """MLflow's scoring-server input format for `rows`."""
+def _mlflow_body(rows: list[dict[str, Any]], checks_own_input: bool) -> bytes:
+    """MLflow's scoring-server input for `rows`.
+
+    A model that checks its own input (riskloop's catalog signature: MLmodel
+    `is_signature_from_type_hint: true`) takes `inputs` records and MLflow passes them on as
+    they are; a model logged with an enforced signature takes `dataframe_split`, which MLflow
+    converts column by column against it.
+    """
+    if checks_own_input:
+        return json.dumps({"inputs": rows}).encode()
     columns = list(rows[0])
     data = [[row[c] for c in columns] for row in rows]
     return json.dumps({"dataframe_split": {"columns": columns, "data": data}}).encode()
+
+
+def _checks_own_input(task: str, tracking_uri: str) -> bool:
+    """Whether the task's champion was logged with riskloop's catalog signature."""
+    import mlflow
+    from mlflow.models import Model
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    mlmodel = Model.load(f"models:/riskloop-{task}@champion")
+    return bool(mlmodel.to_dict().get("is_signature_from_type_hint"))
 
 
 def _measure(
@@ -365,6 +384,8 @@ def run() -> dict[str, Any]:
                 scratch,
                 None,
             )
+            own_check = _checks_own_input(task, env["RISKLOOP_MLFLOW_URI"])
+            figures["tasks"][task]["mlflow_input"] = "inputs" if own_check else "dataframe_split"
             mlflow_env = {
                 **env,
                 "MLFLOW_TRACKING_URI": env["RISKLOOP_MLFLOW_URI"],
@@ -383,8 +404,8 @@ def run() -> dict[str, Any]:
                 ],
                 mlflow_env,
                 "/invocations",
-                _dataframe_split(rows[:1]),
-                _dataframe_split(rows),
+                _mlflow_body(rows[:1], own_check),
+                _mlflow_body(rows, own_check),
                 scratch,
                 None,
             )

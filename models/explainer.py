@@ -410,14 +410,15 @@ class TreeExplainer:
             explainer._tabulate(trees, block_entries, table_max_d)
             # Load (or compile) the row kernel now, not on the service's first request.
             explainer.contributions(np.zeros((1, n_features)))
-        except (UnsupportedModel, KeyError, ValueError, ImportError, RuntimeError) as exc:
-            # ImportError/RuntimeError: numba missing, or no writable place for its cache.
+        except Exception as exc:
+            # The tables are an optimisation: a model must still load and explain (through
+            # LightGBM) whatever stops them, and say why once.
             if isinstance(exc, UnsupportedModel):
                 reason = str(exc)
-            elif isinstance(exc, ImportError | RuntimeError):
-                reason = f"the compiled kernels are unavailable: {exc!r}"
-            else:
+            elif isinstance(exc, KeyError | ValueError):
                 reason = f"unreadable model: {exc!r}"
+            else:  # numba missing, no writable place for its cache, a compile error
+                reason = f"the compiled kernels are unavailable: {exc!r}"
             log.warning(
                 "fast TreeSHAP unavailable (%s): explanations use LightGBM's pred_contrib", reason
             )

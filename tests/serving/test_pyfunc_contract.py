@@ -9,8 +9,13 @@ rows, and the logged signature must state the catalog's types.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import mlflow
 import numpy as np
 import pandas as pd
@@ -19,6 +24,7 @@ from typer.testing import CliRunner
 
 from features.catalog import features
 from models.registry import SIGNATURE_TYPES, PyfuncInputError
+from tests.processes import free_port, stop_process_group
 from training.cli import app
 
 from .conftest import TASKS, Served
@@ -120,3 +126,49 @@ def test_values_outside_the_catalog_are_refused_naming_the_column(
         _champion(served, count_task).predict(fractional)
     with pytest.raises(ValueError, match="lacks 1 feature column"):
         pyfunc.predict(frame.drop(columns=[category.name]))
+
+
+def test_mlflow_models_serve_takes_records_and_answers_like_the_service(
+    served: Served, built: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    """The champion behind MLflow's own scoring server: `inputs` records, the service's scores."""
+    from models.settings import get_settings
+
+    task = TASKS[0]
+    frame = built[task].head(20)
+    records = [{k: v for k, v in r.items() if k != "entity_id"} for r in as_records(task, frame)]
+    uri = get_settings().mlflow_uri
+    port = free_port()
+    log = tmp_path / "mlflow-serve.log"
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": uri,
+        "MLFLOW_REGISTRY_URI": uri,
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    mlflow_cli = str(Path(sys.executable).with_name("mlflow"))
+    command = [mlflow_cli, "models", "serve", "-m", f"models:/riskloop-{task}@champion"]
+    command += ["--env-manager", "local", "--host", "127.0.0.1", "-p", str(port)]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if httpx.get(f"{url}/ping", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        answer = httpx.post(f"{url}/invocations", json={"inputs": records}, timeout=60)
+        assert answer.status_code == 200, answer.text + log.read_text()[-2000:]
+        got = np.asarray(answer.json()["predictions"], dtype="float64")
+        np.testing.assert_allclose(got, _served_scores(served, task, frame), rtol=0, atol=1e-12)
+        split = {"dataframe_split": {"columns": list(records[0]), "data": []}}
+        refused = httpx.post(f"{url}/invocations", json=split, timeout=60)
+        assert refused.status_code == 400 and "inputs" in refused.text
+    finally:
+        stop_process_group(process)

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from features.tasks import TASK_NAMES
 from models.explainer import TreeExplainer
 from models.risk_model import RiskModel, feature_matrix
 from models.scorer import score_arrays
-from models.spec import TASK_NAMES
 from training.train import Splits
 
 
