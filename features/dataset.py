@@ -16,7 +16,7 @@ import pandas as pd
 
 from features.catalog import CATALOG, CATALOG_VERSION, feature_names
 from features.pit import AsOfDate
-from features.schemas import validate_tables
+from features.schemas import TABLE_SPECS, absent_optional_columns, validate_tables
 from features.tasks import get_task
 
 Progress = Callable[[int, int], None]
@@ -43,12 +43,67 @@ def build_dataset(
         ValueError: `as_of` given for a labelled build.
     """
     info = get_task(task)
-    validated = validate_tables(info.slug, tables)
-    if unlabelled:
-        return info.builder.build_scoring_set(validated, as_of, with_progress)
-    if as_of is not None:
+    if as_of is not None and not unlabelled:
         raise ValueError("as_of applies to the scoring set only (unlabelled=True)")
-    return info.builder.build_labelled_dataset(validated, with_progress)
+    absent = absent_optional_columns(tables, info.slug)
+    validated = validate_tables(info.slug, _with_placeholders(info.slug, tables, absent))
+    if unlabelled:
+        frame = info.builder.build_scoring_set(validated, as_of, with_progress)
+    else:
+        frame = info.builder.build_labelled_dataset(validated, with_progress)
+    left_out = features_left_out(info.slug, absent)
+    return frame.drop(columns=list(left_out)) if left_out else frame
+
+
+def features_left_out(task: str, absent: set[tuple[str, str]]) -> dict[str, str]:
+    """Catalog features that read an absent optional column: feature -> `table.column`.
+
+    A city whose tables lack an optional column (a signal no model needs, such as metered
+    water) gets a dataset, and so a model, without the features derived from it.
+    """
+    slug = get_task(task).slug
+    left_out: dict[str, str] = {}
+    for entry in CATALOG[slug]:
+        for table, column in sorted(absent):
+            if entry.source_table == table and column in entry.source_columns:
+                left_out[entry.name] = f"{table}.{column}"
+    return left_out
+
+
+def optional_features(task: str) -> set[str]:
+    """Catalog features derived from an optional raw column (a city's tables may lack it)."""
+    slug = get_task(task).slug
+    optional = {
+        (table, name)
+        for table, spec in TABLE_SPECS[slug].items()
+        for name, col in spec.columns.items()
+        if col.optional
+    }
+    return set(features_left_out(slug, optional))
+
+
+def _with_placeholders(
+    slug: str, tables: Mapping[str, pd.DataFrame], absent: set[tuple[str, str]]
+) -> Mapping[str, pd.DataFrame]:
+    """The tables with each absent optional column filled by a placeholder of its kind.
+
+    The builders then run unchanged; every feature reading a placeholder is dropped from their
+    result (`features_left_out`), so no placeholder value reaches a dataset.
+    """
+    if not absent:
+        return tables
+    filled = dict(tables)
+    for table, column in absent:
+        spec = TABLE_SPECS[slug][table].columns[column]
+        placeholders: dict[str, str | float | bool] = {
+            "int": 0,
+            "float": 0.0,
+            "bool": False,
+            "category": spec.values[0] if spec.values else "",
+        }
+        placeholder = placeholders.get(spec.kind, "")
+        filled[table] = filled[table].assign(**{column: placeholder})
+    return filled
 
 
 def input_fingerprint(tables: Mapping[str, pd.DataFrame]) -> str:

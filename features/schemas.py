@@ -37,11 +37,14 @@ _NAT = np.iinfo(np.int64).min
 
 @dataclass(frozen=True)
 class ColumnSpec:
-    """One raw column: its kind, allowed values (categories) and whether it may be null."""
+    """One raw column: its kind, allowed values (categories), whether it may be null, and
+    whether a city's table may lack it altogether (`optional`: the features derived from it
+    are then left out of the dataset and the model, with a line saying so)."""
 
     kind: ColumnKind
     values: tuple[str, ...] = ()
     nullable: bool = False
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,11 @@ def _id(nullable: bool = False) -> ColumnSpec:
 
 def _cat(*values: str) -> ColumnSpec:
     return ColumnSpec("category", values=values)
+
+
+def _optional(spec: ColumnSpec) -> ColumnSpec:
+    """The same column, which a city's table may lack (a signal no model needs)."""
+    return ColumnSpec(spec.kind, spec.values, spec.nullable, optional=True)
 
 
 _TS = ColumnSpec("timestamp")
@@ -96,7 +104,7 @@ WAGE_ARREARS_TABLES: dict[str, TableSpec] = {
             "registered_capital": _MONEY,
             "founded_on": _TS,
             "district": _STR,
-            "trademark_count": _INT,
+            "trademark_count": _optional(_INT),
             **_TIMES,
         },
     ),
@@ -141,7 +149,7 @@ WAGE_ARREARS_TABLES: dict[str, TableSpec] = {
             "employer_id": _id(),
             "month": _TS,
             "electricity_kwh": _MONEY,
-            "water_m3": _MONEY,
+            "water_m3": _optional(_MONEY),
             **_TIMES,
         },
     ),
@@ -224,7 +232,7 @@ TELECOM_FRAUD_TABLES: dict[str, TableSpec] = {
             "sex": _cat("f", "m"),
             "district": _STR,
             "lives_alone": _BOOL,
-            "education_level": _cat("primary", "secondary", "tertiary"),
+            "education_level": _optional(_cat("primary", "secondary", "tertiary")),
             **_TIMES,
         },
     ),
@@ -257,7 +265,7 @@ TELECOM_FRAUD_TABLES: dict[str, TableSpec] = {
             "amount_out": _MONEY,
             "new_payees": _INT,
             "night_transfers": _INT,
-            "card_payment_count": _INT,
+            "card_payment_count": _optional(_INT),
             **_TIMES,
         },
     ),
@@ -311,7 +319,7 @@ DISPUTE_ESCALATION_TABLES: dict[str, TableSpec] = {
             "group_flag": _BOOL,
             "district": _STR,
             "handling_level": _cat(*HANDLING_LEVELS),
-            "registration_channel": _cat(*REGISTRATION_CHANNELS),
+            "registration_channel": _optional(_cat(*REGISTRATION_CHANNELS)),
             **_TIMES,
         },
     ),
@@ -343,7 +351,7 @@ DISPUTE_ESCALATION_TABLES: dict[str, TableSpec] = {
             "dispute_id": _id(),
             "emotion_flag": _BOOL,
             "threat_flag": _BOOL,
-            "visit_duration_min": _MONEY,
+            "visit_duration_min": _optional(_MONEY),
             **_TIMES,
         },
     ),
@@ -457,6 +465,7 @@ def _column_schema(name: str, spec: ColumnSpec) -> pa.Column:
         checks=checks,
         nullable=True,
         coerce=spec.kind in ("timestamp", "float"),
+        required=not spec.optional,
         name=name,
     )
 
@@ -777,6 +786,17 @@ def validate_table(task: str, table: str, frame: pd.DataFrame) -> pd.DataFrame:
         return schema.validate(normalised, lazy=True, inplace=True)
     except SchemaErrors as errors:
         raise _first_failure(f"{task}/{table}", normalised, spec, errors) from None
+
+
+def absent_optional_columns(tables: Mapping[str, pd.DataFrame], task: str) -> set[tuple[str, str]]:
+    """(table, column) pairs of the task's optional columns that `tables` lack."""
+    return {
+        (table, name)
+        for table, spec in TABLE_SPECS[task].items()
+        if table in tables
+        for name, col in spec.columns.items()
+        if col.optional and name not in tables[table].columns
+    }
 
 
 def validate_tables(task: str, tables: Mapping[str, pd.DataFrame]) -> RawTables:

@@ -38,6 +38,19 @@ class FeatureMismatchError(ValueError):
     """A frame's columns do not provide the features the spec needs."""
 
 
+def _spec_for_saved_features(spec: TaskSpec, saved: list[str]) -> TaskSpec:
+    """The spec a saved model was trained on: the catalog's, less optional features its city
+    lacked (the saved list is then the catalog's in order, without them)."""
+    from features.dataset import optional_features
+
+    left_out = [name for name in spec.feature_names if name not in saved]
+    if left_out and set(left_out) <= optional_features(spec.task):
+        reduced = spec.without(left_out)
+        if list(reduced.feature_names) == saved:
+            return reduced
+    return spec
+
+
 def _check_columns(spec: TaskSpec, frame: pd.DataFrame) -> None:
     missing = [name for name in spec.feature_names if name not in frame.columns]
     if missing:
@@ -379,6 +392,7 @@ class RiskModel:
             raise
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelLoadError(f"{source / META_FILE} is corrupt: {exc!r}") from exc
+        spec = _spec_for_saved_features(spec, list(meta["features"]))
         if list(spec.feature_names) != list(meta["features"]):
             raise ModelLoadError(
                 f"model in {source} was trained on catalog {meta['catalog_version']} features "

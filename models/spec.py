@@ -9,7 +9,7 @@ Nothing here trains or reads files; `get_spec` only combines constants with the 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal, Protocol
@@ -252,6 +252,15 @@ class TaskSpec:
     def registered_model_name(self) -> str:
         return f"riskloop-{self.task}"
 
+    def without(self, names: Collection[str]) -> TaskSpec:
+        """This spec without the named features: the model of a city whose tables lack an
+        optional column (features.dataset.features_left_out) is trained and served on it."""
+        if not names:
+            return self
+        return dataclasses.replace(
+            self, features=tuple(f for f in self.features if f.name not in set(names))
+        )
+
     def feature(self, name: str) -> FeatureDef:
         """The catalog entry of one model feature."""
         for feature in self.features:
@@ -283,8 +292,8 @@ class TaskSpec:
             if not feature.actionable:
                 continue
             actions = self.feature_actions.get(feature.name, ())
-            if feature.driver is not None:
-                actions = (*actions, *self.driver_actions.get(feature.driver, ()))
+            if feature.signal is not None:
+                actions = (*actions, *self.driver_actions.get(feature.signal, ()))
             for action in actions:
                 chosen.setdefault(action, f"reason:{feature.name}")
         return [(trigger, action) for action, trigger in chosen.items()]

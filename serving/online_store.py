@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.catalog import CATALOG
+from features.dataset import optional_features
 from models.secret_keys import load_secrets
 from models.settings import get_settings
 from models.spec import task_slug
@@ -52,7 +53,14 @@ def online_path(slug: str, data_dir: Path) -> Path:
 
 def latest_rows(slug: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Each entity's most recent row, keeping only the id, the as-of date and the features."""
-    features = [feature.name for feature in CATALOG[slug]]
+    # A city lacking an optional column has no features derived from it (nor a model using
+    # them): those are left out here too.
+    optional = optional_features(slug)
+    features = [
+        feature.name
+        for feature in CATALOG[slug]
+        if feature.name in frame.columns or feature.name not in optional
+    ]
     missing = [c for c in (*KEY_COLUMNS, *features) if c not in frame.columns]
     if missing:
         raise ValueError(f"{slug} scoring set lacks column(s): {', '.join(missing)}")

@@ -16,11 +16,26 @@ SMALL_CITY_SEED = 7
 
 @pytest.fixture(scope="session")
 def small_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The small simulated city (all three tasks), generated once per test session."""
+    """The small clean-profile city (all three tasks), generated once per test session.
+
+    Clean: the tests that use it check the additive city's documented structure (each driver
+    moves the truth its way, calibrated labels, the fidelity figures); the realistic profile
+    has its own fixture.
+    """
     from data_samples.city import generate_city
 
     out = tmp_path_factory.mktemp("city") / "small"
-    generate_city(out, size="small", seed=SMALL_CITY_SEED)
+    generate_city(out, size="small", seed=SMALL_CITY_SEED, profile="clean")
+    return out
+
+
+@pytest.fixture(scope="session")
+def realistic_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small realistic-profile city (the default profile), generated once per session."""
+    from data_samples.city import generate_city
+
+    out = tmp_path_factory.mktemp("city") / "realistic"
+    generate_city(out, size="small", seed=SMALL_CITY_SEED, profile="realistic")
     return out
 
 

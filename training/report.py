@@ -47,6 +47,7 @@ from training.report_metrics import (
     TOP_REASON_SHARE_TARGET,
     TOP_REASONS,
     WARNING_LEVELS,
+    FeatureRoles,
     Truth,
     audit_groups,
     capacity_rows,
@@ -158,10 +159,9 @@ def _label(feature: FeatureDef, bilingual: bool = True) -> str:
     return language.both(feature.label_en, feature.label_zh) if bilingual else feature.label_en
 
 
-def _kind(feature: FeatureDef) -> str:
-    if feature.noise:
-        return "noise"
-    return "driver" if feature.driver is not None else "other"
+def _kind(feature: FeatureDef, roles: FeatureRoles) -> str:
+    kind = roles.kind(feature.name)
+    return "noise" if kind == "proxy" else kind
 
 
 def _numeric_values(model: RiskModel, frame: pd.DataFrame) -> np.ndarray:
@@ -357,7 +357,9 @@ def _performance(
     }
 
 
-def _global_explanations(model: RiskModel, test: pd.DataFrame, scored: _Scored) -> dict[str, Any]:
+def _global_explanations(
+    model: RiskModel, test: pd.DataFrame, scored: _Scored, roles: FeatureRoles
+) -> dict[str, Any]:
     """Importance bar, beeswarm, dependence plots of the top features and the ranking."""
     features = model.spec.features
     contributions = scored.contributions
@@ -382,12 +384,17 @@ def _global_explanations(model: RiskModel, test: pd.DataFrame, scored: _Scored) 
     return {
         "explained": len(contributions),
         "sampled": len(contributions) < len(test),
-        "bar": importance_bar_png(labels, mean_abs.tolist(), [_kind(f) for f in features]),
+        "bar": importance_bar_png(labels, mean_abs.tolist(), [_kind(f, roles) for f in features]),
         "beeswarm": beeswarm_png(contributions, values, labels),
         "dependence_count": min(DEPENDENCE_PLOTS, len(features)),
         "dependence": dependence,
         "ranking": [
-            {"feature": features[index], "importance": float(mean_abs[index])} for index in ranking
+            {
+                "feature": features[index],
+                "role": roles.describe(features[index].name),
+                "importance": float(mean_abs[index]),
+            }
+            for index in ranking
         ],
     }
 
@@ -420,13 +427,15 @@ def _fidelity(
         model.spec.features,
         dominant,
         planted_drivers=truth.drivers if truth is not None else (),
+        roles=truth.roles if truth is not None else None,
     )
+    roles = truth.roles if truth is not None else FeatureRoles()
     share = result.get("top_reason_share", math.nan)
     missing = sorted(set(truth.drivers) - set(result["driver_importance"])) if truth else []
     context = {
         "result": result,
-        "drivers": driver_ranking(result),
-        "features": feature_ranking(result, model.spec.features),
+        "drivers": driver_ranking(result, roles),
+        "features": feature_ranking(result, model.spec.features, roles),
         "missing_drivers": missing,
         "has_units": dominant is not None,
         "explained": len(scored.contributions),
@@ -553,7 +562,9 @@ def build_report(
         titles=dict(zip(SECTION_IDS, SECTION_TITLES, strict=True)),
         card=_model_card(model, test, run_info, truth),
         performance=_performance(model, test, scored, true_prob),
-        explanations=_global_explanations(model, test, scored),
+        explanations=_global_explanations(
+            model, test, scored, truth.roles if truth is not None else FeatureRoles()
+        ),
         fairness=_fairness(model, test, scored),
         fidelity=fidelity_context,
         sample=_warnings_sample(model, test, scored),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,47 @@ TOP_REASON_SHARE_TARGET = 0.80
 
 
 @dataclass(frozen=True)
+class FeatureRoles:
+    """Which model features the simulated city planted as drivers, noise or proxies.
+
+    The simulator's knowledge, read from truth/drivers.json ("features"): the catalog describes
+    production features only and carries no such labels.
+
+    Attributes:
+        driver_of: feature name -> the planted driver it measures.
+        noise: features derived from a pure-noise column.
+        proxies: features that shadow a driver's causes and have no effect of their own.
+    """
+
+    driver_of: Mapping[str, str] = field(default_factory=dict)
+    noise: tuple[str, ...] = ()
+    proxies: tuple[str, ...] = ()
+
+    @classmethod
+    def from_document(cls, entry: Mapping[str, Any]) -> FeatureRoles:
+        """Roles from one task's "features" entry of truth/drivers.json."""
+        drivers = entry.get("drivers", {})
+        return cls(
+            driver_of={name: driver for driver, names in drivers.items() for name in names},
+            noise=tuple(entry.get("noise", ())),
+            proxies=tuple(entry.get("proxies", {})),
+        )
+
+    def kind(self, name: str) -> str:
+        """ "driver", "noise", "proxy" or "other"."""
+        if name in self.noise:
+            return "noise"
+        if name in self.proxies:
+            return "proxy"
+        return "driver" if name in self.driver_of else "other"
+
+    def describe(self, name: str) -> str:
+        """The driver a feature measures, or "noise" / "proxy" / "–"."""
+        kind = self.kind(name)
+        return self.driver_of[name] if kind == "driver" else ("–" if kind == "other" else kind)
+
+
+@dataclass(frozen=True)
 class Truth:
     """The simulated city's truth for one task.
 
@@ -38,11 +79,13 @@ class Truth:
         units: entity_id, as_of, true_prob, dominant_driver per unit.
         drivers: the planted driver names (truth/drivers.json), empty if unknown.
         noise: the planted noise signal names.
+        roles: which features measure which driver, and which are noise or proxies.
     """
 
     units: pd.DataFrame
     drivers: tuple[str, ...] = ()
     noise: tuple[str, ...] = ()
+    roles: FeatureRoles = field(default_factory=FeatureRoles)
 
 
 def fairness_table(
@@ -135,6 +178,7 @@ def fidelity(
     dominant_driver: Sequence[object] | None = None,
     top_k: int = TOP_REASONS,
     planted_drivers: Sequence[str] = (),
+    roles: FeatureRoles | None = None,
 ) -> dict[str, Any]:
     """How well the model's explanations recover the simulated city's planted structure.
 
@@ -145,7 +189,9 @@ def fidelity(
             not a catalog driver counts as "no single driver"); None skips the unit check.
         top_k: how many top reasons (by |contribution|, as the scorer ranks them) to search.
         planted_drivers: the truth's driver names; units dominated by one without any catalog
-            feature count as misses. The catalog's drivers are always included.
+            feature count as misses. The drivers measured by some feature are always included.
+        roles: the truth's feature roles (truth/drivers.json); none known when None. Proxies
+            are held to the same rule as noise: every driver must rank above them.
 
     Returns:
         A dict with `importance` (feature -> mean |SHAP|), `driver_importance` (driver ->
@@ -162,29 +208,29 @@ def fidelity(
         {"units", "hits", "share", "raising_hits", "raising_share"}).
     """
     contributions = np.asarray(contributions, dtype="float64")
-    result = _importance_against_noise(contributions, features)
+    roles = roles or FeatureRoles()
+    result = _importance_against_noise(contributions, features, roles)
     if dominant_driver is None:
         return result
     drivers = set(result["driver_importance"]) | set(planted_drivers)
-    result.update(_top_reason_hits(contributions, features, list(dominant_driver), drivers, top_k))
+    driver_of = [roles.driver_of.get(feature.name) for feature in features]
+    result.update(_top_reason_hits(contributions, driver_of, list(dominant_driver), drivers, top_k))
     return result
 
 
 def _importance_against_noise(
-    contributions: np.ndarray, features: Sequence[FeatureDef]
+    contributions: np.ndarray, features: Sequence[FeatureDef], roles: FeatureRoles
 ) -> dict[str, Any]:
     """Mean |SHAP| per feature and per planted driver, and how they rank against noise."""
     names = [feature.name for feature in features]
     mean_abs = np.abs(contributions).mean(axis=0) if len(contributions) else np.zeros(len(names))
     importance = dict(zip(names, (float(v) for v in mean_abs), strict=True))
-    driver_features = [f.name for f in features if f.driver is not None]
-    noise_features = [f.name for f in features if f.noise]
+    driver_features = [name for name in names if roles.kind(name) == "driver"]
+    noise_features = [name for name in names if roles.kind(name) in ("noise", "proxy")]
     driver_importance: dict[str, float] = {}
-    for feature in features:
-        if feature.driver is not None:
-            driver_importance[feature.driver] = (
-                driver_importance.get(feature.driver, 0.0) + importance[feature.name]
-            )
+    for name in driver_features:
+        driver = roles.driver_of[name]
+        driver_importance[driver] = driver_importance.get(driver, 0.0) + importance[name]
     weakest = min(((n, importance[n]) for n in driver_features), key=lambda kv: kv[1], default=None)
     strongest_noise = max(
         ((n, importance[n]) for n in noise_features), key=lambda kv: kv[1], default=None
@@ -207,13 +253,13 @@ def _importance_against_noise(
 
 def _top_reason_hits(
     contributions: np.ndarray,
-    features: Sequence[FeatureDef],
+    driver_of: list[str | None],
     dominant: list[object],
     drivers: set[str],
     top_k: int,
 ) -> dict[str, Any]:
-    """How often a unit's single dominant driver is among its top-k reasons (all, raising)."""
-    driver_of = [feature.driver for feature in features]
+    """How often a unit's single dominant driver is among its top-k reasons (all, raising);
+    `driver_of` names each feature's planted driver (None for the others)."""
     order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :top_k]
     raising_order = np.argsort(-contributions, axis=1, kind="stable")[:, :top_k]
     per_driver: dict[str, dict[str, float]] = {}
@@ -385,39 +431,43 @@ class RankedImportance:
     flagged: bool
 
 
-def driver_ranking(result: Mapping[str, Any]) -> list[RankedImportance]:
-    """Planted drivers (summed over their features) and noise features, most important first.
-
-    A driver at or below the strongest noise feature is flagged.
+def driver_ranking(
+    result: Mapping[str, Any], roles: FeatureRoles | None = None
+) -> list[RankedImportance]:
+    """Planted drivers (summed over their features) and noise and proxy features, most
+    important first. A driver at or below the strongest noise or proxy feature is flagged.
     """
+    roles = roles or FeatureRoles()
     importance = result["importance"]
     below = set(result["drivers_below_noise"])
     rows = [
         RankedImportance(driver, "planted driver", value, driver in below)
         for driver, value in sorted(result["driver_importance"].items(), key=lambda kv: -kv[1])
     ] + [
-        RankedImportance(name, "noise", importance[name], False)
+        RankedImportance(name, roles.kind(name), importance[name], False)
         for name in result["noise_features"]
     ]
     return sorted(rows, key=lambda row: -float(row.importance))
 
 
 def feature_ranking(
-    result: Mapping[str, Any], features: Sequence[FeatureDef]
+    result: Mapping[str, Any], features: Sequence[FeatureDef], roles: FeatureRoles | None = None
 ) -> list[RankedImportance]:
-    """Driver and noise features one by one; a driver feature not above every noise one is flagged."""
+    """Driver, noise and proxy features one by one; a driver feature not above every noise or
+    proxy one is flagged."""
+    roles = roles or FeatureRoles()
     importance = result["importance"]
     noise = result["strongest_noise_feature"]
     ceiling = noise[1] if noise else -math.inf
     rows = [
         RankedImportance(
             f.name,
-            f.driver or ("noise" if f.noise else "–"),
+            roles.describe(f.name),
             importance[f.name],
-            f.driver is not None and importance[f.name] <= ceiling,
+            roles.kind(f.name) == "driver" and importance[f.name] <= ceiling,
         )
         for f in features
-        if f.driver is not None or f.noise
+        if roles.kind(f.name) != "other"
     ]
     return sorted(rows, key=lambda row: -float(row.importance))
 

@@ -42,6 +42,15 @@ class TrainingData:
     truth: pd.DataFrame | None = None
     truth_source: str | None = None
     feedback: dict[str, object] | None = None
+    left_out: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def notes(self) -> list[str]:
+        """One line per feature left out because the city's tables lack its optional column."""
+        return [
+            f"note: {self.source} has no {column} column; feature {name} left out of the "
+            "dataset and the model"
+            for name, column in self.left_out.items()
+        ]
 
 
 @dataclass(frozen=True)
@@ -111,7 +120,14 @@ def read_dataset(spec: TaskSpec, dataset: Path, truth_dir: Path | None = None) -
         frame = pd.read_parquet(dataset)
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot read dataset {dataset}: {exc}") from exc
-    check_dataset(spec, frame, str(dataset))
+    from features.dataset import optional_features
+
+    left_out = {
+        name: f"{name} (dataset)"
+        for name in sorted(optional_features(spec.task))
+        if name not in frame.columns
+    }
+    check_dataset(spec.without(left_out), frame, str(dataset))
     truth, truth_source = _read_truth(spec, truth_dir)
     return TrainingData(
         frame,
@@ -120,6 +136,7 @@ def read_dataset(spec: TaskSpec, dataset: Path, truth_dir: Path | None = None) -
         truth,
         truth_source,
         _dataset_feedback(dataset, frame),
+        left_out,
     )
 
 
@@ -151,8 +168,8 @@ def build_from_raw(
     `on_progress(done, total)` follows the feature build, unit by unit. `with_feedback` takes
     labels from the warnings store's closed warnings (`training.feedback.apply_feedback`).
     """
-    from features.dataset import build_dataset
-    from features.schemas import RawDataError
+    from features.dataset import build_dataset, features_left_out
+    from features.schemas import RawDataError, absent_optional_columns
     from training.raw_io import load_raw_tables
 
     if not raw_dir.is_dir():
@@ -165,10 +182,11 @@ def build_from_raw(
     feedback = None
     if with_feedback:
         frame, feedback = _apply_store_feedback(spec, frame, tables)
-    check_dataset(spec, frame, str(raw_dir))
+    left_out = features_left_out(spec.task, absent_optional_columns(tables, spec.slug))
+    check_dataset(spec.without(left_out), frame, str(raw_dir))
     truth, truth_source = _read_truth(spec, raw_dir / "truth")
     return TrainingData(
-        frame, str(raw_dir), dataset_fingerprint(frame), truth, truth_source, feedback
+        frame, str(raw_dir), dataset_fingerprint(frame), truth, truth_source, feedback, left_out
     )
 
 
@@ -446,6 +464,9 @@ def train_task(
     from training.evaluate import evaluate_model, mean_abs_shap
 
     step = on_step or (lambda _message: None)
+    spec = spec.without(data.left_out)
+    for note in data.notes():
+        step(note)
     splits = split_dataset(spec, data.frame)
     params, tuning, tune_seconds = _params(
         spec, splits, seed, max_rounds, trials, study_name, on_trial, step

@@ -16,10 +16,20 @@ import pandas as pd
 
 from data_samples.city import dispute_escalation, telecom_fraud, wage_arrears
 from data_samples.city.config import CITY_END, GENERATOR_VERSION, SIZE_CONFIG, SIZES, CitySize
+from data_samples.city.feature_truth import features_document
+from data_samples.city.realism import DEFAULT_PROFILE, PROFILES, Realism, parameters
 from data_samples.city.sample import write_csv_sample
 from data_samples.city.writer import TableWriter, write_json
 
-__all__ = ["SIZES", "TASK_MODULES", "drivers_document", "generate_city", "write_csv_sample"]
+__all__ = [
+    "DEFAULT_PROFILE",
+    "PROFILES",
+    "SIZES",
+    "TASK_MODULES",
+    "drivers_document",
+    "generate_city",
+    "write_csv_sample",
+]
 
 #: Task slug -> simulator module, in the order the city is generated.
 TASK_MODULES: dict[str, ModuleType] = {
@@ -38,15 +48,22 @@ def _plan(slug: str, size: CitySize) -> tuple[int, int, int]:
     return size.disputes, size.dispute_months, size.dispute_chunk
 
 
-def drivers_document() -> dict[str, dict[str, list[dict[str, object]]]]:
-    """The content of truth/drivers.json: per task, the planted drivers and the noise signals."""
-    return {
-        slug: {
+def drivers_document(profile: str = DEFAULT_PROFILE) -> dict[str, dict[str, object]]:
+    """The content of truth/drivers.json: per task, the planted drivers and the noise signals,
+    which catalog features measure them (and which are proxies), and in the realistic profile
+    the parameters of its imperfections."""
+    realism = parameters()
+    document: dict[str, dict[str, object]] = {}
+    for slug, module in TASK_MODULES.items():
+        entry: dict[str, object] = {
             "drivers": [driver.as_json() for driver in module.DRIVERS],
             "noise": [noise.as_json() for noise in module.NOISE],
+            "features": features_document(slug),
         }
-        for slug, module in TASK_MODULES.items()
-    }
+        if profile == "realistic":
+            entry["realism"] = realism[slug]
+        document[slug] = entry
+    return document
 
 
 def _iso(value: np.datetime64 | pd.Timestamp) -> str:
@@ -60,6 +77,7 @@ def generate_city(
     progress: Callable[[str], None] | None = None,
     *,
     rate_multiplier: float = 1.0,
+    profile: str = DEFAULT_PROFILE,
 ) -> dict:
     """Simulate the city and write it under `out`; return the manifest.
 
@@ -69,11 +87,17 @@ def generate_city(
         seed: Random seed; the same seed gives byte-identical files.
         progress: Called with a short message as each chunk of each task is written.
         rate_multiplier: Scales every task's base odds of an event (1.0: the documented rates).
+        profile: "realistic" (imperfect records, non-additive effects, drift; see
+            city/realism.py) or "clean" (generator 1.0.0's city, byte for byte: its manifest
+            carries no `profile` key, as no city before the profiles did).
     """
     if size not in SIZE_CONFIG:
         raise ValueError(f"unknown city size {size!r}; choose one of {', '.join(SIZES)}")
     if rate_multiplier <= 0:
         raise ValueError("rate_multiplier must be positive")
+    if profile not in PROFILES:
+        raise ValueError(f"unknown city profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    realistic = profile == "realistic"
     config = SIZE_CONFIG[size]
     out = Path(out)
     (out / "truth").mkdir(parents=True, exist_ok=True)
@@ -88,6 +112,8 @@ def generate_city(
         "end": _iso(np.datetime64(pd.Timestamp(CITY_END))),
         "tasks": {},
     }
+    if realistic:
+        manifest["profile"] = profile
     for task_no, (slug, module) in enumerate(TASK_MODULES.items()):
         n_units, n_months, chunk_size = _plan(slug, config)
         (out / slug).mkdir(exist_ok=True)
@@ -100,7 +126,14 @@ def generate_city(
             start = chunk * chunk_size
             count = min(chunk_size, n_units - start)
             rng = np.random.default_rng(np.random.SeedSequence([seed, task_no, chunk]))
-            simulated = module.simulate(rng, count, n_months, chunk, start, seed, rate_multiplier)
+            realism = (
+                Realism(np.random.default_rng(np.random.SeedSequence([seed, task_no, chunk, 1])))
+                if realistic
+                else None
+            )
+            simulated = module.simulate(
+                rng, count, n_months, chunk, start, seed, rate_multiplier, realism=realism
+            )
             for name, frame in simulated.tables.items():
                 if name not in writers:
                     writers[name] = TableWriter(out / slug / f"{name}.parquet")
@@ -126,6 +159,6 @@ def generate_city(
             "tables": {name: writer.rows for name, writer in writers.items()},
         }
     manifest["start"] = min(task["start"] for task in manifest["tasks"].values())
-    write_json(out / "truth" / "drivers.json", drivers_document())
+    write_json(out / "truth" / "drivers.json", drivers_document(profile))
     write_json(out / "manifest.json", manifest)
     return manifest

@@ -14,6 +14,7 @@ never recorded (label noise), and a few happen after the 90-day horizon.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,13 @@ from data_samples.city.common import (
     uniform_times,
 )
 from data_samples.city.config import CITY_END, DISTRICTS
+from data_samples.city.realism import (
+    BASE_SHIFT,
+    DISPUTE_EMOTION_WEIGHT,
+    Realism,
+    dispute_detection,
+    dispute_effects,
+)
 from data_samples.city.truth import Driver, NoiseSignal, dominant_driver
 
 SLUG = "dispute_escalation"
@@ -132,6 +140,7 @@ DRIVERS: tuple[Driver, ...] = (
         -0.8,
     ),
 )
+DRIVER_INDEX = {driver.name: i for i, driver in enumerate(DRIVERS)}
 NOISE: tuple[NoiseSignal, ...] = (
     NoiseSignal("registration_channel", "disputes", ("registration_channel",)),
     NoiseSignal("visit_duration", "grid_visits", ("visit_duration_min",)),
@@ -236,6 +245,66 @@ def _count_in_window(
     return span - late
 
 
+@dataclass(frozen=True)
+class _Disputes:
+    """The registered disputes of one chunk, in as-of order."""
+
+    end: np.datetime64
+    history_start: np.datetime64
+    registered: np.ndarray
+    as_of: np.ndarray
+    dtype: np.ndarray
+    group: np.ndarray
+    n_parties: np.ndarray
+    amount: np.ndarray
+    handling: np.ndarray
+    ids: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.as_of)
+
+
+@dataclass(frozen=True)
+class _Parties:
+    """Listed parties (slots: dispute x party), the pool's volatility and each dispute's hidden
+    intensity."""
+
+    slot_dispute: np.ndarray
+    slot_party: np.ndarray
+    slot_rank: np.ndarray
+    volatility: np.ndarray
+    ids: np.ndarray
+    intensity: np.ndarray
+
+
+@dataclass(frozen=True)
+class _FirstWeek:
+    """Mediation sessions and grid visits (the first week's and later ones)."""
+
+    ms_disp: np.ndarray
+    ms_time: np.ndarray
+    outcome: np.ndarray
+    ms_avail: np.ndarray
+    gv_disp: np.ndarray
+    gv_time: np.ndarray
+    emotion: np.ndarray
+    threat: np.ndarray
+    gv_avail: np.ndarray
+    duration: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Records:
+    """The parties' 110 calls and petitions, which escalations add to as they happen."""
+
+    calls: _History
+    call_type: np.ndarray
+    petitions: _History
+    pet_disp: np.ndarray
+    pet_level: np.ndarray
+
+
 def simulate(
     rng: np.random.Generator,
     n_disp: int,
@@ -244,14 +313,48 @@ def simulate(
     id_start: int,
     salt: int,
     rate_multiplier: float,
+    realism: Realism | None = None,
 ) -> SimulatedChunk:
-    """Simulate `n_disp` disputes registered over the `n_months` months before CITY_END."""
+    """Simulate `n_disp` disputes registered over the `n_months` months before CITY_END.
+
+    `realism` switches on the realistic profile (interactions with group disputes and type,
+    thresholds, recording by type); None gives the clean city of generator 1.0.0, draw for
+    draw. The steps draw from `rng` in this order, which fixes the bytes for a seed.
+    """
+    disputes = _draw_disputes(rng, n_disp, n_months, chunk)
+    parties = _draw_parties(rng, disputes, id_start, salt)
+    week = _draw_first_week(rng, disputes, parties.intensity)
+    records = _draw_party_records(rng, disputes, parties)
+    x_static, any_threat = _static_drivers(disputes, week, realism)
+    units, escalations = _escalate_day_by_day(
+        rng, disputes, parties, records, x_static, any_threat, rate_multiplier, realism
+    )
+    tables = _assemble(
+        rng,
+        chunk,
+        disputes.ids,
+        parties.ids,
+        disputes.registered,
+        disputes.dtype,
+        disputes.amount,
+        disputes.n_parties,
+        disputes.group,
+        disputes.handling,
+        (parties.slot_dispute, parties.slot_party, parties.slot_rank),
+        (week.ms_disp, week.outcome, week.ms_time, week.ms_avail),
+        (week.gv_disp, week.emotion, week.threat, week.duration, week.gv_time, week.gv_avail),
+        (records.calls, records.call_type),
+        (records.petitions, records.pet_disp, records.pet_level),
+        escalations,
+    )
+    return SimulatedChunk(tables=tables, units=units)
+
+
+def _draw_disputes(rng: np.random.Generator, n_disp: int, n_months: int, chunk: int) -> _Disputes:
+    """Registration times, types, parties' count, amounts and handling levels."""
     end = np.datetime64(pd.Timestamp(CITY_END), "ns")
     first = np.datetime64(pd.Timestamp(CITY_END) - pd.DateOffset(months=n_months), "ns")
     last_reg = end - np.timedelta64(HORIZON_DAYS + AS_OF_DELAY_DAYS + 1, "D")
-    history_start = first - np.timedelta64(400, "D")
-
-    # --- disputes ---------------------------------------------------------------------------
     span_days = int((last_reg - first) / DAY)
     reg_day = first + np.sort(rng.integers(0, span_days + 1, n_disp)) * DAY
     registered = add_days(reg_day, rng.uniform(8 / 24, 18 / 24, n_disp))
@@ -267,10 +370,24 @@ def simulate(
     )
     handling = rng.choice(3, size=n_disp, p=[0.55, 0.33, 0.12])
     handling = np.where(group & (rng.random(n_disp) < 0.15), 2, handling)
-    dispute_ids = sequential_ids("MD", chunk, n_disp)
+    return _Disputes(
+        end=end,
+        history_start=first - np.timedelta64(400, "D"),
+        registered=registered,
+        as_of=as_of,
+        dtype=dtype,
+        group=group,
+        n_parties=n_parties,
+        amount=amount,
+        handling=handling,
+        ids=sequential_ids("MD", chunk, n_disp),
+    )
 
-    # --- parties: a pool in which some people recur ------------------------------------------
-    listed = np.minimum(n_parties, MAX_LISTED_PARTIES)
+
+def _draw_parties(rng: np.random.Generator, d: _Disputes, id_start: int, salt: int) -> _Parties:
+    """A pool of parties in which some people recur, and each dispute's hidden intensity."""
+    n_disp = d.n
+    listed = np.minimum(d.n_parties, MAX_LISTED_PARTIES)
     slots = int(listed.sum())
     n_pool = max(int(slots * 0.8), 10)
     weight = np.exp(rng.normal(0, 1.0, n_pool))
@@ -285,9 +402,14 @@ def simulate(
     mean_vol = np.bincount(
         slot_dispute, weights=volatility[slot_party], minlength=n_disp
     ) / np.maximum(np.bincount(slot_dispute, minlength=n_disp), 1)
-    intensity = rng.normal(0, 0.8, n_disp) + 0.4 * mean_vol + 0.3 * _HIGH_RISK[dtype]
+    intensity = rng.normal(0, 0.8, n_disp) + 0.4 * mean_vol + 0.3 * _HIGH_RISK[d.dtype]
+    return _Parties(slot_dispute, slot_party, slot_rank, volatility, party_ids, intensity)
 
-    # --- the first week: mediation and grid visits -------------------------------------------
+
+def _draw_first_week(rng: np.random.Generator, d: _Disputes, intensity: np.ndarray) -> _FirstWeek:
+    """Mediation sessions and grid visits in the first week and up to 120 days after."""
+    n_disp, registered, as_of = d.n, d.registered, d.as_of
+
     def first_week(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         parent = repeat_index(counts)
         return parent, uniform_times(rng, registered[parent], as_of[parent])
@@ -323,8 +445,21 @@ def simulate(
     threat = rng.random(len(gv_disp)) < sigmoid(-3.2 + 1.5 * intensity[gv_disp])
     gv_avail = add_days(gv_time, rng.uniform(0, 1, len(gv_disp)))
     duration = np.round(np.exp(rng.normal(np.log(25), 0.5, len(gv_disp)))).astype(np.int64)
+    return _FirstWeek(
+        ms_disp, ms_time, outcome, ms_avail, gv_disp, gv_time, emotion, threat, gv_avail, duration
+    )
 
-    # --- the parties' 110 calls and petitions, before and during the first week --------------
+
+def _draw_party_records(rng: np.random.Generator, d: _Disputes, parties: _Parties) -> _Records:
+    """The parties' background calls and petitions, and those around registration."""
+    end, history_start, registered, as_of = d.end, d.history_start, d.registered, d.as_of
+    slot_party, slot_dispute, slot_rank = (
+        parties.slot_party,
+        parties.slot_dispute,
+        parties.slot_rank,
+    )
+    volatility, intensity = parties.volatility, parties.intensity
+    n_pool = len(volatility)
     call_years = (end - history_start) / np.timedelta64(365, "D")
     listed_somewhere = np.bincount(slot_party, minlength=n_pool) > 0
     bg_calls = rng.poisson(np.exp(-2.4 + 0.9 * volatility) * call_years * listed_somewhere)
@@ -381,8 +516,18 @@ def simulate(
 
     calls = _History(call_party, call_time, call_avail, history_start)
     petitions = _History(pet_party, pet_time, pet_avail, history_start)
+    return _Records(calls, call_type, petitions, pet_disp, pet_level)
 
-    # --- drivers that do not depend on other disputes ---------------------------------------
+
+def _static_drivers(
+    d: _Disputes, week: _FirstWeek, realism: Realism | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Driver quantities that do not depend on other disputes (the priors are filled in day by
+    day), and whether a threat is on record (it shapes the kind of escalation)."""
+    n_disp, as_of = d.n, d.as_of
+    dtype, n_parties, group, amount, handling = d.dtype, d.n_parties, d.group, d.amount, d.handling
+    ms_disp, ms_avail, outcome = week.ms_disp, week.ms_avail, week.outcome
+    gv_disp, gv_avail, threat, emotion = week.gv_disp, week.gv_avail, week.threat, week.emotion
     failed = np.minimum(
         np.bincount(
             ms_disp[(ms_avail <= as_of[ms_disp]) & np.isin(outcome, ["failed", "no_show"])],
@@ -402,13 +547,41 @@ def simulate(
             np.zeros(n_disp),
             np.zeros(n_disp),
             failed.astype(float),
-            any_threat + 0.5 * any_emotion,
+            any_threat + (0.5 if realism is None else DISPUTE_EMOTION_WEIGHT) * any_emotion,
             (handling == 2).astype(float),
         ],
         axis=1,
     )
-    beta = np.array([d.beta for d in DRIVERS])
+    return x_static, any_threat
+
+
+def _escalate_day_by_day(
+    rng: np.random.Generator,
+    d: _Disputes,
+    parties: _Parties,
+    records: _Records,
+    x_static: np.ndarray,
+    any_threat: np.ndarray,
+    rate_multiplier: float,
+    realism: Realism | None,
+) -> tuple[pd.DataFrame, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]]:
+    """In as-of order: each day's disputes read their parties' priors, escalate or not, and
+    their escalations become records later disputes read. Returns the unit truth and the
+    escalations."""
+    n_disp, as_of, end = d.n, d.as_of, d.end
+    dtype, group, handling, dispute_ids = d.dtype, d.group, d.handling, d.ids
+    slot_dispute, slot_party, slot_rank = (
+        parties.slot_dispute,
+        parties.slot_party,
+        parties.slot_rank,
+    )
+    intensity = parties.intensity
+    calls, petitions = records.calls, records.petitions
+    beta = np.array([driver.beta for driver in DRIVERS])
     detect = np.where(dtype == 2, 0.8, 0.92)
+    if realism is not None:
+        detect = dispute_detection(dtype == 2, group, handling)
+    event_prob = np.zeros(n_disp)
 
     # --- day by day in as-of order: priors, escalation, and its records ----------------------
     true_prob = np.zeros(n_disp)
@@ -430,14 +603,19 @@ def simulate(
         x = x_static[a:b].copy()
         x[:, 4] = np.log1p(prior_calls)
         x[:, 5] = np.log1p(prior_pets)
-        contributions[a:b] = x * beta
+        if realism is None:
+            contributions[a:b] = x * beta
+        else:
+            contributions[a:b] = dispute_effects(x, group[a:b], dtype[a:b], DRIVER_INDEX) * beta
         p = sigmoid(
             BASE_LOG_ODDS
+            + (0.0 if realism is None else BASE_SHIFT[SLUG])
             + np.log(rate_multiplier)
             + contributions[a:b].sum(axis=1)
             + INTENSITY_BETA * intensity[a:b]
         )
         true_prob[a:b] = p * detect[a:b]
+        event_prob[a:b] = p
         escalate = draws[a:b, 0] < p
         recorded = draws[a:b, 1] < detect[a:b]
         late = ~escalate & (draws[a:b, 2] < 0.04)
@@ -469,7 +647,7 @@ def simulate(
         )
         escalations.append((idx, when, kind, np.where(police, call_at, petition_at)))
 
-    dominant = dominant_driver(contributions, [d.name for d in DRIVERS])
+    dominant = dominant_driver(contributions, [driver.name for driver in DRIVERS])
     units = pd.DataFrame(
         {
             "entity_id": dispute_ids,
@@ -478,25 +656,9 @@ def simulate(
             "dominant_driver": dominant.astype(str),
         }
     )
-    tables = _assemble(
-        rng,
-        chunk,
-        dispute_ids,
-        party_ids,
-        registered,
-        dtype,
-        amount,
-        n_parties,
-        group,
-        handling,
-        (slot_dispute, slot_party, slot_rank),
-        (ms_disp, outcome, ms_time, ms_avail),
-        (gv_disp, emotion, threat, duration, gv_time, gv_avail),
-        (calls, call_type),
-        (petitions, pet_disp, pet_level),
-        escalations,
-    )
-    return SimulatedChunk(tables=tables, units=units)
+    if realism is not None:
+        units["event_prob"] = event_prob
+    return units, escalations
 
 
 def _escalation_kind(

@@ -12,6 +12,8 @@ new payees on the day), which is honest data and a leakage trap for careless fea
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -29,6 +31,16 @@ from data_samples.city.common import (
     uniform_times,
 )
 from data_samples.city.config import CITY_END, DISTRICTS
+from data_samples.city.realism import (
+    BASE_SHIFT,
+    Realism,
+    fraud_alert_weight,
+    fraud_contact_weight,
+    fraud_detection,
+    fraud_drift_months,
+    fraud_effects,
+    fraud_extra_alerts,
+)
 from data_samples.city.truth import Driver, NoiseSignal, dominant_driver
 
 SLUG = "telecom_fraud"
@@ -116,6 +128,7 @@ DRIVERS: tuple[Driver, ...] = (
         0.8,
     ),
 )
+DRIVER_INDEX = {driver.name: i for i, driver in enumerate(DRIVERS)}
 NOISE: tuple[NoiseSignal, ...] = (
     NoiseSignal("education", "residents", ("education_level",)),
     NoiseSignal("card_payments", "bank_outflows", ("card_payment_count",)),
@@ -202,6 +215,90 @@ def _window_max(
     return out
 
 
+@dataclass(frozen=True)
+class _FraudCalendar:
+    """Month starts of the window and the rate segments (`seg`): month j's rate holds on
+    (seg[j], seg[j+1]]; a short month's window runs on at its own rate into the next month, so
+    every label window uses rates fixed in its past."""
+
+    starts: np.ndarray
+    month_len: np.ndarray
+    seg: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.starts) - 1
+
+    @property
+    def as_of(self) -> np.ndarray:
+        return self.starts[:-1]
+
+
+@dataclass(frozen=True)
+class _Residents:
+    """The screened cohort's registry and hidden state."""
+
+    ids: np.ndarray
+    frame: pd.DataFrame
+    age0: np.ndarray
+    age: np.ndarray
+    lives_alone: np.ndarray
+    susceptibility: np.ndarray
+    exposure: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Signals:
+    """What exposure leaves in the records: flagged contacts, app alerts, bank outflows."""
+
+    fc_res: np.ndarray
+    fc_month: np.ndarray
+    fc_day: np.ndarray
+    calls: np.ndarray
+    sms: np.ndarray
+    overseas: np.ndarray
+    fc_total: np.ndarray
+    n_alerts: np.ndarray
+    al_res: np.ndarray
+    al_type: np.ndarray
+    al_time: np.ndarray
+    al_avail: np.ndarray
+    bo_res: np.ndarray
+    bo_day: np.ndarray
+    bo_amount: np.ndarray
+    bo_payees: np.ndarray
+    bo_night: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Warnings:
+    """Police warnings, app installs and the fraud cases from before the window."""
+
+    wa_res: np.ndarray
+    wa_channel: np.ndarray
+    wa_answered: np.ndarray
+    wa_time: np.ndarray
+    wa_avail: np.ndarray
+    install_time: np.ndarray
+    install_avail: np.ndarray
+    hist_res: np.ndarray
+    hist_time: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Frauds:
+    """The frauds simulated month by month, the rates behind them and the drivers' terms."""
+
+    rate: np.ndarray
+    contributions: np.ndarray
+    detect: np.ndarray
+    fr_res: np.ndarray
+    fr_time: np.ndarray
+    fr_report: np.ndarray
+    fr_reported: np.ndarray
+    fr_loss: np.ndarray
+
+
 def simulate(
     rng: np.random.Generator,
     n_res: int,
@@ -210,19 +307,90 @@ def simulate(
     id_start: int,
     salt: int,
     rate_multiplier: float,
+    realism: Realism | None = None,
 ) -> SimulatedChunk:
-    """Simulate `n_res` screened residents over the `n_months` months before CITY_END."""
+    """Simulate `n_res` screened residents over the `n_months` months before CITY_END.
+
+    `realism` switches on the realistic profile (thresholds, age interactions, a new fraud
+    script in the last months, reporting by household); None gives the clean city of
+    generator 1.0.0, draw for draw. The steps draw from `rng` in this order, which fixes the
+    bytes for a seed.
+    """
+    cal = _fraud_calendar(n_months)
+    people = _draw_residents(rng, cal, n_res, id_start, salt)
+    signals = _draw_signals(rng, cal, people, realism)
+    warned = _draw_warnings(rng, cal, people, signals)
+    frauds = _fraud_month_by_month(rng, cal, people, signals, warned, rate_multiplier, realism)
+    units = _fraud_truth(cal, people, frauds, realism)
+    resident_ids, residents, age0, t0 = people.ids, people.frame, people.age0, cal.starts[0]
+    fc_res, fc_day, calls, sms, overseas = (
+        signals.fc_res,
+        signals.fc_day,
+        signals.calls,
+        signals.sms,
+        signals.overseas,
+    )
+    al_res, al_type, al_time, al_avail = (
+        signals.al_res,
+        signals.al_type,
+        signals.al_time,
+        signals.al_avail,
+    )
+    bo_res, bo_amount, bo_payees, bo_night = (
+        signals.bo_res,
+        signals.bo_amount,
+        signals.bo_payees,
+        signals.bo_night,
+    )
+    bo_day_ns = signals.bo_day.astype("datetime64[ns]")
+    wa_res, wa_channel, wa_answered, wa_time, wa_avail = (
+        warned.wa_res,
+        warned.wa_channel,
+        warned.wa_answered,
+        warned.wa_time,
+        warned.wa_avail,
+    )
+    install_time, install_avail = warned.install_time, warned.install_avail
+    hist_res, hist_time = warned.hist_res, warned.hist_time
+    fr_res, fr_time, fr_report, fr_reported, fr_loss = (
+        frauds.fr_res,
+        frauds.fr_time,
+        frauds.fr_report,
+        frauds.fr_reported,
+        frauds.fr_loss,
+    )
+    tables = _assemble(
+        rng,
+        chunk,
+        resident_ids,
+        residents,
+        age0,
+        (fc_res, fc_day, calls, sms, overseas),
+        (al_res, al_type, al_time, al_avail),
+        (bo_res, bo_day_ns, bo_amount, bo_payees, bo_night, t0),
+        (wa_res, wa_channel, wa_answered, wa_time, wa_avail),
+        (install_time, install_avail),
+        (hist_res, hist_time, fr_res, fr_time, fr_report, fr_reported, fr_loss),
+    )
+    return SimulatedChunk(tables=tables, units=units)
+
+
+def _fraud_calendar(n_months: int) -> _FraudCalendar:
+    """The window's months and rate segments (no draws)."""
     starts = month_starts(CITY_END, n_months)
-    n, t0, end = n_months, starts[0], starts[-1]
-    as_of = starts[:-1]
     month_len = ((starts[1:] - starts[:-1]) // DAY).astype(np.int64)
     window = np.timedelta64(HORIZON_DAYS, "D")
-    # Rate segments: month j's rate holds on (seg[j], seg[j+1]]; a short month's window runs on
-    # at its own rate into the next month, so every label window uses rates fixed in its past.
     seg = starts.copy()
     seg[1:-1] = np.maximum(starts[1:-1], starts[:-2] + window)
+    return _FraudCalendar(starts, month_len, seg)
 
-    # --- registry -------------------------------------------------------------------------
+
+def _draw_residents(
+    rng: np.random.Generator, cal: _FraudCalendar, n_res: int, id_start: int, salt: int
+) -> _Residents:
+    """The registry (age, living alone, district, ...) and the hidden susceptibility and
+    monthly exposure (AR(1))."""
+    n, t0, as_of = cal.n, cal.starts[0], cal.as_of
     band = rng.choice(3, size=n_res, p=[0.32, 0.45, 0.23])
     age0 = np.where(
         band == 0,
@@ -250,8 +418,6 @@ def simulate(
             "available_at": registered,
         }
     )
-
-    # --- hidden susceptibility and exposure -----------------------------------------------
     susceptibility = rng.normal(0, 0.6, n_res)
     exposure_mean = rng.normal(0, 0.6, n_res) + 0.25 * (age0 < 31)
     rho, sigma = 0.7, 0.45
@@ -260,8 +426,17 @@ def simulate(
     for j in range(n):
         state = exposure_mean + rho * (state - exposure_mean) + sigma * rng.normal(size=n_res)
         exposure[:, j] = state
+    return _Residents(resident_ids, residents, age0, age, lives_alone, susceptibility, exposure)
 
-    # --- daily flagged contacts ------------------------------------------------------------
+
+def _draw_signals(
+    rng: np.random.Generator, cal: _FraudCalendar, people: _Residents, realism: Realism | None
+) -> _Signals:
+    """Daily flagged contacts, risky-app alerts (and the new script's, realistic profile) and
+    background bank outflows (fraud transfers are added as the frauds happen)."""
+    n, starts, month_len = cal.n, cal.starts, cal.month_len
+    n_res = len(people.ids)
+    exposure, susceptibility = people.exposure, people.susceptibility
     contact_days = rng.poisson(np.exp(-0.5 + 0.9 * exposure))
     parent, day = _distinct_days(rng, contact_days.reshape(-1), np.tile(month_len, n_res))
     fc_res, fc_month = parent // n, parent % n
@@ -272,7 +447,6 @@ def simulate(
     calls = np.where(calls + sms + overseas == 0, 1, calls)
     fc_total = (calls + sms + overseas).astype(float)
 
-    # --- risky app alerts --------------------------------------------------------------------
     n_alerts = rng.poisson(np.exp(-2.3 + 1.0 * exposure + 0.3 * susceptibility[:, None]))
     al_parent = repeat_index(n_alerts.reshape(-1))
     al_res, al_month = al_parent // n, al_parent % n
@@ -281,8 +455,18 @@ def simulate(
         ["flagged_app", "screen_sharing", "phishing_url"], size=len(al_parent), p=[0.4, 0.25, 0.35]
     )
     al_avail = add_days(al_time, rng.uniform(0, 1, len(al_parent)))
+    if realism is not None:
+        extra = fraud_extra_alerts(realism, exposure)
+        ex_parent = repeat_index(extra.reshape(-1))
+        ex_time = uniform_times(realism.rng, starts[ex_parent % n], starts[ex_parent % n + 1])
+        n_alerts = n_alerts + extra
+        al_res = np.concatenate([al_res, ex_parent // n])
+        al_type = np.concatenate([al_type, np.full(len(ex_parent), "screen_sharing")])
+        al_time = np.concatenate([al_time, ex_time])
+        al_avail = np.concatenate(
+            [al_avail, add_days(ex_time, realism.rng.uniform(0, 1, len(ex_parent)))]
+        )
 
-    # --- background bank outflows (fraud transfers are added as the frauds happen) -----------
     base_amount = np.exp(rng.normal(np.log(450), 0.8, n_res))
     out_days = rng.poisson(5.0, (n_res, n)) + 1
     parent, day = _distinct_days(rng, out_days.reshape(-1), np.tile(month_len, n_res))
@@ -309,8 +493,39 @@ def simulate(
         bo_payees[by_day],
         bo_night[by_day],
     )
+    return _Signals(
+        fc_res,
+        fc_month,
+        fc_day,
+        calls,
+        sms,
+        overseas,
+        fc_total,
+        n_alerts,
+        al_res,
+        al_type,
+        al_time,
+        al_avail,
+        bo_res,
+        bo_day,
+        bo_amount,
+        bo_payees,
+        bo_night,
+    )
 
-    # --- warnings and the anti-fraud app ----------------------------------------------------
+
+def _draw_warnings(
+    rng: np.random.Generator, cal: _FraudCalendar, people: _Residents, signals: _Signals
+) -> _Warnings:
+    """Warnings to exposed residents, app installs, and fraud cases from before the window."""
+    n, starts, t0, end = cal.n, cal.starts, cal.starts[0], cal.starts[-1]
+    n_res, age0, susceptibility = len(people.ids), people.age0, people.susceptibility
+    fc_res, fc_month, fc_total, n_alerts = (
+        signals.fc_res,
+        signals.fc_month,
+        signals.fc_total,
+        signals.n_alerts,
+    )
     contacts_month = np.zeros((n_res, n))
     np.add.at(contacts_month, (fc_res, fc_month), fc_total)
     alerts_month = n_alerts.astype(float)
@@ -348,13 +563,72 @@ def simulate(
         add_days(install_time, rng.uniform(0, 2, n_res)),
     )
 
-    # --- fraud history before the window (prior victimisation) ------------------------------
     prior_victim = rng.random(n_res) < sigmoid(-3.4 + 0.8 * susceptibility)
     hist_res = np.flatnonzero(prior_victim)
     hist_time = add_days(np.full(len(hist_res), t0), -rng.uniform(20, 1000, len(hist_res)))
+    return _Warnings(
+        wa_res,
+        wa_channel,
+        wa_answered,
+        wa_time,
+        wa_avail,
+        install_time,
+        install_avail,
+        hist_res,
+        hist_time,
+    )
 
-    # --- month by month: drivers at the month's start, then that month's frauds ------------
+
+def _fraud_month_by_month(
+    rng: np.random.Generator,
+    cal: _FraudCalendar,
+    people: _Residents,
+    signals: _Signals,
+    warned: _Warnings,
+    rate_multiplier: float,
+    realism: Realism | None,
+) -> _Frauds:
+    """Drivers at each month's start from the rows on record, then that month's frauds (whose
+    transfers and reports later months see)."""
+    n, t0, as_of, seg = cal.n, cal.starts[0], cal.as_of, cal.seg
+    window = np.timedelta64(HORIZON_DAYS, "D")
+    n_res, age0, age, lives_alone = len(people.ids), people.age0, people.age, people.lives_alone
+    susceptibility, exposure = people.susceptibility, people.exposure
+    fc_res, fc_day, calls, sms, overseas, fc_total = (
+        signals.fc_res,
+        signals.fc_day,
+        signals.calls,
+        signals.sms,
+        signals.overseas,
+        signals.fc_total,
+    )
+    al_res, al_type, al_time, al_avail = (
+        signals.al_res,
+        signals.al_type,
+        signals.al_time,
+        signals.al_avail,
+    )
+    bo_res, bo_day, bo_amount, bo_payees, bo_night = (
+        signals.bo_res,
+        signals.bo_day,
+        signals.bo_amount,
+        signals.bo_payees,
+        signals.bo_night,
+    )
+    wa_res, wa_answered, wa_time, wa_avail = (
+        warned.wa_res,
+        warned.wa_answered,
+        warned.wa_time,
+        warned.wa_avail,
+    )
+    install_avail, hist_res = warned.install_avail, warned.hist_res
     detect = np.where(age0 >= 65, 0.5, np.where(age0 >= 60, 0.65, 0.82))
+    if realism is not None:
+        detect = fraud_detection(age0, lives_alone)
+    drifted = fraud_drift_months(n)
+    # What the scammers' channels weigh: the clean city counts every contact and alert alike.
+    fc_weight = fc_total if realism is None else fraud_contact_weight(calls, sms, overseas)
+    al_weight = None if realism is None else fraud_alert_weight(al_type)
     beta = np.array([d.beta for d in DRIVERS])
     young = ((age >= 18) & (age <= 30)).astype(float)
     elderly_alone = ((age >= 65) & lives_alone[:, None]).astype(float)
@@ -390,9 +664,15 @@ def simulate(
         )
         x = np.stack(
             [
-                np.log1p(_window_sum(fc_res, fc_day, fc_total, t, n_res, 0, HORIZON_DAYS)),
+                np.log1p(_window_sum(fc_res, fc_day, fc_weight, t, n_res, 0, HORIZON_DAYS)),
                 np.log1p(
-                    np.bincount(al_res[(al_avail <= t) & (al_time > t - window)], minlength=n_res)
+                    np.bincount(
+                        al_res[(al_avail <= t) & (al_time > t - window)],
+                        weights=None
+                        if al_weight is None
+                        else al_weight[(al_avail <= t) & (al_time > t - window)],
+                        minlength=n_res,
+                    )
                 ),
                 np.log1p(_window_sum(d_res, d_day, d_payees, t, n_res, 0, HORIZON_DAYS)),
                 spike,
@@ -414,9 +694,13 @@ def simulate(
             ],
             axis=1,
         )
-        contributions[:, j] = x * beta
+        if realism is None:
+            contributions[:, j] = x * beta
+        else:
+            contributions[:, j] = fraud_effects(x, bool(drifted[j]), DRIVER_INDEX) * beta
         logit = (
             BASE_LOG_ODDS
+            + (0.0 if realism is None else BASE_SHIFT[SLUG])
             + np.log(rate_multiplier)
             + contributions[:, j].sum(axis=1)
             + HIDDEN_BETA * (susceptibility + 0.4 * exposure[:, j])
@@ -436,8 +720,17 @@ def simulate(
         )
         fr_reported = np.concatenate([fr_reported, new_reported])
         fr_loss = np.concatenate([fr_loss, _fraud_losses(rng, age0[new_res])])
+    return _Frauds(rate, contributions, detect, fr_res, fr_time, fr_report, fr_reported, fr_loss)
 
-    # --- truth: P(a reported fraud occurs in (as_of, as_of + 30 days]) ---------------------------
+
+def _fraud_truth(
+    cal: _FraudCalendar, people: _Residents, frauds: _Frauds, realism: Realism | None
+) -> pd.DataFrame:
+    """P(a reported fraud occurs in (as_of, as_of + 30 days]) per resident and complete month."""
+    as_of, seg, end = cal.as_of, cal.seg, cal.starts[-1]
+    window = np.timedelta64(HORIZON_DAYS, "D")
+    n_res, resident_ids = len(people.ids), people.ids
+    rate, contributions, detect = frauds.rate, frauds.contributions, frauds.detect
     complete = np.flatnonzero(as_of + window <= end)
     overlap_days = np.array([(seg[k] - as_of[k]) / DAY for k in complete])
     own_days = HORIZON_DAYS - overlap_days
@@ -455,21 +748,9 @@ def simulate(
             "dominant_driver": pd.Categorical(dominant),
         }
     )
-
-    tables = _assemble(
-        rng,
-        chunk,
-        resident_ids,
-        residents,
-        age0,
-        (fc_res, fc_day, calls, sms, overseas),
-        (al_res, al_type, al_time, al_avail),
-        (bo_res, bo_day_ns, bo_amount, bo_payees, bo_night, t0),
-        (wa_res, wa_channel, wa_answered, wa_time, wa_avail),
-        (install_time, install_avail),
-        (hist_res, hist_time, fr_res, fr_time, fr_report, fr_reported, fr_loss),
-    )
-    return SimulatedChunk(tables=tables, units=units)
+    if realism is not None:
+        units["event_prob"] = (1.0 - np.exp(-expected)).reshape(-1)
+    return units
 
 
 def _fraud_losses(rng: np.random.Generator, age: np.ndarray) -> np.ndarray:

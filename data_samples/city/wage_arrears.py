@@ -33,6 +33,13 @@ from data_samples.city.common import (
     uniform_times,
 )
 from data_samples.city.config import CITY_END, DISTRICTS
+from data_samples.city.realism import (
+    BASE_SHIFT,
+    Realism,
+    wage_detection,
+    wage_effects,
+    wage_missing,
+)
 from data_samples.city.truth import Driver, NoiseSignal, dominant_driver
 
 SLUG = "wage_arrears"
@@ -148,6 +155,7 @@ DRIVERS: tuple[Driver, ...] = (
         1.5,
     ),
 )
+DRIVER_INDEX = {driver.name: i for i, driver in enumerate(DRIVERS)}
 NOISE: tuple[NoiseSignal, ...] = (
     NoiseSignal("water_use", "utilities", ("water_m3",)),
     NoiseSignal("trademarks", "employers", ("trademark_count",)),
@@ -354,6 +362,50 @@ def _owner_overdue_share(
     return out
 
 
+@dataclass(frozen=True)
+class _Employers:
+    """The registry of one chunk and the firm attributes the simulation reads."""
+
+    ids: np.ndarray
+    frame: pd.DataFrame
+    sector: np.ndarray
+    size_band: np.ndarray
+    is_construction: np.ndarray
+    young: np.ndarray
+
+
+@dataclass(frozen=True)
+class _MonthlyRecords:
+    """(firms, months) values of the monthly declarations and meter readings."""
+
+    headcount0: np.ndarray
+    headcount: np.ndarray
+    wage: np.ndarray
+    amount_due: np.ndarray
+    amount_paid: np.ndarray
+    si_avail: np.ndarray
+    sales: np.ndarray
+    tax_paid: np.ndarray
+    tax_overdue: np.ndarray
+    tax_avail: np.ndarray
+    kwh: np.ndarray
+    water: np.ndarray
+    util_avail: np.ndarray
+
+
+@dataclass(frozen=True)
+class _StressEvents:
+    """Court cases, abnormal listings and background complaints driven by stress."""
+
+    cases: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    listings: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    bg_firm: np.ndarray
+    bg_time: np.ndarray
+    bg_avail: np.ndarray
+    bg_channel: np.ndarray
+    bg_topic: np.ndarray
+
+
 def simulate(
     rng: np.random.Generator,
     n_firms: int,
@@ -362,13 +414,70 @@ def simulate(
     id_start: int,
     salt: int,
     rate_multiplier: float,
+    realism: Realism | None = None,
 ) -> SimulatedChunk:
-    """Simulate `n_firms` employers over the `n_months` months before CITY_END."""
-    cal = _Calendar(month_starts(CITY_END, n_months))
-    n, t0 = cal.n, cal.starts[0]
-    as_of = cal.starts[:-1]
+    """Simulate `n_firms` employers over the `n_months` months before CITY_END.
 
-    # --- registry -------------------------------------------------------------------------
+    `realism` switches on the realistic profile (non-additive effects, missing declarations,
+    detection by firm); None gives the clean city of generator 1.0.0, draw for draw. The steps
+    draw from `rng` in this order, which fixes the bytes for a seed.
+    """
+    cal = _Calendar(month_starts(CITY_END, n_months))
+    firms = _draw_employers(rng, cal, n_firms, id_start, salt)
+    proj, stress = _draw_stress(rng, cal, firms, chunk)
+    records = _draw_monthly_records(rng, cal, firms, stress)
+    events = _draw_stress_events(rng, cal, stress, records.headcount0)
+    x, complaints = _driver_quantities(cal, firms, proj, records, events)
+    units, detected = _onsets_and_truth(
+        rng, cal, firms, x, complaints, stress, rate_multiplier, realism
+    )
+    label_rows, complaint_rows = _label_records(rng, cal, firms, records, events, detected)
+    employer_ids, employers = firms.ids, firms.frame
+    headcount, amount_due, amount_paid, si_avail = (
+        records.headcount,
+        records.amount_due,
+        records.amount_paid,
+        records.si_avail,
+    )
+    sales, tax_paid, tax_overdue, tax_avail = (
+        records.sales,
+        records.tax_paid,
+        records.tax_overdue,
+        records.tax_avail,
+    )
+    kwh, water, util_avail = records.kwh, records.water, records.util_avail
+    tables = _assemble(
+        cal,
+        employer_ids,
+        employers,
+        headcount,
+        amount_due,
+        amount_paid,
+        si_avail,
+        sales,
+        tax_paid,
+        tax_overdue,
+        tax_avail,
+        kwh,
+        water,
+        util_avail,
+        proj,
+        chunk,
+        events.cases,
+        events.listings,
+        complaint_rows,
+        label_rows,
+    )
+    if realism is not None:
+        tables = _drop_missing(tables, employer_ids, cal, wage_missing(realism, stress))
+    return SimulatedChunk(tables=tables, units=units)
+
+
+def _draw_employers(
+    rng: np.random.Generator, cal: _Calendar, n_firms: int, id_start: int, salt: int
+) -> _Employers:
+    """The registry: sector, size, age, capital, district (and the noise trademark count)."""
+    t0, as_of = cal.starts[0], cal.starts[:-1]
     district = draw_districts(rng, n_firms)
     sector = rng.choice(len(SECTORS), size=n_firms, p=SECTOR_SHARES)
     size_band = rng.choice(len(SIZE_BANDS), size=n_firms, p=SIZE_SHARES)
@@ -394,13 +503,20 @@ def simulate(
     )
     firm_age_years = (as_of[None, :] - founded[:, None]) / np.timedelta64(365, "D")
     young = np.clip(1.0 - firm_age_years / 3.0, 0.0, 1.0)
+    return _Employers(employer_ids, employers, sector, size_band, is_construction, young)
 
-    # --- construction projects: the owner's payment behaviour is an outside shock ----------
+
+def _draw_stress(
+    rng: np.random.Generator, cal: _Calendar, firms: _Employers, chunk: int
+) -> tuple[dict[str, pd.DataFrame | np.ndarray], np.ndarray]:
+    """Construction projects (the owner's payment behaviour is an outside shock) and the hidden
+    monthly cash stress, AR(1) around a firm mean and pushed up by late owner payments."""
+    n, as_of = cal.n, cal.starts[:-1]
+    n_firms = len(firms.ids)
+    is_construction, size_band, young = firms.is_construction, firms.size_band, firms.young
     contractors = np.flatnonzero(is_construction)
     proj = _projects(rng, contractors, cal, chunk)
     owner_gap_real = _owner_overdue_share(proj, n_firms, as_of, use_available=False)
-
-    # --- hidden cash stress ----------------------------------------------------------------
     rho, sigma = 0.9, 0.26
     firm_mean = (
         -0.4
@@ -419,9 +535,16 @@ def simulate(
             + 0.25 * owner_gap_real[:, j]
         )
         stress[:, j] = state
-    high = np.clip(stress - 0.3, 0.0, None)
+    return proj, stress
 
-    # --- monthly departmental records ------------------------------------------------------
+
+def _draw_monthly_records(
+    rng: np.random.Generator, cal: _Calendar, firms: _Employers, stress: np.ndarray
+) -> _MonthlyRecords:
+    """Social insurance, tax declarations and meter readings, month by month."""
+    n = cal.n
+    n_firms, sector, size_band = len(firms.ids), firms.sector, firms.size_band
+    high = np.clip(stress - 0.3, 0.0, None)
     month_end = cal.month_ends
     headcount0 = np.exp(_HEADCOUNT_LOG_MEAN[size_band] + rng.normal(0, 0.4, n_firms))
     log_change = 0.004 - 0.06 * high + rng.normal(0, 0.025, (n_firms, n))
@@ -459,8 +582,27 @@ def simulate(
     util_avail = _monotone_available(
         month_end, lag_days(rng, 5, 10, n_firms * n).reshape(n_firms, n)
     )
+    return _MonthlyRecords(
+        headcount0,
+        headcount,
+        wage,
+        amount_due,
+        amount_paid,
+        si_avail,
+        sales,
+        tax_paid,
+        tax_overdue,
+        tax_avail,
+        kwh,
+        water,
+        util_avail,
+    )
 
-    # --- event records driven by stress ----------------------------------------------------
+
+def _draw_stress_events(
+    rng: np.random.Generator, cal: _Calendar, stress: np.ndarray, headcount0: np.ndarray
+) -> _StressEvents:
+    """Creditor suits (and their enforcements), abnormal listings, background complaints."""
     suit_firm, suit_time = _poisson_events(rng, np.exp(-4.4 + 1.1 * stress), cal)
     enforce = rng.random(len(suit_firm)) < 0.35
     enf_firm = suit_firm[enforce]
@@ -504,8 +646,34 @@ def simulate(
     bg_avail = add_days(
         bg_time, np.where(bg_channel == "inspection", lag_days(rng, 0, 3, len(bg_firm)), 0.0)
     )
+    return _StressEvents(
+        (case_firm, case_type, case_amount, case_time, case_avail),
+        (list_firm, list_reason, list_time, list_avail),
+        bg_firm,
+        bg_time,
+        bg_avail,
+        bg_channel,
+        bg_topic,
+    )
 
-    # --- driver quantities at each as-of date (what the departments can see) ---------------
+
+def _driver_quantities(
+    cal: _Calendar,
+    firms: _Employers,
+    proj: dict[str, pd.DataFrame | np.ndarray],
+    records: _MonthlyRecords,
+    events: _StressEvents,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each driver's quantity at each as-of date from the rows on record (firms, months,
+    drivers), and the complaint term alone (the realistic detection reads it)."""
+    n, as_of = cal.n, cal.starts[:-1]
+    n_firms, is_construction, young = len(firms.ids), firms.is_construction, firms.young
+    si_avail, tax_avail, util_avail = records.si_avail, records.tax_avail, records.util_avail
+    amount_due, amount_paid, headcount = records.amount_due, records.amount_paid, records.headcount
+    kwh, sales, tax_overdue = records.kwh, records.sales, records.tax_overdue
+    case_firm, _, _, case_time, case_avail = events.cases
+    list_firm, _, list_time, list_avail = events.listings
+    bg_firm, bg_time, bg_avail = events.bg_firm, events.bg_time, events.bg_avail
     si_last = _latest_on_record(si_avail, as_of)
     tax_last = _latest_on_record(tax_avail, as_of)
     util_last = _latest_on_record(util_avail, as_of)
@@ -557,13 +725,42 @@ def simulate(
         ],
         axis=2,
     )
-    beta = np.array([d.beta for d in DRIVERS])
-    contributions = x * beta
+    return x, complaints
+
+
+def _onsets_and_truth(
+    rng: np.random.Generator,
+    cal: _Calendar,
+    firms: _Employers,
+    x: np.ndarray,
+    complaints: np.ndarray,
+    stress: np.ndarray,
+    rate_multiplier: float,
+    realism: Realism | None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The monthly onset hazard, onsets in episodes and their detection; the unit truth
+    (P(detected onset in months k..k+2 | world up to k and hazards ahead)) and the detected
+    onsets."""
+    n, as_of = cal.n, cal.starts[:-1]
+    n_firms, employer_ids = len(firms.ids), firms.ids
+    sector, size_band, is_construction = firms.sector, firms.size_band, firms.is_construction
+    beta = np.array([driver.beta for driver in DRIVERS])
+    shaped = x if realism is None else wage_effects(x, sector, size_band, DRIVER_INDEX)
+    contributions = shaped * beta
     logit = (
-        BASE_LOG_ODDS + np.log(rate_multiplier) + contributions.sum(axis=2) + STRESS_BETA * stress
+        BASE_LOG_ODDS
+        + (0.0 if realism is None else BASE_SHIFT[SLUG])
+        + np.log(rate_multiplier)
+        + contributions.sum(axis=2)
+        + STRESS_BETA * stress
     )
     hazard = sigmoid(logit)
     detect = np.where(is_construction, 0.55, 0.8) * np.where(size_band == 0, 0.9, 1.0)
+    detect_m = (
+        np.broadcast_to(detect[:, None], (n_firms, n))
+        if realism is None
+        else wage_detection(sector, size_band, complaints)
+    )
 
     # --- onsets, episodes and detection ----------------------------------------------------
     onset = np.zeros((n_firms, n), dtype=bool)
@@ -573,22 +770,26 @@ def simulate(
         free = blocked_until < j
         onset[:, j] = free & (draws[:, j] < hazard[:, j])
         blocked_until = np.where(onset[:, j], j + EPISODE_MONTHS, blocked_until)
-    detected = onset & (rng.random((n_firms, n)) < detect[:, None])
+    detected = onset & (rng.random((n_firms, n)) < detect_m)
 
     # --- truth: P(detected onset in months k..k+2 | world up to k and hazards ahead) ---------
     n_asof = n - HORIZON_MONTHS + 1
     last_onset = np.full(n_firms, -10_000)
     true_prob = np.empty((n_firms, n_asof))
+    event_prob = np.empty((n_firms, n_asof))
     for k in range(n_asof):
         no_detect = np.ones(n_firms)
+        no_onset = np.ones(n_firms)
         for j in range(k + HORIZON_MONTHS - 1, k - 1, -1):
             free = last_onset + EPISODE_MONTHS < j
-            step = (1 - hazard[:, j]) * no_detect + hazard[:, j] * (1 - detect)
+            step = (1 - hazard[:, j]) * no_detect + hazard[:, j] * (1 - detect_m[:, j])
             no_detect = np.where(free, step, no_detect)
+            no_onset = np.where(free, (1 - hazard[:, j]) * no_onset, no_onset)
         true_prob[:, k] = 1 - no_detect
+        event_prob[:, k] = 1 - no_onset
         last_onset = np.where(onset[:, k], k, last_onset)
     dominant = dominant_driver(
-        contributions[:, :n_asof].reshape(-1, len(DRIVERS)), [d.name for d in DRIVERS]
+        contributions[:, :n_asof].reshape(-1, len(DRIVERS)), [driver.name for driver in DRIVERS]
     )
     units = pd.DataFrame(
         {
@@ -598,8 +799,24 @@ def simulate(
             "dominant_driver": pd.Categorical(dominant),
         }
     )
+    if realism is not None:
+        units["event_prob"] = event_prob.reshape(-1)
+    return units, detected
 
-    # --- label records and the complaints that reveal them ---------------------------------
+
+def _label_records(
+    rng: np.random.Generator,
+    cal: _Calendar,
+    firms: _Employers,
+    records: _MonthlyRecords,
+    events: _StressEvents,
+    detected: np.ndarray,
+) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """The label rows (confirmed arrears) and every complaint row: background ones, the wage
+    complaints that reveal an onset, and inspections."""
+    is_construction, headcount, wage = firms.is_construction, records.headcount, records.wage
+    bg_firm, bg_time, bg_avail = events.bg_firm, events.bg_time, events.bg_avail
+    bg_channel, bg_topic = events.bg_channel, events.bg_topic
     ev_firm, ev_month = np.nonzero(detected)
     ev_time = uniform_times(rng, cal.starts[ev_month], cal.starts[ev_month + 1])
     n_ev = len(ev_firm)
@@ -645,30 +862,27 @@ def simulate(
     )
     comp_channel = np.concatenate([bg_channel, wc_channel, np.full(len(insp_idx), "inspection")])
     comp_topic = np.concatenate([bg_topic, np.full(len(wc_parent) + len(insp_idx), "wages")])
-
-    tables = _assemble(
-        cal,
-        employer_ids,
-        employers,
-        headcount,
-        amount_due,
-        amount_paid,
-        si_avail,
-        sales,
-        tax_paid,
-        tax_overdue,
-        tax_avail,
-        kwh,
-        water,
-        util_avail,
-        proj,
-        chunk,
-        (case_firm, case_type, case_amount, case_time, case_avail),
-        (list_firm, list_reason, list_time, list_avail),
-        (comp_firm, comp_channel, comp_topic, comp_time, comp_avail),
+    return (
         (ev_firm, workers, amount_owed, detected_by, ev_time, confirmed),
+        (comp_firm, comp_channel, comp_topic, comp_time, comp_avail),
     )
-    return SimulatedChunk(tables=tables, units=units)
+
+
+def _drop_missing(
+    tables: dict[str, pd.DataFrame],
+    ids: np.ndarray,
+    cal: _Calendar,
+    missing: dict[str, np.ndarray],
+) -> dict[str, pd.DataFrame]:
+    """Drop the monthly rows a department never received (realistic profile)."""
+    out = dict(tables)
+    firms = pd.Index(ids)
+    for name, mask in missing.items():
+        frame = tables[name]
+        rows = firms.get_indexer(frame["employer_id"].astype(str))
+        cols = np.searchsorted(cal.starts, frame["month"].to_numpy())
+        out[name] = frame[~mask[rows, cols]].reset_index(drop=True)
+    return out
 
 
 def _monthly(

@@ -13,6 +13,16 @@ from features.catalog import CATALOG, FeatureDef
 from features.tasks import TASKS
 
 
+def _roles(city: Path, slug: str) -> dict:
+    """The truth's feature roles for one task (truth/drivers.json "features")."""
+    return json.loads((city / "truth" / "drivers.json").read_text())[slug]["features"]
+
+
+def _driver_of(city: Path, slug: str) -> dict[str, str]:
+    drivers = _roles(city, slug)["drivers"]
+    return {name: driver for driver, names in drivers.items() for name in names}
+
+
 def _ranks(values: pd.Series) -> np.ndarray:
     numeric = values.astype(float)
     return numeric.fillna(numeric.median()).rank().to_numpy()
@@ -34,7 +44,9 @@ def test_units_are_the_truths_units(slug, labelled, truth) -> None:
 
 
 @pytest.mark.parametrize("slug", list(TASKS))
-def test_driver_features_follow_the_truth_in_the_catalog_direction(slug, labelled, truth) -> None:
+def test_driver_features_follow_the_truth_in_the_catalog_direction(
+    slug, labelled, truth, small_city: Path
+) -> None:
     """Spearman correlation with the true probability has the catalog's sign.
 
     Category features (a dispute type, a sector) have no order, so no direction to check.
@@ -45,15 +57,18 @@ def test_driver_features_follow_the_truth_in_the_catalog_direction(slug, labelle
     """
     merged = labelled[slug].merge(truth[slug], on=["entity_id", "as_of"])
     target = _ranks(merged["true_prob"])
+    driver_of = _driver_of(small_city, slug)
     drivers: list[FeatureDef] = [
-        f for f in CATALOG[slug] if f.driver is not None and f.dtype != "category"
+        f for f in CATALOG[slug] if f.name in driver_of and f.dtype != "category"
     ]
     wrong = []
     for feature in drivers:
         assert feature.direction != 0, f"{feature.name} measures a driver but states no direction"
         x = _ranks(merged[feature.name])
         plain = float(np.corrcoef(x, target)[0, 1])
-        controls = [_ranks(merged[f.name]) for f in drivers if f.driver != feature.driver]
+        controls = [
+            _ranks(merged[f.name]) for f in drivers if driver_of[f.name] != driver_of[feature.name]
+        ]
         partial = _partial_correlation(x, target, controls)
         if max(feature.direction * plain, feature.direction * partial) <= 0:
             wrong.append((feature.name, feature.direction, round(plain, 3), round(partial, 3)))
@@ -65,25 +80,35 @@ def test_driver_features_follow_the_truth_in_the_catalog_direction(slug, labelle
 @pytest.mark.parametrize("slug", list(TASKS))
 def test_every_planted_driver_and_noise_signal_has_a_feature(slug, small_city: Path) -> None:
     listed = json.loads((small_city / "truth" / "drivers.json").read_text())[slug]
-    catalog = CATALOG[slug]
-    assert {d["name"] for d in listed["drivers"]} == {f.driver for f in catalog if f.driver}
+    catalog = {f.name: f for f in CATALOG[slug]}
+    roles = listed["features"]
+    assert {d["name"] for d in listed["drivers"]} == set(roles["drivers"])
+    named = [n for names in roles["drivers"].values() for n in names]
+    assert set(named) | set(roles["noise"]) | set(roles["proxies"]) <= set(catalog)
     noise_tables = {(n["table"], c) for n in listed["noise"] for c in n["columns"]}
-    covered = {(f.source_table, c) for f in catalog if f.noise for c in f.source_columns}
+    covered = {
+        (catalog[name].source_table, c)
+        for name in roles["noise"]
+        for c in catalog[name].source_columns
+    }
     assert noise_tables <= covered
 
 
 @pytest.mark.parametrize("slug", list(TASKS))
-def test_noise_features_carry_little_signal(slug, labelled, truth) -> None:
+def test_noise_features_carry_little_signal(slug, labelled, truth, small_city: Path) -> None:
     merged = labelled[slug].merge(truth[slug], on=["entity_id", "as_of"])
     target = _ranks(merged["true_prob"])
-    for feature in (f for f in CATALOG[slug] if f.noise):
+    noise = set(_roles(small_city, slug)["noise"])
+    for feature in (f for f in CATALOG[slug] if f.name in noise):
         column = merged[feature.name]
         values = column.cat.codes if feature.dtype == "category" else column
         assert abs(np.corrcoef(_ranks(values), target)[0, 1]) < 0.1, feature.name
 
 
 @pytest.mark.parametrize("slug", list(TASKS))
-def test_noise_features_are_not_missing_for_a_reason(slug, labelled, truth) -> None:
+def test_noise_features_are_not_missing_for_a_reason(
+    slug, labelled, truth, small_city: Path
+) -> None:
     """A noise feature's missingness carries no risk either: among units scored in the same
     month, those with it missing are as risky as those with it present (a feature missing for
     every unit of a month, such as a 30-day window at the first as-of date, says nothing about
@@ -95,7 +120,8 @@ def test_noise_features_are_not_missing_for_a_reason(slug, labelled, truth) -> N
     merged = labelled[slug].merge(truth[slug], on=["entity_id", "as_of"])
     month = merged["as_of"].dt.to_period("M")
     overall = merged["true_prob"].mean()
-    for feature in (f for f in CATALOG[slug] if f.noise):
+    noise = set(_roles(small_city, slug)["noise"])
+    for feature in (f for f in CATALOG[slug] if f.name in noise):
         missing = merged[feature.name].isna()
         by_month = merged.assign(missing=missing, month=month).groupby(["month", "missing"])
         means = by_month["true_prob"].mean().unstack("missing")

@@ -41,7 +41,7 @@ def synthetic_frame(spec: TaskSpec, n_rows: int = 3000, seed: int = 0) -> pd.Dat
             values = rng.normal(0.0, 1.0, n_rows)
             values[rng.random(n_rows) < 0.05] = np.nan
         columns[feature.name] = values
-        if feature.driver is not None:
+        if feature.signal is not None:
             logit = logit + 0.7 * feature.direction * np.nan_to_num(values.astype("float64"))
     frame = pd.DataFrame(columns)
     frame["label"] = (rng.random(n_rows) < 1.0 / (1.0 + np.exp(-logit))).astype("int8")

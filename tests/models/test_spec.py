@@ -54,7 +54,7 @@ def test_capacities_are_nested_shares(task: str) -> None:
 @pytest.mark.parametrize("task", TASK_NAMES)
 def test_actions_exist_per_level_and_name_real_drivers(task: str) -> None:
     spec = get_spec(task)
-    catalog_drivers = {f.driver for f in spec.features if f.driver}
+    catalog_drivers = {f.signal for f in spec.features if f.signal}
     assert set(spec.driver_actions) <= catalog_drivers
     for name in spec.feature_actions:
         assert spec.feature(name).actionable, name

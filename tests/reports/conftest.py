@@ -224,7 +224,7 @@ SYNTHETIC_FEATURES = (
         ("amount_due", "amount_paid"),
         1,
         True,
-        driver="si_arrears",
+        signal="si_arrears",
         min_value=0,
         max_value=6,
         reason_en="{value} unpaid social-insurance months in the last 6",
@@ -240,7 +240,7 @@ SYNTHETIC_FEATURES = (
         ("electricity_kwh",),
         1,
         True,
-        driver="electricity_drop",
+        signal="electricity_drop",
     ),
     FeatureDef(
         "sector",
@@ -252,7 +252,7 @@ SYNTHETIC_FEATURES = (
         ("sector",),
         0,
         False,
-        driver="construction_sector",
+        signal="construction_sector",
         categories=("construction", "retail", "it"),
     ),
     FeatureDef(
@@ -265,7 +265,6 @@ SYNTHETIC_FEATURES = (
         ("water_m3",),
         0,
         False,
-        noise=True,
     ),
     FeatureDef(
         "trademark_count",
@@ -277,9 +276,20 @@ SYNTHETIC_FEATURES = (
         ("trademark_count",),
         0,
         False,
-        noise=True,
     ),
 )
+
+
+#: The synthetic task's truth about its features (what truth/drivers.json says of a city's).
+SYNTHETIC_ROLES_DOCUMENT = {
+    "drivers": {
+        "si_arrears": ["si_arrears_months_6m"],
+        "electricity_drop": ["electricity_drop_ratio"],
+        "construction_sector": ["sector"],
+    },
+    "noise": ["water_m3_change", "trademark_count"],
+    "proxies": {},
+}
 
 
 def synthetic_frame(rows: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -346,13 +356,18 @@ def synthetic_report(
     synthetic_model: RiskModel, synthetic_test_slice: tuple[pd.DataFrame, pd.DataFrame]
 ) -> str:
     """The model report of the synthetic task, built once."""
-    from training.report import RunInfo, Truth, build_report
+    from training.report import RunInfo, build_report
+    from training.report_metrics import FeatureRoles, Truth
 
     frame, truth = synthetic_test_slice
     return build_report(
         "wage-arrears",
         synthetic_model,
         frame,
-        Truth(truth, drivers=("si_arrears", "electricity_drop", "construction_sector")),
+        Truth(
+            truth,
+            drivers=("si_arrears", "electricity_drop", "construction_sector"),
+            roles=FeatureRoles.from_document(SYNTHETIC_ROLES_DOCUMENT),
+        ),
         RunInfo(name="riskloop-wage-arrears", version="1", alias="champion"),
     )

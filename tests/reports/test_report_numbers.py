@@ -12,7 +12,7 @@ import pytest
 from features.catalog import FeatureDef
 from models.risk_model import RiskModel
 from models.scorer import score_arrays
-from training.report_metrics import fairness_flags, fairness_table, fidelity
+from training.report_metrics import FeatureRoles, fairness_flags, fairness_table, fidelity
 
 
 def _direct_fairness(frame: pd.DataFrame, scores: np.ndarray, levels: np.ndarray, column: str):
@@ -82,18 +82,20 @@ def test_fairness_flags_follow_the_stated_thresholds() -> None:
     }
 
 
-def _feature(name: str, driver: str | None = None, noise: bool = False) -> FeatureDef:
-    return FeatureDef(
-        name, "float", "", name, name, "t", (name,), 0, False, driver=driver, noise=noise
-    )
+def _feature(name: str) -> FeatureDef:
+    return FeatureDef(name, "float", "", name, name, "t", (name,), 0, False)
+
+
+#: What truth/drivers.json would say of these features.
+ROLES = FeatureRoles(driver_of={"a1": "a", "a2": "a", "b1": "b"}, noise=("n1",))
 
 
 def test_fidelity_ranks_drivers_and_counts_top_reasons() -> None:
     features = [
-        _feature("a1", driver="a"),
-        _feature("a2", driver="a"),
-        _feature("b1", driver="b"),
-        _feature("n1", noise=True),
+        _feature("a1"),
+        _feature("a2"),
+        _feature("b1"),
+        _feature("n1"),
         _feature("other"),
     ]
     contributions = np.array(
@@ -104,7 +106,7 @@ def test_fidelity_ranks_drivers_and_counts_top_reasons() -> None:
             [0.3, 0.1, 0.0, 0.2, 0.5],  # dominant none: not counted
         ]
     )
-    result = fidelity(contributions, features, ["a", "b", "b", "none"])
+    result = fidelity(contributions, features, ["a", "b", "b", "none"], roles=ROLES)
     assert result["importance"]["a1"] == pytest.approx(2.3 / 4)
     assert result["driver_importance"] == pytest.approx({"a": 2.7 / 4, "b": 1.5 / 4})
     assert result["strongest_noise_feature"] == ("n1", pytest.approx(0.2))
@@ -120,7 +122,7 @@ def test_fidelity_ranks_drivers_and_counts_top_reasons() -> None:
         "b": {"units": 2, "hits": 1, "share": 0.5, "raising_hits": 0, "raising_share": 0.0},
     }
     with_unmeasured = fidelity(
-        contributions, features, ["a", "b", "b", "c"], planted_drivers=("a", "b", "c")
+        contributions, features, ["a", "b", "b", "c"], planted_drivers=("a", "b", "c"), roles=ROLES
     )
     assert (with_unmeasured["single_driver_units"], with_unmeasured["top_reason_hits"]) == (4, 2)
     assert with_unmeasured["per_driver"]["c"]["share"] == 0.0

@@ -30,6 +30,11 @@ def generate(
         "--rate-multiplier",
         help="Scale every task's base odds of an event (1.0: the documented simulated rates).",
     ),
+    profile: str = typer.Option(
+        "realistic",
+        "--profile",
+        help="realistic (default: non-additive effects, missing declarations, drift in the last months, partial reporting; see data_samples/README.md) or clean (the additive city of generator 1.0.0, byte for byte).",
+    ),
 ) -> None:
     """Generate the simulated city: each department's raw tables for the three risk tasks.
 
@@ -42,12 +47,16 @@ def generate(
             raise UserError(f"unknown size {size!r}: choose one of {', '.join(SIZES)}")
         if rate_multiplier <= 0:
             raise UserError("--rate-multiplier must be positive")
+        from data_samples.city import PROFILES
+
+        if profile not in PROFILES:
+            raise UserError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
         if out is None:
             from models.settings import get_settings
 
             out = get_settings().data_dir / "city"
         _check_writable(out)
-        manifest = _run(out, size, seed, rate_multiplier)
+        manifest = _run(out, size, seed, rate_multiplier, profile)
         for slug, task in manifest["tasks"].items():
             typer.echo(
                 f"{slug}: {task['units']:,} units, {task['truth_rows']:,} unit-dates, "
@@ -69,7 +78,7 @@ def _check_writable(out: Path) -> None:
         raise UserError(f"cannot write to {out}: {exc.strerror or exc}") from None
 
 
-def _run(out: Path, size: str, seed: int, rate_multiplier: float) -> dict:
+def _run(out: Path, size: str, seed: int, rate_multiplier: float, profile: str) -> dict:
     """Generate with a rich progress display (one step per task chunk)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -81,14 +90,19 @@ def _run(out: Path, size: str, seed: int, rate_multiplier: float) -> dict:
         TimeElapsedColumn(),
         transient=False,
     ) as bar:
-        task = bar.add_task(f"{size} city, seed {seed}", total=None)
+        task = bar.add_task(f"{size} {profile} city, seed {seed}", total=None)
 
         def report(message: str) -> None:
             bar.update(task, description=message, advance=1)
 
         try:
             return generate_city(
-                out, size=size, seed=seed, progress=report, rate_multiplier=rate_multiplier
+                out,
+                size=size,
+                seed=seed,
+                progress=report,
+                rate_multiplier=rate_multiplier,
+                profile=profile,
             )
         except OSError as exc:
             raise UserError(f"cannot write the city to {out}: {exc}") from None

@@ -105,6 +105,10 @@ def build_dataset_command(
         if rate is not None:
             summary += f", positive rate {rate:.2%}"
         typer.echo(f"{task.value}: {summary}")
+        for name, column in sidecar.get("left_out", {}).items():
+            typer.echo(
+                f"note: {raw} has no {column} column; feature {name} left out of the dataset"
+            )
         feedback = sidecar.get("feedback", {})
         if feedback.get("used"):
             typer.echo(
@@ -132,8 +136,9 @@ def _build(task: str, raw: Path, unlabelled: bool, as_of) -> tuple:
     """Load, validate and build with a progress bar; raw-data problems become `UserError`."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from features.dataset import build_dataset, dataset_sidecar
-    from features.schemas import RawDataError
+    from features.dataset import build_dataset, dataset_sidecar, features_left_out
+    from features.schemas import RawDataError, absent_optional_columns
+    from features.tasks import get_task
     from training.raw_io import load_raw_tables
 
     with Progress(
@@ -158,6 +163,9 @@ def _build(task: str, raw: Path, unlabelled: bool, as_of) -> tuple:
             raise UserError(f"bad raw data in {raw}: {exc}") from None
         bar.update(step, description=f"{task}: fingerprinting inputs")
         sidecar = dataset_sidecar(frame, tables, task)
+        left_out = features_left_out(task, absent_optional_columns(tables, get_task(task).slug))
+        if left_out:
+            sidecar["left_out"] = left_out
         bar.update(step, description=f"{task}: done")
     return frame, sidecar
 

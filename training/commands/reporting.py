@@ -176,7 +176,7 @@ def _read_truth(spec: TaskSpec, truth_dir: Path) -> Truth | None:
     """The task's unit truth and planted driver names, when the city folder has them."""
     import pandas as pd
 
-    from training.report import Truth
+    from training.report_metrics import FeatureRoles, Truth
 
     units_file = truth_dir / f"{spec.slug}_units.parquet"
     if not units_file.is_file():
@@ -184,12 +184,14 @@ def _read_truth(spec: TaskSpec, truth_dir: Path) -> Truth | None:
     units = pd.read_parquet(units_file)
     drivers: tuple[str, ...] = ()
     noise: tuple[str, ...] = ()
+    roles = FeatureRoles()
     drivers_file = truth_dir / "drivers.json"
     if drivers_file.is_file():
         planted = json.loads(drivers_file.read_text(encoding="utf-8")).get(spec.slug, {})
         drivers = tuple(item["name"] for item in planted.get("drivers", []))
         noise = tuple(item["name"] for item in planted.get("noise", []))
-    return Truth(units=units, drivers=drivers, noise=noise)
+        roles = FeatureRoles.from_document(planted.get("features", {}))
+    return Truth(units=units, drivers=drivers, noise=noise, roles=roles)
 
 
 def _log_artifact(run_id: str, path: Path) -> None:

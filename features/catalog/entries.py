@@ -1,0 +1,78 @@
+"""The catalog's entry type and helpers shared by the three task modules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Direction = Literal[-1, 0, 1]
+FeatureDtype = Literal["float", "int", "bool", "category"]
+
+
+@dataclass(frozen=True)
+class FeatureDef:
+    """Metadata of one model feature.
+
+    Attributes:
+        name: column name in datasets and API records.
+        dtype: value type; `category` features list their `categories`.
+        unit: unit of the value ("months", "CNY", "count", "ratio", "" for none).
+        label_en / label_zh: short human labels for reports and reasons.
+        source_table / source_columns: the raw table and columns it is derived from.
+        direction: expected effect on risk (+1 raises, -1 lowers, 0 no stated direction);
+            becomes the LightGBM monotone constraint.
+        actionable: whether a department can act on it (fixed attributes such as age are not).
+        signal: the business signal it measures (`si_arrears`: social-insurance arrears),
+            shared by the features that measure the same thing; a task spec attaches
+            department actions to a signal, so every feature of it triggers them. (Which
+            features a simulated city planted as drivers, noise or proxies is not catalog
+            metadata: it lives with the simulator's truth, truth/drivers.json.)
+        min_value / max_value: valid range, checked on API input.
+        categories: allowed values of a category feature.
+        reason_en / reason_zh: sentence templates formatted with `value`.
+        why_kept: for age/sex-derived features, why the model may use them.
+    """
+
+    name: str
+    dtype: FeatureDtype
+    unit: str
+    label_en: str
+    label_zh: str
+    source_table: str
+    source_columns: tuple[str, ...]
+    direction: Direction
+    actionable: bool
+    signal: str | None = None
+    min_value: float | None = None
+    max_value: float | None = None
+    categories: tuple[str, ...] = ()
+    reason_en: str = ""
+    reason_zh: str = ""
+    why_kept: str = ""
+
+
+COUNT_MAX = 10_000.0
+MONEY_MAX = 1e12
+
+
+def count_feature(
+    name: str,
+    label_en: str,
+    label_zh: str,
+    table: str,
+    columns: tuple[str, ...],
+    **kw: Any,
+) -> FeatureDef:
+    """A non-negative integer count (events, months, persons)."""
+    return FeatureDef(
+        name=name,
+        dtype="int",
+        unit=kw.pop("unit", "count"),
+        label_en=label_en,
+        label_zh=label_zh,
+        source_table=table,
+        source_columns=columns,
+        min_value=0.0,
+        max_value=kw.pop("max_value", COUNT_MAX),
+        **kw,
+    )
