@@ -85,6 +85,7 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a claimed notification is reserved for the worker posting it; a "
         "worker killed mid-post leaves it to be retried after this.",
+    )
     lockout_s: float = Field(
         default=900.0, gt=0, description="How long too many wrong passwords lock an account."
     )
