@@ -18,7 +18,17 @@ from pathlib import Path
 
 from models.settings import apply_memory_defaults, apply_offline_defaults
 
-FAMILIES = ("city", "features", "training", "quality", "serving", "explain", "scale", "screen", "console")
+FAMILIES = (
+    "city",
+    "features",
+    "training",
+    "quality",
+    "serving",
+    "explain",
+    "scale",
+    "screen",
+    "console",
+)
 RESULTS_DIR = Path(__file__).parent / "results"
 
 
