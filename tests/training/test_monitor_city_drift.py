@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
+from models.secret_keys import load_secrets
 from models.settings import get_settings
 from models.spec import get_spec
 from serving.store import WarningStore
@@ -64,7 +65,7 @@ def _monitor(city: Path, workdir: Path, prefix: str) -> tuple[int, dict]:
         for i, (score, level, row) in enumerate(zip(scores, levels, rows, strict=True))
     ]
     settings = get_settings()
-    with WarningStore(settings.store_url, settings.pseudonym_secret.get_secret_value()) as store:
+    with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
         store.record_scores(
             actor="scorer",
             task=spec.task,
