@@ -55,7 +55,8 @@ def _corrupt(
     spec = TABLE_SPECS[task][table]
     row = row % len(frame)
     if defect == "missing_column":
-        column = pick(sorted(spec.columns))
+        # a city may lack an optional column altogether: only required ones are defects
+        column = pick(sorted(c for c, col in spec.columns.items() if not col.optional))
         return frame.drop(columns=[column]), column, column
     if defect == "wrong_dtype":
         column = pick(
