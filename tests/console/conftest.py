@@ -228,7 +228,7 @@ class Watch:
             self.outside.append(url)
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's Chromium through Playwright (headless; no browser download)."""
     from playwright.sync_api import sync_playwright
