@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import statistics
 import tempfile
 import time
@@ -20,7 +21,7 @@ from typing import Any
 
 N_WARNINGS = 10_000
 REPEATS = 30
-PASSWORD = "bench-password-not-secret"  # a throwaway account in a temporary store
+PASSWORD = secrets.token_urlsafe(18)  # a throwaway account in a temporary store, new each run
 
 
 class _Backend:
