@@ -55,6 +55,11 @@ class Link:
     entity: str
 
 
+#: The audit column naming the unit's district: every task's datasets carry it, and each
+#: warning keeps it (a district is a place, not a personal identifier) so reviewers can
+#: filter their queue by district.
+DISTRICT_COLUMN = "audit_district"
+
 _PROJECT = Link("construction_projects", "project_id", "employer_id")
 _PARTY = Link("dispute_parties", "party_id", "dispute_id")
 
@@ -73,7 +78,8 @@ class Task:
         owner: code of the department whose supervisors see and dispatch all its warnings.
         scored_once: the unit is scored once in its life (a dispute), so feedback matches it
             on the entity alone rather than on the entity and month.
-        audit_columns: non-feature columns of the dataset kept for fairness audits.
+        audit_columns: non-feature columns of the dataset kept for fairness audits; every
+            task has `DISTRICT_COLUMN`, which also travels with each warning.
         intended_use: the model card's intended-use paragraph.
         catalog_constant: the `features.catalog` constant holding the task's feature entries.
         tables_constant: the `features.schemas` constant holding its raw-table contract.
@@ -180,7 +186,7 @@ TASKS: dict[str, Task] = {
             horizon_days=30,
             owner="anti_fraud",
             scored_once=False,
-            audit_columns=("audit_age_band", "audit_sex"),
+            audit_columns=("audit_age_band", "audit_sex", "audit_district"),
             intended_use=(
                 "Monthly screening of residents with an exposure signal for telecom-fraud "
                 "victimisation risk in the next 30 days, so the anti-fraud centre and community "

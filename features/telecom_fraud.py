@@ -149,9 +149,11 @@ def _build(
     label = None
     if label_events is not None:
         label = pit.event_within(label_events, "resident_id", queries, HORIZON)
+    rows = columns.pop("registry_row")
     audit = {
         "audit_age_band": pit.labels_at(columns.pop("age_band"), AGE_BANDS),
-        "audit_sex": pit.text_at(src.residents["sex"], columns.pop("registry_row")),
+        "audit_sex": pit.text_at(src.residents["sex"], rows),
+        "audit_district": pit.text_at(src.residents["district"], rows),
     }
     as_of = queries.as_of.view("datetime64[ns]")
     return dataset_frame(TASK, entity_ids, as_of, columns, audit, label)

@@ -121,12 +121,20 @@ def feature_dicts(spec: TaskSpec, frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{name: _native(v) for name, v in zip(names, row, strict=True)} for row in values]
 
 
+_NOT_FEATURES = ("entity_id", "district")
+
+
 def record_features(records: list[BaseModel]) -> list[dict[str, Any]]:
     """Validated records' features as sent (None = missing), without touching pandas."""
     return [
-        {name: value for name, value in record.__dict__.items() if name != "entity_id"}
+        {name: value for name, value in record.__dict__.items() if name not in _NOT_FEATURES}
         for record in records
     ]
+
+
+def record_districts(records: list[BaseModel]) -> list[str | None]:
+    """Each validated record's district, when the caller sent one (a warning keeps it)."""
+    return [getattr(record, "district", None) for record in records]
 
 
 def result_reasons(scored: ScoredRecord) -> list[dict[str, Any]]:

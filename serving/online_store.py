@@ -22,12 +22,15 @@ import pandas as pd
 
 from features.catalog import CATALOG
 from features.dataset import optional_features
+from features.tasks import DISTRICT_COLUMN
 from models.secret_keys import load_secrets
 from models.settings import get_settings
 from models.spec import task_slug
 from serving.store.pseudonym import pseudonymise
 
 KEY_COLUMNS = ("entity_id", "as_of")
+#: the column holding each unit's district in the online store's files
+DISTRICT = "district"
 
 
 class EntityNotMaterialized(LookupError):
@@ -52,7 +55,8 @@ def online_path(slug: str, data_dir: Path) -> Path:
 
 
 def latest_rows(slug: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """Each entity's most recent row, keeping only the id, the as-of date and the features."""
+    """Each entity's most recent row, keeping only the id, the as-of date, the features and,
+    when the frame has one, the unit's district (as `district`, which a warning keeps)."""
     # A city lacking an optional column has no features derived from it (nor a model using
     # them): those are left out here too.
     optional = optional_features(slug)
@@ -64,8 +68,10 @@ def latest_rows(slug: str, frame: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in (*KEY_COLUMNS, *features) if c not in frame.columns]
     if missing:
         raise ValueError(f"{slug} scoring set lacks column(s): {', '.join(missing)}")
+    district = [DISTRICT_COLUMN] if DISTRICT_COLUMN in frame.columns else []
     latest = (
-        frame.loc[:, [*KEY_COLUMNS, *features]]
+        frame.loc[:, [*KEY_COLUMNS, *features, *district]]
+        .rename(columns={DISTRICT_COLUMN: DISTRICT})
         .sort_values(["entity_id", "as_of"], kind="stable")
         .drop_duplicates("entity_id", keep="last")
         .reset_index(drop=True)

@@ -41,6 +41,16 @@ EntityId = Annotated[
         description="The caller's identifier of the unit (employer, resident or dispute).",
     ),
 ]
+District = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[a-z][a-z0-9_-]*$",
+        description="The unit's district (lower-case code, e.g. `wuxing`); kept on its warning "
+        "so reviewers can filter by district. Not a feature: it never changes the score.",
+    ),
+]
 FeatureValue = float | int | bool | str | None
 
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
@@ -81,10 +91,11 @@ def _feature_field(feature: FeatureDef) -> tuple[Any, Any]:
 
 @cache
 def record_model(slug: str) -> type[BaseModel]:
-    """The per-task feature record: `entity_id` plus every catalog feature, all optional."""
+    """The per-task feature record: `entity_id`, the optional `district`, and every catalog
+    feature, all optional."""
     from features.catalog import CATALOG
 
-    fields: dict[str, Any] = {"entity_id": (EntityId, ...)}
+    fields: dict[str, Any] = {"entity_id": (EntityId, ...), "district": (District | None, None)}
     for feature in CATALOG[slug]:
         fields[feature.name] = _feature_field(feature)
     return create_model(  # type: ignore[call-overload, no-any-return]
@@ -260,6 +271,7 @@ class WarningPublic(BaseModel):
     risk_level: WarningLevel
     status: WarningStatus
     department: str | None = None
+    district: str | None = Field(default=None, description="The unit's district, when known.")
     outcome: Outcome | None = None
     reasons: list[dict[str, Any]]
     actions: list[dict[str, Any]]

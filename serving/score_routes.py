@@ -26,6 +26,7 @@ from serving.encoding import (
     feature_dicts,
     json_response,
     part_bounds,
+    record_districts,
     record_features,
     result_dict,
     result_json,
@@ -33,7 +34,7 @@ from serving.encoding import (
     score_parts,
 )
 from serving.guard import request_actor
-from serving.online_store import EntityNotMaterialized, OnlineStore
+from serving.online_store import DISTRICT, EntityNotMaterialized, OnlineStore
 from serving.routes import declare
 from serving.store import PreparedScore, WarningStore
 
@@ -92,11 +93,16 @@ class ScoringService:
         )
         results = [result_dict(s, served, explain) for s in scored]
         days = [pd.Timestamp(v).date().isoformat() for v in frame["as_of"]]
+        districts = (
+            [None if pd.isna(d) else str(d) for d in frame[DISTRICT]]
+            if DISTRICT in frame.columns
+            else [None] * len(frame)
+        )
         prepared = self.store.prepare_scores(
             [
-                {**result, "features": row_features, "as_of": day}
-                for result, row_features, day in zip(
-                    results, feature_dicts(spec, frame), days, strict=True
+                {**result, "features": row_features, "as_of": day, "district": district}
+                for result, row_features, day, district in zip(
+                    results, feature_dicts(spec, frame), days, districts, strict=True
                 )
             ]
         )
@@ -122,8 +128,10 @@ class ScoringService:
             results = [result_dict(s, served, explain) for s in scored]
             prepared = self.store.prepare_scores(
                 [
-                    {**r, "features": f}
-                    for r, f in zip(results, record_features(records), strict=True)
+                    {**r, "features": f, "district": d}
+                    for r, f, d in zip(
+                        results, record_features(records), record_districts(records), strict=True
+                    )
                 ]
             )
             return [result_json(result) for result in results], prepared
@@ -131,6 +139,7 @@ class ScoringService:
         parts: list[Future[ScoredArrays]] = [Future() for _ in bounds]
         self._scoring_pool.submit(score_parts, served.model, matrix, ids, explain, bounds, parts)
         scrubbed = self.store.scrub_features(ids.tolist(), record_features(records))
+        districts = record_districts(records)
         encoded: list[bytes] = []
         prepared = []
         for (start, stop), part in zip(bounds, parts, strict=True):
@@ -144,7 +153,15 @@ class ScoringService:
             )
             part_results = [result_dict(s, served, explain) for s in scored]
             prepared.extend(
-                self.store.prepare_scores(part_results, scrubbed_features=scrubbed[start:stop])
+                self.store.prepare_scores(
+                    [
+                        {**result, "district": district}
+                        for result, district in zip(
+                            part_results, districts[start:stop], strict=True
+                        )
+                    ],
+                    scrubbed_features=scrubbed[start:stop],
+                )
             )
             encoded.extend(result_json(result) for result in part_results)
         return encoded, prepared

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
+from features.tasks import DISTRICT_COLUMN
 from models.risk_model import RiskModel, feature_columns, feature_matrix
 from models.scorer import score_matrix, scored_records
 from models.spec import Lang
@@ -164,6 +165,7 @@ def _score_part(
         lang=API_LANG,
     )
     days = [value.date() for value in as_of]
+    districts = _districts(part)
     names = spec.feature_names
     feature_rows = zip(*(_native_list(column) for column in columns), strict=True)
     scores = plain.scores.tolist()
@@ -172,6 +174,7 @@ def _score_part(
         {
             "entity_id": ids[row],
             "as_of": days[row],
+            "district": districts[row],
             "score": scores[row],
             "risk_level": str(levels[row]),
             "reasons": [],
@@ -193,6 +196,13 @@ def _score_part(
     for item in results:
         report.levels[item["risk_level"]] += 1
     return results
+
+
+def _districts(part: pd.DataFrame) -> list[str | None]:
+    """Each row's district (the scoring set's `DISTRICT_COLUMN`; None where it is missing)."""
+    if DISTRICT_COLUMN not in part.columns:
+        return [None] * len(part)
+    return [None if pd.isna(value) else str(value) for value in part[DISTRICT_COLUMN].tolist()]
 
 
 def _native_list(column: np.ndarray) -> list[Any]:

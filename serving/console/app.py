@@ -173,6 +173,7 @@ class Console:
             here=here,
             lang_link=f"{request.url.path}?{urlencode(query)}",
             department_name=lambda code: self.department_name(code, lang),
+            district_name=lambda code: Messages(lang).word("district", code),
             **{"section": "", "flash": None, **context},
         )
         return secured(HTMLResponse(html, status_code=status))

@@ -138,16 +138,6 @@ def local_time(moment: str | datetime | None) -> str:
     return parsed.astimezone(CITY_TIME).strftime("%Y-%m-%d %H:%M")
 
 
-def is_overdue(due_at: str | datetime | None, status: str) -> bool:
-    """Past its deadline and not closed (the loop's `due_at`, when the store records one)."""
-    if not due_at or status == "closed":
-        return False
-    moment = due_at if isinstance(due_at, datetime) else datetime.fromisoformat(due_at)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment < datetime.now(UTC)
-
-
 def age_text(moment: Any, t: Messages, now: datetime | None = None) -> str:
     """How long ago a warning was raised, in days or hours."""
     if moment is None:

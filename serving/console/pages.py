@@ -41,7 +41,6 @@ from serving.console.queries import (
     SORTS,
     FilterError,
     QueueFilters,
-    has_deadlines,
 )
 from serving.console.sessions import COOKIE, PRE_COOKIE, tokens_match
 from serving.policy import allowed_transitions, decide, visible_scope
@@ -172,7 +171,7 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
         scope = visible_scope(visit.actor)
         found = console.queries.queue(scope, filters)
     except FilterError as exc:
-        return error_page(console, request, visit, 400, t("error.filter", detail=str(exc)))
+        return error_page(console, request, visit, 400, filter_problem(exc, t))
     console.store.audit(
         actor=visit.actor.audit_name,
         action="warning_list",
@@ -201,7 +200,6 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
         page=found,
         rows=rows,
         filters=filters,
-        deadlines=has_deadlines(),
         scope_text=_scope_text(console, visit),
         task_options=[(task, t(f"task.{task}")) for task in sorted(handled)],
         level_options=[(level, t(f"level.{level}")) for level in LEVEL_ORDER],
@@ -209,9 +207,34 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
         department_options=[
             (code, console.department_name(code, visit.lang)) for code in departments
         ],
+        district_options=[
+            (code, t.word("district", code)) for code in console.queries.districts(scope)
+        ],
         sort_options=[(sort, t(f"sort.{sort}")) for sort in SORTS],
         flash=_flash(request, visit),
     )
+
+
+# the label of each queue parameter, for a bad filter's message
+_FILTER_LABELS = {
+    "task": "field.task",
+    "level": "field.level",
+    "status": "field.status",
+    "department": "field.department",
+    "district": "field.district",
+    "date_from": "filter.date_from",
+    "date_to": "filter.date_to",
+    "overdue": "filter.overdue",
+    "sort": "filter.sort",
+    "page": "filter.page",
+}
+
+
+def filter_problem(exc: FilterError, t: Messages) -> str:
+    """A bad filter in the person's words: which field (and parameter), what was wrong."""
+    label = t(_FILTER_LABELS.get(exc.name, "filter.page"))
+    detail = t(f"filter_error.{exc.problem}", value=exc.value)
+    return t("error.filter", field=f"{label} ({exc.name})", detail=detail)
 
 
 def _scope_text(console: Console, visit: Visit) -> str:
@@ -313,7 +336,7 @@ def render_case(
         **warning,
         "short_id": case_view.short_id(warning["id"]),
         "due_at": case_view.local_time(warning["due_at"]) if warning.get("due_at") else None,
-        "overdue": case_view.is_overdue(warning.get("due_at"), str(warning.get("status"))),
+        "overdue": bool(warning.get("overdue")),
     }
     reasons = case_view.reason_rows(warning.get("reasons") or [], spec, lang)
     return console.render(
@@ -494,8 +517,6 @@ def dashboard(console: Console, request: Request, visit: Visit, _form: FormData 
     tasks = _visible_tasks(console, visit, scope)
     figures = console.queries.dashboard(scope, tasks)
     reports_dir = console.backend.settings.reports_dir
-    # read fresh: an administrator's new capacity shows at once
-    departments = {row["code"]: row for row in console.store.list_departments()}
     rows = []
     for task in tasks:
         served = console.served_model(task)
@@ -503,27 +524,16 @@ def dashboard(console: Console, request: Request, visit: Visit, _form: FormData 
         report = f"{task}-v{version}.html" if version else None
         if report is not None and not (reports_dir / report).is_file():
             report = None
-        month = []
-        for code, volume in sorted(figures[task]["month_by_department"].items()):
-            capacity = (departments.get(code) or {}).get("capacity")
-            month.append(
-                {
-                    "name": console.department_name(code, visit.lang),
-                    "volume": volume,
-                    "capacity": capacity,
-                    "over": capacity is not None and volume > capacity,
-                }
-            )
         rows.append(
             {
                 "name": task,
                 "figures": figures[task],
-                "month": month,
                 "champion": version,
                 "report": report,
                 "monitor": _monitor(reports_dir / "monitor" / f"{task}.json"),
             }
         )
+    month, volumes = console.queries.month_volume(scope, datetime.now(UTC))
     return console.render(
         "console/dashboard.html",
         visit.lang,
@@ -531,11 +541,33 @@ def dashboard(console: Console, request: Request, visit: Visit, _form: FormData 
         visit=visit,
         section="dashboard",
         tasks=rows,
+        month=month.strftime("%Y-%m"),
+        capacity=_capacity_rows(console, visit, volumes),
         scope_text=_scope_text(console, visit),
         open_statuses=STATUSES[:-1],
         outcomes=OUTCOMES,
         queue_link=lambda **query: QueueFilters(**query).query(),
     )
+
+
+def _capacity_rows(console: Console, visit: Visit, volumes: dict[str, int]) -> list[dict[str, Any]]:
+    """This month's volume against capacity for each department that has either."""
+    # read fresh, not from the minute's cache: an administrator's new capacity shows at once
+    rows = []
+    for row in console.store.list_departments():
+        volume, capacity = volumes.get(row["code"], 0), row["capacity"]
+        if not volume and capacity is None:
+            continue
+        rows.append(
+            {
+                "code": row["code"],
+                "name": row["name_zh"] if visit.lang == "zh" else row["name_en"],
+                "volume": volume,
+                "capacity": capacity,
+                "over": capacity is not None and volume > capacity,
+            }
+        )
+    return rows
 
 
 def _visible_tasks(console: Console, visit: Visit, scope: Any) -> tuple[str, ...]:

@@ -8,29 +8,41 @@ may see at all comes from the policy as a `Scope` and is applied before any filt
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, Engine, and_, case, false, func, or_, select
+from sqlalchemy import ColumnElement, Engine, case, false, func, or_, select
 from sqlalchemy.orm import sessionmaker
 
-from serving.console.case import is_overdue
+from features.tasks import TASKS
+from serving.console.case import CITY_TIME
 from serving.policy import VisibleScope
+from serving.store import deadlines
+from serving.store.common import is_past, utc_bound
 from serving.store.models import OUTCOMES, STATUSES, WARNING_LEVELS, RiskWarning
 
 PAGE_SIZE = 50
-# the deadline column engineer `loop` adds to warnings; read by name until it is on main
-_DUE_AT = "due_at"
 SORTS = ("newest", "score", "level", "age")
 LEVEL_ORDER = ("red", "orange", "yellow")
 _MAX_PAGE = 100_000
 
 
 class FilterError(ValueError):
-    """A queue filter the console cannot read (HTTP 400); the message names the parameter."""
+    """A queue filter the console cannot read (HTTP 400).
+
+    `name` is the URL parameter, `problem` one of `choice`, `date`, `date_order`, `page`,
+    `too_long` (the console's catalogs say each in words), `value` what was sent.
+    """
+
+    def __init__(self, name: str, problem: str, value: str = "") -> None:
+        super().__init__(f"{name}={value!r}: {problem}")
+        self.name = name
+        self.problem = problem
+        self.value = value
 
 
 def scope_conditions(scope: VisibleScope) -> list[ColumnElement[bool]]:
@@ -56,6 +68,7 @@ class QueueFilters:
     level: str | None = None
     status: str | None = None
     department: str | None = None
+    district: str | None = None
     date_from: date | None = None
     date_to: date | None = None
     overdue: bool = False
@@ -73,7 +86,7 @@ class QueueFilters:
         def choice(name: str, allowed: Sequence[str]) -> str | None:
             value = text(name)
             if value is not None and value not in allowed:
-                raise FilterError(f"{name}={value!r}: expected one of {', '.join(allowed)}")
+                raise FilterError(name, "choice", value)
             return value
 
         def day(name: str) -> date | None:
@@ -81,21 +94,27 @@ class QueueFilters:
             if value is None:
                 return None
             try:
+                if not _ISO_DAY.match(value):
+                    raise ValueError(value)
                 return date.fromisoformat(value)
             except ValueError:
-                raise FilterError(f"{name}={value!r}: expected a date like 2026-01-31") from None
+                raise FilterError(name, "date", value) from None
+
+        def code(name: str) -> str | None:
+            value = text(name)
+            if value is not None and len(value) > 64:
+                raise FilterError(name, "too_long", value[:64] + "…")
+            return value
 
         page_text = text("page") or "1"
         if not page_text.isdigit() or not 1 <= int(page_text) <= _MAX_PAGE:
-            raise FilterError(f"page={page_text!r}: expected a whole number from 1")
-        department = text("department")
-        if department is not None and len(department) > 64:
-            raise FilterError("department: too long")
+            raise FilterError("page", "page", page_text[:20])
         found = cls(
             task=choice("task", tasks),
             level=choice("level", WARNING_LEVELS),
             status=choice("status", STATUSES),
-            department=department,
+            department=code("department"),
+            district=code("district"),
             date_from=day("date_from"),
             date_to=day("date_to"),
             overdue=choice("overdue", ("1",)) == "1",
@@ -103,7 +122,7 @@ class QueueFilters:
             page=int(page_text),
         )
         if found.date_from and found.date_to and found.date_from > found.date_to:
-            raise FilterError("date_from is after date_to")
+            raise FilterError("date_from", "date_order", str(found.date_from))
         return found
 
     def query(self, **changes: Any) -> str:
@@ -114,6 +133,7 @@ class QueueFilters:
             ("level", view.level),
             ("status", view.status),
             ("department", view.department),
+            ("district", view.district),
             ("date_from", view.date_from.isoformat() if view.date_from else None),
             ("date_to", view.date_to.isoformat() if view.date_to else None),
             ("overdue", "1" if view.overdue else None),
@@ -122,7 +142,10 @@ class QueueFilters:
         ]
         return urlencode([(name, value) for name, value in pairs if value])
 
-    def conditions(self, *, with_level: bool = True) -> list[ColumnElement[bool]]:
+    def conditions(
+        self, *, with_level: bool = True, is_sqlite: bool = True
+    ) -> list[ColumnElement[bool]]:
+        """SQL conditions for these filters (`is_sqlite`: how the store keeps times)."""
         found: list[ColumnElement[bool]] = []
         if self.task:
             found.append(RiskWarning.task == self.task)
@@ -132,32 +155,19 @@ class QueueFilters:
             found.append(RiskWarning.status == self.status)
         if self.department:
             found.append(RiskWarning.department == self.department)
+        if self.district:
+            found.append(RiskWarning.district == self.district)
         if self.date_from:
             found.append(RiskWarning.as_of >= self.date_from)
         if self.date_to:
             found.append(RiskWarning.as_of <= self.date_to)
         if self.overdue:
-            found.append(_overdue_condition())
+            found.append(deadlines.overdue(now=datetime.now(UTC), is_sqlite=is_sqlite))
         return found
 
 
-def _overdue_condition() -> ColumnElement[bool]:
-    """Warnings past their deadline and not closed (the loop's `due_at`, when the store has it)."""
-    due_at = getattr(RiskWarning, _DUE_AT, None)
-    if due_at is None:
-        raise FilterError("overdue: this store records no deadlines yet")
-    return and_(due_at.is_not(None), due_at < datetime.now(UTC), RiskWarning.status != "closed")
-
-
-def _deadline_columns() -> list[Any]:
-    """The loop's `due_at` column when the store has it (an empty list before)."""
-    due_at = getattr(RiskWarning, _DUE_AT, None)
-    return [] if due_at is None else [due_at]
-
-
-def has_deadlines() -> bool:
-    """Whether the store records deadlines (the overdue filter and counts need them)."""
-    return hasattr(RiskWarning, _DUE_AT)
+# what a date input sends (`type=date` always sends this form, whatever it shows)
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 _LEVEL_RANK = case(
@@ -177,8 +187,10 @@ _ROW_COLUMNS = (
     RiskWarning.risk_level,
     RiskWarning.status,
     RiskWarning.department,
+    RiskWarning.district,
     RiskWarning.reasons,
     RiskWarning.created_at,
+    RiskWarning.due_at,
 )
 
 
@@ -197,14 +209,18 @@ class ConsoleQueries:
 
     def __init__(self, engine: Engine) -> None:
         self._reads = sessionmaker(engine)
+        self._is_sqlite = engine.dialect.name == "sqlite"
 
     def queue(
         self, scope: VisibleScope, filters: QueueFilters, page_size: int = PAGE_SIZE
     ) -> QueuePage:
         """The page of warnings this person may see under these filters, plus level counts."""
         allowed = scope_conditions(scope)
-        everything_but_level = [*allowed, *filters.conditions(with_level=False)]
-        chosen = [*allowed, *filters.conditions()]
+        everything_but_level = [
+            *allowed,
+            *filters.conditions(with_level=False, is_sqlite=self._is_sqlite),
+        ]
+        chosen = [*allowed, *filters.conditions(is_sqlite=self._is_sqlite)]
         with self._reads.begin() as db:
             counts = dict(
                 db.execute(
@@ -226,32 +242,38 @@ class ConsoleQueries:
                 )
             )
             found = {
-                row.id: {
-                    **row._mapping,
-                    "overdue": is_overdue(row._mapping.get("due_at"), row.status),
-                }
-                for row in db.execute(
-                    select(*_ROW_COLUMNS, *_deadline_columns()).where(RiskWarning.id.in_(page_ids))
-                )
+                row.id: {**row._mapping, "overdue": is_past(row.due_at)}
+                for row in db.execute(select(*_ROW_COLUMNS).where(RiskWarning.id.in_(page_ids)))
             }
             rows = [found[warning_id] for warning_id in page_ids]
         level_counts = {level: int(counts.get(level, 0)) for level in LEVEL_ORDER}
         pages = max(1, -(-int(total) // page_size))
         return QueuePage(rows, int(total), level_counts, pages)
 
+    def districts(self, scope: VisibleScope) -> list[str]:
+        """The districts of the warnings this person may see (the queue's district choices)."""
+        with self._reads.begin() as db:
+            return list(
+                db.scalars(
+                    select(RiskWarning.district)
+                    .where(*scope_conditions(scope), RiskWarning.district.is_not(None))
+                    .distinct()
+                    .order_by(RiskWarning.district)
+                )
+            )
+
     def dashboard(self, scope: VisibleScope, tasks: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Per task: open warnings by level and status, overdue, precision, this month's volume."""
+        """Per task: open warnings by level and status, overdue now, precision of closed ones."""
         allowed = scope_conditions(scope)
-        month_start = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         figures: dict[str, dict[str, Any]] = {
             task: {
                 "open": {level: dict.fromkeys(STATUSES[:-1], 0) for level in LEVEL_ORDER},
                 "closed": {level: dict.fromkeys(OUTCOMES, 0) for level in LEVEL_ORDER},
-                "overdue": None,
-                "month_by_department": {},
+                "overdue": 0,
             }
             for task in tasks
         }
+        late = deadlines.overdue(now=datetime.now(UTC), is_sqlite=self._is_sqlite)
         with self._reads.begin() as db:
             for task, level, status, outcome, n in db.execute(
                 select(
@@ -276,31 +298,47 @@ class ConsoleQueries:
                     entry["closed"][level][outcome] += int(n)
                 else:
                     entry["open"][level][status] += int(n)
-            for task, department, n in db.execute(
-                select(RiskWarning.task, RiskWarning.department, func.count())
-                .where(
-                    *allowed,
-                    RiskWarning.department.is_not(None),
-                    RiskWarning.updated_at >= month_start,
-                )
-                .group_by(RiskWarning.task, RiskWarning.department)
+            for task, n in db.execute(
+                select(RiskWarning.task, func.count())
+                .where(*allowed, late)
+                .group_by(RiskWarning.task)
             ):
                 if task in figures:
-                    figures[task]["month_by_department"][department] = int(n)
-            if has_deadlines():
-                for task, n in db.execute(
-                    select(RiskWarning.task, func.count())
-                    .where(*allowed, _overdue_condition())
-                    .group_by(RiskWarning.task)
-                ):
-                    if task in figures:
-                        figures[task]["overdue"] = int(n)
-                for entry in figures.values():
-                    if entry["overdue"] is None:
-                        entry["overdue"] = 0
+                    figures[task]["overdue"] = int(n)
         for entry in figures.values():
             entry["precision"] = {level: precision(entry["closed"][level]) for level in LEVEL_ORDER}
         return figures
+
+    def month_volume(self, scope: VisibleScope, now: datetime) -> tuple[date, dict[str, int]]:
+        """This month's warnings per department that holds them, exactly: the month (city
+        time) and, per department, the warnings raised in it (`created_at`) that the
+        department holds now: dispatched to it, or, not dispatched yet, at the task's owner.
+
+        Counted across tasks (a capacity is the department's, whatever the task).
+        """
+        local = now.astimezone(CITY_TIME)
+        first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        following = (first + timedelta(days=32)).replace(day=1)
+        bounds = [
+            utc_bound(self._is_sqlite, moment.astimezone(UTC)) for moment in (first, following)
+        ]
+        owners = {task.name: task.owner for task in TASKS.values()}
+        counts: dict[str, int] = {}
+        with self._reads.begin() as db:
+            for task, status, department, n in db.execute(
+                select(RiskWarning.task, RiskWarning.status, RiskWarning.department, func.count())
+                .where(
+                    *scope_conditions(scope),
+                    RiskWarning.created_at >= bounds[0],
+                    RiskWarning.created_at < bounds[1],
+                )
+                .group_by(RiskWarning.task, RiskWarning.status, RiskWarning.department)
+            ):
+                # not dispatched (yet, or any more): the case waits at its task's owner
+                holder = owners.get(task) if status == "open" or department is None else department
+                if holder is not None:
+                    counts[holder] = counts.get(holder, 0) + int(n)
+        return first.date(), counts
 
 
 def precision(outcomes: Mapping[str, int]) -> tuple[float | None, int]:

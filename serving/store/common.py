@@ -105,6 +105,7 @@ def warning_dict(warning: RiskWarning) -> dict[str, Any]:
         "risk_level": warning.risk_level,
         "status": warning.status,
         "department": warning.department,
+        "district": warning.district,
         "outcome": warning.outcome,
         "reasons": warning.reasons,
         "actions": warning.actions,

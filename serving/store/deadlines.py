@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
 from models.spec import TaskSpec, UnknownTaskError, get_spec
@@ -68,6 +68,17 @@ def owner_department(task: str) -> str | None:
 def holder(task: str, status: str, department: str | None) -> str | None:
     """The department a case is waiting on: the task's owner until dispatched."""
     return owner_department(task) if status == "open" else department
+
+
+def overdue(*, now: datetime, is_sqlite: bool) -> ColumnElement[bool]:
+    """The condition of a warning past its deadline at `now` (in progress and closed warnings
+    race none). The API's `overdue` filter, the console's queue filter and its dashboard
+    counts all read this one condition."""
+    return and_(
+        RiskWarning.due_at.is_not(None),
+        RiskWarning.due_at <= utc_bound(is_sqlite, now),
+        RiskWarning.status.in_(tuple(DEADLINE_OF_STATUS)),
+    )
 
 
 def newly_overdue(*, now: datetime, is_sqlite: bool, task: str | None = None) -> list[Any]:

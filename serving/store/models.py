@@ -82,6 +82,8 @@ class RiskWarning(Base):
     risk_level: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(16))
     department: Mapped[str | None] = mapped_column(String(200))
+    # the unit's district (from the scored row's `audit_district`; None when not sent)
+    district: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str | None] = mapped_column(String(16))
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     actions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)

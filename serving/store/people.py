@@ -32,6 +32,10 @@ _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash("riskloop: no such user")
 
 
+#: the largest monthly capacity accepted (a typo guard; no department handles more)
+MAX_CAPACITY = 1_000_000
+
+
 class PeopleError(ValueError):
     """A request about people the store refuses (unknown department or role, duplicate, weak
     password); the message says which and is safe to show."""
@@ -179,6 +183,32 @@ class PeopleStore:
                 }
                 for row in session.scalars(select(Department).order_by(Department.code))
             ]
+
+    def set_capacity(self, code: str, capacity: int, *, actor: str = "system:cli") -> int | None:
+        """Set how many warnings a month a department can handle (audited with the old value).
+
+        Returns:
+            The capacity it had before (None: not set).
+
+        Raises:
+            PeopleError: an unknown department or a capacity that is not a whole number >= 0.
+        """
+        if isinstance(capacity, bool) or not isinstance(capacity, int):
+            raise PeopleError(f"capacity must be a whole number, not {capacity!r}")
+        if not 0 <= capacity <= MAX_CAPACITY:
+            raise PeopleError(f"capacity must be from 0 to {MAX_CAPACITY:,}, not {capacity:,}")
+
+        def write(session: Session) -> int | None:
+            self._check_department(session, code)
+            row = session.get(Department, code, with_for_update=True)
+            assert row is not None
+            before = row.capacity
+            row.capacity = capacity
+            detail = {"department": code, "capacity": capacity, "previous": before}
+            self._audit_row(session, actor, "department_capacity", detail)
+            return before
+
+        return self._write(write)  # type: ignore[no-any-return]
 
     def _check_department(self, session: Session, code: str) -> None:
         if session.get(Department, code) is None:

@@ -418,8 +418,8 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
         if date_to is not None:
             conditions.append(RiskWarning.as_of <= date_to)
         if overdue is not None:
-            late = RiskWarning.due_at <= utc_bound(self._is_sqlite, utc_now())
-            conditions.append(late if overdue else or_(~late, RiskWarning.due_at.is_(None)))
+            late = deadlines.overdue(now=utc_now(), is_sqlite=self._is_sqlite)
+            conditions.append(late if overdue else ~late)
         with self._reads.begin() as session:
             total = session.scalar(select(func.count()).select_from(RiskWarning).where(*conditions))
             rows = session.scalars(

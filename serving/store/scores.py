@@ -66,7 +66,8 @@ class ScoreWriter:
         """Store one score request: audit row, scored records, and warnings for yellow and up.
 
         Each result dict has `entity_id` (the caller's raw id), `score`, `risk_level`, `reasons`,
-        `actions`, `features`, and optionally its own `as_of`. A warning is one per task, entity
+        `actions`, `features`, and optionally its own `as_of` and the unit's `district` (kept
+        on a new warning). A warning is one per task, entity
         and period (the as-of month, default this month): re-scoring updates the open warning and
         keeps the earlier score in its history (`score_update`). A warning already closed for the
         period keeps its closing figures; the new score is appended to its history
@@ -289,6 +290,7 @@ class ScoreWriter:
             "key_id": None if cipher is None else cipher.current_key_id,
             "as_of": record_as_of,
             "period": month_start(record_as_of),
+            "district": result.get("district"),
             "score": float(result["score"]),
             "risk_level": level,
             "reasons": (
@@ -384,6 +386,7 @@ def _new_warning(
         "risk_level": item["risk_level"],
         "status": "open",
         "department": None,
+        "district": item["district"],
         "outcome": None,
         "reasons": item["reasons"],
         "actions": item["actions"],

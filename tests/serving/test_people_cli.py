@@ -153,3 +153,34 @@ def test_no_secret_value_is_written_in_the_code(isolated_env: Path) -> None:
         path.read_text(encoding="utf-8") for path in (PROJECT_ROOT / "models").rglob("*.py")
     )
     assert os.environ.get("RISKLOOP_PSEUDONYM_SECRET") is None
+
+
+def test_departments_set_capacity_is_validated_and_audited(isolated_env: Path) -> None:
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    code, out, err = _run("departments", "set-capacity", "labour_inspection", "40")
+    assert code == 0 and "labour_inspection: capacity 40 warnings a month (was not set)" in out
+    code, out, err = _run("departments", "set-capacity", "labour_inspection", "35")
+    assert code == 0 and "(was 40)" in out, err
+    bad = {
+        "unknown department 'moon'": ("moon", "3"),
+        "not a whole number": ("tax", "1.5"),
+        "'ten'": ("tax", "ten"),
+        "from 0 to 1,000,000": ("tax", "2000000"),
+    }
+    for needle, args in bad.items():
+        code, _, err = _run("departments", "set-capacity", *args)
+        _one_error_line(code, err, needle)
+    code, _, err = _run("departments", "set-capacity", "tax", "--", "-5")
+    _one_error_line(code, err, "'-5'")
+    with WarningStore.from_settings(get_settings()) as store:
+        capacities = {row["code"]: row["capacity"] for row in store.list_departments()}
+        story = [
+            row["detail"] for row in store.audit_rows() if row["action"] == "department_capacity"
+        ]
+    assert capacities["labour_inspection"] == 35 and capacities["tax"] is None
+    assert story == [
+        {"department": "labour_inspection", "capacity": 40, "previous": None},
+        {"department": "labour_inspection", "capacity": 35, "previous": 40},
+    ]

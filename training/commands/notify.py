@@ -8,6 +8,8 @@
 - `riskloop departments set-webhook DEPT URL --secret-file FILE`: a department's endpoint; the
   signing secret is read from FILE (or, when FILE does not exist yet, generated into it with
   mode 0600 for handing to the receiving system). It is never printed.
+- `riskloop departments set-capacity DEPT N`: how many warnings a month the department can
+  handle (audited); the console's dashboard sets this month's volume against it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ OVERDUE_ACTOR = "system:overdue"
 
 departments_app = typer.Typer(
     name="departments",
-    help="Departments' notification endpoints (webhooks).",
+    help="Departments' notification endpoints (webhooks) and monthly capacities.",
     no_args_is_help=True,
 )
 
@@ -41,6 +43,7 @@ def register(app: typer.Typer) -> None:
     departments_app.command("set-webhook")(set_webhook)
     departments_app.command("webhooks")(list_webhooks)
     departments_app.command("ping")(ping)
+    departments_app.command("set-capacity")(set_capacity)
     app.add_typer(departments_app)
 
 
@@ -221,6 +224,28 @@ def set_webhook(
             Outbox(store).set_webhook(department, url, now=utc_now())
     origin = "generated into" if generated else "read from"
     typer.echo(f"{department}: webhook {url}; signing secret {origin} {secret_file}")
+
+
+def set_capacity(
+    department: str = typer.Argument(..., help="Department code, e.g. labour_inspection."),
+    per_month: str = typer.Argument(
+        ..., metavar="N_PER_MONTH", help="Warnings a month it can handle (a whole number >= 0)."
+    ),
+) -> None:
+    """Set how many warnings a month a department can handle (audited)."""
+    from serving.store import PeopleError
+
+    with user_errors():
+        text = per_month.strip()
+        if not text.isascii() or not text.isdigit() or len(text) > 12:
+            raise UserError(f"capacity {per_month!r} is not a whole number of 0 or more")
+        with _open_store() as store:
+            try:
+                before = store.set_capacity(department, int(text), actor=CLI_ACTOR)
+            except PeopleError as exc:
+                raise UserError(str(exc)) from None
+    was = "not set" if before is None else f"{before}"
+    typer.echo(f"{department}: capacity {int(text)} warnings a month (was {was})")
 
 
 def list_webhooks() -> None:
