@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.console.conftest import PASSWORD, Console
+from serving.console.case import CITY_TIME
+from tests.console.conftest import PASSWORD, Console, service_env
 
 
 @pytest.fixture()
@@ -29,13 +35,24 @@ def signed_in(console_service: Console) -> Iterator[tuple[httpx.Client, str]]:
 
 @pytest.mark.parametrize(
     "query",
-    ["level=purple", "task=no-such-task", "date_from=2026-13-01", "page=0", "page=x", "sort=name"],
+    [
+        "level=purple",
+        "task=no-such-task",
+        "date_from=2026-13-01",
+        "date_to=03/31/2026",
+        "date_from=2026-02-01&date_to=2026-01-01",
+        "page=0",
+        "page=x",
+        "sort=name",
+        "district=" + "x" * 65,
+    ],
 )
 def test_a_bad_filter_is_a_400_naming_it(signed_in: tuple[httpx.Client, str], query: str) -> None:
     client, _ = signed_in
     answer = client.get(f"/console/queue?{query}")
     assert answer.status_code == 400
     assert query.split("=")[0] in answer.text
+    assert "筛选条件有误" in answer.text and "Traceback" not in answer.text
 
 
 def test_unknown_cases_paths_and_methods(signed_in: tuple[httpx.Client, str]) -> None:
@@ -91,17 +108,9 @@ def test_bad_forms_change_nothing(
 def test_overdue_filter_and_counts_follow_the_stores_deadlines(
     signed_in: tuple[httpx.Client, str], console_service: Console
 ) -> None:
-    """With the loop's `due_at` in the store: a case past its deadline is counted on the
-    dashboard and found by the queue's overdue filter. Without it: the console says no
-    deadlines are recorded and offers no overdue filter (it never pretends)."""
-    from serving.console.queries import has_deadlines
-
+    """A case whose `due_at` has passed is found by the queue's overdue filter and counted on
+    the dashboard (test_clock.py lets a real deadline pass under a frozen clock)."""
     client, _ = signed_in
-    if not has_deadlines():
-        assert 'name="overdue"' not in client.get("/console/queue").text
-        assert client.get("/console/queue?overdue=1").status_code == 400
-        assert client.get("/console/dashboard").text.count("尚未记录办理期限") >= 2
-        return
     warning_id = console_service.sql(
         "SELECT id FROM warnings WHERE status = 'open' AND task = 'wage-arrears' LIMIT 1"
     )[0][0]
@@ -111,15 +120,40 @@ def test_overdue_filter_and_counts_follow_the_stores_deadlines(
     listed = client.get("/console/queue?task=wage-arrears&overdue=1")
     assert listed.status_code == 200 and warning_id in listed.text
     overdue = console_service.sql(
-        "SELECT count(*) FROM warnings WHERE task = 'wage-arrears' AND status != 'closed' "
-        "AND due_at IS NOT NULL AND due_at < datetime('now')"
+        "SELECT count(*) FROM warnings WHERE task = 'wage-arrears' "
+        "AND status IN ('open', 'dispatched') AND due_at <= datetime('now')"
     )[0][0]
-    assert f'overdue=1"><strong>{overdue}</strong>' in client.get("/console/dashboard").text
+    assert overdue >= 1
+    link = '/console/queue?task=wage-arrears&amp;overdue=1"><strong>'
+    assert f"{link}{overdue}</strong>" in client.get("/console/dashboard").text
 
 
-def test_dashboard_sets_this_months_dispatches_against_capacity(
+def test_scored_warnings_carry_their_district_and_the_queue_filters_on_it(
     signed_in: tuple[httpx.Client, str], console_service: Console
 ) -> None:
+    """The service's scoring (entity ids looked up in the online store) kept each unit's
+    district; the queue offers the districts present and keeps to the one chosen."""
+    client, _ = signed_in
+    by_district = dict(
+        console_service.sql(
+            "SELECT district, count(*) FROM warnings WHERE task = 'wage-arrears' GROUP BY district"
+        )
+    )
+    assert None not in by_district and len(by_district) >= 2, by_district
+    district = max(by_district, key=lambda name: by_district[name])
+    queue = client.get("/console/queue").text
+    for name in by_district:
+        assert f'<option value="{name}">' in queue
+    page = client.get(f"/console/queue?task=wage-arrears&district={district}")
+    assert page.status_code == 200
+    assert f"共 {by_district[district]} 条" in page.text, page.text[:2000]
+
+
+def test_dashboard_sets_this_months_volume_against_capacity(
+    signed_in: tuple[httpx.Client, str], console_service: Console
+) -> None:
+    """A dispatch counts for the receiving department this month (exactly: the warnings raised
+    this month that it holds), against the capacity `riskloop departments set-capacity` set."""
     client, csrf = signed_in
     warning_id, version = console_service.sql(
         "SELECT id, version FROM warnings WHERE status = 'open' AND task = 'wage-arrears' "
@@ -135,17 +169,45 @@ def test_dashboard_sets_this_months_dispatches_against_capacity(
         },
     )
     assert sent.status_code == 303
-    console_service.sql("UPDATE departments SET capacity = 0 WHERE code = 'labour_inspection'")
+    riskloop = str(Path(sys.executable).with_name("riskloop"))
+    env = {**os.environ, **service_env(console_service.root)}
     try:
+        capacity = subprocess.run(
+            [riskloop, "departments", "set-capacity", "labour_inspection", "0"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert capacity.returncode == 0, capacity.stderr
         page = client.get("/console/dashboard").text
-        dispatched = console_service.sql(
-            "SELECT count(*) FROM warnings WHERE task = 'wage-arrears' "
-            "AND department = 'labour_inspection'"
+        month_start = (
+            datetime.now(CITY_TIME)
+            .replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            .astimezone(UTC)
+            .replace(tzinfo=None)
+        )
+        held = console_service.sql(
+            "SELECT count(*) FROM warnings WHERE department = 'labour_inspection' "
+            "AND status != 'open' AND created_at >= ?",
+            month_start.isoformat(sep=" "),
         )[0][0]
-        row = page.split("劳动保障监察大队</td>", 1)[1].split("</tr>", 1)[0]
-        assert f'<td class="num">{dispatched}</td>' in row
+        assert held >= 1
+        row = page.split('id="capacity-labour_inspection"', 1)[1].split("</tr>", 1)[0]
+        assert f'<td class="num">{held}</td>' in row
         assert "超出能力" in row
     finally:
         console_service.sql(
             "UPDATE departments SET capacity = NULL WHERE code = 'labour_inspection'"
         )
+
+
+def test_a_bad_date_says_how_to_write_one(signed_in: tuple[httpx.Client, str]) -> None:
+    client, _ = signed_in
+    answer = client.get("/console/queue?date_from=31.03.2026")
+    assert answer.status_code == 400
+    assert "评估日期起 (date_from)" in answer.text
+    assert "“31.03.2026”不是日期，请按 年-月-日 填写，例如 2026-01-31" in answer.text
+    queue = client.get("/console/queue?date_from=2026-01-01&date_to=2026-12-31")
+    assert queue.status_code == 200
+    assert 'placeholder="年-月-日"' in queue.text and 'value="2026-01-01"' in queue.text

@@ -76,3 +76,29 @@ def test_one_environment_with_autoescape_and_package_templates_first() -> None:
     assert env.get_template("explanation.html") is not None  # serving's own
     assert env.get_template("layout.html") is not None  # the shared layout
     assert ".level-red" in pages.stylesheet()
+
+
+def _luminance(colour: str) -> float:
+    """WCAG 2 relative luminance of a #rrggbb (or #rgb) colour."""
+    digits = colour[1:] if len(colour) == 7 else "".join(c * 2 for c in colour[1:])
+    channels = [int(digits[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def test_level_badges_meet_wcag_aa_contrast_in_the_shared_stylesheet() -> None:
+    """Every page with a level badge (reports, explanation pages, the console) uses the one
+    stylesheet's colours: each level's text on its background must reach 4.5:1."""
+    css = pages.stylesheet()
+    base_text = re.search(r"\.level \{[^}]*?color: (#[0-9a-f]{6}|#[0-9a-f]{3})\b", css)
+    assert base_text is not None
+    for level in ("red", "orange", "yellow", "green"):
+        rule = re.search(rf"\.level-{level} \{{([^}}]*)\}}", css)
+        assert rule is not None, level
+        background = re.search(r"background: (#[0-9a-f]{6})\b", rule[1])
+        text = re.search(r"(?<!-)color: (#[0-9a-f]{6})\b", rule[1])
+        assert background is not None, level
+        fg = _luminance((text or base_text)[1])
+        bg = _luminance(background[1])
+        ratio = (max(fg, bg) + 0.05) / (min(fg, bg) + 0.05)
+        assert ratio >= 4.5, (level, round(ratio, 2))

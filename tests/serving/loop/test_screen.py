@@ -24,6 +24,7 @@ from serving.store.models import (
 )
 from tests.serving.loop.conftest import LoopEnv, LoopService
 from training.cli import app
+from training.raw_io import load_raw_tables
 
 TASK = "wage-arrears"
 WARNED = ("red", "orange", "yellow")
@@ -107,6 +108,19 @@ def test_screen_raises_one_warning_per_warned_row_then_nothing_on_a_second_run(
             ("raised", "system:screen")
         ]
         assert sample["due_at"] is not None
+        # each warning keeps its employer's district, as the raw registry has it
+        with store.engine.connect() as connection:
+            kept = dict(
+                connection.execute(
+                    select(RiskWarning.entity_hash, RiskWarning.district).where(
+                        RiskWarning.task == TASK
+                    )
+                ).all()
+            )
+    employers = load_raw_tables(small_city, TASK)["employers"]
+    registry = dict(zip(employers["employer_id"].astype(str), employers["district"], strict=True))
+    with _store() as store:
+        assert kept == {store.pseudonymise(e): registry[str(e)] for e in warned_rows["entity_id"]}
     again = _cli(["screen", "--task", TASK, "--raw", str(small_city)])
     assert f"raised 0, updated 0, unchanged {len(warned_rows)}" in again
     with _store() as store:

@@ -1,0 +1,215 @@
+"""The console under a frozen clock (time-machine): a deadline passing, a month turning.
+
+The console app runs in this test's process, served by uvicorn on a free loopback port (real
+HTTP, a real SQLite store, the real policy, sessions and templates), so time-machine's clock is
+the console's clock. Its host is a small `Backend` holding the store and the settings, in place
+of the BentoML service (which would run in another process, out of the frozen clock's reach);
+no model is loaded, which only the case page's waterfall needs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import time_machine
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from typer.testing import CliRunner
+
+from models.settings import Settings, get_settings
+from serving.console.app import build_app
+from serving.store import WarningStore
+from tests.processes import free_port
+
+PASSWORD = "correct-horse-battery"  # a test account only; the store keeps its Argon2 hash
+# 23:00 on 31 March in the city (UTC+8): the last hour of March there
+MARCH_31_LATE = datetime(2026, 3, 31, 15, 0, tzinfo=UTC)
+# 00:30 on 1 April in the city, still 31 March in UTC
+APRIL_1_EARLY = datetime(2026, 3, 31, 16, 30, tzinfo=UTC)
+
+
+@dataclass
+class _Host:
+    """What the console needs from the service it is mounted in: the store and settings."""
+
+    store: WarningStore
+    settings: Settings
+
+    def served(self, task: str) -> Any:
+        raise KeyError(task)
+
+
+@pytest.fixture()
+def console(isolated_env: Path) -> Iterator[tuple[str, WarningStore]]:
+    """The console at `/console/` on a free port, its store, and a supervisor account."""
+    settings = get_settings()
+    with WarningStore.from_settings(settings) as store:
+        store.create_user("sup", department="county_centre", role="supervisor", password=PASSWORD)
+        app = Starlette(routes=[Mount("/console", app=build_app(lambda: _Host(store, settings)))])
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.started, "the console did not start"
+        try:
+            yield f"http://127.0.0.1:{port}", store
+        finally:
+            server.should_exit = True
+            thread.join(timeout=20)
+
+
+def _raise(store: WarningStore, entity: str, level: str, district: str) -> str:
+    """One wage-arrears warning through the store's one write path; its id."""
+    (warning_id,) = store.record_scores(
+        actor="key:ingest",
+        task="wage-arrears",
+        model_name="riskloop-wage-arrears",
+        model_version="1",
+        results=[
+            {
+                "entity_id": entity,
+                "score": {"red": 0.9, "orange": 0.6, "yellow": 0.3}[level],
+                "risk_level": level,
+                "reasons": [],
+                "actions": [],
+                "features": {},
+                "district": district,
+            }
+        ],
+    )
+    assert warning_id is not None
+    return warning_id
+
+
+@contextmanager
+def _signed_in(url: str) -> Iterator[httpx.Client]:
+    """An HTTP client signed in as the supervisor (at the frozen clock's time)."""
+    with httpx.Client(base_url=url, follow_redirects=False, timeout=30) as client:
+        token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
+        signed = client.post(
+            "/console/sign-in",
+            data={"name": "sup", "password": PASSWORD, "csrf": token, "next": "/console/queue"},
+        )
+        assert signed.status_code == 303, signed.text[:300]
+        yield client
+
+
+def _overdue_count(dashboard: str, task: str) -> str:
+    link = f'/console/queue?task={task}&amp;overdue=1"><strong>'
+    assert link in dashboard
+    return dashboard.split(link, 1)[1].split("</strong>", 1)[0]
+
+
+def test_a_warning_past_its_deadline_shows_as_overdue(
+    console: tuple[str, WarningStore],
+) -> None:
+    """A red warning must be dispatched within 24 hours: a minute before, it is nowhere
+    overdue; a second after, the queue's overdue filter finds it and the dashboard counts it."""
+    url, store = console
+    t0 = datetime(2026, 5, 6, 2, 0, tzinfo=UTC)
+    with time_machine.travel(t0, tick=False):
+        late = _raise(store, "E-LATE", "red", "wuxing")
+        calm = _raise(store, "E-CALM", "yellow", "wuxing")  # 7 days to dispatch
+    with (
+        time_machine.travel(t0 + timedelta(hours=23, minutes=59), tick=False),
+        _signed_in(url) as client,
+    ):
+        listed = client.get("/console/queue?task=wage-arrears&overdue=1")
+        assert listed.status_code == 200 and late not in listed.text
+        assert _overdue_count(client.get("/console/dashboard").text, "wage-arrears") == "0"
+    with time_machine.travel(t0 + timedelta(hours=24, seconds=1), tick=False):
+        with _signed_in(url) as client:
+            listed = client.get("/console/queue?task=wage-arrears&overdue=1")
+            assert listed.status_code == 200
+            assert f"/console/cases/{late}" in listed.text and calm not in listed.text
+            assert '<span class="overdue">已超期</span>' in listed.text
+            assert _overdue_count(client.get("/console/dashboard").text, "wage-arrears") == "1"
+            case = client.get(f"/console/cases/{late}").text
+            assert "2026-05-07 10:00" in case and '<span class="overdue">已超期</span>' in case
+        # dispatching moves the case to its next deadline (72 hours to start): not overdue now
+        store.add_feedback(
+            late,
+            actor="user:sup",
+            status="dispatched",
+            department="labour_inspection",
+            outcome=None,
+            note=None,
+        )
+        with _signed_in(url) as client:
+            listed = client.get("/console/queue?task=wage-arrears&overdue=1")
+            assert late not in listed.text
+            assert _overdue_count(client.get("/console/dashboard").text, "wage-arrears") == "0"
+
+
+def _capacity_row(dashboard: str, code: str) -> str:
+    return dashboard.split(f'id="capacity-{code}"', 1)[1].split("</tr>", 1)[0]
+
+
+def test_the_months_volume_is_exact_and_set_against_the_capacity(
+    console: tuple[str, WarningStore],
+) -> None:
+    """The month is the city's (UTC+8): a warning raised at 23:00 on 31 March there is March's,
+    one raised at 00:30 on 1 April is April's. Dispatched ones count for the department they
+    went to; one not yet dispatched, for the task's owner. `riskloop departments set-capacity`
+    shows at once, and a volume above capacity is marked."""
+    from training.cli import app
+
+    url, store = console
+    with time_machine.travel(MARCH_31_LATE, tick=False):
+        march = _raise(store, "E-MARCH", "red", "wuxing")
+    with time_machine.travel(APRIL_1_EARLY, tick=False):
+        april = [_raise(store, f"E-APRIL-{n}", "red", "anji") for n in range(2)]
+        waiting = _raise(store, "E-WAITING", "orange", "anji")
+        for warning_id in (march, *april):
+            store.add_feedback(
+                warning_id,
+                actor="user:sup",
+                status="dispatched",
+                department="labour_inspection",
+                outcome=None,
+                note=None,
+            )
+    runner = CliRunner()
+    with time_machine.travel(APRIL_1_EARLY + timedelta(hours=2), tick=False):
+        set_two = runner.invoke(app, ["departments", "set-capacity", "labour_inspection", "2"])
+        assert set_two.exit_code == 0, set_two.output
+        with _signed_in(url) as client:
+            page = client.get("/console/dashboard").text
+            assert "本月工作量与承载能力（2026-04）" in page
+            row = _capacity_row(page, "labour_inspection")
+            assert '<td class="num">2</td>' in row and "超出能力" not in row
+            owner = _capacity_row(page, "county_centre")
+            assert '<td class="num">1</td>' in owner and "未设置" in owner
+            set_one = runner.invoke(app, ["departments", "set-capacity", "labour_inspection", "1"])
+            assert set_one.exit_code == 0, set_one.output
+            row = _capacity_row(client.get("/console/dashboard").text, "labour_inspection")
+            assert '<td class="num">2</td>' in row and "超出能力" in row
+            # the queue's district filter offers the districts present and keeps to one
+            queue = client.get("/console/queue").text
+            assert '<option value="anji">安吉县</option>' in queue
+            assert '<option value="wuxing">吴兴区</option>' in queue
+            assert '<option value="deqing">' not in queue
+            anji = client.get("/console/queue?district=anji").text
+            assert all(f"/console/cases/{w}" in anji for w in (*april, waiting))
+            assert march not in anji
+    audited = [
+        (row["actor"], row["detail"]["capacity"])
+        for row in store.audit_rows()
+        if row["action"] == "department_capacity"
+    ]
+    assert audited == [("system:cli", 2), ("system:cli", 1)]
