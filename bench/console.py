@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 N_WARNINGS = 10_000
+DISTRICTS = ("wuxing", "nanxun", "deqing", "changxing", "anji")
 REPEATS = 30
 PASSWORD = secrets.token_urlsafe(18)  # a throwaway account in a temporary store, new each run
 
@@ -64,6 +65,7 @@ def _results(n: int, seed: int) -> list[dict[str, Any]]:
                 "reasons": reasons,
                 "actions": [{"department": "Labour inspection brigade", "action": "inspect"}],
                 "features": {},
+                "district": rng.choice(DISTRICTS),
             }
         )
     return results
@@ -136,6 +138,7 @@ def run() -> dict[str, Any]:
             queue_ms, queue_bytes = _median_ms(client, "/console/queue")
             red_ms, _ = _median_ms(client, "/console/queue?level=red&sort=score")
             deep_ms, _ = _median_ms(client, "/console/queue?sort=level&page=150")
+            district_ms, _ = _median_ms(client, "/console/queue?district=anji&sort=score")
             ids = [
                 row[0]
                 for row in store.engine.connect().exec_driver_sql(
@@ -159,6 +162,7 @@ def run() -> dict[str, Any]:
         "queue_page_50_rows_median_ms": queue_ms,
         "queue_red_by_score_median_ms": red_ms,
         "queue_page_150_by_level_median_ms": deep_ms,
+        "queue_one_district_by_score_median_ms": district_ms,
         "case_page_median_ms": case_ms,
         "dashboard_median_ms": dashboard_ms,
         "page_weight_bytes": {

@@ -281,8 +281,8 @@ def waterfall_png(
     )
     if title is None:
         title = language.pick(
-            f"Why this score: {sigmoid(base_value):.1%} on average -> {sigmoid(final):.1%}",
-            f"评分依据：平均 {sigmoid(base_value):.1%} -> 本记录 {sigmoid(final):.1%}",
+            f"Why this score: {sigmoid(base_value):.1%} on average → {sigmoid(final):.1%}",
+            f"评分依据：平均 {sigmoid(base_value):.1%} → 本记录 {sigmoid(final):.1%}",
         )
     caption = ""
     if score is not None:
@@ -292,7 +292,9 @@ def waterfall_png(
         ax = fig.add_subplot()
         _paint_waterfall(ax, labels, rows, base_value, final)
         ax.set_xlabel(xlabel)
-        ax.set_title(f"{title}\n{caption}" if caption else title)
+        # centred on the figure, not the axes: long feature labels push the axes right and
+        # an axes title then ran off the image's right edge
+        fig.suptitle(f"{title}\n{caption}" if caption else title, fontsize=12)
         ax.use_sticky_edges = False
         ax.margins(x=0.12, y=0.04)
         ax.grid(axis="x", alpha=0.3)

@@ -86,7 +86,7 @@ def test_pages_are_clean_accessible_and_photographed(
         (console_service.root / "reports" / "monitor" / "wage-arrears.json").read_text("utf-8")
     )
     viewer.go("/console/dashboard")
-    panel = viewer.page.locator("section[aria-labelledby='h-wage-arrears'] .panel").nth(3)
+    panel = viewer.page.locator("section[aria-labelledby='h-wage-arrears'] .panel").nth(2)
     expected = {"zh": ("发现漂移", "平稳"), "en": ("drift:", "quiet")}[lang]
     assert expected[0 if monitor["drift"] else 1] in panel.inner_text()
     viewer.go("/console/queue?task=wage-arrears&level=red&sort=score")
@@ -106,6 +106,11 @@ def test_pages_are_clean_accessible_and_photographed(
     assert frame.locator("h1").first.inner_text()
     assert _axe_violations(viewer.page) == []
     screenshot(viewer.page, f"report-{lang}")
+    # the report itself, on its own: its level badges use the shared stylesheet's colours
+    report_file = viewer.page.locator("iframe.report").get_attribute("src")
+    viewer.go(report_file)
+    assert _axe_violations(viewer.page) == []
+    viewer.page.go_back()
 
     words = viewer.page.locator("header").inner_text()
     assert ("预警队列" in words) == (lang == "zh") and ("Queue" in words) == (lang == "en")
