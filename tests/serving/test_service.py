@@ -123,6 +123,38 @@ def test_entity_ids_score_like_their_materialized_records(served: Served, task: 
     assert missing.status_code == 404 and "NO-SUCH-ENTITY" in missing.json()["error"]
 
 
+def test_a_records_district_stays_with_its_warning(served: Served) -> None:
+    """A record may carry its unit's district (not a feature: the score is the same); the
+    warning it raises keeps it, and a malformed district is a 400 naming the field. (Ids of
+    their own: a warning keeps the district it was raised with.)"""
+    task = "wage-arrears"
+    frame = materialized(served, task).head(200)
+    plain = [
+        {**record, "entity_id": f"D-{record['entity_id']}"} for record in as_records(task, frame)
+    ]
+    with_district = [
+        {**record, "district": str(district)}
+        for record, district in zip(plain, frame["district"], strict=True)
+    ]
+    answer = score(served, task, {"records": with_district, "explain": False})
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    unchanged = score(served, task, {"records": plain, "explain": False}).json()["results"]
+    assert [r["score"] for r in results] == [r["score"] for r in unchanged]
+    warned = [
+        (r["warning_id"], d["district"])
+        for r, d in zip(results, with_district, strict=True)
+        if r["warning_id"]
+    ]
+    assert warned, "the first 200 employers raised no warning"
+    with served.client() as client:
+        for warning_id, district in warned[:10]:
+            shown = client.get(f"/v1/warnings/{warning_id}", headers=served.headers())
+            assert shown.status_code == 200 and shown.json()["district"] == district
+    bad = score(served, task, {"records": [{"entity_id": "E1", "district": "<b>north</b>"}]})
+    assert bad.status_code == 400 and "district" in bad.text
+
+
 def test_without_explanations_only_scores_and_level_actions(served: Served) -> None:
     task = "telecom-fraud"
     frame = materialized(served, task).head(5)

@@ -13,11 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
+from serving.console.case import CITY_TIME
 from serving.console.queries import ConsoleQueries, QueueFilters
 from serving.console.sessions import SessionBook
 from serving.policy import VisibleScope
 from serving.store import WarningStore
-from serving.store.models import ConsoleSession
+from serving.store.models import ConsoleSession, RiskWarning
 
 TASKS = ("wage-arrears", "telecom-fraud", "dispute-escalation")
 
@@ -60,7 +61,13 @@ def test_queue_scope_filters_sort_paging_and_counts(
             model_name=f"riskloop-{task}",
             model_version="1",
             results=[
-                scored(f"{task}-{i:03d}", 0.9 - i * 0.01, level, as_of=f"2025-0{1 + i % 3}-01")
+                scored(
+                    f"{task}-{i:03d}",
+                    0.9 - i * 0.01,
+                    level,
+                    as_of=f"2025-0{1 + i % 3}-01",
+                    district=("anji", "wuxing")[i % 2],
+                )
                 for i, level in enumerate(levels)
             ],
         )
@@ -104,4 +111,26 @@ def test_queue_scope_filters_sort_paging_and_counts(
         "in_progress": 0,
     }
     assert figures["telecom-fraud"]["open"]["red"]["open"] == 0  # outside the scope
-    assert figures["wage-arrears"]["month_by_department"] == {"tax": 1}
+    assert figures["wage-arrears"]["overdue"] == 0
+    month, held = queries.month_volume(supervisor, datetime.now(UTC))
+    assert month == datetime.now(CITY_TIME).date().replace(day=1)
+    assert held == {"county_centre": 19, "tax": 1}  # the owner holds what is not dispatched
+    next_month = datetime.now(UTC) + timedelta(days=40)
+    assert queries.month_volume(supervisor, next_month)[1] == {}
+
+    assert queries.districts(supervisor) == ["anji", "wuxing"]
+    anji = queries.queue(supervisor, QueueFilters(district="anji"), page_size=50)
+    assert anji.total == 10 and {row["district"] for row in anji.rows} == {"anji"}
+
+    # a deadline passed: the queue's overdue filter and the dashboard's count agree
+    late = store.list_warnings(task="wage-arrears", level="yellow")["items"][0]["id"]
+    with store.engine.begin() as connection:
+        connection.execute(
+            update(RiskWarning)
+            .where(RiskWarning.id == late)
+            .values(due_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+    overdue = queries.queue(supervisor, QueueFilters(overdue=True), page_size=50)
+    assert [row["id"] for row in overdue.rows] == [late] and overdue.rows[0]["overdue"]
+    assert queries.dashboard(supervisor, TASKS)["wage-arrears"]["overdue"] == 1
+    assert [item["id"] for item in store.list_warnings(overdue=True)["items"]] == [late]
