@@ -78,3 +78,4 @@ def test_latest_rows_picks_the_newest_as_of() -> None:
     assert latest["entity_id"].tolist() == ["a", "b"]
     assert latest["as_of"].tolist() == list(pd.to_datetime(["2026-03-01", "2026-02-01"]))
     assert "audit_district" not in latest.columns
+    assert latest["district"].tolist() == ["y", "z"]  # kept for the warning, not as a feature
