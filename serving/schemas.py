@@ -23,6 +23,7 @@ from pydantic import (
     create_model,
     model_validator,
 )
+from pydantic.json_schema import JsonDict
 
 from features.catalog import FeatureDef
 from features.tasks import TASKS
@@ -137,16 +138,18 @@ def record_model(slug: str) -> type[BaseModel]:
 
 
 #: The "exactly one of `records` or `entity_ids`" rule, as the published schema says it.
-EXACTLY_ONE_SOURCE: list[dict[str, Any]] = [
-    {"required": [name], "properties": {name: {"type": "array"}}}
-    for name in ("records", "entity_ids")
-]
+EXACTLY_ONE_SOURCE: JsonDict = {
+    "oneOf": [
+        {"required": ["records"], "properties": {"records": {"type": "array"}}},
+        {"required": ["entity_ids"], "properties": {"entity_ids": {"type": "array"}}},
+    ]
+}
 
 
 class _ScoreRequestBase(BaseModel):
     """Score either literal feature records or entity ids looked up in the online store."""
 
-    model_config = ConfigDict(**_STRICT, json_schema_extra={"oneOf": EXACTLY_ONE_SOURCE})
+    model_config = ConfigDict(**_STRICT, json_schema_extra=EXACTLY_ONE_SOURCE)
 
     entity_ids: Annotated[list[EntityId], Field(min_length=1, max_length=MAX_RECORDS)] | None = (
         Field(
