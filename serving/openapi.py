@@ -66,9 +66,29 @@ def document_guard(spec: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
+def _absent_not_null(parameter: dict[str, Any]) -> None:
+    """An optional query parameter is absent or a text, never a JSON null: drop the null branch.
+
+    FastAPI documents `x: T | None = None` as `anyOf: [T, null]`, which invites `?x=null`
+    (read as the text "null") and lets a fuzzer "send" a value that serialises to nothing.
+    """
+    schema = parameter.get("schema", {})
+    branches = [b for b in schema.get("anyOf", ()) if b != {"type": "null"}]
+    if parameter.get("in") != "query" or len(branches) != 1 or len(schema["anyOf"]) != 2:
+        return
+    (kept,) = branches
+    if "$ref" in kept:
+        parameter["schema"] = kept
+    else:
+        rest = {k: v for k, v in schema.items() if k != "anyOf"}
+        parameter["schema"] = {**rest, **kept}
+
+
 def _document_answers(operation: dict[str, Any], method: str, public: bool) -> None:
-    """The security scheme and the guard's own answers, on one `/v1/` operation."""
+    """The security scheme, the query parameters and the guard's own answers of one operation."""
     operation["security"] = [] if public else [{"bearer": []}]
+    for parameter in operation.get("parameters", ()):
+        _absent_not_null(parameter)
     extra = dict(_REQUEST_RESPONSES) if public else {**_GUARD_RESPONSES, **_REQUEST_RESPONSES}
     if method in BODY_METHODS:
         extra.update(_BODY_RESPONSES)

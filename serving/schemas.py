@@ -27,6 +27,7 @@ from pydantic.json_schema import JsonDict
 
 from features.catalog import FeatureDef
 from features.tasks import TASKS
+from serving.store.privacy import MIN_PURPOSE_CHARS
 
 MAX_RECORDS = 1000
 MAX_TOP_K = 20
@@ -78,6 +79,15 @@ def _boolean_text(value: Any) -> Any:
             raise ValueError("expected true or false")
         return _BOOLEAN[value]
     return value
+
+
+#: What `str.strip()` removes, as a regex class: the store measures a text after stripping it.
+_SPACE = "".join(f"\\u{ord(c):04x}" for c in map(chr, range(0x10000)) if c.isspace())
+
+
+def _at_least_visible(n: int) -> str:
+    """A pattern for text whose stripped form has at least `n` characters (`n` >= 2)."""
+    return f"^[{_SPACE}]*[^{_SPACE}][\\s\\S]{{{n - 2},}}[^{_SPACE}][{_SPACE}]*$"
 
 
 #: Query-parameter types that take only their documented text form.
@@ -368,7 +378,16 @@ class RevealRequest(BaseModel):
 
     model_config = _STRICT
 
-    purpose: Annotated[str, Field(min_length=10, max_length=500)]
+    purpose: Annotated[
+        str,
+        Field(
+            min_length=MIN_PURPOSE_CHARS,
+            max_length=500,
+            pattern=_at_least_visible(MIN_PURPOSE_CHARS),
+            description=f"At least {MIN_PURPOSE_CHARS} characters besides leading and "
+            "trailing white space.",
+        ),
+    ]
 
 
 class RevealResponse(BaseModel):

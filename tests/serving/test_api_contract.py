@@ -111,3 +111,39 @@ def test_405_names_the_allowed_methods(served: Served) -> None:
         answer = client.delete("/v1/warnings", headers=served.headers())
     assert answer.status_code == 405
     assert answer.headers["allow"] == "GET"
+
+
+def test_optional_query_parameters_are_absent_or_text_never_null(document: dict) -> None:
+    """`?department=null` is the text "null": the document offers no null branch to send."""
+    for path, item in document["paths"].items():
+        for operation in item.values():
+            for parameter in operation.get("parameters", ()):
+                if parameter["in"] == "query":
+                    assert {"type": "null"} not in parameter["schema"].get("anyOf", []), path
+
+
+@pytest.mark.parametrize(
+    ("purpose", "accepted"),
+    [
+        ("\u000b" + "x" * 9, False),
+        ("\u2003" + "x" * 8 + "\u2003", False),
+        ("  " + "x" * 10 + "\n", True),
+        ("checking a case", True),
+    ],
+)
+def test_a_reveal_purpose_is_measured_as_the_store_measures_it(
+    purpose: str, accepted: bool
+) -> None:
+    """The schema's pattern and the store's `strip()` agree on what counts as ten characters."""
+    from pydantic import ValidationError
+
+    from serving.schemas import RevealRequest
+    from serving.store.privacy import MIN_PURPOSE_CHARS
+
+    assert (len(purpose.strip()) >= MIN_PURPOSE_CHARS) is accepted
+    try:
+        RevealRequest(purpose=purpose)
+    except ValidationError:
+        assert not accepted
+    else:
+        assert accepted
