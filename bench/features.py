@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from data_samples.city import generate_city
-from features.schemas import validate_tables
 from features.tasks import TASKS
+from features.validation import validate_tables
 from training.raw_io import load_raw_tables
 
 BENCH_SEED = 0

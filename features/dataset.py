@@ -16,8 +16,9 @@ import pandas as pd
 
 from features.catalog import CATALOG, CATALOG_VERSION, feature_names
 from features.pit import AsOfDate
-from features.schemas import TABLE_SPECS, absent_optional_columns, validate_tables
+from features.schemas import TABLE_SPECS, absent_optional_columns
 from features.tasks import get_task
+from features.validation import validate_tables
 
 Progress = Callable[[int, int], None]
 
@@ -39,7 +40,7 @@ def build_dataset(
         with_progress: called as `(done, total)` units while features are computed.
 
     Raises:
-        features.schemas.RawDataError: a table breaks its schema.
+        features.validation.RawDataError: a table breaks its schema.
         ValueError: `as_of` given for a labelled build.
     """
     info = get_task(task)

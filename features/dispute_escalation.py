@@ -16,7 +16,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from features import pit
+from features import pit, population
 from features.catalog import dataset_frame, feature
 from features.schemas import RawTables
 
@@ -41,7 +41,7 @@ def data_end(tables: RawTables) -> pd.Timestamp:
 
     Case follow-ups (sessions, visits) are scheduled ahead and are not a clock of the data.
     """
-    return pit.data_end(tables["police_calls"], tables["petitions"], tables["disputes"])
+    return population.data_end(tables["police_calls"], tables["petitions"], tables["disputes"])
 
 
 def standard_as_of(disputes: pd.DataFrame) -> np.ndarray:
@@ -53,15 +53,15 @@ def standard_as_of(disputes: pd.DataFrame) -> np.ndarray:
 def _units_for(tables: RawTables, as_of: pit.AsOfDate | pd.DataFrame) -> pd.DataFrame:
     """Units from `as_of`: one date for every dispute on record by then, or explicit pairs."""
     if isinstance(as_of, pd.DataFrame):
-        return pit.pairs_units(as_of)
-    return pit.registry_units(tables["disputes"], "dispute_id", pd.DatetimeIndex([as_of]))
+        return population.pairs_units(as_of)
+    return population.registry_units(tables["disputes"], "dispute_id", pd.DatetimeIndex([as_of]))
 
 
 class _Sources:
     """Look-up structures over one city's tables, built once and shared by all chunks."""
 
     def __init__(self, tables: RawTables) -> None:
-        disputes = pit.registry_universe(tables["disputes"], "dispute_id")
+        disputes = population.registry_universe(tables["disputes"], "dispute_id")
         self.entities = pd.Index(disputes["dispute_id"].astype(pit.TEXT))
         self.disputes = disputes
         self.registry_available = disputes["available_at"].to_numpy(dtype="datetime64[ns]")
@@ -221,7 +221,7 @@ def _build(
     columns = pit.in_chunks(queries, partial(_chunk_features, src), CHUNK_ROWS, progress)
     label = None
     if label_events is not None:
-        label = pit.event_within(label_events, "dispute_id", queries, HORIZON)
+        label = population.event_within(label_events, "dispute_id", queries, HORIZON)
     rows = columns.pop("registry_row")
     audit = {
         "audit_district": pit.text_at(src.disputes["district"], rows),
@@ -240,7 +240,7 @@ def build_features(
 
 def labels(tables: RawTables, units: pd.DataFrame) -> np.ndarray:
     """1 when the dispute escalates in `(as_of, as_of + 90 days]`, else 0."""
-    return pit.units_event_within(tables["escalation_events"], "dispute_id", units, HORIZON)
+    return population.units_event_within(tables["escalation_events"], "dispute_id", units, HORIZON)
 
 
 def labelled_units(tables: RawTables) -> pd.DataFrame:

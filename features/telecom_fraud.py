@@ -15,7 +15,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from features import pit
+from features import pit, population
 from features.catalog import AGE_BANDS, dataset_frame, feature
 from features.schemas import RawTables
 
@@ -31,7 +31,7 @@ EDUCATION_LEVELS = feature(TASK, "education_level").categories
 
 def data_end(tables: RawTables) -> pd.Timestamp:
     """End of coverage: the midnight after the latest daily contact or outflow record."""
-    return pit.data_end(tables["flagged_contacts"], tables["bank_outflows"])
+    return population.data_end(tables["flagged_contacts"], tables["bank_outflows"])
 
 
 def _first_month(tables: RawTables) -> pd.Timestamp:
@@ -45,7 +45,7 @@ class _Sources:
     """Look-up structures over one city's tables, built once and shared by all chunks."""
 
     def __init__(self, tables: RawTables) -> None:
-        residents = pit.registry_universe(tables["residents"], "resident_id")
+        residents = population.registry_universe(tables["residents"], "resident_id")
         self.entities = pd.Index(residents["resident_id"].astype(pit.TEXT))
         self.residents = residents
         self.registry_available = residents["available_at"].to_numpy(dtype="datetime64[ns]")
@@ -89,7 +89,7 @@ class _Sources:
 
     def registered(self, as_of_dates: pd.DatetimeIndex) -> pit.Queries:
         """Every resident on the register at each as-of date (entity-major)."""
-        return pit.registry_queries(self.entities, self.registry_available, as_of_dates)
+        return population.registry_queries(self.entities, self.registry_available, as_of_dates)
 
 
 def _age_band(age: np.ndarray) -> np.ndarray:
@@ -148,7 +148,7 @@ def _build(
     columns = pit.in_chunks(queries, partial(_chunk_features, src), CHUNK_ROWS, progress)
     label = None
     if label_events is not None:
-        label = pit.event_within(label_events, "resident_id", queries, HORIZON)
+        label = population.event_within(label_events, "resident_id", queries, HORIZON)
     rows = columns.pop("registry_row")
     audit = {
         "audit_age_band": pit.labels_at(columns.pop("age_band"), AGE_BANDS),
@@ -165,31 +165,31 @@ def build_features(
     """Features at `as_of` (a date for every registered resident, or a frame of
     (`entity_id`, `as_of`) pairs), in the dataset layout without a label."""
     src = _Sources(tables)
-    queries, entity_ids = pit.queries_for(src.entities, src.registry_available, as_of)
+    queries, entity_ids = population.queries_for(src.entities, src.registry_available, as_of)
     return _build(src, queries, entity_ids, progress)
 
 
 def labels(tables: RawTables, units: pd.DataFrame) -> np.ndarray:
     """1 when a fraud against the resident occurs in `(as_of, as_of + 30 days]`, else 0."""
-    return pit.units_event_within(tables["fraud_cases"], "resident_id", units, HORIZON)
+    return population.units_event_within(tables["fraud_cases"], "resident_id", units, HORIZON)
 
 
 def _labelled_dates(tables: RawTables) -> pd.DatetimeIndex:
     """As-of months whose 30-day label window ends within the data's coverage."""
-    months = pit.month_starts(_first_month(tables), data_end(tables))
+    months = population.month_starts(_first_month(tables), data_end(tables))
     return months[months + HORIZON <= data_end(tables)]
 
 
 def labelled_units(tables: RawTables) -> pd.DataFrame:
     """Every resident-month whose 30-day label window ends within the data's coverage."""
-    return pit.registry_units(tables["residents"], "resident_id", _labelled_dates(tables))
+    return population.registry_units(tables["residents"], "resident_id", _labelled_dates(tables))
 
 
 def build_labelled_dataset(tables: RawTables, progress: Progress | None = None) -> pd.DataFrame:
     """Features and label for all resident-months with a complete label window."""
     src = _Sources(tables)
     queries = src.registered(_labelled_dates(tables))
-    return _build(src, queries, pit.entity_ids(queries), progress, tables["fraud_cases"])
+    return _build(src, queries, population.entity_ids(queries), progress, tables["fraud_cases"])
 
 
 def latest_as_of(tables: RawTables) -> pd.Timestamp:

@@ -1,7 +1,7 @@
 """Wage-arrears features: one row per employer and as-of month.
 
 Label: a confirmed arrears onset (`arrears_events.event_time`) in `(as_of, as_of + 3 months]`.
-Features use only rows with `available_at <= as_of`, through `features.pit`. Monthly
+Features use only rows with `available_at <= as_of`, through `features.pit` and `features.monthly`. Monthly
 declarations are read as "the last k reported months" (what the department has on file), event
 records as "records received in the last N days".
 """
@@ -15,7 +15,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from features import pit
+from features import monthly, pit, population
 from features.catalog import dataset_frame, feature
 from features.schemas import RawTables
 
@@ -77,7 +77,7 @@ class _Sources:
     """Look-up structures over one city's tables, built once and shared by all chunks."""
 
     def __init__(self, tables: RawTables) -> None:
-        employers = pit.registry_universe(tables["employers"], "employer_id")
+        employers = population.registry_universe(tables["employers"], "employer_id")
         self.entities = pd.Index(employers["employer_id"].astype(pit.TEXT))
         self.employers = employers
         self.registry_available = employers["available_at"].to_numpy(dtype="datetime64[ns]")
@@ -86,19 +86,19 @@ class _Sources:
         self.trademarks = employers["trademark_count"].to_numpy(np.int64)
         self.sector = pit.category_codes(employers["sector"], SECTORS)
         self.size_band = pit.category_codes(employers["size_band"], SIZE_BANDS)
-        self.si = pit.MonthlyPanel(
+        self.si = monthly.MonthlyPanel(
             tables["social_insurance"],
             self.entities,
             entity_col="employer_id",
             value_cols=("insured_headcount", "amount_due", "amount_paid"),
         )
-        self.tax = pit.MonthlyPanel(
+        self.tax = monthly.MonthlyPanel(
             tables["tax"],
             self.entities,
             entity_col="employer_id",
             value_cols=("declared_sales", "tax_overdue"),
         )
-        self.utilities = pit.MonthlyPanel(
+        self.utilities = monthly.MonthlyPanel(
             tables["utilities"],
             self.entities,
             entity_col="employer_id",
@@ -129,7 +129,7 @@ class _Sources:
 
     def registered(self, as_of_dates: pd.DatetimeIndex) -> pit.Queries:
         """Every employer on the registry at each as-of date (entity-major)."""
-        return pit.registry_queries(self.entities, self.registry_available, as_of_dates)
+        return population.registry_queries(self.entities, self.registry_available, as_of_dates)
 
 
 class _ProjectLedger:
@@ -207,8 +207,8 @@ def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray
     si = src.si.lag_matrices(queries, ("amount_due", "amount_paid", "insured_headcount"), 14)
     due, paid = si["amount_due"][:, :12], si["amount_paid"][:, :12]
     unpaid = paid < SI_PAID_SHARE * due
-    due_3 = pit.latest_reported(due, 3)
-    paid_3 = pit.latest_reported(paid, 3)
+    due_3 = monthly.latest_reported(due, 3)
+    paid_3 = monthly.latest_reported(paid, 3)
     due_sum = np.nansum(due_3, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         shortfall = np.where(
@@ -216,19 +216,19 @@ def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray
         )
 
     headcount = si["insured_headcount"]
-    headcount_now, headcount_lag = pit.latest_value(headcount)
-    headcount_before = pit.value_at_lag(headcount, headcount_lag + 6)
+    headcount_now, headcount_lag = monthly.latest_value(headcount)
+    headcount_before = monthly.value_at_lag(headcount, headcount_lag + 6)
 
     utilities = src.utilities.lag_matrices(queries, ("electricity_kwh", "water_m3"), 16)
     kwh = utilities["electricity_kwh"]
-    kwh_now, kwh_lag = pit.latest_value(kwh)
+    kwh_now, kwh_lag = monthly.latest_value(kwh)
     water = utilities["water_m3"]
-    water_now, water_lag = pit.latest_value(water)
+    water_now, water_lag = monthly.latest_value(water)
 
     tax = src.tax.lag_matrices(queries, ("declared_sales", "tax_overdue"), 10)
     sales, overdue = tax["declared_sales"], tax["tax_overdue"][:, :4]
-    overdue_now, _ = pit.latest_value(overdue)
-    overdue_3 = pit.latest_reported(overdue, 3)
+    overdue_now, _ = monthly.latest_value(overdue)
+    overdue_3 = monthly.latest_reported(overdue, 3)
 
     owner_share = src.projects.overdue(queries)
 
@@ -242,24 +242,28 @@ def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray
         return np.where(on_registry, values, np.nan)
 
     return {
-        "si_arrears_months_3m": pit.count_where(due_3, unpaid),
-        "si_arrears_months_6m": pit.count_where(pit.latest_reported(due, 6), unpaid),
-        "si_unpaid_streak_months": pit.streak(due, unpaid),
+        "si_arrears_months_3m": monthly.count_where(due_3, unpaid),
+        "si_arrears_months_6m": monthly.count_where(monthly.latest_reported(due, 6), unpaid),
+        "si_unpaid_streak_months": monthly.streak(due, unpaid),
         "si_shortfall_ratio_3m": np.clip(shortfall, 0.0, 1.0),
-        "insured_headcount_change_6m": pit.relative_change(headcount_now, headcount_before),
-        "electricity_yoy_change": pit.relative_change(kwh_now, pit.value_at_lag(kwh, kwh_lag + 12)),
-        "electricity_change_3m": pit.relative_change(
-            pit.nan_mean(pit.latest_reported(kwh, 3)),
-            pit.nan_mean(pit.latest_reported(kwh, 3, skip=3)),
+        "insured_headcount_change_6m": monthly.relative_change(headcount_now, headcount_before),
+        "electricity_yoy_change": monthly.relative_change(
+            kwh_now, monthly.value_at_lag(kwh, kwh_lag + 12)
         ),
-        "water_yoy_change": pit.relative_change(water_now, pit.value_at_lag(water, water_lag + 12)),
+        "electricity_change_3m": monthly.relative_change(
+            monthly.nan_mean(monthly.latest_reported(kwh, 3)),
+            monthly.nan_mean(monthly.latest_reported(kwh, 3, skip=3)),
+        ),
+        "water_yoy_change": monthly.relative_change(
+            water_now, monthly.value_at_lag(water, water_lag + 12)
+        ),
         # Rounding in a department's ledger can leave a cent below zero.
         "tax_overdue_amount": np.clip(overdue_now, 0.0, None),
-        "tax_overdue_months_3m": pit.count_where(overdue_3, overdue_3 > 0.005),
-        "sales_trend_6m": pit.trend(pit.latest_reported(sales, 6)),
-        "sales_change_3m": pit.relative_change(
-            pit.nan_mean(pit.latest_reported(sales, 3)),
-            pit.nan_mean(pit.latest_reported(sales, 3, skip=3)),
+        "tax_overdue_months_3m": monthly.count_where(overdue_3, overdue_3 > 0.005),
+        "sales_trend_6m": monthly.trend(monthly.latest_reported(sales, 6)),
+        "sales_change_3m": monthly.relative_change(
+            monthly.nan_mean(monthly.latest_reported(sales, 3)),
+            monthly.nan_mean(monthly.latest_reported(sales, 3, skip=3)),
         ),
         "creditor_suits_6m": src.creditor_suits.count(queries, "182D"),
         "creditor_suits_12m": src.creditor_suits.count(queries, "365D"),
@@ -291,7 +295,7 @@ def _build(
     columns = pit.in_chunks(queries, partial(_chunk_features, src), CHUNK_ROWS, progress)
     label = None
     if label_events is not None:
-        label = pit.event_within(label_events, "employer_id", queries, HORIZON)
+        label = population.event_within(label_events, "employer_id", queries, HORIZON)
     rows = columns.pop("registry_row")
     audit = {
         "audit_district": pit.text_at(src.employers["district"], rows),
@@ -308,13 +312,13 @@ def build_features(
     """Features at `as_of` (a date for every registered employer, or a frame of
     (`entity_id`, `as_of`) pairs), in the dataset layout without a label."""
     src = _Sources(tables)
-    queries, entity_ids = pit.queries_for(src.entities, src.registry_available, as_of)
+    queries, entity_ids = population.queries_for(src.entities, src.registry_available, as_of)
     return _build(src, queries, entity_ids, progress)
 
 
 def labels(tables: RawTables, units: pd.DataFrame) -> np.ndarray:
     """1 when an arrears onset falls in `(as_of, as_of + 3 months]`, else 0."""
-    return pit.units_event_within(tables["arrears_events"], "employer_id", units, HORIZON)
+    return population.units_event_within(tables["arrears_events"], "employer_id", units, HORIZON)
 
 
 def _labelled_dates(tables: RawTables) -> pd.DatetimeIndex:
@@ -322,19 +326,19 @@ def _labelled_dates(tables: RawTables) -> pd.DatetimeIndex:
     last = data_end(tables) - HORIZON
     if last < _first_month(tables):
         return pd.DatetimeIndex([], dtype="datetime64[ns]")
-    return pit.month_starts(_first_month(tables), last)
+    return population.month_starts(_first_month(tables), last)
 
 
 def labelled_units(tables: RawTables) -> pd.DataFrame:
     """Every employer-month whose 3-month label window ends within the data's coverage."""
-    return pit.registry_units(tables["employers"], "employer_id", _labelled_dates(tables))
+    return population.registry_units(tables["employers"], "employer_id", _labelled_dates(tables))
 
 
 def build_labelled_dataset(tables: RawTables, progress: Progress | None = None) -> pd.DataFrame:
     """Features and label for all employer-months with a complete label window."""
     src = _Sources(tables)
     queries = src.registered(_labelled_dates(tables))
-    return _build(src, queries, pit.entity_ids(queries), progress, tables["arrears_events"])
+    return _build(src, queries, population.entity_ids(queries), progress, tables["arrears_events"])
 
 
 def latest_as_of(tables: RawTables) -> pd.Timestamp:

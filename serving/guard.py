@@ -3,8 +3,8 @@
 Runs before BentoML or FastAPI parse a byte, in this order: credentials (an API key
 `rk_...` or a person's session token `rs_...`; 401), the route from the one routing table
 (`routes.ROUTES`; 404, or 405 with `Allow`), the policy for the route's action (`policy.decide`;
-403 with the rule's sentence), then for bodies the JSON content type (415) and the size limit
-(413). The `Actor` is left in `scope["state"]` for the handlers, which apply the per-warning
+403 with the rule's sentence), query parameters the route does not read (400), then for bodies
+the JSON content type (415) and the size limit (413). The `Actor` is left in `scope["state"]` for the handlers, which apply the per-warning
 part of the policy. Unhandled errors become a JSON 500 without a stack trace.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import parse_qsl
 
 import bentoml
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from models.settings import get_settings
 from serving.auth import AuthError, KeyRing
 from serving.policy import Actor, decide
-from serving.routes import find
+from serving.routes import Route, find
 from serving.sessions import TOKEN_PREFIX, SessionInvalid
 
 logger = logging.getLogger("riskloop.serving")
@@ -106,6 +107,10 @@ class RequestGuard:
                 await send_json(send, 403, {"error": decision.rule, "rule_zh": decision.rule_zh})
                 return
             scope.setdefault("state", {})[ACTOR_STATE] = actor
+        refusal = _refuse_request_line(path, route, scope.get("query_string", b""))
+        if refusal is not None:
+            await send_json(send, *refusal)
+            return
         if route.reads_body:
             rejection = self._check_headers(scope)
             if rejection is not None:
@@ -166,6 +171,28 @@ class RequestGuard:
             logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if not started:
                 await send_json(send, 500, {"error": "internal error; see the server log"})
+
+
+def _refuse_request_line(
+    path: str, route: Route, query_string: bytes
+) -> tuple[int, dict[str, Any]] | None:
+    """404 for a path the mounted apps cannot route, 400 for query parameters nobody reads.
+
+    A line break in a path parameter matches the routing table but not the mount under `/v1`
+    (Starlette's `.*` stops at it): refused here in JSON rather than as a plain-text 404.
+    An unknown query parameter is refused rather than silently ignored, so a misspelt filter
+    (`?levle=red`) cannot look like an empty result.
+    """
+    if "\n" in path:
+        return 404, {"error": f"no such endpoint: {path!r}"}
+    names = {name for name, _ in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)}
+    unknown = sorted(names - route.query)
+    if unknown:
+        accepted = ", ".join(sorted(route.query)) or "none"
+        return 400, {
+            "error": f"unknown query parameter(s): {', '.join(unknown)} (accepted: {accepted})"
+        }
+    return None
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

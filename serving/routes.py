@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving.policy import ACTIONS
 
@@ -32,13 +35,15 @@ class Route:
     """One `/v1/` endpoint: method, path template and the policy action it performs.
 
     `action=None` marks the one public route (signing in): the guard lets it through without
-    credentials. `reads_body` routes get the content-type and size checks.
+    credentials. `reads_body` routes get the content-type and size checks. `query` names the
+    query parameters the endpoint reads; the guard refuses any other (400).
     """
 
     method: str
     template: str
     action: str | None
     reads_body: bool = False
+    query: frozenset[str] = frozenset()
     pattern: re.Pattern[str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -59,9 +64,16 @@ class Route:
 ROUTES: list[Route] = []
 
 
-def declare(method: str, template: str, action: str | None, *, reads_body: bool = False) -> Route:
+def declare(
+    method: str,
+    template: str,
+    action: str | None,
+    *,
+    reads_body: bool = False,
+    query: frozenset[str] = frozenset(),
+) -> Route:
     """Add a route to the table (module import time, once per route)."""
-    route = Route(method.upper(), template, action, reads_body)
+    route = Route(method.upper(), template, action, reads_body, query)
     if any(r.method == route.method and r.template == route.template for r in ROUTES):
         raise ValueError(f"route {method} {template} declared twice")
     ROUTES.append(route)
@@ -98,12 +110,32 @@ async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": "internal error; see the server log"}, status_code=500)
 
 
+@api.exception_handler(StarletteHTTPException)
+async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """FastAPI's own refusals (a body that is not UTF-8 text: 400) in the documented error shape."""
+    return JSONResponse(
+        {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+    )
+
+
+def _query_names(dependant: Dependant) -> frozenset[str]:
+    """The query parameters an endpoint reads, its dependencies' included."""
+    names = {param.alias for param in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= _query_names(dependency)
+    return frozenset(names)
+
+
 def v1_route(method: str, path: str, *, action: str | None, **fastapi: Any) -> Callable[[F], F]:
-    """Register a FastAPI endpoint under `/v1` and declare its policy action in `ROUTES`."""
-    route = declare(method, f"{PREFIX}{path}", action, reads_body=method.upper() == "POST")
+    """Register a FastAPI endpoint under `/v1` and declare its policy action in `ROUTES`,
+    with the query parameters its signature reads."""
 
     def register(endpoint: F) -> F:
-        api.add_api_route(path, endpoint, methods=[route.method], **fastapi)
+        api.add_api_route(path, endpoint, methods=[method.upper()], **fastapi)
+        added = api.routes[-1]
+        assert isinstance(added, APIRoute) and added.endpoint is endpoint
+        query = _query_names(added.dependant)
+        declare(method, f"{PREFIX}{path}", action, reads_body=method.upper() == "POST", query=query)
         return endpoint
 
     return register

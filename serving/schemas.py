@@ -9,15 +9,25 @@ written by hand.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import StrEnum
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    create_model,
+    model_validator,
+)
+from pydantic.json_schema import JsonDict
 
 from features.catalog import FeatureDef
 from features.tasks import TASKS
+from serving.store.privacy import MIN_PURPOSE_CHARS
 
 MAX_RECORDS = 1000
 MAX_TOP_K = 20
@@ -52,6 +62,48 @@ District = Annotated[
     ),
 ]
 FeatureValue = float | int | bool | str | None
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_BOOLEAN = {"true": True, "false": False}
+
+
+def _text_as(pattern: re.Pattern[str], what: str) -> Any:
+    """A before-validator letting through only text in the documented format.
+
+    pydantic's lax parsing reads `0` as 1970-01-01 and `yes` as true: a query parameter would
+    then accept what the OpenAPI document (`format: date`, `boolean`) calls invalid.
+    """
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and not pattern.match(value):
+            raise ValueError(f"expected {what}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _boolean_text(value: Any) -> Any:
+    if isinstance(value, str):
+        if value not in _BOOLEAN:
+            raise ValueError("expected true or false")
+        return _BOOLEAN[value]
+    return value
+
+
+#: What `str.strip()` removes, as a regex class: the store measures a text after stripping it.
+_SPACE = "".join(f"\\u{ord(c):04x}" for c in map(chr, range(0x10000)) if c.isspace())
+
+
+def _at_least_visible(n: int) -> str:
+    """A pattern for text whose stripped form has at least `n` characters (`n` >= 2)."""
+    return f"^[{_SPACE}]*[^{_SPACE}][\\s\\S]{{{n - 2},}}[^{_SPACE}][{_SPACE}]*$"
+
+
+#: Query-parameter types that take only their documented text form.
+IsoDate = Annotated[date, _text_as(_ISO_DATE, "an ISO date, YYYY-MM-DD")]
+IsoDateTime = Annotated[datetime, _text_as(_RFC3339, "an RFC 3339 date-time with a time zone")]
+StrictBool = Annotated[bool, BeforeValidator(_boolean_text)]
 
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 _RESPONSE = ConfigDict(extra="ignore", allow_inf_nan=False)
@@ -106,10 +158,19 @@ def record_model(slug: str) -> type[BaseModel]:
     )
 
 
+#: The "exactly one of `records` or `entity_ids`" rule, as the published schema says it.
+EXACTLY_ONE_SOURCE: JsonDict = {
+    "oneOf": [
+        {"required": ["records"], "properties": {"records": {"type": "array"}}},
+        {"required": ["entity_ids"], "properties": {"entity_ids": {"type": "array"}}},
+    ]
+}
+
+
 class _ScoreRequestBase(BaseModel):
     """Score either literal feature records or entity ids looked up in the online store."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(**_STRICT, json_schema_extra=EXACTLY_ONE_SOURCE)
 
     entity_ids: Annotated[list[EntityId], Field(min_length=1, max_length=MAX_RECORDS)] | None = (
         Field(
@@ -329,7 +390,16 @@ class RevealRequest(BaseModel):
 
     model_config = _STRICT
 
-    purpose: Annotated[str, Field(min_length=10, max_length=500)]
+    purpose: Annotated[
+        str,
+        Field(
+            min_length=MIN_PURPOSE_CHARS,
+            max_length=500,
+            pattern=_at_least_visible(MIN_PURPOSE_CHARS),
+            description=f"At least {MIN_PURPOSE_CHARS} characters besides leading and "
+            "trailing white space.",
+        ),
+    ]
 
 
 class RevealResponse(BaseModel):

@@ -9,6 +9,7 @@ to results, the store write, and the response in request order.
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import bentoml
@@ -41,6 +42,17 @@ from serving.store import PreparedScore, WarningStore
 Lang = Literal["en", "zh"]
 
 
+@dataclass(frozen=True)
+class ScoreArgs:
+    """A validated score request's fields, as BentoML hands them to the route."""
+
+    records: list[BaseModel] | None
+    entity_ids: list[str] | None
+    explain: bool
+    top_k: int
+    lang: Lang
+
+
 class ScoringService:
     """The service's scoring half (mixed into the BentoML service class)."""
 
@@ -49,23 +61,15 @@ class ScoringService:
     online: OnlineStore
     store: WarningStore
 
-    def _score(
-        self,
-        task: str,
-        ctx: bentoml.Context,
-        records: list[BaseModel] | None,
-        entity_ids: list[str] | None,
-        explain: bool,
-        top_k: int,
-        lang: Lang,
-    ) -> Response:
+    def _score(self, task: str, ctx: bentoml.Context, request: ScoreArgs) -> Response:
         actor = request_actor(ctx.request)
         served = self._served[task]
-        if entity_ids is None:
-            encoded, prepared = self._score_records(served, records or [], explain, top_k, lang)
+        options = (request.explain, request.top_k, request.lang)
+        if request.entity_ids is None:
+            encoded, prepared = self._score_records(served, request.records or [], *options)
         else:
             try:
-                encoded, prepared = self._score_entities(served, entity_ids, explain, top_k, lang)
+                encoded, prepared = self._score_entities(served, request.entity_ids, *options)
             except EntityNotMaterialized as exc:
                 # BentoML copies the context's status onto a returned Response: set both
                 ctx.response.status_code = 404
@@ -171,16 +175,8 @@ def score_api(task: Task) -> Any:
     """The BentoML API scoring `task`, declared in the routing table with action `score`."""
     route = declare("POST", f"/v1/{task.name}/score", "score", reads_body=True)
 
-    def score(
-        self: ScoringService,
-        ctx: bentoml.Context,
-        records: list[Any] | None,
-        entity_ids: list[str] | None,
-        explain: bool,
-        top_k: int,
-        lang: Lang,
-    ) -> Response:
-        return self._score(task.name, ctx, records, entity_ids, explain, top_k, lang)
+    def score(self: ScoringService, ctx: bentoml.Context, **request: Any) -> Response:
+        return self._score(task.name, ctx, ScoreArgs(**request))
 
     score.__name__ = score.__qualname__ = f"score_{task.slug}"
     score.__doc__ = f"Score each {task.unit}: {task.label}."

@@ -9,7 +9,7 @@ only the warnings dispatched to their department), and every look is an audit ro
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import bentoml
@@ -41,6 +41,22 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
         "description": "Transition not allowed, or the warning changed since it was read",
     }
 }
+
+
+def _as_json(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """Error answers documented as JSON on a route whose success is another media type.
+
+    FastAPI documents a `model` under the route's own media type (text/html for a page); the
+    guard and the handlers answer errors in JSON, so the document must say so.
+    """
+    error = {"$ref": "#/components/schemas/ErrorResponse"}
+    return {
+        status: {
+            "description": answer["description"],
+            "content": {"application/json": {"schema": error}},
+        }
+        for status, answer in responses.items()
+    }
 
 
 def _refused(decision: Decision) -> JSONResponse:
@@ -120,9 +136,9 @@ def list_warnings(
     status: schemas.WarningStatus | None = None,
     department: str | None = Query(default=None, max_length=200),
     entity_id: str | None = Query(default=None, max_length=128),
-    date_from: date | None = None,
-    date_to: date | None = None,
-    overdue: bool | None = Query(
+    date_from: schemas.IsoDate | None = None,
+    date_to: schemas.IsoDate | None = None,
+    overdue: schemas.StrictBool | None = Query(
         default=None, description="Only warnings past (true) or within (false) their deadline."
     ),
     page: int = Query(default=1, ge=1, le=1_000_000),
@@ -192,7 +208,7 @@ def get_warning(service: Service, request: Request, warning_id: str) -> Any:
     "/warnings/{warning_id}/explanation",
     action="warning_page",
     response_class=HTMLResponse,
-    responses={**_ERRORS, **_NOT_FOUND},
+    responses=_as_json({**_ERRORS, **_NOT_FOUND}),
 )
 def warning_explanation(
     service: Service, request: Request, warning_id: str, lang: Literal["en", "zh"] = "en"
@@ -312,7 +328,7 @@ def read_audit(
     service: Service,
     warning_id: str | None = Query(default=None, max_length=40),
     actor: str | None = Query(default=None, max_length=200),
-    since: datetime | None = None,
+    since: schemas.IsoDateTime | None = None,
     limit: int = Query(default=500, ge=1, le=5000),
 ) -> schemas.AuditList:
     """The audit log in order, for one warning, one actor, or since a moment."""

@@ -22,8 +22,9 @@ import pandas as pd
 
 from features import partition
 from features.dataset import build_dataset
-from features.schemas import TABLE_SPECS, validate_tables
+from features.schemas import TABLE_SPECS
 from features.tasks import get_task
+from features.validation import validate_tables
 from training.errors import UserError
 
 if TYPE_CHECKING:
@@ -296,7 +297,7 @@ def training_data_dask(
     spec: TaskSpec, raw_dir: Path, scheduler_address: str | None = None
 ) -> TrainingData:
     """`training.train.build_from_raw` with the dataset built on Dask."""
-    from features.schemas import RawDataError
+    from features.validation import RawDataError
     from training.train import TrainingData, _read_truth, check_dataset, dataset_fingerprint
 
     try:

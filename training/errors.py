@@ -14,11 +14,11 @@ class UserError(Exception):
 
 
 def _is_raw_data_error(exc: BaseException) -> bool:
-    """True for `features.schemas.RawDataError`, without importing pandera on every CLI start.
+    """True for `features.validation.RawDataError`, without importing pandera on every CLI start.
 
     If the exception is one, its module is necessarily loaded already.
     """
-    schemas = sys.modules.get("features.schemas")
+    schemas = sys.modules.get("features.validation")
     return schemas is not None and isinstance(exc, schemas.RawDataError)
 
 

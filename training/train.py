@@ -169,7 +169,8 @@ def build_from_raw(
     labels from the warnings store's closed warnings (`training.feedback.apply_feedback`).
     """
     from features.dataset import build_dataset, features_left_out
-    from features.schemas import RawDataError, absent_optional_columns
+    from features.schemas import absent_optional_columns
+    from features.validation import RawDataError
     from training.raw_io import load_raw_tables
 
     if not raw_dir.is_dir():

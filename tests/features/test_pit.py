@@ -9,21 +9,19 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.pit import (
-    EventIndex,
+from features.monthly import (
     MonthlyPanel,
-    Queries,
     count_where,
     latest_reported,
     latest_value,
     nan_mean,
-    registry_queries,
-    registry_units,
     relative_change,
     streak,
     trend,
     value_at_lag,
 )
+from features.pit import EventIndex, Queries
+from features.population import registry_queries, registry_units
 
 BASE = pd.Timestamp("2024-01-01")
 ENTITIES = ["a", "b", "c", "d"]

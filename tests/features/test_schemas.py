@@ -8,15 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.schemas import (
-    RAW_SCHEMAS,
-    TABLE_SPECS,
-    RawDataError,
-    _has_missing,
-    _times_in_order,
-    validate_table,
-    validate_tables,
-)
+from features.raw_checks import has_missing, times_in_order
+from features.schemas import TABLE_SPECS
+from features.validation import RAW_SCHEMAS, RawDataError, validate_table, validate_tables
 
 TABLES = [(task, table) for task, specs in TABLE_SPECS.items() for table in specs]
 DEFECTS = ["missing_column", "wrong_dtype", "duplicate_key", "available_before_event", "bad_date"]
@@ -247,7 +241,7 @@ def test_text_columns_are_judged_by_dtype_or_value_by_value(city_tables) -> None
 )
 def test_missing_values_are_found_as_pandas_finds_them(values: pd.Series) -> None:
     """The reductions that replace pandas' per-row mask must agree with it for every dtype."""
-    assert _has_missing(values) == values.hasnans
+    assert has_missing(values) == values.hasnans
 
 
 _DAY = st.one_of(st.none(), st.integers(0, 4))
@@ -267,7 +261,7 @@ def test_the_time_order_check_agrees_with_pandas_also_on_missing_times(days) -> 
         {"event_time": times([e for e, _ in days]), "available_at": times([a for _, a in days])}
     )
     expected = frame["available_at"] >= frame["event_time"]
-    verdict = _times_in_order(frame)
+    verdict = times_in_order(frame)
     if verdict is True:
         assert expected.all()
     else:

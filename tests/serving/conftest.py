@@ -31,6 +31,7 @@ KEY_SCOPES = {
     "caseworker": ("feedback",),
     "operator": ("admin",),
     "all": ("score", "review", "feedback", "admin"),
+    "every": ("score", "review", "feedback", "reveal", "audit", "admin"),
 }
 
 

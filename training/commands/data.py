@@ -137,8 +137,9 @@ def _build(task: str, raw: Path, unlabelled: bool, as_of) -> tuple:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from features.dataset import build_dataset, dataset_sidecar, features_left_out
-    from features.schemas import RawDataError, absent_optional_columns
+    from features.schemas import absent_optional_columns
     from features.tasks import get_task
+    from features.validation import RawDataError
     from training.raw_io import load_raw_tables
 
     with Progress(
@@ -197,7 +198,7 @@ def _with_feedback(task: str, raw: Path, frame) -> tuple:
 
 def _build_dask(task: str, raw: Path, unlabelled: bool, as_of, scheduler: str | None) -> tuple:
     """The same build on Dask (`training.engines`); raw-data problems become `UserError`."""
-    from features.schemas import RawDataError
+    from features.validation import RawDataError
     from training.engines import build_with_sidecar
 
     try:

@@ -79,7 +79,7 @@ def _spec(task: str) -> TaskSpec:
 
 
 def _data(spec: TaskSpec, raw: Path | None, dataset: Path | None) -> TrainingData:
-    from features.schemas import RawDataError
+    from features.validation import RawDataError
     from training.train import build_from_raw, read_dataset
 
     if (raw is None) == (dataset is None):

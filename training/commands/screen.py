@@ -143,7 +143,7 @@ def _scoring_set(
     import pandas as pd
 
     from features.dataset import build_dataset, get_task, input_fingerprint
-    from features.schemas import RawDataError, validate_tables
+    from features.validation import RawDataError, validate_tables
     from training.raw_io import load_raw_tables
 
     if not raw_dir.is_dir():

@@ -1,0 +1,149 @@
+"""The contract points schemathesis found broken, each pinned by a direct request.
+
+Unknown query parameters are refused, query values take only their documented text form, the
+score request's one-of rule is in the published schema, every 405 names what is allowed, and
+every error answer is JSON and documented as such.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from .conftest import Served
+
+WARNING_ROUTES = (
+    "/v1/warnings/{id}",
+    "/v1/warnings/{id}/explanation",
+)
+
+
+@pytest.fixture(scope="module")
+def document(served: Served) -> dict:
+    return httpx.get(f"{served.url}/docs.json", timeout=30).json()
+
+
+def test_unknown_query_parameters_are_refused_and_named(served: Served) -> None:
+    headers = served.headers("every")
+    with served.client() as client:
+        listing = client.get("/v1/warnings", params={"levle": "red"}, headers=headers)
+        assert listing.status_code == 400
+        assert "levle" in listing.json()["error"] and "level" in listing.json()["error"]
+        body = {"entity_ids": ["x"]}
+        score = client.post("/v1/wage-arrears/score?debug=1", json=body, headers=headers)
+        assert score.status_code == 400
+        assert "debug" in score.json()["error"]
+        known = client.get("/v1/warnings", params={"level": "red"}, headers=headers)
+        assert known.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value"),
+    [
+        ("date_to", "0"),
+        ("date_from", "20240101"),
+        ("overdue", "yes"),
+        ("overdue", "1"),
+    ],
+)
+def test_warning_filters_take_only_their_documented_form(
+    served: Served, parameter: str, value: str
+) -> None:
+    with served.client() as client:
+        answer = client.get("/v1/warnings", params={parameter: value}, headers=served.headers())
+    assert answer.status_code == 422, answer.text
+
+
+def test_documented_forms_of_dates_and_booleans_are_accepted(served: Served) -> None:
+    headers = served.headers("every")
+    with served.client() as client:
+        listing = client.get(
+            "/v1/warnings",
+            params={"date_from": "2024-01-01", "overdue": "false"},
+            headers=headers,
+        )
+        assert listing.status_code == 200, listing.text
+        naive = client.get("/v1/audit", params={"since": "2024-01-01T00:00:00"}, headers=headers)
+        assert naive.status_code == 422
+        zoned = client.get("/v1/audit", params={"since": "2024-01-01T00:00:00Z"}, headers=headers)
+        assert zoned.status_code == 200, zoned.text
+
+
+def test_the_score_request_schema_says_exactly_one_source(served: Served, document: dict) -> None:
+    operation = document["paths"]["/v1/wage-arrears/score"]["post"]
+    reference = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema = document["components"]["schemas"][reference.rsplit("/", 1)[1]]
+    assert sorted(branch["required"] for branch in schema["oneOf"]) == [
+        ["entity_ids"],
+        ["records"],
+    ]
+    assert schema["additionalProperties"] is False
+    with served.client() as client:
+        empty = client.post("/v1/wage-arrears/score", json={}, headers=served.headers())
+    assert empty.status_code == 400
+
+
+def test_error_answers_are_documented_as_json(document: dict) -> None:
+    page = document["paths"]["/v1/warnings/{warning_id}/explanation"]["get"]["responses"]
+    assert set(page["200"]["content"]) == {"text/html"}
+    for status in ("400", "401", "403", "404"):
+        assert set(page[status]["content"]) == {"application/json"}, status
+    for path, item in document["paths"].items():
+        if path.startswith("/v1/"):
+            for operation in item.values():
+                assert "400" in operation["responses"], path
+    sign_in = document["paths"]["/v1/session"]["post"]
+    assert sign_in["security"] == []
+    assert document["paths"]["/v1/models"]["get"]["security"] == [{"bearer": []}]
+
+
+def test_a_path_the_mount_cannot_route_is_a_json_404(served: Served) -> None:
+    with served.client() as client:
+        for template in WARNING_ROUTES:
+            answer = client.get(template.format(id="%0Ax"), headers=served.headers("every"))
+            assert answer.status_code == 404
+            assert answer.headers["content-type"] == "application/json"
+            assert "error" in answer.json()
+
+
+def test_405_names_the_allowed_methods(served: Served) -> None:
+    with served.client() as client:
+        answer = client.delete("/v1/warnings", headers=served.headers())
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "GET"
+
+
+def test_optional_query_parameters_are_absent_or_text_never_null(document: dict) -> None:
+    """`?department=null` is the text "null": the document offers no null branch to send."""
+    for path, item in document["paths"].items():
+        for operation in item.values():
+            for parameter in operation.get("parameters", ()):
+                if parameter["in"] == "query":
+                    assert {"type": "null"} not in parameter["schema"].get("anyOf", []), path
+
+
+@pytest.mark.parametrize(
+    ("purpose", "accepted"),
+    [
+        ("\u000b" + "x" * 9, False),
+        ("\u2003" + "x" * 8 + "\u2003", False),
+        ("  " + "x" * 10 + "\n", True),
+        ("checking a case", True),
+    ],
+)
+def test_a_reveal_purpose_is_measured_as_the_store_measures_it(
+    purpose: str, accepted: bool
+) -> None:
+    """The schema's pattern and the store's `strip()` agree on what counts as ten characters."""
+    from pydantic import ValidationError
+
+    from serving.schemas import RevealRequest
+    from serving.store.privacy import MIN_PURPOSE_CHARS
+
+    assert (len(purpose.strip()) >= MIN_PURPOSE_CHARS) is accepted
+    try:
+        RevealRequest(purpose=purpose)
+    except ValidationError:
+        assert not accepted
+    else:
+        assert accepted
