@@ -241,20 +241,31 @@ def fraud_detection(age0: np.ndarray, lives_alone: np.ndarray) -> np.ndarray:
 #: Threats and anger escalate a group dispute far more than a quarrel between two people.
 DISPUTE_THREAT_GROUP = 1.4
 #: One failed or missed mediation session is common; the second one is the warning sign.
-#: Only amounts above 10^(4 + DISPUTE_AMOUNT_THRESHOLD) CNY (about 316,000) push escalation.
-DISPUTE_AMOUNT_THRESHOLD = 1.5
+#: The amount at stake works by type, and grows with it (log10 of the amount over 10,000 CNY):
+#: in a labour dispute it is the wages owed to a crew, so every extra zero is more workers who
+#: will march; in a land dispute it is the compensation; a large lending or consumer claim goes
+#: to court instead (a formal channel, no escalation on the street), so a larger amount lowers
+#: escalation there (order of DISPUTE_TYPES).
+DISPUTE_AMOUNT_BY_TYPE = np.array([3.5, 0.0, 0.0, 2.0, 0.5, -3.0, -1.5, 0.0])
 #: The high-risk types are not equally risky: labour (wages owed to many) and land disputes
 #: escalate, property-management and lending disputes much less (order of DISPUTE_TYPES:
 #: labour, neighbour, family, land, property_management, lending, consumer, other).
 DISPUTE_TYPE_WEIGHT = np.array([1.6, 0.5, 0.0, 1.2, 0.2, 0.0, 0.0, 0.4])
-#: Police calls by the parties matter from the third call in a year (slope beyond log 3).
-DISPUTE_CALLS_SLOPE = 2.0
+#: Police calls by the parties matter from the third call in a year, and then with every call
+#: (dose-response: slope on log(1 + calls) beyond log 3).
+DISPUTE_CALLS_SLOPE = 3.0
 #: A grid worker's "emotional" flag is common and says little; a threat is what escalates
 #: (the clean city counts an emotion flag as half a threat).
 DISPUTE_EMOTION_WEIGHT = 0.1
-#: County handling calms group disputes (the county can convene every department); for a
-#: dispute between two people it changes little.
-DISPUTE_COUNTY_GROUP, DISPUTE_COUNTY_OTHER = 2.5, 0.0
+#: County handling calms group disputes (the county can convene every department); a dispute
+#: between a few people reaches the county centre when the grid and township gave up on it, so
+#: there it marks the intractable cases and raises the risk (a negative weight on a protective
+#: driver).
+DISPUTE_COUNTY_GROUP, DISPUTE_COUNTY_OTHER = 2.5, -0.6
+#: A group dispute is often registered by its representatives: in this share of group
+#: disputes only 2-4 representatives are listed as parties, so the party count understates
+#: the crowd and the group flag carries what the count does not.
+DISPUTE_REPRESENTED_SHARE = 0.4
 #: Prior petitions matter for the high-risk types (labour, land, property, lending).
 DISPUTE_PETITION_HIGH, DISPUTE_PETITION_OTHER = 1.8, 0.1
 #: Many parties matter once a dispute is a group dispute (people organise); three neighbours
@@ -284,9 +295,7 @@ def dispute_effects(
     g[:, index["failed_mediation"]] = 0.2 * np.minimum(failed, 1.0) + 1.4 * np.clip(
         failed - 1.0, 0.0, None
     )
-    g[:, index["large_amount"]] = 2.0 * np.clip(
-        x[:, index["large_amount"]] - DISPUTE_AMOUNT_THRESHOLD, 0.0, None
-    )
+    g[:, index["large_amount"]] = x[:, index["large_amount"]] * DISPUTE_AMOUNT_BY_TYPE[dtype]
     g[:, index["county_handling"]] = x[:, index["county_handling"]] * np.where(
         group, DISPUTE_COUNTY_GROUP, DISPUTE_COUNTY_OTHER
     )
@@ -297,6 +306,15 @@ def dispute_effects(
         group, DISPUTE_PARTIES_GROUP, DISPUTE_PARTIES_OTHER
     )
     return g
+
+
+def dispute_listed_parties(
+    realism: Realism, group: np.ndarray, n_parties: np.ndarray
+) -> np.ndarray:
+    """Per dispute: the parties listed at registration (representatives for some groups)."""
+    represented = group & (realism.rng.random(len(group)) < DISPUTE_REPRESENTED_SHARE)
+    representatives = realism.rng.integers(2, 5, len(group))
+    return np.where(represented, representatives, n_parties).astype(np.int64)
 
 
 def dispute_detection(
@@ -352,10 +370,14 @@ def parameters() -> dict[str, dict[str, object]]:
         "dispute_escalation": {
             "threat_emotion": "x (2.4 group, 0.3 otherwise), x = any threat + 0.1 any emotion",
             "failed_mediation": "0.2 min(x, 1) + 1.4 max(0, x - 1)",
-            "large_amount": "2 max(0, x - 1.5)",
+            "large_amount": "x by type (labour 3.5, land 2.0, property_management 0.5, lending "
+            "-3.0, consumer -1.5, others 0), x = clip(log10(amount) - 4, 0, 2)",
             "high_risk_type": "labour 1.6, land 1.2, neighbour 0.5, other 0.4, property_management 0.2, others 0",
-            "prior_police_calls": "2 max(0, x - log 3)",
-            "county_handling": "x (2.5 group, 0 otherwise)",
+            "prior_police_calls": "3 max(0, x - log 3)",
+            "county_handling": "x (2.5 group, -0.6 otherwise: the county gets the intractable "
+            "individual cases)",
+            "represented_groups": "in 40% of group disputes only 2-4 representatives are "
+            "listed as parties",
             "prior_petitions": "x (1.8 high-risk types, 0.1 otherwise)",
             "many_parties": "x (1.8 group, 0.2 otherwise)",
             "detection": "group 0.98, family 0.3, other 0.9; x0.3 at grid level, x0.75 at "
