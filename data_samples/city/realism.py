@@ -70,6 +70,12 @@ WAGE_SI_TAX_AMPLIFIER = 1.8
 WAGE_REPEAT_SLOPE = 2.5
 #: Headcount falls below this are ordinary turnover and carry no risk.
 WAGE_HEADCOUNT_THRESHOLD = 0.08
+#: Declared sales matter once they fall by more than about a fifth (log fall 0.25: a bad
+#: month is ordinary), and then in proportion to the fall (a firm whose sales halve cannot pay).
+WAGE_SALES_THRESHOLD, WAGE_SALES_SLOPE = 0.25, 5.0
+#: An abnormal-operation listing (address unreachable, annual report missing) weighs double:
+#: in Huzhou's reported case the alert fired on social-insurance arrears plus such a listing.
+WAGE_LISTING_WEIGHT = 2.0
 #: Owner payment delays matter once a quarter of the due instalments is unpaid.
 WAGE_OWNER_THRESHOLD = 0.25
 #: A month's social-insurance or tax declaration is missing with probability
@@ -114,7 +120,10 @@ def wage_effects(
         * np.clip(x[..., index["headcount_drop"]] - WAGE_HEADCOUNT_THRESHOLD, 0.0, 0.25)
     )
     g[..., index["tax_overdue"]] = 1.5 * np.clip(x[..., index["tax_overdue"]] - 0.34, 0, None)
-    g[..., index["sales_decline"]] = 2.0 * np.clip(x[..., index["sales_decline"]] - 0.35, 0, None)
+    g[..., index["sales_decline"]] = WAGE_SALES_SLOPE * np.clip(
+        x[..., index["sales_decline"]] - WAGE_SALES_THRESHOLD, 0, None
+    )
+    g[..., index["abnormal_listing"]] = WAGE_LISTING_WEIGHT * x[..., index["abnormal_listing"]]
     owner = x[..., index["owner_payment_delay"]]
     g[..., index["owner_payment_delay"]] = np.where(owner > WAGE_OWNER_THRESHOLD, 0.7, 0.1 * owner)
     return g
@@ -346,7 +355,8 @@ def parameters() -> dict[str, dict[str, object]]:
             "large 2.0)",
             "creditor_suits / prior_complaints": "2.5 max(0, x - log 2)",
             "tax_overdue": "1.5 max(0, x - 0.34) (two of the last three months or more)",
-            "sales_decline": "2 max(0, x - 0.35) (sales down by more than 30%)",
+            "sales_decline": "5 max(0, x - 0.25) (log fall of sales beyond 0.25)",
+            "abnormal_listing": "2 x (a listing weighs double)",
             "owner_payment_delay": "0.7 if x > 0.25 else 0.1 x",
             "missing_declarations": "P = sigmoid(-4.2 + 1.3 stress) per month (SI, tax)",
             "missing_meter_readings": WAGE_UTILITY_MISSING,
