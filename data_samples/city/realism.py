@@ -150,19 +150,27 @@ def wage_detection(sector: np.ndarray, size_band: np.ndarray, complaints: np.nda
 # --- telecom fraud ---------------------------------------------------------------------------
 #: Only a resident contacted repeatedly by flagged numbers is being worked on by a scam ring:
 #: the effect starts above log(1 + FRAUD_CONTACT_THRESHOLD) contacts in 30 days.
-FRAUD_CONTACT_THRESHOLD = 8
+FRAUD_CONTACT_THRESHOLD = 12
+#: ...and then grows with every contact (slope on the log count).
+FRAUD_CONTACT_SLOPE = 3.5
 #: Screen-sharing and risky-app alerts matter most for older residents living alone (no one to
 #: ask before following the caller's instructions) and little for young adults, who see many.
 FRAUD_ALERT_YOUNG, FRAUD_ALERT_ALONE = 0.3, 3.0
-#: One alert in 30 days is background noise (everyone installs something odd); from the second
-#: on it is a pattern (slope beyond log 2).
-FRAUD_ALERT_FLOOR = 1
+#: A few weighted alerts in 30 days are background noise (everyone installs something odd, a
+#: phishing link reaches most phones); beyond a weighted count of 3 (one screen-sharing alert)
+#: it is a pattern (slope beyond log 4).
+FRAUD_ALERT_FLOOR = 3
+#: ...and then grows with every alert (slope on the log of the weighted count).
+FRAUD_ALERT_SLOPE = 4.5
+#: ...up to a saturation: once a scam is under way, more alerts add nothing (cap on the log
+#: excess).
+FRAUD_ALERT_CAP = 1.5
 #: Fake-order job scams pay young adults to new payees; older victims transfer to one account.
-FRAUD_PAYEE_YOUNG, FRAUD_PAYEE_OTHER = 3.0, 1.0
+FRAUD_PAYEE_YOUNG, FRAUD_PAYEE_OTHER = 4.0, 1.0
 #: A sudden large transfer says most about an older resident living alone.
 FRAUD_SPIKE_ALONE, FRAUD_SPIKE_OTHER = 3.0, 0.4
-#: One or two new payees a month are ordinary; from the third on they are a pattern.
-FRAUD_PAYEE_FLOOR = float(np.log1p(2.0))
+#: Up to three new payees a month are ordinary; from the fourth on they are a pattern.
+FRAUD_PAYEE_FLOOR = float(np.log1p(3.0))
 #: Drift: in the last FRAUD_DRIFT_MONTHS months a new screen-sharing script spreads: alerts
 #: weigh FRAUD_DRIFT_ALERT times more, flagged calls FRAUD_DRIFT_CONTACT times as much (the
 #: script reaches victims through apps rather than calls), and alerts become more frequent
@@ -224,11 +232,15 @@ def fraud_effects(x: np.ndarray, drifted: bool, index: dict[str, int]) -> np.nda
     young = x[:, index["young_adult"]] > 0
     alone = x[:, index["elderly_alone"]] > 0
     contacts = np.clip(x[:, index["flagged_contacts"]] - np.log1p(FRAUD_CONTACT_THRESHOLD), 0, None)
-    g[:, index["flagged_contacts"]] = 2.5 * contacts * (FRAUD_DRIFT_CONTACT if drifted else 1.0)
+    g[:, index["flagged_contacts"]] = (
+        FRAUD_CONTACT_SLOPE * contacts * (FRAUD_DRIFT_CONTACT if drifted else 1.0)
+    )
     alert_weight = np.where(alone, FRAUD_ALERT_ALONE, np.where(young, FRAUD_ALERT_YOUNG, 1.0))
-    alerts = np.clip(x[:, index["risky_app_alerts"]] - np.log1p(FRAUD_ALERT_FLOOR), 0.0, None)
+    alerts = np.clip(
+        x[:, index["risky_app_alerts"]] - np.log1p(FRAUD_ALERT_FLOOR), 0.0, FRAUD_ALERT_CAP
+    )
     g[:, index["risky_app_alerts"]] = (
-        2.0 * alerts * alert_weight * (FRAUD_DRIFT_ALERT if drifted else 1.0)
+        FRAUD_ALERT_SLOPE * alerts * alert_weight * (FRAUD_DRIFT_ALERT if drifted else 1.0)
     )
     payees = np.clip(x[:, index["new_payees"]] - FRAUD_PAYEE_FLOOR, 0.0, None)
     g[:, index["new_payees"]] = payees * np.where(young, FRAUD_PAYEE_YOUNG, FRAUD_PAYEE_OTHER)
@@ -365,11 +377,12 @@ def parameters() -> dict[str, dict[str, object]]:
             "0.65, medium and large 1.0) x 0.75 when no other complaint in 365 days",
         },
         "telecom_fraud": {
-            "flagged_contacts": "2.5 max(0, x - log 9), x = log(1 + calls + SMS + 4 x overseas "
+            "flagged_contacts": "3.5 max(0, x - log 13), x = log(1 + calls + SMS + 4 x overseas "
             "calls in 30 days)",
             "alert_types": FRAUD_ALERT_TYPE_WEIGHT,
-            "risky_app_alerts": "2 max(0, x - log 2) (3.0 elderly alone, 0.3 young adults, 1.0 others)",
-            "new_payees": "max(0, x - log 3) (3.0 young adults, 1.0 others)",
+            "risky_app_alerts": "4.5 clip(x - log 4, 0, 1.5) (3.0 elderly alone, 0.3 young "
+            "adults, 1.0 others), x = log(1 + alerts weighted by type)",
+            "new_payees": "max(0, x - log 4) (4.0 young adults, 1.0 others)",
             "prior_victimisation": "x^2 / 2 (a second case weighs four times the first)",
             "outflow_spike": "x (3.0 elderly alone, 0.4 others)",
             "drift_months": FRAUD_DRIFT_MONTHS,
