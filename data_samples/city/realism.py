@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from data_samples.city.common import sigmoid
 
@@ -84,6 +85,11 @@ WAGE_MISSING_BASE = -4.2
 WAGE_MISSING_STRESS = 1.3
 #: Meter readings are missing at random in this share of months.
 WAGE_UTILITY_MISSING = 0.02
+#: Back-payments: this share of short social-insurance declarations is later revised to paid
+#: in full (the firm settles its arrears, often after an inspection), the revision reaching the
+#: agency WAGE_BACKPAY_DAYS (uniform range) after the first declaration.
+WAGE_BACKPAY_SHARE = 0.35
+WAGE_BACKPAY_DAYS = (30.0, 150.0)
 #: Detection: micro firms (few, often migrant, workers) hide arrears more, and firms whose
 #: workers already complain about other matters are found out more.
 WAGE_DETECT_BY_SIZE = np.array([0.25, 0.65, 1.0, 1.0])
@@ -138,6 +144,29 @@ def wage_missing(realism: Realism, stress: np.ndarray) -> dict[str, np.ndarray]:
         "tax": realism.rng.random(shape) < p,
         "utilities": realism.rng.random(shape) < WAGE_UTILITY_MISSING,
     }
+
+
+def wage_revisions(
+    realism: Realism, social_insurance: pd.DataFrame, end: np.datetime64
+) -> pd.DataFrame:
+    """The social-insurance table with back-payment revisions: a later row for the same
+    (employer, month) that shows the contribution paid in full.
+
+    The hazard acted on what the firm paid at the time (the first row); a model that reads the
+    revised history at an earlier as-of date would see arrears vanish that were there.
+    """
+    short = (social_insurance["amount_paid"] < social_insurance["amount_due"]).to_numpy()
+    revised = short & (realism.rng.random(len(social_insurance)) < WAGE_BACKPAY_SHARE)
+    delay = realism.rng.uniform(*WAGE_BACKPAY_DAYS, len(social_insurance))
+    rows = social_insurance[revised].assign(
+        amount_paid=lambda t: t["amount_due"],
+        available_at=lambda t: t["available_at"] + pd.to_timedelta(delay[revised], unit="D"),
+    )
+    rows = rows[rows["available_at"].to_numpy() < end]
+    both = pd.concat([social_insurance, rows], ignore_index=True)
+    return both.sort_values(["employer_id", "month", "available_at"], kind="stable").reset_index(
+        drop=True
+    )
 
 
 def wage_detection(sector: np.ndarray, size_band: np.ndarray, complaints: np.ndarray) -> np.ndarray:
@@ -372,6 +401,8 @@ def parameters() -> dict[str, dict[str, object]]:
             "owner_payment_delay": "0.7 if x > 0.25 else 0.1 x",
             "missing_declarations": "P = sigmoid(-4.2 + 1.3 stress) per month (SI, tax)",
             "missing_meter_readings": WAGE_UTILITY_MISSING,
+            "backpay_revisions": "35% of short social-insurance declarations get a later row "
+            "(same employer and month) paid in full, 30-150 days after the first",
             "detection": "sector (construction 0.55, manufacturing 0.85, retail 0.7, hospitality "
             "0.45, logistics 0.55, services 0.8, it 0.95) x size (micro 0.25, small "
             "0.65, medium and large 1.0) x 0.75 when no other complaint in 365 days",
