@@ -1,9 +1,10 @@
 """Monthly declarations (social insurance, tax, utilities) read point in time.
 
-`MonthlyPanel` puts values into a dense (entity x month) array; a query reads the months
-before its as-of month and masks the months whose record was not yet available. The helpers
-below turn those lag matrices into "last k reported months", streaks, trends and year-on-year
-changes.
+`MonthlyPanel` puts values into a dense (entity x month) array, one layer per revision; a query
+reads the months before its as-of month, each month's latest row on record (a revision counts
+from its own `available_at` on), and masks the months whose record was not yet available. The
+helpers below turn those lag matrices into "last k reported months", streaks, trends and
+year-on-year changes.
 """
 
 from __future__ import annotations
@@ -23,10 +24,16 @@ def month_number(values) -> np.ndarray:
 
 
 class MonthlyPanel:
-    """Monthly rows (one per entity and month) in a dense array for lagged point-in-time reads.
+    """Monthly rows (one per entity and month, plus revisions) in dense arrays for lagged
+    point-in-time reads.
+
+    A later row for the same (entity, month) is a revision (a back-payment rewrites a
+    declaration): it replaces the earlier value from its own `available_at` on, so a query sees
+    the latest row on record at its as-of date. Version k of every cell (its k-th row by
+    availability) sits in layer k.
 
     Args:
-        table: rows keyed by (entity, month) with `available_at`.
+        table: rows keyed by (entity, month, available_at).
         entities: the entity universe shared with the queries.
         entity_col: column holding the entity id.
         value_cols: numeric columns to read.
@@ -48,22 +55,30 @@ class MonthlyPanel:
         codes = codes[keep]
         self._first = np.int64(months.min()) if len(months) else np.int64(0)
         n_months = int(months.max() - self._first + 1) if len(months) else 1
-        shape = (len(entities), n_months)
-        self._available = np.full(shape, np.iinfo(np.int64).max, dtype=np.int64)
-        self._available[codes, months - self._first] = (
-            table["available_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)[keep]
-        )
+        self._shape = (len(entities), n_months)
+        available = table["available_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)[keep]
+        cells = codes * n_months + (months - self._first)
+        order = np.lexsort((available, cells))
+        sorted_cells = cells[order]
+        starts = np.r_[True, sorted_cells[1:] != sorted_cells[:-1]] if len(order) else []
+        position = np.arange(len(order))
+        version = position - np.maximum.accumulate(np.where(starts, position, 0))
+        n_versions = int(version.max()) + 1 if len(order) else 1
+        size = len(entities) * n_months
+        self._available = np.full((n_versions, size), np.iinfo(np.int64).max, dtype=np.int64)
+        self._available[version, sorted_cells] = available[order]
         self._values: dict[str, np.ndarray] = {}
         for column in value_cols:
-            values = np.full(shape, np.nan)
-            values[codes, months - self._first] = table[column].to_numpy(dtype=np.float64)[keep]
+            values = np.full((n_versions, size), np.nan)
+            values[version, sorted_cells] = table[column].to_numpy(dtype=np.float64)[keep][order]
             self._values[column] = values
 
     def lags(self, queries: Queries, column: str, n_lags: int) -> np.ndarray:
         """Values of the `n_lags` months before each query's as-of month, latest first.
 
         Column `j` holds month `as_of_month - (j + 1)`; it is NaN when that month has no row,
-        lies outside the panel, or its row was not yet available at the as-of date.
+        lies outside the panel, or its row was not yet available at the as-of date. Of a
+        month's rows, the latest available at the as-of date counts.
         """
         return self.lag_matrices(queries, (column,), n_lags)[column]
 
@@ -74,14 +89,15 @@ class MonthlyPanel:
         as_of_month = month_number(queries.as_of.view("datetime64[ns]"))
         months = as_of_month[:, None] - self._first - np.arange(1, n_lags + 1)[None, :]
         codes = queries.codes[:, None]
-        n_months = self._available.shape[1]
+        n_months = self._shape[1]
         inside = (months >= 0) & (months < n_months) & (codes >= 0)
         cells = np.where(inside, codes * n_months + months, 0)
-        known = inside & (self._available.ravel()[cells] <= queries.as_of[:, None])
-        return {
-            column: np.where(known, self._values[column].ravel()[cells], np.nan)
-            for column in columns
-        }
+        out = {column: np.full(cells.shape, np.nan) for column in columns}
+        for layer, available in enumerate(self._available):
+            known = inside & (available[cells] <= queries.as_of[:, None])
+            for column in columns:
+                out[column] = np.where(known, self._values[column][layer][cells], out[column])
+        return out
 
 
 def latest_reported(lagged: np.ndarray, k: int, skip: int = 0) -> np.ndarray:

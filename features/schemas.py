@@ -105,7 +105,8 @@ WAGE_ARREARS_TABLES: dict[str, TableSpec] = {
         },
     ),
     "social_insurance": TableSpec(
-        key=("employer_id", "month"),
+        # A back-payment revises a declaration: a later row for the same month.
+        key=("employer_id", "month", "available_at"),
         entity_column="employer_id",
         columns={
             "employer_id": _id(),

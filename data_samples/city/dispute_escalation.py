@@ -14,7 +14,7 @@ never recorded (label noise), and a few happen after the 90-day horizon.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,7 @@ from data_samples.city.realism import (
     Realism,
     dispute_detection,
     dispute_effects,
+    dispute_listed_parties,
 )
 from data_samples.city.truth import Driver, NoiseSignal, dominant_driver
 
@@ -322,6 +323,9 @@ def simulate(
     draw. The steps draw from `rng` in this order, which fixes the bytes for a seed.
     """
     disputes = _draw_disputes(rng, n_disp, n_months, chunk)
+    if realism is not None:
+        listed = dispute_listed_parties(realism, disputes.group, disputes.n_parties)
+        disputes = replace(disputes, n_parties=listed)
     parties = _draw_parties(rng, disputes, id_start, salt)
     week = _draw_first_week(rng, disputes, parties.intensity)
     records = _draw_party_records(rng, disputes, parties)

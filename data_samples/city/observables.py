@@ -51,11 +51,32 @@ def on_record(
 
 
 def latest_monthly(units: pd.DataFrame, monthly: pd.DataFrame) -> pd.DataFrame:
-    """Per unit, the latest monthly record on record at as_of (NaN when none is)."""
+    """Per unit, the latest month on record at as_of, as its latest row on record shows it (a
+    later row for the same month is a revision); NaN when no month is on record."""
+    rows = monthly.rename(columns={"employer_id": "entity_id"}).sort_values("available_at")
     left = units[["entity_id", "as_of"]].reset_index(names="row").sort_values("as_of")
-    right = monthly.rename(columns={"employer_id": "entity_id"}).sort_values("available_at")
-    latest = pd.merge_asof(left, right, left_on="as_of", right_on="available_at", by="entity_id")
-    return latest.sort_values("row").reset_index(drop=True)
+    first = rows.drop_duplicates(["entity_id", "month"], keep="first")
+    months = pd.merge_asof(
+        left,
+        first[["entity_id", "month", "available_at"]],
+        left_on="as_of",
+        right_on="available_at",
+        by="entity_id",
+    )
+    known = months.dropna(subset=["month"]).drop(columns="available_at")
+    latest = pd.merge_asof(
+        known.sort_values("as_of"),
+        rows,
+        left_on="as_of",
+        right_on="available_at",
+        by=["entity_id", "month"],
+    )
+    return (
+        months[["row", "entity_id", "as_of"]]
+        .merge(latest.drop(columns=["entity_id", "as_of"]), on="row", how="left")
+        .sort_values("row")
+        .reset_index(drop=True)
+    )
 
 
 def wage_splits(tables: dict[str, pd.DataFrame], units: pd.DataFrame) -> dict[str, Split]:
@@ -136,7 +157,9 @@ def _months_before(
     units: pd.DataFrame, monthly: pd.DataFrame, latest: pd.DataFrame, column: str, months: int
 ) -> np.ndarray:
     """`column` of the record `months` before each unit's latest record on record."""
-    keyed = monthly.set_index(["employer_id", "month"])[column]
+    # Revisions change what was paid, not headcounts, meter readings or sales: the first row.
+    first = monthly.sort_values("available_at").drop_duplicates(["employer_id", "month"])
+    keyed = first.set_index(["employer_id", "month"])[column]
     target = pd.MultiIndex.from_arrays(
         [units["entity_id"], latest["month"] - pd.DateOffset(months=months)]
     )

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from data_samples.city.common import sigmoid
 
@@ -70,6 +71,12 @@ WAGE_SI_TAX_AMPLIFIER = 1.8
 WAGE_REPEAT_SLOPE = 2.5
 #: Headcount falls below this are ordinary turnover and carry no risk.
 WAGE_HEADCOUNT_THRESHOLD = 0.08
+#: Declared sales matter once they fall by more than about a fifth (log fall 0.25: a bad
+#: month is ordinary), and then in proportion to the fall (a firm whose sales halve cannot pay).
+WAGE_SALES_THRESHOLD, WAGE_SALES_SLOPE = 0.25, 5.0
+#: An abnormal-operation listing (address unreachable, annual report missing) weighs double:
+#: in Huzhou's reported case the alert fired on social-insurance arrears plus such a listing.
+WAGE_LISTING_WEIGHT = 2.0
 #: Owner payment delays matter once a quarter of the due instalments is unpaid.
 WAGE_OWNER_THRESHOLD = 0.25
 #: A month's social-insurance or tax declaration is missing with probability
@@ -78,6 +85,11 @@ WAGE_MISSING_BASE = -4.2
 WAGE_MISSING_STRESS = 1.3
 #: Meter readings are missing at random in this share of months.
 WAGE_UTILITY_MISSING = 0.02
+#: Back-payments: this share of short social-insurance declarations is later revised to paid
+#: in full (the firm settles its arrears, often after an inspection), the revision reaching the
+#: agency WAGE_BACKPAY_DAYS (uniform range) after the first declaration.
+WAGE_BACKPAY_SHARE = 0.35
+WAGE_BACKPAY_DAYS = (30.0, 150.0)
 #: Detection: micro firms (few, often migrant, workers) hide arrears more, and firms whose
 #: workers already complain about other matters are found out more.
 WAGE_DETECT_BY_SIZE = np.array([0.25, 0.65, 1.0, 1.0])
@@ -114,7 +126,10 @@ def wage_effects(
         * np.clip(x[..., index["headcount_drop"]] - WAGE_HEADCOUNT_THRESHOLD, 0.0, 0.25)
     )
     g[..., index["tax_overdue"]] = 1.5 * np.clip(x[..., index["tax_overdue"]] - 0.34, 0, None)
-    g[..., index["sales_decline"]] = 2.0 * np.clip(x[..., index["sales_decline"]] - 0.35, 0, None)
+    g[..., index["sales_decline"]] = WAGE_SALES_SLOPE * np.clip(
+        x[..., index["sales_decline"]] - WAGE_SALES_THRESHOLD, 0, None
+    )
+    g[..., index["abnormal_listing"]] = WAGE_LISTING_WEIGHT * x[..., index["abnormal_listing"]]
     owner = x[..., index["owner_payment_delay"]]
     g[..., index["owner_payment_delay"]] = np.where(owner > WAGE_OWNER_THRESHOLD, 0.7, 0.1 * owner)
     return g
@@ -131,6 +146,29 @@ def wage_missing(realism: Realism, stress: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+def wage_revisions(
+    realism: Realism, social_insurance: pd.DataFrame, end: np.datetime64
+) -> pd.DataFrame:
+    """The social-insurance table with back-payment revisions: a later row for the same
+    (employer, month) that shows the contribution paid in full.
+
+    The hazard acted on what the firm paid at the time (the first row); a model that reads the
+    revised history at an earlier as-of date would see arrears vanish that were there.
+    """
+    short = (social_insurance["amount_paid"] < social_insurance["amount_due"]).to_numpy()
+    revised = short & (realism.rng.random(len(social_insurance)) < WAGE_BACKPAY_SHARE)
+    delay = realism.rng.uniform(*WAGE_BACKPAY_DAYS, len(social_insurance))
+    rows = social_insurance[revised].assign(
+        amount_paid=lambda t: t["amount_due"],
+        available_at=lambda t: t["available_at"] + pd.to_timedelta(delay[revised], unit="D"),
+    )
+    rows = rows[rows["available_at"].to_numpy() < end]
+    both = pd.concat([social_insurance, rows], ignore_index=True)
+    return both.sort_values(["employer_id", "month", "available_at"], kind="stable").reset_index(
+        drop=True
+    )
+
+
 def wage_detection(sector: np.ndarray, size_band: np.ndarray, complaints: np.ndarray) -> np.ndarray:
     """(firms, months) detection probability: who the firm is and whether workers speak up."""
     speaking = np.where(complaints > 0, 1.0, WAGE_DETECT_NO_COMPLAINTS)
@@ -141,19 +179,27 @@ def wage_detection(sector: np.ndarray, size_band: np.ndarray, complaints: np.nda
 # --- telecom fraud ---------------------------------------------------------------------------
 #: Only a resident contacted repeatedly by flagged numbers is being worked on by a scam ring:
 #: the effect starts above log(1 + FRAUD_CONTACT_THRESHOLD) contacts in 30 days.
-FRAUD_CONTACT_THRESHOLD = 8
+FRAUD_CONTACT_THRESHOLD = 12
+#: ...and then grows with every contact (slope on the log count).
+FRAUD_CONTACT_SLOPE = 3.5
 #: Screen-sharing and risky-app alerts matter most for older residents living alone (no one to
 #: ask before following the caller's instructions) and little for young adults, who see many.
 FRAUD_ALERT_YOUNG, FRAUD_ALERT_ALONE = 0.3, 3.0
-#: One alert in 30 days is background noise (everyone installs something odd); from the second
-#: on it is a pattern (slope beyond log 2).
-FRAUD_ALERT_FLOOR = 1
+#: A few weighted alerts in 30 days are background noise (everyone installs something odd, a
+#: phishing link reaches most phones); beyond a weighted count of 3 (one screen-sharing alert)
+#: it is a pattern (slope beyond log 4).
+FRAUD_ALERT_FLOOR = 3
+#: ...and then grows with every alert (slope on the log of the weighted count).
+FRAUD_ALERT_SLOPE = 4.5
+#: ...up to a saturation: once a scam is under way, more alerts add nothing (cap on the log
+#: excess).
+FRAUD_ALERT_CAP = 1.5
 #: Fake-order job scams pay young adults to new payees; older victims transfer to one account.
-FRAUD_PAYEE_YOUNG, FRAUD_PAYEE_OTHER = 3.0, 1.0
+FRAUD_PAYEE_YOUNG, FRAUD_PAYEE_OTHER = 4.0, 1.0
 #: A sudden large transfer says most about an older resident living alone.
 FRAUD_SPIKE_ALONE, FRAUD_SPIKE_OTHER = 3.0, 0.4
-#: One or two new payees a month are ordinary; from the third on they are a pattern.
-FRAUD_PAYEE_FLOOR = float(np.log1p(2.0))
+#: Up to three new payees a month are ordinary; from the fourth on they are a pattern.
+FRAUD_PAYEE_FLOOR = float(np.log1p(3.0))
 #: Drift: in the last FRAUD_DRIFT_MONTHS months a new screen-sharing script spreads: alerts
 #: weigh FRAUD_DRIFT_ALERT times more, flagged calls FRAUD_DRIFT_CONTACT times as much (the
 #: script reaches victims through apps rather than calls), and alerts become more frequent
@@ -215,11 +261,15 @@ def fraud_effects(x: np.ndarray, drifted: bool, index: dict[str, int]) -> np.nda
     young = x[:, index["young_adult"]] > 0
     alone = x[:, index["elderly_alone"]] > 0
     contacts = np.clip(x[:, index["flagged_contacts"]] - np.log1p(FRAUD_CONTACT_THRESHOLD), 0, None)
-    g[:, index["flagged_contacts"]] = 2.5 * contacts * (FRAUD_DRIFT_CONTACT if drifted else 1.0)
+    g[:, index["flagged_contacts"]] = (
+        FRAUD_CONTACT_SLOPE * contacts * (FRAUD_DRIFT_CONTACT if drifted else 1.0)
+    )
     alert_weight = np.where(alone, FRAUD_ALERT_ALONE, np.where(young, FRAUD_ALERT_YOUNG, 1.0))
-    alerts = np.clip(x[:, index["risky_app_alerts"]] - np.log1p(FRAUD_ALERT_FLOOR), 0.0, None)
+    alerts = np.clip(
+        x[:, index["risky_app_alerts"]] - np.log1p(FRAUD_ALERT_FLOOR), 0.0, FRAUD_ALERT_CAP
+    )
     g[:, index["risky_app_alerts"]] = (
-        2.0 * alerts * alert_weight * (FRAUD_DRIFT_ALERT if drifted else 1.0)
+        FRAUD_ALERT_SLOPE * alerts * alert_weight * (FRAUD_DRIFT_ALERT if drifted else 1.0)
     )
     payees = np.clip(x[:, index["new_payees"]] - FRAUD_PAYEE_FLOOR, 0.0, None)
     g[:, index["new_payees"]] = payees * np.where(young, FRAUD_PAYEE_YOUNG, FRAUD_PAYEE_OTHER)
@@ -241,20 +291,31 @@ def fraud_detection(age0: np.ndarray, lives_alone: np.ndarray) -> np.ndarray:
 #: Threats and anger escalate a group dispute far more than a quarrel between two people.
 DISPUTE_THREAT_GROUP = 1.4
 #: One failed or missed mediation session is common; the second one is the warning sign.
-#: Only amounts above 10^(4 + DISPUTE_AMOUNT_THRESHOLD) CNY (about 316,000) push escalation.
-DISPUTE_AMOUNT_THRESHOLD = 1.5
+#: The amount at stake works by type, and grows with it (log10 of the amount over 10,000 CNY):
+#: in a labour dispute it is the wages owed to a crew, so every extra zero is more workers who
+#: will march; in a land dispute it is the compensation; a large lending or consumer claim goes
+#: to court instead (a formal channel, no escalation on the street), so a larger amount lowers
+#: escalation there (order of DISPUTE_TYPES).
+DISPUTE_AMOUNT_BY_TYPE = np.array([3.5, 0.0, 0.0, 2.0, 0.5, -3.0, -1.5, 0.0])
 #: The high-risk types are not equally risky: labour (wages owed to many) and land disputes
 #: escalate, property-management and lending disputes much less (order of DISPUTE_TYPES:
 #: labour, neighbour, family, land, property_management, lending, consumer, other).
 DISPUTE_TYPE_WEIGHT = np.array([1.6, 0.5, 0.0, 1.2, 0.2, 0.0, 0.0, 0.4])
-#: Police calls by the parties matter from the third call in a year (slope beyond log 3).
-DISPUTE_CALLS_SLOPE = 2.0
+#: Police calls by the parties matter from the third call in a year, and then with every call
+#: (dose-response: slope on log(1 + calls) beyond log 3).
+DISPUTE_CALLS_SLOPE = 3.0
 #: A grid worker's "emotional" flag is common and says little; a threat is what escalates
 #: (the clean city counts an emotion flag as half a threat).
 DISPUTE_EMOTION_WEIGHT = 0.1
-#: County handling calms group disputes (the county can convene every department); for a
-#: dispute between two people it changes little.
-DISPUTE_COUNTY_GROUP, DISPUTE_COUNTY_OTHER = 2.5, 0.0
+#: County handling calms group disputes (the county can convene every department); a dispute
+#: between a few people reaches the county centre when the grid and township gave up on it, so
+#: there it marks the intractable cases and raises the risk (a negative weight on a protective
+#: driver).
+DISPUTE_COUNTY_GROUP, DISPUTE_COUNTY_OTHER = 2.5, -0.6
+#: A group dispute is often registered by its representatives: in this share of group
+#: disputes only 2-4 representatives are listed as parties, so the party count understates
+#: the crowd and the group flag carries what the count does not.
+DISPUTE_REPRESENTED_SHARE = 0.4
 #: Prior petitions matter for the high-risk types (labour, land, property, lending).
 DISPUTE_PETITION_HIGH, DISPUTE_PETITION_OTHER = 1.8, 0.1
 #: Many parties matter once a dispute is a group dispute (people organise); three neighbours
@@ -284,9 +345,7 @@ def dispute_effects(
     g[:, index["failed_mediation"]] = 0.2 * np.minimum(failed, 1.0) + 1.4 * np.clip(
         failed - 1.0, 0.0, None
     )
-    g[:, index["large_amount"]] = 2.0 * np.clip(
-        x[:, index["large_amount"]] - DISPUTE_AMOUNT_THRESHOLD, 0.0, None
-    )
+    g[:, index["large_amount"]] = x[:, index["large_amount"]] * DISPUTE_AMOUNT_BY_TYPE[dtype]
     g[:, index["county_handling"]] = x[:, index["county_handling"]] * np.where(
         group, DISPUTE_COUNTY_GROUP, DISPUTE_COUNTY_OTHER
     )
@@ -297,6 +356,15 @@ def dispute_effects(
         group, DISPUTE_PARTIES_GROUP, DISPUTE_PARTIES_OTHER
     )
     return g
+
+
+def dispute_listed_parties(
+    realism: Realism, group: np.ndarray, n_parties: np.ndarray
+) -> np.ndarray:
+    """Per dispute: the parties listed at registration (representatives for some groups)."""
+    represented = group & (realism.rng.random(len(group)) < DISPUTE_REPRESENTED_SHARE)
+    representatives = realism.rng.integers(2, 5, len(group))
+    return np.where(represented, representatives, n_parties).astype(np.int64)
 
 
 def dispute_detection(
@@ -328,20 +396,24 @@ def parameters() -> dict[str, dict[str, object]]:
             "large 2.0)",
             "creditor_suits / prior_complaints": "2.5 max(0, x - log 2)",
             "tax_overdue": "1.5 max(0, x - 0.34) (two of the last three months or more)",
-            "sales_decline": "2 max(0, x - 0.35) (sales down by more than 30%)",
+            "sales_decline": "5 max(0, x - 0.25) (log fall of sales beyond 0.25)",
+            "abnormal_listing": "2 x (a listing weighs double)",
             "owner_payment_delay": "0.7 if x > 0.25 else 0.1 x",
             "missing_declarations": "P = sigmoid(-4.2 + 1.3 stress) per month (SI, tax)",
             "missing_meter_readings": WAGE_UTILITY_MISSING,
+            "backpay_revisions": "35% of short social-insurance declarations get a later row "
+            "(same employer and month) paid in full, 30-150 days after the first",
             "detection": "sector (construction 0.55, manufacturing 0.85, retail 0.7, hospitality "
             "0.45, logistics 0.55, services 0.8, it 0.95) x size (micro 0.25, small "
             "0.65, medium and large 1.0) x 0.75 when no other complaint in 365 days",
         },
         "telecom_fraud": {
-            "flagged_contacts": "2.5 max(0, x - log 9), x = log(1 + calls + SMS + 4 x overseas "
+            "flagged_contacts": "3.5 max(0, x - log 13), x = log(1 + calls + SMS + 4 x overseas "
             "calls in 30 days)",
             "alert_types": FRAUD_ALERT_TYPE_WEIGHT,
-            "risky_app_alerts": "2 max(0, x - log 2) (3.0 elderly alone, 0.3 young adults, 1.0 others)",
-            "new_payees": "max(0, x - log 3) (3.0 young adults, 1.0 others)",
+            "risky_app_alerts": "4.5 clip(x - log 4, 0, 1.5) (3.0 elderly alone, 0.3 young "
+            "adults, 1.0 others), x = log(1 + alerts weighted by type)",
+            "new_payees": "max(0, x - log 4) (4.0 young adults, 1.0 others)",
             "prior_victimisation": "x^2 / 2 (a second case weighs four times the first)",
             "outflow_spike": "x (3.0 elderly alone, 0.4 others)",
             "drift_months": FRAUD_DRIFT_MONTHS,
@@ -352,10 +424,14 @@ def parameters() -> dict[str, dict[str, object]]:
         "dispute_escalation": {
             "threat_emotion": "x (2.4 group, 0.3 otherwise), x = any threat + 0.1 any emotion",
             "failed_mediation": "0.2 min(x, 1) + 1.4 max(0, x - 1)",
-            "large_amount": "2 max(0, x - 1.5)",
+            "large_amount": "x by type (labour 3.5, land 2.0, property_management 0.5, lending "
+            "-3.0, consumer -1.5, others 0), x = clip(log10(amount) - 4, 0, 2)",
             "high_risk_type": "labour 1.6, land 1.2, neighbour 0.5, other 0.4, property_management 0.2, others 0",
-            "prior_police_calls": "2 max(0, x - log 3)",
-            "county_handling": "x (2.5 group, 0 otherwise)",
+            "prior_police_calls": "3 max(0, x - log 3)",
+            "county_handling": "x (2.5 group, -0.6 otherwise: the county gets the intractable "
+            "individual cases)",
+            "represented_groups": "in 40% of group disputes only 2-4 representatives are "
+            "listed as parties",
             "prior_petitions": "x (1.8 high-risk types, 0.1 otherwise)",
             "many_parties": "x (1.8 group, 0.2 otherwise)",
             "detection": "group 0.98, family 0.3, other 0.9; x0.3 at grid level, x0.75 at "

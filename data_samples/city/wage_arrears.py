@@ -39,6 +39,7 @@ from data_samples.city.realism import (
     wage_detection,
     wage_effects,
     wage_missing,
+    wage_revisions,
 )
 from data_samples.city.truth import Driver, NoiseSignal, dominant_driver
 
@@ -470,6 +471,9 @@ def simulate(
     )
     if realism is not None:
         tables = _drop_missing(tables, employer_ids, cal, wage_missing(realism, stress))
+        tables["social_insurance"] = wage_revisions(
+            realism, tables["social_insurance"], cal.starts[-1]
+        )
     return SimulatedChunk(tables=tables, units=units)
 
 

@@ -210,6 +210,53 @@ def test_monthly_panel_matches_reference(rows, queries, n_lags) -> None:
             np.testing.assert_equal(lagged[i, j], expected)
 
 
+#: Revised monthly rows: (entity, month) -> first row's (lag, value) and the revisions'
+#: (days after the first row's availability, value); a revision is a later row for the month.
+revised_rows = st.dictionaries(
+    st.tuples(st.sampled_from(ENTITIES), st.integers(0, 11)),
+    st.tuples(
+        st.integers(0, 20),
+        st.floats(0, 1e5, allow_nan=False),
+        st.lists(st.tuples(st.integers(1, 120), st.floats(0, 1e5, allow_nan=False)), max_size=3),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(revised_rows, month_queries, st.integers(1, 14))
+def test_monthly_panel_reads_the_latest_revision_on_record(rows, queries, n_lags) -> None:
+    """With revisions, a cell holds the latest of its month's rows available at the as-of."""
+    records = []
+    for (entity, month), (lag, value, revisions) in rows.items():
+        first = BASE + pd.DateOffset(months=month + 1) + pd.Timedelta(days=lag)
+        records.append((entity, BASE + pd.DateOffset(months=month), first, value))
+        for i, (after, revised) in enumerate(revisions):
+            # Revisions keep arriving later than the ones before them (distinct times).
+            at = first + pd.Timedelta(days=after) + pd.Timedelta(hours=i + 1)
+            records.append((entity, BASE + pd.DateOffset(months=month), at, revised))
+    # Revisions arrive in any table order: the panel must not rely on it.
+    records = records[::-1]
+    table = pd.DataFrame(records, columns=["entity", "month", "available_at", "value"])
+    table["entity"] = table["entity"].astype("str")
+    as_of = [BASE + pd.DateOffset(months=m) + pd.Timedelta(days=d) for _, m, d in queries]
+    q = Queries.build(UNIVERSE, [e for e, _, _ in queries], as_of)
+    lagged = MonthlyPanel(table, UNIVERSE, entity_col="entity", value_cols=["value"]).lags(
+        q, "value", n_lags
+    )
+    for i, (entity, _, _) in enumerate(queries):
+        as_of_month = as_of[i].to_period("M")
+        for j in range(n_lags):
+            month = (as_of_month - (j + 1)).to_timestamp()
+            seen = table[
+                (table["entity"] == entity)
+                & (table["month"] == month)
+                & (table["available_at"] <= as_of[i])
+            ]
+            expected = seen.sort_values("available_at")["value"].iloc[-1] if len(seen) else np.nan
+            np.testing.assert_equal(lagged[i, j], expected)
+
+
 lag_matrices = st.lists(
     st.lists(
         st.one_of(st.just(np.nan), st.floats(0, 100, allow_nan=False)), min_size=8, max_size=8
