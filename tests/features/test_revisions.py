@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.schemas import RawTables, validate_tables
+from features.schemas import RawTables
 from features.tasks import TASKS
+from features.validation import validate_tables
 from training.raw_io import load_raw_tables
 
 SLUG = "wage_arrears"
