@@ -41,6 +41,8 @@ PIPELINE_MIN_ROWS = 64
 PIPELINE_PART_ROWS = 125
 # the last part is short: its results are made after the model is done, while nothing hides them
 PIPELINE_LAST_PART_ROWS = 32
+# below this many records the matrix is built row by row in one conversion (per column above)
+ROW_WISE_MAX_ROWS = 16
 
 
 @dataclass(frozen=True)
@@ -70,13 +72,25 @@ class RecordEncoder:
         """(matrix, raw values per feature, entity ids); None is missing (NaN)."""
         rows = [record.__dict__ for record in records]
         values = [[row[name] for row in rows] for name in self.names]
+        entity_ids = np.array([row["entity_id"] for row in rows], dtype=object)
+        if len(rows) < ROW_WISE_MAX_ROWS:  # one conversion instead of one per column
+            matrix = np.array(
+                [
+                    [
+                        value if codes is None or value is None else codes.get(value, np.nan)
+                        for value, codes in zip(row, self.category_codes, strict=True)
+                    ]
+                    for row in zip(*values, strict=True)
+                ],
+                dtype="float64",  # None -> NaN
+            ).reshape(len(rows), len(self.names))
+            return matrix, values, entity_ids
         matrix = np.empty((len(rows), len(self.names)), dtype="float64")
         for index, (column, codes) in enumerate(zip(values, self.category_codes, strict=True)):
             if codes is None:
                 matrix[:, index] = np.array(column, dtype="float64")  # None -> NaN
             else:
                 matrix[:, index] = [np.nan if v is None else codes.get(v, np.nan) for v in column]
-        entity_ids = np.array([row["entity_id"] for row in rows], dtype=object)
         return matrix, values, entity_ids
 
 
@@ -121,17 +135,9 @@ def feature_dicts(spec: TaskSpec, frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{name: _native(v) for name, v in zip(names, row, strict=True)} for row in values]
 
 
-def record_features(records: list[BaseModel]) -> list[dict[str, Any]]:
-    """Validated records' features as sent (None = missing), without touching pandas."""
-    return [
-        {name: value for name, value in record.__dict__.items() if name != "entity_id"}
-        for record in records
-    ]
-
-
 def result_reasons(scored: ScoredRecord) -> list[dict[str, Any]]:
-    """A scored record's reasons as the API returns and the store keeps them (the score
-    routes and `serving.screening` both use this)."""
+    """A scored record's reasons as the API returns and the store keeps them (what
+    `models.scorer.scored_dicts` makes for the score routes, here for `serving.screening`)."""
     return [
         {
             "feature": r.feature,
@@ -154,18 +160,18 @@ def result_actions(scored: ScoredRecord) -> list[dict[str, Any]]:
     ]
 
 
-def result_dict(scored: ScoredRecord, served: ServedModel, explain: bool) -> dict[str, Any]:
-    return {
-        "entity_id": scored.entity_id,
-        "score": scored.score,
-        "risk_level": scored.risk_level,
-        "raw_margin": scored.raw_margin,
-        "base_value": scored.base_value if explain else None,
-        "contributions": scored.contributions if explain else None,
-        "reasons": result_reasons(scored),
-        "actions": result_actions(scored),
-        "model": {"name": served.name, "version": served.version, "alias": served.alias},
-    }
+def service_results(
+    scored: list[dict[str, Any]], served: ServedModel, explain: bool
+) -> list[dict[str, Any]]:
+    """`models.scorer.scored_dicts` rows made into API results, in place: `result_dict`'s
+    fields in its order (without explanations, no base value and no contributions)."""
+    model = {"name": served.name, "version": served.version, "alias": served.alias}
+    for result in scored:
+        if not explain:
+            result["base_value"] = None
+            result["contributions"] = None
+        result["model"] = dict(model)
+    return scored
 
 
 def json_response(payload: Any, status: int = 200) -> Response:

@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from features.tasks import TASKS, Task
 from models.risk_model import feature_columns
-from models.scorer import ScoredArrays, score_arrays, score_matrix, scored_records
+from models.scorer import ScoredArrays, score_arrays, score_matrix, scored_dicts
 from serving import schemas
 from serving.champions import ServedModel
 from serving.encoding import (
@@ -26,11 +26,10 @@ from serving.encoding import (
     feature_dicts,
     json_response,
     part_bounds,
-    record_features,
-    result_dict,
     result_json,
     results_response,
     score_parts,
+    service_results,
 )
 from serving.guard import request_actor
 from serving.online_store import EntityNotMaterialized, OnlineStore
@@ -87,10 +86,8 @@ class ScoringService:
         frame = self.online.lookup(spec.slug, entity_ids, self.store.pseudonymise)
         values = feature_columns(spec, frame)
         arrays = score_arrays(served.model, frame, explain=explain, columns=list(values))
-        scored = scored_records(
-            served.model, arrays, values, explain=explain, top_k=top_k, lang=lang
-        )
-        results = [result_dict(s, served, explain) for s in scored]
+        scored = scored_dicts(served.model, arrays, values, explain=explain, top_k=top_k, lang=lang)
+        results = service_results(scored, served, explain)
         days = [pd.Timestamp(v).date().isoformat() for v in frame["as_of"]]
         prepared = self.store.prepare_scores(
             [
@@ -114,27 +111,24 @@ class ScoringService:
         """
         matrix, values, ids = served.encoder.encode(records)
         n_rows = len(ids)
+        names = served.encoder.names
         if n_rows < PIPELINE_MIN_ROWS:
             arrays = score_matrix(served.model, matrix, ids, explain=explain)
-            scored = scored_records(
+            scored = scored_dicts(
                 served.model, arrays, values, explain=explain, top_k=top_k, lang=lang
             )
-            results = [result_dict(s, served, explain) for s in scored]
-            prepared = self.store.prepare_scores(
-                [
-                    {**r, "features": f}
-                    for r, f in zip(results, record_features(records), strict=True)
-                ]
-            )
+            results = service_results(scored, served, explain)
+            scrubbed = self.store.scrub_feature_columns(ids.tolist(), names, values)
+            prepared = self.store.prepare_scores(results, scrubbed_features=scrubbed)
             return [result_json(result) for result in results], prepared
         bounds = part_bounds(n_rows)
         parts: list[Future[ScoredArrays]] = [Future() for _ in bounds]
         self._scoring_pool.submit(score_parts, served.model, matrix, ids, explain, bounds, parts)
-        scrubbed = self.store.scrub_features(ids.tolist(), record_features(records))
+        scrubbed = self.store.scrub_feature_columns(ids.tolist(), names, values)
         encoded: list[bytes] = []
         prepared = []
         for (start, stop), part in zip(bounds, parts, strict=True):
-            scored = scored_records(
+            scored = scored_dicts(
                 served.model,
                 part.result(),
                 [column[start:stop] for column in values],
@@ -142,7 +136,7 @@ class ScoringService:
                 top_k=top_k,
                 lang=lang,
             )
-            part_results = [result_dict(s, served, explain) for s in scored]
+            part_results = service_results(scored, served, explain)
             prepared.extend(
                 self.store.prepare_scores(part_results, scrubbed_features=scrubbed[start:stop])
             )
