@@ -53,6 +53,7 @@ class ScoreWriter:
     _scrub: MemoScrubber
     _cipher: EntityCipher | None
     _write: Callable[..., Any]
+    _write_shared: Callable[..., Any]
     pseudonymise: Callable[[str], str]
 
     # ---------------------------------------------------------------- writes
@@ -138,7 +139,7 @@ class ScoreWriter:
                 session, actor, task, str(model_name), str(model_version), rows
             )[0]
 
-        return self._write(write, retry_integrity=True)  # type: ignore[no-any-return]
+        return self._write_shared(write)  # type: ignore[no-any-return]
 
     def record_scores_counted(
         self,
