@@ -58,18 +58,33 @@ class ScoringService:
         lang: Lang,
     ) -> Response:
         actor = request_actor(ctx.request)
+        try:
+            return self.answer(task, actor.audit_name, records, entity_ids, explain, top_k, lang)
+        except EntityNotMaterialized as exc:
+            # BentoML copies the context's status onto a returned Response: set both
+            ctx.response.status_code = 404
+            return json_response({"error": str(exc)}, status=404)
+
+    def answer(
+        self,
+        task: str,
+        actor: str,
+        records: list[BaseModel] | None,
+        entity_ids: list[str] | None,
+        explain: bool,
+        top_k: int,
+        lang: Lang,
+    ) -> Response:
+        """A validated request's answer, its results recorded (committed) first: the score
+        route's work after the guard and validation, which the serving bench also times in
+        process. Raises `EntityNotMaterialized` for an id the online store lacks."""
         served = self._served[task]
         if entity_ids is None:
             encoded, prepared = self._score_records(served, records or [], explain, top_k, lang)
         else:
-            try:
-                encoded, prepared = self._score_entities(served, entity_ids, explain, top_k, lang)
-            except EntityNotMaterialized as exc:
-                # BentoML copies the context's status onto a returned Response: set both
-                ctx.response.status_code = 404
-                return json_response({"error": str(exc)}, status=404)
+            encoded, prepared = self._score_entities(served, entity_ids, explain, top_k, lang)
         warning_ids = self.store.record_prepared(
-            actor=actor.audit_name,
+            actor=actor,
             task=task,
             model_name=served.name,
             model_version=served.version,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import date
 from pathlib import Path
 
@@ -25,6 +27,9 @@ def test_pseudonym_is_keyed_stable_and_short() -> None:
     assert pseudonymise("k1", CITIZEN_ID) != pseudonymise("k2", CITIZEN_ID)
     assert len(pseudonymise("k1", CITIZEN_ID)) == 32
     assert int(pseudonymise("k1", CITIZEN_ID), 16) >= 0
+    # HMAC-SHA256, hex, cut: stored pseudonyms (warnings, online store) keep matching
+    expected = hmac.new(b"k1", CITIZEN_ID.encode(), hashlib.sha256).hexdigest()[:32]
+    assert pseudonymise("k1", CITIZEN_ID) == expected
 
 
 @pytest.mark.parametrize(
