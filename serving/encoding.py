@@ -1,9 +1,9 @@
 """Records to the scorer's matrix and results to JSON bytes: the score path's encoding.
 
 A validated request's records go straight to a float matrix (`RecordEncoder`, no pandas), a
-large request is scored in parts on a side thread (`score_parts`), and each result is
-serialised as soon as it is made; `results_response` stitches the warning ids in after the
-store write.
+large request is scored in parts on a side thread (`score_parts`), and the results are
+serialised while the store write runs; `results_response` stitches the warning ids in after
+the write.
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ def json_response(payload: Any, status: int = 200) -> Response:
 
 
 def result_json(result: dict[str, Any]) -> bytes:
-    """One result's JSON, made as soon as it is scored (its warning id is added after the
+    """One result's JSON, made while the store write runs (its warning id is added after the
     write by `results_response`)."""
     return pydantic_core.to_json(result, inf_nan_mode="null")
 
@@ -190,7 +190,7 @@ def results_response(encoded: Sequence[bytes], warning_ids: Sequence[str | None]
     """`{"results": [...]}` from `result_json` texts, each closed with its `warning_id`.
 
     The same bytes as serialising the finished result dicts (`warning_id` is their last key);
-    a large request's results are serialised part by part while the model runs.
+    a large request's results are serialised while a side thread writes them to the store.
     """
     pieces: list[bytes | memoryview] = [b'{"results":[']
     for text, warning_id in zip(encoded, warning_ids, strict=True):

@@ -9,6 +9,7 @@ to results, the store write, and the response in request order.
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import Any, Literal
 
 import bentoml
@@ -80,21 +81,29 @@ class ScoringService:
         process. Raises `EntityNotMaterialized` for an id the online store lacks."""
         served = self._served[task]
         if entity_ids is None:
-            encoded, prepared = self._score_records(served, records or [], explain, top_k, lang)
+            results, prepared = self._score_records(served, records or [], explain, top_k, lang)
         else:
-            encoded, prepared = self._score_entities(served, entity_ids, explain, top_k, lang)
-        warning_ids = self.store.record_prepared(
+            results, prepared = self._score_entities(served, entity_ids, explain, top_k, lang)
+        record = partial(
+            self.store.record_prepared,
             actor=actor,
             task=task,
             model_name=served.name,
             model_version=served.version,
             prepared=prepared,
         )
-        return results_response(encoded, warning_ids)
+        if len(results) < PIPELINE_MIN_ROWS:
+            warning_ids = record()
+            return results_response([result_json(result) for result in results], warning_ids)
+        # a large request's results are serialised while a side thread writes them (SQLite
+        # releases the GIL as it inserts and commits); the answer still waits for the commit
+        written = self._scoring_pool.submit(record)
+        encoded = [result_json(result) for result in results]
+        return results_response(encoded, written.result())
 
     def _score_entities(
         self, served: ServedModel, entity_ids: list[str], explain: bool, top_k: int, lang: Lang
-    ) -> tuple[list[bytes], list[PreparedScore]]:
+    ) -> tuple[list[dict[str, Any]], list[PreparedScore]]:
         """Materialised entities' results and stored form (the online store is keyed by
         pseudonym; the answer echoes the ids the caller sent)."""
         spec = served.model.spec
@@ -112,12 +121,12 @@ class ScoringService:
                 )
             ]
         )
-        return [result_json(result) for result in results], prepared
+        return results, prepared
 
     def _score_records(
         self, served: ServedModel, records: list[BaseModel], explain: bool, top_k: int, lang: Lang
-    ) -> tuple[list[bytes], list[PreparedScore]]:
-        """Sent records' results (`result_json`) and their stored form, in request order.
+    ) -> tuple[list[dict[str, Any]], list[PreparedScore]]:
+        """Sent records' results and their stored form, in request order.
 
         A large request is scored part by part on a side thread while this thread scrubs the
         features, then turns each scored part into results and prepares them for the store:
@@ -135,12 +144,12 @@ class ScoringService:
             results = service_results(scored, served, explain)
             scrubbed = self.store.scrub_feature_columns(ids.tolist(), names, values)
             prepared = self.store.prepare_scores(results, scrubbed_features=scrubbed)
-            return [result_json(result) for result in results], prepared
+            return results, prepared
         bounds = part_bounds(n_rows)
         parts: list[Future[ScoredArrays]] = [Future() for _ in bounds]
         self._scoring_pool.submit(score_parts, served.model, matrix, ids, explain, bounds, parts)
         scrubbed = self.store.scrub_feature_columns(ids.tolist(), names, values)
-        encoded: list[bytes] = []
+        results: list[dict[str, Any]] = []
         prepared = []
         for (start, stop), part in zip(bounds, parts, strict=True):
             scored = scored_dicts(
@@ -155,8 +164,8 @@ class ScoringService:
             prepared.extend(
                 self.store.prepare_scores(part_results, scrubbed_features=scrubbed[start:stop])
             )
-            encoded.extend(result_json(result) for result in part_results)
-        return encoded, prepared
+            results.extend(part_results)
+        return results, prepared
 
 
 def score_api(task: Task) -> Any:

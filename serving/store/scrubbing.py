@@ -31,14 +31,22 @@ class MemoScrubber:
         self._text = lru_cache(maxsize=cache_size)(partial(scrub_text, secret))
         self._int = lru_cache(maxsize=cache_size, typed=True)(partial(sanitise, secret))
 
-    def _plain(self, value: Any, raw_id: str) -> Any:
-        """The common leaves inline (no extra call): a dict's keys and scalar values."""
-        kind = type(value)
-        if value is None or kind is bool or (kind is float and math.isfinite(value)):
-            return value
-        if kind is str and not (raw_id and raw_id in value):
-            return self._text(value)
-        return self(value, raw_id)
+    def _dict(self, value: dict[Any, Any], raw_id: str) -> dict[str, Any]:
+        """A dict's keys and values, the common leaves handled in line (no call per leaf:
+        a request's reasons are thousands of small dicts)."""
+        text = self._text
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            key = str(key)
+            key = text(key) if not (raw_id and raw_id in key) else self(key, raw_id)
+            kind = type(item)
+            if item is None or kind is bool or (kind is float and math.isfinite(item)):
+                out[key] = item
+            elif kind is str and not (raw_id and raw_id in item):
+                out[key] = text(item)
+            else:
+                out[key] = self(item, raw_id)
+        return out
 
     def __call__(self, value: Any, raw_id: str) -> Any:
         if value is None or value is True or value is False:
@@ -51,12 +59,12 @@ class MemoScrubber:
         if kind is float:
             return value if math.isfinite(value) else None
         if kind is dict:
-            return {
-                self._plain(str(key), raw_id): self._plain(item, raw_id)
-                for key, item in value.items()
-            }
+            return self._dict(value, raw_id)
         if kind is list:
-            return [self(item, raw_id) for item in value]
+            return [
+                self._dict(item, raw_id) if type(item) is dict else self(item, raw_id)
+                for item in value
+            ]
         if kind is int and str(value) != raw_id:
             return self._int(value)
         return sanitise(self._secret, value, frozenset({raw_id}))
