@@ -163,8 +163,9 @@ def result_actions(scored: ScoredRecord) -> list[dict[str, Any]]:
 def service_results(
     scored: list[dict[str, Any]], served: ServedModel, explain: bool
 ) -> list[dict[str, Any]]:
-    """`models.scorer.scored_dicts` rows made into API results, in place: `result_dict`'s
-    fields in its order (without explanations, no base value and no contributions)."""
+    """`models.scorer.scored_dicts` rows made into API results, in place: `ScoreResult`'s
+    fields in its order but `warning_id` (without explanations, no base value and no
+    contributions; `results_response` adds the warning id)."""
     model = {"name": served.name, "version": served.version, "alias": served.alias}
     for result in scored:
         if not explain:

@@ -130,6 +130,14 @@ def _bound_rows(
     ]
 
 
+def _executemany(session: Session, statement: str, rows: list[tuple[Any, ...]]) -> None:
+    """`statement` for each row on the session's own DBAPI connection, in its transaction
+    (SQLAlchemy's execution context cost more than a one-row insert itself)."""
+    connection = session.connection().connection.dbapi_connection
+    assert connection is not None  # checked out for the session's transaction
+    connection.executemany(statement, rows)
+
+
 def insert_rows_sqlite(
     session: Session, dialect: Any, table: Table, rows: Sequence[dict[str, Any]]
 ) -> None:
@@ -145,7 +153,8 @@ def insert_rows_sqlite(
     columns = tuple(rows[0])
     names = ", ".join(columns)
     marks = ", ".join("?" for _ in columns)
-    session.connection().exec_driver_sql(
+    _executemany(
+        session,
         f"INSERT INTO {table.name} ({names}) VALUES ({marks})",
         _bound_rows(table, columns, rows, dialect),
     )
@@ -159,7 +168,8 @@ def update_rows_sqlite(
         return
     columns = tuple(name for name in rows[0] if name != key)
     assignments = ", ".join(f"{name} = ?" for name in columns)
-    session.connection().exec_driver_sql(
+    _executemany(
+        session,
         f"UPDATE {table.name} SET {assignments} WHERE {key} = ?",
         _bound_rows(table, (*columns, key), rows, dialect),
     )
@@ -205,7 +215,8 @@ def insert_scored_records_sqlite(
     )
     columns = ", ".join(_SCORED_RECORD_COLUMNS)
     marks = ", ".join("?" for _ in _SCORED_RECORD_COLUMNS)
-    session.connection().exec_driver_sql(
+    _executemany(
+        session,
         f"INSERT INTO {table.name} ({columns}) VALUES ({marks})",
         [
             (
