@@ -211,8 +211,11 @@ def _in_process_pipeline(
 
 
 @contextmanager
-def _server(command: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[str]:
-    """Run a server in its own process group until the block ends; yields its base URL."""
+def _server(
+    command: list[str], env: dict[str, str], port: int, log: Path
+) -> Iterator[tuple[str, int]]:
+    """Run a server in its own process group until the block ends; yields its base URL and
+    the group's id (`_group_cpu_s` sums the group's CPU time)."""
     with open(log, "wb") as out:
         process = subprocess.Popen(
             command,
@@ -241,7 +244,7 @@ def _server(command: list[str], env: dict[str, str], port: int, log: Path) -> It
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{command[0]} not ready; log:\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
-        yield url
+        yield url, process.pid
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -301,7 +304,34 @@ def _parse_wrk(output: str) -> dict[str, Any]:
     }
 
 
-def _loads(url: str, single: bytes, big: bytes, scratch: Path, token: str | None) -> dict[str, Any]:
+def _group_cpu_s(group: int) -> float:
+    """User + system CPU seconds of every live process in process group `group` (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[2]) == group:  # fields after the name: state, ppid, pgrp, ...
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def _wrk_with_cpu(
+    url: str, body: bytes, connections: int, scratch: Path, token: str | None, group: int
+) -> dict[str, Any]:
+    """`_wrk` plus the server's CPU milliseconds per request: a figure other jobs on the
+    machine disturb far less than requests/s, since it counts only the server's own work."""
+    before = _group_cpu_s(group)
+    run = _wrk(url, body, connections, scratch, token)
+    spent = _group_cpu_s(group) - before
+    return {**run, "server_cpu_ms_per_request": round(spent * 1000 / max(run["requests"], 1), 3)}
+
+
+def _loads(
+    url: str, single: bytes, big: bytes, scratch: Path, token: str | None, group: int
+) -> dict[str, Any]:
     """The three loads against one endpoint, after a short warm-up."""
     headers = {"Content-Type": "application/json"}
     if token:
@@ -309,9 +339,9 @@ def _loads(url: str, single: bytes, big: bytes, scratch: Path, token: str | None
     for _ in range(20):
         httpx.post(url, content=single, headers=headers, timeout=30).raise_for_status()
     httpx.post(url, content=big, headers=headers, timeout=60).raise_for_status()
-    c1 = _wrk(url, single, 1, scratch, token)
-    c16 = _wrk(url, single, 16, scratch, token)
-    big_run = _wrk(url, big, 1, scratch, token)
+    c1 = _wrk_with_cpu(url, single, 1, scratch, token, group)
+    c16 = _wrk_with_cpu(url, single, 16, scratch, token, group)
+    big_run = _wrk_with_cpu(url, big, 1, scratch, token, group)
     return {
         "single_c1": c1,
         "single_c16": c16,
@@ -363,8 +393,8 @@ def _measure(
     address = ["--host", "127.0.0.1", "-p" if is_mlflow else "--port", str(port)]
     log = scratch / f"server-{port}.log"
     try:
-        with _server([*command, *address], env, port, log) as url:
-            return _loads(f"{url}{path}", single, big, scratch, token)
+        with _server([*command, *address], env, port, log) as (url, group):
+            return _loads(f"{url}{path}", single, big, scratch, token, group)
     except Exception as exc:  # one failing server must not hide the others' figures
         return {"error": f"{type(exc).__name__}: {exc}"[:2000]}
 
@@ -434,13 +464,14 @@ def run() -> dict[str, Any]:
             figures["tasks"][task]["in_process_pipeline"] = pipeline
 
         riskloop_cmd = [_bentoml(), "serve", "serving.service:RiskloopService"]
+        # a task's three servers are measured back to back, so the load other jobs put on the
+        # machine drifts as little as possible between the figures compared
         for task in TASKS:
             single = json.dumps({"records": records[task][:1]}).encode()
             big = json.dumps({"records": records[task]}).encode()
             figures["tasks"][task]["riskloop"] = _measure(
                 riskloop_cmd, env, f"/v1/{task}/score", single, big, scratch, token
             )
-        for task in TASKS:
             rows = [{k: v for k, v in r.items() if k != "entity_id"} for r in records[task]]
             figures["tasks"][task]["toy_bentoml"] = _measure(
                 [_bentoml(), "serve", "bench.toy_service:ToyService"],
@@ -526,4 +557,17 @@ def _goals(tasks: dict[str, Any]) -> dict[str, Any]:
         )
         toy_ratio = out[task]["c16_vs_toy"]
         out[task]["c16_at_least_toy"] = None if toy_ratio is None else toy_ratio >= 1.0
+        # the same comparison in server CPU per request (toy's / riskloop's: above 1, riskloop
+        # does a request's work in less CPU), steadier than req/s on a shared machine
+        toy_c16 = f.get("toy_bentoml", {}).get("single_c16", {})
+        out[task]["c16_cpu_per_request_toy_over_riskloop"] = (
+            round(
+                toy_c16["server_cpu_ms_per_request"]
+                / ours["single_c16"]["server_cpu_ms_per_request"],
+                2,
+            )
+            if "server_cpu_ms_per_request" in toy_c16
+            and ours["single_c16"].get("server_cpu_ms_per_request")
+            else None
+        )
     return out

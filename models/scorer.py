@@ -293,6 +293,36 @@ def scored_records(
     return records
 
 
+def _reason_dict(
+    feature: FeatureDef,
+    label: str,
+    index: int,
+    contribution: float,
+    raw_value: Any,
+    lang: Lang,
+    sentences: dict[tuple[int, ReasonValue, Direction], str],
+) -> dict[str, Any]:
+    """One `Reason` as a dict; `sentences` remembers the batch's non-float sentences."""
+    direction = contribution_direction(contribution)
+    value = _native_value(feature, raw_value)
+    if type(value) is float:  # -0.0 == 0.0, yet they read differently
+        sentence = reason_sentence(feature, value, direction, lang)
+    else:
+        key = (index, value, direction)
+        sentence = sentences.get(key)  # type: ignore[assignment]
+        if sentence is None:
+            sentence = sentences[key] = reason_sentence(feature, value, direction, lang)
+    return {
+        "feature": feature.name,
+        "label": label,
+        "value": value,
+        "contribution": contribution,
+        "direction": direction,
+        "actionable": feature.actionable,
+        "sentence": sentence,
+    }
+
+
 def scored_dicts(
     model: RiskModel,
     arrays: ScoredArrays,
@@ -341,30 +371,18 @@ def scored_dicts(
             row_contrib = contrib_rows[row]
             contributions = dict(zip(names, row_contrib, strict=True))
             for index in orders[row]:
-                feature = features[index]
-                contribution = row_contrib[index]
-                direction = contribution_direction(contribution)
-                value = _native_value(feature, values[index][row])
-                if direction == "raises" and feature.actionable:
-                    raising.append(index)
-                if type(value) is float:  # -0.0 == 0.0, yet they read differently
-                    sentence = reason_sentence(feature, value, direction, lang)
-                else:
-                    key = (index, value, direction)
-                    sentence = sentences.get(key)  # type: ignore[assignment]
-                    if sentence is None:
-                        sentence = sentences[key] = reason_sentence(feature, value, direction, lang)
-                reasons.append(
-                    {
-                        "feature": feature.name,
-                        "label": labels[index],
-                        "value": value,
-                        "contribution": contribution,
-                        "direction": direction,
-                        "actionable": feature.actionable,
-                        "sentence": sentence,
-                    }
+                reason = _reason_dict(
+                    features[index],
+                    labels[index],
+                    index,
+                    row_contrib[index],
+                    values[index][row],
+                    lang,
+                    sentences,
                 )
+                if reason["direction"] == "raises" and reason["actionable"]:
+                    raising.append(index)
+                reasons.append(reason)
         action_key = (level, tuple(raising))
         actions = action_lists.get(action_key)
         if actions is None:

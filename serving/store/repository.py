@@ -8,7 +8,8 @@ a read-to-write upgrade. The same code runs on PostgreSQL
 (`postgresql+psycopg://...`), where rows being changed are locked with `SELECT ... FOR UPDATE`.
 
 The store is split by job: `scores.py` writes score requests (and `sqlite.py` its SQLite
-driver-level path), `transitions.py` is the disposition state machine, `scrubbing.py` and
+driver-level path, `group_commit.py` the shared transactions of concurrent ones on SQLite),
+`transitions.py` is the disposition state machine, `scrubbing.py` and
 `pseudonym.py` keep identifiers out, `people.py` holds users and departments, `privacy.py`
 reveals and purges; this module reads and writes warnings and the audit log.
 """
