@@ -215,7 +215,7 @@ def _server(
     command: list[str], env: dict[str, str], port: int, log: Path
 ) -> Iterator[tuple[str, int]]:
     """Run a server in its own process group until the block ends; yields its base URL and
-    the group's id (`_group_cpu_s` sums the group's CPU time)."""
+    its process id (`_tree_cpu_s` sums the CPU time of it and its workers)."""
     with open(log, "wb") as out:
         process = subprocess.Popen(
             command,
@@ -304,33 +304,42 @@ def _parse_wrk(output: str) -> dict[str, Any]:
     }
 
 
-def _group_cpu_s(group: int) -> float:
-    """User + system CPU seconds of every live process in process group `group` (Linux)."""
+def _tree_cpu_s(root: int) -> float:
+    """User + system CPU seconds of process `root` and its live descendants (Linux): BentoML's
+    workers run in sessions of their own, so a process group would miss them."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:  # the process ended meanwhile
             continue
-        if int(fields[2]) == group:  # fields after the name: state, ppid, pgrp, ...
-            total += int(fields[11]) + int(fields[12])
-    return total / tick
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])  # fields after the name: state, ppid, pgrp, ...
+        ticks[pid] = int(fields[11]) + int(fields[12])
+    tree = {root}
+    grew = True
+    while grew:
+        found = {pid for pid, parent in parents.items() if parent in tree} - tree
+        grew = bool(found)
+        tree |= found
+    return sum(ticks.get(pid, 0) for pid in tree) / tick
 
 
 def _wrk_with_cpu(
-    url: str, body: bytes, connections: int, scratch: Path, token: str | None, group: int
+    url: str, body: bytes, connections: int, scratch: Path, token: str | None, server: int
 ) -> dict[str, Any]:
     """`_wrk` plus the server's CPU milliseconds per request: a figure other jobs on the
     machine disturb far less than requests/s, since it counts only the server's own work."""
-    before = _group_cpu_s(group)
+    before = _tree_cpu_s(server)
     run = _wrk(url, body, connections, scratch, token)
-    spent = _group_cpu_s(group) - before
+    spent = _tree_cpu_s(server) - before
     return {**run, "server_cpu_ms_per_request": round(spent * 1000 / max(run["requests"], 1), 3)}
 
 
 def _loads(
-    url: str, single: bytes, big: bytes, scratch: Path, token: str | None, group: int
+    url: str, single: bytes, big: bytes, scratch: Path, token: str | None, server: int
 ) -> dict[str, Any]:
     """The three loads against one endpoint, after a short warm-up."""
     headers = {"Content-Type": "application/json"}
@@ -339,9 +348,9 @@ def _loads(
     for _ in range(20):
         httpx.post(url, content=single, headers=headers, timeout=30).raise_for_status()
     httpx.post(url, content=big, headers=headers, timeout=60).raise_for_status()
-    c1 = _wrk_with_cpu(url, single, 1, scratch, token, group)
-    c16 = _wrk_with_cpu(url, single, 16, scratch, token, group)
-    big_run = _wrk_with_cpu(url, big, 1, scratch, token, group)
+    c1 = _wrk_with_cpu(url, single, 1, scratch, token, server)
+    c16 = _wrk_with_cpu(url, single, 16, scratch, token, server)
+    big_run = _wrk_with_cpu(url, big, 1, scratch, token, server)
     return {
         "single_c1": c1,
         "single_c16": c16,
@@ -393,8 +402,8 @@ def _measure(
     address = ["--host", "127.0.0.1", "-p" if is_mlflow else "--port", str(port)]
     log = scratch / f"server-{port}.log"
     try:
-        with _server([*command, *address], env, port, log) as (url, group):
-            return _loads(f"{url}{path}", single, big, scratch, token, group)
+        with _server([*command, *address], env, port, log) as (url, server):
+            return _loads(f"{url}{path}", single, big, scratch, token, server)
     except Exception as exc:  # one failing server must not hide the others' figures
         return {"error": f"{type(exc).__name__}: {exc}"[:2000]}
 
