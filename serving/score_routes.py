@@ -149,7 +149,7 @@ class ScoringService:
         parts: list[Future[ScoredArrays]] = [Future() for _ in bounds]
         self._scoring_pool.submit(score_parts, served.model, matrix, ids, explain, bounds, parts)
         scrubbed = self.store.scrub_feature_columns(ids.tolist(), names, values)
-        results: list[dict[str, Any]] = []
+        results = []
         prepared = []
         for (start, stop), part in zip(bounds, parts, strict=True):
             scored = scored_dicts(

@@ -86,15 +86,16 @@ class GroupCommitter:
                 results = [job.work(session) for job in group]
         except BaseException:
             for job in group:
-                self._settle(job, lambda job=job: self._alone(job.work))
+                self._settle_alone(job)
             return
         for job, result in zip(group, results, strict=True):
             job.result = result
             self._release(job)
 
-    def _settle(self, job: _Job[Any], run: Callable[[], Any]) -> None:
+    def _settle_alone(self, job: _Job[Any]) -> None:
+        """Run `job` by itself (the store's own retries) after its group failed."""
         try:
-            job.result = run()
+            job.result = self._alone(job.work)
         except BaseException as exc:  # the caller re-raises it
             job.error = exc
         self._release(job)
