@@ -82,10 +82,12 @@ class MemoScrubber:
         every row when a column holds anything beyond JSON scalars.
         """
         n_rows = len(raw_ids)
-        if any(len(column) != n_rows for column in columns) or len(columns) != len(names):
-            raise ValueError("rows needs one column per name and one value per raw id")
-        if n_rows < _COLUMNS_MIN_ROWS:
+        if len(columns) != len(names):
+            raise ValueError("rows needs one column per name")
+        if n_rows < _COLUMNS_MIN_ROWS:  # its strict zips refuse ragged columns
             return self._per_row(names, columns, raw_ids)
+        if any(len(column) != n_rows for column in columns):
+            raise ValueError("rows needs one value per raw id in every column")
         texts = ["\n".join(names)]
         integers: set[str] = set()
         scrubbed_columns: list[Sequence[Any]] = []
