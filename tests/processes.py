@@ -53,9 +53,18 @@ def stop_process_group(process: subprocess.Popen[bytes]) -> None:
     _stop(workers)
 
 
-def _stop(pids: set[int]) -> None:
+def kill_now(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the server, its group and its workers at once: a crash, not a shutdown."""
+    workers = descendants(process.pid)
+    os.killpg(process.pid, signal.SIGKILL)
+    _stop(workers, graceful=False)
+    process.wait(timeout=10)
+
+
+def _stop(pids: set[int], graceful: bool = True) -> None:
     """SIGTERM the processes still alive, SIGKILL those left after a few seconds."""
-    for sig, pause in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 0.0)):
+    steps = ((signal.SIGTERM, 5.0), (signal.SIGKILL, 0.0)) if graceful else ((signal.SIGKILL, 0.0),)
+    for sig, pause in steps:
         alive = set()
         for pid in pids:
             try:
