@@ -42,6 +42,11 @@ def _machine() -> dict[str, object]:
     }
 
 
+def _load() -> list[float]:
+    """The machine's 1, 5 and 15-minute load averages (2 cores shared with other work)."""
+    return [round(value, 2) for value in os.getloadavg()]
+
+
 def main() -> int:
     """Run the selected families; a family that fails is reported and makes the exit non-zero.
 
@@ -58,6 +63,7 @@ def main() -> int:
             continue
         print(f"== bench {family}", flush=True)
         started = time.perf_counter()
+        load_before = _load()
         try:
             figures = importlib.import_module(f"bench.{family}").run()
         except Exception as exc:  # a broken family must not hide the others' figures
@@ -65,7 +71,11 @@ def main() -> int:
             failed.append(family)
             continue
         figures = {
-            "machine": _machine(),
+            "machine": {
+                **_machine(),
+                "load_average_before": load_before,
+                "load_average_after": _load(),
+            },
             "wall_s": round(time.perf_counter() - started, 1),
             **figures,
         }

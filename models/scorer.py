@@ -291,3 +291,115 @@ def scored_records(
             )
         )
     return records
+
+
+def _reason_dict(
+    feature: FeatureDef,
+    label: str,
+    index: int,
+    contribution: float,
+    raw_value: Any,
+    lang: Lang,
+    sentences: dict[tuple[int, ReasonValue, Direction], str],
+) -> dict[str, Any]:
+    """One `Reason` as a dict; `sentences` remembers the batch's non-float sentences."""
+    direction = contribution_direction(contribution)
+    value = _native_value(feature, raw_value)
+    if type(value) is float:  # -0.0 == 0.0, yet they read differently
+        sentence = reason_sentence(feature, value, direction, lang)
+    else:
+        key = (index, value, direction)
+        sentence = sentences.get(key)  # type: ignore[assignment]
+        if sentence is None:
+            sentence = sentences[key] = reason_sentence(feature, value, direction, lang)
+    return {
+        "feature": feature.name,
+        "label": label,
+        "value": value,
+        "contribution": contribution,
+        "direction": direction,
+        "actionable": feature.actionable,
+        "sentence": sentence,
+    }
+
+
+def scored_dicts(
+    model: RiskModel,
+    arrays: ScoredArrays,
+    values: Sequence[Sequence[Any]] | Sequence[np.ndarray],
+    explain: bool = True,
+    top_k: int = 5,
+    lang: Lang = "en",
+) -> list[dict[str, Any]]:
+    """`scored_records` as plain dicts: the same fields, reasons and actions as dicts.
+
+    The service's shape (what it answers and stores), made without the dataclasses and
+    without wording one sentence twice: within a batch, a feature's sentence for a given
+    non-float value and direction (counts, categories, flags, missing) and the actions of a
+    given level and set of risk-raising actionable features are made once. The values are
+    those of `scored_records` (a property test holds the two together).
+    """
+    if lang not in _SUFFIX:
+        raise ValueError(f"unknown language {lang!r}; expected 'en' or 'zh'")
+    spec = model.spec
+    features = spec.features
+    names = spec.feature_names
+    labels = [f.label_zh if lang == "zh" else f.label_en for f in features]
+    n_rows = len(arrays.scores)
+    levels: list[RiskLevel] = arrays.levels.tolist()
+    scores = arrays.scores.tolist()
+    margins = arrays.raw_margin.tolist()
+    entity_ids = arrays.entity_ids.tolist()
+    base_value = arrays.base_value
+    explained = explain and arrays.contributions is not None and n_rows > 0
+    orders: list[list[int]] = []
+    contrib_rows: list[list[float]] = []
+    if explained:
+        contrib = arrays.contributions
+        assert contrib is not None
+        orders = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, : max(top_k, 0)].tolist()
+        contrib_rows = contrib.tolist()
+    sentences: dict[tuple[int, ReasonValue, Direction], str] = {}
+    action_lists: dict[tuple[RiskLevel, tuple[int, ...]], list[dict[str, str]]] = {}
+    records: list[dict[str, Any]] = []
+    for row in range(n_rows):
+        level = levels[row]
+        reasons: list[dict[str, Any]] = []
+        contributions: dict[str, float] = {}
+        raising: list[int] = []
+        if explained:
+            row_contrib = contrib_rows[row]
+            contributions = dict(zip(names, row_contrib, strict=True))
+            for index in orders[row]:
+                reason = _reason_dict(
+                    features[index],
+                    labels[index],
+                    index,
+                    row_contrib[index],
+                    values[index][row],
+                    lang,
+                    sentences,
+                )
+                if reason["direction"] == "raises" and reason["actionable"]:
+                    raising.append(index)
+                reasons.append(reason)
+        action_key = (level, tuple(raising))
+        actions = action_lists.get(action_key)
+        if actions is None:
+            actions = action_lists[action_key] = [
+                {"department": a.department(lang), "action": a.text(lang), "trigger": trigger}
+                for trigger, a in spec.actions_for(level, tuple(features[i] for i in raising))
+            ]
+        records.append(
+            {
+                "entity_id": str(entity_ids[row]),
+                "score": scores[row],
+                "risk_level": level,
+                "raw_margin": margins[row],
+                "base_value": base_value,
+                "contributions": contributions,
+                "reasons": reasons,
+                "actions": [dict(action) for action in actions],
+            }
+        )
+    return records

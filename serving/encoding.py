@@ -1,9 +1,9 @@
 """Records to the scorer's matrix and results to JSON bytes: the score path's encoding.
 
 A validated request's records go straight to a float matrix (`RecordEncoder`, no pandas), a
-large request is scored in parts on a side thread (`score_parts`), and each result is
-serialised as soon as it is made; `results_response` stitches the warning ids in after the
-store write.
+large request is scored in parts on a side thread (`score_parts`), and the results are
+serialised while the store write runs; `results_response` stitches the warning ids in after
+the write.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ PIPELINE_MIN_ROWS = 64
 PIPELINE_PART_ROWS = 125
 # the last part is short: its results are made after the model is done, while nothing hides them
 PIPELINE_LAST_PART_ROWS = 32
+# below this many records the matrix is built row by row in one conversion (per column above)
+ROW_WISE_MAX_ROWS = 16
 
 
 @dataclass(frozen=True)
@@ -70,13 +72,25 @@ class RecordEncoder:
         """(matrix, raw values per feature, entity ids); None is missing (NaN)."""
         rows = [record.__dict__ for record in records]
         values = [[row[name] for row in rows] for name in self.names]
+        entity_ids = np.array([row["entity_id"] for row in rows], dtype=object)
+        if len(rows) < ROW_WISE_MAX_ROWS:  # one conversion instead of one per column
+            matrix = np.array(
+                [
+                    [
+                        value if codes is None or value is None else codes.get(value, np.nan)
+                        for value, codes in zip(row, self.category_codes, strict=True)
+                    ]
+                    for row in zip(*values, strict=True)
+                ],
+                dtype="float64",  # None -> NaN
+            ).reshape(len(rows), len(self.names))
+            return matrix, values, entity_ids
         matrix = np.empty((len(rows), len(self.names)), dtype="float64")
         for index, (column, codes) in enumerate(zip(values, self.category_codes, strict=True)):
             if codes is None:
                 matrix[:, index] = np.array(column, dtype="float64")  # None -> NaN
             else:
                 matrix[:, index] = [np.nan if v is None else codes.get(v, np.nan) for v in column]
-        entity_ids = np.array([row["entity_id"] for row in rows], dtype=object)
         return matrix, values, entity_ids
 
 
@@ -121,25 +135,14 @@ def feature_dicts(spec: TaskSpec, frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{name: _native(v) for name, v in zip(names, row, strict=True)} for row in values]
 
 
-_NOT_FEATURES = ("entity_id", "district")
-
-
-def record_features(records: list[BaseModel]) -> list[dict[str, Any]]:
-    """Validated records' features as sent (None = missing), without touching pandas."""
-    return [
-        {name: value for name, value in record.__dict__.items() if name not in _NOT_FEATURES}
-        for record in records
-    ]
-
-
 def record_districts(records: list[BaseModel]) -> list[str | None]:
     """Each validated record's district, when the caller sent one (a warning keeps it)."""
     return [getattr(record, "district", None) for record in records]
 
 
 def result_reasons(scored: ScoredRecord) -> list[dict[str, Any]]:
-    """A scored record's reasons as the API returns and the store keeps them (the score
-    routes and `serving.screening` both use this)."""
+    """A scored record's reasons as the API returns and the store keeps them (what
+    `models.scorer.scored_dicts` makes for the score routes, here for `serving.screening`)."""
     return [
         {
             "feature": r.feature,
@@ -162,18 +165,19 @@ def result_actions(scored: ScoredRecord) -> list[dict[str, Any]]:
     ]
 
 
-def result_dict(scored: ScoredRecord, served: ServedModel, explain: bool) -> dict[str, Any]:
-    return {
-        "entity_id": scored.entity_id,
-        "score": scored.score,
-        "risk_level": scored.risk_level,
-        "raw_margin": scored.raw_margin,
-        "base_value": scored.base_value if explain else None,
-        "contributions": scored.contributions if explain else None,
-        "reasons": result_reasons(scored),
-        "actions": result_actions(scored),
-        "model": {"name": served.name, "version": served.version, "alias": served.alias},
-    }
+def service_results(
+    scored: list[dict[str, Any]], served: ServedModel, explain: bool
+) -> list[dict[str, Any]]:
+    """`models.scorer.scored_dicts` rows made into API results, in place: `ScoreResult`'s
+    fields in its order but `warning_id` (without explanations, no base value and no
+    contributions; `results_response` adds the warning id)."""
+    model = {"name": served.name, "version": served.version, "alias": served.alias}
+    for result in scored:
+        if not explain:
+            result["base_value"] = None
+            result["contributions"] = None
+        result["model"] = dict(model)
+    return scored
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
@@ -183,7 +187,7 @@ def json_response(payload: Any, status: int = 200) -> Response:
 
 
 def result_json(result: dict[str, Any]) -> bytes:
-    """One result's JSON, made as soon as it is scored (its warning id is added after the
+    """One result's JSON, made while the store write runs (its warning id is added after the
     write by `results_response`)."""
     return pydantic_core.to_json(result, inf_nan_mode="null")
 
@@ -192,7 +196,7 @@ def results_response(encoded: Sequence[bytes], warning_ids: Sequence[str | None]
     """`{"results": [...]}` from `result_json` texts, each closed with its `warning_id`.
 
     The same bytes as serialising the finished result dicts (`warning_id` is their last key);
-    a large request's results are serialised part by part while the model runs.
+    a large request's results are serialised while a side thread writes them to the store.
     """
     pieces: list[bytes | memoryview] = [b'{"results":[']
     for text, warning_id in zip(encoded, warning_ids, strict=True):

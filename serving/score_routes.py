@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 import bentoml
@@ -19,7 +20,7 @@ from starlette.responses import Response
 
 from features.tasks import TASKS, Task
 from models.risk_model import feature_columns
-from models.scorer import ScoredArrays, score_arrays, score_matrix, scored_records
+from models.scorer import ScoredArrays, score_arrays, score_matrix, scored_dicts
 from serving import schemas
 from serving.champions import ServedModel
 from serving.encoding import (
@@ -28,11 +29,10 @@ from serving.encoding import (
     json_response,
     part_bounds,
     record_districts,
-    record_features,
-    result_dict,
     result_json,
     results_response,
     score_parts,
+    service_results,
 )
 from serving.guard import request_actor
 from serving.online_store import DISTRICT, EntityNotMaterialized, OnlineStore
@@ -63,39 +63,51 @@ class ScoringService:
 
     def _score(self, task: str, ctx: bentoml.Context, request: ScoreArgs) -> Response:
         actor = request_actor(ctx.request)
+        try:
+            return self.answer(task, actor.audit_name, request)
+        except EntityNotMaterialized as exc:
+            # BentoML copies the context's status onto a returned Response: set both
+            ctx.response.status_code = 404
+            return json_response({"error": str(exc)}, status=404)
+
+    def answer(self, task: str, actor: str, request: ScoreArgs) -> Response:
+        """A validated request's answer, its results recorded (committed) first: the score
+        route's work after the guard and validation, which the serving bench also times in
+        process. Raises `EntityNotMaterialized` for an id the online store lacks."""
         served = self._served[task]
         options = (request.explain, request.top_k, request.lang)
         if request.entity_ids is None:
-            encoded, prepared = self._score_records(served, request.records or [], *options)
+            results, prepared = self._score_records(served, request.records or [], *options)
         else:
-            try:
-                encoded, prepared = self._score_entities(served, request.entity_ids, *options)
-            except EntityNotMaterialized as exc:
-                # BentoML copies the context's status onto a returned Response: set both
-                ctx.response.status_code = 404
-                return json_response({"error": str(exc)}, status=404)
-        warning_ids = self.store.record_prepared(
-            actor=actor.audit_name,
+            results, prepared = self._score_entities(served, request.entity_ids, *options)
+        record = partial(
+            self.store.record_prepared,
+            actor=actor,
             task=task,
             model_name=served.name,
             model_version=served.version,
             prepared=prepared,
         )
-        return results_response(encoded, warning_ids)
+        if len(results) < PIPELINE_MIN_ROWS:
+            warning_ids = record()
+            return results_response([result_json(result) for result in results], warning_ids)
+        # a large request's results are serialised while a side thread writes them (SQLite
+        # releases the GIL as it inserts and commits); the answer still waits for the commit
+        written = self._scoring_pool.submit(record)
+        encoded = [result_json(result) for result in results]
+        return results_response(encoded, written.result())
 
     def _score_entities(
         self, served: ServedModel, entity_ids: list[str], explain: bool, top_k: int, lang: Lang
-    ) -> tuple[list[bytes], list[PreparedScore]]:
+    ) -> tuple[list[dict[str, Any]], list[PreparedScore]]:
         """Materialised entities' results and stored form (the online store is keyed by
         pseudonym; the answer echoes the ids the caller sent)."""
         spec = served.model.spec
         frame = self.online.lookup(spec.slug, entity_ids, self.store.pseudonymise)
         values = feature_columns(spec, frame)
         arrays = score_arrays(served.model, frame, explain=explain, columns=list(values))
-        scored = scored_records(
-            served.model, arrays, values, explain=explain, top_k=top_k, lang=lang
-        )
-        results = [result_dict(s, served, explain) for s in scored]
+        scored = scored_dicts(served.model, arrays, values, explain=explain, top_k=top_k, lang=lang)
+        results = service_results(scored, served, explain)
         days = [pd.Timestamp(v).date().isoformat() for v in frame["as_of"]]
         districts = (
             [None if pd.isna(d) else str(d) for d in frame[DISTRICT]]
@@ -110,12 +122,12 @@ class ScoringService:
                 )
             ]
         )
-        return [result_json(result) for result in results], prepared
+        return results, prepared
 
     def _score_records(
         self, served: ServedModel, records: list[BaseModel], explain: bool, top_k: int, lang: Lang
-    ) -> tuple[list[bytes], list[PreparedScore]]:
-        """Sent records' results (`result_json`) and their stored form, in request order.
+    ) -> tuple[list[dict[str, Any]], list[PreparedScore]]:
+        """Sent records' results and their stored form, in request order.
 
         A large request is scored part by part on a side thread while this thread scrubs the
         features, then turns each scored part into results and prepares them for the store:
@@ -124,30 +136,27 @@ class ScoringService:
         """
         matrix, values, ids = served.encoder.encode(records)
         n_rows = len(ids)
+        names = served.encoder.names
+        districts = record_districts(records)
         if n_rows < PIPELINE_MIN_ROWS:
             arrays = score_matrix(served.model, matrix, ids, explain=explain)
-            scored = scored_records(
+            scored = scored_dicts(
                 served.model, arrays, values, explain=explain, top_k=top_k, lang=lang
             )
-            results = [result_dict(s, served, explain) for s in scored]
+            results = service_results(scored, served, explain)
+            scrubbed = self.store.scrub_feature_columns(ids.tolist(), names, values)
             prepared = self.store.prepare_scores(
-                [
-                    {**r, "features": f, "district": d}
-                    for r, f, d in zip(
-                        results, record_features(records), record_districts(records), strict=True
-                    )
-                ]
+                _with_districts(results, districts), scrubbed_features=scrubbed
             )
-            return [result_json(result) for result in results], prepared
+            return results, prepared
         bounds = part_bounds(n_rows)
         parts: list[Future[ScoredArrays]] = [Future() for _ in bounds]
         self._scoring_pool.submit(score_parts, served.model, matrix, ids, explain, bounds, parts)
-        scrubbed = self.store.scrub_features(ids.tolist(), record_features(records))
-        districts = record_districts(records)
-        encoded: list[bytes] = []
+        scrubbed = self.store.scrub_feature_columns(ids.tolist(), names, values)
+        results = []
         prepared = []
         for (start, stop), part in zip(bounds, parts, strict=True):
-            scored = scored_records(
+            scored = scored_dicts(
                 served.model,
                 part.result(),
                 [column[start:stop] for column in values],
@@ -155,20 +164,28 @@ class ScoringService:
                 top_k=top_k,
                 lang=lang,
             )
-            part_results = [result_dict(s, served, explain) for s in scored]
+            part_results = service_results(scored, served, explain)
             prepared.extend(
                 self.store.prepare_scores(
-                    [
-                        {**result, "district": district}
-                        for result, district in zip(
-                            part_results, districts[start:stop], strict=True
-                        )
-                    ],
+                    _with_districts(part_results, districts[start:stop]),
                     scrubbed_features=scrubbed[start:stop],
                 )
             )
-            encoded.extend(result_json(result) for result in part_results)
-        return encoded, prepared
+            results.extend(part_results)
+        return results, prepared
+
+
+def _with_districts(
+    results: list[dict[str, Any]], districts: list[str | None]
+) -> list[dict[str, Any]]:
+    """The results as the store keeps them: each with the district its record was sent with
+    (copies, so the answer does not echo it)."""
+    if not any(districts):
+        return results
+    return [
+        {**result, "district": district}
+        for result, district in zip(results, districts, strict=True)
+    ]
 
 
 def score_api(task: Task) -> Any:

@@ -6,7 +6,7 @@ each part:
 1. scores every row without explanations (a prediction costs ~1/150 of a TreeSHAP row);
 2. runs TreeSHAP only on the rows at yellow or above, whose warnings need reasons, and turns
    them into the same reasons and actions the score API returns (`serving.encoding`'s
-   `result_reasons` and `result_actions`, which the score routes use);
+   `result_reasons` and `result_actions`, the shape the score routes answer);
 3. writes the part through `WarningStore.record_scores` with actor `system:screen`: the API's
    one write path, so dedup per entity and period, history events, audit rows, deadlines and
    notifications are the API's. A warning whose score, level and model have not changed since

@@ -9,6 +9,8 @@ import os
 import signal
 import socket
 import subprocess
+import time
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -18,8 +20,29 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def descendants(root: int) -> set[int]:
+    """The live processes below `root` (Linux `/proc`), whatever their session or group."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):  # the process ended meanwhile
+            continue
+    found: set[int] = set()
+    frontier = {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
 def stop_process_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the process's whole group (server and workers), SIGKILL if it lingers."""
+    """SIGTERM the process's whole group (server and workers), SIGKILL if it lingers.
+
+    BentoML starts its workers in sessions of their own: they are found as the server's
+    descendants before the signal and stopped too, so no worker outlives its test.
+    """
+    workers = descendants(process.pid)
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -27,3 +50,38 @@ def stop_process_group(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+    _stop(workers)
+
+
+def kill_now(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the server, its group and its workers at once: a crash, not a shutdown."""
+    workers = descendants(process.pid)
+    os.killpg(process.pid, signal.SIGKILL)
+    _stop(workers, graceful=False)
+    process.wait(timeout=10)
+
+
+def _stop(pids: set[int], graceful: bool = True) -> None:
+    """SIGTERM the processes still alive, SIGKILL those left after a few seconds."""
+    steps = ((signal.SIGTERM, 5.0), (signal.SIGKILL, 0.0)) if graceful else ((signal.SIGKILL, 0.0),)
+    for sig, pause in steps:
+        alive = set()
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+                alive.add(pid)
+            except ProcessLookupError:
+                continue
+        deadline = time.monotonic() + pause
+        while alive and time.monotonic() < deadline:
+            alive = {pid for pid in alive if _running(pid)}
+            time.sleep(0.1)
+        pids = alive
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting for a parent to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False

@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 PSEUDONYM_CHARS = 32
@@ -33,8 +34,15 @@ _ID_PATTERN = re.compile(
 
 def pseudonymise(secret: str, identifier: str) -> str:
     """HMAC-SHA256 of `identifier` under `secret`, as 32 hex characters (128 bits)."""
-    digest = hmac.new(secret.encode(), str(identifier).encode(), hashlib.sha256).hexdigest()
-    return digest[:PSEUDONYM_CHARS]
+    keyed = _keyed(secret).copy()  # the key's HMAC state is set up once per secret
+    keyed.update(str(identifier).encode())
+    return keyed.hexdigest()[:PSEUDONYM_CHARS]
+
+
+@lru_cache(maxsize=8)
+def _keyed(secret: str) -> hmac.HMAC:
+    """HMAC-SHA256 keyed with `secret`, never updated: `pseudonymise` copies it."""
+    return hmac.new(secret.encode(), digestmod=hashlib.sha256)
 
 
 def looks_like_identifier(text: str) -> bool:

@@ -8,7 +8,8 @@ a read-to-write upgrade. The same code runs on PostgreSQL
 (`postgresql+psycopg://...`), where rows being changed are locked with `SELECT ... FOR UPDATE`.
 
 The store is split by job: `scores.py` writes score requests (and `sqlite.py` its SQLite
-driver-level path), `transitions.py` is the disposition state machine, `scrubbing.py` and
+driver-level path, `group_commit.py` the shared transactions of concurrent ones on SQLite),
+`transitions.py` is the disposition state machine, `scrubbing.py` and
 `pseudonym.py` keep identifiers out, `people.py` holds users and departments, `privacy.py`
 reveals and purges; this module reads and writes warnings and the audit log.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,7 @@ from serving.store.common import (
     utc_now,
     warning_dict,
 )
+from serving.store.group_commit import GroupCommitter
 from serving.store.identity import EntityCipher
 from serving.store.models import (
     AuditEntry,
@@ -87,6 +90,12 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
         write_engine = self._engine.execution_options(riskloop_write=True)
         self._reads = sessionmaker(self._engine, expire_on_commit=False)
         self._writes = sessionmaker(write_engine, expire_on_commit=False)
+        # SQLite has one writer at a time: concurrent score requests share transactions
+        self._grouped = (
+            GroupCommitter(self._writes.begin, partial(self._write, retry_integrity=True))
+            if self._is_sqlite
+            else None
+        )
         self.upgrade()
         self.sync_departments(department_tasks())
 
@@ -528,6 +537,13 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
             )
 
     # ---------------------------------------------------------------- plumbing
+
+    def _write_shared(self, work: Callable[[Session], T]) -> T:
+        """`_write(work, retry_integrity=True)`, in a transaction shared with the writes that
+        arrive at the same time on SQLite (`group_commit`); committed before it returns."""
+        if self._grouped is None:
+            return self._write(work, retry_integrity=True)
+        return self._grouped.submit(work)
 
     def _write(self, work: Callable[[Session], T], *, retry_integrity: bool = False) -> T:
         """Run `work` in one write transaction, retrying races the database reports.

@@ -33,7 +33,12 @@ from serving.store.models import (
     WarningEvent,
 )
 from serving.store.scrubbing import MemoScrubber
-from serving.store.sqlite import insert_scored_records_sqlite, serialised
+from serving.store.sqlite import (
+    insert_rows_sqlite,
+    insert_scored_records_sqlite,
+    serialised,
+    update_rows_sqlite,
+)
 
 # one result's stored form (pseudonymised id, period, scrubbed reasons, actions and features),
 # as `WarningStore.prepare_scores` makes it for `WarningStore.record_prepared`
@@ -48,6 +53,7 @@ class ScoreWriter:
     _scrub: MemoScrubber
     _cipher: EntityCipher | None
     _write: Callable[..., Any]
+    _write_shared: Callable[..., Any]
     pseudonymise: Callable[[str], str]
 
     # ---------------------------------------------------------------- writes
@@ -134,7 +140,7 @@ class ScoreWriter:
                 session, actor, task, str(model_name), str(model_version), rows
             )[0]
 
-        return self._write(write, retry_integrity=True)  # type: ignore[no-any-return]
+        return self._write_shared(write)  # type: ignore[no-any-return]
 
     def record_scores_counted(
         self,
@@ -201,7 +207,7 @@ class ScoreWriter:
                 ids.append(str(state["id"]))
                 continue
             ids.append(batch.apply(item, states))
-        _write_batch(session, batch)
+        _write_batch(session, batch, self._engine.dialect if self._is_sqlite else None)
         owner = deadlines.owner_department(task)
         outbox.enqueue(session, [("warning.raised", owner, s) for s in batch.raised], now=now)
         counts = {
@@ -259,6 +265,16 @@ class ScoreWriter:
             self._scrub(dict(row or {}), str(entity_id))
             for entity_id, row in zip(entity_ids, features, strict=True)
         ]
+
+    def scrub_feature_columns(
+        self,
+        entity_ids: Sequence[str],
+        names: Sequence[str],
+        columns: Sequence[Sequence[Any]],
+    ) -> list[dict[str, Any]]:
+        """`scrub_features` for features held as columns (`columns[j][i]` is row i's value of
+        `names[j]`): the same dicts, scrubbed a column at a time (`MemoScrubber.rows`)."""
+        return self._scrub.rows(names, columns, [str(entity_id) for entity_id in entity_ids])
 
     def _prepare(
         self,
@@ -527,20 +543,33 @@ def _request_audit(
     }
 
 
-def _write_batch(session: Session, batch: _Batch) -> None:
-    """The batch's statements: new warnings, re-scored warnings, history, audit rows."""
+def _write_batch(session: Session, batch: _Batch, sqlite_dialect: Any | None) -> None:
+    """The batch's statements: new warnings, re-scored warnings, history, audit rows.
+
+    On SQLite (`sqlite_dialect` given) the same rows go to the driver directly
+    (`insert_rows_sqlite`, `update_rows_sqlite`).
+    """
     warnings = table_of(RiskWarning)
-    if batch.raised:
-        session.execute(
-            insert(warnings), [{k: v for k, v in s.items() if k != "new"} for s in batch.raised]
+    raised = [{k: v for k, v in s.items() if k != "new"} for s in batch.raised]
+    rescored = list(batch.rescored.values())
+    if sqlite_dialect is not None:
+        insert_rows_sqlite(session, sqlite_dialect, warnings, raised)
+        update_rows_sqlite(
+            session,
+            sqlite_dialect,
+            warnings,
+            "id",
+            [{**{name: s[name] for name in _RESCORED_COLUMNS}, "id": s["id"]} for s in rescored],
         )
-    if batch.rescored:
+        insert_rows_sqlite(session, sqlite_dialect, table_of(WarningEvent), batch.history_rows)
+        insert_rows_sqlite(session, sqlite_dialect, table_of(AuditEntry), batch.audit_rows)
+        return
+    if raised:
+        session.execute(insert(warnings), raised)
+    if rescored:
         session.execute(
             update(warnings).where(warnings.c.id == bindparam("b_id")),
-            [
-                {"b_id": s["id"], **{name: s[name] for name in _RESCORED_COLUMNS}}
-                for s in batch.rescored.values()
-            ],
+            [{"b_id": s["id"], **{name: s[name] for name in _RESCORED_COLUMNS}} for s in rescored],
         )
     if batch.history_rows:
         session.execute(insert(table_of(WarningEvent)), batch.history_rows)

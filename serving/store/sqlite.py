@@ -4,14 +4,16 @@ BEGINs), JSON columns' text, and the driver-level INSERT of a request's scored r
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pydantic_core
 from sqlalchemy import (
     Engine,
+    Table,
     create_engine,
     event,
 )
@@ -109,6 +111,70 @@ def configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+@lru_cache(maxsize=256)
+def _processors(
+    table: Table, columns: tuple[str, ...], dialect: Any
+) -> tuple[Callable[[Any], Any], ...]:
+    """The bind processors of `table`'s `columns` on `dialect`, looked up once per statement
+    shape (the lookup cost more than binding a single-record request's values)."""
+    return tuple(bind_processor(table.c[name], dialect) for name in columns)
+
+
+def _bound_rows(
+    table: Table, columns: tuple[str, ...], rows: Sequence[dict[str, Any]], dialect: Any
+) -> list[tuple[Any, ...]]:
+    processors = _processors(table, columns, dialect)
+    return [
+        tuple(process(row[name]) for process, name in zip(processors, columns, strict=True))
+        for row in rows
+    ]
+
+
+def _executemany(session: Session, statement: str, rows: list[tuple[Any, ...]]) -> None:
+    """`statement` for each row on the session's own DBAPI connection, in its transaction
+    (SQLAlchemy's execution context cost more than a one-row insert itself)."""
+    connection = session.connection().connection.dbapi_connection
+    assert connection is not None  # checked out for the session's transaction
+    connection.executemany(statement, rows)
+
+
+def insert_rows_sqlite(
+    session: Session, dialect: Any, table: Table, rows: Sequence[dict[str, Any]]
+) -> None:
+    """`session.execute(insert(table), rows)` straight to the SQLite driver: one executemany
+    whose values are bound by each column's own SQLAlchemy processor, as Core binds them.
+
+    Every row has the first row's keys (Core's executemany asks the same); the store's tables
+    have no Python-side column defaults, so nothing else is filled in. For a 1,000-record
+    request Core's per-row parameter handling cost more than SQLite's inserts.
+    """
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    names = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    _executemany(
+        session,
+        f"INSERT INTO {table.name} ({names}) VALUES ({marks})",
+        _bound_rows(table, columns, rows, dialect),
+    )
+
+
+def update_rows_sqlite(
+    session: Session, dialect: Any, table: Table, key: str, rows: Sequence[dict[str, Any]]
+) -> None:
+    """`UPDATE table SET <the rows' other keys> WHERE key = ?` for each row, one executemany."""
+    if not rows:
+        return
+    columns = tuple(name for name in rows[0] if name != key)
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    _executemany(
+        session,
+        f"UPDATE {table.name} SET {assignments} WHERE {key} = ?",
+        _bound_rows(table, (*columns, key), rows, dialect),
+    )
+
+
 # the SQLite scored-records INSERT's columns, in its tuples' order: per row, then per request
 _SCORED_RECORD_COLUMNS = (
     "entity_hash",
@@ -139,20 +205,18 @@ def insert_scored_records_sqlite(
     parameter handling cost more than SQLite's insert itself.
     """
     table = table_of(ScoredRecord)
-    bind = {name: bind_processor(table.c[name], dialect) for name in _SCORED_RECORD_COLUMNS}
-    days = {day: bind["as_of"](day) for day in {item["as_of"] for item in prepared}}
-    entity, score, level, features = (
-        bind[name] for name in ("entity_hash", "score", "risk_level", "features")
+    entity, as_of, score, level, features, *per_request = _processors(
+        table, _SCORED_RECORD_COLUMNS, dialect
     )
-    constants = (
-        bind["task"](task),
-        bind["model_name"](model_name),
-        bind["model_version"](model_version),
-        bind["created_at"](now),
+    days = {day: as_of(day) for day in {item["as_of"] for item in prepared}}
+    constants = tuple(
+        process(value)
+        for process, value in zip(per_request, (task, model_name, model_version, now), strict=True)
     )
     columns = ", ".join(_SCORED_RECORD_COLUMNS)
     marks = ", ".join("?" for _ in _SCORED_RECORD_COLUMNS)
-    session.connection().exec_driver_sql(
+    _executemany(
+        session,
         f"INSERT INTO {table.name} ({columns}) VALUES ({marks})",
         [
             (

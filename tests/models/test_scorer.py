@@ -117,3 +117,30 @@ def test_empty_frame_scores_to_nothing(telecom_model: tuple[RiskModel, pd.DataFr
     model, frame = telecom_model
     assert score_frame(model, frame.head(0)) == []
     assert score_arrays(model, frame.head(0)).scores.shape == (0,)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("explain", [True, False])
+def test_scored_dicts_are_scored_records_as_dicts(
+    telecom_model: tuple[RiskModel, pd.DataFrame], lang: str, explain: bool
+) -> None:
+    """The service's dict path words every reason and action as `scored_records` does, also
+    for repeated values (its sentence and action memo) and values such as -0.0 and NaN."""
+    from dataclasses import asdict
+
+    from models.risk_model import feature_columns
+    from models.scorer import scored_dicts, scored_records
+
+    model, frame = telecom_model
+    frame = pd.concat([frame.head(200), frame.head(50)], ignore_index=True)
+    floats = [f.name for f in model.spec.features if f.dtype == "float"]
+    frame.loc[:9, floats[0]] = -0.0
+    frame.loc[10:19, floats[0]] = np.nan
+    columns = feature_columns(model.spec, frame)
+    arrays = score_arrays(model, frame, explain=explain, columns=columns)
+    want = scored_records(model, arrays, columns, explain=explain, top_k=6, lang=lang)  # type: ignore[arg-type]
+    got = scored_dicts(model, arrays, columns, explain=explain, top_k=6, lang=lang)  # type: ignore[arg-type]
+    assert got == [asdict(record) for record in want]
+    assert [list(row) for row in got] == [list(asdict(record)) for record in want]
+    if explain:
+        assert any(r["value"] is None for row in got for r in row["reasons"])

@@ -9,7 +9,7 @@ import pytest
 from models.risk_model import feature_matrix
 from models.spec import get_spec
 from serving import schemas
-from serving.encoding import RecordEncoder
+from serving.encoding import ROW_WISE_MAX_ROWS, RecordEncoder
 
 
 @pytest.mark.parametrize("task", list(schemas.TASK_SLUGS))
@@ -34,8 +34,15 @@ def test_encoder_matches_feature_matrix(task: str) -> None:
                 values[feature.name] = float(low) + float(rng.random())
         raw.append(values)
     records = [record_model.model_validate(values) for values in raw]
-    matrix, columns, ids = RecordEncoder.for_spec(spec).encode(records)
+    encoder = RecordEncoder.for_spec(spec)
+    matrix, columns, ids = encoder.encode(records)
     frame = pd.DataFrame([{f: r.get(f) for f in spec.feature_names} for r in raw])
     np.testing.assert_array_equal(matrix, feature_matrix(spec, frame))
+    # small requests take the row-wise conversion: the same matrix, row for row
+    for n_rows in (0, 1, ROW_WISE_MAX_ROWS - 1):
+        small, small_columns, _ = encoder.encode(records[:n_rows])
+        assert small.shape == (n_rows, len(spec.feature_names))
+        np.testing.assert_array_equal(small, matrix[:n_rows])
+        assert small_columns == [column[:n_rows] for column in columns]
     assert ids.tolist() == [r["entity_id"] for r in raw]
     assert columns[0] == [r.get(spec.feature_names[0]) for r in raw]

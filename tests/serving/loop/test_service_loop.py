@@ -4,9 +4,7 @@ frozen clock, and webhooks delivered by the service's own thread surviving a SIG
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -20,7 +18,7 @@ from typer.testing import CliRunner
 from models.settings import get_settings
 from serving.store import WarningStore
 from serving.store.outbox import Outbox
-from tests.processes import free_port, stop_process_group
+from tests.processes import free_port, kill_now, stop_process_group
 from tests.serving.conftest import start_service
 from tests.serving.loop.conftest import LoopEnv, LoopService
 from tests.serving.loop.receiver import Receiver
@@ -157,8 +155,7 @@ def test_webhooks_survive_a_sigkill_of_the_service_mid_burst(
             total = len(Outbox(store).events())
         assert total >= 20, "the burst is too small to kill the service in the middle of it"
         _wait(lambda: len(receiver.unique()) >= 5, 60, "the first deliveries")
-        os.killpg(loop_service.process.pid, signal.SIGKILL)  # type: ignore[attr-defined]
-        loop_service.process.wait(timeout=10)  # type: ignore[attr-defined]
+        kill_now(loop_service.process)  # type: ignore[attr-defined]
         with _store() as store:
             pending = Outbox(store).counts()["pending"]
         assert pending > 0, "the service finished before it was killed"

@@ -1,0 +1,152 @@
+"""Group commit: concurrent score writes share transactions, each caller gets its own answer."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
+
+from serving.store import WarningStore
+
+from .conftest import SECRET
+
+TASK = "wage-arrears"
+N_WRITERS = 6
+
+
+def _wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 20
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+@pytest.fixture()
+def sqlite_store(tmp_path: Path) -> Iterator[WarningStore]:
+    """Group commit is SQLite's (one writer at a time), so these tests run on SQLite."""
+    with WarningStore(f"sqlite:///{tmp_path / 'store.db'}", SECRET) as store:
+        yield store
+
+
+def _commits(store: WarningStore) -> list[int]:
+    counted = [0]
+
+    @event.listens_for(store.engine, "commit")
+    def _count(_connection: Any) -> None:
+        counted[0] += 1
+
+    return counted
+
+
+def test_writes_waiting_behind_a_commit_share_the_next_one(
+    sqlite_store: WarningStore, scored: Callable
+) -> None:
+    """The first writer holds its transaction open until the others queue behind it: they
+    are then written together, in one transaction, in arrival order, and each caller gets
+    its own warning ids; the audit log has every request."""
+    store = sqlite_store
+    grouped = store._grouped
+    assert grouped is not None
+    release = threading.Event()
+    commits = _commits(store)
+    answers: dict[int, list[str | None]] = {}
+    errors: list[BaseException] = []
+
+    def first(session: Session) -> list[str | None]:
+        session.execute(text("SELECT 1"))  # a transaction that reaches the database
+        release.wait(20)
+        return ["held"]
+
+    def writer(index: int) -> None:
+        try:
+            if index == 0:
+                answers[index] = grouped.submit(first)
+                return
+            answers[index] = store.record_scores(
+                actor=f"scorer-{index}",
+                task=TASK,
+                model_name="m",
+                model_version="1",
+                results=[scored("SHARED", 0.9, "red"), scored(f"OWN{index}", 0.1, "green")],
+            )
+        except BaseException as exc:  # surfaced by the assertions below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(0,))]
+    threads[0].start()
+    _wait_for(lambda: grouped._leading, "the first writer to lead")
+    for index in range(1, N_WRITERS):
+        threads.append(threading.Thread(target=writer, args=(index,)))
+        threads[-1].start()
+        _wait_for(lambda index=index: len(grouped._pending) == index, "writers to queue")
+    before = commits[0]
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert commits[0] - before == 2  # the held one, then the five queued behind it together
+    assert answers[0] == ["held"]
+    shared_ids = {answers[i][0] for i in range(1, N_WRITERS)}
+    assert len(shared_ids) == 1 and all(answers[i][1] is None for i in range(1, N_WRITERS))
+    warning = store.get_warning(str(shared_ids.pop()))
+    assert [e["event"] for e in warning["history"]] == ["raised"] + ["score_update"] * 4
+    actors = [row["actor"] for row in store.audit_rows() if row["action"] == "score_request"]
+    assert actors == [f"scorer-{i}" for i in range(1, N_WRITERS)]  # arrival order
+
+
+def test_a_failing_write_fails_alone(sqlite_store: WarningStore, scored: Callable) -> None:
+    """A write that raises inside a shared transaction gets its own error; the writes grouped
+    with it are retried alone and committed."""
+    store = sqlite_store
+    grouped = store._grouped
+    assert grouped is not None
+    release = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def held(session: Session) -> str:
+        release.wait(20)
+        return "held"
+
+    def broken(session: Session) -> str:
+        raise ValueError("this write is broken")
+
+    def run(name: str, work: Callable[[], Any]) -> None:
+        try:
+            outcome[name] = work()
+        except BaseException as exc:
+            outcome[name] = exc
+
+    jobs = {
+        "held": lambda: grouped.submit(held),
+        "broken": lambda: grouped.submit(broken),
+        "good": lambda: store.record_scores(
+            actor="good",
+            task=TASK,
+            model_name="m",
+            model_version="1",
+            results=[scored("GOOD", 0.9, "red")],
+        ),
+    }
+    threads = []
+    for count, (name, work) in enumerate(jobs.items()):
+        threads.append(threading.Thread(target=run, args=(name, work)))
+        threads[-1].start()
+        if count == 0:
+            _wait_for(lambda: grouped._leading, "the first writer to lead")
+        else:
+            _wait_for(lambda count=count: len(grouped._pending) == count, "writers to queue")
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert outcome["held"] == "held"
+    assert isinstance(outcome["broken"], ValueError)
+    good_id = outcome["good"][0]
+    assert store.get_warning(good_id)["risk_level"] == "red"
+    assert not grouped._leading and not grouped._pending
