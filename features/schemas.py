@@ -91,6 +91,11 @@ WAGE_ARREARS_TABLES: dict[str, TableSpec] = {
             "founded_on": _TS,
             "district": _STR,
             "trademark_count": _optional(_INT),
+            # Entries and exits during the window: when the firm was registered in the city
+            # (founded or moved in) and when it deregistered (closed or moved away; null
+            # while it stays). A registry without them holds every firm throughout.
+            "registered_at": _optional(_TS),
+            "deregistered_at": _optional(ColumnSpec("timestamp", nullable=True)),
             **_TIMES,
         },
     ),
