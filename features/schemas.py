@@ -92,9 +92,11 @@ WAGE_ARREARS_TABLES: dict[str, TableSpec] = {
             "district": _STR,
             "trademark_count": _optional(_INT),
             # Entries and exits during the window: when the firm was registered in the city
-            # (founded or moved in) and when it deregistered (closed or moved away; null
-            # while it stays). A registry without them holds every firm throughout.
-            "registered_at": _optional(_TS),
+            # (founded or moved in; null if unknown) and when it deregistered (closed or moved
+            # away; null while it stays). The population reads the registry row's
+            # `available_at` and `deregistered_at`; a registry without them holds every firm
+            # from its row's `available_at` on.
+            "registered_at": _optional(ColumnSpec("timestamp", nullable=True)),
             "deregistered_at": _optional(ColumnSpec("timestamp", nullable=True)),
             **_TIMES,
         },

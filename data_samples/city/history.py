@@ -28,8 +28,8 @@ from data_samples.city.realism import Realism
 #: record at the window's first as-of date (readings arrive 5-10 days after the month ends).
 WAGE_WARMUP_MONTHS = 15
 #: Share of employers that register during the window, and of those the share newly founded
-#: (the others move their registration in and keep their founding date). Huzhou registers
-#: roughly a tenth of its stock of firms anew each year.
+#: (the others move their registration in and keep their founding date): a visible minority
+#: of units, enough to test that no record or score of theirs falls outside the registration.
 WAGE_ENTRY_SHARE = 0.10
 WAGE_ENTRY_NEW_SHARE = 0.6
 #: Share of employers that deregister (close or move away) during the window.

@@ -821,8 +821,15 @@ def _onsets_and_truth(
         true_prob[:, k] = 1 - no_detect
         event_prob[:, k] = 1 - no_onset
         last_onset = np.where(onset[:, k], k, last_onset)
-    dominant = dominant_driver(
-        contributions[:, :n_asof].reshape(-1, len(DRIVERS)), [driver.name for driver in DRIVERS]
+    registered = (
+        np.ones((n_firms, n_asof), dtype=bool)
+        if firms.tenure is None
+        else _registered_units(firms, as_of[:n_asof])
+    )
+    # The dominant driver is measured against the average unit of the truth (registered ones).
+    dominant = np.full(n_firms * n_asof, "none", dtype=object)
+    dominant[registered.reshape(-1)] = dominant_driver(
+        contributions[:, :n_asof][registered], [driver.name for driver in DRIVERS]
     )
     units = pd.DataFrame(
         {
@@ -835,7 +842,7 @@ def _onsets_and_truth(
     if realism is not None:
         units["event_prob"] = event_prob.reshape(-1)
     if firms.tenure is not None:
-        units = units[_registered_units(firms, as_of[:n_asof]).reshape(-1)].reset_index(drop=True)
+        units = units[registered.reshape(-1)].reset_index(drop=True)
     return units, detected
 
 
