@@ -227,6 +227,11 @@ TELECOM_FRAUD_TABLES: dict[str, TableSpec] = {
             "district": _STR,
             "lives_alone": _BOOL,
             "education_level": _optional(_cat("primary", "secondary", "tertiary")),
+            # Moves during the window: when the resident moved in (null for residents who
+            # lived here before) and out (null while they stay). The population reads the
+            # row's `available_at` (the registration, a move in included) and `moved_out_at`.
+            "moved_in_at": _optional(ColumnSpec("timestamp", nullable=True)),
+            "moved_out_at": _optional(ColumnSpec("timestamp", nullable=True)),
             **_TIMES,
         },
     ),

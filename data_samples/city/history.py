@@ -10,8 +10,9 @@ is not a fixed list. Two things follow, both planted in the realistic profile on
   missingness as a clock).
 - Entries and exits: a share of employers register during the window (newly founded, or
   moving their registration into the city) and a share deregister before it ends (closed, or
-  moved away). A firm has no record in any table outside [registered_at, deregistered_at), no
-  onset there, and no unit in the truth at an as-of date on which it is not registered.
+  moved away); a share of residents move in or out. A unit has no record in any table outside
+  its registration ([registered_at, deregistered_at), [moved_in_at, moved_out_at)), no event
+  there, and no unit in the truth at an as-of date on which it is not registered.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ WAGE_ENTRY_SHARE = 0.10
 WAGE_ENTRY_NEW_SHARE = 0.6
 #: Share of employers that deregister (close or move away) during the window.
 WAGE_EXIT_SHARE = 0.08
+#: Residents moving into the city during the (one-year) fraud window, and out of it: a city
+#: with many migrant workers changes a share of its population every year.
+RESIDENT_MOVE_IN_SHARE = 0.08
+RESIDENT_MOVE_OUT_SHARE = 0.06
 #: Entries and exits fall in the window, at least this many days from its ends, so an entrant
 #: is scored at least once and an exit removes at least one month.
 TENURE_MARGIN_DAYS = 45.0
@@ -62,15 +67,17 @@ class Tenure:
         return after_entry & before_exit
 
 
-def draw_tenure(realism: Realism, n_units: int, starts: np.ndarray) -> Tenure:
-    """Entries and exits of one chunk of employers (a unit can do both)."""
+def draw_tenure(
+    realism: Realism, n_units: int, starts: np.ndarray, entry_share: float, exit_share: float
+) -> Tenure:
+    """Entries and exits of one chunk of units (a unit can do both)."""
     rng = realism.rng
     first = starts[0].astype("datetime64[ns]")
     span = (starts[-1] - starts[0]) / np.timedelta64(1, "D") - 2 * TENURE_MARGIN_DAYS
     entry_day = rng.uniform(0.0, span, n_units) + TENURE_MARGIN_DAYS
     exit_u = rng.uniform(0.0, 1.0, n_units)
-    enters = rng.random(n_units) < WAGE_ENTRY_SHARE
-    leaves = rng.random(n_units) < WAGE_EXIT_SHARE
+    enters = rng.random(n_units) < entry_share
+    leaves = rng.random(n_units) < exit_share
     entry = np.where(enters, add_days(np.full(n_units, first), entry_day), np.datetime64("NaT"))
     # An exit falls after the entry (if any) and before the window's end, margins kept.
     lo = np.where(enters, entry_day + TENURE_MARGIN_DAYS, TENURE_MARGIN_DAYS)
@@ -128,8 +135,19 @@ def warmup_utilities(
     return frame[rng.random(len(frame)) >= missing_share].reset_index(drop=True)
 
 
-def parameters() -> dict[str, object]:
-    """The parameters recorded in truth/drivers.json ("realism")."""
+def resident_parameters() -> dict[str, object]:
+    """The telecom-fraud parameters recorded in truth/drivers.json ("realism")."""
+    return {
+        "move_in_share": RESIDENT_MOVE_IN_SHARE,
+        "move_out_share": RESIDENT_MOVE_OUT_SHARE,
+        "tenure": "moves uniform in the window, 45 days from its ends; no record (contacts, "
+        "alerts, transfers, warnings, installs, cases) and no fraud outside "
+        "[moved_in_at, moved_out_at); cases from before a move in were filed elsewhere",
+    }
+
+
+def wage_parameters() -> dict[str, object]:
+    """The wage-arrears parameters recorded in truth/drivers.json ("realism")."""
     return {
         "warmup_meter_months": WAGE_WARMUP_MONTHS,
         "entry_share": WAGE_ENTRY_SHARE,

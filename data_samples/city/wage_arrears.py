@@ -33,7 +33,14 @@ from data_samples.city.common import (
     uniform_times,
 )
 from data_samples.city.config import CITY_END, DISTRICTS
-from data_samples.city.history import Tenure, draw_tenure, newly_founded, warmup_utilities
+from data_samples.city.history import (
+    WAGE_ENTRY_SHARE,
+    WAGE_EXIT_SHARE,
+    Tenure,
+    draw_tenure,
+    newly_founded,
+    warmup_utilities,
+)
 from data_samples.city.realism import (
     BASE_SHIFT,
     WAGE_UTILITY_MISSING,
@@ -506,7 +513,11 @@ def _draw_employers(
     founded = (t0.astype("datetime64[D]") - age_days.astype("timedelta64[D]")).astype(
         "datetime64[ns]"
     )
-    tenure = None if realism is None else draw_tenure(realism, n_firms, cal.starts)
+    tenure = (
+        None
+        if realism is None
+        else draw_tenure(realism, n_firms, cal.starts, WAGE_ENTRY_SHARE, WAGE_EXIT_SHARE)
+    )
     registered = founded
     if tenure is not None:
         founded = np.where(newly_founded(realism, tenure), tenure.entry, founded)

@@ -127,8 +127,19 @@ def test_realistic_wage_declarations_go_missing_more_often_in_trouble(
 def test_realistic_fraud_alerts_surge_after_the_drift(
     realistic_city: Path, small_city: Path
 ) -> None:
+    # Residents who live in the city throughout (the realistic register's movers have no
+    # alerts on record outside their stay).
+    residents = pd.read_parquet(realistic_city / "telecom_fraud" / "residents.parquet")
+    stayers = set(
+        residents.loc[
+            residents["moved_in_at"].isna() & residents["moved_out_at"].isna(), "resident_id"
+        ]
+    )
+    assert 0.8 < len(stayers) / len(residents) < 0.95
+
     def monthly_alerts(city: Path) -> pd.Series:
         alerts = pd.read_parquet(city / "telecom_fraud" / "app_alerts.parquet")
+        alerts = alerts[alerts["resident_id"].isin(stayers)]
         return alerts.groupby(alerts["event_time"].dt.to_period("M")).size()
 
     real, clean = monthly_alerts(realistic_city), monthly_alerts(small_city)

@@ -1,4 +1,4 @@
-"""Firms that register and deregister during the window (realistic profile): no record of a
+"""Firms that register and deregister, residents who move in and out (realistic profile): no record of a
 firm outside its registration, no unit at an as-of date on which it is not registered (its
 registration on record), and an entrant's features see nothing from before its entry."""
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features import wage_arrears
+from features import telecom_fraud, wage_arrears
 from features.schemas import RawTables
 from features.validation import validate_tables
 from training.raw_io import load_raw_tables
@@ -116,3 +116,36 @@ def test_an_entrant_sees_nothing_before_its_entry(
     own = rows[rows["employer_id"] == firm["employer_id"]]
     assert len(own) and (own["month"] >= firm["registered_at"]).all()
     assert plain["insured_headcount"].notna().all()
+
+
+def test_residents_moving_in_and_out(realistic_city: Path) -> None:
+    """The fraud register: movers have no record outside their stay, units only while they
+    live in the city (as the truth has them), and cases from before a move in stay elsewhere."""
+    tables = validate_tables("telecom_fraud", load_raw_tables(realistic_city, "telecom_fraud"))
+    residents = tables["residents"].assign(resident_id=lambda t: t["resident_id"].astype(str))
+    stay = residents[["resident_id", "moved_in_at", "moved_out_at"]]
+    assert 0.03 < stay["moved_in_at"].notna().mean() < 0.15
+    assert 0.03 < stay["moved_out_at"].notna().mean() < 0.15
+    movers = 0
+    for name, frame in tables.items():
+        if name == "residents":
+            continue
+        rows = frame.assign(resident_id=lambda t: t["resident_id"].astype(str)).merge(
+            stay, on="resident_id"
+        )
+        assert (rows["moved_in_at"].isna() | (rows["event_time"] >= rows["moved_in_at"])).all()
+        assert (rows["moved_out_at"].isna() | (rows["event_time"] < rows["moved_out_at"])).all()
+        movers += int(rows["moved_in_at"].notna().sum() + rows["moved_out_at"].notna().sum())
+    assert movers > 100
+    dataset = telecom_fraud.build_labelled_dataset(tables)
+    units = dataset[["entity_id", "as_of"]].assign(resident_id=lambda t: t["entity_id"].astype(str))
+    units = units.merge(
+        residents[["resident_id", "available_at", "moved_out_at"]], on="resident_id"
+    )
+    assert (units["as_of"] >= units["available_at"]).all()
+    assert (units["moved_out_at"].isna() | (units["as_of"] < units["moved_out_at"])).all()
+    truth = pd.read_parquet(realistic_city / "truth" / "telecom_fraud_units.parquet")
+    key = ["entity_id", "as_of"]
+    ours = dataset[key].astype({"entity_id": str}).sort_values(key, ignore_index=True)
+    theirs = truth[key].astype({"entity_id": str}).sort_values(key, ignore_index=True)
+    pd.testing.assert_frame_equal(ours, theirs)
