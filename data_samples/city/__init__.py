@@ -129,7 +129,10 @@ def generate_city(
             count = min(chunk_size, n_units - start)
             rng = np.random.default_rng(np.random.SeedSequence([seed, task_no, chunk]))
             realism = (
-                Realism(np.random.default_rng(np.random.SeedSequence([seed, task_no, chunk, 1])))
+                Realism(
+                    np.random.default_rng(np.random.SeedSequence([seed, task_no, chunk, 1])),
+                    np.random.default_rng(np.random.SeedSequence([seed, task_no, chunk, 2])),
+                )
                 if realistic
                 else None
             )

@@ -2,7 +2,7 @@
 
 A real city's tables do not start on the day a risk model's window starts, and its registry
 is not a fixed list. Two things follow, both planted in the realistic profile only (drawn from
-`Realism.rng`, so the clean city's bytes do not move):
+`Realism.history`, so neither the clean city's bytes nor the other realistic draws move):
 
 - Warm-up readings: the utility company's meter history reaches back WAGE_WARMUP_MONTHS before
   the window, so a year-on-year change exists from the window's first month (without it, a
@@ -71,7 +71,7 @@ def draw_tenure(
     realism: Realism, n_units: int, starts: np.ndarray, entry_share: float, exit_share: float
 ) -> Tenure:
     """Entries and exits of one chunk of units (a unit can do both)."""
-    rng = realism.rng
+    rng = realism.history
     first = starts[0].astype("datetime64[ns]")
     span = (starts[-1] - starts[0]) / np.timedelta64(1, "D") - 2 * TENURE_MARGIN_DAYS
     entry_day = rng.uniform(0.0, span, n_units) + TENURE_MARGIN_DAYS
@@ -92,7 +92,9 @@ def draw_tenure(
 
 def newly_founded(realism: Realism, tenure: Tenure) -> np.ndarray:
     """Per unit: True for entrants founded on their registration day."""
-    return ~np.isnat(tenure.entry) & (realism.rng.random(len(tenure.entry)) < WAGE_ENTRY_NEW_SHARE)
+    return ~np.isnat(tenure.entry) & (
+        realism.history.random(len(tenure.entry)) < WAGE_ENTRY_NEW_SHARE
+    )
 
 
 def warmup_utilities(
@@ -105,7 +107,7 @@ def warmup_utilities(
 ) -> pd.DataFrame:
     """Meter readings of the WAGE_WARMUP_MONTHS months before the window (same columns as the
     utilities table), around each firm's level at the window's start."""
-    rng = realism.rng
+    rng = realism.history
     n_firms, n = len(kwh_level), WAGE_WARMUP_MONTHS
     month = (
         pd.DatetimeIndex([pd.Timestamp(starts[0])])

@@ -34,9 +34,15 @@ DEFAULT_PROFILE = "realistic"
 
 @dataclass(frozen=True)
 class Realism:
-    """The realistic profile's random stream (independent of the clean profile's draws)."""
+    """The realistic profile's random streams (independent of the clean profile's draws).
+
+    `history` draws the population's history (entries, exits, moves, readings before the
+    window: city/history.py) apart from `rng`, so that adding it left every other realistic
+    draw as it was.
+    """
 
     rng: np.random.Generator
+    history: np.random.Generator
 
 
 #: Added to each task's base log-odds so that the realistic city's observed label rates stay
