@@ -96,11 +96,14 @@ def _with_placeholders(
     filled = dict(tables)
     for table, column in absent:
         spec = TABLE_SPECS[slug][table].columns[column]
-        placeholders: dict[str, str | float | bool] = {
+        # A registry's optional dates (entries, departures) feed no feature: null means what
+        # their absence means (no departure on record).
+        placeholders: dict[str, str | float | bool | pd.Timestamp] = {
             "int": 0,
             "float": 0.0,
             "bool": False,
             "category": spec.values[0] if spec.values else "",
+            "timestamp": pd.NaT,
         }
         placeholder = placeholders.get(spec.kind, "")
         filled[table] = filled[table].assign(**{column: placeholder})

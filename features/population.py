@@ -42,18 +42,29 @@ def registry_universe(registry: pd.DataFrame, id_col: str) -> pd.DataFrame:
 
 
 def registry_queries(
-    entities: pd.Index, available: np.ndarray, as_of_dates: pd.DatetimeIndex
+    entities: pd.Index,
+    available: np.ndarray,
+    as_of_dates: pd.DatetimeIndex,
+    until: np.ndarray | None = None,
 ) -> Queries:
-    """A query per universe entity and as-of date on which its registry row is available.
+    """A query per universe entity and as-of date on which it is registered: its registry row
+    is available and it has not left (`until`, NaT while it stays).
 
     `entities` is the registry's universe (`registry_universe`), `available` its rows'
-    `available_at`. Entity-major order, in universe order: consecutive queries then read
-    neighbouring rows of every look-up structure (an entity's rows are contiguous there),
-    which on a large city is the difference between cache hits and misses.
+    `available_at`, `until` their `deregistered_at` (or `moved_out_at`) when the registry
+    records departures: a unit leaves the population on that day. Entity-major order, in
+    universe order: consecutive queries then read neighbouring rows of every look-up
+    structure (an entity's rows are contiguous there), which on a large city is the difference
+    between cache hits and misses.
     """
     dates = np.sort(as_of_dates.to_numpy(dtype="datetime64[ns]")).view(np.int64)
     first = np.searchsorted(dates, np.asarray(available, dtype="datetime64[ns]").view(np.int64))
-    per_entity = len(dates) - first
+    last = np.full(len(first), len(dates))
+    if until is not None:
+        leaving = np.asarray(until, dtype="datetime64[ns]")
+        known = ~np.isnat(leaving)
+        last[known] = np.searchsorted(dates, leaving[known].view(np.int64))
+    per_entity = np.clip(last - first, 0, None)
     codes = np.repeat(np.arange(len(entities), dtype=np.int64), per_entity)
     starts = np.cumsum(per_entity) - per_entity
     date_index = np.arange(len(codes)) - np.repeat(starts - first, per_entity)
@@ -72,8 +83,19 @@ def units_frame(queries: Queries) -> pd.DataFrame:
     )
 
 
+def departures(registry: pd.DataFrame, column: str) -> np.ndarray | None:
+    """The registry's departure dates (`column`, NaT while a unit stays), or None when the
+    city's registry does not record departures (the column is optional)."""
+    if column not in registry.columns:
+        return None
+    return pd.to_datetime(registry[column]).to_numpy(dtype="datetime64[ns]")
+
+
 def queries_for(
-    entities: pd.Index, available: np.ndarray, as_of: AsOfDate | pd.DataFrame
+    entities: pd.Index,
+    available: np.ndarray,
+    as_of: AsOfDate | pd.DataFrame,
+    until: np.ndarray | None = None,
 ) -> tuple[Queries, pd.Series]:
     """Queries and their entity ids from a builder's `as_of` argument.
 
@@ -83,18 +105,23 @@ def queries_for(
     if isinstance(as_of, pd.DataFrame):
         units = pairs_units(as_of)
         return Queries.build(entities, units["entity_id"], units["as_of"]), units["entity_id"]
-    queries = registry_queries(entities, available, pd.DatetimeIndex([pd.Timestamp(as_of)]))
+    queries = registry_queries(entities, available, pd.DatetimeIndex([pd.Timestamp(as_of)]), until)
     return queries, entity_ids(queries)
 
 
 def registry_units(
-    registry: pd.DataFrame, id_col: str, as_of_dates: pd.DatetimeIndex
+    registry: pd.DataFrame,
+    id_col: str,
+    as_of_dates: pd.DatetimeIndex,
+    departure_col: str | None = None,
 ) -> pd.DataFrame:
-    """One unit per registry row and as-of date on which it is available (`registry_queries`)."""
+    """One unit per registry row and as-of date on which it is registered (`registry_queries`;
+    `departure_col` names the registry's optional departure column)."""
     registry = registry_universe(registry, id_col)
     entities = pd.Index(registry[id_col].astype(TEXT))
     available = registry["available_at"].to_numpy(dtype="datetime64[ns]")
-    return units_frame(registry_queries(entities, available, as_of_dates))
+    until = departures(registry, departure_col) if departure_col else None
+    return units_frame(registry_queries(entities, available, as_of_dates, until))
 
 
 def pairs_units(pairs: pd.DataFrame) -> pd.DataFrame:

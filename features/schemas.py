@@ -91,6 +91,13 @@ WAGE_ARREARS_TABLES: dict[str, TableSpec] = {
             "founded_on": _TS,
             "district": _STR,
             "trademark_count": _optional(_INT),
+            # Entries and exits during the window: when the firm was registered in the city
+            # (founded or moved in; null if unknown) and when it deregistered (closed or moved
+            # away; null while it stays). The population reads the registry row's
+            # `available_at` and `deregistered_at`; a registry without them holds every firm
+            # from its row's `available_at` on.
+            "registered_at": _optional(ColumnSpec("timestamp", nullable=True)),
+            "deregistered_at": _optional(ColumnSpec("timestamp", nullable=True)),
             **_TIMES,
         },
     ),
@@ -220,6 +227,11 @@ TELECOM_FRAUD_TABLES: dict[str, TableSpec] = {
             "district": _STR,
             "lives_alone": _BOOL,
             "education_level": _optional(_cat("primary", "secondary", "tertiary")),
+            # Moves during the window: when the resident moved in (null for residents who
+            # lived here before) and out (null while they stay). The population reads the
+            # row's `available_at` (the registration, a move in included) and `moved_out_at`.
+            "moved_in_at": _optional(ColumnSpec("timestamp", nullable=True)),
+            "moved_out_at": _optional(ColumnSpec("timestamp", nullable=True)),
             **_TIMES,
         },
     ),

@@ -29,6 +29,10 @@ Progress = Callable[[int, int], None]
 EDUCATION_LEVELS = feature(TASK, "education_level").categories
 
 
+#: The register's optional departure column: a resident who moved out leaves the population.
+DEPARTURE = "moved_out_at"
+
+
 def data_end(tables: RawTables) -> pd.Timestamp:
     """End of coverage: the midnight after the latest daily contact or outflow record."""
     return population.data_end(tables["flagged_contacts"], tables["bank_outflows"])
@@ -49,6 +53,7 @@ class _Sources:
         self.entities = pd.Index(residents["resident_id"].astype(pit.TEXT))
         self.residents = residents
         self.registry_available = residents["available_at"].to_numpy(dtype="datetime64[ns]")
+        self.registry_until = population.departures(residents, DEPARTURE)
         self.birth_year = residents["birth_year"].to_numpy(np.int64)
         self.lives_alone = residents["lives_alone"].to_numpy(bool)
         self.education = pit.category_codes(residents["education_level"], EDUCATION_LEVELS)
@@ -89,7 +94,9 @@ class _Sources:
 
     def registered(self, as_of_dates: pd.DatetimeIndex) -> pit.Queries:
         """Every resident on the register at each as-of date (entity-major)."""
-        return population.registry_queries(self.entities, self.registry_available, as_of_dates)
+        return population.registry_queries(
+            self.entities, self.registry_available, as_of_dates, self.registry_until
+        )
 
 
 def _age_band(age: np.ndarray) -> np.ndarray:
@@ -165,7 +172,9 @@ def build_features(
     """Features at `as_of` (a date for every registered resident, or a frame of
     (`entity_id`, `as_of`) pairs), in the dataset layout without a label."""
     src = _Sources(tables)
-    queries, entity_ids = population.queries_for(src.entities, src.registry_available, as_of)
+    queries, entity_ids = population.queries_for(
+        src.entities, src.registry_available, as_of, src.registry_until
+    )
     return _build(src, queries, entity_ids, progress)
 
 
@@ -182,7 +191,9 @@ def _labelled_dates(tables: RawTables) -> pd.DatetimeIndex:
 
 def labelled_units(tables: RawTables) -> pd.DataFrame:
     """Every resident-month whose 30-day label window ends within the data's coverage."""
-    return population.registry_units(tables["residents"], "resident_id", _labelled_dates(tables))
+    return population.registry_units(
+        tables["residents"], "resident_id", _labelled_dates(tables), DEPARTURE
+    )
 
 
 def build_labelled_dataset(tables: RawTables, progress: Progress | None = None) -> pd.DataFrame:

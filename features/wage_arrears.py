@@ -58,6 +58,9 @@ INSTALMENT_LOOKBACK = pd.Timedelta(days=180)
 DAYS_PER_MONTH = 30.4375
 DAYS_PER_YEAR = 365.25
 
+#: The registry's optional departure column: a deregistered firm leaves the population that day.
+DEPARTURE = "deregistered_at"
+
 Progress = Callable[[int, int], None]
 SECTORS = feature(TASK, "sector").categories
 SIZE_BANDS = feature(TASK, "size_band").categories
@@ -81,6 +84,7 @@ class _Sources:
         self.entities = pd.Index(employers["employer_id"].astype(pit.TEXT))
         self.employers = employers
         self.registry_available = employers["available_at"].to_numpy(dtype="datetime64[ns]")
+        self.registry_until = population.departures(employers, DEPARTURE)
         self.founded = employers["founded_on"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         self.capital = employers["registered_capital"].to_numpy(np.float64)
         self.trademarks = employers["trademark_count"].to_numpy(np.int64)
@@ -129,7 +133,9 @@ class _Sources:
 
     def registered(self, as_of_dates: pd.DatetimeIndex) -> pit.Queries:
         """Every employer on the registry at each as-of date (entity-major)."""
-        return population.registry_queries(self.entities, self.registry_available, as_of_dates)
+        return population.registry_queries(
+            self.entities, self.registry_available, as_of_dates, self.registry_until
+        )
 
 
 class _ProjectLedger:
@@ -312,7 +318,9 @@ def build_features(
     """Features at `as_of` (a date for every registered employer, or a frame of
     (`entity_id`, `as_of`) pairs), in the dataset layout without a label."""
     src = _Sources(tables)
-    queries, entity_ids = population.queries_for(src.entities, src.registry_available, as_of)
+    queries, entity_ids = population.queries_for(
+        src.entities, src.registry_available, as_of, src.registry_until
+    )
     return _build(src, queries, entity_ids, progress)
 
 
@@ -331,7 +339,9 @@ def _labelled_dates(tables: RawTables) -> pd.DatetimeIndex:
 
 def labelled_units(tables: RawTables) -> pd.DataFrame:
     """Every employer-month whose 3-month label window ends within the data's coverage."""
-    return population.registry_units(tables["employers"], "employer_id", _labelled_dates(tables))
+    return population.registry_units(
+        tables["employers"], "employer_id", _labelled_dates(tables), DEPARTURE
+    )
 
 
 def build_labelled_dataset(tables: RawTables, progress: Progress | None = None) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from types import ModuleType
 import numpy as np
 import pandas as pd
 
-from data_samples.city import dispute_escalation, telecom_fraud, wage_arrears
+from data_samples.city import dispute_escalation, history, telecom_fraud, wage_arrears
 from data_samples.city.config import CITY_END, GENERATOR_VERSION, SIZE_CONFIG, SIZES, CitySize
 from data_samples.city.feature_truth import features_document
 from data_samples.city.realism import DEFAULT_PROFILE, PROFILES, Realism, parameters
@@ -53,6 +53,8 @@ def drivers_document(profile: str = DEFAULT_PROFILE) -> dict[str, dict[str, obje
     which catalog features measure them (and which are proxies), and in the realistic profile
     the parameters of its imperfections."""
     realism = parameters()
+    realism["wage_arrears"].update(history.wage_parameters())
+    realism["telecom_fraud"].update(history.resident_parameters())
     document: dict[str, dict[str, object]] = {}
     for slug, module in TASK_MODULES.items():
         entry: dict[str, object] = {
@@ -127,7 +129,10 @@ def generate_city(
             count = min(chunk_size, n_units - start)
             rng = np.random.default_rng(np.random.SeedSequence([seed, task_no, chunk]))
             realism = (
-                Realism(np.random.default_rng(np.random.SeedSequence([seed, task_no, chunk, 1])))
+                Realism(
+                    np.random.default_rng(np.random.SeedSequence([seed, task_no, chunk, 1])),
+                    np.random.default_rng(np.random.SeedSequence([seed, task_no, chunk, 2])),
+                )
                 if realistic
                 else None
             )

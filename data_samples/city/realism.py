@@ -34,9 +34,15 @@ DEFAULT_PROFILE = "realistic"
 
 @dataclass(frozen=True)
 class Realism:
-    """The realistic profile's random stream (independent of the clean profile's draws)."""
+    """The realistic profile's random streams (independent of the clean profile's draws).
+
+    `history` draws the population's history (entries, exits, moves, readings before the
+    window: city/history.py) apart from `rng`, so that adding it left every other realistic
+    draw as it was.
+    """
 
     rng: np.random.Generator
+    history: np.random.Generator
 
 
 #: Added to each task's base log-odds so that the realistic city's observed label rates stay
@@ -53,6 +59,10 @@ BASE_SHIFT: dict[str, float] = {
 #: An electricity drop means idle machines in manufacturing and idle sites in construction; a
 #: shop or an office uses little power whatever its trouble (multiplies electricity_drop).
 WAGE_POWER_BY_SECTOR = np.array([1.6, 2.2, 0.1, 0.1, 0.8, 0.05, 0.05])
+#: A meter's three-month mean moves by about 5% from one quarter to the next in an ordinary
+#: firm (weather, orders, holidays: 7% of firm-months show a fall beyond 8%); a larger fall is
+#: idle machines or sites, and then weighs in proportion (slope on the fall beyond it).
+WAGE_POWER_THRESHOLD, WAGE_POWER_SLOPE = 0.08, 2.5
 #: Year-end settlement pressure: construction and factories pay migrant workers before the
 #: lunar new year; services pay monthly all year (multiplies spring_festival).
 WAGE_FESTIVAL_BY_SECTOR = np.array([2.6, 1.6, 0.1, 0.1, 1.0, 0.0, 0.0])
@@ -71,9 +81,10 @@ WAGE_SI_TAX_AMPLIFIER = 1.8
 WAGE_REPEAT_SLOPE = 2.5
 #: Headcount falls below this are ordinary turnover and carry no risk.
 WAGE_HEADCOUNT_THRESHOLD = 0.08
-#: Declared sales matter once they fall by more than about a fifth (log fall 0.25: a bad
-#: month is ordinary), and then in proportion to the fall (a firm whose sales halve cannot pay).
-WAGE_SALES_THRESHOLD, WAGE_SALES_SLOPE = 0.25, 5.0
+#: Declared sales matter once their three-month mean falls by more than about a ninth (log
+#: fall 0.12, twice the quarter-to-quarter noise of an ordinary firm's declarations: 7% of
+#: firm-months), and then in proportion to the fall (a firm whose sales halve cannot pay).
+WAGE_SALES_THRESHOLD, WAGE_SALES_SLOPE = 0.12, 5.0
 #: An abnormal-operation listing (address unreachable, annual report missing) weighs double:
 #: in Huzhou's reported case the alert fired on social-insurance arrears plus such a listing.
 WAGE_LISTING_WEIGHT = 2.0
@@ -114,9 +125,10 @@ def wage_effects(
     )
     for name in ("creditor_suits", "prior_complaints"):
         g[..., index[name]] = WAGE_REPEAT_SLOPE * np.clip(x[..., index[name]] - np.log(2), 0, None)
-    g[..., index["electricity_drop"]] = (
-        x[..., index["electricity_drop"]] * WAGE_POWER_BY_SECTOR[sector_col]
+    power = WAGE_POWER_SLOPE * np.clip(
+        x[..., index["electricity_drop"]] - WAGE_POWER_THRESHOLD, 0, None
     )
+    g[..., index["electricity_drop"]] = power * WAGE_POWER_BY_SECTOR[sector_col]
     g[..., index["spring_festival"]] = (
         x[..., index["spring_festival"]] * WAGE_FESTIVAL_BY_SECTOR[sector_col]
     )
@@ -387,6 +399,8 @@ def parameters() -> dict[str, dict[str, object]]:
             "electricity_drop_x_sector": dict(
                 zip(_SECTORS, WAGE_POWER_BY_SECTOR.tolist(), strict=True)
             ),
+            "electricity_drop": "2.5 max(0, x - 0.08) x the sector's weight (a fall of the "
+            "three-month mean beyond 8%)",
             "spring_festival_x_sector": dict(
                 zip(_SECTORS, WAGE_FESTIVAL_BY_SECTOR.tolist(), strict=True)
             ),
@@ -396,7 +410,7 @@ def parameters() -> dict[str, dict[str, object]]:
             "large 2.0)",
             "creditor_suits / prior_complaints": "2.5 max(0, x - log 2)",
             "tax_overdue": "1.5 max(0, x - 0.34) (two of the last three months or more)",
-            "sales_decline": "5 max(0, x - 0.25) (log fall of sales beyond 0.25)",
+            "sales_decline": "5 max(0, x - 0.12) (log fall of sales beyond 0.12)",
             "abnormal_listing": "2 x (a listing weighs double)",
             "owner_payment_delay": "0.7 if x > 0.25 else 0.1 x",
             "missing_declarations": "P = sigmoid(-4.2 + 1.3 stress) per month (SI, tax)",

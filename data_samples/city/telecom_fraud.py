@@ -12,7 +12,7 @@ new payees on the day), which is honest data and a leakage trap for careless fea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,12 @@ from data_samples.city.common import (
     uniform_times,
 )
 from data_samples.city.config import CITY_END, DISTRICTS
+from data_samples.city.history import (
+    RESIDENT_MOVE_IN_SHARE,
+    RESIDENT_MOVE_OUT_SHARE,
+    Tenure,
+    draw_tenure,
+)
 from data_samples.city.realism import (
     BASE_SHIFT,
     Realism,
@@ -245,6 +251,7 @@ class _Residents:
     lives_alone: np.ndarray
     susceptibility: np.ndarray
     exposure: np.ndarray
+    tenure: Tenure | None = None
 
 
 @dataclass(frozen=True)
@@ -317,9 +324,9 @@ def simulate(
     bytes for a seed.
     """
     cal = _fraud_calendar(n_months)
-    people = _draw_residents(rng, cal, n_res, id_start, salt)
-    signals = _draw_signals(rng, cal, people, realism)
-    warned = _draw_warnings(rng, cal, people, signals)
+    people = _draw_residents(rng, cal, n_res, id_start, salt, realism)
+    signals = _signals_while_resident(_draw_signals(rng, cal, people, realism), people.tenure)
+    warned = _warnings_while_resident(_draw_warnings(rng, cal, people, signals), people.tenure)
     frauds = _fraud_month_by_month(rng, cal, people, signals, warned, rate_multiplier, realism)
     units = _fraud_truth(cal, people, frauds, realism)
     resident_ids, residents, age0, t0 = people.ids, people.frame, people.age0, cal.starts[0]
@@ -372,6 +379,8 @@ def simulate(
         (install_time, install_avail),
         (hist_res, hist_time, fr_res, fr_time, fr_report, fr_reported, fr_loss),
     )
+    if people.tenure is not None:
+        tables = _resident_rows(tables, people)
     return SimulatedChunk(tables=tables, units=units)
 
 
@@ -386,10 +395,15 @@ def _fraud_calendar(n_months: int) -> _FraudCalendar:
 
 
 def _draw_residents(
-    rng: np.random.Generator, cal: _FraudCalendar, n_res: int, id_start: int, salt: int
+    rng: np.random.Generator,
+    cal: _FraudCalendar,
+    n_res: int,
+    id_start: int,
+    salt: int,
+    realism: Realism | None = None,
 ) -> _Residents:
     """The registry (age, living alone, district, ...) and the hidden susceptibility and
-    monthly exposure (AR(1))."""
+    monthly exposure (AR(1)); in the realistic profile, moves in and out (city/history.py)."""
     n, t0, as_of = cal.n, cal.starts[0], cal.as_of
     band = rng.choice(3, size=n_res, p=[0.32, 0.45, 0.23])
     age0 = np.where(
@@ -404,6 +418,15 @@ def _draw_residents(
     district = draw_districts(rng, n_res)
     resident_ids = pseudonyms(id_start, n_res, salt * 4 + 1)
     registered = add_days(np.full(n_res, t0), -rng.uniform(30, 8 * 365, n_res).round())
+    tenure = (
+        None
+        if realism is None
+        else draw_tenure(
+            realism, n_res, cal.starts, RESIDENT_MOVE_IN_SHARE, RESIDENT_MOVE_OUT_SHARE
+        )
+    )
+    if tenure is not None:
+        registered = np.where(np.isnat(tenure.entry), registered, tenure.entry)
     residents = pd.DataFrame(
         {
             "resident_id": resident_ids,
@@ -426,7 +449,16 @@ def _draw_residents(
     for j in range(n):
         state = exposure_mean + rho * (state - exposure_mean) + sigma * rng.normal(size=n_res)
         exposure[:, j] = state
-    return _Residents(resident_ids, residents, age0, age, lives_alone, susceptibility, exposure)
+    if tenure is not None:
+        residents.insert(
+            6,
+            "moved_in_at",
+            np.where(np.isnat(tenure.entry), np.datetime64("NaT", "ns"), registered),
+        )
+        residents.insert(7, "moved_out_at", tenure.exit)
+    return _Residents(
+        resident_ids, residents, age0, age, lives_alone, susceptibility, exposure, tenure
+    )
 
 
 def _draw_signals(
@@ -640,6 +672,7 @@ def _fraud_month_by_month(
     rate = np.zeros((n_res, n))
     contributions = np.zeros((n_res, n, len(DRIVERS)))
     bo_day_ns = bo_day.astype("datetime64[ns]")
+    present = _present(cal, people.tenure, n_res)
     for j in range(n):
         t = as_of[j]
         d_res, d_day, d_amt, d_payees, _ = _merge_days(
@@ -705,7 +738,7 @@ def _fraud_month_by_month(
             + contributions[:, j].sum(axis=1)
             + HIDDEN_BETA * (susceptibility + 0.4 * exposure[:, j])
         )
-        rate[:, j] = -np.log1p(-sigmoid(logit)) / HORIZON_DAYS
+        rate[:, j] = -np.log1p(-sigmoid(logit)) / HORIZON_DAYS * present[:, j]
         seg_days = (seg[j + 1] - seg[j]) / DAY
         count = rng.poisson(rate[:, j] * seg_days)
         new_res = repeat_index(count)
@@ -737,8 +770,11 @@ def _fraud_truth(
     prev_rate = np.concatenate([np.zeros((n_res, 1)), rate[:, :-1]], axis=1)[:, complete]
     expected = prev_rate * overlap_days + rate[:, complete] * own_days
     true_prob = 1.0 - np.exp(-detect[:, None] * expected)
-    dominant = dominant_driver(
-        contributions[:, complete].reshape(-1, len(DRIVERS)), [d.name for d in DRIVERS]
+    registered = _registered_units(people, as_of[complete])
+    # The dominant driver is measured against the average unit of the truth (residents then).
+    dominant = np.full(registered.size, "none", dtype=object)
+    dominant[registered.reshape(-1)] = dominant_driver(
+        contributions[:, complete][registered], [d.name for d in DRIVERS]
     )
     units = pd.DataFrame(
         {
@@ -750,6 +786,8 @@ def _fraud_truth(
     )
     if realism is not None:
         units["event_prob"] = (1.0 - np.exp(-expected)).reshape(-1)
+    if people.tenure is not None:
+        units = units[registered.reshape(-1)].reset_index(drop=True)
     return units
 
 
@@ -876,3 +914,94 @@ def _assemble(
         "app_installs": app_installs.reset_index(drop=True),
         "fraud_cases": fraud_cases,
     }
+
+
+# --- moves in and out (realistic profile) -----------------------------------------------------
+
+
+def _present(cal: _FraudCalendar, tenure: Tenure | None, n_res: int) -> np.ndarray:
+    """(residents, months) 1.0 where month j's fraud rate applies: the resident lives in the
+    city over the whole of (seg[j], seg[j + 1]] (all of them in the clean profile)."""
+    if tenure is None:
+        return np.ones((n_res, cal.n))
+    entered = np.isnat(tenure.entry)[:, None] | (cal.seg[None, :-1] >= tenure.entry[:, None])
+    left = ~np.isnat(tenure.exit)[:, None] & (cal.seg[None, 1:] > tenure.exit[:, None])
+    return (entered & ~left).astype(float)
+
+
+def _registered_units(people: _Residents, as_of: np.ndarray) -> np.ndarray:
+    """(residents, as-of dates) True where the registry shows the resident living in the city:
+    the registry row on record (`available_at`) and not moved out yet."""
+    if people.tenure is None:
+        return np.ones((len(people.ids), len(as_of)), dtype=bool)
+    available = people.frame["available_at"].to_numpy(dtype="datetime64[ns]")
+    exit_ = people.tenure.exit
+    gone = ~np.isnat(exit_)[:, None] & (exit_[:, None] <= as_of[None, :])
+    return (available[:, None] <= as_of[None, :]) & ~gone
+
+
+def _signals_while_resident(signals: _Signals, tenure: Tenure | None) -> _Signals:
+    """Contacts, alerts and transfers the city's operators and banks record while the resident
+    lives here (the count of alerts per month keeps what the warnings read)."""
+    if tenure is None:
+        return signals
+    fc = tenure.keeps(signals.fc_res, signals.fc_day.astype("datetime64[ns]"))
+    al = tenure.keeps(signals.al_res, signals.al_time)
+    bo = tenure.keeps(signals.bo_res, signals.bo_day.astype("datetime64[ns]"))
+    return replace(
+        signals,
+        fc_res=signals.fc_res[fc],
+        fc_month=signals.fc_month[fc],
+        fc_day=signals.fc_day[fc],
+        calls=signals.calls[fc],
+        sms=signals.sms[fc],
+        overseas=signals.overseas[fc],
+        fc_total=signals.fc_total[fc],
+        al_res=signals.al_res[al],
+        al_type=signals.al_type[al],
+        al_time=signals.al_time[al],
+        al_avail=signals.al_avail[al],
+        bo_res=signals.bo_res[bo],
+        bo_day=signals.bo_day[bo],
+        bo_amount=signals.bo_amount[bo],
+        bo_payees=signals.bo_payees[bo],
+        bo_night=signals.bo_night[bo],
+    )
+
+
+def _warnings_while_resident(warned: _Warnings, tenure: Tenure | None) -> _Warnings:
+    """Warnings, app installs and earlier cases on the city's record: none from before a
+    resident moved in (those cases were filed where the resident lived then) or after it left."""
+    if tenure is None:
+        return warned
+    wa = tenure.keeps(warned.wa_res, warned.wa_time)
+    n_res = len(warned.install_time)
+    installed = ~np.isnat(warned.install_time)
+    keep_install = installed & tenure.keeps(np.arange(n_res), warned.install_time)
+    hist = tenure.keeps(warned.hist_res, warned.hist_time)
+    return replace(
+        warned,
+        wa_res=warned.wa_res[wa],
+        wa_channel=warned.wa_channel[wa],
+        wa_answered=warned.wa_answered[wa],
+        wa_time=warned.wa_time[wa],
+        wa_avail=warned.wa_avail[wa],
+        install_time=np.where(keep_install, warned.install_time, np.datetime64("NaT", "ns")),
+        install_avail=np.where(keep_install, warned.install_avail, np.datetime64("NaT", "ns")),
+        hist_res=warned.hist_res[hist],
+        hist_time=warned.hist_time[hist],
+    )
+
+
+def _resident_rows(tables: dict[str, pd.DataFrame], people: _Residents) -> dict[str, pd.DataFrame]:
+    """Drop any record left outside a resident's [moved_in_at, moved_out_at) (a fraud whose
+    rate segment ran past a move out)."""
+    index = pd.Index(people.ids)
+    out = dict(tables)
+    for name, frame in tables.items():
+        if name == "residents":
+            continue
+        resident = index.get_indexer(frame["resident_id"].astype(str))
+        keep = people.tenure.keeps(resident, frame["event_time"].to_numpy(dtype="datetime64[ns]"))
+        out[name] = frame[keep].reset_index(drop=True)
+    return out

@@ -12,7 +12,7 @@ that is lower for construction firms, whose migrant workers complain less.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -33,8 +33,17 @@ from data_samples.city.common import (
     uniform_times,
 )
 from data_samples.city.config import CITY_END, DISTRICTS
+from data_samples.city.history import (
+    WAGE_ENTRY_SHARE,
+    WAGE_EXIT_SHARE,
+    Tenure,
+    draw_tenure,
+    newly_founded,
+    warmup_utilities,
+)
 from data_samples.city.realism import (
     BASE_SHIFT,
+    WAGE_UTILITY_MISSING,
     Realism,
     wage_detection,
     wage_effects,
@@ -199,8 +208,9 @@ def _window_mean(
     count = np.zeros(last.shape)
     for offset in range(back, back + width):
         idx = last - offset
-        valid = idx >= 0
-        total += np.where(valid, values[rows, np.clip(idx, 0, None)], 0.0)
+        value = values[rows, np.clip(idx, 0, None)]
+        valid = (idx >= 0) & ~np.isnan(value)
+        total += np.where(valid, value, 0.0)
         count += valid
     return np.divide(total, count, out=np.zeros_like(total), where=count > 0), count > 0
 
@@ -331,6 +341,7 @@ def _projects(
         "instalments": instalments,
         "payments": payments,
         "inst_firm": firm[proj_of_inst],
+        "inst_project": proj_of_inst,
         "inst_due": due_day,
         "inst_amount": scheduled,
         "pay_inst": pay_inst[order],
@@ -373,6 +384,7 @@ class _Employers:
     size_band: np.ndarray
     is_construction: np.ndarray
     young: np.ndarray
+    tenure: Tenure | None = None
 
 
 @dataclass(frozen=True)
@@ -392,6 +404,8 @@ class _MonthlyRecords:
     kwh: np.ndarray
     water: np.ndarray
     util_avail: np.ndarray
+    kwh_level: np.ndarray
+    water_level: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -424,11 +438,13 @@ def simulate(
     draw from `rng` in this order, which fixes the bytes for a seed.
     """
     cal = _Calendar(month_starts(CITY_END, n_months))
-    firms = _draw_employers(rng, cal, n_firms, id_start, salt)
+    firms = _draw_employers(rng, cal, n_firms, id_start, salt, realism)
     proj, stress = _draw_stress(rng, cal, firms, chunk)
     records = _draw_monthly_records(rng, cal, firms, stress)
     events = _draw_stress_events(rng, cal, stress, records.headcount0)
-    x, complaints = _driver_quantities(cal, firms, proj, records, events)
+    x, complaints = _driver_quantities(
+        cal, firms, *_while_registered(cal, firms, proj, records, events)
+    )
     units, detected = _onsets_and_truth(
         rng, cal, firms, x, complaints, stress, rate_multiplier, realism
     )
@@ -474,13 +490,21 @@ def simulate(
         tables["social_insurance"] = wage_revisions(
             realism, tables["social_insurance"], cal.starts[-1]
         )
+        tables["utilities"] = _with_warmup(realism, cal, firms, records, tables["utilities"])
+        tables = _registered_rows(tables, firms, cal)
     return SimulatedChunk(tables=tables, units=units)
 
 
 def _draw_employers(
-    rng: np.random.Generator, cal: _Calendar, n_firms: int, id_start: int, salt: int
+    rng: np.random.Generator,
+    cal: _Calendar,
+    n_firms: int,
+    id_start: int,
+    salt: int,
+    realism: Realism | None = None,
 ) -> _Employers:
-    """The registry: sector, size, age, capital, district (and the noise trademark count)."""
+    """The registry: sector, size, age, capital, district (and the noise trademark count);
+    in the realistic profile, entries and exits during the window (city/history.py)."""
     t0, as_of = cal.starts[0], cal.starts[:-1]
     district = draw_districts(rng, n_firms)
     sector = rng.choice(len(SECTORS), size=n_firms, p=SECTOR_SHARES)
@@ -489,6 +513,15 @@ def _draw_employers(
     founded = (t0.astype("datetime64[D]") - age_days.astype("timedelta64[D]")).astype(
         "datetime64[ns]"
     )
+    tenure = (
+        None
+        if realism is None
+        else draw_tenure(realism, n_firms, cal.starts, WAGE_ENTRY_SHARE, WAGE_EXIT_SHARE)
+    )
+    registered = founded
+    if tenure is not None:
+        founded = np.where(newly_founded(realism, tenure), tenure.entry, founded)
+        registered = np.where(np.isnat(tenure.entry), founded, tenure.entry)
     capital = np.round(np.exp(_CAPITAL_LOG_MEAN[size_band] + rng.normal(0, 0.8, n_firms)), -4)
     employer_ids = credit_codes(id_start, n_firms, salt, district)
     is_construction = sector == 0
@@ -501,13 +534,16 @@ def _draw_employers(
             "founded_on": founded,
             "district": np.array(DISTRICTS)[district],
             "trademark_count": rng.poisson(1.3, n_firms).astype(np.int64),
-            "event_time": founded,
-            "available_at": add_days(founded, lag_days(rng, 1, 10, n_firms)),
+            "event_time": registered,
+            "available_at": add_days(registered, lag_days(rng, 1, 10, n_firms)),
         }
     )
+    if tenure is not None:
+        employers.insert(7, "registered_at", registered)
+        employers.insert(8, "deregistered_at", tenure.exit)
     firm_age_years = (as_of[None, :] - founded[:, None]) / np.timedelta64(365, "D")
     young = np.clip(1.0 - firm_age_years / 3.0, 0.0, 1.0)
-    return _Employers(employer_ids, employers, sector, size_band, is_construction, young)
+    return _Employers(employer_ids, employers, sector, size_band, is_construction, young, tenure)
 
 
 def _draw_stress(
@@ -580,9 +616,8 @@ def _draw_monthly_records(
 
     kwh0 = headcount0 * np.exp(rng.normal(np.log(900), 0.5, n_firms))
     kwh = np.round(kwh0[:, None] * np.exp(-0.2 * high + rng.normal(0, 0.06, (n_firms, n))), 1)
-    water = np.round(
-        np.exp(rng.normal(4.0, 1.0, n_firms))[:, None] * np.exp(rng.normal(0, 0.2, (n_firms, n))), 1
-    )
+    water0 = np.exp(rng.normal(4.0, 1.0, n_firms))
+    water = np.round(water0[:, None] * np.exp(rng.normal(0, 0.2, (n_firms, n))), 1)
     util_avail = _monotone_available(
         month_end, lag_days(rng, 5, 10, n_firms * n).reshape(n_firms, n)
     )
@@ -600,6 +635,8 @@ def _draw_monthly_records(
         kwh,
         water,
         util_avail,
+        kwh0 * np.exp(-0.2 * high[:, 0]),
+        water0,
     )
 
 
@@ -696,7 +733,8 @@ def _driver_quantities(
     electricity_drop = np.where(
         ok_now & ok_before, np.clip(1.0 - kwh_now / np.maximum(kwh_before, 1e-9), 0, None), 0.0
     )
-    overdue_share, _ = _window_mean((tax_overdue > 0).astype(float), tax_last, 0, 3)
+    overdue_flag = np.where(np.isnan(tax_overdue), np.nan, (tax_overdue > 0).astype(float))
+    overdue_share, _ = _window_mean(overdue_flag, tax_last, 0, 3)
     sales_now, ok_now = _window_mean(sales, tax_last, 0, 3)
     sales_before, ok_before = _window_mean(sales, tax_last, 3, 3)
     sales_decline = np.where(
@@ -759,6 +797,8 @@ def _onsets_and_truth(
         + STRESS_BETA * stress
     )
     hazard = sigmoid(logit)
+    if firms.tenure is not None:
+        hazard = np.where(firms.tenure.active_months(cal.starts), hazard, 0.0)
     detect = np.where(is_construction, 0.55, 0.8) * np.where(size_band == 0, 0.9, 1.0)
     detect_m = (
         np.broadcast_to(detect[:, None], (n_firms, n))
@@ -792,8 +832,15 @@ def _onsets_and_truth(
         true_prob[:, k] = 1 - no_detect
         event_prob[:, k] = 1 - no_onset
         last_onset = np.where(onset[:, k], k, last_onset)
-    dominant = dominant_driver(
-        contributions[:, :n_asof].reshape(-1, len(DRIVERS)), [driver.name for driver in DRIVERS]
+    registered = (
+        np.ones((n_firms, n_asof), dtype=bool)
+        if firms.tenure is None
+        else _registered_units(firms, as_of[:n_asof])
+    )
+    # The dominant driver is measured against the average unit of the truth (registered ones).
+    dominant = np.full(n_firms * n_asof, "none", dtype=object)
+    dominant[registered.reshape(-1)] = dominant_driver(
+        contributions[:, :n_asof][registered], [driver.name for driver in DRIVERS]
     )
     units = pd.DataFrame(
         {
@@ -805,6 +852,8 @@ def _onsets_and_truth(
     )
     if realism is not None:
         units["event_prob"] = event_prob.reshape(-1)
+    if firms.tenure is not None:
+        units = units[registered.reshape(-1)].reset_index(drop=True)
     return units, detected
 
 
@@ -1012,3 +1061,123 @@ def _assemble(
         "labour_complaints": labour,
         "arrears_events": arrears,
     }
+
+
+# --- entries and exits (realistic profile) ----------------------------------------------------
+
+
+def _while_registered(
+    cal: _Calendar,
+    firms: _Employers,
+    proj: dict[str, pd.DataFrame | np.ndarray],
+    records: _MonthlyRecords,
+    events: _StressEvents,
+) -> tuple[dict[str, pd.DataFrame | np.ndarray], _MonthlyRecords, _StressEvents]:
+    """What the departments hold of each firm: nothing outside its registration (the driver
+    quantities read only that; the clean profile has every firm registered throughout)."""
+    tenure = firms.tenure
+    if tenure is None:
+        return proj, records, events
+    active = tenure.active_months(cal.starts)
+
+    def held(values: np.ndarray) -> np.ndarray:
+        return np.where(active, values, np.nan)
+
+    records = replace(
+        records,
+        amount_due=held(records.amount_due),
+        amount_paid=held(records.amount_paid),
+        headcount=held(records.headcount),
+        kwh=held(records.kwh),
+        sales=held(records.sales),
+        tax_overdue=held(records.tax_overdue),
+    )
+    project_firm = proj["projects"]["employer_firm"].to_numpy()
+    signed = tenure.keeps(project_firm, proj["projects"]["event_time"].to_numpy())
+    inst_kept = signed[proj["inst_project"]]
+    proj = {**proj, "inst_amount": np.where(inst_kept, proj["inst_amount"], 0.0)}
+    cases = events.cases
+    keep = tenure.keeps(cases[0], cases[3])
+    listings = events.listings
+    keep_listing = tenure.keeps(listings[0], listings[2])
+    keep_bg = tenure.keeps(events.bg_firm, events.bg_time)
+    events = _StressEvents(
+        tuple(column[keep] for column in cases),
+        tuple(column[keep_listing] for column in listings),
+        events.bg_firm[keep_bg],
+        events.bg_time[keep_bg],
+        events.bg_avail[keep_bg],
+        events.bg_channel[keep_bg],
+        events.bg_topic[keep_bg],
+    )
+    return proj, records, events
+
+
+def _registered_units(firms: _Employers, as_of: np.ndarray) -> np.ndarray:
+    """(firms, as-of dates) True where the registry shows the firm registered at the date:
+    its registration on record (`available_at`) and not yet deregistered."""
+    available = firms.frame["available_at"].to_numpy(dtype="datetime64[ns]")
+    exit_ = firms.tenure.exit
+    on_record = available[:, None] <= as_of[None, :]
+    gone = ~np.isnat(exit_)[:, None] & (exit_[:, None] <= as_of[None, :])
+    return on_record & ~gone
+
+
+def _with_warmup(
+    realism: Realism,
+    cal: _Calendar,
+    firms: _Employers,
+    records: _MonthlyRecords,
+    utilities: pd.DataFrame,
+) -> pd.DataFrame:
+    """The utilities table with the meter readings of the year before the window."""
+    n_firms = len(firms.ids)
+    ids = entity_column(firms.ids, np.arange(n_firms))
+    warmup = warmup_utilities(
+        realism,
+        ids,
+        cal.starts,
+        records.kwh_level,
+        records.water_level,
+        WAGE_UTILITY_MISSING,
+    )
+    both = pd.concat([warmup, utilities], ignore_index=True)
+    return both.sort_values(["employer_id", "month"], kind="stable").reset_index(drop=True)
+
+
+def _registered_rows(
+    tables: dict[str, pd.DataFrame], firms: _Employers, cal: _Calendar
+) -> dict[str, pd.DataFrame]:
+    """Drop every record of a firm outside its registration: monthly declarations and
+    readings outside its whole months, events outside [registered_at, deregistered_at)."""
+    tenure = firms.tenure
+    index = pd.Index(firms.ids)
+    out = dict(tables)
+    for name, frame in tables.items():
+        if name == "employers" or "employer_id" not in frame.columns:
+            continue
+        firm = index.get_indexer(frame["employer_id"].astype(str))
+        if "month" in frame.columns:
+            month = frame["month"].to_numpy(dtype="datetime64[ns]")
+            end = pd.DatetimeIndex(month).shift(1, freq="MS").to_numpy(dtype="datetime64[ns]")
+            entry, exit_ = tenure.entry[firm], tenure.exit[firm]
+            keep = (np.isnat(entry) | (month >= entry)) & (np.isnat(exit_) | (end <= exit_))
+        else:
+            keep = tenure.keeps(firm, frame["event_time"].to_numpy(dtype="datetime64[ns]"))
+        out[name] = frame[keep].reset_index(drop=True)
+    projects = set(out["construction_projects"]["project_id"])
+    firm_of = dict(
+        zip(
+            tables["construction_projects"]["project_id"],
+            tables["construction_projects"]["employer_id"].astype(str),
+            strict=True,
+        )
+    )
+    for name in ("project_instalments", "project_payments"):
+        frame = tables[name]
+        firm = index.get_indexer(frame["project_id"].map(firm_of).astype(str))
+        keep = frame["project_id"].isin(projects).to_numpy() & tenure.keeps(
+            firm, frame["event_time"].to_numpy(dtype="datetime64[ns]")
+        )
+        out[name] = frame[keep].reset_index(drop=True)
+    return out

@@ -95,28 +95,51 @@ def test_the_realistic_profile_is_the_default_and_is_recorded(realistic_city: Pa
 def test_realistic_wage_declarations_go_missing_more_often_in_trouble(
     small_city: Path, realistic_city: Path
 ) -> None:
-    """Same firms and months; the realistic city lacks some declarations, the clean one none."""
+    """Same firms and months; the realistic city lacks some declarations of the months a firm
+    was registered in, the clean one none."""
     clean = pd.read_parquet(small_city / "wage_arrears" / "social_insurance.parquet")
     rows = pd.read_parquet(realistic_city / "wage_arrears" / "social_insurance.parquet")
+    registry = pd.read_parquet(realistic_city / "wage_arrears" / "employers.parquet")
     # The declarations as first filed (a later row for the same month is a revision).
     real = rows.sort_values("available_at", kind="stable").drop_duplicates(["employer_id", "month"])
     assert len(clean) == 800 * 24
-    missing = 1 - len(real) / len(clean)
+    # The months each firm was registered for in full (realistic registry, same firms).
+    months = pd.DataFrame({"month": clean["month"].unique()}).merge(
+        registry[["employer_id", "registered_at", "deregistered_at"]], how="cross"
+    )
+    month_end = months["month"] + pd.DateOffset(months=1)
+    registered = (months["month"] >= months["registered_at"]) & (
+        months["deregistered_at"].isna() | (month_end <= months["deregistered_at"])
+    )
+    expected = months[registered].groupby("employer_id").size()
+    missing = 1 - len(real) / expected.sum()
     assert 0.005 < missing < 0.10, missing
     # Firms with unpaid contributions on record miss more of their later declarations.
     kept = real.assign(short=real["amount_paid"] < real["amount_due"])
     per_firm = kept.groupby("employer_id", observed=True).agg(
         rows=("month", "size"), short=("short", "mean")
     )
+    share = per_firm["rows"] / expected.reindex(per_firm.index.astype(str)).to_numpy()
     troubled = per_firm["short"] > per_firm["short"].quantile(0.9)
-    assert per_firm.loc[troubled, "rows"].mean() < per_firm.loc[~troubled, "rows"].mean()
+    assert share[troubled].mean() < share[~troubled].mean()
 
 
 def test_realistic_fraud_alerts_surge_after_the_drift(
     realistic_city: Path, small_city: Path
 ) -> None:
+    # Residents who live in the city throughout (the realistic register's movers have no
+    # alerts on record outside their stay).
+    residents = pd.read_parquet(realistic_city / "telecom_fraud" / "residents.parquet")
+    stayers = set(
+        residents.loc[
+            residents["moved_in_at"].isna() & residents["moved_out_at"].isna(), "resident_id"
+        ]
+    )
+    assert 0.8 < len(stayers) / len(residents) < 0.95
+
     def monthly_alerts(city: Path) -> pd.Series:
         alerts = pd.read_parquet(city / "telecom_fraud" / "app_alerts.parquet")
+        alerts = alerts[alerts["resident_id"].isin(stayers)]
         return alerts.groupby(alerts["event_time"].dt.to_period("M")).size()
 
     real, clean = monthly_alerts(realistic_city), monthly_alerts(small_city)

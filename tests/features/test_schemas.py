@@ -74,7 +74,10 @@ def _corrupt(
         shifted = frame["available_at"].copy()
         shifted.iloc[row] = frame["event_time"].iloc[row] - pd.Timedelta(days=3)
         return frame.assign(available_at=shifted), "available_at", str(shifted.iloc[row].date())
-    column = pick(sorted(c for c, s in spec.columns.items() if s.kind == "timestamp"))
+    # the timestamp columns the table has (a clean city lacks the optional registry dates)
+    column = pick(
+        sorted(c for c, s in spec.columns.items() if s.kind == "timestamp" and c in frame.columns)
+    )
     text = frame[column].dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(dtype=object)
     text[row] = "31/02/2025?"
     return frame.assign(**{column: text}), column, "31/02/2025?"
