@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -98,7 +98,7 @@ def _with_placeholders(
         spec = TABLE_SPECS[slug][table].columns[column]
         # A registry's optional dates (entries, departures) feed no feature: null means what
         # their absence means (no departure on record).
-        placeholders: dict[str, str | float | bool | pd.Timestamp] = {
+        placeholders: dict[str, Any] = {
             "int": 0,
             "float": 0.0,
             "bool": False,

@@ -997,11 +997,13 @@ def _resident_rows(tables: dict[str, pd.DataFrame], people: _Residents) -> dict[
     """Drop any record left outside a resident's [moved_in_at, moved_out_at) (a fraud whose
     rate segment ran past a move out)."""
     index = pd.Index(people.ids)
+    tenure = people.tenure
+    assert tenure is not None  # only the realistic profile asks
     out = dict(tables)
     for name, frame in tables.items():
         if name == "residents":
             continue
         resident = index.get_indexer(frame["resident_id"].astype(str))
-        keep = people.tenure.keeps(resident, frame["event_time"].to_numpy(dtype="datetime64[ns]"))
+        keep = tenure.keeps(resident, frame["event_time"].to_numpy(dtype="datetime64[ns]"))
         out[name] = frame[keep].reset_index(drop=True)
     return out

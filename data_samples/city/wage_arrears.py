@@ -520,6 +520,7 @@ def _draw_employers(
     )
     registered = founded
     if tenure is not None:
+        assert realism is not None  # a tenure is drawn only for the realistic profile
         founded = np.where(newly_founded(realism, tenure), tenure.entry, founded)
         registered = np.where(np.isnat(tenure.entry), founded, tenure.entry)
     capital = np.round(np.exp(_CAPITAL_LOG_MEAN[size_band] + rng.normal(0, 0.8, n_firms)), -4)
@@ -1092,8 +1093,8 @@ def _while_registered(
         sales=held(records.sales),
         tax_overdue=held(records.tax_overdue),
     )
-    project_firm = proj["projects"]["employer_firm"].to_numpy()
-    signed = tenure.keeps(project_firm, proj["projects"]["event_time"].to_numpy())
+    project_firm = np.asarray(proj["projects"]["employer_firm"])
+    signed = tenure.keeps(project_firm, np.asarray(proj["projects"]["event_time"]))
     inst_kept = signed[proj["inst_project"]]
     proj = {**proj, "inst_amount": np.where(inst_kept, proj["inst_amount"], 0.0)}
     cases = events.cases
@@ -1117,6 +1118,7 @@ def _registered_units(firms: _Employers, as_of: np.ndarray) -> np.ndarray:
     """(firms, as-of dates) True where the registry shows the firm registered at the date:
     its registration on record (`available_at`) and not yet deregistered."""
     available = firms.frame["available_at"].to_numpy(dtype="datetime64[ns]")
+    assert firms.tenure is not None  # only the realistic profile asks
     exit_ = firms.tenure.exit
     on_record = available[:, None] <= as_of[None, :]
     gone = ~np.isnat(exit_)[:, None] & (exit_[:, None] <= as_of[None, :])
@@ -1151,6 +1153,7 @@ def _registered_rows(
     """Drop every record of a firm outside its registration: monthly declarations and
     readings outside its whole months, events outside [registered_at, deregistered_at)."""
     tenure = firms.tenure
+    assert tenure is not None  # only the realistic profile asks
     index = pd.Index(firms.ids)
     out = dict(tables)
     for name, frame in tables.items():
