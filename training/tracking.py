@@ -6,6 +6,7 @@ Everything here is called from commands, never at import time.
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import tempfile
@@ -142,7 +143,11 @@ def log_and_register(model: RiskModel, candidate_rows: pd.DataFrame) -> Register
 
     name = model.spec.registered_model_name
     rows = example_rows(model, candidate_rows)
-    example = signature_frame(model, rows) if len(rows) else None
+    # records, the form MLflow's scoring server hands a model that checks its own input
+    # (`inputs`), so the saved serving example is one that `mlflow models serve` accepts
+    example = (
+        json.loads(signature_frame(model, rows).to_json(orient="records")) if len(rows) else None
+    )
     signature = catalog_signature(model.spec)
     with tempfile.TemporaryDirectory(prefix="riskloop-save-") as tmp:
         saved = model.save(Path(tmp) / RISK_MODEL_ARTIFACT)
