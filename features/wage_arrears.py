@@ -115,6 +115,7 @@ class _Sources:
         self.enforcements = pit.EventIndex(
             cases[cases["case_type"] != "creditor_suit"], self.entities, entity_col="employer_id"
         )
+        self.court_cases = pit.EventIndex(cases, self.entities, entity_col="employer_id")
         self.listings = pit.EventIndex(
             tables["abnormal_listings"], self.entities, entity_col="employer_id"
         )
@@ -274,6 +275,7 @@ def _chunk_features(src: _Sources, queries: pit.Queries) -> dict[str, np.ndarray
         "creditor_suits_6m": src.creditor_suits.count(queries, "182D"),
         "creditor_suits_12m": src.creditor_suits.count(queries, "365D"),
         "enforcement_listings_12m": src.enforcements.count(queries, "365D"),
+        "court_cases_12m": src.court_cases.count(queries, "365D"),
         "abnormal_listed": src.listings.count(queries, "730D") > 0,
         "owner_payment_shortfall_ratio": owner_share,
         "labour_complaints_12m": src.other_complaints.count(queries, "365D"),

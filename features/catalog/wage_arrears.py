@@ -224,6 +224,18 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
         reason_en="{value:.0f} enforcement or dishonest-debtor listings in the last 12 months",
         reason_zh="近12个月{value:.0f}条被执行或失信记录",
     ),
+    count_feature(
+        "court_cases_12m",
+        "Court cases naming the employer (12 months)",
+        "近12个月涉及该单位的法院案件数",
+        "court_cases",
+        ("case_type", "available_at"),
+        direction=1,
+        actionable=True,
+        signal="creditor_suits",
+        reason_en="{value:.0f} court cases (lawsuits, enforcements, dishonest-debtor listings) in the last 12 months",
+        reason_zh="近12个月涉及{value:.0f}起法院案件（诉讼、被执行、失信）",
+    ),
     FeatureDef(
         name="abnormal_listed",
         dtype="bool",
