@@ -22,7 +22,12 @@ DRIVER_FEATURES: dict[str, dict[str, list[str]]] = {
         "electricity_drop": ["electricity_yoy_change", "electricity_change_3m"],
         "tax_overdue": ["tax_overdue_amount", "tax_overdue_months_3m"],
         "sales_decline": ["sales_trend_6m", "sales_change_3m"],
-        "creditor_suits": ["creditor_suits_6m", "creditor_suits_12m", "enforcement_listings_12m", "court_cases_12m"],
+        "creditor_suits": [
+            "creditor_suits_6m",
+            "creditor_suits_12m",
+            "enforcement_listings_12m",
+            "court_cases_12m",
+        ],
         "abnormal_listing": ["abnormal_listed"],
         "owner_payment_delay": ["owner_payment_shortfall_ratio"],
         "prior_complaints": ["labour_complaints_12m"],
