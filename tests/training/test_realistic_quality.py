@@ -1,9 +1,9 @@
 """Honest quality floors on the small realistic city (seed 7): the champion recipe against the
 oracle, and the crude baseline held below it.
 
-Measured on this city at the commit that set them (bench/quality.py's `champion` and
-`crude_baseline`, the same code as below): champion lift recovered 0.995 / 0.951 / 0.884
-(wage / fraud / dispute), ECE 0.0122 / 0.0019 / 0.0329 (the oracle's own ECE on the same slices
+Measured on this city (bench/quality.py's `champion` and `crude_baseline`, the same code as
+below; wage re-measured at 63080ae, after `court_cases_12m`): champion lift recovered
+0.983 / 0.951 / 0.884 (wage / fraud / dispute), ECE 0.0128 / 0.0019 / 0.0329 (the oracle's own ECE on the same slices
 0.0091 / 0.0022 / 0.0275: the wage and dispute test slices hold 2,929 and 602 rows), crude
 baseline 0.650 / 0.817 / 0.775. Floors sit LIFT_TOLERANCE below the measured lift; the crude baseline must stay within
 CRUDE_TOLERANCE of its measured value and below the champion on every task (the realistic
@@ -24,7 +24,7 @@ LIFT_TOLERANCE = 0.04
 CRUDE_TOLERANCE = 0.04
 #: task -> (measured champion lift, measured ECE, measured crude lift) on the small city.
 MEASURED = {
-    "wage-arrears": (0.995, 0.0122, 0.650),
+    "wage-arrears": (0.983, 0.0128, 0.650),
     "telecom-fraud": (0.951, 0.0019, 0.817),
     "dispute-escalation": (0.884, 0.0329, 0.775),
 }
