@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import FeatureDef
+from models.explanation_cache import ExplanationCache
 from models.risk_model import PREDICT_THREADS, RiskModel, feature_columns, feature_matrix
 from models.spec import Lang, RiskLevel
 
@@ -90,6 +91,8 @@ class ScoredArrays:
     raw_margin: np.ndarray
     base_value: float
     contributions: np.ndarray | None
+    #: rows whose contributions an `ExplanationCache` supplied (same model, same feature row)
+    reused_explanations: int = 0
 
 
 def _entity_ids(frame: pd.DataFrame) -> np.ndarray:
@@ -116,21 +119,30 @@ def score_arrays(
 
 
 def score_matrix(
-    model: RiskModel, matrix: np.ndarray, entity_ids: np.ndarray, explain: bool = True
+    model: RiskModel,
+    matrix: np.ndarray,
+    entity_ids: np.ndarray,
+    explain: bool = True,
+    cache: ExplanationCache | None = None,
 ) -> ScoredArrays:
     """`score_arrays` on a ready float matrix (`feature_matrix`'s encoding), no pandas.
 
     The service builds the matrix straight from validated request records: for a one-record
-    request the frame round trip cost more than the TreeSHAP call itself.
+    request the frame round trip cost more than the TreeSHAP call itself. With `cache` (which
+    must belong to `model`), rows explained before are reused: the same numbers.
     """
     booster = model.booster_
     contributions: np.ndarray | None = None
+    reused = 0
     if not len(matrix):
         raw_margin = np.empty(0)
         base_value = _base_value(model)
         contributions = np.empty((0, len(model.spec.features))) if explain else None
     elif explain:
-        contrib = model.explainer_.contributions(matrix)
+        if cache is None:
+            contrib = model.explainer_.contributions(matrix)
+        else:
+            contrib, reused = cache.contributions(matrix, model.explainer_.contributions)
         contributions = contrib[:, :-1]
         base_value = float(contrib[0, -1])
         raw_margin = contrib.sum(axis=1)
@@ -147,6 +159,7 @@ def score_matrix(
         raw_margin=raw_margin,
         base_value=base_value,
         contributions=contributions,
+        reused_explanations=reused,
     )
 
 

@@ -58,6 +58,12 @@ class Settings(BaseSettings):
         default=365, ge=1, description="`riskloop store purge` default: keep this many days."
     )
     max_body_bytes: int = 2_000_000
+    explanation_cache_rows: int = Field(
+        default=50_000,
+        ge=0,
+        description="Explanations of materialised entities kept per served model and reused "
+        "while the model version and the feature row are unchanged (0: off; ~1 KB a row).",
+    )
     reload_interval_s: float = 60.0
     webhook_secrets_file: Path = Field(
         default=Path("riskloop-webhook-secrets.json"),

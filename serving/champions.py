@@ -3,16 +3,17 @@ bento, and asking which version the alias points at now."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import bentoml
 
+from models.explanation_cache import ExplanationCache
 from models.registry import RISK_MODEL_ARTIFACT, load_registered
 from models.risk_model import RiskModel
-from models.settings import Settings
+from models.settings import Settings, get_settings
 from models.spec import get_spec
 from serving import schemas
 from serving.encoding import RecordEncoder
@@ -32,6 +33,10 @@ class ServedModel:
     loaded_at: datetime
     encoder: RecordEncoder
     last_reload_error: str | None = None
+    #: this version's explanations of materialised entities, by exact feature row
+    explanations: ExplanationCache = field(
+        default_factory=lambda: ExplanationCache(get_settings().explanation_cache_rows)
+    )
 
     def info(self) -> schemas.ModelInfo:
         return schemas.ModelInfo(

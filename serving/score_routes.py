@@ -19,8 +19,8 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from features.tasks import TASKS, Task
-from models.risk_model import feature_columns
-from models.scorer import ScoredArrays, score_arrays, score_matrix, scored_dicts
+from models.risk_model import feature_columns, feature_matrix
+from models.scorer import ScoredArrays, score_matrix, scored_dicts
 from serving import schemas
 from serving.champions import ServedModel
 from serving.encoding import (
@@ -40,6 +40,15 @@ from serving.routes import declare
 from serving.store import PreparedScore, WarningStore
 
 Lang = Literal["en", "zh"]
+
+#: Rows of materialised entities whose explanation the served model's cache supplied (same
+#: model version, same feature row), by task: Prometheus at /metrics.
+REUSED_EXPLANATIONS = bentoml.metrics.Counter(
+    name="riskloop_explanations_reused",
+    documentation="Entity rows whose TreeSHAP contributions were reused from the explanation "
+    "cache (same model version, same feature row) instead of recomputed.",
+    labelnames=["task"],
+)
 
 
 @dataclass(frozen=True)
@@ -105,7 +114,17 @@ class ScoringService:
         spec = served.model.spec
         frame = self.online.lookup(spec.slug, entity_ids, self.store.pseudonymise)
         values = feature_columns(spec, frame)
-        arrays = score_arrays(served.model, frame, explain=explain, columns=list(values))
+        # an entity scored by id again in the period sends the same row: its explanation is
+        # reused from the served model's cache (the same numbers; see models.explanation_cache)
+        arrays = score_matrix(
+            served.model,
+            feature_matrix(spec, frame, list(values)),
+            frame["entity_id"].astype(str).to_numpy(dtype=object),
+            explain=explain,
+            cache=served.explanations,
+        )
+        if arrays.reused_explanations:
+            REUSED_EXPLANATIONS.labels(task=served.task).inc(arrays.reused_explanations)
         scored = scored_dicts(served.model, arrays, values, explain=explain, top_k=top_k, lang=lang)
         results = service_results(scored, served, explain)
         days = [pd.Timestamp(v).date().isoformat() for v in frame["as_of"]]

@@ -123,6 +123,40 @@ def test_entity_ids_score_like_their_materialized_records(served: Served, task: 
     assert missing.status_code == 404 and "NO-SUCH-ENTITY" in missing.json()["error"]
 
 
+def _reused_explanations(served: Served, task: str) -> float:
+    """The service's `riskloop_explanations_reused_total` for `task`, read from /metrics."""
+    text = httpx.get(f"{served.url}/metrics", timeout=10).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("riskloop_explanations_reused_total") and f'task="{task}"' in line
+    )
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_an_entity_scored_again_reuses_its_explanation(served: Served, task: str) -> None:
+    """Scored by id twice with the same model and features, the second answer's explanations
+    come from the cache (counted at /metrics) and are the same numbers as the first's."""
+    ids = materialized(served, task).sample(12, random_state=11)["entity_id"].astype(str).tolist()
+    first = score(served, task, {"entity_ids": ids, "top_k": 4}).json()["results"]
+    before = _reused_explanations(served, task)
+    second = score(served, task, {"entity_ids": ids, "top_k": 4}).json()["results"]
+    assert _reused_explanations(served, task) - before == len(ids)
+    for a, b in zip(first, second, strict=True):
+        assert (a["score"], a["base_value"], a["contributions"], a["reasons"]) == (
+            b["score"],
+            b["base_value"],
+            b["contributions"],
+            b["reasons"],
+        )
+    # the same rows sent as records are explained afresh (no cache there): the same numbers
+    rows = materialized(served, task)
+    frame = rows.set_index(rows["entity_id"].astype(str), drop=False)
+    sent = score(served, task, {"records": as_records(task, frame.loc[ids]), "top_k": 4})
+    for a, b in zip(second, sent.json()["results"], strict=True):
+        assert (a["score"], a["contributions"]) == (b["score"], b["contributions"])
+
+
 def test_a_records_district_stays_with_its_warning(served: Served) -> None:
     """A record may carry its unit's district (not a feature: the score is the same); the
     warning it raises keeps it, and a malformed district is a 400 naming the field. (Ids of
