@@ -106,7 +106,13 @@ def test_periodic_check_follows_the_alias_without_a_request(
     uri = get_settings().mlflow_uri
     registry = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     port = free_port()
-    process, log = start_service(served.root, port, {"RISKLOOP_RELOAD_INTERVAL_S": "1"})
+    # its own BentoML home: a server starting clears $BENTOML_HOME/prometheus_multiproc_dir,
+    # which would wipe the first server's /metrics counters
+    process, log = start_service(
+        served.root,
+        port,
+        {"RISKLOOP_RELOAD_INTERVAL_S": "1", "BENTOML_HOME": str(served.root / "bentoml-watcher")},
+    )
     watcher = Served(
         f"http://127.0.0.1:{port}", served.root, served.keys, process, log, served.city
     )
