@@ -1,16 +1,14 @@
 """Records to the scorer's matrix and results to JSON bytes: the score path's encoding.
 
-A validated request's records go straight to a float matrix (`RecordEncoder`, no pandas), a
-large request is scored in parts on a side thread (`score_parts`), and the results are
-serialised while the store write runs; `results_response` stitches the warning ids in after
-the write.
+A validated request's records go straight to a float matrix (`RecordEncoder`, no pandas), and
+a large request's results are serialised while the store write runs; `results_response`
+stitches the warning ids in after the write.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +18,7 @@ import pydantic_core
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from models.risk_model import RiskModel
-from models.scorer import (
-    ScoredArrays,
-    ScoredRecord,
-    score_matrix,
-)
+from models.scorer import ScoredRecord
 from models.spec import TaskSpec
 
 logger = logging.getLogger("riskloop.serving")
@@ -33,14 +26,10 @@ logger = logging.getLogger("riskloop.serving")
 if TYPE_CHECKING:
     from serving.champions import ServedModel
 
-# From this many records a request is scored in parts of PIPELINE_PART_ROWS on a side thread
-# (LightGBM releases the GIL in TreeSHAP, on one core) while the request's thread turns the
-# parts already scored into results and their stored form; a small request runs in line (the
-# thread hand-off would cost about what it saves).
+# From this many records a request's work is shared with a side thread (TreeSHAP beside the
+# stored features, the store write beside the answer's JSON); a small request runs in line
+# (the thread hand-off would cost about what it saves).
 PIPELINE_MIN_ROWS = 64
-PIPELINE_PART_ROWS = 125
-# the last part is short: its results are made after the model is done, while nothing hides them
-PIPELINE_LAST_PART_ROWS = 32
 # below this many records the matrix is built row by row in one conversion (per column above)
 ROW_WISE_MAX_ROWS = 16
 
@@ -92,32 +81,6 @@ class RecordEncoder:
             else:
                 matrix[:, index] = [np.nan if v is None else codes.get(v, np.nan) for v in column]
         return matrix, values, entity_ids
-
-
-def part_bounds(n_rows: int) -> list[tuple[int, int]]:
-    """(start, stop) of each part: PIPELINE_PART_ROWS at a time, then a short last part."""
-    head = max(n_rows - PIPELINE_LAST_PART_ROWS, 0)
-    starts = [*range(0, head, PIPELINE_PART_ROWS), head] if head else [0]
-    return list(zip(starts, [*starts[1:], n_rows], strict=True))
-
-
-def score_parts(
-    model: RiskModel,
-    matrix: np.ndarray,
-    entity_ids: np.ndarray,
-    explain: bool,
-    bounds: Sequence[tuple[int, int]],
-    parts: Sequence[Future[ScoredArrays]],
-) -> None:
-    """Score `matrix` part by part in order, each part's arrays (or error) into its future."""
-    for index, (start, stop) in enumerate(bounds):
-        try:
-            arrays = score_matrix(model, matrix[start:stop], entity_ids[start:stop], explain)
-        except BaseException as exc:  # the waiting request re-raises it
-            for part in parts[index:]:
-                part.set_exception(exc)
-            return
-        parts[index].set_result(arrays)
 
 
 def _native(value: Any) -> Any:

@@ -8,7 +8,8 @@ to results, the store write, and the response in request order.
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
@@ -20,24 +21,23 @@ from starlette.responses import Response
 
 from features.tasks import TASKS, Task
 from models.risk_model import feature_columns, feature_matrix
-from models.scorer import ScoredArrays, score_matrix, scored_dicts
+from models.scorer import score_matrix, scored_dicts
 from serving import schemas
 from serving.champions import ServedModel
 from serving.encoding import (
     PIPELINE_MIN_ROWS,
     feature_dicts,
     json_response,
-    part_bounds,
     record_districts,
     result_json,
     results_response,
-    score_parts,
     service_results,
 )
 from serving.guard import request_actor
 from serving.online_store import DISTRICT, EntityNotMaterialized, OnlineStore
 from serving.routes import declare
 from serving.store import PreparedScore, WarningStore
+from serving.store.sqlite import SerialisedJSON, serialised
 
 Lang = Literal["en", "zh"]
 
@@ -148,50 +148,40 @@ class ScoringService:
     ) -> tuple[list[dict[str, Any]], list[PreparedScore]]:
         """Sent records' results and their stored form, in request order.
 
-        A large request is scored part by part on a side thread while this thread scrubs the
-        features, then turns each scored part into results and prepares them for the store:
-        nearly all of that Python work hides behind TreeSHAP. Rows are scored independently,
-        so the answers are the same as one call on the whole batch.
+        For a large request, the stored form of what does not depend on the scores (the
+        scrubbed features' JSON and the pseudonyms) is made on a side thread while this one
+        runs TreeSHAP, which releases the GIL for the whole batch. This way round, because a
+        thread coming back from GIL-free work waits up to the switch interval (5 ms) for a
+        busy thread to let go: the kernel starts at once, and the side work is the shorter.
         """
         matrix, values, ids = served.encoder.encode(records)
-        n_rows = len(ids)
+        raw_ids = ids.tolist()
         names = served.encoder.names
         districts = record_districts(records)
-        if n_rows < PIPELINE_MIN_ROWS:
+        features: Sequence[dict[str, Any]] | Sequence[SerialisedJSON]
+        hashes: list[str] | None = None
+        if len(raw_ids) < PIPELINE_MIN_ROWS:
             arrays = score_matrix(served.model, matrix, ids, explain=explain)
-            scored = scored_dicts(
-                served.model, arrays, values, explain=explain, top_k=top_k, lang=lang
-            )
-            results = service_results(scored, served, explain)
-            scrubbed = self.store.scrub_feature_columns(ids.tolist(), names, values)
-            prepared = self.store.prepare_scores(
-                _with_districts(results, districts), scrubbed_features=scrubbed
-            )
-            return results, prepared
-        bounds = part_bounds(n_rows)
-        parts: list[Future[ScoredArrays]] = [Future() for _ in bounds]
-        self._scoring_pool.submit(score_parts, served.model, matrix, ids, explain, bounds, parts)
-        scrubbed = self.store.scrub_feature_columns(ids.tolist(), names, values)
-        results = []
-        prepared = []
-        for (start, stop), part in zip(bounds, parts, strict=True):
-            scored = scored_dicts(
-                served.model,
-                part.result(),
-                [column[start:stop] for column in values],
-                explain=explain,
-                top_k=top_k,
-                lang=lang,
-            )
-            part_results = service_results(scored, served, explain)
-            prepared.extend(
-                self.store.prepare_scores(
-                    _with_districts(part_results, districts[start:stop]),
-                    scrubbed_features=scrubbed[start:stop],
-                )
-            )
-            results.extend(part_results)
+            features = self.store.scrub_feature_columns(raw_ids, names, values)
+        else:
+            stored = self._scoring_pool.submit(self._stored_features, raw_ids, names, values)
+            arrays = score_matrix(served.model, matrix, ids, explain=explain)
+            features, hashes = stored.result()
+        scored = scored_dicts(served.model, arrays, values, explain=explain, top_k=top_k, lang=lang)
+        results = service_results(scored, served, explain)
+        prepared = self.store.prepare_scores(
+            _with_districts(results, districts), scrubbed_features=features, entity_hashes=hashes
+        )
         return results, prepared
+
+    def _stored_features(
+        self, raw_ids: list[str], names: tuple[str, ...], values: list[list[Any]]
+    ) -> tuple[list[SerialisedJSON], list[str]]:
+        """The records' scrubbed features as stored JSON text, and their ids' pseudonyms."""
+        scrubbed = self.store.scrub_feature_columns(raw_ids, names, values)
+        return [serialised(row) for row in scrubbed], [
+            self.store.pseudonymise(raw_id) for raw_id in raw_ids
+        ]
 
 
 def _with_districts(

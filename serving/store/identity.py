@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -38,13 +38,25 @@ class EntityCipher:
     def _context(entity_hash: str) -> bytes:
         return f"riskloop:{entity_hash}".encode()
 
-    def encrypt(self, entity_id: str, *, entity_hash: str) -> str:
-        """`base64(nonce || ciphertext+tag)` under the current key."""
-        nonce = os.urandom(_NONCE_BYTES)
+    def encrypt(self, entity_id: str, *, entity_hash: str, nonce: bytes | None = None) -> str:
+        """`base64(nonce || ciphertext+tag)` under the current key; `nonce`, when given, is a
+        fresh one from `nonces` (never reuse one)."""
+        if nonce is None:
+            nonce = os.urandom(_NONCE_BYTES)
+        elif len(nonce) != _NONCE_BYTES:
+            raise ValueError(f"a nonce is {_NONCE_BYTES} bytes")
         sealed = self._aead[self.current_key_id].encrypt(
             nonce, entity_id.encode(), self._context(entity_hash)
         )
         return base64.b64encode(nonce + sealed).decode("ascii")
+
+    @staticmethod
+    def nonces(count: int) -> Iterator[bytes]:
+        """`count` fresh random nonces from one call to the OS generator: a request's warnings
+        are encrypted together, and one system call per id (which also hands the GIL to the
+        service's other threads each time) cost more than the encryption itself."""
+        pool = os.urandom(_NONCE_BYTES * count)
+        return (pool[i : i + _NONCE_BYTES] for i in range(0, len(pool), _NONCE_BYTES))
 
     def decrypt(self, token: str | None, key_id: str | None, *, entity_hash: str) -> str:
         """The plain id; raises `IdentityUnavailable` saying why it cannot be had."""

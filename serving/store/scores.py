@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -34,6 +34,7 @@ from serving.store.models import (
 )
 from serving.store.scrubbing import MemoScrubber
 from serving.store.sqlite import (
+    SerialisedJSON,
     insert_rows_sqlite,
     insert_scored_records_sqlite,
     serialised,
@@ -99,22 +100,33 @@ class ScoreWriter:
         results: Sequence[dict[str, Any]],
         *,
         as_of: date | None = None,
-        scrubbed_features: Sequence[dict[str, Any]] | None = None,
+        scrubbed_features: Sequence[dict[str, Any]] | Sequence[SerialisedJSON] | None = None,
+        entity_hashes: Sequence[str] | None = None,
     ) -> list[PreparedScore]:
         """`record_scores`' CPU part: each result's stored form, with no database access.
 
-        The service prepares a large request's results part by part while the model scores
-        the next part (LightGBM releases the GIL), then writes them with `record_prepared`.
-        Arguments as in `record_scores`.
+        The service makes what does not depend on the scores (the scrubbed features, which
+        may come already serialised, and `entity_hashes`, the ids' pseudonyms in order)
+        while the model explains the batch (TreeSHAP releases the GIL), then writes the
+        prepared rows with `record_prepared`. Other arguments as in `record_scores`.
         """
         default_as_of = as_of or datetime.now(UTC).date()
         if scrubbed_features is not None and len(scrubbed_features) != len(results):
             raise ValueError("scrubbed_features must have one entry per result")
+        if entity_hashes is not None and len(entity_hashes) != len(results):
+            raise ValueError("entity_hashes must have one entry per result")
+        cipher = self._cipher
+        n_warned = sum(str(result["risk_level"]) in WARNING_LEVELS for result in results)
+        context = _PrepareContext(
+            default_as_of=default_as_of,
+            nonces=None if cipher is None else cipher.nonces(n_warned),
+        )
         return [
             self._prepare(
                 result,
-                default_as_of,
+                context,
                 None if scrubbed_features is None else scrubbed_features[position],
+                None if entity_hashes is None else entity_hashes[position],
             )
             for position, result in enumerate(results)
         ]
@@ -279,8 +291,9 @@ class ScoreWriter:
     def _prepare(
         self,
         result: dict[str, Any],
-        default_as_of: date,
-        scrubbed_features: dict[str, Any] | None = None,
+        context: _PrepareContext,
+        scrubbed_features: dict[str, Any] | SerialisedJSON | None = None,
+        entity_hash: str | None = None,
     ) -> dict[str, Any]:
         """One result's stored form: pseudonymised id, period, scrubbed reasons and features.
 
@@ -288,7 +301,7 @@ class ScoreWriter:
         actions are stored only on a warning: a level below yellow skips them (None).
         """
         raw_id = str(result["entity_id"])
-        record_as_of = as_date(result.get("as_of") or default_as_of)
+        record_as_of, period = context.day(result.get("as_of"))
         level = str(result["risk_level"])
         warned = level in WARNING_LEVELS
         features = (
@@ -296,16 +309,19 @@ class ScoreWriter:
             if scrubbed_features is None
             else scrubbed_features
         )
-        entity_hash = self.pseudonymise(raw_id)
+        if entity_hash is None:
+            entity_hash = self.pseudonymise(raw_id)
         cipher = self._cipher if warned else None
         return {
             "entity_hash": entity_hash,
             "entity_cipher": (
-                None if cipher is None else cipher.encrypt(raw_id, entity_hash=entity_hash)
+                None
+                if cipher is None or context.nonces is None
+                else cipher.encrypt(raw_id, entity_hash=entity_hash, nonce=next(context.nonces))
             ),
             "key_id": None if cipher is None else cipher.current_key_id,
             "as_of": record_as_of,
-            "period": month_start(record_as_of),
+            "period": period,
             "district": result.get("district"),
             "score": float(result["score"]),
             "risk_level": level,
@@ -446,6 +462,25 @@ def _warning_audit(
             **extra,
         },
     }
+
+
+@dataclass
+class _PrepareContext:
+    """What `prepare_scores` works out once per request for `_prepare`: the default as-of
+    date, each distinct as-of's date and period, fresh nonces for the warnings' ids."""
+
+    default_as_of: date
+    nonces: Iterator[bytes] | None
+    days: dict[Any, tuple[date, date]] = field(default_factory=dict)
+
+    def day(self, value: Any) -> tuple[date, date]:
+        """(as-of date, period) of a result's `as_of` (the default when it has none)."""
+        key = value or self.default_as_of
+        found = self.days.get(key)
+        if found is None:
+            day = as_date(key)
+            found = self.days[key] = (day, month_start(day))
+        return found
 
 
 @dataclass

@@ -123,11 +123,31 @@ def _processors(
 def _bound_rows(
     table: Table, columns: tuple[str, ...], rows: Sequence[dict[str, Any]], dialect: Any
 ) -> list[tuple[Any, ...]]:
+    """Each row's values in `columns` order, bound by the columns' processors.
+
+    Columns without a processor are taken as they are, and a value repeated from the row
+    before (the request's `now` in every audit and history row) is bound once.
+    """
     processors = _processors(table, columns, dialect)
-    return [
-        tuple(process(row[name]) for process, name in zip(processors, columns, strict=True))
-        for row in rows
-    ]
+    processed = [i for i, process in enumerate(processors) if process is not unchanged]
+    if not processed:
+        return [tuple(row[name] for name in columns) for row in rows]
+    out: list[tuple[Any, ...]] = []
+    last: list[tuple[Any, Any]] = [(_NOTHING, None)] * len(columns)
+    for row in rows:
+        values = [row[name] for name in columns]
+        for i in processed:
+            value = values[i]
+            seen, bound = last[i]
+            if value is not seen:
+                bound = processors[i](value)
+                last[i] = (value, bound)
+            values[i] = bound
+        out.append(tuple(values))
+    return out
+
+
+_NOTHING = object()
 
 
 def _executemany(session: Session, statement: str, rows: list[tuple[Any, ...]]) -> None:

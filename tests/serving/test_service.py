@@ -412,16 +412,18 @@ def test_every_score_request_is_audited_with_the_key_name(served: Served) -> Non
     assert "AUDIT-ME" not in str(rows)
 
 
-def test_a_request_scored_in_parts_answers_like_one_in_process_call(served: Served) -> None:
-    """Over PIPELINE_MIN_ROWS records the service scores parts on a side thread: the same
-    answers, in request order, as one in-process call on the whole batch, all stored."""
+def test_a_request_shared_with_a_side_thread_answers_like_one_in_process_call(
+    served: Served,
+) -> None:
+    """From PIPELINE_MIN_ROWS records the service shares the work with a side thread: the
+    same answers, in request order, as one in-process call on the whole batch, all stored."""
     from models.registry import load_registered
     from models.scorer import score_frame
-    from serving.encoding import PIPELINE_PART_ROWS
+    from serving.encoding import PIPELINE_MIN_ROWS
 
     task = "wage-arrears"
     rows = materialized(served, task)
-    n_rows = 2 * PIPELINE_PART_ROWS + 7  # two full parts and a short one
+    n_rows = 4 * PIPELINE_MIN_ROWS + 7
     frame = pd.concat([rows] * (n_rows // len(rows) + 1), ignore_index=True).head(n_rows)
     frame = frame.iloc[::-1].reset_index(drop=True)  # not the online store's order
     response = score(served, task, {"records": as_records(task, frame), "lang": "zh"})
