@@ -37,6 +37,7 @@ from serving.store.sqlite import (
     SerialisedJSON,
     insert_rows_sqlite,
     insert_scored_records_sqlite,
+    select_in_sqlite,
     serialised,
     update_rows_sqlite,
 )
@@ -350,6 +351,19 @@ class ScoreWriter:
         columns = [table.c[name] for name in _STATE_COLUMNS]
         found: dict[tuple[str, date], dict[str, Any]] = {}
         # one query for a full request (MAX_RECORDS ids); longer lists within bind limits
+        if self._is_sqlite:  # the driver's own cursor (SQLite has no row locks to take)
+            for start in range(0, len(hashes), _IN_LIST_CHUNK):
+                for row in select_in_sqlite(
+                    session,
+                    self._engine.dialect,
+                    table_of(RiskWarning),
+                    _STATE_COLUMNS,
+                    {"task": task},
+                    {"entity_hash": hashes[start : start + _IN_LIST_CHUNK], "period": periods},
+                    "id",
+                ):
+                    found[(row["entity_hash"], row["period"])] = {**row, "new": False}
+            return found
         for start in range(0, len(hashes), _IN_LIST_CHUNK):
             query = (
                 select(*columns)
@@ -361,9 +375,8 @@ class ScoreWriter:
                 .order_by(table.c.id)
                 .with_for_update()
             )
-            for row in session.execute(query).mappings():
-                state = {**row, "new": False}
-                found[(state["entity_hash"], state["period"])] = state
+            for mapping in session.execute(query).mappings():
+                found[(mapping["entity_hash"], mapping["period"])] = {**mapping, "new": False}
         return found
 
 

@@ -195,6 +195,56 @@ def update_rows_sqlite(
     )
 
 
+@lru_cache(maxsize=64)
+def _result_processors(
+    table: Table, columns: tuple[str, ...], dialect: Any
+) -> tuple[Callable[[Any], Any], ...]:
+    """The result processors of `table`'s `columns` on `dialect` (identity where none)."""
+    out = []
+    for name in columns:
+        column = table.c[name]
+        process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        out.append(process if process is not None else unchanged)
+    return tuple(out)
+
+
+def select_in_sqlite(
+    session: Session,
+    dialect: Any,
+    table: Table,
+    columns: tuple[str, ...],
+    equal: dict[str, Any],
+    within: dict[str, Sequence[Any]],
+    order_by: str,
+) -> list[dict[str, Any]]:
+    """`SELECT columns FROM table WHERE k = v AND k2 IN (...) ORDER BY order_by` on the
+    session's own SQLite connection, values bound and results converted by each column's
+    SQLAlchemy processors, as Core does: the rows as dicts. (For a one-record score request
+    the ORM session's statement handling cost more than the query.)"""
+    names = (*equal, *within)
+    clauses = [f"{name} = ?" for name in equal] + [
+        f"{name} IN ({', '.join('?' for _ in values)})" for name, values in within.items()
+    ]
+    binders = _processors(table, names, dialect)
+    params: list[Any] = [bind(value) for bind, value in zip(binders, equal.values(), strict=False)]
+    for bind, values in zip(binders[len(equal) :], within.values(), strict=True):
+        params.extend(bind(value) for value in values)
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {table.name} WHERE {' AND '.join(clauses)} "
+        f"ORDER BY {order_by}"
+    )
+    connection = session.connection().connection.dbapi_connection
+    assert connection is not None  # checked out for the session's transaction
+    processors = _result_processors(table, columns, dialect)
+    return [
+        {
+            name: process(value)
+            for name, process, value in zip(columns, processors, row, strict=True)
+        }
+        for row in connection.execute(sql, params)
+    ]
+
+
 # the SQLite scored-records INSERT's columns, in its tuples' order: per row, then per request
 _SCORED_RECORD_COLUMNS = (
     "entity_hash",
