@@ -33,8 +33,6 @@ class ExplanationCache:
         self.max_rows = max_rows
         self._rows: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
-        self.reused = 0
-        self.computed = 0
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -47,8 +45,6 @@ class ExplanationCache:
         """
         matrix = np.ascontiguousarray(matrix, dtype=np.float64)
         if self.max_rows == 0 or not len(matrix):
-            with self._lock:
-                self.computed += len(matrix)
             return explain(matrix), 0
         keys = [row.tobytes() for row in matrix]
         with self._lock:
@@ -70,11 +66,7 @@ class ExplanationCache:
                 if row is not None:
                     out[index] = row
             self._keep([keys[index] for index in missing], fresh)
-        reused = len(keys) - len(missing)
-        with self._lock:
-            self.reused += reused
-            self.computed += len(missing)
-        return out, reused
+        return out, len(keys) - len(missing)
 
     def _keep(self, keys: list[bytes], rows: np.ndarray) -> None:
         """Remember freshly explained rows (copies), dropping the least recently used."""

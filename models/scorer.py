@@ -106,6 +106,7 @@ def score_arrays(
     frame: pd.DataFrame,
     explain: bool = True,
     columns: list[np.ndarray] | None = None,
+    cache: ExplanationCache | None = None,
 ) -> ScoredArrays:
     """Scores, levels and (with `explain`) the TreeSHAP matrix for every row of `frame`.
 
@@ -115,7 +116,7 @@ def score_arrays(
     column lookup when the caller needs the raw values too.
     """
     matrix = feature_matrix(model.spec, frame, columns)
-    return score_matrix(model, matrix, _entity_ids(frame), explain=explain)
+    return score_matrix(model, matrix, _entity_ids(frame), explain=explain, cache=cache)
 
 
 def score_matrix(

@@ -20,8 +20,8 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from features.tasks import TASKS, Task
-from models.risk_model import feature_columns, feature_matrix
-from models.scorer import score_matrix, scored_dicts
+from models.risk_model import feature_columns
+from models.scorer import score_arrays, score_matrix, scored_dicts
 from serving import schemas
 from serving.champions import ServedModel
 from serving.encoding import (
@@ -116,12 +116,8 @@ class ScoringService:
         values = feature_columns(spec, frame)
         # an entity scored by id again in the period sends the same row: its explanation is
         # reused from the served model's cache (the same numbers; see models.explanation_cache)
-        arrays = score_matrix(
-            served.model,
-            feature_matrix(spec, frame, list(values)),
-            frame["entity_id"].astype(str).to_numpy(dtype=object),
-            explain=explain,
-            cache=served.explanations,
+        arrays = score_arrays(
+            served.model, frame, explain=explain, columns=list(values), cache=served.explanations
         )
         if arrays.reused_explanations:
             REUSED_EXPLANATIONS.labels(task=served.task).inc(arrays.reused_explanations)

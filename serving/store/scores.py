@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -347,36 +347,36 @@ class ScoreWriter:
             return {}
         hashes = sorted({item["entity_hash"] for item in items})
         periods = sorted({item["period"] for item in items})
-        table = RiskWarning.__table__
-        columns = [table.c[name] for name in _STATE_COLUMNS]
+        table = table_of(RiskWarning)
         found: dict[tuple[str, date], dict[str, Any]] = {}
         # one query for a full request (MAX_RECORDS ids); longer lists within bind limits
-        if self._is_sqlite:  # the driver's own cursor (SQLite has no row locks to take)
-            for start in range(0, len(hashes), _IN_LIST_CHUNK):
-                for row in select_in_sqlite(
+        for start in range(0, len(hashes), _IN_LIST_CHUNK):
+            chunk = hashes[start : start + _IN_LIST_CHUNK]
+            rows: Iterable[Mapping[Any, Any]]
+            if self._is_sqlite:  # the driver's own cursor (SQLite has no row locks to take)
+                rows = select_in_sqlite(
                     session,
                     self._engine.dialect,
-                    table_of(RiskWarning),
+                    table,
                     _STATE_COLUMNS,
                     {"task": task},
-                    {"entity_hash": hashes[start : start + _IN_LIST_CHUNK], "period": periods},
+                    {"entity_hash": chunk, "period": periods},
                     "id",
-                ):
-                    found[(row["entity_hash"], row["period"])] = {**row, "new": False}
-            return found
-        for start in range(0, len(hashes), _IN_LIST_CHUNK):
-            query = (
-                select(*columns)
-                .where(
-                    table.c.task == task,
-                    table.c.entity_hash.in_(hashes[start : start + _IN_LIST_CHUNK]),
-                    table.c.period.in_(periods),
                 )
-                .order_by(table.c.id)
-                .with_for_update()
-            )
-            for mapping in session.execute(query).mappings():
-                found[(mapping["entity_hash"], mapping["period"])] = {**mapping, "new": False}
+            else:
+                query = (
+                    select(*[table.c[name] for name in _STATE_COLUMNS])
+                    .where(
+                        table.c.task == task,
+                        table.c.entity_hash.in_(chunk),
+                        table.c.period.in_(periods),
+                    )
+                    .order_by(table.c.id)
+                    .with_for_update()
+                )
+                rows = session.execute(query).mappings()
+            for row in rows:
+                found[(row["entity_hash"], row["period"])] = {**row, "new": False}
         return found
 
 

@@ -150,12 +150,17 @@ def _bound_rows(
 _NOTHING = object()
 
 
+def _driver_connection(session: Session) -> Any:
+    """The session's own DBAPI connection, inside its transaction."""
+    connection = session.connection().connection.dbapi_connection
+    assert connection is not None  # checked out for the session's transaction
+    return connection
+
+
 def _executemany(session: Session, statement: str, rows: list[tuple[Any, ...]]) -> None:
     """`statement` for each row on the session's own DBAPI connection, in its transaction
     (SQLAlchemy's execution context cost more than a one-row insert itself)."""
-    connection = session.connection().connection.dbapi_connection
-    assert connection is not None  # checked out for the session's transaction
-    connection.executemany(statement, rows)
+    _driver_connection(session).executemany(statement, rows)
 
 
 def insert_rows_sqlite(
@@ -233,15 +238,13 @@ def select_in_sqlite(
         f"SELECT {', '.join(columns)} FROM {table.name} WHERE {' AND '.join(clauses)} "
         f"ORDER BY {order_by}"
     )
-    connection = session.connection().connection.dbapi_connection
-    assert connection is not None  # checked out for the session's transaction
     processors = _result_processors(table, columns, dialect)
     return [
         {
             name: process(value)
             for name, process, value in zip(columns, processors, row, strict=True)
         }
-        for row in connection.execute(sql, params)
+        for row in _driver_connection(session).execute(sql, params)
     ]
 
 

@@ -51,7 +51,7 @@ def test_reused_rows_are_the_explainers_numbers(explainer: TreeExplainer) -> Non
     again, reused = cache.contributions(mixed, explainer.contributions)
     assert reused == 120
     assert np.array_equal(again, explainer.contributions(mixed), equal_nan=True)
-    assert (cache.reused, cache.computed) == (120, 280)
+    assert len(cache) == 280  # every row explained is kept, each once
 
 
 @pytest.mark.parametrize(
@@ -107,5 +107,4 @@ def test_threads_sharing_a_cache_get_the_same_numbers(explainer: TreeExplainer) 
         results = list(pool.map(lambda b: cache.contributions(b, explainer.contributions), batches))
     for batch, (got, _) in zip(batches, results, strict=True):
         assert np.array_equal(got, explainer.contributions(batch))
-    assert cache.reused + cache.computed == 40 * 60
-    assert cache.reused >= (40 - 3 * 4) * 60 and len(cache) <= 200
+    assert sum(reused for _, reused in results) >= (40 - 3 * 4) * 60 and len(cache) <= 200
