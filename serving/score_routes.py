@@ -8,12 +8,13 @@ to results, the store write, and the response in request order.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Literal
 
+import anyio
 import bentoml
 import pandas as pd
 from pydantic import BaseModel
@@ -67,13 +68,30 @@ class ScoringService:
 
     _served: dict[str, ServedModel]
     _scoring_pool: ThreadPoolExecutor
+    _large_requests: anyio.CapacityLimiter | None
     online: OnlineStore
     store: WarningStore
 
-    def _score(self, task: str, ctx: bentoml.Context, request: ScoreArgs) -> Response:
-        actor = request_actor(ctx.request)
+    async def _score(self, task: str, ctx: bentoml.Context, request: ScoreArgs) -> Response:
+        """A small request of records is answered on the event loop, its store write awaited
+        from the store's writer thread (under concurrent single-record requests a hop to a
+        worker thread and back cost more CPU than the scoring); a large request, or one by
+        entity ids (which reads the online store), is answered on a thread, one at a time."""
+        actor = request_actor(ctx.request).audit_name
         try:
-            return self.answer(task, actor.audit_name, request)
+            if request.entity_ids is None and len(request.records or []) < PIPELINE_MIN_ROWS:
+                served, results, prepared = self._results(task, request)
+                written = self.store.record_prepared_later(
+                    **self._write_args(actor, task, served, prepared)
+                )
+                encoded = [result_json(result) for result in results]
+                warning_ids: list[str | None] = await asyncio.wrap_future(written)
+                return results_response(encoded, warning_ids)
+            if self._large_requests is None:  # made on the event loop, which it belongs to
+                self._large_requests = anyio.CapacityLimiter(1)
+            return await anyio.to_thread.run_sync(
+                self.answer, task, actor, request, limiter=self._large_requests
+            )
         except EntityNotMaterialized as exc:
             # BentoML copies the context's status onto a returned Response: set both
             ctx.response.status_code = 404
@@ -83,28 +101,38 @@ class ScoringService:
         """A validated request's answer, its results recorded (committed) first: the score
         route's work after the guard and validation, which the serving bench also times in
         process. Raises `EntityNotMaterialized` for an id the online store lacks."""
+        served, results, prepared = self._results(task, request)
+        write = self._write_args(actor, task, served, prepared)
+        if len(results) < PIPELINE_MIN_ROWS:
+            warning_ids = self.store.record_prepared(**write)
+            return results_response([result_json(result) for result in results], warning_ids)
+        # a large request's results are serialised while the store's writer thread writes them
+        # (SQLite releases the GIL as it inserts and commits); the answer waits for the commit
+        written = self.store.record_prepared_later(**write)
+        encoded = [result_json(result) for result in results]
+        return results_response(encoded, written.result())
+
+    def _results(
+        self, task: str, request: ScoreArgs
+    ) -> tuple[ServedModel, list[dict[str, Any]], list[PreparedScore]]:
+        """The served model, the request's results and their stored form."""
         served = self._served[task]
         options = (request.explain, request.top_k, request.lang)
         if request.entity_ids is None:
-            results, prepared = self._score_records(served, request.records or [], *options)
-        else:
-            results, prepared = self._score_entities(served, request.entity_ids, *options)
-        record = partial(
-            self.store.record_prepared,
-            actor=actor,
-            task=task,
-            model_name=served.name,
-            model_version=served.version,
-            prepared=prepared,
-        )
-        if len(results) < PIPELINE_MIN_ROWS:
-            warning_ids = record()
-            return results_response([result_json(result) for result in results], warning_ids)
-        # a large request's results are serialised while a side thread writes them (SQLite
-        # releases the GIL as it inserts and commits); the answer still waits for the commit
-        written = self._scoring_pool.submit(record)
-        encoded = [result_json(result) for result in results]
-        return results_response(encoded, written.result())
+            return served, *self._score_records(served, request.records or [], *options)
+        return served, *self._score_entities(served, request.entity_ids, *options)
+
+    @staticmethod
+    def _write_args(
+        actor: str, task: str, served: ServedModel, prepared: list[PreparedScore]
+    ) -> dict[str, Any]:
+        return {
+            "actor": actor,
+            "task": task,
+            "model_name": served.name,
+            "model_version": served.version,
+            "prepared": prepared,
+        }
 
     def _score_entities(
         self, served: ServedModel, entity_ids: list[str], explain: bool, top_k: int, lang: Lang
@@ -197,8 +225,8 @@ def score_api(task: Task) -> Any:
     """The BentoML API scoring `task`, declared in the routing table with action `score`."""
     route = declare("POST", f"/v1/{task.name}/score", "score", reads_body=True)
 
-    def score(self: ScoringService, ctx: bentoml.Context, **request: Any) -> Response:
-        return self._score(task.name, ctx, ScoreArgs(**request))
+    async def score(self: ScoringService, ctx: bentoml.Context, **request: Any) -> Response:
+        return await self._score(task.name, ctx, ScoreArgs(**request))
 
     score.__name__ = score.__qualname__ = f"score_{task.slug}"
     score.__doc__ = f"Score each {task.unit}: {task.label}."

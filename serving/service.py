@@ -74,6 +74,7 @@ class _RiskloopService(ScoringService):
         self.sessions = SessionSigner(secrets.session_secret)
         self._stop = threading.Event()
         self._scoring_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="riskloop-score")
+        self._large_requests = None  # large score requests, one at a time (made on the loop)
         # Loaded models, libraries and catalogs never die: moving them out of the collector's
         # view keeps full collections (which walk every tracked object) short under load.
         gc.collect()

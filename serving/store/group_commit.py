@@ -11,12 +11,18 @@ before `submit` returns, its answer is its own, and it sees the writes queued be
 sequential writer would (same transaction, in arrival order). If a group's transaction fails,
 each of its writes is retried alone through the store's ordinary path, so one write's error
 is never another's.
+
+`submit_future` queues a write without a thread waiting for it (the score route on the event
+loop awaits the future): when no writer leads, the committer's own writer thread leads the
+group, and a group whose first write has no waiting thread is led by that thread too. The
+future's answer is set after the commit, as `submit` returns after it.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -32,6 +38,8 @@ class _Job(Generic[T]):
     lead: bool = False
     result: T | None = None
     error: BaseException | None = None
+    #: set for a job queued by `submit_future` (no thread waits on `done`)
+    future: Future[T] | None = None
 
     def answer(self) -> T:
         if self.error is not None:
@@ -54,6 +62,7 @@ class GroupCommitter:
         self._lock = threading.Lock()
         self._pending: list[_Job[Any]] = []
         self._leading = False
+        self._writer: ThreadPoolExecutor | None = None  # leads future-only groups; made on use
 
     def submit(self, work: Callable[[Session], T]) -> T:
         """Run `work(session)` in a committed transaction, maybe shared; its answer."""
@@ -66,19 +75,58 @@ class GroupCommitter:
             job.done.wait()
             if not job.lead:  # answered by a leader, not woken to lead
                 return job.answer()
-        with self._lock:
-            group, self._pending = self._pending, []
-        try:
-            self._run(group)
-        finally:
-            with self._lock:
-                if self._pending:  # the next group's first writer leads it
-                    following = self._pending[0]
-                    following.lead = True
-                    following.done.set()
-                else:
-                    self._leading = False
+        self._lead()
         return job.answer()
+
+    def submit_future(self, work: Callable[[Session], T]) -> Future[T]:
+        """Queue `work(session)` for a committed transaction, maybe shared; a future of its
+        answer (set after the commit), for a caller that must not block (an event loop)."""
+        future: Future[T] = Future()
+        future.set_running_or_notify_cancel()  # never cancelled: a queued write is written
+        job = _Job(work, future=future)
+        with self._lock:
+            self._pending.append(job)
+            lead = not self._leading
+            self._leading = True
+        if lead:
+            self._writer_thread().submit(self._lead, writer=True)
+        return future
+
+    def close(self) -> None:
+        """Stop the writer thread once the writes queued for it are committed."""
+        with self._lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.shutdown(wait=True)
+
+    def _writer_thread(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(1, thread_name_prefix="riskloop-store-writer")
+            return self._writer
+
+    def _lead(self, *, writer: bool = False) -> None:
+        """Run the waiting group, then hand the lead on: to the next group's first writer if
+        a thread waits for it, else to the writer thread (which, leading, keeps on while the
+        next group's first write has no thread waiting, so `close` finds nothing left)."""
+        while True:
+            with self._lock:
+                group, self._pending = self._pending, []
+            try:
+                self._run(group)
+            finally:
+                with self._lock:
+                    following = self._pending[0] if self._pending else None
+                    if following is None:
+                        self._leading = False
+                    elif following.future is None:
+                        following.lead = True
+                        following.done.set()
+            if following is None or following.future is None:
+                return
+            if not writer:  # a caller's thread returns to its caller
+                self._writer_thread().submit(self._lead, writer=True)
+                return
 
     def _run(self, group: list[_Job[Any]]) -> None:
         try:
@@ -102,5 +150,10 @@ class GroupCommitter:
 
     @staticmethod
     def _release(job: _Job[Any]) -> None:
-        if not job.lead:
+        if job.future is not None:
+            if job.error is not None:
+                job.future.set_exception(job.error)
+            else:
+                job.future.set_result(job.result)
+        elif not job.lead:
             job.done.set()

@@ -16,7 +16,9 @@ reveals and purges; this module reads and writes warnings and the audit log.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime
 from functools import partial
 from pathlib import Path
@@ -96,6 +98,8 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
             if self._is_sqlite
             else None
         )
+        self._writers: ThreadPoolExecutor | None = None  # PostgreSQL's `_write_later`; on use
+        self._writers_lock = threading.Lock()
         self.upgrade()
         self.sync_departments(department_tasks())
 
@@ -113,7 +117,13 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
         return self._engine
 
     def close(self) -> None:
-        """Release pooled connections."""
+        """Finish the writes queued on writer threads, then release pooled connections."""
+        if self._grouped is not None:
+            self._grouped.close()
+        with self._writers_lock:
+            writers, self._writers = self._writers, None
+        if writers is not None:
+            writers.shutdown(wait=True)
         self._engine.dispose()
 
     def __enter__(self) -> WarningStore:
@@ -544,6 +554,16 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
         if self._grouped is None:
             return self._write(work, retry_integrity=True)
         return self._grouped.submit(work)
+
+    def _write_later(self, work: Callable[[Session], T]) -> Future[T]:
+        """`_write_shared(work)` on a writer thread: a future of its answer, set after the
+        commit (SQLite: the group committer's writer; PostgreSQL: a small pool of them)."""
+        if self._grouped is not None:
+            return self._grouped.submit_future(work)
+        with self._writers_lock:
+            if self._writers is None:
+                self._writers = ThreadPoolExecutor(4, thread_name_prefix="riskloop-store-writer")
+        return self._writers.submit(self._write, work, retry_integrity=True)
 
     def _write(self, work: Callable[[Session], T], *, retry_integrity: bool = False) -> T:
         """Run `work` in one write transaction, retrying races the database reports.

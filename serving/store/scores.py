@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -56,6 +57,7 @@ class ScoreWriter:
     _cipher: EntityCipher | None
     _write: Callable[..., Any]
     _write_shared: Callable[..., Any]
+    _write_later: Callable[..., Any]
     pseudonymise: Callable[[str], str]
 
     # ---------------------------------------------------------------- writes
@@ -146,6 +148,31 @@ class ScoreWriter:
         Returns:
             The warning id for each result, None where the level raised no warning.
         """
+        write = self._prepared_write(actor, task, model_name, model_version, prepared)
+        return self._write_shared(write)  # type: ignore[no-any-return]
+
+    def record_prepared_later(
+        self,
+        *,
+        actor: str,
+        task: str,
+        model_name: str,
+        model_version: str,
+        prepared: Sequence[PreparedScore],
+    ) -> Future[list[str | None]]:
+        """`record_prepared` queued for the store's writer thread: a future of the warning
+        ids, set once the write is committed (for a caller that must not block)."""
+        write = self._prepared_write(actor, task, model_name, model_version, prepared)
+        return self._write_later(write)  # type: ignore[no-any-return]
+
+    def _prepared_write(
+        self,
+        actor: str,
+        task: str,
+        model_name: str,
+        model_version: str,
+        prepared: Sequence[PreparedScore],
+    ) -> Callable[[Session], list[str | None]]:
         rows = list(prepared)
 
         def write(session: Session) -> list[str | None]:
@@ -153,7 +180,7 @@ class ScoreWriter:
                 session, actor, task, str(model_name), str(model_version), rows
             )[0]
 
-        return self._write_shared(write)  # type: ignore[no-any-return]
+        return write
 
     def record_scores_counted(
         self,

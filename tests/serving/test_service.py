@@ -445,3 +445,60 @@ def test_a_request_shared_with_a_side_thread_answers_like_one_in_process_call(
         for warning_id in {got["warning_id"] for got in results} - {None}:
             warning = client.get(f"/v1/warnings/{warning_id}", headers=served.headers())
             assert warning.status_code == 200, warning.text
+
+
+def test_concurrent_single_records_are_each_committed_before_their_answer(
+    served: Served,
+) -> None:
+    """Small requests are answered on the event loop and their writes grouped by the store's
+    writer thread: under 12 concurrent clients every answer's warning is already readable
+    when the answer arrives, scores match the in-process scorer, and each request is audited."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from models.registry import load_registered
+    from models.scorer import score_frame
+
+    task = "dispute-escalation"
+    rows = materialized(served, task).head(24).reset_index(drop=True)
+    records = as_records(task, rows)
+    model, _ = load_registered(task, "champion")
+    expected = {r.entity_id: r for r in score_frame(model, rows, explain=True, top_k=5)}
+    before = _audited_requests(served)
+
+    def client(offset: int) -> list[tuple[str, float, str | None, int]]:
+        seen = []
+        with served.client() as http:
+            for record in records[offset::12]:
+                answer = http.post(
+                    f"/v1/{task}/score", json={"records": [record]}, headers=served.headers()
+                )
+                assert answer.status_code == 200, answer.text
+                result = answer.json()["results"][0]
+                status = None
+                if result["warning_id"] is not None:
+                    warning = http.get(
+                        f"/v1/warnings/{result['warning_id']}", headers=served.headers()
+                    )
+                    status = warning.status_code
+                seen.append((result["entity_id"], result["score"], result["warning_id"], status))
+        return seen
+
+    with ThreadPoolExecutor(12) as pool:
+        answers = [item for batch in pool.map(client, range(12)) for item in batch]
+    assert sorted(a[0] for a in answers) == sorted(r["entity_id"] for r in records)
+    for entity_id, got, warning_id, status in answers:
+        want = expected[entity_id]
+        assert got == pytest.approx(want.score, abs=1e-12)
+        assert (warning_id is not None) == (want.risk_level in WARNING_LEVELS)
+        assert status in (None, 200)
+    assert _audited_requests(served) - before == len(records)
+
+
+def _audited_requests(served: Served) -> int:
+    from models.secret_keys import load_secrets
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    settings = get_settings()
+    with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
+        return sum(row["action"] == "score_request" for row in store.audit_rows())

@@ -150,3 +150,145 @@ def test_a_failing_write_fails_alone(sqlite_store: WarningStore, scored: Callabl
     good_id = outcome["good"][0]
     assert store.get_warning(good_id)["risk_level"] == "red"
     assert not grouped._leading and not grouped._pending
+
+
+def test_writes_queued_without_a_waiting_thread_share_a_commit(
+    sqlite_store: WarningStore, scored: Callable
+) -> None:
+    """`record_prepared_later` (the score route's write from the event loop) queues without a
+    thread waiting: writes queued behind a held transaction are committed together by the
+    store's writer thread, in arrival order, and each future answers its own ids."""
+    store = sqlite_store
+    grouped = store._grouped
+    assert grouped is not None
+    release = threading.Event()
+    commits = _commits(store)
+
+    def first(session: Session) -> list[str | None]:
+        session.execute(text("SELECT 1"))
+        release.wait(20)
+        return ["held"]
+
+    held = grouped.submit_future(first)
+    _wait_for(lambda: grouped._leading and not grouped._pending, "the writer thread to lead")
+    futures = []
+    for index in range(1, N_WRITERS):
+        prepared = store.prepare_scores(
+            [scored("SHARED", 0.9, "red"), scored(f"OWN{index}", 0.1, "green")]
+        )
+        futures.append(
+            store.record_prepared_later(
+                actor=f"scorer-{index}",
+                task=TASK,
+                model_name="m",
+                model_version="1",
+                prepared=prepared,
+            )
+        )
+    assert not any(future.done() for future in [held, *futures])  # none answered uncommitted
+    before = commits[0]
+    release.set()
+    answers = [future.result(timeout=20) for future in futures]
+    assert held.result(timeout=20) == ["held"]
+    assert commits[0] - before == 2
+    assert len({ids[0] for ids in answers}) == 1 and all(ids[1] is None for ids in answers)
+    actors = [row["actor"] for row in store.audit_rows() if row["action"] == "score_request"]
+    assert actors == [f"scorer-{i}" for i in range(1, N_WRITERS)]
+    _wait_for(lambda: not grouped._leading, "the lead to be given up")
+    assert not grouped._pending
+
+
+def test_a_thread_queued_behind_the_writer_thread_leads_the_next_group(
+    sqlite_store: WarningStore, scored: Callable
+) -> None:
+    """A blocking writer queued behind a group the writer thread leads is woken to lead the
+    next group itself; a queued write that fails gets its own error through its future, and
+    the writes grouped with it are still committed."""
+    store = sqlite_store
+    grouped = store._grouped
+    assert grouped is not None
+    release = threading.Event()
+
+    def held(session: Session) -> str:
+        release.wait(20)
+        return "held"
+
+    def broken(session: Session) -> str:
+        raise ValueError("this write is broken")
+
+    first = grouped.submit_future(held)
+    _wait_for(lambda: grouped._leading and not grouped._pending, "the writer thread to lead")
+    outcome: dict[str, Any] = {}
+
+    def blocking() -> None:
+        outcome["thread"] = threading.current_thread().name
+        outcome["ids"] = store.record_scores(
+            actor="blocking",
+            task=TASK,
+            model_name="m",
+            model_version="1",
+            results=[scored("BLOCKING", 0.9, "red")],
+        )
+        outcome["leader"] = grouped._leading
+
+    thread = threading.Thread(target=blocking, name="blocking-writer")
+    thread.start()
+    _wait_for(lambda: len(grouped._pending) == 1, "the blocking writer to queue")
+    failing = grouped.submit_future(broken)
+    good = store.record_prepared_later(
+        actor="good",
+        task=TASK,
+        model_name="m",
+        model_version="1",
+        prepared=store.prepare_scores([scored("GOOD", 0.9, "red")]),
+    )
+    release.set()
+    thread.join(20)
+    assert first.result(timeout=20) == "held"
+    assert isinstance(failing.exception(timeout=20), ValueError)
+    good_id = good.result(timeout=20)[0]
+    assert store.get_warning(str(good_id))["risk_level"] == "red"
+    assert store.get_warning(str(outcome["ids"][0]))["risk_level"] == "red"
+    _wait_for(lambda: not grouped._leading, "the lead to be given up")
+    assert not grouped._pending
+
+
+def test_close_commits_what_was_queued(tmp_path: Path, scored: Callable) -> None:
+    """Closing the store waits for the writes its writer thread still holds: none is lost."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = WarningStore(url, SECRET)
+    futures = [
+        store.record_prepared_later(
+            actor="closing",
+            task=TASK,
+            model_name="m",
+            model_version="1",
+            prepared=store.prepare_scores([scored(f"CLOSE{i}", 0.9, "red")]),
+        )
+        for i in range(20)
+    ]
+    store.close()
+    assert all(future.done() for future in futures)
+    with WarningStore(url, SECRET) as reopened:
+        ids = {str(future.result()[0]) for future in futures}
+        assert {reopened.get_warning(i)["risk_level"] for i in ids} == {"red"}
+
+
+def test_a_write_queued_for_later_is_the_same_write(store: WarningStore, scored: Callable) -> None:
+    """On every backend (PostgreSQL: a pool of writer threads), `record_prepared_later`
+    stores what `record_prepared` stores: the entity scored again updates its warning."""
+    ids = []
+    for call in ("record_prepared", "record_prepared_later"):
+        answer = getattr(store, call)(
+            actor=call,
+            task=TASK,
+            model_name="m",
+            model_version="1",
+            prepared=store.prepare_scores(
+                [scored("TWICE", 0.9, "red"), scored("LOW", 0.1, "green")]
+            ),
+        )
+        ids.append(answer if call == "record_prepared" else answer.result(timeout=20))
+    assert ids[0] == ids[1] and ids[0][1] is None
+    warning = store.get_warning(str(ids[0][0]))
+    assert [e["event"] for e in warning["history"]] == ["raised", "score_update"]
