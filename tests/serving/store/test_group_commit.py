@@ -202,8 +202,8 @@ def test_a_thread_queued_behind_the_writer_thread_leads_the_next_group(
     sqlite_store: WarningStore, scored: Callable
 ) -> None:
     """A blocking writer queued behind a group the writer thread leads is woken to lead the
-    next group itself; a queued write that fails gets its own error through its future, and
-    the writes grouped with it are still committed."""
+    next group on its own thread, with the queued writes behind it; a write in that group that
+    fails gets its own error through its future, and the others are still committed."""
     store = sqlite_store
     grouped = store._grouped
     assert grouped is not None
@@ -211,7 +211,11 @@ def test_a_thread_queued_behind_the_writer_thread_leads_the_next_group(
 
     def held(session: Session) -> str:
         release.wait(20)
-        return "held"
+        return threading.current_thread().name
+
+    def ran_on(session: Session) -> str:
+        session.execute(text("SELECT 1"))
+        return threading.current_thread().name
 
     def broken(session: Session) -> str:
         raise ValueError("this write is broken")
@@ -219,21 +223,12 @@ def test_a_thread_queued_behind_the_writer_thread_leads_the_next_group(
     first = grouped.submit_future(held)
     _wait_for(lambda: grouped._leading and not grouped._pending, "the writer thread to lead")
     outcome: dict[str, Any] = {}
-
-    def blocking() -> None:
-        outcome["thread"] = threading.current_thread().name
-        outcome["ids"] = store.record_scores(
-            actor="blocking",
-            task=TASK,
-            model_name="m",
-            model_version="1",
-            results=[scored("BLOCKING", 0.9, "red")],
-        )
-        outcome["leader"] = grouped._leading
-
-    thread = threading.Thread(target=blocking, name="blocking-writer")
+    thread = threading.Thread(
+        target=lambda: outcome.update(blocking=grouped.submit(ran_on)), name="blocking-writer"
+    )
     thread.start()
     _wait_for(lambda: len(grouped._pending) == 1, "the blocking writer to queue")
+    behind = grouped.submit_future(ran_on)
     failing = grouped.submit_future(broken)
     good = store.record_prepared_later(
         actor="good",
@@ -244,11 +239,12 @@ def test_a_thread_queued_behind_the_writer_thread_leads_the_next_group(
     )
     release.set()
     thread.join(20)
-    assert first.result(timeout=20) == "held"
+    assert first.result(timeout=20).startswith("riskloop-store-writer")
+    assert outcome["blocking"] == "blocking-writer"
+    assert behind.result(timeout=20) == "blocking-writer"  # led by the woken thread
     assert isinstance(failing.exception(timeout=20), ValueError)
     good_id = good.result(timeout=20)[0]
     assert store.get_warning(str(good_id))["risk_level"] == "red"
-    assert store.get_warning(str(outcome["ids"][0]))["risk_level"] == "red"
     _wait_for(lambda: not grouped._leading, "the lead to be given up")
     assert not grouped._pending
 
