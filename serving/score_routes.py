@@ -37,7 +37,7 @@ from serving.encoding import (
 from serving.guard import request_actor
 from serving.online_store import DISTRICT, EntityNotMaterialized, OnlineStore
 from serving.routes import declare
-from serving.store import PreparedScore, WarningStore
+from serving.store import PreparedScore, ScoreWrite, WarningStore
 from serving.store.sqlite import SerialisedJSON, serialised
 
 Lang = Literal["en", "zh"]
@@ -82,7 +82,7 @@ class ScoringService:
             if request.entity_ids is None and len(request.records or []) < PIPELINE_MIN_ROWS:
                 served, results, prepared = self._results(task, request)
                 written = self.store.record_prepared_later(
-                    **self._write_args(actor, task, served, prepared)
+                    ScoreWrite(actor, task, served.name, served.version, prepared)
                 )
                 encoded = [result_json(result) for result in results]
                 warning_ids: list[str | None] = await asyncio.wrap_future(written)
@@ -102,13 +102,13 @@ class ScoringService:
         route's work after the guard and validation, which the serving bench also times in
         process. Raises `EntityNotMaterialized` for an id the online store lacks."""
         served, results, prepared = self._results(task, request)
-        write = self._write_args(actor, task, served, prepared)
+        write = ScoreWrite(actor, task, served.name, served.version, prepared)
         if len(results) < PIPELINE_MIN_ROWS:
-            warning_ids = self.store.record_prepared(**write)
+            warning_ids = self.store.record_prepared(write)
             return results_response([result_json(result) for result in results], warning_ids)
         # a large request's results are serialised while the store's writer thread writes them
         # (SQLite releases the GIL as it inserts and commits); the answer waits for the commit
-        written = self.store.record_prepared_later(**write)
+        written = self.store.record_prepared_later(write)
         encoded = [result_json(result) for result in results]
         return results_response(encoded, written.result())
 
@@ -121,18 +121,6 @@ class ScoringService:
         if request.entity_ids is None:
             return served, *self._score_records(served, request.records or [], *options)
         return served, *self._score_entities(served, request.entity_ids, *options)
-
-    @staticmethod
-    def _write_args(
-        actor: str, task: str, served: ServedModel, prepared: list[PreparedScore]
-    ) -> dict[str, Any]:
-        return {
-            "actor": actor,
-            "task": task,
-            "model_name": served.name,
-            "model_version": served.version,
-            "prepared": prepared,
-        }
 
     def _score_entities(
         self, served: ServedModel, entity_ids: list[str], explain: bool, top_k: int, lang: Lang

@@ -13,7 +13,7 @@ from serving.store.people import (
     UserRecord,
 )
 from serving.store.repository import MAX_PAGE_SIZE, WarningStore
-from serving.store.scores import PreparedScore
+from serving.store.scores import PreparedScore, ScoreWrite
 from serving.store.transitions import ALLOWED_TRANSITIONS, TransitionError, check_transition
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "MIN_PASSWORD_CHARS",
     "PeopleError",
     "PreparedScore",
+    "ScoreWrite",
     "SignInRefused",
     "StaleWarning",
     "TransitionError",

@@ -48,6 +48,17 @@ from serving.store.sqlite import (
 PreparedScore = dict[str, Any]
 
 
+@dataclass(frozen=True)
+class ScoreWrite:
+    """One score request's write: who asked, the task and model version, the prepared rows."""
+
+    actor: str
+    task: str
+    model_name: str
+    model_version: str
+    prepared: Sequence[PreparedScore]
+
+
 class ScoreWriter:
     """`WarningStore`'s score-request writes (mixed in; uses its engine, scrubber and cipher)."""
 
@@ -90,13 +101,8 @@ class ScoreWriter:
         Returns:
             The warning id for each result, None where the level raised no warning.
         """
-        return self.record_prepared(
-            actor=actor,
-            task=task,
-            model_name=model_name,
-            model_version=model_version,
-            prepared=self.prepare_scores(results, as_of=as_of, scrubbed_features=scrubbed_features),
-        )
+        prepared = self.prepare_scores(results, as_of=as_of, scrubbed_features=scrubbed_features)
+        return self.record_prepared(ScoreWrite(actor, task, model_name, model_version, prepared))
 
     def prepare_scores(
         self,
@@ -134,53 +140,27 @@ class ScoreWriter:
             for position, result in enumerate(results)
         ]
 
-    def record_prepared(
-        self,
-        *,
-        actor: str,
-        task: str,
-        model_name: str,
-        model_version: str,
-        prepared: Sequence[PreparedScore],
-    ) -> list[str | None]:
+    def record_prepared(self, write: ScoreWrite) -> list[str | None]:
         """`record_scores`' write: one transaction for results made by `prepare_scores`.
 
         Returns:
             The warning id for each result, None where the level raised no warning.
         """
-        write = self._prepared_write(actor, task, model_name, model_version, prepared)
-        return self._write_shared(write)  # type: ignore[no-any-return]
+        return self._write_shared(self._prepared_write(write))  # type: ignore[no-any-return]
 
-    def record_prepared_later(
-        self,
-        *,
-        actor: str,
-        task: str,
-        model_name: str,
-        model_version: str,
-        prepared: Sequence[PreparedScore],
-    ) -> Future[list[str | None]]:
+    def record_prepared_later(self, write: ScoreWrite) -> Future[list[str | None]]:
         """`record_prepared` queued for the store's writer thread: a future of the warning
         ids, set once the write is committed (for a caller that must not block)."""
-        write = self._prepared_write(actor, task, model_name, model_version, prepared)
-        return self._write_later(write)  # type: ignore[no-any-return]
+        return self._write_later(self._prepared_write(write))  # type: ignore[no-any-return]
 
-    def _prepared_write(
-        self,
-        actor: str,
-        task: str,
-        model_name: str,
-        model_version: str,
-        prepared: Sequence[PreparedScore],
-    ) -> Callable[[Session], list[str | None]]:
-        rows = list(prepared)
+    def _prepared_write(self, write: ScoreWrite) -> Callable[[Session], list[str | None]]:
+        rows = list(write.prepared)
+        names = (write.actor, write.task, str(write.model_name), str(write.model_version))
 
-        def write(session: Session) -> list[str | None]:
-            return self._record_scores(
-                session, actor, task, str(model_name), str(model_version), rows
-            )[0]
+        def run(session: Session) -> list[str | None]:
+            return self._record_scores(session, *names, rows)[0]
 
-        return write
+        return run
 
     def record_scores_counted(
         self,

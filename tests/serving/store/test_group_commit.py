@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
-from serving.store import WarningStore
+from serving.store import ScoreWrite, WarningStore
 
 from .conftest import SECRET
 
@@ -177,13 +177,7 @@ def test_writes_queued_without_a_waiting_thread_share_a_commit(
             [scored("SHARED", 0.9, "red"), scored(f"OWN{index}", 0.1, "green")]
         )
         futures.append(
-            store.record_prepared_later(
-                actor=f"scorer-{index}",
-                task=TASK,
-                model_name="m",
-                model_version="1",
-                prepared=prepared,
-            )
+            store.record_prepared_later(ScoreWrite(f"scorer-{index}", TASK, "m", "1", prepared))
         )
     assert not any(future.done() for future in [held, *futures])  # none answered uncommitted
     before = commits[0]
@@ -231,11 +225,7 @@ def test_a_thread_queued_behind_the_writer_thread_leads_the_next_group(
     behind = grouped.submit_future(ran_on)
     failing = grouped.submit_future(broken)
     good = store.record_prepared_later(
-        actor="good",
-        task=TASK,
-        model_name="m",
-        model_version="1",
-        prepared=store.prepare_scores([scored("GOOD", 0.9, "red")]),
+        ScoreWrite("good", TASK, "m", "1", store.prepare_scores([scored("GOOD", 0.9, "red")]))
     )
     release.set()
     thread.join(20)
@@ -255,11 +245,9 @@ def test_close_commits_what_was_queued(tmp_path: Path, scored: Callable) -> None
     store = WarningStore(url, SECRET)
     futures = [
         store.record_prepared_later(
-            actor="closing",
-            task=TASK,
-            model_name="m",
-            model_version="1",
-            prepared=store.prepare_scores([scored(f"CLOSE{i}", 0.9, "red")]),
+            ScoreWrite(
+                "closing", TASK, "m", "1", store.prepare_scores([scored(f"CLOSE{i}", 0.9, "red")])
+            )
         )
         for i in range(20)
     ]
@@ -275,15 +263,8 @@ def test_a_write_queued_for_later_is_the_same_write(store: WarningStore, scored:
     stores what `record_prepared` stores: the entity scored again updates its warning."""
     ids = []
     for call in ("record_prepared", "record_prepared_later"):
-        answer = getattr(store, call)(
-            actor=call,
-            task=TASK,
-            model_name="m",
-            model_version="1",
-            prepared=store.prepare_scores(
-                [scored("TWICE", 0.9, "red"), scored("LOW", 0.1, "green")]
-            ),
-        )
+        prepared = store.prepare_scores([scored("TWICE", 0.9, "red"), scored("LOW", 0.1, "green")])
+        answer = getattr(store, call)(ScoreWrite(call, TASK, "m", "1", prepared))
         ids.append(answer if call == "record_prepared" else answer.result(timeout=20))
     assert ids[0] == ids[1] and ids[0][1] is None
     warning = store.get_warning(str(ids[0][0]))
