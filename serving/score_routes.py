@@ -68,7 +68,7 @@ class ScoringService:
 
     _served: dict[str, ServedModel]
     _scoring_pool: ThreadPoolExecutor
-    _large_requests: anyio.CapacityLimiter | None
+    _large_requests: anyio.CapacityLimiter
     online: OnlineStore
     store: WarningStore
 
@@ -87,8 +87,6 @@ class ScoringService:
                 encoded = [result_json(result) for result in results]
                 warning_ids: list[str | None] = await asyncio.wrap_future(written)
                 return results_response(encoded, warning_ids)
-            if self._large_requests is None:  # made on the event loop, which it belongs to
-                self._large_requests = anyio.CapacityLimiter(1)
             return await anyio.to_thread.run_sync(
                 self.answer, task, actor, request, limiter=self._large_requests
             )

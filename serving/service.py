@@ -23,6 +23,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
+import anyio
 import bentoml
 
 from features.tasks import TASK_NAMES
@@ -73,8 +74,9 @@ class _RiskloopService(ScoringService):
         )
         self.sessions = SessionSigner(secrets.session_secret)
         self._stop = threading.Event()
-        self._scoring_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="riskloop-score")
-        self._large_requests = None  # large score requests, one at a time (made on the loop)
+        # a large request's stored features, made beside its TreeSHAP (one large request at a time)
+        self._scoring_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="riskloop-score")
+        self._large_requests = anyio.CapacityLimiter(1)  # large score requests, one at a time
         # Loaded models, libraries and catalogs never die: moving them out of the collector's
         # view keeps full collections (which walk every tracked object) short under load.
         gc.collect()
