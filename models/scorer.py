@@ -206,7 +206,7 @@ def reason_sentence(
     elif value is False:
         text = f"{label}: no" if lang == "en" else f"{label}：否"
     elif template:
-        text = template.format(value=value, label=label)
+        text = feature.reason_text(value, lang)
     else:
         shown = f"{value:.3g}" if isinstance(value, float) else str(value)
         text = f"{label}: {shown}" if lang == "en" else f"{label}：{shown}"

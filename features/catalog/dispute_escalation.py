@@ -72,7 +72,7 @@ DISPUTE_ESCALATION: tuple[FeatureDef, ...] = (
         direction=1,
         actionable=False,
         signal="many_parties",
-        reason_en="{value:.0f} parties involved",
+        reason_en="{value:.0f} [party|parties] involved",
         reason_zh="涉及{value:.0f}名当事人",
     ),
     FeatureDef(
@@ -100,7 +100,7 @@ DISPUTE_ESCALATION: tuple[FeatureDef, ...] = (
         direction=1,
         actionable=True,
         signal="prior_police_calls",
-        reason_en="{value:.0f} police calls involving the parties in the last 12 months",
+        reason_en="{value:.0f} police [call|calls] involving the parties in the last 12 months",
         reason_zh="当事人近12个月{value:.0f}次110报警",
     ),
     count_feature(
@@ -112,7 +112,7 @@ DISPUTE_ESCALATION: tuple[FeatureDef, ...] = (
         direction=1,
         actionable=True,
         signal="prior_petitions",
-        reason_en="{value:.0f} petitions by the parties in the last 12 months",
+        reason_en="{value:.0f} [petition|petitions] by the parties in the last 12 months",
         reason_zh="当事人近12个月信访{value:.0f}次",
     ),
     count_feature(
@@ -123,7 +123,7 @@ DISPUTE_ESCALATION: tuple[FeatureDef, ...] = (
         ("session_id", "available_at"),
         direction=0,
         actionable=True,
-        reason_en="{value:.0f} mediation sessions so far",
+        reason_en="{value:.0f} mediation [session|sessions] so far",
         reason_zh="已调解{value:.0f}次",
     ),
     count_feature(
@@ -135,7 +135,7 @@ DISPUTE_ESCALATION: tuple[FeatureDef, ...] = (
         direction=1,
         actionable=True,
         signal="failed_mediation",
-        reason_en="{value:.0f} failed or missed mediation sessions",
+        reason_en="{value:.0f} failed or missed mediation [session|sessions]",
         reason_zh="{value:.0f}次调解失败或当事人缺席",
     ),
     FeatureDef(
@@ -163,7 +163,7 @@ DISPUTE_ESCALATION: tuple[FeatureDef, ...] = (
         direction=1,
         actionable=True,
         signal="threat_emotion",
-        reason_en="threats noted on {value:.0f} grid visits",
+        reason_en="threats noted on {value:.0f} grid [visit|visits]",
         reason_zh="{value:.0f}次网格走访发现威胁言行",
     ),
     count_feature(
@@ -175,7 +175,7 @@ DISPUTE_ESCALATION: tuple[FeatureDef, ...] = (
         direction=1,
         actionable=True,
         signal="threat_emotion",
-        reason_en="strong emotion noted on {value:.0f} grid visits",
+        reason_en="strong emotion noted on {value:.0f} grid [visit|visits]",
         reason_zh="{value:.0f}次网格走访发现当事人情绪激动",
     ),
     count_feature(
@@ -186,7 +186,7 @@ DISPUTE_ESCALATION: tuple[FeatureDef, ...] = (
         ("visit_id", "available_at"),
         direction=0,
         actionable=True,
-        reason_en="{value:.0f} grid visits so far",
+        reason_en="{value:.0f} grid [visit|visits] so far",
         reason_zh="已网格走访{value:.0f}次",
     ),
     FeatureDef(
@@ -201,7 +201,7 @@ DISPUTE_ESCALATION: tuple[FeatureDef, ...] = (
         actionable=False,
         min_value=0.0,
         max_value=1440.0,
-        reason_en="grid visits in the district lasted {value:.0f} minutes on average",
+        reason_en="grid visits in the district lasted {value:.0f} [minute|minutes] on average",
         reason_zh="本区网格走访平均{value:.0f}分钟",
     ),
     FeatureDef(
@@ -261,7 +261,7 @@ DISPUTE_ESCALATION: tuple[FeatureDef, ...] = (
         actionable=False,
         min_value=0.0,
         max_value=3650.0,
-        reason_en="registered {value:.0f} days ago",
+        reason_en="registered {value:.0f} [day|days] ago",
         reason_zh="登记已{value:.0f}天",
     ),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,7 +30,9 @@ class FeatureDef:
             metadata: it lives with the simulator's truth, truth/drivers.json.)
         min_value / max_value: valid range, checked on API input.
         categories: allowed values of a category feature.
-        reason_en / reason_zh: sentence templates formatted with `value`.
+        reason_en / reason_zh: sentence templates formatted with `value` (and `label`);
+            `[one|other]` picks a word's form by the value: "{value:.0f} [complaint|complaints]"
+            reads "1 complaint" and "3 complaints" (`reason_text` fills them).
         why_kept: for age/sex-derived features, why the model may use them.
     """
 
@@ -49,6 +52,26 @@ class FeatureDef:
     reason_en: str = ""
     reason_zh: str = ""
     why_kept: str = ""
+
+    def reason_text(self, value: Any, lang: Literal["en", "zh"]) -> str:
+        """The reason template of `lang` filled with a (present) value."""
+        template = self.reason_zh if lang == "zh" else self.reason_en
+        label = self.label_zh if lang == "zh" else self.label_en
+        return fill_reason(template, value, label)
+
+
+_PLURAL = re.compile(r"\[([^\[\]|]*)\|([^\[\]|]*)\]")
+
+
+def fill_reason(template: str, value: Any, label: str = "") -> str:
+    """A reason template filled with `value`: each `[one|other]` becomes `one` when the value
+    is exactly 1 (a count of one) and `other` otherwise, then `{value}` and `{label}` are
+    formatted."""
+    if "[" not in template:
+        return template.format(value=value, label=label)
+    one = not isinstance(value, bool) and isinstance(value, int | float) and value == 1
+    chosen = _PLURAL.sub(lambda m: m.group(1) if one else m.group(2), template)
+    return chosen.format(value=value, label=label)
 
 
 COUNT_MAX = 10_000.0

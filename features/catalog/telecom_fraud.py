@@ -22,7 +22,7 @@ TELECOM_FRAUD: tuple[FeatureDef, ...] = (
         direction=1,
         actionable=True,
         signal="flagged_contacts",
-        reason_en="{value:.0f} calls or SMS from flagged numbers in the last 30 days",
+        reason_en="{value:.0f} [call or SMS|calls or SMS] from flagged numbers in the last 30 days",
         reason_zh="近30天接到{value:.0f}次涉诈号码来电或短信",
     ),
     count_feature(
@@ -34,7 +34,7 @@ TELECOM_FRAUD: tuple[FeatureDef, ...] = (
         direction=1,
         actionable=True,
         signal="flagged_contacts",
-        reason_en="{value:.0f} overseas calls in the last 30 days",
+        reason_en="{value:.0f} overseas [call|calls] in the last 30 days",
         reason_zh="近30天{value:.0f}次境外来电",
     ),
     count_feature(
@@ -46,7 +46,7 @@ TELECOM_FRAUD: tuple[FeatureDef, ...] = (
         direction=1,
         actionable=True,
         signal="risky_app_alerts",
-        reason_en="{value:.0f} screen-sharing alerts in the last 30 days",
+        reason_en="{value:.0f} screen-sharing [alert|alerts] in the last 30 days",
         reason_zh="近30天{value:.0f}次屏幕共享预警",
     ),
     count_feature(
@@ -58,7 +58,7 @@ TELECOM_FRAUD: tuple[FeatureDef, ...] = (
         direction=1,
         actionable=True,
         signal="risky_app_alerts",
-        reason_en="{value:.0f} phishing-URL alerts in the last 30 days",
+        reason_en="{value:.0f} phishing-URL [alert|alerts] in the last 30 days",
         reason_zh="近30天{value:.0f}次钓鱼网址预警",
     ),
     count_feature(
@@ -70,7 +70,7 @@ TELECOM_FRAUD: tuple[FeatureDef, ...] = (
         direction=1,
         actionable=True,
         signal="risky_app_alerts",
-        reason_en="{value:.0f} flagged-app alerts in the last 30 days",
+        reason_en="{value:.0f} flagged-app [alert|alerts] in the last 30 days",
         reason_zh="近30天{value:.0f}次涉诈App预警",
     ),
     count_feature(
@@ -82,7 +82,7 @@ TELECOM_FRAUD: tuple[FeatureDef, ...] = (
         direction=1,
         actionable=True,
         signal="new_payees",
-        reason_en="{value:.0f} new payees in the last 30 days",
+        reason_en="{value:.0f} new [payee|payees] in the last 30 days",
         reason_zh="近30天新增{value:.0f}个收款人",
     ),
     FeatureDef(
@@ -124,7 +124,7 @@ TELECOM_FRAUD: tuple[FeatureDef, ...] = (
         ("night_transfers", "available_at"),
         direction=0,
         actionable=True,
-        reason_en="{value:.0f} night-time transfers in the last 30 days",
+        reason_en="{value:.0f} night-time [transfer|transfers] in the last 30 days",
         reason_zh="近30天{value:.0f}次夜间转账",
     ),
     FeatureDef(
@@ -151,7 +151,7 @@ TELECOM_FRAUD: tuple[FeatureDef, ...] = (
         direction=1,
         actionable=True,
         signal="prior_victimisation",
-        reason_en="victim of {value:.0f} earlier reported fraud(s)",
+        reason_en="victim of {value:.0f} earlier reported [fraud|frauds]",
         reason_zh="既往{value:.0f}次电诈受害",
     ),
     count_feature(
@@ -162,7 +162,7 @@ TELECOM_FRAUD: tuple[FeatureDef, ...] = (
         ("warning_id", "available_at"),
         direction=0,
         actionable=True,
-        reason_en="{value:.0f} anti-fraud warnings in the last 30 days",
+        reason_en="{value:.0f} anti-fraud [warning|warnings] in the last 30 days",
         reason_zh="近30天收到{value:.0f}次反诈预警",
     ),
     count_feature(
@@ -174,7 +174,7 @@ TELECOM_FRAUD: tuple[FeatureDef, ...] = (
         direction=-1,
         actionable=True,
         signal="warning_answered",
-        reason_en="{value:.0f} anti-fraud warnings answered in the last 30 days",
+        reason_en="{value:.0f} anti-fraud [warning|warnings] answered in the last 30 days",
         reason_zh="近30天回应{value:.0f}次反诈预警",
     ),
     FeatureDef(

@@ -44,7 +44,7 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
         direction=1,
         actionable=True,
         signal="si_arrears",
-        reason_en="social insurance unpaid for {value:.0f} consecutive months",
+        reason_en="social insurance unpaid for {value:.0f} consecutive [month|months]",
         reason_zh="社保已连续{value:.0f}个月欠缴",
     ),
     FeatureDef(
@@ -197,7 +197,7 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
         direction=1,
         actionable=True,
         signal="creditor_suits",
-        reason_en="{value:.0f} new creditor lawsuits in the last 6 months",
+        reason_en="{value:.0f} new creditor [lawsuit|lawsuits] in the last 6 months",
         reason_zh="近6个月新增{value:.0f}起债权诉讼",
     ),
     count_feature(
@@ -209,7 +209,7 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
         direction=1,
         actionable=True,
         signal="creditor_suits",
-        reason_en="{value:.0f} new creditor lawsuits in the last 12 months",
+        reason_en="{value:.0f} new creditor [lawsuit|lawsuits] in the last 12 months",
         reason_zh="近12个月新增{value:.0f}起债权诉讼",
     ),
     count_feature(
@@ -221,7 +221,7 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
         direction=1,
         actionable=True,
         signal="creditor_suits",
-        reason_en="{value:.0f} enforcement or dishonest-debtor listings in the last 12 months",
+        reason_en="{value:.0f} enforcement or dishonest-debtor [listing|listings] in the last 12 months",
         reason_zh="近12个月{value:.0f}条被执行或失信记录",
     ),
     count_feature(
@@ -233,7 +233,7 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
         direction=1,
         actionable=True,
         signal="creditor_suits",
-        reason_en="{value:.0f} court cases (lawsuits, enforcements, dishonest-debtor listings) in the last 12 months",
+        reason_en="{value:.0f} court [case|cases] (lawsuits, enforcements, dishonest-debtor listings) in the last 12 months",
         reason_zh="近12个月涉及{value:.0f}起法院案件（诉讼、被执行、失信）",
     ),
     FeatureDef(
@@ -277,7 +277,7 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
         direction=1,
         actionable=True,
         signal="prior_complaints",
-        reason_en="{value:.0f} complaints about social insurance, hours or other matters in the last 12 months",
+        reason_en="{value:.0f} [complaint|complaints] about social insurance, hours or other matters in the last 12 months",
         reason_zh="近12个月{value:.0f}起社保、工时等劳动投诉",
     ),
     count_feature(
@@ -288,7 +288,7 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
         ("topic", "available_at"),
         direction=0,
         actionable=True,
-        reason_en="{value:.0f} wage complaints in the last 12 months",
+        reason_en="{value:.0f} wage [complaint|complaints] in the last 12 months",
         reason_zh="近12个月{value:.0f}起欠薪投诉",
     ),
     count_feature(
@@ -299,7 +299,7 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
         ("event_id", "available_at"),
         direction=0,
         actionable=True,
-        reason_en="{value:.0f} confirmed wage-arrears cases in the last 24 months",
+        reason_en="{value:.0f} confirmed wage-arrears [case|cases] in the last 24 months",
         reason_zh="近24个月确认{value:.0f}起欠薪案件",
     ),
     FeatureDef(
@@ -399,7 +399,7 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
         actionable=False,
         min_value=0.0,
         max_value=1e6,
-        reason_en="{value:,.0f} insured employees",
+        reason_en="{value:,.0f} insured [employee|employees]",
         reason_zh="参保{value:,.0f}人",
     ),
     FeatureDef(
@@ -425,7 +425,7 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
         ("trademark_count",),
         direction=0,
         actionable=False,
-        reason_en="{value:.0f} registered trademarks",
+        reason_en="{value:.0f} registered [trademark|trademarks]",
         reason_zh="注册商标{value:.0f}件",
     ),
 )

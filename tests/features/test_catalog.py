@@ -10,6 +10,7 @@ import pytest
 
 from features import catalog
 from features.catalog import AUDIT_COLUMNS, CATALOG, FeatureDef
+from features.catalog.entries import fill_reason
 from features.schemas import TABLE_SPECS
 from features.tasks import TASKS
 
@@ -74,7 +75,9 @@ def test_entries_are_complete_and_consistent(slug: str) -> None:
         assert f.source_table in tables, (f.name, f.source_table)
         assert f.direction in (-1, 0, 1)
         value = _sample_value(f)
-        assert f.reason_en.format(value=value) and f.reason_zh.format(value=value)
+        for lang in ("en", "zh"):
+            text = f.reason_text(value, lang)
+            assert text and not re.search(r"[\[\]{}|]", text), (f.name, text)
         assert "raise" not in f.reason_en and "风险" not in f.reason_zh, f.name
         if f.dtype == "category":
             assert f.categories and f.direction == 0, f.name
@@ -135,3 +138,47 @@ def test_the_catalog_version_follows_its_content() -> None:
     first, *rest = CATALOG["wage_arrears"]
     edited = {**CATALOG, "wage_arrears": (dataclasses.replace(first, direction=0), *rest)}
     assert catalog._content_version(edited) != catalog.CATALOG_VERSION
+
+
+# words that end the counted noun phrase after "1 ", and words that only look plural
+_PHRASE_ENDS = {
+    "by",
+    "in",
+    "of",
+    "from",
+    "about",
+    "so",
+    "involved",
+    "involving",
+    "ago",
+    "on",
+    "answered",
+}
+_NOT_PLURAL = {"overseas", "sms", "wage-arrears"}
+
+
+@pytest.mark.parametrize("slug", list(CATALOG))
+def test_english_reasons_agree_in_number_with_a_count_of_one(slug: str) -> None:
+    """A count of one reads "1 complaint", not "1 complaints", in every English reason."""
+    for f in CATALOG[slug]:
+        if f.dtype not in ("int", "float") or "{value" not in f.reason_en:
+            continue
+        text = f.reason_text(1, "en")
+        for tail in re.findall(r"\b1 (.*)", text):
+            phrase = []
+            for word in tail.split():
+                if word in _PHRASE_ENDS or not re.fullmatch(r"[\w-]+", word):
+                    break
+                phrase.append(word)
+            plural = [w for w in phrase if w.endswith("s") and w.lower() not in _NOT_PLURAL]
+            assert not plural, (f.name, text)
+
+
+def test_plural_markers_pick_the_form_by_the_value() -> None:
+    template = "{value:.0f} [complaint|complaints] about {label}"
+    assert fill_reason(template, 1, "wages") == "1 complaint about wages"
+    assert fill_reason(template, 1.0, "wages") == "1 complaint about wages"
+    assert fill_reason(template, 0, "wages") == "0 complaints about wages"
+    assert fill_reason(template, 3, "wages") == "3 complaints about wages"
+    assert fill_reason("{value} [a|b] and [c|d]", 2) == "2 b and d"
+    assert fill_reason("no marker {value:.1f}", 1) == "no marker 1.0"
