@@ -30,6 +30,8 @@ class FeatureDef:
             metadata: it lives with the simulator's truth, truth/drivers.json.)
         min_value / max_value: valid range, checked on API input.
         categories: allowed values of a category feature.
+        category_words: how a reason words each of `categories`, in the same order, as
+            (English, Chinese): "registered via a walk-in visit", "登记渠道：来访".
         reason_en / reason_zh: sentence templates formatted with `value` (and `label`);
             `[one|other]` picks a word's form by the value: "{value:.0f} [complaint|complaints]"
             reads "1 complaint" and "3 complaints" (`reason_text` fills them).
@@ -49,6 +51,7 @@ class FeatureDef:
     min_value: float | None = None
     max_value: float | None = None
     categories: tuple[str, ...] = ()
+    category_words: tuple[tuple[str, str], ...] = ()
     reason_en: str = ""
     reason_zh: str = ""
     why_kept: str = ""
@@ -57,7 +60,14 @@ class FeatureDef:
         """The reason template of `lang` filled with a (present) value."""
         template = self.reason_zh if lang == "zh" else self.reason_en
         label = self.label_zh if lang == "zh" else self.label_en
-        return fill_reason(template, value, label)
+        return fill_reason(template, self.value_word(value, lang), label)
+
+    def value_word(self, value: Any, lang: Literal["en", "zh"]) -> Any:
+        """A category value in words of `lang` (other values as they are)."""
+        if self.category_words and value in self.categories:
+            english, chinese = self.category_words[self.categories.index(value)]
+            return chinese if lang == "zh" else english
+        return value
 
 
 _PLURAL = re.compile(r"\[([^\[\]|]*)\|([^\[\]|]*)\]")

@@ -238,6 +238,11 @@ TELECOM_FRAUD: tuple[FeatureDef, ...] = (
         direction=0,
         actionable=False,
         categories=("primary", "secondary", "tertiary"),
+        category_words=(
+            ("primary school", "小学"),
+            ("secondary school", "中学"),
+            ("tertiary", "大专及以上"),
+        ),
         reason_en="education: {value}",
         reason_zh="受教育程度：{value}",
     ),

@@ -81,6 +81,11 @@ def test_entries_are_complete_and_consistent(slug: str) -> None:
         assert "raise" not in f.reason_en and "风险" not in f.reason_zh, f.name
         if f.dtype == "category":
             assert f.categories and f.direction == 0, f.name
+            # a Chinese reason never shows a category's English code ("纠纷类型：劳资")
+            assert len(f.category_words) == len(f.categories), f.name
+            for category in f.categories:
+                assert not re.search(r"[A-Za-z]", f.reason_text(category, "zh")), f.name
+                assert "_" not in f.reason_text(category, "en"), f.name
         else:
             assert f.min_value is not None and f.max_value is not None, f.name
             assert f.min_value < f.max_value, f.name
