@@ -226,7 +226,7 @@ DISPUTE_ESCALATION: tuple[FeatureDef, ...] = (
         actionable=True,
         signal="county_handling",
         categories=("grid", "township", "county"),
-        category_words=(("grid", "网格"), ("township", "乡镇（街道）"), ("county", "县级")),
+        category_words=(("grid", "网格"), ("township", "乡镇/街道"), ("county", "县级")),
         reason_en="handled at {value} level",
         reason_zh="受理层级：{value}",
     ),
