@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -116,6 +117,22 @@ async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONRes
     return JSONResponse(
         {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
     )
+
+
+@api.exception_handler(RequestValidationError)
+async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    """Invalid input: 422 naming each field, in the documented error shape.
+
+    The values sent are not echoed back: one may be a password or a personal identifier, or a
+    NaN that Python's JSON reader took and no JSON answer can carry (FastAPI's own handler
+    failed on it with a 500).
+    """
+    detail = [
+        {"type": error["type"], "loc": list(error["loc"]), "msg": error["msg"]}
+        for error in exc.errors()
+    ]
+    fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in detail)
+    return JSONResponse({"error": f"invalid request: {fields}", "detail": detail}, status_code=422)
 
 
 def _query_names(dependant: Dependant) -> frozenset[str]:

@@ -288,6 +288,34 @@ def test_non_finite_numbers_and_broken_json_are_refused(
     assert response.status_code == 400 and field in response.text
 
 
+NON_FINITE_BODIES = [
+    ("/v1/warnings/W-none/feedback", '{"status":"open","expected_version":NaN}', "every"),
+    ("/v1/warnings/W-none/feedback", '{"status":"open","note":"x","weight":Infinity}', "every"),
+    ("/v1/warnings/W-none/reveal", '{"purpose":-Infinity}', "every"),
+    ("/v1/session", '{"name":NaN,"password":"a long enough password"}', None),
+]
+
+
+@pytest.mark.parametrize(("path", "raw", "key"), NON_FINITE_BODIES)
+def test_non_finite_numbers_in_any_body_are_a_422_naming_the_field(
+    served: Served, path: str, raw: str, key: str | None
+) -> None:
+    """Python's JSON reader takes NaN and Infinity: the refusal must still be a JSON 4xx (it
+    was a 500, the error answer echoing a value JSON cannot carry) that names the field and
+    echoes no value sent (a password, an identifier)."""
+    headers = {"Content-Type": "application/json", **(served.headers(key) if key else {})}
+    with served.client() as client:
+        response = client.post(path, content=raw.encode(), headers=headers)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["error"] and body["detail"]
+    fields = {str(error["loc"][-1]) for error in body["detail"]}
+    assert fields & {"expected_version", "weight", "purpose", "name"}, body
+    assert all("input" not in error for error in body["detail"])
+    assert "NaN" not in response.text and "Infinity" not in response.text
+    assert served.healthy()
+
+
 def test_routing_size_and_content_type_guards(served: Served) -> None:
     headers = served.headers()
     with served.client() as client:
