@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -314,6 +315,27 @@ def test_non_finite_numbers_in_any_body_are_a_422_naming_the_field(
     assert all("input" not in error for error in body["detail"])
     assert "NaN" not in response.text and "Infinity" not in response.text
     assert served.healthy()
+
+
+def test_a_refused_requests_values_stay_out_of_the_server_log(served: Served) -> None:
+    """BentoML logs a refused score request's validation error, and pydantic's message quotes
+    each offending value: an identity-card number sent with a stray space, or a phone number in
+    the wrong field, reached the log in clear. The log names the field and the error only."""
+    id_card, phone = "330102199001017788", "13912348765"
+    refused = [
+        {"records": [{"entity_id": f"{id_card} "}]},
+        {"records": [{"entity_id": "E1", "sector": phone}]},
+        {"entity_ids": [id_card], "records": [{"entity_id": phone}]},
+    ]
+    for body in refused:
+        response = score(served, "wage-arrears", body)
+        assert response.status_code == 400, response.text
+    deadline = time.monotonic() + 5
+    while "records.0.sector" not in served.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = served.log.read_text()
+    assert "records.0.entity_id" in log and "records.0.sector" in log
+    assert id_card not in log and phone not in log
 
 
 def test_routing_size_and_content_type_guards(served: Served) -> None:
