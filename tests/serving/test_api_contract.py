@@ -7,6 +7,8 @@ every error answer is JSON and documented as such.
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -147,3 +149,35 @@ def test_a_reveal_purpose_is_measured_as_the_store_measures_it(
         assert not accepted
     else:
         assert accepted
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/warnings/W-none/reveal", {"purpose": "\u0000" * 12}, "purpose"),
+        ("/v1/warnings/W-none/reveal", {"purpose": "checking\u0000 a case"}, "purpose"),
+        ("/v1/warnings/W-none/feedback", {"status": "open", "note": "sent \u0000back"}, "note"),
+        (
+            "/v1/warnings/W-none/feedback",
+            {"status": "dispatched", "department": "tax\u0000"},
+            "department",
+        ),
+        ("/v1/session", {"name": "admin\u0000", "password": "a long enough password"}, "name"),
+    ],
+)
+def test_free_text_with_control_characters_is_refused(
+    served: Served, document: dict, path: str, body: dict, field: str
+) -> None:
+    """Twelve NUL characters passed as a reveal's ten-character purpose, and a NUL in a note
+    was stored (PostgreSQL refuses NUL in text: there it would be a 500). Free text takes no
+    control characters besides white space, and the published schema says so."""
+    with served.client() as client:
+        response = client.post(path, json=body, headers=served.headers("every"))
+    assert response.status_code == 422, response.text
+    assert [error["loc"][-1] for error in response.json()["detail"]] == [field]
+    model = {"reveal": "RevealRequest", "feedback": "FeedbackCreate", "session": "SessionCreate"}
+    schema = document["components"]["schemas"][model[path.rsplit("/", 1)[-1]]]
+    prop = schema["properties"][field]
+    pattern = prop.get("pattern") or next(p["pattern"] for p in prop["anyOf"] if "pattern" in p)
+    assert re.search(pattern, "ok text, with\ttabs and\nlines 中文")
+    assert not re.search(pattern, body[field])
