@@ -39,6 +39,23 @@ def test_unknown_query_parameters_are_refused_and_named(served: Served) -> None:
         assert known.status_code == 200
 
 
+def test_a_query_parameter_given_twice_is_refused_and_named(served: Served) -> None:
+    """`?task=wage-arrears&task=telecom-fraud` answered the telecom warnings alone (the last
+    value won, silently): a client meaning "either" got half its answer. Each filter takes one
+    value; a repeat is a 400 naming it."""
+    headers = served.headers("every")
+    with served.client() as client:
+        twice = client.get(
+            "/v1/warnings?task=wage-arrears&task=telecom-fraud&level=red", headers=headers
+        )
+        assert twice.status_code == 400, twice.text
+        assert "task" in twice.json()["error"] and "level" not in twice.json()["error"]
+        audit = client.get("/v1/audit?limit=1&limit=2", headers=headers)
+        assert audit.status_code == 400 and "limit" in audit.json()["error"]
+        once = client.get("/v1/warnings?task=wage-arrears&level=red", headers=headers)
+        assert once.status_code == 200
+
+
 @pytest.mark.parametrize(
     ("parameter", "value"),
     [
