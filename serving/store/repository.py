@@ -308,7 +308,7 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
             outbox.enqueue(
                 session, [("warning.sent_back", owner, deadlines.warning_state(warning))], now=now
             )
-        clean_note = sanitise(self._secret, note) if note else None
+        clean_note = sanitise(self._secret, note, self.own_ids(warning)) if note else None
         detail = {
             "from": previous,
             "to": warning.status,
