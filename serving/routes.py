@@ -19,8 +19,11 @@ from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from models.pages import CONTENT_SECURITY_POLICY
 from serving.policy import ACTIONS
 
 logger = logging.getLogger("riskloop.serving")
@@ -102,6 +105,39 @@ api = FastAPI(
     docs_url=None,
     redoc_url=None,
 )
+
+
+#: What every answer of the mounted app carries: case data (warnings, ids, tokens, the audit
+#: log) is never kept by a cache, and no answer is sniffed into another type.
+ANSWER_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+#: A page (a warning's explanation) declares its policy in a meta tag too; only the header can
+#: refuse framing.
+PAGE_SECURITY_POLICY = f"{CONTENT_SECURITY_POLICY}; frame-ancestors 'none'"
+
+
+class _AnswerHeaders:
+    """ASGI middleware adding `ANSWER_HEADERS` (and the page policy to HTML) to every answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.update(ANSWER_HEADERS)
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers["Content-Security-Policy"] = PAGE_SECURITY_POLICY
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+api.add_middleware(_AnswerHeaders)
 
 
 @api.exception_handler(Exception)

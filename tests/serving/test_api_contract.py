@@ -198,3 +198,40 @@ def test_free_text_with_control_characters_is_refused(
     pattern = prop.get("pattern") or next(p["pattern"] for p in prop["anyOf"] if "pattern" in p)
     assert re.search(pattern, "ok text, with\ttabs and\nlines 中文")
     assert not re.search(pattern, body[field])
+
+
+def test_case_answers_are_never_cached_and_the_page_carries_the_security_headers(
+    served: Served,
+) -> None:
+    """A warning, its explanation page, a revealed id and a session token went out with no
+    `Cache-Control` (a proxy or browser cache could keep case data) and the page without the
+    headers the house's pages carry (`nosniff`, referrer policy, framing refused: a meta tag
+    cannot refuse framing)."""
+    from .test_service import materialized
+
+    ids = materialized(served, "dispute-escalation")["entity_id"].astype(str).tolist()[:100]
+    headers = served.headers("every")
+    with served.client() as client:
+        scored = client.post(
+            "/v1/dispute-escalation/score", json={"entity_ids": ids}, headers=headers
+        )
+        warning_id = next(r["warning_id"] for r in scored.json()["results"] if r["warning_id"])
+        path = f"/v1/warnings/{warning_id}"
+        answers = {
+            "list": client.get("/v1/warnings", headers=headers),
+            "read": client.get(path, headers=headers),
+            "page": client.get(f"{path}/explanation", headers=headers),
+            "reveal": client.post(
+                f"{path}/reveal", json={"purpose": "checking the case file"}, headers=headers
+            ),
+            "audit": client.get("/v1/audit", params={"warning_id": warning_id}, headers=headers),
+        }
+    for name, answer in answers.items():
+        assert answer.status_code == 200, (name, answer.text)
+        assert answer.headers.get("cache-control") == "no-store", name
+        assert answer.headers.get("x-content-type-options") == "nosniff", name
+    page = answers["page"].headers
+    assert page["content-type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in page["content-security-policy"]
+    assert "default-src 'none'" in page["content-security-policy"]
+    assert page["referrer-policy"] == "same-origin"
