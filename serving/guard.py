@@ -79,7 +79,7 @@ class RequestGuard:
         return Actor.key(key.name, key.scopes, key.department)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+        if scope["type"] != "http" or not (scope["path"] + "/").startswith("/v1/"):
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]

@@ -118,6 +118,10 @@ def test_error_answers_are_documented_as_json(document: dict) -> None:
 
 def test_a_path_the_mount_cannot_route_is_a_json_404(served: Served) -> None:
     with served.client() as client:
+        for bare in ("/v1", "/v1?x=1"):  # the API's root: was the mount's plain-text 404
+            assert client.get(bare).status_code == 401
+            answer = client.get(bare, headers=served.headers("every"))
+            assert answer.status_code == 404 and answer.json()["error"], bare
         for template in WARNING_ROUTES:
             answer = client.get(template.format(id="%0Ax"), headers=served.headers("every"))
             assert answer.status_code == 404
