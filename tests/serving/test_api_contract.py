@@ -211,14 +211,15 @@ def test_case_answers_are_never_cached_and_the_page_carries_the_security_headers
     `Cache-Control` (a proxy or browser cache could keep case data) and the page without the
     headers the house's pages carry (`nosniff`, referrer policy, framing refused: a meta tag
     cannot refuse framing)."""
-    from .test_service import materialized
+    from .test_service import as_records, materialized
 
-    ids = materialized(served, "dispute-escalation")["entity_id"].astype(str).tolist()[:100]
+    task = "dispute-escalation"
+    records = as_records(task, materialized(served, task).head(100))
+    for i, record in enumerate(records):  # units of their own: no other test lists them
+        record["entity_id"] = f"no-store-{i}"
     headers = served.headers("every")
     with served.client() as client:
-        scored = client.post(
-            "/v1/dispute-escalation/score", json={"entity_ids": ids}, headers=headers
-        )
+        scored = client.post(f"/v1/{task}/score", json={"records": records}, headers=headers)
         warning_id = next(r["warning_id"] for r in scored.json()["results"] if r["warning_id"])
         path = f"/v1/warnings/{warning_id}"
         answers = {
