@@ -240,3 +240,36 @@ def test_case_answers_are_never_cached_and_the_page_carries_the_security_headers
     assert "frame-ancestors 'none'" in page["content-security-policy"]
     assert "default-src 'none'" in page["content-security-policy"]
     assert page["referrer-policy"] == "same-origin"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "parameter"),
+    [
+        ("GET", "/v1/warnings/W-%00", "warning_id"),
+        ("GET", "/v1/warnings/W-%00/explanation", "warning_id"),
+        ("POST", "/v1/warnings/W-%00/feedback", "warning_id"),
+        ("POST", "/v1/warnings/W-%00/reveal", "warning_id"),
+        ("GET", "/v1/warnings?department=tax%00", "department"),
+        ("GET", "/v1/warnings?entity_id=E%001", "entity_id"),
+        ("GET", "/v1/audit?actor=key%00", "actor"),
+        ("GET", "/v1/audit?warning_id=W-%00", "warning_id"),
+    ],
+)
+def test_a_nul_in_a_path_or_query_value_is_refused_by_the_documented_pattern(
+    served: Served, document: dict, method: str, path: str, parameter: str
+) -> None:
+    """A NUL in a warning id or a text filter reached the store's query: nothing found on
+    SQLite, a 500 on PostgreSQL (psycopg: "PostgreSQL text fields cannot contain NUL"). The
+    parameters are documented without control characters and refused with a 422 naming them."""
+    bodies = {"feedback": {"status": "in_progress"}, "reveal": {"purpose": "checking a case"}}
+    body = bodies.get(path.rsplit("/", 1)[-1])
+    with served.client() as client:
+        answer = client.request(method, path, json=body, headers=served.headers("every"))
+    assert answer.status_code == 422, answer.text
+    assert [error["loc"][-1] for error in answer.json()["detail"]] == [parameter]
+    template = path.split("?")[0].replace("W-%00", "{warning_id}")
+    operation = document["paths"][template][method.lower()]
+    (documented,) = (p for p in operation["parameters"] if p["name"] == parameter)
+    schema = documented["schema"]
+    pattern = schema.get("pattern") or next(s["pattern"] for s in schema["anyOf"] if "pattern" in s)
+    assert not re.search(pattern, "a\u0000b") and re.search(pattern, "W-1a2b 中文")
