@@ -136,7 +136,12 @@ def list_warnings(
     task: schemas.TaskName | None = None,
     level: schemas.WarningLevel | None = None,
     status: schemas.WarningStatus | None = None,
-    department: str | None = Query(default=None, max_length=200, pattern=schemas.PLAIN_TEXT),
+    department: str | None = Query(
+        default=None,
+        max_length=200,
+        pattern=schemas.PLAIN_TEXT,
+        description="Dispatched to this department: its code or its English or Chinese name.",
+    ),
     entity_id: str | None = Query(default=None, max_length=128, pattern=schemas.PLAIN_TEXT),
     date_from: schemas.IsoDate | None = None,
     date_to: schemas.IsoDate | None = None,

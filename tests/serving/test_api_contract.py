@@ -273,3 +273,36 @@ def test_a_nul_in_a_path_or_query_value_is_refused_by_the_documented_pattern(
     schema = documented["schema"]
     pattern = schema.get("pattern") or next(s["pattern"] for s in schema["anyOf"] if "pattern" in s)
     assert not re.search(pattern, "a\u0000b") and re.search(pattern, "W-1a2b 中文")
+
+
+def test_the_department_filter_takes_a_code_or_either_name_like_dispatching(
+    served: Served,
+) -> None:
+    """Dispatching takes a department's code or either name and stores the code; the listing
+    compared the filter with the stored code as typed, so `?department=税务局` (the name the
+    case was dispatched with) listed nothing."""
+    from .test_service import as_records, materialized
+
+    task = "dispute-escalation"
+    records = as_records(task, materialized(served, task).head(100))
+    for i, record in enumerate(records):
+        record["entity_id"] = f"by-name-{i}"
+    headers = served.headers("every")
+    with served.client() as client:
+        scored = client.post(f"/v1/{task}/score", json={"records": records}, headers=headers)
+        warning_id = next(r["warning_id"] for r in scored.json()["results"] if r["warning_id"])
+        dispatched = client.post(
+            f"/v1/warnings/{warning_id}/feedback",
+            json={"status": "dispatched", "department": "税务局"},
+            headers=headers,
+        )
+        assert dispatched.status_code == 200 and dispatched.json()["department"] == "tax"
+        listed = {
+            spelling: client.get(
+                "/v1/warnings", params={"department": spelling, "page_size": 500}, headers=headers
+            ).json()
+            for spelling in ("tax", "Tax bureau", "税务局", "TAX")
+        }
+    ids = {spelling: {w["id"] for w in page["items"]} for spelling, page in listed.items()}
+    assert warning_id in ids["tax"]
+    assert all(found == ids["tax"] for found in ids.values()), ids
