@@ -79,3 +79,14 @@ def department_names(code: str) -> tuple[str, str]:
 def department_code(name_or_code: str) -> str | None:
     """The code for a code, English or Chinese name (any case); None when it names none."""
     return _BY_NAME.get(name_or_code.strip().casefold())
+
+
+def department_spellings(name_or_code: str) -> frozenset[str]:
+    """The values a stored department may hold for what `name_or_code` names: its code and both
+    names (warnings dispatched before codes were enforced carry a name); a value that names no
+    department stands for itself."""
+    code = department_code(name_or_code)
+    if code is None:
+        return frozenset({name_or_code})
+    department = _BY_CODE[code]
+    return frozenset({department.code, department.name_en, department.name_zh})

@@ -3,9 +3,10 @@
 Runs before BentoML or FastAPI parse a byte, in this order: credentials (an API key
 `rk_...` or a person's session token `rs_...`; 401), the route from the one routing table
 (`routes.ROUTES`; 404, or 405 with `Allow`), the policy for the route's action (`policy.decide`;
-403 with the rule's sentence), query parameters the route does not read (400), then for bodies
-the JSON content type (415) and the size limit (413). The `Actor` is left in `scope["state"]` for the handlers, which apply the per-warning
-part of the policy. Unhandled errors become a JSON 500 without a stack trace.
+403 with the rule's sentence), query parameters the route does not read or that repeat (400),
+then for bodies the JSON content type (415) and the size limit (413). The `Actor` is left in
+`scope["state"]` for the handlers, which apply the per-warning part of the policy. Unhandled
+errors become a JSON 500 without a stack trace.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class RequestGuard:
         return Actor.key(key.name, key.scopes, key.department)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+        if scope["type"] != "http" or not (scope["path"] + "/").startswith("/v1/"):
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
@@ -181,17 +182,21 @@ def _refuse_request_line(
     A line break in a path parameter matches the routing table but not the mount under `/v1`
     (Starlette's `.*` stops at it): refused here in JSON rather than as a plain-text 404.
     An unknown query parameter is refused rather than silently ignored, so a misspelt filter
-    (`?levle=red`) cannot look like an empty result.
+    (`?levle=red`) cannot look like an empty result; a repeated one too, since only its last
+    value would count (`?task=a&task=b` is not "either").
     """
     if "\n" in path:
         return 404, {"error": f"no such endpoint: {path!r}"}
-    names = {name for name, _ in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)}
-    unknown = sorted(names - route.query)
+    given = [name for name, _ in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)]
+    unknown = sorted(set(given) - route.query)
     if unknown:
         accepted = ", ".join(sorted(route.query)) or "none"
         return 400, {
             "error": f"unknown query parameter(s): {', '.join(unknown)} (accepted: {accepted})"
         }
+    repeated = sorted({name for name in given if given.count(name) > 1})
+    if repeated:
+        return 400, {"error": f"query parameter(s) given more than once: {', '.join(repeated)}"}
     return None
 
 

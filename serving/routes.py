@@ -16,10 +16,14 @@ from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from models.pages import CONTENT_SECURITY_POLICY
 from serving.policy import ACTIONS
 
 logger = logging.getLogger("riskloop.serving")
@@ -103,6 +107,39 @@ api = FastAPI(
 )
 
 
+#: What every answer of the mounted app carries: case data (warnings, ids, tokens, the audit
+#: log) is never kept by a cache, and no answer is sniffed into another type.
+ANSWER_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+#: A page (a warning's explanation) declares its policy in a meta tag too; only the header can
+#: refuse framing.
+PAGE_SECURITY_POLICY = f"{CONTENT_SECURITY_POLICY}; frame-ancestors 'none'"
+
+
+class _AnswerHeaders:
+    """ASGI middleware adding `ANSWER_HEADERS` (and the page policy to HTML) to every answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.update(ANSWER_HEADERS)
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers["Content-Security-Policy"] = PAGE_SECURITY_POLICY
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+api.add_middleware(_AnswerHeaders)
+
+
 @api.exception_handler(Exception)
 async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
     """Unhandled errors in the mounted app: a JSON 500, never a stack trace."""
@@ -116,6 +153,22 @@ async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONRes
     return JSONResponse(
         {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
     )
+
+
+@api.exception_handler(RequestValidationError)
+async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    """Invalid input: 422 naming each field, in the documented error shape.
+
+    The values sent are not echoed back: one may be a password or a personal identifier, or a
+    NaN that Python's JSON reader took and no JSON answer can carry (FastAPI's own handler
+    failed on it with a 500).
+    """
+    detail = [
+        {"type": error["type"], "loc": list(error["loc"]), "msg": error["msg"]}
+        for error in exc.errors()
+    ]
+    fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in detail)
+    return JSONResponse({"error": f"invalid request: {fields}", "detail": detail}, status_code=422)
 
 
 def _query_names(dependant: Dependant) -> frozenset[str]:

@@ -95,9 +95,17 @@ def _boolean_text(value: Any) -> Any:
 _SPACE = "".join(f"\\u{ord(c):04x}" for c in map(chr, range(0x10000)) if c.isspace())
 
 
+#: Control characters that are not white space (C0 and DEL): never part of a text a person
+#: typed, and PostgreSQL refuses NUL in text.
+_CONTROL = "\\u0000-\\u0008\\u000e-\\u001b\\u007f"
+#: A pattern for free text: anything but those control characters (bodies, path and query).
+PLAIN_TEXT = f"^[^{_CONTROL}]*$"
+
+
 def _at_least_visible(n: int) -> str:
-    """A pattern for text whose stripped form has at least `n` characters (`n` >= 2)."""
-    return f"^[{_SPACE}]*[^{_SPACE}][\\s\\S]{{{n - 2},}}[^{_SPACE}][{_SPACE}]*$"
+    """A pattern for free text whose stripped form has at least `n` characters (`n` >= 2)."""
+    edge = f"[^{_SPACE}{_CONTROL}]"
+    return f"^[{_SPACE}]*{edge}[^{_CONTROL}]{{{n - 2},}}{edge}[{_SPACE}]*$"
 
 
 #: Query-parameter types that take only their documented text form.
@@ -374,11 +382,11 @@ class FeedbackCreate(BaseModel):
     model_config = _STRICT
 
     status: Literal["open", "dispatched", "in_progress", "closed"]
-    department: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
-        default=None, description="Department code (or its English or Chinese name)."
+    department: Annotated[str, Field(min_length=1, max_length=200, pattern=PLAIN_TEXT)] | None = (
+        Field(default=None, description="Department code (or its English or Chinese name).")
     )
     outcome: Outcome | None = None
-    note: Annotated[str, Field(max_length=2000)] | None = None
+    note: Annotated[str, Field(max_length=2000, pattern=PLAIN_TEXT)] | None = None
     expected_version: Annotated[int, Field(ge=1)] | None = Field(
         default=None,
         description="The warning's version the step was decided on; 409 if it changed since.",
@@ -397,7 +405,7 @@ class RevealRequest(BaseModel):
             max_length=500,
             pattern=_at_least_visible(MIN_PURPOSE_CHARS),
             description=f"At least {MIN_PURPOSE_CHARS} characters besides leading and "
-            "trailing white space.",
+            "trailing white space; no control characters.",
         ),
     ]
 
@@ -438,7 +446,7 @@ class SessionCreate(BaseModel):
 
     model_config = _STRICT
 
-    name: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=PLAIN_TEXT)]
     password: Annotated[str, Field(min_length=1, max_length=1024)]
 
 

@@ -12,7 +12,8 @@ The parts, each in its own module:
 - `encoding.py`: records to the model's matrix, results to JSON;
 - `warnings_routes.py`: warnings, feedback, reveal, audit, models, reload, sign-in;
 - `champions.py`: loading and following the champions;
-- `openapi.py`: `/docs.json` made to say what the service answers.
+- `openapi.py`: `/docs.json` made to say what the service answers;
+- `log_redaction.py`: refused requests logged by field, never by value.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from serving.auth import KeyRing
 from serving.champions import ServedModel, alias_version, load_champion
 from serving.console import console_app
 from serving.guard import RequestGuard
+from serving.log_redaction import redact_request_logs
 from serving.online_store import OnlineStore
 from serving.openapi import RiskloopBentoService
 from serving.routes import api
@@ -55,6 +57,7 @@ class _RiskloopService(ScoringService):
     def __init__(self) -> None:
         settings = get_settings()
         self.settings = settings
+        redact_request_logs()  # refused requests' values (raw ids among them) stay out of the log
         keyring = KeyRing(settings.keys_file)
         if settings.env == "production" and keyring.active_count() == 0:
             raise RuntimeError(

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import bentoml
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.responses import Response
 
@@ -27,6 +27,8 @@ from serving.store.identity import IdentityUnavailable
 from serving.store.privacy import RevealLimited
 
 Service = Annotated[Any, Depends(bentoml.get_current_service)]
+#: A warning id in a path; no control characters (PostgreSQL refuses NUL in a query's text).
+WarningId = Annotated[str, Path(pattern=schemas.PLAIN_TEXT)]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": schemas.ErrorResponse, "description": "Missing or unknown credentials"},
@@ -134,8 +136,13 @@ def list_warnings(
     task: schemas.TaskName | None = None,
     level: schemas.WarningLevel | None = None,
     status: schemas.WarningStatus | None = None,
-    department: str | None = Query(default=None, max_length=200),
-    entity_id: str | None = Query(default=None, max_length=128),
+    department: str | None = Query(
+        default=None,
+        max_length=200,
+        pattern=schemas.PLAIN_TEXT,
+        description="Dispatched to this department: its code or its English or Chinese name.",
+    ),
+    entity_id: str | None = Query(default=None, max_length=128, pattern=schemas.PLAIN_TEXT),
     date_from: schemas.IsoDate | None = None,
     date_to: schemas.IsoDate | None = None,
     overdue: schemas.StrictBool | None = Query(
@@ -193,7 +200,7 @@ def list_warnings(
     response_model=schemas.WarningPublic,
     responses={**_ERRORS, **_NOT_FOUND},
 )
-def get_warning(service: Service, request: Request, warning_id: str) -> Any:
+def get_warning(service: Service, request: Request, warning_id: WarningId) -> Any:
     """One warning with its full history, oldest first (audited as `warning_read`)."""
     actor = request_actor(request)
     warning = _allowed_warning(service, actor, "warning_read", warning_id)
@@ -211,7 +218,7 @@ def get_warning(service: Service, request: Request, warning_id: str) -> Any:
     responses=_as_json({**_ERRORS, **_NOT_FOUND}),
 )
 def warning_explanation(
-    service: Service, request: Request, warning_id: str, lang: Literal["en", "zh"] = "en"
+    service: Service, request: Request, warning_id: WarningId, lang: Literal["en", "zh"] = "en"
 ) -> Response:
     """The supervisor's page for one warning: reasons, waterfall, actions, history."""
     from serving.explanation_page import render_warning_page
@@ -234,7 +241,7 @@ def warning_explanation(
     responses={**_ERRORS, **_NOT_FOUND, **_CONFLICT},
 )
 def add_feedback(
-    service: Service, request: Request, warning_id: str, feedback: schemas.FeedbackCreate
+    service: Service, request: Request, warning_id: WarningId, feedback: schemas.FeedbackCreate
 ) -> Any:
     """Record a disposition step (dispatch, start, close with an outcome, or send back)."""
     actor = request_actor(request)
@@ -287,7 +294,9 @@ def add_feedback(
         429: {"model": schemas.ErrorResponse, "description": "Hourly reveal limit reached"},
     },
 )
-def reveal(service: Service, request: Request, warning_id: str, body: schemas.RevealRequest) -> Any:
+def reveal(
+    service: Service, request: Request, warning_id: WarningId, body: schemas.RevealRequest
+) -> Any:
     """Who the warning is about, for a person or key allowed to work the case; the purpose is
     kept in the audit log, and each actor may reveal a limited number of ids per hour."""
     actor = request_actor(request)
@@ -326,8 +335,8 @@ def reveal(service: Service, request: Request, warning_id: str, body: schemas.Re
 )
 def read_audit(
     service: Service,
-    warning_id: str | None = Query(default=None, max_length=40),
-    actor: str | None = Query(default=None, max_length=200),
+    warning_id: str | None = Query(default=None, max_length=40, pattern=schemas.PLAIN_TEXT),
+    actor: str | None = Query(default=None, max_length=200, pattern=schemas.PLAIN_TEXT),
     since: schemas.IsoDateTime | None = None,
     limit: int = Query(default=500, ge=1, le=5000),
 ) -> schemas.AuditList:

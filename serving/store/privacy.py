@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from serving.store.common import WarningNotFound, iso_utc, table_of, utc_bound, utc_now
 from serving.store.identity import EntityCipher, IdentityUnavailable
 from serving.store.models import AuditEntry, RiskWarning, ScoredRecord
+from serving.store.pseudonym import scrub_text
 
 REVEAL_ACTION = "identity_reveal"
 MIN_PURPOSE_CHARS = 10
@@ -53,6 +54,7 @@ class PrivacyStore:
 
     _engine: Engine
     _is_sqlite: bool
+    _secret: str
     _cipher: EntityCipher | None
     _write: Callable[..., Any]
     _audit_row: Callable[..., None]
@@ -91,17 +93,32 @@ class PrivacyStore:
             plain = cipher.decrypt(
                 warning.entity_cipher, warning.key_id, entity_hash=warning.entity_hash
             )
+            # the purpose may name the id just revealed: kept as its pseudonym, like any id
+            stated = scrub_text(self._secret, purpose.strip(), frozenset({plain}))
             self._audit_row(
                 session,
                 actor,
                 REVEAL_ACTION,
-                {"warning_id": warning.id, "purpose": purpose.strip(), "key_id": warning.key_id},
+                {"warning_id": warning.id, "purpose": stated, "key_id": warning.key_id},
                 task=warning.task,
                 model_version=warning.model_version,
             )
             return plain
 
         return self._write(write)  # type: ignore[no-any-return]
+
+    def own_ids(self, warning: RiskWarning) -> frozenset[str]:
+        """The warning's own entity id, when its encrypted copy and key are kept: a note that
+        names it (after a reveal) is stored with the id as its pseudonym."""
+        if self._cipher is None:
+            return frozenset()
+        try:
+            plain = self._cipher.decrypt(
+                warning.entity_cipher, warning.key_id, entity_hash=warning.entity_hash
+            )
+        except IdentityUnavailable:
+            return frozenset()
+        return frozenset({plain})
 
     def _check_reveal_limit(
         self, session: Session, actor: str, limit: int, window: timedelta, now: datetime

@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
+from models.departments import department_spellings
 from models.secret_keys import load_secrets
 from models.settings import Settings, get_settings
 from serving.policy import VisibleScope, department_tasks
@@ -308,7 +309,7 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
             outbox.enqueue(
                 session, [("warning.sent_back", owner, deadlines.warning_state(warning))], now=now
             )
-        clean_note = sanitise(self._secret, note) if note else None
+        clean_note = sanitise(self._secret, note, self.own_ids(warning)) if note else None
         detail = {
             "from": previous,
             "to": warning.status,
@@ -413,9 +414,9 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
     ) -> dict[str, Any]:
         """One page of warnings, newest first, filtered; `entity_id` is the caller's raw id.
 
-        `date_from`/`date_to` bound the warning's as-of date, inclusive; `overdue` keeps only
-        warnings past (True) or within (False) their response deadline. Items have the shape of
-        `get_warning` without `history`.
+        `department` is a code or either name; `date_from`/`date_to` bound the warning's as-of
+        date, inclusive; `overdue` keeps only warnings past (True) or within (False) their
+        response deadline. Items have the shape of `get_warning` without `history`.
         """
         if page < 1:
             raise ValueError("page starts at 1")
@@ -428,8 +429,8 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
             conditions.append(RiskWarning.risk_level == level)
         if status is not None:
             conditions.append(RiskWarning.status == status)
-        if department is not None:
-            conditions.append(RiskWarning.department == department)
+        if department is not None:  # a code or either name, as dispatching takes them
+            conditions.append(RiskWarning.department.in_(sorted(department_spellings(department))))
         if entity_id is not None:
             conditions.append(RiskWarning.entity_hash == self.pseudonymise(entity_id))
         if date_from is not None:

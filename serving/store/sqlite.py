@@ -3,6 +3,7 @@ BEGINs), JSON columns' text, and the driver-level INSERT of a request's scored r
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -46,11 +47,23 @@ def create_store_engine(url: str) -> Engine:
             json_serializer=json_text,
         )
         database = engine.url.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if database and database != ":memory:" and not database.startswith("file:"):
+            _create_owner_only(Path(database))
         configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, json_serializer=json_text)
+
+
+def _create_owner_only(path: Path) -> None:
+    """Create the database file readable by its owner only (0600) if it does not exist.
+
+    It holds pseudonyms, encrypted ids, notes and the audit log; SQLite would create it under
+    the process umask (often 0644), and gives its WAL and shared-memory files the database
+    file's mode, so creating it first covers all three.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 class SerialisedJSON(str):

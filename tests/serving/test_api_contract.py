@@ -7,6 +7,8 @@ every error answer is JSON and documented as such.
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -35,6 +37,23 @@ def test_unknown_query_parameters_are_refused_and_named(served: Served) -> None:
         assert "debug" in score.json()["error"]
         known = client.get("/v1/warnings", params={"level": "red"}, headers=headers)
         assert known.status_code == 200
+
+
+def test_a_query_parameter_given_twice_is_refused_and_named(served: Served) -> None:
+    """`?task=wage-arrears&task=telecom-fraud` answered the telecom warnings alone (the last
+    value won, silently): a client meaning "either" got half its answer. Each filter takes one
+    value; a repeat is a 400 naming it."""
+    headers = served.headers("every")
+    with served.client() as client:
+        twice = client.get(
+            "/v1/warnings?task=wage-arrears&task=telecom-fraud&level=red", headers=headers
+        )
+        assert twice.status_code == 400, twice.text
+        assert "task" in twice.json()["error"] and "level" not in twice.json()["error"]
+        audit = client.get("/v1/audit?limit=1&limit=2", headers=headers)
+        assert audit.status_code == 400 and "limit" in audit.json()["error"]
+        once = client.get("/v1/warnings?task=wage-arrears&level=red", headers=headers)
+        assert once.status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -99,6 +118,10 @@ def test_error_answers_are_documented_as_json(document: dict) -> None:
 
 def test_a_path_the_mount_cannot_route_is_a_json_404(served: Served) -> None:
     with served.client() as client:
+        for bare in ("/v1", "/v1?x=1"):  # the API's root: was the mount's plain-text 404
+            assert client.get(bare).status_code == 401
+            answer = client.get(bare, headers=served.headers("every"))
+            assert answer.status_code == 404 and answer.json()["error"], bare
         for template in WARNING_ROUTES:
             answer = client.get(template.format(id="%0Ax"), headers=served.headers("every"))
             assert answer.status_code == 404
@@ -147,3 +170,139 @@ def test_a_reveal_purpose_is_measured_as_the_store_measures_it(
         assert not accepted
     else:
         assert accepted
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/warnings/W-none/reveal", {"purpose": "\u0000" * 12}, "purpose"),
+        ("/v1/warnings/W-none/reveal", {"purpose": "checking\u0000 a case"}, "purpose"),
+        ("/v1/warnings/W-none/feedback", {"status": "open", "note": "sent \u0000back"}, "note"),
+        (
+            "/v1/warnings/W-none/feedback",
+            {"status": "dispatched", "department": "tax\u0000"},
+            "department",
+        ),
+        ("/v1/session", {"name": "admin\u0000", "password": "a long enough password"}, "name"),
+    ],
+)
+def test_free_text_with_control_characters_is_refused(
+    served: Served, document: dict, path: str, body: dict, field: str
+) -> None:
+    """Twelve NUL characters passed as a reveal's ten-character purpose, and a NUL in a note
+    was stored (PostgreSQL refuses NUL in text: there it would be a 500). Free text takes no
+    control characters besides white space, and the published schema says so."""
+    with served.client() as client:
+        response = client.post(path, json=body, headers=served.headers("every"))
+    assert response.status_code == 422, response.text
+    assert [error["loc"][-1] for error in response.json()["detail"]] == [field]
+    model = {"reveal": "RevealRequest", "feedback": "FeedbackCreate", "session": "SessionCreate"}
+    schema = document["components"]["schemas"][model[path.rsplit("/", 1)[-1]]]
+    prop = schema["properties"][field]
+    pattern = prop.get("pattern") or next(p["pattern"] for p in prop["anyOf"] if "pattern" in p)
+    assert re.search(pattern, "ok text, with\ttabs and\nlines 中文")
+    assert not re.search(pattern, body[field])
+
+
+def test_case_answers_are_never_cached_and_the_page_carries_the_security_headers(
+    served: Served,
+) -> None:
+    """A warning, its explanation page, a revealed id and a session token went out with no
+    `Cache-Control` (a proxy or browser cache could keep case data) and the page without the
+    headers the house's pages carry (`nosniff`, referrer policy, framing refused: a meta tag
+    cannot refuse framing)."""
+    from .test_service import as_records, materialized
+
+    task = "dispute-escalation"
+    records = as_records(task, materialized(served, task).head(100))
+    for i, record in enumerate(records):  # units of their own: no other test lists them
+        record["entity_id"] = f"no-store-{i}"
+    headers = served.headers("every")
+    with served.client() as client:
+        scored = client.post(f"/v1/{task}/score", json={"records": records}, headers=headers)
+        warning_id = next(r["warning_id"] for r in scored.json()["results"] if r["warning_id"])
+        path = f"/v1/warnings/{warning_id}"
+        answers = {
+            "list": client.get("/v1/warnings", headers=headers),
+            "read": client.get(path, headers=headers),
+            "page": client.get(f"{path}/explanation", headers=headers),
+            "reveal": client.post(
+                f"{path}/reveal", json={"purpose": "checking the case file"}, headers=headers
+            ),
+            "audit": client.get("/v1/audit", params={"warning_id": warning_id}, headers=headers),
+        }
+    for name, answer in answers.items():
+        assert answer.status_code == 200, (name, answer.text)
+        assert answer.headers.get("cache-control") == "no-store", name
+        assert answer.headers.get("x-content-type-options") == "nosniff", name
+    page = answers["page"].headers
+    assert page["content-type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in page["content-security-policy"]
+    assert "default-src 'none'" in page["content-security-policy"]
+    assert page["referrer-policy"] == "same-origin"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "parameter"),
+    [
+        ("GET", "/v1/warnings/W-%00", "warning_id"),
+        ("GET", "/v1/warnings/W-%00/explanation", "warning_id"),
+        ("POST", "/v1/warnings/W-%00/feedback", "warning_id"),
+        ("POST", "/v1/warnings/W-%00/reveal", "warning_id"),
+        ("GET", "/v1/warnings?department=tax%00", "department"),
+        ("GET", "/v1/warnings?entity_id=E%001", "entity_id"),
+        ("GET", "/v1/audit?actor=key%00", "actor"),
+        ("GET", "/v1/audit?warning_id=W-%00", "warning_id"),
+    ],
+)
+def test_a_nul_in_a_path_or_query_value_is_refused_by_the_documented_pattern(
+    served: Served, document: dict, method: str, path: str, parameter: str
+) -> None:
+    """A NUL in a warning id or a text filter reached the store's query: nothing found on
+    SQLite, a 500 on PostgreSQL (psycopg: "PostgreSQL text fields cannot contain NUL"). The
+    parameters are documented without control characters and refused with a 422 naming them."""
+    bodies = {"feedback": {"status": "in_progress"}, "reveal": {"purpose": "checking a case"}}
+    body = bodies.get(path.rsplit("/", 1)[-1])
+    with served.client() as client:
+        answer = client.request(method, path, json=body, headers=served.headers("every"))
+    assert answer.status_code == 422, answer.text
+    assert [error["loc"][-1] for error in answer.json()["detail"]] == [parameter]
+    template = path.split("?")[0].replace("W-%00", "{warning_id}")
+    operation = document["paths"][template][method.lower()]
+    (documented,) = (p for p in operation["parameters"] if p["name"] == parameter)
+    schema = documented["schema"]
+    pattern = schema.get("pattern") or next(s["pattern"] for s in schema["anyOf"] if "pattern" in s)
+    assert not re.search(pattern, "a\u0000b") and re.search(pattern, "W-1a2b 中文")
+
+
+def test_the_department_filter_takes_a_code_or_either_name_like_dispatching(
+    served: Served,
+) -> None:
+    """Dispatching takes a department's code or either name and stores the code; the listing
+    compared the filter with the stored code as typed, so `?department=税务局` (the name the
+    case was dispatched with) listed nothing."""
+    from .test_service import as_records, materialized
+
+    task = "dispute-escalation"
+    records = as_records(task, materialized(served, task).head(100))
+    for i, record in enumerate(records):
+        record["entity_id"] = f"by-name-{i}"
+    headers = served.headers("every")
+    with served.client() as client:
+        scored = client.post(f"/v1/{task}/score", json={"records": records}, headers=headers)
+        warning_id = next(r["warning_id"] for r in scored.json()["results"] if r["warning_id"])
+        dispatched = client.post(
+            f"/v1/warnings/{warning_id}/feedback",
+            json={"status": "dispatched", "department": "税务局"},
+            headers=headers,
+        )
+        assert dispatched.status_code == 200 and dispatched.json()["department"] == "tax"
+        listed = {
+            spelling: client.get(
+                "/v1/warnings", params={"department": spelling, "page_size": 500}, headers=headers
+            ).json()
+            for spelling in ("tax", "Tax bureau", "税务局", "TAX")
+        }
+    ids = {spelling: {w["id"] for w in page["items"]} for spelling, page in listed.items()}
+    assert warning_id in ids["tax"]
+    assert all(found == ids["tax"] for found in ids.values()), ids

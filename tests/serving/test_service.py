@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -286,6 +287,55 @@ def test_non_finite_numbers_and_broken_json_are_refused(
             headers={**served.headers(), "Content-Type": "application/json"},
         )
     assert response.status_code == 400 and field in response.text
+
+
+NON_FINITE_BODIES = [
+    ("/v1/warnings/W-none/feedback", '{"status":"open","expected_version":NaN}', "every"),
+    ("/v1/warnings/W-none/feedback", '{"status":"open","note":"x","weight":Infinity}', "every"),
+    ("/v1/warnings/W-none/reveal", '{"purpose":-Infinity}', "every"),
+    ("/v1/session", '{"name":NaN,"password":"a long enough password"}', None),
+]
+
+
+@pytest.mark.parametrize(("path", "raw", "key"), NON_FINITE_BODIES)
+def test_non_finite_numbers_in_any_body_are_a_422_naming_the_field(
+    served: Served, path: str, raw: str, key: str | None
+) -> None:
+    """Python's JSON reader takes NaN and Infinity: the refusal must still be a JSON 4xx (it
+    was a 500, the error answer echoing a value JSON cannot carry) that names the field and
+    echoes no value sent (a password, an identifier)."""
+    headers = {"Content-Type": "application/json", **(served.headers(key) if key else {})}
+    with served.client() as client:
+        response = client.post(path, content=raw.encode(), headers=headers)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["error"] and body["detail"]
+    fields = {str(error["loc"][-1]) for error in body["detail"]}
+    assert fields & {"expected_version", "weight", "purpose", "name"}, body
+    assert all("input" not in error for error in body["detail"])
+    assert "NaN" not in response.text and "Infinity" not in response.text
+    assert served.healthy()
+
+
+def test_a_refused_requests_values_stay_out_of_the_server_log(served: Served) -> None:
+    """BentoML logs a refused score request's validation error, and pydantic's message quotes
+    each offending value: an identity-card number sent with a stray space, or a phone number in
+    the wrong field, reached the log in clear. The log names the field and the error only."""
+    id_card, phone = "330102199001017788", "13912348765"
+    refused = [
+        {"records": [{"entity_id": f"{id_card} "}]},
+        {"records": [{"entity_id": "E1", "sector": phone}]},
+        {"entity_ids": [id_card], "records": [{"entity_id": phone}]},
+    ]
+    for body in refused:
+        response = score(served, "wage-arrears", body)
+        assert response.status_code == 400, response.text
+    deadline = time.monotonic() + 5
+    while "records.0.sector" not in served.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = served.log.read_text()
+    assert "records.0.entity_id" in log and "records.0.sector" in log
+    assert id_card not in log and phone not in log
 
 
 def test_routing_size_and_content_type_guards(served: Served) -> None:

@@ -170,6 +170,38 @@ def test_reveal_decrypts_audits_and_limits(sealed: WarningStore, scored: Callabl
     assert all(r["detail"]["key_id"] == "k-new" for r in reveals)
 
 
+def test_the_warnings_own_id_written_in_a_note_or_purpose_is_stored_as_its_pseudonym(
+    tmp_path: Path, scored: Callable
+) -> None:
+    """A person who revealed a resident's id (`2e2a13e7a0b7ccd5`, no phone or card shape for
+    the scrubber to catch) and wrote it in a note or a reveal's purpose had it stored in
+    clear. The store knows whose warning it is: that id becomes its pseudonym, like the
+    id-shaped values, wherever the note or purpose is kept."""
+    path = tmp_path / "own-id.db"
+    entity = "2e2a13e7a0b7ccd5"
+    with WarningStore(f"sqlite:///{path}", SECRET, EntityCipher(KEYS, "k-new")) as store:
+        (warning_id,) = _raise(store, scored, entity)
+        revealed = store.reveal(
+            warning_id, actor="user:off", purpose=f"to call resident {entity}.", limit=5
+        )
+        assert revealed == entity
+        for step in (
+            {"status": "dispatched", "department": "anti_fraud", "note": f"{entity}: call"},
+            {"status": "in_progress", "department": None, "note": f"called {entity}, no answer"},
+        ):
+            store.add_feedback(warning_id, actor="user:off", outcome=None, **step)
+        store.send_back(warning_id, actor="user:off", note=f"not ours ({entity})")
+        pseudonym = f"[id:{store.pseudonymise(entity)}]"
+        notes = [event.get("note") for event in store.get_warning(warning_id)["history"]][1:]
+        assert notes == [f"{pseudonym}: call", f"called {pseudonym}, no answer",
+                         f"not ours ({pseudonym})"]  # fmt: skip
+        purposes = [r["detail"]["purpose"] for r in store.audit_rows(warning_id=warning_id)
+                    if r["action"] == "identity_reveal"]  # fmt: skip
+        assert purposes == [f"to call resident {pseudonym}."]
+    raw = b"".join(f.read_bytes() for f in tmp_path.iterdir() if f.name.startswith("own-id.db"))
+    assert entity.encode() not in raw
+
+
 def test_old_keys_still_decrypt_after_rotation(store_url: str, scored: Callable) -> None:
     with WarningStore(store_url, SECRET, EntityCipher({"k-old": KEYS["k-old"]}, "k-old")) as old:
         (warning_id,) = _raise(old, scored, "E-OLD")

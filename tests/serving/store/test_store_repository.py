@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -401,3 +402,24 @@ def test_scored_records_are_stored_as_sqlalchemy_core_stores_them(
     assert raw[0] == raw[1]
     assert written["as_of"] == date(2026, 3, 9) and written["score"] == 0.25
     assert written["features"] == {"n": 3, "x": 1.5, "s": "é", "b": None}
+
+
+def test_a_new_sqlite_store_and_its_wal_are_readable_by_their_owner_only(
+    tmp_path: Path, scored: Callable[..., dict[str, object]]
+) -> None:
+    """The warnings database holds pseudonyms, encrypted ids, notes and the audit log: it was
+    created under the process umask (0644 here, readable by every local user), with its WAL
+    and shared-memory files alike. It is created 0600, and SQLite gives the WAL and shared
+    memory the database file's mode."""
+    path = tmp_path / "fresh" / "riskloop.db"
+    previous = os.umask(0o022)
+    try:
+        with WarningStore(f"sqlite:///{path}", "test-pseudonym-secret") as store:
+            _score(store, [scored("E-mode", 0.9, "red")])
+            files = [path, path.with_name("riskloop.db-wal"), path.with_name("riskloop.db-shm")]
+            assert all(f.exists() for f in files)
+            assert {f.name: oct(f.stat().st_mode & 0o777) for f in files} == {
+                f.name: "0o600" for f in files
+            }
+    finally:
+        os.umask(previous)
