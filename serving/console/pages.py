@@ -328,8 +328,7 @@ def render_case(
 
     department_choices = [
         (code, console.department_name(code, lang))
-        for code, row in console.departments().items()
-        if warning["task"] in (row.get("tasks") or ())
+        for code in _task_departments(console, warning["task"])
     ]
     allowed = allowed_transitions(visit.actor, warning)
     case_data = {
@@ -362,6 +361,11 @@ def render_case(
         revealed=revealed,
         flash=flash,
     )
+
+
+def _task_departments(console: Console, task: str) -> list[str]:
+    """The departments that handle `task`: the dispatch chooser's choices."""
+    return [code for code, row in console.departments().items() if task in (row.get("tasks") or ())]
 
 
 def _person_name(console: Console, actor: str, t: Messages) -> str:
@@ -418,7 +422,11 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
         return error_page(console, request, visit, 403, rule)
     if outcome is not None and outcome not in OUTCOMES:
         return error_page(console, request, visit, 400, t("error.bad_outcome"))
-    if transition in ("dispatch", "reroute") and department not in console.departments():
+    if transition in ("dispatch", "reroute") and department not in _task_departments(
+        console, warning["task"]
+    ):
+        # only the chooser's departments: one that does not handle the task would put the
+        # case in the queue of officers who cannot work it
         return error_page(console, request, visit, 400, t("error.bad_department"))
     try:
         if transition == "send_back":

@@ -1,0 +1,41 @@
+"""A case worker's browser with its forms tampered with, and looks that must be on the record.
+
+What the page offers is what the server accepts: a value the form never showed (a department
+that does not handle the task) is refused in the person's language and changes nothing.
+Each test drives the real service in Debian's Chromium and reads the store afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.console.conftest import Console
+from tests.console.test_security import _open_case, _state
+
+
+def test_a_case_cannot_be_dispatched_to_a_department_the_chooser_never_offered(
+    person: Any, console_service: Console
+) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = _open_case(sup)
+    before = _state(console_service, warning_id)
+    dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
+    offered = dispatch.locator("select[name=department] option").evaluate_all(
+        "options => options.map(o => o.value)"
+    )
+    assert "labour_inspection" in offered and "anti_fraud" not in offered
+    # the anti-fraud centre exists but handles no wage-arrears case: add it to the chooser
+    dispatch.locator("select[name=department]").evaluate(
+        "select => { select.add(new Option('x', 'anti_fraud')); select.value = 'anti_fraud'; }"
+    )
+    with sup.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
+        dispatch.get_by_role("button").click()
+    assert answer.value.status == 400
+    assert "不承办此类预警" in sup.page.locator("main").inner_text()
+    assert _state(console_service, warning_id) == before
+    # so the anti-fraud officer never gets a wage-arrears case in their queue
+    fraud = person()
+    fraud.sign_in("fraud")
+    fraud.go("/console/queue")
+    assert warning_id not in fraud.page.content()
