@@ -285,13 +285,6 @@ def case(console: Console, request: Request, visit: Visit, _form: FormData | Non
     warning = _load_case(console, request, visit, "warning_page")
     if isinstance(warning, Response):
         return warning
-    console.store.audit(
-        actor=visit.actor.audit_name,
-        action="warning_page",
-        task=warning["task"],
-        model_version=warning["model_version"],
-        detail={"warning_id": warning["id"], "view": "console_case"},
-    )
     return render_case(console, request, visit, warning, flash=_flash(request, visit))
 
 
@@ -314,7 +307,18 @@ def render_case(
     flash: dict[str, str] | None = None,
 ) -> Response:
     """The case page of `warning` as it is now, with what went wrong or was shown, if anything
-    (a stale form, a refused step, a revealed identity)."""
+    (a stale form, a refused step, a revealed identity).
+
+    Every answer that shows the case is a look, recorded here: the page opened, and the page
+    drawn again after a form (a stale version, a refused step or reveal).
+    """
+    console.store.audit(
+        actor=visit.actor.audit_name,
+        action="warning_page",
+        task=warning["task"],
+        model_version=warning["model_version"],
+        detail={"warning_id": warning["id"], "view": "console_case", "status": status},
+    )
     t = visit.t
     lang = visit.lang
     spec = get_spec(warning["task"])

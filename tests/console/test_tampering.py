@@ -39,3 +39,43 @@ def test_a_case_cannot_be_dispatched_to_a_department_the_chooser_never_offered(
     fraud.sign_in("fraud")
     fraud.go("/console/queue")
     assert warning_id not in fraud.page.content()
+
+
+def _looks(console_service: Console, user: str, warning_id: str) -> int:
+    return int(
+        console_service.sql(
+            "SELECT count(*) FROM audit_log WHERE actor = ? AND action = 'warning_page' "
+            "AND detail LIKE ?",
+            f"user:{user}",
+            f"%{warning_id}%",
+        )[0][0]
+    )
+
+
+def test_every_answer_showing_a_case_is_a_recorded_look(
+    person: Any, console_service: Console
+) -> None:
+    """The stale-form page and the refused-reveal page show the whole case: each is a look."""
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = _open_case(sup)
+    opened = _looks(console_service, "sup", warning_id)
+    assert opened >= 1
+    # a form drawn at an older version: the lost-update answer shows the case as it is now
+    dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
+    dispatch.locator("select[name=department]").select_option("labour_inspection")
+    dispatch.locator("input[name=version]").evaluate("input => input.value = '0'")
+    with sup.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
+        dispatch.get_by_role("button").click()
+    assert answer.value.status == 409
+    assert warning_id in sup.page.locator("main").inner_text()
+    assert _looks(console_service, "sup", warning_id) == opened + 1
+    # a purpose of blanks passes the browser's length check; the server refuses it and shows
+    # the case again
+    reveal = sup.page.locator("form[aria-labelledby='act-reveal']")
+    reveal.locator("textarea[name=purpose]").fill(" " * 12)
+    with sup.page.expect_response(lambda r: r.url.endswith("/reveal")) as answer:
+        reveal.get_by_role("button").click()
+    assert answer.value.status == 400
+    assert warning_id in sup.page.locator("main").inner_text()
+    assert _looks(console_service, "sup", warning_id) == opened + 2
