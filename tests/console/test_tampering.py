@@ -79,3 +79,36 @@ def test_every_answer_showing_a_case_is_a_recorded_look(
     assert answer.value.status == 400
     assert warning_id in sup.page.locator("main").inner_text()
     assert _looks(console_service, "sup", warning_id) == opened + 2
+
+
+def test_a_missed_deadline_reads_as_words_in_the_timeline(
+    person: Any, console_service: Console
+) -> None:
+    """An `overdue` event names the deadline missed, when it was due and the department by
+    name, in the page's language: no raw keys or department codes."""
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    warning_id = console_service.sql(
+        "SELECT id FROM warnings WHERE status = 'open' AND task = 'wage-arrears' "
+        "ORDER BY score DESC LIMIT 1 OFFSET 5"
+    )[0][0]
+    console_service.sql(
+        "UPDATE warnings SET due_at = '2020-01-01 00:00:00.000000' WHERE id = ?", warning_id
+    )
+    with WarningStore.from_settings(get_settings()) as store:
+        assert warning_id in store.note_overdue(actor="system:overdue")
+    sup = person()
+    sup.sign_in("sup")
+    sup.go(f"/console/cases/{warning_id}")
+    item = sup.page.locator("ol.timeline > li", has_text="超期").inner_text()
+    assert "错过派发期限" in item and "2020-01-01 08:00" in item
+    assert "县级矛盾纠纷调处化解中心" in item
+    assert "department" not in item and "county_centre" not in item and "deadline" not in item
+    sup.page.locator("header form[action$='/lang'] button").click()
+    sup.page.wait_for_load_state()
+    item = sup.page.locator("ol.timeline > li", has_text="overdue").inner_text()
+    assert "Missed the dispatch deadline" in item and "County conflict-resolution centre" in item
+    assert "county_centre" not in item
+    sup.page.locator("header form[action$='/lang'] button").click()
+    sup.page.wait_for_load_state()
