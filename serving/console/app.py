@@ -26,7 +26,6 @@ from urllib.parse import urlencode
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Match, Route
@@ -258,6 +257,15 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
     async def root(_request: Request) -> Response:
         return redirect(f"{PREFIX}/queue")
 
+    async def not_found(request: Request) -> Response:
+        """The catch-all: 405 with `Allow` when the path exists for other methods, else 404;
+        a page in the person's language inside the console's frame."""
+        allow = _allowed_methods(request)
+        response = await run_in_threadpool(_missing_page, console(), request, 405 if allow else 404)
+        if allow:
+            response.headers["Allow"] = allow
+        return response
+
     routes = [
         Route("/", root),
         Route("/static/{name}", static),
@@ -274,7 +282,7 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         Route("/reports/{name}", page(pages.report)),
         Route("/reports/{name}/file", page(pages.report_file)),
         # last: any other console path is ours to answer (with the headers), not the host's
-        Route("/{rest:path}", _not_found, methods=["GET", "HEAD", "POST", "PUT", "DELETE"]),
+        Route("/{rest:path}", not_found, methods=["GET", "HEAD", "POST", "PUT", "DELETE"]),
     ]
     return Starlette(
         routes=routes,
@@ -282,14 +290,30 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
     )
 
 
-async def _not_found(request: Request) -> Response:
-    """The catch-all: 405 with `Allow` when the path exists for other methods, else 404."""
+def _allowed_methods(request: Request) -> str:
+    """The methods of the console route this path names for other methods ("" if none)."""
     for route in request.app.router.routes[:-1]:
         match, _ = route.matches(request.scope)
         if match is Match.PARTIAL and isinstance(route, Route):
-            allow = ", ".join(sorted(route.methods or ()))
-            return await _plain_error(request, HTTPException(405, headers={"Allow": allow}))
-    return await _plain_error(request, HTTPException(404))
+            return ", ".join(sorted(route.methods or ()))
+    return ""
+
+
+def _missing_page(console: Console, request: Request, status: int) -> Response:
+    """A 404 or 405 page: in the signed-in person's language and frame, else in the link's
+    (`?lang=`) or the default language."""
+    session, _why = console.sessions.check(request.cookies.get(COOKIE))
+    visit = None
+    if session is not None:
+        try:
+            user = console.store.get_user(session.user_name)
+        except KeyError:
+            user = None
+        if user is not None and user.active:
+            visit = Visit(session, user, actor_for(user), as_lang(user.lang))
+    lang = visit.lang if visit else as_lang(request.query_params.get("lang"))
+    key = "error.no_page" if status == 404 else "error.bad_method"
+    return error_page(console, request, visit, status, Messages(lang)(key), lang=lang)
 
 
 async def _plain_error(request: Request, exc: Exception) -> Response:
@@ -347,10 +371,17 @@ def _str(value: object) -> str | None:
 
 
 def error_page(
-    console: Console, request: Request, visit: Visit | None, status: int, message: str
+    console: Console,
+    request: Request,
+    visit: Visit | None,
+    status: int,
+    message: str,
+    *,
+    lang: Lang | None = None,
 ) -> Response:
-    """A page saying what went wrong, in the person's language, with the right status."""
-    lang = visit.lang if visit else DEFAULT_LANG
+    """A page saying what went wrong, in the person's language (`lang` before sign-in), with
+    the right status."""
+    lang = visit.lang if visit else (lang or DEFAULT_LANG)
     t = Messages(lang)
     return console.render(
         "console/error.html",

@@ -112,3 +112,27 @@ def test_a_missed_deadline_reads_as_words_in_the_timeline(
     assert "county_centre" not in item
     sup.page.locator("header form[action$='/lang'] button").click()
     sup.page.wait_for_load_state()
+
+
+def test_an_unknown_console_page_answers_in_the_persons_language(
+    person: Any, console_service: Console
+) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    answer = sup.go("/console/no-such-page")
+    assert answer.status == 404
+    assert sup.page.locator("h1").inner_text() == "未找到"
+    assert sup.page.locator("header nav").count() == 1  # still inside the console's frame
+    wrong = sup.go("/console/sign-out")  # a POST-only path opened by GET
+    assert wrong.status == 405 and "POST" in wrong.headers["allow"]
+    assert "不接受" in sup.page.locator("main").inner_text()
+    sup.page.locator("header form[action$='/lang'] button").click()
+    sup.page.wait_for_load_state()
+    assert sup.page.locator("h1").inner_text() == "Method not allowed"
+    sup.page.locator("header form[action$='/lang'] button").click()
+    sup.page.wait_for_load_state()
+    # before signing in: the default language, or the one the link asks for
+    stranger = person()
+    assert stranger.go("/console/nothing-here?lang=en").status == 404
+    assert stranger.page.locator("h1").inner_text() == "Not found"
+    assert "Traceback" not in stranger.page.content()
