@@ -60,7 +60,7 @@ CONTENT_SECURITY_POLICY = (
 REPORT_SECURITY_POLICY = (
     "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
 )
-_MAX_FORM_FIELD = 4000
+MAX_FORM_FIELD = 4000
 STATIC_FILES = {"riskloop.css": "text/css", "favicon.svg": "image/svg+xml"}
 
 
@@ -202,16 +202,38 @@ def redirect(location: str) -> Response:
     return secured(RedirectResponse(location, status_code=303))
 
 
+class FormFieldError(ValueError):
+    """A form field that is not text or is too long (HTTP 400); `name` is the field."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name}: expected text of at most {MAX_FORM_FIELD} characters")
+        self.name = name
+
+
+# the words that name a form field in a refusal (other fields are named as they are sent)
+_FIELD_LABELS = {
+    "note": "field.note",
+    "purpose": "reveal.purpose",
+    "name": "sign_in.name",
+    "department": "field.department",
+    "outcome": "field.outcome",
+}
+
+
 def form_text(form: FormData, name: str) -> str:
-    """A form field as text, trimmed; files and over-long values are refused."""
+    """A form field as text, trimmed; files and over-long values are a `FormFieldError`."""
     value = form.get(name)
     if value is None:
         return ""
-    if not isinstance(value, str):
-        raise ValueError(f"{name}: expected text")
-    if len(value) > _MAX_FORM_FIELD:
-        raise ValueError(f"{name}: longer than {_MAX_FORM_FIELD} characters")
+    if not isinstance(value, str) or len(value) > MAX_FORM_FIELD:
+        raise FormFieldError(name)
     return value.strip()
+
+
+def field_problem(exc: FormFieldError, t: Messages) -> str:
+    """A refused form field in the person's words."""
+    label = t(_FIELD_LABELS[exc.name]) if exc.name in _FIELD_LABELS else exc.name
+    return t("error.form_field", field=label, n=MAX_FORM_FIELD)
 
 
 def actor_for(user: UserRecord) -> Actor:

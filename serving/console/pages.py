@@ -25,9 +25,11 @@ from serving.console.app import (
     PREFIX,
     REPORT_SECURITY_POLICY,
     Console,
+    FormFieldError,
     Visit,
     clear_cookie,
     error_page,
+    field_problem,
     form_text,
     pre_session_token,
     redirect,
@@ -92,10 +94,13 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
         if fresh:
             set_cookie(response, request, PRE_COOKIE, token)
         return response
-    next_page = safe_next(form_text(form, "next") or next_page)
     if not tokens_match(request.cookies.get(PRE_COOKIE), form.get("csrf")):  # type: ignore[arg-type]
-        return error_page(console, request, None, 403, t("error.csrf"))
-    name = form_text(form, "name")[:64]
+        return error_page(console, request, None, 403, t("error.csrf"), lang=lang)
+    try:
+        next_page = safe_next(form_text(form, "next") or next_page)
+        name = form_text(form, "name")[:64]
+    except FormFieldError as exc:
+        return error_page(console, request, None, 400, field_problem(exc, t), lang=lang)
     password = str(form.get("password") or "")[:200]
     try:
         user = console.store.sign_in(
@@ -150,11 +155,15 @@ def switch_lang(
 ) -> Response:
     """Switch the person's language and remember it on their account."""
     assert form is not None
-    lang = form_text(form, "lang")
+    try:
+        lang = form_text(form, "lang")
+        next_page = safe_next(form_text(form, "next"))
+    except FormFieldError as exc:
+        return error_page(console, request, visit, 400, field_problem(exc, visit.t))
     if lang not in LANGS:
         return error_page(console, request, visit, 400, visit.t("error.bad_lang"))
     console.store.set_user_lang(visit.user.name, lang)
-    return redirect(safe_next(form_text(form, "next")))
+    return redirect(next_page)
 
 
 # ----------------------------------------------------------------------------- queue
@@ -413,8 +422,8 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
         note = form_text(form, "note") or None
         department = form_text(form, "department") or None
         outcome = form_text(form, "outcome") or None
-    except ValueError as exc:
-        return error_page(console, request, visit, 400, str(exc))
+    except FormFieldError as exc:
+        return error_page(console, request, visit, 400, field_problem(exc, visit.t))
     if not version_text.isdigit():
         return error_page(console, request, visit, 400, t("error.no_version"))
     expected = int(version_text)
@@ -489,8 +498,8 @@ def reveal(console: Console, request: Request, visit: Visit, form: FormData | No
         return warning
     try:
         purpose = form_text(form, "purpose")
-    except ValueError as exc:
-        return error_page(console, request, visit, 400, str(exc))
+    except FormFieldError as exc:
+        return error_page(console, request, visit, 400, field_problem(exc, visit.t))
     if len(purpose) < MIN_PURPOSE_CHARS:
         return render_case(
             console,

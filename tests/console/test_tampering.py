@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.console.conftest import Console
+import httpx
+
+from tests.console.conftest import PASSWORD, Console
 from tests.console.test_security import _open_case, _state
 
 
@@ -136,3 +138,57 @@ def test_an_unknown_console_page_answers_in_the_persons_language(
     assert stranger.go("/console/nothing-here?lang=en").status == 404
     assert stranger.page.locator("h1").inner_text() == "Not found"
     assert "Traceback" not in stranger.page.content()
+
+
+def test_an_over_long_note_is_refused_in_the_persons_words(
+    person: Any, console_service: Console
+) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = _open_case(sup)
+    before = _state(console_service, warning_id)
+    # a note past the server's limit (the browser's maxlength removed)
+    dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
+    dispatch.locator("select[name=department]").select_option("labour_inspection")
+    note = dispatch.locator("textarea[name=note]")
+    note.evaluate("area => area.removeAttribute('maxlength')")
+    note.fill("长" * 4001)
+    with sup.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
+        dispatch.get_by_role("button").click()
+    assert answer.value.status == 400
+    shown = sup.page.locator("main").inner_text()
+    assert "备注" in shown and "4000" in shown and "longer than" not in shown
+    assert _state(console_service, warning_id) == before
+
+
+def test_over_long_sign_in_and_language_fields_are_a_400_not_a_500(
+    console_service: Console,
+) -> None:
+    with httpx.Client(base_url=console_service.url, timeout=30) as client:
+        token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
+        for lang, words in (("zh", "用户名"), ("en", "User name")):
+            answer = client.post(
+                f"/console/sign-in?lang={lang}",
+                data={"name": "x" * 5000, "password": "p", "csrf": token},
+            )
+            assert answer.status_code == 400, answer.text[:200]
+            assert words in answer.text and "Traceback" not in answer.text
+        long_next = {
+            "name": "sup",
+            "password": PASSWORD,
+            "csrf": token,
+            "next": "/console/" + "q" * 4100,
+        }
+        assert client.post("/console/sign-in", data=long_next).status_code == 400
+        signed = client.post(
+            "/console/sign-in", data={**long_next, "next": "/console/queue"}, follow_redirects=False
+        )
+        assert signed.status_code == 303
+        csrf = console_service.sql(
+            "SELECT csrf FROM console_sessions WHERE user_name = 'sup' AND ended_at IS NULL "
+            "ORDER BY created_at DESC LIMIT 1"
+        )[0][0]
+        switched = client.post(
+            "/console/lang", data={"csrf": csrf, "lang": "en", "next": "/console/" + "q" * 4100}
+        )
+        assert switched.status_code == 400 and "Traceback" not in switched.text
