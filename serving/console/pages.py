@@ -433,7 +433,10 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
             return _stale(console, request, visit, warning)
         rule = decision.rule_zh if visit.lang == "zh" and decision.rule_zh else decision.rule
         return error_page(console, request, visit, 403, rule)
-    if outcome is not None and outcome not in OUTCOMES:
+    offered = case_view.transition_forms([transition], warning, ())[0]
+    if offered.outcomes and outcome not in offered.outcomes:
+        # only the form's outcomes (triage closes as a false alarm or unreachable): the store's
+        # refusal of another would reach the person as an English sentence
         return error_page(console, request, visit, 400, t("error.bad_outcome"))
     if transition in ("dispatch", "reroute") and department not in _task_departments(
         console, warning["task"]

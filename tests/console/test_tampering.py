@@ -192,3 +192,23 @@ def test_over_long_sign_in_and_language_fields_are_a_400_not_a_500(
             "/console/lang", data={"csrf": csrf, "lang": "en", "next": "/console/" + "q" * 4100}
         )
         assert switched.status_code == 400 and "Traceback" not in switched.text
+
+
+def test_a_tampered_outcome_is_refused_in_the_persons_words(
+    person: Any, console_service: Console
+) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = _open_case(sup)
+    before = _state(console_service, warning_id)
+    # triage may close only as a false alarm or unreachable: slip `prevented` into the chooser
+    triage = sup.page.locator("form[aria-labelledby='act-triage_close']")
+    triage.locator("select[name=outcome]").evaluate(
+        "select => { select.add(new Option('x', 'prevented')); select.value = 'prevented'; }"
+    )
+    with sup.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
+        triage.get_by_role("button").click()
+    assert answer.value.status == 400
+    shown = sup.page.locator("main").inner_text()
+    assert "处置结果无效" in shown and "needs" not in shown and "outcome" not in shown
+    assert _state(console_service, warning_id) == before
