@@ -384,8 +384,10 @@ def _task_departments(console: Console, task: str) -> list[str]:
 def _person_name(console: Console, actor: str, t: Messages) -> str:
     """`user:alice` as "Alice Wang (alice)"; a key or riskloop's own job says which it is."""
     kind, _, name = actor.partition(":")
-    if kind in ("key", "system") and name:
-        return t(f"actor.{kind}", name=name)
+    if kind == "system" and name:  # riskloop's own jobs have names in both languages
+        return t("actor.system", name=t.word("system", name))
+    if kind == "key" and name:
+        return t("actor.key", name=name)
     if kind != "user" or not name:
         return actor
     try:

@@ -212,3 +212,25 @@ def test_a_tampered_outcome_is_refused_in_the_persons_words(
     shown = sup.page.locator("main").inner_text()
     assert "处置结果无效" in shown and "needs" not in shown and "outcome" not in shown
     assert _state(console_service, warning_id) == before
+
+
+def test_riskloops_own_jobs_are_named_in_the_pages_language(
+    person: Any, console_service: Console
+) -> None:
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    warning_id = console_service.sql(
+        "SELECT id FROM warnings WHERE status = 'open' AND task = 'wage-arrears' "
+        "ORDER BY score DESC LIMIT 1 OFFSET 6"
+    )[0][0]
+    console_service.sql(
+        "UPDATE warnings SET due_at = '2020-01-01 00:00:00.000000' WHERE id = ?", warning_id
+    )
+    with WarningStore.from_settings(get_settings()) as store:
+        store.note_overdue(actor="system:overdue")
+    sup = person()
+    sup.sign_in("sup")
+    sup.go(f"/console/cases/{warning_id}")
+    timeline = sup.page.locator("ol.timeline").inner_text()
+    assert "系统任务 超期巡检" in timeline and "overdue" not in timeline
