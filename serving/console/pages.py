@@ -440,6 +440,11 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
         # only the form's outcomes (triage closes as a false alarm or unreachable): the store's
         # refusal of another would reach the person as an English sentence
         return error_page(console, request, visit, 400, t("error.bad_outcome"))
+    if offered.note_required and not note:
+        # 409 as the store's refusal was, in the person's words
+        return render_case(
+            console, request, visit, warning, status=409, form_error=t("error.note_required")
+        )
     if transition in ("dispatch", "reroute") and department not in _task_departments(
         console, warning["task"]
     ):

@@ -234,3 +234,27 @@ def test_riskloops_own_jobs_are_named_in_the_pages_language(
     sup.go(f"/console/cases/{warning_id}")
     timeline = sup.page.locator("ol.timeline").inner_text()
     assert "系统任务 超期巡检" in timeline and "overdue" not in timeline
+
+
+def test_sending_back_without_a_note_is_refused_in_the_persons_words(
+    person: Any, console_service: Console
+) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = _open_case(sup)
+    dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
+    dispatch.locator("select[name=department]").select_option("labour_inspection")
+    dispatch.get_by_role("button").click()
+    sup.page.wait_for_load_state()
+    before = _state(console_service, warning_id)
+    lab = person()
+    lab.sign_in("lab")
+    lab.go(f"/console/cases/{warning_id}")
+    back = lab.page.locator("form[aria-labelledby='act-send_back']")
+    back.locator("textarea[name=note]").evaluate("area => area.removeAttribute('required')")
+    with lab.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
+        back.get_by_role("button").click()
+    assert answer.value.status == 409
+    shown = lab.page.locator("main p.error").inner_text()
+    assert "请填写退回原因" in shown and "needs" not in shown
+    assert _state(console_service, warning_id) == before
