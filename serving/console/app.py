@@ -247,7 +247,7 @@ Handler = Callable[[Console, Request, Visit, FormData | None], Response]
 def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
     """The console app; `backend_factory` gives the service it is mounted in (called lazily,
     because BentoML creates the service instance after the app is mounted)."""
-    from serving.console import pages
+    from serving.console import pages, report_pages
 
     holder: dict[str, Console] = {}
 
@@ -300,9 +300,9 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         Route("/cases/{warning_id}/act", page(pages.act, post=True), methods=["POST"]),
         Route("/cases/{warning_id}/reveal", page(pages.reveal, post=True), methods=["POST"]),
         Route("/dashboard", page(pages.dashboard)),
-        Route("/reports", page(pages.reports)),
-        Route("/reports/{name}", page(pages.report)),
-        Route("/reports/{name}/file", page(pages.report_file)),
+        Route("/reports", page(report_pages.reports)),
+        Route("/reports/{name}", page(report_pages.report)),
+        Route("/reports/{name}/file", page(report_pages.report_file)),
         # last: any other console path is ours to answer (with the headers), not the host's
         Route("/{rest:path}", not_found, methods=["GET", "HEAD", "POST", "PUT", "DELETE"]),
     ]

@@ -1,4 +1,4 @@
-"""The console's views: sign-in, queue, case, dashboard and reports.
+"""The console's views: sign-in, queue, case and dashboard (reports: `report_pages`).
 
 Each view runs after `app._guarded` (session, CSRF, account) and asks the policy before it
 reads or changes case data. Views are plain functions of (console, request, visit, form), run
@@ -10,20 +10,18 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
 from features.tasks import TASK_NAMES
 from models.spec import get_spec
 from serving.console import case as case_view
 from serving.console.app import (
     PREFIX,
-    REPORT_SECURITY_POLICY,
     Console,
     FormFieldError,
     Visit,
@@ -52,7 +50,6 @@ from serving.store.models import OUTCOMES, STATUSES
 from serving.store.people import SignInRefused
 from serving.store.privacy import MIN_PURPOSE_CHARS, RevealLimited
 
-_REPORT_NAME = re.compile(r"^(?P<task>[a-z][a-z-]*)-v(?P<version>\d+)\.html$")
 _WARNING_ID = re.compile(r"^W-[0-9a-f]{32}$")
 _DONE = ("dispatch", "reroute", "start", "close", "triage_close", "send_back")
 _TRANSITION_STEPS = {
@@ -173,7 +170,7 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
     """The warnings this person may see: filters in the URL, level counts, one page."""
     t = visit.t
     if not decide(visit.actor, "warning_list"):
-        return error_page(console, request, visit, 403, _rule(visit, "warning_list"))
+        return error_page(console, request, visit, 403, refusal_rule(visit, "warning_list"))
     tasks = _tasks()
     try:
         filters = QueueFilters.parse(request.query_params, tasks)
@@ -265,7 +262,7 @@ def _scope_text(console: Console, visit: Visit) -> str:
     return ("；" if visit.lang == "zh" else "; ").join(parts)
 
 
-def _rule(visit: Visit, action: str, warning: dict[str, Any] | None = None) -> str:
+def refusal_rule(visit: Visit, action: str, warning: dict[str, Any] | None = None) -> str:
     decision = decide(visit.actor, action, warning=warning)
     return decision.rule_zh if visit.lang == "zh" and decision.rule_zh else decision.rule
 
@@ -285,7 +282,7 @@ def _load_case(
     except WarningNotFound:
         return error_page(console, request, visit, 404, visit.t("error.no_case"))
     if not decide(visit.actor, action, warning=warning):
-        return error_page(console, request, visit, 403, _rule(visit, action, warning))
+        return error_page(console, request, visit, 403, refusal_rule(visit, action, warning))
     return warning
 
 
@@ -543,7 +540,7 @@ def reveal(console: Console, request: Request, visit: Visit, form: FormData | No
 def dashboard(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
     """Per task: open warnings, overdue, precision, this month's load, model and monitoring."""
     if not decide(visit.actor, "warning_list"):
-        return error_page(console, request, visit, 403, _rule(visit, "warning_list"))
+        return error_page(console, request, visit, 403, refusal_rule(visit, "warning_list"))
     scope = visible_scope(visit.actor)
     tasks = _visible_tasks(console, visit, scope)
     figures = console.queries.dashboard(scope, tasks)
@@ -623,84 +620,3 @@ def _monitor(path: Any) -> dict[str, Any] | None:
         "drifted": ", ".join(str(name) for name in report.get("drifted") or []),
         "when": case_view.local_time(when),
     }
-
-
-# ----------------------------------------------------------------------------- reports
-
-
-def _report_files(console: Console) -> list[dict[str, Any]]:
-    folder = console.backend.settings.reports_dir
-    found = []
-    for path in sorted(folder.glob("*.html")) if folder.is_dir() else []:
-        match = _REPORT_NAME.match(path.name)
-        found.append(
-            {
-                "name": path.name,
-                "task": match["task"] if match and match["task"] in _tasks() else None,
-                "version": match["version"] if match else None,
-                "when": case_view.local_time(
-                    datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
-                ),
-            }
-        )
-    return found
-
-
-def reports(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
-    """The model reports `riskloop report` wrote, listed."""
-    if not decide(visit.actor, "models_read"):
-        return error_page(console, request, visit, 403, _rule(visit, "models_read"))
-    return console.render(
-        "console/reports.html",
-        visit.lang,
-        request,
-        visit=visit,
-        section="reports",
-        reports=_report_files(console),
-    )
-
-
-def report(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
-    """One report inside the console's layout (the report itself in a same-origin frame)."""
-    found = _report_path(console, request, visit)
-    if isinstance(found, Response):
-        return found
-    return console.render(
-        "console/report.html",
-        visit.lang,
-        request,
-        visit=visit,
-        section="reports",
-        name=found.name,
-        title=_report_title(found.name, visit),
-    )
-
-
-def _report_title(name: str, visit: Visit) -> str:
-    match = _REPORT_NAME.match(name)
-    if match is None or match["task"] not in _tasks():
-        return visit.t("reports.frame", name=name)
-    task = visit.t(f"task.{match['task']}")
-    return visit.t("reports.frame", name=f"{task} v{match['version']}")
-
-
-def report_file(
-    console: Console, request: Request, visit: Visit, _form: FormData | None
-) -> Response:
-    """The report as `riskloop report` wrote it: self-contained, under its own strict CSP."""
-    found = _report_path(console, request, visit)
-    if isinstance(found, Response):
-        return found
-    response = secured(HTMLResponse(found.read_text("utf-8")), REPORT_SECURITY_POLICY)
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    return response
-
-
-def _report_path(console: Console, request: Request, visit: Visit) -> Path | Response:
-    """A listed report's file (never a path the request made up), or the refusal to show."""
-    if not decide(visit.actor, "models_read"):
-        return error_page(console, request, visit, 403, _rule(visit, "models_read"))
-    name = request.path_params["name"]
-    if name not in {item["name"] for item in _report_files(console)}:
-        return error_page(console, request, visit, 404, visit.t("error.no_report"))
-    return Path(console.backend.settings.reports_dir) / name
