@@ -45,7 +45,7 @@ from serving.console.sessions import (
     new_token,
     tokens_match,
 )
-from serving.policy import Actor
+from serving.policy import Actor, decide
 from serving.store import WarningStore
 from serving.store.people import UserRecord
 
@@ -173,6 +173,7 @@ class Console:
             lang_link=f"{request.url.path}?{urlencode(query)}",
             department_name=lambda code: self.department_name(code, lang),
             district_name=lambda code: Messages(lang).word("district", code),
+            may=lambda action: visit is not None and bool(decide(visit.actor, action)),
             **{"section": "", "flash": None, **context},
         )
         return secured(HTMLResponse(html, status_code=status))

@@ -25,6 +25,7 @@ from serving.console.app import (
     Console,
     FormFieldError,
     Visit,
+    actor_for,
     clear_cookie,
     error_page,
     field_problem,
@@ -120,6 +121,8 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
             name=name,
         )
         return response
+    if next_page == f"{PREFIX}/queue" and not decide(actor_for(user), "warning_list"):
+        next_page = f"{PREFIX}/reports"  # the default page would only refuse an administrator
     session_token, _session = console.sessions.start(user.name)
     response = redirect(next_page)
     set_cookie(response, request, COOKIE, session_token)

@@ -258,3 +258,26 @@ def test_sending_back_without_a_note_is_refused_in_the_persons_words(
     shown = lab.page.locator("main p.error").inner_text()
     assert "请填写退回原因" in shown and "needs" not in shown
     assert _state(console_service, warning_id) == before
+
+
+def test_an_administrator_lands_on_a_page_they_may_see(
+    person: Any, console_service: Console
+) -> None:
+    """An administrator sees no case content: signing in lands on the model reports, and the
+    header offers no link to pages that would only refuse them."""
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    with WarningStore.from_settings(get_settings()) as store:
+        store.create_user("it.admin", department="data_office", role="admin", password=PASSWORD)
+    admin = person()
+    admin.sign_in("it.admin", path="/console/")
+    assert admin.page.url.endswith("/console/reports")
+    assert admin.page.locator("h1").inner_text() == "模型报告"
+    links = admin.page.locator("header nav a").evaluate_all("links => links.map(a => a.href)")
+    assert [link.rsplit("/", 1)[-1] for link in links] == ["reports"]
+    assert admin.watch.errors == [] and admin.watch.outside == []
+    # a supervisor's header still has all three
+    sup = person()
+    sup.sign_in("sup")
+    assert sup.page.locator("header nav a").count() == 3
