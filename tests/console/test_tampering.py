@@ -281,3 +281,17 @@ def test_an_administrator_lands_on_a_page_they_may_see(
     sup = person()
     sup.sign_in("sup")
     assert sup.page.locator("header nav a").count() == 3
+
+
+def test_a_page_past_the_last_says_so_and_links_back(person: Any, console_service: Console) -> None:
+    sup = person()
+    sup.sign_in("sup", path="/console/queue?task=wage-arrears&page=999")
+    main = sup.page.locator("main").inner_text()
+    assert "没有符合条件的预警" not in main  # there are some: this page is past the last
+    assert "超出" in main
+    last = sup.page.get_by_role("link", name="最后一页")
+    pages = int(str(last.get_attribute("href")).rsplit("page=", 1)[-1])
+    last.click()
+    sup.page.wait_for_load_state()
+    assert sup.page.locator("table.queue tbody tr").count() >= 1
+    assert f"第 {pages} / {pages} 页" in sup.page.locator("main").inner_text()
