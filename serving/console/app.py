@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Match, Route
@@ -259,13 +260,21 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
 
     def page(handler: Handler, *, post: bool = False) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            form = await request.form(max_files=0, max_fields=20) if post else None
+            try:
+                form = await request.form(max_files=0, max_fields=20) if post else None
+            except HTTPException:  # a file, too many fields: no console form sends either
+                return await run_in_threadpool(_page_error, console(), request, 400)
             return await run_in_threadpool(_guarded, console(), request, form, handler)
 
         return endpoint
 
     async def sign_in_endpoint(request: Request) -> Response:
-        form = await request.form(max_files=0, max_fields=10) if request.method == "POST" else None
+        try:
+            form = (
+                await request.form(max_files=0, max_fields=10) if request.method == "POST" else None
+            )
+        except HTTPException:
+            return await run_in_threadpool(_page_error, console(), request, 400)
         return await run_in_threadpool(pages.sign_in, console(), request, form)
 
     async def static(request: Request) -> Response:
@@ -284,7 +293,7 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         """The catch-all: 405 with `Allow` when the path exists for other methods, else 404;
         a page in the person's language inside the console's frame."""
         allow = _allowed_methods(request)
-        response = await run_in_threadpool(_missing_page, console(), request, 405 if allow else 404)
+        response = await run_in_threadpool(_page_error, console(), request, 405 if allow else 404)
         if allow:
             response.headers["Allow"] = allow
         return response
@@ -322,9 +331,9 @@ def _allowed_methods(request: Request) -> str:
     return ""
 
 
-def _missing_page(console: Console, request: Request, status: int) -> Response:
-    """A 404 or 405 page: in the signed-in person's language and frame, else in the link's
-    (`?lang=`) or the default language."""
+def _page_error(console: Console, request: Request, status: int) -> Response:
+    """A 400 (a form no console page draws), 404 or 405 page, before any view ran: in the
+    signed-in person's language and frame, else in the link's (`?lang=`) or the default."""
     session, _why = console.sessions.check(request.cookies.get(COOKIE))
     visit = None
     if session is not None:
@@ -335,7 +344,7 @@ def _missing_page(console: Console, request: Request, status: int) -> Response:
         if user is not None and user.active:
             visit = Visit(session, user, actor_for(user), as_lang(user.lang))
     lang = visit.lang if visit else as_lang(request.query_params.get("lang"))
-    key = "error.no_page" if status == 404 else "error.bad_method"
+    key = {400: "error.bad_form", 404: "error.no_page"}.get(status, "error.bad_method")
     return error_page(console, request, visit, status, Messages(lang)(key), lang=lang)
 
 

@@ -295,3 +295,28 @@ def test_a_page_past_the_last_says_so_and_links_back(person: Any, console_servic
     sup.page.wait_for_load_state()
     assert sup.page.locator("table.queue tbody tr").count() >= 1
     assert f"第 {pages} / {pages} 页" in sup.page.locator("main").inner_text()
+
+
+def test_a_form_the_console_never_draws_is_a_400_page_in_the_persons_language(
+    console_service: Console,
+) -> None:
+    """A file upload or a flood of fields (no console form has either): refused before any
+    check, with the console's page and headers, not the framework's bare English text."""
+    with httpx.Client(base_url=console_service.url, timeout=30) as client:
+        token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
+        flood = client.post("/console/sign-in", data={f"f{i}": "1" for i in range(30)})
+        assert flood.status_code == 400 and "请求有误" in flood.text
+        assert flood.headers["content-security-policy"].startswith("default-src 'self'")
+        signed = client.post(
+            "/console/sign-in",
+            data={"name": "sup", "password": PASSWORD, "csrf": token, "next": "/console/queue"},
+        )
+        assert signed.status_code in (200, 303)
+        warning_id = console_service.sql("SELECT id FROM warnings LIMIT 1")[0][0]
+        upload = client.post(
+            f"/console/cases/{warning_id}/act",
+            data={"transition": "start"},
+            files={"note": ("note.txt", b"hello")},
+        )
+        assert upload.status_code == 400 and "请求有误" in upload.text
+        assert "Too many" not in upload.text
