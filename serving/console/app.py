@@ -314,7 +314,11 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         Route("/reports/{name}", page(report_pages.report)),
         Route("/reports/{name}/file", page(report_pages.report_file)),
         # last: any other console path is ours to answer (with the headers), not the host's
-        Route("/{rest:path}", not_found, methods=["GET", "HEAD", "POST", "PUT", "DELETE"]),
+        Route(
+            "/{rest:path}",
+            not_found,
+            methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        ),
     ]
     return Starlette(
         routes=routes,

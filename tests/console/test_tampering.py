@@ -320,3 +320,12 @@ def test_a_form_the_console_never_draws_is_a_400_page_in_the_persons_language(
         )
         assert upload.status_code == 400 and "请求有误" in upload.text
         assert "Too many" not in upload.text
+
+
+def test_every_method_on_a_console_path_gets_the_consoles_page(console_service: Console) -> None:
+    with httpx.Client(base_url=console_service.url, timeout=30) as client:
+        for method in ("OPTIONS", "PATCH", "PUT", "DELETE"):
+            answer = client.request(method, "/console/queue?lang=en")
+            assert answer.status_code == 405, method
+            assert answer.headers["allow"] == "GET, HEAD"
+            assert "Method not allowed" in answer.text and answer.headers["x-frame-options"]
