@@ -329,3 +329,22 @@ def test_every_method_on_a_console_path_gets_the_consoles_page(console_service: 
             assert answer.status_code == 405, method
             assert answer.headers["allow"] == "GET, HEAD"
             assert "Method not allowed" in answer.text and answer.headers["x-frame-options"]
+
+
+def test_a_warning_scored_without_reasons_says_so(person: Any, console_service: Console) -> None:
+    """A score request with `explain: false` stores no reasons: the case page says so instead
+    of an empty table and a waterfall that is all "other features"."""
+    warning_id = console_service.sql(
+        "SELECT id FROM warnings WHERE status = 'open' AND task = 'wage-arrears' "
+        "ORDER BY score LIMIT 1 OFFSET 3"
+    )[0][0]
+    console_service.sql("UPDATE warnings SET reasons = '[]' WHERE id = ?", warning_id)
+    sup = person()
+    sup.sign_in("sup")
+    sup.go(f"/console/cases/{warning_id}")
+    reasons = sup.page.locator("section[aria-labelledby='h-reasons']")
+    assert reasons.locator("table").count() == 0
+    assert "未计算原因" in reasons.inner_text()
+    waterfall = sup.page.locator("section[aria-labelledby='h-waterfall']")
+    assert waterfall.locator("img").count() == 0 and "未计算原因" in waterfall.inner_text()
+    assert sup.watch.errors == [] and sup.watch.outside == []
