@@ -348,3 +348,18 @@ def test_a_warning_scored_without_reasons_says_so(person: Any, console_service: 
     waterfall = sup.page.locator("section[aria-labelledby='h-waterfall']")
     assert waterfall.locator("img").count() == 0 and "未计算原因" in waterfall.inner_text()
     assert sup.watch.errors == [] and sup.watch.outside == []
+
+
+def test_a_shared_link_with_a_filter_value_not_in_the_choices_still_shows_the_filter(
+    person: Any, console_service: Console
+) -> None:
+    """A bookmarked view filtered on a district or department no visible warning has: the
+    page must not show "any" while filtering on the value (0 rows, for no visible reason)."""
+    sup = person()
+    sup.sign_in("sup", path="/console/queue?district=gone&department=old_office")
+    assert sup.page.locator("#f-district").input_value() == "gone"
+    assert sup.page.locator("#f-department").input_value() == "old_office"
+    # applying the form again keeps the view it shows
+    sup.page.locator("form.filters button[type=submit]").click()
+    sup.page.wait_for_load_state()
+    assert "district=gone" in sup.page.url and "department=old_office" in sup.page.url
