@@ -76,7 +76,11 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
     params = request.query_params
     lang = as_lang(params.get("lang"))
     t = Messages(lang)
-    notice = t("sign_in.expired") if params.get("expired") == "1" else ""
+    notice = ""
+    if params.get("expired") == "1":
+        notice = t("sign_in.expired")
+    elif params.get("out") == "1":
+        notice = t("sign_in.signed_out")
     next_page = safe_next(params.get("next"))
     if form is None:
         response = console.render(

@@ -363,3 +363,11 @@ def test_a_shared_link_with_a_filter_value_not_in_the_choices_still_shows_the_fi
     sup.page.locator("form.filters button[type=submit]").click()
     sup.page.wait_for_load_state()
     assert "district=gone" in sup.page.url and "department=old_office" in sup.page.url
+
+
+def test_signing_out_says_so_in_the_persons_language(person: Any, console_service: Console) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    sup.sign_out()
+    assert "/console/sign-in" in sup.page.url
+    assert sup.page.get_by_role("status").inner_text() == "您已退出登录。"
