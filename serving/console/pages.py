@@ -53,6 +53,9 @@ from serving.store.privacy import MIN_PURPOSE_CHARS, RevealLimited
 
 _WARNING_ID = re.compile(r"^W-[0-9a-f]{32}$")
 _DONE = ("dispatch", "reroute", "start", "close", "triage_close", "send_back")
+# the history events that give a warning a new version (an `overdue` note or a re-score after
+# closing does not): the lost-update message names whoever wrote the last of these
+_NEW_VERSION_EVENTS = frozenset({"raised", "disposition", "score_update"})
 _TRANSITION_STEPS = {
     "dispatch": "dispatched",
     "reroute": "dispatched",
@@ -495,7 +498,12 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
 def _stale(console: Console, request: Request, visit: Visit, warning: dict[str, Any]) -> Response:
     """The lost-update answer: the case as it is now, and who changed it when."""
     last = next(
-        (event for event in reversed(warning.get("history") or []) if event.get("actor")), None
+        (
+            event
+            for event in reversed(warning.get("history") or [])
+            if event.get("actor") and event.get("event") in _NEW_VERSION_EVENTS
+        ),
+        None,
     )
     who = _person_name(console, str(last["actor"]), visit.t) if last else "–"
     when = case_view.local_time(last.get("at")) if last else "–"

@@ -371,3 +371,34 @@ def test_signing_out_says_so_in_the_persons_language(person: Any, console_servic
     sup.sign_out()
     assert "/console/sign-in" in sup.page.url
     assert sup.page.get_by_role("status").inner_text() == "您已退出登录。"
+
+
+def test_the_lost_update_message_names_who_changed_the_case_not_a_later_overdue_note(
+    person: Any, console_service: Console
+) -> None:
+    """An `overdue` event changes nothing in the case (no new version): the lost-update
+    message names the person whose step made the form stale."""
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    first, second = person(), person()
+    first.sign_in("sup")
+    second.sign_in("sup")
+    warning_id = _open_case(first)
+    second.go(f"/console/cases/{warning_id}")
+    dispatch = first.page.locator("form[aria-labelledby='act-dispatch']")
+    dispatch.locator("select[name=department]").select_option(index=1)
+    dispatch.get_by_role("button").click()
+    first.page.wait_for_load_state()
+    console_service.sql(
+        "UPDATE warnings SET due_at = '2020-01-01 00:00:00.000000' WHERE id = ?", warning_id
+    )
+    with WarningStore.from_settings(get_settings()) as store:
+        assert warning_id in store.note_overdue(actor="system:overdue")
+    triage = second.page.locator("form[aria-labelledby='act-triage_close']")
+    triage.locator("select[name=outcome]").select_option("false_alarm")
+    with second.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
+        triage.get_by_role("button").click()
+    assert answer.value.status == 409
+    stale = second.page.locator("#stale").inner_text()
+    assert "王主管 (sup)" in stale and "超期巡检" not in stale
