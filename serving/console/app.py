@@ -223,12 +223,15 @@ _FIELD_LABELS = {
 
 
 def form_text(form: FormData, name: str) -> str:
-    """A form field as text, trimmed; files and over-long values are a `FormFieldError`."""
+    """A form field as text, trimmed; files, over-long values and control characters other than
+    line breaks and tabs are a `FormFieldError`."""
     value = form.get(name)
     if value is None:
         return ""
     if not isinstance(value, str) or len(value) > MAX_FORM_FIELD:
         raise FormFieldError(name)
+    if any((ord(char) < 32 and char not in "\t\n\r") or ord(char) == 127 for char in value):
+        raise FormFieldError(name)  # a control character no keyboard types (NUL, ESC, ...)
     return value.strip()
 
 

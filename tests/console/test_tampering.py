@@ -402,3 +402,30 @@ def test_the_lost_update_message_names_who_changed_the_case_not_a_later_overdue_
     assert answer.value.status == 409
     stale = second.page.locator("#stale").inner_text()
     assert "王主管 (sup)" in stale and "超期巡检" not in stale
+
+
+def test_a_note_with_control_characters_is_refused(person: Any, console_service: Console) -> None:
+    """A NUL or another control character (which no keyboard types, and PostgreSQL's JSON
+    refuses) is a 400 naming the field; line breaks and tabs are text."""
+    from tests.console.test_security import _session_client
+
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = _open_case(sup)
+    before = _state(console_service, warning_id)
+    form = sup.page.locator("form[aria-labelledby='act-dispatch']")
+    fields = {
+        "csrf": str(form.locator("input[name=csrf]").get_attribute("value")),
+        "version": str(form.locator("input[name=version]").get_attribute("value")),
+        "transition": "dispatch",
+        "department": "labour_inspection",
+    }
+    with _session_client(console_service, sup) as client:
+        for bad in ("a\x00b", "bell\x07", "esc\x1b[31m"):
+            answer = client.post(f"/console/cases/{warning_id}/act", data={**fields, "note": bad})
+            assert answer.status_code == 400 and "备注" in answer.text, bad
+        assert _state(console_service, warning_id) == before
+        fine = client.post(
+            f"/console/cases/{warning_id}/act", data={**fields, "note": "第一行\r\n第二行\t完"}
+        )
+        assert fine.status_code == 303
