@@ -540,7 +540,9 @@ def reveal(console: Console, request: Request, visit: Visit, form: FormData | No
         )
     except RevealLimited as exc:
         message = visit.t("reveal.limited", seconds=exc.retry_after)
-        return render_case(console, request, visit, warning, status=429, form_error=message)
+        limited = render_case(console, request, visit, warning, status=429, form_error=message)
+        limited.headers["Retry-After"] = str(exc.retry_after)  # as the API's 429 says
+        return limited
     except IdentityUnavailable as exc:
         message = visit.t("reveal.unavailable", detail=str(exc))
         return render_case(console, request, visit, warning, status=409, form_error=message)

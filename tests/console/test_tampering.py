@@ -429,3 +429,34 @@ def test_a_note_with_control_characters_is_refused(person: Any, console_service:
             f"/console/cases/{warning_id}/act", data={**fields, "note": "第一行\r\n第二行\t完"}
         )
         assert fine.status_code == 303
+
+
+def test_a_reveal_past_the_hourly_limit_says_when_to_retry(console_service: Console) -> None:
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    with WarningStore.from_settings(get_settings()) as store:
+        store.create_user(
+            "many.reveals", department="county_centre", role="supervisor", password=PASSWORD
+        )
+    limit = get_settings().reveal_limit_per_hour
+    warning_id = console_service.sql(
+        "SELECT id FROM warnings WHERE task = 'wage-arrears' ORDER BY score DESC LIMIT 1"
+    )[0][0]
+    with httpx.Client(base_url=console_service.url, timeout=30) as client:
+        token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
+        client.post(
+            "/console/sign-in",
+            data={"name": "many.reveals", "password": PASSWORD, "csrf": token},
+        )
+        csrf = console_service.sql(
+            "SELECT csrf FROM console_sessions WHERE user_name = 'many.reveals' "
+            "AND ended_at IS NULL"
+        )[0][0]
+        purpose = {"csrf": csrf, "purpose": "核实企业联系人以便现场检查"}
+        for _ in range(limit):
+            assert client.post(f"/console/cases/{warning_id}/reveal", data=purpose).is_success
+        refused = client.post(f"/console/cases/{warning_id}/reveal", data=purpose)
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["retry-after"]) <= 3600
+    assert f"{refused.headers['retry-after']} 秒后再试" in refused.text
