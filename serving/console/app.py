@@ -46,7 +46,7 @@ from serving.console.sessions import (
     new_token,
     tokens_match,
 )
-from serving.policy import Actor
+from serving.policy import Actor, decide
 from serving.store import WarningStore
 from serving.store.people import UserRecord
 
@@ -61,7 +61,7 @@ CONTENT_SECURITY_POLICY = (
 REPORT_SECURITY_POLICY = (
     "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
 )
-_MAX_FORM_FIELD = 4000
+MAX_FORM_FIELD = 4000
 STATIC_FILES = {"riskloop.css": "text/css", "favicon.svg": "image/svg+xml"}
 
 
@@ -174,6 +174,7 @@ class Console:
             lang_link=f"{request.url.path}?{urlencode(query)}",
             department_name=lambda code: self.department_name(code, lang),
             district_name=lambda code: Messages(lang).word("district", code),
+            may=lambda action: visit is not None and bool(decide(visit.actor, action)),
             **{"section": "", "flash": None, **context},
         )
         return secured(HTMLResponse(html, status_code=status))
@@ -203,16 +204,41 @@ def redirect(location: str) -> Response:
     return secured(RedirectResponse(location, status_code=303))
 
 
+class FormFieldError(ValueError):
+    """A form field that is not text or is too long (HTTP 400); `name` is the field."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name}: expected text of at most {MAX_FORM_FIELD} characters")
+        self.name = name
+
+
+# the words that name a form field in a refusal (other fields are named as they are sent)
+_FIELD_LABELS = {
+    "note": "field.note",
+    "purpose": "reveal.purpose",
+    "name": "sign_in.name",
+    "department": "field.department",
+    "outcome": "field.outcome",
+}
+
+
 def form_text(form: FormData, name: str) -> str:
-    """A form field as text, trimmed; files and over-long values are refused."""
+    """A form field as text, trimmed; files, over-long values and control characters other than
+    line breaks and tabs are a `FormFieldError`."""
     value = form.get(name)
     if value is None:
         return ""
-    if not isinstance(value, str):
-        raise ValueError(f"{name}: expected text")
-    if len(value) > _MAX_FORM_FIELD:
-        raise ValueError(f"{name}: longer than {_MAX_FORM_FIELD} characters")
+    if not isinstance(value, str) or len(value) > MAX_FORM_FIELD:
+        raise FormFieldError(name)
+    if any((ord(char) < 32 and char not in "\t\n\r") or ord(char) == 127 for char in value):
+        raise FormFieldError(name)  # a control character no keyboard types (NUL, ESC, ...)
     return value.strip()
+
+
+def field_problem(exc: FormFieldError, t: Messages) -> str:
+    """A refused form field in the person's words."""
+    label = t(_FIELD_LABELS[exc.name]) if exc.name in _FIELD_LABELS else exc.name
+    return t("error.form_field", field=label, n=MAX_FORM_FIELD)
 
 
 def actor_for(user: UserRecord) -> Actor:
@@ -226,7 +252,7 @@ Handler = Callable[[Console, Request, Visit, FormData | None], Response]
 def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
     """The console app; `backend_factory` gives the service it is mounted in (called lazily,
     because BentoML creates the service instance after the app is mounted)."""
-    from serving.console import pages
+    from serving.console import pages, report_pages
 
     holder: dict[str, Console] = {}
 
@@ -237,13 +263,21 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
 
     def page(handler: Handler, *, post: bool = False) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            form = await request.form(max_files=0, max_fields=20) if post else None
+            try:
+                form = await request.form(max_files=0, max_fields=20) if post else None
+            except HTTPException:  # a file, too many fields: no console form sends either
+                return await run_in_threadpool(_page_error, console(), request, 400)
             return await run_in_threadpool(_guarded, console(), request, form, handler)
 
         return endpoint
 
     async def sign_in_endpoint(request: Request) -> Response:
-        form = await request.form(max_files=0, max_fields=10) if request.method == "POST" else None
+        try:
+            form = (
+                await request.form(max_files=0, max_fields=10) if request.method == "POST" else None
+            )
+        except HTTPException:
+            return await run_in_threadpool(_page_error, console(), request, 400)
         return await run_in_threadpool(pages.sign_in, console(), request, form)
 
     async def static(request: Request) -> Response:
@@ -258,6 +292,15 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
     async def root(_request: Request) -> Response:
         return redirect(f"{PREFIX}/queue")
 
+    async def not_found(request: Request) -> Response:
+        """The catch-all: 405 with `Allow` when the path exists for other methods, else 404;
+        a page in the person's language inside the console's frame."""
+        allow = _allowed_methods(request)
+        response = await run_in_threadpool(_page_error, console(), request, 405 if allow else 404)
+        if allow:
+            response.headers["Allow"] = allow
+        return response
+
     routes = [
         Route("/", root),
         Route("/static/{name}", static),
@@ -270,11 +313,15 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         Route("/cases/{warning_id}/act", page(pages.act, post=True), methods=["POST"]),
         Route("/cases/{warning_id}/reveal", page(pages.reveal, post=True), methods=["POST"]),
         Route("/dashboard", page(pages.dashboard)),
-        Route("/reports", page(pages.reports)),
-        Route("/reports/{name}", page(pages.report)),
-        Route("/reports/{name}/file", page(pages.report_file)),
+        Route("/reports", page(report_pages.reports)),
+        Route("/reports/{name}", page(report_pages.report)),
+        Route("/reports/{name}/file", page(report_pages.report_file)),
         # last: any other console path is ours to answer (with the headers), not the host's
-        Route("/{rest:path}", _not_found, methods=["GET", "HEAD", "POST", "PUT", "DELETE"]),
+        Route(
+            "/{rest:path}",
+            not_found,
+            methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        ),
     ]
     return Starlette(
         routes=routes,
@@ -282,14 +329,30 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
     )
 
 
-async def _not_found(request: Request) -> Response:
-    """The catch-all: 405 with `Allow` when the path exists for other methods, else 404."""
+def _allowed_methods(request: Request) -> str:
+    """The methods of the console route this path names for other methods ("" if none)."""
     for route in request.app.router.routes[:-1]:
         match, _ = route.matches(request.scope)
         if match is Match.PARTIAL and isinstance(route, Route):
-            allow = ", ".join(sorted(route.methods or ()))
-            return await _plain_error(request, HTTPException(405, headers={"Allow": allow}))
-    return await _plain_error(request, HTTPException(404))
+            return ", ".join(sorted(route.methods or ()))
+    return ""
+
+
+def _page_error(console: Console, request: Request, status: int) -> Response:
+    """A 400 (a form no console page draws), 404 or 405 page, before any view ran: in the
+    signed-in person's language and frame, else in the link's (`?lang=`) or the default."""
+    session, _why = console.sessions.check(request.cookies.get(COOKIE))
+    visit = None
+    if session is not None:
+        try:
+            user = console.store.get_user(session.user_name)
+        except KeyError:
+            user = None
+        if user is not None and user.active:
+            visit = Visit(session, user, actor_for(user), as_lang(user.lang))
+    lang = visit.lang if visit else as_lang(request.query_params.get("lang"))
+    key = {400: "error.bad_form", 404: "error.no_page"}.get(status, "error.bad_method")
+    return error_page(console, request, visit, status, Messages(lang)(key), lang=lang)
 
 
 async def _plain_error(request: Request, exc: Exception) -> Response:
@@ -347,10 +410,17 @@ def _str(value: object) -> str | None:
 
 
 def error_page(
-    console: Console, request: Request, visit: Visit | None, status: int, message: str
+    console: Console,
+    request: Request,
+    visit: Visit | None,
+    status: int,
+    message: str,
+    *,
+    lang: Lang | None = None,
 ) -> Response:
-    """A page saying what went wrong, in the person's language, with the right status."""
-    lang = visit.lang if visit else DEFAULT_LANG
+    """A page saying what went wrong, in the person's language (`lang` before sign-in), with
+    the right status."""
+    lang = visit.lang if visit else (lang or DEFAULT_LANG)
     t = Messages(lang)
     return console.render(
         "console/error.html",

@@ -182,6 +182,15 @@ def timeline(
                         level=t.word("level", event.get("risk_level")),
                     )
                 )
+        elif kind == "overdue":
+            deadline = t.word("deadline", event.get("deadline"))
+            lines.append(
+                t("timeline.overdue", deadline=deadline, due=local_time(event.get("due_at")))
+            )
+            if event.get("department"):
+                lines.append(
+                    t("timeline.waiting_at", department=department_name(event.get("department")))
+                )
         else:
             lines.extend(
                 f"{key}: {event[key]}" for key in _DETAIL_KEYS if event.get(key) is not None

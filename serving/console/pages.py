@@ -1,4 +1,4 @@
-"""The console's views: sign-in, queue, case, dashboard and reports.
+"""The console's views: sign-in, queue, case and dashboard (reports: `report_pages`).
 
 Each view runs after `app._guarded` (session, CSRF, account) and asks the policy before it
 reads or changes case data. Views are plain functions of (console, request, visit, form), run
@@ -10,24 +10,25 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
 from features.tasks import TASK_NAMES
 from models.spec import get_spec
 from serving.console import case as case_view
 from serving.console.app import (
     PREFIX,
-    REPORT_SECURITY_POLICY,
     Console,
+    FormFieldError,
     Visit,
+    actor_for,
     clear_cookie,
     error_page,
+    field_problem,
     form_text,
     pre_session_token,
     redirect,
@@ -50,9 +51,11 @@ from serving.store.models import OUTCOMES, STATUSES
 from serving.store.people import SignInRefused
 from serving.store.privacy import MIN_PURPOSE_CHARS, RevealLimited
 
-_REPORT_NAME = re.compile(r"^(?P<task>[a-z][a-z-]*)-v(?P<version>\d+)\.html$")
 _WARNING_ID = re.compile(r"^W-[0-9a-f]{32}$")
 _DONE = ("dispatch", "reroute", "start", "close", "triage_close", "send_back")
+# the history events that give a warning a new version (an `overdue` note or a re-score after
+# closing does not): the lost-update message names whoever wrote the last of these
+_NEW_VERSION_EVENTS = frozenset({"raised", "disposition", "score_update"})
 _TRANSITION_STEPS = {
     "dispatch": "dispatched",
     "reroute": "dispatched",
@@ -76,7 +79,11 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
     params = request.query_params
     lang = as_lang(params.get("lang"))
     t = Messages(lang)
-    notice = t("sign_in.expired") if params.get("expired") == "1" else ""
+    notice = ""
+    if params.get("expired") == "1":
+        notice = t("sign_in.expired")
+    elif params.get("out") == "1":
+        notice = t("sign_in.signed_out")
     next_page = safe_next(params.get("next"))
     if form is None:
         response = console.render(
@@ -92,10 +99,13 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
         if fresh:
             set_cookie(response, request, PRE_COOKIE, token)
         return response
-    next_page = safe_next(form_text(form, "next") or next_page)
     if not tokens_match(request.cookies.get(PRE_COOKIE), form.get("csrf")):  # type: ignore[arg-type]
-        return error_page(console, request, None, 403, t("error.csrf"))
-    name = form_text(form, "name")[:64]
+        return error_page(console, request, None, 403, t("error.csrf"), lang=lang)
+    try:
+        next_page = safe_next(form_text(form, "next") or next_page)
+        name = form_text(form, "name")[:64]
+    except FormFieldError as exc:
+        return error_page(console, request, None, 400, field_problem(exc, t), lang=lang)
     password = str(form.get("password") or "")[:200]
     try:
         user = console.store.sign_in(
@@ -118,6 +128,8 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
             name=name,
         )
         return response
+    if next_page == f"{PREFIX}/queue" and not decide(actor_for(user), "warning_list"):
+        next_page = f"{PREFIX}/reports"  # the default page would only refuse an administrator
     session_token, _session = console.sessions.start(user.name)
     response = redirect(next_page)
     set_cookie(response, request, COOKIE, session_token)
@@ -150,11 +162,15 @@ def switch_lang(
 ) -> Response:
     """Switch the person's language and remember it on their account."""
     assert form is not None
-    lang = form_text(form, "lang")
+    try:
+        lang = form_text(form, "lang")
+        next_page = safe_next(form_text(form, "next"))
+    except FormFieldError as exc:
+        return error_page(console, request, visit, 400, field_problem(exc, visit.t))
     if lang not in LANGS:
         return error_page(console, request, visit, 400, visit.t("error.bad_lang"))
     console.store.set_user_lang(visit.user.name, lang)
-    return redirect(safe_next(form_text(form, "next")))
+    return redirect(next_page)
 
 
 # ----------------------------------------------------------------------------- queue
@@ -164,7 +180,7 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
     """The warnings this person may see: filters in the URL, level counts, one page."""
     t = visit.t
     if not decide(visit.actor, "warning_list"):
-        return error_page(console, request, visit, 403, _rule(visit, "warning_list"))
+        return error_page(console, request, visit, 403, refusal_rule(visit, "warning_list"))
     tasks = _tasks()
     try:
         filters = QueueFilters.parse(request.query_params, tasks)
@@ -256,7 +272,7 @@ def _scope_text(console: Console, visit: Visit) -> str:
     return ("；" if visit.lang == "zh" else "; ").join(parts)
 
 
-def _rule(visit: Visit, action: str, warning: dict[str, Any] | None = None) -> str:
+def refusal_rule(visit: Visit, action: str, warning: dict[str, Any] | None = None) -> str:
     decision = decide(visit.actor, action, warning=warning)
     return decision.rule_zh if visit.lang == "zh" and decision.rule_zh else decision.rule
 
@@ -276,7 +292,7 @@ def _load_case(
     except WarningNotFound:
         return error_page(console, request, visit, 404, visit.t("error.no_case"))
     if not decide(visit.actor, action, warning=warning):
-        return error_page(console, request, visit, 403, _rule(visit, action, warning))
+        return error_page(console, request, visit, 403, refusal_rule(visit, action, warning))
     return warning
 
 
@@ -285,13 +301,6 @@ def case(console: Console, request: Request, visit: Visit, _form: FormData | Non
     warning = _load_case(console, request, visit, "warning_page")
     if isinstance(warning, Response):
         return warning
-    console.store.audit(
-        actor=visit.actor.audit_name,
-        action="warning_page",
-        task=warning["task"],
-        model_version=warning["model_version"],
-        detail={"warning_id": warning["id"], "view": "console_case"},
-    )
     return render_case(console, request, visit, warning, flash=_flash(request, visit))
 
 
@@ -314,7 +323,18 @@ def render_case(
     flash: dict[str, str] | None = None,
 ) -> Response:
     """The case page of `warning` as it is now, with what went wrong or was shown, if anything
-    (a stale form, a refused step, a revealed identity)."""
+    (a stale form, a refused step, a revealed identity).
+
+    Every answer that shows the case is a look, recorded here: the page opened, and the page
+    drawn again after a form (a stale version, a refused step or reveal).
+    """
+    console.store.audit(
+        actor=visit.actor.audit_name,
+        action="warning_page",
+        task=warning["task"],
+        model_version=warning["model_version"],
+        detail={"warning_id": warning["id"], "view": "console_case", "status": status},
+    )
     t = visit.t
     lang = visit.lang
     spec = get_spec(warning["task"])
@@ -328,8 +348,7 @@ def render_case(
 
     department_choices = [
         (code, console.department_name(code, lang))
-        for code, row in console.departments().items()
-        if warning["task"] in (row.get("tasks") or ())
+        for code in _task_departments(console, warning["task"])
     ]
     allowed = allowed_transitions(visit.actor, warning)
     case_data = {
@@ -364,11 +383,18 @@ def render_case(
     )
 
 
+def _task_departments(console: Console, task: str) -> list[str]:
+    """The departments that handle `task`: the dispatch chooser's choices."""
+    return [code for code, row in console.departments().items() if task in (row.get("tasks") or ())]
+
+
 def _person_name(console: Console, actor: str, t: Messages) -> str:
     """`user:alice` as "Alice Wang (alice)"; a key or riskloop's own job says which it is."""
     kind, _, name = actor.partition(":")
-    if kind in ("key", "system") and name:
-        return t(f"actor.{kind}", name=name)
+    if kind == "system" and name:  # riskloop's own jobs have names in both languages
+        return t("actor.system", name=t.word("system", name))
+    if kind == "key" and name:
+        return t("actor.key", name=name)
     if kind != "user" or not name:
         return actor
     try:
@@ -405,8 +431,8 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
         note = form_text(form, "note") or None
         department = form_text(form, "department") or None
         outcome = form_text(form, "outcome") or None
-    except ValueError as exc:
-        return error_page(console, request, visit, 400, str(exc))
+    except FormFieldError as exc:
+        return error_page(console, request, visit, 400, field_problem(exc, visit.t))
     if not version_text.isdigit():
         return error_page(console, request, visit, 400, t("error.no_version"))
     expected = int(version_text)
@@ -416,9 +442,21 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
             return _stale(console, request, visit, warning)
         rule = decision.rule_zh if visit.lang == "zh" and decision.rule_zh else decision.rule
         return error_page(console, request, visit, 403, rule)
-    if outcome is not None and outcome not in OUTCOMES:
+    offered = case_view.transition_forms([transition], warning, ())[0]
+    if offered.outcomes and outcome not in offered.outcomes:
+        # only the form's outcomes (triage closes as a false alarm or unreachable): the store's
+        # refusal of another would reach the person as an English sentence
         return error_page(console, request, visit, 400, t("error.bad_outcome"))
-    if transition in ("dispatch", "reroute") and department not in console.departments():
+    if offered.note_required and not note:
+        # 409 as the store's refusal was, in the person's words
+        return render_case(
+            console, request, visit, warning, status=409, form_error=t("error.note_required")
+        )
+    if transition in ("dispatch", "reroute") and department not in _task_departments(
+        console, warning["task"]
+    ):
+        # only the chooser's departments: one that does not handle the task would put the
+        # case in the queue of officers who cannot work it
         return error_page(console, request, visit, 400, t("error.bad_department"))
     try:
         if transition == "send_back":
@@ -460,7 +498,12 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
 def _stale(console: Console, request: Request, visit: Visit, warning: dict[str, Any]) -> Response:
     """The lost-update answer: the case as it is now, and who changed it when."""
     last = next(
-        (event for event in reversed(warning.get("history") or []) if event.get("actor")), None
+        (
+            event
+            for event in reversed(warning.get("history") or [])
+            if event.get("actor") and event.get("event") in _NEW_VERSION_EVENTS
+        ),
+        None,
     )
     who = _person_name(console, str(last["actor"]), visit.t) if last else "–"
     when = case_view.local_time(last.get("at")) if last else "–"
@@ -477,8 +520,8 @@ def reveal(console: Console, request: Request, visit: Visit, form: FormData | No
         return warning
     try:
         purpose = form_text(form, "purpose")
-    except ValueError as exc:
-        return error_page(console, request, visit, 400, str(exc))
+    except FormFieldError as exc:
+        return error_page(console, request, visit, 400, field_problem(exc, visit.t))
     if len(purpose) < MIN_PURPOSE_CHARS:
         return render_case(
             console,
@@ -497,7 +540,9 @@ def reveal(console: Console, request: Request, visit: Visit, form: FormData | No
         )
     except RevealLimited as exc:
         message = visit.t("reveal.limited", seconds=exc.retry_after)
-        return render_case(console, request, visit, warning, status=429, form_error=message)
+        limited = render_case(console, request, visit, warning, status=429, form_error=message)
+        limited.headers["Retry-After"] = str(exc.retry_after)  # as the API's 429 says
+        return limited
     except IdentityUnavailable as exc:
         message = visit.t("reveal.unavailable", detail=str(exc))
         return render_case(console, request, visit, warning, status=409, form_error=message)
@@ -512,7 +557,7 @@ def reveal(console: Console, request: Request, visit: Visit, form: FormData | No
 def dashboard(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
     """Per task: open warnings, overdue, precision, this month's load, model and monitoring."""
     if not decide(visit.actor, "warning_list"):
-        return error_page(console, request, visit, 403, _rule(visit, "warning_list"))
+        return error_page(console, request, visit, 403, refusal_rule(visit, "warning_list"))
     scope = visible_scope(visit.actor)
     tasks = _visible_tasks(console, visit, scope)
     figures = console.queries.dashboard(scope, tasks)
@@ -592,84 +637,3 @@ def _monitor(path: Any) -> dict[str, Any] | None:
         "drifted": ", ".join(str(name) for name in report.get("drifted") or []),
         "when": case_view.local_time(when),
     }
-
-
-# ----------------------------------------------------------------------------- reports
-
-
-def _report_files(console: Console) -> list[dict[str, Any]]:
-    folder = console.backend.settings.reports_dir
-    found = []
-    for path in sorted(folder.glob("*.html")) if folder.is_dir() else []:
-        match = _REPORT_NAME.match(path.name)
-        found.append(
-            {
-                "name": path.name,
-                "task": match["task"] if match and match["task"] in _tasks() else None,
-                "version": match["version"] if match else None,
-                "when": case_view.local_time(
-                    datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
-                ),
-            }
-        )
-    return found
-
-
-def reports(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
-    """The model reports `riskloop report` wrote, listed."""
-    if not decide(visit.actor, "models_read"):
-        return error_page(console, request, visit, 403, _rule(visit, "models_read"))
-    return console.render(
-        "console/reports.html",
-        visit.lang,
-        request,
-        visit=visit,
-        section="reports",
-        reports=_report_files(console),
-    )
-
-
-def report(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
-    """One report inside the console's layout (the report itself in a same-origin frame)."""
-    found = _report_path(console, request, visit)
-    if isinstance(found, Response):
-        return found
-    return console.render(
-        "console/report.html",
-        visit.lang,
-        request,
-        visit=visit,
-        section="reports",
-        name=found.name,
-        title=_report_title(found.name, visit),
-    )
-
-
-def _report_title(name: str, visit: Visit) -> str:
-    match = _REPORT_NAME.match(name)
-    if match is None or match["task"] not in _tasks():
-        return visit.t("reports.frame", name=name)
-    task = visit.t(f"task.{match['task']}")
-    return visit.t("reports.frame", name=f"{task} v{match['version']}")
-
-
-def report_file(
-    console: Console, request: Request, visit: Visit, _form: FormData | None
-) -> Response:
-    """The report as `riskloop report` wrote it: self-contained, under its own strict CSP."""
-    found = _report_path(console, request, visit)
-    if isinstance(found, Response):
-        return found
-    response = secured(HTMLResponse(found.read_text("utf-8")), REPORT_SECURITY_POLICY)
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    return response
-
-
-def _report_path(console: Console, request: Request, visit: Visit) -> Path | Response:
-    """A listed report's file (never a path the request made up), or the refusal to show."""
-    if not decide(visit.actor, "models_read"):
-        return error_page(console, request, visit, 403, _rule(visit, "models_read"))
-    name = request.path_params["name"]
-    if name not in {item["name"] for item in _report_files(console)}:
-        return error_page(console, request, visit, 404, visit.t("error.no_report"))
-    return Path(console.backend.settings.reports_dir) / name

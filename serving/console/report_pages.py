@@ -1,0 +1,99 @@
+"""The console's model reports: the reports `riskloop report` wrote, listed and opened inside
+the console (same sign-in), each under the policy's `models_read`."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from features.tasks import TASK_NAMES
+from serving.console import case as case_view
+from serving.console.app import REPORT_SECURITY_POLICY, Console, Visit, error_page, secured
+from serving.console.pages import refusal_rule
+from serving.policy import decide
+
+_REPORT_NAME = re.compile(r"^(?P<task>[a-z][a-z-]*)-v(?P<version>\d+)\.html$")
+
+
+def _report_files(console: Console) -> list[dict[str, Any]]:
+    folder = console.backend.settings.reports_dir
+    found = []
+    for path in sorted(folder.glob("*.html")) if folder.is_dir() else []:
+        match = _REPORT_NAME.match(path.name)
+        found.append(
+            {
+                "name": path.name,
+                "task": match["task"] if match and match["task"] in TASK_NAMES else None,
+                "version": match["version"] if match else None,
+                "when": case_view.local_time(
+                    datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
+                ),
+            }
+        )
+    return found
+
+
+def reports(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
+    """The model reports `riskloop report` wrote, listed."""
+    if not decide(visit.actor, "models_read"):
+        return error_page(console, request, visit, 403, refusal_rule(visit, "models_read"))
+    return console.render(
+        "console/reports.html",
+        visit.lang,
+        request,
+        visit=visit,
+        section="reports",
+        reports=_report_files(console),
+    )
+
+
+def report(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
+    """One report inside the console's layout (the report itself in a same-origin frame)."""
+    found = _report_path(console, request, visit)
+    if isinstance(found, Response):
+        return found
+    return console.render(
+        "console/report.html",
+        visit.lang,
+        request,
+        visit=visit,
+        section="reports",
+        name=found.name,
+        title=_report_title(found.name, visit),
+    )
+
+
+def _report_title(name: str, visit: Visit) -> str:
+    match = _REPORT_NAME.match(name)
+    if match is None or match["task"] not in TASK_NAMES:
+        return visit.t("reports.frame", name=name)
+    task = visit.t(f"task.{match['task']}")
+    return visit.t("reports.frame", name=f"{task} v{match['version']}")
+
+
+def report_file(
+    console: Console, request: Request, visit: Visit, _form: FormData | None
+) -> Response:
+    """The report as `riskloop report` wrote it: self-contained, under its own strict CSP."""
+    found = _report_path(console, request, visit)
+    if isinstance(found, Response):
+        return found
+    response = secured(HTMLResponse(found.read_text("utf-8")), REPORT_SECURITY_POLICY)
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+def _report_path(console: Console, request: Request, visit: Visit) -> Path | Response:
+    """A listed report's file (never a path the request made up), or the refusal to show."""
+    if not decide(visit.actor, "models_read"):
+        return error_page(console, request, visit, 403, refusal_rule(visit, "models_read"))
+    name = request.path_params["name"]
+    if name not in {item["name"] for item in _report_files(console)}:
+        return error_page(console, request, visit, 404, visit.t("error.no_report"))
+    return Path(console.backend.settings.reports_dir) / name

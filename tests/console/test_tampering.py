@@ -1,0 +1,462 @@
+"""A case worker's browser with its forms tampered with, and looks that must be on the record.
+
+What the page offers is what the server accepts: a value the form never showed (a department
+that does not handle the task) is refused in the person's language and changes nothing.
+Each test drives the real service in Debian's Chromium and reads the store afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.console.conftest import PASSWORD, Console
+from tests.console.test_security import _open_case, _state
+
+
+def test_a_case_cannot_be_dispatched_to_a_department_the_chooser_never_offered(
+    person: Any, console_service: Console
+) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = _open_case(sup)
+    before = _state(console_service, warning_id)
+    dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
+    offered = dispatch.locator("select[name=department] option").evaluate_all(
+        "options => options.map(o => o.value)"
+    )
+    assert "labour_inspection" in offered and "anti_fraud" not in offered
+    # the anti-fraud centre exists but handles no wage-arrears case: add it to the chooser
+    dispatch.locator("select[name=department]").evaluate(
+        "select => { select.add(new Option('x', 'anti_fraud')); select.value = 'anti_fraud'; }"
+    )
+    with sup.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
+        dispatch.get_by_role("button").click()
+    assert answer.value.status == 400
+    assert "不承办此类预警" in sup.page.locator("main").inner_text()
+    assert _state(console_service, warning_id) == before
+    # so the anti-fraud officer never gets a wage-arrears case in their queue
+    fraud = person()
+    fraud.sign_in("fraud")
+    fraud.go("/console/queue")
+    assert warning_id not in fraud.page.content()
+
+
+def _looks(console_service: Console, user: str, warning_id: str) -> int:
+    return int(
+        console_service.sql(
+            "SELECT count(*) FROM audit_log WHERE actor = ? AND action = 'warning_page' "
+            "AND detail LIKE ?",
+            f"user:{user}",
+            f"%{warning_id}%",
+        )[0][0]
+    )
+
+
+def test_every_answer_showing_a_case_is_a_recorded_look(
+    person: Any, console_service: Console
+) -> None:
+    """The stale-form page and the refused-reveal page show the whole case: each is a look."""
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = _open_case(sup)
+    opened = _looks(console_service, "sup", warning_id)
+    assert opened >= 1
+    # a form drawn at an older version: the lost-update answer shows the case as it is now
+    dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
+    dispatch.locator("select[name=department]").select_option("labour_inspection")
+    dispatch.locator("input[name=version]").evaluate("input => input.value = '0'")
+    with sup.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
+        dispatch.get_by_role("button").click()
+    assert answer.value.status == 409
+    assert warning_id in sup.page.locator("main").inner_text()
+    assert _looks(console_service, "sup", warning_id) == opened + 1
+    # a purpose of blanks passes the browser's length check; the server refuses it and shows
+    # the case again
+    reveal = sup.page.locator("form[aria-labelledby='act-reveal']")
+    reveal.locator("textarea[name=purpose]").fill(" " * 12)
+    with sup.page.expect_response(lambda r: r.url.endswith("/reveal")) as answer:
+        reveal.get_by_role("button").click()
+    assert answer.value.status == 400
+    assert warning_id in sup.page.locator("main").inner_text()
+    assert _looks(console_service, "sup", warning_id) == opened + 2
+
+
+def test_a_missed_deadline_reads_as_words_in_the_timeline(
+    person: Any, console_service: Console
+) -> None:
+    """An `overdue` event names the deadline missed, when it was due and the department by
+    name, in the page's language: no raw keys or department codes."""
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    warning_id = console_service.sql(
+        "SELECT id FROM warnings WHERE status = 'open' AND task = 'wage-arrears' "
+        "ORDER BY score DESC LIMIT 1 OFFSET 5"
+    )[0][0]
+    console_service.sql(
+        "UPDATE warnings SET due_at = '2020-01-01 00:00:00.000000' WHERE id = ?", warning_id
+    )
+    with WarningStore.from_settings(get_settings()) as store:
+        assert warning_id in store.note_overdue(actor="system:overdue")
+    sup = person()
+    sup.sign_in("sup")
+    sup.go(f"/console/cases/{warning_id}")
+    item = sup.page.locator("ol.timeline > li", has_text="超期").inner_text()
+    assert "错过派发期限" in item and "2020-01-01 08:00" in item
+    assert "县级矛盾纠纷调处化解中心" in item
+    assert "department" not in item and "county_centre" not in item and "deadline" not in item
+    sup.page.locator("header form[action$='/lang'] button").click()
+    sup.page.wait_for_load_state()
+    item = sup.page.locator("ol.timeline > li", has_text="overdue").inner_text()
+    assert "Missed the dispatch deadline" in item and "County conflict-resolution centre" in item
+    assert "county_centre" not in item
+    sup.page.locator("header form[action$='/lang'] button").click()
+    sup.page.wait_for_load_state()
+
+
+def test_an_unknown_console_page_answers_in_the_persons_language(
+    person: Any, console_service: Console
+) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    answer = sup.go("/console/no-such-page")
+    assert answer.status == 404
+    assert sup.page.locator("h1").inner_text() == "未找到"
+    assert sup.page.locator("header nav").count() == 1  # still inside the console's frame
+    wrong = sup.go("/console/sign-out")  # a POST-only path opened by GET
+    assert wrong.status == 405 and "POST" in wrong.headers["allow"]
+    assert "不接受" in sup.page.locator("main").inner_text()
+    sup.page.locator("header form[action$='/lang'] button").click()
+    sup.page.wait_for_load_state()
+    assert sup.page.locator("h1").inner_text() == "Method not allowed"
+    sup.page.locator("header form[action$='/lang'] button").click()
+    sup.page.wait_for_load_state()
+    # before signing in: the default language, or the one the link asks for
+    stranger = person()
+    assert stranger.go("/console/nothing-here?lang=en").status == 404
+    assert stranger.page.locator("h1").inner_text() == "Not found"
+    assert "Traceback" not in stranger.page.content()
+
+
+def test_an_over_long_note_is_refused_in_the_persons_words(
+    person: Any, console_service: Console
+) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = _open_case(sup)
+    before = _state(console_service, warning_id)
+    # a note past the server's limit (the browser's maxlength removed)
+    dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
+    dispatch.locator("select[name=department]").select_option("labour_inspection")
+    note = dispatch.locator("textarea[name=note]")
+    note.evaluate("area => area.removeAttribute('maxlength')")
+    note.fill("长" * 4001)
+    with sup.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
+        dispatch.get_by_role("button").click()
+    assert answer.value.status == 400
+    shown = sup.page.locator("main").inner_text()
+    assert "备注" in shown and "4000" in shown and "longer than" not in shown
+    assert _state(console_service, warning_id) == before
+
+
+def test_over_long_sign_in_and_language_fields_are_a_400_not_a_500(
+    console_service: Console,
+) -> None:
+    with httpx.Client(base_url=console_service.url, timeout=30) as client:
+        token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
+        for lang, words in (("zh", "用户名"), ("en", "User name")):
+            answer = client.post(
+                f"/console/sign-in?lang={lang}",
+                data={"name": "x" * 5000, "password": "p", "csrf": token},
+            )
+            assert answer.status_code == 400, answer.text[:200]
+            assert words in answer.text and "Traceback" not in answer.text
+        long_next = {
+            "name": "sup",
+            "password": PASSWORD,
+            "csrf": token,
+            "next": "/console/" + "q" * 4100,
+        }
+        assert client.post("/console/sign-in", data=long_next).status_code == 400
+        signed = client.post(
+            "/console/sign-in", data={**long_next, "next": "/console/queue"}, follow_redirects=False
+        )
+        assert signed.status_code == 303
+        csrf = console_service.sql(
+            "SELECT csrf FROM console_sessions WHERE user_name = 'sup' AND ended_at IS NULL "
+            "ORDER BY created_at DESC LIMIT 1"
+        )[0][0]
+        switched = client.post(
+            "/console/lang", data={"csrf": csrf, "lang": "en", "next": "/console/" + "q" * 4100}
+        )
+        assert switched.status_code == 400 and "Traceback" not in switched.text
+
+
+def test_a_tampered_outcome_is_refused_in_the_persons_words(
+    person: Any, console_service: Console
+) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = _open_case(sup)
+    before = _state(console_service, warning_id)
+    # triage may close only as a false alarm or unreachable: slip `prevented` into the chooser
+    triage = sup.page.locator("form[aria-labelledby='act-triage_close']")
+    triage.locator("select[name=outcome]").evaluate(
+        "select => { select.add(new Option('x', 'prevented')); select.value = 'prevented'; }"
+    )
+    with sup.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
+        triage.get_by_role("button").click()
+    assert answer.value.status == 400
+    shown = sup.page.locator("main").inner_text()
+    assert "处置结果无效" in shown and "needs" not in shown and "outcome" not in shown
+    assert _state(console_service, warning_id) == before
+
+
+def test_riskloops_own_jobs_are_named_in_the_pages_language(
+    person: Any, console_service: Console
+) -> None:
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    warning_id = console_service.sql(
+        "SELECT id FROM warnings WHERE status = 'open' AND task = 'wage-arrears' "
+        "ORDER BY score DESC LIMIT 1 OFFSET 6"
+    )[0][0]
+    console_service.sql(
+        "UPDATE warnings SET due_at = '2020-01-01 00:00:00.000000' WHERE id = ?", warning_id
+    )
+    with WarningStore.from_settings(get_settings()) as store:
+        store.note_overdue(actor="system:overdue")
+    sup = person()
+    sup.sign_in("sup")
+    sup.go(f"/console/cases/{warning_id}")
+    timeline = sup.page.locator("ol.timeline").inner_text()
+    assert "系统任务 超期巡检" in timeline and "overdue" not in timeline
+
+
+def test_sending_back_without_a_note_is_refused_in_the_persons_words(
+    person: Any, console_service: Console
+) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = _open_case(sup)
+    dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
+    dispatch.locator("select[name=department]").select_option("labour_inspection")
+    dispatch.get_by_role("button").click()
+    sup.page.wait_for_load_state()
+    before = _state(console_service, warning_id)
+    lab = person()
+    lab.sign_in("lab")
+    lab.go(f"/console/cases/{warning_id}")
+    back = lab.page.locator("form[aria-labelledby='act-send_back']")
+    back.locator("textarea[name=note]").evaluate("area => area.removeAttribute('required')")
+    with lab.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
+        back.get_by_role("button").click()
+    assert answer.value.status == 409
+    shown = lab.page.locator("main p.error").inner_text()
+    assert "请填写退回原因" in shown and "needs" not in shown
+    assert _state(console_service, warning_id) == before
+
+
+def test_an_administrator_lands_on_a_page_they_may_see(
+    person: Any, console_service: Console
+) -> None:
+    """An administrator sees no case content: signing in lands on the model reports, and the
+    header offers no link to pages that would only refuse them."""
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    with WarningStore.from_settings(get_settings()) as store:
+        store.create_user("it.admin", department="data_office", role="admin", password=PASSWORD)
+    admin = person()
+    admin.sign_in("it.admin", path="/console/")
+    assert admin.page.url.endswith("/console/reports")
+    assert admin.page.locator("h1").inner_text() == "模型报告"
+    links = admin.page.locator("header nav a").evaluate_all("links => links.map(a => a.href)")
+    assert [link.rsplit("/", 1)[-1] for link in links] == ["reports"]
+    assert admin.watch.errors == [] and admin.watch.outside == []
+    # a supervisor's header still has all three
+    sup = person()
+    sup.sign_in("sup")
+    assert sup.page.locator("header nav a").count() == 3
+
+
+def test_a_page_past_the_last_says_so_and_links_back(person: Any, console_service: Console) -> None:
+    sup = person()
+    sup.sign_in("sup", path="/console/queue?task=wage-arrears&page=999")
+    main = sup.page.locator("main").inner_text()
+    assert "没有符合条件的预警" not in main  # there are some: this page is past the last
+    assert "超出" in main
+    last = sup.page.get_by_role("link", name="最后一页")
+    pages = int(str(last.get_attribute("href")).rsplit("page=", 1)[-1])
+    last.click()
+    sup.page.wait_for_load_state()
+    assert sup.page.locator("table.queue tbody tr").count() >= 1
+    assert f"第 {pages} / {pages} 页" in sup.page.locator("main").inner_text()
+
+
+def test_a_form_the_console_never_draws_is_a_400_page_in_the_persons_language(
+    console_service: Console,
+) -> None:
+    """A file upload or a flood of fields (no console form has either): refused before any
+    check, with the console's page and headers, not the framework's bare English text."""
+    with httpx.Client(base_url=console_service.url, timeout=30) as client:
+        token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
+        flood = client.post("/console/sign-in", data={f"f{i}": "1" for i in range(30)})
+        assert flood.status_code == 400 and "请求有误" in flood.text
+        assert flood.headers["content-security-policy"].startswith("default-src 'self'")
+        signed = client.post(
+            "/console/sign-in",
+            data={"name": "sup", "password": PASSWORD, "csrf": token, "next": "/console/queue"},
+        )
+        assert signed.status_code in (200, 303)
+        warning_id = console_service.sql("SELECT id FROM warnings LIMIT 1")[0][0]
+        upload = client.post(
+            f"/console/cases/{warning_id}/act",
+            data={"transition": "start"},
+            files={"note": ("note.txt", b"hello")},
+        )
+        assert upload.status_code == 400 and "请求有误" in upload.text
+        assert "Too many" not in upload.text
+
+
+def test_every_method_on_a_console_path_gets_the_consoles_page(console_service: Console) -> None:
+    with httpx.Client(base_url=console_service.url, timeout=30) as client:
+        for method in ("OPTIONS", "PATCH", "PUT", "DELETE"):
+            answer = client.request(method, "/console/queue?lang=en")
+            assert answer.status_code == 405, method
+            assert answer.headers["allow"] == "GET, HEAD"
+            assert "Method not allowed" in answer.text and answer.headers["x-frame-options"]
+
+
+def test_a_warning_scored_without_reasons_says_so(person: Any, console_service: Console) -> None:
+    """A score request with `explain: false` stores no reasons: the case page says so instead
+    of an empty table and a waterfall that is all "other features"."""
+    warning_id = console_service.sql(
+        "SELECT id FROM warnings WHERE status = 'open' AND task = 'wage-arrears' "
+        "ORDER BY score LIMIT 1 OFFSET 3"
+    )[0][0]
+    console_service.sql("UPDATE warnings SET reasons = '[]' WHERE id = ?", warning_id)
+    sup = person()
+    sup.sign_in("sup")
+    sup.go(f"/console/cases/{warning_id}")
+    reasons = sup.page.locator("section[aria-labelledby='h-reasons']")
+    assert reasons.locator("table").count() == 0
+    assert "未计算原因" in reasons.inner_text()
+    waterfall = sup.page.locator("section[aria-labelledby='h-waterfall']")
+    assert waterfall.locator("img").count() == 0 and "未计算原因" in waterfall.inner_text()
+    assert sup.watch.errors == [] and sup.watch.outside == []
+
+
+def test_a_shared_link_with_a_filter_value_not_in_the_choices_still_shows_the_filter(
+    person: Any, console_service: Console
+) -> None:
+    """A bookmarked view filtered on a district or department no visible warning has: the
+    page must not show "any" while filtering on the value (0 rows, for no visible reason)."""
+    sup = person()
+    sup.sign_in("sup", path="/console/queue?district=gone&department=old_office")
+    assert sup.page.locator("#f-district").input_value() == "gone"
+    assert sup.page.locator("#f-department").input_value() == "old_office"
+    # applying the form again keeps the view it shows
+    sup.page.locator("form.filters button[type=submit]").click()
+    sup.page.wait_for_load_state()
+    assert "district=gone" in sup.page.url and "department=old_office" in sup.page.url
+
+
+def test_signing_out_says_so_in_the_persons_language(person: Any, console_service: Console) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    sup.sign_out()
+    assert "/console/sign-in" in sup.page.url
+    assert sup.page.get_by_role("status").inner_text() == "您已退出登录。"
+
+
+def test_the_lost_update_message_names_who_changed_the_case_not_a_later_overdue_note(
+    person: Any, console_service: Console
+) -> None:
+    """An `overdue` event changes nothing in the case (no new version): the lost-update
+    message names the person whose step made the form stale."""
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    first, second = person(), person()
+    first.sign_in("sup")
+    second.sign_in("sup")
+    warning_id = _open_case(first)
+    second.go(f"/console/cases/{warning_id}")
+    dispatch = first.page.locator("form[aria-labelledby='act-dispatch']")
+    dispatch.locator("select[name=department]").select_option(index=1)
+    dispatch.get_by_role("button").click()
+    first.page.wait_for_load_state()
+    console_service.sql(
+        "UPDATE warnings SET due_at = '2020-01-01 00:00:00.000000' WHERE id = ?", warning_id
+    )
+    with WarningStore.from_settings(get_settings()) as store:
+        assert warning_id in store.note_overdue(actor="system:overdue")
+    triage = second.page.locator("form[aria-labelledby='act-triage_close']")
+    triage.locator("select[name=outcome]").select_option("false_alarm")
+    with second.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
+        triage.get_by_role("button").click()
+    assert answer.value.status == 409
+    stale = second.page.locator("#stale").inner_text()
+    assert "王主管 (sup)" in stale and "超期巡检" not in stale
+
+
+def test_a_note_with_control_characters_is_refused(person: Any, console_service: Console) -> None:
+    """A NUL or another control character (which no keyboard types, and PostgreSQL's JSON
+    refuses) is a 400 naming the field; line breaks and tabs are text."""
+    from tests.console.test_security import _session_client
+
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = _open_case(sup)
+    before = _state(console_service, warning_id)
+    form = sup.page.locator("form[aria-labelledby='act-dispatch']")
+    fields = {
+        "csrf": str(form.locator("input[name=csrf]").get_attribute("value")),
+        "version": str(form.locator("input[name=version]").get_attribute("value")),
+        "transition": "dispatch",
+        "department": "labour_inspection",
+    }
+    with _session_client(console_service, sup) as client:
+        for bad in ("a\x00b", "bell\x07", "esc\x1b[31m"):
+            answer = client.post(f"/console/cases/{warning_id}/act", data={**fields, "note": bad})
+            assert answer.status_code == 400 and "备注" in answer.text, bad
+        assert _state(console_service, warning_id) == before
+        fine = client.post(
+            f"/console/cases/{warning_id}/act", data={**fields, "note": "第一行\r\n第二行\t完"}
+        )
+        assert fine.status_code == 303
+
+
+def test_a_reveal_past_the_hourly_limit_says_when_to_retry(console_service: Console) -> None:
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    with WarningStore.from_settings(get_settings()) as store:
+        store.create_user(
+            "many.reveals", department="county_centre", role="supervisor", password=PASSWORD
+        )
+    limit = get_settings().reveal_limit_per_hour
+    warning_id = console_service.sql(
+        "SELECT id FROM warnings WHERE task = 'wage-arrears' ORDER BY score DESC LIMIT 1"
+    )[0][0]
+    with httpx.Client(base_url=console_service.url, timeout=30) as client:
+        token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
+        client.post(
+            "/console/sign-in",
+            data={"name": "many.reveals", "password": PASSWORD, "csrf": token},
+        )
+        csrf = console_service.sql(
+            "SELECT csrf FROM console_sessions WHERE user_name = 'many.reveals' "
+            "AND ended_at IS NULL"
+        )[0][0]
+        purpose = {"csrf": csrf, "purpose": "核实企业联系人以便现场检查"}
+        for _ in range(limit):
+            assert client.post(f"/console/cases/{warning_id}/reveal", data=purpose).is_success
+        refused = client.post(f"/console/cases/{warning_id}/reveal", data=purpose)
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["retry-after"]) <= 3600
+    assert f"{refused.headers['retry-after']} 秒后再试" in refused.text
