@@ -78,8 +78,9 @@ def build_dataset_command(
         when = _parse_date(as_of) if as_of is not None else None
         if when is not None and not unlabelled:
             raise UserError("--as-of applies to the scoring set: add --unlabelled")
-        if out.exists() and out.is_dir():
-            raise UserError(f"--out {out} is a folder; give a .parquet file path")
+        from training.raw_io import check_dataset_path
+
+        check_dataset_path(out)
         if scheduler is not None and engine != Engine.dask:
             raise UserError("--scheduler applies to --engine dask")
         if with_feedback and unlabelled:
