@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar, cast
 
@@ -31,6 +32,26 @@ class StaleWarning(Exception):
         self.version = version
         self.changed_by = changed_by
         self.changed_at = changed_at
+
+
+class StoreUnavailable(ValueError):
+    """The configured warnings store cannot be opened: a malformed or unsupported URL, a server
+    that does not answer, a file that is not a database, a bad `RISKLOOP_STORE_SYNCHRONOUS`.
+    The message names the URL (password hidden) and the first line of the cause, for a CLI's
+    one error line or a service's refusal to start."""
+
+    def __init__(self, url: str, cause: BaseException) -> None:
+        orig = getattr(cause, "orig", None)  # a DBAPI error wrapped by SQLAlchemy
+        reason = str(orig if orig is not None else cause).strip().splitlines()
+        super().__init__(
+            f"cannot open the warnings store {_hide_password(url)} (RISKLOOP_STORE_URL): "
+            f"{reason[0] if reason else type(cause).__name__}"
+        )
+
+
+def _hide_password(url: str) -> str:
+    """`scheme://user:secret@host/db` -> `scheme://user:***@host/db` (any URL, even a bad one)."""
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
 
 
 class WarningNotFound(KeyError):

@@ -66,3 +66,43 @@ def test_raw_folder_that_breaks_a_schema(isolated_env: Path, small_city: Path) -
         broken / "dispute_escalation" / "disputes.parquet"
     )
     _fails(["train", "--task", "dispute-escalation", "--raw", str(broken)], "n_parties")
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:  # bound, never listening: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    "url", ["not-a-url", "postgresql+psycopg://u:pw@127.0.0.1:{port}/x", "file"]
+)
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["overdue"],
+        ["audit", "--actor", "system:cli"],
+        ["users", "list"],
+        ["store", "upgrade"],
+        ["monitor", "--task", "wage-arrears"],
+        ["notify", "--once"],
+        ["departments", "webhooks"],
+    ],
+)
+def test_a_warnings_store_that_cannot_be_opened_is_one_line(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch, url: str, args: list[str]
+) -> None:
+    from models.settings import get_settings
+
+    if url == "file":  # an existing file that is not a database, left as it was
+        (isolated_env / "notes.txt").write_text("not a database")
+        url = f"sqlite:///{isolated_env / 'notes.txt'}"
+    monkeypatch.setenv("RISKLOOP_STORE_URL", url.format(port=_closed_port()))
+    get_settings.cache_clear()
+    _fails(args, "cannot open the warnings store")
+    result = CliRunner().invoke(app, args)
+    assert "pw@" not in result.stderr  # the password is hidden
+    if "notes.txt" in url:
+        assert (isolated_env / "notes.txt").read_text() == "not a database"
