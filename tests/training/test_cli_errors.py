@@ -106,3 +106,13 @@ def test_a_warnings_store_that_cannot_be_opened_is_one_line(
     assert "pw@" not in result.stderr  # the password is hidden
     if "notes.txt" in url:
         assert (isolated_env / "notes.txt").read_text() == "not a database"
+
+
+def test_score_refuses_an_output_it_cannot_write_before_scoring(isolated_env: Path) -> None:
+    path = isolated_env / "rows.parquet"
+    pd.DataFrame({"entity_id": ["a"]}).to_parquet(path)
+    (isolated_env / "a-file").write_text("in the way")
+    base = ["score", "--task", "telecom-fraud", "--input", str(path), "--output"]
+    _fails([*base, str(isolated_env / "a-file" / "out.csv")], "cannot write")
+    (isolated_env / "folder.csv").mkdir()
+    _fails([*base, str(isolated_env / "folder.csv")], "is a folder")

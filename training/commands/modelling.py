@@ -340,6 +340,7 @@ def score(
             raise UserError(f"unknown language {lang!r}; expected en or zh")
         if output.suffix not in (".parquet", ".csv"):
             raise UserError(f"output {output} must end in .parquet or .csv")
+        _check_writable(output)
         if not input_path.is_file():
             raise UserError(f"input file {input_path} does not exist")
         try:
@@ -379,11 +380,13 @@ def score(
                     rows.append(row)
                 progress.update(bar, advance=len(batch))
         result = pd.DataFrame(rows)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        if output.suffix == ".csv":
-            result.to_csv(output, index=False)
-        else:
-            result.to_parquet(output, index=False)
+        try:
+            if output.suffix == ".csv":
+                result.to_csv(output, index=False)
+            else:
+                result.to_parquet(output, index=False)
+        except OSError as exc:
+            raise UserError(f"cannot write {output}: {exc.strerror or exc}") from None
     counts = result["risk_level"].value_counts().to_dict() if len(result) else {}
     typer.echo(
         f"{spec.task}: scored {len(result)} rows with {info.name} v{info.version} ({alias}) -> "
@@ -392,6 +395,16 @@ def score(
             f"{level}={counts.get(level, 0)}" for level in ("red", "orange", "yellow", "green")
         )
     )
+
+
+def _check_writable(output: Path) -> None:
+    """Refuse, before any work, an output path that is a folder or whose folder cannot be made."""
+    if output.is_dir():
+        raise UserError(f"output {output} is a folder; give a .parquet or .csv file path")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot write {output}: {exc.strerror or exc}") from None
 
 
 def register(app: typer.Typer) -> None:
