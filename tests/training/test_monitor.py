@@ -328,3 +328,24 @@ def test_monitor_refuses_bad_numbers_paths_and_an_empty_reference(isolated_env: 
     mlflow.set_tracking_uri(get_settings().mlflow_uri)
     runs = mlflow.search_runs(search_all_experiments=True)
     assert runs.empty  # nothing was logged for any of them
+
+
+def test_a_feature_that_cannot_raise_the_alarm_is_not_printed_as_drift(
+    isolated_env: Path,
+) -> None:
+    """A calendar feature far from the reference is reported, marked `not alarmed`, exit 0."""
+    rng = np.random.default_rng(4)
+    reference = isolated_env / "reference.parquet"
+    _population(rng, 2000, arrears_rate=0.1).to_parquet(reference)
+    current = _population(rng, 600, arrears_rate=0.1).assign(months_to_spring_festival=11)
+    _record(current, "C", n_closed=0)
+    out = isolated_env / "calendar.json"
+    result = CliRunner().invoke(
+        app, ["monitor", "--task", TASK, "--reference", str(reference), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["psi"]["features"]["months_to_spring_festival"] > 0.25
+    assert "months_to_spring_festival" in report["not_alarmed"] and not report["drifted"]
+    (row,) = [line for line in result.stdout.splitlines() if "months_to_spring_festival" in line]
+    assert "not alarmed" in row and "DRIFT" not in result.stdout

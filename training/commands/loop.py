@@ -387,6 +387,8 @@ def _print_report(report: dict[str, Any]) -> None:
     for name, value in rows:
         if not math.isfinite(value):
             state = "n/a"
+        elif name in report["not_alarmed"]:  # reported, but it cannot raise the alarm
+            state = "[dim]not alarmed[/]"
         elif value > threshold:
             state = "[bold red]DRIFT[/]"
         elif value > WATCH_PSI:
