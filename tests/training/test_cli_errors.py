@@ -116,3 +116,16 @@ def test_score_refuses_an_output_it_cannot_write_before_scoring(isolated_env: Pa
     _fails([*base, str(isolated_env / "a-file" / "out.csv")], "cannot write")
     (isolated_env / "folder.csv").mkdir()
     _fails([*base, str(isolated_env / "folder.csv")], "is a folder")
+
+
+def test_a_truth_folder_without_the_tasks_truth_is_refused(
+    isolated_env: Path, city_data: dict[str, TrainingData]
+) -> None:
+    path = isolated_env / "wage.parquet"
+    city_data["wage-arrears"].frame.to_parquet(path)
+    (isolated_env / "truth").mkdir()
+    for truth in (isolated_env / "nowhere", isolated_env / "truth"):
+        _fails(
+            ["train", "--task", "wage-arrears", "--dataset", str(path), "--truth", str(truth)],
+            "holds no wage_arrears_units.parquet",
+        )
