@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar, cast
 
@@ -12,6 +11,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import OperationalError
 
+from models.settings import first_line, hide_password
 from serving.store.models import (
     RiskWarning,
 )
@@ -41,17 +41,10 @@ class StoreUnavailable(ValueError):
     one error line or a service's refusal to start."""
 
     def __init__(self, url: str, cause: BaseException) -> None:
-        orig = getattr(cause, "orig", None)  # a DBAPI error wrapped by SQLAlchemy
-        reason = str(orig if orig is not None else cause).strip().splitlines()
         super().__init__(
-            f"cannot open the warnings store {_hide_password(url)} (RISKLOOP_STORE_URL): "
-            f"{reason[0] if reason else type(cause).__name__}"
+            f"cannot open the warnings store {hide_password(url)} (RISKLOOP_STORE_URL): "
+            f"{first_line(cause)}"
         )
-
-
-def _hide_password(url: str) -> str:
-    """`scheme://user:secret@host/db` -> `scheme://user:***@host/db` (any URL, even a bad one)."""
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
 
 
 class WarningNotFound(KeyError):

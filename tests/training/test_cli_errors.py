@@ -129,3 +129,29 @@ def test_a_truth_folder_without_the_tasks_truth_is_refused(
             ["train", "--task", "wage-arrears", "--dataset", str(path), "--truth", str(truth)],
             "holds no wage_arrears_units.parquet",
         )
+
+
+@pytest.mark.parametrize("url", ["not-a-scheme://x", "file"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["models"],
+        ["promote", "--task", "wage-arrears"],
+        ["score", "--task", "wage-arrears", "--input", "rows.parquet", "--output", "o.csv"],
+        ["report", "--task", "wage-arrears", "--raw", "."],
+    ],
+)
+def test_an_mlflow_store_that_cannot_be_opened_is_one_line(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch, url: str, args: list[str]
+) -> None:
+    from models.settings import get_settings
+
+    pd.DataFrame({"entity_id": ["a"]}).to_parquet(isolated_env / "rows.parquet")
+    if url == "file":  # an existing file that is not a database, left as it was
+        (isolated_env / "notes.txt").write_text("not a database")
+        url = f"sqlite:///{isolated_env / 'notes.txt'}"
+    monkeypatch.setenv("RISKLOOP_MLFLOW_URI", url)
+    get_settings.cache_clear()
+    _fails(args, "cannot open the MLflow")
+    if url.endswith("notes.txt"):
+        assert (isolated_env / "notes.txt").read_text() == "not a database"

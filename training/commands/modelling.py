@@ -281,8 +281,9 @@ def list_models() -> None:
     from training import tracking
 
     _quiet_libraries()
-    tracking.configure_tracking()
-    client = tracking.tracking_client()
+    with user_errors():
+        tracking.configure_tracking()
+        client = tracking.tracking_client()
     typer.echo(
         f"{'task':20s} {'version':>7s}  {'aliases':22s} {'created (UTC)':16s} "
         f"{'AUC':>7s} {'ECE':>7s} {'lift':>7s}"
