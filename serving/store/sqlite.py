@@ -48,6 +48,9 @@ def create_store_engine(url: str) -> Engine:
         database = engine.url.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # pseudonyms, ciphertexts and case notes: readable by the owner only; SQLite gives
+            # the -wal and -shm files the database file's mode
+            os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
         configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, json_serializer=json_text)

@@ -401,3 +401,16 @@ def test_scored_records_are_stored_as_sqlalchemy_core_stores_them(
     assert raw[0] == raw[1]
     assert written["as_of"] == date(2026, 3, 9) and written["score"] == 0.25
     assert written["features"] == {"n": 3, "x": 1.5, "s": "é", "b": None}
+
+
+def test_a_new_sqlite_store_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """The database and its WAL hold pseudonyms, ciphertexts and notes: mode 0600."""
+    import stat
+
+    path = tmp_path / "new" / "riskloop.db"
+    with WarningStore(f"sqlite:///{path}", "test-pseudonym-key") as opened:
+        opened.audit(actor="system:test", action="probe", task=None, model_version=None, detail={})
+        files = [path, path.with_name(path.name + "-wal")]
+        assert all(file.exists() for file in files)
+        for file in files:
+            assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
