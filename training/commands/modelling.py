@@ -48,9 +48,13 @@ HEADLINE = ("roc_auc", "pr_auc", "brier", "ece", "oracle_roc_auc", "lift_recover
 
 
 def _quiet_libraries() -> None:
-    """Keep MLflow's and Alembic's INFO lines (store creation, migrations) off the terminal."""
+    """Keep MLflow's and Alembic's INFO lines (store creation, migrations, signature checks)
+    off the terminal. MLflow sets its logger's level from `MLFLOW_LOGGING_LEVEL` when it is
+    imported, so that variable is what counts for a command that has not imported it yet."""
     import logging
+    import os
 
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
