@@ -23,6 +23,23 @@ from features.validation import validate_tables
 Progress = Callable[[int, int], None]
 
 
+class ScoringDateError(ValueError):
+    """A scoring date outside the span the tables support (see `scoring_range`)."""
+
+
+def scoring_range(
+    task: str, validated: Mapping[str, pd.DataFrame]
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The first and last as-of dates a scoring set can be built for from validated tables:
+    from the first labelled unit's date (the first month every source table covers; the latest
+    date when none is labelled yet) to the latest date the tables allow."""
+    builder = get_task(task).builder
+    latest = pd.Timestamp(builder.latest_as_of(validated))
+    units = builder.labelled_units(validated)
+    earliest = pd.Timestamp(units["as_of"].min()) if len(units) else latest
+    return earliest, latest
+
+
 def build_dataset(
     task: str,
     tables: Mapping[str, pd.DataFrame],
@@ -42,12 +59,21 @@ def build_dataset(
     Raises:
         features.validation.RawDataError: a table breaks its schema.
         ValueError: `as_of` given for a labelled build.
+        ScoringDateError: `as_of` outside the tables' span (`scoring_range`).
     """
     info = get_task(task)
     if as_of is not None and not unlabelled:
         raise ValueError("as_of applies to the scoring set only (unlabelled=True)")
     absent = absent_optional_columns(tables, info.slug)
     validated = validate_tables(info.slug, _with_placeholders(info.slug, tables, absent))
+    if unlabelled and as_of is not None:
+        earliest, latest = scoring_range(info.slug, validated)
+        when = pd.Timestamp(as_of)
+        if not earliest <= when <= latest:
+            raise ScoringDateError(
+                f"{when.date()} is outside the tables: {info.name} can be scored from "
+                f"{earliest.date()} to {latest.date()}"
+            )
     if unlabelled:
         frame = info.builder.build_scoring_set(validated, as_of, with_progress)
     else:

@@ -22,7 +22,7 @@ from mlflow.pyfunc import PythonModel
 
 from features.catalog import FeatureDef
 from models.risk_model import FeatureMismatchError, ModelLoadError, RiskModel
-from models.settings import get_settings
+from models.settings import first_line, get_settings, hide_password
 from models.spec import TaskSpec, get_spec
 
 RISK_MODEL_ARTIFACT = "risk_model"
@@ -73,13 +73,20 @@ def load_registered(
         ModelLoadError: the version exists but its `risk_model` artifact is missing or corrupt.
     """
     from mlflow.exceptions import MlflowException
+    from mlflow.tracking.registry import UnsupportedModelRegistryStoreURIException
+    from sqlalchemy.exc import SQLAlchemyError
 
     uri = tracking_uri or get_settings().mlflow_uri
     spec = get_spec(task)
     name = spec.registered_model_name
-    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     try:
+        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
         version = client.get_model_version_by_alias(name, alias)
+    except (UnsupportedModelRegistryStoreURIException, SQLAlchemyError) as exc:
+        raise RegistryError(
+            f"cannot open the MLflow registry at {hide_password(uri)} (RISKLOOP_MLFLOW_URI): "
+            f"{first_line(exc)}"
+        ) from exc
     except MlflowException as exc:
         raise RegistryError(
             f"no {alias!r} model for task {spec.task} ({name}) in the MLflow registry at {uri}; "

@@ -8,6 +8,7 @@ both depend on. Nothing is created or configured at import time: call `get_setti
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -114,6 +115,20 @@ class Settings(BaseSettings):
             mlflow_db = Path(self.mlflow_uri.removeprefix("sqlite:///"))
             return f"sqlite:///{mlflow_db.with_name('optuna.db')}"
         return "sqlite:///optuna.db"
+
+
+def hide_password(url: str) -> str:
+    """`scheme://user:secret@host/db` -> `scheme://user:***@host/db`, for messages and logs
+    (works on any text, a malformed URL included)."""
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (a DBAPI error wrapped by SQLAlchemy: the driver's),
+    for one-line error reports."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 @lru_cache(maxsize=1)

@@ -244,7 +244,7 @@ def _audit_promotion(decision: PromotionDecision) -> None:
 
     from models.secret_keys import load_secrets
     from models.settings import get_settings
-    from serving.store import WarningStore
+    from serving.store import StoreUnavailable, WarningStore
 
     settings = get_settings()
     try:
@@ -266,6 +266,11 @@ def _audit_promotion(decision: PromotionDecision) -> None:
                     "mlflow_run_id": decision.run_id,
                 },
             )
+    except StoreUnavailable as exc:
+        raise UserError(
+            f"{decision.task}: decision recorded in MLflow run {decision.run_id}, but the "
+            f"warnings store's audit log could not be written: {exc}"
+        ) from None
     except SQLAlchemyError as exc:
         raise UserError(
             f"{decision.task}: decision recorded in MLflow run {decision.run_id}, but the "

@@ -103,9 +103,20 @@ def sidecar_path(dataset_path: Path) -> Path:
     return dataset_path.with_suffix(".json")
 
 
+def check_dataset_path(path: Path) -> None:
+    """Refuse a dataset path its own sidecar would overwrite (`x.json`) or that is a folder."""
+    if path.is_dir():
+        raise UserError(f"--out {path} is a folder; give a .parquet file path")
+    if sidecar_path(path) == path:
+        raise UserError(
+            f"--out {path}: the dataset's JSON sidecar would overwrite it; give a .parquet file path"
+        )
+
+
 def write_dataset(frame: pd.DataFrame, sidecar: dict, out: Path | str) -> Path:
     """Write the dataset Parquet and its JSON sidecar, each atomically; returns the Parquet path."""
     path = Path(out)
+    check_dataset_path(path)
     with _atomic_path(path) as temporary:
         frame.to_parquet(temporary, index=False)
     with _atomic_path(sidecar_path(path)) as temporary:

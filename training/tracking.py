@@ -10,6 +10,8 @@ import json
 import math
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -20,7 +22,8 @@ import pandas as pd
 
 from models.registry import PYFUNC_ENTRY_SOURCE, RISK_MODEL_ARTIFACT, catalog_signature
 from models.risk_model import RiskModel
-from models.settings import get_settings
+from models.settings import Settings, first_line, get_settings, hide_password
+from training.errors import UserError
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -30,6 +33,22 @@ CHALLENGER = "challenger"
 _REQUIREMENT_PACKAGES = ("riskloop", "mlflow", "lightgbm", "numpy", "pandas", "scikit-learn")
 
 
+@contextmanager
+def _tracking_store_errors(uri: str) -> Iterator[None]:
+    """A tracking store that cannot be opened (unsupported or malformed URI, database server
+    not answering, a file that is not a database) as one `UserError` naming the URI."""
+    from mlflow.tracking.registry import UnsupportedModelRegistryStoreURIException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except (UnsupportedModelRegistryStoreURIException, SQLAlchemyError) as exc:
+        raise UserError(
+            f"cannot open the MLflow tracking store {hide_password(uri)} (RISKLOOP_MLFLOW_URI): "
+            f"{first_line(exc)}"
+        ) from None
+
+
 def configure_tracking() -> str:
     """Point MLflow at the settings' store and ensure riskloop's experiment exists; its id."""
     import mlflow
@@ -37,6 +56,14 @@ def configure_tracking() -> str:
     settings = get_settings()
     mlflow.set_tracking_uri(settings.mlflow_uri)
     mlflow.set_registry_uri(settings.mlflow_uri)
+    with _tracking_store_errors(settings.mlflow_uri):
+        return _ensure_experiment(settings)
+
+
+def _ensure_experiment(settings: Settings) -> str:
+    """riskloop's experiment id, created on first use (with its artifact location)."""
+    import mlflow
+
     experiment = mlflow.get_experiment_by_name(settings.experiment)
     if experiment is None:
         # A tracking server keeps artifacts in its own shared store (`mlflow-artifacts:/`)
@@ -64,7 +91,8 @@ def tracking_client() -> MlflowClient:
     from mlflow import MlflowClient
 
     uri = get_settings().mlflow_uri
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    with _tracking_store_errors(uri):
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def git_commit() -> str | None:

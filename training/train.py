@@ -100,13 +100,22 @@ def _truth_file(spec: TaskSpec, truth_dir: Path) -> Path:
     return truth_dir / f"{spec.slug}_units.parquet"
 
 
-def _read_truth(spec: TaskSpec, truth_dir: Path | None) -> tuple[pd.DataFrame | None, str | None]:
+def _read_truth(
+    spec: TaskSpec, truth_dir: Path | None, *, required: bool = False
+) -> tuple[pd.DataFrame | None, str | None]:
+    """The truth's unit file, if any: a raw city may have none (a department export), while a
+    folder the user names (`--truth`) must hold it."""
     if truth_dir is None:
         return None, None
     path = _truth_file(spec, truth_dir)
     if not path.is_file():
+        if required:
+            raise UserError(f"--truth {truth_dir} holds no {path.name}")
         return None, None
-    return pd.read_parquet(path, columns=["entity_id", "as_of", "true_prob"]), str(path)
+    try:
+        return pd.read_parquet(path, columns=["entity_id", "as_of", "true_prob"]), str(path)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read truth file {path}: {exc}") from None
 
 
 def read_dataset(spec: TaskSpec, dataset: Path, truth_dir: Path | None = None) -> TrainingData:
@@ -128,7 +137,7 @@ def read_dataset(spec: TaskSpec, dataset: Path, truth_dir: Path | None = None) -
         if name not in frame.columns
     }
     check_dataset(spec.without(left_out), frame, str(dataset))
-    truth, truth_source = _read_truth(spec, truth_dir)
+    truth, truth_source = _read_truth(spec, truth_dir, required=True)
     return TrainingData(
         frame,
         str(dataset),

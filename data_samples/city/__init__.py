@@ -23,6 +23,7 @@ from data_samples.city.writer import TableWriter, write_json
 
 __all__ = [
     "DEFAULT_PROFILE",
+    "MAX_RATE_MULTIPLIER",
     "PROFILES",
     "SIZES",
     "TASK_MODULES",
@@ -30,6 +31,9 @@ __all__ = [
     "generate_city",
     "write_csv_sample",
 ]
+
+#: The largest `rate_multiplier` accepted: at 100,000 the event draws already fail (log1p(-1)).
+MAX_RATE_MULTIPLIER = 1000.0
 
 #: Task slug -> simulator module, in the order the city is generated.
 TASK_MODULES: dict[str, ModuleType] = {
@@ -95,8 +99,13 @@ def generate_city(
     """
     if size not in SIZE_CONFIG:
         raise ValueError(f"unknown city size {size!r}; choose one of {', '.join(SIZES)}")
-    if rate_multiplier <= 0:
-        raise ValueError("rate_multiplier must be positive")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a whole number of 0 or more, got {seed!r}")
+    if not 0 < rate_multiplier <= MAX_RATE_MULTIPLIER:  # also refuses NaN
+        raise ValueError(
+            f"rate_multiplier must be above 0 and at most {MAX_RATE_MULTIPLIER:g}, "
+            f"got {rate_multiplier!r}"
+        )
     if profile not in PROFILES:
         raise ValueError(f"unknown city profile {profile!r}; choose one of {', '.join(PROFILES)}")
     realistic = profile == "realistic"

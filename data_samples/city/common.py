@@ -42,9 +42,18 @@ def _splitmix64(values: np.ndarray) -> np.ndarray:
         return (z ^ (z >> np.uint64(31))) & _MASK64
 
 
+def _salt_offset(salt: int, shift: int) -> np.uint64:
+    """`salt * 2**shift` modulo 2**64, as unsigned 64-bit arithmetic wraps it.
+
+    Computed on Python integers so that any seed works (a large one used to overflow NumPy's
+    scalar arithmetic with a warning, or not convert at all); the ids stay the same bytes.
+    """
+    return np.uint64((salt << shift) % (1 << 64))
+
+
 def pseudonyms(start: int, count: int, salt: int) -> np.ndarray:
     """16-hex-character pseudonyms for global indices `start..start+count`, unique per salt."""
-    index = np.arange(start, start + count, dtype=np.uint64) + np.uint64(salt) * np.uint64(1 << 40)
+    index = np.arange(start, start + count, dtype=np.uint64) + _salt_offset(salt, 40)
     hashed = _splitmix64(index).astype(">u8")
     text = hashed.tobytes().hex().encode()
     return np.frombuffer(text, dtype="S16").astype(str)
@@ -57,7 +66,7 @@ def credit_codes(start: int, count: int, salt: int, district_idx: np.ndarray) ->
     + check character. The organisation code is a bijection of the global index, so codes are
     unique within a city.
     """
-    index = np.arange(start, start + count, dtype=np.uint64) + np.uint64(salt) * np.uint64(1 << 36)
+    index = np.arange(start, start + count, dtype=np.uint64) + _salt_offset(salt, 36)
     org = _splitmix64(index) % np.uint64(31**9)
     digits = np.empty((count, 17), dtype=np.int64)
     digits[:, 0] = 9

@@ -4,7 +4,7 @@ departments (SQLAlchemy).
 HTTP-free; the service and the CLI both use `WarningStore`.
 """
 
-from serving.store.common import StaleWarning, WarningNotFound
+from serving.store.common import StaleWarning, StoreUnavailable, WarningNotFound
 from serving.store.people import (
     MIN_PASSWORD_CHARS,
     PeopleError,
@@ -25,6 +25,7 @@ __all__ = [
     "ScoreWrite",
     "SignInRefused",
     "StaleWarning",
+    "StoreUnavailable",
     "TransitionError",
     "UserNotFound",
     "UserRecord",

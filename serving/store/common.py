@@ -11,6 +11,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import OperationalError
 
+from models.settings import first_line, hide_password
 from serving.store.models import (
     RiskWarning,
 )
@@ -31,6 +32,19 @@ class StaleWarning(Exception):
         self.version = version
         self.changed_by = changed_by
         self.changed_at = changed_at
+
+
+class StoreUnavailable(ValueError):
+    """The configured warnings store cannot be opened: a malformed or unsupported URL, a server
+    that does not answer, a file that is not a database, a bad `RISKLOOP_STORE_SYNCHRONOUS`.
+    The message names the URL (password hidden) and the first line of the cause, for a CLI's
+    one error line or a service's refusal to start."""
+
+    def __init__(self, url: str, cause: BaseException) -> None:
+        super().__init__(
+            f"cannot open the warnings store {hide_password(url)} (RISKLOOP_STORE_URL): "
+            f"{first_line(cause)}"
+        )
 
 
 class WarningNotFound(KeyError):

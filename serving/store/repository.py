@@ -28,7 +28,7 @@ import pandas as pd
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, Text, cast, false, func, or_, select, true
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -39,6 +39,7 @@ from serving.policy import VisibleScope, department_tasks
 from serving.store import deadlines, outbox
 from serving.store.common import (
     StaleWarning,
+    StoreUnavailable,
     T,
     WarningNotFound,
     is_retryable,
@@ -88,7 +89,10 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
         self._secret = pseudonym_secret
         self._cipher = cipher
         self._scrub = MemoScrubber(pseudonym_secret)
-        self._engine = create_store_engine(url)
+        try:
+            self._engine = create_store_engine(url)
+        except (SQLAlchemyError, ImportError, OSError, ValueError) as exc:
+            raise StoreUnavailable(url, exc) from exc
         self._is_sqlite = self._engine.dialect.name == "sqlite"
         write_engine = self._engine.execution_options(riskloop_write=True)
         self._reads = sessionmaker(self._engine, expire_on_commit=False)
@@ -101,7 +105,11 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
         )
         self._writers: ThreadPoolExecutor | None = None  # PostgreSQL's `_write_later`; on use
         self._writers_lock = threading.Lock()
-        self.upgrade()
+        try:
+            self.upgrade()
+        except (SQLAlchemyError, ImportError, OSError) as exc:
+            self._engine.dispose()
+            raise StoreUnavailable(url, exc) from exc
         self.sync_departments(department_tasks())
 
     @classmethod

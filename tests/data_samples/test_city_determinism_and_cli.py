@@ -63,3 +63,37 @@ def test_generate_rejects_an_unwritable_folder(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "error: cannot write to" in result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("--seed", "-1", "error: --seed must be 0 or more"),
+        ("--rate-multiplier", "nan", "error: --rate-multiplier must be above 0 and at most 1000"),
+        ("--rate-multiplier", "1e9", "error: --rate-multiplier must be above 0 and at most 1000"),
+    ],
+)
+def test_generate_refuses_out_of_range_numbers_with_one_line(
+    tmp_path: Path, option: str, value: str, expected: str
+) -> None:
+    out = tmp_path / "city"
+    result = CliRunner().invoke(
+        app, ["generate", "--size", "small", option, value, "--out", str(out)]
+    )
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(expected), result.stderr
+    assert not out.exists()
+
+
+def test_a_seed_beyond_64_bits_generates_and_the_library_refuses_a_negative_one(
+    tmp_path: Path,
+) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumPy overflow warning either
+        manifest = generate_city(tmp_path / "big", size="tiny", seed=2**64 + 3)
+    assert manifest["seed"] == 2**64 + 3
+    with pytest.raises(ValueError, match="seed must be a whole number of 0 or more"):
+        generate_city(tmp_path / "negative", size="tiny", seed=-1)

@@ -201,3 +201,30 @@ def test_a_bad_as_of_date_is_refused(small_city: Path, tmp_path: Path, text: str
     )
     assert result.exit_code == 2 and "not a date" in result.output
     assert not out.exists()
+
+
+def test_an_out_path_its_own_sidecar_would_overwrite_is_refused(
+    small_city: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "d.json"
+    result = _run("--task", TASK, "--raw", str(small_city), "--out", str(out))
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "sidecar would overwrite it" in lines[0], result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("text", ["1990-01-01", "2099-01-01"])
+def test_an_as_of_date_outside_the_tables_is_refused(
+    small_city: Path, tmp_path: Path, text: str
+) -> None:
+    """Not an empty file (1990) or features of a date the tables never reach (2099)."""
+    out = tmp_path / "d.parquet"
+    result = _run(
+        "--task", TASK, "--raw", str(small_city), "--out", str(out), "--unlabelled", "--as-of", text
+    )
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "is outside the tables" in lines[0], result.stderr
+    assert f"{TASK} can be scored from" in lines[0]
+    assert not out.exists()

@@ -66,3 +66,92 @@ def test_raw_folder_that_breaks_a_schema(isolated_env: Path, small_city: Path) -
         broken / "dispute_escalation" / "disputes.parquet"
     )
     _fails(["train", "--task", "dispute-escalation", "--raw", str(broken)], "n_parties")
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:  # bound, never listening: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    "url", ["not-a-url", "postgresql+psycopg://u:pw@127.0.0.1:{port}/x", "file"]
+)
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["overdue"],
+        ["audit", "--actor", "system:cli"],
+        ["users", "list"],
+        ["store", "upgrade"],
+        ["monitor", "--task", "wage-arrears"],
+        ["notify", "--once"],
+        ["departments", "webhooks"],
+    ],
+)
+def test_a_warnings_store_that_cannot_be_opened_is_one_line(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch, url: str, args: list[str]
+) -> None:
+    from models.settings import get_settings
+
+    if url == "file":  # an existing file that is not a database, left as it was
+        (isolated_env / "notes.txt").write_text("not a database")
+        url = f"sqlite:///{isolated_env / 'notes.txt'}"
+    monkeypatch.setenv("RISKLOOP_STORE_URL", url.format(port=_closed_port()))
+    get_settings.cache_clear()
+    _fails(args, "cannot open the warnings store")
+    result = CliRunner().invoke(app, args)
+    assert "pw@" not in result.stderr  # the password is hidden
+    if "notes.txt" in url:
+        assert (isolated_env / "notes.txt").read_text() == "not a database"
+
+
+def test_score_refuses_an_output_it_cannot_write_before_scoring(isolated_env: Path) -> None:
+    path = isolated_env / "rows.parquet"
+    pd.DataFrame({"entity_id": ["a"]}).to_parquet(path)
+    (isolated_env / "a-file").write_text("in the way")
+    base = ["score", "--task", "telecom-fraud", "--input", str(path), "--output"]
+    _fails([*base, str(isolated_env / "a-file" / "out.csv")], "cannot write")
+    (isolated_env / "folder.csv").mkdir()
+    _fails([*base, str(isolated_env / "folder.csv")], "is a folder")
+
+
+def test_a_truth_folder_without_the_tasks_truth_is_refused(
+    isolated_env: Path, city_data: dict[str, TrainingData]
+) -> None:
+    path = isolated_env / "wage.parquet"
+    city_data["wage-arrears"].frame.to_parquet(path)
+    (isolated_env / "truth").mkdir()
+    for truth in (isolated_env / "nowhere", isolated_env / "truth"):
+        _fails(
+            ["train", "--task", "wage-arrears", "--dataset", str(path), "--truth", str(truth)],
+            "holds no wage_arrears_units.parquet",
+        )
+
+
+@pytest.mark.parametrize("url", ["not-a-scheme://x", "file"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["models"],
+        ["promote", "--task", "wage-arrears"],
+        ["score", "--task", "wage-arrears", "--input", "rows.parquet", "--output", "o.csv"],
+        ["report", "--task", "wage-arrears", "--raw", "."],
+    ],
+)
+def test_an_mlflow_store_that_cannot_be_opened_is_one_line(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch, url: str, args: list[str]
+) -> None:
+    from models.settings import get_settings
+
+    pd.DataFrame({"entity_id": ["a"]}).to_parquet(isolated_env / "rows.parquet")
+    if url == "file":  # an existing file that is not a database, left as it was
+        (isolated_env / "notes.txt").write_text("not a database")
+        url = f"sqlite:///{isolated_env / 'notes.txt'}"
+    monkeypatch.setenv("RISKLOOP_MLFLOW_URI", url)
+    get_settings.cache_clear()
+    _fails(args, "cannot open the MLflow")
+    if url.endswith("notes.txt"):
+        assert (isolated_env / "notes.txt").read_text() == "not a database"

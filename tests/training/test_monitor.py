@@ -296,3 +296,56 @@ def test_monitor_computes_precision_from_outcomes_kept_by_a_purge(isolated_env: 
         assert store.scored_records(task=TASK).columns.tolist()[:7] == [
             "entity_hash", "as_of", "model_name", "model_version", "score", "risk_level", "created_at"
         ]  # fmt: skip
+
+
+def test_monitor_refuses_bad_numbers_paths_and_an_empty_reference(isolated_env: Path) -> None:
+    """One `error:` line and exit 2, before any run is logged, for what cannot be monitored."""
+    rng = np.random.default_rng(3)
+    reference = isolated_env / "reference.parquet"
+    _population(rng, 300, arrears_rate=0.1).to_parquet(reference)
+    empty = isolated_env / "empty.parquet"
+    _population(rng, 300, arrears_rate=0.1).head(0).to_parquet(empty)
+    _record(_population(rng, 50, arrears_rate=0.1), "P", n_closed=0)
+    (isolated_env / "a-file").write_text("in the way")
+    runner = CliRunner()
+    base = ["monitor", "--task", TASK, "--reference", str(reference)]
+    cases = {
+        "--threshold must be a positive number": [*base, "--threshold", "nan"],
+        "--threshold must be a positive number, got -1.0": [*base, "--threshold", "-1"],
+        "is a folder": [*base, "--out", str(isolated_env)],
+        "cannot write": [*base, "--out", str(isolated_env / "a-file" / "m.json")],
+        "has no rows to compare with": ["monitor", "--task", TASK, "--reference", str(empty)],
+    }
+    for expected, args in cases.items():
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: "), (args, result.stderr)
+        assert expected in lines[0], (args, lines[0])
+
+    import mlflow
+
+    mlflow.set_tracking_uri(get_settings().mlflow_uri)
+    runs = mlflow.search_runs(search_all_experiments=True)
+    assert runs.empty  # nothing was logged for any of them
+
+
+def test_a_feature_that_cannot_raise_the_alarm_is_not_printed_as_drift(
+    isolated_env: Path,
+) -> None:
+    """A calendar feature far from the reference is reported, marked `not alarmed`, exit 0."""
+    rng = np.random.default_rng(4)
+    reference = isolated_env / "reference.parquet"
+    _population(rng, 2000, arrears_rate=0.1).to_parquet(reference)
+    current = _population(rng, 600, arrears_rate=0.1).assign(months_to_spring_festival=11)
+    _record(current, "C", n_closed=0)
+    out = isolated_env / "calendar.json"
+    result = CliRunner().invoke(
+        app, ["monitor", "--task", TASK, "--reference", str(reference), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["psi"]["features"]["months_to_spring_festival"] > 0.25
+    assert "months_to_spring_festival" in report["not_alarmed"] and not report["drifted"]
+    (row,) = [line for line in result.stdout.splitlines() if "months_to_spring_festival" in line]
+    assert "not alarmed" in row and "DRIFT" not in result.stdout

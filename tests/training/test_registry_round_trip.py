@@ -108,3 +108,28 @@ def test_train_promote_round_trip(
         scored["score"], score_arrays(new_champion, frame, explain=False).scores, rtol=1e-12
     )
     assert scored["reason_1"].str.endswith("risk)").all()
+
+
+def test_train_keeps_mlflow_info_lines_off_the_terminal(
+    tmp_path: Path, city_data: dict[str, TrainingData]
+) -> None:
+    """A fresh store, as a new user's first `riskloop train` in its own process."""
+    import os
+    import subprocess
+    import sys
+
+    dataset = tmp_path / "fraud.parquet"
+    city_data[TASK].frame.to_parquet(dataset)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RISKLOOP_", "MLFLOW_"))}
+    command = ["train", "--task", TASK, "--dataset", str(dataset), "--max-rounds", "5"]
+    result = subprocess.run(
+        [sys.executable, "-c", "from training.cli import app; app()", *command],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert " INFO " not in result.stderr, result.stderr
+    assert "version 1" in result.stdout

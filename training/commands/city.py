@@ -28,7 +28,8 @@ def generate(
     rate_multiplier: float = typer.Option(
         1.0,
         "--rate-multiplier",
-        help="Scale every task's base odds of an event (1.0: the documented simulated rates).",
+        help="Scale every task's base odds of an event (1.0: the documented simulated rates; "
+        "above 0, at most 1000).",
     ),
     profile: str = typer.Option(
         "realistic",
@@ -45,9 +46,15 @@ def generate(
 
         if size not in SIZES:
             raise UserError(f"unknown size {size!r}: choose one of {', '.join(SIZES)}")
-        if rate_multiplier <= 0:
-            raise UserError("--rate-multiplier must be positive")
-        from data_samples.city import PROFILES
+        from data_samples.city import MAX_RATE_MULTIPLIER, PROFILES
+
+        if seed < 0:
+            raise UserError(f"--seed must be 0 or more, got {seed}")
+        if not 0 < rate_multiplier <= MAX_RATE_MULTIPLIER:  # also refuses nan
+            raise UserError(
+                f"--rate-multiplier must be above 0 and at most {MAX_RATE_MULTIPLIER:g}, "
+                f"got {rate_multiplier:g}"
+            )
 
         if profile not in PROFILES:
             raise UserError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")

@@ -78,8 +78,9 @@ def build_dataset_command(
         when = _parse_date(as_of) if as_of is not None else None
         if when is not None and not unlabelled:
             raise UserError("--as-of applies to the scoring set: add --unlabelled")
-        if out.exists() and out.is_dir():
-            raise UserError(f"--out {out} is a folder; give a .parquet file path")
+        from training.raw_io import check_dataset_path
+
+        check_dataset_path(out)
         if scheduler is not None and engine != Engine.dask:
             raise UserError("--scheduler applies to --engine dask")
         if with_feedback and unlabelled:
@@ -136,7 +137,12 @@ def _build(task: str, raw: Path, unlabelled: bool, as_of) -> tuple:
     """Load, validate and build with a progress bar; raw-data problems become `UserError`."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from features.dataset import build_dataset, dataset_sidecar, features_left_out
+    from features.dataset import (
+        ScoringDateError,
+        build_dataset,
+        dataset_sidecar,
+        features_left_out,
+    )
     from features.schemas import absent_optional_columns
     from features.tasks import get_task
     from features.validation import RawDataError
@@ -162,6 +168,8 @@ def _build(task: str, raw: Path, unlabelled: bool, as_of) -> tuple:
             )
         except RawDataError as exc:
             raise UserError(f"bad raw data in {raw}: {exc}") from None
+        except ScoringDateError as exc:
+            raise UserError(f"--as-of {exc}") from None
         bar.update(step, description=f"{task}: fingerprinting inputs")
         sidecar = dataset_sidecar(frame, tables, task)
         left_out = features_left_out(task, absent_optional_columns(tables, get_task(task).slug))

@@ -65,18 +65,38 @@ def monitor(
     Prints population stability (PSI) per feature and for the score, warning volume by level against capacity, precision of closed warnings by level and calibration against observed outcomes; writes the figures as JSON and logs them to MLflow as a `monitor` run.
     """
     with user_errors():
+        if not (math.isfinite(threshold) and threshold > 0):
+            raise UserError(f"--threshold must be a positive number, got {threshold}")
+        if out is not None:
+            _check_writable(out)
         report = build_monitor_report(
             task, since=_parse_since(since), reference=reference, bins=bins, threshold=threshold
         )
         report["mlflow_run_id"] = _log_to_mlflow(report)
         path = out or _default_out(report["task"])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(_json_safe(report), indent=2, ensure_ascii=False) + "\n")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(_json_safe(report), indent=2, ensure_ascii=False) + "\n")
+        except OSError as exc:
+            raise UserError(
+                f"cannot write {path}: {exc.strerror or exc} (the figures are in MLflow run "
+                f"{report['mlflow_run_id']})"
+            ) from None
         _print_report(report)
         typer.echo(f"report: {path}")
     if report["drift"]:
         typer.echo(f"drift: PSI above {threshold} for {', '.join(report['drifted'])}", err=True)
         raise typer.Exit(DRIFT_EXIT_CODE)
+
+
+def _check_writable(out: Path) -> None:
+    """Refuse, before any work, an --out that is a folder or whose folder cannot be made."""
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; give a .json file path")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
 def store_upgrade() -> None:
@@ -238,6 +258,8 @@ def _reference_frame(spec: Any, reference: Path | None) -> tuple[pd.DataFrame, s
         except (OSError, ValueError) as exc:
             raise UserError(f"cannot read reference dataset {reference}: {exc}") from None
         source = str(reference)
+        if frame.empty:
+            raise UserError(f"the reference ({source}) has no rows to compare with")
         champion = None if SCORE in frame.columns else _load_champion(spec.task)
         if champion is None:
             return frame, source, None
@@ -365,6 +387,8 @@ def _print_report(report: dict[str, Any]) -> None:
     for name, value in rows:
         if not math.isfinite(value):
             state = "n/a"
+        elif name in report["not_alarmed"]:  # reported, but it cannot raise the alarm
+            state = "[dim]not alarmed[/]"
         elif value > threshold:
             state = "[bold red]DRIFT[/]"
         elif value > WATCH_PSI:

@@ -74,7 +74,8 @@ def _ensure_champion(task: str, dataset: Path, truth: Path, tracking_uri: str) -
         return
     _say(f"{task}: no champion yet, training")
     spec = get_spec(task)
-    outcome = train_task(spec, read_dataset(spec, dataset, truth), on_step=lambda m: _say(f"  {m}"))
+    known = truth if truth.is_dir() else None  # a city without truth (an export) trains too
+    outcome = train_task(spec, read_dataset(spec, dataset, known), on_step=lambda m: _say(f"  {m}"))
     metrics = outcome.metrics
     _say(
         f"{task}: registered {outcome.name} v{outcome.version} {list(outcome.aliases)} "

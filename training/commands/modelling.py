@@ -48,9 +48,13 @@ HEADLINE = ("roc_auc", "pr_auc", "brier", "ece", "oracle_roc_auc", "lift_recover
 
 
 def _quiet_libraries() -> None:
-    """Keep MLflow's and Alembic's INFO lines (store creation, migrations) off the terminal."""
+    """Keep MLflow's and Alembic's INFO lines (store creation, migrations, signature checks)
+    off the terminal. MLflow sets its logger's level from `MLFLOW_LOGGING_LEVEL` when it is
+    imported, so that variable is what counts for a command that has not imported it yet."""
     import logging
+    import os
 
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -281,8 +285,9 @@ def list_models() -> None:
     from training import tracking
 
     _quiet_libraries()
-    tracking.configure_tracking()
-    client = tracking.tracking_client()
+    with user_errors():
+        tracking.configure_tracking()
+        client = tracking.tracking_client()
     typer.echo(
         f"{'task':20s} {'version':>7s}  {'aliases':22s} {'created (UTC)':16s} "
         f"{'AUC':>7s} {'ECE':>7s} {'lift':>7s}"
@@ -340,6 +345,7 @@ def score(
             raise UserError(f"unknown language {lang!r}; expected en or zh")
         if output.suffix not in (".parquet", ".csv"):
             raise UserError(f"output {output} must end in .parquet or .csv")
+        _check_writable(output)
         if not input_path.is_file():
             raise UserError(f"input file {input_path} does not exist")
         try:
@@ -379,11 +385,13 @@ def score(
                     rows.append(row)
                 progress.update(bar, advance=len(batch))
         result = pd.DataFrame(rows)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        if output.suffix == ".csv":
-            result.to_csv(output, index=False)
-        else:
-            result.to_parquet(output, index=False)
+        try:
+            if output.suffix == ".csv":
+                result.to_csv(output, index=False)
+            else:
+                result.to_parquet(output, index=False)
+        except OSError as exc:
+            raise UserError(f"cannot write {output}: {exc.strerror or exc}") from None
     counts = result["risk_level"].value_counts().to_dict() if len(result) else {}
     typer.echo(
         f"{spec.task}: scored {len(result)} rows with {info.name} v{info.version} ({alias}) -> "
@@ -392,6 +400,16 @@ def score(
             f"{level}={counts.get(level, 0)}" for level in ("red", "orange", "yellow", "green")
         )
     )
+
+
+def _check_writable(output: Path) -> None:
+    """Refuse, before any work, an output path that is a folder or whose folder cannot be made."""
+    if output.is_dir():
+        raise UserError(f"output {output} is a folder; give a .parquet or .csv file path")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot write {output}: {exc.strerror or exc}") from None
 
 
 def register(app: typer.Typer) -> None:

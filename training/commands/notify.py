@@ -252,7 +252,7 @@ def list_webhooks() -> None:
     """Departments with a webhook, and their URLs (secrets are never shown)."""
     from serving.store.outbox import Outbox
 
-    with _open_store() as store:
+    with user_errors(), _open_store() as store:
         hooks = Outbox(store).webhooks()
     for department, url in hooks.items():
         typer.echo(f"{department}\t{url}")

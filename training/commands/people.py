@@ -137,7 +137,7 @@ def register(app: typer.Typer) -> None:
     @users_app.command("list")
     def users_list() -> None:
         """List people: name, department, role, language, created, state."""
-        with open_store() as store:
+        with user_errors(), open_store() as store:
             users = store.list_users()
         if not users:
             typer.echo("no users")

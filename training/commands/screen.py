@@ -142,7 +142,7 @@ def _scoring_set(
     """
     import pandas as pd
 
-    from features.dataset import build_dataset, get_task, input_fingerprint
+    from features.dataset import build_dataset, get_task, input_fingerprint, scoring_range
     from features.validation import RawDataError, validate_tables
     from training.raw_io import load_raw_tables
 
@@ -154,7 +154,6 @@ def _scoring_set(
         validated = validate_tables(info.slug, tables)
     except RawDataError as exc:
         raise UserError(f"bad raw data in {raw_dir}: {exc}") from None
-    latest = pd.Timestamp(info.builder.latest_as_of(validated))
     when = None
     if as_of is not None:
         try:
@@ -163,7 +162,7 @@ def _scoring_set(
             raise UserError(f"--as-of {as_of!r} is not a date (expected YYYY-MM-DD)") from None
         if pd.isna(when) or when != when.normalize():
             raise UserError(f"--as-of {as_of!r} is not a date (expected YYYY-MM-DD)")
-        earliest = _earliest(info.builder, validated)
+        earliest, latest = scoring_range(info.slug, validated)
         if not earliest <= when <= latest:
             raise UserError(
                 f"--as-of {when.date()} is outside the tables: {task} can be screened from "
@@ -176,17 +175,6 @@ def _scoring_set(
         return frame, str(sidecar["input_fingerprint"])
     frame = build_dataset(task, validated, unlabelled=True, as_of=when)
     return frame, input_fingerprint(tables)
-
-
-def _earliest(builder: Any, tables: Any) -> pd.Timestamp:
-    """The first as-of date the tables support: the first of the task's labelled units (the
-    first month every source table covers), or the latest date when none is labelled yet."""
-    import pandas as pd
-
-    units = builder.labelled_units(tables)
-    if len(units):
-        return pd.Timestamp(units["as_of"].min())
-    return pd.Timestamp(builder.latest_as_of(tables))
 
 
 def _department_capacities(store: Any) -> dict[str, int]:
