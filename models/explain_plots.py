@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from features.catalog import FeatureDef
+
 Lang = Literal["en", "zh"]
 
 CJK_FONT_FAMILIES = (
@@ -159,9 +161,12 @@ def sigmoid(margin: float) -> float:
     return 1.0 / (1.0 + math.exp(-margin))
 
 
-def display_value(value: object, lang: str = "en") -> str:
+def display_value(value: object, lang: str = "en", feature: FeatureDef | None = None) -> str:
     """A feature value as a reader sees it: yes/no, 3 significant digits (whole numbers from
-    1,000 up, so amounts in CNY never turn into exponents), a dash when missing."""
+    1,000 up, so amounts in CNY never turn into exponents), a dash when missing, and a
+    category in words of `lang` when its catalog entry is given ("劳资", not "labour")."""
+    if feature is not None and lang in ("en", "zh"):
+        value = feature.value_word(value, "zh" if lang == "zh" else "en")
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, bool | np.bool_):

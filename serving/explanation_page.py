@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.catalog import FeatureDef
 from models import pages
 from models.explain_plots import Contribution, display_value, plot_language, waterfall_png
 from models.risk_model import RiskModel
@@ -173,6 +174,7 @@ def _reason_rows(
         contribution = float(reason.get("contribution", 0.0))
         direction: Direction = contribution_direction(contribution)
         value = reason.get("value")
+        feature: FeatureDef | None = None
         if name in known:
             feature = model.spec.feature(name)
             label_en, label_zh = feature.label_en, feature.label_zh
@@ -188,6 +190,7 @@ def _reason_rows(
                 "label_en": label_en,
                 "label_zh": label_zh,
                 "value": value,
+                "feature": feature,
                 "contribution": contribution,
                 "actionable": bool(reason.get("actionable", False)),
                 "sentence": sentence,
@@ -214,7 +217,7 @@ def _waterfall(
         Contribution(
             row["label_en"],
             row["label_zh"],
-            display_value(row["value"], chart_lang),
+            display_value(row["value"], chart_lang, row["feature"]),
             row["contribution"],
         )
         for row in rows
@@ -270,7 +273,7 @@ def _reason_view(row: Mapping[str, Any], lang: Lang) -> dict[str, object]:
     """One reason as the page shows it: label and value in the page language."""
     return {
         "label": row["label_zh"] if lang == "zh" else row["label_en"],
-        "value": display_value(row["value"], lang),
+        "value": display_value(row["value"], lang, row["feature"]),
         "contribution": row["contribution"],
         "actionable": _t("yes" if row["actionable"] else "no", lang),
         "sentence": row["sentence"],

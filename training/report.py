@@ -486,7 +486,7 @@ def _warnings_sample(model: RiskModel, test: pd.DataFrame, scored: _Scored) -> d
             Contribution(
                 feature.label_en,
                 feature.label_zh,
-                display_value(raw_values[position, index]),
+                display_value(raw_values[position, index], "en", feature),
                 float(row_contrib[index]),
             )
             for index, feature in enumerate(features)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from features.catalog import FeatureDef
 from models.explain_plots import Contribution, display_value, plot_language, waterfall_png
 from models.risk_model import RiskModel
 from models.scorer import contribution_direction, reason_sentence
@@ -41,6 +42,7 @@ class ReasonRow:
     raw_value: Any
     contribution: float
     sentence: str
+    definition: FeatureDef | None = None  # the catalog entry, when the feature is known
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ def reason_rows(
         name = str(reason.get("feature", ""))
         contribution = float(reason.get("contribution", 0.0))
         value = reason.get("value")
+        feature: FeatureDef | None = None
         if name in known:
             feature = spec.feature(name)
             label_en, label_zh = feature.label_en, feature.label_zh
@@ -86,10 +89,11 @@ def reason_rows(
                 label=label_zh if lang == "zh" else label_en,
                 label_en=label_en,
                 label_zh=label_zh,
-                value=display_value(value, lang),
+                value=display_value(value, lang, feature),
                 raw_value=value,
                 contribution=contribution,
                 sentence=sentence,
+                definition=feature,
             )
         )
     return rows
@@ -243,7 +247,10 @@ def waterfall(
     chart_lang = plot_language(lang).lang
     contributions = [
         Contribution(
-            row.label_en, row.label_zh, display_value(row.raw_value, chart_lang), row.contribution
+            row.label_en,
+            row.label_zh,
+            display_value(row.raw_value, chart_lang, row.definition),
+            row.contribution,
         )
         for row in rows
     ]

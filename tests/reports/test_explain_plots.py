@@ -19,6 +19,7 @@ from models.explain_plots import (
     plot_language,
     waterfall_png,
 )
+from models.spec import get_spec
 
 CONTRIBUTIONS = [
     Contribution("Unpaid social-insurance months", "社保欠缴月数", "3", 0.9),
@@ -96,3 +97,14 @@ def test_values_read_the_same_in_charts_and_tables() -> None:
     assert display_value(np.float32(1234567.5)) == "1,234,568"
     assert display_value(3) == "3"
     assert display_value("construction") == "construction"
+
+
+def test_a_category_value_reads_in_the_readers_language_given_its_catalog_entry() -> None:
+    """Case pages, explanation pages and charts show "劳资" to a Chinese reader, not "labour"."""
+    dispute_type = get_spec("dispute-escalation").feature("dispute_type")
+    assert display_value("labour", "zh", dispute_type) == "劳资"
+    assert display_value("property_management", "en", dispute_type) == "property management"
+    assert display_value(None, "zh", dispute_type) == "–"
+    assert display_value("not-a-category", "zh", dispute_type) == "not-a-category"
+    amount = get_spec("dispute-escalation").feature("dispute_amount")
+    assert display_value(58270.0, "zh", amount) == "58,270"
