@@ -304,6 +304,10 @@ def add_feedback(
     responses={
         **_ERRORS,
         **_NOT_FOUND,
+        409: {
+            "model": schemas.ErrorResponse,
+            "description": "The warning changed (was re-routed) while the request was decided",
+        },
         410: {"model": schemas.ErrorResponse, "description": "The encrypted id was purged"},
         429: {"model": schemas.ErrorResponse, "description": "Hourly reveal limit reached"},
     },
@@ -323,7 +327,10 @@ def reveal(
             actor=actor.audit_name,
             purpose=body.purpose,
             limit=service.settings.reveal_limit_per_hour,
+            expected_version=int(warning["version"]),  # the version the policy decided on
         )
+    except StaleWarning as exc:
+        return JSONResponse({"error": str(exc)}, status_code=409)
     except RevealLimited as exc:
         return JSONResponse(
             {"error": str(exc)},
