@@ -10,12 +10,13 @@ written by hand.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -110,7 +111,22 @@ def _at_least_visible(n: int) -> str:
 
 #: Query-parameter types that take only their documented text form.
 IsoDate = Annotated[date, _text_as(_ISO_DATE, "an ISO date, YYYY-MM-DD")]
-IsoDateTime = Annotated[datetime, _text_as(_RFC3339, "an RFC 3339 date-time with a time zone")]
+
+
+def _in_utc(value: datetime) -> datetime:
+    """The moment in UTC, which the store compares in: an offset that moves it before year 1 or
+    after 9999 there is refused rather than overflowing later."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("expected a moment between years 1 and 9999 in UTC") from None
+
+
+IsoDateTime = Annotated[
+    datetime,
+    _text_as(_RFC3339, "an RFC 3339 date-time with a time zone"),
+    AfterValidator(_in_utc),
+]
 StrictBool = Annotated[bool, BeforeValidator(_boolean_text)]
 
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)

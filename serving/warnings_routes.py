@@ -69,6 +69,15 @@ def _not_found(warning_id: str) -> JSONResponse:
     return JSONResponse({"error": f"no warning {warning_id!r}"}, status_code=404)
 
 
+def _stale(warning: dict[str, Any]) -> StaleWarning:
+    """The conflict of a step decided on another version than `warning`'s, naming its last
+    change."""
+    last = (warning.get("history") or [{}])[-1]
+    return StaleWarning(
+        warning["id"], int(warning["version"]), str(last.get("actor", "unknown")), last.get("at")
+    )
+
+
 def _look(service: Any, actor: Actor, action: str, warning: dict[str, Any]) -> None:
     service.store.audit(
         actor=actor.audit_name,
@@ -253,6 +262,11 @@ def add_feedback(
         decision = decide(actor, "feedback", warning=warning, transition=transition)
         if not decision:
             return _refused(decision)
+    # the step is written only to the version the policy decided on: a re-route landing in
+    # between must not let the old department work the new one's case
+    decided_on = int(warning["version"])
+    if feedback.expected_version not in (None, decided_on):
+        return JSONResponse({"error": str(_stale(warning))}, status_code=409)
     department = feedback.department
     if department is not None:
         # a code or either name: stored as the code, so the department's officers see it
@@ -263,7 +277,7 @@ def add_feedback(
                 warning_id,
                 actor=actor.audit_name,
                 note=feedback.note or "",
-                expected_version=feedback.expected_version,
+                expected_version=decided_on,
             )
         else:
             updated = service.store.add_feedback(
@@ -273,7 +287,7 @@ def add_feedback(
                 department=department,
                 outcome=feedback.outcome,
                 note=feedback.note,
-                expected_version=feedback.expected_version,
+                expected_version=decided_on,
             )
     except WarningNotFound:
         return _not_found(warning_id)
@@ -290,6 +304,10 @@ def add_feedback(
     responses={
         **_ERRORS,
         **_NOT_FOUND,
+        409: {
+            "model": schemas.ErrorResponse,
+            "description": "The warning changed (was re-routed) while the request was decided",
+        },
         410: {"model": schemas.ErrorResponse, "description": "The encrypted id was purged"},
         429: {"model": schemas.ErrorResponse, "description": "Hourly reveal limit reached"},
     },
@@ -309,7 +327,10 @@ def reveal(
             actor=actor.audit_name,
             purpose=body.purpose,
             limit=service.settings.reveal_limit_per_hour,
+            expected_version=int(warning["version"]),  # the version the policy decided on
         )
+    except StaleWarning as exc:
+        return JSONResponse({"error": str(exc)}, status_code=409)
     except RevealLimited as exc:
         return JSONResponse(
             {"error": str(exc)},

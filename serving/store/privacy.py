@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, Text, cast, func, select, update
 from sqlalchemy.orm import Session
 
-from serving.store.common import WarningNotFound, iso_utc, table_of, utc_bound, utc_now
+from serving.store.common import iso_utc, table_of, utc_bound, utc_now
 from serving.store.identity import EntityCipher, IdentityUnavailable
 from serving.store.models import AuditEntry, RiskWarning, ScoredRecord
 from serving.store.pseudonym import scrub_text
@@ -57,6 +57,7 @@ class PrivacyStore:
     _secret: str
     _cipher: EntityCipher | None
     _write: Callable[..., Any]
+    _locked_warning: Callable[..., RiskWarning]
     _audit_row: Callable[..., None]
 
     def reveal(
@@ -67,12 +68,17 @@ class PrivacyStore:
         purpose: str,
         limit: int,
         window: timedelta = timedelta(hours=1),
+        expected_version: int | None = None,
     ) -> str:
         """The warning's plain entity id, audited with `purpose`, within `limit` per `window`.
+
+        `expected_version` is the version the caller's permission was decided on: a warning
+        re-routed since (to a department the caller may not work) is not revealed.
 
         Raises:
             ValueError: the purpose is under `MIN_PURPOSE_CHARS` characters.
             WarningNotFound: no such warning.
+            StaleWarning: the warning is no longer at `expected_version`.
             RevealLimited: the actor already revealed `limit` ids in the last `window`.
             IdentityUnavailable: no encrypted id kept (purged) or its key is gone.
         """
@@ -83,11 +89,7 @@ class PrivacyStore:
         cipher = self._cipher
 
         def write(session: Session) -> str:
-            warning = session.scalars(
-                select(RiskWarning).where(RiskWarning.id == warning_id)
-            ).one_or_none()
-            if warning is None:
-                raise WarningNotFound(warning_id)
+            warning = self._locked_warning(session, warning_id, expected_version)
             now = utc_now()
             self._check_reveal_limit(session, actor, limit, window, now)
             plain = cipher.decrypt(

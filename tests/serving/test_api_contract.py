@@ -306,3 +306,14 @@ def test_the_department_filter_takes_a_code_or_either_name_like_dispatching(
     ids = {spelling: {w["id"] for w in page["items"]} for spelling, page in listed.items()}
     assert warning_id in ids["tax"]
     assert all(found == ids["tax"] for found in ids.values()), ids
+
+
+@pytest.mark.parametrize("since", ["0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59"])
+def test_a_moment_outside_the_calendar_in_utc_is_a_422(served: Served, since: str) -> None:
+    """A valid RFC 3339 text whose offset moves it before year 1 or after year 9999 in UTC was
+    a 500 (the store's conversion to UTC overflowed); it is refused naming the parameter."""
+    with served.client() as client:
+        answer = client.get("/v1/audit", params={"since": since}, headers=served.headers("every"))
+    assert answer.status_code == 422, answer.text
+    assert [error["loc"][-1] for error in answer.json()["detail"]] == ["since"]
+    assert served.healthy()

@@ -9,7 +9,9 @@ reveal is in `riskloop audit` with its purpose.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
@@ -260,3 +262,133 @@ def test_audit_reads_every_look(world: World) -> None:
     assert ("user:sup_county", "disposition") in looks
     listed = [row for row in story if row["action"] == "warning_list"]
     assert listed and all("filter" in row["detail"] for row in listed)
+
+
+RACES = 30
+REVEAL_RACES = 25  # within the 30 reveals an hour an actor may make
+
+
+def test_a_case_re_routed_while_an_officer_acts_is_not_worked_by_the_old_department(
+    world: World, served: Served
+) -> None:
+    """The policy was decided on the warning as read, and the step written to it as it was
+    then: a supervisor's re-route to tax landing in between let the labour officer start the
+    tax department's case (about one race in four here). The step is written only to the
+    version the policy decided on; otherwise a 409 says who changed it."""
+    from .test_service import as_records
+
+    records = as_records(TASK, materialized(served, TASK))
+    for i, record in enumerate(records):
+        record["entity_id"] = f"race-{i}"
+    supervisor, officer = world.headers["sup_county"], world.headers["off_labour"]
+    with world.client() as client:
+        scored = client.post(
+            f"/v1/{TASK}/score", json={"records": records}, headers=world.headers["key:scorer"]
+        )
+        warned = [r["warning_id"] for r in scored.json()["results"] if r["warning_id"]]
+    assert len(warned) >= RACES
+
+    def step(warning_id: str, body: dict[str, str], headers: dict[str, str]) -> int:
+        with world.client() as client:
+            barrier.wait()
+            return client.post(
+                f"/v1/warnings/{warning_id}/feedback", json=body, headers=headers
+            ).status_code
+
+    outcomes = []
+    for warning_id in warned[:RACES]:
+        with world.client() as client:
+            dispatched = client.post(
+                f"/v1/warnings/{warning_id}/feedback",
+                json={"status": "dispatched", "department": "labour_inspection"},
+                headers=supervisor,
+            )
+            assert dispatched.status_code == 200, dispatched.text
+        barrier = threading.Barrier(2)
+        with ThreadPoolExecutor(2) as pool:
+            start = pool.submit(step, warning_id, {"status": "in_progress"}, officer)
+            reroute = pool.submit(
+                step, warning_id, {"status": "dispatched", "department": "tax"}, supervisor
+            )
+            codes = (start.result(), reroute.result())
+        with world.client() as client:
+            final = client.get(
+                f"/v1/warnings/{warning_id}", headers=world.headers["auditor"]
+            ).json()
+        outcomes.append((codes, final["status"], final["department"]))
+    assert all(codes[0] in (200, 403, 409) and codes[1] in (200, 409) for codes, _, _ in outcomes)
+    worked_elsewhere = [
+        o for o in outcomes if o[1] == "in_progress" and o[2] != "labour_inspection"
+    ]
+    assert not worked_elsewhere, worked_elsewhere
+    assert {status for _, status, _ in outcomes} <= {"in_progress", "dispatched"}
+
+
+def test_an_identity_is_revealed_only_while_the_case_is_the_revealers(
+    world: World, served: Served
+) -> None:
+    """Like a disposition, a reveal was authorised on the warning as read and decrypted as it
+    then was: a re-route to tax landing in between gave the labour officer the id of the tax
+    department's case. A reveal that answers 200 is in the audit log before the re-route."""
+    from serving.store import WarningStore
+
+    from .test_service import as_records
+
+    officers = ("off_race_1", "off_race_2")  # their own: each may reveal 30 ids an hour
+    with WarningStore.from_settings() as store:
+        for name in officers:
+            store.create_user(
+                name, department="labour_inspection", role="officer", password=PASSWORD
+            )
+    records = as_records(TASK, materialized(served, TASK))
+    for i, record in enumerate(records):
+        record["entity_id"] = f"reveal-race-{i}"
+    supervisor = world.headers["sup_county"]
+    with world.client() as client:
+        tokens = [
+            client.post("/v1/session", json={"name": name, "password": PASSWORD}).json()["token"]
+            for name in officers
+        ]
+        scored = client.post(
+            f"/v1/{TASK}/score", json={"records": records}, headers=world.headers["key:scorer"]
+        )
+        warned = [r["warning_id"] for r in scored.json()["results"] if r["warning_id"]]
+    assert len(warned) >= REVEAL_RACES * len(officers)
+
+    def call(path: str, body: dict[str, str], headers: dict[str, str]) -> int:
+        with world.client() as client:
+            barrier.wait()
+            return client.post(path, json=body, headers=headers).status_code
+
+    late = []
+    for n, warning_id in enumerate(warned[: REVEAL_RACES * len(officers)]):
+        officer = {"Authorization": f"Bearer {tokens[n // REVEAL_RACES]}"}
+        path = f"/v1/warnings/{warning_id}"
+        with world.client() as client:
+            dispatched = client.post(
+                f"{path}/feedback",
+                json={"status": "dispatched", "department": "labour_inspection"},
+                headers=supervisor,
+            )
+            assert dispatched.status_code == 200, dispatched.text
+        barrier = threading.Barrier(2)
+        with ThreadPoolExecutor(2) as pool:
+            reveal = pool.submit(call, f"{path}/reveal", {"purpose": "race check, reveal"}, officer)
+            reroute = pool.submit(
+                call, f"{path}/feedback", {"status": "dispatched", "department": "tax"}, supervisor
+            )
+            codes = (reveal.result(), reroute.result())
+        assert codes[0] in (200, 403, 409) and codes[1] == 200, codes
+        with world.client() as client:
+            rows = client.get(
+                "/v1/audit", params={"warning_id": warning_id}, headers=world.headers["auditor"]
+            ).json()["items"]
+        order = [
+            row["action"]
+            for row in rows
+            if row["action"] == "identity_reveal"
+            or (row["action"] == "disposition" and row["detail"]["department"] == "tax")
+        ]
+        if codes[0] == 200 and order != ["identity_reveal", "disposition"]:
+            late.append((warning_id, order))
+    assert not late, late
