@@ -543,8 +543,8 @@ def reveal(console: Console, request: Request, visit: Visit, form: FormData | No
         limited = render_case(console, request, visit, warning, status=429, form_error=message)
         limited.headers["Retry-After"] = str(exc.retry_after)  # as the API's 429 says
         return limited
-    except IdentityUnavailable as exc:
-        message = visit.t("reveal.unavailable", detail=str(exc))
+    except IdentityUnavailable:  # the store says why in English; the page says it in words
+        message = visit.t("reveal.unavailable")
         return render_case(console, request, visit, warning, status=409, form_error=message)
     return render_case(
         console, request, visit, warning, revealed={"identity": identity, "purpose": purpose}

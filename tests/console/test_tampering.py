@@ -460,3 +460,26 @@ def test_a_reveal_past_the_hourly_limit_says_when_to_retry(console_service: Cons
     assert refused.status_code == 429
     assert 0 < int(refused.headers["retry-after"]) <= 3600
     assert f"{refused.headers['retry-after']} 秒后再试" in refused.text
+
+
+def test_a_purged_identity_is_explained_in_the_persons_language(
+    person: Any, console_service: Console
+) -> None:
+    """Retention (`riskloop store purge`) deletes a closed warning's encrypted id: a reveal
+    then says why in the page's language, not the store's English sentence."""
+    warning_id = console_service.sql(
+        "SELECT id FROM warnings WHERE task = 'wage-arrears' ORDER BY score LIMIT 1 OFFSET 7"
+    )[0][0]
+    console_service.sql(
+        "UPDATE warnings SET entity_cipher = NULL, key_id = NULL WHERE id = ?", warning_id
+    )
+    sup = person()
+    sup.sign_in("sup")
+    sup.go(f"/console/cases/{warning_id}")
+    reveal = sup.page.locator("form[aria-labelledby='act-reveal']")
+    reveal.locator("textarea[name=purpose]").fill("核实企业联系人以便现场检查")
+    with sup.page.expect_response(lambda r: r.url.endswith("/reveal")) as answer:
+        reveal.get_by_role("button").click()
+    assert answer.value.status == 409
+    shown = sup.page.locator("main p.error").inner_text()
+    assert "保存期限" in shown and "purged" not in shown and "warning" not in shown
