@@ -495,3 +495,30 @@ def test_a_purged_identity_is_explained_in_the_persons_language(
     assert answer.value.status == 409
     shown = sup.page.locator("main p.error").inner_text()
     assert "保存期限" in shown and "purged" not in shown and "warning" not in shown
+
+
+def test_rerouting_to_the_department_that_holds_the_case_is_refused_in_the_persons_words(
+    person: Any, console_service: Console
+) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = _open_case(sup)
+    dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
+    dispatch.locator("select[name=department]").select_option("labour_inspection")
+    dispatch.get_by_role("button").click()
+    sup.page.wait_for_load_state()
+    before = _state(console_service, warning_id)
+    reroute = sup.page.locator("form[aria-labelledby='act-reroute']")
+    offered = reroute.locator("select[name=department] option").evaluate_all(
+        "options => options.map(o => o.value)"
+    )
+    assert "labour_inspection" not in offered
+    reroute.locator("select[name=department]").evaluate(
+        "s => { s.add(new Option('x', 'labour_inspection')); s.value = 'labour_inspection'; }"
+    )
+    with sup.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
+        reroute.get_by_role("button").click()
+    assert answer.value.status == 400
+    shown = sup.page.locator("main").inner_text()
+    assert "请从列表中选择" in shown and "already" not in shown
+    assert _state(console_service, warning_id) == before
