@@ -302,6 +302,8 @@ def test_a_page_past_the_last_says_so_and_links_back(person: Any, console_servic
     assert "超出" in main
     last = sup.page.get_by_role("link", name="最后一页")
     pages = int(str(last.get_attribute("href")).rsplit("page=", 1)[-1])
+    previous = sup.page.locator("nav.pager a[rel=prev]").get_attribute("href")
+    assert str(previous).endswith(f"page={pages}")  # not page 998, past the end too
     last.click()
     sup.page.wait_for_load_state()
     assert sup.page.locator("table.queue tbody tr").count() >= 1
