@@ -430,7 +430,8 @@ def error_page(
         status=status,
         heading=t(f"error.{status}"),
         message=message,
-        back=f"{PREFIX}/queue",
+        # back to a page this person may open: an administrator has no queue
+        back_to_reports=visit is not None and not decide(visit.actor, "warning_list"),
     )
 
 

@@ -288,6 +288,10 @@ def test_an_administrator_lands_on_a_page_they_may_see(
     links = admin.page.locator("header nav a").evaluate_all("links => links.map(a => a.href)")
     assert [link.rsplit("/", 1)[-1] for link in links] == ["reports"]
     assert admin.watch.errors == [] and admin.watch.outside == []
+    admin.go("/console/no-such-page")  # an error page leads back to a page they may open
+    back = admin.page.locator("main a")
+    assert str(back.get_attribute("href")).endswith("/console/reports")
+    assert back.inner_text() == "返回报告列表"
     # a supervisor's header still has all three
     sup = person()
     sup.sign_in("sup")
