@@ -77,7 +77,8 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
     """The sign-in form; a good password starts a session and returns to the page asked for."""
     token, fresh = pre_session_token(request)
     params = request.query_params
-    lang = as_lang(params.get("lang"))
+    # the form carries the page's language, so a refusal answers in the language it was asked in
+    lang = as_lang((form.get("lang") if form is not None else None) or params.get("lang"))
     t = Messages(lang)
     notice = ""
     if params.get("expired") == "1":

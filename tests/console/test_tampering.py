@@ -528,3 +528,16 @@ def test_rerouting_to_the_department_that_holds_the_case_is_refused_in_the_perso
     shown = sup.page.locator("main").inner_text()
     assert "请从列表中选择" in shown and "already" not in shown
     assert _state(console_service, warning_id) == before
+
+
+def test_a_wrong_password_on_the_english_sign_in_page_answers_in_english(
+    person: Any, console_service: Console
+) -> None:
+    viewer = person()
+    viewer.go("/console/sign-in?lang=en")
+    viewer.page.locator("#name").fill("sup")
+    viewer.page.locator("#password").fill("not-the-password")
+    viewer.page.locator("form.stack button[type=submit]").click()
+    viewer.page.wait_for_load_state()
+    assert viewer.page.locator("html").get_attribute("lang") == "en"
+    assert viewer.page.locator("#sign-in-error").inner_text().startswith("Sign-in failed")
