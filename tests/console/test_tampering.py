@@ -541,3 +541,24 @@ def test_a_wrong_password_on_the_english_sign_in_page_answers_in_english(
     viewer.page.wait_for_load_state()
     assert viewer.page.locator("html").get_attribute("lang") == "en"
     assert viewer.page.locator("#sign-in-error").inner_text().startswith("Sign-in failed")
+
+
+def test_an_expired_session_asks_to_sign_in_again_in_the_persons_language(
+    person: Any, console_service: Console
+) -> None:
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    with WarningStore.from_settings(get_settings()) as store:
+        store.create_user(
+            "english.sup", department="county_centre", role="supervisor", password=PASSWORD
+        )
+    viewer = person()
+    viewer.sign_in("english.sup", path="/console/dashboard")
+    viewer.page.locator("header form[action$='/lang'] button").click()  # remembered: English
+    viewer.page.wait_for_load_state()
+    console_service.age_session(31 * 60)  # past the 30-minute idle time-out
+    viewer.go("/console/dashboard")
+    assert "expired=1" in viewer.page.url
+    assert viewer.page.locator("html").get_attribute("lang") == "en"
+    assert viewer.page.get_by_role("status").inner_text().startswith("Your session timed out")
