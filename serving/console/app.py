@@ -391,6 +391,7 @@ def _guarded(
         query = {"next": safe_next(asked)}
         if why in ("idle", "absolute"):
             query["expired"] = "1"
+            query["lang"] = _lang_of(console, console.sessions.user_of(request.cookies.get(COOKIE)))
         return redirect(f"{PREFIX}/sign-in?{urlencode(query)}")
     try:
         user = console.store.get_user(session.user_name)
@@ -403,6 +404,14 @@ def _guarded(
     if form is not None and not tokens_match(session.csrf, _str(form.get("csrf"))):
         return error_page(console, request, visit, 403, visit.t("error.csrf"))
     return handler(console, request, visit, form)
+
+
+def _lang_of(console: Console, user_name: str | None) -> Lang:
+    """A person's remembered language (the default for nobody or an unknown name)."""
+    try:
+        return as_lang(console.store.get_user(user_name).lang) if user_name else DEFAULT_LANG
+    except KeyError:
+        return DEFAULT_LANG
 
 
 def _str(value: object) -> str | None:
@@ -430,7 +439,8 @@ def error_page(
         status=status,
         heading=t(f"error.{status}"),
         message=message,
-        back=f"{PREFIX}/queue",
+        # back to a page this person may open: an administrator has no queue
+        back_to_reports=visit is not None and not decide(visit.actor, "warning_list"),
     )
 
 

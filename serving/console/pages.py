@@ -77,7 +77,8 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
     """The sign-in form; a good password starts a session and returns to the page asked for."""
     token, fresh = pre_session_token(request)
     params = request.query_params
-    lang = as_lang(params.get("lang"))
+    # the form carries the page's language, so a refusal answers in the language it was asked in
+    lang = as_lang((form.get("lang") if form is not None else None) or params.get("lang"))
     t = Messages(lang)
     notice = ""
     if params.get("expired") == "1":
@@ -435,28 +436,26 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
         return error_page(console, request, visit, 400, field_problem(exc, visit.t))
     if not version_text.isdigit():
         return error_page(console, request, visit, 400, t("error.no_version"))
-    expected = int(version_text)
+    if int(warning.get("version", 0)) != int(version_text):
+        return _stale(console, request, visit, warning)  # drawn before someone's step
     decision = decide(visit.actor, "feedback", warning=warning, transition=transition)
     if not decision or transition not in allowed_transitions(visit.actor, warning):
-        if int(warning.get("version", 0)) != expected:
-            return _stale(console, request, visit, warning)
         rule = decision.rule_zh if visit.lang == "zh" and decision.rule_zh else decision.rule
         return error_page(console, request, visit, 403, rule)
-    offered = case_view.transition_forms([transition], warning, ())[0]
+    # what the form offered is all the server takes; the store's refusal of anything else
+    # would reach the person as an English sentence
+    choices = [(code, code) for code in _task_departments(console, warning["task"])]
+    offered = case_view.transition_forms([transition], warning, choices)[0]
     if offered.outcomes and outcome not in offered.outcomes:
-        # only the form's outcomes (triage closes as a false alarm or unreachable): the store's
-        # refusal of another would reach the person as an English sentence
         return error_page(console, request, visit, 400, t("error.bad_outcome"))
     if offered.note_required and not note:
         # 409 as the store's refusal was, in the person's words
         return render_case(
             console, request, visit, warning, status=409, form_error=t("error.note_required")
         )
-    if transition in ("dispatch", "reroute") and department not in _task_departments(
-        console, warning["task"]
-    ):
-        # only the chooser's departments: one that does not handle the task would put the
-        # case in the queue of officers who cannot work it
+    if offered.departments and department not in {code for code, _ in offered.departments}:
+        # one that does not handle the task would put the case in the queue of officers who
+        # cannot work it; the department holding it cannot be re-routed to
         return error_page(console, request, visit, 400, t("error.bad_department"))
     try:
         if transition == "send_back":
@@ -464,7 +463,7 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
                 warning["id"],
                 actor=visit.actor.audit_name,
                 note=note or "",
-                expected_version=expected,
+                expected_version=int(version_text),
             )
         else:
             console.store.add_feedback(
@@ -474,7 +473,7 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
                 department=department if transition in ("dispatch", "reroute") else None,
                 outcome=outcome if transition in ("close", "triage_close") else None,
                 note=note,
-                expected_version=expected,
+                expected_version=int(version_text),
             )
     except StaleWarning:
         return _stale(console, request, visit, console.store.get_warning(warning["id"]))
@@ -543,8 +542,8 @@ def reveal(console: Console, request: Request, visit: Visit, form: FormData | No
         limited = render_case(console, request, visit, warning, status=429, form_error=message)
         limited.headers["Retry-After"] = str(exc.retry_after)  # as the API's 429 says
         return limited
-    except IdentityUnavailable as exc:
-        message = visit.t("reveal.unavailable", detail=str(exc))
+    except IdentityUnavailable:  # the store says why in English; the page says it in words
+        message = visit.t("reveal.unavailable")
         return render_case(console, request, visit, warning, status=409, form_error=message)
     return render_case(
         console, request, visit, warning, revealed={"identity": identity, "purpose": purpose}

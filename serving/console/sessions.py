@@ -113,6 +113,16 @@ class SessionBook:
             row.last_seen_at = now
             return SessionInfo(key, row.user_name, row.csrf, _aware(row.created_at)), None
 
+    def user_of(self, token: str | None) -> str | None:
+        """Whose session a cookie token named, live or ended (None if unknown): the sign-in
+        page after a time-out speaks their language."""
+        if not token:
+            return None
+        with self._reads() as db:
+            return db.scalar(
+                select(ConsoleSession.user_name).where(ConsoleSession.id == _digest(token))
+            )
+
     def end(self, key: str, why: str) -> None:
         """End one session (sign-out)."""
         with self._writes.begin() as db:

@@ -12,7 +12,18 @@ from typing import Any
 import httpx
 
 from tests.console.conftest import PASSWORD, Console
-from tests.console.test_security import _open_case, _state
+from tests.console.test_security import _state
+
+
+def _open_case(viewer: Any) -> str:
+    """Open the highest-scored open yellow wage-arrears case (the red ones are left to the
+    walk-through); its warning id."""
+    viewer.go("/console/queue?task=wage-arrears&status=open&level=yellow&sort=score")
+    link = viewer.page.locator("table.queue a").first
+    warning_id = str(link.get_attribute("href")).rsplit("/", 1)[-1]
+    link.click()
+    viewer.page.wait_for_load_state()
+    return warning_id
 
 
 def test_a_case_cannot_be_dispatched_to_a_department_the_chooser_never_offered(
@@ -93,7 +104,7 @@ def test_a_missed_deadline_reads_as_words_in_the_timeline(
 
     warning_id = console_service.sql(
         "SELECT id FROM warnings WHERE status = 'open' AND task = 'wage-arrears' "
-        "ORDER BY score DESC LIMIT 1 OFFSET 5"
+        "AND risk_level = 'yellow' ORDER BY score DESC LIMIT 1 OFFSET 5"
     )[0][0]
     console_service.sql(
         "UPDATE warnings SET due_at = '2020-01-01 00:00:00.000000' WHERE id = ?", warning_id
@@ -222,7 +233,7 @@ def test_riskloops_own_jobs_are_named_in_the_pages_language(
 
     warning_id = console_service.sql(
         "SELECT id FROM warnings WHERE status = 'open' AND task = 'wage-arrears' "
-        "ORDER BY score DESC LIMIT 1 OFFSET 6"
+        "AND risk_level = 'yellow' ORDER BY score DESC LIMIT 1 OFFSET 6"
     )[0][0]
     console_service.sql(
         "UPDATE warnings SET due_at = '2020-01-01 00:00:00.000000' WHERE id = ?", warning_id
@@ -277,6 +288,10 @@ def test_an_administrator_lands_on_a_page_they_may_see(
     links = admin.page.locator("header nav a").evaluate_all("links => links.map(a => a.href)")
     assert [link.rsplit("/", 1)[-1] for link in links] == ["reports"]
     assert admin.watch.errors == [] and admin.watch.outside == []
+    admin.go("/console/no-such-page")  # an error page leads back to a page they may open
+    back = admin.page.locator("main a")
+    assert str(back.get_attribute("href")).endswith("/console/reports")
+    assert back.inner_text() == "返回报告列表"
     # a supervisor's header still has all three
     sup = person()
     sup.sign_in("sup")
@@ -291,6 +306,8 @@ def test_a_page_past_the_last_says_so_and_links_back(person: Any, console_servic
     assert "超出" in main
     last = sup.page.get_by_role("link", name="最后一页")
     pages = int(str(last.get_attribute("href")).rsplit("page=", 1)[-1])
+    previous = sup.page.locator("nav.pager a[rel=prev]").get_attribute("href")
+    assert str(previous).endswith(f"page={pages}")  # not page 998, past the end too
     last.click()
     sup.page.wait_for_load_state()
     assert sup.page.locator("table.queue tbody tr").count() >= 1
@@ -441,7 +458,8 @@ def test_a_reveal_past_the_hourly_limit_says_when_to_retry(console_service: Cons
         )
     limit = get_settings().reveal_limit_per_hour
     warning_id = console_service.sql(
-        "SELECT id FROM warnings WHERE task = 'wage-arrears' ORDER BY score DESC LIMIT 1"
+        "SELECT id FROM warnings WHERE task = 'wage-arrears' AND risk_level = 'yellow' "
+        "ORDER BY score DESC LIMIT 1"
     )[0][0]
     with httpx.Client(base_url=console_service.url, timeout=30) as client:
         token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
@@ -460,3 +478,87 @@ def test_a_reveal_past_the_hourly_limit_says_when_to_retry(console_service: Cons
     assert refused.status_code == 429
     assert 0 < int(refused.headers["retry-after"]) <= 3600
     assert f"{refused.headers['retry-after']} 秒后再试" in refused.text
+
+
+def test_a_purged_identity_is_explained_in_the_persons_language(
+    person: Any, console_service: Console
+) -> None:
+    """Retention (`riskloop store purge`) deletes a closed warning's encrypted id: a reveal
+    then says why in the page's language, not the store's English sentence."""
+    warning_id = console_service.sql(
+        "SELECT id FROM warnings WHERE task = 'wage-arrears' ORDER BY score LIMIT 1 OFFSET 7"
+    )[0][0]
+    console_service.sql(
+        "UPDATE warnings SET entity_cipher = NULL, key_id = NULL WHERE id = ?", warning_id
+    )
+    sup = person()
+    sup.sign_in("sup")
+    sup.go(f"/console/cases/{warning_id}")
+    reveal = sup.page.locator("form[aria-labelledby='act-reveal']")
+    reveal.locator("textarea[name=purpose]").fill("核实企业联系人以便现场检查")
+    with sup.page.expect_response(lambda r: r.url.endswith("/reveal")) as answer:
+        reveal.get_by_role("button").click()
+    assert answer.value.status == 409
+    shown = sup.page.locator("main p.error").inner_text()
+    assert "保存期限" in shown and "purged" not in shown and "warning" not in shown
+
+
+def test_rerouting_to_the_department_that_holds_the_case_is_refused_in_the_persons_words(
+    person: Any, console_service: Console
+) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = _open_case(sup)
+    dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
+    dispatch.locator("select[name=department]").select_option("labour_inspection")
+    dispatch.get_by_role("button").click()
+    sup.page.wait_for_load_state()
+    before = _state(console_service, warning_id)
+    reroute = sup.page.locator("form[aria-labelledby='act-reroute']")
+    offered = reroute.locator("select[name=department] option").evaluate_all(
+        "options => options.map(o => o.value)"
+    )
+    assert "labour_inspection" not in offered
+    reroute.locator("select[name=department]").evaluate(
+        "s => { s.add(new Option('x', 'labour_inspection')); s.value = 'labour_inspection'; }"
+    )
+    with sup.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
+        reroute.get_by_role("button").click()
+    assert answer.value.status == 400
+    shown = sup.page.locator("main").inner_text()
+    assert "请从列表中选择" in shown and "already" not in shown
+    assert _state(console_service, warning_id) == before
+
+
+def test_a_wrong_password_on_the_english_sign_in_page_answers_in_english(
+    person: Any, console_service: Console
+) -> None:
+    viewer = person()
+    viewer.go("/console/sign-in?lang=en")
+    viewer.page.locator("#name").fill("sup")
+    viewer.page.locator("#password").fill("not-the-password")
+    viewer.page.locator("form.stack button[type=submit]").click()
+    viewer.page.wait_for_load_state()
+    assert viewer.page.locator("html").get_attribute("lang") == "en"
+    assert viewer.page.locator("#sign-in-error").inner_text().startswith("Sign-in failed")
+
+
+def test_an_expired_session_asks_to_sign_in_again_in_the_persons_language(
+    person: Any, console_service: Console
+) -> None:
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    with WarningStore.from_settings(get_settings()) as store:
+        store.create_user(
+            "english.sup", department="county_centre", role="supervisor", password=PASSWORD
+        )
+    viewer = person()
+    viewer.sign_in("english.sup", path="/console/dashboard")
+    viewer.page.locator("header form[action$='/lang'] button").click()  # remembered: English
+    viewer.page.wait_for_load_state()
+    console_service.age_session(31 * 60)  # past the 30-minute idle time-out
+    viewer.go("/console/dashboard")
+    assert "expired=1" in viewer.page.url
+    assert viewer.page.locator("html").get_attribute("lang") == "en"
+    assert viewer.page.get_by_role("status").inner_text().startswith("Your session timed out")
