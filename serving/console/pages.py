@@ -476,7 +476,7 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
                 expected_version=int(version_text),
             )
     except StaleWarning:
-        return _stale(console, request, visit, console.store.get_warning(warning["id"]))
+        return _stale(console, request, visit)
     except TransitionError as exc:
         fresh = console.store.get_warning(warning["id"])
         return render_case(
@@ -494,8 +494,17 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
     return redirect(f"{PREFIX}/cases/{warning['id']}?done={transition}")
 
 
-def _stale(console: Console, request: Request, visit: Visit, warning: dict[str, Any]) -> Response:
-    """The lost-update answer: the case as it is now, and who changed it when."""
+def _stale(
+    console: Console, request: Request, visit: Visit, warning: dict[str, Any] | None = None
+) -> Response:
+    """The lost-update answer: the case as it is now (`warning`, or read again), and who changed
+    it when. Read again, it is shown only if this person may still see it: a case re-routed
+    to another department meanwhile is a 403."""
+    if warning is None:
+        loaded = _load_case(console, request, visit, "warning_page")
+        if isinstance(loaded, Response):
+            return loaded
+        warning = loaded
     last = next(
         (
             event
@@ -536,7 +545,10 @@ def reveal(console: Console, request: Request, visit: Visit, form: FormData | No
             actor=visit.actor.audit_name,
             purpose=purpose,
             limit=console.backend.settings.reveal_limit_per_hour,
+            expected_version=int(warning["version"]),  # the version the policy decided on
         )
+    except StaleWarning:  # changed (perhaps re-routed away) since the policy said yes
+        return _stale(console, request, visit)
     except RevealLimited as exc:
         message = visit.t("reveal.limited", seconds=exc.retry_after)
         limited = render_case(console, request, visit, warning, status=429, form_error=message)
