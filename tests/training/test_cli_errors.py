@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -155,3 +156,14 @@ def test_an_mlflow_store_that_cannot_be_opened_is_one_line(
     _fails(args, "cannot open the MLflow")
     if url.endswith("notes.txt"):
         assert (isolated_env / "notes.txt").read_text() == "not a database"
+
+
+def test_labels_other_than_0_and_1_are_named_plainly(
+    isolated_env: Path, city_data: dict[str, TrainingData]
+) -> None:
+    frame = city_data["wage-arrears"].frame
+    path = isolated_env / "labels.parquet"
+    frame.assign(label=frame["label"] * 2).to_parquet(path)
+    _fails(["train", "--task", "wage-arrears", "--dataset", str(path)], "found 0, 2")
+    frame.assign(label=np.int8(0)).to_parquet(path)
+    _fails(["train", "--task", "wage-arrears", "--dataset", str(path)], "0 and 1, found 0")
