@@ -167,3 +167,16 @@ def test_labels_other_than_0_and_1_are_named_plainly(
     _fails(["train", "--task", "wage-arrears", "--dataset", str(path)], "found 0, 2")
     frame.assign(label=np.int8(0)).to_parquet(path)
     _fails(["train", "--task", "wage-arrears", "--dataset", str(path)], "0 and 1, found 0")
+
+
+@pytest.mark.parametrize("storage", ["file", "mysql://u@127.0.0.1/optuna"])
+def test_tune_on_a_storage_that_is_not_a_database_is_one_line(
+    isolated_env: Path, city_data: dict[str, TrainingData], storage: str
+) -> None:
+    dataset = isolated_env / "wage.parquet"
+    city_data["wage-arrears"].frame.to_parquet(dataset)
+    if storage == "file":
+        (isolated_env / "notes.txt").write_text("not a database")
+        storage = f"sqlite:///{isolated_env / 'notes.txt'}"
+    study = ["--storage", storage, "--study", "s", "--trials", "1", "--dataset", str(dataset)]
+    _fails(["tune", "--task", "wage-arrears", *study], "cannot open the Optuna storage")

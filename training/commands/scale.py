@@ -153,7 +153,9 @@ def _open_storage(storage: str, attempts: int = 5) -> object:
     import time
 
     import optuna
-    from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+    from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError
+
+    from models.settings import first_line
 
     for attempt in range(1, attempts + 1):
         try:
@@ -162,9 +164,10 @@ def _open_storage(storage: str, attempts: int = 5) -> object:
             raise UserError(f"--storage is not a database URL: {exc}") from None
         except (IntegrityError, OperationalError) as exc:
             if attempt == attempts:
-                reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-                raise UserError(f"cannot open the Optuna storage: {reason}") from None
+                raise UserError(f"cannot open the Optuna storage: {first_line(exc)}") from None
             time.sleep(0.5 * attempt)
+        except (DatabaseError, ImportError) as exc:  # not a database; no driver for the URL
+            raise UserError(f"cannot open the Optuna storage: {first_line(exc)}") from None
     raise AssertionError("unreachable")
 
 
