@@ -150,6 +150,11 @@ def register(app: typer.Typer) -> None:
         with user_errors():
             name = _task_name(task)
             frame = build_scoring_set(name, raw)
+            if frame.empty:  # an empty export must not wipe the features being served
+                raise UserError(
+                    f"no {name} entities to materialize from {raw}; the online store is "
+                    "left as it was"
+                )
             path = write_online(name, frame)
             typer.echo(f"materialized {frame['entity_id'].nunique()} {name} entities -> {path}")
 
