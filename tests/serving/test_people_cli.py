@@ -132,6 +132,31 @@ def test_serve_refuses_a_group_readable_secrets_file(
     assert load_secrets().pseudonym_secret == "from-the-environment"
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("users", "list"),
+        ("overdue",),
+        ("audit", "--actor", "system:cli"),
+        ("store", "purge", "--dry-run"),
+        ("notify", "--dead"),
+        ("departments", "set-capacity", "grid", "4"),
+    ],
+)
+@pytest.mark.parametrize("problem", ["group-readable", "malformed"])
+def test_every_command_refuses_an_unusable_secrets_file_in_one_line(
+    isolated_env: Path, args: tuple[str, ...], problem: str
+) -> None:
+    load_secrets()
+    path = secrets_path()
+    if problem == "malformed":
+        path.write_text("{not json")
+    else:
+        path.chmod(0o640)
+    code, _, err = _run(*args)
+    _one_error_line(code, err, str(path))
+
+
 def test_no_secret_value_is_written_in_the_code(isolated_env: Path) -> None:
     """No default secret in the product code, and the generated ones appear in no source."""
     load_secrets()
