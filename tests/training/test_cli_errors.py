@@ -180,3 +180,14 @@ def test_tune_on_a_storage_that_is_not_a_database_is_one_line(
         storage = f"sqlite:///{isolated_env / 'notes.txt'}"
     study = ["--storage", storage, "--study", "s", "--trials", "1", "--dataset", str(dataset)]
     _fails(["tune", "--task", "wage-arrears", *study], "cannot open the Optuna storage")
+
+
+def test_a_bad_setting_is_named_in_one_line_before_any_command_runs(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RISKLOOP_ENV", "prod")
+    monkeypatch.setenv("RISKLOOP_REVEAL_LIMIT_PER_HOUR", "0")
+    for args in (["keys", "list"], ["overdue"], ["models"]):
+        _fails(args, "invalid setting RISKLOOP_ENV: Input should be")
+        _fails(args, "RISKLOOP_REVEAL_LIMIT_PER_HOUR: Input should be greater than or equal to 1")
+    assert not (isolated_env / "riskloop.db").exists()
