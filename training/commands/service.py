@@ -176,14 +176,20 @@ def register(app: typer.Typer) -> None:
                 secret = create_key(name, scopes.split(","), department=department)
             except KeyManagementError as exc:
                 raise UserError(str(exc)) from None
+            except OSError as exc:
+                raise UserError(_keys_file_unwritable(exc)) from None
         typer.echo(secret)
 
     @keys_app.command("list")
     def keys_list() -> None:
         """List keys: name, id, scopes, created, revoked (never the key itself)."""
-        from serving.auth import list_keys
+        from serving.auth import KeyManagementError, list_keys
 
-        records = list_keys()
+        with user_errors():
+            try:
+                records = list_keys()
+            except KeyManagementError as exc:
+                raise UserError(str(exc)) from None
         if not records:
             typer.echo("no keys")
             return
@@ -204,6 +210,14 @@ def register(app: typer.Typer) -> None:
                 record = revoke_key(name)
             except KeyManagementError as exc:
                 raise UserError(str(exc)) from None
+            except OSError as exc:
+                raise UserError(_keys_file_unwritable(exc)) from None
         typer.echo(f"revoked {record.name} ({record.key_id})")
 
     app.add_typer(keys_app)
+
+
+def _keys_file_unwritable(exc: OSError) -> str:
+    from models.settings import get_settings
+
+    return f"cannot write the keys file {get_settings().keys_file}: {exc.strerror or exc}"
