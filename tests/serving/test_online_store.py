@@ -86,6 +86,23 @@ def test_materialize_from_an_empty_registry_keeps_the_online_store(
     assert path.read_bytes() == before
 
 
+def test_materialize_into_a_data_dir_it_cannot_write_is_one_line(
+    isolated_env: Path, small_city: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.settings import get_settings
+    from training.cli import app
+
+    (isolated_env / "a-file").write_text("in the way")
+    monkeypatch.setenv("RISKLOOP_DATA_DIR", str(isolated_env / "a-file"))
+    get_settings.cache_clear()
+    result = CliRunner().invoke(
+        app, ["materialize", "--task", "wage-arrears", "--raw", str(small_city)]
+    )
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cannot write the online store" in lines[0], result.stderr
+
+
 def test_latest_rows_picks_the_newest_as_of() -> None:
     from features.catalog import CATALOG
 

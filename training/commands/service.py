@@ -155,7 +155,13 @@ def register(app: typer.Typer) -> None:
                     f"no {name} entities to materialize from {raw}; the online store is "
                     "left as it was"
                 )
-            path = write_online(name, frame)
+            try:
+                path = write_online(name, frame)
+            except OSError as exc:
+                raise UserError(
+                    f"cannot write the online store under RISKLOOP_DATA_DIR: {exc.strerror or exc}"
+                    f" ({exc.filename})"
+                ) from None
             typer.echo(f"materialized {frame['entity_id'].nunique()} {name} entities -> {path}")
 
     @keys_app.command("create")
