@@ -46,6 +46,10 @@ class RegistryError(LookupError):
     """A task has no model under the requested alias, or the registry cannot be reached."""
 
 
+class RegistryUnavailable(RegistryError):
+    """The registry itself cannot be opened (unsupported URI, server down, not a database)."""
+
+
 @dataclass(frozen=True)
 class ModelVersionInfo:
     """Which registered version a loaded model is."""
@@ -83,7 +87,7 @@ def load_registered(
         client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
         version = client.get_model_version_by_alias(name, alias)
     except (UnsupportedModelRegistryStoreURIException, SQLAlchemyError) as exc:
-        raise RegistryError(
+        raise RegistryUnavailable(
             f"cannot open the MLflow registry at {hide_password(uri)} (RISKLOOP_MLFLOW_URI): "
             f"{first_line(exc)}"
         ) from exc

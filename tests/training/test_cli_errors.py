@@ -140,6 +140,7 @@ def test_a_truth_folder_without_the_tasks_truth_is_refused(
         ["promote", "--task", "wage-arrears"],
         ["score", "--task", "wage-arrears", "--input", "rows.parquet", "--output", "o.csv"],
         ["report", "--task", "wage-arrears", "--raw", "."],
+        ["monitor", "--task", "wage-arrears"],
     ],
 )
 def test_an_mlflow_store_that_cannot_be_opened_is_one_line(
@@ -151,6 +152,22 @@ def test_an_mlflow_store_that_cannot_be_opened_is_one_line(
     if url == "file":  # an existing file that is not a database, left as it was
         (isolated_env / "notes.txt").write_text("not a database")
         url = f"sqlite:///{isolated_env / 'notes.txt'}"
+    if args[0] == "monitor":  # a scored record to monitor, so the reference is looked up
+        from models.secret_keys import load_secrets
+        from serving.store import WarningStore
+
+        settings = get_settings()
+        with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
+            store.record_scores(
+                actor="scorer",
+                task="wage-arrears",
+                model_name="riskloop-wage-arrears",
+                model_version="1",
+                results=[
+                    {"entity_id": "E1", "score": 0.01, "risk_level": "green", "reasons": []}
+                    | {"actions": [], "features": {}}
+                ],
+            )
     monkeypatch.setenv("RISKLOOP_MLFLOW_URI", url)
     get_settings.cache_clear()
     _fails(args, "cannot open the MLflow")
