@@ -287,14 +287,12 @@ def tune_command(
     find the study complete trains the best trial's parameters and registers the model version
     (alias challenger) exactly once; the others report and exit.
     """
-    import logging
-
     import optuna
 
+    from training.commands.modelling import quiet_libraries
     from training.train import split_dataset
 
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_libraries()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with user_errors():
         spec = _spec(task)
