@@ -247,3 +247,19 @@ def test_tables_that_give_no_rows_leave_an_earlier_dataset_alone(
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "gives no wage-arrears rows" in lines[0], result.stderr
     assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize("unlabelled", [False, True])
+def test_an_empty_dispute_registry_is_one_line_not_a_crash(
+    raw_copy: Path, tmp_path: Path, unlabelled: bool
+) -> None:
+    """Visits of disputes the registry lacks (here: all of them) are looked up safely."""
+    disputes = raw_copy / SLUG / "disputes.parquet"
+    pd.read_parquet(disputes).head(0).to_parquet(disputes)
+    out = tmp_path / "d.parquet"
+    args = ["--task", TASK, "--raw", str(raw_copy), "--out", str(out)]
+    result = _run(*args, *(["--unlabelled"] if unlabelled else []))
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "gives no dispute-escalation rows" in lines[0], result.stderr
+    assert not out.exists()
