@@ -84,7 +84,7 @@ def preflight() -> None:
     BentoML restarts a worker whose start-up fails, again and again, so a missing champion or
     a production service without keys would loop instead of exiting; say why here, once.
     """
-    from models.registry import RegistryError, registered_model_name
+    from models.registry import RegistryError
     from models.secret_keys import SecretsFileError, load_secrets
     from models.settings import get_settings
     from serving.auth import KeyRing
@@ -99,14 +99,16 @@ def preflight() -> None:
             f"RISKLOOP_ENV=production and no active API key in {settings.keys_file}: "
             "create one with `riskloop keys create NAME --scopes score,...`"
         )
-    import mlflow
-    from mlflow.exceptions import MlflowException
+    from models.registry import RegistryUnavailable, load_registered_version
+    from serving.store import WarningStore
 
-    client = mlflow.MlflowClient(tracking_uri=settings.mlflow_uri, registry_uri=settings.mlflow_uri)
+    WarningStore.from_settings(settings).close()  # StoreUnavailable: one line, not a loop
     for task in TASK_NAMES:
         try:
-            client.get_model_version_by_alias(registered_model_name(task), "champion")
-        except (MlflowException, RegistryError):
+            load_registered_version(task, "champion", settings.mlflow_uri)
+        except RegistryUnavailable as exc:
+            raise UserError(str(exc)) from None
+        except RegistryError:
             raise UserError(
                 f"no champion model for task {task} in the MLflow registry at "
                 f"{settings.mlflow_uri}; train one with `riskloop train --task {task}`"
