@@ -147,7 +147,7 @@ class _DistrictVisitDurations:
         dispute_district, districts = pd.factorize(disputes["district"], sort=True)
         self.dispute_district = dispute_district.astype(np.int64)
         visit_dispute = pit.encode(entities, visits["dispute_id"])
-        visit_district = np.where(visit_dispute >= 0, self.dispute_district[visit_dispute], -1)
+        visit_district = self._district_of(visit_dispute)
         available = visits["available_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         minutes = visits["visit_duration_min"].to_numpy(np.float64)
         # By district, then by time; ties keep table order (lexsort is stable).
@@ -161,10 +161,18 @@ class _DistrictVisitDurations:
             self.times.append(available[rows])
             self.cumulative.append(np.concatenate([[0.0], np.cumsum(minutes[rows])]))
 
+    def _district_of(self, dispute_rows: np.ndarray) -> np.ndarray:
+        """Each row's district code, -1 for a dispute not in the registry (looked up only where
+        known: -1 is no index, and an empty registry has none at all)."""
+        known = dispute_rows >= 0
+        district = np.full(len(dispute_rows), -1, dtype=np.int64)
+        district[known] = self.dispute_district[dispute_rows[known]]
+        return district
+
     def mean_latest(self, dispute_rows: np.ndarray, as_of: np.ndarray) -> np.ndarray:
         """Per query: mean minutes of the district's latest `DISTRICT_VISITS` visits on record
         at `as_of` (NaN for a dispute not on record or a district with no visit yet)."""
-        district = np.where(dispute_rows >= 0, self.dispute_district[dispute_rows], -1)
+        district = self._district_of(dispute_rows)
         result = np.full(len(dispute_rows), np.nan)
         for code, (times, cumulative) in enumerate(zip(self.times, self.cumulative, strict=True)):
             rows = np.flatnonzero(district == code)

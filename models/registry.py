@@ -46,6 +46,10 @@ class RegistryError(LookupError):
     """A task has no model under the requested alias, or the registry cannot be reached."""
 
 
+class RegistryUnavailable(RegistryError):
+    """The registry itself cannot be opened (unsupported URI, server down, not a database)."""
+
+
 @dataclass(frozen=True)
 class ModelVersionInfo:
     """Which registered version a loaded model is."""
@@ -62,6 +66,34 @@ def registered_model_name(task: str) -> str:
     return get_spec(task).registered_model_name
 
 
+def load_registered_version(task: str, alias: str, uri: str) -> tuple[mlflow.MlflowClient, Any]:
+    """A client on `uri` and the model version `alias` names for `task` (nothing downloaded).
+
+    Raises:
+        RegistryUnavailable: the registry cannot be opened at all.
+        RegistryError: no such registered model or alias.
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking.registry import UnsupportedModelRegistryStoreURIException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    spec = get_spec(task)
+    name = spec.registered_model_name
+    try:
+        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+        return client, client.get_model_version_by_alias(name, alias)
+    except (UnsupportedModelRegistryStoreURIException, SQLAlchemyError) as exc:
+        raise RegistryUnavailable(
+            f"cannot open the MLflow registry at {hide_password(uri)} (RISKLOOP_MLFLOW_URI): "
+            f"{first_line(exc)}"
+        ) from exc
+    except MlflowException as exc:
+        raise RegistryError(
+            f"no {alias!r} model for task {spec.task} ({name}) in the MLflow registry at {uri}; "
+            f"train one with `riskloop train --task {spec.task}`"
+        ) from exc
+
+
 def load_registered(
     task: str, alias: str = "champion", tracking_uri: str | None = None
 ) -> tuple[RiskModel, ModelVersionInfo]:
@@ -73,25 +105,11 @@ def load_registered(
         ModelLoadError: the version exists but its `risk_model` artifact is missing or corrupt.
     """
     from mlflow.exceptions import MlflowException
-    from mlflow.tracking.registry import UnsupportedModelRegistryStoreURIException
-    from sqlalchemy.exc import SQLAlchemyError
 
     uri = tracking_uri or get_settings().mlflow_uri
     spec = get_spec(task)
     name = spec.registered_model_name
-    try:
-        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-        version = client.get_model_version_by_alias(name, alias)
-    except (UnsupportedModelRegistryStoreURIException, SQLAlchemyError) as exc:
-        raise RegistryError(
-            f"cannot open the MLflow registry at {hide_password(uri)} (RISKLOOP_MLFLOW_URI): "
-            f"{first_line(exc)}"
-        ) from exc
-    except MlflowException as exc:
-        raise RegistryError(
-            f"no {alias!r} model for task {spec.task} ({name}) in the MLflow registry at {uri}; "
-            f"train one with `riskloop train --task {spec.task}`"
-        ) from exc
+    client, version = load_registered_version(task, alias, uri)
     with tempfile.TemporaryDirectory(prefix="riskloop-model-") as tmp:
         try:
             model_root = _model_artifact_root(client, version)

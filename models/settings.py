@@ -120,7 +120,7 @@ class Settings(BaseSettings):
 def hide_password(url: str) -> str:
     """`scheme://user:secret@host/db` -> `scheme://user:***@host/db`, for messages and logs
     (works on any text, a malformed URL included)."""
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
 
 
 def first_line(exc: BaseException) -> str:

@@ -84,8 +84,15 @@ def _hash_secret(salt: str, secret: str) -> str:
 def _read(path: Path) -> list[KeyRecord]:
     if not path.exists():
         return []
-    raw = json.loads(path.read_text(encoding="utf-8") or "{}")
-    return [KeyRecord(**{**item, "scopes": tuple(item["scopes"])}) for item in raw.get("keys", [])]
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8") or "{}")
+        return [
+            KeyRecord(**{**item, "scopes": tuple(item["scopes"])}) for item in raw.get("keys", [])
+        ]
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise KeyManagementError(
+            f"keys file {path} is malformed ({exc}); restore it from the backup"
+        ) from None
 
 
 def _write_atomically(path: Path, records: Iterable[KeyRecord]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from features.tasks import TASK_NAMES
-from models.settings import apply_memory_defaults, apply_offline_defaults
+from models.settings import Settings, apply_memory_defaults, apply_offline_defaults
 from training.commands import (
     city,
     data,
@@ -44,6 +44,23 @@ def _main() -> None:
     """riskloop command line."""
     apply_offline_defaults()
     apply_memory_defaults()
+    _check_settings()
+
+
+def _check_settings() -> None:
+    """The `RISKLOOP_*` variables, validated at start-up: one line naming each bad one, exit 2
+    (a fresh `Settings`, so the cached one is read as before)."""
+    from pydantic import ValidationError
+
+    try:
+        Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"RISKLOOP_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        typer.echo(f"error: invalid setting {problems}", err=True)
+        raise typer.Exit(2) from None
 
 
 for _family in (

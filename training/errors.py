@@ -29,17 +29,27 @@ def _is_store_unavailable(exc: BaseException) -> bool:
     return common is not None and isinstance(exc, common.StoreUnavailable)
 
 
+def _is_secrets_file_error(exc: BaseException) -> bool:
+    """True for `models.secret_keys.SecretsFileError` (a secrets file readable by others, or
+    malformed), without importing it on every CLI start: if it is one, its module is loaded."""
+    secret_keys = sys.modules.get("models.secret_keys")
+    return secret_keys is not None and isinstance(exc, secret_keys.SecretsFileError)
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn `UserError`, malformed raw tables (`RawDataError`) and a warnings store that cannot
-    be opened (`StoreUnavailable`) into `error: ...`, exit 2."""
+    """Turn `UserError`, malformed raw tables (`RawDataError`), a warnings store that cannot
+    be opened (`StoreUnavailable`) and an unusable secrets file (`SecretsFileError`) into
+    `error: ...`, exit 2."""
     try:
         yield
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    except ValueError as exc:
-        if not (_is_raw_data_error(exc) or _is_store_unavailable(exc)):
+    except (ValueError, RuntimeError) as exc:
+        if not (
+            _is_raw_data_error(exc) or _is_store_unavailable(exc) or _is_secrets_file_error(exc)
+        ):
             raise
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

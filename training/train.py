@@ -93,7 +93,8 @@ def check_dataset(spec: TaskSpec, frame: pd.DataFrame, source: str) -> None:
         raise UserError(f"{source} has no rows")
     labels = set(pd.unique(frame["label"]))
     if not labels <= {0, 1} or len(labels) < 2:
-        raise UserError(f"{source}: column 'label' must hold both 0 and 1, found {sorted(labels)}")
+        found = ", ".join(sorted({str(label) for label in labels}))  # any types, plain text
+        raise UserError(f"{source}: column 'label' must hold both 0 and 1, found {found}")
 
 
 def _truth_file(spec: TaskSpec, truth_dir: Path) -> Path:

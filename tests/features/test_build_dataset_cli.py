@@ -228,3 +228,38 @@ def test_an_as_of_date_outside_the_tables_is_refused(
     assert len(lines) == 1 and "is outside the tables" in lines[0], result.stderr
     assert f"{TASK} can be scored from" in lines[0]
     assert not out.exists()
+
+
+def test_tables_that_give_no_rows_leave_an_earlier_dataset_alone(
+    small_city: Path, tmp_path: Path
+) -> None:
+    """An export whose employer registry came empty builds nothing and keeps the old file."""
+    raw = tmp_path / "raw"
+    shutil.copytree(small_city / "wage_arrears", raw / "wage_arrears")
+    out = tmp_path / "d.parquet"
+    task = ("--task", "wage-arrears", "--raw", str(raw), "--out", str(out))
+    assert _run(*task).exit_code == 0
+    before = out.read_bytes()
+    employers = raw / "wage_arrears" / "employers.parquet"
+    pd.read_parquet(employers).head(0).to_parquet(employers)
+    result = _run(*task)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "gives no wage-arrears rows" in lines[0], result.stderr
+    assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize("unlabelled", [False, True])
+def test_an_empty_dispute_registry_is_one_line_not_a_crash(
+    raw_copy: Path, tmp_path: Path, unlabelled: bool
+) -> None:
+    """Visits of disputes the registry lacks (here: all of them) are looked up safely."""
+    disputes = raw_copy / SLUG / "disputes.parquet"
+    pd.read_parquet(disputes).head(0).to_parquet(disputes)
+    out = tmp_path / "d.parquet"
+    args = ["--task", TASK, "--raw", str(raw_copy), "--out", str(out)]
+    result = _run(*args, *(["--unlabelled"] if unlabelled else []))
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "gives no dispute-escalation rows" in lines[0], result.stderr
+    assert not out.exists()

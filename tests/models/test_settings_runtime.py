@@ -37,3 +37,19 @@ def test_numpy_imported_by_a_command_follows_the_setting(told, expected) -> None
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == expected
+
+
+def test_hide_password_masks_the_password_and_nothing_else() -> None:
+    from models.settings import hide_password
+
+    assert (
+        hide_password("postgresql+psycopg://u:pw@db:5432/x")
+        == "postgresql+psycopg://u:***@db:5432/x"
+    )
+    for unchanged in (
+        "http://mlflow:5000/a@b",
+        "sqlite:////srv/x.db",
+        "postgresql://u@db/x",
+        "bad",
+    ):
+        assert hide_password(unchanged) == unchanged

@@ -88,6 +88,14 @@ def test_report_command_bad_input_gives_one_clear_line(
         ("--task", TASK, "--version", "7", "--raw", str(small_city)): "no version 7",
         ("--task", TASK, "--alias", "challenger", "--version", "1"): "not both",
         ("--task", TASK, "--raw", str(trained_wage_arrears / "missing")): "does not exist",
+        (
+            "--task",
+            TASK,
+            "--raw",
+            str(small_city),
+            "--out",
+            str(small_city / "manifest.json" / "reports"),
+        ): "cannot write reports to",
     }
     for arguments, message in cases.items():
         result = runner.invoke(app, ["report", *arguments])

@@ -62,6 +62,47 @@ def test_materialize_cli_rejects_unknown_task_and_missing_folder(
     assert missing.exit_code == 2 and "does not exist" in missing.output
 
 
+def test_materialize_from_an_empty_registry_keeps_the_online_store(
+    isolated_env: Path, small_city: Path
+) -> None:
+    """An export whose employer registry came empty must not wipe what the service reads."""
+    import shutil
+
+    from training.cli import app
+
+    runner = CliRunner()
+    first = runner.invoke(app, ["materialize", "--task", "wage-arrears", "--raw", str(small_city)])
+    assert first.exit_code == 0, first.output
+    path = online_path("wage_arrears", isolated_env / "data")
+    before = path.read_bytes()
+    empty = isolated_env / "export"
+    shutil.copytree(small_city / "wage_arrears", empty / "wage_arrears")
+    employers = empty / "wage_arrears" / "employers.parquet"
+    pd.read_parquet(employers).head(0).to_parquet(employers)
+    result = runner.invoke(app, ["materialize", "--task", "wage-arrears", "--raw", str(empty)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "no wage-arrears entities to materialize" in lines[0]
+    assert path.read_bytes() == before
+
+
+def test_materialize_into_a_data_dir_it_cannot_write_is_one_line(
+    isolated_env: Path, small_city: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.settings import get_settings
+    from training.cli import app
+
+    (isolated_env / "a-file").write_text("in the way")
+    monkeypatch.setenv("RISKLOOP_DATA_DIR", str(isolated_env / "a-file"))
+    get_settings.cache_clear()
+    result = CliRunner().invoke(
+        app, ["materialize", "--task", "wage-arrears", "--raw", str(small_city)]
+    )
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cannot write the online store" in lines[0], result.stderr
+
+
 def test_latest_rows_picks_the_newest_as_of() -> None:
     from features.catalog import CATALOG
 

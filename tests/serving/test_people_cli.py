@@ -132,6 +132,53 @@ def test_serve_refuses_a_group_readable_secrets_file(
     assert load_secrets().pseudonym_secret == "from-the-environment"
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("users", "list"),
+        ("overdue",),
+        ("audit", "--actor", "system:cli"),
+        ("store", "purge", "--dry-run"),
+        ("notify", "--dead"),
+        ("departments", "set-capacity", "grid", "4"),
+    ],
+)
+@pytest.mark.parametrize("problem", ["group-readable", "malformed"])
+def test_every_command_refuses_an_unusable_secrets_file_in_one_line(
+    isolated_env: Path, args: tuple[str, ...], problem: str
+) -> None:
+    load_secrets()
+    path = secrets_path()
+    if problem == "malformed":
+        path.write_text("{not json")
+    else:
+        path.chmod(0o640)
+    code, _, err = _run(*args)
+    _one_error_line(code, err, str(path))
+
+
+def test_keys_commands_refuse_a_malformed_or_unwritable_keys_file_in_one_line(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.settings import get_settings
+
+    keys = isolated_env / "keys.json"
+    keys.write_text("{not json")
+    for args in (
+        ("keys", "list"),
+        ("keys", "create", "ops", "--scopes", "score"),
+        ("keys", "revoke", "ops"),
+    ):
+        code, _, err = _run(*args)
+        _one_error_line(code, err, f"keys file {keys} is malformed")
+    assert keys.read_text() == "{not json"
+    (isolated_env / "a-file").write_text("in the way")
+    monkeypatch.setenv("RISKLOOP_KEYS_FILE", str(isolated_env / "a-file" / "keys.json"))
+    get_settings.cache_clear()
+    code, _, err = _run("keys", "create", "ops", "--scopes", "score")
+    _one_error_line(code, err, "cannot write the keys file")
+
+
 def test_no_secret_value_is_written_in_the_code(isolated_env: Path) -> None:
     """No default secret in the product code, and the generated ones appear in no source."""
     load_secrets()

@@ -54,3 +54,25 @@ def test_absolute_sqlite_url_anchors_only_relative_paths(tmp_path: Path) -> None
     assert absolute_sqlite_url("sqlite:///:memory:", tmp_path) == "sqlite:///:memory:"
     url = "postgresql+psycopg://u@h/db"
     assert absolute_sqlite_url(url, tmp_path) == url
+
+
+@pytest.mark.parametrize(
+    ("variable", "expected"),
+    [
+        ("RISKLOOP_STORE_URL", "cannot open the warnings store"),
+        ("RISKLOOP_MLFLOW_URI", "cannot open the MLflow registry"),
+    ],
+)
+def test_serve_refuses_a_store_it_cannot_open_in_one_line_before_starting(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch, variable: str, expected: str
+) -> None:
+    from models.settings import get_settings
+
+    (isolated_env / "notes.txt").write_text("not a database")
+    monkeypatch.setenv(variable, f"sqlite:///{isolated_env / 'notes.txt'}")
+    get_settings.cache_clear()
+    monkeypatch.setattr(os, "execve", lambda *args: pytest.fail("the service was started"))
+    result = CliRunner().invoke(app, ["serve", "--port", "3999"])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], lines

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -139,6 +140,7 @@ def test_a_truth_folder_without_the_tasks_truth_is_refused(
         ["promote", "--task", "wage-arrears"],
         ["score", "--task", "wage-arrears", "--input", "rows.parquet", "--output", "o.csv"],
         ["report", "--task", "wage-arrears", "--raw", "."],
+        ["monitor", "--task", "wage-arrears"],
     ],
 )
 def test_an_mlflow_store_that_cannot_be_opened_is_one_line(
@@ -150,8 +152,59 @@ def test_an_mlflow_store_that_cannot_be_opened_is_one_line(
     if url == "file":  # an existing file that is not a database, left as it was
         (isolated_env / "notes.txt").write_text("not a database")
         url = f"sqlite:///{isolated_env / 'notes.txt'}"
+    if args[0] == "monitor":  # a scored record to monitor, so the reference is looked up
+        from models.secret_keys import load_secrets
+        from serving.store import WarningStore
+
+        settings = get_settings()
+        with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
+            store.record_scores(
+                actor="scorer",
+                task="wage-arrears",
+                model_name="riskloop-wage-arrears",
+                model_version="1",
+                results=[
+                    {"entity_id": "E1", "score": 0.01, "risk_level": "green", "reasons": []}
+                    | {"actions": [], "features": {}}
+                ],
+            )
     monkeypatch.setenv("RISKLOOP_MLFLOW_URI", url)
     get_settings.cache_clear()
     _fails(args, "cannot open the MLflow")
     if url.endswith("notes.txt"):
         assert (isolated_env / "notes.txt").read_text() == "not a database"
+
+
+def test_labels_other_than_0_and_1_are_named_plainly(
+    isolated_env: Path, city_data: dict[str, TrainingData]
+) -> None:
+    frame = city_data["wage-arrears"].frame
+    path = isolated_env / "labels.parquet"
+    frame.assign(label=frame["label"] * 2).to_parquet(path)
+    _fails(["train", "--task", "wage-arrears", "--dataset", str(path)], "found 0, 2")
+    frame.assign(label=np.int8(0)).to_parquet(path)
+    _fails(["train", "--task", "wage-arrears", "--dataset", str(path)], "0 and 1, found 0")
+
+
+@pytest.mark.parametrize("storage", ["file", "mysql://u@127.0.0.1/optuna"])
+def test_tune_on_a_storage_that_is_not_a_database_is_one_line(
+    isolated_env: Path, city_data: dict[str, TrainingData], storage: str
+) -> None:
+    dataset = isolated_env / "wage.parquet"
+    city_data["wage-arrears"].frame.to_parquet(dataset)
+    if storage == "file":
+        (isolated_env / "notes.txt").write_text("not a database")
+        storage = f"sqlite:///{isolated_env / 'notes.txt'}"
+    study = ["--storage", storage, "--study", "s", "--trials", "1", "--dataset", str(dataset)]
+    _fails(["tune", "--task", "wage-arrears", *study], "cannot open the Optuna storage")
+
+
+def test_a_bad_setting_is_named_in_one_line_before_any_command_runs(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RISKLOOP_ENV", "prod")
+    monkeypatch.setenv("RISKLOOP_REVEAL_LIMIT_PER_HOUR", "0")
+    for args in (["keys", "list"], ["overdue"], ["models"]):
+        _fails(args, "invalid setting RISKLOOP_ENV: Input should be")
+        _fails(args, "RISKLOOP_REVEAL_LIMIT_PER_HOUR: Input should be greater than or equal to 1")
+    assert not (isolated_env / "riskloop.db").exists()

@@ -133,3 +133,24 @@ def test_train_keeps_mlflow_info_lines_off_the_terminal(
     assert result.returncode == 0, result.stderr
     assert " INFO " not in result.stderr, result.stderr
     assert "version 1" in result.stdout
+
+
+def test_the_main_job_keeps_mlflow_info_lines_off_the_terminal(tmp_path: Path) -> None:
+    """`riskloop run` on a fresh folder (small city, no service): its own lines, no MLflow INFO."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RISKLOOP_", "MLFLOW_"))}
+    command = ["run", "--size", "small", "--no-serve"]
+    result = subprocess.run(
+        [sys.executable, "-c", "from training.cli import app; app()", *command],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert " INFO " not in result.stdout + result.stderr
+    assert "registered riskloop-dispute-escalation v1" in result.stdout + result.stderr

@@ -89,6 +89,8 @@ def build_dataset_command(
             frame, sidecar = _build_dask(task.value, raw, unlabelled, when, scheduler)
         else:
             frame, sidecar = _build(task.value, raw, unlabelled, when)
+        if frame.empty:  # e.g. an export whose registry came empty: keep any earlier --out
+            raise UserError(f"{raw} gives no {task.value} rows; nothing written")
         if with_feedback:
             frame, sidecar = _with_feedback(task.value, raw, frame)
         elif not unlabelled:

@@ -273,11 +273,13 @@ def _reference_frame(spec: Any, reference: Path | None) -> tuple[pd.DataFrame, s
 
 def _load_champion(task: str) -> tuple[Any, Any] | None:
     """The champion `RiskModel` and its version info, or None when there is none to load."""
-    from models.registry import RegistryError, load_registered
+    from models.registry import RegistryError, RegistryUnavailable, load_registered
     from models.risk_model import ModelLoadError
 
     try:
         return load_registered(task, alias="champion")
+    except RegistryUnavailable as exc:  # not "no champion": the registry cannot be read
+        raise UserError(str(exc)) from None
     except (RegistryError, ModelLoadError):
         return None
 

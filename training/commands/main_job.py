@@ -124,13 +124,11 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """The main job: city, datasets, champions, online features, dev key, then serve."""
-        import logging
-
         from models.settings import get_settings
+        from training.commands.modelling import quiet_libraries
         from training.commands.service import serve_command
 
-        for noisy in ("mlflow", "alembic"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+        quiet_libraries()
         settings = get_settings()
         city = settings.data_dir / "city"
         with user_errors():

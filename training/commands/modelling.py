@@ -47,7 +47,7 @@ FeedbackOption = Annotated[
 HEADLINE = ("roc_auc", "pr_auc", "brier", "ece", "oracle_roc_auc", "lift_recovered")
 
 
-def _quiet_libraries() -> None:
+def quiet_libraries() -> None:
     """Keep MLflow's and Alembic's INFO lines (store creation, migrations, signature checks)
     off the terminal. MLflow sets its logger's level from `MLFLOW_LOGGING_LEVEL` when it is
     imported, so that variable is what counts for a command that has not imported it yet."""
@@ -62,7 +62,7 @@ def _quiet_libraries() -> None:
 def _spec(task: str) -> TaskSpec:
     from models.spec import UnknownTaskError, get_spec
 
-    _quiet_libraries()
+    quiet_libraries()
     try:
         return get_spec(task)
     except UnknownTaskError as exc:
@@ -284,7 +284,7 @@ def list_models() -> None:
     from models.spec import TASK_NAMES, get_spec
     from training import tracking
 
-    _quiet_libraries()
+    quiet_libraries()
     with user_errors():
         tracking.configure_tracking()
         client = tracking.tracking_client()

@@ -220,7 +220,13 @@ def set_webhook(
         with _open_store() as store:
             if generated:
                 _write_private(secret_file, secret)
-            set_secret(department, secret)
+            try:
+                set_secret(department, secret)
+            except OSError as exc:
+                raise UserError(
+                    f"cannot write the webhook secrets file {settings.webhook_secrets_file}: "
+                    f"{exc.strerror or exc}; no webhook was set"
+                ) from None
             Outbox(store).set_webhook(department, url, now=utc_now())
     origin = "generated into" if generated else "read from"
     typer.echo(f"{department}: webhook {url}; signing secret {origin} {secret_file}")

@@ -81,6 +81,10 @@ def write_report(
             f"raw data folder {raw_dir} does not exist; generate it with `riskloop generate` "
             "or pass --raw"
         )
+    try:  # before the work: an --out that is a file, or a folder that cannot be made
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot write reports to {out_dir}: {exc.strerror or exc}") from None
     model, run_info = _load_model(spec, version, alias)
     data = build_from_raw(spec, raw_dir)
     splits = split_dataset(spec, data.frame)
@@ -95,9 +99,11 @@ def write_report(
     run_info = _with_training_slice(run_info, splits.train, data_note)
     truth = _read_truth(spec, raw_dir / "truth")
     page = build_report(spec.task, model, splits.test, truth, run_info)
-    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{spec.task}-v{run_info.version}.html"
-    path.write_text(page, encoding="utf-8")
+    try:
+        path.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
     _log_artifact(run_info.run_id, path)
     return path
 

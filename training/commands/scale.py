@@ -153,7 +153,9 @@ def _open_storage(storage: str, attempts: int = 5) -> object:
     import time
 
     import optuna
-    from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+    from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError
+
+    from models.settings import first_line
 
     for attempt in range(1, attempts + 1):
         try:
@@ -162,9 +164,10 @@ def _open_storage(storage: str, attempts: int = 5) -> object:
             raise UserError(f"--storage is not a database URL: {exc}") from None
         except (IntegrityError, OperationalError) as exc:
             if attempt == attempts:
-                reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-                raise UserError(f"cannot open the Optuna storage: {reason}") from None
+                raise UserError(f"cannot open the Optuna storage: {first_line(exc)}") from None
             time.sleep(0.5 * attempt)
+        except (DatabaseError, ImportError) as exc:  # not a database; no driver for the URL
+            raise UserError(f"cannot open the Optuna storage: {first_line(exc)}") from None
     raise AssertionError("unreachable")
 
 
@@ -284,14 +287,12 @@ def tune_command(
     find the study complete trains the best trial's parameters and registers the model version
     (alias challenger) exactly once; the others report and exit.
     """
-    import logging
-
     import optuna
 
+    from training.commands.modelling import quiet_libraries
     from training.train import split_dataset
 
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_libraries()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with user_errors():
         spec = _spec(task)

@@ -84,7 +84,7 @@ def preflight() -> None:
     BentoML restarts a worker whose start-up fails, again and again, so a missing champion or
     a production service without keys would loop instead of exiting; say why here, once.
     """
-    from models.registry import RegistryError, registered_model_name
+    from models.registry import RegistryError
     from models.secret_keys import SecretsFileError, load_secrets
     from models.settings import get_settings
     from serving.auth import KeyRing
@@ -99,14 +99,16 @@ def preflight() -> None:
             f"RISKLOOP_ENV=production and no active API key in {settings.keys_file}: "
             "create one with `riskloop keys create NAME --scopes score,...`"
         )
-    import mlflow
-    from mlflow.exceptions import MlflowException
+    from models.registry import RegistryUnavailable, load_registered_version
+    from serving.store import WarningStore
 
-    client = mlflow.MlflowClient(tracking_uri=settings.mlflow_uri, registry_uri=settings.mlflow_uri)
+    WarningStore.from_settings(settings).close()  # StoreUnavailable: one line, not a loop
     for task in TASK_NAMES:
         try:
-            client.get_model_version_by_alias(registered_model_name(task), "champion")
-        except (MlflowException, RegistryError):
+            load_registered_version(task, "champion", settings.mlflow_uri)
+        except RegistryUnavailable as exc:
+            raise UserError(str(exc)) from None
+        except RegistryError:
             raise UserError(
                 f"no champion model for task {task} in the MLflow registry at "
                 f"{settings.mlflow_uri}; train one with `riskloop train --task {task}`"
@@ -150,7 +152,18 @@ def register(app: typer.Typer) -> None:
         with user_errors():
             name = _task_name(task)
             frame = build_scoring_set(name, raw)
-            path = write_online(name, frame)
+            if frame.empty:  # an empty export must not wipe the features being served
+                raise UserError(
+                    f"no {name} entities to materialize from {raw}; the online store is "
+                    "left as it was"
+                )
+            try:
+                path = write_online(name, frame)
+            except OSError as exc:
+                raise UserError(
+                    f"cannot write the online store under RISKLOOP_DATA_DIR: {exc.strerror or exc}"
+                    f" ({exc.filename})"
+                ) from None
             typer.echo(f"materialized {frame['entity_id'].nunique()} {name} entities -> {path}")
 
     @keys_app.command("create")
@@ -171,14 +184,20 @@ def register(app: typer.Typer) -> None:
                 secret = create_key(name, scopes.split(","), department=department)
             except KeyManagementError as exc:
                 raise UserError(str(exc)) from None
+            except OSError as exc:
+                raise UserError(_keys_file_unwritable(exc)) from None
         typer.echo(secret)
 
     @keys_app.command("list")
     def keys_list() -> None:
         """List keys: name, id, scopes, created, revoked (never the key itself)."""
-        from serving.auth import list_keys
+        from serving.auth import KeyManagementError, list_keys
 
-        records = list_keys()
+        with user_errors():
+            try:
+                records = list_keys()
+            except KeyManagementError as exc:
+                raise UserError(str(exc)) from None
         if not records:
             typer.echo("no keys")
             return
@@ -199,6 +218,14 @@ def register(app: typer.Typer) -> None:
                 record = revoke_key(name)
             except KeyManagementError as exc:
                 raise UserError(str(exc)) from None
+            except OSError as exc:
+                raise UserError(_keys_file_unwritable(exc)) from None
         typer.echo(f"revoked {record.name} ({record.key_id})")
 
     app.add_typer(keys_app)
+
+
+def _keys_file_unwritable(exc: OSError) -> str:
+    from models.settings import get_settings
+
+    return f"cannot write the keys file {get_settings().keys_file}: {exc.strerror or exc}"

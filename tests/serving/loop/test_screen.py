@@ -310,3 +310,21 @@ def test_the_dask_engine_screens_the_same_population(loop_env: LoopEnv, small_ci
         return next(line for line in out.splitlines() if line.startswith("dry run:"))
 
     assert summary(["--engine", "dask"]) == summary([])
+
+
+def test_set_webhook_with_a_secrets_file_it_cannot_write_sets_nothing(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (isolated_env / "a-file").write_text("in the way")
+    monkeypatch.setenv("RISKLOOP_WEBHOOK_SECRETS_FILE", str(isolated_env / "a-file" / "w.json"))
+    get_settings.cache_clear()
+    secret = isolated_env / "tax.secret"
+    result = CliRunner().invoke(
+        app,
+        ["departments", "set-webhook", "tax", "https://x.example/h", "--secret-file", str(secret)],
+    )
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cannot write the webhook secrets file" in lines[0], result.stderr
+    listed = CliRunner().invoke(app, ["departments", "webhooks"])
+    assert listed.exit_code == 0 and "0 webhook(s)" in listed.output
