@@ -280,11 +280,13 @@ def latest_as_of(tables: RawTables) -> pd.Timestamp:
 
 def open_units(tables: RawTables, as_of: pd.Timestamp) -> pd.DataFrame:
     """Disputes still worth scoring at `as_of`: past their first week, inside their 90-day
-    window, and with no escalation on record yet."""
+    window, and with no escalation on record yet. `snapshot` is the date each one's features
+    are read at: 7 days in (the midnight after it came on record, if that is later)."""
     disputes = tables["disputes"]
     when = pd.Timestamp(as_of).as_unit("ns").to_datetime64()
     start = standard_as_of(disputes)
-    on_record = disputes["available_at"].to_numpy(dtype="datetime64[ns]") <= when
+    available = disputes["available_at"].to_numpy(dtype="datetime64[ns]")
+    on_record = available <= when
     open_window = (start <= when) & (when < start + HORIZON.to_timedelta64())
     events = tables["escalation_events"]
     escalated = pit.encode(
@@ -292,14 +294,29 @@ def open_units(tables: RawTables, as_of: pd.Timestamp) -> pd.DataFrame:
         disputes["dispute_id"],
     )
     rows = np.flatnonzero(on_record & open_window & (escalated < 0))
+    came_on_record = pd.DatetimeIndex(available[rows]).ceil("D").to_numpy(dtype="datetime64[ns]")
     return pd.DataFrame(
-        {"entity_id": pit.text_at(disputes["dispute_id"], rows), "as_of": np.full(len(rows), when)}
+        {
+            "entity_id": pit.text_at(disputes["dispute_id"], rows),
+            "as_of": np.full(len(rows), when),
+            "snapshot": np.minimum(np.maximum(start[rows], came_on_record), when),
+        }
     )
 
 
 def build_scoring_set(
     tables: RawTables, as_of: pit.AsOfDate | None = None, progress: Progress | None = None
 ) -> pd.DataFrame:
-    """Features of the disputes open at `as_of` (default: the latest as-of date), at that date."""
+    """The disputes open at `as_of` (default: the latest as-of date), each with its features
+    at 7 days in (`open_units`' snapshot), as the model's unit is defined and trained ("a
+    registered civil dispute, 7 days in"): a month-end screen scores a 60-day-old dispute as
+    the model knows it, not in a state (60 days since registration, every session since) it
+    never saw in training. Nothing after `as_of` is read."""
     when = latest_as_of(tables) if as_of is None else pd.Timestamp(as_of)
-    return _build(tables, open_units(tables, when), progress)
+    units = open_units(tables, when)
+    snapshots = pd.DataFrame({"entity_id": units["entity_id"], "as_of": units["snapshot"]})
+    frame = _build(tables, snapshots, progress)
+    if not frame["entity_id"].reset_index(drop=True).equals(units["entity_id"]):
+        raise AssertionError("dispute features came back in another order than their units")
+    frame["as_of"] = units["as_of"].to_numpy()
+    return frame

@@ -40,6 +40,22 @@ def test_scoring_set_is_one_recent_date_without_label(slug, city_tables, labelle
     assert not scoring["entity_id"].duplicated().any()
 
 
+def test_dispute_scoring_set_reads_each_open_dispute_as_the_model_was_trained(
+    city_tables, labelled
+) -> None:
+    """The model's unit is a dispute 7 days in. Open disputes at a month's end are 7 to 97 days
+    old; read at that date, their age and every session since were outside anything the model
+    saw, and `riskloop monitor` alarmed after every screen (PSI 8 on the age). Each is read at
+    7 days in, so the scoring set is distributed like the training set."""
+    from serving.store.monitoring import psi
+
+    slug = "dispute_escalation"
+    scoring = build_dataset(slug, city_tables[slug], unlabelled=True)
+    assert scoring["days_since_registration"].between(6, 7).mean() > 0.95
+    for name in feature_names(slug):
+        assert psi(labelled[slug][name], scoring[name]) < 0.25, name
+
+
 def test_labelled_windows_end_within_the_data(city_tables, labelled) -> None:
     for slug, frame in labelled.items():
         end = TASKS[slug].builder.data_end(city_tables[slug])
