@@ -322,5 +322,5 @@ def _print(
     typer.echo(
         f"raised {report.raised}, updated {report.updated}, unchanged {report.unchanged}; "
         f"TreeSHAP on {report.explained} of {report.rows} rows "
-        f"({report.seconds_treeshap:.1f} of {report.seconds:.1f} s)"
+        f"({report.seconds_treeshap:.2f} s of the {report.seconds:.2f} s spent scoring and writing)"
     )
