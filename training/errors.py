@@ -5,12 +5,24 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 
 
 class UserError(Exception):
     """A problem the user can fix (bad path, unknown task, malformed data): no traceback."""
+
+
+def check_output_file(path: Path, option: str, expected: str) -> None:
+    """Refuse, before any work, an output file `path` (given as `option`) that is a folder or
+    whose folder cannot be made; `expected` says what to give instead ("a .json file path")."""
+    if path.is_dir():
+        raise UserError(f"{option} {path} is a folder; give {expected}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _is_raw_data_error(exc: BaseException) -> bool:

@@ -16,7 +16,7 @@ import typer
 
 from features.tasks import names_in_words
 from training.commands.people import store_purge
-from training.errors import UserError, user_errors
+from training.errors import UserError, check_output_file, user_errors
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,7 +68,7 @@ def monitor(
         if not (math.isfinite(threshold) and threshold > 0):
             raise UserError(f"--threshold must be a positive number, got {threshold}")
         if out is not None:
-            _check_writable(out)
+            check_output_file(out, "--out", "a .json file path")
         report = build_monitor_report(
             task, since=_parse_since(since), reference=reference, bins=bins, threshold=threshold
         )
@@ -87,16 +87,6 @@ def monitor(
     if report["drift"]:
         typer.echo(f"drift: PSI above {threshold} for {', '.join(report['drifted'])}", err=True)
         raise typer.Exit(DRIFT_EXIT_CODE)
-
-
-def _check_writable(out: Path) -> None:
-    """Refuse, before any work, an --out that is a folder or whose folder cannot be made."""
-    if out.is_dir():
-        raise UserError(f"--out {out} is a folder; give a .json file path")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
 def store_upgrade() -> None:

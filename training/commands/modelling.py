@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from features.tasks import names_in_words
-from training.errors import UserError, user_errors
+from training.errors import UserError, check_output_file, user_errors
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -345,7 +345,7 @@ def score(
             raise UserError(f"unknown language {lang!r}; expected en or zh")
         if output.suffix not in (".parquet", ".csv"):
             raise UserError(f"output {output} must end in .parquet or .csv")
-        _check_writable(output)
+        check_output_file(output, "output", "a .parquet or .csv file path")
         if not input_path.is_file():
             raise UserError(f"input file {input_path} does not exist")
         try:
@@ -400,16 +400,6 @@ def score(
             f"{level}={counts.get(level, 0)}" for level in ("red", "orange", "yellow", "green")
         )
     )
-
-
-def _check_writable(output: Path) -> None:
-    """Refuse, before any work, an output path that is a folder or whose folder cannot be made."""
-    if output.is_dir():
-        raise UserError(f"output {output} is a folder; give a .parquet or .csv file path")
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot write {output}: {exc.strerror or exc}") from None
 
 
 def register(app: typer.Typer) -> None:
