@@ -22,9 +22,11 @@ import base64
 import math
 import numbers
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -52,6 +54,19 @@ class Cell:
 
     value: object
     css_class: str | None = None
+
+
+CITY_TIME = ZoneInfo("Asia/Shanghai")  # the simulated city's clock (UTC+8)
+
+
+def local_time(moment: str | datetime | None) -> str:
+    """A stored UTC time as the city reads it (Asia/Shanghai, UTC+8), to the minute."""
+    if not moment:
+        return "–"
+    parsed = moment if isinstance(moment, datetime) else datetime.fromisoformat(moment)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(CITY_TIME).strftime("%Y-%m-%d %H:%M")
 
 
 def format_value(value: object, digits: int = 3) -> str:

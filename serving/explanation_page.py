@@ -283,7 +283,7 @@ def _reason_view(row: Mapping[str, Any], lang: Lang) -> dict[str, object]:
 def _history_rows(history: Sequence[Mapping[str, Any]], lang: Lang) -> list[list[object]]:
     return [
         [
-            item.get("at", ""),
+            pages.local_time(item.get("at")),
             _word(item.get("event"), lang),
             item.get("actor", ""),
             _history_details(item),

@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from features.catalog import FeatureDef
 from models.explain_plots import Contribution, display_value, plot_language, waterfall_png
+from models.pages import local_time
 from models.risk_model import RiskModel
 from models.scorer import contribution_direction, reason_sentence
 from models.spec import TaskSpec, get_spec
@@ -26,7 +26,6 @@ from serving.store.transitions import TRIAGE_OUTCOMES
 
 # the note a person must write: sending back says why; the other steps may explain
 NOTE_REQUIRED = frozenset({"send_back"})
-CITY_TIME = ZoneInfo("Asia/Shanghai")  # the simulated city's clock (UTC+8)
 _DETAIL_KEYS = ("score", "risk_level", "previous_score", "from", "to", "department", "outcome")
 
 
@@ -130,16 +129,6 @@ def localised_actions(
         else:
             rows.append((match.department(lang), match.text(lang)))
     return rows
-
-
-def local_time(moment: str | datetime | None) -> str:
-    """A stored UTC time as the city reads it (Asia/Shanghai, UTC+8), to the minute."""
-    if not moment:
-        return "–"
-    parsed = moment if isinstance(moment, datetime) else datetime.fromisoformat(moment)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(CITY_TIME).strftime("%Y-%m-%d %H:%M")
 
 
 def age_text(moment: Any, t: Messages, now: datetime | None = None) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Engine, case, false, func, or_, select
 from sqlalchemy.orm import sessionmaker
 
 from features.tasks import TASKS
-from serving.console.case import CITY_TIME
+from models.pages import CITY_TIME
 from serving.policy import VisibleScope
 from serving.store import deadlines
 from serving.store.common import is_past, utc_bound

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from serving.console.case import CITY_TIME
+from models.pages import CITY_TIME
 from tests.console.conftest import PASSWORD, Console, service_env
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from models.pages import local_time
 from models.risk_model import RiskModel
 from models.scorer import score_frame
 from serving.explanation_page import base_value, margin_from_score, render_warning_page
@@ -106,6 +107,9 @@ def test_page_renders_in_chromium_without_errors_or_network(
     else:
         assert feature.label_en in page and "dispatched" in page
     assert chart_note in page
+    # the history's times read as the city's clock to the minute, as in the console
+    raised_at = warning["history"][0]["at"]
+    assert local_time(raised_at) in page and str(raised_at) not in page
 
 
 def test_the_browser_check_catches_a_leaky_page(tmp_path: Path, browser_check) -> None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from serving.console.case import CITY_TIME
+from models.pages import CITY_TIME
 from serving.console.queries import ConsoleQueries, QueueFilters
 from serving.console.sessions import SessionBook
 from serving.policy import VisibleScope
