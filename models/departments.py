@@ -81,6 +81,15 @@ def department_code(name_or_code: str) -> str | None:
     return _BY_NAME.get(name_or_code.strip().casefold())
 
 
+def department_in_words(name_or_code: str | None, lang: str) -> str:
+    """A stored department (its code or either name) named in `lang`; a value that names no
+    department as it is, and a dash for none."""
+    if not name_or_code:
+        return "–"
+    code = department_code(name_or_code)
+    return name_or_code if code is None else _BY_CODE[code].name(lang)
+
+
 def department_spellings(name_or_code: str) -> frozenset[str]:
     """The values a stored department may hold for what `name_or_code` names: its code and both
     names (warnings dispatched before codes were enforced carry a name); a value that names no

@@ -19,6 +19,7 @@ import pandas as pd
 
 from features.catalog import FeatureDef
 from models import pages
+from models.departments import department_in_words
 from models.explain_plots import Contribution, display_value, plot_language, waterfall_png
 from models.risk_model import RiskModel
 from models.scorer import Direction, contribution_direction, reason_sentence, score_arrays
@@ -242,12 +243,14 @@ def _waterfall(
     }
 
 
-def _history_details(event: Mapping[str, Any]) -> str:
+def _history_details(event: Mapping[str, Any], lang: Lang) -> str:
     parts = []
     for key, value in event.items():
         if key in _HISTORY_CORE_KEYS or value is None:
             continue
-        if isinstance(value, float):
+        if key == "department":
+            value = department_in_words(str(value), lang)
+        elif isinstance(value, float):
             value = f"{value:.4f}" if not np.isnan(value) else "–"
         parts.append(f"{key}: {value}")
     return "; ".join(parts)
@@ -263,7 +266,7 @@ def _summary(warning: Mapping[str, Any], lang: Lang) -> list[tuple[str, object]]
         (_t("score", lang), pages.format_share(float(warning["score"]))),
         (_t("level", lang), warning.get("risk_level", "")),
         (_t("status", lang), _word(warning.get("status"), lang)),
-        (_t("department", lang), warning.get("department") or "–"),
+        (_t("department", lang), department_in_words(warning.get("department"), lang)),
         (_t("outcome", lang), _word(warning.get("outcome"), lang)),
         (_t("model", lang), model_line),
     ]
@@ -286,7 +289,7 @@ def _history_rows(history: Sequence[Mapping[str, Any]], lang: Lang) -> list[list
             pages.local_time(item.get("at")),
             _word(item.get("event"), lang),
             item.get("actor", ""),
-            _history_details(item),
+            _history_details(item, lang),
         ]
         for item in history
     ]

@@ -104,6 +104,8 @@ def test_page_renders_in_chromium_without_errors_or_network(
     if lang == "zh":
         assert seen.title.startswith("预警")
         assert feature.label_zh in page and "已派发" in page
+        # dispatched as "Labour inspection brigade": named in the page's language
+        assert "劳动保障监察大队" in page and "Labour inspection brigade" not in page
     else:
         assert feature.label_en in page and "dispatched" in page
     assert chart_note in page
