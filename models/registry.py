@@ -12,6 +12,8 @@ have, and the wrapper checks its input against the catalog itself (`pyfunc_input
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +68,22 @@ def registered_model_name(task: str) -> str:
     return get_spec(task).registered_model_name
 
 
+@contextmanager
+def mlflow_store_errors(uri: str, store: str = "registry") -> Iterator[None]:
+    """An MLflow `store` that cannot be opened (unsupported or malformed URI, database server
+    not answering, a file that is not a database) as `RegistryUnavailable` naming the URI."""
+    from mlflow.tracking.registry import UnsupportedModelRegistryStoreURIException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except (UnsupportedModelRegistryStoreURIException, SQLAlchemyError) as exc:
+        raise RegistryUnavailable(
+            f"cannot open the MLflow {store} at {hide_password(uri)} (RISKLOOP_MLFLOW_URI): "
+            f"{first_line(exc)}"
+        ) from exc
+
+
 def load_registered_version(task: str, alias: str, uri: str) -> tuple[mlflow.MlflowClient, Any]:
     """A client on `uri` and the model version `alias` names for `task` (nothing downloaded).
 
@@ -75,23 +93,20 @@ def load_registered_version(task: str, alias: str, uri: str) -> tuple[mlflow.Mlf
     """
     from mlflow.exceptions import MlflowException
     from mlflow.tracking.registry import UnsupportedModelRegistryStoreURIException
-    from sqlalchemy.exc import SQLAlchemyError
 
     spec = get_spec(task)
     name = spec.registered_model_name
-    try:
-        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-        return client, client.get_model_version_by_alias(name, alias)
-    except (UnsupportedModelRegistryStoreURIException, SQLAlchemyError) as exc:
-        raise RegistryUnavailable(
-            f"cannot open the MLflow registry at {hide_password(uri)} (RISKLOOP_MLFLOW_URI): "
-            f"{first_line(exc)}"
-        ) from exc
-    except MlflowException as exc:
-        raise RegistryError(
-            f"no {alias!r} model for task {spec.task} ({name}) in the MLflow registry at {uri}; "
-            f"train one with `riskloop train --task {spec.task}`"
-        ) from exc
+    with mlflow_store_errors(uri):
+        try:
+            client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+            return client, client.get_model_version_by_alias(name, alias)
+        except UnsupportedModelRegistryStoreURIException:
+            raise  # an MlflowException too, but the registry itself is unusable
+        except MlflowException as exc:
+            raise RegistryError(
+                f"no {alias!r} model for task {spec.task} ({name}) in the MLflow registry at {uri}; "
+                f"train one with `riskloop train --task {spec.task}`"
+            ) from exc
 
 
 def load_registered(

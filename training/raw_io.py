@@ -18,7 +18,7 @@ import pandas as pd
 
 from features.schemas import TABLE_SPECS
 from features.tasks import UnknownTaskError, get_task
-from training.errors import UserError
+from training.errors import UserError, check_output_file
 
 _TEXT_KINDS = ("id", "str", "category")
 
@@ -104,9 +104,9 @@ def sidecar_path(dataset_path: Path) -> Path:
 
 
 def check_dataset_path(path: Path) -> None:
-    """Refuse a dataset path its own sidecar would overwrite (`x.json`) or that is a folder."""
-    if path.is_dir():
-        raise UserError(f"--out {path} is a folder; give a .parquet file path")
+    """Refuse a dataset path its own sidecar would overwrite (`x.json`), that is a folder or
+    whose folder cannot be made."""
+    check_output_file(path, "--out", "a .parquet file path")
     if sidecar_path(path) == path:
         raise UserError(
             f"--out {path}: the dataset's JSON sidecar would overwrite it; give a .parquet file path"

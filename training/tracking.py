@@ -22,7 +22,7 @@ import pandas as pd
 
 from models.registry import PYFUNC_ENTRY_SOURCE, RISK_MODEL_ARTIFACT, catalog_signature
 from models.risk_model import RiskModel
-from models.settings import Settings, first_line, get_settings, hide_password
+from models.settings import Settings, get_settings
 from training.errors import UserError
 
 if TYPE_CHECKING:
@@ -35,18 +35,15 @@ _REQUIREMENT_PACKAGES = ("riskloop", "mlflow", "lightgbm", "numpy", "pandas", "s
 
 @contextmanager
 def _tracking_store_errors(uri: str) -> Iterator[None]:
-    """A tracking store that cannot be opened (unsupported or malformed URI, database server
-    not answering, a file that is not a database) as one `UserError` naming the URI."""
-    from mlflow.tracking.registry import UnsupportedModelRegistryStoreURIException
-    from sqlalchemy.exc import SQLAlchemyError
+    """A tracking store that cannot be opened (`models.registry.mlflow_store_errors`) as one
+    `UserError` naming the URI."""
+    from models.registry import RegistryUnavailable, mlflow_store_errors
 
     try:
-        yield
-    except (UnsupportedModelRegistryStoreURIException, SQLAlchemyError) as exc:
-        raise UserError(
-            f"cannot open the MLflow tracking store {hide_password(uri)} (RISKLOOP_MLFLOW_URI): "
-            f"{first_line(exc)}"
-        ) from None
+        with mlflow_store_errors(uri, "tracking store"):
+            yield
+    except RegistryUnavailable as exc:
+        raise UserError(str(exc)) from None
 
 
 def configure_tracking() -> str:

@@ -343,13 +343,9 @@ def _page_error(console: Console, request: Request, status: int) -> Response:
     signed-in person's language and frame, else in the link's (`?lang=`) or the default."""
     session, _why = console.sessions.check(request.cookies.get(COOKIE))
     visit = None
-    if session is not None:
-        try:
-            user = console.store.get_user(session.user_name)
-        except KeyError:
-            user = None
-        if user is not None and user.active:
-            visit = Visit(session, user, actor_for(user), as_lang(user.lang))
+    user = _user_named(console, session.user_name) if session is not None else None
+    if session is not None and user is not None and user.active:
+        visit = Visit(session, user, actor_for(user), as_lang(user.lang))
     lang = visit.lang if visit else as_lang(request.query_params.get("lang"))
     key = {400: "error.bad_form", 404: "error.no_page"}.get(status, "error.bad_method")
     return error_page(console, request, visit, status, Messages(lang)(key), lang=lang)
@@ -393,10 +389,7 @@ def _guarded(
             query["expired"] = "1"
             query["lang"] = _lang_of(console, console.sessions.user_of(request.cookies.get(COOKIE)))
         return redirect(f"{PREFIX}/sign-in?{urlencode(query)}")
-    try:
-        user = console.store.get_user(session.user_name)
-    except KeyError:
-        user = None
+    user = _user_named(console, session.user_name)
     if user is None or not user.active:
         console.sessions.end(session.key, "disabled")
         return redirect(f"{PREFIX}/sign-in")
@@ -406,12 +399,18 @@ def _guarded(
     return handler(console, request, visit, form)
 
 
+def _user_named(console: Console, name: str) -> UserRecord | None:
+    """The person with this name (None if there is none)."""
+    try:
+        return console.store.get_user(name)
+    except KeyError:
+        return None
+
+
 def _lang_of(console: Console, user_name: str | None) -> Lang:
     """A person's remembered language (the default for nobody or an unknown name)."""
-    try:
-        return as_lang(console.store.get_user(user_name).lang) if user_name else DEFAULT_LANG
-    except KeyError:
-        return DEFAULT_LANG
+    user = _user_named(console, user_name) if user_name else None
+    return as_lang(user.lang) if user is not None else DEFAULT_LANG
 
 
 def _str(value: object) -> str | None:
