@@ -16,6 +16,7 @@ import logging
 from typing import Any
 from urllib.parse import parse_qsl
 
+import anyio
 import bentoml
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -50,6 +51,15 @@ async def send_json(
     headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _audit_refusal(actor: Actor, action: str, rule: str, path: str) -> None:
+    """The refused request's audit row, naming the route by its template (no ids from the
+    path), written off the event loop (the store's write waits for its commit)."""
+    store = bentoml.get_current_service().store
+    await anyio.to_thread.run_sync(
+        lambda: store.refused(actor=actor.audit_name, action=action, rule=rule, path=path)
+    )
 
 
 class _BodyTooLarge(Exception):
@@ -105,6 +115,9 @@ class RequestGuard:
         if actor is not None and route.action is not None:
             decision = decide(actor, route.action)
             if not decision:
+                await _audit_refusal(
+                    actor, route.action, decision.rule, f"{method} {route.template}"
+                )
                 await send_json(send, 403, {"error": decision.rule, "rule_zh": decision.rule_zh})
                 return
             scope.setdefault("state", {})[ACTOR_STATE] = actor

@@ -4,7 +4,8 @@ Each route declares its policy action beside itself (`v1_route(..., action=...)`
 has already authenticated the caller and checked the action before a handler runs. A handler
 that touches one warning asks the policy again with the warning itself (an officer may read
 only the warnings dispatched to their department), and every look is an audit row:
-`warning_list` (with the filter used), `warning_read`, `warning_page`, `identity_reveal`.
+`warning_list` (with the filter used), `warning_read`, `warning_page`, `identity_reveal`, and
+every refused attempt `access_refused` (the action or step tried, the case, the rule).
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ def _allowed_warning(
         return _not_found(warning_id)
     decision = decide(actor, action, warning=warning)
     if not decision:
+        service.store.refused(
+            actor=actor.audit_name, action=action, rule=decision.rule, warning=warning
+        )
         return _refused(decision)
     return warning
 
@@ -261,6 +265,13 @@ def add_feedback(
     if transition is not None:
         decision = decide(actor, "feedback", warning=warning, transition=transition)
         if not decision:
+            service.store.refused(
+                actor=actor.audit_name,
+                action="feedback",
+                step=transition,
+                rule=decision.rule,
+                warning=warning,
+            )
             return _refused(decision)
     # the step is written only to the version the policy decided on: a re-route landing in
     # between must not let the old department work the new one's case

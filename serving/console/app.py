@@ -6,7 +6,8 @@ Server-rendered pages (Jinja2, autoescape) with plain forms and no script. Every
 2. for a POST, checks the form's CSRF token against the session's (403 and nothing changed
    when it is missing or wrong);
 3. asks the one authorisation policy (`serving.policy`) before touching case data, and records
-   each look (`warning_list`, `warning_page`, `identity_reveal`) in the audit log.
+   each look (`warning_list`, `warning_page`, `identity_reveal`) and each refused one
+   (`access_refused`) in the audit log.
 
 Every answer carries the headers a security review looks for first (a Content-Security-Policy
 allowing only this origin, `nosniff`, `same-origin` referrers, `no-store`).

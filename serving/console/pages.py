@@ -44,7 +44,7 @@ from serving.console.queries import (
     QueueFilters,
 )
 from serving.console.sessions import COOKIE, PRE_COOKIE, tokens_match
-from serving.policy import allowed_transitions, decide, visible_scope
+from serving.policy import TRANSITIONS, allowed_transitions, decide, visible_scope
 from serving.store import StaleWarning, TransitionError, WarningNotFound
 from serving.store.identity import IdentityUnavailable
 from serving.store.models import OUTCOMES, STATUSES
@@ -292,7 +292,11 @@ def _load_case(
         warning = console.store.get_warning(warning_id)
     except WarningNotFound:
         return error_page(console, request, visit, 404, visit.t("error.no_case"))
-    if not decide(visit.actor, action, warning=warning):
+    decision = decide(visit.actor, action, warning=warning)
+    if not decision:
+        console.store.refused(
+            actor=visit.actor.audit_name, action=action, rule=decision.rule, warning=warning
+        )
         return error_page(console, request, visit, 403, refusal_rule(visit, action, warning))
     return warning
 
@@ -440,6 +444,13 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
         return _stale(console, request, visit, warning)  # drawn before someone's step
     decision = decide(visit.actor, "feedback", warning=warning, transition=transition)
     if not decision or transition not in allowed_transitions(visit.actor, warning):
+        console.store.refused(
+            actor=visit.actor.audit_name,
+            action="feedback",
+            step=transition if transition in TRANSITIONS else None,
+            rule=decision.rule,
+            warning=warning,
+        )
         rule = decision.rule_zh if visit.lang == "zh" and decision.rule_zh else decision.rule
         return error_page(console, request, visit, 403, rule)
     # what the form offered is all the server takes; the store's refusal of anything else

@@ -385,6 +385,35 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
 
         self._write(write)
 
+    def refused(
+        self,
+        *,
+        actor: str,
+        action: str,
+        rule: str,
+        warning: Mapping[str, Any] | None = None,
+        path: str | None = None,
+        step: str | None = None,
+    ) -> None:
+        """Append the audit row of a refused attempt (`access_refused`): who tried which action
+        (and which disposition `step`), on which warning (or route), and the rule that refused
+        it. A refused look at a case is a look at a case too: the log shows who tried to see
+        what they may not."""
+        detail: dict[str, Any] = {"attempted": action, "rule": rule}
+        if step is not None:
+            detail["step"] = step
+        if warning is not None:
+            detail["warning_id"] = warning["id"]
+        if path is not None:
+            detail["path"] = path
+        self.audit(
+            actor=actor,
+            action="access_refused",
+            task=None if warning is None else warning.get("task"),
+            model_version=None if warning is None else warning.get("model_version"),
+            detail=detail,
+        )
+
     # ---------------------------------------------------------------- reads
 
     def get_warning(self, warning_id: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -95,6 +96,18 @@ def test_bad_forms_change_nothing(
         assert answer.status_code == status, (data, answer.status_code, answer.text[:300])
         assert "Traceback" not in answer.text
     assert console_service.sql("SELECT * FROM warnings WHERE id = ?", warning_id) == before
+    # the two refused steps are in the audit log, the one the policy names with its step
+    refused = console_service.sql(
+        "SELECT detail FROM audit_log WHERE action = 'access_refused' AND actor = 'user:sup' "
+        "AND detail LIKE ? ORDER BY id",
+        f"%{warning_id}%",
+    )
+    steps = [json.loads(row[0]) for row in refused]
+    assert [(d["attempted"], d.get("step")) for d in steps] == [
+        ("feedback", "close"),
+        ("feedback", None),
+    ]
+    assert all(d["rule"] for d in steps)
     short = client.post(
         f"/console/cases/{warning_id}/reveal", data={"csrf": csrf, "purpose": "看看"}
     )

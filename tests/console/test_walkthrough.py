@@ -65,6 +65,11 @@ def test_supervisor_dispatches_officer_prevents(person: Any, console_service: Co
     # the browser logs the refused page load itself; nothing else may appear
     assert all("403" in error for error in tax.watch.errors[seen:])
     del tax.watch.errors[seen:]
+    # the refused look is in the audit log: who tried, which case, the rule shown
+    assert console_service.sql(
+        "SELECT action, task FROM audit_log WHERE actor = 'user:tax' AND detail LIKE ?",
+        f"%{warning_id}%",
+    ) == [("access_refused", "wage-arrears")]
 
     lab.page.goto(case_url)
     assert lab.page.locator("form[aria-labelledby='act-dispatch']").count() == 0

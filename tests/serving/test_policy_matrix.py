@@ -264,6 +264,39 @@ def test_audit_reads_every_look(world: World) -> None:
     assert listed and all("filter" in row["detail"] for row in listed)
 
 
+def test_a_refused_look_at_a_case_is_in_the_audit_log_with_the_rule_that_refused_it(
+    world: World,
+) -> None:
+    """Every look at a case is recorded, the refused ones too: an officer of another
+    department trying to read, open, reveal or work the labour department's case, and a
+    request the role may not make at all (the audit log), each leave a row naming who tried
+    what, on which case, and the rule."""
+    warning = f"/v1/warnings/{world.warning_id}"
+    tax = world.headers["off_tax"]
+    with world.client() as client:
+        since = client.get("/v1/audit", headers=world.headers["auditor"]).json()["items"][-1]["id"]
+        tries = [
+            client.get(warning, headers=tax),
+            client.get(f"{warning}/explanation", headers=tax),
+            client.post(f"{warning}/reveal", json={"purpose": "curious about it"}, headers=tax),
+            client.post(f"{warning}/feedback", json={"status": "in_progress"}, headers=tax),
+            client.get("/v1/audit", headers=tax),
+        ]
+        assert [answer.status_code for answer in tries] == [403] * 5
+        story = client.get(
+            "/v1/audit", params={"actor": "off_tax"}, headers=world.headers["auditor"]
+        ).json()["items"]
+    refused = [row for row in story if row["id"] > since and row["action"] == "access_refused"]
+    attempted = [row["detail"]["attempted"] for row in refused]
+    assert attempted == ["warning_read", "warning_page", "reveal", "feedback", "audit_read"]
+    on_case = [row for row in refused if row["detail"]["attempted"] != "audit_read"]
+    assert all(row["detail"]["warning_id"] == world.warning_id for row in on_case)
+    assert all(row["task"] == TASK and row["actor"] == "user:off_tax" for row in on_case)
+    assert refused[-1]["detail"]["path"] == "GET /v1/audit"
+    rules = {answer.json()["error"] for answer in tries}
+    assert {row["detail"]["rule"] for row in refused} == rules
+
+
 RACES = 30
 REVEAL_RACES = 25  # within the 30 reveals an hour an actor may make
 
