@@ -11,7 +11,7 @@ of that margin.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import FeatureDef
+from models.explain_plots import Contribution, display_value
 from models.explanation_cache import ExplanationCache
 from models.risk_model import PREDICT_THREADS, RiskModel, feature_columns, feature_matrix
-from models.spec import Lang, RiskLevel
+from models.spec import Lang, RiskLevel, TaskSpec
 
 Direction = Literal["raises", "lowers", "neutral"]
 ReasonValue = float | int | bool | str | None
@@ -211,6 +212,70 @@ def reason_sentence(
         shown = f"{value:.3g}" if isinstance(value, float) else str(value)
         text = f"{label}: {shown}" if lang == "en" else f"{label}：{shown}"
     return text + _SUFFIX[lang][direction]
+
+
+@dataclass(frozen=True)
+class ReasonRow:
+    """A stored reason as a page shows it, re-worded from the catalog in the page's language
+    (the console's case page, the explanation page, their waterfall charts)."""
+
+    feature: str
+    label: str  # in the page's language
+    label_en: str
+    label_zh: str
+    value: str  # as a reader sees it, in the page's language
+    raw_value: Any
+    contribution: float
+    sentence: str
+    actionable: bool = False
+    definition: FeatureDef | None = None  # the catalog entry, when the feature is known
+
+    def bar(self, lang: str) -> Contribution:
+        """The reason as one bar of a waterfall chart drawn in `lang`."""
+        value = display_value(self.raw_value, lang, self.definition)
+        return Contribution(self.label_en, self.label_zh, value, self.contribution)
+
+
+def reason_rows(
+    reasons: Sequence[Mapping[str, Any]], spec: TaskSpec, lang: Lang
+) -> list[ReasonRow]:
+    """Stored reasons re-worded from the catalog in `lang`, whatever language they were scored
+    in; a feature the catalog no longer knows (or a value its template cannot take) keeps its
+    stored label and sentence."""
+    known = set(spec.feature_names)
+    rows = []
+    for reason in reasons:
+        name = str(reason.get("feature", ""))
+        contribution = float(reason.get("contribution", 0.0))
+        value = reason.get("value")
+        feature: FeatureDef | None = None
+        if name in known:
+            feature = spec.feature(name)
+            label_en, label_zh = feature.label_en, feature.label_zh
+            try:
+                sentence = reason_sentence(
+                    feature, value, contribution_direction(contribution), lang
+                )
+            except (ValueError, TypeError):
+                sentence = str(reason.get("sentence", ""))
+        else:
+            label_en = label_zh = str(reason.get("label") or name)
+            sentence = str(reason.get("sentence", ""))
+        rows.append(
+            ReasonRow(
+                feature=name,
+                label=label_zh if lang == "zh" else label_en,
+                label_en=label_en,
+                label_zh=label_zh,
+                value=display_value(value, lang, feature),
+                raw_value=value,
+                contribution=contribution,
+                sentence=sentence,
+                actionable=bool(reason.get("actionable", False)),
+                definition=feature,
+            )
+        )
+    return rows
 
 
 def score_frame(

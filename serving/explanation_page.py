@@ -17,12 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.catalog import FeatureDef
 from models import pages
 from models.departments import department_in_words
-from models.explain_plots import Contribution, display_value, plot_language, waterfall_png
+from models.explain_plots import plot_language, waterfall_png
 from models.risk_model import RiskModel
-from models.scorer import Direction, contribution_direction, reason_sentence, score_arrays
+from models.scorer import ReasonRow, reason_rows, score_arrays
 from models.spec import Lang
 
 _TEXT: dict[str, dict[Lang, str]] = {
@@ -164,45 +163,9 @@ def margin_from_score(model: RiskModel, score: float) -> float | None:
     return (math.log(score / (1.0 - score)) - calibrator.intercept) / calibrator.slope
 
 
-def _reason_rows(
-    reasons: Sequence[Mapping[str, Any]], model: RiskModel, lang: Lang
-) -> list[dict[str, Any]]:
-    """Reasons re-worded in the page language from the catalog, when the feature is known."""
-    known = set(model.spec.feature_names)
-    rows = []
-    for reason in reasons:
-        name = str(reason.get("feature", ""))
-        contribution = float(reason.get("contribution", 0.0))
-        direction: Direction = contribution_direction(contribution)
-        value = reason.get("value")
-        feature: FeatureDef | None = None
-        if name in known:
-            feature = model.spec.feature(name)
-            label_en, label_zh = feature.label_en, feature.label_zh
-            try:
-                sentence = reason_sentence(feature, value, direction, lang)
-            except (ValueError, TypeError):
-                sentence = str(reason.get("sentence", ""))
-        else:
-            label_en = label_zh = str(reason.get("label") or name)
-            sentence = str(reason.get("sentence", ""))
-        rows.append(
-            {
-                "label_en": label_en,
-                "label_zh": label_zh,
-                "value": value,
-                "feature": feature,
-                "contribution": contribution,
-                "actionable": bool(reason.get("actionable", False)),
-                "sentence": sentence,
-            }
-        )
-    return rows
-
-
 def _waterfall(
     warning: Mapping[str, Any],
-    rows: list[dict[str, Any]],
+    rows: list[ReasonRow],
     model: RiskModel,
     lang: Lang,
     model_version: str | None,
@@ -214,15 +177,7 @@ def _waterfall(
     # Another version's calibrator cannot recover this warning's margin.
     final_margin = None if other_version else margin_from_score(model, score)
     chart_lang = plot_language(lang).lang  # English when no CJK font can draw the labels
-    contributions = [
-        Contribution(
-            row["label_en"],
-            row["label_zh"],
-            display_value(row["value"], chart_lang, row["feature"]),
-            row["contribution"],
-        )
-        for row in rows
-    ]
+    contributions = [row.bar(chart_lang) for row in rows]
     png = waterfall_png(
         contributions,
         base_value(model),
@@ -272,14 +227,14 @@ def _summary(warning: Mapping[str, Any], lang: Lang) -> list[tuple[str, object]]
     ]
 
 
-def _reason_view(row: Mapping[str, Any], lang: Lang) -> dict[str, object]:
+def _reason_view(row: ReasonRow, lang: Lang) -> dict[str, object]:
     """One reason as the page shows it: label and value in the page language."""
     return {
-        "label": row["label_zh"] if lang == "zh" else row["label_en"],
-        "value": display_value(row["value"], lang, row["feature"]),
-        "contribution": row["contribution"],
-        "actionable": _t("yes" if row["actionable"] else "no", lang),
-        "sentence": row["sentence"],
+        "label": row.label,
+        "value": row.value,
+        "contribution": row.contribution,
+        "actionable": _t("yes" if row.actionable else "no", lang),
+        "sentence": row.sentence,
     }
 
 
@@ -318,7 +273,7 @@ def render_warning_page(
     if task not in (model.spec.task, model.spec.slug):
         raise ValueError(f"warning {warning.get('id')} is a {task} warning, not {model.spec.task}")
     page_lang = _language(lang)
-    rows = _reason_rows(warning.get("reasons") or [], model, page_lang)
+    rows = reason_rows(warning.get("reasons") or [], model.spec, page_lang)
     level = str(warning.get("risk_level", ""))
     return pages.render(
         "explanation.html",

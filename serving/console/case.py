@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from features.catalog import FeatureDef
-from models.explain_plots import Contribution, display_value, plot_language, waterfall_png
+from models.explain_plots import plot_language, waterfall_png
 from models.pages import local_time
 from models.risk_model import RiskModel
-from models.scorer import contribution_direction, reason_sentence
+from models.scorer import reason_rows
 from models.spec import TaskSpec, get_spec
 from serving.console.i18n import Lang, Messages
 from serving.explanation_page import base_value, margin_from_score
@@ -27,21 +26,6 @@ from serving.store.transitions import TRIAGE_OUTCOMES
 # the note a person must write: sending back says why; the other steps may explain
 NOTE_REQUIRED = frozenset({"send_back"})
 _DETAIL_KEYS = ("score", "risk_level", "previous_score", "from", "to", "department", "outcome")
-
-
-@dataclass(frozen=True)
-class ReasonRow:
-    """One reason as the page shows it."""
-
-    feature: str
-    label: str
-    label_en: str
-    label_zh: str
-    value: str
-    raw_value: Any
-    contribution: float
-    sentence: str
-    definition: FeatureDef | None = None  # the catalog entry, when the feature is known
 
 
 @dataclass(frozen=True)
@@ -57,45 +41,6 @@ class TransitionForm:
 def short_id(warning_id: str) -> str:
     """The first characters of a warning id: enough to tell cases apart on a screen."""
     return warning_id[:10]
-
-
-def reason_rows(
-    reasons: Sequence[Mapping[str, Any]], spec: TaskSpec, lang: Lang
-) -> list[ReasonRow]:
-    """Stored reasons re-worded from the catalog in `lang` (unknown features as stored)."""
-    known = set(spec.feature_names)
-    rows = []
-    for reason in reasons:
-        name = str(reason.get("feature", ""))
-        contribution = float(reason.get("contribution", 0.0))
-        value = reason.get("value")
-        feature: FeatureDef | None = None
-        if name in known:
-            feature = spec.feature(name)
-            label_en, label_zh = feature.label_en, feature.label_zh
-            try:
-                sentence = reason_sentence(
-                    feature, value, contribution_direction(contribution), lang
-                )
-            except (ValueError, TypeError):
-                sentence = str(reason.get("sentence", ""))
-        else:
-            label_en = label_zh = str(reason.get("label") or name)
-            sentence = str(reason.get("sentence", ""))
-        rows.append(
-            ReasonRow(
-                feature=name,
-                label=label_zh if lang == "zh" else label_en,
-                label_en=label_en,
-                label_zh=label_zh,
-                value=display_value(value, lang, feature),
-                raw_value=value,
-                contribution=contribution,
-                sentence=sentence,
-                definition=feature,
-            )
-        )
-    return rows
 
 
 def top_reason(reasons: Sequence[Mapping[str, Any]] | None, task: str, lang: Lang) -> str:
@@ -234,15 +179,7 @@ def waterfall(
     # another version's calibrator cannot recover this warning's margin
     final_margin = margin_from_score(model, score) if same_version else None
     chart_lang = plot_language(lang).lang
-    contributions = [
-        Contribution(
-            row.label_en,
-            row.label_zh,
-            display_value(row.raw_value, chart_lang, row.definition),
-            row.contribution,
-        )
-        for row in rows
-    ]
+    contributions = [row.bar(chart_lang) for row in rows]
     return waterfall_png(
         contributions,
         base_value(model),

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from features.tasks import TASK_NAMES
+from models.scorer import reason_rows
 from models.spec import get_spec
 from serving.console import case as case_view
 from serving.console.app import (
@@ -362,7 +363,7 @@ def render_case(
         "due_at": case_view.local_time(warning["due_at"]) if warning.get("due_at") else None,
         "overdue": bool(warning.get("overdue")),
     }
-    reasons = case_view.reason_rows(warning.get("reasons") or [], spec, lang)
+    reasons = reason_rows(warning.get("reasons") or [], spec, lang)
     return console.render(
         "console/case.html",
         lang,

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from models.risk_model import RiskModel, model_matrix
-from models.scorer import reason_sentence, score_arrays, score_frame
+from models.scorer import reason_rows, reason_sentence, score_arrays, score_frame
 
 SUFFIX_EN = {"raises": " (raises risk)", "lowers": " (lowers risk)", "neutral": " (no effect)"}
 SUFFIX_ZH = {"raises": "（风险上升）", "lowers": "（风险下降）", "neutral": "（无影响）"}
@@ -93,6 +93,34 @@ def test_reason_sentences_from_catalog_templates() -> None:
     listed = spec.feature("abnormal_listed")
     assert reason_sentence(listed, False, "lowers", "en") == f"{listed.label_en}: no (lowers risk)"
     assert reason_sentence(si, None, "lowers", "en") == f"{si.label_en}: no data (lowers risk)"
+
+
+def test_stored_reasons_read_in_the_pages_language_whatever_they_were_scored_in() -> None:
+    """The one re-wording of stored reasons the case page, the explanation page and their
+    charts share: catalog labels, sentences and category words in the page's language; a
+    feature the catalog no longer knows, or a value its template cannot take, keeps what was
+    stored."""
+    from models.spec import get_spec
+
+    spec = get_spec("dispute-escalation")
+    stored = [
+        {"feature": "dispute_type", "value": "labour", "contribution": 0.4, "actionable": True,
+         "label": "Dispute type", "sentence": "Dispute type: labour (raises risk)"},
+        {"feature": "retired_feature", "value": 2.0, "contribution": -0.1,
+         "label": "A feature since removed", "sentence": "kept as stored"},
+    ]  # fmt: skip
+    zh = reason_rows(stored, spec, "zh")
+    assert [row.label for row in zh] == [
+        spec.feature("dispute_type").label_zh,
+        "A feature since removed",
+    ]
+    assert zh[0].value == "劳资" and zh[0].raw_value == "labour" and zh[0].actionable
+    assert zh[0].sentence.endswith("（风险上升）") and "labour" not in zh[0].sentence
+    assert zh[1].sentence == "kept as stored" and zh[1].definition is None and not zh[1].actionable
+    assert zh[0].bar("en").value == "labour" and zh[0].bar("zh").value == "劳资"
+    en = reason_rows(stored, spec, "en")
+    assert en[0].label == en[0].label_en and en[0].sentence.endswith("(raises risk)")
+    assert en[1].contribution == -0.1
 
 
 def test_actions_follow_level_and_skip_non_actionable(
