@@ -138,7 +138,7 @@ def score_matrix(
     reused = 0
     if not len(matrix):
         raw_margin = np.empty(0)
-        base_value = _base_value(model)
+        expected = base_value(model)
         contributions = np.empty((0, len(model.spec.features))) if explain else None
     elif explain:
         if cache is None:
@@ -146,28 +146,41 @@ def score_matrix(
         else:
             contrib, reused = cache.contributions(matrix, model.explainer_.contributions)
         contributions = contrib[:, :-1]
-        base_value = float(contrib[0, -1])
+        expected = float(contrib[0, -1])
         raw_margin = contrib.sum(axis=1)
     else:
         raw_margin = np.asarray(
             booster.predict(matrix, raw_score=True, num_threads=PREDICT_THREADS), dtype="float64"
         )
-        base_value = _base_value(model)
+        expected = base_value(model)
     scores = model.calibrator_.transform(raw_margin)
     return ScoredArrays(
         entity_ids=entity_ids,
         scores=scores,
         levels=model.thresholds_.levels(scores),
         raw_margin=raw_margin,
-        base_value=base_value,
+        base_value=expected,
         contributions=contributions,
         reused_explanations=reused,
     )
 
 
-def _base_value(model: RiskModel) -> float:
-    """The expected margin (TreeSHAP's bias column), kept by the model's explainer."""
-    return model.explainer_.expected_value
+def base_value(model: RiskModel) -> float:
+    """The expected margin (TreeSHAP's bias column), kept by the model's explainer: where a
+    waterfall chart of a record's contributions starts."""
+    return float(model.explainer_.expected_value)
+
+
+def margin_from_score(model: RiskModel, score: float) -> float | None:
+    """The raw log-odds behind a calibrated score, when the calibrator can be inverted.
+
+    Platt scaling is a strictly monotone logistic map, so the margin is exact; an isotonic
+    calibrator is a step function with flat stretches and gives None.
+    """
+    calibrator = model.calibrator_
+    if calibrator.kind != "platt" or calibrator.slope <= 0 or not 0.0 < score < 1.0:
+        return None
+    return (math.log(score / (1.0 - score)) - calibrator.intercept) / calibrator.slope
 
 
 def _native_value(feature: FeatureDef, value: object) -> ReasonValue:

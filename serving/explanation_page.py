@@ -10,19 +10,17 @@ the warning was scored in the other one.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import numpy as np
-import pandas as pd
 
 from models import pages
 from models.departments import department_in_words
 from models.explain_plots import plot_language, waterfall_png
 from models.risk_model import RiskModel
-from models.scorer import ReasonRow, reason_rows, score_arrays
+from models.scorer import ReasonRow, base_value, margin_from_score, reason_rows
 from models.spec import Lang
+from serving.console.case import timeline
+from serving.console.i18n import Messages
 
 _TEXT: dict[str, dict[Lang, str]] = {
     "title": {"en": "Warning {id}: why this score", "zh": "预警 {id}：评分依据"},
@@ -85,30 +83,6 @@ _TEXT: dict[str, dict[Lang, str]] = {
     },
 }
 
-_LEVEL_NAMES: dict[str, dict[Lang, str]] = {
-    "red": {"en": "red", "zh": "红色"},
-    "orange": {"en": "orange", "zh": "橙色"},
-    "yellow": {"en": "yellow", "zh": "黄色"},
-    "green": {"en": "green", "zh": "绿色"},
-}
-
-_WORDS: dict[str, dict[Lang, str]] = {
-    "open": {"en": "open", "zh": "待处置"},
-    "dispatched": {"en": "dispatched", "zh": "已派发"},
-    "in_progress": {"en": "in progress", "zh": "处置中"},
-    "closed": {"en": "closed", "zh": "已办结"},
-    "confirmed": {"en": "confirmed", "zh": "风险属实"},
-    "prevented": {"en": "prevented", "zh": "已化解"},
-    "false_alarm": {"en": "false alarm", "zh": "误报"},
-    "unreachable": {"en": "unreachable", "zh": "无法联系"},
-    "raised": {"en": "warning raised", "zh": "生成预警"},
-    "score_update": {"en": "score updated", "zh": "评分更新"},
-    "score_after_close": {"en": "re-scored after closing", "zh": "办结后重新评分"},
-    "disposition": {"en": "disposition", "zh": "处置"},
-}
-
-_HISTORY_CORE_KEYS = frozenset({"event", "at", "actor"})
-
 
 def _language(lang: str) -> Lang:
     return "zh" if lang == "zh" else "en"
@@ -116,13 +90,6 @@ def _language(lang: str) -> Lang:
 
 def _t(key: str, lang: Lang, **values: object) -> str:
     return _TEXT[key][lang].format(**values)
-
-
-def _word(value: object, lang: Lang) -> str:
-    """A status, outcome or event name in the page language (unknown words as they are)."""
-    if value is None or value == "":
-        return "–"
-    return _WORDS.get(str(value), {}).get(lang, str(value))
 
 
 def _localised_actions(
@@ -143,24 +110,6 @@ def _localised_actions(
         else:
             rows.append((match.department(lang), match.text(lang)))
     return rows
-
-
-def base_value(model: RiskModel) -> float:
-    """The model's SHAP base value (expected log-odds), the waterfall's starting point."""
-    empty = pd.DataFrame({name: pd.Series(dtype="float64") for name in model.spec.feature_names})
-    return float(score_arrays(model, empty, explain=False).base_value)
-
-
-def margin_from_score(model: RiskModel, score: float) -> float | None:
-    """The raw log-odds behind a calibrated score, when the calibrator can be inverted.
-
-    Platt scaling is a strictly monotone logistic map, so the margin is exact; an isotonic
-    calibrator is a step function with flat stretches and gives None.
-    """
-    calibrator = model.calibrator_
-    if calibrator.kind != "platt" or calibrator.slope <= 0 or not 0.0 < score < 1.0:
-        return None
-    return (math.log(score / (1.0 - score)) - calibrator.intercept) / calibrator.slope
 
 
 def _waterfall(
@@ -198,31 +147,19 @@ def _waterfall(
     }
 
 
-def _history_details(event: Mapping[str, Any], lang: Lang) -> str:
-    parts = []
-    for key, value in event.items():
-        if key in _HISTORY_CORE_KEYS or value is None:
-            continue
-        if key == "department":
-            value = department_in_words(str(value), lang)
-        elif isinstance(value, float):
-            value = f"{value:.4f}" if not np.isnan(value) else "–"
-        parts.append(f"{key}: {value}")
-    return "; ".join(parts)
-
-
 def _summary(warning: Mapping[str, Any], lang: Lang) -> list[tuple[str, object]]:
     """The summary card's pairs (the level's badge is drawn by the template)."""
+    words = Messages(lang)
     model_line = f"{warning.get('model_name', '')} v{warning.get('model_version', '')}"
     return [
-        (_t("task", lang), warning.get("task", "")),
+        (_t("task", lang), words.word("task", warning.get("task"))),
         (_t("entity", lang), warning.get("entity", "")),
         (_t("as_of", lang), warning.get("as_of", "")),
         (_t("score", lang), pages.format_share(float(warning["score"]))),
         (_t("level", lang), warning.get("risk_level", "")),
-        (_t("status", lang), _word(warning.get("status"), lang)),
+        (_t("status", lang), words.word("status", warning.get("status"))),
         (_t("department", lang), department_in_words(warning.get("department"), lang)),
-        (_t("outcome", lang), _word(warning.get("outcome"), lang)),
+        (_t("outcome", lang), words.word("outcome", warning.get("outcome"))),
         (_t("model", lang), model_line),
     ]
 
@@ -239,14 +176,22 @@ def _reason_view(row: ReasonRow, lang: Lang) -> dict[str, object]:
 
 
 def _history_rows(history: Sequence[Mapping[str, Any]], lang: Lang) -> list[list[object]]:
+    """The history as the console's timeline words it (statuses, departments, outcomes,
+    scores and missed deadlines in the page's language), actors as the audit log names them."""
+    words = Messages(lang)
+    items = timeline(
+        history, words, person=str, department_name=lambda code: department_in_words(code, lang)
+    )
+    note_label = words("field.note") + ("：" if lang == "zh" else ": ")
+    joint = "；" if lang == "zh" else "; "
     return [
         [
-            pages.local_time(item.get("at")),
-            _word(item.get("event"), lang),
-            item.get("actor", ""),
-            _history_details(item, lang),
+            item["when"],
+            item["event"],
+            item["actor"],
+            joint.join([*item["lines"], *([note_label + item["note"]] if item["note"] else [])]),
         ]
-        for item in history
+        for item in items
     ]
 
 
@@ -283,7 +228,7 @@ def render_warning_page(
         t={key: texts[page_lang] for key, texts in _TEXT.items()},
         summary=_summary(warning, page_lang),
         level=level,
-        level_name=_LEVEL_NAMES.get(level, {}).get(page_lang, level),
+        level_name=Messages(page_lang).word("level", level),
         reasons=[_reason_view(row, page_lang) for row in rows],
         chart=_waterfall(warning, rows, model, page_lang, model_version),
         actions=_localised_actions(warning.get("actions") or [], model, page_lang),

@@ -16,10 +16,9 @@ from typing import Any
 from models.explain_plots import plot_language, waterfall_png
 from models.pages import local_time
 from models.risk_model import RiskModel
-from models.scorer import reason_rows
+from models.scorer import base_value, margin_from_score, reason_rows
 from models.spec import TaskSpec, get_spec
 from serving.console.i18n import Lang, Messages
-from serving.explanation_page import base_value, margin_from_score
 from serving.store.models import OUTCOMES
 from serving.store.transitions import TRIAGE_OUTCOMES
 

@@ -12,7 +12,8 @@ import pytest
 from models.pages import local_time
 from models.risk_model import RiskModel
 from models.scorer import score_frame
-from serving.explanation_page import base_value, margin_from_score, render_warning_page
+from models.scorer import base_value, margin_from_score
+from serving.explanation_page import render_warning_page
 from serving.store.repository import WarningStore
 
 PAGE_SECTIONS = ["summary", "reasons", "waterfall", "actions", "history"]
@@ -112,6 +113,15 @@ def test_page_renders_in_chromium_without_errors_or_network(
     # the history's times read as the city's clock to the minute, as in the console
     raised_at = warning["history"][0]["at"]
     assert local_time(raised_at) in page and str(raised_at) not in page
+    # the task, the history's steps and the note in the page's words, as the console has them,
+    # not stored keys ("from: open; to: dispatched")
+    assert "from:" not in page and "risk_level" not in page and ">wage-arrears<" not in page
+    if lang == "zh":
+        assert "欠薪风险" in page and "状态：待派发 → 已派发" in page
+        assert "备注：&lt;script&gt;" in page and "call first" in page
+    else:
+        assert "Wage arrears" in page and "Status: open → dispatched" in page
+        assert "Note: &lt;script&gt;" in page
 
 
 def test_the_browser_check_catches_a_leaky_page(tmp_path: Path, browser_check) -> None:
