@@ -114,6 +114,20 @@ def recent_rows(
     return frame[frame[date_column].isin(kept)]
 
 
+def latest_per_unit(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per unit and date: the last score of each (`entity_hash`, `as_of`).
+
+    A unit scored twice for the same date (a screening run again, an API client retrying a
+    batch, a re-score after a model change) is one member of the month's population: counted
+    twice, it would double the volumes the departments are sized against and weigh the
+    re-scored units twice in the drift figures. `frame` is in the order the records were
+    written (`scored_records`), so the last row is the latest score.
+    """
+    if frame.empty or not {"entity_hash", "as_of"} <= set(frame.columns):
+        return frame
+    return frame[~frame.duplicated(["entity_hash", "as_of"], keep="last")]
+
+
 def feature_psi(
     reference: pd.DataFrame,
     current: pd.DataFrame,

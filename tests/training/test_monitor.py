@@ -349,3 +349,26 @@ def test_a_feature_that_cannot_raise_the_alarm_is_not_printed_as_drift(
     assert "months_to_spring_festival" in report["not_alarmed"] and not report["drifted"]
     (row,) = [line for line in result.stdout.splitlines() if "months_to_spring_festival" in line]
     assert "not alarmed" in row and "DRIFT" not in result.stdout
+
+
+def test_a_unit_scored_twice_for_the_same_date_counts_once(isolated_env: Path) -> None:
+    """A screening run again (here: 200 of 500 employers scored a second time for the same
+    date) leaves the month's population at 500 units: volumes are not inflated and the drift
+    figures weigh each unit once, with its latest score."""
+    rng = np.random.default_rng(7)
+    reference = isolated_env / "reference.parquet"
+    _population(rng, 2000, arrears_rate=0.1).to_parquet(reference)
+    population = _population(rng, 500, arrears_rate=0.1)
+    _record(population, "R", n_closed=0)
+    _record(population.iloc[:200], "R", n_closed=0)
+    out = isolated_env / "twice.json"
+    result = CliRunner().invoke(
+        app, ["monitor", "--task", TASK, "--reference", str(reference), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["current"]["rows"] == 700 and report["current"]["units"] == 500
+    expected = pd.Series(_levels(population["score"])).value_counts()
+    assert {row["level"]: row["count"] for row in report["volume"]} == {
+        level: int(expected.get(level, 0)) for level in ("red", "orange", "yellow")
+    }

@@ -116,6 +116,7 @@ def build_monitor_report(
     from serving.store.monitoring import (
         calibration,
         feature_psi,
+        latest_per_unit,
         level_volume,
         observed_labels,
         precision_by_level,
@@ -141,6 +142,8 @@ def build_monitor_report(
     if not features:
         raise UserError(f"the reference ({source}) has none of {spec.task}'s feature columns")
     ref_frame = recent_rows(ref_frame)
+    scored = len(current)
+    current = latest_per_unit(current)
     feature_figures = feature_psi(ref_frame, current, features, bins=bins)
     score_psi = psi(ref_frame[SCORE], current[SCORE], bins=bins) if SCORE in ref_frame else math.nan
     psi_all = {**feature_figures, SCORE: score_psi}
@@ -162,7 +165,8 @@ def build_monitor_report(
         },
         "not_alarmed": not_alarmed,
         "current": {
-            "rows": len(current),
+            "rows": scored,
+            "units": len(current),
             "model_versions": sorted(current["model_version"].astype(str).unique().tolist()),
         },
         "psi": {"features": feature_figures, "score": score_psi},
