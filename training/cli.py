@@ -77,3 +77,25 @@ for _family in (
     notify,
 ):
     _family.register(app)
+
+
+def main() -> None:
+    """The `riskloop` executable: `app`, with a usage error (an unknown command or option, a
+    missing or malformed value) as one line on stderr and exit 2, like every other refusal of
+    bad input, instead of a framed box over several lines."""
+    import sys
+
+    try:
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:  # Typer's click errors: usage errors carry `ctx`
+        message = " ".join(exc.format_message().split())
+        if not message:  # no command given: the help was shown already
+            sys.exit(exc.exit_code)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" ('{ctx.command_path} --help' lists the options)" if ctx is not None else ""
+        typer.echo(f"error: {message}{hint}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -208,3 +208,30 @@ def test_a_bad_setting_is_named_in_one_line_before_any_command_runs(
         _fails(args, "invalid setting RISKLOOP_ENV: Input should be")
         _fails(args, "RISKLOOP_REVEAL_LIMIT_PER_HOUR: Input should be greater than or equal to 1")
     assert not (isolated_env / "riskloop.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["nosuch"], "No such command 'nosuch'. ('riskloop --help' lists the options)"),
+        (["score", "--in", "x.parquet"], "No such option: --in"),
+        (["train", "--task"], "Option '--task' requires an argument."),
+        (["generate", "--seed", "many"], "Invalid value for '--seed'"),
+    ],
+)
+def test_a_usage_error_of_the_installed_command_is_one_line(
+    args: list[str], expected: str, isolated_env: Path
+) -> None:
+    """The `riskloop` executable (the console script `make install` writes): a misspelt command
+    or option, or a missing or malformed value, is one `error:` line and exit 2, not a framed
+    box."""
+    import subprocess
+    import sys
+
+    riskloop = str(Path(sys.executable).with_name("riskloop"))
+    done = subprocess.run([riskloop, *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert expected in lines[0]
+    assert done.stdout == ""
