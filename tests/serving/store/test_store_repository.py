@@ -231,6 +231,35 @@ def test_audit_log_tells_the_story_in_order(store: WarningStore, scored: Callabl
     json.dumps(rows)
 
 
+def test_a_refused_attempt_is_in_the_warnings_story(store: WarningStore, scored: Callable) -> None:
+    """`refused` writes one `access_refused` row naming the action, the step, the case and
+    the rule; the warning's story finds it (on PostgreSQL too), and a route refusal names
+    the route without any case."""
+    (warning_id,) = _score(store, [scored("A", 0.9, "red")])
+    warning = store.get_warning(warning_id)
+    store.refused(
+        actor="user:tax", action="feedback", step="start", rule="not your case", warning=warning
+    )
+    store.refused(actor="user:tax", action="audit_read", rule="auditors only", path="GET /v1/audit")
+    story = store.audit_rows(warning_id=warning_id)
+    refused = [row for row in story if row["action"] == "access_refused"]
+    assert len(refused) == 1
+    assert refused[0]["actor"] == "user:tax" and refused[0]["task"] == TASK
+    assert refused[0]["detail"] == {
+        "attempted": "feedback",
+        "step": "start",
+        "rule": "not your case",
+        "warning_id": warning_id,
+    }
+    route = store.audit_rows(actor="user:tax")[-1]
+    assert route["detail"] == {
+        "attempted": "audit_read",
+        "rule": "auditors only",
+        "path": "GET /v1/audit",
+    }
+    assert route["task"] is None
+
+
 @pytest.mark.parametrize(
     "statement",
     [
