@@ -10,7 +10,7 @@ the warning was scored in the other one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from models import pages
@@ -19,7 +19,7 @@ from models.explain_plots import plot_language, waterfall_png
 from models.risk_model import RiskModel
 from models.scorer import ReasonRow, base_value, margin_from_score, reason_rows
 from models.spec import Lang
-from serving.console.case import timeline
+from serving.console.case import actor_in_words, timeline
 from serving.console.i18n import Messages
 
 _TEXT: dict[str, dict[Lang, str]] = {
@@ -175,12 +175,20 @@ def _reason_view(row: ReasonRow, lang: Lang) -> dict[str, object]:
     }
 
 
-def _history_rows(history: Sequence[Mapping[str, Any]], lang: Lang) -> list[list[object]]:
+def _history_rows(
+    history: Sequence[Mapping[str, Any]],
+    lang: Lang,
+    display_name: Callable[[str], str | None],
+) -> list[list[object]]:
     """The history as the console's timeline words it (statuses, departments, outcomes,
-    scores and missed deadlines in the page's language), actors as the audit log names them."""
+    scores and missed deadlines in the page's language), people by name, keys and riskloop's
+    own jobs said as such."""
     words = Messages(lang)
     items = timeline(
-        history, words, person=str, department_name=lambda code: department_in_words(code, lang)
+        history,
+        words,
+        person=lambda actor: actor_in_words(actor, words, display_name),
+        department_name=lambda code: department_in_words(code, lang),
     )
     note_label = words("field.note") + ("：" if lang == "zh" else ": ")
     joint = "；" if lang == "zh" else "; "
@@ -201,6 +209,7 @@ def render_warning_page(
     lang: str = "en",
     *,
     model_version: str | None = None,
+    display_name: Callable[[str], str | None] | None = None,
 ) -> str:
     """The explanation page of one stored warning, as a complete HTML document.
 
@@ -210,6 +219,8 @@ def render_warning_page(
         model: the task's model, for the catalog wording and the SHAP base value.
         lang: `en` or `zh`.
         model_version: the version of `model`, noted when it differs from the warning's own.
+        display_name: the name people read for an account (the store's `display_name`);
+            without it, people show as the audit log records them (`user:alice`).
 
     Raises:
         ValueError: the model is for another task than the warning.
@@ -232,5 +243,7 @@ def render_warning_page(
         reasons=[_reason_view(row, page_lang) for row in rows],
         chart=_waterfall(warning, rows, model, page_lang, model_version),
         actions=_localised_actions(warning.get("actions") or [], model, page_lang),
-        history=_history_rows(warning.get("history") or [], page_lang),
+        history=_history_rows(
+            warning.get("history") or [], page_lang, display_name or (lambda _name: None)
+        ),
     )

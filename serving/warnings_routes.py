@@ -242,7 +242,13 @@ def warning_explanation(
         return warning
     _look(service, actor, "warning_page", warning)
     served = service.served(warning["task"])
-    page = render_warning_page(warning, served.model, lang, model_version=served.version)
+    page = render_warning_page(
+        warning,
+        served.model,
+        lang,
+        model_version=served.version,
+        display_name=service.store.display_name,
+    )
     return HTMLResponse(page)
 
 

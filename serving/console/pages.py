@@ -349,7 +349,7 @@ def render_case(
 
     def person(actor: str) -> str:
         if actor not in names:
-            names[actor] = _person_name(console, actor, visit.t)
+            names[actor] = case_view.actor_in_words(actor, visit.t, console.store.display_name)
         return names[actor]
 
     department_choices = [
@@ -392,22 +392,6 @@ def render_case(
 def _task_departments(console: Console, task: str) -> list[str]:
     """The departments that handle `task`: the dispatch chooser's choices."""
     return [code for code, row in console.departments().items() if task in (row.get("tasks") or ())]
-
-
-def _person_name(console: Console, actor: str, t: Messages) -> str:
-    """`user:alice` as "Alice Wang (alice)"; a key or riskloop's own job says which it is."""
-    kind, _, name = actor.partition(":")
-    if kind == "system" and name:  # riskloop's own jobs have names in both languages
-        return t("actor.system", name=t.word("system", name))
-    if kind == "key" and name:
-        return t("actor.key", name=name)
-    if kind != "user" or not name:
-        return actor
-    try:
-        user = console.store.get_user(name)
-    except KeyError:
-        return actor
-    return f"{user.display_name} ({user.name})"
 
 
 def waterfall(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
@@ -525,7 +509,11 @@ def _stale(
         ),
         None,
     )
-    who = _person_name(console, str(last["actor"]), visit.t) if last else "–"
+    who = (
+        case_view.actor_in_words(str(last["actor"]), visit.t, console.store.display_name)
+        if last
+        else "–"
+    )
     when = case_view.local_time(last.get("at")) if last else "–"
     return render_case(
         console, request, visit, warning, status=409, stale={"who": who, "when": when}

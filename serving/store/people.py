@@ -275,6 +275,13 @@ class PeopleStore:
                 raise UserNotFound(name)
             return _record(user)
 
+    def display_name(self, name: str) -> str | None:
+        """The name people read for the account called `name` (None: no such account)."""
+        try:
+            return self.get_user(name).display_name
+        except UserNotFound:
+            return None
+
     def list_users(self) -> list[UserRecord]:
         """Every account, disabled ones included, by name."""
         with self._reads.begin() as session:

@@ -11,8 +11,7 @@ import pytest
 
 from models.pages import local_time
 from models.risk_model import RiskModel
-from models.scorer import score_frame
-from models.scorer import base_value, margin_from_score
+from models.scorer import base_value, margin_from_score, score_frame
 from serving.explanation_page import render_warning_page
 from serving.store.repository import WarningStore
 
@@ -142,3 +141,38 @@ def test_the_browser_check_catches_a_leaky_page(tmp_path: Path, browser_check) -
 def test_a_model_of_another_task_is_refused(synthetic_model: RiskModel) -> None:
     with pytest.raises(ValueError, match="telecom-fraud warning"):
         render_warning_page({"id": "x", "task": "telecom-fraud", "score": 0.5}, synthetic_model)
+
+
+def test_the_history_names_people_keys_and_riskloops_own_jobs(
+    synthetic_model: RiskModel,
+    synthetic_test_slice: tuple[pd.DataFrame, pd.DataFrame],
+    tmp_path: Path,
+) -> None:
+    """As the console does: a person by the name people read, an API key and riskloop's own
+    jobs said as such in the page's language; an account that no longer exists, or no lookup
+    at all, as the audit log records it."""
+    frame, _ = synthetic_test_slice
+    warning = _warning(synthetic_model, _high_risk_rows(synthetic_model, frame), tmp_path)
+    raised, dispatched = warning["history"][:2]
+    overdue = {
+        "event": "overdue",
+        "at": dispatched["at"],
+        "actor": "system:overdue",
+        "deadline": "first_action",
+        "due_at": dispatched["at"],
+        "department": "labour_inspection",
+    }
+    history = [
+        {**raised, "actor": "key:ingest"},
+        {**dispatched, "actor": "user:li"},
+        overdue,
+        {**dispatched, "actor": "user:gone"},
+    ]
+    worked = {**warning, "history": history}
+    names = {"li": "李主管"}
+    zh = render_warning_page(worked, synthetic_model, "zh", display_name=names.get)
+    assert "接口密钥 ingest" in zh and "李主管 (li)" in zh and "系统任务 超期巡检" in zh
+    assert "user:gone" in zh and "key:ingest" not in zh and "system:overdue" not in zh
+    en = render_warning_page(worked, synthetic_model, "en", display_name=names.get)
+    assert "API key ingest" in en and "李主管 (li)" in en and "riskloop job" in en
+    assert "user:li" in render_warning_page(worked, synthetic_model, "en")
