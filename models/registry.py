@@ -104,7 +104,8 @@ def load_registered_version(task: str, alias: str, uri: str) -> tuple[mlflow.Mlf
             raise  # an MlflowException too, but the registry itself is unusable
         except MlflowException as exc:
             raise RegistryError(
-                f"no {alias!r} model for task {spec.task} ({name}) in the MLflow registry at {uri}; "
+                f"no {alias!r} model for task {spec.task} ({name}) in the MLflow registry at "
+                f"{hide_password(uri)}; "
                 f"train one with `riskloop train --task {spec.task}`"
             ) from exc
 
@@ -135,7 +136,7 @@ def load_registered(
             )
         except (MlflowException, OSError) as exc:
             raise ModelLoadError(
-                f"cannot download {name} version {version.version} from {uri}: {exc}"
+                f"cannot download {name} version {version.version} from {hide_password(uri)}: {exc}"
             ) from exc
         model = RiskModel.load(local, spec=spec)
     info = ModelVersionInfo(

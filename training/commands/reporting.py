@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from features.tasks import names_in_words
+from models.settings import hide_password
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ def _load_model(spec: TaskSpec, version: int | None, alias: str) -> tuple[RiskMo
     except MlflowException:
         wanted = f"version {version}" if version is not None else f"alias {alias!r}"
         raise UserError(
-            f"no {wanted} of {name} in the MLflow registry at {uri}; "
+            f"no {wanted} of {name} in the MLflow registry at {hide_password(uri)}; "
             f"train one with `riskloop train --task {spec.task}`"
         ) from None
     with tempfile.TemporaryDirectory(prefix="riskloop-report-") as tmp:
