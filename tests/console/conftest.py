@@ -88,6 +88,12 @@ class Console:
             rows = connection.execute(statement, params).fetchall()
         return rows
 
+    def case_state(self, warning_id: str) -> tuple[Any, ...]:
+        """The case's status, department and version, as stored."""
+        return self.sql(
+            "SELECT status, department, version FROM warnings WHERE id = ?", warning_id
+        )[0]
+
     def age_session(self, seconds: float, column: str = "last_seen_at") -> None:
         """Move every live session's last activity (or its sign-in, `created_at`) `seconds`
         into the past."""
@@ -264,6 +270,26 @@ class Person:
 
     def sign_out(self) -> None:
         self.page.locator("header form[action$='/sign-out'] button").click()
+        self.page.wait_for_load_state()
+
+    def open_case(
+        self, *, task: str = "wage-arrears", status: str = "open", level: str | None = None
+    ) -> str:
+        """Open the highest-scored case of the queue filtered to `task`, `status` (and
+        `level`); its warning id."""
+        shown = f"&level={level}" if level else ""
+        self.go(f"/console/queue?task={task}&status={status}{shown}&sort=score")
+        link = self.page.locator("table.queue a").first
+        warning_id = str(link.get_attribute("href")).rsplit("/", 1)[-1]
+        link.click()
+        self.page.wait_for_load_state()
+        return warning_id
+
+    def dispatch(self, department: str = "labour_inspection") -> None:
+        """Submit the open case page's dispatch form to `department`."""
+        form = self.page.locator("form[aria-labelledby='act-dispatch']")
+        form.locator("select[name=department]").select_option(department)
+        form.get_by_role("button").click()
         self.page.wait_for_load_state()
 
     def cookie(self, name: str) -> dict[str, Any] | None:

@@ -15,22 +15,6 @@ import pytest
 from tests.console.conftest import PASSWORD, Console
 
 
-def _open_case(viewer: Any, *, status: str = "open", task: str = "wage-arrears") -> str:
-    """Open the first case of the queue filtered to `status`; its warning id."""
-    viewer.go(f"/console/queue?task={task}&status={status}&sort=score")
-    link = viewer.page.locator("table.queue a").first
-    warning_id = str(link.get_attribute("href")).rsplit("/", 1)[-1]
-    link.click()
-    viewer.page.wait_for_load_state()
-    return warning_id
-
-
-def _state(console_service: Console, warning_id: str) -> tuple[Any, ...]:
-    return console_service.sql(
-        "SELECT status, department, version FROM warnings WHERE id = ?", warning_id
-    )[0]
-
-
 def _session_client(console_service: Console, viewer: Any) -> httpx.Client:
     cookie = viewer.cookie("riskloop_console")
     assert cookie is not None
@@ -48,8 +32,8 @@ def test_a_form_without_the_right_csrf_token_is_refused_and_changes_nothing(
 ) -> None:
     sup = person()
     sup.sign_in("sup")
-    warning_id = _open_case(sup)
-    before = _state(console_service, warning_id)
+    warning_id = sup.open_case()
+    before = console_service.case_state(warning_id)
     # in the browser: the page's own form with its token removed or replaced
     form = sup.page.locator("form[aria-labelledby='act-dispatch']")
     form.locator("select[name=department]").select_option("labour_inspection")
@@ -68,7 +52,7 @@ def test_a_form_without_the_right_csrf_token_is_refused_and_changes_nothing(
             data["csrf"] = token
         assert client.post(f"/console/cases/{warning_id}/act", data=data).status_code == 403
         assert client.post("/console/lang", data={"lang": "en"}).status_code == 403
-    assert _state(console_service, warning_id) == before
+    assert console_service.case_state(warning_id) == before
     lang = console_service.sql("SELECT lang FROM users WHERE name = 'sup'")[0][0]
     assert lang == "zh"
 
@@ -82,7 +66,7 @@ def test_an_expired_session_signs_in_again_and_returns_to_the_page(
 ) -> None:
     sup = person()
     sup.sign_in("sup")
-    warning_id = _open_case(sup)
+    warning_id = sup.open_case()
     case_path = f"/console/cases/{warning_id}"
     # idle time-out 30 minutes, absolute 12 hours after sign-in (the defaults)
     console_service.age_session(seconds, column)
@@ -105,7 +89,7 @@ def test_a_note_with_a_script_shows_as_text(person: Any, console_service: Consol
     dialogs: list[str] = []
     sup.sign_in("sup")
     sup.page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    _open_case(sup)
+    sup.open_case()
     form = sup.page.locator("form[aria-labelledby='act-dispatch']")
     form.locator("select[name=department]").select_option("labour_inspection")
     form.locator("textarea[name=note]").fill("<script>alert(1)</script>")
@@ -123,13 +107,10 @@ def test_a_stale_form_gets_the_lost_update_message(person: Any, console_service:
     first, second = person(), person()
     first.sign_in("sup")
     second.sign_in("sup")
-    warning_id = _open_case(first)
+    warning_id = first.open_case()
     second.go(f"/console/cases/{warning_id}")
-    dispatch = first.page.locator("form[aria-labelledby='act-dispatch']")
-    dispatch.locator("select[name=department]").select_option("labour_inspection")
-    dispatch.get_by_role("button").click()
-    first.page.wait_for_load_state()
-    after_first = _state(console_service, warning_id)
+    first.dispatch()
+    after_first = console_service.case_state(warning_id)
     # the second page still carries the version it was drawn at
     triage = second.page.locator("form[aria-labelledby='act-triage_close']")
     triage.locator("select[name=outcome]").select_option("false_alarm")
@@ -138,7 +119,7 @@ def test_a_stale_form_gets_the_lost_update_message(person: Any, console_service:
     assert answer.value.status == 409
     stale = second.page.locator("#stale").inner_text()
     assert "已被他人更新" in stale and "王主管 (sup)" in stale
-    assert _state(console_service, warning_id) == after_first
+    assert console_service.case_state(warning_id) == after_first
     assert after_first[0] == "dispatched"
 
 
@@ -248,7 +229,7 @@ def test_sign_in_returns_only_to_console_pages(console_service: Console) -> None
 def test_reveal_needs_a_purpose_and_is_audited(person: Any, console_service: Console) -> None:
     sup = person()
     sup.sign_in("sup")
-    warning_id = _open_case(sup)
+    warning_id = sup.open_case()
     form = sup.page.locator("form[aria-labelledby='act-reveal']")
     form.locator("textarea[name=purpose]").fill("核实欠薪线索，联系企业")
     form.get_by_role("button").click()
@@ -294,11 +275,8 @@ def test_disabling_an_account_ends_its_console_session(
 def test_an_officer_sends_a_case_back_with_a_note(person: Any, console_service: Console) -> None:
     sup = person()
     sup.sign_in("sup")
-    warning_id = _open_case(sup)
-    dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
-    dispatch.locator("select[name=department]").select_option("labour_inspection")
-    dispatch.get_by_role("button").click()
-    sup.page.wait_for_load_state()
+    warning_id = sup.open_case()
+    sup.dispatch()
     lab = person()
     lab.sign_in("lab")
     lab.go(f"/console/cases/{warning_id}")
@@ -313,11 +291,11 @@ def test_an_officer_sends_a_case_back_with_a_note(person: Any, console_service: 
             data={"csrf": csrf, "version": version, "transition": "send_back", "note": ""},
         )
         assert refused.status_code == 409
-    assert _state(console_service, warning_id)[:2] == ("dispatched", "labour_inspection")
+    assert console_service.case_state(warning_id)[:2] == ("dispatched", "labour_inspection")
     back.locator("textarea[name=note]").fill("不属于本部门辖区")
     back.get_by_role("button").click()
     lab.page.wait_for_load_state()
-    assert _state(console_service, warning_id)[:2] == ("open", None)
+    assert console_service.case_state(warning_id)[:2] == ("open", None)
     # the case left the officer's sight: they are back on their queue, told it was sent
     assert lab.page.url.endswith("/console/queue?done=send_back")
     assert lab.page.locator("p.flash").inner_text() == "已退回主管。"

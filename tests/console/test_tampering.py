@@ -12,18 +12,8 @@ from typing import Any
 import httpx
 
 from tests.console.conftest import PASSWORD, Console
-from tests.console.test_security import _state
 
-
-def _open_case(viewer: Any) -> str:
-    """Open the highest-scored open yellow wage-arrears case (the red ones are left to the
-    walk-through); its warning id."""
-    viewer.go("/console/queue?task=wage-arrears&status=open&level=yellow&sort=score")
-    link = viewer.page.locator("table.queue a").first
-    warning_id = str(link.get_attribute("href")).rsplit("/", 1)[-1]
-    link.click()
-    viewer.page.wait_for_load_state()
-    return warning_id
+# each test opens an open yellow wage-arrears case: the red ones are left to the walk-through
 
 
 def test_a_case_cannot_be_dispatched_to_a_department_the_chooser_never_offered(
@@ -31,8 +21,8 @@ def test_a_case_cannot_be_dispatched_to_a_department_the_chooser_never_offered(
 ) -> None:
     sup = person()
     sup.sign_in("sup")
-    warning_id = _open_case(sup)
-    before = _state(console_service, warning_id)
+    warning_id = sup.open_case(level="yellow")
+    before = console_service.case_state(warning_id)
     dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
     offered = dispatch.locator("select[name=department] option").evaluate_all(
         "options => options.map(o => o.value)"
@@ -46,7 +36,7 @@ def test_a_case_cannot_be_dispatched_to_a_department_the_chooser_never_offered(
         dispatch.get_by_role("button").click()
     assert answer.value.status == 400
     assert "不承办此类预警" in sup.page.locator("main").inner_text()
-    assert _state(console_service, warning_id) == before
+    assert console_service.case_state(warning_id) == before
     # so the anti-fraud officer never gets a wage-arrears case in their queue
     fraud = person()
     fraud.sign_in("fraud")
@@ -71,7 +61,7 @@ def test_every_answer_showing_a_case_is_a_recorded_look(
     """The stale-form page and the refused-reveal page show the whole case: each is a look."""
     sup = person()
     sup.sign_in("sup")
-    warning_id = _open_case(sup)
+    warning_id = sup.open_case(level="yellow")
     opened = _looks(console_service, "sup", warning_id)
     assert opened >= 1
     # a form drawn at an older version: the lost-update answer shows the case as it is now
@@ -156,8 +146,8 @@ def test_an_over_long_note_is_refused_in_the_persons_words(
 ) -> None:
     sup = person()
     sup.sign_in("sup")
-    warning_id = _open_case(sup)
-    before = _state(console_service, warning_id)
+    warning_id = sup.open_case(level="yellow")
+    before = console_service.case_state(warning_id)
     # a note past the server's limit (the browser's maxlength removed)
     dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
     dispatch.locator("select[name=department]").select_option("labour_inspection")
@@ -169,7 +159,7 @@ def test_an_over_long_note_is_refused_in_the_persons_words(
     assert answer.value.status == 400
     shown = sup.page.locator("main").inner_text()
     assert "备注" in shown and "4000" in shown and "longer than" not in shown
-    assert _state(console_service, warning_id) == before
+    assert console_service.case_state(warning_id) == before
 
 
 def test_over_long_sign_in_and_language_fields_are_a_400_not_a_500(
@@ -210,8 +200,8 @@ def test_a_tampered_outcome_is_refused_in_the_persons_words(
 ) -> None:
     sup = person()
     sup.sign_in("sup")
-    warning_id = _open_case(sup)
-    before = _state(console_service, warning_id)
+    warning_id = sup.open_case(level="yellow")
+    before = console_service.case_state(warning_id)
     # triage may close only as a false alarm or unreachable: slip `prevented` into the chooser
     triage = sup.page.locator("form[aria-labelledby='act-triage_close']")
     triage.locator("select[name=outcome]").evaluate(
@@ -222,7 +212,7 @@ def test_a_tampered_outcome_is_refused_in_the_persons_words(
     assert answer.value.status == 400
     shown = sup.page.locator("main").inner_text()
     assert "处置结果无效" in shown and "needs" not in shown and "outcome" not in shown
-    assert _state(console_service, warning_id) == before
+    assert console_service.case_state(warning_id) == before
 
 
 def test_riskloops_own_jobs_are_named_in_the_pages_language(
@@ -252,12 +242,9 @@ def test_sending_back_without_a_note_is_refused_in_the_persons_words(
 ) -> None:
     sup = person()
     sup.sign_in("sup")
-    warning_id = _open_case(sup)
-    dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
-    dispatch.locator("select[name=department]").select_option("labour_inspection")
-    dispatch.get_by_role("button").click()
-    sup.page.wait_for_load_state()
-    before = _state(console_service, warning_id)
+    warning_id = sup.open_case(level="yellow")
+    sup.dispatch()
+    before = console_service.case_state(warning_id)
     lab = person()
     lab.sign_in("lab")
     lab.go(f"/console/cases/{warning_id}")
@@ -268,7 +255,7 @@ def test_sending_back_without_a_note_is_refused_in_the_persons_words(
     assert answer.value.status == 409
     shown = lab.page.locator("main p.error").inner_text()
     assert "请填写退回原因" in shown and "needs" not in shown
-    assert _state(console_service, warning_id) == before
+    assert console_service.case_state(warning_id) == before
 
 
 def test_an_administrator_lands_on_a_page_they_may_see(
@@ -401,7 +388,7 @@ def test_the_lost_update_message_names_who_changed_the_case_not_a_later_overdue_
     first, second = person(), person()
     first.sign_in("sup")
     second.sign_in("sup")
-    warning_id = _open_case(first)
+    warning_id = first.open_case(level="yellow")
     second.go(f"/console/cases/{warning_id}")
     dispatch = first.page.locator("form[aria-labelledby='act-dispatch']")
     dispatch.locator("select[name=department]").select_option(index=1)
@@ -428,8 +415,8 @@ def test_a_note_with_control_characters_is_refused(person: Any, console_service:
 
     sup = person()
     sup.sign_in("sup")
-    warning_id = _open_case(sup)
-    before = _state(console_service, warning_id)
+    warning_id = sup.open_case(level="yellow")
+    before = console_service.case_state(warning_id)
     form = sup.page.locator("form[aria-labelledby='act-dispatch']")
     fields = {
         "csrf": str(form.locator("input[name=csrf]").get_attribute("value")),
@@ -441,7 +428,7 @@ def test_a_note_with_control_characters_is_refused(person: Any, console_service:
         for bad in ("a\x00b", "bell\x07", "esc\x1b[31m"):
             answer = client.post(f"/console/cases/{warning_id}/act", data={**fields, "note": bad})
             assert answer.status_code == 400 and "备注" in answer.text, bad
-        assert _state(console_service, warning_id) == before
+        assert console_service.case_state(warning_id) == before
         fine = client.post(
             f"/console/cases/{warning_id}/act", data={**fields, "note": "第一行\r\n第二行\t完"}
         )
@@ -508,12 +495,9 @@ def test_rerouting_to_the_department_that_holds_the_case_is_refused_in_the_perso
 ) -> None:
     sup = person()
     sup.sign_in("sup")
-    warning_id = _open_case(sup)
-    dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
-    dispatch.locator("select[name=department]").select_option("labour_inspection")
-    dispatch.get_by_role("button").click()
-    sup.page.wait_for_load_state()
-    before = _state(console_service, warning_id)
+    warning_id = sup.open_case(level="yellow")
+    sup.dispatch()
+    before = console_service.case_state(warning_id)
     reroute = sup.page.locator("form[aria-labelledby='act-reroute']")
     offered = reroute.locator("select[name=department] option").evaluate_all(
         "options => options.map(o => o.value)"
@@ -527,7 +511,7 @@ def test_rerouting_to_the_department_that_holds_the_case_is_refused_in_the_perso
     assert answer.value.status == 400
     shown = sup.page.locator("main").inner_text()
     assert "请从列表中选择" in shown and "already" not in shown
-    assert _state(console_service, warning_id) == before
+    assert console_service.case_state(warning_id) == before
 
 
 def test_a_wrong_password_on_the_english_sign_in_page_answers_in_english(

@@ -8,6 +8,9 @@ scores; `riskloop models` and `riskloop score` see the registry.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -110,26 +113,30 @@ def test_train_promote_round_trip(
     assert scored["reason_1"].str.endswith("risk)").all()
 
 
+def _riskloop_in_a_fresh_process(
+    args: list[str], cwd: Path, timeout: int
+) -> subprocess.CompletedProcess[str]:
+    """`riskloop ARGS` as the installed command runs it (`training.cli:main`), in its own
+    process in `cwd`, with none of this session's RISKLOOP_ or MLFLOW_ settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RISKLOOP_", "MLFLOW_"))}
+    return subprocess.run(
+        [sys.executable, "-c", "from training.cli import main; main()", *args],
+        cwd=cwd,
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def test_train_keeps_mlflow_info_lines_off_the_terminal(
     tmp_path: Path, city_data: dict[str, TrainingData]
 ) -> None:
     """A fresh store, as a new user's first `riskloop train` in its own process."""
-    import os
-    import subprocess
-    import sys
-
     dataset = tmp_path / "fraud.parquet"
     city_data[TASK].frame.to_parquet(dataset)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RISKLOOP_", "MLFLOW_"))}
     command = ["train", "--task", TASK, "--dataset", str(dataset), "--max-rounds", "5"]
-    result = subprocess.run(
-        [sys.executable, "-c", "from training.cli import app; app()", *command],
-        cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = _riskloop_in_a_fresh_process(command, tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr
     assert " INFO " not in result.stderr, result.stderr
     assert "version 1" in result.stdout
@@ -137,20 +144,8 @@ def test_train_keeps_mlflow_info_lines_off_the_terminal(
 
 def test_the_main_job_keeps_mlflow_info_lines_off_the_terminal(tmp_path: Path) -> None:
     """`riskloop run` on a fresh folder (small city, no service): its own lines, no MLflow INFO."""
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RISKLOOP_", "MLFLOW_"))}
     command = ["run", "--size", "small", "--no-serve"]
-    result = subprocess.run(
-        [sys.executable, "-c", "from training.cli import app; app()", *command],
-        cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = _riskloop_in_a_fresh_process(command, tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr
     assert " INFO " not in result.stdout + result.stderr
     assert "registered riskloop-dispute-escalation v1" in result.stdout + result.stderr
