@@ -18,6 +18,7 @@ is not a fixed list. Two things follow, both planted in the realistic profile on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -65,6 +66,31 @@ class Tenure:
         after_entry = np.isnat(entry) | (time >= entry)
         before_exit = np.isnat(exit_) | (time < exit_)
         return after_entry & before_exit
+
+
+class Registry(Protocol):
+    """A chunk's registry as a simulator keeps it: unit ids, the registry table, its tenure."""
+
+    @property
+    def ids(self) -> np.ndarray: ...
+
+    @property
+    def frame(self) -> pd.DataFrame: ...
+
+    @property
+    def tenure(self) -> Tenure | None: ...
+
+
+def registered_units(units: Registry, as_of: np.ndarray) -> np.ndarray:
+    """(units, as-of dates) True where the registry shows the unit in the city: its registry
+    row on record (`available_at`) and not gone yet (deregistered, moved out); every unit at
+    every date where no tenure was drawn (the clean profile)."""
+    if units.tenure is None:
+        return np.ones((len(units.ids), len(as_of)), dtype=bool)
+    available = units.frame["available_at"].to_numpy(dtype="datetime64[ns]")
+    exit_ = units.tenure.exit
+    gone = ~np.isnat(exit_)[:, None] & (exit_[:, None] <= as_of[None, :])
+    return (available[:, None] <= as_of[None, :]) & ~gone
 
 
 def draw_tenure(
