@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -259,3 +262,56 @@ def test_concurrent_first_scores_raise_one_warning_per_entity(
     assert store.list_warnings(task=TASK)["total"] == 30
     history = store.get_warning(str(answers[0][0]))["history"]
     assert [event["event"] for event in history] == ["raised"] + ["score_update"] * 3
+
+
+@contextmanager
+def _writes_held(store: WarningStore, warning_id: str) -> Iterator[None]:
+    """Another transaction holding the warning, as a disposition being written does: its row
+    locked (PostgreSQL), or the database's one write lock (SQLite)."""
+    if store.is_sqlite:
+        other = sqlite3.connect(str(store.engine.url.database), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            other.execute("COMMIT")
+            other.close()
+        return
+    with store.engine.connect() as other, other.begin():
+        other.execute(text("SELECT id FROM warnings WHERE id = :id FOR UPDATE"), {"id": warning_id})
+        yield
+
+
+def test_a_rescore_that_waited_for_a_warning_is_dated_when_it_was_applied(
+    store: WarningStore, scored: Callable
+) -> None:
+    """A re-score that waited for a warning another transaction held (a disposition being
+    written) was dated when it began, not when it was applied: on PostgreSQL a history read
+    `disposition` (closed) at 16:00:13.514 followed by `score_after_close` at 16:00:13.501,
+    and the warning's `updated_at` went back in time."""
+    (warning_id,) = _raise(store, scored, 1)
+    errors: list[BaseException] = []
+
+    def rescore() -> None:
+        try:
+            store.record_scores(
+                actor="scorer",
+                task=TASK,
+                model_name="m",
+                model_version="1",
+                results=[scored("D000", 0.8, "orange")],
+            )
+        except BaseException as exc:
+            errors.append(exc)
+
+    with _writes_held(store, warning_id):
+        waiting = threading.Thread(target=rescore)
+        waiting.start()
+        time.sleep(0.5)  # the re-score has begun and waits for the warning
+        released = datetime.now(UTC)
+    waiting.join()
+    assert errors == []
+    warning = store.get_warning(warning_id)
+    assert [event["event"] for event in warning["history"]] == ["raised", "score_update"]
+    assert datetime.fromisoformat(warning["history"][-1]["at"]) >= released
+    assert datetime.fromisoformat(warning["updated_at"]) >= released
