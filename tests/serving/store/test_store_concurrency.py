@@ -315,3 +315,56 @@ def test_a_rescore_that_waited_for_a_warning_is_dated_when_it_was_applied(
     assert [event["event"] for event in warning["history"]] == ["raised", "score_update"]
     assert datetime.fromisoformat(warning["history"][-1]["at"]) >= released
     assert datetime.fromisoformat(warning["updated_at"]) >= released
+
+
+def test_a_warning_read_while_it_is_worked_is_one_moments_warning(
+    store: WarningStore, scored: Callable
+) -> None:
+    """A read of one warning is two statements (the warning, then its history): on
+    PostgreSQL each saw its own snapshot, so a step committed in between gave a warning still
+    `open` at version 1 whose history already held its dispatch (2 reads in 720 here). The
+    warning, its history and a listing's page and total are each read from one snapshot."""
+    ids = _raise(store, scored, 60)
+    done = threading.Event()
+    torn: list[tuple[str, list[str], int]] = []
+    reads: list[int] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for status, department, outcome in WALK:
+                for warning_id in ids:
+                    store.add_feedback(
+                        warning_id,
+                        actor="worker",
+                        status=status,
+                        department=department,
+                        outcome=outcome,
+                        note=None,
+                    )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+
+    def read() -> None:
+        count = 0
+        while not done.is_set():
+            for warning_id in ids:
+                warning = store.get_warning(warning_id)
+                steps = [e["to"] for e in warning["history"] if e["event"] == "disposition"]
+                if (steps or ["open"])[-1] != warning["status"] or warning["version"] != len(
+                    steps
+                ) + 1:
+                    torn.append((warning["status"], steps, warning["version"]))
+                count += 1
+        reads.append(count)
+
+    threads = [threading.Thread(target=work)] + [threading.Thread(target=read) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sum(reads) > 1000
+    assert torn == []
