@@ -345,7 +345,17 @@ def _feedback_step(
             "description": "The warning changed (was re-routed) while the request was decided",
         },
         410: {"model": schemas.ErrorResponse, "description": "The encrypted id was purged"},
-        429: {"model": schemas.ErrorResponse, "description": "Hourly reveal limit reached"},
+        429: {
+            "model": schemas.ErrorResponse,
+            "description": "Hourly reveal limit reached",
+            "headers": {
+                "Retry-After": {
+                    "description": "Seconds until the actor may reveal again",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            },
+        },
     },
 )
 def reveal(
