@@ -38,6 +38,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": schemas.ErrorResponse, "description": "No such warning"}
 }
+#: How often a step or reveal sent without a version is decided again when the warning
+#: changed between the handler's read and its write (a re-score, a colleague's step): the
+#: caller read no version, so only a new decision that refuses is their answer.
+_DECISIONS = 3
 _CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {
         "model": schemas.ErrorResponse,
@@ -264,6 +268,21 @@ def add_feedback(
 ) -> Any:
     """Record a disposition step (dispatch, start, close with an outcome, or send back)."""
     actor = request_actor(request)
+    # a caller who sent a version is held to it; one who did not never read a version
+    attempts = 1 if feedback.expected_version is not None else _DECISIONS
+    for _ in range(attempts):
+        try:
+            return _feedback_step(service, actor, warning_id, feedback)
+        except StaleWarning as exc:
+            conflict = exc
+    return JSONResponse({"error": str(conflict)}, status_code=409)
+
+
+def _feedback_step(
+    service: Any, actor: Actor, warning_id: str, feedback: schemas.FeedbackCreate
+) -> Any:
+    """Decide the step on the warning as read now and write it to that version; raises
+    `StaleWarning` when the warning changed between the read and the write."""
     warning = _allowed_warning(service, actor, "feedback", warning_id)
     if isinstance(warning, JSONResponse):
         return warning
@@ -308,7 +327,7 @@ def add_feedback(
             )
     except WarningNotFound:
         return _not_found(warning_id)
-    except (TransitionError, StaleWarning) as exc:
+    except TransitionError as exc:
         return JSONResponse({"error": str(exc)}, status_code=409)
     return schemas.WarningPublic.model_validate(updated)
 
@@ -326,7 +345,17 @@ def add_feedback(
             "description": "The warning changed (was re-routed) while the request was decided",
         },
         410: {"model": schemas.ErrorResponse, "description": "The encrypted id was purged"},
-        429: {"model": schemas.ErrorResponse, "description": "Hourly reveal limit reached"},
+        429: {
+            "model": schemas.ErrorResponse,
+            "description": "Hourly reveal limit reached",
+            "headers": {
+                "Retry-After": {
+                    "description": "Seconds until the actor may reveal again",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            },
+        },
     },
 )
 def reveal(
@@ -335,6 +364,17 @@ def reveal(
     """Who the warning is about, for a person or key allowed to work the case; the purpose is
     kept in the audit log, and each actor may reveal a limited number of ids per hour."""
     actor = request_actor(request)
+    for _ in range(_DECISIONS):
+        try:
+            return _reveal_once(service, actor, warning_id, body)
+        except StaleWarning as exc:
+            conflict = exc
+    return JSONResponse({"error": str(conflict)}, status_code=409)
+
+
+def _reveal_once(service: Any, actor: Actor, warning_id: str, body: schemas.RevealRequest) -> Any:
+    """Decide the reveal on the warning as read now and reveal it only at that version;
+    raises `StaleWarning` when the warning changed between the read and the reveal."""
     warning = _allowed_warning(service, actor, "reveal", warning_id)
     if isinstance(warning, JSONResponse):
         return warning
@@ -346,8 +386,6 @@ def reveal(
             limit=service.settings.reveal_limit_per_hour,
             expected_version=int(warning["version"]),  # the version the policy decided on
         )
-    except StaleWarning as exc:
-        return JSONResponse({"error": str(exc)}, status_code=409)
     except RevealLimited as exc:
         return JSONResponse(
             {"error": str(exc)},

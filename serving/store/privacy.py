@@ -27,6 +27,8 @@ from serving.store.pseudonym import scrub_text
 
 REVEAL_ACTION = "identity_reveal"
 MIN_PURPOSE_CHARS = 10
+#: PostgreSQL advisory-lock space of the reveal limit ("rvl"); the actor's hash is the key
+_REVEAL_LOCK_SPACE = 0x72766C
 
 
 class RevealLimited(Exception):
@@ -125,7 +127,17 @@ class PrivacyStore:
     def _check_reveal_limit(
         self, session: Session, actor: str, limit: int, window: timedelta, now: datetime
     ) -> None:
-        """Count the actor's reveals in the window (a write transaction: no race past it)."""
+        """Count the actor's reveals in the window (a write transaction: no race past it).
+
+        SQLite runs one writer at a time. PostgreSQL's writers run side by side, each locking
+        only its own warning: two reveals of different warnings would count the same rows
+        and pass the limit together, so the actor's count is taken under a transaction-level
+        advisory lock of their own, held until the reveal's audit row is committed.
+        """
+        if not self._is_sqlite:
+            session.execute(
+                select(func.pg_advisory_xact_lock(_REVEAL_LOCK_SPACE, func.hashtext(actor)))
+            )
         since = utc_bound(self._is_sqlite, now - window)
         recent = session.execute(
             select(func.count(), func.min(AuditEntry.at)).where(

@@ -95,7 +95,15 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
             raise StoreUnavailable(url, exc) from exc
         self._is_sqlite = self._engine.dialect.name == "sqlite"
         write_engine = self._engine.execution_options(riskloop_write=True)
-        self._reads = sessionmaker(self._engine, expire_on_commit=False)
+        # a read is often several statements (a warning and its history, a page and its
+        # total): one snapshot for all of them, as SQLite's read transaction gives; a
+        # read-only transaction at this level never fails on a concurrent write
+        read_engine = (
+            self._engine
+            if self._is_sqlite
+            else self._engine.execution_options(isolation_level="REPEATABLE READ")
+        )
+        self._reads = sessionmaker(read_engine, expire_on_commit=False)
         self._writes = sessionmaker(write_engine, expire_on_commit=False)
         # SQLite has one writer at a time: concurrent score requests share transactions
         self._grouped = (

@@ -205,11 +205,13 @@ class ScoreWriter:
         for new warnings, one executemany UPDATE for re-scored ones, one INSERT each for the
         history, the audit rows (the request's own row first) and the scored records.
         """
+        session.connection()  # the transaction begins (SQLite: waits for the write lock)
+        warned = [item for item in prepared if item["risk_level"] in WARNING_LEVELS]
+        states = self._existing_warnings(session, task, warned)  # PostgreSQL: waits for them
+        # dated after every wait: a re-score that waited for a disposition comes after it
         now = utc_now()
         if prepared:
             self._insert_scored_records(session, task, model_name, model_version, prepared, now)
-        warned = [item for item in prepared if item["risk_level"] in WARNING_LEVELS]
-        states = self._existing_warnings(session, task, warned)
         batch = _Batch(
             actor=actor, task=task, model_name=model_name, model_version=model_version, now=now
         )

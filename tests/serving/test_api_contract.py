@@ -116,6 +116,15 @@ def test_error_answers_are_documented_as_json(document: dict) -> None:
     assert document["paths"]["/v1/models"]["get"]["security"] == [{"bearer": []}]
 
 
+def test_the_reveal_limits_retry_after_is_in_the_document(document: dict) -> None:
+    """The 429 of a reveal past the hourly limit carries `Retry-After` (issue 12), but
+    `/docs.json` did not say so: a client generated from it could not know when to retry."""
+    limited = document["paths"]["/v1/warnings/{warning_id}/reveal"]["post"]["responses"]["429"]
+    header = limited["headers"]["Retry-After"]
+    assert header["required"] is True
+    assert header["schema"] == {"type": "integer", "minimum": 1}
+
+
 def test_a_path_the_mount_cannot_route_is_a_json_404(served: Served) -> None:
     with served.client() as client:
         for bare in ("/v1", "/v1?x=1"):  # the API's root: was the mount's plain-text 404

@@ -432,3 +432,65 @@ def test_an_identity_is_revealed_only_while_the_case_is_the_revealers(
         if codes[0] == 200 and order != ["identity_reveal", "disposition"]:
             late.append((warning_id, order))
     assert not late, late
+
+
+def test_a_step_sent_without_a_version_is_not_refused_for_a_re_score_landing_meanwhile(
+    world: World, served: Served
+) -> None:
+    """A client that sends no `expected_version` never read a version, yet its dispatch,
+    start or close answered 409 "changed since you read it" whenever a re-score of the unit
+    landed between the handler's own read and its write (20 of 110 steps against two
+    re-scoring clients). The step is decided again on the new version; a version the client
+    did send is still held to (409), and a reveal is decided again the same way."""
+    from .test_service import as_records
+
+    records = as_records(TASK, materialized(served, TASK))
+    for i, record in enumerate(records):
+        record["entity_id"] = f"rescored-{i}"
+    scorer, supervisor = world.headers["key:scorer"], world.headers["sup_county"]
+    desk = world.headers["key:labour-desk"]
+    with world.client() as client:
+        scored = client.post(f"/v1/{TASK}/score", json={"records": records}, headers=scorer)
+        warned = [r["warning_id"] for r in scored.json()["results"] if r["warning_id"]][:20]
+    assert len(warned) == 20
+    done = threading.Event()
+
+    def rescore() -> None:
+        with world.client() as client:
+            while not done.is_set():
+                answer = client.post(f"/v1/{TASK}/score", json={"records": records}, headers=scorer)
+                assert answer.status_code == 200, answer.text
+
+    def work(warning_id: str) -> list[int]:
+        steps = [
+            ({"status": "dispatched", "department": "labour_inspection"}, supervisor),
+            ({"status": "in_progress"}, desk),
+            ({"status": "closed", "outcome": "confirmed"}, desk),
+        ]
+        path = f"/v1/warnings/{warning_id}"
+        with world.client() as client:
+            codes = [
+                client.post(f"{path}/feedback", json=body, headers=headers).status_code
+                for body, headers in steps
+            ]
+            revealed = client.post(
+                f"{path}/reveal", json={"purpose": "re-score race"}, headers=desk
+            )
+        return [*codes, revealed.status_code]
+
+    with ThreadPoolExecutor(4) as pool:
+        rescorers = [pool.submit(rescore) for _ in range(2)]
+        try:
+            codes = list(pool.map(work, warned, chunksize=1))
+        finally:
+            done.set()
+        for rescorer in rescorers:
+            rescorer.result()
+    assert all(answer == [200, 200, 200, 200] for answer in codes), codes
+    with world.client() as client:
+        stale = client.post(
+            f"/v1/warnings/{warned[0]}/feedback",
+            json={"status": "closed", "outcome": "confirmed", "expected_version": 1},
+            headers=desk,
+        )
+    assert stale.status_code == 409 and "changed since you read it" in stale.json()["error"]

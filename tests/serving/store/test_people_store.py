@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -168,6 +169,34 @@ def test_reveal_decrypts_audits_and_limits(sealed: WarningStore, scored: Callabl
         ("user:b", "phone the employer"),
     ]
     assert all(r["detail"]["key_id"] == "k-new" for r in reveals)
+
+
+def test_concurrent_reveals_of_different_warnings_stay_within_the_limit(
+    sealed: WarningStore, scored: Callable
+) -> None:
+    """One actor revealing several cases at the same moment: on PostgreSQL each reveal locked
+    only its own warning, so concurrent reveals all counted the same earlier rows and passed
+    the hourly limit together (6 of 12 with a limit of 3 over the API)."""
+    warning_ids = _raise(sealed, scored, *[f"E-RACE-{i}" for i in range(12)])
+    start = threading.Barrier(len(warning_ids))
+    answers: list[str] = []
+
+    def reveal(warning_id: str) -> None:
+        start.wait()
+        try:
+            sealed.reveal(warning_id, actor="user:a", purpose="on-site visit", limit=3)
+            answers.append("revealed")
+        except RevealLimited:
+            answers.append("limited")
+
+    threads = [threading.Thread(target=reveal, args=(w,)) for w in warning_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == ["limited"] * 9 + ["revealed"] * 3
+    reveals = [row for row in sealed.audit_rows() if row["action"] == "identity_reveal"]
+    assert len(reveals) == 3
 
 
 def test_the_warnings_own_id_written_in_a_note_or_purpose_is_stored_as_its_pseudonym(

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -259,3 +262,109 @@ def test_concurrent_first_scores_raise_one_warning_per_entity(
     assert store.list_warnings(task=TASK)["total"] == 30
     history = store.get_warning(str(answers[0][0]))["history"]
     assert [event["event"] for event in history] == ["raised"] + ["score_update"] * 3
+
+
+@contextmanager
+def _writes_held(store: WarningStore, warning_id: str) -> Iterator[None]:
+    """Another transaction holding the warning, as a disposition being written does: its row
+    locked (PostgreSQL), or the database's one write lock (SQLite)."""
+    if store.is_sqlite:
+        other = sqlite3.connect(str(store.engine.url.database), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            other.execute("COMMIT")
+            other.close()
+        return
+    with store.engine.connect() as other, other.begin():
+        other.execute(text("SELECT id FROM warnings WHERE id = :id FOR UPDATE"), {"id": warning_id})
+        yield
+
+
+def test_a_rescore_that_waited_for_a_warning_is_dated_when_it_was_applied(
+    store: WarningStore, scored: Callable
+) -> None:
+    """A re-score that waited for a warning another transaction held (a disposition being
+    written) was dated when it began, not when it was applied: on PostgreSQL a history read
+    `disposition` (closed) at 16:00:13.514 followed by `score_after_close` at 16:00:13.501,
+    and the warning's `updated_at` went back in time."""
+    (warning_id,) = _raise(store, scored, 1)
+    errors: list[BaseException] = []
+
+    def rescore() -> None:
+        try:
+            store.record_scores(
+                actor="scorer",
+                task=TASK,
+                model_name="m",
+                model_version="1",
+                results=[scored("D000", 0.8, "orange")],
+            )
+        except BaseException as exc:
+            errors.append(exc)
+
+    with _writes_held(store, warning_id):
+        waiting = threading.Thread(target=rescore)
+        waiting.start()
+        time.sleep(0.5)  # the re-score has begun and waits for the warning
+        released = datetime.now(UTC)
+    waiting.join()
+    assert errors == []
+    warning = store.get_warning(warning_id)
+    assert [event["event"] for event in warning["history"]] == ["raised", "score_update"]
+    assert datetime.fromisoformat(warning["history"][-1]["at"]) >= released
+    assert datetime.fromisoformat(warning["updated_at"]) >= released
+
+
+def test_a_warning_read_while_it_is_worked_is_one_moments_warning(
+    store: WarningStore, scored: Callable
+) -> None:
+    """A read of one warning is two statements (the warning, then its history): on
+    PostgreSQL each saw its own snapshot, so a step committed in between gave a warning still
+    `open` at version 1 whose history already held its dispatch (2 reads in 720 here). The
+    warning, its history and a listing's page and total are each read from one snapshot."""
+    ids = _raise(store, scored, 60)
+    done = threading.Event()
+    torn: list[tuple[str, list[str], int]] = []
+    reads: list[int] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for status, department, outcome in WALK:
+                for warning_id in ids:
+                    store.add_feedback(
+                        warning_id,
+                        actor="worker",
+                        status=status,
+                        department=department,
+                        outcome=outcome,
+                        note=None,
+                    )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+
+    def read() -> None:
+        count = 0
+        while not done.is_set():
+            for warning_id in ids:
+                warning = store.get_warning(warning_id)
+                steps = [e["to"] for e in warning["history"] if e["event"] == "disposition"]
+                if (steps or ["open"])[-1] != warning["status"] or warning["version"] != len(
+                    steps
+                ) + 1:
+                    torn.append((warning["status"], steps, warning["version"]))
+                count += 1
+        reads.append(count)
+
+    threads = [threading.Thread(target=work)] + [threading.Thread(target=read) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sum(reads) > 1000
+    assert torn == []
