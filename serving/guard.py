@@ -18,12 +18,13 @@ from urllib.parse import parse_qsl
 
 import anyio
 import bentoml
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from models.settings import get_settings
 from serving.auth import AuthError, KeyRing
 from serving.policy import Actor, decide
-from serving.routes import Route, find
+from serving.routes import ANSWER_HEADERS, Route, find
 from serving.sessions import TOKEN_PREFIX, SessionInvalid
 
 logger = logging.getLogger("riskloop.serving")
@@ -51,6 +52,18 @@ async def send_json(
     headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _with_answer_headers(send: Send) -> Send:
+    """`send` adding `ANSWER_HEADERS` to the answer: every `/v1/` answer, the score answers and
+    the guard's own refusals included, is kept by no cache and sniffed into no other type."""
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            MutableHeaders(scope=message).update(ANSWER_HEADERS)
+        await send(message)
+
+    return send_with_headers
 
 
 async def _audit_refusal(actor: Actor, action: str, rule: str, path: str) -> None:
@@ -92,6 +105,7 @@ class RequestGuard:
         if scope["type"] != "http" or not (scope["path"] + "/").startswith("/v1/"):
             await self.app(scope, receive, send)
             return
+        send = _with_answer_headers(send)
         method, path = scope["method"], scope["path"]
         route, _params, allowed = find(method, path)
         actor: Actor | None = None

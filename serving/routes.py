@@ -107,8 +107,9 @@ api = FastAPI(
 )
 
 
-#: What every answer of the mounted app carries: case data (warnings, ids, tokens, the audit
-#: log) is never kept by a cache, and no answer is sniffed into another type.
+#: What every `/v1/` answer carries (added by the guard, `serving.guard`): case data (scores,
+#: warnings, ids, tokens, the audit log) is never kept by a cache, and no answer is sniffed
+#: into another type.
 ANSWER_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
@@ -119,8 +120,8 @@ ANSWER_HEADERS = {
 PAGE_SECURITY_POLICY = f"{CONTENT_SECURITY_POLICY}; frame-ancestors 'none'"
 
 
-class _AnswerHeaders:
-    """ASGI middleware adding `ANSWER_HEADERS` (and the page policy to HTML) to every answer."""
+class _PagePolicy:
+    """ASGI middleware adding the page policy to the mounted app's HTML answers."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -129,7 +130,6 @@ class _AnswerHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers.update(ANSWER_HEADERS)
                 if headers.get("content-type", "").startswith("text/html"):
                     headers["Content-Security-Policy"] = PAGE_SECURITY_POLICY
             await send(message)
@@ -137,7 +137,7 @@ class _AnswerHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-api.add_middleware(_AnswerHeaders)
+api.add_middleware(_PagePolicy)
 
 
 @api.exception_handler(Exception)

@@ -219,7 +219,8 @@ def test_case_answers_are_never_cached_and_the_page_carries_the_security_headers
     """A warning, its explanation page, a revealed id and a session token went out with no
     `Cache-Control` (a proxy or browser cache could keep case data) and the page without the
     headers the house's pages carry (`nosniff`, referrer policy, framing refused: a meta tag
-    cannot refuse framing)."""
+    cannot refuse framing). Score answers (units' scores, reasons and warning ids) and the
+    guard's own refusals went out without them too."""
     from .test_service import as_records, materialized
 
     task = "dispute-escalation"
@@ -232,6 +233,7 @@ def test_case_answers_are_never_cached_and_the_page_carries_the_security_headers
         warning_id = next(r["warning_id"] for r in scored.json()["results"] if r["warning_id"])
         path = f"/v1/warnings/{warning_id}"
         answers = {
+            "score": scored,
             "list": client.get("/v1/warnings", headers=headers),
             "read": client.get(path, headers=headers),
             "page": client.get(f"{path}/explanation", headers=headers),
@@ -240,6 +242,14 @@ def test_case_answers_are_never_cached_and_the_page_carries_the_security_headers
             ),
             "audit": client.get("/v1/audit", params={"warning_id": warning_id}, headers=headers),
         }
+        refused = {
+            "bad key": client.get("/v1/warnings", headers={"Authorization": "Bearer rk_nope"}),
+            "no route": client.get("/v1/nowhere", headers=headers),
+        }
+    for name, answer in refused.items():
+        assert answer.status_code in (401, 404), (name, answer.text)
+        assert answer.headers.get("cache-control") == "no-store", name
+        assert answer.headers.get("x-content-type-options") == "nosniff", name
     for name, answer in answers.items():
         assert answer.status_code == 200, (name, answer.text)
         assert answer.headers.get("cache-control") == "no-store", name
