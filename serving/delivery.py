@@ -27,7 +27,7 @@ import httpx
 from models.settings import Settings
 from serving.store import WarningStore
 from serving.store.common import utc_now as clock_now
-from serving.store.outbox import Outbox
+from serving.store.outbox import Outbox, new_event_id
 from serving.webhook_secrets import SecretBook
 from serving.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
 
@@ -146,7 +146,7 @@ class Deliverer:
         secret = self.secrets.get(department)
         if secret is None:
             raise LookupError(f"department {department} has no signing secret")
-        event_id = f"E-ping-{clock_now().strftime('%Y%m%dT%H%M%S%f')}"
+        event_id = new_event_id()  # the shape of every event's id; its type says "ping"
         payload = {"event_id": event_id, "type": "ping", "department": department, "link": "/"}
         body = body_bytes(payload, self.settings.public_url)
         headers = {

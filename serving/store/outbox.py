@@ -41,6 +41,11 @@ EVENT_TYPES = (
 _ERROR_CHARS = 500
 
 
+def new_event_id() -> str:
+    """A notification's id as receivers see it in `X-Riskloop-Event-Id`: `E-` and 32 hex digits."""
+    return f"E-{uuid.uuid4().hex}"
+
+
 def case_path(warning_id: str) -> str:
     """The case's page under the service's base URL (the delivery worker makes it absolute)."""
     return f"/v1/warnings/{warning_id}/explanation"
@@ -90,7 +95,7 @@ def enqueue(
         if department not in hooked:
             continue
         assert department is not None
-        event_id = f"E-{uuid.uuid4().hex}"
+        event_id = new_event_id()
         rows.append(
             OutboxEvent(
                 event_id=event_id,

@@ -168,6 +168,8 @@ def test_webhooks_survive_a_sigkill_of_the_service_mid_burst(
                 events = Outbox(store).events()
         finally:
             stop_process_group(process)
+        # every id, the ping's included, has the documented shape a receiver may check
+        assert all(re.fullmatch(r"E-[0-9a-f]{32}", key) for key in receiver.unique())
         got = {key: body for key, body in receiver.unique().items() if body["type"] != "ping"}
         assert all(delivery.verified for delivery in receiver.log)
     assert {event["event_id"] for event in events} == set(got)
