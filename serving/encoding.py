@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from models.scorer import ScoredRecord
 from models.spec import TaskSpec
+from serving.store.common import OUTAGE_MESSAGE, OUTAGE_RETRY_AFTER_S
 
 logger = logging.getLogger("riskloop.serving")
 
@@ -147,6 +148,13 @@ def json_response(payload: Any, status: int = 200) -> Response:
     """Serialise with pydantic-core (about 4x faster than `json` on 1,000 explained results)."""
     body = pydantic_core.to_json(payload, inf_nan_mode="null")
     return Response(body, status_code=status, media_type="application/json")
+
+
+def outage_response() -> Response:
+    """503 with `Retry-After`: the warnings store did not answer, so nothing was recorded."""
+    response = json_response({"error": OUTAGE_MESSAGE}, status=503)
+    response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_S)
+    return response
 
 
 def result_json(result: dict[str, Any]) -> bytes:

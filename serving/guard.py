@@ -6,7 +6,8 @@ Runs before BentoML or FastAPI parse a byte, in this order: credentials (an API 
 403 with the rule's sentence), query parameters the route does not read or that repeat (400),
 then for bodies the JSON content type (415) and the size limit (413). The `Actor` is left in
 `scope["state"]` for the handlers, which apply the per-warning part of the policy. Unhandled
-errors become a JSON 500 without a stack trace.
+errors become a JSON 500 without a stack trace; a warnings store that does not answer, a 503
+with `Retry-After`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from serving.auth import AuthError, KeyRing
 from serving.policy import Actor, decide
 from serving.routes import ANSWER_HEADERS, Route, find
 from serving.sessions import TOKEN_PREFIX, SessionInvalid
+from serving.store import OUTAGE_MESSAGE, OUTAGE_RETRY_AFTER_S, is_outage, outage_cause
 
 logger = logging.getLogger("riskloop.serving")
 
@@ -106,6 +108,14 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         send = _with_answer_headers(send)
+        try:
+            await self._guard(scope, receive, send)
+        except Exception as exc:  # before any answer: a session's sign-in or a refusal's audit
+            if not is_outage(exc):
+                raise
+            await _send_outage(send, exc)
+
+    async def _guard(self, scope: Scope, receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
         route, _params, allowed = find(method, path)
         actor: Actor | None = None
@@ -195,10 +205,21 @@ class RequestGuard:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception:
+        except Exception as exc:
+            if is_outage(exc) and not started:
+                await _send_outage(send, exc)
+                return
             logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if not started:
                 await send_json(send, 500, {"error": "internal error; see the server log"})
+
+
+async def _send_outage(send: Send, exc: BaseException) -> None:
+    """503 with `Retry-After`: the warnings store did not answer, nothing was recorded."""
+    logger.warning("request refused: %s (%s)", OUTAGE_MESSAGE, outage_cause(exc))
+    await send_json(
+        send, 503, {"error": OUTAGE_MESSAGE}, {"retry-after": str(OUTAGE_RETRY_AFTER_S)}
+    )
 
 
 def _refuse_request_line(

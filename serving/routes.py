@@ -19,12 +19,14 @@ from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from models.pages import CONTENT_SECURITY_POLICY
 from serving.policy import ACTIONS
+from serving.store.common import OUTAGE_MESSAGE, OUTAGE_RETRY_AFTER_S, is_outage, outage_cause
 
 logger = logging.getLogger("riskloop.serving")
 
@@ -145,6 +147,20 @@ async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
     """Unhandled errors in the mounted app: a JSON 500, never a stack trace."""
     logger.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
     return JSONResponse({"error": "internal error; see the server log"}, status_code=500)
+
+
+@api.exception_handler(DBAPIError)
+async def _store_error(request: Request, exc: Exception) -> JSONResponse:
+    """The warnings store did not answer: 503 with `Retry-After` (nothing was recorded); any
+    other database error is an internal one."""
+    if not is_outage(exc):
+        return await _internal_error(request, exc)
+    logger.warning("request refused: %s (%s)", OUTAGE_MESSAGE, outage_cause(exc))
+    return JSONResponse(
+        {"error": OUTAGE_MESSAGE},
+        status_code=503,
+        headers={"Retry-After": str(OUTAGE_RETRY_AFTER_S)},
+    )
 
 
 @api.exception_handler(StarletteHTTPException)

@@ -9,6 +9,7 @@ to results, the store write, and the response in request order.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from serving.encoding import (
     PIPELINE_MIN_ROWS,
     feature_dicts,
     json_response,
+    outage_response,
     record_districts,
     result_json,
     results_response,
@@ -37,10 +39,18 @@ from serving.encoding import (
 from serving.guard import request_actor
 from serving.online_store import DISTRICT, EntityNotMaterialized, OnlineStore
 from serving.routes import declare
-from serving.store import PreparedScore, ScoreWrite, WarningStore
+from serving.store import (
+    OUTAGE_MESSAGE,
+    PreparedScore,
+    ScoreWrite,
+    WarningStore,
+    is_outage,
+    outage_cause,
+)
 from serving.store.sqlite import SerialisedJSON, serialised
 
 Lang = Literal["en", "zh"]
+logger = logging.getLogger("riskloop.serving")
 
 #: Rows of materialised entities whose explanation the served model's cache supplied (same
 #: model version, same feature row), by task: Prometheus at /metrics.
@@ -94,6 +104,12 @@ class ScoringService:
             # BentoML copies the context's status onto a returned Response: set both
             ctx.response.status_code = 404
             return json_response({"error": str(exc)}, status=404)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            logger.warning("score request refused: %s (%s)", OUTAGE_MESSAGE, outage_cause(exc))
+            ctx.response.status_code = 503
+            return outage_response()
 
     def answer(self, task: str, actor: str, request: ScoreArgs) -> Response:
         """A validated request's answer, its results recorded (committed) first: the score

@@ -99,6 +99,11 @@ class _RiskloopService(ScoringService):
                 daemon=True,
             ).start()
 
+    def __is_ready__(self) -> bool:
+        """BentoML's `/readyz`: 503 while the warnings store does not answer (a request could
+        not be recorded, so a load balancer should send it elsewhere)."""
+        return self.store.answers()
+
     def served(self, task: str) -> ServedModel:
         """The model serving `task` now."""
         return self._served[task]

@@ -1,4 +1,5 @@
-"""Helpers the test suites share for the servers they start: a free port, a clean stop.
+"""Helpers the test suites share for the servers they start: a free port, a clean stop, a
+private PostgreSQL server.
 
 A plain module (conftests are not importable under `--import-mode=importlib`).
 """
@@ -6,9 +7,11 @@ A plain module (conftests are not importable under `--import-mode=importlib`).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -85,3 +88,47 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of its own on a free loopback port, from the Debian package's
+    binaries (/usr/lib/postgresql/*/bin), run as the package's `postgres` user when we are root
+    (PostgreSQL refuses to run as root); `stop()` and `start()` again keep its data and port."""
+
+    def __init__(self, prefix: str = "riskloop-pg-") -> None:
+        binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+        assert binaries, "a private PostgreSQL server needs the Debian package postgresql"
+        self._bindir = binaries[-1].parent
+        self.folder = Path(tempfile.mkdtemp(prefix=prefix))
+        self._as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self._as_user:
+            shutil.chown(self.folder, user="postgres")
+        self._data = self.folder / "data"
+        self.port = free_port()
+        initdb = [str(self._bindir / "initdb"), "-D", str(self._data), "-A", "trust"]
+        subprocess.run(
+            [*self._as_user, *initdb, "-U", "postgres", "--no-sync"],
+            check=True,
+            capture_output=True,
+        )
+        self.start()
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _pg_ctl(self, *args: str, check: bool = True) -> None:
+        command = [str(self._bindir / "pg_ctl"), "-D", str(self._data), *args]
+        subprocess.run([*self._as_user, *command], check=check, capture_output=True)
+
+    def start(self) -> None:
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.folder}"
+        self._pg_ctl("-l", str(self.folder / "server.log"), "-w", "-o", options, "start")
+
+    def stop(self, check: bool = True) -> None:
+        self._pg_ctl("-m", "fast", "-w", "stop", check=check)
+
+    def remove(self) -> None:
+        """Stop the server and delete its data."""
+        self.stop(check=False)
+        shutil.rmtree(self.folder, ignore_errors=True)

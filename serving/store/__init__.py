@@ -4,7 +4,15 @@ departments (SQLAlchemy).
 HTTP-free; the service and the CLI both use `WarningStore`.
 """
 
-from serving.store.common import StaleWarning, StoreUnavailable, WarningNotFound
+from serving.store.common import (
+    OUTAGE_MESSAGE,
+    OUTAGE_RETRY_AFTER_S,
+    StaleWarning,
+    StoreUnavailable,
+    WarningNotFound,
+    is_outage,
+    outage_cause,
+)
 from serving.store.people import (
     MIN_PASSWORD_CHARS,
     PeopleError,
@@ -20,6 +28,8 @@ __all__ = [
     "ALLOWED_TRANSITIONS",
     "MAX_PAGE_SIZE",
     "MIN_PASSWORD_CHARS",
+    "OUTAGE_MESSAGE",
+    "OUTAGE_RETRY_AFTER_S",
     "PeopleError",
     "PreparedScore",
     "ScoreWrite",
@@ -32,4 +42,6 @@ __all__ = [
     "WarningNotFound",
     "WarningStore",
     "check_transition",
+    "is_outage",
+    "outage_cause",
 ]

@@ -9,7 +9,7 @@ import pandas as pd
 from sqlalchemy import (
     Table,
 )
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from models.settings import first_line, hide_password
 from serving.store.models import (
@@ -88,6 +88,26 @@ def as_date(value: Any) -> date:
     if isinstance(value, date):
         return value
     return date.fromisoformat(str(value)[:10])
+
+
+#: Seconds a client is asked to wait (`Retry-After`) when the store does not answer.
+OUTAGE_RETRY_AFTER_S = 5
+OUTAGE_MESSAGE = "the warnings store is not answering (restarting or busy); try again shortly"
+
+
+def is_outage(exc: BaseException) -> bool:
+    """An error of the store's connection, not of a statement: the database server went away or
+    refused the connection, or SQLite's lock outlasted the busy timeout. The request's
+    transaction did not commit; the service answers 503 with `Retry-After` and recovers by
+    itself when the store answers again (pooled connections are checked before use)."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def outage_cause(exc: BaseException) -> str:
+    """The driver's first line for the log (never the statement or its parameters)."""
+    return f"{type(getattr(exc, 'orig', None) or exc).__name__}: {first_line(exc)}"
 
 
 def is_retryable(exc: OperationalError) -> bool:

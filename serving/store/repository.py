@@ -164,6 +164,15 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
 
+    def answers(self) -> bool:
+        """Whether the store answers a trivial query now (the service's readiness probe)."""
+        try:
+            with self._engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except SQLAlchemyError:
+            return False
+        return True
+
     @property
     def is_sqlite(self) -> bool:
         """True on SQLite (naive UTC datetimes; see `serving.store.common.utc_bound`)."""

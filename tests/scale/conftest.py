@@ -8,16 +8,13 @@ do); without it the shared-database tests run on SQLite files.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.processes import free_port
+from tests.processes import PrivatePostgres
 
 PG_URL_ENV = "RISKLOOP_TEST_PG_URL"
 
@@ -32,33 +29,11 @@ def scale_pg_admin_url() -> Iterator[str | None]:
     if given != "auto":
         yield given
         return
-    bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))[-1].parent
-    folder = Path(tempfile.mkdtemp(prefix="riskloop-scale-pg-"))
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if as_user:
-        shutil.chown(folder, user="postgres")
-    data, port = folder / "data", free_port()
-    initdb = [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]
-    subprocess.run(
-        [*as_user, *initdb, "--no-sync"],
-        check=True,
-        capture_output=True,
-    )
-    pg_ctl = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(folder / "server.log")]
-    subprocess.run(
-        [*as_user, *pg_ctl, "-w", "-o", f"-h 127.0.0.1 -p {port} -k {folder}", "start"],
-        check=True,
-        capture_output=True,
-    )
+    server = PrivatePostgres(prefix="riskloop-scale-pg-")
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        yield server.admin_url
     finally:
-        subprocess.run(
-            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(folder, ignore_errors=True)
+        server.remove()
 
 
 @pytest.fixture()

@@ -9,9 +9,6 @@ loopback port; every store test then also runs against a fresh database created 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +18,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from serving.store import WarningStore
-from tests.processes import free_port
+from tests.processes import PrivatePostgres
 
 PG_URL_ENV = "RISKLOOP_TEST_PG_URL"
 SECRET = "test-pseudonym-secret"
@@ -35,56 +32,11 @@ def pg_admin_url() -> Iterator[str]:
     if given != "auto":
         yield given
         return
-    binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    assert binaries, "RISKLOOP_TEST_PG_URL=auto needs the Debian package postgresql"
-    bindir = binaries[-1].parent
-    folder = Path(tempfile.mkdtemp(prefix="riskloop-pg-"))
-    # PostgreSQL refuses to run as root: run it as the package's `postgres` user
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if as_user:
-        shutil.chown(folder, user="postgres")
-    port = free_port()
-    data = folder / "data"
-    subprocess.run(
-        [
-            *as_user,
-            str(bindir / "initdb"),
-            "-D",
-            str(data),
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "--no-sync",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            *as_user,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(folder / "server.log"),
-            "-w",
-            "-o",
-            f"-h 127.0.0.1 -p {port} -k {folder}",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    server = PrivatePostgres()
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        yield server.admin_url
     finally:
-        subprocess.run(
-            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(folder, ignore_errors=True)
+        server.remove()
 
 
 @pytest.fixture(params=BACKENDS)
