@@ -162,7 +162,8 @@ def load_version(client: mlflow.MlflowClient, version: Any, uri: str, spec: Task
             local = mlflow.artifacts.download_artifacts(
                 artifact_uri=f"{artifacts}/{RISK_MODEL_ARTIFACT}", dst_path=tmp, tracking_uri=uri
             )
-        except (MlflowException, OSError) as exc:
+        except (MlflowException, OSError, ImportError) as exc:  # ImportError: e.g. an s3://
+            # source without boto installed, which a version registered elsewhere can name
             raise ModelLoadError(
                 f"cannot download {label} from {hide_password(uri)}: {' '.join(str(exc).split())}"
             ) from exc

@@ -46,6 +46,8 @@ def foreign_champions(isolated_env: Path, fast_models: dict[str, tuple[RiskModel
             "riskloop-dispute-escalation", fraud.source, run_id=fraud.run_id
         )
         client.set_registered_model_alias("riskloop-dispute-escalation", "champion", copied.version)
+        # a version whose files are in an object store this installation has no client for
+        client.create_model_version("riskloop-telecom-fraud", "s3://riskloop-elsewhere/model")
     finally:
         mlflow.set_tracking_uri("")
         mlflow.set_registry_uri("")
@@ -95,3 +97,12 @@ def test_bundle_refuses_to_package_a_champion_that_is_not_a_riskloop_model(
     _one_error_line(["bundle", "--task", "wage-arrears"], NOT_RISKLOOP)
     _one_error_line(["bundle", "--task", "dispute-escalation"], OTHER_TASK)
     assert not (foreign_champions / "bentoml" / "bentos").exists()
+
+
+def test_report_on_a_version_in_a_store_without_a_client_is_one_line(
+    foreign_champions: Path, small_city: Path
+) -> None:
+    _one_error_line(
+        ["report", "--task", "telecom-fraud", "--version", "2", "--raw", str(small_city)],
+        "cannot download riskloop-telecom-fraud version 2",
+    )
