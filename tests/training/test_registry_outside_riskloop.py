@@ -106,3 +106,31 @@ def test_report_on_a_version_in_a_store_without_a_client_is_one_line(
         ["report", "--task", "telecom-fraud", "--version", "2", "--raw", str(small_city)],
         "cannot download riskloop-telecom-fraud version 2",
     )
+
+
+def test_monitor_names_a_champion_it_cannot_load_instead_of_calling_it_missing(
+    foreign_champions: Path,
+) -> None:
+    from models.secret_keys import load_secrets
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    settings = get_settings()
+    with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
+        store.record_scores(
+            actor="system:screen",
+            task="wage-arrears",
+            model_name="riskloop-wage-arrears",
+            model_version="1",
+            results=[
+                {
+                    "entity_id": "E-1",
+                    "score": 0.01,
+                    "risk_level": "green",
+                    "reasons": [],
+                    "actions": [],
+                    "features": {},
+                }
+            ],
+        )
+    _one_error_line(["monitor", "--task", "wage-arrears"], NOT_RISKLOOP)

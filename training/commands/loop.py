@@ -299,15 +299,19 @@ def _reference_frame(spec: Any, reference: Path | None) -> tuple[pd.DataFrame, s
 
 
 def _load_champion(task: str) -> tuple[Any, Any] | None:
-    """The champion `RiskModel` and its version info, or None when there is none to load."""
+    """The champion `RiskModel` and its version info, or None when there is none.
+
+    A champion that cannot be loaded (not a riskloop model of this task, a corrupt artifact) is
+    named as such, not reported as missing.
+    """
     from models.registry import RegistryError, RegistryUnavailable, load_registered
     from models.risk_model import ModelLoadError
 
     try:
         return load_registered(task, alias="champion")
-    except RegistryUnavailable as exc:  # not "no champion": the registry cannot be read
+    except (RegistryUnavailable, ModelLoadError) as exc:  # not "no champion"
         raise UserError(str(exc)) from None
-    except (RegistryError, ModelLoadError):
+    except RegistryError:
         return None
 
 
