@@ -118,27 +118,14 @@ def load_registered(
     Raises:
         RegistryError: no such registered model or alias (the message names the task and the
             registry URI).
-        ModelLoadError: the version exists but its `risk_model` artifact is missing or corrupt.
+        ModelLoadError: the version exists but is not a riskloop model of this task, or its
+            `risk_model` artifact is missing or corrupt.
     """
-    from mlflow.exceptions import MlflowException
-
     uri = tracking_uri or get_settings().mlflow_uri
     spec = get_spec(task)
     name = spec.registered_model_name
     client, version = load_registered_version(task, alias, uri)
-    with tempfile.TemporaryDirectory(prefix="riskloop-model-") as tmp:
-        try:
-            model_root = _model_artifact_root(client, version)
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=f"{model_root.rstrip('/')}/artifacts/{RISK_MODEL_ARTIFACT}",
-                dst_path=tmp,
-                tracking_uri=uri,
-            )
-        except (MlflowException, OSError) as exc:
-            raise ModelLoadError(
-                f"cannot download {name} version {version.version} from {hide_password(uri)}: {exc}"
-            ) from exc
-        model = RiskModel.load(local, spec=spec)
+    model = load_version(client, version, uri, spec)
     info = ModelVersionInfo(
         name=name,
         version=int(version.version),
@@ -147,6 +134,43 @@ def load_registered(
         tracking_uri=uri,
     )
     return model, info
+
+
+def load_version(client: mlflow.MlflowClient, version: Any, uri: str, spec: TaskSpec) -> RiskModel:
+    """The `RiskModel` of one registered version of `spec`'s model, downloaded through `client`.
+
+    A version registered outside riskloop (another flavour, or another task's model under this
+    name) is refused in one line naming the version, not with MLflow's download report.
+
+    Raises:
+        ModelLoadError: the version is not a riskloop model of this task, or its `risk_model`
+            artifact cannot be downloaded or read.
+    """
+    from mlflow.exceptions import MlflowException
+
+    label = f"{spec.registered_model_name} version {version.version}"
+    with tempfile.TemporaryDirectory(prefix="riskloop-model-") as tmp:
+        try:
+            artifacts = f"{_model_artifact_root(client, version).rstrip('/')}/artifacts"
+            listed = mlflow.artifacts.list_artifacts(artifact_uri=artifacts, tracking_uri=uri)
+            if not any(entry.path.rsplit("/", 1)[-1] == RISK_MODEL_ARTIFACT for entry in listed):
+                raise ModelLoadError(
+                    f"{label} is not a riskloop model (it has no {RISK_MODEL_ARTIFACT} "
+                    "artifact; registered outside riskloop?): point the alias at a version "
+                    f"`riskloop train --task {spec.task}` registered"
+                )
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"{artifacts}/{RISK_MODEL_ARTIFACT}", dst_path=tmp, tracking_uri=uri
+            )
+        except (MlflowException, OSError, ImportError) as exc:  # ImportError: e.g. an s3://
+            # source without boto installed, which a version registered elsewhere can name
+            raise ModelLoadError(
+                f"cannot download {label} from {hide_password(uri)}: {' '.join(str(exc).split())}"
+            ) from exc
+        try:
+            return RiskModel.load(local, spec=spec)
+        except ModelLoadError as exc:
+            raise ModelLoadError(f"cannot load {label}: {exc}") from exc
 
 
 def _model_artifact_root(client: mlflow.MlflowClient, version: Any) -> str:

@@ -366,8 +366,8 @@ class RiskModel:
         """Read a `save`d directory; the spec comes from the current catalog unless given.
 
         Raises:
-            ModelLoadError: a file is missing or corrupt, or the saved feature list differs
-                from the spec's (the catalog changed under the model).
+            ModelLoadError: a file is missing or corrupt, the model is another task's, or the
+                saved feature list differs from the spec's (the catalog changed under the model).
         """
         import lightgbm as lgb
 
@@ -382,7 +382,12 @@ class RiskModel:
                     f"{source / META_FILE}: format version {meta.get('format_version')!r}, "
                     f"expected {FORMAT_VERSION}"
                 )
-            spec = spec or get_spec(meta["task"])
+            saved_task = get_spec(meta["task"]).task
+            spec = spec or get_spec(saved_task)
+            if saved_task != spec.task:
+                raise ModelLoadError(
+                    f"the model in {source} is a {saved_task} model, not a {spec.task} one"
+                )
             calibrator = Calibrator(
                 kind=meta["calibrator"]["kind"],
                 slope=float(meta["calibrator"]["slope"]),

@@ -11,7 +11,7 @@ from typing import Any
 import bentoml
 
 from models.explanation_cache import ExplanationCache
-from models.registry import RISK_MODEL_ARTIFACT, load_registered
+from models.registry import RISK_MODEL_ARTIFACT, load_registered, load_registered_version
 from models.risk_model import RiskModel
 from models.settings import Settings, get_settings
 from models.spec import get_spec
@@ -90,12 +90,15 @@ def load_packaged(task: str) -> ServedModel:
 
 
 def alias_version(task: str, settings: Settings) -> str:
-    """The version the registry's alias points at now (a metadata query, no download)."""
-    import mlflow
+    """The version the registry's alias points at now (a metadata query, no download).
 
+    Raises:
+        RegistryError: the alias (or the registered model) is gone; the message names the task
+            and the registry, as at start-up.
+    """
     if settings.model_source == "bento":
         stored = _packaged(task)
         return str(stored.info.labels.get("mlflow_version", stored.tag.version))
 
-    client = mlflow.MlflowClient(tracking_uri=settings.mlflow_uri, registry_uri=settings.mlflow_uri)
-    return str(client.get_model_version_by_alias(f"riskloop-{task}", ALIAS).version)
+    _, version = load_registered_version(task, ALIAS, settings.mlflow_uri)
+    return str(version.version)

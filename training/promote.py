@@ -66,13 +66,18 @@ class PromotionDecision:
     run_id: str
 
 
-def _newest_data(spec: TaskSpec, run_source: str, with_feedback: bool) -> TrainingData:
-    """The challenger's own training data (its test slice is the newest one it knows)."""
+def _newest_data(spec: TaskSpec, tags: dict[str, str]) -> TrainingData:
+    """The challenger's own training data (its test slice is the newest one it knows), with the
+    truth it was trained with (`train --dataset F --truth DIR`), so the oracle metrics stay."""
+    run_source = tags.get("riskloop.dataset_source", "")
     source = Path(run_source)
     if source.is_dir():
-        return build_from_raw(spec, source, with_feedback=with_feedback)
+        return build_from_raw(
+            spec, source, with_feedback=tags.get("riskloop.feedback_used") == "true"
+        )
     if source.is_file():
-        return read_dataset(spec, source)
+        truth = Path(tags.get("riskloop.truth_source") or "")
+        return read_dataset(spec, source, truth.parent if truth.is_file() else None)
     raise UserError(
         f"the challenger's dataset {run_source or '(unknown)'} is gone; pass --dataset or --raw"
     )
@@ -193,12 +198,7 @@ def promote(
     challenger, challenger_info = load_registered(spec.task, tracking.CHALLENGER)
     if data is None:
         run = client.get_run(challenger_info.run_id) if challenger_info.run_id else None
-        tags = run.data.tags if run else {}
-        data = _newest_data(
-            spec,
-            tags.get("riskloop.dataset_source", ""),
-            tags.get("riskloop.feedback_used") == "true",
-        )
+        data = _newest_data(spec, dict(run.data.tags) if run else {})
     splits: Splits = split_dataset(spec, data.frame)
     challenger_metrics = evaluate_model(challenger, splits.test, data.truth)
     accepted, reason, champion_metrics = _judge(

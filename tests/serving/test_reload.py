@@ -131,3 +131,55 @@ def test_periodic_check_follows_the_alias_without_a_request(
     finally:
         registry.set_registered_model_alias(spec.registered_model_name, "champion", str(original))
         stop_process_group(process)
+
+
+def test_a_reload_onto_a_missing_or_foreign_champion_says_why_in_one_line(
+    served: Served,
+) -> None:
+    """The alias deleted, then moved to a model registered outside riskloop, by a plain
+    MlflowClient: the service keeps its model and names the task and what is wrong."""
+    import mlflow
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from models.settings import get_settings
+    from models.spec import get_spec
+
+    spec = get_spec(TASK)
+    name = spec.registered_model_name
+    uri = get_settings().mlflow_uri
+    registry = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    original = registry.get_model_version_by_alias(name, "champion").version
+    try:
+        with served.client() as client:
+            registry.delete_registered_model_alias(name, "champion")
+            gone = _reload(client, served)[TASK]
+            assert gone["status"] == "failed" and gone["version"] == str(original)
+            assert f"no 'champion' model for task {TASK}" in gone["error"], gone["error"]
+            assert "\n" not in gone["error"]
+
+            mlflow.set_tracking_uri(uri)
+            mlflow.set_registry_uri(uri)
+            features = np.arange(20, dtype=float).reshape(10, 2)
+            with mlflow.start_run():
+                foreign = mlflow.sklearn.log_model(
+                    LogisticRegression().fit(features, np.arange(10) % 2),
+                    name="model",
+                    registered_model_name=name,
+                    pip_requirements=["scikit-learn"],
+                )
+            registry.set_registered_model_alias(
+                name, "champion", str(foreign.registered_model_version)
+            )
+            refused = _reload(client, served)[TASK]
+            assert refused["status"] == "failed" and refused["version"] == str(original)
+            assert (
+                f"{name} version {foreign.registered_model_version} is not a riskloop model"
+                in (refused["error"])
+            )
+            assert "\n" not in refused["error"]
+            assert _served_version(client, served) == str(original)
+    finally:
+        mlflow.set_tracking_uri("")
+        mlflow.set_registry_uri("")
+        registry.set_registered_model_alias(name, "champion", str(original))

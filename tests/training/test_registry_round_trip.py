@@ -149,3 +149,21 @@ def test_the_main_job_keeps_mlflow_info_lines_off_the_terminal(tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     assert " INFO " not in result.stdout + result.stderr
     assert "registered riskloop-dispute-escalation v1" in result.stdout + result.stderr
+
+
+def test_promote_keeps_the_oracle_metrics_of_a_challenger_trained_with_truth(
+    isolated_env: Path, small_city: Path, city_data: dict[str, TrainingData]
+) -> None:
+    """`train --dataset F --truth DIR`, then `promote` with no data option: the promotion
+    re-reads the challenger's dataset and its truth (oracle figures, not '-')."""
+    dataset = isolated_env / "disputes.parquet"
+    city_data["dispute-escalation"].frame.to_parquet(dataset)
+    truth = str(small_city / "truth")
+    args = ["--dataset", str(dataset), "--truth", truth, "--max-rounds", "5"]
+    _cli("train", "--task", "dispute-escalation", *args)
+    _cli("train", "--task", "dispute-escalation", *args)
+    decided = _cli("promote", "--task", "dispute-escalation")
+    assert "oracle_roc_auc=-" not in decided and "lift_recovered=-" not in decided, decided
+    runs = _promotion_runs()
+    assert runs["metrics.challenger_oracle_roc_auc"].notna().all()
+    assert runs["metrics.champion_oracle_roc_auc"].notna().all()

@@ -122,13 +122,10 @@ def _with_training_slice(run_info: RunInfo, train: pd.DataFrame, data_note: str)
 
 def _load_model(spec: TaskSpec, version: int | None, alias: str) -> tuple[RiskModel, RunInfo]:
     """The registered model (by version or alias) and its run's metadata."""
-    import tempfile
-
-    import mlflow
     from mlflow.exceptions import MlflowException
 
-    from models.registry import RISK_MODEL_ARTIFACT
-    from models.risk_model import ModelLoadError, RiskModel
+    from models.registry import load_version
+    from models.risk_model import ModelLoadError
     from training.report import RunInfo
     from training.tracking import configure_tracking, tracking_client
 
@@ -147,17 +144,10 @@ def _load_model(spec: TaskSpec, version: int | None, alias: str) -> tuple[RiskMo
             f"no {wanted} of {name} in the MLflow registry at {hide_password(uri)}; "
             f"train one with `riskloop train --task {spec.task}`"
         ) from None
-    with tempfile.TemporaryDirectory(prefix="riskloop-report-") as tmp:
-        try:
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{name}/{model_version.version}",
-                dst_path=tmp,
-                tracking_uri=uri,
-                registry_uri=uri,
-            )
-            model = RiskModel.load(Path(local) / "artifacts" / RISK_MODEL_ARTIFACT, spec=spec)
-        except (MlflowException, OSError, ModelLoadError) as exc:
-            raise UserError(f"cannot load {name} version {model_version.version}: {exc}") from None
+    try:
+        model = load_version(client, model_version, uri, spec)
+    except ModelLoadError as exc:
+        raise UserError(str(exc)) from None
     params: dict[str, str] = {}
     trained_at = commit = ""
     if model_version.run_id:

@@ -332,6 +332,19 @@ def _bento_packages() -> list[str]:
     return [f"{name}=={metadata.version(name)}" for name in BENTO_PACKAGES]
 
 
+def check_champion(spec: TaskSpec) -> None:
+    """Refuse to package a champion the bento's service could not load (a version registered
+    outside riskloop, or another task's model): the replicas would fail at every start."""
+    from models.registry import load_registered
+    from models.risk_model import ModelLoadError
+    from training import tracking
+
+    try:
+        load_registered(spec.task, tracking.CHAMPION)
+    except ModelLoadError as exc:
+        raise UserError(str(exc)) from None
+
+
 def import_champions(tasks: list[str]) -> list[str]:
     """Copy each task's champion from the MLflow registry into BentoML's model store; the tags.
 
@@ -349,6 +362,7 @@ def import_champions(tasks: list[str]) -> list[str]:
         version = tracking.alias_version(name, tracking.CHAMPION)
         if version is None:
             raise UserError(f"{spec.task} has no champion in the registry: train and promote first")
+        check_champion(spec)
         try:
             stored = bentoml.models.list(name)
         except bentoml.exceptions.NotFound:

@@ -99,14 +99,19 @@ def preflight() -> None:
             f"RISKLOOP_ENV=production and no active API key in {settings.keys_file}: "
             "create one with `riskloop keys create NAME --scopes score,...`"
         )
-    from models.registry import RegistryUnavailable, load_registered_version
+    from models.registry import RegistryUnavailable, load_registered_version, load_version
+    from models.risk_model import ModelLoadError
+    from models.spec import get_spec
     from serving.store import WarningStore
 
     WarningStore.from_settings(settings).close()  # StoreUnavailable: one line, not a loop
     for task in TASK_NAMES:
         try:
-            load_registered_version(task, "champion", settings.mlflow_uri)
-        except RegistryUnavailable as exc:
+            client, version = load_registered_version(task, "champion", settings.mlflow_uri)
+            # loaded once here too: a champion that is not a riskloop model of this task would
+            # fail every worker's start-up
+            load_version(client, version, settings.mlflow_uri, get_spec(task))
+        except (RegistryUnavailable, ModelLoadError) as exc:
             raise UserError(str(exc)) from None
         except RegistryError:
             raise UserError(
