@@ -99,3 +99,7 @@ def main() -> None:
         typer.echo("aborted", err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":  # `python -m training.cli ...` is the installed `riskloop`
+    main()

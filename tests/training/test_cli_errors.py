@@ -235,3 +235,16 @@ def test_a_usage_error_of_the_installed_command_is_one_line(
     assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
     assert expected in lines[0]
     assert done.stdout == ""
+
+
+def test_python_dash_m_runs_the_same_command(isolated_env: Path) -> None:
+    """`python -m training.cli` is `riskloop` (it exited 0 doing nothing: no `__main__` block)."""
+    import subprocess
+    import sys
+
+    module = [sys.executable, "-m", "training.cli"]
+    done = subprocess.run([*module, "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "build-dataset" in done.stdout, done.stderr
+    done = subprocess.run([*module, "tarin"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: No such command 'tarin'"), done.stderr
