@@ -11,6 +11,7 @@ import json
 import os
 import re
 import stat
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,10 @@ def test_keys_bind_to_a_department_and_audit_and_purge_refuse_bad_input(
     _one_error_line(code, err, "--before")
     code, out, _ = _run("store", "purge", "--before", "2026-01-01", "--dry-run")
     assert code == 0 and out.startswith("would remove: features of 0 scored records")
+    # a date after today would take records scored today too: a typo, not a retention policy
+    later = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    code, _, err = _run("store", "purge", "--before", later)
+    _one_error_line(code, err, f"--before {later} is after today")
 
 
 def test_first_use_creates_a_private_secrets_file_and_rotation_keeps_old_keys(

@@ -81,9 +81,16 @@ def store_purge(
     from models.settings import get_settings
 
     with user_errors():
+        now = datetime.now(UTC)
         moment = parse_day(before, "--before") or (
-            datetime.now(UTC) - timedelta(days=get_settings().retention_days)
+            now - timedelta(days=get_settings().retention_days)
         )
+        if moment.date() > now.date():
+            raise UserError(
+                f"--before {moment.date()} is after today ({now.date()} UTC): it would purge "
+                "what was scored today too; give a past date, or leave it out to keep "
+                "RISKLOOP_RETENTION_DAYS"
+            )
         with open_store() as store:
             counts = store.purge(before=moment, actor=CLI_ACTOR, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
