@@ -105,7 +105,14 @@ def _judge(
     try:
         champion, _ = load_registered(spec.task, tracking.CHAMPION)
     except ModelLoadError as exc:
-        return False, f"champion cannot be evaluated: {exc}", {}
+        return (
+            False,
+            (
+                f"champion cannot be evaluated: {exc}; nothing serves it either: "
+                f"`riskloop promote --task {spec.task} --force` moves champion to the challenger"
+            ),
+            {},
+        )
     champion_metrics = evaluate_model(champion, splits.test, data.truth)
     accepted, reason = rule.judge(challenger_metrics, champion_metrics)
     return accepted, reason, champion_metrics

@@ -134,3 +134,17 @@ def test_monitor_names_a_champion_it_cannot_load_instead_of_calling_it_missing(
             ],
         )
     _one_error_line(["monitor", "--task", "wage-arrears"], NOT_RISKLOOP)
+
+
+def test_promote_over_a_champion_it_cannot_load_says_how_to_replace_it(
+    foreign_champions: Path, small_city: Path
+) -> None:
+    """It kept the broken champion with a bare 'cannot be evaluated', not naming `--force`."""
+    promote = ["promote", "--task", "wage-arrears", "--raw", str(small_city)]
+    kept = CliRunner().invoke(app, promote)
+    assert kept.exit_code == 0, kept.output
+    assert "kept the champion" in kept.stdout and "champion cannot be evaluated" in kept.stdout
+    assert "riskloop promote --task wage-arrears --force" in kept.stdout
+    forced = CliRunner().invoke(app, [*promote, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert "wage-arrears: promoted" in forced.stdout and "v2 -> v1" in forced.stdout
