@@ -4,8 +4,9 @@ Each route declares its policy action beside itself (`v1_route(..., action=...)`
 has already authenticated the caller and checked the action before a handler runs. A handler
 that touches one warning asks the policy again with the warning itself (an officer may read
 only the warnings dispatched to their department), and every look is an audit row:
-`warning_list` (with the filter used), `warning_read`, `warning_page`, `identity_reveal`, and
-every refused attempt `access_refused` (the action or step tried, the case, the rule).
+`warning_list` (with the filter used), `warning_read`, `warning_page`, `identity_reveal`,
+`audit_read` (a read of the audit log, with its filter), and every refused attempt
+`access_refused` (the action or step tried, the case, the rule).
 """
 
 from __future__ import annotations
@@ -411,13 +412,22 @@ def _reveal_once(service: Any, actor: Actor, warning_id: str, body: schemas.Reve
 )
 def read_audit(
     service: Service,
+    request: Request,
     warning_id: str | None = Query(default=None, max_length=40, pattern=schemas.PLAIN_TEXT),
     actor: str | None = Query(default=None, max_length=200, pattern=schemas.PLAIN_TEXT),
     since: schemas.IsoDateTime | None = None,
     limit: int = Query(default=500, ge=1, le=5000),
 ) -> schemas.AuditList:
-    """The audit log in order, for one warning, one actor, or since a moment."""
+    """The audit log in order, for one warning, one actor, or since a moment. The read is
+    audited itself (`audit_read`, with the filter and the rows returned): a warning's story
+    shows its notes, departments and reveal purposes, so reading it is a look at the case."""
     rows = service.store.audit_rows(warning_id=warning_id, actor=actor, since=since, limit=limit)
+    asked = {"warning_id": warning_id, "of_actor": actor, "since": since and since.isoformat()}
+    service.store.audit(
+        actor=request_actor(request).audit_name,
+        action="audit_read",
+        detail={**{k: v for k, v in asked.items() if v is not None}, "rows": len(rows)},
+    )
     return schemas.AuditList.model_validate({"items": rows})
 
 

@@ -336,3 +336,27 @@ def test_a_moment_outside_the_calendar_in_utc_is_a_422(served: Served, since: st
     assert answer.status_code == 422, answer.text
     assert [error["loc"][-1] for error in answer.json()["detail"]] == ["since"]
     assert served.healthy()
+
+
+def test_a_read_of_the_audit_log_is_audited_and_part_of_the_cases_story(served: Served) -> None:
+    """Reading a warning's story (its notes, departments, reveal purposes) is a look at the
+    case: it was the one look the log did not record."""
+    from .test_service import as_records, materialized
+
+    task = "wage-arrears"
+    records = as_records(task, materialized(served, task).head(50))
+    for i, record in enumerate(records):  # units of their own: no other test lists them
+        record["entity_id"] = f"audit-read-{i}"
+    headers = served.headers("every")
+    with served.client() as client:
+        scored = client.post(f"/v1/{task}/score", json={"records": records}, headers=headers)
+        warning_id = next(r["warning_id"] for r in scored.json()["results"] if r["warning_id"])
+        first = client.get("/v1/audit", params={"warning_id": warning_id}, headers=headers)
+        second = client.get("/v1/audit", params={"warning_id": warning_id}, headers=headers)
+    assert first.status_code == second.status_code == 200, second.text
+    before, after = first.json()["items"], second.json()["items"]
+    assert [row["action"] for row in before] == ["warning_raised"]
+    assert after[:-1] == before
+    read = after[-1]
+    assert (read["actor"], read["action"]) == ("key:every", "audit_read")
+    assert read["detail"] == {"warning_id": warning_id, "rows": 1}
