@@ -51,6 +51,28 @@ def _switch_to(viewer: Any, lang: str) -> None:
     assert viewer.page.locator("html").get_attribute("lang").startswith(lang)
 
 
+# the focused element, the contrast of its outline against the nearest background behind it,
+# and the outline's style: "<a href=...>|4.5|solid"
+_FOCUS_RING = """() => {
+    const el = document.activeElement;
+    const style = getComputedStyle(el);
+    const rgb = text => (text.match(/[0-9.]+/g) || []).map(Number);
+    const lum = ([r, g, b]) => [r, g, b].map(v => v / 255)
+        .map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)
+        .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+    let behind = el.parentElement, back = [255, 255, 255];
+    for (; behind; behind = behind.parentElement) {
+        const colour = rgb(getComputedStyle(behind).backgroundColor);
+        if (colour.length === 3 || (colour.length === 4 && colour[3] > 0)) {
+            back = colour.slice(0, 3); break;
+        }
+    }
+    const [a, b] = [lum(rgb(style.outlineColor)), lum(back)];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    return el.outerHTML.slice(0, 120) + '|' + ratio.toFixed(2) + '|' + style.outlineStyle;
+}"""
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_pages_are_clean_accessible_and_photographed(
     person: Any, console_service: Console, lang: str
@@ -134,18 +156,16 @@ def test_keyboard_reaches_every_control_with_a_visible_focus(
     reached = set()
     for _ in range(expected + 5):
         viewer.page.keyboard.press("Tab")
-        reached.add(
-            viewer.page.evaluate(
-                """() => { const el = document.activeElement;
-                    const style = getComputedStyle(el);
-                    return el.outerHTML.slice(0, 120) + '|' + style.outlineStyle; }"""
-            )
-        )
+        reached.add(viewer.page.evaluate(_FOCUS_RING))
     focusable = {item for item in reached if not item.startswith("<body")}
     assert len(focusable) >= expected
     assert all(item.endswith("|solid") for item in focusable), [
         item for item in focusable if not item.endswith("|solid")
     ][:3]
+    # the ring stands out from what surrounds it (WCAG 1.4.11: 3:1), on the white page and
+    # on the dark header alike
+    faint = [item for item in focusable if float(item.split("|")[1]) < 3]
+    assert faint == [], faint[:3]
 
 
 def test_catalogs_hold_the_same_keys_and_every_task() -> None:
@@ -164,3 +184,68 @@ def test_catalogs_hold_the_same_keys_and_every_task() -> None:
     )
     assert [key for key in needed if key not in zh] == []
     assert all(zh[key] != en[key] for key in needed)
+
+
+def _overflowing(page: Any) -> list[str]:
+    """What sticks out past the right edge of the window (the page then scrolls sideways)."""
+    return page.evaluate(
+        """() => { const width = document.documentElement.clientWidth;
+            if (document.documentElement.scrollWidth <= width) return [];
+            return Array.from(document.querySelectorAll('body *'))
+                .filter(el => el.getBoundingClientRect().right > width + 1)
+                .map(el => el.outerHTML.slice(0, 70)).slice(0, 4); }"""
+    )
+
+
+@pytest.mark.parametrize(("width", "height"), [(390, 844), (768, 1024)])
+def test_no_page_scrolls_sideways_on_a_phone_or_a_tablet(
+    browser: Any, console_service: Console, width: int, height: int
+) -> None:
+    """Phone and tablet, both languages: every page fits the window's width (a table too wide
+    for it scrolls inside its own box or becomes one card per row), the queue's lateness shows."""
+    from serving.auth import create_key
+
+    warning_id = console_service.sql(
+        "SELECT id FROM warnings WHERE task = 'wage-arrears' ORDER BY score DESC LIMIT 1"
+    )[0][0]
+    key = create_key(f"small-screen-{width}", ("review",))
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+    reader = browser.new_context(
+        viewport={"width": width, "height": height},
+        extra_http_headers={"Authorization": f"Bearer {key}"},
+    )
+    try:
+        page = context.new_page()
+        page.goto(f"{console_service.url}/console/sign-in")
+        assert _overflowing(page) == [], "sign-in"
+        page.locator("#name").fill("sup")
+        page.locator("#password").fill("correct-horse-battery")
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/console/queue")
+        paths = {
+            "queue": "/console/queue?task=wage-arrears&sort=level",
+            "case": f"/console/cases/{warning_id}",
+            "dashboard": "/console/dashboard",
+            "reports": "/console/reports",
+            "report": "/console/reports/wage-arrears-v1.html",
+            "error": "/console/no-such-page",
+        }
+        for lang in ("zh", "en"):
+            if not page.locator("html").get_attribute("lang").startswith(lang):
+                page.locator("header form[action$='/lang'] button").click()
+                page.wait_for_load_state()
+            for name, path in paths.items():
+                page.goto(console_service.url + path)
+                assert _overflowing(page) == [], (name, lang)
+                screenshot(page, f"{name}-{width}-{lang}")
+            explanation = reader.new_page()
+            explanation.goto(
+                f"{console_service.url}/v1/warnings/{warning_id}/explanation?lang={lang}"
+            )
+            assert _overflowing(explanation) == [], ("explanation", lang)
+            screenshot(explanation, f"explanation-{width}-{lang}")
+        page.locator("header form[action$='/lang'] button").click()  # back to Chinese
+        page.wait_for_load_state()
+    finally:
+        context.close()
+        reader.close()
