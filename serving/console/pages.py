@@ -47,6 +47,7 @@ from serving.console.queries import (
 from serving.console.sessions import COOKIE, PRE_COOKIE, tokens_match
 from serving.policy import TRANSITIONS, allowed_transitions, decide, visible_scope
 from serving.store import StaleWarning, TransitionError, WarningNotFound
+from serving.store.deadlines import DEADLINE_OF_STATUS
 from serving.store.identity import IdentityUnavailable
 from serving.store.models import OUTCOMES, STATUSES
 from serving.store.people import SignInRefused
@@ -202,6 +203,8 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
             "reason": case_view.top_reason(row["reasons"], row["task"], visit.lang),
             "age": case_view.age_text(row["created_at"], t),
             "overdue": bool(row.get("overdue")),
+            "due": case_view.local_time(row["due_at"]) if row.get("due_at") else None,
+            "deadline": DEADLINE_OF_STATUS.get(row["status"]),
         }
         for row in found.rows
     ]
@@ -362,6 +365,7 @@ def render_case(
         "short_id": case_view.short_id(warning["id"]),
         "due_at": case_view.local_time(warning["due_at"]) if warning.get("due_at") else None,
         "overdue": bool(warning.get("overdue")),
+        "deadline": DEADLINE_OF_STATUS.get(warning["status"]),
     }
     reasons = reason_rows(warning.get("reasons") or [], spec, lang)
     return console.render(

@@ -132,6 +132,13 @@ def test_a_warning_past_its_deadline_shows_as_overdue(
         listed = client.get("/console/queue?task=wage-arrears&overdue=1")
         assert listed.status_code == 200 and late not in listed.text
         assert _overdue_count(client.get("/console/dashboard").text, "wage-arrears") == "0"
+        # the deadline is in view before it passes, named as the timeline names a missed one
+        queue = client.get("/console/queue?task=wage-arrears&level=red").text
+        assert '<span class="due">派发期限 2026-05-07 10:00</span>' in queue
+        assert (
+            "<dt>派发期限</dt><dd>2026-05-07 10:00</dd>"
+            in client.get(f"/console/cases/{late}").text
+        )
     with time_machine.travel(t0 + timedelta(hours=24, seconds=1), tick=False):
         with _signed_in(url) as client:
             listed = client.get("/console/queue?task=wage-arrears&overdue=1")
@@ -154,6 +161,9 @@ def test_a_warning_past_its_deadline_shows_as_overdue(
             listed = client.get("/console/queue?task=wage-arrears&overdue=1")
             assert late not in listed.text
             assert _overdue_count(client.get("/console/dashboard").text, "wage-arrears") == "0"
+            # 72 hours from the dispatch at 02:00:01 UTC on 7 May: 10:00 on 10 May in the city
+            case = client.get(f"/console/cases/{late}").text
+            assert "<dt>首次处置期限</dt><dd>2026-05-10 10:00</dd>" in case
 
 
 def _capacity_row(dashboard: str, code: str) -> str:
