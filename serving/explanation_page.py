@@ -21,6 +21,7 @@ from models.scorer import ReasonRow, base_value, margin_from_score, reason_rows
 from models.spec import Lang
 from serving.console.case import actor_in_words, timeline
 from serving.console.i18n import Messages
+from serving.store.deadlines import DEADLINE_OF_STATUS
 
 _TEXT: dict[str, dict[Lang, str]] = {
     "title": {"en": "Warning {id}: why this score", "zh": "预警 {id}：评分依据"},
@@ -160,8 +161,20 @@ def _summary(warning: Mapping[str, Any], lang: Lang) -> list[tuple[str, object]]
         (_t("status", lang), words.word("status", warning.get("status"))),
         (_t("department", lang), department_in_words(warning.get("department"), lang)),
         (_t("outcome", lang), words.word("outcome", warning.get("outcome"))),
+        *_deadline(warning, words),
         (_t("model", lang), model_line),
     ]
+
+
+def _deadline(warning: Mapping[str, Any], words: Messages) -> list[tuple[str, object]]:
+    """The deadline the warning races now, named as the console names it (dispatch while
+    open, first action once dispatched), and whether it has passed; none once in progress."""
+    kind = DEADLINE_OF_STATUS.get(str(warning.get("status")))
+    if not warning.get("due_at") or kind is None:
+        return []
+    when = pages.local_time(warning["due_at"])
+    late = f" ({words('queue.overdue')})" if warning.get("overdue") else ""
+    return [(words(f"field.due_{kind}"), when + late)]
 
 
 def _reason_view(row: ReasonRow, lang: Lang) -> dict[str, object]:

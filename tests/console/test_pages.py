@@ -206,7 +206,8 @@ def test_no_page_scrolls_sideways_on_a_phone_or_a_tablet(
     from serving.auth import create_key
 
     warning_id = console_service.sql(
-        "SELECT id FROM warnings WHERE task = 'wage-arrears' ORDER BY score DESC LIMIT 1"
+        "SELECT id FROM warnings WHERE task = 'wage-arrears' AND status = 'open'"
+        " ORDER BY score DESC LIMIT 1"
     )[0][0]
     key = create_key(f"small-screen-{width}", ("review",))
     context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
@@ -243,6 +244,9 @@ def test_no_page_scrolls_sideways_on_a_phone_or_a_tablet(
                 f"{console_service.url}/v1/warnings/{warning_id}/explanation?lang={lang}"
             )
             assert _overflowing(explanation) == [], ("explanation", lang)
+            # the deadline the open warning races shows there too, named as the console names it
+            due = {"zh": "派发期限", "en": "Dispatch due"}[lang]
+            assert due in explanation.locator("#summary dl").inner_text()
             screenshot(explanation, f"explanation-{width}-{lang}")
         page.locator("header form[action$='/lang'] button").click()  # back to Chinese
         page.wait_for_load_state()
