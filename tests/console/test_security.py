@@ -299,10 +299,16 @@ def test_an_officer_sends_a_case_back_with_a_note(person: Any, console_service: 
     # the case left the officer's sight: they are back on their queue, told it was sent
     assert lab.page.url.endswith("/console/queue?done=send_back")
     assert lab.page.locator("p.flash").inner_text() == "已退回主管。"
+    # the department filter offers the officer's own department only (any other is empty)
+    offered = lab.page.locator("#f-department option").evaluate_all("o => o.map(x => x.value)")
+    assert offered == ["", "labour_inspection"]
     assert warning_id not in lab.page.content()
     sup.go(f"/console/cases/{warning_id}")
     timeline = sup.page.locator("ol.timeline").inner_text()
     assert "不属于本部门辖区" in timeline and "李监察 (lab)" in timeline
+    # each step is named as the form that took it, the send-back as one
+    steps = sup.page.locator("ol.timeline > li > p strong").all_inner_texts()
+    assert steps[-2:] == ["派发", "退回主管"], steps
     assert sup.page.locator("form[aria-labelledby='act-dispatch']").count() == 1
     for viewer in (sup, lab):
         assert viewer.watch.errors == [] and viewer.watch.outside == []
