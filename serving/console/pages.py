@@ -212,6 +212,9 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
     departments = sorted(
         code for code, row in console.departments().items() if handled & set(row.get("tasks") or ())
     )
+    if not scope.everything and not scope.tasks:
+        # an officer sees only their department's cases: any other choice is always empty
+        departments = sorted(scope.departments)
     return console.render(
         "console/queue.html",
         visit.lang,
