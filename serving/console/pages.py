@@ -331,11 +331,13 @@ def render_case(
     status: int = 200,
     stale: dict[str, str] | None = None,
     form_error: str = "",
+    error_field: str = "",
     revealed: dict[str, str] | None = None,
     flash: dict[str, str] | None = None,
 ) -> Response:
     """The case page of `warning` as it is now, with what went wrong or was shown, if anything
-    (a stale form, a refused step, a revealed identity).
+    (a stale form, a refused step, a revealed identity). `error_field` is the id of the form
+    field `form_error` is about: marked invalid and described by the message.
 
     Every answer that shows the case is a look, recorded here: the page opened, and the page
     drawn again after a form (a stale version, a refused step or reveal).
@@ -391,6 +393,7 @@ def render_case(
         waterfall_height=int(90 + 38 * (len(reasons) + 3)),
         stale=stale,
         form_error=form_error,
+        error_field=error_field,
         revealed=revealed,
         flash=flash,
     )
@@ -454,7 +457,13 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
     if offered.note_required and not note:
         # 409 as the store's refusal was, in the person's words
         return render_case(
-            console, request, visit, warning, status=409, form_error=t("error.note_required")
+            console,
+            request,
+            visit,
+            warning,
+            status=409,
+            form_error=t("error.note_required"),
+            error_field=f"{transition}-note",
         )
     if offered.departments and department not in {code for code, _ in offered.departments}:
         # one that does not handle the task would put the case in the queue of officers who
@@ -545,6 +554,7 @@ def reveal(console: Console, request: Request, visit: Visit, form: FormData | No
             warning,
             status=400,
             form_error=visit.t("reveal.too_short", n=MIN_PURPOSE_CHARS),
+            error_field="reveal-purpose",
         )
     try:
         identity = console.store.reveal(

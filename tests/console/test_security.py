@@ -231,6 +231,21 @@ def test_reveal_needs_a_purpose_and_is_audited(person: Any, console_service: Con
     sup.sign_in("sup")
     warning_id = sup.open_case()
     form = sup.page.locator("form[aria-labelledby='act-reveal']")
+    # too short a purpose (past the browser's own check): refused, the message tied to the field
+    purpose = form.locator("textarea[name=purpose]")
+    purpose.evaluate("area => area.removeAttribute('minlength')")
+    purpose.fill("核实")
+    with sup.page.expect_response(lambda r: r.url.endswith("/reveal")) as answer:
+        form.get_by_role("button").click()
+    assert answer.value.status == 400
+    purpose = sup.page.locator("#reveal-purpose")
+    assert purpose.get_attribute("aria-invalid") == "true"
+    described = str(purpose.get_attribute("aria-describedby")).split()
+    assert sup.page.locator(f"#{described[0]}").inner_text().startswith("请写明查看目的")
+    assert "reveal-help" in described
+    assert [error for error in sup.watch.errors if "400" not in error] == []
+    sup.watch.errors.clear()  # the browser logs the refusal's 400 as a console error
+    form = sup.page.locator("form[aria-labelledby='act-reveal']")
     form.locator("textarea[name=purpose]").fill("核实欠薪线索，联系企业")
     form.get_by_role("button").click()
     sup.page.wait_for_load_state()
