@@ -37,7 +37,7 @@ from serving.console.app import (
     secured,
     set_cookie,
 )
-from serving.console.i18n import LANGS, Messages, as_lang
+from serving.console.i18n import LANGS, Lang, Messages, as_lang
 from serving.console.queries import (
     LEVEL_ORDER,
     SORTS,
@@ -603,7 +603,7 @@ def dashboard(console: Console, request: Request, visit: Visit, _form: FormData 
                 "figures": figures[task],
                 "champion": version,
                 "report": report,
-                "monitor": _monitor(reports_dir / "monitor" / f"{task}.json"),
+                "monitor": _monitor(reports_dir / "monitor" / f"{task}.json", task, visit.lang),
             }
         )
     month, volumes = console.queries.month_volume(scope, datetime.now(UTC))
@@ -653,15 +653,25 @@ def _visible_tasks(console: Console, visit: Visit, scope: Any) -> tuple[str, ...
     return tuple(task for task in _tasks() if task in handled)
 
 
-def _monitor(path: Any) -> dict[str, Any] | None:
-    """The latest `riskloop monitor` result of a task (None when it never ran)."""
+def _monitor(path: Any, task: str, lang: Lang) -> dict[str, Any] | None:
+    """The latest `riskloop monitor` result of a task (None when it never ran); the drifted
+    features by their catalog labels in `lang`, as the reasons name them, not column names."""
     try:
         report = json.loads(path.read_text("utf-8"))
         when = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
     except (OSError, ValueError):
         return None
+    spec = get_spec(task)
+    labels = []
+    for name in report.get("drifted") or []:
+        try:
+            feature = spec.feature(str(name))
+        except KeyError:  # a feature the served model no longer has: as recorded
+            labels.append(str(name))
+            continue
+        labels.append(feature.label_zh if lang == "zh" else feature.label_en)
     return {
         "drift": bool(report.get("drift")),
-        "drifted": ", ".join(str(name) for name in report.get("drifted") or []),
+        "drifted": ("、" if lang == "zh" else ", ").join(labels),
         "when": case_view.local_time(when),
     }

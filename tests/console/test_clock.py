@@ -9,6 +9,7 @@ no model is loaded, which only the case page's waterfall needs.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -223,3 +224,22 @@ def test_the_months_volume_is_exact_and_set_against_the_capacity(
         if row["action"] == "department_capacity"
     ]
     assert audited == [("system:cli", 2), ("system:cli", 1)]
+
+
+def test_drifted_features_are_named_as_the_reasons_name_them(
+    console: tuple[str, WarningStore],
+) -> None:
+    """The dashboard's monitoring line names drifted features by their catalog labels in the
+    person's language, not by column names (si_arrears_months_3m)."""
+    from models.spec import get_spec
+
+    url, _store = console
+    feature = get_spec("wage-arrears").features[0]
+    folder = get_settings().reports_dir / "monitor"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "wage-arrears.json").write_text(
+        json.dumps({"task": "wage-arrears", "drift": True, "drifted": [feature.name]}), "utf-8"
+    )
+    with _signed_in(url) as client:
+        dashboard = client.get("/console/dashboard").text
+    assert f"发现漂移：{feature.label_zh}" in dashboard and feature.name not in dashboard
