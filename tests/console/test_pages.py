@@ -17,9 +17,10 @@ import pytest
 from tests.console.conftest import Console, screenshot
 
 SERIOUS = {"serious", "critical"}
+EVERY_IMPACT = {"minor", "moderate", "serious", "critical"}
 
 
-def _axe_violations(page: Any) -> list[str]:
+def _axe_violations(page: Any, impacts: set[str] = SERIOUS) -> list[str]:
     from axe_playwright_python.sync_playwright import Axe
 
     results = Axe().run(page)
@@ -27,7 +28,7 @@ def _axe_violations(page: Any) -> list[str]:
         f"{item['id']} ({item['impact']}): {item['help']} -> "
         + "; ".join(node["target"][0] for node in item["nodes"][:3])
         for item in results.response["violations"]
-        if item.get("impact") in SERIOUS
+        if item.get("impact") in impacts
     ]
 
 
@@ -204,6 +205,7 @@ def test_no_page_scrolls_sideways_on_a_phone_or_a_tablet(
     """Phone and tablet, both languages: every page fits the window's width (a table too wide
     for it scrolls inside its own box or becomes one card per row), the queue's lateness shows."""
     from serving.auth import create_key
+    from serving.console.i18n import Messages
 
     warning_id = console_service.sql(
         "SELECT id FROM warnings WHERE task = 'wage-arrears' AND status = 'open'"
@@ -238,15 +240,30 @@ def test_no_page_scrolls_sideways_on_a_phone_or_a_tablet(
             for name, path in paths.items():
                 page.goto(console_service.url + path)
                 assert _overflowing(page) == [], (name, lang)
+                # the boxes tables scroll in are named landmarks: each name once, none serious
+                assert _axe_violations(page, EVERY_IMPACT) == [], (name, lang)
                 screenshot(page, f"{name}-{width}-{lang}")
             explanation = reader.new_page()
             explanation.goto(
                 f"{console_service.url}/v1/warnings/{warning_id}/explanation?lang={lang}"
             )
             assert _overflowing(explanation) == [], ("explanation", lang)
+            # its heading, body and notice in landmarks (banner, main, footer), as the console
+            assert _axe_violations(explanation, EVERY_IMPACT) == [], ("explanation", lang)
             # the deadline the open warning races shows there too, named as the console names it
             due = {"zh": "派发期限", "en": "Dispatch due"}[lang]
             assert due in explanation.locator("#summary dl").inner_text()
+            # and its words are the case page's: the same thing has one name on both pages
+            words = Messages(lang)  # type: ignore[arg-type]
+            headers = explanation.locator("#reasons thead th").all_inner_texts()
+            assert headers[:3] == [
+                words("case.feature"),
+                words("case.value"),
+                words("case.contribution"),
+            ]
+            assert explanation.locator("#history h2").inner_text() == words("case.timeline")
+            # its times are the city's clock, and it says so, as the console's footer does
+            assert "UTC+8" in explanation.locator("footer").inner_text()
             screenshot(explanation, f"explanation-{width}-{lang}")
         page.locator("header form[action$='/lang'] button").click()  # back to Chinese
         page.wait_for_load_state()
