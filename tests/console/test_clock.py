@@ -243,3 +243,22 @@ def test_drifted_features_are_named_as_the_reasons_name_them(
     with _signed_in(url) as client:
         dashboard = client.get("/console/dashboard").text
     assert f"发现漂移：{feature.label_zh}" in dashboard and feature.name not in dashboard
+
+
+def test_a_case_workers_pages_name_no_command_and_one_clock(
+    console: tuple[str, WarningStore],
+) -> None:
+    """The sign-in page and the dashboard speak to a case worker: no command lines
+    (`riskloop users`, `set-capacity`, `riskloop monitor`) and the city's clock called by the
+    one name the footer gives it."""
+    url, store = console
+    for lang in ("zh", "en"):
+        store.set_user_lang("sup", lang)
+        with httpx.Client(base_url=url, timeout=30) as client:
+            sign_in = client.get(f"/console/sign-in?lang={lang}").text
+        with _signed_in(url) as client:
+            dashboard = client.get("/console/dashboard").text
+        for page in (sign_in, dashboard):
+            assert "riskloop users" not in page and "set-capacity" not in page
+            assert "riskloop monitor" not in page and "China Standard Time" not in page
+        assert ("北京时间" if lang == "zh" else "Beijing time") in dashboard
