@@ -198,6 +198,14 @@ def _overflowing(page: Any) -> list[str]:
     )
 
 
+def _chart_at_its_own_size(page: Any, selector: str) -> bool:
+    """The chart is drawn at its own width (its box scrolls), not shrunk to the window's:
+    shrunk to a phone, its labels were about 4 px high."""
+    image = page.locator(selector)
+    image.evaluate("img => img.decode()")
+    return bool(image.evaluate("img => img.getBoundingClientRect().width >= img.naturalWidth - 1"))
+
+
 @pytest.mark.parametrize(("width", "height"), [(390, 844), (768, 1024)])
 def test_no_page_scrolls_sideways_on_a_phone_or_a_tablet(
     browser: Any, console_service: Console, width: int, height: int
@@ -242,6 +250,8 @@ def test_no_page_scrolls_sideways_on_a_phone_or_a_tablet(
                 assert _overflowing(page) == [], (name, lang)
                 # the boxes tables scroll in are named landmarks: each name once, none serious
                 assert _axe_violations(page, EVERY_IMPACT) == [], (name, lang)
+                if name == "case":
+                    assert _chart_at_its_own_size(page, "#h-waterfall + figure img"), lang
                 screenshot(page, f"{name}-{width}-{lang}")
             explanation = reader.new_page()
             explanation.goto(
@@ -250,6 +260,7 @@ def test_no_page_scrolls_sideways_on_a_phone_or_a_tablet(
             assert _overflowing(explanation) == [], ("explanation", lang)
             # its heading, body and notice in landmarks (banner, main, footer), as the console
             assert _axe_violations(explanation, EVERY_IMPACT) == [], ("explanation", lang)
+            assert _chart_at_its_own_size(explanation, "#waterfall img"), lang
             # the deadline the open warning races shows there too, named as the console names it
             due = {"zh": "派发期限", "en": "Dispatch due"}[lang]
             assert due in explanation.locator("#summary dl").inner_text()
