@@ -281,8 +281,17 @@ def _scope_text(console: Console, visit: Visit) -> str:
 
 
 def refusal_rule(visit: Visit, action: str, warning: dict[str, Any] | None = None) -> str:
-    decision = decide(visit.actor, action, warning=warning)
-    return decision.rule_zh if visit.lang == "zh" and decision.rule_zh else decision.rule
+    """Why the policy refuses `action`, as a sentence in the person's language."""
+    return rule_in_words(visit, decide(visit.actor, action, warning=warning))
+
+
+def rule_in_words(visit: Visit, decision: Any) -> str:
+    """A policy decision's rule in the person's language; the English rule, written for logs in
+    lower case, starts a sentence on a page with a capital ("Officers see and work only ...")."""
+    if visit.lang == "zh" and decision.rule_zh:
+        return str(decision.rule_zh)
+    rule = str(decision.rule)
+    return rule[:1].upper() + rule[1:]
 
 
 # ----------------------------------------------------------------------------- case
@@ -446,8 +455,7 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
             rule=decision.rule,
             warning=warning,
         )
-        rule = decision.rule_zh if visit.lang == "zh" and decision.rule_zh else decision.rule
-        return error_page(console, request, visit, 403, rule)
+        return error_page(console, request, visit, 403, rule_in_words(visit, decision))
     # what the form offered is all the server takes; the store's refusal of anything else
     # would reach the person as an English sentence
     choices = [(code, code) for code in _task_departments(console, warning["task"])]

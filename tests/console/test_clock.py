@@ -262,3 +262,24 @@ def test_a_case_workers_pages_name_no_command_and_one_clock(
             assert "riskloop users" not in page and "set-capacity" not in page
             assert "riskloop monitor" not in page and "China Standard Time" not in page
         assert ("北京时间" if lang == "zh" else "Beijing time") in dashboard
+
+
+def test_a_refusal_in_english_reads_as_a_sentence(console: tuple[str, WarningStore]) -> None:
+    """An officer opening a case not dispatched to them is told why in a sentence, which in
+    English starts with a capital (the policy's rule is written for logs)."""
+    url, store = console
+    warning_id = _raise(store, "E-NOT-YOURS", "red", "anji")
+    store.create_user(
+        "tax_en", department="tax", role="officer", password=PASSWORD, display_name="Tax officer"
+    )
+    store.set_user_lang("tax_en", "en")
+    with httpx.Client(base_url=url, follow_redirects=False, timeout=30) as client:
+        token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
+        client.post(
+            "/console/sign-in",
+            data={"name": "tax_en", "password": PASSWORD, "csrf": token, "next": "/console/queue"},
+        )
+        refused = client.get(f"/console/cases/{warning_id}")
+    assert refused.status_code == 403
+    message = refused.text.split('<p role="alert">', 1)[1].split("</p>", 1)[0]
+    assert message[:1].isupper() and "officers" in message.lower(), message
