@@ -202,6 +202,7 @@ def test_the_months_volume_is_exact_and_set_against_the_capacity(
         with _signed_in(url) as client:
             page = client.get("/console/dashboard").text
             assert "本月工作量与承载能力（2026-04）" in page
+            assert '<th scope="col">承载能力（件/月）</th>' in page  # the figure's unit
             row = _capacity_row(page, "labour_inspection")
             assert '<td class="num">2</td>' in row and "超出能力" not in row
             owner = _capacity_row(page, "county_centre")
