@@ -186,23 +186,23 @@ def display_value(value: object, lang: str = "en", feature: FeatureDef | None = 
         if lang == "zh":
             return "是" if value else "否"
         return "yes" if value else "no"
+    if not isinstance(value, int | float | np.integer | np.floating):
+        return str(value)
+    number = float(value)
     unit = feature.unit if feature is not None else ""
-    number_like = isinstance(value, int | float | np.integer | np.floating)
-    if feature is not None and unit == "ratio" and number_like:
+    if feature is not None and unit == "ratio":
         if "%}" in feature.reason_en:  # a share or a change, worded as a percentage
-            return f"{float(value) * 100:.3g}%"
-        return f"{float(value):.3g}×"  # a multiple: "3.5x the usual day"
-    text = str(value)
+            return f"{number * 100:.3g}%"
+        return f"{number:.3g}×"  # a multiple: "3.5x the usual day"
     if isinstance(value, float | np.floating):
-        number = float(value)
         text = f"{number:,.0f}" if abs(number) >= 1000 else f"{number:.3g}"
-    elif isinstance(value, int | np.integer):
+    else:
         text = f"{int(value):,}"
-    if unit in _UNIT_WORDS and number_like:
+    if unit in _UNIT_WORDS:
         one, other, chinese = _UNIT_WORDS[unit]
         if lang == "zh":
             return f"{text} {chinese}" if unit == "CNY" else f"{text}{chinese}"
-        return f"{text} {one if float(value) == 1 else other}"
+        return f"{text} {one if number == 1 else other}"
     return text
 
 
