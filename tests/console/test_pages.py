@@ -198,6 +198,28 @@ def _overflowing(page: Any) -> list[str]:
     )
 
 
+# short words of a definition card (under half the card's width) split over two lines
+# ("employe / r"); a pseudonym or a warning id may break, being longer than any line
+_BROKEN_WORDS = """() => {
+    const broken = [];
+    for (const dd of document.querySelectorAll('dl.card dd')) {
+        const walker = document.createTreeWalker(dd, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            for (const match of node.data.matchAll(/[!-,.-~]+/g)) {  // a hyphen may end a line
+                const range = document.createRange();
+                range.setStart(node, match.index);
+                range.setEnd(node, match.index + match[0].length);
+                const lines = Array.from(range.getClientRects()).filter(r => r.width > 0);
+                const width = lines.reduce((sum, r) => sum + r.width, 0);
+                const half = dd.parentElement.clientWidth / 2;
+                if (lines.length > 1 && width < half) broken.push(match[0]);
+            }
+        }
+    }
+    return broken;
+}"""
+
+
 def _chart_at_its_own_size(page: Any, selector: str) -> bool:
     """The chart is drawn at its own width (its box scrolls), not shrunk to the window's:
     shrunk to a phone, its labels were about 4 px high."""
@@ -252,6 +274,9 @@ def test_no_page_scrolls_sideways_on_a_phone_or_a_tablet(
                 assert _axe_violations(page, EVERY_IMPACT) == [], (name, lang)
                 if name == "case":
                     assert _chart_at_its_own_size(page, "#h-waterfall + figure img"), lang
+                    assert page.evaluate(_BROKEN_WORDS) == [], lang
+                if name == "report":  # the report's own cards, in its frame
+                    assert page.frames[-1].evaluate(_BROKEN_WORDS) == [], lang
                 screenshot(page, f"{name}-{width}-{lang}")
             explanation = reader.new_page()
             explanation.goto(
@@ -261,6 +286,7 @@ def test_no_page_scrolls_sideways_on_a_phone_or_a_tablet(
             # its heading, body and notice in landmarks (banner, main, footer), as the console
             assert _axe_violations(explanation, EVERY_IMPACT) == [], ("explanation", lang)
             assert _chart_at_its_own_size(explanation, "#waterfall img"), lang
+            assert explanation.evaluate(_BROKEN_WORDS) == [], lang
             # the deadline the open warning races shows there too, named as the console names it
             due = {"zh": "派发期限", "en": "Dispatch due"}[lang]
             assert due in explanation.locator("#summary dl").inner_text()
