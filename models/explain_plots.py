@@ -161,10 +161,23 @@ def sigmoid(margin: float) -> float:
     return 1.0 / (1.0 + math.exp(-margin))
 
 
+# a catalog unit in words: (English for one, English for others, Chinese)
+_UNIT_WORDS = {
+    "months": ("month", "months", "个月"),
+    "days": ("day", "days", "天"),
+    "years": ("year", "years", "年"),
+    "minutes": ("minute", "minutes", "分钟"),
+    "persons": ("person", "persons", "人"),
+    "CNY": ("CNY", "CNY", "元"),
+}
+
+
 def display_value(value: object, lang: str = "en", feature: FeatureDef | None = None) -> str:
     """A feature value as a reader sees it: yes/no, 3 significant digits (whole numbers from
-    1,000 up, so amounts in CNY never turn into exponents), a dash when missing, and a
-    category in words of `lang` when its catalog entry is given ("劳资", not "labour")."""
+    1,000 up, so amounts in CNY never turn into exponents), a dash when missing; given its
+    catalog entry, a category in words of `lang` ("劳资", not "labour") and a number with its
+    unit (a ratio as a percentage, "29.3%" beside the reason's "29%", not "0.293";
+    "3 months", "58,270 元")."""
     if feature is not None and lang in ("en", "zh"):
         value = feature.value_word(value, "zh" if lang == "zh" else "en")
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
@@ -173,10 +186,24 @@ def display_value(value: object, lang: str = "en", feature: FeatureDef | None = 
         if lang == "zh":
             return "是" if value else "否"
         return "yes" if value else "no"
+    if not isinstance(value, int | float | np.integer | np.floating):
+        return str(value)
+    number = float(value)
+    unit = feature.unit if feature is not None else ""
+    if feature is not None and unit == "ratio":
+        if "%}" in feature.reason_en:  # a share or a change, worded as a percentage
+            return f"{number * 100:.3g}%"
+        return f"{number:.3g}×"  # a multiple: "3.5x the usual day"
     if isinstance(value, float | np.floating):
-        number = float(value)
-        return f"{number:,.0f}" if abs(number) >= 1000 else f"{number:.3g}"
-    return str(value)
+        text = f"{number:,.0f}" if abs(number) >= 1000 else f"{number:.3g}"
+    else:
+        text = f"{int(value):,}"
+    if unit in _UNIT_WORDS:
+        one, other, chinese = _UNIT_WORDS[unit]
+        if lang == "zh":
+            return f"{text} {chinese}" if unit == "CNY" else f"{text}{chinese}"
+        return f"{text} {one if number == 1 else other}"
+    return text
 
 
 @dataclass(frozen=True)

@@ -21,37 +21,13 @@ from models.scorer import ReasonRow, base_value, margin_from_score, reason_rows
 from models.spec import Lang
 from serving.console.case import actor_in_words, timeline
 from serving.console.i18n import Messages
+from serving.store.deadlines import DEADLINE_OF_STATUS
 
 _TEXT: dict[str, dict[Lang, str]] = {
     "title": {"en": "Warning {id}: why this score", "zh": "预警 {id}：评分依据"},
-    "summary": {"en": "Summary", "zh": "概要"},
-    "task": {"en": "Task", "zh": "任务"},
-    "entity": {"en": "Entity (pseudonymised)", "zh": "对象（已假名化）"},
-    "as_of": {"en": "As of", "zh": "评估日期"},
-    "score": {"en": "Calibrated risk score", "zh": "校准风险评分"},
-    "level": {"en": "Risk level", "zh": "风险等级"},
-    "status": {"en": "Status", "zh": "处置状态"},
-    "department": {"en": "Department", "zh": "承办部门"},
-    "outcome": {"en": "Outcome", "zh": "处置结果"},
-    "model": {"en": "Model", "zh": "模型"},
-    "reasons": {"en": "Reasons", "zh": "预警原因"},
-    "reasons_intro": {
-        "en": "The features that moved this score most, largest first. Contributions are SHAP "
-        "values in log-odds: positive raises the risk, negative lowers it.",
-        "zh": "对本次评分影响最大的特征，按影响从大到小排列。贡献为SHAP值（对数几率）：正值使风险上升，负值使风险下降。",
-    },
-    "feature": {"en": "Feature", "zh": "特征"},
-    "value": {"en": "Value", "zh": "取值"},
-    "contribution": {"en": "Contribution (log-odds)", "zh": "贡献（对数几率）"},
     "actionable": {"en": "Actionable", "zh": "可干预"},
-    "sentence": {"en": "In words", "zh": "说明"},
     "yes": {"en": "yes", "zh": "是"},
     "no": {"en": "no", "zh": "否"},
-    "chart": {"en": "Waterfall chart", "zh": "瀑布图"},
-    "chart_alt": {
-        "en": "Waterfall of the reasons' contributions from the base value to the model output",
-        "zh": "各原因贡献从基准值到模型输出的瀑布图",
-    },
     "other_estimated": {
         "en": "The warning keeps its top reasons only; the 'other features' bar is the rest of "
         "the model output, recovered from the calibrated score.",
@@ -67,10 +43,6 @@ _TEXT: dict[str, dict[Lang, str]] = {
         "version {scored}, so the chart ends at the base value plus the recorded reasons.",
         "zh": "基准值取自模型版本 {used}；该预警由版本 {scored} 评分，图中终点为基准值加上已记录原因之和。",
     },
-    "actions": {"en": "Recommended actions", "zh": "建议措施"},
-    "no_actions": {"en": "No action recorded.", "zh": "未记录建议措施。"},
-    "action": {"en": "Action", "zh": "措施"},
-    "history": {"en": "Disposition history", "zh": "处置记录"},
     "no_history": {"en": "No history recorded.", "zh": "暂无处置记录。"},
     "when": {"en": "When", "zh": "时间"},
     "event": {"en": "Event", "zh": "事件"},
@@ -78,9 +50,37 @@ _TEXT: dict[str, dict[Lang, str]] = {
     "details": {"en": "Details", "zh": "详情"},
     "footer": {
         "en": "Automated risk assessment: a person reviews every warning before any action "
-        "(PIPL Art. 24). Scores are probabilities of the event within the task's horizon.",
-        "zh": "本评估由模型自动生成，任何处置前均须人工复核（《个人信息保护法》第二十四条）。评分为在任务期限内发生该事件的概率。",
+        "(PIPL Art. 24). Scores are probabilities of the event within the task's horizon. "
+        "Times are Beijing time (UTC+8).",
+        "zh": "本评估由模型自动生成，任何处置前均须人工复核（《个人信息保护法》第二十四条）。评分为在任务期限内发生该事件的概率。时间均为北京时间（UTC+8）。",
     },
+}
+
+# the words the console's case page uses for the same things, from its catalog: one wording
+# for a person who reads both pages (Factor, not Feature; Timeline, not Disposition history)
+_CONSOLE_WORDS = {
+    "summary": "case.summary",
+    "task": "field.task",
+    "entity": "field.entity",
+    "as_of": "field.as_of",
+    "score": "field.score",
+    "level": "field.level",
+    "status": "field.status",
+    "department": "field.department",
+    "outcome": "field.outcome",
+    "model": "field.model",
+    "reasons": "case.reasons",
+    "reasons_intro": "case.reasons_intro",
+    "feature": "case.feature",
+    "value": "case.value",
+    "contribution": "case.contribution",
+    "sentence": "case.in_words",
+    "chart": "case.waterfall",
+    "chart_alt": "case.waterfall_alt",
+    "actions": "case.actions",
+    "no_actions": "case.no_actions",
+    "action": "case.action",
+    "history": "case.timeline",
 }
 
 
@@ -89,6 +89,8 @@ def _language(lang: str) -> Lang:
 
 
 def _t(key: str, lang: Lang, **values: object) -> str:
+    if key in _CONSOLE_WORDS:
+        return Messages(lang)(_CONSOLE_WORDS[key], **values)
     return _TEXT[key][lang].format(**values)
 
 
@@ -160,8 +162,20 @@ def _summary(warning: Mapping[str, Any], lang: Lang) -> list[tuple[str, object]]
         (_t("status", lang), words.word("status", warning.get("status"))),
         (_t("department", lang), department_in_words(warning.get("department"), lang)),
         (_t("outcome", lang), words.word("outcome", warning.get("outcome"))),
+        *_deadline(warning, words),
         (_t("model", lang), model_line),
     ]
+
+
+def _deadline(warning: Mapping[str, Any], words: Messages) -> list[tuple[str, object]]:
+    """The deadline the warning races now, named as the console names it (dispatch while
+    open, first action once dispatched), and whether it has passed; none once in progress."""
+    kind = DEADLINE_OF_STATUS.get(str(warning.get("status")))
+    if not warning.get("due_at") or kind is None:
+        return []
+    when = pages.local_time(warning["due_at"])
+    late = f" ({words('queue.overdue')})" if warning.get("overdue") else ""
+    return [(words(f"field.due_{kind}"), when + late)]
 
 
 def _reason_view(row: ReasonRow, lang: Lang) -> dict[str, object]:
@@ -236,7 +250,10 @@ def render_warning_page(
         packages=("serving",),
         lang=page_lang,
         title=_t("title", page_lang, id=warning.get("id", "")),
-        t={key: texts[page_lang] for key, texts in _TEXT.items()},
+        t={
+            **{key: texts[page_lang] for key, texts in _TEXT.items()},
+            **{key: _t(key, page_lang) for key in _CONSOLE_WORDS},
+        },
         summary=_summary(warning, page_lang),
         level=level,
         level_name=Messages(page_lang).word("level", level),

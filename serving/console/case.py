@@ -19,6 +19,7 @@ from models.risk_model import RiskModel
 from models.scorer import base_value, margin_from_score, reason_rows
 from models.spec import TaskSpec, get_spec
 from serving.console.i18n import Lang, Messages
+from serving.policy import transition_for
 from serving.store.models import OUTCOMES
 from serving.store.transitions import TRIAGE_OUTCOMES
 
@@ -107,13 +108,19 @@ def timeline(
     person: Callable[[str], str],
     department_name: Callable[[str | None], str],
 ) -> list[dict[str, Any]]:
-    """The case's history, oldest first, with people's names and readable details."""
+    """The case's history, oldest first, with people's names and readable details; a
+    disposition is named by its step (a send-back reads "Send back to the supervisor", not a
+    bare "disposition" from dispatched to open)."""
     items = []
     for event in history:
         kind = str(event.get("event", ""))
+        title = t.word("event", kind)
         lines = []
         if kind == "disposition":
             frm, to = event.get("from"), event.get("to")
+            step = transition_for(str(frm), str(to))
+            if step is not None:  # named as the form that took it: Dispatch, Send back, ...
+                title = t(f"act.{step}")
             lines.append(t("timeline.moved", frm=t.word("status", frm), to=t.word("status", to)))
             if event.get("department") and to in ("dispatched",):
                 lines.append(
@@ -148,7 +155,7 @@ def timeline(
             {
                 "at": event.get("at") or "",
                 "when": local_time(event.get("at")),
-                "event": t.word("event", kind),
+                "event": title,
                 "actor": person(str(event.get("actor", ""))),
                 "lines": lines,
                 "note": event.get("note") or "",

@@ -37,7 +37,7 @@ from serving.console.app import (
     secured,
     set_cookie,
 )
-from serving.console.i18n import LANGS, Messages, as_lang
+from serving.console.i18n import LANGS, Lang, Messages, as_lang
 from serving.console.queries import (
     LEVEL_ORDER,
     SORTS,
@@ -47,6 +47,7 @@ from serving.console.queries import (
 from serving.console.sessions import COOKIE, PRE_COOKIE, tokens_match
 from serving.policy import TRANSITIONS, allowed_transitions, decide, visible_scope
 from serving.store import StaleWarning, TransitionError, WarningNotFound
+from serving.store.deadlines import DEADLINE_OF_STATUS
 from serving.store.identity import IdentityUnavailable
 from serving.store.models import OUTCOMES, STATUSES
 from serving.store.people import SignInRefused
@@ -202,6 +203,8 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
             "reason": case_view.top_reason(row["reasons"], row["task"], visit.lang),
             "age": case_view.age_text(row["created_at"], t),
             "overdue": bool(row.get("overdue")),
+            "due": case_view.local_time(row["due_at"]) if row.get("due_at") else None,
+            "deadline": DEADLINE_OF_STATUS.get(row["status"]),
         }
         for row in found.rows
     ]
@@ -209,6 +212,9 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
     departments = sorted(
         code for code, row in console.departments().items() if handled & set(row.get("tasks") or ())
     )
+    if not scope.everything and not scope.tasks:
+        # an officer sees only their department's cases: any other choice is always empty
+        departments = sorted(scope.departments)
     return console.render(
         "console/queue.html",
         visit.lang,
@@ -275,8 +281,17 @@ def _scope_text(console: Console, visit: Visit) -> str:
 
 
 def refusal_rule(visit: Visit, action: str, warning: dict[str, Any] | None = None) -> str:
-    decision = decide(visit.actor, action, warning=warning)
-    return decision.rule_zh if visit.lang == "zh" and decision.rule_zh else decision.rule
+    """Why the policy refuses `action`, as a sentence in the person's language."""
+    return rule_in_words(visit, decide(visit.actor, action, warning=warning))
+
+
+def rule_in_words(visit: Visit, decision: Any) -> str:
+    """A policy decision's rule in the person's language; the English rule, written for logs in
+    lower case, starts a sentence on a page with a capital ("Officers see and work only ...")."""
+    if visit.lang == "zh" and decision.rule_zh:
+        return str(decision.rule_zh)
+    rule = str(decision.rule)
+    return rule[:1].upper() + rule[1:]
 
 
 # ----------------------------------------------------------------------------- case
@@ -325,11 +340,13 @@ def render_case(
     status: int = 200,
     stale: dict[str, str] | None = None,
     form_error: str = "",
+    error_field: str = "",
     revealed: dict[str, str] | None = None,
     flash: dict[str, str] | None = None,
 ) -> Response:
     """The case page of `warning` as it is now, with what went wrong or was shown, if anything
-    (a stale form, a refused step, a revealed identity).
+    (a stale form, a refused step, a revealed identity). `error_field` is the id of the form
+    field `form_error` is about: marked invalid and described by the message.
 
     Every answer that shows the case is a look, recorded here: the page opened, and the page
     drawn again after a form (a stale version, a refused step or reveal).
@@ -362,6 +379,7 @@ def render_case(
         "short_id": case_view.short_id(warning["id"]),
         "due_at": case_view.local_time(warning["due_at"]) if warning.get("due_at") else None,
         "overdue": bool(warning.get("overdue")),
+        "deadline": DEADLINE_OF_STATUS.get(warning["status"]),
     }
     reasons = reason_rows(warning.get("reasons") or [], spec, lang)
     return console.render(
@@ -384,6 +402,7 @@ def render_case(
         waterfall_height=int(90 + 38 * (len(reasons) + 3)),
         stale=stale,
         form_error=form_error,
+        error_field=error_field,
         revealed=revealed,
         flash=flash,
     )
@@ -436,8 +455,7 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
             rule=decision.rule,
             warning=warning,
         )
-        rule = decision.rule_zh if visit.lang == "zh" and decision.rule_zh else decision.rule
-        return error_page(console, request, visit, 403, rule)
+        return error_page(console, request, visit, 403, rule_in_words(visit, decision))
     # what the form offered is all the server takes; the store's refusal of anything else
     # would reach the person as an English sentence
     choices = [(code, code) for code in _task_departments(console, warning["task"])]
@@ -447,7 +465,13 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
     if offered.note_required and not note:
         # 409 as the store's refusal was, in the person's words
         return render_case(
-            console, request, visit, warning, status=409, form_error=t("error.note_required")
+            console,
+            request,
+            visit,
+            warning,
+            status=409,
+            form_error=t("error.note_required"),
+            error_field=f"{transition}-note",
         )
     if offered.departments and department not in {code for code, _ in offered.departments}:
         # one that does not handle the task would put the case in the queue of officers who
@@ -538,6 +562,7 @@ def reveal(console: Console, request: Request, visit: Visit, form: FormData | No
             warning,
             status=400,
             form_error=visit.t("reveal.too_short", n=MIN_PURPOSE_CHARS),
+            error_field="reveal-purpose",
         )
     try:
         identity = console.store.reveal(
@@ -586,7 +611,7 @@ def dashboard(console: Console, request: Request, visit: Visit, _form: FormData 
                 "figures": figures[task],
                 "champion": version,
                 "report": report,
-                "monitor": _monitor(reports_dir / "monitor" / f"{task}.json"),
+                "monitor": _monitor(reports_dir / "monitor" / f"{task}.json", task, visit.lang),
             }
         )
     month, volumes = console.queries.month_volume(scope, datetime.now(UTC))
@@ -636,15 +661,25 @@ def _visible_tasks(console: Console, visit: Visit, scope: Any) -> tuple[str, ...
     return tuple(task for task in _tasks() if task in handled)
 
 
-def _monitor(path: Any) -> dict[str, Any] | None:
-    """The latest `riskloop monitor` result of a task (None when it never ran)."""
+def _monitor(path: Any, task: str, lang: Lang) -> dict[str, Any] | None:
+    """The latest `riskloop monitor` result of a task (None when it never ran); the drifted
+    features by their catalog labels in `lang`, as the reasons name them, not column names."""
     try:
         report = json.loads(path.read_text("utf-8"))
         when = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
     except (OSError, ValueError):
         return None
+    spec = get_spec(task)
+    labels = []
+    for name in report.get("drifted") or []:
+        try:
+            feature = spec.feature(str(name))
+        except KeyError:  # a feature the served model no longer has: as recorded
+            labels.append(str(name))
+            continue
+        labels.append(feature.label_zh if lang == "zh" else feature.label_en)
     return {
         "drift": bool(report.get("drift")),
-        "drifted": ", ".join(str(name) for name in report.get("drifted") or []),
+        "drifted": ("、" if lang == "zh" else ", ").join(labels),
         "when": case_view.local_time(when),
     }

@@ -43,13 +43,16 @@ def reports(console: Console, request: Request, visit: Visit, _form: FormData | 
     """The model reports `riskloop report` wrote, listed."""
     if not decide(visit.actor, "models_read"):
         return error_page(console, request, visit, 403, refusal_rule(visit, "models_read"))
+    listed = [
+        {**item, "title": _report_title(item["name"], visit)} for item in _report_files(console)
+    ]
     return console.render(
         "console/reports.html",
         visit.lang,
         request,
         visit=visit,
         section="reports",
-        reports=_report_files(console),
+        reports=listed,
     )
 
 

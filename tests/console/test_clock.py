@@ -9,6 +9,7 @@ no model is loaded, which only the case page's waterfall needs.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -132,6 +133,13 @@ def test_a_warning_past_its_deadline_shows_as_overdue(
         listed = client.get("/console/queue?task=wage-arrears&overdue=1")
         assert listed.status_code == 200 and late not in listed.text
         assert _overdue_count(client.get("/console/dashboard").text, "wage-arrears") == "0"
+        # the deadline is in view before it passes, named as the timeline names a missed one
+        queue = client.get("/console/queue?task=wage-arrears&level=red").text
+        assert '<span class="due">派发期限 2026-05-07 10:00</span>' in queue
+        assert (
+            "<dt>派发期限</dt><dd>2026-05-07 10:00</dd>"
+            in client.get(f"/console/cases/{late}").text
+        )
     with time_machine.travel(t0 + timedelta(hours=24, seconds=1), tick=False):
         with _signed_in(url) as client:
             listed = client.get("/console/queue?task=wage-arrears&overdue=1")
@@ -154,6 +162,9 @@ def test_a_warning_past_its_deadline_shows_as_overdue(
             listed = client.get("/console/queue?task=wage-arrears&overdue=1")
             assert late not in listed.text
             assert _overdue_count(client.get("/console/dashboard").text, "wage-arrears") == "0"
+            # 72 hours from the dispatch at 02:00:01 UTC on 7 May: 10:00 on 10 May in the city
+            case = client.get(f"/console/cases/{late}").text
+            assert "<dt>首次处置期限</dt><dd>2026-05-10 10:00</dd>" in case
 
 
 def _capacity_row(dashboard: str, code: str) -> str:
@@ -191,6 +202,7 @@ def test_the_months_volume_is_exact_and_set_against_the_capacity(
         with _signed_in(url) as client:
             page = client.get("/console/dashboard").text
             assert "本月工作量与承载能力（2026-04）" in page
+            assert '<th scope="col">承载能力（件/月）</th>' in page  # the figure's unit
             row = _capacity_row(page, "labour_inspection")
             assert '<td class="num">2</td>' in row and "超出能力" not in row
             owner = _capacity_row(page, "county_centre")
@@ -213,3 +225,62 @@ def test_the_months_volume_is_exact_and_set_against_the_capacity(
         if row["action"] == "department_capacity"
     ]
     assert audited == [("system:cli", 2), ("system:cli", 1)]
+
+
+def test_drifted_features_are_named_as_the_reasons_name_them(
+    console: tuple[str, WarningStore],
+) -> None:
+    """The dashboard's monitoring line names drifted features by their catalog labels in the
+    person's language, not by column names (si_arrears_months_3m)."""
+    from models.spec import get_spec
+
+    url, _store = console
+    feature = get_spec("wage-arrears").features[0]
+    folder = get_settings().reports_dir / "monitor"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "wage-arrears.json").write_text(
+        json.dumps({"task": "wage-arrears", "drift": True, "drifted": [feature.name]}), "utf-8"
+    )
+    with _signed_in(url) as client:
+        dashboard = client.get("/console/dashboard").text
+    assert f"发现漂移：{feature.label_zh}" in dashboard and feature.name not in dashboard
+
+
+def test_a_case_workers_pages_name_no_command_and_one_clock(
+    console: tuple[str, WarningStore],
+) -> None:
+    """The sign-in page and the dashboard speak to a case worker: no command lines
+    (`riskloop users`, `set-capacity`, `riskloop monitor`) and the city's clock called by the
+    one name the footer gives it."""
+    url, store = console
+    for lang in ("zh", "en"):
+        store.set_user_lang("sup", lang)
+        with httpx.Client(base_url=url, timeout=30) as client:
+            sign_in = client.get(f"/console/sign-in?lang={lang}").text
+        with _signed_in(url) as client:
+            dashboard = client.get("/console/dashboard").text
+        for page in (sign_in, dashboard):
+            assert "riskloop users" not in page and "set-capacity" not in page
+            assert "riskloop monitor" not in page and "China Standard Time" not in page
+        assert ("北京时间" if lang == "zh" else "Beijing time") in dashboard
+
+
+def test_a_refusal_in_english_reads_as_a_sentence(console: tuple[str, WarningStore]) -> None:
+    """An officer opening a case not dispatched to them is told why in a sentence, which in
+    English starts with a capital (the policy's rule is written for logs)."""
+    url, store = console
+    warning_id = _raise(store, "E-NOT-YOURS", "red", "anji")
+    store.create_user(
+        "tax_en", department="tax", role="officer", password=PASSWORD, display_name="Tax officer"
+    )
+    store.set_user_lang("tax_en", "en")
+    with httpx.Client(base_url=url, follow_redirects=False, timeout=30) as client:
+        token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
+        client.post(
+            "/console/sign-in",
+            data={"name": "tax_en", "password": PASSWORD, "csrf": token, "next": "/console/queue"},
+        )
+        refused = client.get(f"/console/cases/{warning_id}")
+    assert refused.status_code == 403
+    message = refused.text.split('<p role="alert">', 1)[1].split("</p>", 1)[0]
+    assert message[:1].isupper() and "officers" in message.lower(), message

@@ -231,6 +231,21 @@ def test_reveal_needs_a_purpose_and_is_audited(person: Any, console_service: Con
     sup.sign_in("sup")
     warning_id = sup.open_case()
     form = sup.page.locator("form[aria-labelledby='act-reveal']")
+    # too short a purpose (past the browser's own check): refused, the message tied to the field
+    purpose = form.locator("textarea[name=purpose]")
+    purpose.evaluate("area => area.removeAttribute('minlength')")
+    purpose.fill("核实")
+    with sup.page.expect_response(lambda r: r.url.endswith("/reveal")) as answer:
+        form.get_by_role("button").click()
+    assert answer.value.status == 400
+    purpose = sup.page.locator("#reveal-purpose")
+    assert purpose.get_attribute("aria-invalid") == "true"
+    described = str(purpose.get_attribute("aria-describedby")).split()
+    assert sup.page.locator(f"#{described[0]}").inner_text().startswith("请写明查看目的")
+    assert "reveal-help" in described
+    assert [error for error in sup.watch.errors if "400" not in error] == []
+    sup.watch.errors.clear()  # the browser logs the refusal's 400 as a console error
+    form = sup.page.locator("form[aria-labelledby='act-reveal']")
     form.locator("textarea[name=purpose]").fill("核实欠薪线索，联系企业")
     form.get_by_role("button").click()
     sup.page.wait_for_load_state()
@@ -299,10 +314,16 @@ def test_an_officer_sends_a_case_back_with_a_note(person: Any, console_service: 
     # the case left the officer's sight: they are back on their queue, told it was sent
     assert lab.page.url.endswith("/console/queue?done=send_back")
     assert lab.page.locator("p.flash").inner_text() == "已退回主管。"
+    # the department filter offers the officer's own department only (any other is empty)
+    offered = lab.page.locator("#f-department option").evaluate_all("o => o.map(x => x.value)")
+    assert offered == ["", "labour_inspection"]
     assert warning_id not in lab.page.content()
     sup.go(f"/console/cases/{warning_id}")
     timeline = sup.page.locator("ol.timeline").inner_text()
     assert "不属于本部门辖区" in timeline and "李监察 (lab)" in timeline
+    # each step is named as the form that took it, the send-back as one
+    steps = sup.page.locator("ol.timeline > li > p strong").all_inner_texts()
+    assert steps[-2:] == ["派发", "退回主管"], steps
     assert sup.page.locator("form[aria-labelledby='act-dispatch']").count() == 1
     for viewer in (sup, lab):
         assert viewer.watch.errors == [] and viewer.watch.outside == []

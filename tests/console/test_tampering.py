@@ -256,6 +256,11 @@ def test_sending_back_without_a_note_is_refused_in_the_persons_words(
     shown = lab.page.locator("main p.error").inner_text()
     assert "请填写退回原因" in shown and "needs" not in shown
     assert console_service.case_state(warning_id) == before
+    # the message is tied to the field it is about: a screen reader says it there
+    note = lab.page.locator("#send_back-note")
+    assert note.get_attribute("aria-invalid") == "true"
+    described = str(note.get_attribute("aria-describedby")).split()
+    assert lab.page.locator(f"#{described[0]}").inner_text() == shown
 
 
 def test_an_administrator_lands_on_a_page_they_may_see(

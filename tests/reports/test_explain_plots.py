@@ -107,4 +107,25 @@ def test_a_category_value_reads_in_the_readers_language_given_its_catalog_entry(
     assert display_value(None, "zh", dispute_type) == "–"
     assert display_value("not-a-category", "zh", dispute_type) == "not-a-category"
     amount = get_spec("dispute-escalation").feature("dispute_amount")
-    assert display_value(58270.0, "zh", amount) == "58,270"
+    assert display_value(58270.0, "zh", amount) == "58,270 元"
+
+
+def test_a_number_reads_with_its_catalogs_unit() -> None:
+    """The reasons table's value column says what the number is, as the reason sentence does:
+    a ratio as a percentage, months, amounts and people with their unit, in the reader's
+    language."""
+    wage = get_spec("wage-arrears")
+    share = next(f for f in wage.features if f.unit == "ratio")
+    months = next(f for f in wage.features if f.unit == "months")
+    assert display_value(0.293, "zh", share) == "29.3%"
+    assert display_value(1, "en", share) == "100%"
+    assert display_value(-0.462, "en", share) == "-46.2%"
+    assert display_value(3, "zh", months) == "3个月"
+    assert display_value(1, "en", months) == "1 month"
+    assert display_value(2.0, "en", months) == "2 months"
+    assert display_value(None, "en", months) == "–"
+    amount = get_spec("dispute-escalation").feature("dispute_amount")
+    assert display_value(58270.0, "en", amount) == "58,270 CNY"
+    fraud = get_spec("telecom-fraud")
+    multiple = next(f for f in fraud.features if f.unit == "ratio" and "%}" not in f.reason_en)
+    assert display_value(3.5, "zh", multiple) == "3.5×"
