@@ -24,6 +24,7 @@ from importlib import resources
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -48,7 +49,13 @@ from serving.console.sessions import (
     tokens_match,
 )
 from serving.policy import Actor, decide
-from serving.store import WarningStore
+from serving.store import (
+    OUTAGE_MESSAGE,
+    OUTAGE_RETRY_AFTER_S,
+    WarningStore,
+    is_outage,
+    outage_cause,
+)
 from serving.store.people import UserRecord
 
 logger = logging.getLogger("riskloop.console")
@@ -326,7 +333,12 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
     ]
     return Starlette(
         routes=routes,
-        exception_handlers={404: _plain_error, 405: _plain_error, 500: _plain_error},
+        exception_handlers={
+            404: _plain_error,
+            405: _plain_error,
+            500: _plain_error,
+            DBAPIError: _store_error,
+        },
     )
 
 
@@ -362,6 +374,19 @@ async def _plain_error(request: Request, exc: Exception) -> Response:
     allow = (getattr(exc, "headers", None) or {}).get("Allow")
     if status == 405 and allow:
         response.headers["Allow"] = allow
+    return secured(response)
+
+
+async def _store_error(request: Request, exc: Exception) -> Response:
+    """The warnings store does not answer (sessions and people are kept there too, so the
+    person's language is unknown): 503 with `Retry-After` in both languages; any other
+    database error is an internal one."""
+    if not is_outage(exc):
+        return await _plain_error(request, exc)
+    logger.warning("console page refused: %s (%s)", OUTAGE_MESSAGE, outage_cause(exc))
+    text = "\n".join(Messages(lang)("error.store_down") for lang in ("zh", "en"))
+    response = Response(text + "\n", status_code=503, media_type="text/plain; charset=utf-8")
+    response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_S)
     return secured(response)
 
 

@@ -61,6 +61,10 @@ def test_a_store_outage_answers_503_with_retry_after_and_the_service_recovers_by
                 assert answer.headers["retry-after"] == "5", name
                 assert "warnings store is not answering" in answer.json()["error"], name
             assert _ready(url) == 503
+            # the console keeps its sessions in the store: any signed-in page meets the outage
+            page = client.get("/console/queue", cookies={"riskloop_console": "a-session"})
+            assert page.status_code == 503 and page.headers["retry-after"] == "5"
+            assert "预警库暂时无法访问" in page.text and "not answering" in page.text
 
             server.start()
             deadline = time.monotonic() + 30
