@@ -99,6 +99,8 @@ def test_keys_bind_to_a_department_and_audit_and_purge_refuse_bad_input(
     later = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
     code, _, err = _run("store", "purge", "--before", later)
     _one_error_line(code, err, f"--before {later} is after today")
+    code, out, _ = _run("store", "purge", "--before", "now", "--dry-run")
+    assert code == 0 and out.startswith("would remove: features of 0 scored records")
 
 
 def test_first_use_creates_a_private_secrets_file_and_rotation_keeps_old_keys(

@@ -73,7 +73,9 @@ def audit_line(row: dict[str, Any]) -> str:
 
 def store_purge(
     before: str | None = typer.Option(
-        None, help="Purge what is older than this date (default: RISKLOOP_RETENTION_DAYS)."
+        None,
+        help="Purge what is older than this date (YYYY-MM-DD, not after today), or 'now' for "
+        "everything until now (default: RISKLOOP_RETENTION_DAYS).",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would go."),
 ) -> None:
@@ -82,13 +84,16 @@ def store_purge(
 
     with user_errors():
         now = datetime.now(UTC)
-        moment = parse_day(before, "--before") or (
-            now - timedelta(days=get_settings().retention_days)
-        )
+        if before is not None and before.strip().lower() == "now":
+            moment = now
+        else:
+            moment = parse_day(before, "--before") or (
+                now - timedelta(days=get_settings().retention_days)
+            )
         if moment.date() > now.date():
             raise UserError(
-                f"--before {moment.date()} is after today ({now.date()} UTC): it would purge "
-                "what was scored today too; give a past date, or leave it out to keep "
+                f"--before {moment.date()} is after today ({now.date()} UTC); give a past "
+                "date, 'now' to purge everything scored until now, or leave it out to keep "
                 "RISKLOOP_RETENTION_DAYS"
             )
         with open_store() as store:
