@@ -384,7 +384,8 @@ async def _store_error(request: Request, exc: Exception) -> Response:
     if not is_outage(exc):
         return await _plain_error(request, exc)
     logger.warning("console page refused: %s (%s)", OUTAGE_MESSAGE, outage_cause(exc))
-    text = "\n".join(Messages(lang)("error.store_down") for lang in ("zh", "en"))
+    both: tuple[Lang, ...] = ("zh", "en")
+    text = "\n".join(Messages(lang)("error.store_down") for lang in both)
     response = Response(text + "\n", status_code=503, media_type="text/plain; charset=utf-8")
     response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_S)
     return secured(response)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,28 @@ def _json_value(value: object) -> object:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _store_scores(model: Any, frame: pd.DataFrame, prefix: str, actor: str, **record: Any) -> None:
+    """Score `frame`'s rows with `model` and store them as a screen or a client would."""
+    spec = get_spec(record["task"])
+    scores = model.predict_proba(frame)
+    levels = model.thresholds_.levels(scores)
+    rows = frame[list(spec.feature_names)].to_dict(orient="records")
+    results = [
+        {
+            "entity_id": f"{prefix}{i:06d}",
+            "score": float(score),
+            "risk_level": str(level),
+            "reasons": [],
+            "actions": [],
+            "features": {k: _json_value(v) for k, v in row.items()},
+        }
+        for i, (score, level, row) in enumerate(zip(scores, levels, rows, strict=True))
+    ]
+    settings = get_settings()
+    with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
+        store.record_scores(actor=actor, model_version="1", results=results, **record)
+
+
 def _monitor(city: Path, workdir: Path, prefix: str) -> tuple[int, dict]:
     """Train before the drift, store the post-drift months' scores, run `riskloop monitor`."""
     from features.dataset import build_dataset
@@ -50,29 +73,9 @@ def _monitor(city: Path, workdir: Path, prefix: str) -> tuple[int, dict]:
     reference_file = workdir / f"{prefix}-reference.parquet"
     reference.to_parquet(reference_file)
 
-    scores = model.predict_proba(after)
-    levels = model.thresholds_.levels(scores)
-    rows = after[list(spec.feature_names)].to_dict(orient="records")
-    results = [
-        {
-            "entity_id": f"{prefix}{i:06d}",
-            "score": float(score),
-            "risk_level": str(level),
-            "reasons": [],
-            "actions": [],
-            "features": {k: _json_value(v) for k, v in row.items()},
-        }
-        for i, (score, level, row) in enumerate(zip(scores, levels, rows, strict=True))
-    ]
-    settings = get_settings()
-    with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
-        store.record_scores(
-            actor="scorer",
-            task=spec.task,
-            model_name="riskloop-telecom-fraud",
-            model_version="1",
-            results=results,
-        )
+    _store_scores(
+        model, after, prefix, "scorer", task=spec.task, model_name="riskloop-telecom-fraud"
+    )
     out = workdir / f"{prefix}-monitor.json"
     result = CliRunner().invoke(
         app, ["monitor", "--task", TASK, "--reference", str(reference_file), "--out", str(out)]
@@ -116,30 +119,15 @@ def test_a_january_screening_of_wage_arrears_is_not_drift(
     screened = build_dataset(spec.task, tables, unlabelled=True)
     (as_of,) = pd.to_datetime(screened["as_of"]).dt.date.unique()
     assert as_of.month == 1, as_of  # the small city's newest scoring date
-    scores = model.predict_proba(screened)
-    levels = model.thresholds_.levels(scores)
-    rows = screened[list(spec.feature_names)].to_dict(orient="records")
-    results = [
-        {
-            "entity_id": f"W{i:06d}",
-            "score": float(score),
-            "risk_level": str(level),
-            "reasons": [],
-            "actions": [],
-            "features": {k: _json_value(v) for k, v in row.items()},
-        }
-        for i, (score, level, row) in enumerate(zip(scores, levels, rows, strict=True))
-    ]
-    settings = get_settings()
-    with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
-        store.record_scores(
-            actor="system:screen",
-            task=spec.task,
-            model_name=spec.registered_model_name,
-            model_version="1",
-            results=results,
-            as_of=as_of,
-        )
+    _store_scores(
+        model,
+        screened,
+        "W",
+        "system:screen",
+        task=spec.task,
+        model_name=spec.registered_model_name,
+        as_of=as_of,
+    )
     out = isolated_env / "wage-monitor.json"
     result = CliRunner().invoke(
         app,
