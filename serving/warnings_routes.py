@@ -94,6 +94,14 @@ def _look(service: Any, actor: Actor, action: str, warning: dict[str, Any]) -> N
     )
 
 
+def _decided_on(warning: dict[str, Any], version: int | None) -> dict[str, Any]:
+    """What a step or reveal is written against: the version the caller sent, else the
+    warning's holder (status, department) the policy decided on."""
+    if version is not None:
+        return {"expected_version": version}
+    return {"expected_holder": (warning["status"], warning["department"])}
+
+
 def _allowed_warning(
     service: Any, actor: Actor, action: str, warning_id: str
 ) -> dict[str, Any] | JSONResponse:
@@ -299,11 +307,14 @@ def _feedback_step(
                 warning=warning,
             )
             return _refused(decision)
-    # the step is written only to the version the policy decided on: a re-route landing in
-    # between must not let the old department work the new one's case
+    # the step is written only to what the policy decided on: a re-route or a colleague's
+    # step landing in between must not let the old department work the new one's case. A
+    # caller who sent a version is held to it; one who did not, to the warning's holder
+    # (status, department) only, so a re-score landing meanwhile does not refuse the step
     decided_on = int(warning["version"])
     if feedback.expected_version not in (None, decided_on):
         return JSONResponse({"error": str(_stale(warning))}, status_code=409)
+    guard = _decided_on(warning, feedback.expected_version)
     department = feedback.department
     if department is not None:
         # a code or either name: stored as the code, so the department's officers see it
@@ -314,7 +325,7 @@ def _feedback_step(
                 warning_id,
                 actor=actor.audit_name,
                 note=feedback.note or "",
-                expected_version=decided_on,
+                **guard,
             )
         else:
             updated = service.store.add_feedback(
@@ -324,7 +335,7 @@ def _feedback_step(
                 department=department,
                 outcome=feedback.outcome,
                 note=feedback.note,
-                expected_version=decided_on,
+                **guard,
             )
     except WarningNotFound:
         return _not_found(warning_id)
@@ -385,7 +396,7 @@ def _reveal_once(service: Any, actor: Actor, warning_id: str, body: schemas.Reve
             actor=actor.audit_name,
             purpose=body.purpose,
             limit=service.settings.reveal_limit_per_hour,
-            expected_version=int(warning["version"]),  # the version the policy decided on
+            **_decided_on(warning, None),  # the holder the policy decided on
         )
     except RevealLimited as exc:
         return JSONResponse(

@@ -17,6 +17,8 @@ from serving.store.models import (
 )
 
 T = TypeVar("T")
+#: Who holds a warning as a permission saw it: (status, department); see `_locked_warning`.
+Holder = tuple[str, str | None]
 
 
 class StaleWarning(Exception):

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, Text, cast, func, select, update
 from sqlalchemy.orm import Session
 
-from serving.store.common import iso_utc, table_of, utc_bound, utc_now
+from serving.store.common import Holder, iso_utc, table_of, utc_bound, utc_now
 from serving.store.identity import EntityCipher, IdentityUnavailable
 from serving.store.models import AuditEntry, RiskWarning, ScoredRecord
 from serving.store.pseudonym import scrub_text
@@ -71,16 +71,18 @@ class PrivacyStore:
         limit: int,
         window: timedelta = timedelta(hours=1),
         expected_version: int | None = None,
+        expected_holder: Holder | None = None,
     ) -> str:
         """The warning's plain entity id, audited with `purpose`, within `limit` per `window`.
 
-        `expected_version` is the version the caller's permission was decided on: a warning
-        re-routed since (to a department the caller may not work) is not revealed.
+        `expected_version` is the version the caller's permission was decided on, or
+        `expected_holder` the (status, department) it was decided on: a warning re-routed
+        since (to a department the caller may not work) is not revealed.
 
         Raises:
             ValueError: the purpose is under `MIN_PURPOSE_CHARS` characters.
             WarningNotFound: no such warning.
-            StaleWarning: the warning is no longer at `expected_version`.
+            StaleWarning: the warning is no longer at `expected_version` or held as expected.
             RevealLimited: the actor already revealed `limit` ids in the last `window`.
             IdentityUnavailable: no encrypted id kept (purged) or its key is gone.
         """
@@ -91,7 +93,7 @@ class PrivacyStore:
         cipher = self._cipher
 
         def write(session: Session) -> str:
-            warning = self._locked_warning(session, warning_id, expected_version)
+            warning = self._locked_warning(session, warning_id, expected_version, expected_holder)
             now = utc_now()
             self._check_reveal_limit(session, actor, limit, window, now)
             plain = cipher.decrypt(

@@ -38,6 +38,7 @@ from models.settings import Settings, get_settings
 from serving.policy import VisibleScope, department_tasks
 from serving.store import deadlines, outbox
 from serving.store.common import (
+    Holder,
     StaleWarning,
     StoreUnavailable,
     T,
@@ -221,11 +222,14 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
         outcome: str | None,
         note: str | None,
         expected_version: int | None = None,
+        expected_holder: Holder | None = None,
     ) -> dict[str, Any]:
         """Move a warning one step through the state machine and record who did it and when.
 
         `expected_version`, when given, is the version the caller's form was filled against:
         if someone changed the warning since, nothing is written and `StaleWarning` says who.
+        `expected_holder`, when given, is the (status, department) a permission was decided
+        on: a re-score in between does not matter, a step or re-route by someone else does.
 
         Raises:
             WarningNotFound: no such warning.
@@ -234,7 +238,7 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
         """
 
         def write(session: Session) -> None:
-            warning = self._locked_warning(session, warning_id, expected_version)
+            warning = self._locked_warning(session, warning_id, expected_version, expected_holder)
             check_transition(warning.status, status, department, outcome, warning.department)
             now = utc_now()
             previous = warning.status
@@ -256,6 +260,7 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
         actor: str,
         note: str,
         expected_version: int | None = None,
+        expected_holder: Holder | None = None,
     ) -> dict[str, Any]:
         """Hand a dispatched or in-progress warning back to its task's supervisors (`open`).
 
@@ -270,7 +275,7 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
             raise TransitionError("sending a warning back needs a note saying why")
 
         def write(session: Session) -> None:
-            warning = self._locked_warning(session, warning_id, expected_version)
+            warning = self._locked_warning(session, warning_id, expected_version, expected_holder)
             if warning.status not in {"dispatched", "in_progress"}:
                 raise TransitionError(
                     f"only a dispatched or in-progress warning can be sent back; it is "
@@ -285,15 +290,23 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
         return self.get_warning(warning_id)
 
     def _locked_warning(
-        self, session: Session, warning_id: str, expected_version: int | None
+        self,
+        session: Session,
+        warning_id: str,
+        expected_version: int | None,
+        expected_holder: Holder | None = None,
     ) -> RiskWarning:
-        """The warning locked for update, checked against the version the caller read."""
+        """The warning locked for update, checked against the version the caller read and
+        the (status, department) a permission was decided on."""
         warning = session.scalars(
             select(RiskWarning).where(RiskWarning.id == warning_id).with_for_update()
         ).one_or_none()
         if warning is None:
             raise WarningNotFound(warning_id)
-        if expected_version is not None and warning.version != expected_version:
+        moved = expected_holder is not None and (
+            (warning.status, warning.department) != tuple(expected_holder)
+        )
+        if moved or (expected_version is not None and warning.version != expected_version):
             last = session.scalars(
                 select(WarningEvent)
                 .where(WarningEvent.warning_id == warning_id)

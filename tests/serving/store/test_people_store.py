@@ -151,6 +151,34 @@ def test_version_counts_changes_and_stale_forms_are_refused(
     assert back["history"][-1]["note"] == "not our employer"
 
 
+def test_a_step_held_to_the_warnings_holder_survives_a_re_score_not_a_re_route(
+    store: WarningStore, scored: Callable
+) -> None:
+    """`expected_holder` (the status and department a permission was decided on): a re-score
+    landing after the decision does not refuse the step, a colleague's step or re-route does."""
+    (warning_id,) = _raise(store, scored, "E2")
+    _raise(store, scored, "E2")  # re-scored after the decision: version 2, same holder
+    step = {"actor": "user:sup", "outcome": None, "note": None}
+    dispatched = store.add_feedback(
+        warning_id,
+        status="dispatched",
+        department="labour_inspection",
+        expected_holder=("open", None),
+        **step,
+    )
+    assert (dispatched["status"], dispatched["version"]) == ("dispatched", 3)
+    store.send_back(warning_id, actor="user:off", note="not our employer")
+    with pytest.raises(StaleWarning):  # decided while labour inspection held it
+        store.add_feedback(
+            warning_id,
+            status="in_progress",
+            department=None,
+            expected_holder=("dispatched", "labour_inspection"),
+            **step,
+        )
+    assert store.get_warning(warning_id)["status"] == "open"  # nothing written
+
+
 def test_reveal_decrypts_audits_and_limits(sealed: WarningStore, scored: Callable) -> None:
     (warning_id,) = _raise(sealed, scored, "91330100MA27XK9L2B")
     with pytest.raises(ValueError, match="10 characters"):
