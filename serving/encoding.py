@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from models.scorer import ScoredRecord
 from models.spec import TaskSpec
-from serving.store.common import OUTAGE_MESSAGE, OUTAGE_RETRY_AFTER_S
+from serving.store.common import OUTAGE_MESSAGE, OUTAGE_RETRY_AFTER_S, outage_cause
 
 logger = logging.getLogger("riskloop.serving")
 
@@ -150,8 +150,10 @@ def json_response(payload: Any, status: int = 200) -> Response:
     return Response(body, status_code=status, media_type="application/json")
 
 
-def outage_response() -> Response:
-    """503 with `Retry-After`: the warnings store did not answer, so nothing was recorded."""
+def outage_response(exc: BaseException) -> Response:
+    """503 with `Retry-After`: the warnings store did not answer, so nothing was recorded;
+    one line in the log with the driver's message (never the statement)."""
+    logger.warning("request refused: %s (%s)", OUTAGE_MESSAGE, outage_cause(exc))
     response = json_response({"error": OUTAGE_MESSAGE}, status=503)
     response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_S)
     return response

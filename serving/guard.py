@@ -24,10 +24,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from models.settings import get_settings
 from serving.auth import AuthError, KeyRing
+from serving.encoding import outage_response
 from serving.policy import Actor, decide
 from serving.routes import ANSWER_HEADERS, Route, find
 from serving.sessions import TOKEN_PREFIX, SessionInvalid
-from serving.store import OUTAGE_MESSAGE, OUTAGE_RETRY_AFTER_S, is_outage, outage_cause
+from serving.store import is_outage
 
 logger = logging.getLogger("riskloop.serving")
 
@@ -113,7 +114,7 @@ class RequestGuard:
         except Exception as exc:  # before any answer: a session's sign-in or a refusal's audit
             if not is_outage(exc):
                 raise
-            await _send_outage(send, exc)
+            await outage_response(exc)(scope, receive, send)
 
     async def _guard(self, scope: Scope, receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
@@ -207,19 +208,11 @@ class RequestGuard:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
             if is_outage(exc) and not started:
-                await _send_outage(send, exc)
+                await outage_response(exc)(scope, receive, send)
                 return
             logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if not started:
                 await send_json(send, 500, {"error": "internal error; see the server log"})
-
-
-async def _send_outage(send: Send, exc: BaseException) -> None:
-    """503 with `Retry-After`: the warnings store did not answer, nothing was recorded."""
-    logger.warning("request refused: %s (%s)", OUTAGE_MESSAGE, outage_cause(exc))
-    await send_json(
-        send, 503, {"error": OUTAGE_MESSAGE}, {"retry-after": str(OUTAGE_RETRY_AFTER_S)}
-    )
 
 
 def _refuse_request_line(

@@ -22,11 +22,13 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from models.pages import CONTENT_SECURITY_POLICY
+from serving.encoding import outage_response
 from serving.policy import ACTIONS
-from serving.store.common import OUTAGE_MESSAGE, OUTAGE_RETRY_AFTER_S, is_outage, outage_cause
+from serving.store.common import is_outage
 
 logger = logging.getLogger("riskloop.serving")
 
@@ -150,17 +152,12 @@ async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 @api.exception_handler(DBAPIError)
-async def _store_error(request: Request, exc: Exception) -> JSONResponse:
-    """The warnings store did not answer: 503 with `Retry-After` (nothing was recorded); any
-    other database error is an internal one."""
+async def _store_error(request: Request, exc: Exception) -> Response:
+    """The warnings store did not answer: `outage_response` (503); any other database error
+    is an internal one."""
     if not is_outage(exc):
         return await _internal_error(request, exc)
-    logger.warning("request refused: %s (%s)", OUTAGE_MESSAGE, outage_cause(exc))
-    return JSONResponse(
-        {"error": OUTAGE_MESSAGE},
-        status_code=503,
-        headers={"Retry-After": str(OUTAGE_RETRY_AFTER_S)},
-    )
+    return outage_response(exc)
 
 
 @api.exception_handler(StarletteHTTPException)

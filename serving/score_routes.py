@@ -9,7 +9,6 @@ to results, the store write, and the response in request order.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,18 +38,10 @@ from serving.encoding import (
 from serving.guard import request_actor
 from serving.online_store import DISTRICT, EntityNotMaterialized, OnlineStore
 from serving.routes import declare
-from serving.store import (
-    OUTAGE_MESSAGE,
-    PreparedScore,
-    ScoreWrite,
-    WarningStore,
-    is_outage,
-    outage_cause,
-)
+from serving.store import PreparedScore, ScoreWrite, WarningStore, is_outage
 from serving.store.sqlite import SerialisedJSON, serialised
 
 Lang = Literal["en", "zh"]
-logger = logging.getLogger("riskloop.serving")
 
 #: Rows of materialised entities whose explanation the served model's cache supplied (same
 #: model version, same feature row), by task: Prometheus at /metrics.
@@ -107,9 +98,8 @@ class ScoringService:
         except Exception as exc:
             if not is_outage(exc):
                 raise
-            logger.warning("score request refused: %s (%s)", OUTAGE_MESSAGE, outage_cause(exc))
             ctx.response.status_code = 503
-            return outage_response()
+            return outage_response(exc)
 
     def answer(self, task: str, actor: str, request: ScoreArgs) -> Response:
         """A validated request's answer, its results recorded (committed) first: the score

@@ -40,8 +40,8 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": schemas.ErrorResponse, "description": "No such warning"}
 }
 #: How often a step or reveal sent without a version is decided again when the warning
-#: changed between the handler's read and its write (a re-score, a colleague's step): the
-#: caller read no version, so only a new decision that refuses is their answer.
+#: changed hands between the handler's read and its write (a colleague's step, a re-route):
+#: the caller read no version, so only a new decision that refuses is their answer.
 _DECISIONS = 3
 _CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {
@@ -94,7 +94,7 @@ def _look(service: Any, actor: Actor, action: str, warning: dict[str, Any]) -> N
     )
 
 
-def _decided_on(warning: dict[str, Any], version: int | None) -> dict[str, Any]:
+def _write_guard(warning: dict[str, Any], version: int | None) -> dict[str, Any]:
     """What a step or reveal is written against: the version the caller sent, else the
     warning's holder (status, department) the policy decided on."""
     if version is not None:
@@ -290,8 +290,8 @@ def add_feedback(
 def _feedback_step(
     service: Any, actor: Actor, warning_id: str, feedback: schemas.FeedbackCreate
 ) -> Any:
-    """Decide the step on the warning as read now and write it to that version; raises
-    `StaleWarning` when the warning changed between the read and the write."""
+    """Decide the step on the warning as read now and write it only while the warning is
+    still as decided (`_write_guard`); raises `StaleWarning` when it changed in between."""
     warning = _allowed_warning(service, actor, "feedback", warning_id)
     if isinstance(warning, JSONResponse):
         return warning
@@ -314,7 +314,7 @@ def _feedback_step(
     decided_on = int(warning["version"])
     if feedback.expected_version not in (None, decided_on):
         return JSONResponse({"error": str(_stale(warning))}, status_code=409)
-    guard = _decided_on(warning, feedback.expected_version)
+    guard = _write_guard(warning, feedback.expected_version)
     department = feedback.department
     if department is not None:
         # a code or either name: stored as the code, so the department's officers see it
@@ -385,8 +385,8 @@ def reveal(
 
 
 def _reveal_once(service: Any, actor: Actor, warning_id: str, body: schemas.RevealRequest) -> Any:
-    """Decide the reveal on the warning as read now and reveal it only at that version;
-    raises `StaleWarning` when the warning changed between the read and the reveal."""
+    """Decide the reveal on the warning as read now and reveal it only while the warning is
+    still held as decided; raises `StaleWarning` when it changed hands in between."""
     warning = _allowed_warning(service, actor, "reveal", warning_id)
     if isinstance(warning, JSONResponse):
         return warning
@@ -396,7 +396,7 @@ def _reveal_once(service: Any, actor: Actor, warning_id: str, body: schemas.Reve
             actor=actor.audit_name,
             purpose=body.purpose,
             limit=service.settings.reveal_limit_per_hour,
-            **_decided_on(warning, None),  # the holder the policy decided on
+            **_write_guard(warning, None),  # the holder the policy decided on
         )
     except RevealLimited as exc:
         return JSONResponse(

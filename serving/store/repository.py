@@ -304,7 +304,7 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
         if warning is None:
             raise WarningNotFound(warning_id)
         moved = expected_holder is not None and (
-            (warning.status, warning.department) != tuple(expected_holder)
+            (warning.status, warning.department) != expected_holder
         )
         if moved or (expected_version is not None and warning.version != expected_version):
             last = session.scalars(
