@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -23,7 +24,13 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from features.catalog import FeatureDef
-from models.risk_model import FeatureMismatchError, ModelLoadError, RiskModel
+from models.risk_model import (
+    META_FILE,
+    FeatureMismatchError,
+    ModelLoadError,
+    RiskModel,
+    checked_meta,
+)
 from models.settings import first_line, get_settings, hide_password
 from models.spec import TaskSpec, get_spec
 
@@ -146,31 +153,59 @@ def load_version(client: mlflow.MlflowClient, version: Any, uri: str, spec: Task
         ModelLoadError: the version is not a riskloop model of this task, or its `risk_model`
             artifact cannot be downloaded or read.
     """
-    from mlflow.exceptions import MlflowException
-
     label = f"{spec.registered_model_name} version {version.version}"
     with tempfile.TemporaryDirectory(prefix="riskloop-model-") as tmp:
-        try:
-            artifacts = f"{_model_artifact_root(client, version).rstrip('/')}/artifacts"
-            listed = mlflow.artifacts.list_artifacts(artifact_uri=artifacts, tracking_uri=uri)
-            if not any(entry.path.rsplit("/", 1)[-1] == RISK_MODEL_ARTIFACT for entry in listed):
-                raise ModelLoadError(
-                    f"{label} is not a riskloop model (it has no {RISK_MODEL_ARTIFACT} "
-                    "artifact; registered outside riskloop?): point the alias at a version "
-                    f"`riskloop train --task {spec.task}` registered"
-                )
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=f"{artifacts}/{RISK_MODEL_ARTIFACT}", dst_path=tmp, tracking_uri=uri
-            )
-        except (MlflowException, OSError, ImportError) as exc:  # ImportError: e.g. an s3://
-            # source without boto installed, which a version registered elsewhere can name
-            raise ModelLoadError(
-                f"cannot download {label} from {hide_password(uri)}: {' '.join(str(exc).split())}"
-            ) from exc
+        local = _download(client, version, uri, spec, RISK_MODEL_ARTIFACT, tmp)
         try:
             return RiskModel.load(local, spec=spec)
         except ModelLoadError as exc:
             raise ModelLoadError(f"cannot load {label}: {exc}") from exc
+
+
+def check_version(client: mlflow.MlflowClient, version: Any, uri: str, spec: TaskSpec) -> None:
+    """Refuse, as `load_version` would, a version the service could not load (registered
+    outside riskloop, another task's model, features of another catalog), reading only the
+    saved model's metadata: no booster is loaded, so a start-up check stays cheap.
+
+    Raises:
+        ModelLoadError: as `load_version`.
+    """
+    label = f"{spec.registered_model_name} version {version.version}"
+    with tempfile.TemporaryDirectory(prefix="riskloop-meta-") as tmp:
+        local = _download(client, version, uri, spec, f"{RISK_MODEL_ARTIFACT}/{META_FILE}", tmp)
+        try:
+            checked_meta(Path(local).parent, spec)
+        except ModelLoadError as exc:
+            raise ModelLoadError(f"cannot load {label}: {exc}") from exc
+
+
+def _download(
+    client: mlflow.MlflowClient, version: Any, uri: str, spec: TaskSpec, path: str, tmp: str
+) -> str:
+    """`path` under the version's pyfunc artifacts, downloaded into `tmp`; a version without a
+    `risk_model` artifact (registered outside riskloop) refused in one line."""
+    from mlflow.exceptions import MlflowException
+
+    label = f"{spec.registered_model_name} version {version.version}"
+    try:
+        artifacts = f"{_model_artifact_root(client, version).rstrip('/')}/artifacts"
+        listed = mlflow.artifacts.list_artifacts(artifact_uri=artifacts, tracking_uri=uri)
+        if not any(entry.path.rsplit("/", 1)[-1] == RISK_MODEL_ARTIFACT for entry in listed):
+            raise ModelLoadError(
+                f"{label} is not a riskloop model (it has no {RISK_MODEL_ARTIFACT} "
+                "artifact; registered outside riskloop?): point the alias at a version "
+                f"`riskloop train --task {spec.task}` registered"
+            )
+        return str(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"{artifacts}/{path}", dst_path=tmp, tracking_uri=uri
+            )
+        )
+    except (MlflowException, OSError, ImportError) as exc:  # ImportError: e.g. an s3://
+        # source without boto installed, which a version registered elsewhere can name
+        raise ModelLoadError(
+            f"cannot download {label} from {hide_password(uri)}: {' '.join(str(exc).split())}"
+        ) from exc
 
 
 def _model_artifact_root(client: mlflow.MlflowClient, version: Any) -> str:

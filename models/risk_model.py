@@ -39,6 +39,42 @@ class FeatureMismatchError(ValueError):
     """A frame's columns do not provide the features the spec needs."""
 
 
+def checked_meta(source: Path, spec: TaskSpec | None = None) -> tuple[dict[str, Any], TaskSpec]:
+    """A saved model's metadata (`META_FILE` in `source`) checked without loading the booster:
+    its format version, its task (`spec`'s, when given) and its features against the catalog;
+    with the spec the model is to be loaded with.
+
+    Raises:
+        ModelLoadError: the file is missing or corrupt, the model is another task's, or its
+            feature list differs from the catalog's.
+    """
+    try:
+        meta = json.loads((source / META_FILE).read_text(encoding="utf-8"))
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ModelLoadError(
+                f"{source / META_FILE}: format version {meta.get('format_version')!r}, "
+                f"expected {FORMAT_VERSION}"
+            )
+        saved_task = get_spec(meta["task"]).task
+        spec = spec or get_spec(saved_task)
+        if saved_task != spec.task:
+            raise ModelLoadError(
+                f"the model in {source} is a {saved_task} model, not a {spec.task} one"
+            )
+        features = [str(name) for name in meta["features"]]
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"{source / META_FILE} is corrupt: {exc!r}") from exc
+    spec = _spec_for_saved_features(spec, features)
+    if list(spec.feature_names) != features:
+        raise ModelLoadError(
+            f"model in {source} was trained on catalog {meta.get('catalog_version')} features "
+            f"that differ from the current catalog {spec.catalog_version} for {spec.task}"
+        )
+    return meta, spec
+
+
 def _spec_for_saved_features(spec: TaskSpec, saved: list[str]) -> TaskSpec:
     """The spec a saved model was trained on: the catalog's, less optional features its city
     lacked (the saved list is then the catalog's in order, without them)."""
@@ -375,19 +411,8 @@ class RiskModel:
         for name in (BOOSTER_FILE, META_FILE):
             if not (source / name).is_file():
                 raise ModelLoadError(f"model directory {source} has no {name}")
+        meta, spec = checked_meta(source, spec)
         try:
-            meta = json.loads((source / META_FILE).read_text(encoding="utf-8"))
-            if meta.get("format_version") != FORMAT_VERSION:
-                raise ModelLoadError(
-                    f"{source / META_FILE}: format version {meta.get('format_version')!r}, "
-                    f"expected {FORMAT_VERSION}"
-                )
-            saved_task = get_spec(meta["task"]).task
-            spec = spec or get_spec(saved_task)
-            if saved_task != spec.task:
-                raise ModelLoadError(
-                    f"the model in {source} is a {saved_task} model, not a {spec.task} one"
-                )
             calibrator = Calibrator(
                 kind=meta["calibrator"]["kind"],
                 slope=float(meta["calibrator"]["slope"]),
@@ -397,16 +422,8 @@ class RiskModel:
             )
             thresholds = Thresholds(**{k: float(v) for k, v in meta["thresholds"].items()})
             params = LightGBMParams(**meta["params"])
-        except ModelLoadError:
-            raise
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelLoadError(f"{source / META_FILE} is corrupt: {exc!r}") from exc
-        spec = _spec_for_saved_features(spec, list(meta["features"]))
-        if list(spec.feature_names) != list(meta["features"]):
-            raise ModelLoadError(
-                f"model in {source} was trained on catalog {meta['catalog_version']} features "
-                f"that differ from the current catalog {spec.catalog_version} for {spec.task}"
-            )
         try:
             booster = lgb.Booster(model_str=(source / BOOSTER_FILE).read_text(encoding="utf-8"))
         except (lgb.basic.LightGBMError, ValueError) as exc:

@@ -332,15 +332,22 @@ def _bento_packages() -> list[str]:
     return [f"{name}=={metadata.version(name)}" for name in BENTO_PACKAGES]
 
 
-def check_champion(spec: TaskSpec) -> None:
+def check_champion(spec: TaskSpec, version: int) -> None:
     """Refuse to package a champion the bento's service could not load (a version registered
     outside riskloop, or another task's model): the replicas would fail at every start."""
-    from models.registry import load_registered
+    from models.registry import check_version
     from models.risk_model import ModelLoadError
+    from models.settings import get_settings
     from training import tracking
 
+    client = tracking.tracking_client()
     try:
-        load_registered(spec.task, tracking.CHAMPION)
+        check_version(
+            client,
+            client.get_model_version(spec.registered_model_name, str(version)),
+            get_settings().mlflow_uri,
+            spec,
+        )
     except ModelLoadError as exc:
         raise UserError(str(exc)) from None
 
@@ -362,7 +369,7 @@ def import_champions(tasks: list[str]) -> list[str]:
         version = tracking.alias_version(name, tracking.CHAMPION)
         if version is None:
             raise UserError(f"{spec.task} has no champion in the registry: train and promote first")
-        check_champion(spec)
+        check_champion(spec, version)  # before BentoML's store is touched
         try:
             stored = bentoml.models.list(name)
         except bentoml.exceptions.NotFound:

@@ -99,7 +99,7 @@ def preflight() -> None:
             f"RISKLOOP_ENV=production and no active API key in {settings.keys_file}: "
             "create one with `riskloop keys create NAME --scopes score,...`"
         )
-    from models.registry import RegistryUnavailable, load_registered_version, load_version
+    from models.registry import RegistryUnavailable, check_version, load_registered_version
     from models.risk_model import ModelLoadError
     from models.spec import get_spec
     from serving.store import WarningStore
@@ -108,9 +108,9 @@ def preflight() -> None:
     for task in TASK_NAMES:
         try:
             client, version = load_registered_version(task, "champion", settings.mlflow_uri)
-            # loaded once here too: a champion that is not a riskloop model of this task would
-            # fail every worker's start-up
-            load_version(client, version, settings.mlflow_uri, get_spec(task))
+            # a champion that is not a riskloop model of this task would fail every worker's
+            # start-up: its metadata is checked here (no booster loaded)
+            check_version(client, version, settings.mlflow_uri, get_spec(task))
         except (RegistryUnavailable, ModelLoadError) as exc:
             raise UserError(str(exc)) from None
         except RegistryError:
