@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -39,11 +40,28 @@ def realistic_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def empty_mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow SQLite store as MLflow makes it (tracking and registry tables at its
+    current schema), made once per session. MLflow makes a new store by running its schema
+    migrations, seconds each time on a slow machine; `isolated_env` starts from a copy."""
+    import mlflow
+
+    path = tmp_path_factory.mktemp("mlflow-empty") / "mlruns.db"
+    uri = f"sqlite:///{path}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.search_experiments()
+    client.search_registered_models()
+    return path
+
+
 @pytest.fixture()
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point every riskloop store (MLflow, Optuna, warnings, keys) at a fresh temp folder."""
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_mlflow_store: Path) -> Path:
+    """Point every riskloop store (MLflow, Optuna, warnings, keys) at a fresh temp folder; its
+    MLflow store starts empty (a copy of `empty_mlflow_store`)."""
     from models.settings import get_settings
 
+    shutil.copyfile(empty_mlflow_store, tmp_path / "mlruns.db")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RISKLOOP_MLFLOW_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
     monkeypatch.setenv("RISKLOOP_ARTIFACT_LOCATION", str(tmp_path / "mlartifacts"))

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.environment import settings_env
 from tests.processes import free_port, stop_process_group
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -138,21 +139,19 @@ def _start(root: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
 
 
 @pytest.fixture(scope="session")
-def console_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A temp folder for the session's stores, with this process's settings pointed at it."""
-    from models.settings import get_settings
-
+def console_root(tmp_path_factory: pytest.TempPathFactory, empty_mlflow_store: Path) -> Path:
+    """A temp folder for the session's stores."""
     root = tmp_path_factory.mktemp("console")
-    saved = {key: os.environ.get(key) for key in service_env(root)}
-    os.environ.update(service_env(root))
-    get_settings.cache_clear()
-    yield root
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    get_settings.cache_clear()
+    shutil.copyfile(empty_mlflow_store, root / "mlruns.db")
+    return root
+
+
+@pytest.fixture(scope="module", autouse=True)
+def console_settings(console_root: Path) -> Iterator[None]:
+    """This process's settings pointed at the console's stores for each module of this folder
+    (and only while it runs: see tests/environment.py)."""
+    with settings_env(service_env(console_root)):
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -167,41 +166,43 @@ def console_service(console_root: Path, small_city: Path) -> Iterator[Console]:
     from training.commands.service import build_scoring_set
     from training.train import build_from_raw, train_task
 
-    scoring_sets = {}
-    for task in TASK_NAMES:
-        spec = get_spec(task)
-        spec = dataclasses.replace(spec, params=dataclasses.replace(spec.params, num_threads=1))
-        train_task(spec, build_from_raw(spec, small_city), max_rounds=TRAIN_ROUNDS)
-        scoring_sets[task] = build_scoring_set(task, small_city)
-        materialize(task, scoring_sets[task])
-    write_report(get_spec("wage-arrears"), small_city, console_root / "reports")
-    with WarningStore.from_settings(get_settings()) as store:
-        for name, display, department, role in PEOPLE:
-            store.create_user(
-                name, department=department, role=role, password=PASSWORD, display_name=display
-            )
-    score_key = create_key("ingest", ("score",))
-    port = free_port()
-    process, log = _start(console_root, port)
-    url = f"http://127.0.0.1:{port}"
-    with httpx.Client(base_url=url, timeout=120) as client:
-        for task in ("wage-arrears", "telecom-fraud"):
-            ids = scoring_sets[task]["entity_id"].astype(str).tolist()[:1000]
-            answer = client.post(
-                f"/v1/{task}/score",
-                json={"entity_ids": ids, "explain": True},
-                headers={"Authorization": f"Bearer {score_key}"},
-            )
-            assert answer.status_code == 200, answer.text[:500]
-    # the dashboard's "latest monitoring" comes from a real `riskloop monitor` run (exit 3 = drift)
-    monitored = subprocess.run(
-        [str(Path(sys.executable).with_name("riskloop")), "monitor", "--task", "wage-arrears"],
-        env={**os.environ, **service_env(console_root)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert monitored.returncode in (0, 3), monitored.stderr[-2000:]
+    # the fixture's own work, with this process's settings on the console's stores
+    with settings_env(service_env(console_root)):
+        scoring_sets = {}
+        for task in TASK_NAMES:
+            spec = get_spec(task)
+            spec = dataclasses.replace(spec, params=dataclasses.replace(spec.params, num_threads=1))
+            train_task(spec, build_from_raw(spec, small_city), max_rounds=TRAIN_ROUNDS)
+            scoring_sets[task] = build_scoring_set(task, small_city)
+            materialize(task, scoring_sets[task])
+        write_report(get_spec("wage-arrears"), small_city, console_root / "reports")
+        with WarningStore.from_settings(get_settings()) as store:
+            for name, display, department, role in PEOPLE:
+                store.create_user(
+                    name, department=department, role=role, password=PASSWORD, display_name=display
+                )
+        score_key = create_key("ingest", ("score",))
+        port = free_port()
+        process, log = _start(console_root, port)
+        url = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=url, timeout=120) as client:
+            for task in ("wage-arrears", "telecom-fraud"):
+                ids = scoring_sets[task]["entity_id"].astype(str).tolist()[:1000]
+                answer = client.post(
+                    f"/v1/{task}/score",
+                    json={"entity_ids": ids, "explain": True},
+                    headers={"Authorization": f"Bearer {score_key}"},
+                )
+                assert answer.status_code == 200, answer.text[:500]
+        # the dashboard's "latest monitoring" comes from a real `riskloop monitor` run (exit 3 = drift)
+        monitored = subprocess.run(
+            [str(Path(sys.executable).with_name("riskloop")), "monitor", "--task", "wage-arrears"],
+            env={**os.environ, **service_env(console_root)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert monitored.returncode in (0, 3), monitored.stderr[-2000:]
     yield Console(url, console_root, score_key, process, log, {p[0]: p[1] for p in PEOPLE})
     stop_process_group(process)
 

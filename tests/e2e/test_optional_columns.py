@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from features.dataset import optional_features
 from features.schemas import TABLE_SPECS
 from features.tasks import TASKS
+from tests.environment import settings_env
 from tests.processes import free_port, stop_process_group
 from tests.serving.conftest import service_env, start_service
 
@@ -40,19 +40,9 @@ def _without_optional_columns(city: Path, out: Path) -> dict[str, set[str]]:
 
 @pytest.fixture(scope="module")
 def lean_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from models.settings import get_settings
-
     root = tmp_path_factory.mktemp("lean")
-    saved = {k: os.environ.get(k) for k in service_env(root)}
-    os.environ.update(service_env(root))
-    get_settings.cache_clear()
-    yield root
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    get_settings.cache_clear()
+    with settings_env(service_env(root)):
+        yield root
 
 
 def test_a_city_without_noise_columns_trains_and_serves(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ import httpx
 import pytest
 
 from features.tasks import TASK_NAMES
+from tests.environment import settings_env
 from tests.processes import free_port, stop_process_group
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -116,22 +118,19 @@ def start_service(
 
 
 @pytest.fixture(scope="session")
-def serving_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A temp folder holding the session's MLflow store, warnings store, keys and features,
-    with this process's settings pointed at it for the session."""
-    from models.settings import get_settings
-
+def serving_root(tmp_path_factory: pytest.TempPathFactory, empty_mlflow_store: Path) -> Path:
+    """A temp folder holding the session's MLflow store, warnings store, keys and features."""
     root = tmp_path_factory.mktemp("serving")
-    saved = {k: os.environ.get(k) for k in service_env(root)}
-    os.environ.update(service_env(root))
-    get_settings.cache_clear()
-    yield root
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    get_settings.cache_clear()
+    shutil.copyfile(empty_mlflow_store, root / "mlruns.db")
+    return root
+
+
+@pytest.fixture(scope="module", autouse=True)
+def serving_settings(serving_root: Path) -> Iterator[None]:
+    """This process's settings pointed at the session's stores for each module of this folder
+    (and only while it runs: see tests/environment.py)."""
+    with settings_env(service_env(serving_root)):
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -143,12 +142,13 @@ def trained(serving_root: Path, small_city: Path) -> dict[str, int]:
     from training.train import build_from_raw, train_task
 
     versions = {}
-    for task in TASKS:
-        spec = get_spec(task)
-        spec = dataclasses.replace(spec, params=dataclasses.replace(spec.params, num_threads=1))
-        outcome = train_task(spec, build_from_raw(spec, small_city), max_rounds=TRAIN_ROUNDS)
-        versions[task] = outcome.version
-        materialize(task, build_scoring_set(task, small_city))
+    with settings_env(service_env(serving_root)):
+        for task in TASKS:
+            spec = get_spec(task)
+            spec = dataclasses.replace(spec, params=dataclasses.replace(spec.params, num_threads=1))
+            outcome = train_task(spec, build_from_raw(spec, small_city), max_rounds=TRAIN_ROUNDS)
+            versions[task] = outcome.version
+            materialize(task, build_scoring_set(task, small_city))
     return versions
 
 
@@ -157,7 +157,8 @@ def served(serving_root: Path, trained: dict[str, int], small_city: Path) -> Ite
     """The running service (started once per session) with one key per scope and one with all."""
     from serving.auth import create_key
 
-    keys = {name: create_key(name, scopes) for name, scopes in KEY_SCOPES.items()}
+    with settings_env(service_env(serving_root)):
+        keys = {name: create_key(name, scopes) for name, scopes in KEY_SCOPES.items()}
     port = free_port()
     process, log = start_service(serving_root, port)
     if process.poll() is not None:
