@@ -40,9 +40,14 @@ $(STAMP): pyproject.toml constraints.txt
 run: install
 	$(BIN)/riskloop run
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist), a test file per worker at a time, so
+# each file's module fixtures are made once; most tests wait on servers, browsers and
+# subprocesses, so two workers use the two cores CI has.
+TEST_WORKERS ?= 2
+
 test: install
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: install
 	$(BIN)/python -m bench.run
