@@ -6,9 +6,12 @@ Everything here is called from commands, never at import time.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +34,22 @@ if TYPE_CHECKING:
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 _REQUIREMENT_PACKAGES = ("riskloop", "mlflow", "lightgbm", "numpy", "pandas", "scikit-learn")
+# what MLflow prints to stderr as it registers a version; riskloop's own line says it once
+_REGISTRATION_LINES = ("Successfully registered model ", "Created version ", "Registered model ")
+
+
+@contextmanager
+def _without_registration_lines() -> Iterator[None]:
+    """Run the block with stderr caught, then pass on every line of it except MLflow's
+    registration notices (warnings and anything else reach the terminal as written)."""
+    caught = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(caught):
+            yield
+    finally:
+        for line in caught.getvalue().splitlines(keepends=True):
+            if not line.startswith(_REGISTRATION_LINES):
+                sys.stderr.write(line)
 
 
 @contextmanager
@@ -178,15 +197,16 @@ def log_and_register(model: RiskModel, candidate_rows: pd.DataFrame) -> Register
         saved = model.save(Path(tmp) / RISK_MODEL_ARTIFACT)
         entry = Path(tmp) / "riskloop_pyfunc.py"
         entry.write_text(PYFUNC_ENTRY_SOURCE, encoding="utf-8")
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(entry),
-            artifacts={RISK_MODEL_ARTIFACT: str(saved)},
-            signature=signature,
-            input_example=example,
-            pip_requirements=pip_requirements(),
-            registered_model_name=name,
-        )
+        with _without_registration_lines():
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(entry),
+                artifacts={RISK_MODEL_ARTIFACT: str(saved)},
+                signature=signature,
+                input_example=example,
+                pip_requirements=pip_requirements(),
+                registered_model_name=name,
+            )
     version = int(info.registered_model_version)
     client = tracking_client()
     client.set_registered_model_alias(name, CHALLENGER, str(version))

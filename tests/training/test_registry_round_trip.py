@@ -140,6 +140,12 @@ def test_train_keeps_mlflow_info_lines_off_the_terminal(
     assert result.returncode == 0, result.stderr
     assert " INFO " not in result.stderr, result.stderr
     assert "version 1" in result.stdout
+    # MLflow's own registration notices repeat riskloop's line: they are not passed on
+    again = _riskloop_in_a_fresh_process(command, tmp_path, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "version 2" in again.stdout
+    for notice in ("Successfully registered model", "Created version", "already exists"):
+        assert notice not in result.stderr + again.stderr, (result.stderr, again.stderr)
 
 
 def test_the_main_job_keeps_mlflow_info_lines_off_the_terminal(tmp_path: Path) -> None:
@@ -149,6 +155,7 @@ def test_the_main_job_keeps_mlflow_info_lines_off_the_terminal(tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     assert " INFO " not in result.stdout + result.stderr
     assert "registered riskloop-dispute-escalation v1" in result.stdout + result.stderr
+    assert "Created version" not in result.stderr, result.stderr
 
 
 def test_promote_keeps_the_oracle_metrics_of_a_challenger_trained_with_truth(
