@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,19 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 
 SMALL_CITY_SEED = 7
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print what tests asked to show in the run's output (`("printed", text)` in their
+    `user_properties`): a test's own prints are lost when a worker process runs it."""
+    for reports in list(terminalreporter.stats.values()):
+        for report in reports:
+            if getattr(report, "when", None) != "call":
+                continue
+            for name, text in getattr(report, "user_properties", ()):
+                if name == "printed":
+                    terminalreporter.write_sep("-", report.nodeid)
+                    terminalreporter.write_line(str(text))
 
 
 @pytest.fixture(scope="session")

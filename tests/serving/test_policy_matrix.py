@@ -140,7 +140,7 @@ def _actor_header(world: World, label: str) -> dict[str, str]:
     )
 
 
-def test_role_department_endpoint_matrix(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+def test_role_department_endpoint_matrix(world: World, request: pytest.FixtureRequest) -> None:
     with world.client() as client:
         answers = {
             label: tuple(
@@ -157,9 +157,14 @@ def test_role_department_endpoint_matrix(world: World, capsys: pytest.CaptureFix
             for code, want in zip(codes, EXPECTED[label], strict=True)
         ]
         lines.append(f"{label:<{width}}  " + " ".join(marks))
-    with capsys.disabled():
-        print("\npolicy matrix (HTTP status per endpoint; '!' marks a difference):")
-        print("\n".join(lines))
+    # printed at the end of the run, from whichever worker process ran it (tests/conftest.py)
+    request.node.user_properties.append(
+        (
+            "printed",
+            "policy matrix (HTTP status per endpoint; '!' marks a difference):\n"
+            + "\n".join(lines),
+        )
+    )
     assert answers == EXPECTED
 
 
