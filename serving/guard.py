@@ -5,7 +5,8 @@ Runs before BentoML or FastAPI parse a byte, in this order: credentials (an API 
 (`routes.ROUTES`; 404, or 405 with `Allow`), the policy for the route's action (`policy.decide`;
 403 with the rule's sentence), query parameters the route does not read or that repeat (400),
 then for bodies the JSON content type (415) and the size limit (413). The `Actor` is left in
-`scope["state"]` for the handlers, which apply the per-warning part of the policy. Unhandled
+`scope["state"]` for the handlers, which apply the per-warning part of the policy. `HEAD` on a
+GET route is answered as that GET (checked, audited and answered alike) without its body. Unhandled
 errors become a JSON 500 without a stack trace; a warnings store that does not answer, a 503
 with `Retry-After`.
 """
@@ -69,6 +70,17 @@ def _with_answer_headers(send: Send) -> Send:
     return send_with_headers
 
 
+def _without_body(send: Send) -> Send:
+    """`send` passing on the answer's status and headers but none of its body (HEAD)."""
+
+    async def send_head(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return send_head
+
+
 async def _audit_refusal(actor: Actor, action: str, rule: str, path: str) -> None:
     """The refused request's audit row, naming the route by its template (no ids from the
     path), written off the event loop (the store's write waits for its commit)."""
@@ -109,6 +121,10 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         send = _with_answer_headers(send)
+        if scope["method"] == "HEAD":
+            # answered as the GET it stands for, without the body (headers as GET's)
+            scope = {**scope, "method": "GET"}
+            send = _without_body(send)
         try:
             await self._guard(scope, receive, send)
         except Exception as exc:  # before any answer: a session's sign-in or a refusal's audit

@@ -141,8 +141,25 @@ def test_a_path_the_mount_cannot_route_is_a_json_404(served: Served) -> None:
 def test_405_names_the_allowed_methods(served: Served) -> None:
     with served.client() as client:
         answer = client.delete("/v1/warnings", headers=served.headers())
+        head_of_a_post = client.head("/v1/wage-arrears/score", headers=served.headers())
     assert answer.status_code == 405
-    assert answer.headers["allow"] == "GET"
+    assert answer.headers["allow"] == "GET, HEAD"
+    assert head_of_a_post.status_code == 405 and head_of_a_post.headers["allow"] == "POST"
+
+
+def test_head_is_the_get_without_its_body(served: Served) -> None:
+    """HTTP's HEAD on a GET route: the GET's status and headers, no body; checked like it."""
+    with served.client() as client:
+        for path in ("/v1/warnings", "/v1/models"):
+            got = client.get(path, headers=served.headers())
+            head = client.head(path, headers=served.headers())
+            assert (head.status_code, got.status_code) == (200, 200), path
+            assert head.content == b"" and got.content, path
+            for name in ("content-type", "cache-control", "x-content-type-options"):
+                assert head.headers[name] == got.headers[name], (path, name)
+        assert client.head("/v1/warnings").status_code == 401
+        assert client.head("/v1/audit", headers=served.headers("reviewer")).status_code == 403
+        assert client.head("/v1/nothing-here", headers=served.headers()).status_code == 404
 
 
 def test_optional_query_parameters_are_absent_or_text_never_null(document: dict) -> None:
