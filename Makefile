@@ -42,7 +42,7 @@ run: install
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist), a test file per worker at a time, so
 # each file's module fixtures are made once; most tests wait on servers, browsers and
-# subprocesses, so two workers use the two cores CI has.
+# subprocesses, so two workers use the two cores CI has. TEST_WORKERS=0: one process, no workers.
 TEST_WORKERS ?= 2
 
 test: install
