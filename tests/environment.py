@@ -8,10 +8,37 @@ folder only, module by module, never for the rest of the session: a session fixt
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
+
+
+def service_env(root: Path) -> dict[str, str]:
+    """Environment pointing every riskloop store at `root` (same variables as `isolated_env`)."""
+    return {
+        "RISKLOOP_ENV": "test",
+        "RISKLOOP_MLFLOW_URI": f"sqlite:///{root / 'mlruns.db'}",
+        "RISKLOOP_ARTIFACT_LOCATION": str(root / "mlartifacts"),
+        "RISKLOOP_STORE_URL": f"sqlite:///{root / 'riskloop.db'}",
+        "RISKLOOP_KEYS_FILE": str(root / "keys.json"),
+        "RISKLOOP_DATA_DIR": str(root / "data"),
+        "RISKLOOP_REPORTS_DIR": str(root / "reports"),
+        "RISKLOOP_RELOAD_INTERVAL_S": "3600",
+        "BENTOML_DO_NOT_TRACK": "true",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+        "BENTOML_HOME": str(root / "bentoml"),
+    }
+
+
+def stores_root(factory: pytest.TempPathFactory, name: str, empty_mlflow_store: Path) -> Path:
+    """A new temp folder for a suite's stores, its MLflow store a copy of the empty one."""
+    root = factory.mktemp(name)
+    shutil.copyfile(empty_mlflow_store, root / "mlruns.db")
+    return root
 
 
 @contextmanager

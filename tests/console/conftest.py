@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.environment import settings_env
+from tests.environment import service_env, settings_env, stores_root
 from tests.processes import free_port, stop_process_group
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -48,24 +48,6 @@ PEOPLE = (
     ("fraud", "陈反诈", "anti_fraud", "officer"),
     ("audit", "周审计", "data_office", "auditor"),
 )
-
-
-def service_env(root: Path) -> dict[str, str]:
-    """Environment pointing every riskloop store at `root`."""
-    return {
-        "RISKLOOP_ENV": "test",
-        "RISKLOOP_MLFLOW_URI": f"sqlite:///{root / 'mlruns.db'}",
-        "RISKLOOP_ARTIFACT_LOCATION": str(root / "mlartifacts"),
-        "RISKLOOP_STORE_URL": f"sqlite:///{root / 'riskloop.db'}",
-        "RISKLOOP_KEYS_FILE": str(root / "keys.json"),
-        "RISKLOOP_DATA_DIR": str(root / "data"),
-        "RISKLOOP_REPORTS_DIR": str(root / "reports"),
-        "RISKLOOP_RELOAD_INTERVAL_S": "3600",
-        "BENTOML_DO_NOT_TRACK": "true",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "DO_NOT_TRACK": "true",
-        "BENTOML_HOME": str(root / "bentoml"),
-    }
 
 
 @dataclass
@@ -141,9 +123,7 @@ def _start(root: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
 @pytest.fixture(scope="session")
 def console_root(tmp_path_factory: pytest.TempPathFactory, empty_mlflow_store: Path) -> Path:
     """A temp folder for the session's stores."""
-    root = tmp_path_factory.mktemp("console")
-    shutil.copyfile(empty_mlflow_store, root / "mlruns.db")
-    return root
+    return stores_root(tmp_path_factory, "console", empty_mlflow_store)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from models.pages import CITY_TIME
-from tests.console.conftest import PASSWORD, Console, service_env
+from tests.console.conftest import PASSWORD, Console
+from tests.environment import service_env
 
 
 @pytest.fixture()

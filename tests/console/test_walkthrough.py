@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.console.conftest import Console, screenshot, service_env
+from tests.console.conftest import Console, screenshot
+from tests.environment import service_env
 
 
 def _case_links(page: Any) -> list[str]:

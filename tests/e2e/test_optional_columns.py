@@ -16,9 +16,9 @@ import pytest
 from features.dataset import optional_features
 from features.schemas import TABLE_SPECS
 from features.tasks import TASKS
-from tests.environment import settings_env
+from tests.environment import service_env, settings_env
 from tests.processes import free_port, stop_process_group
-from tests.serving.conftest import service_env, start_service
+from tests.serving.conftest import start_service
 
 TRAIN_ROUNDS = 20
 

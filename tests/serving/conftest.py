@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ import httpx
 import pytest
 
 from features.tasks import TASK_NAMES
-from tests.environment import settings_env
+from tests.environment import service_env, settings_env, stores_root
 from tests.processes import free_port, stop_process_group
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -35,24 +34,6 @@ KEY_SCOPES = {
     "all": ("score", "review", "feedback", "admin"),
     "every": ("score", "review", "feedback", "reveal", "audit", "admin"),
 }
-
-
-def service_env(root: Path) -> dict[str, str]:
-    """Environment pointing every riskloop store at `root` (same variables as `isolated_env`)."""
-    return {
-        "RISKLOOP_ENV": "test",
-        "RISKLOOP_MLFLOW_URI": f"sqlite:///{root / 'mlruns.db'}",
-        "RISKLOOP_ARTIFACT_LOCATION": str(root / "mlartifacts"),
-        "RISKLOOP_STORE_URL": f"sqlite:///{root / 'riskloop.db'}",
-        "RISKLOOP_KEYS_FILE": str(root / "keys.json"),
-        "RISKLOOP_DATA_DIR": str(root / "data"),
-        "RISKLOOP_REPORTS_DIR": str(root / "reports"),
-        "RISKLOOP_RELOAD_INTERVAL_S": "3600",
-        "BENTOML_DO_NOT_TRACK": "true",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "DO_NOT_TRACK": "true",
-        "BENTOML_HOME": str(root / "bentoml"),
-    }
 
 
 @dataclass
@@ -120,9 +101,7 @@ def start_service(
 @pytest.fixture(scope="session")
 def serving_root(tmp_path_factory: pytest.TempPathFactory, empty_mlflow_store: Path) -> Path:
     """A temp folder holding the session's MLflow store, warnings store, keys and features."""
-    root = tmp_path_factory.mktemp("serving")
-    shutil.copyfile(empty_mlflow_store, root / "mlruns.db")
-    return root
+    return stores_root(tmp_path_factory, "serving", empty_mlflow_store)
 
 
 @pytest.fixture(scope="module", autouse=True)
