@@ -43,11 +43,13 @@ run: install
 # The suite runs on TEST_WORKERS processes (pytest-xdist), a test file per worker at a time, so
 # each file's module fixtures are made once; most tests wait on servers, browsers and
 # subprocesses, so two workers use the two cores CI has. TEST_WORKERS=0: one process, no workers.
+# Files are handed out in collection order: xdist's default (most tests first) leaves the files
+# of few but long tests (a Dask cluster, a killed service) to the end, one worker running alone.
 TEST_WORKERS ?= 2
 
 test: install
 	$(BIN)/lint-imports
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: install
 	$(BIN)/python -m bench.run
