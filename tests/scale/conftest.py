@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -37,22 +37,37 @@ def scale_pg_admin_url() -> Iterator[str | None]:
 
 
 @pytest.fixture()
-def shared_db_url(scale_pg_admin_url: str | None, tmp_path: Path) -> Iterator[str]:
-    """An empty database several processes can share: a new PostgreSQL database, or SQLite."""
+def new_shared_db(scale_pg_admin_url: str | None, tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """Makes empty databases several processes can share: new PostgreSQL databases, or SQLite
+    files; dropped when the test ends."""
     if scale_pg_admin_url is None:
-        yield f"sqlite:///{tmp_path / 'shared.db'}"
+        files = iter(range(1_000_000))
+        yield lambda: f"sqlite:///{tmp_path / f'shared-{next(files)}.db'}"
         return
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     admin_url = make_url(scale_pg_admin_url)
-    name = f"riskloop_scale_{uuid.uuid4().hex[:12]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    names: list[str] = []
+
+    def make() -> str:
+        name = f"riskloop_scale_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        names.append(name)
+        return admin_url.set(database=name).render_as_string(hide_password=False)
+
     try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
+        yield make
     finally:
         with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            for name in names:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture()
+def shared_db_url(new_shared_db: Callable[[], str]) -> str:
+    """An empty database several processes can share: a new PostgreSQL database, or SQLite."""
+    return new_shared_db()

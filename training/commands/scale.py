@@ -147,9 +147,22 @@ def _finished(study: object) -> int:
     return len(study.get_trials(deepcopy=False, states=states))  # type: ignore[attr-defined]
 
 
+# PostgreSQL's "duplicate object" and "duplicate table": another worker created the enum type
+# or table between this one's check and its CREATE
+_CREATED_MEANWHILE = frozenset({"42710", "42P07"})
+
+
+def _created_meanwhile(exc: BaseException) -> bool:
+    """Whether a database error says another worker created the object first."""
+    original = getattr(exc, "orig", None)
+    code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    return code in _CREATED_MEANWHILE
+
+
 def _open_storage(storage: str, attempts: int = 5) -> object:
     """Optuna's storage, created if new; retried because workers starting together race to
-    create its tables (a unique-key error for all but one of them)."""
+    create its tables and, on PostgreSQL, its enum types (a unique-key or an "already exists"
+    error for all but one of them)."""
     import time
 
     import optuna
@@ -162,11 +175,12 @@ def _open_storage(storage: str, attempts: int = 5) -> object:
             return optuna.storages.RDBStorage(storage)
         except ArgumentError as exc:
             raise UserError(f"--storage is not a database URL: {exc}") from None
-        except (IntegrityError, OperationalError) as exc:
-            if attempt == attempts:
+        except (IntegrityError, OperationalError, DatabaseError) as exc:
+            raced = isinstance(exc, IntegrityError | OperationalError) or _created_meanwhile(exc)
+            if not raced or attempt == attempts:
                 raise UserError(f"cannot open the Optuna storage: {first_line(exc)}") from None
             time.sleep(0.5 * attempt)
-        except (DatabaseError, ImportError) as exc:  # not a database; no driver for the URL
+        except ImportError as exc:  # no driver for the URL
             raise UserError(f"cannot open the Optuna storage: {first_line(exc)}") from None
     raise AssertionError("unreachable")
 
