@@ -91,15 +91,14 @@ def declare(
 def find(method: str, path: str) -> tuple[Route | None, dict[str, str], tuple[str, ...]]:
     """(the route for `method path`, its path parameters, the methods the path allows).
 
-    `HEAD` finds the path's `GET` route (HTTP's HEAD is GET without the body; the guard
-    drops the body), so a path with a GET route allows both."""
-    wanted = "GET" if method == "HEAD" else method
+    A path with a GET route allows HEAD too: the guard answers HEAD as that GET without its
+    body, so `method` is never HEAD here."""
     allowed: list[str] = []
     for route in ROUTES:
         params = route.match(path)
         if params is None:
             continue
-        if route.method == wanted:
+        if route.method == method:
             return route, params, (route.method,)
         allowed.extend(("GET", "HEAD") if route.method == "GET" else (route.method,))
     return None, {}, tuple(sorted(set(allowed)))

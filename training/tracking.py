@@ -6,7 +6,6 @@ Everything here is called from commands, never at import time.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import math
@@ -14,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -44,7 +43,7 @@ def _without_registration_lines() -> Iterator[None]:
     registration notices (warnings and anything else reach the terminal as written)."""
     caught = io.StringIO()
     try:
-        with contextlib.redirect_stderr(caught):
+        with redirect_stderr(caught):
             yield
     finally:
         for line in caught.getvalue().splitlines(keepends=True):

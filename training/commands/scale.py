@@ -175,7 +175,7 @@ def _open_storage(storage: str, attempts: int = 5) -> object:
             return optuna.storages.RDBStorage(storage)
         except ArgumentError as exc:
             raise UserError(f"--storage is not a database URL: {exc}") from None
-        except (IntegrityError, OperationalError, DatabaseError) as exc:
+        except DatabaseError as exc:  # IntegrityError and OperationalError are among them
             raced = isinstance(exc, IntegrityError | OperationalError) or _created_meanwhile(exc)
             if not raced or attempt == attempts:
                 raise UserError(f"cannot open the Optuna storage: {first_line(exc)}") from None
