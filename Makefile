@@ -41,9 +41,11 @@ run: install
 	$(BIN)/riskloop run
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist), a test file per worker at a time, so
-# each file's module fixtures are made once; most tests wait on servers, browsers and
-# subprocesses, so two workers use the two cores CI has. TEST_WORKERS=0: one process, no workers.
-# Files are handed out in collection order: xdist's default (most tests first) leaves the files
+# each file's module fixtures are made once, except that the tests sharing a session-wide
+# service (the console's, the serving suite's) go to one worker together, which builds it once
+# (tests/scheduling.py); most tests wait on servers, browsers and subprocesses, so two workers
+# use the two cores CI has. TEST_WORKERS=0: one process, no workers. Work goes out in collection
+# order, the shared services' tests first: xdist's default (most tests first) leaves the files
 # of few but long tests (a Dask cluster, a killed service) to the end, one worker running alone.
 TEST_WORKERS ?= 2
 

@@ -16,6 +16,25 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 SMALL_CITY_SEED = 7
 
 
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile` (make test) as xdist does it, a test file per work unit, except that the
+    tests sharing a session-wide service are one unit (tests/scheduling.py)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from tests.scheduling import SharedServiceScheduling
+
+    return SharedServiceScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In xdist's workers: the tests sharing a service first, so their long units start at once
+    and the files fill in around them (the controller queues units in collection order)."""
+    if hasattr(config, "workerinput"):
+        from tests.scheduling import shares_a_service
+
+        items.sort(key=lambda item: not shares_a_service(item.nodeid))
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Print what tests asked to show in the run's output (`("printed", text)` in their
     `user_properties`): a test's own prints are lost when a worker process runs it."""
