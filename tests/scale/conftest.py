@@ -7,6 +7,7 @@ do); without it the shared-database tests run on SQLite files.
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -41,7 +42,7 @@ def new_shared_db(scale_pg_admin_url: str | None, tmp_path: Path) -> Iterator[Ca
     """Makes empty databases several processes can share: new PostgreSQL databases, or SQLite
     files; dropped when the test ends."""
     if scale_pg_admin_url is None:
-        files = iter(range(1_000_000))
+        files = itertools.count()
         yield lambda: f"sqlite:///{tmp_path / f'shared-{next(files)}.db'}"
         return
     from sqlalchemy import create_engine, text
