@@ -122,7 +122,10 @@ class PrivatePostgres:
         subprocess.run([*self._as_user, *command], check=check, capture_output=True)
 
     def start(self) -> None:
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.folder}"
+        # no fsync: a test server's data needs to outlive its processes (a kill, a fast stop),
+        # not a crash of the machine; commits still reach the kernel before they return
+        sync = "-c fsync=off -c full_page_writes=off"
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.folder} {sync}"
         self._pg_ctl("-l", str(self.folder / "server.log"), "-w", "-o", options, "start")
 
     def stop(self, check: bool = True) -> None:
