@@ -32,7 +32,9 @@ system-deps: $(SYSTEM_STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade "pip>=24" setuptools wheel
-	$(BIN)/pip install -c constraints.txt -e ".[dev]"
+	# pip byte-compiles what it installs on one core; compileall does it on all of them (CI: 2)
+	$(BIN)/pip install --no-compile -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m compileall -q -j 0 $$($(BIN)/python -c "import sysconfig; print(sysconfig.get_path('purelib'))") models features training serving data_samples bench tests
 	# compile and cache the TreeSHAP kernels (numba), checked against LightGBM: fails loudly
 	$(BIN)/python -m models.explainer
 	touch $(STAMP)
