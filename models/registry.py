@@ -26,6 +26,7 @@ from mlflow.pyfunc import PythonModel
 from features.catalog import FeatureDef
 from models.risk_model import (
     META_FILE,
+    RISK_MODEL_ARTIFACT,
     FeatureMismatchError,
     ModelLoadError,
     RiskModel,
@@ -34,7 +35,6 @@ from models.risk_model import (
 from models.settings import first_line, get_settings, hide_password
 from models.spec import TaskSpec, get_spec
 
-RISK_MODEL_ARTIFACT = "risk_model"
 PYFUNC_ENTRY_SOURCE = (
     "from mlflow.models import set_model\n"
     "from models.registry import RiskModelPyfunc\n"

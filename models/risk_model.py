@@ -27,6 +27,8 @@ PREDICT_THREADS = 1
 SMALL_FRAME_ROWS = 64
 BOOSTER_FILE = "booster.txt"
 META_FILE = "risk_model.json"
+#: the folder a saved risk model is logged under in an MLflow model's artifacts
+RISK_MODEL_ARTIFACT = "risk_model"
 FORMAT_VERSION = 1
 _LEVEL_NAMES = np.array(RISK_LEVELS)  # `Thresholds.levels` indexes it: red first
 

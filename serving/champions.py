@@ -11,8 +11,7 @@ from typing import Any
 import bentoml
 
 from models.explanation_cache import ExplanationCache
-from models.registry import RISK_MODEL_ARTIFACT, load_registered, load_registered_version
-from models.risk_model import RiskModel
+from models.risk_model import RISK_MODEL_ARTIFACT, RiskModel
 from models.settings import Settings, get_settings
 from models.spec import get_spec
 from serving import schemas
@@ -55,6 +54,8 @@ class ServedModel:
 def load_champion(task: str, settings: Settings) -> ServedModel:
     if settings.model_source == "bento":
         return load_packaged(task)
+    from models.registry import load_registered  # MLflow: not imported by bento replicas
+
     model, version = load_registered(task, alias=ALIAS, tracking_uri=settings.mlflow_uri)
     return ServedModel(
         task=task,
@@ -99,6 +100,8 @@ def alias_version(task: str, settings: Settings) -> str:
     if settings.model_source == "bento":
         stored = _packaged(task)
         return str(stored.info.labels.get("mlflow_version", stored.tag.version))
+
+    from models.registry import load_registered_version
 
     _, version = load_registered_version(task, ALIAS, settings.mlflow_uri)
     return str(version.version)
