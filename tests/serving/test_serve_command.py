@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,3 +78,16 @@ def test_serve_refuses_a_store_it_cannot_open_in_one_line_before_starting(
     assert result.exit_code == 2, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], lines
+
+
+def test_the_service_module_leaves_mlflow_to_the_registry_loads() -> None:
+    """BentoML's main process imports the service only to read its configuration, and a bento
+    replica loads its packaged champions: neither imports MLflow (about a second of a start)."""
+    script = (
+        "import sys, serving.service, serving.champions\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'mlflow')[:3])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"
