@@ -2,7 +2,9 @@
 
 Each family is a module `bench/<family>.py` exposing `run() -> dict`. Figures are measured on
 this machine at run time; nothing here is a constant. `RISKLOOP_BENCH_ONLY=city,features` runs a
-subset; `RISKLOOP_BENCH_LARGE=1` adds the 10x city where a family supports it.
+subset; `RISKLOOP_BENCH_LARGE=1` adds the 10x city where a family supports it;
+`RISKLOOP_BENCH_RESULTS_DIR=DIR` writes the figures to DIR/<family>.json instead (a run with other
+settings, such as more quality seeds, kept beside the default run's figures).
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ def main() -> int:
     apply_offline_defaults()
     apply_memory_defaults()
     only = [f for f in os.environ.get("RISKLOOP_BENCH_ONLY", "").split(",") if f]
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    results_dir = Path(os.environ.get("RISKLOOP_BENCH_RESULTS_DIR") or RESULTS_DIR)
+    results_dir.mkdir(parents=True, exist_ok=True)
     failed = []
     for family in FAMILIES:
         if only and family not in only:
@@ -79,7 +82,7 @@ def main() -> int:
             "wall_s": round(time.perf_counter() - started, 1),
             **figures,
         }
-        out = RESULTS_DIR / f"{family}.json"
+        out = results_dir / f"{family}.json"
         out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         print(json.dumps(figures, indent=2, ensure_ascii=False), flush=True)
     return 1 if failed else 0
