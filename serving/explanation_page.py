@@ -17,9 +17,9 @@ from models import pages
 from models.departments import department_in_words
 from models.explain_plots import plot_language, waterfall_png
 from models.risk_model import RiskModel
-from models.scorer import ReasonRow, base_value, margin_from_score, reason_rows
+from models.scorer import ReasonRow, base_value, reason_rows
 from models.spec import Lang
-from serving.console.case import actor_in_words, timeline
+from serving.console.case import actor_in_words, timeline, waterfall_margin, waterfall_note
 from serving.console.i18n import Messages
 from serving.store.deadlines import DEADLINE_OF_STATUS
 
@@ -28,21 +28,6 @@ _TEXT: dict[str, dict[Lang, str]] = {
     "actionable": {"en": "Actionable", "zh": "可干预"},
     "yes": {"en": "yes", "zh": "是"},
     "no": {"en": "no", "zh": "否"},
-    "other_estimated": {
-        "en": "The warning keeps its top reasons only; the 'other features' bar is the rest of "
-        "the model output, recovered from the calibrated score.",
-        "zh": "预警只保存主要原因；“其他特征”一栏为模型输出的其余部分，由校准评分反推得到。",
-    },
-    "other_unknown": {
-        "en": "The warning keeps its top reasons only and this model's calibration cannot be "
-        "inverted, so the chart ends at the base value plus the recorded reasons.",
-        "zh": "预警只保存主要原因，且该模型的校准无法反推，图中终点为基准值加上已记录原因之和。",
-    },
-    "version_note": {
-        "en": "The base value comes from model version {used}; the warning was scored by "
-        "version {scored}, so the chart ends at the base value plus the recorded reasons.",
-        "zh": "基准值取自模型版本 {used}；该预警由版本 {scored} 评分，图中终点为基准值加上已记录原因之和。",
-    },
     "no_history": {"en": "No history recorded.", "zh": "暂无处置记录。"},
     "when": {"en": "When", "zh": "时间"},
     "event": {"en": "Event", "zh": "事件"},
@@ -124,9 +109,9 @@ def _waterfall(
     """The waterfall chart of the recorded reasons and the note on where it ends."""
     score = float(warning["score"])
     scored = str(warning.get("model_version", ""))
-    other_version = model_version is not None and bool(scored) and str(model_version) != scored
-    # Another version's calibrator cannot recover this warning's margin.
-    final_margin = None if other_version else margin_from_score(model, score)
+    # the version whose base value draws the chart: the warning's own unless another is given
+    version = str(model_version) if model_version is not None and scored else scored
+    final_margin = waterfall_margin(warning, model, version)
     chart_lang = plot_language(lang).lang  # English when no CJK font can draw the labels
     contributions = [row.bar(chart_lang) for row in rows]
     png = waterfall_png(
@@ -137,15 +122,12 @@ def _waterfall(
         lang=lang,
         top_k=max(len(contributions), 1),
     )
-    if other_version:
-        note = _t("version_note", lang, used=model_version, scored=scored)
-    else:
-        note = _t("other_estimated" if final_margin is not None else "other_unknown", lang)
+    note = waterfall_note(warning, version, final_margin, Messages(lang))
     return {
         "png": png,
         "alt": _t("chart_alt", lang),
         "note": note,
-        "note_class": "note" if other_version else "muted",
+        "note_class": "note" if version != scored else "muted",
     }
 
 

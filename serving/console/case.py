@@ -187,15 +187,38 @@ def transition_forms(
     return forms
 
 
+def waterfall_margin(
+    warning: Mapping[str, Any], model: RiskModel, model_version: str
+) -> float | None:
+    """The model output the case's waterfall ends at, recovered from the stored score: None
+    when the warning was scored by another version (whose calibrator is not loaded) or the
+    calibrator cannot be inverted; the chart then ends at the base value plus the reasons."""
+    if str(warning.get("model_version", "")) != str(model_version):
+        return None
+    return margin_from_score(model, float(warning["score"]))
+
+
+def waterfall_note(
+    warning: Mapping[str, Any], model_version: str, margin: float | None, t: Messages
+) -> str:
+    """The caption under the waterfall: what its last bars are, since a warning keeps only its
+    top reasons (`margin` is `waterfall_margin`'s answer for this warning)."""
+    if str(warning.get("model_version", "")) != str(model_version):
+        return t(
+            "case.waterfall_other_version",
+            scored=warning.get("model_version", ""),
+            used=model_version,
+        )
+    return t("case.waterfall_other" if margin is not None else "case.waterfall_other_unknown")
+
+
 def waterfall(
     warning: Mapping[str, Any], model: RiskModel, model_version: str, lang: Lang
 ) -> bytes:
     """The case's waterfall chart (PNG): base value, the recorded reasons, the model output."""
     rows = reason_rows(warning.get("reasons") or [], model.spec, lang)
     score = float(warning["score"])
-    same_version = str(warning.get("model_version", "")) == str(model_version)
-    # another version's calibrator cannot recover this warning's margin
-    final_margin = margin_from_score(model, score) if same_version else None
+    final_margin = waterfall_margin(warning, model, model_version)
     chart_lang = plot_language(lang).lang
     contributions = [row.bar(chart_lang) for row in rows]
     return waterfall_png(

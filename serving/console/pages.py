@@ -382,6 +382,11 @@ def render_case(
         "deadline": DEADLINE_OF_STATUS.get(warning["status"]),
     }
     reasons = reason_rows(warning.get("reasons") or [], spec, lang)
+    waterfall_note = ""
+    if served is not None and reasons:
+        model, version = served
+        margin = case_view.waterfall_margin(warning, model, version)
+        waterfall_note = case_view.waterfall_note(warning, version, margin, t)
     return console.render(
         "console/case.html",
         lang,
@@ -399,6 +404,7 @@ def render_case(
         can_reveal=bool(decide(visit.actor, "reveal", warning=warning)),
         purpose_chars=MIN_PURPOSE_CHARS,
         waterfall=served is not None,
+        waterfall_note=waterfall_note,
         waterfall_height=int(90 + 38 * (len(reasons) + 3)),
         stale=stale,
         form_error=form_error,

@@ -3,7 +3,7 @@ the case page and the explanation page share)."""
 
 from __future__ import annotations
 
-from serving.console.case import timeline
+from serving.console.case import timeline, waterfall_note
 from serving.console.i18n import Messages
 
 
@@ -36,3 +36,22 @@ def test_a_timelines_steps_are_worded_alike() -> None:
     ]
     items = timeline(history, Messages("en"), person=str, department_name=str)
     assert [item["event"] for item in items] == ["Warning raised", "Overdue", "Dispatch"]
+
+
+def test_the_waterfalls_caption_says_what_its_last_bars_are() -> None:
+    """A warning keeps only its top reasons: the caption says the "other features" bar is the
+    rest worked out from the score, or, when it cannot be (another version scored the warning,
+    or a calibrator that cannot be inverted), that the chart ends at the recorded reasons."""
+    warning = {"model_version": "3", "score": 0.9}
+    for lang, other, listed in (
+        ("zh", "其他特征", "已记录原因之和"),
+        ("en", "other features", "recorded reasons"),
+    ):
+        t = Messages(lang)
+        same = waterfall_note(warning, "3", 2.1, t)
+        assert other in same and listed not in same, same
+        inverted_not = waterfall_note(warning, "3", None, t)
+        assert listed in inverted_not and other not in inverted_not, inverted_not
+        older = waterfall_note(warning, "4", None, t)
+        assert listed in older and "3" in older and "4" in older, older
+        assert len({same, inverted_not, older}) == 3
