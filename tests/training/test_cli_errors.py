@@ -199,6 +199,24 @@ def test_tune_on_a_storage_that_is_not_a_database_is_one_line(
     _fails(["tune", "--task", "wage-arrears", *study], "cannot open the Optuna storage")
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("--profile", "messy", "unknown profile 'messy': choose one of realistic, clean"),
+        ("--size", "huge", "unknown size 'huge': choose one of small, default, large"),
+        ("--seed", "-1", "--seed must be 0 or more, got -1"),
+    ],
+)
+def test_the_main_job_refuses_a_city_it_cannot_generate_before_any_work(
+    option: str, value: str, expected: str, isolated_env: Path
+) -> None:
+    """`riskloop run` with no city yet: a city option `riskloop generate` would refuse is the
+    same one line and exit 2, before anything is written."""
+    _fails(["run", option, value, "--no-serve"], expected)
+    assert not (isolated_env / "data" / "city").exists()
+    assert not list(isolated_env.rglob("manifest.json"))
+
+
 def test_a_bad_setting_is_named_in_one_line_before_any_command_runs(
     isolated_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -42,22 +42,7 @@ def generate(
     Writes one Parquet file per table (keyed, with event_time and available_at), the ground truth under truth/ (true probability and dominant driver per unit and as-of date, the planted drivers and the noise signals) and manifest.json. Every table and column, and the causal structure, are documented in data_samples/README.md.
     """
     with user_errors():
-        from data_samples.city import SIZES
-
-        if size not in SIZES:
-            raise UserError(f"unknown size {size!r}: choose one of {', '.join(SIZES)}")
-        from data_samples.city import MAX_RATE_MULTIPLIER, PROFILES
-
-        if seed < 0:
-            raise UserError(f"--seed must be 0 or more, got {seed}")
-        if not 0 < rate_multiplier <= MAX_RATE_MULTIPLIER:  # also refuses nan
-            raise UserError(
-                f"--rate-multiplier must be above 0 and at most {MAX_RATE_MULTIPLIER:g}, "
-                f"got {rate_multiplier:g}"
-            )
-
-        if profile not in PROFILES:
-            raise UserError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+        check_city_options(size, seed, profile, rate_multiplier)
         if out is None:
             from models.settings import get_settings
 
@@ -83,6 +68,23 @@ def _check_writable(out: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise UserError(f"cannot write to {out}: {exc.strerror or exc}") from None
+
+
+def check_city_options(size: str, seed: int, profile: str, rate_multiplier: float = 1.0) -> None:
+    """Refuse, as the command line words it, city options the generator cannot take."""
+    from data_samples.city import MAX_RATE_MULTIPLIER, PROFILES, SIZES
+
+    if size not in SIZES:
+        raise UserError(f"unknown size {size!r}: choose one of {', '.join(SIZES)}")
+    if seed < 0:
+        raise UserError(f"--seed must be 0 or more, got {seed}")
+    if not 0 < rate_multiplier <= MAX_RATE_MULTIPLIER:  # also refuses nan
+        raise UserError(
+            f"--rate-multiplier must be above 0 and at most {MAX_RATE_MULTIPLIER:g}, "
+            f"got {rate_multiplier:g}"
+        )
+    if profile not in PROFILES:
+        raise UserError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
 
 
 def _run(out: Path, size: str, seed: int, rate_multiplier: float, profile: str) -> dict:

@@ -8,6 +8,7 @@ scoring, create a local development key on first run, then serve.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -24,14 +25,22 @@ def _say(message: str) -> None:
     typer.secho(f"riskloop run: {message}", fg=typer.colors.CYAN, err=True)
 
 
-def _ensure_city(city: Path, size: str, seed: int) -> None:
+def _ensure_city(city: Path, size: str, seed: int, profile: str) -> None:
     from data_samples.city import generate_city
+    from training.commands.city import check_city_options
 
-    if (city / "manifest.json").is_file():
-        _say(f"city found at {city}")
+    manifest = city / "manifest.json"
+    if manifest.is_file():
+        found = json.loads(manifest.read_text(encoding="utf-8"))
+        # a city made before the profiles carries no profile: it is the clean one
+        _say(
+            f"city found at {city} ({found.get('size', '?')} {found.get('profile', 'clean')} "
+            f"city, seed {found.get('seed', '?')}; delete it to generate another)"
+        )
         return
-    _say(f"generating the {size} simulated city (seed {seed}) into {city}")
-    generate_city(city, size=size, seed=seed, progress=lambda m: _say(f"  {m}"))
+    check_city_options(size, seed, profile)
+    _say(f"generating the {size} {profile} simulated city (seed {seed}) into {city}")
+    generate_city(city, size=size, seed=seed, profile=profile, progress=lambda m: _say(f"  {m}"))
 
 
 def _ensure_dataset(task: str, city: Path, datasets: Path) -> Path:
@@ -117,6 +126,11 @@ def register(app: typer.Typer) -> None:
     def run_main_job(
         size: str = typer.Option("default", help="City size to generate if none exists."),
         seed: int = typer.Option(0, help="City seed to generate if none exists."),
+        profile: str = typer.Option(
+            "realistic",
+            help="City profile to generate if none exists: realistic or clean (as in "
+            "`riskloop generate --profile`).",
+        ),
         host: str = typer.Option("127.0.0.1", help="Interface the service binds."),
         port: int = typer.Option(3000, min=1, max=65535, help="Service port."),
         serve: bool = typer.Option(
@@ -133,7 +147,7 @@ def register(app: typer.Typer) -> None:
         city = settings.data_dir / "city"
         with user_errors():
             try:
-                _ensure_city(city, size, seed)
+                _ensure_city(city, size, seed, profile)
                 for task in TASK_NAMES:
                     dataset = _ensure_dataset(task, city, settings.data_dir / "datasets")
                     _ensure_champion(task, dataset, city / "truth", settings.mlflow_uri)
