@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
+from tests.raw_ids import assert_no_raw_identifiers
 from training.cli import app
 from training.train import TrainingData
 
@@ -155,6 +156,14 @@ def test_the_main_job_and_a_retrain_keep_mlflow_info_lines_off_the_terminal(tmp_
     assert " INFO " not in again.stdout + again.stderr, again.stderr
     for notice in ("Successfully registered model", "Created version", "already exists"):
         assert notice not in first.stderr + again.stderr, (first.stderr, again.stderr)
+    # no raw identifier in what the main job wrote beside the departments' own data (the city's
+    # tables and the datasets built from them): MLflow's store and artifacts, the online
+    # features, the key and secrets files
+    city = tmp_path / "data" / "city"
+    departments_data = {
+        path for folder in (city, tmp_path / "data" / "datasets") for path in folder.rglob("*")
+    }
+    assert_no_raw_identifiers(tmp_path, city, departments_data)
 
 
 def test_promote_keeps_the_oracle_metrics_of_a_challenger_trained_with_truth(
