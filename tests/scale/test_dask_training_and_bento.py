@@ -94,6 +94,13 @@ def _wait_ready(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
     raise AssertionError(f"no /readyz on {port}:\n" + log.read_text(errors="replace")[-3000:])
 
 
+def _installed_distributions() -> set[str]:
+    """The environment's installed distributions, read afresh from site-packages."""
+    from importlib import metadata
+
+    return {f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()}
+
+
 def test_dask_model_registers_and_two_bento_replicas_share_the_store(
     small_city: Path,
     isolated_env: Path,
@@ -127,9 +134,12 @@ def test_dask_model_registers_and_two_bento_replicas_share_the_store(
 
     from training.cli import app
 
+    installed = _installed_distributions()
     bundled = CliRunner().invoke(app, ["bundle", "--task", "all", "--version", "scaletest"])
     assert bundled.exit_code == 0, bundled.output
     assert "built bento riskloop:scaletest" in bundled.output
+    # building installs nothing: BentoML pip-installs uv from the index when it is missing
+    assert _installed_distributions() == installed
 
     key = create_key("replicas", ["score"], isolated_env / "keys.json")
     # The replicas serve the models packaged in the bento: their registry is an empty database.
