@@ -1,4 +1,5 @@
-"""The OpenAPI document at `/docs.json`, made to say what the guard and the routes answer."""
+"""The OpenAPI document at `/docs.json`, made to say what the guard and the routes answer; and
+the BentoML service class that serves it (`RiskloopBentoService`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import bentoml
 from features.tasks import TASKS
 from serving import schemas
 from serving.routes import ROUTES
+from serving.traffic_metrics import label_metrics_by_route
 
 logger = logging.getLogger("riskloop.serving")
 
@@ -170,7 +172,11 @@ class _DocumentedSpec:
 
 
 class RiskloopBentoService(bentoml.Service):  # type: ignore[type-arg]
-    """BentoML's service object with an OpenAPI document that matches the guard's answers."""
+    """BentoML's service object with an OpenAPI document that matches the guard's answers, and
+    request metrics labelled by route (`serving.traffic_metrics`)."""
+
+    def to_asgi(self, is_main: bool = True) -> Any:
+        return label_metrics_by_route(super().to_asgi(is_main))
 
     @property
     def openapi_spec(self) -> Any:

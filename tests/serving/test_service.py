@@ -338,6 +338,55 @@ def test_a_refused_requests_values_stay_out_of_the_server_log(served: Served) ->
     assert id_card not in log and phone not in log
 
 
+def _request_counts(served: Served) -> dict[str, float]:
+    """`bentoml_service_request_total` at /metrics (open, as a scraper reads it), by label."""
+    counts: dict[str, float] = {}
+    for line in httpx.get(f"{served.url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("bentoml_service_request_total{"):
+            labels, value = line.rsplit(" ", 1)
+            endpoint = labels.split('endpoint="', 1)[1].split('"', 1)[0]
+            counts[endpoint] = counts.get(endpoint, 0.0) + float(value)
+    return counts
+
+
+def test_request_metrics_are_labelled_by_route_never_by_the_path_sent(served: Served) -> None:
+    """BentoML labelled its request counters by the raw path, before the guard runs: every
+    made-up path grew the open `/metrics` (and the worker's memory) by a series, and whatever a
+    path held (an identity-card number sent in place of a warning id) was published there."""
+    id_card = "330102199001017788"
+    before = _request_counts(served)
+    sent = [
+        f"/v1/warnings/{id_card}",
+        f"/v1/warnings/{id_card}/reveal",
+        f"/console/cases/{id_card}",
+        f"/{id_card}",
+        f"/static_content/{id_card}.js",
+        *(f"/made-up-{i}" for i in range(20)),
+    ]
+    with served.client() as client:
+        for path in sent:
+            assert client.get(path, headers=served.headers()).status_code in (303, 404, 405)
+    assert score(served, "wage-arrears", {"records": [{"entity_id": id_card}]}).status_code == 200
+    after = _request_counts(served)
+    text = httpx.get(f"{served.url}/metrics", timeout=10).text
+    assert id_card not in text and "made-up" not in text
+    grown = {label: after[label] - before.get(label, 0.0) for label in after}
+    assert grown["unmatched"] >= 21  # the made-up paths and the bare id: one label
+    assert grown["/v1/warnings/{warning_id}"] >= 1
+    assert grown["/v1/warnings/{warning_id}/reveal"] >= 1
+    assert grown["/console/cases/{warning_id}"] >= 1
+    assert grown["/static_content/{path}"] >= 1
+    assert grown["/v1/wage-arrears/score"] >= 1
+    assert set(after) - set(before) <= {
+        "unmatched",
+        "/v1/warnings/{warning_id}",
+        "/v1/warnings/{warning_id}/reveal",
+        "/console/cases/{warning_id}",
+        "/static_content/{path}",
+        "/v1/wage-arrears/score",
+    }
+
+
 def test_routing_size_and_content_type_guards(served: Served) -> None:
     headers = served.headers()
     with served.client() as client:
