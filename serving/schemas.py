@@ -389,6 +389,11 @@ class WarningList(BaseModel):
     total: int
     page: int
     page_size: int
+    next_cursor: str | None = Field(
+        default=None,
+        description="In a walk (`cursor=start`, then this): the next page's cursor; null on "
+        "the walk's last page, and on pages asked for by number.",
+    )
 
 
 class FeedbackCreate(BaseModel):

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 import bentoml
 from fastapi import Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.responses import Response
 
@@ -24,7 +25,7 @@ from serving import schemas
 from serving.guard import request_actor
 from serving.policy import Actor, Decision, decide, transition_for, visible_scope
 from serving.routes import v1_route
-from serving.store import SignInRefused, StaleWarning, TransitionError, WarningNotFound
+from serving.store import SignInRefused, StaleWarning, TransitionError, WarningNotFound, walk
 from serving.store.identity import IdentityUnavailable
 from serving.store.privacy import RevealLimited
 
@@ -176,24 +177,38 @@ def list_warnings(
     ),
     page: int = Query(default=1, ge=1, le=1_000_000),
     page_size: int = Query(default=50, ge=1, le=500),
+    cursor: str | None = Query(
+        default=None,
+        pattern=walk.CURSOR_PATTERN,
+        description=f"Walk the list instead of paging by number: `{walk.WALK_START}`, then each "
+        "answer's `next_cursor` (same filters), until it is null. Each warning that matched when "
+        "the walk began is seen exactly once while others arrive; newest first, warnings made "
+        "in the same instant by id. With `page`, pages count from the cursor.",
+    ),
 ) -> schemas.WarningList:
     """Warnings the caller may see, newest first; `entity_id` is the caller's own id (matched
     by its hash). The look is audited with the filter used (the id only as its pseudonym)."""
     actor = request_actor(request)
     task_name = None if task is None else str(task)
-    found = service.store.list_warnings(
-        task=task_name,
-        level=level,
-        status=status,
-        department=department,
-        entity_id=entity_id,
-        date_from=date_from,
-        date_to=date_to,
-        overdue=overdue,
-        page=page,
-        page_size=page_size,
-        visible=visible_scope(actor),
-    )
+    try:
+        found = service.store.list_warnings(
+            task=task_name,
+            level=level,
+            status=status,
+            department=department,
+            entity_id=entity_id,
+            date_from=date_from,
+            date_to=date_to,
+            overdue=overdue,
+            page=page,
+            page_size=page_size,
+            cursor=cursor,
+            visible=visible_scope(actor),
+        )
+    except walk.InvalidCursor as exc:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("query", "cursor"), "msg": str(exc)}]
+        ) from None
     filters = {
         "task": task_name,
         "level": level,
@@ -205,6 +220,7 @@ def list_warnings(
         "overdue": overdue,
         "page": page,
         "page_size": page_size,
+        "cursor": cursor,
     }
     service.store.audit(
         actor=actor.audit_name,

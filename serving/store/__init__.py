@@ -23,6 +23,7 @@ from serving.store.people import (
 from serving.store.repository import MAX_PAGE_SIZE, WarningStore
 from serving.store.scores import PreparedScore, ScoreWrite
 from serving.store.transitions import ALLOWED_TRANSITIONS, TransitionError, check_transition
+from serving.store.walk import WALK_START, InvalidCursor
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
@@ -30,6 +31,8 @@ __all__ = [
     "MIN_PASSWORD_CHARS",
     "OUTAGE_MESSAGE",
     "OUTAGE_RETRY_AFTER_S",
+    "WALK_START",
+    "InvalidCursor",
     "PeopleError",
     "PreparedScore",
     "ScoreWrite",

@@ -36,7 +36,7 @@ from models.departments import department_spellings
 from models.secret_keys import load_secrets
 from models.settings import Settings, get_settings
 from serving.policy import VisibleScope, department_tasks
-from serving.store import deadlines, outbox
+from serving.store import deadlines, outbox, walk
 from serving.store.common import (
     Holder,
     StaleWarning,
@@ -477,6 +477,7 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
         overdue: bool | None = None,
         page: int = 1,
         page_size: int = 50,
+        cursor: str | None = None,
         visible: VisibleScope | None = None,
     ) -> dict[str, Any]:
         """One page of warnings, newest first, filtered; `entity_id` is the caller's raw id.
@@ -484,11 +485,18 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
         `department` is a code or either name; `date_from`/`date_to` bound the warning's as-of
         date, inclusive; `overdue` keeps only warnings past (True) or within (False) their
         response deadline. Items have the shape of `get_warning` without `history`.
+
+        By page number, warnings made in the same instant come highest score first. With a
+        `cursor` (`start`, then each page's `next_cursor`) the page is a step of a walk that
+        sees each warning once while others arrive (`serving.store.walk`); `page` then counts
+        pages after the cursor. `next_cursor` is None on the walk's last page, and always by
+        page number. Raises `InvalidCursor`.
         """
         if page < 1:
             raise ValueError("page starts at 1")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        position = None if cursor is None else walk.decode(cursor)
         conditions = [] if visible is None else [_visible_condition(visible)]
         if task is not None:
             conditions.append(RiskWarning.task == task)
@@ -507,17 +515,40 @@ class WarningStore(ScoreWriter, PrivacyStore, PeopleStore):
         if overdue is not None:
             late = deadlines.overdue(now=utc_now(), is_sqlite=self._is_sqlite)
             conditions.append(late if overdue else ~late)
+        next_cursor = None
         with self._reads.begin() as session:
             total = session.scalar(select(func.count()).select_from(RiskWarning).where(*conditions))
-            rows = session.scalars(
-                select(RiskWarning)
-                .where(*conditions)
-                .order_by(RiskWarning.created_at.desc(), RiskWarning.score.desc(), RiskWarning.id)
-                .offset((page - 1) * page_size)
-                .limit(page_size)
-            ).all()
+            if cursor is None:
+                rows = session.scalars(
+                    select(RiskWarning)
+                    .where(*conditions)
+                    .order_by(
+                        RiskWarning.created_at.desc(), RiskWarning.score.desc(), RiskWarning.id
+                    )
+                    .offset((page - 1) * page_size)
+                    .limit(page_size)
+                ).all()
+            else:
+                if position is not None:
+                    conditions.append(walk.after(position))
+                rows = session.scalars(
+                    select(RiskWarning)
+                    .where(*conditions)
+                    .order_by(*walk.WALK_ORDER)
+                    .offset((page - 1) * page_size)
+                    .limit(page_size + 1)
+                ).all()
+                if len(rows) > page_size:
+                    rows = rows[:page_size]
+                    next_cursor = walk.encode(rows[-1].created_at, rows[-1].id)
             items = [warning_dict(row) for row in rows]
-        return {"items": items, "total": int(total or 0), "page": page, "page_size": page_size}
+        return {
+            "items": items,
+            "total": int(total or 0),
+            "page": page,
+            "page_size": page_size,
+            "next_cursor": next_cursor,
+        }
 
     def audit_rows(
         self,

@@ -483,6 +483,42 @@ def test_warnings_are_raised_listed_and_walked_through_dispositions(served: Serv
         assert page.status_code == 422
 
 
+def test_a_client_walks_the_warnings_with_a_cursor_while_new_ones_arrive(served: Served) -> None:
+    """`cursor=start`, then each `next_cursor`: every warning listed when the walk began is
+    seen once although a score request raises more between two pages."""
+    task = "telecom-fraud"
+    rows = as_records(task, materialized(served, task))
+    assert score(served, task, {"records": rows[:150]}).status_code == 200
+    headers = served.headers("reviewer")
+    with served.client() as client:
+        listed = client.get(
+            "/v1/warnings", params={"task": task, "page_size": 500}, headers=headers
+        )
+        assert listed.status_code == 200 and listed.json()["next_cursor"] is None
+        before = [item["id"] for item in listed.json()["items"]]
+        assert 6 < len(before) == listed.json()["total"] < 500
+        seen: list[str] = []
+        cursor: str | None = "start"
+        while cursor is not None:
+            page = client.get(
+                "/v1/warnings",
+                params={"task": task, "page_size": 3, "cursor": cursor},
+                headers=headers,
+            )
+            assert page.status_code == 200, page.text
+            seen += [item["id"] for item in page.json()["items"]]
+            cursor = page.json()["next_cursor"]
+            if len(seen) == 3:  # meanwhile, new warnings (newer than every one listed)
+                assert score(served, task, {"records": rows[150:400]}).status_code == 200
+        assert sorted(seen) == sorted(before)
+        grown = client.get("/v1/warnings", params={"task": task}, headers=headers).json()
+        assert grown["total"] > len(before)
+        for cursor in ("nonsense", "a b", "12.W-1 "):
+            refused = client.get("/v1/warnings", params={"cursor": cursor}, headers=headers)
+            assert refused.status_code == 422, (cursor, refused.text)
+            assert "cursor" in refused.json()["error"]
+
+
 def test_scores_are_calibrated_probabilities(served: Served) -> None:
     task = "telecom-fraud"
     results = score(

@@ -171,15 +171,16 @@ def overdue(
 
 
 def _all_overdue(store, task: str | None) -> list[dict]:  # type: ignore[no-untyped-def]
-    """Every overdue warning (all pages)."""
+    """Every overdue warning: a walk, so a warning falling due meanwhile moves nothing."""
+    from serving.store.walk import WALK_START
+
     items: list[dict] = []
-    page = 1
-    while True:
-        found = store.list_warnings(task=task, overdue=True, page=page, page_size=500)
+    cursor: str | None = WALK_START
+    while cursor is not None:
+        found = store.list_warnings(task=task, overdue=True, cursor=cursor, page_size=500)
         items += found["items"]
-        if len(items) >= found["total"] or not found["items"]:
-            return items
-        page += 1
+        cursor = found["next_cursor"]
+    return items
 
 
 def set_webhook(

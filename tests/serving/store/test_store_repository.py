@@ -182,6 +182,54 @@ def test_filters_and_pagination(store: WarningStore, scored: Callable) -> None:
         store.list_warnings(page=0)
 
 
+def _walk_page(store: WarningStore, cursor: str, **filters: object) -> tuple[list[str], str | None]:
+    found = store.list_warnings(cursor=cursor, page_size=5, **filters)  # type: ignore[arg-type]
+    assert found["page"] == 1 and found["page_size"] == 5 and len(found["items"]) <= 5
+    return [item["id"] for item in found["items"]], found["next_cursor"]
+
+
+def test_a_walk_sees_each_warning_once_while_others_arrive_and_move(
+    store: WarningStore, scored: Callable
+) -> None:
+    """Paging by number shifts when warnings arrive or are re-scored between pages; a walk
+    (`cursor`) sees every warning that matched when it began exactly once, and none later."""
+    first = _score(store, [scored(f"E{i:02d}", 0.3 + i / 100, "orange") for i in range(12)])
+    second = _score(store, [scored(f"G{i:02d}", 0.5 + i / 100, "red") for i in range(9)])
+    _score(store, [scored("F1", 0.5, "red")], task="telecom-fraud")
+    before = set(first) | set(second)
+    assert store.list_warnings(task=TASK, page_size=5)["next_cursor"] is None  # by number
+
+    seen, cursor = _walk_page(store, serving.store.WALK_START, task=TASK)
+    assert set(seen) <= set(second)  # newest first
+    steps = 1
+    while cursor is not None:
+        if steps == 2:  # meanwhile: new warnings, and old ones re-scored up and down
+            arrived = _score(store, [scored(f"H{i}", 0.9, "red") for i in range(4)])
+            moved = [scored(f"E{i:02d}", 0.99 - i / 50, "red") for i in (0, 5, 11)]
+            moved += [scored(f"G{i:02d}", 0.31, "orange") for i in (0, 8)]
+            assert set(_score(store, moved, version="2")) <= before
+        page, cursor = _walk_page(store, cursor, task=TASK)
+        seen += page
+        steps += 1
+    assert sorted(seen) == sorted(before)  # each exactly once, across a move and arrivals
+    assert not set(arrived) & set(seen)
+    assert store.list_warnings(task=TASK)["total"] == len(before) + 4
+
+    # a walk keeps its filter: only telecom-fraud's one warning
+    assert _walk_page(store, serving.store.WALK_START, task="telecom-fraud")[1] is None
+    assert len(_walk_page(store, serving.store.WALK_START, task="telecom-fraud")[0]) == 1
+    # `page` counts pages after the cursor; every text of a cursor's shape is a position
+    walked = store.list_warnings(task=TASK, cursor=serving.store.WALK_START, page_size=5)
+    then = store.list_warnings(task=TASK, cursor=walked["next_cursor"], page_size=5)
+    skipped = store.list_warnings(task=TASK, cursor=serving.store.WALK_START, page=2, page_size=5)
+    assert skipped["items"] == then["items"] and skipped["next_cursor"] == then["next_cursor"]
+    assert store.list_warnings(cursor="0.W-0")["items"] == []  # before every warning
+    assert len(store.list_warnings(cursor="999999999999999999.W")["items"]) == len(before) + 5
+    for bad in ("", "nonsense", "W-123", "12.", ".W-1", "-1.W", "1.W 1", "1" * 19 + ".W"):
+        with pytest.raises(serving.store.InvalidCursor, match="not a cursor"):
+            store.list_warnings(cursor=bad)
+
+
 def test_audit_log_tells_the_story_in_order(store: WarningStore, scored: Callable) -> None:
     store.audit(
         actor="admin",
