@@ -508,6 +508,7 @@ def test_a_client_walks_the_warnings_with_a_cursor_while_new_ones_arrive(served:
             assert page.status_code == 200, page.text
             seen += [item["id"] for item in page.json()["items"]]
             cursor = page.json()["next_cursor"]
+            assert len(seen) <= len(before), "the walk repeats itself"
             if len(seen) == 3:  # meanwhile, new warnings (newer than every one listed)
                 assert score(served, task, {"records": rows[150:400]}).status_code == 200
         assert sorted(seen) == sorted(before)
