@@ -392,7 +392,7 @@ class WarningList(BaseModel):
     next_cursor: str | None = Field(
         default=None,
         description="In a walk (`cursor=start`, then this): the next page's cursor; null on "
-        "the walk's last page, and on pages asked for by number.",
+        "the walk's last page. Absent from pages asked for by number.",
     )
 
 
