@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -362,16 +363,22 @@ def fit_dask(spec: TaskSpec, splits: Splits, params: LightGBMParams, client: Cli
     # Each Dask worker trains on its own threads; LightGBM ignores (and warns about) a count.
     del lgb_params["num_threads"]
     train_matrix = model_matrix(spec, splits.train)
-    estimator = DaskLGBMClassifier(
-        client=client, n_estimators=params.num_boost_round, **lgb_params
-    ).fit(
-        dd.from_pandas(train_matrix, npartitions=n_workers, sort=False),
-        dd.from_pandas(
-            pd.Series(splits.train["label"].to_numpy(dtype=np.float64), index=train_matrix.index),
-            npartitions=n_workers,
-            sort=False,
-        ),
-    )
+    with warnings.catch_warnings():
+        # the scikit-learn wrapper hands its own `n_jobs` (None: not ours) to `lightgbm.dask`,
+        # which then warns that it ignores it
+        warnings.filterwarnings("ignore", "Parameter n_jobs will be ignored", UserWarning)
+        estimator = DaskLGBMClassifier(
+            client=client, n_estimators=params.num_boost_round, **lgb_params
+        ).fit(
+            dd.from_pandas(train_matrix, npartitions=n_workers, sort=False),
+            dd.from_pandas(
+                pd.Series(
+                    splits.train["label"].to_numpy(dtype=np.float64), index=train_matrix.index
+                ),
+                npartitions=n_workers,
+                sort=False,
+            ),
+        )
     booster = estimator.booster_
     valid_label = splits.valid["label"].to_numpy()
     losses = _logloss_by_iteration(
