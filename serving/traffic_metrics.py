@@ -32,8 +32,9 @@ _SENT_PATH = "riskloop.sent_path"
 
 
 class RouteLabels:
-    """Maps a request path to the template of the route that serves it (first match wins,
-    as in Starlette's router; the method is not part of the label, as in BentoML's)."""
+    """Maps a request path to the template of the route that serves it: a path without
+    parameters by itself, the others in the router's order (a mount's own routes before the
+    mount's catch-all). The method is not part of the label, as in BentoML's."""
 
     def __init__(self, routes: Sequence[BaseRoute]) -> None:
         self._exact: dict[str, str] = {}

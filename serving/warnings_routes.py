@@ -181,9 +181,10 @@ def list_warnings(
         default=None,
         pattern=walk.CURSOR_PATTERN,
         description=f"Walk the list instead of paging by number: `{walk.WALK_START}`, then each "
-        "answer's `next_cursor` (same filters), until it is null. Each warning that matched when "
-        "the walk began is seen exactly once while others arrive; newest first, warnings made "
-        "in the same instant by id. With `page`, pages count from the cursor.",
+        "answer's `next_cursor` (same filters), until it is null. Each warning there when the "
+        "walk began (and matching its filter throughout) is seen exactly once while others "
+        "arrive; newest first, warnings made in the same instant by id. With `page`, pages "
+        "count from the cursor.",
     ),
 ) -> Any:
     """Warnings the caller may see, newest first; `entity_id` is the caller's own id (matched

@@ -4,8 +4,8 @@ Paging by number (`page=2`) counts from the top of a list that moves: a warning 
 re-scored between two pages shifts the rest, and a client walking the list sees an item twice
 or never. A walk orders by what never changes (creation time, newest first, then id) and
 starts each page after the last warning of the one before, whatever arrived meanwhile:
-every warning that matched the filter when the walk began is seen exactly once, and those
-raised later are not in it (begin a new walk for them).
+every warning that was there when the walk began, and matches its filter throughout, is seen
+exactly once; those raised later are not in it (begin a new walk for them).
 """
 
 from __future__ import annotations
