@@ -20,7 +20,8 @@ from serving.store.people import (
     UserNotFound,
     UserRecord,
 )
-from serving.store.repository import MAX_PAGE_SIZE, WarningStore
+from serving.store.reads import MAX_PAGE_SIZE
+from serving.store.repository import WarningStore
 from serving.store.scores import PreparedScore, ScoreWrite
 from serving.store.transitions import ALLOWED_TRANSITIONS, TransitionError, check_transition
 from serving.store.walk import WALK_START, InvalidCursor

@@ -1,0 +1,261 @@
+"""The store's reads: a warning with its history, pages and walks of warnings, the audit log,
+and the flat tables monitoring and feedback labels read.
+
+A mixin of `WarningStore` (`serving.store.repository`), which opens the read sessions; every
+read here is one snapshot (`_reads`), and none writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Text, cast, false, func, or_, select, true
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
+
+from models.departments import department_spellings
+from serving.policy import VisibleScope
+from serving.store import deadlines, walk
+from serving.store.common import (
+    WarningNotFound,
+    iso_utc,
+    timestamps,
+    utc_bound,
+    utc_now,
+    warning_dict,
+)
+from serving.store.models import AuditEntry, RiskWarning, ScoredRecord, WarningEvent
+
+MAX_PAGE_SIZE = 500
+
+
+class StoreReads:
+    """Reads of warnings, the audit log and scored records (mixed into `WarningStore`)."""
+
+    _reads: sessionmaker[Session]
+    _is_sqlite: bool
+    pseudonymise: Callable[[str], str]
+
+    def get_warning(self, warning_id: str) -> dict[str, Any]:
+        """The warning with its full history, oldest first; raises `WarningNotFound`."""
+        with self._reads.begin() as session:
+            warning = session.get(RiskWarning, warning_id)
+            if warning is None:
+                raise WarningNotFound(warning_id)
+            events = session.scalars(
+                select(WarningEvent)
+                .where(WarningEvent.warning_id == warning_id)
+                .order_by(WarningEvent.id)
+            ).all()
+            item = warning_dict(warning)
+            item["history"] = [
+                {"event": e.event, "at": iso_utc(e.at), "actor": e.actor, **e.detail}
+                for e in events
+            ]
+            return item
+
+    def list_warnings(
+        self,
+        *,
+        task: str | None = None,
+        level: str | None = None,
+        status: str | None = None,
+        department: str | None = None,
+        entity_id: str | None = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        overdue: bool | None = None,
+        page: int = 1,
+        page_size: int = 50,
+        cursor: str | None = None,
+        visible: VisibleScope | None = None,
+    ) -> dict[str, Any]:
+        """One page of warnings, newest first, filtered; `entity_id` is the caller's raw id.
+
+        `department` is a code or either name; `date_from`/`date_to` bound the warning's as-of
+        date, inclusive; `overdue` keeps only warnings past (True) or within (False) their
+        response deadline. Items have the shape of `get_warning` without `history`.
+
+        By page number, warnings made in the same instant come highest score first. With a
+        `cursor` (`start`, then each page's `next_cursor`) the page is a step of a walk that
+        sees each warning once while others arrive (`serving.store.walk`); `page` then counts
+        pages after the cursor. `next_cursor` is None on the walk's last page, and always by
+        page number. Raises `InvalidCursor`.
+        """
+        if page < 1:
+            raise ValueError("page starts at 1")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        position = None if cursor is None else walk.decode(cursor)
+        conditions = [] if visible is None else [_visible_condition(visible)]
+        if task is not None:
+            conditions.append(RiskWarning.task == task)
+        if level is not None:
+            conditions.append(RiskWarning.risk_level == level)
+        if status is not None:
+            conditions.append(RiskWarning.status == status)
+        if department is not None:  # a code or either name, as dispatching takes them
+            conditions.append(RiskWarning.department.in_(sorted(department_spellings(department))))
+        if entity_id is not None:
+            conditions.append(RiskWarning.entity_hash == self.pseudonymise(entity_id))
+        if date_from is not None:
+            conditions.append(RiskWarning.as_of >= date_from)
+        if date_to is not None:
+            conditions.append(RiskWarning.as_of <= date_to)
+        if overdue is not None:
+            late = deadlines.overdue(now=utc_now(), is_sqlite=self._is_sqlite)
+            conditions.append(late if overdue else ~late)
+        next_cursor = None
+        with self._reads.begin() as session:
+            total = session.scalar(select(func.count()).select_from(RiskWarning).where(*conditions))
+            if cursor is None:
+                rows = session.scalars(
+                    select(RiskWarning)
+                    .where(*conditions)
+                    .order_by(
+                        RiskWarning.created_at.desc(), RiskWarning.score.desc(), RiskWarning.id
+                    )
+                    .offset((page - 1) * page_size)
+                    .limit(page_size)
+                ).all()
+            else:
+                if position is not None:
+                    conditions.append(walk.after(position))
+                rows = session.scalars(
+                    select(RiskWarning)
+                    .where(*conditions)
+                    .order_by(*walk.WALK_ORDER)
+                    .offset((page - 1) * page_size)
+                    .limit(page_size + 1)
+                ).all()
+                if len(rows) > page_size:
+                    rows = rows[:page_size]
+                    next_cursor = walk.encode(rows[-1].created_at, rows[-1].id)
+            items = [warning_dict(row) for row in rows]
+        return {
+            "items": items,
+            "total": int(total or 0),
+            "page": page,
+            "page_size": page_size,
+            "next_cursor": next_cursor,
+        }
+
+    def audit_rows(
+        self,
+        *,
+        since_id: int = 0,
+        limit: int | None = None,
+        warning_id: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Audit rows with id > `since_id`, in the order they were written.
+
+        `warning_id` keeps the rows about one warning (raised, re-scored, looked at,
+        dispositions, reveals); `actor` one actor's rows (`user:alice`, or a bare name matching
+        any kind); `since` rows at or after a moment.
+        """
+        query = select(AuditEntry).where(AuditEntry.id > since_id).order_by(AuditEntry.id)
+        if actor is not None:
+            names = [actor] if ":" in actor else [f"{kind}:{actor}" for kind in _KINDS] + [actor]
+            query = query.where(AuditEntry.actor.in_(names))
+        if since is not None:
+            query = query.where(AuditEntry.at >= utc_bound(self._is_sqlite, since))
+        if warning_id is not None:
+            # narrowed in SQL by the id's text, then exactly in Python (JSON differs by dialect)
+            query = query.where(cast(AuditEntry.detail, Text).contains(warning_id))
+        if limit is not None and warning_id is None:
+            query = query.limit(limit)
+        with self._reads.begin() as session:
+            rows = [
+                {
+                    "id": row.id,
+                    "at": iso_utc(row.at),
+                    "actor": row.actor,
+                    "action": row.action,
+                    "task": row.task,
+                    "model_version": row.model_version,
+                    "detail": row.detail,
+                }
+                for row in session.scalars(query)
+            ]
+        if warning_id is not None:
+            rows = [row for row in rows if _mentions(row["detail"], warning_id)][:limit]
+        return rows
+
+    def scored_records(self, *, task: str, since: datetime | None = None) -> pd.DataFrame:
+        """Scored records of `task` (optionally since a time), one feature per column.
+
+        Columns: entity_hash, as_of (datetime64), model_name, model_version, score, risk_level,
+        created_at (UTC), then the features as the service recorded them.
+        """
+        query = select(ScoredRecord).where(ScoredRecord.task == task).order_by(ScoredRecord.id)
+        if since is not None:
+            query = query.where(ScoredRecord.created_at >= utc_bound(self._is_sqlite, since))
+        with self._reads.begin() as session:
+            rows = session.scalars(query).all()
+            base = pd.DataFrame(
+                {
+                    "entity_hash": [row.entity_hash for row in rows],
+                    "as_of": pd.to_datetime([row.as_of for row in rows]),
+                    "model_name": [row.model_name for row in rows],
+                    "model_version": [row.model_version for row in rows],
+                    "score": pd.Series([row.score for row in rows], dtype="float64"),
+                    "risk_level": [row.risk_level for row in rows],
+                    "created_at": timestamps([row.created_at for row in rows]),
+                }
+            )
+            features = pd.DataFrame.from_records([row.features for row in rows], index=base.index)
+        return pd.concat([base, features], axis=1)
+
+    def warnings_frame(self, *, task: str, since: datetime | None = None) -> pd.DataFrame:
+        """All warnings of `task` (optionally created since a time) as a flat table.
+
+        Columns: id, entity_hash, as_of (datetime64), score, risk_level, status, department,
+        outcome, model_version, created_at, closed_at. For monitoring and feedback labels.
+        """
+        query = select(RiskWarning).where(RiskWarning.task == task).order_by(RiskWarning.created_at)
+        if since is not None:
+            query = query.where(RiskWarning.created_at >= utc_bound(self._is_sqlite, since))
+        with self._reads.begin() as session:
+            rows = session.scalars(query).all()
+            return pd.DataFrame(
+                {
+                    "id": [row.id for row in rows],
+                    "entity_hash": [row.entity_hash for row in rows],
+                    "as_of": pd.to_datetime([row.as_of for row in rows]),
+                    "score": pd.Series([row.score for row in rows], dtype="float64"),
+                    "risk_level": [row.risk_level for row in rows],
+                    "status": [row.status for row in rows],
+                    "department": [row.department for row in rows],
+                    "outcome": [row.outcome for row in rows],
+                    "model_version": [row.model_version for row in rows],
+                    "created_at": timestamps([row.created_at for row in rows]),
+                    "closed_at": timestamps([row.closed_at for row in rows]),
+                }
+            )
+
+
+_KINDS = ("user", "key", "system")
+
+
+def _mentions(detail: Any, warning_id: str) -> bool:
+    """Whether an audit row's detail names the warning (`warning_id` or in `warning_ids`)."""
+    if not isinstance(detail, dict):
+        return False
+    return detail.get("warning_id") == warning_id or warning_id in (detail.get("warning_ids") or ())
+
+
+def _visible_condition(visible: VisibleScope) -> ColumnElement[bool]:
+    """The SQL form of `VisibleScope.contains`."""
+    if visible.everything:
+        return true()
+    parts: list[ColumnElement[bool]] = []
+    if visible.tasks:
+        parts.append(RiskWarning.task.in_(sorted(visible.tasks)))
+    if visible.departments:
+        parts.append(RiskWarning.department.in_(sorted(visible.department_values())))
+    return or_(*parts) if parts else false()
