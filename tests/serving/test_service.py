@@ -124,14 +124,20 @@ def test_entity_ids_score_like_their_materialized_records(served: Served, task: 
     assert missing.status_code == 404 and "NO-SUCH-ENTITY" in missing.json()["error"]
 
 
+def _metric_by_label(served: Served, metric: str, label: str) -> dict[str, float]:
+    """A counter at /metrics (open, as a scraper reads it), summed by one label's value."""
+    sums: dict[str, float] = {}
+    for line in httpx.get(f"{served.url}/metrics", timeout=10).text.splitlines():
+        if line.startswith(metric + "{") and f'{label}="' in line:
+            labels, value = line.rsplit(" ", 1)
+            key = labels.split(f'{label}="', 1)[1].split('"', 1)[0]
+            sums[key] = sums.get(key, 0.0) + float(value)
+    return sums
+
+
 def _reused_explanations(served: Served, task: str) -> float:
-    """The service's `riskloop_explanations_reused_total` for `task`, read from /metrics."""
-    text = httpx.get(f"{served.url}/metrics", timeout=10).text
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("riskloop_explanations_reused_total") and f'task="{task}"' in line
-    )
+    """The service's `riskloop_explanations_reused_total` for `task`."""
+    return _metric_by_label(served, "riskloop_explanations_reused_total", "task").get(task, 0.0)
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -339,14 +345,8 @@ def test_a_refused_requests_values_stay_out_of_the_server_log(served: Served) ->
 
 
 def _request_counts(served: Served) -> dict[str, float]:
-    """`bentoml_service_request_total` at /metrics (open, as a scraper reads it), by label."""
-    counts: dict[str, float] = {}
-    for line in httpx.get(f"{served.url}/metrics", timeout=10).text.splitlines():
-        if line.startswith("bentoml_service_request_total{"):
-            labels, value = line.rsplit(" ", 1)
-            endpoint = labels.split('endpoint="', 1)[1].split('"', 1)[0]
-            counts[endpoint] = counts.get(endpoint, 0.0) + float(value)
-    return counts
+    """`bentoml_service_request_total` by its `endpoint` label."""
+    return _metric_by_label(served, "bentoml_service_request_total", "endpoint")
 
 
 def test_request_metrics_are_labelled_by_route_never_by_the_path_sent(served: Served) -> None:
