@@ -11,6 +11,7 @@ import bentoml
 from features.tasks import TASKS
 from serving import schemas
 from serving.routes import ROUTES
+from serving.tracing import configured_exporter, without_idle_tracing
 from serving.traffic_metrics import label_metrics_by_route
 
 logger = logging.getLogger("riskloop.serving")
@@ -172,11 +173,13 @@ class _DocumentedSpec:
 
 
 class RiskloopBentoService(bentoml.Service):  # type: ignore[type-arg]
-    """BentoML's service object with an OpenAPI document that matches the guard's answers, and
-    request metrics labelled by route (`serving.traffic_metrics`)."""
+    """BentoML's service object with an OpenAPI document that matches the guard's answers,
+    request metrics labelled by route (`serving.traffic_metrics`) and tracing only when an
+    exporter is configured (`serving.tracing`)."""
 
     def to_asgi(self, is_main: bool = True) -> Any:
-        return label_metrics_by_route(super().to_asgi(is_main))
+        app = label_metrics_by_route(super().to_asgi(is_main))
+        return without_idle_tracing(app, configured_exporter())
 
     @property
     def openapi_spec(self) -> Any:

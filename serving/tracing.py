@@ -1,0 +1,38 @@
+"""BentoML's OpenTelemetry middleware: kept when tracing is configured, left out otherwise.
+
+BentoML wraps every request in an OpenTelemetry span whether or not anything collects it: with
+no `tracing.exporter_type` in the BentoML configuration (its default) the spans are made,
+filled with the request's attributes and dropped. That was about a fifth of the worker's CPU
+per single-record score request (measured with `wrk`, 16 connections: 2.4-2.6 ms of CPU per
+request with it, 1.8-2.1 ms without). So the middleware stays only when an exporter is
+configured (`tracing: {exporter_type: otlp, ...}` in the file named by `BENTOML_CONFIG`, or the
+service's own config), and then BentoML traces exactly as it would by itself.
+
+Without it BentoML's `X-BentoML-Request-ID` answer header, the span id of a request, is not
+sent; riskloop's answers and logs never used it.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+#: The class name of the middleware BentoML installs (`opentelemetry.instrumentation.asgi`).
+_TRACING_MIDDLEWARE = "OpenTelemetryMiddleware"
+
+
+def configured_exporter() -> str | None:
+    """The tracing exporter BentoML's configuration names (None: no spans leave the process)."""
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    exporter = BentoMLContainer.config.tracing.exporter_type.get()
+    return str(exporter) if exporter else None
+
+
+def without_idle_tracing(app: Starlette, exporter: str | None) -> Starlette:
+    """`app` (BentoML's, not yet started) without its tracing middleware when `exporter` is
+    None; unchanged when an exporter is configured."""
+    if exporter is None:
+        app.user_middleware = [
+            m for m in app.user_middleware if getattr(m.cls, "__name__", "") != _TRACING_MIDDLEWARE
+        ]
+    return app

@@ -1,0 +1,67 @@
+"""BentoML's tracing middleware: left out while no exporter is configured, kept when one is
+(`serving.tracing`), on Starlette apps and on the real server."""
+
+from __future__ import annotations
+
+import httpx
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from serving.tracing import without_idle_tracing
+from tests.processes import free_port, stop_process_group
+
+from .conftest import Served, start_service
+from .test_service import as_records, materialized
+
+TASK = "wage-arrears"
+REQUEST_ID = "x-bentoml-request-id"
+
+
+def _app() -> Starlette:
+    async def hello(_request: object) -> PlainTextResponse:
+        return PlainTextResponse("hello")
+
+    return Starlette(
+        routes=[Route("/hello", hello)],
+        middleware=[Middleware(GZipMiddleware), Middleware(OpenTelemetryMiddleware)],
+    )
+
+
+def test_the_tracing_middleware_goes_only_without_an_exporter() -> None:
+    idle = without_idle_tracing(_app(), exporter=None)
+    assert [m.cls for m in idle.user_middleware] == [GZipMiddleware]
+
+    for exporter in ("otlp", "in_memory"):
+        traced = without_idle_tracing(_app(), exporter=exporter)
+        assert [m.cls for m in traced.user_middleware] == [GZipMiddleware, OpenTelemetryMiddleware]
+
+
+def _score(url: str, served: Served) -> httpx.Response:
+    body = {"records": as_records(TASK, materialized(served, TASK).head(1))}
+    answer = httpx.post(f"{url}/v1/{TASK}/score", json=body, headers=served.headers(), timeout=60)
+    assert answer.status_code == 200, answer.text
+    return answer
+
+
+def test_the_server_makes_no_spans_without_an_exporter(served: Served) -> None:
+    """BentoML's span-id answer header shows whether a request went through a span: the
+    session's service is started without any tracing configuration."""
+    assert REQUEST_ID not in _score(served.url, served).headers
+
+
+def test_the_server_traces_requests_when_an_exporter_is_configured(served: Served) -> None:
+    """The documented way to switch tracing on reaches the worker: BentoML's own middleware
+    wraps every request again."""
+    options = "services.riskloop.tracing.exporter_type=in_memory"
+    port = free_port()
+    process, log = start_service(served.root, port, {"BENTOML_CONFIG_OPTIONS": options})
+    try:
+        assert process.poll() is None, log.read_text()[-4000:]
+        answer = _score(f"http://127.0.0.1:{port}", served)
+        assert len(answer.headers[REQUEST_ID]) == 16, answer.headers  # a span id, in hex
+    finally:
+        stop_process_group(process)
