@@ -2,11 +2,12 @@
 
 BentoML wraps every request in an OpenTelemetry span whether or not anything collects it: with
 no `tracing.exporter_type` in the BentoML configuration (its default) the spans are made,
-filled with the request's attributes and dropped. That was about a fifth of the worker's CPU
-per single-record score request (measured with `wrk`, 16 connections: 2.4-2.6 ms of CPU per
-request with it, 1.8-2.1 ms without). So the middleware stays only when an exporter is
-configured (`tracing: {exporter_type: otlp, ...}` in the file named by `BENTOML_CONFIG`, or the
-service's own config), and then BentoML traces exactly as it would by itself.
+filled with the request's attributes and dropped. That was a fifth to a third of the worker's
+CPU per single-record score request (paired `wrk` runs, 16 connections: 2.7-3.2 ms of CPU per
+request with it, 1.9-2.2 ms without). So the middleware stays only when an exporter is
+configured, and then BentoML traces exactly as it would by itself. The service's configuration
+is where BentoML reads it: `BENTOML_CONFIG_OPTIONS="services.riskloop.tracing.exporter_type=otlp
+..."` (docs/deploy.md).
 
 Without it BentoML's `X-BentoML-Request-ID` answer header, the span id of a request, is not
 sent; riskloop's answers and logs never used it.
