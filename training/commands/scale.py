@@ -36,6 +36,8 @@ BENTO_PACKAGES = (
     "bentoml",
     "mlflow",
     "lightgbm",
+    # models/treeshap_kernels.py: the fast exact TreeSHAP kernels
+    "numba",
     "jinja2",
     "numpy",
     "pandas",
@@ -46,8 +48,14 @@ BENTO_PACKAGES = (
     "pydantic-settings",
     "SQLAlchemy",
     "alembic",
-    "psycopg",
+    # with its own libpq: an image need not carry the system's
+    "psycopg[binary]",
     "fastapi",
+    "httpx",
+    # the console: Argon2 password hashes, its forms, the sealed identifiers of reveals
+    "argon2-cffi",
+    "python-multipart",
+    "cryptography",
 )
 OFFLINE_ENV = (
     ("BENTOML_DO_NOT_TRACK", "true"),
@@ -340,10 +348,14 @@ def tune_command(
     )
 
 
-def _bento_packages() -> list[str]:
+def bento_packages() -> list[str]:
+    """`BENTO_PACKAGES` pinned to the versions installed here (`psycopg[binary]==3.2.9`)."""
     from importlib import metadata
 
-    return [f"{name}=={metadata.version(name)}" for name in BENTO_PACKAGES]
+    return [
+        f"{requirement}=={metadata.version(requirement.split('[', 1)[0])}"
+        for requirement in BENTO_PACKAGES
+    ]
 
 
 def check_champion(spec: TaskSpec, version: int) -> None:
@@ -418,7 +430,7 @@ def build_bento(model_tags: list[str], version: str | None = None) -> str:
         include=list(BENTO_SOURCES),
         exclude=["**/__pycache__", "tests/**"],
         models=list[Any](model_tags),
-        python={"packages": _bento_packages(), "lock_packages": False},
+        python={"packages": bento_packages(), "lock_packages": False},
         docker={"env": {**dict(OFFLINE_ENV), "RISKLOOP_MODEL_SOURCE": "bento"}},
         labels={"champions": ",".join(tag.replace(":", "@") for tag in model_tags)},
         version=version,
