@@ -34,6 +34,9 @@ BENTO_NAME = "riskloop"
 # What the bento's code needs at run time (pinned to this environment's versions when built).
 BENTO_PACKAGES = (
     "bentoml",
+    # uvicorn's C HTTP parser and event loop (pyproject.toml says why)
+    "httptools",
+    "uvloop",
     "mlflow",
     "lightgbm",
     # models/treeshap_kernels.py: the fast exact TreeSHAP kernels
