@@ -17,9 +17,6 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
-#: The class name of the middleware BentoML installs (`opentelemetry.instrumentation.asgi`).
-_TRACING_MIDDLEWARE = "OpenTelemetryMiddleware"
-
 
 def configured_exporter() -> str | None:
     """The tracing exporter BentoML's configuration names (None: no spans leave the process)."""
@@ -33,7 +30,10 @@ def without_idle_tracing(app: Starlette, exporter: str | None) -> Starlette:
     """`app` (BentoML's, not yet started) without its tracing middleware when `exporter` is
     None; unchanged when an exporter is configured."""
     if exporter is None:
+        # the class BentoML installs (imported here, as BentoML does, when the app is built)
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
         app.user_middleware = [
-            m for m in app.user_middleware if getattr(m.cls, "__name__", "") != _TRACING_MIDDLEWARE
+            m for m in app.user_middleware if m.cls is not OpenTelemetryMiddleware
         ]
     return app

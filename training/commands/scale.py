@@ -352,7 +352,8 @@ def tune_command(
 
 
 def bento_packages() -> list[str]:
-    """`BENTO_PACKAGES` pinned to the versions installed here (`psycopg[binary]==3.2.9`)."""
+    """`BENTO_PACKAGES` pinned to the versions installed here, extras kept
+    (`psycopg[binary]==` the installed psycopg's version)."""
     from importlib import metadata
 
     return [
