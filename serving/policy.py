@@ -372,11 +372,16 @@ def allowed_transitions(actor: Actor, warning: Mapping[str, Any]) -> tuple[str, 
     owner = warning.get("task") in owned_tasks(actor.department) and (
         actor.kind == "key" or actor.role == "supervisor"
     )
+    # a supervisor holding a case at their own department has no one to send it back to: the
+    # task's supervisors are they themselves (they re-route or close it at triage instead)
+    handling = _HANDLER_TRANSITIONS - (
+        {"send_back"} if owner and actor.kind == "user" else frozenset()
+    )
     return tuple(
         transition
         for transition in possible
         if (owner and transition in _OWNER_TRANSITIONS)
-        or (dispatched_here and transition in _HANDLER_TRANSITIONS)
+        or (dispatched_here and transition in handling)
     )
 
 

@@ -28,6 +28,7 @@ from pydantic.json_schema import JsonDict
 
 from features.catalog import FeatureDef
 from features.tasks import TASKS
+from serving.store.free_text import NOTE_MAX_CHARS, PLAIN_TEXT, PURPOSE_MAX_CHARS, REFUSED_CLASS
 from serving.store.privacy import MIN_PURPOSE_CHARS
 
 MAX_RECORDS = 1000
@@ -96,17 +97,10 @@ def _boolean_text(value: Any) -> Any:
 _SPACE = "".join(f"\\u{ord(c):04x}" for c in map(chr, range(0x10000)) if c.isspace())
 
 
-#: Control characters that are not white space (C0 and DEL): never part of a text a person
-#: typed, and PostgreSQL refuses NUL in text.
-_CONTROL = "\\u0000-\\u0008\\u000e-\\u001b\\u007f"
-#: A pattern for free text: anything but those control characters (bodies, path and query).
-PLAIN_TEXT = f"^[^{_CONTROL}]*$"
-
-
 def _at_least_visible(n: int) -> str:
     """A pattern for free text whose stripped form has at least `n` characters (`n` >= 2)."""
-    edge = f"[^{_SPACE}{_CONTROL}]"
-    return f"^[{_SPACE}]*{edge}[^{_CONTROL}]{{{n - 2},}}{edge}[{_SPACE}]*$"
+    edge = f"[^{_SPACE}{REFUSED_CLASS}]"
+    return f"^[{_SPACE}]*{edge}[^{REFUSED_CLASS}]{{{n - 2},}}{edge}[{_SPACE}]*$"
 
 
 #: Query-parameter types that take only their documented text form.
@@ -407,7 +401,7 @@ class FeedbackCreate(BaseModel):
         Field(default=None, description="Department code (or its English or Chinese name).")
     )
     outcome: Outcome | None = None
-    note: Annotated[str, Field(max_length=2000, pattern=PLAIN_TEXT)] | None = None
+    note: Annotated[str, Field(max_length=NOTE_MAX_CHARS, pattern=PLAIN_TEXT)] | None = None
     expected_version: Annotated[int, Field(ge=1)] | None = Field(
         default=None,
         description="The warning's version the step was decided on; 409 if it changed since.",
@@ -423,10 +417,10 @@ class RevealRequest(BaseModel):
         str,
         Field(
             min_length=MIN_PURPOSE_CHARS,
-            max_length=500,
+            max_length=PURPOSE_MAX_CHARS,
             pattern=_at_least_visible(MIN_PURPOSE_CHARS),
             description=f"At least {MIN_PURPOSE_CHARS} characters besides leading and "
-            "trailing white space; no control characters.",
+            "trailing white space; no control or bidirectional-override characters.",
         ),
     ]
 

@@ -56,6 +56,12 @@ from serving.store import (
     is_outage,
     outage_cause,
 )
+from serving.store.free_text import (
+    NOTE_MAX_CHARS,
+    PURPOSE_MAX_CHARS,
+    code_points,
+    refused_characters,
+)
 from serving.store.people import UserRecord
 
 logger = logging.getLogger("riskloop.console")
@@ -213,11 +219,14 @@ def redirect(location: str) -> Response:
 
 
 class FormFieldError(ValueError):
-    """A form field that is not text or is too long (HTTP 400); `name` is the field."""
+    """A form field that is not text, too long or holding a refused character (HTTP 400):
+    `name` is the field, `limit` its longest length, `refused` the refused characters found."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(f"{name}: expected text of at most {MAX_FORM_FIELD} characters")
+    def __init__(self, name: str, limit: int, refused: list[str] | None = None) -> None:
+        super().__init__(f"{name}: expected text of at most {limit} characters")
         self.name = name
+        self.limit = limit
+        self.refused = refused or []
 
 
 # the words that name a form field in a refusal (other fields are named as they are sent)
@@ -228,25 +237,31 @@ _FIELD_LABELS = {
     "department": "field.department",
     "outcome": "field.outcome",
 }
+# the longest text a field takes, as over the API; other fields: MAX_FORM_FIELD
+FIELD_LIMITS = {"note": NOTE_MAX_CHARS, "purpose": PURPOSE_MAX_CHARS}
 
 
 def form_text(form: FormData, name: str) -> str:
-    """A form field as text, trimmed; files, over-long values and control characters other than
-    line breaks and tabs are a `FormFieldError`."""
+    """A form field as text, trimmed; files, over-long values and the characters no person's
+    text may hold (`serving.store.free_text`) are a `FormFieldError`."""
     value = form.get(name)
+    limit = FIELD_LIMITS.get(name, MAX_FORM_FIELD)
     if value is None:
         return ""
-    if not isinstance(value, str) or len(value) > MAX_FORM_FIELD:
-        raise FormFieldError(name)
-    if any((ord(char) < 32 and char not in "\t\n\r") or ord(char) == 127 for char in value):
-        raise FormFieldError(name)  # a control character no keyboard types (NUL, ESC, ...)
+    if not isinstance(value, str) or len(value) > limit:
+        raise FormFieldError(name, limit)
+    refused = refused_characters(value)
+    if refused:
+        raise FormFieldError(name, limit, refused)
     return value.strip()
 
 
 def field_problem(exc: FormFieldError, t: Messages) -> str:
     """A refused form field in the person's words."""
     label = t(_FIELD_LABELS[exc.name]) if exc.name in _FIELD_LABELS else exc.name
-    return t("error.form_field", field=label, n=MAX_FORM_FIELD)
+    if exc.refused:
+        return t("error.form_characters", field=label, chars=code_points(exc.refused))
+    return t("error.form_field", field=label, n=exc.limit)
 
 
 def actor_for(user: UserRecord) -> Actor:
@@ -260,7 +275,7 @@ Handler = Callable[[Console, Request, Visit, FormData | None], Response]
 def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
     """The console app; `backend_factory` gives the service it is mounted in (called lazily,
     because BentoML creates the service instance after the app is mounted)."""
-    from serving.console import pages, report_pages
+    from serving.console import case_actions, pages, report_pages
 
     holder: dict[str, Console] = {}
 
@@ -318,8 +333,8 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         Route("/queue", page(pages.queue)),
         Route("/cases/{warning_id}", page(pages.case)),
         Route("/cases/{warning_id}/waterfall.png", page(pages.waterfall)),
-        Route("/cases/{warning_id}/act", page(pages.act, post=True), methods=["POST"]),
-        Route("/cases/{warning_id}/reveal", page(pages.reveal, post=True), methods=["POST"]),
+        Route("/cases/{warning_id}/act", page(case_actions.act, post=True), methods=["POST"]),
+        Route("/cases/{warning_id}/reveal", page(case_actions.reveal, post=True), methods=["POST"]),
         Route("/dashboard", page(pages.dashboard)),
         Route("/reports", page(report_pages.reports)),
         Route("/reports/{name}", page(report_pages.report)),

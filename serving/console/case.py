@@ -121,7 +121,10 @@ def timeline(
             step = transition_for(str(frm), str(to))
             if step is not None:  # named as the form that took it: Dispatch, Send back, ...
                 title = t(f"act.{step}")
-            lines.append(t("timeline.moved", frm=t.word("status", frm), to=t.word("status", to)))
+            if frm != to:  # a re-route stays dispatched: its new department says what changed
+                lines.append(
+                    t("timeline.moved", frm=t.word("status", frm), to=t.word("status", to))
+                )
             if event.get("department") and to in ("dispatched",):
                 lines.append(
                     t("timeline.department", department=department_name(event.get("department")))

@@ -22,6 +22,7 @@ from models.scorer import reason_rows
 from models.spec import get_spec
 from serving.console import case as case_view
 from serving.console.app import (
+    FIELD_LIMITS,
     PREFIX,
     Console,
     FormFieldError,
@@ -45,26 +46,15 @@ from serving.console.queries import (
     QueueFilters,
 )
 from serving.console.sessions import COOKIE, PRE_COOKIE, tokens_match
-from serving.policy import TRANSITIONS, allowed_transitions, decide, visible_scope
-from serving.store import StaleWarning, TransitionError, WarningNotFound
+from serving.policy import allowed_transitions, decide, visible_scope
+from serving.store import WarningNotFound
 from serving.store.deadlines import DEADLINE_OF_STATUS
-from serving.store.identity import IdentityUnavailable
 from serving.store.models import OUTCOMES, STATUSES
 from serving.store.people import SignInRefused
-from serving.store.privacy import MIN_PURPOSE_CHARS, RevealLimited
+from serving.store.privacy import MIN_PURPOSE_CHARS
 
 _WARNING_ID = re.compile(r"^W-[0-9a-f]{32}$")
 _DONE = ("dispatch", "reroute", "start", "close", "triage_close", "send_back")
-# the history events that give a warning a new version (an `overdue` note or a re-score after
-# closing does not): the lost-update message names whoever wrote the last of these
-_NEW_VERSION_EVENTS = frozenset({"raised", "disposition", "score_update"})
-_TRANSITION_STEPS = {
-    "dispatch": "dispatched",
-    "reroute": "dispatched",
-    "start": "in_progress",
-    "close": "closed",
-    "triage_close": "closed",
-}
 
 
 def _tasks() -> tuple[str, ...]:
@@ -289,18 +279,29 @@ def rule_in_words(visit: Visit, decision: Any) -> str:
     """A policy decision's rule in the person's language; the English rule, written for logs in
     lower case, starts a sentence on a page with a capital ("Officers see and work only ...")."""
     if visit.lang == "zh" and decision.rule_zh:
-        return str(decision.rule_zh)
+        rule = str(decision.rule_zh)
+        return rule if rule.endswith("。") else f"{rule}。"
     rule = str(decision.rule)
-    return rule[:1].upper() + rule[1:]
+    return rule[:1].upper() + rule[1:] + ("" if rule.endswith(".") else ".")
 
 
 # ----------------------------------------------------------------------------- case
 
 
-def _load_case(
-    console: Console, request: Request, visit: Visit, action: str
+def load_case(
+    console: Console,
+    request: Request,
+    visit: Visit,
+    action: str,
+    drawn_version: int | None = None,
+    *,
+    moved: bool = False,
 ) -> dict[str, Any] | Response:
-    """The warning, if it exists and the policy lets this person `action` it."""
+    """The warning, if it exists and the policy lets this person `action` it.
+
+    A form drawn at `drawn_version`, refused because the case changed since (re-routed or sent
+    back away from this person; `moved`: it is known to have changed), says so before the rule.
+    """
     warning_id = request.path_params["warning_id"]
     if not _WARNING_ID.match(warning_id):
         return error_page(console, request, visit, 404, visit.t("error.no_case"))
@@ -313,13 +314,16 @@ def _load_case(
         console.store.refused(
             actor=visit.actor.audit_name, action=action, rule=decision.rule, warning=warning
         )
-        return error_page(console, request, visit, 403, refusal_rule(visit, action, warning))
+        message = refusal_rule(visit, action, warning)
+        if moved or (drawn_version is not None and drawn_version < int(warning["version"])):
+            message = f"{visit.t('error.moved_away')} {message}"
+        return error_page(console, request, visit, 403, message)
     return warning
 
 
 def case(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
     """The case page: summary, forms for the allowed transitions, reasons, waterfall, timeline."""
-    warning = _load_case(console, request, visit, "warning_page")
+    warning = load_case(console, request, visit, "warning_page")
     if isinstance(warning, Response):
         return warning
     return render_case(console, request, visit, warning, flash=_flash(request, visit))
@@ -343,10 +347,12 @@ def render_case(
     error_field: str = "",
     revealed: dict[str, str] | None = None,
     flash: dict[str, str] | None = None,
+    kept: dict[str, str] | None = None,
 ) -> Response:
     """The case page of `warning` as it is now, with what went wrong or was shown, if anything
     (a stale form, a refused step, a revealed identity). `error_field` is the id of the form
-    field `form_error` is about: marked invalid and described by the message.
+    field `form_error` is about: marked invalid and described by the message; `kept` is what
+    the person typed into the refused form (`form`: its name, then its fields), given back.
 
     Every answer that shows the case is a look, recorded here: the page opened, and the page
     drawn again after a form (a stale version, a refused step or reveal).
@@ -371,7 +377,7 @@ def render_case(
 
     department_choices = [
         (code, console.department_name(code, lang))
-        for code in _task_departments(console, warning["task"])
+        for code in task_departments(console, warning["task"])
     ]
     allowed = allowed_transitions(visit.actor, warning)
     case_data = {
@@ -403,6 +409,8 @@ def render_case(
         transitions=case_view.transition_forms(allowed, warning, department_choices),
         can_reveal=bool(decide(visit.actor, "reveal", warning=warning)),
         purpose_chars=MIN_PURPOSE_CHARS,
+        limits=FIELD_LIMITS,
+        kept={"form": "", **(kept or {})},
         waterfall=served is not None,
         waterfall_note=waterfall_note,
         waterfall_height=int(90 + 38 * (len(reasons) + 3)),
@@ -414,14 +422,14 @@ def render_case(
     )
 
 
-def _task_departments(console: Console, task: str) -> list[str]:
+def task_departments(console: Console, task: str) -> list[str]:
     """The departments that handle `task`: the dispatch chooser's choices."""
     return [code for code, row in console.departments().items() if task in (row.get("tasks") or ())]
 
 
 def waterfall(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
     """The case's waterfall chart as a PNG (a separate request keeps the page light)."""
-    warning = _load_case(console, request, visit, "warning_page")
+    warning = load_case(console, request, visit, "warning_page")
     if isinstance(warning, Response):
         return warning
     served = console.served_model(warning["task"])
@@ -431,166 +439,6 @@ def waterfall(console: Console, request: Request, visit: Visit, _form: FormData 
     lang = as_lang(request.query_params.get("lang", visit.lang))
     png = case_view.waterfall(warning, model, version, lang)
     return secured(Response(png, media_type="image/png"))
-
-
-def act(console: Console, request: Request, visit: Visit, form: FormData | None) -> Response:
-    """Apply one transition from the case page's forms, guarded by the version it was drawn at."""
-    assert form is not None
-    warning = _load_case(console, request, visit, "warning_read")
-    if isinstance(warning, Response):
-        return warning
-    t = visit.t
-    try:
-        transition = form_text(form, "transition")
-        version_text = form_text(form, "version")
-        note = form_text(form, "note") or None
-        department = form_text(form, "department") or None
-        outcome = form_text(form, "outcome") or None
-    except FormFieldError as exc:
-        return error_page(console, request, visit, 400, field_problem(exc, visit.t))
-    if not version_text.isdigit():
-        return error_page(console, request, visit, 400, t("error.no_version"))
-    if int(warning.get("version", 0)) != int(version_text):
-        return _stale(console, request, visit, warning)  # drawn before someone's step
-    decision = decide(visit.actor, "feedback", warning=warning, transition=transition)
-    if not decision or transition not in allowed_transitions(visit.actor, warning):
-        console.store.refused(
-            actor=visit.actor.audit_name,
-            action="feedback",
-            step=transition if transition in TRANSITIONS else None,
-            rule=decision.rule,
-            warning=warning,
-        )
-        return error_page(console, request, visit, 403, rule_in_words(visit, decision))
-    # what the form offered is all the server takes; the store's refusal of anything else
-    # would reach the person as an English sentence
-    choices = [(code, code) for code in _task_departments(console, warning["task"])]
-    offered = case_view.transition_forms([transition], warning, choices)[0]
-    if offered.outcomes and outcome not in offered.outcomes:
-        return error_page(console, request, visit, 400, t("error.bad_outcome"))
-    if offered.note_required and not note:
-        # 409 as the store's refusal was, in the person's words
-        return render_case(
-            console,
-            request,
-            visit,
-            warning,
-            status=409,
-            form_error=t("error.note_required"),
-            error_field=f"{transition}-note",
-        )
-    if offered.departments and department not in {code for code, _ in offered.departments}:
-        # one that does not handle the task would put the case in the queue of officers who
-        # cannot work it; the department holding it cannot be re-routed to
-        return error_page(console, request, visit, 400, t("error.bad_department"))
-    try:
-        if transition == "send_back":
-            console.store.send_back(
-                warning["id"],
-                actor=visit.actor.audit_name,
-                note=note or "",
-                expected_version=int(version_text),
-            )
-        else:
-            console.store.add_feedback(
-                warning["id"],
-                actor=visit.actor.audit_name,
-                status=_TRANSITION_STEPS[transition],
-                department=department if transition in ("dispatch", "reroute") else None,
-                outcome=outcome if transition in ("close", "triage_close") else None,
-                note=note,
-                expected_version=int(version_text),
-            )
-    except StaleWarning:
-        return _stale(console, request, visit)
-    except TransitionError as exc:
-        fresh = console.store.get_warning(warning["id"])
-        return render_case(
-            console,
-            request,
-            visit,
-            fresh,
-            status=409,
-            form_error=t("error.transition", detail=str(exc)),
-        )
-    fresh = console.store.get_warning(warning["id"])
-    if not decide(visit.actor, "warning_page", warning=fresh):
-        # sent back (or re-routed) out of this person's sight: back to their queue
-        return redirect(f"{PREFIX}/queue?done={transition}")
-    return redirect(f"{PREFIX}/cases/{warning['id']}?done={transition}")
-
-
-def _stale(
-    console: Console, request: Request, visit: Visit, warning: dict[str, Any] | None = None
-) -> Response:
-    """The lost-update answer: the case as it is now (`warning`, or read again), and who changed
-    it when. Read again, it is shown only if this person may still see it: a case re-routed
-    to another department meanwhile is a 403."""
-    if warning is None:
-        loaded = _load_case(console, request, visit, "warning_page")
-        if isinstance(loaded, Response):
-            return loaded
-        warning = loaded
-    last = next(
-        (
-            event
-            for event in reversed(warning.get("history") or [])
-            if event.get("actor") and event.get("event") in _NEW_VERSION_EVENTS
-        ),
-        None,
-    )
-    who = (
-        case_view.actor_in_words(str(last["actor"]), visit.t, console.store.display_name)
-        if last
-        else "–"
-    )
-    when = case_view.local_time(last.get("at")) if last else "–"
-    return render_case(
-        console, request, visit, warning, status=409, stale={"who": who, "when": when}
-    )
-
-
-def reveal(console: Console, request: Request, visit: Visit, form: FormData | None) -> Response:
-    """Show the case's real identity to someone allowed, for a stated purpose (audited)."""
-    assert form is not None
-    warning = _load_case(console, request, visit, "reveal")
-    if isinstance(warning, Response):
-        return warning
-    try:
-        purpose = form_text(form, "purpose")
-    except FormFieldError as exc:
-        return error_page(console, request, visit, 400, field_problem(exc, visit.t))
-    if len(purpose) < MIN_PURPOSE_CHARS:
-        return render_case(
-            console,
-            request,
-            visit,
-            warning,
-            status=400,
-            form_error=visit.t("reveal.too_short", n=MIN_PURPOSE_CHARS),
-            error_field="reveal-purpose",
-        )
-    try:
-        identity = console.store.reveal(
-            warning["id"],
-            actor=visit.actor.audit_name,
-            purpose=purpose,
-            limit=console.backend.settings.reveal_limit_per_hour,
-            expected_version=int(warning["version"]),  # the version the policy decided on
-        )
-    except StaleWarning:  # changed (perhaps re-routed away) since the policy said yes
-        return _stale(console, request, visit)
-    except RevealLimited as exc:
-        message = visit.t("reveal.limited", seconds=exc.retry_after)
-        limited = render_case(console, request, visit, warning, status=429, form_error=message)
-        limited.headers["Retry-After"] = str(exc.retry_after)  # as the API's 429 says
-        return limited
-    except IdentityUnavailable:  # the store says why in English; the page says it in words
-        message = visit.t("reveal.unavailable")
-        return render_case(console, request, visit, warning, status=409, form_error=message)
-    return render_case(
-        console, request, visit, warning, revealed={"identity": identity, "purpose": purpose}
-    )
 
 
 # ----------------------------------------------------------------------------- dashboard

@@ -141,27 +141,6 @@ def test_an_unknown_console_page_answers_in_the_persons_language(
     assert "Traceback" not in stranger.page.content()
 
 
-def test_an_over_long_note_is_refused_in_the_persons_words(
-    person: Any, console_service: Console
-) -> None:
-    sup = person()
-    sup.sign_in("sup")
-    warning_id = sup.open_case(level="yellow")
-    before = console_service.case_state(warning_id)
-    # a note past the server's limit (the browser's maxlength removed)
-    dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
-    dispatch.locator("select[name=department]").select_option("labour_inspection")
-    note = dispatch.locator("textarea[name=note]")
-    note.evaluate("area => area.removeAttribute('maxlength')")
-    note.fill("长" * 4001)
-    with sup.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
-        dispatch.get_by_role("button").click()
-    assert answer.value.status == 400
-    shown = sup.page.locator("main").inner_text()
-    assert "备注" in shown and "4000" in shown and "longer than" not in shown
-    assert console_service.case_state(warning_id) == before
-
-
 def test_over_long_sign_in_and_language_fields_are_a_400_not_a_500(
     console_service: Console,
 ) -> None:

@@ -210,6 +210,9 @@ def test_a_reveal_purpose_is_measured_as_the_store_measures_it(
             "department",
         ),
         ("/v1/session", {"name": "admin\u0000", "password": "a long enough password"}, "name"),
+        # a right-to-left override shows "paid" stored as "diap": text reads otherwise than kept
+        ("/v1/warnings/W-none/feedback", {"status": "open", "note": "\u202ediap"}, "note"),
+        ("/v1/warnings/W-none/reveal", {"purpose": "to call \u2067them back"}, "purpose"),
     ],
 )
 def test_free_text_with_control_characters_is_refused(
@@ -217,7 +220,8 @@ def test_free_text_with_control_characters_is_refused(
 ) -> None:
     """Twelve NUL characters passed as a reveal's ten-character purpose, and a NUL in a note
     was stored (PostgreSQL refuses NUL in text: there it would be a 500). Free text takes no
-    control characters besides white space, and the published schema says so."""
+    control characters besides white space, nor text-direction overrides, and the published
+    schema says so."""
     with served.client() as client:
         response = client.post(path, json=body, headers=served.headers("every"))
     assert response.status_code == 422, response.text

@@ -1,0 +1,261 @@
+"""The case page's forms: a step in the warning's life (dispatch, start, close, send back, ...)
+and an identity reveal, each guarded by the version of the case the page was drawn at.
+
+A form the server refuses for what the person typed (too long, a character no text may hold, a
+purpose too short, a missing reason) draws the case page again with the message beside the
+field and the text kept, so nothing typed is lost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from serving.console import case as case_view
+from serving.console.app import (
+    FIELD_LIMITS,
+    PREFIX,
+    Console,
+    FormFieldError,
+    Visit,
+    error_page,
+    field_problem,
+    form_text,
+    redirect,
+)
+from serving.console.pages import load_case, render_case, rule_in_words, task_departments
+from serving.policy import TRANSITIONS, allowed_transitions, decide
+from serving.store import StaleWarning, TransitionError
+from serving.store.free_text import without_refused
+from serving.store.identity import IdentityUnavailable
+from serving.store.privacy import MIN_PURPOSE_CHARS, RevealLimited
+
+# the history events that give a warning a new version (an `overdue` note or a re-score after
+# closing does not): the lost-update message names whoever wrote the last of these
+_NEW_VERSION_EVENTS = frozenset({"raised", "disposition", "score_update"})
+_TRANSITION_STEPS = {
+    "dispatch": "dispatched",
+    "reroute": "dispatched",
+    "start": "in_progress",
+    "close": "closed",
+    "triage_close": "closed",
+}
+
+
+def _drawn_version(form: FormData) -> int | None:
+    """The case version a form was drawn at, if it carries a well-formed one."""
+    value = form.get("version")
+    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 12 else None
+
+
+def _typed(form: FormData, name: str) -> str:
+    """What the person typed into `name`, to give back with a refusal: the characters no text
+    may hold taken out (the message names them), cut to what the field's box takes."""
+    value = form.get(name)
+    return without_refused(value)[: FIELD_LIMITS[name]] if isinstance(value, str) else ""
+
+
+def act(console: Console, request: Request, visit: Visit, form: FormData | None) -> Response:
+    """Apply one transition from the case page's forms, guarded by the version it was drawn at."""
+    assert form is not None
+    warning = load_case(console, request, visit, "warning_read", _drawn_version(form))
+    if isinstance(warning, Response):
+        return warning
+    t = visit.t
+    try:
+        transition = form_text(form, "transition")
+        version_text = form_text(form, "version")
+    except FormFieldError as exc:
+        return error_page(console, request, visit, 400, field_problem(exc, visit.t))
+    if transition not in TRANSITIONS:  # no page offers it: a hand-made request, on the record
+        console.store.refused(
+            actor=visit.actor.audit_name,
+            action="feedback",
+            rule="no such step",
+            warning=warning,
+        )
+        return error_page(console, request, visit, 400, t("error.bad_transition"))
+    if not version_text.isdigit():
+        return error_page(console, request, visit, 400, t("error.no_version"))
+    if int(warning.get("version", 0)) != int(version_text):
+        return _stale(console, request, visit, warning)  # drawn before someone's step
+    decision = decide(visit.actor, "feedback", warning=warning, transition=transition)
+    if not decision or transition not in allowed_transitions(visit.actor, warning):
+        console.store.refused(
+            actor=visit.actor.audit_name,
+            action="feedback",
+            step=transition,
+            rule=decision.rule,
+            warning=warning,
+        )
+        return error_page(console, request, visit, 403, rule_in_words(visit, decision))
+    kept = {"form": transition, "note": _typed(form, "note")}
+    try:
+        note = form_text(form, "note") or None
+        department = form_text(form, "department") or None
+        outcome = form_text(form, "outcome") or None
+    except FormFieldError as exc:
+        if exc.name != "note":
+            return error_page(console, request, visit, 400, field_problem(exc, visit.t))
+        problem = field_problem(exc, t)
+        if exc.refused:
+            problem = f"{problem} {t('error.refused_removed')}"
+        return render_case(
+            console,
+            request,
+            visit,
+            warning,
+            status=400,
+            form_error=problem,
+            error_field=f"{transition}-note",
+            kept=kept,
+        )
+    # what the form offered is all the server takes; the store's refusal of anything else
+    # would reach the person as an English sentence
+    choices = [(code, code) for code in task_departments(console, warning["task"])]
+    offered = case_view.transition_forms([transition], warning, choices)[0]
+    if offered.outcomes and outcome not in offered.outcomes:
+        return error_page(console, request, visit, 400, t("error.bad_outcome"))
+    if offered.note_required and not note:
+        # 409 as the store's refusal was, in the person's words
+        return render_case(
+            console,
+            request,
+            visit,
+            warning,
+            status=409,
+            form_error=t("error.note_required"),
+            error_field=f"{transition}-note",
+            kept=kept,
+        )
+    if offered.departments and department not in {code for code, _ in offered.departments}:
+        # one that does not handle the task would put the case in the queue of officers who
+        # cannot work it; the department holding it cannot be re-routed to
+        return error_page(console, request, visit, 400, t("error.bad_department"))
+    try:
+        if transition == "send_back":
+            console.store.send_back(
+                warning["id"],
+                actor=visit.actor.audit_name,
+                note=note or "",
+                expected_version=int(version_text),
+            )
+        else:
+            console.store.add_feedback(
+                warning["id"],
+                actor=visit.actor.audit_name,
+                status=_TRANSITION_STEPS[transition],
+                department=department if transition in ("dispatch", "reroute") else None,
+                outcome=outcome if transition in ("close", "triage_close") else None,
+                note=note,
+                expected_version=int(version_text),
+            )
+    except StaleWarning:
+        return _stale(console, request, visit)
+    except TransitionError as exc:
+        fresh = console.store.get_warning(warning["id"])
+        return render_case(
+            console,
+            request,
+            visit,
+            fresh,
+            status=409,
+            form_error=t("error.transition", detail=str(exc)),
+        )
+    fresh = console.store.get_warning(warning["id"])
+    if not decide(visit.actor, "warning_page", warning=fresh):
+        # sent back (or re-routed) out of this person's sight: back to their queue
+        return redirect(f"{PREFIX}/queue?done={transition}")
+    return redirect(f"{PREFIX}/cases/{warning['id']}?done={transition}")
+
+
+def _stale(
+    console: Console, request: Request, visit: Visit, warning: dict[str, Any] | None = None
+) -> Response:
+    """The lost-update answer: the case as it is now (`warning`, or read again), and who changed
+    it when. Read again, it is shown only if this person may still see it: a case re-routed
+    to another department meanwhile is a 403 that says the case moved."""
+    if warning is None:
+        loaded = load_case(console, request, visit, "warning_page", moved=True)
+        if isinstance(loaded, Response):
+            return loaded
+        warning = loaded
+    last = next(
+        (
+            event
+            for event in reversed(warning.get("history") or [])
+            if event.get("actor") and event.get("event") in _NEW_VERSION_EVENTS
+        ),
+        None,
+    )
+    who = (
+        case_view.actor_in_words(str(last["actor"]), visit.t, console.store.display_name)
+        if last
+        else "–"
+    )
+    when = case_view.local_time(last.get("at")) if last else "–"
+    return render_case(
+        console, request, visit, warning, status=409, stale={"who": who, "when": when}
+    )
+
+
+def reveal(console: Console, request: Request, visit: Visit, form: FormData | None) -> Response:
+    """Show the case's real identity to someone allowed, for a stated purpose (audited)."""
+    assert form is not None
+    warning = load_case(console, request, visit, "reveal", _drawn_version(form))
+    if isinstance(warning, Response):
+        return warning
+    kept = {"form": "reveal", "purpose": _typed(form, "purpose")}
+    try:
+        purpose = form_text(form, "purpose")
+    except FormFieldError as exc:
+        problem = field_problem(exc, visit.t)
+        if exc.refused:
+            problem = f"{problem} {visit.t('error.refused_removed')}"
+        return render_case(
+            console,
+            request,
+            visit,
+            warning,
+            status=400,
+            form_error=problem,
+            error_field="reveal-purpose",
+            kept=kept,
+        )
+    if len(purpose) < MIN_PURPOSE_CHARS:
+        return render_case(
+            console,
+            request,
+            visit,
+            warning,
+            status=400,
+            form_error=visit.t("reveal.too_short", n=MIN_PURPOSE_CHARS, m=FIELD_LIMITS["purpose"]),
+            error_field="reveal-purpose",
+            kept=kept,
+        )
+    try:
+        identity = console.store.reveal(
+            warning["id"],
+            actor=visit.actor.audit_name,
+            purpose=purpose,
+            limit=console.backend.settings.reveal_limit_per_hour,
+            expected_version=int(warning["version"]),  # the version the policy decided on
+        )
+    except StaleWarning:  # changed (perhaps re-routed away) since the policy said yes
+        return _stale(console, request, visit)
+    except RevealLimited as exc:
+        message = visit.t("reveal.limited", seconds=exc.retry_after)
+        limited = render_case(
+            console, request, visit, warning, status=429, form_error=message, kept=kept
+        )
+        limited.headers["Retry-After"] = str(exc.retry_after)  # as the API's 429 says
+        return limited
+    except IdentityUnavailable:  # the store says why in English; the page says it in words
+        message = visit.t("reveal.unavailable")
+        return render_case(console, request, visit, warning, status=409, form_error=message)
+    return render_case(
+        console, request, visit, warning, revealed={"identity": identity, "purpose": purpose}
+    )

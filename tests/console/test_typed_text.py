@@ -1,0 +1,167 @@
+"""What a person types, refused or not, and the steps a case page offers as the case moves.
+
+A note or a purpose the server refuses comes back on the case page with the message beside it
+and the text kept (nothing typed is lost); a form drawn before the case moved away says so.
+Each test drives the real service in Debian's Chromium and reads the store afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.console.conftest import Console
+
+
+def _session_client(console_service: Console, viewer: Any) -> httpx.Client:
+    cookie = viewer.cookie("riskloop_console")
+    assert cookie is not None
+    return httpx.Client(
+        base_url=console_service.url,
+        cookies={"riskloop_console": cookie["value"]},
+        follow_redirects=False,
+        timeout=30,
+    )
+
+
+def test_an_over_long_note_comes_back_with_the_limit_and_the_text_kept(
+    person: Any, console_service: Console
+) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = sup.open_case(level="yellow")
+    before = console_service.case_state(warning_id)
+    dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
+    note = dispatch.locator("textarea[name=note]")
+    # the box takes what the server takes, as the API does, and says so beside it
+    assert note.get_attribute("maxlength") == "2000"
+    assert "最多 2000 字" in dispatch.locator("label[for='dispatch-note']").inner_text()
+    dispatch.locator("select[name=department]").select_option("labour_inspection")
+    note.evaluate("area => area.removeAttribute('maxlength')")  # past the limit by hand
+    note.fill("长" * 2001)
+    with sup.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
+        dispatch.get_by_role("button").click()
+    assert answer.value.status == 400
+    error = sup.page.locator("#form-error").inner_text()
+    assert "备注" in error and "2000" in error and "longer than" not in error
+    kept = sup.page.locator("form[aria-labelledby='act-dispatch'] textarea[name=note]")
+    assert kept.input_value() == "长" * 2000
+    assert kept.get_attribute("aria-invalid") == "true"
+    assert console_service.case_state(warning_id) == before
+
+
+def test_a_note_with_a_direction_override_is_given_back_without_it(
+    person: Any, console_service: Console
+) -> None:
+    """A right-to-left override pasted into a note made the timeline read "live" where the
+    store held "evil"; a form feed pasted from a word processor is white space and stays."""
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = sup.open_case(level="yellow")
+    before = console_service.case_state(warning_id)
+    dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
+    dispatch.locator("select[name=department]").select_option("labour_inspection")
+    dispatch.locator("textarea[name=note]").fill("已电话核实\u202eevil，转监察大队\f跟进")
+    with sup.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
+        dispatch.get_by_role("button").click()
+    assert answer.value.status == 400
+    error = sup.page.locator("#form-error").inner_text()
+    assert "U+202E" in error and "U+000C" not in error and "已从下方文本中删除" in error
+    assert console_service.case_state(warning_id) == before
+    dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
+    kept = dispatch.locator("textarea[name=note]")
+    assert kept.input_value() == "已电话核实evil，转监察大队\f跟进"
+    dispatch.locator("select[name=department]").select_option("labour_inspection")
+    dispatch.get_by_role("button").click()  # sent again as given back: it goes through
+    sup.page.wait_for_load_state()
+    assert console_service.case_state(warning_id)[:2] == ("dispatched", "labour_inspection")
+    notes = sup.page.locator("ol.timeline .note-text").all_inner_texts()
+    assert any("已电话核实evil" in note for note in notes), notes
+
+
+def test_a_refused_purpose_is_kept_and_a_made_up_step_is_named_as_unknown(
+    person: Any, console_service: Console
+) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = sup.open_case(level="yellow")
+    reveal = sup.page.locator("form[aria-labelledby='act-reveal']")
+    assert reveal.locator("textarea[name=purpose]").get_attribute("maxlength") == "500"
+    purpose = reveal.locator("textarea[name=purpose]")
+    purpose.evaluate("area => area.removeAttribute('minlength')")  # the browser's own check
+    purpose.fill("核实")  # under ten characters
+    with sup.page.expect_response(lambda r: r.url.endswith("/reveal")) as answer:
+        reveal.get_by_role("button").click()
+    assert answer.value.status == 400
+    purpose = sup.page.locator("form[aria-labelledby='act-reveal'] textarea[name=purpose]")
+    assert purpose.input_value() == "核实"
+    revealed = console_service.sql(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'identity_reveal' AND detail LIKE ?",
+        f"%{warning_id}%",
+    )
+    assert revealed == [(0,)]
+    version = console_service.case_state(warning_id)[2]
+    csrf = str(reveal.locator("input[name=csrf]").get_attribute("value"))
+    with _session_client(console_service, sup) as client:
+        made_up = client.post(
+            f"/console/cases/{warning_id}/act",
+            data={"csrf": csrf, "version": str(version), "transition": "explode"},
+        )
+    assert made_up.status_code == 400
+    assert "未知的操作" in made_up.text and "explode" not in made_up.text
+
+
+def test_an_officer_whose_case_was_re_routed_meanwhile_is_told_it_moved(
+    person: Any, console_service: Console
+) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = sup.open_case(level="yellow")
+    sup.dispatch("labour_inspection")
+    lab = person()
+    lab.sign_in("lab")
+    lab.go(f"/console/cases/{warning_id}")
+    start = lab.page.locator("form[aria-labelledby='act-start']")
+    assert start.count() == 1
+    reroute = sup.page.locator("form[aria-labelledby='act-reroute']")
+    reroute.locator("select[name=department]").select_option("tax")
+    reroute.get_by_role("button").click()
+    sup.page.wait_for_load_state()
+    assert console_service.case_state(warning_id)[:2] == ("dispatched", "tax")
+    # the re-route's timeline entry names the new department, not "dispatched -> dispatched"
+    last = sup.page.locator("ol.timeline > li").last.inner_text()
+    assert "改派" in last and "税务局" in last and "已派发 → 已派发" not in last
+    with lab.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
+        start.get_by_role("button").click()
+    assert answer.value.status == 403
+    shown = lab.page.locator("main").inner_text()
+    assert "您打开页面后，该预警已有变动" in shown and "办事人员只能" in shown
+    assert console_service.case_state(warning_id)[:2] == ("dispatched", "tax")
+    refused = console_service.sql(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'access_refused' AND actor LIKE ?"
+        " AND detail LIKE ?",
+        "%lab%",
+        f"%{warning_id}%",
+    )
+    assert refused[0][0] >= 1
+
+
+def test_a_supervisor_holding_a_case_at_their_own_department_cannot_send_it_to_themselves(
+    person: Any, console_service: Console
+) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = sup.open_case(level="yellow")
+    sup.dispatch("county_centre")
+    offered = sup.page.locator("form.act").evaluate_all(
+        "forms => forms.map(f => f.getAttribute('aria-labelledby'))"
+    )
+    assert "act-send_back" not in offered and "act-start" in offered, offered
+    sup.page.locator("form[aria-labelledby='act-start']").get_by_role("button").click()
+    sup.page.wait_for_load_state()
+    offered = sup.page.locator("form.act").evaluate_all(
+        "forms => forms.map(f => f.getAttribute('aria-labelledby'))"
+    )
+    assert "act-send_back" not in offered and "act-close" in offered, offered
+    assert console_service.case_state(warning_id)[:2] == ("in_progress", "county_centre")
