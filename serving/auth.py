@@ -135,6 +135,11 @@ def create_key(
             "starting with a letter or digit"
         )
     scope_tuple = parse_scopes(",".join(scopes))
+    if department is not None and "audit" in scope_tuple:
+        raise KeyManagementError(
+            "the audit log spans every department: a key with the 'audit' scope cannot be bound "
+            "to one (create it without --department, or drop the scope)"
+        )
     with locked(path):
         records = _read(path)
         if any(r.name == name and r.active for r in records):

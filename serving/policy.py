@@ -259,6 +259,15 @@ def _decide_key(actor: Actor, action: str, warning: Mapping[str, Any] | None) ->
         )
     if action in CASE_ACTIONS:
         return _case_rule(actor, warning)
+    if action == "audit_read" and actor.department is not None:
+        # the log tells every department's cases (dispositions, reveal purposes, people):
+        # a key bound to one department reads it no more than that department's officers do
+        return _refuse(
+            f"key {actor.name!r} is bound to department {actor.department!r}; the audit log "
+            "spans every department and is read by unbound keys and auditors only",
+            f"密钥 {actor.name!r} 绑定部门 {actor.department!r}；审计日志涵盖所有部门，"
+            "仅未绑定部门的密钥和审计员可以查看",
+        )
     return _allow(f"key {actor.name!r} holds the {scope!r} scope", "密钥具有所需权限范围")
 
 

@@ -85,6 +85,16 @@ def test_invalid_key_requests_are_refused(tmp_path: Path, name: str, scopes: lis
     assert not (tmp_path / "keys.json").exists()
 
 
+def test_an_audit_key_is_never_bound_to_one_department(tmp_path: Path) -> None:
+    """A key with the `audit` scope bound to labour inspection read every department's cases
+    in the log (dispositions, reveal purposes, people); the log has no department to bind to."""
+    path = tmp_path / "keys.json"
+    with pytest.raises(KeyManagementError, match="spans every department"):
+        create_key("desk", ["review", "audit"], path, department="labour_inspection")
+    assert not path.exists()
+    create_key("desk", ["review"], path, department="labour_inspection")  # without audit: fine
+
+
 def test_duplicate_active_name_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "keys.json"
     create_key("one", ["score"], path)

@@ -9,6 +9,7 @@ reveal is in `riskloop audit` with its purpose.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -53,6 +54,10 @@ EXPECTED: dict[str, tuple[int, ...]] = {
         403, 200, 200, 200, 409, 200, 403, 403,
     ),
     "key:audit-desk (audit)": (403, 403, 403, 403, 403, 403, 403, 200),
+    # bound before `keys create` refused binding an audit key: the log spans every department
+    "key:labour-audit (review,audit; labour_inspection)": (
+        403, 200, 200, 200, 403, 403, 403, 403,
+    ),
 }  # fmt: skip
 
 
@@ -78,6 +83,7 @@ def _sign_in(client: httpx.Client, name: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def world(served: Served) -> Iterator[World]:
+    from models.settings import get_settings
     from serving.auth import create_key
     from serving.store import WarningStore
 
@@ -88,6 +94,14 @@ def world(served: Served) -> Iterator[World]:
         name: create_key(name, scopes, department=department)
         for name, (scopes, department) in EXTRA_KEYS.items()
     }
+    # a key file written before the audit scope and a department were refused together
+    keys["labour-audit"] = create_key("labour-audit", ("review", "audit"))
+    keys_file = get_settings().keys_file
+    payload = json.loads(keys_file.read_text("utf-8"))
+    for record in payload["keys"]:
+        if record["name"] == "labour-audit":
+            record["department"] = "labour_inspection"
+    keys_file.write_text(json.dumps(payload), "utf-8")
     ids = materialized(served, TASK)["entity_id"].astype(str).tolist()[:80]
     with served.client() as client:
         scored = client.post(
@@ -499,3 +513,30 @@ def test_a_step_sent_without_a_version_is_not_refused_for_a_re_score_landing_mea
             headers=desk,
         )
     assert stale.status_code == 409 and "changed since you read it" in stale.json()["error"]
+
+
+def test_a_case_is_never_dispatched_to_a_department_that_does_not_handle_its_task(
+    world: World,
+) -> None:
+    """A wage-arrears case re-routed to the anti-fraud centre was stored (200): the centre's
+    key could then start it and reveal the employer. A department named by code or either name
+    must handle the task, as the console's chooser offers; the answer names those that do."""
+    supervisor = world.headers["sup_county"]
+    warning = f"/v1/warnings/{world.warning_id}"
+    with world.client() as client:
+        before = client.get(warning, headers=world.headers["auditor"]).json()
+        for name in ("anti_fraud", "Anti-fraud centre", "反诈中心"):
+            answer = client.post(
+                f"{warning}/feedback",
+                json={"status": "dispatched", "department": name},
+                headers=supervisor,
+            )
+            assert answer.status_code == 422, (name, answer.text)
+            error = answer.json()["error"]
+            assert "does not handle wage-arrears" in error and "labour_inspection" in error
+        after = client.get(warning, headers=world.headers["auditor"]).json()
+    assert (after["status"], after["department"], after["version"]) == (
+        before["status"],
+        before["department"],
+        before["version"],
+    )
