@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from features.tasks import UnknownTaskError, get_task
 from serving.store import deadlines, outbox
 from serving.store.common import (
     as_date,
@@ -207,6 +208,8 @@ class ScoreWriter:
         """
         session.connection()  # the transaction begins (SQLite: waits for the write lock)
         warned = [item for item in prepared if item["risk_level"] in WARNING_LEVELS]
+        if _scored_once(task):
+            _keep_lifelong_periods(session, task, warned)
         states = self._existing_warnings(session, task, warned)  # PostgreSQL: waits for them
         # dated after every wait: a re-score that waited for a disposition comes after it
         now = utc_now()
@@ -387,6 +390,40 @@ class ScoreWriter:
             for row in rows:
                 found[(row["entity_hash"], row["period"])] = {**row, "new": False}
         return found
+
+
+def _scored_once(task: str) -> bool:
+    """Whether `task`'s unit is scored once in its life (a dispute, 7 days in)."""
+    try:
+        return get_task(task).scored_once
+    except UnknownTaskError:  # a store used for a task riskloop does not define
+        return False
+
+
+def _keep_lifelong_periods(session: Session, task: str, warned: list[dict[str, Any]]) -> None:
+    """Give each warned unit that already has a warning that warning's period.
+
+    A dispute is one case in its life, read 7 days in: a monthly screen scores it again while
+    its 90-day window is open, and keyed on (entity, period) each month raised a new warning
+    for it, with its own deadline and notification. A unit of such a task has one warning:
+    later scores of it update (or, unchanged, leave) that one, in whichever month it was raised.
+    """
+    hashes = sorted({item["entity_hash"] for item in warned})
+    table = table_of(RiskWarning)
+    first: dict[str, date] = {}
+    for start in range(0, len(hashes), _IN_LIST_CHUNK):
+        rows = session.execute(
+            select(table.c.entity_hash, table.c.period)
+            .where(
+                table.c.task == task,
+                table.c.entity_hash.in_(hashes[start : start + _IN_LIST_CHUNK]),
+            )
+            .order_by(table.c.period)
+        )
+        for entity_hash, period in rows.tuples():
+            first.setdefault(str(entity_hash), period)
+    for item in warned:
+        item["period"] = first.get(item["entity_hash"], item["period"])
 
 
 # what re-scoring a warning reads: its identity, state and the figures its history quotes

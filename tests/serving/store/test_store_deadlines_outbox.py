@@ -189,6 +189,38 @@ def test_unchanged_rescreens_append_nothing(store: WarningStore, scored: Callabl
     ]
 
 
+def test_a_dispute_screened_in_later_months_keeps_its_one_warning(
+    store: WarningStore, scored: Callable
+) -> None:
+    """A dispute is scored once in its life (read 7 days in) yet stays in the monthly screens
+    while its 90-day window is open: keyed on (unit, month), each screen raised it again, with
+    a new deadline and a new `warning.raised` notification. A monthly unit (an employer) still
+    gets a warning a month."""
+    outbox = Outbox(store)
+    outbox.set_webhook("county_centre", "http://127.0.0.1:9/hook", now=T0)
+
+    def screen(task: str, as_of: str, score: float) -> tuple[list, dict]:
+        return store.record_scores_counted(
+            actor="system:screen",
+            task=task,
+            model_name="m",
+            model_version="1",
+            results=[scored("D-1", score, "red", as_of=as_of)],
+            skip_unchanged=True,
+        )
+
+    first, counts = screen("dispute-escalation", "2025-08-01", 0.9)
+    assert counts == {"raised": 1, "updated": 0, "unchanged": 0}
+    again, counts = screen("dispute-escalation", "2025-09-01", 0.9)
+    assert again == first and counts == {"raised": 0, "updated": 0, "unchanged": 1}
+    moved, counts = screen("dispute-escalation", "2025-10-01", 0.95)  # a new model's score
+    assert moved == first and counts == {"raised": 0, "updated": 1, "unchanged": 0}
+    raised = [e for e in outbox.events() if e["type"] == "warning.raised"]
+    assert len(raised) == 1
+    monthly = [screen("wage-arrears", day, 0.9)[0][0] for day in ("2025-08-01", "2025-09-01")]
+    assert len(set(monthly)) == 2
+
+
 def test_claims_lease_events_and_failures_dead_letter_then_requeue(
     store: WarningStore, scored: Callable
 ) -> None:
