@@ -190,7 +190,10 @@ class StoreReads:
         """Scored records of `task` (optionally since a time), one feature per column.
 
         Columns: entity_hash, as_of (datetime64), model_name, model_version, score, risk_level,
-        created_at (UTC), then the features as the service recorded them.
+        created_at (UTC), features_purged (bool), then the features as the service recorded
+        them. `features_purged` marks the records retention emptied (`purge` leaves `{}`; the
+        service always records the model's features): their feature columns are NaN, but not
+        because the values were missing when scored, so feature drift must leave them out.
         """
         query = select(ScoredRecord).where(ScoredRecord.task == task).order_by(ScoredRecord.id)
         if since is not None:
@@ -206,6 +209,7 @@ class StoreReads:
                     "score": pd.Series([row.score for row in rows], dtype="float64"),
                     "risk_level": [row.risk_level for row in rows],
                     "created_at": timestamps([row.created_at for row in rows]),
+                    "features_purged": pd.Series([not row.features for row in rows], dtype=bool),
                 }
             )
             features = pd.DataFrame.from_records([row.features for row in rows], index=base.index)

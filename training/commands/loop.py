@@ -113,7 +113,14 @@ def build_monitor_report(
     bins: int = 10,
     threshold: float = DEFAULT_PSI_THRESHOLD,
 ) -> dict[str, Any]:
-    """All monitoring figures for `task` as one JSON-ready dict (NaN where undefined)."""
+    """All monitoring figures for `task` as one JSON-ready dict (NaN where undefined).
+
+    Records whose features retention purged (`riskloop store purge`) are left out of the
+    feature PSI only (`_feature_sample`); their scores and levels, which the purge keeps for
+    monitoring, still count in the score PSI, the volumes and `current.units`.
+    `current.features_purged` says how many units were left out, `current.feature_units` how
+    many the feature PSI compared.
+    """
     from models.spec import UnknownTaskError, get_spec
     from serving.store.monitoring import (
         calibration,
@@ -148,7 +155,12 @@ def build_monitor_report(
     seasonal = _seasonal_reference(spec, ref_frame, current, bins)
     ref_frame = recent_rows(ref_frame)
     score_ref = ref_frame if seasonal is None else seasonal
-    feature_figures = feature_psi(ref_frame, current, features, bins=bins)
+    sample = _feature_sample(current)
+    feature_figures = (
+        feature_psi(ref_frame, sample, features, bins=bins)
+        if not sample.empty
+        else dict.fromkeys(features, math.nan)  # every unit purged: NaN, as `psi` of no sample
+    )
     score_psi = psi(score_ref[SCORE], current[SCORE], bins=bins) if SCORE in score_ref else math.nan
     psi_all = {**feature_figures, SCORE: score_psi}
     not_alarmed = _not_alarmed(spec, ref_frame, features)
@@ -172,6 +184,8 @@ def build_monitor_report(
         "current": {
             "rows": scored,
             "units": len(current),
+            "feature_units": len(sample),
+            "features_purged": len(current) - len(sample),
             "model_versions": sorted(current["model_version"].astype(str).unique().tolist()),
         },
         "psi": {"features": feature_figures, "score": score_psi},
@@ -188,6 +202,18 @@ def build_monitor_report(
         "precision": precision_by_level(warnings),
         "calibration": calibration(closed["score"], observed_labels(closed["outcome"])),
     }
+
+
+def _feature_sample(current: pd.DataFrame) -> pd.DataFrame:
+    """The units whose features are still stored: the population feature drift is measured on.
+
+    Retention empties the features of old records and keeps their scores (docs/privacy.md).
+    Counted in, a purged record is a unit with every feature missing, and `monitor` reads every
+    record unless given `--since`: after the first purge each monthly run alarmed on every
+    feature (PSI 4.6 with half the units purged, the score's 0.001). Purged records are told
+    by the store's marker (`features_purged`), not by missing values, which are real drift.
+    """
+    return current[~current["features_purged"]]
 
 
 def _seasonal_reference(
@@ -430,6 +456,12 @@ def _print_report(report: dict[str, Any]) -> None:
             state = "stable"
         drift.add_row(name, _fmt(value), state)
     console.print(drift)
+    purged = report["current"]["features_purged"]
+    if purged:
+        console.print(
+            f"features of {purged} of {report['current']['units']} units purged by retention: "
+            "left out of the feature PSI (their scores count)"
+        )
 
     volume = Table(title=f"warning volume ({report['current']['rows']} scored records)")
     for column in ("level", "count", "share", "capacity", "load"):

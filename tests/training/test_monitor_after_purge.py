@@ -1,0 +1,128 @@
+"""`riskloop monitor` after `riskloop store purge`: the records whose features retention emptied
+are left out of the feature drift, so the monthly job does not alarm on every feature after the
+first purge, and a real shift still raises the alarm."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.secret_keys import load_secrets
+from models.settings import get_settings
+from models.spec import get_spec
+from serving.store import WarningStore
+
+TASK = "wage-arrears"
+DRIVER = "si_arrears_months_6m"
+UNITS = 400
+
+
+def _population(rng: np.random.Generator, n: int, arrears_rate: float) -> pd.DataFrame:
+    """Feature rows in the task's catalog types and a score; `arrears_rate` moves `DRIVER`."""
+    columns: dict[str, object] = {}
+    for feature in get_spec(TASK).features:
+        if feature.dtype == "category":
+            columns[feature.name] = rng.choice(list(feature.categories), size=n)
+        elif feature.dtype == "bool":
+            columns[feature.name] = rng.random(n) < 0.2
+        elif feature.dtype == "int":
+            columns[feature.name] = rng.poisson(1.0, size=n).clip(0, feature.max_value)
+        else:
+            columns[feature.name] = rng.gamma(2.0, 1.0, size=n)
+    frame = pd.DataFrame(columns)
+    frame[DRIVER] = rng.binomial(6, arrears_rate, size=n)
+    frame["score"] = 1.0 / (1.0 + np.exp(3.0 - 0.8 * frame[DRIVER].to_numpy()))
+    return frame
+
+
+def _record(population: pd.DataFrame, prefix: str, as_of: date) -> None:
+    """Store the population as the service would have scored it for `as_of`."""
+    levels = pd.cut(
+        population["score"], [-1, 0.3, 0.5, 0.7, 2], labels=["green", "yellow", "orange", "red"]
+    ).astype(str)
+    results = [
+        {
+            "entity_id": f"{prefix}{i:05d}",
+            "score": float(score),
+            "risk_level": level,
+            "reasons": [],
+            "actions": [],
+            "features": row,
+        }
+        for i, (score, level, row) in enumerate(
+            zip(
+                population["score"],
+                levels,
+                population.drop(columns="score").to_dict(orient="records"),
+                strict=True,
+            )
+        )
+    ]
+    settings = get_settings()
+    with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
+        store.record_scores(
+            actor="scorer",
+            task=TASK,
+            model_name="riskloop-wage-arrears",
+            model_version="1",
+            results=results,
+            as_of=as_of,
+        )
+
+
+def _riskloop(*args: str) -> subprocess.CompletedProcess[str]:
+    """The installed `riskloop` command, in the test's environment and folder."""
+    riskloop = str(Path(sys.executable).with_name("riskloop"))
+    return subprocess.run([riskloop, *args], capture_output=True, text=True, timeout=300)
+
+
+def _monitor(folder: Path, reference: Path, name: str) -> tuple[int, dict[str, Any], str]:
+    """Exit code, JSON report and printed output of one `riskloop monitor` run."""
+    out = folder / f"{name}.json"
+    done = _riskloop("monitor", "--task", TASK, "--reference", str(reference), "--out", str(out))
+    assert done.returncode in (0, 3), done.stdout + done.stderr
+    return done.returncode, json.loads(out.read_text()), done.stdout + done.stderr
+
+
+def test_monitor_leaves_purged_records_out_of_feature_drift(isolated_env: Path) -> None:
+    rng = np.random.default_rng(11)
+    reference = isolated_env / "reference.parquet"
+    _population(rng, 2000, arrears_rate=0.1).to_parquet(reference)
+    features = list(get_spec(TASK).feature_names)
+    _record(_population(rng, UNITS, arrears_rate=0.1), "P", date(2026, 9, 1))
+    purged = _riskloop("store", "purge", "--before", "now")
+    assert purged.returncode == 0, purged.stderr
+    assert purged.stdout.startswith(f"removed: features of {UNITS} scored records")
+
+    # every unit purged: no features to compare (null, "n/a"), and no alarm from their absence
+    code, report, output = _monitor(isolated_env, reference, "all-purged")
+    assert code == 0, output
+    assert report["psi"]["features"] == dict.fromkeys(features)
+    assert report["current"]["feature_units"] == 0
+    assert report["current"]["features_purged"] == UNITS
+
+    # next month's screening, the same population: stable (every feature PSI was 4.6 before)
+    _record(_population(rng, UNITS, arrears_rate=0.1), "Q", date(2026, 10, 1))
+    code, report, output = _monitor(isolated_env, reference, "after-purge")
+    assert code == 0, output
+    assert set(report["psi"]["features"]) == set(features)
+    assert max(report["psi"]["features"].values()) < 0.1, report["psi"]
+    assert report["drifted"] == []
+    current = report["current"]
+    assert (current["rows"], current["units"]) == (2 * UNITS, 2 * UNITS)  # scores kept count
+    assert (current["feature_units"], current["features_purged"]) == (UNITS, UNITS)
+    assert f"features of {UNITS} of {2 * UNITS} units purged by retention" in output
+
+    # a real shift among the records still holding features still raises the alarm
+    _record(_population(rng, UNITS, arrears_rate=0.6), "S", date(2026, 11, 1))
+    code, report, output = _monitor(isolated_env, reference, "shifted")
+    assert code == 3, output
+    assert report["drifted"] == [DRIVER, "score"]
+    assert report["current"]["feature_units"] == 2 * UNITS
