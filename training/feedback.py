@@ -156,41 +156,20 @@ def apply_feedback(
     Rows matching a warning take its label (`merge_feedback`). Warnings matching no row (a
     period whose label window is still open, or a dispute not yet labelled) add their unit
     as a new row: the features are built from `tables` at the warning's as-of date, as the
-    scoring set was. A warning whose unit is not in that scoring set (unknown to these tables)
-    is left out. Added rows follow the dataset's own rows.
+    scoring set was. A warning that cannot be rebuilt so is left out: its unit is not in that
+    scoring set (unknown to these tables), or its as-of date is outside the dates the tables
+    can score (a record the service scored with today's date, after the tables' last date);
+    one line on stderr counts the latter, since only the user can bring newer tables. Added
+    rows follow the dataset's own rows.
     """
-    from features.dataset import build_dataset
-
     feedback = feedback_labels(store_url, task, pseudonym_secret=pseudonym_secret)
     merged = merge_feedback(dataset, feedback, task, pseudonym_secret)
     matched = merged["audit_feedback_outcome"] != ""
     changed = int((merged["label"] != dataset["label"]).sum())
-    hashes = _pseudonyms(dataset["entity_id"], pseudonym_secret)
-    if get_task(task).scored_once:
-        unmatched = feedback[~feedback["entity_hash"].isin(set(hashes))]
-    else:
-        periods = pd.to_datetime(dataset["as_of"]).dt.to_period("M").dt.start_time
-        known = pd.MultiIndex.from_arrays([hashes.to_numpy(), periods.to_numpy()])
-        pairs = pd.MultiIndex.from_arrays([feedback["entity_hash"], feedback["period"]])
-        unmatched = feedback[~pairs.isin(known)]
-    unmatched = unmatched.sort_values("as_of", kind="stable").drop_duplicates(
-        ["entity_hash"] if get_task(task).scored_once else ["entity_hash", "period"], keep="last"
-    )
-    added_parts = []
-    for when in sorted(unmatched["as_of"].unique()):
-        group = unmatched[unmatched["as_of"] == when]
-        scoring = build_dataset(task, tables, unlabelled=True, as_of=pd.Timestamp(when))
-        lookup = group.set_index("entity_hash")
-        scoring_hashes = _pseudonyms(scoring["entity_id"], pseudonym_secret)
-        keep = scoring_hashes.isin(lookup.index).to_numpy()
-        found = scoring.loc[keep]
-        found_hashes = scoring_hashes[keep]
-        added_parts.append(
-            found.assign(
-                label=lookup.loc[found_hashes, "label"].to_numpy().astype("int8"),
-                audit_feedback_outcome=lookup.loc[found_hashes, "outcome"].to_numpy().astype(str),
-            )
-        )
+    unmatched = _unmatched(task, dataset, feedback, pseudonym_secret)
+    added_parts, outside = _rebuilt_rows(task, unmatched, tables, pseudonym_secret)
+    if outside:
+        _say_left_out(int(unmatched["as_of"].isin(list(outside)).sum()), outside)
     added = sum(len(part) for part in added_parts)
     result = merged
     if added:
@@ -206,3 +185,74 @@ def apply_feedback(
         },
     )
     return result, summary
+
+
+def _unmatched(
+    task: str, dataset: pd.DataFrame, feedback: pd.DataFrame, pseudonym_secret: str
+) -> pd.DataFrame:
+    """The feedback rows no dataset row matches, the newest per unit (as `merge_feedback`)."""
+    hashes = _pseudonyms(dataset["entity_id"], pseudonym_secret)
+    if get_task(task).scored_once:
+        unmatched = feedback[~feedback["entity_hash"].isin(set(hashes))]
+    else:
+        periods = pd.to_datetime(dataset["as_of"]).dt.to_period("M").dt.start_time
+        known = pd.MultiIndex.from_arrays([hashes.to_numpy(), periods.to_numpy()])
+        pairs = pd.MultiIndex.from_arrays([feedback["entity_hash"], feedback["period"]])
+        unmatched = feedback[~pairs.isin(known)]
+    return unmatched.sort_values("as_of", kind="stable").drop_duplicates(
+        ["entity_hash"] if get_task(task).scored_once else ["entity_hash", "period"], keep="last"
+    )
+
+
+def _rebuilt_rows(
+    task: str,
+    unmatched: pd.DataFrame,
+    tables: Mapping[str, pd.DataFrame],
+    pseudonym_secret: str,
+) -> tuple[list[pd.DataFrame], dict[pd.Timestamp, str]]:
+    """Each unmatched warning's unit as a labelled row of the scoring set at its as-of date,
+    and the as-of dates the tables cannot score, each with the reason (`ScoringDateError`).
+
+    A date outside the tables is skipped, not raised: the service scores raw records with
+    today's date, so one such warning must not stop the whole loop's labels from counting.
+    """
+    from features.dataset import ScoringDateError, build_dataset
+
+    parts = []
+    outside: dict[pd.Timestamp, str] = {}
+    for when in sorted(unmatched["as_of"].unique()):
+        group = unmatched[unmatched["as_of"] == when]
+        try:
+            scoring = build_dataset(task, tables, unlabelled=True, as_of=pd.Timestamp(when))
+        except ScoringDateError as exc:
+            outside[pd.Timestamp(when)] = str(exc)
+            continue
+        lookup = group.set_index("entity_hash")
+        scoring_hashes = _pseudonyms(scoring["entity_id"], pseudonym_secret)
+        keep = scoring_hashes.isin(lookup.index).to_numpy()
+        found = scoring.loc[keep]
+        found_hashes = scoring_hashes[keep]
+        parts.append(
+            found.assign(
+                label=lookup.loc[found_hashes, "label"].to_numpy().astype("int8"),
+                audit_feedback_outcome=lookup.loc[found_hashes, "outcome"].to_numpy().astype(str),
+            )
+        )
+    return parts, outside
+
+
+def _say_left_out(count: int, outside: Mapping[pd.Timestamp, str]) -> None:
+    """One stderr line: how many warnings the tables could not rebuild, and why (the first
+    date's reason names the span the tables cover; other dates are only counted)."""
+    import typer
+
+    first, *others = (outside[when] for when in sorted(outside))
+    more = {0: "", 1: "; so is 1 other as-of date"}.get(
+        len(others), f"; so are {len(others)} other as-of dates"
+    )
+    plural = "" if count == 1 else "s"
+    typer.echo(
+        f"feedback: left out {count} closed warning{plural} whose features cannot be rebuilt "
+        f"from these tables ({first}{more})",
+        err=True,
+    )
