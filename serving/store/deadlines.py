@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from models.spec import TaskSpec, UnknownTaskError, get_spec
@@ -81,8 +81,33 @@ def overdue(*, now: datetime, is_sqlite: bool) -> ColumnElement[bool]:
     )
 
 
-def newly_overdue(*, now: datetime, is_sqlite: bool, task: str | None = None) -> list[Any]:
-    """The conditions of a warning whose deadline passed and has no `overdue` event yet."""
+def waiting_on(department: str) -> ColumnElement[bool]:
+    """The condition of a case waiting on `department` (a code): `holder` as SQL. An open case
+    waits on its task's owner; a dispatched one on the department it went to, stored as its code
+    or, for warnings dispatched before codes were enforced, one of its names."""
+    from features.tasks import TASKS
+    from models.departments import department_spellings
+
+    owned = sorted(
+        name
+        for task in TASKS.values()
+        if task.owner == department
+        for name in (task.name, task.slug)
+    )
+    return or_(
+        and_(RiskWarning.status == "open", RiskWarning.task.in_(owned)),
+        and_(
+            RiskWarning.status != "open",
+            RiskWarning.department.in_(sorted(department_spellings(department))),
+        ),
+    )
+
+
+def newly_overdue(
+    *, now: datetime, is_sqlite: bool, task: str | None = None, department: str | None = None
+) -> list[Any]:
+    """The conditions of a warning whose deadline passed and has no `overdue` event yet; of
+    `task` and waiting on `department` when given."""
     conditions = [
         RiskWarning.due_at.is_not(None),
         RiskWarning.due_at <= utc_bound(is_sqlite, now),
@@ -91,23 +116,33 @@ def newly_overdue(*, now: datetime, is_sqlite: bool, task: str | None = None) ->
     ]
     if task is not None:
         conditions.append(RiskWarning.task == task)
+    if department is not None:
+        conditions.append(waiting_on(department))
     return conditions
 
 
 def note_overdue(
-    session: Session, *, now: datetime, actor: str, is_sqlite: bool, task: str | None = None
+    session: Session,
+    *,
+    now: datetime,
+    actor: str,
+    is_sqlite: bool,
+    task: str | None = None,
+    department: str | None = None,
 ) -> list[str]:
     """Write one `overdue` event (history, audit, notification) per newly missed deadline.
 
     Runs inside the caller's write transaction; rows are locked so two sweepers (the service's
-    thread and `riskloop overdue`) never note the same deadline twice.
+    thread and `riskloop overdue`) never note the same deadline twice. `task` and `department`
+    (the code of the department a case waits on) narrow the sweep to those cases, as
+    `riskloop overdue --task --department` asks; without them every late case is noted.
 
     Returns:
         The ids of the warnings that became overdue in this sweep.
     """
     query = (
         select(RiskWarning)
-        .where(*newly_overdue(now=now, is_sqlite=is_sqlite, task=task))
+        .where(*newly_overdue(now=now, is_sqlite=is_sqlite, task=task, department=department))
         .order_by(RiskWarning.due_at, RiskWarning.id)
         .with_for_update()
     )

@@ -3,8 +3,9 @@
 - `riskloop notify --once | --loop | --dead | --requeue`: deliver the outbox (for deployments
   that run delivery as its own process instead of the service's thread), list dead letters,
   put them back in line.
-- `riskloop overdue [--task T] [--department D]`: note newly missed deadlines (one `overdue`
-  event each) and list every overdue case with the department it waits on.
+- `riskloop overdue [--task T] [--department D]`: note the newly missed deadlines of those
+  cases (one `overdue` event each; every case's without a filter) and list every overdue one
+  with the department it waits on.
 - `riskloop departments set-webhook DEPT URL --secret-file FILE`: a department's endpoint; the
   signing secret is read from FILE (or, when FILE does not exist yet, generated into it with
   mode 0600 for handing to the receiving system). It is never printed.
@@ -19,12 +20,16 @@ import secrets as secrets_module
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import typer
 
 from features.tasks import names_in_words
 from training.errors import UserError, user_errors
+
+if TYPE_CHECKING:
+    from serving.store import WarningStore
 
 CLI_ACTOR = "system:cli"
 OVERDUE_ACTOR = "system:overdue"
@@ -131,8 +136,11 @@ def overdue(
         None, "--department", help="Only cases waiting on this department (code)."
     ),
 ) -> None:
-    """Note newly missed deadlines, then list every overdue case, most late first."""
-    from models.departments import UnknownDepartmentError, get_department
+    """Note newly missed deadlines, then list every overdue case, most late first.
+
+    With --task or --department, only those cases' deadlines are noted and listed.
+    """
+    from models.departments import UnknownDepartmentError, department_spellings, get_department
     from models.spec import UnknownTaskError, get_spec
     from serving.store.deadlines import DEADLINE_OF_STATUS, holder
 
@@ -149,13 +157,13 @@ def overdue(
             except UnknownDepartmentError as exc:
                 raise UserError(str(exc)) from None
         with _open_store() as store:
-            noted = store.note_overdue(actor=OVERDUE_ACTOR)
+            noted = _note_overdue(store, spec_task, department)
             items = _all_overdue(store, spec_task)
     now = datetime.now(UTC)
     rows = []
     for item in items:
         waiting_on = holder(item["task"], item["status"], item["department"])
-        if department is not None and waiting_on != department:
+        if department is not None and waiting_on not in department_spellings(department):
             continue
         due = datetime.fromisoformat(item["due_at"])
         rows.append((due, item, waiting_on))
@@ -168,6 +176,27 @@ def overdue(
             f"due {due.isoformat(timespec='minutes')}\tlate {late_h:.1f} h"
         )
     typer.echo(f"{len(rows)} overdue case(s); {len(noted)} newly overdue recorded")
+
+
+def _note_overdue(store: WarningStore, task: str | None, department: str | None) -> list[str]:
+    """Note the newly missed deadlines of the cases this command lists, and no others: a
+    sweep for one task or department leaves the other cases' events and webhooks to their own
+    sweep (or the service's). The store's `note_overdue` narrows by task only, so the sweep
+    runs here, in one write of the store's."""
+    from serving.store.common import utc_now
+    from serving.store.deadlines import note_overdue
+
+    now = utc_now()
+    return store.run_write(
+        lambda session: note_overdue(
+            session,
+            now=now,
+            actor=OVERDUE_ACTOR,
+            is_sqlite=store.is_sqlite,
+            task=task,
+            department=department,
+        )
+    )
 
 
 def _all_overdue(store, task: str | None) -> list[dict]:  # type: ignore[no-untyped-def]

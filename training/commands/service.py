@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import ipaddress
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,6 +81,32 @@ def build_scoring_set(task: str, raw_dir: Path) -> pd.DataFrame:
     return build_dataset(task, tables, unlabelled=True)
 
 
+def check_address_free(host: str, port: int) -> None:
+    """Refuse a host:port this process cannot bind, before anything is started or touched.
+
+    BentoML binds the port only after it has emptied `$BENTOML_HOME/prometheus_multiproc_dir`,
+    the metrics files of a service that may be running on that very port: a second start on a
+    busy port would blank the first one's /metrics and end in a long traceback.
+    """
+    try:
+        family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    except ValueError:  # BentoML takes an IP address only
+        raise UserError(
+            f"--host {host!r} is not an IP address (127.0.0.1, or 0.0.0.0 for every interface)"
+        ) from None
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # as BentoML's own socket does: a port left in TIME_WAIT by a stopped service is free
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UserError(
+                    f"{host}:{port} is already in use; stop the other service or choose --port"
+                ) from None
+            raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def preflight() -> None:
     """Refuse to start a service that could not serve: checked before BentoML forks workers.
 
@@ -139,6 +168,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Start the scoring service (BentoML) with each task's champion model."""
         with user_errors():
+            check_address_free(host, port)
             preflight()
         from models.settings import get_settings
 

@@ -1,0 +1,131 @@
+"""`riskloop overdue --task T [--department D]` notes only the late cases it was asked about.
+
+The sweep writes history, audit rows and `warning.overdue` webhooks: a sweep for one task (or
+one department) must leave the other cases' deadlines for their own sweep, or the service's.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import time_machine
+
+from serving.store import WarningStore
+from serving.store.outbox import Outbox
+
+HOOKED = ("county_centre", "anti_fraud", "labour_inspection", "township_labour")
+
+
+def _raise(store: WarningStore, task: str, entity: str) -> str:
+    (warning_id,) = store.record_scores(
+        actor="scorer",
+        task=task,
+        model_name="m",
+        model_version="1",
+        results=[
+            {
+                "entity_id": entity,
+                "score": 0.9,
+                "risk_level": "red",
+                "reasons": [],
+                "actions": [],
+                "features": {"x": 1},
+            }
+        ],
+    )
+    assert warning_id is not None
+    return warning_id
+
+
+def _late_cases() -> dict[str, str]:
+    """Four red cases raised ten days ago, every one past its deadline now: wage-arrears open
+    (waits on its owner, county_centre), wage-arrears dispatched to labour_inspection and
+    to township_labour, telecom-fraud open (waits on anti_fraud). Every department is hooked."""
+    ten_days_ago = datetime.now(UTC) - timedelta(days=10)
+    with time_machine.travel(ten_days_ago, tick=False), WarningStore.from_settings() as store:
+        for department in HOOKED:
+            Outbox(store).set_webhook(
+                department, f"http://127.0.0.1:9/{department}", now=ten_days_ago
+            )
+        cases = {
+            "wage_open": _raise(store, "wage-arrears", "employer-1"),
+            "wage_labour": _raise(store, "wage-arrears", "employer-2"),
+            "wage_township": _raise(store, "wage-arrears", "employer-3"),
+            "fraud_open": _raise(store, "telecom-fraud", "account-1"),
+        }
+        for name, department in (
+            ("wage_labour", "labour_inspection"),
+            ("wage_township", "township_labour"),
+        ):
+            store.add_feedback(
+                cases[name],
+                actor="user:sup",
+                status="dispatched",
+                department=department,
+                outcome=None,
+                note=None,
+            )
+    return cases
+
+
+def _overdue(cwd: Path, *options: str) -> str:
+    """Run `riskloop overdue` in a process of its own, as a cron job would; its stdout."""
+    riskloop = str(Path(sys.executable).with_name("riskloop"))
+    done = subprocess.run(
+        [riskloop, "overdue", *options],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BENTOML_DO_NOT_TRACK": "true", "DO_NOT_TRACK": "true"},
+        cwd=cwd,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _noted() -> dict[str, int]:
+    """Warning id -> its `overdue` history events, and a `hooks` count of queued webhooks."""
+    with WarningStore.from_settings() as store:
+        noted = {
+            warning["id"]: sum(event["event"] == "overdue" for event in warning["history"])
+            for warning in (
+                store.get_warning(item["id"]) for item in store.list_warnings()["items"]
+            )
+        }
+        hooks = [
+            (event["warning_id"], event["department"])
+            for event in Outbox(store).events()
+            if event["type"] == "warning.overdue"
+        ]
+    return {**noted, "hooks": len(hooks)}
+
+
+def test_overdue_sweeps_only_the_task_and_department_asked_for(isolated_env: Path) -> None:
+    cases = _late_cases()
+    none = {warning_id: 0 for warning_id in cases.values()}
+
+    out = _overdue(isolated_env, "--task", "telecom-fraud")
+    assert out.splitlines()[-1] == "1 overdue case(s); 1 newly overdue recorded"
+    assert _noted() == {**none, cases["fraud_open"]: 1, "hooks": 1}
+
+    out = _overdue(isolated_env, "--task", "wage-arrears", "--department", "labour_inspection")
+    assert out.splitlines()[-1] == "1 overdue case(s); 1 newly overdue recorded"
+    assert _noted() == {**none, cases["fraud_open"]: 1, cases["wage_labour"]: 1, "hooks": 2}
+
+    out = _overdue(isolated_env, "--department", "county_centre")
+    assert out.splitlines()[-1] == "1 overdue case(s); 1 newly overdue recorded"
+    assert _noted() == {
+        **none,
+        cases["fraud_open"]: 1,
+        cases["wage_labour"]: 1,
+        cases["wage_open"]: 1,
+        "hooks": 3,
+    }
+
+    out = _overdue(isolated_env)  # no filter: every case left, as the service's sweep does
+    assert out.splitlines()[-1] == "4 overdue case(s); 1 newly overdue recorded"
+    assert _noted() == {**{warning_id: 1 for warning_id in cases.values()}, "hooks": 4}
