@@ -302,23 +302,31 @@ def waterfall_png(
     """
     language = plot_language(lang)
     rows, final = _waterfall_rows(contributions, base_value, final_margin, top_k, language)
+    # a long factor name takes two or three lines, not a third of the chart's width
+    wrap = 20 if language.lang == "zh" else 36
     labels = [
         language.pick("base value (average)", "基准值（平均）"),
-        *[label for label, _ in rows],
+        *[textwrap.fill(label, width=wrap) for label, _ in rows],
         language.pick("model output", "模型输出"),
     ]
     xlabel = language.pick(
         "contribution to risk (log-odds; right raises risk)",
         "对风险的贡献（对数几率；向右为风险上升）",
     )
+    # the bars explain the model's raw output; the score a person reads is that output
+    # calibrated, so the two percentages are named apart ("20.2% / score 40.7%" read as two
+    # scores for one record)
     if title is None:
         title = language.pick(
-            f"Why this score: {sigmoid(base_value):.1%} on average → {sigmoid(final):.1%}",
-            f"评分依据：平均 {sigmoid(base_value):.1%} → 本记录 {sigmoid(final):.1%}",
+            f"Why this score: the model's raw output, {sigmoid(base_value):.1%} on average, "
+            f"is {sigmoid(final):.1%} here",
+            f"评分依据：模型原始输出 平均 {sigmoid(base_value):.1%} → 本记录 {sigmoid(final):.1%}",
         )
     caption = ""
     if score is not None:
-        caption = language.pick(f"calibrated score: {score:.1%}", f"校准后评分：{score:.1%}")
+        caption = language.pick(
+            f"calibrated, that is the score {score:.1%}", f"经校准即为评分 {score:.1%}"
+        )
 
     def paint(fig: Figure) -> None:
         ax = fig.add_subplot()
