@@ -165,3 +165,22 @@ def test_a_supervisor_holding_a_case_at_their_own_department_cannot_send_it_to_t
     )
     assert "act-send_back" not in offered and "act-close" in offered, offered
     assert console_service.case_state(warning_id)[:2] == ("in_progress", "county_centre")
+
+
+def test_a_long_unbroken_note_stays_inside_the_case_page(
+    person: Any, console_service: Console
+) -> None:
+    """A link or reference number with no space in it widened the case page to 17,155 px."""
+    sup = person()
+    sup.sign_in("sup")
+    sup.open_case(level="yellow")
+    dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
+    dispatch.locator("select[name=department]").select_option("labour_inspection")
+    dispatch.locator("textarea[name=note]").fill("https://example.org/ref/" + "A1" * 600)
+    dispatch.get_by_role("button").click()
+    sup.page.wait_for_load_state()
+    assert "A1A1A1" in sup.page.locator("ol.timeline").inner_text()
+    width = sup.page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert width[0] <= width[1], width
