@@ -301,3 +301,15 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def session_client(console_service: Console, viewer: Any) -> httpx.Client:
+    """An HTTP client holding `viewer`'s console session cookie (a form sent by hand)."""
+    cookie = viewer.cookie("riskloop_console")
+    assert cookie is not None
+    return httpx.Client(
+        base_url=console_service.url,
+        cookies={"riskloop_console": cookie["value"]},
+        follow_redirects=False,
+        timeout=30,
+    )

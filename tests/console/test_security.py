@@ -12,18 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.console.conftest import PASSWORD, Console
-
-
-def _session_client(console_service: Console, viewer: Any) -> httpx.Client:
-    cookie = viewer.cookie("riskloop_console")
-    assert cookie is not None
-    return httpx.Client(
-        base_url=console_service.url,
-        cookies={"riskloop_console": cookie["value"]},
-        follow_redirects=False,
-        timeout=30,
-    )
+from tests.console.conftest import PASSWORD, Console, session_client
 
 
 @pytest.mark.parametrize("token", [None, "wrong-token-0123456789abcdef"])
@@ -46,7 +35,7 @@ def test_a_form_without_the_right_csrf_token_is_refused_and_changes_nothing(
     assert answer.value.status == 403
     assert "安全令牌" in sup.page.locator("main").inner_text()
     # and over plain HTTP with the session's cookie
-    with _session_client(console_service, sup) as client:
+    with session_client(console_service, sup) as client:
         data = {"transition": "dispatch", "department": "tax", "version": str(before[2])}
         if token is not None:
             data["csrf"] = token
@@ -298,7 +287,7 @@ def test_an_officer_sends_a_case_back_with_a_note(person: Any, console_service: 
     back = lab.page.locator("form[aria-labelledby='act-send_back']")
     assert back.locator("textarea[name=note]").get_attribute("required") is not None
     # without a note the store refuses (the browser would not even send it)
-    with _session_client(console_service, lab) as client:
+    with session_client(console_service, lab) as client:
         csrf = str(back.locator("input[name=csrf]").get_attribute("value"))
         version = str(back.locator("input[name=version]").get_attribute("value"))
         refused = client.post(

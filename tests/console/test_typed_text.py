@@ -9,20 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
-from tests.console.conftest import Console
-
-
-def _session_client(console_service: Console, viewer: Any) -> httpx.Client:
-    cookie = viewer.cookie("riskloop_console")
-    assert cookie is not None
-    return httpx.Client(
-        base_url=console_service.url,
-        cookies={"riskloop_console": cookie["value"]},
-        follow_redirects=False,
-        timeout=30,
-    )
+from tests.console.conftest import Console, session_client
 
 
 def test_an_over_long_note_comes_back_with_the_limit_and_the_text_kept(
@@ -103,7 +90,7 @@ def test_a_refused_purpose_is_kept_and_a_made_up_step_is_named_as_unknown(
     assert revealed == [(0,)]
     version = console_service.case_state(warning_id)[2]
     csrf = str(reveal.locator("input[name=csrf]").get_attribute("value"))
-    with _session_client(console_service, sup) as client:
+    with session_client(console_service, sup) as client:
         made_up = client.post(
             f"/console/cases/{warning_id}/act",
             data={"csrf": csrf, "version": str(version), "transition": "explode"},

@@ -18,28 +18,9 @@ from models.secret_keys import load_secrets
 from models.settings import get_settings
 from models.spec import get_spec
 from serving.store import WarningStore
+from tests.training.test_monitor import DRIVER, TASK, _population
 
-TASK = "wage-arrears"
-DRIVER = "si_arrears_months_6m"
 UNITS = 400
-
-
-def _population(rng: np.random.Generator, n: int, arrears_rate: float) -> pd.DataFrame:
-    """Feature rows in the task's catalog types and a score; `arrears_rate` moves `DRIVER`."""
-    columns: dict[str, object] = {}
-    for feature in get_spec(TASK).features:
-        if feature.dtype == "category":
-            columns[feature.name] = rng.choice(list(feature.categories), size=n)
-        elif feature.dtype == "bool":
-            columns[feature.name] = rng.random(n) < 0.2
-        elif feature.dtype == "int":
-            columns[feature.name] = rng.poisson(1.0, size=n).clip(0, feature.max_value)
-        else:
-            columns[feature.name] = rng.gamma(2.0, 1.0, size=n)
-    frame = pd.DataFrame(columns)
-    frame[DRIVER] = rng.binomial(6, arrears_rate, size=n)
-    frame["score"] = 1.0 / (1.0 + np.exp(3.0 - 0.8 * frame[DRIVER].to_numpy()))
-    return frame
 
 
 def _record(population: pd.DataFrame, prefix: str, as_of: date) -> None:
