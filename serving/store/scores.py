@@ -208,8 +208,6 @@ class ScoreWriter:
         """
         session.connection()  # the transaction begins (SQLite: waits for the write lock)
         warned = [item for item in prepared if item["risk_level"] in WARNING_LEVELS]
-        if _scored_once(task):
-            _keep_lifelong_periods(session, task, warned)
         states = self._existing_warnings(session, task, warned)  # PostgreSQL: waits for them
         # dated after every wait: a re-score that waited for a disposition comes after it
         now = utc_now()
@@ -354,11 +352,20 @@ class ScoreWriter:
     def _existing_warnings(
         self, session: Session, task: str, items: list[dict[str, Any]]
     ) -> dict[tuple[str, date], dict[str, Any]]:
-        """The batch's existing warnings (locked for update), as plain state dicts."""
+        """The batch's existing warnings (locked for update), as plain state dicts.
+
+        A unit scored once in its life (a dispute, read 7 days in) has one warning whatever
+        the month: a monthly screen scores it again while its 90-day window is open, and keyed
+        on (unit, month) each screen raised it anew, with its own deadline and notification.
+        For such a task the unit's warning is found in any period, and each of its items takes
+        that warning's period, so a later score updates (or, unchanged, leaves) that one.
+        """
         if not items:
             return {}
+        lifelong = _scored_once(task)
         hashes = sorted({item["entity_hash"] for item in items})
         periods = sorted({item["period"] for item in items})
+        within = {} if lifelong else {"period": periods}
         table = table_of(RiskWarning)
         found: dict[tuple[str, date], dict[str, Any]] = {}
         # one query for a full request (MAX_RECORDS ids); longer lists within bind limits
@@ -372,7 +379,7 @@ class ScoreWriter:
                     table,
                     _STATE_COLUMNS,
                     {"task": task},
-                    {"entity_hash": chunk, "period": periods},
+                    {"entity_hash": chunk, **within},
                     "id",
                 )
             else:
@@ -381,7 +388,7 @@ class ScoreWriter:
                     .where(
                         table.c.task == task,
                         table.c.entity_hash.in_(chunk),
-                        table.c.period.in_(periods),
+                        *([] if lifelong else [table.c.period.in_(periods)]),
                     )
                     .order_by(table.c.id)
                     .with_for_update()
@@ -389,6 +396,12 @@ class ScoreWriter:
                 rows = session.execute(query).mappings()
             for row in rows:
                 found[(row["entity_hash"], row["period"])] = {**row, "new": False}
+        if lifelong:  # the first warning of each unit, in id order: its lifelong one
+            first: dict[str, date] = {}
+            for entity_hash, period in found:
+                first.setdefault(entity_hash, period)
+            for item in items:
+                item["period"] = first.get(item["entity_hash"], item["period"])
         return found
 
 
@@ -398,32 +411,6 @@ def _scored_once(task: str) -> bool:
         return get_task(task).scored_once
     except UnknownTaskError:  # a store used for a task riskloop does not define
         return False
-
-
-def _keep_lifelong_periods(session: Session, task: str, warned: list[dict[str, Any]]) -> None:
-    """Give each warned unit that already has a warning that warning's period.
-
-    A dispute is one case in its life, read 7 days in: a monthly screen scores it again while
-    its 90-day window is open, and keyed on (entity, period) each month raised a new warning
-    for it, with its own deadline and notification. A unit of such a task has one warning:
-    later scores of it update (or, unchanged, leave) that one, in whichever month it was raised.
-    """
-    hashes = sorted({item["entity_hash"] for item in warned})
-    table = table_of(RiskWarning)
-    first: dict[str, date] = {}
-    for start in range(0, len(hashes), _IN_LIST_CHUNK):
-        rows = session.execute(
-            select(table.c.entity_hash, table.c.period)
-            .where(
-                table.c.task == task,
-                table.c.entity_hash.in_(hashes[start : start + _IN_LIST_CHUNK]),
-            )
-            .order_by(table.c.period)
-        )
-        for entity_hash, period in rows.tuples():
-            first.setdefault(str(entity_hash), period)
-    for item in warned:
-        item["period"] = first.get(item["entity_hash"], item["period"])
 
 
 # what re-scoring a warning reads: its identity, state and the figures its history quotes
