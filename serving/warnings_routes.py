@@ -22,14 +22,7 @@ from starlette.responses import Response
 from models.departments import department_code
 from serving import schemas
 from serving.guard import request_actor
-from serving.policy import (
-    Actor,
-    Decision,
-    decide,
-    department_tasks,
-    transition_for,
-    visible_scope,
-)
+from serving.policy import Actor, Decision, decide, transition_for, visible_scope
 from serving.routes import v1_route
 from serving.store import SignInRefused, StaleWarning, TransitionError, WarningNotFound, walk
 from serving.store.identity import IdentityUnavailable
@@ -339,18 +332,7 @@ def _feedback_step(
     department = feedback.department
     if department is not None:
         # a code or either name: stored as the code, so the department's officers see it
-        code = department_code(department)
-        handling = [c for c, tasks in department_tasks().items() if warning["task"] in tasks]
-        if code is not None and code not in handling:
-            # its officers could not work the case, yet could read it and reveal who it is
-            return JSONResponse(
-                {
-                    "error": f"department {code!r} does not handle {warning['task']} warnings; "
-                    f"dispatch to one that does: {', '.join(handling)}"
-                },
-                status_code=422,
-            )
-        department = code or department
+        department = department_code(department) or department
     try:
         if feedback.status == "open":
             updated = service.store.send_back(

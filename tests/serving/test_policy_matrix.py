@@ -513,30 +513,3 @@ def test_a_step_sent_without_a_version_is_not_refused_for_a_re_score_landing_mea
             headers=desk,
         )
     assert stale.status_code == 409 and "changed since you read it" in stale.json()["error"]
-
-
-def test_a_case_is_never_dispatched_to_a_department_that_does_not_handle_its_task(
-    world: World,
-) -> None:
-    """A wage-arrears case re-routed to the anti-fraud centre was stored (200): the centre's
-    key could then start it and reveal the employer. A department named by code or either name
-    must handle the task, as the console's chooser offers; the answer names those that do."""
-    supervisor = world.headers["sup_county"]
-    warning = f"/v1/warnings/{world.warning_id}"
-    with world.client() as client:
-        before = client.get(warning, headers=world.headers["auditor"]).json()
-        for name in ("anti_fraud", "Anti-fraud centre", "反诈中心"):
-            answer = client.post(
-                f"{warning}/feedback",
-                json={"status": "dispatched", "department": name},
-                headers=supervisor,
-            )
-            assert answer.status_code == 422, (name, answer.text)
-            error = answer.json()["error"]
-            assert "does not handle wage-arrears" in error and "labour_inspection" in error
-        after = client.get(warning, headers=world.headers["auditor"]).json()
-    assert (after["status"], after["department"], after["version"]) == (
-        before["status"],
-        before["department"],
-        before["version"],
-    )
