@@ -70,10 +70,9 @@ class _RiskloopService(ScoringService):
         }
         self._reload_lock = threading.Lock()
         self.online = OnlineStore(settings.data_dir)
+        # the cipher follows the secrets file: `riskloop secrets rotate` needs no restart
         self.store = WarningStore(
-            settings.store_url,
-            secrets.pseudonym_secret,
-            EntityCipher(secrets.encryption_keys, secrets.current_key_id),
+            settings.store_url, secrets.pseudonym_secret, EntityCipher.following(settings)
         )
         self.sessions = SessionSigner(secrets.session_secret)
         self._stop = threading.Event()

@@ -227,7 +227,10 @@ def register(app: typer.Typer) -> None:
                 key_id = rotate_encryption_key()
             except SecretsFileError as exc:
                 raise UserError(str(exc)) from None
-        typer.echo(f"new encryption key {key_id} in {secrets_path()}; back the file up now")
+        typer.echo(
+            f"new encryption key {key_id} in {secrets_path()}: new warnings use it from now on "
+            "(a running service within a second, no restart); back the file up now"
+        )
 
     app.add_typer(users_app)
     app.add_typer(secrets_app)
