@@ -30,18 +30,23 @@ _BODY_RESPONSES: dict[str, str] = {
     "415": "Content type is not JSON",
 }
 _REF = "#/components/schemas/{model}"
+#: FastAPI's schema of a 422, which the mounted `/v1` app documents for its routes.
+_INVALID_INPUT = "HTTPValidationError"
 
 
 def document_guard(spec: dict[str, Any]) -> dict[str, Any]:
     """Make `/docs.json` say what the service really answers.
 
     BentoML documents its 400 body's `detail` as a string while sending pydantic's error list,
-    knows nothing of the guard's 400/401/403/413/415 or the bearer scheme, and flattens the
-    score request so that the "exactly one of `records` or `entity_ids`" rule is lost; a
-    client (or a schemathesis run) reading the document would be misled on every error.
+    knows nothing of the guard's 400/401/403/413/415 or the bearer scheme, flattens the
+    score request so that the "exactly one of `records` or `entity_ids`" rule is lost, and
+    documents a 400 of its own for the score body with another shape than riskloop's; FastAPI's
+    422 schema lacks the `error` sentence riskloop's handler sends. A client (or a schemathesis
+    run) reading the document would be misled on every error.
     """
     components = spec.setdefault("components", {}).setdefault("schemas", {})
     components["ErrorResponse"] = schemas.ErrorResponse.model_json_schema(ref_template=_REF)
+    _document_invalid_input(components)
     for name in ("InvalidArgument", "NotFound", "InternalServerError"):
         if name in components:
             components[name].setdefault("properties", {})["detail"] = {
@@ -104,13 +109,42 @@ def _document_answers(operation: dict[str, Any], method: str, public: bool) -> N
         )
 
 
+def _document_invalid_input(components: dict[str, Any]) -> None:
+    """Every 422 carries an `error` sentence naming each field (`serving.routes`), which
+    FastAPI's schema of it leaves out."""
+    schema = components.get(_INVALID_INPUT)
+    if schema is None:
+        return
+    schema.setdefault("properties", {})["error"] = {
+        "type": "string",
+        "title": "Error",
+        "description": "`invalid request: ` and each field's location and problem, or the "
+        "refusal's reason.",
+    }
+    schema["required"] = sorted({*schema.get("required", ()), "error"})
+
+
 def _document_score_requests(spec: dict[str, Any]) -> None:
-    """Each score route's request body: the strict pydantic model, one-of rule included."""
+    """Each score route's request body (the strict pydantic model, one-of rule included) and
+    its refusal: a 400 in riskloop's error shape (`serving.score_routes.ScoreInput`), the
+    guard's entry (`_document_answers`), not BentoML's own."""
     components = spec["components"]["schemas"]
     for task in TASKS.values():
         operation = spec.get("paths", {}).get(f"/v1/{task.name}/score", {}).get("post")
         if operation is None:
             continue
+        # BentoML keys its answers by number, the rest of the document by text ("400" twice):
+        # its own 400 (`InvalidArgument`) becomes riskloop's (the sentence and the field list)
+        answers = {str(status): answer for status, answer in operation["responses"].items()}
+        answers["400"] = {
+            "description": "A body that fails validation (each field's location and problem in "
+            "`detail`) or is not UTF-8 JSON, or a query parameter the endpoint does not read or "
+            "given twice",
+            "content": {
+                "application/json": {"schema": {"$ref": _REF.format(model="ErrorResponse")}}
+            },
+        }
+        operation["responses"] = answers
         model = schemas.score_request_model(task.slug)
         schema = model.model_json_schema(ref_template=_REF)
         components.update(schema.pop("$defs", {}))
