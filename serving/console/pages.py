@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -170,22 +171,41 @@ def switch_lang(
 
 
 def queue(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
-    """The warnings this person may see: filters in the URL, level counts, one page."""
+    """The warnings this person may see: filters in the URL, level counts, one page.
+
+    Filters it cannot read draw the same page (400) with the form as typed and each problem
+    beside its field, and no warnings: a list under a filter half applied would mislead.
+    """
     t = visit.t
     if not decide(visit.actor, "warning_list"):
         return error_page(console, request, visit, 403, refusal_rule(visit, "warning_list"))
-    tasks = _tasks()
+    scope = visible_scope(visit.actor)
     try:
-        filters = QueueFilters.parse(request.query_params, tasks)
-        scope = visible_scope(visit.actor)
-        found = console.queries.queue(scope, filters)
+        filters = QueueFilters.parse(request.query_params, _tasks())
     except FilterError as exc:
-        return error_page(console, request, visit, 400, filter_problem(exc, t))
+        problems = {
+            problem.name: {
+                "label": t(_FILTER_LABELS[problem.name]),
+                "text": t(f"filter_error.{problem.problem}", value=problem.value),
+            }
+            for problem in exc.problems
+        }
+        return _queue_page(
+            console, request, visit, scope, status=400, typed=exc.typed, problems=problems
+        )
+    found = console.queries.queue(scope, filters)
     console.store.audit(
         actor=visit.actor.audit_name,
         action="warning_list",
         detail={"view": "console_queue", "query": filters.query(), "total": found.total},
     )
+    names: dict[str, str] = {}
+
+    def person(actor: str) -> str:
+        if actor not in names:
+            names[actor] = case_view.actor_in_words(actor, t, console.store.display_name)
+        return names[actor]
+
     rows = [
         {
             **row,
@@ -195,9 +215,38 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
             "overdue": bool(row.get("overdue")),
             "due": case_view.local_time(row["due_at"]) if row.get("due_at") else None,
             "deadline": DEADLINE_OF_STATUS.get(row["status"]),
+            "sent_back": _sent_back(row["sent_back"], person),
         }
         for row in found.rows
     ]
+    return _queue_page(
+        console,
+        request,
+        visit,
+        scope,
+        typed=filters.values(),
+        filters=filters,
+        page=found,
+        rows=rows,
+        flash=_flash(request, visit),
+    )
+
+
+def _queue_page(
+    console: Console,
+    request: Request,
+    visit: Visit,
+    scope: Any,
+    *,
+    typed: dict[str, str],
+    problems: dict[str, dict[str, str]] | None = None,
+    status: int = 200,
+    **shown: Any,
+) -> Response:
+    """The queue page with its filter form: `typed` holds the form's values, and either
+    `problems` (by parameter: its field's label and what to correct) or `shown`, a page of
+    warnings (`filters`, `page`, `rows`, `flash`)."""
+    t = visit.t
     handled = set(_visible_tasks(console, visit, scope))
     departments = sorted(
         code for code, row in console.departments().items() if handled & set(row.get("tasks") or ())
@@ -210,10 +259,8 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
         visit.lang,
         request,
         visit=visit,
+        status=status,
         section="queue",
-        page=found,
-        rows=rows,
-        filters=filters,
         scope_text=_scope_text(console, visit),
         task_options=[(task, t(f"task.{task}")) for task in sorted(handled)],
         level_options=[(level, t(f"level.{level}")) for level in LEVEL_ORDER],
@@ -225,7 +272,9 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
             (code, t.word("district", code)) for code in console.queries.districts(scope)
         ],
         sort_options=[(sort, t(f"sort.{sort}")) for sort in SORTS],
-        flash=_flash(request, visit),
+        typed=typed,
+        problems=problems or {},
+        **shown,
     )
 
 
@@ -239,16 +288,27 @@ _FILTER_LABELS = {
     "date_from": "filter.date_from",
     "date_to": "filter.date_to",
     "overdue": "filter.overdue",
+    "sent_back": "filter.sent_back",
     "sort": "filter.sort",
     "page": "filter.page",
 }
+# how much of a send-back's note the queue shows: its first words, the case page has the rest
+_NOTE_PREVIEW = 30
 
 
-def filter_problem(exc: FilterError, t: Messages) -> str:
-    """A bad filter in the person's words: which field (and parameter), what was wrong."""
-    label = t(_FILTER_LABELS.get(exc.name, "filter.page"))
-    detail = t(f"filter_error.{exc.problem}", value=exc.value)
-    return t("error.filter", field=f"{label} ({exc.name})", detail=detail)
+def _sent_back(event: dict[str, Any] | None, person: Callable[[str], str]) -> dict[str, str] | None:
+    """Who sent an open case back, when, and the start of their note (None: never sent
+    back), so the supervisor tells it from a new case before opening it."""
+    if event is None:
+        return None
+    note = " ".join(str(event["note"]).split())
+    if len(note) > _NOTE_PREVIEW:
+        note = note[:_NOTE_PREVIEW].rstrip() + "…"
+    return {
+        "who": person(str(event["actor"])),
+        "when": case_view.local_time(event["at"]),
+        "note": note,
+    }
 
 
 def _scope_text(console: Console, visit: Visit) -> str:

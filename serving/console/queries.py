@@ -1,9 +1,10 @@
 """The console's read queries: the queue (filters, sort, paging, level counts) and the dashboard.
 
 Filters arrive as URL query parameters so a view can be bookmarked and shared; `QueueFilters`
-parses and validates them (a bad value is a `FilterError`, shown as a 400 page), and turns them
-back into a query string for links. The SQL runs read-only on the store's engine; what a person
-may see at all comes from the policy as a `Scope` and is applied before any filter.
+parses and validates them (bad values are one `FilterError` naming every problem, so the queue
+page can mark them all beside their fields), and turns them back into a query string for links.
+The SQL runs read-only on the store's engine; what a person may see at all comes from the
+policy as a `Scope` and is applied before any filter.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, Engine, case, false, func, or_, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import ColumnElement, Engine, case, exists, false, func, or_, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from features.tasks import TASKS
 from models.pages import CITY_TIME
 from serving.policy import VisibleScope
 from serving.store import deadlines
 from serving.store.common import is_past, utc_bound
-from serving.store.models import OUTCOMES, STATUSES, WARNING_LEVELS, RiskWarning
+from serving.store.models import OUTCOMES, STATUSES, WARNING_LEVELS, RiskWarning, WarningEvent
 
 PAGE_SIZE = 50
 SORTS = ("newest", "score", "level", "age")
@@ -31,18 +32,48 @@ LEVEL_ORDER = ("red", "orange", "yellow")
 _MAX_PAGE = 100_000
 
 
-class FilterError(ValueError):
-    """A queue filter the console cannot read (HTTP 400).
+# the queue's URL parameters, in the order of the filter form (the page number last: no field)
+FILTER_NAMES = (
+    "task",
+    "level",
+    "status",
+    "department",
+    "district",
+    "date_from",
+    "date_to",
+    "overdue",
+    "sent_back",
+    "sort",
+    "page",
+)
+# what the form gives back of a value it could not read: enough to see the typo, not a page
+_TYPED_MAX = 200
+
+
+@dataclass(frozen=True)
+class FilterProblem:
+    """One queue filter the console cannot read.
 
     `name` is the URL parameter, `problem` one of `choice`, `date`, `date_order`, `page`,
-    `too_long` (the console's catalogs say each in words), `value` what was sent.
+    `too_long` (the console's catalogs say each in words), `value` what was sent (cut short).
     """
 
-    def __init__(self, name: str, problem: str, value: str = "") -> None:
-        super().__init__(f"{name}={value!r}: {problem}")
-        self.name = name
-        self.problem = problem
-        self.value = value
+    name: str
+    problem: str
+    value: str = ""
+
+
+class FilterError(ValueError):
+    """Queue filters the console cannot read (HTTP 400).
+
+    Carries every problem, not the first, so the person corrects them in one go, and the
+    filters as typed (`typed`: parameter -> trimmed text), so the form gives back what they wrote.
+    """
+
+    def __init__(self, problems: Sequence[FilterProblem], typed: Mapping[str, str]) -> None:
+        super().__init__("; ".join(f"{p.name}={p.value!r}: {p.problem}" for p in problems))
+        self.problems = tuple(problems)
+        self.typed = dict(typed)
 
 
 def scope_conditions(scope: VisibleScope) -> list[ColumnElement[bool]]:
@@ -72,12 +103,15 @@ class QueueFilters:
     date_from: date | None = None
     date_to: date | None = None
     overdue: bool = False
+    sent_back: bool = False
     sort: str = "newest"
     page: int = 1
 
     @classmethod
     def parse(cls, params: Mapping[str, str], tasks: Sequence[str]) -> QueueFilters:
-        """Read and check the URL's parameters; empty values mean "any"."""
+        """Read and check the URL's parameters; empty values mean "any". Every bad value is
+        found before the one `FilterError` that lists them is raised."""
+        problems: list[FilterProblem] = []
 
         def text(name: str) -> str | None:
             value = params.get(name, "").strip()
@@ -86,7 +120,8 @@ class QueueFilters:
         def choice(name: str, allowed: Sequence[str]) -> str | None:
             value = text(name)
             if value is not None and value not in allowed:
-                raise FilterError(name, "choice", value)
+                problems.append(FilterProblem(name, "choice", value[:64]))
+                return None
             return value
 
         def day(name: str) -> date | None:
@@ -98,49 +133,69 @@ class QueueFilters:
                     raise ValueError(value)
                 return date.fromisoformat(value)
             except ValueError:
-                raise FilterError(name, "date", value) from None
+                problems.append(FilterProblem(name, "date", value[:64]))
+                return None
 
         def code(name: str) -> str | None:
             value = text(name)
             if value is not None and len(value) > 64:
-                raise FilterError(name, "too_long", value[:64] + "…")
+                problems.append(FilterProblem(name, "too_long", value[:64] + "…"))
+                return None
             return value
 
+        task = choice("task", tasks)
+        level = choice("level", WARNING_LEVELS)
+        status = choice("status", STATUSES)
+        department = code("department")
+        district = code("district")
+        date_from = day("date_from")
+        date_to = day("date_to")
+        if date_from and date_to and date_from > date_to:
+            problems.append(FilterProblem("date_from", "date_order", str(date_from)))
+        overdue = choice("overdue", ("1",)) == "1"
+        sent_back = choice("sent_back", ("1",)) == "1"
+        sort = choice("sort", SORTS) or "newest"
         page_text = text("page") or "1"
         if not page_text.isdigit() or not 1 <= int(page_text) <= _MAX_PAGE:
-            raise FilterError("page", "page", page_text[:20])
-        found = cls(
-            task=choice("task", tasks),
-            level=choice("level", WARNING_LEVELS),
-            status=choice("status", STATUSES),
-            department=code("department"),
-            district=code("district"),
-            date_from=day("date_from"),
-            date_to=day("date_to"),
-            overdue=choice("overdue", ("1",)) == "1",
-            sort=choice("sort", SORTS) or "newest",
+            problems.append(FilterProblem("page", "page", page_text[:20]))
+        if problems:
+            typed = {name: (text(name) or "")[:_TYPED_MAX] for name in FILTER_NAMES}
+            raise FilterError(problems, {name: value for name, value in typed.items() if value})
+        return cls(
+            task=task,
+            level=level,
+            status=status,
+            department=department,
+            district=district,
+            date_from=date_from,
+            date_to=date_to,
+            overdue=overdue,
+            sent_back=sent_back,
+            sort=sort,
             page=int(page_text),
         )
-        if found.date_from and found.date_to and found.date_from > found.date_to:
-            raise FilterError("date_from", "date_order", str(found.date_from))
-        return found
+
+    def values(self) -> dict[str, str]:
+        """This view's parameters as the URL writes them (defaults left out): the filter form's
+        values, and, encoded, its links."""
+        pairs = {
+            "task": self.task,
+            "level": self.level,
+            "status": self.status,
+            "department": self.department,
+            "district": self.district,
+            "date_from": self.date_from.isoformat() if self.date_from else None,
+            "date_to": self.date_to.isoformat() if self.date_to else None,
+            "overdue": "1" if self.overdue else None,
+            "sent_back": "1" if self.sent_back else None,
+            "sort": None if self.sort == "newest" else self.sort,
+            "page": None if self.page == 1 else str(self.page),
+        }
+        return {name: value for name, value in pairs.items() if value}
 
     def query(self, **changes: Any) -> str:
         """This view's query string, with `changes` applied (a page link, a level count)."""
-        view = replace(self, **changes)
-        pairs = [
-            ("task", view.task),
-            ("level", view.level),
-            ("status", view.status),
-            ("department", view.department),
-            ("district", view.district),
-            ("date_from", view.date_from.isoformat() if view.date_from else None),
-            ("date_to", view.date_to.isoformat() if view.date_to else None),
-            ("overdue", "1" if view.overdue else None),
-            ("sort", None if view.sort == "newest" else view.sort),
-            ("page", None if view.page == 1 else str(view.page)),
-        ]
-        return urlencode([(name, value) for name, value in pairs if value])
+        return urlencode(replace(self, **changes).values())
 
     def conditions(
         self, *, with_level: bool = True, is_sqlite: bool = True
@@ -163,7 +218,15 @@ class QueueFilters:
             found.append(RiskWarning.as_of <= self.date_to)
         if self.overdue:
             found.append(deadlines.overdue(now=datetime.now(UTC), is_sqlite=is_sqlite))
+        if self.sent_back:
+            # open again after a disposition: sending back is the only step that leads to open
+            found.append(RiskWarning.status == "open")
+            found.append(exists().where(*_DISPOSED))
         return found
+
+
+# the warning's dispositions (history rows found through the `warning_id` index)
+_DISPOSED = (WarningEvent.warning_id == RiskWarning.id, WarningEvent.event == "disposition")
 
 
 # what a date input sends (`type=date` always sends this form, whatever it shows)
@@ -192,6 +255,32 @@ _ROW_COLUMNS = (
     RiskWarning.created_at,
     RiskWarning.due_at,
 )
+
+
+def _last_send_backs(db: Session, open_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """For the page's open warnings, the send-back that reopened each (when, who, the note).
+
+    An open warning with any disposition was sent back (no other step leads to open), and its
+    latest disposition is that send-back: one indexed look-up for the page's rows only, so a
+    sent-back case reads differently from a new one without slowing a 10,000-row queue.
+    """
+    if not open_ids:
+        return {}
+    latest = (
+        select(func.max(WarningEvent.id))
+        .where(WarningEvent.warning_id.in_(open_ids), WarningEvent.event == "disposition")
+        .group_by(WarningEvent.warning_id)
+    )
+    found: dict[str, dict[str, Any]] = {}
+    for event in db.scalars(select(WarningEvent).where(WarningEvent.id.in_(latest))):
+        detail = event.detail or {}
+        if detail.get("to") == "open":
+            found[event.warning_id] = {
+                "at": event.at,
+                "actor": event.actor,
+                "note": detail.get("note") or "",
+            }
+    return found
 
 
 @dataclass(frozen=True)
@@ -242,9 +331,12 @@ class ConsoleQueries:
                 )
             )
             found = {
-                row.id: {**row._mapping, "overdue": is_past(row.due_at)}
+                row.id: {**row._mapping, "overdue": is_past(row.due_at), "sent_back": None}
                 for row in db.execute(select(*_ROW_COLUMNS).where(RiskWarning.id.in_(page_ids)))
             }
+            reopened = [key for key, row in found.items() if row["status"] == "open"]
+            for warning_id, event in _last_send_backs(db, reopened).items():
+                found[warning_id]["sent_back"] = event
             rows = [found[warning_id] for warning_id in page_ids]
         level_counts = {level: int(counts.get(level, 0)) for level in LEVEL_ORDER}
         pages = max(1, -(-int(total) // page_size))

@@ -220,7 +220,7 @@ def test_a_bad_date_says_how_to_write_one(signed_in: tuple[httpx.Client, str]) -
     client, _ = signed_in
     answer = client.get("/console/queue?date_from=31.03.2026")
     assert answer.status_code == 400
-    assert "评估日期起 (date_from)" in answer.text
+    assert "评估日期起：“31.03.2026”不是日期" in answer.text and "(date_from)" not in answer.text
     assert "“31.03.2026”不是日期，请按 年-月-日 填写，例如 2026-01-31" in answer.text
     queue = client.get("/console/queue?date_from=2026-01-01&date_to=2026-12-31")
     assert queue.status_code == 200

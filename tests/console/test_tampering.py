@@ -395,7 +395,7 @@ def test_the_lost_update_message_names_who_changed_the_case_not_a_later_overdue_
 def test_a_note_with_control_characters_is_refused(person: Any, console_service: Console) -> None:
     """A NUL or another control character (which no keyboard types, and PostgreSQL's JSON
     refuses) is a 400 naming the field; line breaks and tabs are text."""
-    from tests.console.test_security import _session_client
+    from tests.console.conftest import session_client
 
     sup = person()
     sup.sign_in("sup")
@@ -408,7 +408,7 @@ def test_a_note_with_control_characters_is_refused(person: Any, console_service:
         "transition": "dispatch",
         "department": "labour_inspection",
     }
-    with _session_client(console_service, sup) as client:
+    with session_client(console_service, sup) as client:
         for bad in ("a\x00b", "bell\x07", "esc\x1b[31m"):
             answer = client.post(f"/console/cases/{warning_id}/act", data={**fields, "note": bad})
             assert answer.status_code == 400 and "备注" in answer.text, bad
