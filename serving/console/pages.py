@@ -301,7 +301,7 @@ def _sent_back(event: dict[str, Any] | None, person: Callable[[str], str]) -> di
     back), so the supervisor tells it from a new case before opening it."""
     if event is None:
         return None
-    note = " ".join(str(event["note"]).split())
+    note = " ".join(str(event.get("note") or "").split())
     if len(note) > _NOTE_PREVIEW:
         note = note[:_NOTE_PREVIEW].rstrip() + "…"
     return {
@@ -448,6 +448,15 @@ def render_case(
         "deadline": DEADLINE_OF_STATUS.get(warning["status"]),
     }
     reasons = reason_rows(warning.get("reasons") or [], spec, lang)
+    # an open case that was worked before came back: the summary says from whom and why
+    back = next(
+        (
+            event
+            for event in reversed(warning.get("history") or [])
+            if event.get("event") == "disposition" and event.get("to") == "open"
+        ),
+        None,
+    )
     waterfall_note = ""
     if served is not None and reasons:
         model, version = served
@@ -470,6 +479,7 @@ def render_case(
         can_reveal=bool(decide(visit.actor, "reveal", warning=warning)),
         purpose_chars=MIN_PURPOSE_CHARS,
         limits=FIELD_LIMITS,
+        sent_back=_sent_back(back, person) if warning["status"] == "open" else None,
         kept={"form": "", **(kept or {})},
         waterfall=served is not None,
         waterfall_note=waterfall_note,

@@ -50,6 +50,12 @@ def test_a_case_sent_back_is_marked_in_the_queue_with_who_and_why(
     assert "李监察 (lab) 于 " in status and "退回：不属于本部门辖区" in status, status
     assert note not in status and "…" in status  # the note's first words; the case has the rest
     assert "派发期限" in status  # the deadline that restarted, now explained
+    # the case page's summary says so too, beside its status
+    sup.go(f"/console/cases/{warning_id}")
+    summary = sup.page.locator("#h-summary + dl.card").inner_text()
+    assert "退回记录" in summary and "李监察 (lab) 于 " in summary, summary
+    assert "退回：不属于本部门辖区" in summary, summary
+    sup.go("/console/queue?task=wage-arrears&status=open&sent_back=1")
     # the filter keeps to sent-back cases: a case nobody sent back is not in it
     assert sup.page.locator(f"a[href$='{never_sent_back}']").count() == 0
     assert sup.page.locator("#f-sent_back").is_checked()
