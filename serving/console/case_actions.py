@@ -26,6 +26,7 @@ from serving.console.app import (
     form_text,
     redirect,
 )
+from serving.console.i18n import Messages
 from serving.console.pages import load_case, render_case, rule_in_words, task_departments
 from serving.policy import TRANSITIONS, allowed_transitions, decide
 from serving.store import StaleWarning, TransitionError
@@ -56,6 +57,13 @@ def _typed(form: FormData, name: str) -> str:
     may hold taken out (the message names them), cut to what the field's box takes."""
     value = form.get(name)
     return without_refused(value)[: FIELD_LIMITS[name]] if isinstance(value, str) else ""
+
+
+def _given_back(exc: FormFieldError, t: Messages) -> str:
+    """A refused note's or purpose's message, as its text comes back with it (`_typed`): a
+    refused character is named, and said to be taken out of the text below."""
+    problem = field_problem(exc, t)
+    return f"{problem} {t('error.refused_removed')}" if exc.refused else problem
 
 
 def act(console: Console, request: Request, visit: Visit, form: FormData | None) -> Response:
@@ -100,16 +108,13 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
     except FormFieldError as exc:
         if exc.name != "note":
             return error_page(console, request, visit, 400, field_problem(exc, visit.t))
-        problem = field_problem(exc, t)
-        if exc.refused:
-            problem = f"{problem} {t('error.refused_removed')}"
         return render_case(
             console,
             request,
             visit,
             warning,
             status=400,
-            form_error=problem,
+            form_error=_given_back(exc, t),
             error_field=f"{transition}-note",
             kept=kept,
         )
@@ -212,16 +217,13 @@ def reveal(console: Console, request: Request, visit: Visit, form: FormData | No
     try:
         purpose = form_text(form, "purpose")
     except FormFieldError as exc:
-        problem = field_problem(exc, visit.t)
-        if exc.refused:
-            problem = f"{problem} {visit.t('error.refused_removed')}"
         return render_case(
             console,
             request,
             visit,
             warning,
             status=400,
-            form_error=problem,
+            form_error=_given_back(exc, visit.t),
             error_field="reveal-purpose",
             kept=kept,
         )

@@ -199,13 +199,7 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
         action="warning_list",
         detail={"view": "console_queue", "query": filters.query(), "total": found.total},
     )
-    names: dict[str, str] = {}
-
-    def person(actor: str) -> str:
-        if actor not in names:
-            names[actor] = case_view.actor_in_words(actor, t, console.store.display_name)
-        return names[actor]
-
+    person = _person_namer(console, t)
     rows = [
         {
             **row,
@@ -294,6 +288,19 @@ _FILTER_LABELS = {
 }
 # how much of a send-back's note the queue shows: its first words, the case page has the rest
 _NOTE_PREVIEW = 30
+
+
+def _person_namer(console: Console, t: Messages) -> Callable[[str], str]:
+    """Actors in words (`case.actor_in_words`), each looked up once per page: a queue or a
+    timeline names the same few people many times."""
+    names: dict[str, str] = {}
+
+    def person(actor: str) -> str:
+        if actor not in names:
+            names[actor] = case_view.actor_in_words(actor, t, console.store.display_name)
+        return names[actor]
+
+    return person
 
 
 def _sent_back(event: dict[str, Any] | None, person: Callable[[str], str]) -> dict[str, str] | None:
@@ -428,13 +435,7 @@ def render_case(
     lang = visit.lang
     spec = get_spec(warning["task"])
     served = console.served_model(warning["task"])
-    names: dict[str, str] = {}
-
-    def person(actor: str) -> str:
-        if actor not in names:
-            names[actor] = case_view.actor_in_words(actor, visit.t, console.store.display_name)
-        return names[actor]
-
+    person = _person_namer(console, visit.t)
     department_choices = [
         (code, console.department_name(code, lang))
         for code in task_departments(console, warning["task"])

@@ -181,24 +181,28 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
         """A read transaction's session context (`with store.read_session() as session:`)."""
         return self._reads.begin()
 
-    def note_overdue(self, *, actor: str, task: str | None = None) -> list[str]:
-        """One `overdue` event (history, audit, notification) per newly missed deadline.
+    def note_overdue(
+        self, *, actor: str, task: str | None = None, department: str | None = None
+    ) -> list[str]:
+        """One `overdue` event (history, audit, notification) per newly missed deadline; of
+        `task`'s cases and those waiting on `department` (a code) when given.
 
         Returns the ids of the warnings that became overdue now. A read checks first, so the
         service's frequent sweeps take the write lock only when there is something to note.
         """
         now = utc_now()
+        narrow = {"task": task, "department": department}
         with self._reads.begin() as session:
             due = session.scalar(
                 select(RiskWarning.id)
-                .where(*deadlines.newly_overdue(now=now, is_sqlite=self._is_sqlite, task=task))
+                .where(*deadlines.newly_overdue(now=now, is_sqlite=self._is_sqlite, **narrow))
                 .limit(1)
             )
         if due is None:
             return []
         return self._write(
             lambda session: deadlines.note_overdue(
-                session, now=now, actor=actor, is_sqlite=self._is_sqlite, task=task
+                session, now=now, actor=actor, is_sqlite=self._is_sqlite, **narrow
             )
         )
 

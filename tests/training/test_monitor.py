@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,11 @@ def _levels(scores: pd.Series) -> list[str]:
     )
 
 
-def _record(population: pd.DataFrame, prefix: str, n_closed: int = 6) -> None:
+def _record(
+    population: pd.DataFrame, prefix: str, n_closed: int = 6, as_of: date | None = None
+) -> None:
+    """Store the population as the service would have scored it (for `as_of`, default today),
+    then close `n_closed` of its warnings."""
     settings = get_settings()
     features = population.drop(columns="score")
     results = [
@@ -75,6 +80,7 @@ def _record(population: pd.DataFrame, prefix: str, n_closed: int = 6) -> None:
             model_name="riskloop-wage-arrears",
             model_version="1",
             results=results,
+            as_of=as_of,
         )
         warned = [warning_id for warning_id in ids if warning_id]
         for warning_id, outcome in zip(

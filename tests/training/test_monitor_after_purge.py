@@ -12,50 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from models.secret_keys import load_secrets
-from models.settings import get_settings
 from models.spec import get_spec
-from serving.store import WarningStore
-from tests.training.test_monitor import DRIVER, TASK, _population
+from tests.training.test_monitor import DRIVER, TASK, _population, _record
 
 UNITS = 400
-
-
-def _record(population: pd.DataFrame, prefix: str, as_of: date) -> None:
-    """Store the population as the service would have scored it for `as_of`."""
-    levels = pd.cut(
-        population["score"], [-1, 0.3, 0.5, 0.7, 2], labels=["green", "yellow", "orange", "red"]
-    ).astype(str)
-    results = [
-        {
-            "entity_id": f"{prefix}{i:05d}",
-            "score": float(score),
-            "risk_level": level,
-            "reasons": [],
-            "actions": [],
-            "features": row,
-        }
-        for i, (score, level, row) in enumerate(
-            zip(
-                population["score"],
-                levels,
-                population.drop(columns="score").to_dict(orient="records"),
-                strict=True,
-            )
-        )
-    ]
-    settings = get_settings()
-    with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
-        store.record_scores(
-            actor="scorer",
-            task=TASK,
-            model_name="riskloop-wage-arrears",
-            model_version="1",
-            results=results,
-            as_of=as_of,
-        )
 
 
 def _riskloop(*args: str) -> subprocess.CompletedProcess[str]:
@@ -77,7 +38,7 @@ def test_monitor_leaves_purged_records_out_of_feature_drift(isolated_env: Path) 
     reference = isolated_env / "reference.parquet"
     _population(rng, 2000, arrears_rate=0.1).to_parquet(reference)
     features = list(get_spec(TASK).feature_names)
-    _record(_population(rng, UNITS, arrears_rate=0.1), "P", date(2026, 9, 1))
+    _record(_population(rng, UNITS, arrears_rate=0.1), "P", n_closed=0, as_of=date(2026, 9, 1))
     purged = _riskloop("store", "purge", "--before", "now")
     assert purged.returncode == 0, purged.stderr
     assert purged.stdout.startswith(f"removed: features of {UNITS} scored records")
@@ -90,7 +51,7 @@ def test_monitor_leaves_purged_records_out_of_feature_drift(isolated_env: Path) 
     assert report["current"]["features_purged"] == UNITS
 
     # next month's screening, the same population: stable (every feature PSI was 4.6 before)
-    _record(_population(rng, UNITS, arrears_rate=0.1), "Q", date(2026, 10, 1))
+    _record(_population(rng, UNITS, arrears_rate=0.1), "Q", n_closed=0, as_of=date(2026, 10, 1))
     code, report, output = _monitor(isolated_env, reference, "after-purge")
     assert code == 0, output
     assert set(report["psi"]["features"]) == set(features)
@@ -102,7 +63,7 @@ def test_monitor_leaves_purged_records_out_of_feature_drift(isolated_env: Path) 
     assert f"features of {UNITS} of {2 * UNITS} units purged by retention" in output
 
     # a real shift among the records still holding features still raises the alarm
-    _record(_population(rng, UNITS, arrears_rate=0.6), "S", date(2026, 11, 1))
+    _record(_population(rng, UNITS, arrears_rate=0.6), "S", n_closed=0, as_of=date(2026, 11, 1))
     code, report, output = _monitor(isolated_env, reference, "shifted")
     assert code == 3, output
     assert report["drifted"] == [DRIVER, "score"]

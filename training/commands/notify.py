@@ -20,16 +20,12 @@ import secrets as secrets_module
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import typer
 
 from features.tasks import names_in_words
 from training.errors import UserError, user_errors
-
-if TYPE_CHECKING:
-    from serving.store import WarningStore
 
 CLI_ACTOR = "system:cli"
 OVERDUE_ACTOR = "system:overdue"
@@ -157,7 +153,7 @@ def overdue(
             except UnknownDepartmentError as exc:
                 raise UserError(str(exc)) from None
         with _open_store() as store:
-            noted = _note_overdue(store, spec_task, department)
+            noted = store.note_overdue(actor=OVERDUE_ACTOR, task=spec_task, department=department)
             items = _all_overdue(store, spec_task)
     now = datetime.now(UTC)
     rows = []
@@ -176,27 +172,6 @@ def overdue(
             f"due {due.isoformat(timespec='minutes')}\tlate {late_h:.1f} h"
         )
     typer.echo(f"{len(rows)} overdue case(s); {len(noted)} newly overdue recorded")
-
-
-def _note_overdue(store: WarningStore, task: str | None, department: str | None) -> list[str]:
-    """Note the newly missed deadlines of the cases this command lists, and no others: a
-    sweep for one task or department leaves the other cases' events and webhooks to their own
-    sweep (or the service's). The store's `note_overdue` narrows by task only, so the sweep
-    runs here, in one write of the store's."""
-    from serving.store.common import utc_now
-    from serving.store.deadlines import note_overdue
-
-    now = utc_now()
-    return store.run_write(
-        lambda session: note_overdue(
-            session,
-            now=now,
-            actor=OVERDUE_ACTOR,
-            is_sqlite=store.is_sqlite,
-            task=task,
-            department=department,
-        )
-    )
 
 
 def _all_overdue(store, task: str | None) -> list[dict]:  # type: ignore[no-untyped-def]
