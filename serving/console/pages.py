@@ -8,6 +8,7 @@ in a worker thread because the store is synchronous.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -51,7 +52,7 @@ from serving.policy import allowed_transitions, decide, visible_scope
 from serving.store import WarningNotFound
 from serving.store.deadlines import DEADLINE_OF_STATUS
 from serving.store.models import OUTCOMES, STATUSES
-from serving.store.people import SignInRefused
+from serving.store.people import MAX_FAILED_SIGN_INS, SignInRefused
 from serving.store.privacy import MIN_PURPOSE_CHARS
 
 _WARNING_ID = re.compile(r"^W-[0-9a-f]{32}$")
@@ -106,10 +107,12 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
             name, password, lockout=timedelta(seconds=console.backend.settings.lockout_s)
         )
     except SignInRefused:
-        error = t("sign_in.failed")
-        locked_until = _locked_until(console, name)
-        if locked_until is not None:
-            error = t("sign_in.locked", until=case_view.local_time(locked_until.isoformat()))
+        # one message for every refusal: which names exist, or are locked, is not told
+        error = t(
+            "sign_in.failed",
+            attempts=MAX_FAILED_SIGN_INS + 1,
+            minutes=math.ceil(console.backend.settings.lockout_s / 60),
+        )
         response = console.render(
             "console/sign_in.html",
             lang,
@@ -129,17 +132,6 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
     set_cookie(response, request, COOKIE, session_token)
     clear_cookie(response, request, PRE_COOKIE)
     return response
-
-
-def _locked_until(console: Console, name: str) -> datetime | None:
-    """When a locked account opens again (None if it is not locked or does not exist)."""
-    try:
-        user = console.store.get_user(name)
-    except KeyError:
-        return None
-    if user.locked_until is None or user.locked_until <= datetime.now(UTC):
-        return None
-    return user.locked_until
 
 
 def sign_out(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
