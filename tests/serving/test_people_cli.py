@@ -74,6 +74,17 @@ def test_users_cli_walk_and_bad_input(isolated_env: Path) -> None:
     code, out, _ = _run("audit", "--actor", "cli")
     assert code == 0
     assert [line.split("\t")[2] for line in out.splitlines()] == ["user_created", "user_disabled"]
+    # --since takes a date or a time with its zone, as the API's `since` does
+    code, out, _ = _run("audit", "--actor", "cli", "--since", "2026-01-01T08:00:00+08:00")
+    assert code == 0 and len(out.splitlines()) == 2
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    code, out, _ = _run("audit", "--actor", "cli", "--since", later)
+    assert code == 0 and out.strip() == "no audit rows"
+    code, _, err = _run("audit", "--actor", "cli", "--since", "2026-01-01T08:00:00")
+    _one_error_line(code, err, "--since", "with its zone")
+    # no rows about a warning id at all: no such warning, and a non-zero exit for scripts
+    code, _, err = _run("audit", "--warning", "W-" + "0" * 32)
+    _one_error_line(code, err, "W-" + "0" * 32, "no warning has that id")
 
 
 def test_keys_bind_to_a_department_and_audit_and_purge_refuse_bad_input(

@@ -55,14 +55,26 @@ def read_password(from_stdin: bool) -> str:
 
 
 def parse_day(text: str | None, option: str) -> datetime | None:
-    """A date option as midnight UTC; a clear error for anything else."""
+    """A date option as midnight UTC, or a moment with its time zone (as the API's `since`
+    takes); a clear error for anything else."""
     if text is None:
         return None
     try:
         day = date.fromisoformat(text)
     except ValueError:
-        raise UserError(f"{option} must be a date like 2026-11-01, got {text!r}") from None
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        pass
+    else:
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise UserError(
+            f"{option} must be a date like 2026-11-01 or a time with its zone like "
+            f"2026-11-01T08:00:00+08:00, got {text!r}"
+        )
+    return moment.astimezone(UTC)
 
 
 def audit_line(row: dict[str, Any]) -> str:
@@ -202,7 +214,9 @@ def register(app: typer.Typer) -> None:
         actor: str | None = typer.Option(
             None, help="Every row by this actor (user:alice, key:ingest, or a bare name)."
         ),
-        since: str | None = typer.Option(None, help="Only rows on or after this date."),
+        since: str | None = typer.Option(
+            None, help="Only rows on or after this date (or time with its zone)."
+        ),
     ) -> None:
         """Print the audit log's story in order: for one warning, or one actor's."""
         with user_errors():
@@ -211,6 +225,9 @@ def register(app: typer.Typer) -> None:
             moment = parse_day(since, "--since")
             with open_store() as store:
                 rows = store.audit_rows(warning_id=warning, actor=actor, since=moment)
+            if not rows and warning is not None and moment is None:
+                # a warning's story starts with its raising: no rows at all, no such warning
+                raise UserError(f"no audit rows mention {warning}: no warning has that id")
         if not rows:
             typer.echo("no audit rows")
             return
