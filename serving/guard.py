@@ -137,6 +137,13 @@ class RequestGuard:
         route, _params, allowed = find(method, path)
         actor: Actor | None = None
         if route is None or route.action is not None:
+            given = [value for key, value in scope.get("headers", ()) if key == b"authorization"]
+            if len(given) > 1:
+                # which one would count is a guess a proxy and this service may make differently
+                await send_json(
+                    send, 400, {"error": f"send one Authorization header, got {len(given)}"}
+                )
+                return
             try:
                 actor = self.authenticate(header(scope, b"authorization"))
             except AuthError as exc:

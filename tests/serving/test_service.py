@@ -232,6 +232,14 @@ def test_every_v1_endpoint_needs_a_key_with_its_scope(
         wrong = "scorer" if scope != "score" else "reviewer"
         response = client.request(method, path, json=body, headers=served.headers(wrong))
         assert response.status_code == 403 and scope in response.json()["error"]
+        # two Authorization headers are refused, whichever of them is good
+        good = served.headers("all")["Authorization"]
+        for pair in ([good, "Basic x"], ["Basic x", good]):
+            response = client.request(
+                method, path, json=body, headers=[("Authorization", value) for value in pair]
+            )
+            assert response.status_code == 400, response.text
+            assert response.json() == {"error": "send one Authorization header, got 2"}
     for open_path in ("/livez", "/readyz", "/metrics", "/docs.json"):
         assert httpx.get(served.url + open_path).status_code == 200
 
