@@ -46,6 +46,18 @@ class EntityNotMaterialized(LookupError):
         self.missing = missing
 
 
+class OnlineStoreUnreadable(RuntimeError):
+    """A task's online features file exists but cannot be read (truncated, not Parquet, or
+    without the `entity_id` column): nothing can be looked up until it is materialized again."""
+
+    def __init__(self, slug: str, path: Path, cause: str) -> None:
+        super().__init__(
+            f"the materialized {slug} features cannot be read ({cause}); the operator runs "
+            f"`riskloop materialize --task {slug.replace('_', '-')}` again"
+        )
+        self.path = path
+
+
 def online_dir(data_dir: Path) -> Path:
     return data_dir / "online"
 
@@ -124,7 +136,15 @@ class OnlineStore:
         stamp = (stat.st_mtime_ns, stat.st_size)
         cached = self._loaded.get(slug)
         if cached is None or cached.stamp != stamp:
-            table = pd.read_parquet(path).set_index("entity_id", drop=False)
+            try:
+                table = pd.read_parquet(path)
+            except Exception as exc:  # pyarrow's errors for a damaged file have no common base
+                self._loaded.pop(slug, None)
+                cause = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                raise OnlineStoreUnreadable(slug, path, cause or type(exc).__name__) from exc
+            if "entity_id" not in table.columns:
+                raise OnlineStoreUnreadable(slug, path, "no entity_id column")
+            table = table.set_index("entity_id", drop=False)
             cached = _Loaded(stamp=stamp, table=table)
             self._loaded[slug] = cached
         return cached.table
@@ -137,6 +157,7 @@ class OnlineStore:
 
         Raises:
             EntityNotMaterialized: naming the ids (the caller's own) that have no row.
+            OnlineStoreUnreadable: the task's file is damaged.
         """
         table = self._table(slug)
         hashes = {entity: pseudonymise(entity) for entity in dict.fromkeys(entity_ids)}

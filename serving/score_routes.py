@@ -40,7 +40,12 @@ from serving.encoding import (
     service_results,
 )
 from serving.guard import request_actor
-from serving.online_store import DISTRICT, EntityNotMaterialized, OnlineStore
+from serving.online_store import (
+    DISTRICT,
+    EntityNotMaterialized,
+    OnlineStore,
+    OnlineStoreUnreadable,
+)
 from serving.routes import api, declare
 from serving.store import PreparedScore, ScoreWrite, WarningStore, is_outage
 from serving.store.sqlite import SerialisedJSON, serialised
@@ -103,6 +108,11 @@ class ScoringService:
             # BentoML copies the context's status onto a returned Response: set both
             ctx.response.status_code = 404
             return json_response({"error": str(exc)}, status=404)
+        except OnlineStoreUnreadable as exc:
+            # the operator's to repair; the caller may retry once it is materialized again
+            logger.warning("request refused: %s (%s)", exc, exc.path)
+            ctx.response.status_code = 503
+            return json_response({"error": str(exc)}, status=503)
         except Exception as exc:
             if not is_outage(exc):
                 raise

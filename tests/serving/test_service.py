@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,34 @@ def test_entity_ids_score_like_their_materialized_records(served: Served, task: 
         assert a["score"] == b["score"] and a["reasons"] == b["reasons"]
     missing = score(served, task, {"entity_ids": [ids[0], "NO-SUCH-ENTITY"]})
     assert missing.status_code == 404 and "NO-SUCH-ENTITY" in missing.json()["error"]
+
+
+def test_a_damaged_online_file_is_a_503_naming_the_repair(served: Served) -> None:
+    """A truncated online features file: lookups answer 503 naming `materialize` (one line
+    in the log, no traceback); records sent in full still score; the file put back is read
+    again without a restart."""
+    task = "dispute-escalation"
+    path = online_path(SLUGS[task], served.root / "data")
+    frame = materialized(served, task)
+    ids = frame["entity_id"].astype(str).head(3).tolist()
+    rows = as_records(task, frame.head(2))
+    good = path.read_bytes()
+    logged = served.log.stat().st_size
+    try:
+        path.write_bytes(good[: len(good) // 2])
+        damaged = score(served, task, {"entity_ids": ids})
+        assert damaged.status_code == 503, damaged.text
+        assert "riskloop materialize --task dispute-escalation" in damaged.json()["error"]
+        assert score(served, task, {"records": rows, "explain": False}).status_code == 200
+    finally:
+        tmp = path.with_name(".restore.tmp")
+        tmp.write_bytes(good)
+        os.replace(tmp, path)
+    assert score(served, task, {"entity_ids": ids}).status_code == 200
+    with served.log.open("rb") as log:
+        log.seek(logged)
+        written = log.read().decode(errors="replace")
+    assert "cannot be read" in written and "Traceback" not in written
 
 
 def _metric_by_label(served: Served, metric: str, label: str) -> dict[str, float]:
