@@ -18,8 +18,12 @@ The parts, each in its own module:
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
+import os
+import signal
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -51,10 +55,29 @@ _PERIODIC_ACTOR = "system:reload-check"
 assert warnings_routes.v1_route is not None  # its routes register on import
 
 
+def _end_with_the_arbiter() -> None:
+    """In a BentoML worker on Linux: SIGTERM when the arbiter (`riskloop serve`) dies.
+
+    The worker runs in a process group of its own, so a `riskloop serve` killed with SIGKILL
+    (which it cannot pass on) would leave the worker answering on the port. The kernel's
+    parent-death signal ends it as SIGTERM does: in-flight requests finish, then it exits.
+    """
+    from bentoml._internal.context import server_context
+
+    if sys.platform != "linux" or server_context.worker_index is None:
+        return
+    pr_set_pdeathsig = 1  # <linux/prctl.h>
+    if ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM) != 0:
+        logger.warning("cannot ask to end with the arbiter (errno %d)", ctypes.get_errno())
+    elif os.getppid() == 1:  # the arbiter was gone before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 class _RiskloopService(ScoringService):
     """Scores every task with its champion; records warnings; follows the alias."""
 
     def __init__(self) -> None:
+        _end_with_the_arbiter()
         settings = get_settings()
         self.settings = settings
         redact_request_logs()  # refused requests' values (raw ids among them) stay out of the log

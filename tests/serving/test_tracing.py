@@ -3,14 +3,20 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+from pathlib import Path
+
 import httpx
+import pytest
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 
 from serving.tracing import without_idle_tracing
-from tests.processes import free_port, stop_process_group
+from tests.processes import descendants, free_port, stop_process_group
 
 from .conftest import Served, start_service
 from .test_service import as_records, materialized
@@ -47,7 +53,8 @@ def test_the_server_makes_no_spans_without_an_exporter(served: Served) -> None:
 
 def test_the_server_traces_requests_when_an_exporter_is_configured(served: Served) -> None:
     """The documented way to switch tracing on reaches the worker: BentoML's own middleware
-    wraps every request again."""
+    wraps every request again. (This test's own server then ends as a crash would end it: a
+    SIGKILL of the arbiter alone, which cannot pass it on, still ends the worker.)"""
     options = "services.riskloop.tracing.exporter_type=in_memory"
     port = free_port()
     process, log = start_service(served.root, port, {"BENTOML_CONFIG_OPTIONS": options})
@@ -55,5 +62,23 @@ def test_the_server_traces_requests_when_an_exporter_is_configured(served: Serve
         assert process.poll() is None, log.read_text()[-4000:]
         answer = _score(f"http://127.0.0.1:{port}", served)
         assert len(answer.headers[REQUEST_ID]) == 16, answer.headers  # a span id, in hex
+        workers = descendants(process.pid)
+        assert workers, "the service has no worker process"
+        os.kill(process.pid, signal.SIGKILL)  # the arbiter only: its workers run in their own group
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+            time.sleep(0.2)
+        assert not any(_alive(pid) for pid in workers), "a worker outlived its killed arbiter"
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/livez", timeout=5)
     finally:
         stop_process_group(process)
+
+
+def _alive(pid: int) -> bool:
+    """Still running (a zombie waiting for its reaper counts as ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
