@@ -449,11 +449,13 @@ class AuditRow(BaseModel):
 
 
 class AuditList(BaseModel):
-    """Audit rows in the order they were written."""
+    """Audit rows in the order they were written; `next_after_id` is set when `limit` cut the
+    answer short: pass it as `after_id` for the rows that follow."""
 
     model_config = _RESPONSE
 
     items: list[AuditRow]
+    next_after_id: int | None = None
 
 
 class SessionCreate(BaseModel):

@@ -441,19 +441,32 @@ def read_audit(
     warning_id: str | None = Query(default=None, max_length=40, pattern=schemas.PLAIN_TEXT),
     actor: str | None = Query(default=None, max_length=200, pattern=schemas.PLAIN_TEXT),
     since: schemas.IsoDateTime | None = None,
+    after_id: int = Query(default=0, ge=0, le=2**62),
     limit: int = Query(default=500, ge=1, le=5000),
 ) -> schemas.AuditList:
-    """The audit log in order, for one warning, one actor, or since a moment. The read is
-    audited itself (`audit_read`, with the filter and the rows returned): a warning's story
-    shows its notes, departments and reveal purposes, so reading it is a look at the case."""
-    rows = service.store.audit_rows(warning_id=warning_id, actor=actor, since=since, limit=limit)
-    asked = {"warning_id": warning_id, "of_actor": actor, "since": since and since.isoformat()}
+    """The audit log in order, for one warning, one actor, or since a moment; `after_id` pages
+    on (the answer's `next_after_id`). The read is audited itself (`audit_read`, with the
+    filter and the rows returned): a warning's story shows its notes, departments and reveal
+    purposes, so reading it is a look at the case."""
+    rows = service.store.audit_rows(
+        since_id=after_id, warning_id=warning_id, actor=actor, since=since, limit=limit + 1
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    asked = {
+        "warning_id": warning_id,
+        "of_actor": actor,
+        "since": since and since.isoformat(),
+        "after_id": after_id or None,
+    }
     service.store.audit(
         actor=request_actor(request).audit_name,
         action="audit_read",
         detail={**{k: v for k, v in asked.items() if v is not None}, "rows": len(rows)},
     )
-    return schemas.AuditList.model_validate({"items": rows})
+    return schemas.AuditList.model_validate(
+        {"items": rows, "next_after_id": rows[-1]["id"] if more else None}
+    )
 
 
 @v1_route(

@@ -381,3 +381,30 @@ def test_a_read_of_the_audit_log_is_audited_and_part_of_the_cases_story(served: 
     read = after[-1]
     assert (read["actor"], read["action"]) == ("key:every", "audit_read")
     assert read["detail"] == {"warning_id": warning_id, "rows": 1}
+
+
+def test_the_audit_log_pages_on_with_after_id(served: Served) -> None:
+    """`limit` cuts a read short with `next_after_id`; passing it as `after_id` reads on, and
+    the pages joined are the whole log of the filter, each row once."""
+    task = "wage-arrears"
+    headers = served.headers("every")
+    with served.client() as client:
+        for i in range(5):  # score requests of the scorer key: five audit rows at least
+            body = {"records": [{"entity_id": f"page-audit-{i}"}], "explain": False}
+            scored = client.post(f"/v1/{task}/score", json=body, headers=served.headers("scorer"))
+            assert scored.status_code == 200, scored.text
+        whole = client.get("/v1/audit", params={"actor": "key:scorer"}, headers=headers).json()
+        assert whole["next_after_id"] is None and len(whole["items"]) >= 5
+        pages, after = [], 0
+        while True:
+            params = {"actor": "key:scorer", "limit": 2, "after_id": after}
+            page = client.get("/v1/audit", params=params, headers=headers).json()
+            pages.append(page)
+            if page["next_after_id"] is None:
+                break
+            assert page["next_after_id"] == page["items"][-1]["id"] and len(page["items"]) == 2
+            after = page["next_after_id"]
+        bad = client.get("/v1/audit", params={"after_id": -1}, headers=headers)
+    assert [row for page in pages for row in page["items"]] == whole["items"]
+    assert len(pages) == (len(whole["items"]) + 1) // 2  # no empty last page
+    assert bad.status_code == 422 and "after_id" in bad.text
