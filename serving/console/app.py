@@ -16,6 +16,7 @@ allowing only this origin, `nosniff`, `same-origin` referrers, `no-store`).
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from serving.console.sessions import (
     new_token,
     tokens_match,
 )
+from serving.console.shown import ShownOnce
 from serving.policy import Actor, decide
 from serving.store import (
     OUTAGE_MESSAGE,
@@ -129,6 +131,7 @@ class Console:
             absolute_s=settings.console_absolute_s,
         )
         self.queries = ConsoleQueries(backend.store.engine)
+        self.shown = ShownOnce()  # revealed identities, each for the one page that shows it
         self.templates = pages_environment("serving.console")
         self._departments: dict[str, dict[str, Any]] | None = None
         self._departments_read = 0.0
@@ -173,9 +176,11 @@ class Console:
         **context: Any,
     ) -> Response:
         """A page in `lang` with the layout's common context and the security headers."""
-        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        # a page's own address, to come back to (a revealed identity's spent ticket left out)
+        kept = [(k, v) for k, v in request.query_params.multi_items() if k != "shown"]
+        here = request.url.path + (f"?{urlencode(kept)}" if kept else "")
         other = "en" if lang == "zh" else "zh"
-        query = dict(request.query_params)
+        query = dict(kept)
         query["lang"] = other
         html = self.templates.get_template(template).render(
             prefix=PREFIX,
@@ -204,12 +209,20 @@ def secured(response: Response, policy: str = CONTENT_SECURITY_POLICY) -> Respon
     return response
 
 
+# a form's address answers POST only: the page to return to is the case it acted on
+_FORM_TARGET = re.compile(rf"^{PREFIX}/cases/(?P<case>[^/?#]+)/(?:act|reveal)(?:[?#].*)?$")
+
+
 def safe_next(value: str | None) -> str:
-    """A page to return to after sign-in: only a console path, never another site."""
+    """A page to return to after sign-in or a language switch: only a console path, never
+    another site, and a page a GET can open (a case's form address gives the case page)."""
     if not value or not value.startswith(f"{PREFIX}/") or value.startswith("//"):
         return f"{PREFIX}/queue"
     if "\\" in value or any(ord(char) < 32 for char in value):
         return f"{PREFIX}/queue"
+    form_target = _FORM_TARGET.match(value)
+    if form_target is not None:
+        return f"{PREFIX}/cases/{form_target['case']}"
     return value
 
 
@@ -429,6 +442,8 @@ def _guarded(
         query = {"next": safe_next(asked)}
         if why in ("idle", "absolute"):
             query["expired"] = "1"
+            if form is not None and _FORM_TARGET.match(request.url.path):
+                query["unsaved"] = "1"  # the step the case's form asked for was not made
             query["lang"] = _lang_of(console, console.sessions.user_of(request.cookies.get(COOKIE)))
         return redirect(f"{PREFIX}/sign-in?{urlencode(query)}")
     user = _user_named(console, session.user_name)

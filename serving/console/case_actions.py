@@ -9,6 +9,7 @@ field and the text kept, so nothing typed is lost.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -28,6 +29,7 @@ from serving.console.app import (
 )
 from serving.console.i18n import Messages
 from serving.console.pages import load_case, render_case, rule_in_words, task_departments
+from serving.console.shown import Shown
 from serving.policy import TRANSITIONS, allowed_transitions, decide
 from serving.store import StaleWarning, TransitionError
 from serving.store.free_text import without_refused
@@ -258,6 +260,8 @@ def reveal(console: Console, request: Request, visit: Visit, form: FormData | No
     except IdentityUnavailable:  # the store says why in English; the page says it in words
         message = visit.t("reveal.unavailable")
         return render_case(console, request, visit, warning, status=409, form_error=message)
-    return render_case(
-        console, request, visit, warning, revealed={"identity": identity, "purpose": purpose}
+    # answered by a redirect (Back and Reload do not reveal again), the identity held once
+    ticket = console.shown.hold(
+        visit.session.key, warning["id"], Shown(identity=identity, purpose=purpose)
     )
+    return redirect(f"{PREFIX}/cases/{warning['id']}?{urlencode({'shown': ticket})}#revealed")

@@ -76,7 +76,7 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
     t = Messages(lang)
     notice = ""
     if params.get("expired") == "1":
-        notice = t("sign_in.expired")
+        notice = t("sign_in.expired_unsaved" if params.get("unsaved") == "1" else "sign_in.expired")
     elif params.get("out") == "1":
         notice = t("sign_in.signed_out")
     next_page = safe_next(params.get("next"))
@@ -385,7 +385,15 @@ def case(console: Console, request: Request, visit: Visit, _form: FormData | Non
     warning = load_case(console, request, visit, "warning_page")
     if isinstance(warning, Response):
         return warning
-    return render_case(console, request, visit, warning, flash=_flash(request, visit))
+    ticket = request.query_params.get("shown")
+    if ticket is None:
+        return render_case(console, request, visit, warning, flash=_flash(request, visit))
+    shown = console.shown.take(ticket, visit.session.key, warning["id"])
+    if shown is None:  # reloaded, or opened later: the identity was for one page only
+        gone = {"kind": "note", "text": visit.t("reveal.gone")}
+        return render_case(console, request, visit, warning, flash=gone)
+    revealed = {"identity": shown.identity, "purpose": shown.purpose}
+    return render_case(console, request, visit, warning, revealed=revealed)
 
 
 def _flash(request: Request, visit: Visit) -> dict[str, str] | None:

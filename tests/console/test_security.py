@@ -73,6 +73,34 @@ def test_an_expired_session_signs_in_again_and_returns_to_the_page(
     assert ended
 
 
+def test_a_step_sent_after_the_session_timed_out_is_said_to_be_unsaved(
+    person: Any, console_service: Console
+) -> None:
+    """The dispatch a supervisor sends after the idle time-out is not made: the sign-in page
+    says so (not only that the session ended), and signing in returns to the case, still open."""
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = sup.open_case()
+    form = sup.page.locator("form[aria-labelledby='act-dispatch']")
+    form.locator("select[name=department]").select_option("labour_inspection")
+    console_service.age_session(3600, "last_seen_at")
+    form.get_by_role("button").click()
+    sup.page.wait_for_load_state()
+    assert "/console/sign-in" in sup.page.url and "unsaved=1" in sup.page.url
+    notice = sup.page.locator("main").inner_text()
+    assert "登录已超时" in notice and "刚才提交的操作未保存" in notice
+    sup.page.locator("#name").fill("sup")
+    sup.page.locator("#password").fill(PASSWORD)
+    sup.page.locator("form.stack button[type=submit]").click()
+    sup.page.wait_for_load_state()
+    assert sup.page.url == f"{console_service.url}/console/cases/{warning_id}"
+    assert console_service.case_state(warning_id)[0] == "open"
+    # a plain page opened after the time-out keeps the plain message
+    console_service.age_session(3600, "last_seen_at")
+    sup.go("/console/queue")
+    assert "未保存" not in sup.page.locator("main").inner_text()
+
+
 def test_a_note_with_a_script_shows_as_text(person: Any, console_service: Console) -> None:
     sup = person()
     dialogs: list[str] = []
@@ -238,6 +266,14 @@ def test_reveal_needs_a_purpose_and_is_audited(person: Any, console_service: Con
     assert "reveal-help" in described
     assert [error for error in sup.watch.errors if "400" not in error] == []
     sup.watch.errors.clear()  # the browser logs the refusal's 400 as a console error
+    # the refusal's page sits at the form's address (POST only): switching the language there
+    # opens the case in the other language, not a "method not allowed" page
+    assert sup.page.url.endswith("/reveal")
+    for lang in ("en", "zh"):
+        sup.page.locator("header form[action$='/lang'] button").click()
+        sup.page.wait_for_load_state()
+        assert sup.page.url.endswith(f"/console/cases/{warning_id}")
+        assert sup.page.locator("html").get_attribute("lang").startswith(lang)
     form = sup.page.locator("form[aria-labelledby='act-reveal']")
     form.locator("textarea[name=purpose]").fill("核实欠薪线索，联系企业")
     form.get_by_role("button").click()
@@ -250,6 +286,23 @@ def test_reveal_needs_a_purpose_and_is_audited(person: Any, console_service: Con
     )
     assert rows and rows[-1][0] == "user:sup" and "核实欠薪线索" in rows[-1][1]
     assert identity not in sup.page.url
+    # the reveal's answer was a redirect: a reload neither reveals again nor shows it again
+    assert f"/console/cases/{warning_id}?shown=" in sup.page.url
+    sup.page.reload()
+    assert sup.page.locator("#revealed").count() == 0
+    assert identity not in sup.page.content()
+    assert "身份信息只显示一次" in sup.page.locator("main").inner_text()
+    assert len(
+        console_service.sql(
+            "SELECT id FROM audit_log WHERE action = 'identity_reveal' AND detail LIKE ?",
+            f"%{warning_id}%",
+        )
+    ) == len(rows)
+    # a language switch there keeps the case and leaves the spent ticket behind
+    sup.page.locator("header form[action$='/lang'] button").click()
+    sup.page.wait_for_load_state()
+    assert sup.page.url.endswith(f"/console/cases/{warning_id}")
+    assert sup.page.locator("html").get_attribute("lang") == "en"
     auditor = person()
     auditor.sign_in("audit")
     auditor.go(f"/console/cases/{warning_id}")
