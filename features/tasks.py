@@ -81,6 +81,9 @@ class Task:
         audit_columns: non-feature columns of the dataset kept for fairness audits; every
             task has `DISTRICT_COLUMN`, which also travels with each warning.
         intended_use: the model card's intended-use paragraph.
+        title_zh / unit_zh / label_zh / intended_use_zh: the task's Chinese name (the
+            console's `task.<name>` message says the same) and `unit`, `label` and
+            `intended_use` in Chinese, for the model report's Chinese edition.
         catalog_constant: the `features.catalog` constant holding the task's feature entries.
         tables_constant: the `features.schemas` constant holding its raw-table contract.
         builder_module: the feature module (`build_features`, `build_labelled_dataset`, ...).
@@ -104,6 +107,10 @@ class Task:
     scored_once: bool
     audit_columns: tuple[str, ...]
     intended_use: str
+    title_zh: str
+    unit_zh: str
+    label_zh: str
+    intended_use_zh: str
     catalog_constant: str
     tables_constant: str
     builder_module: str
@@ -169,6 +176,13 @@ TASKS: dict[str, Task] = {
                 "visits within their capacity. A warning asks a person to look; it is never a "
                 "sanction or a finding."
             ),
+            title_zh="欠薪风险",
+            unit_zh="企业×月",
+            label_zh="观察日后3个自然月内首次发生欠薪",
+            intended_use_zh=(
+                "每月对登记在册的企业开展未来三个月的欠薪风险筛查，帮助劳动保障监察机构和乡镇（街道）"
+                "劳动保障所在处置能力范围内安排走访。预警只提示需要有人核查，绝不构成处罚或认定。"
+            ),
             catalog_constant="WAGE_ARREARS",
             tables_constant="WAGE_ARREARS_TABLES",
             builder_module="features.wage_arrears",
@@ -192,6 +206,13 @@ TASKS: dict[str, Task] = {
                 "victimisation risk in the next 30 days, so the anti-fraud centre and community "
                 "police can warn and dissuade in time. It protects potential victims and must "
                 "never be used against them."
+            ),
+            title_zh="电信诈骗风险",
+            unit_zh="居民×月",
+            label_zh="观察日后30天内遭受电信网络诈骗",
+            intended_use_zh=(
+                "每月对存在涉诈风险暴露信号的居民开展未来30天电信网络诈骗受害风险筛查，帮助反诈中心"
+                "和社区民警及时预警劝阻。模型用于保护潜在受害人，绝不能用来针对他们。"
             ),
             catalog_constant="TELECOM_FRAUD",
             tables_constant="TELECOM_FRAUD_TABLES",
@@ -217,6 +238,13 @@ TASKS: dict[str, Task] = {
                 "Scoring each registered dispute seven days after registration for escalation "
                 "in the next 90 days (repeat or higher petition, police case, group incident), "
                 "so mediators and township centres can prioritise follow-up."
+            ),
+            title_zh="矛盾纠纷升级风险",
+            unit_zh="纠纷（每件）",
+            label_zh=("登记满7天后的90天内发生升级（重复访或越级访、公安立案、群体性事件）"),
+            intended_use_zh=(
+                "每件矛盾纠纷登记满7天时，对其后90天内升级（重复访或越级访、公安立案、群体性事件）"
+                "的风险评分，帮助调解员和乡镇（街道）综治中心确定跟进的优先次序。"
             ),
             catalog_constant="DISPUTE_ESCALATION",
             tables_constant="DISPUTE_ESCALATION_TABLES",

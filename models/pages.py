@@ -44,6 +44,8 @@ __all__ = [
     "format_value",
     "png_data_uri",
     "render",
+    "report_edition",
+    "report_file_name",
     "stylesheet",
 ]
 
@@ -54,6 +56,27 @@ class Cell:
 
     value: object
     css_class: str | None = None
+
+
+#: The model report's editions; the English file's name has no language suffix.
+REPORT_LANGS: tuple[str, ...] = ("en", "zh")
+
+
+def report_file_name(task: str, version: object, lang: str = "en") -> str:
+    """A model report's file: `<task>-v<N>.html` in English, `<task>-v<N>.zh.html` in Chinese.
+
+    `riskloop report` writes these names and the console reads them, so both ask here.
+    """
+    return f"{task}-v{version}" + ("" if lang == "en" else f".{lang}") + ".html"
+
+
+def report_edition(name: str) -> tuple[str, str]:
+    """A report file's English name and its language (`a-v1.zh.html` -> `a-v1.html`, `zh`)."""
+    for lang in REPORT_LANGS[1:]:
+        suffix = f".{lang}.html"
+        if name.endswith(suffix):
+            return name.removesuffix(suffix) + ".html", lang
+    return name, "en"
 
 
 CITY_TIME = ZoneInfo("Asia/Shanghai")  # the simulated city's clock (UTC+8)

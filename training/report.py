@@ -8,6 +8,9 @@ of `training.report_metrics`, so tests can check them against a direct computati
 module draws the charts and gathers each section's context, and `templates/report.html`
 (extending the shared layout of `models.pages`) lays it out.
 
+Two editions share the template and the section ids: English (`lang="en"`, feature labels in
+both languages) and Chinese (`lang="zh"`), every text from `training.report_words`.
+
 Entity identifiers never appear in the report: it is logged to MLflow, where raw identifiers
 must not go.
 """
@@ -28,6 +31,7 @@ from features.tasks import get_task
 from models import pages
 from models.explain_plots import (
     Contribution,
+    PlotLanguage,
     beeswarm_png,
     dependence_png,
     display_value,
@@ -61,6 +65,7 @@ from training.report_metrics import (
     reliability_bins,
     sample_positions,
 )
+from training.report_words import REPORT_LANGS, Words, words
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -73,36 +78,10 @@ SECTION_IDS = (
     "fidelity",
     "warnings-sample",
 )
-SECTION_TITLES = (
-    "1. Model card",
-    "2. Performance on the test slice",
-    "3. Global explanations",
-    "4. Fairness by audit group",
-    "5. Explanation fidelity against the simulated truth",
-    "6. Sample warnings",
-)
-CONTENTS = (
-    "Model card",
-    "Performance",
-    "Global explanations",
-    "Fairness",
-    "Explanation fidelity",
-    "Sample warnings",
-)
 # TreeSHAP rows for the global explanations (a seeded sample beyond this).
 MAX_EXPLAINED_ROWS = 20_000
 DEPENDENCE_PLOTS = 4
 SAMPLE_WARNINGS_PER_LEVEL = 2
-
-KNOWN_LIMITS: tuple[str, ...] = (
-    "Trained and evaluated on a simulated city: figures describe that city, not a real one.",
-    "Labels record detection, not occurrence: under-reported groups look safer than they are.",
-    "Interventions change outcomes: a prevented event is not a false alarm, and a model "
-    "retrained on closed warnings learns from the city's own actions.",
-    "Thresholds come from capacity on the validation slice; a shifted population changes "
-    "the warning volume (watch `riskloop monitor`).",
-    "Reasons are SHAP contributions of the model, not causes: they say what moved the score.",
-)
 
 
 @dataclass(frozen=True)
@@ -116,7 +95,8 @@ class RunInfo:
         params: the run's logged parameters (as-of ranges, row counts, fingerprint, ...).
         git_commit: the code's commit.
         train_rows / train_positive_rate: the training slice, when rebuilt for the report.
-        data_note: how the test slice was obtained (and whether it matches the run's data).
+        test_source: the raw folder the test slice was rebuilt from ("" when given directly).
+        test_fingerprint: that rebuilt dataset's fingerprint, compared with the run's.
     """
 
     name: str = ""
@@ -128,7 +108,8 @@ class RunInfo:
     git_commit: str = ""
     train_rows: int | None = None
     train_positive_rate: float | None = None
-    data_note: str = ""
+    test_source: str = ""
+    test_fingerprint: str = ""
 
 
 # ---------------------------------------------------------------- scoring and charts
@@ -154,9 +135,24 @@ def _score_test_slice(model: RiskModel, frame: pd.DataFrame, max_rows: int) -> _
     return _Scored(arrays, rows, explained.contributions, explained.base_value)
 
 
-def _label(feature: FeatureDef, bilingual: bool = True) -> str:
-    language = plot_language("en")
-    return language.both(feature.label_en, feature.label_zh) if bilingual else feature.label_en
+@dataclass(frozen=True)
+class _Edition:
+    """The language of one edition: its page words, its charts' language and their words."""
+
+    page: Words
+    plot: PlotLanguage
+
+    @property
+    def chart(self) -> Words:
+        """Chart texts in the language the charts are drawn in (English without a CJK font)."""
+        return words(self.plot.lang)
+
+    def label(self, feature: FeatureDef) -> str:
+        """A feature's chart label: both languages in the English edition, Chinese in the
+        Chinese one (English when no CJK font can draw it)."""
+        if self.page.lang == "en":
+            return self.plot.both(feature.label_en, feature.label_zh)
+        return self.plot.pick(feature.label_en, feature.label_zh)
 
 
 def _kind(feature: FeatureDef, roles: FeatureRoles) -> str:
@@ -178,55 +174,81 @@ def _numeric_values(model: RiskModel, frame: pd.DataFrame) -> np.ndarray:
     return np.column_stack(columns) if columns else np.empty((len(frame), 0))
 
 
-def _horizon(model: RiskModel) -> str:
+def _horizon(model: RiskModel, t: Words) -> str:
     spec = model.spec
     if spec.horizon_months:
-        return f"{spec.horizon_months} calendar months"
-    return f"{spec.horizon_days} days"
+        return t("card.horizon_months", n=spec.horizon_months)
+    return t("card.horizon_days", n=spec.horizon_days)
+
+
+def _data_note(run_info: RunInfo, t: Words) -> str:
+    """Where the test slice came from, and whether its data is the training run's."""
+    if not run_info.test_source:
+        return ""
+    logged = run_info.params.get("dataset_fingerprint")
+    key = (
+        "card.data_changed"
+        if logged and logged != run_info.test_fingerprint
+        else "card.data_rebuilt"
+    )
+    return t(key, raw=run_info.test_source, fingerprint=run_info.test_fingerprint, logged=logged)
 
 
 def _model_card(
-    model: RiskModel, test: pd.DataFrame, run_info: RunInfo, truth: Truth | None
+    model: RiskModel, test: pd.DataFrame, run_info: RunInfo, truth: Truth | None, t: Words
 ) -> dict[str, Any]:
     """The model card's facts: what the model is, where it came from, how it warns."""
     spec = model.spec
+    task = get_task(spec.slug)
     params = run_info.params
     train_rows = run_info.train_rows if run_info.train_rows is not None else params.get("n_train")
     test_positive = float(test["label"].mean()) if len(test) else math.nan
+    chinese = t.lang == "zh"
     card = [
-        ("Task", f"{spec.task} ({spec.slug})"),
-        ("Unit", spec.unit),
-        ("Label", spec.label),
-        ("Horizon", _horizon(model)),
+        ("card.task", t("card.task_value", title=task.title_zh, task=spec.task, slug=spec.slug)),
+        ("card.unit", task.unit_zh if chinese else spec.unit),
+        ("card.label", task.label_zh if chinese else spec.label),
+        ("card.horizon", _horizon(model, t)),
         (
-            "Model",
-            f"{run_info.name or spec.registered_model_name} version {run_info.version or '–'}"
-            + (f" (alias {run_info.alias})" if run_info.alias else ""),
+            "card.model",
+            t(
+                "card.model_value",
+                name=run_info.name or spec.registered_model_name,
+                version=run_info.version or "–",
+            )
+            + (t("card.alias", alias=run_info.alias) if run_info.alias else ""),
         ),
-        ("MLflow run", run_info.run_id or "–"),
-        ("Trained at", run_info.trained_at or "–"),
-        ("Code commit", run_info.git_commit or "–"),
-        ("Feature catalog", f"{spec.catalog_version}, {len(spec.features)} features"),
-        ("Training data (as-of range)", params.get("train_as_of", "") or "–"),
-        ("Training rows", train_rows if train_rows is not None else "–"),
-        ("Training positive rate", pages.format_share(run_info.train_positive_rate)),
-        ("Validation as-of range", params.get("valid_as_of", "–")),
+        ("card.run", run_info.run_id or "–"),
+        ("card.trained_at", run_info.trained_at or "–"),
+        ("card.commit", run_info.git_commit or "–"),
         (
-            "Calibrator fitted on",
-            f"{int(params['n_calibration']):,} held-out rows (validation slice plus "
-            "purge-gap rows of entities with no training row)"
+            "card.catalog",
+            t("card.catalog_value", version=spec.catalog_version, n=len(spec.features)),
+        ),
+        ("card.train_range", params.get("train_as_of", "") or "–"),
+        ("card.train_rows", train_rows if train_rows is not None else "–"),
+        ("card.train_rate", pages.format_share(run_info.train_positive_rate)),
+        ("card.valid_range", params.get("valid_as_of", "–")),
+        (
+            "card.calibrator",
+            t("card.calibration_rows", n=f"{int(params['n_calibration']):,}")
             if "n_calibration" in params
-            else "the validation slice",
+            else t("card.calibration_valid"),
         ),
         (
-            "Test slice",
-            f"{len(test):,} rows, as-of {test['as_of'].min():%Y-%m-%d}.."
-            f"{test['as_of'].max():%Y-%m-%d}, positive rate {pages.format_share(test_positive)}"
+            "card.test",
+            t(
+                "card.test_value",
+                rows=f"{len(test):,}",
+                first=f"{test['as_of'].min():%Y-%m-%d}",
+                last=f"{test['as_of'].max():%Y-%m-%d}",
+                rate=pages.format_share(test_positive),
+            )
             if len(test)
-            else "empty",
+            else t("card.test_empty"),
         ),
-        ("Dataset fingerprint", params.get("dataset_fingerprint", "–")),
-        ("Ground truth", "simulated city truth files" if truth is not None else "not available"),
+        ("card.fingerprint", params.get("dataset_fingerprint", "–")),
+        ("card.truth", t("card.truth_files") if truth is not None else t("card.truth_none")),
     ]
     lightgbm = {
         **vars(model.params_),
@@ -235,93 +257,102 @@ def _model_card(
     }
     capacities: dict[str, float] = {c.level: c.share for c in spec.capacities}
     return {
-        "card": card,
+        "card": [(t(key), value) for key, value in card],
         "parameters": sorted(lightgbm.items()),
         "thresholds": [
             [
-                level,
+                t.level(level),
                 pages.format_share(capacities.get(level)),
                 f"{getattr(model.thresholds_, level):.4f}",
             ]
             for level in WARNING_LEVELS
         ],
-        "intended_use": get_task(spec.slug).intended_use,
-        "known_limits": KNOWN_LIMITS,
-        "data_note": run_info.data_note,
+        "intended_use": task.intended_use_zh if chinese else task.intended_use,
+        "data_note": _data_note(run_info, t),
     }
 
 
 def _curve_png(
+    edition: _Edition,
     title: str,
     xlabel: str,
     ylabel: str,
     curves: Sequence[tuple[str, np.ndarray, np.ndarray]],
     diagonal: bool,
 ) -> bytes:
-    language = plot_language("en")
+    chance = edition.chart("chart.chance")
 
     def paint(fig: Figure) -> None:
         ax = fig.add_subplot()
         for name, x, y in curves:
             ax.plot(x, y, label=name, linewidth=1.6)
         if diagonal:
-            ax.plot([0, 1], [0, 1], linestyle=":", color="#7f8c8d", label="chance")
+            ax.plot([0, 1], [0, 1], linestyle=":", color="#7f8c8d", label=chance)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize=8)
 
-    return draw_png(language, 5.2, 4.0, paint)
+    return draw_png(edition.plot, 5.2, 4.0, paint)
 
 
-def _reliability_png(label: np.ndarray, scores: np.ndarray, bins: int = 10) -> bytes:
-    language = plot_language("en")
+def _reliability_png(
+    edition: _Edition, label: np.ndarray, scores: np.ndarray, bins: int = 10
+) -> bytes:
     mean_score, observed = reliability_bins(label, scores, bins)
+    c = edition.chart
 
     def paint(fig: Figure) -> None:
         ax = fig.add_subplot()
         top = float(max(mean_score.max(initial=0.0), observed.max(initial=0.0), 1e-3)) * 1.05
-        ax.plot([0, top], [0, top], linestyle=":", color="#7f8c8d", label="perfect calibration")
-        ax.plot(mean_score, observed, marker="o", label="model (score deciles)")
+        ax.plot([0, top], [0, top], linestyle=":", color="#7f8c8d", label=c("chart.perfect"))
+        ax.plot(mean_score, observed, marker="o", label=c("chart.model_deciles"))
         ax.set_xlim(0, top)
         ax.set_ylim(0, top)
-        ax.set_xlabel("mean calibrated score in bin (probability)")
-        ax.set_ylabel("observed positive rate in bin")
-        ax.set_title("Reliability: observed rate vs. score")
+        ax.set_xlabel(c("chart.reliability_x"))
+        ax.set_ylabel(c("chart.reliability_y"))
+        ax.set_title(c("chart.reliability"))
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", fontsize=8)
 
-    return draw_png(language, 5.2, 4.0, paint)
+    return draw_png(edition.plot, 5.2, 4.0, paint)
 
 
 def _performance_charts(
-    label: np.ndarray, scores: np.ndarray, true_prob: np.ndarray | None
+    edition: _Edition, label: np.ndarray, scores: np.ndarray, true_prob: np.ndarray | None
 ) -> list[tuple[bytes, str]]:
     """ROC and precision-recall curves (model and oracle) and the reliability plot."""
     from sklearn.metrics import precision_recall_curve, roc_curve
 
+    c, t = edition.chart, edition.page
     charts: list[tuple[bytes, str]] = []
     if len(np.unique(label)) == 2:
-        roc = [("model", *roc_curve(label, scores)[:2])]
+        roc = [(c("chart.model"), *roc_curve(label, scores)[:2])]
         precision, recall, _ = precision_recall_curve(label, scores)
-        pr = [("model", recall, precision)]
+        pr = [(c("chart.model"), recall, precision)]
         if true_prob is not None:
-            roc.append(("oracle (true probability)", *roc_curve(label, true_prob)[:2]))
+            roc.append((c("chart.oracle"), *roc_curve(label, true_prob)[:2]))
             o_precision, o_recall, _ = precision_recall_curve(label, true_prob)
-            pr.append(("oracle (true probability)", o_recall, o_precision))
+            pr.append((c("chart.oracle"), o_recall, o_precision))
         roc_png = _curve_png(
-            "ROC curve", "false positive rate", "true positive rate (recall)", roc, True
+            edition, c("chart.roc"), c("chart.fpr"), c("chart.tpr"), roc, diagonal=True
         )
-        charts.append((roc_png, "ROC curve of the model and the oracle"))
-        pr_png = _curve_png("Precision-recall curve", "recall", "precision", pr, False)
-        charts.append((pr_png, "Precision-recall curve of the model and the oracle"))
-    charts.append((_reliability_png(label, scores), "Reliability plot of calibrated scores"))
+        charts.append((roc_png, t("chart.roc_alt")))
+        pr_png = _curve_png(
+            edition, c("chart.pr"), c("chart.recall"), c("chart.precision"), pr, diagonal=False
+        )
+        charts.append((pr_png, t("chart.pr_alt")))
+    charts.append((_reliability_png(edition, label, scores), t("chart.reliability_alt")))
     return charts
 
 
 def _performance(
-    model: RiskModel, test: pd.DataFrame, scored: _Scored, true_prob: np.ndarray | None
+    model: RiskModel,
+    test: pd.DataFrame,
+    scored: _Scored,
+    true_prob: np.ndarray | None,
+    edition: _Edition,
 ) -> dict[str, Any]:
     """Charts, headline metrics beside the oracle's, and the capacity table."""
     label = test["label"].to_numpy(dtype="float64")
@@ -331,18 +362,15 @@ def _performance(
     def oracle(key: str) -> object:
         return metrics.get(f"oracle_{key}", math.nan)
 
+    t = edition.page
     metric_rows = [
-        ["ROC-AUC", metrics["roc_auc"], oracle("roc_auc")],
-        ["PR-AUC (average precision)", metrics["pr_auc"], oracle("pr_auc")],
-        ["Brier score", metrics["brier"], oracle("brier")],
-        ["Expected calibration error (10 score deciles)", metrics["ece"], oracle("ece")],
-        [
-            "Share of the oracle's lift recovered, (AUC-0.5)/(oracle AUC-0.5)",
-            metrics.get("lift_recovered", math.nan),
-            "–",
-        ],
-        ["Positive rate", metrics["positive_rate"], "–"],
-        ["Mean calibrated score", metrics["mean_score"], "–"],
+        [t("metric.roc_auc"), metrics["roc_auc"], oracle("roc_auc")],
+        [t("metric.pr_auc"), metrics["pr_auc"], oracle("pr_auc")],
+        [t("metric.brier"), metrics["brier"], oracle("brier")],
+        [t("metric.ece"), metrics["ece"], oracle("ece")],
+        [t("metric.lift"), metrics.get("lift_recovered", math.nan), "–"],
+        [t("metric.positive_rate"), metrics["positive_rate"], "–"],
+        [t("metric.mean_score"), metrics["mean_score"], "–"],
     ]
     capacities = {c.level: c.share for c in model.spec.capacities}
     return {
@@ -350,22 +378,32 @@ def _performance(
         "positives": int(label.sum()),
         "has_oracle": has_oracle,
         "charts": _performance_charts(
-            label, scored.arrays.scores, true_prob if has_oracle else None
+            edition, label, scored.arrays.scores, true_prob if has_oracle else None
         ),
         "metrics": metric_rows,
         "capacity": capacity_rows(capacities, scored.arrays.levels, label.sum(), metrics),
     }
 
 
+def _category_names(feature: FeatureDef, edition: _Edition) -> tuple[str, ...]:
+    """A dependence plot's x ticks: yes/no, or the categories (in words in Chinese)."""
+    if feature.dtype == "bool":
+        return (edition.chart("chart.no"), edition.chart("chart.yes"))
+    if edition.plot.lang == "zh":
+        return tuple(str(feature.value_word(value, "zh")) for value in feature.categories)
+    return feature.categories
+
+
 def _global_explanations(
-    model: RiskModel, test: pd.DataFrame, scored: _Scored, roles: FeatureRoles
+    model: RiskModel, test: pd.DataFrame, scored: _Scored, roles: FeatureRoles, edition: _Edition
 ) -> dict[str, Any]:
     """Importance bar, beeswarm, dependence plots of the top features and the ranking."""
     features = model.spec.features
     contributions = scored.contributions
     values = _numeric_values(model, test.iloc[scored.explained_rows])
-    labels = [_label(feature) for feature in features]
+    labels = [edition.label(feature) for feature in features]
     mean_abs, ranking = importance_ranking(contributions, len(features))
+    lang = edition.plot.lang
     dependence = [
         (
             dependence_png(
@@ -373,19 +411,31 @@ def _global_explanations(
                 contributions[:, index],
                 labels[index],
                 unit=features[index].unit,
-                category_names=(
-                    ("no", "yes") if features[index].dtype == "bool" else features[index].categories
-                ),
+                category_names=_category_names(features[index], edition),
+                lang=lang,
             ),
-            f"Dependence plot of {features[index].label_en}",
+            edition.page(
+                "expl.dependence_alt",
+                label=features[index].label_zh
+                if edition.page.lang == "zh"
+                else features[index].label_en,
+            ),
         )
         for index in ranking[:DEPENDENCE_PLOTS]
     ]
     return {
         "explained": len(contributions),
         "sampled": len(contributions) < len(test),
-        "bar": importance_bar_png(labels, mean_abs.tolist(), [_kind(f, roles) for f in features]),
-        "beeswarm": beeswarm_png(contributions, values, labels),
+        "bar": importance_bar_png(
+            labels,
+            mean_abs.tolist(),
+            [_kind(f, roles) for f in features],
+            lang=lang,
+            title=edition.chart("chart.importance"),
+        ),
+        "beeswarm": beeswarm_png(
+            contributions, values, labels, lang=lang, title=edition.chart("chart.beeswarm")
+        ),
         "dependence_count": min(DEPENDENCE_PLOTS, len(features)),
         "dependence": dependence,
         "ranking": [
@@ -471,7 +521,9 @@ def _reason_rows(
     return rows
 
 
-def _warnings_sample(model: RiskModel, test: pd.DataFrame, scored: _Scored) -> dict[str, Any]:
+def _warnings_sample(
+    model: RiskModel, test: pd.DataFrame, scored: _Scored, edition: _Edition
+) -> dict[str, Any]:
     """A seeded sample of warnings per level, each with its waterfall and top reasons."""
     features = model.spec.features
     explained = test.iloc[scored.explained_rows]
@@ -486,7 +538,7 @@ def _warnings_sample(model: RiskModel, test: pd.DataFrame, scored: _Scored) -> d
             Contribution(
                 feature.label_en,
                 feature.label_zh,
-                display_value(raw_values[position, index], "en", feature),
+                display_value(raw_values[position, index], edition.plot.lang, feature),
                 float(row_contrib[index]),
             )
             for index, feature in enumerate(features)
@@ -496,7 +548,7 @@ def _warnings_sample(model: RiskModel, test: pd.DataFrame, scored: _Scored) -> d
             scored.base_value,
             final_margin=float(margins[position]),
             score=float(scores[position]),
-            lang="en",
+            lang=edition.plot.lang,
             top_k=8,
         )
         samples.append(
@@ -527,6 +579,7 @@ def build_report(
     run_info: RunInfo | None = None,
     *,
     max_explained_rows: int = MAX_EXPLAINED_ROWS,
+    lang: str = "en",
 ) -> str:
     """The model report as a complete, self-contained HTML document.
 
@@ -537,9 +590,38 @@ def build_report(
         truth: the simulated city's truth, for oracle figures and fidelity; None skips them.
         run_info: registry and run metadata for the model card.
         max_explained_rows: TreeSHAP rows for the explanation sections (seeded sample above).
+        lang: the edition, `en` (labels in both languages) or `zh` (Chinese throughout; its
+            charts fall back to English, with a note, when no CJK font is installed).
+
+    Raises:
+        ValueError: another task's model, or a language other than en and zh.
     """
+    return build_reports(
+        task,
+        model,
+        test_frame,
+        truth,
+        run_info,
+        max_explained_rows=max_explained_rows,
+        langs=(lang,),
+    )[lang]
+
+
+def build_reports(
+    task: str,
+    model: RiskModel,
+    test_frame: pd.DataFrame,
+    truth: Truth | None = None,
+    run_info: RunInfo | None = None,
+    *,
+    max_explained_rows: int = MAX_EXPLAINED_ROWS,
+    langs: Sequence[str] = REPORT_LANGS,
+) -> dict[str, str]:
+    """Several editions of the report (language -> HTML), scoring and explaining the test
+    slice once for all of them; arguments as `build_report`'s."""
     if task not in (model.spec.task, model.spec.slug):
         raise ValueError(f"the model is a {model.spec.task} model, not {task}")
+    editions = [_Edition(words(lang), plot_language(lang)) for lang in langs]
     run_info = run_info or RunInfo()
     test = test_frame.reset_index(drop=True)
     scored = _score_test_slice(model, test, max_explained_rows)
@@ -548,24 +630,30 @@ def build_report(
         attached = attach_truth(test, truth.units)
         true_prob = attached if not np.isnan(attached).any() else None
     fidelity_context, _ = _fidelity(model, test, scored, truth)
-    title = f"riskloop model report: {model.spec.task}" + (
-        f" v{run_info.version}" if run_info.version else ""
-    )
-    return pages.render(
-        "report.html",
-        packages=("training",),
-        lang="en",
-        title=title,
-        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        language_note=plot_language("zh").note,
-        contents=list(zip(SECTION_IDS, CONTENTS, strict=True)),
-        titles=dict(zip(SECTION_IDS, SECTION_TITLES, strict=True)),
-        card=_model_card(model, test, run_info, truth),
-        performance=_performance(model, test, scored, true_prob),
-        explanations=_global_explanations(
-            model, test, scored, truth.roles if truth is not None else FeatureRoles()
-        ),
-        fairness=_fairness(model, test, scored),
-        fidelity=fidelity_context,
-        sample=_warnings_sample(model, test, scored),
-    )
+    roles = truth.roles if truth is not None else FeatureRoles()
+    fairness = _fairness(model, test, scored)
+    version = f" v{run_info.version}" if run_info.version else ""
+    now = datetime.now(UTC)
+    # the English edition in UTC; the Chinese one on the city's clock, as the console shows time
+    generated = {"en": now.strftime("%Y-%m-%d %H:%M UTC"), "zh": pages.local_time(now)}
+    task_title = {"en": model.spec.task, "zh": get_task(model.spec.slug).title_zh}
+    return {
+        edition.page.lang: pages.render(
+            "report.html",
+            packages=("training",),
+            lang=edition.page.lang,
+            t=edition.page,
+            title=edition.page("title", task=task_title[edition.page.lang], version=version),
+            generated=generated[edition.page.lang],
+            # the English edition draws Chinese labels too: either edition notes a missing font
+            language_note=plot_language("zh").note,
+            section_ids=SECTION_IDS,
+            card=_model_card(model, test, run_info, truth, edition.page),
+            performance=_performance(model, test, scored, true_prob, edition),
+            explanations=_global_explanations(model, test, scored, roles, edition),
+            fairness=fairness,
+            fidelity=fidelity_context,
+            sample=_warnings_sample(model, test, scored, edition),
+        )
+        for edition in editions
+    }

@@ -361,7 +361,8 @@ def reliability_bins(
 
 @dataclass(frozen=True)
 class CapacityRow:
-    """Precision and recall when every unit at `level` or above is warned."""
+    """Precision and recall when every unit at `level` or above is warned (the first row,
+    red, counts red alone)."""
 
     level: str
     capacity: float
@@ -397,7 +398,7 @@ def capacity_rows(
         )
         rows.append(
             CapacityRow(
-                level=f"{level} and above" if level != "red" else "red",
+                level=level,
                 capacity=cumulative,
                 flagged=flagged,
                 flagged_share=metrics[f"flagged_share_{level}"],

@@ -371,3 +371,26 @@ def synthetic_report(
         ),
         RunInfo(name="riskloop-wage-arrears", version="1", alias="champion"),
     )
+
+
+@pytest.fixture(scope="session")
+def synthetic_report_zh(
+    synthetic_model: RiskModel, synthetic_test_slice: tuple[pd.DataFrame, pd.DataFrame]
+) -> str:
+    """The Chinese edition of the synthetic task's model report, built once."""
+    from training.report import RunInfo, build_report
+    from training.report_metrics import FeatureRoles, Truth
+
+    frame, truth = synthetic_test_slice
+    return build_report(
+        "wage-arrears",
+        synthetic_model,
+        frame,
+        Truth(
+            truth,
+            drivers=("si_arrears", "electricity_drop", "construction_sector"),
+            roles=FeatureRoles.from_document(SYNTHETIC_ROLES_DOCUMENT),
+        ),
+        RunInfo(name="riskloop-wage-arrears", version="1", alias="champion"),
+        lang="zh",
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
 import re
 
@@ -45,3 +46,71 @@ def test_a_report_for_another_task_is_refused(synthetic_model, synthetic_test_sl
     frame, _ = synthetic_test_slice
     with pytest.raises(ValueError, match="not telecom-fraud"):
         build_report("telecom-fraud", synthetic_model, frame)
+
+
+# Latin words a Chinese reader meets as they are: names of methods, tools and metrics.
+_KEPT_TERMS = {"SHAP", "TreeSHAP", "ROC", "AUC", "PR", "Brier", "MLflow", "ID", "riskloop"}
+# The texts a reader reads as sentences and names: every one of them must be in Chinese.
+_PROSE = re.compile(r"<(h1|h2|h3|th|p|li|dt|a|figcaption)\b[^>]*>(.*?)</\1>", re.S)
+
+
+def _leftover_english(page: str) -> list[str]:
+    """Sentences, headings, headers and card keys still holding an English word, and alt
+    texts with one (identifiers in <code>, snake_case names and file names excepted)."""
+    body = page.split("</style>", 1)[1]
+    texts = [m.group(2) for m in _PROSE.finditer(body)]
+    texts += re.findall(r'\salt="([^"]*)"', body)
+    found = []
+    for text in texts:
+        plain = html.unescape(re.sub(r"<code>.*?</code>|<[^>]+>", " ", text))
+        plain = re.sub(r"`[^`]*`|\S*[_/.]\S*", " ", plain)  # identifiers, paths, file names
+        words = [w for w in re.findall(r"[A-Za-z]{2,}", plain) if w not in _KEPT_TERMS]
+        if words:
+            found.append(f"{words}: {plain.strip()[:80]}")
+    return found
+
+
+def _section_text(html: str, section_id: str) -> str:
+    match = re.search(rf'<section id="{section_id}">(.*?)</section>', html, re.S)
+    assert match is not None, section_id
+    return re.sub(r"<code>.*?</code>|<[^>]+>", " ", match.group(1))
+
+
+def test_the_chinese_edition_has_every_section_in_chinese(
+    synthetic_report: str, synthetic_report_zh: str
+) -> None:
+    page = synthetic_report_zh
+    assert '<html lang="zh-CN">' in page and '<html lang="en">' in synthetic_report
+    found = re.findall(r'<section id="([^"]+)">', page)
+    assert found == re.findall(r'<section id="([^"]+)">', synthetic_report) == list(SECTION_IDS)
+    assert len(_data_images(page)) == len(_data_images(synthetic_report))
+    assert _leftover_english(page) == []
+    assert _leftover_english(synthetic_report)  # the check does see English
+    for section_id in SECTION_IDS:
+        text = _section_text(page, section_id)
+        cjk = len(re.findall(r"[\u4e00-\u9fff]", text))
+        assert cjk > 40, (section_id, cjk)
+    for term in (
+        "模型卡",
+        "测试集",
+        "校准",
+        "公平性",
+        "解释保真度",
+        "预警样例",
+        "预期用途",
+        "已知局限",
+    ):
+        assert term in page, term
+    # risk levels named as the console names them, checks as 通过 / 未通过
+    assert '<span class="level level-red">红色</span>' in page
+    assert re.search(r'<p id="fidelity-drivers"><span class="pass">通过</span>', page)
+    assert "欠薪" in _section_text(page, "model-card")  # the task's intended use in Chinese
+    # figures and identifiers as the English edition writes them
+    for same in ("si_arrears_months_6m", "riskloop-wage-arrears", "1,200"):
+        assert same in page and same in synthetic_report, same
+
+
+def test_a_report_in_another_language_is_refused(synthetic_model, synthetic_test_slice) -> None:
+    frame, _ = synthetic_test_slice
+    with pytest.raises(ValueError, match="expected en or zh"):
+        build_report("wage-arrears", synthetic_model, frame, lang="fr")

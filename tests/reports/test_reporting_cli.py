@@ -56,13 +56,14 @@ def test_report_command_writes_logs_and_renders(
     result = CliRunner().invoke(app, ["report", "--task", TASK, "--raw", str(small_city)])
 
     assert result.exit_code == 0, result.output
-    path = Path(result.stdout.strip().splitlines()[-1])
-    assert path == get_settings().reports_dir / f"{TASK}-v1.html"
+    folder = get_settings().reports_dir
+    path, path_zh = (Path(line) for line in result.stdout.strip().splitlines()[-2:])
+    assert (path, path_zh) == (folder / f"{TASK}-v1.html", folder / f"{TASK}-v1.zh.html")
     page = path.read_text(encoding="utf-8")
     client = tracking_client()
     version = client.get_model_version_by_alias(f"riskloop-{TASK}", "champion")
     logged = [item.path for item in client.list_artifacts(version.run_id, "reports")]
-    assert logged == [f"reports/{TASK}-v1.html"]
+    assert sorted(logged) == [f"reports/{TASK}-v1.html", f"reports/{TASK}-v1.zh.html"]
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     for encoded in re.findall(r'src="data:image/png;base64,([^"]+)"', page):
         Image.open(io.BytesIO(base64.b64decode(encoded))).verify()
@@ -77,6 +78,29 @@ def test_report_command_writes_logs_and_renders(
     assert seen.section_ids == list(SECTION_IDS)
     assert len(seen.images) >= 10
     assert all(image["complete"] and image["width"] > 300 for image in seen.images)
+
+    # the Chinese edition: same sections and charts, its data note and task in Chinese
+    page_zh = path_zh.read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in page_zh
+    assert "测试集由" in page_zh and "欠薪风险" in page_zh
+    seen_zh = browser_check(path_zh, f"model-report-{TASK}-zh.png")
+    assert seen_zh.console_errors == [] and seen_zh.network_requests == []
+    assert seen_zh.section_ids == list(SECTION_IDS)
+    assert len(seen_zh.images) == len(seen.images)
+    assert all(image["complete"] and image["width"] > 300 for image in seen_zh.images)
+    assert seen_zh.title.startswith("riskloop 模型报告：欠薪风险")
+
+
+def test_report_command_writes_the_edition_asked_for(
+    trained_wage_arrears: Path, small_city: Path, tmp_path: Path
+) -> None:
+    arguments = ["report", "--task", TASK, "--raw", str(small_city), "--out", str(tmp_path)]
+
+    result = CliRunner().invoke(app, [*arguments, "--lang", "zh"])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().splitlines()[-1] == str(tmp_path / f"{TASK}-v1.zh.html")
+    assert [item.name for item in tmp_path.iterdir()] == [f"{TASK}-v1.zh.html"]
 
 
 def test_report_command_bad_input_gives_one_clear_line(
@@ -96,6 +120,7 @@ def test_report_command_bad_input_gives_one_clear_line(
             "--out",
             str(small_city / "manifest.json" / "reports"),
         ): "cannot write reports to",
+        ("--task", TASK, "--raw", str(small_city), "--lang", "fr"): "--lang must be en, zh or both",
     }
     for arguments, message in cases.items():
         result = runner.invoke(app, ["report", *arguments])

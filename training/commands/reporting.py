@@ -2,12 +2,14 @@
 
 The report is built for a registered model version (by number or alias) on the test slice of a
 dataset rebuilt from the raw city folder, logged to that version's MLflow run as an artifact,
-and written to `reports/<task>-v<N>.html`.
+and written to `reports/<task>-v<N>.html` (English) and `reports/<task>-v<N>.zh.html`
+(Chinese).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from features.tasks import names_in_words
+from models.pages import REPORT_LANGS, report_file_name
 from models.settings import hide_password
 from training.errors import UserError, user_errors
 
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
     from training.report import RunInfo, Truth
 
 REPORT_ARTIFACT_DIR = "reports"
+LANG_CHOICES = (*REPORT_LANGS, "both")
 
 
 def report(
@@ -42,16 +46,22 @@ def report(
         "--raw",
         help="Raw city folder to rebuild the test slice from; default <RISKLOOP_DATA_DIR>/city.",
     ),
+    lang: str = typer.Option(
+        "both", "--lang", help="Edition: en, zh or both (<task>-v<N>.html and .zh.html)."
+    ),
 ) -> None:
     """Write the model report (model card, performance, explanations, fairness, fidelity).
 
-    The report is one HTML file with every image and style inline (no network needed to read
-    it); it is also logged to the model version's MLflow run under `reports/`.
+    Each edition is one HTML file with every image and style inline (no network needed to read
+    it), English and Chinese by default; each is also logged to the model version's MLflow run
+    under `reports/`. Prints the path of each file written.
     """
     with user_errors():
         from models.settings import get_settings
         from models.spec import UnknownTaskError, get_spec
 
+        if lang not in LANG_CHOICES:
+            raise UserError(f"--lang must be en, zh or both, not {lang!r}")
         if version is not None and alias is not None:
             raise UserError("give --version or --alias, not both")
         try:
@@ -61,8 +71,12 @@ def report(
         settings = get_settings()
         raw_dir = raw if raw is not None else settings.data_dir / "city"
         out_dir = out if out is not None else settings.reports_dir
-        path = write_report(spec, raw_dir, out_dir, version=version, alias=alias or "champion")
-        typer.echo(str(path))
+        langs = REPORT_LANGS if lang == "both" else (lang,)
+        paths = write_report(
+            spec, raw_dir, out_dir, version=version, alias=alias or "champion", langs=langs
+        )
+        for path in paths:
+            typer.echo(str(path))
 
 
 def write_report(
@@ -72,9 +86,11 @@ def write_report(
     *,
     version: int | None = None,
     alias: str = "champion",
-) -> Path:
-    """Build, write and log the report of one registered version; the HTML file's path."""
-    from training.report import build_report
+    langs: Sequence[str] = REPORT_LANGS,
+) -> list[Path]:
+    """Build, write and log the report of one registered version in each of `langs`; the
+    HTML files' paths, in the order of `langs`."""
+    from training.report import build_reports
     from training.train import build_from_raw, split_dataset
 
     if not raw_dir.is_dir():
@@ -89,34 +105,32 @@ def write_report(
     model, run_info = _load_model(spec, version, alias)
     data = build_from_raw(spec, raw_dir)
     splits = split_dataset(spec, data.frame)
-    logged_fingerprint = run_info.params.get("dataset_fingerprint")
-    if logged_fingerprint and logged_fingerprint != data.fingerprint:
-        data_note = (
-            f"Test slice rebuilt from {raw_dir}; its dataset fingerprint {data.fingerprint} "
-            f"differs from the training run's {logged_fingerprint}: the data changed since training."
-        )
-    else:
-        data_note = f"Test slice rebuilt from {raw_dir} (dataset fingerprint {data.fingerprint})."
-    run_info = _with_training_slice(run_info, splits.train, data_note)
+    run_info = _with_training_slice(run_info, splits.train, str(raw_dir), data.fingerprint)
     truth = _read_truth(spec, raw_dir / "truth")
-    page = build_report(spec.task, model, splits.test, truth, run_info)
-    path = out_dir / f"{spec.task}-v{run_info.version}.html"
-    try:
-        path.write_text(page, encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
-    _log_artifact(run_info.run_id, path)
-    return path
+    pages = build_reports(spec.task, model, splits.test, truth, run_info, langs=langs)
+    paths = []
+    for lang, page in pages.items():
+        path = out_dir / report_file_name(spec.task, run_info.version, lang)
+        try:
+            path.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+        _log_artifact(run_info.run_id, path)
+        paths.append(path)
+    return paths
 
 
-def _with_training_slice(run_info: RunInfo, train: pd.DataFrame, data_note: str) -> RunInfo:
+def _with_training_slice(
+    run_info: RunInfo, train: pd.DataFrame, raw_dir: str, fingerprint: str
+) -> RunInfo:
     import dataclasses
 
     return dataclasses.replace(
         run_info,
         train_rows=len(train),
         train_positive_rate=float(train["label"].mean()) if len(train) else None,
-        data_note=data_note,
+        test_source=raw_dir,
+        test_fingerprint=fingerprint,
     )
 
 
