@@ -410,7 +410,7 @@ def _global_explanations(
                 values[:, index],
                 contributions[:, index],
                 labels[index],
-                unit=features[index].unit,
+                unit=edition.chart.unit(features[index].unit),
                 category_names=_category_names(features[index], edition),
                 lang=lang,
             ),

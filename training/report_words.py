@@ -347,7 +347,7 @@ _ZH: dict[str, str] = {
     "所列为准）的平均 |SHAP| 之和；每个驱动因素的重要性都高于每个噪声特征和代理特征的平均 "
     "|SHAP| 时，检查通过。多个特征可能共同度量同一个驱动因素并分摊其贡献，因此下方的单个特征"
     "仅列出供参考，不逐一判定。",
-    "fid.drivers": "所有预设驱动因素的排名均高于所有噪声特征。最强的噪声特征：{noise}{below}",
+    "fid.drivers": "检查项：每个预设驱动因素的排名都应高于所有噪声特征。最强的噪声特征：{noise}{below}",
     "fid.noise_value": "{name}（{value}）",
     "fid.none": "无",
     "fid.below": "；不高于它的驱动因素：{drivers}。",
@@ -365,7 +365,7 @@ _ZH: dict[str, str] = {
     "fid.mean_shap": "平均 |SHAP|",
     "fid.missing_drivers": "没有任何目录特征度量的预设驱动因素：{drivers}",
     "fid.no_units": "未提供对象级真值：跳过主要原因检查。",
-    "fid.top_reasons": "只有单一主导驱动因素的对象共 {units} 个（在已解释的 {explained} 条样本中）；"
+    "fid.top_reasons": "检查项：主导驱动因素应位列前几位原因。只有单一主导驱动因素的对象共 {units} 个（在已解释的 {explained} 条样本中）；"
     "其主导驱动因素位列前 {k} 位原因（按 |贡献| 排序，与评分器的展示一致）的有 {hits} 个"
     "（{share}；目标 {target}）。",
     "fid.top_raising": "只看推高风险的前 {k} 位贡献（真值中的主导驱动因素是最大的正向推动；降低风险的"
@@ -435,6 +435,18 @@ _LIMITS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# a dependence plot's unit in Chinese (other units, and every English one, as the catalog has it)
+_UNITS_ZH: Mapping[str, str] = {
+    "CNY": "元",
+    "months": "月",
+    "days": "天",
+    "years": "年",
+    "minutes": "分钟",
+    "persons": "人",
+    "ratio": "比率",
+    "count": "个数",
+}
+
 # the console's names for the levels (serving/console/messages), which training cannot read
 _LEVELS: dict[str, Mapping[str, str]] = {
     "en": {"red": "red", "orange": "orange", "yellow": "yellow", "green": "green"},
@@ -475,6 +487,10 @@ class Words:
         """A fidelity row's kind: planted driver, noise or proxy in words; a driver's own name
         (an identifier of the truth) as it is."""
         return _CATALOGUES[self.lang].get(f"kind.{kind}", kind)
+
+    def unit(self, unit: str) -> str:
+        """A catalog unit as a chart's axis names it."""
+        return _UNITS_ZH.get(unit, unit) if self.lang == "zh" else unit
 
     def audit_column(self, column: str) -> str:
         """An audit column as a heading names it (`audit_size_band` -> size band, 企业规模)."""
