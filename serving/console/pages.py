@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from features.tasks import TASK_NAMES
+from models.pages import REPORT_LANGS, report_file_name
 from models.scorer import reason_rows
 from models.spec import get_spec
 from serving.console import case as case_view
@@ -527,8 +528,11 @@ def dashboard(console: Console, request: Request, visit: Visit, _form: FormData 
     for task in tasks:
         served = console.served_model(task)
         version = served[1] if served else None
-        report = f"{task}-v{version}.html" if version else None
-        if report is not None and not (reports_dir / report).is_file():
+        # the report's page opens the edition in the visitor's language
+        report = report_file_name(task, version) if version else None
+        if version and not any(
+            (reports_dir / report_file_name(task, version, lang)).is_file() for lang in REPORT_LANGS
+        ):
             report = None
         rows.append(
             {

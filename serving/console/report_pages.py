@@ -1,5 +1,10 @@
 """The console's model reports: the reports `riskloop report` wrote, listed and opened inside
-the console (same sign-in), each under the policy's `models_read`."""
+the console (same sign-in), each under the policy's `models_read`.
+
+A report is listed once, under its English file's name (`wage-arrears-v1.html`), whichever of
+its editions exist; opening it shows the edition in the visitor's language (the Chinese one is
+`wage-arrears-v1.zh.html`), or the other one with a note saying only that one exists.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from features.tasks import TASK_NAMES
+from models.pages import report_edition
 from serving.console import case as case_view
 from serving.console.app import REPORT_SECURITY_POLICY, Console, Visit, error_page, secured
 from serving.console.pages import refusal_rule
@@ -22,18 +28,24 @@ _REPORT_NAME = re.compile(r"^(?P<task>[a-z][a-z-]*)-v(?P<version>\d+)\.html$")
 
 
 def _report_files(console: Console) -> list[dict[str, Any]]:
+    """One entry per report: its English name, task, version, newest write and its editions
+    (language -> file name) as found in the reports folder."""
     folder = console.backend.settings.reports_dir
-    found = []
+    editions: dict[str, dict[str, Path]] = {}
     for path in sorted(folder.glob("*.html")) if folder.is_dir() else []:
-        match = _REPORT_NAME.match(path.name)
+        name, lang = report_edition(path.name)
+        editions.setdefault(name, {})[lang] = path
+    found = []
+    for name, files in sorted(editions.items()):
+        match = _REPORT_NAME.match(name)
+        written = max(path.stat().st_mtime for path in files.values())
         found.append(
             {
-                "name": path.name,
+                "name": name,
                 "task": match["task"] if match and match["task"] in TASK_NAMES else None,
                 "version": match["version"] if match else None,
-                "when": case_view.local_time(
-                    datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
-                ),
+                "when": case_view.local_time(datetime.fromtimestamp(written, UTC).isoformat()),
+                "editions": {lang: path.name for lang, path in files.items()},
             }
         )
     return found
@@ -57,18 +69,31 @@ def reports(console: Console, request: Request, visit: Visit, _form: FormData | 
 
 
 def report(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
-    """One report inside the console's layout (the report itself in a same-origin frame)."""
-    found = _report_path(console, request, visit)
-    if isinstance(found, Response):
-        return found
+    """One report inside the console's layout (the report itself in a same-origin frame), in
+    the visitor's language when that edition exists."""
+    if not decide(visit.actor, "models_read"):
+        return error_page(console, request, visit, 403, refusal_rule(visit, "models_read"))
+    requested = request.path_params["name"]
+    name, asked = report_edition(requested)
+    entry = next((item for item in _report_files(console) if item["name"] == name), None)
+    if entry is None:
+        return error_page(console, request, visit, 404, visit.t("error.no_report"))
+    editions: dict[str, str] = entry["editions"]
+    # the report's own (English) name opens the visitor's language; a Chinese file's name, that
+    # edition; a missing edition, the one there is, with a note saying so
+    wanted = visit.lang if requested == name else asked
+    lang = wanted if wanted in editions else sorted(editions)[0]
+    only = None if lang == visit.lang else visit.t(f"reports.only_{lang}")
     return console.render(
         "console/report.html",
         visit.lang,
         request,
         visit=visit,
         section="reports",
-        name=found.name,
-        title=_report_title(found.name, visit),
+        name=editions[lang],
+        report_lang=lang,
+        only_note=only,
+        title=_report_title(name, visit),
     )
 
 
@@ -93,10 +118,12 @@ def report_file(
 
 
 def _report_path(console: Console, request: Request, visit: Visit) -> Path | Response:
-    """A listed report's file (never a path the request made up), or the refusal to show."""
+    """A listed report's file, either edition (never a path the request made up), or the
+    refusal to show."""
     if not decide(visit.actor, "models_read"):
         return error_page(console, request, visit, 403, refusal_rule(visit, "models_read"))
     name = request.path_params["name"]
-    if name not in {item["name"] for item in _report_files(console)}:
+    files = {file for item in _report_files(console) for file in item["editions"].values()}
+    if name not in files:
         return error_page(console, request, visit, 404, visit.t("error.no_report"))
     return Path(console.backend.settings.reports_dir) / name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from models.pages import CITY_TIME
+from serving.console.app import REPORT_SECURITY_POLICY
 from tests.console.conftest import PASSWORD, Console
 from tests.environment import service_env
 
@@ -225,3 +227,58 @@ def test_a_bad_date_says_how_to_write_one(signed_in: tuple[httpx.Client, str]) -
     queue = client.get("/console/queue?date_from=2026-01-01&date_to=2026-12-31")
     assert queue.status_code == 200
     assert 'placeholder="年-月-日"' in queue.text and 'value="2026-01-01"' in queue.text
+
+
+def _frame_source(page: str) -> str:
+    match = re.search(r'<iframe class="report" src="([^"]+)"', page)
+    assert match is not None, page[:500]
+    return match.group(1)
+
+
+def test_a_report_opens_in_the_visitors_language(
+    signed_in: tuple[httpx.Client, str], console_service: Console
+) -> None:
+    """`riskloop report` wrote both editions: listed once, opened in Chinese for a Chinese
+    reader and in English for an English one; a report with no Chinese edition opens in
+    English with a note saying so."""
+    client, csrf = signed_in
+    folder = console_service.root / "reports"
+    assert (folder / "wage-arrears-v1.zh.html").is_file()
+    english_only = folder / "telecom-fraud-v9.html"  # as written by `riskloop report --lang en`
+    english_only.write_text((folder / "wage-arrears-v1.html").read_text("utf-8"), "utf-8")
+    seen = {}
+    try:
+        for lang in ("zh", "en"):
+            switched = client.post(
+                "/console/lang", data={"lang": lang, "next": "/console/reports", "csrf": csrf}
+            )
+            assert switched.status_code == 303, switched.text[:300]
+            listed = client.get("/console/reports").text
+            links = re.findall(r'href="/console/reports/([^"]+)"', listed)
+            assert links == ["telecom-fraud-v9.html", "wage-arrears-v1.html"], links
+
+            page = client.get("/console/reports/wage-arrears-v1.html")
+            assert page.status_code == 200
+            source = _frame_source(page.text)
+            assert 'id="report-edition"' not in page.text
+            edition = client.get(source)
+            assert edition.status_code == 200
+            assert edition.headers["content-security-policy"] == REPORT_SECURITY_POLICY
+            seen[lang] = (source, re.search(r'<html lang="([^"]+)"', edition.text)[1])
+
+            dashboard = client.get("/console/dashboard").text
+            assert 'href="/console/reports/wage-arrears-v1.html"' in dashboard
+
+            fallback = client.get("/console/reports/telecom-fraud-v9.html").text
+            assert _frame_source(fallback) == "/console/reports/telecom-fraud-v9.html/file"
+            note = {"zh": "这份报告暂无中文版", "en": None}[lang]
+            assert (note is not None and note in fallback) == (lang == "zh")
+        assert client.get("/console/reports/telecom-fraud-v9.zh.html/file").status_code == 404
+        assert client.get("/console/reports/wage-arrears-v1.zh.html").status_code == 200
+    finally:
+        english_only.unlink()
+        client.post("/console/lang", data={"lang": "zh", "next": "/console/queue", "csrf": csrf})
+    assert seen == {
+        "zh": ("/console/reports/wage-arrears-v1.zh.html/file", "zh-CN"),
+        "en": ("/console/reports/wage-arrears-v1.html/file", "en"),
+    }

@@ -55,3 +55,16 @@ def test_the_waterfalls_caption_says_what_its_last_bars_are() -> None:
         older = waterfall_note(warning, "4", None, t)
         assert listed in older and "3" in older and "4" in older, older
         assert len({same, inverted_not, older}) == 3
+
+
+def test_the_model_report_names_tasks_and_levels_as_the_console_does() -> None:
+    """The report's Chinese edition (training/) cannot read the console's catalogue: the
+    words it uses for the same things must stay the console's."""
+    from features.tasks import TASKS
+    from training.report_words import words
+
+    console, report = Messages("zh"), words("zh")
+    for level in ("red", "orange", "yellow", "green"):
+        assert report.level(level) == console.word("level", level), level
+    for task in TASKS.values():
+        assert task.title_zh == console(f"task.{task.name}"), task.name

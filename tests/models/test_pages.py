@@ -102,3 +102,12 @@ def test_level_badges_meet_wcag_aa_contrast_in_the_shared_stylesheet() -> None:
         bg = _luminance(background[1])
         ratio = (max(fg, bg) + 0.05) / (min(fg, bg) + 0.05)
         assert ratio >= 4.5, (level, round(ratio, 2))
+
+
+def test_a_reports_editions_are_named_apart_and_read_back() -> None:
+    assert pages.report_file_name("wage-arrears", 3) == "wage-arrears-v3.html"
+    assert pages.report_file_name("wage-arrears", "3", "zh") == "wage-arrears-v3.zh.html"
+    for lang in pages.REPORT_LANGS:
+        name = pages.report_file_name("telecom-fraud", 12, lang)
+        assert pages.report_edition(name) == ("telecom-fraud-v12.html", lang)
+    assert pages.report_edition("notes.html") == ("notes.html", "en")
