@@ -90,8 +90,8 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
         return error_page(console, request, visit, 400, t("error.bad_transition"))
     if not version_text.isdigit():
         return error_page(console, request, visit, 400, t("error.no_version"))
-    if int(warning.get("version", 0)) != int(version_text):
-        return _stale(console, request, visit, warning)  # drawn before someone's step
+    if int(warning.get("version", 0)) != int(version_text):  # drawn before someone's step
+        return _stale(console, request, visit, warning, typed=_typed(form, "note"))
     decision = decide(visit.actor, "feedback", warning=warning, transition=transition)
     if not decision or transition not in allowed_transitions(visit.actor, warning):
         console.store.refused(
@@ -161,7 +161,7 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
                 expected_version=int(version_text),
             )
     except StaleWarning:
-        return _stale(console, request, visit)
+        return _stale(console, request, visit, typed=kept["note"])
     except TransitionError as exc:
         fresh = console.store.get_warning(warning["id"])
         return render_case(
@@ -180,11 +180,17 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
 
 
 def _stale(
-    console: Console, request: Request, visit: Visit, warning: dict[str, Any] | None = None
+    console: Console,
+    request: Request,
+    visit: Visit,
+    warning: dict[str, Any] | None = None,
+    *,
+    typed: str = "",
 ) -> Response:
-    """The lost-update answer: the case as it is now (`warning`, or read again), and who changed
-    it when. Read again, it is shown only if this person may still see it: a case re-routed
-    to another department meanwhile is a 403 that says the case moved."""
+    """The lost-update answer: the case as it is now (`warning`, or read again), who changed
+    it when (this person, in another tab, said so), and the text they typed, given back. Read
+    again, it is shown only if this person may still see it: a case re-routed to another
+    department meanwhile is a 403 that says the case moved."""
     if warning is None:
         loaded = load_case(console, request, visit, "warning_page", moved=True)
         if isinstance(loaded, Response):
@@ -204,9 +210,9 @@ def _stale(
         else "–"
     )
     when = case_view.local_time(last.get("at")) if last else "–"
-    return render_case(
-        console, request, visit, warning, status=409, stale={"who": who, "when": when}
-    )
+    mine = last is not None and str(last["actor"]) == visit.actor.audit_name
+    stale = {"who": who, "when": when, "mine": mine, "typed": typed.strip()}
+    return render_case(console, request, visit, warning, status=409, stale=stale)
 
 
 def reveal(console: Console, request: Request, visit: Visit, form: FormData | None) -> Response:
@@ -249,7 +255,7 @@ def reveal(console: Console, request: Request, visit: Visit, form: FormData | No
             expected_version=int(warning["version"]),  # the version the policy decided on
         )
     except StaleWarning:  # changed (perhaps re-routed away) since the policy said yes
-        return _stale(console, request, visit)
+        return _stale(console, request, visit, typed=purpose)
     except RevealLimited as exc:
         message = visit.t("reveal.limited", seconds=exc.retry_after)
         limited = render_case(

@@ -376,7 +376,9 @@ def load_case(
         )
         message = refusal_rule(visit, action, warning)
         if moved or (drawn_version is not None and drawn_version < int(warning["version"])):
-            message = f"{visit.t('error.moved_away')} {message}"
+            # sentences join with a space in English, with none in Chinese
+            gap = "" if visit.lang == "zh" else " "
+            message = f"{visit.t('error.moved_away')}{gap}{message}"
         return error_page(console, request, visit, 403, message)
     return warning
 
@@ -410,7 +412,7 @@ def render_case(
     warning: dict[str, Any],
     *,
     status: int = 200,
-    stale: dict[str, str] | None = None,
+    stale: dict[str, Any] | None = None,
     form_error: str = "",
     error_field: str = "",
     revealed: dict[str, str] | None = None,
@@ -541,8 +543,14 @@ def dashboard(console: Console, request: Request, visit: Visit, _form: FormData 
                 "champion": version,
                 "report": report,
                 "monitor": _monitor(reports_dir / "monitor" / f"{task}.json", task, visit.lang),
+                # a task seen only through the department's own cases: not the city's figures
+                "partial": not scope.everything and task not in scope.tasks,
             }
         )
+    comma = "、" if visit.lang == "zh" else ", "
+    own = comma.join(
+        console.department_name(code, visit.lang) for code in sorted(scope.departments)
+    )
     month, volumes = console.queries.month_volume(scope, datetime.now(UTC))
     return console.render(
         "console/dashboard.html",
@@ -554,6 +562,7 @@ def dashboard(console: Console, request: Request, visit: Visit, _form: FormData 
         month=month.strftime("%Y-%m"),
         capacity=_capacity_rows(console, visit, volumes),
         scope_text=_scope_text(console, visit),
+        own_departments=own,
         open_statuses=STATUSES[:-1],
         outcomes=OUTCOMES,
         queue_link=lambda **query: QueueFilters(**query).query(),

@@ -282,3 +282,22 @@ def test_a_report_opens_in_the_visitors_language(
         "zh": ("/console/reports/wage-arrears-v1.zh.html/file", "zh-CN"),
         "en": ("/console/reports/wage-arrears-v1.html/file", "en"),
     }
+
+
+def test_a_task_seen_only_through_the_departments_cases_says_so_on_the_dashboard(
+    signed_in: tuple[httpx.Client, str],
+) -> None:
+    """The county centre's supervisor owns some tasks and sees the others only as far as they
+    are dispatched to the centre: those sections say their figures are not the city's (all
+    zeros read as "no risk" otherwise)."""
+    from features.tasks import TASK_NAMES
+    from serving.policy import owned_tasks
+
+    client, _ = signed_in
+    page = client.get("/console/dashboard").text
+    owned = owned_tasks("county_centre")
+    assert owned and set(owned) != set(TASK_NAMES)
+    for task in TASK_NAMES:
+        section = page.split(f'<section aria-labelledby="h-{task}"', 1)[1].split("</section>", 1)[0]
+        partial = "只统计派发给县级矛盾纠纷调处化解中心的此类预警" in section
+        assert partial == (task not in owned), (task, section[:400])

@@ -131,13 +131,35 @@ def test_a_stale_form_gets_the_lost_update_message(person: Any, console_service:
     # the second page still carries the version it was drawn at
     triage = second.page.locator("form[aria-labelledby='act-triage_close']")
     triage.locator("select[name=outcome]").select_option("false_alarm")
+    triage.locator("textarea[name=note]").fill("电话核实后为误报")
     with second.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
         triage.get_by_role("button").click()
     assert answer.value.status == 409
     stale = second.page.locator("#stale").inner_text()
-    assert "已被他人更新" in stale and "王主管 (sup)" in stale
+    # the same person in another tab is told so, not blamed on "someone else"; the note typed
+    # is given back
+    assert "您已在另一个窗口或标签页更新了该预警" in stale and "王主管 (sup)" in stale
+    assert second.page.locator("#stale-typed").inner_text() == "电话核实后为误报"
     assert console_service.case_state(warning_id) == after_first
     assert after_first[0] == "dispatched"
+    # a step by another person: the title says the case changed, and names who changed it
+    second.go(f"/console/cases/{warning_id}")
+    officer = person()
+    officer.sign_in("lab")
+    officer.go(f"/console/cases/{warning_id}")
+    officer.page.locator("form[aria-labelledby='act-start'] button").click()
+    officer.page.wait_for_load_state()
+    assert console_service.case_state(warning_id)[0] == "in_progress"
+    reroute = second.page.locator("form[aria-labelledby='act-reroute']")
+    reroute.locator("select[name=department]").select_option(index=1)
+    reroute.locator("textarea[name=note]").fill("改派税务部门核查")
+    with second.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
+        reroute.get_by_role("button").click()
+    assert answer.value.status == 409
+    stale = second.page.locator("#stale").inner_text()
+    assert "打开页面后，该预警已有更新" in stale and "李监察 (lab)" in stale
+    assert "另一个窗口" not in stale
+    assert second.page.locator("#stale-typed").inner_text() == "改派税务部门核查"
 
 
 def _new_account(console_service: Console, name: str) -> None:
