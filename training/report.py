@@ -194,6 +194,15 @@ def _data_note(run_info: RunInfo, t: Words) -> str:
     return t(key, raw=run_info.test_source, fingerprint=run_info.test_fingerprint, logged=logged)
 
 
+def _trained_at(text: str, t: Words) -> str:
+    """The run's start ("YYYY-MM-DD HH:MM UTC") on the city's clock, as the console reads time."""
+    try:
+        moment = datetime.strptime(text, "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)
+    except ValueError:
+        return text or "–"
+    return str(t("card.trained_at_local", time=pages.local_time(moment)))
+
+
 def _model_card(
     model: RiskModel, test: pd.DataFrame, run_info: RunInfo, truth: Truth | None, t: Words
 ) -> dict[str, Any]:
@@ -219,7 +228,10 @@ def _model_card(
             + (t("card.alias", alias=run_info.alias) if run_info.alias else ""),
         ),
         ("card.run", run_info.run_id or "–"),
-        ("card.trained_at", run_info.trained_at or "–"),
+        (
+            "card.trained_at",
+            _trained_at(run_info.trained_at, t) if chinese else run_info.trained_at or "–",
+        ),
         ("card.commit", run_info.git_commit or "–"),
         (
             "card.catalog",

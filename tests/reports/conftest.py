@@ -369,7 +369,12 @@ def synthetic_report(
             drivers=("si_arrears", "electricity_drop", "construction_sector"),
             roles=FeatureRoles.from_document(SYNTHETIC_ROLES_DOCUMENT),
         ),
-        RunInfo(name="riskloop-wage-arrears", version="1", alias="champion"),
+        RunInfo(
+            name="riskloop-wage-arrears",
+            version="1",
+            alias="champion",
+            trained_at="2026-01-02 03:04 UTC",
+        ),
     )
 
 
@@ -391,6 +396,11 @@ def synthetic_report_zh(
             drivers=("si_arrears", "electricity_drop", "construction_sector"),
             roles=FeatureRoles.from_document(SYNTHETIC_ROLES_DOCUMENT),
         ),
-        RunInfo(name="riskloop-wage-arrears", version="1", alias="champion"),
+        RunInfo(
+            name="riskloop-wage-arrears",
+            version="1",
+            alias="champion",
+            trained_at="2026-01-02 03:04 UTC",
+        ),
         lang="zh",
     )
