@@ -102,6 +102,22 @@ def age_text(moment: Any, t: Messages, now: datetime | None = None) -> str:
     return t("age.hours", n=int(seconds // 3_600))
 
 
+def with_reveals(
+    history: Sequence[Mapping[str, Any]], reveals: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """The case's history with its identity reveals (audit rows) in time order."""
+    events = [*history, *({"event": "identity_reveal", **reveal} for reveal in reveals)]
+    return sorted(events, key=lambda event: _moment(event.get("at")))
+
+
+def _moment(at: object) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(at))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def timeline(
     history: Sequence[Mapping[str, Any]],
     t: Messages,
@@ -141,6 +157,8 @@ def timeline(
                         level=t.word("level", event.get("risk_level")),
                     )
                 )
+        elif kind == "identity_reveal":  # from the audit log: who re-identified, and why
+            lines.append(t("timeline.purpose", purpose=event.get("purpose") or "–"))
         elif kind == "overdue":
             deadline = t.word("deadline", event.get("deadline"))
             lines.append(

@@ -477,7 +477,12 @@ def render_case(
         reasons=reasons,
         actions=case_view.localised_actions(warning.get("actions") or [], spec, lang),
         timeline=case_view.timeline(
-            warning.get("history") or [], t, person, lambda c: console.department_name(c, lang)
+            case_view.with_reveals(
+                warning.get("history") or [], console.store.reveals_of(warning["id"])
+            ),
+            t,
+            person,
+            lambda c: console.department_name(c, lang),
         ),
         transitions=case_view.transition_forms(allowed, warning, department_choices),
         can_reveal=bool(decide(visit.actor, "reveal", warning=warning)),

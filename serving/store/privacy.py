@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Text, cast, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from serving.store.common import Holder, iso_utc, table_of, utc_bound, utc_now
 from serving.store.identity import EntityCipher, IdentityUnavailable
@@ -61,6 +61,30 @@ class PrivacyStore:
     _write: Callable[..., Any]
     _locked_warning: Callable[..., RiskWarning]
     _audit_row: Callable[..., None]
+    _reads: sessionmaker[Session]
+
+    def reveals_of(self, warning_id: str) -> list[dict[str, Any]]:
+        """One warning's identity reveals, oldest first: when (`at`), who (`actor`) and the
+        purpose they stated. Read from the audit log's reveal rows only (by its action index),
+        so the case page can tell everyone who works the case who re-identified its person."""
+        query = (
+            select(AuditEntry)
+            .where(
+                AuditEntry.action == REVEAL_ACTION,
+                cast(AuditEntry.detail, Text).contains(warning_id),
+            )
+            .order_by(AuditEntry.id)
+        )
+        with self._reads.begin() as session:
+            return [
+                {
+                    "at": iso_utc(row.at),
+                    "actor": row.actor,
+                    "purpose": str((row.detail or {}).get("purpose") or ""),
+                }
+                for row in session.scalars(query)
+                if (row.detail or {}).get("warning_id") == warning_id
+            ]
 
     def reveal(
         self,

@@ -314,6 +314,9 @@ def test_reveal_needs_a_purpose_and_is_audited(person: Any, console_service: Con
     assert sup.page.locator("#revealed").count() == 0
     assert identity not in sup.page.content()
     assert "身份信息只显示一次" in sup.page.locator("main").inner_text()
+    # the reveal is in the case's timeline for everyone who sees the case: who, when and why
+    last = sup.page.locator("ol.timeline > li").last.inner_text()
+    assert "查看身份" in last and "王主管 (sup)" in last and "查看目的：核实欠薪线索" in last
     assert len(
         console_service.sql(
             "SELECT id FROM audit_log WHERE action = 'identity_reveal' AND detail LIKE ?",

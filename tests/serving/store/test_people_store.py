@@ -197,6 +197,13 @@ def test_reveal_decrypts_audits_and_limits(sealed: WarningStore, scored: Callabl
         ("user:b", "phone the employer"),
     ]
     assert all(r["detail"]["key_id"] == "k-new" for r in reveals)
+    # the case page's reading: this warning's reveals only, oldest first, without the key id
+    shown = sealed.reveals_of(warning_id)
+    assert [(r["actor"], r["purpose"]) for r in shown] == [
+        (r["actor"], r["detail"]["purpose"]) for r in reveals
+    ]
+    assert [r["at"] for r in shown] == [r["at"] for r in reveals]
+    assert sealed.reveals_of("W-" + "0" * 32) == []
 
 
 def test_concurrent_reveals_of_different_warnings_stay_within_the_limit(
