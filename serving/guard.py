@@ -161,7 +161,7 @@ class RequestGuard:
                 await send_json(send, 404, {"error": f"no such endpoint: {path}"})
             return
         if actor is not None and route.action is not None:
-            decision = decide(actor, route.action)
+            decision = decide(actor, route.action, task=route.task)
             if not decision:
                 await _audit_refusal(
                     actor, route.action, decision.rule, f"{method} {route.template}"

@@ -322,16 +322,29 @@ def decide(
     Args:
         actor: who asks.
         action: one of `ACTIONS`.
-        task: the task a score request is for (reserved for per-task key bindings).
+        task: the task a score request is for: a key bound to a department scores only the
+            tasks that department handles (`department_tasks`).
         warning: the warning's dict (`task`, `department`, `status`) for case actions; None
             asks whether the actor may do the action on some warning at all (a listing).
         transition: for `feedback`, one of `TRANSITIONS` (see `transition_for`).
     """
     if action not in ACTION_SCOPES:
         raise ValueError(f"unknown policy action {action!r}; expected one of {', '.join(ACTIONS)}")
-    del task  # every task is treated alike today; kept so callers already say which
     if actor.kind == "system":
         return _allow("riskloop's own jobs may do anything", "系统任务不受限")
+    if (
+        action == "score"
+        and task is not None
+        and actor.kind == "key"
+        and actor.department is not None
+        and task not in department_tasks().get(actor.department, ())
+    ):
+        # its answers would name (and its scores update) warnings of departments it may not see
+        return _refuse(
+            f"key {actor.name!r} is bound to department {actor.department!r}, which does not "
+            f"handle {task} warnings",
+            f"密钥 {actor.name!r} 绑定的部门 {actor.department!r} 不承办此类预警，不能为其评分",
+        )
     decision = (
         _decide_key(actor, action, warning)
         if actor.kind == "key"

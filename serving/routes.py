@@ -44,7 +44,8 @@ class Route:
 
     `action=None` marks the one public route (signing in): the guard lets it through without
     credentials. `reads_body` routes get the content-type and size checks. `query` names the
-    query parameters the endpoint reads; the guard refuses any other (400).
+    query parameters the endpoint reads; the guard refuses any other (400). `task` is the
+    task a score route scores (the policy asks whether a department's key handles it).
     """
 
     method: str
@@ -52,6 +53,7 @@ class Route:
     action: str | None
     reads_body: bool = False
     query: frozenset[str] = frozenset()
+    task: str | None = None
     pattern: re.Pattern[str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -79,9 +81,10 @@ def declare(
     *,
     reads_body: bool = False,
     query: frozenset[str] = frozenset(),
+    task: str | None = None,
 ) -> Route:
     """Add a route to the table (module import time, once per route)."""
-    route = Route(method.upper(), template, action, reads_body, query)
+    route = Route(method.upper(), template, action, reads_body, query, task)
     if any(r.method == route.method and r.template == route.template for r in ROUTES):
         raise ValueError(f"route {method} {template} declared twice")
     ROUTES.append(route)

@@ -288,7 +288,7 @@ async def _refusal(request: Request, exc: ValidationError) -> Response:
 
 def score_api(task: Task) -> Any:
     """The BentoML API scoring `task`, declared in the routing table with action `score`."""
-    route = declare("POST", f"/v1/{task.name}/score", "score", reads_body=True)
+    route = declare("POST", f"/v1/{task.name}/score", "score", reads_body=True, task=task.name)
 
     async def score(self: ScoringService, ctx: bentoml.Context, **request: Any) -> Response:
         # the state dict itself, as the guard writes it: a miss through `Request.state` raises

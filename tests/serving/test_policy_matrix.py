@@ -36,6 +36,9 @@ PEOPLE = {
 EXTRA_KEYS = {
     "labour-desk": (("review", "feedback", "reveal"), "labour_inspection"),
     "audit-desk": (("audit",), None),
+    # a scoring key bound to a department scores only the tasks that department handles
+    "labour-scorer": (("score",), "labour_inspection"),
+    "fraud-scorer": (("score",), "anti_fraud"),
 }
 ENDPOINTS = ("score", "list", "read", "page", "feedback", "reveal", "reload", "audit")
 # 409 on feedback: the policy let the step through and the store refused the stale version
@@ -54,6 +57,8 @@ EXPECTED: dict[str, tuple[int, ...]] = {
         403, 200, 200, 200, 409, 200, 403, 403,
     ),
     "key:audit-desk (audit)": (403, 403, 403, 403, 403, 403, 403, 200),
+    "key:labour-scorer (score; labour_inspection)": (200, 403, 403, 403, 403, 403, 403, 403),
+    "key:fraud-scorer (score; anti_fraud)": (403, 403, 403, 403, 403, 403, 403, 403),
     # bound before `keys create` refused binding an audit key: the log spans every department
     "key:labour-audit (review,audit; labour_inspection)": (
         403, 200, 200, 200, 403, 403, 403, 403,
