@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -81,13 +82,22 @@ def _without_body(send: Send) -> Send:
     return send_head
 
 
-async def _audit_refusal(actor: Actor, action: str, rule: str, path: str) -> None:
-    """The refused request's audit row, naming the route by its template (no ids from the
-    path), written off the event loop (the store's write waits for its commit)."""
+async def _audit_refusal(
+    actor: Actor, action: str, rule: str, path: str, warning_id: str | None = None
+) -> None:
+    """The refused request's audit row, naming the route by its template and the warning the
+    path names (when it is a well-formed warning id: `riskloop audit --warning` finds the
+    refused look), written off the event loop (the store's write waits for its commit)."""
     store = bentoml.get_current_service().store
+    warning = {"id": warning_id} if warning_id and _WARNING_ID.fullmatch(warning_id) else None
     await anyio.to_thread.run_sync(
-        lambda: store.refused(actor=actor.audit_name, action=action, rule=rule, path=path)
+        lambda: store.refused(
+            actor=actor.audit_name, action=action, rule=rule, path=path, warning=warning
+        )
     )
+
+
+_WARNING_ID = re.compile(r"W-[0-9a-f]{32}")
 
 
 class _BodyTooLarge(Exception):
@@ -134,7 +144,7 @@ class RequestGuard:
 
     async def _guard(self, scope: Scope, receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
-        route, _params, allowed = find(method, path)
+        route, params, allowed = find(method, path)
         actor: Actor | None = None
         if route is None or route.action is not None:
             given = [value for key, value in scope.get("headers", ()) if key == b"authorization"]
@@ -164,7 +174,11 @@ class RequestGuard:
             decision = decide(actor, route.action, task=route.task)
             if not decision:
                 await _audit_refusal(
-                    actor, route.action, decision.rule, f"{method} {route.template}"
+                    actor,
+                    route.action,
+                    decision.rule,
+                    f"{method} {route.template}",
+                    params.get("warning_id"),
                 )
                 await send_json(send, 403, {"error": decision.rule, "rule_zh": decision.rule_zh})
                 return

@@ -328,6 +328,33 @@ def test_a_refused_look_at_a_case_is_in_the_audit_log_with_the_rule_that_refused
     assert {row["detail"]["rule"] for row in refused} == rules
 
 
+def test_a_request_the_role_or_scope_refuses_names_its_case_in_the_audit_log(
+    world: World,
+) -> None:
+    """Refused before any case is read (the key lacks the scope, the role may not reveal):
+    the row still names the warning of the path, so the case's own story shows the attempt."""
+    warning = f"/v1/warnings/{world.warning_id}"
+    purpose = {"purpose": "policy check of refusals"}
+    with world.client() as client:
+        tries = [
+            client.post(f"{warning}/reveal", json=purpose, headers=world.headers["key:scorer"]),
+            client.post(f"{warning}/reveal", json=purpose, headers=world.headers["auditor"]),
+            client.get(warning, headers=world.headers["admin"]),
+            client.get("/v1/warnings/W-not-an-id", headers=world.headers["admin"]),
+        ]
+        assert [answer.status_code for answer in tries] == [403] * 4
+        story = client.get(
+            "/v1/audit", params={"warning_id": world.warning_id}, headers=world.headers["auditor"]
+        ).json()["items"]
+    refused = [row for row in story if row["action"] == "access_refused"]
+    assert [(row["actor"], row["detail"]["attempted"]) for row in refused[-3:]] == [
+        ("key:scorer", "reveal"),
+        ("user:auditor", "reveal"),
+        ("user:admin", "warning_read"),
+    ]
+    assert all(row["detail"]["path"].startswith(("POST", "GET")) for row in refused[-3:])
+
+
 RACES = 30
 REVEAL_RACES = 25  # within the 30 reveals an hour an actor may make
 
