@@ -62,6 +62,7 @@ class PrivacyStore:
     _locked_warning: Callable[..., RiskWarning]
     _audit_row: Callable[..., None]
     _reads: sessionmaker[Session]
+    refused: Callable[..., None]
 
     def reveals_of(self, warning_id: str) -> list[dict[str, Any]]:
         """One warning's identity reveals, oldest first: when (`at`), who (`actor`) and the
@@ -135,7 +136,18 @@ class PrivacyStore:
             )
             return plain
 
-        return self._write(write)  # type: ignore[no-any-return]
+        try:
+            return self._write(write)  # type: ignore[no-any-return]
+        except (RevealLimited, IdentityUnavailable) as exc:
+            # the look was asked for and refused: on the record, with why (its own commit,
+            # as the reveal's transaction rolled back)
+            self.refused(
+                actor=actor,
+                action="reveal",
+                rule=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                warning={"id": warning_id},
+            )
+            raise
 
     def own_ids(self, warning: RiskWarning) -> frozenset[str]:
         """The warning's own entity id, when its encrypted copy and key are kept: a note that

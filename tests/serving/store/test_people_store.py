@@ -190,6 +190,11 @@ def test_reveal_decrypts_audits_and_limits(sealed: WarningStore, scored: Callabl
     with pytest.raises(RevealLimited) as limited:
         sealed.reveal(warning_id, actor="user:a", purpose="on-site visit", limit=3)
     assert 3500 <= limited.value.retry_after <= 3600
+    # the refused look is on the record too, naming the case and why
+    (refusal,) = [row for row in sealed.audit_rows() if row["action"] == "access_refused"]
+    assert refusal["actor"] == "user:a" and refusal["detail"]["attempted"] == "reveal"
+    assert refusal["detail"]["warning_id"] == warning_id
+    assert refusal["detail"]["rule"].startswith("reveal limit reached: 3 per hour")
     assert sealed.reveal(warning_id, actor="user:b", purpose="phone the employer", limit=3)
     reveals = [row for row in sealed.audit_rows() if row["action"] == "identity_reveal"]
     assert [(r["actor"], r["detail"]["purpose"]) for r in reveals] == [
@@ -357,4 +362,11 @@ def test_purge_on_every_backend_then_reveal_says_the_id_is_gone(
         sealed.reveal(old, actor="user:a", purpose="after the purge", limit=5)
     assert sealed.reveal(kept, actor="user:a", purpose="an open case still", limit=5) == "KEPT-1"
     assert sealed.get_warning(old)["outcome"] == "false_alarm"
-    assert [row["action"] for row in sealed.audit_rows()][-2:] == ["store_purge", "identity_reveal"]
+    # the refused reveal of the purged id is on the record, with why
+    assert [row["action"] for row in sealed.audit_rows()][-3:] == [
+        "store_purge",
+        "access_refused",
+        "identity_reveal",
+    ]
+    refusal = sealed.audit_rows()[-2]["detail"]
+    assert refusal["warning_id"] == old and "purged" in refusal["rule"]
