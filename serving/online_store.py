@@ -141,6 +141,7 @@ class OnlineStore:
             except Exception as exc:  # pyarrow's errors for a damaged file have no common base
                 self._loaded.pop(slug, None)
                 cause = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                cause = cause.replace(str(path), path.name)  # callers see no server paths
                 raise OnlineStoreUnreadable(slug, path, cause or type(exc).__name__) from exc
             if "entity_id" not in table.columns:
                 raise OnlineStoreUnreadable(slug, path, "no entity_id column")

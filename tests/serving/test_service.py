@@ -141,6 +141,7 @@ def test_a_damaged_online_file_is_a_503_naming_the_repair(served: Served) -> Non
         damaged = score(served, task, {"entity_ids": ids})
         assert damaged.status_code == 503, damaged.text
         assert "riskloop materialize --task dispute-escalation" in damaged.json()["error"]
+        assert str(path.parent) not in damaged.text  # no server path in the answer
         assert score(served, task, {"records": rows, "explain": False}).status_code == 200
     finally:
         tmp = path.with_name(".restore.tmp")
