@@ -3,7 +3,8 @@
 `POST /v1/session` checks a password once (Argon2, lockout, audited) and answers a token
 `rs_<payload>.<signature>`: the payload names the user and an expiry, the signature is
 HMAC-SHA256 under the secrets file's session key. Each request's token is checked and the user
-re-read from the store, so a disabled account or a changed role takes effect at once. The
+re-read from the store, so a disabled account, a changed role or a password reset takes effect
+at once. The
 console may carry the same token in its cookie and build the same `Actor`.
 """
 
@@ -45,14 +46,21 @@ class SessionSigner:
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self.key.encode(), payload.encode(), hashlib.sha256).digest())
 
-    def issue(self, user_name: str, *, now: float | None = None) -> tuple[str, int]:
-        """(token, expiry as a Unix time) for `user_name`."""
+    def issue(
+        self, user_name: str, *, stamp: str = "", now: float | None = None
+    ) -> tuple[str, int]:
+        """(token, expiry as a Unix time) for `user_name`, bound to the account's credential
+        `stamp` (`UserRecord.credential_stamp`: a password reset ends the token)."""
         expires = int((now or time.time()) + self.lifetime_s)
-        payload = _b64(json.dumps({"u": user_name, "exp": expires}).encode())
+        payload = _b64(json.dumps({"u": user_name, "exp": expires, "c": stamp}).encode())
         return f"{TOKEN_PREFIX}{payload}.{self._sign(payload)}", expires
 
     def user_name(self, token: str, *, now: float | None = None) -> str:
         """The user a valid token names; raises `SessionInvalid`."""
+        return self._claims(token, now=now)[0]
+
+    def _claims(self, token: str, *, now: float | None = None) -> tuple[str, str]:
+        """(user name, credential stamp) of a valid token; raises `SessionInvalid`."""
         body = token.removeprefix(TOKEN_PREFIX)
         payload, _, signature = body.partition(".")
         if not token.startswith(TOKEN_PREFIX) or not payload or not signature:
@@ -62,19 +70,22 @@ class SessionSigner:
         try:
             claims = json.loads(_unb64(payload))
             name, expires = str(claims["u"]), int(claims["exp"])
-        except (ValueError, KeyError, TypeError):
+            stamp = str(claims.get("c", ""))
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise SessionInvalid("malformed session token") from None
         if expires < (now or time.time()):
             raise SessionInvalid("session expired; sign in again")
-        return name
+        return name, stamp
 
     def actor(self, token: str, store: WarningStore) -> Actor:
         """The `Actor` of a valid token's user, as the store has them now."""
-        name = self.user_name(token)
+        name, stamp = self._claims(token)
         try:
             user = store.get_user(name)
         except UserNotFound:
             raise SessionInvalid("session user no longer exists") from None
         if not user.active:
             raise SessionInvalid("account disabled")
+        if not hmac.compare_digest(stamp, user.credential_stamp):
+            raise SessionInvalid("the password changed since this sign-in; sign in again")
         return Actor.user(user.name, user.role, user.department)

@@ -485,7 +485,7 @@ def sign_in(service: Service, body: schemas.SessionCreate) -> Any:
         )
     except SignInRefused as exc:
         return JSONResponse({"error": str(exc)}, status_code=401)
-    token, expires = service.sessions.issue(user.name)
+    token, expires = service.sessions.issue(user.name, stamp=user.credential_stamp)
     return schemas.SessionResponse(
         token=token,
         expires_at=datetime.fromtimestamp(expires).astimezone(),

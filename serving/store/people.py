@@ -9,6 +9,7 @@ and account change is an audit row.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,11 +18,11 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.departments import DEPARTMENTS
-from serving.store.models import LANGS, ROLES, Department, User
+from serving.store.models import LANGS, ROLES, ConsoleSession, Department, User
 
 MIN_PASSWORD_CHARS = 12
 MAX_FAILED_SIGN_INS = 5
@@ -70,6 +71,9 @@ class UserRecord:
     disabled_at: datetime | None
     failed_attempts: int
     locked_until: datetime | None
+    # changes whenever the password does (a digest of its hash, not the hash): a person's API
+    # session token carries it, so a password reset ends the sessions signed in before it
+    credential_stamp: str = ""
 
     @property
     def active(self) -> bool:
@@ -109,6 +113,7 @@ def _record(user: User) -> UserRecord:
         disabled_at=None if user.disabled_at is None else _aware(user.disabled_at),
         failed_attempts=user.failed_attempts,
         locked_until=None if user.locked_until is None else _aware(user.locked_until),
+        credential_stamp=hashlib.sha256(user.password_hash.encode()).hexdigest()[:16],
     )
 
 
@@ -318,13 +323,29 @@ class PeopleStore:
         check_password_strength(password)
         password_hash = hash_password(password)
 
-        def change(user: User) -> dict[str, Any]:
+        def write(session: Session) -> UserRecord:
+            user = session.scalars(
+                select(User).where(User.name == name).with_for_update()
+            ).one_or_none()
+            if user is None:
+                raise UserNotFound(name)
             user.password_hash = password_hash
             user.failed_attempts = 0
             user.locked_until = None
-            return {}
+            # whoever held the old password is signed out: console sessions end here, API
+            # session tokens no longer match the account's credential stamp
+            ended = session.execute(
+                update(ConsoleSession)
+                .where(ConsoleSession.user_name == name, ConsoleSession.ended_at.is_(None))
+                .values(ended_at=datetime.now(UTC), ended_why="password")
+            )
+            sessions = int(getattr(ended, "rowcount", 0) or 0)
+            self._audit_row(
+                session, actor, "user_password_reset", {"user": name, "sessions_ended": sessions}
+            )
+            return _record(user)
 
-        return self._change_user(name, actor, "user_password_reset", change)
+        return self._write(write)  # type: ignore[no-any-return]
 
     def set_user_lang(self, name: str, lang: str) -> UserRecord:
         """Remember a person's language choice (zh or en)."""

@@ -358,6 +358,27 @@ def test_disabling_an_account_ends_its_console_session(
     assert "/sign-in" in _try(viewer, "soon.gone", PASSWORD)
 
 
+def test_a_password_reset_ends_the_console_sessions_signed_in_before_it(
+    person: Any, console_service: Console
+) -> None:
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    _new_account(console_service, "forgot.it")
+    viewer = person()
+    viewer.sign_in("forgot.it")
+    assert viewer.page.url.endswith("/console/queue")
+    with WarningStore.from_settings(get_settings()) as store:
+        store.reset_password("forgot.it", "a brand new password")
+    viewer.go("/console/dashboard")
+    assert "/console/sign-in" in viewer.page.url
+    ended = console_service.sql(
+        "SELECT ended_why FROM console_sessions WHERE user_name = 'forgot.it'"
+    )
+    assert ended == [("password",)]
+    assert _try(viewer, "forgot.it", "a brand new password").endswith("/console/queue")
+
+
 def test_an_officer_sends_a_case_back_with_a_note(person: Any, console_service: Console) -> None:
     sup = person()
     sup.sign_in("sup")

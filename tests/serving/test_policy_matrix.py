@@ -262,6 +262,30 @@ def test_disabled_people_lose_their_session_at_once(world: World) -> None:
         assert client.get("/v1/warnings", headers=forged).status_code == 401
 
 
+def test_a_password_reset_ends_the_sessions_signed_in_before_it(world: World) -> None:
+    """Whoever held the old password is signed out: the API token issued before the reset is
+    refused, a sign-in with the new password works, and the reset is audited with the count
+    of console sessions it ended."""
+    from serving.store import WarningStore
+
+    new_password = "another long enough password"
+    with WarningStore.from_settings() as store:
+        store.create_user("resetter", department="tax", role="officer", password=PASSWORD)
+    with world.client() as client:
+        signed = client.post("/v1/session", json={"name": "resetter", "password": PASSWORD})
+        old = {"Authorization": f"Bearer {signed.json()['token']}"}
+        assert client.get("/v1/warnings", headers=old).status_code == 200
+        with WarningStore.from_settings() as store:
+            store.reset_password("resetter", new_password)
+            (row,) = [r for r in store.audit_rows() if r["action"] == "user_password_reset"][-1:]
+        refused = client.get("/v1/warnings", headers=old)
+        assert refused.status_code == 401 and "password changed" in refused.json()["error"]
+        again = client.post("/v1/session", json={"name": "resetter", "password": new_password})
+        new = {"Authorization": f"Bearer {again.json()['token']}"}
+        assert client.get("/v1/warnings", headers=new).status_code == 200
+    assert row["detail"] == {"user": "resetter", "sessions_ended": 0}
+
+
 def test_refusals_say_what_is_allowed(world: World) -> None:
     with world.client() as client:
         wrong_method = client.get(f"/v1/{TASK}/score", headers=world.headers["key:scorer"])
