@@ -21,15 +21,29 @@ from typing import Any
 PSEUDONYM_CHARS = 32
 
 # Anchored on non-alphanumerics (ASCII), so ids embedded in Chinese sentences are caught too.
+# Matched on the text with full-width forms folded to ASCII (`_FOLD`: a Chinese input method
+# types digits as "１３８…"), letters in either case, and the separators people type between
+# groups of digits (spaces, hyphens); the pseudonym is of the id without them, upper case.
+_SEP = r"[- ]?"
 _ID_PATTERN = re.compile(
     r"(?<![0-9A-Za-z])("
-    r"\d{17}[\dXx]"  # resident identity card number (18)
+    rf"\d{{6}}{_SEP}\d{{8}}{_SEP}\d{{3}}[\dXx]"  # resident identity card number (18)
     r"|[0-9A-HJ-NP-RTUWXY]{2}\d{6}[0-9A-HJ-NP-RTUWXY]{10}"  # unified social credit code (18)
+    r"|\d{4}(?:[- ]\d{4}){3}(?:[- ]\d{1,3})?"  # card numbers (16-19) in groups of four
     r"|\d{12,19}"  # bank card / account numbers, 15-digit legacy ID numbers
-    r"|(?:\+?86[- ]?)?1[3-9]\d{9}"  # mainland mobile numbers
+    rf"|(?:\+?86[- ]?)?1[3-9]\d{_SEP}\d{{4}}{_SEP}\d{{4}}"  # mainland mobile numbers
     r")(?![0-9A-Za-z])",
-    re.ASCII,
+    re.ASCII | re.IGNORECASE,
 )
+# full-width ASCII forms (U+FF01-U+FF5E) and the ideographic space, one character for one, so
+# a match's position in the folded text is its position in the original
+_FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+_SEPARATORS = re.compile(r"[- ]")
+
+
+def _canonical(identifier: str) -> str:
+    """An id as typed, the way its pseudonym is made: ASCII, separators out, upper case."""
+    return _SEPARATORS.sub("", identifier.translate(_FOLD)).upper()
 
 
 def pseudonymise(secret: str, identifier: str) -> str:
@@ -47,15 +61,34 @@ def _keyed(secret: str) -> hmac.HMAC:
 
 def looks_like_identifier(text: str) -> bool:
     """Whether `text` contains a citizen ID, phone, bank account or credit-code-like value."""
-    return _ID_PATTERN.search(text) is not None
+    return _ID_PATTERN.search(text.translate(_FOLD)) is not None
 
 
 def scrub_text(secret: str, text: str, known_ids: frozenset[str] = frozenset()) -> str:
-    """Replace id-like substrings (and any of `known_ids`) by `[id:<pseudonym>]`."""
+    """Replace id-like substrings (and any of `known_ids`, in any case or width) by
+    `[id:<pseudonym>]`."""
     for known in sorted(known_ids, key=len, reverse=True):
-        if known and known in text:
-            text = text.replace(known, f"[id:{pseudonymise(secret, known)}]")
-    return _ID_PATTERN.sub(lambda match: f"[id:{pseudonymise(secret, match.group(0))}]", text)
+        if known:
+            text = _replace_folded(
+                text,
+                re.compile(re.escape(known.translate(_FOLD)), re.IGNORECASE),
+                lambda _found, known=known: f"[id:{pseudonymise(secret, known)}]",
+            )
+    return _replace_folded(
+        text, _ID_PATTERN, lambda found: f"[id:{pseudonymise(secret, _canonical(found))}]"
+    )
+
+
+def _replace_folded(text: str, pattern: re.Pattern[str], replace: Any) -> str:
+    """`text` with each match of `pattern` in its folded form replaced (`replace(match)`)."""
+    folded = text.translate(_FOLD)
+    if folded == text:
+        return pattern.sub(lambda match: str(replace(match.group(0))), text)
+    pieces, end = [], 0
+    for match in pattern.finditer(folded):
+        pieces += [text[end : match.start()], str(replace(match.group(0)))]
+        end = match.end()
+    return "".join([*pieces, text[end:]])
 
 
 def sanitise(secret: str, value: Any, known_ids: frozenset[str] = frozenset()) -> Any:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from serving.store import WarningStore
-from serving.store.pseudonym import looks_like_identifier, pseudonymise, sanitise
+from serving.store.pseudonym import looks_like_identifier, pseudonymise, sanitise, scrub_text
 
 CITIZEN_ID = "330501199001011234"
 PHONE = "13800138000"
@@ -47,6 +47,51 @@ def test_pseudonym_is_keyed_stable_and_short() -> None:
 def test_identifiers_are_recognised(raw: str) -> None:
     assert looks_like_identifier(f"联系人{raw}，未接通")
     assert raw not in str(sanitise("k", {"note": f"call {raw} today", raw: 1}))
+
+
+FULL_WIDTH = str.maketrans({chr(code): chr(code + 0xFEE0) for code in range(0x21, 0x7F)})
+
+
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [
+        (PHONE.translate(FULL_WIDTH), PHONE),  # as a Chinese input method types digits
+        ("138-0013-8000", PHONE),
+        ("138 0013 8000", PHONE),
+        ("330501 19900101 1234", CITIZEN_ID),
+        (CITIZEN_ID.translate(FULL_WIDTH), CITIZEN_ID),
+        ("6222 0212 3456 7890 123", BANK_ACCOUNT),
+        ("6222-0212-3456-7890-123", BANK_ACCOUNT),
+        (CREDIT_CODE.lower(), CREDIT_CODE),
+        ("33050119900101123x", "33050119900101123X"),
+    ],
+)
+def test_identifiers_as_people_type_them_are_scrubbed_as_the_id_itself(
+    typed: str, canonical: str
+) -> None:
+    """Full-width digits, separators between groups and lower case hide nothing: the note
+    keeps the pseudonym of the id itself (so the same id reads the same however typed)."""
+    note = f"已电话联系{typed}，对方称下周补发"
+    scrubbed = scrub_text("k", note)
+    assert scrubbed == f"已电话联系[id:{pseudonymise('k', canonical)}]，对方称下周补发"
+    digits = "".join(ch for ch in canonical if ch.isdigit())
+    assert digits[-8:] not in scrubbed.translate({0x20: None, 0x2D: None})
+
+
+def test_a_known_id_is_scrubbed_in_any_case_or_width() -> None:
+    """The case's own id, once revealed, may be typed back in lower case or full width."""
+    known = frozenset({"MD00000000001"})
+    for typed in ("md00000000001", "ＭＤ００００００００００１", "MD00000000001"):
+        scrubbed = scrub_text("k", f"纠纷编号 {typed} 已受理", known)
+        assert scrubbed == f"纠纷编号 [id:{pseudonymise('k', 'MD00000000001')}] 已受理"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2024 2025 2026 年度复核", "共 1234 5678 元", "电话 0572-2345678", "2026-11-01 至 2026-12-01"],
+)
+def test_numbers_that_are_not_ids_are_left_alone(text: str) -> None:
+    assert scrub_text("k", text) == text
 
 
 @pytest.mark.parametrize(
