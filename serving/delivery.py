@@ -5,7 +5,9 @@ retried when it ends), POSTs each event's JSON with its signature and id headers
 (`serving.webhooks`), and records the answer: 2xx delivers it; anything else (an error status,
 a refused connection, a timeout) schedules a retry after an exponential backoff with jitter, and after `notify_max_attempts` attempts the event is dead-lettered
 (`riskloop notify --dead`, `--requeue`). Delivery is at least once: a receiver deduplicates by
-the `X-Riskloop-Event-Id` header.
+the `X-Riskloop-Event-Id` header. Departments are delivered side by side (one thread each,
+events of one department in order), and an endpoint that cannot be reached costs one time-out
+a round: its other events wait for that event's retry, no attempt counted.
 
 The service runs `Deliverer.run_forever` on a daemon thread (`notify_interval_s`; 0 leaves the
 job to `riskloop notify --loop` in its own process); each round also notes missed deadlines
@@ -18,6 +20,7 @@ import json
 import logging
 import random
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +39,8 @@ logger = logging.getLogger("riskloop.delivery")
 DELIVERY_ACTOR = "system:notify"
 # events claimed per round: a round posts them one by one, well within the lease
 CLAIM_LIMIT = 20
+# departments whose events one round delivers side by side
+PARALLEL_DEPARTMENTS = 8
 USER_AGENT = "riskloop-webhooks/1"
 
 
@@ -89,6 +94,8 @@ class Deliverer:
             trust_env=False,
         )
         self._rng = rng or random.Random()
+        self._rng_lock = threading.Lock()
+        self._retry_at_of: dict[str, datetime] = {}  # this round's retries, by event id
 
     def close(self) -> None:
         self._client.close()
@@ -99,10 +106,27 @@ class Deliverer:
         if note_overdue:
             report.overdue = self.store.note_overdue(actor="system:overdue")
         urls = self.outbox.webhooks()
+        self._retry_at_of.clear()
+        queues: dict[str, list[dict[str, Any]]] = {}
         for event in self.outbox.claim(
             now=clock_now(), lease=timedelta(seconds=self.settings.notify_lease_s), limit=limit
         ):
-            outcome = self._deliver(event, urls.get(event["department"]))
+            queues.setdefault(event["department"], []).append(event)
+        # one department's endpoint at a time each, the departments side by side: a slow or
+        # hanging receiver delays its own events only
+        if len(queues) <= 1:
+            outcomes = [self._deliver_queue(q, urls.get(d)) for d, q in queues.items()]
+        else:
+            with ThreadPoolExecutor(
+                max_workers=min(len(queues), PARALLEL_DEPARTMENTS),
+                thread_name_prefix="riskloop-notify",
+            ) as pool:
+                outcomes = list(
+                    pool.map(
+                        lambda item: self._deliver_queue(item[1], urls.get(item[0])), queues.items()
+                    )
+                )
+        for outcome in (outcome for queue in outcomes for outcome in queue):
             if outcome == "delivered":
                 report.delivered += 1
             elif outcome == "dead":
@@ -110,6 +134,20 @@ class Deliverer:
             else:
                 report.retried += 1
         return report
+
+    def _deliver_queue(self, events: list[dict[str, Any]], url: str | None) -> list[str]:
+        """One department's claimed events in order. When its endpoint cannot be reached (a
+        connection error or a time-out), the rest wait for that event's retry, no attempt
+        counted: a hanging receiver costs one time-out a round, not one per event."""
+        outcomes: list[str] = []
+        for index, event in enumerate(events):
+            outcome = self._deliver(event, url)
+            if outcome == "unreachable":
+                later = [e["event_id"] for e in events[index + 1 :]]
+                self.outbox.postpone(later, until=self._retry_at_of[event["event_id"]])
+                return [*outcomes, "retried"]
+            outcomes.append(outcome)
+        return outcomes
 
     def drain(self, *, max_rounds: int = 1000) -> RoundReport:
         """Rounds until nothing is due now (`riskloop notify --once`)."""
@@ -170,7 +208,8 @@ class Deliverer:
         try:
             response = self._client.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            return self._failed(event, f"{exc.__class__.__name__}: {exc}")
+            outcome = self._failed(event, f"{exc.__class__.__name__}: {exc}")
+            return "unreachable" if outcome == "retried" else outcome
         if 200 <= response.status_code < 300:
             self.outbox.delivered(event["event_id"], now=clock_now())
             return "delivered"
@@ -185,10 +224,18 @@ class Deliverer:
                 "notification %s dead after %d attempts: %s", event["event_id"], attempt, error
             )
             return "dead"
-        delay = backoff(
-            attempt, self.settings.notify_backoff_s, self.settings.notify_backoff_max_s, self._rng
-        )
-        self.outbox.failed(
-            event["event_id"], error, retry_at=current + timedelta(seconds=delay), now=current
-        )
+        retry_at = self._retry_at(attempt, current)
+        self.outbox.failed(event["event_id"], error, retry_at=retry_at, now=current)
+        self._retry_at_of[event["event_id"]] = retry_at  # the round's other events wait as long
         return "retried"
+
+    def _retry_at(self, attempt: int, now: datetime | None = None) -> datetime:
+        """When the `attempt`-th failed try is retried (exponential backoff with jitter)."""
+        with self._rng_lock:  # departments' threads share the generator
+            delay = backoff(
+                attempt,
+                self.settings.notify_backoff_s,
+                self.settings.notify_backoff_max_s,
+                self._rng,
+            )
+        return (now or clock_now()) + timedelta(seconds=delay)

@@ -211,6 +211,21 @@ class Outbox:
             changes["next_attempt_at"] = retry_at
         self._set(event_id, changes, attempt=True)
 
+    def postpone(self, event_ids: Sequence[str], *, until: datetime) -> None:
+        """Put claimed events back in line at `until`, no attempt counted (their endpoint just
+        failed on an earlier event of the same round)."""
+        if not event_ids:
+            return
+
+        def write(session: Session) -> None:
+            session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.event_id.in_(list(event_ids)))
+                .values(next_attempt_at=until)
+            )
+
+        self._store.run_write(write)
+
     def _set(self, event_id: str, changes: dict[str, Any], *, attempt: bool) -> None:
         def write(session: Session) -> None:
             values = dict(changes)

@@ -10,6 +10,7 @@ import pytest
 
 from models.settings import Settings
 from serving.delivery import Deliverer, backoff
+from serving.policy import task_owner
 from serving.store import WarningStore
 from serving.store.outbox import Outbox
 from serving.webhook_secrets import set_secret
@@ -17,6 +18,7 @@ from tests.serving.loop.receiver import Receiver
 
 SECRET = "loopback-receiver-secret-0123456789"
 TASK = "wage-arrears"
+OTHER = "telecom-fraud"
 
 
 @pytest.fixture()
@@ -48,7 +50,7 @@ def _now():  # type: ignore[no-untyped-def]
     return now()
 
 
-def _raise(store: WarningStore, entities: list[str]) -> list[str]:
+def _raise(store: WarningStore, entities: list[str], task: str = TASK) -> list[str]:
     results = [
         {
             "entity_id": e,
@@ -61,7 +63,7 @@ def _raise(store: WarningStore, entities: list[str]) -> list[str]:
         for e in entities
     ]
     ids = store.record_scores(
-        actor="key:test", task=TASK, model_name="m", model_version="1", results=results
+        actor="key:test", task=task, model_name="m", model_version="1", results=results
     )
     return [i for i in ids if i]
 
@@ -162,6 +164,33 @@ def test_an_unreachable_endpoint_is_retried_not_lost(store: WarningStore, tmp_pa
     assert (report.retried, report.delivered, report.dead) == (1, 0, 0)
     (event,) = Outbox(store).events()
     assert event["attempts"] == 1 and "ConnectError" in event["last_error"]
+
+
+def test_a_hanging_receiver_delays_only_its_own_department(
+    store: WarningStore, tmp_path: Path
+) -> None:
+    """One department's receiver hangs past the time-out: the other department's events are
+    delivered in the same round, and the hanging one costs one time-out, not one per event
+    (its other events wait for the retry without an attempt counted)."""
+    settings = _settings(tmp_path, notify_timeout_s=0.5, notify_backoff_s=5, notify_max_attempts=9)
+    with Receiver(SECRET, delay_s=3.0) as hanging, Receiver(SECRET) as quick:
+        _hook(store, settings, hanging.url, task_owner(TASK))
+        _hook(store, settings, quick.url, task_owner(OTHER))
+        _raise(store, ["slow-1", "slow-2", "slow-3"])
+        _raise(store, ["quick-1", "quick-2"], task=OTHER)
+        deliverer = Deliverer(store, settings)
+        started = time.monotonic()
+        report = deliverer.run_once()
+        elapsed = time.monotonic() - started
+        deliverer.close()
+        assert len(quick.unique()) == 2
+    assert (report.delivered, report.retried) == (2, 1)
+    assert elapsed < 2.5, elapsed  # one time-out (0.5 s), not three, and not after the others
+    waiting = [e for e in Outbox(store).events() if e["department"] == task_owner(TASK)]
+    assert sorted(e["attempts"] for e in waiting) == [0, 0, 1]
+    tried = next(e for e in waiting if e["attempts"] == 1)
+    assert "Timeout" in tried["last_error"]
+    assert len({e["next_attempt_at"] for e in waiting}) == 1  # the others retry with it
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_ceiling() -> None:
