@@ -98,6 +98,7 @@ async def _audit_refusal(
 
 
 _WARNING_ID = re.compile(r"W-[0-9a-f]{32}")
+_JSON = b"application/json"
 
 
 class _BodyTooLarge(Exception):
@@ -198,6 +199,10 @@ class RequestGuard:
                 await send_json(send, 413, self._too_large())
                 return
             receive = _replay(body, receive)
+            if header(scope, b"content-type") is None:
+                # JSON is what every body route reads: one without a type is read as JSON by
+                # all of them (FastAPI's routes would not parse it and name a missing field)
+                scope = {**scope, "headers": [*scope["headers"], (b"content-type", _JSON)]}
         await self._call_app(scope, receive, send)
 
     def _too_large(self) -> dict[str, Any]:
@@ -207,6 +212,11 @@ class RequestGuard:
         content_type = (header(scope, b"content-type") or "application/json").split(";")[0]
         if content_type.strip().lower() != "application/json":
             return 415, {"error": f"unsupported content type {content_type!r}; send JSON"}
+        encoding = (header(scope, b"content-encoding") or "identity").strip().lower()
+        if encoding != "identity":
+            return 415, {
+                "error": f"unsupported content encoding {encoding!r}; send the JSON uncompressed"
+            }
         length = header(scope, b"content-length")
         if length is not None:
             if not length.strip().isdigit():

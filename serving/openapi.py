@@ -27,7 +27,7 @@ _REQUEST_RESPONSES: dict[str, str] = {
 }
 _BODY_RESPONSES: dict[str, str] = {
     "413": "Request body over the size limit",
-    "415": "Content type is not JSON",
+    "415": "Content type is not JSON, or the body is compressed (Content-Encoding)",
 }
 _REF = "#/components/schemas/{model}"
 #: FastAPI's schema of a 422, which the mounted `/v1` app documents for its routes.

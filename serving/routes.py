@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -29,6 +29,7 @@ from models.pages import CONTENT_SECURITY_POLICY
 from serving.encoding import outage_response
 from serving.policy import ACTIONS
 from serving.store.common import is_outage
+from serving.store.free_text import PLAIN_TEXT
 
 logger = logging.getLogger("riskloop.serving")
 
@@ -182,12 +183,36 @@ async def _invalid_request(_request: Request, exc: RequestValidationError) -> JS
     NaN that Python's JSON reader took and no JSON answer can carry (FastAPI's own handler
     failed on it with a 500).
     """
+    errors = exc.errors()
+    if errors and all(error["type"] == "json_invalid" for error in errors):
+        # as the score routes answer a body that is not JSON (400), wherever it was sent
+        where = errors[0].get("ctx", {}).get("error", "")
+        return JSONResponse(
+            {"error": f"the body is not valid JSON ({where or 'unreadable'})"}, status_code=400
+        )
     detail = [
-        {"type": error["type"], "loc": list(error["loc"]), "msg": error["msg"]}
-        for error in exc.errors()
+        {"type": error["type"], "loc": list(error["loc"]), "msg": _message(error)}
+        for error in errors
     ]
     fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in detail)
     return JSONResponse({"error": f"invalid request: {fields}", "detail": detail}, status_code=422)
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    """Pydantic's message, with a pattern a person cannot read said in words."""
+    if error["type"] != "string_pattern_mismatch":
+        return str(error["msg"])
+    pattern = str(error.get("ctx", {}).get("pattern", ""))
+    if pattern == PLAIN_TEXT:
+        return "text must not hold control characters or direction overrides"
+    if pattern.startswith("^[") and pattern.endswith("]*$") and "{" in pattern:
+        least = pattern.rsplit("{", 1)[1].split(",", 1)[0]
+        if least.isdigit():
+            return (
+                f"needs at least {int(least) + 2} visible characters, without control "
+                "characters or direction overrides"
+            )
+    return "has characters this field does not take"
 
 
 def _query_names(dependant: Dependant) -> frozenset[str]:

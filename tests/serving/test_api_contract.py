@@ -7,6 +7,8 @@ every error answer is JSON and documented as such.
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
 
 import httpx
@@ -408,3 +410,39 @@ def test_the_audit_log_pages_on_with_after_id(served: Served) -> None:
     assert [row for page in pages for row in page["items"]] == whole["items"]
     assert len(pages) == (len(whole["items"]) + 1) // 2  # no empty last page
     assert bad.status_code == 422 and "after_id" in bad.text
+
+
+def test_bodies_are_read_alike_on_every_route_and_refusals_are_sentences(served: Served) -> None:
+    """A body without a Content-Type is JSON on every route (FastAPI's routes named a missing
+    field), a body that is not JSON is a 400 as on the score routes, a compressed one a 415,
+    and a refused pattern is said in words, not as a regular expression."""
+    warning = "/v1/warnings/W-" + "0" * 32
+    headers = served.headers("every")
+    with served.client() as client:
+
+        def post(path: str, body: bytes, **extra: str) -> httpx.Response:
+            return client.post(path, content=body, headers={**headers, **extra})
+
+        untyped = post(f"{warning}/feedback", b'{"status": "bogus"}')
+        assert untyped.status_code == 422 and "status" in untyped.text, untyped.text
+        assert "Field required" not in untyped.text
+        for path in (f"{warning}/feedback", f"{warning}/reveal", "/v1/wage-arrears/score"):
+            broken = post(path, b'{"status": ', **{"Content-Type": "application/json"})
+            assert broken.status_code == 400, (path, broken.text)
+        zipped = post(
+            f"{warning}/feedback",
+            gzip.compress(b'{"status": "dispatched"}'),
+            **{"Content-Type": "application/json", "Content-Encoding": "gzip"},
+        )
+        assert zipped.status_code == 415 and "gzip" in zipped.json()["error"]
+        typed = {"Content-Type": "application/json"}
+        spaces = post(f"{warning}/reveal", json.dumps({"purpose": " " * 12}).encode(), **typed)
+        control = post(
+            f"{warning}/feedback",
+            json.dumps({"status": "in_progress", "note": "a\u0007b"}).encode(),
+            **typed,
+        )
+    assert spaces.status_code == 422 and "at least 10 visible characters" in spaces.text
+    assert control.status_code == 422 and "control characters" in control.text
+    for answer in (spaces, control):
+        assert "\\u" not in answer.text and "^[" not in answer.text, answer.text
