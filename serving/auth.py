@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets
 from collections.abc import Iterable
@@ -28,6 +29,8 @@ SCOPES: tuple[str, ...] = ("score", "review", "feedback", "reveal", "audit", "ad
 KEY_PREFIX = "rk"
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _KEY_PATTERN = re.compile(rf"^{KEY_PREFIX}_([0-9a-f]{{8}})_([A-Za-z0-9_-]{{43}})$")
+
+logger = logging.getLogger("riskloop.serving")
 
 
 class KeyManagementError(ValueError):
@@ -85,11 +88,18 @@ def _read(path: Path) -> list[KeyRecord]:
     if not path.exists():
         return []
     try:
-        raw = json.loads(path.read_text(encoding="utf-8") or "{}")
-        return [
-            KeyRecord(**{**item, "scopes": tuple(item["scopes"])}) for item in raw.get("keys", [])
-        ]
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raw = json.loads(path.read_text(encoding="utf-8") or '{"keys": []}')
+        if not isinstance(raw, dict) or not isinstance(raw.get("keys"), list):
+            # not a keys file (a typo, another tool's file): never read as empty, which the
+            # next `keys create` would write over
+            raise ValueError('no "keys" list at the top level')
+        return [KeyRecord(**{**item, "scopes": tuple(item["scopes"])}) for item in raw["keys"]]
+    except KeyError as exc:
+        raise KeyManagementError(
+            f"keys file {path} is malformed (a key has no {exc.args[0]!r} field); restore it "
+            "from the backup"
+        ) from None
+    except (ValueError, TypeError, AttributeError) as exc:
         raise KeyManagementError(
             f"keys file {path} is malformed ({exc}); restore it from the backup"
         ) from None
@@ -204,7 +214,13 @@ class KeyRing:
         except FileNotFoundError:
             stamp = None
         if stamp != self._stamp or (stamp is None and self._by_id):
-            self._by_id = {r.key_id: r for r in _read(self.path) if r.active}
+            try:
+                self._by_id = {r.key_id: r for r in _read(self.path) if r.active}
+            except KeyManagementError as exc:
+                # a hand-edit gone wrong: no key is taken until the file is repaired (closed,
+                # not open; one log line per change of the file), and no request fails with 500
+                logger.error("%s; no API key is accepted until it is repaired", exc)
+                self._by_id = {}
             self._stamp = stamp
 
     def active_count(self) -> int:

@@ -136,3 +136,27 @@ def test_serve_refuses_production_without_keys_and_missing_champions(
     missing = runner.invoke(app, ["serve", "--port", "3999"])
     assert missing.exit_code == 2
     assert "wage-arrears" in missing.output and str(isolated_env / "mlruns.db") in missing.output
+
+
+def test_a_keys_file_broken_under_a_running_service_accepts_no_key_until_repaired(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A hand-edit gone wrong: every key is refused with a 401 (closed, not open, and not a
+    500), one log line says why, and the repaired file is read again."""
+    path = tmp_path / "keys.json"
+    secret = create_key("bureau", ["score"], path)
+    ring = KeyRing(path)
+    assert ring.authenticate(f"Bearer {secret}", "score").name == "bureau"
+    good = path.read_text()
+    for broken in ('{"keys": [', '{"x": 1}'):
+        path.write_text(broken)
+        with (
+            caplog.at_level("ERROR", logger="riskloop.serving"),
+            pytest.raises(AuthError) as refused,
+        ):
+            ring.authenticate(f"Bearer {secret}", "score")
+        assert refused.value.status == 401
+        assert "no API key is accepted until it is repaired" in caplog.text
+        caplog.clear()
+    path.write_text(good)
+    assert ring.authenticate(f"Bearer {secret}", "score").name == "bureau"

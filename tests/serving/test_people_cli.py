@@ -190,6 +190,12 @@ def test_keys_commands_refuse_a_malformed_or_unwritable_keys_file_in_one_line(
         code, _, err = _run(*args)
         _one_error_line(code, err, f"keys file {keys} is malformed")
     assert keys.read_text() == "{not json"
+    # JSON, but not a keys file (or a key without its fields): refused, never written over
+    for text, needle in (('{"x": 1}', 'no "keys" list'), ('{"keys": [{"name": "a"}]}', "'scopes'")):
+        keys.write_text(text)
+        code, _, err = _run("keys", "create", "ops", "--scopes", "score")
+        _one_error_line(code, err, f"keys file {keys} is malformed", needle)
+        assert keys.read_text() == text
     (isolated_env / "a-file").write_text("in the way")
     monkeypatch.setenv("RISKLOOP_KEYS_FILE", str(isolated_env / "a-file" / "keys.json"))
     get_settings.cache_clear()
