@@ -103,10 +103,16 @@ def sidecar_path(dataset_path: Path) -> Path:
     return dataset_path.with_suffix(".json")
 
 
+_OTHER_FORMATS = frozenset({".csv", ".tsv", ".txt", ".xlsx", ".xls", ".feather", ".gz", ".zip"})
+
+
 def check_dataset_path(path: Path) -> None:
     """Refuse a dataset path its own sidecar would overwrite (`x.json`), that is a folder or
     whose folder cannot be made."""
     check_output_file(path, "--out", "a .parquet file path")
+    if path.suffix.lower() in _OTHER_FORMATS:
+        # the file is Parquet whatever its name: a .csv name would mislead whoever opens it
+        raise UserError(f"--out {path}: datasets are written as Parquet; give a .parquet file path")
     if sidecar_path(path) == path:
         raise UserError(
             f"--out {path}: the dataset's JSON sidecar would overwrite it; give a .parquet file path"

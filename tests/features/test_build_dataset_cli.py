@@ -203,14 +203,18 @@ def test_a_bad_as_of_date_is_refused(small_city: Path, tmp_path: Path, text: str
     assert not out.exists()
 
 
-def test_an_out_path_its_own_sidecar_would_overwrite_is_refused(
-    small_city: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [("d.json", "sidecar would overwrite it"), ("d.csv", "datasets are written as Parquet")],
+)
+def test_an_out_path_its_own_sidecar_would_overwrite_or_of_another_format_is_refused(
+    small_city: Path, tmp_path: Path, name: str, needle: str
 ) -> None:
-    out = tmp_path / "d.json"
+    out = tmp_path / name
     result = _run("--task", TASK, "--raw", str(small_city), "--out", str(out))
     assert result.exit_code == 2, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "sidecar would overwrite it" in lines[0], result.stderr
+    assert len(lines) == 1 and needle in lines[0], result.stderr
     assert not out.exists()
 
 
