@@ -97,3 +97,23 @@ def test_a_seed_beyond_64_bits_generates_and_the_library_refuses_a_negative_one(
     assert manifest["seed"] == 2**64 + 3
     with pytest.raises(ValueError, match="seed must be a whole number of 0 or more"):
         generate_city(tmp_path / "negative", size="tiny", seed=-1)
+
+
+def test_generate_refuses_to_write_over_a_city_of_other_options_without_force(
+    tmp_path: Path,
+) -> None:
+    """The same options write the same bytes again; other options would replace a city that
+    datasets and champions were built from: refused in one line unless `--force`."""
+    out = tmp_path / "city"
+    first = ["generate", "--size", "small", "--seed", "1", "--profile", "clean", "--out", str(out)]
+    assert CliRunner().invoke(app, first).exit_code == 0
+    assert CliRunner().invoke(app, first).exit_code == 0  # the same city again
+    other = [*first[:4], "2", *first[5:]]
+    refused = CliRunner().invoke(app, other)
+    assert refused.exit_code == 2, refused.output
+    lines = [line for line in refused.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "already holds a city (size small, seed 1" in lines[0], lines
+    assert "--force" in lines[0]
+    assert json.loads((out / "manifest.json").read_text())["seed"] == 1
+    assert CliRunner().invoke(app, [*other, "--force"]).exit_code == 0
+    assert json.loads((out / "manifest.json").read_text())["seed"] == 2

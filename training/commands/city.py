@@ -36,6 +36,12 @@ def generate(
         "--profile",
         help="realistic (default: non-additive effects, missing declarations, drift in the last months, partial reporting; see data_samples/README.md) or clean (the additive city of generator 1.0.0, byte for byte).",
     ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace a city of other options already in --out (datasets, models and "
+        "materialized features built from it no longer match it).",
+    ),
 ) -> None:
     """Generate the simulated city: each department's raw tables for the three risk tasks.
 
@@ -48,6 +54,8 @@ def generate(
 
             out = get_settings().data_dir / "city"
         _check_writable(out)
+        if not force:
+            _check_not_another_city(out, size, seed, profile, rate_multiplier)
         manifest = _run(out, size, seed, rate_multiplier, profile)
         for slug, task in manifest["tasks"].items():
             typer.echo(
@@ -55,6 +63,32 @@ def generate(
                 f"mean true probability {task['mean_true_prob']:.2%}"
             )
         typer.echo(f"city written to {out}")
+
+
+def _check_not_another_city(
+    out: Path, size: str, seed: int, profile: str, rate_multiplier: float
+) -> None:
+    """Refuse to write over a city of other options (the same options write the same bytes):
+    a service, datasets and champions may have been built from it."""
+    import json
+
+    try:
+        held = json.loads((out / "manifest.json").read_text("utf-8"))
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError):
+        held = {}
+    asked = {"size": size, "seed": seed, "profile": profile, "rate_multiplier": rate_multiplier}
+    if held:
+        held.setdefault("profile", "clean")  # the clean city's manifest is generator 1.0.0's
+    if all(held.get(key) == value for key, value in asked.items()):
+        return
+    described = ", ".join(f"{key} {held.get(key, '?')}" for key in asked)
+    raise UserError(
+        f"--out {out} already holds a city ({described}); datasets, models and materialized "
+        "features built from it would no longer match: pass --force to replace it, or choose "
+        "another --out"
+    )
 
 
 def _check_writable(out: Path) -> None:
