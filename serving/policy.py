@@ -79,6 +79,7 @@ _STATE_TRANSITIONS: dict[str, tuple[str, ...]] = {
     "in_progress": ("close", "send_back"),
     "closed": (),
 }
+_STATUS_ZH = {"open": "待派发", "dispatched": "已派发", "in_progress": "处置中", "closed": "已办结"}
 _OWNER_TRANSITIONS = frozenset({"dispatch", "reroute", "triage_close"})
 _HANDLER_TRANSITIONS = frozenset({"start", "close", "send_back"})
 
@@ -357,6 +358,13 @@ def decide(
         and transition
         and transition not in allowed_transitions(actor, warning)
     ):
+        status = str(warning.get("status"))
+        if transition in TRANSITIONS and transition not in _STATE_TRANSITIONS.get(status, ()):
+            # no one may: the case's state is the reason, not who is asking
+            return _refuse(
+                f"{transition.replace('_', ' ')} is not possible while the warning is {status}",
+                f"预警当前状态（{_STATUS_ZH.get(status, status)}）下不能执行此操作",
+            )
         return _refuse(_transition_rule(actor, transition), _transition_rule_zh(transition))
     return decision
 
