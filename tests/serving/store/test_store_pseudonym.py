@@ -259,3 +259,14 @@ def test_memo_scrubber_rows_match_per_row_scrubbing(
     for got_row, want_row in zip(got, want, strict=True):
         assert list(got_row) == list(want_row)
         assert all(same(got_row[k], want_row[k]) for k in want_row)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789- XxAM+86，（）", max_size=40))
+def test_the_quick_check_never_passes_text_the_full_pattern_would_scrub(text: str) -> None:
+    """Text the cheap candidate check lets through unchanged holds no id the full pattern
+    finds (the check is how most reason sentences skip the full pattern)."""
+    from serving.store.pseudonym import _CANDIDATE, _ID_PATTERN
+
+    if _ID_PATTERN.search(text) is not None:
+        assert _CANDIDATE.search(text) is not None, text
