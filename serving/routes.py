@@ -177,25 +177,24 @@ async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONRes
 
 @api.exception_handler(RequestValidationError)
 async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    """Invalid input: 422 naming each field, in the documented error shape.
+    """Invalid input: 422 naming each field (400 for a body that is not JSON at all), in the
+    documented error shape.
 
     The values sent are not echoed back: one may be a password or a personal identifier, or a
     NaN that Python's JSON reader took and no JSON answer can carry (FastAPI's own handler
     failed on it with a 500).
     """
     errors = exc.errors()
-    if errors and all(error["type"] == "json_invalid" for error in errors):
-        # as the score routes answer a body that is not JSON (400), wherever it was sent
-        where = errors[0].get("ctx", {}).get("error", "")
-        return JSONResponse(
-            {"error": f"the body is not valid JSON ({where or 'unreadable'})"}, status_code=400
-        )
     detail = [
         {"type": error["type"], "loc": list(error["loc"]), "msg": _message(error)}
         for error in errors
     ]
     fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in detail)
-    return JSONResponse({"error": f"invalid request: {fields}", "detail": detail}, status_code=422)
+    # a body that is not JSON at all is a 400 on every route, as the score routes answer it
+    status = 400 if errors and all(e["type"] == "json_invalid" for e in errors) else 422
+    return JSONResponse(
+        {"error": f"invalid request: {fields}", "detail": detail}, status_code=status
+    )
 
 
 def _message(error: Mapping[str, Any]) -> str:

@@ -328,6 +328,10 @@ def test_reveal_needs_a_purpose_and_is_audited(person: Any, console_service: Con
     sup.page.wait_for_load_state()
     assert sup.page.url.endswith(f"/console/cases/{warning_id}")
     assert sup.page.locator("html").get_attribute("lang") == "en"
+    # back to Chinese: the language is remembered on the account the other tests sign in with
+    sup.page.locator("header form[action$='/lang'] button").click()
+    sup.page.wait_for_load_state()
+    assert str(sup.page.locator("html").get_attribute("lang")).startswith("zh")
     auditor = person()
     auditor.sign_in("audit")
     auditor.go(f"/console/cases/{warning_id}")

@@ -429,6 +429,8 @@ def test_bodies_are_read_alike_on_every_route_and_refusals_are_sentences(served:
         for path in (f"{warning}/feedback", f"{warning}/reveal", "/v1/wage-arrears/score"):
             broken = post(path, b'{"status": ', **{"Content-Type": "application/json"})
             assert broken.status_code == 400, (path, broken.text)
+            assert set(broken.json()) == {"error", "detail"}  # the one error shape
+            assert broken.json()["detail"][0]["type"] == "json_invalid"
         zipped = post(
             f"{warning}/feedback",
             gzip.compress(b'{"status": "dispatched"}'),
