@@ -293,15 +293,22 @@ class PeopleStore:
             return [_record(user) for user in session.scalars(select(User).order_by(User.name))]
 
     def _change_user(
-        self, name: str, actor: str, action: str, change: Callable[[User], dict[str, Any]]
+        self,
+        name: str,
+        actor: str,
+        action: str,
+        change: Callable[[User, Session], dict[str, Any]],
     ) -> UserRecord:
+        """Apply `change(user, session)` to the locked account and audit `action` with the
+        details it returns, in one transaction."""
+
         def write(session: Session) -> UserRecord:
             user = session.scalars(
                 select(User).where(User.name == name).with_for_update()
             ).one_or_none()
             if user is None:
                 raise UserNotFound(name)
-            detail = change(user)
+            detail = change(user, session)
             self._audit_row(session, actor, action, {"user": name, **detail})
             return _record(user)
 
@@ -310,7 +317,7 @@ class PeopleStore:
     def disable_user(self, name: str, *, actor: str = "system:cli") -> UserRecord:
         """Disable an account (kept for the record); its sessions stop at their next request."""
 
-        def change(user: User) -> dict[str, Any]:
+        def change(user: User, _session: Session) -> dict[str, Any]:
             if user.disabled_at is not None:
                 raise PeopleError(f"user {name!r} is already disabled")
             user.disabled_at = datetime.now(UTC)
@@ -323,12 +330,7 @@ class PeopleStore:
         check_password_strength(password)
         password_hash = hash_password(password)
 
-        def write(session: Session) -> UserRecord:
-            user = session.scalars(
-                select(User).where(User.name == name).with_for_update()
-            ).one_or_none()
-            if user is None:
-                raise UserNotFound(name)
+        def change(user: User, session: Session) -> dict[str, Any]:
             user.password_hash = password_hash
             user.failed_attempts = 0
             user.locked_until = None
@@ -339,20 +341,16 @@ class PeopleStore:
                 .where(ConsoleSession.user_name == name, ConsoleSession.ended_at.is_(None))
                 .values(ended_at=datetime.now(UTC), ended_why="password")
             )
-            sessions = int(getattr(ended, "rowcount", 0) or 0)
-            self._audit_row(
-                session, actor, "user_password_reset", {"user": name, "sessions_ended": sessions}
-            )
-            return _record(user)
+            return {"sessions_ended": int(getattr(ended, "rowcount", 0) or 0)}
 
-        return self._write(write)  # type: ignore[no-any-return]
+        return self._change_user(name, actor, "user_password_reset", change)
 
     def set_user_lang(self, name: str, lang: str) -> UserRecord:
         """Remember a person's language choice (zh or en)."""
         if lang not in LANGS:
             raise PeopleError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}")
 
-        def change(user: User) -> dict[str, Any]:
+        def change(user: User, _session: Session) -> dict[str, Any]:
             user.lang = lang
             return {"lang": lang}
 

@@ -352,15 +352,15 @@ def synthetic_test_slice() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 @pytest.fixture(scope="session")
-def synthetic_report(
+def synthetic_reports(
     synthetic_model: RiskModel, synthetic_test_slice: tuple[pd.DataFrame, pd.DataFrame]
-) -> str:
-    """The model report of the synthetic task, built once."""
-    from training.report import RunInfo, build_report
+) -> dict[str, str]:
+    """Both editions of the synthetic task's model report (language -> HTML), built once."""
+    from training.report import RunInfo, build_reports
     from training.report_metrics import FeatureRoles, Truth
 
     frame, truth = synthetic_test_slice
-    return build_report(
+    return build_reports(
         "wage-arrears",
         synthetic_model,
         frame,
@@ -379,28 +379,12 @@ def synthetic_report(
 
 
 @pytest.fixture(scope="session")
-def synthetic_report_zh(
-    synthetic_model: RiskModel, synthetic_test_slice: tuple[pd.DataFrame, pd.DataFrame]
-) -> str:
-    """The Chinese edition of the synthetic task's model report, built once."""
-    from training.report import RunInfo, build_report
-    from training.report_metrics import FeatureRoles, Truth
+def synthetic_report(synthetic_reports: dict[str, str]) -> str:
+    """The model report of the synthetic task (the English edition)."""
+    return synthetic_reports["en"]
 
-    frame, truth = synthetic_test_slice
-    return build_report(
-        "wage-arrears",
-        synthetic_model,
-        frame,
-        Truth(
-            truth,
-            drivers=("si_arrears", "electricity_drop", "construction_sector"),
-            roles=FeatureRoles.from_document(SYNTHETIC_ROLES_DOCUMENT),
-        ),
-        RunInfo(
-            name="riskloop-wage-arrears",
-            version="1",
-            alias="champion",
-            trained_at="2026-01-02 03:04 UTC",
-        ),
-        lang="zh",
-    )
+
+@pytest.fixture(scope="session")
+def synthetic_report_zh(synthetic_reports: dict[str, str]) -> str:
+    """The Chinese edition of the synthetic task's model report."""
+    return synthetic_reports["zh"]
