@@ -129,6 +129,8 @@ def test_pages_are_clean_accessible_and_photographed(
     # the champion scored this warning: the caption explains the "other features" bar
     caption = viewer.page.locator("#h-waterfall + figure figcaption").inner_text()
     assert {"zh": "其他特征", "en": "other features"}[lang] in caption, caption
+    # the whole chart shows at this width: no hint to swipe it
+    assert not viewer.page.locator("#h-waterfall + figure .scroll-hint").is_visible()
     assert _axe_violations(viewer.page) == []
     assert _unlabelled_controls(viewer.page) == []
     screenshot(viewer.page, f"case-{lang}")
@@ -285,6 +287,11 @@ def test_no_page_scrolls_sideways_on_a_phone_or_a_tablet(
                 assert _axe_violations(page, EVERY_IMPACT) == [], (name, lang)
                 if name == "case":
                     assert _chart_at_its_own_size(page, "#h-waterfall + figure img"), lang
+                    # the chart scrolls in its box here: the page says so above it
+                    hint = page.locator("#h-waterfall + figure .scroll-hint")
+                    assert hint.is_visible(), lang
+                    words = Messages(lang)  # type: ignore[arg-type]
+                    assert hint.inner_text() == words("case.waterfall_scroll"), lang
                     assert page.evaluate(_BROKEN_WORDS) == [], lang
                 if name == "reports":  # a report is named in words, not by its file
                     links = page.locator("main table a").all_inner_texts()
