@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -31,6 +30,7 @@ from serving.policy import Actor, decide
 from serving.routes import ANSWER_HEADERS, Route, find
 from serving.sessions import TOKEN_PREFIX, SessionInvalid
 from serving.store import is_outage
+from serving.store.common import WARNING_ID
 
 logger = logging.getLogger("riskloop.serving")
 
@@ -89,7 +89,7 @@ async def _audit_refusal(
     path names (when it is a well-formed warning id: `riskloop audit --warning` finds the
     refused look), written off the event loop (the store's write waits for its commit)."""
     store = bentoml.get_current_service().store
-    warning = {"id": warning_id} if warning_id and _WARNING_ID.fullmatch(warning_id) else None
+    warning = {"id": warning_id} if warning_id and WARNING_ID.fullmatch(warning_id) else None
     await anyio.to_thread.run_sync(
         lambda: store.refused(
             actor=actor.audit_name, action=action, rule=rule, path=path, warning=warning
@@ -97,7 +97,6 @@ async def _audit_refusal(
     )
 
 
-_WARNING_ID = re.compile(r"W-[0-9a-f]{32}")
 _JSON = b"application/json"
 
 
@@ -156,7 +155,7 @@ class RequestGuard:
                 )
                 return
             try:
-                actor = self.authenticate(header(scope, b"authorization"))
+                actor = self.authenticate(bytes(given[0]).decode("latin-1") if given else None)
             except AuthError as exc:
                 await send_json(send, exc.status, {"error": exc.message})
                 return

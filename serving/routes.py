@@ -28,8 +28,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from models.pages import CONTENT_SECURITY_POLICY
 from serving.encoding import outage_response
 from serving.policy import ACTIONS
+from serving.schemas import PATTERN_WORDS
 from serving.store.common import is_outage
-from serving.store.free_text import PLAIN_TEXT
 
 logger = logging.getLogger("riskloop.serving")
 
@@ -202,16 +202,7 @@ def _message(error: Mapping[str, Any]) -> str:
     if error["type"] != "string_pattern_mismatch":
         return str(error["msg"])
     pattern = str(error.get("ctx", {}).get("pattern", ""))
-    if pattern == PLAIN_TEXT:
-        return "text must not hold control characters or direction overrides"
-    if pattern.startswith("^[") and pattern.endswith("]*$") and "{" in pattern:
-        least = pattern.rsplit("{", 1)[1].split(",", 1)[0]
-        if least.isdigit():
-            return (
-                f"needs at least {int(least) + 2} visible characters, without control "
-                "characters or direction overrides"
-            )
-    return "has characters this field does not take"
+    return PATTERN_WORDS.get(pattern, "has characters this field does not take")
 
 
 def _query_names(dependant: Dependant) -> frozenset[str]:

@@ -103,6 +103,16 @@ def _at_least_visible(n: int) -> str:
     return f"^[{_SPACE}]*{edge}[^{REFUSED_CLASS}]{{{n - 2},}}{edge}[{_SPACE}]*$"
 
 
+#: A reveal's purpose: `MIN_PURPOSE_CHARS` visible characters at least, none refused.
+PURPOSE_TEXT = _at_least_visible(MIN_PURPOSE_CHARS)
+#: The text patterns in words, for refusals (a person cannot read the expressions).
+PATTERN_WORDS = {
+    PLAIN_TEXT: "text must not hold control characters or direction overrides",
+    PURPOSE_TEXT: f"needs at least {MIN_PURPOSE_CHARS} visible characters, without control "
+    "characters or direction overrides",
+}
+
+
 #: Query-parameter types that take only their documented text form.
 IsoDate = Annotated[date, _text_as(_ISO_DATE, "an ISO date, YYYY-MM-DD")]
 
@@ -418,7 +428,7 @@ class RevealRequest(BaseModel):
         Field(
             min_length=MIN_PURPOSE_CHARS,
             max_length=PURPOSE_MAX_CHARS,
-            pattern=_at_least_visible(MIN_PURPOSE_CHARS),
+            pattern=PURPOSE_TEXT,
             description=f"At least {MIN_PURPOSE_CHARS} characters besides leading and "
             "trailing white space; no control or bidirectional-override characters.",
         ),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,12 +50,12 @@ from serving.console.queries import (
 from serving.console.sessions import COOKIE, PRE_COOKIE, tokens_match
 from serving.policy import allowed_transitions, decide, visible_scope
 from serving.store import WarningNotFound
+from serving.store.common import WARNING_ID
 from serving.store.deadlines import DEADLINE_OF_STATUS
 from serving.store.models import OUTCOMES, STATUSES
 from serving.store.people import MAX_FAILED_SIGN_INS, SignInRefused
 from serving.store.privacy import MIN_PURPOSE_CHARS
 
-_WARNING_ID = re.compile(r"^W-[0-9a-f]{32}$")
 _DONE = ("dispatch", "reroute", "start", "close", "triage_close", "send_back")
 
 
@@ -363,7 +362,7 @@ def load_case(
     back away from this person; `moved`: it is known to have changed), says so before the rule.
     """
     warning_id = request.path_params["warning_id"]
-    if not _WARNING_ID.match(warning_id):
+    if not WARNING_ID.fullmatch(warning_id):
         return error_page(console, request, visit, 404, visit.t("error.no_case"))
     try:
         warning = console.store.get_warning(warning_id)

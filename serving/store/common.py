@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar, cast
 
@@ -19,6 +20,9 @@ from serving.store.models import (
 T = TypeVar("T")
 #: Who holds a warning as a permission saw it: (status, department); see `_locked_warning`.
 Holder = tuple[str, str | None]
+
+#: A warning id as the store makes them (`W-` and a UUID4's 32 hex digits).
+WARNING_ID = re.compile(r"^W-[0-9a-f]{32}$")
 
 
 class StaleWarning(Exception):
