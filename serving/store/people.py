@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -29,8 +30,14 @@ MAX_FAILED_SIGN_INS = 5
 LOCKOUT = timedelta(minutes=15)
 _USER_NAME = re.compile(r"^[a-z][a-z0-9_.-]{1,63}$")
 _HASHER = PasswordHasher()
-# verified against when the name is unknown, so a wrong name costs as long as a wrong password
-_DUMMY_HASH = _HASHER.hash("riskloop: no such user")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown, so a wrong name costs as long as a wrong
+    password; made at the first such sign-in, not on import (an Argon2 hash costs every process
+    that imports the store, the CLI's and the service's arbiter among them, about 0.1 s)."""
+    return _HASHER.hash("riskloop: no such user")
 
 
 #: the largest monthly capacity accepted (a typo guard; no department handles more)
@@ -380,7 +387,7 @@ class PeopleStore:
                 select(User).where(User.name == name).with_for_update()
             ).one_or_none()
             reason = _refusal(user, moment)
-            ok = _verify(user.password_hash if user is not None else _DUMMY_HASH, password)
+            ok = _verify(user.password_hash if user is not None else _dummy_hash(), password)
             if user is not None and reason is None and not ok:
                 user.failed_attempts += 1
                 reason = "wrong password"
