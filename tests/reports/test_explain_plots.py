@@ -129,3 +129,15 @@ def test_a_number_reads_with_its_catalogs_unit() -> None:
     fraud = get_spec("telecom-fraud")
     multiple = next(f for f in fraud.features if f.unit == "ratio" and "%}" not in f.reason_en)
     assert display_value(3.5, "zh", multiple) == "3.5×"
+
+
+def test_a_waterfall_asked_for_again_is_not_drawn_again() -> None:
+    """The same reasons, base and score give the very same chart (kept, not redrawn); any
+    change draws anew: a case page shown twice costs one drawing."""
+    first = waterfall_png(CONTRIBUTIONS, -2.5, final_margin=-1.0, score=0.2, lang="zh")
+    again = waterfall_png(list(CONTRIBUTIONS), -2.5, final_margin=-1.0, score=0.2, lang="zh")
+    assert again is first
+    assert waterfall_png(CONTRIBUTIONS, -2.5, final_margin=-1.0, score=0.2, lang="en") != first
+    assert waterfall_png(CONTRIBUTIONS, -2.5, final_margin=-1.0, score=0.21, lang="zh") != first
+    changed = [Contribution("Firm age", "企业年龄", "13", -0.3), *CONTRIBUTIONS[1:]]
+    assert waterfall_png(changed, -2.5, final_margin=-1.0, score=0.2, lang="zh") != first
