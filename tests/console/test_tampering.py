@@ -28,15 +28,21 @@ def test_a_case_cannot_be_dispatched_to_a_department_the_chooser_never_offered(
         "options => options.map(o => o.value)"
     )
     assert "labour_inspection" in offered and "anti_fraud" not in offered
-    # the anti-fraud centre exists but handles no wage-arrears case: add it to the chooser
-    dispatch.locator("select[name=department]").evaluate(
-        "select => { select.add(new Option('x', 'anti_fraud')); select.value = 'anti_fraud'; }"
-    )
-    with sup.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
-        dispatch.get_by_role("button").click()
-    assert answer.value.status == 400
-    assert "不承办此类预警" in sup.page.locator("main").inner_text()
-    assert console_service.case_state(warning_id) == before
+    # the data office sees every task, to audit it, and acts on none: not a destination either
+    assert "data_office" not in offered
+    # the anti-fraud centre exists but handles no wage-arrears case: add each to the chooser
+    for forged in ("anti_fraud", "data_office"):
+        dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
+        dispatch.locator("select[name=department]").evaluate(
+            "(select, code) => { select.add(new Option('x', code)); select.value = code; }",
+            forged,
+        )
+        with sup.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
+            dispatch.get_by_role("button").click()
+        assert answer.value.status == 400, forged
+        assert "不承办此类预警" in sup.page.locator("main").inner_text()
+        assert console_service.case_state(warning_id) == before
+        sup.go(f"/console/cases/{warning_id}")
     # so the anti-fraud officer never gets a wage-arrears case in their queue
     fraud = person()
     fraud.sign_in("fraud")
