@@ -215,9 +215,11 @@ class Watch:
             self.outside.append(url)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium through Playwright (headless; no browser download)."""
+    """Debian's Chromium through Playwright (headless; no browser download), launched once per
+    test process: every test opens its own contexts (cookies, storage) and closes them, and
+    a launch (Playwright's driver and the browser) costs about 2 s of CPU."""
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium")

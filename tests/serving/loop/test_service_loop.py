@@ -119,7 +119,7 @@ def test_webhooks_survive_a_sigkill_of_the_service_mid_burst(
     tmp_path: Path,
 ) -> None:
     secret_file = tmp_path / "anti-fraud.secret"
-    with Receiver("", delay_s=0.03) as receiver:
+    with Receiver("", delay_s=0.005) as receiver:
         _cli(
             [
                 "departments",
