@@ -10,10 +10,16 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+#: The one TLS context the tests' HTTP clients carry (`verify=LOOPBACK_TLS`). httpx builds a new
+#: context for every client it makes, `httpx.get` included, loading the CA bundle each time
+#: (about 25 ms of CPU): hundreds of clients in a run, all to plain-HTTP loopback servers.
+LOOPBACK_TLS = ssl.create_default_context()
 
 
 def free_port() -> int:

@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from tests.environment import service_env, settings_env, stores_root
-from tests.processes import free_port, stop_process_group
+from tests.processes import LOOPBACK_TLS, free_port, stop_process_group
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "console"
@@ -111,7 +111,12 @@ def _start(root: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+            if (
+                httpx.get(
+                    f"http://127.0.0.1:{port}/readyz", timeout=2, verify=LOOPBACK_TLS
+                ).status_code
+                == 200
+            ):
                 return process, log
         except httpx.HTTPError:
             pass
@@ -165,7 +170,7 @@ def console_service(console_root: Path, small_city: Path) -> Iterator[Console]:
         port = free_port()
         process, log = _start(console_root, port)
         url = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=url, timeout=120) as client:
+        with httpx.Client(base_url=url, timeout=120, verify=LOOPBACK_TLS) as client:
             for task in ("wage-arrears", "telecom-fraud"):
                 ids = scoring_sets[task]["entity_id"].astype(str).tolist()[:1000]
                 answer = client.post(
@@ -314,4 +319,5 @@ def session_client(console_service: Console, viewer: Any) -> httpx.Client:
         cookies={"riskloop_console": cookie["value"]},
         follow_redirects=False,
         timeout=30,
+        verify=LOOPBACK_TLS,
     )

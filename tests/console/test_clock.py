@@ -30,7 +30,7 @@ from typer.testing import CliRunner
 from models.settings import Settings, get_settings
 from serving.console.app import build_app
 from serving.store import WarningStore
-from tests.processes import free_port
+from tests.processes import LOOPBACK_TLS, free_port
 
 PASSWORD = "correct-horse-battery"  # a test account only; the store keeps its Argon2 hash
 # 23:00 on 31 March in the city (UTC+8): the last hour of March there
@@ -100,7 +100,9 @@ def _raise(store: WarningStore, entity: str, level: str, district: str) -> str:
 @contextmanager
 def _signed_in(url: str) -> Iterator[httpx.Client]:
     """An HTTP client signed in as the supervisor (at the frozen clock's time)."""
-    with httpx.Client(base_url=url, follow_redirects=False, timeout=30) as client:
+    with httpx.Client(
+        base_url=url, follow_redirects=False, timeout=30, verify=LOOPBACK_TLS
+    ) as client:
         token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
         signed = client.post(
             "/console/sign-in",
@@ -255,7 +257,7 @@ def test_a_case_workers_pages_name_no_command_and_one_clock(
     url, store = console
     for lang in ("zh", "en"):
         store.set_user_lang("sup", lang)
-        with httpx.Client(base_url=url, timeout=30) as client:
+        with httpx.Client(base_url=url, timeout=30, verify=LOOPBACK_TLS) as client:
             sign_in = client.get(f"/console/sign-in?lang={lang}").text
         with _signed_in(url) as client:
             dashboard = client.get("/console/dashboard").text
@@ -274,7 +276,9 @@ def test_a_refusal_in_english_reads_as_a_sentence(console: tuple[str, WarningSto
         "tax_en", department="tax", role="officer", password=PASSWORD, display_name="Tax officer"
     )
     store.set_user_lang("tax_en", "en")
-    with httpx.Client(base_url=url, follow_redirects=False, timeout=30) as client:
+    with httpx.Client(
+        base_url=url, follow_redirects=False, timeout=30, verify=LOOPBACK_TLS
+    ) as client:
         token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
         client.post(
             "/console/sign-in",

@@ -18,12 +18,15 @@ from models.pages import CITY_TIME
 from serving.console.app import REPORT_SECURITY_POLICY
 from tests.console.conftest import PASSWORD, Console
 from tests.environment import service_env
+from tests.processes import LOOPBACK_TLS
 
 
 @pytest.fixture()
 def signed_in(console_service: Console) -> Iterator[tuple[httpx.Client, str]]:
     """An HTTP client signed in as the supervisor, and the session's CSRF token."""
-    with httpx.Client(base_url=console_service.url, follow_redirects=False, timeout=30) as client:
+    with httpx.Client(
+        base_url=console_service.url, follow_redirects=False, timeout=30, verify=LOOPBACK_TLS
+    ) as client:
         token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
         signed = client.post(
             "/console/sign-in",

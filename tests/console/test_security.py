@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.console.conftest import PASSWORD, Console, session_client
+from tests.processes import LOOPBACK_TLS
 
 
 @pytest.mark.parametrize("token", [None, "wrong-token-0123456789abcdef"])
@@ -223,7 +224,9 @@ def test_session_cookie_flags_and_security_headers(person: Any, console_service:
     assert cookie["sameSite"] == "Strict"
     assert cookie["path"] == "/console"
     assert cookie["secure"] is False  # plain HTTP here; over HTTPS it is Secure (below)
-    with httpx.Client(base_url=console_service.url, follow_redirects=False) as client:
+    with httpx.Client(
+        base_url=console_service.url, follow_redirects=False, verify=LOOPBACK_TLS
+    ) as client:
         page = client.get("/console/sign-in", headers={"X-Forwarded-Proto": "https"})
         pre = page.headers["set-cookie"].lower()
         assert "secure" in pre and "httponly" in pre and "samesite=strict" in pre
@@ -256,7 +259,9 @@ def test_session_cookie_flags_and_security_headers(person: Any, console_service:
 
 
 def test_sign_in_returns_only_to_console_pages(console_service: Console) -> None:
-    with httpx.Client(base_url=console_service.url, follow_redirects=False) as client:
+    with httpx.Client(
+        base_url=console_service.url, follow_redirects=False, verify=LOOPBACK_TLS
+    ) as client:
         page = client.get("/console/sign-in")
         token = page.cookies["riskloop_console_pre"]
         for target in ("https://evil.example/", "//evil.example/x", "/v1/models"):

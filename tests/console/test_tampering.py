@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from tests.console.conftest import PASSWORD, Console
+from tests.processes import LOOPBACK_TLS
 
 # each test opens an open yellow wage-arrears case: the red ones are left to the walk-through
 
@@ -154,7 +155,7 @@ def test_an_unknown_console_page_answers_in_the_persons_language(
 def test_over_long_sign_in_and_language_fields_are_a_400_not_a_500(
     console_service: Console,
 ) -> None:
-    with httpx.Client(base_url=console_service.url, timeout=30) as client:
+    with httpx.Client(base_url=console_service.url, timeout=30, verify=LOOPBACK_TLS) as client:
         token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
         for lang, words in (("zh", "用户名"), ("en", "User name")):
             answer = client.post(
@@ -300,7 +301,7 @@ def test_a_form_the_console_never_draws_is_a_400_page_in_the_persons_language(
 ) -> None:
     """A file upload or a flood of fields (no console form has either): refused before any
     check, with the console's page and headers, not the framework's bare English text."""
-    with httpx.Client(base_url=console_service.url, timeout=30) as client:
+    with httpx.Client(base_url=console_service.url, timeout=30, verify=LOOPBACK_TLS) as client:
         token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
         flood = client.post("/console/sign-in", data={f"f{i}": "1" for i in range(30)})
         assert flood.status_code == 400 and "请求有误" in flood.text
@@ -321,7 +322,7 @@ def test_a_form_the_console_never_draws_is_a_400_page_in_the_persons_language(
 
 
 def test_every_method_on_a_console_path_gets_the_consoles_page(console_service: Console) -> None:
-    with httpx.Client(base_url=console_service.url, timeout=30) as client:
+    with httpx.Client(base_url=console_service.url, timeout=30, verify=LOOPBACK_TLS) as client:
         for method in ("OPTIONS", "PATCH", "PUT", "DELETE"):
             answer = client.request(method, "/console/queue?lang=en")
             assert answer.status_code == 405, method
@@ -446,7 +447,7 @@ def test_a_reveal_past_the_hourly_limit_says_when_to_retry(console_service: Cons
         "SELECT id FROM warnings WHERE task = 'wage-arrears' AND risk_level = 'yellow' "
         "ORDER BY score DESC LIMIT 1"
     )[0][0]
-    with httpx.Client(base_url=console_service.url, timeout=30) as client:
+    with httpx.Client(base_url=console_service.url, timeout=30, verify=LOOPBACK_TLS) as client:
         token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
         client.post(
             "/console/sign-in",

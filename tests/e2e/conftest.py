@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.processes import free_port, stop_process_group
+from tests.processes import LOOPBACK_TLS, free_port, stop_process_group
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 90
@@ -36,7 +36,10 @@ class Service:
     def client(self, key: str) -> httpx.Client:
         """An HTTP client sending `key` as its bearer token."""
         return httpx.Client(
-            base_url=self.url, timeout=60, headers={"Authorization": f"Bearer {key}"}
+            base_url=self.url,
+            timeout=60,
+            headers={"Authorization": f"Bearer {key}"},
+            verify=LOOPBACK_TLS,
         )
 
     def log_tail(self) -> str:
@@ -75,7 +78,10 @@ def start_service(tmp_path: Path) -> Iterator[Callable[[], Service]]:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                if httpx.get(f"{service.url}/readyz", timeout=2).status_code == 200:
+                if (
+                    httpx.get(f"{service.url}/readyz", timeout=2, verify=LOOPBACK_TLS).status_code
+                    == 200
+                ):
                     return service
             except httpx.HTTPError:
                 pass

@@ -17,7 +17,7 @@ from features.dataset import optional_features
 from features.schemas import TABLE_SPECS
 from features.tasks import TASKS
 from tests.environment import service_env, settings_env
-from tests.processes import free_port, stop_process_group
+from tests.processes import LOOPBACK_TLS, free_port, stop_process_group
 from tests.serving.conftest import start_service
 
 TRAIN_ROUNDS = 20
@@ -80,7 +80,9 @@ def test_a_city_without_noise_columns_trains_and_serves(
     process, log = start_service(lean_root, port)
     try:
         assert process.poll() is None, log.read_text()[-4000:]
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", timeout=60, verify=LOOPBACK_TLS
+        ) as client:
             for task, frame in frames.items():
                 sample = frame.sample(10, random_state=1)
                 ids = sample["entity_id"].astype(str).tolist()

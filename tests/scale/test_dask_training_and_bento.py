@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from features.dataset import build_dataset
 from models.registry import load_registered
 from models.spec import get_spec
-from tests.processes import free_port
+from tests.processes import LOOPBACK_TLS, free_port
 from training import tracking
 from training.engines import ENGINE_TAG, best_iteration, train_dask
 from training.raw_io import load_raw_tables
@@ -86,7 +86,12 @@ def _wait_ready(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
     while time.monotonic() < deadline:
         assert server.poll() is None, log.read_text(errors="replace")[-3000:]
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+            if (
+                httpx.get(
+                    f"http://127.0.0.1:{port}/readyz", timeout=2, verify=LOOPBACK_TLS
+                ).status_code
+                == 200
+            ):
                 return
         except httpx.HTTPError:
             pass
@@ -171,6 +176,7 @@ def test_dask_model_registers_and_two_bento_replicas_share_the_store(
                 json={"records": batch, "explain": False},
                 headers={"Authorization": f"Bearer {key}"},
                 timeout=60,
+                verify=LOOPBACK_TLS,
             )
             assert response.status_code == 200, response.text
             results = response.json()["results"]

@@ -21,7 +21,7 @@ import pytest
 
 from features.tasks import TASK_NAMES
 from tests.environment import service_env, settings_env, stores_root
-from tests.processes import free_port, stop_process_group
+from tests.processes import LOOPBACK_TLS, free_port, stop_process_group
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TASKS = TASK_NAMES
@@ -51,11 +51,13 @@ class Served:
         return {"Authorization": f"Bearer {self.keys[key]}"}
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60)
+        return httpx.Client(base_url=self.url, timeout=60, verify=LOOPBACK_TLS)
 
     def healthy(self) -> bool:
         try:
-            return httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200
+            return (
+                httpx.get(f"{self.url}/readyz", timeout=5, verify=LOOPBACK_TLS).status_code == 200
+            )
         except httpx.HTTPError:
             return False
 
@@ -89,7 +91,12 @@ def start_service(
         if process.poll() is not None:
             return process, log
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+            if (
+                httpx.get(
+                    f"http://127.0.0.1:{port}/readyz", timeout=2, verify=LOOPBACK_TLS
+                ).status_code
+                == 200
+            ):
                 return process, log
         except httpx.HTTPError:
             pass

@@ -14,6 +14,8 @@ import re
 import httpx
 import pytest
 
+from tests.processes import LOOPBACK_TLS
+
 from .conftest import Served
 
 WARNING_ROUTES = (
@@ -24,7 +26,7 @@ WARNING_ROUTES = (
 
 @pytest.fixture(scope="module")
 def document(served: Served) -> dict:
-    return httpx.get(f"{served.url}/docs.json", timeout=30).json()
+    return httpx.get(f"{served.url}/docs.json", timeout=30, verify=LOOPBACK_TLS).json()
 
 
 def test_unknown_query_parameters_are_refused_and_named(served: Served) -> None:

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from features.catalog import features
 from models.registry import SIGNATURE_TYPES, PyfuncInputError
-from tests.processes import free_port, stop_process_group
+from tests.processes import LOOPBACK_TLS, free_port, stop_process_group
 from training.cli import app
 
 from .conftest import TASKS, Served
@@ -159,16 +159,18 @@ def test_mlflow_models_serve_takes_records_and_answers_like_the_service(
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                if httpx.get(f"{url}/ping", timeout=2).status_code == 200:
+                if httpx.get(f"{url}/ping", timeout=2, verify=LOOPBACK_TLS).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.3)
-        answer = httpx.post(f"{url}/invocations", json={"inputs": records}, timeout=60)
+        answer = httpx.post(
+            f"{url}/invocations", json={"inputs": records}, timeout=60, verify=LOOPBACK_TLS
+        )
         assert answer.status_code == 200, answer.text + log.read_text()[-2000:]
         got = np.asarray(answer.json()["predictions"], dtype="float64")
         np.testing.assert_allclose(got, _served_scores(served, task, frame), rtol=0, atol=1e-12)
         split = {"dataframe_split": {"columns": list(records[0]), "data": []}}
-        refused = httpx.post(f"{url}/invocations", json=split, timeout=60)
+        refused = httpx.post(f"{url}/invocations", json=split, timeout=60, verify=LOOPBACK_TLS)
         assert refused.status_code == 400 and "inputs" in refused.text
     finally:
         stop_process_group(process)

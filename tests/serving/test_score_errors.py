@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.processes import LOOPBACK_TLS
+
 from .conftest import TASKS, Served
 
 SCORE = "/v1/wage-arrears/score"
@@ -157,7 +159,7 @@ def test_the_document_says_a_score_body_is_refused_with_riskloops_error_shape(
     """`/docs.json` said a score body's mistakes are a 400 of BentoML's `InvalidArgument`,
     another shape than the code now sends (a generated client, or schemathesis's checks,
     would hold it against it)."""
-    document = httpx.get(f"{served.url}/docs.json", timeout=30).json()
+    document = httpx.get(f"{served.url}/docs.json", timeout=30, verify=LOOPBACK_TLS).json()
     feedback = document["paths"]["/v1/warnings/{warning_id}/feedback"]["post"]["responses"]
     for task in TASKS:
         responses = document["paths"][f"/v1/{task}/score"]["post"]["responses"]

@@ -19,6 +19,7 @@ import pytest
 from features.catalog import CATALOG
 from serving.online_store import latest_rows, online_path
 from serving.store.models import WARNING_LEVELS
+from tests.processes import LOOPBACK_TLS
 
 from .conftest import TASKS, Served
 
@@ -157,7 +158,9 @@ def test_a_damaged_online_file_is_a_503_naming_the_repair(served: Served) -> Non
 def _metric_by_label(served: Served, metric: str, label: str) -> dict[str, float]:
     """A counter at /metrics (open, as a scraper reads it), summed by one label's value."""
     sums: dict[str, float] = {}
-    for line in httpx.get(f"{served.url}/metrics", timeout=10).text.splitlines():
+    for line in httpx.get(
+        f"{served.url}/metrics", timeout=10, verify=LOOPBACK_TLS
+    ).text.splitlines():
         if line.startswith(metric + "{") and f'{label}="' in line:
             labels, value = line.rsplit(" ", 1)
             key = labels.split(f'{label}="', 1)[1].split('"', 1)[0]
@@ -271,7 +274,7 @@ def test_every_v1_endpoint_needs_a_key_with_its_scope(
             assert response.status_code == 400, response.text
             assert response.json() == {"error": "send one Authorization header, got 2"}
     for open_path in ("/livez", "/readyz", "/metrics", "/docs.json"):
-        assert httpx.get(served.url + open_path).status_code == 200
+        assert httpx.get(served.url + open_path, verify=LOOPBACK_TLS).status_code == 200
 
 
 def _records(n: int, **extra: Any) -> dict[str, Any]:
@@ -406,7 +409,7 @@ def test_request_metrics_are_labelled_by_route_never_by_the_path_sent(served: Se
             assert client.get(path, headers=served.headers()).status_code in (303, 404, 405)
     assert score(served, "wage-arrears", {"records": [{"entity_id": id_card}]}).status_code == 200
     after = _request_counts(served)
-    text = httpx.get(f"{served.url}/metrics", timeout=10).text
+    text = httpx.get(f"{served.url}/metrics", timeout=10, verify=LOOPBACK_TLS).text
     assert id_card not in text and "made-up" not in text
     grown = {label: after[label] - before.get(label, 0.0) for label in after}
     assert grown["unmatched"] >= 21  # the made-up paths and the bare id: one label

@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.processes import PrivatePostgres, free_port, stop_process_group
+from tests.processes import LOOPBACK_TLS, PrivatePostgres, free_port, stop_process_group
 
 from .conftest import Served, start_service
 from .test_service import as_records, materialized
@@ -27,7 +27,7 @@ def _database(server: PrivatePostgres) -> str:
 
 
 def _ready(url: str) -> int:
-    return httpx.get(f"{url}/readyz", timeout=5).status_code
+    return httpx.get(f"{url}/readyz", timeout=5, verify=LOOPBACK_TLS).status_code
 
 
 def test_a_store_outage_answers_503_with_retry_after_and_the_service_recovers_by_itself(
@@ -45,7 +45,7 @@ def test_a_store_outage_answers_503_with_retry_after_and_the_service_recovers_by
         url = f"http://127.0.0.1:{port}"
         records = as_records(TASK, materialized(served, TASK).head(3))
         body = {"records": records, "explain": True}
-        with httpx.Client(base_url=url, timeout=60) as client:
+        with httpx.Client(base_url=url, timeout=60, verify=LOOPBACK_TLS) as client:
             before = client.post(f"/v1/{TASK}/score", json=body, headers=served.headers())
             assert before.status_code == 200, before.text
 

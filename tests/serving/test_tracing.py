@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 
 from serving.tracing import without_idle_tracing
-from tests.processes import descendants, free_port, stop_process_group
+from tests.processes import LOOPBACK_TLS, descendants, free_port, stop_process_group
 
 from .conftest import Served, start_service
 from .test_service import as_records, materialized
@@ -40,7 +40,13 @@ def test_the_tracing_middleware_goes_only_without_an_exporter() -> None:
 
 def _score(url: str, served: Served) -> httpx.Response:
     body = {"records": as_records(TASK, materialized(served, TASK).head(1))}
-    answer = httpx.post(f"{url}/v1/{TASK}/score", json=body, headers=served.headers(), timeout=60)
+    answer = httpx.post(
+        f"{url}/v1/{TASK}/score",
+        json=body,
+        headers=served.headers(),
+        timeout=60,
+        verify=LOOPBACK_TLS,
+    )
     assert answer.status_code == 200, answer.text
     return answer
 
@@ -71,7 +77,7 @@ def test_the_server_traces_requests_when_an_exporter_is_configured(served: Serve
             time.sleep(0.2)
         assert not any(_alive(pid) for pid in workers), "a worker outlived its killed arbiter"
         with pytest.raises(httpx.ConnectError):
-            httpx.get(f"http://127.0.0.1:{port}/livez", timeout=5)
+            httpx.get(f"http://127.0.0.1:{port}/livez", timeout=5, verify=LOOPBACK_TLS)
     finally:
         stop_process_group(process)
 

@@ -22,6 +22,7 @@ from serving.store.models import (
     RiskWarning,
     WarningEvent,
 )
+from tests.processes import LOOPBACK_TLS
 from tests.serving.loop.conftest import LoopEnv, LoopService
 from training.cli import app
 from training.raw_io import load_raw_tables
@@ -148,7 +149,9 @@ def test_screen_raises_one_warning_per_warned_row_then_nothing_on_a_second_run(
 def test_the_api_shows_screened_warnings_with_the_reasons_its_own_score_gives(
     loop_service: LoopService, scored_population: pd.DataFrame
 ) -> None:
-    client = httpx.Client(base_url=loop_service.url, headers=loop_service.headers(), timeout=60)
+    client = httpx.Client(
+        base_url=loop_service.url, headers=loop_service.headers(), timeout=60, verify=LOOPBACK_TLS
+    )
     listing = client.get("/v1/warnings", params={"task": TASK, "page_size": 500}).json()
     warned = scored_population[scored_population["risk_level"].isin(WARNED)]
     assert listing["total"] == len(warned)

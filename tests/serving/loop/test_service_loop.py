@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from models.settings import get_settings
 from serving.store import WarningStore
 from serving.store.outbox import Outbox
-from tests.processes import free_port, kill_now, stop_process_group
+from tests.processes import LOOPBACK_TLS, free_port, kill_now, stop_process_group
 from tests.serving.conftest import start_service
 from tests.serving.loop.conftest import LoopEnv, LoopService
 from tests.serving.loop.receiver import Receiver
@@ -75,7 +75,9 @@ def test_a_red_case_is_overdue_after_24_hours_for_the_api_and_the_cli_alike(
             late = _raise_red(store, "dispute-late")
         with time_machine.travel(now - timedelta(hours=23, minutes=30), tick=False):
             in_time = _raise_red(store, "dispute-in-time")
-    client = httpx.Client(base_url=loop_service.url, headers=loop_service.headers(), timeout=30)
+    client = httpx.Client(
+        base_url=loop_service.url, headers=loop_service.headers(), timeout=30, verify=LOOPBACK_TLS
+    )
     listed = client.get("/v1/warnings", params={"task": DISPUTES, "overdue": "true"}).json()
     assert [item["id"] for item in listed["items"]] == [late]
     assert listed["items"][0]["overdue"] is True
@@ -143,7 +145,12 @@ def test_webhooks_survive_a_sigkill_of_the_service_mid_burst(
         receiver.secret = secret_file.read_text().strip()
         assert "HTTP 200" in _cli(["departments", "ping", "anti_fraud"])
         _cli(["screen", "--task", FRAUD, "--raw", str(small_city)])
-        client = httpx.Client(base_url=loop_service.url, headers=loop_service.headers(), timeout=30)
+        client = httpx.Client(
+            base_url=loop_service.url,
+            headers=loop_service.headers(),
+            timeout=30,
+            verify=LOOPBACK_TLS,
+        )
         warnings = client.get("/v1/warnings", params={"task": FRAUD, "page_size": 5}).json()
         for item in warnings["items"]:
             response = client.post(
