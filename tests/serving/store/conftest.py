@@ -9,6 +9,7 @@ loopback port; every store test then also runs against a fresh database created 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -58,10 +59,60 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store migrated once per session, copied for each test that wants a migrated
+    store (the migrations run on an empty file in the tests of `store_url`)."""
+    path = tmp_path_factory.mktemp("store-template") / "store.db"
+    WarningStore(f"sqlite:///{path}", SECRET).close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin_url: str) -> Iterator[str]:
+    """A PostgreSQL database migrated once per session, the template of each test's database
+    that wants a migrated store (`CREATE DATABASE ... TEMPLATE`)."""
+    admin_url = make_url(pg_admin_url)
+    name = f"riskloop_template_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    WarningStore(admin_url.set(database=name).render_as_string(hide_password=False), SECRET).close()
+    try:
+        yield name
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def migrated_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to a migrated database no test has written to: a copy of the session's template
+    (the migrations, tens of milliseconds a database, run once per backend)."""
+    if request.param == "sqlite":
+        path = tmp_path / "store.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    template = request.getfixturevalue("pg_template")
+    admin_url = make_url(request.getfixturevalue("pg_admin_url"))
+    name = f"riskloop_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture()
-def store(store_url: str) -> Iterator[WarningStore]:
+def store(migrated_store_url: str) -> Iterator[WarningStore]:
     """A migrated, empty store."""
-    with WarningStore(store_url, SECRET) as opened:
+    with WarningStore(migrated_store_url, SECRET) as opened:
         yield opened
 
 
