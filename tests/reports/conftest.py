@@ -16,6 +16,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -184,9 +185,11 @@ def inspect_page(html_file: Path, screenshot_name: str) -> BrowserCheck:
         )
         try:
             port = _read_devtools_port(user_data_dir, process)
-            return asyncio.run(
-                _inspect(port, html_file.resolve().as_uri(), ARTIFACTS_DIR / screenshot_name)
-            )
+            inspect = _inspect(port, html_file.resolve().as_uri(), ARTIFACTS_DIR / screenshot_name)
+            # on a thread of its own: the test process may hold a running event loop already
+            # (Playwright's sync API keeps one while the console tests' browser is open)
+            with ThreadPoolExecutor(max_workers=1) as thread:
+                return thread.submit(asyncio.run, inspect).result()
         finally:
             _stop_group(process)
 
