@@ -21,7 +21,6 @@ from pathlib import Path
 import pandas as pd
 
 from features.catalog import CATALOG
-from features.dataset import optional_features
 from features.tasks import DISTRICT_COLUMN
 from models.secret_keys import load_secrets
 from models.settings import get_settings
@@ -70,7 +69,10 @@ def latest_rows(slug: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Each entity's most recent row, keeping only the id, the as-of date, the features and,
     when the frame has one, the unit's district (as `district`, which a warning keeps)."""
     # A city lacking an optional column has no features derived from it (nor a model using
-    # them): those are left out here too.
+    # them): those are left out here too. (Imported here: the dataset builder brings pandera,
+    # 0.2 s of import the service's arbiter and the CLI's other commands do without.)
+    from features.dataset import optional_features
+
     optional = optional_features(slug)
     features = [
         feature.name
