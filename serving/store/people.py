@@ -35,8 +35,9 @@ _HASHER = PasswordHasher()
 @cache
 def _dummy_hash() -> str:
     """Verified against when the name is unknown, so a wrong name costs as long as a wrong
-    password; made at the first such sign-in, not on import (an Argon2 hash costs every process
-    that imports the store, the CLI's and the service's arbiter among them, about 0.1 s)."""
+    password. Made at a process's first sign-in, whatever the name, not on import: an Argon2
+    hash cost every process that imports the store (each CLI command, the service's arbiter)
+    about 0.1 s."""
     return _HASHER.hash("riskloop: no such user")
 
 
@@ -381,13 +382,14 @@ class PeopleStore:
         """
         moment = now or datetime.now(UTC)
         refused = "sign-in refused: wrong name or password, or the account is locked or disabled"
+        dummy = _dummy_hash()  # made before the name is looked up: the first try of any name
 
         def write(session: Session) -> UserRecord | SignInRefused:
             user = session.scalars(
                 select(User).where(User.name == name).with_for_update()
             ).one_or_none()
             reason = _refusal(user, moment)
-            ok = _verify(user.password_hash if user is not None else _dummy_hash(), password)
+            ok = _verify(user.password_hash if user is not None else dummy, password)
             if user is not None and reason is None and not ok:
                 user.failed_attempts += 1
                 reason = "wrong password"
