@@ -2,8 +2,8 @@
 
 Stored and logged copies never hold a raw identifier: the entity id becomes
 HMAC-SHA256(secret, id), and any value inside reasons, features, notes or audit details that
-looks like a citizen ID number, a mobile phone number, a bank account or a unified social
-credit code is replaced by its pseudonym. The same secret gives the same pseudonym, so callers
+looks like a citizen ID number, a mobile or landline phone number, a bank account or a unified
+social credit code is replaced by its pseudonym. The same secret gives the same pseudonym, so callers
 can still look up an entity by the id they hold.
 """
 
@@ -32,22 +32,27 @@ _ID_PATTERN = re.compile(
     r"|\d{4}(?:[- ]\d{4}){3}(?:[- ]\d{1,3})?"  # card numbers (16-19) in groups of four
     r"|\d{12,19}"  # bank card / account numbers, 15-digit legacy ID numbers
     rf"|(?:\+?86[- ]?)?1[3-9]\d{_SEP}\d{{4}}{_SEP}\d{{4}}"  # mainland mobile numbers
+    # landlines: an area code (0 and 2-3 digits, bracketed or not) and a 7-8 digit number, or
+    # +86 and the code without its 0
+    r"|(?:[(（]0\d{2,3}[)）][- ]?|0\d{2,3}[- ]?|\+?86[- ]?[1-9]\d{1,2}[- ]?)[2-9]\d{6,7}"
     r")(?![0-9A-Za-z])",
     re.ASCII,
 )
 # full-width ASCII forms (U+FF01-U+FF5E) and the ideographic space, one character for one, so
 # a match's position in the folded text is its position in the original
 _FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
-_SEPARATORS = re.compile(r"[- ]")
+_SEPARATORS = re.compile(r"[-() ]")
 # full-width digits and letters (full-width brackets and commas are ordinary Chinese text)
 _WIDE = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
-# every id the pattern takes has six digits in a row, or groups of digits joined by a separator:
+# every id the pattern takes has six digits in a row (a landline's number has seven), or groups
+# of digits joined by a separator:
 # text without either is clean (most reason sentences), found at a fraction of the pattern's cost
 _CANDIDATE = re.compile(r"\d{6}|\d{3}[- ]\d{4}", re.ASCII)
 
 
 def _canonical(identifier: str) -> str:
-    """An id as typed, the way its pseudonym is made: ASCII, separators out, upper case."""
+    """An id as typed, the way its pseudonym is made: ASCII, separators (and a landline's
+    brackets) out, upper case."""
     return _SEPARATORS.sub("", identifier.translate(_FOLD)).upper()
 
 

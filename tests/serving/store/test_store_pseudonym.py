@@ -64,6 +64,14 @@ FULL_WIDTH = str.maketrans({chr(code): chr(code + 0xFEE0) for code in range(0x21
         ("6222-0212-3456-7890-123", BANK_ACCOUNT),
         (CREDIT_CODE.lower(), CREDIT_CODE),
         ("33050119900101123x", "33050119900101123X"),
+        # landlines: a home number is a resident's as much as a mobile is
+        ("0572-2345678", "05722345678"),
+        ("0572 2345678", "05722345678"),
+        ("(0572)2345678", "05722345678"),
+        ("（0572）2345678", "05722345678"),
+        ("（０５７２）２３４５６７８", "05722345678"),
+        ("010-62345678", "01062345678"),
+        ("+86 572 2345678", "+865722345678"),
     ],
 )
 def test_identifiers_as_people_type_them_are_scrubbed_as_the_id_itself(
@@ -88,7 +96,7 @@ def test_a_known_id_is_scrubbed_in_any_case_or_width() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["2024 2025 2026 年度复核", "共 1234 5678 元", "电话 0572-2345678", "2026-11-01 至 2026-12-01"],
+    ["2024 2025 2026 年度复核", "共 1234 5678 元", "2026-11-01 至 2026-12-01", "比例 0.1234567"],
 )
 def test_numbers_that_are_not_ids_are_left_alone(text: str) -> None:
     assert scrub_text("k", text) == text
