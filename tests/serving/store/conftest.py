@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,23 +41,31 @@ def pg_admin_url() -> Iterator[str]:
         server.remove()
 
 
+@contextmanager
+def _pg_database(admin_url: str, prefix: str, template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database (a copy of `template` when given) for the block; its URL."""
+    admin = make_url(admin_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    copied = f' TEMPLATE "{template}"' if template else ""
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"{copied}'))
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
 @pytest.fixture(params=BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL to an empty database: a temp SQLite file, or a new PostgreSQL database."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
-    admin_url = make_url(request.getfixturevalue("pg_admin_url"))
-    name = f"riskloop_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with _pg_database(request.getfixturevalue("pg_admin_url"), "riskloop_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -71,19 +80,10 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def pg_template(pg_admin_url: str) -> Iterator[str]:
     """A PostgreSQL database migrated once per session, the template of each test's database
-    that wants a migrated store (`CREATE DATABASE ... TEMPLATE`)."""
-    admin_url = make_url(pg_admin_url)
-    name = f"riskloop_template_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    WarningStore(admin_url.set(database=name).render_as_string(hide_password=False), SECRET).close()
-    try:
-        yield name
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    that wants a migrated store (`CREATE DATABASE ... TEMPLATE`); its name."""
+    with _pg_database(pg_admin_url, "riskloop_template") as url:
+        WarningStore(url, SECRET).close()
+        yield str(make_url(url).database)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -96,17 +96,9 @@ def migrated_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         yield f"sqlite:///{path}"
         return
     template = request.getfixturevalue("pg_template")
-    admin_url = make_url(request.getfixturevalue("pg_admin_url"))
-    name = f"riskloop_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    admin_url = request.getfixturevalue("pg_admin_url")
+    with _pg_database(admin_url, "riskloop_test", template) as url:
+        yield url
 
 
 @pytest.fixture()
