@@ -278,8 +278,8 @@ def _paint_waterfall(
 
 
 #: Waterfall charts kept drawn, by everything that draws them: a case page shown again, or to
-#: a colleague, or the same reasons on its explanation page, costs no second drawing (about
-#: 0.1-0.2 s of CPU each; a chart is some 30 KB).
+#: a colleague, or the same reasons on its explanation page, costs no second drawing (tenths
+#: of a second of CPU each; a chart is some 30 KB).
 WATERFALL_CACHE_SIZE = 256
 
 

@@ -3,8 +3,8 @@
 Stored and logged copies never hold a raw identifier: the entity id becomes
 HMAC-SHA256(secret, id), and any value inside reasons, features, notes or audit details that
 looks like a citizen ID number, a mobile or landline phone number, a bank account or a unified
-social credit code is replaced by its pseudonym. The same secret gives the same pseudonym, so callers
-can still look up an entity by the id they hold.
+social credit code is replaced by its pseudonym. The same secret gives the same pseudonym, so
+callers can still look up an entity by the id they hold.
 """
 
 from __future__ import annotations
