@@ -20,34 +20,43 @@ from typing import Any
 
 PSEUDONYM_CHARS = 32
 
-# Anchored on non-alphanumerics (ASCII), so ids embedded in Chinese sentences are caught too.
+# Anchored so that a match is a whole id: never inside a longer run of digits, and never a tail
+# of a hex string (a pseudonym, a warning id), so a digit-only id starts after no digit and
+# not after three hex characters; a credit code (letters and digits) after no letter or digit.
+# A digit-only id typed right after a word ("Tel138…", "ID3305…") is still found.
 # Matched on the text with full-width forms folded to ASCII (`_FOLD`: a Chinese input method
 # types digits as "１３８…"), letters in either case, and the separators people type between
-# groups of digits (spaces, hyphens); the pseudonym is of the id without them, upper case.
-_SEP = r"[- ]?"
+# groups of digits (spaces, no-break spaces, hyphens, dashes, full-width hyphens and spaces);
+# the pseudonym is of the id without them, upper case.
+_SEP_CHARS = "- \u00a0\u2013\u2014\uff0d\u3000"
+_SEP = f"[{_SEP_CHARS}]?"
+# a cheap look at the first character, then the anchors
+_DIGIT_ID_START = r"(?=[0-9(（+])(?<![0-9])(?<![0-9A-Fa-f]{3})"
 _ID_PATTERN = re.compile(
-    r"(?<![0-9A-Za-z])("
+    "("
+    rf"{_DIGIT_ID_START}(?:"
     rf"\d{{6}}{_SEP}\d{{8}}{_SEP}\d{{3}}[\dXx]"  # resident identity card number (18)
-    r"|(?i:[0-9A-HJ-NP-RTUWXY]{2}\d{6}[0-9A-HJ-NP-RTUWXY]{10})"  # unified social credit code
-    r"|\d{4}(?:[- ]\d{4}){3}(?:[- ]\d{1,3})?"  # card numbers (16-19) in groups of four
+    rf"|\d{{4}}(?:[{_SEP_CHARS}]\d{{4}}){{3}}(?:[{_SEP_CHARS}]\d{{1,3}})?"  # cards in fours
     r"|\d{12,19}"  # bank card / account numbers, 15-digit legacy ID numbers
-    rf"|(?:\+?86[- ]?)?1[3-9]\d{_SEP}\d{{4}}{_SEP}\d{{4}}"  # mainland mobile numbers
+    rf"|(?:\+?86{_SEP})?1[3-9]\d{_SEP}\d{{4}}{_SEP}\d{{4}}"  # mainland mobile numbers
     # landlines: an area code (0 and 2-3 digits, bracketed or not) and a 7-8 digit number, or
     # +86 and the code without its 0
-    r"|(?:[(（]0\d{2,3}[)）][- ]?|0\d{2,3}[- ]?|\+?86[- ]?[1-9]\d{1,2}[- ]?)[2-9]\d{6,7}"
+    rf"|(?:[(（]0\d{{2,3}}[)）]{_SEP}|0\d{{2,3}}{_SEP}|\+?86{_SEP}[1-9]\d{{1,2}}{_SEP})[2-9]\d{{6,7}}"
+    ")"
+    r"|(?<![0-9A-Za-z])(?i:[0-9A-HJ-NP-RTUWXY]{2}\d{6}[0-9A-HJ-NP-RTUWXY]{10})"  # credit code
     r")(?![0-9A-Za-z])",
     re.ASCII,
 )
 # full-width ASCII forms (U+FF01-U+FF5E) and the ideographic space, one character for one, so
 # a match's position in the folded text is its position in the original
 _FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
-_SEPARATORS = re.compile(r"[-() ]")
+_SEPARATORS = re.compile("[-() \u00a0\u2013\u2014]")
 # full-width digits and letters (full-width brackets and commas are ordinary Chinese text)
 _WIDE = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
 # every id the pattern takes has six digits in a row (a landline's number has seven), or groups
 # of digits joined by a separator:
 # text without either is clean (most reason sentences), found at a fraction of the pattern's cost
-_CANDIDATE = re.compile(r"\d{6}|\d{3}[- ]\d{4}", re.ASCII)
+_CANDIDATE = re.compile(rf"\d{{6}}|\d{{3}}[{_SEP_CHARS}]\d{{4}}", re.ASCII)
 
 
 def _canonical(identifier: str) -> str:

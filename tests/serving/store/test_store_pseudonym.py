@@ -72,6 +72,11 @@ FULL_WIDTH = str.maketrans({chr(code): chr(code + 0xFEE0) for code in range(0x21
         ("（０５７２）２３４５６７８", "05722345678"),
         ("010-62345678", "01062345678"),
         ("+86 572 2345678", "+865722345678"),
+        # separators an input method or a paste brings: full-width hyphen, no-break space, dash
+        ("0572－2345678", "05722345678"),
+        ("138－1234－5678", "13812345678"),
+        ("138\u00a01234\u00a05678", "13812345678"),
+        ("0572—2345678", "05722345678"),
     ],
 )
 def test_identifiers_as_people_type_them_are_scrubbed_as_the_id_itself(
@@ -84,6 +89,21 @@ def test_identifiers_as_people_type_them_are_scrubbed_as_the_id_itself(
     assert scrubbed == f"已电话联系[id:{pseudonymise('k', canonical)}]，对方称下周补发"
     digits = "".join(ch for ch in canonical if ch.isdigit())
     assert digits[-8:] not in scrubbed.translate({0x20: None, 0x2D: None})
+
+
+@pytest.mark.parametrize(("word", "raw"), [("Tel", PHONE), ("ID", CITIZEN_ID), ("No.", PHONE)])
+def test_an_id_typed_right_after_a_word_is_scrubbed(word: str, raw: str) -> None:
+    note = f"联系人{word}{raw}，未接通"
+    assert scrub_text("k", note) == f"联系人{word}[id:{pseudonymise('k', raw)}]，未接通"
+
+
+def test_pseudonyms_and_hex_ids_in_text_are_left_as_they_are() -> None:
+    """A pseudonym or a warning id quoted in a note is a hex string whose digit runs can look
+    like a number: none of them is taken for an id (nor is a scrubbed note scrubbed again)."""
+    for n in range(3000):
+        code = pseudonymise(f"k{n}", CITIZEN_ID)
+        for text in (f"见 [id:{code}]", f"参见 W-{code} 的处置", f"编号{code}，"):
+            assert scrub_text("k", text) == text, text
 
 
 def test_a_known_id_is_scrubbed_in_any_case_or_width() -> None:
@@ -270,7 +290,7 @@ def test_memo_scrubber_rows_match_per_row_scrubbing(
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet="0123456789- XxAM+86，（）", max_size=40))
+@given(st.text(alphabet="0123456789- XxAMTel+86，（）()\u00a0\u2014\uff0d\u3000", max_size=40))
 def test_the_quick_check_never_passes_text_the_full_pattern_would_scrub(text: str) -> None:
     """Text the cheap candidate check lets through unchanged holds no id the full pattern
     finds (the check is how most reason sentences skip the full pattern)."""
