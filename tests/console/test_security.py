@@ -302,11 +302,14 @@ def test_reveal_needs_a_purpose_and_is_audited(person: Any, console_service: Con
         assert sup.page.url.endswith(f"/console/cases/{warning_id}")
         assert sup.page.locator("html").get_attribute("lang").startswith(lang)
     form = sup.page.locator("form[aria-labelledby='act-reveal']")
-    form.locator("textarea[name=purpose]").fill("核实欠薪线索，联系企业")
+    form.locator("textarea[name=purpose]").fill("核实欠薪线索，联系企业 0572-2345678")
     form.get_by_role("button").click()
     sup.page.wait_for_load_state()
     identity = sup.page.locator("#revealed .identity").inner_text().strip()
     assert len(identity) == 18 and identity.isalnum()  # an employer's unified credit code
+    # the purpose beside it reads as the audit log keeps it: the number typed in it as a code
+    banner = sup.page.locator("#revealed").inner_text()
+    assert "核实欠薪线索" in banner and "2345678" not in banner and "[id:" in banner
     rows = console_service.sql(
         "SELECT actor, detail FROM audit_log WHERE action = 'identity_reveal' AND detail LIKE ?",
         f"%{warning_id}%",
@@ -342,6 +345,23 @@ def test_reveal_needs_a_purpose_and_is_audited(person: Any, console_service: Con
     auditor.go(f"/console/cases/{warning_id}")
     assert auditor.page.locator("form[aria-labelledby='act-reveal']").count() == 0
     assert auditor.page.locator("form.act").count() == 0  # auditors change nothing
+    # nor by a hand-made post, whatever version it carries: refused by role, on the record
+    csrf = auditor.page.locator("header form[action$='/lang'] input[name=csrf]").get_attribute(
+        "value"
+    )
+    before = console_service.case_state(warning_id)
+    refusals = "SELECT count(*) FROM audit_log WHERE action = 'access_refused' AND actor = ?"
+    counted = console_service.sql(refusals, "user:audit")[0][0]
+    with session_client(console_service, auditor) as client:
+        for version in (before[2], before[2] + 1, 1):
+            answer = client.post(
+                f"/console/cases/{warning_id}/act",
+                data={"csrf": csrf, "transition": "start", "version": str(version)},
+            )
+            assert answer.status_code == 403, (version, answer.status_code)
+            assert "审计员只读" in answer.text
+    assert console_service.sql(refusals, "user:audit")[0][0] == counted + 3
+    assert console_service.case_state(warning_id) == before
     for viewer in (sup, auditor):
         assert viewer.watch.errors == [] and viewer.watch.outside == []
 
