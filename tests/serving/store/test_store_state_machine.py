@@ -185,6 +185,16 @@ def test_refusal_messages_say_why(store: WarningStore, scored: Callable[..., dic
         store.add_feedback(
             warning_id, actor="c", status="done", department=None, outcome=None, note=None
         )
+    # the data office audits every task and works none: no case waits there for nobody
+    with pytest.raises(TransitionError, match="works no case"):
+        store.add_feedback(
+            warning_id,
+            actor="c",
+            status="dispatched",
+            department="data_office",
+            outcome=None,
+            note=None,
+        )
     store.add_feedback(
         warning_id, actor="c", status="closed", department=None, outcome="false_alarm", note=None
     )
