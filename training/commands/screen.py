@@ -318,6 +318,8 @@ def _print(
             typer.echo(
                 f"  {item['risk_level']:<6} {item['score']:.3f} {item['entity']} {item['as_of']}"
             )
+        if len(report.would_raise) > len(shown):
+            typer.echo(f"  ... and {len(report.would_raise) - len(shown)} more (highest shown)")
         return
     typer.echo(
         f"raised {report.raised}, updated {report.updated}, unchanged {report.unchanged}; "

@@ -3,6 +3,7 @@ MLflow registry and a real service; plus the CLI's refusals of bad input."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -188,6 +189,11 @@ def test_dry_run_lists_what_it_would_raise_and_writes_nothing(
     assert "dry run: would raise" in out and "nothing was written" in out
     would = int(out.split("dry run: would raise ")[1].split()[0])
     assert would > 0
+    # each one it would raise is listed, or counted: the highest 20, then how many more
+    listed = [line for line in out.splitlines() if re.match(r"  [a-z]+ +[01]\.\d{3} ", line)]
+    assert len(listed) == min(would, 20)
+    if would > 20:
+        assert f"... and {would - 20} more" in out
 
 
 @pytest.mark.parametrize(
