@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -139,11 +140,15 @@ class Outbox:
 
     # -- webhooks ------------------------------------------------------------------------------
 
-    def set_webhook(self, department: str, url: str, *, now: datetime) -> None:
-        """Create or replace a department's endpoint."""
+    def set_webhook(
+        self, department: str, url: str, *, now: datetime, actor: str = "system:cli"
+    ) -> None:
+        """Create or replace a department's endpoint; audited (`department_webhook`) with the
+        endpoint's scheme, host and port only: a URL's path or query may carry a token."""
 
         def write(session: Session) -> None:
             found = session.get(DepartmentWebhook, department, with_for_update=True)
+            previous = None if found is None else _endpoint(found.url)
             if found is None:
                 session.add(
                     DepartmentWebhook(
@@ -153,6 +158,8 @@ class Outbox:
             else:
                 found.url = url
                 found.updated_at = now
+            detail = {"department": department, "endpoint": _endpoint(url), "previous": previous}
+            self._store._audit_row(session, actor, "department_webhook", detail)
 
         self._store.run_write(write, retry_integrity=True)
 
@@ -282,3 +289,10 @@ class Outbox:
             total = session.scalar(select(func.count()).select_from(OutboxEvent))
         delivered, dead, total = int(delivered or 0), int(dead or 0), int(total or 0)
         return {"pending": total - delivered - dead, "delivered": delivered, "dead": dead}
+
+
+def _endpoint(url: str) -> str:
+    """A URL's scheme, host and port: where notifications go, without any credential in it."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}"

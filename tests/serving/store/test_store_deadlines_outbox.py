@@ -115,6 +115,22 @@ def test_events_are_written_with_their_change_and_only_for_departments_with_a_we
     assert outbox.events() == []
     outbox.set_webhook("county_centre", "http://127.0.0.1:9/hook", now=T0)
     outbox.set_webhook("labour_inspection", "http://127.0.0.1:9/hook", now=T0)
+    # where a department's notifications go is a decision on the record: endpoint, not token
+    outbox.set_webhook(
+        "labour_inspection", "https://u:pw@labour.example.gov:8443/h?token=s3cret", now=T0
+    )
+    changes = [row for row in store.audit_rows() if row["action"] == "department_webhook"]
+    assert [row["detail"] for row in changes] == [
+        {"department": "county_centre", "endpoint": "http://127.0.0.1:9", "previous": None},
+        {"department": "labour_inspection", "endpoint": "http://127.0.0.1:9", "previous": None},
+        {
+            "department": "labour_inspection",
+            "endpoint": "https://labour.example.gov:8443",
+            "previous": "http://127.0.0.1:9",
+        },
+    ]
+    assert all(row["actor"] == "system:cli" for row in changes)
+    assert "s3cret" not in str(changes) and "pw" not in str(changes)
     raised = _raise(store, scored, "employer-5")
     store.add_feedback(
         raised,
