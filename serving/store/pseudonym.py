@@ -51,6 +51,7 @@ _ID_PATTERN = re.compile(
 # a match's position in the folded text is its position in the original
 _FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _SEPARATORS = re.compile("[-() \u00a0\u2013\u2014]")
+_MOBILE = re.compile(r"1[3-9]\d{9}", re.ASCII)
 # full-width digits and letters (full-width brackets and commas are ordinary Chinese text)
 _WIDE = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
 # every id the pattern takes has six digits in a row (a landline's number has seven), or groups
@@ -61,8 +62,13 @@ _CANDIDATE = re.compile(rf"\d{{6}}|\d{{3}}[{_SEP_CHARS}]\d{{4}}", re.ASCII)
 
 def _canonical(identifier: str) -> str:
     """An id as typed, the way its pseudonym is made: ASCII, separators (and a landline's
-    brackets) out, upper case."""
-    return _SEPARATORS.sub("", identifier.translate(_FOLD)).upper()
+    brackets) out, upper case; a phone number dialled with +86 as dialled at home (a mobile
+    without it, a landline with its area code's 0), so both read as the same code."""
+    plain = _SEPARATORS.sub("", identifier.translate(_FOLD)).upper()
+    if plain.startswith("+86"):
+        national = plain[3:]
+        return national if _MOBILE.fullmatch(national) else "0" + national
+    return plain
 
 
 def pseudonymise(secret: str, identifier: str) -> str:
