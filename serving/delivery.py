@@ -29,6 +29,7 @@ import httpx
 
 from models.settings import Settings
 from serving.store import WarningStore
+from serving.store.common import OUTAGE_MESSAGE, is_outage, outage_cause
 from serving.store.common import utc_now as clock_now
 from serving.store.outbox import Outbox, new_event_id
 from serving.webhook_secrets import SecretBook
@@ -168,8 +169,13 @@ class Deliverer:
             try:
                 report = self.run_once()
                 busy = report.attempted > 0
-            except Exception:  # the worker must outlive a store outage or a bad row
-                logger.exception("notification round failed")
+            except Exception as exc:  # the worker must outlive a store outage or a bad row
+                if is_outage(exc):  # the operator's to see in one line, as every request's
+                    logger.warning(
+                        "notification round skipped: %s (%s)", OUTAGE_MESSAGE, outage_cause(exc)
+                    )
+                else:
+                    logger.exception("notification round failed")
                 busy = False
             if stop.wait(0 if busy else interval_s):
                 return

@@ -38,8 +38,11 @@ def test_a_store_outage_answers_503_with_retry_after_and_the_service_recovers_by
     try:
         store_url = _database(server)
         port = free_port()
+        # notification rounds every 0.2 s: some meet the outage, and must say so in one line
         process, log = start_service(
-            serving_root, port, extra_env={"RISKLOOP_STORE_URL": store_url}
+            serving_root,
+            port,
+            extra_env={"RISKLOOP_STORE_URL": store_url, "RISKLOOP_NOTIFY_INTERVAL_S": "0.2"},
         )
         assert process.poll() is None, log.read_text()[-4000:]
         url = f"http://127.0.0.1:{port}"
@@ -65,6 +68,11 @@ def test_a_store_outage_answers_503_with_retry_after_and_the_service_recovers_by
             page = client.get("/console/queue", cookies={"riskloop_console": "a-session"})
             assert page.status_code == 503 and page.headers["retry-after"] == "5"
             assert "预警库暂时无法访问" in page.text and "not answering" in page.text
+
+            deadline = time.monotonic() + 15
+            while "notification round skipped" not in log.read_text():
+                assert time.monotonic() < deadline, "no notification round met the outage"
+                time.sleep(0.2)
 
             server.start()
             deadline = time.monotonic() + 30
