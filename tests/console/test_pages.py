@@ -200,6 +200,11 @@ def test_catalogs_hold_the_same_keys_and_every_task() -> None:
     assert all(zh[key] != en[key] for key in needed)
 
 
+# the case page's reasons fit their box: nothing to scroll to sideways
+_REASONS_FIT = """() => { const box = document.querySelector('table.reasons').parentElement;
+    return box.scrollWidth <= box.clientWidth + 1; }"""
+
+
 def _overflowing(page: Any) -> list[str]:
     """What sticks out past the right edge of the window (the page then scrolls sideways)."""
     return page.evaluate(
@@ -286,6 +291,9 @@ def test_no_page_scrolls_sideways_on_a_phone_or_a_tablet(
                 # the boxes tables scroll in are named landmarks: each name once, none serious
                 assert _axe_violations(page, EVERY_IMPACT) == [], (name, lang)
                 if name == "case":
+                    # each reason a card: its box does not scroll sideways (the sentences were
+                    # squeezed to a sliver at the right edge)
+                    assert page.evaluate(_REASONS_FIT), (width, lang)
                     assert _chart_at_its_own_size(page, "#h-waterfall + figure img"), lang
                     # the chart scrolls in its box here: the page says so above it
                     hint = page.locator("#h-waterfall + figure .scroll-hint")
