@@ -88,9 +88,25 @@ def localised_actions(
     return rows
 
 
-def age_text(moment: Any, t: Messages, now: datetime | None = None) -> str:
-    """How long ago a warning was raised, in days or hours."""
-    if moment is None:
+def note_preview(note: str, limit: int) -> str:
+    """A note's first `limit` characters, whitespace folded, with an ellipsis when cut; never
+    cut inside a `[id:…]` code (a half code reads as a number that was not typed)."""
+    text = " ".join(note.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    opened = cut.rfind("[id:")
+    if opened != -1 and "]" not in cut[opened:]:
+        cut = cut[:opened]
+    return cut.rstrip() + "…"
+
+
+def age_text(
+    moment: Any, t: Messages, now: datetime | None = None, *, status: str | None = None
+) -> str:
+    """How long a warning has waited since it was raised, in days or hours; a dash for a
+    closed one, which waits for nothing."""
+    if moment is None or status == "closed":
         return "–"
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)

@@ -198,7 +198,7 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
             **row,
             "short_id": case_view.short_id(row["id"]),
             "reason": case_view.top_reason(row["reasons"], row["task"], visit.lang),
-            "age": case_view.age_text(row["created_at"], t),
+            "age": case_view.age_text(row["created_at"], t, status=row["status"]),
             "overdue": bool(row.get("overdue")),
             "due": case_view.local_time(row["due_at"]) if row.get("due_at") else None,
             "deadline": DEADLINE_OF_STATUS.get(row["status"]),
@@ -301,9 +301,7 @@ def _sent_back(event: dict[str, Any] | None, person: Callable[[str], str]) -> di
     back), so the supervisor tells it from a new case before opening it."""
     if event is None:
         return None
-    note = " ".join(str(event.get("note") or "").split())
-    if len(note) > _NOTE_PREVIEW:
-        note = note[:_NOTE_PREVIEW].rstrip() + "…"
+    note = case_view.note_preview(str(event.get("note") or ""), _NOTE_PREVIEW)
     return {
         "who": person(str(event["actor"])),
         "when": case_view.local_time(event["at"]),

@@ -3,7 +3,7 @@ the case page and the explanation page share)."""
 
 from __future__ import annotations
 
-from serving.console.case import timeline, waterfall_note
+from serving.console.case import age_text, note_preview, timeline, waterfall_note
 from serving.console.i18n import Messages
 
 
@@ -68,3 +68,20 @@ def test_the_model_report_names_tasks_and_levels_as_the_console_does() -> None:
         assert report.level(level) == console.word("level", level), level
     for task in TASKS.values():
         assert task.title_zh == console(f"task.{task.name}"), task.name
+
+
+def test_a_note_preview_never_cuts_a_code_in_half() -> None:
+    """The queue shows a sent-back note's first words: a `[id:…]` code it would cut is left
+    out whole, so no half code reads as a number somebody typed."""
+    code = "[id:" + "8f6a621de5" * 3 + "ab]"
+    assert note_preview(f"企业联系人 {code} 不在辖区", 30) == "企业联系人…"
+    assert note_preview(f"联系人{code}", 60) == f"联系人{code}"  # short enough: whole
+    assert note_preview("不属于本部门辖区：企业注册地在外县，请改派", 10) == "不属于本部门辖区：企…"
+    assert note_preview("a  b\n c", 30) == "a b c"
+
+
+def test_a_closed_case_waits_for_nothing() -> None:
+    t = Messages("zh")
+    raised = "2026-05-06T02:00:00+00:00"
+    assert age_text(raised, t, status="closed") == "–"
+    assert age_text(raised, t, status="open") != "–"
