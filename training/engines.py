@@ -26,7 +26,7 @@ from features.dataset import build_dataset
 from features.schemas import TABLE_SPECS
 from features.tasks import get_task
 from features.validation import validate_tables
-from training.errors import UserError
+from training.errors import UserError, check_raw_folder
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -112,8 +112,7 @@ def read_tables(
                 for table in TABLE_SPECS[slug]
             }
         root = Path(raw_dir_or_tables)
-        if not root.is_dir():
-            raise UserError(f"raw data folder {root} does not exist")
+        check_raw_folder(root)
         # Chunks of at most READ_BLOCKSIZE (whole row groups), so that a big table is read and
         # routed by every worker, not by the one that happened to get the file.
         return {

@@ -65,3 +65,12 @@ def user_errors() -> Iterator[None]:
             raise
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+def check_raw_folder(root: Path) -> None:
+    """Raise `UserError` unless `root` is a folder, saying whether it is missing or a file."""
+    if root.is_dir():
+        return
+    if root.exists():
+        raise UserError(f"raw data folder {root} is a file, not a folder")
+    raise UserError(f"raw data folder {root} does not exist")

@@ -18,7 +18,7 @@ import pandas as pd
 
 from features.schemas import TABLE_SPECS
 from features.tasks import UnknownTaskError, get_task
-from training.errors import UserError, check_output_file
+from training.errors import UserError, check_output_file, check_raw_folder
 
 _TEXT_KINDS = ("id", "str", "category")
 
@@ -56,8 +56,7 @@ def load_raw_tables(raw_dir: Path | str, task: str) -> dict[str, pd.DataFrame]:
     """
     slug = task_slug(task)
     root = Path(raw_dir)
-    if not root.is_dir():
-        raise UserError(f"raw data folder {root} does not exist")
+    check_raw_folder(root)
     folder = root / slug
     if not folder.is_dir():
         raise UserError(

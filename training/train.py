@@ -183,8 +183,6 @@ def build_from_raw(
     from features.validation import RawDataError
     from training.raw_io import load_raw_tables
 
-    if not raw_dir.is_dir():
-        raise UserError(f"raw data folder {raw_dir} does not exist")
     tables = load_raw_tables(raw_dir, spec.task)
     try:
         frame = build_dataset(spec.task, tables, with_progress=on_progress)

@@ -57,6 +57,24 @@ def test_scoring_without_a_champion(isolated_env: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "--task", "wage-arrears", "--raw"],
+        ["materialize", "--task", "wage-arrears", "--raw"],
+        ["report", "--task", "wage-arrears", "--raw"],
+        ["build-dataset", "--task", "wage-arrears", "--out", "x.parquet", "--raw"],
+    ],
+)
+def test_a_raw_folder_that_is_missing_or_a_file_is_named_as_such(
+    command: list[str], isolated_env: Path
+) -> None:
+    _fails([*command, str(isolated_env / "none")], "does not exist")
+    a_file = isolated_env / "city.txt"
+    a_file.write_text("not a folder")
+    _fails([*command, str(a_file)], "is a file, not a folder")
+
+
 def test_raw_folder_that_breaks_a_schema(isolated_env: Path, small_city: Path) -> None:
     import shutil
 

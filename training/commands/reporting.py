@@ -19,7 +19,7 @@ import typer
 from features.tasks import names_in_words
 from models.pages import REPORT_LANGS, report_file_name
 from models.settings import hide_password
-from training.errors import UserError, user_errors
+from training.errors import UserError, check_raw_folder, user_errors
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -93,11 +93,12 @@ def write_report(
     from training.report import build_reports
     from training.train import build_from_raw, split_dataset
 
-    if not raw_dir.is_dir():
+    if not raw_dir.exists():
         raise UserError(
             f"raw data folder {raw_dir} does not exist; generate it with `riskloop generate` "
             "or pass --raw"
         )
+    check_raw_folder(raw_dir)  # a file named as the folder
     try:  # before the work: an --out that is a file, or a folder that cannot be made
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -146,8 +146,6 @@ def _scoring_set(
     from features.validation import RawDataError, validate_tables
     from training.raw_io import load_raw_tables
 
-    if not raw_dir.is_dir():
-        raise UserError(f"raw data folder {raw_dir} does not exist")
     tables = load_raw_tables(raw_dir, task)
     info = get_task(task)
     try:

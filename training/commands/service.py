@@ -75,8 +75,6 @@ def build_scoring_set(task: str, raw_dir: Path) -> pd.DataFrame:
     from features.dataset import build_dataset
     from training.raw_io import load_raw_tables
 
-    if not raw_dir.is_dir():
-        raise UserError(f"raw data folder {raw_dir} does not exist")
     tables = load_raw_tables(raw_dir, task)
     return build_dataset(task, tables, unlabelled=True)
 

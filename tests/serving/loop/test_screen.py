@@ -203,6 +203,7 @@ def test_dry_run_lists_what_it_would_raise_and_writes_nothing(
         (["screen", "--task", TASK, "--as-of", "2031-05-01"], "outside the tables"),
         (["screen", "--task", TASK, "--as-of", "first of May"], "not a date"),
         (["screen", "--task", "parking-fines"], "unknown task"),
+        (["screen", "--task", TASK, "--raw", __file__], "is a file, not a folder"),
         (
             [
                 "departments",
@@ -235,7 +236,7 @@ def test_bad_input_gives_one_line_and_writes_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    if args[0] == "screen":
+    if args[0] == "screen" and "--raw" not in args:
         args = [*args, "--raw", str(small_city)]
     with _store() as store:
         before = _row_counts(store)
