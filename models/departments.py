@@ -47,6 +47,8 @@ DEPARTMENTS: tuple[Department, ...] = (
 )
 # departments that handle every task: the county centre coordinates, the data office audits
 ALL_TASK_DEPARTMENTS = frozenset({"county_centre", DATA_OFFICE})
+# departments that see cases to audit them and work none: no case is dispatched to them
+AUDIT_ONLY_DEPARTMENTS = frozenset({DATA_OFFICE})
 
 _BY_CODE = {department.code: department for department in DEPARTMENTS}
 _BY_NAME = {

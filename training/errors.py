@@ -67,10 +67,11 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
-def check_raw_folder(root: Path) -> None:
-    """Raise `UserError` unless `root` is a folder, saying whether it is missing or a file."""
+def check_raw_folder(root: Path, hint: str = "") -> None:
+    """Raise `UserError` unless `root` is a folder, saying whether it is missing (with `hint`,
+    what to do, after it) or a file."""
     if root.is_dir():
         return
     if root.exists():
         raise UserError(f"raw data folder {root} is a file, not a folder")
-    raise UserError(f"raw data folder {root} does not exist")
+    raise UserError(f"raw data folder {root} does not exist" + (f"; {hint}" if hint else ""))

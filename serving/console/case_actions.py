@@ -272,7 +272,7 @@ def reveal(console: Console, request: Request, visit: Visit, form: FormData | No
         return render_case(console, request, visit, warning, status=409, form_error=message)
     # answered by a redirect (Back and Reload do not reveal again), the identity held once;
     # the purpose shown beside it as the audit log keeps it (a number typed in it as a code)
-    stated = console.store.scrub_text(purpose.strip(), frozenset({identity}))
+    stated = console.store.stated_purpose(purpose, identity)
     ticket = console.shown.hold(
         visit.session.key, warning["id"], Shown(identity=identity, purpose=stated)
     )

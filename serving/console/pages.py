@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from features.tasks import TASK_NAMES
-from models.departments import DATA_OFFICE
+from models.departments import AUDIT_ONLY_DEPARTMENTS
 from models.pages import REPORT_LANGS, report_file_name
 from models.scorer import reason_rows
 from models.spec import get_spec
@@ -501,11 +501,11 @@ def render_case(
 
 def task_departments(console: Console, task: str) -> list[str]:
     """The departments a case of `task` may be dispatched to: those that handle the task, but
-    the data office, which sees every task to audit it and acts on none."""
+    those that only audit (the data office), which work no case."""
     return [
         code
         for code, row in console.departments().items()
-        if task in (row.get("tasks") or ()) and code != DATA_OFFICE
+        if task in (row.get("tasks") or ()) and code not in AUDIT_ONLY_DEPARTMENTS
     ]
 
 

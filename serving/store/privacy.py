@@ -87,6 +87,11 @@ class PrivacyStore:
                 if (row.detail or {}).get("warning_id") == warning_id
             ]
 
+    def stated_purpose(self, purpose: str, identity: str) -> str:
+        """A reveal's purpose as the audit log keeps it (and a page may show it): id-like
+        values as their pseudonyms, the id just revealed among them."""
+        return scrub_text(self._secret, purpose.strip(), frozenset({identity}))
+
     def reveal(
         self,
         warning_id: str,
@@ -124,8 +129,7 @@ class PrivacyStore:
             plain = cipher.decrypt(
                 warning.entity_cipher, warning.key_id, entity_hash=warning.entity_hash
             )
-            # the purpose may name the id just revealed: kept as its pseudonym, like any id
-            stated = scrub_text(self._secret, purpose.strip(), frozenset({plain}))
+            stated = self.stated_purpose(purpose, plain)
             self._audit_row(
                 session,
                 actor,

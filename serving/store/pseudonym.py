@@ -55,8 +55,8 @@ _MOBILE = re.compile(r"1[3-9]\d{9}", re.ASCII)
 # full-width digits and letters (full-width brackets and commas are ordinary Chinese text)
 _WIDE = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
 # every id the pattern takes has six digits in a row (a landline's number has seven), or groups
-# of digits joined by a separator:
-# text without either is clean (most reason sentences), found at a fraction of the pattern's cost
+# of digits joined by a separator: text without either is clean (most reason sentences), found
+# at a fraction of the pattern's cost
 _CANDIDATE = re.compile(rf"\d{{6}}|\d{{3}}[{_SEP_CHARS}]\d{{4}}", re.ASCII)
 
 

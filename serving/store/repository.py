@@ -54,7 +54,7 @@ from serving.store.models import (
 )
 from serving.store.people import PeopleStore
 from serving.store.privacy import PrivacyStore
-from serving.store.pseudonym import pseudonymise, sanitise, scrub_text
+from serving.store.pseudonym import pseudonymise, sanitise
 from serving.store.reads import StoreReads
 from serving.store.scores import ScoreWriter
 from serving.store.scrubbing import MemoScrubber
@@ -209,11 +209,6 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
     def pseudonymise(self, identifier: str) -> str:
         """The stored form of a caller's identifier: HMAC-SHA256(secret, id), 32 hex chars."""
         return pseudonymise(self._secret, identifier)
-
-    def scrub_text(self, text: str, known_ids: frozenset[str] = frozenset()) -> str:
-        """`text` as the store keeps free text: id-like values, and any of `known_ids`, as
-        their pseudonyms (a page showing what was just stored shows this, not what was typed)."""
-        return scrub_text(self._secret, text, known_ids)
 
     def add_feedback(
         self,

@@ -12,7 +12,7 @@ department that worked the case can say the risk was real. Closed warnings are f
 
 from __future__ import annotations
 
-from models.departments import DATA_OFFICE
+from models.departments import AUDIT_ONLY_DEPARTMENTS
 from serving.store.models import (
     OUTCOMES,
     STATUSES,
@@ -61,9 +61,9 @@ def check_transition(
             raise TransitionError("dispatching needs a department")
         if current == "dispatched" and department == current_department:
             raise TransitionError(f"the warning is already dispatched to {department!r}")
-        if department == DATA_OFFICE:
+        if department in AUDIT_ONLY_DEPARTMENTS:
             raise TransitionError(
-                f"{DATA_OFFICE!r} audits every task and works no case: dispatch to a department "
+                f"{department!r} audits every task and works no case: dispatch to a department "
                 "that handles the task"
             )
     elif department is not None and department != current_department:

@@ -93,12 +93,7 @@ def write_report(
     from training.report import build_reports
     from training.train import build_from_raw, split_dataset
 
-    if not raw_dir.exists():
-        raise UserError(
-            f"raw data folder {raw_dir} does not exist; generate it with `riskloop generate` "
-            "or pass --raw"
-        )
-    check_raw_folder(raw_dir)  # a file named as the folder
+    check_raw_folder(raw_dir, "generate it with `riskloop generate` or pass --raw")
     try:  # before the work: an --out that is a file, or a folder that cannot be made
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
