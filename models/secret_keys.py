@@ -110,6 +110,21 @@ def _read(path: Path) -> dict[str, object]:
     return dict(payload)
 
 
+def _create_once(path: Path) -> None:
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_CREAT | os.O_WRONLY, FILE_MODE)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_CREAT | os.O_WRONLY, FILE_MODE)
+    import fcntl
+
+    with os.fdopen(fd, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two workers starting together write one file
+        if not path.exists():
+            _write_new(path, _generated())
+
+
 def load_secrets(settings: Settings | None = None, *, create: bool = True) -> Secrets:
     """The secrets, generating the file on first use (`create=False`: refuse instead)."""
     settings = settings or get_settings()
@@ -118,16 +133,11 @@ def load_secrets(settings: Settings | None = None, *, create: bool = True) -> Se
         if not create:
             raise SecretsFileError(f"no secrets file at {path}")
         try:
-            fd = os.open(path.with_name(path.name + ".lock"), os.O_CREAT | os.O_WRONLY, FILE_MODE)
-        except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path.with_name(path.name + ".lock"), os.O_CREAT | os.O_WRONLY, FILE_MODE)
-        import fcntl
-
-        with os.fdopen(fd, "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # two workers starting together write one file
-            if not path.exists():
-                _write_new(path, _generated())
+            _create_once(path)
+        except OSError as exc:  # e.g. a file where its folder should be, or a read-only disk
+            raise SecretsFileError(
+                f"cannot create the secrets file {path}: {exc.strerror or exc}"
+            ) from None
     payload = _read(path)
     env_secret = settings.pseudonym_secret
     keys = {

@@ -118,6 +118,16 @@ def test_cli_create_prints_the_key_alone_and_list_never_shows_it(isolated_env: P
     revoked = runner.invoke(app, ["keys", "revoke", "ops"])
     assert revoked.exit_code == 0
     assert runner.invoke(app, ["keys", "revoke", "ops"]).exit_code == 2
+    # each change of the keys is an audit row by the CLI, naming the key, never its secret
+    from serving.store import WarningStore
+
+    with WarningStore.from_settings() as store:
+        rows = store.audit_rows(actor="system:cli")
+    key_id = secret.split("_")[1]
+    changes = [(r["action"], r["detail"]) for r in rows if r["action"].startswith("api_key")]
+    expected = {"key": "ops", "key_id": key_id, "scopes": ["score", "admin"], "department": None}
+    assert changes == [("api_key_created", expected), ("api_key_revoked", expected)]
+    assert all(secret.split("_", 2)[2] not in str(r) for r in rows)
 
 
 def test_serve_refuses_production_without_keys_and_missing_champions(

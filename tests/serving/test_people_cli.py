@@ -199,6 +199,11 @@ def test_keys_commands_refuse_a_malformed_or_unwritable_keys_file_in_one_line(
     (isolated_env / "a-file").write_text("in the way")
     monkeypatch.setenv("RISKLOOP_KEYS_FILE", str(isolated_env / "a-file" / "keys.json"))
     get_settings.cache_clear()
+    # the secrets file lives beside the keys file unless placed elsewhere: it is made first
+    code, _, err = _run("keys", "create", "ops", "--scopes", "score")
+    _one_error_line(code, err, "cannot create the secrets file", "Not a directory")
+    monkeypatch.setenv("RISKLOOP_SECRETS_FILE", str(isolated_env / "secrets.json"))
+    get_settings.cache_clear()
     code, _, err = _run("keys", "create", "ops", "--scopes", "score")
     _one_error_line(code, err, "cannot write the keys file")
 

@@ -13,12 +13,15 @@ from typing import TYPE_CHECKING
 import typer
 
 from features.tasks import TASK_NAMES, names_in_words
+from training.commands.people import CLI_ACTOR, open_store
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from models.settings import Settings
+    from serving.auth import KeyRecord
+    from serving.store import WarningStore
 
 SERVICE_IMPORT = "serving.service:RiskloopService"
 
@@ -212,13 +215,14 @@ def register(app: typer.Typer) -> None:
         """Create a key and print it alone on stdout, once: only its hash is stored."""
         from serving.auth import KeyManagementError, create_key
 
-        with user_errors():
+        with user_errors(), open_store() as store:  # the store first: no key without its row
             try:
                 secret = create_key(name, scopes.split(","), department=department)
             except KeyManagementError as exc:
                 raise UserError(str(exc)) from None
             except OSError as exc:
                 raise UserError(_keys_file_unwritable(exc)) from None
+            audit_key_change(store, "api_key_created", name)
         typer.echo(secret)
 
     @keys_app.command("list")
@@ -246,16 +250,35 @@ def register(app: typer.Typer) -> None:
         """Revoke a key: requests with it get 401 from then on (the service needs no restart)."""
         from serving.auth import KeyManagementError, revoke_key
 
-        with user_errors():
+        with user_errors(), open_store() as store:
             try:
                 record = revoke_key(name)
             except KeyManagementError as exc:
                 raise UserError(str(exc)) from None
             except OSError as exc:
                 raise UserError(_keys_file_unwritable(exc)) from None
+            audit_key_change(store, "api_key_revoked", name, record)
         typer.echo(f"revoked {record.name} ({record.key_id})")
 
     app.add_typer(keys_app)
+
+
+def audit_key_change(
+    store: WarningStore, action: str, name: str, record: KeyRecord | None = None
+) -> None:
+    """The audit row of a key created or revoked (`api_key_created`, `api_key_revoked`): its
+    name, id, scopes and department, never the secret or its hash."""
+    from serving.auth import list_keys
+
+    if record is None:  # just created: the active key of that name
+        record = next(r for r in list_keys() if r.name == name and r.active)
+    detail = {
+        "key": record.name,
+        "key_id": record.key_id,
+        "scopes": list(record.scopes),
+        "department": record.department,
+    }
+    store.audit(actor=CLI_ACTOR, action=action, detail=detail)
 
 
 def _keys_file_unwritable(exc: OSError) -> str:
