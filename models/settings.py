@@ -72,7 +72,8 @@ class Settings(BaseSettings):
     )
     public_url: str = Field(
         default="http://127.0.0.1:3000",
-        description="The service's base URL as departments reach it (links in notifications).",
+        description="The service's base URL as departments reach it (links in notifications); "
+        "`riskloop serve` and `run` set it to their own address unless it is set.",
     )
     notify_interval_s: float = Field(
         default=2.0,

@@ -68,8 +68,11 @@ def backoff(attempt: int, base_s: float, max_s: float, rng: random.Random) -> fl
 
 
 def body_bytes(payload: dict[str, Any], public_url: str) -> bytes:
-    """The POST body: the stored payload with the case link made absolute (stable key order)."""
-    document = {**payload, "link": public_url.rstrip("/") + str(payload.get("link", ""))}
+    """The POST body: the stored payload with the case links made absolute (stable key order)."""
+    base = public_url.rstrip("/")
+    document = {**payload, "link": base + str(payload.get("link", ""))}
+    if "console_link" in payload:  # events stored before it existed go without
+        document["console_link"] = base + str(payload["console_link"])
     return json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 

@@ -52,6 +52,12 @@ def case_path(warning_id: str) -> str:
     return f"/v1/warnings/{warning_id}/explanation"
 
 
+def console_case_path(warning_id: str) -> str:
+    """The case in the console, for the person who reads the notification: a browser without a
+    session signs in there first and lands on the case (the API page wants a bearer token)."""
+    return f"/console/cases/{warning_id}"
+
+
 def payload(
     event_id: str, event_type: str, department: str, state: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
@@ -69,6 +75,7 @@ def payload(
         "as_of": state["as_of"].isoformat(),
         "due_at": iso_utc(state.get("due_at")),
         "link": case_path(state["id"]),
+        "console_link": console_case_path(state["id"]),
     }
 
 

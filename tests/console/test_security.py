@@ -274,6 +274,34 @@ def test_sign_in_returns_only_to_console_pages(console_service: Console) -> None
             assert answer.headers["location"] == "/console/queue"
 
 
+def test_a_notifications_console_link_leads_through_sign_in_to_the_case(
+    console_service: Console,
+) -> None:
+    """The link a department's notification carries for people (`console_link`) opens the case
+    after sign-in, not the queue."""
+    from serving.store.outbox import console_case_path
+
+    warning_id = console_service.sql("SELECT id FROM warnings WHERE status = 'open' LIMIT 1")[0][0]
+    link = console_case_path(warning_id)
+    with httpx.Client(
+        base_url=console_service.url, follow_redirects=False, verify=LOOPBACK_TLS
+    ) as client:
+        first = client.get(link)
+        assert first.status_code == 303
+        sign_in = httpx.URL(first.headers["location"])
+        assert sign_in.path == "/console/sign-in" and sign_in.params["next"] == link
+        page = client.get(str(sign_in))
+        token = page.cookies["riskloop_console_pre"]
+        signed = client.post(
+            "/console/sign-in",
+            data={"name": "sup", "password": PASSWORD, "csrf": token, "next": link},
+            cookies={"riskloop_console_pre": token},
+        )
+        assert signed.status_code == 303 and signed.headers["location"] == link
+        case = client.get(link)
+        assert case.status_code == 200 and warning_id in case.text
+
+
 def test_reveal_needs_a_purpose_and_is_audited(person: Any, console_service: Console) -> None:
     sup = person()
     sup.sign_in("sup")

@@ -39,6 +39,7 @@ def test_serve_runs_in_the_callers_directory_with_its_relative_settings(
     assert env["RISKLOOP_KEYS_FILE"] == str(root / "keys.json")
     assert env["RISKLOOP_DATA_DIR"] == str(root / "data")
     assert env["BENTOML_DO_NOT_TRACK"] == "true"
+    assert env["RISKLOOP_PUBLIC_URL"] == "http://127.0.0.1:3999"  # links go where it listens
     assert seen["argv"] == [
         seen["path"],
         "serve",
@@ -91,3 +92,42 @@ def test_the_service_module_leaves_mlflow_to_the_registry_loads() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_notification_links_default_to_the_address_served_unless_set(tmp_path: Path) -> None:
+    from models.settings import Settings
+    from training.commands.service import default_public_url, serve_environment
+
+    assert default_public_url("10.0.0.7", 8080) == "http://10.0.0.7:8080"
+    assert default_public_url("0.0.0.0", 3001) == "http://127.0.0.1:3001"
+    assert default_public_url("::", 3002) == "http://[::1]:3002"
+    assert default_public_url("::1", 3003) == "http://[::1]:3003"
+    settings = Settings(keys_file=tmp_path / "keys.json", secrets_file=tmp_path / "s.json")
+    env = serve_environment(settings, {}, tmp_path, "127.0.0.1", 3004)
+    assert env["RISKLOOP_PUBLIC_URL"] == "http://127.0.0.1:3004"
+    chosen = {"RISKLOOP_PUBLIC_URL": "https://riskloop.city.example"}
+    env = serve_environment(settings, chosen, tmp_path, "127.0.0.1", 3004)
+    assert env["RISKLOOP_PUBLIC_URL"] == "https://riskloop.city.example"
+
+
+def test_run_refuses_a_busy_port_in_one_line_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from models.settings import get_settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RISKLOOP_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(app, ["run", "--size", "small", "--port", str(port)])
+    get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: 127.0.0.1:{port} is already in use; stop the other service or choose --port"
+    )
+    assert not (tmp_path / "data").exists()  # no city generated, nothing trained

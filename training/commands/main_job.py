@@ -144,12 +144,18 @@ def register(app: typer.Typer) -> None:
         """The main job: city, datasets, champions, online features, dev key, then serve."""
         from models.settings import get_settings
         from training.commands.modelling import quiet_libraries
-        from training.commands.service import serve_command
+        from training.commands.service import (
+            check_address_free,
+            serve_command,
+            serve_environment,
+        )
 
         quiet_libraries()
         settings = get_settings()
         city = settings.data_dir / "city"
         with user_errors():
+            if serve:  # a busy port or a host name is said now, not after minutes of training
+                check_address_free(host, port)
             try:
                 _ensure_city(city, size, seed, profile)
                 for task in TASK_NAMES:
@@ -165,4 +171,8 @@ def register(app: typer.Typer) -> None:
         command = serve_command(host, port)
         _say(f"serving on http://{host}:{port} ({' '.join(command)})")
         sys.stdout.flush()
-        os.execvpe(command[0], command, {**os.environ, "BENTOML_DO_NOT_TRACK": "true"})
+        os.execve(
+            command[0],
+            command,
+            serve_environment(settings, dict(os.environ), Path.cwd(), host, port),
+        )

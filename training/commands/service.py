@@ -47,8 +47,21 @@ def absolute_sqlite_url(url: str, base: Path) -> str:
     return f"{prefix}{(base / path).resolve()}"
 
 
-def serve_environment(settings: Settings, environ: dict[str, str], base: Path) -> dict[str, str]:
-    """The service's environment: `environ` with every relative setting anchored at `base`.
+def default_public_url(host: str, port: int) -> str:
+    """The base URL of notification links when `RISKLOOP_PUBLIC_URL` is not set: the address the
+    service listens on, loopback for "every interface" (which no browser can open)."""
+    address = ipaddress.ip_address(host)
+    if address.is_unspecified:
+        address = ipaddress.ip_address("::1" if address.version == 6 else "127.0.0.1")
+    shown = f"[{address}]" if address.version == 6 else str(address)
+    return f"http://{shown}:{port}"
+
+
+def serve_environment(
+    settings: Settings, environ: dict[str, str], base: Path, host: str, port: int
+) -> dict[str, str]:
+    """The service's environment: `environ` with every relative setting anchored at `base`,
+    and the notification links' base URL the service's own address unless it is set.
 
     `riskloop serve` runs BentoML in the caller's working directory; anchoring the relative
     paths and SQLite URLs as well means no worker (or a BentoML that changes directory) can
@@ -68,6 +81,7 @@ def serve_environment(settings: Settings, environ: dict[str, str], base: Path) -
         "RISKLOOP_KEYS_FILE": str((base / settings.keys_file).resolve()),
         "RISKLOOP_SECRETS_FILE": str((base / secrets_path(settings)).resolve()),
     }
+    env.setdefault("RISKLOOP_PUBLIC_URL", default_public_url(host, port))
     if settings.artifact_location is not None and "://" not in settings.artifact_location:
         env["RISKLOOP_ARTIFACT_LOCATION"] = str((base / settings.artifact_location).resolve())
     return env
@@ -174,7 +188,7 @@ def register(app: typer.Typer) -> None:
         from models.settings import get_settings
 
         command = serve_command(host, port)
-        env = serve_environment(get_settings(), dict(os.environ), Path.cwd())
+        env = serve_environment(get_settings(), dict(os.environ), Path.cwd(), host, port)
         os.execve(command[0], command, env)
 
     @app.command()

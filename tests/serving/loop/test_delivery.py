@@ -110,6 +110,9 @@ def test_every_raised_and_dispatched_event_arrives_signed_once_after_dedup(
             body["link"]
             == f"https://riskloop.example.gov/v1/warnings/{body['warning_id']}/explanation"
         )
+        assert body["console_link"] == (
+            f"https://riskloop.example.gov/console/cases/{body['warning_id']}"
+        )
         assert set(body) >= {"event_id", "type", "time", "warning_id", "level", "task", "link"}
         assert not any(entity in str(body) for entity in entities)
 
