@@ -263,6 +263,21 @@ class Outbox:
                 )
             ]
 
+    def states(self, event_ids: Sequence[str]) -> dict[str, str]:
+        """Each known id's state: `dead`, `delivered` or `pending` (unknown ids are left out)."""
+        query = select(OutboxEvent).where(OutboxEvent.event_id.in_(list(event_ids)))
+        with self._store.read_session() as session:
+            return {
+                event.event_id: (
+                    "dead"
+                    if event.dead_at is not None
+                    else "delivered"
+                    if event.delivered_at is not None
+                    else "pending"
+                )
+                for event in session.scalars(query)
+            }
+
     def requeue(self, event_ids: Sequence[str] | None, *, now: datetime) -> int:
         """Put dead events (all, or the given ids) back in line with a fresh attempt count."""
 

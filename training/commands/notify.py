@@ -20,14 +20,18 @@ import secrets as secrets_module
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import typer
 
 from features.tasks import names_in_words
+from training.commands.people import CLI_ACTOR
 from training.errors import UserError, user_errors
 
-CLI_ACTOR = "system:cli"
+if TYPE_CHECKING:
+    from serving.store.outbox import Outbox
+
 OVERDUE_ACTOR = "system:overdue"
 
 departments_app = typer.Typer(
@@ -44,7 +48,10 @@ def register(app: typer.Typer) -> None:
     departments_app.command("set-webhook")(set_webhook)
     departments_app.command("webhooks")(list_webhooks)
     departments_app.command("ping")(ping)
-    departments_app.command("set-capacity")(set_capacity)
+    # "-5" is the capacity asked for (refused below), not an unknown option
+    departments_app.command("set-capacity", context_settings={"ignore_unknown_options": True})(
+        set_capacity
+    )
     app.add_typer(departments_app)
 
 
@@ -100,11 +107,9 @@ def notify(
                 typer.echo(f"{len(rows)} dead notification(s)")
                 return
             if requeue:
+                if event:  # all or nothing: a mistyped id requeues none of the others
+                    _check_dead(outbox, list(dict.fromkeys(event)))
                 count = outbox.requeue(event or None, now=datetime.now(UTC))
-                if event and count != len(set(event)):
-                    raise UserError(
-                        f"requeued {count} of {len(set(event))}: the others are not dead letters"
-                    )
                 typer.echo(f"requeued {count} notification(s)")
                 return
             deliverer = Deliverer(store, get_settings())
@@ -124,6 +129,21 @@ def notify(
                 typer.echo("stopped")
             finally:
                 deliverer.close()
+
+
+def _check_dead(outbox: Outbox, event_ids: list[str]) -> None:
+    states = outbox.states(event_ids)
+    unknown = [e for e in event_ids if e not in states]
+    if unknown:
+        raise UserError(
+            f"no notification {', '.join(unknown)}; `riskloop notify --dead` lists the dead ones"
+            " (nothing requeued)"
+        )
+    alive = [f"{e} ({states[e]})" for e in event_ids if states[e] != "dead"]
+    if alive:
+        raise UserError(
+            f"not dead letters: {', '.join(alive)}; only dead ones are requeued (nothing requeued)"
+        )
 
 
 def overdue(

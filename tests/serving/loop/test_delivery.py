@@ -233,9 +233,18 @@ def test_the_notify_command_delivers_lists_dead_letters_and_requeues(
             dead = runner.invoke(app, ["notify", "--dead"])
             assert "2 dead notification(s)" in dead.stdout and "HTTP 500" in dead.stdout
             receiver.always = None
+            # one mistyped id among real ones: nothing requeued, and the line names it
+            ids = [row["event_id"] for row in Outbox(store).dead()]
+            mixed = runner.invoke(app, ["notify", "--requeue", "--event", ids[0], "--event", "E-0"])
+            assert mixed.exit_code == 2 and "no notification E-0" in mixed.stderr
+            assert "nothing requeued" in mixed.stderr and len(Outbox(store).dead()) == 2
             assert "requeued 2" in runner.invoke(app, ["notify", "--requeue"]).stdout
             again = runner.invoke(app, ["notify", "--once"])
             assert "delivered 2, retrying 0, dead 0" in again.stdout
+            # a delivered one is not a dead letter: said with its state
+            done = runner.invoke(app, ["notify", "--requeue", "--event", ids[1]])
+            assert done.exit_code == 2
+            assert f"not dead letters: {ids[1]} (delivered)" in done.stderr
         assert len(receiver.unique()) == 2
     finally:
         get_settings.cache_clear()

@@ -223,7 +223,8 @@ def test_dry_run_lists_what_it_would_raise_and_writes_nothing(
         (["notify", "--once", "--dead"], "exactly one of"),
         (["overdue", "--department", "ministry_of_magic"], "unknown department"),
         (["overdue", "--task", "parking-fines"], "unknown task"),
-        (["notify", "--requeue", "--event", "E-missing"], "not dead letters"),
+        (["notify", "--requeue", "--event", "E-missing"], "no notification E-missing"),
+        (["departments", "set-capacity", "tax", "-5"], "'-5' is not a whole number"),
         (["notify", "--dead", "--event", "E-missing"], "--event goes with --requeue"),
     ],
 )
