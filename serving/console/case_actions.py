@@ -92,8 +92,9 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
     # the form's version is looked at: whatever version a hand-made post carries
     decision = decide(visit.actor, "feedback")
     if decision:
-        if not version_text.isdigit():
-            return error_page(console, request, visit, 400, t("error.no_version"))
+        if not version_text.isdigit():  # missing, or not a number (a hand-made post)
+            problem = "error.bad_version" if version_text else "error.no_version"
+            return error_page(console, request, visit, 400, t(problem))
         if int(warning.get("version", 0)) != int(version_text):  # drawn before someone's step
             return _stale(console, request, visit, warning, typed=_typed(form, "note"))
         decision = decide(visit.actor, "feedback", warning=warning, transition=transition)

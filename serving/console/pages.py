@@ -236,8 +236,10 @@ def _queue_page(
     t = visit.t
     handled = set(_visible_tasks(console, visit, scope))
     departments = sorted(
-        code for code, row in console.departments().items() if handled & set(row.get("tasks") or ())
-    )
+        code
+        for code, row in console.departments().items()
+        if handled & set(row.get("tasks") or ()) and code not in AUDIT_ONLY_DEPARTMENTS
+    )  # no case is ever dispatched to a department that only audits: it would always be empty
     if not scope.everything and not scope.tasks:
         # an officer sees only their department's cases: any other choice is always empty
         departments = sorted(scope.departments)

@@ -29,8 +29,16 @@ def test_a_case_cannot_be_dispatched_to_a_department_the_chooser_never_offered(
         "options => options.map(o => o.value)"
     )
     assert "labour_inspection" in offered and "anti_fraud" not in offered
-    # the data office sees every task, to audit it, and acts on none: not a destination either
+    # the data office sees every task, to audit it, and acts on none: not a destination either,
+    # nor a choice of the queue's department filter (it would always be empty)
     assert "data_office" not in offered
+    filters = sup.page.context.new_page()
+    filters.goto(f"{console_service.url}/console/queue")
+    listed = filters.locator("form.filters select[name=department] option").evaluate_all(
+        "options => options.map(o => o.value)"
+    )
+    filters.close()
+    assert "labour_inspection" in listed and "data_office" not in listed
     # the anti-fraud centre exists but handles no wage-arrears case: add each to the chooser
     for forged in ("anti_fraud", "data_office"):
         dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
@@ -427,6 +435,12 @@ def test_a_note_with_control_characters_is_refused(person: Any, console_service:
         for bad in ("a\x00b", "bell\x07", "esc\x1b[31m"):
             answer = client.post(f"/console/cases/{warning_id}/act", data={**fields, "note": bad})
             assert answer.status_code == 400 and "备注" in answer.text, bad
+        # a hand-made version: missing, or not a number, each said as it is
+        for version, says in (("", "表单缺少版本号"), ("x", "表单的版本号不是数字")):
+            answer = client.post(
+                f"/console/cases/{warning_id}/act", data={**fields, "version": version}
+            )
+            assert answer.status_code == 400 and says in answer.text, version
         assert console_service.case_state(warning_id) == before
         fine = client.post(
             f"/console/cases/{warning_id}/act", data={**fields, "note": "第一行\r\n第二行\t完"}
