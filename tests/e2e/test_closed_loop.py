@@ -222,6 +222,13 @@ def test_closed_loop_end_to_end(
     looks = {"warning_list", "warning_read", "warning_page"}
     assert {row["actor"] for row in audit if row["action"] in looks} == {"key:reviewer"}
     audit = [row for row in audit if row["action"] not in looks]
+    # first the keys, each created by the CLI (named, never their secrets)
+    created = [row for row in audit if row["action"] == "api_key_created"]
+    assert [row["detail"]["key"] for row in created] == list(KEYS)
+    assert {row["actor"] for row in created} == {"system:cli"}
+    assert audit[: len(KEYS)] == created
+    assert not any(secret.split("_", 2)[2] in str(created) for secret in keys.values())
+    audit = audit[len(KEYS) :]
     actions = [row["action"] for row in audit]
     story = _collapse(actions)
     assert story[:5] == [
