@@ -278,8 +278,12 @@ class Outbox:
                 for event in session.scalars(query)
             }
 
-    def requeue(self, event_ids: Sequence[str] | None, *, now: datetime) -> int:
-        """Put dead events (all, or the given ids) back in line with a fresh attempt count."""
+    def requeue(
+        self, event_ids: Sequence[str] | None, *, now: datetime, actor: str = "system:cli"
+    ) -> int:
+        """Put dead events (all, or the given ids) back in line with a fresh attempt count; an
+        audit row (`notification_requeue`) names who did it, which ids were asked for and how
+        many went back."""
 
         def write(session: Session) -> int:
             query = (
@@ -289,7 +293,11 @@ class Outbox:
             )
             if event_ids is not None:
                 query = query.where(OutboxEvent.event_id.in_(list(event_ids)))
-            return int(session.execute(query).rowcount or 0)  # type: ignore[attr-defined]
+            count = int(session.execute(query).rowcount or 0)  # type: ignore[attr-defined]
+            asked = "all dead" if event_ids is None else list(event_ids)
+            detail = {"events": asked, "requeued": count}
+            self._store._audit_row(session, actor, "notification_requeue", detail)
+            return count
 
         return self._store.run_write(write)
 

@@ -109,7 +109,7 @@ def notify(
             if requeue:
                 if event:  # all or nothing: a mistyped id requeues none of the others
                     _check_dead(outbox, list(dict.fromkeys(event)))
-                count = outbox.requeue(event or None, now=datetime.now(UTC))
+                count = outbox.requeue(event or None, now=datetime.now(UTC), actor=CLI_ACTOR)
                 typer.echo(f"requeued {count} notification(s)")
                 return
             deliverer = Deliverer(store, get_settings())

@@ -239,6 +239,10 @@ def test_the_notify_command_delivers_lists_dead_letters_and_requeues(
             assert mixed.exit_code == 2 and "no notification E-0" in mixed.stderr
             assert "nothing requeued" in mixed.stderr and len(Outbox(store).dead()) == 2
             assert "requeued 2" in runner.invoke(app, ["notify", "--requeue"]).stdout
+            requeues = [r for r in store.audit_rows() if r["action"] == "notification_requeue"]
+            assert [(r["actor"], r["detail"]) for r in requeues] == [
+                ("system:cli", {"events": "all dead", "requeued": 2})
+            ]
             again = runner.invoke(app, ["notify", "--once"])
             assert "delivered 2, retrying 0, dead 0" in again.stdout
             # a delivered one is not a dead letter: said with its state
