@@ -7,6 +7,7 @@ line; no secret value is written in the code.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -129,6 +130,17 @@ def test_first_use_creates_a_private_secrets_file_and_rotation_keeps_old_keys(
     assert set(first.encryption_keys) < set(rotated.encryption_keys)
     assert rotated.current_key_id not in first.encryption_keys
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    # the rotation is an audit row naming the new key's id, never a key
+    from serving.store import WarningStore
+
+    with WarningStore.from_settings() as store:
+        rows = [r for r in store.audit_rows() if r["action"] == "encryption_key_rotated"]
+    assert [(r["actor"], r["detail"]["key_id"]) for r in rows] == [
+        ("system:cli", rotated.current_key_id)
+    ]
+    assert not any(
+        base64.b64encode(key).decode() in str(rows) for key in rotated.encryption_keys.values()
+    )
 
 
 def test_serve_refuses_a_group_readable_secrets_file(

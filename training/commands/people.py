@@ -239,11 +239,13 @@ def register(app: typer.Typer) -> None:
         """Add a new encryption key and make it current (old keys stay for old ids)."""
         from models.secret_keys import SecretsFileError, rotate_encryption_key, secrets_path
 
-        with user_errors():
+        with user_errors(), open_store() as store:  # the store first: no rotation without its row
             try:
                 key_id = rotate_encryption_key()
             except SecretsFileError as exc:
                 raise UserError(str(exc)) from None
+            detail = {"key_id": key_id, "file": str(secrets_path())}
+            store.audit(actor=CLI_ACTOR, action="encryption_key_rotated", detail=detail)
         typer.echo(
             f"new encryption key {key_id} in {secrets_path()}: new warnings use it from now on "
             "(a running service within a second, no restart); back the file up now"
