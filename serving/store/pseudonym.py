@@ -30,6 +30,8 @@ PSEUDONYM_CHARS = 32
 # the pseudonym is of the id without them, upper case.
 _SEP_CHARS = "- \u00a0\u2013\u2014\uff0d\u3000"
 _SEP = f"[{_SEP_CHARS}]?"
+# China's country code as dialled from abroad: +86, 0086, or 86 alone
+_COUNTRY = r"(?:\+|00)?86"
 # a cheap look at the first character, then the anchors
 _DIGIT_ID_START = r"(?=[0-9(（+])(?<![0-9])(?<![0-9A-Fa-f]{3})"
 _ID_PATTERN = re.compile(
@@ -38,10 +40,11 @@ _ID_PATTERN = re.compile(
     rf"\d{{6}}{_SEP}\d{{8}}{_SEP}\d{{3}}[\dXx]"  # resident identity card number (18)
     rf"|\d{{4}}(?:[{_SEP_CHARS}]\d{{4}}){{3}}(?:[{_SEP_CHARS}]\d{{1,3}})?"  # cards in fours
     r"|\d{12,19}"  # bank card / account numbers, 15-digit legacy ID numbers
-    rf"|(?:\+?86{_SEP})?1[3-9]\d{_SEP}\d{{4}}{_SEP}\d{{4}}"  # mainland mobile numbers
-    # landlines: an area code (0 and 2-3 digits, bracketed or not) and a 7-8 digit number, or
-    # +86 and the code without its 0
-    rf"|(?:[(（]0\d{{2,3}}[)）]{_SEP}|0\d{{2,3}}{_SEP}|\+?86{_SEP}[1-9]\d{{1,2}}{_SEP})[2-9]\d{{6,7}}"
+    rf"|(?:{_COUNTRY}{_SEP})?1[3-9]\d{_SEP}\d{{4}}{_SEP}\d{{4}}"  # mainland mobile numbers
+    # landlines: an area code (0 and 2-3 digits, bracketed or not) and a 7-8 digit number (in
+    # one group, or 3-4 digits and 4), or the country code and the area code without its 0
+    rf"|(?:[(（]0\d{{2,3}}[)）]{_SEP}|0\d{{2,3}}{_SEP}|{_COUNTRY}{_SEP}[1-9]\d{{1,2}}{_SEP})"
+    rf"[2-9]\d{{2,3}}{_SEP}\d{{4}}"
     ")"
     r"|(?<![0-9A-Za-z])(?i:[0-9A-HJ-NP-RTUWXY]{2}\d{6}[0-9A-HJ-NP-RTUWXY]{10})"  # credit code
     r")(?![0-9A-Za-z])",
@@ -62,12 +65,13 @@ _CANDIDATE = re.compile(rf"\d{{6}}|\d{{3}}[{_SEP_CHARS}]\d{{4}}", re.ASCII)
 
 def _canonical(identifier: str) -> str:
     """An id as typed, the way its pseudonym is made: ASCII, separators (and a landline's
-    brackets) out, upper case; a phone number dialled with +86 as dialled at home (a mobile
+    brackets) out, upper case; a phone number dialled with +86 or 0086 as dialled at home (a mobile
     without it, a landline with its area code's 0), so both read as the same code."""
     plain = _SEPARATORS.sub("", identifier.translate(_FOLD)).upper()
-    if plain.startswith("+86"):
-        national = plain[3:]
-        return national if _MOBILE.fullmatch(national) else "0" + national
+    for country in ("+86", "0086"):
+        if plain.startswith(country):
+            national = plain[len(country) :]
+            return national if _MOBILE.fullmatch(national) else "0" + national
     return plain
 
 

@@ -71,10 +71,17 @@ FULL_WIDTH = str.maketrans({chr(code): chr(code + 0xFEE0) for code in range(0x21
         ("（0572）2345678", "05722345678"),
         ("（０５７２）２３４５６７８", "05722345678"),
         ("010-62345678", "01062345678"),
+        # the local number in two groups, as it is read out
+        ("021-6234-5678", "02162345678"),
+        ("0572 234 5678", "05722345678"),
+        ("(021) 6234 5678", "02162345678"),
         # dialled from abroad: the code of the number as dialled at home
         ("+86 572 2345678", "05722345678"),
         ("+86 138 0013 8000", PHONE),
         ("+8613800138000", PHONE),
+        ("0086 572 2345678", "05722345678"),
+        ("0086-21-6234-5678", "02162345678"),
+        ("0086 138 0013 8000", PHONE),
         # separators an input method or a paste brings: full-width hyphen, no-break space, dash
         ("0572－2345678", "05722345678"),
         ("138－1234－5678", "13812345678"),
