@@ -2,12 +2,16 @@
 schemas and the console's forms (a note on a step, a reveal's purpose, a name or a filter).
 
 Refused anywhere:
-- control characters that are not white space (C0 but tab, line breaks, form feed and the
-  separators `str.isspace` counts, and DEL): no keyboard types them, and PostgreSQL refuses NUL
-  in text;
+- control characters but tab, line breaks and form feed (the rest of C0, DEL and C1, the
+  information separators and next-line U+0085 included, although `str.isspace` counts them as
+  space): no keyboard types them, a page shows them as boxes, and PostgreSQL refuses NUL in
+  text;
 - the bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): they make
   a note read differently on a page from what is stored ("Trojan Source"); the marks U+200E and
-  U+200F, which only hint a direction, are kept.
+  U+200F, which only hint a direction, are kept;
+- invisible characters that only hide text: the zero-width space U+200B, the word joiner and
+  invisible operators U+2060-U+2064, and the byte-order mark U+FEFF (the joiners U+200C and
+  U+200D, which shape scripts and emoji, are kept).
 """
 
 from __future__ import annotations
@@ -18,8 +22,18 @@ import re
 NOTE_MAX_CHARS = 2000
 #: The longest purpose a reveal may state.
 PURPOSE_MAX_CHARS = 500
+#: The longest name a person is shown by (the header of every page, each step on a timeline).
+DISPLAY_NAME_MAX_CHARS = 64
 
-_REFUSED_RANGES = ((0x00, 0x08), (0x0E, 0x1B), (0x7F, 0x7F), (0x202A, 0x202E), (0x2066, 0x2069))
+_REFUSED_RANGES = (
+    (0x00, 0x08),
+    (0x0E, 0x1F),
+    (0x7F, 0x9F),
+    (0x200B, 0x200B),
+    (0x202A, 0x202E),
+    (0x2060, 0x2069),
+    (0xFEFF, 0xFEFF),
+)
 
 #: The refused characters as the inside of a regex character class (`[^...]`).
 REFUSED_CLASS = "".join(f"\\u{start:04x}-\\u{end:04x}" for start, end in _REFUSED_RANGES)
@@ -42,3 +56,18 @@ def without_refused(text: str) -> str:
 def code_points(chars: list[str]) -> str:
     """Characters a reader cannot see, named by code point: "U+202E, U+0000"."""
     return ", ".join(f"U+{ord(char):04X}" for char in chars)
+
+
+def display_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a person's display name (None: it can): one line of 1 to
+    `DISPLAY_NAME_MAX_CHARS` characters, without the refused characters."""
+    refused = refused_characters(name)
+    if refused:
+        return f"holds characters a page cannot show as typed ({code_points(refused)})"
+    if any(char in name for char in "\t\n\r\f\v"):
+        return "must be one line"
+    if not name.strip():
+        return "is empty"
+    if len(name) > DISPLAY_NAME_MAX_CHARS:
+        return f"is {len(name):,} characters long (at most {DISPLAY_NAME_MAX_CHARS})"
+    return None

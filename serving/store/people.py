@@ -23,6 +23,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.departments import DEPARTMENTS
+from serving.store.free_text import display_name_problem
 from serving.store.models import LANGS, ROLES, ConsoleSession, Department, User
 
 MIN_PASSWORD_CHARS = 12
@@ -251,6 +252,11 @@ class PeopleStore:
             raise PeopleError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
         if lang not in LANGS:
             raise PeopleError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}")
+        if display_name is not None:
+            display_name = display_name.strip()
+            problem = display_name_problem(display_name)
+            if problem:
+                raise PeopleError(f"the display name {problem}")
         check_password_strength(password)
         password_hash = hash_password(password)
 

@@ -217,6 +217,10 @@ def test_a_reveal_purpose_is_measured_as_the_store_measures_it(
         # a right-to-left override shows "paid" stored as "diap": text reads otherwise than kept
         ("/v1/warnings/W-none/feedback", {"status": "open", "note": "\u202ediap"}, "note"),
         ("/v1/warnings/W-none/reveal", {"purpose": "to call \u2067them back"}, "purpose"),
+        # shown as boxes, or not at all: a next-line control, a separator, a zero-width space
+        ("/v1/warnings/W-none/feedback", {"status": "open", "note": "abc\u0085def"}, "note"),
+        ("/v1/warnings/W-none/feedback", {"status": "open", "note": "abc\u001fdef"}, "note"),
+        ("/v1/warnings/W-none/reveal", {"purpose": "checking\u200b the case"}, "purpose"),
     ],
 )
 def test_free_text_with_control_characters_is_refused(

@@ -44,11 +44,27 @@ def test_users_cli_walk_and_bad_input(isolated_env: Path) -> None:
         "--password-stdin", stdin=PASSWORD + "\n",
     )  # fmt: skip
     assert code == 0 and "created alice (officer, labour_inspection)" in out, err
-    bad = {
+    bad: dict[str, tuple[str, ...]] = {
         "unknown department": ("bob", "--department", "moon_base", "--role", "officer"),
         "unknown role": ("bob", "--department", "tax", "--role", "emperor"),
         "already exists": ("alice", "--department", "tax", "--role", "officer"),
     }
+    bad_names = {
+        "U+202E": "a\u202eb",  # would show another person's name reversed on a timeline
+        "one line": "two\nlines",
+        "at most 64": "名" * 65,
+        "is empty": "   ",
+    }
+    for needle, display_name in bad_names.items():
+        bad[needle] = (
+            "bob",
+            "--department",
+            "tax",
+            "--role",
+            "officer",
+            "--display-name",
+            display_name,
+        )
     for needle, args in bad.items():
         code, _, err = _run("users", "create", *args, "--password-stdin", stdin=PASSWORD + "\n")
         _one_error_line(code, err, needle)
