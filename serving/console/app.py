@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 from typing import Any, Protocol
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
@@ -220,6 +220,9 @@ def safe_next(value: str | None) -> str:
         return f"{PREFIX}/queue"
     if "\\" in value or any(ord(char) < 32 for char in value):
         return f"{PREFIX}/queue"
+    path = unquote(re.split(r"[?#]", value, maxsplit=1)[0])
+    if any(segment in (".", "..") for segment in path.split("/")):  # a browser resolves them:
+        return f"{PREFIX}/queue"  # /console/../v1/audit would leave the console
     form_target = _FORM_TARGET.match(value)
     if form_target is not None:
         return f"{PREFIX}/cases/{form_target['case']}"

@@ -264,7 +264,14 @@ def test_sign_in_returns_only_to_console_pages(console_service: Console) -> None
     ) as client:
         page = client.get("/console/sign-in")
         token = page.cookies["riskloop_console_pre"]
-        for target in ("https://evil.example/", "//evil.example/x", "/v1/models"):
+        for target in (
+            "https://evil.example/",
+            "//evil.example/x",
+            "/v1/models",
+            "/console/../../v1/audit",  # a browser resolves the dots: out of the console
+            "/console/%2e%2e/v1/audit",
+            "/console/cases/./../../v1/models",
+        ):
             answer = client.post(
                 "/console/sign-in",
                 data={"name": "lab", "password": PASSWORD, "csrf": token, "next": target},
