@@ -58,6 +58,7 @@ from serving.store import (
     is_outage,
     outage_cause,
 )
+from serving.store.common import WARNING_ID
 from serving.store.free_text import (
     NOTE_MAX_CHARS,
     PURPOSE_MAX_CHARS,
@@ -455,6 +456,17 @@ def _guarded(
         return redirect(f"{PREFIX}/sign-in")
     visit = Visit(session, user, actor_for(user), as_lang(user.lang))
     if form is not None and not tokens_match(session.csrf, _str(form.get("csrf"))):
+        # a signed-in person's form without this session's token: forged, or from another
+        # tab's session; refused, and on the record like any refused attempt
+        target = _FORM_TARGET.match(request.url.path)
+        case = target["case"] if target is not None and WARNING_ID.match(target["case"]) else None
+        console.store.refused(
+            actor=visit.actor.audit_name,
+            action="console_form",
+            rule="missing or wrong CSRF token",
+            warning=None if case is None else {"id": case},
+            path=request.url.path[:200],
+        )
         return error_page(console, request, visit, 403, visit.t("error.csrf"))
     return handler(console, request, visit, form)
 

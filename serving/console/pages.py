@@ -520,6 +520,14 @@ def waterfall(console: Console, request: Request, visit: Visit, _form: FormData 
     if served is None:
         return error_page(console, request, visit, 404, visit.t("case.no_model"))
     model, version = served
+    # the chart shows the case's feature values: opened with the page or alone, it is a look
+    console.store.audit(
+        actor=visit.actor.audit_name,
+        action="warning_chart",
+        task=warning["task"],
+        model_version=warning["model_version"],
+        detail={"warning_id": warning["id"], "view": "console_chart"},
+    )
     lang = as_lang(request.query_params.get("lang", visit.lang))
     png = case_view.waterfall(warning, model, version, lang)
     return secured(Response(png, media_type="image/png"))

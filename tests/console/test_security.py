@@ -6,6 +6,7 @@ the store afterwards, so "nothing changed" is read from the database, not assume
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ def test_a_form_without_the_right_csrf_token_is_refused_and_changes_nothing(
     sup.sign_in("sup")
     warning_id = sup.open_case()
     before = console_service.case_state(warning_id)
+    audit_before = console_service.sql("SELECT max(id) FROM audit_log")[0][0]
     # in the browser: the page's own form with its token removed or replaced
     form = sup.page.locator("form[aria-labelledby='act-dispatch']")
     form.locator("select[name=department]").select_option("labour_inspection")
@@ -43,6 +45,15 @@ def test_a_form_without_the_right_csrf_token_is_refused_and_changes_nothing(
         assert client.post(f"/console/cases/{warning_id}/act", data=data).status_code == 403
         assert client.post("/console/lang", data={"lang": "en"}).status_code == 403
     assert console_service.case_state(warning_id) == before
+    # each refused form is on the record: who, where, and the rule (the case's story has it)
+    refused = console_service.sql(
+        "SELECT detail FROM audit_log WHERE actor = 'user:sup' AND action = 'access_refused' "
+        "AND detail LIKE '%CSRF%' AND id > ?",
+        audit_before,
+    )
+    paths = [json.loads(row[0])["path"] for row in refused]
+    assert paths.count(f"/console/cases/{warning_id}/act") == 2 and "/console/lang" in paths
+    assert all(json.loads(row[0])["attempted"] == "console_form" for row in refused)
     lang = console_service.sql("SELECT lang FROM users WHERE name = 'sup'")[0][0]
     assert lang == "zh"
 
@@ -307,6 +318,14 @@ def test_a_notifications_console_link_leads_through_sign_in_to_the_case(
         assert signed.status_code == 303 and signed.headers["location"] == link
         case = client.get(link)
         assert case.status_code == 200 and warning_id in case.text
+        # the chart alone shows the case's feature values: a look on the record too
+        chart = client.get(f"{link}/waterfall.png")
+        assert chart.status_code == 200 and chart.headers["content-type"] == "image/png"
+    charts = console_service.sql(
+        "SELECT actor FROM audit_log WHERE action = 'warning_chart' AND detail LIKE ?",
+        f"%{warning_id}%",
+    )
+    assert ("user:sup",) in charts
 
 
 def test_reveal_needs_a_purpose_and_is_audited(person: Any, console_service: Console) -> None:
