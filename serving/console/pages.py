@@ -261,6 +261,13 @@ def _queue_page(
             (code, t.word("district", code)) for code in console.queries.districts(scope)
         ],
         sort_options=[(sort, t(f"sort.{sort}")) for sort in SORTS],
+        # a shared link's choice outside this person's options, named in words where known
+        known_names={
+            "task": {task: t(f"task.{task}") for task in TASK_NAMES},
+            "department": {
+                code: console.department_name(code, visit.lang) for code in console.departments()
+            },
+        },
         typed=typed,
         problems=problems or {},
         **shown,

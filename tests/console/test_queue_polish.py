@@ -179,3 +179,18 @@ def test_bad_filters_come_back_in_the_form_each_marked_in_words(
     # Chromium logs each 400 answer as a console error; nothing else may be there
     assert [e for e in sup.watch.errors if "status of 400" not in e] == [], sup.watch.errors
     assert sup.watch.outside == []
+
+
+def test_a_shared_links_task_outside_ones_work_is_named_in_words(
+    person: Any, console_service: Console
+) -> None:
+    """A colleague's bookmark of another task's queue: the officer's task chooser shows that
+    task by its name, not its code (the queue it filters is empty for them)."""
+    lab = person()
+    lab.sign_in("lab")
+    lab.go("/console/queue?task=telecom-fraud&department=anti_fraud")
+    task = lab.page.locator("#f-task option:checked")
+    assert task.get_attribute("value") == "telecom-fraud" and task.inner_text() == "电信诈骗风险"
+    department = lab.page.locator("#f-department option:checked")
+    assert department.inner_text() == "反诈中心"
+    assert "telecom-fraud" not in lab.page.locator("form.filters").inner_text()
