@@ -356,7 +356,7 @@ def _waterfall_png(
     caption = ""
     if score is not None:
         caption = language.pick(
-            f"calibrated, that is the score {score:.1%}", f"经校准即为评分 {score:.1%}"
+            f"after calibration, the score is {score:.1%}", f"经校准后，评分为 {score:.1%}"
         )
 
     def paint(fig: Figure) -> None:

@@ -143,6 +143,8 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
             error_field=f"{transition}-note",
             kept=kept,
         )
+    if offered.departments and department is None:  # the chooser left at "choose"
+        return error_page(console, request, visit, 400, t("error.no_department"))
     if offered.departments and department not in {code for code, _ in offered.departments}:
         # one that does not handle the task would put the case in the queue of officers who
         # cannot work it; the department holding it cannot be re-routed to

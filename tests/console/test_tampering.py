@@ -441,6 +441,9 @@ def test_a_note_with_control_characters_is_refused(person: Any, console_service:
                 f"/console/cases/{warning_id}/act", data={**fields, "version": version}
             )
             assert answer.status_code == 400 and says in answer.text, version
+        # no department chosen is not an unknown one
+        answer = client.post(f"/console/cases/{warning_id}/act", data={**fields, "department": ""})
+        assert answer.status_code == 400 and "未选择承办部门" in answer.text
         assert console_service.case_state(warning_id) == before
         fine = client.post(
             f"/console/cases/{warning_id}/act", data={**fields, "note": "第一行\r\n第二行\t完"}

@@ -33,6 +33,10 @@ def test_missing_dataset(isolated_env: Path) -> None:
         "does not exist",
     )
     _fails(["train", "--task", "wage-arrears"], "give the data")
+    # score's input: missing, or a folder named where the file goes
+    score = ["score", "--task", "wage-arrears", "--output", str(isolated_env / "o.csv")]
+    _fails([*score, "--input", str(isolated_env / "none.parquet")], "does not exist")
+    _fails([*score, "--input", str(isolated_env)], "is a folder, not a .parquet file")
 
 
 def test_dataset_whose_columns_do_not_match_the_spec(

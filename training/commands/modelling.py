@@ -346,6 +346,8 @@ def score(
         if output.suffix not in (".parquet", ".csv"):
             raise UserError(f"output {output} must end in .parquet or .csv")
         check_output_file(output, "output", "a .parquet or .csv file path")
+        if input_path.is_dir():
+            raise UserError(f"input file {input_path} is a folder, not a .parquet file")
         if not input_path.is_file():
             raise UserError(f"input file {input_path} does not exist")
         try:
