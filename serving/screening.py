@@ -10,8 +10,8 @@ each part:
 3. writes the part through `WarningStore.record_scores` with actor `system:screen`: the API's
    one write path, so dedup per entity and period, history events, audit rows, deadlines and
    notifications are the API's. A warning whose score, level and model have not changed since
-   the last screen of the period is left alone (`skip_unchanged`), so a second run raises
-   nothing and appends `score_update` only where a score moved.
+   the last score of the period is left alone (as every score write leaves it), so a second
+   run raises nothing and appends `score_update` only where a score moved.
 
 `dry_run` does steps 1-2 and only reads the store to tell which warnings would be new.
 Green rows' scored records are kept like the API's (the monitoring sample).
@@ -116,7 +116,6 @@ def screen(
                 model_name=model_name,
                 model_version=model_version,
                 results=results,
-                skip_unchanged=True,
             )
             report.warning_ids += [warning_id for warning_id in ids if warning_id]
             report.raised += changed["raised"]

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from features.tasks import UnknownTaskError, get_task
+from models.pages import CITY_TIME
 from serving.store import deadlines, outbox
 from serving.store.common import (
     as_date,
@@ -89,11 +90,16 @@ class ScoreWriter:
 
         Each result dict has `entity_id` (the caller's raw id), `score`, `risk_level`, `reasons`,
         `actions`, `features`, and optionally its own `as_of` and the unit's `district` (kept
-        on a new warning). A warning is one per task, entity
-        and period (the as-of month, default this month): re-scoring updates the open warning and
-        keeps the earlier score in its history (`score_update`). A warning already closed for the
-        period keeps its closing figures; the new score is appended to its history
+        on a new warning). `as_of` defaults to today in the city (Beijing time), so a record
+        scored before 08:00 there is dated, and its warning kept in the period, the city reads.
+        A warning is one per task, entity and period (the as-of month): a re-score that
+        changes its score, level or model version updates the open warning and keeps the
+        earlier score in its history (`score_update`); one that changes none of them leaves the
+        warning as it is (no event, no new `version`), so a repeated request or nightly batch
+        does not make the forms people have open on the case stale. A warning already closed
+        for the period keeps its closing figures; a new score is appended to its history
         (`score_after_close`) rather than raising a duplicate for a case already handled.
+        The scored record is kept whatever happens to the warning.
 
         `scrubbed_features`, when given, are `scrub_features`' answer for the results' ids and
         features (the service computes it while the model runs) and replace their `features`.
@@ -120,7 +126,9 @@ class ScoreWriter:
         while the model explains the batch (TreeSHAP releases the GIL), then writes the
         prepared rows with `record_prepared`. Other arguments as in `record_scores`.
         """
-        default_as_of = as_of or datetime.now(UTC).date()
+        # the city's date, not UTC's: the console, the `date_from` filter and the period (the
+        # dedup key) are read on Beijing time, eight hours ahead of UTC
+        default_as_of = as_of or datetime.now(CITY_TIME).date()
         if scrubbed_features is not None and len(scrubbed_features) != len(results):
             raise ValueError("scrubbed_features must have one entry per result")
         if entity_hashes is not None and len(entity_hashes) != len(results):
@@ -171,20 +179,14 @@ class ScoreWriter:
         model_name: str,
         model_version: str,
         results: list[dict[str, Any]],
-        skip_unchanged: bool = False,
     ) -> tuple[list[str | None], dict[str, int]]:
         """`record_scores` for screening: also says how many warnings were raised, updated
-        and left unchanged.
-
-        With `skip_unchanged`, an open or closed warning whose score, level and model version
-        equal the new result's gets no event at all (a repeated screen of the same period
-        changes nothing); the scored record is still kept.
-        """
+        and left unchanged (`_Batch.counts`)."""
         rows = self.prepare_scores(results)
 
         def write(session: Session) -> tuple[list[str | None], dict[str, int]]:
             return self._record_scores(
-                session, actor, task, str(model_name), str(model_version), rows, skip_unchanged
+                session, actor, task, str(model_name), str(model_version), rows
             )
 
         return self._write(write, retry_integrity=True)  # type: ignore[no-any-return]
@@ -197,14 +199,14 @@ class ScoreWriter:
         model_name: str,
         model_version: str,
         prepared: list[dict[str, Any]],
-        skip_unchanged: bool = False,
     ) -> tuple[list[str | None], dict[str, int]]:
         """The request's rows as a handful of bulk statements, not one ORM object per row.
 
         Warnings are followed in memory through the batch (a unit scored twice in one request
-        is raised once, then updated), and written once each in their final state: one INSERT
-        for new warnings, one executemany UPDATE for re-scored ones, one INSERT each for the
-        history, the audit rows (the request's own row first) and the scored records.
+        is raised once, then updated if its score moved), and written once each in their final
+        state: one INSERT for new warnings, one executemany UPDATE for re-scored ones, one
+        INSERT each for the history, the audit rows (the request's own row first) and the
+        scored records. Also answers the warnings raised, updated and left unchanged.
         """
         session.connection()  # the transaction begins (SQLite: waits for the write lock)
         warned = [item for item in prepared if item["risk_level"] in WARNING_LEVELS]
@@ -216,28 +218,16 @@ class ScoreWriter:
         batch = _Batch(
             actor=actor, task=task, model_name=model_name, model_version=model_version, now=now
         )
+        ids = [
+            batch.apply(item, states) if item["risk_level"] in WARNING_LEVELS else None
+            for item in prepared
+        ]
+        counts = batch.counts()
         # the request's own audit row comes first, so the log reads in the order things happened
-        batch.audit_rows.append(_request_audit(batch, len(prepared), warned, states))
-        ids: list[str | None] = []
-        unchanged = 0
-        for item in prepared:
-            if item["risk_level"] not in WARNING_LEVELS:
-                ids.append(None)
-                continue
-            state = states.get((item["entity_hash"], item["period"]))
-            if skip_unchanged and state is not None and _same_score(state, item, model_version):
-                unchanged += 1
-                ids.append(str(state["id"]))
-                continue
-            ids.append(batch.apply(item, states))
+        batch.audit_rows.insert(0, _request_audit(batch, len(prepared), counts))
         _write_batch(session, batch, self._engine.dialect if self._is_sqlite else None)
         owner = deadlines.owner_department(task)
         outbox.enqueue(session, [("warning.raised", owner, s) for s in batch.raised], now=now)
-        counts = {
-            "raised": len(batch.raised),
-            "updated": len(batch.history_rows) - len(batch.raised),
-            "unchanged": unchanged,
-        }
         return ids, counts
 
     def _insert_scored_records(
@@ -483,7 +473,9 @@ def _new_warning(
 
 
 def _same_score(state: dict[str, Any], item: dict[str, Any], model_version: str) -> bool:
-    """True when a re-score would change nothing: same score, level and model version."""
+    """True when a re-score would change nothing a person decides on: same score, level and
+    model version (a later as-of date in the period, or reasons asked for in another language,
+    is no change: the warning keeps the ones it has)."""
     return bool(
         state["score"] == item["score"]
         and state["risk_level"] == item["risk_level"]
@@ -542,11 +534,19 @@ class _Batch:
     history_rows: list[dict[str, Any]] = field(default_factory=list)
     raised: list[dict[str, Any]] = field(default_factory=list)
     rescored: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the ids of every warning the batch's items found or raised, and of those given an event
+    seen: set[str] = field(default_factory=set)
+    changed: set[str] = field(default_factory=set)
 
     def apply(self, item: dict[str, Any], states: dict[tuple[str, date], dict[str, Any]]) -> str:
-        """Raise a new warning for `item`, or re-score the one it already has; its id."""
+        """Raise a new warning for `item`, re-score the one it already has, or leave that one
+        as it is when the score, level and model version are its own (`_same_score`); its id."""
         key = (item["entity_hash"], item["period"])
         state = states.get(key)
+        if state is not None:
+            self.seen.add(state["id"])
+            if _same_score(state, item, self.model_version):
+                return str(state["id"])
         detail = _score_detail(item, self.model_name, self.model_version)
         if state is None:
             state = _new_warning(self.task, self.model_name, self.model_version, item, self.now)
@@ -570,7 +570,19 @@ class _Batch:
             }
         )
         self.audit_rows.append(_warning_audit(self.actor, action, state, self.now, extra))
+        self.seen.add(state["id"])
+        self.changed.add(state["id"])
         return str(state["id"])
+
+    def counts(self) -> dict[str, int]:
+        """Distinct warnings raised, updated (an event on one that existed) and left
+        unchanged: they add up to the warnings the batch's items found or raised."""
+        raised = len(self.raised)
+        return {
+            "raised": raised,
+            "updated": len(self.changed) - raised,
+            "unchanged": len(self.seen - self.changed),
+        }
 
     def _rescore(self, state: dict[str, Any], item: dict[str, Any]) -> None:
         """Move an open warning to the new score (version + 1), written by one UPDATE."""
@@ -599,15 +611,9 @@ def _previous_figures(state: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _request_audit(
-    batch: _Batch,
-    n_records: int,
-    warned: list[dict[str, Any]],
-    states: dict[tuple[str, date], dict[str, Any]],
-) -> dict[str, Any]:
-    """The score request's own audit row: how many records, warnings raised and updated."""
-    keys = {(item["entity_hash"], item["period"]) for item in warned}
-    n_raised = len(keys - set(states))
+def _request_audit(batch: _Batch, n_records: int, counts: dict[str, int]) -> dict[str, Any]:
+    """The score request's own audit row: how many records, and warnings raised, updated
+    and left unchanged (`_Batch.counts`)."""
     return {
         "at": batch.now,
         "actor": batch.actor,
@@ -617,9 +623,10 @@ def _request_audit(
         "detail": {
             "model_name": batch.model_name,
             "n_records": n_records,
-            "n_warnings": len(keys),
-            "n_raised": n_raised,
-            "n_updated": len(keys) - n_raised,
+            "n_warnings": sum(counts.values()),
+            "n_raised": counts["raised"],
+            "n_updated": counts["updated"],
+            "n_unchanged": counts["unchanged"],
         },
     }
 

@@ -74,7 +74,10 @@ def test_writes_waiting_behind_a_commit_share_the_next_one(
                 task=TASK,
                 model_name="m",
                 model_version="1",
-                results=[scored("SHARED", 0.9, "red"), scored(f"OWN{index}", 0.1, "green")],
+                results=[
+                    scored("SHARED", 0.9 + index / 100, "red"),  # a new score: an update each
+                    scored(f"OWN{index}", 0.1, "green"),
+                ],
             )
         except BaseException as exc:  # surfaced by the assertions below
             errors.append(exc)
@@ -173,8 +176,8 @@ def test_writes_queued_without_a_waiting_thread_share_a_commit(
     _wait_for(lambda: grouped._leading and not grouped._pending, "the writer thread to lead")
     futures = []
     for index in range(1, N_WRITERS):
-        prepared = store.prepare_scores(
-            [scored("SHARED", 0.9, "red"), scored(f"OWN{index}", 0.1, "green")]
+        prepared = store.prepare_scores(  # SHARED at a new score: raised, then updated
+            [scored("SHARED", 0.9 + index / 100, "red"), scored(f"OWN{index}", 0.1, "green")]
         )
         futures.append(
             store.record_prepared_later(ScoreWrite(f"scorer-{index}", TASK, "m", "1", prepared))
@@ -186,6 +189,8 @@ def test_writes_queued_without_a_waiting_thread_share_a_commit(
     assert held.result(timeout=20) == ["held"]
     assert commits[0] - before == 2
     assert len({ids[0] for ids in answers}) == 1 and all(ids[1] is None for ids in answers)
+    history = store.get_warning(str(answers[0][0]))["history"]
+    assert [e["event"] for e in history] == ["raised"] + ["score_update"] * (N_WRITERS - 2)
     actors = [row["actor"] for row in store.audit_rows() if row["action"] == "score_request"]
     assert actors == [f"scorer-{i}" for i in range(1, N_WRITERS)]
     _wait_for(lambda: not grouped._leading, "the lead to be given up")
@@ -260,10 +265,13 @@ def test_close_commits_what_was_queued(tmp_path: Path, scored: Callable) -> None
 
 def test_a_write_queued_for_later_is_the_same_write(store: WarningStore, scored: Callable) -> None:
     """On every backend (PostgreSQL: a pool of writer threads), `record_prepared_later`
-    stores what `record_prepared` stores: the entity scored again updates its warning."""
+    stores what `record_prepared` stores: the entity scored again (a new score) updates its
+    warning."""
     ids = []
-    for call in ("record_prepared", "record_prepared_later"):
-        prepared = store.prepare_scores([scored("TWICE", 0.9, "red"), scored("LOW", 0.1, "green")])
+    for call, score in (("record_prepared", 0.9), ("record_prepared_later", 0.95)):
+        prepared = store.prepare_scores(
+            [scored("TWICE", score, "red"), scored("LOW", 0.1, "green")]
+        )
         answer = getattr(store, call)(ScoreWrite(call, TASK, "m", "1", prepared))
         ids.append(answer if call == "record_prepared" else answer.result(timeout=20))
     assert ids[0] == ids[1] and ids[0][1] is None

@@ -36,13 +36,13 @@ def sealed(store_url: str) -> WarningStore:
     opened.close()
 
 
-def _raise(store: WarningStore, scored: Callable, *entities: str) -> list[str]:
+def _raise(store: WarningStore, scored: Callable, *entities: str, score: float = 0.9) -> list[str]:
     ids = store.record_scores(
         actor="key:scorer",
         task=TASK,
         model_name="riskloop-wage-arrears",
         model_version="1",
-        results=[scored(entity, 0.9, "red") for entity in entities],
+        results=[scored(entity, score, "red") for entity in entities],
     )
     return [warning_id for warning_id in ids if warning_id]
 
@@ -119,7 +119,9 @@ def test_version_counts_changes_and_stale_forms_are_refused(
 ) -> None:
     (warning_id,) = _raise(store, scored, "E1")
     assert store.get_warning(warning_id)["version"] == 1
-    _raise(store, scored, "E1")  # re-scored: a change
+    _raise(store, scored, "E1", score=0.95)  # re-scored to a new score: a change
+    assert store.get_warning(warning_id)["version"] == 2
+    _raise(store, scored, "E1", score=0.95)  # the same score again: no change, forms stay good
     assert store.get_warning(warning_id)["version"] == 2
     store.add_feedback(
         warning_id,
@@ -157,7 +159,7 @@ def test_a_step_held_to_the_warnings_holder_survives_a_re_score_not_a_re_route(
     """`expected_holder` (the status and department a permission was decided on): a re-score
     landing after the decision does not refuse the step, a colleague's step or re-route does."""
     (warning_id,) = _raise(store, scored, "E2")
-    _raise(store, scored, "E2")  # re-scored after the decision: version 2, same holder
+    _raise(store, scored, "E2", score=0.95)  # re-scored after the decision: version 2
     step = {"actor": "user:sup", "outcome": None, "note": None}
     dispatched = store.add_feedback(
         warning_id,

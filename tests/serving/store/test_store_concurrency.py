@@ -232,7 +232,8 @@ def test_concurrent_first_scores_raise_one_warning_per_entity(
     store: WarningStore, scored: Callable
 ) -> None:
     """Racing requests that each raise the same new warnings: the unique key and a retry
-    leave exactly one warning per entity, and every request still gets an id back."""
+    leave exactly one warning per entity, and every request still gets an id back (each
+    request's own score, so the three that lose the race each update the warning)."""
     barrier = threading.Barrier(4)
     answers: list[list[str | None]] = []
     errors: list[BaseException] = []
@@ -246,7 +247,7 @@ def test_concurrent_first_scores_raise_one_warning_per_entity(
                     task=TASK,
                     model_name="m",
                     model_version="1",
-                    results=[scored(f"N{i:03d}", 0.9, "red") for i in range(30)],
+                    results=[scored(f"N{i:03d}", 0.9 + worker / 100, "red") for i in range(30)],
                 )
             )
         except BaseException as exc:

@@ -184,7 +184,6 @@ def test_unchanged_rescreens_append_nothing(store: WarningStore, scored: Callabl
         model_name="m",
         model_version="1",
         results=results,
-        skip_unchanged=True,
     )
     assert counts == {"raised": 2, "updated": 0, "unchanged": 0}
     moved = [scored("employer-7", 0.9, "red"), scored("employer-8", 0.45, "yellow")]
@@ -194,7 +193,6 @@ def test_unchanged_rescreens_append_nothing(store: WarningStore, scored: Callabl
         model_name="m",
         model_version="1",
         results=moved,
-        skip_unchanged=True,
     )
     assert again == first
     assert counts == {"raised": 0, "updated": 1, "unchanged": 1}
@@ -222,7 +220,6 @@ def test_a_dispute_screened_in_later_months_keeps_its_one_warning(
             model_name="m",
             model_version="1",
             results=[scored("D-1", score, "red", as_of=as_of)],
-            skip_unchanged=True,
         )
 
     first, counts = screen("dispute-escalation", "2025-08-01", 0.9)

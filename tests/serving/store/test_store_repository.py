@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -17,10 +18,14 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 import serving.store
-from serving.store import WarningNotFound, WarningStore
+from serving.store import ScoreWrite, WarningNotFound, WarningStore
 from serving.store.models import Base, ScoredRecord
 
 TASK = "wage-arrears"
+MODEL = "riskloop-wage-arrears"
+# the API writes a request with `record_prepared` (a large one with `record_prepared_later`);
+# `record_scores` is the same write for a caller that has not prepared the rows
+WRITES = ("record_scores", "record_prepared", "record_prepared_later")
 
 
 def _score(
@@ -34,11 +39,33 @@ def _score(
     return store.record_scores(
         actor="scorer-key",
         task=task,
-        model_name="riskloop-wage-arrears",
+        model_name=MODEL,
         model_version=version,
         results=results,
         as_of=as_of,
     )
+
+
+def _write(
+    store: WarningStore, how: str, results: list[dict], *, version: str = "1"
+) -> list[str | None]:
+    """One score request written the way `how` names (one of `WRITES`)."""
+    if how == "record_scores":
+        return _score(store, results, version=version)
+    write = ScoreWrite("scorer-key", TASK, MODEL, version, store.prepare_scores(results))
+    if how == "record_prepared":
+        return store.record_prepared(write)
+    return store.record_prepared_later(write).result(timeout=20)
+
+
+def _request_counts(store: WarningStore) -> list[dict[str, int]]:
+    """Each score request's audited counts, oldest first."""
+    names = ("n_records", "n_warnings", "n_raised", "n_updated", "n_unchanged")
+    return [
+        {name: row["detail"][name] for name in names}
+        for row in store.audit_rows()
+        if row["action"] == "score_request"
+    ]
 
 
 def test_yellow_and_up_raise_warnings_green_does_not(store: WarningStore, scored: Callable) -> None:
@@ -107,6 +134,11 @@ def test_duplicates_within_one_request_share_one_warning(
     warning = store.get_warning(ids[0])
     assert warning["score"] == 0.9
     assert [event["event"] for event in warning["history"]] == ["raised", "score_update"]
+    (same,) = set(_score(store, [scored("B", 0.5, "orange"), scored("B", 0.5, "orange")]))
+    assert [event["event"] for event in store.get_warning(same)["history"]] == ["raised"]
+    # a warning raised by the request counts as raised, whatever came after it in the request
+    once = {"n_records": 2, "n_warnings": 1, "n_raised": 1, "n_updated": 0, "n_unchanged": 0}
+    assert _request_counts(store) == [once, once]
 
 
 def test_a_closed_warning_absorbs_rescoring_without_changing(
@@ -127,6 +159,76 @@ def test_a_closed_warning_absorbs_rescoring_without_changing(
     assert (warning["status"], warning["score"], warning["model_version"]) == ("closed", 0.4, "1")
     assert warning["history"][-1]["event"] == "score_after_close"
     assert warning["history"][-1]["score"] == 0.95
+    _score(store, [scored("A", 0.4, "yellow")])  # its closing figures again: nothing to add
+    assert store.get_warning(warning_id)["history"] == warning["history"]
+
+
+@pytest.mark.parametrize("how", WRITES)
+def test_an_unchanged_rescore_leaves_the_warning_a_changed_one_updates_it(
+    store: WarningStore, scored: Callable, how: str
+) -> None:
+    """A re-score with the warning's own score, level and model version (a client repeating a
+    request, a nightly batch) gave a `score_update` event, a `warning_updated` row and a new
+    version, so every form open on the case was refused as stale. It changes nothing now; the
+    scored record is still kept and the request audited. A moved score, level or model
+    version still updates the warning."""
+    (warning_id,) = _write(store, how, [scored("A", 0.9, "red")])
+    opened = store.get_warning(warning_id)
+    again = _write(store, how, [scored("A", 0.9, "red"), scored("B", 0.1, "green")])
+    assert again == [warning_id, None]
+    unchanged = store.get_warning(warning_id)
+    assert (unchanged["version"], unchanged["updated_at"]) == (1, opened["updated_at"])
+    assert unchanged["history"] == opened["history"]
+    assert [row["action"] for row in store.audit_rows()] == [
+        "score_request",
+        "warning_raised",
+        "score_request",
+    ]
+    assert len(store.scored_records(task=TASK)) == 3
+
+    (moved,) = _write(store, how, [scored("A", 0.95, "red")])
+    (orange,) = _write(store, how, [scored("A", 0.95, "orange")])
+    (new_model,) = _write(store, how, [scored("A", 0.95, "orange")], version="2")
+    assert moved == orange == new_model == warning_id
+    warning = store.get_warning(warning_id)
+    assert warning["version"] == 4
+    assert [event["event"] for event in warning["history"]] == ["raised"] + ["score_update"] * 3
+    assert [row["action"] for row in store.audit_rows()][3:] == [
+        "score_request",
+        "warning_updated",
+    ] * 3
+    assert _request_counts(store) == [
+        {"n_records": 1, "n_warnings": 1, "n_raised": 1, "n_updated": 0, "n_unchanged": 0},
+        {"n_records": 2, "n_warnings": 1, "n_raised": 0, "n_updated": 0, "n_unchanged": 1},
+        *[{"n_records": 1, "n_warnings": 1, "n_raised": 0, "n_updated": 1, "n_unchanged": 0}] * 3,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("moment", "day"),
+    [
+        # 07:30 on New Year's Day in Beijing: UTC still reads the 31st, and December
+        (datetime(2026, 12, 31, 23, 30, tzinfo=UTC), date(2027, 1, 1)),
+        # a minute before midnight in Beijing: still the 31st there
+        (datetime(2026, 12, 31, 15, 59, tzinfo=UTC), date(2026, 12, 31)),
+    ],
+)
+def test_a_record_sent_without_an_as_of_is_dated_by_the_citys_clock(
+    store: WarningStore, scored: Callable, moment: datetime, day: date
+) -> None:
+    """A record the API scores carries no as-of date: it is the city's today (Beijing time,
+    UTC+8), not UTC's, so a warning raised before 08:00 there is listed under the day the city
+    reads and kept in its month (the period, the dedup key)."""
+    with time_machine.travel(moment, tick=False):
+        (warning_id,) = _write(store, "record_prepared", [scored("A", 0.9, "red")])
+    warning = store.get_warning(warning_id)
+    assert (warning["as_of"], warning["period"]) == (
+        day.isoformat(),
+        day.replace(day=1).isoformat(),
+    )
+    assert store.scored_records(task=TASK)["as_of"].dt.date.tolist() == [day]
+    assert [item["id"] for item in store.list_warnings(date_from=day)["items"]] == [warning_id]
+    assert store.list_warnings(date_to=day - timedelta(days=1))["total"] == 0
 
 
 def test_unknown_warning_raises_not_found(store: WarningStore) -> None:
