@@ -529,12 +529,20 @@ def test_a_step_sent_without_a_version_is_not_refused_for_a_re_score_landing_mea
         warned = [r["warning_id"] for r in scored.json()["results"] if r["warning_id"]][:20]
     assert len(warned) == 20
     done = threading.Event()
+    # each round moves the scores (an identical re-score changes no warning, so no version)
+    shifted = [
+        {**r, "tax_overdue_amount": 2 * (r["tax_overdue_amount"] or 0.0) + 50_000.0}
+        for r in records
+    ]
 
     def rescore() -> None:
+        rounds = 0
         with world.client() as client:
             while not done.is_set():
-                answer = client.post(f"/v1/{TASK}/score", json={"records": records}, headers=scorer)
+                body = {"records": shifted if rounds % 2 == 0 else records}
+                answer = client.post(f"/v1/{TASK}/score", json=body, headers=scorer)
                 assert answer.status_code == 200, answer.text
+                rounds += 1
 
     def work(warning_id: str) -> list[int]:
         steps = [
@@ -563,6 +571,13 @@ def test_a_step_sent_without_a_version_is_not_refused_for_a_re_score_landing_mea
             rescorer.result()
     assert all(answer == [200, 200, 200, 200] for answer in codes), codes
     with world.client() as client:
+        # the race happened: re-scores moved the warnings' versions while they were worked
+        histories = [
+            client.get(f"/v1/warnings/{warning_id}", headers=world.headers["auditor"]).json()
+            for warning_id in warned
+        ]
+        updates = [e for h in histories for e in h["history"] if e["event"] == "score_update"]
+        assert updates, "no re-score landed while the steps were made"
         stale = client.post(
             f"/v1/warnings/{warned[0]}/feedback",
             json={"status": "closed", "outcome": "confirmed", "expected_version": 1},
