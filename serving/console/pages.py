@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from features.tasks import TASK_NAMES
-from models.departments import AUDIT_ONLY_DEPARTMENTS
+from models.departments import AUDIT_ONLY_DEPARTMENTS, department_code
 from models.pages import REPORT_LANGS, report_file_name
 from models.scorer import reason_rows
 from models.spec import get_spec
@@ -597,18 +597,48 @@ def dashboard(console: Console, request: Request, visit: Visit, _form: FormData 
 def _capacity_rows(console: Console, visit: Visit, volumes: dict[str, int]) -> list[dict[str, Any]]:
     """This month's volume against capacity for each department that has either."""
     # read fresh, not from the minute's cache: an administrator's new capacity shows at once
+    departments = console.store.list_departments()
+    return capacity_rows(departments, volumes, visit.lang, visit.t("dash.unlisted"))
+
+
+def capacity_rows(
+    departments: list[dict[str, Any]], volumes: Mapping[str, int], lang: str, unlisted: str
+) -> list[dict[str, Any]]:
+    """Each department's volume (warnings it holds) against its capacity, for those with
+    either; a department stored by either name counts as its code. Cases dispatched over the
+    API to a name no department has (kept as sent) add up in one last row, `unlisted`, so the
+    rows add up to the month's warnings."""
+    listed = {row["code"] for row in departments}
+    by_code: dict[str, int] = {}
+    elsewhere = 0
+    for holder, n in volumes.items():
+        code = holder if holder in listed else department_code(holder)
+        if code in listed:
+            by_code[str(code)] = by_code.get(str(code), 0) + n
+        else:
+            elsewhere += n
     rows = []
-    for row in console.store.list_departments():
-        volume, capacity = volumes.get(row["code"], 0), row["capacity"]
+    for row in departments:
+        volume, capacity = by_code.get(row["code"], 0), row["capacity"]
         if not volume and capacity is None:
             continue
         rows.append(
             {
                 "code": row["code"],
-                "name": row["name_zh"] if visit.lang == "zh" else row["name_en"],
+                "name": row["name_zh"] if lang == "zh" else row["name_en"],
                 "volume": volume,
                 "capacity": capacity,
                 "over": capacity is not None and volume > capacity,
+            }
+        )
+    if elsewhere:
+        rows.append(
+            {
+                "code": "unlisted",
+                "name": unlisted,
+                "volume": elsewhere,
+                "capacity": None,
+                "over": False,
             }
         )
     return rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from serving.console.case import age_text, note_preview, timeline, waterfall_note
 from serving.console.i18n import Messages
+from serving.console.pages import capacity_rows
 
 
 def test_a_timelines_steps_are_worded_alike() -> None:
@@ -85,3 +86,33 @@ def test_a_closed_case_waits_for_nothing() -> None:
     raised = "2026-05-06T02:00:00+00:00"
     assert age_text(raised, t, status="closed") == "–"
     assert age_text(raised, t, status="open") != "–"
+
+
+def test_the_months_volume_adds_up_to_every_warning_held() -> None:
+    """A case dispatched over the API to a name no department has was counted in no row: the
+    departments summed to 271 of 272. It is counted in a last row of its own, and a department
+    stored by its English or Chinese name counts as the department."""
+    departments = [
+        {
+            "code": "county_centre",
+            "name_zh": "县级中心",
+            "name_en": "County centre",
+            "capacity": None,
+        },
+        {"code": "labour_inspection", "name_zh": "劳动监察", "name_en": "Labour", "capacity": 10},
+        {"code": "tax", "name_zh": "税务局", "name_en": "Tax bureau", "capacity": None},
+    ]
+    volumes = {
+        "county_centre": 260,
+        "labour_inspection": 9,
+        "Labour inspection brigade": 2,  # stored by its name before codes were kept
+        "Ministry of Magic": 1,
+    }
+    rows = capacity_rows(departments, volumes, "zh", "未登记的部门名称")
+    assert [(r["code"], r["volume"], r["over"]) for r in rows] == [
+        ("county_centre", 260, False),
+        ("labour_inspection", 11, True),
+        ("unlisted", 1, False),
+    ]
+    assert sum(r["volume"] for r in rows) == sum(volumes.values())
+    assert rows[-1]["name"] == "未登记的部门名称" and rows[-1]["capacity"] is None
