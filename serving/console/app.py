@@ -497,9 +497,10 @@ def error_page(
     message: str,
     *,
     lang: Lang | None = None,
+    typed: str = "",
 ) -> Response:
     """A page saying what went wrong, in the person's language (`lang` before sign-in), with
-    the right status."""
+    the right status; `typed`, text a refused form carried, is given back to copy."""
     lang = visit.lang if visit else (lang or DEFAULT_LANG)
     t = Messages(lang)
     return console.render(
@@ -510,6 +511,7 @@ def error_page(
         status=status,
         heading=t(f"error.{status}"),
         message=message,
+        typed=typed.strip(),
         # back to a page this person may open: an administrator has no queue
         back_to_reports=visit is not None and not decide(visit.actor, "warning_list"),
     )

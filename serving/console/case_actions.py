@@ -71,7 +71,8 @@ def _given_back(exc: FormFieldError, t: Messages) -> str:
 def act(console: Console, request: Request, visit: Visit, form: FormData | None) -> Response:
     """Apply one transition from the case page's forms, guarded by the version it was drawn at."""
     assert form is not None
-    warning = load_case(console, request, visit, "warning_read", _drawn_version(form))
+    drawn = _drawn_version(form)
+    warning = load_case(console, request, visit, "warning_read", drawn, typed=_typed(form, "note"))
     if isinstance(warning, Response):
         return warning
     t = visit.t
@@ -199,7 +200,7 @@ def _stale(
     again, it is shown only if this person may still see it: a case re-routed to another
     department meanwhile is a 403 that says the case moved."""
     if warning is None:
-        loaded = load_case(console, request, visit, "warning_page", moved=True)
+        loaded = load_case(console, request, visit, "warning_page", moved=True, typed=typed)
         if isinstance(loaded, Response):
             return loaded
         warning = loaded
@@ -225,10 +226,11 @@ def _stale(
 def reveal(console: Console, request: Request, visit: Visit, form: FormData | None) -> Response:
     """Show the case's real identity to someone allowed, for a stated purpose (audited)."""
     assert form is not None
-    warning = load_case(console, request, visit, "reveal", _drawn_version(form))
+    purpose = _typed(form, "purpose")
+    warning = load_case(console, request, visit, "reveal", _drawn_version(form), typed=purpose)
     if isinstance(warning, Response):
         return warning
-    kept = {"form": "reveal", "purpose": _typed(form, "purpose")}
+    kept = {"form": "reveal", "purpose": purpose}
     try:
         purpose = form_text(form, "purpose")
     except FormFieldError as exc:

@@ -363,11 +363,13 @@ def load_case(
     drawn_version: int | None = None,
     *,
     moved: bool = False,
+    typed: str = "",
 ) -> dict[str, Any] | Response:
     """The warning, if it exists and the policy lets this person `action` it.
 
     A form drawn at `drawn_version`, refused because the case changed since (re-routed or sent
-    back away from this person; `moved`: it is known to have changed), says so before the rule.
+    back away from this person; `moved`: it is known to have changed), says so before the rule,
+    and gives back the text the form carried (`typed`).
     """
     warning_id = request.path_params["warning_id"]
     if not WARNING_ID.fullmatch(warning_id):
@@ -386,6 +388,7 @@ def load_case(
             # sentences join with a space in English, with none in Chinese
             gap = "" if visit.lang == "zh" else " "
             message = f"{visit.t('error.moved_away')}{gap}{message}"
+            return error_page(console, request, visit, 403, message, typed=typed)
         return error_page(console, request, visit, 403, message)
     return warning
 

@@ -119,11 +119,14 @@ def test_an_officer_whose_case_was_re_routed_meanwhile_is_told_it_moved(
     # the re-route's timeline entry names the new department, not "dispatched -> dispatched"
     last = sup.page.locator("ol.timeline > li").last.inner_text()
     assert "改派" in last and "税务局" in last and "已派发 → 已派发" not in last
+    start.locator("textarea[name=note]").fill("已约企业负责人周三面谈")
     with lab.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
         start.get_by_role("button").click()
     assert answer.value.status == 403
     shown = lab.page.locator("main").inner_text()
     assert "您打开页面后，该预警已有变动" in shown and "办事人员只能" in shown
+    # the note the officer typed is given back to copy, not lost with the refusal
+    assert lab.page.locator("#refused-typed").inner_text() == "已约企业负责人周三面谈"
     assert console_service.case_state(warning_id)[:2] == ("dispatched", "tax")
     refused = console_service.sql(
         "SELECT COUNT(*) FROM audit_log WHERE action = 'access_refused' AND actor LIKE ?"
