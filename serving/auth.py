@@ -133,6 +133,13 @@ def create_key(
     `department` (a code from `models.departments`) binds the key to that department's
     warnings (see `serving.policy`).
     """
+    return issue_key(name, scopes, path, department)[0]
+
+
+def issue_key(
+    name: str, scopes: Iterable[str], path: Path | None = None, department: str | None = None
+) -> tuple[str, KeyRecord]:
+    """`create_key`, answering the stored record too (what the key's audit row names)."""
     path = path or _default_path()
     if department is not None:
         try:
@@ -172,7 +179,7 @@ def create_key(
             department=department,
         )
         _write_atomically(path, [*records, record])
-    return f"{KEY_PREFIX}_{key_id}_{secret}"
+    return f"{KEY_PREFIX}_{key_id}_{secret}", record
 
 
 def list_keys(path: Path | None = None) -> list[KeyRecord]:

@@ -71,8 +71,9 @@ def _given_back(exc: FormFieldError, t: Messages) -> str:
 def act(console: Console, request: Request, visit: Visit, form: FormData | None) -> Response:
     """Apply one transition from the case page's forms, guarded by the version it was drawn at."""
     assert form is not None
+    note_typed = _typed(form, "note")
     drawn = _drawn_version(form)
-    warning = load_case(console, request, visit, "warning_read", drawn, typed=_typed(form, "note"))
+    warning = load_case(console, request, visit, "warning_read", drawn, typed=note_typed)
     if isinstance(warning, Response):
         return warning
     t = visit.t
@@ -97,7 +98,7 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
             problem = "error.bad_version" if version_text else "error.no_version"
             return error_page(console, request, visit, 400, t(problem))
         if int(warning.get("version", 0)) != int(version_text):  # drawn before someone's step
-            return _stale(console, request, visit, warning, typed=_typed(form, "note"))
+            return _stale(console, request, visit, warning, typed=note_typed)
         decision = decide(visit.actor, "feedback", warning=warning, transition=transition)
     if not decision or transition not in allowed_transitions(visit.actor, warning):
         console.store.refused(
@@ -108,7 +109,7 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
             warning=warning,
         )
         return error_page(console, request, visit, 403, rule_in_words(visit, decision))
-    kept = {"form": transition, "note": _typed(form, "note")}
+    kept = {"form": transition, "note": note_typed}
     try:
         note = form_text(form, "note") or None
         department = form_text(form, "department") or None
@@ -226,11 +227,12 @@ def _stale(
 def reveal(console: Console, request: Request, visit: Visit, form: FormData | None) -> Response:
     """Show the case's real identity to someone allowed, for a stated purpose (audited)."""
     assert form is not None
-    purpose = _typed(form, "purpose")
-    warning = load_case(console, request, visit, "reveal", _drawn_version(form), typed=purpose)
+    purpose_typed = _typed(form, "purpose")
+    drawn = _drawn_version(form)
+    warning = load_case(console, request, visit, "reveal", drawn, typed=purpose_typed)
     if isinstance(warning, Response):
         return warning
-    kept = {"form": "reveal", "purpose": purpose}
+    kept = {"form": "reveal", "purpose": purpose_typed}
     try:
         purpose = form_text(form, "purpose")
     except FormFieldError as exc:

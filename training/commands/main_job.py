@@ -106,15 +106,15 @@ def _ensure_online_features(task: str, city: Path, data_dir: Path) -> None:
 
 
 def _ensure_dev_key() -> None:
-    from serving.auth import create_key, list_keys
+    from serving.auth import issue_key, list_keys
     from training.commands.people import open_store
     from training.commands.service import audit_key_change
 
     if any(key.active for key in list_keys()):
         return
     with open_store() as store:
-        secret = create_key(DEV_KEY_NAME, ["score", "review", "feedback", "admin"])
-        audit_key_change(store, "api_key_created", DEV_KEY_NAME)
+        secret, record = issue_key(DEV_KEY_NAME, ["score", "review", "feedback", "admin"])
+        audit_key_change(store, "api_key_created", record)
     typer.secho(
         f"\nCreated the local development API key {DEV_KEY_NAME!r} (shown once, stored hashed):\n"
         f"  {secret}\nUse it as: Authorization: Bearer {secret}\n",

@@ -227,16 +227,16 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Create a key and print it alone on stdout, once: only its hash is stored."""
-        from serving.auth import KeyManagementError, create_key
+        from serving.auth import KeyManagementError, issue_key
 
         with user_errors(), open_store() as store:  # the store first: no key without its row
             try:
-                secret = create_key(name, scopes.split(","), department=department)
+                secret, record = issue_key(name, scopes.split(","), department=department)
             except KeyManagementError as exc:
                 raise UserError(str(exc)) from None
             except OSError as exc:
                 raise UserError(_keys_file_unwritable(exc)) from None
-            audit_key_change(store, "api_key_created", name)
+            audit_key_change(store, "api_key_created", record)
         typer.echo(secret)
 
     @keys_app.command("list")
@@ -271,21 +271,15 @@ def register(app: typer.Typer) -> None:
                 raise UserError(str(exc)) from None
             except OSError as exc:
                 raise UserError(_keys_file_unwritable(exc)) from None
-            audit_key_change(store, "api_key_revoked", name, record)
+            audit_key_change(store, "api_key_revoked", record)
         typer.echo(f"revoked {record.name} ({record.key_id})")
 
     app.add_typer(keys_app)
 
 
-def audit_key_change(
-    store: WarningStore, action: str, name: str, record: KeyRecord | None = None
-) -> None:
+def audit_key_change(store: WarningStore, action: str, record: KeyRecord) -> None:
     """The audit row of a key created or revoked (`api_key_created`, `api_key_revoked`): its
     name, id, scopes and department, never the secret or its hash."""
-    from serving.auth import list_keys
-
-    if record is None:  # just created: the active key of that name
-        record = next(r for r in list_keys() if r.name == name and r.active)
     detail = {
         "key": record.name,
         "key_id": record.key_id,
