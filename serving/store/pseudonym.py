@@ -26,9 +26,9 @@ PSEUDONYM_CHARS = 32
 # A digit-only id typed right after a word ("Tel138…", "ID3305…") is still found.
 # Matched on the text with full-width forms folded to ASCII (`_FOLD`: a Chinese input method
 # types digits as "１３８…"), letters in either case, and the separators people type between
-# groups of digits (spaces, no-break spaces, hyphens, dashes, full-width hyphens and spaces);
-# the pseudonym is of the id without them, upper case.
-_SEP_CHARS = "- \u00a0\u2013\u2014\uff0d\u3000"
+# groups of digits (spaces, no-break spaces, hyphens, dots, dashes, full-width hyphens, stops
+# and spaces); the pseudonym is of the id without them, upper case.
+_SEP_CHARS = "-. \u00a0\u2013\u2014\uff0d\uff0e\u3000"
 _SEP = f"[{_SEP_CHARS}]?"
 # China's country code as dialled from abroad: +86, 0086, or 86 alone
 _COUNTRY = r"(?:\+|00)?86"
@@ -53,7 +53,7 @@ _ID_PATTERN = re.compile(
 # full-width ASCII forms (U+FF01-U+FF5E) and the ideographic space, one character for one, so
 # a match's position in the folded text is its position in the original
 _FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
-_SEPARATORS = re.compile("[-() \u00a0\u2013\u2014]")
+_SEPARATORS = re.compile("[-.() \u00a0\u2013\u2014]")
 _MOBILE = re.compile(r"1[3-9]\d{9}", re.ASCII)
 # full-width digits and letters (full-width brackets and commas are ordinary Chinese text)
 _WIDE = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")

@@ -87,6 +87,12 @@ FULL_WIDTH = str.maketrans({chr(code): chr(code + 0xFEE0) for code in range(0x21
         ("138－1234－5678", "13812345678"),
         ("138\u00a01234\u00a05678", "13812345678"),
         ("0572—2345678", "05722345678"),
+        # dots between groups, as some people write numbers (and the full-width stop)
+        ("138.0013.8000", PHONE),
+        ("138．0013．8000", PHONE),
+        ("0572.2345678", "05722345678"),
+        ("021.6234.5678", "02162345678"),
+        ("+86.138.0013.8000", PHONE),
     ],
 )
 def test_identifiers_as_people_type_them_are_scrubbed_as_the_id_itself(
@@ -126,7 +132,16 @@ def test_a_known_id_is_scrubbed_in_any_case_or_width() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["2024 2025 2026 年度复核", "共 1234 5678 元", "2026-11-01 至 2026-12-01", "比例 0.1234567"],
+    [
+        "2024 2025 2026 年度复核",
+        "共 1234 5678 元",
+        "2026-11-01 至 2026-12-01",
+        "比例 0.1234567",
+        "2026.11.01 至 2026.12.01",
+        "共 1234.5678 元，涨幅 12.3456%",
+        "版本 1.13.4567，编号 1234.5678.9012",
+        "IP 192.168.1.100",
+    ],
 )
 def test_numbers_that_are_not_ids_are_left_alone(text: str) -> None:
     assert scrub_text("k", text) == text
