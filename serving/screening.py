@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import exists, func, select
 
 from features.tasks import DISTRICT_COLUMN
 from models.risk_model import RiskModel, feature_columns, feature_matrix
@@ -36,7 +36,8 @@ from models.scorer import score_matrix, scored_records
 from models.spec import Lang
 from serving.encoding import result_actions, result_reasons
 from serving.store import WarningStore
-from serving.store.models import WARNING_LEVELS, RiskWarning
+from serving.store.common import as_date
+from serving.store.models import WARNING_LEVELS, RiskWarning, WarningEvent
 
 SCREEN_ACTOR = "system:screen"
 LEVELS = ("red", "orange", "yellow", "green")
@@ -258,6 +259,23 @@ def _new_among(
         for (entity, period), item in keyed.items()
         if (entity, period) not in existing
     ]
+
+
+def screened_after(store: WarningStore, task: str, day: date) -> date | None:
+    """The newest month after `day`'s in which a screening raised or updated a warning of
+    `task`, or None: screening `day`'s month then would be a backfill, opening that month's
+    warnings as new cases (with deadlines from today) beside the newer month's."""
+    with store.read_session() as session:
+        newest = session.scalar(
+            select(func.max(RiskWarning.period)).where(
+                RiskWarning.task == task,
+                RiskWarning.period > _period(day),
+                exists().where(
+                    WarningEvent.warning_id == RiskWarning.id, WarningEvent.actor == SCREEN_ACTOR
+                ),
+            )
+        )
+    return None if newest is None else as_date(newest)
 
 
 def _period(day: date) -> date:

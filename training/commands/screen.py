@@ -11,6 +11,8 @@ nothing (no warnings, no MLflow run) and lists what it would raise.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 
     from models.spec import TaskSpec
     from serving.screening import ScreenReport
+    from serving.store import WarningStore
 
 DRY_RUN_SHOWN = 20
 
@@ -43,6 +46,12 @@ def screen_command(
     ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Write nothing; print the warnings it would raise."
+    ),
+    backfill: bool = typer.Option(
+        False,
+        "--backfill",
+        help="Screen a month earlier than the newest one screened: its warnings open as new "
+        "cases, with deadlines from today, beside the newer month's.",
     ),
     part_rows: int = typer.Option(
         2000, "--part-rows", min=100, max=100_000, help="Rows scored and written per part."
@@ -64,6 +73,7 @@ def screen_command(
     from models.settings import get_settings
     from serving.screening import screen
     from serving.store import WarningStore
+    from serving.store.common import as_date
 
     with user_errors():
         spec = _spec(task)
@@ -74,33 +84,44 @@ def screen_command(
         settings = get_settings()
         raw_dir = raw or settings.data_dir / "city"
         model, info = _champion(spec.task)
-        frame, fingerprint = _scoring_set(spec.task, raw_dir, as_of, engine, scheduler)
-        if frame.empty:
-            raise UserError(f"no {spec.task} units to screen as of {as_of or 'the newest date'}")
         store = WarningStore.from_settings(settings)
-        with (
-            store,
-            Progress(
+        guard = not (dry_run or backfill)
+        with store:
+            frame, fingerprint = _scoring_set(
+                spec.task,
+                raw_dir,
+                as_of,
+                engine,
+                scheduler,
+                # a date given is checked before the set is built
+                lambda day: _refuse_backfill(store, spec.task, day) if guard else None,
+            )
+            if frame.empty:
+                raise UserError(
+                    f"no {spec.task} units to screen as of {as_of or 'the newest date'}"
+                )
+            if guard and as_of is None:  # the tables' newest date, which may still be older
+                _refuse_backfill(store, spec.task, as_date(frame["as_of"].max()))
+            with Progress(
                 TextColumn(f"[bold]screen[/bold] {spec.task}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 transient=True,
-            ) as bar,
-        ):
-            step = bar.add_task(spec.task, total=len(frame))
-            try:
-                report = screen(
-                    model,
-                    frame,
-                    store,
-                    model_name=info.name,
-                    model_version=str(info.version),
-                    dry_run=dry_run,
-                    part_rows=part_rows,
-                    progress=lambda done: bar.update(step, advance=done),
-                )
-            except FeatureMismatchError as exc:
-                raise UserError(f"the champion cannot score this scoring set: {exc}") from None
+            ) as bar:
+                step = bar.add_task(spec.task, total=len(frame))
+                try:
+                    report = screen(
+                        model,
+                        frame,
+                        store,
+                        model_name=info.name,
+                        model_version=str(info.version),
+                        dry_run=dry_run,
+                        part_rows=part_rows,
+                        progress=lambda done: bar.update(step, advance=done),
+                    )
+                except FeatureMismatchError as exc:
+                    raise UserError(f"the champion cannot score this scoring set: {exc}") from None
             capacities = _department_capacities(store)
         departments = _department_counts(frame, report, spec)
         notes = _capacity_notes(spec, report, departments, capacities)
@@ -133,9 +154,15 @@ def _champion(task: str) -> tuple[Any, Any]:
 
 
 def _scoring_set(
-    task: str, raw_dir: Path, as_of: str | None, engine: str, scheduler: str | None
+    task: str,
+    raw_dir: Path,
+    as_of: str | None,
+    engine: str,
+    scheduler: str | None,
+    check: Callable[[date], None],
 ) -> tuple[pd.DataFrame, str]:
-    """The scoring set at `as_of` (checked against the tables' span) and the input fingerprint.
+    """The scoring set at `as_of` (checked against the tables' span, then by `check`) and the
+    input fingerprint.
 
     The date is checked on the tables loaded here; with `engine="dask"` the features are then
     built on the cluster (`training.engines`), which is where the large city's time goes.
@@ -166,6 +193,7 @@ def _scoring_set(
                 f"--as-of {when.date()} is outside the tables: {task} can be screened from "
                 f"{earliest.date()} to {latest.date()}"
             )
+        check(when.date())
     if engine == "dask":
         from training.engines import build_with_sidecar
 
@@ -324,3 +352,16 @@ def _print(
         f"TreeSHAP on {report.explained} of {report.rows} rows "
         f"({report.seconds_treeshap:.2f} s of the {report.seconds:.2f} s spent scoring and writing)"
     )
+
+
+def _refuse_backfill(store: WarningStore, task: str, day: date) -> None:
+    """Refuse to screen `day`'s month when a later month was screened, unless --backfill."""
+    from serving.screening import screened_after
+
+    later = screened_after(store, task, day)
+    if later is not None:
+        raise UserError(
+            f"{task} was screened for {later:%Y-%m}, after {day:%Y-%m}: screening the earlier "
+            "month would open its warnings as new cases, with deadlines from today, beside "
+            "the newer month's; add --backfill to do so"
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -194,6 +195,38 @@ def test_dry_run_lists_what_it_would_raise_and_writes_nothing(
     assert len(listed) == min(would, 20)
     if would > 20:
         assert f"... and {would - 20} more" in out
+
+
+def test_an_earlier_month_than_the_newest_screened_needs_backfill(
+    loop_env: LoopEnv, small_city: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A screening of an earlier month would open its warnings as new cases beside the newer
+    month's: refused (in one line, before anything is written) unless asked for by --backfill;
+    the same month again, a dry run, and a later month are not backfills."""
+    monkeypatch.setenv("RISKLOOP_STORE_URL", f"sqlite:///{tmp_path / 'backfill.db'}")
+    get_settings.cache_clear()
+    task = "telecom-fraud"
+    try:
+        _cli(["screen", "--task", task, "--raw", str(small_city)])
+        with _store() as store:
+            newest = store.warnings_frame(task=task)["as_of"].max().date()
+        earlier = (newest.replace(day=1) - timedelta(days=1)).replace(day=1)
+        args = ["screen", "--task", task, "--raw", str(small_city), "--as-of", str(earlier)]
+        with _store() as store:
+            before = _row_counts(store)
+        _fails(args, f"{task} was screened for {newest:%Y-%m}, after {earlier:%Y-%m}")
+        _cli([*args, "--dry-run"])
+        with _store() as store:
+            assert _row_counts(store) == before
+        assert "raised 0," in _cli(["screen", "--task", task, "--raw", str(small_city)])
+        backfilled = _cli([*args, "--backfill"])
+        assert int(re.search(r"raised (\d+),", backfilled).group(1)) > 0
+        with _store() as store:
+            months = set(store.warnings_frame(task=task)["as_of"].dt.strftime("%Y-%m"))
+        assert months == {f"{earlier:%Y-%m}", f"{newest:%Y-%m}"}
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
 
 
 @pytest.mark.parametrize(
