@@ -7,11 +7,12 @@ process, so the store's own clock moves without any change to the code under tes
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
 
+from serving.screening import SCREEN_ACTOR, screened_after
 from serving.store import TransitionError, WarningStore
 from serving.store.outbox import Outbox
 
@@ -232,6 +233,33 @@ def test_a_dispute_screened_in_later_months_keeps_its_one_warning(
     assert len(raised) == 1
     monthly = [screen("wage-arrears", day, 0.9)[0][0] for day in ("2025-08-01", "2025-09-01")]
     assert len(set(monthly)) == 2
+
+
+def test_screened_after_names_the_newest_later_month_a_screening_wrote(
+    store: WarningStore, scored: Callable
+) -> None:
+    """What `riskloop screen` asks before an earlier month: the newest later month in which a
+    screening raised or updated one of the task's warnings. The API's scores of a later month
+    are not screenings (a record may carry any date), nor are another task's."""
+
+    def write(actor: str, task: str, as_of: str) -> None:
+        store.record_scores(
+            actor=actor,
+            task=task,
+            model_name="m",
+            model_version="1",
+            results=[scored(f"E-{actor}-{as_of}", 0.9, "red", as_of=as_of)],
+        )
+
+    write(SCREEN_ACTOR, TASK, "2025-09-01")
+    write(SCREEN_ACTOR, TASK, "2025-10-01")
+    write("scorer-key", TASK, "2025-12-01")
+    write(SCREEN_ACTOR, "telecom-fraud", "2026-01-01")
+    assert screened_after(store, TASK, date(2025, 8, 15)) == date(2025, 10, 1)
+    assert screened_after(store, TASK, date(2025, 9, 30)) == date(2025, 10, 1)
+    assert screened_after(store, TASK, date(2025, 10, 1)) is None  # the same month
+    assert screened_after(store, TASK, date(2025, 11, 1)) is None
+    assert screened_after(store, "dispute-escalation", date(2020, 1, 1)) is None
 
 
 def test_claims_lease_events_and_failures_dead_letter_then_requeue(
