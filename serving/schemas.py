@@ -29,6 +29,7 @@ from pydantic.json_schema import JsonDict
 from features.catalog import FeatureDef
 from features.tasks import TASKS
 from serving.store.free_text import NOTE_MAX_CHARS, PLAIN_TEXT, PURPOSE_MAX_CHARS, REFUSED_CLASS
+from serving.store.people import MAX_PASSWORD_CHARS
 from serving.store.privacy import MIN_PURPOSE_CHARS
 
 MAX_RECORDS = 1000
@@ -474,7 +475,7 @@ class SessionCreate(BaseModel):
     model_config = _STRICT
 
     name: Annotated[str, Field(min_length=1, max_length=64, pattern=PLAIN_TEXT)]
-    password: Annotated[str, Field(min_length=1, max_length=1024)]
+    password: Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_CHARS)]
 
 
 class SessionResponse(BaseModel):

@@ -54,7 +54,7 @@ from serving.store import WarningNotFound
 from serving.store.common import WARNING_ID
 from serving.store.deadlines import DEADLINE_OF_STATUS
 from serving.store.models import OUTCOMES, STATUSES
-from serving.store.people import MAX_FAILED_SIGN_INS, SignInRefused
+from serving.store.people import MAX_FAILED_SIGN_INS, MAX_PASSWORD_CHARS, SignInRefused
 from serving.store.privacy import MIN_PURPOSE_CHARS
 
 _DONE = ("dispatch", "reroute", "start", "close", "triage_close", "send_back")
@@ -91,6 +91,7 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
             notice=notice,
             error="",
             name="",
+            password_chars=MAX_PASSWORD_CHARS,
         )
         if fresh:
             set_cookie(response, request, PRE_COOKIE, token)
@@ -102,7 +103,8 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
         name = form_text(form, "name")[:64]
     except FormFieldError as exc:
         return error_page(console, request, None, 400, field_problem(exc, t), lang=lang)
-    password = str(form.get("password") or "")[:200]
+    # a password over the limit cannot be right (none is set longer): Argon2 gets no more
+    password = str(form.get("password") or "")[: MAX_PASSWORD_CHARS + 1]
     try:
         user = console.store.sign_in(
             name, password, lockout=timedelta(seconds=console.backend.settings.lockout_s)
@@ -124,6 +126,7 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
             notice="",
             error=error,
             name=name,
+            password_chars=MAX_PASSWORD_CHARS,
         )
         return response
     if next_page == f"{PREFIX}/queue" and not decide(actor_for(user), "warning_list"):

@@ -27,6 +27,9 @@ from serving.store.free_text import display_name_problem
 from serving.store.models import LANGS, ROLES, ConsoleSession, Department, User
 
 MIN_PASSWORD_CHARS = 12
+#: The longest password an account may have: the console's field, the API's sign-in and
+#: `users create` / `reset-password` all hold this one limit.
+MAX_PASSWORD_CHARS = 1024
 MAX_FAILED_SIGN_INS = 5
 LOCKOUT = timedelta(minutes=15)
 _USER_NAME = re.compile(r"^[a-z][a-z0-9_.-]{1,63}$")
@@ -127,10 +130,15 @@ def _record(user: User) -> UserRecord:
 
 
 def check_password_strength(password: str) -> None:
-    """Refuse a password under `MIN_PASSWORD_CHARS` characters or made of blanks."""
+    """Refuse a password under `MIN_PASSWORD_CHARS` characters or made of blanks, or over
+    `MAX_PASSWORD_CHARS` (no sign-in form would take it)."""
     if len(password) < MIN_PASSWORD_CHARS or not password.strip():
         raise PeopleError(
             f"password too weak: use at least {MIN_PASSWORD_CHARS} characters (got {len(password)})"
+        )
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise PeopleError(
+            f"password too long: use at most {MAX_PASSWORD_CHARS} characters (got {len(password)})"
         )
 
 

@@ -226,6 +226,23 @@ def test_the_sixth_wrong_password_locks_the_account(person: Any, console_service
         assert seen.watch.outside == []
 
 
+def test_the_longest_password_an_account_may_have_signs_in(
+    person: Any, console_service: Console
+) -> None:
+    """One limit everywhere: a password `users create` takes (up to `MAX_PASSWORD_CHARS`) is
+    typed whole into the console's field and signs in; it was cut at 200 characters."""
+    from models.settings import get_settings
+    from serving.store import WarningStore
+    from serving.store.people import MAX_PASSWORD_CHARS
+
+    longest = ("长密码-" * MAX_PASSWORD_CHARS)[:MAX_PASSWORD_CHARS]
+    with WarningStore.from_settings(get_settings()) as store:
+        store.create_user("long.pass", department="tax", role="officer", password=longest)
+    viewer = person()
+    assert _try(viewer, "long.pass", longest).endswith("/console/queue")
+    assert viewer.watch.errors == []
+
+
 def test_session_cookie_flags_and_security_headers(person: Any, console_service: Console) -> None:
     viewer = person()
     viewer.sign_in("lab")

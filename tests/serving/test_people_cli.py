@@ -74,6 +74,11 @@ def test_users_cli_walk_and_bad_input(isolated_env: Path) -> None:
     )  # fmt: skip
     _one_error_line(code, err, "too weak", "12")
     code, _, err = _run(
+        "users", "create", "bob", "--department", "tax", "--role", "officer",
+        "--password-stdin", stdin="p" * 1025 + "\n",
+    )  # fmt: skip
+    _one_error_line(code, err, "too long", "1024")
+    code, _, err = _run(
         "users", "create", "Bad Name", "--department", "tax", "--role", "officer",
         "--password-stdin", stdin=PASSWORD + "\n",
     )  # fmt: skip
