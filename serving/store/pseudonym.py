@@ -20,10 +20,13 @@ from typing import Any
 
 PSEUDONYM_CHARS = 32
 
-# Anchored so that a match is a whole id: never inside a longer run of digits, and never a tail
-# of a hex string (a pseudonym, a warning id), so a digit-only id starts after no digit and
-# not after three hex characters; a credit code (letters and digits) after no letter or digit.
-# A digit-only id typed right after a word ("Tel138…", "ID3305…") is still found.
+# Anchored so that a match is a whole id: never inside a longer run of digits, and never part
+# of a hex string (a pseudonym, a warning id: 32 hex characters, so a run of digits in one has
+# four or more of them before it, or a digit among the a-f letters after it). A digit-only id
+# starts after no digit and not after four hex characters, and ends before no digit and not
+# before a-f letters leading to a digit; a credit code (letters and digits) stands between
+# no letters or digits. An id typed right after or before a word ("Tel138…", "ID3305…",
+# "…5678WeChat", "…5678ext8001", "…123Xabc") is still found.
 # Matched on the text with full-width forms folded to ASCII (`_FOLD`: a Chinese input method
 # types digits as "１３８…"), letters in either case, and the separators people type between
 # groups of digits (spaces, no-break spaces, hyphens, dots, dashes, full-width hyphens, stops
@@ -33,11 +36,12 @@ _SEP = f"[{_SEP_CHARS}]?"
 # China's country code as dialled from abroad: +86, 0086, or 86 alone
 _COUNTRY = r"(?:\+|00)?86"
 # a cheap look at the first character, then the anchors
-_DIGIT_ID_START = r"(?=[0-9(（+])(?<![0-9])(?<![0-9A-Fa-f]{3})"
+_DIGIT_ID_START = r"(?=[0-9(（+])(?<![0-9])(?<![0-9A-Fa-f]{4})"
 _ID_PATTERN = re.compile(
     "("
     rf"{_DIGIT_ID_START}(?:"
     rf"\d{{6}}{_SEP}\d{{8}}{_SEP}\d{{3}}[\dXx]"  # resident identity card number (18)
+    rf"|\d{{6}}{_SEP}\d{{4}}{_SEP}\d{{4}}{_SEP}\d{{3}}[\dXx]"  # the same, its date in two groups
     rf"|\d{{4}}(?:[{_SEP_CHARS}]\d{{4}}){{3}}(?:[{_SEP_CHARS}]\d{{1,3}})?"  # cards in fours
     r"|\d{12,19}"  # bank card / account numbers, 15-digit legacy ID numbers
     rf"|(?:{_COUNTRY}{_SEP})?1[3-9]\d{_SEP}\d{{4}}{_SEP}\d{{4}}"  # mainland mobile numbers
@@ -45,9 +49,10 @@ _ID_PATTERN = re.compile(
     # one group, or 3-4 digits and 4), or the country code and the area code without its 0
     rf"|(?:[(（]0\d{{2,3}}[)）]{_SEP}|0\d{{2,3}}{_SEP}|{_COUNTRY}{_SEP}[1-9]\d{{1,2}}{_SEP})"
     rf"[2-9]\d{{2,3}}{_SEP}\d{{4}}"
-    ")"
+    ")(?![0-9])(?![A-Fa-f]{0,11}[0-9])"
     r"|(?<![0-9A-Za-z])(?i:[0-9A-HJ-NP-RTUWXY]{2}\d{6}[0-9A-HJ-NP-RTUWXY]{10})"  # credit code
-    r")(?![0-9A-Za-z])",
+    r"(?![0-9A-Za-z])"
+    r")",
     re.ASCII,
 )
 # full-width ASCII forms (U+FF01-U+FF5E) and the ideographic space, one character for one, so

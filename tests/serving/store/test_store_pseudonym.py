@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import random
 from datetime import date
 from pathlib import Path
 
@@ -59,6 +60,7 @@ FULL_WIDTH = str.maketrans({chr(code): chr(code + 0xFEE0) for code in range(0x21
         ("138-0013-8000", PHONE),
         ("138 0013 8000", PHONE),
         ("330501 19900101 1234", CITIZEN_ID),
+        ("330501 1990 0101 1234", CITIZEN_ID),  # its date of birth in two groups
         (CITIZEN_ID.translate(FULL_WIDTH), CITIZEN_ID),
         ("6222 0212 3456 7890 123", BANK_ACCOUNT),
         ("6222-0212-3456-7890-123", BANK_ACCOUNT),
@@ -111,6 +113,36 @@ def test_identifiers_as_people_type_them_are_scrubbed_as_the_id_itself(
 def test_an_id_typed_right_after_a_word_is_scrubbed(word: str, raw: str) -> None:
     note = f"联系人{word}{raw}，未接通"
     assert scrub_text("k", note) == f"联系人{word}[id:{pseudonymise('k', raw)}]，未接通"
+
+
+@pytest.mark.parametrize(
+    ("typed", "word", "raw"),
+    [
+        ("13800138000", "WeChat同号", PHONE),
+        ("13800138000", "and", PHONE),
+        ("138-0013-8000", "x", PHONE),
+        ("13800138000", "abcd", PHONE),  # letters a-f alone are a word, not a hex string
+        (CITIZEN_ID, "abc", CITIZEN_ID),
+        ("0572-2345678", "ext8001", "05722345678"),
+    ],
+)
+def test_an_id_typed_right_before_a_word_is_scrubbed(typed: str, word: str, raw: str) -> None:
+    note = f"联系人{typed}{word}，未接通"
+    assert scrub_text("k", note) == f"联系人[id:{pseudonymise('k', raw)}]{word}，未接通"
+
+
+def test_a_run_of_digits_opening_a_hex_id_is_left_as_it_is() -> None:
+    """A warning id or pseudonym may open with a long run of digits that reads as a phone or
+    account number: the hex characters after it (a digit among its first letters) show it is
+    part of the id."""
+    rng = random.Random(7)
+    for n in range(3000):
+        digits = "1" + rng.choice("3456789") + "".join(rng.choices("0123456789", k=10 + n % 8))
+        rest = "".join(rng.choices("0123456789abcdef", k=32 - len(digits)))
+        if not rest or rest[0].isdigit():
+            continue
+        for text in (f"参见 W-{digits}{rest} 的处置", f"[id:{digits}{rest}]"):
+            assert scrub_text("k", text) == text, text
 
 
 def test_pseudonyms_and_hex_ids_in_text_are_left_as_they_are() -> None:
