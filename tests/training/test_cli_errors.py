@@ -221,6 +221,21 @@ def test_tune_on_a_storage_that_is_not_a_database_is_one_line(
     _fails(["tune", "--task", "wage-arrears", *study], "cannot open the Optuna storage")
 
 
+@pytest.mark.parametrize("name", ["", "   "])
+@pytest.mark.parametrize("command", ["tune", "train"])
+def test_an_empty_study_name_is_refused_before_any_work(
+    isolated_env: Path, name: str, command: str
+) -> None:
+    """`riskloop tune --study ""` ran 20 trials in a study named "" and registered a version
+    (a second worker meaning another study would join that one); `train` took "" as no name and
+    "   " as one. Refused in one line before the data is read or the storage is opened."""
+    storage = isolated_env / "optuna.db"
+    source = ["--dataset", str(isolated_env / "none.parquet"), "--study", name]
+    shared = ["--storage", f"sqlite:///{storage}"] if command == "tune" else []
+    _fails([command, "--task", "wage-arrears", *shared, *source], "--study needs a name")
+    assert not storage.exists()
+
+
 @pytest.mark.parametrize(
     ("option", "value", "expected"),
     [

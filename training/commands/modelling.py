@@ -98,6 +98,15 @@ def _data(
     raise UserError("give the data: --raw DIR (a city folder) or --dataset FILE (a parquet)")
 
 
+def check_study_name(study: str | None) -> None:
+    """Refuse an empty or blank `--study`: Optuna would run (and `tune` register) a study of
+    that name, one workers meaning different studies all join, and `train` took "" as none."""
+    if study is not None and not study.strip():
+        raise UserError(
+            f"--study needs a name (the one every worker of the study shares), got {study!r}"
+        )
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:.4f}"
 
@@ -172,6 +181,7 @@ def train(
 
     console = Console()
     with user_errors():
+        check_study_name(study)
         spec = _spec(task)
         _check_engine(engine, scheduler, with_feedback)
         _check_sources(raw, dataset, with_feedback)

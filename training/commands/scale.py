@@ -314,12 +314,13 @@ def tune_command(
     """
     import optuna
 
-    from training.commands.modelling import quiet_libraries
+    from training.commands.modelling import check_study_name, quiet_libraries
     from training.train import split_dataset
 
     quiet_libraries()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with user_errors():
+        check_study_name(study)
         spec = _spec(task)
         data = _data(spec, raw, dataset)
         splits = split_dataset(spec, data.frame)
