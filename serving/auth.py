@@ -24,6 +24,7 @@ from pathlib import Path
 from models.departments import UnknownDepartmentError, get_department
 from models.settings import get_settings
 from serving.secret_files import locked, write_json_atomically
+from serving.store.pseudonym import looks_like_identifier
 
 SCOPES: tuple[str, ...] = ("score", "review", "feedback", "reveal", "audit", "admin")
 KEY_PREFIX = "rk"
@@ -150,6 +151,11 @@ def issue_key(
         raise KeyManagementError(
             f"invalid key name {name!r}: use 1-64 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit"
+        )
+    if looks_like_identifier(name):
+        raise KeyManagementError(
+            "a key name must not hold a phone, identity-card or account number: the name is "
+            "kept in the audit log, where no raw identifier may be"
         )
     scope_tuple = parse_scopes(",".join(scopes))
     if department is not None and "audit" in scope_tuple:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.departments import DEPARTMENTS
 from serving.store.free_text import display_name_problem
 from serving.store.models import LANGS, ROLES, ConsoleSession, Department, User
+from serving.store.pseudonym import looks_like_identifier
 
 MIN_PASSWORD_CHARS = 12
 #: The longest password an account may have: the console's field, the API's sign-in and
@@ -255,6 +256,11 @@ class PeopleStore:
             raise PeopleError(
                 f"invalid user name {name!r}: use 2-64 lower-case letters, digits, '_', '.' "
                 "or '-', starting with a letter"
+            )
+        if looks_like_identifier(name):
+            raise PeopleError(
+                "a user name must not hold a phone, identity-card or account number: the name is "
+                "kept in the audit log, where no raw identifier may be"
             )
         if role not in ROLES:
             raise PeopleError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")

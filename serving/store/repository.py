@@ -54,7 +54,7 @@ from serving.store.models import (
 )
 from serving.store.people import PeopleStore
 from serving.store.privacy import PrivacyStore
-from serving.store.pseudonym import pseudonymise, sanitise
+from serving.store.pseudonym import pseudonymise, sanitise, scrub_text
 from serving.store.reads import StoreReads
 from serving.store.scores import ScoreWriter
 from serving.store.scrubbing import MemoScrubber
@@ -209,6 +209,12 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
     def pseudonymise(self, identifier: str) -> str:
         """The stored form of a caller's identifier: HMAC-SHA256(secret, id), 32 hex chars."""
         return pseudonymise(self._secret, identifier)
+
+    def scrub_actor(self, actor: str) -> str:
+        """An actor as the audit log keeps it: a name that holds an id (a phone number typed as
+        the name at a failed sign-in) with the id pseudonymised, like every audit detail. Users
+        and keys cannot be named so, so their names are kept as they are."""
+        return scrub_text(self._secret, actor)
 
     def add_feedback(
         self,
@@ -387,7 +393,7 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
         session.add(
             AuditEntry(
                 at=utc_now(),
-                actor=actor,
+                actor=self.scrub_actor(actor),
                 action=action,
                 task=task,
                 model_version=None if model_version is None else str(model_version),

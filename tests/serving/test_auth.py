@@ -85,6 +85,15 @@ def test_invalid_key_requests_are_refused(tmp_path: Path, name: str, scopes: lis
     assert not (tmp_path / "keys.json").exists()
 
 
+@pytest.mark.parametrize("name", ["13812345678", "ops-13812345678", "330501199001011234"])
+def test_a_key_name_holding_an_id_is_refused(tmp_path: Path, name: str) -> None:
+    """A key's name is its actor in the audit log, where no raw identifier may be."""
+    with pytest.raises(KeyManagementError, match="must not hold a phone") as refused:
+        create_key(name, ["score"], tmp_path / "keys.json")
+    assert name not in str(refused.value)
+    assert not (tmp_path / "keys.json").exists()
+
+
 def test_an_audit_key_is_never_bound_to_one_department(tmp_path: Path) -> None:
     """A key with the `audit` scope bound to labour inspection read every department's cases
     in the log (dispositions, reveal purposes, people); the log has no department to bind to."""

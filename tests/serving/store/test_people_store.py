@@ -107,6 +107,34 @@ def test_bad_users_are_refused_and_nothing_is_written(
         store.get_user("bob")
 
 
+@pytest.mark.parametrize("name", ["a13812345678", "id330501199001011234", "tel.0572-2345678"])
+def test_a_user_name_holding_an_id_is_refused(store: WarningStore, name: str) -> None:
+    with pytest.raises(PeopleError, match="must not hold a phone") as refused:
+        store.create_user(name, department="tax", role="officer", password=PASSWORD)
+    assert name not in str(refused.value)
+    assert store.list_users() == [] and store.audit_rows() == []
+
+
+def test_an_id_typed_as_the_name_at_a_failed_sign_in_is_kept_as_its_pseudonym(
+    store: WarningStore,
+) -> None:
+    """People type their phone or identity-card number where the name goes: the refusal's
+    audit row (append-only, never purged) names the actor with the id pseudonymised, and an
+    auditor asking for that name finds it."""
+    for typed in ("13987654321", "330501198802021234", "13987654321x"):
+        with pytest.raises(SignInRefused):
+            store.sign_in(typed, PASSWORD)
+    rows = store.audit_rows(actor="13987654321")
+    assert [row["action"] for row in rows] == ["sign_in_failed"]
+    assert rows[0]["actor"] == f"user:[id:{store.pseudonymise('13987654321')}]"
+    assert len(store.audit_rows(actor="user:330501198802021234")) == 1
+    actors = [row["actor"] for row in store.audit_rows()]
+    assert not any(digits in actor for actor in actors for digits in ("139876", "330501"))
+    with pytest.raises(SignInRefused):
+        store.sign_in("nobody.here", PASSWORD)  # an ordinary name stays readable
+    assert store.audit_rows()[-1]["actor"] == "user:nobody.here"
+
+
 def test_duplicate_user_is_refused(store: WarningStore) -> None:
     store.create_user("bob", department="tax", role="auditor", password=PASSWORD)
     with pytest.raises(PeopleError, match="already exists"):
