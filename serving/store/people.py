@@ -22,12 +22,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.departments import DEPARTMENTS
+from models.departments import AUDIT_ONLY_DEPARTMENTS, DEPARTMENTS
 from serving.store.free_text import display_name_problem
 from serving.store.models import LANGS, ROLES, ConsoleSession, Department, User
 from serving.store.pseudonym import looks_like_identifier
 
 MIN_PASSWORD_CHARS = 12
+#: The roles that work cases, which a department that works none cannot hold.
+CASE_ROLES = ("officer", "supervisor")
 #: The longest password an account may have: the console's field, the API's sign-in and
 #: `users create` / `reset-password` all hold this one limit.
 MAX_PASSWORD_CHARS = 1024
@@ -264,6 +266,12 @@ class PeopleStore:
             )
         if role not in ROLES:
             raise PeopleError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        if department in AUDIT_ONLY_DEPARTMENTS and role in CASE_ROLES:
+            # its department spans every task: a supervisor there would direct every case
+            raise PeopleError(
+                f"{department!r} audits every task and works no case: give its people the "
+                "auditor or admin role"
+            )
         if lang not in LANGS:
             raise PeopleError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}")
         if display_name is not None:
@@ -352,6 +360,17 @@ class PeopleStore:
             return {}
 
         return self._change_user(name, actor, "user_disabled", change)
+
+    def enable_user(self, name: str, *, actor: str = "system:cli") -> UserRecord:
+        """Let a disabled account sign in again (its password and department unchanged)."""
+
+        def change(user: User, _session: Session) -> dict[str, Any]:
+            if user.disabled_at is None:
+                raise PeopleError(f"user {name!r} is not disabled")
+            user.disabled_at = None
+            return {}
+
+        return self._change_user(name, actor, "user_enabled", change)
 
     def reset_password(self, name: str, password: str, *, actor: str = "system:cli") -> UserRecord:
         """Set a new password and lift any lockout."""

@@ -48,6 +48,7 @@ def test_users_cli_walk_and_bad_input(isolated_env: Path) -> None:
         "unknown department": ("bob", "--department", "moon_base", "--role", "officer"),
         "unknown role": ("bob", "--department", "tax", "--role", "emperor"),
         "already exists": ("alice", "--department", "tax", "--role", "officer"),
+        "works no case": ("bob", "--department", "data_office", "--role", "supervisor"),
     }
     bad_names = {
         "U+202E": "a\u202eb",  # would show another person's name reversed on a timeline
@@ -93,12 +94,26 @@ def test_users_cli_walk_and_bad_input(isolated_env: Path) -> None:
     _one_error_line(code, err, "already disabled")
     code, _, err = _run("users", "disable", "nobody")
     _one_error_line(code, err, "no user named 'nobody'")
+    # a new password does not lift the disabling, and says so; `enable` does
+    code, out, _ = _run("users", "reset-password", "alice", "--password-stdin", stdin=PASSWORD)
+    assert code == 0 and "alice is still disabled: `riskloop users enable alice`" in out
+    code, out, _ = _run("users", "enable", "alice")
+    assert code == 0 and "enabled alice" in out
+    code, _, err = _run("users", "enable", "alice")
+    _one_error_line(code, err, "is not disabled")
+    code, out, _ = _run("users", "list")
+    assert code == 0 and "\tactive" in out.splitlines()[0]
     code, out, _ = _run("audit", "--actor", "cli")
     assert code == 0
-    assert [line.split("\t")[2] for line in out.splitlines()] == ["user_created", "user_disabled"]
+    assert [line.split("\t")[2] for line in out.splitlines()] == [
+        "user_created",
+        "user_disabled",
+        "user_password_reset",
+        "user_enabled",
+    ]
     # --since takes a date or a time with its zone, as the API's `since` does
     code, out, _ = _run("audit", "--actor", "cli", "--since", "2026-01-01T08:00:00+08:00")
-    assert code == 0 and len(out.splitlines()) == 2
+    assert code == 0 and len(out.splitlines()) == 4
     later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     code, out, _ = _run("audit", "--actor", "cli", "--since", later)
     assert code == 0 and out.strip() == "no audit rows"

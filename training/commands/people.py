@@ -189,6 +189,19 @@ def register(app: typer.Typer) -> None:
                 raise UserError(str(exc)) from None
         typer.echo(f"disabled {user.name}")
 
+    @users_app.command("enable")
+    def users_enable(name: str = typer.Argument(..., help="Sign-in name.")) -> None:
+        """Let a disabled account sign in again (password and department unchanged)."""
+        from serving.store import PeopleError, UserNotFound
+
+        with user_errors():
+            try:
+                with open_store() as store:
+                    user = store.enable_user(name, actor=CLI_ACTOR)
+            except (PeopleError, UserNotFound) as exc:
+                raise UserError(str(exc)) from None
+        typer.echo(f"enabled {user.name}")
+
     @users_app.command("reset-password")
     def users_reset_password(
         name: str = typer.Argument(..., help="Sign-in name."),
@@ -207,6 +220,11 @@ def register(app: typer.Typer) -> None:
             except (PeopleError, UserNotFound) as exc:
                 raise UserError(str(exc)) from None
         typer.echo(f"password reset for {user.name}")
+        if user.disabled_at is not None:
+            typer.echo(
+                f"{user.name} is still disabled: `riskloop users enable {user.name}` lets the "
+                "account sign in again"
+            )
 
     @app.command("audit")
     def audit(
