@@ -151,6 +151,30 @@ def test_keys_bind_to_a_department_and_audit_and_purge_refuse_bad_input(
     assert code == 0 and out.startswith("would remove: features of 0 scored records")
 
 
+def test_dates_on_the_command_line_are_the_citys_days(isolated_env: Path) -> None:
+    """`audit --since DAY` and `store purge --before DAY` count from the city's midnight
+    (UTC+8), the day its people and the console's timelines use: at 01:00 in the city the UTC
+    date is still the day before, which hid the morning's rows and refused today's date."""
+    import time_machine
+
+    from serving.store import WarningStore
+
+    with WarningStore.from_settings() as store:
+        for moment, action in (
+            ("2026-12-04T15:30:00+00:00", "late_evening"),  # 23:30 on the 4th in the city
+            ("2026-12-04T17:00:00+00:00", "small_hours"),  # 01:00 on the 5th in the city
+        ):
+            with time_machine.travel(datetime.fromisoformat(moment), tick=False):
+                store.audit(actor="system:check", action=action)
+    with time_machine.travel(datetime(2026, 12, 4, 17, 30, tzinfo=UTC), tick=False):
+        code, out, _ = _run("audit", "--actor", "system:check", "--since", "2026-12-05")
+        assert code == 0 and [line.split("\t")[2] for line in out.splitlines()] == ["small_hours"]
+        code, out, err = _run("store", "purge", "--before", "2026-12-05", "--dry-run")
+        assert code == 0, err
+        code, _, err = _run("store", "purge", "--before", "2026-12-06")
+        _one_error_line(code, err, "--before 2026-12-06 is after today (2026-12-05 in the city)")
+
+
 def test_first_use_creates_a_private_secrets_file_and_rotation_keeps_old_keys(
     isolated_env: Path,
 ) -> None:

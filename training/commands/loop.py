@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from features.tasks import names_in_words
-from training.commands.people import store_purge
+from training.commands.people import parse_day, store_purge
 from training.errors import UserError, check_output_file, user_errors
 
 if TYPE_CHECKING:
@@ -46,7 +46,10 @@ def register(app: typer.Typer) -> None:
 def monitor(
     task: str = typer.Option(..., "--task", help=f"{names_in_words()}."),
     since: str | None = typer.Option(
-        None, "--since", help="Only scored records and warnings from this date on (YYYY-MM-DD)."
+        None,
+        "--since",
+        help="Only scored records and warnings from this date on (YYYY-MM-DD, from the city's "
+        "midnight; or a time with its zone).",
     ),
     out: Path | None = typer.Option(
         None, "--out", help="Where to write the JSON report (default: reports/monitor/<task>.json)."
@@ -144,7 +147,9 @@ def build_monitor_report(
     finally:
         store.close()
     if current.empty:
-        window = f" since {since.date().isoformat()}" if since else ""
+        from models.pages import CITY_TIME
+
+        window = f" since {since.astimezone(CITY_TIME).date().isoformat()}" if since else ""
         raise UserError(f"no scored records of {spec.task}{window} in the warnings store")
     ref_frame, source, model_version = _reference_frame(spec, reference)
     features = [name for name in spec.feature_names if name in ref_frame.columns]
@@ -277,13 +282,9 @@ def _open_store() -> WarningStore:
 
 
 def _parse_since(since: str | None) -> datetime | None:
-    if since is None:
-        return None
-    try:
-        day = date.fromisoformat(since)
-    except ValueError:
-        raise UserError(f"--since must be a date like 2026-11-01, got {since!r}") from None
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    """`--since` as the city's midnight of its date, or a time with its zone (as `audit
+    --since` reads one)."""
+    return parse_day(since, "--since")
 
 
 def _reference_frame(spec: Any, reference: Path | None) -> tuple[pd.DataFrame, str, str | None]:

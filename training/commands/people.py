@@ -55,8 +55,11 @@ def read_password(from_stdin: bool) -> str:
 
 
 def parse_day(text: str | None, option: str) -> datetime | None:
-    """A date option as midnight UTC, or a moment with its time zone (as the API's `since`
-    takes); a clear error for anything else."""
+    """A date option as the city's midnight (`models.pages.CITY_TIME`, the day its people and
+    the console's timelines count in), or a moment with its time zone (as the API's `since`
+    takes); a clear error for anything else. Answered in UTC."""
+    from models.pages import CITY_TIME
+
     if text is None:
         return None
     try:
@@ -64,7 +67,7 @@ def parse_day(text: str | None, option: str) -> datetime | None:
     except ValueError:
         pass
     else:
-        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        return datetime(day.year, day.month, day.day, tzinfo=CITY_TIME).astimezone(UTC)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -86,12 +89,13 @@ def audit_line(row: dict[str, Any]) -> str:
 def store_purge(
     before: str | None = typer.Option(
         None,
-        help="Purge what is older than this date (YYYY-MM-DD, not after today), or 'now' for "
-        "everything until now (default: RISKLOOP_RETENTION_DAYS).",
+        help="Purge what is older than this date (YYYY-MM-DD, from the city's midnight; not "
+        "after today), or 'now' for everything until now (default: RISKLOOP_RETENTION_DAYS).",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would go."),
 ) -> None:
     """Delete old scored records' features and old closed warnings' encrypted ids."""
+    from models.pages import CITY_TIME
     from models.settings import get_settings
 
     with user_errors():
@@ -102,9 +106,10 @@ def store_purge(
             moment = parse_day(before, "--before") or (
                 now - timedelta(days=get_settings().retention_days)
             )
-        if moment.date() > now.date():
+        day, today = moment.astimezone(CITY_TIME).date(), now.astimezone(CITY_TIME).date()
+        if day > today:
             raise UserError(
-                f"--before {moment.date()} is after today ({now.date()} UTC); give a past "
+                f"--before {day} is after today ({today} in the city); give a past "
                 "date, 'now' to purge everything scored until now, or leave it out to keep "
                 "RISKLOOP_RETENTION_DAYS"
             )
@@ -233,7 +238,9 @@ def register(app: typer.Typer) -> None:
             None, help="Every row by this actor (user:alice, key:ingest, or a bare name)."
         ),
         since: str | None = typer.Option(
-            None, help="Only rows on or after this date (or time with its zone)."
+            None,
+            help="Only rows on or after this date (from the city's midnight, Asia/Shanghai) or "
+            "time with its zone.",
         ),
     ) -> None:
         """Print the audit log's story in order: for one warning, or one actor's."""
