@@ -190,10 +190,17 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
             console, request, visit, scope, status=400, typed=exc.typed, problems=problems
         )
     found = console.queries.queue(scope, filters)
+    # the ids of the rows shown (score, top reason, a note's start), under the key the API's
+    # list uses: `riskloop audit --warning` then finds this look in the case's story
     console.store.audit(
         actor=visit.actor.audit_name,
         action="warning_list",
-        detail={"view": "console_queue", "query": filters.query(), "total": found.total},
+        detail={
+            "view": "console_queue",
+            "query": filters.query(),
+            "warning_ids": [row["id"] for row in found.rows],
+            "total": found.total,
+        },
     )
     person = _person_namer(console, t)
     rows = [

@@ -7,11 +7,17 @@ Each test drives the real service in Debian's Chromium and reads the store after
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from tests.console.conftest import PASSWORD, Console
+from tests.environment import service_env
 from tests.processes import LOOPBACK_TLS
 
 # each test opens an open yellow wage-arrears case: the red ones are left to the walk-through
@@ -97,6 +103,50 @@ def test_every_answer_showing_a_case_is_a_recorded_look(
     assert answer.value.status == 400
     assert warning_id in sup.page.locator("main").inner_text()
     assert _looks(console_service, "sup", warning_id) == opened + 2
+
+
+def test_a_queue_page_is_a_recorded_look_at_each_case_it_shows(
+    person: Any, console_service: Console
+) -> None:
+    """A queue row shows a case's score, top reason and the start of a send-back note: the
+    page's audit row names the warnings shown, under the key the API's list uses, so
+    `riskloop audit --warning` tells a case's story with the console's list views in it. The
+    row names the page's rows, not the first page's."""
+    sup = person()
+    sup.sign_in("sup")
+    shown = {}
+    for page in (1, 2):
+        sup.go(f"/console/queue?task=wage-arrears&sort=score&page={page}")
+        links = sup.page.locator("table.queue tbody a").evaluate_all(
+            "links => links.map(a => a.getAttribute('href'))"
+        )
+        shown[page] = [str(link).rsplit("/", 1)[-1] for link in links]
+        assert len(shown[page]) == 50, page
+    assert not set(shown[1]) & set(shown[2])
+    recorded = [
+        json.loads(detail)
+        for (detail,) in console_service.sql(
+            "SELECT detail FROM audit_log WHERE actor = 'user:sup' AND action = 'warning_list' "
+            "ORDER BY id DESC LIMIT 2"
+        )
+    ]
+    assert [row["query"] for row in recorded] == [
+        "task=wage-arrears&sort=score&page=2",
+        "task=wage-arrears&sort=score",
+    ]
+    assert [row["warning_ids"] for row in recorded] == [shown[2], shown[1]]
+    assert all(row["view"] == "console_queue" and row["total"] > 100 for row in recorded)
+    story = subprocess.run(
+        [str(Path(sys.executable).with_name("riskloop")), "audit", "--warning", shown[2][-1]],
+        env={**os.environ, **service_env(console_service.root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert story.returncode == 0, story.stderr[-2000:]
+    looks = [line for line in story.stdout.splitlines() if "console_queue" in line]
+    assert len(looks) >= 1 and all("\tuser:sup\twarning_list\t" in line for line in looks)
+    assert "task=wage-arrears&sort=score&page=2" in looks[-1]
 
 
 def test_a_missed_deadline_reads_as_words_in_the_timeline(
