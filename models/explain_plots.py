@@ -283,6 +283,16 @@ def _paint_waterfall(
 WATERFALL_CACHE_SIZE = 256
 
 
+def other_version_title(lang: str, scored: str, used: str) -> str:
+    """A waterfall's title when the warning was scored by model version `scored` but its bars
+    start at version `used`'s base value: the default title's percentages (the base value's
+    average, the bars' end) would mix two models, so it names the versions instead."""
+    return plot_language(lang).pick(
+        f"The reasons recorded by model version {scored}, from version {used}'s base value",
+        f"模型版本 {scored} 记录的原因（基准值取自版本 {used}）",
+    )
+
+
 def waterfall_png(
     contributions: Sequence[Contribution],
     base_value: float,

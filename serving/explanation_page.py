@@ -15,7 +15,7 @@ from typing import Any
 
 from models import pages
 from models.departments import department_in_words
-from models.explain_plots import plot_language, waterfall_png
+from models.explain_plots import other_version_title, plot_language, waterfall_png
 from models.risk_model import RiskModel
 from models.scorer import ReasonRow, base_value, reason_rows
 from models.spec import Lang
@@ -121,6 +121,7 @@ def _waterfall(
         score=score,
         lang=lang,
         top_k=max(len(contributions), 1),
+        title=None if version == scored else other_version_title(lang, scored, version),
     )
     note = waterfall_note(warning, version, final_margin, Messages(lang))
     return {

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from models.explain_plots import plot_language, waterfall_png
+from models.explain_plots import other_version_title, plot_language, waterfall_png
 from models.pages import local_time
 from models.risk_model import RiskModel
 from models.scorer import base_value, margin_from_score, reason_rows
@@ -258,6 +258,7 @@ def waterfall(
     final_margin = waterfall_margin(warning, model, model_version)
     chart_lang = plot_language(lang).lang
     contributions = [row.bar(chart_lang) for row in rows]
+    scored = str(warning.get("model_version", ""))
     return waterfall_png(
         contributions,
         base_value(model),
@@ -265,4 +266,7 @@ def waterfall(
         score=score,
         lang=lang,
         top_k=max(len(contributions), 1),
+        title=None
+        if scored == str(model_version)
+        else other_version_title(lang, scored, str(model_version)),
     )

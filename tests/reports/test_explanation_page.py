@@ -176,3 +176,42 @@ def test_the_history_names_people_keys_and_riskloops_own_jobs(
     en = render_warning_page(worked, synthetic_model, "en", display_name=names.get)
     assert "API key ingest" in en and "李主管 (li)" in en and "riskloop job" in en
     assert "user:li" in render_warning_page(worked, synthetic_model, "en")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_warning_scored_by_another_version_has_a_waterfall_title_naming_both(
+    lang: str,
+    synthetic_model: RiskModel,
+    synthetic_test_slice: tuple[pd.DataFrame, pd.DataFrame],
+    tmp_path: Path,
+) -> None:
+    """After a champion change, the chart of a warning the old version scored starts at the
+    new version's base value: its default title ("the raw output, 1.7% on average, is 20.0%
+    here") mixed the two models into a figure neither gave. The case page's chart and the
+    explanation page's each carry the title that names both versions instead."""
+    from models.explain_plots import other_version_title, plot_language, waterfall_png
+    from serving.console.case import reason_rows, waterfall
+    from serving.explanation_page import _waterfall
+
+    frame, _ = synthetic_test_slice
+    warning = _warning(synthetic_model, _high_risk_rows(synthetic_model, frame), tmp_path)
+    assert warning["model_version"] == "2"
+    rows = reason_rows(warning["reasons"], synthetic_model.spec, lang)
+    bars = [row.bar(plot_language(lang).lang) for row in rows]
+
+    def drawn(title: str | None) -> bytes:
+        return waterfall_png(
+            bars,
+            base_value(synthetic_model),
+            score=float(warning["score"]),
+            lang=lang,
+            top_k=len(bars),
+            title=title,
+        )
+
+    named = drawn(other_version_title(lang, "2", "3"))
+    assert named != drawn(None)
+    assert waterfall(warning, synthetic_model, "3", lang) == named
+    assert _waterfall(warning, rows, synthetic_model, lang, "3")["png"] == named
+    title = other_version_title(lang, "2", "3")
+    assert "2" in title and "3" in title and "%" not in title
