@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 import bentoml
 from fastapi import Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.responses import Response
 
@@ -65,6 +66,13 @@ def _as_json(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict
         }
         for status, answer in responses.items()
     }
+
+
+def _invalid_query(name: str, kind: str, message: str) -> RequestValidationError:
+    """Query values each valid alone that do not go together (no JSON schema of one parameter
+    can say so): refused by the `/v1` app's handler as a malformed filter is, a 422 whose
+    sentence and `detail` name the parameter."""
+    return RequestValidationError([{"type": kind, "loc": ("query", name), "msg": message}])
 
 
 def _refused(decision: Decision) -> JSONResponse:
@@ -174,7 +182,12 @@ def list_warnings(
     overdue: schemas.StrictBool | None = Query(
         default=None, description="Only warnings past (true) or within (false) their deadline."
     ),
-    page: int = Query(default=1, ge=1, le=1_000_000),
+    page: int = Query(
+        default=1,
+        ge=1,
+        le=1_000_000,
+        description="The page by number (its answer has no `next_cursor`); not with `cursor`.",
+    ),
     page_size: int = Query(default=50, ge=1, le=500),
     cursor: str | None = Query(
         default=None,
@@ -182,12 +195,28 @@ def list_warnings(
         description=f"Walk the list instead of paging by number: `{walk.WALK_START}`, then each "
         "answer's `next_cursor` (same filters), until it is null. Each warning there when the "
         "walk began (and matching its filter throughout) is seen exactly once while others "
-        "arrive; newest first, warnings made in the same instant by id. With `page`, pages "
-        "count from the cursor.",
+        "arrive; newest first, warnings made in the same instant by id. Not with `page`: a "
+        "walk goes on by `next_cursor` alone.",
     ),
 ) -> Any:
     """Warnings the caller may see, newest first; `entity_id` is the caller's own id (matched
-    by its hash). The look is audited with the filter used (the id only as its pseudonym)."""
+    by its hash). The look is audited with the filter used (the id only as its pseudonym).
+    A page number beside a cursor, or a date range ending before it starts, is a 422."""
+    if cursor is not None and "page" in request.query_params:
+        # page N of a walk answered a `next_cursor` that skipped the N-1 pages before it
+        raise _invalid_query(
+            "page",
+            "cursor_with_page",
+            "cannot go with `cursor`: use one or the other (`page` for a page by number, or "
+            "`cursor` and each answer's `next_cursor` to walk the list)",
+        )
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise _invalid_query(
+            "date_from",
+            "date_order",
+            f"{date_from.isoformat()} is after date_to {date_to.isoformat()}: no day is in "
+            "that range; give date_from on or before date_to",
+        )
     actor = request_actor(request)
     task_name = None if task is None else str(task)
     found = service.store.list_warnings(  # the query's pattern admits only cursors
