@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
+from features.catalog import CATALOG, FeatureDef
 from models.pages import REPORT_LANGS
 
 ReportLang = Literal["en", "zh"]
@@ -465,6 +467,17 @@ _AUDIT_COLUMNS_ZH: Mapping[str, str] = {
     "audit_dispute_type": "纠纷类型",
 }
 
+#: The city's districts as the console names them (its catalogue's `district.*`, which the
+#: report cannot read; `tests/console/test_words.py` holds the two alike).
+DISTRICT_WORDS: Mapping[str, tuple[str, str]] = {
+    "wuxing": ("Wuxing", "吴兴区"),
+    "nanxun": ("Nanxun", "南浔区"),
+    "deqing": ("Deqing", "德清县"),
+    "changxing": ("Changxing", "长兴县"),
+    "anji": ("Anji", "安吉县"),
+}
+_SEX_WORDS: Mapping[str, tuple[str, str]] = {"f": ("female", "女"), "m": ("male", "男")}
+
 _CATALOGUES: dict[str, dict[str, str]] = {"en": _EN, "zh": _ZH}
 
 
@@ -499,6 +512,34 @@ class Words:
         if self.lang == "zh" and column in _AUDIT_COLUMNS_ZH:
             return _AUDIT_COLUMNS_ZH[column]
         return column.removeprefix("audit_").replace("_", " ")
+
+    def audit_value(self, column: str, value: object) -> str:
+        """A group of an audit column as the console and the reasons name it (`anji` -> Anji,
+        安吉县; `construction` -> 建筑业; `f` -> 女); a value without words as it is."""
+        text = str(value)
+        pair = None
+        if column == "audit_district":
+            pair = DISTRICT_WORDS.get(text)
+        elif column == "audit_sex":
+            pair = _SEX_WORDS.get(text)
+        if pair is not None:
+            return pair[1] if self.lang == "zh" else pair[0]
+        feature = _category_features().get(column.removeprefix("audit_"))
+        if feature is None:
+            return text
+        return str(feature.value_word(text, "zh" if self.lang == "zh" else "en"))
+
+
+@cache
+def _category_features() -> dict[str, FeatureDef]:
+    """Catalogued categorical features with words for their values, by name (an audit column
+    `audit_<name>` holds the same values: sector, size band, dispute type)."""
+    return {
+        feature.name: feature
+        for features in CATALOG.values()
+        for feature in features
+        if feature.category_words
+    }
 
 
 def words(lang: str) -> Words:

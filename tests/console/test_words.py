@@ -116,3 +116,15 @@ def test_the_months_volume_adds_up_to_every_warning_held() -> None:
     ]
     assert sum(r["volume"] for r in rows) == sum(volumes.values())
     assert rows[-1]["name"] == "未登记的部门名称" and rows[-1]["capacity"] is None
+
+
+def test_the_model_report_names_districts_as_the_console_does() -> None:
+    """The report's names of the city's districts are the console's, for every district the
+    city has."""
+    from data_samples.city.config import DISTRICTS
+    from training.report_words import DISTRICT_WORDS
+
+    assert set(DISTRICT_WORDS) == set(DISTRICTS)
+    for code, (english, chinese) in DISTRICT_WORDS.items():
+        assert Messages("en")(f"district.{code}") == english, code
+        assert Messages("zh")(f"district.{code}") == chinese, code

@@ -193,3 +193,34 @@ def test_report_fairness_section_agrees_with_a_direct_computation(
             ):
                 assert _share(text) == pytest.approx(figures[key], abs=5e-5, nan_ok=True), key
             assert float(row[9]) == pytest.approx(figures["calibration_gap"], abs=5e-5)
+
+
+def test_the_chinese_reports_groups_are_named_in_chinese(synthetic_report_zh: str) -> None:
+    """A Chinese reader saw `micro`, `anji` or `construction` where the console says 微型,
+    安吉县 or 建筑业: each group is named as the console and the reasons name it."""
+    parser = _FairnessTables()
+    parser.feed(synthetic_report_zh)
+    names = {row[0].removesuffix("（样本过少）") for row in parser.tables["audit_size_band"]}
+    assert names == {"微型", "小型", "大型"}
+
+
+@pytest.mark.parametrize(
+    ("lang", "column", "value", "named"),
+    [
+        ("zh", "audit_district", "anji", "安吉县"),
+        ("en", "audit_district", "anji", "Anji"),
+        ("zh", "audit_sector", "construction", "建筑业"),
+        ("zh", "audit_dispute_type", "property_management", "物业"),
+        ("en", "audit_dispute_type", "property_management", "property management"),
+        ("zh", "audit_sex", "f", "女"),
+        ("en", "audit_sex", "m", "male"),
+        ("zh", "audit_age_band", "30-44", "30-44"),  # numbers need no words
+        ("zh", "audit_district", "north", "north"),  # a group without words: as it is
+    ],
+)
+def test_audit_groups_are_named_in_the_reports_language(
+    lang: str, column: str, value: str, named: str
+) -> None:
+    from training.report_words import words
+
+    assert words(lang).audit_value(column, value) == named
