@@ -63,6 +63,7 @@ from serving.store.free_text import (
     NOTE_MAX_CHARS,
     PURPOSE_MAX_CHARS,
     code_points,
+    plain_line_breaks,
     refused_characters,
 )
 from serving.store.people import UserRecord
@@ -259,13 +260,17 @@ FIELD_LIMITS = {"note": NOTE_MAX_CHARS, "purpose": PURPOSE_MAX_CHARS}
 
 
 def form_text(form: FormData, name: str) -> str:
-    """A form field as text, trimmed; files, over-long values and the characters no person's
-    text may hold (`serving.store.free_text`) are a `FormFieldError`."""
+    """A form field as text, trimmed, its line breaks as LF (a browser sends CRLF but counts
+    one character); files, over-long values and the characters no person's text may hold
+    (`serving.store.free_text`) are a `FormFieldError`."""
     value = form.get(name)
     limit = FIELD_LIMITS.get(name, MAX_FORM_FIELD)
     if value is None:
         return ""
-    if not isinstance(value, str) or len(value) > limit:
+    if not isinstance(value, str):
+        raise FormFieldError(name, limit)
+    value = plain_line_breaks(value)
+    if len(value) > limit:
         raise FormFieldError(name, limit)
     refused = refused_characters(value)
     if refused:

@@ -32,7 +32,7 @@ from serving.console.pages import load_case, render_case, rule_in_words, task_de
 from serving.console.shown import Shown
 from serving.policy import TRANSITIONS, allowed_transitions, decide
 from serving.store import StaleWarning, TransitionError
-from serving.store.free_text import without_refused
+from serving.store.free_text import plain_line_breaks, without_refused
 from serving.store.identity import IdentityUnavailable
 from serving.store.privacy import MIN_PURPOSE_CHARS, RevealLimited
 
@@ -55,10 +55,11 @@ def _drawn_version(form: FormData) -> int | None:
 
 
 def _typed(form: FormData, name: str) -> str:
-    """What the person typed into `name`, to give back with a refusal: the characters no text
-    may hold taken out (the message names them), cut to what the field's box takes."""
+    """What the person typed into `name`, to give back with a refusal: whole, its line breaks
+    as the box counts them, and the characters no text may hold taken out (the message names
+    them). Never cut: a text over the limit comes back to be shortened, not shortened here."""
     value = form.get(name)
-    return without_refused(value)[: FIELD_LIMITS[name]] if isinstance(value, str) else ""
+    return without_refused(plain_line_breaks(value)) if isinstance(value, str) else ""
 
 
 def _given_back(exc: FormFieldError, t: Messages) -> str:

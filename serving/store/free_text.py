@@ -12,6 +12,10 @@ Refused anywhere:
 - invisible characters that only hide text: the zero-width space U+200B, the word joiner and
   invisible operators U+2060-U+2064, and the byte-order mark U+FEFF (the joiners U+200C and
   U+200D, which shape scripts and emoji, are kept).
+
+A line break is one character, LF (`plain_line_breaks`, applied before a text is measured and
+kept): a browser counts each break in a text box as one character (its `maxlength`) but
+submits it as CRLF, and a note the box took must not come back as too long.
 """
 
 from __future__ import annotations
@@ -41,6 +45,12 @@ REFUSED_CLASS = "".join(f"\\u{start:04x}-\\u{end:04x}" for start, end in _REFUSE
 PLAIN_TEXT = f"^[^{REFUSED_CLASS}]*$"
 
 _REFUSED = re.compile(f"[{REFUSED_CLASS}]")
+
+
+def plain_line_breaks(text: str) -> str:
+    """`text` with each CRLF and each lone CR as LF: what a person typed, before it is measured
+    against a limit or stored."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def refused_characters(text: str) -> list[str]:

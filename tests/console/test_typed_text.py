@@ -7,6 +7,7 @@ Each test drives the real service in Debian's Chromium and reads the store after
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.console.conftest import Console, session_client
@@ -26,16 +27,51 @@ def test_an_over_long_note_comes_back_with_the_limit_and_the_text_kept(
     assert "最多 2000 字" in dispatch.locator("label[for='dispatch-note']").inner_text()
     dispatch.locator("select[name=department]").select_option("labour_inspection")
     note.evaluate("area => area.removeAttribute('maxlength')")  # past the limit by hand
-    note.fill("长" * 2001)
+    # a line break first and one inside: given back as typed, each one character
+    typed = "\n" + "长" * 1000 + "\n" + "长" * 1000
+    note.fill(typed)
     with sup.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
         dispatch.get_by_role("button").click()
     assert answer.value.status == 400
     error = sup.page.locator("#form-error").inner_text()
     assert "备注" in error and "2000" in error and "longer than" not in error
+    # the whole text comes back, to be shortened by the person, not cut at the limit
     kept = sup.page.locator("form[aria-labelledby='act-dispatch'] textarea[name=note]")
-    assert kept.input_value() == "长" * 2000
+    assert kept.input_value() == typed
     assert kept.get_attribute("aria-invalid") == "true"
     assert console_service.case_state(warning_id) == before
+
+
+def test_a_note_of_the_longest_length_with_line_breaks_goes_through_whole(
+    person: Any, console_service: Console
+) -> None:
+    """The box counts a line break as one character and takes 2,000; the browser sends each as
+    CRLF. The server counted them twice and refused the note the box took, as over 2,000, and
+    gave it back cut to 1,993. It is taken, kept with its breaks as LF, and shown whole."""
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = sup.open_case(level="yellow")
+    dispatch = sup.page.locator("form[aria-labelledby='act-dispatch']")
+    dispatch.locator("select[name=department]").select_option("labour_inspection")
+    note = "\n".join(["已电话核实" + "情" * 244] * 7 + ["转监察大队跟进" + "况" * 243])
+    assert len(note) == 2000 and note.count("\n") == 7
+    area = dispatch.locator("textarea[name=note]")
+    area.fill(note)
+    # the box took it all: as long as its limit, and not too long for it
+    assert area.evaluate("area => [area.value.length, area.validity.valid]") == [2000, True]
+    with sup.page.expect_request(lambda r: r.url.endswith("/act")) as sent:
+        dispatch.get_by_role("button").click()
+    sup.page.wait_for_load_state()
+    assert "%0D%0A" in str(sent.value.post_data)  # what a browser sends for a line break
+    assert sup.page.locator("#form-error").count() == 0
+    assert console_service.case_state(warning_id)[:2] == ("dispatched", "labour_inspection")
+    (stored,) = console_service.sql(
+        "SELECT detail FROM warning_history WHERE warning_id = ? AND event = 'disposition'",
+        warning_id,
+    )[0]
+    assert json.loads(stored)["note"] == note
+    shown = sup.page.locator("ol.timeline .note-text").last
+    assert shown.inner_text() == note
 
 
 def test_a_note_with_a_direction_override_is_given_back_without_it(
