@@ -415,7 +415,8 @@ class FeedbackCreate(BaseModel):
     note: Annotated[str, Field(max_length=NOTE_MAX_CHARS, pattern=PLAIN_TEXT)] | None = None
     expected_version: Annotated[int, Field(ge=1)] | None = Field(
         default=None,
-        description="The warning's version the step was decided on; 409 if it changed since.",
+        description="The warning's version the step was decided on; 409 if it changed since, "
+        "or if the warning has not reached it.",
     )
 
 

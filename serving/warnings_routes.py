@@ -47,7 +47,8 @@ _DECISIONS = 3
 _CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {
         "model": schemas.ErrorResponse,
-        "description": "Transition not allowed, or the warning changed since it was read",
+        "description": "Transition not allowed, or `expected_version` is not the warning's: "
+        "it changed since it was read, or has not reached the version sent",
     }
 }
 
@@ -90,6 +91,18 @@ def _stale(warning: dict[str, Any]) -> StaleWarning:
     return StaleWarning(
         warning["id"], int(warning["version"]), str(last.get("actor", "unknown")), last.get("at")
     )
+
+
+def _version_ahead(warning: dict[str, Any], version: int) -> JSONResponse:
+    """The 409 of an `expected_version` the warning has not reached: nobody read it, so it is
+    not a stale read ("changed since you read it" would be false); `detail` names the field."""
+    message = (
+        f"expected_version {version} is ahead of the warning's current version "
+        f"{warning['version']}: no one has read that version; read the warning again "
+        f"(GET /v1/warnings/{warning['id']}) and send its version"
+    )
+    ahead = {"type": "version_ahead", "loc": ["body", "expected_version"], "msg": message}
+    return JSONResponse({"error": message, "detail": [ahead]}, status_code=409)
 
 
 def _look(service: Any, actor: Actor, action: str, warning: dict[str, Any]) -> None:
@@ -355,6 +368,8 @@ def _feedback_step(
     # caller who sent a version is held to it; one who did not, to the warning's holder
     # (status, department) only, so a re-score landing meanwhile does not refuse the step
     decided_on = int(warning["version"])
+    if feedback.expected_version is not None and feedback.expected_version > decided_on:
+        return _version_ahead(warning, feedback.expected_version)
     if feedback.expected_version not in (None, decided_on):
         return JSONResponse({"error": str(_stale(warning))}, status_code=409)
     guard = _write_guard(warning, feedback.expected_version)

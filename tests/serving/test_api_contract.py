@@ -503,3 +503,41 @@ def test_a_date_range_that_ends_before_it_starts_is_refused(served: Served) -> N
     error = _refused_query(reversed_range, "date_from")
     assert "2024-03-01" in error and "date_to" in error and "2024-02-01" in error, error
     assert one_day.status_code == 200, one_day.text
+
+
+def test_an_expected_version_the_warning_never_had_is_not_a_stale_read(served: Served) -> None:
+    """`expected_version` 99 on a warning at version 1 answered 409 "changed since you read it
+    (now version 1...)": nobody read version 99. The answer says the version is ahead of the
+    current one and names the field; a version older than the warning's is the stale read's.
+    Both are the 409 of a version that is not the warning's (the document's, and what a
+    client checking the schema takes for a valid request refused by the warning's state)."""
+    from .test_service import as_records, materialized
+
+    task = "dispute-escalation"
+    records = as_records(task, materialized(served, task).head(100))
+    for i, record in enumerate(records):  # units of their own: no other test steps them
+        record["entity_id"] = f"version-ahead-{i}"
+    headers = served.headers("every")
+    with served.client() as client:
+        scored = client.post(f"/v1/{task}/score", json={"records": records}, headers=headers)
+        warning_id = next(r["warning_id"] for r in scored.json()["results"] if r["warning_id"])
+        path = f"/v1/warnings/{warning_id}/feedback"
+        version = client.get(f"/v1/warnings/{warning_id}", headers=headers).json()["version"]
+
+        def step(expected: int) -> httpx.Response:
+            body = {"status": "dispatched", "department": "tax", "expected_version": expected}
+            return client.post(path, json=body, headers=headers)
+
+        ahead = step(version + 98)
+        assert ahead.status_code == 409, ahead.text
+        assert [e["loc"] for e in ahead.json()["detail"]] == [["body", "expected_version"]]
+        error = ahead.json()["error"]
+        assert f"{version + 98} is ahead of the warning's current version {version}" in error
+        assert "changed since" not in error, error
+        assert client.get(f"/v1/warnings/{warning_id}", headers=headers).json()["version"] == (
+            version
+        )
+        assert step(version).status_code == 200
+        stale = step(version)
+    assert stale.status_code == 409 and "changed since you read it" in stale.json()["error"]
+    assert "ahead" not in stale.json()["error"], stale.text
