@@ -36,6 +36,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # a docstring's paragraphs reflow to the terminal's width: its own line breaks (at 96
+    # columns in the code) broke an 80-column terminal's lines in two
+    rich_markup_mode="markdown",
 )
 
 
