@@ -4,7 +4,8 @@ Runs before BentoML or FastAPI parse a byte, in this order: credentials (an API 
 `rk_...` or a person's session token `rs_...`; 401), the route from the one routing table
 (`routes.ROUTES`; 404, or 405 with `Allow`), the policy for the route's action (`policy.decide`;
 403 with the rule's sentence), query parameters the route does not read or that repeat (400),
-then for bodies the JSON content type (415) and the size limit (413). The `Actor` is left in
+then for bodies the JSON content type (415), the size limit (413) and a leading byte order
+mark (400, as a body that is not JSON). The `Actor` is left in
 `scope["state"]` for the handlers, which apply the per-warning part of the policy. `HEAD` on a
 GET route is answered as that GET (checked, audited and answered alike) without its body. Unhandled
 errors become a JSON 500 without a stack trace; a warnings store that does not answer, a 503
@@ -27,7 +28,7 @@ from models.settings import get_settings
 from serving.auth import AuthError, KeyRing
 from serving.encoding import outage_response
 from serving.policy import Actor, decide
-from serving.routes import ANSWER_HEADERS, Route, find
+from serving.routes import ANSWER_HEADERS, Route, find, invalid_input
 from serving.sessions import TOKEN_PREFIX, SessionInvalid
 from serving.store import is_outage
 from serving.store.common import WARNING_ID
@@ -98,6 +99,16 @@ async def _audit_refusal(
 
 
 _JSON = b"application/json"
+#: UTF-8's byte order mark: JSON sent over a network carries none (RFC 8259, 8.1). FastAPI's
+#: reader skipped it and pydantic's (the score routes') refuses it; refused here for all.
+_BOM = b"\xef\xbb\xbf"
+#: Its refusal: the 400 of a body that is not JSON (`routes.invalid_input`), as on every route.
+_BOM_REFUSED = {
+    "type": "json_invalid",
+    "loc": ("body", 0),
+    "msg": "JSON decode error: the body starts with a byte order mark (U+FEFF); send UTF-8 "
+    "JSON without one",
+}
 
 
 class _BodyTooLarge(Exception):
@@ -196,6 +207,9 @@ class RequestGuard:
                 body = await self._read_body(receive)
             except _BodyTooLarge:
                 await send_json(send, 413, self._too_large())
+                return
+            if body.startswith(_BOM):
+                await invalid_input([_BOM_REFUSED])(scope, receive, send)
                 return
             receive = _replay(body, receive)
             if header(scope, b"content-type") is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -177,6 +177,11 @@ async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONRes
 
 @api.exception_handler(RequestValidationError)
 async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's refusals of invalid input, as `invalid_input` words them."""
+    return invalid_input(exc.errors())
+
+
+def invalid_input(errors: Sequence[Mapping[str, Any]]) -> JSONResponse:
     """Invalid input: 422 naming each field (400 for a body that is not JSON at all), in the
     documented error shape.
 
@@ -184,7 +189,6 @@ async def _invalid_request(_request: Request, exc: RequestValidationError) -> JS
     NaN that Python's JSON reader took and no JSON answer can carry (FastAPI's own handler
     failed on it with a 500).
     """
-    errors = exc.errors()
     detail = [
         {"type": error["type"], "loc": list(error["loc"]), "msg": _message(error)}
         for error in errors

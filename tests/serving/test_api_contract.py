@@ -541,3 +541,31 @@ def test_an_expected_version_the_warning_never_had_is_not_a_stale_read(served: S
         stale = step(version)
     assert stale.status_code == 409 and "changed since you read it" in stale.json()["error"]
     assert "ahead" not in stale.json()["error"], stale.text
+
+
+def _json_invalid(answer: httpx.Response) -> str:
+    """The 400 every route gives a body that is not JSON, in the one error shape; its sentence."""
+    assert answer.status_code == 400, answer.text
+    body = answer.json()
+    assert set(body) == {"error", "detail"}, body
+    assert [error["type"] for error in body["detail"]] == ["json_invalid"], body
+    return str(body["error"])
+
+
+def test_a_body_with_a_byte_order_mark_is_refused_alike_on_every_route(served: Served) -> None:
+    """The score route refused a body starting with UTF-8's byte order mark and the feedback
+    route took it: one guard now refuses it on every body route, in the same 400."""
+    warning = "/v1/warnings/W-" + "0" * 32
+    bodies = {
+        f"{warning}/feedback": {"status": "in_progress"},
+        "/v1/wage-arrears/score": {"entity_ids": ["x"]},
+        f"{warning}/reveal": {"purpose": "checking the case file"},
+        "/v1/session": {"name": "nobody", "password": "a long enough password"},
+        "/v1/admin/reload": {},
+    }
+    headers = {**served.headers("every"), "Content-Type": "application/json"}
+    with served.client() as client:
+        for path, body in bodies.items():
+            content = b"\xef\xbb\xbf" + json.dumps(body).encode()
+            error = _json_invalid(client.post(path, content=content, headers=headers))
+            assert "byte order mark" in error, (path, error)
