@@ -11,6 +11,7 @@ only the warnings dispatched to their department), and every look is an audit ro
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -74,6 +75,20 @@ def _invalid_query(name: str, kind: str, message: str) -> RequestValidationError
     can say so): refused by the `/v1` app's handler as a malformed filter is, a 422 whose
     sentence and `detail` name the parameter."""
     return RequestValidationError([{"type": kind, "loc": ("query", name), "msg": message}])
+
+
+async def _json_if_any(request: Request) -> None:
+    """A route that reads nothing from its body still takes only JSON there: one that is not
+    gets the 400 every body route gives it (FastAPI parses no body for a route without one)."""
+    body = await request.body()
+    if not body:
+        return
+    try:
+        json.loads(body)
+    except ValueError as exc:  # not JSON, or bytes that are no text
+        position = exc.pos if isinstance(exc, json.JSONDecodeError) else 0
+        error = {"type": "json_invalid", "loc": ("body", position), "msg": "JSON decode error"}
+        raise RequestValidationError([error]) from None
 
 
 def _refused(decision: Decision) -> JSONResponse:
@@ -161,6 +176,7 @@ def list_models(service: Service) -> schemas.ModelsResponse:
     action="reload",
     response_model=schemas.ReloadResponse,
     responses=_ERRORS,
+    dependencies=[Depends(_json_if_any)],
 )
 def admin_reload(service: Service, request: Request) -> schemas.ReloadResponse:
     """Load each task's current champion; a task whose load fails keeps its old model."""

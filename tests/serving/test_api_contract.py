@@ -569,3 +569,21 @@ def test_a_body_with_a_byte_order_mark_is_refused_alike_on_every_route(served: S
             content = b"\xef\xbb\xbf" + json.dumps(body).encode()
             error = _json_invalid(client.post(path, content=content, headers=headers))
             assert "byte order mark" in error, (path, error)
+
+
+def test_a_malformed_body_to_the_reload_route_is_refused_like_on_the_others(
+    served: Served,
+) -> None:
+    """`POST /v1/admin/reload` reads no body, so it took any text sent as JSON (and reloaded);
+    a body that is present is JSON there too, else the 400 every route gives."""
+    headers = {**served.headers("operator"), "Content-Type": "application/json"}
+    with served.client() as client:
+        for content in (b'{"status": ', b"not json", b"\xff\xfe"):
+            _json_invalid(client.post("/v1/admin/reload", content=content, headers=headers))
+        typed = client.post(
+            "/v1/admin/reload", content=b"x", headers={**headers, "Content-Type": "text/plain"}
+        )
+        bodiless = client.post("/v1/admin/reload", headers=headers)
+        an_object = client.post("/v1/admin/reload", json={}, headers=headers)
+    assert typed.status_code == 415, typed.text
+    assert bodiless.status_code == an_object.status_code == 200, (bodiless.text, an_object.text)
