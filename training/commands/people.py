@@ -19,7 +19,10 @@ import typer
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from serving.store import WarningStore
+    from serving.store.people import UserRecord
 
 CLI_ACTOR = "system:cli"
 
@@ -123,6 +126,18 @@ def store_purge(
     )
 
 
+def _change_account(change: Callable[[WarningStore], UserRecord]) -> UserRecord:
+    """One change to an account in the store; a refusal is one line and exit 2."""
+    from serving.store import PeopleError, UserNotFound
+
+    with user_errors():
+        try:
+            with open_store() as store:
+                return change(store)
+        except (PeopleError, UserNotFound) as exc:
+            raise UserError(str(exc)) from None
+
+
 def register(app: typer.Typer) -> None:
     """Add this family's commands to the app."""
 
@@ -184,27 +199,13 @@ def register(app: typer.Typer) -> None:
     @users_app.command("disable")
     def users_disable(name: str = typer.Argument(..., help="Sign-in name.")) -> None:
         """Disable an account (kept for the record; it can no longer sign in)."""
-        from serving.store import PeopleError, UserNotFound
-
-        with user_errors():
-            try:
-                with open_store() as store:
-                    user = store.disable_user(name, actor=CLI_ACTOR)
-            except (PeopleError, UserNotFound) as exc:
-                raise UserError(str(exc)) from None
+        user = _change_account(lambda store: store.disable_user(name, actor=CLI_ACTOR))
         typer.echo(f"disabled {user.name}")
 
     @users_app.command("enable")
     def users_enable(name: str = typer.Argument(..., help="Sign-in name.")) -> None:
         """Let a disabled account sign in again (password and department unchanged)."""
-        from serving.store import PeopleError, UserNotFound
-
-        with user_errors():
-            try:
-                with open_store() as store:
-                    user = store.enable_user(name, actor=CLI_ACTOR)
-            except (PeopleError, UserNotFound) as exc:
-                raise UserError(str(exc)) from None
+        user = _change_account(lambda store: store.enable_user(name, actor=CLI_ACTOR))
         typer.echo(f"enabled {user.name}")
 
     @users_app.command("reset-password")
@@ -215,15 +216,9 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Set a new password and lift a lockout."""
-        from serving.store import PeopleError, UserNotFound
-
         with user_errors():
             password = read_password(password_stdin)
-            try:
-                with open_store() as store:
-                    user = store.reset_password(name, password, actor=CLI_ACTOR)
-            except (PeopleError, UserNotFound) as exc:
-                raise UserError(str(exc)) from None
+        user = _change_account(lambda store: store.reset_password(name, password, actor=CLI_ACTOR))
         typer.echo(f"password reset for {user.name}")
         if user.disabled_at is not None:
             typer.echo(
