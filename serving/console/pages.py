@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -49,7 +49,13 @@ from serving.console.queries import (
     QueueFilters,
 )
 from serving.console.sessions import COOKIE, PRE_COOKIE, tokens_match
-from serving.policy import allowed_transitions, decide, visible_scope
+from serving.policy import (
+    VisibleScope,
+    allowed_transitions,
+    decide,
+    owned_tasks,
+    visible_scope,
+)
 from serving.store import WarningNotFound
 from serving.store.common import WARNING_ID
 from serving.store.deadlines import DEADLINE_OF_STATUS
@@ -590,6 +596,9 @@ def dashboard(console: Console, request: Request, visit: Visit, _form: FormData 
         console.department_name(code, visit.lang) for code in sorted(scope.departments)
     )
     month, volumes = console.queries.month_volume(scope, datetime.now(UTC))
+    # read fresh, not from the minute's cache: an administrator's new capacity shows at once
+    departments = console.store.list_departments()
+    in_view = departments_in_view(scope, departments)
     return console.render(
         "console/dashboard.html",
         visit.lang,
@@ -598,7 +607,10 @@ def dashboard(console: Console, request: Request, visit: Visit, _form: FormData 
         section="dashboard",
         tasks=rows,
         month=month.strftime("%Y-%m"),
-        capacity=_capacity_rows(console, visit, volumes),
+        capacity=capacity_rows(
+            departments, volumes, visit.lang, visit.t("dash.unlisted"), in_view=in_view
+        ),
+        outside_view=_outside_view(in_view, departments),
         scope_text=_scope_text(console, visit),
         own_departments=own,
         open_statuses=STATUSES[:-1],
@@ -607,20 +619,52 @@ def dashboard(console: Console, request: Request, visit: Visit, _form: FormData 
     )
 
 
-def _capacity_rows(console: Console, visit: Visit, volumes: dict[str, int]) -> list[dict[str, Any]]:
-    """This month's volume against capacity for each department that has either."""
-    # read fresh, not from the minute's cache: an administrator's new capacity shows at once
-    departments = console.store.list_departments()
-    return capacity_rows(departments, volumes, visit.lang, visit.t("dash.unlisted"))
+def departments_in_view(
+    scope: VisibleScope, departments: list[dict[str, Any]]
+) -> frozenset[str] | None:
+    """The departments whose month `scope` sees whole (None: every one, the city's view).
+
+    A department holds the warnings dispatched to it and, not dispatched, those of the tasks
+    it owns. A view takes them all in when it holds the department (its dispatched warnings)
+    and every task the department owns, or every task the department handles (the console
+    dispatches a task only to a department that handles it). A view that sees only part of a
+    department's warnings would show a part as the department's month: a 0 where it has 3.
+    """
+    if scope.everything:
+        return None
+    return frozenset(
+        row["code"]
+        for row in departments
+        if owned_tasks(row["code"]) <= scope.tasks
+        and (row["code"] in scope.departments or set(row.get("tasks") or ()) <= scope.tasks)
+    )
+
+
+def _outside_view(in_view: frozenset[str] | None, departments: list[dict[str, Any]]) -> str:
+    """Whose month the capacity table leaves out, for the page to say: "" (nobody's), "some"
+    or "all" departments'."""
+    if in_view is None or all(row["code"] in in_view for row in departments):
+        return ""
+    return "some" if in_view else "all"
 
 
 def capacity_rows(
-    departments: list[dict[str, Any]], volumes: Mapping[str, int], lang: str, unlisted: str
+    departments: list[dict[str, Any]],
+    volumes: Mapping[str, int],
+    lang: str,
+    unlisted: str,
+    *,
+    in_view: Collection[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Each department's volume (warnings it holds) against its capacity, for those with
     either; a department stored by either name counts as its code. Cases dispatched over the
     API to a name no department has (kept as sent) add up in one last row, `unlisted`, so the
-    rows add up to the month's warnings."""
+    rows add up to the month's warnings.
+
+    `in_view`: the departments whose month the viewer sees whole (`departments_in_view`;
+    None: all of them). The others are left out, and so is the `unlisted` row, rather than
+    showing the part the viewer sees as their figure.
+    """
     listed = {row["code"] for row in departments}
     by_code: dict[str, int] = {}
     elsewhere = 0
@@ -633,6 +677,8 @@ def capacity_rows(
     rows = []
     for row in departments:
         volume, capacity = by_code.get(row["code"], 0), row["capacity"]
+        if in_view is not None and row["code"] not in in_view:
+            continue
         if not volume and capacity is None:
             continue
         rows.append(
@@ -644,7 +690,7 @@ def capacity_rows(
                 "over": capacity is not None and volume > capacity,
             }
         )
-    if elsewhere:
+    if elsewhere and in_view is None:
         rows.append(
             {
                 "code": "unlisted",

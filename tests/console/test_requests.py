@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -215,6 +216,118 @@ def test_dashboard_sets_this_months_volume_against_capacity(
         row = page.split('id="capacity-labour_inspection"', 1)[1].split("</tr>", 1)[0]
         assert f'<td class="num">{held}</td>' in row
         assert "超出能力" in row
+    finally:
+        console_service.sql(
+            "UPDATE departments SET capacity = NULL WHERE code = 'labour_inspection'"
+        )
+
+
+@contextmanager
+def _session_of(console_service: Console, name: str) -> Iterator[tuple[httpx.Client, str]]:
+    """An HTTP client signed in as `name`, and the session's CSRF token."""
+    with httpx.Client(
+        base_url=console_service.url, follow_redirects=False, timeout=30, verify=LOOPBACK_TLS
+    ) as client:
+        token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
+        signed = client.post(
+            "/console/sign-in",
+            data={"name": name, "password": PASSWORD, "csrf": token, "next": "/console/queue"},
+        )
+        assert signed.status_code == 303
+        csrf = console_service.sql(
+            "SELECT csrf FROM console_sessions WHERE user_name = ? AND ended_at IS NULL "
+            "ORDER BY created_at DESC LIMIT 1",
+            name,
+        )[0][0]
+        yield client, csrf
+
+
+def _this_month(console_service: Console, condition: str) -> int:
+    """The warnings raised this month (city time) that meet `condition`, counted in SQL."""
+    month_start = (
+        datetime.now(CITY_TIME)
+        .replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        .astimezone(UTC)
+        .replace(tzinfo=None)
+    )
+    return int(
+        console_service.sql(
+            f"SELECT count(*) FROM warnings WHERE created_at >= ? AND ({condition})",
+            month_start.isoformat(sep=" "),
+        )[0][0]
+    )
+
+
+def test_a_departments_month_seen_only_in_part_is_not_shown_as_its_month(
+    signed_in: tuple[httpx.Client, str], console_service: Console
+) -> None:
+    """An anti-fraud supervisor saw `劳动保障监察大队 0 / 40` on the dashboard while the brigade
+    held cases this month: only the anti-fraud cases there, none, were counted. A department
+    whose warnings the viewer cannot all see is left out, and the page says why; the
+    viewer's own department shows its exact month, and the county centre's supervisor, who
+    sees every wage-arrears case, still sees the brigade's."""
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    client, csrf = signed_in
+    warning_id, version = console_service.sql(
+        "SELECT id, version FROM warnings WHERE status = 'open' AND task = 'wage-arrears' "
+        "ORDER BY score LIMIT 1"
+    )[0]
+    sent = client.post(
+        f"/console/cases/{warning_id}/act",
+        data={
+            "csrf": csrf,
+            "transition": "dispatch",
+            "department": "labour_inspection",
+            "version": str(version),
+        },
+    )
+    assert sent.status_code == 303
+    with WarningStore.from_settings(get_settings()) as store:
+        store.create_user(
+            "fraud.sup", department="anti_fraud", role="supervisor", password=PASSWORD
+        )
+    console_service.sql("UPDATE departments SET capacity = 40 WHERE code = 'labour_inspection'")
+    try:
+        brigade = _this_month(
+            console_service, "department = 'labour_inspection' AND status != 'open'"
+        )
+        assert brigade >= 1
+        county = client.get("/console/dashboard").text
+        row = county.split('id="capacity-labour_inspection"', 1)[1].split("</tr>", 1)[0]
+        assert f'<td class="num">{brigade}</td><td class="num">40</td>' in row
+        own = _this_month(
+            console_service,
+            "(status != 'open' AND department = 'anti_fraud') OR "
+            "((status = 'open' OR department IS NULL) AND task = 'telecom-fraud')",
+        )
+        assert own >= 1
+        with _session_of(console_service, "fraud.sup") as (fraud, fraud_csrf):
+            for lang, why in (
+                ("zh", "其他部门本月的预警数不在您的查看范围内"),
+                ("en", "figures for the month are outside your view"),
+            ):
+                switched = fraud.post(
+                    "/console/lang",
+                    data={"lang": lang, "next": "/console/dashboard", "csrf": fraud_csrf},
+                )
+                assert switched.status_code == 303
+                page = fraud.get("/console/dashboard").text
+                assert 'id="capacity-labour_inspection"' not in page
+                assert 'id="capacity-county_centre"' not in page  # it holds wage-arrears too
+                assert 'id="capacity-outside-view"' in page and why in page
+                row = page.split('id="capacity-anti_fraud"', 1)[1].split("</tr>", 1)[0]
+                assert f'<td class="num">{own}</td>' in row
+        # an officer sees the cases dispatched to the centre, not those waiting there: no
+        # department's month is theirs to see, and the page says that, not "no warnings"
+        with _session_of(console_service, "fraud") as (officer, officer_csrf):
+            officer.post(
+                "/console/lang", data={"lang": "zh", "next": "/console/queue", "csrf": officer_csrf}
+            )
+            page = officer.get("/console/dashboard").text
+            assert 'id="capacity-anti_fraud"' not in page and "本月尚无预警" not in page
+            assert "各部门本月的预警数不在您的查看范围内" in page
     finally:
         console_service.sql(
             "UPDATE departments SET capacity = NULL WHERE code = 'labour_inspection'"

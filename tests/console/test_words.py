@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from serving.console.case import age_text, note_preview, timeline, waterfall_note
 from serving.console.i18n import Messages
-from serving.console.pages import capacity_rows
+from serving.console.pages import capacity_rows, departments_in_view
 
 
 def test_a_timelines_steps_are_worded_alike() -> None:
@@ -128,3 +128,38 @@ def test_the_model_report_names_districts_as_the_console_does() -> None:
     for code, (english, chinese) in DISTRICT_WORDS.items():
         assert Messages("en")(f"district.{code}") == english, code
         assert Messages("zh")(f"district.{code}") == chinese, code
+
+
+def test_a_month_seen_in_part_is_not_shown_as_a_departments_month() -> None:
+    """An anti-fraud supervisor saw the labour inspection brigade at 0 of 40 this month while it
+    held 3: only the anti-fraud cases there were counted. A department's row is shown only to
+    a view that takes in all its warnings (the department's own, or every task it handles);
+    the names no department has are a row of the city's view alone."""
+    from serving.policy import VisibleScope
+
+    departments = [
+        {"code": "anti_fraud", "tasks": ["telecom-fraud"], "capacity": 30},
+        {"code": "bank", "tasks": ["telecom-fraud"], "capacity": None},
+        {"code": "county_centre", "tasks": ["wage-arrears", "telecom-fraud"], "capacity": None},
+        {"code": "labour_inspection", "tasks": ["wage-arrears"], "capacity": 40},
+    ]
+    departments = [{**row, "name_zh": row["code"], "name_en": row["code"]} for row in departments]
+    fraud_supervisor = VisibleScope(
+        departments=frozenset({"anti_fraud"}), tasks=frozenset({"telecom-fraud"})
+    )
+    in_view = departments_in_view(fraud_supervisor, departments)
+    assert in_view == {"anti_fraud", "bank"}
+    seen = {"anti_fraud": 5, "bank": 1, "Ministry of Magic": 1}  # none at labour inspection
+    rows = capacity_rows(departments, seen, "zh", "未登记", in_view=in_view)
+    assert [(r["code"], r["volume"], r["capacity"]) for r in rows] == [
+        ("anti_fraud", 5, 30),
+        ("bank", 1, None),
+    ]
+    # an officer sees the cases dispatched to their department, not those waiting there
+    fraud_officer = VisibleScope(departments=frozenset({"anti_fraud"}))
+    assert departments_in_view(fraud_officer, departments) == frozenset()
+    inspector = VisibleScope(departments=frozenset({"labour_inspection"}))
+    assert departments_in_view(inspector, departments) == {"labour_inspection"}
+    assert departments_in_view(VisibleScope(everything=True), departments) is None
+    city = capacity_rows(departments, seen, "zh", "未登记", in_view=None)
+    assert [r["code"] for r in city] == ["anti_fraud", "bank", "labour_inspection", "unlisted"]
