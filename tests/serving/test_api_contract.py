@@ -250,16 +250,9 @@ def test_case_answers_are_never_cached_and_the_page_carries_the_security_headers
     headers the house's pages carry (`nosniff`, referrer policy, framing refused: a meta tag
     cannot refuse framing). Score answers (units' scores, reasons and warning ids) and the
     guard's own refusals went out without them too."""
-    from .test_service import as_records, materialized
-
-    task = "dispute-escalation"
-    records = as_records(task, materialized(served, task).head(100))
-    for i, record in enumerate(records):  # units of their own: no other test lists them
-        record["entity_id"] = f"no-store-{i}"
     headers = served.headers("every")
     with served.client() as client:
-        scored = client.post(f"/v1/{task}/score", json={"records": records}, headers=headers)
-        warning_id = next(r["warning_id"] for r in scored.json()["results"] if r["warning_id"])
+        scored, warning_id = _own_warning(served, client, "no-store")
         path = f"/v1/warnings/{warning_id}"
         answers = {
             "score": scored,
@@ -329,16 +322,9 @@ def test_the_department_filter_takes_a_code_or_either_name_like_dispatching(
     """Dispatching takes a department's code or either name and stores the code; the listing
     compared the filter with the stored code as typed, so `?department=税务局` (the name the
     case was dispatched with) listed nothing."""
-    from .test_service import as_records, materialized
-
-    task = "dispute-escalation"
-    records = as_records(task, materialized(served, task).head(100))
-    for i, record in enumerate(records):
-        record["entity_id"] = f"by-name-{i}"
     headers = served.headers("every")
     with served.client() as client:
-        scored = client.post(f"/v1/{task}/score", json={"records": records}, headers=headers)
-        warning_id = next(r["warning_id"] for r in scored.json()["results"] if r["warning_id"])
+        _, warning_id = _own_warning(served, client, "by-name")
         dispatched = client.post(
             f"/v1/warnings/{warning_id}/feedback",
             json={"status": "dispatched", "department": "税务局"},
@@ -456,6 +442,21 @@ def test_bodies_are_read_alike_on_every_route_and_refusals_are_sentences(served:
         assert "\\u" not in answer.text and "^[" not in answer.text, answer.text
 
 
+def _own_warning(served: Served, client: httpx.Client, prefix: str) -> tuple[httpx.Response, str]:
+    """A score of 100 disputes under ids of the test's own (`prefix-N`: no other test lists or
+    steps them) and the first warning it raised."""
+    from .test_service import as_records, materialized
+
+    task = "dispute-escalation"
+    records = as_records(task, materialized(served, task).head(100))
+    for i, record in enumerate(records):
+        record["entity_id"] = f"{prefix}-{i}"
+    scored = client.post(
+        f"/v1/{task}/score", json={"records": records}, headers=served.headers("every")
+    )
+    return scored, next(r["warning_id"] for r in scored.json()["results"] if r["warning_id"])
+
+
 def _refused_query(answer: httpx.Response, parameter: str) -> str:
     """The 422 a malformed filter gets, naming `parameter`; its sentence."""
     assert answer.status_code == 422, answer.text
@@ -511,16 +512,9 @@ def test_an_expected_version_the_warning_never_had_is_not_a_stale_read(served: S
     current one and names the field; a version older than the warning's is the stale read's.
     Both are the 409 of a version that is not the warning's (the document's, and what a
     client checking the schema takes for a valid request refused by the warning's state)."""
-    from .test_service import as_records, materialized
-
-    task = "dispute-escalation"
-    records = as_records(task, materialized(served, task).head(100))
-    for i, record in enumerate(records):  # units of their own: no other test steps them
-        record["entity_id"] = f"version-ahead-{i}"
     headers = served.headers("every")
     with served.client() as client:
-        scored = client.post(f"/v1/{task}/score", json={"records": records}, headers=headers)
-        warning_id = next(r["warning_id"] for r in scored.json()["results"] if r["warning_id"])
+        _, warning_id = _own_warning(served, client, "version-ahead")
         path = f"/v1/warnings/{warning_id}/feedback"
         version = client.get(f"/v1/warnings/{warning_id}", headers=headers).json()["version"]
 
