@@ -217,14 +217,20 @@ _FORM_TARGET = re.compile(rf"^{PREFIX}/cases/(?P<case>[^/?#]+)/(?:act|reveal)(?:
 
 def safe_next(value: str | None) -> str:
     """A page to return to after sign-in or a language switch: only a console path, never
-    another site, and a page a GET can open (a case's form address gives the case page)."""
+    another site, and a page a GET can open (a case's form address gives the case page);
+    the queue for anything else."""
+    return _console_page(value) or f"{PREFIX}/queue"
+
+
+def _console_page(value: str | None) -> str | None:
+    """`value` as a console page a GET can open (a case's form address: the case), or None."""
     if not value or not value.startswith(f"{PREFIX}/") or value.startswith("//"):
-        return f"{PREFIX}/queue"
+        return None
     if "\\" in value or any(ord(char) < 32 for char in value):
-        return f"{PREFIX}/queue"
+        return None
     path = unquote(re.split(r"[?#]", value, maxsplit=1)[0])
     if any(segment in (".", "..") for segment in path.split("/")):  # a browser resolves them:
-        return f"{PREFIX}/queue"  # /console/../v1/audit would leave the console
+        return None  # /console/../v1/audit would leave the console
     form_target = _FORM_TARGET.match(value)
     if form_target is not None:
         return f"{PREFIX}/cases/{form_target['case']}"
@@ -444,10 +450,11 @@ def _guarded(
     """Session, CSRF and account checks in front of every signed-in page."""
     session, why = console.sessions.check(request.cookies.get(COOKIE))
     if session is None:
-        asked = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        asked: str | None = request.url.path + (
+            f"?{request.url.query}" if request.url.query else ""
+        )
         if form is not None:  # a POST after the session ended: back to the form's page
-            asked = request.headers.get("referer", "") or f"{PREFIX}/queue"
-            asked = asked.split(str(request.base_url).rstrip("/"), 1)[-1]
+            asked = _form_page(request)
         query = {"next": safe_next(asked)}
         if why in ("idle", "absolute"):
             query["expired"] = "1"
@@ -474,6 +481,16 @@ def _guarded(
         )
         return error_page(console, request, visit, 403, visit.t("error.csrf"))
     return handler(console, request, visit, form)
+
+
+def _form_page(request: Request) -> str | None:
+    """The page a form was sent from: its Referer, when that is a console page of this site;
+    else, for a case's form, the case, whose id is in the form's address (a client may send
+    no Referer, or another site's); else None (the queue)."""
+    origin = str(request.base_url).rstrip("/")
+    referer = request.headers.get("referer", "")
+    page = _console_page(referer.removeprefix(origin)) if referer.startswith(f"{origin}/") else None
+    return page or _console_page(request.url.path if _FORM_TARGET.match(request.url.path) else None)
 
 
 def _user_named(console: Console, name: str) -> UserRecord | None:

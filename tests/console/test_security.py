@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -111,6 +112,60 @@ def test_a_step_sent_after_the_session_timed_out_is_said_to_be_unsaved(
     console_service.age_session(3600, "last_seen_at")
     sup.go("/console/queue")
     assert "未保存" not in sup.page.locator("main").inner_text()
+
+
+def test_a_step_sent_without_a_referer_after_the_time_out_returns_to_its_case(
+    person: Any, console_service: Console
+) -> None:
+    """A client that sends no Referer (or another site's) was sent back to the queue after
+    signing in again, while the page promised the case: the case's id is in the form's
+    address. A Referer of this console still decides, as a browser sends it."""
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = sup.open_case(level="yellow")
+    form = sup.page.locator("form[aria-labelledby='act-start']").or_(
+        sup.page.locator("form[aria-labelledby='act-dispatch']")
+    )
+    csrf = str(form.first.locator("input[name=csrf]").get_attribute("value"))
+    case_path = f"/console/cases/{warning_id}"
+    asked = {
+        "none": {},
+        "another site": {"Referer": f"https://elsewhere.example{case_path}"},
+        "outside the console": {"Referer": f"{console_service.url}/v1/warnings"},
+        "the queue": {"Referer": f"{console_service.url}/console/queue?level=red"},
+    }
+    landed = {}
+    location = ""
+    for why, headers in asked.items():
+        console_service.age_session(3600, "last_seen_at")
+        with session_client(console_service, sup) as client:
+            answer = client.post(
+                f"{case_path}/act",
+                data={"csrf": csrf, "transition": "dispatch", "department": "tax"},
+                headers=headers,
+            )
+        assert answer.status_code == 303, why
+        query = parse_qs(urlsplit(answer.headers["location"]).query)
+        assert query["expired"] == ["1"] and query["unsaved"] == ["1"], why
+        landed[why] = query["next"][0]
+        location = answer.headers["location"] if why == "none" else location
+        sup.sign_in("sup")  # a new session for the next form
+    assert landed == {
+        "none": case_path,
+        "another site": case_path,
+        "outside the console": case_path,
+        "the queue": "/console/queue?level=red",
+    }
+    assert console_service.case_state(warning_id)[0] == "open"
+    # and the sign-in page it leads to brings the person back to the case
+    sup.sign_out()
+    sup.go(location)
+    assert "刚才提交的操作未保存" in sup.page.locator("main").inner_text()
+    sup.page.locator("#name").fill("sup")
+    sup.page.locator("#password").fill(PASSWORD)
+    sup.page.locator("form.stack button[type=submit]").click()
+    sup.page.wait_for_load_state()
+    assert sup.page.url == console_service.url + case_path
 
 
 def test_a_note_with_a_script_shows_as_text(person: Any, console_service: Console) -> None:
