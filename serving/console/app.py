@@ -333,8 +333,8 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
 
     async def static(request: Request) -> Response:
         name = request.path_params["name"]
-        if name not in STATIC_FILES:
-            return secured(Response("not found", status_code=404, media_type="text/plain"))
+        if name not in STATIC_FILES:  # the console's 404 page, as for any unknown path
+            return await run_in_threadpool(_page_error, console(), request, 404)
         body = _static_body(name)
         response = secured(Response(body, media_type=STATIC_FILES[name]))
         response.headers["Cache-Control"] = "public, max-age=3600"

@@ -210,6 +210,34 @@ def test_an_unknown_console_page_answers_in_the_persons_language(
     assert "Traceback" not in stranger.page.content()
 
 
+def test_an_unknown_static_file_answers_the_consoles_404_page(
+    person: Any, console_service: Console
+) -> None:
+    """`/console/static/x` answered a bare English "not found": it answers the console's page,
+    in the person's language, with the headers of every page; the real files are still
+    served, and cached."""
+    sup = person()
+    sup.sign_in("sup")
+    answer = sup.go("/console/static/x")
+    assert answer.status == 404 and answer.headers["content-type"].startswith("text/html")
+    assert sup.page.locator("h1").inner_text() == "未找到"
+    assert "没有这个页面" in sup.page.locator("main").inner_text()
+    assert sup.page.locator("header nav").count() == 1  # inside the console's frame
+    with httpx.Client(base_url=console_service.url, timeout=30, verify=LOOPBACK_TLS) as client:
+        for path in ("no-such.css", "", "css/riskloop.css", "%2e%2e%2fqueue"):
+            stranger = client.get(f"/console/static/{path}?lang=en")
+            assert stranger.status_code == 404, path
+            assert "<h1>Not found</h1>" in stranger.text, path
+            assert stranger.headers["cache-control"] == "no-store"
+            assert stranger.headers["content-security-policy"].startswith("default-src 'self'")
+            assert stranger.headers["x-content-type-options"] == "nosniff"
+        assert client.head("/console/static/x").status_code == 404
+        for name, kind in (("riskloop.css", "text/css"), ("favicon.svg", "image/svg+xml")):
+            served = client.get(f"/console/static/{name}")
+            assert served.status_code == 200 and served.headers["content-type"].startswith(kind)
+            assert served.headers["cache-control"] == "public, max-age=3600"
+
+
 def test_over_long_sign_in_and_language_fields_are_a_400_not_a_500(
     console_service: Console,
 ) -> None:
