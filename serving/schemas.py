@@ -28,7 +28,13 @@ from pydantic.json_schema import JsonDict
 
 from features.catalog import FeatureDef
 from features.tasks import TASKS
-from serving.store.free_text import NOTE_MAX_CHARS, PLAIN_TEXT, PURPOSE_MAX_CHARS, REFUSED_CLASS
+from serving.store.free_text import (
+    NOTE_MAX_CHARS,
+    PLAIN_TEXT,
+    PURPOSE_MAX_CHARS,
+    REFUSED_CLASS,
+    plain_line_breaks,
+)
 from serving.store.people import MAX_PASSWORD_CHARS
 from serving.store.privacy import MIN_PURPOSE_CHARS
 
@@ -103,6 +109,10 @@ def _at_least_visible(n: int) -> str:
     edge = f"[^{_SPACE}{REFUSED_CLASS}]"
     return f"^[{_SPACE}]*{edge}[^{REFUSED_CLASS}]{{{n - 2},}}{edge}[{_SPACE}]*$"
 
+
+#: A note's or purpose's line breaks as the store keeps them, one LF each, as the console
+#: stores what a browser sends as CRLF (applied after the published limits are checked).
+_ONE_LF_A_BREAK = AfterValidator(plain_line_breaks)
 
 #: A reveal's purpose: `MIN_PURPOSE_CHARS` visible characters at least, none refused.
 PURPOSE_TEXT = _at_least_visible(MIN_PURPOSE_CHARS)
@@ -412,7 +422,9 @@ class FeedbackCreate(BaseModel):
         Field(default=None, description="Department code (or its English or Chinese name).")
     )
     outcome: Outcome | None = None
-    note: Annotated[str, Field(max_length=NOTE_MAX_CHARS, pattern=PLAIN_TEXT)] | None = None
+    note: (
+        Annotated[str, Field(max_length=NOTE_MAX_CHARS, pattern=PLAIN_TEXT), _ONE_LF_A_BREAK] | None
+    ) = None
     expected_version: Annotated[int, Field(ge=1)] | None = Field(
         default=None,
         description="The warning's version the step was decided on; 409 if it changed since, "
@@ -434,6 +446,7 @@ class RevealRequest(BaseModel):
             description=f"At least {MIN_PURPOSE_CHARS} characters besides leading and "
             "trailing white space; no control or bidirectional-override characters.",
         ),
+        _ONE_LF_A_BREAK,
     ]
 
 

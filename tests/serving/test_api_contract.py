@@ -581,3 +581,21 @@ def test_a_malformed_body_to_the_reload_route_is_refused_like_on_the_others(
         an_object = client.post("/v1/admin/reload", json={}, headers=headers)
     assert typed.status_code == 415, typed.text
     assert bodiless.status_code == an_object.status_code == 200, (bodiless.text, an_object.text)
+
+
+def test_a_notes_line_breaks_are_stored_as_the_console_stores_them(served: Served) -> None:
+    """A client that sends CRLF line breaks (as browsers and Windows tools do) has its note
+    kept with one LF a break, as the console keeps what a browser sends; the published limit
+    is checked on the text as sent."""
+    headers = served.headers("every")
+    with served.client() as client:
+        _, warning_id = _own_warning(served, client, "crlf-note")
+        typed = "第一行：已联系企业\r\n第二行：下周复核\r第三行"
+        stepped = client.post(
+            f"/v1/warnings/{warning_id}/feedback",
+            json={"status": "dispatched", "department": "tax", "note": typed},
+            headers=headers,
+        )
+        assert stepped.status_code == 200, stepped.text
+        history = client.get(f"/v1/warnings/{warning_id}", headers=headers).json()["history"]
+    assert history[-1]["note"] == "第一行：已联系企业\n第二行：下周复核\n第三行"
