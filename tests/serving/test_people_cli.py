@@ -169,6 +169,7 @@ def test_dates_on_the_command_line_are_the_citys_days(isolated_env: Path) -> Non
     with time_machine.travel(datetime(2026, 12, 4, 17, 30, tzinfo=UTC), tick=False):
         code, out, _ = _run("audit", "--actor", "system:check", "--since", "2026-12-05")
         assert code == 0 and [line.split("\t")[2] for line in out.splitlines()] == ["small_hours"]
+        assert out.startswith("2026-12-05T01:00:00+08:00\tsystem:check\tsmall_hours\t")
         code, out, err = _run("store", "purge", "--before", "2026-12-05", "--dry-run")
         assert code == 0, err
         code, _, err = _run("store", "purge", "--before", "2026-12-06")

@@ -84,9 +84,13 @@ def parse_day(text: str | None, option: str) -> datetime | None:
 
 
 def audit_line(row: dict[str, Any]) -> str:
-    """One audit row as one line: when, who, what, on which task, and its details."""
+    """One audit row as one line: when (the city's time, with its offset, as the console's
+    timelines and `--since` read it), who, what, on which task, and its details."""
+    from models.pages import CITY_TIME
+
+    at = datetime.fromisoformat(row["at"]).astimezone(CITY_TIME).isoformat()
     detail = json.dumps(row["detail"], ensure_ascii=False, sort_keys=True)
-    return f"{row['at']}\t{row['actor']}\t{row['action']}\t{row['task'] or '-'}\t{detail}"
+    return f"{at}\t{row['actor']}\t{row['action']}\t{row['task'] or '-'}\t{detail}"
 
 
 def store_purge(
@@ -238,7 +242,11 @@ def register(app: typer.Typer) -> None:
             "time with its zone.",
         ),
     ) -> None:
-        """Print the audit log's story in order: for one warning, or one actor's."""
+        """Print the audit log's story in order: for one warning, or one actor's.
+
+        One row a line, tab-separated: the time (the city's, UTC+8), the actor, the action, the
+        task and the details as JSON.
+        """
         with user_errors():
             if (warning is None) == (actor is None):
                 raise UserError("give exactly one of --warning ID or --actor NAME")
