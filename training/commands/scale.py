@@ -386,7 +386,11 @@ def check_champion(spec: TaskSpec, version: int) -> None:
 def import_champions(tasks: list[str]) -> list[str]:
     """Copy each task's champion from the MLflow registry into BentoML's model store; the tags.
 
-    A champion version already in the store is reused rather than copied again.
+    A champion already in the store is reused rather than copied again: the entry copied from
+    the same registered version of the same MLflow run. BentoML's store is shared by every
+    installation on the host, and version numbers restart with each registry: a version
+    number alone matched another registry's model, which the bento then served under this
+    champion's number.
     """
     import bentoml
 
@@ -401,12 +405,16 @@ def import_champions(tasks: list[str]) -> list[str]:
         if version is None:
             raise UserError(f"{spec.task} has no champion in the registry: train and promote first")
         check_champion(spec, version)  # before BentoML's store is touched
+        run_id = tracking.tracking_client().get_model_version(name, str(version)).run_id
+        origin = {"mlflow_version": str(version), "mlflow_run_id": str(run_id)}
         try:
             stored = bentoml.models.list(name)
         except bentoml.exceptions.NotFound:
             stored = []
         packaged = [
-            model for model in stored if model.info.labels.get("mlflow_version") == str(version)
+            model
+            for model in stored
+            if all(model.info.labels.get(key) == value for key, value in origin.items())
         ]
         if packaged:
             tags.append(str(packaged[0].tag))
@@ -414,7 +422,7 @@ def import_champions(tasks: list[str]) -> list[str]:
         model = bentoml.mlflow.import_model(
             name,
             f"models:/{name}/{version}",
-            labels={"task": spec.task, "alias": tracking.CHAMPION, "mlflow_version": str(version)},
+            labels={"task": spec.task, "alias": tracking.CHAMPION, **origin},
             metadata={"catalog_version": spec.catalog_version},
         )
         tags.append(str(model.tag))
