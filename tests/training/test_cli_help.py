@@ -27,3 +27,23 @@ def test_a_commands_help_paragraphs_fill_the_terminals_width(command: list[str])
     for lines in described:
         assert all(len(line) <= 80 for line in lines), lines
         assert all(len(line) >= 60 for line in lines[:-1]), lines
+
+
+@pytest.mark.parametrize(
+    ("command", "placeholder"),
+    [
+        ("generate", "<task>/<table>.parquet"),
+        ("generate", "<data dir>/city"),
+        ("build-dataset", "<task>/<table>.parquet"),
+        ("monitor", "reports/monitor/<task>.json"),
+        ("train", "<task>_units.parquet"),
+        ("report", "<task>-v<N>.html"),
+        ("screen", "<RISKLOOP_DATA_DIR>/city"),
+    ],
+)
+def test_placeholders_in_a_commands_help_are_shown(command: str, placeholder: str) -> None:
+    """Help is read as Markdown (its paragraphs reflow), where `<task>` alone is an HTML tag
+    and vanished: "Folder to write into (/.parquet, …)". Each placeholder is shown."""
+    result = CliRunner().invoke(app, [command, "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert placeholder in result.output, result.output

@@ -23,7 +23,7 @@ def generate(
     out: Path | None = typer.Option(
         None,
         "--out",
-        help="Folder to write into (<task>/<table>.parquet, truth/, manifest.json). Default: <data dir>/city, the data dir coming from RISKLOOP_DATA_DIR.",
+        help="Folder to write into (`<task>/<table>.parquet`, `truth/`, `manifest.json`). Default: `<data dir>/city`, the data dir coming from RISKLOOP_DATA_DIR.",
     ),
     rate_multiplier: float = typer.Option(
         1.0,

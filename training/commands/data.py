@@ -28,7 +28,7 @@ def build_dataset_command(
         ...,
         "--raw",
         help="Raw data folder: a city folder as `riskloop generate` writes it, or a department "
-        "export with the same <task>/<table>.parquet (or .csv) files.",
+        "export with the same `<task>/<table>.parquet` (or `.csv`) files.",
     ),
     out: Path = typer.Option(
         ...,

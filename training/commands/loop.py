@@ -52,7 +52,9 @@ def monitor(
         "midnight; or a time with its zone).",
     ),
     out: Path | None = typer.Option(
-        None, "--out", help="Where to write the JSON report (default: reports/monitor/<task>.json)."
+        None,
+        "--out",
+        help="Where to write the JSON report (default: `reports/monitor/<task>.json`).",
     ),
     threshold: float = typer.Option(
         DEFAULT_PSI_THRESHOLD, "--threshold", help="Exit 3 when any PSI is above this."

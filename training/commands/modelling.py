@@ -33,7 +33,7 @@ DatasetOption = Annotated[
 TruthOption = Annotated[
     Path | None,
     typer.Option(
-        "--truth", help="Folder with <task>_units.parquet truth files, for oracle metrics."
+        "--truth", help="Folder with `<task>_units.parquet` truth files, for oracle metrics."
     ),
 ]
 FeedbackOption = Annotated[

@@ -44,10 +44,10 @@ def report(
     raw: Path | None = typer.Option(
         None,
         "--raw",
-        help="Raw city folder to rebuild the test slice from; default <RISKLOOP_DATA_DIR>/city.",
+        help="Raw city folder to rebuild the test slice from; default `<RISKLOOP_DATA_DIR>/city`.",
     ),
     lang: str = typer.Option(
-        "both", "--lang", help="Edition: en, zh or both (<task>-v<N>.html and .zh.html)."
+        "both", "--lang", help="Edition: en, zh or both (`<task>-v<N>.html` and `.zh.html`)."
     ),
 ) -> None:
     """Write the model report (model card, performance, explanations, fairness, fidelity).

@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
 def screen_command(
     task: str = typer.Option(..., "--task", help=f"{names_in_words()}."),
     raw: Path | None = typer.Option(
-        None, "--raw", help="Raw city folder (default: <RISKLOOP_DATA_DIR>/city)."
+        None, "--raw", help="Raw city folder (default: `<RISKLOOP_DATA_DIR>/city`)."
     ),
     as_of: str | None = typer.Option(
         None, "--as-of", help="Screening date YYYY-MM-DD (default: the newest the tables allow)."
