@@ -722,16 +722,25 @@ def _monitor(path: Any, task: str, lang: Lang) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     spec = get_spec(task)
-    labels = []
-    for name in report.get("drifted") or []:
-        try:
-            feature = spec.feature(str(name))
-        except KeyError:  # a feature the served model no longer has: as recorded
-            labels.append(str(name))
-            continue
-        labels.append(feature.label_zh if lang == "zh" else feature.label_en)
+
+    def named(names: Any) -> str:
+        labels = []
+        for name in names or []:
+            if name == "score":  # the score's own distribution, as the monitor names it
+                labels.append(Messages(lang)("dash.score_distribution"))
+                continue
+            try:
+                feature = spec.feature(str(name))
+            except KeyError:  # a feature the served model no longer has: as recorded
+                labels.append(str(name))
+                continue
+            labels.append(feature.label_zh if lang == "zh" else feature.label_en)
+        return ("、" if lang == "zh" else ", ").join(labels)
+
     return {
         "drift": bool(report.get("drift")),
-        "drifted": ("、" if lang == "zh" else ", ").join(labels),
+        "drifted": named(report.get("drifted")),
+        # moved, not above the alarm (`riskloop monitor`'s "watch"; older reports hold none)
+        "watched": named(report.get("watched")),
         "when": case_view.local_time(when),
     }

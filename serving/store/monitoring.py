@@ -97,6 +97,22 @@ def psi(
     return float(((cur_share - ref_share) * np.log(cur_share / ref_share)).sum())
 
 
+#: Above it a PSI is worth a look ("watch"); above the drift threshold (0.25 by default) it
+#: raises the alarm. `psi`'s rule of thumb.
+WATCH_PSI = 0.1
+
+
+def psi_states(
+    figures: Mapping[str, float], threshold: float, not_alarmed: Iterable[str] = ()
+) -> tuple[list[str], list[str]]:
+    """The names whose PSI raises the alarm (above `threshold`), and those to watch (above
+    `WATCH_PSI`, not above `threshold`); a name in `not_alarmed`, or a NaN, is in neither."""
+    quiet = set(not_alarmed)
+    drifted = [n for n, v in figures.items() if n not in quiet and v > threshold]
+    watched = [n for n, v in figures.items() if n not in quiet and WATCH_PSI < v <= threshold]
+    return drifted, watched
+
+
 def recent_rows(
     frame: pd.DataFrame, share: float = 0.25, date_column: str = "as_of"
 ) -> pd.DataFrame:

@@ -118,8 +118,9 @@ def test_pages_are_clean_accessible_and_photographed(
     )
     viewer.go("/console/dashboard")
     panel = viewer.page.locator("section[aria-labelledby='h-wage-arrears'] .panel").nth(2)
-    expected = {"zh": ("发现漂移", "平稳"), "en": ("drift:", "quiet")}[lang]
-    assert expected[0 if monitor["drift"] else 1] in panel.inner_text()
+    expected = {"zh": ("发现漂移", "需关注", "平稳"), "en": ("drift:", "worth a look", "quiet")}
+    state = 0 if monitor["drift"] else 1 if monitor.get("watched") else 2
+    assert expected[lang][state] in panel.inner_text()
     viewer.go("/console/queue?task=wage-arrears&level=red&sort=score")
     viewer.page.locator("table.queue a").first.click()
     viewer.page.wait_for_load_state()

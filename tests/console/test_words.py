@@ -3,6 +3,9 @@ the case page and the explanation page share)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from serving.console.case import age_text, note_preview, timeline, waterfall_note
 from serving.console.i18n import Messages
 from serving.console.pages import capacity_rows, departments_in_view
@@ -163,3 +166,22 @@ def test_a_month_seen_in_part_is_not_shown_as_a_departments_month() -> None:
     assert departments_in_view(VisibleScope(everything=True), departments) is None
     city = capacity_rows(departments, seen, "zh", "未登记", in_view=None)
     assert [r["code"] for r in city] == ["anti_fraud", "bank", "labour_inspection", "unlisted"]
+
+
+def test_the_dashboard_names_what_the_monitor_watches(tmp_path: Path) -> None:
+    """`riskloop monitor` printed the score at "watch" (PSI above 0.1, not above the alarm's
+    0.25) while the dashboard said "quiet, no drift": the features and the score it watches
+    are named, by their labels, in the person's language."""
+    from serving.console.pages import _monitor
+
+    path = tmp_path / "wage-arrears.json"
+    path.write_text(
+        json.dumps({"drift": False, "drifted": [], "watched": ["si_arrears_months_3m", "score"]})
+    )
+    zh, en = _monitor(path, "wage-arrears", "zh"), _monitor(path, "wage-arrears", "en")
+    assert zh is not None and en is not None
+    assert not zh["drift"] and zh["watched"].endswith("、评分分布"), zh
+    assert en["watched"].endswith(", the scores' distribution"), en
+    assert "si_arrears_months_3m" not in zh["watched"] + en["watched"]
+    path.write_text(json.dumps({"drift": False, "drifted": []}))  # written before the watch
+    assert _monitor(path, "wage-arrears", "en")["watched"] == ""

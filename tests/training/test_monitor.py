@@ -169,6 +169,15 @@ def test_monitor_quiet_then_alerts_on_a_shift(isolated_env: Path) -> None:
     assert report["drift"] is True
     assert DRIVER in report["drifted"] and "score" in report["drifted"]
     assert report["psi"]["features"]["sector"] < 0.25  # untouched features stay quiet
+    # a move worth a look but under the alarm is "watched" (the dashboard names it)
+    figures = {**report["psi"]["features"], "score": report["psi"]["score"]}
+    assert report["watch_threshold"] == 0.1
+    assert report["watched"] == [
+        name
+        for name, value in figures.items()
+        if 0.1 < value <= 0.25 and name not in report["not_alarmed"]
+    ]
+    assert not set(report["watched"]) & set(report["drifted"])
 
     import mlflow
 

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 DRIFT_EXIT_CODE = 3
 DEFAULT_PSI_THRESHOLD = 0.25
-WATCH_PSI = 0.1
 SCORE = "score"
 #: a seasonal score reference needs this many rows per PSI bin, else the newest quarter is used
 SEASONAL_MIN_ROWS_PER_BIN = 20
@@ -128,6 +127,7 @@ def build_monitor_report(
     """
     from models.spec import UnknownTaskError, get_spec
     from serving.store.monitoring import (
+        WATCH_PSI,
         calibration,
         feature_psi,
         latest_per_unit,
@@ -135,6 +135,7 @@ def build_monitor_report(
         observed_labels,
         precision_by_level,
         psi,
+        psi_states,
         recent_rows,
     )
 
@@ -171,9 +172,7 @@ def build_monitor_report(
     score_psi = psi(score_ref[SCORE], current[SCORE], bins=bins) if SCORE in score_ref else math.nan
     psi_all = {**feature_figures, SCORE: score_psi}
     not_alarmed = _not_alarmed(spec, ref_frame, features)
-    drifted = [
-        name for name, value in psi_all.items() if value > threshold and name not in not_alarmed
-    ]
+    drifted, watched = psi_states(psi_all, threshold, not_alarmed)
     closed = warnings[warnings["status"] == "closed"]
     return {
         "task": spec.task,
@@ -198,6 +197,8 @@ def build_monitor_report(
         "psi": {"features": feature_figures, "score": score_psi},
         "drift": bool(drifted),
         "drifted": drifted,
+        "watch_threshold": WATCH_PSI,
+        "watched": watched,
         "volume": level_volume(current["risk_level"], {c.level: c.share for c in spec.capacities}),
         "warnings_by_level": {
             level: int((warnings["risk_level"] == level).sum())
@@ -453,7 +454,7 @@ def _print_report(report: dict[str, Any]) -> None:
             state = "[dim]not alarmed[/]"
         elif value > threshold:
             state = "[bold red]DRIFT[/]"
-        elif value > WATCH_PSI:
+        elif name in report["watched"]:
             state = "[yellow]watch[/]"
         else:
             state = "stable"

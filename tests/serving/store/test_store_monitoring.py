@@ -134,3 +134,11 @@ def test_calibration_of_closed_warnings() -> None:
     expected = 3 / 5 * abs(1 / 3 - 1 / 3) + 2 / 5 * abs(0.85 - 1.0)
     assert table["ece"] == pytest.approx(expected)
     assert calibration(pd.Series([], dtype=float), pd.Series([], dtype=float))["n"] == 0
+
+
+def test_psi_states_split_the_alarm_from_what_to_watch() -> None:
+    from serving.store.monitoring import WATCH_PSI, psi_states
+
+    figures = {"a": 0.3, "b": 0.2, "c": WATCH_PSI, "d": 0.25, "e": float("nan"), "f": 0.5}
+    drifted, watched = psi_states(figures, 0.25, not_alarmed=["f"])
+    assert drifted == ["a"] and watched == ["b", "d"]
