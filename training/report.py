@@ -97,6 +97,8 @@ class RunInfo:
         train_rows / train_positive_rate: the training slice, when rebuilt for the report.
         test_source: the raw folder the test slice was rebuilt from ("" when given directly).
         test_fingerprint: that rebuilt dataset's fingerprint, compared with the run's.
+        feedback_used: the run trained on closed warnings' outcomes too (`--with-feedback`),
+            so its test slice is rebuilt with them.
     """
 
     name: str = ""
@@ -110,6 +112,7 @@ class RunInfo:
     train_positive_rate: float | None = None
     test_source: str = ""
     test_fingerprint: str = ""
+    feedback_used: bool = False
 
 
 # ---------------------------------------------------------------- scoring and charts

@@ -269,5 +269,8 @@ def test_closed_loop_end_to_end(
 
     # -- no raw identifier at rest: every byte riskloop wrote, after a report too
     _cli(runner, "report", "--task", LOOP_TASK, "--raw", str(small_city))
+    # v2 learned from the outcomes too: its test slice is rebuilt with them, the same data
+    report = (isolated_env / "reports" / f"{LOOP_TASK}-v2.html").read_text("utf-8")
+    assert "the data changed since training" not in report
     exports = {dataset, dataset.with_suffix(".json")}  # the dataset the user asked for by --out
     assert_no_raw_identifiers(isolated_env, small_city, exports)

@@ -99,7 +99,8 @@ def write_report(
     except OSError as exc:
         raise UserError(f"cannot write reports to {out_dir}: {exc.strerror or exc}") from None
     model, run_info = _load_model(spec, version, alias)
-    data = build_from_raw(spec, raw_dir)
+    # a model trained on closed warnings' outcomes too is judged on the slice it was split from
+    data = build_from_raw(spec, raw_dir, with_feedback=run_info.feedback_used)
     splits = split_dataset(spec, data.frame)
     run_info = _with_training_slice(run_info, splits.train, str(raw_dir), data.fingerprint)
     truth = _read_truth(spec, raw_dir / "truth")
@@ -160,6 +161,7 @@ def _load_model(spec: TaskSpec, version: int | None, alias: str) -> tuple[RiskMo
         raise UserError(str(exc)) from None
     params: dict[str, str] = {}
     trained_at = commit = ""
+    feedback_used = False
     if model_version.run_id:
         run = client.get_run(model_version.run_id)
         params = dict(run.data.params)
@@ -167,6 +169,7 @@ def _load_model(spec: TaskSpec, version: int | None, alias: str) -> tuple[RiskMo
             "%Y-%m-%d %H:%M UTC"
         )
         commit = run.data.tags.get("mlflow.source.git.commit", "")
+        feedback_used = run.data.tags.get("riskloop.feedback_used") == "true"
     aliases = ", ".join(getattr(model_version, "aliases", []) or [])
     return model, RunInfo(
         name=name,
@@ -176,6 +179,7 @@ def _load_model(spec: TaskSpec, version: int | None, alias: str) -> tuple[RiskMo
         trained_at=trained_at,
         params=params,
         git_commit=commit,
+        feedback_used=feedback_used,
     )
 
 
