@@ -82,7 +82,8 @@ def evaluate_scores(
     scored: ScoredArrays,
     true_prob: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """Headline metrics of scored rows; oracle figures when `true_prob` covers every row."""
+    """Headline metrics of scored rows; oracle figures (and `oracle_rows`, how many rows they
+    are measured on) when `true_prob` covers enough of them (`oracle_rows`)."""
     label = np.asarray(label, dtype="float64")
     scores = scored.scores
     metrics: dict[str, float] = {
@@ -104,21 +105,42 @@ def evaluate_scores(
         metrics[f"recall_at_{level}"] = (
             float(label[flagged].sum() / positives) if positives else float("nan")
         )
-    if true_prob is not None and len(true_prob) and not np.isnan(true_prob).any():
+    known = oracle_rows(true_prob)
+    if known is not None:
+        # on the rows the truth covers (a unit labelled from a closed warning's outcome past the
+        # simulated months has none); the model's lift on those same rows
+        label, true_prob = label[known], np.asarray(true_prob)[known]
+        levels = scored.levels[known]
+        model_auc = metrics["roc_auc"] if known.all() else _auc(label, scored.raw_margin[known])
         oracle_auc = _auc(label, true_prob)
+        metrics["oracle_rows"] = float(known.sum())
         metrics["oracle_roc_auc"] = oracle_auc
         metrics["oracle_pr_auc"] = _pr_auc(label, true_prob)
         metrics["oracle_brier"] = float(np.mean((true_prob - label) ** 2))
         metrics["oracle_ece"] = expected_calibration_error(label, true_prob)
         metrics["lift_recovered"] = (
-            (metrics["roc_auc"] - 0.5) / (oracle_auc - 0.5) if oracle_auc > 0.5 else float("nan")
+            (model_auc - 0.5) / (oracle_auc - 0.5) if oracle_auc > 0.5 else float("nan")
         )
         for level, included in FLAGGED_LEVELS.items():
-            flagged_count = int(np.isin(scored.levels, included).sum())
+            flagged_count = int(np.isin(levels, included).sum())
             metrics[f"oracle_precision_at_{level}"] = _top_k_precision(
                 label, true_prob, flagged_count
             )
     return metrics
+
+
+#: The share of a test slice the truth must cover for oracle figures: those of a few rows
+#: would be noise, and a lift measured on a sliver would not be the slice's.
+ORACLE_MIN_COVERAGE = 0.9
+
+
+def oracle_rows(true_prob: np.ndarray | None) -> np.ndarray | None:
+    """The rows whose simulated `true_prob` is known, when they are at least
+    `ORACLE_MIN_COVERAGE` of the slice; else None (no oracle figures)."""
+    if true_prob is None or not len(true_prob):
+        return None
+    known = ~np.isnan(np.asarray(true_prob, dtype="float64"))
+    return known if known.mean() >= ORACLE_MIN_COVERAGE else None
 
 
 def evaluate_model(

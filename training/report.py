@@ -42,7 +42,7 @@ from models.explain_plots import (
 )
 from models.risk_model import RiskModel, model_matrix
 from models.scorer import ScoredArrays, contribution_direction, reason_sentence, score_arrays
-from training.evaluate import attach_truth, evaluate_scores
+from training.evaluate import attach_truth, evaluate_scores, oracle_rows
 from training.report_metrics import (
     CALIBRATION_GAP_THRESHOLD,
     MIN_GROUP_EVENTS,
@@ -346,9 +346,10 @@ def _performance_charts(
         roc = [(c("chart.model"), *roc_curve(label, scores)[:2])]
         precision, recall, _ = precision_recall_curve(label, scores)
         pr = [(c("chart.model"), recall, precision)]
-        if true_prob is not None:
-            roc.append((c("chart.oracle"), *roc_curve(label, true_prob)[:2]))
-            o_precision, o_recall, _ = precision_recall_curve(label, true_prob)
+        known = oracle_rows(true_prob)
+        if true_prob is not None and known is not None:
+            roc.append((c("chart.oracle"), *roc_curve(label[known], true_prob[known])[:2]))
+            o_precision, o_recall, _ = precision_recall_curve(label[known], true_prob[known])
             pr.append((c("chart.oracle"), o_recall, o_precision))
         roc_png = _curve_png(
             edition, c("chart.roc"), c("chart.fpr"), c("chart.tpr"), roc, diagonal=True
@@ -640,10 +641,8 @@ def build_reports(
     run_info = run_info or RunInfo()
     test = test_frame.reset_index(drop=True)
     scored = _score_test_slice(model, test, max_explained_rows)
-    true_prob = None
-    if truth is not None:
-        attached = attach_truth(test, truth.units)
-        true_prob = attached if not np.isnan(attached).any() else None
+    # NaN for a unit the truth lacks: the oracle figures are measured on the others
+    true_prob = attach_truth(test, truth.units) if truth is not None else None
     fidelity_context, _ = _fidelity(model, test, scored, truth)
     roles = truth.roles if truth is not None else FeatureRoles()
     fairness = _fairness(model, test, scored)
