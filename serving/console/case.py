@@ -44,15 +44,18 @@ def short_id(warning_id: str) -> str:
 
 
 def actor_in_words(actor: str, t: Messages, display_name: Callable[[str], str | None]) -> str:
-    """`user:alice` as "Alice Wang (alice)" (`display_name` looks the account up); an API key
-    or riskloop's own job says which it is, in `t`'s language; anything else as recorded."""
+    """`user:alice` as "Alice Wang (alice)" (`display_name` looks the account up; "alice"
+    alone when that is the display name too, as it is when none was given); an API key or
+    riskloop's own job says which it is, in `t`'s language; anything else as recorded."""
     kind, _, name = actor.partition(":")
     if kind == "system" and name:  # riskloop's own jobs have names in both languages
         return t("actor.system", name=t.word("system", name))
     if kind == "key" and name:
         return t("actor.key", name=name)
     shown = display_name(name) if kind == "user" and name else None
-    return actor if shown is None else f"{shown} ({name})"
+    if shown is None:
+        return actor
+    return name if shown == name else f"{shown} ({name})"
 
 
 def top_reason(reasons: Sequence[Mapping[str, Any]] | None, task: str, lang: Lang) -> str:

@@ -185,3 +185,15 @@ def test_the_dashboard_names_what_the_monitor_watches(tmp_path: Path) -> None:
     assert "si_arrears_months_3m" not in zh["watched"] + en["watched"]
     path.write_text(json.dumps({"drift": False, "drifted": []}))  # written before the watch
     assert _monitor(path, "wage-arrears", "en")["watched"] == ""
+
+
+def test_a_person_without_a_display_name_is_named_once() -> None:
+    """An account made without `--display-name` shows its name as its display name: the
+    timeline read "li (li)"."""
+    from serving.console.case import actor_in_words
+
+    names = {"li": "li", "wang": "王主管"}
+    t = Messages("zh")
+    assert actor_in_words("user:li", t, names.get) == "li"
+    assert actor_in_words("user:wang", t, names.get) == "王主管 (wang)"
+    assert actor_in_words("user:gone", t, names.get) == "user:gone"
