@@ -72,6 +72,10 @@ def test_the_model_report_names_tasks_and_levels_as_the_console_does() -> None:
         assert report.level(level) == console.word("level", level), level
     for task in TASKS.values():
         assert task.title_zh == console(f"task.{task.name}"), task.name
+    # the as-of date: 评估日期 in the console's filters and cases, not another word in the report
+    as_of = console("field.as_of")
+    for key in ("card.train_range", "card.valid_range"):
+        assert as_of in report(key) and "观察日" not in report(key), key
 
 
 def test_a_note_preview_never_cuts_a_code_in_half() -> None:
