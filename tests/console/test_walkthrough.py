@@ -26,7 +26,7 @@ def _case_links(page: Any) -> list[str]:
 
 
 def test_supervisor_dispatches_officer_prevents(person: Any, console_service: Console) -> None:
-    walk_started = datetime.now(UTC).isoformat()
+    walk_started = datetime.now(UTC)
     sup = person()
     sup.sign_in("sup")
     assert sup.page.url.endswith("/console/queue")
@@ -112,7 +112,12 @@ def test_supervisor_dispatches_officer_prevents(person: Any, console_service: Co
     audit = [line.split("\t") for line in printed]
     story = [(fields[1], fields[2]) for fields in audit]
     assert story[0][1] == "warning_raised"
-    walk = [(f[1], f[2], json.loads(f[4])) for f in audit if f[0] >= walk_started]
+    # each row's time is the city's, with its offset: compared as a moment, not as text
+    walk = [
+        (f[1], f[2], json.loads(f[4]))
+        for f in audit
+        if datetime.fromisoformat(f[0]) >= walk_started
+    ]
     opened = [actor for actor, action, _ in walk if action == "warning_page"]
     assert opened.count("user:sup") >= 1 and opened.count("user:lab") >= 1
     steps = [(actor, detail["to"]) for actor, action, detail in walk if action == "disposition"]
