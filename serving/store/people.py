@@ -267,7 +267,7 @@ class PeopleStore:
         if role not in ROLES:
             raise PeopleError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
         if department in AUDIT_ONLY_DEPARTMENTS and role in CASE_ROLES:
-            # its department spans every task: a supervisor there would direct every case
+            # no case is ever dispatched there and it owns no task: an empty queue for good
             raise PeopleError(
                 f"{department!r} audits every task and works no case: give its people the "
                 "auditor or admin role"
