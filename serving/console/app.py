@@ -246,11 +246,15 @@ class FormFieldError(ValueError):
     """A form field that is not text, too long or holding a refused character (HTTP 400):
     `name` is the field, `limit` its longest length, `refused` the refused characters found."""
 
-    def __init__(self, name: str, limit: int, refused: list[str] | None = None) -> None:
+    def __init__(
+        self, name: str, limit: int, refused: list[str] | None = None, length: int | None = None
+    ) -> None:
         super().__init__(f"{name}: expected text of at most {limit} characters")
         self.name = name
         self.limit = limit
         self.refused = refused or []
+        #: the typed text's length, when that is what was refused (to say how much to cut)
+        self.length = length
 
 
 # the words that name a form field in a refusal (other fields are named as they are sent)
@@ -277,7 +281,7 @@ def form_text(form: FormData, name: str) -> str:
         raise FormFieldError(name, limit)
     value = plain_line_breaks(value)
     if len(value) > limit:
-        raise FormFieldError(name, limit)
+        raise FormFieldError(name, limit, length=len(value))
     refused = refused_characters(value)
     if refused:
         raise FormFieldError(name, limit, refused)
@@ -289,6 +293,8 @@ def field_problem(exc: FormFieldError, t: Messages) -> str:
     label = t(_FIELD_LABELS[exc.name]) if exc.name in _FIELD_LABELS else exc.name
     if exc.refused:
         return t("error.form_characters", field=label, chars=code_points(exc.refused))
+    if exc.length is not None:
+        return t("error.form_too_long", field=label, n=exc.limit, length=exc.length)
     return t("error.form_field", field=label, n=exc.limit)
 
 

@@ -35,6 +35,8 @@ def test_an_over_long_note_comes_back_with_the_limit_and_the_text_kept(
     assert answer.value.status == 400
     error = sup.page.locator("#form-error").inner_text()
     assert "备注" in error and "2000" in error and "longer than" not in error
+    # it says how long the text is, so the person knows how much to cut
+    assert "现为 2002 个字符" in error, error
     # the whole text comes back, to be shortened by the person, not cut at the limit
     kept = sup.page.locator("form[aria-labelledby='act-dispatch'] textarea[name=note]")
     assert kept.input_value() == typed
