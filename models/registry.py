@@ -143,6 +143,28 @@ def load_registered(
     return model, info
 
 
+def load_numbered(task: str, version: str, uri: str) -> RiskModel:
+    """The `RiskModel` of `task`'s registered version number `version` on `uri`.
+
+    Raises:
+        RegistryError: the registry cannot be opened, or it has no such version.
+        ModelLoadError: the version is not a riskloop model of this task, or cannot be read.
+    """
+    from mlflow.exceptions import MlflowException
+
+    spec = get_spec(task)
+    with mlflow_store_errors(uri):
+        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+        try:
+            found = client.get_model_version(spec.registered_model_name, str(version))
+        except MlflowException as exc:
+            raise RegistryError(
+                f"no version {version} of {spec.registered_model_name} in the MLflow registry "
+                f"at {hide_password(uri)}"
+            ) from exc
+    return load_version(client, found, uri, spec)
+
+
 def load_version(client: mlflow.MlflowClient, version: Any, uri: str, spec: TaskSpec) -> RiskModel:
     """The `RiskModel` of one registered version of `spec`'s model, downloaded through `client`.
 

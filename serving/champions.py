@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import bentoml
 
@@ -105,3 +105,45 @@ def alias_version(task: str, settings: Settings) -> str:
 
     _, version = load_registered_version(task, ALIAS, settings.mlflow_uri)
     return str(version.version)
+
+
+class WarmModel(Protocol):
+    """What `model_of_version` needs of a warm model (a `ServedModel`)."""
+
+    @property
+    def task(self) -> str: ...
+
+    @property
+    def model(self) -> RiskModel: ...
+
+    @property
+    def version(self) -> str: ...
+
+
+#: Earlier versions loaded to draw their own warnings' charts, by (registry, task, version):
+#: the few a case worker opens after a champion change, each downloaded once.
+_EARLIER: dict[tuple[str, str, str], RiskModel] = {}
+_EARLIER_KEPT = 4
+
+
+def model_of_version(served: WarmModel, version: str, settings: Settings) -> tuple[RiskModel, str]:
+    """The model of `version` and its number, to explain a warning it scored: the served one
+    when that is it; else that version from the registry (kept for the next page); else,
+    when the registry cannot give it (a bento replica has none, or it is gone), the served
+    one, whose chart then says which version drew it."""
+    if not version or version == served.version or settings.model_source == "bento":
+        return served.model, served.version
+    key = (settings.mlflow_uri, served.task, version)
+    model = _EARLIER.get(key)
+    if model is None:
+        from models.registry import RegistryError, load_numbered
+        from models.risk_model import ModelLoadError
+
+        try:
+            model = load_numbered(served.task, version, settings.mlflow_uri)
+        except (RegistryError, ModelLoadError, OSError):
+            return served.model, served.version
+        if len(_EARLIER) >= _EARLIER_KEPT:
+            _EARLIER.pop(next(iter(_EARLIER)))
+        _EARLIER[key] = model
+    return model, version

@@ -23,6 +23,7 @@ from starlette.responses import Response
 
 from models.departments import department_code
 from serving import schemas
+from serving.champions import model_of_version
 from serving.guard import request_actor
 from serving.policy import Actor, Decision, decide, transition_for, visible_scope
 from serving.routes import v1_route
@@ -326,13 +327,12 @@ def warning_explanation(
     if isinstance(warning, JSONResponse):
         return warning
     _look(service, actor, "warning_page", warning)
-    served = service.served(warning["task"])
+    # drawn from the model that scored it, where the registry still has that version
+    model, version = model_of_version(
+        service.served(warning["task"]), str(warning.get("model_version", "")), service.settings
+    )
     page = render_warning_page(
-        warning,
-        served.model,
-        lang,
-        model_version=served.version,
-        display_name=service.store.display_name,
+        warning, model, lang, model_version=version, display_name=service.store.display_name
     )
     return HTMLResponse(page)
 

@@ -38,6 +38,7 @@ from models.pages import environment as pages_environment
 from models.pages import stylesheet as shared_stylesheet
 from models.risk_model import RiskModel
 from models.settings import Settings
+from serving.champions import model_of_version
 from serving.console.i18n import DEFAULT_LANG, Lang, Messages, as_lang
 from serving.console.queries import ConsoleQueries
 from serving.console.sessions import (
@@ -101,6 +102,9 @@ class Served(Protocol):
     """A task's warm model and its registered version (`serving.champions.ServedModel`)."""
 
     @property
+    def task(self) -> str: ...
+
+    @property
     def model(self) -> RiskModel: ...
 
     @property
@@ -142,12 +146,16 @@ class Console:
     def store(self) -> WarningStore:
         return self.backend.store
 
-    def served_model(self, task: str) -> tuple[RiskModel, str] | None:
-        """The warm model of `task` and its version, or None when the service has none."""
+    def served_model(self, task: str, version: str | None = None) -> tuple[RiskModel, str] | None:
+        """The warm model of `task` and its version, or None when the service has none; with
+        `version` (a warning's), that version's model where the registry still has it, to
+        draw the warning's chart from the model that scored it (`model_of_version`)."""
         try:
             served = self.backend.served(task)
         except KeyError:
             return None
+        if version is not None:
+            return model_of_version(served, version, self.backend.settings)
         return served.model, str(served.version)
 
     def departments(self) -> dict[str, dict[str, Any]]:

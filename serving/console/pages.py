@@ -463,7 +463,7 @@ def render_case(
     t = visit.t
     lang = visit.lang
     spec = get_spec(warning["task"])
-    served = console.served_model(warning["task"])
+    served = console.served_model(warning["task"], str(warning.get("model_version", "")))
     person = _person_namer(console, visit.t)
     department_choices = [
         (code, console.department_name(code, lang))
@@ -542,7 +542,7 @@ def waterfall(console: Console, request: Request, visit: Visit, _form: FormData 
     warning = load_case(console, request, visit, "warning_page")
     if isinstance(warning, Response):
         return warning
-    served = console.served_model(warning["task"])
+    served = console.served_model(warning["task"], str(warning.get("model_version", "")))
     if served is None:
         return error_page(console, request, visit, 404, visit.t("case.no_model"))
     model, version = served

@@ -213,6 +213,14 @@ def test_closed_loop_end_to_end(
     assert {by_task[t]["status"] for t in TASKS if t != LOOP_TASK} == {"unchanged"}
     rescored = scorer.post(f"/v1/{LOOP_TASK}/score", json={"entity_ids": entity_ids[:1]})
     assert rescored.json()["results"][0]["model"]["version"] == "2"
+    # a warning v1 scored is explained by v1, loaded from the registry, not drawn from v2's base
+    older = next(
+        w["id"]
+        for w in (reviewer.get(f"/v1/warnings/{r['warning_id']}").json() for r in warned)
+        if w["model_version"] == "1"
+    )
+    page = reviewer.get(f"/v1/warnings/{older}/explanation", params={"lang": "en"}).text
+    assert "other features" in page and "was scored by version" not in page
 
     # -- the audit log tells the story in order, under key names only
     settings = get_settings()
