@@ -3,6 +3,7 @@ bento, and asking which version the alias points at now."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,6 +125,10 @@ class WarmModel(Protocol):
 #: the few a case worker opens after a champion change, each downloaded once.
 _EARLIER: dict[tuple[str, str, str], RiskModel] = {}
 _EARLIER_KEPT = 4
+#: When a version could not be loaded, by the same key: not asked again for a while, so a
+#: registry that is down (an HTTP client retries for minutes) slows no page after the first.
+_UNAVAILABLE: dict[tuple[str, str, str], float] = {}
+_RETRY_AFTER_S = 600.0
 
 
 def model_of_version(served: WarmModel, version: str, settings: Settings) -> tuple[RiskModel, str]:
@@ -139,10 +144,15 @@ def model_of_version(served: WarmModel, version: str, settings: Settings) -> tup
         from models.registry import RegistryError, load_numbered
         from models.risk_model import ModelLoadError
 
+        failed = _UNAVAILABLE.get(key)
+        if failed is not None and time.monotonic() - failed < _RETRY_AFTER_S:
+            return served.model, served.version
         try:
             model = load_numbered(served.task, version, settings.mlflow_uri)
         except (RegistryError, ModelLoadError, OSError):
+            _UNAVAILABLE[key] = time.monotonic()
             return served.model, served.version
+        _UNAVAILABLE.pop(key, None)
         if len(_EARLIER) >= _EARLIER_KEPT:
             _EARLIER.pop(next(iter(_EARLIER)))
         _EARLIER[key] = model

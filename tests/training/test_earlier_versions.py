@@ -33,12 +33,17 @@ def test_an_earlier_versions_warning_is_drawn_from_that_version(
     other, _ = fast_models["telecom-fraud"]
     served = SimpleNamespace(task="wage-arrears", model=other, version="2")
     champions._EARLIER.clear()
+    champions._UNAVAILABLE.clear()
 
     drawn, version = champions.model_of_version(served, "1", settings)
     assert version == "1" and drawn.model_text() == model.model_text()
     assert champions.model_of_version(served, "1", settings)[0] is drawn  # loaded once
     # a version the registry lacks, the served one itself, a bento replica: the served model
     assert champions.model_of_version(served, "9", settings) == (other, "2")
+    # not asked again for a while: a registry that is down slows one page, not every page
+    assert ("9" in {key[2] for key in champions._UNAVAILABLE}) and "1" not in {
+        key[2] for key in champions._UNAVAILABLE
+    }
     assert champions.model_of_version(served, "2", settings) == (other, "2")
     bento = settings.model_copy(update={"model_source": "bento"})
     champions._EARLIER.clear()
