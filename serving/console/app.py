@@ -38,7 +38,7 @@ from models.pages import environment as pages_environment
 from models.pages import stylesheet as shared_stylesheet
 from models.risk_model import RiskModel
 from models.settings import Settings
-from serving.champions import model_of_version
+from serving.champions import WarmModel, model_of_version
 from serving.console.i18n import DEFAULT_LANG, Lang, Messages, as_lang
 from serving.console.queries import ConsoleQueries
 from serving.console.sessions import (
@@ -98,17 +98,8 @@ class Backend(Protocol):
         ...
 
 
-class Served(Protocol):
-    """A task's warm model and its registered version (`serving.champions.ServedModel`)."""
-
-    @property
-    def task(self) -> str: ...
-
-    @property
-    def model(self) -> RiskModel: ...
-
-    @property
-    def version(self) -> str: ...
+#: A task's warm model and its registered version (`serving.champions.ServedModel`).
+Served = WarmModel
 
 
 @dataclass

@@ -169,12 +169,8 @@ def test_scored_warnings_carry_their_district_and_the_queue_filters_on_it(
     assert f"共 {by_district[district]} 条" in page.text, page.text[:2000]
 
 
-def test_dashboard_sets_this_months_volume_against_capacity(
-    signed_in: tuple[httpx.Client, str], console_service: Console
-) -> None:
-    """A dispatch counts for the receiving department this month (exactly: the warnings raised
-    this month that it holds), against the capacity `riskloop departments set-capacity` set."""
-    client, csrf = signed_in
+def _dispatch_one_to_the_brigade(console_service: Console, client: httpx.Client, csrf: str) -> str:
+    """Dispatch the lowest-scored open wage-arrears case to labour inspection; its id."""
     warning_id, version = console_service.sql(
         "SELECT id, version FROM warnings WHERE status = 'open' AND task = 'wage-arrears' "
         "ORDER BY score LIMIT 1"
@@ -189,6 +185,16 @@ def test_dashboard_sets_this_months_volume_against_capacity(
         },
     )
     assert sent.status_code == 303
+    return str(warning_id)
+
+
+def test_dashboard_sets_this_months_volume_against_capacity(
+    signed_in: tuple[httpx.Client, str], console_service: Console
+) -> None:
+    """A dispatch counts for the receiving department this month (exactly: the warnings raised
+    this month that it holds), against the capacity `riskloop departments set-capacity` set."""
+    client, csrf = signed_in
+    _dispatch_one_to_the_brigade(console_service, client, csrf)
     riskloop = str(Path(sys.executable).with_name("riskloop"))
     env = {**os.environ, **service_env(console_service.root)}
     try:
@@ -270,20 +276,7 @@ def test_a_departments_month_seen_only_in_part_is_not_shown_as_its_month(
     from serving.store import WarningStore
 
     client, csrf = signed_in
-    warning_id, version = console_service.sql(
-        "SELECT id, version FROM warnings WHERE status = 'open' AND task = 'wage-arrears' "
-        "ORDER BY score LIMIT 1"
-    )[0]
-    sent = client.post(
-        f"/console/cases/{warning_id}/act",
-        data={
-            "csrf": csrf,
-            "transition": "dispatch",
-            "department": "labour_inspection",
-            "version": str(version),
-        },
-    )
-    assert sent.status_code == 303
+    _dispatch_one_to_the_brigade(console_service, client, csrf)
     with WarningStore.from_settings(get_settings()) as store:
         store.create_user(
             "fraud.sup", department="anti_fraud", role="supervisor", password=PASSWORD
