@@ -22,23 +22,31 @@ from tests.environment import service_env
 from tests.processes import LOOPBACK_TLS
 
 
-@pytest.fixture()
-def signed_in(console_service: Console) -> Iterator[tuple[httpx.Client, str]]:
-    """An HTTP client signed in as the supervisor, and the session's CSRF token."""
+@contextmanager
+def _session_of(console_service: Console, name: str) -> Iterator[tuple[httpx.Client, str]]:
+    """An HTTP client signed in as `name`, and the session's CSRF token."""
     with httpx.Client(
         base_url=console_service.url, follow_redirects=False, timeout=30, verify=LOOPBACK_TLS
     ) as client:
         token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
         signed = client.post(
             "/console/sign-in",
-            data={"name": "sup", "password": PASSWORD, "csrf": token, "next": "/console/queue"},
+            data={"name": name, "password": PASSWORD, "csrf": token, "next": "/console/queue"},
         )
         assert signed.status_code == 303
         csrf = console_service.sql(
-            "SELECT csrf FROM console_sessions WHERE user_name = 'sup' AND ended_at IS NULL "
-            "ORDER BY created_at DESC LIMIT 1"
+            "SELECT csrf FROM console_sessions WHERE user_name = ? AND ended_at IS NULL "
+            "ORDER BY created_at DESC LIMIT 1",
+            name,
         )[0][0]
         yield client, csrf
+
+
+@pytest.fixture()
+def signed_in(console_service: Console) -> Iterator[tuple[httpx.Client, str]]:
+    """An HTTP client signed in as the supervisor, and the session's CSRF token."""
+    with _session_of(console_service, "sup") as session:
+        yield session
 
 
 @pytest.mark.parametrize(
@@ -226,26 +234,6 @@ def test_dashboard_sets_this_months_volume_against_capacity(
         console_service.sql(
             "UPDATE departments SET capacity = NULL WHERE code = 'labour_inspection'"
         )
-
-
-@contextmanager
-def _session_of(console_service: Console, name: str) -> Iterator[tuple[httpx.Client, str]]:
-    """An HTTP client signed in as `name`, and the session's CSRF token."""
-    with httpx.Client(
-        base_url=console_service.url, follow_redirects=False, timeout=30, verify=LOOPBACK_TLS
-    ) as client:
-        token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
-        signed = client.post(
-            "/console/sign-in",
-            data={"name": name, "password": PASSWORD, "csrf": token, "next": "/console/queue"},
-        )
-        assert signed.status_code == 303
-        csrf = console_service.sql(
-            "SELECT csrf FROM console_sessions WHERE user_name = ? AND ended_at IS NULL "
-            "ORDER BY created_at DESC LIMIT 1",
-            name,
-        )[0][0]
-        yield client, csrf
 
 
 def _this_month(console_service: Console, condition: str) -> int:
