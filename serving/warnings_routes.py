@@ -216,7 +216,7 @@ def list_warnings(
         default=1,
         ge=1,
         le=1_000_000,
-        description="The page by number (its answer has no `next_cursor`); not with `cursor`.",
+        description="The page by number (its answer has no `next_cursor`); with `cursor`, only 1.",
     ),
     page_size: int = Query(default=50, ge=1, le=500),
     cursor: str | None = Query(
@@ -225,20 +225,22 @@ def list_warnings(
         description=f"Walk the list instead of paging by number: `{walk.WALK_START}`, then each "
         "answer's `next_cursor` (same filters), until it is null. Each warning there when the "
         "walk began (and matching its filter throughout) is seen exactly once while others "
-        "arrive; newest first, warnings made in the same instant by id. Not with `page`: a "
-        "walk goes on by `next_cursor` alone.",
+        "arrive; newest first, warnings made in the same instant by id. A `page` beside it can "
+        "only be 1: a walk goes on by `next_cursor` alone.",
     ),
 ) -> Any:
     """Warnings the caller may see, newest first; `entity_id` is the caller's own id (matched
     by its hash). The look is audited with the filter used (the id only as its pseudonym).
-    A page number beside a cursor, or a date range ending before it starts, is a 422."""
-    if cursor is not None and "page" in request.query_params:
-        # page N of a walk answered a `next_cursor` that skipped the N-1 pages before it
+    A page number other than 1 beside a cursor, or a date range ending before it starts, is a
+    422."""
+    if cursor is not None and page != 1:
+        # page N of a walk answered a `next_cursor` that skipped the N-1 pages before it (page
+        # 1, which a client may always send, is the walk's own page)
         raise _invalid_query(
             "page",
             "cursor_with_page",
-            "cannot go with `cursor`: use one or the other (`page` for a page by number, or "
-            "`cursor` and each answer's `next_cursor` to walk the list)",
+            "cannot be above 1 with `cursor`: use one or the other (`page` for a page by "
+            "number, or `cursor` and each answer's `next_cursor` to walk the list)",
         )
     if date_from is not None and date_to is not None and date_from > date_to:
         raise _invalid_query(

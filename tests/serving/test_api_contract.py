@@ -472,7 +472,7 @@ def test_a_cursor_with_a_page_number_is_refused(served: Served) -> None:
     on by `next_cursor` alone and pages by number carry none: the two are one or the other."""
     headers = served.headers("every")
     with served.client() as client:
-        for page in ("5", "1"):
+        for page in ("5", "2"):
             mixed = client.get(
                 "/v1/warnings",
                 params={"cursor": "start", "page": page, "page_size": 10},
@@ -480,7 +480,18 @@ def test_a_cursor_with_a_page_number_is_refused(served: Served) -> None:
             )
             error = _refused_query(mixed, "page")
             assert "cursor" in error and "one or the other" in error, error
+        # page 1, which a client may send with every request, is the walk's own first page
+        first = client.get(
+            "/v1/warnings", params={"cursor": "start", "page": 1, "page_size": 10}, headers=headers
+        )
         walk = client.get("/v1/warnings", params={"cursor": "start"}, headers=headers)
+        assert (
+            first.status_code == 200
+            and first.json()["items"]
+            == client.get(
+                "/v1/warnings", params={"cursor": "start", "page_size": 10}, headers=headers
+            ).json()["items"]
+        )
         numbered = client.get("/v1/warnings", params={"page": 2}, headers=headers)
     assert walk.status_code == 200 and "next_cursor" in walk.json(), walk.text
     assert numbered.status_code == 200 and "next_cursor" not in numbered.json(), numbered.text
