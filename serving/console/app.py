@@ -308,7 +308,7 @@ Handler = Callable[[Console, Request, Visit, FormData | None], Response]
 def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
     """The console app; `backend_factory` gives the service it is mounted in (called lazily,
     because BentoML creates the service instance after the app is mounted)."""
-    from serving.console import case_actions, pages, report_pages
+    from serving.console import case_actions, dashboard, pages, report_pages
 
     holder: dict[str, Console] = {}
 
@@ -368,7 +368,7 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         Route("/cases/{warning_id}/waterfall.png", page(pages.waterfall)),
         Route("/cases/{warning_id}/act", page(case_actions.act, post=True), methods=["POST"]),
         Route("/cases/{warning_id}/reveal", page(case_actions.reveal, post=True), methods=["POST"]),
-        Route("/dashboard", page(pages.dashboard)),
+        Route("/dashboard", page(dashboard.dashboard)),
         Route("/reports", page(report_pages.reports)),
         Route("/reports/{name}", page(report_pages.report)),
         Route("/reports/{name}/file", page(report_pages.report_file)),

@@ -1,4 +1,5 @@
-"""The console's views: sign-in, queue, case and dashboard (reports: `report_pages`).
+"""The console's views: sign-in, queue and case (dashboard: `dashboard`; reports:
+`report_pages`).
 
 Each view runs after `app._guarded` (session, CSRF, account) and asks the policy before it
 reads or changes case data. Views are plain functions of (console, request, visit, form), run
@@ -7,10 +8,9 @@ in a worker thread because the store is synchronous.
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable, Collection, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,8 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from features.tasks import TASK_NAMES
-from models.departments import AUDIT_ONLY_DEPARTMENTS, department_code
-from models.pages import REPORT_LANGS, report_file_name
+from models.departments import AUDIT_ONLY_DEPARTMENTS
 from models.scorer import reason_rows
 from models.spec import get_spec
 from serving.console import case as case_view
@@ -41,7 +40,7 @@ from serving.console.app import (
     secured,
     set_cookie,
 )
-from serving.console.i18n import LANGS, Lang, Messages, as_lang
+from serving.console.i18n import LANGS, Messages, as_lang
 from serving.console.queries import (
     LEVEL_ORDER,
     SORTS,
@@ -50,23 +49,21 @@ from serving.console.queries import (
 )
 from serving.console.sessions import COOKIE, PRE_COOKIE, tokens_match
 from serving.policy import (
-    VisibleScope,
     allowed_transitions,
     decide,
-    owned_tasks,
     visible_scope,
 )
 from serving.store import WarningNotFound
 from serving.store.common import WARNING_ID
 from serving.store.deadlines import DEADLINE_OF_STATUS
-from serving.store.models import OUTCOMES, STATUSES
+from serving.store.models import STATUSES
 from serving.store.people import MAX_FAILED_SIGN_INS, MAX_PASSWORD_CHARS, SignInRefused
 from serving.store.privacy import MIN_PURPOSE_CHARS
 
 _DONE = ("dispatch", "reroute", "start", "close", "triage_close", "send_back")
 
 
-def _tasks() -> tuple[str, ...]:
+def tasks() -> tuple[str, ...]:
     """Every task of the registry, in its order."""
     return tuple(TASK_NAMES)
 
@@ -183,7 +180,7 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
         return error_page(console, request, visit, 403, refusal_rule(visit, "warning_list"))
     scope = visible_scope(visit.actor)
     try:
-        filters = QueueFilters.parse(request.query_params, _tasks())
+        filters = QueueFilters.parse(request.query_params, tasks())
     except FilterError as exc:
         problems = {
             problem.name: {
@@ -250,7 +247,7 @@ def _queue_page(
     `problems` (by parameter: its field's label and what to correct) or `shown`, a page of
     warnings (`filters`, `page`, `rows`, `flash`)."""
     t = visit.t
-    handled = set(_visible_tasks(console, visit, scope))
+    handled = set(visible_tasks(console, visit, scope))
     departments = sorted(
         code
         for code, row in console.departments().items()
@@ -266,7 +263,7 @@ def _queue_page(
         visit=visit,
         status=status,
         section="queue",
-        scope_text=_scope_text(console, visit),
+        scope_text=scope_text(console, visit),
         task_options=[(task, t(f"task.{task}")) for task in sorted(handled)],
         level_options=[(level, t(f"level.{level}")) for level in LEVEL_ORDER],
         status_options=[(status, t(f"status.{status}")) for status in STATUSES],
@@ -334,7 +331,7 @@ def _sent_back(event: dict[str, Any] | None, person: Callable[[str], str]) -> di
     }
 
 
-def _scope_text(console: Console, visit: Visit) -> str:
+def scope_text(console: Console, visit: Visit) -> str:
     """What this person may see, in words: every warning, or some tasks and departments."""
     scope = visible_scope(visit.actor)
     t = visit.t
@@ -343,8 +340,8 @@ def _scope_text(console: Console, visit: Visit) -> str:
     comma = "、" if visit.lang == "zh" else ", "
     parts = []
     if scope.tasks:
-        tasks = comma.join(t(f"task.{task}") for task in sorted(scope.tasks))
-        parts.append(t("scope.tasks", tasks=tasks))
+        titles = comma.join(t(f"task.{task}") for task in sorted(scope.tasks))
+        parts.append(t("scope.tasks", tasks=titles))
     if scope.departments:
         names = comma.join(
             console.department_name(code, visit.lang) for code in sorted(scope.departments)
@@ -559,188 +556,11 @@ def waterfall(console: Console, request: Request, visit: Visit, _form: FormData 
     return secured(Response(png, media_type="image/png"))
 
 
-# ----------------------------------------------------------------------------- dashboard
-
-
-def dashboard(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
-    """Per task: open warnings, overdue, precision, this month's load, model and monitoring."""
-    if not decide(visit.actor, "warning_list"):
-        return error_page(console, request, visit, 403, refusal_rule(visit, "warning_list"))
-    scope = visible_scope(visit.actor)
-    tasks = _visible_tasks(console, visit, scope)
-    figures = console.queries.dashboard(scope, tasks)
-    reports_dir = console.backend.settings.reports_dir
-    rows = []
-    for task in tasks:
-        served = console.served_model(task)
-        version = served[1] if served else None
-        # the report's page opens the edition in the visitor's language
-        report = report_file_name(task, version) if version else None
-        if version and not any(
-            (reports_dir / report_file_name(task, version, lang)).is_file() for lang in REPORT_LANGS
-        ):
-            report = None
-        rows.append(
-            {
-                "name": task,
-                "figures": figures[task],
-                "champion": version,
-                "report": report,
-                "monitor": _monitor(reports_dir / "monitor" / f"{task}.json", task, visit.lang),
-                # a task seen only through the department's own cases: not the city's figures
-                "partial": not scope.everything and task not in scope.tasks,
-            }
-        )
-    comma = "、" if visit.lang == "zh" else ", "
-    own = comma.join(
-        console.department_name(code, visit.lang) for code in sorted(scope.departments)
-    )
-    month, volumes = console.queries.month_volume(scope, datetime.now(UTC))
-    # read fresh, not from the minute's cache: an administrator's new capacity shows at once
-    departments = console.store.list_departments()
-    in_view = departments_in_view(scope, departments)
-    return console.render(
-        "console/dashboard.html",
-        visit.lang,
-        request,
-        visit=visit,
-        section="dashboard",
-        tasks=rows,
-        month=month.strftime("%Y-%m"),
-        capacity=capacity_rows(
-            departments, volumes, visit.lang, visit.t("dash.unlisted"), in_view=in_view
-        ),
-        outside_view=_outside_view(in_view, departments),
-        scope_text=_scope_text(console, visit),
-        own_departments=own,
-        open_statuses=STATUSES[:-1],
-        outcomes=OUTCOMES,
-        queue_link=lambda **query: QueueFilters(**query).query(),
-    )
-
-
-def departments_in_view(
-    scope: VisibleScope, departments: list[dict[str, Any]]
-) -> frozenset[str] | None:
-    """The departments whose month `scope` sees whole (None: every one, the city's view).
-
-    A department holds the warnings dispatched to it and, not dispatched, those of the tasks
-    it owns. A view takes them all in when it holds the department (its dispatched warnings)
-    and every task the department owns, or every task the department handles (the console
-    dispatches a task only to a department that handles it). A view that sees only part of a
-    department's warnings would show a part as the department's month: a 0 where it has 3.
-    """
-    if scope.everything:
-        return None
-    return frozenset(
-        row["code"]
-        for row in departments
-        if owned_tasks(row["code"]) <= scope.tasks
-        and (row["code"] in scope.departments or set(row.get("tasks") or ()) <= scope.tasks)
-    )
-
-
-def _outside_view(in_view: frozenset[str] | None, departments: list[dict[str, Any]]) -> str:
-    """Whose month the capacity table leaves out, for the page to say: "" (nobody's), "some"
-    or "all" departments'."""
-    if in_view is None or all(row["code"] in in_view for row in departments):
-        return ""
-    return "some" if in_view else "all"
-
-
-def capacity_rows(
-    departments: list[dict[str, Any]],
-    volumes: Mapping[str, int],
-    lang: str,
-    unlisted: str,
-    *,
-    in_view: Collection[str] | None = None,
-) -> list[dict[str, Any]]:
-    """Each department's volume (warnings it holds) against its capacity, for those with
-    either; a department stored by either name counts as its code. Cases dispatched over the
-    API to a name no department has (kept as sent) add up in one last row, `unlisted`, so the
-    rows add up to the month's warnings.
-
-    `in_view`: the departments whose month the viewer sees whole (`departments_in_view`;
-    None: all of them). The others are left out, and so is the `unlisted` row, rather than
-    showing the part the viewer sees as their figure.
-    """
-    listed = {row["code"] for row in departments}
-    by_code: dict[str, int] = {}
-    elsewhere = 0
-    for holder, n in volumes.items():
-        code = holder if holder in listed else department_code(holder)
-        if code in listed:
-            by_code[str(code)] = by_code.get(str(code), 0) + n
-        else:
-            elsewhere += n
-    rows = []
-    for row in departments:
-        volume, capacity = by_code.get(row["code"], 0), row["capacity"]
-        if in_view is not None and row["code"] not in in_view:
-            continue
-        if not volume and capacity is None:
-            continue
-        rows.append(
-            {
-                "code": row["code"],
-                "name": row["name_zh"] if lang == "zh" else row["name_en"],
-                "volume": volume,
-                "capacity": capacity,
-                "over": capacity is not None and volume > capacity,
-            }
-        )
-    if elsewhere and in_view is None:
-        rows.append(
-            {
-                "code": "unlisted",
-                "name": unlisted,
-                "volume": elsewhere,
-                "capacity": None,
-                "over": False,
-            }
-        )
-    return rows
-
-
-def _visible_tasks(console: Console, visit: Visit, scope: Any) -> tuple[str, ...]:
+def visible_tasks(console: Console, visit: Visit, scope: Any) -> tuple[str, ...]:
     """The tasks whose warnings this person may see: all, or their scope's and department's."""
     if scope.everything:
-        return _tasks()
+        return tasks()
     handled = set(scope.tasks)
     for code in scope.departments:
         handled |= set((console.departments().get(code) or {}).get("tasks") or ())
-    return tuple(task for task in _tasks() if task in handled)
-
-
-def _monitor(path: Any, task: str, lang: Lang) -> dict[str, Any] | None:
-    """The latest `riskloop monitor` result of a task (None when it never ran); the drifted
-    features by their catalog labels in `lang`, as the reasons name them, not column names."""
-    try:
-        report = json.loads(path.read_text("utf-8"))
-        when = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
-    except (OSError, ValueError):
-        return None
-    spec = get_spec(task)
-
-    def named(names: Any) -> str:
-        labels = []
-        for name in names or []:
-            if name == "score":  # the score's own distribution, as the monitor names it
-                labels.append(Messages(lang)("dash.score_distribution"))
-                continue
-            try:
-                feature = spec.feature(str(name))
-            except KeyError:  # a feature the served model no longer has: as recorded
-                labels.append(str(name))
-                continue
-            labels.append(feature.label_zh if lang == "zh" else feature.label_en)
-        return ("、" if lang == "zh" else ", ").join(labels)
-
-    return {
-        "drift": bool(report.get("drift")),
-        "drifted": named(report.get("drifted")),
-        # moved, not above the alarm (`riskloop monitor`'s "watch"; older reports hold none)
-        "watched": named(report.get("watched")),
-        "when": case_view.local_time(when),
-    }
+    return tuple(task for task in tasks() if task in handled)

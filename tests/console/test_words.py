@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from serving.console.case import age_text, note_preview, timeline, waterfall_note
+from serving.console.dashboard import capacity_rows, departments_in_view
 from serving.console.i18n import Messages
-from serving.console.pages import capacity_rows, departments_in_view
 
 
 def test_a_timelines_steps_are_worded_alike() -> None:
@@ -176,7 +176,7 @@ def test_the_dashboard_names_what_the_monitor_watches(tmp_path: Path) -> None:
     """`riskloop monitor` printed the score at "watch" (PSI above 0.1, not above the alarm's
     0.25) while the dashboard said "quiet, no drift": the features and the score it watches
     are named, by their labels, in the person's language."""
-    from serving.console.pages import _monitor
+    from serving.console.dashboard import _monitor
 
     path = tmp_path / "wage-arrears.json"
     path.write_text(
