@@ -277,10 +277,17 @@ def split_dataset(spec: TaskSpec, frame: pd.DataFrame) -> Splits:
 
     train, valid, test = time_split(frame, spec.horizon)
     for name, part in (("train", train), ("validation", valid), ("test", test)):
-        if part.empty or part["label"].nunique() < 2:
+        if part.empty:
             raise UserError(
-                f"{spec.task}: the {name} slice has no rows or a single label class; "
-                "the dataset covers too short a period"
+                f"{spec.task}: the {name} slice has no rows; the dataset covers too short a period"
+            )
+        if part["label"].nunique() < 2:
+            positives = int(part["label"].sum())
+            raise UserError(
+                f"{spec.task}: the {name} slice ({len(part):,} rows, {positives:,} positive) "
+                "holds a single label class; the dataset has too few events "
+                f"({int(frame['label'].sum()):,} positive of {len(frame):,} rows) or covers too "
+                "short a period"
             )
     return Splits(
         train=train, valid=valid, test=test, calibration=calibration_rows(frame, train, valid)

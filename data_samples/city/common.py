@@ -143,7 +143,10 @@ def rank_within(groups: np.ndarray) -> np.ndarray:
 
 
 def sequential_ids(prefix: str, chunk: int, count: int) -> np.ndarray:
-    """Readable record ids such as 'CC00100000042': prefix, 3-digit chunk, 8-digit row number."""
+    """Readable record ids such as 'CC00100000042': prefix, 3-digit chunk, 8-digit row number
+    (none for a table without rows: a rare event in a small city may not happen at all)."""
+    if count == 0:
+        return np.zeros(0, dtype=str)
     numbers = np.char.zfill(np.arange(count).astype(str), 8)
     return np.char.add(f"{prefix}{chunk:03d}", numbers).astype(str)
 

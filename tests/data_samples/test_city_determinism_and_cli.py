@@ -117,3 +117,19 @@ def test_generate_refuses_to_write_over_a_city_of_other_options_without_force(
     assert json.loads((out / "manifest.json").read_text())["seed"] == 1
     assert CliRunner().invoke(app, [*other, "--force"]).exit_code == 0
     assert json.loads((out / "manifest.json").read_text())["seed"] == 2
+
+
+def test_a_city_too_rare_for_some_events_generates_and_training_says_why(tmp_path: Path) -> None:
+    """At a tiny rate multiplier some event tables hold no row at all: the city is still
+    written (each table with its columns) and a task without events is refused in one line."""
+    import pandas as pd
+
+    from models.spec import get_spec
+    from training.errors import UserError
+    from training.train import build_from_raw
+
+    generate_city(tmp_path, size="tiny", seed=5, rate_multiplier=1e-4)
+    events = pd.read_parquet(tmp_path / "wage_arrears" / "arrears_events.parquet")
+    assert len(events) == 0 and "event_id" in events.columns
+    with pytest.raises(UserError, match="column 'label' must hold both 0 and 1, found 0"):
+        build_from_raw(get_spec("wage-arrears"), tmp_path)

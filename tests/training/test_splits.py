@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from models.spec import get_spec
+from training.errors import UserError
 from training.train import split_dataset
 
 
@@ -52,3 +54,16 @@ def test_panel_entities_keep_the_validation_slice_alone() -> None:
     panel_only = frame[frame["entity_id"].str.startswith("panel-")]
     splits = split_dataset(get_spec("wage-arrears"), panel_only)
     assert splits.calibration_slice.equals(splits.valid)
+
+
+def test_a_slice_without_events_is_refused_with_the_counts() -> None:
+    """Events only in the first year: the later slices hold one class, and the refusal says
+    how few events there are rather than only blaming the period."""
+    frame = _panel_and_one_off_units()
+    frame["label"] = np.where(frame["as_of"] < "2025-01-01", frame["label"], 0).astype("int8")
+    events = int(frame["label"].sum())
+    with pytest.raises(UserError) as refused:
+        split_dataset(get_spec("wage-arrears"), frame)
+    message = str(refused.value)
+    assert "0 positive) holds a single label class" in message
+    assert f"too few events ({events:,} positive of {len(frame):,} rows)" in message
