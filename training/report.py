@@ -329,7 +329,7 @@ def _reliability_png(
         ax.set_ylabel(c("chart.reliability_y"))
         ax.set_title(c("chart.reliability"))
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper left", fontsize=8)
+        ax.legend(loc="best", fontsize=8)  # never over the points (a steep top decile)
 
     return draw_png(edition.plot, 5.2, 4.0, paint)
 
