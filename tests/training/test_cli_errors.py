@@ -242,6 +242,7 @@ def test_an_empty_study_name_is_refused_before_any_work(
         ("--profile", "messy", "unknown profile 'messy': choose one of realistic, clean"),
         ("--size", "huge", "unknown size 'huge': choose one of small, default, large"),
         ("--seed", "-1", "--seed must be 0 or more, got -1"),
+        ("--rate-multiplier", "0", "--rate-multiplier must be above 0 and at most 1000, got 0"),
     ],
 )
 def test_the_main_job_refuses_a_city_it_cannot_generate_before_any_work(

@@ -137,15 +137,19 @@ def test_the_main_job_and_a_retrain_keep_mlflow_info_lines_off_the_terminal(tmp_
     own lines, none of MLflow's INFO lines and none of its registration notices (which repeat
     riskloop's "registered NAME vN"; "already exists" comes with a task's second version)."""
     first = _riskloop_in_a_fresh_process(
-        ["run", "--size", "small", "--seed", "3", "--profile", "clean", "--no-serve"],
+        [
+            *("run", "--size", "small", "--seed", "3", "--profile", "clean"),
+            *("--rate-multiplier", "1.5", "--no-serve"),
+        ],
         tmp_path,
         timeout=600,
     )
     assert first.returncode == 0, first.stderr
-    assert "generating the small clean simulated city (seed 3)" in first.stderr
+    assert "generating the small clean simulated city (seed 3, rate multiplier 1.5)" in first.stderr
     manifest = json.loads((tmp_path / "data" / "city" / "manifest.json").read_text("utf-8"))
     # the clean profile is generator 1.0.0's city: its manifest carries no profile key
     assert manifest["seed"] == 3 and manifest["size"] == "small" and "profile" not in manifest
+    assert manifest["rate_multiplier"] == 1.5
     assert " INFO " not in first.stdout + first.stderr, first.stderr
     assert "registered riskloop-dispute-escalation v1" in first.stdout + first.stderr
     dataset = tmp_path / "data" / "datasets" / "telecom_fraud.parquet"  # what `run` built

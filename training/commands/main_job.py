@@ -25,7 +25,7 @@ def _say(message: str) -> None:
     typer.secho(f"riskloop run: {message}", fg=typer.colors.CYAN, err=True)
 
 
-def _ensure_city(city: Path, size: str, seed: int, profile: str) -> None:
+def _ensure_city(city: Path, size: str, seed: int, profile: str, rate_multiplier: float) -> None:
     from data_samples.city import generate_city
     from training.commands.city import check_city_options
 
@@ -35,12 +35,21 @@ def _ensure_city(city: Path, size: str, seed: int, profile: str) -> None:
         # a city made before the profiles carries no profile: it is the clean one
         _say(
             f"city found at {city} ({found.get('size', '?')} {found.get('profile', 'clean')} "
-            f"city, seed {found.get('seed', '?')}; delete it to generate another)"
+            f"city, seed {found.get('seed', '?')}, rate multiplier "
+            f"{found.get('rate_multiplier', 1.0):g}; delete it to generate another)"
         )
         return
-    check_city_options(size, seed, profile)
-    _say(f"generating the {size} {profile} simulated city (seed {seed}) into {city}")
-    generate_city(city, size=size, seed=seed, profile=profile, progress=lambda m: _say(f"  {m}"))
+    check_city_options(size, seed, profile, rate_multiplier)
+    rate = f", rate multiplier {rate_multiplier:g}" if rate_multiplier != 1.0 else ""
+    _say(f"generating the {size} {profile} simulated city (seed {seed}{rate}) into {city}")
+    generate_city(
+        city,
+        size=size,
+        seed=seed,
+        profile=profile,
+        rate_multiplier=rate_multiplier,
+        progress=lambda m: _say(f"  {m}"),
+    )
 
 
 def _ensure_dataset(task: str, city: Path, datasets: Path) -> Path:
@@ -135,6 +144,11 @@ def register(app: typer.Typer) -> None:
             help="City profile to generate if none exists: realistic or clean (as in "
             "`riskloop generate --profile`).",
         ),
+        rate_multiplier: float = typer.Option(
+            1.0,
+            help="City event rate multiplier to generate with if none exists (as in "
+            "`riskloop generate --rate-multiplier`).",
+        ),
         host: str = typer.Option("127.0.0.1", help="Interface the service binds."),
         port: int = typer.Option(3000, min=1, max=65535, help="Service port."),
         serve: bool = typer.Option(
@@ -157,7 +171,7 @@ def register(app: typer.Typer) -> None:
             if serve:  # a busy port or a host name is said now, not after minutes of training
                 check_address_free(host, port)
             try:
-                _ensure_city(city, size, seed, profile)
+                _ensure_city(city, size, seed, profile, rate_multiplier)
                 for task in TASK_NAMES:
                     dataset = _ensure_dataset(task, city, settings.data_dir / "datasets")
                     _ensure_champion(task, dataset, city / "truth", settings.mlflow_uri)
