@@ -115,6 +115,10 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class _ClientGone(Exception):
+    """The client closed the connection before its body was complete."""
+
+
 class RequestGuard:
     """ASGI middleware guarding `/v1/` (see the module docstring for the order of checks)."""
 
@@ -208,6 +212,16 @@ class RequestGuard:
             except _BodyTooLarge:
                 await send_json(send, 413, self._too_large())
                 return
+            except _ClientGone:
+                # an aborted upload is not a request: nothing is scored or recorded from the
+                # part that arrived, and there is no one to answer
+                logger.info(
+                    "%s %s: the client closed the connection before its body was complete; "
+                    "nothing done",
+                    scope["method"],
+                    route.template,
+                )
+                return
             if body.startswith(_BOM):
                 await invalid_input([_BOM_REFUSED])(scope, receive, send)
                 return
@@ -239,13 +253,14 @@ class RequestGuard:
         return None
 
     async def _read_body(self, receive: Receive) -> bytes:
-        """The whole body, counting bytes as they stream in (chunked uploads have no length)."""
+        """The whole body, counting bytes as they stream in (chunked uploads have no length).
+        Raises `_ClientGone` when the client disconnects before the body's last part."""
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                raise _ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:

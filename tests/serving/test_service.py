@@ -681,3 +681,48 @@ def _audited_requests(served: Served) -> int:
     settings = get_settings()
     with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
         return sum(row["action"] == "score_request" for row in store.audit_rows())
+
+
+def test_an_aborted_upload_is_not_scored_or_recorded(served: Served) -> None:
+    """A client that closes the connection before its declared body is complete sent no
+    request: the part that arrived (here a whole, valid body of warned records) is neither
+    scored nor stored, and the log does not call it a bad body."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    task = "dispute-escalation"
+    frame = materialized(served, task)
+    probe = score(served, task, {"records": as_records(task, frame)}).json()["results"]
+    warned = [r for r in probe if r["risk_level"] != "green"][:3]
+    assert warned
+    records = [
+        {**record, "entity_id": f"aborted-{i}"}
+        for i, record in enumerate(as_records(task, frame))
+        if record["entity_id"] in {r["entity_id"] for r in warned}
+    ]
+    body = json.dumps({"records": records}).encode()
+    address = urlsplit(served.url)
+    logged = served.log.stat().st_size
+    with socket.create_connection((address.hostname, address.port), timeout=10) as raw:
+        raw.sendall(
+            f"POST /v1/{task}/score HTTP/1.1\r\nHost: {address.netloc}\r\n"
+            f"Authorization: {served.headers()['Authorization']}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body) + 100}\r\n\r\n".encode()
+            + body
+        )
+        time.sleep(0.5)
+    time.sleep(1.0)  # the server notices the disconnect
+    with served.client() as client:
+        for record in records:
+            listed = client.get(
+                "/v1/warnings",
+                params={"entity_id": record["entity_id"], "task": task},
+                headers=served.headers("reviewer"),
+            ).json()
+            assert listed["items"] == [], record["entity_id"]
+    log = served.log.read_bytes()[logged:].decode(errors="replace")
+    assert "json_invalid" not in log and "refused a score body" not in log
+    # the same body sent whole is scored and warned
+    sent = score(served, task, {"records": records}).json()["results"]
+    assert [r["risk_level"] != "green" for r in sent] == [True] * len(records)
