@@ -147,7 +147,12 @@ def score_matrix(
             contrib, reused = cache.contributions(matrix, model.explainer_.contributions)
         contributions = contrib[:, :-1]
         expected = float(contrib[0, -1])
-        raw_margin = contrib.sum(axis=1)
+        # the booster's own sum, not the contributions' (which differs in the last bits): a
+        # record's score is the same whether it is explained or not, and the same as the
+        # registered pyfunc's, so re-scoring it with or without reasons changes no warning
+        raw_margin = np.asarray(
+            booster.predict(matrix, raw_score=True, num_threads=PREDICT_THREADS), dtype="float64"
+        )
     else:
         raw_margin = np.asarray(
             booster.predict(matrix, raw_score=True, num_threads=PREDICT_THREADS), dtype="float64"

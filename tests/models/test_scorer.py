@@ -34,11 +34,15 @@ def test_vectorised_and_record_paths_agree(
     model, frame = telecom_model
     arrays = score_arrays(model, frame)
     records = score_frame(model, frame, explain=False)
-    assert [r.score for r in records] == pytest.approx(arrays.scores.tolist(), abs=1e-12)
+    # bit for bit: explained or not, and as the model's own predict_proba (the pyfunc's)
+    assert [r.score for r in records] == arrays.scores.tolist()
+    assert [r.raw_margin for r in records] == arrays.raw_margin.tolist()
     assert [r.risk_level for r in records] == arrays.levels.tolist()
     assert [r.entity_id for r in records] == frame["entity_id"].tolist()
     assert all(r.reasons == [] and r.contributions == {} for r in records)
-    np.testing.assert_allclose(arrays.scores, model.predict_proba(frame), atol=1e-12)
+    assert arrays.scores.tolist() == model.predict_proba(frame).tolist()
+    one_by_one = [score_arrays(model, frame.iloc[[i]]).scores[0] for i in range(20)]
+    assert one_by_one == arrays.scores[:20].tolist()
 
 
 def test_reasons_are_top_k_by_magnitude_in_both_languages(

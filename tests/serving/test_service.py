@@ -726,3 +726,38 @@ def test_an_aborted_upload_is_not_scored_or_recorded(served: Served) -> None:
     # the same body sent whole is scored and warned
     sent = score(served, task, {"records": records}).json()["results"]
     assert [r["risk_level"] != "green" for r in sent] == [True] * len(records)
+
+
+def test_records_scored_with_and_without_reasons_keep_their_warnings_as_they_are(
+    served: Served,
+) -> None:
+    """The same features scored with `explain` false, then true, then false again: the same
+    scores to the last bit, so the warnings the first request raised are not re-scored (no
+    history event, no new version to turn a case worker's open form into a 409)."""
+    task = "wage-arrears"
+    frame = materialized(served, task)
+    probe = score(served, task, {"records": as_records(task, frame)}).json()["results"]
+    warned = {r["entity_id"] for r in probe if r["risk_level"] != "green"}
+    records = [
+        {**record, "entity_id": f"explained-or-not-{i}"}
+        for i, record in enumerate(r for r in as_records(task, frame) if r["entity_id"] in warned)
+    ][:12]
+    assert len(records) >= 5
+    answers = [
+        score(served, task, {"records": records, "explain": explain}).json()["results"]
+        for explain in (False, True, False)
+    ]
+    for first, *again in zip(*answers, strict=True):
+        for other in again:
+            assert (other["score"], other["raw_margin"], other["warning_id"]) == (
+                first["score"],
+                first["raw_margin"],
+                first["warning_id"],
+            )
+    with served.client() as client:
+        for result in answers[0]:
+            warning = client.get(
+                f"/v1/warnings/{result['warning_id']}", headers=served.headers("reviewer")
+            ).json()
+            assert warning["version"] == 1
+            assert [event["event"] for event in warning["history"]] == ["raised"]
