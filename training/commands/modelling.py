@@ -18,6 +18,7 @@ from training.errors import UserError, check_output_file, user_errors
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    import pandas as pd
     from rich.console import Console
 
     from models.spec import TaskSpec
@@ -332,21 +333,90 @@ def _utc(millis: int | None) -> str:
     return dt.datetime.fromtimestamp(millis / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M")
 
 
+#: The most reasons a row can carry: the API's `top_k` bounds (1 to `serving.schemas.MAX_TOP_K`).
+#: Written here, not imported: importing the schemas loads the warnings store at every CLI
+#: start. `tests/training/test_score_input_checks.py` keeps the two equal.
+MAX_TOP_K = 20
+#: What every output row says about the version that scored it.
+MODEL_COLUMNS = ("model_name", "model_version", "model_alias")
+
+
+def _score_columns(top_k: int) -> list[str]:
+    """The output's columns, in order: the same for an empty input as for a full one."""
+    reasons = [
+        column
+        for rank in range(1, top_k + 1)
+        for column in (f"reason_{rank}", f"reason_{rank}_feature")
+    ]
+    return ["entity_id", "as_of", "score", "risk_level", *reasons, "actions", *MODEL_COLUMNS]
+
+
+def _output_frame(
+    rows: list[dict[str, object]], top_k: int, as_of_dtype: object | None
+) -> pd.DataFrame:
+    """The scored rows typed the same with rows or without: untyped empty columns would reach
+    a parquet file as nulls, and `as_of` keeps the input's type."""
+    import pandas as pd
+
+    columns = _score_columns(top_k)
+    types: dict[str, object] = {name: "str" for name in columns}
+    types |= {"score": "float64", "model_version": "int64", "as_of": as_of_dtype or "object"}
+    return pd.DataFrame(rows, columns=columns).astype(types)  # type: ignore[arg-type]
+
+
+def _read_scoring_input(task: str, input_path: Path) -> pd.DataFrame:
+    """The input frame, refused (`UserError`, nothing written) when a row breaks a rule the
+    API holds: the catalog's categories and ranges, numbers as numbers, a valid entity id."""
+    import pandas as pd
+
+    from features.catalog import features
+    from features.frame_checks import describe_breaches, rule_breaches
+
+    if input_path.is_dir():
+        raise UserError(f"input file {input_path} is a folder, not a .parquet file")
+    if not input_path.is_file():
+        raise UserError(f"input file {input_path} does not exist")
+    try:
+        frame = pd.read_parquet(input_path)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {input_path}: {exc}") from exc
+    if "entity_id" not in frame.columns:
+        raise UserError(f"{input_path} has no entity_id column")
+    breaches = rule_breaches(features(task), frame)
+    if breaches:
+        raise UserError(
+            f"{input_path}: {describe_breaches(breaches, len(frame))}; nothing scored or written"
+        )
+    return frame
+
+
 def score(
     task: TaskOption,
     input_path: Annotated[Path, typer.Option("--input", help="Dataset or scoring-set parquet.")],
     output: Annotated[Path, typer.Option("--output", help="Output .parquet or .csv file.")],
     alias: Annotated[str, typer.Option(help="Registry alias to score with.")] = "champion",
-    top_k: Annotated[int, typer.Option(help="Reasons per row.", min=0, max=10)] = 3,
+    top_k: Annotated[
+        int, typer.Option(help="Reasons per row (as the API's top_k).", min=1, max=MAX_TOP_K)
+    ] = 3,
     lang: Annotated[str, typer.Option(help="Reason language: en or zh.")] = "en",
     batch_size: Annotated[int, typer.Option(help="Rows per TreeSHAP batch.", min=1)] = 1000,
 ) -> None:
-    """Score a whole population offline: score, level, top reasons and actions per row."""
-    import pandas as pd
+    """Score a whole population offline: score, level, top reasons and actions per row.
+
+    The input is checked against the feature catalog as the API checks a record: an unknown
+    category, a number outside the catalog's range, a fraction in a count, a number stored as
+    text or a missing or malformed entity_id is refused in one line naming the column, the
+    rule and the offending rows (by position, counted from 0), and nothing is written. Missing
+    feature values are scored as missing; columns the catalog does not know are ignored.
+
+    Every output row also names the model that scored it: model_name, model_version (the
+    registered version) and model_alias (the alias it was loaded by). An empty input writes
+    an empty file with the same columns.
+    """
     from rich.progress import Progress
 
     from models.registry import RegistryError, load_registered
-    from models.risk_model import FeatureMismatchError, ModelLoadError
+    from models.risk_model import FeatureMismatchError, ModelLoadError, feature_columns
     from models.scorer import score_frame
 
     with user_errors():
@@ -356,29 +426,26 @@ def score(
         if output.suffix not in (".parquet", ".csv"):
             raise UserError(f"output {output} must end in .parquet or .csv")
         check_output_file(output, "output", "a .parquet or .csv file path")
-        if input_path.is_dir():
-            raise UserError(f"input file {input_path} is a folder, not a .parquet file")
-        if not input_path.is_file():
-            raise UserError(f"input file {input_path} does not exist")
-        try:
-            frame = pd.read_parquet(input_path)
-        except (OSError, ValueError) as exc:
-            raise UserError(f"cannot read {input_path}: {exc}") from exc
-        if "entity_id" not in frame.columns:
-            raise UserError(f"{input_path} has no entity_id column")
+        frame = _read_scoring_input(spec.task, input_path)
         try:
             model, info = load_registered(spec.task, alias)
         except (RegistryError, ModelLoadError) as exc:
+            raise UserError(str(exc)) from None
+        model_values = {
+            "model_name": info.name,
+            "model_version": info.version,
+            "model_alias": alias,
+        }
+        try:  # the model's own column check, also for an input without rows
+            feature_columns(model.spec, frame.iloc[:0])
+        except FeatureMismatchError as exc:
             raise UserError(str(exc)) from None
         rows: list[dict[str, object]] = []
         with Progress(transient=True) as progress:
             bar = progress.add_task(f"scoring {spec.task}", total=len(frame))
             for start in range(0, len(frame), batch_size):
                 batch = frame.iloc[start : start + batch_size]
-                try:
-                    records = score_frame(model, batch, top_k=top_k, lang=lang)  # type: ignore[arg-type]
-                except FeatureMismatchError as exc:
-                    raise UserError(str(exc)) from None
+                records = score_frame(model, batch, top_k=top_k, lang=lang)  # type: ignore[arg-type]
                 as_of = batch["as_of"].tolist() if "as_of" in batch else [None] * len(batch)
                 for record, when in zip(records, as_of, strict=True):
                     row: dict[str, object] = {
@@ -394,9 +461,9 @@ def score(
                     row["actions"] = "; ".join(
                         f"{a.department}: {a.action}" for a in record.actions
                     )
-                    rows.append(row)
+                    rows.append(row | model_values)
                 progress.update(bar, advance=len(batch))
-        result = pd.DataFrame(rows)
+        result = _output_frame(rows, top_k, frame["as_of"].dtype if "as_of" in frame else None)
         try:
             if output.suffix == ".csv":
                 result.to_csv(output, index=False)
@@ -404,7 +471,7 @@ def score(
                 result.to_parquet(output, index=False)
         except OSError as exc:
             raise UserError(f"cannot write {output}: {exc.strerror or exc}") from None
-    counts = result["risk_level"].value_counts().to_dict() if len(result) else {}
+    counts = result["risk_level"].value_counts().to_dict()
     typer.echo(
         f"{spec.task}: scored {len(result)} rows with {info.name} v{info.version} ({alias}) -> "
         f"{output}; levels: "
