@@ -243,7 +243,9 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
 
         def write(session: Session) -> None:
             warning = self._locked_warning(session, warning_id, expected_version, expected_holder)
-            check_transition(warning.status, status, department, outcome, warning.department)
+            check_transition(
+                warning.status, status, department, outcome, warning.department, warning.task
+            )
             now = utc_now()
             previous = warning.status
             warning.status = status

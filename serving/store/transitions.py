@@ -13,6 +13,7 @@ department that worked the case can say the risk was real. Closed warnings are f
 from __future__ import annotations
 
 from models.departments import AUDIT_ONLY_DEPARTMENTS
+from serving.policy import department_tasks
 from serving.store.models import (
     OUTCOMES,
     STATUSES,
@@ -39,10 +40,13 @@ def check_transition(
     department: str | None,
     outcome: str | None,
     current_department: str | None,
+    task: str | None = None,
 ) -> None:
     """Raise `TransitionError` unless `current -> status` with these fields is allowed.
 
-    Pure, so the HTTP layer and tests can ask the same question the store does.
+    Pure, so the HTTP layer and tests can ask the same question the store does. With `task`,
+    a dispatch to a department riskloop knows must go to one that handles the task (a name
+    it does not know is an outside body's, kept as sent).
     """
     if status not in STATUSES:
         raise TransitionError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
@@ -65,6 +69,14 @@ def check_transition(
             raise TransitionError(
                 f"{department!r} audits every task and works no case: dispatch to a department "
                 "that handles the task"
+            )
+        handling = department_tasks()
+        if task is not None and department in handling and task not in handling[department]:
+            # its people would see, work and reveal a case of a risk they have no part in
+            able = [code for code, tasks in handling.items() if task in tasks]
+            raise TransitionError(
+                f"{department!r} does not handle {task}: dispatch to a department that handles "
+                f"the task ({', '.join(code for code in able if code not in AUDIT_ONLY_DEPARTMENTS)})"
             )
     elif department is not None and department != current_department:
         raise TransitionError("a department is set only when dispatching")

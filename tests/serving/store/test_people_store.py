@@ -285,7 +285,7 @@ def test_the_warnings_own_id_written_in_a_note_or_purpose_is_stored_as_its_pseud
         )
         assert revealed == entity
         for step in (
-            {"status": "dispatched", "department": "anti_fraud", "note": f"{entity}: call"},
+            {"status": "dispatched", "department": "labour_inspection", "note": f"{entity}: call"},
             {"status": "in_progress", "department": None, "note": f"called {entity}, no answer"},
         ):
             store.add_feedback(warning_id, actor="user:off", outcome=None, **step)

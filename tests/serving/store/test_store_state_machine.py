@@ -202,3 +202,47 @@ def test_refusal_messages_say_why(store: WarningStore, scored: Callable[..., dic
         store.add_feedback(
             warning_id, actor="c", status="in_progress", department=None, outcome=None, note=None
         )
+
+
+@pytest.mark.parametrize("task", ["wage-arrears", "telecom-fraud", "dispute-escalation"])
+def test_a_case_goes_only_to_a_known_department_that_handles_its_task(
+    store: WarningStore, scored: Callable[..., dict], task: str
+) -> None:
+    """Every known department, for each task: those that handle the task take the case (and a
+    re-route between them), the others are refused with the ones that would, and a refused
+    dispatch changes nothing; a name riskloop does not know is an outside body's, kept."""
+    from serving.policy import department_tasks
+
+    handling = department_tasks()
+    (warning_id,) = store.record_scores(
+        actor="scorer",
+        task=task,
+        model_name="m",
+        model_version="1",
+        results=[scored("E1", 0.9, "red")],
+    )
+    taken = 0
+    for department, tasks in handling.items():
+        before = store.get_warning(warning_id)
+        if task in tasks and department != "data_office":
+            store.add_feedback(
+                warning_id, actor="c", status="dispatched", department=department,
+                outcome=None, note=None,
+            )  # fmt: skip
+            taken += 1
+            continue
+        with pytest.raises(TransitionError) as refused:
+            store.add_feedback(
+                warning_id, actor="c", status="dispatched", department=department,
+                outcome=None, note=None,
+            )  # fmt: skip
+        if department != "data_office":
+            assert f"{department!r} does not handle {task}" in str(refused.value)
+            assert "county_centre" in str(refused.value)
+        assert store.get_warning(warning_id) == before
+    assert taken >= 3
+    after = store.add_feedback(
+        warning_id, actor="c", status="dispatched", department="Township office (outside)",
+        outcome=None, note=None,
+    )  # fmt: skip
+    assert after["department"] == "Township office (outside)"
