@@ -197,19 +197,30 @@ def record_model(slug: str) -> type[BaseModel]:
     )
 
 
-#: The "exactly one of `records` or `entity_ids`" rule, as the published schema says it.
+_RECORDS_SENT: JsonDict = {"required": ["records"], "properties": {"records": {"type": "array"}}}
+_IDS_SENT: JsonDict = {"required": ["entity_ids"], "properties": {"entity_ids": {"type": "array"}}}
+#: The "exactly one of `records` or `entity_ids`" rule, as the published schema says it:
+#: not both sent, nor neither (a null counts as not sent). Said by `not`, not `oneOf`: a
+#: body sending `"entity_ids": null` beside its records, which the server scores, matched both
+#: `{required: [records]}` and `{required: [entity_ids]}` branches (a strict validator refused
+#: it), and code generators read a `oneOf` beside `properties` as a union of its branches
+#: (openapi-python-client then left the score routes out of its client); they read past `not`.
+#: `serving.openapi` adds it to the published schema: BentoML builds its own schema objects
+#: from the model's, and they take no `not`.
 EXACTLY_ONE_SOURCE: JsonDict = {
-    "oneOf": [
-        {"required": ["records"], "properties": {"records": {"type": "array"}}},
-        {"required": ["entity_ids"], "properties": {"entity_ids": {"type": "array"}}},
-    ]
+    "not": {
+        "anyOf": [
+            {"allOf": [{"not": _RECORDS_SENT}, {"not": _IDS_SENT}]},
+            {"allOf": [_RECORDS_SENT, _IDS_SENT]},
+        ]
+    }
 }
 
 
 class _ScoreRequestBase(BaseModel):
     """Score either literal feature records or entity ids looked up in the online store."""
 
-    model_config = ConfigDict(**_STRICT, json_schema_extra=EXACTLY_ONE_SOURCE)
+    model_config = _STRICT
 
     entity_ids: Annotated[list[EntityId], Field(min_length=1, max_length=MAX_RECORDS)] | None = (
         Field(
