@@ -28,7 +28,12 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from features.tasks import TASK_NAMES, TASKS
-from models.departments import ALL_TASK_DEPARTMENTS, DEPARTMENTS, department_code
+from models.departments import (
+    ALL_TASK_DEPARTMENTS,
+    AUDIT_ONLY_DEPARTMENTS,
+    DEPARTMENTS,
+    department_code,
+)
 from models.spec import get_spec
 
 ActorKind = Literal["user", "key", "system"]
@@ -216,7 +221,9 @@ def visible_scope(actor: Actor) -> VisibleScope:
             departments=frozenset({actor.department}), tasks=owned_tasks(actor.department)
         )
     if actor.role == "auditor":
-        return VisibleScope(everything=True)
+        # an auditor account outside the auditing office (refused at creation since; one may
+        # remain in an older store) reads nothing: city-wide reading is that office's alone
+        return VisibleScope(everything=actor.department in AUDIT_ONLY_DEPARTMENTS)
     if actor.role == "supervisor":
         return VisibleScope(
             departments=frozenset({actor.department or ""}), tasks=owned_tasks(actor.department)
@@ -293,6 +300,13 @@ def _decide_user(actor: Actor, action: str, warning: Mapping[str, Any] | None) -
         return _refuse(
             "only administrators manage users, keys and models",
             "只有管理员可以管理用户、密钥和模型",
+        )
+    if actor.role == "auditor" and actor.department not in AUDIT_ONLY_DEPARTMENTS:
+        return _refuse(
+            f"auditors belong to the City big-data bureau (data_office); this auditor account "
+            f"is in {actor.department!r}: an administrator recreates it there",
+            f"审计员应属于市大数据局（data_office）；此审计员账号属于 {actor.department!r}，"
+            "请管理员在市大数据局重新创建",
         )
     if actor.role == "auditor":
         if action in READ_ACTIONS or action == "audit_read":

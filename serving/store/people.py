@@ -272,6 +272,14 @@ class PeopleStore:
                 f"{department!r} audits every task and works no case: give its people the "
                 "auditor or admin role"
             )
+        if role == "auditor" and department not in AUDIT_ONLY_DEPARTMENTS:
+            # an auditor reads every department's cases and the audit log, whatever department
+            # the account names: city-wide reading belongs to the office that audits
+            raise PeopleError(
+                f"an auditor reads every department's cases and the audit log: auditors belong "
+                f"to {' or '.join(repr(code) for code in sorted(AUDIT_ONLY_DEPARTMENTS))}, not "
+                f"{department!r}"
+            )
         if lang not in LANGS:
             raise PeopleError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}")
         if display_name is not None:

@@ -41,3 +41,19 @@ def test_a_department_key_scores_only_the_tasks_its_department_handles() -> None
         for task in ("wage-arrears", "telecom-fraud", "dispute-escalation"):
             assert bool(decide(key, "score", task=task)) == (task in tasks), (department, task)
     assert decide(Actor.key("city", ["score"]), "score", task="telecom-fraud")
+
+
+def test_an_auditor_account_outside_the_data_office_reads_nothing() -> None:
+    """Such an account is refused at creation; one left in an older store gets neither the
+    city-wide view nor the audit log, and is told why; the data office's auditor reads both."""
+    from serving.policy import VisibleScope, visible_scope
+
+    stray = Actor.user("lab_aud", "auditor", "labour_inspection")
+    office = Actor.user("aud", "auditor", "data_office")
+    assert visible_scope(stray) == VisibleScope()
+    assert visible_scope(office) == VisibleScope(everything=True)
+    for action in ("warning_list", "warning_read", "audit_read"):
+        refused = decide(stray, action, warning=CASE)
+        assert not refused.allowed and "data_office" in refused.rule
+        assert "市大数据局" in refused.rule_zh
+        assert decide(office, action, warning=CASE).allowed

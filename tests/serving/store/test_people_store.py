@@ -136,7 +136,7 @@ def test_an_id_typed_as_the_name_at_a_failed_sign_in_is_kept_as_its_pseudonym(
 
 
 def test_duplicate_user_is_refused(store: WarningStore) -> None:
-    store.create_user("bob", department="tax", role="auditor", password=PASSWORD)
+    store.create_user("bob", department="tax", role="officer", password=PASSWORD)
     with pytest.raises(PeopleError, match="already exists"):
         store.create_user("bob", department="grid", role="admin", password=PASSWORD)
     assert [(u.name, u.department) for u in store.list_users()] == [("bob", "tax")]
@@ -400,3 +400,17 @@ def test_purge_on_every_backend_then_reveal_says_the_id_is_gone(
     ]
     refusal = sealed.audit_rows()[-2]["detail"]
     assert refusal["warning_id"] == old and "purged" in refusal["rule"]
+
+
+def test_an_auditor_belongs_to_the_data_office(store: WarningStore) -> None:
+    """An auditor reads every department's cases and the audit log: an account elsewhere
+    (a labour-inspection "auditor" reading residents' fraud warnings) is refused, nothing
+    written; in the data office it is created."""
+    for department in ("labour_inspection", "anti_fraud", "county_centre"):
+        with pytest.raises(PeopleError, match="auditors belong to 'data_office'"):
+            store.create_user("aud", department=department, role="auditor", password=PASSWORD)
+    assert store.list_users() == []
+    store.create_user("aud", department="data_office", role="auditor", password=PASSWORD)
+    assert [(u.name, u.department, u.role) for u in store.list_users()] == [
+        ("aud", "data_office", "auditor")
+    ]
