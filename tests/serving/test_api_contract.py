@@ -325,26 +325,31 @@ def test_the_department_filter_takes_a_code_or_either_name_like_dispatching(
     served: Served,
 ) -> None:
     """Dispatching takes a department's code or either name and stores the code; the listing
-    compared the filter with the stored code as typed, so `?department=税务局` (the name the
+    compared the filter with the stored code as typed, so `?department=人民调解委员会` (the name the
     case was dispatched with) listed nothing."""
     headers = served.headers("every")
     with served.client() as client:
         _, warning_id = _own_warning(served, client, "by-name")
         dispatched = client.post(
             f"/v1/warnings/{warning_id}/feedback",
-            json={"status": "dispatched", "department": "税务局"},
+            json={"status": "dispatched", "department": "人民调解委员会"},
             headers=headers,
         )
-        assert dispatched.status_code == 200 and dispatched.json()["department"] == "tax"
+        assert dispatched.status_code == 200 and dispatched.json()["department"] == "mediation"
         listed = {
             spelling: client.get(
                 "/v1/warnings", params={"department": spelling, "page_size": 500}, headers=headers
             ).json()
-            for spelling in ("tax", "Tax bureau", "税务局", "TAX")
+            for spelling in (
+                "mediation",
+                "People's mediation committee",
+                "人民调解委员会",
+                "MEDIATION",
+            )
         }
     ids = {spelling: {w["id"] for w in page["items"]} for spelling, page in listed.items()}
-    assert warning_id in ids["tax"]
-    assert all(found == ids["tax"] for found in ids.values()), ids
+    assert warning_id in ids["mediation"]
+    assert all(found == ids["mediation"] for found in ids.values()), ids
 
 
 @pytest.mark.parametrize("since", ["0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59"])
@@ -535,7 +540,7 @@ def test_an_expected_version_the_warning_never_had_is_not_a_stale_read(served: S
         version = client.get(f"/v1/warnings/{warning_id}", headers=headers).json()["version"]
 
         def step(expected: int) -> httpx.Response:
-            body = {"status": "dispatched", "department": "tax", "expected_version": expected}
+            body = {"status": "dispatched", "department": "mediation", "expected_version": expected}
             return client.post(path, json=body, headers=headers)
 
         ahead = step(version + 98)
@@ -609,7 +614,7 @@ def test_a_notes_line_breaks_are_stored_as_the_console_stores_them(served: Serve
         typed = "第一行：已联系企业\r\n第二行：下周复核\r第三行"
         stepped = client.post(
             f"/v1/warnings/{warning_id}/feedback",
-            json={"status": "dispatched", "department": "tax", "note": typed},
+            json={"status": "dispatched", "department": "mediation", "note": typed},
             headers=headers,
         )
         assert stepped.status_code == 200, stepped.text
