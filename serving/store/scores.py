@@ -386,6 +386,7 @@ class ScoreWriter:
                 rows = session.execute(query).mappings()
             for row in rows:
                 found[(row["entity_hash"], row["period"])] = {**row, "new": False}
+        _add_scores_after_close(session, found)
         if lifelong:  # the first warning of each unit, in id order: its lifelong one
             first: dict[str, date] = {}
             for entity_hash, period in found:
@@ -393,6 +394,30 @@ class ScoreWriter:
             for item in items:
                 item["period"] = first.get(item["entity_hash"], item["period"])
         return found
+
+
+def _add_scores_after_close(
+    session: Session, states: dict[tuple[str, date], dict[str, Any]]
+) -> None:
+    """Each closed warning's last score after its close (`after_close`: the figures of its
+    latest `score_after_close` event), so a repeat of that score is no change either. A closed
+    warning keeps its closing figures; without this, every repeat of the same request (a
+    nightly batch after a model change) appended one more identical event and audit row."""
+    closed = sorted(state["id"] for state in states.values() if state["status"] == "closed")
+    if not closed:
+        return
+    by_id = {state["id"]: state for state in states.values()}
+    for start in range(0, len(closed), _IN_LIST_CHUNK):
+        query = (
+            select(WarningEvent.warning_id, WarningEvent.detail)
+            .where(
+                WarningEvent.warning_id.in_(closed[start : start + _IN_LIST_CHUNK]),
+                WarningEvent.event == "score_after_close",
+            )
+            .order_by(WarningEvent.id)
+        )
+        for warning_id, detail in session.execute(query):
+            by_id[warning_id]["after_close"] = detail  # the last one stays
 
 
 def _scored_once(task: str) -> bool:
@@ -475,11 +500,14 @@ def _new_warning(
 def _same_score(state: dict[str, Any], item: dict[str, Any], model_version: str) -> bool:
     """True when a re-score would change nothing a person decides on: same score, level and
     model version (a later as-of date in the period, or reasons asked for in another language,
-    is no change: the warning keeps the ones it has)."""
-    return bool(
-        state["score"] == item["score"]
-        and state["risk_level"] == item["risk_level"]
-        and str(state["model_version"]) == model_version
+    is no change: the warning keeps the ones it has). A closed warning is also unchanged by
+    the score its last `score_after_close` already recorded."""
+    figures = [state, *([state["after_close"]] if state.get("after_close") else [])]
+    return any(
+        known["score"] == item["score"]
+        and known["risk_level"] == item["risk_level"]
+        and str(known["model_version"]) == model_version
+        for known in figures
     )
 
 
@@ -560,6 +588,8 @@ class _Batch:
             action, extra = "warning_updated", {"applied": applied}
             if applied:
                 self._rescore(state, item)
+            else:  # a repeat later in the batch is no change
+                state["after_close"] = detail
         self.history_rows.append(
             {
                 "warning_id": state["id"],
