@@ -5,9 +5,11 @@ retried when it ends), POSTs each event's JSON with its signature and id headers
 (`serving.webhooks`), and records the answer: 2xx delivers it; anything else (an error status,
 a refused connection, a timeout) schedules a retry after an exponential backoff with jitter, and after `notify_max_attempts` attempts the event is dead-lettered
 (`riskloop notify --dead`, `--requeue`). Delivery is at least once: a receiver deduplicates by
-the `X-Riskloop-Event-Id` header. Departments are delivered side by side (one thread each,
-events of one department in order), and an endpoint that cannot be reached costs one time-out
-a round: its other events wait for that event's retry, no attempt counted.
+the `X-Riskloop-Event-Id` header. Departments are delivered side by side (one thread each),
+each one's events in the order they were written: after a failed attempt the department's other
+events wait for that event's retry, no attempt counted (the outbox's claim holds them behind it
+in later rounds too), so nothing overtakes an event waiting to be retried, and an endpoint that
+cannot be reached costs one time-out a round.
 
 The service runs `Deliverer.run_forever` on a daemon thread (`notify_interval_s`; 0 leaves the
 job to `riskloop notify --loop` in its own process); each round also notes missed deadlines
@@ -140,13 +142,15 @@ class Deliverer:
         return report
 
     def _deliver_queue(self, events: list[dict[str, Any]], url: str | None) -> list[str]:
-        """One department's claimed events in order. When its endpoint cannot be reached (a
-        connection error or a time-out), the rest wait for that event's retry, no attempt
-        counted: a hanging receiver costs one time-out a round, not one per event."""
+        """One department's claimed events in the order they were written. When one fails and
+        is to be retried (an error answer, a refused connection, a time-out), the rest wait
+        for that retry, no attempt counted: the department gets its events in order (an event
+        never overtakes an earlier one waiting for its retry), and a hanging receiver costs one
+        time-out a round, not one per event. A dead letter holds nothing up."""
         outcomes: list[str] = []
         for index, event in enumerate(events):
             outcome = self._deliver(event, url)
-            if outcome == "unreachable":
+            if outcome == "retried":
                 later = [e["event_id"] for e in events[index + 1 :]]
                 self.outbox.postpone(later, until=self._retry_at_of[event["event_id"]])
                 return [*outcomes, "retried"]
@@ -217,8 +221,7 @@ class Deliverer:
         try:
             response = self._client.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            outcome = self._failed(event, f"{exc.__class__.__name__}: {exc}")
-            return "unreachable" if outcome == "retried" else outcome
+            return self._failed(event, f"{exc.__class__.__name__}: {exc}")
         if 200 <= response.status_code < 300:
             self.outbox.delivered(event["event_id"], now=clock_now())
             return "delivered"

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from serving.store.common import iso_utc, utc_bound
 from serving.store.models import DepartmentWebhook, OutboxEvent
@@ -183,26 +183,46 @@ class Outbox:
     # -- delivery ------------------------------------------------------------------------------
 
     def claim(self, *, now: datetime, lease: timedelta, limit: int = 50) -> list[dict[str, Any]]:
-        """Events due now (oldest first), leased to the caller until `now + lease`.
+        """Events due now, in the order they were written, leased to the caller until
+        `now + lease`.
 
-        A read checks first, so an idle worker's frequent rounds never take the write lock.
+        Head-of-line order per department: an event is not due while an earlier one of its
+        department still waits (for its retry, or leased to a worker posting it), so a
+        department receives its events in the order they were written, retries included. Only
+        a dead letter stops holding the line: the events behind it go on, and a requeued dead
+        letter arrives after them. A read checks first, so an idle worker's frequent rounds
+        never take the write lock.
         """
+        bound = self._bound(now)
+        earlier = aliased(OutboxEvent)
+        waiting_before = (
+            select(earlier.id)
+            .where(
+                earlier.department == OutboxEvent.department,
+                earlier.id < OutboxEvent.id,
+                earlier.delivered_at.is_(None),
+                earlier.dead_at.is_(None),
+                earlier.next_attempt_at > bound,
+            )
+            .exists()
+        )
         due = (
             OutboxEvent.delivered_at.is_(None),
             OutboxEvent.dead_at.is_(None),
-            OutboxEvent.next_attempt_at <= self._bound(now),
+            OutboxEvent.next_attempt_at <= bound,
+            ~waiting_before,
         )
         with self._store.read_session() as session:
             if session.scalar(select(OutboxEvent.id).where(*due).limit(1)) is None:
                 return []
 
         def write(session: Session) -> list[dict[str, Any]]:
+            # claims take turns (the webhooks' rows locked on PostgreSQL; SQLite writes one at
+            # a time anyway): another worker's claim reads this one's leases, not the events
+            # as they were before it, and cannot post a department's later event beside them
+            session.execute(select(DepartmentWebhook.department).with_for_update()).all()
             events = session.scalars(
-                select(OutboxEvent)
-                .where(*due)
-                .order_by(OutboxEvent.next_attempt_at, OutboxEvent.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
+                select(OutboxEvent).where(*due).order_by(OutboxEvent.id).limit(limit)
             ).all()
             for event in events:
                 event.next_attempt_at = now + lease

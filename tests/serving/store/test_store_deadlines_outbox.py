@@ -282,3 +282,38 @@ def test_claims_lease_events_and_failures_dead_letter_then_requeue(
     (back,) = outbox.claim(now=T0, lease=timedelta(seconds=60))
     outbox.delivered(back["event_id"], now=T0)
     assert outbox.counts() == {"pending": 0, "delivered": 1, "dead": 0}
+
+
+def test_a_claim_holds_a_departments_later_events_behind_one_waiting_for_its_retry(
+    store: WarningStore, scored: Callable
+) -> None:
+    outbox = Outbox(store)
+    for department in ("county_centre", "labour_inspection"):
+        outbox.set_webhook(department, "http://127.0.0.1:9/hook", now=T0)
+    lease = timedelta(seconds=60)
+    with time_machine.travel(T0, tick=False):
+        first = _raise(store, scored, "employer-10")
+        second = _raise(store, scored, "employer-11")
+        (head,) = outbox.claim(now=T0, lease=lease, limit=1)
+        assert head["warning_id"] == first
+        # leased to a worker: the department's next event waits for it, and so after a failure
+        assert outbox.claim(now=T0, lease=lease) == []
+        outbox.failed(head["event_id"], "HTTP 500", retry_at=T0 + timedelta(seconds=30), now=T0)
+        assert outbox.claim(now=T0 + timedelta(seconds=10), lease=lease) == []
+        store.add_feedback(
+            first,
+            actor="user:sup",
+            status="dispatched",
+            department="labour_inspection",
+            outcome=None,
+            note=None,
+        )
+        (other,) = outbox.claim(now=T0 + timedelta(seconds=10), lease=lease)
+        assert other["department"] == "labour_inspection"  # another department goes on
+        later = outbox.claim(now=T0 + timedelta(seconds=31), lease=lease)
+        # the retry first, then the newer one (due since T0, but held behind it)
+        assert [e["warning_id"] for e in later] == [first, second]
+        assert later[0]["event_id"] == head["event_id"]
+        outbox.failed(head["event_id"], "HTTP 500", retry_at=None, now=T0)  # dead: holds nothing
+        outbox.delivered(later[1]["event_id"], now=T0)
+    assert outbox.counts() == {"pending": 1, "delivered": 1, "dead": 1}
