@@ -41,6 +41,16 @@ PYFUNC_ENTRY_SOURCE = (
     "set_model(RiskModelPyfunc())\n"
 )
 
+#: Model version tags telling how a version became champion (`training.promote` and
+#: `training.tracking` write them; `riskloop models` reads them, and an API listing may):
+#: `riskloop.promotion` is `first` (a task's first version, champion from its training), `rule`
+#: (promoted by the promotion rule) or `forced` (`riskloop promote --force` past the rule).
+PROMOTION_TAG = "riskloop.promotion"
+PROMOTION_REASON_TAG = "riskloop.promotion_reason"
+PROMOTED_AT_TAG = "riskloop.promoted_at"
+PROMOTION_RUN_TAG = "riskloop.promotion_run"
+PROMOTIONS = ("first", "rule", "forced")
+
 
 #: MLflow column type of each catalog dtype: what datasets hold (categories as their text).
 SIGNATURE_TYPES: dict[str, str] = {

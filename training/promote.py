@@ -13,7 +13,6 @@ import dataclasses
 import getpass
 import math
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,19 +167,15 @@ def _log_promotion_run(
     return str(run.info.run_id)
 
 
-def _move_champion(name: str, version: int, run_id: str) -> None:
-    """Point `champion` at `version` and tag the version with when and by which run."""
+def _move_champion(name: str, decision: PromotionDecision) -> None:
+    """Point `champion` at the challenger and record on the version how it became champion
+    (`forced` or `rule`), why, when and by which run (`tracking.record_promotion`)."""
     from training import tracking
 
-    client = tracking.tracking_client()
-    client.set_registered_model_alias(name, tracking.CHAMPION, str(version))
-    client.set_model_version_tag(
-        name,
-        str(version),
-        "riskloop.promoted_at",
-        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    )
-    client.set_model_version_tag(name, str(version), "riskloop.promotion_run", run_id)
+    version = decision.challenger_version
+    tracking.tracking_client().set_registered_model_alias(name, tracking.CHAMPION, str(version))
+    how = "forced" if decision.forced else "rule"
+    tracking.record_promotion(name, version, how, decision.reason, decision.run_id)
 
 
 def promote(
@@ -227,9 +222,9 @@ def promote(
         run_id="",
     )
     run_id = _log_promotion_run(spec, decision, force, rule, splits, data)
-    if promoted:
-        _move_champion(name, challenger_version, run_id)
     decision = dataclasses.replace(decision, run_id=run_id)
+    if promoted:
+        _move_champion(name, decision)
     _audit_promotion(decision)
     return decision
 

@@ -208,12 +208,73 @@ def log_and_register(model: RiskModel, candidate_rows: pd.DataFrame) -> Register
             )
     version = int(info.registered_model_version)
     client = tracking_client()
+    if not client.get_registered_model(name).description:
+        client.update_registered_model(name, description=model_description(model))
+    client.update_model_version(name, str(version), description=version_description(model))
     client.set_registered_model_alias(name, CHALLENGER, str(version))
     aliases = [CHALLENGER]
     if alias_version(name, CHAMPION) is None:
         client.set_registered_model_alias(name, CHAMPION, str(version))
+        record_promotion(name, version, "first", f"first version of {model.spec.task}", "")
         aliases.append(CHAMPION)
     return RegisteredVersion(name=name, version=version, aliases=tuple(aliases))
+
+
+def model_description(model: RiskModel) -> str:
+    """The registered model's description: what it predicts and how its versions move."""
+    spec = model.spec
+    return (
+        f"riskloop's {spec.task} risk model: the probability that a {spec.unit} meets "
+        f"'{spec.label}' within the label horizon. `riskloop train` registers each version "
+        "(alias challenger); `riskloop promote` moves the alias champion, the version served."
+    )
+
+
+def version_description(model: RiskModel) -> str:
+    """A version's description: when it was trained and its test-slice figures."""
+    import time
+
+    metrics = model.metrics_ or {}
+    figures = ", ".join(
+        f"{label} {metrics[key]:.4f}"
+        for key, label in (("roc_auc", "ROC-AUC"), ("ece", "ECE"))
+        if key in metrics
+    )
+    rows = f" on {int(metrics['n_rows']):,} held-out rows" if "n_rows" in metrics else ""
+    return (
+        f"Trained {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by riskloop train "
+        f"(catalog {model.spec.catalog_version})" + (f"; test {figures}{rows}." if figures else ".")
+    )
+
+
+def record_promotion(name: str, version: int, how: str, reason: str, run_id: str) -> None:
+    """Tag `version` with how it became champion (`models.registry.PROMOTION_TAG`: first, rule
+    or forced), why, when and by which promotion run, and add that to its description."""
+    import time
+
+    from models.registry import (
+        PROMOTED_AT_TAG,
+        PROMOTION_REASON_TAG,
+        PROMOTION_RUN_TAG,
+        PROMOTION_TAG,
+    )
+
+    client = tracking_client()
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    tags = {PROMOTION_TAG: how, PROMOTION_REASON_TAG: reason, PROMOTED_AT_TAG: when}
+    if run_id:
+        tags[PROMOTION_RUN_TAG] = run_id
+    for key, value in tags.items():
+        client.set_model_version_tag(name, str(version), key, value)
+    became = {
+        "first": "champion from its training (the task's first version)",
+        "rule": f"promoted to champion by the promotion rule ({reason})",
+        "forced": f"FORCED to champion past the promotion rule ({reason})",
+    }[how]
+    before = client.get_model_version(name, str(version)).description or ""
+    client.update_model_version(
+        name, str(version), description=f"{before} {when}: {became}.".strip()
+    )
 
 
 def alias_version(name: str, alias: str) -> int | None:

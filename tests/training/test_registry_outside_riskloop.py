@@ -142,7 +142,7 @@ def test_promote_over_a_champion_it_cannot_load_says_how_to_replace_it(
     """It kept the broken champion with a bare 'cannot be evaluated', not naming `--force`."""
     promote = ["promote", "--task", "wage-arrears", "--raw", str(small_city)]
     kept = CliRunner().invoke(app, promote)
-    assert kept.exit_code == 0, kept.output
+    assert kept.exit_code == 3, kept.output
     assert "kept the champion" in kept.stdout and "champion cannot be evaluated" in kept.stdout
     assert "riskloop promote --task wage-arrears --force" in kept.stdout
     forced = CliRunner().invoke(app, [*promote, "--force"])

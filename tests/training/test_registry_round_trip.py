@@ -2,7 +2,8 @@
 
 One task (telecom fraud: the small city's disputes are too few for an honest split) walks the whole path: the first
 version becomes champion and challenger; a challenger trained on shuffled labels is refused;
-`--force` promotes it and is recorded as forced; pyfunc and riskloop's loader give identical
+(exit 3); `--force` promotes it and is recorded as forced, on the promotion run and on the version
+(tag, description, `riskloop models`); pyfunc and riskloop's loader give identical
 scores; `riskloop models` and `riskloop score` see the registry.
 """
 
@@ -26,9 +27,9 @@ TASK = "telecom-fraud"
 ROUNDS = "40"
 
 
-def _cli(*args: str) -> str:
+def _cli(*args: str, exit_code: int = 0) -> str:
     result = CliRunner().invoke(app, list(args))
-    assert result.exit_code == 0, result.output + str(result.exception)
+    assert result.exit_code == exit_code, result.output + str(result.exception)
     return result.output
 
 
@@ -70,8 +71,20 @@ def test_train_promote_round_trip(
     _, challenger_info = load_registered(TASK, "challenger")
     assert (champion_info.version, challenger_info.version) == (1, 2)
 
+    from training.tracking import tracking_client
+
+    client = tracking_client()
+    name = f"riskloop-{TASK}"
+    first_version = client.get_model_version(name, "1")
+    assert first_version.tags["riskloop.promotion"] == "first"
+    assert "champion from its training" in first_version.description
+    assert "ROC-AUC" in client.get_model_version(name, "2").description
+    assert TASK in client.get_registered_model(name).description
+
     refused = _cli(
-        "promote", "--task", TASK, "--dataset", str(real), "--truth", str(small_city / "truth")
+        "promote",
+        *("--task", TASK, "--dataset", str(real), "--truth", str(small_city / "truth")),
+        exit_code=3,  # the champion was kept: a script can tell
     )
     assert "kept the champion" in refused and "challenger is worse" in refused
     assert load_registered(TASK, "champion")[1].version == 1
@@ -86,12 +99,20 @@ def test_train_promote_round_trip(
     forced = _cli("promote", "--task", TASK, "--dataset", str(real), "--force")
     assert "promoted" in forced and "forced" in forced
     assert load_registered(TASK, "champion")[1].version == 2
+    forced_version = client.get_model_version(name, "2")
+    assert forced_version.tags["riskloop.promotion"] == "forced"
+    assert forced_version.tags["riskloop.promotion_reason"].startswith(
+        "forced: challenger is worse"
+    )
+    assert "FORCED to champion past the promotion rule" in forced_version.description
 
     runs = _promotion_runs()
     assert runs["tags.riskloop.decision"].tolist() == ["refused", "promoted"]
     assert runs["tags.riskloop.forced"].tolist() == ["false", "true"]
     assert runs["metrics.champion_roc_auc"].iloc[0] > runs["metrics.challenger_roc_auc"].iloc[0]
     assert "metrics.challenger_oracle_roc_auc" in runs
+    # promoting the champion again changes nothing and is not a refusal
+    assert "already the champion" in _cli("promote", "--task", TASK, "--dataset", str(real))
 
     # The loader resolves everything through its own tracking URI, not MLflow's global one.
     from models.settings import get_settings
@@ -101,7 +122,9 @@ def test_train_promote_round_trip(
     assert load_registered(TASK, tracking_uri=get_settings().mlflow_uri)[1].version == 2
 
     listing = _cli("models")
-    assert TASK in listing and "challenger, champion" in listing
+    rows = {line.split()[1]: line for line in listing.splitlines() if line.startswith(TASK)}
+    assert "challenger, champion" in rows["2"] and " FORCED " in rows["2"], listing
+    assert " first " in rows["1"] and "FORCED" not in rows["1"], listing
 
     out = isolated_env / "scored.csv"
     scored_text = _cli("score", "--task", TASK, "--input", str(real), "--output", str(out))

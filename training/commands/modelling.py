@@ -45,6 +45,8 @@ FeedbackOption = Annotated[
         "(see `riskloop build-dataset --with-feedback`); recorded on the run.",
     ),
 ]
+#: `riskloop promote`'s exit code when the rule refused the challenger and the champion stays.
+KEPT_EXIT_CODE = 3
 HEADLINE = ("roc_auc", "pr_auc", "brier", "ece", "oracle_roc_auc", "lift_recovered")
 
 
@@ -254,7 +256,13 @@ def promote(
     Rule: AUC at most 0.005 lower and ECE at most 0.01 higher than the champion's. Data
     defaults to the challenger's own training data (with feedback if it was trained with it).
     The decision is recorded in MLflow and in the warnings store's audit log (actor:
-    RISKLOOP_ACTOR, else the OS user).
+    RISKLOOP_ACTOR, else the OS user); the promoted version is tagged with how it became
+    champion (riskloop.promotion: rule or forced) and why, and `riskloop models` marks a
+    forced one.
+
+    Exit codes: 0 the challenger is the champion (promoted now, or already was); 3 the rule
+    refused it and the champion was kept (a script can tell, as with `monitor`'s 3); 2 bad
+    input or an error, nothing decided.
     """
     from models.registry import RegistryError
     from models.risk_model import ModelLoadError
@@ -285,10 +293,17 @@ def promote(
                 f"  {label:10s} " + "  ".join(f"{k}={_fmt(metrics.get(k))}" for k in HEADLINE)
             )
     typer.echo(f"  recorded in MLflow run {decision.run_id}")
+    if decision.champion_after != decision.challenger_version:
+        raise typer.Exit(KEPT_EXIT_CODE)
 
 
 def list_models() -> None:
-    """List each task's registered versions, aliases and headline test metrics."""
+    """List each task's registered versions, aliases, how each became champion and headline
+    test metrics.
+
+    The promotion column reads the version's `riskloop.promotion` tag: `first` (the task's
+    first version), `rule` (promoted by the rule) or `FORCED` (`promote --force` past it).
+    """
     from mlflow.exceptions import MlflowException
 
     from models.settings import get_settings
@@ -300,7 +315,7 @@ def list_models() -> None:
         tracking.configure_tracking()
         client = tracking.tracking_client()
     typer.echo(
-        f"{'task':20s} {'version':>7s}  {'aliases':22s} {'created (UTC)':16s} "
+        f"{'task':20s} {'version':>7s}  {'aliases':22s} {'promotion':9s} {'created (UTC)':16s} "
         f"{'AUC':>7s} {'ECE':>7s} {'lift':>7s}"
     )
     for task in TASK_NAMES:
@@ -319,10 +334,20 @@ def list_models() -> None:
             typer.echo(
                 f"{task:20s} {version.version!s:>7s}  "
                 f"{', '.join(sorted(by_version.get(int(version.version), []))):22s} "
-                f"{_utc(version.creation_timestamp):16s} {_fmt(metrics.get('roc_auc')):>7s} "
+                f"{_promotion(version.tags):9s} {_utc(version.creation_timestamp):16s} {_fmt(metrics.get('roc_auc')):>7s} "
                 f"{_fmt(metrics.get('ece')):>7s} {_fmt(metrics.get('lift_recovered')):>7s}"
             )
     typer.echo(f"tracking store: {get_settings().mlflow_uri}")
+
+
+def _promotion(tags: dict[str, str] | None) -> str:
+    """How a version became champion, a forced promotion in capitals; "-" if it never was."""
+    from models.registry import PROMOTION_TAG, PROMOTIONS
+
+    how = (tags or {}).get(PROMOTION_TAG, "")
+    if how not in PROMOTIONS:
+        return "-"
+    return how.upper() if how == "forced" else how
 
 
 def _utc(millis: int | None) -> str:
