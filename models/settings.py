@@ -81,7 +81,12 @@ class Settings(BaseSettings):
         "missed deadlines; 0 leaves delivery to `riskloop notify --loop`.",
     )
     notify_max_attempts: int = Field(
-        default=8, ge=1, description="Attempts before a notification is dead-lettered."
+        default=58,
+        ge=1,
+        description="Attempts before a notification is dead-lettered. With the default backoff "
+        "the waits grow from 5 s to the hour in 11 steps and then stay there: 58 attempts keep "
+        "an event tried for at least 24 hours (at most 48, the jitter's spread) after its first "
+        "failure, so a receiver down for less than a day loses nothing.",
     )
     notify_backoff_s: float = Field(
         default=5.0, gt=0, description="First retry delay; doubles each attempt, with jitter."

@@ -3,9 +3,11 @@
 `Deliverer.run_once` claims the events that are due (a lease, so a killed worker's events are
 retried when it ends), POSTs each event's JSON with its signature and id headers
 (`serving.webhooks`), and records the answer: 2xx delivers it; anything else (an error status,
-a refused connection, a timeout) schedules a retry after an exponential backoff with jitter, and after `notify_max_attempts` attempts the event is dead-lettered
-(`riskloop notify --dead`, `--requeue`). Delivery is at least once: a receiver deduplicates by
-the `X-Riskloop-Event-Id` header. Departments are delivered side by side (one thread each),
+a refused connection, a timeout) schedules a retry after an exponential backoff with jitter,
+and after `notify_max_attempts` attempts (by default at least a day of retries) the event is
+dead-lettered (`riskloop notify --dead`, `--requeue`; the service's `/metrics` counts pending
+and dead events by department). Delivery is at least once: a receiver deduplicates by the
+`X-Riskloop-Event-Id` header. Departments are delivered side by side (one thread each),
 each one's events in the order they were written: after a failed attempt the department's other
 events wait for that event's retry, no attempt counted (the outbox's claim holds them behind it
 in later rounds too), so nothing overtakes an event waiting to be retried, and an endpoint that
@@ -171,11 +173,18 @@ class Deliverer:
         return total
 
     def run_forever(self, stop: threading.Event, interval_s: float) -> None:
-        """Rounds every `interval_s` until `stop` is set; a failing round is logged, not fatal."""
+        """Rounds every `interval_s` until `stop` is set; a failing round is logged, not fatal.
+
+        The service's thread: after each round the outbox's backlog (pending and dead by
+        department) goes to the service's `/metrics` (`serving.outbox_metrics`).
+        """
+        from serving.outbox_metrics import publish  # BentoML's metrics: the service's alone
+
         while not stop.is_set():
             try:
                 report = self.run_once()
                 busy = report.attempted > 0
+                publish(self.outbox, clock_now())
             except Exception as exc:  # the worker must outlive a store outage or a bad row
                 if is_outage(exc):  # the operator's to see in one line, as every request's
                     logger.warning(

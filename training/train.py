@@ -339,7 +339,7 @@ def _params(
 
     Returns the parameters, the tuning result (None untuned) and the seconds tuning took.
     """
-    from training.tune import tune
+    from training.tune import StudyMismatchError, tune
 
     params = dataclasses.replace(spec.params, seed=seed)
     if max_rounds is not None:
@@ -348,15 +348,18 @@ def _params(
     if trials <= 0:
         return params, None, time.perf_counter() - started
     step(f"tuning: {trials} Optuna trials")
-    tuning = tune(
-        spec,
-        splits.train,
-        splits.valid,
-        trials,
-        params,
-        study_name=study_name or f"riskloop-{spec.task}-{time.strftime('%Y%m%dT%H%M%S')}",
-        on_trial=on_trial,
-    )
+    try:
+        tuning = tune(
+            spec,
+            splits.train,
+            splits.valid,
+            trials,
+            params,
+            study_name=study_name or f"riskloop-{spec.task}-{time.strftime('%Y%m%dT%H%M%S')}",
+            on_trial=on_trial,
+        )
+    except StudyMismatchError as exc:
+        raise UserError(str(exc)) from None
     return tuning.params, tuning, time.perf_counter() - started
 
 

@@ -3,12 +3,19 @@
 One `lightgbm.Dataset` is built and reused across trials (`feature_pre_filter` off, so
 `min_child_samples` may vary). The study lives in the settings' Optuna storage (SQLite beside
 the MLflow store by default, or a database URL shared by parallel workers).
+
+A study records what makes its trials comparable (`study_identity`: the task, the fingerprint
+of the training and validation slices, the round settings) as user attributes when it is
+created; a worker of another task, dataset or settings is refused (`StudyMismatchError`), and so
+is one that would extend a study whose best trial was already registered (its version is in
+`REGISTERED_VERSION_ATTR`): the better trials it ran would never be registered.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +28,77 @@ TUNING_METRIC = "auc"
 # Each pruning report is a write to the study storage (~40 ms with SQLite here): reporting
 # every round made a 400-round trial spend most of its time committing.
 REPORT_EVERY_ROUNDS = 10
+#: The study user attribute holding the model version registered from the study's best trial.
+REGISTERED_VERSION_ATTR = "riskloop.registered_version"
+#: What a study records about its trials, as study user attributes.
+TASK_ATTR = "riskloop.task"
+DATASET_ATTR = "riskloop.dataset_fingerprint"
+SETTINGS_ATTR = "riskloop.trial_settings"
+
+
+class StudyMismatchError(ValueError):
+    """The study cannot take this worker's trials: another task, dataset or trial settings, or
+    its best trial is already registered."""
+
+
+def study_identity(
+    spec: TaskSpec, train: pd.DataFrame, valid: pd.DataFrame, base: LightGBMParams
+) -> dict[str, str]:
+    """What makes two workers' trials comparable, as the study's user attributes record it."""
+    from training.train import dataset_fingerprint
+
+    return {
+        TASK_ATTR: spec.task,
+        DATASET_ATTR: dataset_fingerprint(pd.concat([train, valid], ignore_index=True)),
+        SETTINGS_ATTR: (
+            f"catalog {spec.catalog_version}, {len(spec.features)} features, "
+            f"max rounds {base.num_boost_round}, early stopping {base.early_stopping_rounds}"
+        ),
+    }
+
+
+def _mismatch(name: str, key: str, recorded: object, wanted: str) -> str:
+    """One line saying how the study differs from this worker's search."""
+    advice = "give this search its own --study name"
+    if key == TASK_ATTR:
+        return f"study {name!r} was made for task {recorded}, not {wanted}; {advice}"
+    if key == DATASET_ATTR:
+        return (
+            f"study {name!r} was made on another dataset (fingerprint {recorded}, this one "
+            f"{wanted}); its trials' scores are not comparable: {advice}"
+        )
+    return (
+        f"study {name!r} was made with other trial settings ({recorded}; here: {wanted}); {advice}"
+    )
+
+
+def bind_study(study: Any, identity: dict[str, str], registered_model: str) -> None:
+    """Record `identity` on a new study, or check that an existing one was made for it.
+
+    Raises:
+        StudyMismatchError: the study records another task, dataset or settings, records none
+            but holds trials (made by an older riskloop), or its best trial was registered.
+    """
+    name = study.study_name
+    if not any(key in study.user_attrs for key in identity):
+        if study.get_trials(deepcopy=False):
+            raise StudyMismatchError(
+                f"study {name!r} holds trials but records no task or dataset (made by an older "
+                "riskloop); give this search its own --study name"
+            )
+        for key, value in identity.items():
+            study.set_user_attr(key, value)
+    recorded = study.user_attrs  # read back: a worker starting at the same time may have won
+    for key, wanted in identity.items():
+        if recorded.get(key) != wanted:
+            raise StudyMismatchError(_mismatch(name, key, recorded.get(key), wanted))
+    version = recorded.get(REGISTERED_VERSION_ATTR)
+    if version is not None:
+        raise StudyMismatchError(
+            f"study {name!r} was already completed and its best trial registered as "
+            f"{registered_model} version {version}; a finished study is not extended (a better "
+            "new trial would never be registered): give a new --study name to search again"
+        )
 
 
 @dataclass(frozen=True)
@@ -53,7 +131,8 @@ def tune(
     LightGBM); `on_trial` receives the number of finished trials, for progress bars.
     Workers sharing a study pass `total_trials` (this process stops once the study holds that
     many trials, whoever ran them) and each their own `sampler_seed` (the same seed everywhere
-    would make them propose the same parameters).
+    would make them propose the same parameters). A study of another task, dataset or round
+    settings, or one already registered, raises `StudyMismatchError` before any trial runs.
     """
     import lightgbm as lgb
     import optuna
@@ -100,6 +179,7 @@ def tune(
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=30),
         load_if_exists=True,
     )
+    bind_study(study, study_identity(spec, train, valid, base), spec.registered_model_name)
     callbacks = [lambda s, t: on_trial(len(s.trials))] if on_trial else []
     if total_trials is not None:
         callbacks.append(optuna.study.MaxTrialsCallback(total_trials, states=None))

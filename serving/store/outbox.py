@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from serving.store.common import iso_utc, utc_bound
@@ -339,6 +339,37 @@ class Outbox:
             total = session.scalar(select(func.count()).select_from(OutboxEvent))
         delivered, dead, total = int(delivered or 0), int(dead or 0), int(total or 0)
         return {"pending": total - delivered - dead, "delivered": delivered, "dead": dead}
+
+    def backlog(self) -> dict[str, dict[str, Any]]:
+        """By department with a webhook or an undelivered event: how many events are pending
+        and dead, and when the oldest pending one was written (None: none pending)."""
+        undelivered = OutboxEvent.delivered_at.is_(None)
+        pending = and_(undelivered, OutboxEvent.dead_at.is_(None))
+        query = (
+            select(
+                OutboxEvent.department,
+                func.count().filter(pending),
+                func.count().filter(OutboxEvent.dead_at.is_not(None)),
+                func.min(OutboxEvent.created_at).filter(pending),
+            )
+            .where(undelivered)
+            .group_by(OutboxEvent.department)
+        )
+        with self._store.read_session() as session:
+            hooked = session.scalars(select(DepartmentWebhook.department)).all()
+            rows = session.execute(query).all()
+        found: dict[str, dict[str, Any]] = {
+            department: {"pending": 0, "dead": 0, "oldest_pending": None} for department in hooked
+        }
+        for department, waiting, dead, oldest in rows:
+            found[department] = {
+                "pending": int(waiting),
+                "dead": int(dead),
+                "oldest_pending": oldest
+                if oldest is None or oldest.tzinfo
+                else oldest.replace(tzinfo=UTC),
+            }
+        return found
 
 
 def _endpoint(url: str) -> str:

@@ -118,17 +118,31 @@ def notify(
                     report = deliverer.drain()
                     typer.echo(
                         f"delivered {report.delivered}, retrying {report.retried}, "
-                        f"dead {report.dead}, newly overdue {len(report.overdue)}"
+                        f"dead {report.dead}, newly overdue {len(report.overdue)}; "
+                        f"{_dead_letters(outbox)}"
                     )
                     return
+                typer.echo(_dead_letters(outbox), err=True)
                 while True:  # --loop: until Ctrl-C or SIGTERM
                     report = deliverer.run_once()
+                    if report.dead:
+                        typer.echo(
+                            f"{report.dead} notification(s) dead-lettered; {_dead_letters(outbox)}",
+                            err=True,
+                        )
                     if report.attempted == 0:
                         time.sleep(interval)
             except KeyboardInterrupt:
                 typer.echo("stopped")
             finally:
                 deliverer.close()
+
+
+def _dead_letters(outbox: Outbox) -> str:
+    """How many dead letters wait in the outbox, and where to see them."""
+    dead = outbox.counts()["dead"]
+    hint = " (`riskloop notify --dead` lists them, --requeue sends them again)" if dead else ""
+    return f"{dead} dead letter(s) in the outbox{hint}"
 
 
 def _check_dead(outbox: Outbox, event_ids: list[str]) -> None:

@@ -230,6 +230,8 @@ def test_the_notify_command_delivers_lists_dead_letters_and_requeues(
             first = runner.invoke(app, ["notify", "--once"])
             assert first.exit_code == 0, first.output
             assert "delivered 0" in first.stdout
+            assert "dead 2" in first.stdout  # this run's, and all that wait in the outbox:
+            assert "2 dead letter(s) in the outbox (`riskloop notify --dead`" in first.stdout
             dead = runner.invoke(app, ["notify", "--dead"])
             assert "2 dead notification(s)" in dead.stdout and "HTTP 500" in dead.stdout
             receiver.always = None
@@ -245,6 +247,7 @@ def test_the_notify_command_delivers_lists_dead_letters_and_requeues(
             ]
             again = runner.invoke(app, ["notify", "--once"])
             assert "delivered 2, retrying 0, dead 0" in again.stdout
+            assert "0 dead letter(s) in the outbox" in again.stdout
             # a delivered one is not a dead letter: said with its state
             done = runner.invoke(app, ["notify", "--requeue", "--event", ids[1]])
             assert done.exit_code == 2

@@ -317,3 +317,20 @@ def test_a_claim_holds_a_departments_later_events_behind_one_waiting_for_its_ret
         outbox.failed(head["event_id"], "HTTP 500", retry_at=None, now=T0)  # dead: holds nothing
         outbox.delivered(later[1]["event_id"], now=T0)
     assert outbox.counts() == {"pending": 1, "delivered": 1, "dead": 1}
+
+
+def test_the_backlog_counts_pending_and_dead_events_by_department(
+    store: WarningStore, scored: Callable
+) -> None:
+    outbox = Outbox(store)
+    for department in ("county_centre", "labour_inspection"):
+        outbox.set_webhook(department, "http://127.0.0.1:9/hook", now=T0)
+    with time_machine.travel(T0, tick=False):
+        _raise(store, scored, "employer-20")
+        _raise(store, scored, "employer-21")
+        (head,) = outbox.claim(now=T0, lease=timedelta(seconds=60), limit=1)
+        outbox.failed(head["event_id"], "HTTP 500", retry_at=None, now=T0)
+    assert outbox.backlog() == {
+        "county_centre": {"pending": 1, "dead": 1, "oldest_pending": T0},
+        "labour_inspection": {"pending": 0, "dead": 0, "oldest_pending": None},
+    }
