@@ -72,12 +72,12 @@ def _mismatch(name: str, key: str, recorded: object, wanted: str) -> str:
     )
 
 
-def bind_study(study: Any, identity: dict[str, str], registered_model: str) -> None:
+def bind_study(study: Any, identity: dict[str, str]) -> None:
     """Record `identity` on a new study, or check that an existing one was made for it.
 
     Raises:
-        StudyMismatchError: the study records another task, dataset or settings, records none
-            but holds trials (made by an older riskloop), or its best trial was registered.
+        StudyMismatchError: the study records another task, dataset or settings, or records
+            none but holds trials (made by an older riskloop).
     """
     name = study.study_name
     if not any(key in study.user_attrs for key in identity):
@@ -92,12 +92,20 @@ def bind_study(study: Any, identity: dict[str, str], registered_model: str) -> N
     for key, wanted in identity.items():
         if recorded.get(key) != wanted:
             raise StudyMismatchError(_mismatch(name, key, recorded.get(key), wanted))
-    version = recorded.get(REGISTERED_VERSION_ATTR)
+
+
+def refuse_registered(study: Any, registered_model: str) -> None:
+    """Refuse to add trials to a study whose best trial was already registered.
+
+    Raises:
+        StudyMismatchError: the study holds `REGISTERED_VERSION_ATTR`.
+    """
+    version = study.user_attrs.get(REGISTERED_VERSION_ATTR)
     if version is not None:
         raise StudyMismatchError(
-            f"study {name!r} was already completed and its best trial registered as "
-            f"{registered_model} version {version}; a finished study is not extended (a better "
-            "new trial would never be registered): give a new --study name to search again"
+            f"study {study.study_name!r} was already completed and its best trial registered "
+            f"as {registered_model} version {version}; a finished study is not extended (a "
+            "better new trial would never be registered): give a new --study name to search again"
         )
 
 
@@ -179,7 +187,8 @@ def tune(
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=30),
         load_if_exists=True,
     )
-    bind_study(study, study_identity(spec, train, valid, base), spec.registered_model_name)
+    bind_study(study, study_identity(spec, train, valid, base))
+    refuse_registered(study, spec.registered_model_name)
     callbacks = [lambda s, t: on_trial(len(s.trials))] if on_trial else []
     if total_trials is not None:
         callbacks.append(optuna.study.MaxTrialsCallback(total_trials, states=None))
