@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     )
 
     @property
+    def public_url_is_set(self) -> bool:
+        """Whether `RISKLOOP_PUBLIC_URL` was given: without it a process that is not the
+        service (`riskloop notify`, `departments ping`) links to the default address, which may
+        be nobody's."""
+        return "public_url" in self.model_fields_set
+
+    @property
     def resolved_artifact_location(self) -> str:
         return self.artifact_location or str(Path("mlartifacts").resolve())
 

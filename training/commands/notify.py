@@ -30,6 +30,7 @@ from training.commands.people import CLI_ACTOR
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
+    from models.settings import Settings
     from serving.store.outbox import Outbox
 
 OVERDUE_ACTOR = "system:overdue"
@@ -112,7 +113,9 @@ def notify(
                 count = outbox.requeue(event or None, now=datetime.now(UTC), actor=CLI_ACTOR)
                 typer.echo(f"requeued {count} notification(s)")
                 return
-            deliverer = Deliverer(store, get_settings())
+            settings = get_settings()
+            _check_public_url(settings)
+            deliverer = Deliverer(store, settings)
             try:
                 if once:
                     report = deliverer.drain()
@@ -136,6 +139,26 @@ def notify(
                 typer.echo("stopped")
             finally:
                 deliverer.close()
+
+
+def _check_public_url(settings: Settings) -> None:
+    """A command that delivers outside the service says when its links may go nowhere.
+
+    `riskloop serve` makes an unset `RISKLOOP_PUBLIC_URL` its own address; this process has no
+    address, so its events would link to the default one whichever port the service has. With
+    RISKLOOP_ENV=production that is refused (nothing is sent, the events wait); elsewhere one
+    line on stderr says so.
+    """
+    if settings.public_url_is_set:
+        return
+    problem = (
+        f"RISKLOOP_PUBLIC_URL is not set: the case links in notifications would start with "
+        f"{settings.public_url}, which departments may not reach; set it to the address they "
+        "reach the service at"
+    )
+    if settings.env == "production":
+        raise UserError(f"{problem} (RISKLOOP_ENV=production: nothing sent)")
+    typer.echo(f"warning: {problem}", err=True)
 
 
 def _dead_letters(outbox: Outbox) -> str:
@@ -327,7 +350,9 @@ def ping(
                     f"department {department} has no webhook; set one with "
                     "`riskloop departments set-webhook`"
                 )
-            deliverer = Deliverer(store, get_settings())
+            settings = get_settings()
+            _check_public_url(settings)
+            deliverer = Deliverer(store, settings)
             try:
                 status = deliverer.ping(department, url)
             except LookupError as exc:
