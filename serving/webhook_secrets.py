@@ -19,6 +19,9 @@ from models.settings import get_settings
 from serving.secret_files import locked, write_json_atomically
 
 MIN_SECRET_CHARS = 24
+# a generated secret (`secrets.token_urlsafe(32)`) has about 30; "aaaa...", "abab..." or a
+# keyboard row repeated has a handful, and is guessed before it is brute-forced
+MIN_DISTINCT_CHARS = 10
 _SECRET_PATTERN = re.compile(r"^[\x21-\x7e]+$")
 
 
@@ -46,6 +49,12 @@ def check_secret(secret: str) -> str:
         raise WebhookSecretError(
             f"a webhook secret must be at least {MIN_SECRET_CHARS} printable ASCII characters "
             "without spaces"
+        )
+    if len(set(clean)) < MIN_DISTINCT_CHARS:
+        raise WebhookSecretError(
+            f"this webhook secret has only {len(set(clean))} different characters (at least "
+            f"{MIN_DISTINCT_CHARS}): a repeated pattern is guessed; delete the file to have a "
+            "random one generated, or write one from `openssl rand -hex 32`"
         )
     return clean
 

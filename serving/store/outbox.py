@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session, aliased
@@ -370,6 +370,20 @@ class Outbox:
                 else oldest.replace(tzinfo=UTC),
             }
         return found
+
+
+def shown_url(url: str) -> str:
+    """A webhook URL as commands print it: the query's values and any userinfo masked (`***`),
+    as a token may sit there; scheme, host, port, path and the query's names stay, to tell
+    endpoints apart."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"***@{host}" if "@" in parts.netloc else host
+    query = "&".join(
+        f"{name}=***" if equals else name
+        for name, equals, _ in (item.partition("=") for item in parts.query.split("&") if item)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def _endpoint(url: str) -> str:

@@ -8,7 +8,9 @@
   with the department it waits on.
 - `riskloop departments set-webhook DEPT URL --secret-file FILE`: a department's endpoint; the
   signing secret is read from FILE (or, when FILE does not exist yet, generated into it with
-  mode 0600 for handing to the receiving system). It is never printed.
+  mode 0600 for handing to the receiving system). It is never printed; a FILE group or others
+  may read, or a guessable secret in it, is refused. URLs are printed with their query values
+  and userinfo masked.
 - `riskloop departments set-capacity DEPT N`: how many warnings a month the department can
   handle (audited); the console's dashboard sets this month's volume against it.
 """
@@ -256,9 +258,10 @@ def set_webhook(
 ) -> None:
     """Set a department's webhook URL and signing secret (the secret is never printed)."""
     from models.departments import UnknownDepartmentError, get_department
+    from models.secret_keys import SecretsFileError, check_file_mode
     from models.settings import get_settings
     from serving.store.common import utc_now
-    from serving.store.outbox import Outbox
+    from serving.store.outbox import Outbox, shown_url
     from serving.webhook_secrets import WebhookSecretError, check_secret, set_secret
 
     with user_errors():
@@ -269,12 +272,15 @@ def set_webhook(
         settings = get_settings()
         _check_url(url, production=settings.env == "production")
         if secret_file.exists():
-            try:
+            try:  # the rule of riskloop's own secrets files: readable by its owner only
+                check_file_mode(secret_file)
                 secret = check_secret(secret_file.read_text(encoding="utf-8"))
+            except SecretsFileError as exc:
+                raise UserError(f"{exc}; no webhook was set") from None
             except (OSError, UnicodeDecodeError) as exc:
                 raise UserError(f"cannot read {secret_file}: {exc}") from None
             except WebhookSecretError as exc:
-                raise UserError(f"{secret_file}: {exc}") from None
+                raise UserError(f"{secret_file}: {exc}; no webhook was set") from None
             generated = False
         else:
             secret = secrets_module.token_urlsafe(32)
@@ -291,7 +297,7 @@ def set_webhook(
                 ) from None
             Outbox(store).set_webhook(department, url, now=utc_now())
     origin = "generated into" if generated else "read from"
-    typer.echo(f"{department}: webhook {url}; signing secret {origin} {secret_file}")
+    typer.echo(f"{department}: webhook {shown_url(url)}; signing secret {origin} {secret_file}")
 
 
 def set_capacity(
@@ -317,13 +323,14 @@ def set_capacity(
 
 
 def list_webhooks() -> None:
-    """Departments with a webhook, and their URLs (secrets are never shown)."""
-    from serving.store.outbox import Outbox
+    """Departments with a webhook, and their URLs (secrets, query values and userinfo are
+    never shown: a token may sit there)."""
+    from serving.store.outbox import Outbox, shown_url
 
     with user_errors(), _open_store() as store:
         hooks = Outbox(store).webhooks()
     for department, url in hooks.items():
-        typer.echo(f"{department}\t{url}")
+        typer.echo(f"{department}\t{shown_url(url)}")
     typer.echo(f"{len(hooks)} webhook(s)")
 
 
@@ -336,7 +343,7 @@ def ping(
     from models.departments import UnknownDepartmentError, get_department
     from models.settings import get_settings
     from serving.delivery import Deliverer
-    from serving.store.outbox import Outbox
+    from serving.store.outbox import Outbox, shown_url
 
     with user_errors():
         try:
@@ -358,24 +365,28 @@ def ping(
             except LookupError as exc:
                 raise UserError(str(exc)) from None
             except httpx.HTTPError as exc:
-                raise UserError(f"{url}: {exc.__class__.__name__}: {exc}") from None
+                raise UserError(f"{shown_url(url)}: {exc.__class__.__name__}: {exc}") from None
             finally:
                 deliverer.close()
         if not 200 <= status < 300:
-            raise UserError(f"{url} answered HTTP {status}")
-    typer.echo(f"{department}: {url} answered HTTP {status}")
+            raise UserError(f"{shown_url(url)} answered HTTP {status}")
+    typer.echo(f"{department}: {shown_url(url)} answered HTTP {status}")
 
 
 def _check_url(url: str, *, production: bool) -> None:
     """An absolute http(s) URL with a host; https only when RISKLOOP_ENV=production."""
+    from serving.store.outbox import shown_url
+
     try:
         parts = urlsplit(url)
     except ValueError:
         raise UserError(f"{url!r} is not a URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UserError(f"{url!r} is not an http(s) URL with a host")
+        raise UserError(f"{shown_url(url)!r} is not an http(s) URL with a host")
     if production and parts.scheme != "https":
-        raise UserError(f"{url!r}: RISKLOOP_ENV=production requires an https:// webhook URL")
+        raise UserError(
+            f"{shown_url(url)!r}: RISKLOOP_ENV=production requires an https:// webhook URL"
+        )
 
 
 def _write_private(path: Path, secret: str) -> None:
