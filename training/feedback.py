@@ -33,6 +33,7 @@ from features.tasks import get_task
 from models.secret_keys import load_secrets
 from serving.store import WarningStore
 from serving.store.monitoring import OUTCOME_LABELS, observed_labels
+from training.train import FEEDBACK_COLUMN, RAW_LABEL_COLUMN
 
 FEEDBACK_COLUMNS = (
     "entity_hash",
@@ -84,7 +85,9 @@ def merge_feedback(
     dispute-escalation, whose unit is scored once, on the entity alone). Matched rows take the
     feedback label (so `prevented` turns a raw 0 into 1); the outcome is kept in
     `audit_feedback_outcome` (an audit column, never a model input), empty where no warning
-    matched. The input frame is not changed.
+    matched, and a labelled dataset's own label in `label_before_feedback` (the held-out truth
+    the test slice is measured on, `training.train.split_dataset`). The input frame is not
+    changed.
     """
     hashes = _pseudonyms(dataset["entity_id"], pseudonym_secret)
     keys = pd.DataFrame({"entity_hash": hashes.to_numpy()}, index=dataset.index)
@@ -101,8 +104,9 @@ def merge_feedback(
     has_feedback = matched["label"].notna()
     result = dataset.copy()
     if "label" in result.columns:
+        result[RAW_LABEL_COLUMN] = result["label"].astype("Int8")
         result["label"] = result["label"].where(~has_feedback, matched["label"]).astype("int8")
-    result["audit_feedback_outcome"] = matched["outcome"].where(has_feedback, "").astype(str)
+    result[FEEDBACK_COLUMN] = matched["outcome"].where(has_feedback, "").astype(str)
     return result
 
 
@@ -164,7 +168,7 @@ def apply_feedback(
     """
     feedback = feedback_labels(store_url, task, pseudonym_secret=pseudonym_secret)
     merged = merge_feedback(dataset, feedback, task, pseudonym_secret)
-    matched = merged["audit_feedback_outcome"] != ""
+    matched = merged[FEEDBACK_COLUMN] != ""
     changed = int((merged["label"] != dataset["label"]).sum())
     unmatched = _unmatched(task, dataset, feedback, pseudonym_secret)
     added_parts, outside = _rebuilt_rows(task, unmatched, tables, pseudonym_secret)
@@ -236,6 +240,8 @@ def _rebuilt_rows(
             found.assign(
                 label=lookup.loc[found_hashes, "label"].to_numpy().astype("int8"),
                 audit_feedback_outcome=lookup.loc[found_hashes, "outcome"].to_numpy().astype(str),
+                # no label of the raw tables: the unit's label window is still open
+                label_before_feedback=pd.array([pd.NA] * len(found), dtype="Int8"),
             )
         )
     return parts, outside

@@ -30,6 +30,9 @@ ID_COLUMNS = ("entity_id", "as_of", "label")
 REFERENCE_ARTIFACT = "reference/dataset.parquet"
 REFERENCE_MAX_ROWS = 50_000
 FEEDBACK_COLUMN = "audit_feedback_outcome"
+#: A feedback dataset's own labels from the raw tables (`training.feedback.merge_feedback`):
+#: the held-out truth of the test slice; missing for a unit feedback added.
+RAW_LABEL_COLUMN = "label_before_feedback"
 
 
 @dataclass(frozen=True)
@@ -58,13 +61,15 @@ class Splits:
     """Train / validation / test slices by as-of date, separated by the label horizon.
 
     `calibration` holds the rows the probability calibrator is fitted on (see
-    `calibration_rows`); `None` means the validation slice alone.
+    `calibration_rows`); `None` means the validation slice alone. `feedback_left_out` counts the
+    units feedback added in the test period or a purge gap: neither tested nor learnt from.
     """
 
     train: pd.DataFrame
     valid: pd.DataFrame
     test: pd.DataFrame
     calibration: pd.DataFrame | None = None
+    feedback_left_out: int = 0
 
     @property
     def calibration_slice(self) -> pd.DataFrame:
@@ -271,11 +276,61 @@ def calibration_rows(frame: pd.DataFrame, train: pd.DataFrame, valid: pd.DataFra
     return pd.concat([gap, valid]) if len(gap) else valid
 
 
+def _added_by_feedback(frame: pd.DataFrame) -> np.ndarray:
+    """Rows without a label of the raw tables: units closed warnings added. In a dataset file
+    written before `RAW_LABEL_COLUMN` existed, every row with a feedback outcome."""
+    if RAW_LABEL_COLUMN in frame.columns:
+        return np.asarray(frame[RAW_LABEL_COLUMN].isna())
+    if FEEDBACK_COLUMN in frame.columns:
+        return np.asarray(frame[FEEDBACK_COLUMN].astype(str) != "")
+    return np.zeros(len(frame), dtype=bool)
+
+
+def _with_feedback_rows(
+    spec: TaskSpec,
+    added: pd.DataFrame,
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    test_start: pd.Timestamp,
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Train and validation slices with the units feedback added placed by the split's own
+    rule, and how many fell in the test period or a purge gap (left out)."""
+    if valid.empty or added.empty:
+        return train, valid, len(added)
+    valid_start = pd.Timestamp(valid["as_of"].min())
+    label_end = pd.DatetimeIndex(added["as_of"]) + spec.horizon
+    to_train = np.asarray(label_end <= valid_start)
+    to_valid = np.asarray(
+        (label_end <= test_start) & (pd.DatetimeIndex(added["as_of"]) >= valid_start)
+    )
+    return (
+        pd.concat([train, added[to_train]]) if to_train.any() else train,
+        pd.concat([valid, added[to_valid]]) if to_valid.any() else valid,
+        int((~to_train & ~to_valid).sum()),
+    )
+
+
 def split_dataset(spec: TaskSpec, frame: pd.DataFrame) -> Splits:
-    """Time split with a gap equal to the label horizon (`features.dataset.time_split`)."""
+    """Time split with a gap equal to the label horizon (`features.dataset.time_split`).
+
+    Feedback labels train and calibrate but are never test rows: the test slice is measured on
+    the raw tables' labels (`RAW_LABEL_COLUMN`), so a version has one AUC whether training,
+    `promote` or the report rebuild its data with feedback or without. The slices' dates come
+    from the raw tables' rows alone; a unit feedback added (a warning case workers chose
+    because the model warned it) joins the training or validation slice by the same rule, and
+    is left out when it falls in the test period or a purge gap.
+    """
     from features.dataset import time_split
 
-    train, valid, test = time_split(frame, spec.horizon)
+    added = _added_by_feedback(frame)
+    train, valid, test = time_split(frame[~added], spec.horizon)
+    left_out = 0
+    if added.any() and not test.empty:
+        train, valid, left_out = _with_feedback_rows(
+            spec, frame[added], train, valid, pd.Timestamp(test["as_of"].min())
+        )
+    if RAW_LABEL_COLUMN in test.columns:
+        test = test.assign(label=test[RAW_LABEL_COLUMN].astype("int8"))
     for name, part in (("train", train), ("validation", valid), ("test", test)):
         if part.empty:
             raise UserError(
@@ -290,7 +345,11 @@ def split_dataset(spec: TaskSpec, frame: pd.DataFrame) -> Splits:
                 "short a period"
             )
     return Splits(
-        train=train, valid=valid, test=test, calibration=calibration_rows(frame, train, valid)
+        train=train,
+        valid=valid,
+        test=test,
+        calibration=calibration_rows(frame, train, valid),
+        feedback_left_out=left_out,
     )
 
 
@@ -412,6 +471,7 @@ def _run_params(
         "n_valid": len(splits.valid),
         "n_calibration": len(splits.calibration_slice),
         "n_test": len(splits.test),
+        "n_feedback_left_out": splits.feedback_left_out,
     }
 
 

@@ -169,7 +169,7 @@ def test_apply_feedback_changes_labels_and_adds_open_window_units(
     assert len(merged) == len(dataset) + 1
     assert (
         merged.iloc[: len(dataset)]
-        .drop(columns="audit_feedback_outcome")
+        .drop(columns=["audit_feedback_outcome", "label_before_feedback"])
         .equals(
             dataset.assign(
                 label=dataset["label"]

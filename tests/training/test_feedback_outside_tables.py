@@ -99,7 +99,8 @@ def test_apply_feedback_leaves_out_warnings_after_the_tables_and_says_so(
     added = merged.iloc[len(dataset) :]
     assert added["entity_id"].tolist() == [plan[2][0]]
     assert added["as_of"].tolist() == [pd.Timestamp("2026-01-01")]
-    assert merged.iloc[: len(dataset)].drop(columns="audit_feedback_outcome").equals(dataset)
+    feedback_columns = ["audit_feedback_outcome", "label_before_feedback"]
+    assert merged.iloc[: len(dataset)].drop(columns=feedback_columns).equals(dataset)
     err = capsys.readouterr().err
     assert err.splitlines() == [
         "feedback: left out 3 closed warnings whose features cannot be rebuilt from these "
