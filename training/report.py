@@ -52,6 +52,7 @@ from training.report_metrics import (
     TOP_REASONS,
     WARNING_LEVELS,
     FeatureRoles,
+    RankedImportance,
     Truth,
     audit_groups,
     capacity_rows,
@@ -99,6 +100,9 @@ class RunInfo:
         test_fingerprint: that rebuilt dataset's fingerprint, compared with the run's.
         feedback_used: the run trained on closed warnings' outcomes too (`--with-feedback`),
             so its test slice is rebuilt with them.
+        promotion / promotion_reason: how the version became champion (the version's
+            `riskloop.promotion` tag: first, rule or forced) and why; "" for a version that
+            never was champion.
     """
 
     name: str = ""
@@ -113,6 +117,8 @@ class RunInfo:
     test_source: str = ""
     test_fingerprint: str = ""
     feedback_used: bool = False
+    promotion: str = ""
+    promotion_reason: str = ""
 
 
 # ---------------------------------------------------------------- scoring and charts
@@ -216,6 +222,7 @@ def _model_card(
     train_rows = run_info.train_rows if run_info.train_rows is not None else params.get("n_train")
     test_positive = float(test["label"].mean()) if len(test) else math.nan
     chinese = t.lang == "zh"
+    reason = run_info.promotion_reason or "–"
     card = [
         ("card.task", t("card.task_value", title=task.title_zh, task=spec.task, slug=spec.slug)),
         ("card.unit", task.unit_zh if chinese else spec.unit),
@@ -228,7 +235,12 @@ def _model_card(
                 name=run_info.name or spec.registered_model_name,
                 version=run_info.version or "–",
             )
-            + (t("card.alias", alias=run_info.alias) if run_info.alias else ""),
+            + (t("card.alias", alias=t.aliases(run_info.alias)) if run_info.alias else ""),
+        ),
+        *(
+            [("card.promotion", t(f"card.promotion_{run_info.promotion}", reason=reason))]
+            if run_info.promotion in ("first", "rule", "forced")
+            else []
         ),
         ("card.run", run_info.run_id or "–"),
         (
@@ -514,6 +526,60 @@ def _fidelity(
     return context, result
 
 
+def _fidelity_names(
+    features: Sequence[FeatureDef], roles: FeatureRoles, lang: str
+) -> dict[str, str]:
+    """Each feature and planted driver the fidelity section names, as a reader reads it: the
+    catalog's label (Chinese in the Chinese edition) with the identifier in brackets. A driver
+    takes the labels of the features that measure it (the truth's roles, else the catalog's
+    `signal`); one no catalog feature measures keeps its identifier alone."""
+
+    def label(feature: FeatureDef) -> str:
+        return feature.label_zh if lang == "zh" else feature.label_en
+
+    def named(text: str, code: str) -> str:
+        return f"{text}（{code}）" if lang == "zh" else f"{text} ({code})"
+
+    names = {feature.name: named(label(feature), feature.name) for feature in features}
+    measured_by: dict[str, list[str]] = {}
+    for feature in features:
+        driver = roles.driver_of.get(feature.name) or feature.signal
+        if driver and driver not in names:
+            measured_by.setdefault(driver, []).append(label(feature))
+    for driver, labels in measured_by.items():
+        names[driver] = named(("、" if lang == "zh" else " / ").join(labels), driver)
+    return names
+
+
+def _named_fidelity(context: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    """The fidelity context with every feature and driver identifier in `names`' words (the
+    rankings' rows, and the names the checks' sentences quote)."""
+    result = context["result"]
+
+    def name(code: object) -> str:
+        return names.get(str(code), str(code))
+
+    def renamed(rows: Sequence[RankedImportance]) -> list[RankedImportance]:
+        return [
+            RankedImportance(
+                name(row.name), names.get(row.kind, row.kind), row.importance, row.flagged
+            )
+            for row in rows
+        ]
+
+    noise, weakest = result["strongest_noise_feature"], result["weakest_driver_feature"]
+    return {
+        **context,
+        "names": dict(names),
+        "drivers": renamed(context["drivers"]),
+        "features": renamed(context["features"]),
+        "noise": (name(noise[0]), noise[1]) if noise else None,
+        "weakest": (name(weakest[0]), weakest[1]) if weakest else None,
+        "below": [name(driver) for driver in result["drivers_below_noise"]],
+        "missing_named": [name(driver) for driver in context["missing_drivers"]],
+    }
+
+
 def _reason_rows(
     features: Sequence[FeatureDef], contributions: np.ndarray, values: np.ndarray
 ) -> list[dict[str, Any]]:
@@ -666,7 +732,10 @@ def build_reports(
             performance=_performance(model, test, scored, true_prob, edition),
             explanations=_global_explanations(model, test, scored, roles, edition),
             fairness=fairness,
-            fidelity=fidelity_context,
+            fidelity=_named_fidelity(
+                fidelity_context,
+                _fidelity_names(model.spec.features, roles, edition.page.lang),
+            ),
             sample=_warnings_sample(model, test, scored, edition),
         )
         for edition in editions

@@ -64,6 +64,11 @@ _EN: dict[str, str] = {
     "card.task_value": "{task} ({slug})",
     "card.model_value": "{name} version {version}",
     "card.alias": " (alias {alias})",
+    "card.promotion": "How it became champion",
+    "card.promotion_first": "first version of the task (champion from its training)",
+    "card.promotion_rule": "promoted by the rule: {reason}",
+    "card.promotion_forced": "FORCED past the promotion rule: {reason}",
+    "list.separator": ", ",
     "card.catalog_value": "{version}, {n} features",
     "card.calibration_rows": "{n} held-out rows (validation slice plus purge-gap rows of "
     "entities with no training row)",
@@ -268,7 +273,12 @@ _ZH: dict[str, str] = {
     "card.horizon_days": "{n}天",
     "card.task_value": "{title}（{task}，{slug}）",
     "card.model_value": "{name} 第 {version} 版",
-    "card.alias": "（别名 {alias}）",
+    "card.alias": "；别名：{alias}",
+    "card.promotion": "成为在用模型版本的方式",
+    "card.promotion_first": "该任务的首个版本（训练后即为在用模型版本）",
+    "card.promotion_rule": "按晋升规则晋升：{reason}",
+    "card.promotion_forced": "强制晋升（未通过晋升规则）：{reason}",
+    "list.separator": "、",
     "card.catalog_value": "{version}，共 {n} 个特征",
     "card.calibration_rows": "{n} 条留出样本（验证集，以及在隔离期内、且无训练样本的实体的样本）",
     "card.calibration_valid": "验证集",
@@ -465,6 +475,24 @@ _AUDIT_COLUMNS_ZH: Mapping[str, str] = {
     "audit_age_band": "年龄段",
     "audit_sex": "性别",
     "audit_dispute_type": "纠纷类型",
+    "audit_feedback_outcome": "处置结果",
+}
+
+#: Closing outcomes of warnings (the feedback audit column) as the console's catalogue names
+#: them (`outcome.*`; `tests/reports/test_report_words.py` holds the two alike); "" is a unit
+#: no closed warning labelled.
+OUTCOME_WORDS: Mapping[str, tuple[str, str]] = {
+    "": ("no feedback", "无反馈"),
+    "confirmed": ("confirmed", "风险属实"),
+    "prevented": ("prevented", "已化解"),
+    "false_alarm": ("false alarm", "误报"),
+    "unreachable": ("unreachable", "无法联系"),
+}
+
+#: Registry aliases in words: `champion` as the console names the version in use.
+ALIAS_WORDS: Mapping[str, tuple[str, str]] = {
+    "champion": ("champion", "在用模型版本"),
+    "challenger": ("challenger", "挑战者"),
 }
 
 #: The city's districts as the console names them (its catalogue's `district.*`, which the
@@ -503,6 +531,16 @@ class Words:
         (an identifier of the truth) as it is."""
         return _CATALOGUES[self.lang].get(f"kind.{kind}", kind)
 
+    def aliases(self, aliases: str) -> str:
+        """Registry aliases ("challenger, champion") in words: the codes in English, in Chinese
+        the console's words with the code in brackets (在用模型版本（champion）)."""
+        codes = [code.strip() for code in aliases.split(",") if code.strip()]
+        if self.lang == "en":
+            return ", ".join(codes)
+        return "、".join(
+            f"{ALIAS_WORDS[code][1]}（{code}）" if code in ALIAS_WORDS else code for code in codes
+        )
+
     def unit(self, unit: str) -> str:
         """A catalog unit as a chart's axis names it."""
         return _UNITS_ZH.get(unit, unit) if self.lang == "zh" else unit
@@ -522,6 +560,8 @@ class Words:
             pair = DISTRICT_WORDS.get(text)
         elif column == "audit_sex":
             pair = _SEX_WORDS.get(text)
+        elif column == "audit_feedback_outcome":
+            pair = OUTCOME_WORDS.get(text)
         if pair is not None:
             return pair[1] if self.lang == "zh" else pair[0]
         feature = _category_features().get(column.removeprefix("audit_"))
