@@ -10,6 +10,7 @@ of that margin.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from features.catalog import FeatureDef
 from models.explain_plots import Contribution, display_value
 from models.explanation_cache import ExplanationCache
 from models.risk_model import PREDICT_THREADS, RiskModel, feature_columns, feature_matrix
-from models.spec import Lang, RiskLevel, TaskSpec
+from models.spec import WARNING_LEVELS, Lang, RiskLevel, TaskSpec
 
 Direction = Literal["raises", "lowers", "neutral"]
 ReasonValue = float | int | bool | str | None
@@ -296,6 +297,12 @@ def reason_rows(
     return rows
 
 
+#: A unit's actions are its level's and those of the actionable, risk-raising features among
+#: its this many largest contributions, however many reasons a caller asks to see (so the same
+#: record gets the same actions at any `top_k`); a warning stores this many reasons.
+ACTION_REASONS = 5
+
+
 def score_frame(
     model: RiskModel,
     frame: pd.DataFrame,
@@ -306,7 +313,8 @@ def score_frame(
     """One `ScoredRecord` per row of `frame`, in order, with top-k reasons and actions.
 
     Reasons are the `top_k` features by |contribution| (ties kept in catalog order). Actions
-    come from the spec: the level's actions, then those of actionable reasons that raise risk.
+    come from the spec: the level's actions, then those of the actionable features that raise
+    risk among the `ACTION_REASONS` largest contributions (whatever `top_k` is).
     """
     if lang not in _SUFFIX:
         raise ValueError(f"unknown language {lang!r}; expected 'en' or 'zh'")
@@ -340,7 +348,8 @@ def scored_records(
     if explained:
         contrib = arrays.contributions
         assert contrib is not None
-        orders = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, : max(top_k, 0)].tolist()
+        ranked = max(top_k, ACTION_REASONS, 0)
+        orders = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :ranked].tolist()
         contrib_rows = contrib.tolist()
     records: list[ScoredRecord] = []
     for row in range(n_rows):
@@ -351,13 +360,16 @@ def scored_records(
         if explained:
             row_contrib = contrib_rows[row]
             contributions = dict(zip(names, row_contrib, strict=True))
-            for index in orders[row]:
+            raising = [
+                features[index]
+                for index in orders[row][:ACTION_REASONS]
+                if contribution_direction(row_contrib[index]) == "raises"
+            ]
+            for index in orders[row][: max(top_k, 0)]:
                 feature = features[index]
                 contribution = row_contrib[index]
                 direction = contribution_direction(contribution)
                 value = _native_value(feature, values[index][row])
-                if direction == "raises":
-                    raising.append(feature)
                 reasons.append(
                     Reason(
                         feature=feature.name,
@@ -388,6 +400,62 @@ def scored_records(
             )
         )
     return records
+
+
+def with_warning_reasons(
+    model: RiskModel,
+    arrays: ScoredArrays,
+    matrix: np.ndarray | None,
+    values: Sequence[Sequence[Any]] | Sequence[np.ndarray],
+    scored: list[dict[str, Any]],
+    *,
+    explain: bool,
+    top_k: int,
+    lang: Lang = "en",
+) -> list[dict[str, Any]]:
+    """`scored` (`scored_dicts`' rows) as a warning keeps them: a row at a warning level
+    carries its `ACTION_REASONS` reasons and their actions whatever the caller asked to see
+    (no reasons without `explain`, or another `top_k`); other rows are the same dicts.
+
+    A warning raised by a probabilities-only batch had no reasons, and the reasons a case
+    worker read depended on the first caller's `top_k`. Rows the request did not explain are
+    explained here, the warned ones only, from `matrix` (`arrays`' float matrix: needed only
+    when `arrays` holds no contributions).
+    """
+    warned = [row for row, level in enumerate(arrays.levels.tolist()) if level in WARNING_LEVELS]
+    if not warned or (explain and top_k == ACTION_REASONS and arrays.contributions is not None):
+        return scored
+    rows = np.asarray(warned)
+    if explain and arrays.contributions is not None:
+        subset = dataclasses.replace(
+            arrays,
+            entity_ids=arrays.entity_ids[rows],
+            scores=arrays.scores[rows],
+            levels=arrays.levels[rows],
+            raw_margin=arrays.raw_margin[rows],
+            contributions=arrays.contributions[rows],
+            reused_explanations=0,
+        )
+    else:
+        if matrix is None:
+            raise ValueError("explaining the warned rows needs their feature matrix")
+        subset = score_matrix(model, matrix[rows], arrays.entity_ids[rows], explain=True)
+    own = scored_dicts(
+        model,
+        subset,
+        [[column[row] for row in warned] for column in values],
+        explain=True,
+        top_k=ACTION_REASONS,
+        lang=lang,
+    )
+    kept = list(scored)
+    for row, canonical in zip(warned, own, strict=True):
+        kept[row] = {
+            **scored[row],
+            "reasons": canonical["reasons"],
+            "actions": canonical["actions"],
+        }
+    return kept
 
 
 def _reason_dict(
@@ -454,8 +522,10 @@ def scored_dicts(
     if explained:
         contrib = arrays.contributions
         assert contrib is not None
-        orders = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, : max(top_k, 0)].tolist()
+        ranked = max(top_k, ACTION_REASONS, 0)
+        orders = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :ranked].tolist()
         contrib_rows = contrib.tolist()
+    shown = max(top_k, 0)
     sentences: dict[tuple[int, ReasonValue, Direction], str] = {}
     action_lists: dict[tuple[RiskLevel, tuple[int, ...]], list[dict[str, str]]] = {}
     records: list[dict[str, Any]] = []
@@ -467,19 +537,24 @@ def scored_dicts(
         if explained:
             row_contrib = contrib_rows[row]
             contributions = dict(zip(names, row_contrib, strict=True))
-            for index in orders[row]:
-                reason = _reason_dict(
-                    features[index],
-                    labels[index],
-                    index,
-                    row_contrib[index],
-                    values[index][row],
-                    lang,
-                    sentences,
+            raising = [
+                index
+                for index in orders[row][:ACTION_REASONS]
+                if features[index].actionable
+                and contribution_direction(row_contrib[index]) == "raises"
+            ]
+            for index in orders[row][:shown]:
+                reasons.append(
+                    _reason_dict(
+                        features[index],
+                        labels[index],
+                        index,
+                        row_contrib[index],
+                        values[index][row],
+                        lang,
+                        sentences,
+                    )
                 )
-                if reason["direction"] == "raises" and reason["actionable"]:
-                    raising.append(index)
-                reasons.append(reason)
         action_key = (level, tuple(raising))
         actions = action_lists.get(action_key)
         if actions is None:

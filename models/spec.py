@@ -25,6 +25,8 @@ from models.departments import department_names
 
 RiskLevel = Literal["red", "orange", "yellow", "green"]
 RISK_LEVELS: tuple[RiskLevel, ...] = ("red", "orange", "yellow", "green")
+#: the levels that raise a warning (green raises none)
+WARNING_LEVELS: tuple[RiskLevel, ...] = ("yellow", "orange", "red")
 Lang = Literal["en", "zh"]
 CalibrationKind = Literal["platt", "isotonic"]
 

@@ -25,8 +25,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from features.tasks import TASKS, Task
-from models.risk_model import feature_columns
-from models.scorer import score_arrays, score_matrix, scored_dicts
+from models.risk_model import feature_columns, feature_matrix
+from models.scorer import score_arrays, score_matrix, scored_dicts, with_warning_reasons
 from serving import schemas
 from serving.champions import ServedModel
 from serving.encoding import (
@@ -161,6 +161,16 @@ class ScoringService:
             REUSED_EXPLANATIONS.labels(task=served.task).inc(arrays.reused_explanations)
         scored = scored_dicts(served.model, arrays, values, explain=explain, top_k=top_k, lang=lang)
         results = service_results(scored, served, explain)
+        kept = with_warning_reasons(
+            served.model,
+            arrays,
+            None if explain else feature_matrix(spec, frame, list(values)),
+            values,
+            results,
+            explain=explain,
+            top_k=top_k,
+            lang=lang,
+        )
         days = [pd.Timestamp(v).date().isoformat() for v in frame["as_of"]]
         districts = (
             [None if pd.isna(d) else str(d) for d in frame[DISTRICT]]
@@ -171,7 +181,7 @@ class ScoringService:
             [
                 {**result, "features": row_features, "as_of": day, "district": district}
                 for result, row_features, day, district in zip(
-                    results, feature_dicts(spec, frame), days, districts, strict=True
+                    kept, feature_dicts(spec, frame), days, districts, strict=True
                 )
             ]
         )
@@ -203,8 +213,11 @@ class ScoringService:
             features, hashes = stored.result()
         scored = scored_dicts(served.model, arrays, values, explain=explain, top_k=top_k, lang=lang)
         results = service_results(scored, served, explain)
+        kept = with_warning_reasons(
+            served.model, arrays, matrix, values, results, explain=explain, top_k=top_k, lang=lang
+        )
         prepared = self.store.prepare_scores(
-            _with_districts(results, districts), scrubbed_features=features, entity_hashes=hashes
+            _with_districts(kept, districts), scrubbed_features=features, entity_hashes=hashes
         )
         return results, prepared
 

@@ -32,7 +32,7 @@ from sqlalchemy import exists, func, select
 
 from features.tasks import DISTRICT_COLUMN
 from models.risk_model import RiskModel, feature_columns, feature_matrix
-from models.scorer import score_matrix, scored_records
+from models.scorer import ACTION_REASONS, score_matrix, scored_records
 from models.spec import Lang
 from serving.encoding import result_actions, result_reasons
 from serving.store import WarningStore
@@ -42,8 +42,8 @@ from serving.store.models import WARNING_LEVELS, RiskWarning, WarningEvent
 SCREEN_ACTOR = "system:screen"
 LEVELS = ("red", "orange", "yellow", "green")
 DEFAULT_PART_ROWS = 2000
-# the API's defaults (ScoreRequest.top_k, .lang): screened warnings read like scored ones
-API_TOP_K = 5
+# a warning's reasons (`models.scorer.ACTION_REASONS`, as the API stores them) in the API's
+# default language: screened warnings read like scored ones
 API_LANG: Lang = "en"
 
 
@@ -161,7 +161,7 @@ def _score_part(
         explained,
         [column[rows] for column in columns],
         explain=True,
-        top_k=API_TOP_K,
+        top_k=ACTION_REASONS,
         lang=API_LANG,
     )
     days = [value.date() for value in as_of]

@@ -27,7 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-WARNING_LEVELS = ("yellow", "orange", "red")
+from models.spec import WARNING_LEVELS as WARNING_LEVELS  # one definition; re-exported
+
 STATUSES = ("open", "dispatched", "in_progress", "closed")
 OUTCOMES = ("confirmed", "prevented", "false_alarm", "unreachable")
 ROLES = ("officer", "supervisor", "auditor", "admin")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.risk_model import RiskModel, model_matrix
+from models.risk_model import RiskModel, feature_columns, model_matrix
 from models.scorer import reason_rows, reason_sentence, score_arrays, score_frame
 
 SUFFIX_EN = {"raises": " (raises risk)", "lowers": " (lowers risk)", "neutral": " (no effect)"}
@@ -176,3 +176,26 @@ def test_scored_dicts_are_scored_records_as_dicts(
     assert [list(row) for row in got] == [list(asdict(record)) for record in want]
     if explain:
         assert any(r["value"] is None for row in got for r in row["reasons"])
+
+
+def test_actions_do_not_depend_on_how_many_reasons_are_shown(
+    telecom_model: tuple[RiskModel, pd.DataFrame],
+) -> None:
+    """A record's actions are its level's and those of the actionable risk-raising features
+    among its ACTION_REASONS largest contributions, at any `top_k`; both paths agree."""
+    from models.scorer import ACTION_REASONS, scored_dicts
+
+    model, frame = telecom_model
+    columns = feature_columns(model.spec, frame)
+    arrays = score_arrays(model, frame, columns=columns)
+    by_k = {
+        k: [r["actions"] for r in scored_dicts(model, arrays, columns, top_k=k)]
+        for k in (1, 2, ACTION_REASONS, 12)
+    }
+    assert all(actions == by_k[ACTION_REASONS] for actions in by_k.values())
+    assert any(a["trigger"].startswith("reason:") for row in by_k[1] for a in row)
+    records = score_frame(model, frame, top_k=1)
+    assert [
+        [{"department": a.department, "action": a.action, "trigger": a.trigger} for a in r.actions]
+        for r in records
+    ] == by_k[1]

@@ -761,3 +761,38 @@ def test_records_scored_with_and_without_reasons_keep_their_warnings_as_they_are
             ).json()
             assert warning["version"] == 1
             assert [event["event"] for event in warning["history"]] == ["raised"]
+
+
+@pytest.mark.parametrize(("explain", "top_k"), [(False, 5), (True, 1)])
+def test_a_warning_keeps_its_five_reasons_whatever_the_request_asked(
+    served: Served, explain: bool, top_k: int
+) -> None:
+    """A probabilities-only batch (`explain` false) or one asking for a single reason raises
+    warnings a case worker reads: each keeps its five reasons (TreeSHAP on the warned rows)
+    and the actions they trigger, the same as an explained request with the default would
+    store; the answer itself is as asked."""
+    from models.scorer import ACTION_REASONS
+
+    task = "wage-arrears"
+    frame = materialized(served, task)
+    probe = score(served, task, {"records": as_records(task, frame)}).json()["results"]
+    warned = {r["entity_id"] for r in probe if r["risk_level"] != "green"}
+    records = [
+        {**record, "entity_id": f"reasons-{explain}-{i}"}
+        for i, record in enumerate(r for r in as_records(task, frame) if r["entity_id"] in warned)
+    ][:6]
+    body = {"records": records, "explain": explain, "top_k": top_k}
+    answers = score(served, task, body).json()["results"]
+    reference = score(
+        served, task, {"records": [{**r, "entity_id": f"{r['entity_id']}-ref"} for r in records]}
+    ).json()["results"]
+    with served.client() as client:
+        for answer, expected in zip(answers, reference, strict=True):
+            assert len(answer["reasons"]) == (top_k if explain else 0)
+            warning = client.get(
+                f"/v1/warnings/{answer['warning_id']}", headers=served.headers("reviewer")
+            ).json()
+            stored = [reason["feature"] for reason in warning["reasons"]]
+            assert len(stored) == ACTION_REASONS
+            assert stored == [reason["feature"] for reason in expected["reasons"]]
+            assert warning["actions"] == expected["actions"]
