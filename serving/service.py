@@ -4,6 +4,11 @@ Start with `riskloop serve` (loopback by default). At start-up every task's `cha
 loaded from the MLflow registry and kept warm; `POST /v1/admin/reload` and a periodic check
 follow the alias when `riskloop promote` moves it, and a reload that fails keeps the old model.
 
+A bento of it (`riskloop bundle`) is served with `bentoml serve riskloop:<version>` or in its
+image: its environment (`RISKLOOP_MODEL_SOURCE=bento`, usage tracking off) comes with it, and
+the `bentoml serve` process refuses, in one line and before any worker starts, a start that
+could not succeed or would write inside the stored bento (`check_bento_start`).
+
 The parts, each in its own module:
 - `routes.py`: the one routing table (each route's policy action beside it);
 - `guard.py`: the ASGI guard (credentials, route, policy, content type and size);
@@ -27,13 +32,15 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import anyio
 import bentoml
 
 from features.tasks import TASK_NAMES
-from models.secret_keys import load_secrets
-from models.settings import get_settings
+from models.secret_keys import SecretsFileError, load_secrets, secrets_path
+from models.settings import Settings, get_settings
 from serving import schemas, warnings_routes
 from serving.auth import KeyRing
 from serving.champions import ServedModel, alias_version, load_champion
@@ -46,6 +53,7 @@ from serving.routes import api
 from serving.score_routes import SCORE_APIS, ScoringService
 from serving.sessions import SessionSigner
 from serving.store import WarningStore
+from serving.store.common import StoreUnavailable
 from serving.store.identity import EntityCipher
 
 logger = logging.getLogger("riskloop.serving")
@@ -87,7 +95,8 @@ class _RiskloopService(ScoringService):
                 f"refusing to start: RISKLOOP_ENV=production and no API key in "
                 f"{settings.keys_file}; create one with `riskloop keys create NAME --scopes ...`"
             )
-        secrets = load_secrets(settings)
+        # a bento's replica uses the deployment's secrets, never keys of its own making
+        secrets = load_secrets(settings, create=RiskloopService.bento is None)
         self._served: dict[str, ServedModel] = {
             task: load_champion(task, settings) for task in TASKS
         }
@@ -195,12 +204,106 @@ class _RiskloopService(ScoringService):
 for _name, _api in SCORE_APIS.items():
     setattr(_RiskloopService, _name, _api)
 
+
+def state_locations(settings: Settings) -> dict[str, str]:
+    """Where the service keeps or reads its state, by the variable that names it: the
+    warnings store, the secrets, the API keys, the online features, the reports and the
+    webhook secrets (the registry is added by `check_bento_start` when models come from it)."""
+    return {
+        "RISKLOOP_STORE_URL": settings.store_url,
+        "RISKLOOP_SECRETS_FILE": str(secrets_path(settings)),
+        "RISKLOOP_KEYS_FILE": str(settings.keys_file),
+        "RISKLOOP_DATA_DIR": str(settings.data_dir),
+        "RISKLOOP_REPORTS_DIR": str(settings.reports_dir),
+        "RISKLOOP_WEBHOOK_SECRETS_FILE": str(settings.webhook_secrets_file),
+    }
+
+
+def _is_relative(location: str) -> bool:
+    """A path, or an SQLite URL's path, that is not absolute (other URLs name a server)."""
+    if location.startswith("sqlite:///"):
+        return not location.removeprefix("sqlite:///").startswith("/")
+    return "://" not in location and not Path(location).is_absolute()
+
+
+class BentoStartRefused(RuntimeError):
+    """A bento's service cannot start as configured; the message says what to set."""
+
+
+def check_bento_start(settings: Settings) -> None:
+    """Refuse a start of a bento's service that could not succeed or would change the bento.
+
+    BentoML runs a bento's service inside the stored bento's `src/` folder and restarts a
+    worker whose start fails, forever: a relative location would create a registry, a
+    warnings database or a secrets file inside the bento (keys nobody backs up, pseudonyms no
+    other replica shares), and a missing champion or secrets file would loop, not exit.
+
+    Raises:
+        BentoStartRefused: what is wrong and which variable to set, in one line.
+    """
+    locations = state_locations(settings)
+    if settings.model_source == "registry":
+        locations["RISKLOOP_MLFLOW_URI"] = settings.mlflow_uri
+    relative = [name for name, location in locations.items() if _is_relative(location)]
+    if relative:
+        raise BentoStartRefused(
+            f"set {', '.join(relative)} to absolute paths outside the bento "
+            "(sqlite:////path/file.db for SQLite): relative ones resolve inside the stored "
+            "bento, which must stay as built (docs/deploy.md lists a replica's environment)"
+        )
+    path = secrets_path(settings)
+    if not path.exists():
+        raise BentoStartRefused(
+            f"no secrets file at {path}: set RISKLOOP_SECRETS_FILE to the deployment's secrets "
+            "file (0600, the one the CLI and every replica share); a bento never makes one"
+        )
+    try:
+        load_secrets(settings, create=False)
+        WarningStore.from_settings(settings).close()
+        for task in TASKS:  # metadata only: no model is loaded in this process
+            alias_version(task, settings)
+    # the registry's RegistryError is a LookupError; its message names the task and registry
+    except (SecretsFileError, StoreUnavailable, LookupError) as exc:
+        raise BentoStartRefused(str(exc)) from None
+    except bentoml.exceptions.NotFound as exc:
+        raise BentoStartRefused(f"a packaged champion is missing: {exc}") from None
+    if settings.env == "production" and KeyRing(settings.keys_file).active_count() == 0:
+        raise BentoStartRefused(
+            f"RISKLOOP_ENV=production and no active API key in {settings.keys_file}: create "
+            "one with `riskloop keys create NAME --scopes score,...`"
+        )
+
+
+class _BentoAwareService(RiskloopBentoService):
+    """The service object: served from a bento, it takes the bento's environment and checks
+    its start in the `bentoml serve` process, before BentoML starts (and restarts) workers."""
+
+    def on_load_bento(self, bento: Any) -> None:
+        super().on_load_bento(bento)
+        # BentoML 1.4's `bentoml serve <bento>` passes workers the service's own `envs`, not
+        # the bento's (only the image's Dockerfile has those): the bento's values are the
+        # defaults here too, and the environment wins, as it does over a Dockerfile's ENV.
+        for variable in bento.info.envs:
+            if variable.stage != "build" and variable.value:
+                os.environ.setdefault(variable.name, variable.value)
+        get_settings.cache_clear()
+        from bentoml._internal.context import server_context
+
+        if server_context.worker_index is not None:  # a worker: its server checked already
+            return
+        try:
+            check_bento_start(get_settings())
+        except BentoStartRefused as exc:
+            print(f"error: cannot serve bento {bento.tag}: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
+
+
 RiskloopService = bentoml.service(
     name="riskloop",
     description="Risk scores with SHAP reasons and actions for a city's closed risk loop.",
     traffic={"timeout": 120},
     logging={"access": {"enabled": False}},
-    service_class=RiskloopBentoService,
+    service_class=_BentoAwareService,
 )(
     bentoml.asgi_app(api, path="/v1")(
         bentoml.asgi_app(console_app, path="/console")(_RiskloopService)

@@ -2,13 +2,16 @@
 
 One module-level flow, because each step needs the previous one's registry: train with
 `lightgbm.dask` on a real two-worker cluster, register; add champions for the other two tasks;
-`riskloop bundle --task all`; start two `bentoml serve` replicas of the bento on one shared
-warnings store (PostgreSQL when `RISKLOOP_TEST_PG_URL` is set) and score through both at once.
+`riskloop bundle --task all`; start two replicas of the stored bento exactly as `bundle` prints
+the command (the bento's own environment, nothing of the test's) on one shared warnings store
+(PostgreSQL when `RISKLOOP_TEST_PG_URL` is set) and score through both at once.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
+import socket
 import subprocess
 import sys
 import time
@@ -19,12 +22,13 @@ import httpx
 import lightgbm as lgb
 import numpy as np
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from features.dataset import build_dataset
 from models.registry import load_registered
 from models.spec import get_spec
-from tests.processes import LOOPBACK_TLS, free_port
+from tests.processes import LOOPBACK_TLS, stop_process_group
 from training import tracking
 from training.engines import ENGINE_TAG, best_iteration, train_dask
 from training.raw_io import load_raw_tables
@@ -32,6 +36,8 @@ from training.train import TrainingData, dataset_fingerprint, train_task
 
 REQUESTS_PER_REPLICA = 8
 RECORDS_PER_REQUEST = 5
+#: The loopback ports these tests' servers may use.
+PORTS = range(3280, 3300)
 
 
 def _data(small_city: Path, task: str) -> TrainingData:
@@ -70,15 +76,84 @@ def _record_frames(task: str, data: TrainingData, n: int) -> list[dict[str, obje
     ]
 
 
-def _serve(tag: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    bentoml = Path(sys.executable).with_name("bentoml")
+def _free_ports(count: int) -> list[int]:
+    """`count` ports of `PORTS` nobody listens on right now."""
+    found: list[int] = []
+    for port in PORTS:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        found.append(port)
+        if len(found) == count:
+            return found
+    raise AssertionError(f"fewer than {count} free ports in {PORTS}")
+
+
+def _bare_environment(**extra: str) -> dict[str, str]:
+    """What a person's shell has: a PATH that finds this venv's `bentoml`, a HOME, and `extra`;
+    no RISKLOOP_* variable and no telemetry switch of the test session's."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}"
+    return {"PATH": path, "HOME": os.environ.get("HOME", "/root"), **extra}
+
+
+def _printed_serve_command(output: str, port: int) -> tuple[dict[str, str], list[str]]:
+    """The `bentoml serve` line `riskloop bundle` printed, split into the variables it sets and
+    the command, on `port` instead of the printed 3000."""
+    (line,) = [line for line in output.splitlines() if " bentoml serve " in line]
+    words = shlex.split(line)
+    assignments = [word for word in words if "=" in word and word.split("=", 1)[0].isupper()]
+    command = words[len(assignments) :]
+    assert command[:2] == ["bentoml", "serve"] and command[-2:] == ["--port", "3000"], line
+    variables = dict(word.split("=", 1) for word in assignments)
+    return variables, [*command[:-1], str(port)]
+
+
+def _serve(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [str(bentoml), "serve", tag, "--host", "127.0.0.1", "--port", str(port)],
+        command,
         env=env,
+        cwd=log.parent,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def _stored_files(bento: Path) -> dict[str, bytes]:
+    """The stored bento's files and contents (Python's bytecode caches aside)."""
+    return {
+        str(path.relative_to(bento)): path.read_bytes()
+        for path in sorted(bento.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+def _refused_start(command: list[str], env: dict[str, str], folder: Path) -> str:
+    """Run a start that must be refused: its one line of output, after a prompt exit 2."""
+    folder.mkdir()
+    log = folder.parent / f"{folder.name}.log"
+    server = subprocess.Popen(
+        command,
+        env=env,
+        cwd=folder,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        server.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        stop_process_group(server)
+        raise AssertionError(
+            "still running after 60 s:\n" + log.read_text(errors="replace")[-3000:]
+        ) from None
+    output = log.read_text(errors="replace")
+    assert server.returncode == 2 and "Traceback" not in output, output[-3000:]
+    (line,) = output.strip().splitlines()
+    assert list(folder.iterdir()) == []  # nothing made where it was started either
+    return line
 
 
 def _wait_ready(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
@@ -137,30 +212,75 @@ def test_dask_model_registers_and_two_bento_replicas_share_the_store(
     train_task(get_spec("dispute-escalation"), dispute_data, max_rounds=10)
     train_task(get_spec("telecom-fraud"), _data(small_city, "telecom_fraud"), max_rounds=10)
 
+    from models.secret_keys import secrets_path
     from training.cli import app
 
     installed = _installed_distributions()
+    load_secrets()  # this installation's secrets file, which the replicas must share
     bundled = CliRunner().invoke(app, ["bundle", "--task", "all", "--version", "scaletest"])
     assert bundled.exit_code == 0, bundled.output
     assert "built bento riskloop:scaletest" in bundled.output
     # building installs nothing: BentoML pip-installs uv from the index when it is missing
     assert _installed_distributions() == installed
 
-    key = create_key("replicas", ["score"], isolated_env / "keys.json")
-    # The replicas serve the models packaged in the bento: their registry is an empty database.
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST")},
-        "RISKLOOP_MODEL_SOURCE": "bento",
-        "RISKLOOP_MLFLOW_URI": f"sqlite:///{isolated_env / 'no-registry.db'}",
+    # The bento carries its environment, as BentoML 1.4 keeps it: the bento's `envs` and the
+    # image's Dockerfile.
+    bento = isolated_env / "bentoml" / "bentos" / "riskloop" / "scaletest"
+    envs = {
+        e["name"]: e["value"] for e in yaml.safe_load((bento / "bento.yaml").read_text())["envs"]
     }
-    ports = [free_port(), free_port()]
-    servers = [
-        _serve("riskloop:scaletest", port, env, isolated_env / f"serve-{port}.log")
-        for port in ports
-    ]
+    carried = {
+        "RISKLOOP_MODEL_SOURCE": "bento",
+        "BENTOML_DO_NOT_TRACK": "true",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }
+    assert carried.items() <= envs.items()
+    dockerfile = (bento / "env" / "docker" / "Dockerfile").read_text()
+    for name, value in carried.items():
+        assert f"ARG {name}={value}\nENV {name}=${name}\n" in dockerfile
+    stored = _stored_files(bento)
+
+    ports = _free_ports(2)
+    variables, command = _printed_serve_command(bundled.output, ports[0])
+    assert variables["RISKLOOP_SECRETS_FILE"] == str(secrets_path().resolve())
+    # Served as a person would with nothing set but where BentoML keeps its bentos: refused
+    # at once in one line naming what to set, never a worker restarted forever, and nothing
+    # written inside the stored bento (no registry, no secrets file, no warnings database).
+    refusal = _refused_start(
+        command,
+        _bare_environment(BENTOML_HOME=variables["BENTOML_HOME"]),
+        isolated_env / "bare-start",
+    )
+    assert "RISKLOOP_SECRETS_FILE" in refusal and "RISKLOOP_STORE_URL" in refusal, refusal
+    # Given every location but a secrets file that does not exist: refused, and none is made.
+    missing = isolated_env / "nowhere" / "secrets.json"
+    refusal = _refused_start(
+        command,
+        _bare_environment(**{**variables, "RISKLOOP_SECRETS_FILE": str(missing)}),
+        isolated_env / "no-secrets-start",
+    )
+    assert f"no secrets file at {missing}" in refusal and "RISKLOOP_SECRETS_FILE" in refusal
+    assert not missing.parent.exists()
+    assert _stored_files(bento) == stored
+
+    # The registry moves on after the bundle: dispute-escalation's champion is now version 2.
+    # A replica that can reach it still serves the version packaged in the bento.
+    train_task(get_spec("dispute-escalation"), dispute_data, max_rounds=10)
+    tracking.tracking_client().set_registered_model_alias(
+        get_spec("dispute-escalation").registered_model_name, "champion", "2"
+    )
+    key = create_key("replicas", ["score"], isolated_env / "keys.json")
+    # Exactly the printed command, with only a PATH, a HOME and a registry it could reach.
+    env = _bare_environment(RISKLOOP_MLFLOW_URI=os.environ["RISKLOOP_MLFLOW_URI"], **variables)
+    servers = []
+    for port in ports:
+        (isolated_env / f"replica-{port}").mkdir()
+        servers.append(
+            _serve([*command[:-1], str(port)], env, isolated_env / f"replica-{port}" / "serve.log")
+        )
     try:
         for port, server in zip(ports, servers, strict=True):
-            _wait_ready(port, server, isolated_env / f"serve-{port}.log")
+            _wait_ready(port, server, isolated_env / f"replica-{port}" / "serve.log")
         records = _record_frames(
             "dispute-escalation", dispute_data, 2 * REQUESTS_PER_REPLICA * RECORDS_PER_REQUEST
         )
@@ -189,9 +309,8 @@ def test_dask_model_registers_and_two_bento_replicas_share_the_store(
         assert answered == len(records)
     finally:
         for server in servers:
-            os.killpg(server.pid, 15)
-        for server in servers:
-            server.wait(timeout=30)
+            stop_process_group(server)
+    assert _stored_files(bento) == stored
 
     with WarningStore(shared_db_url, load_secrets().pseudonym_secret) as store:
         stored = store.scored_records(task="dispute-escalation")

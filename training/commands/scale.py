@@ -7,7 +7,10 @@
 its unique key), so two workers finishing together cannot both train.
 
 `bundle` packages the champions into a BentoML bento (`bentoml build` with package locking
-off, so it works without internet) that `bentoml serve` and `bentoml containerize` take.
+off, so it works without internet) that `bentoml serve` and `bentoml containerize` take. The
+bento carries its environment (`BENTO_ENV`: serve the packaged champions, usage tracking off)
+as BentoML 1.4 keeps it: the bento's `envs`, which the image's Dockerfile sets and the
+service applies under `bentoml serve` (`serving.service`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shlex
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -65,6 +69,9 @@ OFFLINE_ENV = (
     ("MLFLOW_DISABLE_TELEMETRY", "true"),
     ("DO_NOT_TRACK", "true"),
 )
+#: The bento's own environment: each replica serves the champions packaged in it (no registry)
+#: and calls no usage-tracking host. The environment a replica starts with wins over these.
+BENTO_ENV = (("RISKLOOP_MODEL_SOURCE", "bento"), *OFFLINE_ENV)
 BENTO_SOURCES = (
     "features/**/*.py",
     "models/**/*.py",
@@ -432,6 +439,7 @@ def import_champions(tasks: list[str]) -> list[str]:
 def build_bento(model_tags: list[str], version: str | None = None) -> str:
     """`bentoml build` of the scoring service with the given models; the bento's tag."""
     import bentoml
+    from bentoml._internal.bento.build_config import BentoEnvSchema  # `build(envs=...)`'s type
 
     import models
 
@@ -444,12 +452,52 @@ def build_bento(model_tags: list[str], version: str | None = None) -> str:
         exclude=["**/__pycache__", "tests/**"],
         models=list[Any](model_tags),
         python={"packages": bento_packages(), "lock_packages": False},
-        docker={"env": {**dict(OFFLINE_ENV), "RISKLOOP_MODEL_SOURCE": "bento"}},
+        # not `docker={"env": ...}`: BentoML 1.4 builds an image spec and drops it
+        envs=[BentoEnvSchema(name=name, value=value) for name, value in BENTO_ENV],
         labels={"champions": ",".join(tag.replace(":", "@") for tag in model_tags)},
         version=version,
         build_ctx=str(root),
     )
     return str(bento.tag)
+
+
+def _absolute(location: str, base: Path) -> str:
+    """A path or SQLite URL anchored at `base` (server URLs unchanged), password hidden."""
+    from models.settings import hide_password
+    from training.commands.service import absolute_sqlite_url
+
+    if location.startswith("sqlite:"):
+        return absolute_sqlite_url(location, base)
+    if "://" in location:
+        return hide_password(location)
+    return str((base / location).resolve())
+
+
+def serve_instructions(tag: str) -> list[str]:
+    """How to serve the bento here, as lines to print: `bentoml serve` with the variables a
+    bento's service needs (`serving.service.state_locations`: a bento refuses relative ones,
+    which would resolve inside it) set to this directory's store, keys and secrets."""
+    from models.settings import get_settings
+    from serving.service import state_locations
+
+    settings = get_settings()
+    env = {"BENTOML_DO_NOT_TRACK": "true"}  # the `bentoml` command reads it before the bento's
+    if "BENTOML_HOME" in os.environ:
+        env["BENTOML_HOME"] = str(Path(os.environ["BENTOML_HOME"]).resolve())
+    env |= {name: _absolute(value, Path.cwd()) for name, value in state_locations(settings).items()}
+    command = " ".join(f"{name}={shlex.quote(value)}" for name, value in env.items())
+    lines = [
+        "serve it here (this directory's warnings store, keys and secrets):",
+        f"  {command} bentoml serve {tag} --host 127.0.0.1 --port 3000",
+        f"or make an image: bentoml containerize {tag} (a replica's environment: docs/deploy.md)",
+    ]
+    secrets = Path(env["RISKLOOP_SECRETS_FILE"])
+    if not secrets.exists():
+        lines.append(
+            f"note: no secrets file at {secrets} yet, and a bento never makes one: "
+            "`riskloop secrets rotate` creates it here (back it up, docs/privacy.md)"
+        )
+    return lines
 
 
 def bundle_command(
@@ -460,10 +508,13 @@ def bundle_command(
 ) -> None:
     """Build a BentoML bento of the scoring service with the champions (works offline).
 
-    The champions are copied into BentoML's model store and packaged with the service code;
-    `bentoml serve riskloop:<version>` runs it and `bentoml containerize riskloop:<version>`
-    makes an image. At start-up the service loads each task's champion from the MLflow registry
-    named by RISKLOOP_MLFLOW_URI (the shared tracking server in production).
+    The champions are copied into BentoML's model store and packaged with the service code.
+    The bento's environment says RISKLOOP_MODEL_SOURCE=bento: each replica serves the packaged
+    champions and needs no registry (set RISKLOOP_MODEL_SOURCE=registry to follow the registry
+    instead); it also switches BentoML's and MLflow's usage tracking off. `bentoml serve
+    riskloop:<version>` runs it with the printed variables (the warnings store, keys and
+    secrets it must be given: a bento never makes them) and `bentoml containerize
+    riskloop:<version>` makes an image.
     """
     from models.spec import TASK_NAMES
 
@@ -471,9 +522,15 @@ def bundle_command(
         tasks = list(TASK_NAMES) if task == "all" else [_spec(task).task]
         tags = import_champions(tasks)
         tag = build_bento(tags, version)
+        instructions = serve_instructions(tag)
     for model_tag in tags:
         typer.echo(f"packaged model {model_tag}")
-    typer.echo(f"built bento {tag}: bentoml serve {tag} / bentoml containerize {tag}")
+    typer.echo(
+        f"built bento {tag}: serves the packaged champions (RISKLOOP_MODEL_SOURCE=bento), "
+        "usage tracking off"
+    )
+    for line in instructions:
+        typer.echo(line)
 
 
 def register(app: typer.Typer) -> None:
