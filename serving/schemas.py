@@ -27,7 +27,10 @@ from pydantic import (
 from pydantic.json_schema import JsonDict
 
 from features.catalog import FeatureDef
+from features.frame_checks import ENTITY_ID_MAX_CHARS, ENTITY_ID_PATTERN
 from features.tasks import TASKS
+from models.spec import Lang as Lang  # one definition each; re-exported
+from models.spec import RiskLevel as RiskLevel
 from serving.store.free_text import (
     NOTE_MAX_CHARS,
     PLAIN_TEXT,
@@ -45,9 +48,7 @@ MAX_TOP_K = 20
 TASK_SLUGS: dict[str, str] = {task.name: task.slug for task in TASKS.values()}
 #: A task name as a query parameter: the registry's names, listed as the OpenAPI enum.
 TaskName = StrEnum("TaskName", {task.slug: task.name for task in TASKS.values()})  # type: ignore[misc]
-RiskLevel = Literal["red", "orange", "yellow", "green"]
 WarningLevel = Literal["red", "orange", "yellow"]
-Lang = Literal["en", "zh"]
 WarningStatus = Literal["open", "dispatched", "in_progress", "closed"]
 Outcome = Literal["confirmed", "prevented", "false_alarm", "unreachable"]
 
@@ -55,8 +56,8 @@ EntityId = Annotated[
     str,
     Field(
         min_length=1,
-        max_length=128,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@+/-]*$",
+        max_length=ENTITY_ID_MAX_CHARS,
+        pattern=ENTITY_ID_PATTERN,
         description="The caller's identifier of the unit (employer, resident or dispute).",
     ),
 ]
