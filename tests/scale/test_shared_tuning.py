@@ -52,6 +52,24 @@ def test_two_workers_contribute_trials_and_one_registers(
     assert run.data.tags["riskloop.optuna_best_trial"] == str(study.best_trial.number)
     # a late worker, or a retry after both finished, cannot claim the training again
     assert not claim_training(shared_db_url, STUDY, "late-worker")
+    late = subprocess.run(command, env=dict(os.environ), capture_output=True, text=True)
+    assert late.returncode == 0, late.stderr
+    assert (
+        "the study was already completed and its best trial registered as "
+        "riskloop-wage-arrears version 1; nothing to train"
+    ) in late.stdout
+    # a worker of another task is refused in one line, even when the study is complete: it
+    # took the wage study's trials as its own and named a version its task did not have
+    disputes = isolated_env / "disputes.parquet"
+    tables = load_raw_tables(small_city, "dispute_escalation")
+    build_dataset("dispute_escalation", tables).to_parquet(disputes)
+    other = [riskloop, "tune", "--task", "dispute-escalation", "--storage", shared_db_url]
+    other += ["--study", STUDY, "--trials", str(TRIALS), "--dataset", str(disputes)]
+    refused = subprocess.run(other, env=dict(os.environ), capture_output=True, text=True)
+    assert refused.returncode == 2, (refused.stdout, refused.stderr)
+    lines = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "wage-arrears" in lines[0], refused.stderr
+    assert "registered" not in refused.stdout
 
 
 def _open_when_all_are_ready(url: str, together: Any, answers: Any) -> None:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from training.train import Splits, TrainingData, TrainOutcome
 
 CLAIM_KEY = "riskloop.training_claimed_by"
-VERSION_KEY = "riskloop.registered_version"
+VERSION_KEY = "riskloop.registered_version"  # training.tune.REGISTERED_VERSION_ATTR
 BENTO_NAME = "riskloop"
 # What the bento's code needs at run time (pinned to this environment's versions when built).
 BENTO_PACKAGES = (
@@ -229,12 +229,20 @@ def _contribute_trials(
     trials: int,
     seed: int,
 ) -> list[int]:
-    """Run this worker's trials of the shared study until it holds `trials`; their numbers."""
-    from training.tune import tune
+    """Run this worker's trials of the shared study until it holds `trials`; their numbers.
+
+    A study of another task, dataset or round settings is refused before anything runs
+    (`training.tune.bind_study`), also when it is already complete.
+    """
+    from training.tune import StudyMismatchError, bind_study, study_identity, tune
 
     ran: list[int] = []
     existing = _existing_study(storage, study)
     if existing is not None and _finished(existing) >= trials:
+        try:
+            bind_study(existing, study_identity(spec, splits.train, splits.valid, base))
+        except StudyMismatchError as exc:
+            raise UserError(str(exc)) from None
         return ran
     try:
         tune(
@@ -249,6 +257,8 @@ def _contribute_trials(
             total_trials=trials,
             sampler_seed=seed * 100_003 + os.getpid(),
         )
+    except StudyMismatchError as exc:
+        raise UserError(str(exc)) from None
     except (ValueError, ImportError) as exc:
         raise UserError(f"cannot use Optuna storage for study {study!r}: {exc}") from None
     return ran
@@ -348,8 +358,10 @@ def tune_command(
         if not claim_training(storage, study, owner):
             claimed = shared.user_attrs.get(VERSION_KEY)
             typer.echo(
-                "  another worker trains the best trial"
-                + (f" (registered version {claimed})" if claimed else "")
+                f"  the study was already completed and its best trial registered as "
+                f"{spec.registered_model_name} version {claimed}; nothing to train"
+                if claimed is not None
+                else "  another worker is training the best trial"
             )
             return
         outcome = _train_best(spec, data, shared, base, seed, max_rounds, finished)
