@@ -38,6 +38,7 @@ EVENT_TYPES = (
     "warning.rerouted",
     "warning.sent_back",
     "warning.overdue",
+    "warning.closed",
 )
 _ERROR_CHARS = 500
 
@@ -76,7 +77,50 @@ def payload(
         "due_at": iso_utc(state.get("due_at")),
         "link": case_path(state["id"]),
         "console_link": console_case_path(state["id"]),
+        # a case that moves says from where to where (re-routed, sent back, closed), a closed
+        # one how it ended: a department that no longer holds it closes it in its own system
+        **{key: state[key] for key in _MOVE_FIELDS if key in state},
     }
+
+
+_MOVE_FIELDS = ("from_department", "to_department", "outcome")
+
+
+def disposition_events(
+    state: dict[str, Any],
+    *,
+    previous_status: str,
+    previous_department: str | None,
+    owner: str | None,
+    outcome: str | None,
+) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """The notifications of one disposition, `state` being the warning after it.
+
+    Every department that gains or loses the case is told: dispatched -> its department;
+    re-routed -> the new department and the one that lost it (`warning.rerouted`, with
+    `from_department` and `to_department`); sent back -> the owner and the department that
+    held it (`warning.sent_back`); closed -> the department that held it and the owner
+    (`warning.closed`, with the outcome). Starting work (`in_progress`) tells nobody.
+    """
+    status = state["status"]
+    department = state.get("department")
+    moved = {**state, "from_department": previous_department, "to_department": department}
+    if status == "dispatched" and previous_status == "dispatched":
+        told = [department, previous_department]
+        return [("warning.rerouted", d, moved) for d in dict.fromkeys(told) if d]
+    if status == "dispatched":
+        return [("warning.dispatched", department, state)]
+    if status == "open":
+        back = {**moved, "to_department": owner}
+        return [
+            ("warning.sent_back", d, back) for d in dict.fromkeys([owner, previous_department]) if d
+        ]
+    if status == "closed":
+        closed = {**moved, "to_department": None, "outcome": outcome}
+        return [
+            ("warning.closed", d, closed) for d in dict.fromkeys([previous_department, owner]) if d
+        ]
+    return []
 
 
 def enqueue(

@@ -247,7 +247,7 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
                 warning.status, status, department, outcome, warning.department, warning.task
             )
             now = utc_now()
-            previous = warning.status
+            previous = (warning.status, warning.department)
             warning.status = status
             if status == "dispatched":
                 warning.department = department
@@ -287,7 +287,7 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
                     f"only a dispatched or in-progress warning can be sent back; it is "
                     f"{warning.status}"
                 )
-            previous = warning.status
+            previous = (warning.status, warning.department)
             warning.status = "open"
             warning.department = None
             self._record_disposition(session, warning, actor, previous, None, note, utc_now())
@@ -332,27 +332,28 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
         session: Session,
         warning: RiskWarning,
         actor: str,
-        previous: str,
+        before: tuple[str, str | None],
         outcome: str | None,
         note: str | None,
         now: datetime,
     ) -> None:
         """A disposition's bookkeeping: version + 1, its history event and its audit row, the
-        deadline it moves to, and the notification of the department it now waits on."""
+        deadline it moves to, and the notifications of the departments that gain or lose the
+        case (`before`: its status and department before the step)."""
+        previous, previous_department = before
         warning.updated_at = now
         warning.version = warning.version + 1
         # each disposition moves the deadline (and a new deadline has not been missed yet)
         warning.due_at = deadlines.due_at(warning.task, warning.risk_level, warning.status, now)
         warning.overdue_noted_at = None
-        if warning.status == "dispatched":
-            kind = "warning.rerouted" if previous == "dispatched" else "warning.dispatched"
-            events = [(kind, warning.department, deadlines.warning_state(warning))]
-            outbox.enqueue(session, events, now=now)
-        elif warning.status == "open":  # sent back: the task's supervisors must dispatch again
-            owner = deadlines.owner_department(warning.task)
-            outbox.enqueue(
-                session, [("warning.sent_back", owner, deadlines.warning_state(warning))], now=now
-            )
+        events = outbox.disposition_events(
+            {**deadlines.warning_state(warning), "department": warning.department},
+            previous_status=previous,
+            previous_department=previous_department,
+            owner=deadlines.owner_department(warning.task),
+            outcome=outcome,
+        )
+        outbox.enqueue(session, events, now=now)
         clean_note = sanitise(self._secret, note, self.own_ids(warning)) if note else None
         detail = {
             "from": previous,

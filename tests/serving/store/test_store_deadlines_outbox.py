@@ -143,7 +143,7 @@ def test_events_are_written_with_their_change_and_only_for_departments_with_a_we
     )
     store.add_feedback(
         raised, actor="u", status="dispatched", department="tax", outcome=None, note=None
-    )  # re-routed to a department without a webhook: nothing for anyone
+    )  # re-routed to a department without a webhook: only the one that lost it is told
     store.add_feedback(
         silent,
         actor="u",
@@ -156,6 +156,7 @@ def test_events_are_written_with_their_change_and_only_for_departments_with_a_we
     assert events == [
         ("warning.raised", "county_centre", raised),
         ("warning.dispatched", "labour_inspection", raised),
+        ("warning.rerouted", "labour_inspection", raised),
         ("warning.dispatched", "labour_inspection", silent),
     ]
     (first,) = [e for e in outbox.events() if e["type"] == "warning.raised"]
@@ -334,3 +335,55 @@ def test_the_backlog_counts_pending_and_dead_events_by_department(
         "county_centre": {"pending": 1, "dead": 1, "oldest_pending": T0},
         "labour_inspection": {"pending": 0, "dead": 0, "oldest_pending": None},
     }
+
+
+def test_a_department_is_told_when_a_case_leaves_it(store: WarningStore, scored: Callable) -> None:
+    """Re-routed: the department that lost the case is told too; sent back: the one that held
+    it; closed: the one that held it and the owner (each event says from where to where)."""
+    outbox = Outbox(store)
+    for department in ("county_centre", "labour_inspection", "township_labour"):
+        outbox.set_webhook(department, "http://127.0.0.1:9/hook", now=T0)
+
+    def step(warning_id: str, status: str, department: str | None = None, **extra: str) -> None:
+        store.add_feedback(
+            warning_id,
+            actor="user:sup",
+            status=status,
+            department=department,
+            outcome=extra.get("outcome"),
+            note=None,
+        )
+
+    def told(warning_id: str) -> list[tuple]:
+        return [
+            (
+                e["type"],
+                e["department"],
+                e["payload"].get("from_department"),
+                e["payload"].get("to_department"),
+                e["payload"].get("outcome"),
+            )
+            for e in outbox.events(warning_id=warning_id)
+        ]
+
+    first = _raise(store, scored, "employer-30")
+    step(first, "dispatched", "labour_inspection")
+    step(first, "dispatched", "township_labour")
+    step(first, "in_progress")
+    step(first, "closed", outcome="confirmed")
+    assert told(first)[1:] == [
+        ("warning.dispatched", "labour_inspection", None, None, None),
+        ("warning.rerouted", "township_labour", "labour_inspection", "township_labour", None),
+        ("warning.rerouted", "labour_inspection", "labour_inspection", "township_labour", None),
+        ("warning.closed", "township_labour", "township_labour", None, "confirmed"),
+        ("warning.closed", "county_centre", "township_labour", None, "confirmed"),
+    ]
+    second = _raise(store, scored, "employer-31")
+    step(second, "dispatched", "labour_inspection")
+    store.send_back(second, actor="user:officer", note="not ours")
+    step(second, "closed", outcome="false_alarm")
+    assert told(second)[2:] == [
+        ("warning.sent_back", "county_centre", "labour_inspection", "county_centre", None),
+        ("warning.sent_back", "labour_inspection", "labour_inspection", "county_centre", None),
+        ("warning.closed", "county_centre", None, None, "false_alarm"),
+    ]
