@@ -101,6 +101,10 @@ def test_report_command_writes_the_edition_asked_for(
     assert result.exit_code == 0, result.output
     assert result.stdout.strip().splitlines()[-1] == str(tmp_path / f"{TASK}-v1.zh.html")
     assert [item.name for item in tmp_path.iterdir()] == [f"{TASK}-v1.zh.html"]
+    # the model card says how the version became champion (the version's registry tag)
+    page_zh = (tmp_path / f"{TASK}-v1.zh.html").read_text(encoding="utf-8")
+    assert "成为在用模型版本的方式" in page_zh
+    assert "该任务的首个版本（训练后即为在用模型版本）" in page_zh
 
 
 def test_report_command_bad_input_gives_one_clear_line(

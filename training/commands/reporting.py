@@ -135,7 +135,7 @@ def _load_model(spec: TaskSpec, version: int | None, alias: str) -> tuple[RiskMo
     """The registered model (by version or alias) and its run's metadata."""
     from mlflow.exceptions import MlflowException
 
-    from models.registry import load_version
+    from models.registry import PROMOTION_REASON_TAG, PROMOTION_TAG, load_version
     from models.risk_model import ModelLoadError
     from training.report import RunInfo
     from training.tracking import configure_tracking, tracking_client
@@ -180,6 +180,8 @@ def _load_model(spec: TaskSpec, version: int | None, alias: str) -> tuple[RiskMo
         params=params,
         git_commit=commit,
         feedback_used=feedback_used,
+        promotion=str((model_version.tags or {}).get(PROMOTION_TAG, "")),
+        promotion_reason=str((model_version.tags or {}).get(PROMOTION_REASON_TAG, "")),
     )
 
 
