@@ -78,6 +78,9 @@ class ModelVersionInfo:
     alias: str
     run_id: str | None
     tracking_uri: str
+    #: how it became champion (`PROMOTION_TAG`: first, rule or forced) and why; None untagged
+    promotion: str | None = None
+    promotion_reason: str | None = None
 
 
 def registered_model_name(task: str) -> str:
@@ -149,6 +152,8 @@ def load_registered(
         alias=alias,
         run_id=version.run_id,
         tracking_uri=uri,
+        promotion=(version.tags or {}).get(PROMOTION_TAG),
+        promotion_reason=(version.tags or {}).get(PROMOTION_REASON_TAG),
     )
     return model, info
 

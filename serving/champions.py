@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import bentoml
 
@@ -33,6 +33,9 @@ class ServedModel:
     loaded_at: datetime
     encoder: RecordEncoder
     last_reload_error: str | None = None
+    #: how the version became champion (first, rule or forced) and why, from its registry tags
+    promotion: str | None = None
+    promotion_reason: str | None = None
     #: this version's explanations of materialised entities, by exact feature row
     explanations: ExplanationCache = field(
         default_factory=lambda: ExplanationCache(get_settings().explanation_cache_rows)
@@ -49,7 +52,17 @@ class ServedModel:
             thresholds={str(k): v for k, v in self.model.thresholds_.as_dict().items()},
             catalog_version=self.model.spec.catalog_version,
             last_reload_error=self.last_reload_error,
+            promotion=_PROMOTIONS.get(self.promotion or ""),
+            promotion_reason=self.promotion_reason,
         )
+
+
+#: a registry tag's value as the API states it (another value, or none, is null)
+_PROMOTIONS: dict[str, Literal["first", "rule", "forced"]] = {
+    "first": "first",
+    "rule": "rule",
+    "forced": "forced",
+}
 
 
 def load_champion(task: str, settings: Settings) -> ServedModel:
@@ -66,6 +79,8 @@ def load_champion(task: str, settings: Settings) -> ServedModel:
         alias=version.alias,
         loaded_at=datetime.now(UTC),
         encoder=RecordEncoder.for_spec(model.spec),
+        promotion=version.promotion,
+        promotion_reason=version.promotion_reason,
     )
 
 

@@ -339,6 +339,15 @@ class ModelInfo(BaseModel):
     thresholds: dict[str, float]
     catalog_version: str
     last_reload_error: str | None = None
+    promotion: Literal["first", "rule", "forced"] | None = Field(
+        default=None,
+        description="How this version became champion: `first` (the task's first version), "
+        "`rule` (promoted by the promotion rule) or `forced` (`riskloop promote --force` past "
+        "the rule); null when the registry does not say (a bento's packaged model).",
+    )
+    promotion_reason: str | None = Field(
+        default=None, description="The promotion's reason as recorded in the registry."
+    )
 
 
 class ModelsResponse(BaseModel):

@@ -473,6 +473,8 @@ def test_models_lists_every_task(served: Served, trained: dict[str, int]) -> Non
         assert by_task[task]["alias"] == "champion"
         assert set(by_task[task]["thresholds"]) == {"red", "orange", "yellow"}
         assert "roc_auc" in by_task[task]["metrics"]
+        # how the version became champion, from its registry tags (v1: the task's first)
+        assert by_task[task]["promotion"] == "first", by_task[task]
 
 
 def test_warnings_are_raised_listed_and_walked_through_dispositions(served: Served) -> None:
