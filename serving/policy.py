@@ -8,7 +8,8 @@ the running service.
 
 Roles (people):
 - officer: sees and works only the warnings dispatched to their own department (start, close
-  with an outcome, send back to the supervisor with a note), and may reveal their identity;
+  with an outcome, send back to the supervisor with a note), and may reveal their identity
+  while the case is open (no one reveals the identity of a closed case);
 - supervisor: sees every warning of the tasks their department owns (and those dispatched to
   their department), dispatches, re-routes and triage-closes them;
 - auditor: reads everything, the audit log included, changes nothing and reveals nothing;
@@ -365,6 +366,17 @@ def decide(
         if actor.kind == "key"
         else _decide_user(actor, action, warning)
     )
+    if (
+        decision.allowed
+        and action == "reveal"
+        and warning is not None
+        and warning.get("status") == "closed"
+    ):
+        # re-identification serves the work on a case; once it is closed there is none
+        return _refuse(
+            "the warning is closed; re-identification is for the people working an open case",
+            "该预警已办结；身份还原仅限处理未办结案件的人员",
+        )
     if (
         decision.allowed
         and action == "feedback"

@@ -472,19 +472,32 @@ def _guarded(
         console.sessions.end(session.key, "disabled")
         return redirect(f"{PREFIX}/sign-in")
     visit = Visit(session, user, actor_for(user), as_lang(user.lang))
-    if form is not None and not tokens_match(session.csrf, _str(form.get("csrf"))):
-        # a signed-in person's form without this session's token: forged, or from another
-        # tab's session; refused, and on the record like any refused attempt
+    token = _str(form.get("csrf")) if form is not None else None
+    if form is not None and not tokens_match(session.csrf, token):
+        # a signed-in person's form without this session's token: forged, or drawn under
+        # another sign-in of theirs (a tab left open while another signed out and in again);
+        # refused either way, and on the record like any refused attempt
+        own = console.sessions.is_other_sign_in(user.name, token)
         target = _FORM_TARGET.match(request.url.path)
         case = target["case"] if target is not None and WARNING_ID.match(target["case"]) else None
         console.store.refused(
             actor=visit.actor.audit_name,
             action="console_form",
-            rule="missing or wrong CSRF token",
+            rule=(
+                "CSRF token of another sign-in of this person"
+                if own
+                else "missing or wrong CSRF token"
+            ),
             warning=None if case is None else {"id": case},
             path=request.url.path[:200],
         )
-        return error_page(console, request, visit, 403, visit.t("error.csrf"))
+        if not own:
+            return error_page(console, request, visit, 403, visit.t("error.csrf"))
+        if case is not None:  # the case page again, with what they typed and why
+            from serving.console.case_actions import other_sign_in
+
+            return other_sign_in(console, request, visit, form)
+        return error_page(console, request, visit, 403, visit.t("error.csrf_other_sign_in"))
     return handler(console, request, visit, form)
 
 

@@ -34,7 +34,12 @@ from serving.policy import TRANSITIONS, allowed_transitions, decide
 from serving.store import StaleWarning, TransitionError
 from serving.store.free_text import plain_line_breaks, without_refused
 from serving.store.identity import IdentityUnavailable
-from serving.store.privacy import MIN_PURPOSE_CHARS, RevealLimited
+from serving.store.privacy import (
+    PURPOSE_MIN_CHARS,
+    PURPOSE_MIN_WEIGHT,
+    RevealLimited,
+    states_a_purpose,
+)
 
 # the history events that give a warning a new version (an `overdue` note or a re-score after
 # closing does not): the lost-update message names whoever wrote the last of these
@@ -189,6 +194,37 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
     return redirect(f"{PREFIX}/cases/{warning['id']}?done={transition}")
 
 
+def other_sign_in(console: Console, request: Request, visit: Visit, form: FormData) -> Response:
+    """A case's form drawn under another sign-in of this same person (a tab left open while
+    another signed out and in again): nothing is done, its token not being this session's,
+    and the case page is drawn again as it is now, saying why, with the note or purpose they
+    typed back in its form to send again (on an error page to copy, when the case no longer
+    offers that form)."""
+    reveal_form = request.url.path.endswith("/reveal")
+    field = "purpose" if reveal_form else "note"
+    typed = _typed(form, field)
+    drawn = _drawn_version(form)
+    warning = load_case(console, request, visit, "warning_page", drawn, typed=typed)
+    if isinstance(warning, Response):
+        return warning
+    transition = form.get("transition")
+    name = "reveal" if reveal_form else (transition if isinstance(transition, str) else "")
+    offered = (
+        bool(decide(visit.actor, "reveal", warning=warning))
+        if reveal_form
+        else name in allowed_transitions(visit.actor, warning)
+    )
+    message = visit.t("error.csrf_other_sign_in_kept" if offered else "error.csrf_other_sign_in")
+    if not offered:
+        return error_page(console, request, visit, 403, message, typed=typed)
+    kept = {"form": name, field: typed}
+    for choice in ("department", "outcome"):  # the choices made, kept as the note is
+        value = form.get(choice)
+        if isinstance(value, str):
+            kept[choice] = value
+    return render_case(console, request, visit, warning, status=403, form_error=message, kept=kept)
+
+
 def _stale(
     console: Console,
     request: Request,
@@ -247,14 +283,19 @@ def reveal(console: Console, request: Request, visit: Visit, form: FormData | No
             error_field="reveal-purpose",
             kept=kept,
         )
-    if len(purpose) < MIN_PURPOSE_CHARS:
+    if not states_a_purpose(purpose):
         return render_case(
             console,
             request,
             visit,
             warning,
             status=400,
-            form_error=visit.t("reveal.too_short", n=MIN_PURPOSE_CHARS, m=FIELD_LIMITS["purpose"]),
+            form_error=visit.t(
+                "reveal.too_short",
+                n=PURPOSE_MIN_WEIGHT,
+                k=PURPOSE_MIN_CHARS,
+                m=FIELD_LIMITS["purpose"],
+            ),
             error_field="reveal-purpose",
             kept=kept,
         )
@@ -269,7 +310,7 @@ def reveal(console: Console, request: Request, visit: Visit, form: FormData | No
     except StaleWarning:  # changed (perhaps re-routed away) since the policy said yes
         return _stale(console, request, visit, typed=purpose)
     except RevealLimited as exc:
-        message = visit.t("reveal.limited", seconds=exc.retry_after)
+        message = _wait_in_words(exc.retry_after, visit.t)
         limited = render_case(
             console, request, visit, warning, status=429, form_error=message, kept=kept
         )
@@ -285,3 +326,11 @@ def reveal(console: Console, request: Request, visit: Visit, form: FormData | No
         visit.session.key, warning["id"], Shown(identity=identity, purpose=stated)
     )
     return redirect(f"{PREFIX}/cases/{warning['id']}?{urlencode({'shown': ticket})}#revealed")
+
+
+def _wait_in_words(seconds: int, t: Messages) -> str:
+    """The reveal limit's refusal with how long to wait: seconds up to a minute, then about
+    how many minutes (the page's reader does not count 3,553 seconds; `Retry-After` does)."""
+    if seconds <= 60:
+        return t("reveal.limited", seconds=seconds)
+    return t("reveal.limited_minutes", minutes=max(1, round(seconds / 60)))

@@ -58,7 +58,7 @@ from serving.store.common import WARNING_ID
 from serving.store.deadlines import DEADLINE_OF_STATUS
 from serving.store.models import STATUSES
 from serving.store.people import MAX_FAILED_SIGN_INS, MAX_PASSWORD_CHARS, SignInRefused
-from serving.store.privacy import MIN_PURPOSE_CHARS
+from serving.store.privacy import PURPOSE_MIN_CHARS, PURPOSE_MIN_WEIGHT
 
 _DONE = ("dispatch", "reroute", "start", "close", "triage_close", "send_back")
 
@@ -509,7 +509,8 @@ def render_case(
         ),
         transitions=case_view.transition_forms(allowed, warning, department_choices),
         can_reveal=bool(decide(visit.actor, "reveal", warning=warning)),
-        purpose_chars=MIN_PURPOSE_CHARS,
+        purpose_chars=PURPOSE_MIN_CHARS,
+        purpose_weight=PURPOSE_MIN_WEIGHT,
         limits=FIELD_LIMITS,
         sent_back=_sent_back(back, person) if warning["status"] == "open" else None,
         kept={"form": "", **(kept or {})},

@@ -30,6 +30,8 @@ PAGE_SIZE = 50
 SORTS = ("newest", "score", "level", "age")
 LEVEL_ORDER = ("red", "orange", "yellow")
 _MAX_PAGE = 100_000
+#: a yes/no filter's spellings: the console's checkbox (1) and the API's booleans
+_FLAGS = {"1": True, "true": True, "0": False, "false": False}
 
 
 # the queue's URL parameters, in the order of the filter form (the page number last: no field)
@@ -143,6 +145,10 @@ class QueueFilters:
                 return None
             return value
 
+        def flag(name: str) -> bool:
+            # the console's checkbox sends 1; a link written for the API says true or false
+            return _FLAGS.get(choice(name, tuple(_FLAGS)) or "", False)
+
         task = choice("task", tasks)
         level = choice("level", WARNING_LEVELS)
         status = choice("status", STATUSES)
@@ -152,8 +158,8 @@ class QueueFilters:
         date_to = day("date_to")
         if date_from and date_to and date_from > date_to:
             problems.append(FilterProblem("date_from", "date_order", str(date_from)))
-        overdue = choice("overdue", ("1",)) == "1"
-        sent_back = choice("sent_back", ("1",)) == "1"
+        overdue = flag("overdue")
+        sent_back = flag("sent_back")
         sort = choice("sort", SORTS) or "newest"
         page_text = text("page") or "1"
         if not page_text.isdigit() or not 1 <= int(page_text) <= _MAX_PAGE:

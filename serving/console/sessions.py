@@ -113,6 +113,23 @@ class SessionBook:
             row.last_seen_at = now
             return SessionInfo(key, row.user_name, row.csrf, _aware(row.created_at)), None
 
+    def is_other_sign_in(self, user_name: str, csrf: str | None) -> bool:
+        """Whether `csrf` is the CSRF token of another session of `user_name` (an earlier
+        sign-in, ended or not, or one in another browser): a form drawn there and sent under
+        this session is refused all the same, but is the person's own, not a forgery, and the
+        page can say so and give back what they typed. Their latest sessions only: a form is
+        not kept open for a hundred sign-ins."""
+        if not csrf:
+            return False
+        with self._reads() as db:
+            tokens = db.scalars(
+                select(ConsoleSession.csrf)
+                .where(ConsoleSession.user_name == user_name)
+                .order_by(ConsoleSession.created_at.desc())
+                .limit(100)
+            ).all()
+        return any(tokens_match(token, csrf) for token in tokens)
+
     def user_of(self, token: str | None) -> str | None:
         """Whose session a cookie token named, live or ended (None if unknown): the sign-in
         page after a time-out speaks their language."""

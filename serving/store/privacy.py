@@ -12,6 +12,7 @@ vacuums, so the removed bytes leave the files, not just the tables.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,9 +27,39 @@ from serving.store.models import AuditEntry, RiskWarning, ScoredRecord
 from serving.store.pseudonym import scrub_text
 
 REVEAL_ACTION = "identity_reveal"
+#: A reveal's purpose weighs at least this much: a Chinese, Japanese or Korean character two,
+#: any other visible character one (a CJK character says about what two letters do).
+PURPOSE_MIN_WEIGHT = 10
+#: The fewest characters a purpose can have: five CJK characters (`核实欠薪线索` passes).
+PURPOSE_MIN_CHARS = PURPOSE_MIN_WEIGHT // 2
+#: The API schema's floor today (`serving/schemas.py`, `RevealRequest.purpose`): characters,
+#: not weight, so it still refuses a purpose of 5 to 9 CJK characters the store takes.
 MIN_PURPOSE_CHARS = 10
+PURPOSE_RULE = (
+    f"a purpose of at least {PURPOSE_MIN_WEIGHT} characters (a Chinese character counts as "
+    f"two, so {PURPOSE_MIN_CHARS} are enough), in words: not only punctuation, digits or one "
+    "character repeated"
+)
 #: PostgreSQL advisory-lock space of the reveal limit ("rvl"); the actor's hash is the key
 _REVEAL_LOCK_SPACE = 0x72766C
+
+
+def purpose_weight(purpose: str) -> int:
+    """How much a purpose says, as `PURPOSE_MIN_WEIGHT` measures it: its visible characters,
+    a wide letter (Chinese, Japanese, Korean) counting two."""
+    return sum(
+        2 if char.isalpha() and unicodedata.east_asian_width(char) == "W" else 1
+        for char in purpose
+        if not char.isspace()
+    )
+
+
+def states_a_purpose(purpose: str) -> bool:
+    """Whether `purpose` is words a reader can take as a reason (`PURPOSE_RULE`): heavy enough,
+    and holding two different letters at least, so `----------`, `1111111111` and
+    `aaaaaaaaaa` are no purpose."""
+    letters = {char for char in purpose if char.isalpha()}
+    return purpose_weight(purpose) >= PURPOSE_MIN_WEIGHT and len(letters) >= 2
 
 
 class RevealLimited(Exception):
@@ -110,20 +141,24 @@ class PrivacyStore:
         since (to a department the caller may not work) is not revealed.
 
         Raises:
-            ValueError: the purpose is under `MIN_PURPOSE_CHARS` characters.
+            ValueError: the purpose states none (`states_a_purpose`).
             WarningNotFound: no such warning.
             StaleWarning: the warning is no longer at `expected_version` or held as expected.
             RevealLimited: the actor already revealed `limit` ids in the last `window`.
             IdentityUnavailable: no encrypted id kept (purged) or its key is gone.
         """
-        if len(purpose.strip()) < MIN_PURPOSE_CHARS:
-            raise ValueError(f"a purpose of at least {MIN_PURPOSE_CHARS} characters is required")
+        if not states_a_purpose(purpose):
+            raise ValueError(f"the purpose must say why the identity is needed: {PURPOSE_RULE}")
         if self._cipher is None:
             raise IdentityUnavailable("this store was opened without the encryption keys")
         cipher = self._cipher
 
+        # what a refusal's audit row names: the warning, and its task once read
+        refused_on: dict[str, Any] = {"id": warning_id}
+
         def write(session: Session) -> str:
             warning = self._locked_warning(session, warning_id, expected_version, expected_holder)
+            refused_on.update(task=warning.task, model_version=warning.model_version)
             now = utc_now()
             self._check_reveal_limit(session, actor, limit, window, now)
             plain = cipher.decrypt(
@@ -149,7 +184,7 @@ class PrivacyStore:
                 actor=actor,
                 action="reveal",
                 rule=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-                warning={"id": warning_id},
+                warning=refused_on,
             )
             raise
 

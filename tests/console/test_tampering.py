@@ -563,7 +563,13 @@ def test_a_reveal_past_the_hourly_limit_says_when_to_retry(console_service: Cons
         refused = client.post(f"/console/cases/{warning_id}/reveal", data=purpose)
     assert refused.status_code == 429
     assert 0 < int(refused.headers["retry-after"]) <= 3600
-    assert f"{refused.headers['retry-after']} 秒后再试" in refused.text
+    # Retry-After counts seconds; the page says about how many minutes, as a person would
+    minutes = round(int(refused.headers["retry-after"]) / 60)
+    assert f"请约 {minutes} 分钟后再试" in refused.text and "秒后再试" not in refused.text
+    (refusal,) = console_service.sql(
+        "SELECT task FROM audit_log WHERE actor = 'user:many.reveals' AND action = 'access_refused'"
+    )
+    assert refusal == ("wage-arrears",)  # the task, as other refusals of the case carry it
 
 
 def test_a_purged_identity_is_explained_in_the_persons_language(

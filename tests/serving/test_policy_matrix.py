@@ -548,7 +548,6 @@ def test_a_step_sent_without_a_version_is_not_refused_for_a_re_score_landing_mea
         steps = [
             ({"status": "dispatched", "department": "labour_inspection"}, supervisor),
             ({"status": "in_progress"}, desk),
-            ({"status": "closed", "outcome": "confirmed"}, desk),
         ]
         path = f"/v1/warnings/{warning_id}"
         with world.client() as client:
@@ -556,10 +555,14 @@ def test_a_step_sent_without_a_version_is_not_refused_for_a_re_score_landing_mea
                 client.post(f"{path}/feedback", json=body, headers=headers).status_code
                 for body, headers in steps
             ]
+            # revealed while the case is worked (no one reveals a closed case's identity)
             revealed = client.post(
                 f"{path}/reveal", json={"purpose": "re-score race"}, headers=desk
             )
-        return [*codes, revealed.status_code]
+            closed = client.post(
+                f"{path}/feedback", json={"status": "closed", "outcome": "confirmed"}, headers=desk
+            )
+        return [*codes, revealed.status_code, closed.status_code]
 
     with ThreadPoolExecutor(4) as pool:
         rescorers = [pool.submit(rescore) for _ in range(2)]
