@@ -83,14 +83,25 @@ def parse_day(text: str | None, option: str) -> datetime | None:
     return moment.astimezone(UTC)
 
 
-def audit_line(row: dict[str, Any]) -> str:
-    """One audit row as one line: when (the city's time, with its offset, as the console's
-    timelines and `--since` read it), who, what, on which task, and its details."""
+def city_time(moment: str | datetime) -> str:
+    """A stored moment as every command prints it: the city's time with its offset
+    (`2026-12-06T09:30:00+08:00`), as the console's timelines and `--since` read it."""
     from models.pages import CITY_TIME
 
-    at = datetime.fromisoformat(row["at"]).astimezone(CITY_TIME).isoformat()
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment.tzinfo is None:  # the store writes UTC; SQLite hands it back naive
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(CITY_TIME).isoformat(timespec="seconds")
+
+
+def audit_line(row: dict[str, Any]) -> str:
+    """One audit row as one line: when (`city_time`), who, what, on which task, and its
+    details."""
     detail = json.dumps(row["detail"], ensure_ascii=False, sort_keys=True)
-    return f"{at}\t{row['actor']}\t{row['action']}\t{row['task'] or '-'}\t{detail}"
+    return (
+        f"{city_time(row['at'])}\t{row['actor']}\t{row['action']}\t{row['task'] or '-'}\t{detail}"
+    )
 
 
 def store_purge(
@@ -130,6 +141,32 @@ def store_purge(
     )
 
 
+def _key_names() -> set[str]:
+    """The names of every API key ever created (revoked ones too: their rows stay in the log)."""
+    from serving.auth import KeyManagementError, list_keys
+
+    try:
+        return {record.name for record in list_keys()}
+    except KeyManagementError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _check_one_actor(store: WarningStore, name: str) -> None:
+    """Refuse a bare `--actor NAME` that names both a person and an API key (an older store,
+    or a key created after the person): their rows would print as one actor's story."""
+    from serving.store import UserNotFound
+
+    try:
+        store.get_user(name)
+    except UserNotFound:
+        return
+    if name in _key_names():
+        raise UserError(
+            f"{name!r} is both a person and an API key: give --actor user:{name} or "
+            f"--actor key:{name}"
+        )
+
+
 def _change_account(change: Callable[[WarningStore], UserRecord]) -> UserRecord:
     """One change to an account in the store; a refusal is one line and exit 2."""
     from serving.store import PeopleError, UserNotFound
@@ -165,6 +202,11 @@ def register(app: typer.Typer) -> None:
             # refuse what needs no store before asking for a password
             if role not in ROLES:
                 raise UserError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+            if name in _key_names():
+                raise UserError(
+                    f"{name!r} is the name of an API key (RISKLOOP_KEYS_FILE): the audit log "
+                    "would tell the person's rows from the key's by prefix only; choose another name"
+                )
             password = read_password(password_stdin)
             try:
                 check_password_strength(password)
@@ -191,13 +233,12 @@ def register(app: typer.Typer) -> None:
             typer.echo("no users")
             return
         for user in users:
-            public = user.public()
-            state = f"disabled {public['disabled_at']}" if user.disabled_at else "active"
+            state = f"disabled {city_time(user.disabled_at)}" if user.disabled_at else "active"
             if user.locked_until is not None and user.disabled_at is None:
-                state = f"locked until {public['locked_until']}"
+                state = f"locked until {city_time(user.locked_until)}"
             typer.echo(
                 f"{user.name}\t{user.display_name}\t{user.department}\t{user.role}\t"
-                f"{user.lang}\tcreated {public['created_at']}\t{state}"
+                f"{user.lang}\tcreated {city_time(user.created_at)}\t{state}"
             )
 
     @users_app.command("disable")
@@ -252,6 +293,8 @@ def register(app: typer.Typer) -> None:
                 raise UserError("give exactly one of --warning ID or --actor NAME")
             moment = parse_day(since, "--since")
             with open_store() as store:
+                if actor is not None and ":" not in actor:
+                    _check_one_actor(store, actor)
                 rows = store.audit_rows(warning_id=warning, actor=actor, since=moment)
             if not rows and warning is not None and moment is None:
                 # a warning's story starts with its raising: no rows at all, no such warning

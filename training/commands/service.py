@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from features.tasks import TASK_NAMES, names_in_words
-from training.commands.people import CLI_ACTOR, open_store
+from training.commands.people import CLI_ACTOR, city_time, open_store
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
@@ -253,10 +253,10 @@ def register(app: typer.Typer) -> None:
             typer.echo("no keys")
             return
         for record in records:
-            state = f"revoked {record.revoked_at}" if record.revoked_at else "active"
+            state = f"revoked {city_time(record.revoked_at)}" if record.revoked_at else "active"
             typer.echo(
                 f"{record.name}\t{record.key_id}\t{','.join(record.scopes)}\t"
-                f"{record.department or '-'}\tcreated {record.created_at}\t{state}"
+                f"{record.department or '-'}\tcreated {city_time(record.created_at)}\t{state}"
             )
 
     @keys_app.command("revoke")
