@@ -84,10 +84,23 @@ def load_champion(task: str, settings: Settings) -> ServedModel:
     )
 
 
-def _packaged(task: str) -> Any:
-    """The champion `riskloop bundle` packaged for `task` (BentoML's model store or the bento)."""
+#: the model tags of the bento being served, by model name (`pin_packaged_models`)
+_PINNED: dict[str, str] = {}
 
-    return bentoml.models.get(f"riskloop-{task}:latest")
+
+def pin_packaged_models(tags: dict[str, str]) -> None:
+    """Serve the model versions the bento was built with (its `bento.yaml`), by name. Served
+    from BentoML's shared model store, `:latest` was whatever the newest `riskloop bundle`
+    packaged, not this bento's champions."""
+    _PINNED.clear()
+    _PINNED.update(tags)
+
+
+def _packaged(task: str) -> Any:
+    """The champion `riskloop bundle` packaged for `task` (BentoML's model store or the bento):
+    the bento's own version when one is pinned, else the newest."""
+    name = f"riskloop-{task}"
+    return bentoml.models.get(_PINNED.get(name, f"{name}:latest"))
 
 
 def load_packaged(task: str) -> ServedModel:

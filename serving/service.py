@@ -43,7 +43,7 @@ from models.secret_keys import SecretsFileError, load_secrets, secrets_path
 from models.settings import Settings, get_settings
 from serving import schemas, warnings_routes
 from serving.auth import KeyRing
-from serving.champions import ServedModel, alias_version, load_champion
+from serving.champions import ServedModel, alias_version, load_champion, pin_packaged_models
 from serving.console import console_app
 from serving.guard import RequestGuard
 from serving.log_redaction import redact_request_logs
@@ -287,6 +287,8 @@ class _BentoAwareService(RiskloopBentoService):
             if variable.stage != "build" and variable.value:
                 os.environ.setdefault(variable.name, variable.value)
         get_settings.cache_clear()
+        # the bento's own champions, not the newest a later `riskloop bundle` packaged
+        pin_packaged_models({str(model.tag.name): str(model.tag) for model in bento.info.models})
         from bentoml._internal.context import server_context
 
         if server_context.worker_index is not None:  # a worker: its server checked already

@@ -269,6 +269,10 @@ def test_dask_model_registers_and_two_bento_replicas_share_the_store(
     tracking.tracking_client().set_registered_model_alias(
         get_spec("dispute-escalation").registered_model_name, "champion", "2"
     )
+    # and a newer bundle packages it into BentoML's shared model store: the older bento still
+    # serves its own champions (its bento.yaml's tags), not the newest packaged ones
+    newer = CliRunner().invoke(app, ["bundle", "--task", "all", "--version", "newer"])
+    assert newer.exit_code == 0, newer.output
     key = create_key("replicas", ["score"], isolated_env / "keys.json")
     # Exactly the printed command, with only a PATH, a HOME and a registry it could reach.
     env = _bare_environment(RISKLOOP_MLFLOW_URI=os.environ["RISKLOOP_MLFLOW_URI"], **variables)
