@@ -39,7 +39,7 @@ from serving.store.free_text import (
     plain_line_breaks,
 )
 from serving.store.people import MAX_PASSWORD_CHARS
-from serving.store.privacy import MIN_PURPOSE_CHARS
+from serving.store.privacy import PURPOSE_MIN_CHARS, PURPOSE_MIN_WEIGHT
 
 MAX_RECORDS = 1000
 MAX_TOP_K = 20
@@ -115,12 +115,13 @@ def _at_least_visible(n: int) -> str:
 #: stores what a browser sends as CRLF (applied after the published limits are checked).
 _ONE_LF_A_BREAK = AfterValidator(plain_line_breaks)
 
-#: A reveal's purpose: `MIN_PURPOSE_CHARS` visible characters at least, none refused.
-PURPOSE_TEXT = _at_least_visible(MIN_PURPOSE_CHARS)
+#: A reveal's purpose: `PURPOSE_MIN_CHARS` visible characters at least, none refused (the
+#: store weighs it further: `serving.store.privacy.states_a_purpose`).
+PURPOSE_TEXT = _at_least_visible(PURPOSE_MIN_CHARS)
 #: The text patterns in words, for refusals (a person cannot read the expressions).
 PATTERN_WORDS = {
     PLAIN_TEXT: "text must not hold control characters or direction overrides",
-    PURPOSE_TEXT: f"needs at least {MIN_PURPOSE_CHARS} visible characters, without control "
+    PURPOSE_TEXT: f"needs at least {PURPOSE_MIN_CHARS} visible characters, without control "
     "characters or direction overrides",
 }
 
@@ -461,11 +462,14 @@ class RevealRequest(BaseModel):
     purpose: Annotated[
         str,
         Field(
-            min_length=MIN_PURPOSE_CHARS,
+            min_length=PURPOSE_MIN_CHARS,
             max_length=PURPOSE_MAX_CHARS,
             pattern=PURPOSE_TEXT,
-            description=f"At least {MIN_PURPOSE_CHARS} characters besides leading and "
-            "trailing white space; no control or bidirectional-override characters.",
+            description=f"Why the identity is needed, in words: at least {PURPOSE_MIN_WEIGHT} "
+            "characters, a Chinese (CJK) character counting as two (so "
+            f"{PURPOSE_MIN_CHARS} Chinese characters are enough), not only punctuation, digits "
+            "or one character repeated (else 422); leading and trailing white space is not "
+            "counted; no control or bidirectional-override characters.",
         ),
         _ONE_LF_A_BREAK,
     ]

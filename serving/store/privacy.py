@@ -32,9 +32,6 @@ REVEAL_ACTION = "identity_reveal"
 PURPOSE_MIN_WEIGHT = 10
 #: The fewest characters a purpose can have: five CJK characters (`核实欠薪线索` passes).
 PURPOSE_MIN_CHARS = PURPOSE_MIN_WEIGHT // 2
-#: The API schema's floor today (`serving/schemas.py`, `RevealRequest.purpose`): characters,
-#: not weight, so it still refuses a purpose of 5 to 9 CJK characters the store takes.
-MIN_PURPOSE_CHARS = 10
 PURPOSE_RULE = (
     f"a purpose of at least {PURPOSE_MIN_WEIGHT} characters (a Chinese character counts as "
     f"two, so {PURPOSE_MIN_CHARS} are enough), in words: not only punctuation, digits or one "

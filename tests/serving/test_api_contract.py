@@ -183,22 +183,24 @@ def test_optional_query_parameters_are_absent_or_text_never_null(document: dict)
 @pytest.mark.parametrize(
     ("purpose", "accepted"),
     [
-        ("\u000b" + "x" * 9, False),
-        ("\u2003" + "x" * 8 + "\u2003", False),
-        ("  " + "x" * 10 + "\n", True),
+        ("\u000b" + "x" * 4, False),
+        ("\u2003" + "x" * 3 + "\u2003", False),
+        ("  " + "x" * 5 + "\n", True),
+        ("核实欠薪线索", True),
         ("checking a case", True),
     ],
 )
 def test_a_reveal_purpose_is_measured_as_the_store_measures_it(
     purpose: str, accepted: bool
 ) -> None:
-    """The schema's pattern and the store's `strip()` agree on what counts as ten characters."""
+    """The schema's pattern and the store's `strip()` agree on what counts as five characters
+    (the floor of the store's weighed rule: five Chinese characters)."""
     from pydantic import ValidationError
 
     from serving.schemas import RevealRequest
-    from serving.store.privacy import MIN_PURPOSE_CHARS
+    from serving.store.privacy import PURPOSE_MIN_CHARS
 
-    assert (len(purpose.strip()) >= MIN_PURPOSE_CHARS) is accepted
+    assert (len(purpose.strip()) >= PURPOSE_MIN_CHARS) is accepted
     try:
         RevealRequest(purpose=purpose)
     except ValidationError:
@@ -446,7 +448,7 @@ def test_bodies_are_read_alike_on_every_route_and_refusals_are_sentences(served:
             json.dumps({"status": "in_progress", "note": "a\u0007b"}).encode(),
             **typed,
         )
-    assert spaces.status_code == 422 and "at least 10 visible characters" in spaces.text
+    assert spaces.status_code == 422 and "at least 5 visible characters" in spaces.text
     assert control.status_code == 422 and "control characters" in control.text
     for answer in (spaces, control):
         assert "\\u" not in answer.text and "^[" not in answer.text, answer.text
