@@ -72,14 +72,18 @@ def test_a_person_cannot_take_an_api_keys_name(isolated_env: Path) -> None:
 
 
 def test_a_bare_actor_naming_both_a_person_and_a_key_asks_which(isolated_env: Path) -> None:
-    """A key created after the person (or an older store) can still share the name: `audit`
-    then asks for the prefix instead of printing two actors' rows as one story."""
+    """A key an older riskloop created after the person can still share the name (`keys
+    create` now refuses it): `audit` then asks for the prefix instead of printing two actors'
+    rows as one story."""
+    from serving.auth import issue_key
+
     assert _create_user("ingest")[0] == 0
-    assert _run("keys", "create", "ingest", "--scopes", "score")[0] == 0
+    code, out, err = _run("keys", "create", "ingest", "--scopes", "score")
+    _one_error_line(code, err, "'ingest' is a person's name")
+    assert out == ""
+    issue_key("ingest", ["score"])  # as an older `keys create` did
     code, _, err = _run("audit", "--actor", "ingest")
     _one_error_line(code, err, "both a person and an API key", "user:ingest", "key:ingest")
-    code, out, _ = _run("audit", "--actor", "system:cli")
-    assert code == 0 and "api_key_created" in out
     code, out, _ = _run("audit", "--actor", "user:ingest")
     assert code == 0 and out.strip() == "no audit rows"
     # a name that is only a person's (or only a key's) still needs no prefix

@@ -230,6 +230,11 @@ def register(app: typer.Typer) -> None:
         from serving.auth import KeyManagementError, issue_key
 
         with user_errors(), open_store() as store:  # the store first: no key without its row
+            if any(user.name == name for user in store.list_users()):
+                raise UserError(
+                    f"{name!r} is a person's name (riskloop users list): the audit log would tell "
+                    "the key's rows from the person's by prefix only; choose another name"
+                )
             try:
                 secret, record = issue_key(name, scopes.split(","), department=department)
             except KeyManagementError as exc:
