@@ -112,11 +112,15 @@ def test_overdue_sweeps_only_the_task_and_department_asked_for(isolated_env: Pat
     assert out.splitlines()[-1] == "1 overdue case(s); 1 newly overdue recorded"
     assert _noted() == {**none, cases["fraud_open"]: 1, "hooks": 1}
 
-    out = _overdue(isolated_env, "--task", "wage-arrears", "--department", "labour_inspection")
+    # a department by its Chinese name, as a dispatch takes it
+    out = _overdue(isolated_env, "--task", "wage-arrears", "--department", "劳动保障监察大队")
     assert out.splitlines()[-1] == "1 overdue case(s); 1 newly overdue recorded"
+    # its deadline in the city's time, as the console and `riskloop audit` show it
+    due = out.splitlines()[0].split("\t")[6]
+    assert due.startswith("due ") and due.endswith("+08:00"), due
     assert _noted() == {**none, cases["fraud_open"]: 1, cases["wage_labour"]: 1, "hooks": 2}
 
-    out = _overdue(isolated_env, "--department", "county_centre")
+    out = _overdue(isolated_env, "--department", "County conflict-resolution centre")
     assert out.splitlines()[-1] == "1 overdue case(s); 1 newly overdue recorded"
     assert _noted() == {
         **none,

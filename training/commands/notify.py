@@ -188,16 +188,19 @@ def _check_dead(outbox: Outbox, event_ids: list[str]) -> None:
 def overdue(
     task: str | None = typer.Option(None, "--task", help=f"Only this task: {names_in_words()}."),
     department: str | None = typer.Option(
-        None, "--department", help="Only cases waiting on this department (code)."
+        None,
+        "--department",
+        help="Only cases waiting on this department (its code, or its Chinese or English name).",
     ),
 ) -> None:
     """Note newly missed deadlines, then list every overdue case, most late first.
 
     With --task or --department, only those cases' deadlines are noted and listed.
     """
-    from models.departments import UnknownDepartmentError, department_spellings, get_department
+    from models.departments import department_code, department_spellings
     from models.spec import UnknownTaskError, get_spec
     from serving.store.deadlines import DEADLINE_OF_STATUS, holder
+    from training.commands.people import city_time
 
     with user_errors():
         spec_task = None
@@ -207,10 +210,13 @@ def overdue(
             except UnknownTaskError as exc:
                 raise UserError(str(exc)) from None
         if department is not None:
-            try:
-                get_department(department)
-            except UnknownDepartmentError as exc:
-                raise UserError(str(exc)) from None
+            code = department_code(department)  # as a dispatch reads it
+            if code is None:
+                raise UserError(
+                    f"unknown department {department!r}; give its code or its Chinese or "
+                    "English name"
+                )
+            department = code
         with _open_store() as store:
             noted = store.note_overdue(actor=OVERDUE_ACTOR, task=spec_task, department=department)
             items = _all_overdue(store, spec_task)
@@ -228,7 +234,7 @@ def overdue(
         typer.echo(
             f"{item['id']}\t{item['task']}\t{item['risk_level']}\t{item['status']}\t"
             f"{DEADLINE_OF_STATUS.get(item['status'], '-')}\t{waiting_on}\t"
-            f"due {due.isoformat(timespec='minutes')}\tlate {late_h:.1f} h"
+            f"due {city_time(due)}\tlate {late_h:.1f} h"
         )
     typer.echo(f"{len(rows)} overdue case(s); {len(noted)} newly overdue recorded")
 
