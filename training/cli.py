@@ -47,6 +47,8 @@ def _main() -> None:
     """riskloop command line."""
     apply_offline_defaults()
     apply_memory_defaults()
+    # every command: MLflow's INFO lines (a new store's tables, migrations) are not riskloop's
+    modelling.quiet_libraries()
     _check_settings()
 
 
