@@ -174,6 +174,20 @@ def test_an_empty_input_without_the_models_columns_is_refused(
     assert code == 2 and "grid_visits" in stderr and not out.exists()
 
 
+def test_an_input_that_is_not_parquet_is_named_so(champion: Path, rows: pd.DataFrame) -> None:
+    """A CSV given as input was refused with pyarrow's 'Parquet magic bytes not found in
+    footer'; the line now says the input must be Parquet and how to write one."""
+    source = champion / "input.csv"
+    rows.to_csv(source, index=False)
+    out = champion / "o.csv"
+    args = ["score", "--task", TASK, "--input", str(source), "--output", str(out)]
+    result = CliRunner().invoke(app, args)
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1, result.stderr
+    assert "is not a Parquet file" in lines[0] and "magic" not in lines[0]
+    assert not out.exists()
+
+
 def test_top_k_takes_the_apis_range(champion: Path, rows: pd.DataFrame) -> None:
     from serving.schemas import MAX_TOP_K
 

@@ -404,6 +404,11 @@ def _read_scoring_input(task: str, input_path: Path) -> pd.DataFrame:
     try:
         frame = pd.read_parquet(input_path)
     except (OSError, ValueError) as exc:
+        if "magic bytes" in str(exc):  # pyarrow's words for a file that is not Parquet
+            raise UserError(
+                f"{input_path} is not a Parquet file (or is damaged): --input takes Parquet, as "
+                "riskloop build-dataset writes it (pandas: frame.to_parquet(path))"
+            ) from None
         raise UserError(f"cannot read {input_path}: {exc}") from exc
     if "entity_id" not in frame.columns:
         raise UserError(f"{input_path} has no entity_id column")
