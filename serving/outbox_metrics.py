@@ -10,11 +10,19 @@ one process's tally: every replica publishes the same numbers, the most recent o
 
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import datetime
 
 import bentoml
 
+from serving.store.common import utc_now
 from serving.store.outbox import Outbox
+
+logger = logging.getLogger("riskloop.serving")
+#: How often a service that delivers nothing itself (`RISKLOOP_NOTIFY_INTERVAL_S=0`: the
+#: notifications go out from `riskloop notify --loop`) reads the outbox for its `/metrics`.
+WATCH_INTERVAL_S = 30.0
 
 NOTIFICATIONS = bentoml.metrics.Gauge(
     name="riskloop_notifications",
@@ -40,3 +48,16 @@ def publish(outbox: Outbox, now: datetime) -> None:
         oldest = backlog["oldest_pending"]
         age = 0.0 if oldest is None else max((now - oldest).total_seconds(), 0.0)
         OLDEST_PENDING.labels(department=department).set(age)
+
+
+def watch_forever(outbox: Outbox, stop: threading.Event, interval_s: float) -> None:
+    """Publish the backlog every `interval_s` until `stop` is set: the gauges of a service
+    whose notifications another process delivers (they stayed unset there, so an alert on
+    dead letters never fired). A round that fails is logged, not fatal."""
+    while not stop.is_set():
+        try:
+            publish(outbox, utc_now())
+        except Exception:  # the thread must outlive a store outage
+            logger.warning("the outbox's backlog could not be read for /metrics", exc_info=True)
+        if stop.wait(interval_s):
+            return

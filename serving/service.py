@@ -129,6 +129,16 @@ class _RiskloopService(ScoringService):
                 name="riskloop-notify",
                 daemon=True,
             ).start()
+        else:  # another process delivers: this one still shows the backlog at /metrics
+            from serving.outbox_metrics import WATCH_INTERVAL_S, watch_forever
+            from serving.store.outbox import Outbox
+
+            threading.Thread(
+                target=watch_forever,
+                args=(Outbox(self.store), self._stop, WATCH_INTERVAL_S),
+                name="riskloop-outbox-metrics",
+                daemon=True,
+            ).start()
 
     def __is_ready__(self) -> bool:
         """BentoML's `/readyz`: 503 while the warnings store does not answer (a request could

@@ -92,3 +92,38 @@ def _now():  # type: ignore[no-untyped-def]
     from serving.store.common import utc_now
 
     return utc_now()
+
+
+def test_a_service_that_delivers_nothing_itself_still_counts_the_outbox(
+    serving_root: Path, trained: dict[str, int], tmp_path: Path
+) -> None:
+    """With `RISKLOOP_NOTIFY_INTERVAL_S=0` (the notifications go out from `riskloop notify
+    --loop`, as docs/operations.md advises) the service's gauges were never set: its
+    `/metrics` shows the pending events all the same."""
+    env = {**loop_env_for(tmp_path), "RISKLOOP_NOTIFY_INTERVAL_S": "0"}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        get_settings.cache_clear()
+        settings = get_settings()
+        with WarningStore.from_settings(settings) as store:
+            set_secret("county_centre", SECRET, settings.webhook_secrets_file)
+            Outbox(store).set_webhook("county_centre", "http://127.0.0.1:9/hook", now=_now())
+            _raise(store, ["employer-w1", "employer-w2"])
+        get_settings.cache_clear()
+        port = free_port()
+        process, log = start_service(serving_root, port, extra_env=env)
+        try:
+            assert process.poll() is None, log.read_text()[-4000:]
+
+            def scraped() -> str:
+                return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+
+            name = "riskloop_notifications"
+            _wait(
+                lambda: _metric(scraped(), name, department="county_centre", state="pending") == 2
+            )
+            assert _metric(scraped(), name, department="county_centre", state="dead") == 0
+        finally:
+            stop_process_group(process)
+    get_settings.cache_clear()
