@@ -97,8 +97,12 @@ def test_supervisor_dispatches_officer_prevents(person: Any, console_service: Co
         section = viewer.page.locator("section[aria-labelledby='h-wage-arrears']")
         red_row = section.locator(".panel").nth(1).locator("tbody tr").first
         cells = red_row.locator("td").all_inner_texts()
-        assert cells[0] == "100%", cells
-        assert cells[2] == "1", cells  # prevented
+        # other tests of the session's console close red wage cases too (as false alarms):
+        # the precision is what the row's own counts give, and this case is among them
+        confirmed, prevented, false_alarm = (int(cell) for cell in cells[1:4])
+        assert prevented >= 1, cells
+        hits = confirmed + prevented
+        assert cells[0] == "%.0f%%" % (100 * hits / (hits + false_alarm)), cells
 
     # `riskloop audit --warning ID` tells the same story, each opening of the case page included
     printed = subprocess.run(
