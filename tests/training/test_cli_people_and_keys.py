@@ -12,23 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import time_machine
-from typer.testing import CliRunner
+
+from tests.serving.test_people_cli import _one_error_line, _run
 
 PASSWORD = "twelve chars ok"
 CITY_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$")
-
-
-def _run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-    from training.cli import app
-
-    result = CliRunner().invoke(app, list(args), input=stdin)
-    return result.exit_code, result.stdout, result.stderr
-
-
-def _one_error_line(code: int, stderr: str, *needles: str) -> None:
-    lines = stderr.strip().splitlines()
-    assert code != 0 and len(lines) == 1 and lines[0].startswith("error: "), stderr
-    assert all(needle in lines[0] for needle in needles), lines[0]
 
 
 def _create_user(name: str) -> tuple[int, str, str]:

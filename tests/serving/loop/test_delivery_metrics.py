@@ -3,7 +3,8 @@ and dead notifications by department, and the retry budget by default spans at l
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -53,6 +54,18 @@ def _wait(condition: Callable[[], bool], timeout_s: float = 30) -> None:
         time.sleep(0.2)
 
 
+@contextmanager
+def _metrics_of_a_service(serving_root: Path, env: dict[str, str]) -> Iterator[Callable[[], str]]:
+    """A service started with `env`; yields a function reading its `/metrics` text."""
+    port = free_port()
+    process, log = start_service(serving_root, port, extra_env=env)
+    try:
+        assert process.poll() is None, log.read_text()[-4000:]
+        yield lambda: httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    finally:
+        stop_process_group(process)
+
+
 def test_the_services_metrics_count_pending_and_dead_notifications_by_department(
     serving_root: Path, trained: dict[str, int], tmp_path: Path
 ) -> None:
@@ -68,14 +81,7 @@ def test_the_services_metrics_count_pending_and_dead_notifications_by_department
                 Outbox(store).set_webhook(department, receiver.url, now=_now())
             _raise(store, ["employer-m1", "employer-m2"])
         get_settings.cache_clear()
-        port = free_port()
-        process, log = start_service(serving_root, port, extra_env=env)
-        try:
-            assert process.poll() is None, log.read_text()[-4000:]
-
-            def scraped() -> str:
-                return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-
+        with _metrics_of_a_service(serving_root, env) as scraped:
             name = "riskloop_notifications"
             _wait(lambda: _metric(scraped(), name, department="county_centre", state="dead") == 2)
             text = scraped()
@@ -83,8 +89,6 @@ def test_the_services_metrics_count_pending_and_dead_notifications_by_department
             # a department with a webhook and nothing waiting shows its zeros
             assert _metric(text, name, department="labour_inspection", state="dead") == 0
             assert _metric(text, f"{name}_oldest_pending_seconds", department="county_centre") == 0
-        finally:
-            stop_process_group(process)
     get_settings.cache_clear()
 
 
@@ -111,19 +115,10 @@ def test_a_service_that_delivers_nothing_itself_still_counts_the_outbox(
             Outbox(store).set_webhook("county_centre", "http://127.0.0.1:9/hook", now=_now())
             _raise(store, ["employer-w1", "employer-w2"])
         get_settings.cache_clear()
-        port = free_port()
-        process, log = start_service(serving_root, port, extra_env=env)
-        try:
-            assert process.poll() is None, log.read_text()[-4000:]
-
-            def scraped() -> str:
-                return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-
+        with _metrics_of_a_service(serving_root, env) as scraped:
             name = "riskloop_notifications"
             _wait(
                 lambda: _metric(scraped(), name, department="county_centre", state="pending") == 2
             )
             assert _metric(scraped(), name, department="county_centre", state="dead") == 0
-        finally:
-            stop_process_group(process)
     get_settings.cache_clear()
