@@ -310,6 +310,15 @@ def screenshot(page: Any, name: str) -> Path:
     return path
 
 
+def screenshots_at_two_widths(page: Any, name: str) -> None:
+    """Full-page screenshots at a desk's width and a phone's (`<name>-1280.png`,
+    `<name>-390.png`) under test-artifacts/console/, for a person to read."""
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        screenshot(page, f"{name}-{width}")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
 def session_client(console_service: Console, viewer: Any) -> httpx.Client:
     """An HTTP client holding `viewer`'s console session cookie (a form sent by hand)."""
     cookie = viewer.cookie("riskloop_console")

@@ -10,29 +10,18 @@ of another person, or a request with no session, is refused as before.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.console.conftest import PASSWORD, Console, session_client
+from tests.console.conftest import PASSWORD, Console, screenshots_at_two_widths, session_client
 from tests.processes import LOOPBACK_TLS
 
-SHOTS = Path("/work/scratch/h_console/shots")
 NOTE = (
     "已电话联系企业负责人，核实本月工资已于 12 月 3 日足额发放，工人代表确认无异议；"
     "此前的欠薪线索系统计口径差异所致，建议初筛办结。"
 )
-
-
-def _shoot(page: Any, name: str) -> None:
-    """The page at a desk's width and a phone's, into the review folder."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for width in (1280, 390):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def _supervisor(name: str) -> None:
@@ -94,7 +83,7 @@ def test_a_form_from_before_signing_in_again_comes_back_with_the_note(
     assert again.locator("textarea[name=note]").input_value() == NOTE
     assert console_service.case_state(warning_id) == before  # nothing done on the old token
     assert "CSRF token of another sign-in of this person" in _refusals(console_service, name)[-1]
-    _shoot(viewer.page, f"other-sign-in-{lang}")
+    screenshots_at_two_widths(viewer.page, f"other-sign-in-{lang}")
     assert again.locator("select[name=outcome]").input_value() == "false_alarm"
     # sent again from the page drawn now, it is made
     again.get_by_role("button").click()

@@ -10,23 +10,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.console.conftest import PASSWORD, Console, session_client
+from tests.console.conftest import PASSWORD, Console, screenshots_at_two_widths, session_client
 from tests.processes import LOOPBACK_TLS
-
-SHOTS = Path("/work/scratch/h_console/shots")
-
-
-def _shoot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for width in (1280, 390):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def _person(name: str, department: str = "county_centre", role: str = "supervisor") -> None:
@@ -63,7 +52,7 @@ def test_a_purpose_without_words_is_refused_and_a_short_chinese_one_taken(
         field = viewer.page.locator("#reveal-purpose")
         assert field.get_attribute("aria-invalid") == "true"
         assert field.input_value() == "----------"  # given back to correct
-        _shoot(viewer.page, f"purpose-refused-{lang}")
+        screenshots_at_two_widths(viewer.page, f"purpose-refused-{lang}")
         if lang == "zh":
             _to_english(viewer)
     reveal.locator("textarea[name=purpose]").fill("核实欠薪线索")
@@ -96,10 +85,10 @@ def test_a_closed_case_offers_no_reveal_and_refuses_one_sent_anyway(
     assert console_service.case_state(warning_id)[0] == "closed"
     assert viewer.page.locator("form[aria-labelledby='act-reveal']").count() == 0
     assert "不能再查看真实身份" in viewer.page.locator("#closed-note").inner_text()
-    _shoot(viewer.page, "closed-case-zh")
+    screenshots_at_two_widths(viewer.page, "closed-case-zh")
     _to_english(viewer)
     assert viewer.page.locator("form[aria-labelledby='act-reveal']").count() == 0
-    _shoot(viewer.page, "closed-case-en")
+    screenshots_at_two_widths(viewer.page, "closed-case-en")
     # the form from before closing, sent anyway: refused with the rule, and on the record
     with session_client(console_service, viewer) as client:
         refused = client.post(
@@ -142,4 +131,4 @@ def test_a_queue_link_with_the_apis_true_and_false_is_read(
     answer = viewer.go("/console/queue?overdue=yes")
     assert answer is not None and answer.status == 400
     viewer.go("/console/queue?overdue=true")
-    _shoot(viewer.page, "queue-overdue-true-zh")
+    screenshots_at_two_widths(viewer.page, "queue-overdue-true-zh")
