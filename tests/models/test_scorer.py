@@ -199,3 +199,34 @@ def test_actions_do_not_depend_on_how_many_reasons_are_shown(
         [{"department": a.department, "action": a.action, "trigger": a.trigger} for a in r.actions]
         for r in records
     ] == by_k[1]
+
+
+@pytest.mark.parametrize(("explain", "top_k"), [(False, 5), (True, 2), (True, 5)])
+def test_a_warned_row_keeps_five_reasons_whatever_was_asked(
+    telecom_model: tuple[RiskModel, pd.DataFrame], explain: bool, top_k: int
+) -> None:
+    """`with_warning_reasons`: each warned row gets the reasons and actions an explained
+    request with five reasons gives it (the rows not explained are explained from the
+    matrix); green rows are the same dicts; without a matrix to explain from, a ValueError."""
+    from models.risk_model import feature_matrix
+    from models.scorer import ACTION_REASONS, scored_dicts, with_warning_reasons
+
+    model, frame = telecom_model
+    columns = feature_columns(model.spec, frame)
+    matrix = feature_matrix(model.spec, frame, columns)
+    reference = scored_dicts(model, score_arrays(model, frame, columns=columns), columns)
+    arrays = score_arrays(model, frame, explain=explain, columns=columns)
+    asked = scored_dicts(model, arrays, columns, explain=explain, top_k=top_k)
+    kept = with_warning_reasons(model, arrays, matrix, columns, asked, explain=explain, top_k=top_k)
+    warned = [row for row, r in enumerate(reference) if r["risk_level"] != "green"]
+    assert warned and len(warned) < len(reference)
+    for row, (own, expected) in enumerate(zip(kept, reference, strict=True)):
+        if row in warned:
+            assert len(own["reasons"]) == ACTION_REASONS
+            assert own["reasons"] == expected["reasons"] and own["actions"] == expected["actions"]
+            assert own["score"] == expected["score"]
+        else:
+            assert own is asked[row]
+    if not explain:
+        with pytest.raises(ValueError, match="feature matrix"):
+            with_warning_reasons(model, arrays, None, columns, asked, explain=False, top_k=5)
