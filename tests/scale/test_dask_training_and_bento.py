@@ -92,20 +92,22 @@ def _free_ports(count: int) -> list[int]:
 
 
 def _bare_environment(**extra: str) -> dict[str, str]:
-    """What a person's shell has: a PATH that finds this venv's `bentoml`, a HOME, and `extra`;
+    """What a person's new shell has: the system's PATH (not this venv's), a HOME, and `extra`;
     no RISKLOOP_* variable and no telemetry switch of the test session's."""
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}"
+    path = "/usr/local/bin:/usr/bin:/bin"  # the venv's bentoml is named by its path
     return {"PATH": path, "HOME": os.environ.get("HOME", "/root"), **extra}
 
 
 def _printed_serve_command(output: str, port: int) -> tuple[dict[str, str], list[str]]:
     """The `bentoml serve` line `riskloop bundle` printed, split into the variables it sets and
     the command, on `port` instead of the printed 3000."""
-    (line,) = [line for line in output.splitlines() if " bentoml serve " in line]
+    (line,) = [line for line in output.splitlines() if "bentoml serve " in line]
     words = shlex.split(line)
     assignments = [word for word in words if "=" in word and word.split("=", 1)[0].isupper()]
     command = words[len(assignments) :]
-    assert command[:2] == ["bentoml", "serve"] and command[-2:] == ["--port", "3000"], line
+    # this venv's bentoml by its path: a new shell has no venv on its PATH
+    bentoml = str(Path(sys.executable).with_name("bentoml"))
+    assert command[:2] == [bentoml, "serve"] and command[-2:] == ["--port", "3000"], line
     variables = dict(word.split("=", 1) for word in assignments)
     return variables, [*command[:-1], str(port)]
 

@@ -497,11 +497,14 @@ def serve_instructions(tag: str) -> list[str]:
     if "BENTOML_HOME" in os.environ:
         env["BENTOML_HOME"] = str(Path(os.environ["BENTOML_HOME"]).resolve())
     env |= {name: _absolute(value, Path.cwd()) for name, value in state_locations(settings).items()}
+    from training.commands.service import bentoml_command
+
     command = " ".join(f"{name}={shlex.quote(value)}" for name, value in env.items())
+    bentoml = shlex.quote(str(bentoml_command()))  # a new shell has no venv on its PATH
     lines = [
         "serve it here (this directory's warnings store, keys and secrets):",
-        f"  {command} bentoml serve {tag} --host 127.0.0.1 --port 3000",
-        f"or make an image: bentoml containerize {tag} (a replica's environment: docs/deploy.md)",
+        f"  {command} {bentoml} serve {tag} --host 127.0.0.1 --port 3000",
+        f"or make an image: {bentoml} containerize {tag} (a replica's environment: docs/deploy.md)",
     ]
     secrets = Path(env["RISKLOOP_SECRETS_FILE"])
     if not secrets.exists():

@@ -30,10 +30,15 @@ keys_app = typer.Typer(
 )
 
 
+def bentoml_command() -> Path:
+    """This installation's `bentoml` (beside its Python: a shell without the venv on its PATH
+    finds none)."""
+    return Path(sys.executable).with_name("bentoml")
+
+
 def serve_command(host: str, port: int) -> list[str]:
     """The `bentoml serve` command line `riskloop serve` runs."""
-    bentoml = Path(sys.executable).with_name("bentoml")
-    return [str(bentoml), "serve", SERVICE_IMPORT, "--host", host, "--port", str(port)]
+    return [str(bentoml_command()), "serve", SERVICE_IMPORT, "--host", host, "--port", str(port)]
 
 
 def absolute_sqlite_url(url: str, base: Path) -> str:
