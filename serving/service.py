@@ -257,9 +257,10 @@ def check_bento_start(settings: Settings) -> None:
     relative = [name for name, location in locations.items() if _is_relative(location)]
     if relative:
         raise BentoStartRefused(
-            f"set {', '.join(relative)} to absolute paths outside the bento "
-            "(sqlite:////path/file.db for SQLite): relative ones resolve inside the stored "
-            "bento, which must stay as built (docs/deploy.md lists a replica's environment)"
+            f"set {', '.join(relative)} to absolute locations outside the bento "
+            "(sqlite:////path/file.db for SQLite): unset or relative, they resolve inside the "
+            "stored bento, which must stay as built (docs/deploy.md lists a replica's "
+            "environment)"
         )
     path = secrets_path(settings)
     if not path.exists():
