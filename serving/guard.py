@@ -119,6 +119,9 @@ class _ClientGone(Exception):
     """The client closed the connection before its body was complete."""
 
 
+_INCOMPLETE_BODY = "the connection closed before the request body was complete; nothing was done"
+
+
 class RequestGuard:
     """ASGI middleware guarding `/v1/` (see the module docstring for the order of checks)."""
 
@@ -214,13 +217,15 @@ class RequestGuard:
                 return
             except _ClientGone:
                 # an aborted upload is not a request: nothing is scored or recorded from the
-                # part that arrived, and there is no one to answer
+                # part that arrived. The answer reaches no one, but it ends the exchange: left
+                # unanswered, the server waited out its 120 s request timeout at shutdown
                 logger.info(
                     "%s %s: the client closed the connection before its body was complete; "
                     "nothing done",
                     scope["method"],
                     route.template,
                 )
+                await send_json(send, 400, {"error": _INCOMPLETE_BODY})
                 return
             if body.startswith(_BOM):
                 await invalid_input([_BOM_REFUSED])(scope, receive, send)
