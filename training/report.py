@@ -5,7 +5,8 @@ slice (`performance`), global explanations (`global-explanations`), fairness per
 (`fairness`), explanation fidelity against the simulated city's truth (`fidelity`) and a sample
 of warnings with their waterfalls (`warnings-sample`). The numbers come from the pure functions
 of `training.report_metrics`, so tests can check them against a direct computation; this
-module draws the charts and gathers each section's context, and `templates/report.html`
+module draws the charts and gathers each section's context (the fidelity section's in
+`training.report_fidelity`), and `templates/report.html`
 (extending the shared layout of `models.pages`) lays it out.
 
 Two editions share the template and the section ids: English (`lang="en"`, feature labels in
@@ -43,24 +44,18 @@ from models.explain_plots import (
 from models.risk_model import RiskModel, model_matrix
 from models.scorer import ScoredArrays, contribution_direction, reason_sentence, score_arrays
 from training.evaluate import attach_truth, evaluate_scores, oracle_rows
+from training.report_fidelity import fidelity_context, fidelity_names, named_fidelity
 from training.report_metrics import (
     CALIBRATION_GAP_THRESHOLD,
     MIN_GROUP_EVENTS,
     MIN_GROUP_ROWS,
     RATE_GAP_THRESHOLD,
-    TOP_REASON_SHARE_TARGET,
-    TOP_REASONS,
     WARNING_LEVELS,
     FeatureRoles,
-    RankedImportance,
     Truth,
     audit_groups,
     capacity_rows,
-    dominant_drivers,
-    driver_ranking,
     fairness_groups,
-    feature_ranking,
-    fidelity,
     importance_ranking,
     overall_rates,
     reliability_bins,
@@ -493,93 +488,6 @@ def _fairness(model: RiskModel, test: pd.DataFrame, scored: _Scored) -> dict[str
     }
 
 
-def _fidelity(
-    model: RiskModel, test: pd.DataFrame, scored: _Scored, truth: Truth | None
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The fidelity checks' context and the raw result of `report_metrics.fidelity`."""
-    dominant = None
-    if truth is not None and "dominant_driver" in truth.units.columns:
-        dominant = dominant_drivers(test.iloc[scored.explained_rows], truth.units)
-    result = fidelity(
-        scored.contributions,
-        model.spec.features,
-        dominant,
-        planted_drivers=truth.drivers if truth is not None else (),
-        roles=truth.roles if truth is not None else None,
-    )
-    roles = truth.roles if truth is not None else FeatureRoles()
-    share = result.get("top_reason_share", math.nan)
-    missing = sorted(set(truth.drivers) - set(result["driver_importance"])) if truth else []
-    context = {
-        "result": result,
-        "drivers": driver_ranking(result, roles),
-        "features": feature_ranking(result, model.spec.features, roles),
-        "missing_drivers": missing,
-        "has_units": dominant is not None,
-        "explained": len(scored.contributions),
-        "top_reasons": TOP_REASONS,
-        "target": TOP_REASON_SHARE_TARGET,
-        "top_reasons_passed": bool(share >= TOP_REASON_SHARE_TARGET)
-        if not math.isnan(share)
-        else False,
-    }
-    return context, result
-
-
-def _fidelity_names(
-    features: Sequence[FeatureDef], roles: FeatureRoles, lang: str
-) -> dict[str, str]:
-    """Each feature and planted driver the fidelity section names, as a reader reads it: the
-    catalog's label (Chinese in the Chinese edition) with the identifier in brackets. A driver
-    takes the labels of the features that measure it (the truth's roles, else the catalog's
-    `signal`); one no catalog feature measures keeps its identifier alone."""
-
-    def label(feature: FeatureDef) -> str:
-        return feature.label_zh if lang == "zh" else feature.label_en
-
-    def named(text: str, code: str) -> str:
-        return f"{text}（{code}）" if lang == "zh" else f"{text} ({code})"
-
-    names = {feature.name: named(label(feature), feature.name) for feature in features}
-    measured_by: dict[str, list[str]] = {}
-    for feature in features:
-        driver = roles.driver_of.get(feature.name) or feature.signal
-        if driver and driver not in names:
-            measured_by.setdefault(driver, []).append(label(feature))
-    for driver, labels in measured_by.items():
-        names[driver] = named(("、" if lang == "zh" else " / ").join(labels), driver)
-    return names
-
-
-def _named_fidelity(context: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
-    """The fidelity context with every feature and driver identifier in `names`' words (the
-    rankings' rows, and the names the checks' sentences quote)."""
-    result = context["result"]
-
-    def name(code: object) -> str:
-        return names.get(str(code), str(code))
-
-    def renamed(rows: Sequence[RankedImportance]) -> list[RankedImportance]:
-        return [
-            RankedImportance(
-                name(row.name), names.get(row.kind, row.kind), row.importance, row.flagged
-            )
-            for row in rows
-        ]
-
-    noise, weakest = result["strongest_noise_feature"], result["weakest_driver_feature"]
-    return {
-        **context,
-        "names": dict(names),
-        "drivers": renamed(context["drivers"]),
-        "features": renamed(context["features"]),
-        "noise": (name(noise[0]), noise[1]) if noise else None,
-        "weakest": (name(weakest[0]), weakest[1]) if weakest else None,
-        "below": [name(driver) for driver in result["drivers_below_noise"]],
-        "missing_named": [name(driver) for driver in context["missing_drivers"]],
-    }
-
-
 def _reason_rows(
     features: Sequence[FeatureDef], contributions: np.ndarray, values: np.ndarray
 ) -> list[dict[str, Any]]:
@@ -709,7 +617,9 @@ def build_reports(
     scored = _score_test_slice(model, test, max_explained_rows)
     # NaN for a unit the truth lacks: the oracle figures are measured on the others
     true_prob = attach_truth(test, truth.units) if truth is not None else None
-    fidelity_context, _ = _fidelity(model, test, scored, truth)
+    fidelity = fidelity_context(
+        model.spec.features, test.iloc[scored.explained_rows], scored.contributions, truth
+    )
     roles = truth.roles if truth is not None else FeatureRoles()
     fairness = _fairness(model, test, scored)
     version = f" v{run_info.version}" if run_info.version else ""
@@ -732,9 +642,8 @@ def build_reports(
             performance=_performance(model, test, scored, true_prob, edition),
             explanations=_global_explanations(model, test, scored, roles, edition),
             fairness=fairness,
-            fidelity=_named_fidelity(
-                fidelity_context,
-                _fidelity_names(model.spec.features, roles, edition.page.lang),
+            fidelity=named_fidelity(
+                fidelity, fidelity_names(model.spec.features, roles, edition.page.lang)
             ),
             sample=_warnings_sample(model, test, scored, edition),
         )
