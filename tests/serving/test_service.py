@@ -66,6 +66,16 @@ def score(served: Served, task: str, body: dict[str, Any], key: str = "all") -> 
         return client.post(f"/v1/{task}/score", json=body, headers=served.headers(key))
 
 
+def warned_records(served: Served, task: str, prefix: str, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` materialized records the served model warns on, under ids of the test's
+    own (`<prefix>-N`: units whose warnings no other test lists or steps)."""
+    records = as_records(task, materialized(served, task))
+    probe = score(served, task, {"records": records}).json()["results"]
+    warned = {r["entity_id"] for r in probe if r["risk_level"] != "green"}
+    chosen = (record for record in records if record["entity_id"] in warned)
+    return [{**record, "entity_id": f"{prefix}-{i}"} for i, record in enumerate(chosen)][:limit]
+
+
 @pytest.mark.parametrize("task", TASKS)
 def test_scores_equal_the_in_process_scorer_and_are_additive(served: Served, task: str) -> None:
     from models.registry import load_registered
@@ -698,15 +708,8 @@ def test_an_aborted_upload_is_not_scored_or_recorded(served: Served) -> None:
     from urllib.parse import urlsplit
 
     task = "dispute-escalation"
-    frame = materialized(served, task)
-    probe = score(served, task, {"records": as_records(task, frame)}).json()["results"]
-    warned = [r for r in probe if r["risk_level"] != "green"][:3]
-    assert warned
-    records = [
-        {**record, "entity_id": f"aborted-{i}"}
-        for i, record in enumerate(as_records(task, frame))
-        if record["entity_id"] in {r["entity_id"] for r in warned}
-    ]
+    records = warned_records(served, task, "aborted", 3)
+    assert records
     body = json.dumps({"records": records}).encode()
     address = urlsplit(served.url)
     logged = served.log.stat().st_size
@@ -741,13 +744,7 @@ def test_records_scored_with_and_without_reasons_keep_their_warnings_as_they_are
     scores to the last bit, so the warnings the first request raised are not re-scored (no
     history event, no new version to turn a case worker's open form into a 409)."""
     task = "wage-arrears"
-    frame = materialized(served, task)
-    probe = score(served, task, {"records": as_records(task, frame)}).json()["results"]
-    warned = {r["entity_id"] for r in probe if r["risk_level"] != "green"}
-    records = [
-        {**record, "entity_id": f"explained-or-not-{i}"}
-        for i, record in enumerate(r for r in as_records(task, frame) if r["entity_id"] in warned)
-    ][:12]
+    records = warned_records(served, task, "explained-or-not", 12)
     assert len(records) >= 5
     answers = [
         score(served, task, {"records": records, "explain": explain}).json()["results"]
@@ -780,13 +777,7 @@ def test_a_warning_keeps_its_five_reasons_whatever_the_request_asked(
     from models.scorer import ACTION_REASONS
 
     task = "wage-arrears"
-    frame = materialized(served, task)
-    probe = score(served, task, {"records": as_records(task, frame)}).json()["results"]
-    warned = {r["entity_id"] for r in probe if r["risk_level"] != "green"}
-    records = [
-        {**record, "entity_id": f"reasons-{explain}-{i}"}
-        for i, record in enumerate(r for r in as_records(task, frame) if r["entity_id"] in warned)
-    ][:6]
+    records = warned_records(served, task, f"reasons-{explain}", 6)
     body = {"records": records, "explain": explain, "top_k": top_k}
     answers = score(served, task, body).json()["results"]
     reference = score(
