@@ -119,7 +119,14 @@ def _ensure_dev_key() -> None:
     from training.commands.people import open_store
     from training.commands.service import audit_key_change
 
-    if any(key.active for key in list_keys()):
+    active = [key for key in list_keys() if key.active]
+    if active:
+        names = ", ".join(sorted({key.name for key in active}))
+        typer.echo(
+            f"API keys already exist ({names}); a key is shown only when it is created. "
+            "For a new one: riskloop keys create NAME --scopes score",
+            err=True,
+        )
         return
     with open_store() as store:
         secret, record = issue_key(DEV_KEY_NAME, ["score", "review", "feedback", "admin"])
