@@ -116,6 +116,9 @@ def load_packaged(task: str) -> ServedModel:
         alias=str(stored.info.labels.get("alias", ALIAS)),
         loaded_at=datetime.now(UTC),
         encoder=RecordEncoder.for_spec(model.spec),
+        # what `riskloop bundle` copied from the registry's tags (none in older bentos)
+        promotion=stored.info.metadata.get("promotion"),
+        promotion_reason=stored.info.metadata.get("promotion_reason"),
     )
 
 

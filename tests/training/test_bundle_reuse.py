@@ -18,6 +18,7 @@ import json
 
 import bentoml
 
+from serving.champions import load_packaged
 from training.commands.scale import import_champions
 
 # another installation's model: the same name and version number, another registry's run
@@ -29,7 +30,9 @@ decoy = bentoml.picklable_model.save_model(
 first = import_champions(["wage-arrears"])
 again = import_champions(["wage-arrears"])
 labels = bentoml.models.get(first[0]).info.labels
-print(json.dumps({"decoy": str(decoy.tag), "first": first, "again": again, "labels": labels}))
+served = load_packaged("wage-arrears").info()
+print(json.dumps({"decoy": str(decoy.tag), "first": first, "again": again, "labels": labels,
+                  "promotion": [served.promotion, served.promotion_reason]}))
 """
 
 
@@ -64,3 +67,5 @@ def test_a_models_version_number_alone_is_not_this_registrys_champion(
     assert seen["again"] == seen["first"]  # this registry's own copy is reused
     assert seen["labels"]["mlflow_run_id"] == run_id
     assert seen["labels"]["mlflow_version"] == "1"
+    # a bento's `GET /v1/models` says how its champion became one, without the registry
+    assert seen["promotion"] == ["first", "first version of wage-arrears"]

@@ -424,8 +424,8 @@ def import_champions(tasks: list[str]) -> list[str]:
         if version is None:
             raise UserError(f"{spec.task} has no champion in the registry: train and promote first")
         check_champion(spec, version)  # before BentoML's store is touched
-        run_id = tracking.tracking_client().get_model_version(name, str(version)).run_id
-        origin = {"mlflow_version": str(version), "mlflow_run_id": str(run_id)}
+        registered = tracking.tracking_client().get_model_version(name, str(version))
+        origin = {"mlflow_version": str(version), "mlflow_run_id": str(registered.run_id)}
         try:
             stored = bentoml.models.list(name)
         except bentoml.exceptions.NotFound:
@@ -442,10 +442,23 @@ def import_champions(tasks: list[str]) -> list[str]:
             name,
             f"models:/{name}/{version}",
             labels={"task": spec.task, "alias": tracking.CHAMPION, **origin},
-            metadata={"catalog_version": spec.catalog_version},
+            metadata={"catalog_version": spec.catalog_version, **_promotion(registered.tags)},
         )
         tags.append(str(model.tag))
     return tags
+
+
+def _promotion(tags: dict[str, str] | None) -> dict[str, str]:
+    """How the version became champion, from its registry tags, for the packaged model's
+    metadata: a bento's `GET /v1/models` says it without the registry."""
+    from models.registry import PROMOTION_REASON_TAG, PROMOTION_TAG
+
+    tags = tags or {}
+    kept = {
+        "promotion": tags.get(PROMOTION_TAG),
+        "promotion_reason": tags.get(PROMOTION_REASON_TAG),
+    }
+    return {key: value for key, value in kept.items() if value}
 
 
 def build_bento(model_tags: list[str], version: str | None = None) -> str:
