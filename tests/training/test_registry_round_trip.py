@@ -175,6 +175,13 @@ def test_the_main_job_and_a_retrain_keep_mlflow_info_lines_off_the_terminal(tmp_
     assert manifest["rate_multiplier"] == 1.5
     assert " INFO " not in first.stdout + first.stderr, first.stderr
     assert "registered riskloop-dispute-escalation v1" in first.stdout + first.stderr
+    # the console's reports page has each champion's report from the first run, both editions
+    written = sorted(path.name for path in (tmp_path / "reports").glob("*.html"))
+    assert written == sorted(
+        f"{task}-v1{edition}.html"
+        for task in ("wage-arrears", "telecom-fraud", "dispute-escalation")
+        for edition in ("", ".zh")
+    )
     dataset = tmp_path / "data" / "datasets" / "telecom_fraud.parquet"  # what `run` built
     command = ["train", "--task", TASK, "--dataset", str(dataset), "--max-rounds", "5"]
     again = _riskloop_in_a_fresh_process(command, tmp_path, timeout=300)

@@ -69,7 +69,7 @@ def _ensure_dataset(task: str, city: Path, datasets: Path) -> Path:
     return out
 
 
-def _has_champion(task: str, tracking_uri: str) -> bool:
+def _champion_version(task: str, tracking_uri: str) -> str | None:
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -77,10 +77,31 @@ def _has_champion(task: str, tracking_uri: str) -> bool:
 
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     try:
-        client.get_model_version_by_alias(get_spec(task).registered_model_name, "champion")
+        name = get_spec(task).registered_model_name
+        return str(client.get_model_version_by_alias(name, "champion").version)
     except MlflowException:
-        return False
-    return True
+        return None
+
+
+def _has_champion(task: str, tracking_uri: str) -> bool:
+    return _champion_version(task, tracking_uri) is not None
+
+
+def _ensure_report(task: str, city: Path, reports_dir: Path, tracking_uri: str) -> None:
+    """The champion's model report in both editions, so the console's reports page has it
+    from the first run (written once per champion version)."""
+    from models.pages import REPORT_LANGS, report_file_name
+    from models.spec import get_spec
+    from training.commands.reporting import write_report
+
+    version = _champion_version(task, tracking_uri)
+    if version is None:
+        return
+    names = [report_file_name(task, version, lang) for lang in REPORT_LANGS]
+    if all((reports_dir / name).is_file() for name in names):
+        return
+    _say(f"{task}: writing the model report of v{version} (en, zh) to {reports_dir}")
+    write_report(get_spec(task), city, reports_dir)
 
 
 def _ensure_champion(task: str, dataset: Path, truth: Path, tracking_uri: str) -> None:
@@ -162,7 +183,7 @@ def register(app: typer.Typer) -> None:
             True, help="Start the service at the end (--no-serve stops before)."
         ),
     ) -> None:
-        """The main job: city, datasets, champions, online features, dev key, then serve."""
+        """The main job: city, datasets, champions, online features, reports, dev key, then serve."""
         from models.settings import get_settings
         from training.commands.modelling import quiet_libraries
         from training.commands.service import (
@@ -183,6 +204,7 @@ def register(app: typer.Typer) -> None:
                     dataset = _ensure_dataset(task, city, settings.data_dir / "datasets")
                     _ensure_champion(task, dataset, city / "truth", settings.mlflow_uri)
                     _ensure_online_features(task, city, settings.data_dir)
+                    _ensure_report(task, city, settings.reports_dir, settings.mlflow_uri)
             except ValueError as exc:
                 raise UserError(str(exc)) from exc
             _ensure_dev_key()
