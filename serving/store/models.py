@@ -222,6 +222,9 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lang: Mapped[str] = mapped_column(String(2), server_default="zh")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # +1 at each disable: part of the credential stamp a session token carries, so a token
+    # signed in before a disable is not let back in when the account is enabled again
+    session_generation: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class ConsoleSession(Base):

@@ -86,8 +86,9 @@ class UserRecord:
     disabled_at: datetime | None
     failed_attempts: int
     locked_until: datetime | None
-    # changes whenever the password does (a digest of its hash, not the hash): a person's API
-    # session token carries it, so a password reset ends the sessions signed in before it
+    # changes whenever the password does and at each disable (a digest of the hash and the
+    # session generation, not the hash): a person's API session token carries it, so a
+    # password reset or a disable ends the sessions signed in before it, for good
     credential_stamp: str = ""
 
     @property
@@ -117,6 +118,15 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else _aware(moment).isoformat(timespec="seconds")
 
 
+def _credential_stamp(user: User) -> str:
+    """What a session token must still match: a digest of the password hash and, once a
+    disable has raised it, the session generation (at 0 the stamp is the hash's alone, as
+    tokens issued before the generation existed carry it)."""
+    generation = user.session_generation or 0
+    basis = f"{user.password_hash}#{generation}" if generation else user.password_hash
+    return hashlib.sha256(basis.encode()).hexdigest()[:16]
+
+
 def _record(user: User) -> UserRecord:
     return UserRecord(
         name=user.name,
@@ -128,7 +138,7 @@ def _record(user: User) -> UserRecord:
         disabled_at=None if user.disabled_at is None else _aware(user.disabled_at),
         failed_attempts=user.failed_attempts,
         locked_until=None if user.locked_until is None else _aware(user.locked_until),
-        credential_stamp=hashlib.sha256(user.password_hash.encode()).hexdigest()[:16],
+        credential_stamp=_credential_stamp(user),
     )
 
 
@@ -303,6 +313,7 @@ class PeopleStore:
                 failed_attempts=0,
                 lang=lang,
                 created_at=datetime.now(UTC),
+                session_generation=0,
             )
             session.add(user)
             session.flush()
@@ -359,13 +370,16 @@ class PeopleStore:
         return self._write(write)  # type: ignore[no-any-return]
 
     def disable_user(self, name: str, *, actor: str = "system:cli") -> UserRecord:
-        """Disable an account (kept for the record); its sessions stop at their next request."""
+        """Disable an account (kept for the record). Its sessions end for good: the console's
+        here, the API's tokens at their next request (the session generation goes up, so the
+        credential stamp they carry no longer matches, even once the account is enabled)."""
 
-        def change(user: User, _session: Session) -> dict[str, Any]:
+        def change(user: User, session: Session) -> dict[str, Any]:
             if user.disabled_at is not None:
                 raise PeopleError(f"user {name!r} is already disabled")
             user.disabled_at = datetime.now(UTC)
-            return {}
+            user.session_generation = (user.session_generation or 0) + 1
+            return {"sessions_ended": _end_console_sessions(session, name, "disabled")}
 
         return self._change_user(name, actor, "user_disabled", change)
 
@@ -391,12 +405,7 @@ class PeopleStore:
             user.locked_until = None
             # whoever held the old password is signed out: console sessions end here, API
             # session tokens no longer match the account's credential stamp
-            ended = session.execute(
-                update(ConsoleSession)
-                .where(ConsoleSession.user_name == name, ConsoleSession.ended_at.is_(None))
-                .values(ended_at=datetime.now(UTC), ended_why="password")
-            )
-            return {"sessions_ended": int(getattr(ended, "rowcount", 0) or 0)}
+            return {"sessions_ended": _end_console_sessions(session, name, "password")}
 
         return self._change_user(name, actor, "user_password_reset", change)
 
@@ -477,6 +486,17 @@ def _refusal(user: User | None, moment: datetime) -> str | None:
     if user.locked_until is not None and _aware(user.locked_until) > moment:
         return f"account locked until {_iso(user.locked_until)}"
     return None
+
+
+def _end_console_sessions(session: Session, name: str, why: str) -> int:
+    """End every live console session of `name` (a password reset, a disable): a copied
+    cookie dies with them. How many were ended."""
+    ended = session.execute(
+        update(ConsoleSession)
+        .where(ConsoleSession.user_name == name, ConsoleSession.ended_at.is_(None))
+        .values(ended_at=datetime.now(UTC), ended_why=why)
+    )
+    return int(getattr(ended, "rowcount", 0) or 0)
 
 
 def _verify(password_hash: str, password: str) -> bool:

