@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import re
 
+from serving.store.pseudonym import looks_like_identifier
+
 #: The longest note a step may carry, over the API and in the console.
 NOTE_MAX_CHARS = 2000
 #: The longest purpose a reveal may state.
@@ -70,7 +72,9 @@ def code_points(chars: list[str]) -> str:
 
 def display_name_problem(name: str) -> str | None:
     """Why `name` cannot be a person's display name (None: it can): one line of 1 to
-    `DISPLAY_NAME_MAX_CHARS` characters, without the refused characters."""
+    `DISPLAY_NAME_MAX_CHARS` characters, without the refused characters, and no identity-card,
+    phone or account number (in any width): the name is shown on every case timeline the person
+    steps on, where no raw identifier may be."""
     refused = refused_characters(name)
     if refused:
         return f"holds characters a page cannot show as typed ({code_points(refused)})"
@@ -80,4 +84,9 @@ def display_name_problem(name: str) -> str | None:
         return "is empty"
     if len(name) > DISPLAY_NAME_MAX_CHARS:
         return f"is {len(name):,} characters long (at most {DISPLAY_NAME_MAX_CHARS})"
+    if looks_like_identifier(name):
+        return (
+            "must not hold a phone, identity-card or account number: it is shown on every case "
+            "timeline the person works, where no raw identifier may be"
+        )
     return None

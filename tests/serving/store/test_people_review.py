@@ -17,7 +17,7 @@ import pytest
 
 from serving.console.sessions import SessionBook
 from serving.sessions import SessionInvalid, SessionSigner
-from serving.store import WarningStore
+from serving.store import PeopleError, WarningStore
 
 PASSWORD = "correct horse battery"
 SECRET = "test-secret"
@@ -68,3 +68,31 @@ def test_a_disable_ends_the_console_sessions_at_once(chen: WarningStore) -> None
     assert book.check(cookie) == (None, "ended")
     (row,) = [r for r in chen.audit_rows() if r["action"] == "user_disabled"]
     assert row["detail"] == {"user": "chen", "sessions_ended": 1}
+
+
+@pytest.mark.parametrize(
+    "display_name",
+    [
+        "张三 330502199001011234",
+        "13812345678",
+        "王五 １３８１２３４５６７８",  # full-width digits, as a Chinese input method types them
+        "李四 0572-2345678",
+    ],
+)
+def test_a_display_name_holding_an_identifier_is_refused(
+    store: WarningStore, display_name: str
+) -> None:
+    with pytest.raises(PeopleError, match="must not hold a phone, identity-card or account"):
+        store.create_user(
+            "idc",
+            department="labour_inspection",
+            role="officer",
+            password=PASSWORD,
+            display_name=display_name,
+        )
+    assert store.list_users() == []
+    created = store.create_user(
+        "idc", department="labour_inspection", role="officer", password=PASSWORD,
+        display_name="张三 (2 号窗口)",
+    )  # fmt: skip
+    assert created.display_name == "张三 (2 号窗口)"

@@ -1,0 +1,43 @@
+"""`riskloop users` and `riskloop audit` against an outside review's findings: a display name
+holding an identifier, weak or unchanged passwords, and a sign-in name that forged audit rows.
+Each refusal is one line on stderr and exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+PASSWORD = "twelve chars ok"
+
+
+def _run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    from training.cli import app
+
+    result = CliRunner().invoke(app, list(args), input=stdin)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _refused(code: int, stderr: str, needle: str) -> None:
+    lines = stderr.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), stderr
+    assert needle in lines[0] and "Traceback" not in stderr, lines[0]
+
+
+def _create(name: str, *extra: str, password: str = PASSWORD) -> tuple[int, str, str]:
+    return _run(
+        "users", "create", name, "--department", "labour_inspection", "--role", "officer",
+        *extra, "--password-stdin", stdin=password + "\n",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("display_name", ["张三 330502199001011234", "13812345678"])
+def test_a_display_name_with_an_identifier_is_one_line_and_exit_2(
+    isolated_env: Path, display_name: str
+) -> None:
+    code, _, err = _create("idc", "--display-name", display_name)
+    _refused(code, err, "must not hold a phone, identity-card or account number")
+    assert display_name not in err
+    code, out, _ = _run("users", "list")
+    assert code == 0 and out.strip() == "no users"
