@@ -16,11 +16,15 @@ Refused anywhere:
 A line break is one character, LF (`plain_line_breaks`, applied before a text is measured and
 kept): a browser counts each break in a text box as one character (its `maxlength`) but
 submits it as CRLF, and a note the box took must not come back as too long.
+
+Text nobody checked (a name typed at a failed sign-in) goes into one-row-a-line output as
+`one_line` writes it: escaped and bounded, so it cannot forge a row.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from serving.store.pseudonym import looks_like_identifier
 
@@ -90,3 +94,33 @@ def display_name_problem(name: str) -> str | None:
             "timeline the person works, where no raw identifier may be"
         )
     return None
+
+
+#: Unicode categories written as escapes by `one_line`: control, format, surrogate, private-use
+#: and unassigned characters, and the line and paragraph separators
+_UNSEEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def one_line(text: str, limit: int | None = None) -> str:
+    """`text` as one line a log reader can trust: each control, format or separator character
+    (a tab, a line break, a bidirectional override...) and each backslash as its escape
+    (`\\n`, `\\t`, `\\u202e`, `\\\\`), and at most `limit` characters of that (when given), a
+    cut marked with "…". Text made of letters, digits and punctuation comes back as it is."""
+    escaped = "".join(_escaped(char) for char in text)
+    if limit is None or len(escaped) <= limit:
+        return escaped
+    return escaped[: max(limit - 1, 0)] + "…"
+
+
+def _escaped(char: str) -> str:
+    if char == "\\":
+        return "\\\\"
+    if unicodedata.category(char) not in _UNSEEN_CATEGORIES:
+        return char
+    short = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char)
+    if short:
+        return short
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"

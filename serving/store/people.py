@@ -23,7 +23,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.departments import AUDIT_ONLY_DEPARTMENTS, DEPARTMENTS
-from serving.store.free_text import display_name_problem
+from serving.store.free_text import display_name_problem, one_line
 from serving.store.models import LANGS, ROLES, ConsoleSession, Department, User
 from serving.store.pseudonym import looks_like_identifier
 
@@ -36,6 +36,9 @@ MAX_PASSWORD_CHARS = 1024
 MAX_FAILED_SIGN_INS = 5
 LOCKOUT = timedelta(minutes=15)
 _USER_NAME = re.compile(r"^[a-z][a-z0-9_.-]{1,63}$")
+#: The most characters of a name typed at a failed sign-in the audit log keeps (escaped, its
+#: ids as pseudonyms): any real user name fits, and a pasted essay does not flood the log
+AUDITED_NAME_CHARS = 100
 _HASHER = PasswordHasher()
 
 
@@ -167,6 +170,8 @@ class PeopleStore:
     _write: Callable[..., Any]
     # (session, actor, action, detail): appends one audit row in the caller's transaction
     _audit_row: Callable[[Session, str, str, Mapping[str, Any]], None]
+    # an actor's text with its id-like values as pseudonyms (`WarningStore.scrub_actor`)
+    scrub_actor: Callable[[str], str]
 
     # ------------------------------------------------------------ departments
 
@@ -454,7 +459,10 @@ class PeopleStore:
                     user.locked_until = moment + lockout
                     reason = f"wrong password; locked until {_iso(user.locked_until)}"
             if reason is not None:
-                self._audit_row(session, f"user:{name}"[:200], "sign_in_failed", {"reason": reason})
+                # the name as typed, which may be anything: one clean line of bounded length,
+                # its ids as pseudonyms (scrubbed before it is cut, so no fragment of one stays)
+                typed = one_line(self.scrub_actor(name), AUDITED_NAME_CHARS)
+                self._audit_row(session, f"user:{typed}", "sign_in_failed", {"reason": reason})
                 return SignInRefused(refused, reason)
             assert user is not None
             user.failed_attempts = 0

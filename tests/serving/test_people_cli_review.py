@@ -41,3 +41,23 @@ def test_a_display_name_with_an_identifier_is_one_line_and_exit_2(
     assert display_name not in err
     code, out, _ = _run("users", "list")
     assert code == 0 and out.strip() == "no users"
+
+
+def test_audit_keeps_one_row_a_line_whatever_name_was_typed(isolated_env: Path) -> None:
+    """A name typed at a failed sign-in (console or `POST /v1/session`: both sign in through
+    the store) with a line break and tabs printed as a forged row of its own. The store now
+    audits it escaped, and `riskloop audit` escapes an actor kept from before."""
+    from serving.store import SignInRefused, WarningStore
+
+    forged = "evil2\n2026-12-05T09:00:00+08:00\tuser:wang\tidentity_reveal\t-\t{}"
+    with WarningStore.from_settings() as store:
+        with pytest.raises(SignInRefused):
+            store.sign_in(forged, PASSWORD)
+        store.audit(actor=f"user:{forged}", action="sign_in_failed", detail={"reason": "old"})
+    code, out, err = _run("audit", "--actor", f"user:{forged}")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 1 and len(lines[0].split("\t")) == 5, out
+    assert "user:evil2\\n2026-12-05T09:00:00+08:00\\tuser:wang" in lines[0]
+    code, out, err = _run("audit", "--actor", "user:wang")
+    assert code == 0 and out.strip() == "no audit rows", out

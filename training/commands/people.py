@@ -97,11 +97,14 @@ def city_time(moment: str | datetime) -> str:
 
 def audit_line(row: dict[str, Any]) -> str:
     """One audit row as one line: when (`city_time`), who, what, on which task, and its
-    details."""
+    details. The actor is written escaped (`one_line`): a row kept from before the store
+    escaped a name typed at a failed sign-in may hold a tab or a line break, which would
+    forge a row of its own here."""
+    from serving.store.free_text import one_line
+
     detail = json.dumps(row["detail"], ensure_ascii=False, sort_keys=True)
-    return (
-        f"{city_time(row['at'])}\t{row['actor']}\t{row['action']}\t{row['task'] or '-'}\t{detail}"
-    )
+    actor = one_line(str(row["actor"]))
+    return f"{city_time(row['at'])}\t{actor}\t{row['action']}\t{row['task'] or '-'}\t{detail}"
 
 
 def store_purge(
