@@ -13,11 +13,15 @@ real session book.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
 import pytest
 
 from serving.console.sessions import SessionBook
 from serving.sessions import SessionInvalid, SessionSigner
 from serving.store import PeopleError, SignInRefused, WarningStore
+from serving.store.identity import EntityCipher
 from serving.store.people import AUDITED_NAME_CHARS
 
 PASSWORD = "correct horse battery"
@@ -137,3 +141,42 @@ def test_a_long_name_at_a_failed_sign_in_is_audited_bounded_with_its_ids_scrubbe
     (actor,) = [r["actor"] for r in chen.audit_rows() if r["action"] == "sign_in_failed"]
     assert len(actor) <= len("user:") + AUDITED_NAME_CHARS and actor.endswith("…")
     assert "330502" not in actor and "19900101" not in actor and "[id:" in actor
+
+
+@pytest.fixture()
+def sealed(migrated_store_url: str) -> Iterator[WarningStore]:
+    """A store that encrypts entity ids (the service's configuration)."""
+    opened = WarningStore(migrated_store_url, SECRET, EntityCipher(KEYS, "k-1"))
+    yield opened
+    opened.close()
+
+
+def test_a_revealed_case_id_in_a_note_is_one_pseudonym_in_any_case_or_width(
+    sealed: WarningStore, scored: Callable[..., dict[str, object]], tmp_path: Path
+) -> None:
+    """The review's note `MD00000003717、md00000003717、ＭＤ００００００００３７１７` has
+    eight full-width zeros, one more than the id: another 14-character number, whose twelve
+    digits are scrubbed as an account number. Typed as the id is, in full width, it is the
+    case's own id and gets the same pseudonym; full-width phone and card numbers anywhere in
+    the note are scrubbed too."""
+    entity = "MD00000003717"
+    wide = entity.translate({code - 0xFEE0: code for code in range(0xFF01, 0xFF5F)})
+    assert wide == "ＭＤ０００００００３７１７"
+    (warning_id,) = sealed.record_scores(
+        actor="key:scorer",
+        task="dispute-escalation",
+        model_name="riskloop-dispute-escalation",
+        model_version="1",
+        results=[scored(entity, 0.9, "red")],
+    )
+    assert warning_id is not None
+    assert sealed.reveal(warning_id, actor="user:off", purpose="核实纠纷当事人", limit=5) == entity
+    note = f"{entity}、{entity.lower()}、{wide}、{wide.lower()}；电话１３８１２３４５６７８"
+    sealed.add_feedback(
+        warning_id, actor="user:off", status="dispatched", department="county_centre",
+        outcome=None, note=note,
+    )  # fmt: skip
+    stored = sealed.get_warning(warning_id)["history"][-1]["note"]
+    own = f"[id:{sealed.pseudonymise(entity)}]"
+    phone = f"[id:{sealed.pseudonymise('13812345678')}]"
+    assert stored == f"{own}、{own}、{own}、{own}；电话{phone}"
