@@ -23,11 +23,17 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.departments import AUDIT_ONLY_DEPARTMENTS, DEPARTMENTS
-from serving.store.free_text import display_name_problem, one_line
+from serving.store.free_text import display_name_problem, one_line, repeats_one_unit
 from serving.store.models import LANGS, ROLES, ConsoleSession, Department, User
 from serving.store.pseudonym import looks_like_identifier
 
 MIN_PASSWORD_CHARS = 12
+#: The fewest different characters a password may hold: "aaaaaaaaaaab" or "111111222222" is
+#: guessed before it is brute-forced (the webhook secrets' rule, `serving.webhook_secrets`)
+MIN_PASSWORD_DISTINCT = 6
+#: A user name this long or longer is refused inside its own password (a two-letter name such
+#: as "li" is inside too many good passwords to say anything)
+MIN_NAME_IN_PASSWORD = 3
 #: The roles that work cases, which a department that works none cannot hold.
 CASE_ROLES = ("officer", "supervisor")
 #: The longest password an account may have: the console's field, the API's sign-in and
@@ -145,9 +151,11 @@ def _record(user: User) -> UserRecord:
     )
 
 
-def check_password_strength(password: str) -> None:
-    """Refuse a password under `MIN_PASSWORD_CHARS` characters or made of blanks, or over
-    `MAX_PASSWORD_CHARS` (no sign-in form would take it)."""
+def check_password_strength(password: str, user_name: str = "") -> None:
+    """Refuse a password under `MIN_PASSWORD_CHARS` characters or made of blanks, over
+    `MAX_PASSWORD_CHARS` (no sign-in form would take it), one pattern repeated or fewer than
+    `MIN_PASSWORD_DISTINCT` different characters, or holding `user_name` (in any case). The
+    message never quotes the password."""
     if len(password) < MIN_PASSWORD_CHARS or not password.strip():
         raise PeopleError(
             f"password too weak: use at least {MIN_PASSWORD_CHARS} characters (got {len(password)})"
@@ -155,6 +163,21 @@ def check_password_strength(password: str) -> None:
     if len(password) > MAX_PASSWORD_CHARS:
         raise PeopleError(
             f"password too long: use at most {MAX_PASSWORD_CHARS} characters (got {len(password)})"
+        )
+    distinct = len(set(password))
+    if repeats_one_unit(password) or distinct < MIN_PASSWORD_DISTINCT:
+        what = (
+            "it repeats one pattern"
+            if repeats_one_unit(password)
+            else f"it has only {distinct} different characters"
+        )
+        raise PeopleError(
+            f"password too weak: {what} (a repeated pattern, or fewer than "
+            f"{MIN_PASSWORD_DISTINCT} different characters, is guessed first)"
+        )
+    if len(user_name) >= MIN_NAME_IN_PASSWORD and user_name.casefold() in password.casefold():
+        raise PeopleError(
+            f"password too weak: it holds the user name {user_name!r}, the first thing tried"
         )
 
 
@@ -302,7 +325,7 @@ class PeopleStore:
             problem = display_name_problem(display_name)
             if problem:
                 raise PeopleError(f"the display name {problem}")
-        check_password_strength(password)
+        check_password_strength(password, name)
         password_hash = hash_password(password)
 
         def write(session: Session) -> UserRecord:
@@ -400,8 +423,17 @@ class PeopleStore:
         return self._change_user(name, actor, "user_enabled", change)
 
     def reset_password(self, name: str, password: str, *, actor: str = "system:cli") -> UserRecord:
-        """Set a new password and lift any lockout."""
-        check_password_strength(password)
+        """Set a new password and lift any lockout; the current password is refused (a reset
+        that changes nothing would leave whoever knows it signed in)."""
+        check_password_strength(password, name)
+        with self._reads.begin() as session:
+            current = session.scalar(select(User.password_hash).where(User.name == name))
+        if current is None:
+            raise UserNotFound(name)
+        if _verify(current, password):
+            raise PeopleError(
+                "the new password is the account's current one: a reset needs another password"
+            )
         password_hash = hash_password(password)
 
         def change(user: User, session: Session) -> dict[str, Any]:

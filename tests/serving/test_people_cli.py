@@ -95,7 +95,9 @@ def test_users_cli_walk_and_bad_input(isolated_env: Path) -> None:
     code, _, err = _run("users", "disable", "nobody")
     _one_error_line(code, err, "no user named 'nobody'")
     # a new password does not lift the disabling, and says so; `enable` does
-    code, out, _ = _run("users", "reset-password", "alice", "--password-stdin", stdin=PASSWORD)
+    code, out, _ = _run(
+        "users", "reset-password", "alice", "--password-stdin", stdin="another long one\n"
+    )
     assert code == 0 and "alice is still disabled: `riskloop users enable alice`" in out
     code, out, _ = _run("users", "enable", "alice")
     assert code == 0 and "enabled alice" in out

@@ -43,6 +43,26 @@ def test_a_display_name_with_an_identifier_is_one_line_and_exit_2(
     assert code == 0 and out.strip() == "no users"
 
 
+def test_weak_and_unchanged_passwords_are_one_line_and_exit_2(isolated_env: Path) -> None:
+    code, _, err = _create("chen", password="aaaaaaaaaaaa")
+    _refused(code, err, "repeats one pattern")
+    code, _, err = _create("chen", password="chen-the-officer")
+    _refused(code, err, "holds the user name 'chen'")
+    code, out, err = _create("chen")
+    assert code == 0, err
+    for weak, needle in [
+        ("aaaaaaaaaaaa", "repeats one pattern"),
+        ("121212121212", "repeats one pattern"),
+        (PASSWORD, "is the account's current one"),
+    ]:
+        code, _, err = _run("users", "reset-password", "chen", "--password-stdin", stdin=weak)
+        _refused(code, err, needle)
+    code, out, err = _run(
+        "users", "reset-password", "chen", "--password-stdin", stdin="a new long password"
+    )
+    assert code == 0 and "password reset for chen" in out, err
+
+
 def test_audit_keeps_one_row_a_line_whatever_name_was_typed(isolated_env: Path) -> None:
     """A name typed at a failed sign-in (console or `POST /v1/session`: both sign in through
     the store) with a line break and tabs printed as a forged row of its own. The store now

@@ -196,7 +196,8 @@ def register(app: typer.Typer) -> None:
             False, "--password-stdin", help="Read the password from stdin's first line."
         ),
     ) -> None:
-        """Create a person's account (password hashed with Argon2; at least 12 characters)."""
+        """Create a person's account (password hashed with Argon2; at least 12 characters, 6
+        of them different, no pattern repeated, not holding the sign-in name)."""
         from serving.store import PeopleError
         from serving.store.models import ROLES
         from serving.store.people import check_password_strength
@@ -212,7 +213,7 @@ def register(app: typer.Typer) -> None:
                 )
             password = read_password(password_stdin)
             try:
-                check_password_strength(password)
+                check_password_strength(password, name)
                 with open_store() as store:
                     user = store.create_user(
                         name,
@@ -263,7 +264,7 @@ def register(app: typer.Typer) -> None:
             False, "--password-stdin", help="Read the password from stdin's first line."
         ),
     ) -> None:
-        """Set a new password and lift a lockout."""
+        """Set a new password (not the current one) and lift a lockout."""
         with user_errors():
             password = read_password(password_stdin)
         user = _change_account(lambda store: store.reset_password(name, password, actor=CLI_ACTOR))

@@ -143,6 +143,39 @@ def test_a_long_name_at_a_failed_sign_in_is_audited_bounded_with_its_ids_scrubbe
     assert "330502" not in actor and "19900101" not in actor and "[id:" in actor
 
 
+@pytest.mark.parametrize(
+    ("password", "needle"),
+    [
+        ("aaaaaaaaaaaa", "repeats one pattern"),
+        ("abcabcabcabc", "repeats one pattern"),
+        ("111111222222", "only 2 different characters"),
+        ("aabbccaabbcc1", "only 4 different characters"),
+        ("Chen-is-the-best-1", "holds the user name"),
+    ],
+)
+def test_weak_passwords_are_refused_on_create_and_reset(
+    chen: WarningStore, password: str, needle: str
+) -> None:
+    with pytest.raises(PeopleError, match=needle) as created:
+        chen.create_user(
+            "chen2", department="labour_inspection", role="officer", password=password.replace(
+                "Chen", "Chen2"
+            ),
+        )  # fmt: skip
+    assert password not in str(created.value)
+    with pytest.raises(PeopleError, match=needle):
+        chen.reset_password("chen", password)
+    assert chen.sign_in("chen", PASSWORD).name == "chen"  # the old password still holds
+
+
+def test_a_reset_to_the_current_password_is_refused(chen: WarningStore) -> None:
+    with pytest.raises(PeopleError, match="is the account's current one"):
+        chen.reset_password("chen", PASSWORD)
+    assert not [r for r in chen.audit_rows() if r["action"] == "user_password_reset"]
+    chen.reset_password("chen", "a different long password")
+    assert chen.sign_in("chen", "a different long password").name == "chen"
+
+
 @pytest.fixture()
 def sealed(migrated_store_url: str) -> Iterator[WarningStore]:
     """A store that encrypts entity ids (the service's configuration)."""
