@@ -22,6 +22,7 @@ from sqlalchemy import Engine, Text, cast, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.store.common import Holder, iso_utc, table_of, utc_bound, utc_now
+from serving.store.free_text import repeats_one_unit
 from serving.store.identity import EntityCipher, IdentityUnavailable
 from serving.store.models import AuditEntry, RiskWarning, ScoredRecord
 from serving.store.pseudonym import scrub_text
@@ -32,10 +33,14 @@ REVEAL_ACTION = "identity_reveal"
 PURPOSE_MIN_WEIGHT = 10
 #: The fewest characters a purpose can have: five CJK characters (`核实欠薪线索` passes).
 PURPOSE_MIN_CHARS = PURPOSE_MIN_WEIGHT // 2
+#: The fewest different letters a purpose holds, a Chinese character counting as one: words,
+#: not `........ab` or `aaaaaaaaab` (`check lead` has seven, `核实欠薪线索` six)
+PURPOSE_MIN_LETTERS = 4
 PURPOSE_RULE = (
     f"a purpose of at least {PURPOSE_MIN_WEIGHT} characters (a Chinese character counts as "
-    f"two, so {PURPOSE_MIN_CHARS} are enough), in words: not only punctuation, digits or one "
-    "character repeated"
+    f"two, so {PURPOSE_MIN_CHARS} are enough), in words: at least {PURPOSE_MIN_LETTERS} "
+    "different letters or Chinese characters, not only punctuation or digits, and not one "
+    "pattern repeated"
 )
 #: PostgreSQL advisory-lock space of the reveal limit ("rvl"); the actor's hash is the key
 _REVEAL_LOCK_SPACE = 0x72766C
@@ -43,20 +48,27 @@ _REVEAL_LOCK_SPACE = 0x72766C
 
 def purpose_weight(purpose: str) -> int:
     """How much a purpose says, as `PURPOSE_MIN_WEIGHT` measures it: its visible characters,
-    a wide letter (Chinese, Japanese, Korean) counting two."""
+    a wide letter (Chinese, Japanese, Korean) counting two, and the white space between its
+    words one a gap (`check lead` weighs ten, as a person counts it; blanks around the text,
+    or a longer run of them, add nothing)."""
     return sum(
         2 if char.isalpha() and unicodedata.east_asian_width(char) == "W" else 1
-        for char in purpose
-        if not char.isspace()
+        for char in " ".join(purpose.split())
     )
 
 
 def states_a_purpose(purpose: str) -> bool:
     """Whether `purpose` is words a reader can take as a reason (`PURPOSE_RULE`): heavy enough,
-    and holding two different letters at least, so `----------`, `1111111111` and
-    `aaaaaaaaaa` are no purpose."""
-    letters = {char for char in purpose if char.isalpha()}
-    return purpose_weight(purpose) >= PURPOSE_MIN_WEIGHT and len(letters) >= 2
+    holding `PURPOSE_MIN_LETTERS` different letters (in any case) at least, and not one unit
+    over and over (white space aside), so `----------`, `1111111111`, `aaaaaaaaab`,
+    `........ab` and `abcdabcdabcd` are no purpose."""
+    letters = {char.casefold() for char in purpose if char.isalpha()}
+    visible = "".join(purpose.casefold().split())
+    return (
+        purpose_weight(purpose) >= PURPOSE_MIN_WEIGHT
+        and len(letters) >= PURPOSE_MIN_LETTERS
+        and not repeats_one_unit(visible)
+    )
 
 
 class RevealLimited(Exception):

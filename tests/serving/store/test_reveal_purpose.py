@@ -51,13 +51,26 @@ def _warning(store: WarningStore, scored: Callable[..., dict[str, object]]) -> s
         ("。。。。。。。。。。", False),
         ("核核核核核核", False),  # one character repeated, however heavy
         ("核实欠薪", False),  # four Chinese characters weigh 8
-        ("call 123456", True),  # white space weighs nothing: 4 + 6
+        ("call 123456", False),  # weighs 11, but three letters: one word and a number
+        ("call them 123456", True),
         ("调解前联系当事人", True),
         ("核实欠薪线索", True),
         ("核实线索", False),
         ("on-site visit", True),
-        ("  核实 wage  ", False),  # 2 + 2 + 4: white space weighs nothing
-        ("核实 wages!", True),  # 2 + 2 + 6
+        ("  核实 wage  ", False),  # 2 + 2 + 1 + 4: blanks around the text weigh nothing
+        ("核实 wages!", True),  # 2 + 2 + 1 + 6
+        # an outside review: each passed the old rule (weight 10, two different letters)
+        ("........ab", False),
+        ("abababababab", False),
+        ("aaaaaaaaab", False),
+        ("abcdabcdabcd", False),  # four letters, one pattern repeated
+        ("abcd abcd abcd", False),  # the same with spaces
+        ("ABCDabcdABCD", False),  # the same in two cases
+        ("核实核实核实", False),
+        # and real purposes pass: a space between two words is one character
+        ("check lead", True),
+        ("verify arrears lead", True),
+        ("核实 欠薪", False),  # 2 + 2 + 1 + 2 + 2
     ],
 )
 def test_a_purpose_must_carry_words_and_chinese_counts_double(purpose: str, states: bool) -> None:
@@ -68,8 +81,8 @@ def test_the_store_refuses_a_purpose_without_words_and_takes_a_short_chinese_one
     sealed: WarningStore, scored: Callable[..., dict[str, object]]
 ) -> None:
     warning_id = _warning(sealed, scored)
-    for empty in ("----------", "1111111111", "aaaaaaaaaa"):
-        with pytest.raises(ValueError, match="in words: not only punctuation, digits"):
+    for empty in ("----------", "1111111111", "aaaaaaaaaa", "........ab", "abababababab"):
+        with pytest.raises(ValueError, match="in words: at least 4 different letters"):
             sealed.reveal(warning_id, actor="user:a", purpose=empty, limit=5)
     assert sealed.reveal(warning_id, actor="user:a", purpose="核实欠薪线索", limit=5) == ENTITY
     reveals = [row for row in sealed.audit_rows() if row["action"] == "identity_reveal"]
