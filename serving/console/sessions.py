@@ -4,7 +4,8 @@ The browser holds only a random token (`riskloop_console` cookie, HttpOnly, Same
 Secure over HTTPS); the `console_sessions` row keyed by its SHA-256 says who signed in, when,
 when they were last seen and which CSRF token their forms carry. Ending a session (sign-out,
 time-out, a disabled account) is a row update, so a copied cookie dies with it: the
-revocation Starlette's signed-cookie sessions cannot give.
+revocation Starlette's signed-cookie sessions cannot give. A sign-in in a browser that still
+holds another session's cookie ends that session: one browser, one live session.
 """
 
 from __future__ import annotations
@@ -67,8 +68,14 @@ class SessionBook:
         self.idle = timedelta(seconds=idle_s)
         self.absolute = timedelta(seconds=absolute_s)
 
-    def start(self, user_name: str) -> tuple[str, SessionInfo]:
-        """A new session for `user_name`: (the cookie's token, the session)."""
+    def start(self, user_name: str, *, replacing: str | None = None) -> tuple[str, SessionInfo]:
+        """A new session for `user_name`: (the cookie's token, the session).
+
+        `replacing` is the session cookie the browser sent with the sign-in, if any: the
+        session it names, whoever's it is, ends (`replaced`) in the same transaction. The new
+        cookie overwrites it in this browser, but a copy of the old one would have answered
+        until its idle time-out.
+        """
         token = new_token()
         now = datetime.now(UTC)
         row = ConsoleSession(
@@ -81,6 +88,14 @@ class SessionBook:
             ended_why=None,
         )
         with self._writes.begin() as db:
+            if replacing:
+                db.execute(
+                    update(ConsoleSession)
+                    .where(
+                        ConsoleSession.id == _digest(replacing), ConsoleSession.ended_at.is_(None)
+                    )
+                    .values(ended_at=now, ended_why="replaced")
+                )
             db.add(row)
         return token, SessionInfo(row.id, user_name, row.csrf, now)
 

@@ -176,6 +176,23 @@ def test_a_reset_to_the_current_password_is_refused(chen: WarningStore) -> None:
     assert chen.sign_in("chen", "a different long password").name == "chen"
 
 
+def test_a_sign_in_over_another_session_in_the_same_browser_ends_that_session(
+    store: WarningStore,
+) -> None:
+    """wang signs in (cookie A); li signs in in the same browser, which sends A with the
+    form: A ends there, not at its idle time-out. Sessions in other browsers stay."""
+    book = SessionBook(store.engine, idle_s=600, absolute_s=3600)
+    cookie_a, _ = book.start("wang")
+    elsewhere, _ = book.start("wang")
+    cookie_b, session_b = book.start("li", replacing=cookie_a)
+    assert book.check(cookie_a) == (None, "ended")
+    assert book.check(cookie_b)[0] == session_b
+    assert book.check(elsewhere)[0] is not None
+    # an unknown or already ended cookie is no obstacle to signing in
+    assert book.check(book.start("li", replacing="no such cookie")[0])[0] is not None
+    assert book.check(book.start("wang", replacing=cookie_a)[0])[0] is not None
+
+
 @pytest.fixture()
 def sealed(migrated_store_url: str) -> Iterator[WarningStore]:
     """A store that encrypts entity ids (the service's configuration)."""
