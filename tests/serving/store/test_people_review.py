@@ -14,6 +14,7 @@ real session book.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from serving.console.sessions import SessionBook
 from serving.sessions import SessionInvalid, SessionSigner
 from serving.store import PeopleError, SignInRefused, WarningStore
 from serving.store.identity import EntityCipher
-from serving.store.people import AUDITED_NAME_CHARS
+from serving.store.people import AUDITED_NAME_CHARS, MAX_FAILED_SIGN_INS
 
 PASSWORD = "correct horse battery"
 SECRET = "test-secret"
@@ -141,6 +142,19 @@ def test_a_long_name_at_a_failed_sign_in_is_audited_bounded_with_its_ids_scrubbe
     (actor,) = [r["actor"] for r in chen.audit_rows() if r["action"] == "sign_in_failed"]
     assert len(actor) <= len("user:") + AUDITED_NAME_CHARS and actor.endswith("…")
     assert "330502" not in actor and "19900101" not in actor and "[id:" in actor
+
+
+def test_a_lockout_is_audited_in_the_citys_time(chen: WarningStore) -> None:
+    """`riskloop audit` prints each row's time with +08:00; the lockout's reason said UTC."""
+    moment = datetime(2026, 12, 5, 4, 29, 10, tzinfo=UTC)
+    for _ in range(MAX_FAILED_SIGN_INS + 1):
+        with pytest.raises(SignInRefused):
+            chen.sign_in("chen", "wrong password!!", now=moment, lockout=timedelta(minutes=15))
+    with pytest.raises(SignInRefused) as locked:
+        chen.sign_in("chen", PASSWORD, now=moment + timedelta(minutes=1))
+    reasons = [r["detail"]["reason"] for r in chen.audit_rows() if r["action"] == "sign_in_failed"]
+    assert reasons[-2] == "wrong password; locked until 2026-12-05T12:44:10+08:00"
+    assert reasons[-1] == locked.value.reason == "account locked until 2026-12-05T12:44:10+08:00"
 
 
 @pytest.mark.parametrize(
