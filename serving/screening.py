@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 
 from features.tasks import DISTRICT_COLUMN
 from models.risk_model import RiskModel, feature_columns, feature_matrix
@@ -37,7 +37,7 @@ from models.spec import Lang
 from serving.encoding import result_actions, result_reasons
 from serving.store import WarningStore
 from serving.store.common import as_date
-from serving.store.models import WARNING_LEVELS, RiskWarning, WarningEvent
+from serving.store.models import WARNING_LEVELS, RiskWarning
 
 SCREEN_ACTOR = "system:screen"
 LEVELS = ("red", "orange", "yellow", "green")
@@ -261,18 +261,21 @@ def _new_among(
     ]
 
 
-def screened_after(store: WarningStore, task: str, day: date) -> date | None:
-    """The newest month after `day`'s in which a screening raised or updated a warning of
-    `task`, or None: screening `day`'s month then would be a backfill, opening that month's
-    warnings as new cases (with deadlines from today) beside the newer month's."""
+def warned_after(store: WarningStore, task: str, day: date) -> date | None:
+    """The newest month after `day`'s that holds warnings of `task`, or None: screening
+    `day`'s month then would be a backfill, opening that month's warnings as new cases (with
+    deadlines from today) beside the newer month's.
+
+    Any source counts, a screening or scores sent to the API: the newer month's cases are
+    open beside the older month's either way, and a screening that found a month unchanged
+    wrote nothing of its own into it. One aggregate over the task's rows of the
+    (task, entity_hash, period) unique index, which holds every column it reads: no table
+    rows and no history are read.
+    """
     with store.read_session() as session:
         newest = session.scalar(
             select(func.max(RiskWarning.period)).where(
-                RiskWarning.task == task,
-                RiskWarning.period > _period(day),
-                exists().where(
-                    WarningEvent.warning_id == RiskWarning.id, WarningEvent.actor == SCREEN_ACTOR
-                ),
+                RiskWarning.task == task, RiskWarning.period > _period(day)
             )
         )
     return None if newest is None else as_date(newest)

@@ -50,8 +50,9 @@ def screen_command(
     backfill: bool = typer.Option(
         False,
         "--backfill",
-        help="Screen a month earlier than the newest one screened: its warnings open as new "
-        "cases, with deadlines from today, beside the newer month's.",
+        help="Screen a month earlier than the newest one holding the task's warnings (screened "
+        "or scored over the API): its warnings open as new cases, with deadlines from today, "
+        "beside the newer month's.",
     ),
     part_rows: int = typer.Option(
         2000, "--part-rows", min=100, max=100_000, help="Rows scored and written per part."
@@ -355,13 +356,14 @@ def _print(
 
 
 def _refuse_backfill(store: WarningStore, task: str, day: date) -> None:
-    """Refuse to screen `day`'s month when a later month was screened, unless --backfill."""
-    from serving.screening import screened_after
+    """Refuse to screen `day`'s month when a later month holds warnings of `task` (screened
+    or scored over the API), unless --backfill."""
+    from serving.screening import warned_after
 
-    later = screened_after(store, task, day)
+    later = warned_after(store, task, day)
     if later is not None:
         raise UserError(
-            f"{task} was screened for {later:%Y-%m}, after {day:%Y-%m}: screening the earlier "
-            "month would open its warnings as new cases, with deadlines from today, beside "
-            "the newer month's; add --backfill to do so"
+            f"{task} already has warnings for {later:%Y-%m} (screened or scored), after "
+            f"{day:%Y-%m}: screening the earlier month would open its warnings as new cases, "
+            "with deadlines from today, beside the newer month's; add --backfill to do so"
         )

@@ -214,7 +214,11 @@ def test_an_earlier_month_than_the_newest_screened_needs_backfill(
         args = ["screen", "--task", task, "--raw", str(small_city), "--as-of", str(earlier)]
         with _store() as store:
             before = _row_counts(store)
-        _fails(args, f"{task} was screened for {newest:%Y-%m}, after {earlier:%Y-%m}")
+        _fails(
+            args,
+            f"{task} already has warnings for {newest:%Y-%m} (screened or scored), "
+            f"after {earlier:%Y-%m}",
+        )
         _cli([*args, "--dry-run"])
         with _store() as store:
             assert _row_counts(store) == before

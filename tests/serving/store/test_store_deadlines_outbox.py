@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import time_machine
 
-from serving.screening import SCREEN_ACTOR, screened_after
+from serving.screening import SCREEN_ACTOR, warned_after
 from serving.store import TransitionError, WarningStore
 from serving.store.outbox import Outbox
 
@@ -236,12 +236,13 @@ def test_a_dispute_screened_in_later_months_keeps_its_one_warning(
     assert len(set(monthly)) == 2
 
 
-def test_screened_after_names_the_newest_later_month_a_screening_wrote(
+def test_warned_after_names_the_newest_later_month_holding_the_tasks_warnings(
     store: WarningStore, scored: Callable
 ) -> None:
-    """What `riskloop screen` asks before an earlier month: the newest later month in which a
-    screening raised or updated one of the task's warnings. The API's scores of a later month
-    are not screenings (a record may carry any date), nor are another task's."""
+    """What `riskloop screen` asks before an earlier month: the newest later month holding one
+    of the task's warnings, whoever raised it (a screening or a score sent to the API): the
+    API's warnings of a later month are open cases an earlier month's would stand beside.
+    Another task's months do not count."""
 
     def write(actor: str, task: str, as_of: str) -> None:
         store.record_scores(
@@ -254,13 +255,16 @@ def test_screened_after_names_the_newest_later_month_a_screening_wrote(
 
     write(SCREEN_ACTOR, TASK, "2025-09-01")
     write(SCREEN_ACTOR, TASK, "2025-10-01")
-    write("scorer-key", TASK, "2025-12-01")
     write(SCREEN_ACTOR, "telecom-fraud", "2026-01-01")
-    assert screened_after(store, TASK, date(2025, 8, 15)) == date(2025, 10, 1)
-    assert screened_after(store, TASK, date(2025, 9, 30)) == date(2025, 10, 1)
-    assert screened_after(store, TASK, date(2025, 10, 1)) is None  # the same month
-    assert screened_after(store, TASK, date(2025, 11, 1)) is None
-    assert screened_after(store, "dispute-escalation", date(2020, 1, 1)) is None
+    assert warned_after(store, TASK, date(2025, 8, 15)) == date(2025, 10, 1)
+    assert warned_after(store, TASK, date(2025, 9, 30)) == date(2025, 10, 1)
+    assert warned_after(store, TASK, date(2025, 10, 1)) is None  # the same month
+    assert warned_after(store, TASK, date(2025, 11, 1)) is None
+    write("key:scorer", TASK, "2025-12-01")  # raised over the API, never screened
+    assert warned_after(store, TASK, date(2025, 10, 1)) == date(2025, 12, 1)
+    assert warned_after(store, TASK, date(2025, 11, 30)) == date(2025, 12, 1)
+    assert warned_after(store, TASK, date(2025, 12, 31)) is None
+    assert warned_after(store, "dispute-escalation", date(2020, 1, 1)) is None
 
 
 def test_claims_lease_events_and_failures_dead_letter_then_requeue(

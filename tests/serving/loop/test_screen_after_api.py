@@ -1,0 +1,76 @@
+"""`riskloop screen`'s backfill guard counts a month whose warnings the API raised: an outside
+operator scored every employer over the API, screened the same month (nothing changed, so the
+screen wrote nothing of its own) and then screened the month before without --backfill, which
+opened a second month of cases beside the first."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from models.settings import get_settings
+from serving.store import WarningStore
+from serving.store.models import RiskWarning, WarningEvent
+from tests.processes import LOOPBACK_TLS
+from tests.serving.loop.conftest import LoopService
+from training.cli import app
+from training.commands.service import build_scoring_set
+
+TASK = "wage-arrears"
+PER_REQUEST = 200
+
+
+def _counts(store: WarningStore) -> tuple[int, int]:
+    with store.read_session() as session:
+        return (
+            int(session.scalar(select(func.count()).select_from(RiskWarning)) or 0),
+            int(session.scalar(select(func.count()).select_from(WarningEvent)) or 0),
+        )
+
+
+def test_a_month_the_api_raised_needs_backfill_before_an_earlier_screen(
+    loop_service: LoopService, small_city: Path
+) -> None:
+    ids = build_scoring_set(TASK, small_city)["entity_id"].astype(str).tolist()
+    with httpx.Client(
+        base_url=loop_service.url, headers=loop_service.headers(), timeout=120, verify=LOOPBACK_TLS
+    ) as client:
+        for start in range(0, len(ids), PER_REQUEST):
+            response = client.post(
+                f"/v1/{TASK}/score", json={"entity_ids": ids[start : start + PER_REQUEST]}
+            )
+            assert response.status_code == 200, response.text
+    with WarningStore.from_settings(get_settings()) as store:
+        frame = store.warnings_frame(task=TASK)
+        assert len(frame) > 0
+        newest = frame["as_of"].max().date()
+        with store.read_session() as session:  # raised by the API's key, not by a screen
+            actors = set(session.scalars(select(WarningEvent.actor).distinct()))
+        assert actors and "system:screen" not in actors, actors
+    runner = CliRunner()
+    same = runner.invoke(app, ["screen", "--task", TASK, "--raw", str(small_city)])
+    assert same.exit_code == 0, same.output
+    assert re.search(r"raised 0, updated \d+, unchanged \d+", same.stdout), same.stdout
+    with WarningStore.from_settings(get_settings()) as store, store.read_session() as session:
+        assert "system:screen" not in set(session.scalars(select(WarningEvent.actor).distinct()))
+    with WarningStore.from_settings(get_settings()) as store:
+        before = _counts(store)
+    earlier = (newest.replace(day=1) - timedelta(days=1)).replace(day=1)
+    refused = runner.invoke(
+        app, ["screen", "--task", TASK, "--raw", str(small_city), "--as-of", str(earlier)]
+    )
+    assert refused.exit_code == 2, refused.output
+    lines = [line for line in refused.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, refused.stderr
+    assert lines[0].startswith(
+        f"error: {TASK} already has warnings for {newest:%Y-%m} (screened or scored), "
+        f"after {earlier:%Y-%m}"
+    ), lines[0]
+    assert "--backfill" in lines[0]
+    with WarningStore.from_settings(get_settings()) as store:
+        assert _counts(store) == before  # nothing written, no case opened, no notification
