@@ -53,13 +53,21 @@ HEADLINE = ("roc_auc", "pr_auc", "brier", "ece", "oracle_roc_auc", "lift_recover
 def quiet_libraries() -> None:
     """Keep MLflow's and Alembic's INFO lines (store creation, migrations, signature checks)
     off the terminal. MLflow sets its logger's level from `MLFLOW_LOGGING_LEVEL` when it is
-    imported, so that variable is what counts for a command that has not imported it yet."""
+    imported, so that variable is what counts for a command that has not imported it yet.
+
+    psycopg's warnings too: they are about its own objects, not the command's work (two
+    screens racing on PostgreSQL printed `error ignored terminating <psycopg.Pipeline ...>:
+    pipeline aborted` while the store retried and the data came out right). An error that
+    matters reaches riskloop as an exception and is said in its own `error:` line. psycopg
+    keeps a level set before it is imported, so this holds whenever it is imported.
+    """
     import logging
     import os
 
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("psycopg").setLevel(logging.ERROR)
 
 
 def _spec(task: str) -> TaskSpec:
