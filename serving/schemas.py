@@ -39,7 +39,7 @@ from serving.store.free_text import (
     plain_line_breaks,
 )
 from serving.store.people import MAX_PASSWORD_CHARS
-from serving.store.privacy import PURPOSE_MIN_CHARS, PURPOSE_MIN_WEIGHT
+from serving.store.privacy import PURPOSE_MIN_CHARS, PURPOSE_MIN_LETTERS, PURPOSE_MIN_WEIGHT
 
 MAX_RECORDS = 1000
 MAX_TOP_K = 20
@@ -466,10 +466,12 @@ class RevealRequest(BaseModel):
             max_length=PURPOSE_MAX_CHARS,
             pattern=PURPOSE_TEXT,
             description=f"Why the identity is needed, in words: at least {PURPOSE_MIN_WEIGHT} "
-            "characters, a Chinese (CJK) character counting as two (so "
-            f"{PURPOSE_MIN_CHARS} Chinese characters are enough), not only punctuation, digits "
-            "or one character repeated (else 422); leading and trailing white space is not "
-            "counted; no control or bidirectional-override characters.",
+            "characters, a Chinese (CJK) character counting as two and a space between words "
+            f"as one (so {PURPOSE_MIN_CHARS} Chinese characters are enough), with at least "
+            f"{PURPOSE_MIN_LETTERS} different letters (a Chinese character counting as one), "
+            "not only punctuation or digits and not one pattern repeated (else 422); leading "
+            "and trailing white space is not counted; no control or bidirectional-override "
+            "characters.",
         ),
         _ONE_LF_A_BREAK,
     ]

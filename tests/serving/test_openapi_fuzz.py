@@ -55,8 +55,9 @@ RELATED_QUERY_VALUES = {
     "include-name": "GET /v1/warnings",
     "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "422"]}},
 }
-#: and on a reveal: its purpose is weighed as words (a CJK character counts two, not only
-#: punctuation, digits or one character repeated: `serving.store.privacy.states_a_purpose`),
+#: and on a reveal: its purpose is weighed as words (a CJK character counts two, at least four
+#: different letters, not only punctuation or digits and not one pattern repeated:
+#: `serving.store.privacy.states_a_purpose`),
 #: which no JSON schema pattern the service's validator runs can say; the field's
 #: description states the rule and the 422 names it
 WEIGHED_PURPOSE = {
