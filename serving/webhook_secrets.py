@@ -17,6 +17,7 @@ from pathlib import Path
 from models.secret_keys import check_file_mode
 from models.settings import get_settings
 from serving.secret_files import locked, write_json_atomically
+from serving.store.free_text import repeats_one_unit
 
 MIN_SECRET_CHARS = 24
 # "aaaa...", "abab..." or a keyboard row repeated is guessed before it is brute-forced: a
@@ -53,7 +54,7 @@ def check_secret(secret: str) -> str:
             f"a webhook secret must be at least {MIN_SECRET_CHARS} printable ASCII characters "
             "without spaces"
         )
-    repeats = clean in (clean + clean)[1:-1]  # the same unit over and over
+    repeats = repeats_one_unit(clean)  # the same unit over and over
     if repeats or len(set(clean)) < MIN_DISTINCT_CHARS:
         raise WebhookSecretError(
             f"this webhook secret {'repeats one pattern' if repeats else 'has only'}"
