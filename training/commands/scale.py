@@ -487,22 +487,28 @@ def build_bento(model_tags: list[str], version: str | None = None) -> str:
 
 
 def _absolute(location: str, base: Path) -> str:
-    """A path or SQLite URL anchored at `base` (server URLs unchanged), password hidden."""
-    from models.settings import hide_password
+    """A path or SQLite URL anchored at `base` (server URLs unchanged)."""
     from training.commands.service import absolute_sqlite_url
 
     if location.startswith("sqlite:"):
         return absolute_sqlite_url(location, base)
     if "://" in location:
-        return hide_password(location)
+        return location
     return str((base / location).resolve())
 
 
-def serve_instructions(tag: str) -> list[str]:
-    """How to serve the bento here, as lines to print: `bentoml serve` with the variables a
-    bento's service needs (`serving.service.state_locations`: a bento refuses relative ones,
-    which would resolve inside it) set to this directory's store, keys and secrets."""
-    from models.settings import get_settings
+def _replica_environment() -> tuple[dict[str, str], dict[str, str]]:
+    """What a pasted serve line must set: the variables to print with their values, and those
+    holding a secret (a password in a URL, the pseudonym key), which the line reads from the
+    shell, each with what may be shown of it (the URL with its password masked).
+
+    A bento's service needs its state's locations (`serving.service.state_locations`: a bento
+    refuses relative ones, which would resolve inside it); the mode, the links' base URL and
+    the pseudonym key are carried when this shell sets them: left out, a pasted line started
+    a replica out of production mode, linking to the default address, or pseudonymising with
+    the secrets file's key instead of the one every machine shares.
+    """
+    from models.settings import get_settings, hide_password
     from serving.service import state_locations
 
     settings = get_settings()
@@ -510,15 +516,48 @@ def serve_instructions(tag: str) -> list[str]:
     if "BENTOML_HOME" in os.environ:
         env["BENTOML_HOME"] = str(Path(os.environ["BENTOML_HOME"]).resolve())
     env |= {name: _absolute(value, Path.cwd()) for name, value in state_locations(settings).items()}
+    if "env" in settings.model_fields_set:
+        env["RISKLOOP_ENV"] = settings.env
+    if settings.public_url_is_set:
+        env["RISKLOOP_PUBLIC_URL"] = settings.public_url
+    secret = {
+        name: f" ({hide_password(value)})"
+        for name, value in env.items()
+        if hide_password(value) != value
+    }
+    if settings.pseudonym_secret is not None:
+        secret["RISKLOOP_PSEUDONYM_SECRET"] = ""
+    return {name: value for name, value in env.items() if name not in secret}, secret
+
+
+def serve_instructions(tag: str) -> list[str]:
+    """How to serve the bento here, as lines to print: `bentoml serve` with the variables a
+    replica needs (`_replica_environment`) set to this directory's store, keys and secrets.
+
+    The line runs as printed: a secret is never printed, neither in clear nor masked (a masked
+    password pasted back is the password `***`); the line reads it from the shell
+    (`NAME="$NAME"`) and a note says which to export there first.
+    """
     from training.commands.service import bentoml_command
 
-    command = " ".join(f"{name}={shlex.quote(value)}" for name, value in env.items())
+    env, secret = _replica_environment()
+    command = " ".join(
+        [
+            *(f"{name}={shlex.quote(value)}" for name, value in env.items()),
+            *(f'{name}="${name}"' for name in secret),
+        ]
+    )
     bentoml = shlex.quote(str(bentoml_command()))  # a new shell has no venv on its PATH
     lines = [
         "serve it here (this directory's warnings store, keys and secrets):",
         f"  {command} {bentoml} serve {tag} --host 127.0.0.1 --port 3000",
         f"or make an image: {bentoml} containerize {tag} (a replica's environment: docs/deploy.md)",
     ]
+    for name, shown in secret.items():
+        lines.append(
+            f"note: {name} holds a secret and is not printed: the line reads it from your "
+            f"shell, so export {name}{shown} there first"
+        )
     secrets = Path(env["RISKLOOP_SECRETS_FILE"])
     if not secrets.exists():
         lines.append(
