@@ -14,8 +14,10 @@ in later rounds too), so nothing overtakes an event waiting to be retried, and a
 cannot be reached costs one time-out a round.
 
 The service runs `Deliverer.run_forever` on a daemon thread (`notify_interval_s`; 0 leaves the
-job to `riskloop notify --loop` in its own process); each round also notes missed deadlines
-(`WarningStore.note_overdue`), whose events then go out in the same round.
+job to `riskloop notify --loop`, which runs it in its own process); each round also notes missed
+deadlines (`WarningStore.note_overdue`), whose events then go out in the same round. A round the
+warnings store does not answer is skipped and the next one tries again: the outage is logged
+when it starts, about once a minute while it lasts and when it ends (`OutageLog`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import json
 import logging
 import random
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -47,6 +51,8 @@ CLAIM_LIMIT = 20
 # departments whose events one round delivers side by side
 PARALLEL_DEPARTMENTS = 8
 USER_AGENT = "riskloop-webhooks/1"
+#: While the warnings store does not answer, how often a worker says that it still does not.
+OUTAGE_REPEAT_S = 60.0
 
 
 @dataclass
@@ -78,6 +84,59 @@ def body_bytes(payload: dict[str, Any], public_url: str) -> bytes:
     if "console_link" in payload:  # events stored before it existed go without
         document["console_link"] = base + str(payload["console_link"])
     return json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+class OutageLog:
+    """A warnings-store outage in a worker's log: one line when it starts, at most one every
+    `repeat_s` while it lasts, one when it ends. A worker retrying every couple of seconds
+    logged every failed round (30 lines a minute per replica while the store restarted)."""
+
+    def __init__(
+        self,
+        log: logging.Logger,
+        work: str,
+        *,
+        repeat_s: float = OUTAGE_REPEAT_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._log = log
+        self._work = work  # what is skipped, e.g. "notification round"
+        self._repeat_s = repeat_s
+        self._clock = clock
+        self._since: float | None = None
+        self._said_at = 0.0
+        self._skipped = 0
+
+    def failed(self, exc: BaseException) -> None:
+        """One more round the store did not answer (`exc`: its connection error)."""
+        now = self._clock()
+        self._skipped += 1
+        if self._since is None:
+            self._since = self._said_at = now
+            self._log.warning("%s skipped: %s (%s)", self._work, OUTAGE_MESSAGE, outage_cause(exc))
+        elif now - self._said_at >= self._repeat_s:
+            self._said_at = now
+            self._log.warning(
+                "%ss still skipped: the warnings store has not answered for %.0f s "
+                "(%d round(s) skipped; %s)",
+                self._work,
+                now - self._since,
+                self._skipped,
+                outage_cause(exc),
+            )
+
+    def answered(self) -> None:
+        """The store answered a round: says the outage ended, if there was one."""
+        if self._since is None:
+            return
+        self._log.warning(
+            "%ss resumed: the warnings store answers again after %.0f s (%d round(s) skipped)",
+            self._work,
+            self._clock() - self._since,
+            self._skipped,
+        )
+        self._since = None
+        self._skipped = 0
 
 
 class Deliverer:
@@ -172,24 +231,33 @@ class Deliverer:
                 break
         return total
 
-    def run_forever(self, stop: threading.Event, interval_s: float) -> None:
-        """Rounds every `interval_s` until `stop` is set; a failing round is logged, not fatal.
+    def run_forever(
+        self,
+        stop: threading.Event,
+        interval_s: float,
+        *,
+        after_round: Callable[[RoundReport], None] | None = None,
+    ) -> None:
+        """Rounds every `interval_s` (at once while there is work) until `stop` is set.
 
-        The service's thread: after each round the outbox's backlog (pending and dead by
-        department) goes to the service's `/metrics` (`serving.outbox_metrics`).
+        A round the warnings store does not answer is skipped and logged as `OutageLog` says;
+        any other failing round is logged with its traceback; neither ends the loop (the
+        service's thread, and `riskloop notify --loop` under a supervisor, must outlive a
+        database restart). `after_round` runs after each round that worked, inside the same
+        guard: the service publishes the outbox's backlog to `/metrics` there
+        (`serving.outbox_metrics`), `riskloop notify --loop` reports dead letters.
         """
-        from serving.outbox_metrics import publish  # BentoML's metrics: the service's alone
-
+        outage = OutageLog(logger, "notification round")
         while not stop.is_set():
             try:
                 report = self.run_once()
+                if after_round is not None:
+                    after_round(report)
                 busy = report.attempted > 0
-                publish(self.outbox, clock_now())
+                outage.answered()
             except Exception as exc:  # the worker must outlive a store outage or a bad row
                 if is_outage(exc):  # the operator's to see in one line, as every request's
-                    logger.warning(
-                        "notification round skipped: %s (%s)", OUTAGE_MESSAGE, outage_cause(exc)
-                    )
+                    outage.failed(exc)
                 else:
                     logger.exception("notification round failed")
                 busy = False

@@ -16,7 +16,7 @@ from datetime import datetime
 
 import bentoml
 
-from serving.store.common import utc_now
+from serving.store.common import is_outage, utc_now
 from serving.store.outbox import Outbox
 
 logger = logging.getLogger("riskloop.serving")
@@ -53,11 +53,20 @@ def publish(outbox: Outbox, now: datetime) -> None:
 def watch_forever(outbox: Outbox, stop: threading.Event, interval_s: float) -> None:
     """Publish the backlog every `interval_s` until `stop` is set: the gauges of a service
     whose notifications another process delivers (they stayed unset there, so an alert on
-    dead letters never fired). A round that fails is logged, not fatal."""
+    dead letters never fired). A round that fails is logged, not fatal: a store outage as
+    `OutageLog` says (when it starts, about once a minute, when it ends), not with a traceback
+    every round."""
+    from serving.delivery import OutageLog
+
+    outage = OutageLog(logger, "outbox metrics reading")
     while not stop.is_set():
         try:
             publish(outbox, utc_now())
-        except Exception:  # the thread must outlive a store outage
-            logger.warning("the outbox's backlog could not be read for /metrics", exc_info=True)
+            outage.answered()
+        except Exception as exc:  # the thread must outlive a store outage
+            if is_outage(exc):
+                outage.failed(exc)
+            else:
+                logger.warning("the outbox's backlog could not be read for /metrics", exc_info=True)
         if stop.wait(interval_s):
             return

@@ -121,11 +121,15 @@ class _RiskloopService(ScoringService):
             ).start()
         if settings.notify_interval_s > 0:
             from serving.delivery import Deliverer
+            from serving.outbox_metrics import publish
+            from serving.store.common import utc_now
 
             deliverer = Deliverer(self.store, settings)
             threading.Thread(
                 target=deliverer.run_forever,
                 args=(self._stop, settings.notify_interval_s),
+                # after each round, the outbox's backlog at /metrics
+                kwargs={"after_round": lambda _report: publish(deliverer.outbox, utc_now())},
                 name="riskloop-notify",
                 daemon=True,
             ).start()

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import os
 import secrets as secrets_module
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +36,7 @@ from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
     from models.settings import Settings
+    from serving.store import WarningStore
     from serving.store.outbox import Outbox
 
 OVERDUE_ACTOR = "system:overdue"
@@ -78,12 +82,17 @@ def notify(
         5.0, "--interval", min=0.1, help="With --loop: seconds between rounds when idle."
     ),
 ) -> None:
-    """Deliver department notifications (the outbox), or inspect and requeue dead letters."""
+    """Deliver department notifications (the outbox), or inspect and requeue dead letters.
+
+    With --loop it keeps going while the warnings store restarts (rounds are skipped and
+    logged, delivery resumes by itself); --once, --dead and --requeue end in one error line
+    (exit 2) when the store does not answer.
+    """
     from models.settings import get_settings
     from serving.delivery import Deliverer
     from serving.store.outbox import Outbox
 
-    with user_errors():
+    with user_errors(), _outage_in_one_line():
         chosen = [
             name
             for name, on in (
@@ -98,6 +107,11 @@ def notify(
             raise UserError("choose exactly one of --once, --loop, --dead, --requeue")
         if event and not requeue:
             raise UserError("--event goes with --requeue")
+        if loop:
+            settings = get_settings()
+            _check_public_url(settings)
+            _deliver_forever(settings, interval)
+            return
         with _open_store() as store:
             outbox = Outbox(store)
             if dead:
@@ -119,28 +133,87 @@ def notify(
             _check_public_url(settings)
             deliverer = Deliverer(store, settings)
             try:
-                if once:
-                    report = deliverer.drain()
-                    typer.echo(
-                        f"delivered {report.delivered}, retrying {report.retried}, "
-                        f"dead {report.dead}, newly overdue {len(report.overdue)}; "
-                        f"{_dead_letters(outbox)}"
-                    )
-                    return
-                typer.echo(_dead_letters(outbox), err=True)
-                while True:  # --loop: until Ctrl-C or SIGTERM
-                    report = deliverer.run_once()
-                    if report.dead:
-                        typer.echo(
-                            f"{report.dead} notification(s) dead-lettered; {_dead_letters(outbox)}",
-                            err=True,
-                        )
-                    if report.attempted == 0:
-                        time.sleep(interval)
-            except KeyboardInterrupt:
-                typer.echo("stopped")
+                report = deliverer.drain()
+                typer.echo(
+                    f"delivered {report.delivered}, retrying {report.retried}, "
+                    f"dead {report.dead}, newly overdue {len(report.overdue)}; "
+                    f"{_dead_letters(outbox)}"
+                )
             finally:
                 deliverer.close()
+
+
+def _deliver_forever(settings: Settings, interval: float) -> None:
+    """`notify --loop`: deliver until Ctrl-C, outliving the warnings store's outages.
+
+    The unit that runs it (systemd `Restart=always`) must not crash-loop while the database
+    restarts: a store that does not answer at start is waited for, and a round it does not
+    answer is skipped, as in the service's own delivery thread (`Deliverer.run_forever`; the
+    outage is logged when it starts, about once a minute while it lasts and when it ends).
+    A store that cannot be opened for any other reason (a wrong URL) is one error line, exit 2.
+    """
+    from serving.delivery import Deliverer, RoundReport
+    from serving.store.outbox import Outbox
+
+    try:
+        with _store_when_it_answers(interval) as store:
+            outbox = Outbox(store)
+            deliverer = Deliverer(store, settings)
+            said_backlog = False
+
+            def after_round(report: RoundReport) -> None:
+                nonlocal said_backlog
+                if report.dead:
+                    typer.echo(
+                        f"{report.dead} notification(s) dead-lettered; {_dead_letters(outbox)}",
+                        err=True,
+                    )
+                elif not said_backlog:  # at start: how many dead letters wait
+                    typer.echo(_dead_letters(outbox), err=True)
+                said_backlog = True
+
+            try:
+                deliverer.run_forever(threading.Event(), interval, after_round=after_round)
+            finally:
+                deliverer.close()
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+
+
+def _store_when_it_answers(interval: float) -> WarningStore:
+    """The warnings store, opened once its server answers (waiting `interval` between tries,
+    the wait logged as a delivery outage); any other reason it cannot be opened is raised."""
+    from serving.delivery import OutageLog, logger
+    from serving.store.common import StoreUnavailable, is_outage
+
+    outage = OutageLog(logger, "notification round")
+    while True:
+        try:
+            store = _open_store()
+        except StoreUnavailable as exc:
+            if exc.__cause__ is None or not is_outage(exc.__cause__):
+                raise
+            outage.failed(exc.__cause__)
+            time.sleep(interval)
+            continue
+        outage.answered()
+        return store
+
+
+@contextmanager
+def _outage_in_one_line() -> Iterator[None]:
+    """A warnings store that stops answering during a command: one error line, exit 2 (with
+    `user_errors` around it), not SQLAlchemy's traceback."""
+    from sqlalchemy.exc import DBAPIError
+
+    from serving.store.common import OUTAGE_MESSAGE, is_outage, outage_cause
+
+    try:
+        yield
+    except DBAPIError as exc:
+        if not is_outage(exc):
+            raise
+        raise UserError(f"{OUTAGE_MESSAGE} ({outage_cause(exc)})") from None
 
 
 def _check_public_url(settings: Settings) -> None:
@@ -202,7 +275,7 @@ def overdue(
     from serving.store.deadlines import DEADLINE_OF_STATUS, holder
     from training.commands.people import city_time
 
-    with user_errors():
+    with user_errors(), _outage_in_one_line():
         spec_task = None
         if task is not None:
             try:
@@ -351,7 +424,7 @@ def ping(
     from serving.delivery import Deliverer
     from serving.store.outbox import Outbox, shown_url
 
-    with user_errors():
+    with user_errors(), _outage_in_one_line():
         try:
             get_department(department)
         except UnknownDepartmentError as exc:
