@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -70,6 +71,13 @@ class Settings(BaseSettings):
         default=Path("riskloop-webhook-secrets.json"),
         description="0600 file holding each department's webhook signing secret.",
     )
+    webhook_ca_file: Path | None = Field(
+        default=None,
+        description="A PEM bundle of the certificate authorities (a city intranet's own) "
+        "trusted for webhook endpoints, in addition to the public ones (certifi's bundle); "
+        "checked at start: a file that is missing, unreadable or holds no certificate is "
+        "refused.",
+    )
     public_url: str = Field(
         default="http://127.0.0.1:3000",
         description="The service's base URL as departments reach it (links in notifications); "
@@ -109,6 +117,15 @@ class Settings(BaseSettings):
         default=43_200.0, gt=0, description="A console session ends this long after sign-in."
     )
 
+    @field_validator("webhook_ca_file")
+    @classmethod
+    def _readable_ca_bundle(cls, path: Path | None) -> Path | None:
+        """A CA bundle TLS can load now, so a wrong path is one line at start, not a failed
+        delivery a day later (every attempt to every https endpoint would fail)."""
+        if path is not None:
+            load_ca_file(ssl.create_default_context(), path)
+        return path
+
     @property
     def public_url_is_set(self) -> bool:
         """Whether `RISKLOOP_PUBLIC_URL` was given: without it a process that is not the
@@ -142,6 +159,22 @@ def first_line(exc: BaseException) -> str:
     cause = getattr(exc, "orig", None) or exc
     lines = str(cause).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
+
+
+def load_ca_file(context: ssl.SSLContext, path: Path) -> None:
+    """Add the certificate authorities of the PEM bundle at `path` to `context`.
+
+    Raises:
+        ValueError: the file cannot be read or holds no certificate (one line naming it).
+    """
+    try:
+        context.load_verify_locations(cafile=str(path))
+    except FileNotFoundError:
+        raise ValueError(f"no file {path}") from None
+    except ssl.SSLError as exc:
+        raise ValueError(f"{path} holds no PEM certificate TLS can load ({exc.reason})") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 @lru_cache(maxsize=1)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -32,10 +33,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
-from models.settings import Settings
+from models.settings import Settings, load_ca_file
 from serving.store import WarningStore
 from serving.store.common import OUTAGE_MESSAGE, is_outage, outage_cause
 from serving.store.common import utc_now as clock_now
@@ -84,6 +86,35 @@ def body_bytes(payload: dict[str, Any], public_url: str) -> bytes:
     if "console_link" in payload:  # events stored before it existed go without
         document["console_link"] = base + str(payload["console_link"])
     return json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def webhook_tls(settings: Settings) -> ssl.SSLContext:
+    """How webhook endpoints' certificates are verified: the public certificate authorities
+    (certifi's bundle, as httpx by default) and those of `RISKLOOP_WEBHOOK_CA_FILE`, a city
+    intranet's own, when it is set. `SSL_CERT_FILE` is not read (the client ignores the
+    environment), so the setting is the one place a deployment names its CA."""
+    import certifi
+
+    context = ssl.create_default_context(cafile=certifi.where())
+    if settings.webhook_ca_file is not None:
+        load_ca_file(context, settings.webhook_ca_file)
+    return context
+
+
+class EndpointRefused(ValueError):
+    """riskloop will not post to this endpoint as configured; the message says why."""
+
+
+def endpoint_refusal(url: str, settings: Settings) -> str | None:
+    """Why an event is not posted to `url`, or None: with RISKLOOP_ENV=production only
+    https:// endpoints get case data (a URL set before production, or outside it, stays
+    in the store and is checked again at each attempt)."""
+    if settings.env == "production" and urlsplit(url).scheme.lower() != "https":
+        return (
+            "not posted: RISKLOOP_ENV=production sends notifications to https:// webhook URLs "
+            "only; set one with `riskloop departments set-webhook`"
+        )
+    return None
 
 
 class OutageLog:
@@ -158,7 +189,8 @@ class Deliverer:
             timeout=settings.notify_timeout_s,
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT},
-            trust_env=False,
+            verify=webhook_tls(settings),
+            trust_env=False,  # no proxy or CA bundle from the environment: the settings say
         )
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
@@ -268,9 +300,13 @@ class Deliverer:
         """POST a signed `ping` event to a department's endpoint now; the HTTP status.
 
         Raises:
+            EndpointRefused: the URL is not one this deployment posts to (`endpoint_refusal`).
             LookupError: the department has no signing secret.
             httpx.HTTPError: the endpoint could not be reached.
         """
+        refusal = endpoint_refusal(url, self.settings)
+        if refusal is not None:
+            raise EndpointRefused(refusal)
         secret = self.secrets.get(department)
         if secret is None:
             raise LookupError(f"department {department} has no signing secret")
@@ -289,6 +325,9 @@ class Deliverer:
         if url is None or secret is None:
             missing = "webhook" if url is None else "signing secret"
             return self._failed(event, f"department {event['department']} has no {missing}")
+        refusal = endpoint_refusal(url, self.settings)
+        if refusal is not None:  # retried as any failure: it waits, then is a dead letter
+            return self._failed(event, refusal)
         body = body_bytes(event["payload"], self.settings.public_url)
         headers = {
             "Content-Type": "application/json",

@@ -421,7 +421,7 @@ def ping(
 
     from models.departments import UnknownDepartmentError, get_department
     from models.settings import get_settings
-    from serving.delivery import Deliverer
+    from serving.delivery import Deliverer, EndpointRefused
     from serving.store.outbox import Outbox, shown_url
 
     with user_errors(), _outage_in_one_line():
@@ -441,6 +441,8 @@ def ping(
             deliverer = Deliverer(store, settings)
             try:
                 status = deliverer.ping(department, url)
+            except EndpointRefused as exc:
+                raise UserError(f"{shown_url(url)}: {exc}") from None
             except LookupError as exc:
                 raise UserError(str(exc)) from None
             except httpx.HTTPError as exc:

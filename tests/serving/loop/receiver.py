@@ -2,12 +2,14 @@
 
 It keeps a log of every request (event id, whether its signature verified, the parsed body) and
 answers from a plan: `fail_first` error answers per event before a 200, or `always` one status.
-Tests read `unique()` as a receiving system would after deduplicating by event id.
+Tests read `unique()` as a receiving system would after deduplicating by event id. With `tls`
+(a server-side context holding its certificate) it answers https:// instead.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections import Counter
@@ -37,6 +39,7 @@ class Receiver:
     fail_status: int = 500
     always: int | None = None
     delay_s: float = 0.0
+    tls: ssl.SSLContext | None = None
     log: list[Delivery] = field(default_factory=list)
     _seen: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -59,6 +62,8 @@ class Receiver:
                 return
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -70,7 +75,8 @@ class Receiver:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/riskloop"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://{host}:{port}/riskloop"
 
     def answer(self, headers: dict[str, str], raw: bytes) -> int:
         """Verify, log and choose the status for one request."""
