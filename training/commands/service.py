@@ -270,13 +270,17 @@ def register(app: typer.Typer) -> None:
             )
 
     @keys_app.command("revoke")
-    def keys_revoke(name: str = typer.Argument(..., help="Name of the key to revoke.")) -> None:
+    def keys_revoke(
+        name: str = typer.Argument(
+            ..., help="Name or id of the key to revoke (`riskloop keys list` shows both)."
+        ),
+    ) -> None:
         """Revoke a key: requests with it get 401 from then on (the service needs no restart)."""
-        from serving.auth import KeyManagementError, revoke_key
+        from serving.auth import KeyManagementError, list_keys, revoke_key
 
         with user_errors(), open_store() as store:
             try:
-                record = revoke_key(name)
+                record = revoke_key(key_name(name, list_keys()))
             except KeyManagementError as exc:
                 raise UserError(str(exc)) from None
             except OSError as exc:
@@ -285,6 +289,26 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"revoked {record.name} ({record.key_id})")
 
     app.add_typer(keys_app)
+
+
+def key_name(given: str, records: list[KeyRecord]) -> str:
+    """The name of the active key `given` names: its name, or else its id (`keys list` shows
+    both, and ids are unique), or a `UserError` saying what `given` is instead."""
+    if any(record.name == given and record.active for record in records):
+        return given
+    for record in records:
+        if record.key_id == given:
+            if record.revoked_at is None:
+                return record.name
+            raise UserError(
+                f"key {given} ({record.name}) was already revoked {city_time(record.revoked_at)}"
+            )
+    if any(record.name == given for record in records):
+        raise UserError(f"the key named {given!r} was already revoked (riskloop keys list)")
+    raise UserError(
+        f"no active key named {given!r} or with that id; riskloop keys list shows each key's "
+        "name and id"
+    )
 
 
 def audit_key_change(store: WarningStore, action: str, record: KeyRecord) -> None:
