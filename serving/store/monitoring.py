@@ -160,10 +160,13 @@ def feature_psi(
 
 
 def level_volume(levels: pd.Series, capacities: Mapping[str, float]) -> list[dict[str, Any]]:
-    """Scored records per warning level against the share the departments can handle.
+    """Units per warning level, and their share of all `levels`, against the share the
+    departments can handle.
 
-    `capacities` maps a level to its share of the scored population (red 0.01, ...);
-    `load` above 1 means more warnings than the level was sized for.
+    `levels` holds one level per unit (`latest_per_unit`'s rows: the shares are over units,
+    not over scored records); `capacities` maps a level to its share of the scored
+    population (red 0.01, ...); `load` above 1 means more warnings than the level was sized
+    for.
     """
     total = len(levels)
     counts = levels.value_counts()

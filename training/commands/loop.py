@@ -467,7 +467,9 @@ def _print_report(report: dict[str, Any]) -> None:
             "left out of the feature PSI (their scores count)"
         )
 
-    volume = Table(title=f"warning volume ({report['current']['rows']} scored records)")
+    units, rows = report["current"]["units"], report["current"]["rows"]
+    # the shares are over units (`latest_per_unit`), not over the scored records
+    volume = Table(title=f"warning volume: shares of {units} units")
     for column in ("level", "count", "share", "capacity", "load"):
         volume.add_column(column, justify="left" if column == "level" else "right")
     for row in report["volume"]:
@@ -479,6 +481,11 @@ def _print_report(report: dict[str, Any]) -> None:
             _fmt(row["load"], 2),
         )
     console.print(volume)
+    if rows > units:
+        console.print(
+            f"{rows} scored records: a unit scored again for the same date counts once, "
+            "with its latest score"
+        )
 
     precision = Table(title="closed warnings")
     for column in (
