@@ -40,7 +40,7 @@ import bentoml
 
 from features.tasks import TASK_NAMES
 from models.secret_keys import SecretsFileError, load_secrets, secrets_path
-from models.settings import Settings, get_settings
+from models.settings import Settings, apply_offline_defaults, get_settings
 from serving import schemas, warnings_routes
 from serving.auth import KeyRing
 from serving.champions import ServedModel, alias_version, load_champion, pin_packaged_models
@@ -86,6 +86,7 @@ class _RiskloopService(ScoringService):
 
     def __init__(self) -> None:
         _end_with_the_arbiter()
+        apply_offline_defaults()  # also under a bare `bentoml serve`: MLflow's retries bounded
         settings = get_settings()
         self.settings = settings
         redact_request_logs()  # refused requests' values (raw ids among them) stay out of the log
