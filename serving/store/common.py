@@ -12,6 +12,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from models.pages import CITY_TIME
 from models.settings import first_line, hide_password
 from serving.store.models import (
     RiskWarning,
@@ -32,12 +33,23 @@ class StaleWarning(Exception):
     def __init__(self, warning_id: str, version: int, changed_by: str, changed_at: str | None):
         super().__init__(
             f"warning {warning_id} changed since you read it (now version {version}, by "
-            f"{changed_by} at {changed_at}); reload it and decide again"
+            f"{changed_by} at {city_moment(changed_at)}); reload it and decide again"
         )
         self.warning_id = warning_id
         self.version = version
         self.changed_by = changed_by
         self.changed_at = changed_at
+
+
+def city_moment(moment: str | datetime | None) -> str | None:
+    """A stored UTC moment as people read it everywhere: the city's time with its offset, to
+    the second (`2026-12-05T12:28:09+08:00`, as `riskloop audit` and the console print it)."""
+    if not moment:
+        return None
+    parsed = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    if parsed.tzinfo is None:  # SQLite hands back naive datetimes, which the store wrote in UTC
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(CITY_TIME).isoformat(timespec="seconds")
 
 
 class StoreUnavailable(ValueError):

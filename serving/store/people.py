@@ -23,7 +23,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.departments import AUDIT_ONLY_DEPARTMENTS, DEPARTMENTS
-from models.pages import CITY_TIME
+from serving.store.common import city_moment
 from serving.store.free_text import display_name_problem, one_line, repeats_one_unit
 from serving.store.models import LANGS, ROLES, ConsoleSession, Department, User
 from serving.store.pseudonym import looks_like_identifier
@@ -126,12 +126,6 @@ def _aware(moment: datetime) -> datetime:
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else _aware(moment).isoformat(timespec="seconds")
-
-
-def _city_iso(moment: datetime) -> str:
-    """A moment as the audit log's readers count time: the city's, with its offset
-    (`2026-12-05T12:44:10+08:00`), as `riskloop audit` prints each row's time."""
-    return _aware(moment).astimezone(CITY_TIME).isoformat(timespec="seconds")
 
 
 def _credential_stamp(user: User) -> str:
@@ -496,7 +490,7 @@ class PeopleStore:
                 # MAX_FAILED_SIGN_INS wrong passwords are answered; the next one locks
                 if user.failed_attempts > MAX_FAILED_SIGN_INS:
                     user.locked_until = moment + lockout
-                    reason = f"wrong password; locked until {_city_iso(user.locked_until)}"
+                    reason = f"wrong password; locked until {city_moment(user.locked_until)}"
             if reason is not None:
                 # the name as typed, which may be anything: one clean line of bounded length,
                 # its ids as pseudonyms (scrubbed before it is cut, so no fragment of one stays)
@@ -531,7 +525,7 @@ def _refusal(user: User | None, moment: datetime) -> str | None:
     if user.disabled_at is not None:
         return "account disabled"
     if user.locked_until is not None and _aware(user.locked_until) > moment:
-        return f"account locked until {_city_iso(user.locked_until)}"
+        return f"account locked until {city_moment(user.locked_until)}"
     return None
 
 

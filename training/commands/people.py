@@ -86,13 +86,9 @@ def parse_day(text: str | None, option: str) -> datetime | None:
 def city_time(moment: str | datetime) -> str:
     """A stored moment as every command prints it: the city's time with its offset
     (`2026-12-06T09:30:00+08:00`), as the console's timelines and `--since` read it."""
-    from models.pages import CITY_TIME
+    from serving.store.common import city_moment
 
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    if moment.tzinfo is None:  # the store writes UTC; SQLite hands it back naive
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(CITY_TIME).isoformat(timespec="seconds")
+    return city_moment(moment) or ""
 
 
 def audit_line(row: dict[str, Any]) -> str:
@@ -139,7 +135,7 @@ def store_purge(
     verb = "would remove" if dry_run else "removed"
     typer.echo(
         f"{verb}: features of {counts.scored_records} scored records and the encrypted ids "
-        f"of {counts.warning_ids} warnings closed before {counts.before}"
+        f"of {counts.warning_ids} warnings closed before {city_time(counts.before)}"
         + ("" if dry_run else " (audit log and outcome figures kept)")
     )
 
