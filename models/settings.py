@@ -67,6 +67,13 @@ class Settings(BaseSettings):
         "while the model version and the feature row are unchanged (0: off; ~1 KB a row).",
     )
     reload_interval_s: float = 60.0
+    reload_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long `POST /v1/admin/reload` waits for the registry before answering "
+        "504 (the reload goes on in the background, audited); another reload running that "
+        "long answers 503.",
+    )
     webhook_secrets_file: Path = Field(
         default=Path("riskloop-webhook-secrets.json"),
         description="0600 file holding each department's webhook signing secret.",

@@ -30,13 +30,16 @@ import os
 import signal
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import anyio
 import bentoml
+from starlette.exceptions import HTTPException
 
 from features.tasks import TASK_NAMES
 from models.secret_keys import SecretsFileError, load_secrets, secrets_path
@@ -53,7 +56,7 @@ from serving.routes import api
 from serving.score_routes import SCORE_APIS, ScoringService
 from serving.sessions import SessionSigner
 from serving.store import WarningStore
-from serving.store.common import StoreUnavailable
+from serving.store.common import StoreUnavailable, is_outage, outage_cause
 from serving.store.identity import EntityCipher
 
 logger = logging.getLogger("riskloop.serving")
@@ -102,6 +105,12 @@ class _RiskloopService(ScoringService):
             task: load_champion(task, settings) for task in TASKS
         }
         self._reload_lock = threading.Lock()
+        # an admin's reload runs here, so its request can answer in time while it goes on
+        self._reload_worker = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="riskloop-reload"
+        )
+        self._unaudited: list[tuple[str, schemas.ReloadResult]] = []  # reload rows to write
+        self._audited_error: dict[str, str | None] = {}  # each task's failure audited last
         self.online = OnlineStore(settings.data_dir)
         # the cipher follows the secrets file: `riskloop secrets rotate` needs no restart
         self.store = WarningStore(
@@ -160,11 +169,94 @@ class _RiskloopService(ScoringService):
     # -- reload ------------------------------------------------------------------------------
 
     def reload(self, actor: str) -> list[schemas.ReloadResult]:
-        """Follow the alias for every task; audited whenever something changed or failed."""
-        with self._reload_lock:
-            return [self._reload_task(task, actor) for task in TASKS]
+        """An admin's reload (`POST /v1/admin/reload`): follow the alias for every task,
+        each task on its own (one failing keeps its old model and stops no other), and audit
+        every task's outcome, `unchanged` included.
 
-    def _reload_task(self, task: str, actor: str) -> schemas.ReloadResult:
+        Bounded by `RISKLOOP_RELOAD_TIMEOUT_S`: a registry that does not answer (a frozen
+        server held the request and the reload lock for minutes) is a 504 while the reload
+        goes on in the background, bounded by MLflow's own time-outs and audited when it
+        ends; a reload still running when another is asked for is a 503.
+
+        Raises:
+            HTTPException: 503 or 504, with the message the client is shown.
+            DBAPIError: the warnings store did not answer the audit rows (the route's 503);
+                they are kept and written by the next reload that reaches the store.
+        """
+        limit = self.settings.reload_timeout_s
+        started = time.monotonic()
+        if not self._reload_lock.acquire(timeout=limit):
+            raise HTTPException(
+                503,
+                f"another model reload has been running for over {limit:.0f} s (the model "
+                "registry is slow or not answering); try again when it ends",
+                headers={"Retry-After": str(int(limit))},
+            )
+        try:
+            job = self._reload_worker.submit(self._reload_round, actor, audit_unchanged=True)
+        except BaseException:
+            self._reload_lock.release()
+            raise
+        job.add_done_callback(lambda _job: self._reload_lock.release())
+        try:
+            return job.result(timeout=max(limit - (time.monotonic() - started), 0.1))
+        except FuturesTimeout:
+            raise HTTPException(
+                504,
+                f"the model registry did not answer within {limit:.0f} s "
+                "(RISKLOOP_RELOAD_TIMEOUT_S): the reload goes on in the background, each task "
+                "keeping its model until a new one loads, and every outcome is audited; "
+                "GET /v1/models shows what serves",
+            ) from None
+
+    def _reload_round(self, actor: str, *, audit_unchanged: bool) -> list[schemas.ReloadResult]:
+        """Each task's reload (the lock held), then the audit rows still to write.
+
+        A task's failure is audited once per distinct error, and counted as audited only
+        once its row is written: rows the store did not take stay queued for the next round,
+        so a failure during a store outage is audited when the store answers again.
+        """
+        results = [self._reload_task(task) for task in TASKS]
+        for result in results:
+            if result.status != "failed":
+                self._audited_error.pop(result.task, None)
+            new_failure = result.status == "failed" and not self._failure_noted(result)
+            if audit_unchanged or result.status == "reloaded" or new_failure:
+                self._unaudited.append((actor, result))
+        self._write_reload_audits()
+        return results
+
+    def _failure_noted(self, result: schemas.ReloadResult) -> bool:
+        """Whether this failure is audited already or waiting to be."""
+        if self._audited_error.get(result.task) == result.error:
+            return True
+        return any(
+            queued.task == result.task and queued.error == result.error
+            for _actor, queued in self._unaudited
+        )
+
+    def _write_reload_audits(self) -> None:
+        """Write the queued reload audit rows in order; a store that does not answer leaves
+        the rest queued (and raises)."""
+        while self._unaudited:
+            actor, result = self._unaudited[0]
+            self.store.audit(
+                actor=actor,
+                action="model_reload",
+                task=result.task,
+                model_version=result.version,
+                detail={
+                    "status": result.status,
+                    "error": result.error,
+                    "previous_version": result.previous_version,
+                },
+            )
+            self._unaudited.pop(0)
+            if result.status == "failed":
+                self._audited_error[result.task] = result.error
+
+    def _reload_task(self, task: str) -> schemas.ReloadResult:
+        """Follow one task's alias; never raises (a failed reload keeps the served model)."""
         current = self._served[task]
         try:
             target = alias_version(task, self.settings)
@@ -175,44 +267,33 @@ class _RiskloopService(ScoringService):
             fresh = load_champion(task, self.settings)
         except Exception as exc:  # a failed reload must never take the served model down
             error = f"{type(exc).__name__}: {exc}"
-            logger.warning(
-                "reload of %s failed, keeping version %s: %s", task, current.version, error
-            )
             if error != current.last_reload_error:
+                logger.warning(
+                    "reload of %s failed, keeping version %s: %s", task, current.version, error
+                )
                 self._served[task] = replace(current, last_reload_error=error)
-                self._audit_reload(actor, task, current.version, "failed", error)
             return schemas.ReloadResult(
                 task=task, status="failed", version=current.version, error=error
             )
         self._served[task] = fresh
-        self._audit_reload(actor, task, fresh.version, "reloaded", None, current.version)
         return schemas.ReloadResult(
             task=task, status="reloaded", version=fresh.version, previous_version=current.version
         )
 
-    def _audit_reload(
-        self,
-        actor: str,
-        task: str,
-        version: str,
-        status: str,
-        error: str | None,
-        previous: str | None = None,
-    ) -> None:
-        self.store.audit(
-            actor=actor,
-            action="model_reload",
-            task=task,
-            model_version=version,
-            detail={"status": status, "error": error, "previous_version": previous},
-        )
-
     def _watch_alias(self) -> None:
+        """The periodic check: audited when a task reloads or fails, not when unchanged."""
         while not self._stop.wait(self.settings.reload_interval_s):
             try:
-                self.reload(actor=_PERIODIC_ACTOR)
-            except Exception:  # the watcher must outlive a store outage
-                logger.exception("periodic reload check failed")
+                with self._reload_lock:
+                    self._reload_round(_PERIODIC_ACTOR, audit_unchanged=False)
+            except Exception as exc:  # the watcher must outlive a store outage
+                if is_outage(exc):
+                    logger.warning(
+                        "reload check's audit rows wait for the warnings store (%s)",
+                        outage_cause(exc),
+                    )
+                else:
+                    logger.exception("periodic reload check failed")
 
 
 # one score API per task of the registry, attached before BentoML reads the class
