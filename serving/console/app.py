@@ -565,24 +565,49 @@ def pre_session_token(request: Request) -> tuple[str, bool]:
     return new_token(), True
 
 
-def set_cookie(response: Response, request: Request, name: str, value: str) -> None:
-    """A console cookie: HttpOnly, SameSite=Strict, path /console, Secure over HTTPS."""
-    response.set_cookie(
-        name,
-        value,
-        path=COOKIE_PATH,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
+def served_over_https(request: Request, settings: Settings) -> bool:
+    """Whether the console is reached over HTTPS: the request says so, or the deployment does.
+
+    Behind a TLS proxy that is not on this machine, uvicorn ignores the proxy's
+    `X-Forwarded-Proto` (it trusts that header only from `FORWARDED_ALLOW_IPS`, by default
+    127.0.0.1) and the request looks like plain HTTP; an https `RISKLOOP_PUBLIC_URL` or
+    `RISKLOOP_ENV=production` still says where people reach the console, so its cookies are
+    Secure there whatever the last hop was."""
+    return (
+        request.url.scheme == "https"
+        or settings.public_url.lower().startswith("https://")
+        or settings.env == "production"
     )
 
 
-def clear_cookie(response: Response, request: Request, name: str) -> None:
+def set_cookie(
+    console: Console,
+    response: Response,
+    request: Request,
+    name: str,
+    value: str,
+    *,
+    max_age: int | None = None,
+) -> None:
+    """A console cookie: HttpOnly, SameSite=Strict, path /console, Secure over HTTPS
+    (`served_over_https`); a browser session's unless `max_age` (seconds) is given."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=served_over_https(request, console.backend.settings),
+    )
+
+
+def clear_cookie(console: Console, response: Response, request: Request, name: str) -> None:
     """Expire a console cookie (same attributes as when it was set)."""
     response.delete_cookie(
         name,
         path=COOKIE_PATH,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=served_over_https(request, console.backend.settings),
     )

@@ -97,15 +97,35 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
             password_chars=MAX_PASSWORD_CHARS,
         )
         if fresh:
-            set_cookie(response, request, PRE_COOKIE, token)
+            set_cookie(console, response, request, PRE_COOKIE, token)
         return response
-    if not tokens_match(request.cookies.get(PRE_COOKIE), form.get("csrf")):  # type: ignore[arg-type]
-        return error_page(console, request, None, 403, t("error.csrf"), lang=lang)
     try:
         next_page = safe_next(form_text(form, "next") or next_page)
         name = form_text(form, "name")[:64]
     except FormFieldError as exc:
         return error_page(console, request, None, 400, field_problem(exc, t), lang=lang)
+    if not tokens_match(request.cookies.get(PRE_COOKIE), form.get("csrf")):  # type: ignore[arg-type]
+        # a sign-in page left open while another tab signed in (which spent the form's token)
+        # or out: signed in already, on to the page asked for; else the form again, with a
+        # token that works and the page still to go to (a forged post signs no one in)
+        signed_in, _why = console.sessions.check(request.cookies.get(COOKIE))
+        if signed_in is not None:
+            return redirect(next_page)
+        response = console.render(
+            "console/sign_in.html",
+            lang,
+            request,
+            status=403,
+            csrf=token,
+            next=next_page,
+            notice="",
+            error=t("sign_in.stale_form"),
+            name=name,
+            password_chars=MAX_PASSWORD_CHARS,
+        )
+        if fresh:
+            set_cookie(console, response, request, PRE_COOKIE, token)
+        return response
     # a password over the limit cannot be right (none is set longer): Argon2 gets no more
     password = str(form.get("password") or "")[: MAX_PASSWORD_CHARS + 1]
     try:
@@ -136,8 +156,8 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
         next_page = f"{PREFIX}/reports"  # the default page would only refuse an administrator
     session_token, _session = console.sessions.start(user.name)
     response = redirect(next_page)
-    set_cookie(response, request, COOKIE, session_token)
-    clear_cookie(response, request, PRE_COOKIE)
+    set_cookie(console, response, request, COOKIE, session_token)
+    clear_cookie(console, response, request, PRE_COOKIE)
     return response
 
 
@@ -146,7 +166,7 @@ def sign_out(console: Console, request: Request, visit: Visit, _form: FormData |
     console.sessions.end(visit.session.key, "signed_out")
     console.store.sign_out(visit.user.name)
     response = redirect(f"{PREFIX}/sign-in?{urlencode({'lang': visit.lang, 'out': '1'})}")
-    clear_cookie(response, request, COOKIE)
+    clear_cookie(console, response, request, COOKIE)
     return response
 
 

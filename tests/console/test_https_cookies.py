@@ -1,0 +1,132 @@
+"""The console's cookies are Secure wherever the deployment is reached over HTTPS.
+
+Behind a TLS proxy that is not on the service's machine, uvicorn ignores the proxy's
+`X-Forwarded-Proto` (it trusts it from 127.0.0.1 only, unless `FORWARDED_ALLOW_IPS` says
+otherwise), so the request looks like plain HTTP and the session cookie went out without
+`Secure`. An https `RISKLOOP_PUBLIC_URL` or `RISKLOOP_ENV=production` now make every console
+cookie Secure, whatever the last hop was: here a second real service on the same stores, asked
+over plain HTTP without any forwarded header. (Plain HTTP in a test deployment stays without
+`Secure`: tests/console/test_security.py.)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.console.conftest import PASSWORD, PROJECT_ROOT, Console
+from tests.environment import service_env
+from tests.processes import LOOPBACK_TLS, free_port, stop_process_group
+
+
+@contextmanager
+def _serve(console_service: Console, settings: dict[str, str]) -> Iterator[str]:
+    """Another service on the console's stores (people, keys) with `settings` in its
+    environment; its base URL, plain HTTP on loopback as a proxy's last hop would be."""
+    port = free_port()
+    log = console_service.root / f"serve-https-{port}.log"
+    env = {
+        **os.environ,
+        **service_env(console_service.root),
+        "RISKLOOP_NOTIFY_INTERVAL_S": "0",  # the console's service delivers; this one only serves
+        **settings,
+    }
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("bentoml")),
+                "serve",
+                "serving.service:RiskloopService",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2, verify=LOOPBACK_TLS).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        else:
+            raise RuntimeError(f"service did not become ready:\n{log.read_text()[-3000:]}")
+        yield url
+    finally:
+        stop_process_group(process)
+
+
+@pytest.fixture(
+    params=[
+        {"RISKLOOP_PUBLIC_URL": "https://console.city.example"},
+        {"RISKLOOP_ENV": "production"},
+    ],
+    ids=["https-public-url", "production"],
+)
+def deployed(request: pytest.FixtureRequest, console_service: Console) -> Iterator[str]:
+    """A service whose deployment says it is reached over HTTPS."""
+    with _serve(console_service, request.param) as url:
+        yield url
+
+
+def _set_cookies(answer: httpx.Response) -> dict[str, str]:
+    """Each cookie the answer sets or clears: its name -> its attributes, lower case."""
+    found = {}
+    for key, value in answer.headers.multi_items():
+        if key == "set-cookie":
+            found[value.split("=", 1)[0]] = value.lower()
+    return found
+
+
+def test_every_console_cookie_is_secure_when_the_deployment_is_https(deployed: str) -> None:
+    with httpx.Client(base_url=deployed, follow_redirects=False, verify=LOOPBACK_TLS) as client:
+        page = client.get("/console/sign-in")  # no X-Forwarded-Proto: the proxy is not trusted
+        assert page.status_code == 200
+        pre = _set_cookies(page)["riskloop_console_pre"]
+        assert "; secure" in pre and "httponly" in pre and "samesite=strict" in pre
+        token = page.cookies["riskloop_console_pre"]
+        signed = client.post(
+            "/console/sign-in",
+            data={"name": "lab", "password": PASSWORD, "csrf": token, "next": "/console/queue"},
+            cookies={"riskloop_console_pre": token},
+        )
+        assert signed.status_code == 303, signed.text[:300]
+        cookies = _set_cookies(signed)
+        session = cookies["riskloop_console"]
+        assert "; secure" in session and "httponly" in session and "samesite=strict" in session
+        assert "; secure" in cookies["riskloop_console_pre"]  # cleared with the same attributes
+        queue = client.get(
+            "/console/queue", cookies={"riskloop_console": signed.cookies["riskloop_console"]}
+        )
+        assert queue.status_code == 200
+
+
+def test_the_proxy_headers_are_trusted_only_from_forwarded_allow_ips(
+    console_service: Console,
+) -> None:
+    """What docs/deploy.md tells a deployment behind a proxy elsewhere: BentoML passes no
+    address list of its own to uvicorn, which reads `FORWARDED_ALLOW_IPS` from the environment
+    of `bentoml serve`. Set to another address, loopback's `X-Forwarded-Proto` is ignored (its
+    default, 127.0.0.1, trusts it: tests/console/test_security.py)."""
+    with _serve(console_service, {"FORWARDED_ALLOW_IPS": "192.0.2.1"}) as url:
+        with httpx.Client(base_url=url, follow_redirects=False, verify=LOOPBACK_TLS) as client:
+            page = client.get("/console/sign-in", headers={"X-Forwarded-Proto": "https"})
+        pre = _set_cookies(page)["riskloop_console_pre"]
+        assert "; secure" not in pre and "httponly" in pre
