@@ -1,9 +1,9 @@
 """`riskloop report`: the self-contained HTML model report a reviewer signs off.
 
 The report is built for a registered model version (by number or alias) on the test slice of a
-dataset rebuilt from the raw city folder, logged to that version's MLflow run as an artifact,
-and written to `reports/<task>-v<N>.html` (English) and `reports/<task>-v<N>.zh.html`
-(Chinese).
+dataset rebuilt from the raw city folder, written to `reports/<task>-v<N>.html` (English) and
+`reports/<task>-v<N>.zh.html` (Chinese), and logged to that version's MLflow run as an artifact
+when that folder holds the version's own training data.
 """
 
 from __future__ import annotations
@@ -53,8 +53,13 @@ def report(
     """Write the model report (model card, performance, explanations, fairness, fidelity).
 
     Each edition is one HTML file with every image and style inline (no network needed to read
-    it), English and Chinese by default; each is also logged to the model version's MLflow run
-    under `reports/`. Prints the path of each file written.
+    it), English and Chinese by default. Prints the path of each file written.
+
+    Each edition is also logged to the model version's MLflow run under `reports/`, the
+    version's official report, when the test slice was rebuilt from the version's own training
+    data (the same dataset fingerprint as the run's). A report on other data (--raw naming
+    another city, or the city changed since training) is written but not logged, and a line on
+    stderr says so: it is not the version's report, and the logged one stays as it was.
     """
     with user_errors():
         from models.settings import get_settings
@@ -88,8 +93,12 @@ def write_report(
     alias: str = "champion",
     langs: Sequence[str] = REPORT_LANGS,
 ) -> list[Path]:
-    """Build, write and log the report of one registered version in each of `langs`; the
-    HTML files' paths, in the order of `langs`."""
+    """Build and write the report of one registered version in each of `langs`; the HTML
+    files' paths, in the order of `langs`.
+
+    The files are logged to the version's run only when the rebuilt data is the run's training
+    data (`_not_logged_because`); otherwise a one-line note on stderr says why they were not.
+    """
     from training.report import build_reports
     from training.train import build_from_raw, split_dataset
 
@@ -112,9 +121,32 @@ def write_report(
             path.write_text(page, encoding="utf-8")
         except OSError as exc:
             raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
-        _log_artifact(run_info.run_id, path)
         paths.append(path)
+    not_logged = _not_logged_because(run_info)
+    if not_logged:
+        typer.echo(f"note: not logged to MLflow run {run_info.run_id}: {not_logged}", err=True)
+    else:
+        for path in paths:
+            _log_artifact(run_info.run_id, path)
     return paths
+
+
+def _not_logged_because(run_info: RunInfo) -> str:
+    """Why the report must not be logged as the version's own ("" when it may be).
+
+    The run's logged report is the version's official one: a report rebuilt from other data
+    (another city's folder, or the city changed since training) would silently replace it with
+    figures the version was never judged on. A run that recorded no fingerprint (trained
+    before riskloop logged it) cannot be told apart and is logged as before.
+    """
+    logged = run_info.params.get("dataset_fingerprint")
+    if not run_info.run_id or not logged or logged == run_info.test_fingerprint:
+        return ""
+    return (
+        f"the test slice was rebuilt from {run_info.test_source}, whose dataset fingerprint "
+        f"{run_info.test_fingerprint} is not the version's training data ({logged}); the "
+        "version's logged report is unchanged"
+    )
 
 
 def _with_training_slice(
