@@ -51,17 +51,61 @@ def _without_registration_lines() -> Iterator[None]:
                 sys.stderr.write(line)
 
 
-@contextmanager
-def _tracking_store_errors(uri: str) -> Iterator[None]:
-    """A tracking store that cannot be opened (`models.registry.mlflow_store_errors`) as one
-    `UserError` naming the URI."""
-    from models.registry import RegistryUnavailable, mlflow_store_errors
+def _unreachable_because(exc: BaseException, opening: bool) -> str | None:
+    """Why an MLflow call failed to reach its store, in a few words; None when `exc` is not
+    about reaching it (a missing model, a refused request: the caller's own business).
 
+    MLflow's REST client wraps a failed connection (refused, no route, DNS, retries spent) in
+    an `MlflowException` raised while handling the `requests` error. While `opening` the store,
+    an `OSError` is the store's too (a SQLite file whose folder cannot be made).
+    """
+    import re
+
+    import requests
+    from mlflow.exceptions import MlflowException
+
+    if opening and isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or type(exc).__name__}{where}"
+    if not isinstance(exc, MlflowException):
+        return None
+    cause = exc.__cause__ or exc.__context__
+    if not isinstance(cause, requests.exceptions.RequestException):
+        return None
+    if isinstance(cause, requests.exceptions.Timeout):
+        return "no answer in time"
+    found = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(cause))
+    return found.group(1).strip() if found else type(cause).__name__
+
+
+@contextmanager
+def registry_errors(uri: str | None = None, *, opening: bool = False) -> Iterator[None]:
+    """The MLflow store at `uri` (default: the settings') that cannot be opened or reached, as
+    one `UserError` naming it (password hidden): an unsupported or malformed URI or a database
+    that is not one (`models.registry.mlflow_store_errors`), a server that does not answer, and
+    while `opening` it a SQLite file whose folder cannot be made.
+
+    `configure_tracking` and `tracking_client` open the store in it, and every command that
+    reads the registry runs its body in it, so a store going away mid-command is one line too.
+    """
+    from models.registry import RegistryUnavailable, mlflow_store_errors
+    from models.settings import hide_password
+
+    where = uri or get_settings().mlflow_uri
     try:
-        with mlflow_store_errors(uri, "tracking store"):
+        with mlflow_store_errors(where, "tracking store"):
             yield
     except RegistryUnavailable as exc:
         raise UserError(str(exc)) from None
+    except Exception as exc:
+        why = _unreachable_because(exc, opening)
+        if why is None:
+            raise
+        verb = "open" if isinstance(exc, OSError) else "reach"
+        raise UserError(
+            f"cannot {verb} the MLflow registry at {hide_password(where)} "
+            f"(RISKLOOP_MLFLOW_URI): {why}"
+        ) from None
 
 
 def configure_tracking() -> str:
@@ -71,7 +115,7 @@ def configure_tracking() -> str:
     settings = get_settings()
     mlflow.set_tracking_uri(settings.mlflow_uri)
     mlflow.set_registry_uri(settings.mlflow_uri)
-    with _tracking_store_errors(settings.mlflow_uri):
+    with registry_errors(settings.mlflow_uri, opening=True):
         return _ensure_experiment(settings)
 
 
@@ -106,8 +150,15 @@ def tracking_client() -> MlflowClient:
     from mlflow import MlflowClient
 
     uri = get_settings().mlflow_uri
-    with _tracking_store_errors(uri):
+    with registry_errors(uri, opening=True):
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def check_registry() -> None:
+    """Read the settings' registry once, so that a command that only reads it (`score`) says
+    in one line that it cannot be reached, before any work (`registry_errors`)."""
+    with registry_errors(opening=True):
+        tracking_client().search_registered_models(max_results=1)
 
 
 def git_commit() -> str | None:
@@ -283,7 +334,9 @@ def alias_version(name: str, alias: str) -> int | None:
 
     try:
         return int(tracking_client().get_model_version_by_alias(name, alias).version)
-    except MlflowException:
+    except MlflowException as exc:
+        if _unreachable_because(exc, opening=False) is not None:
+            raise  # not "no such alias": the store (`registry_errors` says it in one line)
         return None
 
 

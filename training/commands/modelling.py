@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     import pandas as pd
+    from mlflow import MlflowClient
     from rich.console import Console
 
     from models.spec import TaskSpec
@@ -34,7 +35,9 @@ DatasetOption = Annotated[
 TruthOption = Annotated[
     Path | None,
     typer.Option(
-        "--truth", help="Folder with `<task>_units.parquet` truth files, for oracle metrics."
+        "--truth",
+        help="With --dataset: the folder holding its `<task>_units.parquet` truth (a city's "
+        "`truth/`), for oracle metrics. A --raw city brings its own.",
     ),
 ]
 FeedbackOption = Annotated[
@@ -89,6 +92,39 @@ def _check_sources(raw: Path | None, dataset: Path | None, with_feedback: bool) 
             "--with-feedback needs --raw (a dataset file built with "
             "`riskloop build-dataset --with-feedback` already carries its feedback)"
         )
+
+
+def check_truth_folder(spec: TaskSpec, truth: Path | None, dataset: Path | None) -> None:
+    """Refuse, before any work, a `--truth` that is not a folder holding the task's truth
+    file, or one given without `--dataset` (a raw city reads its own `truth/`; with no data
+    option the challenger's recorded data and truth are used): it was ignored silently."""
+    if truth is None:
+        return
+    name = f"{spec.slug}_units.parquet"
+    if not truth.is_dir():
+        what = "a file, not a folder" if truth.exists() else "no such folder"
+        raise UserError(f"--truth {truth} holds no {name}: {what}")
+    if dataset is None:
+        raise UserError(
+            "--truth goes with --dataset (a --raw city's truth is read from its own truth/ "
+            "folder; without a data option, the challenger's recorded data and truth are used)"
+        )
+
+
+def truth_note(data: TrainingData, metrics: dict[str, float]) -> str | None:
+    """A line saying why a truth file given gave no oracle figures (None when it did, or none
+    was given): it matched none, or too few, of the dataset's rows by (entity_id, as_of)
+    (another city's truth, or another dataset's)."""
+    from training.evaluate import ORACLE_MIN_COVERAGE, truth_values
+
+    if data.truth is None or "oracle_rows" in metrics:
+        return None
+    matched = int(truth_values(data.frame, data.truth, "true_prob").notna().sum())
+    return (
+        f"no oracle figures: the truth file {data.truth_source} matched {matched:,} of the "
+        f"dataset's {len(data.frame):,} rows by entity_id and as_of (oracle figures need "
+        f"{ORACLE_MIN_COVERAGE:.0%} of the test slice); is it another city's truth?"
+    )
 
 
 def _data(
@@ -146,6 +182,9 @@ def _print_outcome(
             f"  feedback: {data.feedback.get('labels', 0)} labels from closed warnings "
             f"({data.feedback.get('changed', '-')} changed, {data.feedback.get('added', '-')} added)"
         )
+    note = truth_note(data, metrics)
+    if note:
+        typer.echo(f"note: {note}", err=True)
     console.print(
         "  "
         + "  ".join(f"{key}={_fmt(metrics.get(key))}" for key in HEADLINE)
@@ -188,14 +227,17 @@ def train(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from training import tracking
     from training.train import train_task
 
     console = Console()
-    with user_errors():
+    with user_errors(), tracking.registry_errors():
         check_study_name(study)
         spec = _spec(task)
         _check_engine(engine, scheduler, with_feedback)
         _check_sources(raw, dataset, with_feedback)
+        check_truth_folder(spec, truth, dataset)
+        tracking.configure_tracking()  # a registry that cannot be reached: before the training
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -274,10 +316,12 @@ def promote(
     """
     from models.registry import RegistryError
     from models.risk_model import ModelLoadError
+    from training import tracking
     from training.promote import promote as run_promotion
 
-    with user_errors():
+    with user_errors(), tracking.registry_errors():
         spec = _spec(task)
+        check_truth_folder(spec, truth, dataset)
         data = (
             _data(spec, raw, dataset, truth, with_feedback=with_feedback)
             if (raw or dataset or with_feedback)
@@ -301,6 +345,9 @@ def promote(
                 f"  {label:10s} " + "  ".join(f"{k}={_fmt(metrics.get(k))}" for k in HEADLINE)
             )
     typer.echo(f"  recorded in MLflow run {decision.run_id}")
+    note = truth_note(data, decision.challenger_metrics) if data is not None else None
+    if note:
+        typer.echo(f"note: {note}", err=True)
     if decision.champion_after != decision.challenger_version:
         raise typer.Exit(KEPT_EXIT_CODE)
 
@@ -312,16 +359,22 @@ def list_models() -> None:
     The promotion column reads the version's `riskloop.promotion` tag: `first` (the task's
     first version), `rule` (promoted by the rule) or `FORCED` (`promote --force` past it).
     """
-    from mlflow.exceptions import MlflowException
-
-    from models.settings import get_settings
-    from models.spec import TASK_NAMES, get_spec
     from training import tracking
 
     quiet_libraries()
-    with user_errors():
+    with user_errors(), tracking.registry_errors():
         tracking.configure_tracking()
         client = tracking.tracking_client()
+        _print_versions(client)
+
+
+def _print_versions(client: MlflowClient) -> None:
+    """`riskloop models`' table: every task's versions, newest first, and the store's URI."""
+    from mlflow.exceptions import MlflowException
+
+    from models.settings import get_settings, hide_password
+    from models.spec import TASK_NAMES, get_spec
+
     typer.echo(
         f"{'task':20s} {'version':>7s}  {'aliases':22s} {'promotion':9s} {'created (UTC)':16s} "
         f"{'AUC':>7s} {'ECE':>7s} {'lift':>7s}"
@@ -330,7 +383,9 @@ def list_models() -> None:
         name = get_spec(task).registered_model_name
         try:
             aliases = client.get_registered_model(name).aliases
-        except MlflowException:
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise  # the store itself (`registry_errors` says it in one line)
             typer.echo(f"{task:20s} {'-':>7s}  no model registered")
             continue
         by_version: dict[int, list[str]] = {}
@@ -345,7 +400,7 @@ def list_models() -> None:
                 f"{_promotion(version.tags):9s} {_utc(version.creation_timestamp):16s} {_fmt(metrics.get('roc_auc')):>7s} "
                 f"{_fmt(metrics.get('ece')):>7s} {_fmt(metrics.get('lift_recovered')):>7s}"
             )
-    typer.echo(f"tracking store: {get_settings().mlflow_uri}")
+    typer.echo(f"tracking store: {hide_password(get_settings().mlflow_uri)}")
 
 
 def _promotion(tags: dict[str, str] | None) -> str:
@@ -456,8 +511,9 @@ def score(
     from models.registry import RegistryError, load_registered
     from models.risk_model import FeatureMismatchError, ModelLoadError, feature_columns
     from models.scorer import score_frame
+    from training import tracking
 
-    with user_errors():
+    with user_errors(), tracking.registry_errors():
         spec = _spec(task)
         if lang not in ("en", "zh"):
             raise UserError(f"unknown language {lang!r}; expected en or zh")
@@ -465,6 +521,7 @@ def score(
             raise UserError(f"output {output} must end in .parquet or .csv")
         check_output_file(output, "output", "a .parquet or .csv file path")
         frame = _read_scoring_input(spec.task, input_path)
+        tracking.check_registry()
         try:
             model, info = load_registered(spec.task, alias)
         except (RegistryError, ModelLoadError) as exc:

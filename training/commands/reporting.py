@@ -61,7 +61,9 @@ def report(
     another city, or the city changed since training) is written but not logged, and a line on
     stderr says so: it is not the version's report, and the logged one stays as it was.
     """
-    with user_errors():
+    from training.tracking import registry_errors
+
+    with user_errors(), registry_errors():
         from models.settings import get_settings
         from models.spec import UnknownTaskError, get_spec
 
