@@ -50,7 +50,7 @@ from serving.console.sessions import (
     new_token,
     tokens_match,
 )
-from serving.console.shown import ShownOnce
+from serving.console.shown import UNSAVED_TTL_S, HeldOnce, Shown, UnsavedStep
 from serving.policy import Actor, decide
 from serving.store import (
     OUTAGE_MESSAGE,
@@ -81,6 +81,8 @@ REPORT_SECURITY_POLICY = (
     "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
 )
 MAX_FORM_FIELD = 4000
+# the ticket of a step a time-out left unsaved (`Console.unsaved`): its text stays in memory
+UNSAVED_COOKIE = "riskloop_console_unsaved"
 STATIC_FILES = {"riskloop.css": "text/css", "favicon.svg": "image/svg+xml"}
 
 
@@ -128,7 +130,10 @@ class Console:
             absolute_s=settings.console_absolute_s,
         )
         self.queries = ConsoleQueries(backend.store.engine)
-        self.shown = ShownOnce()  # revealed identities, each for the one page that shows it
+        # revealed identities, each for the one page that shows it
+        self.shown: HeldOnce[Shown] = HeldOnce()
+        # steps sent after a time-out, for their person's case page after signing in again
+        self.unsaved: HeldOnce[UnsavedStep] = HeldOnce(UNSAVED_TTL_S)
         self.templates = pages_environment("serving.console")
         self._departments: dict[str, dict[str, Any]] | None = None
         self._departments_read = 0.0
@@ -461,12 +466,22 @@ def _guarded(
         if form is not None:  # a POST after the session ended: back to the form's page
             asked = _form_page(request)
         query = {"next": safe_next(asked)}
+        ticket = None
         if why in ("idle", "absolute"):
             query["expired"] = "1"
+            expired_user = console.sessions.user_of(request.cookies.get(COOKIE))
             if form is not None and _FORM_TARGET.match(request.url.path):
                 query["unsaved"] = "1"  # the step the case's form asked for was not made
-            query["lang"] = _lang_of(console, console.sessions.user_of(request.cookies.get(COOKIE)))
-        return redirect(f"{PREFIX}/sign-in?{urlencode(query)}")
+                ticket = _keep_unsaved(console, request, form, expired_user)
+                if ticket is not None:
+                    query["kept"] = "1"
+            query["lang"] = _lang_of(console, expired_user)
+        response = redirect(f"{PREFIX}/sign-in?{urlencode(query)}")
+        if ticket is not None:
+            set_cookie(
+                console, response, request, UNSAVED_COOKIE, ticket, max_age=int(UNSAVED_TTL_S)
+            )
+        return response
     user = _user_named(console, session.user_name)
     if user is None or not user.active:
         console.sessions.end(session.key, "disabled")
@@ -499,6 +514,29 @@ def _guarded(
             return other_sign_in(console, request, visit, form)
         return error_page(console, request, visit, 403, visit.t("error.csrf_other_sign_in"))
     return handler(console, request, visit, form)
+
+
+def _keep_unsaved(
+    console: Console, request: Request, form: FormData, user_name: str | None
+) -> str | None:
+    """Keep a case step sent after the session timed out (`Console.unsaved`) for the person
+    whose session it was, to give back on that case's page once they signed in again; its
+    ticket, or None when there is nothing to keep: a reveal (its purpose is asked again), no
+    known person, or a form not drawn under one of their sessions (its CSRF token is none of
+    theirs: never someone else's text put into their form)."""
+    from serving.console.case_actions import unsaved_step
+
+    target = _FORM_TARGET.match(request.url.path)
+    if user_name is None or target is None or not request.url.path.endswith("/act"):
+        return None
+    if not WARNING_ID.fullmatch(target["case"]):
+        return None
+    if not console.sessions.is_other_sign_in(user_name, _str(form.get("csrf"))):
+        return None
+    step = unsaved_step(form)
+    if step is None:
+        return None
+    return console.unsaved.hold(user_name, target["case"], step)
 
 
 def _form_page(request: Request) -> str | None:

@@ -29,7 +29,7 @@ from serving.console.app import (
 )
 from serving.console.i18n import Messages
 from serving.console.pages import load_case, render_case, rule_in_words, task_departments
-from serving.console.shown import Shown
+from serving.console.shown import Shown, UnsavedStep
 from serving.policy import TRANSITIONS, allowed_transitions, decide
 from serving.store import StaleWarning, TransitionError
 from serving.store.free_text import plain_line_breaks, without_refused
@@ -51,6 +51,7 @@ _TRANSITION_STEPS = {
     "close": "closed",
     "triage_close": "closed",
 }
+_CHOICE_CHARS = 64  # a department's or an outcome's code is far shorter
 
 
 def _drawn_version(form: FormData) -> int | None:
@@ -65,6 +66,23 @@ def _typed(form: FormData, name: str) -> str:
     them). Never cut: a text over the limit comes back to be shortened, not shortened here."""
     value = form.get(name)
     return without_refused(plain_line_breaks(value)) if isinstance(value, str) else ""
+
+
+def unsaved_step(form: FormData) -> UnsavedStep | None:
+    """A case form's step and what was typed or chosen in it, kept when the session had timed
+    out (`app._keep_unsaved`); None for a step no case page draws. The note as `_typed` gives
+    it back, at most as long as the field takes (a browser sends no more), the choices as
+    sent, to be offered again only if the form still lists them."""
+    transition = form.get("transition")
+    if not isinstance(transition, str) or transition not in TRANSITIONS:
+        return None
+    department, outcome = (form.get(name) for name in ("department", "outcome"))
+    return UnsavedStep(
+        transition=transition,
+        note=_typed(form, "note")[: FIELD_LIMITS["note"]],
+        department=department[:_CHOICE_CHARS] if isinstance(department, str) else "",
+        outcome=outcome[:_CHOICE_CHARS] if isinstance(outcome, str) else "",
+    )
 
 
 def _given_back(exc: FormFieldError, t: Messages) -> str:

@@ -26,6 +26,7 @@ from serving.console import case as case_view
 from serving.console.app import (
     FIELD_LIMITS,
     PREFIX,
+    UNSAVED_COOKIE,
     Console,
     FormFieldError,
     Visit,
@@ -80,7 +81,13 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
     t = Messages(lang)
     notice = ""
     if params.get("expired") == "1":
-        notice = t("sign_in.expired_unsaved" if params.get("unsaved") == "1" else "sign_in.expired")
+        notice = t(
+            "sign_in.expired"
+            if params.get("unsaved") != "1"
+            else "sign_in.expired_kept"
+            if params.get("kept") == "1"
+            else "sign_in.expired_unsaved"
+        )
     elif params.get("out") == "1":
         notice = t("sign_in.signed_out")
     next_page = safe_next(params.get("next"))
@@ -433,6 +440,9 @@ def case(console: Console, request: Request, visit: Visit, _form: FormData | Non
         return warning
     ticket = request.query_params.get("shown")
     if ticket is None:
+        given_back = _unsaved_given_back(console, request, visit, warning)
+        if given_back is not None:
+            return given_back
         return render_case(console, request, visit, warning, flash=_flash(request, visit))
     shown = console.shown.take(ticket, visit.session.key, warning["id"])
     if shown is None:  # reloaded, or opened later: the identity was for one page only
@@ -440,6 +450,36 @@ def case(console: Console, request: Request, visit: Visit, _form: FormData | Non
         return render_case(console, request, visit, warning, flash=gone)
     revealed = {"identity": shown.identity, "purpose": shown.purpose}
     return render_case(console, request, visit, warning, revealed=revealed)
+
+
+def _unsaved_given_back(
+    console: Console, request: Request, visit: Visit, warning: dict[str, Any]
+) -> Response | None:
+    """The case page with the step this person sent on it after their session timed out
+    (`app._keep_unsaved`) back in its form, saying it was not saved, once; None when this
+    browser holds no such step of theirs for this case. A step the case no longer offers
+    (it changed since) is said so, its note shown to copy."""
+    ticket = request.cookies.get(UNSAVED_COOKIE)
+    step = console.unsaved.take(ticket, visit.user.name, warning["id"]) if ticket else None
+    if step is None:
+        return None
+    offered = step.transition in allowed_transitions(visit.actor, warning)
+    kept = {
+        "form": step.transition,
+        "note": step.note,
+        "department": step.department,
+        "outcome": step.outcome,
+    }
+    response = render_case(
+        console,
+        request,
+        visit,
+        warning,
+        kept=kept if offered else None,
+        unsaved={"kept": offered, "typed": "" if offered else step.note.strip()},
+    )
+    clear_cookie(console, response, request, UNSAVED_COOKIE)
+    return response
 
 
 def _flash(request: Request, visit: Visit) -> dict[str, str] | None:
@@ -461,9 +501,11 @@ def render_case(
     revealed: dict[str, str] | None = None,
     flash: dict[str, str] | None = None,
     kept: dict[str, str] | None = None,
+    unsaved: dict[str, Any] | None = None,
 ) -> Response:
     """The case page of `warning` as it is now, with what went wrong or was shown, if anything
-    (a stale form, a refused step, a revealed identity). `error_field` is the id of the form
+    (a stale form, a refused step, a revealed identity, a step a time-out left unsaved:
+    `unsaved`, whether it is `kept` in its form or its `typed` note shown to copy). `error_field` is the id of the form
     field `form_error` is about: marked invalid and described by the message; `kept` is what
     the person typed into the refused form (`form`: its name, then its fields), given back.
 
@@ -542,6 +584,7 @@ def render_case(
         error_field=error_field,
         revealed=revealed,
         flash=flash,
+        unsaved=unsaved,
     )
 
 

@@ -1,11 +1,18 @@
-"""A revealed identity, held in memory for the one page that shows it.
+"""What the console holds in memory for one later page: a revealed identity, a case's step that
+a time-out left unsaved.
 
 A reveal is a form's POST; answering it with the identity would make the browser's Back and
 Reload send the reveal again (a second look counted against the hourly limit, and the
 browser's "confirm resubmission" prompt). The console answers with a redirect to the case page
 instead, and that page takes the identity from here, once: a reload shows the case without it.
-Nothing is written anywhere (no raw identifier at rest); an entry not taken within
-`TTL_S` seconds is dropped, and so is everything when the process ends.
+
+A step sent after the session timed out is not made; the person signs in again and returns to
+the case, whose form then gets back what they had typed (`UnsavedStep`), once, and only for
+them.
+
+Nothing is written anywhere (no raw identifier or note at rest, not in a log either); an entry
+not taken within its time to live is dropped, and so is everything when the process ends. Each
+replica holds its own: a page served by another replica finds nothing.
 """
 
 from __future__ import annotations
@@ -14,9 +21,13 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 TTL_S = 60.0
+UNSAVED_TTL_S = 1800.0
 MAX_HELD = 256
+
+Held = TypeVar("Held")
 
 
 @dataclass(frozen=True)
@@ -28,43 +39,56 @@ class Shown:
 
 
 @dataclass(frozen=True)
-class _Held:
-    session_key: str
+class UnsavedStep:
+    """A case form sent after the session timed out: its step and what was typed or chosen in
+    it (never a reveal's purpose: a reveal is asked for again, on purpose)."""
+
+    transition: str
+    note: str
+    department: str
+    outcome: str
+
+
+@dataclass(frozen=True)
+class _Entry(Generic[Held]):
+    owner: str
     warning_id: str
-    shown: Shown
+    value: Held
     until: float
 
 
-class ShownOnce:
-    """One-time tickets for revealed identities, each bound to a session and a case."""
+class HeldOnce(Generic[Held]):
+    """One-time tickets for values kept for a later page, each bound to an owner (a session,
+    or a person) and a case."""
 
     def __init__(self, ttl_s: float = TTL_S) -> None:
-        self._ttl_s = ttl_s
-        self._held: dict[str, _Held] = {}
+        self.ttl_s = ttl_s
+        self._held: dict[str, _Entry[Held]] = {}
         self._lock = threading.Lock()
 
-    def hold(self, session_key: str, warning_id: str, shown: Shown) -> str:
-        """Keep `shown` for the next page of this session and case; its ticket."""
+    def hold(self, owner: str, warning_id: str, value: Held) -> str:
+        """Keep `value` for the next page of this owner and case; its ticket."""
         ticket = secrets.token_urlsafe(16)
         now = time.monotonic()
         with self._lock:
             self._drop_expired(now)
             while len(self._held) >= MAX_HELD:  # the oldest first (dicts keep insertion order)
                 self._held.pop(next(iter(self._held)))
-            self._held[ticket] = _Held(session_key, warning_id, shown, now + self._ttl_s)
+            self._held[ticket] = _Entry(owner, warning_id, value, now + self.ttl_s)
         return ticket
 
-    def take(self, ticket: str, session_key: str, warning_id: str) -> Shown | None:
-        """The identity held under `ticket` for this session and case, removed as it is
-        taken; None when there is none (taken already, expired, or another's)."""
+    def take(self, ticket: str, owner: str, warning_id: str) -> Held | None:
+        """The value held under `ticket` for this owner and case, removed as it is taken; None
+        when there is none (taken already, expired, or another owner's or case's, which stays
+        for its own)."""
         now = time.monotonic()
         with self._lock:
             self._drop_expired(now)
             held = self._held.get(ticket)
-            if held is None or (held.session_key, held.warning_id) != (session_key, warning_id):
+            if held is None or (held.owner, held.warning_id) != (owner, warning_id):
                 return None
             del self._held[ticket]
-        return held.shown
+        return held.value
 
     def _drop_expired(self, now: float) -> None:
         for ticket in [t for t, held in self._held.items() if held.until <= now]:
