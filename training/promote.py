@@ -23,6 +23,12 @@ from training.train import Splits, TrainingData, build_from_raw, read_dataset, s
 COMPARED_METRICS = ("roc_auc", "pr_auc", "brier", "ece", "lift_recovered", "oracle_roc_auc")
 
 
+def signed(value: float, digits: int = 4) -> str:
+    """A change with its sign, `digits` decimals, never a negative zero: identical metrics
+    read +0.0000, not -0.0000 (rounded first, then -0.0 + 0.0 is +0.0)."""
+    return f"{round(value, digits) + 0.0:+.{digits}f}"
+
+
 @dataclass(frozen=True)
 class PromotionRule:
     """How much worse a challenger may be and still take over."""
@@ -45,7 +51,7 @@ class PromotionRule:
             return False, "challenger is worse: " + "; ".join(problems)
         return (
             True,
-            f"challenger not worse: AUC change {-auc_drop:+.4f}, ECE change {ece_rise:+.4f}",
+            f"challenger not worse: AUC change {signed(-auc_drop)}, ECE change {signed(ece_rise)}",
         )
 
 

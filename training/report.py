@@ -217,7 +217,7 @@ def _model_card(
     train_rows = run_info.train_rows if run_info.train_rows is not None else params.get("n_train")
     test_positive = float(test["label"].mean()) if len(test) else math.nan
     chinese = t.lang == "zh"
-    reason = run_info.promotion_reason or "–"
+    reason = t.promotion_reason(run_info.promotion_reason) if run_info.promotion_reason else "–"
     card = [
         ("card.task", t("card.task_value", title=task.title_zh, task=spec.task, slug=spec.slug)),
         ("card.unit", task.unit_zh if chinese else spec.unit),

@@ -12,6 +12,7 @@ The Chinese follows the usage of Chinese government data and analytics reports (
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -68,6 +69,16 @@ _EN: dict[str, str] = {
     "card.promotion_first": "first version of the task (champion from its training)",
     "card.promotion_rule": "promoted by the rule: {reason}",
     "card.promotion_forced": "FORCED past the promotion rule: {reason}",
+    # the promotion's reason (`training.promote`'s tag), rebuilt from its parts
+    "reason.not_worse": "challenger not worse: AUC change {auc}, ECE change {ece}",
+    "reason.worse": "challenger is worse: {problems}",
+    "reason.auc_lower": "AUC {amount} lower (limit {limit})",
+    "reason.ece_higher": "ECE {amount} higher (limit {limit})",
+    "reason.problems_separator": "; ",
+    "reason.undefined": "AUC or ECE undefined on the test slice",
+    "reason.no_champion": "no champion yet",
+    "reason.first": "first version of {task}",
+    "reason.champion_unusable": "the champion could not be evaluated ({detail})",
     "list.separator": ", ",
     "card.catalog_value": "{version}, {n} features",
     "card.calibration_rows": "{n} held-out rows (validation slice plus purge-gap rows of "
@@ -278,6 +289,15 @@ _ZH: dict[str, str] = {
     "card.promotion_first": "该任务的首个版本（训练后即为在用模型版本）",
     "card.promotion_rule": "按晋升规则晋升：{reason}",
     "card.promotion_forced": "强制晋升（未通过晋升规则）：{reason}",
+    "reason.not_worse": "挑战者不劣于在用模型版本：AUC 变化 {auc}，ECE 变化 {ece}",
+    "reason.worse": "挑战者劣于在用模型版本：{problems}",
+    "reason.auc_lower": "AUC 下降 {amount}（允许至多 {limit}）",
+    "reason.ece_higher": "ECE 上升 {amount}（允许至多 {limit}）",
+    "reason.problems_separator": "；",
+    "reason.undefined": "测试集上 AUC 或 ECE 无法计算",
+    "reason.no_champion": "此前尚无在用模型版本",
+    "reason.first": "{task} 的首个版本",
+    "reason.champion_unusable": "原在用模型版本无法评估（{detail}）",
     "list.separator": "、",
     "card.catalog_value": "{version}，共 {n} 个特征",
     "card.calibration_rows": "{n} 条留出样本（验证集，以及在隔离期内、且无训练样本的实体的样本）",
@@ -508,6 +528,22 @@ _SEX_WORDS: Mapping[str, tuple[str, str]] = {"f": ("female", "女"), "m": ("male
 
 _CATALOGUES: dict[str, dict[str, str]] = {"en": _EN, "zh": _ZH}
 
+#: The forms of a promotion's reason, as `training.promote.PromotionRule.judge` and
+#: `training.promote._judge` write them (`tests/training/test_promotion_reason_words.py`
+#: holds the two alike).
+_NUMBER = r"[-+]?\d+(?:\.\d+)?"
+_NOT_WORSE = re.compile(
+    rf"challenger not worse: AUC change (?P<auc>{_NUMBER}), ECE change (?P<ece>{_NUMBER})"
+)
+_WORSE = re.compile(r"challenger is worse: (?P<problems>.+)")
+_PROBLEM = re.compile(
+    rf"(?P<metric>AUC|ECE) (?P<amount>{_NUMBER}) (?:lower|higher) \(limit (?P<limit>{_NUMBER})\)"
+)
+_UNUSABLE = re.compile(r"champion cannot be evaluated: (?P<detail>.+?); nothing serves it.*")
+_FIRST = re.compile(r"first version of (?P<task>[a-z-]+)")
+_UNDEFINED = "AUC or ECE undefined on the test slice"
+_NO_CHAMPION = "no champion yet"
+
 
 @dataclass(frozen=True)
 class Words:
@@ -540,6 +576,46 @@ class Words:
         return "、".join(
             f"{ALIAS_WORDS[code][1]}（{code}）" if code in ALIAS_WORDS else code for code in codes
         )
+
+    def promotion_reason(self, reason: str) -> str:
+        """A promotion's reason (the version's `riskloop.promotion_reason` tag, in the forms
+        `training.promote` writes, old tags too) in this language, rebuilt from its parts with
+        signed changes never reading -0.0000; the `forced: ` prefix is left to the card's own
+        words. A reason of another form is shown as it is."""
+        from training.promote import signed
+
+        text = reason.strip().removeprefix("forced: ")
+        found = _NOT_WORSE.fullmatch(text)
+        if found:
+            return self(
+                "reason.not_worse",
+                auc=signed(float(found["auc"])),
+                ece=signed(float(found["ece"])),
+            )
+        found = _WORSE.fullmatch(text)
+        if found:
+            parts = [_PROBLEM.fullmatch(part) for part in found["problems"].split("; ")]
+            if all(parts):
+                problems = [
+                    self(
+                        "reason.auc_lower" if part["metric"] == "AUC" else "reason.ece_higher",
+                        amount=part["amount"],
+                        limit=part["limit"],
+                    )
+                    for part in parts
+                    if part is not None
+                ]
+                return self(
+                    "reason.worse", problems=self("reason.problems_separator").join(problems)
+                )
+        found = _UNUSABLE.fullmatch(text)
+        if found:
+            return self("reason.champion_unusable", detail=found["detail"])
+        found = _FIRST.fullmatch(text)
+        if found:
+            return self("reason.first", task=found["task"])
+        fixed = {_UNDEFINED: "reason.undefined", _NO_CHAMPION: "reason.no_champion"}
+        return self(fixed[text]) if text in fixed else reason
 
     def unit(self, unit: str) -> str:
         """A catalog unit as a chart's axis names it."""
