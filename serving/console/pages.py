@@ -275,14 +275,17 @@ def _queue_page(
     warnings (`filters`, `page`, `rows`, `flash`)."""
     t = visit.t
     handled = set(visible_tasks(console, visit, scope))
+    # a department holding a case this person sees: any that works a task they see in full
+    # (everything, or their scope's tasks), and their own; any other choice is always empty
+    seen_in_full = handled if scope.everything else set(scope.tasks)
     departments = sorted(
-        code
-        for code, row in console.departments().items()
-        if handled & set(row.get("tasks") or ()) and code not in AUDIT_ONLY_DEPARTMENTS
-    )  # no case is ever dispatched to a department that only audits: it would always be empty
-    if not scope.everything and not scope.tasks:
-        # an officer sees only their department's cases: any other choice is always empty
-        departments = sorted(scope.departments)
+        {
+            code
+            for code, row in console.departments().items()
+            if seen_in_full & set(row.get("tasks") or ()) and code not in AUDIT_ONLY_DEPARTMENTS
+        }  # no case is ever dispatched to a department that only audits
+        | {code for code in scope.departments if code}
+    )
     return console.render(
         "console/queue.html",
         visit.lang,
