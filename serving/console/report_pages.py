@@ -3,7 +3,8 @@ the console (same sign-in), each under the policy's `models_read`.
 
 A report is listed once, under its English file's name (`wage-arrears-v1.html`), whichever of
 its editions exist; opening it shows the edition in the visitor's language (the Chinese one is
-`wage-arrears-v1.zh.html`), or the other one with a note saying only that one exists.
+`wage-arrears-v1.zh.html`), or the other one with a note saying only that one exists; a
+Chinese file opened by its name in English says it is the Chinese edition and links the English.
 """
 
 from __future__ import annotations
@@ -83,7 +84,14 @@ def report(console: Console, request: Request, visit: Visit, _form: FormData | N
     # edition; a missing edition, the one there is, with a note saying so
     wanted = visit.lang if requested == name else asked
     lang = wanted if wanted in editions else sorted(editions)[0]
-    only = None if lang == visit.lang else visit.t(f"reports.only_{lang}")
+    edition_note = None
+    own_edition = None  # the visitor's language's edition, when another one is shown
+    if lang != visit.lang:
+        if visit.lang in editions:  # the other edition asked for by its name: say which it is
+            edition_note = visit.t(f"reports.edition_{lang}")
+            own_edition = name  # the report's own name opens the visitor's language
+        else:
+            edition_note = visit.t(f"reports.only_{lang}")
     return console.render(
         "console/report.html",
         visit.lang,
@@ -92,7 +100,8 @@ def report(console: Console, request: Request, visit: Visit, _form: FormData | N
         section="reports",
         name=editions[lang],
         report_lang=lang,
-        only_note=only,
+        edition_note=edition_note,
+        own_edition=own_edition,
         title=_report_title(name, visit),
     )
 
