@@ -15,6 +15,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from models.departments import department_code
 from serving.console import case as case_view
 from serving.console.app import (
     FIELD_LIMITS,
@@ -121,7 +122,10 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
         if not version_text.isdigit():  # missing, or not a number (a hand-made post)
             problem = "error.bad_version" if version_text else "error.no_version"
             return error_page(console, request, visit, 400, t(problem))
-        if int(warning.get("version", 0)) != int(version_text):  # drawn before someone's step
+        current = int(warning.get("version", 0))
+        if int(version_text) > current:  # a version this case never had: not a lost update
+            return _unknown_version(console, request, visit, warning, form, note_typed)
+        if current != int(version_text):  # drawn before someone's step
             return _stale(console, request, visit, warning, typed=note_typed)
         decision = decide(visit.actor, "feedback", warning=warning, transition=transition)
     if not decision or transition not in allowed_transitions(visit.actor, warning):
@@ -173,7 +177,21 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
         return error_page(console, request, visit, 400, t("error.no_department"))
     if offered.departments and department not in {code for code, _ in offered.departments}:
         # one that does not handle the task would put the case in the queue of officers who
-        # cannot work it; the department holding it cannot be re-routed to
+        # cannot work it; the department holding it cannot be re-routed to, and is named
+        holder = department_code(str(warning.get("department") or ""))
+        if holder is not None and holder == department_code(str(department)):
+            # the case page again, the note kept, to choose another department
+            return render_case(
+                console,
+                request,
+                visit,
+                warning,
+                status=400,
+                form_error=t(
+                    "error.same_department", department=console.department_name(holder, visit.lang)
+                ),
+                kept=kept,
+            )
         return error_page(console, request, visit, 400, t("error.bad_department"))
     try:
         if transition == "send_back":
@@ -210,6 +228,34 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
         # sent back (or re-routed) out of this person's sight: back to their queue
         return redirect(f"{PREFIX}/queue?done={transition}")
     return redirect(f"{PREFIX}/cases/{warning['id']}?done={transition}")
+
+
+def _unknown_version(
+    console: Console,
+    request: Request,
+    visit: Visit,
+    warning: dict[str, Any],
+    form: FormData,
+    typed: str,
+) -> Response:
+    """A form carrying a version the case never had (a page of another store, or a hand-edited
+    form): nobody changed the case meanwhile, so the lost-update message would mislead; the
+    case as it is now, saying the form is out of date, with the note back in its form."""
+    transition = form.get("transition")
+    kept = {"form": transition if isinstance(transition, str) else "", "note": typed}
+    for choice in ("department", "outcome"):
+        value = form.get(choice)
+        if isinstance(value, str):
+            kept[choice] = value
+    return render_case(
+        console,
+        request,
+        visit,
+        warning,
+        status=409,
+        form_error=visit.t("error.unknown_version"),
+        kept=kept,
+    )
 
 
 def other_sign_in(console: Console, request: Request, visit: Visit, form: FormData) -> Response:
