@@ -9,11 +9,14 @@ would read an unknown category or an unparseable number as missing and score a d
 it never changes the frame.
 
 Missing values stay allowed (a department reporting part of a unit is normal), and columns the
-catalog does not know are not looked at.
+catalog does not know are not looked at. `as_of_breach` checks the date a row describes, which
+a scored population carries (the API takes dates as dates or `YYYY-MM-DD` text).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -144,6 +147,38 @@ def _entity_id_breach(frame: pd.DataFrame) -> RuleBreach | None:
             as_text.str.fullmatch(ENTITY_ID_PATTERN) & (as_text.str.len() <= ENTITY_ID_MAX_CHARS)
         ).to_numpy(dtype=bool)
     return _breach("entity_id", _ENTITY_ID_RULE, ~valid)
+
+
+def as_of_breach(frame: pd.DataFrame) -> RuleBreach | None:
+    """`as_of`, the date a row's features describe, as the API takes a date (`serving.schemas`'
+    dates): a date or datetime value, or ISO text `YYYY-MM-DD` naming a real day; never
+    missing. A column that is absent is reported too."""
+    if "as_of" not in frame.columns:
+        return RuleBreach(
+            "as_of", "is missing (the date each row's features describe)", len(frame), ()
+        )
+    column = frame["as_of"]
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        return _breach("as_of", _AS_OF_RULE, column.isna().to_numpy(dtype=bool), column)
+    values = column.astype("object")
+    return _breach("as_of", _AS_OF_RULE, ~values.map(_is_date).to_numpy(dtype=bool), values)
+
+
+_AS_OF_RULE = "must be a date (a date column, or text YYYY-MM-DD), never missing"
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+
+
+def _is_date(value: object) -> bool:
+    """A date, a datetime (not NaT) or ISO date text that names a real calendar day."""
+    if isinstance(value, pd.Timestamp | dt.date | np.datetime64):
+        return not pd.isna(value)
+    if isinstance(value, str) and re.fullmatch(_ISO_DATE, value):
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            return False
+        return True
+    return False
 
 
 def _category_breach(feature: FeatureDef, column: pd.Series) -> RuleBreach | None:

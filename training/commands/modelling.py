@@ -439,22 +439,21 @@ def _score_columns(top_k: int) -> list[str]:
     return ["entity_id", "as_of", "score", "risk_level", *reasons, "actions", *MODEL_COLUMNS]
 
 
-def _output_frame(
-    rows: list[dict[str, object]], top_k: int, as_of_dtype: object | None
-) -> pd.DataFrame:
+def _output_frame(rows: list[dict[str, object]], top_k: int, as_of_dtype: object) -> pd.DataFrame:
     """The scored rows typed the same with rows or without: untyped empty columns would reach
     a parquet file as nulls, and `as_of` keeps the input's type."""
     import pandas as pd
 
     columns = _score_columns(top_k)
     types: dict[str, object] = {name: "str" for name in columns}
-    types |= {"score": "float64", "model_version": "int64", "as_of": as_of_dtype or "object"}
+    types |= {"score": "float64", "model_version": "int64", "as_of": as_of_dtype}
     return pd.DataFrame(rows, columns=columns).astype(types)  # type: ignore[arg-type]
 
 
 def _read_scoring_input(task: str, input_path: Path) -> pd.DataFrame:
     """The input frame, refused (`UserError`, nothing written) when a row breaks a rule the
-    API holds: the catalog's categories and ranges, numbers as numbers, a valid entity id."""
+    API holds: the catalog's categories and ranges, numbers as numbers, a valid entity id;
+    or when the file names a column twice (`as_of` is checked apart: `_check_as_of`)."""
     import pandas as pd
 
     from features.catalog import features
@@ -464,6 +463,7 @@ def _read_scoring_input(task: str, input_path: Path) -> pd.DataFrame:
         raise UserError(f"input file {input_path} is a folder, not a .parquet file")
     if not input_path.is_file():
         raise UserError(f"input file {input_path} does not exist")
+    _refuse_duplicate_columns(input_path)
     try:
         frame = pd.read_parquet(input_path)
     except (OSError, ValueError) as exc:
@@ -483,6 +483,49 @@ def _read_scoring_input(task: str, input_path: Path) -> pd.DataFrame:
     return frame
 
 
+def _check_as_of(input_path: Path, frame: pd.DataFrame) -> None:
+    """Refuse rows whose `as_of` is missing or not a date (or an input without the column),
+    as `_read_scoring_input` refuses feature values; after the model is found, so that a
+    registry or model problem is said first, as for an input of ids only."""
+    from features.frame_checks import as_of_breach
+
+    breach = as_of_breach(frame)
+    if breach is not None:
+        raise UserError(f"{input_path}: {breach.describe(len(frame))}; nothing scored or written")
+
+
+def _refuse_duplicate_columns(input_path: Path) -> None:
+    """Refuse a Parquet file naming a column twice, in one line naming it: pandas cannot tell
+    which to read and pyarrow's refusal dumps the whole schema. A file that is not Parquet is
+    left to the reading that follows (which says so)."""
+    from collections import Counter
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(input_path).names
+    except (OSError, pa.ArrowException):
+        return
+    twice = sorted(name for name, count in Counter(names).items() if count > 1)
+    if twice:
+        raise UserError(
+            f"{input_path} names column(s) more than once: {', '.join(twice)}; keep one of "
+            "each; nothing scored or written"
+        )
+
+
+def _refuse_overwriting_input(input_path: Path, output: Path) -> None:
+    """Refuse an --output that is the --input file: the scores replaced the rows they scored."""
+    if output.resolve() == input_path.resolve() or (
+        output.exists() and input_path.exists() and output.samefile(input_path)
+    ):
+        raise UserError(
+            f"--output {output} is the --input file; give another path (the input is never "
+            "overwritten)"
+        )
+
+
 def score(
     task: TaskOption,
     input_path: Annotated[Path, typer.Option("--input", help="Dataset or scoring-set parquet.")],
@@ -499,8 +542,11 @@ def score(
     The input is checked against the feature catalog as the API checks a record: an unknown
     category, a number outside the catalog's range, a fraction in a count, a number stored as
     text or a missing or malformed entity_id is refused in one line naming the column, the
-    rule and the offending rows (by position, counted from 0), and nothing is written. Missing
-    feature values are scored as missing; columns the catalog does not know are ignored.
+    rule and the offending rows (by position, counted from 0), and nothing is written. So is
+    a row whose as_of (the date its features describe, copied to the output) is missing or not
+    a date (a date column, or text YYYY-MM-DD), an input without as_of, one naming a column
+    twice, and an --output that is the --input file. Missing feature values are scored as
+    missing; columns the catalog does not know are ignored.
 
     Every output row also names the model that scored it: model_name, model_version (the
     registered version) and model_alias (the alias it was loaded by). An empty input writes
@@ -519,6 +565,7 @@ def score(
             raise UserError(f"unknown language {lang!r}; expected en or zh")
         if output.suffix not in (".parquet", ".csv"):
             raise UserError(f"output {output} must end in .parquet or .csv")
+        _refuse_overwriting_input(input_path, output)
         check_output_file(output, "output", "a .parquet or .csv file path")
         frame = _read_scoring_input(spec.task, input_path)
         tracking.check_registry()
@@ -531,6 +578,7 @@ def score(
             "model_version": info.version,
             "model_alias": alias,
         }
+        _check_as_of(input_path, frame)
         try:  # the model's own column check, also for an input without rows
             feature_columns(model.spec, frame.iloc[:0])
         except FeatureMismatchError as exc:
@@ -541,8 +589,7 @@ def score(
             for start in range(0, len(frame), batch_size):
                 batch = frame.iloc[start : start + batch_size]
                 records = score_frame(model, batch, top_k=top_k, lang=lang)  # type: ignore[arg-type]
-                as_of = batch["as_of"].tolist() if "as_of" in batch else [None] * len(batch)
-                for record, when in zip(records, as_of, strict=True):
+                for record, when in zip(records, batch["as_of"].tolist(), strict=True):
                     row: dict[str, object] = {
                         "entity_id": record.entity_id,
                         "as_of": when,
@@ -558,7 +605,7 @@ def score(
                     )
                     rows.append(row | model_values)
                 progress.update(bar, advance=len(batch))
-        result = _output_frame(rows, top_k, frame["as_of"].dtype if "as_of" in frame else None)
+        result = _output_frame(rows, top_k, frame["as_of"].dtype)
         try:
             if output.suffix == ".csv":
                 result.to_csv(output, index=False)

@@ -1,0 +1,109 @@
+"""`riskloop score` refuses in one line, writing nothing: an --output that is the --input, an
+as_of that is missing or not a date (as the API takes dates), and a column named twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from models.risk_model import RiskModel
+from training.cli import app
+from training.train import Splits, TrainingData
+
+TASK = "dispute-escalation"
+
+
+@pytest.fixture()
+def champion(isolated_env: Path, fast_models: dict[str, tuple[RiskModel, Splits]]) -> Path:
+    """The fast dispute-escalation model as version 1, `champion`, in the test's own store."""
+    import mlflow
+
+    from training.tracking import configure_tracking, log_and_register
+
+    model, splits = fast_models[TASK]
+    configure_tracking()
+    try:
+        with mlflow.start_run():
+            log_and_register(model, splits.test.head(5))
+    finally:
+        mlflow.set_tracking_uri("")
+        mlflow.set_registry_uri("")
+    return isolated_env
+
+
+@pytest.fixture()
+def rows(city_data: dict[str, TrainingData]) -> pd.DataFrame:
+    return city_data[TASK].frame.head(20).reset_index(drop=True)
+
+
+def _refused(source: Path, output: Path) -> str:
+    args = ["score", "--task", TASK, "--input", str(source), "--output", str(output)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, (result.output, result.exception)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def test_the_output_may_not_be_the_input(champion: Path, rows: pd.DataFrame) -> None:
+    source = champion / "rows.parquet"
+    rows.to_parquet(source)
+    before = source.read_bytes()
+    for same in (source, champion / "." / "rows.parquet"):
+        assert "is the --input file" in _refused(source, same)
+    assert source.read_bytes() == before
+
+
+AS_OF_CASES = {
+    "text that is no date": (
+        lambda f: f.assign(as_of=["garbage", *f["as_of"].dt.strftime("%Y-%m-%d")[1:]]),
+        "row 0: 'garbage'",
+    ),
+    "a day that does not exist": (
+        lambda f: f.assign(as_of=[*f["as_of"].dt.strftime("%Y-%m-%d")[:-1], "2025-02-30"]),
+        "row 19: '2025-02-30'",
+    ),
+    "every date missing": (lambda f: f.assign(as_of=pd.NaT), "20 of 20 row(s)"),
+    "no as_of column": (lambda f: f.drop(columns="as_of"), "column as_of is missing"),
+}
+
+
+@pytest.mark.parametrize("case", list(AS_OF_CASES))
+def test_as_of_must_be_a_date(champion: Path, rows: pd.DataFrame, case: str) -> None:
+    change, expected = AS_OF_CASES[case]
+    source = champion / "rows.parquet"
+    change(rows).to_parquet(source)
+    output = champion / "scored.parquet"
+
+    line = _refused(source, output)
+
+    assert "as_of" in line and expected in line, line
+    assert not output.exists()
+
+
+def test_iso_date_text_is_a_date(champion: Path, rows: pd.DataFrame) -> None:
+    source = champion / "rows.parquet"
+    rows.assign(as_of=rows["as_of"].dt.strftime("%Y-%m-%d")).to_parquet(source)
+    output = champion / "scored.parquet"
+    args = ["score", "--task", TASK, "--input", str(source), "--output", str(output)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (
+        pd.read_parquet(output)["as_of"].tolist() == rows["as_of"].dt.strftime("%Y-%m-%d").tolist()
+    )
+
+
+def test_a_column_named_twice_is_named(champion: Path, rows: pd.DataFrame) -> None:
+    table = pa.Table.from_pandas(rows, preserve_index=False)
+    twice = table.append_column("dispute_type", table.column("dispute_type"))
+    source = champion / "twice.parquet"
+    pq.write_table(twice, source)
+
+    line = _refused(source, champion / "scored.parquet")
+
+    assert "names column(s) more than once: dispute_type" in line, line
