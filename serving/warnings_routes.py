@@ -176,7 +176,19 @@ def list_models(service: Service) -> schemas.ModelsResponse:
     "/admin/reload",
     action="reload",
     response_model=schemas.ReloadResponse,
-    responses=_ERRORS,
+    responses={
+        **_ERRORS,
+        503: {
+            "model": schemas.ErrorResponse,
+            "description": "Another reload has run past `RISKLOOP_RELOAD_TIMEOUT_S` "
+            "(`Retry-After` set), or the warnings store does not answer",
+        },
+        504: {
+            "model": schemas.ErrorResponse,
+            "description": "The registry did not answer within `RISKLOOP_RELOAD_TIMEOUT_S`: "
+            "the reload goes on in the background and every outcome is audited",
+        },
+    },
     dependencies=[Depends(_json_if_any)],
 )
 def admin_reload(service: Service, request: Request) -> schemas.ReloadResponse:
