@@ -5,8 +5,8 @@ One `lightgbm.Dataset` is built and reused across trials (`feature_pre_filter` o
 the MLflow store by default, or a database URL shared by parallel workers).
 
 A study records what makes its trials comparable (`study_identity`: the task, the fingerprint
-of the training and validation slices, the round settings) as user attributes when it is
-created; a worker of another task, dataset or settings is refused (`StudyMismatchError`), and so
+of the training and validation slices, the round settings, the LightGBM seed) as user
+attributes when it is created; a worker of another task, dataset, settings or seed is refused (`StudyMismatchError`), and so
 is one that would extend a study whose best trial was already registered (its version is in
 `REGISTERED_VERSION_ATTR`): the better trials it ran would never be registered.
 """
@@ -34,6 +34,9 @@ REGISTERED_VERSION_ATTR = "riskloop.registered_version"
 TASK_ATTR = "riskloop.task"
 DATASET_ATTR = "riskloop.dataset_fingerprint"
 SETTINGS_ATTR = "riskloop.trial_settings"
+#: The LightGBM seed of the study's trials (`--seed`); a study made before riskloop recorded
+#: it has none and takes any worker, as it did.
+SEED_ATTR = "riskloop.lightgbm_seed"
 
 
 class StudyMismatchError(ValueError):
@@ -54,6 +57,7 @@ def study_identity(
             f"catalog {spec.catalog_version}, {len(spec.features)} features, "
             f"max rounds {base.num_boost_round}, early stopping {base.early_stopping_rounds}"
         ),
+        SEED_ATTR: str(base.seed),
     }
 
 
@@ -62,6 +66,11 @@ def _mismatch(name: str, key: str, recorded: object, wanted: str) -> str:
     advice = "give this search its own --study name"
     if key == TASK_ATTR:
         return f"study {name!r} was made for task {recorded}, not {wanted}; {advice}"
+    if key == SEED_ATTR:
+        return (
+            f"study {name!r} runs its trials with LightGBM seed {recorded}, not {wanted}: its "
+            f"trials would mix seeds; run this worker with --seed {recorded}, or {advice}"
+        )
     if key == DATASET_ATTR:
         return (
             f"study {name!r} was made on another dataset (fingerprint {recorded}, this one "
@@ -76,8 +85,9 @@ def bind_study(study: Any, identity: dict[str, str]) -> None:
     """Record `identity` on a new study, or check that an existing one was made for it.
 
     Raises:
-        StudyMismatchError: the study records another task, dataset or settings, or records
-            none but holds trials (made by an older riskloop).
+        StudyMismatchError: the study records another task, dataset, settings or LightGBM
+            seed, or records none but holds trials (made by an older riskloop). A study
+            recording no seed (made before it was recorded) takes any.
     """
     name = study.study_name
     if not any(key in study.user_attrs for key in identity):
@@ -90,6 +100,8 @@ def bind_study(study: Any, identity: dict[str, str]) -> None:
             study.set_user_attr(key, value)
     recorded = study.user_attrs  # read back: a worker starting at the same time may have won
     for key, wanted in identity.items():
+        if key == SEED_ATTR and key not in recorded:
+            continue  # made before the seed was recorded: its seed is unknown, as it was
         if recorded.get(key) != wanted:
             raise StudyMismatchError(_mismatch(name, key, recorded.get(key), wanted))
 
