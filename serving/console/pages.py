@@ -161,7 +161,9 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
         return response
     if next_page == f"{PREFIX}/queue" and not decide(actor_for(user), "warning_list"):
         next_page = f"{PREFIX}/reports"  # the default page would only refuse an administrator
-    session_token, _session = console.sessions.start(user.name)
+    session_token, _session = console.sessions.start(
+        user.name, replacing=request.cookies.get(COOKIE)
+    )
     response = redirect(next_page)
     set_cookie(console, response, request, COOKIE, session_token)
     clear_cookie(console, response, request, PRE_COOKIE)

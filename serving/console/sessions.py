@@ -1,7 +1,8 @@
 """Server-side console sessions: sign-in tokens, CSRF tokens, idle and absolute time-outs.
 
 The browser holds only a random token (`riskloop_console` cookie, HttpOnly, SameSite=Strict,
-Secure over HTTPS); the `console_sessions` row keyed by its SHA-256 says who signed in, when,
+Secure over HTTPS and wherever RISKLOOP_PUBLIC_URL is https:// or RISKLOOP_ENV=production:
+`serving.console.app.served_over_https`); the `console_sessions` row keyed by its SHA-256 says who signed in, when,
 when they were last seen and which CSRF token their forms carry. Ending a session (sign-out,
 time-out, a disabled account) is a row update, so a copied cookie dies with it: the
 revocation Starlette's signed-cookie sessions cannot give. A sign-in in a browser that still

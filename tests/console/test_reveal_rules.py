@@ -45,10 +45,10 @@ def test_a_purpose_without_words_is_refused_and_a_short_chinese_one_taken(
         viewer.page.wait_for_load_state()
         message = viewer.page.locator("#form-error").inner_text()
         if lang == "zh":
-            assert "至少 5 个汉字" in message and "不能只有标点、数字或同一个字重复" in message
+            assert "至少 5 个汉字" in message and "至少含 4 个不同的字或字母" in message
         else:
             assert "a Chinese character counting as two" in message
-            assert "not only punctuation, digits or one character repeated" in message
+            assert "at least four different letters or Chinese characters" in message
         field = viewer.page.locator("#reveal-purpose")
         assert field.get_attribute("aria-invalid") == "true"
         assert field.input_value() == "----------"  # given back to correct
