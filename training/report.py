@@ -98,6 +98,9 @@ class RunInfo:
         promotion / promotion_reason: how the version became champion (the version's
             `riskloop.promotion` tag: first, rule or forced) and why; "" for a version that
             never was champion.
+        run_has_oracle: the training run recorded oracle figures (it had the truth); False
+            for one trained without (`--dataset` without `--truth`), whose `riskloop models`
+            line shows no lift while this report may compute it from the city's truth.
     """
 
     name: str = ""
@@ -114,6 +117,7 @@ class RunInfo:
     feedback_used: bool = False
     promotion: str = ""
     promotion_reason: str = ""
+    run_has_oracle: bool = True
 
 
 # ---------------------------------------------------------------- scoring and charts
@@ -376,16 +380,19 @@ def _performance(
     scored: _Scored,
     true_prob: np.ndarray | None,
     edition: _Edition,
+    run_has_oracle: bool = True,
 ) -> dict[str, Any]:
-    """Charts, headline metrics beside the oracle's, and the capacity table."""
+    """Charts, headline metrics beside the oracle's, and the capacity table; a note when the
+    oracle figures are the report's own, the training run having recorded none."""
     label = test["label"].to_numpy(dtype="float64")
     metrics = evaluate_scores(label, scored.arrays, true_prob)
     has_oracle = "oracle_roc_auc" in metrics
+    t = edition.page
+    oracle_note = t("perf.oracle_not_in_run") if has_oracle and not run_has_oracle else ""
 
     def oracle(key: str) -> object:
         return metrics.get(f"oracle_{key}", math.nan)
 
-    t = edition.page
     metric_rows = [
         [t("metric.roc_auc"), metrics["roc_auc"], oracle("roc_auc")],
         [t("metric.pr_auc"), metrics["pr_auc"], oracle("pr_auc")],
@@ -400,6 +407,7 @@ def _performance(
         "rows": len(test),
         "positives": int(label.sum()),
         "has_oracle": has_oracle,
+        "oracle_note": oracle_note,
         "charts": _performance_charts(
             edition, label, scored.arrays.scores, true_prob if has_oracle else None
         ),
@@ -639,7 +647,9 @@ def build_reports(
             language_note=plot_language("zh").note,
             section_ids=SECTION_IDS,
             card=_model_card(model, test, run_info, truth, edition.page),
-            performance=_performance(model, test, scored, true_prob, edition),
+            performance=_performance(
+                model, test, scored, true_prob, edition, run_info.run_has_oracle
+            ),
             explanations=_global_explanations(model, test, scored, roles, edition),
             fairness=fairness,
             fidelity=named_fidelity(

@@ -379,6 +379,7 @@ def _print_versions(client: MlflowClient) -> None:
         f"{'task':20s} {'version':>7s}  {'aliases':22s} {'promotion':9s} {'created (UTC)':16s} "
         f"{'AUC':>7s} {'ECE':>7s} {'lift':>7s}"
     )
+    no_truth = 0  # versions with test metrics but no lift: trained without the truth
     for task in TASK_NAMES:
         name = get_spec(task).registered_model_name
         try:
@@ -394,12 +395,19 @@ def _print_versions(client: MlflowClient) -> None:
         versions = client.search_model_versions(f"name = '{name}'")
         for version in sorted(versions, key=lambda v: int(v.version), reverse=True):
             metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
+            no_truth += "roc_auc" in metrics and "lift_recovered" not in metrics
             typer.echo(
                 f"{task:20s} {version.version!s:>7s}  "
                 f"{', '.join(sorted(by_version.get(int(version.version), []))):22s} "
                 f"{_promotion(version.tags):9s} {_utc(version.creation_timestamp):16s} {_fmt(metrics.get('roc_auc')):>7s} "
                 f"{_fmt(metrics.get('ece')):>7s} {_fmt(metrics.get('lift_recovered')):>7s}"
             )
+    if no_truth:
+        typer.echo(
+            "lift -: the training run recorded no oracle figures (trained without ground "
+            "truth: --dataset without --truth); `riskloop report` measures them when the city "
+            "folder holds truth/, and says so"
+        )
     typer.echo(f"tracking store: {hide_password(get_settings().mlflow_uri)}")
 
 

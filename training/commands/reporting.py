@@ -196,6 +196,7 @@ def _load_model(spec: TaskSpec, version: int | None, alias: str) -> tuple[RiskMo
     params: dict[str, str] = {}
     trained_at = commit = ""
     feedback_used = False
+    run_has_oracle = True
     if model_version.run_id:
         run = client.get_run(model_version.run_id)
         params = dict(run.data.params)
@@ -204,6 +205,7 @@ def _load_model(spec: TaskSpec, version: int | None, alias: str) -> tuple[RiskMo
         )
         commit = run.data.tags.get("mlflow.source.git.commit", "")
         feedback_used = run.data.tags.get("riskloop.feedback_used") == "true"
+        run_has_oracle = "oracle_roc_auc" in run.data.metrics
     aliases = ", ".join(getattr(model_version, "aliases", []) or [])
     return model, RunInfo(
         name=name,
@@ -216,6 +218,7 @@ def _load_model(spec: TaskSpec, version: int | None, alias: str) -> tuple[RiskMo
         feedback_used=feedback_used,
         promotion=str((model_version.tags or {}).get(PROMOTION_TAG, "")),
         promotion_reason=str((model_version.tags or {}).get(PROMOTION_REASON_TAG, "")),
+        run_has_oracle=run_has_oracle,
     )
 
 
