@@ -3,8 +3,9 @@
 For each profile (realistic, then clean) and seed, a default-size city is generated (or taken
 from `RISKLOOP_BENCH_QUALITY_DIR/<profile>-<seed>` when present) and, per task:
 
-- the champion recipe (`fit_model` with the spec's parameters on the purged time split; the
-  hyper-parameters, early stopping and calibration are chosen on the validation slice only)
+- the champion recipe (`fit_model` with the spec's parameters as `recipe_params` fits them to
+  the training slice, on the purged time split; the hyper-parameters, early stopping and
+  calibration are chosen on the validation slice only)
   is scored on the test slice: AUC, the oracle's AUC (`true_prob`) on the same rows,
   `lift_recovered = (AUC - 0.5) / (oracle AUC - 0.5)`, ECE and the oracle's own ECE (its
   sampling-noise floor);
@@ -87,12 +88,12 @@ def champion(city: Path, task: str) -> dict[str, Any]:
     from models.spec import get_spec
     from training.evaluate import attach_truth, expected_calibration_error
     from training.report_metrics import FeatureRoles, fidelity
-    from training.train import build_from_raw, fit_model, split_dataset
+    from training.train import build_from_raw, fit_model, recipe_params, split_dataset
 
     spec = get_spec(task)
     data = build_from_raw(spec, city)
     splits = split_dataset(spec, data.frame)
-    model = fit_model(spec, splits, spec.params)
+    model = fit_model(spec, splits, recipe_params(spec.params, splits.train))
     test = splits.test
     label = test["label"].to_numpy()
     true_prob = attach_truth(test, data.truth)

@@ -59,6 +59,7 @@ class LightGBMParams:
     bagging_freq: int = 1
     num_boost_round: int = 400
     early_stopping_rounds: int = 40
+    extra_trees: bool = False  # random split thresholds (training.train.recipe_params)
     num_threads: int = 1
     seed: int = 7
 
@@ -75,6 +76,7 @@ class LightGBMParams:
             "feature_fraction": self.feature_fraction,
             "bagging_fraction": self.bagging_fraction,
             "bagging_freq": self.bagging_freq,
+            "extra_trees": self.extra_trees,
             "monotone_constraints": list(monotone_constraints),
             "monotone_constraints_method": "intermediate",
             "num_threads": self.num_threads,
