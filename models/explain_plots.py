@@ -384,6 +384,46 @@ def _waterfall_png(
     return draw_png(language, 8.5, height, paint)
 
 
+#: The widest a feature's tick label runs on one line, in display columns (a CJK character
+#: counts two): longer labels wrap, so the bars keep most of the chart's width.
+TICK_LABEL_COLUMNS = 52
+TICK_LABEL_CJK_COLUMNS = 40
+
+
+def _columns(text: str) -> int:
+    """Display width: two columns for a wide (CJK) character, one for the others."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def tick_label(label: str) -> str:
+    """A feature label wrapped for a chart's axis: `English / 中文` breaks at the slash first,
+    then a line still too wide at its spaces (`TICK_LABEL_COLUMNS`), or, Chinese without
+    spaces, by width (`TICK_LABEL_CJK_COLUMNS`)."""
+    parts = label.split(" / ") if _columns(label) > TICK_LABEL_COLUMNS else [label]
+    lines: list[str] = []
+    for part in parts:
+        if " " in part:
+            lines.extend(textwrap.wrap(part, width=TICK_LABEL_COLUMNS) or [part])
+            continue
+        line = ""
+        for char in part:
+            if line and _columns(line + char) > TICK_LABEL_CJK_COLUMNS:
+                lines.append(line)
+                line = ""
+            line += char
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _label_rows_height(labels: Sequence[str], per_row: float) -> float:
+    """Inches for a column of tick labels (8 pt): rows are evenly spaced, so each gets the
+    room of the most wrapped one (at least `per_row`)."""
+    lines = max((label.count("\n") + 1 for label in labels), default=1)
+    return len(labels) * max(per_row, 0.14 * lines + 0.08)
+
+
 def importance_bar_png(
     labels: Sequence[str],
     values: Sequence[float],
@@ -405,11 +445,15 @@ def importance_bar_png(
     language = plot_language(lang)
     order = np.argsort(np.asarray(values, dtype=float))
     kinds = list(kinds) if kinds is not None else ["other"] * len(labels)
+    labels = [tick_label(label) for label in labels]
 
     def paint(fig: Figure) -> None:
         from matplotlib.patches import Patch
 
         ax = fig.add_subplot()
+        # room left of the labels: the layout measures CJK text a little short (a full line ran
+        # to the edge)
+        fig.get_layout_engine().set(w_pad=0.1)  # type: ignore[call-arg, union-attr]
         colours = [KIND_COLOURS.get(kinds[i], NEUTRAL_COLOUR) for i in order]
         ax.barh(np.arange(len(order)), [values[i] for i in order], color=colours)
         ax.set_yticks(np.arange(len(order)), labels=[labels[i] for i in order], fontsize=8)
@@ -428,7 +472,7 @@ def importance_bar_png(
                 loc="lower right",
             )
 
-    return draw_png(language, 9.0, 1.4 + 0.24 * len(labels), paint)
+    return draw_png(language, 9.0, 1.4 + _label_rows_height(labels, 0.24), paint)
 
 
 def _colour_scale(column: np.ndarray) -> np.ndarray:
@@ -471,6 +515,7 @@ def beeswarm_png(
     language = plot_language(lang)
     importance = np.abs(contributions).mean(axis=0)
     top = np.argsort(importance)[::-1][:max_features][::-1]
+    labels = [tick_label(label) for label in labels]
     rng = np.random.default_rng(seed)
     if len(contributions) > max_points:
         rows = np.sort(rng.choice(len(contributions), size=max_points, replace=False))
@@ -480,6 +525,9 @@ def beeswarm_png(
         from matplotlib import colormaps
 
         ax = fig.add_subplot()
+        # room left of the labels: the layout measures CJK text a little short (a full line ran
+        # to the edge)
+        fig.get_layout_engine().set(w_pad=0.1)  # type: ignore[call-arg, union-attr]
         cmap = colormaps["coolwarm"]
         for row, feature in enumerate(top):
             x = contributions[:, feature]
@@ -504,7 +552,7 @@ def beeswarm_png(
         mappable.ax.set_yticklabels([language.pick("low", "低"), language.pick("high", "高")])
         mappable.set_label(language.pick("feature value", "特征值"))
 
-    return draw_png(language, 9.0, 1.6 + 0.32 * len(top), paint)
+    return draw_png(language, 9.0, 1.6 + _label_rows_height([labels[i] for i in top], 0.32), paint)
 
 
 def _scalar_mappable(cmap):  # type: ignore[no-untyped-def]
@@ -543,8 +591,13 @@ def dependence_png(
         )
         ax.axhline(0.0, color=NEUTRAL_COLOUR, linewidth=1)
         if category_names:
+            # a few short names (否/是, yes/no) read level and full size; many or long ones slant
+            crowded = len(category_names) > 4 or max(map(_columns, category_names)) > 10
             ax.set_xticks(
-                np.arange(len(category_names)), labels=category_names, rotation=30, fontsize=8
+                np.arange(len(category_names)),
+                labels=category_names,
+                rotation=30 if crowded else 0,
+                fontsize=8 if crowded else 10,
             )
         ax.set_xlabel(language.pick("feature value", "特征值") + (f" ({unit})" if unit else ""))
         ax.set_ylabel(language.pick("SHAP value (log-odds)", "SHAP值（对数几率）"))
