@@ -104,6 +104,33 @@ def mlflow_store_errors(uri: str, store: str = "registry") -> Iterator[None]:
         ) from exc
 
 
+def unreachable_because(exc: BaseException, opening: bool = False) -> str | None:
+    """Why an MLflow call failed to reach its store, in a few words; None when `exc` is not
+    about reaching it (a missing model, a refused request: the caller's own business).
+
+    MLflow's REST client wraps a failed connection (refused, no route, DNS, retries spent) in
+    an `MlflowException` raised while handling the `requests` error. While `opening` the store,
+    an `OSError` is the store's too (a SQLite file whose folder cannot be made).
+    """
+    import re
+
+    import requests
+    from mlflow.exceptions import MlflowException
+
+    if opening and isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or type(exc).__name__}{where}"
+    if not isinstance(exc, MlflowException):
+        return None
+    cause = exc.__cause__ or exc.__context__
+    if not isinstance(cause, requests.exceptions.RequestException):
+        return None
+    if isinstance(cause, requests.exceptions.Timeout):
+        return "no answer in time"
+    found = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(cause))
+    return found.group(1).strip() if found else type(cause).__name__
+
+
 def load_registered_version(task: str, alias: str, uri: str) -> tuple[mlflow.MlflowClient, Any]:
     """A client on `uri` and the model version `alias` names for `task` (nothing downloaded).
 
@@ -123,6 +150,12 @@ def load_registered_version(task: str, alias: str, uri: str) -> tuple[mlflow.Mlf
         except UnsupportedModelRegistryStoreURIException:
             raise  # an MlflowException too, but the registry itself is unusable
         except MlflowException as exc:
+            why = unreachable_because(exc)
+            if why is not None:  # the registry is down, not the model missing
+                raise RegistryUnavailable(
+                    f"the MLflow registry at {hide_password(uri)} (RISKLOOP_MLFLOW_URI) is not "
+                    f"answering: {why}"
+                ) from exc
             raise RegistryError(
                 f"no {alias!r} model for task {spec.task} ({name}) in the MLflow registry at "
                 f"{hide_password(uri)}; "
@@ -173,6 +206,12 @@ def load_numbered(task: str, version: str, uri: str) -> RiskModel:
         try:
             found = client.get_model_version(spec.registered_model_name, str(version))
         except MlflowException as exc:
+            why = unreachable_because(exc)
+            if why is not None:
+                raise RegistryUnavailable(
+                    f"the MLflow registry at {hide_password(uri)} (RISKLOOP_MLFLOW_URI) is not "
+                    f"answering: {why}"
+                ) from exc
             raise RegistryError(
                 f"no version {version} of {spec.registered_model_name} in the MLflow registry "
                 f"at {hide_password(uri)}"

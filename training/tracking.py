@@ -51,33 +51,6 @@ def _without_registration_lines() -> Iterator[None]:
                 sys.stderr.write(line)
 
 
-def _unreachable_because(exc: BaseException, opening: bool) -> str | None:
-    """Why an MLflow call failed to reach its store, in a few words; None when `exc` is not
-    about reaching it (a missing model, a refused request: the caller's own business).
-
-    MLflow's REST client wraps a failed connection (refused, no route, DNS, retries spent) in
-    an `MlflowException` raised while handling the `requests` error. While `opening` the store,
-    an `OSError` is the store's too (a SQLite file whose folder cannot be made).
-    """
-    import re
-
-    import requests
-    from mlflow.exceptions import MlflowException
-
-    if opening and isinstance(exc, OSError):
-        where = f": {exc.filename}" if exc.filename else ""
-        return f"{exc.strerror or type(exc).__name__}{where}"
-    if not isinstance(exc, MlflowException):
-        return None
-    cause = exc.__cause__ or exc.__context__
-    if not isinstance(cause, requests.exceptions.RequestException):
-        return None
-    if isinstance(cause, requests.exceptions.Timeout):
-        return "no answer in time"
-    found = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(cause))
-    return found.group(1).strip() if found else type(cause).__name__
-
-
 @contextmanager
 def registry_errors(uri: str | None = None, *, opening: bool = False) -> Iterator[None]:
     """The MLflow store at `uri` (default: the settings') that cannot be opened or reached, as
@@ -88,7 +61,7 @@ def registry_errors(uri: str | None = None, *, opening: bool = False) -> Iterato
     `configure_tracking` and `tracking_client` open the store in it, and every command that
     reads the registry runs its body in it, so a store going away mid-command is one line too.
     """
-    from models.registry import RegistryUnavailable, mlflow_store_errors
+    from models.registry import RegistryUnavailable, mlflow_store_errors, unreachable_because
     from models.settings import hide_password
 
     where = uri or get_settings().mlflow_uri
@@ -98,7 +71,7 @@ def registry_errors(uri: str | None = None, *, opening: bool = False) -> Iterato
     except RegistryUnavailable as exc:
         raise UserError(str(exc)) from None
     except Exception as exc:
-        why = _unreachable_because(exc, opening)
+        why = unreachable_because(exc, opening)
         if why is None:
             raise
         verb = "open" if isinstance(exc, OSError) else "reach"
@@ -332,10 +305,12 @@ def alias_version(name: str, alias: str) -> int | None:
     """The version number holding `alias`, or None."""
     from mlflow.exceptions import MlflowException
 
+    from models.registry import unreachable_because
+
     try:
         return int(tracking_client().get_model_version_by_alias(name, alias).version)
     except MlflowException as exc:
-        if _unreachable_because(exc, opening=False) is not None:
+        if unreachable_because(exc) is not None:
             raise  # not "no such alias": the store (`registry_errors` says it in one line)
         return None
 

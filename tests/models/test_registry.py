@@ -68,3 +68,23 @@ def test_load_uses_the_given_registry_only(
     assert int(version) == registered.version
     assert int(trees) == model.booster_.num_trees()
     assert sorted(p.name for p in elsewhere.iterdir()) == []
+
+
+def test_a_registry_that_does_not_answer_is_not_called_a_missing_champion() -> None:
+    """A server down is `RegistryUnavailable` ("not answering"), not "no 'champion' model ...
+    train one": the service's reload and `screen` gave that advice when MLflow was down."""
+    import pytest
+
+    from models.registry import RegistryUnavailable, load_numbered, load_registered_version
+    from models.settings import apply_offline_defaults
+    from tests.processes import free_port
+
+    apply_offline_defaults()  # MLflow's bounded retries, as every riskloop process has them
+    uri = f"http://rl:s3cret@127.0.0.1:{free_port()}"  # nothing listens there
+    with pytest.raises(RegistryUnavailable) as raised:
+        load_registered_version("wage-arrears", "champion", uri)
+    message = str(raised.value)
+    assert "is not answering" in message and "train one" not in message
+    assert "s3cret" not in message and "rl:***@127.0.0.1" in message
+    with pytest.raises(RegistryUnavailable, match="is not answering"):
+        load_numbered("wage-arrears", "1", uri)

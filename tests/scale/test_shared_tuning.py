@@ -50,6 +50,9 @@ def test_two_workers_contribute_trials_and_one_registers(
     run = tracking.tracking_client().get_run(versions[0].run_id)
     assert run.data.tags["riskloop.optuna_study"] == STUDY
     assert run.data.tags["riskloop.optuna_best_trial"] == str(study.best_trial.number)
+    # the small city's slice has a few hundred positives: the workers start from the
+    # small-slice recipe, as `riskloop train` does (`training.train.recipe_params`)
+    assert run.data.params["extra_trees"] == "True"
     # a late worker, or a retry after both finished, cannot claim the training again
     assert not claim_training(shared_db_url, STUDY, "late-worker")
     late = subprocess.run(command, env=dict(os.environ), capture_output=True, text=True)

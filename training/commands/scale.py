@@ -331,17 +331,19 @@ def tune_command(
     """
     import optuna
 
+    from training import tracking
     from training.commands.modelling import check_study_name, quiet_libraries
-    from training.train import split_dataset
+    from training.train import recipe_params, split_dataset
 
     quiet_libraries()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    with user_errors():
+    with user_errors(), tracking.registry_errors():
         check_study_name(study)
         spec = _spec(task)
         data = _data(spec, raw, dataset)
         splits = split_dataset(spec, data.frame)
-        base = dataclasses.replace(spec.params, seed=seed)
+        # the task's defaults fitted to the slice's size, as `riskloop train` starts from them
+        base = recipe_params(dataclasses.replace(spec.params, seed=seed), splits.train)
         if max_rounds is not None:
             base = dataclasses.replace(base, num_boost_round=max_rounds)
         owner = worker_name()
