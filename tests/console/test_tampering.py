@@ -121,7 +121,6 @@ def test_a_queue_page_is_a_recorded_look_at_each_case_it_shows(
             "links => links.map(a => a.getAttribute('href'))"
         )
         shown[page] = [str(link).rsplit("/", 1)[-1] for link in links]
-        assert len(shown[page]) == 50, page
     assert not set(shown[1]) & set(shown[2])
     recorded = [
         json.loads(detail)
@@ -135,7 +134,11 @@ def test_a_queue_page_is_a_recorded_look_at_each_case_it_shows(
         "task=wage-arrears&sort=score",
     ]
     assert [row["warning_ids"] for row in recorded] == [shown[2], shown[1]]
-    assert all(row["view"] == "console_queue" and row["total"] > 100 for row in recorded)
+    # the small city's model warns on some 90-130 of the 1,000 employers scored: a full first
+    # page of 50 and the rest (up to 50) on the second
+    total = recorded[0]["total"]
+    assert all(row["view"] == "console_queue" and row["total"] == total for row in recorded)
+    assert total > 50 and len(shown[1]) == 50 and len(shown[2]) == min(50, total - 50)
     story = subprocess.run(
         [str(Path(sys.executable).with_name("riskloop")), "audit", "--warning", shown[2][-1]],
         env={**os.environ, **service_env(console_service.root)},
