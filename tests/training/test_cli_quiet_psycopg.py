@@ -45,10 +45,10 @@ with psycopg.connect(sys.argv[1], autocommit=True) as connection:
 
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
-    """A PostgreSQL URL psycopg takes (the given server's, or a private one's)."""
-    given = os.environ.get(PG_URL_ENV)
-    if not given:
-        pytest.skip(f"{PG_URL_ENV} is not set")
+    """A PostgreSQL URL psycopg takes: the given server's, or (`auto` or unset) a private
+    one's, from the Debian binaries `make install` puts in place. Never skipped: the warning
+    this test keeps off the terminal comes from psycopg itself, so it needs a server."""
+    given = os.environ.get(PG_URL_ENV) or "auto"
     if given != "auto":
         yield given.replace("postgresql+psycopg://", "postgresql://", 1)
         return
