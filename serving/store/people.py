@@ -152,12 +152,29 @@ def _record(user: User) -> UserRecord:
     )
 
 
+#: Rows a guesser walks along, each read round and round, forwards or backwards
+_ROWS = ("0123456789", "abcdefghijklmnopqrstuvwxyz", "qwertyuiop", "asdfghjkl", "zxcvbnm")
+
+
+def _runs_along_a_row(password: str) -> bool:
+    """Whether the whole password walks one of `_ROWS`, either way, wrapping round
+    ("123456789012", "abcdefghijkl", "poiuytrewqpo")."""
+    text = password.casefold()
+    for row in _ROWS:
+        walked = row * (len(text) // len(row) + 2)
+        if text in walked or text in walked[::-1]:
+            return True
+    return False
+
+
 def check_password_strength(password: str, user_name: str = "") -> None:
-    """Refuse a password under `MIN_PASSWORD_CHARS` characters or made of blanks, over
+    """Refuse a password made of blanks, under `MIN_PASSWORD_CHARS` characters, over
     `MAX_PASSWORD_CHARS` (no sign-in form would take it), one pattern repeated or fewer than
-    `MIN_PASSWORD_DISTINCT` different characters, or holding `user_name` (in any case). The
-    message never quotes the password."""
-    if len(password) < MIN_PASSWORD_CHARS or not password.strip():
+    `MIN_PASSWORD_DISTINCT` different characters, a walk along the digits, the alphabet or a
+    keyboard row, or holding `user_name` (in any case). The message never quotes it."""
+    if password and not password.strip():
+        raise PeopleError("password too weak: it is only blanks")
+    if len(password) < MIN_PASSWORD_CHARS:
         raise PeopleError(
             f"password too weak: use at least {MIN_PASSWORD_CHARS} characters (got {len(password)})"
         )
@@ -175,6 +192,11 @@ def check_password_strength(password: str, user_name: str = "") -> None:
         raise PeopleError(
             f"password too weak: {what} (a repeated pattern, or fewer than "
             f"{MIN_PASSWORD_DISTINCT} different characters, is guessed first)"
+        )
+    if _runs_along_a_row(password):
+        raise PeopleError(
+            "password too weak: it runs along the digits, the alphabet or a keyboard row "
+            "(such sequences are guessed first)"
         )
     if len(user_name) >= MIN_NAME_IN_PASSWORD and user_name.casefold() in password.casefold():
         raise PeopleError(

@@ -193,7 +193,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Create a person's account (password hashed with Argon2; at least 12 characters, 6
-        of them different, no pattern repeated, not holding the sign-in name)."""
+        of them different, no pattern repeated, no walk along the digits, the alphabet or a
+        keyboard row, not holding the sign-in name)."""
         from serving.store import PeopleError
         from serving.store.models import ROLES
         from serving.store.people import check_password_strength

@@ -165,6 +165,10 @@ def test_a_lockout_is_audited_in_the_citys_time(chen: WarningStore) -> None:
         ("111111222222", "only 2 different characters"),
         ("aabbccaabbcc1", "only 4 different characters"),
         ("Chen-is-the-best-1", "holds the user name"),
+        (" " * 12, "only blanks"),  # not "use at least 12 characters (got 12)"
+        ("123456789012", "runs along the digits"),
+        ("ZYXWVUTSRQPO", "runs along the digits, the alphabet"),
+        ("qwertyuiopqw", "keyboard row"),
     ],
 )
 def test_weak_passwords_are_refused_on_create_and_reset(
