@@ -48,6 +48,7 @@ from serving import schemas, warnings_routes
 from serving.auth import KeyRing
 from serving.champions import ServedModel, alias_version, load_champion, pin_packaged_models
 from serving.console import console_app
+from serving.front_door import FrontDoor
 from serving.guard import RequestGuard
 from serving.log_redaction import redact_request_logs
 from serving.online_store import OnlineStore
@@ -409,3 +410,4 @@ RiskloopService = bentoml.service(
     )
 )
 RiskloopService.add_asgi_middleware(RequestGuard)  # type: ignore[attr-defined]
+RiskloopService.add_asgi_middleware(FrontDoor)  # type: ignore[attr-defined]
