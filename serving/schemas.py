@@ -537,3 +537,20 @@ class ErrorResponse(BaseModel):
     error: str
     detail: list[dict[str, Any]] | None = None
     rule_zh: str | None = Field(default=None, description="A refusal's rule, in Chinese.")
+
+
+@cache
+def field_names() -> frozenset[str]:
+    """Every field name the API's schemas declare, each task's records included: the words a
+    refusal's log line may repeat from an error's location (any other key there is the client's
+    own data, logged as a placeholder: `serving.log_redaction.logged_errors`)."""
+    models: list[type[BaseModel]] = [
+        value
+        for value in globals().values()
+        if isinstance(value, type) and issubclass(value, BaseModel) and value is not BaseModel
+    ]
+    models += [score_request_model(slug) for slug in TASK_SLUGS.values()]
+    models += [record_model(slug) for slug in TASK_SLUGS.values()]
+    names = {name for model in models for name in model.model_fields}
+    aliases = {info.alias for model in models for info in model.model_fields.values()}
+    return frozenset(names | {alias for alias in aliases if alias})

@@ -40,6 +40,7 @@ from serving.encoding import (
     service_results,
 )
 from serving.guard import request_actor
+from serving.log_redaction import logged_errors
 from serving.online_store import (
     DISTRICT,
     EntityNotMaterialized,
@@ -279,8 +280,9 @@ async def _refusal(request: Request, exc: ValidationError) -> Response:
     """A score body's refusal: the sentence and field list the `/v1` app's handler gives
     invalid input (`serving.routes`), each location under `body` as FastAPI puts it, with the
     400 score clients have always had from this route (the other routes' 422 would break
-    them). Logged as one WARNING line by location and error type, never by value: no
-    traceback, no ERROR for a client's mistake."""
+    them). Logged as one WARNING line by location and error type, never by value, a key the
+    schema does not know as a placeholder (`logged_errors`): no traceback, no ERROR for a
+    client's mistake."""
     errors: list[dict[str, Any]] = [
         {**error, "loc": ("body", *error["loc"])}
         for error in exc.errors(include_url=False, include_context=False, include_input=False)
@@ -291,11 +293,7 @@ async def _refusal(request: Request, exc: ValidationError) -> Response:
     )
     answer = await handler(request, RequestValidationError(errors))
     answer.status_code = 400
-    logger.warning(
-        "refused a score body (%d): %s",
-        answer.status_code,
-        "; ".join(f"{'.'.join(map(str, e['loc']))} [{e['type']}]" for e in errors),
-    )
+    logger.warning("refused a score body (%d): %s", answer.status_code, logged_errors(errors))
     return answer
 
 
