@@ -39,7 +39,7 @@ from models.pages import stylesheet as shared_stylesheet
 from models.risk_model import RiskModel
 from models.settings import Settings
 from serving.champions import WarmModel, model_of_version
-from serving.console.i18n import DEFAULT_LANG, Lang, Messages, as_lang
+from serving.console.i18n import DEFAULT_LANG, LANGS, Lang, Messages, as_lang
 from serving.console.queries import ConsoleQueries
 from serving.console.sessions import (
     COOKIE,
@@ -83,6 +83,9 @@ REPORT_SECURITY_POLICY = (
 MAX_FORM_FIELD = 4000
 # the ticket of a step a time-out left unsaved (`Console.unsaved`): its text stays in memory
 UNSAVED_COOKIE = "riskloop_console_unsaved"
+# the language the browser last signed out in: nothing but "zh" or "en", kept for a year
+LANG_COOKIE = "riskloop_console_lang"
+LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600
 STATIC_FILES = {"riskloop.css": "text/css", "favicon.svg": "image/svg+xml"}
 
 
@@ -412,7 +415,11 @@ def _page_error(console: Console, request: Request, status: int) -> Response:
     user = _user_named(console, session.user_name) if session is not None else None
     if session is not None and user is not None and user.active:
         visit = Visit(session, user, actor_for(user), as_lang(user.lang))
-    lang = visit.lang if visit else as_lang(request.query_params.get("lang"))
+    lang = (
+        visit.lang
+        if visit
+        else as_lang(request.query_params.get("lang") or remembered_lang(request))
+    )
     key = {400: "error.bad_form", 404: "error.no_page"}.get(status, "error.bad_method")
     return error_page(console, request, visit, status, Messages(lang)(key), lang=lang)
 
@@ -460,32 +467,11 @@ def _guarded(
     """Session, CSRF and account checks in front of every signed-in page."""
     session, why = console.sessions.check(request.cookies.get(COOKIE))
     if session is None:
-        asked: str | None = request.url.path + (
-            f"?{request.url.query}" if request.url.query else ""
-        )
-        if form is not None:  # a POST after the session ended: back to the form's page
-            asked = _form_page(request)
-        query = {"next": safe_next(asked)}
-        ticket = None
-        if why in ("idle", "absolute"):
-            query["expired"] = "1"
-            expired_user = console.sessions.user_of(request.cookies.get(COOKIE))
-            if form is not None and _FORM_TARGET.match(request.url.path):
-                query["unsaved"] = "1"  # the step the case's form asked for was not made
-                ticket = _keep_unsaved(console, request, form, expired_user)
-                if ticket is not None:
-                    query["kept"] = "1"
-            query["lang"] = _lang_of(console, expired_user)
-        response = redirect(f"{PREFIX}/sign-in?{urlencode(query)}")
-        if ticket is not None:
-            set_cookie(
-                console, response, request, UNSAVED_COOKIE, ticket, max_age=int(UNSAVED_TTL_S)
-            )
-        return response
+        return _to_sign_in(console, request, form, why)
     user = _user_named(console, session.user_name)
     if user is None or not user.active:
         console.sessions.end(session.key, "disabled")
-        return redirect(f"{PREFIX}/sign-in")
+        return _to_sign_in(console, request, form, "disabled", user.name if user else None)
     visit = Visit(session, user, actor_for(user), as_lang(user.lang))
     token = _str(form.get("csrf")) if form is not None else None
     if form is not None and not tokens_match(session.csrf, token):
@@ -516,10 +502,73 @@ def _guarded(
     return handler(console, request, visit, form)
 
 
+# why a session ended -> the sign-in page's parameter saying so (`pages.sign_in`'s notice)
+_ENDED_REASONS = {
+    "idle": "expired",
+    "absolute": "expired",
+    "signed_out": "out",
+    "password": "reset",
+    "disabled": "disabled",
+    "replaced": "ended",
+    "ended": "ended",
+}
+
+
+def _to_sign_in(
+    console: Console,
+    request: Request,
+    form: FormData | None,
+    why: str | None,
+    owner: str | None = None,
+) -> Response:
+    """The sign-in page, for a request without a live session, then back to the page asked
+    for. Whose session it was (`owner`, else the one the cookie names, else, for a form sent
+    after signing out in another tab cleared the cookie, the one its token was drawn under)
+    and why it ended are said: in their language, that a step a case's form sent was not
+    saved, and that step kept to give back to them after signing in (`_keep_unsaved`), but
+    for a disabled account, which cannot sign in to take it."""
+    cookie = request.cookies.get(COOKIE)
+    csrf = _str(form.get("csrf")) if form is not None else None
+    if why is not None and owner is None:
+        owner = console.sessions.user_of(cookie)
+    if why is None and csrf:
+        drawn = console.sessions.drawn_under(csrf)
+        if drawn is not None and drawn[1] is not None:
+            owner, why = drawn
+    asked: str | None = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if form is not None:  # a POST after the session ended: back to the form's page
+        asked = _form_page(request)
+    query = {"next": safe_next(asked)}
+    ticket = None
+    reason = _ENDED_REASONS.get(why or "")
+    if reason is not None:
+        query[reason] = "1"
+        if form is not None and _FORM_TARGET.match(request.url.path):
+            query["unsaved"] = "1"  # the step the case's form asked for was not made
+            if reason != "disabled":
+                ticket = _keep_unsaved(console, request, form, owner)
+            if ticket is not None:
+                query["kept"] = "1"
+    lang = _lang_of(console, owner) if owner else remembered_lang(request)
+    if lang is not None:
+        query["lang"] = lang
+    response = redirect(f"{PREFIX}/sign-in?{urlencode(query)}")
+    if ticket is not None:
+        set_cookie(console, response, request, UNSAVED_COOKIE, ticket, max_age=int(UNSAVED_TTL_S))
+    return response
+
+
+def remembered_lang(request: Request) -> Lang | None:
+    """The language this browser last signed out in (`LANG_COOKIE`), if any: the sign-in page
+    of a page opened after signing out (Back) speaks it."""
+    value = request.cookies.get(LANG_COOKIE)
+    return as_lang(value) if value in LANGS else None
+
+
 def _keep_unsaved(
     console: Console, request: Request, form: FormData, user_name: str | None
 ) -> str | None:
-    """Keep a case step sent after the session timed out (`Console.unsaved`) for the person
+    """Keep a case step sent after the session ended (`Console.unsaved`) for the person
     whose session it was, to give back on that case's page once they signed in again; its
     ticket, or None when there is nothing to keep: a reveal (its purpose is asked again), no
     known person, or a form not drawn under one of their sessions (its CSRF token is none of

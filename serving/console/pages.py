@@ -25,6 +25,8 @@ from models.spec import get_spec
 from serving.console import case as case_view
 from serving.console.app import (
     FIELD_LIMITS,
+    LANG_COOKIE,
+    LANG_COOKIE_MAX_AGE_S,
     PREFIX,
     UNSAVED_COOKIE,
     Console,
@@ -37,6 +39,7 @@ from serving.console.app import (
     form_text,
     pre_session_token,
     redirect,
+    remembered_lang,
     safe_next,
     secured,
     set_cookie,
@@ -77,19 +80,13 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
     token, fresh = pre_session_token(request)
     params = request.query_params
     # the form carries the page's language, so a refusal answers in the language it was asked in
-    lang = as_lang((form.get("lang") if form is not None else None) or params.get("lang"))
+    lang = as_lang(
+        (form.get("lang") if form is not None else None)
+        or params.get("lang")
+        or remembered_lang(request)
+    )
     t = Messages(lang)
-    notice = ""
-    if params.get("expired") == "1":
-        notice = t(
-            "sign_in.expired"
-            if params.get("unsaved") != "1"
-            else "sign_in.expired_kept"
-            if params.get("kept") == "1"
-            else "sign_in.expired_unsaved"
-        )
-    elif params.get("out") == "1":
-        notice = t("sign_in.signed_out")
+    notice = _sign_in_notice(params, t)
     next_page = safe_next(params.get("next"))
     if form is None:
         response = console.render(
@@ -170,12 +167,40 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
     return response
 
 
+# the sign-in page's notice: why the session ended (`app._to_sign_in`'s parameter) -> its
+# message, and whether a step was unsaved, or unsaved and kept (a disabled account's never is)
+_SIGN_IN_NOTICES = {
+    "expired": ("sign_in.expired", "sign_in.expired_unsaved", "sign_in.expired_kept"),
+    "out": ("sign_in.signed_out", "sign_in.signed_out_unsaved", "sign_in.signed_out_kept"),
+    "reset": (
+        "sign_in.password_reset",
+        "sign_in.password_reset_unsaved",
+        "sign_in.password_reset_kept",
+    ),
+    "disabled": ("sign_in.disabled", "sign_in.disabled_unsaved", "sign_in.disabled_unsaved"),
+    "ended": ("sign_in.ended", "sign_in.ended_unsaved", "sign_in.ended_kept"),
+}
+
+
+def _sign_in_notice(params: Any, t: Messages) -> str:
+    """Why the sign-in page is shown, when a session ended (empty otherwise)."""
+    reason = next((name for name in _SIGN_IN_NOTICES if params.get(name) == "1"), None)
+    if reason is None:
+        return ""
+    plain, unsaved, kept = _SIGN_IN_NOTICES[reason]
+    if params.get("unsaved") != "1":
+        return t(plain)
+    return t(kept if params.get("kept") == "1" else unsaved)
+
+
 def sign_out(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
-    """End the session server-side and clear the cookie."""
+    """End the session server-side and clear the cookie; the browser keeps the language, for
+    the sign-in page of a page opened after this (Back, a form in another tab)."""
     console.sessions.end(visit.session.key, "signed_out")
     console.store.sign_out(visit.user.name)
     response = redirect(f"{PREFIX}/sign-in?{urlencode({'lang': visit.lang, 'out': '1'})}")
     clear_cookie(console, response, request, COOKIE)
+    set_cookie(console, response, request, LANG_COOKIE, visit.lang, max_age=LANG_COOKIE_MAX_AGE_S)
     return response
 
 

@@ -104,7 +104,9 @@ class SessionBook:
         """The live session behind a cookie token, touched; or (None, why it is not live).
 
         `why` is None when there was no session at all, `idle` or `absolute` when it timed out
-        now (the row is ended so it cannot come back), `ended` when it was already over.
+        now (the row is ended so it cannot come back); for one already over, why it ended
+        (`signed_out`, `disabled`, `password`, `replaced`, an earlier time-out; `ended` if
+        unrecorded).
         """
         if not token:
             return None, None
@@ -117,7 +119,7 @@ class SessionBook:
             if row is None:
                 return None, None
             if row.ended_at is not None:
-                return None, "ended"
+                return None, row.ended_why or "ended"
             why = None
             if now - _aware(row.created_at) > self.absolute:
                 why = "absolute"
@@ -145,6 +147,24 @@ class SessionBook:
                 .limit(100)
             ).all()
         return any(tokens_match(token, csrf) for token in tokens)
+
+    def drawn_under(self, csrf: str | None) -> tuple[str, str | None] | None:
+        """The session whose pages carry the CSRF token `csrf`, as (whose, why it ended: None
+        while it lives), or None for a token of no session. A form sent from a tab after the
+        person signed out in another (which cleared the session cookie) names its session
+        only by its token: the sign-in page then says why the step was not saved, in the
+        person's language, and keeps it for them."""
+        if not csrf:
+            return None
+        with self._reads() as db:
+            row = db.execute(
+                select(ConsoleSession.user_name, ConsoleSession.ended_at, ConsoleSession.ended_why)
+                .where(ConsoleSession.csrf == csrf)
+                .limit(1)
+            ).one_or_none()
+        if row is None:
+            return None
+        return row.user_name, None if row.ended_at is None else (row.ended_why or "ended")
 
     def user_of(self, token: str | None) -> str | None:
         """Whose session a cookie token named, live or ended (None if unknown): the sign-in
