@@ -189,9 +189,14 @@ def margin_from_score(model: RiskModel, score: float) -> float | None:
     return (math.log(score / (1.0 - score)) - calibrator.intercept) / calibrator.slope
 
 
+def _is_missing(value: object) -> bool:
+    """A raw feature value that is not there (None, NaN, pd.NA): "no data"."""
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
 def _native_value(feature: FeatureDef, value: object) -> ReasonValue:
     """The feature's value as JSON-friendly Python, `None` when missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+    if _is_missing(value):
         return None
     if feature.dtype == "category":
         return str(value)
@@ -299,7 +304,9 @@ def reason_rows(
 
 #: A unit's actions are its level's and those of the actionable, risk-raising features among
 #: its this many largest contributions, however many reasons a caller asks to see (so the same
-#: record gets the same actions at any `top_k`); a warning stores this many reasons.
+#: record gets the same actions at any `top_k`); a warning stores this many reasons. A feature
+#: whose value is missing triggers no action: "no data" on overdue tax raises the risk, but
+#: asking the tax bureau to review overdue tax the firm may not owe is no action to take.
 ACTION_REASONS = 5
 
 
@@ -314,7 +321,8 @@ def score_frame(
 
     Reasons are the `top_k` features by |contribution| (ties kept in catalog order). Actions
     come from the spec: the level's actions, then those of the actionable features that raise
-    risk among the `ACTION_REASONS` largest contributions (whatever `top_k` is).
+    risk among the `ACTION_REASONS` largest contributions (whatever `top_k` is) and hold a
+    value (a missing one triggers none).
     """
     if lang not in _SUFFIX:
         raise ValueError(f"unknown language {lang!r}; expected 'en' or 'zh'")
@@ -364,6 +372,7 @@ def scored_records(
                 features[index]
                 for index in orders[row][:ACTION_REASONS]
                 if contribution_direction(row_contrib[index]) == "raises"
+                and not _is_missing(values[index][row])
             ]
             for index in orders[row][: max(top_k, 0)]:
                 feature = features[index]
@@ -542,6 +551,7 @@ def scored_dicts(
                 for index in orders[row][:ACTION_REASONS]
                 if features[index].actionable
                 and contribution_direction(row_contrib[index]) == "raises"
+                and not _is_missing(values[index][row])
             ]
             for index in orders[row][:shown]:
                 reasons.append(

@@ -230,3 +230,39 @@ def test_a_warned_row_keeps_five_reasons_whatever_was_asked(
     if not explain:
         with pytest.raises(ValueError, match="feature matrix"):
             with_warning_reasons(model, arrays, None, columns, asked, explain=False, top_k=5)
+
+
+@pytest.mark.parametrize("model_name", ["telecom_model", "dispute_model"])
+def test_a_feature_with_no_data_triggers_no_action(
+    model_name: str, request: pytest.FixtureRequest
+) -> None:
+    """ "No data" on an actionable feature may raise the risk (it stays a reason), but asks no
+    department to act on a value nobody has: no `reason:<feature>` action comes from it, on
+    the dataclass path and the service's dict path alike. The same contributions are read
+    with the triggering features' values blanked, so only the values differ."""
+    from models.scorer import ACTION_REASONS, scored_dicts, scored_records
+
+    model, frame = request.getfixturevalue(model_name)
+    columns = feature_columns(model.spec, frame)
+    arrays = score_arrays(model, frame, columns=columns)
+    before = scored_records(model, arrays, columns, top_k=ACTION_REASONS)  # type: ignore[arg-type]
+    names = list(model.spec.feature_names)
+    blanked = [np.asarray(column, dtype=object).copy() for column in columns]
+    triggered: dict[int, set[str]] = {}
+    for row, record in enumerate(before):
+        for action in record.actions:
+            if action.trigger.startswith("reason:"):
+                feature = action.trigger.removeprefix("reason:")
+                blanked[names.index(feature)][row] = None
+                triggered.setdefault(row, set()).add(feature)
+    assert triggered, "the fixture model should trigger some reason actions"
+    after = scored_records(model, arrays, blanked, top_k=ACTION_REASONS)  # type: ignore[arg-type]
+    dicts = scored_dicts(model, arrays, blanked, top_k=ACTION_REASONS)  # type: ignore[arg-type]
+    for row, features in triggered.items():
+        record = after[row]
+        assert not {a.trigger.removeprefix("reason:") for a in record.actions} & features
+        assert record.actions[0].trigger == f"level:{record.risk_level}"  # the level's stay
+        # still reasons, read as "no data", raising the risk
+        shown = {r.feature: r for r in record.reasons}
+        assert all(shown[f].value is None and shown[f].direction == "raises" for f in features)
+        assert [a["trigger"] for a in dicts[row]["actions"]] == [a.trigger for a in record.actions]
