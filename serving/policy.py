@@ -70,6 +70,8 @@ ACTION_SCOPES: dict[str, str | None] = {
     "audit_read": "audit",
     "users_manage": "admin",
 }
+#: The key scopes that read a case: a key reveals only the ids of cases it can read.
+CASE_READING_SCOPES = frozenset({"review", "feedback"})
 TRANSITIONS: tuple[str, ...] = (
     "dispatch",
     "reroute",
@@ -209,12 +211,33 @@ def _refuse(rule: str, rule_zh: str) -> Decision:
     return Decision(False, rule, rule_zh)
 
 
+def unusable_scopes(scopes: Collection[str]) -> str | None:
+    """Why a key holding `scopes` could never use one of them (None: each may be used): the
+    sentence `riskloop keys create` refuses such a key with."""
+    if "reveal" in scopes and not CASE_READING_SCOPES & set(scopes):
+        return (
+            "the 'reveal' scope needs 'review' or 'feedback' beside it: a key reveals the id of "
+            "a case it can read, and without either it reads none (e.g. --scopes review,reveal)"
+        )
+    return None
+
+
+def _reads_no_case(actor: Actor) -> Decision:
+    """A key without a scope that reads cases asks for a case action (only `reveal` can)."""
+    return _refuse(
+        f"key {actor.name!r} holds no scope that reads a case ('review' or 'feedback'); "
+        "revealing a case's id needs one of them beside 'reveal'",
+        f"密钥 {actor.name!r} 没有可查看案件的权限范围（'review' 或 'feedback'）；"
+        "还原案件身份需要在 'reveal' 之外具有其中之一",
+    )
+
+
 def visible_scope(actor: Actor) -> VisibleScope:
     """Which warnings a listing may show this actor (before the caller's own filters)."""
     if actor.kind == "system":
         return VisibleScope(everything=True)
     if actor.kind == "key":
-        if "review" not in actor.scopes and "feedback" not in actor.scopes:
+        if not CASE_READING_SCOPES & actor.scopes:
             return VisibleScope()
         if actor.department is None:
             return VisibleScope(everything=True)
@@ -241,7 +264,7 @@ def _case_rule(actor: Actor, warning: Mapping[str, Any] | None) -> Decision:
             "the warning is within the actor's departments and tasks",
             "该预警属于本部门或本部门负责的任务",
         )
-    if actor.kind == "key":
+    if actor.kind == "key":  # a bound key (an unbound one that reads cases sees them all)
         return _refuse(
             f"key {actor.name!r} is bound to department {actor.department!r}; this warning is "
             "neither dispatched to it nor of a task it owns",
@@ -266,6 +289,8 @@ def _decide_key(actor: Actor, action: str, warning: Mapping[str, Any] | None) ->
             f"key {actor.name!r} lacks the {scope!r} scope this request needs",
             f"密钥 {actor.name!r} 缺少此请求所需的 {scope!r} 权限范围",
         )
+    if action in CASE_ACTIONS and not CASE_READING_SCOPES & actor.scopes:
+        return _reads_no_case(actor)
     if action in CASE_ACTIONS:
         return _case_rule(actor, warning)
     if action == "audit_read" and actor.department is not None:

@@ -233,8 +233,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create a key and print it alone on stdout, once: only its hash is stored."""
         from serving.auth import KeyManagementError, issue_key
+        from serving.policy import unusable_scopes
 
         with user_errors(), open_store() as store:  # the store first: no key without its row
+            unusable = unusable_scopes([scope.strip() for scope in scopes.split(",")])
+            if unusable:
+                raise UserError(f"key {name!r} not created: {unusable}")
             if any(user.name == name for user in store.list_users()):
                 raise UserError(
                     f"{name!r} is a person's name (riskloop users list): the audit log would tell "
