@@ -97,7 +97,11 @@ def main() -> None:
         if not message:  # no command given: the help was shown already
             sys.exit(exc.exit_code)
         ctx = getattr(exc, "ctx", None)
-        hint = f" ('{ctx.command_path} --help' lists the options)" if ctx is not None else ""
+        hint = ""
+        if ctx is not None:  # a group (`riskloop`, `riskloop users`) lists its commands
+            group = hasattr(ctx.command, "list_commands")
+            listed = "commands and options" if group else "options"
+            hint = f" ('{ctx.command_path} --help' lists the {listed})"
         typer.echo(f"error: {message}{hint}", err=True)
         sys.exit(exc.exit_code)
     except typer.Abort:

@@ -269,7 +269,10 @@ def test_a_bad_setting_is_named_in_one_line_before_any_command_runs(
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["nosuch"], "No such command 'nosuch'. ('riskloop --help' lists the options)"),
+        (
+            ["nosuch"],
+            "No such command 'nosuch'. ('riskloop --help' lists the commands and options)",
+        ),
         (["score", "--in", "x.parquet"], "No such option: --in"),
         (["train", "--task"], "Option '--task' requires an argument."),
         (["generate", "--seed", "many"], "Invalid value for '--seed'"),
