@@ -76,7 +76,11 @@ _PLURAL = re.compile(r"\[([^\[\]|]*)\|([^\[\]|]*)\]")
 def fill_reason(template: str, value: Any, label: str = "") -> str:
     """A reason template filled with `value`: each `[one|other]` becomes `one` when the value
     is exactly 1 (a count of one) and `other` otherwise, then `{value}` and `{label}` are
-    formatted."""
+    formatted. A whole number shown to one decimal reads without it ("11 months", "11个月",
+    not "11.0")."""
+    if isinstance(value, float) and value.is_integer():
+        template = template.replace("{value:.1f}", "{value:.0f}")
+        value = value + 0.0  # -0.0 reads 0
     if "[" not in template:
         return template.format(value=value, label=label)
     one = not isinstance(value, bool) and isinstance(value, int | float) and value == 1

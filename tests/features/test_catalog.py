@@ -186,4 +186,14 @@ def test_plural_markers_pick_the_form_by_the_value() -> None:
     assert fill_reason(template, 0, "wages") == "0 complaints about wages"
     assert fill_reason(template, 3, "wages") == "3 complaints about wages"
     assert fill_reason("{value} [a|b] and [c|d]", 2) == "2 b and d"
+
+
+def test_a_whole_number_shown_to_one_decimal_reads_without_it() -> None:
+    """ "距春节11个月", not "距春节11.0个月"; a fraction keeps its decimal; -0.0 reads 0."""
+    assert fill_reason("距春节{value:.1f}个月", 11.0) == "距春节11个月"
+    assert fill_reason("Spring Festival in {value:.1f} months", 10.5) == (
+        "Spring Festival in 10.5 months"
+    )
+    assert fill_reason("{value:.1f}x the usual day", -0.0) == "0x the usual day"
+    assert fill_reason("{value:.0%} of the year", 0.25) == "25% of the year"
     assert fill_reason("no marker {value:.1f}", 1) == "no marker 1.0"
