@@ -69,6 +69,9 @@ def test_users_cli_walk_and_bad_input(isolated_env: Path) -> None:
     for needle, args in bad.items():
         code, _, err = _run("users", "create", *args, "--password-stdin", stdin=PASSWORD + "\n")
         _one_error_line(code, err, needle)
+    # a department that does not exist is named before any password is asked for
+    code, _, err = _run("users", "create", *bad["unknown department"], "--password-stdin", stdin="")
+    _one_error_line(code, err, "unknown department 'moon_base'")
     code, _, err = _run(
         "users", "create", "bob", "--department", "tax", "--role", "officer",
         "--password-stdin", stdin="short\n",

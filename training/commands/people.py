@@ -195,6 +195,7 @@ def register(app: typer.Typer) -> None:
         """Create a person's account (password hashed with Argon2; at least 12 characters, 6
         of them different, no pattern repeated, no walk along the digits, the alphabet or a
         keyboard row, not holding the sign-in name)."""
+        from models.departments import UnknownDepartmentError, get_department
         from serving.store import PeopleError
         from serving.store.models import ROLES
         from serving.store.people import check_password_strength
@@ -203,6 +204,10 @@ def register(app: typer.Typer) -> None:
             # refuse what needs no store before asking for a password
             if role not in ROLES:
                 raise UserError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+            try:
+                get_department(department)  # the store checks again, against its own table
+            except UnknownDepartmentError as exc:
+                raise UserError(str(exc)) from None
             if name in _key_names():
                 raise UserError(
                     f"{name!r} is the name of an API key (RISKLOOP_KEYS_FILE): the audit log "
