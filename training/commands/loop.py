@@ -435,10 +435,11 @@ def _fmt(value: float, digits: int = 3) -> str:
 
 
 def _print_report(report: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from training.commands import table_console
+
+    console = table_console()
     threshold = report["threshold"]
     drift = Table(
         title=f"{report['task']}: population stability vs {report['reference']['source']}"
