@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import bentoml
-from fastapi import Depends, Path, Query, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.responses import Response
@@ -78,18 +78,29 @@ def _invalid_query(name: str, kind: str, message: str) -> RequestValidationError
     return RequestValidationError([{"type": kind, "loc": ("query", name), "msg": message}])
 
 
-async def _json_if_any(request: Request) -> None:
-    """A route that reads nothing from its body still takes only JSON there: one that is not
-    gets the 400 every body route gives it (FastAPI parses no body for a route without one)."""
+#: The reload's refusal of a body that asks for something: it reloads every task.
+RELOAD_TAKES_NO_BODY = (
+    "POST /v1/admin/reload takes no body: it reloads every task's champion (a reload of one "
+    "task is not offered); send the request without a body"
+)
+
+
+async def _no_body(request: Request) -> None:
+    """The reload reads nothing from its body: one sent is refused (400) rather than ignored,
+    so `{"task": "wage-arrears"}` cannot look like a reload of one task. No body, blanks or
+    `{}` (what some clients send on every POST) ask nothing and pass; text that is not JSON
+    gets the 400 every body route gives it."""
     body = await request.body()
-    if not body:
+    if not body.strip():
         return
     try:
-        json.loads(body)
+        sent = json.loads(body)
     except ValueError as exc:  # not JSON, or bytes that are no text
         position = exc.pos if isinstance(exc, json.JSONDecodeError) else 0
         error = {"type": "json_invalid", "loc": ("body", position), "msg": "JSON decode error"}
         raise RequestValidationError([error]) from None
+    if sent != {}:
+        raise HTTPException(400, RELOAD_TAKES_NO_BODY)
 
 
 def _refused(decision: Decision) -> JSONResponse:
@@ -178,6 +189,11 @@ def list_models(service: Service) -> schemas.ModelsResponse:
     response_model=schemas.ReloadResponse,
     responses={
         **_ERRORS,
+        400: {
+            "model": schemas.ErrorResponse,
+            "description": "A body was sent (the route takes none: it reloads every task), a "
+            "body that is not UTF-8 JSON, or a query parameter the route does not read",
+        },
         503: {
             "model": schemas.ErrorResponse,
             "description": "Another reload has run past `RISKLOOP_RELOAD_TIMEOUT_S` "
@@ -189,7 +205,7 @@ def list_models(service: Service) -> schemas.ModelsResponse:
             "the reload goes on in the background and every outcome is audited",
         },
     },
-    dependencies=[Depends(_json_if_any)],
+    dependencies=[Depends(_no_body)],
 )
 def admin_reload(service: Service, request: Request) -> schemas.ReloadResponse:
     """Load each task's current champion; a task whose load fails keeps its old model."""
