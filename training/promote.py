@@ -1,7 +1,13 @@
 """Champion/challenger promotion: move `champion` only to a challenger that is not worse.
 
-Rule (both measured on the same, newest test slice): the challenger's ROC-AUC may be at most
-0.005 below the champion's, and its expected calibration error at most 0.01 above it.
+Rule (both measured on the same test slice: that of the challenger's own training data, rebuilt
+from its recorded source, or of the data `--raw`/`--dataset` name): the challenger's ROC-AUC may
+be at most 0.005 below the champion's, and its expected calibration error at most 0.01 above it.
+The slice is the newest only when the challenger was trained on the newest data (as the monthly
+retrain does): the decision says which dataset it was judged on, and notes when the champion
+was trained on other data or tested on a newer slice. A challenger trained past the leakage
+guard (`train --allow-label-leakage`), or a comparison dataset with a feature that alone gives
+the label away, is never accepted by the rule; only `--force` promotes it.
 Every decision, including `--force`, is recorded as an MLflow run of its own with both metric
 sets, and as a `model_promotion` row in the warnings store's audit log (actor: `RISKLOOP_ACTOR`,
 else the OS user), so the history of which version served when is auditable in both places.
@@ -18,7 +24,16 @@ from pathlib import Path
 
 from models.spec import TaskSpec
 from training.errors import UserError
-from training.train import Splits, TrainingData, build_from_raw, read_dataset, split_dataset
+from training.train import (
+    LEAKAGE_FINDING_TAG,
+    LEAKAGE_OVERRIDE_TAG,
+    Splits,
+    TrainingData,
+    build_from_raw,
+    leakage_findings,
+    read_dataset,
+    split_dataset,
+)
 
 COMPARED_METRICS = ("roc_auc", "pr_auc", "brier", "ece", "lift_recovered", "oracle_roc_auc")
 
@@ -69,6 +84,11 @@ class PromotionDecision:
     challenger_metrics: dict[str, float]
     champion_metrics: dict[str, float]
     run_id: str
+    #: the dataset both were measured on: its source, rows and test slice, in words
+    compared_on: str = ""
+    #: what a reader of the decision should know about that dataset (other training data, an
+    #: older slice than the champion's own test slice)
+    notes: tuple[str, ...] = ()
 
 
 def _newest_data(spec: TaskSpec, tags: dict[str, str]) -> TrainingData:
@@ -88,6 +108,55 @@ def _newest_data(spec: TaskSpec, tags: dict[str, str]) -> TrainingData:
     )
 
 
+def compared_on(data: TrainingData, splits: Splits) -> str:
+    """The comparison's dataset in words: its source, rows and test slice."""
+    return (
+        f"{data.source} ({len(data.frame):,} rows; test slice {len(splits.test):,} rows, as of "
+        f"{splits.test['as_of'].min():%Y-%m-%d}..{splits.test['as_of'].max():%Y-%m-%d})"
+    )
+
+
+def leakage_refusal(challenger_tags: dict[str, str], splits: Splits, spec: TaskSpec) -> str:
+    """Why the rule must not accept the challenger for leakage ("" when nothing found): it was
+    trained past the leakage guard, or the comparison's own training slice gives the label
+    away (a leaky dataset would judge its own model perfect)."""
+    if challenger_tags.get(LEAKAGE_OVERRIDE_TAG) == "true":
+        found = challenger_tags.get(LEAKAGE_FINDING_TAG, "")
+        return (
+            "challenger was trained past the label-leakage guard (--allow-label-leakage"
+            + (f": {found}" if found else "")
+            + "); only --force promotes it"
+        )
+    findings = leakage_findings(spec, splits.train)
+    if findings:
+        return (
+            f"the comparison dataset leaks the label: {'; '.join(findings)}; only --force promotes"
+        )
+    return ""
+
+
+def _champion_notes(
+    champion_tags: dict[str, str],
+    champion_params: dict[str, str],
+    data: TrainingData,
+    splits: Splits,
+) -> tuple[str, ...]:
+    """What the comparison hides about the champion: trained on other data, or tested on a
+    newer slice than the one both are judged on."""
+    notes = []
+    source = champion_tags.get("riskloop.dataset_source", "")
+    if source and source != data.source:
+        notes.append(f"the champion was trained on {source}; both were judged on {data.source}")
+    own_test_end = champion_params.get("test_as_of", "").partition("..")[2]
+    compared_end = f"{splits.test['as_of'].max():%Y-%m-%d}"
+    if own_test_end and own_test_end > compared_end:
+        notes.append(
+            f"the champion's own test slice reaches {own_test_end}, newer than the compared "
+            f"slice (to {compared_end}): not the newest data"
+        )
+    return tuple(notes)
+
+
 def _judge(
     spec: TaskSpec,
     rule: PromotionRule,
@@ -95,8 +164,9 @@ def _judge(
     challenger_metrics: dict[str, float],
     splits: Splits,
     data: TrainingData,
-) -> tuple[bool, str, dict[str, float]]:
-    """Whether the rule accepts the challenger over the champion, why, and the champion's metrics."""
+) -> tuple[bool, str, dict[str, float], tuple[str, ...]]:
+    """Whether the rule accepts the challenger over the champion, why, the champion's metrics
+    and notes on the comparison (`_champion_notes`)."""
     from models.registry import load_registered
     from models.risk_model import ModelLoadError
     from training import tracking
@@ -104,11 +174,11 @@ def _judge(
 
     challenger_version, champion_before = versions
     if champion_before is None:
-        return True, "no champion yet", {}
+        return True, "no champion yet", {}, ()
     if champion_before == challenger_version:
-        return False, f"version {challenger_version} is already the champion", {}
+        return False, f"version {challenger_version} is already the champion", {}, ()
     try:
-        champion, _ = load_registered(spec.task, tracking.CHAMPION)
+        champion, info = load_registered(spec.task, tracking.CHAMPION)
     except ModelLoadError as exc:
         return (
             False,
@@ -117,10 +187,15 @@ def _judge(
                 f"`riskloop promote --task {spec.task} --force` moves champion to the challenger"
             ),
             {},
+            (),
         )
     champion_metrics = evaluate_model(champion, splits.test, data.truth)
     accepted, reason = rule.judge(challenger_metrics, champion_metrics)
-    return accepted, reason, champion_metrics
+    notes: tuple[str, ...] = ()
+    if info.run_id:
+        run = tracking.tracking_client().get_run(info.run_id)
+        notes = _champion_notes(dict(run.data.tags), dict(run.data.params), data, splits)
+    return accepted, reason, champion_metrics, notes
 
 
 def _log_promotion_run(
@@ -204,14 +279,22 @@ def promote(
         raise UserError(f"no challenger registered for {spec.task}: run `riskloop train` first")
     champion_before = tracking.alias_version(name, tracking.CHAMPION)
     challenger, challenger_info = load_registered(spec.task, tracking.CHALLENGER)
+    run = client.get_run(challenger_info.run_id) if challenger_info.run_id else None
+    challenger_tags = dict(run.data.tags) if run else {}
     if data is None:
-        run = client.get_run(challenger_info.run_id) if challenger_info.run_id else None
-        data = _newest_data(spec, dict(run.data.tags) if run else {})
+        data = _newest_data(spec, challenger_tags)
     splits: Splits = split_dataset(spec, data.frame)
     challenger_metrics = evaluate_model(challenger, splits.test, data.truth)
-    accepted, reason, champion_metrics = _judge(
+    accepted, reason, champion_metrics, notes = _judge(
         spec, rule, (challenger_version, champion_before), challenger_metrics, splits, data
     )
+    leaked = (
+        leakage_refusal(challenger_tags, splits, spec.without(data.left_out))
+        if champion_before != challenger_version
+        else ""
+    )
+    if leaked:
+        accepted, reason = False, leaked
     promoted = accepted or (force and champion_before != challenger_version)
     if force and not accepted and promoted:
         reason = f"forced: {reason}"
@@ -226,6 +309,8 @@ def promote(
         challenger_metrics=challenger_metrics,
         champion_metrics=champion_metrics,
         run_id="",
+        compared_on=compared_on(data, splits),
+        notes=notes,
     )
     run_id = _log_promotion_run(spec, decision, force, rule, splits, data)
     decision = dataclasses.replace(decision, run_id=run_id)

@@ -185,6 +185,13 @@ def _print_outcome(
     note = truth_note(data, metrics)
     if note:
         typer.echo(f"note: {note}", err=True)
+    if outcome.leakage:
+        typer.echo(
+            f"warning: trained past the label-leakage guard (--allow-label-leakage): "
+            f"{outcome.leakage}; v{outcome.version} becomes champion only by "
+            f"`riskloop promote --task {spec.task} --force`",
+            err=True,
+        )
     console.print(
         "  "
         + "  ".join(f"{key}={_fmt(metrics.get(key))}" for key in HEADLINE)
@@ -217,12 +224,28 @@ def train(
         typer.Option(help="Dask scheduler address for --engine dask; default: 2 local workers."),
     ] = None,
     with_feedback: FeedbackOption = False,
+    allow_label_leakage: Annotated[
+        bool,
+        typer.Option(
+            "--allow-label-leakage",
+            help="Train and register even when the leakage guard finds a feature that alone "
+            "(nearly) determines the label, or a model whose test ROC-AUC is too good to be "
+            "true. The run is tagged riskloop.leakage_override; `riskloop promote` never makes "
+            "it champion by the rule (only --force does), and a task's first version is "
+            "refused.",
+        ),
+    ] = False,
 ) -> None:
     """Train, evaluate and register a new version of a task's model (alias `challenger`).
 
     The run records whether feedback labels were used (tag `riskloop.feedback_used`, with
     their count) and logs a sample of the labelled dataset as `reference/dataset.parquet`, the
     reference `riskloop monitor` compares recent requests with.
+
+    Label leakage is refused (exit 2, nothing registered) in one line naming the feature and
+    its figure: a feature whose values alone rank the training slice's labels with a ROC-AUC
+    of 0.99 or more (either way; the simulated cities' honest features stay below 0.8), or a
+    model whose test ROC-AUC reaches 0.995 (their true probabilities stay below 0.9).
     """
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -235,6 +258,8 @@ def train(
         check_study_name(study)
         spec = _spec(task)
         _check_engine(engine, scheduler, with_feedback)
+        if allow_label_leakage and engine == "dask":
+            raise UserError("--allow-label-leakage runs with --engine pandas")
         _check_sources(raw, dataset, with_feedback)
         check_truth_folder(spec, truth, dataset)
         tracking.configure_tracking()  # a registry that cannot be reached: before the training
@@ -269,10 +294,12 @@ def train(
                 )
             progress.update(step, total=None, completed=0)
             trial_bar = progress.add_task("Optuna trials", total=trials, visible=trials > 0)
-            run: Callable[..., TrainOutcome] = train_task
-            if engine == "dask":
-                from functools import partial
+            from functools import partial
 
+            run: Callable[..., TrainOutcome] = partial(
+                train_task, allow_leakage=allow_label_leakage
+            )
+            if engine == "dask":
                 from training.engines import train_dask
 
                 run = partial(train_dask, scheduler_address=scheduler)
@@ -304,7 +331,11 @@ def promote(
     """Move `champion` to the challenger if it is not worse on the newest test slice.
 
     Rule: AUC at most 0.005 lower and ECE at most 0.01 higher than the champion's. Data
-    defaults to the challenger's own training data (with feedback if it was trained with it).
+    defaults to the challenger's own training data (with feedback if it was trained with it);
+    the output names the dataset both were judged on (path, rows, test slice) and notes when
+    the champion was trained on other data or tested on a newer slice. A challenger trained
+    with --allow-label-leakage, or judged on data where one feature gives the label away, is
+    never promoted by the rule (only --force does).
     The decision is recorded in MLflow and in the warnings store's audit log (actor:
     RISKLOOP_ACTOR, else the OS user); the promoted version is tagged with how it became
     champion (riskloop.promotion: rule or forced) and why, and `riskloop models` marks a
@@ -336,6 +367,7 @@ def promote(
         f"{spec.task}: {verdict} (challenger v{decision.challenger_version}, champion "
         f"v{decision.champion_before} -> v{decision.champion_after}): {decision.reason}"
     )
+    typer.echo(f"  compared on {decision.compared_on}")
     for label, metrics in (
         ("challenger", decision.challenger_metrics),
         ("champion", decision.champion_metrics),
@@ -346,8 +378,8 @@ def promote(
             )
     typer.echo(f"  recorded in MLflow run {decision.run_id}")
     note = truth_note(data, decision.challenger_metrics) if data is not None else None
-    if note:
-        typer.echo(f"note: {note}", err=True)
+    for line in (*decision.notes, *([note] if note else [])):
+        typer.echo(f"note: {line}", err=True)
     if decision.champion_after != decision.challenger_version:
         raise typer.Exit(KEPT_EXIT_CODE)
 
