@@ -53,6 +53,13 @@ _TRANSITION_STEPS = {
     "triage_close": "closed",
 }
 _CHOICE_CHARS = 64  # a department's or an outcome's code is far shorter
+# the rules of the refused steps the case's forms never send (for the audit log, in English)
+_RULE_FIELD = "a form field no page sends (too long, or holding a refused character)"
+_RULE_VERSION = "a step carries the case version its page was drawn at"
+_RULE_OUTCOME = "a step closes a case only with an outcome its form offers"
+_RULE_NO_DEPARTMENT = "a dispatch or re-route names the department to send the case to"
+_RULE_DEPARTMENT = "a case goes only to a department that handles its task"
+_RULE_SAME_DEPARTMENT = "a case is not re-routed to the department already holding it"
 
 
 def _drawn_version(form: FormData) -> int | None:
@@ -98,30 +105,40 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
     assert form is not None
     note_typed = _typed(form, "note")
     drawn = _drawn_version(form)
-    warning = load_case(console, request, visit, "warning_read", drawn, typed=note_typed)
+    asked = form.get("transition")
+    step = asked if isinstance(asked, str) else None  # on the record of a refused look too
+    warning = load_case(console, request, visit, "warning_read", drawn, typed=note_typed, step=step)
     if isinstance(warning, Response):
         return warning
     t = visit.t
+
+    def refused(rule: str, status: int, message: str, **given: str) -> Response:
+        """A step this form cannot ask for (a hand-made or tampered request): on the record,
+        with what it named, and a page saying what is wrong."""
+        console.store.refused(
+            actor=visit.actor.audit_name,
+            action="feedback",
+            step=step,
+            rule=rule,
+            warning=warning,
+            given=given,
+        )
+        return error_page(console, request, visit, status, message)
+
     try:
         transition = form_text(form, "transition")
         version_text = form_text(form, "version")
     except FormFieldError as exc:
-        return error_page(console, request, visit, 400, field_problem(exc, visit.t))
+        return refused(_RULE_FIELD, 400, field_problem(exc, t), field=exc.name)
     if transition not in TRANSITIONS:  # no page offers it: a hand-made request, on the record
-        console.store.refused(
-            actor=visit.actor.audit_name,
-            action="feedback",
-            rule="no such step",
-            warning=warning,
-        )
-        return error_page(console, request, visit, 400, t("error.bad_transition"))
+        return refused("no such step", 400, t("error.bad_transition"))
     # a role that works no case (an auditor, an administrator) is refused, and audited, before
     # the form's version is looked at: whatever version a hand-made post carries
     decision = decide(visit.actor, "feedback")
     if decision:
         if not version_text.isdigit():  # missing, or not a number (a hand-made post)
             problem = "error.bad_version" if version_text else "error.no_version"
-            return error_page(console, request, visit, 400, t(problem))
+            return refused(_RULE_VERSION, 400, t(problem), version=version_text)
         current = int(warning.get("version", 0))
         if int(version_text) > current:  # a version this case never had: not a lost update
             return _unknown_version(console, request, visit, warning, form, note_typed)
@@ -137,14 +154,19 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
             warning=warning,
         )
         return error_page(console, request, visit, 403, rule_in_words(visit, decision))
+    # what the person typed and chose, given back with a refusal of what they typed
     kept = {"form": transition, "note": note_typed}
+    for choice in ("department", "outcome"):
+        value = form.get(choice)
+        if isinstance(value, str):
+            kept[choice] = value[:_CHOICE_CHARS]
     try:
         note = form_text(form, "note") or None
         department = form_text(form, "department") or None
         outcome = form_text(form, "outcome") or None
     except FormFieldError as exc:
-        if exc.name != "note":
-            return error_page(console, request, visit, 400, field_problem(exc, visit.t))
+        if exc.name != "note":  # a chooser no page fills so: tampered with
+            return refused(_RULE_FIELD, 400, field_problem(exc, t), field=exc.name)
         return render_case(
             console,
             request,
@@ -160,7 +182,7 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
     choices = [(code, code) for code in task_departments(console, warning["task"])]
     offered = case_view.transition_forms([transition], warning, choices)[0]
     if offered.outcomes and outcome not in offered.outcomes:
-        return error_page(console, request, visit, 400, t("error.bad_outcome"))
+        return refused(_RULE_OUTCOME, 400, t("error.bad_outcome"), outcome=outcome or "")
     if offered.note_required and not note:
         # 409 as the store's refusal was, in the person's words
         return render_case(
@@ -174,13 +196,21 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
             kept=kept,
         )
     if offered.departments and department is None:  # the chooser left at "choose"
-        return error_page(console, request, visit, 400, t("error.no_department"))
+        return refused(_RULE_NO_DEPARTMENT, 400, t("error.no_department"))
     if offered.departments and department not in {code for code, _ in offered.departments}:
         # one that does not handle the task would put the case in the queue of officers who
         # cannot work it; the department holding it cannot be re-routed to, and is named
         holder = department_code(str(warning.get("department") or ""))
         if holder is not None and holder == department_code(str(department)):
             # the case page again, the note kept, to choose another department
+            console.store.refused(
+                actor=visit.actor.audit_name,
+                action="feedback",
+                step=transition,
+                rule=_RULE_SAME_DEPARTMENT,
+                warning=warning,
+                given={"department": str(department)},
+            )
             return render_case(
                 console,
                 request,
@@ -192,7 +222,7 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
                 ),
                 kept=kept,
             )
-        return error_page(console, request, visit, 400, t("error.bad_department"))
+        return refused(_RULE_DEPARTMENT, 400, t("error.bad_department"), department=str(department))
     try:
         if transition == "send_back":
             console.store.send_back(

@@ -434,12 +434,14 @@ def load_case(
     *,
     moved: bool = False,
     typed: str = "",
+    step: str | None = None,
 ) -> dict[str, Any] | Response:
     """The warning, if it exists and the policy lets this person `action` it.
 
     A form drawn at `drawn_version`, refused because the case changed since (re-routed or sent
     back away from this person; `moved`: it is known to have changed), says so before the rule,
-    and gives back the text the form carried (`typed`).
+    and gives back the text the form carried (`typed`). A refusal's audit row names the
+    `step` the form asked for, if any.
     """
     warning_id = request.path_params["warning_id"]
     if not WARNING_ID.fullmatch(warning_id):
@@ -451,7 +453,11 @@ def load_case(
     decision = decide(visit.actor, action, warning=warning)
     if not decision:
         console.store.refused(
-            actor=visit.actor.audit_name, action=action, rule=decision.rule, warning=warning
+            actor=visit.actor.audit_name,
+            action=action,
+            rule=decision.rule,
+            warning=warning,
+            step=step,
         )
         message = refusal_rule(visit, action, warning)
         if moved or (drawn_version is not None and drawn_version < int(warning["version"])):

@@ -45,6 +45,7 @@ from serving.store.common import (
     iso_utc,
     utc_now,
 )
+from serving.store.free_text import one_line
 from serving.store.group_commit import GroupCommitter
 from serving.store.identity import EntityCipher
 from serving.store.models import (
@@ -64,6 +65,8 @@ from serving.store.transitions import TransitionError, check_transition
 _MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK_KEY = 0x7269736B  # "risk": one advisory lock for schema upgrades
 _WRITE_ATTEMPTS = 5
+# how much of a refused attempt's own value (a department, an outcome, a step) the audit row keeps
+REFUSED_VALUE_CHARS = 64
 
 
 class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
@@ -431,14 +434,19 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
         warning: Mapping[str, Any] | None = None,
         path: str | None = None,
         step: str | None = None,
+        given: Mapping[str, str] | None = None,
     ) -> None:
         """Append the audit row of a refused attempt (`access_refused`): who tried which action
         (and which disposition `step`), on which warning (or route), and the rule that refused
         it. A refused look at a case is a look at a case too: the log shows who tried to see
-        what they may not."""
+        what they may not. `given`: what the attempt named that the rule refused (a department,
+        an outcome), as sent, which may be anything: each one clean line of bounded length,
+        as a failed sign-in's name is kept."""
         detail: dict[str, Any] = {"attempted": action, "rule": rule}
         if step is not None:
-            detail["step"] = step
+            detail["step"] = one_line(step, REFUSED_VALUE_CHARS)
+        for name, value in (given or {}).items():
+            detail[name] = one_line(value, REFUSED_VALUE_CHARS)
         if warning is not None:
             detail["warning_id"] = warning["id"]
         if path is not None:
