@@ -9,7 +9,8 @@ mark (400, as a body that is not JSON). The `Actor` is left in
 `scope["state"]` for the handlers, which apply the per-warning part of the policy. `HEAD` on a
 GET route is answered as that GET (checked, audited and answered alike) without its body. Unhandled
 errors become a JSON 500 without a stack trace; a warnings store that does not answer, a 503
-with `Retry-After`.
+with `Retry-After`. Outside `/v1/`, `JsonErrors` answers the service's own plain-text 404 and
+405 in the same JSON shape.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from serving.routes import ANSWER_HEADERS, Route, find, invalid_input
 from serving.sessions import TOKEN_PREFIX, SessionInvalid
 from serving.store import is_outage
 from serving.store.common import WARNING_ID
+from serving.store.free_text import one_line
 
 logger = logging.getLogger("riskloop.serving")
 
@@ -319,6 +321,61 @@ def _refuse_request_line(
     if repeated:
         return 400, {"error": f"query parameter(s) given more than once: {', '.join(repeated)}"}
     return None
+
+
+class JsonErrors:
+    """ASGI middleware answering the service's plain-text 404 and 405 (Starlette's "Not Found"
+    and "Method Not Allowed" outside `/v1/`: `/docs`, `/V1/warnings`, `POST /healthz`) in the
+    error shape every `/v1/` answer uses, `Allow` kept; other answers pass as they are."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replaced = False
+
+        async def send_json_instead(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and _plain_refusal(message):
+                replaced = True
+                # Starlette lists a route's methods from a set (their order varies by
+                # process); sorted, as the guard's own 405 and the document give them
+                allow = ", ".join(
+                    sorted(
+                        m.strip()
+                        for m in MutableHeaders(scope=message).get("allow", "").split(",")
+                        if m.strip()
+                    )
+                )
+                await send_json(
+                    send,
+                    message["status"],
+                    {"error": _refusal_sentence(message["status"], scope)},
+                    {"allow": allow} if allow else None,
+                )
+            elif not replaced:
+                await send(message)
+
+        await self.app(scope, receive, send_json_instead)
+
+
+def _plain_refusal(start: Message) -> bool:
+    content_type = MutableHeaders(scope=start).get("content-type", "")
+    return start["status"] in (404, 405) and content_type.startswith("text/plain")
+
+
+#: At most this many characters of a path sent are repeated in a refusal.
+PATH_ECHO_CHARS = 120
+
+
+def _refusal_sentence(status: int, scope: Scope) -> str:
+    path = one_line(scope["path"], PATH_ECHO_CHARS)
+    if status == 405:
+        return f"{scope['method']} is not allowed on {path}"
+    return f"no such endpoint: {path}"
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

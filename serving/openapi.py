@@ -8,11 +8,13 @@ from importlib.metadata import metadata
 from typing import Any
 
 import bentoml
+from starlette.middleware import Middleware
 
 from features.catalog import CATALOG, FeatureDef
 from features.tasks import TASKS, Task
 from models.settings import get_settings
 from serving import schemas
+from serving.guard import JsonErrors
 from serving.online_store import EntityNotMaterialized
 from serving.routes import ROUTES, find
 from serving.store.common import OUTAGE_MESSAGE
@@ -92,6 +94,7 @@ def document_guard(spec: dict[str, Any]) -> dict[str, Any]:
     public = {(route.method, route.template) for route in ROUTES if route.action is None}
     for path, item in spec.get("paths", {}).items():
         if not path.startswith("/v1/"):
+            _document_infrastructure(item)
             continue
         for method, operation in item.items():
             if not isinstance(operation, dict) or "responses" not in operation:
@@ -129,6 +132,10 @@ def _as_openapi_30(node: Any) -> None:
                 for branch in branches
                 if branch != _NULL
             ]
+            for branch in kept:
+                if "enum" in branch and None not in branch["enum"]:
+                    # 3.0 checks `enum` after `nullable`: a null the enum lacks is refused
+                    branch["enum"] = [*branch["enum"], None]
             del node[key]
             if len(kept) == 1:
                 node.update(kept[0])
@@ -218,22 +225,32 @@ def _document_answers(
         answers.setdefault(status, _error(description))
     # no route has an empty method: `find` then names every method the path allows
     allowed = ", ".join(find("", path)[2])
-    answers.setdefault(
-        "405",
-        _error(
-            _NOT_ALLOWED,
-            headers={
-                "Allow": {
-                    "description": "The methods this path takes.",
-                    "required": True,
-                    "schema": {"type": "string", "enum": [allowed]},
-                }
-            },
-        ),
-    )
+    answers.setdefault("405", _error(_NOT_ALLOWED, headers=_allow_header(allowed)))
     answers.setdefault(
         "503", _error(_OUTAGE, headers=_retry_after(True), example={"error": OUTAGE_MESSAGE})
     )
+
+
+def _allow_header(allowed: str) -> dict[str, Any]:
+    return {
+        "Allow": {
+            "description": "The methods this path takes.",
+            "required": True,
+            "schema": {"type": "string", "enum": [allowed]},
+        }
+    }
+
+
+def _document_infrastructure(item: dict[str, Any]) -> None:
+    """BentoML's own routes (`/healthz`, `/livez`, `/readyz`, `/metrics`) take GET and HEAD;
+    any other method is a 405 with `Allow`, in the error shape (`serving.guard.JsonErrors`)."""
+    methods = [method.upper() for method, operation in item.items() if isinstance(operation, dict)]
+    allowed = ", ".join(sorted({*methods, *(["HEAD"] if "GET" in methods else [])}))
+    for operation in item.values():
+        if isinstance(operation, dict) and "responses" in operation:
+            operation["responses"].setdefault(
+                "405", _error(_NOT_ALLOWED, headers=_allow_header(allowed))
+            )
 
 
 def _document_invalid_input(components: dict[str, Any]) -> None:
@@ -388,11 +405,12 @@ class _DocumentedSpec:
 
 class RiskloopBentoService(bentoml.Service):  # type: ignore[type-arg]
     """BentoML's service object with an OpenAPI document that matches the guard's answers,
-    request metrics labelled by route (`serving.traffic_metrics`) and tracing only when an
+    its own 404 and 405 in the error shape (`serving.guard.JsonErrors`), request metrics labelled by route (`serving.traffic_metrics`) and tracing only when an
     exporter is configured (`serving.tracing`)."""
 
     def to_asgi(self, is_main: bool = True) -> Any:
         app = label_metrics_by_route(super().to_asgi(is_main))
+        app.user_middleware.insert(0, Middleware(JsonErrors))  # outermost: it sees every answer
         return without_idle_tracing(app, configured_exporter())
 
     @property
