@@ -125,7 +125,7 @@ def _as_openapi_30(node: Any) -> None:
     for key in ("anyOf", "oneOf"):
         branches = node.get(key)
         if isinstance(branches, list) and _NULL in branches:
-            kept = [
+            kept: list[dict[str, Any]] = [
                 {"allOf": [branch], "nullable": True}
                 if "$ref" in branch
                 else {**branch, "nullable": True}
@@ -133,9 +133,10 @@ def _as_openapi_30(node: Any) -> None:
                 if branch != _NULL
             ]
             for branch in kept:
-                if "enum" in branch and None not in branch["enum"]:
-                    # 3.0 checks `enum` after `nullable`: a null the enum lacks is refused
-                    branch["enum"] = [*branch["enum"], None]
+                enum = branch.get("enum")
+                if isinstance(enum, list) and None not in enum:
+                    # 3.0 checks `enum` beside `nullable`: a null the enum lacks is refused
+                    branch["enum"] = [*enum, None]
             del node[key]
             if len(kept) == 1:
                 node.update(kept[0])
