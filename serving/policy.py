@@ -410,7 +410,18 @@ def decide(
         and transition not in allowed_transitions(actor, warning)
     ):
         status = str(warning.get("status"))
-        if transition in TRANSITIONS and transition not in _STATE_TRANSITIONS.get(status, ()):
+        never_theirs = (
+            transition in _OWNER_TRANSITIONS
+            and actor.kind == "user"
+            and not (
+                actor.role == "supervisor" and warning.get("task") in owned_tasks(actor.department)
+            )
+        )
+        if (
+            transition in TRANSITIONS
+            and transition not in _STATE_TRANSITIONS.get(status, ())
+            and not never_theirs  # one who may never take this step is told so, in any state
+        ):
             # no one may: the case's state is the reason, not who is asking
             return _refuse(
                 f"{transition.replace('_', ' ')} is not possible while the warning is {status}",

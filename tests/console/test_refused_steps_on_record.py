@@ -126,3 +126,38 @@ def test_a_refused_note_keeps_the_department_and_outcome_chosen(
         assert again.locator(f"select[name={field}]").input_value() == value, form_name
         screenshot(sup.page, f"refused-note-keeps-{field}-zh")
         sup.go(f"/console/cases/{warning_id}")
+
+
+def test_an_officer_dispatching_his_own_case_is_refused_by_the_role_rule(
+    person: Any, console_service: Console
+) -> None:
+    """Officers never dispatch: the rule on record is the role's, not the case's state."""
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = sup.open_case(level="yellow")
+    sup.dispatch("labour_inspection")
+    officer = person()
+    officer.sign_in("lab")
+    officer.go(f"/console/cases/{warning_id}")
+    token = str(
+        officer.page.locator("header form[action$='/lang'] input[name=csrf]").get_attribute("value")
+    )
+    before = console_service.case_state(warning_id)
+    with session_client(console_service, officer) as client:
+        answer = client.post(
+            f"/console/cases/{warning_id}/act",
+            data={
+                "csrf": token,
+                "version": str(before[2]),
+                "transition": "dispatch",
+                "department": "labour_inspection",
+            },
+        )
+    assert answer.status_code == 403
+    assert "只有该任务负责部门的主管" in answer.text
+    assert console_service.case_state(warning_id) == before
+    row = _refusals(console_service, "lab", warning_id)[-1]
+    assert row["step"] == "dispatch", row
+    assert (
+        row["rule"] == "only a supervisor of the department owning the task may dispatch a warning"
+    )
