@@ -37,12 +37,14 @@ def test_a_report_on_another_city_is_written_but_not_logged(
     )
 
     assert other.exit_code == 0, other.output
-    assert (elsewhere / f"{TASK}-v1.html").is_file() and (
-        elsewhere / f"{TASK}-v1.zh.html"
-    ).is_file()
+    written = sorted(path.name for path in elsewhere.iterdir())
+    assert written == [f"{TASK}-v1-on-realistic.html", f"{TASK}-v1-on-realistic.zh.html"]
     notes = [line for line in other.stderr.splitlines() if line.strip()]
     assert len(notes) == 1 and notes[0].startswith(f"note: not logged to MLflow run {run_id}")
     assert str(realistic_city) in notes[0] and "not the version's training data" in notes[0]
+    assert (
+        f"written as {TASK}-v1-on-realistic.html beside the official {TASK}-v1.html" in (notes[0])
+    )
     assert _logged(run_id) == []
 
     own = runner.invoke(

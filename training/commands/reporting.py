@@ -3,12 +3,15 @@
 The report is built for a registered model version (by number or alias) on the test slice of a
 dataset rebuilt from the raw city folder, written to `reports/<task>-v<N>.html` (English) and
 `reports/<task>-v<N>.zh.html` (Chinese), and logged to that version's MLflow run as an artifact
-when that folder holds the version's own training data.
+when that folder holds the version's own training data. A report rebuilt from other data is
+written as `<task>-v<N>-on-<folder>.html` (and `.zh.html`) instead, never over the official
+files the console serves.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,8 +61,10 @@ def report(
     Each edition is also logged to the model version's MLflow run under `reports/`, the
     version's official report, when the test slice was rebuilt from the version's own training
     data (the same dataset fingerprint as the run's). A report on other data (--raw naming
-    another city, or the city changed since training) is written but not logged, and a line on
-    stderr says so: it is not the version's report, and the logged one stays as it was.
+    another city, or the city changed since training) is written but not logged, under its
+    own name, `<task>-v<N>-on-<folder>.html` (`.zh.html`), and a line on stderr says so: it is
+    not the version's report, and the official files (logged, and served by the console) stay
+    as they were.
     """
     from training.tracking import registry_errors
 
@@ -116,21 +121,37 @@ def write_report(
     run_info = _with_training_slice(run_info, splits.train, str(raw_dir), data.fingerprint)
     truth = _read_truth(spec, raw_dir / "truth")
     pages = build_reports(spec.task, model, splits.test, truth, run_info, langs=langs)
+    not_logged = _not_logged_because(run_info)
     paths = []
     for lang, page in pages.items():
-        path = out_dir / report_file_name(spec.task, run_info.version, lang)
+        name = report_file_name(spec.task, run_info.version, lang)
+        if not_logged:
+            name = other_data_file_name(spec.task, run_info.version, raw_dir, lang)
+        path = out_dir / name
         try:
             path.write_text(page, encoding="utf-8")
         except OSError as exc:
             raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
         paths.append(path)
-    not_logged = _not_logged_because(run_info)
     if not_logged:
-        typer.echo(f"note: not logged to MLflow run {run_info.run_id}: {not_logged}", err=True)
+        official = report_file_name(spec.task, run_info.version)
+        typer.echo(
+            f"note: not logged to MLflow run {run_info.run_id}: {not_logged}; written as "
+            f"{paths[0].name} beside the official {official}, which it never replaces",
+            err=True,
+        )
     else:
         for path in paths:
             _log_artifact(run_info.run_id, path)
     return paths
+
+
+def other_data_file_name(task: str, version: object, raw_dir: Path, lang: str = "en") -> str:
+    """The file of a report rebuilt from data other than the version's training data:
+    `<task>-v<N>-on-<folder>.html` (`.zh.html`), never the official `report_file_name` the
+    console serves, whose editions must agree."""
+    folder = re.sub(r"[^A-Za-z0-9_.-]+", "-", raw_dir.resolve().name).strip("-.") or "data"
+    return report_file_name(task, f"{version}-on-{folder}", lang)
 
 
 def _not_logged_because(run_info: RunInfo) -> str:
