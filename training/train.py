@@ -119,7 +119,8 @@ def _read_truth(
             raise UserError(f"--truth {truth_dir} holds no {path.name}")
         return None, None
     try:
-        return pd.read_parquet(path, columns=["entity_id", "as_of", "true_prob"]), str(path)
+        truth = pd.read_parquet(path, columns=["entity_id", "as_of", "true_prob"])
+        return truth, str(path.resolve())
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot read truth file {path}: {exc}") from None
 
@@ -127,7 +128,8 @@ def _read_truth(
 def read_dataset(spec: TaskSpec, dataset: Path, truth_dir: Path | None = None) -> TrainingData:
     """A labelled dataset parquet (as `riskloop build-dataset` writes it), checked against the spec.
 
-    Its sidecar names no truth folder, so oracle metrics need `truth_dir` (`--truth`).
+    Its sidecar names no truth folder, so oracle metrics need `truth_dir` (`--truth`). The
+    source is recorded as an absolute path: `promote` and `report` find it from anywhere.
     """
     if not dataset.is_file():
         raise UserError(f"dataset file {dataset} does not exist")
@@ -146,7 +148,7 @@ def read_dataset(spec: TaskSpec, dataset: Path, truth_dir: Path | None = None) -
     truth, truth_source = _read_truth(spec, truth_dir, required=True)
     return TrainingData(
         frame,
-        str(dataset),
+        str(dataset.resolve()),
         dataset_fingerprint(frame),
         truth,
         truth_source,
@@ -200,7 +202,13 @@ def build_from_raw(
     check_dataset(spec.without(left_out), frame, str(raw_dir))
     truth, truth_source = _read_truth(spec, raw_dir / "truth")
     return TrainingData(
-        frame, str(raw_dir), dataset_fingerprint(frame), truth, truth_source, feedback, left_out
+        frame,
+        str(raw_dir.resolve()),  # absolute: `promote` and `report` find it from anywhere
+        dataset_fingerprint(frame),
+        truth,
+        truth_source,
+        feedback,
+        left_out,
     )
 
 

@@ -277,7 +277,7 @@ def train(
                 from training.engines import training_data_dask
 
                 progress.update(step, description=f"{spec.task}: building features on Dask")
-                data = training_data_dask(spec, raw, scheduler)
+                data = training_data_dask(spec, raw.resolve(), scheduler)  # recorded absolute
             else:
                 data = _data(
                     spec,

@@ -118,7 +118,7 @@ def write_report(
     # a model trained on closed warnings' outcomes too is judged on the slice it was split from
     data = build_from_raw(spec, raw_dir, with_feedback=run_info.feedback_used)
     splits = split_dataset(spec, data.frame)
-    run_info = _with_training_slice(run_info, splits.train, str(raw_dir), data.fingerprint)
+    run_info = _with_training_slice(run_info, splits.train, data.source, data.fingerprint)
     truth = _read_truth(spec, raw_dir / "truth")
     pages = build_reports(spec.task, model, splits.test, truth, run_info, langs=langs)
     not_logged = _not_logged_because(run_info)
