@@ -479,6 +479,10 @@ def _guarded(
         # another sign-in of theirs (a tab left open while another signed out and in again);
         # refused either way, and on the record like any refused attempt
         own = console.sessions.is_other_sign_in(user.name, token)
+        # a form of another person's session (theirs, left open on this browser before this
+        # person signed in on it) is on the record as theirs, not as this person's attempt
+        drawn = None if own else console.sessions.drawn_under(token)
+        form_of = drawn[0] if drawn is not None else None
         target = _FORM_TARGET.match(request.url.path)
         case = target["case"] if target is not None and WARNING_ID.match(target["case"]) else None
         console.store.refused(
@@ -487,11 +491,16 @@ def _guarded(
             rule=(
                 "CSRF token of another sign-in of this person"
                 if own
+                else "CSRF token of another person's sign-in: the form is not this session's"
+                if form_of is not None
                 else "missing or wrong CSRF token"
             ),
             warning=None if case is None else {"id": case},
             path=request.url.path[:200],
+            given=None if form_of is None else {"form_of": form_of},
         )
+        if form_of is not None:
+            return error_page(console, request, visit, 403, visit.t("error.csrf_other_person"))
         if not own:
             return error_page(console, request, visit, 403, visit.t("error.csrf"))
         if case is not None:  # the case page again, with what they typed and why

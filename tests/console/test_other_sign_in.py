@@ -10,6 +10,7 @@ of another person, or a request with no session, is refused as before.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -139,8 +140,11 @@ def test_a_token_of_another_person_or_no_session_is_refused_as_before(
     with session_client(console_service, thief) as client:
         forged = client.post(f"/console/cases/{warning_id}/act", data=data)
     assert forged.status_code == 403
-    assert "表单已失效或来源不明" in forged.text and NOTE not in forged.text
-    assert "missing or wrong CSRF token" in _refusals(console_service, "token.thief")[-1]
+    assert "另一人的登录" in forged.text and NOTE not in forged.text
+    # on the record as a form of the owner's session, not one of the thief's own
+    refusal = json.loads(_refusals(console_service, "token.thief")[-1])
+    assert refusal["form_of"] == "token.owner", refusal
+    assert refusal["rule"].startswith("CSRF token of another person's sign-in"), refusal
     with httpx.Client(
         base_url=console_service.url, follow_redirects=False, verify=LOOPBACK_TLS
     ) as client:
