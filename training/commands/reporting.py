@@ -47,7 +47,9 @@ def report(
     raw: Path | None = typer.Option(
         None,
         "--raw",
-        help="Raw city folder to rebuild the test slice from; default `<RISKLOOP_DATA_DIR>/city`.",
+        help="Raw city folder to rebuild the test slice from; default the folder the version "
+        "was trained on (its run's riskloop.dataset_source) while it exists, else "
+        "`<RISKLOOP_DATA_DIR>/city`; a line on stderr says which.",
     ),
     lang: str = typer.Option(
         "both", "--lang", help="Edition: en, zh or both (`<task>-v<N>.html` and `.zh.html`)."
@@ -61,10 +63,9 @@ def report(
     Each edition is also logged to the model version's MLflow run under `reports/`, the
     version's official report, when the test slice was rebuilt from the version's own training
     data (the same dataset fingerprint as the run's). A report on other data (--raw naming
-    another city, or the city changed since training) is written but not logged, under its
-    own name, `<task>-v<N>-on-<folder>.html` (`.zh.html`), and a line on stderr says so: it is
-    not the version's report, and the official files (logged, and served by the console) stay
-    as they were.
+    another city, or the city changed since training) is not the version's report: it is not
+    logged, never replaces the official files (logged, and served by the console) and is
+    written as `<task>-v<N>-on-<folder>.html` (`.zh.html`); a line on stderr says so.
     """
     from training.tracking import registry_errors
 
@@ -81,11 +82,10 @@ def report(
         except UnknownTaskError as exc:
             raise UserError(str(exc)) from None
         settings = get_settings()
-        raw_dir = raw if raw is not None else settings.data_dir / "city"
         out_dir = out if out is not None else settings.reports_dir
         langs = REPORT_LANGS if lang == "both" else (lang,)
         paths = write_report(
-            spec, raw_dir, out_dir, version=version, alias=alias or "champion", langs=langs
+            spec, raw, out_dir, version=version, alias=alias or "champion", langs=langs
         )
         for path in paths:
             typer.echo(str(path))
@@ -93,7 +93,7 @@ def report(
 
 def write_report(
     spec: TaskSpec,
-    raw_dir: Path,
+    raw_dir: Path | None,
     out_dir: Path,
     *,
     version: int | None = None,
@@ -103,18 +103,23 @@ def write_report(
     """Build and write the report of one registered version in each of `langs`; the HTML
     files' paths, in the order of `langs`.
 
-    The files are logged to the version's run only when the rebuilt data is the run's training
-    data (`_not_logged_because`); otherwise a one-line note on stderr says why they were not.
+    `raw_dir` None: the folder the version was trained on, else the default city
+    (`_default_raw_dir`, which says on stderr which it used). The files are logged to the
+    version's run only when the rebuilt data is the run's training data (`_not_logged_because`);
+    otherwise a one-line note on stderr says why they were not.
     """
     from training.report import build_reports
     from training.train import build_from_raw, split_dataset
 
-    check_raw_folder(raw_dir, "generate it with `riskloop generate` or pass --raw")
+    if raw_dir is not None:
+        check_raw_folder(raw_dir, "generate it with `riskloop generate` or pass --raw")
     try:  # before the work: an --out that is a file, or a folder that cannot be made
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot write reports to {out_dir}: {exc.strerror or exc}") from None
     model, run_info = _load_model(spec, version, alias)
+    if raw_dir is None:
+        raw_dir = _default_raw_dir(run_info.run_id)
     # a model trained on closed warnings' outcomes too is judged on the slice it was split from
     data = build_from_raw(spec, raw_dir, with_feedback=run_info.feedback_used)
     splits = split_dataset(spec, data.frame)
@@ -152,6 +157,34 @@ def other_data_file_name(task: str, version: object, raw_dir: Path, lang: str = 
     console serves, whose editions must agree."""
     folder = re.sub(r"[^A-Za-z0-9_.-]+", "-", raw_dir.resolve().name).strip("-.") or "data"
     return report_file_name(task, f"{version}-on-{folder}", lang)
+
+
+def _default_raw_dir(run_id: str) -> Path:
+    """The folder to rebuild the test slice from when --raw is not given: the one the
+    version's run recorded (`riskloop.dataset_source`) while it is a folder that exists, as
+    `riskloop promote` does; else `<RISKLOOP_DATA_DIR>/city`. Says which on stderr."""
+    from models.settings import get_settings
+    from training.tracking import tracking_client
+
+    recorded = ""
+    if run_id:
+        recorded = tracking_client().get_run(run_id).data.tags.get("riskloop.dataset_source", "")
+    if recorded and Path(recorded).is_dir():
+        typer.echo(
+            f"note: test slice rebuilt from {recorded}, the folder the version was trained on",
+            err=True,
+        )
+        return Path(recorded)
+    default = get_settings().data_dir / "city"
+    if not recorded:
+        why = "the version's run records no training data"
+    elif Path(recorded).is_file():
+        why = f"the version was trained on the dataset file {recorded}, not a city folder"
+    else:
+        why = f"the folder the version was trained on, {recorded}, is gone"
+    check_raw_folder(default, f"{why}; generate it with `riskloop generate` or pass --raw")
+    typer.echo(f"note: test slice rebuilt from the default {default}: {why}", err=True)
+    return default
 
 
 def _not_logged_because(run_info: RunInfo) -> str:
