@@ -1,9 +1,10 @@
 """The ASGI guard in front of `/v1/`: who is asking, may they, and is the request sane.
 
 Runs before BentoML or FastAPI parse a byte, in this order: credentials (an API key
-`rk_...` or a person's session token `rs_...`; 401), the route from the one routing table
-(`routes.ROUTES`; 404, or 405 with `Allow`), the policy for the route's action (`policy.decide`;
-403 with the rule's sentence), query parameters the route does not read or that repeat (400),
+`rk_...` or a person's session token `rs_...`; 401), a path or query string that is not UTF-8
+once percent-decoded (400), the route from the one routing table (`routes.ROUTES`; 404, or 405
+with `Allow`), the policy for the route's action (`policy.decide`; 403 with the rule's
+sentence), query parameters the route does not read or that repeat (400),
 then for bodies the JSON content type (415), the size limit (413) and a leading byte order
 mark (400, as a body that is not JSON). The `Actor` is left in
 `scope["state"]` for the handlers, which apply the per-warning part of the policy. `HEAD` on a
@@ -18,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 import anyio
 import bentoml
@@ -38,6 +39,8 @@ from serving.store.free_text import one_line
 logger = logging.getLogger("riskloop.serving")
 
 ACTOR_STATE = "riskloop_actor"
+#: At most this many characters of a path (or query names) sent are repeated in a refusal.
+PATH_ECHO_CHARS = 120
 
 
 def header(scope: Scope, name: bytes) -> str | None:
@@ -179,16 +182,21 @@ class RequestGuard:
             except AuthError as exc:
                 await send_json(send, exc.status, {"error": exc.message})
                 return
+        undecodable = _not_utf8(scope)
+        if undecodable is not None:
+            await send_json(send, 400, {"error": undecodable})
+            return
         if route is None:
+            shown = one_line(path, PATH_ECHO_CHARS)
             if allowed:
                 await send_json(
                     send,
                     405,
-                    {"error": f"{method} is not allowed on {path}"},
+                    {"error": f"{method} is not allowed on {shown}"},
                     {"allow": ", ".join(allowed)},
                 )
             else:
-                await send_json(send, 404, {"error": f"no such endpoint: {path}"})
+                await send_json(send, 404, {"error": f"no such endpoint: {shown}"})
             return
         if actor is not None and route.action is not None:
             decision = decide(actor, route.action, task=route.task)
@@ -309,14 +317,13 @@ def _refuse_request_line(
     value would count (`?task=a&task=b` is not "either").
     """
     if "\n" in path:
-        return 404, {"error": f"no such endpoint: {path!r}"}
+        return 404, {"error": f"no such endpoint: {one_line(path, PATH_ECHO_CHARS)}"}
     given = [name for name, _ in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)]
     unknown = sorted(set(given) - route.query)
     if unknown:
         accepted = ", ".join(sorted(route.query)) or "none"
-        return 400, {
-            "error": f"unknown query parameter(s): {', '.join(unknown)} (accepted: {accepted})"
-        }
+        named = one_line(", ".join(unknown), PATH_ECHO_CHARS)
+        return 400, {"error": f"unknown query parameter(s): {named} (accepted: {accepted})"}
     repeated = sorted({name for name in given if given.count(name) > 1})
     if repeated:
         return 400, {"error": f"query parameter(s) given more than once: {', '.join(repeated)}"}
@@ -367,15 +374,27 @@ def _plain_refusal(start: Message) -> bool:
     return start["status"] in (404, 405) and content_type.startswith("text/plain")
 
 
-#: At most this many characters of a path sent are repeated in a refusal.
-PATH_ECHO_CHARS = 120
-
-
 def _refusal_sentence(status: int, scope: Scope) -> str:
     path = one_line(scope["path"], PATH_ECHO_CHARS)
     if status == 405:
         return f"{scope['method']} is not allowed on {path}"
     return f"no such endpoint: {path}"
+
+
+def _not_utf8(scope: Scope) -> str | None:
+    """The refusal of a path or query string that is not UTF-8 once percent-decoded (None: both
+    are). The server decodes such bytes as U+FFFD, so `/v1/warnings/%ff%fe` looked up (and
+    echoed) a warning id nobody sent and `?entity_id=%ff` filtered by one."""
+    parts = (
+        ("path", scope.get("raw_path") or b""),
+        ("query string", scope.get("query_string", b"")),
+    )
+    for part, raw in parts:
+        try:
+            unquote_to_bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            return f"the {part} is not UTF-8 once percent-decoded; send its text as UTF-8"
+    return None
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -37,8 +37,8 @@ _GUARD_RESPONSES: dict[str, str] = {
     "403": "The key lacks the endpoint's scope",
 }
 _REQUEST_RESPONSES: dict[str, str] = {
-    "400": "A query parameter the endpoint does not read or given twice, or a body that is not "
-    "UTF-8 JSON",
+    "400": "A query parameter the endpoint does not read or given twice, a path or query "
+    "string that is not UTF-8 once percent-decoded, or a body that is not UTF-8 JSON",
 }
 _BODY_RESPONSES: dict[str, str] = {
     "413": "Request body over the size limit of {max_body_bytes:,} bytes",

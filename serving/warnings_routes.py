@@ -28,6 +28,8 @@ from serving.guard import request_actor
 from serving.policy import Actor, Decision, decide, transition_for, visible_scope
 from serving.routes import v1_route
 from serving.store import SignInRefused, StaleWarning, TransitionError, WarningNotFound, walk
+from serving.store.common import WARNING_ID
+from serving.store.free_text import one_line
 from serving.store.identity import IdentityUnavailable
 from serving.store.privacy import RevealLimited
 
@@ -39,6 +41,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": schemas.ErrorResponse, "description": "Missing or unknown credentials"},
     403: {"model": schemas.ErrorResponse, "description": "The policy refuses; `error` says why"},
 }
+#: At most this many characters of an ill-formed warning id are repeated in its 404.
+_ID_ECHO_CHARS = 40
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": schemas.ErrorResponse, "description": "No such warning"}
 }
@@ -108,7 +112,15 @@ def _refused(decision: Decision) -> JSONResponse:
 
 
 def _not_found(warning_id: str) -> JSONResponse:
-    return JSONResponse({"error": f"no warning {warning_id!r}"}, status_code=404)
+    """The 404 of a warning id: a well-formed one as sent, any other shape said to be one, its
+    start escaped and cut (a path may hold 5,000 characters, or a line break)."""
+    if WARNING_ID.fullmatch(warning_id):
+        return JSONResponse({"error": f"no warning {warning_id!r}"}, status_code=404)
+    shown = one_line(warning_id, _ID_ECHO_CHARS)
+    return JSONResponse(
+        {"error": f"no warning '{shown}': a warning id is 'W-' and 32 hexadecimal digits"},
+        status_code=404,
+    )
 
 
 def _stale(warning: dict[str, Any]) -> StaleWarning:
@@ -153,7 +165,10 @@ def _write_guard(warning: dict[str, Any], version: int | None) -> dict[str, Any]
 def _allowed_warning(
     service: Any, actor: Actor, action: str, warning_id: str
 ) -> dict[str, Any] | JSONResponse:
-    """The warning if the policy lets `actor` do `action` on it; else the 404/403 answer."""
+    """The warning if the policy lets `actor` do `action` on it; else the 404/403 answer
+    (an id of another shape than a warning's is no warning: not looked up)."""
+    if not WARNING_ID.fullmatch(warning_id):
+        return _not_found(warning_id)
     try:
         warning: dict[str, Any] = service.store.get_warning(warning_id)
     except WarningNotFound:
@@ -192,7 +207,8 @@ def list_models(service: Service) -> schemas.ModelsResponse:
         400: {
             "model": schemas.ErrorResponse,
             "description": "A body was sent (the route takes none: it reloads every task), a "
-            "body that is not UTF-8 JSON, or a query parameter the route does not read",
+            "body that is not UTF-8 JSON, a query parameter the route does not read, or a "
+            "path or query string that is not UTF-8",
         },
         503: {
             "model": schemas.ErrorResponse,
