@@ -45,7 +45,10 @@ def screen_command(
         None, "--as-of", help="Screening date YYYY-MM-DD (default: the newest the tables allow)."
     ),
     dry_run: bool = typer.Option(
-        False, "--dry-run", help="Write nothing; print the warnings it would raise."
+        False,
+        "--dry-run",
+        help="Write nothing; print the warnings it would raise (refused as the real run would "
+        "be: an earlier month needs --backfill here too).",
     ),
     backfill: bool = typer.Option(
         False,
@@ -86,7 +89,7 @@ def screen_command(
         raw_dir = raw or settings.data_dir / "city"
         model, info = _champion(spec.task)
         store = WarningStore.from_settings(settings)
-        guard = not (dry_run or backfill)
+        guard = not backfill  # a dry run says what the real run would: the same refusal
         with store:
             frame, fingerprint = _scoring_set(
                 spec.task,

@@ -201,8 +201,8 @@ def test_an_earlier_month_than_the_newest_screened_needs_backfill(
     loop_env: LoopEnv, small_city: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A screening of an earlier month would open its warnings as new cases beside the newer
-    month's: refused (in one line, before anything is written) unless asked for by --backfill;
-    the same month again, a dry run, and a later month are not backfills."""
+    month's: refused (in one line, before anything is written) unless asked for by --backfill,
+    a dry run too; the same month again and a later month are not backfills."""
     monkeypatch.setenv("RISKLOOP_STORE_URL", f"sqlite:///{tmp_path / 'backfill.db'}")
     get_settings.cache_clear()
     task = "telecom-fraud"
@@ -219,7 +219,8 @@ def test_an_earlier_month_than_the_newest_screened_needs_backfill(
             f"{task} already has warnings for {newest:%Y-%m} (screened or scored), "
             f"after {earlier:%Y-%m}",
         )
-        _cli([*args, "--dry-run"])
+        _fails([*args, "--dry-run"], "add --backfill to do so")
+        _cli([*args, "--dry-run", "--backfill"])
         with _store() as store:
             assert _row_counts(store) == before
         assert "raised 0," in _cli(["screen", "--task", task, "--raw", str(small_city)])
