@@ -4,9 +4,9 @@ Runs before BentoML or FastAPI parse a byte, in this order: credentials (an API 
 `rk_...` or a person's session token `rs_...`; 401), a path or query string that is not UTF-8
 once percent-decoded (400), the route from the one routing table (`routes.ROUTES`; 404, or 405
 with `Allow`), the policy for the route's action (`policy.decide`; 403 with the rule's
-sentence), query parameters the route does not read or that repeat (400),
-then for bodies the JSON content type (415), the size limit (413) and a leading byte order
-mark (400, as a body that is not JSON). The `Actor` is left in
+sentence), query parameters the route does not read or that repeat (400), then for bodies
+the JSON content type and a charset other than UTF-8 (415), the size limit (413) and a
+leading byte order mark (400, as a body that is not JSON). The `Actor` is left in
 `scope["state"]` for the handlers, which apply the per-warning part of the policy. `HEAD` on a
 GET route is answered as that GET (checked, audited and answered alike) without its body. Unhandled
 errors become a JSON 500 without a stack trace; a warnings store that does not answer, a 503
@@ -110,7 +110,7 @@ _BOM = b"\xef\xbb\xbf"
 #: Its refusal: the 400 of a body that is not JSON (`routes.invalid_input`), as on every route.
 _BOM_REFUSED = {
     "type": "json_invalid",
-    "loc": ("body", 0),
+    "loc": ("body",),
     "msg": "JSON decode error: the body starts with a byte order mark (U+FEFF); send UTF-8 "
     "JSON without one",
 }
@@ -251,9 +251,16 @@ class RequestGuard:
         return {"error": f"request body exceeds the limit of {self.max_body_bytes} bytes"}
 
     def _check_headers(self, scope: Scope) -> tuple[int, dict[str, Any]] | None:
-        content_type = (header(scope, b"content-type") or "application/json").split(";")[0]
+        content_type, *parameters = (header(scope, b"content-type") or "application/json").split(
+            ";"
+        )
         if content_type.strip().lower() != "application/json":
             return 415, {"error": f"unsupported content type {content_type!r}; send JSON"}
+        charset = _charset(parameters)
+        if charset is not None and charset.lower() not in ("utf-8", "utf8"):
+            # every body is read as UTF-8: UTF-16 or Latin-1 bytes would be misread, not decoded
+            shown = one_line(charset, PATH_ECHO_CHARS)
+            return 415, {"error": f"unsupported charset {shown!r}; send the JSON as UTF-8"}
         encoding = (header(scope, b"content-encoding") or "identity").strip().lower()
         if encoding != "identity":
             return 415, {
@@ -303,6 +310,15 @@ class RequestGuard:
             logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if not started:
                 await send_json(send, 500, {"error": "internal error; see the server log"})
+
+
+def _charset(parameters: list[str]) -> str | None:
+    """The `charset` a Content-Type's parameters name (unquoted), None when they name none."""
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"')
+    return None
 
 
 def _refuse_request_line(

@@ -42,7 +42,8 @@ _REQUEST_RESPONSES: dict[str, str] = {
 }
 _BODY_RESPONSES: dict[str, str] = {
     "413": "Request body over the size limit of {max_body_bytes:,} bytes",
-    "415": "Content type is not JSON, or the body is compressed (Content-Encoding)",
+    "415": "Content type is not JSON, its charset is not UTF-8, or the body is compressed "
+    "(Content-Encoding)",
 }
 _NOT_ALLOWED = "Any other method on this path: `Allow` names the ones it takes"
 _OUTAGE = "The warnings store did not answer: nothing was done; retry after `Retry-After` seconds"

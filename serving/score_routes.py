@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -259,11 +259,26 @@ class ScoreInput(bentoml.IODescriptor):
 
     @classmethod
     async def from_http_request(cls, request: Request, serde: Any) -> bentoml.IODescriptor:
-        try:
-            return cast(bentoml.IODescriptor, await super().from_http_request(request, serde))
-        except ValidationError as exc:
-            request.scope.setdefault("state", {})[_REFUSAL_STATE] = await _refusal(request, exc)
-            return cls.model_construct()
+        if not (await request.body()).strip():  # read once: Starlette keeps it for BentoML
+            # BentoML reads an empty body as `{}`: "send exactly one of ..." hid the mistake
+            refusal = await _refusal(request, [_EMPTY_BODY])
+        else:
+            try:
+                return cast(bentoml.IODescriptor, await super().from_http_request(request, serde))
+            except ValidationError as exc:
+                errors = exc.errors(include_url=False, include_context=False, include_input=False)
+                refusal = await _refusal(request, errors)
+        request.scope.setdefault("state", {})[_REFUSAL_STATE] = refusal
+        return cls.model_construct()
+
+
+#: The refusal of a score request without a body (its location under `body`, as `_refusal`
+#: puts every location).
+_EMPTY_BODY: dict[str, Any] = {
+    "type": "missing",
+    "loc": (),
+    "msg": "the body is empty: send a JSON object with 'records' or 'entity_ids'",
+}
 
 
 def _score_input(task: Task) -> type[ScoreInput]:
@@ -276,7 +291,7 @@ def _score_input(task: Task) -> type[ScoreInput]:
     )
 
 
-async def _refusal(request: Request, exc: ValidationError) -> Response:
+async def _refusal(request: Request, pydantic_errors: Sequence[Mapping[str, Any]]) -> Response:
     """A score body's refusal: the sentence and field list the `/v1` app's handler gives
     invalid input (`serving.routes`), each location under `body` as FastAPI puts it, with the
     400 score clients have always had from this route (the other routes' 422 would break
@@ -284,8 +299,7 @@ async def _refusal(request: Request, exc: ValidationError) -> Response:
     schema does not know as a placeholder (`logged_errors`): no traceback, no ERROR for a
     client's mistake."""
     errors: list[dict[str, Any]] = [
-        {**error, "loc": ("body", *error["loc"])}
-        for error in exc.errors(include_url=False, include_context=False, include_input=False)
+        {**error, "loc": ("body", *error["loc"])} for error in pydantic_errors
     ]
     handler = cast(
         Callable[[Request, RequestValidationError], Awaitable[Response]],
