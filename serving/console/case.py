@@ -252,6 +252,11 @@ def waterfall_note(
     return t("case.waterfall_other" if margin is not None else "case.waterfall_other_unknown")
 
 
+def png_size(png: bytes) -> tuple[int, int]:
+    """A PNG's width and height in pixels, from its header (the IHDR chunk comes first)."""
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
 def waterfall(
     warning: Mapping[str, Any], model: RiskModel, model_version: str, lang: Lang
 ) -> bytes:

@@ -321,9 +321,9 @@ def _queue_page(
         status=status,
         section="queue",
         scope_text=scope_text(console, visit),
-        task_options=[(task, t(f"task.{task}")) for task in sorted(handled)],
+        task_options=[(task, t(f"task.{task}")) for task in sorted(console.queries.tasks(scope))],
         level_options=[(level, t(f"level.{level}")) for level in LEVEL_ORDER],
-        status_options=[(status, t(f"status.{status}")) for status in STATUSES],
+        status_options=[(status, t(f"status.{status}")) for status in held_statuses(scope)],
         department_options=[
             (code, console.department_name(code, visit.lang)) for code in departments
         ],
@@ -342,6 +342,15 @@ def _queue_page(
         problems=problems or {},
         **shown,
     )
+
+
+def held_statuses(scope: Any) -> tuple[str, ...]:
+    """The statuses of the cases this person may see: an open case is held by no department
+    (not dispatched yet, or sent back), so one who sees only their department's cases (an
+    officer) never holds one."""
+    if scope.everything or scope.tasks:
+        return tuple(STATUSES)
+    return tuple(status for status in STATUSES if status != "open")
 
 
 # the label of each queue parameter, for a bad filter's message
@@ -583,10 +592,14 @@ def render_case(
         None,
     )
     waterfall_note = ""
+    waterfall_size = (0, 0)
     if served is not None and reasons:
         model, version = served
         margin = case_view.waterfall_margin(warning, model, version)
         waterfall_note = case_view.waterfall_note(warning, version, margin, t)
+        # the image's own size, declared so the page does not jump as it loads: drawn here
+        # (once: the chart's request that follows is answered from the same drawing)
+        waterfall_size = case_view.png_size(case_view.waterfall(warning, model, version, lang))
     return console.render(
         "console/case.html",
         lang,
@@ -614,7 +627,7 @@ def render_case(
         kept={"form": "", **(kept or {})},
         waterfall=served is not None,
         waterfall_note=waterfall_note,
-        waterfall_height=int(90 + 38 * (len(reasons) + 3)),
+        waterfall_size=waterfall_size,
         stale=stale,
         form_error=form_error,
         error_field=error_field,

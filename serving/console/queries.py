@@ -348,6 +348,14 @@ class ConsoleQueries:
         pages = max(1, -(-int(total) // page_size))
         return QueuePage(rows, int(total), level_counts, pages)
 
+    def tasks(self, scope: VisibleScope) -> set[str]:
+        """The tasks of the warnings this person may see (the queue's task choices): a task
+        their department could hold but holds no case of would only list nothing."""
+        with self._reads.begin() as db:
+            return set(
+                db.scalars(select(RiskWarning.task).where(*scope_conditions(scope)).distinct())
+            )
+
     def districts(self, scope: VisibleScope) -> list[str]:
         """The districts of the warnings this person may see (the queue's district choices)."""
         with self._reads.begin() as db:

@@ -213,6 +213,12 @@ def test_the_months_volume_is_exact_and_set_against_the_capacity(
             assert set_one.exit_code == 0, set_one.output
             row = _capacity_row(client.get("/console/dashboard").text, "labour_inspection")
             assert '<td class="num">2</td>' in row and "超出能力" in row
+            # by how much, unmistakably: not "1 超出能力", read as one over a capacity of... 1
+            assert "超出能力 1 件（2/1）" in row, row
+            store.set_user_lang("sup", "en")
+            row = _capacity_row(client.get("/console/dashboard").text, "labour_inspection")
+            assert "1 over capacity (2 of 1)" in row, row
+            store.set_user_lang("sup", "zh")
             # the queue's district filter offers the districts present and keeps to one
             queue = client.get("/console/queue").text
             assert '<option value="anji">安吉县</option>' in queue
