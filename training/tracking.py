@@ -127,9 +127,27 @@ def tracking_client() -> MlflowClient:
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def require_registry() -> None:
+    """For a command that only reads the registry (`models`, `score`, `promote`, `report`,
+    `screen`): a SQLite registry whose file is not there is refused in one line. MLflow would
+    create an empty one (and its folder) on opening, and the command then reported "no model
+    registered" or advised training into a store made by a typo."""
+    uri = get_settings().mlflow_uri
+    if not uri.startswith("sqlite:///"):
+        return
+    location = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    if location in ("", ":memory:") or Path(location).is_file():
+        return
+    raise UserError(
+        f"no MLflow registry at {uri} (RISKLOOP_MLFLOW_URI): {Path(location).absolute()} does "
+        "not exist; check the setting, or create it with `riskloop train` or `riskloop run`"
+    )
+
+
 def check_registry() -> None:
     """Read the settings' registry once, so that a command that only reads it (`score`) says
     in one line that it cannot be reached, before any work (`registry_errors`)."""
+    require_registry()
     with registry_errors(opening=True):
         tracking_client().search_registered_models(max_results=1)
 

@@ -64,6 +64,30 @@ def test_scoring_without_a_champion(isolated_env: Path) -> None:
 @pytest.mark.parametrize(
     "command",
     [
+        ["models"],
+        ["promote", "--task", "wage-arrears"],
+        ["report", "--task", "wage-arrears"],
+        ["score", "--task", "telecom-fraud", "--input", "rows.parquet", "--output", "out.csv"],
+    ],
+)
+def test_a_command_that_reads_the_registry_refuses_one_that_is_not_there(
+    command: list[str], isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A typo in RISKLOOP_MLFLOW_URI is named in one line; MLflow is not left to create an
+    empty registry (and its folder), which `models` then listed as "no model registered"."""
+    from models.settings import get_settings
+
+    pd.DataFrame({"entity_id": ["a"]}).to_parquet(isolated_env / "rows.parquet")
+    typo = isolated_env / "mlrun" / "mlruns.db"
+    monkeypatch.setenv("RISKLOOP_MLFLOW_URI", f"sqlite:///{typo}")
+    get_settings.cache_clear()
+    _fails(command, f"no MLflow registry at sqlite:///{typo} (RISKLOOP_MLFLOW_URI)")
+    assert not typo.parent.exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
         ["train", "--task", "wage-arrears", "--raw"],
         ["materialize", "--task", "wage-arrears", "--raw"],
         ["report", "--task", "wage-arrears", "--raw"],

@@ -352,6 +352,7 @@ def promote(
 
     with user_errors(), tracking.registry_errors():
         spec = _spec(task)
+        tracking.require_registry()
         check_truth_folder(spec, truth, dataset)
         data = (
             _data(spec, raw, dataset, truth, with_feedback=with_feedback)
@@ -395,6 +396,7 @@ def list_models() -> None:
 
     quiet_libraries()
     with user_errors(), tracking.registry_errors():
+        tracking.require_registry()
         tracking.configure_tracking()
         client = tracking.tracking_client()
         _print_versions(client)

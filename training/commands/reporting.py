@@ -67,7 +67,7 @@ def report(
     logged, never replaces the official files (logged, and served by the console) and is
     written as `<task>-v<N>-on-<folder>.html` (`.zh.html`); a line on stderr says so.
     """
-    from training.tracking import registry_errors
+    from training.tracking import registry_errors, require_registry
 
     with user_errors(), registry_errors():
         from models.settings import get_settings
@@ -81,6 +81,7 @@ def report(
             spec = get_spec(task)
         except UnknownTaskError as exc:
             raise UserError(str(exc)) from None
+        require_registry()
         settings = get_settings()
         out_dir = out if out is not None else settings.reports_dir
         langs = REPORT_LANGS if lang == "both" else (lang,)

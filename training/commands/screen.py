@@ -78,9 +78,11 @@ def screen_command(
     from serving.screening import screen
     from serving.store import WarningStore
     from serving.store.common import as_date
+    from training.tracking import require_registry
 
     with user_errors():
         spec = _spec(task)
+        require_registry()
         if engine not in ("pandas", "dask"):
             raise UserError(f"unknown engine {engine!r}; expected pandas or dask")
         if scheduler is not None and engine != "dask":

@@ -4,6 +4,7 @@ MLflow registry and a real service; plus the CLI's refusals of bad input."""
 from __future__ import annotations
 
 import re
+import shutil
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -286,13 +287,23 @@ def test_bad_input_gives_one_line_and_writes_nothing(
 
 
 def test_screening_a_task_without_a_champion_is_refused(
-    loop_env: LoopEnv, small_city: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    loop_env: LoopEnv,
+    small_city: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    empty_mlflow_store: Path,
 ) -> None:
-    monkeypatch.setenv("RISKLOOP_MLFLOW_URI", f"sqlite:///{tmp_path / 'empty-mlruns.db'}")
+    registry = tmp_path / "registry" / "empty-mlruns.db"
+    monkeypatch.setenv("RISKLOOP_MLFLOW_URI", f"sqlite:///{registry}")
     get_settings.cache_clear()
     try:
         with _store() as store:
             before = _row_counts(store)
+        # a registry that is not there (a typo in the setting) is named, and not created
+        _fails(["screen", "--task", TASK, "--raw", str(small_city)], "no MLflow registry at")
+        assert not registry.parent.exists()
+        registry.parent.mkdir()
+        shutil.copyfile(empty_mlflow_store, registry)
         _fails(["screen", "--task", TASK, "--raw", str(small_city)], "no 'champion' model")
         with _store() as store:
             assert _row_counts(store) == before
