@@ -71,7 +71,7 @@ def test_a_disable_ends_the_console_sessions_at_once(chen: WarningStore) -> None
     cookie, _ = book.start("chen")
     chen.disable_user("chen")
     chen.enable_user("chen")
-    assert book.check(cookie) == (None, "ended")
+    assert book.check(cookie) == (None, "disabled")
     (row,) = [r for r in chen.audit_rows() if r["action"] == "user_disabled"]
     assert row["detail"] == {"user": "chen", "sessions_ended": 1}
 
@@ -203,7 +203,7 @@ def test_a_sign_in_over_another_session_in_the_same_browser_ends_that_session(
     cookie_a, _ = book.start("wang")
     elsewhere, _ = book.start("wang")
     cookie_b, session_b = book.start("li", replacing=cookie_a)
-    assert book.check(cookie_a) == (None, "ended")
+    assert book.check(cookie_a) == (None, "replaced")
     assert book.check(cookie_b)[0] == session_b
     assert book.check(elsewhere)[0] is not None
     # an unknown or already ended cookie is no obstacle to signing in
