@@ -18,16 +18,13 @@ from starlette.responses import Response
 from models.departments import department_code
 from serving.console import case as case_view
 from serving.console.app import (
-    FIELD_LIMITS,
     PREFIX,
     Console,
-    FormFieldError,
     Visit,
     error_page,
-    field_problem,
-    form_text,
     redirect,
 )
+from serving.console.forms import FIELD_LIMITS, FormFieldError, field_problem, form_text
 from serving.console.i18n import Messages
 from serving.console.pages import load_case, render_case, rule_in_words, task_departments
 from serving.console.shown import Shown, UnsavedStep

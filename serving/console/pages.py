@@ -24,19 +24,15 @@ from models.scorer import reason_rows
 from models.spec import get_spec
 from serving.console import case as case_view
 from serving.console.app import (
-    FIELD_LIMITS,
     LANG_COOKIE,
     LANG_COOKIE_MAX_AGE_S,
     PREFIX,
     UNSAVED_COOKIE,
     Console,
-    FormFieldError,
     Visit,
     actor_for,
     clear_cookie,
     error_page,
-    field_problem,
-    form_text,
     pre_session_token,
     redirect,
     remembered_lang,
@@ -44,6 +40,7 @@ from serving.console.app import (
     secured,
     set_cookie,
 )
+from serving.console.forms import FIELD_LIMITS, FormFieldError, field_problem, form_text
 from serving.console.i18n import LANGS, Messages, as_lang
 from serving.console.queries import (
     LEVEL_ORDER,
