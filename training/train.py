@@ -86,7 +86,15 @@ def dataset_fingerprint(frame: pd.DataFrame) -> str:
 
 
 def check_dataset(spec: TaskSpec, frame: pd.DataFrame, source: str) -> None:
-    """Refuse a dataset that does not fit the spec, naming the first problems."""
+    """Refuse a dataset that does not fit the spec, naming the first problems.
+
+    Feature columns are held to the catalog's rules as `riskloop score` and the API hold them
+    (`features.frame_checks`: categories, ranges, whole counts, numbers as numbers, never as
+    text): a model must not learn from values it would refuse to score. `entity_id` is not
+    held to the API's id pattern here: training only groups rows by it.
+    """
+    from features.frame_checks import describe_breaches, rule_breaches
+
     missing = [c for c in (*ID_COLUMNS, *spec.feature_names) if c not in frame.columns]
     if missing:
         shown = ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else "")
@@ -100,6 +108,9 @@ def check_dataset(spec: TaskSpec, frame: pd.DataFrame, source: str) -> None:
     if not labels <= {0, 1} or len(labels) < 2:
         found = ", ".join(sorted({str(label) for label in labels}))  # any types, plain text
         raise UserError(f"{source}: column 'label' must hold both 0 and 1, found {found}")
+    breaches = [b for b in rule_breaches(spec.features, frame) if b.column != "entity_id"]
+    if breaches:
+        raise UserError(f"{source}: {describe_breaches(breaches, len(frame))}; nothing trained")
 
 
 def _truth_file(spec: TaskSpec, truth_dir: Path) -> Path:
