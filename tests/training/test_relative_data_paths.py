@@ -50,6 +50,10 @@ def test_a_relative_raw_folder_and_dataset_are_recorded_absolute(
     promoted = runner.invoke(app, ["promote", "--task", TASK])
     assert promoted.exit_code == 0, promoted.output
     assert f"compared on {dataset.resolve()} (" in promoted.stdout
+    assert (
+        f"note: the champion was trained on {small_city.resolve()}; both were judged on "
+        f"{dataset.resolve()}"
+    ) in promoted.stderr
 
     monkeypatch.chdir(small_city.parent)
     report = runner.invoke(
