@@ -24,13 +24,11 @@ from pathlib import Path
 
 from models.spec import TaskSpec
 from training.errors import UserError
+from training.leakage import LEAKAGE_FINDING_TAG, LEAKAGE_OVERRIDE_TAG, leakage_findings
 from training.train import (
-    LEAKAGE_FINDING_TAG,
-    LEAKAGE_OVERRIDE_TAG,
     Splits,
     TrainingData,
     build_from_raw,
-    leakage_findings,
     read_dataset,
     split_dataset,
 )

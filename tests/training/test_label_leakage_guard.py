@@ -14,17 +14,15 @@ from typer.testing import CliRunner
 
 from models.spec import get_spec
 from training.cli import app
-from training.train import (
+from training.leakage import (
     LEAKAGE_OVERRIDE_TAG,
     LEAKY_FEATURE_AUC,
     LeakageFound,
-    TrainingData,
-    build_from_raw,
     leakage_findings,
     model_leakage_finding,
     single_feature_aucs,
-    split_dataset,
 )
+from training.train import TrainingData, build_from_raw, split_dataset
 
 TASK = "wage-arrears"
 LEAK = "si_arrears_months_3m"
