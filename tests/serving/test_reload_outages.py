@@ -80,7 +80,9 @@ def test_a_frozen_registry_and_a_stopped_store_bound_the_reload_and_lose_no_audi
                 "RISKLOOP_STORE_URL": store_url,
                 "RISKLOOP_MLFLOW_URI": f"http://127.0.0.1:{registry_port}",
                 "RISKLOOP_RELOAD_TIMEOUT_S": "3",
-                "MLFLOW_HTTP_REQUEST_TIMEOUT": "2",
+                # each task's registry call waits 4 s: the background reload (3 x 4 s) is still
+                # running when the 504 comes back at 3 s, however slow a busy machine answers it
+                "MLFLOW_HTTP_REQUEST_TIMEOUT": "4",
                 "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
                 "BENTOML_HOME": str(served.root / "bentoml-reload-outages"),
             },
@@ -105,8 +107,8 @@ def test_a_frozen_registry_and_a_stopped_store_bound_the_reload_and_lose_no_audi
             assert busy.status_code == 503, busy.text
             assert "another model reload" in busy.json()["error"]
             assert busy.headers["retry-after"] == "3"
-            # the background reload meets each task's time-out (2 s), then the stopped store
-            time.sleep(3 * 2 + 2)
+            # the background reload meets each task's time-out (4 s), then the stopped store
+            time.sleep(3 * 4 + 2)
             models = client.get("/v1/models", headers=served.headers("scorer"))
             assert models.status_code == 200, models.text
             assert all(m["last_reload_error"] for m in models.json()["models"])
