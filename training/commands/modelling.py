@@ -247,13 +247,13 @@ def train(
     of 0.99 or more (either way; the simulated cities' honest features stay below 0.8), or a
     model whose test ROC-AUC reaches 0.995 (their true probabilities stay below 0.9).
     """
-    from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from training import tracking
+    from training.commands import table_console
     from training.train import train_task
 
-    console = Console()
+    console = table_console()
     with user_errors(), tracking.registry_errors():
         check_study_name(study)
         spec = _spec(task)

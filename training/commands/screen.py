@@ -317,10 +317,11 @@ def _print(
     dry_run: bool,
 ) -> None:
     """The counts table (levels, then departments), capacity notes and, dry, the would-be raises."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from training.commands import table_console
+
+    console = table_console()
     levels = Table(title=f"{report.task} screened as of {report.as_of}: {report.rows} units")
     for column in ("level", "units", "share"):
         levels.add_column(column, justify="right" if column != "level" else "left")
