@@ -39,7 +39,10 @@ class EntityNotMaterialized(LookupError):
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
         super().__init__(
             f"{len(missing)} entity id(s) have no materialized {task} features: {shown} "
-            f"(run `riskloop materialize --task {task.replace('_', '-')}`)"
+            "(the online store holds the units the last `riskloop materialize --task "
+            f"{task.replace('_', '-')}` found in the task's scoring population: an id outside "
+            "it, a unit no longer in it or a typo, is scored by sending its features as "
+            "`records`; materialize again if the population changed)"
         )
         self.task = task
         self.missing = missing

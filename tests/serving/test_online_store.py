@@ -42,8 +42,10 @@ def test_materialize_cli_keeps_the_latest_row_per_entity(
     ids = [written_raw.iloc[2], written_raw.iloc[0], written_raw.iloc[2]]
     rows = store.lookup("telecom_fraud", ids, hasher)
     assert rows["entity_id"].tolist() == ids
-    with pytest.raises(EntityNotMaterialized, match="nobody"):
+    with pytest.raises(EntityNotMaterialized, match="nobody") as raised:
         store.lookup("telecom_fraud", [ids[0], "nobody"], hasher)
+    # not only "run materialize", which cannot help a unit outside the scoring population
+    assert "sending its features as `records`" in str(raised.value)
     with pytest.raises(EntityNotMaterialized):
         store.lookup("wage_arrears", ids[:1], hasher)
 
