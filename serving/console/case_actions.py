@@ -109,9 +109,8 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
         return warning
     t = visit.t
 
-    def refused(rule: str, status: int, message: str, **given: str) -> Response:
-        """A step this form cannot ask for (a hand-made or tampered request): on the record,
-        with what it named, and a page saying what is wrong."""
+    def on_record(rule: str, **given: str) -> None:
+        """A refused step on the record: who, which step, the rule, what the form named."""
         console.store.refused(
             actor=visit.actor.audit_name,
             action="feedback",
@@ -120,6 +119,11 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
             warning=warning,
             given=given,
         )
+
+    def refused(rule: str, status: int, message: str, **given: str) -> Response:
+        """A step this form cannot ask for (a hand-made or tampered request): on the record,
+        with what it named, and a page saying what is wrong."""
+        on_record(rule, **given)
         return error_page(console, request, visit, status, message)
 
     try:
@@ -129,6 +133,7 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
         return refused(_RULE_FIELD, 400, field_problem(exc, t), field=exc.name)
     if transition not in TRANSITIONS:  # no page offers it: a hand-made request, on the record
         return refused("no such step", 400, t("error.bad_transition"))
+    step = transition  # a known step, as the record names it from here on
     # a role that works no case (an auditor, an administrator) is refused, and audited, before
     # the form's version is looked at: whatever version a hand-made post carries
     decision = decide(visit.actor, "feedback")
@@ -143,14 +148,7 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
             return _stale(console, request, visit, warning, typed=note_typed)
         decision = decide(visit.actor, "feedback", warning=warning, transition=transition)
     if not decision or transition not in allowed_transitions(visit.actor, warning):
-        console.store.refused(
-            actor=visit.actor.audit_name,
-            action="feedback",
-            step=transition,
-            rule=decision.rule,
-            warning=warning,
-        )
-        return error_page(console, request, visit, 403, rule_in_words(visit, decision))
+        return refused(decision.rule, 403, rule_in_words(visit, decision))
     # what the person typed and chose, given back with a refusal of what they typed
     kept = {"form": transition, "note": note_typed}
     for choice in ("department", "outcome"):
@@ -200,14 +198,7 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
         holder = department_code(str(warning.get("department") or ""))
         if holder is not None and holder == department_code(str(department)):
             # the case page again, the note kept, to choose another department
-            console.store.refused(
-                actor=visit.actor.audit_name,
-                action="feedback",
-                step=transition,
-                rule=_RULE_SAME_DEPARTMENT,
-                warning=warning,
-                given={"department": str(department)},
-            )
+            on_record(_RULE_SAME_DEPARTMENT, department=str(department))
             return render_case(
                 console,
                 request,

@@ -40,3 +40,22 @@ def fast_models(city_data: dict[str, TrainingData]) -> dict[str, tuple[RiskModel
             splits = split_dataset(spec, data.frame)
         fitted[task] = (fit_model(spec, splits, params), splits)
     return fitted
+
+
+@pytest.fixture()
+def dispute_champion(isolated_env: Path, fast_models: dict[str, tuple[RiskModel, Splits]]) -> Path:
+    """The fast dispute-escalation model as version 1, `champion`, in the test's own store;
+    the test's folder."""
+    import mlflow
+
+    from training.tracking import configure_tracking, log_and_register
+
+    model, splits = fast_models["dispute-escalation"]
+    configure_tracking()
+    try:
+        with mlflow.start_run():
+            log_and_register(model, splits.test.head(5))
+    finally:
+        mlflow.set_tracking_uri("")
+        mlflow.set_registry_uri("")
+    return isolated_env

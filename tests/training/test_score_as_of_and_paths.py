@@ -11,29 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from models.risk_model import RiskModel
 from training.cli import app
-from training.train import Splits, TrainingData
+from training.train import TrainingData
 
 TASK = "dispute-escalation"
-
-
-@pytest.fixture()
-def champion(isolated_env: Path, fast_models: dict[str, tuple[RiskModel, Splits]]) -> Path:
-    """The fast dispute-escalation model as version 1, `champion`, in the test's own store."""
-    import mlflow
-
-    from training.tracking import configure_tracking, log_and_register
-
-    model, splits = fast_models[TASK]
-    configure_tracking()
-    try:
-        with mlflow.start_run():
-            log_and_register(model, splits.test.head(5))
-    finally:
-        mlflow.set_tracking_uri("")
-        mlflow.set_registry_uri("")
-    return isolated_env
 
 
 @pytest.fixture()
@@ -50,11 +31,11 @@ def _refused(source: Path, output: Path) -> str:
     return lines[0]
 
 
-def test_the_output_may_not_be_the_input(champion: Path, rows: pd.DataFrame) -> None:
-    source = champion / "rows.parquet"
+def test_the_output_may_not_be_the_input(dispute_champion: Path, rows: pd.DataFrame) -> None:
+    source = dispute_champion / "rows.parquet"
     rows.to_parquet(source)
     before = source.read_bytes()
-    for same in (source, champion / "." / "rows.parquet"):
+    for same in (source, dispute_champion / "." / "rows.parquet"):
         assert "is the --input file" in _refused(source, same)
     assert source.read_bytes() == before
 
@@ -74,11 +55,11 @@ AS_OF_CASES = {
 
 
 @pytest.mark.parametrize("case", list(AS_OF_CASES))
-def test_as_of_must_be_a_date(champion: Path, rows: pd.DataFrame, case: str) -> None:
+def test_as_of_must_be_a_date(dispute_champion: Path, rows: pd.DataFrame, case: str) -> None:
     change, expected = AS_OF_CASES[case]
-    source = champion / "rows.parquet"
+    source = dispute_champion / "rows.parquet"
     change(rows).to_parquet(source)
-    output = champion / "scored.parquet"
+    output = dispute_champion / "scored.parquet"
 
     line = _refused(source, output)
 
@@ -86,10 +67,10 @@ def test_as_of_must_be_a_date(champion: Path, rows: pd.DataFrame, case: str) -> 
     assert not output.exists()
 
 
-def test_iso_date_text_is_a_date(champion: Path, rows: pd.DataFrame) -> None:
-    source = champion / "rows.parquet"
+def test_iso_date_text_is_a_date(dispute_champion: Path, rows: pd.DataFrame) -> None:
+    source = dispute_champion / "rows.parquet"
     rows.assign(as_of=rows["as_of"].dt.strftime("%Y-%m-%d")).to_parquet(source)
-    output = champion / "scored.parquet"
+    output = dispute_champion / "scored.parquet"
     args = ["score", "--task", TASK, "--input", str(source), "--output", str(output)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -98,12 +79,12 @@ def test_iso_date_text_is_a_date(champion: Path, rows: pd.DataFrame) -> None:
     )
 
 
-def test_a_column_named_twice_is_named(champion: Path, rows: pd.DataFrame) -> None:
+def test_a_column_named_twice_is_named(dispute_champion: Path, rows: pd.DataFrame) -> None:
     table = pa.Table.from_pandas(rows, preserve_index=False)
     twice = table.append_column("dispute_type", table.column("dispute_type"))
-    source = champion / "twice.parquet"
+    source = dispute_champion / "twice.parquet"
     pq.write_table(twice, source)
 
-    line = _refused(source, champion / "scored.parquet")
+    line = _refused(source, dispute_champion / "scored.parquet")
 
     assert "names column(s) more than once: dispute_type" in line, line

@@ -14,30 +14,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from models.risk_model import RiskModel
 from training.cli import app
-from training.train import Splits, TrainingData
+from training.train import TrainingData
 
 TASK = "dispute-escalation"
 ROWS = 40
-
-
-@pytest.fixture()
-def champion(isolated_env: Path, fast_models: dict[str, tuple[RiskModel, Splits]]) -> Path:
-    """The fast dispute-escalation model as version 1, `champion`, in the test's own store."""
-    import mlflow
-
-    from training.tracking import configure_tracking, log_and_register
-
-    model, splits = fast_models[TASK]
-    configure_tracking()
-    try:
-        with mlflow.start_run():
-            log_and_register(model, splits.test.head(5))
-    finally:
-        mlflow.set_tracking_uri("")
-        mlflow.set_registry_uri("")
-    return isolated_env
 
 
 @pytest.fixture()
@@ -99,11 +80,11 @@ BAD_INPUTS = {
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
 def test_rows_the_api_refuses_are_refused_in_one_line_and_nothing_is_written(
-    champion: Path, rows: pd.DataFrame, case: str
+    dispute_champion: Path, rows: pd.DataFrame, case: str
 ) -> None:
     corrupt, expected = BAD_INPUTS[case]
     bad = corrupt(rows)
-    code, stderr, out = _score(champion, bad, "scores.csv")
+    code, stderr, out = _score(dispute_champion, bad, "scores.csv")
     assert code == 2, stderr
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), stderr
@@ -116,21 +97,25 @@ def test_rows_the_api_refuses_are_refused_in_one_line_and_nothing_is_written(
     assert not any(entity in stderr for entity in ids), stderr
 
 
-def test_every_breaking_column_is_named_on_the_one_line(champion: Path, rows: pd.DataFrame) -> None:
+def test_every_breaking_column_is_named_on_the_one_line(
+    dispute_champion: Path, rows: pd.DataFrame
+) -> None:
     bad = _with(rows, "dispute_type", [0], "alien_invasion").assign(dispute_amount=-1.0)
-    code, stderr, _ = _score(champion, bad, "scores.csv")
+    code, stderr, _ = _score(dispute_champion, bad, "scores.csv")
     assert code == 2
     assert "column dispute_type" in stderr and "dispute_amount (40 row(s))" in stderr
 
 
-def test_missing_values_and_unknown_columns_are_scored(champion: Path, rows: pd.DataFrame) -> None:
+def test_missing_values_and_unknown_columns_are_scored(
+    dispute_champion: Path, rows: pd.DataFrame
+) -> None:
     partial = _with(rows, "dispute_type", [0, 1], None).assign(
         dispute_amount=rows["dispute_amount"].where(rows.index > 3),
         n_parties=rows["n_parties"].astype("float64").where(rows.index != 2),
         is_high_risk_type=_with(rows, "is_high_risk_type", [5], None)["is_high_risk_type"],
         department_note="not a feature",
     )
-    code, stderr, out = _score(champion, partial, "scores.parquet")
+    code, stderr, out = _score(dispute_champion, partial, "scores.parquet")
     assert code == 0, stderr
     scored = pd.read_parquet(out)
     assert len(scored) == ROWS and scored["score"].between(0, 1).all()
@@ -139,9 +124,9 @@ def test_missing_values_and_unknown_columns_are_scored(champion: Path, rows: pd.
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
 def test_the_output_names_the_model_version_that_scored_it(
-    champion: Path, rows: pd.DataFrame, suffix: str
+    dispute_champion: Path, rows: pd.DataFrame, suffix: str
 ) -> None:
-    code, stderr, out = _score(champion, rows, f"scores{suffix}", "--alias", "challenger")
+    code, stderr, out = _score(dispute_champion, rows, f"scores{suffix}", "--alias", "challenger")
     assert code == 0, stderr
     scored = pd.read_parquet(out) if suffix == ".parquet" else pd.read_csv(out)
     assert set(scored["model_name"]) == {"riskloop-dispute-escalation"}
@@ -151,11 +136,11 @@ def test_the_output_names_the_model_version_that_scored_it(
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
 def test_an_empty_input_writes_the_columns_a_full_one_writes(
-    champion: Path, rows: pd.DataFrame, suffix: str
+    dispute_champion: Path, rows: pd.DataFrame, suffix: str
 ) -> None:
-    code, stderr, full = _score(champion, rows, f"full{suffix}")
+    code, stderr, full = _score(dispute_champion, rows, f"full{suffix}")
     assert code == 0, stderr
-    code, stderr, empty = _score(champion, rows.iloc[:0], f"empty{suffix}")
+    code, stderr, empty = _score(dispute_champion, rows.iloc[:0], f"empty{suffix}")
     assert code == 0, stderr
     read = pd.read_parquet if suffix == ".parquet" else pd.read_csv
     written, expected = read(empty), read(full)
@@ -168,18 +153,20 @@ def test_an_empty_input_writes_the_columns_a_full_one_writes(
 
 
 def test_an_empty_input_without_the_models_columns_is_refused(
-    champion: Path, rows: pd.DataFrame
+    dispute_champion: Path, rows: pd.DataFrame
 ) -> None:
-    code, stderr, out = _score(champion, rows.iloc[:0].drop(columns="grid_visits"), "o.csv")
+    code, stderr, out = _score(dispute_champion, rows.iloc[:0].drop(columns="grid_visits"), "o.csv")
     assert code == 2 and "grid_visits" in stderr and not out.exists()
 
 
-def test_an_input_that_is_not_parquet_is_named_so(champion: Path, rows: pd.DataFrame) -> None:
+def test_an_input_that_is_not_parquet_is_named_so(
+    dispute_champion: Path, rows: pd.DataFrame
+) -> None:
     """A CSV given as input was refused with pyarrow's 'Parquet magic bytes not found in
     footer'; the line now says the input must be Parquet and how to write one."""
-    source = champion / "input.csv"
+    source = dispute_champion / "input.csv"
     rows.to_csv(source, index=False)
-    out = champion / "o.csv"
+    out = dispute_champion / "o.csv"
     args = ["score", "--task", TASK, "--input", str(source), "--output", str(out)]
     result = CliRunner().invoke(app, args)
     lines = result.stderr.strip().splitlines()
@@ -188,14 +175,14 @@ def test_an_input_that_is_not_parquet_is_named_so(champion: Path, rows: pd.DataF
     assert not out.exists()
 
 
-def test_top_k_takes_the_apis_range(champion: Path, rows: pd.DataFrame) -> None:
+def test_top_k_takes_the_apis_range(dispute_champion: Path, rows: pd.DataFrame) -> None:
     from serving.schemas import MAX_TOP_K
 
-    code, stderr, out = _score(champion, rows, "scores.csv", "--top-k", str(MAX_TOP_K))
+    code, stderr, out = _score(dispute_champion, rows, "scores.csv", "--top-k", str(MAX_TOP_K))
     assert code == 0, stderr
     assert f"reason_{MAX_TOP_K}_feature" in pd.read_csv(out).columns
     for refused in ("0", str(MAX_TOP_K + 1)):
-        code, stderr, _ = _score(champion, rows, "other.csv", "--top-k", refused)
+        code, stderr, _ = _score(dispute_champion, rows, "other.csv", "--top-k", refused)
         assert code == 2 and "--top-k" in stderr
 
 
