@@ -37,6 +37,8 @@ SETTINGS_ATTR = "riskloop.trial_settings"
 #: The LightGBM seed of the study's trials (`--seed`); a study made before riskloop recorded
 #: it has none and takes any worker, as it did.
 SEED_ATTR = "riskloop.lightgbm_seed"
+#: How long a worker waits for another one to finish writing a new study's identity.
+IDENTITY_WAIT_S = 5.0
 
 
 class StudyMismatchError(ValueError):
@@ -96,14 +98,43 @@ def bind_study(study: Any, identity: dict[str, str]) -> None:
                 f"study {name!r} holds trials but records no task or dataset (made by an older "
                 "riskloop); give this search its own --study name"
             )
-        for key, value in identity.items():
-            study.set_user_attr(key, value)
+        # The seed first: a worker that reads the other attributes then reads it too.
+        for key in sorted(identity, key=lambda key: key != SEED_ATTR):
+            study.set_user_attr(key, identity[key])
     recorded = study.user_attrs  # read back: a worker starting at the same time may have won
+    recorded = _finished_identity(study, identity, recorded)
     for key, wanted in identity.items():
         if key == SEED_ATTR and key not in recorded:
             continue  # made before the seed was recorded: its seed is unknown, as it was
         if recorded.get(key) != wanted:
             raise StudyMismatchError(_mismatch(name, key, recorded.get(key), wanted))
+
+
+def _finished_identity(
+    study: Any, identity: dict[str, str], recorded: dict[str, Any]
+) -> dict[str, Any]:
+    """The study's identity attributes once a worker that is still writing them has finished.
+
+    The attributes are written one at a time, so a worker starting with another one can read
+    the task but not yet the dataset. A study with no trials whose identity is incomplete is
+    re-read for up to `IDENTITY_WAIT_S`; a writer that stopped half-way leaves the rest to this
+    worker (a study without trials holds nothing to compare with). The seed is not waited for:
+    it is written first, and a study made before it was recorded has none.
+    """
+    import time
+
+    def missing(attrs: dict[str, Any]) -> list[str]:
+        return [key for key in identity if key != SEED_ATTR and key not in attrs]
+
+    if not missing(recorded) or study.get_trials(deepcopy=False):
+        return recorded
+    deadline = time.monotonic() + IDENTITY_WAIT_S
+    while missing(recorded) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        recorded = study.user_attrs
+    for key in missing(recorded):
+        study.set_user_attr(key, identity[key])
+    return study.user_attrs
 
 
 def refuse_registered(study: Any, registered_model: str) -> None:
