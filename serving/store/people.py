@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -117,6 +117,21 @@ class UserRecord:
             "disabled_at": _iso(self.disabled_at),
             "locked_until": _iso(self.locked_until),
         }
+
+
+@dataclass(frozen=True)
+class Unlocked:
+    """What `unlock_user` lifted: the lockout still running (None: none was) and the wrong
+    passwords in a row counted before it, with the account as it is now."""
+
+    user: UserRecord
+    locked_until: datetime | None
+    failed_attempts: int
+
+    @property
+    def changed(self) -> bool:
+        """Whether there was anything to lift (a lockout, or wrong passwords counted)."""
+        return self.locked_until is not None or self.failed_attempts > 0
 
 
 def _aware(moment: datetime) -> datetime:
@@ -409,11 +424,7 @@ class PeopleStore:
         details it returns, in one transaction."""
 
         def write(session: Session) -> UserRecord:
-            user = session.scalars(
-                select(User).where(User.name == name).with_for_update()
-            ).one_or_none()
-            if user is None:
-                raise UserNotFound(name)
+            user = _user_for_update(session, name)
             detail = change(user, session)
             self._audit_row(session, actor, action, {"user": name, **detail})
             return _record(user)
@@ -468,6 +479,44 @@ class PeopleStore:
             return {"sessions_ended": _end_console_sessions(session, name, "password")}
 
         return self._change_user(name, actor, "user_password_reset", change)
+
+    def unlock_user(
+        self, name: str, *, actor: str = "system:cli", now: datetime | None = None
+    ) -> Unlocked:
+        """Lift a lockout and forget the wrong passwords counted towards the next one; the
+        password, the department and every session stay as they are (the person still knows
+        their password: the wrong ones may have been someone else's). Audited as
+        `user_unlocked` with what was lifted; an account with nothing to lift is left alone,
+        with no row.
+
+        Raises:
+            UserNotFound: no account has this name.
+        """
+        moment = now or datetime.now(UTC)
+
+        def write(session: Session) -> Unlocked:
+            user = _user_for_update(session, name)
+            until = None if user.locked_until is None else _aware(user.locked_until)
+            lifted = Unlocked(
+                user=_record(user),
+                locked_until=until if until is not None and until > moment else None,
+                failed_attempts=user.failed_attempts,
+            )
+            if not lifted.changed:
+                return lifted
+            # a lockout that has run out keeps its count: without the reset the next wrong
+            # password would lock the account again at once
+            user.failed_attempts = 0
+            user.locked_until = None
+            detail = {
+                "user": name,
+                "locked_until": city_moment(lifted.locked_until),
+                "failed_attempts": lifted.failed_attempts,
+            }
+            self._audit_row(session, actor, "user_unlocked", detail)
+            return replace(lifted, user=_record(user))
+
+        return self._write(write)  # type: ignore[no-any-return]
 
     def set_user_lang(self, name: str, lang: str) -> UserRecord:
         """Remember a person's language choice (zh or en)."""
@@ -539,6 +588,14 @@ class PeopleStore:
             self._audit_row(session, f"user:{name}", "sign_out", {})
 
         self._write(write)
+
+
+def _user_for_update(session: Session, name: str) -> User:
+    """The account called `name`, its row locked for the transaction; raises `UserNotFound`."""
+    user = session.scalars(select(User).where(User.name == name).with_for_update()).one_or_none()
+    if user is None:
+        raise UserNotFound(name)
+    return user
 
 
 def _refusal(user: User | None, moment: datetime) -> str | None:

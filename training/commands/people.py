@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
@@ -22,9 +22,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from serving.store import WarningStore
-    from serving.store.people import UserRecord
 
 CLI_ACTOR = "system:cli"
+_Changed = TypeVar("_Changed")
 
 secrets_app = typer.Typer(
     name="secrets", help="Manage the generated secrets file (0600).", no_args_is_help=True
@@ -166,7 +166,7 @@ def _check_one_actor(store: WarningStore, name: str) -> None:
         )
 
 
-def _change_account(change: Callable[[WarningStore], UserRecord]) -> UserRecord:
+def _change_account(change: Callable[[WarningStore], _Changed]) -> _Changed:
     """One change to an account in the store; a refusal is one line and exit 2."""
     from serving.store import PeopleError, UserNotFound
 
@@ -266,7 +266,8 @@ def register(app: typer.Typer) -> None:
             False, "--password-stdin", help="Read the password from stdin's first line."
         ),
     ) -> None:
-        """Set a new password (not the current one) and lift a lockout."""
+        """Set a new password (not the current one) and lift a lockout (`users unlock` lifts
+        one and keeps the password)."""
         with user_errors():
             password = read_password(password_stdin)
         user = _change_account(lambda store: store.reset_password(name, password, actor=CLI_ACTOR))
@@ -275,6 +276,28 @@ def register(app: typer.Typer) -> None:
             typer.echo(
                 f"{user.name} is still disabled: `riskloop users enable {user.name}` lets the "
                 "account sign in again"
+            )
+
+    @users_app.command("unlock")
+    def users_unlock(name: str = typer.Argument(..., help="Sign-in name.")) -> None:
+        """Lift a lockout after too many wrong passwords (password and sessions unchanged)."""
+        lifted = _change_account(lambda store: store.unlock_user(name, actor=CLI_ACTOR))
+        if lifted.locked_until is not None:
+            typer.echo(
+                f"unlocked {name} (was locked until {city_time(lifted.locked_until)}); its "
+                "password and sessions are unchanged"
+            )
+        elif lifted.changed:
+            typer.echo(
+                f"{name} was not locked; its count of wrong passwords in a row "
+                f"({lifted.failed_attempts}) is back to 0 (password and sessions unchanged)"
+            )
+        else:
+            typer.echo(f"{name} is not locked: nothing to lift")
+        if lifted.user.disabled_at is not None:
+            typer.echo(
+                f"{name} is still disabled: `riskloop users enable {name}` lets the account "
+                "sign in again"
             )
 
     @app.command("audit")
