@@ -31,6 +31,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.departments import DEPARTMENTS
 from models.secret_keys import load_secrets
 from models.settings import Settings, get_settings
 from serving.policy import department_tasks
@@ -67,6 +68,8 @@ _PG_MIGRATION_LOCK_KEY = 0x7269736B  # "risk": one advisory lock for schema upgr
 _WRITE_ATTEMPTS = 5
 # how much of a refused attempt's own value (a department, an outcome, a step) the audit row keeps
 REFUSED_VALUE_CHARS = 64
+# the department codes riskloop knows (a dispatch to any other name is an outside body's)
+KNOWN_DEPARTMENTS = frozenset(department.code for department in DEPARTMENTS)
 
 
 class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
@@ -246,14 +249,17 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
 
         def write(session: Session) -> None:
             warning = self._locked_warning(session, warning_id, expected_version, expected_holder)
+            # an outside body's name is free text, scrubbed like a note before it is compared
+            # or written ("lawyer 138…" is stored and shown with the number's pseudonym)
+            sent = self._outside_department(department, warning) if department else department
             check_transition(
-                warning.status, status, department, outcome, warning.department, warning.task
+                warning.status, status, sent, outcome, warning.department, warning.task
             )
             now = utc_now()
             previous = (warning.status, warning.department)
             warning.status = status
             if status == "dispatched":
-                warning.department = department
+                warning.department = sent
             if status == "closed":
                 warning.outcome = outcome
                 warning.closed_at = now
@@ -297,6 +303,14 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
 
         self._write(write)
         return self.get_warning(warning_id)
+
+    def _outside_department(self, department: str, warning: RiskWarning) -> str:
+        """A dispatch's department as stored: a code riskloop knows as it is, any other name
+        (an outside body's, typed freely) with its id-like values and the case's own id as
+        pseudonyms, as a note's are."""
+        if department in KNOWN_DEPARTMENTS:
+            return department
+        return scrub_text(self._secret, department, self.own_ids(warning))
 
     def _locked_warning(
         self,
