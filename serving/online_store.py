@@ -105,16 +105,29 @@ def materialize(
     """Write the latest feature row per entity of `task`, keyed by pseudonym; returns the file.
 
     `pseudonymise` defaults to HMAC under the secrets file's pseudonym key (as the store's).
+    The rows are in pseudonym order: in the raw ids' order, anyone holding the ids could
+    pair each row with its id by position. The file is readable by its owner only (0600), as
+    the warnings database, and `<data_dir>/online/` is made the owner's (0700) when created.
     """
     slug = task_slug(task)
     path = online_path(slug, data_dir or get_settings().data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     hasher = pseudonymise or _default_pseudonymise()
     latest = latest_rows(slug, frame)
-    keyed = latest.assign(entity_id=[hasher(entity) for entity in latest["entity_id"]])
-    keyed.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    keyed = (
+        latest.assign(entity_id=[hasher(entity) for entity in latest["entity_id"]])
+        .sort_values("entity_id", kind="stable")
+        .reset_index(drop=True)
+    )
+    try:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+            os.fchmod(out.fileno(), 0o600)  # a leftover temporary file keeps its old mode
+            keyed.to_parquet(out, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import numpy as np
 import pandas as pd
@@ -263,13 +266,36 @@ def reference_sample(model: RiskModel, train: pd.DataFrame, seed: int) -> pd.Dat
     rather than with the oldest ones (whose year-on-year features lack history).
 
     At most `REFERENCE_MAX_ROWS` rows keep the artifact small. No `entity_id`: raw identifiers
-    must not reach MLflow, and `riskloop monitor` compares distributions, not units.
+    must not reach MLflow, and `riskloop monitor` compares distributions, not units. The rows
+    come in a seeded random order, never the dataset's (row i of the dataset file is an entity
+    id, so its order would name each reference row) nor by date.
     """
-    sample = train
-    if len(train) > REFERENCE_MAX_ROWS:
-        sample = train.sample(n=REFERENCE_MAX_ROWS, random_state=seed).sort_index()
+    sample = train.sample(n=min(len(train), REFERENCE_MAX_ROWS), random_state=seed)
     columns = ["as_of", *model.spec.feature_names]
     return sample.loc[:, columns].assign(score=model.predict_proba(sample)).reset_index(drop=True)
+
+
+def _log_reference(sample: pd.DataFrame) -> None:
+    """Log `sample` as the run's `REFERENCE_ARTIFACT`, readable by its owner only.
+
+    The file is made 0600 before its first byte; MLflow's local artifact store copies the mode
+    with the file, and there its folder is made 0700 (a tracking server's store keeps its own
+    modes: docs/privacy.md).
+    """
+    import mlflow
+
+    folder = str(Path(REFERENCE_ARTIFACT).parent)
+    with tempfile.TemporaryDirectory(prefix="riskloop-reference-") as tmp:
+        local = Path(tmp) / Path(REFERENCE_ARTIFACT).name
+        with os.fdopen(os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+            sample.to_parquet(out, index=False)
+        mlflow.log_artifact(str(local), folder)
+    stored = urlparse(mlflow.get_artifact_uri(folder))
+    if stored.scheme == "file" and Path(url2pathname(stored.path)).is_dir():
+        stored_folder = Path(url2pathname(stored.path))
+        stored_folder.chmod(0o700)
+        for logged in stored_folder.iterdir():
+            logged.chmod(0o600)
 
 
 def _feedback_tags(feedback: dict[str, object] | None) -> dict[str, str]:
@@ -595,10 +621,7 @@ def _log_and_register(
         )
         mlflow.log_metrics(_run_metrics(fitted))
         tracking.log_importance(fitted.importance)
-        with tempfile.TemporaryDirectory(prefix="riskloop-reference-") as tmp:
-            local = Path(tmp) / Path(REFERENCE_ARTIFACT).name
-            reference_sample(model, data.frame, fitted.seed).to_parquet(local, index=False)
-            mlflow.log_artifact(str(local), str(Path(REFERENCE_ARTIFACT).parent))
+        _log_reference(reference_sample(model, data.frame, fitted.seed))
         registered = tracking.log_and_register(model, splits.test)
         mlflow.set_tag("riskloop.registered_version", str(registered.version))
     return run.info.run_id, registered
