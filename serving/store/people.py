@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.departments import AUDIT_ONLY_DEPARTMENTS, DEPARTMENTS
 from serving.store.common import city_moment
-from serving.store.free_text import display_name_problem, one_line, repeats_one_unit
+from serving.store.free_text import display_name_problem, repeats_one_unit
 from serving.store.models import LANGS, ROLES, ConsoleSession, Department, User
 from serving.store.pseudonym import looks_like_identifier
 
@@ -43,9 +43,6 @@ MAX_PASSWORD_CHARS = 1024
 MAX_FAILED_SIGN_INS = 5
 LOCKOUT = timedelta(minutes=15)
 _USER_NAME = re.compile(r"^[a-z][a-z0-9_.-]{1,63}$")
-#: The most characters of a name typed at a failed sign-in the audit log keeps (escaped, its
-#: ids as pseudonyms): any real user name fits, and a pasted essay does not flood the log
-AUDITED_NAME_CHARS = 100
 _HASHER = PasswordHasher()
 
 
@@ -233,6 +230,9 @@ class PeopleStore:
     _audit_row: Callable[[Session, str, str, Mapping[str, Any]], None]
     # an actor's text with its id-like values as pseudonyms (`WarningStore.scrub_actor`)
     scrub_actor: Callable[[str], str]
+    # the audit actor of a name typed at a failed sign-in that names no user, `user:?<keyed
+    # fingerprint>` (`WarningStore.unknown_name_actor`)
+    unknown_name_actor: Callable[[str], str]
 
     # ------------------------------------------------------------ departments
 
@@ -563,10 +563,11 @@ class PeopleStore:
                     user.locked_until = moment + lockout
                     reason = f"wrong password; locked until {city_moment(user.locked_until)}"
             if reason is not None:
-                # the name as typed, which may be anything: one clean line of bounded length,
-                # its ids as pseudonyms (scrubbed before it is cut, so no fragment of one stays)
-                typed = one_line(self.scrub_actor(name), AUDITED_NAME_CHARS)
-                self._audit_row(session, f"user:{typed}", "sign_in_failed", {"reason": reason})
+                # a name that is no user's may be anything (a password typed in the wrong
+                # field, a phone number): never kept as typed, only as its keyed fingerprint,
+                # the same for each attempt of the same name
+                who = f"user:{user.name}" if user is not None else self.unknown_name_actor(name)
+                self._audit_row(session, who, "sign_in_failed", {"reason": reason})
                 return SignInRefused(refused, reason)
             assert user is not None
             user.failed_attempts = 0

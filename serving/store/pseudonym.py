@@ -19,6 +19,8 @@ from functools import lru_cache
 from typing import Any
 
 PSEUDONYM_CHARS = 32
+#: The length of a typed name's fingerprint (`name_fingerprint`): 64 bits
+NAME_FINGERPRINT_CHARS = 16
 
 # Anchored so that a match is a whole id: never inside a longer run of digits, and never part
 # of a hex string (a pseudonym, a warning id: 32 hex characters, so a run of digits in one has
@@ -85,6 +87,14 @@ def pseudonymise(secret: str, identifier: str) -> str:
     keyed = _keyed(secret).copy()  # the key's HMAC state is set up once per secret
     keyed.update(str(identifier).encode())
     return keyed.hexdigest()[:PSEUDONYM_CHARS]
+
+
+def name_fingerprint(secret: str, name: str) -> str:
+    """A keyed fingerprint of a name typed at a failed sign-in that names no user, as
+    `NAME_FINGERPRINT_CHARS` hex characters: the same name gives the same fingerprint, so
+    repeated attempts can be told apart and counted without the log keeping what was typed
+    (which may be a password). Not the pseudonym of any id (its input is marked as a name)."""
+    return pseudonymise(secret, f"sign-in name\0{name}")[:NAME_FINGERPRINT_CHARS]
 
 
 @lru_cache(maxsize=8)

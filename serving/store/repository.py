@@ -17,6 +17,7 @@ tables; this module opens the store and writes dispositions and the audit log.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -56,7 +57,13 @@ from serving.store.models import (
 )
 from serving.store.people import PeopleStore
 from serving.store.privacy import PrivacyStore
-from serving.store.pseudonym import pseudonymise, sanitise, scrub_text
+from serving.store.pseudonym import (
+    NAME_FINGERPRINT_CHARS,
+    name_fingerprint,
+    pseudonymise,
+    sanitise,
+    scrub_text,
+)
 from serving.store.reads import StoreReads
 from serving.store.scores import ScoreWriter
 from serving.store.scrubbing import MemoScrubber
@@ -68,6 +75,8 @@ _PG_MIGRATION_LOCK_KEY = 0x7269736B  # "risk": one advisory lock for schema upgr
 _WRITE_ATTEMPTS = 5
 # how much of a refused attempt's own value (a department, an outcome, a step) the audit row keeps
 REFUSED_VALUE_CHARS = 64
+# the actor of a failed sign-in with a name that is no user's (`unknown_name_actor`)
+_UNKNOWN_NAME_ACTOR = re.compile(rf"user:\?[0-9a-f]{{{NAME_FINGERPRINT_CHARS}}}")
 # the department codes riskloop knows (a dispatch to any other name is an outside body's)
 KNOWN_DEPARTMENTS = frozenset(department.code for department in DEPARTMENTS)
 
@@ -217,10 +226,20 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
         return pseudonymise(self._secret, identifier)
 
     def scrub_actor(self, actor: str) -> str:
-        """An actor as the audit log keeps it: a name that holds an id (a phone number typed as
-        the name at a failed sign-in) with the id pseudonymised, like every audit detail. Users
-        and keys cannot be named so, so their names are kept as they are."""
+        """An actor as the audit log keeps it: with any id-like value pseudonymised, like every
+        audit detail. Users and keys cannot be named so, so their names are kept as they are;
+        an unknown name's fingerprint (`unknown_name_actor`) is kept whole too (its hex digits
+        are no id, and a run of them could look like one)."""
+        if _UNKNOWN_NAME_ACTOR.fullmatch(actor):
+            return actor
         return scrub_text(self._secret, actor)
+
+    def unknown_name_actor(self, name: str) -> str:
+        """The audit actor of a name typed at a failed sign-in that is no user's:
+        `user:?<16 hex>`, HMAC-SHA256 of the name under the store's secret, never the name
+        (it may be a password typed in the wrong field). The same name gives the same actor,
+        so repeated attempts can be correlated."""
+        return f"user:?{name_fingerprint(self._secret, name)}"
 
     def add_feedback(
         self,

@@ -30,7 +30,9 @@ def test_a_token_refused_at_a_disable_is_not_let_back_in_by_an_enable(served: Se
         assert client.get("/v1/warnings", headers=new).status_code == 200
 
 
-def test_a_sign_in_name_with_control_characters_is_audited_escaped(served: Served) -> None:
+def test_a_sign_in_name_with_control_characters_is_audited_as_its_fingerprint(
+    served: Served,
+) -> None:
     from serving.store import WarningStore
 
     forged = "evil3\n2026-12-05T09:00:00+08:00\tuser:wang\tidentity_reveal\t-\t{}"
@@ -41,5 +43,7 @@ def test_a_sign_in_name_with_control_characters_is_audited_escaped(served: Serve
     assert refused.json() == unknown.json()
     with WarningStore.from_settings() as store:
         actors = [r["actor"] for r in store.audit_rows() if r["action"] == "sign_in_failed"]
-    (actor,) = [a for a in actors if a.startswith("user:evil3")]
-    assert actor == "user:evil3\\n2026-12-05T09:00:00+08:00\\tuser:wang\\tidentity_reveal\\t-\\t{}"
+    # no user is called so: only the name's keyed fingerprint is kept, never the name
+    assert store.unknown_name_actor(forged) in actors
+    assert store.unknown_name_actor("nobody.x") in actors
+    assert not any("evil3" in actor or "nobody.x" in actor for actor in actors)

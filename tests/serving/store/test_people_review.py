@@ -23,7 +23,7 @@ from serving.console.sessions import SessionBook
 from serving.sessions import SessionInvalid, SessionSigner
 from serving.store import PeopleError, SignInRefused, WarningStore
 from serving.store.identity import EntityCipher
-from serving.store.people import AUDITED_NAME_CHARS, MAX_FAILED_SIGN_INS
+from serving.store.people import MAX_FAILED_SIGN_INS
 
 PASSWORD = "correct horse battery"
 SECRET = "test-secret"
@@ -107,19 +107,12 @@ def test_a_display_name_holding_an_identifier_is_refused(
 FORGED_ROW = 'evil2\n2026-12-05T09:00:00+08:00\tuser:wang\tidentity_reveal\t-\t{"x": 1}'
 
 
-@pytest.mark.parametrize(
-    ("typed", "audited"),
-    [
-        (FORGED_ROW, "user:evil2\\n2026-12-05T09:00:00+08:00\\tuser:wang\\tidentity_reveal"),
-        ("wang\u202e\u2066x\\", "user:wang\\u202e\\u2066x\\\\"),
-        ("nobody", "user:nobody"),
-    ],
-)
+@pytest.mark.parametrize("typed", [FORGED_ROW, "wang\u202e\u2066x\\", "nobody"])
 def test_a_name_typed_at_a_failed_sign_in_is_audited_on_one_clean_line(
-    chen: WarningStore, typed: str, audited: str
+    chen: WarningStore, typed: str
 ) -> None:
-    """The same refusal as for any unknown name (nothing told), and an audit actor with its
-    control and format characters escaped, so `riskloop audit` keeps one row a line."""
+    """The same refusal as for any unknown name (nothing told), and an audit actor that is the
+    name's keyed fingerprint, never the name, so `riskloop audit` keeps one row a line."""
     with pytest.raises(SignInRefused) as refused:
         chen.sign_in(typed, PASSWORD)
     with pytest.raises(SignInRefused) as unknown:
@@ -127,21 +120,21 @@ def test_a_name_typed_at_a_failed_sign_in_is_audited_on_one_clean_line(
     assert str(refused.value) == str(unknown.value)
     assert refused.value.reason == "unknown user"
     actor = next(r["actor"] for r in chen.audit_rows() if r["action"] == "sign_in_failed")
-    assert actor.startswith(audited)
+    assert actor == chen.unknown_name_actor(typed)
     assert actor.isprintable() and "\n" not in actor and "\t" not in actor
 
 
-def test_a_long_name_at_a_failed_sign_in_is_audited_bounded_with_its_ids_scrubbed(
+def test_a_long_name_at_a_failed_sign_in_is_audited_as_a_short_fingerprint(
     chen: WarningStore,
 ) -> None:
-    """Unknown names never lock, so each may write a row: the row's actor is bounded, and an
-    identity-card number at the cut is a pseudonym, never a raw fragment."""
-    typed = "x" * (AUDITED_NAME_CHARS - 10) + "330502199001011234" + "\n" * 500
+    """Unknown names never lock, so each may write a row: the row's actor is the name's
+    fingerprint, of fixed length, and holds no fragment of an identity-card number in it."""
+    typed = "x" * 90 + "330502199001011234" + "\n" * 500
     with pytest.raises(SignInRefused):
         chen.sign_in(typed, PASSWORD)
     (actor,) = [r["actor"] for r in chen.audit_rows() if r["action"] == "sign_in_failed"]
-    assert len(actor) <= len("user:") + AUDITED_NAME_CHARS and actor.endswith("…")
-    assert "330502" not in actor and "19900101" not in actor and "[id:" in actor
+    assert len(actor) == len("user:?") + 16
+    assert "330502" not in actor and "19900101" not in actor
 
 
 def test_a_lockout_is_audited_in_the_citys_time(chen: WarningStore) -> None:
