@@ -62,6 +62,21 @@ def default_public_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
+def metrics_home(data_dir: Path, host: str, port: int) -> Path:
+    """The BentoML home of the service listening on `host`:`port`: `<data_dir>/serve/<host>-<port>`,
+    made 0700 (its own `/metrics` counters).
+
+    BentoML keeps the counters `/metrics` publishes in `$BENTOML_HOME/prometheus_multiproc_dir`
+    (the home is the only way to choose that folder) and empties it at start: two services on
+    one host sharing the default home published each other's traffic, and the second start
+    wiped the first's. One address is one live service, so the folder is that service's alone.
+    """
+    address = host.replace(":", "_")  # an IPv6 address
+    home = data_dir / "serve" / f"{address}-{port}"
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return home
+
+
 def serve_environment(
     settings: Settings, environ: dict[str, str], base: Path, host: str, port: int
 ) -> dict[str, str]:
@@ -72,21 +87,27 @@ def serve_environment(
     paths and SQLite URLs as well means no worker (or a BentoML that changes directory) can
     read another folder's registry, store, keys or online features than the one the user's
     `riskloop run` or `riskloop train` wrote in that directory.
+
+    BentoML's home is the service's own (`metrics_home`), unless the champions come from
+    BentoML's model store (`RISKLOOP_MODEL_SOURCE=bento`), which lives in the home it has.
     """
     from models.secret_keys import secrets_path
 
+    data_dir = (base / settings.data_dir).resolve()
     env = {
         **environ,
         "BENTOML_DO_NOT_TRACK": "true",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "RISKLOOP_MLFLOW_URI": absolute_sqlite_url(settings.mlflow_uri, base),
         "RISKLOOP_STORE_URL": absolute_sqlite_url(settings.store_url, base),
-        "RISKLOOP_DATA_DIR": str((base / settings.data_dir).resolve()),
+        "RISKLOOP_DATA_DIR": str(data_dir),
         "RISKLOOP_REPORTS_DIR": str((base / settings.reports_dir).resolve()),
         "RISKLOOP_KEYS_FILE": str((base / settings.keys_file).resolve()),
         "RISKLOOP_SECRETS_FILE": str((base / secrets_path(settings)).resolve()),
     }
     env.setdefault("RISKLOOP_PUBLIC_URL", default_public_url(host, port))
+    if settings.model_source == "registry":
+        env["BENTOML_HOME"] = str(metrics_home(data_dir, host, port))
     if settings.artifact_location is not None and "://" not in settings.artifact_location:
         env["RISKLOOP_ARTIFACT_LOCATION"] = str((base / settings.artifact_location).resolve())
     return env
@@ -105,8 +126,9 @@ def check_address_free(host: str, port: int) -> None:
     """Refuse a host:port this process cannot bind, before anything is started or touched.
 
     BentoML binds the port only after it has emptied `$BENTOML_HOME/prometheus_multiproc_dir`,
-    the metrics files of a service that may be running on that very port: a second start on a
-    busy port would blank the first one's /metrics and end in a long traceback.
+    the metrics files of a service that may be running on that very port (`metrics_home`
+    gives each address its own): a second start on a busy port would blank the first one's
+    /metrics and end in a long traceback.
     """
     try:
         family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
