@@ -41,7 +41,7 @@ from serving.console.app import (
     set_cookie,
 )
 from serving.console.forms import FIELD_LIMITS, FormFieldError, field_problem, form_text
-from serving.console.i18n import LANGS, Messages, as_lang
+from serving.console.i18n import DEFAULT_LANG, LANGS, Messages, as_lang, catalog
 from serving.console.queries import (
     LEVEL_ORDER,
     SORTS,
@@ -230,8 +230,18 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
     if not decide(visit.actor, "warning_list"):
         return error_page(console, request, visit, 403, refusal_rule(visit, "warning_list"))
     scope = visible_scope(visit.actor)
+    spellings = _filter_spellings(console, scope)
+    params = dict(request.query_params)
+    for name, codes in spellings.items():
+        value = params.get(name, "").strip()
+        params[name] = codes.get(value.casefold(), value)
     try:
-        filters = QueueFilters.parse(request.query_params, tasks())
+        filters = QueueFilters.parse(
+            params,
+            tasks(),
+            departments=sorted(set(spellings["department"].values())),
+            districts=sorted(set(spellings["district"].values())),
+        )
     except FilterError as exc:
         problems = {
             problem.name: {
@@ -281,6 +291,26 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
         rows=rows,
         flash=_flash(request, visit),
     )
+
+
+def _filter_spellings(console: Console, scope: Any) -> dict[str, dict[str, str]]:
+    """For the department and district filters, each spelling the console reads (letter case
+    aside) -> its code: the code, and the name the console shows for it in either language
+    (a link written by hand from what the page shows). The districts are those the console
+    has names for and those of the warnings this person sees."""
+    spellings: dict[str, dict[str, str]] = {"department": {}, "district": {}}
+    for code, row in console.departments().items():
+        for spelling in (code, str(row["name_zh"]), str(row["name_en"])):
+            spellings["department"].setdefault(spelling.casefold(), code)
+    named = {
+        key.removeprefix("district.")
+        for key in catalog(DEFAULT_LANG)
+        if key.startswith("district.")
+    }
+    for code in sorted(named | set(console.queries.districts(scope))):
+        for spelling in (code, *(Messages(lang).word("district", code) for lang in LANGS)):
+            spellings["district"].setdefault(spelling.casefold(), code)
+    return spellings
 
 
 def _queue_page(

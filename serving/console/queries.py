@@ -110,8 +110,17 @@ class QueueFilters:
     page: int = 1
 
     @classmethod
-    def parse(cls, params: Mapping[str, str], tasks: Sequence[str]) -> QueueFilters:
-        """Read and check the URL's parameters; empty values mean "any". Every bad value is
+    def parse(
+        cls,
+        params: Mapping[str, str],
+        tasks: Sequence[str],
+        *,
+        departments: Sequence[str],
+        districts: Sequence[str],
+    ) -> QueueFilters:
+        """Read and check the URL's parameters; empty values mean "any". A department or
+        district must be one of the codes the console knows (`departments`, `districts`): an
+        unknown one would only list nothing, as if no warning were there. Every bad value is
         found before the one `FilterError` that lists them is raised."""
         problems: list[FilterProblem] = []
 
@@ -138,12 +147,12 @@ class QueueFilters:
                 problems.append(FilterProblem(name, "date", value[:64]))
                 return None
 
-        def code(name: str) -> str | None:
+        def code(name: str, known: Sequence[str]) -> str | None:
             value = text(name)
             if value is not None and len(value) > 64:
                 problems.append(FilterProblem(name, "too_long", value[:64] + "…"))
                 return None
-            return value
+            return choice(name, known)
 
         def flag(name: str) -> bool:
             # the console's checkbox sends 1; a link written for the API says true or false
@@ -152,8 +161,8 @@ class QueueFilters:
         task = choice("task", tasks)
         level = choice("level", WARNING_LEVELS)
         status = choice("status", STATUSES)
-        department = code("department")
-        district = code("district")
+        department = code("department", departments)
+        district = code("district", districts)
         date_from = day("date_from")
         date_to = day("date_to")
         if date_from and date_to and date_from > date_to:
