@@ -491,7 +491,7 @@ def _to_sign_in(
         if form is not None and _FORM_TARGET.match(request.url.path):
             query["unsaved"] = "1"  # the step the case's form asked for was not made
             if reason != "disabled":
-                ticket = _keep_unsaved(console, request, form, owner)
+                ticket = _keep_unsaved(console, request, form, owner, reason)
             if ticket is not None:
                 query["kept"] = "1"
     lang = _lang_of(console, owner) if owner else remembered_lang(request)
@@ -511,13 +511,14 @@ def remembered_lang(request: Request) -> Lang | None:
 
 
 def _keep_unsaved(
-    console: Console, request: Request, form: FormData, user_name: str | None
+    console: Console, request: Request, form: FormData, user_name: str | None, reason: str
 ) -> str | None:
-    """Keep a case step sent after the session ended (`Console.unsaved`) for the person
-    whose session it was, to give back on that case's page once they signed in again; its
-    ticket, or None when there is nothing to keep: a reveal (its purpose is asked again), no
-    known person, or a form not drawn under one of their sessions (its CSRF token is none of
-    theirs: never someone else's text put into their form)."""
+    """Keep a case step sent after the session ended for `reason` (`Console.unsaved`) for the
+    person whose session it was, to give back on that case's page once they signed in again,
+    saying why it was not saved; its ticket, or None when there is nothing to keep: a reveal
+    (its purpose is asked again), no known person, or a form not drawn under one of their
+    sessions (its CSRF token is none of theirs: never someone else's text put into their
+    form)."""
     from serving.console.case_actions import unsaved_step
 
     target = _FORM_TARGET.match(request.url.path)
@@ -527,7 +528,7 @@ def _keep_unsaved(
         return None
     if not console.sessions.is_other_sign_in(user_name, _str(form.get("csrf"))):
         return None
-    step = unsaved_step(form)
+    step = unsaved_step(form, reason)
     if step is None:
         return None
     return console.unsaved.hold(user_name, target["case"], step)

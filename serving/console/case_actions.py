@@ -73,11 +73,11 @@ def _typed(form: FormData, name: str) -> str:
     return without_refused(plain_line_breaks(value)) if isinstance(value, str) else ""
 
 
-def unsaved_step(form: FormData) -> UnsavedStep | None:
-    """A case form's step and what was typed or chosen in it, kept when the session had timed
-    out (`app._keep_unsaved`); None for a step no case page draws. The note as `_typed` gives
-    it back, at most as long as the field takes (a browser sends no more), the choices as
-    sent, to be offered again only if the form still lists them."""
+def unsaved_step(form: FormData, reason: str) -> UnsavedStep | None:
+    """A case form's step and what was typed or chosen in it, kept when the session had ended
+    for `reason` (`app._keep_unsaved`); None for a step no case page draws. The note as
+    `_typed` gives it back, at most as long as the field takes (a browser sends no more), the
+    choices as sent, to be offered again only if the form still lists them."""
     transition = form.get("transition")
     if not isinstance(transition, str) or transition not in TRANSITIONS:
         return None
@@ -87,6 +87,7 @@ def unsaved_step(form: FormData) -> UnsavedStep | None:
         note=_typed(form, "note")[: FIELD_LIMITS["note"]],
         department=department[:_CHOICE_CHARS] if isinstance(department, str) else "",
         outcome=outcome[:_CHOICE_CHARS] if isinstance(outcome, str) else "",
+        reason=reason,
     )
 
 

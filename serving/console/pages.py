@@ -527,9 +527,9 @@ def case(console: Console, request: Request, visit: Visit, _form: FormData | Non
 def _unsaved_given_back(
     console: Console, request: Request, visit: Visit, warning: dict[str, Any]
 ) -> Response | None:
-    """The case page with the step this person sent on it after their session timed out
-    (`app._keep_unsaved`) back in its form, saying it was not saved, once; None when this
-    browser holds no such step of theirs for this case. A step the case no longer offers
+    """The case page with the step this person sent on it after their session ended
+    (`app._keep_unsaved`) back in its form, saying it was not saved and why, once; None when
+    this browser holds no such step of theirs for this case. A step the case no longer offers
     (it changed since) is said so, its note shown to copy."""
     ticket = request.cookies.get(UNSAVED_COOKIE)
     step = console.unsaved.take(ticket, visit.user.name, warning["id"]) if ticket else None
@@ -548,7 +548,11 @@ def _unsaved_given_back(
         visit,
         warning,
         kept=kept if offered else None,
-        unsaved={"kept": offered, "typed": "" if offered else step.note.strip()},
+        unsaved={
+            "kept": offered,
+            "typed": "" if offered else step.note.strip(),
+            "reason": step.reason,
+        },
     )
     clear_cookie(console, response, request, UNSAVED_COOKIE)
     return response

@@ -9,7 +9,9 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from tests.console.conftest import Console, session_client
+import pytest
+
+from tests.console.conftest import PASSWORD, Console, session_client
 
 
 def _showing(html: str) -> str:
@@ -64,3 +66,48 @@ def test_an_unknown_department_or_district_is_a_bad_filter_and_shown_names_are_c
             answer = client.get(f"/console/queue?department={quote(shown)}")
             assert answer.status_code == 200, (shown, answer.text[:1000])
             assert _showing(answer.text) == by_department, shown
+
+
+@pytest.mark.parametrize(("why", "lang"), [("out", "zh"), ("reset", "en")])
+def test_the_case_page_says_why_a_step_was_not_saved(
+    person: Any, console_service: Console, why: str, lang: str
+) -> None:
+    """2. After a sign-out in another tab (or a password reset), the step given back on the
+    case page was said to be unsaved "after a time-out": it now says the real reason."""
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    name, password = f"qa.{why}", PASSWORD
+    with WarningStore.from_settings(get_settings()) as store:
+        store.create_user(name, department="county_centre", role="supervisor", password=PASSWORD)
+    viewer = person()
+    viewer.sign_in(name)
+    if lang == "en":
+        viewer.page.locator("header form[action$='/lang'] button").click()
+        viewer.page.wait_for_load_state()
+    warning_id = viewer.open_case(status="open", level="yellow")
+    form = viewer.page.locator("form[aria-labelledby='act-dispatch']")
+    form.locator("select[name=department]").select_option("labour_inspection")
+    form.locator("textarea[name=note]").fill("Phoned the employer on Monday.")
+    if why == "out":
+        other_tab = viewer.context.new_page()
+        other_tab.goto(console_service.url + "/console/queue")
+        other_tab.locator("header form[action$='/sign-out'] button").click()
+        other_tab.wait_for_load_state()
+    else:
+        password = "Lantern-orbit-Quay-77"
+        with WarningStore.from_settings(get_settings()) as store:
+            store.reset_password(name, password)
+    form.get_by_role("button").click()
+    viewer.page.wait_for_load_state()
+    viewer.page.locator("#name").fill(name)
+    viewer.page.locator("#password").fill(password)
+    viewer.page.locator("form.stack button[type=submit]").click()
+    viewer.page.wait_for_load_state()
+    assert viewer.page.url == f"{console_service.url}/console/cases/{warning_id}"
+    banner = viewer.page.locator("#unsaved").inner_text()
+    if lang == "zh":
+        assert "退出登录" in banner and "未保存" in banner and "超时" not in banner, banner
+    else:
+        assert "password was reset" in banner and "not saved" in banner, banner
+        assert "timed out" not in banner, banner
