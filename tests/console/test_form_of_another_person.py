@@ -4,7 +4,8 @@ Wang's tab shows a case's form; Sun signs in on the same browser (which ends Wan
 and Wang's tab is then submitted under Sun's cookie. Nothing may be done, and nothing was; but
 the audit log said `user:sun` tried a step on a case she cannot see. Now the row names whose
 form it was (`form_of`) and the rule says the form is another person's sign-in's, and the page
-says so instead of calling the form forged.
+says so instead of calling the form forged: not to reload (which shows only the other
+person's view) but to sign out and sign in as oneself, the form's note not kept.
 """
 
 from __future__ import annotations
@@ -55,6 +56,12 @@ def test_a_form_of_another_persons_sign_in_is_recorded_as_theirs(
     assert answer.value.status == 403
     said = viewer.page.locator("main").inner_text()
     assert ("另一人的登录" if lang == "zh" else "another person's sign-in") in said, said
+    # refreshing shows only the other person's view: the page says to sign out and in as
+    # oneself, and that what the form carried was not kept
+    if lang == "zh":
+        assert "退出当前登录" in said and "未保留" in said and "刷新" not in said, said
+    else:
+        assert "sign out" in said and "not kept" in said and "Reload" not in said, said
     assert "已约谈企业负责人" not in viewer.page.content()  # not shown to the other person
     assert console_service.case_state(warning_id) == before
     screenshot(viewer.page, f"form-of-another-person-{lang}")
