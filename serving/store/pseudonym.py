@@ -31,10 +31,23 @@ NAME_FINGERPRINT_CHARS = 16
 # "…5678WeChat", "…5678ext8001", "…123Xabc") is still found.
 # Matched on the text with full-width forms folded to ASCII (`_FOLD`: a Chinese input method
 # types digits as "１３８…"), letters in either case, and the separators people type between
-# groups of digits (spaces, no-break spaces, hyphens, dots, dashes, full-width hyphens, stops
-# and spaces); the pseudonym is of the id without them, upper case.
-_SEP_CHARS = "-. \u00a0\u2013\u2014\uff0d\uff0e\u3000"
-_SEP = f"[{_SEP_CHARS}]?"
+# groups of digits: a run of one to three (" - ") of any space (every Unicode space separator,
+# Zs: the no-break, narrow no-break, thin, figure and ideographic spaces among them), dash
+# (every Unicode dash, Pd, and the minus sign) or dot (and the full-width stop); the pseudonym
+# is of the id without them, upper case. A mobile or identity-card number is also found with a
+# separator between each two of its digits ("1 3 8 1 2 …"), the same one each time.
+_SPACES = (
+    " \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u202f\u205f\u3000"
+)
+_DASHES = (
+    "-\u058a\u05be\u1400\u1806\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2e17\u2e1a"
+    "\u2e3a\u2e3b\u2e40\u2e5d\u301c\u3030\u30a0\ufe31\ufe32\ufe58\ufe63\uff0d\U00010ead"
+)
+_SEP_CHARS = _SPACES + _DASHES + ".\uff0e"
+_SEP_CLASS = "[" + "".join(re.escape(char) for char in _SEP_CHARS) + "]"
+_SEP = f"{_SEP_CLASS}{{0,3}}"
+_SEP_RUN = f"{_SEP_CLASS}{{1,3}}"
 # China's country code as dialled from abroad: +86, 0086, or 86 alone
 _COUNTRY = r"(?:\+|00)?86"
 # a cheap look at the first character, then the anchors
@@ -44,9 +57,11 @@ _ID_PATTERN = re.compile(
     rf"{_DIGIT_ID_START}(?:"
     rf"\d{{6}}{_SEP}\d{{8}}{_SEP}\d{{3}}[\dXx]"  # resident identity card number (18)
     rf"|\d{{6}}{_SEP}\d{{4}}{_SEP}\d{{4}}{_SEP}\d{{3}}[\dXx]"  # the same, its date in two groups
-    rf"|\d{{4}}(?:[{_SEP_CHARS}]\d{{4}}){{3}}(?:[{_SEP_CHARS}]\d{{1,3}})?"  # cards in fours
+    rf"|\d(?P<id_sep>{_SEP_RUN})\d(?:(?P=id_sep)\d){{15}}(?P=id_sep)[\dXx]"  # spaced out
+    rf"|\d{{4}}(?:{_SEP_RUN}\d{{4}}){{3}}(?:{_SEP_RUN}\d{{1,3}})?"  # cards in fours
     r"|\d{12,19}"  # bank card / account numbers, 15-digit legacy ID numbers
     rf"|(?:{_COUNTRY}{_SEP})?1[3-9]\d{_SEP}\d{{4}}{_SEP}\d{{4}}"  # mainland mobile numbers
+    rf"|(?:{_COUNTRY}{_SEP})?1(?P<mobile_sep>{_SEP_RUN})[3-9](?:(?P=mobile_sep)\d){{9}}"
     # landlines: an area code (0 and 2-3 digits, bracketed or not) and a 7-8 digit number (in
     # one group, or 3-4 digits and 4), or the country code and the area code without its 0
     rf"|(?:[(（]0\d{{2,3}}[)）]{_SEP}|0\d{{2,3}}{_SEP}|{_COUNTRY}{_SEP}[1-9]\d{{1,2}}{_SEP})"
@@ -60,14 +75,14 @@ _ID_PATTERN = re.compile(
 # full-width ASCII forms (U+FF01-U+FF5E) and the ideographic space, one character for one, so
 # a match's position in the folded text is its position in the original
 _FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
-_SEPARATORS = re.compile("[-.() \u00a0\u2013\u2014]")
+_SEPARATORS = re.compile(f"[{_SEP_CLASS[1:-1]}()]")
 _MOBILE = re.compile(r"1[3-9]\d{9}", re.ASCII)
 # full-width digits and letters (full-width brackets and commas are ordinary Chinese text)
 _WIDE = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
 # every id the pattern takes has six digits in a row (a landline's number has seven), or groups
 # of digits joined by a separator: text without either is clean (most reason sentences), found
 # at a fraction of the pattern's cost
-_CANDIDATE = re.compile(rf"\d{{6}}|\d{{3}}[{_SEP_CHARS}]\d{{4}}", re.ASCII)
+_CANDIDATE = re.compile(rf"\d{{6}}|\d{{3}}{_SEP_RUN}\d{{4}}|\d(?:{_SEP_RUN}\d){{10}}", re.ASCII)
 
 
 def _canonical(identifier: str) -> str:
@@ -110,18 +125,25 @@ def looks_like_identifier(text: str) -> bool:
 
 
 def scrub_text(secret: str, text: str, known_ids: frozenset[str] = frozenset()) -> str:
-    """Replace id-like substrings (and any of `known_ids`, in any case or width) by
-    `[id:<pseudonym>]`."""
+    """Replace id-like substrings (and any of `known_ids`, in any case or width, separators
+    between its characters or not) by `[id:<pseudonym>]`."""
     for known in sorted(known_ids, key=len, reverse=True):
         if known:
             text = _replace_folded(
                 text,
-                re.compile(re.escape(known.translate(_FOLD)), re.IGNORECASE),
+                _known_pattern(known),
                 lambda _found, known=known: f"[id:{pseudonymise(secret, known)}]",
             )
     return _replace_folded(
         text, _ID_PATTERN, lambda found: f"[id:{pseudonymise(secret, _canonical(found))}]"
     )
+
+
+@lru_cache(maxsize=1024)
+def _known_pattern(known: str) -> re.Pattern[str]:
+    """A known id as it may be typed: in either case or width, and with separators (up to
+    three, as between an id's groups) between its characters ("a28e206c 53beed99")."""
+    return re.compile(_SEP.join(re.escape(char) for char in known.translate(_FOLD)), re.IGNORECASE)
 
 
 def _replace_folded(text: str, pattern: re.Pattern[str], replace: Any) -> str:
