@@ -75,6 +75,9 @@ REPORT_SECURITY_POLICY = (
 )
 # the ticket of a step a time-out left unsaved (`Console.unsaved`): its text stays in memory
 UNSAVED_COOKIE = "riskloop_console_unsaved"
+# the step a form just saved, for the one page its redirect opens to say so (`pages._done`)
+DONE_COOKIE = "riskloop_console_done"
+DONE_COOKIE_MAX_AGE_S = 60
 # the language the browser last signed out in: nothing but "zh" or "en", kept for a year
 LANG_COOKIE = "riskloop_console_lang"
 LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600

@@ -18,11 +18,14 @@ from starlette.responses import Response
 from models.departments import department_code
 from serving.console import case as case_view
 from serving.console.app import (
+    DONE_COOKIE,
+    DONE_COOKIE_MAX_AGE_S,
     PREFIX,
     Console,
     Visit,
     error_page,
     redirect,
+    set_cookie,
 )
 from serving.console.forms import FIELD_LIMITS, FormFieldError, field_problem, form_text
 from serving.console.i18n import Messages
@@ -243,10 +246,12 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
             form_error=t("error.transition", detail=str(exc)),
         )
     fresh = console.store.get_warning(warning["id"])
-    if not decide(visit.actor, "warning_page", warning=fresh):
-        # sent back (or re-routed) out of this person's sight: back to their queue
-        return redirect(f"{PREFIX}/queue?done={transition}")
-    return redirect(f"{PREFIX}/cases/{warning['id']}?done={transition}")
+    # sent back (or re-routed) out of this person's sight: back to their queue; the page
+    # says the step was saved once (`DONE_COOKIE`), its address clean to reload or share
+    seen = decide(visit.actor, "warning_page", warning=fresh)
+    response = redirect(f"{PREFIX}/cases/{warning['id']}" if seen else f"{PREFIX}/queue")
+    set_cookie(console, response, request, DONE_COOKIE, transition, max_age=DONE_COOKIE_MAX_AGE_S)
+    return response
 
 
 def _unknown_version(

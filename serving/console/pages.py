@@ -24,6 +24,7 @@ from models.scorer import reason_rows
 from models.spec import get_spec
 from serving.console import case as case_view
 from serving.console.app import (
+    DONE_COOKIE,
     LANG_COOKIE,
     LANG_COOKIE_MAX_AGE_S,
     PREFIX,
@@ -280,7 +281,7 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
         }
         for row in found.rows
     ]
-    return _queue_page(
+    response = _queue_page(
         console,
         request,
         visit,
@@ -289,8 +290,9 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
         filters=filters,
         page=found,
         rows=rows,
-        flash=_flash(request, visit),
+        flash=_done(request, visit),
     )
+    return _done_said(console, request, response)
 
 
 def _filter_spellings(console: Console, scope: Any) -> dict[str, dict[str, str]]:
@@ -515,7 +517,8 @@ def case(console: Console, request: Request, visit: Visit, _form: FormData | Non
         given_back = _unsaved_given_back(console, request, visit, warning)
         if given_back is not None:
             return given_back
-        return render_case(console, request, visit, warning, flash=_flash(request, visit))
+        response = render_case(console, request, visit, warning, flash=_done(request, visit))
+        return _done_said(console, request, response)
     shown = console.shown.take(ticket, visit.session.key, warning["id"])
     if shown is None:  # reloaded, or opened later: the identity was for one page only
         gone = {"kind": "note", "text": visit.t("reveal.gone")}
@@ -558,10 +561,18 @@ def _unsaved_given_back(
     return response
 
 
-def _flash(request: Request, visit: Visit) -> dict[str, str] | None:
-    """The note that a step just taken was saved (`?done=` after a form's redirect)."""
-    done = request.query_params.get("done", "")
+def _done(request: Request, visit: Visit) -> dict[str, str] | None:
+    """The note that a step just taken was saved (`DONE_COOKIE`, set by the form's redirect)."""
+    done = request.cookies.get(DONE_COOKIE, "")
     return {"kind": "ok", "text": visit.t(f"done.{done}")} if done in _DONE else None
+
+
+def _done_said(console: Console, request: Request, response: Response) -> Response:
+    """`response`, the page that said a step was saved, clearing `DONE_COOKIE`: a reload, a
+    language switch or Back does not say it again."""
+    if DONE_COOKIE in request.cookies:
+        clear_cookie(console, response, request, DONE_COOKIE)
+    return response
 
 
 def render_case(

@@ -111,3 +111,29 @@ def test_the_case_page_says_why_a_step_was_not_saved(
     else:
         assert "password was reset" in banner and "not saved" in banner, banner
         assert "timed out" not in banner, banner
+
+
+def test_a_saved_step_is_said_once_and_the_address_stays_the_cases(
+    person: Any, console_service: Console
+) -> None:
+    """4. "Dispatched." lived in the address (`?done=dispatch`): a reload, the language
+    switch and a shared link said it again. Now a short-lived cookie says it once."""
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = sup.open_case(level="yellow")
+    with sup.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
+        sup.dispatch()
+    said = (answer.value.header_value("set-cookie") or "").lower()
+    assert "riskloop_console_done=dispatch" in said, said
+    assert "httponly" in said and "samesite=strict" in said and "path=/console" in said, said
+    assert sup.page.url == f"{console_service.url}/console/cases/{warning_id}"
+    assert sup.page.locator("p.flash").inner_text() == "已派发。"
+    assert sup.cookie("riskloop_console_done") is None  # read and cleared by that page
+    switch_to = sup.page.locator("header form[action$='/lang'] input[name=next]")
+    assert "done" not in str(switch_to.get_attribute("value"))
+    sup.page.reload()
+    assert sup.page.locator("p.flash").count() == 0
+    sup.page.locator("header form[action$='/lang'] button").click()
+    sup.page.wait_for_load_state()
+    assert sup.page.locator("p.flash").count() == 0
+    assert sup.page.url == f"{console_service.url}/console/cases/{warning_id}"

@@ -559,7 +559,7 @@ def test_an_officer_sends_a_case_back_with_a_note(person: Any, console_service: 
     lab.page.wait_for_load_state()
     assert console_service.case_state(warning_id)[:2] == ("open", None)
     # the case left the officer's sight: they are back on their queue, told it was sent
-    assert lab.page.url.endswith("/console/queue?done=send_back")
+    assert lab.page.url.endswith("/console/queue")
     assert lab.page.locator("p.flash").inner_text() == "已退回主管。"
     # the department filter offers the officer's own department only (any other is empty)
     offered = lab.page.locator("#f-department option").evaluate_all("o => o.map(x => x.value)")
