@@ -186,6 +186,8 @@ class Console:
         other = "en" if lang == "zh" else "zh"
         query = dict(kept)
         query["lang"] = other
+        if visit is None:  # a choice of the sign-in page, which the account then remembers
+            query["chosen"] = "1"
         html = self.templates.get_template(template).render(
             prefix=PREFIX,
             lang=lang,

@@ -84,6 +84,14 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
         or remembered_lang(request)
     )
     t = Messages(lang)
+    # a language picked on this page (its switch link, `Console.render`), not one the page
+    # took from a link or the browser: it wins over the account's when they sign in
+    lang_chosen = (form.get("lang_chosen") if form is not None else params.get("chosen")) == "1"
+    # the lock-out rule, stated before a failure as after one
+    lockout = {
+        "attempts": MAX_FAILED_SIGN_INS + 1,
+        "minutes": math.ceil(console.backend.settings.lockout_s / 60),
+    }
     notice = _sign_in_notice(params, t)
     next_page = safe_next(params.get("next"))
     if form is None:
@@ -97,6 +105,8 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
             error="",
             name="",
             password_chars=MAX_PASSWORD_CHARS,
+            lockout=lockout,
+            lang_chosen=lang_chosen,
         )
         if fresh:
             set_cookie(console, response, request, PRE_COOKIE, token)
@@ -124,6 +134,8 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
             error=t("sign_in.stale_form"),
             name=name,
             password_chars=MAX_PASSWORD_CHARS,
+            lockout=lockout,
+            lang_chosen=lang_chosen,
         )
         if fresh:
             set_cookie(console, response, request, PRE_COOKIE, token)
@@ -136,11 +148,7 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
         )
     except SignInRefused:
         # one message for every refusal: which names exist, or are locked, is not told
-        error = t(
-            "sign_in.failed",
-            attempts=MAX_FAILED_SIGN_INS + 1,
-            minutes=math.ceil(console.backend.settings.lockout_s / 60),
-        )
+        error = t("sign_in.failed", **lockout)
         response = console.render(
             "console/sign_in.html",
             lang,
@@ -152,8 +160,12 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
             error=error,
             name=name,
             password_chars=MAX_PASSWORD_CHARS,
+            lockout=lockout,
+            lang_chosen=lang_chosen,
         )
         return response
+    if lang_chosen and lang != user.lang:  # remembered, as the language switch does
+        console.store.set_user_lang(user.name, lang)
     if next_page == f"{PREFIX}/queue" and not decide(actor_for(user), "warning_list"):
         next_page = f"{PREFIX}/reports"  # the default page would only refuse an administrator
     session_token, _session = console.sessions.start(

@@ -137,3 +137,56 @@ def test_a_saved_step_is_said_once_and_the_address_stays_the_cases(
     sup.page.wait_for_load_state()
     assert sup.page.locator("p.flash").count() == 0
     assert sup.page.url == f"{console_service.url}/console/cases/{warning_id}"
+
+
+def test_english_chosen_on_the_sign_in_page_wins_and_is_remembered(
+    person: Any, console_service: Console
+) -> None:
+    """5. English chosen on the sign-in page was dropped after signing in, for an account
+    whose remembered language is Chinese; now the choice wins and the account keeps it."""
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    name = "qa.lang"
+    with WarningStore.from_settings(get_settings()) as store:
+        store.create_user(name, department="county_centre", role="supervisor", password=PASSWORD)
+        store.set_user_lang(name, "zh")
+    viewer = person()
+    viewer.go("/console/queue")  # the sign-in page, in Chinese
+    viewer.page.get_by_role("link", name="English").click()
+    viewer.page.wait_for_load_state()
+    viewer.page.locator("#name").fill(name)
+    viewer.page.locator("#password").fill(PASSWORD)
+    viewer.page.locator("form.stack button[type=submit]").click()
+    viewer.page.wait_for_load_state()
+    assert "/console/queue" in viewer.page.url
+    assert viewer.page.locator("html").get_attribute("lang") == "en"
+    assert console_service.sql("SELECT lang FROM users WHERE name = ?", name) == [("en",)]
+    # a sign-in page not chosen on (the browser's default) changes nobody's language
+    viewer.sign_out()
+    other = person()
+    other.sign_in(name)
+    assert other.page.locator("html").get_attribute("lang") == "en"
+    assert console_service.sql("SELECT lang FROM users WHERE name = ?", name) == [("en",)]
+
+
+def test_the_sign_in_page_states_the_lockout_rule_before_any_failure(
+    person: Any, console_service: Console
+) -> None:
+    """6. The sign-in page said only that wrong passwords lock the account for a while; the
+    numbers came only after a failure. Now they are there from the start, in both languages."""
+    import math
+
+    from models.settings import get_settings
+    from serving.store.people import MAX_FAILED_SIGN_INS
+
+    attempts = MAX_FAILED_SIGN_INS + 1
+    minutes = math.ceil(get_settings().lockout_s / 60)
+    viewer = person()
+    viewer.go("/console/sign-in")
+    said = viewer.page.locator("main").inner_text()
+    assert f"连续输错密码 {attempts} 次后，账号将锁定 {minutes} 分钟" in said, said
+    viewer.go("/console/sign-in?lang=en")
+    said = viewer.page.locator("main").inner_text()
+    assert f"After {attempts} wrong passwords in a row" in said, said
+    assert f"locked for {minutes} minutes" in said, said
