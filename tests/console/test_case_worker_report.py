@@ -190,3 +190,20 @@ def test_the_sign_in_page_states_the_lockout_rule_before_any_failure(
     said = viewer.page.locator("main").inner_text()
     assert f"After {attempts} wrong passwords in a row" in said, said
     assert f"locked for {minutes} minutes" in said, said
+
+
+def test_signing_out_leaves_the_cookies_the_readme_names(
+    person: Any, console_service: Console
+) -> None:
+    """7. README said signing out leaves one cookie; the sign-in page it leads to sets the
+    sign-in form's token too. The README now names both, and this keeps it true."""
+    from tests.console.conftest import PROJECT_ROOT
+
+    viewer = person()
+    viewer.sign_in("sup")
+    viewer.sign_out()
+    left = sorted(cookie["name"] for cookie in viewer.context.cookies())
+    assert left == ["riskloop_console_lang", "riskloop_console_pre"], left
+    readme = " ".join((PROJECT_ROOT / "README.md").read_text("utf-8").split())
+    assert "Signing out leaves two cookies: `riskloop_console_lang`" in readme
+    assert "`riskloop_console_pre`, the sign-in form's CSRF token" in readme
