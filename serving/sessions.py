@@ -87,5 +87,10 @@ class SessionSigner:
         if not user.active:
             raise SessionInvalid("account disabled")
         if not hmac.compare_digest(stamp, user.credential_stamp):
+            if store.stamp_ended_by(name, stamp) == "disabled":
+                # the password is the same: say so, or the person looks for a reset
+                raise SessionInvalid(
+                    "this sign-in ended when the account was disabled; sign in again"
+                )
             raise SessionInvalid("the password changed since this sign-in; sign in again")
         return Actor.user(user.name, user.role, user.department)

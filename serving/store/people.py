@@ -144,8 +144,11 @@ def _credential_stamp(user: User) -> str:
     """What a session token must still match: a digest of the password hash and, once a
     disable has raised it, the session generation (at 0 the stamp is the hash's alone, as
     tokens issued before the generation existed carry it)."""
-    generation = user.session_generation or 0
-    basis = f"{user.password_hash}#{generation}" if generation else user.password_hash
+    return _stamp(user.password_hash, user.session_generation or 0)
+
+
+def _stamp(password_hash: str, generation: int) -> str:
+    basis = f"{password_hash}#{generation}" if generation else password_hash
     return hashlib.sha256(basis.encode()).hexdigest()[:16]
 
 
@@ -444,6 +447,20 @@ class PeopleStore:
             return {"sessions_ended": _end_console_sessions(session, name, "disabled")}
 
         return self._change_user(name, actor, "user_disabled", change)
+
+    def stamp_ended_by(self, name: str, stamp: str) -> str:
+        """What ended a session whose credential `stamp` no longer matches `name`'s account:
+        "disabled" when the stamp is of the account's current password and an earlier session
+        generation (the account was disabled since, and may be enabled again), else
+        "password" (the password was reset since; or no such account)."""
+        with self._reads.begin() as session:
+            user = session.scalars(select(User).where(User.name == name)).one_or_none()
+        if user is None:
+            return "password"
+        generations = range(user.session_generation or 0)
+        if any(_stamp(user.password_hash, earlier) == stamp for earlier in generations):
+            return "disabled"
+        return "password"
 
     def enable_user(self, name: str, *, actor: str = "system:cli") -> UserRecord:
         """Let a disabled account sign in again (its password and department unchanged)."""
