@@ -643,7 +643,9 @@ def _previous_figures(state: dict[str, Any]) -> dict[str, Any]:
 
 def _request_audit(batch: _Batch, n_records: int, counts: dict[str, int]) -> dict[str, Any]:
     """The score request's own audit row: how many records, and warnings raised, updated
-    and left unchanged (`_Batch.counts`)."""
+    and left unchanged (`_Batch.counts`), and the ids of those left unchanged: the answer
+    named them, and a raised or updated one has its own row, so every warning a request
+    returned is in its story (`riskloop audit --warning`)."""
     return {
         "at": batch.now,
         "actor": batch.actor,
@@ -657,6 +659,7 @@ def _request_audit(batch: _Batch, n_records: int, counts: dict[str, int]) -> dic
             "n_raised": counts["raised"],
             "n_updated": counts["updated"],
             "n_unchanged": counts["unchanged"],
+            "warning_ids": sorted(batch.seen - batch.changed),
         },
     }
 
