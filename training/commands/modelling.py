@@ -593,6 +593,11 @@ def score(
     Every output row also names the model that scored it: model_name, model_version (the
     registered version) and model_alias (the alias it was loaded by). An empty input writes
     an empty file with the same columns.
+
+    Each run is one `score_offline` row in the warnings store's audit log (actor system:cli:
+    the model, the number of rows, the levels and the output file's name, never an id), as
+    every score request of the API is one: when the store cannot record it, nothing is
+    written.
     """
     from rich.progress import Progress
 
@@ -648,6 +653,7 @@ def score(
                     rows.append(row | model_values)
                 progress.update(bar, advance=len(batch))
         result = _output_frame(rows, top_k, frame["as_of"].dtype)
+        _audit_offline_score(spec.task, model_values, alias, result, output)
         try:
             if output.suffix == ".csv":
                 result.to_csv(output, index=False)
@@ -663,6 +669,41 @@ def score(
             f"{level}={counts.get(level, 0)}" for level in ("red", "orange", "yellow", "green")
         )
     )
+
+
+def _audit_offline_score(
+    task: str, model: dict[str, object], alias: str, result: pd.DataFrame, output: Path
+) -> None:
+    """One `score_offline` audit row for a `riskloop score` run; a `UserError` when the
+    warnings store cannot take it (the caller then writes no output)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from training.commands.people import CLI_ACTOR, open_store
+
+    counts = result["risk_level"].value_counts().to_dict()
+    try:
+        with open_store() as store:
+            store.audit(
+                actor=CLI_ACTOR,
+                action="score_offline",
+                task=task,
+                model_version=str(model["model_version"]),
+                detail={
+                    "model_name": model["model_name"],
+                    "model_alias": alias,
+                    "n_records": len(result),
+                    "levels": {
+                        level: int(counts.get(level, 0))
+                        for level in ("red", "orange", "yellow", "green")
+                    },
+                    "output": output.name,
+                },
+            )
+    except SQLAlchemyError as exc:
+        raise UserError(
+            f"{task}: nothing written: the warnings store's audit log could not record the "
+            f"scoring ({exc.__class__.__name__})"
+        ) from None
 
 
 def register(app: typer.Typer) -> None:
