@@ -16,13 +16,12 @@ else the OS user), so the history of which version served when is auditable in b
 from __future__ import annotations
 
 import dataclasses
-import getpass
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from models.spec import TaskSpec
+from training.commands import cli_actor
 from training.errors import UserError
 from training.leakage import LEAKAGE_FINDING_TAG, LEAKAGE_OVERRIDE_TAG, leakage_findings
 from training.train import (
@@ -318,17 +317,6 @@ def promote(
     return decision
 
 
-def promotion_actor() -> str:
-    """Who promoted: `RISKLOOP_ACTOR` (set by a scheduler or CI), else the OS user."""
-    actor = os.environ.get("RISKLOOP_ACTOR", "").strip()
-    if actor:
-        return actor
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
-        return f"uid-{os.getuid()}"
-
-
 def _audit_promotion(decision: PromotionDecision) -> None:
     """Append the decision to the warnings store's audit log, beside scores and dispositions."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -341,7 +329,7 @@ def _audit_promotion(decision: PromotionDecision) -> None:
     try:
         with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
             store.audit(
-                actor=promotion_actor(),
+                actor=cli_actor(),
                 action="model_promotion",
                 task=decision.task,
                 model_version=None

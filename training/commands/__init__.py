@@ -24,3 +24,22 @@ def table_console() -> Console:
     if not console.is_terminal and not os.environ.get("COLUMNS"):
         console = Console(width=PIPED_WIDTH)
     return console
+
+
+def cli_actor() -> str:
+    """Who runs a command, as the audit log records it: `RISKLOOP_ACTOR` (set by a scheduler,
+    CI or an operator's shell profile), else the operating-system login.
+
+    A bare name, as `riskloop promote` has always recorded: `riskloop audit --actor NAME`
+    finds it beside the same person's console rows (`user:NAME`).
+    """
+    import getpass
+    import os
+
+    actor = os.environ.get("RISKLOOP_ACTOR", "").strip()
+    if actor:
+        return actor
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        return f"uid-{os.getuid()}"

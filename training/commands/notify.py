@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import typer
 
 from features.tasks import names_in_words
-from training.commands.people import CLI_ACTOR
+from training.commands import cli_actor
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ def notify(
             if requeue:
                 if event:  # all or nothing: a mistyped id requeues none of the others
                     _check_dead(outbox, list(dict.fromkeys(event)))
-                count = outbox.requeue(event or None, now=datetime.now(UTC), actor=CLI_ACTOR)
+                count = outbox.requeue(event or None, now=datetime.now(UTC), actor=cli_actor())
                 typer.echo(f"requeued {count} notification(s)")
                 return
             settings = get_settings()
@@ -374,7 +374,7 @@ def set_webhook(
                     f"cannot write the webhook secrets file {settings.webhook_secrets_file}: "
                     f"{exc.strerror or exc}; no webhook was set"
                 ) from None
-            Outbox(store).set_webhook(department, url, now=utc_now())
+            Outbox(store).set_webhook(department, url, now=utc_now(), actor=cli_actor())
     origin = "generated into" if generated else "read from"
     typer.echo(f"{department}: webhook {shown_url(url)}; signing secret {origin} {secret_file}")
 
@@ -394,7 +394,7 @@ def set_capacity(
             raise UserError(f"capacity {per_month!r} is not a whole number of 0 or more")
         with _open_store() as store:
             try:
-                before = store.set_capacity(department, int(text), actor=CLI_ACTOR)
+                before = store.set_capacity(department, int(text), actor=cli_actor())
             except PeopleError as exc:
                 raise UserError(str(exc)) from None
     was = "not set" if before is None else f"{before}"

@@ -4,7 +4,8 @@
 
 Passwords come from a hidden prompt (asked twice) or, for scripts, the first line of stdin
 with `--password-stdin`; they never appear on the command line, where `ps` and shell history
-would keep them. Every change is an audit row (actor `system:cli`).
+would keep them. Every change is an audit row by the person who ran the command (`cli_actor`:
+`RISKLOOP_ACTOR`, else the operating-system login).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
+from training.commands import cli_actor
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
 
     from serving.store import WarningStore
 
+#: The actor of `riskloop keys` (training/commands/service.py) and `riskloop score`
+#: (training/commands/modelling.py) until they record the person too (`cli_actor`)
 CLI_ACTOR = "system:cli"
 _Changed = TypeVar("_Changed")
 
@@ -131,7 +135,7 @@ def store_purge(
                 "RISKLOOP_RETENTION_DAYS"
             )
         with open_store() as store:
-            counts = store.purge(before=moment, actor=CLI_ACTOR, dry_run=dry_run)
+            counts = store.purge(before=moment, actor=cli_actor(), dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
     typer.echo(
         f"{verb}: features of {counts.scored_records} scored records and the encrypted ids "
@@ -224,7 +228,7 @@ def register(app: typer.Typer) -> None:
                         password=password,
                         display_name=display_name,
                         lang=lang,
-                        actor=CLI_ACTOR,
+                        actor=cli_actor(),
                     )
             except PeopleError as exc:
                 raise UserError(str(exc)) from None
@@ -250,13 +254,13 @@ def register(app: typer.Typer) -> None:
     @users_app.command("disable")
     def users_disable(name: str = typer.Argument(..., help="Sign-in name.")) -> None:
         """Disable an account (kept for the record; it can no longer sign in)."""
-        user = _change_account(lambda store: store.disable_user(name, actor=CLI_ACTOR))
+        user = _change_account(lambda store: store.disable_user(name, actor=cli_actor()))
         typer.echo(f"disabled {user.name}")
 
     @users_app.command("enable")
     def users_enable(name: str = typer.Argument(..., help="Sign-in name.")) -> None:
         """Let a disabled account sign in again (password and department unchanged)."""
-        user = _change_account(lambda store: store.enable_user(name, actor=CLI_ACTOR))
+        user = _change_account(lambda store: store.enable_user(name, actor=cli_actor()))
         typer.echo(f"enabled {user.name}")
 
     @users_app.command("reset-password")
@@ -270,7 +274,9 @@ def register(app: typer.Typer) -> None:
         one and keeps the password)."""
         with user_errors():
             password = read_password(password_stdin)
-        user = _change_account(lambda store: store.reset_password(name, password, actor=CLI_ACTOR))
+        user = _change_account(
+            lambda store: store.reset_password(name, password, actor=cli_actor())
+        )
         typer.echo(f"password reset for {user.name}")
         if user.disabled_at is not None:
             typer.echo(
@@ -281,7 +287,7 @@ def register(app: typer.Typer) -> None:
     @users_app.command("unlock")
     def users_unlock(name: str = typer.Argument(..., help="Sign-in name.")) -> None:
         """Lift a lockout after too many wrong passwords (password and sessions unchanged)."""
-        lifted = _change_account(lambda store: store.unlock_user(name, actor=CLI_ACTOR))
+        lifted = _change_account(lambda store: store.unlock_user(name, actor=cli_actor()))
         if lifted.locked_until is not None:
             typer.echo(
                 f"unlocked {name} (was locked until {city_time(lifted.locked_until)}); its "
@@ -345,7 +351,7 @@ def register(app: typer.Typer) -> None:
             except SecretsFileError as exc:
                 raise UserError(str(exc)) from None
             detail = {"key_id": key_id, "file": str(secrets_path())}
-            store.audit(actor=CLI_ACTOR, action="encryption_key_rotated", detail=detail)
+            store.audit(actor=cli_actor(), action="encryption_key_rotated", detail=detail)
         typer.echo(
             f"new encryption key {key_id} in {secrets_path()}: new warnings use it from now on "
             "(a running service within a second, no restart); back the file up now"

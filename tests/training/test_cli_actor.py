@@ -1,0 +1,75 @@
+"""Every change made from the CLI names the person who ran it, as `riskloop promote` always did.
+
+Accounts, secrets, departments, the outbox and purges were audited as `system:cli` whoever ran
+them, and `RISKLOOP_ACTOR` was ignored: `riskloop audit --actor ops-zhang` answered
+`no audit rows`.
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import pytest
+
+from tests.serving.test_people_cli import _run
+from training.commands import cli_actor
+
+PASSWORD = "twelve chars ok"
+NEW_PASSWORD = "another twelve ok"
+
+#: each command's action in the audit log
+CHANGES = [
+    ("user_created", ("users", "create", "alice", "--department", "tax", "--role", "officer",
+                      "--password-stdin"), PASSWORD),
+    ("user_disabled", ("users", "disable", "alice"), None),
+    ("user_enabled", ("users", "enable", "alice"), None),
+    ("user_password_reset", ("users", "reset-password", "alice", "--password-stdin"), NEW_PASSWORD),
+    ("user_unlocked", ("users", "unlock", "alice"), None),
+    ("encryption_key_rotated", ("secrets", "rotate"), None),
+    ("department_webhook", ("departments", "set-webhook", "tax", "http://127.0.0.1:9/hook",
+                            "--secret-file", "tax.secret"), None),
+    ("department_capacity", ("departments", "set-capacity", "tax", "4"), None),
+    ("notification_requeue", ("notify", "--requeue"), None),
+    ("store_purge", ("store", "purge", "--before", "now"), None),
+]  # fmt: skip
+
+
+def _one_wrong_password(name: str) -> None:
+    from serving.store import SignInRefused, WarningStore
+
+    with WarningStore.from_settings() as store, pytest.raises(SignInRefused):
+        store.sign_in(name, "not the password")
+
+
+def test_every_cli_change_is_audited_under_riskloop_actor(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RISKLOOP_ACTOR", "ops-zhang")
+    for action, args, stdin in CHANGES:
+        if action == "user_unlocked":
+            _one_wrong_password("alice")  # something to lift: an account left alone has no row
+        code, out, err = _run(*args, stdin=None if stdin is None else stdin + "\n")
+        assert code == 0, (args, out, err)
+
+    code, out, err = _run("audit", "--actor", "ops-zhang")
+
+    assert code == 0, err
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert {row[1] for row in rows} == {"ops-zhang"}
+    assert [row[2] for row in rows] == [action for action, _, _ in CHANGES]
+    assert _run("audit", "--actor", "system:cli")[1].strip() == "no audit rows"
+
+
+def test_without_riskloop_actor_the_login_runs_the_command(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RISKLOOP_ACTOR", raising=False)
+    assert cli_actor() == getpass.getuser()
+    monkeypatch.setenv("RISKLOOP_ACTOR", "  ")  # blank: as if unset
+    assert cli_actor() == getpass.getuser()
+    assert _run("departments", "set-capacity", "tax", "2")[0] == 0
+
+    code, out, _ = _run("audit", "--actor", getpass.getuser())
+
+    assert code == 0 and out.split("\t")[1:3] == [getpass.getuser(), "department_capacity"]
