@@ -12,11 +12,15 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from features.tasks import TASK_NAMES
 from training.errors import UserError, user_errors
+
+if TYPE_CHECKING:
+    from models.settings import Settings
 
 DEV_KEY_NAME = "local-dev"
 
@@ -186,11 +190,7 @@ def register(app: typer.Typer) -> None:
         """The main job: city, datasets, champions, online features, reports, dev key, then serve."""
         from models.settings import get_settings
         from training.commands.modelling import quiet_libraries
-        from training.commands.service import (
-            check_address_free,
-            serve_command,
-            serve_environment,
-        )
+        from training.commands.service import check_address_free
 
         quiet_libraries()
         settings = get_settings()
@@ -209,13 +209,29 @@ def register(app: typer.Typer) -> None:
                 raise UserError(str(exc)) from exc
             _ensure_dev_key()
         _say(f"see the runs: mlflow ui --backend-store-uri {settings.mlflow_uri}")
-        if not serve:
-            return
-        command = serve_command(host, port)
-        _say(f"serving on http://{host}:{port} ({' '.join(command)})")
-        sys.stdout.flush()
-        os.execve(
-            command[0],
-            command,
-            serve_environment(settings, dict(os.environ), Path.cwd(), host, port),
-        )
+        if serve:
+            start_serving(settings, host, port)
+
+
+def start_serving(settings: Settings, host: str, port: int) -> None:
+    """Say where the service answers, then become the service (`os.execve`).
+
+    The address is checked again here: minutes of training since the first check leave time
+    for another process to take the port, and BentoML would then end in a long traceback.
+    """
+    from training.commands.service import (
+        check_address_free,
+        serve_command,
+        serve_environment,
+    )
+
+    with user_errors():
+        check_address_free(host, port)
+    command = serve_command(host, port)
+    _say(f"serving on http://{host}:{port} ({' '.join(command)})")
+    sys.stdout.flush()
+    os.execve(
+        command[0],
+        command,
+        serve_environment(settings, dict(os.environ), Path.cwd(), host, port),
+    )
