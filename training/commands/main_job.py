@@ -214,13 +214,14 @@ def register(app: typer.Typer) -> None:
 
 
 def start_serving(settings: Settings, host: str, port: int) -> None:
-    """Say where the service answers, then become the service (`os.execve`).
+    """Say where the service and its console answer, then become the service (`os.execve`).
 
     The address is checked again here: minutes of training since the first check leave time
     for another process to take the port, and BentoML would then end in a long traceback.
     """
     from training.commands.service import (
         check_address_free,
+        default_public_url,
         serve_command,
         serve_environment,
     )
@@ -229,9 +230,30 @@ def start_serving(settings: Settings, host: str, port: int) -> None:
         check_address_free(host, port)
     command = serve_command(host, port)
     _say(f"serving on http://{host}:{port} ({' '.join(command)})")
+    announce_console(
+        settings.public_url.rstrip("/")
+        if settings.public_url_is_set
+        else default_public_url(host, port)
+    )
     sys.stdout.flush()
     os.execve(
         command[0],
         command,
         serve_environment(settings, dict(os.environ), Path.cwd(), host, port),
+    )
+
+
+def announce_console(base_url: str) -> None:
+    """Say where the console is (under `base_url`: `RISKLOOP_PUBLIC_URL`, else the address
+    served on), and how to make its first account when it has none (any
+    account counts, a disabled one too: the hint is for a first run)."""
+    from training.commands.people import open_store
+
+    _say(f"console: {base_url}/console/")
+    with user_errors(), open_store() as store:
+        if store.list_users():
+            return
+    _say(
+        "no console account yet: create one first, e.g. riskloop users create NAME "
+        "--department CODE --role admin"
     )
