@@ -13,6 +13,15 @@ each part:
    the last score of the period is left alone (as every score write leaves it), so a second
    run raises nothing and appends `score_update` only where a score moved.
 
+A run writes one audit row of its own (action `screen`, actor `system:screen`: the month
+screened and the counts), so a month screened is known as screened even when the screening
+found every warning unchanged and wrote nothing else into it (`screened_after`).
+
+A unit that already holds a warning of a later month (any source: a score sent to the API is
+dated today) is left out of a screening of an earlier month unless `backfill`: its
+earlier-month warning would open as a second case beside the newer one. The report counts
+those units (`left_out`).
+
 `dry_run` does steps 1-2 and only reads the store to tell which warnings would be new.
 Green rows' scored records are kept like the API's (the monitoring sample).
 """
@@ -21,7 +30,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -30,16 +39,18 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
 
-from features.tasks import DISTRICT_COLUMN
+from features.tasks import DISTRICT_COLUMN, UnknownTaskError, get_task
 from models.risk_model import RiskModel, feature_columns, feature_matrix
 from models.scorer import ACTION_REASONS, score_matrix, scored_records
 from models.spec import Lang
 from serving.encoding import result_actions, result_reasons
 from serving.store import WarningStore
 from serving.store.common import as_date
-from serving.store.models import WARNING_LEVELS, RiskWarning
+from serving.store.models import WARNING_LEVELS, AuditEntry, RiskWarning, WarningEvent
 
 SCREEN_ACTOR = "system:screen"
+#: the audit action of a screening run's own row (`screen`'s summary; `screened_after` reads it)
+SCREEN_AUDIT_ACTION = "screen"
 LEVELS = ("red", "orange", "yellow", "green")
 DEFAULT_PART_ROWS = 2000
 # a warning's reasons (`models.scorer.ACTION_REASONS`, as the API stores them) in the API's
@@ -59,6 +70,8 @@ class ScreenReport:
     raised: int = 0
     updated: int = 0
     unchanged: int = 0
+    #: warned units left out: each holds a warning of a later month and none of this one
+    left_out: int = 0
     seconds: float = 0.0
     seconds_scoring: float = 0.0
     seconds_treeshap: float = 0.0
@@ -79,6 +92,7 @@ def screen(
     model_name: str,
     model_version: str,
     dry_run: bool = False,
+    backfill: bool = False,
     explain_green: bool = False,
     part_rows: int = DEFAULT_PART_ROWS,
     progress: Callable[[int], None] | None = None,
@@ -91,6 +105,8 @@ def screen(
         store: the warnings store (read only when `dry_run`).
         model_name / model_version: the champion's registry name and version (stored).
         dry_run: write nothing; `would_raise` lists the warnings a real run would create.
+        backfill: also open a case for a unit that holds a warning of a later month (left out
+            otherwise, and counted in `left_out`).
         explain_green: run TreeSHAP on green rows too (the benchmark's "before").
         part_rows: rows per part (memory and progress granularity).
         progress: called with the number of rows finished after each part.
@@ -101,11 +117,20 @@ def screen(
         task=model.spec.task,
         as_of=as_of_values.max().date().isoformat() if len(frame) else "",
     )
+    # one aggregate first: in the usual month nothing later exists and no unit is looked up
+    newer_possible = (
+        len(frame) > 0
+        and not backfill
+        and not _scored_once(model.spec.task)
+        and warned_after(store, model.spec.task, as_of_values.min().date()) is not None
+    )
     for start in range(0, len(frame), part_rows):
         part = frame.iloc[start : start + part_rows]
         results = _score_part(
             model, part, as_of_values.iloc[start : start + part_rows], report, explain_green
         )
+        if newer_possible:
+            results = _without_newer(store, model.spec.task, results, report)
         warned = [item for item in results if item["risk_level"] in WARNING_LEVELS]
         began = time.perf_counter()
         if dry_run:
@@ -127,7 +152,83 @@ def screen(
             progress(len(part))
     report.rows = len(frame)
     report.seconds = time.perf_counter() - started
+    if not dry_run:
+        store.audit(
+            actor=SCREEN_ACTOR,
+            action=SCREEN_AUDIT_ACTION,
+            task=model.spec.task,
+            model_version=model_version,
+            detail={
+                "as_of": report.as_of,
+                "period": _period(as_of_values.max().date()).isoformat() if len(frame) else None,
+                "model_name": model_name,
+                "backfill": backfill,
+                "n_rows": report.rows,
+                "n_raised": report.raised,
+                "n_updated": report.updated,
+                "n_unchanged": report.unchanged,
+                "n_left_out": report.left_out,
+            },
+        )
     return report
+
+
+def _scored_once(task: str) -> bool:
+    """Whether `task`'s unit has one warning in its life (a dispute): the store then finds
+    that warning in any month, so a screening never opens a second case for it."""
+    try:
+        return get_task(task).scored_once
+    except UnknownTaskError:
+        return False
+
+
+def _without_newer(
+    store: WarningStore, task: str, results: list[dict[str, Any]], report: ScreenReport
+) -> list[dict[str, Any]]:
+    """`results` without the warned units whose warning would open a new case while they hold
+    a warning of a later month (any source); counts them in `report.left_out`.
+
+    A unit that already holds a warning of its row's own month keeps its row: that warning is
+    re-scored (or left unchanged) as usual, no case is opened.
+    """
+    warned = {
+        index: (store.pseudonymise(str(item["entity_id"])), _period(item["as_of"]))
+        for index, item in enumerate(results)
+        if item["risk_level"] in WARNING_LEVELS
+    }
+    if not warned:
+        return results
+    held = _periods_held(store, task, warned.values())
+    left = {
+        index
+        for index, (entity, period) in warned.items()
+        if period not in held.get(entity, ()) and any(p > period for p in held.get(entity, ()))
+    }
+    report.left_out += len({warned[index][0] for index in left})
+    return [item for index, item in enumerate(results) if index not in left]
+
+
+def _periods_held(
+    store: WarningStore, task: str, keys: Iterable[tuple[str, date]]
+) -> dict[str, set[date]]:
+    """The months (from the earliest of `keys`' on) in which each unit of `keys` holds a
+    warning of `task`, read by the (task, entity_hash, period) unique index."""
+    keys = list(keys)
+    hashes = sorted({entity for entity, _ in keys})
+    earliest = min(period for _, period in keys)
+    held: dict[str, set[date]] = {}
+    with store.read_session() as session:
+        for start in range(0, len(hashes), 1000):
+            rows = session.execute(
+                select(RiskWarning.entity_hash, RiskWarning.period).where(
+                    RiskWarning.task == task,
+                    RiskWarning.entity_hash.in_(hashes[start : start + 1000]),
+                    RiskWarning.period >= earliest,
+                )
+            )
+            for entity, period in rows:
+                held.setdefault(entity, set()).add(as_date(period))
+    return held
 
 
 def _score_part(
@@ -261,16 +362,52 @@ def _new_among(
     ]
 
 
-def warned_after(store: WarningStore, task: str, day: date) -> date | None:
-    """The newest month after `day`'s that holds warnings of `task`, or None: screening
-    `day`'s month then would be a backfill, opening that month's warnings as new cases (with
-    deadlines from today) beside the newer month's.
+def screened_after(store: WarningStore, task: str, day: date) -> date | None:
+    """The newest month after `day`'s that a screening of `task` covered, or None: screening
+    `day`'s month then is a backfill (`riskloop screen` refuses it without --backfill), whose
+    warnings would open as new cases, with deadlines from today, beside the screened month's.
 
-    Any source counts, a screening or scores sent to the API: the newer month's cases are
-    open beside the older month's either way, and a screening that found a month unchanged
-    wrote nothing of its own into it. One aggregate over the task's rows of the
-    (task, entity_hash, period) unique index, which holds every column it reads: no table
-    rows and no history are read.
+    A month is screened when a screening run's own audit row names it (`SCREEN_AUDIT_ACTION`,
+    written even when the run found every warning unchanged), or when one of its warnings
+    holds an event by `SCREEN_ACTOR` (runs from before that row was written). A month only
+    scored over the API is not: a single score by value is dated today, months ahead of the
+    departments' exports; its units are left out of the earlier screening instead.
+    """
+    period = _period(day)
+    with store.read_session() as session:
+        runs = session.scalars(
+            select(AuditEntry.detail).where(
+                AuditEntry.action == SCREEN_AUDIT_ACTION,
+                AuditEntry.task == task,
+                AuditEntry.actor == SCREEN_ACTOR,
+            )
+        )
+        months = [
+            date.fromisoformat(str(detail["period"]))
+            for detail in runs
+            if isinstance(detail, dict) and detail.get("period")
+        ]
+        by_events = session.scalar(
+            select(func.max(RiskWarning.period))
+            .join(WarningEvent, WarningEvent.warning_id == RiskWarning.id)
+            .where(
+                RiskWarning.task == task,
+                RiskWarning.period > period,
+                WarningEvent.actor == SCREEN_ACTOR,
+            )
+        )
+    if by_events is not None:
+        months.append(as_date(by_events))
+    later = [month for month in months if month > period]
+    return max(later) if later else None
+
+
+def warned_after(store: WarningStore, task: str, day: date) -> date | None:
+    """The newest month after `day`'s that holds warnings of `task` (any source), or None:
+    when None, no unit of a screening of `day`'s month can hold a later month's warning.
+
+    One aggregate over the task's rows of the (task, entity_hash, period) unique index,
+    which holds every column it reads: no table rows and no history are read.
     """
     with store.read_session() as session:
         newest = session.scalar(

@@ -34,7 +34,7 @@ def test_a_dry_run_of_an_earlier_month_is_refused_as_the_real_run_is(
 
     assert real.exit_code == dry.exit_code == 2, dry.output
     assert dry.stderr == real.stderr
-    assert dry.stderr.startswith(f"error: {TASK} already has warnings for {newest:%Y-%m}")
+    assert dry.stderr.startswith(f"error: {TASK} was already screened for {newest:%Y-%m}")
     assert "add --backfill to do so" in dry.stderr and "would raise" not in dry.stdout
     previewed = runner.invoke(app, [*args, "--dry-run", "--backfill"])
     assert previewed.exit_code == 0, previewed.output

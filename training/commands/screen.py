@@ -6,6 +6,11 @@ does (`serving.screening`, actor `system:screen`), logs a `screen` run to MLflow
 level and department, model version, input fingerprint) and prints the counts, with a note
 wherever a level or a department holds more warnings than its capacity. `--dry-run` writes
 nothing (no warnings, no MLflow run) and lists what it would raise.
+
+A month earlier than the newest one a screening covered is a backfill, refused without
+`--backfill`. Without it, a unit holding a warning of a later month (a score sent to the API is
+dated today, months ahead of the exports) is left out and counted, rather than given a second
+case of an older month.
 """
 
 from __future__ import annotations
@@ -53,9 +58,9 @@ def screen_command(
     backfill: bool = typer.Option(
         False,
         "--backfill",
-        help="Screen a month earlier than the newest one holding the task's warnings (screened "
-        "or scored over the API): its warnings open as new cases, with deadlines from today, "
-        "beside the newer month's.",
+        help="Screen a month earlier than the newest one screened: its warnings open as new "
+        "cases, with deadlines from today, beside the newer month's, also for units holding a "
+        "later month's warning (left out without it).",
     ),
     part_rows: int = typer.Option(
         2000, "--part-rows", min=100, max=100_000, help="Rows scored and written per part."
@@ -123,6 +128,7 @@ def screen_command(
                         model_name=info.name,
                         model_version=str(info.version),
                         dry_run=dry_run,
+                        backfill=backfill,
                         part_rows=part_rows,
                         progress=lambda done: bar.update(step, advance=done),
                     )
@@ -285,6 +291,7 @@ def _log_run(
         "n_raised": float(report.raised),
         "n_updated": float(report.updated),
         "n_unchanged": float(report.unchanged),
+        "n_left_out": float(report.left_out),
         "seconds": report.seconds,
         "rows_per_s": report.rows / report.seconds if report.seconds else 0.0,
         "treeshap_share": report.seconds_treeshap / report.seconds if report.seconds else 0.0,
@@ -341,6 +348,13 @@ def _print(
     console.print(by_department)
     for note in notes:
         typer.echo(f"capacity: {note}")
+    if report.left_out:
+        units = "unit" if report.left_out == 1 else "units"
+        typer.echo(
+            f"{'would leave' if dry_run else 'left'} out {report.left_out} {units} holding a "
+            f"newer month's warning (no case of {report.as_of[:7]} opened for them; "
+            "--backfill opens one)"
+        )
     if dry_run:
         typer.echo(
             f"dry run: would raise {len(report.would_raise)} new warnings "
@@ -362,14 +376,14 @@ def _print(
 
 
 def _refuse_backfill(store: WarningStore, task: str, day: date) -> None:
-    """Refuse to screen `day`'s month when a later month holds warnings of `task` (screened
-    or scored over the API), unless --backfill."""
-    from serving.screening import warned_after
+    """Refuse to screen `day`'s month when a screening of `task` covered a later month, unless
+    --backfill. A later month only scored over the API is no refusal: its units are left out."""
+    from serving.screening import screened_after
 
-    later = warned_after(store, task, day)
+    later = screened_after(store, task, day)
     if later is not None:
         raise UserError(
-            f"{task} already has warnings for {later:%Y-%m} (screened or scored), after "
-            f"{day:%Y-%m}: screening the earlier month would open its warnings as new cases, "
-            "with deadlines from today, beside the newer month's; add --backfill to do so"
+            f"{task} was already screened for {later:%Y-%m}, after {day:%Y-%m}: screening the "
+            "earlier month would open its warnings as new cases, with deadlines from today, "
+            "beside the newer month's; add --backfill to do so"
         )

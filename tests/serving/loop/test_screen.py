@@ -217,8 +217,7 @@ def test_an_earlier_month_than_the_newest_screened_needs_backfill(
             before = _row_counts(store)
         _fails(
             args,
-            f"{task} already has warnings for {newest:%Y-%m} (screened or scored), "
-            f"after {earlier:%Y-%m}",
+            f"{task} was already screened for {newest:%Y-%m}, after {earlier:%Y-%m}",
         )
         _fails([*args, "--dry-run"], "add --backfill to do so")
         _cli([*args, "--dry-run", "--backfill"])

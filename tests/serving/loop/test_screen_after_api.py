@@ -1,7 +1,8 @@
-"""`riskloop screen`'s backfill guard counts a month whose warnings the API raised: an outside
-operator scored every employer over the API, screened the same month (nothing changed, so the
-screen wrote nothing of its own) and then screened the month before without --backfill, which
-opened a second month of cases beside the first."""
+"""`riskloop screen`'s backfill guard counts a month screened even when the screening wrote
+nothing of its own into it: an outside operator scored every employer over the API, screened
+the same month (nothing changed; the run's own `screen` audit row names the month) and then
+screened the month before without --backfill, which opened a second month of cases beside the
+first."""
 
 from __future__ import annotations
 
@@ -68,8 +69,7 @@ def test_a_month_the_api_raised_needs_backfill_before_an_earlier_screen(
     lines = [line for line in refused.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, refused.stderr
     assert lines[0].startswith(
-        f"error: {TASK} already has warnings for {newest:%Y-%m} (screened or scored), "
-        f"after {earlier:%Y-%m}"
+        f"error: {TASK} was already screened for {newest:%Y-%m}, after {earlier:%Y-%m}"
     ), lines[0]
     assert "--backfill" in lines[0]
     with WarningStore.from_settings(get_settings()) as store:
