@@ -11,6 +11,7 @@ would keep them. Every change is an audit row by the person who ran the command 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -79,12 +80,25 @@ def parse_day(text: str | None, option: str) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         moment = None
-    if moment is None or moment.tzinfo is None:
+    if moment is None or moment.tzinfo is None or not _offset_is_a_clock_reading(text):
         raise UserError(
             f"{option} must be a date like 2026-11-01 or a time with its zone like "
             f"2026-11-01T08:00:00+08:00, got {text!r}"
         )
     return moment.astimezone(UTC)
+
+
+#: A time's zone offset as written: hours, minutes and seconds, each with or without a colon
+_OFFSET = re.compile(r"[+-]\d{2}:?(?P<minutes>\d{2})(?::?(?P<seconds>\d{2})(?:\.\d+)?)?$")
+
+
+def _offset_is_a_clock_reading(text: str) -> bool:
+    """False for an offset with 60 or more minutes or seconds: `datetime.fromisoformat` reads
+    `+09:99` as +10:39, a typo taken silently for another moment."""
+    found = _OFFSET.search(text)
+    if found is None:  # "Z", or no offset
+        return True
+    return all(int(part) < 60 for part in found.group("minutes", "seconds") if part is not None)
 
 
 def city_time(moment: str | datetime) -> str:
