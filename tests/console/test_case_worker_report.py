@@ -118,8 +118,14 @@ def test_a_saved_step_is_said_once_and_the_address_stays_the_cases(
 ) -> None:
     """4. "Dispatched." lived in the address (`?done=dispatch`): a reload, the language
     switch and a shared link said it again. Now a short-lived cookie says it once."""
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    name = "qa.done"  # switches language: an account of its own, not one other tests use
+    with WarningStore.from_settings(get_settings()) as store:
+        store.create_user(name, department="county_centre", role="supervisor", password=PASSWORD)
     sup = person()
-    sup.sign_in("sup")
+    sup.sign_in(name)
     warning_id = sup.open_case(level="yellow")
     with sup.page.expect_response(lambda r: r.url.endswith("/act")) as answer:
         sup.dispatch()
