@@ -105,6 +105,16 @@ class _RiskloopService(ScoringService):
         self._served: dict[str, ServedModel] = {
             task: load_champion(task, settings) for task in TASKS
         }
+        if logger.level == logging.NOTSET:  # BentoML's root logger passes warnings only
+            logger.setLevel(logging.INFO)
+        for served in self._served.values():
+            logger.info(
+                "serving %s: %s version %s (alias %s)",
+                served.task,
+                served.name,
+                served.version,
+                served.alias,
+            )
         self._reload_lock = threading.Lock()
         # an admin's reload runs here, so its request can answer in time while it goes on
         self._reload_worker = ThreadPoolExecutor(
@@ -218,7 +228,16 @@ class _RiskloopService(ScoringService):
         so a failure during a store outage is audited when the store answers again.
         """
         results = [self._reload_task(task) for task in TASKS]
+        trigger = "alias check" if actor == _PERIODIC_ACTOR else f"admin reload by {actor}"
         for result in results:
+            if result.status == "reloaded":
+                logger.info(
+                    "reloaded %s: version %s -> %s (%s)",
+                    result.task,
+                    result.previous_version,
+                    result.version,
+                    trigger,
+                )
             if result.status != "failed":
                 self._audited_error.pop(result.task, None)
             new_failure = result.status == "failed" and not self._failure_noted(result)
