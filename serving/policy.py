@@ -17,8 +17,8 @@ Roles (people):
 
 API keys keep their scopes (score, review, feedback, reveal, audit, admin); a key bound to a
 department sees and works only that department's warnings, as its officers and supervisors do.
-`system` actors are riskloop's own jobs (the reload check, `riskloop screen`) and the CLI run by
-the operator on the server itself.
+`system` actors are riskloop's own jobs (the reload check, `riskloop screen`); a change made
+from the CLI on the server is recorded under the person who ran it (`cli:NAME`).
 """
 
 from __future__ import annotations

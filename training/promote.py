@@ -9,7 +9,7 @@ was trained on other data or tested on a newer slice. A challenger trained past 
 guard (`train --allow-label-leakage`), or a comparison dataset with a feature that alone gives
 the label away, is never accepted by the rule; only `--force` promotes it.
 Every decision, including `--force`, is recorded as an MLflow run of its own with both metric
-sets, and as a `model_promotion` row in the warnings store's audit log (actor: `RISKLOOP_ACTOR`,
+sets, and as a `model_promotion` row in the warnings store's audit log (actor: `cli:` + `RISKLOOP_ACTOR`,
 else the OS user), so the history of which version served when is auditable in both places.
 """
 

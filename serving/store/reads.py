@@ -245,7 +245,7 @@ class StoreReads:
             )
 
 
-_KINDS = ("user", "key", "system")
+_KINDS = ("user", "key", "system", "cli")
 
 
 def _mentions(detail: Any, warning_id: str) -> bool:

@@ -31,6 +31,7 @@ from models.settings import Settings, get_settings
 from serving.console.app import build_app
 from serving.store import WarningStore
 from tests.processes import LOOPBACK_TLS, free_port
+from training.commands import cli_actor
 
 PASSWORD = "correct-horse-battery"  # a test account only; the store keeps its Argon2 hash
 # 23:00 on 31 March in the city (UTC+8): the last hour of March there
@@ -232,7 +233,7 @@ def test_the_months_volume_is_exact_and_set_against_the_capacity(
         for row in store.audit_rows()
         if row["action"] == "department_capacity"
     ]
-    assert audited == [("system:cli", 2), ("system:cli", 1)]
+    assert audited == [(cli_actor(), 2), (cli_actor(), 1)]
 
 
 def test_drifted_features_are_named_as_the_reasons_name_them(

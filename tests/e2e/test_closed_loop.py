@@ -233,7 +233,7 @@ def test_closed_loop_end_to_end(
     # first the keys, each created by the CLI (named, never their secrets)
     created = [row for row in audit if row["action"] == "api_key_created"]
     assert [row["detail"]["key"] for row in created] == list(KEYS)
-    assert {row["actor"] for row in created} == {"system:cli"}
+    assert {row["actor"] for row in created} == {f"cli:{PROMOTER}"}
     assert audit[: len(KEYS)] == created
     assert not any(secret.split("_", 2)[2] in str(created) for secret in keys.values())
     audit = audit[len(KEYS) :]
@@ -254,7 +254,7 @@ def test_closed_loop_end_to_end(
         by_action.setdefault(row["action"], set()).add(row["actor"])
     assert by_action["score_request"] == {"key:scorer"}
     assert by_action["disposition"] == {"key:caseworker"}
-    assert by_action["model_promotion"] == {PROMOTER}
+    assert by_action["model_promotion"] == {f"cli:{PROMOTER}"}
     assert by_action["model_reload"] == {"key:operator"}
     promotion = next(row for row in audit if row["action"] == "model_promotion")
     assert promotion["task"] == LOOP_TASK and promotion["model_version"] == "2"

@@ -16,6 +16,7 @@ from serving.auth import (
     list_keys,
     revoke_key,
 )
+from training.commands import cli_actor
 
 
 def test_key_file_holds_only_a_salted_hash(tmp_path: Path) -> None:
@@ -131,7 +132,7 @@ def test_cli_create_prints_the_key_alone_and_list_never_shows_it(isolated_env: P
     from serving.store import WarningStore
 
     with WarningStore.from_settings() as store:
-        rows = store.audit_rows(actor="system:cli")
+        rows = store.audit_rows(actor=cli_actor())
     key_id = secret.split("_")[1]
     changes = [(r["action"], r["detail"]) for r in rows if r["action"].startswith("api_key")]
     expected = {"key": "ops", "key_id": key_id, "scopes": ["score", "admin"], "department": None}

@@ -19,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from models.secret_keys import load_secrets, secrets_path
+from training.commands import cli_actor
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "twelve chars ok"
@@ -108,7 +109,7 @@ def test_users_cli_walk_and_bad_input(isolated_env: Path) -> None:
     _one_error_line(code, err, "is not disabled")
     code, out, _ = _run("users", "list")
     assert code == 0 and "\tactive" in out.splitlines()[0]
-    code, out, _ = _run("audit", "--actor", "cli")
+    code, out, _ = _run("audit", "--actor", cli_actor())
     assert code == 0
     assert [line.split("\t")[2] for line in out.splitlines()] == [
         "user_created",
@@ -117,12 +118,12 @@ def test_users_cli_walk_and_bad_input(isolated_env: Path) -> None:
         "user_enabled",
     ]
     # --since takes a date or a time with its zone, as the API's `since` does
-    code, out, _ = _run("audit", "--actor", "cli", "--since", "2026-01-01T08:00:00+08:00")
+    code, out, _ = _run("audit", "--actor", cli_actor(), "--since", "2026-01-01T08:00:00+08:00")
     assert code == 0 and len(out.splitlines()) == 4
     later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    code, out, _ = _run("audit", "--actor", "cli", "--since", later)
+    code, out, _ = _run("audit", "--actor", cli_actor(), "--since", later)
     assert code == 0 and out.strip() == "no audit rows"
-    code, _, err = _run("audit", "--actor", "cli", "--since", "2026-01-01T08:00:00")
+    code, _, err = _run("audit", "--actor", cli_actor(), "--since", "2026-01-01T08:00:00")
     _one_error_line(code, err, "--since", "with its zone")
     # no rows about a warning id at all: no such warning, and a non-zero exit for scripts
     code, _, err = _run("audit", "--warning", "W-" + "0" * 32)
@@ -202,7 +203,7 @@ def test_first_use_creates_a_private_secrets_file_and_rotation_keeps_old_keys(
     with WarningStore.from_settings() as store:
         rows = [r for r in store.audit_rows() if r["action"] == "encryption_key_rotated"]
     assert [(r["actor"], r["detail"]["key_id"]) for r in rows] == [
-        ("system:cli", rotated.current_key_id)
+        (cli_actor(), rotated.current_key_id)
     ]
     assert not any(
         base64.b64encode(key).decode() in str(rows) for key in rotated.encryption_keys.values()

@@ -56,7 +56,7 @@ def test_every_cli_change_is_audited_under_riskloop_actor(
 
     assert code == 0, err
     rows = [line.split("\t") for line in out.splitlines()]
-    assert {row[1] for row in rows} == {"ops-zhang"}
+    assert {row[1] for row in rows} == {"cli:ops-zhang"}
     assert [row[2] for row in rows] == [action for action, _, _ in CHANGES]
     assert _run("audit", "--actor", "system:cli")[1].strip() == "no audit rows"
 
@@ -65,11 +65,31 @@ def test_without_riskloop_actor_the_login_runs_the_command(
     isolated_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("RISKLOOP_ACTOR", raising=False)
-    assert cli_actor() == getpass.getuser()
+    assert cli_actor() == f"cli:{getpass.getuser()}"
     monkeypatch.setenv("RISKLOOP_ACTOR", "  ")  # blank: as if unset
-    assert cli_actor() == getpass.getuser()
+    assert cli_actor() == f"cli:{getpass.getuser()}"
     assert _run("departments", "set-capacity", "tax", "2")[0] == 0
 
     code, out, _ = _run("audit", "--actor", getpass.getuser())
 
-    assert code == 0 and out.split("\t")[1:3] == [getpass.getuser(), "department_capacity"]
+    assert code == 0 and out.split("\t")[1:3] == [f"cli:{getpass.getuser()}", "department_capacity"]
+
+
+def test_riskloop_actor_cannot_pass_for_an_account_a_key_or_a_job(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`RISKLOOP_ACTOR=user:bob` is recorded as `cli:user:bob`: a change made at the shell is
+    never written as a console account's, a key's or riskloop's own job's."""
+    for name, recorded in [
+        ("user:bob", "cli:user:bob"),
+        ("system:screen", "cli:system:screen"),
+        ("  ops\tzhang\n", "cli:ops zhang"),
+        ("x" * 300, "cli:" + "x" * 64),
+    ]:
+        monkeypatch.setenv("RISKLOOP_ACTOR", name)
+        assert cli_actor() == recorded
+    monkeypatch.setenv("RISKLOOP_ACTOR", "user:bob")
+    assert _run("departments", "set-capacity", "tax", "2")[0] == 0
+    assert _run("audit", "--actor", "user:bob")[1].strip() == "no audit rows"
+    code, out, _ = _run("audit", "--actor", "cli:user:bob")
+    assert code == 0 and out.split("\t")[1:3] == ["cli:user:bob", "department_capacity"]

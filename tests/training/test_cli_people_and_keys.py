@@ -14,6 +14,7 @@ from pathlib import Path
 import time_machine
 
 from tests.serving.test_people_cli import _one_error_line, _run
+from training.commands import cli_actor
 
 PASSWORD = "twelve chars ok"
 CITY_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$")
@@ -42,7 +43,7 @@ def test_users_and_keys_list_their_times_in_the_citys_clock(isolated_env: Path) 
     fields = out.strip().split("\t")
     assert fields[4] == "created 2026-12-06T07:30:07+08:00"
     assert fields[5] == "revoked 2026-12-06T07:30:07+08:00"
-    code, out, _ = _run("audit", "--actor", "system:cli")
+    code, out, _ = _run("audit", "--actor", cli_actor())
     assert code == 0
     assert {line.split("\t")[0] for line in out.splitlines()} == {"2026-12-06T07:30:07+08:00"}
     assert all(CITY_MOMENT.match(line.split("\t")[0]) for line in out.splitlines())

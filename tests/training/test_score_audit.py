@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from models.settings import get_settings
 from serving.store import WarningStore
 from training.cli import app
+from training.commands import cli_actor
 from training.train import TrainingData
 
 TASK = "dispute-escalation"
@@ -41,7 +42,7 @@ def test_an_offline_scoring_is_one_audit_row_without_ids(
     assert code == 0, said
     scored = pd.read_parquet(output)
     with WarningStore.from_settings() as store:
-        audit = store.audit_rows(actor="system:cli")
+        audit = store.audit_rows(actor=cli_actor())
     assert [row["action"] for row in audit] == ["score_offline"], audit
     row = audit[0]
     assert row["task"] == TASK and str(row["model_version"]) == "1"

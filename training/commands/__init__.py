@@ -26,20 +26,28 @@ def table_console() -> Console:
     return console
 
 
-def cli_actor() -> str:
-    """Who runs a command, as the audit log records it: `RISKLOOP_ACTOR` (set by a scheduler,
-    CI or an operator's shell profile), else the operating-system login.
+#: The longest name `cli_actor` records (the audit column is wider).
+MAX_ACTOR_NAME = 64
 
-    A bare name, as `riskloop promote` has always recorded: `riskloop audit --actor NAME`
-    finds it beside the same person's console rows (`user:NAME`).
+
+def cli_actor() -> str:
+    """Who runs a command, as the audit log records it: `cli:NAME`, NAME being
+    `RISKLOOP_ACTOR` (set by a scheduler, CI or an operator's shell profile), else the
+    operating-system login.
+
+    The `cli:` kind keeps a person at the server's shell apart from a console account or a
+    key of the same name (`user:NAME`, `key:NAME`), and a value such as `user:bob` or
+    `system:screen` in `RISKLOOP_ACTOR` cannot pass for that account or job: it is recorded
+    as `cli:user:bob`. `riskloop audit --actor NAME` finds every kind of NAME, this one too.
     """
     import getpass
     import os
 
-    actor = os.environ.get("RISKLOOP_ACTOR", "").strip()
-    if actor:
-        return actor
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
-        return f"uid-{os.getuid()}"
+    name = " ".join(os.environ.get("RISKLOOP_ACTOR", "").split())
+    if not name:
+        try:
+            name = getpass.getuser()
+        except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+            name = f"uid-{os.getuid()}"
+    name = "".join(char for char in name if char.isprintable())[:MAX_ACTOR_NAME]
+    return f"cli:{name}"

@@ -678,13 +678,14 @@ def _audit_offline_score(
     warnings store cannot take it (the caller then writes no output)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from training.commands.people import CLI_ACTOR, open_store
+    from training.commands import cli_actor
+    from training.commands.people import open_store
 
     counts = result["risk_level"].value_counts().to_dict()
     try:
         with open_store() as store:
             store.audit(
-                actor=CLI_ACTOR,
+                actor=cli_actor(),
                 action="score_offline",
                 task=task,
                 model_version=str(model["model_version"]),

@@ -26,9 +26,6 @@ if TYPE_CHECKING:
 
     from serving.store import WarningStore
 
-#: The actor of `riskloop keys` (training/commands/service.py) and `riskloop score`
-#: (training/commands/modelling.py) until they record the person too (`cli_actor`)
-CLI_ACTOR = "system:cli"
 _Changed = TypeVar("_Changed")
 
 secrets_app = typer.Typer(

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from features.tasks import TASK_NAMES, names_in_words
-from training.commands.people import CLI_ACTOR, city_time, open_store
+from training.commands import cli_actor
+from training.commands.people import city_time, open_store
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
@@ -346,7 +347,7 @@ def audit_key_change(store: WarningStore, action: str, record: KeyRecord) -> Non
         "scopes": list(record.scopes),
         "department": record.department,
     }
-    store.audit(actor=CLI_ACTOR, action=action, detail=detail)
+    store.audit(actor=cli_actor(), action=action, detail=detail)
 
 
 def _keys_file_unwritable(exc: OSError) -> str:

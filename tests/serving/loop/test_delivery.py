@@ -15,6 +15,7 @@ from serving.store import WarningStore
 from serving.store.outbox import Outbox
 from serving.webhook_secrets import set_secret
 from tests.serving.loop.receiver import Receiver
+from training.commands import cli_actor
 
 SECRET = "loopback-receiver-secret-0123456789"
 TASK = "wage-arrears"
@@ -243,7 +244,7 @@ def test_the_notify_command_delivers_lists_dead_letters_and_requeues(
             assert "requeued 2" in runner.invoke(app, ["notify", "--requeue"]).stdout
             requeues = [r for r in store.audit_rows() if r["action"] == "notification_requeue"]
             assert [(r["actor"], r["detail"]) for r in requeues] == [
-                ("system:cli", {"events": "all dead", "requeued": 2})
+                (cli_actor(), {"events": "all dead", "requeued": 2})
             ]
             again = runner.invoke(app, ["notify", "--once"])
             assert "delivered 2, retrying 0, dead 0" in again.stdout

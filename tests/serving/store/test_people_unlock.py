@@ -21,6 +21,7 @@ from serving.store import SignInRefused, WarningStore
 from serving.store.common import city_moment
 from serving.store.people import MAX_FAILED_SIGN_INS
 from tests.serving.test_people_cli import _one_error_line, _run
+from training.commands import cli_actor
 
 PASSWORD = "Passw0rd-labor1"
 
@@ -81,7 +82,7 @@ def test_unlock_lifts_a_lockout_and_keeps_the_password_and_sessions(
     assert user.credential_stamp == stamp  # API session tokens still match
     assert book.check(cookie)[0] is not None  # the console session is still live
     (row,) = _unlock_rows(cli_store)
-    assert row["actor"] == "system:cli"
+    assert row["actor"] == cli_actor()
     assert row["detail"] == {
         "user": "li",
         "locked_until": city_moment(locked_until),
