@@ -1,4 +1,5 @@
-"""Two `riskloop serve` on one host: each `/metrics` counts its own traffic, not the other's.
+"""Two services on one host (the session's and a `riskloop serve`): each `/metrics` counts
+its own traffic, not the other's.
 
 BentoML keeps the counters in `$BENTOML_HOME/prometheus_multiproc_dir` and empties it at
 start; both services shared that folder, so the second start wiped the first's counters and
@@ -21,6 +22,7 @@ import pytest
 
 from tests.environment import service_env
 from tests.processes import LOOPBACK_TLS, free_port, stop_process_group
+from tests.serving.conftest import Served
 
 LIVEZ = re.compile(r'^\S*request_total\{[^}]*endpoint="/livez"[^}]*\} (\S+)$', re.MULTILINE)
 
@@ -43,47 +45,49 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @pytest.fixture()
-def two_services(serving_root: Path, trained: dict[str, int]) -> Iterator[list[str]]:
-    """`riskloop serve` twice on one host and one set of stores (BentoML's home shared in the
-    environment, as the default `~/bentoml` is), the second started after the first."""
+def second_service(serving_root: Path, served: Served) -> Iterator[str]:
+    """`riskloop serve` beside the session's service, in the same environment: BentoML's home
+    is the session service's (as the default `~/bentoml` is shared by every service of a
+    host)."""
     riskloop = Path(sys.executable).with_name("riskloop")
     env = {**os.environ, **service_env(serving_root)}
-    started: list[subprocess.Popen[bytes]] = []
-    urls: list[str] = []
+    assert env["BENTOML_HOME"] == str(serving_root / "bentoml")  # the session service's home
+    port = free_port()
+    log = serving_root / f"riskloop-serve-{port}.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [str(riskloop), "serve", "--port", str(port)],
+            cwd=serving_root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        for _ in range(2):
-            port = free_port()
-            log = serving_root / f"riskloop-serve-{port}.log"
-            with open(log, "wb") as out:
-                process = subprocess.Popen(
-                    [str(riskloop), "serve", "--port", str(port)],
-                    cwd=serving_root,
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            started.append(process)
-            urls.append(f"http://127.0.0.1:{port}")
-            _wait_ready(urls[-1], process, log)
-            if len(urls) == 1:  # traffic the first one had before the second started
-                for _ in range(5):
-                    httpx.get(f"{urls[0]}/livez", timeout=10, verify=LOOPBACK_TLS)
-        yield urls
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url, process, log)
+        yield url
     finally:
-        for process in started:
-            stop_process_group(process)
+        stop_process_group(process)
+
+
+@pytest.fixture()
+def first_service(served: Served) -> tuple[str, float]:
+    """The session's service, with five requests of its own before the second one starts."""
+    for _ in range(5):
+        httpx.get(f"{served.url}/livez", timeout=10, verify=LOOPBACK_TLS)
+    return served.url, _livez_requests(served.url)
 
 
 def test_each_service_publishes_its_own_requests(
-    serving_root: Path, two_services: list[str]
+    serving_root: Path, first_service: tuple[str, float], second_service: str
 ) -> None:
-    first, second = two_services
+    first, counted = first_service
+    assert counted >= 5
     for _ in range(2):
-        httpx.get(f"{second}/livez", timeout=10, verify=LOOPBACK_TLS)
-    assert _livez_requests(first) == 5
-    assert _livez_requests(second) == 2
-    for url in two_services:
-        port = url.rsplit(":", 1)[1]
-        home = serving_root / "data" / "serve" / f"127.0.0.1-{port}"
-        assert stat.S_IMODE(home.stat().st_mode) == 0o700
+        httpx.get(f"{second_service}/livez", timeout=10, verify=LOOPBACK_TLS)
+    assert _livez_requests(first) == counted  # its own counters survived the second's start
+    assert _livez_requests(second_service) == 2
+    port = second_service.rsplit(":", 1)[1]
+    home = serving_root / "data" / "serve" / f"127.0.0.1-{port}"
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
