@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -214,21 +214,33 @@ def _periods_held(
     """The months (from the earliest of `keys`' on) in which each unit of `keys` holds a
     warning of `task`, read by the (task, entity_hash, period) unique index."""
     keys = list(keys)
-    hashes = sorted({entity for entity, _ in keys})
     earliest = min(period for _, period in keys)
     held: dict[str, set[date]] = {}
+    for entity, period in _warned_units(
+        store, task, {entity for entity, _ in keys}, RiskWarning.period >= earliest
+    ):
+        held.setdefault(entity, set()).add(period)
+    return held
+
+
+def _warned_units(
+    store: WarningStore, task: str, hashes: Iterable[str], in_periods: Any
+) -> Iterator[tuple[str, date]]:
+    """(entity hash, period) of `task`'s warnings of the units `hashes` in the periods the
+    condition `in_periods` keeps, read by the (task, entity_hash, period) unique index in
+    batches of 1,000 units."""
+    ordered = sorted(hashes)
     with store.read_session() as session:
-        for start in range(0, len(hashes), 1000):
+        for start in range(0, len(ordered), 1000):
             rows = session.execute(
                 select(RiskWarning.entity_hash, RiskWarning.period).where(
                     RiskWarning.task == task,
-                    RiskWarning.entity_hash.in_(hashes[start : start + 1000]),
-                    RiskWarning.period >= earliest,
+                    RiskWarning.entity_hash.in_(ordered[start : start + 1000]),
+                    in_periods,
                 )
             )
             for entity, period in rows:
-                held.setdefault(entity, set()).add(as_date(period))
-    return held
+                yield entity, as_date(period)
 
 
 def _score_part(
@@ -337,19 +349,10 @@ def _new_among(
         (store.pseudonymise(str(item["entity_id"])), _period(item["as_of"])): item
         for item in warned
     }
-    hashes = sorted({entity for entity, _ in keyed})
     periods = sorted({period for _, period in keyed})
-    existing: set[tuple[str, date]] = set()
-    with store.read_session() as session:
-        for start in range(0, len(hashes), 1000):
-            rows = session.execute(
-                select(RiskWarning.entity_hash, RiskWarning.period).where(
-                    RiskWarning.task == task,
-                    RiskWarning.entity_hash.in_(hashes[start : start + 1000]),
-                    RiskWarning.period.in_(periods),
-                )
-            )
-            existing.update((entity, period) for entity, period in rows)
+    existing = set(
+        _warned_units(store, task, {entity for entity, _ in keyed}, RiskWarning.period.in_(periods))
+    )
     return [
         {
             "entity": entity,
