@@ -476,7 +476,8 @@ def _to_sign_in(
     after signing out in another tab cleared the cookie, the one its token was drawn under)
     and why it ended are said: in their language, that a step a case's form sent was not
     saved, and that step kept to give back to them after signing in (`_keep_unsaved`), but
-    for a disabled account, which cannot sign in to take it."""
+    for an account still disabled, which cannot sign in to take it (one enabled again since
+    is told its session ended when it was disabled, and to sign in again)."""
     cookie = request.cookies.get(COOKIE)
     csrf = _str(form.get("csrf")) if form is not None else None
     if why is not None and owner is None:
@@ -491,6 +492,13 @@ def _to_sign_in(
     query = {"next": safe_next(asked)}
     ticket = None
     reason = _ENDED_REASONS.get(why or "")
+    if reason == "disabled" and owner is not None:
+        user = _user_named(console, owner)
+        if user is not None and user.active:
+            # enabled again since: the session ended when it was disabled, but the person
+            # can sign in again (not sent to an administrator for nothing), and take the
+            # step back like any other ended session's
+            reason = "reenabled"
     if reason is not None:
         query[reason] = "1"
         if form is not None and _FORM_TARGET.match(request.url.path):

@@ -158,7 +158,9 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
             next=next_page,
             notice="",
             error=error,
-            name=name,
+            # never refilled: a password typed into the name box would be shown in clear,
+            # and refilling only the names that exist would tell which do
+            name="",
             password_chars=MAX_PASSWORD_CHARS,
             lockout=lockout,
             lang_chosen=lang_chosen,
@@ -178,7 +180,8 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
 
 
 # the sign-in page's notice: why the session ended (`app._to_sign_in`'s parameter) -> its
-# message, and whether a step was unsaved, or unsaved and kept (a disabled account's never is)
+# message, and whether a step was unsaved, or unsaved and kept (a disabled account's never is;
+# `reenabled`: the session ended when the account was disabled, and it is enabled again)
 _SIGN_IN_NOTICES = {
     "expired": ("sign_in.expired", "sign_in.expired_unsaved", "sign_in.expired_kept"),
     "out": ("sign_in.signed_out", "sign_in.signed_out_unsaved", "sign_in.signed_out_kept"),
@@ -188,6 +191,7 @@ _SIGN_IN_NOTICES = {
         "sign_in.password_reset_kept",
     ),
     "disabled": ("sign_in.disabled", "sign_in.disabled_unsaved", "sign_in.disabled_unsaved"),
+    "reenabled": ("sign_in.reenabled", "sign_in.reenabled_unsaved", "sign_in.reenabled_kept"),
     "ended": ("sign_in.ended", "sign_in.ended_unsaved", "sign_in.ended_kept"),
 }
 

@@ -42,8 +42,8 @@ class Shown:
 class UnsavedStep:
     """A case form sent after the session ended: its step and what was typed or chosen in it
     (never a reveal's purpose: a reveal is asked for again, on purpose), and why the session
-    had ended (`reason`: the sign-in page's `expired`, `out`, `reset` or `ended`), which the
-    case page says when it gives the step back."""
+    had ended (`reason`: the sign-in page's `expired`, `out`, `reset`, `reenabled` or
+    `ended`), which the case page says when it gives the step back."""
 
     transition: str
     note: str
