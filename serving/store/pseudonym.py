@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -31,20 +31,25 @@ NAME_FINGERPRINT_CHARS = 16
 # "…5678WeChat", "…5678ext8001", "…123Xabc") is still found.
 # Matched on the text with full-width forms folded to ASCII (`_FOLD`: a Chinese input method
 # types digits as "１３８…"), letters in either case, and the separators people type between
-# groups of digits: a run of one to three (" - ") of any space (every Unicode space separator,
-# Zs: the no-break, narrow no-break, thin, figure and ideographic spaces among them), dash
-# (every Unicode dash, Pd, and the minus sign) or dot (and the full-width stop); the pseudonym
-# is of the id without them, upper case. A mobile or identity-card number is also found with a
-# separator between each two of its digits ("1 3 8 1 2 …"), the same one each time.
+# groups of digits: a run of one to three (" - ", "\r\n") of any space (every Unicode space
+# separator, Zs: the no-break, narrow no-break, thin, figure and ideographic spaces among them),
+# line break (a number wrapped over lines: \n, \r), tab, dash (every Unicode dash, Pd, and the
+# minus sign), dot (and the full-width stop), slash or underscore; the pseudonym is of the id
+# without them, upper case. A mobile or identity-card number is also found with a separator
+# between each two of its digits ("1 3 8 1 2 …"), the same one each time.
+# A bank card is a run of 12 to 19 digits (or of fours) that passes the Luhn check, as bank
+# card numbers do, or that starts with UnionPay's 62 (a Chinese bank's card or account number,
+# some of which do not pass it): other long numbers (tickets, serials, amounts, a case number
+# in fours, a list of years) are no card and stay as typed, unless they pass it by accident.
 _SPACES = (
     " \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    "\u202f\u205f\u3000"
+    "\u202f\u205f\u3000\t\n\r"
 )
 _DASHES = (
     "-\u058a\u05be\u1400\u1806\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2e17\u2e1a"
     "\u2e3a\u2e3b\u2e40\u2e5d\u301c\u3030\u30a0\ufe31\ufe32\ufe58\ufe63\uff0d\U00010ead"
 )
-_SEP_CHARS = _SPACES + _DASHES + ".\uff0e"
+_SEP_CHARS = _SPACES + _DASHES + ".\uff0e/_"
 _SEP_CLASS = "[" + "".join(re.escape(char) for char in _SEP_CHARS) + "]"
 _SEP = f"{_SEP_CLASS}{{0,3}}"
 _SEP_RUN = f"{_SEP_CLASS}{{1,3}}"
@@ -52,26 +57,39 @@ _SEP_RUN = f"{_SEP_CLASS}{{1,3}}"
 _COUNTRY = r"(?:\+|00)?86"
 # a cheap look at the first character, then the anchors
 _DIGIT_ID_START = r"(?=[0-9(（+])(?<![0-9])(?<![0-9A-Fa-f]{4})"
-_ID_PATTERN = re.compile(
-    "("
-    rf"{_DIGIT_ID_START}(?:"
-    rf"\d{{6}}{_SEP}\d{{8}}{_SEP}\d{{3}}[\dXx]"  # resident identity card number (18)
-    rf"|\d{{6}}{_SEP}\d{{4}}{_SEP}\d{{4}}{_SEP}\d{{3}}[\dXx]"  # the same, its date in two groups
-    rf"|\d(?P<id_sep>{_SEP_RUN})\d(?:(?P=id_sep)\d){{15}}(?P=id_sep)[\dXx]"  # spaced out
-    rf"|\d{{4}}(?:{_SEP_RUN}\d{{4}}){{3}}(?:{_SEP_RUN}\d{{1,3}})?"  # cards in fours
-    r"|\d{12,19}"  # bank card / account numbers, 15-digit legacy ID numbers
-    rf"|(?:{_COUNTRY}{_SEP})?1[3-9]\d{_SEP}\d{{4}}{_SEP}\d{{4}}"  # mainland mobile numbers
-    rf"|(?:{_COUNTRY}{_SEP})?1(?P<mobile_sep>{_SEP_RUN})[3-9](?:(?P=mobile_sep)\d){{9}}"
-    # landlines: an area code (0 and 2-3 digits, bracketed or not) and a 7-8 digit number (in
-    # one group, or 3-4 digits and 4), or the country code and the area code without its 0
-    rf"|(?:[(（]0\d{{2,3}}[)）]{_SEP}|0\d{{2,3}}{_SEP}|{_COUNTRY}{_SEP}[1-9]\d{{1,2}}{_SEP})"
-    rf"[2-9]\d{{2,3}}{_SEP}\d{{4}}"
-    ")(?![0-9])(?![A-Fa-f]{0,11}[0-9])"
-    r"|(?<![0-9A-Za-z])(?i:[0-9A-HJ-NP-RTUWXY]{2}\d{6}[0-9A-HJ-NP-RTUWXY]{10})"  # credit code
-    r"(?![0-9A-Za-z])"
-    r")",
-    re.ASCII,
-)
+# a 15-digit identity card number of before 1999: area (6), year (2), month, day, sequence (3)
+_LEGACY_ID = r"\d{8}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}"
+# bank cards (the `card` group): only a number in it that passes the Luhn check is one
+_CARD = rf"(?P<card>\d{{4}}(?:{_SEP_RUN}\d{{4}}){{3}}(?:{_SEP_RUN}\d{{1,3}})?|\d{{12,19}})"
+
+
+def _id_pattern(card: str) -> re.Pattern[str]:
+    """The id pattern, its bank-card branch `card` (none: "(?!)")."""
+    return re.compile(
+        "("
+        rf"{_DIGIT_ID_START}(?:"
+        rf"\d{{6}}{_SEP}\d{{8}}{_SEP}\d{{3}}[\dXx]"  # resident identity card number (18)
+        rf"|\d{{6}}{_SEP}\d{{4}}{_SEP}\d{{4}}{_SEP}\d{{3}}[\dXx]"  # its date in two groups
+        rf"|\d(?P<id_sep>{_SEP_RUN})\d(?:(?P=id_sep)\d){{15}}(?P=id_sep)[\dXx]"  # spaced out
+        rf"|{card}"  # bank card / account numbers (cards in fours, or in one run)
+        rf"|{_LEGACY_ID}"
+        rf"|(?:{_COUNTRY}{_SEP})?1[3-9]\d{_SEP}\d{{4}}{_SEP}\d{{4}}"  # mainland mobile numbers
+        rf"|(?:{_COUNTRY}{_SEP})?1(?P<mobile_sep>{_SEP_RUN})[3-9](?:(?P=mobile_sep)\d){{9}}"
+        # landlines: an area code (0 and 2-3 digits, bracketed or not) and a 7-8 digit number
+        # (in one group, or 3-4 digits and 4), or the country code and the area code without 0
+        rf"|(?:[(（]0\d{{2,3}}[)）]{_SEP}|0\d{{2,3}}{_SEP}|{_COUNTRY}{_SEP}[1-9]\d{{1,2}}{_SEP})"
+        rf"[2-9]\d{{2,3}}{_SEP}\d{{4}}"
+        ")(?![0-9])(?![A-Fa-f]{0,11}[0-9])"
+        r"|(?<![0-9A-Za-z])(?i:[0-9A-HJ-NP-RTUWXY]{2}\d{6}[0-9A-HJ-NP-RTUWXY]{10})"  # credit code
+        r"(?![0-9A-Za-z])"
+        r")",
+        re.ASCII,
+    )
+
+
+_ID_PATTERN = _id_pattern(_CARD)
+# the same without the card branch: what else a number that fails the Luhn check may be
+_NON_CARD_PATTERN = _id_pattern("(?!)")
 # full-width ASCII forms (U+FF01-U+FF5E) and the ideographic space, one character for one, so
 # a match's position in the folded text is its position in the original
 _FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
@@ -83,6 +101,42 @@ _WIDE = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
 # of digits joined by a separator: text without either is clean (most reason sentences), found
 # at a fraction of the pattern's cost
 _CANDIDATE = re.compile(rf"\d{{6}}|\d{{3}}{_SEP_RUN}\d{{4}}|\d(?:{_SEP_RUN}\d){{10}}", re.ASCII)
+
+
+def _luhn(digits: str) -> bool:
+    """Whether `digits` passes the Luhn check (every bank card number does)."""
+    total = 0
+    for place, digit in enumerate(reversed(digits)):
+        value = int(digit) * (2 if place % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+def _accepted(match: re.Match[str] | None, text: str, *, whole: bool) -> re.Match[str] | None:
+    """`match` of `_ID_PATTERN` if it is an id: a card's only if its digits pass the Luhn
+    check or start with UnionPay's 62; else what the pattern without the card branch finds at the same place (`whole`: as
+    all of `text`), if anything."""
+    if match is None or match.group("card") is None:
+        return match
+    digits = re.sub(r"\D", "", match.group("card"))
+    if digits.startswith("62") or _luhn(digits):
+        return match
+    if whole:
+        return _NON_CARD_PATTERN.fullmatch(text)
+    return _NON_CARD_PATTERN.match(text, match.start())
+
+
+def _id_matches(text: str) -> Iterator[re.Match[str]]:
+    """The ids in `text` (folded), left to right, as `_ID_PATTERN.finditer` but with a run of
+    digits that is no card (`_accepted`) not taken for one."""
+    position = 0
+    while (found := _ID_PATTERN.search(text, position)) is not None:
+        accepted = _accepted(found, text, whole=False)
+        if accepted is None:
+            position = found.start() + 1
+            continue
+        yield accepted
+        position = accepted.end()
 
 
 def _canonical(identifier: str) -> str:
@@ -121,7 +175,7 @@ def _keyed(secret: str) -> hmac.HMAC:
 def looks_like_identifier(text: str) -> bool:
     """Whether `text` contains a citizen ID, phone, bank account or credit-code-like value."""
     folded = text.translate(_FOLD) if _WIDE.search(text) else text
-    return _ID_PATTERN.search(folded) is not None
+    return next(_id_matches(folded), None) is not None
 
 
 def scrub_text(secret: str, text: str, known_ids: frozenset[str] = frozenset()) -> str:
@@ -148,13 +202,15 @@ def _known_pattern(known: str) -> re.Pattern[str]:
 
 def _replace_folded(text: str, pattern: re.Pattern[str], replace: Any) -> str:
     """`text` with each match of `pattern` in its folded form replaced (`replace(match)`)."""
-    if _WIDE.search(text) is None:
-        if pattern is _ID_PATTERN and _CANDIDATE.search(text) is None:
+    folded = text.translate(_FOLD) if _WIDE.search(text) else text
+    if pattern is _ID_PATTERN:
+        if _CANDIDATE.search(folded) is None:
             return text
-        return pattern.sub(lambda match: str(replace(match.group(0))), text)
-    folded = text.translate(_FOLD)
+        matches = _id_matches(folded)
+    else:
+        matches = pattern.finditer(folded)
     pieces, end = [], 0
-    for match in pattern.finditer(folded):
+    for match in matches:
         pieces += [text[end : match.start()], str(replace(match.group(0)))]
         end = match.end()
     return "".join([*pieces, text[end:]])
@@ -186,7 +242,8 @@ def sanitise(secret: str, value: Any, known_ids: frozenset[str] = frozenset()) -
         return sanitise(secret, value.item(), known_ids)
     if isinstance(value, int):
         digits = str(value)
-        if str(value) in known_ids or _ID_PATTERN.fullmatch(digits):
+        whole = _accepted(_ID_PATTERN.fullmatch(digits), digits, whole=True)
+        if str(value) in known_ids or whole is not None:
             return f"[id:{pseudonymise(secret, digits)}]"
         return value
     if isinstance(value, float):

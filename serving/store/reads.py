@@ -39,6 +39,7 @@ class StoreReads:
     _is_sqlite: bool
     pseudonymise: Callable[[str], str]
     scrub_actor: Callable[[str], str]
+    scrub_department: Callable[[str], str]
 
     def get_warning(self, warning_id: str) -> dict[str, Any]:
         """The warning with its full history, oldest first; raises `WarningNotFound`."""
@@ -99,7 +100,9 @@ class StoreReads:
         if status is not None:
             conditions.append(RiskWarning.status == status)
         if department is not None:  # a code or either name, as dispatching takes them
-            conditions.append(RiskWarning.department.in_(sorted(department_spellings(department))))
+            # an outside body's name is stored scrubbed (its raw form: a row of before that)
+            spellings = department_spellings(department) | {self.scrub_department(department)}
+            conditions.append(RiskWarning.department.in_(sorted(spellings)))
         if entity_id is not None:
             conditions.append(RiskWarning.entity_hash == self.pseudonymise(entity_id))
         if date_from is not None:

@@ -32,7 +32,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.departments import DEPARTMENTS
+from models.departments import DEPARTMENTS, department_code
 from models.secret_keys import load_secrets
 from models.settings import Settings, get_settings
 from serving.policy import department_tasks
@@ -322,6 +322,14 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
 
         self._write(write)
         return self.get_warning(warning_id)
+
+    def scrub_department(self, department: str) -> str:
+        """A department named without a case (a list's filter) as an outside body's is stored:
+        a code or name riskloop knows as it is, any other name with its id-like values as
+        pseudonyms (`_outside_department`; a case's own id typed in it cannot be known here)."""
+        if department_code(department) is not None:
+            return department
+        return scrub_text(self._secret, department)
 
     def _outside_department(self, department: str, warning: RiskWarning) -> str:
         """A dispatch's department as stored: a code riskloop knows as it is, any other name
