@@ -201,13 +201,39 @@ def signature_frame(model: RiskModel, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def example_rows(model: RiskModel, frame: pd.DataFrame, n: int = 5) -> pd.DataFrame:
-    """Up to `n` rows that can serve as the input example: no missing count or flag.
+    """Up to `n` made-up rows to serve as the input example: no unit's row, no missing count or flag.
 
-    MLflow's `long` and `boolean` columns have no missing value, and MLflow checks the example
-    against the signature when the model is logged.
+    MLflow keeps the example beside the model (`input_example.json`, `serving_input_example.json`,
+    readable by anyone who reads the artifact store), so it must not be real rows: the first
+    rows of the test slice were units' rows, at positions that name them in the dataset file.
+    Each value of an example row comes from another randomly chosen row of `frame` (unseeded,
+    so nothing logged reproduces the draw), so the example keeps the columns' types and
+    plausible values but is no unit's row. MLflow's `long` and `boolean` columns have no
+    missing value, and MLflow checks the example against the signature when the model is
+    logged, so counts and flags are drawn from rows where they are present.
     """
-    strict = [f.name for f in model.spec.features if f.dtype in ("int", "bool")]
-    return frame.dropna(subset=strict).head(n)
+    rng = np.random.default_rng()
+    names = model.spec.feature_names
+    strict = {f.name for f in model.spec.features if f.dtype in ("int", "bool")}
+    pools = {
+        name: np.flatnonzero(frame[name].notna().to_numpy())
+        if name in strict
+        else np.arange(len(frame))
+        for name in names
+    }
+    if any(len(pool) == 0 for pool in pools.values()):
+        return frame.loc[:, list(names)].iloc[0:0]
+    picks: dict[str, list[int]] = {name: [] for name in names}
+    for _ in range(min(n, len(frame))):
+        used: set[int] = set()  # the row's values come from distinct rows, as far as there are
+        for name in names:
+            fresh = np.setdiff1d(pools[name], np.fromiter(used, dtype=np.int64))
+            position = int(rng.choice(fresh if len(fresh) else pools[name]))
+            used.add(position)
+            picks[name].append(position)
+    return pd.DataFrame(
+        {name: frame[name].iloc[picks[name]].reset_index(drop=True) for name in names}
+    )
 
 
 @dataclass(frozen=True)

@@ -266,11 +266,13 @@ def reference_sample(model: RiskModel, train: pd.DataFrame, seed: int) -> pd.Dat
     rather than with the oldest ones (whose year-on-year features lack history).
 
     At most `REFERENCE_MAX_ROWS` rows keep the artifact small. No `entity_id`: raw identifiers
-    must not reach MLflow, and `riskloop monitor` compares distributions, not units. The rows
-    come in a seeded random order, never the dataset's (row i of the dataset file is an entity
-    id, so its order would name each reference row) nor by date.
+    must not reach MLflow, and `riskloop monitor` compares distributions, not units. Which rows
+    is seeded (the run's `seed`), but their order is an unseeded random permutation, never the
+    dataset's (row i of the dataset file is an entity id, so its order would name each reference
+    row), nor by date, nor the seeded sample's (the logged seed would rebuild it row for row).
     """
     sample = train.sample(n=min(len(train), REFERENCE_MAX_ROWS), random_state=seed)
+    sample = sample.iloc[np.random.default_rng().permutation(len(sample))]
     columns = ["as_of", *model.spec.feature_names]
     return sample.loc[:, columns].assign(score=model.predict_proba(sample)).reset_index(drop=True)
 

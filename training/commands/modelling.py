@@ -7,6 +7,8 @@ print the result. LightGBM, MLflow and Optuna are imported inside the command bo
 from __future__ import annotations
 
 import math
+import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -557,6 +559,20 @@ def _refuse_duplicate_columns(input_path: Path) -> None:
         )
 
 
+def _write_private(result: pd.DataFrame, output: Path) -> None:
+    """Write the scores to `output` readable by its owner only (0600): each row is a raw id
+    with its score and risk level. A new file is created 0600 before its first byte; an
+    existing one is emptied and made 0600 before its first new byte."""
+    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.fchmod(fd, 0o600)
+        if output.suffix == ".csv":
+            out.write(result.to_csv(index=False).encode("utf-8"))
+        else:
+            result.to_parquet(out, index=False)
+
+
 def _refuse_overwriting_input(input_path: Path, output: Path) -> None:
     """Refuse an --output that is the --input file: the scores replaced the rows they scored."""
     if output.resolve() == input_path.resolve() or (
@@ -655,10 +671,7 @@ def score(
         result = _output_frame(rows, top_k, frame["as_of"].dtype)
         _audit_offline_score(spec.task, model_values, alias, result, output)
         try:
-            if output.suffix == ".csv":
-                result.to_csv(output, index=False)
-            else:
-                result.to_parquet(output, index=False)
+            _write_private(result, output)
         except OSError as exc:
             raise UserError(f"cannot write {output}: {exc.strerror or exc}") from None
     counts = result["risk_level"].value_counts().to_dict()
