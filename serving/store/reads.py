@@ -160,11 +160,15 @@ class StoreReads:
 
         `warning_id` keeps the rows about one warning (raised, re-scored, looked at,
         dispositions, reveals); `actor` one actor's rows (`user:alice`, or a bare name matching
-        any kind); `since` rows at or after a moment.
+        any kind; a name with a colon also as a CLI actor's `cli:NAME`); `since` rows at or after
+        a moment.
         """
         query = select(AuditEntry).where(AuditEntry.id > since_id).order_by(AuditEntry.id)
         if actor is not None:
-            names = [actor] if ":" in actor else [f"{kind}:{actor}" for kind in _KINDS] + [actor]
+            if ":" not in actor:
+                names = [f"{kind}:{actor}" for kind in _KINDS] + [actor]
+            else:  # also a RISKLOOP_ACTOR holding a colon, recorded after `cli:`
+                names = [actor] if actor.startswith("cli:") else [actor, f"cli:{actor}"]
             # as written: an id in a name (typed at a failed sign-in) is kept pseudonymised
             query = query.where(AuditEntry.actor.in_([self.scrub_actor(name) for name in names]))
         if since is not None:

@@ -58,7 +58,7 @@ def test_every_cli_change_is_audited_under_riskloop_actor(
     rows = [line.split("\t") for line in out.splitlines()]
     assert {row[1] for row in rows} == {"cli:ops-zhang"}
     assert [row[2] for row in rows] == [action for action, _, _ in CHANGES]
-    assert _run("audit", "--actor", "system:cli")[1].strip() == "no audit rows"
+    assert _run("audit", "--actor", "system:cli")[1:] == ("", "no audit rows\n")
 
 
 def test_without_riskloop_actor_the_login_runs_the_command(
@@ -90,6 +90,31 @@ def test_riskloop_actor_cannot_pass_for_an_account_a_key_or_a_job(
         assert cli_actor() == recorded
     monkeypatch.setenv("RISKLOOP_ACTOR", "user:bob")
     assert _run("departments", "set-capacity", "tax", "2")[0] == 0
-    assert _run("audit", "--actor", "user:bob")[1].strip() == "no audit rows"
-    code, out, _ = _run("audit", "--actor", "cli:user:bob")
-    assert code == 0 and out.split("\t")[1:3] == ["cli:user:bob", "department_capacity"]
+    # looked up as "$RISKLOOP_ACTOR", the row shows, under the actor it was recorded as
+    for looked_up in ("user:bob", "cli:user:bob"):
+        code, out, _ = _run("audit", "--actor", looked_up)
+        assert code == 0 and out.split("\t")[1:3] == ["cli:user:bob", "department_capacity"]
+
+
+def test_an_invisible_riskloop_actor_falls_back_to_the_login(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A RISKLOOP_ACTOR of a zero-width space (or marks) was recorded as a nameless `cli:`."""
+    for invisible in ("\u200b", "\u200b\u200e", "\t\n", "\x7f"):
+        monkeypatch.setenv("RISKLOOP_ACTOR", invisible)
+        assert cli_actor() == f"cli:{getpass.getuser()}"
+
+
+def test_audit_looks_names_up_as_they_are_recorded(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spaces folded and a long name cut as the recorder does; an empty --actor is refused."""
+    long_name = "ops-" + "z" * 80
+    for name in ("ops  zhang", long_name):
+        monkeypatch.setenv("RISKLOOP_ACTOR", name)
+        assert _run("departments", "set-capacity", "tax", "3")[0] == 0
+        code, out, err = _run("audit", "--actor", name)
+        assert code == 0 and out.split("\t")[2] == "department_capacity", err
+    for empty in ("", "   ", "user:", "\u200b"):
+        code, out, err = _run("audit", "--actor", empty)
+        assert code == 2 and "--actor needs a name" in err, (empty, out, err)

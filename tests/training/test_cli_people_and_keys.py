@@ -73,8 +73,8 @@ def test_a_bare_actor_naming_both_a_person_and_a_key_asks_which(isolated_env: Pa
     issue_key("ingest", ["score"])  # as an older `keys create` did
     code, _, err = _run("audit", "--actor", "ingest")
     _one_error_line(code, err, "both a person and an API key", "user:ingest", "key:ingest")
-    code, out, _ = _run("audit", "--actor", "user:ingest")
-    assert code == 0 and out.strip() == "no audit rows"
+    code, out, err = _run("audit", "--actor", "user:ingest")
+    assert (code, out, err.strip()) == (0, "", "no audit rows")
     # a name that is only a person's (or only a key's) still needs no prefix
     assert _create_user("alice")[0] == 0
     assert _run("audit", "--actor", "alice")[0] == 0

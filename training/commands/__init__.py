@@ -30,10 +30,22 @@ def table_console() -> Console:
 MAX_ACTOR_NAME = 64
 
 
+def actor_name(text: str) -> str:
+    """A person's name as the audit log records it: letters kept, every run of spaces, line
+    breaks and invisible (format, control) characters one space, at most `MAX_ACTOR_NAME`
+    characters. `cli_actor` records it, `riskloop audit --actor` looks it up so."""
+    import unicodedata
+
+    kept = "".join(
+        char if char.isprintable() and unicodedata.category(char) != "Cf" else " " for char in text
+    )
+    return " ".join(kept.split())[:MAX_ACTOR_NAME].strip()
+
+
 def cli_actor() -> str:
     """Who runs a command, as the audit log records it: `cli:NAME`, NAME being
     `RISKLOOP_ACTOR` (set by a scheduler, CI or an operator's shell profile), else the
-    operating-system login.
+    operating-system login (also when `RISKLOOP_ACTOR` holds nothing visible).
 
     The `cli:` kind keeps a person at the server's shell apart from a console account or a
     key of the same name (`user:NAME`, `key:NAME`), and a value such as `user:bob` or
@@ -43,11 +55,10 @@ def cli_actor() -> str:
     import getpass
     import os
 
-    name = " ".join(os.environ.get("RISKLOOP_ACTOR", "").split())
+    name = actor_name(os.environ.get("RISKLOOP_ACTOR", ""))
     if not name:
         try:
-            name = getpass.getuser()
+            name = actor_name(getpass.getuser())
         except (OSError, KeyError):  # no login name and no passwd entry (some containers)
-            name = f"uid-{os.getuid()}"
-    name = "".join(char for char in name if char.isprintable())[:MAX_ACTOR_NAME]
-    return f"cli:{name}"
+            name = ""
+    return f"cli:{name or f'uid-{os.getuid()}'}"

@@ -165,6 +165,20 @@ def _key_names() -> set[str]:
         raise UserError(str(exc)) from None
 
 
+def _looked_up_actor(text: str) -> str:
+    """`--actor` as the audit log records a CLI runner's name (`actor_name`: spaces and
+    invisible characters folded, at most 64 characters), for a bare NAME or `cli:NAME`; another
+    kind (`user:`, `key:`, `system:`) is looked up as typed. An empty name is refused."""
+    from training.commands import actor_name
+
+    kind, colon, name = text.partition(":")
+    if not actor_name(name if colon else text):
+        raise UserError("--actor needs a name: user:NAME, key:NAME, cli:NAME or a bare NAME")
+    if not colon:
+        return actor_name(text)
+    return f"cli:{actor_name(name)}" if kind == "cli" else text
+
+
 def _check_one_actor(store: WarningStore, name: str) -> None:
     """Refuse a bare `--actor NAME` that names both a person and an API key (an older store,
     or a key created after the person): their rows would print as one actor's story."""
@@ -255,7 +269,11 @@ def register(app: typer.Typer) -> None:
             return
         for user in users:
             state = f"disabled {city_time(user.disabled_at)}" if user.disabled_at else "active"
-            if user.locked_until is not None and user.disabled_at is None:
+            if (
+                user.locked_until is not None
+                and user.disabled_at is None
+                and (user.locked_until > datetime.now(UTC))
+            ):
                 state = f"locked until {city_time(user.locked_until)}"
             typer.echo(
                 f"{user.name}\t{user.display_name}\t{user.department}\t{user.role}\t"
@@ -337,6 +355,8 @@ def register(app: typer.Typer) -> None:
         with user_errors():
             if (warning is None) == (actor is None):
                 raise UserError("give exactly one of --warning ID or --actor NAME")
+            if actor is not None:
+                actor = _looked_up_actor(actor)
             moment = parse_day(since, "--since")
             with open_store() as store:
                 if actor is not None and ":" not in actor:
@@ -346,7 +366,7 @@ def register(app: typer.Typer) -> None:
                 # a warning's story starts with its raising: no rows at all, no such warning
                 raise UserError(f"no audit rows mention {warning}: no warning has that id")
         if not rows:
-            typer.echo("no audit rows")
+            typer.echo("no audit rows", err=True)  # stderr: the output holds rows only
             return
         for row in rows:
             typer.echo(audit_line(row))
