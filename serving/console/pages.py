@@ -8,7 +8,6 @@ in a worker thread because the store is synchronous.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -90,7 +89,7 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
     # the lock-out rule, stated before a failure as after one
     lockout = {
         "attempts": MAX_FAILED_SIGN_INS + 1,
-        "minutes": math.ceil(console.backend.settings.lockout_s / 60),
+        "duration": duration_words(t, console.backend.settings.lockout_s),
     }
     notice = _sign_in_notice(params, t)
     next_page = safe_next(params.get("next"))
@@ -194,6 +193,17 @@ _SIGN_IN_NOTICES = {
     "reenabled": ("sign_in.reenabled", "sign_in.reenabled_unsaved", "sign_in.reenabled_kept"),
     "ended": ("sign_in.ended", "sign_in.ended_unsaved", "sign_in.ended_kept"),
 }
+
+
+def duration_words(t: Messages, seconds: float) -> str:
+    """A lock-out's length as a person reads it: whole minutes ("15 minutes", "1 minute"),
+    else seconds ("90 seconds"), never rounded ("3 s" read "1 minutes")."""
+    whole = max(1, round(seconds))
+    if whole % 60 == 0:
+        n, unit = whole // 60, "minute"
+    else:
+        n, unit = whole, "second"
+    return t(f"time.{unit}") if n == 1 else t(f"time.{unit}s", n=n)
 
 
 def _sign_in_notice(params: Any, t: Messages) -> str:
