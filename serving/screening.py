@@ -186,7 +186,8 @@ def _without_newer(
     store: WarningStore, task: str, results: list[dict[str, Any]], report: ScreenReport
 ) -> list[dict[str, Any]]:
     """`results` without the warned units whose warning would open a new case while they hold
-    a warning of a later month (any source); counts them in `report.left_out`.
+    a warning of a later month (any source); counts them in `report.left_out`, and out of
+    `report.levels` (the warnings the capacity notes and department counts read).
 
     A unit that already holds a warning of its row's own month keeps its row: that warning is
     re-scored (or left unchanged) as usual, no case is opened.
@@ -205,6 +206,8 @@ def _without_newer(
         if period not in held.get(entity, ()) and any(p > period for p in held.get(entity, ()))
     }
     report.left_out += len({warned[index][0] for index in left})
+    for index in left:  # no case of this month: not counted against levels or capacities
+        report.levels[results[index]["risk_level"]] -= 1
     return [item for index, item in enumerate(results) if index not in left]
 
 
