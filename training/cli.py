@@ -21,6 +21,7 @@ from training.commands import (
     people,
     reporting,
     scale,
+    scoring,
     screen,
     service,
 )
@@ -73,6 +74,7 @@ for _family in (
     city,
     data,
     modelling,
+    scoring,
     service,
     loop,
     reporting,

@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
-from urllib.request import url2pathname
 
 import numpy as np
 import pandas as pd
@@ -31,14 +27,13 @@ from training.leakage import (
     model_leakage_finding,
     refuse_leakage,
 )
+from training.reference import log_reference, reference_sample
 
 if TYPE_CHECKING:
     from training.tracking import RegisteredVersion
     from training.tune import TuneResult
 
 ID_COLUMNS = ("entity_id", "as_of", "label")
-REFERENCE_ARTIFACT = "reference/dataset.parquet"
-REFERENCE_MAX_ROWS = 50_000
 FEEDBACK_COLUMN = "audit_feedback_outcome"
 #: A feedback dataset's own labels from the raw tables (`training.feedback.merge_feedback`):
 #: the held-out truth of the test slice; missing for a unit feedback added.
@@ -256,48 +251,6 @@ def _apply_store_feedback(
             f"cannot read the warnings store: {exc.__class__.__name__}: {exc}"
         ) from None
     return merged, summary.as_dict()
-
-
-def reference_sample(model: RiskModel, train: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """The monitoring reference: a seeded sample of the given rows, features and score.
-
-    Training passes the whole labelled dataset the champion was fit, calibrated and tested on,
-    so `riskloop monitor` can compare this month's population with the newest labelled months
-    rather than with the oldest ones (whose year-on-year features lack history).
-
-    At most `REFERENCE_MAX_ROWS` rows keep the artifact small. No `entity_id`: raw identifiers
-    must not reach MLflow, and `riskloop monitor` compares distributions, not units. Which rows
-    is seeded (the run's `seed`), but their order is an unseeded random permutation, never the
-    dataset's (row i of the dataset file is an entity id, so its order would name each reference
-    row), nor by date, nor the seeded sample's (the logged seed would rebuild it row for row).
-    """
-    sample = train.sample(n=min(len(train), REFERENCE_MAX_ROWS), random_state=seed)
-    sample = sample.iloc[np.random.default_rng().permutation(len(sample))]
-    columns = ["as_of", *model.spec.feature_names]
-    return sample.loc[:, columns].assign(score=model.predict_proba(sample)).reset_index(drop=True)
-
-
-def _log_reference(sample: pd.DataFrame) -> None:
-    """Log `sample` as the run's `REFERENCE_ARTIFACT`, readable by its owner only.
-
-    The file is made 0600 before its first byte; MLflow's local artifact store copies the mode
-    with the file, and there its folder is made 0700 (a tracking server's store keeps its own
-    modes: docs/privacy.md).
-    """
-    import mlflow
-
-    folder = str(Path(REFERENCE_ARTIFACT).parent)
-    with tempfile.TemporaryDirectory(prefix="riskloop-reference-") as tmp:
-        local = Path(tmp) / Path(REFERENCE_ARTIFACT).name
-        with os.fdopen(os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
-            sample.to_parquet(out, index=False)
-        mlflow.log_artifact(str(local), folder)
-    stored = urlparse(mlflow.get_artifact_uri(folder))
-    if stored.scheme == "file" and Path(url2pathname(stored.path)).is_dir():
-        stored_folder = Path(url2pathname(stored.path))
-        stored_folder.chmod(0o700)
-        for logged in stored_folder.iterdir():
-            logged.chmod(0o600)
 
 
 def _feedback_tags(feedback: dict[str, object] | None) -> dict[str, str]:
@@ -623,7 +576,7 @@ def _log_and_register(
         )
         mlflow.log_metrics(_run_metrics(fitted))
         tracking.log_importance(fitted.importance)
-        _log_reference(reference_sample(model, data.frame, fitted.seed))
+        log_reference(reference_sample(model, data.frame, fitted.seed))
         registered = tracking.log_and_register(model, splits.test)
         mlflow.set_tag("riskloop.registered_version", str(registered.version))
     return run.info.run_id, registered

@@ -257,7 +257,7 @@ Handler = Callable[[Console, Request, Visit, FormData | None], Response]
 def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
     """The console app; `backend_factory` gives the service it is mounted in (called lazily,
     because BentoML creates the service instance after the app is mounted)."""
-    from serving.console import case_actions, dashboard, pages, report_pages
+    from serving.console import case_actions, dashboard, pages, report_pages, sign_in_pages
 
     holder: dict[str, Console] = {}
 
@@ -283,7 +283,7 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
             )
         except HTTPException:
             return await run_in_threadpool(_page_error, console(), request, 400)
-        return await run_in_threadpool(pages.sign_in, console(), request, form)
+        return await run_in_threadpool(sign_in_pages.sign_in, console(), request, form)
 
     async def static(request: Request) -> Response:
         name = request.path_params["name"]
@@ -310,8 +310,8 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         Route("/", root),
         Route("/static/{name}", static),
         Route("/sign-in", sign_in_endpoint, methods=["GET", "POST"]),
-        Route("/sign-out", page(pages.sign_out, post=True), methods=["POST"]),
-        Route("/lang", page(pages.switch_lang, post=True), methods=["POST"]),
+        Route("/sign-out", page(sign_in_pages.sign_out, post=True), methods=["POST"]),
+        Route("/lang", page(sign_in_pages.switch_lang, post=True), methods=["POST"]),
         Route("/queue", page(pages.queue)),
         Route("/cases/{warning_id}", page(pages.case)),
         Route("/cases/{warning_id}/waterfall.png", page(pages.waterfall)),
@@ -452,7 +452,7 @@ def _guarded(
     return handler(console, request, visit, form)
 
 
-# why a session ended -> the sign-in page's parameter saying so (`pages.sign_in`'s notice)
+# why a session ended -> the sign-in page's parameter saying so (`sign_in_pages.sign_in`'s notice)
 _ENDED_REASONS = {
     "idle": "expired",
     "absolute": "expired",

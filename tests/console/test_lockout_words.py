@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from serving.console.i18n import Messages
-from serving.console.pages import duration_words
+from serving.console.sign_in_pages import duration_words
 
 
 @pytest.mark.parametrize(

@@ -256,7 +256,8 @@ def test_reference_sample_is_small_seeded_and_holds_no_identifiers() -> None:
     the rows the seed picks."""
     import dataclasses
 
-    from training.train import REFERENCE_MAX_ROWS, Splits, fit_model, reference_sample
+    from training.reference import REFERENCE_MAX_ROWS, reference_sample
+    from training.train import Splits, fit_model
 
     spec = get_spec(TASK)
     rng = np.random.default_rng(3)

@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 from models.risk_model import RiskModel
 from models.spec import get_spec
 from training.cli import app
-from training.train import Splits, TrainingData, fit_model, reference_sample
+from training.reference import reference_sample
+from training.train import Splits, TrainingData, fit_model
 
 from .test_reference_order import TASK as REFERENCE_TASK
 from .test_reference_order import _dataset

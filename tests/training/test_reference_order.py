@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from models.spec import get_spec
-from training.train import Splits, fit_model, reference_sample
+from training.reference import reference_sample
+from training.train import Splits, fit_model
 
 TASK = "wage-arrears"
 

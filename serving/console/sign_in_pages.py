@@ -1,0 +1,208 @@
+"""The console's doors: the sign-in page (the lock-out rule stated up front, why a session
+ended, a language chosen there kept), signing out and the language switch.
+
+Views are plain functions of (console, request, ...) like `pages`' (run in a worker thread).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from serving.console.app import (
+    LANG_COOKIE,
+    LANG_COOKIE_MAX_AGE_S,
+    PREFIX,
+    Console,
+    Visit,
+    actor_for,
+    clear_cookie,
+    error_page,
+    pre_session_token,
+    redirect,
+    remembered_lang,
+    safe_next,
+    set_cookie,
+)
+from serving.console.forms import FormFieldError, field_problem, form_text
+from serving.console.i18n import LANGS, Messages, as_lang
+from serving.console.sessions import COOKIE, PRE_COOKIE, tokens_match
+from serving.policy import decide
+from serving.store.people import MAX_FAILED_SIGN_INS, MAX_PASSWORD_CHARS, SignInRefused
+
+
+def sign_in(console: Console, request: Request, form: FormData | None) -> Response:
+    """The sign-in form; a good password starts a session and returns to the page asked for."""
+    token, fresh = pre_session_token(request)
+    params = request.query_params
+    # the form carries the page's language, so a refusal answers in the language it was asked in
+    lang = as_lang(
+        (form.get("lang") if form is not None else None)
+        or params.get("lang")
+        or remembered_lang(request)
+    )
+    t = Messages(lang)
+    # a language picked on this page (its switch link, `Console.render`), not one the page
+    # took from a link or the browser: it wins over the account's when they sign in
+    lang_chosen = (form.get("lang_chosen") if form is not None else params.get("chosen")) == "1"
+    # the lock-out rule, stated before a failure as after one
+    lockout = {
+        "attempts": MAX_FAILED_SIGN_INS + 1,
+        "duration": duration_words(t, console.backend.settings.lockout_s),
+    }
+    notice = _sign_in_notice(params, t)
+    next_page = safe_next(params.get("next"))
+    if form is None:
+        response = console.render(
+            "console/sign_in.html",
+            lang,
+            request,
+            csrf=token,
+            next=next_page,
+            notice=notice,
+            error="",
+            name="",
+            password_chars=MAX_PASSWORD_CHARS,
+            lockout=lockout,
+            lang_chosen=lang_chosen,
+        )
+        if fresh:
+            set_cookie(console, response, request, PRE_COOKIE, token)
+        return response
+    try:
+        next_page = safe_next(form_text(form, "next") or next_page)
+        name = form_text(form, "name")[:64]
+    except FormFieldError as exc:
+        return error_page(console, request, None, 400, field_problem(exc, t), lang=lang)
+    if not tokens_match(request.cookies.get(PRE_COOKIE), form.get("csrf")):  # type: ignore[arg-type]
+        # a sign-in page left open while another tab signed in (which spent the form's token)
+        # or out: signed in already, on to the page asked for; else the form again, with a
+        # token that works and the page still to go to (a forged post signs no one in)
+        signed_in, _why = console.sessions.check(request.cookies.get(COOKIE))
+        if signed_in is not None:
+            return redirect(next_page)
+        response = console.render(
+            "console/sign_in.html",
+            lang,
+            request,
+            status=403,
+            csrf=token,
+            next=next_page,
+            notice="",
+            error=t("sign_in.stale_form"),
+            name=name,
+            password_chars=MAX_PASSWORD_CHARS,
+            lockout=lockout,
+            lang_chosen=lang_chosen,
+        )
+        if fresh:
+            set_cookie(console, response, request, PRE_COOKIE, token)
+        return response
+    # a password over the limit cannot be right (none is set longer): Argon2 gets no more
+    password = str(form.get("password") or "")[: MAX_PASSWORD_CHARS + 1]
+    try:
+        user = console.store.sign_in(
+            name, password, lockout=timedelta(seconds=console.backend.settings.lockout_s)
+        )
+    except SignInRefused:
+        # one message for every refusal: which names exist, or are locked, is not told
+        error = t("sign_in.failed", **lockout)
+        response = console.render(
+            "console/sign_in.html",
+            lang,
+            request,
+            status=401,
+            csrf=token,
+            next=next_page,
+            notice="",
+            error=error,
+            # never refilled: a password typed into the name box would be shown in clear,
+            # and refilling only the names that exist would tell which do
+            name="",
+            password_chars=MAX_PASSWORD_CHARS,
+            lockout=lockout,
+            lang_chosen=lang_chosen,
+        )
+        return response
+    if lang_chosen and lang != user.lang:  # remembered, as the language switch does
+        console.store.set_user_lang(user.name, lang)
+    if next_page == f"{PREFIX}/queue" and not decide(actor_for(user), "warning_list"):
+        next_page = f"{PREFIX}/reports"  # the default page would only refuse an administrator
+    session_token, _session = console.sessions.start(
+        user.name, replacing=request.cookies.get(COOKIE)
+    )
+    response = redirect(next_page)
+    set_cookie(console, response, request, COOKIE, session_token)
+    clear_cookie(console, response, request, PRE_COOKIE)
+    return response
+
+
+# the sign-in page's notice: why the session ended (`app._to_sign_in`'s parameter) -> its
+# message, and whether a step was unsaved, or unsaved and kept (a disabled account's never is;
+# `reenabled`: the session ended when the account was disabled, and it is enabled again)
+_SIGN_IN_NOTICES = {
+    "expired": ("sign_in.expired", "sign_in.expired_unsaved", "sign_in.expired_kept"),
+    "out": ("sign_in.signed_out", "sign_in.signed_out_unsaved", "sign_in.signed_out_kept"),
+    "reset": (
+        "sign_in.password_reset",
+        "sign_in.password_reset_unsaved",
+        "sign_in.password_reset_kept",
+    ),
+    "disabled": ("sign_in.disabled", "sign_in.disabled_unsaved", "sign_in.disabled_unsaved"),
+    "reenabled": ("sign_in.reenabled", "sign_in.reenabled_unsaved", "sign_in.reenabled_kept"),
+    "ended": ("sign_in.ended", "sign_in.ended_unsaved", "sign_in.ended_kept"),
+}
+
+
+def duration_words(t: Messages, seconds: float) -> str:
+    """A lock-out's length as a person reads it: whole minutes ("15 minutes", "1 minute"),
+    else seconds ("90 seconds"), never rounded ("3 s" read "1 minutes")."""
+    whole = max(1, round(seconds))
+    if whole % 60 == 0:
+        n, unit = whole // 60, "minute"
+    else:
+        n, unit = whole, "second"
+    return t(f"time.{unit}") if n == 1 else t(f"time.{unit}s", n=n)
+
+
+def _sign_in_notice(params: Any, t: Messages) -> str:
+    """Why the sign-in page is shown, when a session ended (empty otherwise)."""
+    reason = next((name for name in _SIGN_IN_NOTICES if params.get(name) == "1"), None)
+    if reason is None:
+        return ""
+    plain, unsaved, kept = _SIGN_IN_NOTICES[reason]
+    if params.get("unsaved") != "1":
+        return t(plain)
+    return t(kept if params.get("kept") == "1" else unsaved)
+
+
+def sign_out(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
+    """End the session server-side and clear the cookie; the browser keeps the language, for
+    the sign-in page of a page opened after this (Back, a form in another tab)."""
+    console.sessions.end(visit.session.key, "signed_out")
+    console.store.sign_out(visit.user.name)
+    response = redirect(f"{PREFIX}/sign-in?{urlencode({'lang': visit.lang, 'out': '1'})}")
+    clear_cookie(console, response, request, COOKIE)
+    set_cookie(console, response, request, LANG_COOKIE, visit.lang, max_age=LANG_COOKIE_MAX_AGE_S)
+    return response
+
+
+def switch_lang(
+    console: Console, request: Request, visit: Visit, form: FormData | None
+) -> Response:
+    """Switch the person's language and remember it on their account."""
+    assert form is not None
+    try:
+        lang = form_text(form, "lang")
+        next_page = safe_next(form_text(form, "next"))
+    except FormFieldError as exc:
+        return error_page(console, request, visit, 400, field_problem(exc, visit.t))
+    if lang not in LANGS:
+        return error_page(console, request, visit, 400, visit.t("error.bad_lang"))
+    console.store.set_user_lang(visit.user.name, lang)
+    return redirect(next_page)
