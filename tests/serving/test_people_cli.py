@@ -191,6 +191,7 @@ def test_first_use_creates_a_private_secrets_file_and_rotation_keeps_old_keys(
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_secrets().pseudonym_secret == first.pseudonym_secret  # stable once made
     assert first.pseudonym_secret not in repr(first)
+    assert _run("store", "upgrade")[0] == 0  # the deployment's store: a rotation is audited
     code, out, _ = _run("secrets", "rotate")
     assert code == 0 and "back the file up" in out
     rotated = load_secrets()
@@ -244,7 +245,7 @@ def test_serve_refuses_a_group_readable_secrets_file(
 def test_every_command_refuses_an_unusable_secrets_file_in_one_line(
     isolated_env: Path, args: tuple[str, ...], problem: str
 ) -> None:
-    load_secrets()
+    assert _run("store", "upgrade")[0] == 0  # the store, and its secrets file
     path = secrets_path()
     if problem == "malformed":
         path.write_text("{not json")

@@ -97,6 +97,9 @@ def _record(
 
 
 def _bad_input_gives_one_line(runner: CliRunner, reference: Path) -> None:
+    nowhere = runner.invoke(app, ["monitor", "--task", TASK, "--reference", str(reference)])
+    assert nowhere.exit_code == 2 and "no warnings store at" in nowhere.output
+    assert runner.invoke(app, ["store", "upgrade"]).exit_code == 0  # an empty store
     empty = runner.invoke(app, ["monitor", "--task", TASK, "--reference", str(reference)])
     assert empty.exit_code == 2
     assert empty.output.strip() == "error: no scored records of wage-arrears in the warnings store"

@@ -35,6 +35,7 @@ def test_an_impossible_offset_is_one_error_line(
 
 
 def test_real_offsets_and_dates_still_read(isolated_env: Path) -> None:
+    assert _run("store", "upgrade")[0] == 0  # an empty store: the dates are read, no rows
     for moment in ("2026-12-01T00:00:00+09:59", "2026-12-01T00:00:00-0530", "2026-12-01"):
         code, out, err = _run("audit", "--actor", "ops-zhang", "--since", moment)
         assert (code, out, err.strip()) == (0, "", "no audit rows"), err

@@ -101,7 +101,7 @@ def store_upgrade() -> None:
     from sqlalchemy.engine import make_url
 
     with user_errors():
-        store = _open_store()
+        store = _open_store(existing=False)
         with store.engine.connect() as connection:
             revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
         store.close()
@@ -278,10 +278,13 @@ def _as_of_range(frame: pd.DataFrame) -> str | None:
     return f"{dates.min():%Y-%m-%d}..{dates.max():%Y-%m-%d}"
 
 
-def _open_store() -> WarningStore:
+def _open_store(existing: bool = True) -> WarningStore:
+    """The settings' warnings store; with `existing` (reading commands), a SQLite store whose
+    file is not there is refused in one line instead of created (`open_existing_store`)."""
     from serving.store import WarningStore
+    from training.commands.people import open_existing_store
 
-    return WarningStore.from_settings()
+    return open_existing_store() if existing else WarningStore.from_settings()
 
 
 def _parse_since(since: str | None) -> datetime | None:

@@ -62,10 +62,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(departments_app)
 
 
-def _open_store():  # type: ignore[no-untyped-def]
-    from training.commands.people import open_store
+def _open_store(existing: bool = True):  # type: ignore[no-untyped-def]
+    """The settings' warnings store; with `existing` (commands that work on what a deployment
+    holds: delivery, overdue sweeps, listings), a SQLite store whose file is not there is
+    refused in one line instead of created in the folder the command ran from."""
+    from training.commands.people import open_existing_store, open_store
 
-    return open_store()
+    return open_existing_store() if existing else open_store()
 
 
 def notify(
@@ -364,7 +367,7 @@ def set_webhook(
         else:
             secret = secrets_module.token_urlsafe(32)
             generated = True
-        with _open_store() as store:
+        with _open_store(existing=False) as store:
             if generated:
                 _write_private(secret_file, secret)
             try:
@@ -392,7 +395,7 @@ def set_capacity(
         text = per_month.strip()
         if not text.isascii() or not text.isdigit() or len(text) > 12:
             raise UserError(f"capacity {per_month!r} is not a whole number of 0 or more")
-        with _open_store() as store:
+        with _open_store(existing=False) as store:
             try:
                 before = store.set_capacity(department, int(text), actor=cli_actor())
             except PeopleError as exc:

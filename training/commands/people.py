@@ -14,6 +14,7 @@ import json
 import re
 import sys
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
@@ -39,10 +40,46 @@ users_app = typer.Typer(
 
 
 def open_store() -> WarningStore:
-    """The warnings store named by the settings (migrated on open)."""
+    """The warnings store named by the settings (migrated on open; an embedded SQLite store
+    and the secrets file are created on first use)."""
     from serving.store import WarningStore
 
     return WarningStore.from_settings()
+
+
+def missing_sqlite_store() -> str | None:
+    """Where the settings' SQLite store would be when its file is not there; None for a store
+    that exists, an in-memory one, or another database."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from models.settings import get_settings
+
+    try:
+        url = make_url(get_settings().store_url)
+    except ArgumentError:
+        return None  # WarningStore refuses it with its own message
+    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
+        return None
+    path = Path(url.database)
+    return None if path.is_file() else str(path.absolute())
+
+
+def open_existing_store() -> WarningStore:
+    """`open_store` for a command that only reads the store or changes what is in it: a
+    SQLite store whose file is not there is refused in one line. Opening would create an
+    empty store (and a new secrets file) in the folder the command ran from, and the command
+    then reported no rows, no user or no key as if that were the deployment's answer."""
+    from models.settings import get_settings
+
+    missing = missing_sqlite_store()
+    if missing is not None:
+        raise UserError(
+            f"no warnings store at {missing} (RISKLOOP_STORE_URL={get_settings().store_url}): "
+            "run riskloop from the folder it was set up in or set RISKLOOP_STORE_URL; "
+            "`riskloop run` or `riskloop store upgrade` creates a store"
+        )
+    return open_store()
 
 
 def read_password(from_stdin: bool) -> str:
@@ -145,7 +182,7 @@ def store_purge(
                 "date, 'now' to purge everything scored until now, or leave it out to keep "
                 "RISKLOOP_RETENTION_DAYS"
             )
-        with open_store() as store:
+        with open_existing_store() as store:
             counts = store.purge(before=moment, actor=cli_actor(), dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
     typer.echo(
@@ -201,7 +238,7 @@ def _change_account(change: Callable[[WarningStore], _Changed]) -> _Changed:
 
     with user_errors():
         try:
-            with open_store() as store:
+            with open_existing_store() as store:
                 return change(store)
         except (PeopleError, UserNotFound) as exc:
             raise UserError(str(exc)) from None
@@ -262,7 +299,7 @@ def register(app: typer.Typer) -> None:
     @users_app.command("list")
     def users_list() -> None:
         """List people: name, department, role, language, created, state."""
-        with user_errors(), open_store() as store:
+        with user_errors(), open_existing_store() as store:
             users = store.list_users()
         if not users:
             typer.echo("no users")
@@ -358,7 +395,7 @@ def register(app: typer.Typer) -> None:
             if actor is not None:
                 actor = _looked_up_actor(actor)
             moment = parse_day(since, "--since")
-            with open_store() as store:
+            with open_existing_store() as store:
                 if actor is not None and ":" not in actor:
                     _check_one_actor(store, actor)
                 rows = store.audit_rows(warning_id=warning, actor=actor, since=moment)
@@ -376,7 +413,10 @@ def register(app: typer.Typer) -> None:
         """Add a new encryption key and make it current (old keys stay for old ids)."""
         from models.secret_keys import SecretsFileError, rotate_encryption_key, secrets_path
 
-        with user_errors(), open_store() as store:  # the store first: no rotation without its row
+        with (
+            user_errors(),
+            open_existing_store() as store,
+        ):  # the store first: no rotation without its row
             try:
                 key_id = rotate_encryption_key()
             except SecretsFileError as exc:

@@ -14,7 +14,7 @@ import typer
 
 from features.tasks import TASK_NAMES, names_in_words
 from training.commands import cli_actor
-from training.commands.people import city_time, open_store
+from training.commands.people import city_time, open_existing_store, open_store
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
@@ -305,7 +305,7 @@ def register(app: typer.Typer) -> None:
         """Revoke a key: requests with it get 401 from then on (the service needs no restart)."""
         from serving.auth import KeyManagementError, list_keys, revoke_key
 
-        with user_errors(), open_store() as store:
+        with user_errors(), open_existing_store() as store:
             try:
                 record = revoke_key(key_name(name, list_keys()))
             except KeyManagementError as exc:

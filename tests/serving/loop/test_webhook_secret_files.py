@@ -27,6 +27,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("RISKLOOP_WEBHOOK_SECRETS_FILE", str(tmp_path / "secrets.json"))
     monkeypatch.setenv("RISKLOOP_PUBLIC_URL", "https://riskloop.example.gov")
     get_settings.cache_clear()
+    assert _run(["store", "upgrade"]).exit_code == 0  # a deployment's store, still empty
     yield tmp_path
     get_settings.cache_clear()
 
