@@ -59,9 +59,10 @@ def missing_sqlite_store() -> str | None:
         url = make_url(get_settings().store_url)
     except ArgumentError:
         return None  # WarningStore refuses it with its own message
-    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
+    database = url.database
+    if not url.drivername.startswith("sqlite") or database in (None, "", ":memory:"):
         return None
-    path = Path(url.database)
+    path = Path(str(database))
     return None if path.is_file() else str(path.absolute())
 
 
