@@ -235,7 +235,9 @@ class ConsoleSession(Base):
     """
 
     __tablename__ = "console_sessions"
-    __table_args__ = (Index(None, "user_name"),)
+    # by CSRF token: a form sent without its session cookie names its session by the token
+    # alone (`drawn_under`), which scanned every session ever signed in
+    __table_args__ = (Index(None, "user_name"), Index(None, "csrf"))
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_name: Mapped[str] = mapped_column(String(200))
