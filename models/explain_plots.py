@@ -330,6 +330,35 @@ def waterfall_png(
     )
 
 
+def waterfall_heading(
+    language: PlotLanguage,
+    base_value: float,
+    final_margin: float,
+    score: float | None,
+    title: str | None = None,
+) -> str:
+    """A waterfall's title, and below it the calibrated score when given.
+
+    The bars explain the model's raw output; the score a person reads is that output
+    calibrated, so the two percentages are named apart ("20.2% / score 40.7%" read as two
+    scores for one record), in two sentences: without a full stop the English read "... is
+    42.8% here after calibration", the raw output taken for the calibrated score.
+    """
+    if title is None:
+        title = language.pick(
+            f"Why this score: the model's raw output, {sigmoid(base_value):.1%} on average, "
+            f"is {sigmoid(final_margin):.1%} here",
+            f"评分依据：模型原始输出 平均 {sigmoid(base_value):.1%} → "
+            f"本记录 {sigmoid(final_margin):.1%}",
+        )
+    if score is None:
+        return title
+    if language.lang == "en":
+        stop = "" if title.endswith((".", "!", "?", ":")) else "."
+        return f"{title}{stop}\nAfter calibration, the score is {score:.1%}."
+    return f"{title}\n经校准后，评分为 {score:.1%}"
+
+
 @lru_cache(maxsize=WATERFALL_CACHE_SIZE)
 def _waterfall_png(
     contributions: tuple[Contribution, ...],
@@ -354,20 +383,7 @@ def _waterfall_png(
         "contribution to risk (log-odds; right raises risk)",
         "对风险的贡献（对数几率；向右为风险上升）",
     )
-    # the bars explain the model's raw output; the score a person reads is that output
-    # calibrated, so the two percentages are named apart ("20.2% / score 40.7%" read as two
-    # scores for one record)
-    if title is None:
-        title = language.pick(
-            f"Why this score: the model's raw output, {sigmoid(base_value):.1%} on average, "
-            f"is {sigmoid(final):.1%} here",
-            f"评分依据：模型原始输出 平均 {sigmoid(base_value):.1%} → 本记录 {sigmoid(final):.1%}",
-        )
-    caption = ""
-    if score is not None:
-        caption = language.pick(
-            f"after calibration, the score is {score:.1%}", f"经校准后，评分为 {score:.1%}"
-        )
+    heading = waterfall_heading(language, base_value, final, score, title)
 
     def paint(fig: Figure) -> None:
         ax = fig.add_subplot()
@@ -375,7 +391,7 @@ def _waterfall_png(
         ax.set_xlabel(xlabel)
         # centred on the figure, not the axes: long feature labels push the axes right and
         # an axes title then ran off the image's right edge
-        fig.suptitle(f"{title}\n{caption}" if caption else title, fontsize=12)
+        fig.suptitle(heading, fontsize=12)
         ax.use_sticky_edges = False
         ax.margins(x=0.12, y=0.04)
         ax.grid(axis="x", alpha=0.3)

@@ -141,3 +141,24 @@ def test_a_waterfall_asked_for_again_is_not_drawn_again() -> None:
     assert waterfall_png(CONTRIBUTIONS, -2.5, final_margin=-1.0, score=0.21, lang="zh") != first
     changed = [Contribution("Firm age", "企业年龄", "13", -0.3), *CONTRIBUTIONS[1:]]
     assert waterfall_png(changed, -2.5, final_margin=-1.0, score=0.2, lang="zh") != first
+
+
+def test_the_waterfall_heading_names_the_raw_output_and_the_calibrated_score_apart() -> None:
+    # two sentences in English: it read "... is 42.8% here after calibration, the score ..."
+    from models.explain_plots import other_version_title, plot_language, waterfall_heading
+
+    english = waterfall_heading(plot_language("en"), -4.5, -0.29, 0.474)
+    assert english == (
+        "Why this score: the model's raw output, 1.1% on average, is 42.8% here.\n"
+        "After calibration, the score is 47.4%."
+    )
+    assert waterfall_heading(plot_language("en"), -4.5, -0.29, None).endswith("42.8% here")
+    named = waterfall_heading(
+        plot_language("en"), -4.5, -0.29, 0.474, other_version_title("en", "2", "3")
+    )
+    assert named.endswith("base value.\nAfter calibration, the score is 47.4%.")
+    # the words as drawn in Chinese (whether this machine has a CJK font or not)
+    chinese = waterfall_heading(
+        explain_plots.PlotLanguage("zh", ("sans-serif",)), -4.5, -0.29, 0.474
+    )
+    assert chinese.endswith("本记录 42.8%\n经校准后，评分为 47.4%")
