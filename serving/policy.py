@@ -11,7 +11,9 @@ Roles (people):
   with an outcome, send back to the supervisor with a note), and may reveal their identity
   while the case is open (no one reveals the identity of a closed case);
 - supervisor: sees every warning of the tasks their department owns (and those dispatched to
-  their department), dispatches, re-routes and triage-closes them;
+  their department), dispatches, re-routes and triage-closes them; a case of theirs dispatched
+  to an outside body (a name riskloop does not know, whose people have no account) they start
+  and close on that body's behalf, as no one else can;
 - auditor: reads everything, the audit log included, changes nothing and reveals nothing;
 - admin: users, keys and model reload; sees no case content.
 
@@ -90,6 +92,9 @@ _STATE_TRANSITIONS: dict[str, tuple[str, ...]] = {
 _STATUS_ZH = {"open": "待派发", "dispatched": "已派发", "in_progress": "处置中", "closed": "已办结"}
 _OWNER_TRANSITIONS = frozenset({"dispatch", "reroute", "triage_close"})
 _HANDLER_TRANSITIONS = frozenset({"start", "close", "send_back"})
+# what the task's supervisors record for an outside body, which has no one in riskloop: it
+# sends nothing back to them (they re-route or triage-close it while it is dispatched)
+_ON_BEHALF_TRANSITIONS = frozenset({"start", "close"})
 
 # which department owns (dispatches) each task's warnings: the task registry says
 _TASK_OWNERS: dict[str, str] = {task.name: task.owner for task in TASKS.values()}
@@ -427,8 +432,23 @@ def decide(
                 f"{transition.replace('_', ' ')} is not possible while the warning is {status}",
                 f"预警当前状态（{_STATUS_ZH.get(status, status)}）下不能执行此操作",
             )
+        if transition == "send_back" and _at_outside_body(warning):
+            return _refuse(
+                "a case dispatched to an outside body is not sent back: the task's supervisors "
+                "record its start and close on the outside body's behalf, and while it is "
+                "dispatched re-route it or close it at triage",
+                "派发给系统外单位的预警不能退回：由任务负责部门的主管代该单位登记开始处理和办结，"
+                "尚未开始处理时可改派或初筛办结",
+            )
         return _refuse(_transition_rule(actor, transition), _transition_rule_zh(transition))
     return decision
+
+
+def _at_outside_body(warning: Mapping[str, Any]) -> bool:
+    """Whether `warning` is dispatched to an outside body: a department name riskloop does not
+    know (kept as an API client sent it), whose people have no account to work the case."""
+    stored = warning.get("department")
+    return bool(stored) and department_code(str(stored)) is None
 
 
 def _transition_rule(actor: Actor, transition: str) -> str:
@@ -469,11 +489,15 @@ def allowed_transitions(actor: Actor, warning: Mapping[str, Any]) -> tuple[str, 
     handling = _HANDLER_TRANSITIONS - (
         {"send_back"} if owner and actor.kind == "user" else frozenset()
     )
+    # an outside body works no case in riskloop: without this its case could never be started,
+    # nor closed as confirmed or prevented (so it gave no positive feedback label)
+    on_behalf = _ON_BEHALF_TRANSITIONS if owner and _at_outside_body(warning) else frozenset()
     return tuple(
         transition
         for transition in possible
         if (owner and transition in _OWNER_TRANSITIONS)
         or (dispatched_here and transition in handling)
+        or transition in on_behalf
     )
 
 

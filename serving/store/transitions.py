@@ -7,7 +7,9 @@ Dispositions follow a state machine (see `ALLOWED_TRANSITIONS`):
     dispatched -> dispatched, to re-route to another department
 
 `confirmed` and `prevented` need the case to have been handled (`in_progress`) first: only a
-department that worked the case can say the risk was real. Closed warnings are final.
+department that worked the case can say the risk was real (for an outside body, which has no
+one in riskloop, the task's supervisors record its start and close on its behalf: who may take
+a step is `serving.policy`'s question). Closed warnings are final.
 """
 
 from __future__ import annotations
