@@ -166,9 +166,10 @@ class _RiskloopService(ScoringService):
             ).start()
 
     def __is_ready__(self) -> bool:
-        """BentoML's `/readyz`: 503 while the warnings store does not answer (a request could
-        not be recorded, so a load balancer should send it elsewhere)."""
-        return self.store.answers()
+        """BentoML's `/readyz`: 503 while the warnings store could not record a request (it
+        does not answer, or SQLite's write lock is held elsewhere: `WarningStore.can_record`),
+        so a load balancer sends requests elsewhere."""
+        return self.store.can_record()
 
     def served(self, task: str) -> ServedModel:
         """The model serving `task` now."""

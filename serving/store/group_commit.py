@@ -10,7 +10,10 @@ Nothing changes for a caller: its write is committed (durable as any commit of t
 before `submit` returns, its answer is its own, and it sees the writes queued before it as a
 sequential writer would (same transaction, in arrival order). If a group's transaction fails,
 each of its writes is retried alone through the store's ordinary path, so one write's error
-is never another's.
+is never another's; but when SQLite's write lock outlasted the busy timeout, the group and
+the writes queued meanwhile all fail at once with that error (`is_lock_timeout`): retried
+alone, each would wait out the busy timeout again, and a score request answered only after
+twice the busy timeout (one of a group of n after n + 1 times).
 
 `submit_future` queues a write without a thread waiting for it (the score route on the event
 loop awaits the future): when no writer leads, the committer's own writer thread leads the
@@ -20,6 +23,7 @@ future's answer is set after the commit, as `submit` returns after it.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.orm import Session
+
+from serving.store.sqlite import is_lock_timeout
 
 T = TypeVar("T")
 
@@ -132,21 +138,36 @@ class GroupCommitter:
         try:
             with self._begin() as session:
                 results = [job.work(session) for job in group]
-        except BaseException:
-            for job in group:
-                self._settle_alone(job)
+        except BaseException as exc:
+            if is_lock_timeout(exc):
+                self._refuse(group, exc)
+            else:
+                self._settle_alone(group)
             return
         for job, result in zip(group, results, strict=True):
             job.result = result
             self._release(job)
 
-    def _settle_alone(self, job: _Job[Any]) -> None:
-        """Run `job` by itself (the store's own retries) after its group failed."""
-        try:
-            job.result = self._alone(job.work)
-        except BaseException as exc:  # the caller re-raises it
-            job.error = exc
-        self._release(job)
+    def _settle_alone(self, group: list[_Job[Any]]) -> None:
+        """Run each job by itself (the store's own retries) after its group failed."""
+        for position, job in enumerate(group):
+            try:
+                job.result = self._alone(job.work)
+            except BaseException as exc:  # the caller re-raises it
+                if is_lock_timeout(exc):
+                    self._refuse(group[position:], exc)
+                    return
+                job.error = exc
+            self._release(job)
+
+    def _refuse(self, jobs: list[_Job[Any]], timeout: BaseException) -> None:
+        """Answer `jobs`, and the writes queued while they waited for the lock, with the
+        busy timeout's error: none of them was written."""
+        with self._lock:
+            queued, self._pending = self._pending, []
+        for job in [*jobs, *queued]:
+            job.error = copy.copy(timeout)  # each caller raises its own
+            self._release(job)
 
     @staticmethod
     def _release(job: _Job[Any]) -> None:

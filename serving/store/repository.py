@@ -67,7 +67,13 @@ from serving.store.pseudonym import (
 from serving.store.reads import StoreReads
 from serving.store.scores import ScoreWriter
 from serving.store.scrubbing import MemoScrubber
-from serving.store.sqlite import create_store_engine
+from serving.store.sqlite import (
+    WRITE_LOCK_GRACE_S,
+    create_store_engine,
+    sqlite_busy_timeout_s,
+    watch_writes,
+    write_lock_free,
+)
 from serving.store.transitions import TransitionError, check_transition
 
 _MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -104,6 +110,10 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
         except (SQLAlchemyError, ImportError, OSError, ValueError) as exc:
             raise StoreUnavailable(url, exc) from exc
         self._is_sqlite = self._engine.dialect.name == "sqlite"
+        # what readiness knows of SQLite's write lock (PostgreSQL has none to wait for), and
+        # how long it waits for it: a grace, or the busy timeout if shorter
+        self._write_outcomes = watch_writes(self._engine) if self._is_sqlite else None
+        self._lock_grace_s = min(WRITE_LOCK_GRACE_S, sqlite_busy_timeout_s())
         write_engine = self._engine.execution_options(riskloop_write=True)
         # a read is often several statements (a warning and its history, a page and its
         # total): one snapshot for all of them, as SQLite's read transaction gives; a
@@ -174,14 +184,23 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
 
-    def answers(self) -> bool:
-        """Whether the store answers a trivial query now (the service's readiness probe)."""
+    def can_record(self) -> bool:
+        """Whether a write could be recorded now (the service's readiness probe).
+
+        The store must answer a trivial query; on SQLite its write lock must also be free
+        within `WRITE_LOCK_GRACE_S` (the busy timeout if shorter): a read succeeds in WAL
+        mode while another connection holds the lock, which a write waits for and, past the
+        busy timeout, fails on. A write of this process's own committed within that time
+        answers for the lock without a probe, so steady write traffic never reads as locked.
+        """
         try:
             with self._engine.connect() as connection:
                 connection.exec_driver_sql("SELECT 1")
+            if self._write_outcomes is None:
+                return True
+            return write_lock_free(self._engine, self._write_outcomes, self._lock_grace_s)
         except SQLAlchemyError:
             return False
-        return True
 
     @property
     def is_sqlite(self) -> bool:

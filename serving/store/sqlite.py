@@ -1,10 +1,15 @@
 """The SQLite side of the store: engine settings (WAL, synchronous, busy timeout, explicit
-BEGINs), JSON columns' text, and the driver-level INSERT of a request's scored records."""
+BEGINs), whether a write could take the lock now (readiness), JSON columns' text, and the
+driver-level INSERT of a request's scored records."""
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import sqlite3
+import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -23,7 +28,11 @@ from sqlalchemy.orm import Session
 from serving.store.common import table_of
 from serving.store.models import ScoredRecord
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+STORE_BUSY_TIMEOUT_ENV = "RISKLOOP_STORE_BUSY_TIMEOUT_S"
+DEFAULT_BUSY_TIMEOUT_S = 30.0
+#: How long readiness waits for the write lock (and how recent a commit of this process's
+#: spares it the wait): longer than a write of the service's own, short for a probe's timeout.
+WRITE_LOCK_GRACE_S = 1.0
 STORE_SYNCHRONOUS_ENV = "RISKLOOP_STORE_SYNCHRONOUS"
 _SYNCHRONOUS_LEVELS = ("NORMAL", "FULL", "EXTRA")
 
@@ -43,7 +52,7 @@ def create_store_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            connect_args={"timeout": sqlite_busy_timeout_s()},
             json_serializer=json_text,
         )
         database = engine.url.database
@@ -98,6 +107,112 @@ def sqlite_synchronous() -> str:
     return level
 
 
+def sqlite_busy_timeout_s() -> float:
+    """How long a write waits for SQLite's write lock before it fails (the request: 503 with
+    `Retry-After`): 30 s unless `RISKLOOP_STORE_BUSY_TIMEOUT_S` says otherwise."""
+    given = os.environ.get(STORE_BUSY_TIMEOUT_ENV, "").strip()
+    if not given:
+        return DEFAULT_BUSY_TIMEOUT_S
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(
+            f"{STORE_BUSY_TIMEOUT_ENV}={given!r}; expected a number of seconds above 0"
+        )
+    return seconds
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """SQLite's write lock outlasted the busy timeout (SQLITE_BUSY): the transaction never took
+    the lock, so every write waiting for it now would wait out the busy timeout too."""
+    cause = getattr(exc, "orig", None) or exc
+    code = getattr(cause, "sqlite_errorcode", None)
+    return (
+        isinstance(cause, sqlite3.OperationalError)
+        and code is not None
+        and (code & 0xFF == sqlite3.SQLITE_BUSY)
+    )
+
+
+class WriteOutcomes:
+    """When this process's last write transaction on the store committed, and when one last
+    failed on the busy timeout (monotonic seconds), as the engine's events report them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._committed_at: float | None = None
+        self._lock_timeout_at: float | None = None
+
+    def committed(self) -> None:
+        with self._lock:
+            self._committed_at = time.monotonic()
+
+    def timed_out(self) -> None:
+        with self._lock:
+            self._lock_timeout_at = time.monotonic()
+
+    def committed_within(self, seconds: float) -> bool:
+        """A write committed in the last `seconds`, and none failed on the lock since."""
+        with self._lock:
+            committed, timed_out = self._committed_at, self._lock_timeout_at
+        if committed is None or (timed_out is not None and timed_out >= committed):
+            return False
+        return time.monotonic() - committed <= seconds
+
+
+def watch_writes(engine: Engine) -> WriteOutcomes:
+    """The outcomes of the engine's write transactions (`riskloop_write`), from now on."""
+    outcomes = WriteOutcomes()
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(connection: Any) -> None:
+        if connection.get_execution_options().get("riskloop_write", False):
+            outcomes.committed()
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: Any) -> None:
+        if is_lock_timeout(context.original_exception):
+            outcomes.timed_out()
+
+    return outcomes
+
+
+def write_lock_free(engine: Engine, outcomes: WriteOutcomes, grace_s: float) -> bool:
+    """Whether a write could take SQLite's write lock now: one of this process's own committed
+    within `grace_s` (under steady write traffic the lock is taken and let go all the time, and
+    a probe could lose every race for it), or `BEGIN IMMEDIATE` gets it within `grace_s` and
+    lets it go at once (`ROLLBACK`; nothing is written).
+
+    A read (`SELECT 1`) succeeds in WAL mode while another connection holds the write lock, so
+    it cannot tell; and the full busy timeout is too long for a readiness probe to wait.
+
+    Raises:
+        SQLAlchemyError: no pooled connection could be had (the store does not answer).
+    """
+    if outcomes.committed_within(grace_s):
+        return True
+    with engine.connect() as connection:
+        driver = connection.connection.dbapi_connection
+        assert driver is not None  # checked out for this block
+        restored = False
+        try:
+            (usual,) = driver.execute("PRAGMA busy_timeout").fetchone()
+            driver.execute(f"PRAGMA busy_timeout={round(grace_s * 1000)}")
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+                driver.execute("ROLLBACK")
+            finally:
+                driver.execute(f"PRAGMA busy_timeout={usual}")
+                restored = True
+        except sqlite3.Error:  # the lock is held (or the file cannot be written at all)
+            if not restored:  # never hand a write a connection with the probe's short wait
+                connection.invalidate()
+            return False
+    return True
+
+
 def configure_sqlite(engine: Engine) -> None:
     """WAL + synchronous (`sqlite_synchronous`) + foreign keys + busy timeout, explicit BEGINs.
 
@@ -107,6 +222,7 @@ def configure_sqlite(engine: Engine) -> None:
     """
 
     synchronous = sqlite_synchronous()
+    busy_timeout_ms = round(sqlite_busy_timeout_s() * 1000)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -115,7 +231,7 @@ def configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
