@@ -306,7 +306,9 @@ def reason_rows(
 #: its this many largest contributions, however many reasons a caller asks to see (so the same
 #: record gets the same actions at any `top_k`); a warning stores this many reasons. A feature
 #: whose value is missing triggers no action: "no data" on overdue tax raises the risk, but
-#: asking the tax bureau to review overdue tax the firm may not owe is no action to take.
+#: asking the tax bureau to review overdue tax the firm may not owe is no action to take. Nor
+#: does a value an action does not fit (`models.spec.Action.fits`): a case handled at county
+#: level is not asked to move there.
 ACTION_REASONS = 5
 
 
@@ -322,7 +324,7 @@ def score_frame(
     Reasons are the `top_k` features by |contribution| (ties kept in catalog order). Actions
     come from the spec: the level's actions, then those of the actionable features that raise
     risk among the `ACTION_REASONS` largest contributions (whatever `top_k` is) and hold a
-    value (a missing one triggers none).
+    value (a missing one triggers none) the action fits.
     """
     if lang not in _SUFFIX:
         raise ValueError(f"unknown language {lang!r}; expected 'en' or 'zh'")
@@ -364,12 +366,12 @@ def scored_records(
         level = levels[row]
         reasons: list[Reason] = []
         contributions: dict[str, float] = {}
-        raising: list[FeatureDef] = []
+        raising: list[int] = []
         if explained:
             row_contrib = contrib_rows[row]
             contributions = dict(zip(names, row_contrib, strict=True))
             raising = [
-                features[index]
+                index
                 for index in orders[row][:ACTION_REASONS]
                 if contribution_direction(row_contrib[index]) == "raises"
                 and not _is_missing(values[index][row])
@@ -394,7 +396,11 @@ def scored_records(
             RecommendedAction(
                 department=action.department(lang), action=action.text(lang), trigger=trigger
             )
-            for trigger, action in spec.actions_for(level, tuple(raising))
+            for trigger, action in spec.actions_for(
+                level,
+                tuple(features[index] for index in raising),
+                tuple(values[index][row] for index in raising),
+            )
         ]
         records.append(
             ScoredRecord(
@@ -510,8 +516,9 @@ def scored_dicts(
     The service's shape (what it answers and stores), made without the dataclasses and
     without wording one sentence twice: within a batch, a feature's sentence for a given
     non-float value and direction (counts, categories, flags, missing) and the actions of a
-    given level and set of risk-raising actionable features are made once. The values are
-    those of `scored_records` (a property test holds the two together).
+    given level, set of risk-raising actionable features and fit of their values to their
+    actions (`TaskSpec.value_fits`) are made once. The values are those of `scored_records`
+    (a property test holds the two together).
     """
     if lang not in _SUFFIX:
         raise ValueError(f"unknown language {lang!r}; expected 'en' or 'zh'")
@@ -536,7 +543,11 @@ def scored_dicts(
         contrib_rows = contrib.tolist()
     shown = max(top_k, 0)
     sentences: dict[tuple[int, ReasonValue, Direction], str] = {}
-    action_lists: dict[tuple[RiskLevel, tuple[int, ...]], list[dict[str, str]]] = {}
+    # the only part of a reason's value its actions read: which of their value fits it passes
+    fits = [spec.value_fits(feature) for feature in features]
+    action_lists: dict[
+        tuple[RiskLevel, tuple[int, ...], tuple[bool, ...]], list[dict[str, str]]
+    ] = {}
     records: list[dict[str, Any]] = []
     for row in range(n_rows):
         level = levels[row]
@@ -565,12 +576,20 @@ def scored_dicts(
                         sentences,
                     )
                 )
-        action_key = (level, tuple(raising))
+        action_key = (
+            level,
+            tuple(raising),
+            tuple([fit.admits(values[i][row]) for i in raising for fit in fits[i]]),
+        )
         actions = action_lists.get(action_key)
         if actions is None:
             actions = action_lists[action_key] = [
                 {"department": a.department(lang), "action": a.text(lang), "trigger": trigger}
-                for trigger, a in spec.actions_for(level, tuple(features[i] for i in raising))
+                for trigger, a in spec.actions_for(
+                    level,
+                    tuple(features[i] for i in raising),
+                    tuple(values[i][row] for i in raising),
+                )
             ]
         records.append(
             {

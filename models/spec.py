@@ -9,7 +9,7 @@ Nothing here trains or reads files; `get_spec` only combines constants with the 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal, Protocol
@@ -145,20 +145,59 @@ class LevelCapacity:
     share: float
 
 
+#: a feature value a `ValueFit` names: a category, a flag or a number
+FitValue = str | bool | int | float
+
+
+@dataclass(frozen=True)
+class ValueFit:
+    """The values of one reason feature that a step fits (`Action.fits`).
+
+    A value fits unless it is one of `unless`, and, for numbers, only below `below` and above
+    `above` when they are set: `unless=("county",)` for "move the case to county level",
+    `below=0.0` for "share the sales decline" (a +5% change is no decline).
+    """
+
+    feature: str
+    unless: tuple[FitValue, ...] = ()
+    below: float | None = None
+    above: float | None = None
+
+    def admits(self, value: Any) -> bool:
+        """Whether a present value of `feature` fits."""
+        if value in self.unless:
+            return False
+        if self.below is not None and not value < self.below:
+            return False
+        return self.above is None or value > self.above
+
+
 @dataclass(frozen=True)
 class Action:
-    """A recommended step for a department, in both languages."""
+    """A recommended step for a department, in both languages.
+
+    A step may not fit every value of a reason that can trigger it: a case handled at county
+    level raising the risk is no reason to move it to county level, nor an installed app a
+    reason to help install it. `fits` names, per feature, the values the step fits; a reason
+    whose value does not fit does not trigger the step (another reason still may). `fits` is
+    left out of equality: a step is what it says, offered once however many reasons ask it.
+    """
 
     department_en: str
     department_zh: str
     text_en: str
     text_zh: str
+    fits: tuple[ValueFit, ...] = field(default=(), compare=False)
 
     def department(self, lang: Lang) -> str:
         return self.department_zh if lang == "zh" else self.department_en
 
     def text(self, lang: Lang) -> str:
         return self.text_zh if lang == "zh" else self.text_en
+
+    def fits_value(self, feature: str, value: Any) -> bool:
+        """Whether a reason `feature` holding `value` (present) may trigger this step."""
+        return all(fit.admits(value) for fit in self.fits if fit.feature == feature)
 
 
 @dataclass(frozen=True)
@@ -207,9 +246,12 @@ class TaskSpec:
         deadlines: each warning level's response deadlines (dispatch, first action).
         level_actions: actions for each warning level (green has none).
         driver_actions: actions triggered by an actionable reason, keyed by the catalog's
-            `driver` name (the fixed driver names of the contract, not column names).
+            `signal` name (the fixed driver names of the contract, not column names).
         feature_actions: actions of actionable features that measure no planted driver, keyed
             by feature name.
+
+    A feature triggers actions only when the catalog marks it `actionable` (a department can
+    act on it); each of its actions says which of its values it fits (`Action.fits`).
     """
 
     task: str
@@ -279,27 +321,53 @@ class TaskSpec:
                 return deadline
         return None
 
+    def reason_actions(self, feature: FeatureDef) -> tuple[Action, ...]:
+        """Every action a reason of `feature` can trigger: its own, then its signal's (none
+        for a feature that is not actionable)."""
+        if not feature.actionable:
+            return ()
+        actions = self.feature_actions.get(feature.name, ())
+        if feature.signal is not None:
+            actions = (*actions, *self.driver_actions.get(feature.signal, ()))
+        return actions
+
+    def value_fits(self, feature: FeatureDef) -> tuple[ValueFit, ...]:
+        """The distinct `ValueFit`s of `feature` among the actions its reasons can trigger.
+
+        Which of them a value admits is all `actions_for` reads of that value: a memo of its
+        answers keys a reason's value by those booleans (none for a feature whose actions fit
+        every value)."""
+        fits = (
+            fit
+            for action in self.reason_actions(feature)
+            for fit in action.fits
+            if fit.feature == feature.name
+        )
+        return tuple(dict.fromkeys(fits))
+
     def actions_for(
-        self, level: RiskLevel, risk_raising_reasons: tuple[FeatureDef, ...]
+        self,
+        level: RiskLevel,
+        risk_raising_reasons: tuple[FeatureDef, ...],
+        values: Sequence[Any] | None = None,
     ) -> list[tuple[str, Action]]:
         """`(trigger, action)` pairs: the level's actions, then those of actionable reasons.
 
         Triggers read `level:<level>` or `reason:<feature>`. Green units get no action, an action
         appears once, and non-actionable features (age, sector, ...) never trigger one.
+        `values` are the reasons' (present) values, in the same order: a reason triggers only
+        the actions that fit its value (a case handled at county level is not asked to move
+        there). Without them, every action the reasons can trigger at some value is given.
         """
         if level == "green":
             return []
         chosen: dict[Action, str] = {
             action: f"level:{level}" for action in self.level_actions.get(level, ())
         }
-        for feature in risk_raising_reasons:
-            if not feature.actionable:
-                continue
-            actions = self.feature_actions.get(feature.name, ())
-            if feature.signal is not None:
-                actions = (*actions, *self.driver_actions.get(feature.signal, ()))
-            for action in actions:
-                chosen.setdefault(action, f"reason:{feature.name}")
+        for position, feature in enumerate(risk_raising_reasons):
+            for action in self.reason_actions(feature):
+                if values is None or action.fits_value(feature.name, values[position]):
+                    chosen.setdefault(action, f"reason:{feature.name}")
         return [(trigger, action) for action, trigger in chosen.items()]
 
     def to_dict(self) -> dict[str, Any]:
@@ -340,8 +408,24 @@ _POLICE_STATION = department_names("police_station")
 _PETITION = department_names("petition")
 
 
-def _action(department: tuple[str, str], text_en: str, text_zh: str) -> Action:
-    return Action(department[0], department[1], text_en, text_zh)
+def _action(department: tuple[str, str], text_en: str, text_zh: str, *fits: ValueFit) -> Action:
+    return Action(department[0], department[1], text_en, text_zh, fits)
+
+
+def _unless(feature: str, *values: FitValue) -> ValueFit:
+    """The step does not fit these values of `feature` (they show the state it asks for, or
+    show there is nothing to act on: no complaints to review, no app to install)."""
+    return ValueFit(feature, unless=values)
+
+
+def _below(feature: str, bound: float) -> ValueFit:
+    """The step fits values of `feature` below `bound` only (a decline, an unanswered call)."""
+    return ValueFit(feature, below=bound)
+
+
+def _above(feature: str, bound: float) -> ValueFit:
+    """The step fits values of `feature` above `bound` only."""
+    return ValueFit(feature, above=bound)
 
 
 @dataclass(frozen=True)
@@ -352,6 +436,15 @@ class _TaskActions:
     driver_actions: Mapping[str, tuple[Action, ...]]
     feature_actions: Mapping[str, tuple[Action, ...]]
 
+
+#: asked by complaints about wages and by those about other labour matters alike
+_REVIEW_COMPLAINTS = _action(
+    _LABOUR_INSPECTION,
+    "Review earlier complaints and how they were closed.",
+    "复查以往投诉及办结情况。",
+    _unless("labour_complaints_12m", 0),
+    _unless("prior_wage_complaints_12m", 0),
+)
 
 WAGE_ARREARS_ACTIONS = _TaskActions(
     level_actions={
@@ -383,6 +476,7 @@ WAGE_ARREARS_ACTIONS = _TaskActions(
                 _HOUSING,
                 "Check the project owner's payments to the contractor and the wage guarantee account.",
                 "核查建设单位工程款拨付和工资保证金专户。",
+                _unless("owner_payment_shortfall_ratio", 0),
             ),
         ),
         "si_arrears": (
@@ -390,6 +484,10 @@ WAGE_ARREARS_ACTIONS = _TaskActions(
                 _SOCIAL_INSURANCE,
                 "Verify the social-insurance arrears and urge payment.",
                 "核实社保欠缴情况并催缴。",
+                _unless("si_arrears_months_3m", 0),
+                _unless("si_arrears_months_6m", 0),
+                _unless("si_unpaid_streak_months", 0),
+                _unless("si_shortfall_ratio_3m", 0),
             ),
         ),
         "headcount_drop": (
@@ -397,6 +495,7 @@ WAGE_ARREARS_ACTIONS = _TaskActions(
                 _LABOUR_INSPECTION,
                 "Check for lay-offs and unpaid final wages.",
                 "核查裁员情况及离职工资结清情况。",
+                _below("insured_headcount_change_6m", 0.0),
             ),
         ),
         "electricity_drop": (
@@ -404,6 +503,8 @@ WAGE_ARREARS_ACTIONS = _TaskActions(
                 _GRID,
                 "Visit the site and confirm whether the firm is still operating.",
                 "实地走访，确认企业是否正常经营。",
+                _below("electricity_yoy_change", 0.0),
+                _below("electricity_change_3m", 0.0),
             ),
         ),
         "tax_overdue": (
@@ -411,6 +512,8 @@ WAGE_ARREARS_ACTIONS = _TaskActions(
                 _TAX,
                 "Review the overdue tax and the firm's payment plan.",
                 "核查欠税情况及补缴计划。",
+                _unless("tax_overdue_amount", 0),
+                _unless("tax_overdue_months_3m", 0),
             ),
         ),
         "sales_decline": (
@@ -418,6 +521,8 @@ WAGE_ARREARS_ACTIONS = _TaskActions(
                 _TAX,
                 "Share the sales decline with the labour office for a joint check.",
                 "将销售额下滑情况通报劳动保障部门联合核查。",
+                _below("sales_trend_6m", 0.0),
+                _below("sales_change_3m", 0.0),
             ),
         ),
         "creditor_suits": (
@@ -425,6 +530,10 @@ WAGE_ARREARS_ACTIONS = _TaskActions(
                 _COURT,
                 "Check enforcement cases and make sure wages are paid first from seized assets.",
                 "关注执行案件，确保查封财产优先支付工资。",
+                _unless("creditor_suits_6m", 0),
+                _unless("creditor_suits_12m", 0),
+                _unless("enforcement_listings_12m", 0),
+                _unless("court_cases_12m", 0),
             ),
         ),
         "abnormal_listing": (
@@ -432,29 +541,19 @@ WAGE_ARREARS_ACTIONS = _TaskActions(
                 _MARKET,
                 "Verify the registered address and the annual report.",
                 "核查登记住所和年报情况。",
+                _unless("abnormal_listed", False),
             ),
         ),
-        "prior_complaints": (
-            _action(
-                _LABOUR_INSPECTION,
-                "Review earlier complaints and how they were closed.",
-                "复查以往投诉及办结情况。",
-            ),
-        ),
+        "prior_complaints": (_REVIEW_COMPLAINTS,),
     },
     feature_actions={
-        "prior_wage_complaints_12m": (
-            _action(
-                _LABOUR_INSPECTION,
-                "Review earlier complaints and how they were closed.",
-                "复查以往投诉及办结情况。",
-            ),
-        ),
+        "prior_wage_complaints_12m": (_REVIEW_COMPLAINTS,),
         "prior_arrears_events_24m": (
             _action(
                 _LABOUR_INSPECTION,
                 "Check that earlier arrears were paid in full and none are building up again.",
                 "核查既往欠薪是否已足额清偿，防止再次发生。",
+                _unless("prior_arrears_events_24m", 0),
             ),
         ),
     },
@@ -491,6 +590,8 @@ TELECOM_FRAUD_ACTIONS = _TaskActions(
                 _ANTI_FRAUD,
                 "Check the flagged numbers and warn the resident about that scam type.",
                 "核查涉诈号码，针对相应诈骗类型开展提醒。",
+                _unless("flagged_contacts_30d", 0),
+                _unless("overseas_calls_30d", 0),
             ),
         ),
         "risky_app_alerts": (
@@ -498,6 +599,9 @@ TELECOM_FRAUD_ACTIONS = _TaskActions(
                 _ANTI_FRAUD,
                 "Contact the resident about the flagged app or screen sharing; advise removing it.",
                 "就涉诈应用或屏幕共享联系本人，劝其卸载。",
+                _unless("screen_sharing_alerts_30d", 0),
+                _unless("phishing_alerts_30d", 0),
+                _unless("flagged_app_alerts_30d", 0),
             ),
         ),
         "new_payees": (
@@ -505,6 +609,7 @@ TELECOM_FRAUD_ACTIONS = _TaskActions(
                 _BANK,
                 "Confirm new payees with the resident before large transfers.",
                 "大额转账前向本人核实新增收款人。",
+                _unless("new_payees_30d", 0),
             ),
         ),
         "outflow_spike": (
@@ -512,6 +617,7 @@ TELECOM_FRAUD_ACTIONS = _TaskActions(
                 _BANK,
                 "Call the resident back about the unusual outflows.",
                 "就异常资金流出回访本人。",
+                _above("outflow_spike_ratio", 1.0),
             ),
         ),
         "prior_victimisation": (
@@ -519,6 +625,7 @@ TELECOM_FRAUD_ACTIONS = _TaskActions(
                 _COMMUNITY_POLICE,
                 "Revisit the earlier victim; repeat victimisation is common.",
                 "回访既往受害人，防止二次受骗。",
+                _unless("prior_fraud_victimisations", 0),
             ),
         ),
         "warning_answered": (
@@ -526,6 +633,7 @@ TELECOM_FRAUD_ACTIONS = _TaskActions(
                 _ANTI_FRAUD,
                 "The last warning went unanswered: repeat it by phone or visit.",
                 "此前预警未接通：再次电话或上门预警。",
+                _below("warnings_answered_30d", 1),
             ),
         ),
         "app_installed": (
@@ -533,6 +641,7 @@ TELECOM_FRAUD_ACTIONS = _TaskActions(
                 _COMMUNITY_POLICE,
                 "Help the resident install the national anti-fraud app.",
                 "协助本人安装国家反诈中心App。",
+                _unless("antifraud_app_installed", True),
             ),
         ),
         "elderly_alone": (
@@ -540,6 +649,7 @@ TELECOM_FRAUD_ACTIONS = _TaskActions(
                 _RESIDENTS_COMMITTEE,
                 "Arrange a volunteer check-in with the older resident living alone.",
                 "安排志愿者走访独居老人。",
+                _unless("elderly_living_alone", False),
             ),
         ),
     },
@@ -549,6 +659,7 @@ TELECOM_FRAUD_ACTIONS = _TaskActions(
                 _BANK,
                 "Review the night-time transfers with the resident.",
                 "与本人核实夜间转账情况。",
+                _unless("night_transfers_30d", 0),
             ),
         ),
         "warnings_received_30d": (
@@ -556,6 +667,7 @@ TELECOM_FRAUD_ACTIONS = _TaskActions(
                 _COMMUNITY_POLICE,
                 "Several warnings received: confirm in person that the resident understood them.",
                 "多次收到预警：上门确认本人已知悉风险。",
+                _unless("warnings_received_30d", 0),
             ),
         ),
     },
@@ -592,6 +704,8 @@ DISPUTE_ESCALATION_ACTIONS = _TaskActions(
                 _MEDIATION,
                 "Change the mediator or move to a higher-level mediation.",
                 "更换调解员或提请上级调解。",
+                _unless("mediation_failures", 0),
+                _unless("mediation_agreement", True),
             ),
         ),
         "prior_police_calls": (
@@ -599,6 +713,7 @@ DISPUTE_ESCALATION_ACTIONS = _TaskActions(
                 _POLICE_STATION,
                 "Bring the police station into the follow-up.",
                 "派出所参与跟进化解。",
+                _unless("party_prior_police_calls", 0),
             ),
         ),
         "prior_petitions": (
@@ -606,6 +721,7 @@ DISPUTE_ESCALATION_ACTIONS = _TaskActions(
                 _PETITION,
                 "Petition bureau to contact the parties and review earlier petitions.",
                 "信访部门联系当事人，复核既往信访事项。",
+                _unless("party_prior_petitions", 0),
             ),
         ),
         "threat_emotion": (
@@ -613,6 +729,8 @@ DISPUTE_ESCALATION_ACTIONS = _TaskActions(
                 _POLICE_STATION,
                 "Safety assessment of the parties; inform the police station within 24 hours.",
                 "开展当事人安全评估，24小时内通报派出所。",
+                _unless("threat_flag_visits", 0),
+                _unless("emotion_flag_visits", 0),
             ),
         ),
         "group_dispute": (
@@ -620,6 +738,7 @@ DISPUTE_ESCALATION_ACTIONS = _TaskActions(
                 _TOWNSHIP_CENTRE,
                 "Name a responsible official and meet the group's representatives.",
                 "明确包案领导，约谈群体代表。",
+                _unless("group_flag", False),
             ),
         ),
         "county_handling": (
@@ -627,6 +746,8 @@ DISPUTE_ESCALATION_ACTIONS = _TaskActions(
                 _COUNTY_CENTRE,
                 "Consider moving the case to county-level handling.",
                 "研究提级至县级处置。",
+                _unless("handling_level", "county"),
+                _unless("county_handling", True),
             ),
         ),
     },
@@ -636,6 +757,7 @@ DISPUTE_ESCALATION_ACTIONS = _TaskActions(
                 _MEDIATION,
                 "No agreement yet: schedule another mediation session.",
                 "尚未达成协议：再次安排调解。",
+                _unless("mediation_agreement", True),
             ),
         ),
         "mediation_attempts": (
@@ -643,6 +765,7 @@ DISPUTE_ESCALATION_ACTIONS = _TaskActions(
                 _MEDIATION,
                 "Review the mediation record and change the approach.",
                 "复盘调解过程，调整调解方式。",
+                _unless("mediation_attempts", 0),
             ),
         ),
         "grid_visits": (
@@ -657,6 +780,7 @@ DISPUTE_ESCALATION_ACTIONS = _TaskActions(
                 _TOWNSHIP_CENTRE,
                 "Consider handling the case at a higher level.",
                 "研究提级处置。",
+                _unless("handling_level", "county"),
             ),
         ),
     },

@@ -22,12 +22,15 @@ class FeatureDef:
         source_table / source_columns: the raw table and columns it is derived from.
         direction: expected effect on risk (+1 raises, -1 lowers, 0 no stated direction);
             becomes the LightGBM monotone constraint.
-        actionable: whether a department can act on it (fixed attributes such as age are not).
+        actionable: whether a department can act on what it shows: the task spec attaches
+            steps to it and a risk-raising reason of it triggers them. A fact nobody can change
+            may be (an older resident living alone gets visits, a group dispute a named
+            official); one no department answers is not (age, sector, dispute type).
         signal: the business signal it measures (`si_arrears`: social-insurance arrears),
             shared by the features that measure the same thing; a task spec attaches
-            department actions to a signal, so every feature of it triggers them. (Which
-            features a simulated city planted as drivers, noise or proxies is not catalog
-            metadata: it lives with the simulator's truth, truth/drivers.json.)
+            department actions to a signal, so every actionable feature of it triggers them.
+            (Which features a simulated city planted as drivers, noise or proxies is not
+            catalog metadata: it lives with the simulator's truth, truth/drivers.json.)
         min_value / max_value: valid range, checked on API input.
         categories: allowed values of a category feature.
         category_words: how a reason words each of `categories`, in the same order, as
