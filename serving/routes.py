@@ -202,9 +202,13 @@ def invalid_input(errors: Sequence[Mapping[str, Any]]) -> JSONResponse:
 
 
 def _message(error: Mapping[str, Any]) -> str:
-    """Pydantic's message, with a pattern a person cannot read said in words."""
+    """Pydantic's message, with a pattern a person cannot read said in words, and an empty
+    query value (`?cursor=`) said to be empty rather than to hold characters it does not."""
     if error["type"] != "string_pattern_mismatch":
         return str(error["msg"])
+    sent = error.get("input")
+    if error["loc"][0] == "query" and isinstance(sent, str) and not sent.strip():
+        return "is empty (or only white space): give a value, or leave the parameter out"
     pattern = str(error.get("ctx", {}).get("pattern", ""))
     return PATTERN_WORDS.get(pattern, "has characters this field does not take")
 

@@ -40,6 +40,7 @@ from serving.store.free_text import (
 )
 from serving.store.people import MAX_PASSWORD_CHARS
 from serving.store.privacy import PURPOSE_MIN_CHARS, PURPOSE_MIN_LETTERS, PURPOSE_MIN_WEIGHT
+from serving.store.walk import CURSOR_PATTERN, WALK_START
 
 MAX_RECORDS = 1000
 MAX_TOP_K = 20
@@ -118,11 +119,19 @@ _ONE_LF_A_BREAK = AfterValidator(plain_line_breaks)
 #: A reveal's purpose: `PURPOSE_MIN_CHARS` visible characters at least, none refused (the
 #: store weighs it further: `serving.store.privacy.states_a_purpose`).
 PURPOSE_TEXT = _at_least_visible(PURPOSE_MIN_CHARS)
+#: A text filter of a query as sent: a character besides white space at least, none refused
+#: (an empty `?entity_id=` from a client's template would otherwise list nothing, as if no
+#: warning were there).
+FILTER_TEXT = f"^[^{REFUSED_CLASS}]*[^{_SPACE}{REFUSED_CLASS}][^{REFUSED_CLASS}]*$"
 #: The text patterns in words, for refusals (a person cannot read the expressions).
 PATTERN_WORDS = {
     PLAIN_TEXT: "text must not hold control characters or direction overrides",
     PURPOSE_TEXT: f"needs at least {PURPOSE_MIN_CHARS} visible characters, without control "
     "characters or direction overrides",
+    FILTER_TEXT: "needs a character besides white space, and no control characters or "
+    "direction overrides",
+    CURSOR_PATTERN: f"is not a cursor of this list: send `{WALK_START}` to begin a walk, then "
+    "each answer's `next_cursor`",
 }
 
 
@@ -145,6 +154,21 @@ IsoDateTime = Annotated[
     AfterValidator(_in_utc),
 ]
 StrictBool = Annotated[bool, BeforeValidator(_boolean_text)]
+
+
+def _text_filter(max_chars: int) -> Any:
+    """The published limits of a text filter, checked on the value as sent (before trimming)."""
+    return Field(max_length=max_chars, pattern=FILTER_TEXT)
+
+
+#: Trims a text filter after its limits are checked: white space around an id or a name is no
+#: part of it (a dispatch's department is read so too), and every text filter trims alike.
+_TRIMMED = AfterValidator(str.strip)
+#: The text filters of `GET /v1/warnings` and `GET /v1/audit`, trimmed: a unit's id, a
+#: department's or an actor's name, a warning id.
+EntityIdFilter = Annotated[str, _text_filter(ENTITY_ID_MAX_CHARS), _TRIMMED]
+NameFilter = Annotated[str, _text_filter(200), _TRIMMED]
+WarningIdFilter = Annotated[str, _text_filter(40), _TRIMMED]
 
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 _RESPONSE = ConfigDict(extra="ignore", allow_inf_nan=False)

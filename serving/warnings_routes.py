@@ -244,13 +244,11 @@ def list_warnings(
     task: schemas.TaskName | None = None,
     level: schemas.WarningLevel | None = None,
     status: schemas.WarningStatus | None = None,
-    department: str | None = Query(
+    department: schemas.NameFilter | None = Query(
         default=None,
-        max_length=200,
-        pattern=schemas.PLAIN_TEXT,
         description="Dispatched to this department: its code or its English or Chinese name.",
     ),
-    entity_id: str | None = Query(default=None, max_length=128, pattern=schemas.PLAIN_TEXT),
+    entity_id: schemas.EntityIdFilter | None = None,
     date_from: schemas.IsoDate | None = None,
     date_to: schemas.IsoDate | None = None,
     overdue: schemas.StrictBool | None = Query(
@@ -275,8 +273,8 @@ def list_warnings(
 ) -> Any:
     """Warnings the caller may see, newest first; `entity_id` is the caller's own id (matched
     by its hash). The look is audited with the filter used (the id only as its pseudonym).
-    A page number other than 1 beside a cursor, or a date range ending before it starts, is a
-    422."""
+    A text filter is trimmed, and one empty is a 422, like a page number other than 1 beside a
+    cursor or a date range ending before it starts."""
     if cursor is not None and page != 1:
         # page N of a walk answered a `next_cursor` that skipped the N-1 pages before it (page
         # 1, which a client may always send, is the walk's own page)
@@ -437,8 +435,9 @@ def _feedback_step(
     guard = _write_guard(warning, feedback.expected_version)
     department = feedback.department
     if department is not None:
-        # a code or either name: stored as the code, so the department's officers see it
-        department = department_code(department) or department
+        # a code or either name: stored as the code, so the department's officers see it; an
+        # outside body's name trimmed, as the list's `department` filter reads it
+        department = department_code(department) or department.strip()
     try:
         if feedback.status == "open":
             updated = service.store.send_back(
@@ -544,8 +543,8 @@ def _reveal_once(service: Any, actor: Actor, warning_id: str, body: schemas.Reve
 def read_audit(
     service: Service,
     request: Request,
-    warning_id: str | None = Query(default=None, max_length=40, pattern=schemas.PLAIN_TEXT),
-    actor: str | None = Query(default=None, max_length=200, pattern=schemas.PLAIN_TEXT),
+    warning_id: schemas.WarningIdFilter | None = None,
+    actor: schemas.NameFilter | None = None,
     since: schemas.IsoDateTime | None = None,
     after_id: int = Query(default=0, ge=0, le=2**62),
     limit: int = Query(default=500, ge=1, le=5000),
