@@ -73,7 +73,12 @@ def dashboard(console: Console, request: Request, visit: Visit, _form: FormData 
         tasks=rows,
         month=month.strftime("%Y-%m"),
         capacity=capacity_rows(
-            departments, volumes, visit.lang, visit.t("dash.unlisted"), in_view=in_view
+            departments,
+            volumes,
+            visit.lang,
+            visit.t("dash.unlisted"),
+            in_view=in_view,
+            own_unlisted=visit.t("dash.unlisted_own"),
         ),
         outside_view=_outside_view(in_view, departments),
         scope_text=scope_text(console, visit),
@@ -120,15 +125,19 @@ def capacity_rows(
     unlisted: str,
     *,
     in_view: Collection[str] | None = None,
+    own_unlisted: str | None = None,
 ) -> list[dict[str, Any]]:
     """Each department's volume (warnings it holds) against its capacity, for those with
     either; a department stored by either name counts as its code. Cases dispatched over the
-    API to a name no department has (kept as sent) add up in one last row, `unlisted`, so the
-    rows add up to the month's warnings.
+    API to a name no department has (an outside body's, kept as sent, scrubbed) add up in one
+    last row, `unlisted`, so the rows add up to the month's warnings.
 
     `in_view`: the departments whose month the viewer sees whole (`departments_in_view`;
-    None: all of them). The others are left out, and so is the `unlisted` row, rather than
-    showing the part the viewer sees as their figure.
+    None: all of them). The others are left out rather than showing the part the viewer sees
+    as their figure. `own_unlisted`: the last row's name in such a view. Its outside bodies'
+    cases are those of the tasks it owns, every one of them (the policy shows such a case only
+    to its task's owners and to the city's view), so they add up there too,
+    named as theirs, not as every outside body's month; None leaves that row out.
     """
     listed = {row["code"] for row in departments}
     by_code: dict[str, int] = {}
@@ -155,11 +164,12 @@ def capacity_rows(
                 "over": capacity is not None and volume > capacity,
             }
         )
-    if elsewhere and in_view is None:
+    name = unlisted if in_view is None else own_unlisted
+    if elsewhere and name is not None:
         rows.append(
             {
                 "code": "unlisted",
-                "name": unlisted,
+                "name": name,
                 "volume": elsewhere,
                 "capacity": None,
                 "over": False,
