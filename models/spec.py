@@ -370,6 +370,31 @@ class TaskSpec:
                     chosen.setdefault(action, f"reason:{feature.name}")
         return [(trigger, action) for action, trigger in chosen.items()]
 
+    def localised_actions(
+        self, actions: Sequence[Mapping[str, Any]], lang: Lang
+    ) -> list[tuple[str, str]]:
+        """Stored actions (a warning's `actions`, in the language they were scored in) as
+        (department, action) in `lang`, matched against every action of the spec: its
+        levels', drivers' and features'. One no longer in the spec is shown as stored."""
+        known = [
+            action
+            for group in (
+                *self.level_actions.values(),
+                *self.driver_actions.values(),
+                *self.feature_actions.values(),
+            )
+            for action in group
+        ]
+        rows = []
+        for item in actions:
+            text = str(item.get("action", ""))
+            match = next((a for a in known if text in (a.text_en, a.text_zh)), None)
+            if match is None:
+                rows.append((str(item.get("department", "")), text))
+            else:
+                rows.append((match.department(lang), match.text(lang)))
+        return rows
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view, logged with every training run."""
         data = dataclasses.asdict(self)

@@ -79,26 +79,6 @@ def _t(key: str, lang: Lang, **values: object) -> str:
     return _TEXT[key][lang].format(**values)
 
 
-def _localised_actions(
-    actions: Sequence[Mapping[str, Any]], model: RiskModel, lang: Lang
-) -> list[tuple[str, str]]:
-    """Stored actions as (department, action) in the page language, found in the spec."""
-    known = [
-        action
-        for group in (*model.spec.level_actions.values(), *model.spec.driver_actions.values())
-        for action in group
-    ]
-    rows = []
-    for item in actions:
-        text = str(item.get("action", ""))
-        match = next((a for a in known if text in (a.text_en, a.text_zh)), None)
-        if match is None:
-            rows.append((str(item.get("department", "")), text))
-        else:
-            rows.append((match.department(lang), match.text(lang)))
-    return rows
-
-
 def _waterfall(
     warning: Mapping[str, Any],
     rows: list[ReasonRow],
@@ -242,7 +222,7 @@ def render_warning_page(
         level_name=Messages(page_lang).word("level", level),
         reasons=[_reason_view(row, page_lang) for row in rows],
         chart=_waterfall(warning, rows, model, page_lang, model_version),
-        actions=_localised_actions(warning.get("actions") or [], model, page_lang),
+        actions=model.spec.localised_actions(warning.get("actions") or [], page_lang),
         history=_history_rows(
             warning.get("history") or [], page_lang, display_name or (lambda _name: None)
         ),

@@ -70,25 +70,8 @@ def top_reason(reasons: Sequence[Mapping[str, Any]] | None, task: str, lang: Lan
 def localised_actions(
     actions: Sequence[Mapping[str, Any]], spec: TaskSpec, lang: Lang
 ) -> list[tuple[str, str]]:
-    """Stored actions as (department, action) in `lang`, matched against the spec's actions."""
-    known = [
-        action
-        for group in (
-            *spec.level_actions.values(),
-            *spec.driver_actions.values(),
-            *spec.feature_actions.values(),
-        )
-        for action in group
-    ]
-    rows = []
-    for item in actions:
-        text = str(item.get("action", ""))
-        match = next((a for a in known if text in (a.text_en, a.text_zh)), None)
-        if match is None:
-            rows.append((str(item.get("department", "")), text))
-        else:
-            rows.append((match.department(lang), match.text(lang)))
-    return rows
+    """Stored actions as (department, action) in `lang` (`TaskSpec.localised_actions`)."""
+    return spec.localised_actions(actions, lang)
 
 
 def note_preview(note: str, limit: int) -> str:

@@ -215,3 +215,25 @@ def test_a_warning_scored_by_another_version_has_a_waterfall_title_naming_both(
     assert _waterfall(warning, rows, synthetic_model, lang, "3")["png"] == named
     title = other_version_title(lang, "2", "3")
     assert "2" in title and "3" in title and "%" not in title
+
+
+def test_a_features_own_action_reads_in_the_pages_language(
+    synthetic_model: RiskModel,
+    synthetic_test_slice: tuple[pd.DataFrame, pd.DataFrame],
+    tmp_path: Path,
+) -> None:
+    """An action a feature of its own triggers (not its level's or its driver's) was shown in
+    the language the warning was scored in: the page looked up level and driver actions only,
+    while the console's case page looked up all three."""
+    frame, _ = synthetic_test_slice
+    warning = _warning(synthetic_model, _high_risk_rows(synthetic_model, frame), tmp_path)
+    spec = synthetic_model.spec
+    shared = {
+        a for group in (*spec.level_actions.values(), *spec.driver_actions.values()) for a in group
+    }
+    own = next(a for group in spec.feature_actions.values() for a in group if a not in shared)
+    stored = {**warning, "actions": [{"department": own.department_en, "action": own.text_en}]}
+    zh = render_warning_page(stored, synthetic_model, "zh")
+    assert own.text_zh in zh and own.text_en not in zh
+    en = render_warning_page({**stored, "actions": [{"action": own.text_zh}]}, synthetic_model)
+    assert own.text_en in en and own.department_en in en
