@@ -119,7 +119,8 @@ def test_users_cli_walk_and_bad_input(isolated_env: Path) -> None:
     ]
     # --since takes a date or a time with its zone, as the API's `since` does
     code, out, _ = _run("audit", "--actor", cli_actor(), "--since", "2026-01-01T08:00:00+08:00")
-    assert code == 0 and len(out.splitlines()) == 4
+    assert code == 0 and len(out.splitlines()) == 5  # the four, and the read above
+    assert out.splitlines()[-1].split("\t")[2] == "audit_read"
     later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     code, out, err = _run("audit", "--actor", cli_actor(), "--since", later)
     assert (code, out, err.strip()) == (0, "", "no audit rows")

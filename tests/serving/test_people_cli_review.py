@@ -77,7 +77,7 @@ def test_audit_keeps_one_row_a_line_whatever_name_was_typed(isolated_env: Path) 
     code, out, err = _run("audit", "--actor", f"user:{forged}")
     assert code == 0, err
     lines = out.splitlines()
-    assert len(lines) == 1 and len(lines[0].split("\t")) == 5, out
+    assert len(lines) == 1 and len(lines[0].split("\t")) == 6, out
     assert "user:evil2\\n2026-12-05T09:00:00+08:00\\tuser:wang" in lines[0]
     code, out, err = _run("audit", "--actor", "user:wang")
     assert (code, out, err.strip()) == (0, "", "no audit rows"), out

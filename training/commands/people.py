@@ -11,6 +11,7 @@ would keep them. Every change is an audit row by the person who ran the command 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -84,17 +85,37 @@ def open_existing_store() -> WarningStore:
 
 
 def read_password(from_stdin: bool) -> str:
-    """A new password: stdin's first line, or a hidden prompt asked twice."""
+    """A new password: stdin's first line, or a hidden prompt asked twice on the terminal.
+
+    Without a terminal (a scheduler, a pipe, `< /dev/null` with no controlling terminal) the
+    prompt is refused before it is asked: `getpass` would warn that the password may be
+    echoed, read an empty line and end in an `Abort`."""
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
             raise UserError("--password-stdin: no password on stdin")
         return password
+    if not _has_terminal():
+        raise UserError("no terminal to ask the password on: use --password-stdin")
     first = typer.prompt("password", hide_input=True)
     second = typer.prompt("repeat password", hide_input=True)
     if first != second:
         raise UserError("the two passwords differ")
     return str(first)
+
+
+def _has_terminal() -> bool:
+    """Whether a hidden prompt can be asked: where `getpass` asks it, stdin when it is a
+    terminal, else the process's controlling terminal (`/dev/tty`, so a redirected stdin is
+    no obstacle when a person sits at a terminal)."""
+    if sys.stdin.isatty():
+        return True
+    try:
+        terminal = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return False
+    os.close(terminal)
+    return True
 
 
 def parse_day(text: str | None, option: str) -> datetime | None:
@@ -145,15 +166,19 @@ def city_time(moment: str | datetime) -> str:
 
 
 def audit_line(row: dict[str, Any]) -> str:
-    """One audit row as one line: when (`city_time`), who, what, on which task, and its
-    details. The actor is written escaped (`one_line`): a row kept from before the store
-    escaped a name typed at a failed sign-in may hold a tab or a line break, which would
-    forge a row of its own here."""
+    """One audit row as one line: when (`city_time`), who, what, on which task, its details,
+    and the model version (`-` for a row without one). The version comes last, so that the
+    columns before it keep the places scripts split them from. The actor is written escaped
+    (`one_line`): a row kept from before the store escaped a name typed at a failed sign-in
+    may hold a tab or a line break, which would forge a row of its own here."""
     from serving.store.free_text import one_line
 
     detail = json.dumps(row["detail"], ensure_ascii=False, sort_keys=True)
     actor = one_line(str(row["actor"]))
-    return f"{city_time(row['at'])}\t{actor}\t{row['action']}\t{row['task'] or '-'}\t{detail}"
+    version = one_line(str(row["model_version"])) if row["model_version"] else "-"
+    return "\t".join(
+        (city_time(row["at"]), actor, row["action"], row["task"] or "-", detail, version)
+    )
 
 
 def store_purge(
@@ -388,7 +413,9 @@ def register(app: typer.Typer) -> None:
         """Print the audit log's story in order: for one warning, or one actor's.
 
         One row a line, tab-separated: the time (the city's, UTC+8), the actor, the action, the
-        task and the details as JSON.
+        task, the details as JSON and the model version (`-` when the row has none). The read
+        is audited itself, as the API's is: an `audit_read` row by the person running it, with
+        the filter asked and the number of rows printed.
         """
         with user_errors():
             if (warning is None) == (actor is None):
@@ -400,9 +427,20 @@ def register(app: typer.Typer) -> None:
                 if actor is not None and ":" not in actor:
                     _check_one_actor(store, actor)
                 rows = store.audit_rows(warning_id=warning, actor=actor, since=moment)
-            if not rows and warning is not None and moment is None:
-                # a warning's story starts with its raising: no rows at all, no such warning
-                raise UserError(f"no audit rows mention {warning}: no warning has that id")
+                # a warning's story starts with its raising: only reads of the log asking
+                # for the id (or none at all), no such warning
+                told = any(row["action"] != "audit_read" for row in rows)
+                if warning is not None and moment is None and not told:
+                    raise UserError(f"no audit rows mention {warning}: no warning has that id")
+                asked = {
+                    "warning_id": warning,
+                    "of_actor": actor,
+                    "since": None if moment is None else moment.isoformat(),
+                }
+                detail: dict[str, Any] = {k: v for k, v in asked.items() if v is not None}
+                store.audit(
+                    actor=cli_actor(), action="audit_read", detail={**detail, "rows": len(rows)}
+                )
         if not rows:
             typer.echo("no audit rows", err=True)  # stderr: the output holds rows only
             return
