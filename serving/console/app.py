@@ -313,6 +313,7 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         Route("/sign-out", page(sign_in_pages.sign_out, post=True), methods=["POST"]),
         Route("/lang", page(sign_in_pages.switch_lang, post=True), methods=["POST"]),
         Route("/queue", page(pages.queue)),
+        Route("/cases", page(pages.open_named_case)),
         Route("/cases/{warning_id}", page(pages.case)),
         Route("/cases/{warning_id}/waterfall.png", page(pages.waterfall)),
         Route("/cases/{warning_id}/act", page(case_actions.act, post=True), methods=["POST"]),

@@ -8,6 +8,7 @@ in a worker thread because the store is synchronous.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -22,11 +23,13 @@ from models.spec import get_spec
 from serving.console import case as case_view
 from serving.console.app import (
     DONE_COOKIE,
+    PREFIX,
     UNSAVED_COOKIE,
     Console,
     Visit,
     clear_cookie,
     error_page,
+    redirect,
     secured,
 )
 from serving.console.forms import FIELD_LIMITS
@@ -311,15 +314,20 @@ def load_case(
     moved: bool = False,
     typed: str = "",
     step: str | None = None,
+    attempted: str | None = None,
+    warning_id: str | None = None,
 ) -> dict[str, Any] | Response:
-    """The warning, if it exists and the policy lets this person `action` it.
+    """The warning (the address's, or `warning_id`), if it exists and the policy lets this
+    person `action` it.
 
     A form drawn at `drawn_version`, refused because the case changed since (re-routed or sent
     back away from this person; `moved`: it is known to have changed), says so before the rule,
-    and gives back the text the form carried (`typed`). A refusal's audit row names the
-    `step` the form asked for, if any.
+    and gives back the text the form carried (`typed`). A refusal's audit row names what was
+    `attempted` (the look a permitted request records, where it is not the policy's `action`:
+    the chart's `warning_chart`) and the `step` the form asked for, if any.
     """
-    warning_id = request.path_params["warning_id"]
+    if warning_id is None:
+        warning_id = request.path_params["warning_id"]
     if not WARNING_ID.fullmatch(warning_id):
         return error_page(console, request, visit, 404, visit.t("error.no_case"))
     try:
@@ -330,7 +338,7 @@ def load_case(
     if not decision:
         console.store.refused(
             actor=visit.actor.audit_name,
-            action=action,
+            action=attempted or action,
             rule=decision.rule,
             warning=warning,
             step=step,
@@ -346,23 +354,77 @@ def load_case(
 
 
 def case(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
-    """The case page: summary, forms for the allowed transitions, reasons, waterfall, timeline."""
+    """The case page: summary, forms for the allowed transitions, reasons, waterfall, timeline.
+
+    A case named otherwise than by its id as stored (its short id, another letter case) is
+    found and, when this person may see it, sent to its own address (`_named_case`).
+    """
+    named = request.path_params["warning_id"]
+    if not WARNING_ID.fullmatch(named):
+        return _named_case(console, request, visit, named, request.url.query)
     warning = load_case(console, request, visit, "warning_page")
     if isinstance(warning, Response):
         return warning
     ticket = request.query_params.get("shown")
-    if ticket is None:
-        given_back = _unsaved_given_back(console, request, visit, warning)
-        if given_back is not None:
-            return given_back
-        response = render_case(console, request, visit, warning, flash=_done(request, visit))
-        return _done_said(console, request, response)
-    shown = console.shown.take(ticket, visit.session.key, warning["id"])
-    if shown is None:  # reloaded, or opened later: the identity was for one page only
-        gone = {"kind": "note", "text": visit.t("reveal.gone")}
-        return render_case(console, request, visit, warning, flash=gone)
-    revealed = {"identity": shown.identity, "purpose": shown.purpose}
-    return render_case(console, request, visit, warning, revealed=revealed)
+    if ticket is not None:
+        shown = console.shown.take(ticket, visit.session.key, warning["id"])
+        if shown is not None:
+            revealed = {"identity": shown.identity, "purpose": shown.purpose}
+            return render_case(console, request, visit, warning, revealed=revealed)
+        if console.shown.spent(ticket, visit.session.key, warning["id"]):
+            # this person's reveal, reloaded or opened later: the identity was for one page
+            gone = {"kind": "note", "text": visit.t("reveal.gone")}
+            return render_case(console, request, visit, warning, flash=gone)
+        # anyone else's link (or one this process never held): it carries nothing for them,
+        # and they never saw an identity to be told it is gone
+    given_back = _unsaved_given_back(console, request, visit, warning)
+    if given_back is not None:
+        return given_back
+    response = render_case(console, request, visit, warning, flash=_done(request, visit))
+    return _done_said(console, request, response)
+
+
+# a case as a person may name it: the id or its start, `W-` optional, letters in either case
+_NAMED_CASE = re.compile(r"(?:w-)?(?P<digits>[0-9a-f]{1,32})")
+# the fewest digits that name a case: those of the short id the console shows (`case.short_id`)
+_SHORT_ID_DIGITS = 8
+
+
+def open_named_case(
+    console: Console, request: Request, visit: Visit, _form: FormData | None
+) -> Response:
+    """The queue's box opening a case by its id (`?id=`, as `_named_case` reads it); an
+    empty box, the queue."""
+    given = request.query_params.get("id", "").strip()
+    if not given:
+        return redirect(f"{PREFIX}/queue")
+    return _named_case(console, request, visit, given)
+
+
+def _named_case(
+    console: Console, request: Request, visit: Visit, given: str, query: str = ""
+) -> Response:
+    """The case `given` names by the start of its id or in other letters (`W-df0010e5`, told
+    by phone; `W-DF0010E5...`): a redirect to its page (with `query`) when it names exactly one
+    warning and this person may see it. One they may not see is refused exactly as by its full
+    id (the same page and audit row: the short form finds out nothing the full id does not); a
+    start shared by several warnings says so, and one shorter than the short id asks for more."""
+    named = _NAMED_CASE.fullmatch(given.strip().lower())
+    if named is None:
+        return error_page(console, request, visit, 404, visit.t("error.no_case"))
+    if len(named["digits"]) < _SHORT_ID_DIGITS:
+        message = visit.t("error.case_id_short", n=_SHORT_ID_DIGITS)
+        return error_page(console, request, visit, 400, message)
+    found = console.store.warning_ids_starting(f"W-{named['digits']}", limit=2)
+    if not found:
+        return error_page(console, request, visit, 404, visit.t("error.no_case"))
+    if len(found) > 1:
+        message = visit.t("error.several_cases", prefix=f"W-{named['digits']}")
+        return error_page(console, request, visit, 400, message)
+    warning = load_case(console, request, visit, "warning_page", warning_id=found[0])
+    if isinstance(warning, Response):
+        return warning
+    return redirect(f"{PREFIX}/cases/{warning['id']}{'?' if query else ''}{query}")
 
 
 def _unsaved_given_back(
@@ -529,7 +591,7 @@ def task_departments(console: Console, task: str) -> list[str]:
 
 def waterfall(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
     """The case's waterfall chart as a PNG (a separate request keeps the page light)."""
-    warning = load_case(console, request, visit, "warning_page")
+    warning = load_case(console, request, visit, "warning_page", attempted="warning_chart")
     if isinstance(warning, Response):
         return warning
     served = console.served_model(warning["task"], str(warning.get("model_version", "")))

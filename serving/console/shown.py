@@ -4,7 +4,9 @@ a time-out left unsaved.
 A reveal is a form's POST; answering it with the identity would make the browser's Back and
 Reload send the reveal again (a second look counted against the hourly limit, and the
 browser's "confirm resubmission" prompt). The console answers with a redirect to the case page
-instead, and that page takes the identity from here, once: a reload shows the case without it.
+instead, and that page takes the identity from here, once: a reload shows the case without it,
+saying so to its owner only (`HeldOnce.spent`): anyone else opening that address (a link passed
+on) saw no identity, and is shown the case as it is.
 
 A step sent after the session timed out is not made; the person signs in again and returns to
 the case, whose form then gets back what they had typed (`UnsavedStep`), once, and only for
@@ -26,6 +28,10 @@ from typing import Generic, TypeVar
 TTL_S = 60.0
 UNSAVED_TTL_S = 1800.0
 MAX_HELD = 256
+# how long, and how many, tickets taken or dropped are remembered with their owner and case
+# (no value: a reload's page tells its owner that what it showed is gone)
+SPENT_TTL_S = 12 * 3600.0
+MAX_SPENT = 4096
 
 Held = TypeVar("Held")
 
@@ -67,6 +73,7 @@ class HeldOnce(Generic[Held]):
     def __init__(self, ttl_s: float = TTL_S) -> None:
         self.ttl_s = ttl_s
         self._held: dict[str, _Entry[Held]] = {}
+        self._spent: dict[str, _Entry[None]] = {}
         self._lock = threading.Lock()
 
     def hold(self, owner: str, warning_id: str, value: Held) -> str:
@@ -76,7 +83,7 @@ class HeldOnce(Generic[Held]):
         with self._lock:
             self._drop_expired(now)
             while len(self._held) >= MAX_HELD:  # the oldest first (dicts keep insertion order)
-                self._held.pop(next(iter(self._held)))
+                self._spend(next(iter(self._held)), now)
             self._held[ticket] = _Entry(owner, warning_id, value, now + self.ttl_s)
         return ticket
 
@@ -90,9 +97,27 @@ class HeldOnce(Generic[Held]):
             held = self._held.get(ticket)
             if held is None or (held.owner, held.warning_id) != (owner, warning_id):
                 return None
-            del self._held[ticket]
+            self._spend(ticket, now)
         return held.value
+
+    def spent(self, ticket: str, owner: str, warning_id: str) -> bool:
+        """Whether `ticket` was held for this owner and case and is gone (taken, or dropped
+        untaken): False for a ticket of another owner or case, or one never held here."""
+        with self._lock:
+            self._drop_expired(time.monotonic())
+            gone = self._spent.get(ticket)
+        return gone is not None and (gone.owner, gone.warning_id) == (owner, warning_id)
+
+    def _spend(self, ticket: str, now: float) -> None:
+        """Drop a held value, remembering whose ticket it was (the oldest forgotten first)."""
+        held = self._held.pop(ticket)
+        while len(self._spent) >= MAX_SPENT:
+            self._spent.pop(next(iter(self._spent)))
+        self._spent[ticket] = _Entry(held.owner, held.warning_id, None, now + SPENT_TTL_S)
 
     def _drop_expired(self, now: float) -> None:
         for ticket in [t for t, held in self._held.items() if held.until <= now]:
-            del self._held[ticket]
+            self._spend(ticket, now)
+        # remembered in the order they went, each for as long: the oldest expire first
+        while self._spent and next(iter(self._spent.values())).until <= now:
+            self._spent.pop(next(iter(self._spent)))

@@ -59,6 +59,24 @@ class StoreReads:
             ]
             return item
 
+    def warning_ids_starting(self, prefix: str, limit: int = 2) -> list[str]:
+        """The ids of the warnings whose id begins with `prefix` (`W-` and lower-case hex
+        digits), in order, at most `limit`: a case named by the short id a screen shows."""
+        # a range over the primary key (its index) and, for any collation, the prefix itself
+        # (hex digits sort below "g" everywhere, so every id beginning with it lies below)
+        query = (
+            select(RiskWarning.id)
+            .where(
+                RiskWarning.id >= prefix,
+                RiskWarning.id < f"{prefix}g",
+                RiskWarning.id.startswith(prefix, autoescape=True),
+            )
+            .order_by(RiskWarning.id)
+            .limit(limit)
+        )
+        with self._reads.begin() as session:
+            return list(session.scalars(query))
+
     def list_warnings(
         self,
         *,
