@@ -118,6 +118,80 @@ def check_dataset_path(path: Path) -> None:
         )
 
 
+def _raw_folder_holding(path: Path) -> Path | None:
+    """The nearest folder above `path` laid out as raw data (a `<task>/<table>.parquet` or
+    `.csv` that `load_raw_tables` would read), or None."""
+    for folder in Path(path).resolve().parents:
+        for slug, tables in TABLE_SPECS.items():
+            held = folder / slug
+            if held.is_dir() and any(_table_path(held, table) for table in tables):
+                return folder
+    return None
+
+
+def _local_path(uri: str) -> Path | None:
+    """The file or folder a store URI keeps its data in on this machine (a SQLite database,
+    a `file:` URI or a plain path); None for a server's URI, an in-memory or malformed one."""
+    from urllib.parse import urlparse
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if "://" not in uri:
+        return Path(uri) if uri else None
+    if uri.startswith("file:"):
+        return Path(urlparse(uri).path)
+    if not uri.startswith("sqlite"):
+        return None
+    try:
+        database = make_url(uri).database
+    except (ArgumentError, ValueError):
+        return None  # the command that opens it says what is wrong
+    return None if database in (None, "", ":memory:") else Path(str(database))
+
+
+def _riskloop_state() -> dict[str, Path]:
+    """What riskloop keeps and cannot rebuild from raw data, by what a message calls it."""
+    from models.secret_keys import secrets_path
+    from models.settings import get_settings
+
+    settings = get_settings()
+    places = {
+        "the warnings store": _local_path(settings.store_url),
+        "the MLflow registry": _local_path(settings.mlflow_uri),
+        "the MLflow artifacts folder": _local_path(settings.resolved_artifact_location),
+        "the Optuna studies database": _local_path(settings.resolved_optuna_storage),
+        "the API keys file": settings.keys_file,
+        "the secrets file": secrets_path(settings),
+        "the webhook secrets file": settings.webhook_secrets_file,
+    }
+    return {name: place.resolve() for name, place in places.items() if place is not None}
+
+
+def refuse_writing_over_sources(path: Path, said: str, raw: Path | None = None) -> None:
+    """Refuse, before any work, an output `path` (named `said` in the message) that would
+    write over what riskloop reads and cannot rebuild: a department's raw tables (anything in
+    the `raw` folder the command reads, or in any folder laid out as raw data), the warnings
+    store, the MLflow registry and its artifacts, the Optuna studies, keys and secrets.
+    Datasets, scores, reports and materialized features are rebuilt by a command: not here."""
+    target = Path(path).resolve()
+    if raw is not None and target.is_relative_to(raw.resolve()):
+        raise UserError(
+            f"{said} is inside the --raw folder {raw}: the raw tables are never written over; "
+            "give a path outside it"
+        )
+    folder = _raw_folder_holding(target)
+    if folder is not None:
+        raise UserError(
+            f"{said} is inside the raw data folder {folder}: a department's tables are never "
+            "written over; give a path outside it"
+        )
+    for name, place in _riskloop_state().items():
+        if target.is_relative_to(place):
+            where = "is" if target == place else "is inside"
+            raise UserError(f"{said} {where} {name} ({place}); give another path")
+
+
 def write_dataset(frame: pd.DataFrame, sidecar: dict, out: Path | str) -> Path:
     """Write the dataset Parquet and its JSON sidecar, each atomically; returns the Parquet path."""
     path = Path(out)

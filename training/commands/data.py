@@ -72,19 +72,22 @@ def build_dataset_command(
 
     Every feature at as-of date t uses only rows with available_at <= t. The labelled dataset holds every unit whose label window is complete (3 months / 30 days / 90 days after as_of).
 
-    On bad input (missing table or column, wrong dtype, duplicate key, available_at before event_time, unparseable date) it prints one error line, exits 2 and writes nothing.
+    On bad input (missing table or column, wrong dtype, duplicate key, available_at before event_time, unparseable date) it prints one error line, exits 2 and writes nothing. So it does for an --out (or its sidecar) inside the --raw folder or any raw data folder, or that is riskloop's warnings store, MLflow registry, keys or secrets.
     """
     with user_errors():
         when = _parse_date(as_of) if as_of is not None else None
         if when is not None and not unlabelled:
             raise UserError("--as-of applies to the scoring set: add --unlabelled")
-        from training.raw_io import check_dataset_path
-
-        check_dataset_path(out)
         if scheduler is not None and engine != Engine.dask:
             raise UserError("--scheduler applies to --engine dask")
         if with_feedback and unlabelled:
             raise UserError("--with-feedback adds labels: it does not apply to --unlabelled")
+        from training.raw_io import check_dataset_path, refuse_writing_over_sources, sidecar_path
+
+        refuse_writing_over_sources(out, f"--out {out}", raw)
+        beside = sidecar_path(out)
+        refuse_writing_over_sources(beside, f"--out {out}'s JSON sidecar {beside}", raw)
+        check_dataset_path(out)
         if engine == Engine.dask:
             frame, sidecar = _build_dask(task.value, raw, unlabelled, when, scheduler)
         else:

@@ -17,6 +17,8 @@ from training.commands.modelling import TaskOption, task_spec
 from training.errors import UserError, check_output_file, user_errors
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
 
 #: The most reasons a row can carry: the API's `top_k` bounds (1 to `serving.schemas.MAX_TOP_K`).
@@ -92,6 +94,22 @@ def _check_as_of(input_path: Path, frame: pd.DataFrame) -> None:
         raise UserError(f"{input_path}: {breach.describe(len(frame))}; nothing scored or written")
 
 
+def _with_absent_features(
+    input_path: Path, frame: pd.DataFrame, names: Sequence[str]
+) -> pd.DataFrame:
+    """`frame` with each feature column it lacks added as missing values, as the API takes a
+    record that leaves a feature out; the columns are named on stderr, once."""
+    absent = [name for name in names if name not in frame.columns]
+    if not absent:
+        return frame
+    typer.echo(
+        f"note: {input_path} lacks {len(absent)} feature column(s) the model takes: "
+        f"{', '.join(absent)}; scored as missing on every row",
+        err=True,
+    )
+    return frame.assign(**dict.fromkeys(absent, float("nan")))
+
+
 def _refuse_duplicate_columns(input_path: Path) -> None:
     """Refuse a Parquet file naming a column twice, in one line naming it: pandas cannot tell
     which to read and pyarrow's refusal dumps the whole schema. A file that is not Parquet is
@@ -157,24 +175,27 @@ def score(
     rule and the offending rows (by position, counted from 0), and nothing is written. So is
     a row whose as_of (the date its features describe, copied to the output) is missing or not
     a date (a date column, or text YYYY-MM-DD), an input without as_of, one naming a column
-    twice, and an --output that is the --input file. Missing feature values are scored as
-    missing; columns the catalog does not know are ignored.
+    twice, an --output that is the --input file, and an --output in a raw data folder or on
+    riskloop's own stores, keys or secrets. Missing feature values are scored as missing, and
+    so is a feature column the input lacks, as the API scores a record without it (a note on
+    stderr names such columns); columns the catalog does not know are ignored.
 
     Every output row also names the model that scored it: model_name, model_version (the
     registered version) and model_alias (the alias it was loaded by). An empty input writes
     an empty file with the same columns.
 
-    Each run is one `score_offline` row in the warnings store's audit log (actor system:cli:
-    the model, the number of rows, the levels and the output file's name, never an id), as
-    every score request of the API is one: when the store cannot record it, nothing is
-    written.
+    Each run is one `score_offline` row in the warnings store's audit log (actor cli:NAME,
+    NAME being RISKLOOP_ACTOR or else the login; the row holds the model, the number of rows,
+    the levels and the output file's name, never an id), as every score request of the API is
+    one: when the store cannot record it, nothing is written.
     """
     from rich.progress import Progress
 
     from models.registry import RegistryError, load_registered
-    from models.risk_model import FeatureMismatchError, ModelLoadError, feature_columns
+    from models.risk_model import ModelLoadError
     from models.scorer import score_frame
     from training import tracking
+    from training.raw_io import refuse_writing_over_sources
 
     with user_errors(), tracking.registry_errors():
         spec = task_spec(task)
@@ -183,6 +204,7 @@ def score(
         if output.suffix not in (".parquet", ".csv"):
             raise UserError(f"output {output} must end in .parquet or .csv")
         _refuse_overwriting_input(input_path, output)
+        refuse_writing_over_sources(output, f"--output {output}")
         check_output_file(output, "output", "a .parquet or .csv file path")
         frame = _read_scoring_input(spec.task, input_path)
         tracking.check_registry()
@@ -196,10 +218,7 @@ def score(
             "model_alias": alias,
         }
         _check_as_of(input_path, frame)
-        try:  # the model's own column check, also for an input without rows
-            feature_columns(model.spec, frame.iloc[:0])
-        except FeatureMismatchError as exc:
-            raise UserError(str(exc)) from None
+        frame = _with_absent_features(input_path, frame, model.spec.feature_names)
         rows: list[dict[str, object]] = []
         with Progress(transient=True) as progress:
             bar = progress.add_task(f"scoring {spec.task}", total=len(frame))
