@@ -17,6 +17,7 @@ as-of date, deadline and a link to the case; never a raw identifier.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -417,17 +418,71 @@ class Outbox:
 
 
 def shown_url(url: str) -> str:
-    """A webhook URL as commands print it: the query's values and any userinfo masked (`***`),
+    """A webhook URL as commands print it: any userinfo and the query's values masked (`***`),
     as a token may sit there; scheme, host, port, path and the query's names stay, to tell
-    endpoints apart."""
-    parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    netloc = f"***@{host}" if "@" in parts.netloc else host
-    query = "&".join(
+    endpoints apart.
+
+    Only a URL that reads one way (`scheme://[userinfo@]host[:port]`, a port of digits, no `@`
+    but in the userinfo and the query's values) is shown part by part. Any other shape (no
+    scheme or no `//`, `https:/x`, a backslash or space in the host, a password holding `/`,
+    `?` or `#`, several `@`) does not say where its userinfo ends: everything up to its last
+    `@` is masked, and so is every value after it.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _shown_unclear(url)
+    _, at, host = parts.netloc.rpartition("@")
+    names = [item.partition("=")[0] for item in parts.query.split("&")]
+    if not host or not _plain_host(host) or "@" in parts.path + parts.fragment + "".join(names):
+        return _shown_unclear(url)
+    netloc = f"***@{host}" if at else host
+    return urlunsplit((parts.scheme, netloc, parts.path, _masked_query(parts.query), ""))
+
+
+_SHOWN_SCHEME = re.compile(r"\s*https?(?::[/\\]*|[/\\]+)", re.IGNORECASE)
+
+
+def _plain_host(host: str) -> bool:
+    """A host and optional port as an authority holds them: no space or backslash, and a port
+    of digits (`https://user:pa/ss@host` splits at the `/` into host `user`, port `pa`)."""
+    if any(char.isspace() or char == "\\" for char in host):
+        return False
+    if host.startswith("["):  # an IPv6 literal: a port follows the bracket
+        after = host.partition("]")[2]
+        return after == "" or (after.startswith(":") and _digits(after[1:]))
+    return _digits(host.partition(":")[2])
+
+
+def _digits(text: str) -> bool:
+    return text == "" or (text.isascii() and text.isdigit())
+
+
+def _masked_query(query: str) -> str:
+    """A query with each value masked; the names stay."""
+    return "&".join(
         f"{name}=***" if equals else name
-        for name, equals, _ in (item.partition("=") for item in parts.query.split("&") if item)
+        for name, equals, _ in (item.partition("=") for item in query.split("&") if item)
     )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def _shown_unclear(url: str) -> str:
+    """A URL of no clear shape: an http(s) scheme as typed, then everything up to the last `@`
+    masked, then the rest without its fragment and with every query value masked (a `?` before
+    that `@` means the rest is still the query)."""
+    found = _SHOWN_SCHEME.match(url)
+    scheme = found.group().lstrip() if found else ""
+    before, at, rest = url[found.end() if found else 0 :].rpartition("@")
+    rest = rest.partition("#")[0]
+    path, question, query = ("", "", rest) if "?" in before else rest.partition("?")
+    shown_query = _masked_query(query)
+    return (
+        scheme
+        + ("***@" if at else "")
+        + path
+        + ("?" if question and shown_query else "")
+        + shown_query
+    )
 
 
 def _endpoint(url: str) -> str:

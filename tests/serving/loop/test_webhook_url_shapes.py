@@ -1,0 +1,109 @@
+"""A webhook URL's userinfo and query values never reach a command's output, whatever the URL's
+shape: a URL with no scheme put its userinfo in the path, where it was printed whole
+(`error: 'https//user:S3cr3tPW@lab.example.gov/hook?token=***' is not an http(s) URL`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from models.settings import get_settings
+from serving.store.outbox import shown_url
+from training.cli import app
+
+PASSWORD = "S3cr3tPW"
+TOKEN = "TOPSECRET"
+HOST = "lab.example.gov"
+
+
+@pytest.fixture()
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("RISKLOOP_STORE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("RISKLOOP_KEYS_FILE", str(tmp_path / "keys.json"))
+    monkeypatch.setenv("RISKLOOP_WEBHOOK_SECRETS_FILE", str(tmp_path / "secrets.json"))
+    monkeypatch.setenv("RISKLOOP_PUBLIC_URL", "https://riskloop.example.gov")
+    get_settings.cache_clear()
+    assert _run(["store", "upgrade"]).exit_code == 0
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def _run(args: list[str]) -> Result:
+    return CliRunner().invoke(app, args)
+
+
+def _set_webhook(folder: Path, url: str) -> Result:
+    secret_file = folder / "labour.secret"
+    return _run(
+        ["departments", "set-webhook", "labour_inspection", url, "--secret-file", str(secret_file)]
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"https//user:{PASSWORD}@{HOST}/hook?token={TOKEN}",  # the tester's: no `:` after https
+        f"https:/user:{PASSWORD}@{HOST}/hook?token={TOKEN}",
+        f"https:\\\\user:{PASSWORD}@{HOST}/hook?token={TOKEN}",
+        f"user:{PASSWORD}@{HOST}/hook?token={TOKEN}",
+        f" https//us er:{PASSWORD}@x@{HOST}/hook?token={TOKEN}#part",
+        f"HTTPS//user:{PASSWORD}@{HOST}\\hook?a=1&token={TOKEN}",
+    ],
+)
+def test_a_refused_url_of_any_shape_is_shown_without_its_userinfo(cli_env: Path, url: str) -> None:
+    result = _set_webhook(cli_env, url)
+
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert "is not an http(s) URL with a host" in line, line
+    assert PASSWORD not in line and TOKEN not in line and "user" not in line, line
+    assert f"***@{HOST}" in line, line  # where it was meant to go still shows
+
+
+def test_a_set_url_is_shown_without_its_userinfo_in_every_command(cli_env: Path) -> None:
+    url = f"https://user:{PASSWORD}@x@{HOST}:8443/hook?token={TOKEN}#{PASSWORD}"
+
+    result = _set_webhook(cli_env, url)
+
+    assert result.exit_code == 0, result.output
+    shown = f"https://***@{HOST}:8443/hook?token=***"
+    assert f"webhook {shown};" in result.stdout
+    listed = _run(["departments", "webhooks"])
+    assert f"labour_inspection\t{shown}\n" in listed.stdout
+    for said in (result.output, listed.output):
+        assert PASSWORD not in said and TOKEN not in said
+
+
+def test_an_at_sign_in_a_query_value_keeps_the_host() -> None:
+    """An e-mail address in a query value is masked with the value; the host stays shown."""
+    url = f"https://{HOST}/hook?notify=ops@city.gov&token={TOKEN}"
+    assert shown_url(url) == f"https://{HOST}/hook?notify=***&token=***"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # a password holding `/`, `?` or `#`: a parser reads `user` as the host and the rest of
+        # the password as path, query or fragment, so the URL has no clear userinfo
+        f"https://user:{PASSWORD}/x@{HOST}/hook?token={TOKEN}",
+        f"https://user:1234/{PASSWORD}@{HOST}/hook?token={TOKEN}",
+        f"https://user:{PASSWORD}?x@{HOST}/hook",
+        f"https://user:{PASSWORD}?x=y@{HOST}/hook",
+        f"https://user:{PASSWORD}#x@{HOST}/hook?token={TOKEN}",
+        f"https//user:{PASSWORD}?x=y@{HOST}/hook?token={TOKEN}",
+        f"http://user:{PASSWORD}@[{HOST}/hook?token={TOKEN}",  # not a URL to urlsplit at all
+        f"https://{HOST}/hook@user:{PASSWORD}@x/y?token={TOKEN}",
+    ],
+)
+def test_a_url_of_no_clear_shape_is_masked_up_to_its_last_at_sign(url: str) -> None:
+    shown = shown_url(url)
+    assert PASSWORD not in shown and TOKEN not in shown and "user" not in shown, shown
+    assert "***@" in shown, shown
+
+
+def test_a_query_that_began_before_the_last_at_sign_keeps_its_values_masked() -> None:
+    shown = shown_url(f"https//{HOST}/hook?a=b@c&token={TOKEN}")
+    assert shown == "https//***@c&token=***"
