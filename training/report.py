@@ -284,7 +284,11 @@ def _model_card(
     capacities: dict[str, float] = {c.level: c.share for c in spec.capacities}
     return {
         "card": [(t(key), value) for key, value in card],
-        "parameters": sorted(lightgbm.items()),
+        # a switch reads yes/no in the edition's language; names and codes stay as they are
+        "parameters": [
+            (name, t("card.yes" if value else "card.no") if isinstance(value, bool) else value)
+            for name, value in sorted(lightgbm.items())
+        ],
         "thresholds": [
             [
                 t.level(level),
