@@ -87,6 +87,16 @@ class PromotionDecision:
     #: older slice than the champion's own test slice)
     notes: tuple[str, ...] = ()
 
+    @property
+    def outcome(self) -> str:
+        """The decision as MLflow and the audit log record it: `promoted`, `unchanged` (the
+        challenger already was the champion: nothing to decide) or `refused` (champion kept)."""
+        if self.promoted:
+            return "promoted"
+        if self.champion_before == self.challenger_version:
+            return "unchanged"
+        return "refused"
+
 
 def _newest_data(spec: TaskSpec, tags: dict[str, str]) -> TrainingData:
     """The challenger's own training data (its test slice is the newest one it knows), with the
@@ -213,7 +223,7 @@ def _log_promotion_run(
             {
                 "riskloop.kind": "promotion",
                 "riskloop.task": spec.task,
-                "riskloop.decision": "promoted" if decision.promoted else "refused",
+                "riskloop.decision": decision.outcome,
                 "riskloop.forced": str(decision.forced).lower(),
                 "riskloop.force_requested": str(force).lower(),
                 "riskloop.reason": decision.reason,
@@ -336,7 +346,7 @@ def _audit_promotion(decision: PromotionDecision) -> None:
                 if decision.champion_after is None
                 else str(decision.champion_after),
                 detail={
-                    "decision": "promoted" if decision.promoted else "refused",
+                    "decision": decision.outcome,
                     "forced": decision.forced,
                     "reason": decision.reason,
                     "challenger_version": decision.challenger_version,
