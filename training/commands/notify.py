@@ -463,8 +463,14 @@ def _check_url(url: str, *, production: bool) -> None:
 
     try:
         parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port that is not a number
     except ValueError:
-        raise UserError(f"{url!r} is not a URL") from None
+        # shown masked: a password holding '/', '#' or '[' made the parser read it as the
+        # host and port, and the message echoed it
+        raise UserError(
+            f"{shown_url(url)!r} is not a URL with a host and a numeric port (a password "
+            "holding / # ? @ [ must be percent-encoded)"
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UserError(f"{shown_url(url)!r} is not an http(s) URL with a host")
     if production and parts.scheme != "https":

@@ -107,3 +107,26 @@ def test_a_url_of_no_clear_shape_is_masked_up_to_its_last_at_sign(url: str) -> N
 def test_a_query_that_began_before_the_last_at_sign_keeps_its_values_masked() -> None:
     shown = shown_url(f"https//{HOST}/hook?a=b@c&token={TOKEN}")
     assert shown == "https//***@c&token=***"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"http://user:{PASSWORD}@[{HOST}/hook?token={TOKEN}",  # urlsplit refuses it
+        f"https://user:Pw9/{PASSWORD}@{HOST}/hook?token={TOKEN}",  # read as host user, port Pw9
+        f"https://user:{PASSWORD}#x@{HOST}/hook",
+    ],
+)
+def test_set_webhook_refuses_a_url_it_cannot_read_without_showing_the_password(
+    cli_env: Path, url: str
+) -> None:
+    # the first was echoed raw ('... is not a URL'), the second passed the check and then
+    # failed with a traceback naming the password as a port, its signing secret already written
+    result = _set_webhook(cli_env, url)
+
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "Traceback" not in result.output, result.output
+    assert PASSWORD not in line and TOKEN not in line, line
+    assert not (cli_env / "labour.secret").exists()
+    assert "0 webhook(s)" in _run(["departments", "webhooks"]).stdout
