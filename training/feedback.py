@@ -57,9 +57,19 @@ def feedback_labels(
     warnings are left out (see the module docstring).
     """
     secret = pseudonym_secret or load_secrets().pseudonym_secret
-    with WarningStore(store_url, secret) as store:
+    return _labels(_closed_warnings(store_url, task, secret))
+
+
+def _closed_warnings(store_url: str, task: str, pseudonym_secret: str) -> pd.DataFrame:
+    """`task`'s closed warnings in the store, whatever their outcome."""
+    with WarningStore(store_url, pseudonym_secret) as store:
         warnings = store.warnings_frame(task=task)
-    closed = warnings[(warnings["status"] == "closed") & warnings["outcome"].isin(OUTCOME_LABELS)]
+    return warnings[warnings["status"] == "closed"]
+
+
+def _labels(closed: pd.DataFrame) -> pd.DataFrame:
+    """`feedback_labels`' frame from closed warnings: those with a telling outcome."""
+    closed = closed[closed["outcome"].isin(OUTCOME_LABELS)]
     labels = observed_labels(closed["outcome"]).astype("int8")
     frame = pd.DataFrame(
         {
@@ -124,6 +134,7 @@ def _pseudonyms(entity_ids: pd.Series, pseudonym_secret: str) -> pd.Series:
 class FeedbackSummary:
     """What the warnings store's outcomes did to one dataset (recorded in sidecar and run)."""
 
+    #: closed warnings with a telling outcome (`unreachable` ones give no label)
     closed_warnings: int
     matched: int
     changed: int
@@ -164,9 +175,14 @@ def apply_feedback(
     scoring set (unknown to these tables), or its as-of date is outside the dates the tables
     can score (a record the service scored with today's date, after the tables' last date);
     one line on stderr counts the latter, since only the user can bring newer tables. Added
-    rows follow the dataset's own rows.
+    rows follow the dataset's own rows. Another line on stderr counts the closed warnings that
+    give no label (`unreachable`), so the summary's `closed_warnings` (those with a label)
+    does not read as every closed warning.
     """
-    feedback = feedback_labels(store_url, task, pseudonym_secret=pseudonym_secret)
+    closed = _closed_warnings(store_url, task, pseudonym_secret)
+    feedback = _labels(closed)
+    if len(closed) > len(feedback):
+        _say_no_label(len(closed) - len(feedback), len(closed))
     merged = merge_feedback(dataset, feedback, task, pseudonym_secret)
     matched = merged[FEEDBACK_COLUMN] != ""
     changed = int((merged["label"] != dataset["label"]).sum())
@@ -245,6 +261,18 @@ def _rebuilt_rows(
             )
         )
     return parts, outside
+
+
+def _say_no_label(count: int, closed: int) -> None:
+    """One stderr line: how many closed warnings give no label, and why."""
+    import typer
+
+    verb = "gives" if count == 1 else "give"
+    typer.echo(
+        f"feedback: {count} of {closed} closed warnings {verb} no label: closed as unreachable, "
+        "nobody learned whether the risk was real",
+        err=True,
+    )
 
 
 def _say_left_out(count: int, outside: Mapping[pd.Timestamp, str]) -> None:

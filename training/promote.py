@@ -11,6 +11,7 @@ the label away, is never accepted by the rule; only `--force` promotes it.
 Every decision, including `--force`, is recorded as an MLflow run of its own with both metric
 sets, and as a `model_promotion` row in the warnings store's audit log (actor: `cli:` + `RISKLOOP_ACTOR`,
 else the OS user), so the history of which version served when is auditable in both places.
+A task's first version, champion from its training, is such a row too (decision `first`).
 """
 
 from __future__ import annotations
@@ -329,6 +330,47 @@ def promote(
 
 def _audit_promotion(decision: PromotionDecision) -> None:
     """Append the decision to the warnings store's audit log, beside scores and dispositions."""
+    _append_promotion_row(
+        decision.task,
+        decision.champion_after,
+        {
+            "decision": decision.outcome,
+            "forced": decision.forced,
+            "reason": decision.reason,
+            "challenger_version": decision.challenger_version,
+            "champion_before": decision.champion_before,
+            "champion_after": decision.champion_after,
+            "mlflow_run_id": decision.run_id,
+        },
+        f"decision recorded in MLflow run {decision.run_id}",
+    )
+
+
+def audit_first_champion(task: str, version: int, run_id: str) -> None:
+    """The task's first version, champion from its training (`tracking.log_and_register`), as
+    the audit log's first `model_promotion` row of the task: decision `first`, recorded under
+    whoever trained it, so the log's story of which version served when starts at version 1."""
+    _append_promotion_row(
+        task,
+        version,
+        {
+            "decision": "first",
+            "forced": False,
+            "reason": f"first version of {task}: champion from its training",
+            "challenger_version": version,
+            "champion_before": None,
+            "champion_after": version,
+            "mlflow_run_id": run_id,
+        },
+        f"version {version} registered as champion by MLflow run {run_id}",
+    )
+
+
+def _append_promotion_row(
+    task: str, champion: int | None, detail: dict[str, object], recorded: str
+) -> None:
+    """One `model_promotion` audit row by the CLI's runner; `recorded` says what MLflow holds
+    when the warnings store cannot take the row."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from models.secret_keys import load_secrets
@@ -341,27 +383,16 @@ def _audit_promotion(decision: PromotionDecision) -> None:
             store.audit(
                 actor=cli_actor(),
                 action="model_promotion",
-                task=decision.task,
-                model_version=None
-                if decision.champion_after is None
-                else str(decision.champion_after),
-                detail={
-                    "decision": decision.outcome,
-                    "forced": decision.forced,
-                    "reason": decision.reason,
-                    "challenger_version": decision.challenger_version,
-                    "champion_before": decision.champion_before,
-                    "champion_after": decision.champion_after,
-                    "mlflow_run_id": decision.run_id,
-                },
+                task=task,
+                model_version=None if champion is None else str(champion),
+                detail=detail,
             )
     except StoreUnavailable as exc:
         raise UserError(
-            f"{decision.task}: decision recorded in MLflow run {decision.run_id}, but the "
-            f"warnings store's audit log could not be written: {exc}"
+            f"{task}: {recorded}, but the warnings store's audit log could not be written: {exc}"
         ) from None
     except SQLAlchemyError as exc:
         raise UserError(
-            f"{decision.task}: decision recorded in MLflow run {decision.run_id}, but the "
-            f"warnings store's audit log could not be written: {exc.__class__.__name__}"
+            f"{task}: {recorded}, but the warnings store's audit log could not be written: "
+            f"{exc.__class__.__name__}"
         ) from None

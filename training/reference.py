@@ -27,7 +27,9 @@ def reference_sample(model: RiskModel, train: pd.DataFrame, seed: int) -> pd.Dat
 
     Training passes the whole labelled dataset the champion was fit, calibrated and tested on,
     so `riskloop monitor` can compare this month's population with the newest labelled months
-    rather than with the oldest ones (whose year-on-year features lack history).
+    rather than with the oldest ones (whose year-on-year features lack history); a unit that
+    feedback added and no slice holds (a warned unit, often of this month) is not passed: the
+    model never saw it, and warned units are the model's picks, not the population.
 
     At most `REFERENCE_MAX_ROWS` rows keep the artifact small. No `entity_id`: raw identifiers
     must not reach MLflow, and `riskloop monitor` compares distributions, not units. Which rows

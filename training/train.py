@@ -60,26 +60,80 @@ class TrainingData:
             for name, column in self.left_out.items()
         ]
 
+    def without_feedback(self) -> TrainingData:
+        """The dataset as built without feedback: the raw tables' rows and labels, no feedback
+        columns, its own fingerprint (the one `promote` and `report` get rebuilding it so).
+
+        `feedback` keeps the record of what the warnings store offered."""
+        frame = self.frame
+        columns = [c for c in (FEEDBACK_COLUMN, RAW_LABEL_COLUMN) if c in frame.columns]
+        if not columns:
+            return self
+        raw = frame[~_added_by_feedback(frame)]
+        if RAW_LABEL_COLUMN in raw.columns:
+            raw = raw.assign(label=raw[RAW_LABEL_COLUMN].astype(frame["label"].dtype))
+        raw = raw.drop(columns=columns).reset_index(drop=True)
+        return dataclasses.replace(self, frame=raw, fingerprint=dataset_fingerprint(raw))
+
+
+@dataclass(frozen=True)
+class FeedbackUse:
+    """Where a dataset's feedback labels went in the time split (`split_dataset`).
+
+    A feedback label is learnt from only in the training slice (`fit`) or among the validation
+    and calibration rows (`calibration`: early stopping and the calibrator). In the test slice
+    (`in_test`) the row keeps the raw tables' label; a row in a purge gap (`in_gap`) and a unit
+    feedback added at a date in or after the test period (`after_test`) are neither learnt from
+    nor tested. `changed` and `added` count the learnt-from labels that differ from the raw
+    tables' (a unit feedback added has none): when both are 0 the model is the one the dataset
+    without feedback gives.
+    """
+
+    fit: int = 0
+    calibration: int = 0
+    changed: int = 0
+    added: int = 0
+    in_test: int = 0
+    in_gap: int = 0
+    after_test: int = 0
+
+    @property
+    def reached(self) -> int:
+        """Feedback labels the model was fit or calibrated on."""
+        return self.fit + self.calibration
+
+    @property
+    def left_out(self) -> int:
+        """Feedback rows neither learnt from nor tested (purge gaps, the test period or later)."""
+        return self.in_gap + self.after_test
+
 
 @dataclass(frozen=True)
 class Splits:
     """Train / validation / test slices by as-of date, separated by the label horizon.
 
     `calibration` holds the rows the probability calibrator is fitted on (see
-    `calibration_rows`); `None` means the validation slice alone. `feedback_left_out` counts the
-    units feedback added in the test period or a purge gap: neither tested nor learnt from.
+    `calibration_rows`); `None` means the validation slice alone. `feedback` says where the
+    dataset's feedback labels went; `unplaced` marks (by position in the split dataset) the
+    units feedback added that no slice holds.
     """
 
     train: pd.DataFrame
     valid: pd.DataFrame
     test: pd.DataFrame
     calibration: pd.DataFrame | None = None
-    feedback_left_out: int = 0
+    feedback: FeedbackUse = FeedbackUse()
+    unplaced: np.ndarray | None = None
 
     @property
     def calibration_slice(self) -> pd.DataFrame:
         """The rows to fit the calibrator on."""
         return self.valid if self.calibration is None else self.calibration
+
+    @property
+    def feedback_left_out(self) -> int:
+        """Feedback rows neither learnt from nor tested (`FeedbackUse.left_out`)."""
+        return self.feedback.left_out
 
 
 def dataset_fingerprint(frame: pd.DataFrame) -> str:
@@ -253,13 +307,26 @@ def _apply_store_feedback(
     return merged, summary.as_dict()
 
 
-def _feedback_tags(feedback: dict[str, object] | None) -> dict[str, str]:
+def _feedback_tags(feedback: dict[str, object] | None, use: FeedbackUse) -> dict[str, str]:
+    """The run's feedback tags: `riskloop.feedback_used` and `_labels` say what the model was
+    fit or calibrated on (`FeedbackUse.reached`), not what the dataset held; a dataset built
+    with feedback also records its closed warnings, its feedback labels and where they went."""
+    tags = {
+        "riskloop.feedback_used": str(use.reached > 0).lower(),
+        "riskloop.feedback_labels": str(use.reached),
+    }
     if not feedback or not feedback.get("used"):
-        return {"riskloop.feedback_used": "false", "riskloop.feedback_labels": "0"}
-    tags = {"riskloop.feedback_used": "true"}
-    for key in ("labels", "changed", "added", "closed_warnings"):
+        return tags
+    if use.reached:
+        tags |= {
+            "riskloop.feedback_changed": str(use.changed),
+            "riskloop.feedback_added": str(use.added),
+        }
+    for key, tag in (("closed_warnings", "closed_warnings"), ("labels", "dataset_labels")):
         if key in feedback:
-            tags[f"riskloop.feedback_{key}"] = str(feedback[key])
+            tags[f"riskloop.feedback_{tag}"] = str(feedback[key])
+    tags["riskloop.feedback_in_test"] = str(use.in_test)
+    tags["riskloop.feedback_left_out"] = str(use.left_out)
     return tags
 
 
@@ -299,11 +366,11 @@ def _with_feedback_rows(
     train: pd.DataFrame,
     valid: pd.DataFrame,
     test_start: pd.Timestamp,
-) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train and validation slices with the units feedback added placed by the split's own
-    rule, and how many fell in the test period or a purge gap (left out)."""
+    rule; one in the test period or a purge gap is left out."""
     if valid.empty or added.empty:
-        return train, valid, len(added)
+        return train, valid
     valid_start = pd.Timestamp(valid["as_of"].min())
     label_end = pd.DatetimeIndex(added["as_of"]) + spec.horizon
     to_train = np.asarray(label_end <= valid_start)
@@ -313,8 +380,42 @@ def _with_feedback_rows(
     return (
         pd.concat([train, added[to_train]]) if to_train.any() else train,
         pd.concat([valid, added[to_valid]]) if to_valid.any() else valid,
-        int((~to_train & ~to_valid).sum()),
     )
+
+
+def _feedback_use(
+    frame: pd.DataFrame, added: np.ndarray, splits: Splits
+) -> tuple[FeedbackUse, np.ndarray]:
+    """Where `frame`'s feedback rows went in `splits` (its slices hold `frame`'s index), and
+    which units feedback added no slice holds (by position)."""
+    with_feedback = added | (
+        np.asarray(frame[FEEDBACK_COLUMN].astype(str) != "")
+        if FEEDBACK_COLUMN in frame.columns
+        else np.zeros(len(frame), dtype=bool)
+    )
+    if not with_feedback.any():
+        return FeedbackUse(), np.zeros(len(frame), dtype=bool)
+    index = frame.index
+    fit = np.asarray(index.isin(splits.train.index))
+    calibration = np.asarray(index.isin(splits.calibration_slice.index))
+    tested = np.asarray(index.isin(splits.test.index))
+    learnt = with_feedback & (fit | calibration)
+    differs = added.copy()
+    if RAW_LABEL_COLUMN in frame.columns:
+        relabelled = frame["label"].astype("Int8") != frame[RAW_LABEL_COLUMN].astype("Int8")
+        differs |= np.asarray(relabelled.fillna(False), dtype=bool)
+    nowhere = with_feedback & ~(fit | calibration | tested)
+    after_test = np.asarray(frame["as_of"] >= splits.test["as_of"].min())
+    use = FeedbackUse(
+        fit=int((with_feedback & fit).sum()),
+        calibration=int((with_feedback & calibration).sum()),
+        changed=int((learnt & differs).sum()),
+        added=int((learnt & added).sum()),
+        in_test=int((with_feedback & tested).sum()),
+        in_gap=int((nowhere & ~after_test).sum()),
+        after_test=int((nowhere & after_test).sum()),
+    )
+    return use, added & ~(fit | calibration)
 
 
 def split_dataset(spec: TaskSpec, frame: pd.DataFrame) -> Splits:
@@ -329,11 +430,12 @@ def split_dataset(spec: TaskSpec, frame: pd.DataFrame) -> Splits:
     """
     from features.dataset import time_split
 
+    if not frame.index.is_unique:  # the slices are told apart by the rows' index
+        frame = frame.reset_index(drop=True)
     added = _added_by_feedback(frame)
     train, valid, test = time_split(frame[~added], spec.horizon)
-    left_out = 0
     if added.any() and not test.empty:
-        train, valid, left_out = _with_feedback_rows(
+        train, valid = _with_feedback_rows(
             spec, frame[added], train, valid, pd.Timestamp(test["as_of"].min())
         )
     if RAW_LABEL_COLUMN in test.columns:
@@ -351,13 +453,11 @@ def split_dataset(spec: TaskSpec, frame: pd.DataFrame) -> Splits:
                 f"({int(frame['label'].sum()):,} positive of {len(frame):,} rows) or covers too "
                 "short a period"
             )
-    return Splits(
-        train=train,
-        valid=valid,
-        test=test,
-        calibration=calibration_rows(frame, train, valid),
-        feedback_left_out=left_out,
+    splits = Splits(
+        train=train, valid=valid, test=test, calibration=calibration_rows(frame, train, valid)
     )
+    use, unplaced = _feedback_use(frame, added, splits)
+    return dataclasses.replace(splits, feedback=use, unplaced=unplaced)
 
 
 #: A training slice whose rarer label class has fewer rows than this gets the small-slice trees
@@ -428,6 +528,8 @@ class TrainOutcome:
     tune_seconds: float
     #: what the leakage guard found and `allow_leakage` let through ("" when nothing)
     leakage: str = ""
+    #: where the dataset's feedback labels went (all zero without feedback)
+    feedback: FeedbackUse = FeedbackUse()
 
 
 def _as_of_range(part: pd.DataFrame) -> str:
@@ -491,6 +593,7 @@ class _Fitted:
     train_seconds: float
     tune_seconds: float
     leakage: str = ""
+    feedback: FeedbackUse = FeedbackUse()
 
 
 def _run_tags(
@@ -501,7 +604,7 @@ def _run_tags(
         "riskloop.task": spec.task,
         "riskloop.dataset_source": data.source,
         "riskloop.truth_source": data.truth_source or "",
-        **_feedback_tags(data.feedback),
+        **_feedback_tags(data.feedback, fitted.feedback),
         "riskloop.optuna_study": fitted.tuning.study_name if fitted.tuning else "",
         **(
             {LEAKAGE_OVERRIDE_TAG: "true", LEAKAGE_FINDING_TAG: fitted.leakage[:4000]}
@@ -533,7 +636,10 @@ def _run_params(
         "n_valid": len(splits.valid),
         "n_calibration": len(splits.calibration_slice),
         "n_test": len(splits.test),
-        "n_feedback_left_out": splits.feedback_left_out,
+        "n_feedback_fit": fitted.feedback.fit,
+        "n_feedback_calibration": fitted.feedback.calibration,
+        "n_feedback_in_test": fitted.feedback.in_test,
+        "n_feedback_left_out": fitted.feedback.left_out,
     }
 
 
@@ -549,6 +655,15 @@ def _run_metrics(fitted: _Fitted) -> dict[str, float]:
             else {}
         ),
     }
+
+
+def _reference_rows(frame: pd.DataFrame, splits: Splits) -> pd.DataFrame:
+    """The dataset's rows the monitoring reference samples: all but the units feedback added
+    that no slice holds (warned units the model never saw, often this month's: they would
+    stand in the reference's newest months as if they were the population)."""
+    if splits.unplaced is None or not splits.unplaced.any():
+        return frame
+    return frame[~splits.unplaced]
 
 
 def _log_and_register(
@@ -576,7 +691,7 @@ def _log_and_register(
         )
         mlflow.log_metrics(_run_metrics(fitted))
         tracking.log_importance(fitted.importance)
-        log_reference(reference_sample(model, data.frame, fitted.seed))
+        log_reference(reference_sample(model, _reference_rows(data.frame, splits), fitted.seed))
         registered = tracking.log_and_register(model, splits.test)
         mlflow.set_tag("riskloop.registered_version", str(registered.version))
     return run.info.run_id, registered
@@ -603,15 +718,27 @@ def train_task(
     training slice's label (`leakage_findings`) or the model's test ROC-AUC reaches
     `LEAKY_MODEL_AUC`; with `allow_leakage` it trains and registers anyway, and tags the run
     (`LEAKAGE_OVERRIDE_TAG`, `LEAKAGE_FINDING_TAG`) so the promotion rule never takes it.
+
+    A dataset whose feedback labels all miss the training and calibration rows (in the test
+    slice, a purge gap or after it: `FeedbackUse`) gives the model the dataset without
+    feedback gives: the run is that one (`TrainingData.without_feedback`), tagged
+    `riskloop.feedback_used=false`, so `promote` and `report` rebuild the data it was trained
+    on. The task's first version, champion at once, is a `model_promotion` audit row as a
+    promotion is (`training.promote.audit_first_champion`).
     """
     from training import tracking
     from training.evaluate import evaluate_model, mean_abs_shap
+    from training.promote import audit_first_champion
 
     step = on_step or (lambda _message: None)
     spec = spec.without(data.left_out)
     for note in data.notes():
         step(note)
     splits = split_dataset(spec, data.frame)
+    feedback = splits.feedback
+    if data.feedback and not feedback.reached:
+        data = data.without_feedback()
+        splits = split_dataset(spec, data.frame)
     step("checking the training slice for label leakage")
     findings = leakage_findings(spec, splits.train)
     refuse_leakage(spec, data.source, findings, allow_leakage)
@@ -638,9 +765,12 @@ def train_task(
         train_seconds=train_seconds,
         tune_seconds=tune_seconds,
         leakage="; ".join(findings),
+        feedback=feedback,
     )
     step("logging to MLflow and registering")
     run_id, registered = _log_and_register(spec, data, splits, fitted)
+    if tracking.CHAMPION in registered.aliases:
+        audit_first_champion(spec.task, registered.version, run_id)
     return TrainOutcome(
         run_id=run_id,
         name=registered.name,
@@ -651,4 +781,5 @@ def train_task(
         train_seconds=train_seconds,
         tune_seconds=tune_seconds,
         leakage=fitted.leakage,
+        feedback=feedback,
     )

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from models.spec import TaskSpec
-    from training.train import TrainingData, TrainOutcome
+    from training.train import FeedbackUse, TrainingData, TrainOutcome
 
 TaskOption = Annotated[str, typer.Option("--task", help=f"{names_in_words()}.")]
 RawOption = Annotated[
@@ -181,6 +181,8 @@ def _print_outcome(
             f"  feedback: {data.feedback.get('labels', 0)} labels from closed warnings "
             f"({data.feedback.get('changed', '-')} changed, {data.feedback.get('added', '-')} added)"
         )
+        for line in feedback_lines(outcome.feedback):
+            console.print(f"    {line}")
     note = truth_note(data, metrics)
     if note:
         typer.echo(f"note: {note}", err=True)
@@ -197,6 +199,41 @@ def _print_outcome(
         + f"  fit={outcome.train_seconds:.1f}s"
         + (f"  tune={outcome.tune_seconds:.1f}s" if trials else "")
     )
+
+
+def feedback_lines(use: FeedbackUse) -> list[str]:
+    """Where the dataset's feedback labels went: how many the model was fit or calibrated on,
+    whether they change it, and why the others were not learnt from."""
+    if use.reached:
+        slices = f"{use.fit} in the training slice, {use.calibration} in validation/calibration"
+        if use.changed:
+            what = (
+                f"{use.changed} change what it learns ({use.changed - use.added} relabelled, "
+                f"{use.added} units the raw tables do not label)"
+            )
+        else:
+            what = "none changes a label: the model is the one trained without feedback"
+        lines = [f"{use.reached} reached the fit or calibration ({slices}); {what}"]
+    else:
+        lines = [
+            "0 reached the fit or calibration: the model is the one trained without feedback "
+            "(recorded so: riskloop.feedback_used=false)"
+        ]
+    if use.in_test:
+        lines.append(
+            f"{use.in_test} in the test slice, which is measured on the raw tables' labels "
+            "(never on feedback)"
+        )
+    if use.in_gap:
+        lines.append(
+            f"{use.in_gap} left out in a purge gap (their label window overlaps the next slice)"
+        )
+    if use.after_test:
+        lines.append(
+            f"{use.after_test} left out at or after the test slice's start (newer than any "
+            "slice the model learns from; a later retrain on newer tables takes them)"
+        )
+    return lines
 
 
 def train(
@@ -237,9 +274,14 @@ def train(
 ) -> None:
     """Train, evaluate and register a new version of a task's model (alias `challenger`).
 
-    The run records whether feedback labels were used (tag `riskloop.feedback_used`, with
-    their count) and logs a sample of the labelled dataset as `reference/dataset.parquet`, the
-    reference `riskloop monitor` compares recent requests with.
+    The run records whether feedback labels reached the fit or calibration (tag
+    `riskloop.feedback_used`, with their count; the test slice keeps the raw tables' labels,
+    and a label in a purge gap or after the test slice's start is left out: the output and
+    the `n_feedback_*` parameters say how many) and logs a sample of the labelled dataset as
+    `reference/dataset.parquet`, the reference `riskloop monitor` compares recent requests
+    with (without the units feedback added that no slice holds). A task's first version
+    becomes champion at once, recorded in the audit log as a `model_promotion` row (decision
+    `first`, actor the CLI's runner), as `riskloop promote` records each later one.
 
     Label leakage is refused (exit 2, nothing registered) in one line naming the feature and
     its figure: a feature whose values alone rank the training slice's labels with a ROC-AUC
