@@ -126,10 +126,9 @@ def run() -> dict[str, Any]:
     import pandas as pd
 
     from bench.serving import _champions_exist, _train_champions
-    from bench.training import _default_city
+    from bench.training import _default_city, use_scratch_stores
     from features.tasks import TASK_NAMES
     from models.risk_model import feature_matrix
-    from models.settings import get_settings
     from models.spec import get_spec
     from training.commands.service import build_scoring_set
 
@@ -138,9 +137,7 @@ def run() -> dict[str, Any]:
         city = _default_city(scratch)
         source = "configured MLflow store"
         if not _champions_exist():
-            os.environ["RISKLOOP_MLFLOW_URI"] = f"sqlite:///{scratch / 'mlruns.db'}"
-            os.environ["RISKLOOP_ARTIFACT_LOCATION"] = str(scratch / "mlartifacts")
-            get_settings.cache_clear()
+            use_scratch_stores(scratch)
             _train_champions(city)
             source = f"trained here on {city}"
         load_before = os.getloadavg()

@@ -93,20 +93,15 @@ def _screened(model: Any, info: Any, rows: Any, path: Path, explain_green: bool)
 def run() -> dict[str, Any]:
     """Measure every task on the default city (and the large one when asked)."""
     from bench.serving import _champions_exist, _train_champions
+    from bench.training import SCRATCH_SETTINGS, use_scratch_stores
 
     scratch = Path(tempfile.mkdtemp(prefix="riskloop-bench-screen-"))
-    saved = {
-        name: os.environ.get(name) for name in ("RISKLOOP_MLFLOW_URI", "RISKLOOP_ARTIFACT_LOCATION")
-    }
+    saved = {name: os.environ.get(name) for name in SCRATCH_SETTINGS}
     try:
-        from models.settings import get_settings
-
         default_city = _city("default", "RISKLOOP_BENCH_CITY")
         source = "configured MLflow store"
         if not _champions_exist():
-            os.environ["RISKLOOP_MLFLOW_URI"] = f"sqlite:///{scratch / 'mlruns.db'}"
-            os.environ["RISKLOOP_ARTIFACT_LOCATION"] = str(scratch / "mlartifacts")
-            get_settings.cache_clear()
+            use_scratch_stores(scratch)
             _train_champions(default_city)
             source = f"trained here on {default_city}"
         cities = {"default": default_city}

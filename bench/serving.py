@@ -444,7 +444,7 @@ def run() -> dict[str, Any]:
     """Measure everything above; the figures land in bench/results/serving.json."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (Debian package `wrk`; `make system-deps`)")
-    from bench.training import _default_city
+    from bench.training import _default_city, use_scratch_stores
     from models.settings import get_settings
     from serving.auth import create_key
     from training.commands.service import absolute_sqlite_url
@@ -454,9 +454,7 @@ def run() -> dict[str, Any]:
         city = _default_city(scratch)
         source = "configured MLflow store"
         if not _champions_exist():
-            os.environ["RISKLOOP_MLFLOW_URI"] = f"sqlite:///{scratch / 'mlruns.db'}"
-            os.environ["RISKLOOP_ARTIFACT_LOCATION"] = str(scratch / "mlartifacts")
-            get_settings.cache_clear()
+            use_scratch_stores(scratch)
             _train_champions(city)
             source = f"trained here on {city}"
         env = _bench_env(scratch)

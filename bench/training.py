@@ -30,6 +30,32 @@ SCORER_BATCHES = (1, 1000)
 SCORER_MIN_SECONDS = 3.0
 
 
+#: The settings `use_scratch_stores` points at a scratch folder.
+SCRATCH_SETTINGS = (
+    "RISKLOOP_MLFLOW_URI",
+    "RISKLOOP_ARTIFACT_LOCATION",
+    "RISKLOOP_STORE_URL",
+    "RISKLOOP_KEYS_FILE",
+)
+
+
+def use_scratch_stores(scratch: Path) -> None:
+    """Point MLflow and the warnings store (with its keys and secrets files) at `scratch` for
+    models a benchmark trains itself: training writes a first champion's audit row, which must
+    not land in the warnings store of the folder the benchmark runs from."""
+    from models.settings import get_settings
+
+    os.environ.update(
+        {
+            "RISKLOOP_MLFLOW_URI": f"sqlite:///{scratch / 'mlruns.db'}",
+            "RISKLOOP_ARTIFACT_LOCATION": str(scratch / "mlartifacts"),
+            "RISKLOOP_STORE_URL": f"sqlite:///{scratch / 'bench-training-warnings.db'}",
+            "RISKLOOP_KEYS_FILE": str(scratch / "bench-training-keys.json"),
+        }
+    )
+    get_settings.cache_clear()
+
+
 def _default_city(scratch: Path) -> Path:
     from models.settings import get_settings
 
@@ -76,12 +102,8 @@ def run() -> dict[str, Any]:
     figures: dict[str, Any] = {"tasks": {}}
     with tempfile.TemporaryDirectory(prefix="riskloop-bench-training-") as scratch_dir:
         scratch = Path(scratch_dir)
-        saved_env = {
-            k: os.environ.get(k) for k in ("RISKLOOP_MLFLOW_URI", "RISKLOOP_ARTIFACT_LOCATION")
-        }
-        os.environ["RISKLOOP_MLFLOW_URI"] = f"sqlite:///{scratch / 'mlruns.db'}"
-        os.environ["RISKLOOP_ARTIFACT_LOCATION"] = str(scratch / "mlartifacts")
-        get_settings.cache_clear()
+        saved_env = {k: os.environ.get(k) for k in SCRATCH_SETTINGS}
+        use_scratch_stores(scratch)
         try:
             city = _default_city(scratch)
             figures["city"] = str(city)
