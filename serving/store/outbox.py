@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session, aliased
@@ -428,16 +428,31 @@ def shown_url(url: str) -> str:
     `?` or `#`, several `@`) does not say where its userinfo ends: everything up to its last
     `@` is masked, and so is every value after it.
     """
+    parts = read_one_way(url)
+    if parts is None:
+        return _shown_unclear(url)
+    _, at, host = parts.netloc.rpartition("@")
+    netloc = f"***@{host}" if at else host
+    return urlunsplit((parts.scheme, netloc, parts.path, _masked_query(parts.query), ""))
+
+
+def read_one_way(url: str) -> SplitResult | None:
+    """A URL's parts when it reads one way, else None: `scheme://[userinfo@]host[:port]`, a port
+    of digits, no `@` after the authority outside the query's values.
+
+    Any other shape may be read by a person as one host and by a parser as another (in
+    `https://bob:2024/xyz@hooks.example.org/in` the host is `bob`, port 2024, the user name and
+    the start of the password); `shown_url` masks such a URL and set-webhook refuses it.
+    """
     try:
         parts = urlsplit(url)
     except ValueError:
-        return _shown_unclear(url)
-    _, at, host = parts.netloc.rpartition("@")
+        return None
+    host = parts.netloc.rpartition("@")[2]
     names = [item.partition("=")[0] for item in parts.query.split("&")]
     if not host or not _plain_host(host) or "@" in parts.path + parts.fragment + "".join(names):
-        return _shown_unclear(url)
-    netloc = f"***@{host}" if at else host
-    return urlunsplit((parts.scheme, netloc, parts.path, _masked_query(parts.query), ""))
+        return None
+    return parts
 
 
 _SHOWN_SCHEME = re.compile(r"\s*https?(?::[/\\]*|[/\\]+)", re.IGNORECASE)
@@ -486,7 +501,18 @@ def _shown_unclear(url: str) -> str:
 
 
 def _endpoint(url: str) -> str:
-    """A URL's scheme, host and port: where notifications go, without any credential in it."""
-    parts = urlsplit(url)
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname or ''}{port}"
+    """A URL's scheme, host and port: where notifications go, without any credential in it.
+
+    A URL that does not read one way (`read_one_way`) names no host one can trust, as its host
+    may be a user name and its port the start of a password: it is `***` after its scheme.
+    """
+    parts = read_one_way(url)
+    try:
+        port = None if parts is None else parts.port
+    except ValueError:  # a port out of range
+        parts = None
+    if parts is None or not parts.hostname:
+        found = _SHOWN_SCHEME.match(url)
+        return (found.group().strip() if found else "") + "***"
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}{f':{port}' if port else ''}"

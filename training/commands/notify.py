@@ -458,8 +458,9 @@ def ping(
 
 
 def _check_url(url: str, *, production: bool) -> None:
-    """An absolute http(s) URL with a host; https only when RISKLOOP_ENV=production."""
-    from serving.store.outbox import shown_url
+    """An absolute http(s) URL with a host that reads one way (`read_one_way`: what is shown is
+    where notifications go); https only when RISKLOOP_ENV=production."""
+    from serving.store.outbox import read_one_way, shown_url
 
     try:
         parts = urlsplit(url)
@@ -473,6 +474,13 @@ def _check_url(url: str, *, production: bool) -> None:
         ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UserError(f"{shown_url(url)!r} is not an http(s) URL with a host")
+    if read_one_way(url) is None:
+        # an @ after the host: a password holding / ? or # made the user name the host and
+        # the start of the password its port (https://bob:2024/xyz@hooks.example.org/in)
+        raise UserError(
+            f"{shown_url(url)!r} does not read one way (an @ after its host, outside a query "
+            "value): a password holding / ? # @ must be percent-encoded (%2F %3F %23 %40)"
+        )
     if production and parts.scheme != "https":
         raise UserError(
             f"{shown_url(url)!r}: RISKLOOP_ENV=production requires an https:// webhook URL"
