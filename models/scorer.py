@@ -23,7 +23,7 @@ from features.catalog import FeatureDef
 from models.explain_plots import Contribution, display_value
 from models.explanation_cache import ExplanationCache
 from models.risk_model import PREDICT_THREADS, RiskModel, feature_columns, feature_matrix
-from models.spec import WARNING_LEVELS, Lang, RiskLevel, TaskSpec
+from models.spec import WARNING_LEVELS, Lang, RiskLevel, TaskSpec, ValueFit
 
 Direction = Literal["raises", "lowers", "neutral"]
 ReasonValue = float | int | bool | str | None
@@ -307,9 +307,40 @@ def reason_rows(
 #: record gets the same actions at any `top_k`); a warning stores this many reasons. A feature
 #: whose value is missing triggers no action: "no data" on overdue tax raises the risk, but
 #: asking the tax bureau to review overdue tax the firm may not owe is no action to take. Nor
-#: does a value an action does not fit (`models.spec.Action.fits`): a case handled at county
-#: level is not asked to move there.
+#: is an action given to a record it does not fit (`models.spec.Action.fits`), read on the
+#: record's own values whichever reason or level asks it: a case handled at county level is not
+#: asked to move there, a resident who received no warning not to have it repeated.
 ACTION_REASONS = 5
+
+#: `(feature position, ValueFit)`: a fit some candidate action needs, and where its value is
+_FitColumns = tuple[tuple[int, ValueFit], ...]
+
+
+def _fit_columns(
+    spec: TaskSpec,
+    level: RiskLevel,
+    reasons: tuple[FeatureDef, ...],
+    positions: Mapping[str, int],
+) -> _FitColumns:
+    """The fits the actions a level and reasons can give need, with their features' positions
+    (a feature the model lacks is missing on every record: left out, as `_present_fit_values`
+    leaves it out)."""
+    return tuple(
+        (positions[fit.feature], fit)
+        for fit in spec.candidate_fits(level, reasons)
+        if fit.feature in positions
+    )
+
+
+def _present_fit_values(
+    fitted: _FitColumns, values: Sequence[Sequence[Any]] | Sequence[np.ndarray], row: int
+) -> dict[str, Any]:
+    """A row's present values of the features `fitted` names, by name (`TaskSpec.actions_for`)."""
+    return {
+        fit.feature: values[index][row]
+        for index, fit in fitted
+        if not _is_missing(values[index][row])
+    }
 
 
 def score_frame(
@@ -324,7 +355,7 @@ def score_frame(
     Reasons are the `top_k` features by |contribution| (ties kept in catalog order). Actions
     come from the spec: the level's actions, then those of the actionable features that raise
     risk among the `ACTION_REASONS` largest contributions (whatever `top_k` is) and hold a
-    value (a missing one triggers none) the action fits.
+    value (a missing one triggers none), each given only when it fits the record's values.
     """
     if lang not in _SUFFIX:
         raise ValueError(f"unknown language {lang!r}; expected 'en' or 'zh'")
@@ -350,6 +381,7 @@ def scored_records(
     spec = model.spec
     features = spec.features
     names = spec.feature_names
+    positions = {name: index for index, name in enumerate(names)}
     n_rows = len(arrays.scores)
     levels: list[RiskLevel] = arrays.levels.tolist()
     scores = arrays.scores.tolist()
@@ -392,14 +424,14 @@ def scored_records(
                         sentence=reason_sentence(feature, value, direction, lang),
                     )
                 )
+        raising_features = tuple(features[index] for index in raising)
+        fitted = _fit_columns(spec, level, raising_features, positions)
         actions = [
             RecommendedAction(
                 department=action.department(lang), action=action.text(lang), trigger=trigger
             )
             for trigger, action in spec.actions_for(
-                level,
-                tuple(features[index] for index in raising),
-                tuple(values[index][row] for index in raising),
+                level, raising_features, _present_fit_values(fitted, values, row)
             )
         ]
         records.append(
@@ -516,8 +548,9 @@ def scored_dicts(
     The service's shape (what it answers and stores), made without the dataclasses and
     without wording one sentence twice: within a batch, a feature's sentence for a given
     non-float value and direction (counts, categories, flags, missing) and the actions of a
-    given level, set of risk-raising actionable features and fit of their values to their
-    actions (`TaskSpec.value_fits`) are made once. The values are those of `scored_records`
+    given level, set of risk-raising actionable features and fit of the record's values to
+    the actions they can give (`TaskSpec.candidate_fits`, read for those features only) are
+    made once. The values are those of `scored_records`
     (a property test holds the two together).
     """
     if lang not in _SUFFIX:
@@ -543,10 +576,12 @@ def scored_dicts(
         contrib_rows = contrib.tolist()
     shown = max(top_k, 0)
     sentences: dict[tuple[int, ReasonValue, Direction], str] = {}
-    # the only part of a reason's value its actions read: which of their value fits it passes
-    fits = [spec.value_fits(feature) for feature in features]
+    positions = {name: index for index, name in enumerate(names)}
+    # the only part of a record's values its actions read: which fits of the actions its level
+    # and reasons can give pass (a missing value passes an `unless` fit only)
+    fit_lists: dict[tuple[RiskLevel, tuple[int, ...]], _FitColumns] = {}
     action_lists: dict[
-        tuple[RiskLevel, tuple[int, ...], tuple[bool, ...]], list[dict[str, str]]
+        tuple[tuple[RiskLevel, tuple[int, ...]], tuple[bool, ...]], list[dict[str, str]]
     ] = {}
     records: list[dict[str, Any]] = []
     for row in range(n_rows):
@@ -576,11 +611,24 @@ def scored_dicts(
                         sentences,
                     )
                 )
-        action_key = (
-            level,
-            tuple(raising),
-            tuple([fit.admits(values[i][row]) for i in raising for fit in fits[i]]),
+        candidates = (level, tuple(raising))
+        fitted = fit_lists.get(candidates)
+        if fitted is None:
+            reasons_of = tuple(features[i] for i in raising)
+            fitted = fit_lists[candidates] = _fit_columns(spec, level, reasons_of, positions)
+        passed = (
+            tuple(
+                [
+                    fit.admits(value)
+                    if not _is_missing(value := values[i][row])
+                    else fit.admits_missing
+                    for i, fit in fitted
+                ]
+            )
+            if fitted
+            else ()
         )
+        action_key = (candidates, passed)
         actions = action_lists.get(action_key)
         if actions is None:
             actions = action_lists[action_key] = [
@@ -588,7 +636,7 @@ def scored_dicts(
                 for trigger, a in spec.actions_for(
                     level,
                     tuple(features[i] for i in raising),
-                    tuple(values[i][row] for i in raising),
+                    _present_fit_values(fitted, values, row),
                 )
             ]
         records.append(

@@ -151,17 +151,24 @@ FitValue = str | bool | int | float
 
 @dataclass(frozen=True)
 class ValueFit:
-    """The values of one reason feature that a step fits (`Action.fits`).
+    """The values of one feature that a step fits (`Action.fits`).
 
     A value fits unless it is one of `unless`, and, for numbers, only below `below` and above
     `above` when they are set: `unless=("county",)` for "move the case to county level",
-    `below=0.0` for "share the sales decline" (a +5% change is no decline).
+    `below=0.0` for "share the sales decline" (a +5% change is no decline). A missing value
+    shows nothing the step asks about: it fits an `unless` (nothing rules the step out) and no
+    bound (nothing shows the decline or the warning the step speaks of).
     """
 
     feature: str
     unless: tuple[FitValue, ...] = ()
     below: float | None = None
     above: float | None = None
+
+    @property
+    def admits_missing(self) -> bool:
+        """Whether a record with no value of `feature` fits."""
+        return self.below is None and self.above is None
 
     def admits(self, value: Any) -> bool:
         """Whether a present value of `feature` fits."""
@@ -171,23 +178,35 @@ class ValueFit:
             return False
         return self.above is None or value > self.above
 
+    def fits(self, values: Mapping[str, Any]) -> bool:
+        """Whether a record's present values by feature name (a missing one left out) fit."""
+        if self.feature not in values:
+            return self.admits_missing
+        return self.admits(values[self.feature])
+
 
 @dataclass(frozen=True)
 class Action:
     """A recommended step for a department, in both languages.
 
-    A step may not fit every value of a reason that can trigger it: a case handled at county
-    level raising the risk is no reason to move it to county level, nor an installed app a
-    reason to help install it. `fits` names, per feature, the values the step fits; a reason
-    whose value does not fit does not trigger the step (another reason still may). `fits` is
-    left out of equality: a step is what it says, offered once however many reasons ask it.
+    A step may not fit every record whose level or reasons can give it: a case handled at
+    county level is no case to move to county level, an installed app no reason to help
+    install it, a warning never received none to repeat. `fits` names what the step needs of
+    the record: each requirement is met when one of its `ValueFit`s admits the record's value
+    of its feature (`_any`: arrears shown by any of four features), checked whichever reason
+    or level gives the step; a reason does not give it either when its own value does not fit
+    (a month without arrears is no reason to urge payment, though another month's arrears may
+    be). `levels` are the warning levels whose cases it fits (a red case's level moves it to
+    the county; a reason does not propose it again). `fits` and `levels` are left out of
+    equality: a step is what it says, offered once however many reasons ask it.
     """
 
     department_en: str
     department_zh: str
     text_en: str
     text_zh: str
-    fits: tuple[ValueFit, ...] = field(default=(), compare=False)
+    fits: tuple[tuple[ValueFit, ...], ...] = field(default=(), compare=False)
+    levels: tuple[RiskLevel, ...] = field(default=WARNING_LEVELS, compare=False)
 
     def department(self, lang: Lang) -> str:
         return self.department_zh if lang == "zh" else self.department_en
@@ -195,9 +214,23 @@ class Action:
     def text(self, lang: Lang) -> str:
         return self.text_zh if lang == "zh" else self.text_en
 
-    def fits_value(self, feature: str, value: Any) -> bool:
-        """Whether a reason `feature` holding `value` (present) may trigger this step."""
-        return all(fit.admits(value) for fit in self.fits if fit.feature == feature)
+    @cached_property
+    def value_fits(self) -> tuple[ValueFit, ...]:
+        """Every `ValueFit` of the step, once each."""
+        return tuple(dict.fromkeys(fit for requirement in self.fits for fit in requirement))
+
+    def fits_record(self, values: Mapping[str, Any]) -> bool:
+        """Whether a record's present values by feature name meet every requirement."""
+        return all(any(fit.fits(values) for fit in requirement) for requirement in self.fits)
+
+    def fits_reason(self, feature: str, values: Mapping[str, Any]) -> bool:
+        """Whether a reason of `feature` may give this step: its own value fits."""
+        return all(fit.fits(values) for fit in self.value_fits if fit.feature == feature)
+
+
+def _distinct_fits(actions: Sequence[Action]) -> tuple[ValueFit, ...]:
+    """Every `ValueFit` of `actions`, once each."""
+    return tuple(dict.fromkeys(fit for action in actions for fit in action.value_fits))
 
 
 @dataclass(frozen=True)
@@ -331,43 +364,66 @@ class TaskSpec:
             actions = (*actions, *self.driver_actions.get(feature.signal, ()))
         return actions
 
-    def value_fits(self, feature: FeatureDef) -> tuple[ValueFit, ...]:
-        """The distinct `ValueFit`s of `feature` among the actions its reasons can trigger.
+    @cached_property
+    def _level_fits(self) -> dict[str, tuple[ValueFit, ...]]:
+        """Each level's actions' `ValueFit`s (made once: `candidate_fits` is on the hot path)."""
+        return {level: _distinct_fits(actions) for level, actions in self.level_actions.items()}
 
-        Which of them a value admits is all `actions_for` reads of that value: a memo of its
-        answers keys a reason's value by those booleans (none for a feature whose actions fit
-        every value)."""
-        fits = (
-            fit
-            for action in self.reason_actions(feature)
-            for fit in action.fits
-            if fit.feature == feature.name
-        )
-        return tuple(dict.fromkeys(fits))
+    @cached_property
+    def _reason_fits(self) -> dict[str, tuple[ValueFit, ...]]:
+        """Each feature's `ValueFit`s of the actions its reasons can give."""
+        return {f.name: _distinct_fits(self.reason_actions(f)) for f in self.features}
+
+    def candidate_fits(
+        self, level: RiskLevel, risk_raising_reasons: tuple[FeatureDef, ...]
+    ) -> tuple[ValueFit, ...]:
+        """The distinct `ValueFit`s of every action the level and reasons can give.
+
+        Which of them the record's values admit is all `actions_for` reads of those values:
+        a memo of its answers keys a record by those booleans (none for a level and reasons
+        whose actions fit every record, and green, which gets none)."""
+        if level == "green":
+            return ()
+        parts = [self._level_fits.get(level, ())]
+        for feature in risk_raising_reasons:
+            fits = self._reason_fits.get(feature.name)
+            parts.append(fits if fits is not None else _distinct_fits(self.reason_actions(feature)))
+        return tuple(dict.fromkeys(fit for part in parts for fit in part))
 
     def actions_for(
         self,
         level: RiskLevel,
         risk_raising_reasons: tuple[FeatureDef, ...],
-        values: Sequence[Any] | None = None,
+        values: Mapping[str, Any] | None = None,
     ) -> list[tuple[str, Action]]:
         """`(trigger, action)` pairs: the level's actions, then those of actionable reasons.
 
         Triggers read `level:<level>` or `reason:<feature>`. Green units get no action, an action
         appears once, and non-actionable features (age, sector, ...) never trigger one.
-        `values` are the reasons' (present) values, in the same order: a reason triggers only
-        the actions that fit its value (a case handled at county level is not asked to move
-        there). Without them, every action the reasons can trigger at some value is given.
+        `values` are the record's present values by feature name (a missing one left out),
+        those of every feature the candidate actions' fits name (`candidate_fits`), not only
+        the reasons': an action is given only when it fits the record, whichever reason or
+        level asks it (a case handled at county level is not asked to move there, a resident
+        with no flagged contacts not to have them checked), and a reason gives it only when its
+        own value fits. Without `values`, every action the level and reasons can give at some
+        values is given.
         """
         if level == "green":
             return []
+        known = values if values is not None else {}
+
+        def fits(action: Action) -> bool:
+            return level in action.levels and (values is None or action.fits_record(known))
+
         chosen: dict[Action, str] = {
-            action: f"level:{level}" for action in self.level_actions.get(level, ())
+            action: f"level:{level}" for action in self.level_actions.get(level, ()) if fits(action)
         }
-        for position, feature in enumerate(risk_raising_reasons):
+        for feature in risk_raising_reasons:
             for action in self.reason_actions(feature):
-                if values is None or action.fits_value(feature.name, values[position]):
-                    chosen.setdefault(action, f"reason:{feature.name}")
+                if action in chosen or not fits(action):
+                    continue
+                if values is None or action.fits_reason(feature.name, known):
+                    chosen[action] = f"reason:{feature.name}"
         return [(trigger, action) for action, trigger in chosen.items()]
 
     def localised_actions(
@@ -433,24 +489,40 @@ _POLICE_STATION = department_names("police_station")
 _PETITION = department_names("petition")
 
 
-def _action(department: tuple[str, str], text_en: str, text_zh: str, *fits: ValueFit) -> Action:
-    return Action(department[0], department[1], text_en, text_zh, fits)
+def _action(
+    department: tuple[str, str],
+    text_en: str,
+    text_zh: str,
+    *fits: ValueFit | tuple[ValueFit, ...],
+    levels: tuple[RiskLevel, ...] = WARNING_LEVELS,
+) -> Action:
+    """A step that needs every one of `fits` of the record (a tuple: any one of them)."""
+    requirements = tuple(fit if isinstance(fit, tuple) else (fit,) for fit in fits)
+    return Action(department[0], department[1], text_en, text_zh, requirements, levels)
 
 
 def _unless(feature: str, *values: FitValue) -> ValueFit:
     """The step does not fit these values of `feature` (they show the state it asks for, or
-    show there is nothing to act on: no complaints to review, no app to install)."""
+    show there is nothing to act on: no complaints to review, no app to install); a record
+    with no value of it fits."""
     return ValueFit(feature, unless=values)
 
 
 def _below(feature: str, bound: float) -> ValueFit:
-    """The step fits values of `feature` below `bound` only (a decline, an unanswered call)."""
+    """The step fits values of `feature` below `bound` only (a decline, an unanswered call);
+    a record with no value of it does not fit."""
     return ValueFit(feature, below=bound)
 
 
 def _above(feature: str, bound: float) -> ValueFit:
-    """The step fits values of `feature` above `bound` only."""
+    """The step fits values of `feature` above `bound` only (flagged numbers to check, a
+    warning received); a record with no value of it does not fit."""
     return ValueFit(feature, above=bound)
+
+
+def _any(*fits: ValueFit) -> tuple[ValueFit, ...]:
+    """One requirement met by any of `fits`: arrears shown by one of several features."""
+    return fits
 
 
 @dataclass(frozen=True)
@@ -467,8 +539,7 @@ _REVIEW_COMPLAINTS = _action(
     _LABOUR_INSPECTION,
     "Review earlier complaints and how they were closed.",
     "复查以往投诉及办结情况。",
-    _unless("labour_complaints_12m", 0),
-    _unless("prior_wage_complaints_12m", 0),
+    _any(_unless("labour_complaints_12m", 0), _unless("prior_wage_complaints_12m", 0)),
 )
 
 WAGE_ARREARS_ACTIONS = _TaskActions(
@@ -509,10 +580,12 @@ WAGE_ARREARS_ACTIONS = _TaskActions(
                 _SOCIAL_INSURANCE,
                 "Verify the social-insurance arrears and urge payment.",
                 "核实社保欠缴情况并催缴。",
-                _unless("si_arrears_months_3m", 0),
-                _unless("si_arrears_months_6m", 0),
-                _unless("si_unpaid_streak_months", 0),
-                _unless("si_shortfall_ratio_3m", 0),
+                _any(
+                    _unless("si_arrears_months_3m", 0),
+                    _unless("si_arrears_months_6m", 0),
+                    _unless("si_unpaid_streak_months", 0),
+                    _unless("si_shortfall_ratio_3m", 0),
+                ),
             ),
         ),
         "headcount_drop": (
@@ -528,8 +601,7 @@ WAGE_ARREARS_ACTIONS = _TaskActions(
                 _GRID,
                 "Visit the site and confirm whether the firm is still operating.",
                 "实地走访，确认企业是否正常经营。",
-                _below("electricity_yoy_change", 0.0),
-                _below("electricity_change_3m", 0.0),
+                _any(_below("electricity_yoy_change", 0.0), _below("electricity_change_3m", 0.0)),
             ),
         ),
         "tax_overdue": (
@@ -537,8 +609,7 @@ WAGE_ARREARS_ACTIONS = _TaskActions(
                 _TAX,
                 "Review the overdue tax and the firm's payment plan.",
                 "核查欠税情况及补缴计划。",
-                _unless("tax_overdue_amount", 0),
-                _unless("tax_overdue_months_3m", 0),
+                _any(_unless("tax_overdue_amount", 0), _unless("tax_overdue_months_3m", 0)),
             ),
         ),
         "sales_decline": (
@@ -546,8 +617,7 @@ WAGE_ARREARS_ACTIONS = _TaskActions(
                 _TAX,
                 "Share the sales decline with the labour office for a joint check.",
                 "将销售额下滑情况通报劳动保障部门联合核查。",
-                _below("sales_trend_6m", 0.0),
-                _below("sales_change_3m", 0.0),
+                _any(_below("sales_trend_6m", 0.0), _below("sales_change_3m", 0.0)),
             ),
         ),
         "creditor_suits": (
@@ -555,10 +625,12 @@ WAGE_ARREARS_ACTIONS = _TaskActions(
                 _COURT,
                 "Check enforcement cases and make sure wages are paid first from seized assets.",
                 "关注执行案件，确保查封财产优先支付工资。",
-                _unless("creditor_suits_6m", 0),
-                _unless("creditor_suits_12m", 0),
-                _unless("enforcement_listings_12m", 0),
-                _unless("court_cases_12m", 0),
+                _any(
+                    _unless("creditor_suits_6m", 0),
+                    _unless("creditor_suits_12m", 0),
+                    _unless("enforcement_listings_12m", 0),
+                    _unless("court_cases_12m", 0),
+                ),
             ),
         ),
         "abnormal_listing": (
@@ -615,8 +687,7 @@ TELECOM_FRAUD_ACTIONS = _TaskActions(
                 _ANTI_FRAUD,
                 "Check the flagged numbers and warn the resident about that scam type.",
                 "核查涉诈号码，针对相应诈骗类型开展提醒。",
-                _unless("flagged_contacts_30d", 0),
-                _unless("overseas_calls_30d", 0),
+                _above("flagged_contacts_30d", 0),
             ),
         ),
         "risky_app_alerts": (
@@ -624,9 +695,7 @@ TELECOM_FRAUD_ACTIONS = _TaskActions(
                 _ANTI_FRAUD,
                 "Contact the resident about the flagged app or screen sharing; advise removing it.",
                 "就涉诈应用或屏幕共享联系本人，劝其卸载。",
-                _unless("screen_sharing_alerts_30d", 0),
-                _unless("phishing_alerts_30d", 0),
-                _unless("flagged_app_alerts_30d", 0),
+                _any(_above("screen_sharing_alerts_30d", 0), _above("flagged_app_alerts_30d", 0)),
             ),
         ),
         "new_payees": (
@@ -659,6 +728,7 @@ TELECOM_FRAUD_ACTIONS = _TaskActions(
                 "The last warning went unanswered: repeat it by phone or visit.",
                 "此前预警未接通：再次电话或上门预警。",
                 _below("warnings_answered_30d", 1),
+                _above("warnings_received_30d", 0),
             ),
         ),
         "app_installed": (
@@ -679,6 +749,22 @@ TELECOM_FRAUD_ACTIONS = _TaskActions(
         ),
     },
     feature_actions={
+        "overseas_calls_30d": (
+            _action(
+                _ANTI_FRAUD,
+                "Warn the resident about scam calls from abroad; offer to block overseas calls.",
+                "提醒本人警惕境外来电诈骗，可协助开通境外来电拦截。",
+                _above("overseas_calls_30d", 0),
+            ),
+        ),
+        "phishing_alerts_30d": (
+            _action(
+                _ANTI_FRAUD,
+                "Warn the resident about the flagged phishing links: never enter passwords or codes.",
+                "就涉诈钓鱼链接提醒本人，切勿填写密码或验证码。",
+                _above("phishing_alerts_30d", 0),
+            ),
+        ),
         "night_transfers_30d": (
             _action(
                 _BANK,
@@ -692,27 +778,36 @@ TELECOM_FRAUD_ACTIONS = _TaskActions(
                 _COMMUNITY_POLICE,
                 "Several warnings received: confirm in person that the resident understood them.",
                 "多次收到预警：上门确认本人已知悉风险。",
-                _unless("warnings_received_30d", 0),
+                _above("warnings_received_30d", 1),
             ),
         ),
     },
 )
 
 
+#: a case the county centre handles already (the handling level, or its county flag, says so)
+_NOT_AT_COUNTY = (_unless("handling_level", "county"), _unless("county_handling", True))
+
 DISPUTE_ESCALATION_ACTIONS = _TaskActions(
     level_actions={
         "red": (
             _action(
+                _TOWNSHIP_CENTRE,
+                "Refer the case to the county centre for county-level handling.",
+                "提请县级矛调中心提级处置。",
+                *_NOT_AT_COUNTY,
+            ),
+            _action(
                 _COUNTY_CENTRE,
-                "Move handling to the county centre; joint meeting with police and petition office within 3 days.",
-                "提级至县级矛调中心，3日内会同公安、信访联合研判。",
+                "Joint meeting with police and petition office within 3 days.",
+                "3日内会同公安、信访联合研判。",
             ),
         ),
         "orange": (
             _action(
                 _TOWNSHIP_CENTRE,
-                "Assign a lead mediator and hold a follow-up mediation within 7 days.",
-                "指定专人包案，7日内再次组织调解。",
+                "Assign a lead mediator and hold a mediation session within 7 days.",
+                "指定专人包案，7日内组织调解。",
             ),
         ),
         "yellow": (
@@ -729,7 +824,7 @@ DISPUTE_ESCALATION_ACTIONS = _TaskActions(
                 _MEDIATION,
                 "Change the mediator or move to a higher-level mediation.",
                 "更换调解员或提请上级调解。",
-                _unless("mediation_failures", 0),
+                _above("mediation_failures", 0),
                 _unless("mediation_agreement", True),
             ),
         ),
@@ -754,8 +849,7 @@ DISPUTE_ESCALATION_ACTIONS = _TaskActions(
                 _POLICE_STATION,
                 "Safety assessment of the parties; inform the police station within 24 hours.",
                 "开展当事人安全评估，24小时内通报派出所。",
-                _unless("threat_flag_visits", 0),
-                _unless("emotion_flag_visits", 0),
+                _any(_unless("threat_flag_visits", 0), _unless("emotion_flag_visits", 0)),
             ),
         ),
         "group_dispute": (
@@ -766,13 +860,23 @@ DISPUTE_ESCALATION_ACTIONS = _TaskActions(
                 _unless("group_flag", False),
             ),
         ),
+        # one step up per level of handling; a red case's level refers it to the county
         "county_handling": (
+            _action(
+                _TOWNSHIP_CENTRE,
+                "Consider taking the case up to the township centre.",
+                "研究提级至乡镇综治中心处置。",
+                _unless("handling_level", "township", "county"),
+                *_NOT_AT_COUNTY,
+                levels=("orange", "yellow"),
+            ),
             _action(
                 _COUNTY_CENTRE,
                 "Consider moving the case to county-level handling.",
                 "研究提级至县级处置。",
-                _unless("handling_level", "county"),
-                _unless("county_handling", True),
+                _unless("handling_level", "grid", "county"),
+                *_NOT_AT_COUNTY,
+                levels=("orange", "yellow"),
             ),
         ),
     },
@@ -780,8 +884,8 @@ DISPUTE_ESCALATION_ACTIONS = _TaskActions(
         "mediation_agreement": (
             _action(
                 _MEDIATION,
-                "No agreement yet: schedule another mediation session.",
-                "尚未达成协议：再次安排调解。",
+                "No agreement yet: schedule a mediation session.",
+                "尚未达成协议：安排调解。",
                 _unless("mediation_agreement", True),
             ),
         ),
@@ -791,6 +895,7 @@ DISPUTE_ESCALATION_ACTIONS = _TaskActions(
                 "Review the mediation record and change the approach.",
                 "复盘调解过程，调整调解方式。",
                 _unless("mediation_attempts", 0),
+                _unless("mediation_agreement", True),
             ),
         ),
         "grid_visits": (
@@ -798,14 +903,6 @@ DISPUTE_ESCALATION_ACTIONS = _TaskActions(
                 _GRID,
                 "Visit the parties more often until the dispute settles.",
                 "加密走访频次直至纠纷化解。",
-            ),
-        ),
-        "handling_level": (
-            _action(
-                _TOWNSHIP_CENTRE,
-                "Consider handling the case at a higher level.",
-                "研究提级处置。",
-                _unless("handling_level", "county"),
             ),
         ),
     },
