@@ -316,6 +316,9 @@ def test_departments_set_capacity_is_validated_and_audited(isolated_env: Path) -
     from models.settings import get_settings
     from serving.store import WarningStore
 
+    code, _, err = _run("departments", "set-capacity", "labour_inspection", "40")
+    _one_error_line(code, err, "no warnings store at")  # it changes a store, creates none
+    assert _run("store", "upgrade")[0] == 0
     code, out, err = _run("departments", "set-capacity", "labour_inspection", "40")
     assert code == 0 and "labour_inspection: capacity 40 warnings a month (was not set)" in out
     code, out, err = _run("departments", "set-capacity", "labour_inspection", "35")

@@ -35,6 +35,12 @@ CHANGES = [
 ]  # fmt: skip
 
 
+def _set_up_store() -> None:
+    """The deployment's store, as `store upgrade` makes it: `departments set-capacity` changes
+    what is in a store and creates none."""
+    assert _run("store", "upgrade")[0] == 0
+
+
 def _one_wrong_password(name: str) -> None:
     from serving.store import SignInRefused, WarningStore
 
@@ -68,6 +74,7 @@ def test_without_riskloop_actor_the_login_runs_the_command(
     assert cli_actor() == f"cli:{getpass.getuser()}"
     monkeypatch.setenv("RISKLOOP_ACTOR", "  ")  # blank: as if unset
     assert cli_actor() == f"cli:{getpass.getuser()}"
+    _set_up_store()
     assert _run("departments", "set-capacity", "tax", "2")[0] == 0
 
     code, out, _ = _run("audit", "--actor", getpass.getuser())
@@ -89,6 +96,7 @@ def test_riskloop_actor_cannot_pass_for_an_account_a_key_or_a_job(
         monkeypatch.setenv("RISKLOOP_ACTOR", name)
         assert cli_actor() == recorded
     monkeypatch.setenv("RISKLOOP_ACTOR", "user:bob")
+    _set_up_store()
     assert _run("departments", "set-capacity", "tax", "2")[0] == 0
     # looked up as "$RISKLOOP_ACTOR", the row shows, under the actor it was recorded as
     for looked_up in ("user:bob", "cli:user:bob"):
@@ -110,6 +118,7 @@ def test_audit_looks_names_up_as_they_are_recorded(
 ) -> None:
     """Spaces folded and a long name cut as the recorder does; an empty --actor is refused."""
     long_name = "ops-" + "z" * 80
+    _set_up_store()
     for name in ("ops  zhang", long_name):
         monkeypatch.setenv("RISKLOOP_ACTOR", name)
         assert _run("departments", "set-capacity", "tax", "3")[0] == 0

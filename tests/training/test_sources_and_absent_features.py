@@ -5,7 +5,8 @@
   Both now refuse, in one line and writing nothing, an output in a raw data folder or on
   riskloop's own stores, keys and secrets.
 - `score` refused an input lacking feature columns the API lets a record leave out: they are
-  now scored as missing, and named in one note on stderr.
+  now scored as missing, and named in one note on stderr (an input holding fewer than half
+  of them is still refused: tests/training/test_cli_recheck_refusals.py).
 - `score --help` named the audit row's actor `system:cli`; rows are written as `cli:NAME`.
 """
 
@@ -148,12 +149,14 @@ def test_absent_feature_columns_are_scored_as_missing_and_named(
     pd.testing.assert_frame_equal(scored, expected)
 
 
-def test_an_input_of_ids_and_dates_alone_is_scored_but_ids_stay_required(
+def test_an_input_of_ids_and_dates_alone_is_refused_and_ids_stay_required(
     dispute_champion: Path, rows: pd.DataFrame
 ) -> None:
+    """Ids and dates alone hold none of the feature columns: every row would score the same,
+    as another task's dataset did (tests/training/test_cli_recheck_refusals.py)."""
     code, stderr, out = _score(dispute_champion, rows[["entity_id", "as_of"]], "bare")
-    assert code == 0, stderr
-    assert pd.read_parquet(out)["score"].between(0, 1).all()
+    assert code == 2 and "holds 0 of dispute-escalation's 18 feature columns" in stderr
+    assert not out.exists()
     code, stderr, out = _score(dispute_champion, rows.drop(columns="entity_id"), "no-ids")
     assert code == 2 and "has no entity_id column" in stderr and not out.exists()
 

@@ -62,13 +62,14 @@ def register(app: typer.Typer) -> None:
     app.add_typer(departments_app)
 
 
-def _open_store(existing: bool = True):  # type: ignore[no-untyped-def]
-    """The settings' warnings store; with `existing` (commands that work on what a deployment
-    holds: delivery, overdue sweeps, listings), a SQLite store whose file is not there is
-    refused in one line instead of created in the folder the command ran from."""
-    from training.commands.people import open_existing_store, open_store
+def _open_store() -> WarningStore:
+    """The settings' warnings store; every command here works on what a deployment holds
+    (delivery, overdue sweeps, listings, a department's webhook or capacity), so a SQLite
+    store whose file is not there is refused in one line instead of created in the folder
+    the command ran from, where the deployment would never see what was set."""
+    from training.commands.people import open_existing_store
 
-    return open_existing_store() if existing else open_store()
+    return open_existing_store()
 
 
 def notify(
@@ -367,7 +368,7 @@ def set_webhook(
         else:
             secret = secrets_module.token_urlsafe(32)
             generated = True
-        with _open_store(existing=False) as store:
+        with _open_store() as store:
             if generated:
                 _write_private(secret_file, secret)
             try:
@@ -395,7 +396,7 @@ def set_capacity(
         text = per_month.strip()
         if not text.isascii() or not text.isdigit() or len(text) > 12:
             raise UserError(f"capacity {per_month!r} is not a whole number of 0 or more")
-        with _open_store(existing=False) as store:
+        with _open_store() as store:
             try:
                 before = store.set_capacity(department, int(text), actor=cli_actor())
             except PeopleError as exc:

@@ -242,6 +242,32 @@ def _looked_up_actor(text: str) -> str:
     return f"cli:{actor_name(name)}" if kind == "cli" else text
 
 
+# a warning as people give it: its id or a start of it, `W-` optional, letters in either case,
+# at least the digits of the short id screens show (as the console's box takes it)
+_NAMED_WARNING = re.compile(r"(?:w-)?(?P<digits>[0-9a-f]{8,32})")
+_FULL_ID = "a full id is 'W-' and 32 hex digits; its first 8, the short id screens show, are enough"
+
+
+def _named_warning(store: WarningStore, given: str) -> str:
+    """The warning id `given` names: the one id it begins (`W-6481df4c`, `6481DF4C...`), said
+    on stderr when it was not given whole; `given` itself when it begins none. A start shared
+    by several warnings is refused."""
+    named = _NAMED_WARNING.fullmatch(given.strip().lower())
+    if named is None:
+        return given
+    prefix = f"W-{named['digits']}"
+    found = store.warning_ids_starting(prefix, limit=2)
+    if len(found) > 1:
+        raise UserError(
+            f"more than one warning's id begins with {prefix}: give more of its digits ({_FULL_ID})"
+        )
+    if not found:
+        return given
+    if found[0] != given:
+        typer.echo(f"{given} is warning {found[0]}", err=True)
+    return found[0]
+
+
 def _check_one_actor(store: WarningStore, name: str) -> None:
     """Refuse a bare `--actor NAME` that names both a person and an API key (an older store,
     or a key created after the person): their rows would print as one actor's story."""
@@ -400,7 +426,11 @@ def register(app: typer.Typer) -> None:
 
     @app.command("audit")
     def audit(
-        warning: str | None = typer.Option(None, help="Every row about this warning id."),
+        warning: str | None = typer.Option(
+            None,
+            help="Every row about this warning: its id, or the start of it that names one "
+            "warning (at least the 8 digits of the short id, W- optional, any case).",
+        ),
         actor: str | None = typer.Option(
             None, help="Every row by this actor (user:alice, key:ingest, or a bare name)."
         ),
@@ -426,12 +456,17 @@ def register(app: typer.Typer) -> None:
             with open_existing_store() as store:
                 if actor is not None and ":" not in actor:
                     _check_one_actor(store, actor)
+                if warning is not None:
+                    warning = _named_warning(store, warning)
                 rows = store.audit_rows(warning_id=warning, actor=actor, since=moment)
                 # a warning's story starts with its raising: only reads of the log asking
                 # for the id (or none at all), no such warning
                 told = any(row["action"] != "audit_read" for row in rows)
                 if warning is not None and moment is None and not told:
-                    raise UserError(f"no audit rows mention {warning}: no warning has that id")
+                    raise UserError(
+                        f"no audit rows mention {warning}: no warning has that id or begins "
+                        f"with it ({_FULL_ID})"
+                    )
                 asked = {
                     "warning_id": warning,
                     "of_actor": actor,

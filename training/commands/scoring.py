@@ -95,19 +95,49 @@ def _check_as_of(input_path: Path, frame: pd.DataFrame) -> None:
 
 
 def _with_absent_features(
-    input_path: Path, frame: pd.DataFrame, names: Sequence[str]
+    task: str, input_path: Path, frame: pd.DataFrame, names: Sequence[str]
 ) -> pd.DataFrame:
     """`frame` with each feature column it lacks added as missing values, as the API takes a
-    record that leaves a feature out; the columns are named on stderr, once."""
+    record that leaves a feature out; the columns are named on stderr, once. An input holding
+    fewer than half of them is refused (`_refuse_another_tasks_input`)."""
     absent = [name for name in names if name not in frame.columns]
     if not absent:
         return frame
+    _refuse_another_tasks_input(task, input_path, frame, len(names) - len(absent), len(names))
     typer.echo(
         f"note: {input_path} lacks {len(absent)} feature column(s) the model takes: "
         f"{', '.join(absent)}; scored as missing on every row",
         err=True,
     )
     return frame.assign(**dict.fromkeys(absent, float("nan")))
+
+
+def _refuse_another_tasks_input(
+    task: str, input_path: Path, frame: pd.DataFrame, held: int, total: int
+) -> None:
+    """Refuse an input holding fewer than half of the task's feature columns: scored, every
+    row would be nearly the base rate (another task's dataset came out all green), so it is
+    not this task's input. The task whose columns it holds best, at least half, is named."""
+    if 2 * held >= total:
+        return
+    from features.catalog import features
+    from features.tasks import TASK_NAMES
+
+    columns = set(frame.columns)
+    shares = []
+    for other in TASK_NAMES:
+        names = [feature.name for feature in features(other)]
+        other_held = sum(name in columns for name in names)
+        if other != task and 2 * other_held >= len(names):
+            shares.append((other_held / len(names), other, other_held, len(names)))
+    hint = ""
+    if shares:
+        _, other, other_held, other_total = max(shares)
+        hint = f" (it holds {other_held} of {other}'s {other_total}: --task {other}?)"
+    raise UserError(
+        f"{input_path} holds {held} of {task}'s {total} feature columns, fewer than half: "
+        f"not a {task} input{hint}; nothing scored or written"
+    )
 
 
 def _refuse_duplicate_columns(input_path: Path) -> None:
@@ -178,7 +208,8 @@ def score(
     twice, an --output that is the --input file, and an --output in a raw data folder or on
     riskloop's own stores, keys or secrets. Missing feature values are scored as missing, and
     so is a feature column the input lacks, as the API scores a record without it (a note on
-    stderr names such columns); columns the catalog does not know are ignored.
+    stderr names such columns), while an input holding fewer than half of the task's feature
+    columns is refused as another task's file; columns the catalog does not know are ignored.
 
     Every output row also names the model that scored it: model_name, model_version (the
     registered version) and model_alias (the alias it was loaded by). An empty input writes
@@ -218,7 +249,7 @@ def score(
             "model_alias": alias,
         }
         _check_as_of(input_path, frame)
-        frame = _with_absent_features(input_path, frame, model.spec.feature_names)
+        frame = _with_absent_features(spec.task, input_path, frame, model.spec.feature_names)
         rows: list[dict[str, object]] = []
         with Progress(transient=True) as progress:
             bar = progress.add_task(f"scoring {spec.task}", total=len(frame))

@@ -278,10 +278,20 @@ def register(app: typer.Typer) -> None:
 
     @keys_app.command("list")
     def keys_list() -> None:
-        """List keys: name, id, scopes, created, revoked (never the key itself)."""
+        """List keys: name, id, scopes, created, revoked (never the key itself). A keys file
+        that is not there is refused: run from another folder, "no keys" is not the
+        deployment's answer."""
+        from models.settings import get_settings
         from serving.auth import KeyManagementError, list_keys
 
         with user_errors():
+            keys_file = get_settings().keys_file
+            if not keys_file.exists():
+                raise UserError(
+                    f"no keys file at {keys_file.absolute()} (RISKLOOP_KEYS_FILE={keys_file}): "
+                    "run riskloop from the folder it was set up in or set RISKLOOP_KEYS_FILE; "
+                    "`riskloop keys create` creates it"
+                )
             try:
                 records = list_keys()
             except KeyManagementError as exc:

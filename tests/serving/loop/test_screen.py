@@ -377,6 +377,7 @@ def test_set_webhook_with_a_secrets_file_it_cannot_write_sets_nothing(
     (isolated_env / "a-file").write_text("in the way")
     monkeypatch.setenv("RISKLOOP_WEBHOOK_SECRETS_FILE", str(isolated_env / "a-file" / "w.json"))
     get_settings.cache_clear()
+    _cli(["store", "upgrade"])  # set-webhook changes a store, creates none
     secret = isolated_env / "tax.secret"
     result = CliRunner().invoke(
         app,
