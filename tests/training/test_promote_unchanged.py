@@ -29,6 +29,8 @@ def test_promoting_the_champion_again_is_recorded_as_unchanged(
 
     assert result.exit_code == 0, result.output
     assert "version 1 is already the champion" in result.stdout
+    # not "kept the champion", which README gives exit 3 for (the rule found it not better)
+    assert "nothing to promote" in result.stdout and "kept the champion" not in result.stdout
     with WarningStore.from_settings() as store:
         rows = store.audit_rows(actor=cli_actor())
     row = rows[-1]

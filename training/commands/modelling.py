@@ -404,7 +404,12 @@ def promote(
             decision = run_promotion(spec, data, force=force)
         except (RegistryError, ModelLoadError) as exc:
             raise UserError(str(exc)) from None
-    verdict = "promoted" if decision.promoted else "kept the champion"
+    if decision.promoted:
+        verdict = "promoted"
+    elif decision.outcome == "unchanged":  # the challenger already is the champion: exit 0
+        verdict = "nothing to promote"
+    else:
+        verdict = "kept the champion"
     typer.echo(
         f"{spec.task}: {verdict} (challenger v{decision.challenger_version}, champion "
         f"v{decision.champion_before} -> v{decision.champion_after}): {decision.reason}"

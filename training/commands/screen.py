@@ -227,7 +227,8 @@ def _department_capacities(store: Any) -> dict[str, int]:
 def _department_counts(
     frame: pd.DataFrame, report: ScreenReport, spec: TaskSpec
 ) -> dict[str, Counter[str]]:
-    """Warnings per department and level: the department each level's own action names."""
+    """Warnings per department and level: the department each level's own action names (a
+    step given only where the case fits it counts every warning of its level: at most)."""
     from models.departments import department_code
 
     counts: dict[str, Counter[str]] = {}
@@ -245,6 +246,8 @@ def _capacity_notes(
     capacities: dict[str, int],
 ) -> list[str]:
     """A sentence for each level over its spec share and each department over its capacity."""
+    from models.departments import department_code
+
     notes = []
     for capacity in spec.capacities:
         allowed = int(capacity.share * report.rows)
@@ -254,12 +257,26 @@ def _capacity_notes(
                 f"{capacity.level}: {count} warnings exceed the capacity of {allowed} "
                 f"({capacity.share:.0%} of {report.rows} units) by {count - allowed}"
             )
+    # a level's step given only where the case fits it (a dispute's referral to county-level
+    # handling, not for a case already there) is counted for every warning of its level
+    bounded = {
+        department_code(action.department_en) or action.department_en
+        for actions in spec.level_actions.values()
+        for action in actions
+        if action.fits
+    }
     for code, levels in sorted(departments.items()):
         total = sum(levels.values())
         if code in capacities and total > capacities[code]:
             notes.append(
                 f"{code}: {total} warnings exceed its capacity of {capacities[code]} "
                 f"by {total - capacities[code]}"
+                + (
+                    " (at most: a step of its level is given only where the case fits it, "
+                    "and every warning of that level is counted)"
+                    if code in bounded
+                    else ""
+                )
             )
     return notes
 
