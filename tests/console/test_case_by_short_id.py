@@ -94,8 +94,9 @@ def test_a_short_id_or_capitals_open_the_case_and_several_or_too_few_digits_say_
     english.sign_in("named.sup.en")
     for viewer, lang in ((sup, "zh"), (english, "en")):
         viewer.go("/console/queue")
+        # the queue with its box is photographed whole by tests/console/test_pages.py (a
+        # full-page shot of a 92-case queue at a phone's width took seconds here)
         box = viewer.page.get_by_label("预警编号" if lang == "zh" else "Warning id")
-        screenshots_at_two_widths(viewer.page, f"queue-open-case-{lang}")
         box.fill(warning_id[:10])
         viewer.page.get_by_role("button", name="打开" if lang == "zh" else "Open").click()
         viewer.page.wait_for_load_state()
