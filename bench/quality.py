@@ -86,9 +86,10 @@ def champion(city: Path, task: str) -> dict[str, Any]:
     """Test-slice quality and explanation fidelity of the champion recipe."""
     from models.scorer import score_arrays
     from models.spec import get_spec
+    from training.datasets import build_from_raw, split_dataset
     from training.evaluate import attach_truth, expected_calibration_error
     from training.report_metrics import FeatureRoles, fidelity
-    from training.train import build_from_raw, fit_model, recipe_params, split_dataset
+    from training.train import fit_model, recipe_params
 
     spec = get_spec(task)
     data = build_from_raw(spec, city)

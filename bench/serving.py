@@ -75,7 +75,8 @@ def _champions_exist() -> bool:
 def _train_champions(city: Path) -> None:
     """Train each task on `city` into the (throw-away) store the settings point at."""
     from models.spec import get_spec
-    from training.train import build_from_raw, train_task
+    from training.datasets import build_from_raw
+    from training.train import train_task
 
     for task in TASKS:
         spec = get_spec(task)

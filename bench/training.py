@@ -95,7 +95,8 @@ def run() -> dict[str, Any]:
     """Measure and return the figures (written to bench/results/training.json by bench.run)."""
     from models.settings import apply_offline_defaults, get_settings
     from models.spec import get_spec
-    from training.train import build_from_raw, split_dataset, train_task
+    from training.datasets import build_from_raw, split_dataset
+    from training.train import train_task
     from training.tune import tune
 
     apply_offline_defaults()

@@ -92,7 +92,7 @@ class Task:
             over units other than its own (a district's latest grid visits).
         coverage: columns whose extremes set the time coverage (the builders' `data_end` and
             first month); the rows holding them are copied into every partition.
-        actions_constant: the `models.spec` constant holding what departments are advised to
+        actions_constant: the `models.actions` constant holding what departments are advised to
             do (read by the models layer; the registry only names it).
     """
 

@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import FeatureDef
+from models.actions import ValueFit
 from models.explain_plots import Contribution, display_value
 from models.explanation_cache import ExplanationCache
 from models.risk_model import PREDICT_THREADS, RiskModel, feature_columns, feature_matrix
-from models.spec import WARNING_LEVELS, Lang, RiskLevel, TaskSpec, ValueFit
+from models.spec import WARNING_LEVELS, Lang, RiskLevel, TaskSpec
 
 Direction = Literal["raises", "lowers", "neutral"]
 ReasonValue = float | int | bool | str | None

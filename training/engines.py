@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
     from models.risk_model import RiskModel
     from models.spec import LightGBMParams, TaskSpec
-    from training.train import Splits, TrainingData, TrainOutcome
+    from training.datasets import Splits, TrainingData
+    from training.train import TrainOutcome
 
 #: Local cluster size when no scheduler address is given.
 LOCAL_WORKERS = 2
@@ -296,9 +297,9 @@ def build_with_sidecar(
 def training_data_dask(
     spec: TaskSpec, raw_dir: Path, scheduler_address: str | None = None
 ) -> TrainingData:
-    """`training.train.build_from_raw` with the dataset built on Dask."""
+    """`training.datasets.build_from_raw` with the dataset built on Dask."""
     from features.validation import RawDataError
-    from training.train import TrainingData, _read_truth, check_dataset, dataset_fingerprint
+    from training.datasets import TrainingData, _read_truth, check_dataset, dataset_fingerprint
 
     try:
         frame = build_dataset_dask(spec.task, raw_dir, scheduler_address=scheduler_address)

@@ -33,7 +33,7 @@ from features.tasks import get_task
 from models.secret_keys import load_secrets
 from serving.store import WarningStore
 from serving.store.monitoring import OUTCOME_LABELS, observed_labels
-from training.train import FEEDBACK_COLUMN, RAW_LABEL_COLUMN
+from training.datasets import FEEDBACK_COLUMN, RAW_LABEL_COLUMN
 
 FEEDBACK_COLUMNS = (
     "entity_hash",
@@ -96,7 +96,7 @@ def merge_feedback(
     feedback label (so `prevented` turns a raw 0 into 1); the outcome is kept in
     `audit_feedback_outcome` (an audit column, never a model input), empty where no warning
     matched, and a labelled dataset's own label in `label_before_feedback` (the held-out truth
-    the test slice is measured on, `training.train.split_dataset`). The input frame is not
+    the test slice is measured on, `training.datasets.split_dataset`). The input frame is not
     changed.
     """
     hashes = _pseudonyms(dataset["entity_id"], pseudonym_secret)

@@ -23,15 +23,9 @@ from pathlib import Path
 
 from models.spec import TaskSpec
 from training.commands import cli_actor
+from training.datasets import Splits, TrainingData, build_from_raw, read_dataset, split_dataset
 from training.errors import UserError
 from training.leakage import LEAKAGE_FINDING_TAG, LEAKAGE_OVERRIDE_TAG, leakage_findings
-from training.train import (
-    Splits,
-    TrainingData,
-    build_from_raw,
-    read_dataset,
-    split_dataset,
-)
 
 COMPARED_METRICS = ("roc_auc", "pr_auc", "brier", "ece", "lift_recovered", "oracle_roc_auc")
 

@@ -50,7 +50,7 @@ def study_identity(
     spec: TaskSpec, train: pd.DataFrame, valid: pd.DataFrame, base: LightGBMParams
 ) -> dict[str, str]:
     """What makes two workers' trials comparable, as the study's user attributes record it."""
-    from training.train import dataset_fingerprint
+    from training.datasets import dataset_fingerprint
 
     return {
         TASK_ATTR: spec.task,

@@ -149,7 +149,8 @@ def console_service(console_root: Path, small_city: Path) -> Iterator[Console]:
     from serving.store import WarningStore
     from training.commands.reporting import write_report
     from training.commands.service import build_scoring_set
-    from training.train import build_from_raw, train_task
+    from training.datasets import build_from_raw
+    from training.train import train_task
 
     # the fixture's own work, with this process's settings on the console's stores
     with settings_env(service_env(console_root)):

@@ -125,8 +125,8 @@ def test_a_city_too_rare_for_some_events_generates_and_training_says_why(tmp_pat
     import pandas as pd
 
     from models.spec import get_spec
+    from training.datasets import build_from_raw
     from training.errors import UserError
-    from training.train import build_from_raw
 
     generate_city(tmp_path, size="tiny", seed=5, rate_multiplier=1e-4)
     events = pd.read_parquet(tmp_path / "wage_arrears" / "arrears_events.parquet")

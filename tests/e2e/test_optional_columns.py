@@ -52,7 +52,8 @@ def test_a_city_without_noise_columns_trains_and_serves(
     from serving.auth import create_key
     from serving.online_store import materialize
     from training.commands.service import build_scoring_set
-    from training.train import build_from_raw, train_task
+    from training.datasets import build_from_raw
+    from training.train import train_task
 
     city = lean_root / "city"
     dropped = _without_optional_columns(realistic_city, city)

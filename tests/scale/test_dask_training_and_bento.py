@@ -30,9 +30,10 @@ from models.registry import load_registered
 from models.spec import get_spec
 from tests.processes import LOOPBACK_TLS, stop_process_group
 from training import tracking
+from training.datasets import TrainingData, dataset_fingerprint
 from training.engines import ENGINE_TAG, best_iteration, train_dask
 from training.raw_io import load_raw_tables
-from training.train import TrainingData, dataset_fingerprint, train_task
+from training.train import train_task
 
 REQUESTS_PER_REPLICA = 8
 RECORDS_PER_REQUEST = 5

@@ -125,7 +125,8 @@ def trained(serving_root: Path, small_city: Path) -> dict[str, int]:
     from models.spec import get_spec
     from serving.online_store import materialize
     from training.commands.service import build_scoring_set
-    from training.train import build_from_raw, train_task
+    from training.datasets import build_from_raw
+    from training.train import train_task
 
     versions = {}
     with settings_env(service_env(serving_root)):

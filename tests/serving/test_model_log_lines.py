@@ -31,7 +31,8 @@ def test_the_log_names_each_served_version_and_a_reload_that_changes_one(
 
     from models.settings import get_settings
     from models.spec import get_spec
-    from training.train import build_from_raw, train_task
+    from training.datasets import build_from_raw
+    from training.train import train_task
 
     started = served.log.read_text(errors="replace")
     for task in TASK_NAMES:

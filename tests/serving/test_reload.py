@@ -35,7 +35,8 @@ def test_reload_follows_the_alias_and_a_failed_reload_keeps_the_old_model(
     from models.settings import get_settings
     from models.spec import get_spec
     from serving.store import WarningStore
-    from training.train import build_from_raw, train_task
+    from training.datasets import build_from_raw
+    from training.train import train_task
 
     spec = get_spec(TASK)
     data = build_from_raw(spec, small_city)
@@ -110,7 +111,8 @@ def test_periodic_check_follows_the_alias_without_a_request(
 
     from models.settings import get_settings
     from models.spec import get_spec
-    from training.train import build_from_raw, train_task
+    from training.datasets import build_from_raw
+    from training.train import train_task
 
     spec = get_spec(TASK)
     uri = get_settings().mlflow_uri

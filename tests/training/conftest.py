@@ -11,7 +11,8 @@ import pytest
 from features.dataset import time_split
 from models.risk_model import RiskModel
 from models.spec import TASK_NAMES, get_spec
-from training.train import Splits, TrainingData, build_from_raw, fit_model, split_dataset
+from training.datasets import Splits, TrainingData, build_from_raw, split_dataset
+from training.train import fit_model
 
 FAST_ROUNDS = 60
 # The small city has nine months of disputes: after two 90-day purge gaps the honest training

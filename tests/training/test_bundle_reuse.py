@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from models.risk_model import RiskModel
-from training.train import Splits
+from training.datasets import Splits
 
 _SCRIPT = """
 import json

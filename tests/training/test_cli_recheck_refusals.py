@@ -22,7 +22,7 @@ import pytest
 from serving.store import WarningStore
 from tests.serving.test_people_cli import _one_error_line, _run
 from training.commands import cli_actor
-from training.train import TrainingData
+from training.datasets import TrainingData
 
 TASK = "dispute-escalation"
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 from models.risk_model import RiskModel
 from models.settings import get_settings
-from training.train import Splits
+from training.datasets import Splits
 
 
 def test_an_earlier_versions_warning_is_drawn_from_that_version(

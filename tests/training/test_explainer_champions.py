@@ -17,7 +17,7 @@ from features.tasks import TASK_NAMES
 from models.explainer import TreeExplainer
 from models.risk_model import RiskModel, feature_matrix
 from models.scorer import score_arrays
-from training.train import Splits
+from training.datasets import Splits
 
 
 @pytest.mark.parametrize("task", TASK_NAMES)

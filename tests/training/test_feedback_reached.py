@@ -20,8 +20,8 @@ from models.settings import get_settings
 from models.spec import get_spec
 from serving.store import WarningStore
 from training.cli import app
+from training.datasets import build_from_raw, split_dataset
 from training.reference import REFERENCE_ARTIFACT
-from training.train import build_from_raw, split_dataset
 
 TASK = "wage-arrears"
 ACTOR = "ops-li"

@@ -11,9 +11,9 @@ import pandas as pd
 from models.risk_model import RiskModel
 from models.spec import get_spec
 from serving.store.pseudonym import pseudonymise
+from training.datasets import RAW_LABEL_COLUMN, Splits, TrainingData, split_dataset
 from training.evaluate import evaluate_model
 from training.feedback import merge_feedback
-from training.train import RAW_LABEL_COLUMN, Splits, TrainingData, split_dataset
 
 TASK = "wage-arrears"
 SECRET = "split-secret"

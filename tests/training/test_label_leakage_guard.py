@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from models.spec import get_spec
 from training.cli import app
+from training.datasets import TrainingData, build_from_raw, split_dataset
 from training.leakage import (
     LEAKAGE_OVERRIDE_TAG,
     LEAKY_FEATURE_AUC,
@@ -22,7 +23,6 @@ from training.leakage import (
     model_leakage_finding,
     single_feature_aucs,
 )
-from training.train import TrainingData, build_from_raw, split_dataset
 
 TASK = "wage-arrears"
 LEAK = "si_arrears_months_3m"

@@ -10,8 +10,9 @@ import pytest
 from models.risk_model import RiskModel, model_matrix
 from models.scorer import score_arrays
 from models.spec import TASK_NAMES, get_spec
+from training.datasets import Splits, TrainingData
 from training.evaluate import evaluate_model
-from training.train import Splits, TrainingData, fit_model
+from training.train import fit_model
 
 # Planted-driver scenarios a case worker expects to raise risk: (task, {feature: (step, cap)}).
 # Unpaid social-insurance months move three related features together, as real data would.

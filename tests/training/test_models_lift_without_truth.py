@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from training.cli import app
-from training.train import TrainingData
+from training.datasets import TrainingData
 
 TASK = "wage-arrears"
 WHY = "lift -: the training run recorded no oracle figures"

@@ -198,8 +198,9 @@ def test_monitor_reads_the_champions_logged_training_data(isolated_env: Path) ->
     import mlflow
 
     from models.scorer import score_frame
+    from training.datasets import Splits
     from training.tracking import configure_tracking, log_and_register
-    from training.train import Splits, fit_model
+    from training.train import fit_model
 
     spec = get_spec(TASK)
     rng = np.random.default_rng(21)
@@ -259,8 +260,9 @@ def test_reference_sample_is_small_seeded_and_holds_no_identifiers() -> None:
     the rows the seed picks."""
     import dataclasses
 
+    from training.datasets import Splits
     from training.reference import REFERENCE_MAX_ROWS, reference_sample
-    from training.train import Splits, fit_model
+    from training.train import fit_model
 
     spec = get_spec(TASK)
     rng = np.random.default_rng(3)

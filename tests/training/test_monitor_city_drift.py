@@ -20,8 +20,9 @@ from models.settings import get_settings
 from models.spec import get_spec
 from serving.store import WarningStore
 from training.cli import app
+from training.datasets import split_dataset
 from training.raw_io import load_raw_tables
-from training.train import fit_model, split_dataset
+from training.train import fit_model
 
 TASK = "telecom-fraud"
 

@@ -19,8 +19,9 @@ from typer.testing import CliRunner
 from models.risk_model import RiskModel
 from models.spec import get_spec
 from training.cli import app
+from training.datasets import Splits, TrainingData
 from training.reference import reference_sample
-from training.train import Splits, TrainingData, fit_model
+from training.train import fit_model
 
 from .test_reference_order import TASK as REFERENCE_TASK
 from .test_reference_order import _dataset

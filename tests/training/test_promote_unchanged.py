@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from serving.store import WarningStore
 from training.cli import app
 from training.commands import cli_actor
-from training.train import TrainingData
+from training.datasets import TrainingData
 
 TASK = "dispute-escalation"
 

@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 
 from models.risk_model import RiskModel
 from training.cli import app
+from training.datasets import Splits, TrainingData
 from training.promote import PromotionRule
 from training.report import RunInfo, _model_card
 from training.report_words import words
-from training.train import Splits, TrainingData
 
 TASK = "dispute-escalation"
 SAME = {"roc_auc": 0.8123456, "ece": 0.0212345}

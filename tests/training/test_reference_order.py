@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 from models.spec import get_spec
+from training.datasets import Splits
 from training.reference import reference_sample
-from training.train import Splits, fit_model
+from training.train import fit_model
 
 TASK = "wage-arrears"
 

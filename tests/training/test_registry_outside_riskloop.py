@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from models.risk_model import RiskModel
 from training.cli import app
-from training.train import Splits
+from training.datasets import Splits
 
 
 @pytest.fixture()

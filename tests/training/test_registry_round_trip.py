@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from tests.raw_ids import assert_no_raw_identifiers
 from training.cli import app
-from training.train import TrainingData
+from training.datasets import TrainingData
 
 TASK = "telecom-fraud"
 ROUNDS = "40"

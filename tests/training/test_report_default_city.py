@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from models.spec import get_spec
 from training.cli import app
-from training.train import build_from_raw
+from training.datasets import build_from_raw
 
 TASK = "wage-arrears"
 

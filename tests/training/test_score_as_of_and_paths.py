@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from training.cli import app
-from training.train import TrainingData
+from training.datasets import TrainingData
 
 TASK = "dispute-escalation"
 

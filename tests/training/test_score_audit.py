@@ -14,7 +14,7 @@ from models.settings import get_settings
 from serving.store import WarningStore
 from training.cli import app
 from training.commands import cli_actor
-from training.train import TrainingData
+from training.datasets import TrainingData
 
 TASK = "dispute-escalation"
 

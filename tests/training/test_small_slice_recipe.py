@@ -19,15 +19,9 @@ import pandas as pd
 import pytest
 
 from models.spec import get_spec
+from training.datasets import build_from_raw, split_dataset
 from training.evaluate import evaluate_model, mean_abs_shap
-from training.train import (
-    SMALL_SLICE_MINORITY_ROWS,
-    build_from_raw,
-    fit_model,
-    recipe_params,
-    split_dataset,
-    train_task,
-)
+from training.train import SMALL_SLICE_MINORITY_ROWS, fit_model, recipe_params, train_task
 
 WAGE = "wage-arrears"
 

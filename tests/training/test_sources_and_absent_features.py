@@ -21,7 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from training.cli import app
-from training.train import TrainingData
+from training.datasets import TrainingData
 
 TASK = "dispute-escalation"
 SLUG = "dispute_escalation"

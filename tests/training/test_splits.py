@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from models.spec import get_spec
+from training.datasets import split_dataset
 from training.errors import UserError
-from training.train import split_dataset
 
 
 def _panel_and_one_off_units(seed: int = 0) -> pd.DataFrame:

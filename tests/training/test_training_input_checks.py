@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from models.spec import TASK_NAMES, get_spec
 from training.cli import app
+from training.datasets import TrainingData, build_from_raw, check_dataset
 from training.errors import UserError
-from training.train import TrainingData, build_from_raw, check_dataset
 
 TASK = "dispute-escalation"
 

@@ -10,7 +10,7 @@ import pytest
 
 from models.risk_model import RiskModel
 from models.spec import LightGBMParams, TaskSpec, get_spec
-from training.train import Splits
+from training.datasets import Splits
 from training.tune import (
     DATASET_ATTR,
     REGISTERED_VERSION_ATTR,

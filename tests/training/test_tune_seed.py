@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from models.risk_model import RiskModel
 from models.spec import get_spec
 from training.cli import app
-from training.train import Splits, TrainingData
+from training.datasets import Splits, TrainingData
 from training.tune import SEED_ATTR, StudyMismatchError, study_identity, tune
 
 TASK = "telecom-fraud"

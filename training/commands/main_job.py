@@ -110,7 +110,8 @@ def _ensure_report(task: str, city: Path, reports_dir: Path, tracking_uri: str) 
 
 def _ensure_champion(task: str, dataset: Path, truth: Path, tracking_uri: str) -> None:
     from models.spec import get_spec
-    from training.train import read_dataset, train_task
+    from training.datasets import read_dataset
+    from training.train import train_task
 
     if _has_champion(task, tracking_uri):
         _say(f"{task}: champion found in {tracking_uri}")

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from models.spec import TaskSpec
-    from training.train import FeedbackUse, TrainingData, TrainOutcome
+    from training.datasets import FeedbackUse, TrainingData
+    from training.train import TrainOutcome
 
 TaskOption = Annotated[str, typer.Option("--task", help=f"{names_in_words()}.")]
 RawOption = Annotated[
@@ -134,7 +135,7 @@ def _data(
     on_progress: Callable[[int, int], None] | None = None,
     with_feedback: bool = False,
 ) -> TrainingData:
-    from training.train import build_from_raw, read_dataset
+    from training.datasets import build_from_raw, read_dataset
 
     _check_sources(raw, dataset, with_feedback)
     if dataset is not None:

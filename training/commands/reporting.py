@@ -109,8 +109,8 @@ def write_report(
     version's run only when the rebuilt data is the run's training data (`_not_logged_because`);
     otherwise a one-line note on stderr says why they were not.
     """
+    from training.datasets import build_from_raw, split_dataset
     from training.report import build_reports
-    from training.train import build_from_raw, split_dataset
 
     if raw_dir is not None:
         check_raw_folder(raw_dir, "generate it with `riskloop generate` or pass --raw")

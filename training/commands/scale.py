@@ -30,7 +30,8 @@ from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
     from models.spec import LightGBMParams, TaskSpec
-    from training.train import Splits, TrainingData, TrainOutcome
+    from training.datasets import Splits, TrainingData
+    from training.train import TrainOutcome
 
 CLAIM_KEY = "riskloop.training_claimed_by"
 VERSION_KEY = "riskloop.registered_version"  # training.tune.REGISTERED_VERSION_ATTR
@@ -98,7 +99,7 @@ def _spec(task: str) -> TaskSpec:
 
 def _data(spec: TaskSpec, raw: Path | None, dataset: Path | None) -> TrainingData:
     from features.validation import RawDataError
-    from training.train import build_from_raw, read_dataset
+    from training.datasets import build_from_raw, read_dataset
 
     if (raw is None) == (dataset is None):
         raise UserError("give the data: either --raw DIR (a city folder) or --dataset FILE")
@@ -333,7 +334,8 @@ def tune_command(
 
     from training import tracking
     from training.commands.modelling import check_study_name, quiet_libraries
-    from training.train import recipe_params, split_dataset
+    from training.datasets import split_dataset
+    from training.train import recipe_params
 
     quiet_libraries()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
