@@ -308,7 +308,7 @@ def reason_rows(
 #: record gets the same actions at any `top_k`); a warning stores this many reasons. A feature
 #: whose value is missing triggers no action: "no data" on overdue tax raises the risk, but
 #: asking the tax bureau to review overdue tax the firm may not owe is no action to take. Nor
-#: is an action given to a record it does not fit (`models.spec.Action.fits`), read on the
+#: is an action given to a record it does not fit (`models.actions.Action.fits`), read on the
 #: record's own values whichever reason or level asks it: a case handled at county level is not
 #: asked to move there, a resident who received no warning not to have it repeated.
 ACTION_REASONS = 5

@@ -154,6 +154,22 @@ class Settings(BaseSettings):
         return "sqlite:///optuna.db"
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL keeps its database in (relative to the working folder as SQLite
+    opens it); None for another database, an in-memory one, or a URL SQLAlchemy cannot read
+    (the code that opens it says what is wrong)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if not url.startswith("sqlite"):
+        return None
+    try:
+        database = make_url(url).database
+    except (ArgumentError, ValueError):
+        return None
+    return None if database in (None, "", ":memory:") else Path(str(database))
+
+
 def hide_password(url: str) -> str:
     """`scheme://user:secret@host/db` -> `scheme://user:***@host/db`, for messages and logs
     (works on any text, a malformed URL included)."""

@@ -134,20 +134,13 @@ def _local_path(uri: str) -> Path | None:
     a `file:` URI or a plain path); None for a server's URI, an in-memory or malformed one."""
     from urllib.parse import urlparse
 
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from models.settings import sqlite_file
 
     if "://" not in uri:
         return Path(uri) if uri else None
     if uri.startswith("file:"):
         return Path(urlparse(uri).path)
-    if not uri.startswith("sqlite"):
-        return None
-    try:
-        database = make_url(uri).database
-    except (ArgumentError, ValueError):
-        return None  # the command that opens it says what is wrong
-    return None if database in (None, "", ":memory:") else Path(str(database))
+    return sqlite_file(uri)
 
 
 def _riskloop_state() -> dict[str, Path]:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from models.registry import PYFUNC_ENTRY_SOURCE, RISK_MODEL_ARTIFACT, catalog_signature
 from models.risk_model import RiskModel
-from models.settings import Settings, get_settings
+from models.settings import Settings, get_settings, sqlite_file
 from training.errors import UserError
 
 if TYPE_CHECKING:
@@ -133,13 +133,11 @@ def require_registry() -> None:
     create an empty one (and its folder) on opening, and the command then reported "no model
     registered" or advised training into a store made by a typo."""
     uri = get_settings().mlflow_uri
-    if not uri.startswith("sqlite:///"):
-        return
-    location = uri.removeprefix("sqlite:///").split("?", 1)[0]
-    if location in ("", ":memory:") or Path(location).is_file():
+    location = sqlite_file(uri)
+    if location is None or location.is_file():
         return
     raise UserError(
-        f"no MLflow registry at {uri} (RISKLOOP_MLFLOW_URI): {Path(location).absolute()} does "
+        f"no MLflow registry at {uri} (RISKLOOP_MLFLOW_URI): {location.absolute()} does "
         "not exist; check the setting, or create it with `riskloop train` or `riskloop run`"
     )
 

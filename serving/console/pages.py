@@ -8,7 +8,6 @@ in a worker thread because the store is synchronous.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +49,7 @@ from serving.store.common import WARNING_ID
 from serving.store.deadlines import DEADLINE_OF_STATUS
 from serving.store.models import STATUSES
 from serving.store.privacy import PURPOSE_MIN_CHARS, PURPOSE_MIN_WEIGHT
+from serving.store.reads import SHORT_ID_DIGITS, warning_id_start
 
 _DONE = ("dispatch", "reroute", "start", "close", "triage_close", "send_back")
 
@@ -384,12 +384,6 @@ def case(console: Console, request: Request, visit: Visit, _form: FormData | Non
     return _done_said(console, request, response)
 
 
-# a case as a person may name it: the id or its start, `W-` optional, letters in either case
-_NAMED_CASE = re.compile(r"(?:w-)?(?P<digits>[0-9a-f]{1,32})")
-# the fewest digits that name a case: those of the short id the console shows (`case.short_id`)
-_SHORT_ID_DIGITS = 8
-
-
 def open_named_case(
     console: Console, request: Request, visit: Visit, _form: FormData | None
 ) -> Response:
@@ -409,17 +403,17 @@ def _named_case(
     warning and this person may see it. One they may not see is refused exactly as by its full
     id (the same page and audit row: the short form finds out nothing the full id does not); a
     start shared by several warnings says so, and one shorter than the short id asks for more."""
-    named = _NAMED_CASE.fullmatch(given.strip().lower())
-    if named is None:
+    prefix = warning_id_start(given)
+    if prefix is None:
         return error_page(console, request, visit, 404, visit.t("error.no_case"))
-    if len(named["digits"]) < _SHORT_ID_DIGITS:
-        message = visit.t("error.case_id_short", n=_SHORT_ID_DIGITS)
+    if len(prefix) - len("W-") < SHORT_ID_DIGITS:
+        message = visit.t("error.case_id_short", n=SHORT_ID_DIGITS)
         return error_page(console, request, visit, 400, message)
-    found = console.store.warning_ids_starting(f"W-{named['digits']}", limit=2)
+    found = console.store.warning_ids_starting(prefix, limit=2)
     if not found:
         return error_page(console, request, visit, 404, visit.t("error.no_case"))
     if len(found) > 1:
-        message = visit.t("error.several_cases", prefix=f"W-{named['digits']}")
+        message = visit.t("error.several_cases", prefix=prefix)
         return error_page(console, request, visit, 400, message)
     warning = load_case(console, request, visit, "warning_page", warning_id=found[0])
     if isinstance(warning, Response):

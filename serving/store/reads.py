@@ -7,6 +7,7 @@ read here is one snapshot (`_reads`), and none writes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
@@ -30,6 +31,20 @@ from serving.store.common import (
 from serving.store.models import AuditEntry, RiskWarning, ScoredRecord, WarningEvent
 
 MAX_PAGE_SIZE = 500
+
+
+#: a warning as people name it: its id or a start of it, `W-` optional, letters in either case
+_NAMED_WARNING = re.compile(r"(?:w-)?(?P<digits>[0-9a-f]{1,32})")
+#: the fewest digits that name a warning: those of the short id screens show
+SHORT_ID_DIGITS = 8
+
+
+def warning_id_start(given: str) -> str | None:
+    """The start of a warning id `given` names, as ids are stored (`W-6481df4c` from
+    `6481DF4C` or `w-6481df4c...`), or None when it is neither an id nor a start of one (its
+    digits may be fewer than `SHORT_ID_DIGITS`: the caller says how many a start needs)."""
+    named = _NAMED_WARNING.fullmatch(given.strip().lower())
+    return None if named is None else f"W-{named['digits']}"
 
 
 class StoreReads:

@@ -15,7 +15,6 @@ import os
 import re
 import sys
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
@@ -51,20 +50,10 @@ def open_store() -> WarningStore:
 def missing_sqlite_store() -> str | None:
     """Where the settings' SQLite store would be when its file is not there; None for a store
     that exists, an in-memory one, or another database."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from models.settings import get_settings, sqlite_file
 
-    from models.settings import get_settings
-
-    try:
-        url = make_url(get_settings().store_url)
-    except ArgumentError:
-        return None  # WarningStore refuses it with its own message
-    database = url.database
-    if not url.drivername.startswith("sqlite") or database in (None, "", ":memory:"):
-        return None
-    path = Path(str(database))
-    return None if path.is_file() else str(path.absolute())
+    path = sqlite_file(get_settings().store_url)  # a malformed URL: WarningStore says so
+    return None if path is None or path.is_file() else str(path.absolute())
 
 
 def open_existing_store() -> WarningStore:
@@ -242,9 +231,6 @@ def _looked_up_actor(text: str) -> str:
     return f"cli:{actor_name(name)}" if kind == "cli" else text
 
 
-# a warning as people give it: its id or a start of it, `W-` optional, letters in either case,
-# at least the digits of the short id screens show (as the console's box takes it)
-_NAMED_WARNING = re.compile(r"(?:w-)?(?P<digits>[0-9a-f]{8,32})")
 _FULL_ID = "a full id is 'W-' and 32 hex digits; its first 8, the short id screens show, are enough"
 
 
@@ -252,10 +238,11 @@ def _named_warning(store: WarningStore, given: str) -> str:
     """The warning id `given` names: the one id it begins (`W-6481df4c`, `6481DF4C...`), said
     on stderr when it was not given whole; `given` itself when it begins none. A start shared
     by several warnings is refused."""
-    named = _NAMED_WARNING.fullmatch(given.strip().lower())
-    if named is None:
+    from serving.store.reads import SHORT_ID_DIGITS, warning_id_start
+
+    prefix = warning_id_start(given)  # as the console's box takes it: the short id at least
+    if prefix is None or len(prefix) - len("W-") < SHORT_ID_DIGITS:
         return given
-    prefix = f"W-{named['digits']}"
     found = store.warning_ids_starting(prefix, limit=2)
     if len(found) > 1:
         raise UserError(
