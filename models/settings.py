@@ -14,8 +14,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Argon2id's default cost: RFC 9106's second recommended ("low-memory") profile
+PASSWORD_TIME_COST = 3
+PASSWORD_MEMORY_KIB = 65_536
+PASSWORD_PARALLELISM = 4
 
 
 class Settings(BaseSettings):
@@ -123,6 +128,40 @@ class Settings(BaseSettings):
     console_absolute_s: float = Field(
         default=43_200.0, gt=0, description="A console session ends this long after sign-in."
     )
+    # Argon2id's cost, RFC 9106's low-memory profile by default (t=3, 64 MiB, 4 lanes): a
+    # machine with memory to spare may raise it; a password hashed at other parameters is
+    # re-hashed at its next sign-in. RISKLOOP_ENV=production refuses less work than the
+    # default (a test environment may lower it: each hash costs about 0.1 s of two cores).
+    password_time_cost: int = Field(
+        default=PASSWORD_TIME_COST, ge=1, description="Argon2id passes over its memory."
+    )
+    password_parallelism: int = Field(
+        default=PASSWORD_PARALLELISM, ge=1, le=64, description="Argon2id lanes (threads)."
+    )
+    password_memory_kib: int = Field(
+        default=PASSWORD_MEMORY_KIB, ge=8, description="Argon2id memory per hash, in KiB."
+    )
+
+    @field_validator("password_memory_kib")
+    @classmethod
+    def _enough_password_work(cls, memory_kib: int, info: ValidationInfo) -> int:
+        """Argon2's own floor (8 KiB a lane), and in production at least the default's work:
+        64 MiB, and passes x memory no less than 3 x 64 MiB (RFC 9106's first recommended
+        profile, one pass over 2 GiB, is accepted)."""
+        lanes = info.data.get("password_parallelism", PASSWORD_PARALLELISM)
+        if memory_kib < 8 * lanes:
+            raise ValueError(f"Argon2 needs at least 8 KiB a lane: {8 * lanes} for {lanes} lanes")
+        passes = info.data.get("password_time_cost", PASSWORD_TIME_COST)
+        weaker = memory_kib < PASSWORD_MEMORY_KIB or (
+            passes * memory_kib < PASSWORD_TIME_COST * PASSWORD_MEMORY_KIB
+        )
+        if info.data.get("env") == "production" and weaker:
+            raise ValueError(
+                f"RISKLOOP_ENV=production refuses password hashing weaker than RFC 9106's "
+                f"low-memory profile ({PASSWORD_TIME_COST} passes over {PASSWORD_MEMORY_KIB} "
+                f"KiB, or as much work over more memory); asked for {passes} x {memory_kib} KiB"
+            )
+        return memory_kib
 
     @field_validator("webhook_ca_file")
     @classmethod

@@ -12,6 +12,13 @@ import pytest
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
+# Argon2id at its least cost in this process and the services and commands it starts (the same
+# hashing code; the default's RFC 9106 cost, and production's refusal of less, are tested in
+# tests/serving/store/test_password_cost.py): at the default cost the suite's ~600 hashes and
+# checks took about 150 s of its two cores.
+os.environ.setdefault("RISKLOOP_PASSWORD_TIME_COST", "1")
+os.environ.setdefault("RISKLOOP_PASSWORD_PARALLELISM", "1")
+os.environ.setdefault("RISKLOOP_PASSWORD_MEMORY_KIB", "8")
 
 SMALL_CITY_SEED = 7
 

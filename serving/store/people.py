@@ -2,8 +2,8 @@
 
 `PeopleStore` is mixed into `WarningStore` (one store object for the service, the console and
 the CLI) and uses its sessions and audit log. Passwords are hashed with Argon2id through
-`argon2-cffi` (its default parameters, RFC 9106's low-memory profile); a hash made with older
-parameters is re-hashed at the next successful sign-in. Every sign-in, failed sign-in, sign-out
+`argon2-cffi` at the configured cost (`RISKLOOP_PASSWORD_*`; by default RFC 9106's low-memory
+profile); a hash made at other parameters is re-hashed at the next successful sign-in. Every sign-in, failed sign-in, sign-out
 and account change is an audit row.
 """
 
@@ -23,6 +23,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.departments import AUDIT_ONLY_DEPARTMENTS, DEPARTMENTS
+from models.settings import get_settings
 from serving.store.common import city_moment
 from serving.store.free_text import display_name_problem, repeats_one_unit
 from serving.store.models import LANGS, ROLES, ConsoleSession, Department, User
@@ -43,16 +44,33 @@ MAX_PASSWORD_CHARS = 1024
 MAX_FAILED_SIGN_INS = 5
 LOCKOUT = timedelta(minutes=15)
 _USER_NAME = re.compile(r"^[a-z][a-z0-9_.-]{1,63}$")
-_HASHER = PasswordHasher()
+
+
+def _hasher() -> PasswordHasher:
+    """Argon2id at the configured cost (`RISKLOOP_PASSWORD_*`, RFC 9106's low-memory profile
+    unless set)."""
+    settings = get_settings()
+    return _hasher_at(
+        settings.password_time_cost, settings.password_memory_kib, settings.password_parallelism
+    )
 
 
 @cache
+def _hasher_at(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+
+
 def _dummy_hash() -> str:
     """Verified against when the name is unknown, so a wrong name costs as long as a wrong
-    password. Made at a process's first sign-in, whatever the name, not on import: an Argon2
-    hash cost every process that imports the store (each CLI command, the service's arbiter)
-    about 0.1 s."""
-    return _HASHER.hash("riskloop: no such user")
+    password (at the same parameters). Made at a process's first sign-in, whatever the name,
+    not on import: an Argon2 hash cost every process that imports the store (each CLI command,
+    the service's arbiter) about 0.1 s."""
+    return _dummy_hash_by(_hasher())
+
+
+@cache
+def _dummy_hash_by(hasher: PasswordHasher) -> str:
+    return hasher.hash("riskloop: no such user")
 
 
 #: the largest monthly capacity accepted (a typo guard; no department handles more)
@@ -221,7 +239,7 @@ def check_password_strength(password: str, user_name: str = "") -> None:
 
 def hash_password(password: str) -> str:
     """Argon2id hash (salt and parameters inside the string)."""
-    return _HASHER.hash(password)
+    return _hasher().hash(password)
 
 
 class PeopleStore:
@@ -589,7 +607,7 @@ class PeopleStore:
             assert user is not None
             user.failed_attempts = 0
             user.locked_until = None
-            if _HASHER.check_needs_rehash(user.password_hash):
+            if _hasher().check_needs_rehash(user.password_hash):
                 user.password_hash = hash_password(password)
             self._audit_row(session, f"user:{name}", "sign_in", {})
             return _record(user)
@@ -639,6 +657,6 @@ def _end_console_sessions(session: Session, name: str, why: str) -> int:
 
 def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _HASHER.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
