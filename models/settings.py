@@ -12,7 +12,7 @@ import re
 import ssl
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +21,23 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PASSWORD_TIME_COST = 3
 PASSWORD_MEMORY_KIB = 65_536
 PASSWORD_PARALLELISM = 4
+
+
+class PasswordCost(NamedTuple):
+    """Argon2id's parameters: passes, memory in KiB, lanes."""
+
+    time_cost: int
+    memory_kib: int
+    parallelism: int
+
+    def weaker_than(self, other: PasswordCost) -> bool:
+        """Less memory, or less work (passes x memory) than `other`."""
+        return self.memory_kib < other.memory_kib or (
+            self.time_cost * self.memory_kib < other.time_cost * other.memory_kib
+        )
+
+
+DEFAULT_PASSWORD_COST = PasswordCost(PASSWORD_TIME_COST, PASSWORD_MEMORY_KIB, PASSWORD_PARALLELISM)
 
 
 class Settings(BaseSettings):
@@ -130,8 +147,8 @@ class Settings(BaseSettings):
     )
     # Argon2id's cost, RFC 9106's low-memory profile by default (t=3, 64 MiB, 4 lanes): a
     # machine with memory to spare may raise it; a password hashed at other parameters is
-    # re-hashed at its next sign-in. RISKLOOP_ENV=production refuses less work than the
-    # default (a test environment may lower it: each hash costs about 0.1 s of two cores).
+    # re-hashed at its next sign-in. Less work is for a development or test machine only:
+    # RISKLOOP_ENV=production hashes at the default instead (`password_cost`).
     password_time_cost: int = Field(
         default=PASSWORD_TIME_COST, ge=1, description="Argon2id passes over its memory."
     )
@@ -144,24 +161,29 @@ class Settings(BaseSettings):
 
     @field_validator("password_memory_kib")
     @classmethod
-    def _enough_password_work(cls, memory_kib: int, info: ValidationInfo) -> int:
-        """Argon2's own floor (8 KiB a lane), and in production at least the default's work:
-        64 MiB, and passes x memory no less than 3 x 64 MiB (RFC 9106's first recommended
-        profile, one pass over 2 GiB, is accepted)."""
+    def _memory_for_its_lanes(cls, memory_kib: int, info: ValidationInfo) -> int:
+        """Argon2's own floor: 8 KiB a lane."""
         lanes = info.data.get("password_parallelism", PASSWORD_PARALLELISM)
         if memory_kib < 8 * lanes:
             raise ValueError(f"Argon2 needs at least 8 KiB a lane: {8 * lanes} for {lanes} lanes")
-        passes = info.data.get("password_time_cost", PASSWORD_TIME_COST)
-        weaker = memory_kib < PASSWORD_MEMORY_KIB or (
-            passes * memory_kib < PASSWORD_TIME_COST * PASSWORD_MEMORY_KIB
-        )
-        if info.data.get("env") == "production" and weaker:
-            raise ValueError(
-                f"RISKLOOP_ENV=production refuses password hashing weaker than RFC 9106's "
-                f"low-memory profile ({PASSWORD_TIME_COST} passes over {PASSWORD_MEMORY_KIB} "
-                f"KiB, or as much work over more memory); asked for {passes} x {memory_kib} KiB"
-            )
         return memory_kib
+
+    @property
+    def password_cost_asked(self) -> PasswordCost:
+        """The Argon2id parameters `RISKLOOP_PASSWORD_*` ask for."""
+        return PasswordCost(
+            self.password_time_cost, self.password_memory_kib, self.password_parallelism
+        )
+
+    @property
+    def password_cost(self) -> PasswordCost:
+        """The Argon2id parameters passwords are hashed at: the configured ones, except that
+        production never does less work than the default (64 MiB, and passes x memory no less
+        than 3 x 64 MiB: RFC 9106's first recommended profile, one pass over 2 GiB, is kept)."""
+        asked = self.password_cost_asked
+        if self.env == "production" and asked.weaker_than(DEFAULT_PASSWORD_COST):
+            return DEFAULT_PASSWORD_COST
+        return asked
 
     @field_validator("webhook_ca_file")
     @classmethod

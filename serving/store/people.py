@@ -10,6 +10,7 @@ and account change is an audit row.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -23,7 +24,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.departments import AUDIT_ONLY_DEPARTMENTS, DEPARTMENTS
-from models.settings import get_settings
+from models.settings import PasswordCost, get_settings
 from serving.store.common import city_moment
 from serving.store.free_text import display_name_problem, repeats_one_unit
 from serving.store.models import LANGS, ROLES, ConsoleSession, Department, User
@@ -43,21 +44,35 @@ CASE_ROLES = ("officer", "supervisor")
 MAX_PASSWORD_CHARS = 1024
 MAX_FAILED_SIGN_INS = 5
 LOCKOUT = timedelta(minutes=15)
+logger = logging.getLogger(__name__)
 _USER_NAME = re.compile(r"^[a-z][a-z0-9_.-]{1,63}$")
 
 
 def _hasher() -> PasswordHasher:
-    """Argon2id at the configured cost (`RISKLOOP_PASSWORD_*`, RFC 9106's low-memory profile
-    unless set)."""
+    """Argon2id at the configured cost (`Settings.password_cost`: RFC 9106's low-memory
+    profile unless `RISKLOOP_PASSWORD_*` says otherwise; never less in production)."""
     settings = get_settings()
-    return _hasher_at(
-        settings.password_time_cost, settings.password_memory_kib, settings.password_parallelism
+    cost = settings.password_cost
+    if cost != settings.password_cost_asked:
+        _say_once_the_asked_cost_is_ignored(settings.password_cost_asked, cost)
+    return _hasher_at(cost)
+
+
+@cache
+def _say_once_the_asked_cost_is_ignored(asked: PasswordCost, used: PasswordCost) -> None:
+    logger.warning(
+        "RISKLOOP_ENV=production: passwords are hashed at %s, not the less work asked for "
+        "(RISKLOOP_PASSWORD_*: %s); less than RFC 9106's low-memory profile is for test machines",
+        used,
+        asked,
     )
 
 
 @cache
-def _hasher_at(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
-    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+def _hasher_at(cost: PasswordCost) -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=cost.time_cost, memory_cost=cost.memory_kib, parallelism=cost.parallelism
+    )
 
 
 def _dummy_hash() -> str:
