@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Argon2id's default cost: RFC 9106's second recommended ("low-memory") profile
@@ -65,6 +65,19 @@ class Settings(BaseSettings):
         ),
     )
     store_url: str = "sqlite:///riskloop.db"
+    store_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = Field(
+        default="NORMAL",
+        description="SQLite's `synchronous` level for the warnings store (WAL mode): NORMAL "
+        "keeps every commit through a killed process, FULL also through a power loss (an "
+        "fsync per commit).",
+    )
+    store_busy_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="How long a write waits for SQLite's write lock before it fails (a "
+        "request: 503 with Retry-After), in every process on the store.",
+    )
     keys_file: Path = Path("riskloop-keys.json")
     pseudonym_secret: SecretStr | None = Field(
         default=None,
@@ -185,6 +198,12 @@ class Settings(BaseSettings):
             return DEFAULT_PASSWORD_COST
         return asked
 
+    @field_validator("store_synchronous", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, level: object) -> object:
+        """`full` or ` Full ` read as FULL."""
+        return level.strip().upper() if isinstance(level, str) else level
+
     @field_validator("webhook_ca_file")
     @classmethod
     def _readable_ca_bundle(cls, path: Path | None) -> Path | None:
@@ -237,10 +256,20 @@ def hide_password(url: str) -> str:
     return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
 
 
+def settings_problems(exc: ValidationError) -> str:
+    """`RISKLOOP_NAME: what is wrong` for each invalid variable of a `Settings` refused."""
+    return "; ".join(
+        f"RISKLOOP_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+        for error in exc.errors()
+    )
+
+
 def first_line(exc: BaseException) -> str:
-    """The first line of an error's message (a DBAPI error wrapped by SQLAlchemy: the driver's),
-    for one-line error reports."""
+    """The first line of an error's message (a DBAPI error wrapped by SQLAlchemy: the driver's;
+    settings refused: each variable and what is wrong with it), for one-line error reports."""
     cause = getattr(exc, "orig", None) or exc
+    if isinstance(cause, ValidationError) and cause.title == Settings.__name__:
+        return f"invalid setting {settings_problems(cause)}"
     lines = str(cause).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
 

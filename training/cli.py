@@ -10,7 +10,12 @@ from __future__ import annotations
 import typer
 
 from features.tasks import TASK_NAMES
-from models.settings import Settings, apply_memory_defaults, apply_offline_defaults
+from models.settings import (
+    Settings,
+    apply_memory_defaults,
+    apply_offline_defaults,
+    settings_problems,
+)
 from training.commands import (
     city,
     data,
@@ -61,11 +66,7 @@ def _check_settings() -> None:
     try:
         Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"RISKLOOP_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
-            for error in exc.errors()
-        )
-        typer.echo(f"error: invalid setting {problems}", err=True)
+        typer.echo(f"error: invalid setting {settings_problems(exc)}", err=True)
         raise typer.Exit(2) from None
 
 

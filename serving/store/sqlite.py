@@ -5,7 +5,6 @@ driver-level INSERT of a request's scored records."""
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import sqlite3
 import threading
@@ -25,16 +24,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from models.settings import get_settings
 from serving.store.common import table_of
 from serving.store.models import ScoredRecord
 
-STORE_BUSY_TIMEOUT_ENV = "RISKLOOP_STORE_BUSY_TIMEOUT_S"
-DEFAULT_BUSY_TIMEOUT_S = 30.0
 #: How long readiness waits for the write lock (and how recent a commit of this process's
 #: spares it the wait): longer than a write of the service's own, short for a probe's timeout.
 WRITE_LOCK_GRACE_S = 1.0
-STORE_SYNCHRONOUS_ENV = "RISKLOOP_STORE_SYNCHRONOUS"
-_SYNCHRONOUS_LEVELS = ("NORMAL", "FULL", "EXTRA")
 
 
 def bind_processor(column: Any, dialect: Any) -> Callable[[Any], Any]:
@@ -99,29 +95,13 @@ def sqlite_synchronous() -> str:
     the last transactions. FULL also syncs every commit, which cost most of a single-record
     score request's store write (a few ms per fsync here).
     """
-    level = os.environ.get(STORE_SYNCHRONOUS_ENV, "NORMAL").strip().upper()
-    if level not in _SYNCHRONOUS_LEVELS:
-        raise ValueError(
-            f"{STORE_SYNCHRONOUS_ENV}={level!r}; expected one of {', '.join(_SYNCHRONOUS_LEVELS)}"
-        )
-    return level
+    return get_settings().store_synchronous
 
 
 def sqlite_busy_timeout_s() -> float:
     """How long a write waits for SQLite's write lock before it fails (the request: 503 with
     `Retry-After`): 30 s unless `RISKLOOP_STORE_BUSY_TIMEOUT_S` says otherwise."""
-    given = os.environ.get(STORE_BUSY_TIMEOUT_ENV, "").strip()
-    if not given:
-        return DEFAULT_BUSY_TIMEOUT_S
-    try:
-        seconds = float(given)
-    except ValueError:
-        seconds = math.nan
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise ValueError(
-            f"{STORE_BUSY_TIMEOUT_ENV}={given!r}; expected a number of seconds above 0"
-        )
-    return seconds
+    return get_settings().store_busy_timeout_s
 
 
 def is_lock_timeout(exc: BaseException) -> bool:

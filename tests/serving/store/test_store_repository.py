@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -16,8 +16,10 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError
+from typer.testing import CliRunner
 
 import serving.store
+from models.settings import get_settings
 from serving.store import ScoreWrite, WarningNotFound, WarningStore
 from serving.store.models import Base, ScoredRecord
 
@@ -465,14 +467,27 @@ def test_reopening_is_idempotent_and_keeps_data(store_url: str, scored: Callable
         assert [version] == script.get_heads()
 
 
-@pytest.mark.parametrize(("setting", "level"), [(None, 1), ("FULL", 2), ("normal", 1)])
+@pytest.fixture()
+def fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """`monkeypatch`, with the settings read afresh after the test's variables and after they
+    are put back (a cached store setting would outlive the test)."""
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("setting", "level"), [(None, 1), ("FULL", 2), (" full ", 2), ("normal", 1)]
+)
 def test_sqlite_runs_in_wal_with_normal_or_configured_sync(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str | None, level: int
+    tmp_path: Path, fresh_settings: pytest.MonkeyPatch, setting: str | None, level: int
 ) -> None:
+    monkeypatch = fresh_settings
     if setting is None:
         monkeypatch.delenv("RISKLOOP_STORE_SYNCHRONOUS", raising=False)
     else:
         monkeypatch.setenv("RISKLOOP_STORE_SYNCHRONOUS", setting)
+    get_settings.cache_clear()
     with (
         WarningStore(f"sqlite:///{tmp_path / 'nested' / 'store.db'}", "s") as store,
         store.engine.connect() as connection,
@@ -483,10 +498,22 @@ def test_sqlite_runs_in_wal_with_normal_or_configured_sync(
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
 
 
-def test_unknown_sync_level_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_sync_level_is_refused(tmp_path: Path, fresh_settings: pytest.MonkeyPatch) -> None:
+    monkeypatch = fresh_settings
     monkeypatch.setenv("RISKLOOP_STORE_SYNCHRONOUS", "OFF")
-    with pytest.raises(ValueError, match="RISKLOOP_STORE_SYNCHRONOUS"):
+    get_settings.cache_clear()
+    with pytest.raises(ValueError, match="RISKLOOP_STORE_SYNCHRONOUS: Input should be 'NORMAL'"):
         WarningStore(f"sqlite:///{tmp_path / 'store.db'}", "s")
+    # the CLI says it in one line, naming the variable
+    from training.cli import app
+
+    result = CliRunner().invoke(app, ["store", "upgrade"])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: invalid setting RISKLOOP_STORE_SYNCHRONOUS"
+    )
+    assert "'NORMAL', 'FULL' or 'EXTRA'" in lines[0], lines[0]
 
 
 def test_scored_records_frame_and_since(store: WarningStore, scored: Callable) -> None:
