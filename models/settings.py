@@ -17,6 +17,11 @@ from typing import Literal, NamedTuple
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+HOUR = 3_600.0
+DAY = 24 * HOUR
+WEEK = 7 * DAY
+MONTH = 30 * DAY
+
 #: Argon2id's default cost: RFC 9106's second recommended ("low-memory") profile
 PASSWORD_TIME_COST = 3
 PASSWORD_MEMORY_KIB = 65_536
@@ -43,7 +48,11 @@ DEFAULT_PASSWORD_COST = PasswordCost(PASSWORD_TIME_COST, PASSWORD_MEMORY_KIB, PA
 class Settings(BaseSettings):
     """Runtime configuration, validated once at start-up."""
 
-    model_config = SettingsConfigDict(env_prefix="RISKLOOP_", env_file=None, extra="ignore")
+    # no number is Infinity or NaN; every one has an upper bound (a value past it is a typo
+    # that would crash a process later: a timedelta or a lock time-out overflowing)
+    model_config = SettingsConfigDict(
+        env_prefix="RISKLOOP_", env_file=None, extra="ignore", allow_inf_nan=False
+    )
 
     env: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path("data")
@@ -74,7 +83,7 @@ class Settings(BaseSettings):
     store_busy_timeout_s: float = Field(
         default=30.0,
         gt=0,
-        allow_inf_nan=False,
+        le=HOUR,
         description="How long a write waits for SQLite's write lock before it fails (a "
         "request: 503 with Retry-After), in every process on the store.",
     )
@@ -90,21 +99,38 @@ class Settings(BaseSettings):
         default=None,
         description="Generated secrets (mode 0600); default: riskloop-secrets.json beside keys.",
     )
-    reveal_limit_per_hour: int = Field(default=30, ge=1, description="Reveals per actor per hour.")
-    retention_days: int = Field(
-        default=365, ge=1, description="`riskloop store purge` default: keep this many days."
+    reveal_limit_per_hour: int = Field(
+        default=30, ge=1, le=100_000, description="Reveals per actor per hour."
     )
-    max_body_bytes: int = 2_000_000
+    retention_days: int = Field(
+        default=365,
+        ge=1,
+        le=36_500,
+        description="`riskloop store purge` default: keep this many days.",
+    )
+    max_body_bytes: int = Field(
+        default=2_000_000,
+        ge=1_024,
+        le=2**31,
+        description="The largest request body the service reads (413 above it).",
+    )
     explanation_cache_rows: int = Field(
         default=50_000,
         ge=0,
+        le=10_000_000,
         description="Explanations of materialised entities kept per served model and reused "
         "while the model version and the feature row are unchanged (0: off; ~1 KB a row).",
     )
-    reload_interval_s: float = 60.0
+    reload_interval_s: float = Field(
+        default=60.0,
+        le=WEEK,
+        description="How often the service follows the champion alias; 0 or less: only an "
+        "admin reload.",
+    )
     reload_timeout_s: float = Field(
         default=30.0,
         gt=0,
+        le=HOUR,
         description="How long `POST /v1/admin/reload` waits for the registry before answering "
         "504 (the reload goes on in the background, audited); another reload running that "
         "long answers 503.",
@@ -127,49 +153,66 @@ class Settings(BaseSettings):
     )
     notify_interval_s: float = Field(
         default=2.0,
+        le=DAY,
         description="How often the service's delivery thread looks for due notifications and "
         "missed deadlines; 0 leaves delivery to `riskloop notify --loop`.",
     )
     notify_max_attempts: int = Field(
         default=58,
         ge=1,
+        le=10_000,
         description="Attempts before a notification is dead-lettered. With the default backoff "
         "the waits grow from 5 s to the hour in 11 steps and then stay there: 58 attempts keep "
         "an event tried for at least 24 hours (at most 48, the jitter's spread) after its first "
         "failure, so a receiver down for less than a day loses nothing.",
     )
     notify_backoff_s: float = Field(
-        default=5.0, gt=0, description="First retry delay; doubles each attempt, with jitter."
+        default=5.0,
+        gt=0,
+        le=DAY,
+        description="First retry delay; doubles each attempt, with jitter.",
     )
-    notify_backoff_max_s: float = Field(default=3600.0, gt=0, description="Longest retry delay.")
-    notify_timeout_s: float = Field(default=10.0, gt=0, description="Per-request timeout.")
+    notify_backoff_max_s: float = Field(
+        default=3600.0, gt=0, le=WEEK, description="Longest retry delay."
+    )
+    notify_timeout_s: float = Field(default=10.0, gt=0, le=HOUR, description="Per-request timeout.")
     notify_lease_s: float = Field(
         default=120.0,
         gt=0,
+        le=DAY,
         description="How long a claimed notification is reserved for the worker posting it; a "
         "worker killed mid-post leaves it to be retried after this.",
     )
     lockout_s: float = Field(
-        default=900.0, gt=0, description="How long too many wrong passwords lock an account."
+        default=900.0,
+        gt=0,
+        le=MONTH,
+        description="How long too many wrong passwords lock an account.",
     )
     console_idle_s: float = Field(
-        default=1800.0, gt=0, description="A console session ends after this long unused."
+        default=1800.0, gt=0, le=MONTH, description="A console session ends after this long unused."
     )
     console_absolute_s: float = Field(
-        default=43_200.0, gt=0, description="A console session ends this long after sign-in."
+        default=43_200.0,
+        gt=0,
+        le=MONTH,
+        description="A console session ends this long after sign-in.",
     )
     # Argon2id's cost, RFC 9106's low-memory profile by default (t=3, 64 MiB, 4 lanes): a
     # machine with memory to spare may raise it; a password hashed at other parameters is
     # re-hashed at its next sign-in. Less work is for a development or test machine only:
     # RISKLOOP_ENV=production hashes at the default instead (`password_cost`).
     password_time_cost: int = Field(
-        default=PASSWORD_TIME_COST, ge=1, description="Argon2id passes over its memory."
+        default=PASSWORD_TIME_COST, ge=1, le=100, description="Argon2id passes over its memory."
     )
     password_parallelism: int = Field(
         default=PASSWORD_PARALLELISM, ge=1, le=64, description="Argon2id lanes (threads)."
     )
     password_memory_kib: int = Field(
-        default=PASSWORD_MEMORY_KIB, ge=8, description="Argon2id memory per hash, in KiB."
+        default=PASSWORD_MEMORY_KIB,
+        ge=8,
+        le=4 * 1024 * 1024,
+        description="Argon2id memory per hash, in KiB (at most 4 GiB).",
     )
 
     @field_validator("password_memory_kib")
