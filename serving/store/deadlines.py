@@ -7,6 +7,9 @@ deadline it is racing now as `due_at`:
     dispatched  -> dispatched (or re-routed) + first_action_hours
     in_progress, closed -> no deadline
 
+A re-score that changes a warning's level tightens the deadline it races to the new level's,
+counted from the re-score, and never relaxes one already running (`rescored_due_at`).
+
 A warning past its `due_at` is overdue (computed when read, so the API, the console and the
 CLI agree at any moment). `note_overdue` appends one `overdue` history event per deadline
 missed, with its audit row and its notification, and marks the deadline as noted
@@ -52,6 +55,22 @@ def due_at(task: str, level: str, status: str, since: datetime) -> datetime | No
     if status == "dispatched":
         return since + timedelta(hours=deadline.first_action_hours)
     return None
+
+
+def rescored_due_at(
+    task: str, level: str, status: str, current: datetime | None, now: datetime
+) -> datetime | None:
+    """The deadline of a warning a re-score moved to `level` at `now`: the stricter of the one
+    it races (`current`) and the new level's for its status counted from `now`. A rise to red
+    must not wait out orange's days, yet a rise is no reason to expect what was already due
+    earlier, and a fall leaves a running deadline as it is. A status with no deadline keeps
+    `current` (None)."""
+    tightened = due_at(task, level, status, now)
+    if tightened is None:
+        return current
+    if current is None:
+        return tightened
+    return min(utc_bound(False, current), tightened)
 
 
 def owner_department(task: str) -> str | None:

@@ -440,6 +440,7 @@ _STATE_COLUMNS = (
     "as_of",
     "model_version",
     "version",
+    "due_at",
 )
 _RESCORED_COLUMNS = (
     "score",
@@ -451,6 +452,7 @@ _RESCORED_COLUMNS = (
     "model_version",
     "updated_at",
     "version",
+    "due_at",
 )
 _IN_LIST_CHUNK = 1000
 
@@ -615,7 +617,12 @@ class _Batch:
         }
 
     def _rescore(self, state: dict[str, Any], item: dict[str, Any]) -> None:
-        """Move an open warning to the new score (version + 1), written by one UPDATE."""
+        """Move an open warning to the new score (version + 1), written by one UPDATE; a new
+        level tightens the deadline it races (`deadlines.rescored_due_at`)."""
+        if item["risk_level"] != state["risk_level"]:
+            state["due_at"] = deadlines.rescored_due_at(
+                self.task, item["risk_level"], state["status"], state["due_at"], self.now
+            )
         state.update(
             score=item["score"],
             risk_level=item["risk_level"],
