@@ -24,6 +24,7 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from features.catalog import FeatureDef
+from features.frame_checks import describe_breaches, rule_breaches
 from models.risk_model import (
     META_FILE,
     RISK_MODEL_ARTIFACT,
@@ -391,8 +392,11 @@ def pyfunc_input(spec: TaskSpec, data: Any) -> pd.DataFrame:
 
     Accepted, per catalog dtype: `category` as pandas categories or text, within the catalog's
     categories; `int` as integers or floats holding whole numbers; `bool` as booleans or 0/1;
-    `float` as any number; missing values everywhere (the model handles them). Extra columns
-    are ignored, as the scorer ignores them.
+    `float` as any number; missing values (None, NaN) everywhere (the model handles them).
+    The values are then held to the rules the API and `riskloop score` hold them to
+    (`features.frame_checks`): finite numbers within the catalog's `min_value`/`max_value`.
+    Extra columns are ignored, as the scorer ignores them, and so is `entity_id`: the pyfunc
+    returns scores in row order and joins nothing back to a unit.
 
     Raises:
         FeatureMismatchError: a feature column is missing.
@@ -410,4 +414,7 @@ def pyfunc_input(spec: TaskSpec, data: Any) -> pd.DataFrame:
             _text_column(feature, frame[feature.name])
         else:
             _numeric_column(feature, frame[feature.name])
+    breaches = [b for b in rule_breaches(spec.features, frame) if b.column != "entity_id"]
+    if breaches:
+        raise PyfuncInputError(describe_breaches(breaches, len(frame)))
     return frame
