@@ -38,7 +38,8 @@ _GUARD_RESPONSES: dict[str, str] = {
 }
 _REQUEST_RESPONSES: dict[str, str] = {
     "400": "A query parameter the endpoint does not read or given twice, a path or query "
-    "string that is not UTF-8 once percent-decoded, or a body that is not UTF-8 JSON",
+    "string that is not UTF-8 once percent-decoded, or a body that is empty or not UTF-8 JSON "
+    "(`detail` locates it at `body`)",
 }
 _BODY_RESPONSES: dict[str, str] = {
     "413": "Request body over the size limit of {max_body_bytes:,} bytes",

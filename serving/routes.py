@@ -19,6 +19,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -176,9 +177,64 @@ async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONRes
 
 
 @api.exception_handler(RequestValidationError)
-async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    """FastAPI's refusals of invalid input, as `invalid_input` words them."""
-    return invalid_input(exc.errors())
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's refusals of invalid input, as `invalid_input` words them; a body it could not
+    read (empty, or not JSON) said as the score routes say it (`_unread_body`)."""
+    return invalid_input(_unread_body(request, exc))
+
+
+#: Any JSON value: read by pydantic's parser, which BentoML reads the score bodies with.
+_ANY_JSON: TypeAdapter[Any] = TypeAdapter(Any)
+
+
+def empty_body(wanted: str) -> dict[str, Any]:
+    """The refusal of a body that is empty or only white space, saying what to send instead
+    (`wanted`: "with 'name' and 'password'"); located at the body itself."""
+    return {"type": "missing", "loc": (), "msg": f"the body is empty: send a JSON object {wanted}"}
+
+
+def json_refusal(body: str | bytes) -> dict[str, Any] | None:
+    """The refusal of a body that is not JSON, located at the body itself and worded as
+    pydantic words it on the score routes ("Invalid JSON: EOF while parsing an object at line 1
+    column 28"); None for JSON."""
+    try:
+        _ANY_JSON.validate_json(body)
+    except ValidationError as exc:
+        return dict(exc.errors(include_url=False, include_context=False, include_input=False)[0])
+    return None
+
+
+def _unread_body(request: Request, exc: RequestValidationError) -> Sequence[Mapping[str, Any]]:
+    """`exc`'s errors, FastAPI's of a body it could not read said as the score routes say
+    them: its JSON decode error located at a byte offset (`["body", 45]`, which reads like a
+    field named "45") and its "Field required" for a body that is empty."""
+    errors = exc.errors()
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):  # a score route's refusal (`score_routes`): worded
+        return errors
+    for error in errors:
+        loc = tuple(error["loc"])
+        if error["type"] == "json_invalid" and len(loc) == 2 and isinstance(loc[1], int):
+            sent = exc.body if isinstance(exc.body, str | bytes) else ""
+            if not sent.strip():  # white space only: no body, as the score routes read it
+                refusal = empty_body(_wanted(route))
+            else:  # in pydantic's words (Python's reason, should pydantic's reader take it)
+                reason = f"Invalid JSON: {error['ctx']['error']}"
+                refusal = json_refusal(sent) or {"type": "json_invalid", "loc": (), "msg": reason}
+            return [{**refusal, "loc": ("body", *refusal["loc"])}]
+        if error["type"] == "missing" and loc == ("body",):
+            return [{**empty_body(_wanted(route)), "loc": loc}]
+    return errors
+
+
+def _wanted(route: APIRoute) -> str:
+    """What the route's body must hold, from its model: "with 'name' and 'password'"."""
+    field = route.body_field
+    model = field.field_info.annotation if field is not None else None
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return "(its fields are in /docs.json)"
+    required = [f"'{name}'" for name, info in model.model_fields.items() if info.is_required()]
+    return f"with {' and '.join(required)}" if required else "(its fields are in /docs.json)"
 
 
 def invalid_input(errors: Sequence[Mapping[str, Any]]) -> JSONResponse:
@@ -194,10 +250,18 @@ def invalid_input(errors: Sequence[Mapping[str, Any]]) -> JSONResponse:
         for error in errors
     ]
     fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in detail)
-    # a body that is not JSON at all is a 400 on every route, as the score routes answer it
-    status = 400 if errors and all(e["type"] == "json_invalid" for e in errors) else 422
+    # a body that is empty or not JSON at all is a 400 on every route, as the score routes
+    # answer it
+    status = 400 if errors and all(_unreadable(e) for e in errors) else 422
     return JSONResponse(
         {"error": f"invalid request: {fields}", "detail": detail}, status_code=status
+    )
+
+
+def _unreadable(error: Mapping[str, Any]) -> bool:
+    """Whether `error` refuses the body as a whole: not JSON, or empty (`empty_body`)."""
+    return error["type"] == "json_invalid" or (
+        error["type"] == "missing" and tuple(error["loc"]) == ("body",)
     )
 
 

@@ -47,7 +47,7 @@ from serving.online_store import (
     OnlineStore,
     OnlineStoreUnreadable,
 )
-from serving.routes import api, declare
+from serving.routes import api, declare, empty_body
 from serving.store import PreparedScore, ScoreWrite, WarningStore, is_outage
 from serving.store.sqlite import SerialisedJSON, serialised
 
@@ -272,13 +272,9 @@ class ScoreInput(bentoml.IODescriptor):
         return cls.model_construct()
 
 
-#: The refusal of a score request without a body (its location under `body`, as `_refusal`
-#: puts every location).
-_EMPTY_BODY: dict[str, Any] = {
-    "type": "missing",
-    "loc": (),
-    "msg": "the body is empty: send a JSON object with 'records' or 'entity_ids'",
-}
+#: The refusal of a score request without a body, worded as every route words it (its
+#: location under `body`, as `_refusal` puts every location).
+_EMPTY_BODY = empty_body("with 'records' or 'entity_ids'")
 
 
 def _score_input(task: Task) -> type[ScoreInput]:

@@ -26,7 +26,7 @@ from serving import schemas
 from serving.champions import model_of_version
 from serving.guard import request_actor
 from serving.policy import Actor, Decision, decide, transition_for, visible_scope
-from serving.routes import v1_route
+from serving.routes import json_refusal, v1_route
 from serving.store import SignInRefused, StaleWarning, TransitionError, WarningNotFound, walk
 from serving.store.common import WARNING_ID
 from serving.store.free_text import one_line
@@ -97,13 +97,10 @@ async def _no_body(request: Request) -> None:
     body = await request.body()
     if not body.strip():
         return
-    try:
-        sent = json.loads(body)
-    except ValueError as exc:  # not JSON, or bytes that are no text
-        position = exc.pos if isinstance(exc, json.JSONDecodeError) else 0
-        error = {"type": "json_invalid", "loc": ("body", position), "msg": "JSON decode error"}
-        raise RequestValidationError([error]) from None
-    if sent != {}:
+    refusal = json_refusal(body)  # not JSON, or bytes that are no text
+    if refusal is not None:
+        raise RequestValidationError([{**refusal, "loc": ("body", *refusal["loc"])}])
+    if json.loads(body) != {}:
         raise HTTPException(400, RELOAD_TAKES_NO_BODY)
 
 

@@ -1,0 +1,71 @@
+"""Refusals an API integrator found unclear or missing (QA 42), on the session's served service.
+
+A body that was not JSON was located at a byte offset on the routes besides scoring
+(`body.45: JSON decode error`, as if a field were named "45") and an empty one was a 422
+`body: Field required`; the score routes' words are now every route's.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from .conftest import Served
+
+SCORE = "/v1/wage-arrears/score"
+WARNING = "/v1/warnings/W-" + "0" * 32
+JSON = {"Content-Type": "application/json"}
+
+
+def _post(served: Served, path: str, content: bytes) -> httpx.Response:
+    with served.client() as client:
+        return client.post(path, content=content, headers={**served.headers("every"), **JSON})
+
+
+@pytest.mark.parametrize(
+    ("path", "content", "words"),
+    [
+        (
+            "/v1/session",
+            b'{"name":"lio","password":"x"',
+            "EOF while parsing an object at line 1 column 28",
+        ),
+        (f"{WARNING}/feedback", b"nope", "expected ident at line 1 column 2"),
+        (f"{WARNING}/reveal", b'{"purpose": }', "expected value at line 1 column 13"),
+        ("/v1/admin/reload", b"{} x", "trailing characters at line 1 column 4"),
+    ],
+)
+def test_a_body_that_is_not_json_is_refused_in_the_score_routes_words(
+    served: Served, path: str, content: bytes, words: str
+) -> None:
+    answer = _post(served, path, content)
+    scored = _post(served, SCORE, content)
+    assert answer.status_code == scored.status_code == 400, (answer.text, scored.text)
+    assert answer.json() == scored.json(), (answer.text, scored.text)
+    assert answer.json()["error"] == f"invalid request: body: Invalid JSON: {words}", answer.text
+    assert answer.json()["detail"] == [
+        {"type": "json_invalid", "loc": ["body"], "msg": f"Invalid JSON: {words}"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "content", "wanted"),
+    [
+        ("/v1/session", b"", "with 'name' and 'password'"),
+        ("/v1/session", b" \n", "with 'name' and 'password'"),
+        (f"{WARNING}/feedback", b"", "with 'status'"),
+        (f"{WARNING}/reveal", b"\t", "with 'purpose'"),
+    ],
+)
+def test_an_empty_body_is_said_to_be_empty_on_every_route(
+    served: Served, path: str, content: bytes, wanted: str
+) -> None:
+    answer = _post(served, path, content)
+    assert answer.status_code == 400, answer.text
+    message = f"the body is empty: send a JSON object {wanted}"
+    assert answer.json() == {
+        "error": f"invalid request: body: {message}",
+        "detail": [{"type": "missing", "loc": ["body"], "msg": message}],
+    }
+    scored = _post(served, SCORE, content)
+    assert scored.json()["error"].startswith("invalid request: body: the body is empty: send a")
