@@ -41,6 +41,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": schemas.ErrorResponse, "description": "Missing or unknown credentials"},
     403: {"model": schemas.ErrorResponse, "description": "The policy refuses; `error` says why"},
 }
+#: What a warning id is, said to a caller who sent something else.
+_ID_FORMAT = "a warning id is 'W-' and 32 hexadecimal digits"
 #: At most this many characters of an ill-formed warning id are repeated in its 404.
 _ID_ECHO_CHARS = 40
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
@@ -115,7 +117,7 @@ def _not_found(warning_id: str) -> JSONResponse:
         return JSONResponse({"error": f"no warning {warning_id!r}"}, status_code=404)
     shown = one_line(warning_id, _ID_ECHO_CHARS)
     return JSONResponse(
-        {"error": f"no warning '{shown}': a warning id is 'W-' and 32 hexadecimal digits"},
+        {"error": f"no warning '{shown}': {_ID_FORMAT}"},
         status_code=404,
     )
 
@@ -540,7 +542,10 @@ def _reveal_once(service: Any, actor: Actor, warning_id: str, body: schemas.Reve
 def read_audit(
     service: Service,
     request: Request,
-    warning_id: schemas.WarningIdFilter | None = None,
+    warning_id: Annotated[
+        schemas.WarningIdFilter | None,
+        Query(description=f"The rows about one warning: its whole id ({_ID_FORMAT}; else 422)."),
+    ] = None,
     actor: schemas.NameFilter | None = None,
     since: schemas.IsoDateTime | None = None,
     after_id: int = Query(default=0, ge=0, le=2**62),
@@ -549,7 +554,13 @@ def read_audit(
     """The audit log in order, for one warning, one actor, or since a moment; `after_id` pages
     on (the answer's `next_after_id`). The read is audited itself (`audit_read`, with the
     filter and the rows returned): a warning's story shows its notes, departments and reveal
-    purposes, so reading it is a look at the case."""
+    purposes, so reading it is a look at the case. A `warning_id` that is no warning id is
+    refused (422), as `GET /v1/warnings/{warning_id}` and `riskloop audit --warning` refuse it,
+    rather than answered with an empty log."""
+    if warning_id is not None and not WARNING_ID.fullmatch(warning_id):
+        raise _invalid_query(
+            "warning_id", "warning_id_format", f"is not a warning id: {_ID_FORMAT}"
+        )
     rows = service.store.audit_rows(
         since_id=after_id, warning_id=warning_id, actor=actor, since=since, limit=limit + 1
     )
