@@ -87,7 +87,8 @@ class RunInfo:
     Attributes:
         name / version / alias: the registered model version.
         run_id: the MLflow training run.
-        trained_at: the run's start time (ISO 8601).
+        trained_at: the run's start time in UTC ("YYYY-MM-DD HH:MM UTC", as MLflow's run
+            start is written); the report shows it on the city's clock.
         params: the run's logged parameters (as-of ranges, row counts, fingerprint, ...).
         git_commit: the code's commit.
         train_rows / train_positive_rate: the training slice, when rebuilt for the report.
@@ -202,13 +203,19 @@ def _data_note(run_info: RunInfo, t: Words) -> str:
     return t(key, raw=run_info.test_source, fingerprint=run_info.test_fingerprint, logged=logged)
 
 
+def _city_time(moment: datetime, t: Words) -> str:
+    """A moment on the city's clock, saying so ("2026-12-05 23:09 (Beijing time)"): every time
+    in either edition, so readers of both, and of the console, see one moment as one time."""
+    return t("city_time", time=pages.local_time(moment))
+
+
 def _trained_at(text: str, t: Words) -> str:
-    """The run's start ("YYYY-MM-DD HH:MM UTC") on the city's clock, as the console reads time."""
+    """The run's start ("YYYY-MM-DD HH:MM UTC") on the city's clock."""
     try:
         moment = datetime.strptime(text, "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)
     except ValueError:
         return text or "–"
-    return str(t("card.trained_at_local", time=pages.local_time(moment)))
+    return _city_time(moment, t)
 
 
 def _model_card(
@@ -242,10 +249,7 @@ def _model_card(
             else []
         ),
         ("card.run", run_info.run_id or "–"),
-        (
-            "card.trained_at",
-            _trained_at(run_info.trained_at, t) if chinese else run_info.trained_at or "–",
-        ),
+        ("card.trained_at", _trained_at(run_info.trained_at, t)),
         ("card.commit", run_info.git_commit or "–"),
         (
             "card.catalog",
@@ -636,8 +640,6 @@ def build_reports(
     fairness = _fairness(model, test, scored)
     version = f" v{run_info.version}" if run_info.version else ""
     now = datetime.now(UTC)
-    # the English edition in UTC; the Chinese one on the city's clock, as the console shows time
-    generated = {"en": now.strftime("%Y-%m-%d %H:%M UTC"), "zh": pages.local_time(now)}
     task_title = {"en": model.spec.task, "zh": get_task(model.spec.slug).title_zh}
     return {
         edition.page.lang: pages.render(
@@ -646,7 +648,7 @@ def build_reports(
             lang=edition.page.lang,
             t=edition.page,
             title=edition.page("title", task=task_title[edition.page.lang], version=version),
-            generated=generated[edition.page.lang],
+            generated=_city_time(now, edition.page),
             # the English edition draws Chinese labels too: either edition notes a missing font
             language_note=plot_language("zh").note,
             section_ids=SECTION_IDS,

@@ -26,6 +26,7 @@ ReportLang = Literal["en", "zh"]
 _EN: dict[str, str] = {
     "title": "riskloop model report: {task}{version}",
     "generated": "Generated {generated}. Labels in English and Chinese (中文).",
+    "city_time": "{time} (Beijing time)",  # the city's clock, as the console shows every time
     "font_note": "{note}",
     "sep": " ",  # between two sentences of one paragraph
     # section titles and the table of contents
@@ -49,7 +50,6 @@ _EN: dict[str, str] = {
     "card.model": "Model",
     "card.run": "MLflow run",
     "card.trained_at": "Trained at",
-    "card.trained_at_local": "{time}",
     "card.commit": "Code commit",
     "card.catalog": "Feature catalog",
     "card.train_range": "Training data (as-of range)",
@@ -251,7 +251,8 @@ _EN: dict[str, str] = {
 
 _ZH: dict[str, str] = {
     "title": "riskloop 模型报告：{task}{version}",
-    "generated": "生成时间：{generated}（北京时间）。",
+    "generated": "生成时间：{generated}。",
+    "city_time": "{time}（北京时间）",
     "font_note": "本机未安装中文字体，图表中的文字以英文显示（请安装 fonts-wqy-microhei 或 "
     "fonts-noto-cjk）。",
     "sep": "",
@@ -274,7 +275,6 @@ _ZH: dict[str, str] = {
     "card.model": "模型",
     "card.run": "MLflow 运行 ID",
     "card.trained_at": "训练时间",
-    "card.trained_at_local": "{time}（北京时间）",
     "card.commit": "代码提交",
     "card.catalog": "特征目录",
     "card.train_range": "训练数据（评估日期范围）",
