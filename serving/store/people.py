@@ -589,6 +589,10 @@ class PeopleStore:
     ) -> UserRecord:
         """Check a password; audits `sign_in` or `sign_in_failed`.
 
+        `name` is taken as typed, over the API and in the console alike: trimmed and its
+        letters folded to lower case (user names are lower case, and a phone's keyboard
+        capitalises the first letter), so `Zhao` is zhao, for the lockout and the audit too.
+
         `lockout` is how long the wrong password after `MAX_FAILED_SIGN_INS` in a row locks
         the account (callers pass the configured `Settings.lockout_s`).
 
@@ -598,10 +602,14 @@ class PeopleStore:
         moment = now or datetime.now(UTC)
         refused = "sign-in refused: wrong name or password, or the account is locked or disabled"
         dummy = _dummy_hash()  # made before the name is looked up: the first try of any name
+        typed = name.strip()
+        # only ASCII folds: every user name is (`_USER_NAME`), and another script's letter
+        # that lower-cases to ASCII (the Kelvin sign to "k") is not that letter typed
+        wanted = typed.lower() if typed.isascii() else typed
 
         def write(session: Session) -> UserRecord | SignInRefused:
             user = session.scalars(
-                select(User).where(User.name == name).with_for_update()
+                select(User).where(User.name == wanted).with_for_update()
             ).one_or_none()
             reason = _refusal(user, moment)
             ok = _verify(user.password_hash if user is not None else dummy, password)
@@ -624,7 +632,7 @@ class PeopleStore:
             user.locked_until = None
             if _hasher().check_needs_rehash(user.password_hash):
                 user.password_hash = hash_password(password)
-            self._audit_row(session, f"user:{name}", "sign_in", {})
+            self._audit_row(session, f"user:{user.name}", "sign_in", {})
             return _record(user)
 
         outcome = self._write(write)
