@@ -9,6 +9,8 @@ from typing import Any
 
 import bentoml
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from features.catalog import CATALOG, FeatureDef
 from features.tasks import TASKS, Task
@@ -48,6 +50,11 @@ _BODY_RESPONSES: dict[str, str] = {
 }
 _NOT_ALLOWED = "Any other method on this path: `Allow` names the ones it takes"
 _OUTAGE = "The warnings store did not answer: nothing was done; retry after `Retry-After` seconds"
+#: `/readyz`'s refusal (`ServiceNotReady`), the `error` of its 503.
+NOT_READY_MESSAGE = (
+    "not ready: the warnings store cannot record a request now (it does not answer, or another "
+    "process holds its write lock); send requests to another instance, or retry later"
+)
 _REF = "#/components/schemas/{model}"
 #: The score routes' tag, for BentoML's "Service APIs" (a client generator's module name).
 SCORE_TAG = "score"
@@ -104,6 +111,7 @@ def document_guard(spec: dict[str, Any]) -> dict[str, Any]:
             _document_answers(
                 operation, method.upper(), path, (method.upper(), path) in public, max_body_bytes
             )
+    _document_readiness(spec)
     _document_score_requests(spec, max_body_bytes)
     _document_links(spec)
     _as_openapi_30(spec)
@@ -256,6 +264,22 @@ def _document_infrastructure(item: dict[str, Any]) -> None:
             )
 
 
+def _document_readiness(spec: dict[str, Any]) -> None:
+    """`/readyz`'s 503 (`ServiceNotReady`), which BentoML's document of the route leaves out."""
+    readiness = spec.get("paths", {}).get("/readyz", {}).get("get")
+    if readiness is None:
+        return
+    readiness["responses"].setdefault(
+        "503",
+        _error(
+            "Not ready: the warnings store cannot record a request (it does not answer, or "
+            "another process holds SQLite's write lock), so a load balancer sends requests "
+            "elsewhere; ready again by itself once the store can record",
+            example={"error": NOT_READY_MESSAGE},
+        ),
+    )
+
+
 def _document_invalid_input(components: dict[str, Any]) -> None:
     """Every 422 carries an `error` sentence naming each field (`serving.routes`), which
     FastAPI's schema of it leaves out."""
@@ -406,14 +430,26 @@ class _DocumentedSpec:
         return document_guard(self._spec.asdict())
 
 
+class ServiceNotReady(Exception):
+    """Raised by the service's readiness check (`__is_ready__`) in place of returning False:
+    BentoML's `/readyz` route lets it through, and `RiskloopBentoService`'s app answers it as
+    a 503 in the error shape (`NOT_READY_MESSAGE`), not BentoML's plain-text sentence."""
+
+
+async def _not_ready(_request: Request, _exc: Exception) -> JSONResponse:
+    return JSONResponse({"error": NOT_READY_MESSAGE}, status_code=503)
+
+
 class RiskloopBentoService(bentoml.Service):  # type: ignore[type-arg]
     """BentoML's service object with an OpenAPI document that matches the guard's answers,
-    its own 404 and 405 in the error shape (`serving.guard.JsonErrors`), request metrics labelled by route (`serving.traffic_metrics`) and tracing only when an
-    exporter is configured (`serving.tracing`)."""
+    its own 404 and 405 in the error shape (`serving.guard.JsonErrors`), `/readyz`'s 503 too
+    (`ServiceNotReady`), request metrics labelled by route (`serving.traffic_metrics`) and
+    tracing only when an exporter is configured (`serving.tracing`)."""
 
     def to_asgi(self, is_main: bool = True) -> Any:
         app = label_metrics_by_route(super().to_asgi(is_main))
         app.user_middleware.insert(0, Middleware(JsonErrors))  # outermost: it sees every answer
+        app.add_exception_handler(ServiceNotReady, _not_ready)
         return without_idle_tracing(app, configured_exporter())
 
     @property

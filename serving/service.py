@@ -52,7 +52,7 @@ from serving.front_door import FrontDoor
 from serving.guard import RequestGuard
 from serving.log_redaction import redact_request_logs
 from serving.online_store import OnlineStore
-from serving.openapi import RiskloopBentoService
+from serving.openapi import RiskloopBentoService, ServiceNotReady
 from serving.routes import api
 from serving.score_routes import SCORE_APIS, ScoringService
 from serving.sessions import SessionSigner
@@ -168,8 +168,11 @@ class _RiskloopService(ScoringService):
     def __is_ready__(self) -> bool:
         """BentoML's `/readyz`: 503 while the warnings store could not record a request (it
         does not answer, or SQLite's write lock is held elsewhere: `WarningStore.can_record`),
-        so a load balancer sends requests elsewhere."""
-        return self.store.can_record()
+        so a load balancer sends requests elsewhere. Raises `ServiceNotReady` rather than
+        returning False, so that the 503 is JSON in the error shape, not BentoML's text."""
+        if not self.store.can_record():
+            raise ServiceNotReady
+        return True
 
     def served(self, task: str) -> ServedModel:
         """The model serving `task` now."""

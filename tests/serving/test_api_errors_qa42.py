@@ -7,10 +7,16 @@ A body that was not JSON was located at a byte offset on the routes besides scor
 
 from __future__ import annotations
 
+import sqlite3
+import time
+
 import httpx
 import pytest
 
+from models.settings import get_settings, sqlite_file
+from serving.openapi import NOT_READY_MESSAGE
 from serving.store import WarningStore
+from tests.processes import LOOPBACK_TLS
 
 from .conftest import Served
 
@@ -108,3 +114,28 @@ def test_an_empty_object_sent_to_the_reload_is_refused_as_any_body(served: Serve
         assert answer.status_code == 400, answer.text
         assert "takes no body" in answer.json()["error"], answer.text
     assert _reloads() == before
+
+
+def test_readiness_refused_is_json_and_documented(served: Served) -> None:
+    """`/readyz`'s 503 was BentoML's text/plain sentence and missing from the document."""
+    document = httpx.get(f"{served.url}/docs.json", timeout=30).json()
+    documented = document["paths"]["/readyz"]["get"]["responses"]["503"]
+    assert "warnings store cannot record" in documented["description"], documented
+    assert documented["content"]["application/json"]["example"] == {"error": NOT_READY_MESSAGE}
+    # held as by a process stopped mid-write, past the grace a recent commit vouches for
+    database = sqlite_file(get_settings().store_url)
+    assert database is not None
+    locker = sqlite3.connect(database, isolation_level=None)
+    try:
+        locker.execute("BEGIN EXCLUSIVE")
+        time.sleep(1.2)  # serving.store.sqlite.WRITE_LOCK_GRACE_S and a little
+        refused = httpx.get(f"{served.url}/readyz", timeout=10, verify=LOOPBACK_TLS)
+    finally:
+        locker.close()  # its transaction rolled back: the lock let go
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["content-type"] == "application/json"
+    assert refused.json() == {"error": NOT_READY_MESSAGE}
+    deadline = time.monotonic() + 10
+    while not served.healthy():
+        assert time.monotonic() < deadline, "not ready again after the lock was let go"
+        time.sleep(0.2)
