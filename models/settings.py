@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     )
     store_busy_timeout_s: float = Field(
         default=30.0,
-        gt=0,
+        ge=0.001,  # SQLite counts whole milliseconds: less would be no wait at all
         le=HOUR,
         description="How long a write waits for SQLite's write lock before it fails (a "
         "request: 503 with Retry-After), in every process on the store.",

@@ -43,6 +43,7 @@ def test_each_number_refuses_a_huge_value_and_a_float_infinity_and_nan(
         ("RISKLOOP_PASSWORD_TIME_COST", "4294967296", "less than or equal to 100"),
         ("RISKLOOP_PASSWORD_MEMORY_KIB", "4294967296", "less than or equal to 4194304"),
         ("RISKLOOP_STORE_BUSY_TIMEOUT_S", "1e308", "less than or equal to 3600"),
+        ("RISKLOOP_STORE_BUSY_TIMEOUT_S", "0.0001", "greater than or equal to 0.001"),
         ("RISKLOOP_MAX_BODY_BYTES", "-5", "greater than or equal to 1024"),
         ("RISKLOOP_LOCKOUT_S", "inf", "finite number"),
     ],
