@@ -10,6 +10,7 @@ policy as a `Scope` and is applied before any filter.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -139,6 +140,8 @@ class QueueFilters:
             value = text(name)
             if value is None:
                 return None
+            # as an input method in full-width mode types it (`２０２５－１０－０１`)
+            value = unicodedata.normalize("NFKC", value).strip()
             try:
                 if not _ISO_DAY.match(value):
                     raise ValueError(value)
@@ -245,7 +248,7 @@ _DISPOSED = (WarningEvent.warning_id == RiskWarning.id, WarningEvent.event == "d
 
 
 # what a date input sends (`type=date` always sends this form, whatever it shows)
-_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 _LEVEL_RANK = case(

@@ -8,6 +8,7 @@ read here is one snapshot (`_reads`), and none writes.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
@@ -33,18 +34,26 @@ from serving.store.models import AuditEntry, RiskWarning, ScoredRecord, WarningE
 MAX_PAGE_SIZE = 500
 
 
-#: a warning as people name it: its id or a start of it, `W-` optional, letters in either case
-_NAMED_WARNING = re.compile(r"(?:w-)?(?P<digits>[0-9a-f]{1,32})")
+#: a warning as people name it: its id or a start of it, letters in either case, `W-`
+#: optional (its dash may be a space, or left out); `W-` alone is a start without digits
+_NAMED_WARNING = re.compile(r"(?:w\s*-?\s*(?P<after_w>[0-9a-f]{0,32})|(?P<digits>[0-9a-f]{1,32}))")
+#: the dashes NFKC leaves as they are, which a Chinese input method or a word processor types
+#: for the hyphen-minus (hyphen, en and em dash, minus sign)
+_DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"))
 #: the fewest digits that name a warning: those of the short id screens show
 SHORT_ID_DIGITS = 8
 
 
 def warning_id_start(given: str) -> str | None:
     """The start of a warning id `given` names, as ids are stored (`W-6481df4c` from
-    `6481DF4C` or `w-6481df4c...`), or None when it is neither an id nor a start of one (its
-    digits may be fewer than `SHORT_ID_DIGITS`: the caller says how many a start needs)."""
-    named = _NAMED_WARNING.fullmatch(given.strip().lower())
-    return None if named is None else f"W-{named['digits']}"
+    `6481DF4C`, `w-6481df4c...` or `Ｗ－６４８１ｄｆ４ｃ`, typed by an input method in full-width
+    mode), or None when it is neither an id nor a start of one (its digits may be fewer than
+    `SHORT_ID_DIGITS`, none at all after `W-`: the caller says how many a start needs)."""
+    typed = unicodedata.normalize("NFKC", given).translate(_DASHES).strip().lower()
+    named = _NAMED_WARNING.fullmatch(typed)
+    if named is None:
+        return None
+    return f"W-{named['digits'] if named['after_w'] is None else named['after_w']}"
 
 
 class StoreReads:

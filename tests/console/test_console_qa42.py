@@ -1,0 +1,117 @@
+"""A QA case worker's findings on the console (zh and en), each answered over real HTTP.
+
+- a warning id typed by a Chinese input method in full-width mode (`Ｗ－０７１３ｃｅ９２`), or
+  with a space for its dash, answered 404 "no such warning" where `w-0713ce92` opened the case;
+  `W-` alone answered 404 where `W-0` said the id was too short; a full-width as-of date in
+  the queue's filters was "not a date";
+- crafted steps: `version=-1` was "not a number", a close at triage without an outcome was an
+  "invalid outcome", and a close of a case not yet started was a 403, though the case's state
+  is the reason (a 409, as the API answers);
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from tests.console.conftest import PASSWORD, Console
+from tests.processes import LOOPBACK_TLS
+
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+_SHOWING = re.compile(r'<p role="status">(.*?)</p>')
+
+
+def _person(name: str, department: str, role: str, lang: str) -> None:
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    with WarningStore.from_settings(get_settings()) as store:
+        store.create_user(name, department=department, role=role, password=PASSWORD, lang=lang)
+
+
+@contextmanager
+def _signed_in(console_service: Console, name: str) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=console_service.url, follow_redirects=False, timeout=30, verify=LOOPBACK_TLS
+    ) as client:
+        token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
+        signed = client.post(
+            "/console/sign-in",
+            data={"name": name, "password": PASSWORD, "csrf": token, "next": "/console/queue"},
+        )
+        assert signed.status_code == 303, signed.text[:300]
+        yield client
+
+
+def _words(lang: str, key: str, **values: object) -> str:
+    from serving.console.i18n import Messages
+
+    return Messages(lang)(key, **values)
+
+
+def _said(page: str, text: str) -> bool:
+    """Whether `page` says `text` (as Jinja escapes it)."""
+    from markupsafe import escape
+
+    return str(escape(text)) in page
+
+
+def _wide(text: str) -> str:
+    """`text` as an input method in full-width mode types it (`W-0713` -> `Ｗ－０７１３`)."""
+    return text.translate({c: c + 0xFEE0 for c in range(0x21, 0x7F)})
+
+
+def _any_warning(console_service: Console) -> str:
+    return str(
+        console_service.sql("SELECT id FROM warnings WHERE task = 'wage-arrears' ORDER BY id")[0][0]
+    )
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_full_width_warning_id_opens_the_case(console_service: Console, lang: str) -> None:
+    name = f"qa42.named.{lang}"
+    _person(name, "county_centre", "supervisor", lang)
+    warning_id = _any_warning(console_service)
+    digits = warning_id[2:10]
+    with _signed_in(console_service, name) as client:
+        for typed in (
+            _wide(f"W-{digits}"),
+            f"W－{digits}",
+            f"W {digits}",
+            f"\u3000W－{digits}\u3000",
+        ):
+            box = client.get("/console/cases", params={"id": typed})
+            assert box.status_code == 303, (typed, box.status_code)
+            assert box.headers["location"] == f"/console/cases/{warning_id}", typed
+            address = client.get(f"/console/cases/{typed}")
+            assert address.headers.get("location") == f"/console/cases/{warning_id}", typed
+
+
+def test_w_dash_without_digits_is_too_short_as_one_digit_is(console_service: Console) -> None:
+    _person("qa42.short", "county_centre", "supervisor", "en")
+    with _signed_in(console_service, "qa42.short") as client:
+        for typed in ("W-", "W－", "W-0"):
+            answer = client.get("/console/cases", params={"id": typed})
+            assert answer.status_code == 400, (typed, answer.status_code)
+            assert _said(answer.text, _words("en", "error.case_id_short", n=8)), typed
+
+
+def test_a_full_width_as_of_date_filters_the_queue(console_service: Console) -> None:
+    _person("qa42.dates", "county_centre", "supervisor", "zh")
+    warning_id = _any_warning(console_service)
+    as_of = str(console_service.sql("SELECT as_of FROM warnings WHERE id = ?", warning_id)[0][0])
+    day = as_of[:10]
+    with _signed_in(console_service, "qa42.dates") as client:
+        listed = client.get("/console/queue", params={"date_from": day, "date_to": day})
+        showing = _SHOWING.search(listed.text)
+        assert showing is not None
+        for typed in (_wide(day), _wide(day).replace("－", "-")):
+            queue = client.get("/console/queue", params={"date_from": typed, "date_to": typed})
+            assert queue.status_code == 200, (typed, queue.status_code)
+            assert f'value="{day}"' in queue.text
+            found = _SHOWING.search(queue.text)
+            assert found is not None and found[1] == showing[1]
