@@ -135,11 +135,14 @@ class Actor:
 
 @dataclass(frozen=True)
 class Decision:
-    """The policy's answer; `rule` is the sentence a 403 shows (English, then `rule_zh`)."""
+    """The policy's answer; `rule` is the sentence a 403 shows (English, then `rule_zh`).
+    `by_state`: refused for the case's state, not for who is asking (a 409, as the store's
+    `TransitionError`)."""
 
     allowed: bool
     rule: str
     rule_zh: str = ""
+    by_state: bool = False
 
     def __bool__(self) -> bool:
         return self.allowed
@@ -428,9 +431,11 @@ def decide(
             and not never_theirs  # one who may never take this step is told so, in any state
         ):
             # no one may: the case's state is the reason, not who is asking
-            return _refuse(
+            return Decision(
+                False,
                 f"{transition.replace('_', ' ')} is not possible while the warning is {status}",
                 f"预警当前状态（{_STATUS_ZH.get(status, status)}）下不能执行此操作",
+                by_state=True,
             )
         if transition == "send_back" and _at_outside_body(warning):
             return _refuse(

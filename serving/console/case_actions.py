@@ -8,6 +8,7 @@ field and the text kept, so nothing typed is lost.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -52,20 +53,29 @@ _TRANSITION_STEPS = {
     "close": "closed",
     "triage_close": "closed",
 }
+#: a number as people write one, which a version need not be (`-1`, `+2`, `1.5`)
+_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 _CHOICE_CHARS = 64  # a department's or an outcome's code is far shorter
 # the rules of the refused steps the case's forms never send (for the audit log, in English)
 _RULE_FIELD = "a form field no page sends (too long, or holding a refused character)"
 _RULE_VERSION = "a step carries the case version its page was drawn at"
 _RULE_OUTCOME = "a step closes a case only with an outcome its form offers"
+_RULE_NO_OUTCOME = "a close names the outcome the case was closed with"
 _RULE_NO_DEPARTMENT = "a dispatch or re-route names the department to send the case to"
 _RULE_DEPARTMENT = "a case goes only to a department that handles its task"
 _RULE_SAME_DEPARTMENT = "a case is not re-routed to the department already holding it"
 
 
+def _is_version(text: str) -> bool:
+    """Whether `text` is a version a case page writes: ASCII digits (`str.isdigit` takes `²`,
+    which `int` refuses, and `-1` is a number no version is)."""
+    return text.isascii() and text.isdigit()
+
+
 def _drawn_version(form: FormData) -> int | None:
     """The case version a form was drawn at, if it carries a well-formed one."""
     value = form.get("version")
-    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 12 else None
+    return int(value) if isinstance(value, str) and _is_version(value) and len(value) < 12 else None
 
 
 def _typed(form: FormData, name: str) -> str:
@@ -142,8 +152,13 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
     # the form's version is looked at: whatever version a hand-made post carries
     decision = decide(visit.actor, "feedback")
     if decision:
-        if not version_text.isdigit():  # missing, or not a number (a hand-made post)
-            problem = "error.bad_version" if version_text else "error.no_version"
+        if not _is_version(version_text):  # missing, or no version (a hand-made post)
+            if not version_text:
+                problem = "error.no_version"
+            elif _NUMBER.fullmatch(version_text):  # a number, but no version is `-1` or `1.5`
+                problem = "error.invalid_version"
+            else:
+                problem = "error.bad_version"
             return refused(_RULE_VERSION, 400, t(problem), version=version_text)
         current = int(warning.get("version", 0))
         if int(version_text) > current:  # a version this case never had: not a lost update
@@ -152,7 +167,10 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
             return _stale(console, request, visit, warning, typed=note_typed)
         decision = decide(visit.actor, "feedback", warning=warning, transition=transition)
     if not decision or transition not in allowed_transitions(visit.actor, warning):
-        return refused(decision.rule, 403, rule_in_words(visit, decision))
+        # the case's state refusing the step is a conflict, as the store's `TransitionError`
+        # is (409, docs/closed-loop.md); who is asking refusing it, a 403
+        status = 409 if decision.by_state else 403
+        return refused(decision.rule, status, rule_in_words(visit, decision))
     # what the person typed and chose, given back with a refusal of what they typed
     kept = {"form": transition, "note": note_typed}
     for choice in ("department", "outcome"):
@@ -181,7 +199,9 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
     choices = [(code, code) for code in task_departments(console, warning["task"])]
     offered = case_view.transition_forms([transition], warning, choices)[0]
     if offered.outcomes and outcome not in offered.outcomes:
-        return refused(_RULE_OUTCOME, 400, t("error.bad_outcome"), outcome=outcome or "")
+        if outcome is None:  # the chooser left at "choose"
+            return refused(_RULE_NO_OUTCOME, 400, t("error.no_outcome"))
+        return refused(_RULE_OUTCOME, 400, t("error.bad_outcome"), outcome=outcome)
     if offered.note_required and not note:
         # 409 as the store's refusal was, in the person's words
         return render_case(

@@ -115,3 +115,84 @@ def test_a_full_width_as_of_date_filters_the_queue(console_service: Console) -> 
             assert f'value="{day}"' in queue.text
             found = _SHOWING.search(queue.text)
             assert found is not None and found[1] == showing[1]
+
+
+def _act(client: httpx.Client, warning_id: str, **fields: str) -> httpx.Response:
+    """A step posted by hand, with the session's form token from the case page."""
+    page = client.get(f"/console/cases/{warning_id}")
+    assert page.status_code == 200, page.status_code
+    token = _CSRF.search(page.text)
+    assert token is not None
+    return client.post(f"/console/cases/{warning_id}/act", data={"csrf": token[1], **fields})
+
+
+def _open_case(console_service: Console, offset: int) -> tuple[str, str]:
+    """An open wage-arrears case no other test here takes, and its version."""
+    warning_id, version = console_service.sql(
+        "SELECT id, version FROM warnings WHERE status = 'open' AND task = 'wage-arrears' "
+        "ORDER BY id DESC LIMIT 1 OFFSET ?",
+        offset,
+    )[0]
+    return str(warning_id), str(version)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_version_no_page_writes_is_said_to_be_no_valid_version(
+    console_service: Console, lang: str
+) -> None:
+    name = f"qa42.version.{lang}"
+    _person(name, "county_centre", "supervisor", lang)
+    warning_id, _ = _open_case(console_service, 0)
+    with _signed_in(console_service, name) as client:
+        # a number no version is; not a number at all (`²` is a digit to `str.isdigit` only)
+        for version, says in (
+            ("-1", "error.invalid_version"),
+            ("+2", "error.invalid_version"),
+            ("1.5", "error.invalid_version"),
+            ("x", "error.bad_version"),
+            ("²", "error.bad_version"),
+        ):
+            answer = _act(client, warning_id, transition="triage_close", version=version)
+            assert answer.status_code == 400, (version, answer.status_code)
+            assert _said(answer.text, _words(lang, says)), version
+    assert console_service.case_state(warning_id)[0] == "open"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_close_without_an_outcome_says_none_was_chosen(
+    console_service: Console, lang: str
+) -> None:
+    name = f"qa42.outcome.{lang}"
+    _person(name, "county_centre", "supervisor", lang)
+    warning_id, version = _open_case(console_service, 0)
+    with _signed_in(console_service, name) as client:
+        for outcome in ({}, {"outcome": ""}):
+            answer = _act(client, warning_id, transition="triage_close", version=version, **outcome)
+            assert answer.status_code == 400
+            assert _said(answer.text, _words(lang, "error.no_outcome")), outcome
+        wrong = _act(client, warning_id, transition="triage_close", version=version, outcome="x")
+        assert _said(wrong.text, _words(lang, "error.bad_outcome"))
+    assert console_service.case_state(warning_id)[0] == "open"
+
+
+def test_a_step_the_cases_state_refuses_is_a_conflict(console_service: Console) -> None:
+    _person("qa42.sup", "county_centre", "supervisor", "zh")
+    _person("qa42.lab", "labour_inspection", "officer", "en")
+    warning_id, version = _open_case(console_service, 1)
+    with _signed_in(console_service, "qa42.sup") as sup:
+        sent = _act(
+            sup, warning_id, transition="dispatch", department="labour_inspection", version=version
+        )
+        assert sent.status_code == 303, sent.status_code
+    version = str(console_service.case_state(warning_id)[2])
+    with _signed_in(console_service, "qa42.lab") as lab:
+        # the department holding it closes it only once started: the case's state refuses
+        closing = _act(lab, warning_id, transition="close", outcome="confirmed", version=version)
+        assert closing.status_code == 409, closing.status_code
+        assert _said(closing.text, "Close is not possible while the warning is dispatched.")
+        # an officer may never re-route: who is asking refuses it, in any state
+        rerouting = _act(
+            lab, warning_id, transition="reroute", department="county_centre", version=version
+        )
+        assert rerouting.status_code == 403
+    assert console_service.case_state(warning_id)[:2] == ("dispatched", "labour_inspection")
