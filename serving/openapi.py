@@ -297,7 +297,7 @@ def _document_invalid_input(components: dict[str, Any]) -> None:
 
 def _document_score_requests(spec: dict[str, Any], max_body_bytes: int) -> None:
     """Each score route's request body (the strict pydantic model, one-of rule included, with
-    an example that scores), its result (`ScoreResponse`) and its refusals in riskloop's error
+    an example by records that scores and one by entity ids that shows the shape), its result (`ScoreResponse`) and its refusals in riskloop's error
     shape: a 400 (`serving.score_routes.ScoreInput`), not BentoML's own, and the 404 and 503
     of `entity_ids` the online store lacks or cannot read."""
     components = spec["components"]["schemas"]
@@ -352,17 +352,22 @@ def _document_score_requests(spec: dict[str, Any], max_body_bytes: int) -> None:
 
 def _score_examples(task: Task) -> dict[str, Any]:
     """A score request by records, made from the task's catalog so it validates and scores,
-    and one by entity ids (scored when the online store holds them, else the 404)."""
+    and one by entity ids that shows the shape only: its placeholder ids are not materialised
+    (404). Entity ids identify people, so real ones never go into the document."""
     record: dict[str, Any] = {"entity_id": "example-0001", "district": "wuxing"}
     record.update((feature.name, _example_value(feature)) for feature in CATALOG[task.slug])
     return {
         "records": {
-            "summary": f"One {task.entity_kind}'s features, sent in the request",
+            "summary": f"One {task.entity_kind}'s features, sent in the request: it scores",
             "value": {"records": [record], "explain": True, "top_k": 3, "lang": "en"},
         },
         "entity_ids": {
-            "summary": f"{task.entity_kind.capitalize()}s by id: their latest materialised "
-            "features",
+            "summary": f"{task.entity_kind.capitalize()}s by id, their latest materialised "
+            "features (the shape only: these ids answer 404)",
+            "description": "Scores ids whose features `riskloop run` or `riskloop materialize` "
+            "put in the online store; the placeholder ids here are not among them, so this "
+            "request answers the documented 404. Entity ids identify people: the document "
+            "carries none.",
             "value": {"entity_ids": ["example-0001", "example-0002"], "explain": False},
         },
     }

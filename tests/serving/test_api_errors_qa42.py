@@ -18,7 +18,7 @@ from serving.openapi import NOT_READY_MESSAGE
 from serving.store import WarningStore
 from tests.processes import LOOPBACK_TLS
 
-from .conftest import Served
+from .conftest import TASKS, Served
 
 SCORE = "/v1/wage-arrears/score"
 WARNING = "/v1/warnings/W-" + "0" * 32
@@ -139,3 +139,21 @@ def test_readiness_refused_is_json_and_documented(served: Served) -> None:
     while not served.healthy():
         assert time.monotonic() < deadline, "not ready again after the lock was let go"
         time.sleep(0.2)
+
+
+def test_the_score_examples_say_which_one_scores(served: Served) -> None:
+    """The document said each score route had "an example that scores"; its `entity_ids` one
+    answers 404 (placeholder ids: real ones identify people), and now says so."""
+    document = httpx.get(f"{served.url}/docs.json", timeout=30).json()
+    for task in TASKS:
+        operation = document["paths"][f"/v1/{task}/score"]["post"]
+        examples = operation["requestBody"]["content"]["application/json"]["examples"]
+        assert "it scores" in examples["records"]["summary"], examples["records"]
+        by_ids = examples["entity_ids"]
+        assert "shape only" in by_ids["summary"] and "404" in by_ids["summary"], by_ids
+        assert "riskloop materialize" in by_ids["description"], by_ids
+        with served.client() as client:
+            answer = client.post(
+                f"/v1/{task}/score", json=by_ids["value"], headers=served.headers()
+            )
+        assert answer.status_code == 404, answer.text
