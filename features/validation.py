@@ -4,7 +4,7 @@ Every table of the contract (`features.schemas.TABLE_SPECS`) has one pandera sch
 `RAW_SCHEMAS[task][table]`. `validate_tables` is the only door into the feature builders: it
 coerces timestamps (department CSV exports carry them as text), checks columns, dtypes,
 allowed category values, key uniqueness and `available_at >= event_time`, and raises
-`RawDataError` naming the table, the column and a few offending rows.
+`RawDataError` naming the table, the column and the first rows at fault by position.
 """
 
 from __future__ import annotations
@@ -20,21 +20,52 @@ from pandera.errors import SchemaErrors
 from features.raw_checks import TEXT, no_missing, times_in_order, unique_key
 from features.schemas import TABLE_SPECS, ColumnKind, ColumnSpec, RawTables, TableSpec
 
+#: How many rows at fault a refusal names.
 SHOWN_ROWS = 5
 
 
 class RawDataError(ValueError):
-    """A raw table breaks its schema; the message names the table, column and offending rows."""
+    """A raw table breaks its schema: one line naming the table, the column, the problem and
+    the first rows at fault by position, never a value they hold.
 
-    def __init__(self, table: str, column: str, problem: str, rows: pd.DataFrame | None = None):
+    Raw rows carry identity numbers and personal attributes, and the CLI prints this message to
+    stderr, which a scheduled run appends to a log file: the positions let a department find
+    the rows in its own export without the log holding any of them.
+
+    Attributes:
+        table: `task/table`.
+        column: the column at fault (the key's columns, comma-separated, for a duplicate key).
+        problem: what is wrong, in words.
+        positions: the first few rows at fault (at most `SHOWN_ROWS`), as 0-based positions in
+            the table; empty when the problem is not one of rows (a missing column).
+        count: how many rows are at fault.
+        total: how many rows the table has.
+    """
+
+    def __init__(
+        self,
+        table: str,
+        column: str,
+        problem: str,
+        at_fault: np.ndarray | None = None,
+        total: int = 0,
+    ):
+        at_fault = np.empty(0, dtype=np.int64) if at_fault is None else np.sort(at_fault)
         self.table = table
         self.column = column
         self.problem = problem
-        self.rows = rows if rows is not None else pd.DataFrame()
-        message = f"table {table!r}, column {column!r}: {problem}"
-        if not self.rows.empty:
-            message += "\noffending rows:\n" + self.rows.head(SHOWN_ROWS).to_string()
-        super().__init__(message)
+        self.positions = tuple(int(p) for p in at_fault[:SHOWN_ROWS])
+        self.count = len(at_fault)
+        self.total = total
+        super().__init__(f"table {table!r}, column {column!r}: {problem}{self._where()}")
+
+    def _where(self) -> str:
+        if not self.count:
+            return ""
+        noun = "row" if self.count == 1 else "rows"
+        more = ", ..." if self.count > len(self.positions) else ""
+        shown = ", ".join(str(p) for p in self.positions)
+        return f" in {self.count:,} of {self.total:,} rows ({noun} {shown}{more}; counted from 0)"
 
 
 _PANDERA_DTYPES: dict[ColumnKind, object] = {
@@ -129,21 +160,55 @@ def _normalise(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     return frame.assign(**changes) if changes else frame
 
 
-def _values_not_of_kind(series: pd.Series, kind: ColumnKind) -> pd.Series:
-    """Which values of a wrongly typed column are themselves of the wrong type."""
+#: What a wrongly typed column holds that its contract dtype cannot, by kind.
+_NOT_OF_KIND: dict[ColumnKind, str] = {
+    "id": "values that are not text",
+    "str": "values that are not text",
+    "category": "values that are not text",
+    "timestamp": "values that are not timestamps",
+    "int": "values that are not whole numbers or are missing",
+    "float": "values that are not numbers",
+    "bool": "values that are not true/false or are missing",
+}
 
-    def fits(value: object) -> bool:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return True
-        if kind in ("id", "str", "category"):
-            return isinstance(value, str)
-        if kind == "bool":
-            return isinstance(value, bool | np.bool_)
-        if kind == "int":
-            return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
-        return isinstance(value, int | float | np.number)
 
-    return ~series.map(fits).astype(bool)
+def _is_missing(value: object) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float | np.floating):
+        return bool(np.isnan(value))
+    return isinstance(value, np.datetime64) and bool(np.isnat(value))
+
+
+def _fits(value: object, kind: ColumnKind) -> bool:
+    """Whether the contract dtype of `kind` can hold `value` (int64 and bool hold no gap)."""
+    if kind in ("id", "str", "category"):
+        return isinstance(value, str) or _is_missing(value)
+    if kind == "bool":
+        return isinstance(value, bool | np.bool_)
+    if isinstance(value, bool | np.bool_):
+        return False
+    if kind == "int":
+        if isinstance(value, float | np.floating):
+            return bool(np.isfinite(value)) and float(value).is_integer()
+        return isinstance(value, int | np.integer)
+    if kind == "float":
+        return isinstance(value, int | float | np.number) or _is_missing(value)
+    return isinstance(value, pd.Timestamp | np.datetime64) or _is_missing(value)
+
+
+def _values_not_of_kind(series: pd.Series, kind: ColumnKind) -> np.ndarray:
+    """Positions of the values that made a column the wrong dtype.
+
+    In an integer column those are the gaps and fractions (one `n/a` in a CSV turns the whole
+    column float); the valid values beside them are not to blame. Empty when every value fits
+    and only the storage is wrong (whole numbers stored as float).
+    """
+    if kind == "int" and pd.api.types.is_float_dtype(series.dtype):
+        values = series.to_numpy(dtype="float64", na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            return np.flatnonzero(~np.isfinite(values) | (values != np.trunc(values)))
+    return np.flatnonzero(~series.map(lambda value: _fits(value, kind)).to_numpy(dtype=bool))
 
 
 _CHECK_PRIORITY = (
@@ -169,7 +234,8 @@ def _first_failure(
     """Turn pandera's failure-case table into one readable error about the most basic problem.
 
     A missing column or an unparseable value makes every later check meaningless, so those are
-    reported first.
+    reported first. `frame` has a fresh 0..n-1 index, so pandera's row labels are positions.
+    The failure cases hold the offending values; none of them goes into the message.
     """
     cases = errors.failure_cases.assign(check=lambda f: f["check"].astype(str))
     cases = cases.assign(_rank=cases["check"].map(_priority)).sort_values("_rank", kind="stable")
@@ -177,39 +243,34 @@ def _first_failure(
     check = first["check"]
     column = str(first["column"])
     same = cases[(cases["check"] == check) & (cases["column"].astype(str) == column)]
-    index = pd.to_numeric(same["index"], errors="coerce").dropna().astype("int64").unique()
-    rows = frame.loc[frame.index.intersection(index)]
-    values = ", ".join(repr(v) for v in same["failure_case"].astype(str).unique()[:SHOWN_ROWS])
+    at_fault = pd.to_numeric(same["index"], errors="coerce").dropna().astype("int64").unique()
+    total = len(frame)
     if check == "column_in_dataframe":
         missing = str(first["failure_case"])
         return RawDataError(table, missing, f"missing column {missing!r}")
     if check.startswith("coerce_dtype"):
         expected = check.removeprefix("coerce_dtype(").rstrip(")")
-        return RawDataError(table, column, f"unparseable values for {expected}: {values}", rows)
+        return RawDataError(table, column, f"unparseable values for {expected}", at_fault, total)
     if check.startswith("dtype"):
         kind = spec.columns[column].kind
         odd = _values_not_of_kind(frame[column], kind)
-        examples = ", ".join(repr(v) for v in frame.loc[odd, column].unique()[:SHOWN_ROWS])
-        detail = f" (e.g. {examples})" if examples else ""
-        return RawDataError(
-            table,
-            column,
-            f"wrong dtype {frame[column].dtype}, expected {_EXPECTED_DTYPE[kind]}{detail}",
-            frame[odd] if odd.any() else frame.head(SHOWN_ROWS),
-        )
+        problem = f"wrong dtype {frame[column].dtype}, expected {_EXPECTED_DTYPE[kind]}"
+        if len(odd):
+            problem += f": {_NOT_OF_KIND[kind]}"
+        return RawDataError(table, column, problem, odd, total)
     if check.startswith("not_nullable"):
-        return RawDataError(table, column, f"missing values in {len(index)} row(s)", rows)
+        return RawDataError(table, column, "missing values", at_fault, total)
     if check.startswith("isin"):
         allowed = ", ".join(spec.columns[column].values)
-        return RawDataError(table, column, f"unknown values {values} (allowed: {allowed})", rows)
+        problem = f"values not among the allowed ones ({allowed})"
+        return RawDataError(table, column, problem, at_fault, total)
     if check == "duplicate_key":
         key = ", ".join(spec.key)
-        return RawDataError(table, key, f"duplicate key ({key}) in {len(index)} row(s)", rows)
+        return RawDataError(table, key, f"duplicate key ({key})", at_fault, total)
     if check == "available_at_before_event_time":
-        return RawDataError(
-            table, "available_at", f"available_at before event_time in {len(index)} row(s)", rows
-        )
-    return RawDataError(table, column, f"failed check {check}: {values}", rows)
+        problem = "available_at before event_time"
+        return RawDataError(table, "available_at", problem, at_fault, total)
+    return RawDataError(table, column, f"failed check {check}", at_fault, total)
 
 
 @cache
@@ -259,7 +320,7 @@ def validate_tables(task: str, tables: Mapping[str, pd.DataFrame]) -> RawTables:
         The validated tables (timestamps as `datetime64[ns]`), by name.
 
     Raises:
-        RawDataError: the first problem found, naming the table, column and offending rows.
+        RawDataError: the first problem found, naming the table, column and rows at fault.
     """
     if task not in TABLE_SPECS:
         raise KeyError(f"unknown task {task!r}; expected one of {sorted(TABLE_SPECS)}")
