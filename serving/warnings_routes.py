@@ -11,6 +11,7 @@ only the warnings dispatched to their department), and every look is an audit ro
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -92,17 +93,17 @@ RELOAD_TAKES_NO_BODY = (
 
 async def _no_body(request: Request) -> None:
     """The reload reads nothing from its body: one sent is refused (400) rather than ignored,
-    so `{"task": "wage-arrears"}` cannot look like a reload of one task, and `{}` is refused
-    alike (the route takes no body; it does not take an empty one). No body, or blanks (no
-    body, as every route reads them), pass; text that is not JSON gets the 400 every body route
-    gives it."""
+    so `{"task": "wage-arrears"}` cannot look like a reload of one task. No body, blanks or
+    `{}` (what some clients send on every POST) ask nothing and pass; text that is not JSON
+    gets the 400 every body route gives it."""
     body = await request.body()
     if not body.strip():
         return
     refusal = json_refusal(body)  # not JSON, or bytes that are no text
     if refusal is not None:
         raise RequestValidationError([{**refusal, "loc": ("body", *refusal["loc"])}])
-    raise HTTPException(400, RELOAD_TAKES_NO_BODY)
+    if json.loads(body) != {}:
+        raise HTTPException(400, RELOAD_TAKES_NO_BODY)
 
 
 def _refused(decision: Decision) -> JSONResponse:
@@ -204,9 +205,9 @@ def list_models(service: Service) -> schemas.ModelsResponse:
         **_ERRORS,
         400: {
             "model": schemas.ErrorResponse,
-            "description": "A body was sent, `{}` included (the route takes none: it reloads "
-            "every task), a body that is not UTF-8 JSON, a query parameter the route does not "
-            "read, or a path or query string that is not UTF-8",
+            "description": "A body was sent (the route takes none: it reloads every task), a "
+            "body that is not UTF-8 JSON, a query parameter the route does not read, or a "
+            "path or query string that is not UTF-8",
         },
         503: {
             "model": schemas.ErrorResponse,

@@ -15,7 +15,6 @@ import pytest
 
 from models.settings import get_settings, sqlite_file
 from serving.openapi import NOT_READY_MESSAGE
-from serving.store import WarningStore
 from tests.processes import LOOPBACK_TLS
 
 from .conftest import TASKS, Served
@@ -92,28 +91,6 @@ def test_an_audit_filter_that_is_no_warning_id_is_refused(served: Served, given:
     assert answer.json()["detail"][0]["loc"] == ["query", "warning_id"], answer.text
     assert "'W-' and 32 hexadecimal digits" in answer.json()["error"], answer.text
     assert whole.status_code == 200, whole.text
-
-
-def _reloads() -> int:
-    """The reloads the operator's key asked for, as the store records them."""
-    with WarningStore.from_settings() as store:
-        rows = store.audit_rows(actor="key:operator")
-    return sum(1 for row in rows if row["action"] == "model_reload")
-
-
-def test_an_empty_object_sent_to_the_reload_is_refused_as_any_body(served: Served) -> None:
-    """`{}` reloaded every task while `{"task": ...}` was a 400: the route takes no body."""
-    headers = {**served.headers("operator"), **JSON}
-    before = _reloads()
-    with served.client() as client:
-        answers = [
-            client.post("/v1/admin/reload", content=body, headers=headers)
-            for body in (b"{}", b" { } ")
-        ]
-    for answer in answers:
-        assert answer.status_code == 400, answer.text
-        assert "takes no body" in answer.json()["error"], answer.text
-    assert _reloads() == before
 
 
 def test_readiness_refused_is_json_and_documented(served: Served) -> None:
