@@ -31,12 +31,27 @@ def task_slug(task: str) -> str:
         raise UserError(str(exc)) from None
 
 
+def _table_files(folder: Path, table: str) -> list[Path]:
+    """The files in `folder` that hold `table`: `<table>.parquet`, `<table>.csv`, or both."""
+    return [
+        path for suffix in (".parquet", ".csv") if (path := folder / f"{table}{suffix}").is_file()
+    ]
+
+
 def _table_path(folder: Path, table: str) -> Path | None:
-    for suffix in (".parquet", ".csv"):
-        path = folder / f"{table}{suffix}"
-        if path.is_file():
-            return path
-    return None
+    """The one file holding `table` in `folder`, or None.
+
+    Raises:
+        UserError: both a Parquet and a CSV file hold it. A department that drops a newer CSV
+            export beside last month's Parquet would otherwise get one of them scored in silence.
+    """
+    files = _table_files(folder, table)
+    if len(files) > 1:
+        raise UserError(
+            f"{folder} holds both {files[0].name} and {files[1].name}: keep one "
+            "(a raw folder has one file per table)"
+        )
+    return files[0] if files else None
 
 
 def _read_csv(path: Path, task: str, table: str) -> pd.DataFrame:
@@ -52,7 +67,8 @@ def load_raw_tables(raw_dir: Path | str, task: str) -> dict[str, pd.DataFrame]:
     """Read every table of `task` from `raw_dir/<slug>/<table>.parquet` (or `.csv`).
 
     Raises:
-        UserError: the folder or a table is missing, or a file cannot be read.
+        UserError: the folder or a table is missing, a table is there both as Parquet and as
+            CSV, or a file cannot be read.
     """
     slug = task_slug(task)
     root = Path(raw_dir)
@@ -124,7 +140,7 @@ def _raw_folder_holding(path: Path) -> Path | None:
     for folder in Path(path).resolve().parents:
         for slug, tables in TABLE_SPECS.items():
             held = folder / slug
-            if held.is_dir() and any(_table_path(held, table) for table in tables):
+            if held.is_dir() and any(_table_files(held, table) for table in tables):
                 return folder
     return None
 

@@ -1,0 +1,55 @@
+"""QA round 42 on the CLI: a raw table held twice."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner, Result
+
+from training.cli import app
+
+DISPUTES = "dispute-escalation"
+
+
+def _run(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+def _one_error_line(result: Result, *expected: str) -> str:
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and all(text in line for text in expected), line
+    return line
+
+
+@pytest.fixture()
+def twice_held(small_city: Path, tmp_path: Path) -> Path:
+    """A copy of the small city whose dispute_escalation/petitions table is there both as last
+    month's Parquet and as a newer CSV export dropped beside it."""
+    raw = tmp_path / "raw"
+    shutil.copytree(small_city / "dispute_escalation", raw / "dispute_escalation")
+    petitions = raw / "dispute_escalation" / "petitions.parquet"
+    pd.read_parquet(petitions).to_csv(petitions.with_suffix(".csv"), index=False)
+    return raw
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("build-dataset", "--out", "out/disputes.parquet"),
+        ("build-dataset", "--unlabelled", "--out", "out/disputes.parquet"),
+        ("train", "--max-rounds", "5"),
+        ("materialize",),
+    ],
+    ids=lambda command: " ".join(command[:2]),
+)
+def test_a_table_held_as_both_parquet_and_csv_is_refused(
+    isolated_env: Path, twice_held: Path, command: tuple[str, ...]
+) -> None:
+    result = _run(command[0], "--task", DISPUTES, "--raw", str(twice_held), *command[1:])
+
+    _one_error_line(result, "holds both petitions.parquet and petitions.csv: keep one")
+    assert not (isolated_env / "out" / "disputes.parquet").exists()
