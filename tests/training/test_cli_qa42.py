@@ -1,4 +1,4 @@
-"""QA round 42 on the CLI: a raw table held twice."""
+"""QA round 42 on the CLI: a raw table held twice, and a capacity past the limit."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
+from serving.store.people import MAX_CAPACITY
 from training.cli import app
 
 DISPUTES = "dispute-escalation"
@@ -53,3 +54,18 @@ def test_a_table_held_as_both_parquet_and_csv_is_refused(
 
     _one_error_line(result, "holds both petitions.parquet and petitions.csv: keep one")
     assert not (isolated_env / "out" / "disputes.parquet").exists()
+
+
+def test_a_capacity_past_the_limit_names_the_limit(isolated_env: Path) -> None:
+    assert _run("store", "upgrade").exit_code == 0
+
+    line = _one_error_line(
+        _run("departments", "set-capacity", "grid", "99999999999999999999"),
+        f"at most {MAX_CAPACITY:,}",
+    )
+
+    assert "not a whole number" not in line
+    assert "000" * 2000 in _one_error_line(
+        _run("departments", "set-capacity", "grid", "1" + "000" * 2000), f"at most {MAX_CAPACITY:,}"
+    )
+    assert _run("departments", "set-capacity", "grid", f"{MAX_CAPACITY:07d}").exit_code == 0

@@ -391,11 +391,18 @@ def set_capacity(
 ) -> None:
     """Set how many warnings a month a department can handle (audited)."""
     from serving.store import PeopleError
+    from serving.store.people import MAX_CAPACITY
 
     with user_errors():
         text = per_month.strip()
-        if not text.isascii() or not text.isdigit() or len(text) > 12:
+        if not text.isascii() or not text.isdigit():
             raise UserError(f"capacity {per_month!r} is not a whole number of 0 or more")
+        # the store refuses a number past its limit; one with more digits than the limit (int()
+        # of thousands of them would fail) is refused here, naming the same limit
+        if len(text.lstrip("0")) > len(str(MAX_CAPACITY)):
+            raise UserError(
+                f"capacity {per_month!r} is too large: at most {MAX_CAPACITY:,} warnings a month"
+            )
         with _open_store() as store:
             try:
                 before = store.set_capacity(department, int(text), actor=cli_actor())
