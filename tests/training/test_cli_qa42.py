@@ -1,4 +1,5 @@
-"""QA round 42 on the CLI: a raw table held twice, and a capacity past the limit."""
+"""QA round 42 on the CLI: a raw table held twice, a capacity past the limit, and a secrets
+"file" that is a folder."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
+from models.settings import get_settings
 from serving.store.people import MAX_CAPACITY
 from training.cli import app
 
@@ -69,3 +71,31 @@ def test_a_capacity_past_the_limit_names_the_limit(isolated_env: Path) -> None:
         _run("departments", "set-capacity", "grid", "1" + "000" * 2000), f"at most {MAX_CAPACITY:,}"
     )
     assert _run("departments", "set-capacity", "grid", f"{MAX_CAPACITY:07d}").exit_code == 0
+
+
+def test_a_secret_file_that_is_a_folder_is_named_a_folder(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RISKLOOP_WEBHOOK_SECRETS_FILE", str(isolated_env / "webhooks.json"))
+    get_settings.cache_clear()
+    assert _run("store", "upgrade").exit_code == 0
+    folder = isolated_env / "secrets"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+
+    line = _one_error_line(
+        _run(
+            "departments",
+            "set-webhook",
+            "grid",
+            "http://127.0.0.1:9/hook",
+            "--secret-file",
+            str(folder),
+        ),
+        f"--secret-file {folder} is a folder, not a file",
+        "no webhook was set",
+    )
+
+    assert "chmod" not in line
+    assert "0 webhook(s)" in _run("departments", "webhooks").stdout
+    assert list(folder.iterdir()) == []

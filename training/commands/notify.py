@@ -354,6 +354,11 @@ def set_webhook(
             raise UserError(str(exc)) from None
         settings = get_settings()
         _check_url(url, production=settings.env == "production")
+        if secret_file.is_dir():  # before its mode: a folder's 0755 is no leak to chmod away
+            raise UserError(
+                f"--secret-file {secret_file} is a folder, not a file; give the path of the "
+                "file holding (or to hold) the signing secret; no webhook was set"
+            )
         if secret_file.exists():
             try:  # the rule of riskloop's own secrets files: readable by its owner only
                 check_file_mode(secret_file)
