@@ -1,5 +1,5 @@
-"""QA round 42 on the CLI: a raw table held twice, a capacity past the limit, and a secrets
-"file" that is a folder."""
+"""QA round 42 on the CLI: a raw table held twice, a capacity past the limit, a secrets "file"
+that is a folder, and the note of a report rebuilt from another city."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from serving.store.people import MAX_CAPACITY
 from training.cli import app
 
 DISPUTES = "dispute-escalation"
+FRAUD = "telecom-fraud"
 
 
 def _run(*args: str) -> Result:
@@ -99,3 +100,21 @@ def test_a_secret_file_that_is_a_folder_is_named_a_folder(
     assert "chmod" not in line
     assert "0 webhook(s)" in _run("departments", "webhooks").stdout
     assert list(folder.iterdir()) == []
+
+
+def test_another_citys_report_names_no_official_report_that_is_not_there(
+    isolated_env: Path, small_city: Path, realistic_city: Path
+) -> None:
+    trained = _run("train", "--task", FRAUD, "--raw", str(small_city), "--max-rounds", "20")
+    assert trained.exit_code == 0, trained.output
+    reports = isolated_env / "reports"
+
+    result = _run("report", "--task", FRAUD, "--raw", str(realistic_city), "--lang", "en")
+
+    assert result.exit_code == 0, result.output
+    written = reports / f"{FRAUD}-v1-on-realistic.html"
+    assert result.stdout.split() == [str(written)]
+    assert sorted(reports.iterdir()) == [written]  # no official report was ever written
+    (note,) = result.stderr.strip().splitlines()
+    assert note.startswith("note: ") and "official" not in note, note
+    assert note.endswith(f"written as {written.name} in {reports}"), note

@@ -140,10 +140,15 @@ def write_report(
             raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
         paths.append(path)
     if not_logged:
-        official = report_file_name(spec.task, run_info.version)
+        official = out_dir / report_file_name(spec.task, run_info.version, langs[0])
+        beside = (
+            f" beside the official {official.name}, which it never replaces"
+            if official.is_file()
+            else f" in {out_dir}"
+        )
         typer.echo(
             f"note: not logged to MLflow run {run_info.run_id}: {not_logged}; written as "
-            f"{paths[0].name} beside the official {official}, which it never replaces",
+            f"{paths[0].name}{beside}",
             err=True,
         )
     else:
