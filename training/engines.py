@@ -27,6 +27,7 @@ from features.schemas import TABLE_SPECS
 from features.tasks import get_task
 from features.validation import validate_tables
 from training.errors import UserError, check_raw_folder
+from training.raw_io import table_file
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -84,7 +85,9 @@ def _worker_count(client: Client) -> int:
 
 
 def _table_path(raw_dir: Path, slug: str, table: str) -> Path:
-    """`raw_dir/<slug>/<table>.parquet` (a file or a folder of parts) or `<table>/`."""
+    """`raw_dir/<slug>/<table>.parquet` (a file or a folder of parts) or `<table>/`; a table
+    held as both `.parquet` and `.csv` is refused as by the pandas engine (`table_file`)."""
+    table_file(raw_dir / slug, table)
     for candidate in (raw_dir / slug / f"{table}.parquet", raw_dir / slug / table):
         if candidate.exists():
             return candidate

@@ -38,7 +38,7 @@ def _table_files(folder: Path, table: str) -> list[Path]:
     ]
 
 
-def _table_path(folder: Path, table: str) -> Path | None:
+def table_file(folder: Path, table: str) -> Path | None:
     """The one file holding `table` in `folder`, or None.
 
     Raises:
@@ -80,7 +80,7 @@ def load_raw_tables(raw_dir: Path | str, task: str) -> dict[str, pd.DataFrame]:
         )
     tables: dict[str, pd.DataFrame] = {}
     for table in TABLE_SPECS[slug]:
-        path = _table_path(folder, table)
+        path = table_file(folder, table)
         if path is None:
             raise UserError(
                 f"missing table {slug}/{table}: no {table}.parquet or {table}.csv in {folder}"

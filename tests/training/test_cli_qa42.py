@@ -118,3 +118,16 @@ def test_another_citys_report_names_no_official_report_that_is_not_there(
     (note,) = result.stderr.strip().splitlines()
     assert note.startswith("note: ") and "official" not in note, note
     assert note.endswith(f"written as {written.name} in {reports}"), note
+
+
+def test_the_dask_engine_refuses_a_table_held_twice_as_the_pandas_one_does(
+    twice_held: Path,
+) -> None:
+    """`--engine dask` finds its tables on its own (it reads Parquet only): it used the Parquet
+    file beside a newer CSV without a word."""
+    from training.engines import _table_path
+    from training.errors import UserError
+
+    with pytest.raises(UserError, match=r"holds both petitions\.parquet and petitions\.csv"):
+        _table_path(twice_held, "dispute_escalation", "petitions")
+    assert _table_path(twice_held, "dispute_escalation", "disputes").name == "disputes.parquet"
