@@ -22,7 +22,7 @@ from serving.console import case as case_view
 from serving.console.app import Console, Visit, error_page
 from serving.console.i18n import Lang, Messages
 from serving.console.pages import refusal_rule, scope_text, visible_tasks
-from serving.console.queries import QueueFilters
+from serving.console.queries import OUTSIDE_BODIES, QueueFilters
 from serving.policy import VisibleScope, decide, owned_tasks, visible_scope
 from serving.store.models import OUTCOMES, STATUSES
 
@@ -86,6 +86,7 @@ def dashboard(console: Console, request: Request, visit: Visit, _form: FormData 
         open_statuses=STATUSES[:-1],
         outcomes=OUTCOMES,
         queue_link=lambda **query: QueueFilters(**query).query(),
+        outside_bodies=OUTSIDE_BODIES,  # the outside bodies' row lists their cases there
     )
 
 

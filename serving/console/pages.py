@@ -35,6 +35,7 @@ from serving.console.forms import FIELD_LIMITS
 from serving.console.i18n import DEFAULT_LANG, LANGS, Messages, as_lang, catalog
 from serving.console.queries import (
     LEVEL_ORDER,
+    OUTSIDE_BODIES,
     SORTS,
     FilterError,
     QueueFilters,
@@ -81,7 +82,7 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
         filters = QueueFilters.parse(
             params,
             tasks(),
-            departments=sorted(set(spellings["department"].values())),
+            departments=sorted({*spellings["department"].values(), OUTSIDE_BODIES}),
             districts=sorted(set(spellings["district"].values())),
         )
     except FilterError as exc:
@@ -145,6 +146,10 @@ def _filter_spellings(console: Console, scope: Any) -> dict[str, dict[str, str]]
     for code, row in console.departments().items():
         for spelling in (code, str(row["name_zh"]), str(row["name_en"])):
             spellings["department"].setdefault(spelling.casefold(), code)
+    for lang in LANGS:  # every outside body, as the department chooser names the choice
+        spellings["department"].setdefault(
+            Messages(lang)("filter.outside_bodies").casefold(), OUTSIDE_BODIES
+        )
     named = {
         key.removeprefix("district.")
         for key in catalog(DEFAULT_LANG)
@@ -183,6 +188,8 @@ def _queue_page(
         }  # no case is ever dispatched to a department that only audits
         | {code for code in scope.departments if code}
     )
+    # a case at an outside body is seen by its task's owners and the city's view only
+    outside = [(OUTSIDE_BODIES, t("filter.outside_bodies"))] if seen_in_full else []
     return console.render(
         "console/queue.html",
         visit.lang,
@@ -196,7 +203,8 @@ def _queue_page(
         status_options=[(status, t(f"status.{status}")) for status in held_statuses(scope)],
         department_options=[
             (code, console.department_name(code, visit.lang)) for code in departments
-        ],
+        ]
+        + outside,
         district_options=[
             (code, t.word("district", code)) for code in console.queries.districts(scope)
         ],
@@ -205,7 +213,11 @@ def _queue_page(
         known_names={
             "task": {task: t(f"task.{task}") for task in TASK_NAMES},
             "department": {
-                code: console.department_name(code, visit.lang) for code in console.departments()
+                **{
+                    code: console.department_name(code, visit.lang)
+                    for code in console.departments()
+                },
+                OUTSIDE_BODIES: t("filter.outside_bodies"),
             },
         },
         typed=typed,

@@ -7,6 +7,10 @@
 - crafted steps: `version=-1` was "not a number", a close at triage without an outcome was an
   "invalid outcome", and a close of a case not yet started was a 403, though the case's state
   is the reason (a 409, as the API answers);
+- a supervisor of the task's owning department starts and closes the cases dispatched over
+  the API to an outside body, but could not list them: the queue's department filter offered
+  none, a link naming one was "not a choice", and the dashboard's outside bodies' row linked
+  nowhere. The filter's "outside bodies" choice lists them, and the row links there.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -196,3 +201,83 @@ def test_a_step_the_cases_state_refuses_is_a_conflict(console_service: Console) 
         )
         assert rerouting.status_code == 403
     assert console_service.case_state(warning_id)[:2] == ("dispatched", "labour_inspection")
+
+
+OUTSIDE_BODY = "湖州市法律援助中心"
+
+
+def _outside_cases(console_service: Console, name: str, department: str, role: str) -> set[str]:
+    """The cases at an outside body that `name` may see, as the policy decides both."""
+    from models.departments import department_code
+    from serving.policy import Actor, visible_scope
+
+    scope = visible_scope(Actor.user(name, role, department))
+    rows = console_service.sql("SELECT id, task, status, department FROM warnings")
+    return {
+        warning_id
+        for warning_id, task, status, held in rows
+        if status != "open"
+        and held
+        and department_code(held) is None
+        and scope.contains({"task": task, "department": held})
+    }
+
+
+def _listed(console_service: Console, name: str) -> dict[str, Any]:
+    """What the person's last queue look listed (its audit row: total and the ids shown)."""
+    import json
+
+    detail = console_service.sql(
+        "SELECT detail FROM audit_log WHERE actor = ? AND action = 'warning_list' "
+        "ORDER BY id DESC LIMIT 1",
+        f"user:{name}",
+    )[0][0]
+    return dict(json.loads(detail))
+
+
+def test_the_queue_lists_the_cases_at_outside_bodies_and_the_dashboard_links_there(
+    console_service: Console,
+) -> None:
+    from serving.auth import create_key
+
+    _person("qa42.owner", "county_centre", "supervisor", "zh")
+    _person("qa42.owner.en", "county_centre", "supervisor", "en")
+    _person("qa42.fraud", "anti_fraud", "supervisor", "en")
+    _person("qa42.officer", "labour_inspection", "officer", "zh")
+    warning_id, _ = _open_case(console_service, 2)
+    key = create_key("qa42.county", ("review", "feedback"), department="county_centre")
+    with httpx.Client(base_url=console_service.url, timeout=30, verify=LOOPBACK_TLS) as api:
+        sent = api.post(
+            f"/v1/warnings/{warning_id}/feedback",
+            json={"status": "dispatched", "department": OUTSIDE_BODY},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+    assert sent.status_code == 200, sent.text[:500]
+    expected = _outside_cases(console_service, "qa42.owner", "county_centre", "supervisor")
+    assert warning_id in expected
+    for name, lang in (("qa42.owner", "zh"), ("qa42.owner.en", "en")):
+        label = _words(lang, "filter.outside_bodies")
+        with _signed_in(console_service, name) as client:
+            queue = client.get("/console/queue", params={"department": "outside"})
+            assert queue.status_code == 200, queue.status_code
+            assert _listed(console_service, name)["total"] == len(expected)
+            assert set(_listed(console_service, name)["warning_ids"]) == expected
+            assert f'<option value="outside" selected>{label}</option>' in queue.text
+            # the choice as the chooser names it, in either language, typed into a link
+            for spelling in (_words("zh", "filter.outside_bodies"), label.upper()):
+                again = client.get("/console/queue", params={"department": spelling})
+                assert again.status_code == 200, spelling
+                assert _listed(console_service, name)["total"] == len(expected)
+            # the dashboard's outside bodies' row opens that list
+            dashboard = client.get("/console/dashboard").text
+            row = re.search(r'<tr id="capacity-unlisted"[^>]*><td>(.*?)</td>', dashboard)
+            assert row is not None
+            assert row[1].startswith('<a href="/console/queue?department=outside">'), row[1]
+    # another task's supervisor is offered the choice and lists only their tasks' outside
+    # bodies (none of the county centre's); an officer, who sees none, is not offered it
+    with _signed_in(console_service, "qa42.fraud") as client:
+        assert client.get("/console/queue?department=outside").status_code == 200
+        assert warning_id not in _listed(console_service, "qa42.fraud")["warning_ids"]
+    with _signed_in(console_service, "qa42.officer") as client:
+        queue = client.get("/console/queue")
+        assert 'value="outside"' not in queue.text

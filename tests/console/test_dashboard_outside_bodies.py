@@ -22,7 +22,9 @@ from tests.console.conftest import PASSWORD, Console, screenshots_at_two_widths
 from tests.processes import LOOPBACK_TLS
 
 OUTSIDE_BODY = "湖州市法律援助中心"
-_ROW = re.compile(r'<tr id="capacity-([\w-]+)"[^>]*><td>(.*?)</td><td class="num">(\d+)</td>')
+_ROW = re.compile(
+    r'<tr id="capacity-([\w-]+)"[^>]*><td>(?:<a [^>]*>)?(.*?)(?:</a>)?</td><td class="num">(\d+)</td>'
+)
 
 
 def _volumes(page: str) -> dict[str, tuple[str, int]]:
