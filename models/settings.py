@@ -219,7 +219,9 @@ class Settings(BaseSettings):
     @classmethod
     def _memory_for_its_lanes(cls, memory_kib: int, info: ValidationInfo) -> int:
         """Argon2's own floor: 8 KiB a lane."""
-        lanes = info.data.get("password_parallelism", PASSWORD_PARALLELISM)
+        lanes = info.data.get("password_parallelism")
+        if lanes is None:  # refused itself: its own error says so, no second one about it
+            return memory_kib
         if memory_kib < 8 * lanes:
             raise ValueError(f"Argon2 needs at least 8 KiB a lane: {8 * lanes} for {lanes} lanes")
         return memory_kib

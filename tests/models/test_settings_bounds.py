@@ -63,3 +63,13 @@ def test_the_cli_says_a_value_out_of_bounds_in_one_line(
     lines = result.output.strip().splitlines()
     assert len(lines) == 1, result.output
     assert lines[0].startswith(f"error: invalid setting {variable}: ") and said in lines[0]
+
+
+def test_a_refused_lane_count_is_said_once_not_again_as_a_memory_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RISKLOOP_PASSWORD_PARALLELISM", "0")
+    monkeypatch.setenv("RISKLOOP_PASSWORD_MEMORY_KIB", "16")
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert [error["loc"] for error in refused.value.errors()] == [("password_parallelism",)]
