@@ -623,8 +623,8 @@ class PeopleStore:
             if reason is not None:
                 # a name that is no user's may be anything (a password typed in the wrong
                 # field, a phone number): never kept as typed, only as its keyed fingerprint,
-                # the same for each attempt of the same name
-                who = f"user:{user.name}" if user is not None else self.unknown_name_actor(name)
+                # of the name as looked up, so `Ghost` and ` ghost` are one actor's tries
+                who = f"user:{user.name}" if user is not None else self.unknown_name_actor(wanted)
                 self._audit_row(session, who, "sign_in_failed", {"reason": reason})
                 return SignInRefused(refused, reason)
             assert user is not None
