@@ -169,8 +169,15 @@ async def _store_error(request: Request, exc: Exception) -> Response:
 
 
 @api.exception_handler(StarletteHTTPException)
-async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    """FastAPI's own refusals (a body that is not UTF-8 text: 400) in the documented error shape."""
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """FastAPI's own refusals in the documented error shape; a body that is not UTF-8 text
+    (FastAPI's bare "There was an error parsing the body") said as the score routes say it."""
+    if isinstance(exc.__cause__, UnicodeDecodeError) and isinstance(
+        request.scope.get("route"), APIRoute
+    ):
+        refusal = json_refusal(await request.body())  # pydantic's "invalid unicode code point"
+        if refusal is not None:
+            return invalid_input([{**refusal, "loc": ("body", *refusal["loc"])}])
     return JSONResponse(
         {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
     )
