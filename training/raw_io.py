@@ -32,17 +32,17 @@ def task_slug(task: str) -> str:
 
 
 def _table_files(folder: Path, table: str) -> list[Path]:
-    """The files in `folder` that hold `table`: `<table>.parquet`, `<table>.csv`, or both."""
-    return [
-        path for suffix in (".parquet", ".csv") if (path := folder / f"{table}{suffix}").is_file()
-    ]
+    """The paths in `folder` that hold `table`: `<table>.parquet` (a file, or a folder of parts
+    as a Dask or Spark export writes it; both engines read either), `<table>.csv`, or both."""
+    parquet, csv = folder / f"{table}.parquet", folder / f"{table}.csv"
+    return [path for path, held in ((parquet, parquet.exists()), (csv, csv.is_file())) if held]
 
 
 def table_file(folder: Path, table: str) -> Path | None:
-    """The one file holding `table` in `folder`, or None.
+    """The one file (or Parquet folder of parts) holding `table` in `folder`, or None.
 
     Raises:
-        UserError: both a Parquet and a CSV file hold it. A department that drops a newer CSV
+        UserError: both a Parquet file or folder and a CSV file hold it. A department that drops a newer CSV
             export beside last month's Parquet would otherwise get one of them scored in silence.
     """
     files = _table_files(folder, table)
