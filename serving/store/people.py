@@ -204,6 +204,16 @@ def _record(user: User) -> UserRecord:
 _ROWS = ("0123456789", "abcdefghijklmnopqrstuvwxyz", "qwertyuiop", "asdfghjkl", "zxcvbnm")
 
 
+def typed_user_name(name: str) -> str:
+    """A user name as typed, folded as accounts are named: trimmed, its ASCII letters in lower
+    case (user names are lower case, and a phone's keyboard capitalises the first letter), so
+    `Zhao` is zhao at a sign-in and in the `riskloop users` commands. Only ASCII folds: every
+    user name is ASCII (`_USER_NAME`), and another script's letter that lower-cases to ASCII
+    (the Kelvin sign to "k") is not that letter typed."""
+    typed = name.strip()
+    return typed.lower() if typed.isascii() else typed
+
+
 def _runs_along_a_row(password: str) -> bool:
     """Whether the whole password walks one of `_ROWS`, either way, wrapping round
     ("123456789012", "abcdefghijkl", "poiuytrewqpo")."""
@@ -602,10 +612,7 @@ class PeopleStore:
         moment = now or datetime.now(UTC)
         refused = "sign-in refused: wrong name or password, or the account is locked or disabled"
         dummy = _dummy_hash()  # made before the name is looked up: the first try of any name
-        typed = name.strip()
-        # only ASCII folds: every user name is (`_USER_NAME`), and another script's letter
-        # that lower-cases to ASCII (the Kelvin sign to "k") is not that letter typed
-        wanted = typed.lower() if typed.isascii() else typed
+        wanted = typed_user_name(name)
 
         def write(session: Session) -> UserRecord | SignInRefused:
             user = session.scalars(

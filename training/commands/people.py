@@ -271,14 +271,16 @@ def _check_one_actor(store: WarningStore, name: str) -> None:
         )
 
 
-def _change_account(change: Callable[[WarningStore], _Changed]) -> _Changed:
-    """One change to an account in the store; a refusal is one line and exit 2."""
+def _change_account(typed: str, change: Callable[[WarningStore, str], _Changed]) -> _Changed:
+    """One change to the account named `typed`, given its name as sign-in folds it (`ZHAO`
+    is zhao: `typed_user_name`); a refusal is one line and exit 2."""
     from serving.store import PeopleError, UserNotFound
+    from serving.store.people import typed_user_name
 
     with user_errors():
         try:
             with open_existing_store() as store:
-                return change(store)
+                return change(store, typed_user_name(typed))
         except (PeopleError, UserNotFound) as exc:
             raise UserError(str(exc)) from None
 
@@ -359,13 +361,17 @@ def register(app: typer.Typer) -> None:
     @users_app.command("disable")
     def users_disable(name: str = typer.Argument(..., help="Sign-in name.")) -> None:
         """Disable an account (kept for the record; it can no longer sign in)."""
-        user = _change_account(lambda store: store.disable_user(name, actor=cli_actor()))
+        user = _change_account(
+            name, lambda store, folded: store.disable_user(folded, actor=cli_actor())
+        )
         typer.echo(f"disabled {user.name}")
 
     @users_app.command("enable")
     def users_enable(name: str = typer.Argument(..., help="Sign-in name.")) -> None:
         """Let a disabled account sign in again (password and department unchanged)."""
-        user = _change_account(lambda store: store.enable_user(name, actor=cli_actor()))
+        user = _change_account(
+            name, lambda store, folded: store.enable_user(folded, actor=cli_actor())
+        )
         typer.echo(f"enabled {user.name}")
 
     @users_app.command("reset-password")
@@ -380,7 +386,7 @@ def register(app: typer.Typer) -> None:
         with user_errors():
             password = read_password(password_stdin)
         user = _change_account(
-            lambda store: store.reset_password(name, password, actor=cli_actor())
+            name, lambda store, folded: store.reset_password(folded, password, actor=cli_actor())
         )
         typer.echo(f"password reset for {user.name}")
         if user.disabled_at is not None:
@@ -392,7 +398,10 @@ def register(app: typer.Typer) -> None:
     @users_app.command("unlock")
     def users_unlock(name: str = typer.Argument(..., help="Sign-in name.")) -> None:
         """Lift a lockout after too many wrong passwords (password and sessions unchanged)."""
-        lifted = _change_account(lambda store: store.unlock_user(name, actor=cli_actor()))
+        lifted = _change_account(
+            name, lambda store, folded: store.unlock_user(folded, actor=cli_actor())
+        )
+        name = lifted.user.name
         if lifted.locked_until is not None:
             typer.echo(
                 f"unlocked {name} (was locked until {city_time(lifted.locked_until)}); its "
