@@ -197,13 +197,41 @@ def _fits(value: object, kind: ColumnKind) -> bool:
     return isinstance(value, pd.Timestamp | np.datetime64) or _is_missing(value)
 
 
+#: Text that pandas' CSV reader reads as a boolean, lowercased: it compares "true" and "false"
+#: ignoring case, with no spaces around (`training.raw_io` reads CSV with its defaults).
+CSV_BOOLEANS: dict[str, bool] = {"true": True, "false": False}
+
+
+def _text_read_as(series: pd.Series, kind: ColumnKind) -> pd.Series:
+    """`series` with its text values read as a CSV export's `kind` column: whole numbers for
+    "int", true/false for "bool", missing where the text cannot be read so.
+
+    One value a CSV reader cannot read (`three` among whole numbers, `maybe` among true/false)
+    leaves the whole column text; the values beside it that read well are not to blame.
+    """
+    if kind not in ("int", "bool"):
+        return series
+    text = series.map(lambda value: isinstance(value, str)).to_numpy(dtype=bool)
+    if not text.any():
+        return series
+    words = series[text].astype(str)
+    values = series.astype(object).to_numpy(copy=True)
+    if kind == "int":
+        values[text] = pd.to_numeric(words, errors="coerce").to_numpy(dtype="float64")
+    else:
+        values[text] = words.str.lower().map(CSV_BOOLEANS).to_numpy(dtype=object)
+    return pd.Series(values, index=series.index, dtype=object)
+
+
 def _values_not_of_kind(series: pd.Series, kind: ColumnKind) -> np.ndarray:
     """Positions of the values that made a column the wrong dtype.
 
     In an integer column those are the gaps and fractions (one `n/a` in a CSV turns the whole
-    column float); the valid values beside them are not to blame. Empty when every value fits
-    and only the storage is wrong (whole numbers stored as float).
+    column float), in a CSV column turned text the values that cannot be read as the column's
+    kind; the valid values beside them are not to blame. Empty when every value fits and only
+    the storage is wrong (whole numbers stored as float).
     """
+    series = _text_read_as(series, kind)
     if kind == "int" and pd.api.types.is_float_dtype(series.dtype):
         values = series.to_numpy(dtype="float64", na_value=np.nan)
         with np.errstate(invalid="ignore"):

@@ -83,3 +83,66 @@ def test_a_parquet_folder_alone_is_read_by_both_engines(
     result = _build(petitions_in_parts, out)
     assert result.exit_code == 0, result.output
     assert out.exists()
+
+
+def _disputes_csv(small_city: Path, tmp_path: Path, column: str, cells: dict[int, str]) -> Path:
+    """A copy of the small city's dispute tables whose disputes table is a CSV export with
+    `cells` (row position -> text) written into `column`."""
+    raw = tmp_path / "raw"
+    shutil.copytree(small_city / SLUG, raw / SLUG)
+    path = raw / SLUG / "disputes.parquet"
+    disputes = pd.read_parquet(path)
+    values = disputes[column].astype(object).to_numpy(copy=True)
+    for row, text in cells.items():
+        values[row] = text
+    disputes.assign(**{column: values}).to_csv(path.with_suffix(".csv"), index=False)
+    path.unlink()
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("column", "cells", "expected"),
+    [
+        ("n_parties", {6: "three"}, "expected int64: values that are not whole numbers"),
+        # other spellings pandas' CSV reader takes for true/false are not to blame
+        (
+            "group_flag",
+            {6: "maybe", 2: "TRUE", 3: "False", 4: "tRuE"},
+            "expected bool: values that are not true/false",
+        ),
+    ],
+    ids=["int", "bool"],
+)
+def test_one_bad_value_in_a_csv_column_blames_its_row_only(
+    isolated_env: Path, small_city: Path, tmp_path: Path, column: str, cells: dict, expected: str
+) -> None:
+    raw = _disputes_csv(small_city, tmp_path, column, cells)
+    out = isolated_env / "out" / "disputes.parquet"
+
+    line = _one_error_line(
+        _build(raw, out),
+        f"{SLUG}/disputes",
+        column,
+        "wrong dtype str",
+        expected,
+        "in 1 of 4,000 rows (row 6; counted from 0)",
+    )
+
+    assert "three" not in line and "maybe" not in line
+    assert not out.exists()
+
+
+def test_the_boolean_spellings_counted_as_fitting_are_those_the_csv_reader_reads(
+    small_city: Path, tmp_path: Path
+) -> None:
+    """`features.validation` counts text as true/false by `CSV_BOOLEANS`, ignoring case: the
+    raw reader (`training.raw_io`) must read every such spelling as a boolean."""
+    from features.validation import CSV_BOOLEANS
+
+    spellings = [variant for word in CSV_BOOLEANS for variant in (word, word.upper(), word.title())]
+    raw = _disputes_csv(small_city, tmp_path, "group_flag", dict(enumerate(spellings)))
+
+    flags = load_raw_tables(raw, SLUG)["disputes"]["group_flag"]
+
+    assert flags.dtype == bool
+    assert flags.head(len(spellings)).tolist() == [CSV_BOOLEANS[word.lower()] for word in spellings]
