@@ -69,3 +69,16 @@ def test_a_name_folded_that_is_still_no_users_is_refused_by_its_folded_name(
     code, _, err = _run("users", "disable", "ZHAOO")
     assert code == 2
     _one_error_line(code, err, "'zhaoo'")
+
+
+@pytest.mark.parametrize("given", ["W-06bd", "W-", "06bd", "w-0123456"])
+def test_a_warning_start_shorter_than_the_short_id_is_refused_as_too_short(
+    isolated_env: Path, given: str
+) -> None:
+    """It was 'no audit rows mention W-06bd: no warning has that id or begins with it'."""
+    with WarningStore.from_settings():
+        pass  # the store is there: the refusal is the start's, not a missing store's
+    code, out, err = _run("audit", "--warning", given)
+    assert (code, out) == (2, "")
+    _one_error_line(code, err, "too short", "at least the 8 digits after W-")
+    assert "no audit rows" not in err

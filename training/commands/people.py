@@ -237,12 +237,18 @@ _FULL_ID = "a full id is 'W-' and 32 hex digits; its first 8, the short id scree
 def _named_warning(store: WarningStore, given: str) -> str:
     """The warning id `given` names: the one id it begins (`W-6481df4c`, `6481DF4C...`), said
     on stderr when it was not given whole; `given` itself when it begins none. A start shared
-    by several warnings is refused."""
+    by several warnings is refused, and so is one shorter than the short id (`W-06bd`, `W-`),
+    as the console's box refuses it: it may begin many ids, and names none."""
     from serving.store.reads import SHORT_ID_DIGITS, warning_id_start
 
     prefix = warning_id_start(given)  # as the console's box takes it: the short id at least
-    if prefix is None or len(prefix) - len("W-") < SHORT_ID_DIGITS:
+    if prefix is None:
         return given
+    if len(prefix) - len("W-") < SHORT_ID_DIGITS:
+        raise UserError(
+            f"--warning {given.strip()}: too short, give at least the {SHORT_ID_DIGITS} digits "
+            f"after W- ({_FULL_ID})"
+        )
     found = store.warning_ids_starting(prefix, limit=2)
     if len(found) > 1:
         raise UserError(
