@@ -146,10 +146,13 @@ def _filter_spellings(console: Console, scope: Any) -> dict[str, dict[str, str]]
     for code, row in console.departments().items():
         for spelling in (code, str(row["name_zh"]), str(row["name_en"])):
             spellings["department"].setdefault(spelling.casefold(), code)
-    for lang in LANGS:  # every outside body, as the department chooser names the choice
-        spellings["department"].setdefault(
-            Messages(lang)("filter.outside_bodies").casefold(), OUTSIDE_BODIES
-        )
+    # every outside body: its code, and the chooser's label in either language, whole or its
+    # short name before the explanation in brackets (外部机构, "Outside bodies")
+    spellings["department"].setdefault(OUTSIDE_BODIES.casefold(), OUTSIDE_BODIES)
+    for lang in LANGS:
+        label = Messages(lang)("filter.outside_bodies")
+        for spelling in (label, _short_name(label)):
+            spellings["department"].setdefault(spelling.casefold(), OUTSIDE_BODIES)
     named = {
         key.removeprefix("district.")
         for key in catalog(DEFAULT_LANG)
@@ -159,6 +162,11 @@ def _filter_spellings(console: Console, scope: Any) -> dict[str, dict[str, str]]
         for spelling in (code, *(Messages(lang).word("district", code) for lang in LANGS)):
             spellings["district"].setdefault(spelling.casefold(), code)
     return spellings
+
+
+def _short_name(label: str) -> str:
+    """A label's words before its explanation in brackets (full-width in Chinese)."""
+    return label.split("（", 1)[0].split("(", 1)[0].strip()
 
 
 def _queue_page(
