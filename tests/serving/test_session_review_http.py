@@ -34,6 +34,7 @@ def test_a_sign_in_name_with_control_characters_is_audited_as_its_fingerprint(
     served: Served,
 ) -> None:
     from serving.store import WarningStore
+    from serving.store.people import typed_user_name
 
     forged = "evil3\n2026-12-05T09:00:00+08:00\tuser:wang\tidentity_reveal\t-\t{}"
     with served.client() as client:
@@ -44,6 +45,6 @@ def test_a_sign_in_name_with_control_characters_is_audited_as_its_fingerprint(
     with WarningStore.from_settings() as store:
         actors = [r["actor"] for r in store.audit_rows() if r["action"] == "sign_in_failed"]
     # no user is called so: only the name's keyed fingerprint is kept, never the name
-    assert store.unknown_name_actor(forged) in actors
+    assert store.unknown_name_actor(typed_user_name(forged)) in actors
     assert store.unknown_name_actor("nobody.x") in actors
     assert not any("evil3" in actor or "nobody.x" in actor for actor in actors)

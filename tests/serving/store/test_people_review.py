@@ -23,7 +23,7 @@ from serving.console.sessions import SessionBook
 from serving.sessions import SessionInvalid, SessionSigner
 from serving.store import PeopleError, SignInRefused, WarningStore
 from serving.store.identity import EntityCipher
-from serving.store.people import MAX_FAILED_SIGN_INS
+from serving.store.people import MAX_FAILED_SIGN_INS, typed_user_name
 
 PASSWORD = "correct horse battery"
 SECRET = "test-secret"
@@ -120,7 +120,7 @@ def test_a_name_typed_at_a_failed_sign_in_is_audited_on_one_clean_line(
     assert str(refused.value) == str(unknown.value)
     assert refused.value.reason == "unknown user"
     actor = next(r["actor"] for r in chen.audit_rows() if r["action"] == "sign_in_failed")
-    assert actor == chen.unknown_name_actor(typed)
+    assert actor == chen.unknown_name_actor(typed_user_name(typed))
     assert actor.isprintable() and "\n" not in actor and "\t" not in actor
 
 

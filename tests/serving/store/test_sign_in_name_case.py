@@ -55,7 +55,7 @@ def test_a_name_still_no_users_once_folded_keeps_its_fingerprint(zhao: WarningSt
     with pytest.raises(SignInRefused) as refused:
         zhao.sign_in("Zhaoo", PASSWORD)
     assert refused.value.reason == "unknown user"
-    assert _actions(zhao) == [(zhao.unknown_name_actor("Zhaoo"), "sign_in_failed")]
+    assert _actions(zhao) == [(zhao.unknown_name_actor("zhaoo"), "sign_in_failed")]
 
 
 def test_only_ascii_letters_fold(zhao: WarningStore) -> None:

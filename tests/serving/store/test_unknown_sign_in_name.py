@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from serving.store import SignInRefused, WarningStore
+from serving.store.people import typed_user_name
 from tests.serving.store.conftest import SECRET
 
 PASSWORD = "correct horse battery"
@@ -39,14 +40,14 @@ def test_a_password_typed_as_the_name_is_kept_only_as_its_fingerprint(
     actors = [row["actor"] for row in store.audit_rows() if row["action"] == "sign_in_failed"]
     assert all(FINGERPRINT_ACTOR.fullmatch(actor) for actor in actors), actors
     # the same name twice is one actor, another name another
-    assert actors[0] == actors[1] == store.unknown_name_actor(typed) != actors[2]
+    assert actors[0] == actors[1] == store.unknown_name_actor(typed_user_name(typed)) != actors[2]
     assert "Passw0rd" not in _audit_text(store) and "typo" not in _audit_text(store)
     assert store.audit_rows(actor=typed) == []
     found = store.audit_rows(actor=actors[0])
     assert [row["detail"] for row in found] == [{"reason": "unknown user"}] * 2
     # keyed: another secret fingerprints the same name differently
     with WarningStore(str(store.engine.url.render_as_string(False)), SECRET + "-other") as other:
-        assert other.unknown_name_actor(typed) != actors[0]
+        assert other.unknown_name_actor(typed_user_name(typed)) != actors[0]
 
 
 @pytest.mark.parametrize("typed", ["13987654321", "330501198802021234", "evil\n\tuser:wang"])
