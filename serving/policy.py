@@ -90,6 +90,13 @@ _STATE_TRANSITIONS: dict[str, tuple[str, ...]] = {
     "closed": (),
 }
 _STATUS_ZH = {"open": "待派发", "dispatched": "已派发", "in_progress": "处置中", "closed": "已办结"}
+# a status in an English refusal as people read it, not its code (`in_progress`)
+_STATUS_EN = {
+    "open": "open",
+    "dispatched": "dispatched",
+    "in_progress": "in progress",
+    "closed": "closed",
+}
 _OWNER_TRANSITIONS = frozenset({"dispatch", "reroute", "triage_close"})
 _HANDLER_TRANSITIONS = frozenset({"start", "close", "send_back"})
 # what the task's supervisors record for an outside body, which has no one in riskloop: it
@@ -433,7 +440,8 @@ def decide(
             # no one may: the case's state is the reason, not who is asking
             return Decision(
                 False,
-                f"{transition.replace('_', ' ')} is not possible while the warning is {status}",
+                f"{transition.replace('_', ' ')} is not possible while the warning is "
+                f"{_STATUS_EN.get(status, status)}",
                 f"预警当前状态（{_STATUS_ZH.get(status, status)}）下不能执行此操作",
                 by_state=True,
             )

@@ -2,20 +2,26 @@
 
 - the queue's outside-bodies choice read only `department=outside` as typed, and the choice's
   full labels: `OUTSIDE` and its short names (外部机构, "outside bodies") were "not one of the
-  choices", though every other department code is read in any letter case.
+  choices", though every other department code is read in any letter case;
+- the English refusal of a step the case's state does not allow named the status by its code
+  ("... while the warning is in_progress"), where the Chinese names it in words.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+import pytest
 
 from tests.console.conftest import PASSWORD, Console
 from tests.processes import LOOPBACK_TLS
 
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+_VERSION = re.compile(r'name="version" value="([^"]+)"')
 OUTSIDE_BODY = "嘉兴市劳动争议仲裁院"
 
 
@@ -49,6 +55,20 @@ def _open_case(console_service: Console, offset: int) -> str:
             "ORDER BY id LIMIT 1 OFFSET ?",
             offset,
         )[0][0]
+    )
+
+
+def _act(client: httpx.Client, warning_id: str, **fields: str) -> httpx.Response:
+    """A step posted by hand, with the session's form token and the case's stored version."""
+    page = client.get(f"/console/cases/{warning_id}")
+    assert page.status_code == 200, page.status_code
+    token = _CSRF.search(page.text)
+    assert token is not None
+    version = _VERSION.search(page.text)
+    assert version is not None
+    return client.post(
+        f"/console/cases/{warning_id}/act",
+        data={"csrf": token[1], "version": version[1], **fields},
     )
 
 
@@ -87,3 +107,31 @@ def test_the_outside_bodies_choice_is_read_in_any_case_and_by_its_short_names(
             assert queue.status_code == 200, (spelling, queue.status_code)
             assert '<option value="outside" selected>' in queue.text, spelling
             assert _listed_total(console_service, "recheck.owner") == total, spelling
+
+
+@pytest.mark.parametrize(
+    ("lang", "says"),
+    [
+        ("en", "Reroute is not possible while the warning is in progress."),
+        ("zh", "预警当前状态（处置中）下不能执行此操作"),
+    ],
+)
+def test_a_refusal_by_state_names_the_status_in_words(
+    console_service: Console, lang: str, says: str
+) -> None:
+    owner, handler = f"recheck.sup.{lang}", f"recheck.lab.{lang}"
+    _person(owner, "county_centre", "supervisor", lang)
+    _person(handler, "labour_inspection", "officer", lang)
+    warning_id = _open_case(console_service, 21)
+    with _signed_in(console_service, owner) as sup:
+        sent = _act(sup, warning_id, transition="dispatch", department="labour_inspection")
+        assert sent.status_code == 303, sent.status_code
+    with _signed_in(console_service, handler) as lab:
+        started = _act(lab, warning_id, transition="start")
+        assert started.status_code == 303, started.status_code
+    assert console_service.case_state(warning_id)[0] == "in_progress"
+    with _signed_in(console_service, owner) as sup:
+        rerouting = _act(sup, warning_id, transition="reroute", department="county_centre")
+        assert rerouting.status_code == 409, rerouting.status_code
+        assert says in rerouting.text
+    assert console_service.case_state(warning_id)[:2] == ("in_progress", "labour_inspection")

@@ -24,7 +24,7 @@ def test_a_step_the_cases_state_rules_out_names_the_state_not_the_department(
         OFFICER, "feedback", warning={**CASE, "status": status}, transition=transition
     )
     assert not decision.allowed
-    assert f"not possible while the warning is {status}" in decision.rule
+    assert f"not possible while the warning is {status.replace('_', ' ')}" in decision.rule
     assert "预警当前状态" in decision.rule_zh
 
 
