@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterator
@@ -135,3 +136,25 @@ def test_a_refusal_by_state_names_the_status_in_words(
         assert rerouting.status_code == 409, rerouting.status_code
         assert says in rerouting.text
     assert console_service.case_state(warning_id)[:2] == ("in_progress", "labour_inspection")
+
+
+@pytest.mark.parametrize(
+    ("lang", "says"),
+    [
+        ("zh", "（此处为本月预警数；点开的列表含各月的预警）"),
+        ("en", "(this month's count; the list it opens shows every month's)"),
+    ],
+)
+def test_the_dashboards_outside_bodies_row_says_its_list_holds_every_month(
+    console_service: Console, lang: str, says: str
+) -> None:
+    """The row counts this month's warnings (by when they were raised); the queue it links to
+    filters by the as-of date, not by that: the row says the list is every month's."""
+    name = f"recheck.dash.{lang}"
+    _person(name, "county_centre", "supervisor", lang)
+    with _signed_in(console_service, name) as client:
+        dashboard = client.get("/console/dashboard")
+    assert dashboard.status_code == 200
+    row = re.search(r'<tr id="capacity-unlisted"[^>]*><td>(.*?)</td>', dashboard.text)
+    assert row is not None
+    assert "department=outside" in row[1] and says in html.unescape(row[1])
