@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -331,3 +332,28 @@ def session_client(console_service: Console, viewer: Any) -> httpx.Client:
         timeout=30,
         verify=LOOPBACK_TLS,
     )
+
+
+def create_person(name: str, department: str, role: str, lang: str = "zh") -> None:
+    """An account in the console's store (password `PASSWORD`), made directly in the store."""
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    with WarningStore.from_settings(get_settings()) as store:
+        store.create_user(name, department=department, role=role, password=PASSWORD, lang=lang)
+
+
+@contextmanager
+def signed_in_client(console_service: Console, name: str) -> Iterator[httpx.Client]:
+    """An HTTP client signed in to the console as `name` through the sign-in form (redirects
+    not followed), for the block."""
+    with httpx.Client(
+        base_url=console_service.url, follow_redirects=False, timeout=30, verify=LOOPBACK_TLS
+    ) as client:
+        token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
+        signed = client.post(
+            "/console/sign-in",
+            data={"name": name, "password": PASSWORD, "csrf": token, "next": "/console/queue"},
+        )
+        assert signed.status_code == 303, signed.text[:300]
+        yield client

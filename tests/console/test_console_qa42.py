@@ -16,40 +16,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.console.conftest import PASSWORD, Console
+from tests.console.conftest import Console, create_person, signed_in_client
 from tests.processes import LOOPBACK_TLS
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _SHOWING = re.compile(r'<p role="status">(.*?)</p>')
-
-
-def _person(name: str, department: str, role: str, lang: str) -> None:
-    from models.settings import get_settings
-    from serving.store import WarningStore
-
-    with WarningStore.from_settings(get_settings()) as store:
-        store.create_user(name, department=department, role=role, password=PASSWORD, lang=lang)
-
-
-@contextmanager
-def _signed_in(console_service: Console, name: str) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=console_service.url, follow_redirects=False, timeout=30, verify=LOOPBACK_TLS
-    ) as client:
-        token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
-        signed = client.post(
-            "/console/sign-in",
-            data={"name": name, "password": PASSWORD, "csrf": token, "next": "/console/queue"},
-        )
-        assert signed.status_code == 303, signed.text[:300]
-        yield client
 
 
 def _words(lang: str, key: str, **values: object) -> str:
@@ -79,10 +55,10 @@ def _any_warning(console_service: Console) -> str:
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_a_full_width_warning_id_opens_the_case(console_service: Console, lang: str) -> None:
     name = f"qa42.named.{lang}"
-    _person(name, "county_centre", "supervisor", lang)
+    create_person(name, "county_centre", "supervisor", lang)
     warning_id = _any_warning(console_service)
     digits = warning_id[2:10]
-    with _signed_in(console_service, name) as client:
+    with signed_in_client(console_service, name) as client:
         for typed in (
             _wide(f"W-{digits}"),
             f"W－{digits}",
@@ -97,8 +73,8 @@ def test_a_full_width_warning_id_opens_the_case(console_service: Console, lang: 
 
 
 def test_w_dash_without_digits_is_too_short_as_one_digit_is(console_service: Console) -> None:
-    _person("qa42.short", "county_centre", "supervisor", "en")
-    with _signed_in(console_service, "qa42.short") as client:
+    create_person("qa42.short", "county_centre", "supervisor", "en")
+    with signed_in_client(console_service, "qa42.short") as client:
         for typed in ("W-", "W－", "W-0"):
             answer = client.get("/console/cases", params={"id": typed})
             assert answer.status_code == 400, (typed, answer.status_code)
@@ -106,11 +82,11 @@ def test_w_dash_without_digits_is_too_short_as_one_digit_is(console_service: Con
 
 
 def test_a_full_width_as_of_date_filters_the_queue(console_service: Console) -> None:
-    _person("qa42.dates", "county_centre", "supervisor", "zh")
+    create_person("qa42.dates", "county_centre", "supervisor", "zh")
     warning_id = _any_warning(console_service)
     as_of = str(console_service.sql("SELECT as_of FROM warnings WHERE id = ?", warning_id)[0][0])
     day = as_of[:10]
-    with _signed_in(console_service, "qa42.dates") as client:
+    with signed_in_client(console_service, "qa42.dates") as client:
         listed = client.get("/console/queue", params={"date_from": day, "date_to": day})
         showing = _SHOWING.search(listed.text)
         assert showing is not None
@@ -146,9 +122,9 @@ def test_a_version_no_page_writes_is_said_to_be_no_valid_version(
     console_service: Console, lang: str
 ) -> None:
     name = f"qa42.version.{lang}"
-    _person(name, "county_centre", "supervisor", lang)
+    create_person(name, "county_centre", "supervisor", lang)
     warning_id, _ = _open_case(console_service, 0)
-    with _signed_in(console_service, name) as client:
+    with signed_in_client(console_service, name) as client:
         # a number no version is; not a number at all (`²` is a digit to `str.isdigit` only)
         for version, says in (
             ("-1", "error.invalid_version"),
@@ -168,9 +144,9 @@ def test_a_close_without_an_outcome_says_none_was_chosen(
     console_service: Console, lang: str
 ) -> None:
     name = f"qa42.outcome.{lang}"
-    _person(name, "county_centre", "supervisor", lang)
+    create_person(name, "county_centre", "supervisor", lang)
     warning_id, version = _open_case(console_service, 0)
-    with _signed_in(console_service, name) as client:
+    with signed_in_client(console_service, name) as client:
         for outcome in ({}, {"outcome": ""}):
             answer = _act(client, warning_id, transition="triage_close", version=version, **outcome)
             assert answer.status_code == 400
@@ -181,16 +157,16 @@ def test_a_close_without_an_outcome_says_none_was_chosen(
 
 
 def test_a_step_the_cases_state_refuses_is_a_conflict(console_service: Console) -> None:
-    _person("qa42.sup", "county_centre", "supervisor", "zh")
-    _person("qa42.lab", "labour_inspection", "officer", "en")
+    create_person("qa42.sup", "county_centre", "supervisor", "zh")
+    create_person("qa42.lab", "labour_inspection", "officer", "en")
     warning_id, version = _open_case(console_service, 1)
-    with _signed_in(console_service, "qa42.sup") as sup:
+    with signed_in_client(console_service, "qa42.sup") as sup:
         sent = _act(
             sup, warning_id, transition="dispatch", department="labour_inspection", version=version
         )
         assert sent.status_code == 303, sent.status_code
     version = str(console_service.case_state(warning_id)[2])
-    with _signed_in(console_service, "qa42.lab") as lab:
+    with signed_in_client(console_service, "qa42.lab") as lab:
         # the department holding it closes it only once started: the case's state refuses
         closing = _act(lab, warning_id, transition="close", outcome="confirmed", version=version)
         assert closing.status_code == 409, closing.status_code
@@ -240,10 +216,10 @@ def test_the_queue_lists_the_cases_at_outside_bodies_and_the_dashboard_links_the
 ) -> None:
     from serving.auth import create_key
 
-    _person("qa42.owner", "county_centre", "supervisor", "zh")
-    _person("qa42.owner.en", "county_centre", "supervisor", "en")
-    _person("qa42.fraud", "anti_fraud", "supervisor", "en")
-    _person("qa42.officer", "labour_inspection", "officer", "zh")
+    create_person("qa42.owner", "county_centre", "supervisor", "zh")
+    create_person("qa42.owner.en", "county_centre", "supervisor", "en")
+    create_person("qa42.fraud", "anti_fraud", "supervisor", "en")
+    create_person("qa42.officer", "labour_inspection", "officer", "zh")
     warning_id, _ = _open_case(console_service, 2)
     key = create_key("qa42.county", ("review", "feedback"), department="county_centre")
     with httpx.Client(base_url=console_service.url, timeout=30, verify=LOOPBACK_TLS) as api:
@@ -257,7 +233,7 @@ def test_the_queue_lists_the_cases_at_outside_bodies_and_the_dashboard_links_the
     assert warning_id in expected
     for name, lang in (("qa42.owner", "zh"), ("qa42.owner.en", "en")):
         label = _words(lang, "filter.outside_bodies")
-        with _signed_in(console_service, name) as client:
+        with signed_in_client(console_service, name) as client:
             queue = client.get("/console/queue", params={"department": "outside"})
             assert queue.status_code == 200, queue.status_code
             assert _listed(console_service, name)["total"] == len(expected)
@@ -275,9 +251,9 @@ def test_the_queue_lists_the_cases_at_outside_bodies_and_the_dashboard_links_the
             assert row[1].startswith('<a href="/console/queue?department=outside">'), row[1]
     # another task's supervisor is offered the choice and lists only their tasks' outside
     # bodies (none of the county centre's); an officer, who sees none, is not offered it
-    with _signed_in(console_service, "qa42.fraud") as client:
+    with signed_in_client(console_service, "qa42.fraud") as client:
         assert client.get("/console/queue?department=outside").status_code == 200
         assert warning_id not in _listed(console_service, "qa42.fraud")["warning_ids"]
-    with _signed_in(console_service, "qa42.officer") as client:
+    with signed_in_client(console_service, "qa42.officer") as client:
         queue = client.get("/console/queue")
         assert 'value="outside"' not in queue.text

@@ -12,40 +12,16 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
 
-from tests.console.conftest import PASSWORD, Console
+from tests.console.conftest import Console, create_person, signed_in_client
 from tests.processes import LOOPBACK_TLS
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _VERSION = re.compile(r'name="version" value="([^"]+)"')
 OUTSIDE_BODY = "嘉兴市劳动争议仲裁院"
-
-
-def _person(name: str, department: str, role: str, lang: str) -> None:
-    from models.settings import get_settings
-    from serving.store import WarningStore
-
-    with WarningStore.from_settings(get_settings()) as store:
-        store.create_user(name, department=department, role=role, password=PASSWORD, lang=lang)
-
-
-@contextmanager
-def _signed_in(console_service: Console, name: str) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=console_service.url, follow_redirects=False, timeout=30, verify=LOOPBACK_TLS
-    ) as client:
-        token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
-        signed = client.post(
-            "/console/sign-in",
-            data={"name": name, "password": PASSWORD, "csrf": token, "next": "/console/queue"},
-        )
-        assert signed.status_code == 303, signed.text[:300]
-        yield client
 
 
 def _open_case(console_service: Console, offset: int) -> str:
@@ -88,7 +64,7 @@ def test_the_outside_bodies_choice_is_read_in_any_case_and_by_its_short_names(
 ) -> None:
     from serving.auth import create_key
 
-    _person("recheck.owner", "county_centre", "supervisor", "en")
+    create_person("recheck.owner", "county_centre", "supervisor", "en")
     warning_id = _open_case(console_service, 20)
     key = create_key("recheck.county", ("review", "feedback"), department="county_centre")
     with httpx.Client(base_url=console_service.url, timeout=30, verify=LOOPBACK_TLS) as api:
@@ -98,7 +74,7 @@ def test_the_outside_bodies_choice_is_read_in_any_case_and_by_its_short_names(
             headers={"Authorization": f"Bearer {key}"},
         )
     assert sent.status_code == 200, sent.text[:500]
-    with _signed_in(console_service, "recheck.owner") as client:
+    with signed_in_client(console_service, "recheck.owner") as client:
         listed = client.get("/console/queue", params={"department": "outside"})
         assert listed.status_code == 200
         total = _listed_total(console_service, "recheck.owner")
@@ -121,17 +97,17 @@ def test_a_refusal_by_state_names_the_status_in_words(
     console_service: Console, lang: str, says: str
 ) -> None:
     owner, handler = f"recheck.sup.{lang}", f"recheck.lab.{lang}"
-    _person(owner, "county_centre", "supervisor", lang)
-    _person(handler, "labour_inspection", "officer", lang)
+    create_person(owner, "county_centre", "supervisor", lang)
+    create_person(handler, "labour_inspection", "officer", lang)
     warning_id = _open_case(console_service, 21)
-    with _signed_in(console_service, owner) as sup:
+    with signed_in_client(console_service, owner) as sup:
         sent = _act(sup, warning_id, transition="dispatch", department="labour_inspection")
         assert sent.status_code == 303, sent.status_code
-    with _signed_in(console_service, handler) as lab:
+    with signed_in_client(console_service, handler) as lab:
         started = _act(lab, warning_id, transition="start")
         assert started.status_code == 303, started.status_code
     assert console_service.case_state(warning_id)[0] == "in_progress"
-    with _signed_in(console_service, owner) as sup:
+    with signed_in_client(console_service, owner) as sup:
         rerouting = _act(sup, warning_id, transition="reroute", department="county_centre")
         assert rerouting.status_code == 409, rerouting.status_code
         assert says in rerouting.text
@@ -151,8 +127,8 @@ def test_the_dashboards_outside_bodies_row_says_its_list_holds_every_month(
     """The row counts this month's warnings (by when they were raised); the queue it links to
     filters by the as-of date, not by that: the row says the list is every month's."""
     name = f"recheck.dash.{lang}"
-    _person(name, "county_centre", "supervisor", lang)
-    with _signed_in(console_service, name) as client:
+    create_person(name, "county_centre", "supervisor", lang)
+    with signed_in_client(console_service, name) as client:
         dashboard = client.get("/console/dashboard")
     assert dashboard.status_code == 200
     row = re.search(r'<tr id="capacity-unlisted"[^>]*><td>(.*?)</td>', dashboard.text)
