@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -11,10 +10,8 @@ from typing import Any
 
 from sqlalchemy import (
     Engine,
-    bindparam,
     insert,
     select,
-    update,
 )
 from sqlalchemy.orm import Session
 
@@ -30,19 +27,22 @@ from serving.store.common import (
 from serving.store.identity import EntityCipher
 from serving.store.models import (
     WARNING_LEVELS,
-    AuditEntry,
     RiskWarning,
     ScoredRecord,
     WarningEvent,
 )
+from serving.store.score_batch import (
+    IN_LIST_CHUNK,
+    Batch,
+    request_audit,
+    write_batch,
+)
 from serving.store.scrubbing import MemoScrubber
 from serving.store.sqlite import (
     SerialisedJSON,
-    insert_rows_sqlite,
     insert_scored_records_sqlite,
     select_in_sqlite,
     serialised,
-    update_rows_sqlite,
 )
 
 # one result's stored form (pseudonymised id, period, scrubbed reasons, actions and features),
@@ -181,7 +181,7 @@ class ScoreWriter:
         results: list[dict[str, Any]],
     ) -> tuple[list[str | None], dict[str, int]]:
         """`record_scores` for screening: also says how many warnings were raised, updated
-        and left unchanged (`_Batch.counts`)."""
+        and left unchanged (`Batch.counts`)."""
         rows = self.prepare_scores(results)
 
         def write(session: Session) -> tuple[list[str | None], dict[str, int]]:
@@ -215,7 +215,7 @@ class ScoreWriter:
         now = utc_now()
         if prepared:
             self._insert_scored_records(session, task, model_name, model_version, prepared, now)
-        batch = _Batch(
+        batch = Batch(
             actor=actor, task=task, model_name=model_name, model_version=model_version, now=now
         )
         ids = [
@@ -224,8 +224,8 @@ class ScoreWriter:
         ]
         counts = batch.counts()
         # the request's own audit row comes first, so the log reads in the order things happened
-        batch.audit_rows.insert(0, _request_audit(batch, len(prepared), counts))
-        _write_batch(session, batch, self._engine.dialect if self._is_sqlite else None)
+        batch.audit_rows.insert(0, request_audit(batch, len(prepared), counts))
+        write_batch(session, batch, self._engine.dialect if self._is_sqlite else None)
         owner = deadlines.owner_department(task)
         outbox.enqueue(session, [("warning.raised", owner, s) for s in batch.raised], now=now)
         return ids, counts
@@ -359,8 +359,8 @@ class ScoreWriter:
         table = table_of(RiskWarning)
         found: dict[tuple[str, date], dict[str, Any]] = {}
         # one query for a full request (MAX_RECORDS ids); longer lists within bind limits
-        for start in range(0, len(hashes), _IN_LIST_CHUNK):
-            chunk = hashes[start : start + _IN_LIST_CHUNK]
+        for start in range(0, len(hashes), IN_LIST_CHUNK):
+            chunk = hashes[start : start + IN_LIST_CHUNK]
             rows: Iterable[Mapping[Any, Any]]
             if self._is_sqlite:  # the driver's own cursor (SQLite has no row locks to take)
                 rows = select_in_sqlite(
@@ -407,11 +407,11 @@ def _add_scores_after_close(
     if not closed:
         return
     by_id = {state["id"]: state for state in states.values()}
-    for start in range(0, len(closed), _IN_LIST_CHUNK):
+    for start in range(0, len(closed), IN_LIST_CHUNK):
         query = (
             select(WarningEvent.warning_id, WarningEvent.detail)
             .where(
-                WarningEvent.warning_id.in_(closed[start : start + _IN_LIST_CHUNK]),
+                WarningEvent.warning_id.in_(closed[start : start + IN_LIST_CHUNK]),
                 WarningEvent.event == "score_after_close",
             )
             .order_by(WarningEvent.id)
@@ -442,94 +442,6 @@ _STATE_COLUMNS = (
     "version",
     "due_at",
 )
-_RESCORED_COLUMNS = (
-    "score",
-    "risk_level",
-    "as_of",
-    "reasons",
-    "actions",
-    "model_name",
-    "model_version",
-    "updated_at",
-    "version",
-    "due_at",
-)
-_IN_LIST_CHUNK = 1000
-
-
-def _score_detail(item: dict[str, Any], model_name: str, model_version: str) -> dict[str, Any]:
-    return {
-        "score": item["score"],
-        "risk_level": item["risk_level"],
-        "as_of": item["as_of"].isoformat(),
-        "model_name": model_name,
-        "model_version": model_version,
-    }
-
-
-def _new_warning(
-    task: str, model_name: str, model_version: str, item: dict[str, Any], now: datetime
-) -> dict[str, Any]:
-    """A new open warning's row (`new` marks it for the batch INSERT, not a column)."""
-    return {
-        "id": f"W-{uuid.uuid4().hex}",
-        "task": task,
-        "entity_hash": item["entity_hash"],
-        "period": item["period"],
-        "as_of": item["as_of"],
-        "score": item["score"],
-        "risk_level": item["risk_level"],
-        "status": "open",
-        "department": None,
-        "district": item["district"],
-        "outcome": None,
-        "reasons": item["reasons"],
-        "actions": item["actions"],
-        "model_name": model_name,
-        "model_version": model_version,
-        "created_at": now,
-        "updated_at": now,
-        "closed_at": None,
-        "version": 1,
-        "entity_cipher": item["entity_cipher"],
-        "key_id": item["key_id"],
-        "due_at": deadlines.due_at(task, item["risk_level"], "open", now),
-        "overdue_noted_at": None,
-        "new": True,
-    }
-
-
-def _same_score(state: dict[str, Any], item: dict[str, Any], model_version: str) -> bool:
-    """True when a re-score would change nothing a person decides on: same score, level and
-    model version (a later as-of date in the period, or reasons asked for in another language,
-    is no change: the warning keeps the ones it has). A closed warning is also unchanged by
-    the score its last `score_after_close` already recorded."""
-    figures = [state, *([state["after_close"]] if state.get("after_close") else [])]
-    return any(
-        known["score"] == item["score"]
-        and known["risk_level"] == item["risk_level"]
-        and str(known["model_version"]) == model_version
-        for known in figures
-    )
-
-
-def _warning_audit(
-    actor: str, action: str, state: dict[str, Any], now: datetime, extra: dict[str, Any]
-) -> dict[str, Any]:
-    return {
-        "at": now,
-        "actor": actor,
-        "action": action,
-        "task": state["task"],
-        "model_version": state["model_version"],
-        "detail": {
-            "warning_id": state["id"],
-            "entity": state["entity_hash"],
-            "score": state["score"],
-            "risk_level": state["risk_level"],
-            **extra,
-        },
-    }
 
 
 @dataclass
@@ -549,156 +461,3 @@ class _PrepareContext:
             day = as_date(key)
             found = self.days[key] = (day, month_start(day))
         return found
-
-
-@dataclass
-class _Batch:
-    """One request's warning changes, gathered in memory and written once (`_write_batch`)."""
-
-    actor: str
-    task: str
-    model_name: str
-    model_version: str
-    now: datetime
-    audit_rows: list[dict[str, Any]] = field(default_factory=list)
-    history_rows: list[dict[str, Any]] = field(default_factory=list)
-    raised: list[dict[str, Any]] = field(default_factory=list)
-    rescored: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: the ids of every warning the batch's items found or raised, and of those given an event
-    seen: set[str] = field(default_factory=set)
-    changed: set[str] = field(default_factory=set)
-
-    def apply(self, item: dict[str, Any], states: dict[tuple[str, date], dict[str, Any]]) -> str:
-        """Raise a new warning for `item`, re-score the one it already has, or leave that one
-        as it is when the score, level and model version are its own (`_same_score`); its id."""
-        key = (item["entity_hash"], item["period"])
-        state = states.get(key)
-        if state is not None:
-            self.seen.add(state["id"])
-            if _same_score(state, item, self.model_version):
-                return str(state["id"])
-        detail = _score_detail(item, self.model_name, self.model_version)
-        if state is None:
-            state = _new_warning(self.task, self.model_name, self.model_version, item, self.now)
-            states[key] = state
-            self.raised.append(state)
-            event, action, extra = "raised", "warning_raised", {}
-        else:
-            detail = {**detail, **_previous_figures(state)}
-            applied = state["status"] != "closed"
-            event = "score_update" if applied else "score_after_close"
-            action, extra = "warning_updated", {"applied": applied}
-            if applied:
-                self._rescore(state, item)
-            else:  # a repeat later in the batch is no change
-                state["after_close"] = detail
-        self.history_rows.append(
-            {
-                "warning_id": state["id"],
-                "event": event,
-                "at": self.now,
-                "actor": self.actor,
-                "detail": detail,
-            }
-        )
-        self.audit_rows.append(_warning_audit(self.actor, action, state, self.now, extra))
-        self.seen.add(state["id"])
-        self.changed.add(state["id"])
-        return str(state["id"])
-
-    def counts(self) -> dict[str, int]:
-        """Distinct warnings raised, updated (an event on one that existed) and left
-        unchanged: they add up to the warnings the batch's items found or raised."""
-        raised = len(self.raised)
-        return {
-            "raised": raised,
-            "updated": len(self.changed) - raised,
-            "unchanged": len(self.seen - self.changed),
-        }
-
-    def _rescore(self, state: dict[str, Any], item: dict[str, Any]) -> None:
-        """Move an open warning to the new score (version + 1), written by one UPDATE; a new
-        level tightens the deadline it races (`deadlines.rescored_due_at`)."""
-        if item["risk_level"] != state["risk_level"]:
-            state["due_at"] = deadlines.rescored_due_at(
-                self.task, item["risk_level"], state["status"], state["due_at"], self.now
-            )
-        state.update(
-            score=item["score"],
-            risk_level=item["risk_level"],
-            as_of=item["as_of"],
-            reasons=item["reasons"],
-            actions=item["actions"],
-            model_name=self.model_name,
-            model_version=self.model_version,
-            updated_at=self.now,
-            version=state["version"] + 1,
-        )
-        if not state["new"]:
-            self.rescored[state["id"]] = state
-
-
-def _previous_figures(state: dict[str, Any]) -> dict[str, Any]:
-    """What a re-score's history event quotes of the warning before it."""
-    return {
-        "previous_score": state["score"],
-        "previous_risk_level": state["risk_level"],
-        "previous_as_of": state["as_of"].isoformat(),
-        "previous_model_version": state["model_version"],
-    }
-
-
-def _request_audit(batch: _Batch, n_records: int, counts: dict[str, int]) -> dict[str, Any]:
-    """The score request's own audit row: how many records, and warnings raised, updated
-    and left unchanged (`_Batch.counts`), and the ids of those left unchanged: the answer
-    named them, and a raised or updated one has its own row, so every warning a request
-    returned is in its story (`riskloop audit --warning`)."""
-    return {
-        "at": batch.now,
-        "actor": batch.actor,
-        "action": "score_request",
-        "task": batch.task,
-        "model_version": batch.model_version,
-        "detail": {
-            "model_name": batch.model_name,
-            "n_records": n_records,
-            "n_warnings": sum(counts.values()),
-            "n_raised": counts["raised"],
-            "n_updated": counts["updated"],
-            "n_unchanged": counts["unchanged"],
-            "warning_ids": sorted(batch.seen - batch.changed),
-        },
-    }
-
-
-def _write_batch(session: Session, batch: _Batch, sqlite_dialect: Any | None) -> None:
-    """The batch's statements: new warnings, re-scored warnings, history, audit rows.
-
-    On SQLite (`sqlite_dialect` given) the same rows go to the driver directly
-    (`insert_rows_sqlite`, `update_rows_sqlite`).
-    """
-    warnings = table_of(RiskWarning)
-    raised = [{k: v for k, v in s.items() if k != "new"} for s in batch.raised]
-    rescored = list(batch.rescored.values())
-    if sqlite_dialect is not None:
-        insert_rows_sqlite(session, sqlite_dialect, warnings, raised)
-        update_rows_sqlite(
-            session,
-            sqlite_dialect,
-            warnings,
-            "id",
-            [{**{name: s[name] for name in _RESCORED_COLUMNS}, "id": s["id"]} for s in rescored],
-        )
-        insert_rows_sqlite(session, sqlite_dialect, table_of(WarningEvent), batch.history_rows)
-        insert_rows_sqlite(session, sqlite_dialect, table_of(AuditEntry), batch.audit_rows)
-        return
-    if raised:
-        session.execute(insert(warnings), raised)
-    if rescored:
-        session.execute(
-            update(warnings).where(warnings.c.id == bindparam("b_id")),
-            [{"b_id": s["id"], **{name: s[name] for name in _RESCORED_COLUMNS}} for s in rescored],
-        )
-    if batch.history_rows:
-        session.execute(insert(table_of(WarningEvent)), batch.history_rows)
-    session.execute(insert(table_of(AuditEntry)), batch.audit_rows)
