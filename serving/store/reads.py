@@ -30,6 +30,7 @@ from serving.store.common import (
     warning_dict,
 )
 from serving.store.models import AuditEntry, RiskWarning, ScoredRecord, WarningEvent
+from serving.store.people import typed_user_name
 
 MAX_PAGE_SIZE = 500
 
@@ -202,13 +203,19 @@ class StoreReads:
 
         `warning_id` keeps the rows about one warning (raised, re-scored, looked at,
         dispositions, reveals); `actor` one actor's rows (`user:alice`, or a bare name matching
-        any kind; a name with a colon also as a CLI actor's `cli:NAME`); `since` rows at or after
-        a moment.
+        any kind; a name with a colon also as a CLI actor's `cli:NAME`; a person's name folded
+        as a sign-in folds it, `user:Alice` is `user:alice`); `since` rows at or after a moment.
         """
         query = select(AuditEntry).where(AuditEntry.id > since_id).order_by(AuditEntry.id)
         if actor is not None:
+            actor = actor.strip()
             if ":" not in actor:
-                names = [f"{kind}:{actor}" for kind in _KINDS] + [actor]
+                names = [
+                    f"{kind}:{typed_user_name(actor) if kind == 'user' else actor}"
+                    for kind in _KINDS
+                ] + [actor]
+            elif actor.startswith("user:"):  # a person's name as a sign-in folds it: Zhao is zhao
+                names = [f"user:{typed_user_name(actor.removeprefix('user:'))}", f"cli:{actor}"]
             else:  # also a RISKLOOP_ACTOR holding a colon, recorded after `cli:`
                 names = [actor] if actor.startswith("cli:") else [actor, f"cli:{actor}"]
             # as written: an id in a name (typed at a failed sign-in) is kept pseudonymised
