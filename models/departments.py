@@ -50,6 +50,11 @@ ALL_TASK_DEPARTMENTS = frozenset({"county_centre", DATA_OFFICE})
 # departments that see cases to audit them and work none: no case is dispatched to them
 AUDIT_ONLY_DEPARTMENTS = frozenset({DATA_OFFICE})
 
+#: Every outside body at once, where a filter takes a department (the console's queue, `riskloop
+#: overdue --department`): a case dispatched over the API to a name no department has (kept as
+#: sent), whose people have no account to work it.
+OUTSIDE_BODIES = "outside"
+
 _BY_CODE = {department.code: department for department in DEPARTMENTS}
 _BY_NAME = {
     name.casefold(): department.code
@@ -81,6 +86,12 @@ def department_names(code: str) -> tuple[str, str]:
 def department_code(name_or_code: str) -> str | None:
     """The code for a code, English or Chinese name (any case); None when it names none."""
     return _BY_NAME.get(name_or_code.strip().casefold())
+
+
+def known_spellings() -> list[str]:
+    """Every spelling of a department riskloop knows, letter case folded, sorted (a stored
+    department not among them, trimmed and folded, is an outside body's name)."""
+    return sorted(_BY_NAME)
 
 
 def department_in_words(name_or_code: str | None, lang: str) -> str:

@@ -15,14 +15,14 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from models.departments import department_code
+from models.departments import OUTSIDE_BODIES, department_code
 from models.pages import REPORT_LANGS, report_file_name
 from models.spec import get_spec
 from serving.console import case as case_view
 from serving.console.app import Console, Visit, error_page
 from serving.console.i18n import Lang, Messages
 from serving.console.pages import refusal_rule, scope_text, visible_tasks
-from serving.console.queries import OUTSIDE_BODIES, QueueFilters
+from serving.console.queries import QueueFilters
 from serving.policy import VisibleScope, decide, owned_tasks, visible_scope
 from serving.store.models import OUTCOMES, STATUSES
 

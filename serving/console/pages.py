@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from features.tasks import TASK_NAMES
-from models.departments import AUDIT_ONLY_DEPARTMENTS
+from models.departments import AUDIT_ONLY_DEPARTMENTS, OUTSIDE_BODIES
 from models.scorer import reason_rows
 from models.spec import get_spec
 from serving.console import case as case_view
@@ -35,7 +35,6 @@ from serving.console.forms import FIELD_LIMITS
 from serving.console.i18n import DEFAULT_LANG, LANGS, Messages, as_lang, catalog
 from serving.console.queries import (
     LEVEL_ORDER,
-    OUTSIDE_BODIES,
     SORTS,
     FilterError,
     QueueFilters,

@@ -17,11 +17,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, Engine, and_, case, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, Engine, case, exists, false, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from features.tasks import TASKS
-from models.departments import DEPARTMENTS
+from models.departments import OUTSIDE_BODIES
 from models.pages import CITY_TIME
 from serving.policy import VisibleScope
 from serving.store import deadlines
@@ -32,9 +32,6 @@ PAGE_SIZE = 50
 SORTS = ("newest", "score", "level", "age")
 LEVEL_ORDER = ("red", "orange", "yellow")
 _MAX_PAGE = 100_000
-#: the department filter's choice of every outside body: a case dispatched over the API to a
-#: name no department has (kept as sent), as the policy tells one (`_at_outside_body`)
-OUTSIDE_BODIES = "outside"
 #: a yes/no filter's spellings: the console's checkbox (1) and the API's booleans
 _FLAGS = {"1": True, "true": True, "0": False, "false": False}
 
@@ -231,7 +228,7 @@ class QueueFilters:
         if self.status:
             found.append(RiskWarning.status == self.status)
         if self.department == OUTSIDE_BODIES:
-            found.append(_at_outside_body())
+            found.append(deadlines.at_outside_body())
         elif self.department:
             found.append(RiskWarning.department == self.department)
         if self.district:
@@ -251,25 +248,6 @@ class QueueFilters:
 
 # the warning's dispositions (history rows found through the `warning_id` index)
 _DISPOSED = (WarningEvent.warning_id == RiskWarning.id, WarningEvent.event == "disposition")
-
-
-# every spelling of a department riskloop knows, as `models.departments.department_code` reads
-# a stored one (trimmed, in any letter case)
-_KNOWN_DEPARTMENTS = sorted(
-    {spelling.casefold() for d in DEPARTMENTS for spelling in (d.code, d.name_en, d.name_zh)}
-)
-
-
-def _at_outside_body() -> ColumnElement[bool]:
-    """The warnings dispatched to an outside body (`serving.policy._at_outside_body`: a stored
-    department that names none riskloop knows), not sent back: those the dashboard counts in
-    its outside bodies' row."""
-    return and_(
-        RiskWarning.status != "open",
-        RiskWarning.department.is_not(None),
-        RiskWarning.department != "",
-        func.lower(func.trim(RiskWarning.department)).not_in(_KNOWN_DEPARTMENTS),
-    )
 
 
 # what a date input sends (`type=date` always sends this form, whatever it shows)

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from models.spec import TaskSpec, UnknownTaskError, get_spec
@@ -100,13 +100,30 @@ def overdue(*, now: datetime, is_sqlite: bool) -> ColumnElement[bool]:
     )
 
 
-def waiting_on(department: str) -> ColumnElement[bool]:
-    """The condition of a case waiting on `department` (a code): `holder` as SQL. An open case
-    waits on its task's owner; a dispatched one on the department it went to, stored as its code
-    or, for warnings dispatched before codes were enforced, one of its names."""
-    from features.tasks import TASKS
-    from models.departments import department_spellings
+def at_outside_body() -> ColumnElement[bool]:
+    """The condition of a case dispatched to an outside body (`serving.policy._at_outside_body`
+    as SQL: a stored department naming none riskloop knows), not sent back: the console's
+    outside bodies' filter and dashboard row, and `riskloop overdue --department outside`."""
+    from models.departments import known_spellings
 
+    return and_(
+        RiskWarning.status != "open",
+        RiskWarning.department.is_not(None),
+        RiskWarning.department != "",
+        func.lower(func.trim(RiskWarning.department)).not_in(known_spellings()),
+    )
+
+
+def waiting_on(department: str) -> ColumnElement[bool]:
+    """The condition of a case waiting on `department` (a code, or `OUTSIDE_BODIES` for every
+    outside body): `holder` as SQL. An open case waits on its task's owner; a dispatched one on
+    the department it went to, stored as its code or, for warnings dispatched before codes were
+    enforced, one of its names."""
+    from features.tasks import TASKS
+    from models.departments import OUTSIDE_BODIES, department_spellings
+
+    if department == OUTSIDE_BODIES:
+        return at_outside_body()
     owned = sorted(
         name
         for task in TASKS.values()

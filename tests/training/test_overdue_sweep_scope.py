@@ -133,3 +133,30 @@ def test_overdue_sweeps_only_the_task_and_department_asked_for(isolated_env: Pat
     out = _overdue(isolated_env)  # no filter: every case left, as the service's sweep does
     assert out.splitlines()[-1] == "4 overdue case(s); 1 newly overdue recorded"
     assert _noted() == {**{warning_id: 1 for warning_id in cases.values()}, "hooks": 4}
+
+
+def test_overdue_outside_sweeps_the_cases_at_outside_bodies(isolated_env: Path) -> None:
+    """`--department outside` (the console's filter of every outside body) notes and lists the
+    late cases dispatched to a name no department has, and no other."""
+    cases = _late_cases()
+    ten_days_ago = datetime.now(UTC) - timedelta(days=10)
+    with time_machine.travel(ten_days_ago, tick=False), WarningStore.from_settings() as store:
+        outside = _raise(store, "wage-arrears", "employer-4")
+        store.add_feedback(
+            outside,
+            actor="user:sup",
+            status="dispatched",
+            department="Huzhou legal aid foundation",
+            outcome=None,
+            note=None,
+        )
+
+    out = _overdue(isolated_env, "--department", " Outside ")
+    lines = out.splitlines()
+    assert lines[-1] == "1 overdue case(s); 1 newly overdue recorded"
+    assert lines[0].split("\t")[:1] + lines[0].split("\t")[5:6] == [
+        outside,
+        "Huzhou legal aid foundation",
+    ]
+    # noted in its history and audit; no webhook: an outside body has none
+    assert _noted() == {**{warning_id: 0 for warning_id in cases.values()}, outside: 1, "hooks": 0}

@@ -267,14 +267,15 @@ def overdue(
     department: str | None = typer.Option(
         None,
         "--department",
-        help="Only cases waiting on this department (its code, or its Chinese or English name).",
+        help="Only cases waiting on this department (its code, or its Chinese or English "
+        "name); `outside` for the cases dispatched to outside bodies.",
     ),
 ) -> None:
     """Note newly missed deadlines, then list every overdue case, most late first.
 
     With --task or --department, only those cases' deadlines are noted and listed.
     """
-    from models.departments import department_code, department_spellings
+    from models.departments import OUTSIDE_BODIES, department_code, department_spellings
     from models.spec import UnknownTaskError, get_spec
     from serving.store.deadlines import DEADLINE_OF_STATUS, holder
     from training.commands.people import city_time
@@ -288,10 +289,12 @@ def overdue(
                 raise UserError(str(exc)) from None
         if department is not None:
             code = department_code(department)  # as a dispatch reads it
+            if department.strip().casefold() == OUTSIDE_BODIES:
+                code = OUTSIDE_BODIES
             if code is None:
                 raise UserError(
                     f"unknown department {department!r}; give its code or its Chinese or "
-                    "English name"
+                    f"English name, or `{OUTSIDE_BODIES}` for every outside body"
                 )
             department = code
         with _open_store() as store:
@@ -301,7 +304,10 @@ def overdue(
     rows = []
     for item in items:
         waiting_on = holder(item["task"], item["status"], item["department"])
-        if department is not None and waiting_on not in department_spellings(department):
+        if department == OUTSIDE_BODIES:
+            if not waiting_on or department_code(waiting_on) is not None:
+                continue
+        elif department is not None and waiting_on not in department_spellings(department):
             continue
         due = datetime.fromisoformat(item["due_at"])
         rows.append((due, item, waiting_on))
