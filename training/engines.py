@@ -86,11 +86,21 @@ def _worker_count(client: Client) -> int:
 
 def _table_path(raw_dir: Path, slug: str, table: str) -> Path:
     """`raw_dir/<slug>/<table>.parquet` (a file or a folder of parts) or `<table>/`; a table
-    held as both `.parquet` and `.csv` is refused as by the pandas engine (`table_file`)."""
-    table_file(raw_dir / slug, table)
-    for candidate in (raw_dir / slug / f"{table}.parquet", raw_dir / slug / table):
-        if candidate.exists():
-            return candidate
+    held twice (`.parquet` and `.csv`, as the pandas engine refuses it in `table_file`, or a
+    `<table>/` folder of parts beside either) is refused: one of them would be read in
+    silence."""
+    folder = raw_dir / slug
+    held = table_file(folder, table)
+    bare = folder / table
+    if bare.is_dir():
+        if held is not None:
+            raise UserError(
+                f"{folder} holds both {held.name} and {table}/: keep one "
+                "(a raw folder has one file, or one folder of parts, per table)"
+            )
+        return bare
+    if held is not None and held.suffix != ".csv":
+        return held
     raise UserError(
         f"missing table {slug}/{table}: no {table}.parquet file or folder in {raw_dir / slug} "
         "(the Dask engine reads Parquet)"

@@ -146,3 +146,22 @@ def test_the_boolean_spellings_counted_as_fitting_are_those_the_csv_reader_reads
 
     assert flags.dtype == bool
     assert flags.head(len(spellings)).tolist() == [CSV_BOOLEANS[word.lower()] for word in spellings]
+
+
+@pytest.mark.parametrize("other", ["petitions.csv", "petitions.parquet"])
+def test_the_dask_engine_refuses_a_bare_folder_of_parts_beside_another_copy(
+    petitions_in_parts: Path, other: str
+) -> None:
+    """A `petitions/` folder of parts (the Dask engine reads it) beside a CSV export or a
+    Parquet file of the same table: one of them would be read in silence."""
+    folder = petitions_in_parts / SLUG
+    (folder / "petitions.parquet").rename(folder / "petitions")
+    frame = pd.read_parquet(folder / "petitions")
+    if other.endswith(".csv"):
+        frame.to_csv(folder / other, index=False)
+    else:
+        frame.to_parquet(folder / other, index=False)
+    with pytest.raises(UserError, match=rf"holds both {other} and petitions/: keep one"):
+        _table_path(petitions_in_parts, SLUG, "petitions")
+    (folder / other).unlink()
+    assert _table_path(petitions_in_parts, SLUG, "petitions") == folder / "petitions"
