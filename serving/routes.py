@@ -177,7 +177,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     ):
         refusal = json_refusal(await request.body())  # pydantic's "invalid unicode code point"
         if refusal is not None:
-            return invalid_input([{**refusal, "loc": ("body", *refusal["loc"])}])
+            return invalid_input([in_body(refusal)])
     return JSONResponse(
         {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
     )
@@ -200,15 +200,26 @@ def empty_body(wanted: str) -> dict[str, Any]:
     return {"type": "missing", "loc": (), "msg": f"the body is empty: send a JSON object {wanted}"}
 
 
-def json_refusal(body: str | bytes) -> dict[str, Any] | None:
-    """The refusal of a body that is not JSON, located at the body itself and worded as
-    pydantic words it on the score routes ("Invalid JSON: EOF while parsing an object at line 1
-    column 28"); None for JSON."""
+def read_json(body: str | bytes) -> tuple[Any, dict[str, Any] | None]:
+    """The body's JSON value and None; or None and the refusal of a body that is not JSON,
+    located at the body itself and worded as pydantic words it on the score routes ("Invalid
+    JSON: EOF while parsing an object at line 1 column 28")."""
     try:
-        _ANY_JSON.validate_json(body)
+        return _ANY_JSON.validate_json(body), None
     except ValidationError as exc:
-        return dict(exc.errors(include_url=False, include_context=False, include_input=False)[0])
-    return None
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        return None, dict(errors[0])
+
+
+def json_refusal(body: str | bytes) -> dict[str, Any] | None:
+    """`read_json`'s refusal of a body that is not JSON; None for JSON."""
+    return read_json(body)[1]
+
+
+def in_body(error: Mapping[str, Any]) -> dict[str, Any]:
+    """A refusal of (part of) the body located under `body`, as FastAPI locates body errors
+    (`("body", "records", 0)`; the body itself is `("body",)`)."""
+    return {**error, "loc": ("body", *error["loc"])}
 
 
 def _unread_body(request: Request, exc: RequestValidationError) -> Sequence[Mapping[str, Any]]:
@@ -228,7 +239,7 @@ def _unread_body(request: Request, exc: RequestValidationError) -> Sequence[Mapp
             else:  # in pydantic's words (Python's reason, should pydantic's reader take it)
                 reason = f"Invalid JSON: {error['ctx']['error']}"
                 refusal = json_refusal(sent) or {"type": "json_invalid", "loc": (), "msg": reason}
-            return [{**refusal, "loc": ("body", *refusal["loc"])}]
+            return [in_body(refusal)]
         if error["type"] == "missing" and loc == ("body",):
             return [{**empty_body(_wanted(route)), "loc": loc}]
     return errors

@@ -47,7 +47,7 @@ from serving.online_store import (
     OnlineStore,
     OnlineStoreUnreadable,
 )
-from serving.routes import api, declare, empty_body
+from serving.routes import api, declare, empty_body, in_body
 from serving.store import PreparedScore, ScoreWrite, WarningStore, is_outage
 from serving.store.sqlite import SerialisedJSON, serialised
 
@@ -294,9 +294,7 @@ async def _refusal(request: Request, pydantic_errors: Sequence[Mapping[str, Any]
     them). Logged as one WARNING line by location and error type, never by value, a key the
     schema does not know as a placeholder (`logged_errors`): no traceback, no ERROR for a
     client's mistake."""
-    errors: list[dict[str, Any]] = [
-        {**error, "loc": ("body", *error["loc"])} for error in pydantic_errors
-    ]
+    errors = [in_body(error) for error in pydantic_errors]
     handler = cast(
         Callable[[Request, RequestValidationError], Awaitable[Response]],
         api.exception_handlers[RequestValidationError],

@@ -11,7 +11,6 @@ only the warnings dispatched to their department), and every look is an audit ro
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -26,7 +25,7 @@ from serving import schemas
 from serving.champions import model_of_version
 from serving.guard import request_actor
 from serving.policy import Actor, Decision, decide, transition_for, visible_scope
-from serving.routes import json_refusal, v1_route
+from serving.routes import in_body, read_json, v1_route
 from serving.store import SignInRefused, StaleWarning, TransitionError, WarningNotFound, walk
 from serving.store.common import WARNING_ID
 from serving.store.free_text import one_line
@@ -99,10 +98,10 @@ async def _no_body(request: Request) -> None:
     body = await request.body()
     if not body.strip():
         return
-    refusal = json_refusal(body)  # not JSON, or bytes that are no text
+    sent, refusal = read_json(body)  # not JSON, or bytes that are no text
     if refusal is not None:
-        raise RequestValidationError([{**refusal, "loc": ("body", *refusal["loc"])}])
-    if json.loads(body) != {}:
+        raise RequestValidationError([in_body(refusal)])
+    if sent != {}:
         raise HTTPException(400, RELOAD_TAKES_NO_BODY)
 
 
