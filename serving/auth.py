@@ -27,6 +27,13 @@ from serving.secret_files import locked, write_json_atomically
 from serving.store.pseudonym import looks_like_identifier
 
 SCOPES: tuple[str, ...] = ("score", "review", "feedback", "reveal", "audit", "admin")
+#: The scopes a key bound to a department cannot hold, each with why: what they reach spans
+#: every department (the service refuses them to such a key made before, `serving.policy`).
+DEPARTMENT_WIDE_SCOPES: dict[str, str] = {
+    "audit": "the audit log spans every department",
+    "admin": "administration (reloading every task's models, managing people) spans every "
+    "department",
+}
 KEY_PREFIX = "rk"
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _KEY_PATTERN = re.compile(rf"^{KEY_PREFIX}_([0-9a-f]{{8}})_([A-Za-z0-9_-]{{43}})$")
@@ -158,10 +165,11 @@ def issue_key(
             "kept in the audit log, where no raw identifier may be"
         )
     scope_tuple = parse_scopes(",".join(scopes))
-    if department is not None and "audit" in scope_tuple:
+    wide = [scope for scope in scope_tuple if scope in DEPARTMENT_WIDE_SCOPES]
+    if department is not None and wide:
         raise KeyManagementError(
-            "the audit log spans every department: a key with the 'audit' scope cannot be bound "
-            "to one (create it without --department, or drop the scope)"
+            f"{DEPARTMENT_WIDE_SCOPES[wide[0]]}: a key with the {wide[0]!r} scope cannot be "
+            "bound to one (create it without --department, or drop the scope)"
         )
     with locked(path):
         records = _read(path)

@@ -317,6 +317,16 @@ def _decide_key(actor: Actor, action: str, warning: Mapping[str, Any] | None) ->
             f"密钥 {actor.name!r} 绑定部门 {actor.department!r}；审计日志涵盖所有部门，"
             "仅未绑定部门的密钥和审计员可以查看",
         )
+    if scope == "admin" and actor.department is not None:
+        # reloading reloads every task's models: a key bound to one department (made before
+        # `keys create` refused binding an admin key) administers no more than its officers do
+        return _refuse(
+            f"key {actor.name!r} is bound to department {actor.department!r}; administration "
+            "(reloading every task's models, managing people) spans every department and is "
+            "done by unbound keys only",
+            f"密钥 {actor.name!r} 绑定部门 {actor.department!r}；管理操作（重新加载所有任务的模型、"
+            "管理人员）涉及所有部门，仅未绑定部门的密钥可以执行",
+        )
     return _allow(f"key {actor.name!r} holds the {scope!r} scope", "密钥具有所需权限范围")
 
 

@@ -2,7 +2,8 @@
 
 `features/` never touches files; this module reads a city folder (as `riskloop generate` writes
 it) or a department export (the same tables as Parquet or CSV), and writes datasets atomically:
-a temporary file renamed into place, so a failed build never leaves a half-written output.
+a temporary file renamed into place, so a failed build never leaves a half-written output, and
+owner-only (0600), as a dataset's rows carry the units' raw ids.
 """
 
 from __future__ import annotations
@@ -96,18 +97,18 @@ def load_raw_tables(raw_dir: Path | str, task: str) -> dict[str, pd.DataFrame]:
 
 
 @contextmanager
-def _atomic_path(target: Path) -> Iterator[Path]:
-    """A temporary path beside `target`, renamed onto it only if the block succeeds."""
+def private_output(target: Path) -> Iterator[Path]:
+    """A temporary path beside `target`, renamed onto it only if the block succeeds, and
+    readable by its owner only (0600) from its first byte whatever the umask: for the files
+    riskloop writes that hold raw unit ids (datasets, offline scores) or a secret. A `target`
+    that existed with another mode is replaced by the 0600 file, not rewritten in place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
     temporary = Path(name)
     try:
         yield temporary
-        # mkstemp creates owner-only files; give the result the permissions of a normal file.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
+        os.chmod(temporary, 0o600)  # mkstemp made it 0600; the block may have written it anew
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
@@ -202,12 +203,13 @@ def refuse_writing_over_sources(path: Path, said: str, raw: Path | None = None) 
 
 
 def write_dataset(frame: pd.DataFrame, sidecar: dict, out: Path | str) -> Path:
-    """Write the dataset Parquet and its JSON sidecar, each atomically; returns the Parquet path."""
+    """Write the dataset Parquet and its JSON sidecar, each atomically and owner-only (0600):
+    each row holds a unit's raw id. Returns the Parquet path."""
     path = Path(out)
     check_dataset_path(path)
-    with _atomic_path(path) as temporary:
+    with private_output(path) as temporary:
         frame.to_parquet(temporary, index=False)
-    with _atomic_path(sidecar_path(path)) as temporary:
+    with private_output(sidecar_path(path)) as temporary:
         temporary.write_text(
             json.dumps(sidecar, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -51,9 +50,8 @@ def test_builds_a_labelled_dataset_and_sidecar(small_city: Path, tmp_path: Path)
     assert sidecar["as_of_min"] == frame["as_of"].min().isoformat()
     assert len(sidecar["input_fingerprint"]) == 64
     assert sorted(p.name for p in out.parent.iterdir()) == ["disputes.json", "disputes.parquet"]
-    umask = os.umask(0)
-    os.umask(umask)
-    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+    # each row holds a unit's raw id: owner-only, as `riskloop score`'s output
+    assert out.stat().st_mode & 0o777 == out.with_suffix(".json").stat().st_mode & 0o777 == 0o600
 
 
 def test_the_fingerprint_follows_the_inputs(raw_copy: Path, tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 Idempotent: each step is skipped when its output already exists, so a second `make run` goes
 straight to serving. Generate the default city if missing, build each task's labelled dataset,
 train each task that has no champion, materialize the latest features for `entity_ids`
-scoring, create a local development key on first run, then serve.
+scoring, create a local development key on first run (its secret in a 0600 file beside the
+keys file, never printed), then serve.
 """
 
 from __future__ import annotations
@@ -140,16 +141,34 @@ def _ensure_online_features(task: str, city: Path, data_dir: Path) -> None:
     materialize(task, build_scoring_set(task, city), data_dir)
 
 
-def _ensure_dev_key() -> None:
+def dev_key_path(settings: Settings) -> Path:
+    """Where `riskloop run` keeps the development key's secret: beside the keys file, 0600."""
+    return settings.keys_file.with_name(f"riskloop-{DEV_KEY_NAME}.key")
+
+
+def _ensure_dev_key(base_url: str = "http://127.0.0.1:3000") -> None:
+    """Create the development key on a first run and put its secret in a 0600 file whose path
+    is printed: never the secret itself, as stderr is the service's log stream (a nohup file,
+    the journal) that others read."""
+    import shlex
+
+    from models.settings import get_settings
     from serving.auth import issue_key, list_keys
     from training.commands.people import open_store
     from training.commands.service import audit_key_change
+    from training.raw_io import private_output
 
+    path = dev_key_path(get_settings()).absolute()
     active = [key for key in list_keys() if key.active]
     if active:
         names = ", ".join(sorted({key.name for key in active}))
+        kept = (
+            f"; the {DEV_KEY_NAME!r} key's secret is in {path}"
+            if path.is_file() and any(key.name == DEV_KEY_NAME for key in active)
+            else "; a key is shown only when it is created"
+        )
         typer.echo(
-            f"API keys already exist ({names}); a key is shown only when it is created. "
+            f"API keys already exist ({names}){kept}. "
             "For a new one: riskloop keys create NAME --scopes score",
             err=True,
         )
@@ -157,9 +176,20 @@ def _ensure_dev_key() -> None:
     with open_store() as store:
         secret, record = issue_key(DEV_KEY_NAME, ["score", "review", "feedback", "admin"])
         audit_key_change(store, "api_key_created", record)
+    try:
+        with private_output(path) as temporary:
+            temporary.write_text(secret + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UserError(
+            f"cannot write the development key's secret to {path}: {exc.strerror or exc}; "
+            f"revoke the key (riskloop keys revoke {DEV_KEY_NAME}) and run again"
+        ) from None
     typer.secho(
-        f"\nCreated the local development API key {DEV_KEY_NAME!r} (shown once, stored hashed):\n"
-        f"  {secret}\nUse it as: Authorization: Bearer {secret}\n",
+        f"\nCreated the local development API key {DEV_KEY_NAME!r} (scopes "
+        f"{', '.join(record.scopes)}; stored hashed). Its secret is in {path}, readable by you "
+        f"only, and is never printed. Use it as:\n"
+        f'  curl -H "Authorization: Bearer $(cat {shlex.quote(str(path))})" '
+        f"{base_url}/v1/warnings\n",
         fg=typer.colors.GREEN,
         err=True,
     )
@@ -208,10 +238,19 @@ def register(app: typer.Typer) -> None:
                     _ensure_report(task, city, settings.reports_dir, settings.mlflow_uri)
             except ValueError as exc:
                 raise UserError(str(exc)) from exc
-            _ensure_dev_key()
+            _ensure_dev_key(base_url(settings, host, port))
         _say(f"see the runs: mlflow ui --backend-store-uri {settings.mlflow_uri}")
         if serve:
             start_serving(settings, host, port)
+
+
+def base_url(settings: Settings, host: str, port: int) -> str:
+    """Where people reach the service: `RISKLOOP_PUBLIC_URL`, else the address served on."""
+    from training.commands.service import default_public_url
+
+    if settings.public_url_is_set:
+        return settings.public_url.rstrip("/")
+    return default_public_url(host, port)
 
 
 def start_serving(settings: Settings, host: str, port: int) -> None:
@@ -220,22 +259,13 @@ def start_serving(settings: Settings, host: str, port: int) -> None:
     The address is checked again here: minutes of training since the first check leave time
     for another process to take the port, and BentoML would then end in a long traceback.
     """
-    from training.commands.service import (
-        check_address_free,
-        default_public_url,
-        serve_command,
-        serve_environment,
-    )
+    from training.commands.service import check_address_free, serve_command, serve_environment
 
     with user_errors():
         check_address_free(host, port)
     command = serve_command(host, port)
     _say(f"serving on http://{host}:{port} ({' '.join(command)})")
-    announce_console(
-        settings.public_url.rstrip("/")
-        if settings.public_url_is_set
-        else default_public_url(host, port)
-    )
+    announce_console(base_url(settings, host, port))
     sys.stdout.flush()
     os.execve(
         command[0],

@@ -6,8 +6,6 @@ scores) and only after the run's `score_offline` audit row is in the warnings st
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -163,16 +161,15 @@ def _refuse_duplicate_columns(input_path: Path) -> None:
 
 def _write_private(result: pd.DataFrame, output: Path) -> None:
     """Write the scores to `output` readable by its owner only (0600): each row is a raw id
-    with its score and risk level. A new file is created 0600 before its first byte; an
-    existing one is emptied and made 0600 before its first new byte."""
-    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        if stat.S_ISREG(os.fstat(fd).st_mode):
-            os.fchmod(fd, 0o600)
+    with its score and risk level. The file is written 0600 beside `output` and renamed onto
+    it, so an existing world-readable `output` is replaced, never rewritten in place."""
+    from training.raw_io import private_output
+
+    with private_output(output) as temporary:
         if output.suffix == ".csv":
-            out.write(result.to_csv(index=False).encode("utf-8"))
+            temporary.write_bytes(result.to_csv(index=False).encode("utf-8"))
         else:
-            result.to_parquet(out, index=False)
+            result.to_parquet(temporary, index=False)
 
 
 def _refuse_overwriting_input(input_path: Path, output: Path) -> None:
