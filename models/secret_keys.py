@@ -3,8 +3,9 @@
 No secret value lives in the code. On first use riskloop generates them into a JSON secrets
 file (path from `RISKLOOP_SECRETS_FILE`; default beside the keys file) created with mode 0600;
 `RISKLOOP_PSEUDONYM_SECRET` in the environment overrides the file's pseudonym key (several
-machines must agree on pseudonyms). A secrets file readable by group or others is refused:
-anyone who can read it can recompute pseudonyms and decrypt identities.
+machines must agree on pseudonyms; `Settings` refuses a guessable one, `weak_secret`). A
+secrets file readable by group or others is refused: anyone who can read it can recompute
+pseudonyms and decrypt identities.
 
 Losing the file loses re-identification (the encrypted ids cannot be decrypted) and, unless
 the pseudonym key comes from the environment, the link between new and old pseudonyms: back

@@ -45,6 +45,39 @@ class PasswordCost(NamedTuple):
 DEFAULT_PASSWORD_COST = PasswordCost(PASSWORD_TIME_COST, PASSWORD_MEMORY_KIB, PASSWORD_PARALLELISM)
 
 
+#: The least a shared secret riskloop keys with (a webhook signing secret, the pseudonym key)
+#: must be: `MIN_SECRET_CHARS` printable ASCII characters, no space. "aaaa...", "abab..." or a
+#: keyboard row repeated is guessed before it is brute-forced: a secret that repeats one unit,
+#: or holds fewer than `MIN_DISTINCT_CHARS` different characters, is refused. A random one never
+#: is: 32 hex digits (`openssl rand -hex 16`) show fewer than 6 of their 16 about once in 10^12
+#: draws (a floor of 10, as first written, refused about one in 14,000: a test drawing 200
+#: failed about one run in 70)
+MIN_SECRET_CHARS = 24
+MIN_DISTINCT_CHARS = 6
+_SECRET_PATTERN = re.compile(r"^[\x21-\x7e]+$")
+
+
+def weak_secret(secret: str, what: str) -> str | None:
+    """Why `secret` is too weak to be `what` ("webhook secret"), in one sentence; None when it
+    is strong enough. Every secret riskloop generates (`secrets.token_urlsafe(32)`) passes."""
+    if len(secret) < MIN_SECRET_CHARS or not _SECRET_PATTERN.match(secret):
+        return (
+            f"a {what} must be at least {MIN_SECRET_CHARS} printable ASCII characters without "
+            "spaces"
+        )
+    # one unit over and over ("aaaa", "abab"): a rotation by less than its length gives it back
+    if secret in (secret + secret)[1:-1]:
+        shape = "repeats one pattern"
+    elif len(set(secret)) < MIN_DISTINCT_CHARS:
+        shape = f"has only {len(set(secret))} different characters"
+    else:
+        return None
+    return (
+        f"this {what} {shape} (a repeated pattern, or fewer than {MIN_DISTINCT_CHARS} "
+        "different characters, is guessed)"
+    )
+
+
 class Settings(BaseSettings):
     """Runtime configuration, validated once at start-up."""
 
@@ -249,6 +282,17 @@ class Settings(BaseSettings):
         """`full` or ` Full ` read as FULL."""
         return level.strip().upper() if isinstance(level, str) else level
 
+    @field_validator("pseudonym_secret")
+    @classmethod
+    def _strong_pseudonym_secret(cls, secret: SecretStr | None) -> SecretStr | None:
+        """A key nobody guesses: with a weak one, anyone can reverse the pseudonyms (an HMAC of
+        a small space of ids is computed for every id)."""
+        if secret is not None:
+            problem = weak_secret(secret.get_secret_value(), "pseudonym key")
+            if problem:
+                raise ValueError(f"{problem}; generate one with `openssl rand -hex 32`")
+        return secret
+
     @field_validator("webhook_ca_file")
     @classmethod
     def _readable_ca_bundle(cls, path: Path | None) -> Path | None:
@@ -295,10 +339,48 @@ def sqlite_file(url: str) -> Path | None:
     return None if database in (None, "", ":memory:") else Path(str(database))
 
 
+#: A query parameter whose name holds one of these (any case) carries a secret: `password`,
+#: `sslpassword`, `passwd`, `pwd`, `token`, `access_token`, `secret`, `api_key`, `apikey`...
+_SECRET_PARAMETER = re.compile(r"pass|pwd|token|secret|key|auth|credential", re.IGNORECASE)
+_QUERY_VALUE = re.compile(r"(?<=[?&;])([^=&;#\s]*)=([^&;#\s]*)")
+_URL_REST = re.compile(r"://(\S*)")
+
+
 def hide_password(url: str) -> str:
-    """`scheme://user:secret@host/db` -> `scheme://user:***@host/db`, for messages and logs
-    (works on any text, a malformed URL included)."""
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+    """`scheme://user:secret@host/db?password=x` -> `scheme://user:***@host/db?password=***`,
+    for messages and logs (works on any text, a malformed URL included).
+
+    The userinfo's password runs to the last `@` before the host (an unencoded `@` in it is
+    hidden too); one holding an unencoded `/`, `?` or `#`, which SQLAlchemy reads as part of
+    the password, runs to the URL's last `@`. Every query value whose name suggests a secret
+    (`_SECRET_PARAMETER`) is hidden as well.
+    """
+    return _QUERY_VALUE.sub(_hidden_parameter, _URL_REST.sub(_hidden_userinfo, url))
+
+
+def _hidden_userinfo(match: re.Match[str]) -> str:
+    rest = match.group(1)
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if "@" in authority:
+        userinfo, _, host = authority.rpartition("@")
+        after = host + rest[len(authority) :]
+    elif ":" in authority and not authority.startswith("[") and not _is_port(authority):
+        userinfo, at, after = rest.rpartition("@")  # `user:pa/ss@host`, not `host:port/a@b`
+        if not at:
+            return match.group(0)
+    else:
+        return match.group(0)
+    user, colon, _ = userinfo.partition(":")
+    return f"://{user}:***@{after}" if colon else match.group(0)
+
+
+def _is_port(authority: str) -> bool:
+    return authority.rpartition(":")[2].isdigit()
+
+
+def _hidden_parameter(match: re.Match[str]) -> str:
+    name = match.group(1)
+    return f"{name}=***" if _SECRET_PARAMETER.search(name) and match.group(2) else match.group(0)
 
 
 def settings_problems(exc: ValidationError) -> str:

@@ -11,22 +11,11 @@ by the file's modification time.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 from models.secret_keys import check_file_mode
-from models.settings import get_settings
+from models.settings import get_settings, weak_secret
 from serving.secret_files import locked, write_json_atomically
-from serving.store.free_text import repeats_one_unit
-
-MIN_SECRET_CHARS = 24
-# "aaaa...", "abab..." or a keyboard row repeated is guessed before it is brute-forced: a
-# secret that repeats one unit, or holds fewer than this many different characters, is
-# refused. A random one never is: 32 hex digits (`openssl rand -hex 16`) show fewer than 6 of
-# their 16 about once in 10^12 draws (a floor of 10, as first written, refused about one in
-# 14,000: a test drawing 200 failed about one run in 70)
-MIN_DISTINCT_CHARS = 6
-_SECRET_PATTERN = re.compile(r"^[\x21-\x7e]+$")
 
 
 class WebhookSecretError(ValueError):
@@ -47,20 +36,13 @@ def _read(path: Path) -> dict[str, str]:
 
 
 def check_secret(secret: str) -> str:
-    """The secret without surrounding whitespace, refused if weak or not printable ASCII."""
+    """The secret without surrounding whitespace, refused if weak (`weak_secret`: too short,
+    not printable ASCII, a repeated pattern)."""
     clean = secret.strip()
-    if len(clean) < MIN_SECRET_CHARS or not _SECRET_PATTERN.match(clean):
+    problem = weak_secret(clean, "webhook secret")
+    if problem:
         raise WebhookSecretError(
-            f"a webhook secret must be at least {MIN_SECRET_CHARS} printable ASCII characters "
-            "without spaces"
-        )
-    repeats = repeats_one_unit(clean)  # the same unit over and over
-    if repeats or len(set(clean)) < MIN_DISTINCT_CHARS:
-        raise WebhookSecretError(
-            f"this webhook secret {'repeats one pattern' if repeats else 'has only'}"
-            f"{'' if repeats else f' {len(set(clean))} different characters'} (a repeated "
-            f"pattern, or fewer than {MIN_DISTINCT_CHARS} different characters, is guessed); "
-            "delete the file to have a random one generated, or write one from "
+            f"{problem}; delete the file to have a random one generated, or write one from "
             "`openssl rand -hex 32`"
         )
     return clean

@@ -29,6 +29,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -87,6 +88,16 @@ _UNKNOWN_NAME_ACTOR = re.compile(rf"user:\?[0-9a-f]{{{NAME_FINGERPRINT_CHARS}}}"
 KNOWN_DEPARTMENTS = frozenset(department.code for department in DEPARTMENTS)
 
 
+def _refuse_unencoded_at(url: str) -> None:
+    """Refuse a URL whose host holds `@`: its password holds an unencoded one (SQLAlchemy ends
+    the password at the first), and the driver would print the rest of it as a host name."""
+    if "@" in (make_url(url).host or ""):
+        raise ValueError(
+            "its password holds an unencoded @: percent-encode @ / ? # % in a password "
+            "(%40 %2F %3F %23 %25)"
+        )
+
+
 class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
     """The closed loop's records: warnings, their history, the audit log and scored records,
     and the people and departments who work them (`PeopleStore`)."""
@@ -106,6 +117,7 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
         self._cipher = cipher
         self._scrub = MemoScrubber(pseudonym_secret)
         try:
+            _refuse_unencoded_at(url)
             self._engine = create_store_engine(url)
         except (SQLAlchemyError, ImportError, OSError, ValueError) as exc:
             raise StoreUnavailable(url, exc) from exc
@@ -173,7 +185,10 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
         """Run Alembic `upgrade head` once, even with several workers starting together."""
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS_DIR))
-        config.set_main_option("sqlalchemy.url", self._engine.url.render_as_string(False))
+        # an option's value is read with configparser's interpolation: a percent-encoded
+        # password (`%2F`) must reach it as `%%2F`
+        url = self._engine.url.render_as_string(hide_password=False)
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
         with self._engine.connect() as connection:
             connection.execution_options(riskloop_write=True)
             with connection.begin():

@@ -224,11 +224,11 @@ def test_serve_refuses_a_group_readable_secrets_file(
     code, _, err = _run("users", "list")
     assert code != 0
     path.chmod(0o600)
-    monkeypatch.setenv("RISKLOOP_PSEUDONYM_SECRET", "from-the-environment")
+    monkeypatch.setenv("RISKLOOP_PSEUDONYM_SECRET", "from-the-environment-of-every-machine")
     from models.settings import get_settings
 
     get_settings.cache_clear()
-    assert load_secrets().pseudonym_secret == "from-the-environment"
+    assert load_secrets().pseudonym_secret == "from-the-environment-of-every-machine"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,116 @@
+"""Secrets in settings: every URL secret masked where riskloop prints a URL, and a pseudonym
+key nobody guesses.
+
+`hide_password` masked only `user:password@`: a `?password=` or `?token=` was printed in clear
+(and `riskloop bundle` printed such a store URL on its serve line), an unencoded `@` in the
+password showed the half after it, and RISKLOOP_PSEUDONYM_SECRET took `x`, a space or nothing
+(an empty one: a traceback from every store command).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from models.secret_keys import load_secrets
+from models.settings import get_settings, hide_password, weak_secret
+from tests.processes import free_port
+from training.cli import app
+from training.commands.scale import serve_instructions
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql+psycopg://u:pw@db:5432/x", "postgresql+psycopg://u:***@db:5432/x"),
+        (
+            "postgresql+psycopg://127.0.0.1:1/riskloop?password=Sup3rS3cretPW",
+            "postgresql+psycopg://127.0.0.1:1/riskloop?password=***",
+        ),
+        ("http://127.0.0.1:1/?token=MLTOKENSECRET", "http://127.0.0.1:1/?token=***"),
+        (
+            "postgresql+psycopg://rl:Sup3r@S3cretPW@127.0.0.1/riskloop",
+            "postgresql+psycopg://rl:***@127.0.0.1/riskloop",
+        ),
+        (
+            "postgresql://rl:pa/ss@db/x?sslmode=require&SSLPassword=a&PWD=b&api_key=c&Access_Token=d",
+            "postgresql://rl:***@db/x?sslmode=require&SSLPassword=***&PWD=***&api_key=***"
+            "&Access_Token=***",
+        ),
+        ("https://h/x?passwd=a;secret=b&apikey=c", "https://h/x?passwd=***;secret=***&apikey=***"),
+        ("http://u:p@host/path/a@b?x=1", "http://u:***@host/path/a@b?x=1"),
+    ],
+)
+def test_every_secret_in_a_url_is_masked(url: str, shown: str) -> None:
+    assert hide_password(url) == shown
+
+
+def test_what_is_no_secret_stays() -> None:
+    for unchanged in (
+        "http://mlflow:5000/a@b",
+        "http://[::1]:5000/a@b",
+        "sqlite:////srv/x.db",
+        "postgresql://u@db/x?sslmode=require&connect_timeout=5",
+        "bad",
+    ):
+        assert hide_password(unchanged) == unchanged
+
+
+@pytest.fixture()
+def here(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    yield isolated_env
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_bundle_reads_a_query_password_from_the_shell(
+    here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "postgresql+psycopg://127.0.0.1:32001/riskloop?password=Sup3rS3cretPW"
+    monkeypatch.setenv("RISKLOOP_STORE_URL", url)
+    get_settings.cache_clear()
+    printed = "\n".join(serve_instructions("riskloop:abc123"))
+    assert "Sup3rS3cretPW" not in printed, printed
+    assert 'RISKLOOP_STORE_URL="$RISKLOOP_STORE_URL"' in printed
+    assert "riskloop?password=***) there first" in printed
+
+
+def test_an_mlflow_token_is_not_printed(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RISKLOOP_MLFLOW_URI", f"http://127.0.0.1:{free_port()}/?token=MLTOKEN")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    get_settings.cache_clear()
+    done = CliRunner().invoke(app, ["models"])
+    assert done.exit_code != 0
+    assert "?token=***" in done.stderr and "MLTOKEN" not in done.output, done.output
+
+
+@pytest.mark.parametrize(
+    "weak", ["x", " ", "", "a" * 40, "0123456789" * 3, "s3cret pseudonym key 2026"]
+)
+def test_a_weak_pseudonym_key_is_refused_in_one_line(
+    weak: str, here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RISKLOOP_PSEUDONYM_SECRET", weak)
+    get_settings.cache_clear()
+    for args in (["users", "list"], ["serve", "--port", str(free_port())]):
+        done = CliRunner().invoke(app, args)
+        assert done.exit_code == 2, done.output
+        (line,) = done.stderr.strip().splitlines()
+        assert line.startswith("error: invalid setting RISKLOOP_PSEUDONYM_SECRET: "), line
+        assert "pseudonym key" in line and "openssl rand -hex 32" in line, line
+
+
+def test_strong_and_generated_keys_pass(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert CliRunner().invoke(app, ["store", "upgrade"]).exit_code == 0
+    generated = load_secrets().pseudonym_secret  # the secrets file's, made by riskloop
+    for key in (generated, secrets.token_urlsafe(32), secrets.token_hex(16)):
+        assert weak_secret(key, "pseudonym key") is None
+        monkeypatch.setenv("RISKLOOP_PSEUDONYM_SECRET", key)
+        get_settings.cache_clear()
+        assert load_secrets().pseudonym_secret == key
+        listed = CliRunner().invoke(app, ["users", "list"])
+        assert listed.exit_code == 0, listed.output

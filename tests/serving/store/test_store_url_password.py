@@ -1,0 +1,96 @@
+"""A store URL's password reaches PostgreSQL intact and never reaches an error line.
+
+A percent-encoded password (`%2F`, as a URL needs for `/ ? # @ %`) crashed every command and
+the service with a traceback printing the whole URL: Alembic reads its options with
+configparser's interpolation. A `?password=` in the query was printed in clear, and an
+unencoded `@` in the password showed the half after it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
+
+from models.settings import get_settings
+from serving.store import StoreUnavailable, WarningStore
+from tests.processes import PrivatePostgres, free_port
+from training.cli import app
+
+SECRET = "test-pseudonym-secret"
+ROLE = "rl_pct"
+PASSWORD = "Sup3r%/S3cret@PW#?x"  # every character a URL's password must percent-encode
+
+
+@pytest.fixture(scope="module")
+def checked_server() -> Iterator[PrivatePostgres]:
+    """A private server that checks `ROLE`'s password (the session's trusts every role)."""
+    server = PrivatePostgres(prefix="riskloop-pw-pg-")
+    try:
+        admin = create_engine(server.admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            # DDL takes no bound parameter; the password holds no quote
+            connection.execute(text(f"CREATE ROLE {ROLE} LOGIN SUPERUSER PASSWORD '{PASSWORD}'"))
+        admin.dispose()
+        hba = server.folder / "data" / "pg_hba.conf"  # rewritten in place: its owner stays
+        hba.write_text(f"host all {ROLE} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+        server.stop()
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+def _url(server: PrivatePostgres, password: str) -> str:
+    return (
+        f"postgresql+psycopg://{ROLE}:{quote(password, safe='')}@127.0.0.1:{server.port}/postgres"
+    )
+
+
+def test_a_percent_encoded_password_reaches_the_server(checked_server: PrivatePostgres) -> None:
+    with WarningStore(_url(checked_server, PASSWORD), SECRET) as store:
+        assert store.engine.url.password == PASSWORD
+        with store.engine.connect() as connection:
+            assert connection.execute(text("SELECT current_user")).scalar() == ROLE
+    wrong = "Wr0ng%/S3cret@PW"
+    with pytest.raises(StoreUnavailable) as refused:
+        WarningStore(_url(checked_server, wrong), SECRET)
+    assert "password authentication failed" in str(refused.value)
+    assert "Wr0ng" not in str(refused.value) and "S3cret" not in str(refused.value)
+
+
+def _one_error_line(args: list[str], *expected: str) -> str:
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 2, done.output
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("error: ") and all(part in line for part in expected), line
+    return line
+
+
+def test_the_cli_opens_such_a_store_and_never_prints_a_password(
+    checked_server: PrivatePostgres, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RISKLOOP_STORE_URL", _url(checked_server, PASSWORD))
+    get_settings.cache_clear()
+    upgraded = CliRunner().invoke(app, ["store", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    listed = CliRunner().invoke(app, ["users", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert "S3cret" not in upgraded.output + listed.output
+    closed = free_port()
+    shown = f"postgresql+psycopg://127.0.0.1:{closed}/riskloop?password=***"
+    for url, expected in [
+        (f"postgresql+psycopg://rl:Sup3r%2FS3cretPW@127.0.0.1:{closed}/riskloop", "rl:***@"),
+        (f"postgresql+psycopg://127.0.0.1:{closed}/riskloop?password=S3cretPW", shown),
+        (f"postgresql+psycopg://rl:Sup3r@S3cretPW@127.0.0.1:{closed}/riskloop", "unencoded @"),
+    ]:
+        monkeypatch.setenv("RISKLOOP_STORE_URL", url)
+        get_settings.cache_clear()
+        line = _one_error_line(["users", "list"], "RISKLOOP_STORE_URL", expected)
+        assert not re.search("S3cret|Sup3r", line), line
+    get_settings.cache_clear()
