@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from features.tasks import names_in_words
-from training.commands.people import parse_day, store_purge
+from training.commands.people import city_time, parse_day, store_purge
 from training.errors import UserError, check_output_file, user_errors
 
 if TYPE_CHECKING:
@@ -53,7 +53,8 @@ def monitor(
     out: Path | None = typer.Option(
         None,
         "--out",
-        help="Where to write the JSON report (default: `reports/monitor/<task>.json`).",
+        help="Also write the JSON report here; it always goes to `reports/monitor/<task>.json`, "
+        "the latest run the console's dashboard shows.",
     ),
     threshold: float = typer.Option(
         DEFAULT_PSI_THRESHOLD, "--threshold", help="Exit 3 when any PSI is above this."
@@ -74,25 +75,48 @@ def monitor(
         if not (math.isfinite(threshold) and threshold > 0):
             raise UserError(f"--threshold must be a positive number, got {threshold}")
         if out is not None:
-            check_output_file(out, "--out", "a .json file path")
+            _check_out(out, reference)
         report = build_monitor_report(
             task, since=_parse_since(since), reference=reference, bins=bins, threshold=threshold
         )
         report["mlflow_run_id"] = _log_to_mlflow(report)
-        path = out or _default_out(report["task"])
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(_json_safe(report), indent=2, ensure_ascii=False) + "\n")
-        except OSError as exc:
-            raise UserError(
-                f"cannot write {path}: {exc.strerror or exc} (the figures are in MLflow run "
-                f"{report['mlflow_run_id']})"
-            ) from None
+        # every run refreshes the default file, --out or not: the dashboard shows the latest
+        # run from there, and a run written only elsewhere left it showing an older one
+        default = _default_out(report["task"])
+        paths = [out] if out is not None else []
+        if out is None or out.resolve() != default.resolve():
+            paths.append(default)
+        for path in paths:
+            _write_report(report, path)
         _print_report(report)
-        typer.echo(f"report: {path}")
+        for path in paths:
+            typer.echo(f"report: {path}")
     if report["drift"]:
         typer.echo(f"drift: PSI above {threshold} for {', '.join(report['drifted'])}", err=True)
         raise typer.Exit(DRIFT_EXIT_CODE)
+
+
+def _check_out(out: Path, reference: Path | None) -> None:
+    """Refuse, before any work, an --out that is a folder, cannot be made, or would write over
+    the --reference read or what riskloop cannot rebuild (raw tables, stores, keys, secrets)."""
+    from training.raw_io import refuse_writing_over_sources
+
+    if reference is not None and out.resolve() == reference.resolve():
+        raise UserError(f"--out {out} is the --reference file; give another path")
+    refuse_writing_over_sources(out, f"--out {out}")
+    check_output_file(out, "--out", "a .json file path")
+
+
+def _write_report(report: dict[str, Any], path: Path) -> None:
+    """Write the report's JSON to `path`; a failure names the MLflow run that holds it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(_json_safe(report), indent=2, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise UserError(
+            f"cannot write {path}: {exc.strerror or exc} (the figures are in MLflow run "
+            f"{report['mlflow_run_id']})"
+        ) from None
 
 
 def store_upgrade() -> None:
@@ -150,9 +174,7 @@ def build_monitor_report(
     finally:
         store.close()
     if current.empty:
-        from models.pages import CITY_TIME
-
-        window = f" since {since.astimezone(CITY_TIME).date().isoformat()}" if since else ""
+        window = f" since {_since_words(since)}" if since else ""
         raise UserError(f"no scored records of {spec.task}{window} in the warnings store")
     ref_frame, source, model_version = _reference_frame(spec, reference)
     features = [name for name in spec.feature_names if name in ref_frame.columns]
@@ -276,6 +298,15 @@ def _as_of_range(frame: pd.DataFrame) -> str | None:
         return None
     dates = pd.to_datetime(frame["as_of"])
     return f"{dates.min():%Y-%m-%d}..{dates.max():%Y-%m-%d}"
+
+
+def _since_words(since: datetime) -> str:
+    """`--since` as a message says it: the date for the city's midnight (how a date is read),
+    else the moment to the second in the city's time with its offset (as `audit` prints one)."""
+    from models.pages import CITY_TIME
+
+    local = since.astimezone(CITY_TIME)
+    return local.date().isoformat() if local.time() == time(0) else city_time(since)
 
 
 def _open_store(existing: bool = True) -> WarningStore:
