@@ -6,16 +6,17 @@ address, nor said that nobody could sign in before `riskloop users create`.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.serving.test_people_cli import _run
-from training.commands.main_job import announce_console
+from training.commands.main_job import announce_console, riskloop_command
 
 HINT = (
-    "riskloop run: no console account yet: create one first, e.g. riskloop users create NAME "
-    "--department CODE --role admin"
+    "riskloop run: no console account yet: create one first, e.g. {riskloop} users create admin "
+    "--department data_office --role admin (it asks for the password)"
 )
 
 
@@ -26,8 +27,11 @@ def test_the_console_address_and_the_first_account_hint(
 
     assert capsys.readouterr().err.splitlines() == [
         "riskloop run: console: http://127.0.0.1:3123/console/",
-        HINT,
+        HINT.format(riskloop=riskloop_command()),
     ]
+    # the hint names a riskloop the shell runs as pasted: found by name, or a path that is there
+    command = riskloop_command()
+    assert shutil.which(command) is not None, command
     created = _run(
         "users", "create", "root-admin", "--department", "data_office", "--role", "admin",
         "--password-stdin", stdin="twelve chars ok\n",

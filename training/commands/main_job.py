@@ -285,6 +285,21 @@ def announce_console(base_url: str) -> None:
         if store.list_users():
             return
     _say(
-        "no console account yet: create one first, e.g. riskloop users create NAME "
-        "--department CODE --role admin"
+        f"no console account yet: create one first, e.g. {riskloop_command()} users create "
+        "admin --department data_office --role admin (it asks for the password)"
     )
+
+
+def riskloop_command() -> str:
+    """How to call this `riskloop` from the current folder: `riskloop` when the shell finds
+    this one by name, else its path (`.venv/bin/riskloop` after `make install`, which puts
+    nothing on PATH), so a printed hint works when pasted."""
+    import shutil
+
+    command = Path(sys.executable).with_name("riskloop")
+    if shutil.which("riskloop") == str(command):
+        return "riskloop"
+    try:
+        return str(command.relative_to(Path.cwd()))
+    except ValueError:
+        return str(command)
