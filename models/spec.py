@@ -134,6 +134,26 @@ class SearchSpace:
                 )
         return dataclasses.replace(base, **drawn)
 
+    def point(self, params: LightGBMParams) -> dict[str, Any]:
+        """`params`' values of the searched fields, as a trial draws them (a trial to enqueue)."""
+        return {
+            spec_field.name: getattr(params, spec_field.name)
+            for spec_field in dataclasses.fields(self)
+        }
+
+    def capped(self, num_leaves: int, max_depth: int) -> SearchSpace:
+        """The space with trees of at most `num_leaves` leaves and depth `max_depth` (a lower
+        bound above a cap comes down to it, so the range holds the cap alone)."""
+
+        def cap(bounds: IntRange, top: int) -> IntRange:
+            return dataclasses.replace(bounds, low=min(bounds.low, top), high=min(bounds.high, top))
+
+        return dataclasses.replace(
+            self,
+            num_leaves=cap(self.num_leaves, num_leaves),
+            max_depth=cap(self.max_depth, max_depth),
+        )
+
 
 @dataclass(frozen=True)
 class LevelCapacity:

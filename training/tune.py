@@ -9,6 +9,10 @@ of the training and validation slices, the round settings, the LightGBM seed) as
 attributes when it is created; a worker of another task, dataset, settings or seed is refused (`StudyMismatchError`), and so
 is one that would extend a study whose best trial was already registered (its version is in
 `REGISTERED_VERSION_ATTR`): the better trials it ran would never be registered.
+
+The first trial is the recipe, the parameters training uses untuned (`base`, marked
+`RECIPE_ATTR`), and on a small training slice the space keeps the recipe's tree caps
+(`training.train.recipe_space`): the best trial is never worse on validation than the recipe.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ SETTINGS_ATTR = "riskloop.trial_settings"
 #: The LightGBM seed of the study's trials (`--seed`); a study made before riskloop recorded
 #: it has none and takes any worker, as it did.
 SEED_ATTR = "riskloop.lightgbm_seed"
+#: The trial user attribute marking the recipe's trial (the study's first).
+RECIPE_ATTR = "riskloop.recipe"
 #: How long a worker waits for another one to finish writing a new study's identity.
 IDENTITY_WAIT_S = 5.0
 
@@ -152,6 +158,17 @@ def refuse_registered(study: Any, registered_model: str) -> None:
         )
 
 
+def task_sampler_seed(task: str, seed: int) -> int:
+    """The TPE sampler's seed for one task's search at LightGBM seed `seed`.
+
+    TPE draws its first ten trials at random: seeded with `seed` alone, every task drew the
+    same parameter sets, and three-trial searches of all three tasks picked identical ones.
+    """
+    import zlib
+
+    return zlib.crc32(f"{task}:{seed}".encode())
+
+
 @dataclass(frozen=True)
 class TuneResult:
     """The best parameters found, and how the study went."""
@@ -178,8 +195,12 @@ def tune(
 ) -> TuneResult:
     """Search `spec.search_space` for `trials` trials; the best set keeps `base`'s other fields.
 
-    Same seed, data and trial count give the same best parameters (seeded TPE, deterministic
-    LightGBM); `on_trial` receives the number of finished trials, for progress bars.
+    `base` is the recipe (`training.train.recipe_params`): its values are the study's first
+    trial (a study that already ran them does not run them again), and on a small training
+    slice trials grow no more leaves, nor deeper, than it (`training.train.recipe_space`).
+    Same seed, task, data and trial count give the same best parameters (TPE seeded by the task
+    and seed, deterministic LightGBM); `on_trial` receives the number of finished trials, for
+    progress bars.
     Workers sharing a study pass `total_trials` (this process stops once the study holds that
     many trials, whoever ran them) and each their own `sampler_seed` (the same seed everywhere
     would make them propose the same parameters). A study of another task, dataset or round
@@ -189,8 +210,11 @@ def tune(
     import optuna
     from optuna_integration import LightGBMPruningCallback
 
+    from training.train import recipe_space
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage_url = storage or get_settings().resolved_optuna_storage
+    space = recipe_space(spec.search_space, base, train)
     train_set = lgb.Dataset(
         model_matrix(spec, train),
         label=train["label"].to_numpy(dtype="float64"),
@@ -202,7 +226,7 @@ def tune(
     )
 
     def objective(trial: optuna.Trial) -> float:
-        params = spec.search_space.suggest(trial, base)
+        params = space.suggest(trial, base)
         lgb_params = params.to_lightgbm(spec.monotone_constraints) | {"metric": TUNING_METRIC}
         booster = lgb.train(
             lgb_params,
@@ -225,19 +249,20 @@ def tune(
         storage=storage_url,
         direction="maximize",
         sampler=optuna.samplers.TPESampler(
-            seed=base.seed if sampler_seed is None else sampler_seed
+            seed=task_sampler_seed(spec.task, base.seed) if sampler_seed is None else sampler_seed
         ),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=30),
         load_if_exists=True,
     )
     bind_study(study, study_identity(spec, train, valid, base))
     refuse_registered(study, spec.registered_model_name)
+    study.enqueue_trial(space.point(base), user_attrs={RECIPE_ATTR: True}, skip_if_exists=True)
     callbacks = [lambda s, t: on_trial(len(s.trials))] if on_trial else []
     if total_trials is not None:
         callbacks.append(optuna.study.MaxTrialsCallback(total_trials, states=None))
     study.optimize(objective, n_trials=trials, callbacks=callbacks)
     states = [trial.state for trial in study.trials]
-    best = spec.search_space.suggest(optuna.trial.FixedTrial(study.best_params), base)
+    best = space.suggest(optuna.trial.FixedTrial(study.best_params), base)
     return TuneResult(
         params=best,
         best_valid_auc=float(study.best_value),
