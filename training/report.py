@@ -22,6 +22,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -91,7 +92,9 @@ class RunInfo:
             start is written); the report shows it on the city's clock.
         params: the run's logged parameters (as-of ranges, row counts, fingerprint, ...).
         git_commit: the code's commit.
-        train_rows / train_positive_rate: the training slice, when rebuilt for the report.
+        train_rows / train_positive_rate: the training slice, when the report rebuilt the
+            run's own training data (`rebuilt_training_data`); never another dataset's.
+        trained_on: the data the run was trained on (its `riskloop.dataset_source` tag).
         test_source: the raw folder the test slice was rebuilt from ("" when given directly).
         test_fingerprint: that rebuilt dataset's fingerprint, compared with the run's.
         feedback_used: the run trained on closed warnings' outcomes too (`--with-feedback`),
@@ -113,12 +116,20 @@ class RunInfo:
     git_commit: str = ""
     train_rows: int | None = None
     train_positive_rate: float | None = None
+    trained_on: str = ""
     test_source: str = ""
     test_fingerprint: str = ""
     feedback_used: bool = False
     promotion: str = ""
     promotion_reason: str = ""
     run_has_oracle: bool = True
+
+    @property
+    def rebuilt_training_data(self) -> bool:
+        """The test slice was rebuilt from the run's own training data: the same dataset
+        fingerprint as the run logged (unknown, so False, for a run that logged none)."""
+        logged = self.params.get("dataset_fingerprint")
+        return bool(logged) and logged == self.test_fingerprint
 
 
 # ---------------------------------------------------------------- scoring and charts
@@ -195,11 +206,13 @@ def _data_note(run_info: RunInfo, t: Words) -> str:
     if not run_info.test_source:
         return ""
     logged = run_info.params.get("dataset_fingerprint")
-    key = (
-        "card.data_changed"
-        if logged and logged != run_info.test_fingerprint
-        else "card.data_rebuilt"
-    )
+    key = "card.data_rebuilt"
+    if logged and not run_info.rebuilt_training_data:
+        # the folder the run was trained on, changed since; else another city's data
+        same_folder = run_info.trained_on and (
+            Path(run_info.trained_on).resolve() == Path(run_info.test_source).resolve()
+        )
+        key = "card.data_changed" if same_folder else "card.data_other"
     return t(key, raw=run_info.test_source, fingerprint=run_info.test_fingerprint, logged=logged)
 
 
@@ -225,7 +238,11 @@ def _model_card(
     spec = model.spec
     task = get_task(spec.slug)
     params = run_info.params
-    train_rows = run_info.train_rows if run_info.train_rows is not None else params.get("n_train")
+    # the run's own figures, never the rebuilt data's (another city's, or changed since)
+    train_rows = int(params["n_train"]) if "n_train" in params else run_info.train_rows
+    train_rate = pages.format_share(run_info.train_positive_rate)
+    if run_info.train_positive_rate is None and run_info.run_id:
+        train_rate = t("card.not_recorded")
     test_positive = float(test["label"].mean()) if len(test) else math.nan
     chinese = t.lang == "zh"
     reason = t.promotion_reason(run_info.promotion_reason) if run_info.promotion_reason else "–"
@@ -256,8 +273,8 @@ def _model_card(
             t("card.catalog_value", version=spec.catalog_version, n=len(spec.features)),
         ),
         ("card.train_range", params.get("train_as_of", "") or "–"),
-        ("card.train_rows", train_rows if train_rows is not None else "–"),
-        ("card.train_rate", pages.format_share(run_info.train_positive_rate)),
+        ("card.train_rows", train_rows),
+        ("card.train_rate", train_rate),
         ("card.valid_range", params.get("valid_as_of", "–")),
         (
             "card.calibrator",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
-from features.catalog import CATALOG, FeatureDef
+from features.catalog import AGE_BAND_WORDS, CATALOG, FeatureDef
 from models.pages import REPORT_LANGS
 
 ReportLang = Literal["en", "zh"]
@@ -91,6 +91,10 @@ _EN: dict[str, str] = {
     "card.data_rebuilt": "Test slice rebuilt from {raw} (dataset fingerprint {fingerprint}).",
     "card.data_changed": "Test slice rebuilt from {raw}; its dataset fingerprint {fingerprint} "
     "differs from the training run's {logged}: the data changed since training.",
+    "card.data_other": "Test slice rebuilt from {raw}, other data than the version was trained "
+    "on (dataset fingerprint {fingerprint}, not the training run's {logged}); the training "
+    "facts above are the run's.",
+    "card.not_recorded": "not recorded by the training run",
     "card.parameters": "Parameters",
     "card.parameter": "parameter",
     "card.value": "value",
@@ -314,6 +318,9 @@ _ZH: dict[str, str] = {
     "card.data_rebuilt": "测试集由 {raw} 重新构建（数据集指纹 {fingerprint}）。",
     "card.data_changed": "测试集由 {raw} 重新构建；其数据集指纹 {fingerprint} 与训练运行记录的 "
     "{logged} 不一致：训练之后数据已发生变化。",
+    "card.data_other": "测试集由 {raw} 重新构建，并非该版本的训练数据（数据集指纹 {fingerprint}，"
+    "训练运行记录的是 {logged}）；上方训练数据各项均取自训练运行记录。",
+    "card.not_recorded": "训练运行未记录",
     "card.parameters": "模型参数",
     "card.parameter": "参数",
     "card.value": "取值",
@@ -638,13 +645,16 @@ class Words:
 
     def audit_value(self, column: str, value: object) -> str:
         """A group of an audit column as the console and the reasons name it (`anji` -> Anji,
-        安吉县; `construction` -> 建筑业; `f` -> 女); a value without words as it is."""
+        安吉县; `construction` -> 建筑业; `f` -> 女; `60_plus` -> 60岁及以上); a value without
+        words as it is."""
         text = str(value)
         pair = None
         if column == "audit_district":
             pair = DISTRICT_WORDS.get(text)
         elif column == "audit_sex":
             pair = _SEX_WORDS.get(text)
+        elif column == "audit_age_band":
+            pair = AGE_BAND_WORDS.get(text)
         elif column == "audit_feedback_outcome":
             pair = OUTCOME_WORDS.get(text)
         if pair is not None:

@@ -23,6 +23,7 @@ from features.tasks import TASKS, get_task
 
 __all__ = [
     "AGE_BANDS",
+    "AGE_BAND_WORDS",
     "AUDIT_COLUMNS",
     "CATALOG",
     "CATALOG_VERSION",
@@ -58,6 +59,13 @@ AUDIT_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 AGE_BANDS = ("under_18", "18_30", "31_59", "60_plus")
+#: Each of `AGE_BANDS` in words, (English, Chinese): what reports and tables show for a band.
+AGE_BAND_WORDS: Mapping[str, tuple[str, str]] = {
+    "under_18": ("under 18", "18岁以下"),
+    "18_30": ("18–30", "18–30岁"),
+    "31_59": ("31–59", "31–59岁"),
+    "60_plus": ("60 and over", "60岁及以上"),
+}
 
 
 def slug(task: str) -> str:

@@ -65,7 +65,9 @@ def report(
     data (the same dataset fingerprint as the run's). A report on other data (--raw naming
     another city, or the city changed since training) is not the version's report: it is not
     logged, never replaces the official files (logged, and served by the console) and is
-    written as `<task>-v<N>-on-<folder>.html` (`.zh.html`); a line on stderr says so.
+    written as `<task>-v<N>-on-<folder>.html` (`.zh.html`); a line on stderr says so. Its model
+    card keeps the version's training facts (from its run) and says the test slice is other
+    data.
     """
     from training.tracking import registry_errors, require_registry
 
@@ -120,7 +122,7 @@ def write_report(
         raise UserError(f"cannot write reports to {out_dir}: {exc.strerror or exc}") from None
     model, run_info = _load_model(spec, version, alias)
     if raw_dir is None:
-        raw_dir = _default_raw_dir(run_info.run_id)
+        raw_dir = _default_raw_dir(run_info.trained_on)
     # a model trained on closed warnings' outcomes too is judged on the slice it was split from
     data = build_from_raw(spec, raw_dir, with_feedback=run_info.feedback_used)
     splits = split_dataset(spec, data.frame)
@@ -165,16 +167,13 @@ def other_data_file_name(task: str, version: object, raw_dir: Path, lang: str = 
     return report_file_name(task, f"{version}-on-{folder}", lang)
 
 
-def _default_raw_dir(run_id: str) -> Path:
+def _default_raw_dir(recorded: str) -> Path:
     """The folder to rebuild the test slice from when --raw is not given: the one the
-    version's run recorded (`riskloop.dataset_source`) while it is a folder that exists, as
-    `riskloop promote` does; else `<RISKLOOP_DATA_DIR>/city`. Says which on stderr."""
+    version's run recorded (`recorded`, its `riskloop.dataset_source`) while it is a folder
+    that exists, as `riskloop promote` does; else `<RISKLOOP_DATA_DIR>/city`. Says which on
+    stderr."""
     from models.settings import get_settings
-    from training.tracking import tracking_client
 
-    recorded = ""
-    if run_id:
-        recorded = tracking_client().get_run(run_id).data.tags.get("riskloop.dataset_source", "")
     if recorded and Path(recorded).is_dir():
         typer.echo(
             f"note: test slice rebuilt from {recorded}, the folder the version was trained on",
@@ -202,7 +201,7 @@ def _not_logged_because(run_info: RunInfo) -> str:
     before riskloop logged it) cannot be told apart and is logged as before.
     """
     logged = run_info.params.get("dataset_fingerprint")
-    if not run_info.run_id or not logged or logged == run_info.test_fingerprint:
+    if not run_info.run_id or not logged or run_info.rebuilt_training_data:
         return ""
     return (
         f"the test slice was rebuilt from {run_info.test_source}, whose dataset fingerprint "
@@ -214,14 +213,19 @@ def _not_logged_because(run_info: RunInfo) -> str:
 def _with_training_slice(
     run_info: RunInfo, train: pd.DataFrame, raw_dir: str, fingerprint: str
 ) -> RunInfo:
+    """`run_info` with the rebuilt data's source and fingerprint, and the training slice's
+    rows and positive rate only when that data is the run's own (`rebuilt_training_data`):
+    another city's training slice, or one changed since, is not what the version learnt from,
+    and the run logs no positive rate to show instead."""
     import dataclasses
 
+    rebuilt = dataclasses.replace(run_info, test_source=raw_dir, test_fingerprint=fingerprint)
+    if not rebuilt.rebuilt_training_data:
+        return rebuilt
     return dataclasses.replace(
-        run_info,
+        rebuilt,
         train_rows=len(train),
         train_positive_rate=float(train["label"].mean()) if len(train) else None,
-        test_source=raw_dir,
-        test_fingerprint=fingerprint,
     )
 
 
@@ -254,7 +258,7 @@ def _load_model(spec: TaskSpec, version: int | None, alias: str) -> tuple[RiskMo
     except ModelLoadError as exc:
         raise UserError(str(exc)) from None
     params: dict[str, str] = {}
-    trained_at = commit = ""
+    trained_at = commit = trained_on = ""
     feedback_used = False
     run_has_oracle = True
     if model_version.run_id:
@@ -264,6 +268,7 @@ def _load_model(spec: TaskSpec, version: int | None, alias: str) -> tuple[RiskMo
             "%Y-%m-%d %H:%M UTC"
         )
         commit = run.data.tags.get("mlflow.source.git.commit", "")
+        trained_on = run.data.tags.get("riskloop.dataset_source", "")
         feedback_used = run.data.tags.get("riskloop.feedback_used") == "true"
         run_has_oracle = "oracle_roc_auc" in run.data.metrics
     aliases = ", ".join(getattr(model_version, "aliases", []) or [])
@@ -275,6 +280,7 @@ def _load_model(spec: TaskSpec, version: int | None, alias: str) -> tuple[RiskMo
         trained_at=trained_at,
         params=params,
         git_commit=commit,
+        trained_on=trained_on,
         feedback_used=feedback_used,
         promotion=str((model_version.tags or {}).get(PROMOTION_TAG, "")),
         promotion_reason=str((model_version.tags or {}).get(PROMOTION_REASON_TAG, "")),
