@@ -82,9 +82,15 @@ class Settings(BaseSettings):
     """Runtime configuration, validated once at start-up."""
 
     # no number is Infinity or NaN; every one has an upper bound (a value past it is a typo
-    # that would crash a process later: a timedelta or a lock time-out overflowing)
+    # that would crash a process later: a timedelta or a lock time-out overflowing). A refused
+    # value is never repeated in the error (a traceback of a bare `bentoml serve` printed it:
+    # a weak secret, a URL with its password)
     model_config = SettingsConfigDict(
-        env_prefix="RISKLOOP_", env_file=None, extra="ignore", allow_inf_nan=False
+        env_prefix="RISKLOOP_",
+        env_file=None,
+        extra="ignore",
+        allow_inf_nan=False,
+        hide_input_in_errors=True,
     )
 
     env: Literal["development", "test", "production"] = "development"

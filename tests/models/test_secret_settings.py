@@ -114,3 +114,19 @@ def test_strong_and_generated_keys_pass(here: Path, monkeypatch: pytest.MonkeyPa
         assert load_secrets().pseudonym_secret == key
         listed = CliRunner().invoke(app, ["users", "list"])
         assert listed.exit_code == 0, listed.output
+
+
+def test_a_refused_setting_is_never_repeated_in_its_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pydantic's error (the traceback a bare `bentoml serve` prints on its first request)
+    names the variable and the rule, never the value: a weak secret stays out of the log."""
+    from pydantic import ValidationError
+
+    monkeypatch.setenv("RISKLOOP_PSEUDONYM_SECRET", "weak-but-private-secret")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ValidationError) as refused:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+    assert "pseudonym_secret" in str(refused.value)
+    assert "weak-but-private-secret" not in str(refused.value)
