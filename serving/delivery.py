@@ -17,7 +17,9 @@ The service runs `Deliverer.run_forever` on a daemon thread (`notify_interval_s`
 job to `riskloop notify --loop`, which runs it in its own process); each round also notes missed
 deadlines (`WarningStore.note_overdue`), whose events then go out in the same round. A round the
 warnings store does not answer is skipped and the next one tries again: the outage is logged
-when it starts, about once a minute while it lasts and when it ends (`OutageLog`).
+when it starts, about once a minute while it lasts and when it ends (`OutageLog`). A
+department's failing deliveries are logged the same way: once when they start failing, once
+when one goes through again (`FailingDepartments`), not at every attempt.
 """
 
 from __future__ import annotations
@@ -170,6 +172,51 @@ class OutageLog:
         self._skipped = 0
 
 
+class FailingDepartments:
+    """Departments whose deliveries fail, in a worker's log: one WARNING when a department's
+    deliveries start failing, one INFO when one of its events is delivered again. The attempts
+    between say nothing here (the outbox and `/metrics` count them), as `OutageLog` says a
+    store outage once: a receiver down for a day retries some 30 times per event.
+
+    A cause is an HTTP status, an error's class or riskloop's own reason for not posting, never
+    the URL (its path or query may hold a token), a secret or a payload. Thread-safe: the
+    departments of a round are delivered side by side.
+    """
+
+    def __init__(self, log: logging.Logger, *, clock: Callable[[], float] = time.monotonic):
+        self._log = log
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._failing: dict[str, tuple[float, int]] = {}  # since when, failed attempts
+
+    def failed(self, department: str, cause: str) -> None:
+        """One more failed attempt at one of `department`'s events."""
+        with self._lock:
+            since, attempts = self._failing.get(department, (self._clock(), 0))
+            self._failing[department] = (since, attempts + 1)
+        if attempts == 0:
+            self._log.warning(
+                "notifications to %s failing: %s (retried with backoff; `riskloop notify "
+                "--dead` lists those that give up)",
+                department,
+                cause,
+            )
+
+    def delivered(self, department: str) -> None:
+        """One of `department`'s events went through: says its failures ended, if it had any."""
+        with self._lock:
+            found = self._failing.pop(department, None)
+        if found is None:
+            return
+        since, attempts = found
+        self._log.info(
+            "notifications to %s delivered again after %.0f s (%d failed attempt(s))",
+            department,
+            self._clock() - since,
+            attempts,
+        )
+
+
 class Deliverer:
     """Works through the outbox; one instance per process (thread-safe rounds not needed)."""
 
@@ -195,6 +242,7 @@ class Deliverer:
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
         self._retry_at_of: dict[str, datetime] = {}  # this round's retries, by event id
+        self.failing = FailingDepartments(logger)
 
     def close(self) -> None:
         self._client.close()
@@ -204,13 +252,13 @@ class Deliverer:
         report = RoundReport()
         if note_overdue:
             report.overdue = self.store.note_overdue(actor="system:overdue")
-        urls = self.outbox.webhooks()
         self._retry_at_of.clear()
         queues: dict[str, list[dict[str, Any]]] = {}
         for event in self.outbox.claim(
             now=clock_now(), lease=timedelta(seconds=self.settings.notify_lease_s), limit=limit
         ):
             queues.setdefault(event["department"], []).append(event)
+        urls = self.outbox.webhooks() if queues else {}
         # one department's endpoint at a time each, the departments side by side: a slow or
         # hanging receiver delays its own events only
         if len(queues) <= 1:
@@ -239,7 +287,11 @@ class Deliverer:
         is to be retried (an error answer, a refused connection, a time-out), the rest wait
         for that retry, no attempt counted: the department gets its events in order (an event
         never overtakes an earlier one waiting for its retry), and a hanging receiver costs one
-        time-out a round, not one per event. A dead letter holds nothing up."""
+        time-out a round, not one per event. A dead letter holds nothing up. A webhook removed
+        since the claim posts nothing: the events go back to wait for one, no attempt counted."""
+        if url is None:
+            self.outbox.postpone([e["event_id"] for e in events], until=clock_now())
+            return []
         outcomes: list[str] = []
         for index, event in enumerate(events):
             outcome = self._deliver(event, url)
@@ -280,6 +332,8 @@ class Deliverer:
         (`serving.outbox_metrics`), `riskloop notify --loop` reports dead letters.
         """
         outage = OutageLog(logger, "notification round")
+        if logger.level == logging.NOTSET:  # a root logger that passes warnings only (BentoML's)
+            logger.setLevel(logging.INFO)  # would hide that a department's deliveries recovered
         while not stop.is_set():
             try:
                 report = self.run_once()
@@ -320,11 +374,10 @@ class Deliverer:
         }
         return self._client.post(url, content=body, headers=headers).status_code
 
-    def _deliver(self, event: dict[str, Any], url: str | None) -> str:
+    def _deliver(self, event: dict[str, Any], url: str) -> str:
         secret = self.secrets.get(event["department"])
-        if url is None or secret is None:
-            missing = "webhook" if url is None else "signing secret"
-            return self._failed(event, f"department {event['department']} has no {missing}")
+        if secret is None:
+            return self._failed(event, f"department {event['department']} has no signing secret")
         refusal = endpoint_refusal(url, self.settings)
         if refusal is not None:  # retried as any failure: it waits, then is a dead letter
             return self._failed(event, refusal)
@@ -337,13 +390,18 @@ class Deliverer:
         try:
             response = self._client.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            return self._failed(event, f"{exc.__class__.__name__}: {exc}")
+            error = f"{exc.__class__.__name__}: {exc}"
+            return self._failed(event, error, cause=exc.__class__.__name__)
         if 200 <= response.status_code < 300:
             self.outbox.delivered(event["event_id"], now=clock_now())
+            self.failing.delivered(event["department"])
             return "delivered"
         return self._failed(event, f"HTTP {response.status_code}")
 
-    def _failed(self, event: dict[str, Any], error: str) -> str:
+    def _failed(self, event: dict[str, Any], error: str, *, cause: str | None = None) -> str:
+        """Record a failed attempt (`error` in the outbox; `cause`, when the error may hold
+        what the log must not, e.g. an exception's text, in the log instead)."""
+        self.failing.failed(event["department"], cause or error)
         attempt = int(event["attempts"]) + 1
         current: datetime = clock_now()
         if attempt >= self.settings.notify_max_attempts:

@@ -3,8 +3,8 @@
 The database knows each department's endpoint URL (`department_webhooks`); the secret that signs
 its notifications lives only here, outside the warnings database and its backups, and is never
 printed. Like the main secrets file, it is refused when group or others may read it. The file
-is rewritten atomically under a lock (the keys file's helpers), so
-`riskloop departments set-webhook` may run while the service delivers; readers notice a change
+is rewritten atomically under a lock (the keys file's helpers), so `riskloop departments
+set-webhook` and `remove-webhook` may run while the service delivers; readers notice a change
 by the file's modification time.
 """
 
@@ -56,6 +56,23 @@ def set_secret(department: str, secret: str, path: Path | None = None) -> None:
         secrets = _read(target)
         secrets[department] = clean
         write_json_atomically(target, {"version": 1, "secrets": secrets})
+
+
+def remove_secret(department: str, path: Path | None = None) -> bool:
+    """Delete a department's signing secret (its webhook was removed); False when it had none.
+
+    A secret is never kept for an endpoint that is gone: setting a webhook again generates or
+    reads one anew (`riskloop departments set-webhook --secret-file`).
+    """
+    target = path or _default_path()
+    if not target.exists():
+        return False
+    with locked(target):
+        secrets = _read(target)
+        if secrets.pop(department, None) is None:
+            return False
+        write_json_atomically(target, {"version": 1, "secrets": secrets})
+    return True
 
 
 class SecretBook:

@@ -3,7 +3,8 @@
 Raising a warning, dispatching or re-routing it and a missed deadline each call `enqueue` inside
 the write transaction that makes the change, so the event exists exactly when the change does
 (a crash before the commit loses both, after it keeps both). Only departments with a webhook get
-events. The delivery worker (`serving.delivery`) then works through `Outbox`:
+events; a department whose webhook is removed gets no new ones, and its pending events are held
+(not claimed, no attempt counted) until a webhook is set again. The delivery worker (`serving.delivery`) then works through `Outbox`:
 
     claim (lease) -> POST -> delivered | failed (retry at backoff) -> ... -> dead after N attempts
 
@@ -215,6 +216,44 @@ class Outbox:
 
         self._store.run_write(write, retry_integrity=True)
 
+    def remove_webhook(
+        self, department: str, *, now: datetime, actor: str = "system:cli"
+    ) -> tuple[str, int]:
+        """Remove a department's endpoint; the URL it had and how many of its events are held.
+
+        Its pending events stay in the outbox, neither posted nor dead-lettered: `claim` skips a
+        department without a webhook, so they wait, no attempt counted, and go out in order if
+        a webhook is set again. New events are not queued (`enqueue`), as for a department that
+        never had one. Audited like `set_webhook` (`department_webhook`, `endpoint` null).
+
+        Raises:
+            LookupError: the department has no webhook.
+        """
+
+        def write(session: Session) -> tuple[str, int]:
+            found = session.get(DepartmentWebhook, department, with_for_update=True)
+            if found is None:
+                raise LookupError(f"department {department} has no webhook")
+            url = found.url
+            session.delete(found)
+            held = session.scalar(
+                select(func.count()).where(
+                    OutboxEvent.department == department,
+                    OutboxEvent.delivered_at.is_(None),
+                    OutboxEvent.dead_at.is_(None),
+                )
+            )
+            detail = {
+                "department": department,
+                "endpoint": None,
+                "previous": _endpoint(url),
+                "held": int(held or 0),
+            }
+            self._store._audit_row(session, actor, "department_webhook", detail)
+            return url, int(held or 0)
+
+        return self._store.run_write(write)
+
     def webhooks(self) -> dict[str, str]:
         """Department code -> endpoint URL."""
         with self._store.read_session() as session:
@@ -235,8 +274,9 @@ class Outbox:
         department still waits (for its retry, or leased to a worker posting it), so a
         department receives its events in the order they were written, retries included. Only
         a dead letter stops holding the line: the events behind it go on, and a requeued dead
-        letter arrives after them. A read checks first, so an idle worker's frequent rounds
-        never take the write lock.
+        letter arrives after them. A department without a webhook has nothing due: its events
+        are held until one is set (`remove_webhook`). A read checks first, so an idle worker's
+        frequent rounds never take the write lock.
         """
         bound = self._bound(now)
         earlier = aliased(OutboxEvent)
@@ -256,6 +296,7 @@ class Outbox:
             OutboxEvent.dead_at.is_(None),
             OutboxEvent.next_attempt_at <= bound,
             ~waiting_before,
+            OutboxEvent.department.in_(select(DepartmentWebhook.department)),
         )
         with self._store.read_session() as session:
             if session.scalar(select(OutboxEvent.id).where(*due).limit(1)) is None:
@@ -387,7 +428,9 @@ class Outbox:
 
     def backlog(self) -> dict[str, dict[str, Any]]:
         """By department with a webhook or an undelivered event: how many events are pending
-        and dead, and when the oldest pending one was written (None: none pending)."""
+        and dead, when the oldest pending one was written (None: none pending, or none due:
+        a department without a webhook holds its pending events, which wait for an endpoint,
+        not for a late receiver)."""
         undelivered = OutboxEvent.delivered_at.is_(None)
         pending = and_(undelivered, OutboxEvent.dead_at.is_(None))
         query = (
@@ -401,12 +444,14 @@ class Outbox:
             .group_by(OutboxEvent.department)
         )
         with self._store.read_session() as session:
-            hooked = session.scalars(select(DepartmentWebhook.department)).all()
+            hooked = set(session.scalars(select(DepartmentWebhook.department)))
             rows = session.execute(query).all()
         found: dict[str, dict[str, Any]] = {
             department: {"pending": 0, "dead": 0, "oldest_pending": None} for department in hooked
         }
         for department, waiting, dead, oldest in rows:
+            if department not in hooked:
+                oldest = None
             found[department] = {
                 "pending": int(waiting),
                 "dead": int(dead),

@@ -11,12 +11,16 @@
   mode 0600 for handing to the receiving system). It is never printed; a FILE group or others
   may read, or a guessable secret in it, is refused. URLs are printed with their query values
   and userinfo masked.
+- `riskloop departments remove-webhook DEPT`: the department gets no more notifications; its
+  signing secret is deleted, and its pending ones are held (not posted, not dead-lettered)
+  until a webhook is set again.
 - `riskloop departments set-capacity DEPT N`: how many warnings a month the department can
   handle (audited); the console's dashboard sets this month's volume against it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets as secrets_module
 import threading
@@ -53,6 +57,7 @@ def register(app: typer.Typer) -> None:
     app.command("notify")(notify)
     app.command("overdue")(overdue)
     departments_app.command("set-webhook")(set_webhook)
+    departments_app.command("remove-webhook")(remove_webhook)
     departments_app.command("webhooks")(list_webhooks)
     departments_app.command("ping")(ping)
     # "-5" is the capacity asked for (refused below), not an unknown option
@@ -156,9 +161,11 @@ def _deliver_forever(settings: Settings, interval: float) -> None:
     outage is logged when it starts, about once a minute while it lasts and when it ends).
     A store that cannot be opened for any other reason (a wrong URL) is one error line, exit 2.
     """
-    from serving.delivery import Deliverer, RoundReport
+    from serving.delivery import Deliverer, RoundReport, logger
     from serving.store.outbox import Outbox
 
+    if not logger.hasHandlers():  # Python's last resort prints warnings only: a department's
+        logger.addHandler(logging.StreamHandler())  # deliveries recovering is an INFO line
     try:
         with _store_when_it_answers(interval) as store:
             outbox = Outbox(store)
@@ -394,6 +401,49 @@ def set_webhook(
     typer.echo(f"{department}: webhook {shown_url(url)}; signing secret {origin} {secret_file}")
 
 
+def remove_webhook(
+    department: str = typer.Argument(..., help="Department code, e.g. labour_inspection."),
+) -> None:
+    """Remove a department's webhook and its signing secret (audited): it gets no new
+    notifications, and those pending wait, not posted, until a webhook is set again."""
+    from models.departments import UnknownDepartmentError, get_department
+    from models.secret_keys import SecretsFileError
+    from models.settings import get_settings
+    from serving.store.common import utc_now
+    from serving.store.outbox import Outbox, shown_url
+    from serving.webhook_secrets import remove_secret
+
+    with user_errors(), _outage_in_one_line():
+        try:
+            get_department(department)
+        except UnknownDepartmentError as exc:
+            raise UserError(str(exc)) from None
+        with _open_store() as store:
+            try:
+                url, held = Outbox(store).remove_webhook(
+                    department, now=utc_now(), actor=cli_actor()
+                )
+            except LookupError:
+                raise UserError(
+                    f"department {department} has no webhook; nothing removed "
+                    "(`riskloop departments webhooks` lists them)"
+                ) from None
+        secrets_file = get_settings().webhook_secrets_file
+        try:
+            remove_secret(department, secrets_file)
+        except (OSError, SecretsFileError) as exc:
+            problem = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise UserError(
+                f"{department}: webhook removed, but its signing secret is still in "
+                f"{secrets_file}: {problem}"
+            ) from None
+    typer.echo(
+        f"{department}: webhook {shown_url(url)} removed, signing secret deleted; "
+        f"{held} pending notification(s) held (not posted) until a webhook is set again; "
+        "new events are not queued"
+    )
+
+
 def set_capacity(
     department: str = typer.Argument(..., help="Department code, e.g. labour_inspection."),
     per_month: str = typer.Argument(
@@ -425,13 +475,22 @@ def set_capacity(
 
 def list_webhooks() -> None:
     """Departments with a webhook, and their URLs (secrets, query values and userinfo are
-    never shown: a token may sit there)."""
+    never shown: a token may sit there); then those without one whose pending notifications
+    are held (its webhook was removed)."""
     from serving.store.outbox import Outbox, shown_url
 
     with user_errors(), _open_store() as store:
-        hooks = Outbox(store).webhooks()
+        outbox = Outbox(store)
+        hooks = outbox.webhooks()
+        backlog = outbox.backlog()
     for department, url in hooks.items():
         typer.echo(f"{department}\t{shown_url(url)}")
+    for department, waiting in sorted(backlog.items()):
+        if department not in hooks and waiting["pending"]:
+            typer.echo(
+                f"{department}\tno webhook\t{waiting['pending']} pending notification(s) held"
+                " until one is set"
+            )
     typer.echo(f"{len(hooks)} webhook(s)")
 
 
