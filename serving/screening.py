@@ -22,7 +22,8 @@ dated today) is left out of a screening of an earlier month unless `backfill`: i
 earlier-month warning would open as a second case beside the newer one. The report counts
 those units (`left_out`).
 
-`dry_run` does steps 1-2 and only reads the store to tell which warnings would be new.
+`dry_run` does steps 1-2 and only reads the store to tell what step 3 would do: the same
+counts (`WarningStore.plan_scores`) and the warnings it would raise.
 Green rows' scored records are kept like the API's (the monitoring sample).
 """
 
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -69,6 +70,8 @@ class ScreenReport:
     explained: int = 0
     raised: int = 0
     updated: int = 0
+    #: closed warnings whose new score was only noted (`score_after_close`, figures kept)
+    after_close: int = 0
     unchanged: int = 0
     #: warned units left out: each holds a warning of a later month and none of this one
     left_out: int = 0
@@ -104,7 +107,8 @@ def screen(
         frame: the scoring set; all rows share one as-of period in normal use.
         store: the warnings store (read only when `dry_run`).
         model_name / model_version: the champion's registry name and version (stored).
-        dry_run: write nothing; `would_raise` lists the warnings a real run would create.
+        dry_run: write nothing; the counts are those a real run would give, and
+            `would_raise` lists the warnings it would create.
         backfill: also open a case for a unit that holds a warning of a later month (left out
             otherwise, and counted in `left_out`).
         explain_green: run TreeSHAP on green rows too (the benchmark's "before").
@@ -133,20 +137,25 @@ def screen(
             results = _without_newer(store, model.spec.task, results, report)
         warned = [item for item in results if item["risk_level"] in WARNING_LEVELS]
         began = time.perf_counter()
+        names = {"task": model.spec.task, "model_name": model_name, "model_version": model_version}
         if dry_run:
-            report.would_raise += _new_among(store, model.spec.task, warned)
+            changed, new = store.plan_scores(**names, results=warned)
+            report.would_raise += [
+                {
+                    "entity": state["entity_hash"],
+                    "as_of": state["as_of"].isoformat(),
+                    "score": state["score"],
+                    "risk_level": state["risk_level"],
+                }
+                for state in new
+            ]
         else:
-            ids, changed = store.record_scores_counted(
-                actor=SCREEN_ACTOR,
-                task=model.spec.task,
-                model_name=model_name,
-                model_version=model_version,
-                results=results,
-            )
+            ids, changed = store.record_scores_counted(actor=SCREEN_ACTOR, **names, results=results)
             report.warning_ids += [warning_id for warning_id in ids if warning_id]
-            report.raised += changed["raised"]
-            report.updated += changed["updated"]
-            report.unchanged += changed["unchanged"]
+        report.raised += changed["raised"]
+        report.updated += changed["updated"]
+        report.after_close += changed["after_close"]
+        report.unchanged += changed["unchanged"]
         report.seconds_store += time.perf_counter() - began
         if progress is not None:
             progress(len(part))
@@ -166,6 +175,7 @@ def screen(
                 "n_rows": report.rows,
                 "n_raised": report.raised,
                 "n_updated": report.updated,
+                "n_after_close": report.after_close,
                 "n_unchanged": report.unchanged,
                 "n_left_out": report.left_out,
             },
@@ -339,32 +349,6 @@ def _native_list(column: np.ndarray) -> list[Any]:
         if value is None or (isinstance(value, float) and value != value)
         else (value.item() if isinstance(value, np.generic) else value)
         for value in values.tolist()
-    ]
-
-
-def _new_among(
-    store: WarningStore, task: str, warned: Sequence[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """The warned results that have no warning yet for their entity and period (dry run)."""
-    if not warned:
-        return []
-    keyed = {
-        (store.pseudonymise(str(item["entity_id"])), _period(item["as_of"])): item
-        for item in warned
-    }
-    periods = sorted({period for _, period in keyed})
-    existing = set(
-        _warned_units(store, task, {entity for entity, _ in keyed}, RiskWarning.period.in_(periods))
-    )
-    return [
-        {
-            "entity": entity,
-            "as_of": item["as_of"].isoformat(),
-            "score": item["score"],
-            "risk_level": item["risk_level"],
-        }
-        for (entity, period), item in keyed.items()
-        if (entity, period) not in existing
     ]
 
 

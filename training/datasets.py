@@ -247,6 +247,11 @@ def build_from_raw(
     from features.validation import RawDataError
     from training.raw_io import load_raw_tables
 
+    if with_feedback:  # before any work, and before the secrets file is read (or made)
+        from models.settings import get_settings
+        from training.feedback import require_store
+
+        require_store(get_settings().store_url)
     tables = load_raw_tables(raw_dir, spec.task)
     try:
         frame = build_dataset(spec.task, tables, with_progress=on_progress)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from models.departments import department_spellings
 from serving.policy import VisibleScope
-from serving.store import deadlines, walk
+from serving.store import capacity, deadlines, walk
 from serving.store.common import (
     WarningNotFound,
     iso_utc,
@@ -298,6 +298,16 @@ class StoreReads:
                     "created_at": timestamps([row.created_at for row in rows]),
                     "closed_at": timestamps([row.closed_at for row in rows]),
                 }
+            )
+
+    def held_in_month(
+        self, now: datetime, conditions: Sequence[ColumnElement[bool]] = ()
+    ) -> tuple[date, dict[str, int]]:
+        """The city's month of `now` and each department's warnings raised in it that it
+        holds (`serving.store.capacity.held_in_month`: the dashboard's and `screen`'s count)."""
+        with self._reads.begin() as session:
+            return capacity.held_in_month(
+                session, is_sqlite=self._is_sqlite, now=now, conditions=conditions
             )
 
 

@@ -137,6 +137,8 @@ class Batch:
     #: the ids of every warning the batch's items found or raised, and of those given an event
     seen: set[str] = field(default_factory=set)
     changed: set[str] = field(default_factory=set)
+    #: of `changed`, the closed warnings whose new score was only noted (`score_after_close`)
+    after_close: set[str] = field(default_factory=set)
 
     def apply(self, item: dict[str, Any], states: dict[tuple[str, date], dict[str, Any]]) -> str:
         """Raise a new warning for `item`, re-score the one it already has, or leave that one
@@ -162,6 +164,7 @@ class Batch:
                 self._rescore(state, item)
             else:  # a repeat later in the batch is no change
                 state["after_close"] = detail
+                self.after_close.add(state["id"])
         self.history_rows.append(
             {
                 "warning_id": state["id"],
@@ -177,12 +180,14 @@ class Batch:
         return str(state["id"])
 
     def counts(self) -> dict[str, int]:
-        """Distinct warnings raised, updated (an event on one that existed) and left
-        unchanged: they add up to the warnings the batch's items found or raised."""
+        """Distinct warnings raised, updated (an open one moved to the new score), noted
+        after close (a closed one given a `score_after_close` event, its figures kept) and
+        left unchanged: they add up to the warnings the batch's items found or raised."""
         raised = len(self.raised)
         return {
             "raised": raised,
-            "updated": len(self.changed) - raised,
+            "updated": len(self.changed) - raised - len(self.after_close),
+            "after_close": len(self.after_close),
             "unchanged": len(self.seen - self.changed),
         }
 
@@ -219,8 +224,8 @@ def _previous_figures(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def request_audit(batch: Batch, n_records: int, counts: dict[str, int]) -> dict[str, Any]:
-    """The score request's own audit row: how many records, and warnings raised, updated
-    and left unchanged (`Batch.counts`), and the ids of those left unchanged: the answer
+    """The score request's own audit row: how many records, and warnings raised, updated,
+    noted after close and left unchanged (`Batch.counts`), and the ids of those left unchanged: the answer
     named them, and a raised or updated one has its own row, so every warning a request
     returned is in its story (`riskloop audit --warning`)."""
     return {
@@ -235,6 +240,7 @@ def request_audit(batch: Batch, n_records: int, counts: dict[str, int]) -> dict[
             "n_warnings": sum(counts.values()),
             "n_raised": counts["raised"],
             "n_updated": counts["updated"],
+            "n_after_close": counts["after_close"],
             "n_unchanged": counts["unchanged"],
             "warning_ids": sorted(batch.seen - batch.changed),
         },

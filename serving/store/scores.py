@@ -13,7 +13,7 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from features.tasks import UnknownTaskError, get_task
 from models.pages import CITY_TIME
@@ -66,6 +66,7 @@ class ScoreWriter:
 
     _engine: Engine
     _is_sqlite: bool
+    _reads: sessionmaker[Session]
     _scrub: MemoScrubber
     _cipher: EntityCipher | None
     _write: Callable[..., Any]
@@ -180,8 +181,8 @@ class ScoreWriter:
         model_version: str,
         results: list[dict[str, Any]],
     ) -> tuple[list[str | None], dict[str, int]]:
-        """`record_scores` for screening: also says how many warnings were raised, updated
-        and left unchanged (`Batch.counts`)."""
+        """`record_scores` for screening: also says how many warnings were raised, updated,
+        noted after close and left unchanged (`Batch.counts`)."""
         rows = self.prepare_scores(results)
 
         def write(session: Session) -> tuple[list[str | None], dict[str, int]]:
@@ -190,6 +191,24 @@ class ScoreWriter:
             )
 
         return self._write(write, retry_integrity=True)  # type: ignore[no-any-return]
+
+    def plan_scores(
+        self, *, task: str, model_name: str, model_version: str, results: list[dict[str, Any]]
+    ) -> tuple[dict[str, int], list[dict[str, Any]]]:
+        """`record_scores_counted` read-only, for a dry run: the counts it would give
+        (`Batch.counts`, worked out by the same `Batch` on one snapshot, no row locked) and the
+        warnings it would raise (their rows, never written)."""
+        prepared = self.prepare_scores(
+            [result for result in results if str(result["risk_level"]) in WARNING_LEVELS]
+        )
+        with self._reads.begin() as session:
+            states = self._existing_warnings(session, task, prepared, lock=False)
+        batch = Batch(
+            actor="", task=task, model_name=model_name, model_version=model_version, now=utc_now()
+        )
+        for item in prepared:
+            batch.apply(item, states)
+        return batch.counts(), batch.raised
 
     def _record_scores(
         self,
@@ -340,9 +359,10 @@ class ScoreWriter:
         }
 
     def _existing_warnings(
-        self, session: Session, task: str, items: list[dict[str, Any]]
+        self, session: Session, task: str, items: list[dict[str, Any]], *, lock: bool = True
     ) -> dict[tuple[str, date], dict[str, Any]]:
-        """The batch's existing warnings (locked for update), as plain state dicts.
+        """The batch's existing warnings (locked for update unless `lock` is false), as plain
+        state dicts.
 
         A unit scored once in its life (a dispute, read 7 days in) has one warning whatever
         the month: a monthly screen scores it again while its 90-day window is open, and keyed
@@ -381,8 +401,9 @@ class ScoreWriter:
                         *([] if lifelong else [table.c.period.in_(periods)]),
                     )
                     .order_by(table.c.id)
-                    .with_for_update()
                 )
+                if lock:
+                    query = query.with_for_update()
                 rows = session.execute(query).mappings()
             for row in rows:
                 found[(row["entity_hash"], row["period"])] = {**row, "new": False}

@@ -3,9 +3,14 @@
 Builds the scoring set as of a date (default: the newest the tables allow), scores every unit
 with the champion and raises or updates warnings through the store exactly as the score API
 does (`serving.screening`, actor `system:screen`), logs a `screen` run to MLflow (counts by
-level and department, model version, input fingerprint) and prints the counts, with a note
-wherever a level or a department holds more warnings than its capacity. `--dry-run` writes
-nothing (no warnings, no MLflow run) and lists what it would raise.
+level, model version, input fingerprint, each department's month) and prints the counts, with
+a note wherever a level holds more warnings than its spec's share or a department more than its
+capacity. A department's month is the dashboard's (`serving.store.capacity`): the warnings
+raised this month that it holds, over every task. `--dry-run` writes nothing (no warnings, no
+MLflow run) and says what the real run would raise, update and leave unchanged.
+
+The store must exist: a SQLite file that is not there is refused before any work
+(`open_existing_store`), not created with a new secrets file where the command ran.
 
 A month earlier than the newest one a screening covered is a backfill, refused without
 `--backfill`. Without it, a unit holding a warning of a later month (a score sent to the API is
@@ -15,9 +20,8 @@ case of an older month.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,8 +56,8 @@ def screen_command(
     dry_run: bool = typer.Option(
         False,
         "--dry-run",
-        help="Write nothing; print the warnings it would raise (refused as the real run would "
-        "be: an earlier month needs --backfill here too).",
+        help="Write nothing; print what the real run would raise, update and leave unchanged "
+        "(refused as the real run would be: an earlier month needs --backfill here too).",
     ),
     backfill: bool = typer.Option(
         False,
@@ -81,8 +85,8 @@ def screen_command(
     from models.risk_model import FeatureMismatchError
     from models.settings import get_settings
     from serving.screening import screen
-    from serving.store import WarningStore
     from serving.store.common import as_date
+    from training.commands.people import open_existing_store
     from training.tracking import require_registry
 
     with user_errors():
@@ -92,10 +96,9 @@ def screen_command(
             raise UserError(f"unknown engine {engine!r}; expected pandas or dask")
         if scheduler is not None and engine != "dask":
             raise UserError("--scheduler goes with --engine dask")
-        settings = get_settings()
-        raw_dir = raw or settings.data_dir / "city"
+        store = open_existing_store()  # before any work: a missing store is refused, not made
+        raw_dir = raw or get_settings().data_dir / "city"
         model, info = _champion(spec.task)
-        store = WarningStore.from_settings(settings)
         guard = not backfill  # a dry run says what the real run would: the same refusal
         with store:
             frame, fingerprint = _scoring_set(
@@ -135,12 +138,12 @@ def screen_command(
                 except FeatureMismatchError as exc:
                     raise UserError(f"the champion cannot score this scoring set: {exc}") from None
             capacities = _department_capacities(store)
-        departments = _department_counts(frame, report, spec)
-        notes = _capacity_notes(spec, report, departments, capacities)
+            month, held = _held_after(store, spec, report, dry_run)
+        notes = _capacity_notes(spec, report, month, held, capacities, dry_run)
         run_id = None
         if not dry_run:
-            run_id = _log_run(report, info, fingerprint, departments, notes)
-    _print(report, departments, capacities, notes, dry_run)
+            run_id = _log_run(report, info, fingerprint, month, held, notes)
+    _print(report, month, held, capacities, notes, dry_run)
     if run_id:
         typer.echo(f"mlflow run: {run_id}")
 
@@ -224,30 +227,30 @@ def _department_capacities(store: Any) -> dict[str, int]:
     }
 
 
-def _department_counts(
-    frame: pd.DataFrame, report: ScreenReport, spec: TaskSpec
-) -> dict[str, Counter[str]]:
-    """Warnings per department and level: the department each level's own action names (a
-    step given only where the case fits it counts every warning of its level: at most)."""
-    from models.departments import department_code
+def _held_after(
+    store: WarningStore, spec: TaskSpec, report: ScreenReport, dry_run: bool
+) -> tuple[date, dict[str, int]]:
+    """This month and each department's warnings raised in it that it holds after the screen,
+    over every task (`serving.store.capacity`, the dashboard's count). A dry run adds the
+    warnings it would raise to the task's owner, who holds a case until it is dispatched."""
+    from features.tasks import get_task
 
-    counts: dict[str, Counter[str]] = {}
-    for level, actions in spec.level_actions.items():
-        for action in actions:
-            code = department_code(action.department_en) or action.department_en
-            counts.setdefault(code, Counter())[level] += report.levels[level]
-    return counts
+    month, held = store.held_in_month(datetime.now(UTC))
+    if dry_run and report.would_raise:
+        owner = get_task(spec.task).owner
+        held[owner] = held.get(owner, 0) + len(report.would_raise)
+    return month, held
 
 
 def _capacity_notes(
     spec: TaskSpec,
     report: ScreenReport,
-    departments: dict[str, Counter[str]],
+    month: date,
+    held: dict[str, int],
     capacities: dict[str, int],
+    dry_run: bool,
 ) -> list[str]:
     """A sentence for each level over its spec share and each department over its capacity."""
-    from models.departments import department_code
-
     notes = []
     for capacity in spec.capacities:
         allowed = int(capacity.share * report.rows)
@@ -257,26 +260,13 @@ def _capacity_notes(
                 f"{capacity.level}: {count} warnings exceed the capacity of {allowed} "
                 f"({capacity.share:.0%} of {report.rows} units) by {count - allowed}"
             )
-    # a level's step given only where the case fits it (a dispute's referral to county-level
-    # handling, not for a case already there) is counted for every warning of its level
-    bounded = {
-        department_code(action.department_en) or action.department_en
-        for actions in spec.level_actions.values()
-        for action in actions
-        if action.fits
-    }
-    for code, levels in sorted(departments.items()):
-        total = sum(levels.values())
-        if code in capacities and total > capacities[code]:
+    verb = "would hold" if dry_run else "holds"
+    for code, limit in sorted(capacities.items()):
+        count = held.get(code, 0)
+        if count > limit:
             notes.append(
-                f"{code}: {total} warnings exceed its capacity of {capacities[code]} "
-                f"by {total - capacities[code]}"
-                + (
-                    " (at most: a step of its level is given only where the case fits it, "
-                    "and every warning of that level is counted)"
-                    if code in bounded
-                    else ""
-                )
+                f"{code} {verb} {count} warnings raised in {month:%Y-%m} (all tasks), over its "
+                f"capacity of {limit} by {count - limit}"
             )
     return notes
 
@@ -285,7 +275,8 @@ def _log_run(
     report: ScreenReport,
     info: Any,
     fingerprint: str,
-    departments: dict[str, Counter[str]],
+    month: date,
+    held: dict[str, int],
     notes: list[str],
 ) -> str:
     """One MLflow run tagged `riskloop.kind=screen`: counts, model version, input fingerprint."""
@@ -307,6 +298,7 @@ def _log_run(
         "n_explained": float(report.explained),
         "n_raised": float(report.raised),
         "n_updated": float(report.updated),
+        "n_after_close": float(report.after_close),
         "n_unchanged": float(report.unchanged),
         "n_left_out": float(report.left_out),
         "seconds": report.seconds,
@@ -325,7 +317,9 @@ def _log_run(
                 "task": report.task,
                 "as_of": report.as_of,
                 "levels": dict(report.levels),
-                "departments": {code: dict(levels) for code, levels in departments.items()},
+                # each department's month after the screen, as the dashboard counts it
+                "month": f"{month:%Y-%m}",
+                "departments_held": dict(sorted(held.items())),
                 "capacity_notes": notes,
             },
             "screen.json",
@@ -335,7 +329,8 @@ def _log_run(
 
 def _print(
     report: ScreenReport,
-    departments: dict[str, Counter[str]],
+    month: date,
+    held: dict[str, int],
     capacities: dict[str, int],
     notes: list[str],
     dry_run: bool,
@@ -353,15 +348,14 @@ def _print(
         count = report.levels[level]
         levels.add_row(level, str(count), f"{count / report.rows:.1%}" if report.rows else "-")
     console.print(levels)
-    by_department = Table(title="warnings by department (the department of each level's action)")
-    for column in ("department", "red", "orange", "yellow", "capacity"):
+    by_department = Table(
+        title=f"warnings raised in {month:%Y-%m} each department "
+        f"{'would hold' if dry_run else 'holds'} after this screen (all tasks)"
+    )
+    for column in ("department", "warnings", "capacity"):
         by_department.add_column(column, justify="left" if column == "department" else "right")
-    for code, counts in sorted(departments.items()):
-        by_department.add_row(
-            code,
-            *(str(counts[level]) for level in ("red", "orange", "yellow")),
-            str(capacities.get(code, "-")),
-        )
+    for code in sorted(set(held) | set(capacities)):
+        by_department.add_row(code, str(held.get(code, 0)), str(capacities.get(code, "-")))
     console.print(by_department)
     for note in notes:
         typer.echo(f"capacity: {note}")
@@ -374,8 +368,9 @@ def _print(
         )
     if dry_run:
         typer.echo(
-            f"dry run: would raise {len(report.would_raise)} new warnings "
-            f"({report.warned} at yellow or above); nothing was written"
+            f"dry run: would raise {report.raised} new warnings ({report.warned} at yellow or "
+            f"above), update {report.updated}, leave {report.unchanged} unchanged, note "
+            f"{report.after_close} after close; nothing was written"
         )
         shown = sorted(report.would_raise, key=lambda item: -item["score"])[:DRY_RUN_SHOWN]
         for item in shown:
@@ -386,7 +381,8 @@ def _print(
             typer.echo(f"  ... and {len(report.would_raise) - len(shown)} more (highest shown)")
         return
     typer.echo(
-        f"raised {report.raised}, updated {report.updated}, unchanged {report.unchanged}; "
+        f"raised {report.raised}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"after close {report.after_close} (closed: the new score noted, the figures kept); "
         f"TreeSHAP on {report.explained} of {report.rows} rows "
         f"({report.seconds_treeshap:.2f} s of the {report.seconds:.2f} s spent scoring and writing)"
     )

@@ -187,7 +187,7 @@ def test_unchanged_rescreens_append_nothing(store: WarningStore, scored: Callabl
         model_version="1",
         results=results,
     )
-    assert counts == {"raised": 2, "updated": 0, "unchanged": 0}
+    assert counts == {"raised": 2, "updated": 0, "after_close": 0, "unchanged": 0}
     moved = [scored("employer-7", 0.9, "red"), scored("employer-8", 0.45, "yellow")]
     again, counts = store.record_scores_counted(
         actor="system:screen",
@@ -197,7 +197,7 @@ def test_unchanged_rescreens_append_nothing(store: WarningStore, scored: Callabl
         results=moved,
     )
     assert again == first
-    assert counts == {"raised": 0, "updated": 1, "unchanged": 1}
+    assert counts == {"raised": 0, "updated": 1, "after_close": 0, "unchanged": 1}
     assert [e["event"] for e in store.get_warning(first[0])["history"]] == ["raised"]
     assert [e["event"] for e in store.get_warning(first[1])["history"]] == [
         "raised",
@@ -225,11 +225,21 @@ def test_a_dispute_screened_in_later_months_keeps_its_one_warning(
         )
 
     first, counts = screen("dispute-escalation", "2025-08-01", 0.9)
-    assert counts == {"raised": 1, "updated": 0, "unchanged": 0}
+    assert counts == {"raised": 1, "updated": 0, "after_close": 0, "unchanged": 0}
     again, counts = screen("dispute-escalation", "2025-09-01", 0.9)
-    assert again == first and counts == {"raised": 0, "updated": 0, "unchanged": 1}
+    assert again == first and counts == {
+        "raised": 0,
+        "updated": 0,
+        "after_close": 0,
+        "unchanged": 1,
+    }
     moved, counts = screen("dispute-escalation", "2025-10-01", 0.95)  # a new model's score
-    assert moved == first and counts == {"raised": 0, "updated": 1, "unchanged": 0}
+    assert moved == first and counts == {
+        "raised": 0,
+        "updated": 1,
+        "after_close": 0,
+        "unchanged": 0,
+    }
     raised = [e for e in outbox.events() if e["type"] == "warning.raised"]
     assert len(raised) == 1
     monthly = [screen("wage-arrears", day, 0.9)[0][0] for day in ("2025-08-01", "2025-09-01")]
