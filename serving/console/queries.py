@@ -13,19 +13,17 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import ColumnElement, Engine, case, exists, false, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from features.tasks import TASKS
 from models.departments import OUTSIDE_BODIES
-from models.pages import CITY_TIME
 from serving.policy import VisibleScope
 from serving.store import deadlines
-from serving.store.common import is_past, utc_bound
+from serving.store.common import is_past
 from serving.store.models import OUTCOMES, STATUSES, WARNING_LEVELS, RiskWarning, WarningEvent
 
 PAGE_SIZE = 50
@@ -429,37 +427,6 @@ class ConsoleQueries:
         for entry in figures.values():
             entry["precision"] = {level: precision(entry["closed"][level]) for level in LEVEL_ORDER}
         return figures
-
-    def month_volume(self, scope: VisibleScope, now: datetime) -> tuple[date, dict[str, int]]:
-        """This month's warnings per department that holds them, exactly: the month (city
-        time) and, per department, the warnings raised in it (`created_at`) that the
-        department holds now: dispatched to it, or, not dispatched yet, at the task's owner.
-
-        Counted across tasks (a capacity is the department's, whatever the task).
-        """
-        local = now.astimezone(CITY_TIME)
-        first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        following = (first + timedelta(days=32)).replace(day=1)
-        bounds = [
-            utc_bound(self._is_sqlite, moment.astimezone(UTC)) for moment in (first, following)
-        ]
-        owners = {task.name: task.owner for task in TASKS.values()}
-        counts: dict[str, int] = {}
-        with self._reads.begin() as db:
-            for task, status, department, n in db.execute(
-                select(RiskWarning.task, RiskWarning.status, RiskWarning.department, func.count())
-                .where(
-                    *scope_conditions(scope),
-                    RiskWarning.created_at >= bounds[0],
-                    RiskWarning.created_at < bounds[1],
-                )
-                .group_by(RiskWarning.task, RiskWarning.status, RiskWarning.department)
-            ):
-                # not dispatched (yet, or any more): the case waits at its task's owner
-                holder = owners.get(task) if status == "open" or department is None else department
-                if holder is not None:
-                    counts[holder] = counts.get(holder, 0) + int(n)
-        return first.date(), counts
 
 
 def precision(outcomes: Mapping[str, int]) -> tuple[float | None, int]:

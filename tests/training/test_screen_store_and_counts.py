@@ -50,7 +50,11 @@ def test_screen_and_train_with_feedback_refuse_a_missing_store_and_create_nothin
         ["screen", "--task", TASK, "--raw", str(small_city)],
         ["screen", "--task", TASK, "--raw", str(small_city), "--dry-run"],
         ["train", "--task", TASK, "--raw", str(small_city), "--with-feedback"],
-    ):
+        [
+            "build-dataset", "--task", TASK, "--raw", str(small_city), "--with-feedback",
+            "--out", str(isolated_env / "out" / "dataset.parquet"),
+        ],
+    ):  # fmt: skip
         result = runner.invoke(app, args)
         assert result.exit_code == 2, result.output
         assert result.stderr.startswith("error: no warnings store at "), result.stderr

@@ -82,6 +82,11 @@ def build_dataset_command(
             raise UserError("--scheduler applies to --engine dask")
         if with_feedback and unlabelled:
             raise UserError("--with-feedback adds labels: it does not apply to --unlabelled")
+        if with_feedback:  # before any work: no --out folder, no secrets file made here
+            from models.settings import get_settings
+            from training.feedback import require_store
+
+            require_store(get_settings().store_url)
         from training.raw_io import check_dataset_path, refuse_writing_over_sources, sidecar_path
 
         refuse_writing_over_sources(out, f"--out {out}", raw)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 
 from models.pages import CITY_TIME
-from serving.console.queries import ConsoleQueries, QueueFilters
+from serving.console.queries import ConsoleQueries, QueueFilters, scope_conditions
 from serving.console.sessions import SessionBook
 from serving.policy import VisibleScope
 from serving.store import WarningStore
@@ -113,11 +113,13 @@ def test_queue_scope_filters_sort_paging_and_counts(
     }
     assert figures["telecom-fraud"]["open"]["red"]["open"] == 0  # outside the scope
     assert figures["wage-arrears"]["overdue"] == 0
-    month, held = queries.month_volume(supervisor, datetime.now(UTC))
+    # the dashboard's (and screen's) monthly count, within the supervisor's view
+    in_view = scope_conditions(supervisor)
+    month, held = store.held_in_month(datetime.now(UTC), in_view)
     assert month == datetime.now(CITY_TIME).date().replace(day=1)
     assert held == {"county_centre": 19, "tax": 1}  # the owner holds what is not dispatched
     next_month = datetime.now(UTC) + timedelta(days=40)
-    assert queries.month_volume(supervisor, next_month)[1] == {}
+    assert store.held_in_month(next_month, in_view)[1] == {}
 
     assert queries.districts(supervisor) == ["anji", "wuxing"]
     anji = queries.queue(supervisor, QueueFilters(district="anji"), page_size=50)
