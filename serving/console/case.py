@@ -150,15 +150,7 @@ def timeline(
             if event.get("outcome"):
                 lines.append(t("timeline.outcome", outcome=t.word("outcome", event["outcome"])))
         elif kind in ("raised", "score_update", "score_after_close"):
-            score = event.get("score")
-            if isinstance(score, int | float):
-                lines.append(
-                    t(
-                        "timeline.score",
-                        score=f"{score:.1%}",
-                        level=t.word("level", event.get("risk_level")),
-                    )
-                )
+            lines.extend(_score_lines(event, t))
         elif kind == "identity_reveal":  # from the audit log: who re-identified, and why
             lines.append(t("timeline.purpose", purpose=event.get("purpose") or "–"))
         elif kind == "overdue":
@@ -185,6 +177,28 @@ def timeline(
             }
         )
     return items
+
+
+def _score_lines(event: Mapping[str, Any], t: Messages) -> list[str]:
+    """A score event's lines: the score and level, each as "before → after" where a re-score
+    changed it, and the model version that scored it when that is what changed ("Model v1 →
+    v2"): a re-score by a new version with the same figures otherwise reads as no change."""
+    score = event.get("score")
+    if not isinstance(score, int | float):
+        return []
+    shown = f"{score:.1%}"
+    before = event.get("previous_score")
+    if isinstance(before, int | float) and f"{before:.1%}" != shown:
+        shown = f"{before:.1%} → {shown}"
+    level = t.word("level", event.get("risk_level"))
+    previous_level = event.get("previous_risk_level")
+    if previous_level and previous_level != event.get("risk_level"):
+        level = f"{t.word('level', previous_level)} → {level}"
+    lines = [t("timeline.score", score=shown, level=level)]
+    version, previous_version = event.get("model_version"), event.get("previous_model_version")
+    if previous_version is not None and str(previous_version) != str(version):
+        lines.append(t("timeline.model", frm=previous_version, to=version))
+    return lines
 
 
 def transition_forms(
