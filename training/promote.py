@@ -12,6 +12,12 @@ Every decision, including `--force`, is recorded as an MLflow run of its own wit
 sets, and as a `model_promotion` row in the warnings store's audit log (actor: `cli:` + `RISKLOOP_ACTOR`,
 else the OS user), so the history of which version served when is auditable in both places.
 A task's first version, champion from its training, is such a row too (decision `first`).
+A challenger that is the same model as the champion (`same_model`: the same booster text,
+calibrator and thresholds, so the same score and level for every record) decides nothing, as
+promoting the champion itself: `unchanged`, the alias stays, so the next screen does not
+re-score every open warning under a new version number. The warnings store must already exist
+(`open_existing_store`): it is opened before anything is decided, so a promote run from
+another folder is refused in one line, having moved nothing and created nothing.
 """
 
 from __future__ import annotations
@@ -20,12 +26,17 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from models.spec import TaskSpec
 from training.commands import cli_actor
 from training.datasets import Splits, TrainingData, build_from_raw, read_dataset, split_dataset
 from training.errors import UserError
 from training.leakage import LEAKAGE_FINDING_TAG, LEAKAGE_OVERRIDE_TAG, leakage_findings
+
+if TYPE_CHECKING:
+    from models.risk_model import RiskModel
+    from serving.store import WarningStore
 
 COMPARED_METRICS = ("roc_auc", "pr_auc", "brier", "ece", "lift_recovered", "oracle_roc_auc")
 
@@ -81,16 +92,40 @@ class PromotionDecision:
     #: what a reader of the decision should know about that dataset (other training data, an
     #: older slice than the champion's own test slice)
     notes: tuple[str, ...] = ()
+    #: nothing to decide: the challenger is the champion, or the same model (`same_model`)
+    unchanged: bool = False
 
     @property
     def outcome(self) -> str:
         """The decision as MLflow and the audit log record it: `promoted`, `unchanged` (the
-        challenger already was the champion: nothing to decide) or `refused` (champion kept)."""
+        challenger already was the champion, or is the same model: nothing to decide) or
+        `refused` (champion kept)."""
         if self.promoted:
             return "promoted"
-        if self.champion_before == self.challenger_version:
-            return "unchanged"
-        return "refused"
+        return "unchanged" if self.unchanged else "refused"
+
+
+@dataclass(frozen=True)
+class _Judgement:
+    """`_judge`'s answer: whether the rule accepts the challenger, why, the champion's metrics,
+    notes on the comparison, and whether there was nothing to decide."""
+
+    accepted: bool
+    reason: str
+    champion_metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    unchanged: bool = False
+
+
+def same_model(challenger: RiskModel, champion: RiskModel) -> bool:
+    """Whether two fitted models give every record the same score, level and reasons: the same
+    booster (LightGBM's text, which holds its trees and feature names), calibrator and
+    thresholds. A retrain on unchanged tables gives such a copy under a new version number."""
+    return (
+        challenger.calibrator_ == champion.calibrator_
+        and challenger.thresholds_ == champion.thresholds_
+        and challenger.model_text() == champion.model_text()
+    )
 
 
 def _newest_data(spec: TaskSpec, tags: dict[str, str]) -> TrainingData:
@@ -163,41 +198,50 @@ def _judge(
     spec: TaskSpec,
     rule: PromotionRule,
     versions: tuple[int, int | None],
-    challenger_metrics: dict[str, float],
+    challenger: tuple[RiskModel, dict[str, float]],
     splits: Splits,
     data: TrainingData,
-) -> tuple[bool, str, dict[str, float], tuple[str, ...]]:
-    """Whether the rule accepts the challenger over the champion, why, the champion's metrics
-    and notes on the comparison (`_champion_notes`)."""
+) -> _Judgement:
+    """Whether the rule accepts the challenger (the model and its metrics) over the champion,
+    why, the champion's metrics and notes on the comparison (`_champion_notes`)."""
     from models.registry import load_registered
     from models.risk_model import ModelLoadError
     from training import tracking
     from training.evaluate import evaluate_model
 
     challenger_version, champion_before = versions
+    challenger_model, challenger_metrics = challenger
     if champion_before is None:
-        return True, "no champion yet", {}, ()
+        return _Judgement(True, "no champion yet")
     if champion_before == challenger_version:
-        return False, f"version {challenger_version} is already the champion", {}, ()
+        return _Judgement(
+            False, f"version {challenger_version} is already the champion", unchanged=True
+        )
     try:
         champion, info = load_registered(spec.task, tracking.CHAMPION)
     except ModelLoadError as exc:
-        return (
+        return _Judgement(
             False,
-            (
-                f"champion cannot be evaluated: {exc}; nothing serves it either: "
-                f"`riskloop promote --task {spec.task} --force` moves champion to the challenger"
-            ),
-            {},
-            (),
+            f"champion cannot be evaluated: {exc}; nothing serves it either: "
+            f"`riskloop promote --task {spec.task} --force` moves champion to the challenger",
         )
-    champion_metrics = evaluate_model(champion, splits.test, data.truth)
-    accepted, reason = rule.judge(challenger_metrics, champion_metrics)
     notes: tuple[str, ...] = ()
     if info.run_id:
         run = tracking.tracking_client().get_run(info.run_id)
         notes = _champion_notes(dict(run.data.tags), dict(run.data.params), data, splits)
-    return accepted, reason, champion_metrics, notes
+    if same_model(challenger_model, champion):  # the same scores: the same figures, unevaluated
+        return _Judgement(
+            False,
+            f"version {challenger_version} is the same model as champion version "
+            f"{champion_before} (same booster, calibrator and thresholds): promoting it would "
+            "only re-score every open warning under a new version number",
+            dict(challenger_metrics),
+            notes,
+            unchanged=True,
+        )
+    champion_metrics = evaluate_model(champion, splits.test, data.truth)
+    accepted, reason = rule.judge(challenger_metrics, champion_metrics)
+    return _Judgement(accepted, reason, champion_metrics, notes)
 
 
 def _log_promotion_run(
@@ -267,13 +311,32 @@ def promote(
     force: bool = False,
     rule: PromotionRule | None = None,
 ) -> PromotionDecision:
-    """Compare challenger and champion on the newest test slice and move `champion` if allowed."""
+    """Compare challenger and champion on the newest test slice and move `champion` if allowed.
+
+    Raises:
+        UserError: no challenger, or no warnings store to record the decision in (a SQLite
+            store whose file is not there: refused before anything is decided or created).
+    """
+    from training import tracking
+    from training.commands.people import open_existing_store
+
+    tracking.configure_tracking()  # a registry that cannot be opened is said first
+    with open_existing_store() as store:
+        return _promote(store, spec, data, force, rule or PromotionRule())
+
+
+def _promote(
+    store: WarningStore,
+    spec: TaskSpec,
+    data: TrainingData | None,
+    force: bool,
+    rule: PromotionRule,
+) -> PromotionDecision:
+    """`promote` with the warnings store its decision is recorded in."""
     from models.registry import load_registered
     from training import tracking
     from training.evaluate import evaluate_model
 
-    rule = rule or PromotionRule()
-    tracking.configure_tracking()
     client = tracking.tracking_client()
     name = spec.registered_model_name
     challenger_version = tracking.alias_version(name, tracking.CHALLENGER)
@@ -287,17 +350,23 @@ def promote(
         data = _newest_data(spec, challenger_tags)
     splits: Splits = split_dataset(spec, data.frame)
     challenger_metrics = evaluate_model(challenger, splits.test, data.truth)
-    accepted, reason, champion_metrics, notes = _judge(
-        spec, rule, (challenger_version, champion_before), challenger_metrics, splits, data
+    judged = _judge(
+        spec,
+        rule,
+        (challenger_version, champion_before),
+        (challenger, challenger_metrics),
+        splits,
+        data,
     )
+    accepted, reason = judged.accepted, judged.reason
     leaked = (
-        leakage_refusal(challenger_tags, splits, spec.without(data.left_out))
-        if champion_before != challenger_version
-        else ""
+        ""
+        if judged.unchanged
+        else leakage_refusal(challenger_tags, splits, spec.without(data.left_out))
     )
     if leaked:
         accepted, reason = False, leaked
-    promoted = accepted or (force and champion_before != challenger_version)
+    promoted = accepted or (force and not judged.unchanged)
     if force and not accepted and promoted:
         reason = f"forced: {reason}"
     decision = PromotionDecision(
@@ -309,22 +378,24 @@ def promote(
         champion_before=champion_before,
         champion_after=challenger_version if promoted else champion_before,
         challenger_metrics=challenger_metrics,
-        champion_metrics=champion_metrics,
+        champion_metrics=judged.champion_metrics,
         run_id="",
         compared_on=compared_on(data, splits),
-        notes=notes,
+        notes=judged.notes,
+        unchanged=judged.unchanged,
     )
     run_id = _log_promotion_run(spec, decision, force, rule, splits, data)
     decision = dataclasses.replace(decision, run_id=run_id)
     if promoted:
         _move_champion(name, decision)
-    _audit_promotion(decision)
+    _audit_promotion(store, decision)
     return decision
 
 
-def _audit_promotion(decision: PromotionDecision) -> None:
+def _audit_promotion(store: WarningStore, decision: PromotionDecision) -> None:
     """Append the decision to the warnings store's audit log, beside scores and dispositions."""
     _append_promotion_row(
+        store,
         decision.task,
         decision.champion_after,
         {
@@ -343,44 +414,59 @@ def _audit_promotion(decision: PromotionDecision) -> None:
 def audit_first_champion(task: str, version: int, run_id: str) -> None:
     """The task's first version, champion from its training (`tracking.log_and_register`), as
     the audit log's first `model_promotion` row of the task: decision `first`, recorded under
-    whoever trained it, so the log's story of which version served when starts at version 1."""
-    _append_promotion_row(
-        task,
-        version,
-        {
-            "decision": "first",
-            "forced": False,
-            "reason": f"first version of {task}: champion from its training",
-            "challenger_version": version,
-            "champion_before": None,
-            "champion_after": version,
-            "mlflow_run_id": run_id,
-        },
-        f"version {version} registered as champion by MLflow run {run_id}",
-    )
-
-
-def _append_promotion_row(
-    task: str, champion: int | None, detail: dict[str, object], recorded: str
-) -> None:
-    """One `model_promotion` audit row by the CLI's runner; `recorded` says what MLflow holds
-    when the warnings store cannot take the row."""
-    from sqlalchemy.exc import SQLAlchemyError
-
+    whoever trained it, so the log's story of which version served when starts at version 1.
+    Training may set a deployment up: the store (and the secrets file) is created if need be."""
     from models.secret_keys import load_secrets
     from models.settings import get_settings
     from serving.store import StoreUnavailable, WarningStore
 
     settings = get_settings()
+    recorded = f"version {version} registered as champion by MLflow run {run_id}"
     try:
-        with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
-            store.audit(
-                actor=cli_actor(),
-                action="model_promotion",
-                task=task,
-                model_version=None if champion is None else str(champion),
-                detail=detail,
-            )
+        store = WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret)
+    except StoreUnavailable as exc:
+        raise UserError(
+            f"{task}: {recorded}, but the warnings store's audit log could not be written: {exc}"
+        ) from None
+    with store:
+        _append_promotion_row(
+            store,
+            task,
+            version,
+            {
+                "decision": "first",
+                "forced": False,
+                "reason": f"first version of {task}: champion from its training",
+                "challenger_version": version,
+                "champion_before": None,
+                "champion_after": version,
+                "mlflow_run_id": run_id,
+            },
+            recorded,
+        )
+
+
+def _append_promotion_row(
+    store: WarningStore,
+    task: str,
+    champion: int | None,
+    detail: dict[str, object],
+    recorded: str,
+) -> None:
+    """One `model_promotion` audit row by the CLI's runner; `recorded` says what MLflow holds
+    when the warnings store cannot take the row."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from serving.store import StoreUnavailable
+
+    try:
+        store.audit(
+            actor=cli_actor(),
+            action="model_promotion",
+            task=task,
+            model_version=None if champion is None else str(champion),
+            detail=detail,
+        )
     except StoreUnavailable as exc:
         raise UserError(
             f"{task}: {recorded}, but the warnings store's audit log could not be written: {exc}"

@@ -11,6 +11,7 @@ from serving.store import WarningStore
 from training.cli import app
 from training.commands import cli_actor
 from training.datasets import TrainingData
+from training.promote import audit_first_champion
 
 TASK = "dispute-escalation"
 
@@ -22,6 +23,7 @@ def test_promoting_the_champion_again_is_recorded_as_unchanged(
 
     from models.settings import get_settings
 
+    audit_first_champion(TASK, 1, "")  # as `riskloop train` records version 1 (store created)
     dataset = dispute_champion / "disputes.parquet"
     city_data[TASK].frame.to_parquet(dataset)
 

@@ -66,9 +66,12 @@ def test_the_chinese_model_card_says_the_reason_in_chinese(
     assert "forced: " not in english["How it became champion"]
 
 
-def test_promote_prints_plus_zero_for_identical_versions(
+def test_promote_does_not_promote_an_identical_retrain(
     isolated_env: Path, city_data: dict[str, TrainingData]
 ) -> None:
+    """Two trainings on the same data give the same model: promoting the second would only
+    re-score every open warning under a new version (rescore43), so nothing is decided; the
+    rule's identical figures read +0.0000 (`test_identical_metrics_change_by_plus_zero`)."""
     dataset = isolated_env / "disputes.parquet"
     city_data[TASK].frame.to_parquet(dataset)
     runner = CliRunner()
@@ -81,5 +84,6 @@ def test_promote_prints_plus_zero_for_identical_versions(
     decided = runner.invoke(app, ["promote", "--task", TASK])
 
     assert decided.exit_code == 0, decided.output
-    assert "AUC change +0.0000, ECE change +0.0000" in decided.stdout, decided.stdout
+    assert "nothing to promote (challenger v2, champion v1 -> v1)" in decided.stdout
+    assert "version 2 is the same model as champion version 1" in decided.stdout
     assert "-0.0000" not in decided.stdout

@@ -140,6 +140,9 @@ def test_promote_over_a_champion_it_cannot_load_says_how_to_replace_it(
     foreign_champions: Path, small_city: Path
 ) -> None:
     """It kept the broken champion with a bare 'cannot be evaluated', not naming `--force`."""
+    from serving.store import WarningStore
+
+    WarningStore.from_settings().close()  # the deployment's store, which promote records in
     promote = ["promote", "--task", "wage-arrears", "--raw", str(small_city)]
     kept = CliRunner().invoke(app, promote)
     assert kept.exit_code == 3, kept.output

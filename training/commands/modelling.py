@@ -383,9 +383,15 @@ def promote(
     champion (riskloop.promotion: rule or forced) and why, and `riskloop models` marks a
     forced one.
 
-    Exit codes: 0 the challenger is the champion (promoted now, or already was); 3 the rule
-    refused it and the champion was kept (a script can tell, as with `monitor`'s 3); 2 bad
-    input or an error, nothing decided.
+    A challenger that is the same model as the champion (same booster, calibrator and
+    thresholds, as a retrain on unchanged tables gives) is not promoted, even with --force:
+    nothing to promote, recorded as `unchanged`, so open warnings are not re-scored for it.
+    The warnings store must exist (run from the folder it was set up in, or set
+    RISKLOOP_STORE_URL): without it nothing is decided.
+
+    Exit codes: 0 the challenger is the champion (promoted now, or already was, or is the same
+    model as it); 3 the rule refused it and the champion was kept (a script can tell, as with
+    `monitor`'s 3); 2 bad input or an error, nothing decided.
     """
     from models.registry import RegistryError
     from models.risk_model import ModelLoadError
@@ -407,7 +413,7 @@ def promote(
             raise UserError(str(exc)) from None
     if decision.promoted:
         verdict = "promoted"
-    elif decision.outcome == "unchanged":  # the challenger already is the champion: exit 0
+    elif decision.outcome == "unchanged":  # already the champion, or the same model: exit 0
         verdict = "nothing to promote"
     else:
         verdict = "kept the champion"
@@ -428,7 +434,7 @@ def promote(
     note = truth_note(data, decision.challenger_metrics) if data is not None else None
     for line in (*decision.notes, *([note] if note else [])):
         typer.echo(f"note: {line}", err=True)
-    if decision.champion_after != decision.challenger_version:
+    if decision.outcome == "refused":
         raise typer.Exit(KEPT_EXIT_CODE)
 
 
