@@ -240,8 +240,12 @@ def _model_card(
     params = run_info.params
     # the run's own figures, never the rebuilt data's (another city's, or changed since)
     train_rows = int(params["n_train"]) if "n_train" in params else run_info.train_rows
-    train_rate = pages.format_share(run_info.train_positive_rate)
-    if run_info.train_positive_rate is None and run_info.run_id:
+    logged_rate = params.get("train_positive_rate") or "None"
+    rate = None if logged_rate == "None" else float(logged_rate)
+    if rate is None:  # a version trained before the run logged it
+        rate = run_info.train_positive_rate
+    train_rate = pages.format_share(rate)
+    if rate is None and run_info.run_id:
         train_rate = t("card.not_recorded")
     test_positive = float(test["label"].mean()) if len(test) else math.nan
     chinese = t.lang == "zh"

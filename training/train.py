@@ -246,6 +246,10 @@ def _run_params(
         "valid_as_of": _as_of_range(splits.valid),
         "test_as_of": _as_of_range(splits.test),
         "n_train": len(splits.train),
+        # the report's model card shows it whatever data a report is rebuilt from
+        "train_positive_rate": (
+            round(float(splits.train["label"].mean()), 6) if len(splits.train) else None
+        ),
         "n_valid": len(splits.valid),
         "n_calibration": len(splits.calibration_slice),
         "n_test": len(splits.test),

@@ -58,9 +58,12 @@ def test_a_report_on_another_city_shows_the_runs_training_facts_and_says_other_d
 
     assert _card(en, "Training rows") == n_train
     assert _card(en, "Training data (as-of range)") == params["train_as_of"]
-    assert _card(en, "Training positive rate") == "not recorded by the training run"
+    # the run's own rate, as logged at training (the other city's slice has another)
+    logged_rate = _card(own_en, "Training positive rate")
+    assert logged_rate == f"{float(params['train_positive_rate']):.1%}"
+    assert _card(en, "Training positive rate") == logged_rate
     assert _card(zh, "训练样本数") == n_train
-    assert _card(zh, "训练集正例率") == "训练运行未记录"
+    assert _card(zh, "训练集正例率") == logged_rate
     assert "other data than the version was trained on" in en
     assert "changed since training" not in en
     assert "并非该版本的训练数据" in zh
