@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner, Result
 
 from tests.processes import free_port, stop_process_group
 from tests.serving.conftest import start_service
@@ -78,3 +79,28 @@ def loop_service(serving_root: Path, loop_env: LoopEnv) -> Iterator[LoopService]
         raise RuntimeError(f"service exited at start-up; log:\n{log.read_text()[-4000:]}")
     yield LoopService(f"http://127.0.0.1:{port}", key, process)
     stop_process_group(process)
+
+
+@pytest.fixture()
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A store (upgraded), keys and webhook secrets files of the test's own for CLI runs in
+    this process, notification retries a few milliseconds apart."""
+    from models.settings import get_settings
+
+    monkeypatch.setenv("RISKLOOP_STORE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("RISKLOOP_KEYS_FILE", str(tmp_path / "keys.json"))
+    monkeypatch.setenv("RISKLOOP_WEBHOOK_SECRETS_FILE", str(tmp_path / "secrets.json"))
+    monkeypatch.setenv("RISKLOOP_PUBLIC_URL", "https://riskloop.example.gov")
+    monkeypatch.setenv("RISKLOOP_NOTIFY_BACKOFF_S", "0.01")
+    monkeypatch.setenv("RISKLOOP_NOTIFY_BACKOFF_MAX_S", "0.05")
+    get_settings.cache_clear()
+    assert run_cli(["store", "upgrade"]).exit_code == 0
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def run_cli(args: list[str]) -> Result:
+    """`riskloop ARGS` in this process (Typer's runner)."""
+    from training.cli import app
+
+    return CliRunner().invoke(app, args)

@@ -16,21 +16,20 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from models.settings import Settings, get_settings
 from serving.delivery import Deliverer
 from serving.store import WarningStore
 from serving.store.outbox import Outbox
 from tests.processes import free_port
-from tests.serving.loop.conftest import LoopEnv
+from tests.serving.loop.conftest import LoopEnv, run_cli
 from tests.serving.loop.receiver import Receiver
 from tests.serving.loop.test_delivery import SECRET, _hook, _raise, _settings
-from training.cli import app
 
 DEPARTMENT = "county_centre"  # wage-arrears' owner: a raised warning notifies it
 RISKLOOP = str(Path(sys.executable).with_name("riskloop"))
@@ -38,30 +37,12 @@ FAILING = f"notifications to {DEPARTMENT} failing: "
 RECOVERED = f"notifications to {DEPARTMENT} delivered again after "
 
 
-@pytest.fixture()
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("RISKLOOP_STORE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("RISKLOOP_KEYS_FILE", str(tmp_path / "keys.json"))
-    monkeypatch.setenv("RISKLOOP_WEBHOOK_SECRETS_FILE", str(tmp_path / "secrets.json"))
-    monkeypatch.setenv("RISKLOOP_PUBLIC_URL", "https://riskloop.example.gov")
-    monkeypatch.setenv("RISKLOOP_NOTIFY_BACKOFF_S", "0.01")
-    monkeypatch.setenv("RISKLOOP_NOTIFY_BACKOFF_MAX_S", "0.05")
-    get_settings.cache_clear()
-    assert _run(["store", "upgrade"]).exit_code == 0
-    yield tmp_path
-    get_settings.cache_clear()
-
-
-def _run(args: list[str]) -> Result:
-    return CliRunner().invoke(app, args)
-
-
 def _set_webhook(folder: Path, url: str) -> None:
     secret_file = folder / "county.secret"
     if not secret_file.exists():
         secret_file.write_text(SECRET)
         secret_file.chmod(0o600)
-    result = _run(
+    result = run_cli(
         ["departments", "set-webhook", DEPARTMENT, url, "--secret-file", str(secret_file)]
     )
     assert result.exit_code == 0, result.output
@@ -80,21 +61,21 @@ def test_a_removed_webhook_holds_its_pending_events_until_one_is_set_again(cli_e
         outbox = Outbox(store)
         assert outbox.counts()["pending"] == 2
 
-    result = _run(["departments", "remove-webhook", DEPARTMENT])
+    result = run_cli(["departments", "remove-webhook", DEPARTMENT])
     assert result.exit_code == 0, result.output
     assert "2 pending notification(s) held" in result.output, result.output
     assert "token=abc" not in result.output
     secrets = json.loads(Path(os.environ["RISKLOOP_WEBHOOK_SECRETS_FILE"]).read_text())
     assert DEPARTMENT not in secrets["secrets"]
 
-    listing = _run(["departments", "webhooks"])
+    listing = run_cli(["departments", "webhooks"])
     assert f"{DEPARTMENT}\tno webhook\t2 pending notification(s) held" in listing.output
 
     # a second removal, and an unknown department: one line, exit 2
     assert "has no webhook; nothing removed" in _refusal(
-        _run(["departments", "remove-webhook", DEPARTMENT])
+        run_cli(["departments", "remove-webhook", DEPARTMENT])
     )
-    assert _refusal(_run(["departments", "remove-webhook", "no_such_department"]))
+    assert _refusal(run_cli(["departments", "remove-webhook", "no_such_department"]))
 
     with WarningStore.from_settings() as store:
         (removal,) = [

@@ -5,41 +5,23 @@ user name or password: `https://bob:2024/xyz@hooks.example.org/in` was set (exit
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from models.settings import get_settings
 from serving.store import WarningStore
 from serving.store.common import utc_now
 from serving.store.outbox import Outbox
-from training.cli import app
+from tests.serving.loop.conftest import run_cli
 
 HOST = "hooks.example.org"
 
 
-@pytest.fixture()
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("RISKLOOP_STORE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("RISKLOOP_KEYS_FILE", str(tmp_path / "keys.json"))
-    monkeypatch.setenv("RISKLOOP_WEBHOOK_SECRETS_FILE", str(tmp_path / "secrets.json"))
-    monkeypatch.setenv("RISKLOOP_PUBLIC_URL", "https://riskloop.example.gov")
-    get_settings.cache_clear()
-    assert _run(["store", "upgrade"]).exit_code == 0
-    yield tmp_path
-    get_settings.cache_clear()
-
-
-def _run(args: list[str]) -> Result:
-    return CliRunner().invoke(app, args)
-
-
 def _set_webhook(folder: Path, url: str) -> Result:
     secret_file = folder / "labour.secret"
-    return _run(
+    return run_cli(
         ["departments", "set-webhook", "labour_inspection", url, "--secret-file", str(secret_file)]
     )
 
@@ -73,7 +55,7 @@ def test_a_url_with_an_at_sign_after_its_host_is_refused_and_nothing_written(
     assert "***@" in line, line
     assert not (cli_env / "labour.secret").exists()
     assert not (cli_env / "secrets.json").exists()
-    assert "0 webhook(s)" in _run(["departments", "webhooks"]).stdout
+    assert "0 webhook(s)" in run_cli(["departments", "webhooks"]).stdout
     assert _webhook_rows() == []
 
 

@@ -4,40 +4,22 @@ shape: a URL with no scheme put its userinfo in the path, where it was printed w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from models.settings import get_settings
 from serving.store.outbox import shown_url
-from training.cli import app
+from tests.serving.loop.conftest import run_cli
 
 PASSWORD = "S3cr3tPW"
 TOKEN = "TOPSECRET"
 HOST = "lab.example.gov"
 
 
-@pytest.fixture()
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("RISKLOOP_STORE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("RISKLOOP_KEYS_FILE", str(tmp_path / "keys.json"))
-    monkeypatch.setenv("RISKLOOP_WEBHOOK_SECRETS_FILE", str(tmp_path / "secrets.json"))
-    monkeypatch.setenv("RISKLOOP_PUBLIC_URL", "https://riskloop.example.gov")
-    get_settings.cache_clear()
-    assert _run(["store", "upgrade"]).exit_code == 0
-    yield tmp_path
-    get_settings.cache_clear()
-
-
-def _run(args: list[str]) -> Result:
-    return CliRunner().invoke(app, args)
-
-
 def _set_webhook(folder: Path, url: str) -> Result:
     secret_file = folder / "labour.secret"
-    return _run(
+    return run_cli(
         ["departments", "set-webhook", "labour_inspection", url, "--secret-file", str(secret_file)]
     )
 
@@ -71,7 +53,7 @@ def test_a_set_url_is_shown_without_its_userinfo_in_every_command(cli_env: Path)
     assert result.exit_code == 0, result.output
     shown = f"https://***@{HOST}:8443/hook?token=***"
     assert f"webhook {shown};" in result.stdout
-    listed = _run(["departments", "webhooks"])
+    listed = run_cli(["departments", "webhooks"])
     assert f"labour_inspection\t{shown}\n" in listed.stdout
     for said in (result.output, listed.output):
         assert PASSWORD not in said and TOKEN not in said
@@ -129,4 +111,4 @@ def test_set_webhook_refuses_a_url_it_cannot_read_without_showing_the_password(
     assert line.startswith("error: ") and "Traceback" not in result.output, result.output
     assert PASSWORD not in line and TOKEN not in line, line
     assert not (cli_env / "labour.secret").exists()
-    assert "0 webhook(s)" in _run(["departments", "webhooks"]).stdout
+    assert "0 webhook(s)" in run_cli(["departments", "webhooks"]).stdout
