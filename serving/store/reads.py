@@ -209,13 +209,14 @@ class StoreReads:
         query = select(AuditEntry).where(AuditEntry.id > since_id).order_by(AuditEntry.id)
         if actor is not None:
             actor = actor.strip()
+            # a person's name also as a sign-in folds it (Zhao is zhao), besides as written (an
+            # actor recorded before folding, or a name typed at a failed sign-in)
             if ":" not in actor:
-                names = [
-                    f"{kind}:{typed_user_name(actor) if kind == 'user' else actor}"
-                    for kind in _KINDS
-                ] + [actor]
-            elif actor.startswith("user:"):  # a person's name as a sign-in folds it: Zhao is zhao
-                names = [f"user:{typed_user_name(actor.removeprefix('user:'))}", f"cli:{actor}"]
+                names = [f"{kind}:{actor}" for kind in _KINDS] + [actor]
+                names.append(f"user:{typed_user_name(actor)}")
+            elif actor.startswith("user:"):
+                folded = typed_user_name(actor.removeprefix("user:"))
+                names = [actor, f"user:{folded}", f"cli:{actor}"]
             else:  # also a RISKLOOP_ACTOR holding a colon, recorded after `cli:`
                 names = [actor] if actor.startswith("cli:") else [actor, f"cli:{actor}"]
             # as written: an id in a name (typed at a failed sign-in) is kept pseudonymised

@@ -67,6 +67,11 @@ def test_screen_against_a_registry_answering_errors_fails_in_one_line_within_sec
         RISKLOOP_STORE_URL=f"sqlite:///{tmp_path / 'riskloop.db'}",
         RISKLOOP_KEYS_FILE=str(tmp_path / "keys.json"),
     )
+    # a store to screen into (screen refuses a missing one before asking the registry)
+    upgraded = subprocess.run(
+        [RISKLOOP, "store", "upgrade"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert upgraded.returncode == 0, upgraded.stderr
     started = time.monotonic()
     result = subprocess.run(
         [RISKLOOP, "screen", "--task", "wage-arrears", "--raw", str(tmp_path)],
