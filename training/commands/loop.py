@@ -122,14 +122,16 @@ def _write_report(report: dict[str, Any], path: Path) -> None:
 def store_upgrade() -> None:
     """Bring the warnings store's schema to the newest revision (idempotent)."""
     from sqlalchemy import text
-    from sqlalchemy.engine import make_url
+
+    from models.settings import get_settings, hide_password
 
     with user_errors():
         store = _open_store(existing=False)
         with store.engine.connect() as connection:
             revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
         store.close()
-        shown = make_url(store.engine.url).render_as_string(hide_password=True)
+        # masked as every message masks a URL (a secret-named query value too)
+        shown = hide_password(get_settings().store_url)
         typer.echo(f"warnings store {shown}: schema at revision {revision} (head)")
 
 

@@ -82,6 +82,16 @@ def test_the_cli_opens_such_a_store_and_never_prints_a_password(
     listed = CliRunner().invoke(app, ["users", "list"])
     assert listed.exit_code == 0, listed.output
     assert "S3cret" not in upgraded.output + listed.output
+    # the password as a query value: `store upgrade` names the store with it masked
+    in_query = (
+        f"postgresql+psycopg://{ROLE}@127.0.0.1:{checked_server.port}/postgres"
+        f"?password={quote(PASSWORD, safe='')}"
+    )
+    monkeypatch.setenv("RISKLOOP_STORE_URL", in_query)
+    get_settings.cache_clear()
+    upgraded = CliRunner().invoke(app, ["store", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "?password=***" in upgraded.output and "S3cret" not in upgraded.output
     closed = free_port()
     shown = f"postgresql+psycopg://127.0.0.1:{closed}/riskloop?password=***"
     for url, expected in [
