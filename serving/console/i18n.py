@@ -45,3 +45,19 @@ class Messages:
         if value is None or value == "":
             return "–"
         return self._catalog.get(f"{group}.{value}", str(value))
+
+
+def outside_bodies_spellings() -> frozenset[str]:
+    """Every spelling (letter case folded) a department filter reads as all the outside bodies
+    (`models.departments.OUTSIDE_BODIES`): that code, and the console's label for them in
+    either language, whole or its short name before the explanation in brackets (外部机构,
+    "Outside bodies"). The console's queue filter and `riskloop overdue --department` read
+    these."""
+    from models.departments import OUTSIDE_BODIES
+
+    spellings = {OUTSIDE_BODIES.casefold()}
+    for lang in LANGS:
+        label = Messages(lang)("filter.outside_bodies")
+        short = label.split("（", 1)[0].split("(", 1)[0].strip()
+        spellings |= {label.casefold(), short.casefold()}
+    return frozenset(spellings)

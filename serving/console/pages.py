@@ -32,7 +32,14 @@ from serving.console.app import (
     secured,
 )
 from serving.console.forms import FIELD_LIMITS
-from serving.console.i18n import DEFAULT_LANG, LANGS, Messages, as_lang, catalog
+from serving.console.i18n import (
+    DEFAULT_LANG,
+    LANGS,
+    Messages,
+    as_lang,
+    catalog,
+    outside_bodies_spellings,
+)
 from serving.console.queries import (
     LEVEL_ORDER,
     SORTS,
@@ -147,11 +154,8 @@ def _filter_spellings(console: Console, scope: Any) -> dict[str, dict[str, str]]
             spellings["department"].setdefault(spelling.casefold(), code)
     # every outside body: its code, and the chooser's label in either language, whole or its
     # short name before the explanation in brackets (外部机构, "Outside bodies")
-    spellings["department"].setdefault(OUTSIDE_BODIES.casefold(), OUTSIDE_BODIES)
-    for lang in LANGS:
-        label = Messages(lang)("filter.outside_bodies")
-        for spelling in (label, _short_name(label)):
-            spellings["department"].setdefault(spelling.casefold(), OUTSIDE_BODIES)
+    for spelling in outside_bodies_spellings():
+        spellings["department"].setdefault(spelling, OUTSIDE_BODIES)
     named = {
         key.removeprefix("district.")
         for key in catalog(DEFAULT_LANG)
@@ -161,11 +165,6 @@ def _filter_spellings(console: Console, scope: Any) -> dict[str, dict[str, str]]
         for spelling in (code, *(Messages(lang).word("district", code) for lang in LANGS)):
             spellings["district"].setdefault(spelling.casefold(), code)
     return spellings
-
-
-def _short_name(label: str) -> str:
-    """A label's words before its explanation in brackets (full-width in Chinese)."""
-    return label.split("（", 1)[0].split("(", 1)[0].strip()
 
 
 def _queue_page(

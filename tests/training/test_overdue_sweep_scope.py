@@ -160,3 +160,7 @@ def test_overdue_outside_sweeps_the_cases_at_outside_bodies(isolated_env: Path) 
     ]
     # noted in its history and audit; no webhook: an outside body has none
     assert _noted() == {**{warning_id: 0 for warning_id in cases.values()}, outside: 1, "hooks": 0}
+    # the console's other spellings of the choice, its labels' short names included
+    for spelling in ("外部机构", "Outside bodies", "OUTSIDE"):
+        listed = _overdue(isolated_env, "--department", spelling).splitlines()
+        assert listed[-1] == "1 overdue case(s); 0 newly overdue recorded", spelling

@@ -275,7 +275,8 @@ def overdue(
         None,
         "--department",
         help="Only cases waiting on this department (its code, or its Chinese or English "
-        "name); `outside` for the cases dispatched to outside bodies.",
+        "name); `outside` (or 外部机构, as the console's filter) for the cases dispatched to "
+        "outside bodies.",
     ),
 ) -> None:
     """Note newly missed deadlines, then list every overdue case, most late first.
@@ -284,6 +285,7 @@ def overdue(
     """
     from models.departments import OUTSIDE_BODIES, department_code, department_spellings
     from models.spec import UnknownTaskError, get_spec
+    from serving.console.i18n import outside_bodies_spellings
     from serving.store.deadlines import DEADLINE_OF_STATUS, holder
     from training.commands.people import city_time
 
@@ -296,7 +298,7 @@ def overdue(
                 raise UserError(str(exc)) from None
         if department is not None:
             code = department_code(department)  # as a dispatch reads it
-            if department.strip().casefold() == OUTSIDE_BODIES:
+            if department.strip().casefold() in outside_bodies_spellings():  # as the console
                 code = OUTSIDE_BODIES
             if code is None:
                 raise UserError(
