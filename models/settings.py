@@ -349,7 +349,15 @@ def sqlite_file(url: str) -> Path | None:
 #: `sslpassword`, `passwd`, `pwd`, `token`, `access_token`, `secret`, `api_key`, `apikey`...
 _SECRET_PARAMETER = re.compile(r"pass|pwd|token|secret|key|auth|credential", re.IGNORECASE)
 _QUERY_VALUE = re.compile(r"(?<=[?&;])([^=&;#\s]*)=([^&;#\s]*)")
-_URL_REST = re.compile(r"://(\S*)")
+#: In a whole URL a value runs to the next separator, spaces included (`?password=a b`).
+_URL_QUERY_VALUE = re.compile(r"(?<=[?&;])([^=&;#]*)=([^&;#]*)")
+#: What follows `://` in text: a word, or a userinfo whose password holds spaces up to its `@`
+#: on the same line (`user:my secret@host`: SQLAlchemy reads it so and the server takes it),
+#: unless the word is `host:port` (`http://host:5000 is down; ask ops@city`).
+_URL_REST = re.compile(r"://([^\s:/?#@]*:(?!\d*(?:[/?#\s]|$))[^\n@]*@\S*|\S*)")
+#: A text that is one URL (a setting's value; one line, one `://`): all of it is the URL,
+#: spaces included (`user:12 34@host`, which in other text reads as `host:port` and prose).
+_WHOLE_URL = re.compile(r"[\w+.-]+://([^\n]*)")
 
 
 def hide_password(url: str) -> str:
@@ -358,14 +366,21 @@ def hide_password(url: str) -> str:
 
     The userinfo's password runs to the last `@` before the host (an unencoded `@` in it is
     hidden too); one holding an unencoded `/`, `?` or `#`, which SQLAlchemy reads as part of
-    the password, runs to the URL's last `@`. Every query value whose name suggests a secret
-    (`_SECRET_PARAMETER`) is hidden as well.
+    the password, runs to the URL's last `@`. A password may hold spaces: in a text that is
+    one URL it runs to that `@` whatever it holds; in other text, to the next `@` on the line
+    unless the word after `://` is `host:port`. Every query value whose name suggests a
+    secret (`_SECRET_PARAMETER`) is hidden as well.
     """
-    return _QUERY_VALUE.sub(_hidden_parameter, _URL_REST.sub(_hidden_userinfo, url))
+    whole = _WHOLE_URL.fullmatch(url)
+    if whole and url.count("://") == 1:
+        start = whole.start(1)
+        return _URL_QUERY_VALUE.sub(_hidden_parameter, url[:start] + _hidden_userinfo(url[start:]))
+    rests = _URL_REST.sub(lambda match: f"://{_hidden_userinfo(match.group(1))}", url)
+    return _QUERY_VALUE.sub(_hidden_parameter, rests)
 
 
-def _hidden_userinfo(match: re.Match[str]) -> str:
-    rest = match.group(1)
+def _hidden_userinfo(rest: str) -> str:
+    """What follows a URL's `://` with the password of its userinfo masked, if it has one."""
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
     if "@" in authority:
         userinfo, _, host = authority.rpartition("@")
@@ -373,11 +388,11 @@ def _hidden_userinfo(match: re.Match[str]) -> str:
     elif ":" in authority and not authority.startswith("[") and not _is_port(authority):
         userinfo, at, after = rest.rpartition("@")  # `user:pa/ss@host`, not `host:port/a@b`
         if not at:
-            return match.group(0)
+            return rest
     else:
-        return match.group(0)
+        return rest
     user, colon, _ = userinfo.partition(":")
-    return f"://{user}:***@{after}" if colon else match.group(0)
+    return f"{user}:***@{after}" if colon else rest
 
 
 def _is_port(authority: str) -> bool:

@@ -30,7 +30,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.departments import DEPARTMENTS, department_code
@@ -88,14 +88,30 @@ _UNKNOWN_NAME_ACTOR = re.compile(rf"user:\?[0-9a-f]{{{NAME_FINGERPRINT_CHARS}}}"
 KNOWN_DEPARTMENTS = frozenset(department.code for department in DEPARTMENTS)
 
 
-def _refuse_unencoded_at(url: str) -> None:
-    """Refuse a URL whose host holds `@`: its password holds an unencoded one (SQLAlchemy ends
-    the password at the first), and the driver would print the rest of it as a host name."""
-    if "@" in (make_url(url).host or ""):
-        raise ValueError(
-            "its password holds an unencoded @: percent-encode @ / ? # % in a password "
-            "(%40 %2F %3F %23 %25)"
-        )
+#: How to write a password SQLAlchemy reads as written.
+_PERCENT_ENCODE = "percent-encode @ / ? # % in a password (%40 %2F %3F %23 %25)"
+
+
+def _refuse_unreadable(url: str) -> None:
+    """Refuse, in our own words, a URL SQLAlchemy cannot read or whose host holds `@`.
+
+    SQLAlchemy ends a password at its first `@`: with an unencoded one the rest reads as the
+    host (the driver would print it as a host name) or as a port, and the parser's own message
+    quotes it (`invalid literal for int() with base 10: 'Secret99@127.0.0.1:5432'`), so no
+    message of the parser is ever passed on.
+    """
+    try:
+        host: str | None = make_url(url).host or ""
+    except (ArgumentError, ValueError):
+        host = None
+    if host is not None and "@" not in host:
+        return
+    if host is not None or url.partition("://")[2].count("@") > 1:
+        raise ValueError(f"its password holds an unencoded @: {_PERCENT_ENCODE}") from None
+    raise ValueError(
+        "SQLAlchemy cannot read it as dialect+driver://user:password@host:port/database; "
+        f"{_PERCENT_ENCODE}"
+    ) from None
 
 
 class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
@@ -117,7 +133,7 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
         self._cipher = cipher
         self._scrub = MemoScrubber(pseudonym_secret)
         try:
-            _refuse_unencoded_at(url)
+            _refuse_unreadable(url)
             self._engine = create_store_engine(url)
         except (SQLAlchemyError, ImportError, OSError, ValueError) as exc:
             raise StoreUnavailable(url, exc) from exc

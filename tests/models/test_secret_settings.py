@@ -3,7 +3,8 @@ key nobody guesses.
 
 `hide_password` masked only `user:password@`: a `?password=` or `?token=` was printed in clear
 (and `riskloop bundle` printed such a store URL on its serve line), an unencoded `@` in the
-password showed the half after it, and RISKLOOP_PSEUDONYM_SECRET took `x`, a space or nothing
+password showed the half after it, a password holding a space was printed in clear (URL text
+ended at the space), and RISKLOOP_PSEUDONYM_SECRET took `x`, a space or nothing
 (an empty one: a traceback from every store command).
 """
 
@@ -43,6 +44,20 @@ from training.commands.scale import serve_instructions
         ),
         ("https://h/x?passwd=a;secret=b&apikey=c", "https://h/x?passwd=***;secret=***&apikey=***"),
         ("http://u:p@host/path/a@b?x=1", "http://u:***@host/path/a@b?x=1"),
+        ("postgresql://rs:my secret pw@h:1/x", "postgresql://rs:***@h:1/x"),
+        ("postgresql://rs:12 34@h/x", "postgresql://rs:***@h/x"),  # a whole URL: no port
+        ("postgresql://rl:hunter@2:Secret99@h:1/rl", "postgresql://rl:***@h:1/rl"),
+        ("postgresql://rl:Pw%25/x@y:z#q?1@h:1/rl", "postgresql://rl:***@h:1/rl"),
+        ("postgresql://h/x?password=my pw&sslmode=a", "postgresql://h/x?password=***&sslmode=a"),
+        # in other text (a log line) a URL with a spaced password ends at its host
+        (
+            "store postgresql://rs:my secret@h/x is down; ask ops@city.gov",
+            "store postgresql://rs:***@h/x is down; ask ops@city.gov",
+        ),
+        (
+            "http://mlflow:5000 is down; ask ops@city.gov, db postgresql://u:p w@h/x",
+            "http://mlflow:5000 is down; ask ops@city.gov, db postgresql://u:***@h/x",
+        ),
     ],
 )
 def test_every_secret_in_a_url_is_masked(url: str, shown: str) -> None:
@@ -54,6 +69,9 @@ def test_what_is_no_secret_stays() -> None:
         "http://mlflow:5000/a@b",
         "http://[::1]:5000/a@b",
         "sqlite:////srv/x.db",
+        "sqlite:////srv/My Documents/x.db",
+        "see http://mlflow:5000/x or mail ops@city.gov",
+        "a:b c@d, no URL",
         "postgresql://u@db/x?sslmode=require&connect_timeout=5",
         "bad",
     ):
@@ -77,6 +95,17 @@ def test_bundle_reads_a_query_password_from_the_shell(
     assert "Sup3rS3cretPW" not in printed, printed
     assert 'RISKLOOP_STORE_URL="$RISKLOOP_STORE_URL"' in printed
     assert "riskloop?password=***) there first" in printed
+
+
+def test_bundle_reads_a_password_with_spaces_from_the_shell(
+    here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RISKLOOP_STORE_URL", "postgresql+psycopg://rs:my S3cret pw@db:5432/rl")
+    get_settings.cache_clear()
+    printed = "\n".join(serve_instructions("riskloop:abc123"))
+    assert "S3cret" not in printed, printed
+    assert 'RISKLOOP_STORE_URL="$RISKLOOP_STORE_URL"' in printed
+    assert "(postgresql+psycopg://rs:***@db:5432/rl) there first" in printed
 
 
 def test_an_mlflow_token_is_not_printed(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:

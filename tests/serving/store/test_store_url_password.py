@@ -3,7 +3,9 @@
 A percent-encoded password (`%2F`, as a URL needs for `/ ? # @ %`) crashed every command and
 the service with a traceback printing the whole URL: Alembic reads its options with
 configparser's interpolation. A `?password=` in the query was printed in clear, and an
-unencoded `@` in the password showed the half after it.
+unencoded `@` in the password showed the half after it. An unencoded `@` followed by `:` showed
+part of the password in SQLAlchemy's parser message (`invalid literal for int()`), and a password
+holding a space (which SQLAlchemy reads and the server takes) was printed in clear.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from training.cli import app
 SECRET = "test-pseudonym-secret"
 ROLE = "rl_pct"
 PASSWORD = "Sup3r%/S3cret@PW#?x"  # every character a URL's password must percent-encode
+SPACED_ROLE = "rl_space"
+SPACED_PASSWORD = "my S3cret pw"  # works unencoded: a space ends no part of a URL
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +39,16 @@ def checked_server() -> Iterator[PrivatePostgres]:
         admin = create_engine(server.admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             # DDL takes no bound parameter; the password holds no quote
-            connection.execute(text(f"CREATE ROLE {ROLE} LOGIN SUPERUSER PASSWORD '{PASSWORD}'"))
+            for role, password in [(ROLE, PASSWORD), (SPACED_ROLE, SPACED_PASSWORD)]:
+                connection.execute(
+                    text(f"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD '{password}'")
+                )
         admin.dispose()
         hba = server.folder / "data" / "pg_hba.conf"  # rewritten in place: its owner stays
-        hba.write_text(f"host all {ROLE} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+        checked = "".join(
+            f"host all {role} 127.0.0.1/32 scram-sha-256\n" for role in (ROLE, SPACED_ROLE)
+        )
+        hba.write_text(checked + hba.read_text())
         server.stop()
         server.start()
         yield server
@@ -103,4 +113,43 @@ def test_the_cli_opens_such_a_store_and_never_prints_a_password(
         get_settings.cache_clear()
         line = _one_error_line(["users", "list"], "RISKLOOP_STORE_URL", expected)
         assert not re.search("S3cret|Sup3r", line), line
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://rl:Sup3r@2:S3cret99@127.0.0.1:{port}/rl",  # the rest reads as a port
+        "postgresql+psycopg://rl:Sup3r%25/x@y:S3c#q?1@127.0.0.1:{port}/rl",
+    ],
+)
+@pytest.mark.parametrize(
+    "args", [["users", "list"], ["store", "upgrade"], ["audit", "--actor", "someone"]]
+)
+def test_an_unreadable_url_is_refused_without_quoting_it(
+    url: str, args: list[str], isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RISKLOOP_STORE_URL", url.format(port=free_port()))
+    get_settings.cache_clear()
+    line = _one_error_line(
+        args, "RISKLOOP_STORE_URL", "rl:***@", "its password holds an unencoded @"
+    )
+    assert not re.search("S3c|Sup3r|int\\(", line), line
+    get_settings.cache_clear()
+
+
+def test_a_password_with_spaces_works_and_is_never_printed(
+    checked_server: PrivatePostgres, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"postgresql+psycopg://{SPACED_ROLE}:{{}}@127.0.0.1:{checked_server.port}/postgres"
+    monkeypatch.setenv("RISKLOOP_STORE_URL", url.format(SPACED_PASSWORD))
+    get_settings.cache_clear()
+    upgraded = CliRunner().invoke(app, ["store", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert f"{SPACED_ROLE}:***@127.0.0.1" in upgraded.output
+    assert "S3cret" not in upgraded.output
+    monkeypatch.setenv("RISKLOOP_STORE_URL", url.format("my Wr0ng pw"))
+    get_settings.cache_clear()
+    line = _one_error_line(["users", "list"], "password authentication failed", "rl_space:***@")
+    assert "Wr0ng" not in line, line
     get_settings.cache_clear()
