@@ -19,6 +19,7 @@ import pandas as pd
 
 from features.schemas import TABLE_SPECS
 from features.tasks import UnknownTaskError, get_task
+from training.dev_key import dev_key_path
 from training.errors import UserError, check_output_file, check_raw_folder
 
 _TEXT_KINDS = ("id", "str", "category")
@@ -160,21 +161,40 @@ def _local_path(uri: str) -> Path | None:
     return sqlite_file(uri)
 
 
+#: the files SQLite keeps beside a database: written over while a server holds the database
+#: open, they lose every change since the last checkpoint and the database stops answering
+_SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
 def _riskloop_state() -> dict[str, Path]:
-    """What riskloop keeps and cannot rebuild from raw data, by what a message calls it."""
+    """What riskloop keeps and cannot rebuild from raw data, by what a message calls it: each
+    SQLite database with its `-wal`, `-shm` and `-journal` files, each keys or secrets file
+    with the `.lock` file its writers take."""
     from models.secret_keys import secrets_path
-    from models.settings import get_settings
+    from models.settings import get_settings, sqlite_file
 
     settings = get_settings()
-    places = {
-        "the warnings store": _local_path(settings.store_url),
-        "the MLflow registry": _local_path(settings.mlflow_uri),
-        "the MLflow artifacts folder": _local_path(settings.resolved_artifact_location),
-        "the Optuna studies database": _local_path(settings.resolved_optuna_storage),
+    databases = {
+        "the warnings store": settings.store_url,
+        "the MLflow registry": settings.mlflow_uri,
+        "the Optuna studies database": settings.resolved_optuna_storage,
+    }
+    places: dict[str, Path | None] = {name: _local_path(url) for name, url in databases.items()}
+    places["the MLflow artifacts folder"] = _local_path(settings.resolved_artifact_location)
+    for name, url in databases.items():
+        database = sqlite_file(url)
+        if database is not None:
+            for ending in _SQLITE_COMPANIONS:
+                places[f"{name}'s {ending} file"] = database.with_name(database.name + ending)
+    secret_files = {
         "the API keys file": settings.keys_file,
         "the secrets file": secrets_path(settings),
         "the webhook secrets file": settings.webhook_secrets_file,
+        "the development key's secret": dev_key_path(settings),
     }
+    for name, path in secret_files.items():
+        places[name] = path
+        places[f"{name}'s lock file"] = path.with_name(path.name + ".lock")
     return {name: place.resolve() for name, place in places.items() if place is not None}
 
 
@@ -182,7 +202,8 @@ def refuse_writing_over_sources(path: Path, said: str, raw: Path | None = None) 
     """Refuse, before any work, an output `path` (named `said` in the message) that would
     write over what riskloop reads and cannot rebuild: a department's raw tables (anything in
     the `raw` folder the command reads, or in any folder laid out as raw data), the warnings
-    store, the MLflow registry and its artifacts, the Optuna studies, keys and secrets.
+    store, the MLflow registry and its artifacts, the Optuna studies (each SQLite database with
+    its `-wal`, `-shm` and `-journal` files), keys and secrets (with their `.lock` files).
     Datasets, scores, reports and materialized features are rebuilt by a command: not here."""
     target = Path(path).resolve()
     if raw is not None and target.is_relative_to(raw.resolve()):

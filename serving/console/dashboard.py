@@ -180,12 +180,15 @@ def capacity_rows(
 
 
 def _monitor(path: Any, task: str, lang: Lang) -> dict[str, Any] | None:
-    """The latest `riskloop monitor` result of a task (None when it never ran); the drifted
-    features by their catalog labels in `lang`, as the reasons name them, not column names."""
+    """The latest `riskloop monitor` result of a task (None when it never ran, or when the file
+    holds no report of this task: another task's, an older version's or one written by hand);
+    the drifted features by their catalog labels in `lang`, as the reasons name them."""
     try:
         report = json.loads(path.read_text("utf-8"))
         when = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
     except (OSError, ValueError):
+        return None
+    if not isinstance(report, dict) or report.get("task") != task:
         return None
     spec = get_spec(task)
 

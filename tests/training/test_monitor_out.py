@@ -10,9 +10,13 @@ from pathlib import Path
 import numpy as np
 from typer.testing import CliRunner, Result
 
+from features.tasks import TASK_NAMES
+from models.secret_keys import secrets_path
 from models.settings import get_settings
+from serving.console.dashboard import _monitor
 from tests.training.test_monitor import TASK, _population, _record
 from training.cli import app
+from training.dev_key import dev_key_path
 
 
 def _one_error_line(result: Result) -> str:
@@ -86,3 +90,128 @@ def test_a_refused_since_names_the_moment_as_read(isolated_env: Path) -> None:
     for given, expected in said.items():
         line = _one_error_line(runner.invoke(app, ["monitor", "--task", TASK, "--since", given]))
         assert line == f"error: no scored records of {TASK} since {expected} in the warnings store"
+
+
+def _placeholders(paths: list[Path]) -> dict[Path, bytes]:
+    """Each path as a file (a placeholder where riskloop has not made it yet) and its bytes."""
+    for path in paths:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(f"riskloop state kept in {path.name}".encode())
+    return {path: path.read_bytes() for path in paths}
+
+
+def _state_files(root: Path) -> dict[Path, str]:
+    """Each SQLite database's -wal, -shm and -journal files and each keys or secrets file's
+    lock (the development key's secret and its lock too), by how a refusal names them."""
+    settings = get_settings()
+    files: dict[Path, str] = {}
+    for database, name in (
+        (root / "riskloop.db", "the warnings store"),
+        (root / "mlruns.db", "the MLflow registry"),
+        (root / "optuna.db", "the Optuna studies database"),
+    ):
+        for ending in ("-wal", "-shm", "-journal"):
+            files[database.with_name(database.name + ending)] = f"is {name}'s {ending} file"
+    for secret, name in (
+        (settings.keys_file, "the API keys file"),
+        (secrets_path(settings), "the secrets file"),
+        (settings.webhook_secrets_file, "the webhook secrets file"),
+        (dev_key_path(settings), "the development key's secret"),
+    ):
+        files[secret.absolute()] = f"is {name} "
+        files[secret.absolute().with_name(secret.name + ".lock")] = f"is {name}'s lock file"
+    return files
+
+
+def test_out_never_writes_over_a_database_s_companions_keys_or_locks(isolated_env: Path) -> None:
+    """A SQLite database's -wal/-shm/-journal (written over, the store lost every change since
+    the last checkpoint), the development key's secret and the lock files beside the keys and
+    secrets files: refused in one line by what they are, byte for byte kept."""
+    rng = np.random.default_rng(41)
+    reference = isolated_env / "reference.parquet"
+    _population(rng, 300, arrears_rate=0.1).to_parquet(reference)
+    _record(_population(rng, 60, arrears_rate=0.1), "W", n_closed=0)
+    cases = _state_files(isolated_env)
+    before = _placeholders(list(cases))
+    runner = CliRunner()
+    for path, expected in cases.items():
+        args = ["monitor", "--task", TASK, "--reference", str(reference), "--out", str(path)]
+        line = _one_error_line(runner.invoke(app, args))
+        assert line.startswith(f"error: --out {path} {expected}"), line
+    assert {path: path.read_bytes() for path in cases} == before
+    assert not (get_settings().reports_dir / "monitor").exists()
+
+
+def test_out_is_a_json_file_and_never_another_task_s(isolated_env: Path) -> None:
+    """The files the service and the loop read (online features, a model's HTML report, a
+    dataset) are refused as not `.json`; another task's monitor file, which the dashboard shows
+    for that task, is refused by name."""
+    rng = np.random.default_rng(43)
+    reference = isolated_env / "reference.parquet"
+    _population(rng, 300, arrears_rate=0.1).to_parquet(reference)
+    _record(_population(rng, 60, arrears_rate=0.1), "J", n_closed=0)
+    settings = get_settings()
+    read_by_the_loop = [
+        settings.data_dir / "online" / "wage_arrears.parquet",
+        settings.reports_dir / "wage-arrears-v1.html",
+        settings.data_dir / "datasets" / "wage_arrears.parquet",
+    ]
+    others = [name for name in TASK_NAMES if name != TASK]
+    monitor_files = [settings.reports_dir / "monitor" / f"{name}.json" for name in others]
+    before = _placeholders([*read_by_the_loop, *monitor_files])
+    runner = CliRunner()
+    base = ["monitor", "--task", TASK, "--reference", str(reference), "--out"]
+    for path in read_by_the_loop:
+        line = _one_error_line(runner.invoke(app, [*base, str(path)]))
+        assert line == f"error: --out {path}: the report is JSON; give a .json file path"
+    for name, path in zip(others, monitor_files, strict=True):
+        for given in (path, path.relative_to(isolated_env)):
+            line = _one_error_line(runner.invoke(app, [*base, str(given)]))
+            assert line.startswith(f"error: --out {given} is the monitor file of {name}"), line
+    assert {path: path.read_bytes() for path in before} == before
+    assert not (settings.reports_dir / "monitor" / f"{TASK}.json").exists()
+
+
+def test_the_dashboard_shows_only_its_own_task_s_report(isolated_env: Path) -> None:
+    """A monitor file holding another task's report (written there by an older version or by
+    hand), a report without a task or no report at all is no monitoring result of the task."""
+    rng = np.random.default_rng(47)
+    reference = isolated_env / "reference.parquet"
+    _population(rng, 300, arrears_rate=0.1).to_parquet(reference)
+    _record(_population(rng, 60, arrears_rate=0.1), "B", n_closed=0)
+    result = CliRunner().invoke(app, ["monitor", "--task", TASK, "--reference", str(reference)])
+    assert result.exit_code in (0, 3), result.output
+    own = get_settings().reports_dir / "monitor" / f"{TASK}.json"
+    assert _monitor(own, TASK, "en") is not None
+    other = next(name for name in TASK_NAMES if name != TASK)
+    misplaced = own.with_name(f"{other}.json")
+    misplaced.write_bytes(own.read_bytes())
+    assert _monitor(misplaced, other, "en") is None
+    report = json.loads(own.read_text())
+    for written in ({k: v for k, v in report.items() if k != "task"}, [report], "drift"):
+        own.write_text(json.dumps(written))
+        assert _monitor(own, TASK, "en") is None, written
+
+
+def test_score_and_build_dataset_refuse_the_store_s_wal(isolated_env: Path) -> None:
+    """score --output and build-dataset --out (and its sidecar) share the check: the warnings
+    store's -wal file is refused in one line, kept byte for byte."""
+    _record(_population(np.random.default_rng(53), 20, arrears_rate=0.1), "S", n_closed=0)
+    wal = isolated_env / "riskloop.db-wal"
+    journal = isolated_env / "mlruns.db-journal"
+    before = _placeholders([wal, journal])
+    scoring_input = isolated_env / "input.parquet"
+    scoring_input.write_bytes(b"PAR1")
+    raw = isolated_env / "city"
+    raw.mkdir()
+    runner = CliRunner()
+    for path in (wal, journal):
+        build = ["build-dataset", "--task", TASK, "--raw", str(raw), "--out", str(path)]
+        line = _one_error_line(runner.invoke(app, build))
+        assert line.startswith(f"error: --out {path} is the "), line
+        assert "-wal file" in line or "-journal file" in line, line
+        score = ["score", "--task", TASK, "--input", str(scoring_input), "--output", str(path)]
+        line = _one_error_line(runner.invoke(app, score))
+        assert line.startswith("error: ") and str(path) in line, line
+    assert {path: path.read_bytes() for path in before} == before

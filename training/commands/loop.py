@@ -75,7 +75,7 @@ def monitor(
         if not (math.isfinite(threshold) and threshold > 0):
             raise UserError(f"--threshold must be a positive number, got {threshold}")
         if out is not None:
-            _check_out(out, reference)
+            _check_out(out, task, reference)
         report = build_monitor_report(
             task, since=_parse_since(since), reference=reference, bins=bins, threshold=threshold
         )
@@ -96,14 +96,26 @@ def monitor(
         raise typer.Exit(DRIFT_EXIT_CODE)
 
 
-def _check_out(out: Path, reference: Path | None) -> None:
-    """Refuse, before any work, an --out that is a folder, cannot be made, or would write over
-    the --reference read or what riskloop cannot rebuild (raw tables, stores, keys, secrets)."""
-    from training.raw_io import refuse_writing_over_sources
+def _check_out(out: Path, task: str, reference: Path | None) -> None:
+    """Refuse, before any work, an --out that is a folder, cannot be made, is not a `.json`
+    file, or would write over the --reference read, what riskloop cannot rebuild (raw tables,
+    stores, keys, secrets) or another task's monitor file (the dashboard shows it for that task).
+    The `.json` rule keeps off the datasets, online features and HTML reports the loop reads."""
+    from features.tasks import TASK_NAMES
+    from training.raw_io import refuse_writing_over_sources, task_slug
 
     if reference is not None and out.resolve() == reference.resolve():
         raise UserError(f"--out {out} is the --reference file; give another path")
     refuse_writing_over_sources(out, f"--out {out}")
+    if out.suffix.lower() != ".json":
+        raise UserError(f"--out {out}: the report is JSON; give a .json file path")
+    own = task_slug(task)
+    for other in TASK_NAMES:
+        if task_slug(other) != own and out.resolve() == _default_out(other).resolve():
+            raise UserError(
+                f"--out {out} is the monitor file of {other}, which the console's dashboard "
+                "shows for it; give another path"
+            )
     check_output_file(out, "--out", "a .json file path")
 
 

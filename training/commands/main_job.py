@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING
 import typer
 
 from features.tasks import TASK_NAMES
+from training.dev_key import DEV_KEY_NAME, dev_key_path
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
     from models.settings import Settings
-
-DEV_KEY_NAME = "local-dev"
 
 
 def _say(message: str) -> None:
@@ -139,11 +138,6 @@ def _ensure_online_features(task: str, city: Path, data_dir: Path) -> None:
         return
     _say(f"{task}: materializing the latest features for entity_ids scoring")
     materialize(task, build_scoring_set(task, city), data_dir)
-
-
-def dev_key_path(settings: Settings) -> Path:
-    """Where `riskloop run` keeps the development key's secret: beside the keys file, 0600."""
-    return settings.keys_file.with_name(f"riskloop-{DEV_KEY_NAME}.key")
 
 
 def _ensure_dev_key(base_url: str = "http://127.0.0.1:3000") -> None:
