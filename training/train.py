@@ -114,7 +114,11 @@ def _small_slice(train: pd.DataFrame) -> bool:
 
 
 def fit_model(spec: TaskSpec, splits: Splits, params: LightGBMParams) -> RiskModel:
-    """Fit booster, calibrator and thresholds (no tracking): the reproducible core."""
+    """Fit booster, calibrator and thresholds (no tracking): the reproducible core.
+
+    Tuning's trials fit with it too (`training.tune.tune`), so a trial's validation ROC-AUC
+    is the one the model `train_task` fits with its parameters gets.
+    """
     calibration = splits.calibration_slice
     return RiskModel(spec, params).fit(
         splits.train,
@@ -124,6 +128,17 @@ def fit_model(spec: TaskSpec, splits: Splits, params: LightGBMParams) -> RiskMod
         calibration,
         calibration["label"].to_numpy(),
     )
+
+
+def validation_auc(model: RiskModel, valid: pd.DataFrame) -> float:
+    """The booster's ROC-AUC on the validation slice: what a tuning trial scores.
+
+    Taken on the raw margin, not the calibrated score: a step-wise calibrator ties rows the
+    booster ranks apart, and the trials compare boosters.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(valid["label"].to_numpy(), model.raw_margin(valid)))
 
 
 @dataclass(frozen=True)

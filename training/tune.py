@@ -1,18 +1,26 @@
-"""Hyper-parameter search with Optuna: TPE sampling, pruning on validation AUC.
+"""Hyper-parameter search with Optuna: TPE sampling on validation ROC-AUC.
 
-One `lightgbm.Dataset` is built and reused across trials (`feature_pre_filter` off, so
-`min_child_samples` may vary). The study lives in the settings' Optuna storage (SQLite beside
-the MLflow store by default, or a database URL shared by parallel workers).
+A trial fits its parameters with `training.train.fit_model`, the function `riskloop train` fits
+the final model with (same slices, early stopping on validation log loss with the same
+patience and rounds cap), and scores the model it returns (`training.train.validation_auc`):
+a trial's figure is the one the model trained with its parameters gets. The objective once
+trained its own booster and stopped on validation AUC instead: on a small city the recipe's
+trial stopped at round 4 where the untuned model with the same parameters and seed stopped at
+56, so the study's best was compared with a model `train` never built. Trials are not pruned: a model is
+only scored once fitted as `train` fits it. The study lives in the settings' Optuna storage
+(SQLite beside the MLflow store by default, or a database URL shared by parallel workers).
 
 A study records what makes its trials comparable (`study_identity`: the task, the fingerprint
-of the training and validation slices, the round settings, the LightGBM seed) as user
-attributes when it is created; a worker of another task, dataset, settings or seed is refused (`StudyMismatchError`), and so
-is one that would extend a study whose best trial was already registered (its version is in
-`REGISTERED_VERSION_ATTR`): the better trials it ran would never be registered.
+of the training and validation slices, the round settings and how a trial fits, the LightGBM
+seed) as user attributes when it is created; a worker of another task, dataset, settings or
+seed is refused (`StudyMismatchError`), and so is one that would extend a study whose best
+trial was already registered (its version is in `REGISTERED_VERSION_ATTR`): the better trials
+it ran would never be registered.
 
 The first trial is the recipe, the parameters training uses untuned (`base`, marked
-`RECIPE_ATTR`), and on a small training slice the space keeps the recipe's tree caps
-(`training.train.recipe_space`): the best trial is never worse on validation than the recipe.
+`RECIPE_ATTR`): its value is the untuned model's validation ROC-AUC. On a small training slice
+the space keeps the recipe's tree caps (`training.train.recipe_space`); the best trial is never
+worse on validation than the recipe.
 """
 
 from __future__ import annotations
@@ -24,14 +32,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.risk_model import model_matrix
 from models.settings import get_settings
 from models.spec import LightGBMParams, TaskSpec
 
-TUNING_METRIC = "auc"
-# Each pruning report is a write to the study storage (~40 ms with SQLite here): reporting
-# every round made a 400-round trial spend most of its time committing.
-REPORT_EVERY_ROUNDS = 10
+#: How a trial fits, in the study's identity: studies whose trials stopped on validation AUC
+#: (before `fit_model` fitted them) hold figures no final model had, and are refused.
+TRIAL_FIT = "fit as train fits (early stopping on validation log loss)"
 #: The study user attribute holding the model version registered from the study's best trial.
 REGISTERED_VERSION_ATTR = "riskloop.registered_version"
 #: What a study records about its trials, as study user attributes.
@@ -63,7 +69,8 @@ def study_identity(
         DATASET_ATTR: dataset_fingerprint(pd.concat([train, valid], ignore_index=True)),
         SETTINGS_ATTR: (
             f"catalog {spec.catalog_version}, {len(spec.features)} features, "
-            f"max rounds {base.num_boost_round}, early stopping {base.early_stopping_rounds}"
+            f"max rounds {base.num_boost_round}, early stopping {base.early_stopping_rounds}, "
+            f"{TRIAL_FIT}"
         ),
         SEED_ATTR: str(base.seed),
     }
@@ -178,6 +185,8 @@ class TuneResult:
     study_name: str
     storage: str
     n_complete: int
+    #: trials pruned: none, trials are fitted to the end as `train` fits (kept for the callers
+    #: that report it)
     n_pruned: int
 
 
@@ -198,51 +207,31 @@ def tune(
     `base` is the recipe (`training.train.recipe_params`): its values are the study's first
     trial (a study that already ran them does not run them again), and on a small training
     slice trials grow no more leaves, nor deeper, than it (`training.train.recipe_space`).
-    Same seed, task, data and trial count give the same best parameters (TPE seeded by the task
-    and seed, deterministic LightGBM); `on_trial` receives the number of finished trials, for
-    progress bars.
+    Each trial is fitted by `training.train.fit_model` on `train` with early stopping on
+    `valid`, as `riskloop train` fits: the recipe's trial scores the untuned model's validation
+    ROC-AUC, the best trial the model its parameters train. Same seed, task, data and trial
+    count give the same best parameters (TPE seeded by the task and seed, deterministic
+    LightGBM); `on_trial` receives the number of finished trials, for progress bars.
     Workers sharing a study pass `total_trials` (this process stops once the study holds that
     many trials, whoever ran them) and each their own `sampler_seed` (the same seed everywhere
     would make them propose the same parameters). A study of another task, dataset or round
     settings, or one already registered, raises `StudyMismatchError` before any trial runs.
     """
-    import lightgbm as lgb
     import optuna
-    from optuna_integration import LightGBMPruningCallback
 
-    from training.train import recipe_space
+    from training.datasets import Splits
+    from training.train import fit_model, recipe_space, validation_auc
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage_url = storage or get_settings().resolved_optuna_storage
     space = recipe_space(spec.search_space, base, train)
-    train_set = lgb.Dataset(
-        model_matrix(spec, train),
-        label=train["label"].to_numpy(dtype="float64"),
-        params={"feature_pre_filter": False},
-        free_raw_data=False,
-    )
-    valid_set = train_set.create_valid(
-        model_matrix(spec, valid), label=valid["label"].to_numpy(dtype="float64")
-    )
+    # the calibration and test slices change neither the booster nor its validation ROC-AUC
+    slices = Splits(train=train, valid=valid, test=valid.iloc[:0])
 
     def objective(trial: optuna.Trial) -> float:
-        params = space.suggest(trial, base)
-        lgb_params = params.to_lightgbm(spec.monotone_constraints) | {"metric": TUNING_METRIC}
-        booster = lgb.train(
-            lgb_params,
-            train_set,
-            num_boost_round=params.num_boost_round,
-            valid_sets=[valid_set],
-            valid_names=["valid"],
-            callbacks=[
-                lgb.early_stopping(params.early_stopping_rounds, verbose=False),
-                LightGBMPruningCallback(
-                    trial, TUNING_METRIC, valid_name="valid", report_interval=REPORT_EVERY_ROUNDS
-                ),
-            ],
-        )
-        trial.set_user_attr("best_iteration", int(booster.best_iteration))
-        return float(booster.best_score["valid"][TUNING_METRIC])
+        model = fit_model(spec, slices, space.suggest(trial, base))
+        trial.set_user_attr("best_iteration", model.best_iteration_)
+        return validation_auc(model, valid)
 
     study = optuna.create_study(
         study_name=study_name,
@@ -251,7 +240,7 @@ def tune(
         sampler=optuna.samplers.TPESampler(
             seed=task_sampler_seed(spec.task, base.seed) if sampler_seed is None else sampler_seed
         ),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=30),
+        pruner=optuna.pruners.NopPruner(),
         load_if_exists=True,
     )
     bind_study(study, study_identity(spec, train, valid, base))
