@@ -368,9 +368,9 @@ def _print(
         )
     if dry_run:
         typer.echo(
-            f"dry run: would raise {report.raised} new warnings ({report.warned} at yellow or "
-            f"above), update {report.updated}, leave {report.unchanged} unchanged, note "
-            f"{report.after_close} after close; nothing was written"
+            f"dry run: would raise {report.raised} new warnings, update {report.updated}, leave "
+            f"{report.unchanged} unchanged, note {report.after_close} after close "
+            f"({report.warned} of the units scored at yellow or above); nothing was written"
         )
         shown = sorted(report.would_raise, key=lambda item: -item["score"])[:DRY_RUN_SHOWN]
         for item in shown:
