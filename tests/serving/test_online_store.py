@@ -20,6 +20,7 @@ def test_materialize_cli_keeps_the_latest_row_per_entity(
     from training.cli import app
     from training.commands.service import build_scoring_set
 
+    load_secrets()  # the deployment's secrets file, as set-up makes it: materialize needs it
     result = CliRunner().invoke(
         app, ["materialize", "--task", "telecom-fraud", "--raw", str(small_city)]
     )
@@ -72,6 +73,7 @@ def test_materialize_from_an_empty_registry_keeps_the_online_store(
 
     from training.cli import app
 
+    load_secrets()  # the deployment's secrets file, as set-up makes it: materialize needs it
     runner = CliRunner()
     first = runner.invoke(app, ["materialize", "--task", "wage-arrears", "--raw", str(small_city)])
     assert first.exit_code == 0, first.output
@@ -94,6 +96,7 @@ def test_materialize_into_a_data_dir_it_cannot_write_is_one_line(
     from models.settings import get_settings
     from training.cli import app
 
+    load_secrets()  # the deployment's secrets file, as set-up makes it: materialize needs it
     (isolated_env / "a-file").write_text("in the way")
     monkeypatch.setenv("RISKLOOP_DATA_DIR", str(isolated_env / "a-file"))
     get_settings.cache_clear()

@@ -46,9 +46,11 @@ def fast_models(city_data: dict[str, TrainingData]) -> dict[str, tuple[RiskModel
 @pytest.fixture()
 def dispute_champion(isolated_env: Path, fast_models: dict[str, tuple[RiskModel, Splits]]) -> Path:
     """The fast dispute-escalation model as version 1, `champion`, in the test's own store;
-    the test's folder."""
+    the test's folder. Its warnings store and secrets file exist, as a first `riskloop train`
+    leaves them (`score` refuses a missing store)."""
     import mlflow
 
+    from serving.store import WarningStore
     from training.tracking import configure_tracking, log_and_register
 
     model, splits = fast_models["dispute-escalation"]
@@ -59,4 +61,5 @@ def dispute_champion(isolated_env: Path, fast_models: dict[str, tuple[RiskModel,
     finally:
         mlflow.set_tracking_uri("")
         mlflow.set_registry_uri("")
+    WarningStore.from_settings().close()
     return isolated_env

@@ -56,11 +56,9 @@ def missing_sqlite_store() -> str | None:
     return None if path is None or path.is_file() else str(path.absolute())
 
 
-def open_existing_store() -> WarningStore:
-    """`open_store` for a command that only reads the store or changes what is in it: a
-    SQLite store whose file is not there is refused in one line. Opening would create an
-    empty store (and a new secrets file) in the folder the command ran from, and the command
-    then reported no rows, no user or no key as if that were the deployment's answer."""
+def require_existing_store() -> None:
+    """Refuse, in one line, a SQLite store whose file is not there (`open_existing_store`'s
+    check alone, for a command that checks before its work and opens the store after it)."""
     from models.settings import get_settings
 
     missing = missing_sqlite_store()
@@ -70,7 +68,36 @@ def open_existing_store() -> WarningStore:
             "run riskloop from the folder it was set up in or set RISKLOOP_STORE_URL; "
             "`riskloop run` or `riskloop store upgrade` creates a store"
         )
+
+
+def open_existing_store() -> WarningStore:
+    """`open_store` for a command that only reads the store or changes what is in it: a
+    SQLite store whose file is not there is refused in one line. Opening would create an
+    empty store (and a new secrets file) in the folder the command ran from, and the command
+    then reported no rows, no user or no key as if that were the deployment's answer."""
+    require_existing_store()
     return open_store()
+
+
+def existing_pseudonym_secret() -> str:
+    """The deployment's pseudonym key (`RISKLOOP_PSEUDONYM_SECRET`, else the secrets file's),
+    for a command that keys data by pseudonym; a secrets file that is not there is refused in
+    one line, never created: a new file holds a new key, and pseudonyms made under it match
+    none the deployment holds (the service would then find nobody, and say no error)."""
+    from models.secret_keys import load_secrets, secrets_path
+    from models.settings import get_settings
+
+    settings = get_settings()
+    if settings.pseudonym_secret is not None:
+        return settings.pseudonym_secret.get_secret_value()
+    path = secrets_path(settings)
+    if not path.exists():
+        raise UserError(
+            f"no secrets file at {path.absolute()} (the deployment's pseudonym key): run "
+            "riskloop from the folder it was set up in or set RISKLOOP_SECRETS_FILE; "
+            "`riskloop run` or `riskloop store upgrade` creates it"
+        )
+    return load_secrets(settings, create=False).pseudonym_secret
 
 
 def read_password(from_stdin: bool) -> str:

@@ -215,7 +215,9 @@ def score(
     Each run is one `score_offline` row in the warnings store's audit log (actor cli:NAME,
     NAME being RISKLOOP_ACTOR or else the login; the row holds the model, the number of rows,
     the levels and the output file's name, never an id), as every score request of the API is
-    one: when the store cannot record it, nothing is written.
+    one: when the store cannot record it, nothing is written. The store must exist (run from
+    the folder it was set up in, or set RISKLOOP_STORE_URL): a SQLite file that is not there is
+    refused before it scores, not created with a new secrets file where the command ran.
     """
     from rich.progress import Progress
 
@@ -223,6 +225,7 @@ def score(
     from models.risk_model import ModelLoadError
     from models.scorer import score_frame
     from training import tracking
+    from training.commands.people import require_existing_store
     from training.raw_io import refuse_writing_over_sources
 
     with user_errors(), tracking.registry_errors():
@@ -247,6 +250,9 @@ def score(
         }
         _check_as_of(input_path, frame)
         frame = _with_absent_features(spec.task, input_path, frame, model.spec.feature_names)
+        # before scoring: the run's audit row goes to the deployment's store, never to a new
+        # one made where the command ran (bad input is named first, wherever it ran)
+        require_existing_store()
         rows: list[dict[str, object]] = []
         with Progress(transient=True) as progress:
             bar = progress.add_task(f"scoring {spec.task}", total=len(frame))
@@ -293,11 +299,11 @@ def _audit_offline_score(
     from sqlalchemy.exc import SQLAlchemyError
 
     from training.commands import cli_actor
-    from training.commands.people import open_store
+    from training.commands.people import open_existing_store
 
     counts = result["risk_level"].value_counts().to_dict()
     try:
-        with open_store() as store:
+        with open_existing_store() as store:
             store.audit(
                 actor=cli_actor(),
                 action="score_offline",

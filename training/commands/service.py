@@ -14,7 +14,12 @@ import typer
 
 from features.tasks import TASK_NAMES, names_in_words
 from training.commands import cli_actor
-from training.commands.people import city_time, open_existing_store, open_store
+from training.commands.people import (
+    city_time,
+    existing_pseudonym_secret,
+    open_existing_store,
+    open_store,
+)
 from training.errors import UserError, user_errors
 
 if TYPE_CHECKING:
@@ -224,19 +229,30 @@ def register(app: typer.Typer) -> None:
         task: str = typer.Option(..., help=f"{names_in_words()}."),
         raw: Path = typer.Option(..., help="Raw city folder (as `riskloop generate` writes)."),
     ) -> None:
-        """Write each entity's latest features to the online store for `entity_ids` scoring."""
+        """Write each entity's latest features to the online store for `entity_ids` scoring.
+
+        The rows are keyed by the deployment's pseudonym key: a secrets file that is not there
+        (run from another folder) is refused before the features are built, never made with a
+        new key."""
+        from functools import partial
+
+        from features.dataset import build_dataset
         from serving.online_store import materialize as write_online
+        from serving.store.pseudonym import pseudonymise
+        from training.raw_io import load_raw_tables
 
         with user_errors():
             name = _task_name(task)
-            frame = build_scoring_set(name, raw)
+            tables = load_raw_tables(raw, name)  # a bad folder is named first, as it was
+            secret = existing_pseudonym_secret()  # before the features are built
+            frame = build_dataset(name, tables, unlabelled=True)
             if frame.empty:  # an empty export must not wipe the features being served
                 raise UserError(
                     f"no {name} entities to materialize from {raw}; the online store is "
                     "left as it was"
                 )
             try:
-                path = write_online(name, frame)
+                path = write_online(name, frame, pseudonymise=partial(pseudonymise, secret))
             except OSError as exc:
                 raise UserError(
                     f"cannot write the online store under RISKLOOP_DATA_DIR: {exc.strerror or exc}"
