@@ -69,6 +69,7 @@ def scored_population(
 
     folder = tmp_path_factory.mktemp("score")
     build_scoring_set(TASK, small_city).to_parquet(folder / "set.parquet")
+    _cli(["store", "upgrade"])  # score refuses a store that is not there (it audits into it)
     _cli(
         [
             "score",
