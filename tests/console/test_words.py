@@ -180,14 +180,22 @@ def test_the_dashboard_names_what_the_monitor_watches(tmp_path: Path) -> None:
 
     path = tmp_path / "wage-arrears.json"
     path.write_text(
-        json.dumps({"drift": False, "drifted": [], "watched": ["si_arrears_months_3m", "score"]})
+        json.dumps(
+            {
+                "task": "wage-arrears",
+                "drift": False,
+                "drifted": [],
+                "watched": ["si_arrears_months_3m", "score"],
+            }
+        )
     )
     zh, en = _monitor(path, "wage-arrears", "zh"), _monitor(path, "wage-arrears", "en")
     assert zh is not None and en is not None
     assert not zh["drift"] and zh["watched"].endswith("、评分分布"), zh
     assert en["watched"].endswith(", the scores' distribution"), en
     assert "si_arrears_months_3m" not in zh["watched"] + en["watched"]
-    path.write_text(json.dumps({"drift": False, "drifted": []}))  # written before the watch
+    # written before the watch
+    path.write_text(json.dumps({"task": "wage-arrears", "drift": False, "drifted": []}))
     assert _monitor(path, "wage-arrears", "en")["watched"] == ""
 
 
