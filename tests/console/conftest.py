@@ -357,3 +357,47 @@ def signed_in_client(console_service: Console, name: str) -> Iterator[httpx.Clie
         )
         assert signed.status_code == 303, signed.text[:300]
         yield client
+
+
+@dataclass
+class _ConsoleHost:
+    """What the console needs from the service it is mounted in: the store and settings."""
+
+    store: Any
+    settings: Any
+
+    def served(self, task: str) -> Any:
+        raise KeyError(task)
+
+
+@contextmanager
+def console_in_process(store: Any, settings: Any) -> Iterator[str]:
+    """The console app alone at `/console/`, served by uvicorn in this process on a free
+    loopback port (real HTTP, the real store, policy, sessions and templates; no model loaded,
+    which only the case page's waterfall needs), so a frozen clock (time-machine) is its
+    clock too; its base URL."""
+    import threading
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from serving.console.app import build_app
+
+    host = _ConsoleHost(store, settings)
+    app = Starlette(routes=[Mount("/console", app=build_app(lambda: host))])
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the console did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)

@@ -10,27 +10,20 @@ no model is loaded, which only the case page's waterfall needs.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import time_machine
-import uvicorn
-from starlette.applications import Starlette
-from starlette.routing import Mount
 from typer.testing import CliRunner
 
-from models.settings import Settings, get_settings
-from serving.console.app import build_app
+from models.settings import get_settings
 from serving.store import WarningStore
-from tests.processes import LOOPBACK_TLS, free_port
+from tests.console.conftest import console_in_process
+from tests.processes import LOOPBACK_TLS
 from training.commands import cli_actor
 
 PASSWORD = "correct-horse-battery"  # a test account only; the store keeps its Argon2 hash
@@ -40,39 +33,14 @@ MARCH_31_LATE = datetime(2026, 3, 31, 15, 0, tzinfo=UTC)
 APRIL_1_EARLY = datetime(2026, 3, 31, 16, 30, tzinfo=UTC)
 
 
-@dataclass
-class _Host:
-    """What the console needs from the service it is mounted in: the store and settings."""
-
-    store: WarningStore
-    settings: Settings
-
-    def served(self, task: str) -> Any:
-        raise KeyError(task)
-
-
 @pytest.fixture()
 def console(isolated_env: Path) -> Iterator[tuple[str, WarningStore]]:
     """The console at `/console/` on a free port, its store, and a supervisor account."""
     settings = get_settings()
     with WarningStore.from_settings(settings) as store:
         store.create_user("sup", department="county_centre", role="supervisor", password=PASSWORD)
-        app = Starlette(routes=[Mount("/console", app=build_app(lambda: _Host(store, settings)))])
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert server.started, "the console did not start"
-        try:
-            yield f"http://127.0.0.1:{port}", store
-        finally:
-            server.should_exit = True
-            thread.join(timeout=20)
+        with console_in_process(store, settings) as url:
+            yield url, store
 
 
 def _raise(store: WarningStore, entity: str, level: str, district: str) -> str:

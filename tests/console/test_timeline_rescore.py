@@ -11,38 +11,20 @@ test-artifacts/console/ in both languages for a person to look at."""
 from __future__ import annotations
 
 import html
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from starlette.applications import Starlette
-from starlette.routing import Mount
 
-from models.settings import Settings, get_settings
-from serving.console.app import build_app
+from models.settings import get_settings
 from serving.store import WarningStore
-from tests.console.conftest import screenshot
-from tests.processes import LOOPBACK_TLS, free_port
+from tests.console.conftest import console_in_process, screenshot
+from tests.processes import LOOPBACK_TLS
 
 PASSWORD = "correct-horse-battery"  # a test account only; the store keeps its Argon2 hash
 TASK = "wage-arrears"
-
-
-@dataclass
-class _Host:
-    """What the console needs from the service it is mounted in: the store and settings."""
-
-    store: WarningStore
-    settings: Settings
-
-    def served(self, task: str) -> Any:
-        raise KeyError(task)
 
 
 @pytest.fixture()
@@ -54,22 +36,8 @@ def console(isolated_env: Path) -> Iterator[tuple[str, WarningStore]]:
             store.create_user(
                 name, department="county_centre", role="supervisor", password=PASSWORD, lang=lang
             )
-        app = Starlette(routes=[Mount("/console", app=build_app(lambda: _Host(store, settings)))])
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert server.started, "the console did not start"
-        try:
-            yield f"http://127.0.0.1:{port}", store
-        finally:
-            server.should_exit = True
-            thread.join(timeout=20)
+        with console_in_process(store, settings) as url:
+            yield url, store
 
 
 def _score(store: WarningStore, version: str, score: float, level: str) -> str:
