@@ -33,7 +33,7 @@ from models.risk_model import (
     RiskModel,
     checked_meta,
 )
-from models.settings import first_line, get_settings, hide_password
+from models.settings import database_url_problem, first_line, get_settings, hide_password
 from models.spec import TaskSpec, get_spec
 
 PYFUNC_ENTRY_SOURCE = (
@@ -89,6 +89,10 @@ def registered_model_name(task: str) -> str:
     return get_spec(task).registered_model_name
 
 
+#: The database schemes MLflow's SQLAlchemy store takes (`mysql+pymysql`, `postgresql+psycopg`...).
+_DATABASE_SCHEMES = frozenset({"sqlite", "postgresql", "mysql", "mssql"})
+
+
 @contextmanager
 def mlflow_store_errors(uri: str, store: str = "registry") -> Iterator[None]:
     """An MLflow `store` that cannot be opened (unsupported or malformed URI, database server
@@ -96,6 +100,16 @@ def mlflow_store_errors(uri: str, store: str = "registry") -> Iterator[None]:
     from mlflow.tracking.registry import UnsupportedModelRegistryStoreURIException
     from sqlalchemy.exc import SQLAlchemyError
 
+    # a database store's URL SQLAlchemy would misread (an unencoded @ in its password): said
+    # in our words before anything connects, the parser's message quoting part of the password
+    scheme = uri.partition("://")[0].lower() if "://" in uri else ""
+    if scheme and scheme.split("+")[0] in _DATABASE_SCHEMES:
+        problem = database_url_problem(uri)
+        if problem is not None:
+            raise RegistryUnavailable(
+                f"cannot open the MLflow {store} at {hide_password(uri)} (RISKLOOP_MLFLOW_URI): "
+                f"{problem}"
+            )
     try:
         yield
     except (UnsupportedModelRegistryStoreURIException, SQLAlchemyError) as exc:

@@ -345,6 +345,35 @@ def sqlite_file(url: str) -> Path | None:
     return None if database in (None, "", ":memory:") else Path(str(database))
 
 
+#: How to write a password a URL can hold (the userinfo's reserved characters).
+PERCENT_ENCODE = "percent-encode @ / ? # % in a password (%40 %2F %3F %23 %25)"
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why SQLAlchemy cannot read `url` as meant, in our own words; None when it can.
+
+    SQLAlchemy ends a password at its first `@`: with an unencoded one the rest reads as the
+    host (a driver would print it as a host name) or as a port, and the parser's own message
+    quotes it (`invalid literal for int() with base 10: 'Secret99@127.0.0.1:5432'`), so no
+    message of the parser is ever passed on. The warnings store and a database-backed MLflow
+    store are both checked with it.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        host: str | None = make_url(url).host or ""
+    except (ArgumentError, ValueError):
+        host = None
+    if host is not None and "@" not in host:
+        return None
+    rest = url.partition("://")[2]
+    if host is not None or rest.count("@") > 1:
+        return f"its password holds an unencoded @: {PERCENT_ENCODE}"
+    advice = f"; {PERCENT_ENCODE}" if "@" in rest else ""
+    return f"SQLAlchemy cannot read it as dialect+driver://user:password@host:port/database{advice}"
+
+
 #: A query parameter whose name holds one of these (any case) carries a secret: `password`,
 #: `sslpassword`, `passwd`, `pwd`, `token`, `access_token`, `secret`, `api_key`, `apikey`...
 _SECRET_PARAMETER = re.compile(r"pass|pwd|token|secret|key|auth|credential", re.IGNORECASE)

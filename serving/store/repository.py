@@ -29,13 +29,12 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.departments import DEPARTMENTS, department_code
 from models.secret_keys import load_secrets
-from models.settings import Settings, get_settings
+from models.settings import Settings, database_url_problem, get_settings
 from serving.policy import department_tasks
 from serving.store import deadlines, outbox
 from serving.store.common import (
@@ -89,29 +88,12 @@ KNOWN_DEPARTMENTS = frozenset(department.code for department in DEPARTMENTS)
 
 
 #: How to write a password SQLAlchemy reads as written.
-_PERCENT_ENCODE = "percent-encode @ / ? # % in a password (%40 %2F %3F %23 %25)"
-
-
 def _refuse_unreadable(url: str) -> None:
-    """Refuse, in our own words, a URL SQLAlchemy cannot read or whose host holds `@`.
-
-    SQLAlchemy ends a password at its first `@`: with an unencoded one the rest reads as the
-    host (the driver would print it as a host name) or as a port, and the parser's own message
-    quotes it (`invalid literal for int() with base 10: 'Secret99@127.0.0.1:5432'`), so no
-    message of the parser is ever passed on.
-    """
-    try:
-        host: str | None = make_url(url).host or ""
-    except (ArgumentError, ValueError):
-        host = None
-    if host is not None and "@" not in host:
-        return
-    if host is not None or url.partition("://")[2].count("@") > 1:
-        raise ValueError(f"its password holds an unencoded @: {_PERCENT_ENCODE}") from None
-    raise ValueError(
-        "SQLAlchemy cannot read it as dialect+driver://user:password@host:port/database; "
-        f"{_PERCENT_ENCODE}"
-    ) from None
+    """Refuse, in our own words, a URL SQLAlchemy cannot read or whose host holds `@`
+    (`models.settings.database_url_problem`)."""
+    problem = database_url_problem(url)
+    if problem is not None:
+        raise ValueError(problem)
 
 
 class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):

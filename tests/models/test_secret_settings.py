@@ -118,6 +118,35 @@ def test_an_mlflow_token_is_not_printed(here: Path, monkeypatch: pytest.MonkeyPa
 
 
 @pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://rl:Sup3r@2:S3cret99@127.0.0.1:1/rl",  # the parser quoted 'S3cret99@...'
+        "postgresql+psycopg://rl:Pa@S3cret99@127.0.0.1:1/rl",  # the driver: host 'S3cret99@...'
+    ],
+)
+def test_an_mlflow_database_url_with_an_unencoded_at_is_refused_in_one_line(
+    here: Path, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """As the warnings store's URL is: before anything connects, nothing of the password."""
+    monkeypatch.setenv("RISKLOOP_MLFLOW_URI", url)
+    get_settings.cache_clear()
+    done = CliRunner().invoke(app, ["models"])
+    assert done.exit_code == 2, done.output
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "its password holds an unencoded @" in line, line
+    assert "S3cret" not in done.output and "Sup3r" not in done.output, done.output
+
+
+def test_an_unreadable_url_without_a_password_is_not_blamed_on_one() -> None:
+    from models.settings import database_url_problem
+
+    assert database_url_problem("postgresql+psycopg://rl:pw@127.0.0.1:5432/rl") is None
+    typo = database_url_problem("postgresql+psycopg://127.0.0.1:54x2/rl")
+    assert typo is not None and "percent-encode" not in typo, typo
+    assert "unencoded @" in str(database_url_problem("postgresql+psycopg://a:b@c@h:1/d"))
+
+
+@pytest.mark.parametrize(
     "weak", ["x", " ", "", "a" * 40, "0123456789" * 3, "s3cret pseudonym key 2026"]
 )
 def test_a_weak_pseudonym_key_is_refused_in_one_line(
