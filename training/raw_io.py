@@ -198,14 +198,27 @@ def _riskloop_state() -> dict[str, Path]:
     return {name: place.resolve() for name, place in places.items() if place is not None}
 
 
-def refuse_writing_over_sources(path: Path, said: str, raw: Path | None = None) -> None:
+def refuse_writing_over_sources(
+    path: Path, said: str, raw: Path | None = None, *, monitor_report: bool = False
+) -> None:
     """Refuse, before any work, an output `path` (named `said` in the message) that would
     write over what riskloop reads and cannot rebuild: a department's raw tables (anything in
     the `raw` folder the command reads, or in any folder laid out as raw data), the warnings
     store, the MLflow registry and its artifacts, the Optuna studies (each SQLite database with
     its `-wal`, `-shm` and `-journal` files), keys and secrets (with their `.lock` files).
-    Datasets, scores, reports and materialized features are rebuilt by a command: not here."""
+    Datasets, scores, reports and materialized features are rebuilt by a command: not here,
+    but for the monitoring reports the console's dashboard reads (`reports/monitor/`), which
+    only `riskloop monitor` writes (`monitor_report`): a dataset's JSON sidecar written there
+    showed on the dashboard as the latest monitoring."""
+    from models.settings import get_settings
+
     target = Path(path).resolve()
+    monitored = (get_settings().reports_dir / "monitor").resolve()
+    if not monitor_report and target.is_relative_to(monitored):
+        raise UserError(
+            f"{said} is inside {monitored}, the monitoring reports the console's dashboard "
+            "reads (only riskloop monitor writes there); give a path outside it"
+        )
     if raw is not None and target.is_relative_to(raw.resolve()):
         raise UserError(
             f"{said} is inside the --raw folder {raw}: the raw tables are never written over; "

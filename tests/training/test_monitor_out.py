@@ -215,3 +215,30 @@ def test_score_and_build_dataset_refuse_the_store_s_wal(isolated_env: Path) -> N
         line = _one_error_line(runner.invoke(app, score))
         assert line.startswith("error: ") and str(path) in line, line
     assert {path: path.read_bytes() for path in before} == before
+
+
+def test_a_dataset_or_scores_never_land_among_the_monitoring_reports(
+    isolated_env: Path, small_city: Path
+) -> None:
+    """`build-dataset --out reports/monitor/<task>.parquet` wrote its JSON sidecar over the
+    monitor report, and the dashboard showed it as the latest monitoring: refused, for the
+    scores' output too."""
+    from models.settings import get_settings
+
+    monitor = get_settings().reports_dir / "monitor"
+    monitor.mkdir(parents=True)
+    report = monitor / "wage-arrears.json"
+    report.write_text('{"task": "wage-arrears", "drift": true}')
+    runner = CliRunner()
+    built = runner.invoke(
+        app,
+        [
+            "build-dataset", "--task", "wage-arrears", "--raw", str(small_city),
+            "--out", str(monitor / "wage-arrears.parquet"),
+        ],
+    )  # fmt: skip
+    assert built.exit_code == 2, built.output
+    (line,) = built.stderr.strip().splitlines()
+    assert "the monitoring reports the console's dashboard reads" in line, line
+    assert report.read_text() == '{"task": "wage-arrears", "drift": true}'
+    assert not (monitor / "wage-arrears.parquet").exists()

@@ -106,7 +106,7 @@ def _check_out(out: Path, task: str, reference: Path | None) -> None:
 
     if reference is not None and out.resolve() == reference.resolve():
         raise UserError(f"--out {out} is the --reference file; give another path")
-    refuse_writing_over_sources(out, f"--out {out}")
+    refuse_writing_over_sources(out, f"--out {out}", monitor_report=True)
     if out.is_dir():  # said as what it is, before the `.json` rule
         check_output_file(out, "--out", "a .json file path")
     if out.suffix.lower() != ".json":
