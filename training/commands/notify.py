@@ -355,7 +355,6 @@ def set_webhook(
     ),
 ) -> None:
     """Set a department's webhook URL and signing secret (the secret is never printed)."""
-    from models.departments import UnknownDepartmentError, get_department
     from models.secret_keys import SecretsFileError, check_file_mode
     from models.settings import get_settings
     from serving.store.common import utc_now
@@ -363,10 +362,7 @@ def set_webhook(
     from serving.webhook_secrets import WebhookSecretError, check_secret, set_secret
 
     with user_errors():
-        try:
-            get_department(department)
-        except UnknownDepartmentError as exc:
-            raise UserError(str(exc)) from None
+        _known_department(department)
         settings = get_settings()
         _check_url(url, production=settings.env == "production")
         if secret_file.is_dir():  # before its mode: a folder's 0755 is no leak to chmod away
@@ -408,7 +404,6 @@ def remove_webhook(
 ) -> None:
     """Remove a department's webhook and its signing secret (audited): it gets no new
     notifications, and those pending wait, not posted, until a webhook is set again."""
-    from models.departments import UnknownDepartmentError, get_department
     from models.secret_keys import SecretsFileError
     from models.settings import get_settings
     from serving.store.common import utc_now
@@ -416,10 +411,7 @@ def remove_webhook(
     from serving.webhook_secrets import remove_secret
 
     with user_errors(), _outage_in_one_line():
-        try:
-            get_department(department)
-        except UnknownDepartmentError as exc:
-            raise UserError(str(exc)) from None
+        _known_department(department)
         with _open_store() as store:
             try:
                 url, held = Outbox(store).remove_webhook(
@@ -502,16 +494,12 @@ def ping(
     """Send a signed `ping` to a department's webhook and show the answer's status."""
     import httpx
 
-    from models.departments import UnknownDepartmentError, get_department
     from models.settings import get_settings
     from serving.delivery import Deliverer, EndpointRefused
     from serving.store.outbox import Outbox, shown_url
 
     with user_errors(), _outage_in_one_line():
-        try:
-            get_department(department)
-        except UnknownDepartmentError as exc:
-            raise UserError(str(exc)) from None
+        _known_department(department)
         with _open_store() as store:
             url = Outbox(store).webhooks().get(department)
             if url is None:
@@ -575,3 +563,13 @@ def _write_private(path: Path, secret: str) -> None:
         raise UserError(f"cannot create {path}: {exc.strerror}") from None
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(secret + "\n")
+
+
+def _known_department(department: str) -> None:
+    """Refuse, in one line, a department code riskloop does not know (it names the codes)."""
+    from models.departments import UnknownDepartmentError, get_department
+
+    try:
+        get_department(department)
+    except UnknownDepartmentError as exc:
+        raise UserError(str(exc)) from None
