@@ -14,21 +14,11 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from features.tasks import TASKS
 from models.departments import department_code
 from models.pages import CITY_TIME
 from serving.store.common import utc_bound
+from serving.store.deadlines import holder
 from serving.store.models import RiskWarning
-
-_OWNERS = {task.name: task.owner for task in TASKS.values()}
-
-
-def holder(task: str, status: str, department: str | None) -> str | None:
-    """The department holding a warning: the one it was dispatched to or, not dispatched (an
-    open case, or one sent back), its task's owner; a known department's name as its code."""
-    if status == "open" or department is None:
-        return _OWNERS.get(task)
-    return department_code(department) or department
 
 
 def held_in_month(
@@ -38,8 +28,9 @@ def held_in_month(
     now: datetime,
     conditions: Sequence[ColumnElement[bool]] = (),
 ) -> tuple[date, dict[str, int]]:
-    """The city's month of `now` (its first day) and, per department holding them (`holder`),
-    the warnings raised in it, among those `conditions` allow (a console view's scope)."""
+    """The city's month of `now` (its first day) and, per department holding them
+    (`deadlines.holder`), the warnings raised in it, among those `conditions` allow (a
+    console view's scope)."""
     local = now.astimezone(CITY_TIME)
     first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     following = (first + timedelta(days=32)).replace(day=1)
@@ -50,7 +41,8 @@ def held_in_month(
         .where(*conditions, RiskWarning.created_at >= start, RiskWarning.created_at < end)
         .group_by(RiskWarning.task, RiskWarning.status, RiskWarning.department)
     ):
-        code = holder(str(task), str(status), department)
-        if code is not None:
+        held = holder(str(task), str(status), department)
+        if held is not None:  # a known department's name counted as its code
+            code = department_code(held) or held
             counts[code] = counts.get(code, 0) + int(n)
     return first.date(), counts

@@ -85,8 +85,9 @@ def owner_department(task: str) -> str | None:
 
 
 def holder(task: str, status: str, department: str | None) -> str | None:
-    """The department a case is waiting on: the task's owner until dispatched."""
-    return owner_department(task) if status == "open" else department
+    """The department holding a case, the one it waits on: the one it was dispatched to or,
+    not dispatched (an open case, one sent back, or one closed at triage), its task's owner."""
+    return owner_department(task) if status == "open" or department is None else department
 
 
 def overdue(*, now: datetime, is_sqlite: bool) -> ColumnElement[bool]:
