@@ -249,7 +249,7 @@ def build_from_raw(
 
     if with_feedback:  # before any work, and before the secrets file is read (or made)
         from models.settings import get_settings
-        from training.feedback import require_store
+        from training.errors import require_store
 
         require_store(get_settings().store_url)
     tables = load_raw_tables(raw_dir, spec.task)

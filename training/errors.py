@@ -25,6 +25,25 @@ def check_output_file(path: Path, option: str, expected: str) -> None:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def require_store(store_url: str | None = None) -> None:
+    """Refuse, in one line, a SQLite warnings store whose file is not there (`store_url`,
+    default the settings'). Opening it would create an empty store (and the command a new
+    secrets file: a new pseudonym key) in the folder the command ran from, and the command
+    would answer, or write, as if that were the deployment's store. A command that reads or
+    changes the store checks this before any work (`training.commands.people.
+    open_existing_store` opens the store after it)."""
+    from models.settings import get_settings, sqlite_file
+
+    url = get_settings().store_url if store_url is None else store_url
+    path = sqlite_file(url)  # a malformed URL: WarningStore says so
+    if path is not None and not path.is_file():
+        raise UserError(
+            f"no warnings store at {path.absolute()} (RISKLOOP_STORE_URL={url}): run riskloop "
+            "from the folder it was set up in or set RISKLOOP_STORE_URL; `riskloop run` or "
+            "`riskloop store upgrade` creates a store"
+        )
+
+
 def _is_raw_data_error(exc: BaseException) -> bool:
     """True for `features.validation.RawDataError`, without importing pandera on every CLI start.
 

@@ -31,11 +31,10 @@ import pandas as pd
 
 from features.tasks import get_task
 from models.secret_keys import load_secrets
-from models.settings import sqlite_file
 from serving.store import WarningStore
 from serving.store.monitoring import OUTCOME_LABELS, observed_labels
 from training.datasets import FEEDBACK_COLUMN, RAW_LABEL_COLUMN
-from training.errors import UserError
+from training.errors import require_store
 
 FEEDBACK_COLUMNS = (
     "entity_hash",
@@ -60,19 +59,6 @@ def feedback_labels(
     """
     secret = pseudonym_secret or load_secrets().pseudonym_secret
     return _labels(_closed_warnings(store_url, task, secret))
-
-
-def require_store(store_url: str) -> None:
-    """Refuse, in one line, a SQLite store whose file is not there, as the commands that read
-    the store refuse it (`training.commands.people.open_existing_store`): opening would create
-    an empty store (and the caller a new secrets file) where the command ran, and the model
-    would be trained as if the deployment had no feedback. Callers check before any work."""
-    missing = sqlite_file(store_url)
-    if missing is not None and not missing.is_file():
-        raise UserError(
-            f"no warnings store at {missing.absolute()} (RISKLOOP_STORE_URL={store_url}): "
-            "run riskloop from the folder it was set up in or set RISKLOOP_STORE_URL"
-        )
 
 
 def _closed_warnings(store_url: str, task: str, pseudonym_secret: str) -> pd.DataFrame:

@@ -84,7 +84,7 @@ def build_dataset_command(
             raise UserError("--with-feedback adds labels: it does not apply to --unlabelled")
         if with_feedback:  # before any work: no --out folder, no secrets file made here
             from models.settings import get_settings
-            from training.feedback import require_store
+            from training.errors import require_store
 
             require_store(get_settings().store_url)
         from training.raw_io import check_dataset_path, refuse_writing_over_sources, sidecar_path

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 
 from training.commands import cli_actor
-from training.errors import UserError, user_errors
+from training.errors import UserError, require_store, user_errors
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -47,35 +47,12 @@ def open_store() -> WarningStore:
     return WarningStore.from_settings()
 
 
-def missing_sqlite_store() -> str | None:
-    """Where the settings' SQLite store would be when its file is not there; None for a store
-    that exists, an in-memory one, or another database."""
-    from models.settings import get_settings, sqlite_file
-
-    path = sqlite_file(get_settings().store_url)  # a malformed URL: WarningStore says so
-    return None if path is None or path.is_file() else str(path.absolute())
-
-
-def require_existing_store() -> None:
-    """Refuse, in one line, a SQLite store whose file is not there (`open_existing_store`'s
-    check alone, for a command that checks before its work and opens the store after it)."""
-    from models.settings import get_settings
-
-    missing = missing_sqlite_store()
-    if missing is not None:
-        raise UserError(
-            f"no warnings store at {missing} (RISKLOOP_STORE_URL={get_settings().store_url}): "
-            "run riskloop from the folder it was set up in or set RISKLOOP_STORE_URL; "
-            "`riskloop run` or `riskloop store upgrade` creates a store"
-        )
-
-
 def open_existing_store() -> WarningStore:
     """`open_store` for a command that only reads the store or changes what is in it: a
     SQLite store whose file is not there is refused in one line. Opening would create an
     empty store (and a new secrets file) in the folder the command ran from, and the command
     then reported no rows, no user or no key as if that were the deployment's answer."""
-    require_existing_store()
+    require_store()
     return open_store()
 
 

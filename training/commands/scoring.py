@@ -225,7 +225,7 @@ def score(
     from models.risk_model import ModelLoadError
     from models.scorer import score_frame
     from training import tracking
-    from training.commands.people import require_existing_store
+    from training.errors import require_store
     from training.raw_io import refuse_writing_over_sources
 
     with user_errors(), tracking.registry_errors():
@@ -252,7 +252,7 @@ def score(
         frame = _with_absent_features(spec.task, input_path, frame, model.spec.feature_names)
         # before scoring: the run's audit row goes to the deployment's store, never to a new
         # one made where the command ran (bad input is named first, wherever it ran)
-        require_existing_store()
+        require_store()
         rows: list[dict[str, object]] = []
         with Progress(transient=True) as progress:
             bar = progress.add_task(f"scoring {spec.task}", total=len(frame))
