@@ -359,6 +359,23 @@ def signed_in_client(console_service: Console, name: str) -> Iterator[httpx.Clie
         yield client
 
 
+def dispatch_to_outside_body(
+    console_service: Console, warning_id: str, key_name: str, body: str
+) -> None:
+    """`warning_id` dispatched over the API to the outside body `body` (a name no department
+    has), by a county-centre key made as `key_name`."""
+    from serving.auth import create_key
+
+    key = create_key(key_name, ("review", "feedback"), department="county_centre")
+    with httpx.Client(base_url=console_service.url, timeout=30, verify=LOOPBACK_TLS) as api:
+        sent = api.post(
+            f"/v1/warnings/{warning_id}/feedback",
+            json={"status": "dispatched", "department": body},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+    assert sent.status_code == 200, sent.text[:500]
+
+
 @dataclass
 class _ConsoleHost:
     """What the console needs from the service it is mounted in: the store and settings."""

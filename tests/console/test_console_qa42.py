@@ -21,8 +21,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.console.conftest import Console, create_person, signed_in_client
-from tests.processes import LOOPBACK_TLS
+from tests.console.conftest import (
+    Console,
+    create_person,
+    dispatch_to_outside_body,
+    signed_in_client,
+)
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _SHOWING = re.compile(r'<p role="status">(.*?)</p>')
@@ -214,21 +218,13 @@ def _listed(console_service: Console, name: str) -> dict[str, Any]:
 def test_the_queue_lists_the_cases_at_outside_bodies_and_the_dashboard_links_there(
     console_service: Console,
 ) -> None:
-    from serving.auth import create_key
 
     create_person("qa42.owner", "county_centre", "supervisor", "zh")
     create_person("qa42.owner.en", "county_centre", "supervisor", "en")
     create_person("qa42.fraud", "anti_fraud", "supervisor", "en")
     create_person("qa42.officer", "labour_inspection", "officer", "zh")
     warning_id, _ = _open_case(console_service, 2)
-    key = create_key("qa42.county", ("review", "feedback"), department="county_centre")
-    with httpx.Client(base_url=console_service.url, timeout=30, verify=LOOPBACK_TLS) as api:
-        sent = api.post(
-            f"/v1/warnings/{warning_id}/feedback",
-            json={"status": "dispatched", "department": OUTSIDE_BODY},
-            headers={"Authorization": f"Bearer {key}"},
-        )
-    assert sent.status_code == 200, sent.text[:500]
+    dispatch_to_outside_body(console_service, warning_id, "qa42.county", OUTSIDE_BODY)
     expected = _outside_cases(console_service, "qa42.owner", "county_centre", "supervisor")
     assert warning_id in expected
     for name, lang in (("qa42.owner", "zh"), ("qa42.owner.en", "en")):

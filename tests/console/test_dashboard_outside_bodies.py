@@ -12,14 +12,15 @@ case (another task's supervisor, an officer) shows no row counting it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import httpx
-
-from tests.console.conftest import PASSWORD, Console, screenshots_at_two_widths
-from tests.processes import LOOPBACK_TLS
+from tests.console.conftest import (
+    PASSWORD,
+    Console,
+    dispatch_to_outside_body,
+    screenshots_at_two_widths,
+    signed_in_client,
+)
 
 OUTSIDE_BODY = "湖州市法律援助中心"
 _ROW = re.compile(
@@ -33,24 +34,10 @@ def _volumes(page: str) -> dict[str, tuple[str, int]]:
     return {code: (name, int(volume)) for code, name, volume in _ROW.findall(page)}
 
 
-@contextmanager
-def _signed_in(console_service: Console, name: str) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=console_service.url, follow_redirects=False, timeout=30, verify=LOOPBACK_TLS
-    ) as client:
-        token = client.get("/console/sign-in").cookies["riskloop_console_pre"]
-        signed = client.post(
-            "/console/sign-in",
-            data={"name": name, "password": PASSWORD, "csrf": token, "next": "/console/queue"},
-        )
-        assert signed.status_code == 303, signed.text[:300]
-        yield client
-
-
 def _dashboards(console_service: Console, names: tuple[str, ...]) -> dict[str, str]:
     pages = {}
     for name in names:
-        with _signed_in(console_service, name) as client:
+        with signed_in_client(console_service, name) as client:
             pages[name] = client.get("/console/dashboard").text
     return pages
 
@@ -59,7 +46,6 @@ def test_a_dispatch_to_an_outside_body_keeps_the_months_volume_whole(
     browser: Any, console_service: Console
 ) -> None:
     from models.settings import get_settings
-    from serving.auth import create_key
     from serving.console.i18n import Messages
     from serving.store import WarningStore
 
@@ -67,7 +53,6 @@ def test_a_dispatch_to_an_outside_body_keeps_the_months_volume_whole(
         store.create_user(
             "ob.dash.fraud", department="anti_fraud", role="supervisor", password=PASSWORD
         )
-    key = create_key("ob.dash.county", ("review", "feedback"), department="county_centre")
     viewers = ("sup", "audit", "ob.dash.fraud", "lab")
     before = {name: _volumes(page) for name, page in _dashboards(console_service, viewers).items()}
 
@@ -75,13 +60,7 @@ def test_a_dispatch_to_an_outside_body_keeps_the_months_volume_whole(
         "SELECT id FROM warnings WHERE status = 'open' AND task = 'wage-arrears' "
         "ORDER BY score LIMIT 1"
     )[0][0]
-    with httpx.Client(base_url=console_service.url, timeout=30, verify=LOOPBACK_TLS) as api:
-        sent = api.post(
-            f"/v1/warnings/{warning_id}/feedback",
-            json={"status": "dispatched", "department": OUTSIDE_BODY},
-            headers={"Authorization": f"Bearer {key}"},
-        )
-    assert sent.status_code == 200, sent.text[:500]
+    dispatch_to_outside_body(console_service, warning_id, "ob.dash.county", OUTSIDE_BODY)
     after = {name: _volumes(page) for name, page in _dashboards(console_service, viewers).items()}
 
     # the supervisor of the task (zh, as signed in) and the city's view (the auditor's): the

@@ -16,8 +16,12 @@ import re
 import httpx
 import pytest
 
-from tests.console.conftest import Console, create_person, signed_in_client
-from tests.processes import LOOPBACK_TLS
+from tests.console.conftest import (
+    Console,
+    create_person,
+    dispatch_to_outside_body,
+    signed_in_client,
+)
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _VERSION = re.compile(r'name="version" value="([^"]+)"')
@@ -61,17 +65,9 @@ def _listed_total(console_service: Console, name: str) -> int:
 
 def _dispatch_outside(console_service: Console, offset: int, key_name: str) -> None:
     """An open case dispatched over the API to an outside body (a name no department has)."""
-    from serving.auth import create_key
-
-    warning_id = _open_case(console_service, offset)
-    key = create_key(key_name, ("review", "feedback"), department="county_centre")
-    with httpx.Client(base_url=console_service.url, timeout=30, verify=LOOPBACK_TLS) as api:
-        sent = api.post(
-            f"/v1/warnings/{warning_id}/feedback",
-            json={"status": "dispatched", "department": OUTSIDE_BODY},
-            headers={"Authorization": f"Bearer {key}"},
-        )
-    assert sent.status_code == 200, sent.text[:500]
+    dispatch_to_outside_body(
+        console_service, _open_case(console_service, offset), key_name, OUTSIDE_BODY
+    )
 
 
 def test_the_outside_bodies_choice_is_read_in_any_case_and_by_its_short_names(

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
+from tests.cli_results import one_error_line
 from training.cli import app
 from training.engines import _table_path
 from training.errors import UserError
@@ -23,13 +24,6 @@ def _build(raw: Path, out: Path, *options: str) -> Result:
     return CliRunner().invoke(
         app, ["build-dataset", "--task", DISPUTES, "--raw", str(raw), "--out", str(out), *options]
     )
-
-
-def _one_error_line(result: Result, *expected: str) -> str:
-    assert result.exit_code == 2, result.output
-    (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("error: ") and all(text in line for text in expected), line
-    return line
 
 
 @pytest.fixture()
@@ -62,7 +56,7 @@ def test_a_parquet_folder_beside_a_csv_is_refused_by_both_engines(
 
     result = _build(parts_beside_csv, out, "--engine", engine)
 
-    _one_error_line(result, "holds both petitions.parquet and petitions.csv: keep one")
+    one_error_line(result, "holds both petitions.parquet and petitions.csv: keep one")
     assert not out.exists()
 
 
@@ -119,7 +113,7 @@ def test_one_bad_value_in_a_csv_column_blames_its_row_only(
     raw = _disputes_csv(small_city, tmp_path, column, cells)
     out = isolated_env / "out" / "disputes.parquet"
 
-    line = _one_error_line(
+    line = one_error_line(
         _build(raw, out),
         f"{SLUG}/disputes",
         column,

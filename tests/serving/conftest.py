@@ -53,6 +53,12 @@ class Served:
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60, verify=LOOPBACK_TLS)
 
+    def post_bytes(self, path: str, content: bytes) -> httpx.Response:
+        """`content` POSTed as it is, as JSON, with the key holding every scope."""
+        headers = {**self.headers("every"), "Content-Type": "application/json"}
+        with self.client() as client:
+            return client.post(path, content=content, headers=headers)
+
     def healthy(self) -> bool:
         try:
             return (

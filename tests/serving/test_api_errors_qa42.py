@@ -21,12 +21,6 @@ from .conftest import TASKS, Served
 
 SCORE = "/v1/wage-arrears/score"
 WARNING = "/v1/warnings/W-" + "0" * 32
-JSON = {"Content-Type": "application/json"}
-
-
-def _post(served: Served, path: str, content: bytes) -> httpx.Response:
-    with served.client() as client:
-        return client.post(path, content=content, headers={**served.headers("every"), **JSON})
 
 
 @pytest.mark.parametrize(
@@ -45,8 +39,8 @@ def _post(served: Served, path: str, content: bytes) -> httpx.Response:
 def test_a_body_that_is_not_json_is_refused_in_the_score_routes_words(
     served: Served, path: str, content: bytes, words: str
 ) -> None:
-    answer = _post(served, path, content)
-    scored = _post(served, SCORE, content)
+    answer = served.post_bytes(path, content)
+    scored = served.post_bytes(SCORE, content)
     assert answer.status_code == scored.status_code == 400, (answer.text, scored.text)
     assert answer.json() == scored.json(), (answer.text, scored.text)
     assert answer.json()["error"] == f"invalid request: body: Invalid JSON: {words}", answer.text
@@ -67,14 +61,14 @@ def test_a_body_that_is_not_json_is_refused_in_the_score_routes_words(
 def test_an_empty_body_is_said_to_be_empty_on_every_route(
     served: Served, path: str, content: bytes, wanted: str
 ) -> None:
-    answer = _post(served, path, content)
+    answer = served.post_bytes(path, content)
     assert answer.status_code == 400, answer.text
     message = f"the body is empty: send a JSON object {wanted}"
     assert answer.json() == {
         "error": f"invalid request: body: {message}",
         "detail": [{"type": "missing", "loc": ["body"], "msg": message}],
     }
-    scored = _post(served, SCORE, content)
+    scored = served.post_bytes(SCORE, content)
     assert scored.json()["error"].startswith("invalid request: body: the body is empty: send a")
 
 

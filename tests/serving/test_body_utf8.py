@@ -8,19 +8,12 @@ point at line 1 column N`.
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from .conftest import Served
 
 SCORE = "/v1/wage-arrears/score"
 WARNING = "/v1/warnings/W-" + "0" * 32
-JSON = {"Content-Type": "application/json"}
-
-
-def _post(served: Served, path: str, content: bytes) -> httpx.Response:
-    with served.client() as client:
-        return client.post(path, content=content, headers={**served.headers("every"), **JSON})
 
 
 @pytest.mark.parametrize(
@@ -34,9 +27,9 @@ def _post(served: Served, path: str, content: bytes) -> httpx.Response:
 def test_a_body_that_is_not_utf8_is_refused_as_the_score_routes_refuse_it(
     served: Served, path: str, content: bytes
 ) -> None:
-    answer = _post(served, path, content)
-    scored = _post(served, SCORE, content)
-    reloaded = _post(served, "/v1/admin/reload", content)
+    answer = served.post_bytes(path, content)
+    scored = served.post_bytes(SCORE, content)
+    reloaded = served.post_bytes("/v1/admin/reload", content)
     assert answer.status_code == scored.status_code == reloaded.status_code == 400, (
         answer.text,
         scored.text,

@@ -12,6 +12,7 @@ from typer.testing import CliRunner, Result
 
 from models.settings import get_settings
 from serving.store.people import MAX_CAPACITY
+from tests.cli_results import one_error_line
 from training.cli import app
 
 DISPUTES = "dispute-escalation"
@@ -20,13 +21,6 @@ FRAUD = "telecom-fraud"
 
 def _run(*args: str) -> Result:
     return CliRunner().invoke(app, list(args))
-
-
-def _one_error_line(result: Result, *expected: str) -> str:
-    assert result.exit_code == 2, result.output
-    (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("error: ") and all(text in line for text in expected), line
-    return line
 
 
 @pytest.fixture()
@@ -55,20 +49,20 @@ def test_a_table_held_as_both_parquet_and_csv_is_refused(
 ) -> None:
     result = _run(command[0], "--task", DISPUTES, "--raw", str(twice_held), *command[1:])
 
-    _one_error_line(result, "holds both petitions.parquet and petitions.csv: keep one")
+    one_error_line(result, "holds both petitions.parquet and petitions.csv: keep one")
     assert not (isolated_env / "out" / "disputes.parquet").exists()
 
 
 def test_a_capacity_past_the_limit_names_the_limit(isolated_env: Path) -> None:
     assert _run("store", "upgrade").exit_code == 0
 
-    line = _one_error_line(
+    line = one_error_line(
         _run("departments", "set-capacity", "grid", "99999999999999999999"),
         f"at most {MAX_CAPACITY:,}",
     )
 
     assert "not a whole number" not in line
-    assert "000" * 2000 in _one_error_line(
+    assert "000" * 2000 in one_error_line(
         _run("departments", "set-capacity", "grid", "1" + "000" * 2000), f"at most {MAX_CAPACITY:,}"
     )
     assert _run("departments", "set-capacity", "grid", f"{MAX_CAPACITY:07d}").exit_code == 0
@@ -84,7 +78,7 @@ def test_a_secret_file_that_is_a_folder_is_named_a_folder(
     folder.mkdir(mode=0o755)
     folder.chmod(0o755)
 
-    line = _one_error_line(
+    line = one_error_line(
         _run(
             "departments",
             "set-webhook",

@@ -8,22 +8,16 @@ import json
 from pathlib import Path
 
 import numpy as np
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
 from features.tasks import TASK_NAMES
 from models.secret_keys import secrets_path
 from models.settings import get_settings
 from serving.console.dashboard import _monitor
+from tests.cli_results import one_error_line
 from tests.training.test_monitor import TASK, _population, _record
 from training.cli import app
 from training.dev_key import dev_key_path
-
-
-def _one_error_line(result: Result) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.exit_code == 2 and len(lines) == 1, (result.exit_code, result.output)
-    assert lines[0].startswith("error: "), lines
-    return lines[0]
 
 
 def test_out_never_writes_over_what_riskloop_reads(isolated_env: Path) -> None:
@@ -49,7 +43,7 @@ def test_out_never_writes_over_what_riskloop_reads(isolated_env: Path) -> None:
     runner = CliRunner()
     for path, expected in cases.items():
         args = ["monitor", "--task", TASK, "--reference", str(reference), "--out", str(path)]
-        line = _one_error_line(runner.invoke(app, args))
+        line = one_error_line(runner.invoke(app, args))
         assert line.startswith(f"error: --out {path} ") and expected in line, line
     assert {path: path.read_bytes() for path in cases} == before
     assert not (get_settings().reports_dir / "monitor").exists()  # refused before any work
@@ -88,7 +82,7 @@ def test_a_refused_since_names_the_moment_as_read(isolated_env: Path) -> None:
         "2099-12-06T00:00:00+08:00": "2099-12-06",  # the city's midnight: what the date means
     }
     for given, expected in said.items():
-        line = _one_error_line(runner.invoke(app, ["monitor", "--task", TASK, "--since", given]))
+        line = one_error_line(runner.invoke(app, ["monitor", "--task", TASK, "--since", given]))
         assert line == f"error: no scored records of {TASK} since {expected} in the warnings store"
 
 
@@ -137,7 +131,7 @@ def test_out_never_writes_over_a_database_s_companions_keys_or_locks(isolated_en
     runner = CliRunner()
     for path, expected in cases.items():
         args = ["monitor", "--task", TASK, "--reference", str(reference), "--out", str(path)]
-        line = _one_error_line(runner.invoke(app, args))
+        line = one_error_line(runner.invoke(app, args))
         assert line.startswith(f"error: --out {path} {expected}"), line
     assert {path: path.read_bytes() for path in cases} == before
     assert not (get_settings().reports_dir / "monitor").exists()
@@ -163,11 +157,11 @@ def test_out_is_a_json_file_and_never_another_task_s(isolated_env: Path) -> None
     runner = CliRunner()
     base = ["monitor", "--task", TASK, "--reference", str(reference), "--out"]
     for path in read_by_the_loop:
-        line = _one_error_line(runner.invoke(app, [*base, str(path)]))
+        line = one_error_line(runner.invoke(app, [*base, str(path)]))
         assert line == f"error: --out {path}: the report is JSON; give a .json file path"
     for name, path in zip(others, monitor_files, strict=True):
         for given in (path, path.relative_to(isolated_env)):
-            line = _one_error_line(runner.invoke(app, [*base, str(given)]))
+            line = one_error_line(runner.invoke(app, [*base, str(given)]))
             assert line.startswith(f"error: --out {given} is the monitor file of {name}"), line
     assert {path: path.read_bytes() for path in before} == before
     assert not (settings.reports_dir / "monitor" / f"{TASK}.json").exists()
@@ -208,11 +202,11 @@ def test_score_and_build_dataset_refuse_the_store_s_wal(isolated_env: Path) -> N
     runner = CliRunner()
     for path in (wal, journal):
         build = ["build-dataset", "--task", TASK, "--raw", str(raw), "--out", str(path)]
-        line = _one_error_line(runner.invoke(app, build))
+        line = one_error_line(runner.invoke(app, build))
         assert line.startswith(f"error: --out {path} is the "), line
         assert "-wal file" in line or "-journal file" in line, line
         score = ["score", "--task", TASK, "--input", str(scoring_input), "--output", str(path)]
-        line = _one_error_line(runner.invoke(app, score))
+        line = one_error_line(runner.invoke(app, score))
         assert line.startswith("error: ") and str(path) in line, line
     assert {path: path.read_bytes() for path in before} == before
 
