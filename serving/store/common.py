@@ -65,6 +65,21 @@ class StoreUnavailable(ValueError):
         )
 
 
+class KeyMismatch(ValueError):
+    """The store was made under another pseudonym key than the one this process holds (a
+    secrets file lost and made anew, or another `RISKLOOP_PSEUDONYM_SECRET`): its pseudonyms
+    would not meet new ones, so it is not opened (the cause of a `StoreUnavailable`)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "it was made with another pseudonym key than this process's (a secrets file lost "
+            "and made anew, or another RISKLOOP_PSEUDONYM_SECRET): the pseudonyms made now "
+            "would not meet the stored ones. Restore the secrets file backed up with the "
+            "store (RISKLOOP_SECRETS_FILE; docs/privacy.md), or set the pseudonym secret the "
+            "other machines use; nothing was written"
+        )
+
+
 class WarningNotFound(KeyError):
     """No warning has this id (HTTP 404)."""
 

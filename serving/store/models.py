@@ -246,3 +246,14 @@ class ConsoleSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_why: Mapped[str | None] = mapped_column(String(16))
+
+
+class KeyCheck(Base):
+    """A check of a key the store's rows depend on: an HMAC of a fixed text under the key,
+    never the key (`serving.store.pseudonym.key_check`). One row, `pseudonym`."""
+
+    __tablename__ = "key_checks"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    check_value: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

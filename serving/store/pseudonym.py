@@ -166,6 +166,13 @@ def name_fingerprint(secret: str, name: str) -> str:
     return pseudonymise(secret, f"sign-in name\0{name}")[:NAME_FINGERPRINT_CHARS]
 
 
+def key_check(secret: str) -> str:
+    """What a store keeps to know the pseudonym key it was made with: the HMAC of a fixed
+    text under the key (its input is marked, so no id has this pseudonym). Not the key, and
+    of no use without it."""
+    return pseudonymise(secret, "riskloop pseudonym key check\0v1")
+
+
 @lru_cache(maxsize=8)
 def _keyed(secret: str) -> hmac.HMAC:
     """HMAC-SHA256 keyed with `secret`, never updated: `pseudonymise` copies it."""

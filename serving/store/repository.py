@@ -17,6 +17,7 @@ tables; this module opens the store and writes dispositions and the audit log.
 
 from __future__ import annotations
 
+import hmac
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -28,7 +29,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,12 +40,14 @@ from serving.policy import department_tasks
 from serving.store import deadlines, outbox
 from serving.store.common import (
     Holder,
+    KeyMismatch,
     StaleWarning,
     StoreUnavailable,
     T,
     WarningNotFound,
     is_retryable,
     iso_utc,
+    table_of,
     utc_now,
 )
 from serving.store.free_text import one_line
@@ -52,6 +55,7 @@ from serving.store.group_commit import GroupCommitter
 from serving.store.identity import EntityCipher
 from serving.store.models import (
     AuditEntry,
+    KeyCheck,
     RiskWarning,
     WarningEvent,
 )
@@ -59,6 +63,7 @@ from serving.store.people import PeopleStore
 from serving.store.privacy import PrivacyStore
 from serving.store.pseudonym import (
     NAME_FINGERPRINT_CHARS,
+    key_check,
     name_fingerprint,
     pseudonymise,
     sanitise,
@@ -94,6 +99,24 @@ def _refuse_unreadable(url: str) -> None:
     problem = database_url_problem(url)
     if problem is not None:
         raise ValueError(problem)
+
+
+def _hold_key_check(connection: Connection, secret: str) -> None:
+    """Refuse a store made under another pseudonym key (`KeyMismatch`); a store without a
+    check (new, or made before revision r0008) takes this key's. Run in `upgrade`'s write
+    transaction, which PostgreSQL's advisory lock and SQLite's `BEGIN IMMEDIATE` give to one
+    opener at a time."""
+    table = table_of(KeyCheck)
+    expected = key_check(secret)
+    found = connection.execute(
+        select(table.c.check_value).where(table.c.name == "pseudonym")
+    ).scalar_one_or_none()
+    if found is None:
+        connection.execute(
+            table.insert().values(name="pseudonym", check_value=expected, created_at=utc_now())
+        )
+    elif not hmac.compare_digest(str(found), expected):
+        raise KeyMismatch()
 
 
 class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
@@ -145,7 +168,7 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
         self._writers_lock = threading.Lock()
         try:
             self.upgrade()
-        except (SQLAlchemyError, ImportError, OSError) as exc:
+        except (SQLAlchemyError, ImportError, OSError, KeyMismatch) as exc:
             self._engine.dispose()
             raise StoreUnavailable(url, exc) from exc
         self.sync_departments(department_tasks())
@@ -196,6 +219,7 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
                     )
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
+                _hold_key_check(connection, self._secret)
 
     def can_record(self) -> bool:
         """Whether a write could be recorded now (the service's readiness probe).

@@ -165,11 +165,14 @@ def test_a_weak_pseudonym_key_is_refused_in_one_line(
 def test_strong_and_generated_keys_pass(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert CliRunner().invoke(app, ["store", "upgrade"]).exit_code == 0
     generated = load_secrets().pseudonym_secret  # the secrets file's, made by riskloop
-    for key in (generated, secrets.token_urlsafe(32), secrets.token_hex(16)):
+    for n, key in enumerate((generated, secrets.token_urlsafe(32), secrets.token_hex(16))):
         assert weak_secret(key, "pseudonym key") is None
         monkeypatch.setenv("RISKLOOP_PSEUDONYM_SECRET", key)
+        # a store of each key's own: a store refuses a key other than the one it was made with
+        monkeypatch.setenv("RISKLOOP_STORE_URL", f"sqlite:///{here / f'store-{n}.db'}")
         get_settings.cache_clear()
         assert load_secrets().pseudonym_secret == key
+        assert CliRunner().invoke(app, ["store", "upgrade"]).exit_code == 0
         listed = CliRunner().invoke(app, ["users", "list"])
         assert listed.exit_code == 0, listed.output
 

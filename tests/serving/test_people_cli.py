@@ -283,7 +283,8 @@ def test_keys_commands_refuse_a_malformed_or_unwritable_keys_file_in_one_line(
     # the secrets file lives beside the keys file unless placed elsewhere: it is made first
     code, _, err = _run("keys", "create", "ops", "--scopes", "score")
     _one_error_line(code, err, "cannot create the secrets file", "Not a directory")
-    monkeypatch.setenv("RISKLOOP_SECRETS_FILE", str(isolated_env / "secrets.json"))
+    # the secrets file the store was made with (a new one would be refused: another key)
+    monkeypatch.setenv("RISKLOOP_SECRETS_FILE", str(isolated_env / "riskloop-secrets.json"))
     get_settings.cache_clear()
     code, _, err = _run("keys", "create", "ops", "--scopes", "score")
     _one_error_line(code, err, "cannot write the keys file")

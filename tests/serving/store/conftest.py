@@ -74,7 +74,19 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store (the migrations run on an empty file in the tests of `store_url`)."""
     path = tmp_path_factory.mktemp("store-template") / "store.db"
     WarningStore(f"sqlite:///{path}", SECRET).close()
+    _forget_key_check(f"sqlite:///{path}")
     return path
+
+
+def _forget_key_check(url: str) -> None:
+    """A template's copies are opened under several test keys: each takes its first opener's
+    key, as a store made before the check does (`serving.store.repository._hold_key_check`)."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM key_checks"))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +95,7 @@ def pg_template(pg_admin_url: str) -> Iterator[str]:
     that wants a migrated store (`CREATE DATABASE ... TEMPLATE`); its name."""
     with _pg_database(pg_admin_url, "riskloop_template") as url:
         WarningStore(url, SECRET).close()
+        _forget_key_check(url)
         yield str(make_url(url).database)
 
 

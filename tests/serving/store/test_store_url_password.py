@@ -24,7 +24,9 @@ from serving.store import StoreUnavailable, WarningStore
 from tests.processes import PrivatePostgres, free_port
 from training.cli import app
 
-SECRET = "test-pseudonym-secret"
+# the module's stores live in one database, opened by the tests and by the CLI: one pseudonym
+# key for all of them (the store refuses another, `serving.store.repository._hold_key_check`)
+SECRET = "test-pseudonym-secret-of-the-pw-module"
 ROLE = "rl_pct"
 PASSWORD = "Sup3r%/S3cret@PW#?x"  # every character a URL's password must percent-encode
 SPACED_ROLE = "rl_space"
@@ -85,6 +87,7 @@ def _one_error_line(args: list[str], *expected: str) -> str:
 def test_the_cli_opens_such_a_store_and_never_prints_a_password(
     checked_server: PrivatePostgres, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("RISKLOOP_PSEUDONYM_SECRET", SECRET)
     monkeypatch.setenv("RISKLOOP_STORE_URL", _url(checked_server, PASSWORD))
     get_settings.cache_clear()
     upgraded = CliRunner().invoke(app, ["store", "upgrade"])
@@ -142,6 +145,7 @@ def test_a_password_with_spaces_works_and_is_never_printed(
     checked_server: PrivatePostgres, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = f"postgresql+psycopg://{SPACED_ROLE}:{{}}@127.0.0.1:{checked_server.port}/postgres"
+    monkeypatch.setenv("RISKLOOP_PSEUDONYM_SECRET", SECRET)
     monkeypatch.setenv("RISKLOOP_STORE_URL", url.format(SPACED_PASSWORD))
     get_settings.cache_clear()
     upgraded = CliRunner().invoke(app, ["store", "upgrade"])

@@ -6,6 +6,7 @@ the user's name."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -31,7 +32,7 @@ def _fail(store: WarningStore, name: str, password: str = "wrong") -> None:
 
 
 def test_a_password_typed_as_the_name_is_kept_only_as_its_fingerprint(
-    store: WarningStore,
+    store: WarningStore, tmp_path: Path
 ) -> None:
     typed = "Passw0rd-Long-123!"
     _fail(store, typed)
@@ -45,8 +46,9 @@ def test_a_password_typed_as_the_name_is_kept_only_as_its_fingerprint(
     assert store.audit_rows(actor=typed) == []
     found = store.audit_rows(actor=actors[0])
     assert [row["detail"] for row in found] == [{"reason": "unknown user"}] * 2
-    # keyed: another secret fingerprints the same name differently
-    with WarningStore(str(store.engine.url.render_as_string(False)), SECRET + "-other") as other:
+    # keyed: another secret fingerprints the same name differently (in a store of its own:
+    # a store refuses a key other than its own)
+    with WarningStore(f"sqlite:///{tmp_path / 'other.db'}", SECRET + "-other") as other:
         assert other.unknown_name_actor(typed_user_name(typed)) != actors[0]
 
 

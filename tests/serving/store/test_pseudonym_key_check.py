@@ -1,0 +1,101 @@
+"""A store opened under another pseudonym key is refused, not silently split in two.
+
+Before, a store whose secrets file was lost (or a machine given another
+`RISKLOOP_PSEUDONYM_SECRET`) opened as ever, and a new key made new pseudonyms: new scores,
+warnings and outcomes no longer met the stored ones, without a word. The store keeps a check
+of its key (an HMAC of a fixed text, never the key) and refuses any other, in one line and
+before writing anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from models.settings import get_settings
+from serving.store import StoreUnavailable, WarningStore
+from serving.store.common import table_of
+from serving.store.models import KeyCheck
+from serving.store.pseudonym import key_check
+from tests.cli_results import one_error_line
+from tests.serving.loop.conftest import run_cli
+
+SECRET = "test-pseudonym-secret"
+OTHER = "another-pseudonym-secret-of-32-chars"
+
+
+def _checks(url: str) -> list[tuple[str, str]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            table = table_of(KeyCheck)
+            return [
+                tuple(row) for row in connection.execute(select(table.c.name, table.c.check_value))
+            ]
+    finally:
+        engine.dispose()
+
+
+def test_a_new_store_keeps_a_check_of_its_key_never_the_key(store_url: str) -> None:
+    WarningStore(store_url, SECRET).close()
+    assert _checks(store_url) == [("pseudonym", key_check(SECRET))]
+    assert SECRET not in key_check(SECRET) and key_check(SECRET) != key_check(OTHER)
+    WarningStore(store_url, SECRET).close()  # the same key opens it again
+    assert _checks(store_url) == [("pseudonym", key_check(SECRET))]
+
+
+def test_another_key_is_refused_and_nothing_is_written(
+    store_url: str, scored: Callable[..., dict[str, object]]
+) -> None:
+    with WarningStore(store_url, SECRET) as store:
+        store.record_scores(
+            actor="ops",
+            task="wage-arrears",
+            model_name="m",
+            model_version="1",
+            results=[scored("91330500MA2B000001", 0.9, "red")],
+        )
+    with pytest.raises(StoreUnavailable, match="another pseudonym key") as refused:
+        WarningStore(store_url, OTHER)
+    assert OTHER not in str(refused.value) and SECRET not in str(refused.value)
+    assert _checks(store_url) == [("pseudonym", key_check(SECRET))]
+    with WarningStore(store_url, SECRET) as store:  # the right key still opens it, data whole
+        assert len(store.scored_records(task="wage-arrears")) == 1
+        assert store.list_warnings(task="wage-arrears")["total"] == 1
+
+
+def test_a_store_made_before_the_check_takes_the_next_key(store_url: str) -> None:
+    WarningStore(store_url, SECRET).close()
+    engine = create_engine(store_url)
+    with engine.begin() as connection:  # as a store made before revision r0008 is
+        connection.execute(text("DELETE FROM key_checks"))
+    engine.dispose()
+    WarningStore(store_url, OTHER).close()
+    assert _checks(store_url) == [("pseudonym", key_check(OTHER))]
+    with pytest.raises(StoreUnavailable, match="another pseudonym key"):
+        WarningStore(store_url, SECRET)
+
+
+def test_a_lost_secrets_file_stops_the_cli_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets = tmp_path / "riskloop-secrets.json"
+    monkeypatch.setenv("RISKLOOP_STORE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.setenv("RISKLOOP_KEYS_FILE", str(tmp_path / "keys.json"))
+    monkeypatch.setenv("RISKLOOP_SECRETS_FILE", str(secrets))
+    monkeypatch.delenv("RISKLOOP_PSEUDONYM_SECRET", raising=False)
+    get_settings.cache_clear()
+    try:
+        assert run_cli(["store", "upgrade"]).exit_code == 0
+        backup = secrets.read_bytes()
+        secrets.unlink()  # lost: the next command makes a new key
+        line = one_error_line(run_cli(["store", "upgrade"]), "another pseudonym key")
+        assert "RISKLOOP_SECRETS_FILE" in line and "restore" in line.lower()
+        secrets.write_bytes(backup)  # restored from the backup: the store opens again
+        secrets.chmod(0o600)
+        assert run_cli(["store", "upgrade"]).exit_code == 0
+    finally:
+        get_settings.cache_clear()
