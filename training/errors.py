@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,13 +17,21 @@ class UserError(Exception):
 
 def check_output_file(path: Path, option: str, expected: str) -> None:
     """Refuse, before any work, an output file `path` (given as `option`) that is a folder or
-    whose folder cannot be made; `expected` says what to give instead ("a .json file path")."""
+    whose folder cannot be made; `expected` says what to give instead ("a .json file path").
+
+    Nothing is created here: a missing folder is made by the write itself, so a command
+    refused later (bad input, no store) leaves no empty folder behind. The nearest folder that
+    exists must be a folder this process may create entries in.
+    """
     if path.is_dir():
         raise UserError(f"{option} {path} is a folder; give {expected}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+    folder = path.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # `exists` is False through a file too: stopped at the file
+    if not folder.is_dir():
+        raise UserError(f"cannot write {path}: Not a directory ({folder} is a file)")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write {path}: Permission denied ({folder})")
 
 
 def require_store(store_url: str | None = None) -> None:

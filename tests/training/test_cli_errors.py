@@ -165,6 +165,16 @@ def test_score_refuses_an_output_it_cannot_write_before_scoring(isolated_env: Pa
     _fails([*base, str(isolated_env / "folder.csv")], "is a folder")
 
 
+def test_a_refused_command_leaves_no_output_folder_behind(isolated_env: Path) -> None:
+    """The output's missing folders are made by the write, not by the check before the work:
+    a score or monitor run refused later (here: no such input, no champion) made them empty."""
+    base = ["score", "--task", "telecom-fraud", "--input", str(isolated_env / "none.parquet")]
+    _fails([*base, "--output", str(isolated_env / "new" / "deeper" / "out.csv")], "none.parquet")
+    monitor = ["monitor", "--task", "telecom-fraud", "--out"]
+    _fails([*monitor, str(isolated_env / "fresh" / "m.json")], "no warnings store")
+    assert not (isolated_env / "new").exists() and not (isolated_env / "fresh").exists()
+
+
 def test_a_truth_folder_without_the_tasks_truth_is_refused(
     isolated_env: Path, city_data: dict[str, TrainingData]
 ) -> None:
