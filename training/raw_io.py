@@ -209,7 +209,8 @@ def refuse_writing_over_sources(
     Datasets, scores, reports and materialized features are rebuilt by a command: not here,
     but for the monitoring reports the console's dashboard reads (`reports/monitor/`), which
     only `riskloop monitor` writes (`monitor_report`): a dataset's JSON sidecar written there
-    showed on the dashboard as the latest monitoring."""
+    showed on the dashboard as the latest monitoring. A monitoring report is refused over a
+    dataset's JSON sidecar (`<name>.json` beside `<name>.parquet`)."""
     from models.settings import get_settings
 
     target = Path(path).resolve()
@@ -234,6 +235,13 @@ def refuse_writing_over_sources(
         if target.is_relative_to(place):
             where = "is" if target == place else "is inside"
             raise UserError(f"{said} {where} {name} ({place}); give another path")
+    if monitor_report and target.suffix.lower() == ".json":
+        dataset = target.with_suffix(".parquet")
+        if dataset.is_file():  # `sidecar_path(dataset) == target`
+            raise UserError(
+                f"{said} is the sidecar of the dataset {dataset} (its columns, cut-offs and "
+                "sources, which train reads); give another path"
+            )
 
 
 def write_dataset(frame: pd.DataFrame, sidecar: dict, out: Path | str) -> Path:

@@ -236,3 +236,20 @@ def test_a_dataset_or_scores_never_land_among_the_monitoring_reports(
     assert "the monitoring reports the console's dashboard reads" in line, line
     assert report.read_text() == '{"task": "wage-arrears", "drift": true}'
     assert not (monitor / "wage-arrears.parquet").exists()
+
+
+def test_out_is_never_a_dataset_s_sidecar(isolated_env: Path) -> None:
+    """`--out data/datasets/<task>.json` wrote the monitoring report over the dataset's
+    sidecar (its columns, cut-offs and sources, which train reads beside the Parquet)."""
+    rng = np.random.default_rng(47)
+    reference = isolated_env / "reference.parquet"
+    _population(rng, 300, arrears_rate=0.1).to_parquet(reference)
+    _record(_population(rng, 60, arrears_rate=0.1), "J", n_closed=0)
+    datasets = get_settings().data_dir / "datasets"
+    sidecars = [datasets / "wage_arrears.json", isolated_env / "elsewhere" / "mine.json"]
+    before = _placeholders([*sidecars, *(sidecar.with_suffix(".parquet") for sidecar in sidecars)])
+    base = ["monitor", "--task", TASK, "--reference", str(reference), "--out"]
+    for sidecar in sidecars:
+        line = one_error_line(CliRunner().invoke(app, [*base, str(sidecar)]))
+        assert line.startswith(f"error: --out {sidecar} is the sidecar of the dataset"), line
+    assert {path: path.read_bytes() for path in before} == before
