@@ -57,6 +57,13 @@ MIN_DISTINCT_CHARS = 6
 _SECRET_PATTERN = re.compile(r"^[\x21-\x7e]+$")
 
 
+def repeats_one_unit(text: str) -> bool:
+    """Whether `text` is one unit over and over ("aaaa", "abab", "核实核实"): a rotation of the
+    text by less than its length gives it back. Secrets, passwords and reveal purposes are
+    refused in this shape."""
+    return len(text) > 1 and text in (text + text)[1:-1]
+
+
 def weak_secret(secret: str, what: str) -> str | None:
     """Why `secret` is too weak to be `what` ("webhook secret"), in one sentence; None when it
     is strong enough. Every secret riskloop generates (`secrets.token_urlsafe(32)`) passes."""
@@ -66,7 +73,7 @@ def weak_secret(secret: str, what: str) -> str | None:
             "spaces"
         )
     # one unit over and over ("aaaa", "abab"): a rotation by less than its length gives it back
-    if secret in (secret + secret)[1:-1]:
+    if repeats_one_unit(secret):
         shape = "repeats one pattern"
     elif len(set(secret)) < MIN_DISTINCT_CHARS:
         shape = f"has only {len(set(secret))} different characters"

@@ -96,12 +96,6 @@ def display_name_problem(name: str) -> str | None:
     return None
 
 
-def repeats_one_unit(text: str) -> bool:
-    """Whether `text` is one unit over and over ("aaaa", "abab", "核实核实"): a rotation of the
-    text by less than its length gives it back."""
-    return len(text) > 1 and text in (text + text)[1:-1]
-
-
 #: Unicode categories written as escapes by `one_line`: control, format, surrogate, private-use
 #: and unassigned characters, and the line and paragraph separators
 _UNSEEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})

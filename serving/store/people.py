@@ -24,9 +24,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.departments import AUDIT_ONLY_DEPARTMENTS, DEPARTMENTS
-from models.settings import PasswordCost, get_settings
+from models.settings import PasswordCost, get_settings, repeats_one_unit
 from serving.store.common import city_moment
-from serving.store.free_text import display_name_problem, repeats_one_unit
+from serving.store.free_text import display_name_problem
 from serving.store.models import LANGS, ROLES, ConsoleSession, Department, User
 from serving.store.pseudonym import looks_like_identifier
 

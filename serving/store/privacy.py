@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import Engine, Text, cast, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.settings import repeats_one_unit
 from serving.store.common import Holder, iso_utc, table_of, utc_bound, utc_now
-from serving.store.free_text import repeats_one_unit
 from serving.store.identity import EntityCipher, IdentityUnavailable
 from serving.store.models import AuditEntry, RiskWarning, ScoredRecord
 from serving.store.pseudonym import scrub_text
