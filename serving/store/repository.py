@@ -467,6 +467,9 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
                 warning_id=warning.id, event="disposition", at=now, actor=actor, detail=detail
             )
         )
+        # the note as history keeps it (scrubbed with the case's own ids known), so the
+        # audit log alone tells why a case was sent back or closed
+        noted = {"note": clean_note} if clean_note else {}
         self._audit_row(
             session,
             actor,
@@ -477,6 +480,7 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
                 "to": warning.status,
                 "department": warning.department,
                 "outcome": outcome,
+                **noted,
             },
             task=warning.task,
             model_version=warning.model_version,
