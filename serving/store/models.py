@@ -120,7 +120,8 @@ class WarningEvent(Base):
 
 
 class AuditEntry(Base):
-    """One row of the append-only audit log; database triggers refuse UPDATE and DELETE."""
+    """One row of the append-only audit log; database triggers refuse UPDATE and DELETE (and,
+    on SQLite, an insert over an existing row: `INSERT OR REPLACE`, revision r0009)."""
 
     __tablename__ = "audit_log"
 
