@@ -42,6 +42,7 @@ _EN: dict[str, str] = {
     "contents.fairness": "Fairness",
     "contents.fidelity": "Explanation fidelity",
     "contents.warnings-sample": "Sample warnings",
+    "contents": "Contents",
     # 1. model card
     "card.task": "Task",
     "card.unit": "Unit",
@@ -172,6 +173,7 @@ _EN: dict[str, str] = {
     "fair.small": " (small)",
     "fair.highlighted": "{n} highlighted gap(s).",
     "fair.no_gap": "No gap above the thresholds.",
+    "fair.over_threshold": " (over threshold)",  # a highlighted cell, for a screen reader
     # 5. fidelity
     "fid.no_roles": "The truth (truth/drivers.json) names no planted-driver or no noise feature.",
     "fid.rule": "Rule: a planted driver's importance is the mean |SHAP| of the catalog "
@@ -215,6 +217,11 @@ _EN: dict[str, str] = {
     "fid.share": "share",
     "fid.in_top_raising": "in top {k} raising",
     "fid.share_raising": "share raising",
+    # names of the three tables' scroll boxes, and a highlighted row in words
+    "fid.drivers_table": "Planted drivers and noise features by importance",
+    "fid.features_table": "Single features by importance",
+    "fid.per_driver_table": "Dominant drivers in the top {k} reasons",
+    "fid.flagged": " (not above the strongest noise feature)",
     "verdict.pass": "PASS",
     "verdict.fail": "FAIL",
     "kind.planted driver": "planted driver",
@@ -229,6 +236,7 @@ _EN: dict[str, str] = {
     "sample.waterfall_alt": "Waterfall of sample warning {n}",
     "sample.contribution": "contribution (log-odds)",
     "sample.reason": "reason",
+    "sample.reasons_table": "Reasons of sample warning {n}",
     # charts (looked up in the language the chart is drawn in)
     "chart.model": "model",
     "chart.oracle": "oracle (true probability)",
@@ -272,6 +280,7 @@ _ZH: dict[str, str] = {
     "contents.fairness": "公平性",
     "contents.fidelity": "解释保真度",
     "contents.warnings-sample": "预警样例",
+    "contents": "目录",
     "card.task": "任务",
     "card.unit": "评估单元",
     "card.label": "标签定义",
@@ -392,6 +401,7 @@ _ZH: dict[str, str] = {
     "fair.small": "（样本过少）",
     "fair.highlighted": "共有 {n} 处差距超过阈值（已突出显示）。",
     "fair.no_gap": "没有超过阈值的差距。",
+    "fair.over_threshold": "（超过阈值）",
     "fid.no_roles": "真值文件（truth/drivers.json）未列出预设驱动特征或噪声特征。",
     "fid.rule": "判定规则：一个预设驱动因素的重要性，是度量它的各目录特征（以 truth/drivers.json "
     "所列为准）的平均 |SHAP| 之和；每个驱动因素的重要性都高于每个噪声特征和代理特征的平均 "
@@ -429,6 +439,10 @@ _ZH: dict[str, str] = {
     "fid.share": "占比",
     "fid.in_top_raising": "位列前 {k} 位推高原因",
     "fid.share_raising": "推高占比",
+    "fid.drivers_table": "预设驱动因素与噪声特征的重要性排序",
+    "fid.features_table": "单个特征的重要性排序",
+    "fid.per_driver_table": "主导驱动因素位列前 {k} 位原因的情况",
+    "fid.flagged": "（未高于最强的噪声特征）",
     "verdict.pass": "通过",
     "verdict.fail": "未通过",
     "kind.planted driver": "预设驱动因素",
@@ -441,6 +455,7 @@ _ZH: dict[str, str] = {
     "sample.waterfall_alt": "预警样例 {n} 的瀑布图",
     "sample.contribution": "贡献（对数几率）",
     "sample.reason": "原因",
+    "sample.reasons_table": "预警样例 {n} 的原因",
     "chart.model": "模型",
     "chart.oracle": "理想基准（真实概率）",
     "chart.chance": "随机水平",

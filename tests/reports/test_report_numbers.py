@@ -129,7 +129,8 @@ def test_fidelity_ranks_drivers_and_counts_top_reasons() -> None:
 
 
 class _FairnessTables(HTMLParser):
-    """Collects the rows of each `div.fairness-group` table, keyed by its audit column."""
+    """Collects the rows of each `div.fairness-group` table, keyed by its audit column: the
+    figures a cell shows (its visually hidden "over threshold" left out)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -137,6 +138,7 @@ class _FairnessTables(HTMLParser):
         self._group: str | None = None
         self._cell: list[str] | None = None
         self._row: list[str] | None = None
+        self._hidden = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
@@ -147,13 +149,17 @@ class _FairnessTables(HTMLParser):
             self._row = []
         elif self._row is not None and tag == "td":
             self._cell = []
+        elif self._cell is not None and attributes.get("class") == "visually-hidden":
+            self._hidden = True
 
     def handle_data(self, data: str) -> None:
-        if self._cell is not None:
+        if self._cell is not None and not self._hidden:
             self._cell.append(data)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "td" and self._row is not None and self._cell is not None:
+        if tag == "span":
+            self._hidden = False
+        elif tag == "td" and self._row is not None and self._cell is not None:
             self._row.append("".join(self._cell))
             self._cell = None
         elif tag == "tr" and self._row is not None:

@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-_TABLE_AFTER = r"<h3>{heading}</h3>\s*<table>(.*?)</table>"
+# the table under its heading, in the box it scrolls in on a phone
+_TABLE_AFTER = r"<h3>{heading}</h3>\s*<div class=\"table-scroll\"[^>]*>\s*<table>(.*?)</table>"
 _ROW = re.compile(r"<tr><td>(.*?)</td><td[^>]*>(.*?)</td></tr>")
 _CELL = re.compile(r"<td[^>]*>(.*?)</td>", re.S)
 
