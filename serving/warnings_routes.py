@@ -11,13 +11,14 @@ only the warnings dispatched to their department), and every look is an audit ro
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import bentoml
 from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BeforeValidator, TypeAdapter, ValidationError
 from starlette.responses import Response
 
 from models.departments import department_code
@@ -31,6 +32,7 @@ from serving.store.common import WARNING_ID
 from serving.store.free_text import one_line
 from serving.store.identity import IdentityUnavailable
 from serving.store.privacy import RevealLimited
+from serving.store.reads import AuditFilterError, audit_window
 
 Service = Annotated[Any, Depends(bentoml.get_current_service)]
 #: A warning id in a path; no control characters (PostgreSQL refuses NUL in a query's text).
@@ -531,44 +533,121 @@ def _reveal_once(service: Any, actor: Actor, warning_id: str, body: schemas.Reve
 # ----------------------------------------------------------------------------- audit, sign-in
 
 
+#: The two forms of an audit bound, each checked as the other routes check it
+_DAY: TypeAdapter[date] = TypeAdapter(schemas.IsoDate)
+_MOMENT: TypeAdapter[datetime] = TypeAdapter(schemas.IsoDateTime)
+
+
+def _day_or_moment(value: Any) -> Any:
+    """An audit bound's text as a day of the city (`YYYY-MM-DD`) or an RFC 3339 moment with
+    its zone, each checked as `schemas.IsoDate` and `schemas.IsoDateTime` check it; one
+    refusal naming both forms (a union's would be one per form, neither naming the other)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return _DAY.validate_python(value)
+    except ValidationError:
+        pass
+    try:
+        return _MOMENT.validate_python(value)
+    except ValidationError as exc:
+        said = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise ValueError(f"{said}, or a date YYYY-MM-DD (a day of the city, UTC+8)") from None
+
+
+#: A bound of an audit read: a moment with its zone, or a day of the city (`audit_window`).
+AuditBound = Annotated[datetime | date, BeforeValidator(_day_or_moment)]
+
+
+def _refused_filter(exc: AuditFilterError) -> JSONResponse | RequestValidationError:
+    """An audit filter naming nothing: a warning id no warning has is a 404 naming it, any
+    other a 422 naming the parameter (an id of no warning's shape with what an id is)."""
+    if exc.kind == "unknown":
+        return JSONResponse({"error": str(exc)}, status_code=404)
+    message = f"is not a warning id: {_ID_FORMAT}" if exc.kind == "format" else str(exc)
+    return _invalid_query(exc.parameter, f"audit_{exc.kind}", message)
+
+
 @v1_route(
     "GET",
     "/audit",
     action="audit_read",
     response_model=schemas.AuditList,
-    responses=_ERRORS,
+    responses={
+        **_ERRORS,
+        404: {"model": schemas.ErrorResponse, "description": "`warning_id` names no warning"},
+    },
 )
 def read_audit(
     service: Service,
     request: Request,
     warning_id: Annotated[
         schemas.WarningIdFilter | None,
-        Query(description=f"The rows about one warning: its whole id ({_ID_FORMAT}; else 422)."),
+        Query(
+            description="The rows about one warning: its whole id or its start, at least the "
+            "8 digits of the short id screens show (`W-` optional, any case). A start shared "
+            "by several warnings, or shorter, is a 422; an id or start no warning has a 404."
+        ),
     ] = None,
     actor: schemas.NameFilter | None = None,
-    since: schemas.IsoDateTime | None = None,
+    action: Annotated[
+        schemas.NameFilter | None,
+        Query(
+            description="The rows of this action (`identity_reveal`), or of several separated "
+            "by commas (`identity_reveal,warning_read`). An action the audit log does not know "
+            "is a 422 that lists those it knows."
+        ),
+    ] = None,
+    since: Annotated[
+        AuditBound | None,
+        Query(
+            description="Rows at or after this moment (RFC 3339, with its zone), or from this "
+            "day's midnight in the city (YYYY-MM-DD, UTC+8). After now: 422."
+        ),
+    ] = None,
+    until: Annotated[
+        AuditBound | None,
+        Query(
+            description="Rows before this moment (exclusive), or through this whole day of the "
+            "city (YYYY-MM-DD: before the next day's midnight, UTC+8). Not after `since`: 422."
+        ),
+    ] = None,
     after_id: int = Query(default=0, ge=0, le=2**62),
     limit: int = Query(default=500, ge=1, le=5000),
-) -> schemas.AuditList:
-    """The audit log in order, for one warning, one actor, or since a moment; `after_id` pages
-    on (the answer's `next_after_id`). The read is audited itself (`audit_read`, with the
-    filter and the rows returned): a warning's story shows its notes, departments and reveal
-    purposes, so reading it is a look at the case. A `warning_id` that is no warning id is
-    refused (422), as `GET /v1/warnings/{warning_id}` and `riskloop audit --warning` refuse it,
-    rather than answered with an empty log."""
-    if warning_id is not None and not WARNING_ID.fullmatch(warning_id):
-        raise _invalid_query(
-            "warning_id", "warning_id_format", f"is not a warning id: {_ID_FORMAT}"
-        )
+) -> Any:
+    """The audit log in order, filtered by one warning, one actor, actions and a window of
+    time (every filter given holds); `after_id` pages on (the answer's `next_after_id`). The
+    read is audited itself (`audit_read`, with the filter and the rows returned): a warning's
+    story shows its notes, departments and reveal purposes, so reading it is a look at the
+    case. A `warning_id` that names no warning is refused (404), as `riskloop audit --warning`
+    refuses it, rather than answered with an empty log; so is a `since` after now (422)."""
+    try:
+        start, end = audit_window(since, until, now=datetime.now(UTC))
+        actions = None if action is None else service.store.checked_audit_actions([action])
+        if warning_id is not None:
+            warning_id = service.store.audit_warning(warning_id)
+    except AuditFilterError as exc:
+        refusal = _refused_filter(exc)
+        if isinstance(refusal, RequestValidationError):
+            raise refusal from None
+        return refusal
     rows = service.store.audit_rows(
-        since_id=after_id, warning_id=warning_id, actor=actor, since=since, limit=limit + 1
+        since_id=after_id,
+        warning_id=warning_id,
+        actor=actor,
+        actions=actions,
+        since=start,
+        until=end,
+        limit=limit + 1,
     )
     more = len(rows) > limit
     rows = rows[:limit]
     asked = {
         "warning_id": warning_id,
         "of_actor": actor,
-        "since": since and since.isoformat(),
+        "actions": actions,
+        "since": start and start.isoformat(),
+        "until": end and end.isoformat(),
         "after_id": after_id or None,
     }
     service.store.audit(

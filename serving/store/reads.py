@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
 
 import pandas as pd
 from sqlalchemy import Text, cast, false, func, or_, select, true
@@ -19,16 +19,20 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from models.departments import department_spellings
+from models.pages import CITY_TIME
 from serving.policy import VisibleScope
 from serving.store import capacity, deadlines, walk
 from serving.store.common import (
+    WARNING_ID,
     WarningNotFound,
+    city_moment,
     iso_utc,
     timestamps,
     utc_bound,
     utc_now,
     warning_dict,
 )
+from serving.store.free_text import one_line
 from serving.store.models import AuditEntry, RiskWarning, ScoredRecord, WarningEvent
 from serving.store.people import typed_user_name
 
@@ -43,6 +47,107 @@ _NAMED_WARNING = re.compile(r"(?:w\s*-?\s*(?P<after_w>[0-9a-f]{0,32})|(?P<digits
 _DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"))
 #: the fewest digits that name a warning: those of the short id screens show
 SHORT_ID_DIGITS = 8
+
+
+#: What a warning id is, said to someone who named none
+FULL_ID = "a full id is 'W-' and 32 hex digits; its first 8, the short id screens show, are enough"
+#: Every action riskloop writes to the audit log, which a filter by action may name (a store
+#: written by an older release may hold others: those it holds are named too)
+AUDIT_ACTIONS: tuple[str, ...] = (
+    "access_refused",
+    "api_key_created",
+    "api_key_revoked",
+    "audit_read",
+    "department_capacity",
+    "department_webhook",
+    "disposition",
+    "encryption_key_rotated",
+    "identity_reveal",
+    "model_promotion",
+    "model_reload",
+    "notification_requeue",
+    "score_offline",
+    "score_request",
+    "screen",
+    "sign_in",
+    "sign_in_failed",
+    "sign_out",
+    "store_purge",
+    "user_created",
+    "user_disabled",
+    "user_enabled",
+    "user_lang",
+    "user_password_reset",
+    "user_unlocked",
+    "warning_chart",
+    "warning_list",
+    "warning_overdue",
+    "warning_page",
+    "warning_raised",
+    "warning_read",
+    "warning_updated",
+)
+#: At most this many characters of a filter that names nothing are repeated in its refusal.
+_ECHO_CHARS = 40
+
+
+class AuditFilterError(ValueError):
+    """A filter of the audit log that names nothing: the API's 4xx and the CLI's one line.
+
+    `parameter`: the filter (`warning_id`, `action`, `since`, `until`); `kind`: `format` (no
+    warning id at all), `short` (fewer digits than the short id), `ambiguous` (a start several
+    ids share), `unknown` (no warning has the id: a 404 on the API), `value` (any other)."""
+
+    def __init__(
+        self,
+        parameter: str,
+        message: str,
+        kind: Literal["format", "short", "ambiguous", "unknown", "value"] = "value",
+    ) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self.kind = kind
+
+
+def audit_window(
+    since: datetime | date | None,
+    until: datetime | date | None,
+    *,
+    now: datetime,
+    names: tuple[str, str] = ("since", "until"),
+) -> tuple[datetime | None, datetime | None]:
+    """The moments (UTC) an audit read is bounded by: rows at or after `since`, before `until`.
+
+    A date is a day of the city (`models.pages.CITY_TIME`, as people and the console count
+    days): `since` from its midnight, `until` through its end (before the next day's midnight),
+    so `since=2026-11-23&until=2026-11-29` is that whole week. A `since` after `now` asks for
+    rows not yet written, and a `since` not before `until` for a window holding no moment:
+    both are refused (an empty answer would read as "nobody did anything"). `names` are the
+    two filters as the caller spells them (`--since`, `--until` on the CLI)."""
+
+    def moment(value: datetime | date | None, *, end: bool) -> datetime | None:
+        if value is None or isinstance(value, datetime):
+            return None if value is None else value.astimezone(UTC)
+        day = value + timedelta(days=1) if end else value
+        return datetime(day.year, day.month, day.day, tzinfo=CITY_TIME).astimezone(UTC)
+
+    def shown(value: datetime | date) -> str:
+        return (city_moment(value) or "") if isinstance(value, datetime) else value.isoformat()
+
+    start, end = moment(since, end=False), moment(until, end=True)
+    if since is not None and start is not None and start > now:
+        raise AuditFilterError(
+            names[0].lstrip("-"),
+            f"{names[0]} {shown(since)} is after now ({city_moment(now)}): the log holds no row "
+            "written later; give a past date or moment",
+        )
+    if since is not None and until is not None and start and end and start >= end:
+        raise AuditFilterError(
+            names[1].lstrip("-"),
+            f"{names[1]} {shown(until)} is not after {names[0]} {shown(since)}: no moment is in "
+            f"that window; give {names[1]} after {names[0]}",
+        )
+    return start, end
 
 
 def warning_id_start(given: str) -> str | None:
@@ -190,6 +295,68 @@ class StoreReads:
             "next_cursor": next_cursor,
         }
 
+    def audit_actions(self) -> list[str]:
+        """The actions a filter of the audit log may name: `AUDIT_ACTIONS`, and any other the
+        log holds (written by an older release), in alphabetical order."""
+        with self._reads.begin() as session:
+            held = session.scalars(select(AuditEntry.action).distinct())
+            return sorted({*AUDIT_ACTIONS, *held})
+
+    def checked_audit_actions(self, given: Sequence[str]) -> list[str]:
+        """The actions `given` names (each may list several, comma-separated), checked against
+        `audit_actions`: an unknown one raises `AuditFilterError` listing those known."""
+        wanted = [part.strip() for text in given for part in text.split(",") if part.strip()]
+        if not wanted:
+            raise AuditFilterError("action", "needs an action's name, e.g. identity_reveal")
+        known = self.audit_actions()
+        unknown = [one_line(name, _ECHO_CHARS) for name in wanted if name not in known]
+        if unknown:
+            raise AuditFilterError(
+                "action",
+                f"unknown audit action {', '.join(map(repr, unknown))}; the audit log's actions "
+                f"are {', '.join(known)}",
+            )
+        return sorted(set(wanted))
+
+    def audit_warning(self, given: str) -> str:
+        """The warning id `given` names for a read of the audit log: its whole id, or a start
+        of it (at least the short id screens show, `W-` optional, any case: `warning_id_start`)
+        that begins one warning's id. A whole id no warning has is taken when the log tells its
+        story (a row other than a read of the log mentions it). Anything else raises
+        `AuditFilterError`: an empty story would read as "nobody looked at it"."""
+        shown = one_line(given.strip(), _ECHO_CHARS)
+        prefix = warning_id_start(given)
+        if prefix is None:
+            raise AuditFilterError(
+                "warning_id", f"{shown!r} is not a warning id: {FULL_ID}", "format"
+            )
+        if len(prefix) - len("W-") < SHORT_ID_DIGITS:
+            raise AuditFilterError(
+                "warning_id",
+                f"{shown} is too short to name a warning: give at least the {SHORT_ID_DIGITS} "
+                f"digits after W- ({FULL_ID})",
+                "short",
+            )
+        found = self.warning_ids_starting(prefix, limit=2)
+        if len(found) > 1:
+            raise AuditFilterError(
+                "warning_id",
+                f"more than one warning's id begins with {prefix}: give more of its digits "
+                f"({FULL_ID})",
+                "ambiguous",
+            )
+        if found:
+            return found[0]
+        if WARNING_ID.fullmatch(prefix) and any(
+            row["action"] != "audit_read" for row in self.audit_rows(warning_id=prefix)
+        ):
+            return prefix
+        raise AuditFilterError(
+            "warning_id",
+            f"no audit rows mention {prefix}: no warning has that id or begins with it ({FULL_ID})",
+            "unknown",
+        )
+
     def audit_rows(
         self,
         *,
@@ -197,16 +364,24 @@ class StoreReads:
         limit: int | None = None,
         warning_id: str | None = None,
         actor: str | None = None,
+        actions: Sequence[str] | None = None,
         since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[dict[str, Any]]:
         """Audit rows with id > `since_id`, in the order they were written.
 
         `warning_id` keeps the rows about one warning (raised, re-scored, looked at,
         dispositions, reveals); `actor` one actor's rows (`user:alice`, or a bare name matching
         any kind; a name with a colon also as a CLI actor's `cli:NAME`; a person's name folded
-        as a sign-in folds it, `user:Alice` is `user:alice`); `since` rows at or after a moment.
+        as a sign-in folds it, `user:Alice` is `user:alice`); `actions` the rows of those
+        actions; `since` rows at or after a moment, `until` rows before one. The filters
+        combine (every one given holds), and the order by id keeps `since_id` paging complete.
         """
         query = select(AuditEntry).where(AuditEntry.id > since_id).order_by(AuditEntry.id)
+        if actions is not None:
+            query = query.where(AuditEntry.action.in_(list(actions)))
+        if until is not None:
+            query = query.where(AuditEntry.at < utc_bound(self._is_sqlite, until))
         if actor is not None:
             actor = actor.strip()
             # a person's name also as a sign-in folds it (Zhao is zhao), besides as written (an

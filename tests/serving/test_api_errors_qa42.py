@@ -72,19 +72,16 @@ def test_an_empty_body_is_said_to_be_empty_on_every_route(
     assert scored.json()["error"].startswith("invalid request: body: the body is empty: send a")
 
 
-@pytest.mark.parametrize("given", ["W-zzz", "W-" + "0" * 8, "w-" + "0" * 32, "0" * 32])
+@pytest.mark.parametrize("given", ["W-zzz", "W-x" + "0" * 32])
 def test_an_audit_filter_that_is_no_warning_id_is_refused(served: Served, given: str) -> None:
+    """(A start of an id, or an id no warning has, is a 404: tests/serving/test_audit_filters.py.)"""
     with served.client() as client:
         answer = client.get(
             "/v1/audit", params={"warning_id": given}, headers=served.headers("every")
         )
-        whole = client.get(
-            "/v1/audit", params={"warning_id": "W-" + "0" * 32}, headers=served.headers("every")
-        )
     assert answer.status_code == 422, answer.text
     assert answer.json()["detail"][0]["loc"] == ["query", "warning_id"], answer.text
     assert "'W-' and 32 hexadecimal digits" in answer.json()["error"], answer.text
-    assert whole.status_code == 200, whole.text
 
 
 def test_readiness_refused_is_json_and_documented(served: Served) -> None:

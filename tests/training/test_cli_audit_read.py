@@ -51,14 +51,14 @@ def test_a_cli_read_of_the_log_is_an_audit_read_row_like_the_apis(isolated_env: 
 
     assert _run("audit", "--actor", "system:screen")[0] == 0
     assert _run("audit", "--warning", WARNING)[0] == 0
-    code, _, err = _run("audit", "--actor", "system:screen", "--since", "2999-01-01")
+    code, _, err = _run("audit", "--actor", "system:screen", "--until", "2000-01-01")
     assert (code, err.strip()) == (0, "no audit rows")
 
     # the API's detail: the filter asked (`warning_id`, `of_actor`, `since`) and the rows
     assert [(row["task"], row["detail"]) for row in _reads()] == [
         (None, {"of_actor": "system:screen", "rows": 3}),
         (None, {"warning_id": WARNING, "rows": 2}),
-        (None, {"of_actor": "system:screen", "since": "2998-12-31T16:00:00+00:00", "rows": 0}),
+        (None, {"of_actor": "system:screen", "until": "2000-01-01T16:00:00+00:00", "rows": 0}),
     ]
     # the read is in the case's story, after the rows it printed
     code, out, _ = _run("audit", "--warning", WARNING)
@@ -78,9 +78,16 @@ def test_a_refused_cli_read_writes_nothing(isolated_env: Path) -> None:
     code, _, err = _run("audit", "--actor", "system:screen", "--since", "last week")
     _one_error_line(code, err, "--since")
     assert _reads() == []
-    # a read of an unknown id that answered (no rows since a day) is audited, and it does
-    # not make the id a warning's
-    assert _run("audit", "--warning", UNKNOWN, "--since", "2026-01-01")[0] == 0
+    # refused within a window of time too: no window holds the story of no warning
+    code, _, err = _run("audit", "--warning", UNKNOWN, "--since", "2026-01-01")
+    _one_error_line(code, err, UNKNOWN, "no warning has that id")
+    assert _reads() == []
+    # a read of the log that asked for the id (as an older release answered it) does not
+    # make the id a warning's
+    from serving.store import WarningStore
+
+    with WarningStore.from_settings() as store:
+        store.audit(actor=cli_actor(), action="audit_read", detail={"warning_id": UNKNOWN})
     assert len(_reads()) == 1
     code, _, err = _run("audit", "--warning", UNKNOWN)
     _one_error_line(code, err, UNKNOWN, "no warning has that id")

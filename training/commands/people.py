@@ -235,34 +235,33 @@ def _looked_up_actor(text: str) -> str:
     return f"cli:{actor_name(name)}" if kind == "cli" else text
 
 
-_FULL_ID = "a full id is 'W-' and 32 hex digits; its first 8, the short id screens show, are enough"
+def _audit_bound(text: str | None, option: str) -> datetime | date | None:
+    """`--since` or `--until` as `audit_window` takes it: a day of the city (a date), or a
+    moment with its zone (`parse_day`'s refusal for anything else)."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return parse_day(text, option)
 
 
-def _named_warning(store: WarningStore, given: str) -> str:
-    """The warning id `given` names: the one id it begins (`W-6481df4c`, `6481DF4C...`), said
-    on stderr when it was not given whole; `given` itself when it begins none. A start shared
-    by several warnings is refused, and so is one shorter than the short id (`W-06bd`, `W-`),
-    as the console's box refuses it: it may begin many ids, and names none."""
-    from serving.store.reads import SHORT_ID_DIGITS, warning_id_start
+def _said_warning(store: WarningStore, given: str) -> str:
+    """The warning id `given` names (`WarningStore.audit_warning`), said on stderr when it was
+    not given whole; a refusal is one line."""
+    from serving.store.reads import AuditFilterError
 
-    prefix = warning_id_start(given)  # as the console's box takes it: the short id at least
-    if prefix is None:
-        return given
-    if len(prefix) - len("W-") < SHORT_ID_DIGITS:
-        raise UserError(
-            f"--warning {given.strip()}: too short, give at least the {SHORT_ID_DIGITS} digits "
-            f"after W- ({_FULL_ID})"
-        )
-    found = store.warning_ids_starting(prefix, limit=2)
-    if len(found) > 1:
-        raise UserError(
-            f"more than one warning's id begins with {prefix}: give more of its digits ({_FULL_ID})"
-        )
-    if not found:
-        return given
-    if found[0] != given:
-        typer.echo(f"{given} is warning {found[0]}", err=True)
-    return found[0]
+    try:
+        found = store.audit_warning(given)
+    except AuditFilterError as exc:
+        raise UserError(f"--warning: {exc}") from None
+    if found != given:
+        typer.echo(f"{given} is warning {found}", err=True)
+    return found
+
+
+#: The bounds of `riskloop audit` as its refusals name them
+_BOUNDS = ("--since", "--until")
 
 
 def _check_one_actor(store: WarningStore, name: str) -> None:
@@ -440,43 +439,61 @@ def register(app: typer.Typer) -> None:
         actor: str | None = typer.Option(
             None, help="Every row by this actor (user:alice, key:ingest, or a bare name)."
         ),
+        action: list[str] | None = typer.Option(
+            None,
+            help="Only rows of this action (identity_reveal, warning_read...); repeat it or "
+            "separate actions with commas. An unknown action is refused with the list.",
+        ),
         since: str | None = typer.Option(
             None,
             help="Only rows on or after this date (from the city's midnight, Asia/Shanghai) or "
-            "time with its zone.",
+            "time with its zone; not after now.",
+        ),
+        until: str | None = typer.Option(
+            None,
+            help="Only rows before this time with its zone, or through this whole date (before "
+            "the next day's midnight in the city).",
         ),
     ) -> None:
-        """Print the audit log's story in order: for one warning, or one actor's.
+        """Print the audit log's story in order: of one warning, one actor, or actions.
 
-        One row a line, tab-separated: the time (the city's, UTC+8), the actor, the action, the
-        task, the details as JSON and the model version (`-` when the row has none). The read
-        is audited itself, as the API's is: an `audit_read` row by the person running it, with
-        the filter asked and the number of rows printed.
+        Give at least one of --warning, --actor and --action; every filter given holds, and
+        --since/--until bound any of them. One row a line, tab-separated: the time (the city's,
+        UTC+8), the actor, the action, the task, the details as JSON and the model version
+        (`-` when the row has none). The read is audited itself, as the API's is: an
+        `audit_read` row by the person running it, with the filter asked and the number of
+        rows printed.
         """
+        from serving.store.reads import AuditFilterError, audit_window
+
         with user_errors():
-            if (warning is None) == (actor is None):
-                raise UserError("give exactly one of --warning ID or --actor NAME")
+            if warning is None and actor is None and not action:
+                raise UserError("give at least one of --warning ID, --actor NAME or --action NAME")
             if actor is not None:
                 actor = _looked_up_actor(actor)
-            moment = parse_day(since, "--since")
+            bounds = _audit_bound(since, "--since"), _audit_bound(until, "--until")
+            try:
+                start, end = audit_window(*bounds, now=datetime.now(UTC), names=_BOUNDS)
+            except AuditFilterError as exc:
+                raise UserError(str(exc)) from None
             with open_existing_store() as store:
+                try:
+                    actions = store.checked_audit_actions(action) if action else None
+                except AuditFilterError as exc:
+                    raise UserError(f"--action: {exc}") from None
                 if actor is not None and ":" not in actor:
                     _check_one_actor(store, actor)
                 if warning is not None:
-                    warning = _named_warning(store, warning)
-                rows = store.audit_rows(warning_id=warning, actor=actor, since=moment)
-                # a warning's story starts with its raising: only reads of the log asking
-                # for the id (or none at all), no such warning
-                told = any(row["action"] != "audit_read" for row in rows)
-                if warning is not None and moment is None and not told:
-                    raise UserError(
-                        f"no audit rows mention {warning}: no warning has that id or begins "
-                        f"with it ({_FULL_ID})"
-                    )
+                    warning = _said_warning(store, warning)
+                rows = store.audit_rows(
+                    warning_id=warning, actor=actor, actions=actions, since=start, until=end
+                )
                 asked = {
                     "warning_id": warning,
                     "of_actor": actor,
-                    "since": None if moment is None else moment.isoformat(),
+                    "actions": actions,
+                    "since": None if start is None else start.isoformat(),
+                    "until": None if end is None else end.isoformat(),
                 }
                 detail: dict[str, Any] = {k: v for k, v in asked.items() if v is not None}
                 store.audit(
