@@ -82,11 +82,10 @@ def build_dataset_command(
             raise UserError("--scheduler applies to --engine dask")
         if with_feedback and unlabelled:
             raise UserError("--with-feedback adds labels: it does not apply to --unlabelled")
-        if with_feedback:  # before any work: no --out folder, no secrets file made here
-            from models.settings import get_settings
-            from training.errors import require_store
+        from training.datasets import feedback_store_secret
 
-            require_store(get_settings().store_url)
+        # before any work: no --out folder, no secrets file made here, no build to throw away
+        secret = feedback_store_secret() if with_feedback else None
         from training.raw_io import check_dataset_path, refuse_writing_over_sources, sidecar_path
 
         refuse_writing_over_sources(out, f"--out {out}", raw)
@@ -99,8 +98,8 @@ def build_dataset_command(
             frame, sidecar = _build(task.value, raw, unlabelled, when)
         if frame.empty:  # e.g. an export whose registry came empty: keep any earlier --out
             raise UserError(f"{raw} gives no {task.value} rows; nothing written")
-        if with_feedback:
-            frame, sidecar = _with_feedback(task.value, raw, frame)
+        if secret is not None:
+            frame, sidecar = _with_feedback(task.value, raw, frame, secret)
         elif not unlabelled:
             sidecar["feedback"] = {"used": False}
         from training.raw_io import write_dataset
@@ -189,22 +188,19 @@ def _build(task: str, raw: Path, unlabelled: bool, as_of) -> tuple:
     return frame, sidecar
 
 
-def _with_feedback(task: str, raw: Path, frame) -> tuple:
-    """The labelled dataset with the warnings store's outcomes applied, and its new sidecar."""
+def _with_feedback(task: str, raw: Path, frame, secret: str) -> tuple:
+    """The labelled dataset with the warnings store's outcomes applied (read under the
+    pseudonym key `secret`), and its new sidecar."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from features.dataset import dataset_sidecar
-    from models.secret_keys import load_secrets
     from models.settings import get_settings
     from training.feedback import apply_feedback
     from training.raw_io import load_raw_tables
 
-    settings = get_settings()
     tables = load_raw_tables(raw, task)
     try:
-        merged, summary = apply_feedback(
-            task, frame, tables, settings.store_url, load_secrets(settings).pseudonym_secret
-        )
+        merged, summary = apply_feedback(task, frame, tables, get_settings().store_url, secret)
     except SQLAlchemyError as exc:
         raise UserError(
             f"cannot read the warnings store: {exc.__class__.__name__}: {exc}"
