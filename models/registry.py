@@ -274,13 +274,24 @@ def _download(
     client: mlflow.MlflowClient, version: Any, uri: str, spec: TaskSpec, path: str, tmp: str
 ) -> str:
     """`path` under the version's pyfunc artifacts, downloaded into `tmp`; a version without a
-    `risk_model` artifact (registered outside riskloop) refused in one line."""
+    `risk_model` artifact (registered outside riskloop), or whose artifacts are not where the
+    registry records them, refused in one line."""
     from mlflow.exceptions import MlflowException
 
     label = f"{spec.registered_model_name} version {version.version}"
     try:
-        artifacts = f"{_model_artifact_root(client, version).rstrip('/')}/artifacts"
+        root = _model_artifact_root(client, version).rstrip("/")
+        artifacts = f"{root}/artifacts"
         listed = mlflow.artifacts.list_artifacts(artifact_uri=artifacts, tracking_uri=uri)
+        if not listed and not mlflow.artifacts.list_artifacts(artifact_uri=root, tracking_uri=uri):
+            # the registry records absolute locations (file:///old/folder/mlartifacts/...):
+            # an installation moved without them reads as empty, not as another kind of model
+            raise ModelLoadError(
+                f"{label}'s artifacts are missing (moved or deleted): nothing at "
+                f"{hide_password(root)}, where the MLflow registry at {hide_password(uri)} "
+                'records them; put them back there, or see docs/operations.md, "Moving to '
+                'another folder or machine"'
+            )
         if not any(entry.path.rsplit("/", 1)[-1] == RISK_MODEL_ARTIFACT for entry in listed):
             raise ModelLoadError(
                 f"{label} is not a riskloop model (it has no {RISK_MODEL_ARTIFACT} "
