@@ -16,6 +16,8 @@ new encryption key while keeping the old ones for the ciphertexts made under the
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
 import json
 import os
 import secrets
@@ -37,12 +39,15 @@ class SecretsFileError(RuntimeError):
 
 @dataclass(frozen=True)
 class Secrets:
-    """The secrets one process uses; `encryption_keys` maps key id -> 32-byte AES key."""
+    """The secrets one process uses; `encryption_keys` maps key id -> 32-byte AES key.
+    `installation` tells one secrets file from another's (a digest of the file's own pseudonym
+    key, which no command changes): a file copied in from another installation has another."""
 
     pseudonym_secret: str
     session_secret: str
     encryption_keys: dict[str, bytes]
     current_key_id: str
+    installation: str = ""
 
     def __repr__(self) -> str:  # never print a secret by accident
         return f"Secrets(key_ids={sorted(self.encryption_keys)}, current={self.current_key_id})"
@@ -126,13 +131,70 @@ def _create_once(path: Path) -> None:
             _write_new(path, _generated())
 
 
+def existing_store(settings: Settings) -> str | None:
+    """The configured warnings store, named for a message (password hidden), when riskloop
+    has made it already (its `alembic_version` table is there); None when there is none yet.
+    A store that cannot be looked at is named too: what keys its rows were made under is not
+    known. Opens nothing for writing and creates nothing."""
+    import sqlite3
+
+    from models.settings import hide_password, sqlite_file
+
+    url = settings.store_url
+    path = sqlite_file(url)
+    if path is not None:
+        if not path.is_file() or path.stat().st_size == 0:
+            return None
+        try:
+            with contextlib.closing(
+                sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+            ) as db:
+                found = db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+                ).fetchone()
+        except sqlite3.Error:
+            return None  # not a database: opening the store says so
+        return str(path) if found else None
+    if url.startswith("sqlite"):
+        return None  # in memory
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        engine = create_engine(url)
+    except (SQLAlchemyError, ImportError, ValueError):
+        return None  # a URL SQLAlchemy cannot read: opening the store says so
+    try:
+        with engine.connect() as connection:
+            made = inspect(connection).has_table("alembic_version")
+    except (SQLAlchemyError, OSError) as exc:
+        return f"{hide_password(url)} (could not be looked at: {type(exc).__name__})"
+    finally:
+        engine.dispose()
+    return hide_password(url) if made else None
+
+
 def load_secrets(settings: Settings | None = None, *, create: bool = True) -> Secrets:
-    """The secrets, generating the file on first use (`create=False`: refuse instead)."""
+    """The secrets, generating the file on first use (`create=False`: refuse instead).
+
+    First use is a deployment without a warnings store yet: where the store exists
+    (`existing_store`), a missing file is refused, never made anew. A new file would hold new
+    keys: pseudonyms that meet none of the store's (the store refuses them too), and ids a
+    running service would seal under a key the restored backup does not hold.
+    """
     settings = settings or get_settings()
     path = secrets_path(settings)
     if not path.exists():
         if not create:
             raise SecretsFileError(f"no secrets file at {path}")
+        store = existing_store(settings)
+        if store is not None:
+            raise SecretsFileError(
+                f"no secrets file at {path.absolute()}, but the warnings store {store} exists: "
+                "restore the secrets file backed up with it (docs/privacy.md), or set "
+                "RISKLOOP_SECRETS_FILE to where it is; a new file would hold keys the store "
+                "does not know, so none was made"
+            )
         try:
             _create_once(path)
         except OSError as exc:  # e.g. a file where its folder should be, or a read-only disk
@@ -154,6 +216,9 @@ def load_secrets(settings: Settings | None = None, *, create: bool = True) -> Se
         session_secret=str(payload["session_secret"]),
         encryption_keys=keys,
         current_key_id=str(payload["current_key_id"]),
+        installation=hashlib.sha256(
+            b"riskloop installation\0" + str(payload["pseudonym_secret"]).encode()
+        ).hexdigest()[:16],
     )
 
 

@@ -80,6 +80,7 @@ class EntityCipher:
     def __init__(self, keys: Mapping[str, bytes], current_key_id: str) -> None:
         self._keys = _KeySet.of(keys, current_key_id, None)
         self._followed: tuple[Settings, Path] | None = None  # set by `following`
+        self._installation = ""  # the followed file's (`Secrets.installation`)
         self._next_look = 0.0
         self._reread_lock = threading.Lock()
         self._last_encryption = threading.local()
@@ -99,6 +100,7 @@ class EntityCipher:
         cipher = cls(secrets.encryption_keys, secrets.current_key_id)
         cipher._keys = replace(cipher._keys, stamp=stamp)
         cipher._followed = (settings, path)
+        cipher._installation = secrets.installation
         return cipher
 
     @property
@@ -182,6 +184,13 @@ class EntityCipher:
         that stays broken is reported once."""
         try:
             secrets = load_secrets(settings, create=False)
+            if secrets.installation != self._installation:
+                # `secrets rotate` keeps the file's pseudonym key: this is another
+                # installation's file (or a new one), whose keys the store's backup lacks
+                raise SecretsFileError(
+                    "it now belongs to another installation (another pseudonym key); restore "
+                    "the file this service started with"
+                )
             return _KeySet.of(secrets.encryption_keys, secrets.current_key_id, stamp)
         except (SecretsFileError, OSError, ValueError) as exc:
             logger.warning(

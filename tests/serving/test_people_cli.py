@@ -280,9 +280,10 @@ def test_keys_commands_refuse_a_malformed_or_unwritable_keys_file_in_one_line(
     (isolated_env / "a-file").write_text("in the way")
     monkeypatch.setenv("RISKLOOP_KEYS_FILE", str(isolated_env / "a-file" / "keys.json"))
     get_settings.cache_clear()
-    # the secrets file lives beside the keys file unless placed elsewhere: it is made first
+    # the secrets file lives beside the keys file unless placed elsewhere: with the store
+    # made, one that is not there is refused, never made (its keys would be new keys)
     code, _, err = _run("keys", "create", "ops", "--scopes", "score")
-    _one_error_line(code, err, "cannot create the secrets file", "Not a directory")
+    _one_error_line(code, err, "no secrets file at", "restore the secrets file")
     # the secrets file the store was made with (a new one would be refused: another key)
     monkeypatch.setenv("RISKLOOP_SECRETS_FILE", str(isolated_env / "riskloop-secrets.json"))
     get_settings.cache_clear()
@@ -342,6 +343,6 @@ def test_departments_set_capacity_is_validated_and_audited(isolated_env: Path) -
         ]
     assert capacities["labour_inspection"] == 35 and capacities["tax"] is None
     assert story == [
-        {"department": "labour_inspection", "capacity": 40, "previous": None},
-        {"department": "labour_inspection", "capacity": 35, "previous": 40},
+        {"department": "labour_inspection", "capacity": 40, "previous": None, "channel": "cli"},
+        {"department": "labour_inspection", "capacity": 35, "previous": 40, "channel": "cli"},
     ]

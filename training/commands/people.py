@@ -71,8 +71,9 @@ def existing_pseudonym_secret() -> str:
     if not path.exists():
         raise UserError(
             f"no secrets file at {path.absolute()} (the deployment's pseudonym key): run "
-            "riskloop from the folder it was set up in or set RISKLOOP_SECRETS_FILE; "
-            "`riskloop run` or `riskloop store upgrade` creates it"
+            "riskloop from the folder it was set up in or set RISKLOOP_SECRETS_FILE; if it "
+            "was lost, restore it from its backup (docs/privacy.md): a new one would hold "
+            "another key. Only a new installation gets one from `riskloop store upgrade`"
         )
     return load_secrets(settings, create=False).pseudonym_secret
 

@@ -565,8 +565,10 @@ def serve_instructions(tag: str) -> list[str]:
     secrets = Path(env["RISKLOOP_SECRETS_FILE"])
     if not secrets.exists():
         lines.append(
-            f"note: no secrets file at {secrets} yet, and a bento never makes one: "
-            "`riskloop secrets rotate` creates it here (back it up, docs/privacy.md)"
+            f"note: no secrets file at {secrets}, and a bento never makes one: if this "
+            "directory's warnings store holds data, restore the file backed up with it "
+            "(docs/privacy.md); only for a new installation does `riskloop store upgrade` "
+            "create it here (back it up)"
         )
     return lines
 

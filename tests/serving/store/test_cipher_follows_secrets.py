@@ -153,3 +153,30 @@ def test_a_cipher_made_from_keys_follows_no_file(clock: _Clock) -> None:
     rotate_encryption_key()
     clock.after_a_look()
     assert _sealed(cipher, "E-1")[1] == "k-1"
+
+
+def test_another_installation_s_file_copied_in_is_not_taken_up(
+    clock: _Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A file copied in from another installation (or made anew) while the service ran had its
+    keys taken up: warnings raised meanwhile were sealed under a key the restored backup lacks,
+    and could never be revealed. Its pseudonym key (which `secrets rotate` never changes) tells
+    it apart: the keys held are kept, and the log says why."""
+    cipher = EntityCipher.following(get_settings())
+    first_key = load_secrets().current_key_id
+    path = secrets_path()
+    ours = path.read_bytes()
+    path.unlink()
+    foreign = load_secrets(create=True)  # no store here: a file of another installation
+    assert foreign.current_key_id != first_key
+    with caplog.at_level(logging.WARNING, logger="riskloop.serving"):
+        clock.after_a_look()
+        token, key = _sealed(cipher, "E-1")
+    assert key == first_key
+    (report,) = [r.getMessage() for r in caplog.records if "could not be re-read" in r.getMessage()]
+    assert "another installation" in report
+    path.write_bytes(ours)  # the right file restored: its rotation is followed again
+    new_key = rotate_encryption_key()
+    clock.after_a_look()
+    assert _sealed(cipher, "E-2")[1] == new_key
+    assert cipher.decrypt(token, key, entity_hash="h-E-1") == "E-1"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
 
 from models.settings import get_settings
 from serving.store import StoreUnavailable, WarningStore
@@ -79,23 +80,52 @@ def test_a_store_made_before_the_check_takes_the_next_key(store_url: str) -> Non
         WarningStore(store_url, SECRET)
 
 
-def test_a_lost_secrets_file_stops_the_cli_in_one_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("pseudonym_from_env", [False, True])
+def test_a_lost_secrets_file_stops_the_cli_in_one_line_and_none_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pseudonym_from_env: bool
 ) -> None:
+    """A command run after the secrets file was lost made a new one (new keys) before the
+    store refused it: a running service took those keys up for new warnings, which the
+    restored backup could then never reveal. Where the store exists, a missing file is refused
+    and none is made, the pseudonym key from the environment or not."""
     secrets = tmp_path / "riskloop-secrets.json"
     monkeypatch.setenv("RISKLOOP_STORE_URL", f"sqlite:///{tmp_path / 'store.db'}")
     monkeypatch.setenv("RISKLOOP_KEYS_FILE", str(tmp_path / "keys.json"))
     monkeypatch.setenv("RISKLOOP_SECRETS_FILE", str(secrets))
-    monkeypatch.delenv("RISKLOOP_PSEUDONYM_SECRET", raising=False)
+    if pseudonym_from_env:
+        monkeypatch.setenv("RISKLOOP_PSEUDONYM_SECRET", "machine-a-pseudonym-secret-0123456789")
+    else:
+        monkeypatch.delenv("RISKLOOP_PSEUDONYM_SECRET", raising=False)
     get_settings.cache_clear()
     try:
         assert run_cli(["store", "upgrade"]).exit_code == 0
         backup = secrets.read_bytes()
-        secrets.unlink()  # lost: the next command makes a new key
-        line = one_error_line(run_cli(["store", "upgrade"]), "another pseudonym key")
-        assert "RISKLOOP_SECRETS_FILE" in line and "restore" in line.lower()
+        store_bytes = (tmp_path / "store.db").read_bytes()
+        secrets.unlink()  # lost
+        for command in (["store", "upgrade"], ["users", "list"], ["secrets", "rotate"]):
+            line = one_error_line(run_cli(command), "no secrets file at", "restore")
+            assert str(tmp_path / "store.db") in line and "none was made" in line
+            assert not secrets.exists()
+        assert (tmp_path / "store.db").read_bytes() == store_bytes
         secrets.write_bytes(backup)  # restored from the backup: the store opens again
         secrets.chmod(0o600)
         assert run_cli(["store", "upgrade"]).exit_code == 0
+    finally:
+        get_settings.cache_clear()
+
+
+def test_existing_store_names_a_store_only_once_riskloop_made_it(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.secret_keys import existing_store
+
+    monkeypatch.setenv("RISKLOOP_STORE_URL", store_url)
+    get_settings.cache_clear()
+    try:
+        assert existing_store(get_settings()) is None  # an empty database: first use
+        WarningStore(store_url, SECRET).close()
+        named = existing_store(get_settings())
+        password = make_url(store_url).password
+        assert named is not None and (not password or str(password) not in named)
     finally:
         get_settings.cache_clear()
