@@ -46,12 +46,17 @@ class KeyManagementError(ValueError):
 
 
 class AuthError(Exception):
-    """A request that is not allowed: `status` is 401 (who are you?) or 403 (not permitted)."""
+    """A request that is not allowed: `status` is 401 (who are you?) or 403 (not permitted).
 
-    def __init__(self, status: int, message: str) -> None:
+    `who`: the audit actor the refused credentials do name (`key:NAME` of a revoked key whose
+    secret matched), whose attempt is put on the record; None for credentials naming nobody,
+    which are not (anyone could fill the log with them)."""
+
+    def __init__(self, status: int, message: str, who: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.who = who
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,10 @@ def _default_path() -> Path:
 
 def _hash_secret(salt: str, secret: str) -> str:
     return hashlib.sha256(bytes.fromhex(salt) + secret.encode("ascii")).hexdigest()
+
+
+def _secret_matches(record: KeyRecord, secret: str) -> bool:
+    return hmac.compare_digest(record.secret_hash, _hash_secret(record.salt, secret))
 
 
 def _read(path: Path) -> list[KeyRecord]:
@@ -227,6 +236,8 @@ class KeyRing:
         self.path = path
         self._stamp: tuple[int, int] | None = None
         self._by_id: dict[str, KeyRecord] = {}
+        # revoked keys, to name the one a refused request still carries (key ids are unique)
+        self._revoked_by_id: dict[str, KeyRecord] = {}
 
     def _refresh(self) -> None:
         try:
@@ -236,12 +247,14 @@ class KeyRing:
             stamp = None
         if stamp != self._stamp or (stamp is None and self._by_id):
             try:
-                self._by_id = {r.key_id: r for r in _read(self.path) if r.active}
+                records = _read(self.path)
             except KeyManagementError as exc:
                 # a hand-edit gone wrong: no key is taken until the file is repaired (closed,
                 # not open; one log line per change of the file), and no request fails with 500
                 logger.error("%s; no API key is accepted until it is repaired", exc)
-                self._by_id = {}
+                records = []
+            self._by_id = {r.key_id: r for r in records if r.active}
+            self._revoked_by_id = {r.key_id: r for r in records if not r.active}
             self._stamp = stamp
 
     def active_count(self) -> int:
@@ -252,8 +265,9 @@ class KeyRing:
         """Check an `Authorization` header value; `scope=None` accepts any valid key.
 
         Raises:
-            AuthError: 401 for a missing, malformed, unknown or revoked key; 403 for a valid key
-                without `scope`.
+            AuthError: 401 for a missing, malformed, unknown or revoked key (a revoked key's
+                secret matching: "API key revoked", naming the key in `who`); 403 for a valid
+                key without `scope`.
         """
         if not header:
             raise AuthError(401, "missing API key: send 'Authorization: Bearer <key>'")
@@ -266,9 +280,11 @@ class KeyRing:
         key_id, secret = match.groups()
         self._refresh()
         record = self._by_id.get(key_id)
-        if record is None or not hmac.compare_digest(
-            record.secret_hash, _hash_secret(record.salt, secret)
-        ):
+        if record is None:
+            revoked = self._revoked_by_id.get(key_id)
+            if revoked is not None and _secret_matches(revoked, secret):
+                raise AuthError(401, "API key revoked", who=f"key:{revoked.name}")
+        if record is None or not _secret_matches(record, secret):
             raise AuthError(401, "unknown API key")
         if scope is not None and scope not in record.scopes:
             raise AuthError(403, f"key {record.name!r} lacks the {scope!r} scope")

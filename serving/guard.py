@@ -1,17 +1,19 @@
 """The ASGI guard in front of `/v1/`: who is asking, may they, and is the request sane.
 
 Runs before BentoML or FastAPI parse a byte, in this order: credentials (an API key
-`rk_...` or a person's session token `rs_...`; 401), a path or query string that is not UTF-8
-once percent-decoded (400), the route from the one routing table (`routes.ROUTES`; 404, or 405
-with `Allow`), the policy for the route's action (`policy.decide`; 403 with the rule's
-sentence), query parameters the route does not read or that repeat (400), then for bodies
-the JSON content type and a charset other than UTF-8 (415), the size limit (413) and a
-leading byte order mark (400, as a body that is not JSON). The `Actor` is left in
-`scope["state"]` for the handlers, which apply the per-warning part of the policy. `HEAD` on a
-GET route is answered as that GET (checked, audited and answered alike) without its body. Unhandled
-errors become a JSON 500 without a stack trace; a warnings store that does not answer, a 503
-with `Retry-After`. Outside `/v1/`, `JsonErrors` answers the service's own plain-text 404 and
-405 in the same JSON shape.
+`rk_...` or a person's session token `rs_...`; 401, and an `access_refused` row when they are
+a known key's or person's ended ones: a revoked key, a disabled account's token), a path or
+query string that is not UTF-8 once percent-decoded (400), the route from the one routing
+table (`routes.ROUTES`; 404, or 405 with `Allow`), the policy for the route's action
+(`policy.decide`; 403 with the rule's sentence), query parameters the route does not read or
+that repeat (400), then for bodies the JSON content type and a charset other than UTF-8 (415),
+the size limit (413) and a leading byte order mark (400, as a body that is not JSON). The
+`Actor` is left in `scope["state"]` for the handlers, which apply the per-warning part of the
+policy; what a request does is audited as coming through the `api` channel
+(`serving.audit_channel`). `HEAD` on a GET route is answered as that GET (checked,
+audited and answered alike) without its body. Unhandled errors become a JSON 500 without a
+stack trace; a warnings store that does not answer, a 503 with `Retry-After`. Outside `/v1/`,
+`JsonErrors` answers the service's own plain-text 404 and 405 in the same JSON shape.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from models.settings import get_settings
+from serving.audit_channel import audit_channel
 from serving.auth import AuthError, KeyRing
 from serving.encoding import outage_response
 from serving.policy import Actor, decide
@@ -89,17 +92,16 @@ def _without_body(send: Send) -> Send:
 
 
 async def _audit_refusal(
-    actor: Actor, action: str, rule: str, path: str, warning_id: str | None = None
+    actor: str, action: str, rule: str, path: str, warning_id: str | None = None
 ) -> None:
-    """The refused request's audit row, naming the route by its template and the warning the
-    path names (when it is a well-formed warning id: `riskloop audit --warning` finds the
-    refused look), written off the event loop (the store's write waits for its commit)."""
+    """The refused request's audit row (`actor` as the log names them), naming the route by
+    its template and the warning the path names (when it is a well-formed warning id:
+    `riskloop audit --warning` finds the refused look), written off the event loop (the
+    store's write waits for its commit)."""
     store = bentoml.get_current_service().store
     warning = {"id": warning_id} if warning_id and WARNING_ID.fullmatch(warning_id) else None
     await anyio.to_thread.run_sync(
-        lambda: store.refused(
-            actor=actor.audit_name, action=action, rule=rule, path=path, warning=warning
-        )
+        lambda: store.refused(actor=actor, action=action, rule=rule, path=path, warning=warning)
     )
 
 
@@ -137,7 +139,10 @@ class RequestGuard:
         self.max_body_bytes = settings.max_body_bytes
 
     def authenticate(self, authorization: str | None) -> Actor:
-        """The actor an `Authorization` header names; raises `AuthError` (401)."""
+        """The actor an `Authorization` header names; raises `AuthError` (401), naming in its
+        `who` the person or key whose ended credentials these are (a disabled account's
+        token, a revoked key): a token this service signed or a key's matching secret, never
+        a name a caller could make up."""
         kind, _, token = (authorization or "").partition(" ")
         token = token.strip()
         if kind.lower() == "bearer" and token.startswith(TOKEN_PREFIX):
@@ -145,7 +150,11 @@ class RequestGuard:
             try:
                 return service.sessions.actor(token, service.store)  # type: ignore[no-any-return]
             except SessionInvalid as exc:
-                raise AuthError(401, str(exc)) from None
+                try:
+                    who: str | None = f"user:{service.sessions.user_name(token)}"
+                except SessionInvalid:  # forged, malformed or expired: it names nobody
+                    who = None
+                raise AuthError(401, str(exc), who=who) from None
         key = self.keyring.authenticate(authorization)
         return Actor.key(key.name, key.scopes, key.department)
 
@@ -159,7 +168,8 @@ class RequestGuard:
             scope = {**scope, "method": "GET"}
             send = _without_body(send)
         try:
-            await self._guard(scope, receive, send)
+            with audit_channel("api"):
+                await self._guard(scope, receive, send)
         except Exception as exc:  # before any answer: a session's sign-in or a refusal's audit
             if not is_outage(exc):
                 raise
@@ -180,6 +190,14 @@ class RequestGuard:
             try:
                 actor = self.authenticate(bytes(given[0]).decode("latin-1") if given else None)
             except AuthError as exc:
+                if exc.who is not None:  # ended credentials of someone known: on the record
+                    await _audit_refusal(
+                        exc.who,
+                        route.action if route is not None and route.action else "request",
+                        exc.message,
+                        f"{method} {route.template if route else one_line(path, PATH_ECHO_CHARS)}",
+                        params.get("warning_id"),
+                    )
                 await send_json(send, exc.status, {"error": exc.message})
                 return
         undecodable = _not_utf8(scope)
@@ -202,7 +220,7 @@ class RequestGuard:
             decision = decide(actor, route.action, task=route.task)
             if not decision:
                 await _audit_refusal(
-                    actor,
+                    actor.audit_name,
                     route.action,
                     decision.rule,
                     f"{method} {route.template}",

@@ -49,13 +49,23 @@ app = typer.Typer(
 
 
 @app.callback()
-def _main() -> None:
+def _main(ctx: typer.Context) -> None:
     """riskloop command line."""
+    _audit_as_cli(ctx)
     apply_offline_defaults()
     apply_memory_defaults()
     # every command: MLflow's INFO lines (a new store's tables, migrations) are not riskloop's
     modelling.quiet_libraries()
     _check_settings()
+
+
+def _audit_as_cli(ctx: typer.Context) -> None:
+    """What the command does is audited as coming through the `cli` channel, until it ends (a
+    test running commands in its own process goes on outside it)."""
+    from serving.audit_channel import AUDIT_CHANNEL
+
+    token = AUDIT_CHANNEL.set("cli")
+    ctx.call_on_close(lambda: AUDIT_CHANNEL.reset(token))
 
 
 def _check_settings() -> None:

@@ -30,14 +30,17 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Match, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from models.pages import environment as pages_environment
 from models.pages import stylesheet as shared_stylesheet
 from models.risk_model import RiskModel
 from models.settings import Settings
+from serving.audit_channel import audit_channel
 from serving.champions import WarmModel, model_of_version
 from serving.console.i18n import DEFAULT_LANG, LANGS, Lang, Messages, as_lang
 from serving.console.queries import ConsoleQueries
@@ -331,6 +334,7 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
     ]
     return Starlette(
         routes=routes,
+        middleware=[Middleware(_ConsoleChannel)],
         exception_handlers={
             404: _plain_error,
             405: _plain_error,
@@ -338,6 +342,18 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
             DBAPIError: _store_error,
         },
     )
+
+
+class _ConsoleChannel:
+    """What a console request does is audited as coming through the `console` channel (the
+    page's work runs in the thread pool, which copies the context)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with audit_channel("console"):
+            await self.app(scope, receive, send)
 
 
 def _allowed_methods(request: Request) -> str:
@@ -500,6 +516,8 @@ def _to_sign_in(
             # can sign in again (not sent to an administrator for nothing), and take the
             # step back like any other ended session's
             reason = "reenabled"
+    if owner is not None and reason is not None and (reason == "disabled" or _is_step(request)):
+        _on_record_ended(console, request, form, owner, why or "ended", reason)
     if reason is not None:
         query[reason] = "1"
         if form is not None and _FORM_TARGET.match(request.url.path):
@@ -515,6 +533,60 @@ def _to_sign_in(
     if ticket is not None:
         set_cookie(console, response, request, UNSAVED_COOKIE, ticket, max_age=int(UNSAVED_TTL_S))
     return response
+
+
+# why a session ended -> the rule an attempt made with it is refused by, in the audit log
+_ENDED_RULES = {
+    "idle": "session expired (idle time-out)",
+    "absolute": "session expired (signed in too long ago)",
+    "signed_out": "session ended: signed out",
+    "password": "session ended: the password changed",
+    "disabled": "account disabled",
+    "replaced": "session ended: signed in again elsewhere",
+}
+_CASE_PATH = re.compile(rf"^{PREFIX}/cases/(?P<case>[^/]+)")
+
+
+def _is_step(request: Request) -> bool:
+    """Whether the request is a case's form (a step or a reveal) sent with the session."""
+    return request.method == "POST" and _FORM_TARGET.match(request.url.path) is not None
+
+
+def _on_record_ended(
+    console: Console,
+    request: Request,
+    form: FormData | None,
+    owner: str,
+    why: str,
+    reason: str,
+) -> None:
+    """An attempt made with a session that ended, on the record as `owner`'s (a name a live
+    or ended session of theirs holds, never one the request made up): a disabled account's
+    page or form, and a case's step or reveal sent after a time-out, a sign-out or a
+    password change. What was attempted (the step, the reveal, the page or form), on which
+    case, and why the session was over."""
+    case = _CASE_PATH.match(request.url.path)
+    warning_id = case["case"] if case is not None else None
+    step = None
+    if not _is_step(request):
+        attempted = "console_form" if request.method == "POST" else "console_page"
+    elif request.url.path.endswith("/reveal"):
+        attempted = "reveal"
+    else:
+        attempted = "feedback"
+        asked = form.get("transition") if form is not None else None
+        step = asked if isinstance(asked, str) else None
+    rule = _ENDED_RULES.get(why, "session ended")
+    if reason == "reenabled":  # enabled again since: the session ended at the disable
+        rule = "session ended when the account was disabled"
+    console.store.refused(
+        actor=f"user:{owner}",
+        action=attempted,
+        rule=rule,
+        warning={"id": warning_id} if warning_id and WARNING_ID.fullmatch(warning_id) else None,
+        path=request.url.path[:200],
+        step=step,
+    )
 
 
 def remembered_lang(request: Request) -> Lang | None:

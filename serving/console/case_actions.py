@@ -118,7 +118,18 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
     drawn = _drawn_version(form)
     asked = form.get("transition")
     step = asked if isinstance(asked, str) else None  # on the record of a refused look too
-    warning = load_case(console, request, visit, "warning_read", drawn, typed=note_typed, step=step)
+    # a case this person may no longer see (re-routed away while the page was open) refuses
+    # the step: on the record as the step attempted, as every refused step is
+    warning = load_case(
+        console,
+        request,
+        visit,
+        "warning_read",
+        drawn,
+        typed=note_typed,
+        step=step,
+        attempted="feedback",
+    )
     if isinstance(warning, Response):
         return warning
     t = visit.t
@@ -254,7 +265,7 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
                 expected_version=int(version_text),
             )
     except StaleWarning:
-        return _stale(console, request, visit, typed=kept["note"])
+        return _stale(console, request, visit, typed=kept["note"], step=transition)
     except TransitionError as exc:
         fresh = console.store.get_warning(warning["id"])
         return render_case(
@@ -340,13 +351,24 @@ def _stale(
     warning: dict[str, Any] | None = None,
     *,
     typed: str = "",
+    step: str | None = None,
 ) -> Response:
     """The lost-update answer: the case as it is now (`warning`, or read again), who changed
     it when (this person, in another tab, said so), and the text they typed, given back. Read
     again, it is shown only if this person may still see it: a case re-routed to another
-    department meanwhile is a 403 that says the case moved."""
+    department meanwhile is a 403 that says the case moved, on the record as the refused
+    `step` (a reveal without one)."""
     if warning is None:
-        loaded = load_case(console, request, visit, "warning_page", moved=True, typed=typed)
+        loaded = load_case(
+            console,
+            request,
+            visit,
+            "warning_page",
+            moved=True,
+            typed=typed,
+            step=step,
+            attempted="reveal" if step is None else "feedback",
+        )
         if isinstance(loaded, Response):
             return loaded
         warning = loaded

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.departments import DEPARTMENTS, department_code
 from models.secret_keys import load_secrets
 from models.settings import Settings, database_url_problem, get_settings
+from serving.audit_channel import with_channel
 from serving.policy import department_tasks
 from serving.store import deadlines, outbox
 from serving.store.common import (
@@ -496,7 +497,8 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
         task: str | None = None,
         model_version: str | None = None,
     ) -> None:
-        """Append one audit row in the caller's transaction (details scrubbed of id-like values)."""
+        """Append one audit row in the caller's transaction (details scrubbed of id-like values),
+        saying which channel the action came through (`with_channel`)."""
         session.add(
             AuditEntry(
                 at=utc_now(),
@@ -504,7 +506,7 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
                 action=action,
                 task=task,
                 model_version=None if model_version is None else str(model_version),
-                detail=sanitise(self._secret, dict(detail)),
+                detail=sanitise(self._secret, with_channel(detail)),
             )
         )
 

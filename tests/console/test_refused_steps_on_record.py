@@ -98,7 +98,7 @@ def test_a_step_on_a_case_of_another_department_is_recorded_with_the_step(
         )
     assert answer.status_code == 403
     row = _refusals(console_service, "lab", warning_id)[-1]
-    assert row["attempted"] == "warning_read" and row["step"] == "start", row
+    assert row["attempted"] == "feedback" and row["step"] == "start", row
     rule = "officers see and work only the warnings dispatched to their own department"
     assert row["rule"] == rule
 

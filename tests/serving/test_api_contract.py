@@ -386,7 +386,7 @@ def test_a_read_of_the_audit_log_is_audited_and_part_of_the_cases_story(served: 
     assert after[:-1] == before
     read = after[-1]
     assert (read["actor"], read["action"]) == ("key:every", "audit_read")
-    assert read["detail"] == {"warning_id": warning_id, "rows": 1}
+    assert read["detail"] == {"warning_id": warning_id, "rows": 1, "channel": "api"}
 
 
 def test_the_audit_log_pages_on_with_after_id(served: Served) -> None:

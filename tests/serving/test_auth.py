@@ -135,7 +135,13 @@ def test_cli_create_prints_the_key_alone_and_list_never_shows_it(isolated_env: P
         rows = store.audit_rows(actor=cli_actor())
     key_id = secret.split("_")[1]
     changes = [(r["action"], r["detail"]) for r in rows if r["action"].startswith("api_key")]
-    expected = {"key": "ops", "key_id": key_id, "scopes": ["score", "admin"], "department": None}
+    expected = {
+        "key": "ops",
+        "key_id": key_id,
+        "scopes": ["score", "admin"],
+        "department": None,
+        "channel": "cli",
+    }
     assert changes == [("api_key_created", expected), ("api_key_revoked", expected)]
     assert all(secret.split("_", 2)[2] not in str(r) for r in rows)
 

@@ -112,6 +112,7 @@ def test_white_space_around_a_text_filter_is_trimmed(served: Served) -> None:
         assert after.json()["items"][-1]["detail"] == {
             "warning_id": warning_id,
             "rows": len(rows) + 1,
+            "channel": "api",
         }
         by_name = client.get("/v1/audit", params={"actor": "key:scorer"}, headers=headers)
         by_padded_name = client.get(

@@ -56,9 +56,17 @@ def test_a_cli_read_of_the_log_is_an_audit_read_row_like_the_apis(isolated_env: 
 
     # the API's detail: the filter asked (`warning_id`, `of_actor`, `since`) and the rows
     assert [(row["task"], row["detail"]) for row in _reads()] == [
-        (None, {"of_actor": "system:screen", "rows": 3}),
-        (None, {"warning_id": WARNING, "rows": 2}),
-        (None, {"of_actor": "system:screen", "until": "2000-01-01T16:00:00+00:00", "rows": 0}),
+        (None, {"of_actor": "system:screen", "rows": 3, "channel": "cli"}),
+        (None, {"warning_id": WARNING, "rows": 2, "channel": "cli"}),
+        (
+            None,
+            {
+                "of_actor": "system:screen",
+                "until": "2000-01-01T16:00:00+00:00",
+                "rows": 0,
+                "channel": "cli",
+            },
+        ),
     ]
     # the read is in the case's story, after the rows it printed
     code, out, _ = _run("audit", "--warning", WARNING)

@@ -244,7 +244,7 @@ def test_the_notify_command_delivers_lists_dead_letters_and_requeues(
             assert "requeued 2" in runner.invoke(app, ["notify", "--requeue"]).stdout
             requeues = [r for r in store.audit_rows() if r["action"] == "notification_requeue"]
             assert [(r["actor"], r["detail"]) for r in requeues] == [
-                (cli_actor(), {"events": "all dead", "requeued": 2})
+                (cli_actor(), {"events": "all dead", "requeued": 2, "channel": "cli"})
             ]
             again = runner.invoke(app, ["notify", "--once"])
             assert "delivered 2, retrying 0, dead 0" in again.stdout

@@ -87,6 +87,7 @@ def test_unlock_lifts_a_lockout_and_keeps_the_password_and_sessions(
         "user": "li",
         "locked_until": city_moment(locked_until),
         "failed_attempts": MAX_FAILED_SIGN_INS + 1,
+        "channel": "cli",
     }
     assert cli_store.sign_in("li", PASSWORD).name == "li"
 
@@ -118,6 +119,7 @@ def test_unlock_after_a_lockout_ran_out_resets_the_count(cli_store: WarningStore
         "user": "li",
         "locked_until": None,
         "failed_attempts": MAX_FAILED_SIGN_INS + 1,
+        "channel": "cli",
     }
     assert _run("users", "enable", "li")[0] == 0
     with pytest.raises(SignInRefused):
