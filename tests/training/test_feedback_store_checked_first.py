@@ -75,3 +75,17 @@ def test_training_data_with_feedback_checks_the_store_before_building(
         )
     assert built == []
     assert not secrets_path().exists()
+
+
+def test_train_with_feedback_refuses_before_its_progress_bar(
+    store_without_secrets: Path, small_city: Path
+) -> None:
+    """`train --with-feedback` printed its progress bar's empty line before the refusal."""
+    before = sorted(p.name for p in store_without_secrets.iterdir())
+    args = ["train", "--task", TASK, "--raw", str(small_city), "--with-feedback"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no secrets file at" in lines[0], result.stderr
+    assert result.stdout == ""
+    assert sorted(p.name for p in store_without_secrets.iterdir()) == before

@@ -305,6 +305,10 @@ def train(
         _check_sources(raw, dataset, with_feedback)
         check_truth_folder(spec, truth, dataset)
         tracking.configure_tracking()  # a registry that cannot be reached: before the training
+        if with_feedback:  # an unusable store: refused before the progress bar draws a line
+            from training.datasets import feedback_store_secret
+
+            feedback_store_secret()
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
