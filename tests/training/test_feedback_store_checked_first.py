@@ -89,3 +89,22 @@ def test_train_with_feedback_refuses_before_its_progress_bar(
     assert len(lines) == 1 and "no secrets file at" in lines[0], result.stderr
     assert result.stdout == ""
     assert sorted(p.name for p in store_without_secrets.iterdir()) == before
+
+
+def test_materialize_refuses_a_key_the_store_was_not_made_with(
+    isolated_env: Path, small_city: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A machine with another RISKLOOP_PSEUDONYM_SECRET, sharing the deployment's store and data
+    folder, materialized rows under its key; the service then answered "not materialized" for
+    every id. The store's key check refuses it before any feature is built or written."""
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    WarningStore.from_settings().close()
+    monkeypatch.setenv("RISKLOOP_PSEUDONYM_SECRET", secrets.token_hex(32))
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["materialize", "--task", TASK, "--raw", str(small_city)])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "another pseudonym key" in lines[0], result.stderr
+    assert not (get_settings().data_dir / "online").exists()

@@ -224,6 +224,19 @@ def register(app: typer.Typer) -> None:
         env = serve_environment(get_settings(), dict(os.environ), Path.cwd(), host, port)
         os.execve(command[0], command, env)
 
+    def _check_store_key(secret: str) -> None:
+        """Where the warnings store exists, the online rows must be keyed as its pseudonyms
+        are: a machine with another RISKLOOP_PSEUDONYM_SECRET (or another installation's
+        secrets file) materialized rows the service then never found ("not materialized"),
+        saying no error. The store refuses another key (`KeyMismatch`) in one line."""
+        from models.secret_keys import existing_store
+        from models.settings import get_settings
+        from serving.store import WarningStore
+
+        settings = get_settings()
+        if existing_store(settings) is not None:
+            WarningStore(settings.store_url, secret).close()
+
     @app.command()
     def materialize(
         task: str = typer.Option(..., help=f"{names_in_words()}."),
@@ -233,7 +246,7 @@ def register(app: typer.Typer) -> None:
 
         The rows are keyed by the deployment's pseudonym key: a secrets file that is not there
         (run from another folder) is refused before the features are built, never made with a
-        new key."""
+        new key, and so is a key the warnings store, where it exists, was not made with."""
         from functools import partial
 
         from features.dataset import build_dataset
@@ -245,6 +258,7 @@ def register(app: typer.Typer) -> None:
             name = _task_name(task)
             tables = load_raw_tables(raw, name)  # a bad folder is named first, as it was
             secret = existing_pseudonym_secret()  # before the features are built
+            _check_store_key(secret)
             frame = build_dataset(name, tables, unlabelled=True)
             if frame.empty:  # an empty export must not wipe the features being served
                 raise UserError(
