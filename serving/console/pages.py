@@ -17,7 +17,9 @@ from starlette.responses import Response
 
 from features.tasks import TASK_NAMES
 from models.departments import AUDIT_ONLY_DEPARTMENTS, OUTSIDE_BODIES
-from models.scorer import reason_rows
+from models.explain_plots import PlotLanguage, other_version_title, waterfall_heading
+from models.risk_model import RiskModel
+from models.scorer import ReasonRow, base_value, reason_rows
 from models.spec import get_spec
 from serving.console import case as case_view
 from serving.console.app import (
@@ -35,6 +37,7 @@ from serving.console.forms import FIELD_LIMITS
 from serving.console.i18n import (
     DEFAULT_LANG,
     LANGS,
+    Lang,
     Messages,
     as_lang,
     catalog,
@@ -75,6 +78,18 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
     Filters it cannot read draw the same page (400) with the form as typed and each problem
     beside its field, and no warnings: a list under a filter half applied would mislead.
     """
+    return _queue(console, request, visit)
+
+
+def _queue(
+    console: Console,
+    request: Request,
+    visit: Visit,
+    case_id: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    """`queue`'s page; `case_id` (`typed`, `text`): the id typed in the box opening a case,
+    given back with what is wrong with it, in an answer of `status`."""
     t = visit.t
     if not decide(visit.actor, "warning_list"):
         return error_page(console, request, visit, 403, refusal_rule(visit, "warning_list"))
@@ -100,7 +115,14 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
             for problem in exc.problems
         }
         return _queue_page(
-            console, request, visit, scope, status=400, typed=exc.typed, problems=problems
+            console,
+            request,
+            visit,
+            scope,
+            status=400,
+            typed=exc.typed,
+            problems=problems,
+            case_id=case_id,
         )
     found = console.queries.queue(scope, filters)
     # the ids of the rows shown (score, top reason, a note's start), under the key the API's
@@ -134,6 +156,8 @@ def queue(console: Console, request: Request, visit: Visit, _form: FormData | No
         request,
         visit,
         scope,
+        status=status,
+        case_id=case_id,
         typed=filters.values(),
         filters=filters,
         page=found,
@@ -176,11 +200,13 @@ def _queue_page(
     typed: dict[str, str],
     problems: dict[str, dict[str, str]] | None = None,
     status: int = 200,
+    case_id: dict[str, str] | None = None,
     **shown: Any,
 ) -> Response:
     """The queue page with its filter form: `typed` holds the form's values, and either
     `problems` (by parameter: its field's label and what to correct) or `shown`, a page of
-    warnings (`filters`, `page`, `rows`, `flash`)."""
+    warnings (`filters`, `page`, `rows`, `flash`); `case_id`, an id the box opening a case
+    could not open (`typed`, and the `text` saying why)."""
     t = visit.t
     handled = set(visible_tasks(console, visit, scope))
     # a department holding a case this person sees: any that works a task they see in full
@@ -228,6 +254,7 @@ def _queue_page(
         },
         typed=typed,
         problems=problems or {},
+        case_id=case_id,
         **shown,
     )
 
@@ -406,33 +433,53 @@ def open_named_case(
     console: Console, request: Request, visit: Visit, _form: FormData | None
 ) -> Response:
     """The queue's box opening a case by its id (`?id=`, as `_named_case` reads it); an
-    empty box, the queue."""
+    empty box, the queue. An id that opens no case draws the queue again with the id in its
+    box and what is wrong with it beside it: not an id at all, too short, no such warning,
+    several."""
     given = request.query_params.get("id", "").strip()
     if not given:
         return redirect(f"{PREFIX}/queue")
-    return _named_case(console, request, visit, given)
+
+    def refuse(status: int, text: str) -> Response:
+        if not decide(visit.actor, "warning_list"):  # no queue to draw it on
+            return error_page(console, request, visit, status, text)
+        return _queue(console, request, visit, {"typed": given[:40], "text": text}, status)
+
+    return _named_case(console, request, visit, given, refuse=refuse)
 
 
 def _named_case(
-    console: Console, request: Request, visit: Visit, given: str, query: str = ""
+    console: Console,
+    request: Request,
+    visit: Visit,
+    given: str,
+    query: str = "",
+    refuse: Callable[[int, str], Response] | None = None,
 ) -> Response:
     """The case `given` names by the start of its id or in other letters (`W-df0010e5`, told
     by phone; `W-DF0010E5...`): a redirect to its page (with `query`) when it names exactly one
     warning and this person may see it. One they may not see is refused exactly as by its full
     id (the same page and audit row: the short form finds out nothing the full id does not); a
-    start shared by several warnings says so, and one shorter than the short id asks for more."""
+    start shared by several warnings says so, and one shorter than the short id asks for more.
+    Those answers are `refuse`'s (status, message), an error page by default."""
+    in_box = refuse is not None
+    answer: Callable[[int, str], Response] = refuse or (
+        lambda status, text: error_page(console, request, visit, status, text)
+    )
     prefix = warning_id_start(given)
     if prefix is None:
-        return error_page(console, request, visit, 404, visit.t("error.no_case"))
+        # an address that is no id is no case's page; typed in the box, it is no id at all
+        if in_box:
+            return answer(400, visit.t("queue.case_id_format", value=given[:40]))
+        return answer(404, visit.t("error.no_case"))
     if len(prefix) - len("W-") < SHORT_ID_DIGITS:
-        message = visit.t("error.case_id_short", n=SHORT_ID_DIGITS)
-        return error_page(console, request, visit, 400, message)
+        return answer(400, visit.t("error.case_id_short", n=SHORT_ID_DIGITS))
     found = console.store.warning_ids_starting(prefix, limit=2)
     if not found:
-        return error_page(console, request, visit, 404, visit.t("error.no_case"))
+        none = visit.t("queue.case_id_none", prefix=prefix) if in_box else visit.t("error.no_case")
+        return answer(404, none)
     if len(found) > 1:
-        message = visit.t("error.several_cases", prefix=prefix)
-        return error_page(console, request, visit, 400, message)
+        return answer(400, visit.t("error.several_cases", prefix=prefix))
     warning = load_case(console, request, visit, "warning_page", warning_id=found[0])
     if isinstance(warning, Response):
         return warning
@@ -546,11 +593,13 @@ def render_case(
         None,
     )
     waterfall_note = ""
+    waterfall_text: dict[str, Any] = {}
     waterfall_size = (0, 0)
     if served is not None and reasons:
         model, version = served
         margin = case_view.waterfall_margin(warning, model, version)
         waterfall_note = case_view.waterfall_note(warning, version, margin, t)
+        waterfall_text = _waterfall_in_words(warning, model, version, margin, reasons, lang)
         # the image's own size, declared so the page does not jump as it loads: drawn here
         # (once: the chart's request that follows is answered from the same drawing)
         waterfall_size = case_view.png_size(case_view.waterfall(warning, model, version, lang))
@@ -581,6 +630,7 @@ def render_case(
         kept={"form": "", **(kept or {})},
         waterfall=served is not None,
         waterfall_note=waterfall_note,
+        waterfall_text=waterfall_text,
         waterfall_size=waterfall_size,
         stale=stale,
         form_error=form_error,
@@ -589,6 +639,35 @@ def render_case(
         flash=flash,
         unsaved=unsaved,
     )
+
+
+def _waterfall_in_words(
+    warning: dict[str, Any],
+    model: RiskModel,
+    version: str,
+    margin: float | None,
+    reasons: list[ReasonRow],
+    lang: Lang,
+) -> dict[str, Any]:
+    """What the waterfall chart says that the reasons table does not, as text for those who
+    cannot see the image: its heading (the average and this record's raw output, the
+    calibrated score) and its base value, "other features" bar and model output, as the chart
+    draws them (`case_view.waterfall`: every recorded reason a bar of its own)."""
+    base = float(base_value(model))
+    recorded = float(sum(reason.contribution for reason in reasons))
+    output = margin if margin is not None else base + recorded
+    scored = str(warning.get("model_version", ""))
+    # the page's language, whatever fonts the chart found to draw it in
+    language = PlotLanguage(lang=lang, fonts=())
+    title = None if scored == str(version) else other_version_title(lang, scored, str(version))
+    heading = waterfall_heading(language, base, output, float(warning["score"]), title)
+    rest = output - base - recorded
+    return {
+        "heading": heading.splitlines(),
+        "base": f"{base:+.2f}",
+        "rest": f"{rest:+.2f}" if abs(rest) > 1e-9 else None,
+        "output": f"{output:+.2f}",
+    }
 
 
 def task_departments(console: Console, task: str) -> list[str]:

@@ -142,9 +142,10 @@ class QueueFilters:
             # as an input method in full-width mode types it (`２０２５－１０－０１`)
             value = unicodedata.normalize("NFKC", value).strip()
             try:
-                if not _ISO_DAY.match(value):
+                written = _DAY.match(value)
+                if written is None:
                     raise ValueError(value)
-                return date.fromisoformat(value)
+                return date(*(int(part) for part in written.group("year", "month", "day")))
             except ValueError:
                 problems.append(FilterProblem(name, "date", value[:64]))
                 return None
@@ -248,8 +249,9 @@ class QueueFilters:
 _DISPOSED = (WarningEvent.warning_id == RiskWarning.id, WarningEvent.event == "disposition")
 
 
-# what a date input sends (`type=date` always sends this form, whatever it shows)
-_ISO_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+# a day as the filter box takes it: YYYY-MM-DD (what a date input sends), and as a phone's
+# numeric keypad, which has no dash, lets it be typed: YYYYMMDD, YYYY/MM/DD
+_DAY = re.compile(r"^(?P<year>[0-9]{4})(?P<gap>[-/]?)(?P<month>[0-9]{2})(?P=gap)(?P<day>[0-9]{2})$")
 
 
 _LEVEL_RANK = case(
