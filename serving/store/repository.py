@@ -29,6 +29,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -53,7 +54,7 @@ from serving.store.common import (
 )
 from serving.store.free_text import one_line
 from serving.store.group_commit import GroupCommitter
-from serving.store.identity import EntityCipher
+from serving.store.identity import EntityCipher, IdentityUnavailable
 from serving.store.models import (
     AuditEntry,
     KeyCheck,
@@ -102,22 +103,58 @@ def _refuse_unreadable(url: str) -> None:
         raise ValueError(problem)
 
 
-def _hold_key_check(connection: Connection, secret: str) -> None:
+class NewerStore(RuntimeError):
+    """The store's schema is at a revision this riskloop does not know (made by a newer
+    version): upgrading riskloop, not the store, is the way on."""
+
+    def __init__(self, alembic_message: str) -> None:
+        found = re.search(r"identified by '([^']+)'", alembic_message)
+        revision = found.group(1) if found else "unknown"
+        super().__init__(
+            f"its schema is at revision {revision}, which this riskloop does not know (a newer "
+            "version made it): run a riskloop at least as new as the one that made the store"
+        )
+
+
+def _hold_key_check(connection: Connection, secret: str, cipher: EntityCipher | None) -> None:
     """Refuse a store made under another pseudonym key (`KeyMismatch`); a store without a
-    check (new, or made before revision r0008) takes this key's. Run in `upgrade`'s write
-    transaction, which PostgreSQL's advisory lock and SQLite's `BEGIN IMMEDIATE` give to one
-    opener at a time."""
+    check (new, or made before revision r0008) takes this key's, once the key is shown to be
+    its: where it keeps an encrypted id and `cipher` is given, the id must decrypt and its
+    pseudonym under `secret` be the warning's. Run in `upgrade`'s write transaction, which
+    PostgreSQL's advisory lock and SQLite's `BEGIN IMMEDIATE` give to one opener at a time."""
     table = table_of(KeyCheck)
     expected = key_check(secret)
     found = connection.execute(
         select(table.c.check_value).where(table.c.name == "pseudonym")
     ).scalar_one_or_none()
     if found is None:
+        if cipher is not None and not _keys_open_a_stored_id(connection, secret, cipher):
+            raise KeyMismatch()
         connection.execute(
             table.insert().values(name="pseudonym", check_value=expected, created_at=utc_now())
         )
     elif not hmac.compare_digest(str(found), expected):
         raise KeyMismatch()
+
+
+def _keys_open_a_stored_id(connection: Connection, secret: str, cipher: EntityCipher) -> bool:
+    """Whether the newest warning keeping an encrypted id (if any) opens under `cipher` and
+    its id's pseudonym under `secret` is the warning's: a secrets file of another installation
+    copied beside a store made before the key check is told apart before the store takes it."""
+    table = table_of(RiskWarning)
+    row = connection.execute(
+        select(table.c.entity_hash, table.c.entity_cipher, table.c.key_id)
+        .where(table.c.entity_cipher.is_not(None), table.c.key_id.is_not(None))
+        .order_by(table.c.created_at.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return True  # nothing to tell by: the key is taken on trust
+    try:
+        plain = cipher.decrypt(row.entity_cipher, row.key_id, entity_hash=row.entity_hash)
+    except IdentityUnavailable:
+        return False
+    return hmac.compare_digest(pseudonymise(secret, plain), str(row.entity_hash))
 
 
 class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
@@ -169,7 +206,7 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
         self._writers_lock = threading.Lock()
         try:
             self.upgrade()
-        except (SQLAlchemyError, ImportError, OSError, KeyMismatch) as exc:
+        except (SQLAlchemyError, ImportError, OSError, KeyMismatch, NewerStore) as exc:
             self._engine.dispose()
             raise StoreUnavailable(url, exc) from exc
         self.sync_departments(department_tasks())
@@ -219,8 +256,11 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
                         f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK_KEY})"
                     )
                 config.attributes["connection"] = connection
-                command.upgrade(config, "head")
-                _hold_key_check(connection, self._secret)
+                try:
+                    command.upgrade(config, "head")
+                except CommandError as exc:  # a revision this code does not know
+                    raise NewerStore(str(exc)) from None
+                _hold_key_check(connection, self._secret, self._cipher)
 
     def can_record(self) -> bool:
         """Whether a write could be recorded now (the service's readiness probe).

@@ -20,6 +20,7 @@ from serving.console.sessions import SessionBook
 from serving.store import SignInRefused, WarningStore
 from serving.store.common import city_moment
 from serving.store.people import MAX_FAILED_SIGN_INS
+from tests.secrets_files import write_secrets_file
 from tests.serving.test_people_cli import _one_error_line, _run
 from training.commands import cli_actor
 
@@ -35,6 +36,7 @@ def cli_store(
 
     monkeypatch.setenv("RISKLOOP_STORE_URL", migrated_store_url)
     get_settings.cache_clear()
+    write_secrets_file()  # the store was made first (a template's copy)
     code, _, err = _run(
         "users", "create", "li", "--department", "labour_inspection", "--role", "officer",
         "--password-stdin", stdin=PASSWORD + "\n",

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from models.settings import get_settings
 from serving.store import StoreUnavailable, WarningStore
 from serving.store.common import table_of
+from serving.store.identity import EntityCipher
 from serving.store.models import KeyCheck
 from serving.store.pseudonym import key_check
 from tests.cli_results import one_error_line
@@ -127,5 +128,59 @@ def test_existing_store_names_a_store_only_once_riskloop_made_it(
         named = existing_store(get_settings())
         password = make_url(store_url).password
         assert named is not None and (not password or str(password) not in named)
+    finally:
+        get_settings.cache_clear()
+
+
+def _cipher(seed: int) -> EntityCipher:
+    return EntityCipher({f"k{seed}": bytes([seed]) * 32}, f"k{seed}")
+
+
+def test_a_store_made_before_the_check_takes_no_key_its_ids_refute(
+    store_url: str, scored: Callable[..., dict[str, object]]
+) -> None:
+    """A store made before revision r0008 took the key of whatever secrets file first opened
+    it, another installation's included; the real backup was then refused. Where the store
+    keeps an encrypted id, the key must open it and give the warning's pseudonym."""
+    with WarningStore(store_url, SECRET, _cipher(1)) as store:
+        store.record_scores(
+            actor="ops",
+            task="wage-arrears",
+            model_name="m",
+            model_version="1",
+            results=[scored("91330500MA2B000001", 0.9, "red")],
+        )
+    engine = create_engine(store_url)
+    with engine.begin() as connection:  # as a store made before revision r0008 is
+        connection.execute(text("DELETE FROM key_checks"))
+    engine.dispose()
+    for secret, cipher in ((OTHER, _cipher(2)), (OTHER, _cipher(1)), (SECRET, _cipher(2))):
+        with pytest.raises(StoreUnavailable, match="another pseudonym key"):
+            WarningStore(store_url, secret, cipher)
+    assert _checks(store_url) == []  # nothing taken
+    WarningStore(store_url, SECRET, _cipher(1)).close()  # its own keys: taken
+    assert _checks(store_url) == [("pseudonym", key_check(SECRET))]
+
+
+def test_a_store_of_a_newer_riskloop_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store upgraded by a newer riskloop (a backup restored onto an older host, two
+    machines mid-upgrade) gave a 100-line Alembic traceback on every command and at start."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    monkeypatch.setenv("RISKLOOP_STORE_URL", url)
+    monkeypatch.setenv("RISKLOOP_SECRETS_FILE", str(tmp_path / "secrets.json"))
+    monkeypatch.setenv("RISKLOOP_KEYS_FILE", str(tmp_path / "keys.json"))
+    monkeypatch.delenv("RISKLOOP_PSEUDONYM_SECRET", raising=False)
+    get_settings.cache_clear()
+    try:
+        assert run_cli(["store", "upgrade"]).exit_code == 0
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = 'r9999_future'"))
+        engine.dispose()
+        with pytest.raises(StoreUnavailable, match="revision r9999_future, which this riskloop"):
+            WarningStore(url, SECRET)
+        one_error_line(run_cli(["users", "list"]), "r9999_future", "does not know")
     finally:
         get_settings.cache_clear()

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from models.settings import get_settings
 from serving.store import StoreUnavailable, WarningStore
 from tests.processes import PrivatePostgres, free_port
+from tests.secrets_files import write_secrets_file
 from training.cli import app
 
 # the module's stores live in one database, opened by the tests and by the CLI: one pseudonym
@@ -88,6 +89,7 @@ def test_the_cli_opens_such_a_store_and_never_prints_a_password(
     checked_server: PrivatePostgres, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RISKLOOP_PSEUDONYM_SECRET", SECRET)
+    write_secrets_file(isolated_env / "riskloop-secrets.json")  # the store came first
     monkeypatch.setenv("RISKLOOP_STORE_URL", _url(checked_server, PASSWORD))
     get_settings.cache_clear()
     upgraded = CliRunner().invoke(app, ["store", "upgrade"])
@@ -146,6 +148,7 @@ def test_a_password_with_spaces_works_and_is_never_printed(
 ) -> None:
     url = f"postgresql+psycopg://{SPACED_ROLE}:{{}}@127.0.0.1:{checked_server.port}/postgres"
     monkeypatch.setenv("RISKLOOP_PSEUDONYM_SECRET", SECRET)
+    write_secrets_file(isolated_env / "riskloop-secrets.json")  # the store came first
     monkeypatch.setenv("RISKLOOP_STORE_URL", url.format(SPACED_PASSWORD))
     get_settings.cache_clear()
     upgraded = CliRunner().invoke(app, ["store", "upgrade"])
