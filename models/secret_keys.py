@@ -134,8 +134,8 @@ def _create_once(path: Path) -> None:
 def existing_store(settings: Settings) -> str | None:
     """The configured warnings store, named for a message (password hidden), when riskloop
     has made it already (its `alembic_version` table is there); None when there is none yet.
-    A store that cannot be looked at is named too: what keys its rows were made under is not
-    known. Opens nothing for writing and creates nothing."""
+    A server that does not answer is refused (`SecretsFileError`): what keys its rows were
+    made under is not known. Opens nothing for writing and creates nothing."""
     import sqlite3
 
     from models.settings import hide_password, sqlite_file
@@ -168,7 +168,11 @@ def existing_store(settings: Settings) -> str | None:
         with engine.connect() as connection:
             made = inspect(connection).has_table("alembic_version")
     except (SQLAlchemyError, OSError) as exc:
-        return f"{hide_password(url)} (could not be looked at: {type(exc).__name__})"
+        cause = hide_password(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
+        raise SecretsFileError(
+            f"cannot open the warnings store {hide_password(url)} (RISKLOOP_STORE_URL): "
+            f"{cause}; no secrets file is made before it answers (its keys may be the store's)"
+        ) from None
     finally:
         engine.dispose()
     return hide_password(url) if made else None

@@ -49,8 +49,8 @@ app = typer.Typer(
 
 
 @app.callback()
-def _main(ctx: typer.Context) -> None:
-    """riskloop command line."""
+def _main(ctx: typer.Context = None) -> None:  # type: ignore[assignment]
+    """riskloop command line (`ctx` is Typer's; None when called outside a command)."""
     _audit_as_cli(ctx)
     apply_offline_defaults()
     apply_memory_defaults()
@@ -59,9 +59,12 @@ def _main(ctx: typer.Context) -> None:
     _check_settings()
 
 
-def _audit_as_cli(ctx: typer.Context) -> None:
+def _audit_as_cli(ctx: typer.Context | None) -> None:
     """What the command does is audited as coming through the `cli` channel, until it ends (a
-    test running commands in its own process goes on outside it)."""
+    test running commands in its own process goes on outside it; called outside a command,
+    nothing is marked)."""
+    if ctx is None:
+        return
     from serving.audit_channel import AUDIT_CHANNEL
 
     token = AUDIT_CHANNEL.set("cli")

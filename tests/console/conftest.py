@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -34,13 +33,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "console"
 TRAIN_ROUNDS = 25
 PASSWORD = "correct-horse-battery"  # test accounts only; the store keeps its Argon2 hash
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # (name, display name, department, role)
 PEOPLE = (
     ("sup", "王主管", "county_centre", "supervisor"),
@@ -220,23 +212,6 @@ class Watch:
             return
         if not url.startswith(self.origin + "/"):
             self.outside.append(url)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Debian's Chromium through Playwright (headless; no browser download), launched once per
-    test process: every test opens its own contexts (cookies, storage) and closes them, and
-    a launch (Playwright's driver and the browser) costs about 2 s of CPU."""
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium package is required (make install puts it there)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=BROWSER_ARGS
-        )
-        yield launched
-        launched.close()
 
 
 @dataclass

@@ -9,7 +9,6 @@ shown only by a cell's background, which a screen reader does not read.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,19 +37,11 @@ _STRUCTURE = """() => ({
 
 
 @pytest.fixture(scope="module")
-def phone_page() -> Iterator[Any]:
-    """A page of Debian's Chromium (through Playwright, no browser download) at 360 px."""
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium package is required (make install puts it there)"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=["--no-sandbox"]
-        )
-        page = browser.new_page(viewport={"width": PHONE_WIDTH, "height": 800})
-        yield page
-        browser.close()
+def phone_page(browser: Any) -> Iterator[Any]:
+    """A page of Debian's Chromium (the test process's shared browser) at 360 px."""
+    context = browser.new_context(viewport={"width": PHONE_WIDTH, "height": 800})
+    yield context.new_page()
+    context.close()
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
