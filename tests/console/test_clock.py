@@ -106,7 +106,9 @@ def test_a_warning_past_its_deadline_shows_as_overdue(
         assert _overdue_count(client.get("/console/dashboard").text, "wage-arrears") == "0"
         # the deadline is in view before it passes, named as the timeline names a missed one
         queue = client.get("/console/queue?task=wage-arrears&level=red").text
-        assert '<span class="due">派发期限 <span class="when">2026-05-07 10:00</span></span>' in queue
+        assert (
+            '<span class="due">派发期限 <span class="when">2026-05-07 10:00</span></span>' in queue
+        )
         assert (
             "<dt>派发期限</dt><dd>2026-05-07 10:00</dd>"
             in client.get(f"/console/cases/{late}").text
