@@ -12,7 +12,6 @@ The Chinese follows the usage of Chinese government data and analytics reports (
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -559,22 +558,6 @@ _SEX_WORDS: Mapping[str, tuple[str, str]] = {"f": ("female", "女"), "m": ("male
 
 _CATALOGUES: dict[str, dict[str, str]] = {"en": _EN, "zh": _ZH}
 
-#: The forms of a promotion's reason, as `training.promote.PromotionRule.judge` and
-#: `training.promote._judge` write them (`tests/training/test_promotion_reason_words.py`
-#: holds the two alike).
-_NUMBER = r"[-+]?\d+(?:\.\d+)?"
-_NOT_WORSE = re.compile(
-    rf"challenger not worse: AUC change (?P<auc>{_NUMBER}), ECE change (?P<ece>{_NUMBER})"
-)
-_WORSE = re.compile(r"challenger is worse: (?P<problems>.+)")
-_PROBLEM = re.compile(
-    rf"(?P<metric>AUC|ECE) (?P<amount>{_NUMBER}) (?:lower|higher) \(limit (?P<limit>{_NUMBER})\)"
-)
-_UNUSABLE = re.compile(r"champion cannot be evaluated: (?P<detail>.+?); nothing serves it.*")
-_FIRST = re.compile(r"first version of (?P<task>[a-z-]+)")
-_UNDEFINED = "AUC or ECE undefined on the test slice"
-_NO_CHAMPION = "no champion yet"
-
 
 @dataclass(frozen=True)
 class Words:
@@ -610,43 +593,11 @@ class Words:
 
     def promotion_reason(self, reason: str) -> str:
         """A promotion's reason (the version's `riskloop.promotion_reason` tag, in the forms
-        `training.promote` writes, old tags too) in this language, rebuilt from its parts with
-        signed changes never reading -0.0000; the `forced: ` prefix is left to the card's own
-        words. A reason of another form is shown as it is."""
-        from training.promote import signed
+        `training.promote` writes, old tags too) in this language
+        (`training.promotion_words.reason_in_words`)."""
+        from training.promotion_words import reason_in_words
 
-        text = reason.strip().removeprefix("forced: ")
-        found = _NOT_WORSE.fullmatch(text)
-        if found:
-            return self(
-                "reason.not_worse",
-                auc=signed(float(found["auc"])),
-                ece=signed(float(found["ece"])),
-            )
-        found = _WORSE.fullmatch(text)
-        if found:
-            parts = [_PROBLEM.fullmatch(part) for part in found["problems"].split("; ")]
-            if all(parts):
-                problems = [
-                    self(
-                        "reason.auc_lower" if part["metric"] == "AUC" else "reason.ece_higher",
-                        amount=part["amount"],
-                        limit=part["limit"],
-                    )
-                    for part in parts
-                    if part is not None
-                ]
-                return self(
-                    "reason.worse", problems=self("reason.problems_separator").join(problems)
-                )
-        found = _UNUSABLE.fullmatch(text)
-        if found:
-            return self("reason.champion_unusable", detail=found["detail"])
-        found = _FIRST.fullmatch(text)
-        if found:
-            return self("reason.first", task=found["task"])
-        fixed = {_UNDEFINED: "reason.undefined", _NO_CHAMPION: "reason.no_champion"}
-        return self(fixed[text]) if text in fixed else reason
+        return reason_in_words(reason, self)
 
     def unit(self, unit: str) -> str:
         """A catalog unit as a chart's axis names it."""

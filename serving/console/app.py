@@ -46,11 +46,9 @@ from serving.console.i18n import DEFAULT_LANG, LANGS, Lang, Messages, as_lang
 from serving.console.queries import ConsoleQueries
 from serving.console.sessions import (
     COOKIE,
-    COOKIE_PATH,
-    PRE_COOKIE,
     SessionBook,
     SessionInfo,
-    new_token,
+    set_cookie,
     tokens_match,
 )
 from serving.console.shown import UNSAVED_TTL_S, HeldOnce, Shown, UnsavedStep
@@ -673,60 +671,4 @@ def error_page(
         typed=typed.strip(),
         # back to a page this person may open: an administrator has no queue
         back_to_reports=visit is not None and not decide(visit.actor, "warning_list"),
-    )
-
-
-def pre_session_token(request: Request) -> tuple[str, bool]:
-    """The sign-in form's CSRF token (cookie double-submit): (token, whether it is new)."""
-    existing = request.cookies.get(PRE_COOKIE)
-    if existing and 20 <= len(existing) <= 64:
-        return existing, False
-    return new_token(), True
-
-
-def served_over_https(request: Request, settings: Settings) -> bool:
-    """Whether the console is reached over HTTPS: the request says so, or the deployment does.
-
-    Behind a TLS proxy that is not on this machine, uvicorn ignores the proxy's
-    `X-Forwarded-Proto` (it trusts that header only from `FORWARDED_ALLOW_IPS`, by default
-    127.0.0.1) and the request looks like plain HTTP; an https `RISKLOOP_PUBLIC_URL` or
-    `RISKLOOP_ENV=production` still says where people reach the console, so its cookies are
-    Secure there whatever the last hop was."""
-    return (
-        request.url.scheme == "https"
-        or settings.public_url.lower().startswith("https://")
-        or settings.env == "production"
-    )
-
-
-def set_cookie(
-    console: Console,
-    response: Response,
-    request: Request,
-    name: str,
-    value: str,
-    *,
-    max_age: int | None = None,
-) -> None:
-    """A console cookie: HttpOnly, SameSite=Strict, path /console, Secure over HTTPS
-    (`served_over_https`); a browser session's unless `max_age` (seconds) is given."""
-    response.set_cookie(
-        name,
-        value,
-        max_age=max_age,
-        path=COOKIE_PATH,
-        httponly=True,
-        samesite="strict",
-        secure=served_over_https(request, console.backend.settings),
-    )
-
-
-def clear_cookie(console: Console, response: Response, request: Request, name: str) -> None:
-    """Expire a console cookie (same attributes as when it was set)."""
-    response.delete_cookie(
-        name,
-        path=COOKIE_PATH,
-        httponly=True,
-        samesite="strict",
-        secure=served_over_https(request, console.backend.settings),
     )

@@ -13,10 +13,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from models.explain_plots import other_version_title, plot_language, waterfall_png
+from models.explain_plots import (
+    PlotLanguage,
+    other_version_title,
+    plot_language,
+    waterfall_heading,
+    waterfall_png,
+)
 from models.pages import local_time
 from models.risk_model import RiskModel
-from models.scorer import base_value, margin_from_score, reason_rows
+from models.scorer import ReasonRow, base_value, margin_from_score, reason_rows
 from models.spec import TaskSpec, get_spec
 from serving.console.i18n import Lang, Messages
 from serving.policy import transition_for
@@ -275,3 +281,32 @@ def waterfall(
         if scored == str(model_version)
         else other_version_title(lang, scored, str(model_version)),
     )
+
+
+def waterfall_in_words(
+    warning: dict[str, Any],
+    model: RiskModel,
+    version: str,
+    margin: float | None,
+    reasons: list[ReasonRow],
+    lang: Lang,
+) -> dict[str, Any]:
+    """What the waterfall chart says that the reasons table does not, as text for those who
+    cannot see the image: its heading (the average and this record's raw output, the
+    calibrated score) and its base value, "other features" bar and model output, as the chart
+    draws them (`waterfall`: every recorded reason a bar of its own)."""
+    base = float(base_value(model))
+    recorded = float(sum(reason.contribution for reason in reasons))
+    output = margin if margin is not None else base + recorded
+    scored = str(warning.get("model_version", ""))
+    # the page's language, whatever fonts the chart found to draw it in
+    language = PlotLanguage(lang=lang, fonts=())
+    title = None if scored == str(version) else other_version_title(lang, scored, str(version))
+    heading = waterfall_heading(language, base, output, float(warning["score"]), title)
+    rest = output - base - recorded
+    return {
+        "heading": heading.splitlines(),
+        "base": f"{base:+.2f}",
+        "rest": f"{rest:+.2f}" if abs(rest) > 1e-9 else None,
+        "output": f"{output:+.2f}",
+    }

@@ -26,11 +26,11 @@ from serving.console.app import (
     Visit,
     error_page,
     redirect,
-    set_cookie,
 )
 from serving.console.forms import FIELD_LIMITS, FormFieldError, field_problem, form_text
 from serving.console.i18n import Messages
 from serving.console.pages import load_case, render_case, rule_in_words, task_departments
+from serving.console.sessions import set_cookie
 from serving.console.shown import Shown, UnsavedStep
 from serving.policy import TRANSITIONS, allowed_transitions, decide
 from serving.store import StaleWarning, TransitionError

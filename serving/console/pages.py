@@ -17,9 +17,7 @@ from starlette.responses import Response
 
 from features.tasks import TASK_NAMES
 from models.departments import AUDIT_ONLY_DEPARTMENTS, OUTSIDE_BODIES
-from models.explain_plots import PlotLanguage, other_version_title, waterfall_heading
-from models.risk_model import RiskModel
-from models.scorer import ReasonRow, base_value, reason_rows
+from models.scorer import reason_rows
 from models.spec import get_spec
 from serving.console import case as case_view
 from serving.console.app import (
@@ -28,7 +26,6 @@ from serving.console.app import (
     UNSAVED_COOKIE,
     Console,
     Visit,
-    clear_cookie,
     error_page,
     redirect,
     secured,
@@ -37,7 +34,6 @@ from serving.console.forms import FIELD_LIMITS
 from serving.console.i18n import (
     DEFAULT_LANG,
     LANGS,
-    Lang,
     Messages,
     as_lang,
     catalog,
@@ -49,6 +45,7 @@ from serving.console.queries import (
     FilterError,
     QueueFilters,
 )
+from serving.console.sessions import clear_cookie
 from serving.policy import (
     allowed_transitions,
     decide,
@@ -599,7 +596,9 @@ def render_case(
         model, version = served
         margin = case_view.waterfall_margin(warning, model, version)
         waterfall_note = case_view.waterfall_note(warning, version, margin, t)
-        waterfall_text = _waterfall_in_words(warning, model, version, margin, reasons, lang)
+        waterfall_text = case_view.waterfall_in_words(
+            warning, model, version, margin, reasons, lang
+        )
         # the image's own size, declared so the page does not jump as it loads: drawn here
         # (once: the chart's request that follows is answered from the same drawing)
         waterfall_size = case_view.png_size(case_view.waterfall(warning, model, version, lang))
@@ -639,35 +638,6 @@ def render_case(
         flash=flash,
         unsaved=unsaved,
     )
-
-
-def _waterfall_in_words(
-    warning: dict[str, Any],
-    model: RiskModel,
-    version: str,
-    margin: float | None,
-    reasons: list[ReasonRow],
-    lang: Lang,
-) -> dict[str, Any]:
-    """What the waterfall chart says that the reasons table does not, as text for those who
-    cannot see the image: its heading (the average and this record's raw output, the
-    calibrated score) and its base value, "other features" bar and model output, as the chart
-    draws them (`case_view.waterfall`: every recorded reason a bar of its own)."""
-    base = float(base_value(model))
-    recorded = float(sum(reason.contribution for reason in reasons))
-    output = margin if margin is not None else base + recorded
-    scored = str(warning.get("model_version", ""))
-    # the page's language, whatever fonts the chart found to draw it in
-    language = PlotLanguage(lang=lang, fonts=())
-    title = None if scored == str(version) else other_version_title(lang, scored, str(version))
-    heading = waterfall_heading(language, base, output, float(warning["score"]), title)
-    rest = output - base - recorded
-    return {
-        "heading": heading.splitlines(),
-        "base": f"{base:+.2f}",
-        "rest": f"{rest:+.2f}" if abs(rest) > 1e-9 else None,
-        "output": f"{output:+.2f}",
-    }
 
 
 def task_departments(console: Console, task: str) -> list[str]:

@@ -2,7 +2,7 @@
 
 The browser holds only a random token (`riskloop_console` cookie, HttpOnly, SameSite=Strict,
 Secure over HTTPS and wherever RISKLOOP_PUBLIC_URL is https:// or RISKLOOP_ENV=production:
-`serving.console.app.served_over_https`); the `console_sessions` row keyed by its SHA-256 says who signed in, when,
+`served_over_https` below); the `console_sessions` row keyed by its SHA-256 says who signed in, when,
 when they were last seen and which CSRF token their forms carry. Ending a session (sign-out,
 time-out, a disabled account) is a row update, so a copied cookie dies with it: the
 revocation Starlette's signed-cookie sessions cannot give. A sign-in in a browser that still
@@ -16,11 +16,18 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import sessionmaker
+from starlette.requests import Request
+from starlette.responses import Response
 
 from serving.store.models import ConsoleSession
+
+if TYPE_CHECKING:
+    from models.settings import Settings
+    from serving.console.app import Console
 
 COOKIE = "riskloop_console"
 PRE_COOKIE = "riskloop_console_pre"  # the sign-in form's CSRF token, before any session exists
@@ -184,3 +191,59 @@ class SessionBook:
                 .where(ConsoleSession.id == key, ConsoleSession.ended_at.is_(None))
                 .values(ended_at=datetime.now(UTC), ended_why=why)
             )
+
+
+def pre_session_token(request: Request) -> tuple[str, bool]:
+    """The sign-in form's CSRF token (cookie double-submit): (token, whether it is new)."""
+    existing = request.cookies.get(PRE_COOKIE)
+    if existing and 20 <= len(existing) <= 64:
+        return existing, False
+    return new_token(), True
+
+
+def served_over_https(request: Request, settings: Settings) -> bool:
+    """Whether the console is reached over HTTPS: the request says so, or the deployment does.
+
+    Behind a TLS proxy that is not on this machine, uvicorn ignores the proxy's
+    `X-Forwarded-Proto` (it trusts that header only from `FORWARDED_ALLOW_IPS`, by default
+    127.0.0.1) and the request looks like plain HTTP; an https `RISKLOOP_PUBLIC_URL` or
+    `RISKLOOP_ENV=production` still says where people reach the console, so its cookies are
+    Secure there whatever the last hop was."""
+    return (
+        request.url.scheme == "https"
+        or settings.public_url.lower().startswith("https://")
+        or settings.env == "production"
+    )
+
+
+def set_cookie(
+    console: Console,
+    response: Response,
+    request: Request,
+    name: str,
+    value: str,
+    *,
+    max_age: int | None = None,
+) -> None:
+    """A console cookie: HttpOnly, SameSite=Strict, path /console, Secure over HTTPS
+    (`served_over_https`); a browser session's unless `max_age` (seconds) is given."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=served_over_https(request, console.backend.settings),
+    )
+
+
+def clear_cookie(console: Console, response: Response, request: Request, name: str) -> None:
+    """Expire a console cookie (same attributes as when it was set)."""
+    response.delete_cookie(
+        name,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=served_over_https(request, console.backend.settings),
+    )

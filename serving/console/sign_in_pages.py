@@ -21,17 +21,21 @@ from serving.console.app import (
     Console,
     Visit,
     actor_for,
-    clear_cookie,
     error_page,
-    pre_session_token,
     redirect,
     remembered_lang,
     safe_next,
-    set_cookie,
 )
 from serving.console.forms import FormFieldError, field_problem, form_text
 from serving.console.i18n import LANGS, Messages, as_lang
-from serving.console.sessions import COOKIE, PRE_COOKIE, tokens_match
+from serving.console.sessions import (
+    COOKIE,
+    PRE_COOKIE,
+    clear_cookie,
+    pre_session_token,
+    set_cookie,
+    tokens_match,
+)
 from serving.policy import decide
 from serving.store.people import MAX_FAILED_SIGN_INS, MAX_PASSWORD_CHARS, SignInRefused
 
