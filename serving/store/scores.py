@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from features.tasks import UnknownTaskError, get_task
 from models.pages import CITY_TIME
+from serving.audit_channel import AUDIT_CHANNEL
 from serving.store import deadlines, outbox
 from serving.store.common import (
     as_date,
@@ -166,9 +167,10 @@ class ScoreWriter:
     def _prepared_write(self, write: ScoreWrite) -> Callable[[Session], list[str | None]]:
         rows = list(write.prepared)
         names = (write.actor, write.task, str(write.model_name), str(write.model_version))
+        channel = AUDIT_CHANNEL.get()  # here: the writer thread that runs it has none
 
         def run(session: Session) -> list[str | None]:
-            return self._record_scores(session, *names, rows)[0]
+            return self._record_scores(session, *names, rows, channel=channel)[0]
 
         return run
 
@@ -184,10 +186,11 @@ class ScoreWriter:
         """`record_scores` for screening: also says how many warnings were raised, updated,
         noted after close and left unchanged (`Batch.counts`)."""
         rows = self.prepare_scores(results)
+        channel = AUDIT_CHANNEL.get()
 
         def write(session: Session) -> tuple[list[str | None], dict[str, int]]:
             return self._record_scores(
-                session, actor, task, str(model_name), str(model_version), rows
+                session, actor, task, str(model_name), str(model_version), rows, channel=channel
             )
 
         return self._write(write, retry_integrity=True)  # type: ignore[no-any-return]
@@ -218,6 +221,7 @@ class ScoreWriter:
         model_name: str,
         model_version: str,
         prepared: list[dict[str, Any]],
+        channel: str | None = None,
     ) -> tuple[list[str | None], dict[str, int]]:
         """The request's rows as a handful of bulk statements, not one ORM object per row.
 
@@ -244,6 +248,9 @@ class ScoreWriter:
         counts = batch.counts()
         # the request's own audit row comes first, so the log reads in the order things happened
         batch.audit_rows.insert(0, request_audit(batch, len(prepared), counts))
+        if channel is not None:  # the channel the request came through (`AUDIT_CHANNEL`)
+            for row in batch.audit_rows:
+                row["detail"] = {**row["detail"], "channel": channel}
         write_batch(session, batch, self._engine.dialect if self._is_sqlite else None)
         owner = deadlines.owner_department(task)
         outbox.enqueue(session, [("warning.raised", owner, s) for s in batch.raised], now=now)
