@@ -590,6 +590,13 @@ def read_audit(
         ),
     ] = None,
     actor: schemas.NameFilter | None = None,
+    task: Annotated[
+        schemas.TaskName | None,
+        Query(
+            description="The rows about this task: its warnings, scorings, screens and models "
+            "(rows about no task, such as sign-ins and account changes, are left out)."
+        ),
+    ] = None,
     action: Annotated[
         schemas.NameFilter | None,
         Query(
@@ -615,8 +622,8 @@ def read_audit(
     after_id: int = Query(default=0, ge=0, le=2**62),
     limit: int = Query(default=500, ge=1, le=5000),
 ) -> Any:
-    """The audit log in order, filtered by one warning, one actor, actions and a window of
-    time (every filter given holds); `after_id` pages on (the answer's `next_after_id`). The
+    """The audit log in order, filtered by one warning, one actor, one task, actions and a
+    window of time (every filter given holds); `after_id` pages on (the answer's `next_after_id`). The
     read is audited itself (`audit_read`, with the filter and the rows returned): a warning's
     story shows its notes, departments and reveal purposes, so reading it is a look at the
     case. A `warning_id` that names no warning is refused (404), as `riskloop audit --warning`
@@ -638,6 +645,7 @@ def read_audit(
         actions=actions,
         since=start,
         until=end,
+        task=None if task is None else task.value,
         limit=limit + 1,
     )
     more = len(rows) > limit
@@ -645,6 +653,7 @@ def read_audit(
     asked = {
         "warning_id": warning_id,
         "of_actor": actor,
+        "task": None if task is None else task.value,
         "actions": actions,
         "since": start and start.isoformat(),
         "until": end and end.isoformat(),

@@ -369,6 +369,7 @@ class StoreReads:
         actions: Sequence[str] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        task: str | None = None,
     ) -> list[dict[str, Any]]:
         """Audit rows with id > `since_id`, in the order they were written.
 
@@ -376,12 +377,16 @@ class StoreReads:
         dispositions, reveals); `actor` one actor's rows (`user:alice`, or a bare name matching
         any kind; a name with a colon also as a CLI actor's `cli:NAME`; a person's name folded
         as a sign-in folds it, `user:Alice` is `user:alice`); `actions` the rows of those
-        actions; `since` rows at or after a moment, `until` rows before one. The filters
+        actions; `since` rows at or after a moment, `until` rows before one; `task` the rows
+        about one task (its warnings, scorings, screens, models; rows about no task, such as
+        sign-ins and account changes, are left out). The filters
         combine (every one given holds), and the order by id keeps `since_id` paging complete.
         """
         query = select(AuditEntry).where(AuditEntry.id > since_id).order_by(AuditEntry.id)
         if actions is not None:
             query = query.where(AuditEntry.action.in_(list(actions)))
+        if task is not None:
+            query = query.where(AuditEntry.task == task)
         if until is not None:
             query = query.where(AuditEntry.at < utc_bound(self._is_sqlite, until))
         if actor is not None:

@@ -247,6 +247,17 @@ def _audit_bound(text: str | None, option: str) -> datetime | date | None:
         return parse_day(text, option)
 
 
+def _known_task(given: str) -> str:
+    """A `--task` given to `audit` as the audit log records it (its name, `wage-arrears`);
+    a name no task has is one line listing those there are."""
+    from features.tasks import UnknownTaskError, get_task
+
+    try:
+        return get_task(given.strip()).name
+    except UnknownTaskError as exc:
+        raise UserError(f"--task: {exc}") from None
+
+
 def _said_warning(store: WarningStore, given: str) -> str:
     """The warning id `given` names (`WarningStore.audit_warning`), said on stderr when it was
     not given whole; a refusal is one line."""
@@ -440,6 +451,11 @@ def register(app: typer.Typer) -> None:
         actor: str | None = typer.Option(
             None, help="Every row by this actor (user:alice, key:ingest, or a bare name)."
         ),
+        task: str | None = typer.Option(
+            None,
+            help="Only rows about this task (wage-arrears, telecom-fraud, dispute-escalation): "
+            "its warnings, scorings, screens and models.",
+        ),
         action: list[str] | None = typer.Option(
             None,
             help="Only rows of this action (identity_reveal, warning_read...); repeat it or "
@@ -456,10 +472,11 @@ def register(app: typer.Typer) -> None:
             "the next day's midnight in the city).",
         ),
     ) -> None:
-        """Print the audit log's story in order: of one warning, one actor, or actions.
+        """Print the audit log's story in order: of one warning, one actor, one task, or
+        actions.
 
-        Give at least one of --warning, --actor and --action; every filter given holds, and
-        --since/--until bound any of them. One row a line, tab-separated: the time (the city's,
+        Give at least one of --warning, --actor, --task and --action; every filter given
+        holds, and --since/--until bound any of them. One row a line, tab-separated: the time (the city's,
         UTC+8), the actor, the action, the task, the details as JSON and the model version
         (`-` when the row has none). The read is audited itself, as the API's is: an
         `audit_read` row by the person running it, with the filter asked and the number of
@@ -468,8 +485,12 @@ def register(app: typer.Typer) -> None:
         from serving.store.reads import AuditFilterError, audit_window
 
         with user_errors():
-            if warning is None and actor is None and not action:
-                raise UserError("give at least one of --warning ID, --actor NAME or --action NAME")
+            if warning is None and actor is None and task is None and not action:
+                raise UserError(
+                    "give at least one of --warning ID, --actor NAME, --task NAME or --action NAME"
+                )
+            if task is not None:
+                task = _known_task(task)
             if actor is not None:
                 actor = _looked_up_actor(actor)
             bounds = _audit_bound(since, "--since"), _audit_bound(until, "--until")
@@ -487,11 +508,17 @@ def register(app: typer.Typer) -> None:
                 if warning is not None:
                     warning = _said_warning(store, warning)
                 rows = store.audit_rows(
-                    warning_id=warning, actor=actor, actions=actions, since=start, until=end
+                    warning_id=warning,
+                    actor=actor,
+                    actions=actions,
+                    since=start,
+                    until=end,
+                    task=task,
                 )
                 asked = {
                     "warning_id": warning,
                     "of_actor": actor,
+                    "task": task,
                     "actions": actions,
                     "since": None if start is None else start.isoformat(),
                     "until": None if end is None else end.isoformat(),
