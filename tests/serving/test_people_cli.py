@@ -143,7 +143,9 @@ def test_keys_bind_to_a_department_and_audit_and_purge_refuse_bad_input(
     code, _, err = _run("keys", "create", "x", "--scopes", "review", "--department", "moon")
     _one_error_line(code, err, "unknown department 'moon'")
     code, _, err = _run("audit")
-    _one_error_line(code, err, "at least one of --warning ID, --actor NAME, --task NAME or --action NAME")
+    _one_error_line(
+        code, err, "at least one of --warning ID, --actor NAME, --task NAME or --action NAME"
+    )
     code, _, err = _run("audit", "--actor", "x", "--since", "last week")
     _one_error_line(code, err, "--since")
     code, _, err = _run("store", "purge", "--before", "soon")

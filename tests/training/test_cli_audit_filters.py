@@ -92,7 +92,9 @@ def test_audit_refuses_an_unknown_action_a_future_since_and_an_empty_window(
     )
     _one_error_line(code, err, "--until 2026-11-29 is not after --since 2026-11-30")
     code, _, err = _run("audit", "--since", "2026-11-01")
-    _one_error_line(code, err, "at least one of --warning ID, --actor NAME, --task NAME or --action NAME")
+    _one_error_line(
+        code, err, "at least one of --warning ID, --actor NAME, --task NAME or --action NAME"
+    )
     # a warning no one raised is refused whatever the other filters
     code, _, err = _run("audit", "--warning", "W-" + "0" * 32, "--action", "identity_reveal")
     _one_error_line(code, err, "W-" + "0" * 32, "no warning has that id")
