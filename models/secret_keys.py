@@ -197,7 +197,8 @@ def load_secrets(settings: Settings | None = None, *, create: bool = True) -> Se
                 f"no secrets file at {path.absolute()}, but the warnings store {store} exists: "
                 "restore the secrets file backed up with it (docs/privacy.md), or set "
                 "RISKLOOP_SECRETS_FILE to where it is; a new file would hold keys the store "
-                "does not know, so none was made"
+                "does not know, so none was made (with no backup at all: riskloop secrets "
+                "start-over)"
             )
         try:
             _create_once(path)
@@ -224,6 +225,30 @@ def load_secrets(settings: Settings | None = None, *, create: bool = True) -> Se
             b"riskloop installation\0" + str(payload["pseudonym_secret"]).encode()
         ).hexdigest()[:16],
     )
+
+
+def make_secrets_anew(settings: Settings | None = None) -> Path:
+    """A new secrets file though the warnings store exists: `riskloop secrets start-over`,
+    where the store's own file is lost for good. Never over a file that is there (another
+    installation's copied in, or the store's own found again: neither is to be replaced
+    unseen).
+
+    Raises:
+        SecretsFileError: a file is there, or it cannot be made.
+    """
+    path = secrets_path(settings or get_settings())
+    if path.exists():
+        raise SecretsFileError(
+            f"a secrets file is at {path.absolute()}: start over only where the store's is "
+            "lost; if that file is not the store's (another installation's), move it away first"
+        )
+    try:
+        _create_once(path)
+    except OSError as exc:
+        raise SecretsFileError(
+            f"cannot create the secrets file {path}: {exc.strerror or exc}"
+        ) from None
+    return path
 
 
 def rotate_encryption_key(settings: Settings | None = None) -> str:

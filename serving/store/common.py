@@ -76,7 +76,8 @@ class KeyMismatch(ValueError):
             "and made anew, or another RISKLOOP_PSEUDONYM_SECRET): the pseudonyms made now "
             "would not meet the stored ones. Restore the secrets file backed up with the "
             "store (RISKLOOP_SECRETS_FILE; docs/privacy.md), or set the pseudonym secret the "
-            "other machines use; nothing was written"
+            "other machines use (with no backup at all: riskloop secrets start-over); nothing "
+            "was written"
         )
 
 

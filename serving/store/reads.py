@@ -33,6 +33,7 @@ from serving.store.common import (
     warning_dict,
 )
 from serving.store.free_text import one_line
+from serving.store.key_check import START_OVER_ACTION
 from serving.store.models import AuditEntry, RiskWarning, ScoredRecord, WarningEvent
 from serving.store.people import typed_user_name
 
@@ -69,6 +70,7 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "score_offline",
     "score_request",
     "screen",
+    START_OVER_ACTION,
     "sign_in",
     "sign_in_failed",
     "sign_out",

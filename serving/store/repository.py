@@ -17,7 +17,6 @@ tables; this module opens the store and writes dispositions and the audit log.
 
 from __future__ import annotations
 
-import hmac
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -30,7 +29,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.util.exc import CommandError
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -49,15 +48,14 @@ from serving.store.common import (
     WarningNotFound,
     is_retryable,
     iso_utc,
-    table_of,
     utc_now,
 )
 from serving.store.free_text import one_line
 from serving.store.group_commit import GroupCommitter
-from serving.store.identity import EntityCipher, IdentityUnavailable
+from serving.store.identity import EntityCipher
+from serving.store.key_check import StartedOver, hold_key_check
 from serving.store.models import (
     AuditEntry,
-    KeyCheck,
     RiskWarning,
     WarningEvent,
 )
@@ -65,7 +63,6 @@ from serving.store.people import PeopleStore
 from serving.store.privacy import PrivacyStore
 from serving.store.pseudonym import (
     NAME_FINGERPRINT_CHARS,
-    key_check,
     name_fingerprint,
     pseudonymise,
     sanitise,
@@ -116,52 +113,18 @@ class NewerStore(RuntimeError):
         )
 
 
-def _hold_key_check(connection: Connection, secret: str, cipher: EntityCipher | None) -> None:
-    """Refuse a store made under another pseudonym key (`KeyMismatch`); a store without a
-    check (new, or made before revision r0008) takes this key's, once the key is shown to be
-    its: where it keeps an encrypted id and `cipher` is given, the id must decrypt and its
-    pseudonym under `secret` be the warning's. Run in `upgrade`'s write transaction, which
-    PostgreSQL's advisory lock and SQLite's `BEGIN IMMEDIATE` give to one opener at a time."""
-    table = table_of(KeyCheck)
-    expected = key_check(secret)
-    found = connection.execute(
-        select(table.c.check_value).where(table.c.name == "pseudonym")
-    ).scalar_one_or_none()
-    if found is None:
-        if cipher is not None and not _keys_open_a_stored_id(connection, secret, cipher):
-            raise KeyMismatch()
-        connection.execute(
-            table.insert().values(name="pseudonym", check_value=expected, created_at=utc_now())
-        )
-    elif not hmac.compare_digest(str(found), expected):
-        raise KeyMismatch()
-
-
-def _keys_open_a_stored_id(connection: Connection, secret: str, cipher: EntityCipher) -> bool:
-    """Whether the newest warning keeping an encrypted id (if any) opens under `cipher` and
-    its id's pseudonym under `secret` is the warning's: a secrets file of another installation
-    copied beside a store made before the key check is told apart before the store takes it."""
-    table = table_of(RiskWarning)
-    row = connection.execute(
-        select(table.c.entity_hash, table.c.entity_cipher, table.c.key_id)
-        .where(table.c.entity_cipher.is_not(None), table.c.key_id.is_not(None))
-        .order_by(table.c.created_at.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        return True  # nothing to tell by: the key is taken on trust
-    try:
-        plain = cipher.decrypt(row.entity_cipher, row.key_id, entity_hash=row.entity_hash)
-    except IdentityUnavailable:
-        return False
-    return hmac.compare_digest(pseudonymise(secret, plain), str(row.entity_hash))
-
-
 class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
     """The closed loop's records: warnings, their history, the audit log and scored records,
     and the people and departments who work them (`PeopleStore`)."""
 
-    def __init__(self, url: str, pseudonym_secret: str, cipher: EntityCipher | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        pseudonym_secret: str,
+        cipher: EntityCipher | None = None,
+        *,
+        start_over_by: str | None = None,
+    ) -> None:
         """Connect to `url` and bring its schema to the newest revision.
 
         Args:
@@ -169,11 +132,16 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
             pseudonym_secret: HMAC key for identifiers (from the secrets; never stored).
             cipher: encrypts each new warning's entity id for audited re-identification;
                 None keeps no encrypted id (tools that never raise warnings).
+            start_over_by: the actor of `riskloop secrets start-over`: a store made under
+                another pseudonym key takes this one instead of refusing it, audited
+                (`serving.store.key_check`); `started_over` says what was left behind.
         """
         if not pseudonym_secret:
             raise ValueError("a pseudonym secret is required")
         self._secret = pseudonym_secret
         self._cipher = cipher
+        self._start_over_by = start_over_by
+        self.started_over: StartedOver | None = None
         self._scrub = MemoScrubber(pseudonym_secret)
         try:
             _refuse_unreadable(url)
@@ -260,7 +228,9 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
                     command.upgrade(config, "head")
                 except CommandError as exc:  # a revision this code does not know
                     raise NewerStore(str(exc)) from None
-                _hold_key_check(connection, self._secret, self._cipher)
+                self.started_over = hold_key_check(
+                    connection, self._secret, self._cipher, start_over_by=self._start_over_by
+                )
 
     def can_record(self) -> bool:
         """Whether a write could be recorded now (the service's readiness probe).

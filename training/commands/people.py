@@ -553,5 +553,80 @@ def register(app: typer.Typer) -> None:
             "(a running service within a second, no restart); back the file up now"
         )
 
+    @secrets_app.command("start-over")
+    def secrets_start_over(
+        lost: bool = typer.Option(
+            False,
+            "--lost-without-backup",
+            help="Say that the store's secrets file is lost and no backup of it exists.",
+        ),
+    ) -> None:
+        """Give the warnings store a new secrets file where its own is lost for good.
+
+        Only where no backup exists: restore the file from its backup otherwise
+        (docs/privacy.md). Every warning, outcome and audit row is kept, but the ids of the
+        warnings raised so far can never be revealed again (their encryption keys were in
+        the lost file), and the units scored from now on get pseudonyms that meet none of the
+        stored ones. Audited (`secrets_start_over`).
+        """
+        from models.secret_keys import (
+            SecretsFileError,
+            existing_store,
+            load_secrets,
+            make_secrets_anew,
+        )
+        from models.settings import get_settings
+        from serving.store import WarningStore
+        from serving.store.identity import EntityCipher
+
+        with user_errors():
+            if not lost:
+                raise UserError(
+                    "start-over gives the store new keys for good: the ids of its warnings can "
+                    "never be revealed again. Restore the secrets file from its backup instead "
+                    "(docs/privacy.md); if none exists, run again with --lost-without-backup"
+                )
+            settings = get_settings()
+            if settings.pseudonym_secret is not None:
+                raise UserError(
+                    "RISKLOOP_PSEUDONYM_SECRET is set: the pseudonym key comes from it, not "
+                    "from a secrets file; set the value the store was made with instead"
+                )
+            try:
+                store_name = existing_store(settings)
+                if store_name is None:
+                    raise UserError(
+                        f"there is no warnings store at {settings.store_url} yet: nothing to "
+                        "start over (the first command that needs keys makes them)"
+                    )
+                path = make_secrets_anew(settings)
+            except SecretsFileError as exc:
+                raise UserError(str(exc)) from None
+            try:
+                keys = load_secrets(settings, create=False)
+                cipher = EntityCipher(keys.encryption_keys, keys.current_key_id)
+                with WarningStore(
+                    settings.store_url, keys.pseudonym_secret, cipher, start_over_by=cli_actor()
+                ) as store:
+                    started = store.started_over
+            except BaseException:
+                path.unlink(missing_ok=True)  # made just now: the store did not take it
+                raise
+        if started is None:
+            typer.echo(
+                f"new secrets file {path}: the store {store_name} had no key of its own to "
+                "lose and took it; back the file up now with the store (docs/privacy.md)"
+            )
+            return
+        typer.echo(
+            f"new secrets file {path}: the store {store_name} now uses its keys; back it up "
+            "now with the store (docs/privacy.md)\n"
+            f"kept: {started.warnings} warnings with their history, outcomes and audit rows\n"
+            f"lost: the ids of {started.sealed_ids} warnings can no longer be revealed; units "
+            "scored from now on get new pseudonyms, so a unit warned before is warned anew, "
+            "not updated; console sessions end\n"
+            "next: `riskloop materialize` again before scoring by id, and restart the service"
+        )
+
     app.add_typer(users_app)
     app.add_typer(secrets_app)

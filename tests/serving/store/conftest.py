@@ -80,7 +80,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _forget_key_check(url: str) -> None:
     """A template's copies are opened under several test keys: each takes its first opener's
-    key, as a store made before the check does (`serving.store.repository._hold_key_check`)."""
+    key, as a store made before the check does (`serving.store.key_check.hold_key_check`)."""
     engine = create_engine(url)
     try:
         with engine.begin() as connection:

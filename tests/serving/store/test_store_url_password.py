@@ -26,7 +26,7 @@ from tests.secrets_files import write_secrets_file
 from training.cli import app
 
 # the module's stores live in one database, opened by the tests and by the CLI: one pseudonym
-# key for all of them (the store refuses another, `serving.store.repository._hold_key_check`)
+# key for all of them (the store refuses another, `serving.store.key_check.hold_key_check`)
 SECRET = "test-pseudonym-secret-of-the-pw-module"
 ROLE = "rl_pct"
 PASSWORD = "Sup3r%/S3cret@PW#?x"  # every character a URL's password must percent-encode
