@@ -20,16 +20,23 @@ from pathlib import Path
 
 import httpx
 
-from tests.processes import LOOPBACK_TLS, PrivatePostgres, free_port, stop_process_group
+from tests.processes import (
+    LOOPBACK_TLS,
+    PrivatePostgres,
+    free_port,
+    kill_now,
+    stop_process_group,
+)
 
 from .conftest import TASKS, Served, start_service
 from .test_store_outage import _database
 
 
 def _mlflow_server(root: Path, port: int) -> subprocess.Popen[bytes]:
+    """`mlflow server` on `root`'s registry, launched: `_answering` waits for it."""
     mlflow = Path(sys.executable).with_name("mlflow")
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [
             str(mlflow),
             "server",
@@ -48,14 +55,17 @@ def _mlflow_server(root: Path, port: int) -> subprocess.Popen[bytes]:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+def _answering(process: subprocess.Popen[bytes], port: int) -> None:
+    """Wait for the launched registry's /health."""
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                return process
+                return
         except httpx.HTTPError:
-            time.sleep(0.5)
-    stop_process_group(process)
+            time.sleep(0.1)
     raise RuntimeError("mlflow server did not start")
 
 
@@ -66,12 +76,14 @@ def test_a_frozen_registry_and_a_stopped_store_bound_the_reload_and_lose_no_audi
     from models.settings import get_settings
     from serving.store import WarningStore
 
-    pg = PrivatePostgres()
-    registry = service = None
+    # the registry boots (seconds of imports) while the private PostgreSQL is made
+    registry_port = free_port()
+    registry = _mlflow_server(served.root, registry_port)
+    pg = service = None
     try:
+        pg = PrivatePostgres()
         store_url = _database(pg)
-        registry_port = free_port()
-        registry = _mlflow_server(served.root, registry_port)
+        _answering(registry, registry_port)
         port = free_port()
         service, log = start_service(
             served.root,
@@ -126,9 +138,8 @@ def test_a_frozen_registry_and_a_stopped_store_bound_the_reload_and_lose_no_audi
         text = log.read_text()
         assert "Traceback" not in text, text[-4000:]
     finally:
-        if registry is not None:
-            os.killpg(registry.pid, signal.SIGCONT)
-            stop_process_group(registry)
+        if registry.poll() is None:  # frozen or not: nothing of it is checked after this
+            kill_now(registry)
         if service is not None:
             stop_process_group(service)
         settings = get_settings()
