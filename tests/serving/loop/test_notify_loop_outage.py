@@ -81,7 +81,7 @@ def test_notify_loop_survives_a_postgres_restart_and_delivers_what_came_after(
             # the loop started while the store is down waits for it (no crash loop)
             with open(stderr, "wb") as err:
                 process = subprocess.Popen(
-                    [RISKLOOP, "notify", "--loop", "--interval", "0.2"],
+                    [RISKLOOP, "notify", "--loop", "--interval", "0.1"],
                     env={**os.environ, **env},
                     cwd=tmp_path,
                     stdout=subprocess.DEVNULL,
@@ -95,7 +95,7 @@ def test_notify_loop_survives_a_postgres_restart_and_delivers_what_came_after(
             # the outage the operator reported: the store goes away under a running loop
             server.stop()
             _wait(lambda: stderr.read_text().count(SKIPPED) == 2, "the second outage unseen")
-            time.sleep(3)  # about 15 skipped rounds
+            time.sleep(1.5)  # about 15 skipped rounds (0.1 s apart)
             assert process.poll() is None, stderr.read_text()
             server.start()
             with WarningStore.from_settings() as store:
