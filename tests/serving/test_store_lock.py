@@ -19,7 +19,7 @@ from .conftest import Served, start_service
 from .test_service import as_records, materialized
 
 TASK = "telecom-fraud"
-BUSY_TIMEOUT_S = 3.0  # RISKLOOP_STORE_BUSY_TIMEOUT_S for the service under test
+BUSY_TIMEOUT_S = 2.0  # RISKLOOP_STORE_BUSY_TIMEOUT_S for the service under test
 READINESS_GRACE_S = 1.0  # serving.store.sqlite.WRITE_LOCK_GRACE_S
 
 
