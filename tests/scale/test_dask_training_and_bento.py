@@ -173,7 +173,7 @@ def _wait_ready(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(0.5)
+        time.sleep(0.1)
     raise AssertionError(f"no /readyz on {port}:\n" + log.read_text(errors="replace")[-3000:])
 
 

@@ -139,7 +139,7 @@ def test_periodic_check_follows_the_alias_without_a_request(
             deadline = time.monotonic() + 20
             while _served_version(client, watcher) != str(newer.version):
                 assert time.monotonic() < deadline, "the periodic check never reloaded"
-                time.sleep(0.5)
+                time.sleep(0.1)
     finally:
         registry.set_registered_model_alias(spec.registered_model_name, "champion", str(original))
         stop_process_group(process)

@@ -77,7 +77,7 @@ def test_a_store_outage_answers_503_with_retry_after_and_the_service_recovers_by
             server.start()
             deadline = time.monotonic() + 30
             while _ready(url) != 200 and time.monotonic() < deadline:
-                time.sleep(0.5)
+                time.sleep(0.1)
             assert _ready(url) == 200
             after = client.post(f"/v1/{TASK}/score", json=body, headers=served.headers())
             assert after.status_code == 200, after.text
