@@ -188,7 +188,7 @@ def display_value(value: object, lang: str = "en", feature: FeatureDef | None = 
         return "yes" if value else "no"
     if not isinstance(value, int | float | np.integer | np.floating):
         return str(value)
-    number = float(value)
+    number = float(value) + 0.0  # -0.0 reads 0, not "-0%"
     unit = feature.unit if feature is not None else ""
     if feature is not None and unit == "ratio":
         if "%}" in feature.reason_en:  # a share or a change, worded as a percentage
@@ -285,8 +285,8 @@ WATERFALL_CACHE_SIZE = 256
 
 def other_version_title(lang: str, scored: str, used: str) -> str:
     """A waterfall's title when the warning was scored by model version `scored` but its bars
-    start at version `used`'s base value: the default title's percentages (the base value's
-    average, the bars' end) would mix two models, so it names the versions instead."""
+    start at version `used`'s base value: the default title's percentages (the base value, the
+    bars' end) would mix two models, so it names the versions instead."""
     return plot_language(lang).pick(
         f"The reasons recorded by model version {scored}, from version {used}'s base value",
         f"模型版本 {scored} 记录的原因（基准值取自版本 {used}）",
@@ -342,13 +342,17 @@ def waterfall_heading(
     The bars explain the model's raw output; the score a person reads is that output
     calibrated, so the two percentages are named apart ("20.2% / score 40.7%" read as two
     scores for one record), in two sentences: without a full stop the English read "... is
-    42.8% here after calibration", the raw output taken for the calibrated score.
+    42.8% here after calibration", the raw output taken for the calibrated score. The base
+    value is the model's expected log-odds shown as a probability, not an average of its
+    outputs (sigmoid of a mean is not the mean of sigmoids: 0.4% where the raw outputs
+    averaged 1.4%), so the title says so rather than "on average".
     """
     if title is None:
         title = language.pick(
-            f"Why this score: the model's raw output, {sigmoid(base_value):.1%} on average, "
-            f"is {sigmoid(final_margin):.1%} here",
-            f"评分依据：模型原始输出 平均 {sigmoid(base_value):.1%} → "
+            f"Why this score: the model's raw output is {sigmoid(final_margin):.1%} here,\n"
+            f"from its base value of {sigmoid(base_value):.1%} "
+            "(the expected log-odds, not an average).",
+            f"评分依据：模型原始输出 基准值 {sigmoid(base_value):.1%}（期望对数几率，非平均值）→ "
             f"本记录 {sigmoid(final_margin):.1%}",
         )
     if score is None:
@@ -375,7 +379,7 @@ def _waterfall_png(
     # a long factor name takes two or three lines, not a third of the chart's width
     wrap = 20 if language.lang == "zh" else 36
     labels = [
-        language.pick("base value (average)", "基准值（平均）"),
+        language.pick("base value (expected log-odds)", "基准值（期望对数几率）"),
         *[textwrap.fill(label, width=wrap) for label, _ in rows],
         language.pick("model output", "模型输出"),
     ]

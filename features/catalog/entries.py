@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -63,7 +64,7 @@ class FeatureDef:
         """The reason template of `lang` filled with a (present) value."""
         template = self.reason_zh if lang == "zh" else self.reason_en
         label = self.label_zh if lang == "zh" else self.label_en
-        return fill_reason(template, self.value_word(value, lang), label)
+        return fill_reason(template, self.value_word(value, lang), label, lang)
 
     def value_word(self, value: Any, lang: Literal["en", "zh"]) -> Any:
         """A category value in words of `lang` (other values as they are)."""
@@ -74,21 +75,49 @@ class FeatureDef:
 
 
 _PLURAL = re.compile(r"\[([^\[\]|]*)\|([^\[\]|]*)\]")
+_VALUE_FIELD = re.compile(r"\{value:([^{}]*)\}")
+_FIXED_POINT = re.compile(r"(?P<head>[^.]*)\.(?P<decimals>\d+)(?P<kind>[f%])")
+_ABOUT = {"en": "about ", "zh": "约"}
 
 
-def fill_reason(template: str, value: Any, label: str = "") -> str:
+def fill_reason(
+    template: str, value: Any, label: str = "", lang: Literal["en", "zh"] = "en"
+) -> str:
     """A reason template filled with `value`: each `[one|other]` becomes `one` when the value
     is exactly 1 (a count of one) and `other` otherwise, then `{value}` and `{label}` are
     formatted. A whole number shown to one decimal reads without it ("11 months", "11个月",
-    not "11.0")."""
+    not "11.0"); a number that rounds to zero never reads as a signed or false zero
+    (`_shown_number`: "-0.4%", "about 0%", not "-0%")."""
     if isinstance(value, float) and value.is_integer():
         template = template.replace("{value:.1f}", "{value:.0f}")
         value = value + 0.0  # -0.0 reads 0
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = value
+        template = _VALUE_FIELD.sub(lambda m: _shown_number(m.group(1), number, lang), template)
     if "[" not in template:
         return template.format(value=value, label=label)
     one = not isinstance(value, bool) and isinstance(value, int | float) and value == 1
     chosen = _PLURAL.sub(lambda m: m.group(1) if one else m.group(2), template)
     return chosen.format(value=value, label=label)
+
+
+def _shown_number(spec: str, value: float, lang: Literal["en", "zh"]) -> str:
+    """`value` formatted by `spec`, except where that rounds it to zero: a change of -0.44%
+    shown to whole percents read "-0%" and a sign with no size ("+0%") reads as a direction
+    the number does not have. Exactly zero reads without a sign ("0%"); a non-zero value gets
+    one more decimal ("-0.4%") and, if it still rounds to zero, reads "about 0%" ("约0%")."""
+    text = format(value, spec)
+    fixed = _FIXED_POINT.fullmatch(spec)
+    if fixed is None or re.search(r"[1-9]", text) or not math.isfinite(value):
+        return text
+    unsigned = spec.replace("+", "")
+    if value == 0:
+        return format(0.0, unsigned)
+    finer = f"{fixed['head']}.{int(fixed['decimals']) + 1}{fixed['kind']}"
+    text = format(value, finer)
+    if re.search(r"[1-9]", text):
+        return text
+    return _ABOUT[lang] + format(0.0, unsigned)
 
 
 COUNT_MAX = 10_000.0

@@ -312,9 +312,14 @@ def test_the_waterfalls_figures_are_given_as_text(
     score = page.locator("dl.card dd").nth(4).inner_text()  # the case's score, "88.0%"
     assert score in text, (score, text)
     if lang == "zh":
-        assert "平均" in text and "基准值" in text and "模型输出" in text and "经校准后" in text
+        assert (
+            "期望对数几率" in text
+            and "基准值" in text
+            and "模型输出" in text
+            and "经校准后" in text
+        )
     else:
-        assert "on average" in text and "base value" in text and "model output" in text
+        assert "expected log-odds" in text and "base value" in text and "model output" in text
         assert "After calibration" in text
     # the figures the chart prints beside its first and last bars
     assert re.search(r"[+-]\d+\.\d\d", text)

@@ -149,10 +149,11 @@ def test_the_waterfall_heading_names_the_raw_output_and_the_calibrated_score_apa
 
     english = waterfall_heading(plot_language("en"), -4.5, -0.29, 0.474)
     assert english == (
-        "Why this score: the model's raw output, 1.1% on average, is 42.8% here.\n"
+        "Why this score: the model's raw output is 42.8% here,\n"
+        "from its base value of 1.1% (the expected log-odds, not an average).\n"
         "After calibration, the score is 47.4%."
     )
-    assert waterfall_heading(plot_language("en"), -4.5, -0.29, None).endswith("42.8% here")
+    assert waterfall_heading(plot_language("en"), -4.5, -0.29, None).endswith("an average).")
     named = waterfall_heading(
         plot_language("en"), -4.5, -0.29, 0.474, other_version_title("en", "2", "3")
     )
