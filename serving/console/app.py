@@ -258,7 +258,14 @@ Handler = Callable[[Console, Request, Visit, FormData | None], Response]
 def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
     """The console app; `backend_factory` gives the service it is mounted in (called lazily,
     because BentoML creates the service instance after the app is mounted)."""
-    from serving.console import case_actions, dashboard, pages, report_pages, sign_in_pages
+    from serving.console import (
+        audit_page,
+        case_actions,
+        dashboard,
+        pages,
+        report_pages,
+        sign_in_pages,
+    )
 
     holder: dict[str, Console] = {}
 
@@ -323,6 +330,7 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         Route("/reports", page(report_pages.reports)),
         Route("/reports/{name}", page(report_pages.report)),
         Route("/reports/{name}/file", page(report_pages.report_file)),
+        Route("/audit", page(audit_page.audit_log)),
         # last: any other console path is ours to answer (with the headers), not the host's
         Route(
             "/{rest:path}",

@@ -1,0 +1,273 @@
+"""The console's audit log page (`/console/audit`): the rows `GET /v1/audit` and `riskloop audit`
+read, for the city's auditors, filtered by a GET form whose address is a link to keep.
+
+The filters are read by the store's own checks, as the API reads them (`audit_window`,
+`checked_audit_actions`, `audit_warning`); a filter naming nothing comes back in its box with
+what is wrong beside it. Rows are listed oldest first, the order they were written (as the API
+and the CLI list them): the store pages forwards by row id, so "newer" is the next page and
+"older" goes back along the pages this visit came through (`back`). Each view is itself an
+`audit_read` row with the API's detail keys; anyone else is refused and that is on the record.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from functools import cache
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from features.tasks import TASK_NAMES
+from serving.console import case as case_view
+from serving.console.app import Console, Visit, error_page
+from serving.console.i18n import Messages
+from serving.console.pages import refusal_rule
+from serving.console.queries import _DAY as FILTER_DAY
+from serving.policy import decide
+from serving.store.common import WARNING_ID
+from serving.store.free_text import code_points, refused_characters
+from serving.store.reads import AUDIT_ACTIONS, AuditFilterError, audit_window
+
+#: rows on one page (the API's default is 500: a page a person reads is shorter)
+PAGE_ROWS = 100
+#: the form's filters, in the order the form shows them, and the longest text each takes (the
+#: API's limits: `schemas.WarningIdFilter`, `schemas.NameFilter`)
+FILTERS = {"warning_id": 40, "actor": 200, "task": 64, "action": 64, "since": 32, "until": 32}
+#: how many earlier pages a link remembers to go back through (older than those: the first)
+_BACK_PAGES = 200
+#: how many warning ids a row listing several (a queue's look) shows by their short ids
+_LISTED_IDS = 12
+
+
+def audit_log(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
+    """The audit log, filtered as the form asks, one page of rows; a refused filter, the form
+    again with what was typed and why (400, or 404 for a warning the log never mentions)."""
+    decision = decide(visit.actor, "audit_read")
+    if not decision:
+        console.store.refused(
+            actor=visit.actor.audit_name,
+            action="audit_read",
+            rule=decision.rule,
+            path=request.url.path[:200],
+        )
+        return error_page(console, request, visit, 403, refusal_rule(visit, "audit_read"))
+    t = visit.t
+    params = request.query_params
+    typed = {name: params.get(name, "").strip() for name in FILTERS}
+    problems: dict[str, str] = {}
+    for name, limit in FILTERS.items():
+        refused = refused_characters(typed[name])
+        if refused:
+            problems[name] = t("audit.problem.characters", chars=code_points(refused))
+        elif len(typed[name]) > limit:
+            problems[name] = t("filter_error.too_long", value=typed[name][:limit] + "…")
+    if typed["task"] and "task" not in problems and typed["task"] not in TASK_NAMES:
+        problems["task"] = t("filter_error.choice", value=typed["task"])
+    days = {name: _day(typed[name], name, problems, t) for name in ("since", "until")}
+    after_id, back = _position(params.get("after_id", ""), params.get("back", ""))
+    if after_id is None:
+        problems["after_id"] = t("audit.problem.position")
+    status = 400
+    start = end = None
+    actions = warning_id = None
+    if not problems:
+        try:
+            start, end = audit_window(days["since"], days["until"], now=datetime.now(UTC))
+            if typed["action"]:
+                actions = console.store.checked_audit_actions([typed["action"]])
+            if typed["warning_id"]:
+                warning_id = console.store.audit_warning(typed["warning_id"])
+        except AuditFilterError as exc:
+            problems[exc.parameter] = _filter_problem(exc, typed, t)
+            status = 404 if exc.kind == "unknown" else 400
+    if problems:
+        return _page(console, request, visit, typed, problems=problems, status=status)
+    rows = console.store.audit_rows(
+        since_id=after_id or 0,
+        warning_id=warning_id,
+        actor=typed["actor"] or None,
+        actions=actions,
+        since=start,
+        until=end,
+        task=typed["task"] or None,
+        limit=PAGE_ROWS + 1,
+    )
+    more = len(rows) > PAGE_ROWS
+    rows = rows[:PAGE_ROWS]
+    # the API's read, key for key (`warnings_routes.read_audit`): the filter asked, rows shown
+    asked = {
+        "warning_id": warning_id,
+        "of_actor": typed["actor"] or None,
+        "task": typed["task"] or None,
+        "actions": actions,
+        "since": start and start.isoformat(),
+        "until": end and end.isoformat(),
+        "after_id": after_id or None,
+    }
+    console.store.audit(
+        actor=visit.actor.audit_name,
+        action="audit_read",
+        detail={**{k: v for k, v in asked.items() if v is not None}, "rows": len(rows)},
+    )
+    kept = {name: value for name, value in typed.items() if value}
+    pages = _pager(kept, after_id or 0, back, rows[-1]["id"] if more and rows else None)
+    person = cache(lambda actor: case_view.actor_in_words(actor, t, console.store.display_name))
+    return _page(
+        console,
+        request,
+        visit,
+        typed,
+        rows=[_row(row, t, person) for row in rows],
+        pages=pages,
+    )
+
+
+def _page(
+    console: Console,
+    request: Request,
+    visit: Visit,
+    typed: Mapping[str, str],
+    *,
+    problems: Mapping[str, str] | None = None,
+    status: int = 200,
+    **shown: Any,
+) -> Response:
+    t = visit.t
+    task_options = [(task, t(f"task.{task}")) for task in TASK_NAMES]
+    action_options = [(action, t.word("audit_action", action)) for action in AUDIT_ACTIONS]
+    return console.render(
+        "console/audit.html",
+        visit.lang,
+        request,
+        visit=visit,
+        status=status,
+        section="audit",
+        typed=typed,
+        problems=problems or {},
+        task_options=task_options,
+        action_options=action_options,
+        **{"rows": [], "pages": {}, **shown},
+    )
+
+
+def _day(value: str, name: str, problems: dict[str, str], t: Messages) -> date | None:
+    """A day typed as the queue's date boxes take it (`queries._DAY`: YYYY-MM-DD, YYYYMMDD,
+    YYYY/MM/DD, full-width too), or None with the problem noted under `name`."""
+    if not value or name in problems:
+        return None
+    written = FILTER_DAY.match(unicodedata.normalize("NFKC", value).strip())
+    try:
+        if written is None:
+            raise ValueError(value)
+        return date(*(int(part) for part in written.group("year", "month", "day")))
+    except ValueError:
+        problems[name] = t("filter_error.date", value=value[:64])
+        return None
+
+
+def _position(after: str, back: str) -> tuple[int | None, list[int]]:
+    """The row id a page starts after (None: not a row id; 0: the first page) and the pages
+    before it this visit came through, oldest first (ids that are none, or out of order, are
+    left out: they only draw the "older" link)."""
+    start = _row_id(after.strip() or "0")
+    trail: list[int] = []
+    for part in back.split(",")[-_BACK_PAGES:]:
+        earlier = _row_id(part.strip())
+        after_last = trail[-1] if trail else -1
+        if start is not None and earlier is not None and after_last < earlier < start:
+            trail.append(earlier)
+    return start, trail
+
+
+def _row_id(text: str) -> int | None:
+    """An audit row id (0 too) written in a link, or None."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
+def _pager(
+    kept: Mapping[str, str], after_id: int, back: list[int], newer_from: int | None
+) -> dict[str, str]:
+    """The links to the older and newer pages of the same filter ({} when there is one page)."""
+
+    def link(start: int, trail: list[int]) -> str:
+        query = dict(kept)
+        if start:
+            query["after_id"] = str(start)
+        if trail:
+            query["back"] = ",".join(map(str, trail[-_BACK_PAGES:]))
+        return f"?{urlencode(query)}" if query else "?"
+
+    pages = {}
+    if after_id:
+        # back along the trail; a kept link without one goes back to the first rows
+        pages["older" if back else "first"] = link(back[-1] if back else 0, back[:-1])
+    if newer_from is not None:
+        pages["newer"] = link(newer_from, [*back, after_id])
+    return pages
+
+
+def _filter_problem(exc: AuditFilterError, typed: Mapping[str, str], t: Messages) -> str:
+    """A filter the store refused, in the person's words."""
+    if exc.parameter == "warning_id":
+        return t(f"audit.problem.warning_{exc.kind}", value=typed["warning_id"][:40])
+    if exc.parameter == "action":
+        return t("audit.problem.action", value=typed["action"][:64])
+    if exc.parameter == "since":
+        return t("audit.problem.since_future", value=typed["since"])
+    return t("audit.problem.until_before", value=typed["until"], since=typed["since"])
+
+
+def _row(row: Mapping[str, Any], t: Messages, person: Callable[[str], str]) -> dict[str, Any]:
+    """One audit row as the page shows it: city time, people and words, the warning it is
+    about (a link when it names one), and its details as `key: value` lines."""
+    detail = row["detail"] if isinstance(row["detail"], dict) else {"detail": row["detail"]}
+    warning = detail.get("warning_id")
+    if not (isinstance(warning, str) and WARNING_ID.fullmatch(warning)):
+        warning = None  # (none, or a filter's start of an id: a detail like any other)
+    # keys as words ("model version"): a phone's narrow card breaks lines between them
+    details = [
+        (key.replace("_", " "), _value(key, value, t))
+        for key, value in detail.items()
+        if not (key == "warning_id" and warning is not None)
+    ]
+    if row.get("model_version"):
+        details.append(("model version", str(row["model_version"])))
+    label = t.word("audit_action", row["action"])
+    return {
+        "id": row["id"],
+        "when": case_view.local_time(row["at"]),
+        "actor": person(str(row["actor"])),
+        "action": row["action"],
+        "action_label": None if label == row["action"] else label,
+        "task": t.word("task", row["task"]) if row["task"] else "–",
+        "warning": warning,
+        "short_id": warning and case_view.short_id(warning),
+        "details": details,
+    }
+
+
+def _value(key: str, value: Any, t: Messages) -> str:
+    """A detail's value as a person reads it: lists joined, nested details as `key: value`, a
+    queue's many warning ids by their short ids and how many."""
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, bool):
+        return t("audit.yes") if value else t("audit.no")
+    if isinstance(value, float):  # a score: its 16 digits are noise to a reader
+        return f"{value:.6g}"
+    if isinstance(value, Mapping):
+        return "; ".join(f"{name}: {_value(name, item, t)}" for name, item in value.items())
+    if isinstance(value, list | tuple):
+        if not value:
+            return "–"
+        if key == "warning_ids":
+            shown = ", ".join(case_view.short_id(str(item)) for item in value[:_LISTED_IDS])
+            more = len(value) - _LISTED_IDS
+            return t("audit.ids", n=len(value), ids=shown + (" …" if more > 0 else ""))
+        return ", ".join(_value(key, item, t) for item in value)
+    return str(value)
