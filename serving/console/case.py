@@ -292,7 +292,7 @@ def waterfall_in_words(
     lang: Lang,
 ) -> dict[str, Any]:
     """What the waterfall chart says that the reasons table does not, as text for those who
-    cannot see the image: its heading (the average and this record's raw output, the
+    cannot see the image: its heading (the base value and this record's raw output, the
     calibrated score) and its base value, "other features" bar and model output, as the chart
     draws them (`waterfall`: every recorded reason a bar of its own)."""
     base = float(base_value(model))
