@@ -70,16 +70,19 @@ def test_load_uses_the_given_registry_only(
     assert sorted(p.name for p in elsewhere.iterdir()) == []
 
 
-def test_a_registry_that_does_not_answer_is_not_called_a_missing_champion() -> None:
+def test_a_registry_that_does_not_answer_is_not_called_a_missing_champion(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A server down is `RegistryUnavailable` ("not answering"), not "no 'champion' model ...
     train one": the service's reload and `screen` gave that advice when MLflow was down."""
-    import pytest
-
     from models.registry import RegistryUnavailable, load_numbered, load_registered_version
     from models.settings import apply_offline_defaults
     from tests.processes import free_port
 
-    apply_offline_defaults()  # MLflow's bounded retries, as every riskloop process has them
+    # a refused connection is not retried here: MLflow's default retries (2, backing off 1 s
+    # and 2 s, per call) only wait before the same refusal (test_registry_down bounds them)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    apply_offline_defaults()  # the rest of riskloop's MLflow defaults, as its processes have
     uri = f"http://rl:s3cret@127.0.0.1:{free_port()}"  # nothing listens there
     with pytest.raises(RegistryUnavailable) as raised:
         load_registered_version("wage-arrears", "champion", uri)
