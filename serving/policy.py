@@ -474,23 +474,38 @@ def _at_outside_body(warning: Mapping[str, Any]) -> bool:
     return bool(stored) and department_code(str(stored)) is None
 
 
+#: Each step as the refusal of one who may not take it names it, in English and Chinese: the
+#: owner's steps on "a warning", the handler's on "it" (the warning the request is about).
+_STEP_WORDS: dict[str, tuple[str, str]] = {
+    "dispatch": ("dispatch a warning", "派发预警"),
+    "reroute": ("re-route a warning", "改派预警"),
+    "triage_close": ("close a warning at triage", "初筛办结预警"),
+    "start": ("start it", "开始处理该预警"),
+    "close": ("close it", "办结该预警"),
+    "send_back": ("send it back", "退回该预警"),
+}
+
+
+def _step_words(transition: str) -> tuple[str, str]:
+    return _STEP_WORDS.get(transition, (f"{transition.replace('_', ' ')} it", "执行此操作"))
+
+
 def _transition_rule(actor: Actor, transition: str) -> str:
+    step = _step_words(transition)[0]
     if transition in _OWNER_TRANSITIONS:
-        return (
-            f"only a supervisor of the department owning the task may {transition.replace('_', '-')} "
-            "a warning"
-        )
+        return f"only a supervisor of the department owning the task may {step}"
     return (
-        f"only the department the warning is dispatched to may {transition.replace('_', ' ')} it"
+        f"only the department the warning is dispatched to may {step}"
         if actor.kind != "system"
         else f"{transition} is not possible in this state"
     )
 
 
 def _transition_rule_zh(transition: str) -> str:
+    step = _step_words(transition)[1]
     if transition in _OWNER_TRANSITIONS:
-        return "只有该任务负责部门的主管可以派发、改派或初筛办结预警"
-    return "只有预警派发到的部门可以开始处理、办结或退回预警"
+        return f"只有该任务负责部门的主管可以{step}"
+    return f"只有预警派发到的部门可以{step}"
 
 
 def allowed_transitions(actor: Actor, warning: Mapping[str, Any]) -> tuple[str, ...]:

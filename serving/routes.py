@@ -170,14 +170,12 @@ async def _store_error(request: Request, exc: Exception) -> Response:
 
 @api.exception_handler(StarletteHTTPException)
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    """FastAPI's own refusals in the documented error shape; a body that is not UTF-8 text
-    (FastAPI's bare "There was an error parsing the body") said as the score routes say it."""
-    if isinstance(exc.__cause__, UnicodeDecodeError) and isinstance(
-        request.scope.get("route"), APIRoute
-    ):
-        refusal = json_refusal(await request.body())  # pydantic's "invalid unicode code point"
-        if refusal is not None:
-            return invalid_input([in_body(refusal)])
+    """FastAPI's own refusals in the documented error shape; a body Python's JSON reader could
+    not read (FastAPI's bare "There was an error parsing the body") said as the score routes say
+    it (`_unparsed_body`)."""
+    cause = exc.__cause__
+    if isinstance(cause, _UNPARSED) and isinstance(request.scope.get("route"), APIRoute):
+        return invalid_input([in_body(_unparsed_body(await request.body(), cause))])
     return JSONResponse(
         {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
     )
@@ -192,6 +190,21 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
 
 #: Any JSON value: read by pydantic's parser, which BentoML reads the score bodies with.
 _ANY_JSON: TypeAdapter[Any] = TypeAdapter(Any)
+
+#: What Python's JSON reader raises, besides its decode error, on a body it cannot read: bytes
+#: that are no UTF-8 text (a `ValueError`), an integer past its 4,300-digit limit, nesting past
+#: its recursion limit. FastAPI answers them with a bare "There was an error parsing the body".
+_UNPARSED = (ValueError, RecursionError)
+
+
+def _unparsed_body(body: bytes, cause: BaseException) -> dict[str, Any]:
+    """The refusal of a body Python's JSON reader raised `cause` on, in pydantic's words as the
+    score routes give them ("Invalid JSON: number out of range at line 1 column 4369"); in
+    Python's own should pydantic's reader take the body."""
+    refusal = json_refusal(body)
+    if refusal is not None:
+        return refusal
+    return {"type": "json_invalid", "loc": (), "msg": f"Invalid JSON: {cause}"}
 
 
 def empty_body(wanted: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from sqlalchemy import Text, cast, false, func, or_, select, true
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from models.departments import department_spellings
+from models.departments import department_code, department_spellings
 from models.pages import CITY_TIME
 from serving.policy import VisibleScope
 from serving.store import capacity, deadlines, walk
@@ -227,9 +227,11 @@ class StoreReads:
     ) -> dict[str, Any]:
         """One page of warnings, newest first, filtered; `entity_id` is the caller's raw id.
 
-        `department` is a code or either name; `date_from`/`date_to` bound the warning's as-of
-        date, inclusive; `overdue` keeps only warnings past (True) or within (False) their
-        response deadline. Items have the shape of `get_warning` without `history`.
+        `department` is a code or either name, or several comma-separated when each names a
+        department riskloop knows (any of them; otherwise the whole is one outside body's name,
+        which may hold a comma); `date_from`/`date_to` bound the warning's as-of date,
+        inclusive; `overdue` keeps only warnings past (True) or within (False) their response
+        deadline. Items have the shape of `get_warning` without `history`.
 
         By page number, warnings made in the same instant come highest score first. With a
         `cursor` (`start`, then each page's `next_cursor`) the page is a step of a walk that
@@ -250,8 +252,14 @@ class StoreReads:
         if status is not None:
             conditions.append(RiskWarning.status == status)
         if department is not None:  # a code or either name, as dispatching takes them
-            # an outside body's name is stored scrubbed (its raw form: a row of before that)
-            spellings = department_spellings(department) | {self.scrub_department(department)}
+            named = [part.strip() for part in department.split(",") if part.strip()]
+            if "," in department and named and all(department_code(part) for part in named):
+                # several departments riskloop knows (any of them), as `/v1/audit?action=` takes
+                # several actions
+                spellings = frozenset().union(*map(department_spellings, named))
+            else:  # one; an outside body's name (it may hold a comma) is stored scrubbed (its
+                # raw form: a row of before that)
+                spellings = department_spellings(department) | {self.scrub_department(department)}
             conditions.append(RiskWarning.department.in_(sorted(spellings)))
         if entity_id is not None:
             conditions.append(RiskWarning.entity_hash == self.pseudonymise(entity_id))
