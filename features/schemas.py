@@ -9,7 +9,7 @@ where they enter the pipeline.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import pandas as pd
@@ -23,14 +23,16 @@ RawTables = dict[str, pd.DataFrame]
 
 @dataclass(frozen=True)
 class ColumnSpec:
-    """One raw column: its kind, allowed values (categories), whether it may be null, and
-    whether a city's table may lack it altogether (`optional`: the features derived from it
-    are then left out of the dataset and the model, with a line saying so)."""
+    """One raw column: its kind, allowed values (categories), whether it may be null, whether
+    a city's table may lack it altogether (`optional`: the features derived from it are then
+    left out of the dataset and the model, with a line saying so), and whether each of its
+    times must be the first day of a month at 00:00 (`month_start`: a monthly fact's month)."""
 
     kind: ColumnKind
     values: tuple[str, ...] = ()
     nullable: bool = False
     optional: bool = False
+    month_start: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,10 +55,11 @@ def _cat(*values: str) -> ColumnSpec:
 
 def _optional(spec: ColumnSpec) -> ColumnSpec:
     """The same column, which a city's table may lack (a signal no model needs)."""
-    return ColumnSpec(spec.kind, spec.values, spec.nullable, optional=True)
+    return replace(spec, optional=True)
 
 
 _TS = ColumnSpec("timestamp")
+_MONTH = ColumnSpec("timestamp", month_start=True)
 _INT = ColumnSpec("int")
 _MONEY = ColumnSpec("float", nullable=True)
 _BOOL = ColumnSpec("bool")
@@ -117,7 +120,7 @@ WAGE_ARREARS_TABLES: dict[str, TableSpec] = {
         entity_column="employer_id",
         columns={
             "employer_id": _id(),
-            "month": _TS,
+            "month": _MONTH,
             "insured_headcount": _INT,
             "amount_due": _MONEY,
             "amount_paid": _MONEY,
@@ -129,7 +132,7 @@ WAGE_ARREARS_TABLES: dict[str, TableSpec] = {
         entity_column="employer_id",
         columns={
             "employer_id": _id(),
-            "month": _TS,
+            "month": _MONTH,
             "declared_sales": _MONEY,
             "tax_paid": _MONEY,
             "tax_overdue": _MONEY,
@@ -141,7 +144,7 @@ WAGE_ARREARS_TABLES: dict[str, TableSpec] = {
         entity_column="employer_id",
         columns={
             "employer_id": _id(),
-            "month": _TS,
+            "month": _MONTH,
             "electricity_kwh": _MONEY,
             "water_m3": _optional(_MONEY),
             **_TIMES,
