@@ -6,6 +6,7 @@ import functools
 import json
 import math
 import os
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -795,38 +796,34 @@ def test_a_warning_keeps_its_five_reasons_whatever_the_request_asked(
             assert warning["actions"] == expected["actions"]
 
 
-def test_a_service_stops_at_once_after_an_aborted_upload(served: Served) -> None:
+def stops_at_once_after_an_aborted_upload(
+    process: subprocess.Popen[bytes], port: int, authorization: str
+) -> None:
     """Left unanswered, an aborted upload held the server's shutdown for its 120 s request
     timeout (SIGTERM closed the port at once, the process exited two minutes later): the
-    guard answers it, to no one, and the service stops as quickly as after a normal request."""
+    guard answers it, to no one, and the service stops as quickly as after a normal request.
+
+    Checked on a service a test started for itself, as it ends
+    (tests/serving/test_store_lock.py's, on the session's keys), not on one of its own: a
+    service start is seconds of the suite."""
     import signal
     import socket
-    import subprocess
 
-    from tests.processes import free_port, stop_process_group
-
-    from .conftest import start_service
-
-    port = free_port()  # a service of its own, on the session's store and keys
-    process, log = start_service(served.root, port)
+    assert process.poll() is None
+    body = json.dumps({"records": [{"entity_id": "aborted-then-stopped"}]}).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.sendall(
+            f"POST /v1/wage-arrears/score HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Authorization: {authorization}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body) + 100}\r\n\r\n".encode()
+            + body
+        )
+        time.sleep(0.5)
+    time.sleep(1.0)
+    started = time.monotonic()
+    os.killpg(process.pid, signal.SIGTERM)
     try:
-        assert process.poll() is None, log.read_text()[-4000:]
-        body = json.dumps({"records": [{"entity_id": "aborted-then-stopped"}]}).encode()
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-            raw.sendall(
-                f"POST /v1/wage-arrears/score HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                f"Authorization: {served.headers()['Authorization']}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body) + 100}\r\n\r\n".encode()
-                + body
-            )
-            time.sleep(0.5)
-        time.sleep(1.0)
-        started = time.monotonic()
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            pytest.fail("the service was still stopping 30 s after SIGTERM")
-        assert time.monotonic() - started < 30
-    finally:
-        stop_process_group(process)
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the service was still stopping 30 s after SIGTERM")
+    assert time.monotonic() - started < 30

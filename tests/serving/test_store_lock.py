@@ -1,7 +1,9 @@
 """The service while another process holds its SQLite store's write lock: `/readyz` answers 503
 (a read still succeeds in WAL mode, so it must ask for the lock); score requests answer 503
 with `Retry-After` once the busy timeout passes, not after waiting it out again, and write
-nothing; a lock held briefly is no outage; both recover once the lock is let go."""
+nothing; a lock held briefly is no outage; both recover once the lock is let go. The service
+then stops at once after an aborted upload (`test_service.stops_at_once_after_an_aborted_upload`:
+it needs a service of a test's own, which this one is)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import httpx
 from tests.processes import LOOPBACK_TLS, free_port, stop_process_group
 
 from .conftest import Served, start_service
-from .test_service import as_records, materialized
+from .test_service import as_records, materialized, stops_at_once_after_an_aborted_upload
 
 TASK = "telecom-fraud"
 BUSY_TIMEOUT_S = 2.0  # RISKLOOP_STORE_BUSY_TIMEOUT_S for the service under test
@@ -44,6 +46,8 @@ def _recorded(database: Path) -> tuple[int, int]:
 def test_a_held_sqlite_write_lock_turns_readiness_and_writes_to_503(
     served: Served, serving_root: Path, tmp_path: Path
 ) -> None:
+    """A held write lock: readiness and writes answer 503 and recover (the module's words);
+    then an aborted upload, and SIGTERM stops the service at once."""
     database = tmp_path / "locked.db"
     port = free_port()
     process, log = start_service(
@@ -110,6 +114,7 @@ def test_a_held_sqlite_write_lock_turns_readiness_and_writes_to_503(
             assert after.status_code == 200, after.text
             assert _recorded(database) == (before[0] + 1, before[1] + 1)
         assert "Traceback" not in log.read_text()
+        stops_at_once_after_an_aborted_upload(process, port, served.headers()["Authorization"])
     finally:
         locker.close()
         stop_process_group(process)
