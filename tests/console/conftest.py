@@ -113,7 +113,7 @@ def _start(root: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
                 return process, log
         except httpx.HTTPError:
             pass
-        time.sleep(0.3)
+        time.sleep(0.1)
     stop_process_group(process)
     raise RuntimeError(f"service did not become ready; log:\n{log.read_text()[-4000:]}")
 

@@ -65,7 +65,7 @@ def _serve(console_service: Console, settings: dict[str, str]) -> Iterator[str]:
                     break
             except httpx.HTTPError:
                 pass
-            time.sleep(0.3)
+            time.sleep(0.1)
         else:
             raise RuntimeError(f"service did not become ready:\n{log.read_text()[-3000:]}")
         yield url

@@ -85,7 +85,7 @@ def start_service(tmp_path: Path) -> Iterator[Callable[[], Service]]:
                     return service
             except httpx.HTTPError:
                 pass
-            time.sleep(0.3)
+            time.sleep(0.1)
         raise RuntimeError(f"service did not become ready; log:\n{service.log_tail()}")
 
     yield start

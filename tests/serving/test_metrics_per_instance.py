@@ -40,7 +40,7 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(0.3)
+        time.sleep(0.1)
     raise RuntimeError(f"riskloop serve did not become ready; log:\n{log.read_text()[-4000:]}")
 
 

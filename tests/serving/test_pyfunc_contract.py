@@ -162,7 +162,7 @@ def test_mlflow_models_serve_takes_records_and_answers_like_the_service(
                 if httpx.get(f"{url}/ping", timeout=2, verify=LOOPBACK_TLS).status_code == 200:
                     break
             except httpx.HTTPError:
-                time.sleep(0.3)
+                time.sleep(0.1)
         answer = httpx.post(
             f"{url}/invocations", json={"inputs": records}, timeout=60, verify=LOOPBACK_TLS
         )
