@@ -8,13 +8,17 @@ owner-only (0600), as a dataset's rows carry the units' raw ids.
 
 from __future__ import annotations
 
+import codecs
+import csv
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from features.schemas import TABLE_SPECS
@@ -56,13 +60,101 @@ def table_file(folder: Path, table: str) -> Path | None:
     return files[0] if files else None
 
 
+def refuse_repeated_columns(path: Path, names: Sequence[str], then: str = "") -> None:
+    """Refuse a file naming a column more than once, in one line naming it (`then` is added
+    to the line): pandas reads a CSV's second `sector` as `sector.1` without a word, and
+    cannot tell which of a Parquet file's two to read."""
+    twice = sorted(name for name, count in Counter(names).items() if count > 1)
+    if twice:
+        raise UserError(
+            f"{path} names column(s) more than once: {', '.join(twice)}; keep one of each{then}"
+        )
+
+
+#: The pandas dtype a raw column of each kind takes when its CSV has no rows to infer it from
+#: (text kinds are read as text whatever the rows: `_read_csv`).
+_EMPTY_DTYPES = {"int": "int64", "float": "float64", "bool": "bool", "timestamp": "datetime64[ns]"}
+#: MySQL's and PostgreSQL's COPY marker for a missing value, which pandas reads as text.
+_BACKSLASH_N = "\\N"
+
+
+def _reads_as_gb18030(text: bytes) -> bool:
+    try:
+        text.decode("gb18030")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _first_line_not_utf8(path: Path) -> tuple[int, bool]:
+    """The line (counted from 1) of the first byte of `path` that is not UTF-8, and whether
+    that line reads as GB18030 (a superset of GBK, what a Chinese Windows export writes)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with path.open("rb") as handle:
+        while True:
+            block = handle.read(1 << 20)
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                held = exc.object  # the block, after the bytes the last one left undecided
+                start = held.rfind(b"\n", 0, exc.start) + 1
+                end = held.find(b"\n", exc.start)
+                bad_line = held[start : end if end >= 0 else len(held)]
+                return line + held.count(b"\n", 0, exc.start), _reads_as_gb18030(bad_line)
+            if not block:
+                return line, False
+            line += block.count(b"\n")
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The column names as the file writes them (pandas renames a repeated one `name.1`)."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return next(csv.reader(handle), [])
+
+
+def _refuse_backslash_n(path: Path, frame: pd.DataFrame) -> None:
+    """Refuse a `\\N` cell: pandas reads it as the text `\\N`, a district or an id named so, or
+    a number column turned to text that the schema refuses without naming the marker."""
+    for name in frame.columns:
+        rows = np.flatnonzero(frame[name].eq(_BACKSLASH_N).to_numpy(dtype=bool, na_value=False))
+        if len(rows):
+            raise UserError(
+                f"{path}: column {name} writes a missing value as \\N in {len(rows):,} row(s) "
+                f"(first: row {rows[0]}, counted from 0): leave the cell empty or write NULL"
+            )
+
+
 def _read_csv(path: Path, task: str, table: str) -> pd.DataFrame:
-    """A CSV export, with identifier and category columns kept as text (ids may look numeric)."""
+    """A CSV export, UTF-8 with or without a BOM, with identifier and category columns kept as
+    text (ids may look numeric); a table without rows takes its columns' contract dtypes.
+
+    Raises:
+        UserError: the file is not UTF-8, names a column twice or writes a missing value `\\N`.
+    """
     spec = TABLE_SPECS[task][table]
     text_columns = {
         name: "str" for name, column in spec.columns.items() if column.kind in _TEXT_KINDS
     }
-    return pd.read_csv(path, dtype=text_columns, keep_default_na=True)
+    try:
+        refuse_repeated_columns(path, _csv_header(path))
+        frame = pd.read_csv(path, dtype=text_columns, keep_default_na=True, encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        line, gbk = _first_line_not_utf8(path)
+        guess = " (GBK/GB18030?)" if gbk else ""
+        raise UserError(
+            f"{path} is not UTF-8 at line {line}{guess}: save it as UTF-8 (with or without BOM)"
+        ) from None
+    _refuse_backslash_n(path, frame)
+    if not frame.empty:
+        return frame
+    return frame.astype(
+        {
+            name: _EMPTY_DTYPES[column.kind]
+            for name, column in spec.columns.items()
+            if name in frame.columns and column.kind in _EMPTY_DTYPES
+        }
+    )
 
 
 def load_raw_tables(raw_dir: Path | str, task: str) -> dict[str, pd.DataFrame]:

@@ -142,32 +142,29 @@ def _refuse_duplicate_columns(input_path: Path) -> None:
     """Refuse a Parquet file naming a column twice, in one line naming it: pandas cannot tell
     which to read and pyarrow's refusal dumps the whole schema. A file that is not Parquet is
     left to the reading that follows (which says so)."""
-    from collections import Counter
-
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from training.raw_io import refuse_repeated_columns
 
     try:
         names = pq.read_schema(input_path).names
     except (OSError, pa.ArrowException):
         return
-    twice = sorted(name for name, count in Counter(names).items() if count > 1)
-    if twice:
-        raise UserError(
-            f"{input_path} names column(s) more than once: {', '.join(twice)}; keep one of "
-            "each; nothing scored or written"
-        )
+    refuse_repeated_columns(input_path, names, then="; nothing scored or written")
 
 
 def _write_private(result: pd.DataFrame, output: Path) -> None:
     """Write the scores to `output` readable by its owner only (0600): each row is a raw id
     with its score and risk level. The file is written 0600 beside `output` and renamed onto
-    it, so an existing world-readable `output` is replaced, never rewritten in place."""
+    it, so an existing world-readable `output` is replaced, never rewritten in place. A CSV
+    is UTF-8 with a BOM: Excel on a Chinese Windows reads one without it as GBK, and Chinese
+    reasons show as mojibake."""
     from training.raw_io import private_output
 
     with private_output(output) as temporary:
         if output.suffix == ".csv":
-            temporary.write_bytes(result.to_csv(index=False).encode("utf-8"))
+            temporary.write_bytes(result.to_csv(index=False).encode("utf-8-sig"))
         else:
             result.to_parquet(temporary, index=False)
 
