@@ -235,6 +235,22 @@ class Settings(BaseSettings):
         le=MONTH,
         description="How long too many wrong passwords lock an account.",
     )
+    # failed sign-ins per client address, counted in each service process (each replica):
+    # past the limit the client's sign-ins are refused (429) without a password check or a
+    # `sign_in_failed` row, one `access_refused` row per window (`serving.sessions`)
+    sign_in_throttle_failures: int = Field(
+        default=10,
+        ge=0,
+        le=100_000,
+        description="Failed sign-ins from one client address within the window after which "
+        "its sign-ins are refused until the window lets one go (0: no throttle).",
+    )
+    sign_in_throttle_window_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=DAY,
+        description="The window, in seconds, over which a client's failed sign-ins count.",
+    )
     console_idle_s: float = Field(
         default=1800.0, gt=0, le=MONTH, description="A console session ends after this long unused."
     )

@@ -15,7 +15,8 @@ The parts, each in its own module:
 - `policy.py`: who may see and do what;
 - `score_routes.py`: one score route per task of the registry, and the scoring path;
 - `encoding.py`: records to the model's matrix, results to JSON;
-- `warnings_routes.py`: warnings, feedback, reveal, audit, models, reload, sign-in;
+- `warnings_routes.py`: warnings, feedback, reveal, audit, models, reload;
+- `session_routes.py`: signing in (throttled per client) and out (every session);
 - `champions.py`: loading and following the champions;
 - `openapi.py`: `/docs.json` made to say what the service answers;
 - `log_redaction.py`: refused requests logged by field, never by value.
@@ -44,7 +45,7 @@ from starlette.exceptions import HTTPException
 from features.tasks import TASK_NAMES
 from models.secret_keys import SecretsFileError, load_secrets, secrets_path
 from models.settings import Settings, apply_offline_defaults, get_settings
-from serving import schemas, warnings_routes
+from serving import schemas, session_routes, warnings_routes
 from serving.auth import KeyRing
 from serving.champions import ServedModel, alias_version, load_champion, pin_packaged_models
 from serving.console import console_app
@@ -64,7 +65,8 @@ logger = logging.getLogger("riskloop.serving")
 
 TASKS: tuple[str, ...] = TASK_NAMES
 _PERIODIC_ACTOR = "system:reload-check"
-assert warnings_routes.v1_route is not None  # its routes register on import
+# their routes register on import
+assert warnings_routes.v1_route is not None and session_routes.v1_route is not None
 
 
 def _end_with_the_arbiter() -> None:

@@ -1,4 +1,5 @@
-"""The `/v1/` routes besides scoring: warnings, feedback, reveal, audit, models, reload, sign-in.
+"""The `/v1/` routes besides scoring and sessions: warnings, feedback, reveal, audit, models,
+reload (signing in and out: `session_routes.py`).
 
 Each route declares its policy action beside itself (`v1_route(..., action=...)`); the guard
 has already authenticated the caller and checked the action before a handler runs. A handler
@@ -11,7 +12,7 @@ only the warnings dispatched to their department), and every look is an audit ro
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import bentoml
@@ -27,7 +28,7 @@ from serving.champions import model_of_version
 from serving.guard import request_actor
 from serving.policy import Actor, Decision, decide, transition_for, visible_scope
 from serving.routes import in_body, read_json, v1_route
-from serving.store import SignInRefused, StaleWarning, TransitionError, WarningNotFound, walk
+from serving.store import StaleWarning, TransitionError, WarningNotFound, walk
 from serving.store.common import WARNING_ID
 from serving.store.free_text import one_line
 from serving.store.identity import IdentityUnavailable
@@ -530,7 +531,7 @@ def _reveal_once(service: Any, actor: Actor, warning_id: str, body: schemas.Reve
     return schemas.RevealResponse(warning_id=warning_id, entity_id=entity_id)
 
 
-# ----------------------------------------------------------------------------- audit, sign-in
+# ----------------------------------------------------------------------------- audit
 
 
 #: The two forms of an audit bound, each checked as the other routes check it
@@ -666,30 +667,4 @@ def read_audit(
     )
     return schemas.AuditList.model_validate(
         {"items": rows, "next_after_id": rows[-1]["id"] if more else None}
-    )
-
-
-@v1_route(
-    "POST",
-    "/session",
-    action=None,
-    response_model=schemas.SessionResponse,
-    responses={401: {"model": schemas.ErrorResponse, "description": "Sign-in refused"}},
-)
-def sign_in(service: Service, body: schemas.SessionCreate) -> Any:
-    """A person signs in with name and password; the answer's token goes in
-    `Authorization: Bearer` (sign-ins and failures are audited; repeated failures lock)."""
-    try:
-        user = service.store.sign_in(
-            body.name, body.password, lockout=timedelta(seconds=service.settings.lockout_s)
-        )
-    except SignInRefused as exc:
-        return JSONResponse({"error": str(exc)}, status_code=401)
-    token, expires = service.sessions.issue(user.name, stamp=user.credential_stamp)
-    return schemas.SessionResponse(
-        token=token,
-        expires_at=datetime.fromtimestamp(expires).astimezone(),
-        name=user.name,
-        role=user.role,
-        department=user.department,
     )

@@ -1,5 +1,6 @@
 """The console's doors: the sign-in page (the lock-out rule stated up front, why a session
-ended, a language chosen there kept), signing out and the language switch.
+ended, a language chosen there kept, a client held back after too many failed sign-ins),
+signing out (of every session of the person, their API tokens too) and the language switch.
 
 Views are plain functions of (console, request, ...) like `pages`' (run in a worker thread).
 """
@@ -37,6 +38,7 @@ from serving.console.sessions import (
     tokens_match,
 )
 from serving.policy import decide
+from serving.sessions import client_address, sign_in_throttle
 from serving.store.people import MAX_FAILED_SIGN_INS, MAX_PASSWORD_CHARS, SignInRefused
 
 
@@ -107,13 +109,37 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
         if fresh:
             set_cookie(console, response, request, PRE_COOKIE, token)
         return response
+    settings = console.backend.settings
+    throttle = sign_in_throttle(
+        settings.sign_in_throttle_failures, settings.sign_in_throttle_window_s
+    )
+    client = client_address(request)
+    # no password checked, nothing recorded but the first refusal of the window
+    throttled = throttle.refusal(client, console.store, f"POST {PREFIX}/sign-in")
+    if throttled is not None:
+        wait = duration_words(t, _whole_minutes(throttled.retry_after))
+        response = console.render(
+            "console/sign_in.html",
+            lang,
+            request,
+            status=429,
+            csrf=token,
+            next=next_page,
+            notice="",
+            error=_THROTTLED[lang].format(duration=wait),
+            name="",
+            password_chars=MAX_PASSWORD_CHARS,
+            lockout=lockout,
+            lang_chosen=lang_chosen,
+        )
+        response.headers["Retry-After"] = str(throttled.retry_after)
+        return response
     # a password over the limit cannot be right (none is set longer): Argon2 gets no more
     password = str(form.get("password") or "")[: MAX_PASSWORD_CHARS + 1]
     try:
-        user = console.store.sign_in(
-            name, password, lockout=timedelta(seconds=console.backend.settings.lockout_s)
-        )
+        user = console.store.sign_in(name, password, lockout=timedelta(seconds=settings.lockout_s))
     except SignInRefused:
+        throttle.failed(client)
         # one message for every refusal: which names exist, or are locked, is not told
         error = t("sign_in.failed", **lockout)
         response = console.render(
@@ -163,6 +189,21 @@ _SIGN_IN_NOTICES = {
 }
 
 
+# words kept here until the message catalogs take them (`sign_in.signed_out`, and a
+# `sign_in.throttled` with its {duration})
+_SIGNED_OUT = {
+    "zh": "您已退出登录。您账号的所有会话均已结束：本浏览器和其他浏览器中的会话，以及用该账号"
+    "获取的 API 令牌。",
+    "en": "You have signed out. Every session of your account has ended: in this browser and "
+    "any other, and the API tokens obtained with it.",
+}
+_THROTTLED = {
+    "zh": "此网络地址的登录失败次数过多，已暂停从该地址登录。请在{duration}后再试。",
+    "en": "Too many failed sign-ins from this network address: signing in from it is paused. "
+    "Try again in {duration}.",
+}
+
+
 def duration_words(t: Messages, seconds: float) -> str:
     """A lock-out's length as a person reads it: whole minutes ("15 minutes", "1 minute"),
     else seconds ("90 seconds"), never rounded ("3 s" read "1 minutes")."""
@@ -174,6 +215,12 @@ def duration_words(t: Messages, seconds: float) -> str:
     return t(f"time.{unit}") if n == 1 else t(f"time.{unit}s", n=n)
 
 
+def _whole_minutes(seconds: int) -> int:
+    """A wait of a minute or more said in whole minutes, rounded up ("5 minutes", not "287
+    seconds"); a shorter one as it is."""
+    return seconds if seconds < 60 else 60 * -(-seconds // 60)
+
+
 def _sign_in_notice(params: Any, t: Messages) -> str:
     """Why the sign-in page is shown, when a session ended (empty otherwise)."""
     reason = next((name for name in _SIGN_IN_NOTICES if params.get(name) == "1"), None)
@@ -181,14 +228,14 @@ def _sign_in_notice(params: Any, t: Messages) -> str:
         return ""
     plain, unsaved, kept = _SIGN_IN_NOTICES[reason]
     if params.get("unsaved") != "1":
-        return t(plain)
+        return _SIGNED_OUT[t.lang] if reason == "out" else t(plain)
     return t(kept if params.get("kept") == "1" else unsaved)
 
 
 def sign_out(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
-    """End the session server-side and clear the cookie; the browser keeps the language, for
-    the sign-in page of a page opened after this (Back, a form in another tab)."""
-    console.sessions.end(visit.session.key, "signed_out")
+    """End every session of the person server-side (this one, their others in any browser,
+    and their API tokens: `WarningStore.sign_out`) and clear the cookie; the browser keeps the
+    language, for the sign-in page of a page opened after this (Back, a form in another tab)."""
     console.store.sign_out(visit.user.name)
     response = redirect(f"{PREFIX}/sign-in?{urlencode({'lang': visit.lang, 'out': '1'})}")
     clear_cookie(console, response, request, COOKIE)

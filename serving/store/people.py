@@ -3,8 +3,8 @@
 `PeopleStore` is mixed into `WarningStore` (one store object for the service, the console and
 the CLI) and uses its sessions and audit log. Passwords are hashed with Argon2id through
 `argon2-cffi` at the configured cost (`RISKLOOP_PASSWORD_*`; by default RFC 9106's low-memory
-profile); a hash made at other parameters is re-hashed at the next successful sign-in. Every sign-in, failed sign-in, sign-out
-and account change is an audit row.
+profile); a hash made at other parameters is re-hashed at its next successful sign-in. Every
+sign-in, failed sign-in, sign-out (of every session) and account change is an audit row.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from models.departments import AUDIT_ONLY_DEPARTMENTS, DEPARTMENTS
 from models.settings import PasswordCost, get_settings, repeats_one_unit
 from serving.store.common import city_moment
 from serving.store.free_text import display_name_problem
-from serving.store.models import LANGS, ROLES, ConsoleSession, Department, User
+from serving.store.models import LANGS, ROLES, AuditEntry, ConsoleSession, Department, User
 from serving.store.pseudonym import looks_like_identifier
 
 MIN_PASSWORD_CHARS = 12
@@ -126,9 +126,9 @@ class UserRecord:
     disabled_at: datetime | None
     failed_attempts: int
     locked_until: datetime | None
-    # changes whenever the password does and at each disable (a digest of the hash and the
-    # session generation, not the hash): a person's API session token carries it, so a
-    # password reset or a disable ends the sessions signed in before it, for good
+    # changes with the password and at each disable or sign-out (a digest of the hash and the
+    # session generation, not the hash): a person's API session token carries it, so each of
+    # them ends the sessions signed in before it, for good
     credential_stamp: str = ""
 
     @property
@@ -493,17 +493,19 @@ class PeopleStore:
 
     def stamp_ended_by(self, name: str, stamp: str) -> str:
         """What ended a session whose credential `stamp` no longer matches `name`'s account:
-        "disabled" when the stamp is of the account's current password and an earlier session
-        generation (the account was disabled since, and may be enabled again), else
-        "password" (the password was reset since; or no such account)."""
+        for a stamp of its current password and an earlier generation, "signed_out" (the
+        person's `sign_out` row began the next) or else "disabled"; any other, "password"."""
         with self._reads.begin() as session:
             user = session.scalars(select(User).where(User.name == name)).one_or_none()
-        if user is None:
-            return "password"
-        generations = range(user.session_generation or 0)
-        if any(_stamp(user.password_hash, earlier) == stamp for earlier in generations):
-            return "disabled"
-        return "password"
+            generations = range(user.session_generation or 0) if user is not None else ()
+            ended = [g for g in generations if user and _stamp(user.password_hash, g) == stamp]
+            if not ended:
+                return "password"
+            signed_out = select(AuditEntry).where(
+                AuditEntry.action == "sign_out", AuditEntry.actor == f"user:{name}"
+            )
+            began = {row.detail.get("session_generation") for row in session.scalars(signed_out)}
+        return "signed_out" if ended[0] + 1 in began else "disabled"
 
     def enable_user(self, name: str, *, actor: str = "system:cli") -> UserRecord:
         """Let a disabled account sign in again (its password and department unchanged)."""
@@ -647,13 +649,19 @@ class PeopleStore:
             raise outcome
         return outcome  # type: ignore[no-any-return]
 
-    def sign_out(self, name: str) -> None:
-        """Record a sign-out."""
+    def sign_out(self, name: str) -> UserRecord:
+        """Sign `name` out everywhere (`sign_out` row): every console session and API token
+        ends (the session generation goes up, as at a disable; the password stays)."""
 
-        def write(session: Session) -> None:
-            self._audit_row(session, f"user:{name}", "sign_out", {})
+        def change(user: User, session: Session) -> dict[str, Any]:
+            user.session_generation = (user.session_generation or 0) + 1
+            return {
+                "sessions": "every session ended: the console's and the API's tokens",
+                "console_sessions_ended": _end_console_sessions(session, name, "signed_out"),
+                "session_generation": user.session_generation,  # `stamp_ended_by` reads it
+            }
 
-        self._write(write)
+        return self._change_user(name, f"user:{name}", "sign_out", change)
 
 
 def _user_for_update(session: Session, name: str) -> User:
@@ -675,8 +683,8 @@ def _refusal(user: User | None, moment: datetime) -> str | None:
 
 
 def _end_console_sessions(session: Session, name: str, why: str) -> int:
-    """End every live console session of `name` (a password reset, a disable): a copied
-    cookie dies with them. How many were ended."""
+    """End every live console session of `name` (a password reset, a disable, a sign-out): a
+    copied cookie dies with them. How many were ended."""
     ended = session.execute(
         update(ConsoleSession)
         .where(ConsoleSession.user_name == name, ConsoleSession.ended_at.is_(None))
