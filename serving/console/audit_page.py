@@ -229,14 +229,13 @@ def _row(row: Mapping[str, Any], t: Messages, person: Callable[[str], str]) -> d
     warning = detail.get("warning_id")
     if not (isinstance(warning, str) and WARNING_ID.fullmatch(warning)):
         warning = None  # (none, or a filter's start of an id: a detail like any other)
-    # keys as words ("model version"): a phone's narrow card breaks lines between them
     details = [
-        (key.replace("_", " "), _value(key, value, t))
+        (_key(key, t), _value(key, value, t))
         for key, value in detail.items()
         if not (key == "warning_id" and warning is not None)
     ]
     if row.get("model_version"):
-        details.append(("model version", str(row["model_version"])))
+        details.append((_key("model_version", t), str(row["model_version"])))
     label = t.word("audit_action", row["action"])
     return {
         "id": row["id"],
@@ -251,6 +250,13 @@ def _row(row: Mapping[str, Any], t: Messages, person: Callable[[str], str]) -> d
     }
 
 
+def _key(key: str, t: Messages) -> str:
+    """A detail's key in the person's language (`audit_detail.*`); one the catalog does not
+    name as words ("model version"): a phone's narrow card breaks lines between them."""
+    label = t.word("audit_detail", key)
+    return key.replace("_", " ") if label == key else label
+
+
 def _value(key: str, value: Any, t: Messages) -> str:
     """A detail's value as a person reads it: lists joined, nested details as `key: value`, a
     queue's many warning ids by their short ids and how many."""
@@ -261,7 +267,9 @@ def _value(key: str, value: Any, t: Messages) -> str:
     if isinstance(value, float):  # a score: its 16 digits are noise to a reader
         return f"{value:.6g}"
     if isinstance(value, Mapping):
-        return "; ".join(f"{name}: {_value(name, item, t)}" for name, item in value.items())
+        return "; ".join(
+            f"{_key(name, t)}: {_value(name, item, t)}" for name, item in value.items()
+        )
     if isinstance(value, list | tuple):
         if not value:
             return "–"

@@ -11,16 +11,14 @@ from __future__ import annotations
 import json
 import re
 from html import unescape
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.console.conftest import Console, create_person, signed_in_client
+from tests.console.conftest import Console, create_person, screenshot, signed_in_client
 from tests.console.test_pages import _axe_violations, _overflowing, _unlabelled_controls
 from tests.processes import LOOPBACK_TLS
 
-SHOTS = Path("/work/scratch/auditpage46")
 _ROW = re.compile(r"<tr>\s*<td data-label=.*?</tr>", re.S)
 
 
@@ -175,13 +173,14 @@ def test_a_detail_holding_markup_shows_as_text(console_service: Console) -> None
     assert "<script>alert" not in page.text and "<img src=x" not in page.text
     assert "&lt;script&gt;alert(&#39;audit&#39;)&lt;/script&gt;" in page.text
     row = _rows(page.text)[-1]
-    assert "<dt>department</dt><dd>&#34;&gt;&lt;img src=x onerror=alert(1)&gt;</dd>" in row
+    # each detail's key in the page's language (部门), its value as text
+    assert "<dt>部门</dt><dd>&#34;&gt;&lt;img src=x onerror=alert(1)&gt;</dd>" in row
+    assert "<dt>规则</dt>" in row and "<dt>rule</dt>" not in row
 
 
 def test_the_page_in_a_browser_in_both_languages(person: Any, console_service: Console) -> None:
     from serving.console.i18n import Messages
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
     create_person("audit46b", "data_office", "auditor")
     viewer = person()
     viewer.sign_in("audit46b", path="/console/audit?task=wage-arrears")
@@ -195,16 +194,16 @@ def test_the_page_in_a_browser_in_both_languages(person: Any, console_service: C
         assert page.locator("table.audit tbody tr").count() > 0
         assert _axe_violations(page) == [], lang
         assert _unlabelled_controls(page) == [], lang
-        page.screenshot(path=str(SHOTS / f"audit-{lang}-1280.png"), full_page=True)
+        screenshot(page, f"audit-{lang}-1280")
         page.set_viewport_size({"width": 390, "height": 844})
         assert _overflowing(page) == [], lang
-        page.screenshot(path=str(SHOTS / f"audit-{lang}-390.png"), full_page=True)
+        screenshot(page, f"audit-{lang}-390")
         page.set_viewport_size({"width": 1280, "height": 900})
     assert viewer.watch.errors == [] and viewer.watch.outside == []
     refused = viewer.go("/console/audit?since=2999-01-01&action=identity_reveal")
     assert refused is not None and refused.status == 400  # (the browser logs the 400)
     assert _axe_violations(viewer.page) == []
-    viewer.page.screenshot(path=str(SHOTS / "audit-refused-en-1280.png"), full_page=True)
+    screenshot(viewer.page, "audit-refused-en-1280")
 
 
 def test_every_action_has_a_label_in_both_languages() -> None:
