@@ -247,7 +247,11 @@ def list_warnings(
     status: schemas.WarningStatus | None = None,
     department: schemas.NameFilter | None = Query(
         default=None,
-        description="Dispatched to this department: its code or its English or Chinese name.",
+        description=(
+            "Dispatched to this department: its code or its English or Chinese name; or to any "
+            "of several, comma-separated (labour_inspection,tax), when each names a department "
+            "riskloop knows. Any other value is one outside body's name, which may hold a comma."
+        ),
     ),
     entity_id: schemas.EntityIdFilter | None = None,
     date_from: schemas.IsoDate | None = None,
