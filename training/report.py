@@ -47,10 +47,8 @@ from models.scorer import ScoredArrays, contribution_direction, reason_sentence,
 from training.evaluate import attach_truth, evaluate_scores, oracle_rows
 from training.report_fidelity import fidelity_context, fidelity_names, named_fidelity
 from training.report_metrics import (
-    CALIBRATION_GAP_THRESHOLD,
-    MIN_GROUP_EVENTS,
-    MIN_GROUP_ROWS,
-    RATE_GAP_THRESHOLD,
+    CONFIDENCE,
+    RATIO_BOUNDS,
     WARNING_LEVELS,
     FeatureRoles,
     Truth,
@@ -59,6 +57,7 @@ from training.report_metrics import (
     fairness_groups,
     importance_ranking,
     overall_rates,
+    protected_features,
     reliability_bins,
     sample_positions,
 )
@@ -324,6 +323,17 @@ def _model_card(
         ],
         "intended_use": task.intended_use_zh if chinese else task.intended_use,
         "data_note": _data_note(run_info, t),
+        "protected": [
+            {
+                "feature": item.feature,
+                "attributes": t("list.separator").join(
+                    t(f"card.attribute_{name}") for name in item.attributes
+                )
+                or "–",
+                "reason": item.feature.why_kept,
+            }
+            for item in protected_features(spec.features)
+        ],
     }
 
 
@@ -510,7 +520,7 @@ def _global_explanations(
 
 
 def _fairness(model: RiskModel, test: pd.DataFrame, scored: _Scored) -> dict[str, Any]:
-    """Each audit column's table with its highlighted gaps, and the thresholds behind them."""
+    """Each audit column's table with its judged figures, and the rule's references and bounds."""
     scores, levels = scored.arrays.scores, scored.arrays.levels
     overall = overall_rates(test, scores, levels)
     columns, missing = audit_groups(get_task(model.spec.slug).audit_columns, test)
@@ -518,10 +528,8 @@ def _fairness(model: RiskModel, test: pd.DataFrame, scored: _Scored) -> dict[str
         "overall": overall,
         "missing": missing,
         "groups": fairness_groups(test, scores, levels, columns, overall),
-        "calibration_gap_threshold": CALIBRATION_GAP_THRESHOLD,
-        "rate_gap_threshold": RATE_GAP_THRESHOLD,
-        "min_group_rows": MIN_GROUP_ROWS,
-        "min_group_events": MIN_GROUP_EVENTS,
+        "ratio_bounds": RATIO_BOUNDS,
+        "confidence": CONFIDENCE,
     }
 
 

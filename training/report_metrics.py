@@ -15,16 +15,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import beta
 
 from features.catalog import FeatureDef
 from training.evaluate import FLAGGED_LEVELS, truth_values
 
 WARNING_LEVELS = ("red", "orange", "yellow")
-# Fairness gaps worth a reviewer's attention (absolute differences, on groups large enough).
-CALIBRATION_GAP_THRESHOLD = 0.02
-RATE_GAP_THRESHOLD = 0.10
-MIN_GROUP_ROWS = 50
-MIN_GROUP_EVENTS = 20  # positives behind a recall, warned units behind a precision
+# A group's figure is a fairness gap when its ratio to the reference (the whole slice's rate;
+# for calibration, the group's own mean score) is outside these bounds AND the group's own 95%
+# interval excludes the reference: noise in a small group raises no alarm, and a real gap at a
+# 2-5% base rate is not hidden under an absolute threshold. The bounds are symmetric (0.8 is
+# 1/1.25), so observed/score and score/observed cross them together.
+RATIO_BOUNDS = (0.8, 1.25)
+CONFIDENCE = 0.95
+#: What one figure of a group says: a gap, too few units to tell, or neither.
+GAP, TOO_FEW, NO_GAP = "gap", "too_few", ""
 # Explanation fidelity pass mark for the dominant driver among the top reasons.
 TOP_REASONS = 3
 TOP_REASON_SHARE_TARGET = 0.80
@@ -88,17 +93,46 @@ class Truth:
     roles: FeatureRoles = field(default_factory=FeatureRoles)
 
 
+def proportion_interval(
+    successes: np.ndarray | pd.Series, trials: np.ndarray | pd.Series
+) -> tuple[np.ndarray, np.ndarray]:
+    """The exact (Clopper-Pearson) `CONFIDENCE` interval of each share successes / trials.
+
+    Exact rather than normal-approximation intervals: groups are often small and the rates
+    low (a 0/67 group's interval is 0-5.4%, not 0-0). NaN where there are no trials.
+    """
+    k = np.asarray(successes, dtype="float64")
+    n = np.asarray(trials, dtype="float64")
+    tail = (1.0 - CONFIDENCE) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        low = np.where(k > 0, beta.ppf(tail, k, n - k + 1), 0.0)
+        high = np.where(k < n, beta.ppf(1.0 - tail, k + 1, n - k), 1.0)
+    none = n <= 0
+    return np.where(none, np.nan, low), np.where(none, np.nan, high)
+
+
+#: The rates a fairness table gives an interval: rate -> (its count column, its trials column).
+INTERVAL_RATES: Mapping[str, tuple[str, str]] = {
+    "base_rate": ("positives", "n"),
+    "precision": ("hits", "warned"),
+    "recall": ("hits", "positives"),
+    "fpr": ("false_alarms", "negatives"),
+}
+
+
 def fairness_table(
     frame: pd.DataFrame, scores: np.ndarray, levels: np.ndarray, group_col: str
 ) -> pd.DataFrame:
-    """Per-group warning and error rates of scored rows.
+    """Per-group warning and error rates of scored rows, with their 95% intervals.
 
     A row is *warned* when its level is yellow or above. Columns: group, n, positives,
-    warned (count), base_rate (share labelled 1), warning_rate, precision (share of warned
-    rows labelled 1),
-    recall (share of positives warned), mean_score and calibration_gap (mean_score -
-    base_rate). Precision and recall are NaN where undefined. Missing group values form the
-    group "missing".
+    negatives, warned, hits (warned positives), false_alarms (warned negatives), base_rate
+    (share labelled 1), warning_rate, precision (hits / warned), recall (hits / positives),
+    fpr (false-positive rate: false_alarms / negatives), each of base_rate, precision, recall
+    and fpr with its `<rate>_low` / `<rate>_high` interval (`proportion_interval`), mean_score
+    and score_ratio (mean_score / base_rate: above 1 the model scores the group above its
+    observed rate; inf for a group without positives). A rate is NaN where undefined. Missing group values form the group
+    "missing".
     """
     data = pd.DataFrame(
         {
@@ -114,58 +148,108 @@ def fairness_table(
         {
             "n": grouped.size(),
             "positives": grouped["label"].sum(),
-            "base_rate": grouped["label"].mean(),
-            "warning_rate": grouped["warned"].mean(),
             "warned": grouped["warned"].sum(),
             "hits": grouped["hit"].sum(),
+            "base_rate": grouped["label"].mean(),
+            "warning_rate": grouped["warned"].mean(),
             "mean_score": grouped["score"].mean(),
         }
     )
+    table["negatives"] = table["n"] - table["positives"]
+    table["false_alarms"] = table["warned"] - table["hits"]
     table["precision"] = table["hits"] / table["warned"].where(table["warned"] > 0)
     table["recall"] = table["hits"] / table["positives"].where(table["positives"] > 0)
-    table["calibration_gap"] = table["mean_score"] - table["base_rate"]
+    table["fpr"] = table["false_alarms"] / table["negatives"].where(table["negatives"] > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a group without positives: inf
+        table["score_ratio"] = table["mean_score"].to_numpy() / table["base_rate"].to_numpy()
+    for rate, (count, trials) in INTERVAL_RATES.items():
+        table[f"{rate}_low"], table[f"{rate}_high"] = proportion_interval(
+            table[count], table[trials]
+        )
     table = table.reset_index().astype({"group": "str"})
-    table["n"] = table["n"].astype("int64")
-    table["positives"] = table["positives"].astype("int64")
-    table["warned"] = table["warned"].astype("int64")
-    return table.loc[
-        :,
-        [
-            "group",
-            "n",
-            "positives",
-            "warned",
-            "base_rate",
-            "warning_rate",
-            "precision",
-            "recall",
-            "mean_score",
-            "calibration_gap",
-        ],
+    counts = ["n", "positives", "negatives", "warned", "hits", "false_alarms"]
+    table = table.astype(dict.fromkeys(counts, "int64"))
+    rates = [
+        column
+        for rate in ("base_rate", "warning_rate", "precision", "recall", "fpr")
+        for column in ((rate, f"{rate}_low", f"{rate}_high") if rate in INTERVAL_RATES else (rate,))
     ]
+    return table.loc[:, ["group", *counts, *rates, "mean_score", "score_ratio"]]
+
+
+def judge_gap(value: float, low: float, high: float, reference: float) -> str:
+    """`GAP`, `TOO_FEW` or `NO_GAP` for a group's rate `value` (95% interval `low`-`high`)
+    against `reference`.
+
+    Beyond the bounds means value / reference outside `RATIO_BOUNDS`. A gap: beyond the bounds
+    and the interval excludes the reference. Too few to tell: beyond the bounds, but the
+    interval still covers the reference, so the group's units cannot tell a gap from chance.
+    Within the bounds, or undefined: `NO_GAP`.
+    """
+    if any(math.isnan(x) for x in (value, low, high, reference)) or reference <= 0:
+        return NO_GAP
+    lower, upper = RATIO_BOUNDS
+    if lower <= value / reference <= upper:
+        return NO_GAP
+    return GAP if high < reference or low > reference else TOO_FEW
 
 
 def fairness_flags(table: pd.DataFrame, overall: Mapping[str, float]) -> pd.DataFrame:
-    """Which cells of a fairness table pass the stated thresholds (True = highlight).
+    """What each judged figure of a fairness table says (`judge_gap`): `GAP`, `TOO_FEW` or
+    `NO_GAP`.
 
-    Calibration gaps beyond `CALIBRATION_GAP_THRESHOLD` on groups of at least
-    `MIN_GROUP_ROWS` rows; precision (recall) further than `RATE_GAP_THRESHOLD` from the whole
-    slice when at least `MIN_GROUP_EVENTS` warned units (positives) stand behind it, so a
-    handful of cases cannot raise an alarm.
+    Columns: calibration (the base rate's interval against the group's own mean score:
+    score / observed outside the bounds), and precision, recall and fpr against the whole
+    slice's (`overall`). Warning rates are shown, never judged: groups' base rates differ.
     """
-    large = table["n"] >= MIN_GROUP_ROWS
-    return pd.DataFrame(
-        {
-            "calibration_gap": large & (table["calibration_gap"].abs() > CALIBRATION_GAP_THRESHOLD),
-            "precision": large
-            & (table["warned"] >= MIN_GROUP_EVENTS)
-            & ((table["precision"] - overall["precision"]).abs() > RATE_GAP_THRESHOLD),
-            "recall": large
-            & (table["positives"] >= MIN_GROUP_EVENTS)
-            & ((table["recall"] - overall["recall"]).abs() > RATE_GAP_THRESHOLD),
-        },
-        index=table.index,
-    )
+
+    def judged(rate: str, reference: pd.Series) -> list[str]:
+        return [
+            judge_gap(value, low, high, ref)
+            for value, low, high, ref in zip(
+                table[rate], table[f"{rate}_low"], table[f"{rate}_high"], reference, strict=True
+            )
+        ]
+
+    verdicts = {"calibration": judged("base_rate", table["mean_score"])}
+    for rate in ("precision", "recall", "fpr"):
+        verdicts[rate] = judged(rate, pd.Series(overall[rate], index=table.index))
+    return pd.DataFrame(verdicts, index=table.index)
+
+
+#: Raw columns that are a protected attribute, or can stand for one (DOMAIN.md: age and sex
+#: only with a stated reason; a place can stand for migrant status), by the attribute's name.
+PROTECTED_SOURCES: Mapping[str, str] = {"birth_year": "age", "sex": "sex", "district": "place"}
+
+
+@dataclass(frozen=True)
+class ProtectedFeature:
+    """A model feature derived from a protected attribute or a proxy of one.
+
+    Attributes:
+        feature: the catalog entry; its `why_kept` is the stated reason ("" when none).
+        attributes: the protected attributes it derives from (`PROTECTED_SOURCES` values).
+    """
+
+    feature: FeatureDef
+    attributes: tuple[str, ...]
+
+
+def protected_features(features: Sequence[FeatureDef]) -> list[ProtectedFeature]:
+    """The features a reviewer must see with their stated reason: those read from a protected
+    or proxy column (`PROTECTED_SOURCES`), and any the catalog gives a reason to be kept."""
+    found = []
+    for feature in features:
+        attributes = tuple(
+            dict.fromkeys(
+                PROTECTED_SOURCES[column]
+                for column in feature.source_columns
+                if column in PROTECTED_SOURCES
+            )
+        )
+        if attributes or feature.why_kept:
+            found.append(ProtectedFeature(feature, attributes))
+    return found
 
 
 def _is_single_driver(name: object, drivers: set[str]) -> bool:
@@ -295,14 +379,15 @@ def _top_reason_hits(
 
 
 def overall_rates(frame: pd.DataFrame, scores: np.ndarray, levels: np.ndarray) -> dict[str, float]:
-    """Precision and recall of the whole slice (the reference a group's rates are compared to)."""
+    """Precision, recall and false-positive rate of the whole slice (the references a
+    group's rates are compared to)."""
     whole = fairness_table(frame.assign(_all="all"), scores, levels, "_all").iloc[0]
-    return {key: float(whole[key]) for key in ("precision", "recall")}
+    return {key: float(whole[key]) for key in ("precision", "recall", "fpr")}
 
 
 @dataclass(frozen=True)
 class FairnessGroup:
-    """One audit column's fairness table and which of its cells pass a threshold."""
+    """One audit column's fairness table and what each judged figure says (`fairness_flags`)."""
 
     column: str
     table: pd.DataFrame
@@ -310,17 +395,22 @@ class FairnessGroup:
 
     @property
     def highlighted(self) -> int:
-        """How many cells are highlighted."""
-        return int(self.flags.to_numpy().sum())
+        """How many figures are gaps (highlighted)."""
+        return int((self.flags.to_numpy() == GAP).sum())
 
-    def records(self) -> list[tuple[dict[str, Any], dict[str, bool]]]:
-        """Each group's figures beside its cells' highlight flags, in table order."""
+    @property
+    def too_few(self) -> int:
+        """How many figures rest on too few units to tell."""
+        return int((self.flags.to_numpy() == TOO_FEW).sum())
+
+    def records(self) -> list[tuple[dict[str, Any], dict[str, str]]]:
+        """Each group's figures beside its figures' verdicts, in table order."""
         rows = self.table.to_dict("records")
         flags = self.flags.to_dict("records")
         return [
             (
                 {str(key): value for key, value in row.items()},
-                {str(k): bool(v) for k, v in flag.items()},
+                {str(k): str(v) for k, v in flag.items()},
             )
             for row, flag in zip(rows, flags, strict=True)
         ]

@@ -106,6 +106,21 @@ _EN: dict[str, str] = {
     "card.lowest_score": "lowest calibrated score",
     "card.intended_use": "Intended use",
     "card.known_limits": "Known limits",
+    "card.protected": "Protected and proxy attributes used as features",
+    "card.protected_intro": "Age and sex may be used only with a stated reason, and a place "
+    "can stand for migrant status (PIPL art. 24: automated decisions must be fair and "
+    "explainable). Each feature derived from one, with the reason its catalog entry states; "
+    "section 4 audits the model by group.",
+    "card.protected_none": "No feature is derived from a protected attribute (age, sex) or a "
+    "proxy of one (place).",
+    "card.protected_feature": "feature",
+    "card.protected_attribute": "derived from",
+    "card.protected_reason": "stated reason (feature catalog)",
+    "card.protected_no_reason": "NO STATED REASON: the catalog must give one before this "
+    "model serves.",
+    "card.attribute_age": "age",
+    "card.attribute_sex": "sex",
+    "card.attribute_place": "place (can stand for migrant status)",
     # 2. performance
     "perf.slice": "Test slice: {rows} rows, {positives} positives.",
     "perf.oracle": "Oracle figures score the same rows by the simulated true probability: "
@@ -152,11 +167,16 @@ _EN: dict[str, str] = {
     "expl.planted_driver": "planted driver",
     "expl.mean_shap": "mean |SHAP|",
     # 4. fairness
-    "fair.rule": "Warned = risk level yellow or above. Calibration gap = mean score - base "
-    "rate. Highlighted: |calibration gap| > {calibration}, or precision or recall more than "
-    "{rate} from the whole test slice (precision {precision}, recall {recall}); groups under "
-    "{rows} rows are too small to judge and never highlighted, nor a precision (recall) "
-    "resting on fewer than {events} warned units (positives).",
+    "fair.rule": "Warned = risk level yellow or above. False-positive rate (FPR) = warned "
+    "units without the event / units without the event. Brackets give a rate's {confidence} "
+    "interval (exact, Clopper-Pearson). Score / observed = a group's mean score / its base rate. "
+    "Highlighted, a gap: score / observed, or a group's precision, recall or FPR divided by the "
+    "whole test slice's (precision {precision}, recall {recall}, FPR {fpr}), is outside "
+    "{low}–{high}, and the group's own interval excludes the value it is compared with (for "
+    "calibration: the base rate's interval excludes the mean score), so the gap is not chance. "
+    "Too few to tell: outside those bounds, but the group's interval still covers the value it "
+    "is compared with, so its units cannot tell a gap from chance. Warning rates are shown, "
+    "not judged: groups' base rates differ.",
     "fair.missing": "Audit columns missing from the test slice: {columns}",
     "fair.none": "The test slice has no audit columns.",
     "fair.group": "group",
@@ -164,14 +184,17 @@ _EN: dict[str, str] = {
     "fair.positives": "positives",
     "fair.warned": "warned",
     "fair.base_rate": "base rate",
+    "fair.mean_score": "mean score",
+    "fair.score_ratio": "score / observed",
     "fair.warning_rate": "warning rate",
     "fair.precision": "precision",
     "fair.recall": "recall",
-    "fair.mean_score": "mean score",
-    "fair.calibration_gap": "calibration gap",
-    "fair.small": " (small)",
-    "fair.highlighted": "{n} highlighted gap(s).",
-    "fair.no_gap": "No gap above the thresholds.",
+    "fair.fpr": "false-positive rate",
+    "fair.interval": "[{low}–{high}]",
+    "fair.too_few": "too few to tell",
+    "fair.highlighted": "{n} gap(s) highlighted.",
+    "fair.no_gap": "No gap beyond the bounds.",
+    "fair.too_few_count": "{n} figure(s) rest on too few units to tell.",
     "fair.over_threshold": " (over threshold)",  # a highlighted cell, for a screen reader
     # 5. fidelity
     "fid.no_roles": "The truth (truth/drivers.json) names no planted-driver or no noise feature.",
@@ -180,23 +203,23 @@ _EN: dict[str, str] = {
     "when every driver's importance is above the mean |SHAP| of every noise and proxy "
     "feature. Several features can measure one driver and share its credit, so single "
     "features are listed below for reference and not judged one by one.",
-    "fid.drivers": "Every planted driver ranks above every noise feature. Strongest noise "
-    "feature: {noise}{below}",
+    "fid.drivers": "Every planted driver ranks above every noise or proxy feature. Strongest "
+    "noise or proxy feature: {noise}{below}",
     "fid.noise_value": "{name} ({value})",
     "fid.none": "none",
     "fid.below": "; drivers at or below it: {drivers}.",
     "fid.end": ".",
-    "fid.driver_or_noise": "driver or noise feature",
+    "fid.driver_or_noise": "driver, noise or proxy feature",
     "fid.kind": "kind",
     "fid.driver_importance": "mean |SHAP| (drivers: summed over features)",
     "fid.features_pass": "For reference, single features: every planted-driver feature is "
-    "above every noise feature.",
+    "above every noise or proxy feature.",
     "fid.features_fail": "For reference, single features: the weakest planted-driver "
-    "feature, {weakest} is not above the strongest noise feature (flagged rows below).",
+    "feature, {weakest} is not above the strongest noise or proxy feature (flagged rows below).",
     "fid.weakest": "{name} ({value}),",
     "fid.weakest_none": "none,",
     "fid.feature": "feature",
-    "fid.measures": "planted driver it measures (or noise)",
+    "fid.measures": "planted driver it measures (or noise, proxy)",
     "fid.mean_shap": "mean |SHAP|",
     "fid.missing_drivers": "Planted drivers without any catalog feature: {drivers}",
     "fid.no_units": "No unit truth given: the top-reason check is skipped.",
@@ -217,10 +240,10 @@ _EN: dict[str, str] = {
     "fid.in_top_raising": "in top {k} raising",
     "fid.share_raising": "share raising",
     # names of the three tables' scroll boxes, and a highlighted row in words
-    "fid.drivers_table": "Planted drivers and noise features by importance",
+    "fid.drivers_table": "Planted drivers, noise and proxy features by importance",
     "fid.features_table": "Single features by importance",
     "fid.per_driver_table": "Dominant drivers in the top {k} reasons",
-    "fid.flagged": " (not above the strongest noise feature)",
+    "fid.flagged": " (not above the strongest noise or proxy feature)",
     "verdict.pass": "PASS",
     "verdict.fail": "FAIL",
     "kind.planted driver": "planted driver",
@@ -340,6 +363,18 @@ _ZH: dict[str, str] = {
     "card.lowest_score": "最低校准评分",
     "card.intended_use": "预期用途",
     "card.known_limits": "已知局限",
+    "card.protected": "用作特征的受保护属性及代理变量",
+    "card.protected_intro": "年龄、性别只有在说明理由后方可使用，所在地可能反映外来人口身份（《个人信息"
+    "保护法》第二十四条：自动化决策应当公平、透明）。下表列出由这些属性派生的每个特征，及其在特征目录"
+    "中说明的保留理由；第四节按分组审计模型。",
+    "card.protected_none": "没有特征由受保护属性（年龄、性别）或其代理变量（所在地）派生。",
+    "card.protected_feature": "特征",
+    "card.protected_attribute": "派生自",
+    "card.protected_reason": "保留理由（特征目录原文）",
+    "card.protected_no_reason": "未说明理由：该模型上线前，特征目录必须给出理由。",
+    "card.attribute_age": "年龄",
+    "card.attribute_sex": "性别",
+    "card.attribute_place": "所在地（可能反映外来人口身份）",
     "perf.slice": "测试集：共 {rows} 条，其中正例 {positives} 条。",
     "perf.oracle": "“理想基准”用模拟城市的真实概率对同一批样本评分，代表任何模型所能达到的最好水平。",
     "perf.no_oracle": "未提供真值：无法给出理想基准的指标。",
@@ -381,10 +416,14 @@ _ZH: dict[str, str] = {
     "expl.column": "字段名",
     "expl.planted_driver": "预设驱动因素",
     "expl.mean_shap": "平均 |SHAP|",
-    "fair.rule": "“预警”指风险等级为黄色及以上。校准偏差 = 平均评分 − 基础发生率。突出显示的情形："
-    "|校准偏差| > {calibration}，或精确率、召回率与整个测试集（精确率 {precision}，召回率 "
-    "{recall}）相差超过 {rate}。样本不足 {rows} 条的分组过小，不作判断，也不突出显示；"
-    "预警对象不足 {events} 个的精确率、正例不足 {events} 个的召回率同样不突出显示。",
+    "fair.rule": "“预警”指风险等级为黄色及以上。假阳性率 = 未发生事件却被预警的对象数 ÷ "
+    "未发生事件的对象数。方括号 [ ] 内为比率的 {confidence} 置信区间（二项分布精确法）。"
+    "评分 ÷ 实际 = 分组平均评分 ÷ 其基础发生率。突出显示（存在差距）的情形：评分 ÷ 实际，或分组的"
+    "精确率、召回率、假阳性率与整个测试集（精确率 {precision}，召回率 {recall}，假阳性率 {fpr}）"
+    "之比，超出 {low}–{high}，且该分组自身的置信区间不包含所比较的数值（校准：基础发生率的置信区间"
+    "不包含平均评分），即差距并非偶然。“样本太少，无法判断”：比值超出上述范围，但该分组的置信区间"
+    "仍包含所比较的数值，其样本不足以区分真实差距与偶然波动。预警率仅作展示，不作判断：各分组的基础发生率本就"
+    "不同。",
     "fair.missing": "测试集缺少以下审计字段：{columns}",
     "fair.none": "测试集没有审计字段。",
     "fair.group": "分组",
@@ -392,35 +431,39 @@ _ZH: dict[str, str] = {
     "fair.positives": "正例数",
     "fair.warned": "预警数",
     "fair.base_rate": "基础发生率",
+    "fair.mean_score": "平均评分",
+    "fair.score_ratio": "评分 ÷ 实际",
     "fair.warning_rate": "预警率",
     "fair.precision": "精确率",
     "fair.recall": "召回率",
-    "fair.mean_score": "平均评分",
-    "fair.calibration_gap": "校准偏差",
-    "fair.small": "（样本过少）",
-    "fair.highlighted": "共有 {n} 处差距超过阈值（已突出显示）。",
-    "fair.no_gap": "没有超过阈值的差距。",
+    "fair.fpr": "假阳性率",
+    "fair.interval": "[{low}–{high}]",
+    "fair.too_few": "样本太少，无法判断",
+    "fair.highlighted": "共有 {n} 处差距（已突出显示）。",
+    "fair.no_gap": "没有超出范围的差距。",
+    "fair.too_few_count": "另有 {n} 项因样本太少，无法判断。",
     "fair.over_threshold": "（超过阈值）",
     "fid.no_roles": "真值文件（truth/drivers.json）未列出预设驱动特征或噪声特征。",
     "fid.rule": "判定规则：一个预设驱动因素的重要性，是度量它的各目录特征（以 truth/drivers.json "
     "所列为准）的平均 |SHAP| 之和；每个驱动因素的重要性都高于每个噪声特征和代理特征的平均 "
     "|SHAP| 时，检查通过。多个特征可能共同度量同一个驱动因素并分摊其贡献，因此下方的单个特征"
     "仅列出供参考，不逐一判定。",
-    "fid.drivers": "检查项：每个预设驱动因素的排名都应高于所有噪声特征。最强的噪声特征：{noise}{below}",
+    "fid.drivers": "检查项：每个预设驱动因素的排名都应高于所有噪声特征和代理特征。最强的噪声或代理特征："
+    "{noise}{below}",
     "fid.noise_value": "{name}（{value}）",
     "fid.none": "无",
     "fid.below": "；不高于它的驱动因素：{drivers}。",
     "fid.end": "。",
-    "fid.driver_or_noise": "驱动因素或噪声特征",
+    "fid.driver_or_noise": "驱动因素、噪声特征或代理特征",
     "fid.kind": "类型",
     "fid.driver_importance": "平均 |SHAP|（驱动因素为其各特征之和）",
-    "fid.features_pass": "单个特征（仅供参考）：每个预设驱动特征都高于所有噪声特征。",
-    "fid.features_fail": "单个特征（仅供参考）：最弱的预设驱动特征 {weakest}未高于最强的噪声特征"
-    "（见下表突出显示的行）。",
+    "fid.features_pass": "单个特征（仅供参考）：每个预设驱动特征都高于所有噪声特征和代理特征。",
+    "fid.features_fail": "单个特征（仅供参考）：最弱的预设驱动特征 {weakest}未高于最强的噪声或代理"
+    "特征（见下表突出显示的行）。",
     "fid.weakest": "{name}（{value}）",
     "fid.weakest_none": "（无）",
     "fid.feature": "特征",
-    "fid.measures": "所度量的预设驱动因素（或噪声）",
+    "fid.measures": "所度量的预设驱动因素（或噪声、代理）",
     "fid.mean_shap": "平均 |SHAP|",
     "fid.missing_drivers": "没有任何目录特征度量的预设驱动因素：{drivers}",
     "fid.no_units": "未提供对象级真值：跳过主要原因检查。",
@@ -438,10 +481,10 @@ _ZH: dict[str, str] = {
     "fid.share": "占比",
     "fid.in_top_raising": "位列前 {k} 位推高原因",
     "fid.share_raising": "推高占比",
-    "fid.drivers_table": "预设驱动因素与噪声特征的重要性排序",
+    "fid.drivers_table": "预设驱动因素、噪声特征与代理特征的重要性排序",
     "fid.features_table": "单个特征的重要性排序",
     "fid.per_driver_table": "主导驱动因素位列前 {k} 位原因的情况",
-    "fid.flagged": "（未高于最强的噪声特征）",
+    "fid.flagged": "（未高于最强的噪声或代理特征）",
     "verdict.pass": "通过",
     "verdict.fail": "未通过",
     "kind.planted driver": "预设驱动因素",

@@ -32,7 +32,10 @@ def _direct_fairness(frame: pd.DataFrame, scores: np.ndarray, levels: np.ndarray
             "precision": hits / warned.sum() if warned.sum() else math.nan,
             "recall": hits / label.sum() if label.sum() else math.nan,
             "mean_score": scores[mask].mean(),
-            "calibration_gap": scores[mask].mean() - label.mean(),
+            "score_ratio": scores[mask].mean() / label.mean() if label.sum() else math.inf,
+            "fpr": int(np.sum(label[warned] == 0)) / np.sum(label == 0)
+            if np.sum(label == 0)
+            else math.nan,
         }
     return rows
 
@@ -66,19 +69,26 @@ def test_fairness_flags_follow_the_stated_thresholds() -> None:
     table = pd.DataFrame(
         {
             "group": ["a", "b", "tiny", "rare events"],
-            "n": [500, 500, 10, 400],
-            "positives": [100, 100, 1, 10],
-            "warned": [100, 100, 5, 8],
-            "precision": [0.30, 0.45, 0.90, 0.90],
-            "recall": [0.50, 0.52, 0.0, 0.10],
-            "calibration_gap": [0.005, -0.03, 0.5, 0.0],
+            "mean_score": [0.10, 0.10, 0.50, 0.04],
+            "base_rate": [0.10, 0.07, 0.10, 0.0],
+            "base_rate_low": [0.09, 0.06, 0.0, 0.0],
+            "base_rate_high": [0.11, 0.08, 0.60, 0.054],
         }
     )
-    flags = fairness_flags(table, {"precision": 0.32, "recall": 0.51})
+    for rate, values in {
+        "precision": [0.30, 0.45, 0.90, 0.90],
+        "recall": [0.50, 0.52, 0.0, 0.10],
+        "fpr": [0.10, 0.10, 0.10, 0.10],
+    }.items():
+        table[rate] = values
+        table[f"{rate}_low"] = [v - 0.05 for v in values[:2]] + [0.0, 0.0]
+        table[f"{rate}_high"] = [v + 0.05 for v in values[:2]] + [0.95, 0.95]
+    flags = fairness_flags(table, {"precision": 0.32, "recall": 0.51, "fpr": 0.10})
     assert flags.to_dict("list") == {
-        "calibration_gap": [False, True, False, False],
-        "precision": [False, True, False, False],
-        "recall": [False, False, False, False],
+        "calibration": ["", "gap", "too_few", "too_few"],
+        "precision": ["", "gap", "too_few", "too_few"],
+        "recall": ["", "", "too_few", "too_few"],
+        "fpr": ["", "", "", ""],
     }
 
 
@@ -193,12 +203,17 @@ def test_report_fairness_section_agrees_with_a_direct_computation(
             assert int(row[2].replace(",", "")) == figures["positives"]
             assert int(row[3].replace(",", "")) == figures["warned"]
             for text, key in zip(
-                row[4:9],
-                ["base_rate", "warning_rate", "precision", "recall", "mean_score"],
+                [row[4], row[7], row[8], row[9], row[5], row[10]],
+                ["base_rate", "warning_rate", "precision", "recall", "mean_score", "fpr"],
                 strict=True,
-            ):
-                assert _share(text) == pytest.approx(figures[key], abs=5e-5, nan_ok=True), key
-            assert float(row[9]) == pytest.approx(figures["calibration_gap"], abs=5e-5)
+            ):  # a rate's cell: the figure, then its interval
+                assert _share(text.split()[0]) == pytest.approx(
+                    figures[key], abs=5e-5, nan_ok=True
+                ), key
+            ratio = row[6].split()[0]
+            assert float(ratio.replace("∞", "inf")) == pytest.approx(
+                figures["score_ratio"], abs=5e-3
+            )
 
 
 def test_the_chinese_reports_groups_are_named_in_chinese(synthetic_report_zh: str) -> None:

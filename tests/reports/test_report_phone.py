@@ -63,8 +63,8 @@ def test_the_report_fits_a_phone_and_names_its_parts(
     labels = [table["label"] for table in found["tables"]]
     assert len(labels) == len(set(labels)), labels  # a landmark's name tells it from the others
 
-    # the synthetic task has gaps over the thresholds: each says so in words, still highlighted
-    assert found["flagged"], "no highlighted fairness cell to check"
+    # a highlighted gap says so in words, still highlighted (the synthetic task's audit groups
+    # are random: no gap is expected; tests/training/test_report_fairness46.py has one)
     for cell in found["flagged"]:
         assert [re.sub(r"[\s()（）]", "", text) for text in cell["hidden"]] == [
             OVER_THRESHOLD[lang].replace(" ", "")
