@@ -126,7 +126,7 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
             csrf=token,
             next=next_page,
             notice="",
-            error=_THROTTLED[lang].format(duration=wait),
+            error=t("sign_in.throttled", duration=wait),
             name="",
             password_chars=MAX_PASSWORD_CHARS,
             lockout=lockout,
@@ -189,21 +189,6 @@ _SIGN_IN_NOTICES = {
 }
 
 
-# words kept here until the message catalogs take them (`sign_in.signed_out`, and a
-# `sign_in.throttled` with its {duration})
-_SIGNED_OUT = {
-    "zh": "您已退出登录。您账号的所有会话均已结束：本浏览器和其他浏览器中的会话，以及用该账号"
-    "获取的 API 令牌。",
-    "en": "You have signed out. Every session of your account has ended: in this browser and "
-    "any other, and the API tokens obtained with it.",
-}
-_THROTTLED = {
-    "zh": "此网络地址的登录失败次数过多，已暂停从该地址登录。请在{duration}后再试。",
-    "en": "Too many failed sign-ins from this network address: signing in from it is paused. "
-    "Try again in {duration}.",
-}
-
-
 def duration_words(t: Messages, seconds: float) -> str:
     """A lock-out's length as a person reads it: whole minutes ("15 minutes", "1 minute"),
     else seconds ("90 seconds"), never rounded ("3 s" read "1 minutes")."""
@@ -228,7 +213,7 @@ def _sign_in_notice(params: Any, t: Messages) -> str:
         return ""
     plain, unsaved, kept = _SIGN_IN_NOTICES[reason]
     if params.get("unsaved") != "1":
-        return _SIGNED_OUT[t.lang] if reason == "out" else t(plain)
+        return t(plain)
     return t(kept if params.get("kept") == "1" else unsaved)
 
 
