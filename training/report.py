@@ -212,7 +212,21 @@ def _data_note(run_info: RunInfo, t: Words) -> str:
             Path(run_info.trained_on).resolve() == Path(run_info.test_source).resolve()
         )
         key = "card.data_changed" if same_folder else "card.data_other"
-    return t(key, raw=run_info.test_source, fingerprint=run_info.test_fingerprint, logged=logged)
+    shown = _shown_folder(run_info.test_source)
+    return t(key, raw=shown, fingerprint=run_info.test_fingerprint, logged=logged)
+
+
+def _shown_folder(raw: str) -> str:
+    """A raw folder as a report shows it to every console user: relative to the data folder
+    (`RISKLOOP_DATA_DIR`) when it lies inside, else by its own name; never the server's
+    absolute path (the command line's note names it whole)."""
+    from models.settings import get_settings
+
+    folder = Path(raw).resolve()
+    try:
+        return folder.relative_to(Path(get_settings().data_dir).resolve()).as_posix() or "."
+    except ValueError:
+        return folder.name or raw
 
 
 def _city_time(moment: datetime, t: Words) -> str:

@@ -55,6 +55,9 @@ def test_a_report_on_another_city_shows_the_runs_training_facts_and_says_other_d
     assert _card(own_en, "Training rows") == n_train
     assert re.fullmatch(r"\d+\.\d%", _card(own_en, "Training positive rate"))
     assert "Test slice rebuilt from" in own_en and "other data" not in own_en
+    # every console user reads the report: the folder by its name, not the server's path
+    assert f"Test slice rebuilt from {small_city.name} " in own_en
+    assert str(small_city) not in own_en and str(realistic_city) not in en + zh
 
     assert _card(en, "Training rows") == n_train
     assert _card(en, "Training data (as-of range)") == params["train_as_of"]
