@@ -344,7 +344,7 @@ def _model_card(
                     t(f"card.attribute_{name}") for name in item.attributes
                 )
                 or "–",
-                "reason": item.feature.why_kept,
+                "reason": (item.feature.why_kept_zh if chinese else "") or item.feature.why_kept,
             }
             for item in protected_features(spec.features)
         ],

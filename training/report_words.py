@@ -370,7 +370,7 @@ _ZH: dict[str, str] = {
     "card.protected_none": "没有特征由受保护属性（年龄、性别）或其代理变量（所在地）派生。",
     "card.protected_feature": "特征",
     "card.protected_attribute": "派生自",
-    "card.protected_reason": "保留理由（特征目录原文）",
+    "card.protected_reason": "保留理由（特征目录）",
     "card.protected_no_reason": "未说明理由：该模型上线前，特征目录必须给出理由。",
     "card.attribute_age": "年龄",
     "card.attribute_sex": "性别",

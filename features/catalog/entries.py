@@ -39,7 +39,8 @@ class FeatureDef:
         reason_en / reason_zh: sentence templates formatted with `value` (and `label`);
             `[one|other]` picks a word's form by the value: "{value:.0f} [complaint|complaints]"
             reads "1 complaint" and "3 complaints" (`reason_text` fills them).
-        why_kept: for age/sex-derived features, why the model may use them.
+        why_kept / why_kept_zh: for age/sex-derived features, why the model may use them
+            (English, Chinese: the report's model card shows its edition's).
     """
 
     name: str
@@ -59,6 +60,7 @@ class FeatureDef:
     reason_en: str = ""
     reason_zh: str = ""
     why_kept: str = ""
+    why_kept_zh: str = ""
 
     def reason_text(self, value: Any, lang: Literal["en", "zh"]) -> str:
         """The reason template of `lang` filled with a (present) value."""

@@ -11,6 +11,11 @@ _AGE_WHY = (
     "model would under-warn the groups most at risk. Audited by age band and sex in every "
     "report; it only raises a warning for a human check, never a sanction."
 )
+_AGE_WHY_ZH = (
+    "保留该特征，是因为此类风险因诈骗类型而与年龄相关（2021年受害人中18-35岁占65.5%，浙江警方将18-27岁列为"
+    "最高风险年龄段；独居老人是冒充类和投资类诈骗的目标）：不用该特征，模型会对风险最高的人群预警"
+    "不足。每份报告都按年龄段和性别审计；它只引发一次人工核查，从不导致处罚。"
+)
 
 TELECOM_FRAUD: tuple[FeatureDef, ...] = (
     count_feature(
@@ -209,6 +214,7 @@ TELECOM_FRAUD: tuple[FeatureDef, ...] = (
         reason_en="turning 18-30 in the year scored, by birth year",
         reason_zh="按出生年份计，评分当年满18-30岁",
         why_kept=_AGE_WHY,
+        why_kept_zh=_AGE_WHY_ZH,
     ),
     FeatureDef(
         name="elderly_living_alone",
@@ -226,6 +232,7 @@ TELECOM_FRAUD: tuple[FeatureDef, ...] = (
         reason_en="living alone, turning 65 or older in the year scored, by birth year",
         reason_zh="独居，按出生年份计评分当年满65岁及以上",
         why_kept=_AGE_WHY,
+        why_kept_zh=_AGE_WHY_ZH,
     ),
     FeatureDef(
         name="education_level",
