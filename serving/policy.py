@@ -55,6 +55,7 @@ ACTIONS: tuple[str, ...] = (
     "reload",  # reload the champions
     "audit_read",  # read the audit log
     "users_manage",  # create, disable, reset people
+    "sign_out",  # a person ends every session of theirs
 )
 # case content: what an administrator never sees
 CASE_ACTIONS = frozenset({"warning_list", "warning_read", "warning_page", "feedback", "reveal"})
@@ -71,6 +72,7 @@ ACTION_SCOPES: dict[str, str | None] = {
     "reload": "admin",
     "audit_read": "audit",
     "users_manage": "admin",
+    "sign_out": None,  # any key passes to the rule, which refuses it: a key is no session
 }
 #: The key scopes that read a case: a key reveals only the ids of cases it can read.
 CASE_READING_SCOPES = frozenset({"review", "feedback"})
@@ -298,6 +300,13 @@ def _case_rule(actor: Actor, warning: Mapping[str, Any] | None) -> Decision:
 
 
 def _decide_key(actor: Actor, action: str, warning: Mapping[str, Any] | None) -> Decision:
+    if action == "sign_out":
+        return _refuse(
+            "an API key has no session to end: DELETE /v1/session signs a person out (send "
+            "their session token); a key is revoked with `riskloop keys revoke NAME`",
+            "API 密钥没有可结束的会话：DELETE /v1/session 用于人员退出登录（请发送其会话令牌）；"
+            "密钥请用 `riskloop keys revoke NAME` 吊销",
+        )
     scope = ACTION_SCOPES[action]
     if scope is not None and scope not in actor.scopes:
         return _refuse(
@@ -333,6 +342,8 @@ def _decide_key(actor: Actor, action: str, warning: Mapping[str, Any] | None) ->
 def _decide_user(actor: Actor, action: str, warning: Mapping[str, Any] | None) -> Decision:
     if action == "models_read":
         return _allow("every signed-in person may see which models serve", "登录人员均可查看模型")
+    if action == "sign_out":
+        return _allow("every signed-in person may sign out", "登录人员均可退出登录")
     if action == "score":
         return _refuse(
             "scoring is done by systems with an API key, not by people",

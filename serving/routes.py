@@ -1,8 +1,8 @@
 """The one routing table of `/v1/`: each route declares its policy action beside itself.
 
 Score routes (BentoML APIs, one per task of the registry) declare theirs in `score_routes.py`;
-the warnings, admin and session routes (a FastAPI app mounted at `/v1`) declare theirs with
-`v1_route` in `warnings_routes.py`. The request guard (`guard.py`) reads this table and nothing
+the warnings and admin routes (a FastAPI app mounted at `/v1`) declare theirs with `v1_route`
+in `warnings_routes.py`, the session routes in `session_routes.py`. The request guard (`guard.py`) reads this table and nothing
 else to authenticate, authorise and answer 404/405, so a route and its rule cannot drift apart.
 """
 

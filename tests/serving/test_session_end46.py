@@ -116,6 +116,12 @@ def test_a_key_cannot_end_a_session_and_none_is_unauthenticated(served: Served) 
     assert "API key has no session" in by_key.json()["error"]
     assert by_key.json()["rule_zh"]
     assert anonymous.status_code == 401
+    from serving.store import WarningStore
+
+    with WarningStore.from_settings() as store:  # refused by the policy, on the record
+        refused = store.audit_rows(actor="key:reviewer", actions=["access_refused"])[-1]
+    assert refused["detail"]["attempted"] == "sign_out"
+    assert refused["detail"]["path"] == "DELETE /v1/session"
 
 
 def test_the_document_declares_the_sign_out(served: Served) -> None:
