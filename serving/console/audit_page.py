@@ -3,9 +3,9 @@ read, for the city's auditors, filtered by a GET form whose address is a link to
 
 The filters are read by the store's own checks, as the API reads them (`audit_window`,
 `checked_audit_actions`, `audit_warning`); a filter naming nothing comes back in its box with
-what is wrong beside it. Rows are listed oldest first, the order they were written (as the API
-and the CLI list them): the store pages forwards by row id, so "newer" is the next page and
-"older" goes back along the pages this visit came through (`back`). Each view is itself an
+what is wrong beside it. Rows are listed newest first (an auditor looks at what happened
+lately; the API and the CLI list them in the order written): a page is the rows before
+`before_id`, or going back to newer rows the ones after `after_id`. Each view is itself an
 `audit_read` row with the API's detail keys; anyone else is refused and that is on the record.
 """
 
@@ -38,8 +38,6 @@ PAGE_ROWS = 100
 #: the form's filters, in the order the form shows them, and the longest text each takes (the
 #: API's limits: `schemas.WarningIdFilter`, `schemas.NameFilter`)
 FILTERS = {"warning_id": 40, "actor": 200, "task": 64, "action": 64, "since": 32, "until": 32}
-#: how many earlier pages a link remembers to go back through (older than those: the first)
-_BACK_PAGES = 200
 #: how many warning ids a row listing several (a queue's look) shows by their short ids
 _LISTED_IDS = 12
 
@@ -69,8 +67,9 @@ def audit_log(console: Console, request: Request, visit: Visit, _form: FormData 
     if typed["task"] and "task" not in problems and typed["task"] not in TASK_NAMES:
         problems["task"] = t("filter_error.choice", value=typed["task"])
     days = {name: _day(typed[name], name, problems, t) for name in ("since", "until")}
-    after_id, back = _position(params.get("after_id", ""), params.get("back", ""))
-    if after_id is None:
+    after_id = _row_id(params.get("after_id", "").strip() or "0")
+    before_id = _row_id(params.get("before_id", "").strip() or "0")
+    if after_id is None or before_id is None:
         problems["after_id"] = t("audit.problem.position")
     status = 400
     start = end = None
@@ -87,8 +86,13 @@ def audit_log(console: Console, request: Request, visit: Visit, _form: FormData 
             status = 404 if exc.kind == "unknown" else 400
     if problems:
         return _page(console, request, visit, typed, problems=problems, status=status)
+    # newest first: a page is the rows before `before_id` (the first page: the newest), or,
+    # going back to newer rows, the ones right after `after_id`, shown newest first too
+    newer = bool(after_id)
     rows = console.store.audit_rows(
         since_id=after_id or 0,
+        before_id=None if newer else before_id or None,
+        newest_first=not newer,
         warning_id=warning_id,
         actor=typed["actor"] or None,
         actions=actions,
@@ -97,8 +101,10 @@ def audit_log(console: Console, request: Request, visit: Visit, _form: FormData 
         task=typed["task"] or None,
         limit=PAGE_ROWS + 1,
     )
-    more = len(rows) > PAGE_ROWS
+    more = len(rows) > PAGE_ROWS  # beyond this page, in the direction read
     rows = rows[:PAGE_ROWS]
+    if newer:
+        rows.reverse()
     # the API's read, key for key (`warnings_routes.read_audit`): the filter asked, rows shown
     asked = {
         "warning_id": warning_id,
@@ -108,6 +114,7 @@ def audit_log(console: Console, request: Request, visit: Visit, _form: FormData 
         "since": start and start.isoformat(),
         "until": end and end.isoformat(),
         "after_id": after_id or None,
+        "before_id": None if newer else before_id or None,
     }
     console.store.audit(
         actor=visit.actor.audit_name,
@@ -115,7 +122,7 @@ def audit_log(console: Console, request: Request, visit: Visit, _form: FormData 
         detail={**{k: v for k, v in asked.items() if v is not None}, "rows": len(rows)},
     )
     kept = {name: value for name, value in typed.items() if value}
-    pages = _pager(kept, after_id or 0, back, rows[-1]["id"] if more and rows else None)
+    pages = _pager(kept, rows, newer=newer, more=more, paged=bool(after_id or before_id))
     person = cache(lambda actor: case_view.actor_in_words(actor, t, console.store.display_name))
     return _page(
         console,
@@ -170,44 +177,35 @@ def _day(value: str, name: str, problems: dict[str, str], t: Messages) -> date |
         return None
 
 
-def _position(after: str, back: str) -> tuple[int | None, list[int]]:
-    """The row id a page starts after (None: not a row id; 0: the first page) and the pages
-    before it this visit came through, oldest first (ids that are none, or out of order, are
-    left out: they only draw the "older" link)."""
-    start = _row_id(after.strip() or "0")
-    trail: list[int] = []
-    for part in back.split(",")[-_BACK_PAGES:]:
-        earlier = _row_id(part.strip())
-        after_last = trail[-1] if trail else -1
-        if start is not None and earlier is not None and after_last < earlier < start:
-            trail.append(earlier)
-    return start, trail
-
-
 def _row_id(text: str) -> int | None:
     """An audit row id (0 too) written in a link, or None."""
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def _pager(
-    kept: Mapping[str, str], after_id: int, back: list[int], newer_from: int | None
+    kept: Mapping[str, str],
+    rows: list[dict[str, Any]],
+    *,
+    newer: bool,
+    more: bool,
+    paged: bool,
 ) -> dict[str, str]:
-    """The links to the older and newer pages of the same filter ({} when there is one page)."""
+    """The links to the older and newer pages of the same filter, the rows shown newest
+    first ({} when there is one page). `newer`: the page was read towards newer rows (from
+    `after_id`); `more`: rows lie beyond it in the direction it was read; `paged`: it is not
+    the first page. A page with no rows left to show links back to the newest rows."""
 
-    def link(start: int, trail: list[int]) -> str:
-        query = dict(kept)
-        if start:
-            query["after_id"] = str(start)
-        if trail:
-            query["back"] = ",".join(map(str, trail[-_BACK_PAGES:]))
+    def link(**position: int) -> str:
+        query = {**kept, **{name: str(value) for name, value in position.items()}}
         return f"?{urlencode(query)}" if query else "?"
 
+    if not rows:
+        return {"first": link()} if paged else {}
     pages = {}
-    if after_id:
-        # back along the trail; a kept link without one goes back to the first rows
-        pages["older" if back else "first"] = link(back[-1] if back else 0, back[:-1])
-    if newer_from is not None:
-        pages["newer"] = link(newer_from, [*back, after_id])
+    if newer or more:  # read towards newer rows, older ones are behind; else only if more
+        pages["older"] = link(before_id=rows[-1]["id"])
+    if (newer and more) or (not newer and paged):
+        pages["newer"] = link(after_id=rows[0]["id"])
     return pages
 
 

@@ -380,8 +380,11 @@ class StoreReads:
         since: datetime | None = None,
         until: datetime | None = None,
         task: str | None = None,
+        before_id: int | None = None,
+        newest_first: bool = False,
     ) -> list[dict[str, Any]]:
-        """Audit rows with id > `since_id`, in the order they were written.
+        """Audit rows with id > `since_id` (and < `before_id`), in the order they were written
+        (`newest_first`: the reverse, so `limit` keeps the newest: the console's first page).
 
         `warning_id` keeps the rows about one warning (raised, re-scored, looked at,
         dispositions, reveals); `actor` one actor's rows (`user:alice`, or a bare name matching
@@ -392,7 +395,13 @@ class StoreReads:
         sign-ins and account changes, are left out). The filters
         combine (every one given holds), and the order by id keeps `since_id` paging complete.
         """
-        query = select(AuditEntry).where(AuditEntry.id > since_id).order_by(AuditEntry.id)
+        query = (
+            select(AuditEntry)
+            .where(AuditEntry.id > since_id)
+            .order_by(AuditEntry.id.desc() if newest_first else AuditEntry.id)
+        )
+        if before_id is not None:
+            query = query.where(AuditEntry.id < before_id)
         if actions is not None:
             query = query.where(AuditEntry.action.in_(list(actions)))
         if task is not None:
@@ -470,7 +479,8 @@ class StoreReads:
         """All warnings of `task` (optionally created since a time) as a flat table.
 
         Columns: id, entity_hash, as_of (datetime64), score, risk_level, status, department,
-        outcome, model_version, created_at, closed_at. For monitoring and feedback labels.
+        outcome, model_version, created_at, closed_at, district (None where the request sent
+        none). For monitoring (by group too) and feedback labels.
         """
         query = select(RiskWarning).where(RiskWarning.task == task).order_by(RiskWarning.created_at)
         if since is not None:
@@ -490,6 +500,7 @@ class StoreReads:
                     "model_version": [row.model_version for row in rows],
                     "created_at": timestamps([row.created_at for row in rows]),
                     "closed_at": timestamps([row.closed_at for row in rows]),
+                    "district": [row.district for row in rows],
                 }
             )
 

@@ -80,13 +80,14 @@ def test_an_auditor_reads_filtered_rows_and_the_read_is_on_record(
         assert fraud_rows and all("<code>score_request</code>" in row for row in fraud_rows)
         assert all("电信诈骗" in row for row in fraud_rows), fraud_rows[0]
 
-        # oldest first, a page at a time: "newer" goes on, "older" comes back
+        # newest first, a page at a time: "older" goes on, "newer" comes back
         first = client.get("/console/audit", params={"action": "warning_raised"})
-        newer = _link(first.text, "next")
-        second = client.get(newer)
+        assert 'rel="prev"' not in first.text  # the newest rows: nothing newer
+        second = client.get(_link(first.text, "next"))
         assert second.status_code == 200
-        assert _ids(first.text)[-1] < _ids(second.text)[0]
-        assert _link(second.text, "prev") == "/console/audit?action=warning_raised"
+        assert _ids(second.text)[-1] < _ids(first.text)[0]
+        back = client.get(_link(second.text, "prev"))
+        assert back.status_code == 200 and _rows(back.text) == _rows(first.text)
 
     assert page_actor == "user:audit"
     assert page_read["channel"] == "console"
