@@ -33,6 +33,7 @@ import pandas as pd
 
 from features.schemas import TABLE_SPECS
 from features.tasks import TASKS, Link
+from features.validation import stripped_ids
 
 #: Sort keys of a dataset whose rows come from several partitions.
 SORT_KEYS = ("entity_id", "as_of")
@@ -62,9 +63,23 @@ def link_tables(task: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(link.table for link in LINKS[task].values()))
 
 
+def _keys(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Ids or link keys as routing compares them: text without the white space around it, as
+    validation reads every id (`features.validation.stripped_ids`). Routed as written, a
+    padded id (`"91330502P341PK5E1T "`, from a fixed-width export) reached another partition
+    than its unit's, whose features then missed its rows."""
+    series = values if isinstance(values, pd.Series) else pd.Series(values, copy=False)
+    if isinstance(series.dtype, pd.StringDtype):
+        stripped = stripped_ids(series)
+        series = series if stripped is None else stripped
+    elif pd.api.types.is_object_dtype(series.dtype):
+        series = series.map(lambda value: value.strip() if isinstance(value, str) else value)
+    return series.to_numpy(dtype=object)
+
+
 def entity_partition(entity_ids: pd.Series | np.ndarray, n_partitions: int) -> np.ndarray:
     """Partition number of each unit id: a fixed-key hash, the same in every process."""
-    values = np.asarray(entity_ids, dtype=object)
+    values = _keys(entity_ids)
     return (pd.util.hash_array(values, categorize=False) % np.uint64(n_partitions)).astype(np.int64)
 
 
@@ -72,7 +87,7 @@ def link_partitions(link: Link, link_frame: pd.DataFrame, n_partitions: int) -> 
     """Distinct (`link.key`, partition) pairs: every partition a link key's rows must reach."""
     pairs = pd.DataFrame(
         {
-            link.key: link_frame[link.key].to_numpy(dtype=object),
+            link.key: _keys(link_frame[link.key]),
             "partition": entity_partition(link_frame[link.entity], n_partitions),
         }
     )
@@ -94,7 +109,7 @@ def _positions(
         partition = entity_partition(frame[column], n_partitions)
         return [np.flatnonzero(partition == p) for p in range(n_partitions)]
     link = LINKS[task][table]
-    rows = pd.DataFrame({link.key: frame[link.key].to_numpy(dtype=object)})
+    rows = pd.DataFrame({link.key: _keys(frame[link.key])})
     rows["row"] = np.arange(len(frame))
     hits = rows.merge(links[link.table], on=link.key, how="inner")
     return [

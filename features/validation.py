@@ -182,7 +182,7 @@ def _normalise(frame: pd.DataFrame, table: str, spec: TableSpec) -> pd.DataFrame
                 if values.map(lambda value: isinstance(value, str)).all():
                     series = changes[name] = series.astype("str")
             if col.kind == "id" and isinstance(series.dtype, pd.StringDtype):
-                stripped = _stripped_ids(series)
+                stripped = stripped_ids(series)
                 if stripped is not None:
                     changes[name] = stripped
         elif col.kind == "int":
@@ -203,7 +203,7 @@ def _normalise(frame: pd.DataFrame, table: str, spec: TableSpec) -> pd.DataFrame
 _PADDED = r"^[\s\p{Z}\x{85}\x{1c}-\x{1f}]|[\s\p{Z}\x{85}\x{1c}-\x{1f}]$"
 
 
-def _stripped_ids(ids: pd.Series) -> pd.Series | None:
+def stripped_ids(ids: pd.Series) -> pd.Series | None:
     """The ids without the white space around them, or None when none has any.
 
     A fixed-width export pads `91330502P341PK5E1T` to `91330502P341PK5E1T `: the same unit,
