@@ -187,7 +187,6 @@ def build_monitor_report(
     try:
         current = store.scored_records(task=spec.task, since=since)
         warnings = store.warnings_frame(task=spec.task, since=since)
-        warnings = warnings.assign(district=_warning_districts(store, spec.task, warnings["id"]))
     finally:
         store.close()
     if current.empty:
@@ -250,20 +249,6 @@ def build_monitor_report(
         "calibration": calibration(closed["score"], observed_labels(closed["outcome"])),
         "groups": _groups(spec.task, current, warnings),
     }
-
-
-def _warning_districts(store: WarningStore, task: str, ids: pd.Series) -> pd.Series:
-    """The district each warning of `ids` keeps (missing where the score request sent none).
-
-    `warnings_frame` does not carry it; read here, on the same store, for the groups."""
-    from sqlalchemy import select
-
-    from serving.store.models import RiskWarning
-
-    query = select(RiskWarning.id, RiskWarning.district).where(RiskWarning.task == task)
-    with store.engine.connect() as connection:
-        districts = dict(connection.execute(query).tuples().all())
-    return ids.map(districts)
 
 
 #: Model features that stand in for an audit column the scored records do not hold: telecom
