@@ -78,7 +78,7 @@ class FeatureDef:
 
 _PLURAL = re.compile(r"\[([^\[\]|]*)\|([^\[\]|]*)\]")
 _VALUE_FIELD = re.compile(r"\{value:([^{}]*)\}")
-_FIXED_POINT = re.compile(r"(?P<head>[^.]*)\.(?P<decimals>\d+)(?P<kind>[f%])")
+_FIXED_POINT = re.compile(r"(?P<lead>[^.]*)\.(?P<decimals>\d+)(?P<kind>[f%])")
 _ABOUT = {"en": "about ", "zh": "约"}
 
 
@@ -115,7 +115,7 @@ def _shown_number(spec: str, value: float, lang: Literal["en", "zh"]) -> str:
     unsigned = spec.replace("+", "")
     if value == 0:
         return format(0.0, unsigned)
-    finer = f"{fixed['head']}.{int(fixed['decimals']) + 1}{fixed['kind']}"
+    finer = f"{fixed['lead']}.{int(fixed['decimals']) + 1}{fixed['kind']}"
     text = format(value, finer)
     if re.search(r"[1-9]", text):
         return text

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
+from features.tasks import names_in_words
 from training.commands import cli_actor
 from training.errors import UserError, require_store, user_errors
 
@@ -453,8 +454,8 @@ def register(app: typer.Typer) -> None:
         ),
         task: str | None = typer.Option(
             None,
-            help="Only rows about this task (wage-arrears, telecom-fraud, dispute-escalation): "
-            "its warnings, scorings, screens and models.",
+            help=f"Only rows about this task ({names_in_words()}): its warnings, scorings, "
+            "screens and models.",
         ),
         action: list[str] | None = typer.Option(
             None,
