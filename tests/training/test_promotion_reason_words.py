@@ -13,7 +13,8 @@ from models.risk_model import RiskModel
 from training.cli import app
 from training.datasets import Splits, TrainingData
 from training.promote import PromotionRule
-from training.report import RunInfo, _model_card
+from training.report import RunInfo
+from training.report_card import model_card
 from training.report_words import words
 
 TASK = "dispute-escalation"
@@ -55,13 +56,13 @@ def test_the_chinese_model_card_says_the_reason_in_chinese(
     model, splits = fast_models[TASK]
     run_info = RunInfo(version="3", promotion=how, promotion_reason=reason)
 
-    card = dict(_model_card(model, splits.test, run_info, None, words("zh"))["card"])
+    card = dict(model_card(model, splits.test, run_info, None, words("zh"))["card"])
     said = card["成为在用模型版本的方式"]
 
     leftover = re.sub(r"\b(AUC|ECE)\b", "", said)
     assert not re.search(r"[A-Za-z]{3,}", leftover), said  # no English left but the metric names
     assert "-0.0000" not in said and "forced" not in said
-    english = dict(_model_card(model, splits.test, run_info, None, words("en"))["card"])
+    english = dict(model_card(model, splits.test, run_info, None, words("en"))["card"])
     assert "-0.0000" not in english["How it became champion"]
     assert "forced: " not in english["How it became champion"]
 
