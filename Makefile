@@ -32,9 +32,11 @@ system-deps: $(SYSTEM_STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade "pip>=24" setuptools wheel
-	# pip byte-compiles what it installs on one core; compileall does it on all of them (CI: 2)
+	# pip byte-compiles what it installs on one core; compileall does it on all of them (CI: 2),
+	# leaving out the packages' own test suites and the installers, which nothing here imports
+	# (a quarter of the files: 6 s of the 21 s on 2 cores)
 	$(BIN)/pip install --no-compile -c constraints.txt -e ".[dev]"
-	$(BIN)/python -m compileall -q -j 0 $$($(BIN)/python -c "import sysconfig; print(sysconfig.get_path('purelib'))") models features training serving data_samples bench tests
+	$(BIN)/python -m compileall -q -j 0 -x '/tests?/|/site-packages/(pip|setuptools)/' $$($(BIN)/python -c "import sysconfig; print(sysconfig.get_path('purelib'))") models features training serving data_samples bench tests
 	# compile and cache the TreeSHAP kernels (numba), checked against LightGBM: fails loudly
 	$(BIN)/python -m models.explainer
 	touch $(STAMP)
