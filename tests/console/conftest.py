@@ -279,11 +279,21 @@ def person(browser: Any, console_service: Console) -> Iterator[Any]:
         context.close()
 
 
+#: A screenshot's most pixels down the page: what a person reads of a long queue at a phone's
+#: width (its top rows, the pager), without rastering a 16,000 px page for every shot.
+SHOT_MAX_HEIGHT = 5000
+
+
 def screenshot(page: Any, name: str) -> Path:
-    """Save a full-page screenshot under test-artifacts/console/ (gitignored)."""
+    """Save a full-page screenshot under test-artifacts/console/ (gitignored), its top
+    `SHOT_MAX_HEIGHT` pixels for a longer page."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    width, height = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+    )
+    clip = {"x": 0, "y": 0, "width": width, "height": min(height, SHOT_MAX_HEIGHT)}
+    page.screenshot(path=str(path), full_page=True, clip=clip)
     return path
 
 
