@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.console.conftest import PASSWORD, Console, create_person, signed_in_client
-
-SHOTS = Path("/work/scratch/a11y45")
+from tests.console.conftest import (
+    PASSWORD,
+    Console,
+    create_person,
+    screenshot,
+    signed_in_client,
+)
 
 # elements past the window's right edge, and a page wider than its window
 _SIDEWAYS = """() => {
@@ -76,11 +79,6 @@ def page_of(browser: Any, console_service: Console) -> Iterator[Any]:
         context.close()
 
 
-def _shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
 def _open_case(console_service: Console, page: Any, status: str = "open") -> str:
     page.goto(f"{console_service.url}/console/queue?task=wage-arrears&status={status}&sort=score")
     link = page.locator("table.queue a").first
@@ -125,11 +123,11 @@ def test_a_refused_form_says_why_beside_its_field_and_in_the_title(
     field_box = purpose.bounding_box()
     assert problem_box and field_box
     assert 0 <= field_box["y"] - (problem_box["y"] + problem_box["height"]) < 40
-    _shot(page, f"case-reveal-refused-{lang}-360")
+    screenshot(page, f"case-reveal-refused-{lang}-360")
     links.first.click()
     assert page.evaluate("document.activeElement.id") == "reveal-purpose"
     page.set_viewport_size({"width": 1280, "height": 800})
-    _shot(page, f"case-reveal-refused-{lang}-1280")
+    screenshot(page, f"case-reveal-refused-{lang}-1280")
 
     # a dispatch note holding a direction override: the same, on the dispatch form's note
     page.goto(f"{console_service.url}/console/cases/{warning_id}")
@@ -216,7 +214,7 @@ def test_no_page_scrolls_sideways_on_a_phone(
             assert page.evaluate(_SIDEWAYS) == [], (lang, width, path)
         page.goto(console_service.url + "/console/queue?status=dispatched")
         assert page.locator("table.queue .due").count() > 0
-        _shot(page, f"queue-dispatched-{lang}-{width}")
+        screenshot(page, f"queue-dispatched-{lang}-{width}")
         _open_case(console_service, page)
         assert page.evaluate(_SIDEWAYS) == [], (lang, width, "case")
 
@@ -259,9 +257,9 @@ def test_a_wrong_id_in_the_box_comes_back_in_the_queue_with_why(
         assert page.evaluate("document.activeElement.id") == "f-case-id"
         assert page.locator("#f-case-id").input_value() == "W-zzzz"
         assert page.title().startswith("错误：" if lang == "zh" else "Error: ")
-        _shot(page, f"queue-case-id-{lang}-360")
+        screenshot(page, f"queue-case-id-{lang}-360")
         page.set_viewport_size({"width": 1280, "height": 800})
-        _shot(page, f"queue-case-id-{lang}-1280")
+        screenshot(page, f"queue-case-id-{lang}-1280")
 
 
 def _ax_name(page: Any, selector: str) -> str:
@@ -323,9 +321,9 @@ def test_the_waterfalls_figures_are_given_as_text(
         assert "After calibration" in text
     # the figures the chart prints beside its first and last bars
     assert re.search(r"[+-]\d+\.\d\d", text)
-    _shot(page, f"case-waterfall-{lang}-1280")
+    screenshot(page, f"case-waterfall-{lang}-1280")
     page.set_viewport_size({"width": 360, "height": 800})
-    _shot(page, f"case-waterfall-{lang}-360")
+    screenshot(page, f"case-waterfall-{lang}-360")
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -352,6 +350,6 @@ def test_dashboard_figure_links_are_named_and_big_enough(
     )
     assert link.get_attribute("aria-label") == expected
     assert _ax_name(page, "table.figures tbody tr td a") == expected
-    _shot(page, f"dashboard-{lang}-360")
+    screenshot(page, f"dashboard-{lang}-360")
     page.set_viewport_size({"width": 1280, "height": 800})
-    _shot(page, f"dashboard-{lang}-1280")
+    screenshot(page, f"dashboard-{lang}-1280")

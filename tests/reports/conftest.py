@@ -147,7 +147,7 @@ async def _inspect(port: int, page_url: str, screenshot: Path) -> BrowserCheck:
             await devtools.call(
                 "Emulation.setDeviceMetricsOverride",
                 width=1280,
-                height=min(int(page["height"]), 16000),
+                height=min(int(page["height"]), 5000),  # its top: what a reader checks
                 deviceScaleFactor=1,
                 mobile=False,
             )
