@@ -655,19 +655,16 @@ def read_audit(
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    asked = {
-        "warning_id": warning_id,
-        "of_actor": actor,
-        "task": None if task is None else task.value,
-        "actions": actions,
-        "since": start and start.isoformat(),
-        "until": end and end.isoformat(),
-        "after_id": after_id or None,
-    }
-    service.store.audit(
+    service.store.audit_read(
         actor=request_actor(request).audit_name,
-        action="audit_read",
-        detail={**{k: v for k, v in asked.items() if v is not None}, "rows": len(rows)},
+        rows=len(rows),
+        warning_id=warning_id,
+        of_actor=actor,
+        task=None if task is None else task.value,
+        actions=actions,
+        since=start,
+        until=end,
+        after_id=after_id,
     )
     return schemas.AuditList.model_validate(
         {"items": rows, "next_after_id": rows[-1]["id"] if more else None}

@@ -1,7 +1,7 @@
 """`riskloop monitor`'s groups: warning rate and outcomes by district and by the model report's
-audit columns the store holds, a group's rate flagged beside the whole's
-(`serving.store.monitoring.group_rate_flag`). Fairness of calibration is audited at training,
-in the report (`training.report_metrics`)."""
+audit columns the store holds, a group's rate flagged beside the whole's (`group_rate_flag`, by
+the report's ratio bounds). Fairness of calibration is audited at training, in the report
+(`training.report_metrics`)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,39 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
+
+
+#: A group's warning rate is flagged only on groups of at least this many scored units (fewer
+#: say little either way).
+MIN_GROUP_UNITS = 50
+
+
+def group_rate_flag(rate: float, whole: float, scored: int | None) -> str | None:
+    """`high` or `low` when a group's warning rate, against the whole's, is outside the model
+    report's ratio bounds (`report_metrics.RATIO_BOUNDS`) and the group has at least
+    `MIN_GROUP_UNITS` scored units; None otherwise (a small group, one whose scored units are
+    unknown, no rate)."""
+    from training.report_metrics import RATIO_BOUNDS
+
+    if scored is None or scored < MIN_GROUP_UNITS or not math.isfinite(rate):
+        return None
+    if not (math.isfinite(whole) and whole > 0):
+        return None
+    low, high = RATIO_BOUNDS
+    if rate > high * whole:
+        return "high"
+    return "low" if rate < low * whole else None
+
+
+def group_rate_rule() -> str:
+    """`group_rate_flag`'s rule in words, as the monitor's output states it."""
+    from training.report_metrics import RATIO_BOUNDS
+
+    low, high = RATIO_BOUNDS
+    return (
+        f"high: warning rate more than {high}x the whole's; low: less than {low}x; only on "
+        f"groups of at least {MIN_GROUP_UNITS} scored units"
+    )
 
 
 #: Model features that stand in for an audit column the scored records do not hold: telecom
@@ -34,12 +67,7 @@ def monitor_groups(task: str, units: pd.DataFrame, warnings: pd.DataFrame) -> di
     rate and no flag. A group's warning rate is flagged by `group_rate_flag`.
     """
     from features.tasks import DISTRICT_COLUMN, get_task
-    from serving.store.monitoring import (
-        GROUP_RATE_RULE,
-        MIN_GROUP_UNITS,
-        group_rate_flag,
-        observed_labels,
-    )
+    from serving.store.monitoring import observed_labels
     from training.report_metrics import audit_groups
 
     expected = get_task(task).audit_columns
@@ -79,7 +107,7 @@ def monitor_groups(task: str, units: pd.DataFrame, warnings: pd.DataFrame) -> di
             }
         )
     return {
-        "rule": GROUP_RATE_RULE,
+        "rule": group_rate_rule(),
         "min_units": MIN_GROUP_UNITS,
         "note": GROUPS_NOTE,
         "whole": {key: value for key, value in whole.items() if key != "group"},

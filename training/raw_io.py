@@ -117,6 +117,8 @@ def _refuse_backslash_n(path: Path, frame: pd.DataFrame) -> None:
     """Refuse a `\\N` cell: pandas reads it as the text `\\N`, a district or an id named so, or
     a number column turned to text that the schema refuses without naming the marker."""
     for name in frame.columns:
+        if pd.api.types.is_numeric_dtype(frame[name].dtype):
+            continue  # a column holding `\N` is read as text
         rows = np.flatnonzero(frame[name].eq(_BACKSLASH_N).to_numpy(dtype=bool, na_value=False))
         if len(rows):
             raise UserError(

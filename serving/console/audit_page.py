@@ -11,7 +11,6 @@ lately; the API and the CLI list them in the order written): a page is the rows 
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from functools import cache
@@ -27,7 +26,7 @@ from serving.console import case as case_view
 from serving.console.app import Console, Visit, error_page
 from serving.console.i18n import Messages
 from serving.console.pages import refusal_rule
-from serving.console.queries import _DAY as FILTER_DAY
+from serving.console.queries import typed_day
 from serving.policy import decide
 from serving.store.common import WARNING_ID
 from serving.store.free_text import code_points, refused_characters
@@ -105,21 +104,18 @@ def audit_log(console: Console, request: Request, visit: Visit, _form: FormData 
     rows = rows[:PAGE_ROWS]
     if newer:
         rows.reverse()
-    # the API's read, key for key (`warnings_routes.read_audit`): the filter asked, rows shown
-    asked = {
-        "warning_id": warning_id,
-        "of_actor": typed["actor"] or None,
-        "task": typed["task"] or None,
-        "actions": actions,
-        "since": start and start.isoformat(),
-        "until": end and end.isoformat(),
-        "after_id": after_id or None,
-        "before_id": None if newer else before_id or None,
-    }
-    console.store.audit(
+    # the API's read, key for key: the filter asked, rows shown
+    console.store.audit_read(
         actor=visit.actor.audit_name,
-        action="audit_read",
-        detail={**{k: v for k, v in asked.items() if v is not None}, "rows": len(rows)},
+        rows=len(rows),
+        warning_id=warning_id,
+        of_actor=typed["actor"] or None,
+        task=typed["task"] or None,
+        actions=actions,
+        since=start,
+        until=end,
+        after_id=after_id,
+        before_id=None if newer else before_id,
     )
     kept = {name: value for name, value in typed.items() if value}
     pages = _pager(kept, rows, newer=newer, more=more, paged=bool(after_id or before_id))
@@ -163,15 +159,12 @@ def _page(
 
 
 def _day(value: str, name: str, problems: dict[str, str], t: Messages) -> date | None:
-    """A day typed as the queue's date boxes take it (`queries._DAY`: YYYY-MM-DD, YYYYMMDD,
-    YYYY/MM/DD, full-width too), or None with the problem noted under `name`."""
+    """A day typed as the queue's date boxes take it (`queries.typed_day`), or None with the
+    problem noted under `name`."""
     if not value or name in problems:
         return None
-    written = FILTER_DAY.match(unicodedata.normalize("NFKC", value).strip())
     try:
-        if written is None:
-            raise ValueError(value)
-        return date(*(int(part) for part in written.group("year", "month", "day")))
+        return typed_day(value)
     except ValueError:
         problems[name] = t("filter_error.date", value=value[:64])
         return None

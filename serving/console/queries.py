@@ -139,13 +139,8 @@ class QueueFilters:
             value = text(name)
             if value is None:
                 return None
-            # as an input method in full-width mode types it (`２０２５－１０－０１`)
-            value = unicodedata.normalize("NFKC", value).strip()
             try:
-                written = _DAY.match(value)
-                if written is None:
-                    raise ValueError(value)
-                return date(*(int(part) for part in written.group("year", "month", "day")))
+                return typed_day(value)
             except ValueError:
                 problems.append(FilterProblem(name, "date", value[:64]))
                 return None
@@ -251,6 +246,19 @@ _DISPOSED = (WarningEvent.warning_id == RiskWarning.id, WarningEvent.event == "d
 
 # a day as the filter box takes it: YYYY-MM-DD (what a date input sends), and as a phone's
 # numeric keypad, which has no dash, lets it be typed: YYYYMMDD, YYYY/MM/DD
+def typed_day(value: str) -> date:
+    """A day as the console's date boxes take it: YYYY-MM-DD, YYYYMMDD or YYYY/MM/DD, also as an
+    input method in full-width mode types it (`２０２５－１０－０１`).
+
+    Raises:
+        ValueError: the text is no such day.
+    """
+    written = _DAY.match(unicodedata.normalize("NFKC", value).strip())
+    if written is None:
+        raise ValueError(value)
+    return date(*(int(part) for part in written.group("year", "month", "day")))
+
+
 _DAY = re.compile(r"^(?P<year>[0-9]{4})(?P<gap>[-/]?)(?P<month>[0-9]{2})(?P=gap)(?P<day>[0-9]{2})$")
 
 

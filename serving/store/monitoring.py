@@ -1,5 +1,4 @@
-"""Pure figures for `riskloop monitor`: drift (PSI), volume against capacity, precision,
-calibration, and the rule that flags a group's warning rate.
+"""Pure figures for `riskloop monitor`: drift (PSI), volume against capacity, precision, calibration.
 
 No I/O: the CLI gathers the frames (reference data, scored records, warnings) and these
 functions turn them into numbers, so each can be tested on hand-made data.
@@ -248,33 +247,3 @@ def calibration(scores: pd.Series, labels: pd.Series, *, bins: int = 5) -> dict[
             }
         )
     return {"n": len(frame), "ece": ece, "bins": rows}
-
-
-#: A group's warning rate more than `GROUP_RATE_HIGH` times the whole population's is flagged
-#: `high`, less than `GROUP_RATE_LOW` times it `low`, on groups of at least `MIN_GROUP_UNITS`
-#: scored units (fewer say little either way). The bounds are symmetric (0.8 is 1 / 1.25), as
-#: the model report's fairness ratio bounds are (`training.report_metrics`, which this layer
-#: cannot import).
-GROUP_RATE_HIGH = 1.25
-GROUP_RATE_LOW = 0.8
-MIN_GROUP_UNITS = 50
-
-
-def group_rate_flag(rate: float, whole: float, scored: int | None) -> str | None:
-    """`high` or `low` when a group's warning rate is more than `GROUP_RATE_HIGH` or less than
-    `GROUP_RATE_LOW` times the whole's and the group has at least `MIN_GROUP_UNITS` scored
-    units; None otherwise (a small group, one whose scored units are unknown, no rate)."""
-    if scored is None or scored < MIN_GROUP_UNITS or not math.isfinite(rate):
-        return None
-    if not (math.isfinite(whole) and whole > 0):
-        return None
-    if rate > GROUP_RATE_HIGH * whole:
-        return "high"
-    return "low" if rate < GROUP_RATE_LOW * whole else None
-
-
-#: `group_rate_flag`'s rule in words, as the report states it.
-GROUP_RATE_RULE = (
-    f"high: warning rate more than {GROUP_RATE_HIGH}x the whole's; low: less than "
-    f"{GROUP_RATE_LOW}x; only on groups of at least {MIN_GROUP_UNITS} scored units"
-)

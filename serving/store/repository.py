@@ -538,6 +538,35 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
 
         self._write(write)
 
+    def audit_read(
+        self,
+        *,
+        actor: str,
+        rows: int,
+        warning_id: str | None = None,
+        of_actor: str | None = None,
+        task: str | None = None,
+        actions: list[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after_id: int | None = None,
+        before_id: int | None = None,
+    ) -> None:
+        """Append the `audit_read` row of a read of the audit log (the API's, the console's, the
+        CLI's alike): the filter asked, its unset parts left out, and the rows returned."""
+        asked = {
+            "warning_id": warning_id,
+            "of_actor": of_actor,
+            "task": task,
+            "actions": actions,
+            "since": since and since.isoformat(),
+            "until": until and until.isoformat(),
+            "after_id": after_id or None,
+            "before_id": before_id or None,
+        }
+        detail = {key: value for key, value in asked.items() if value is not None}
+        self.audit(actor=actor, action="audit_read", detail={**detail, "rows": rows})
+
     def refused(
         self,
         *,

@@ -516,17 +516,15 @@ def register(app: typer.Typer) -> None:
                     until=end,
                     task=task,
                 )
-                asked = {
-                    "warning_id": warning,
-                    "of_actor": actor,
-                    "task": task,
-                    "actions": actions,
-                    "since": None if start is None else start.isoformat(),
-                    "until": None if end is None else end.isoformat(),
-                }
-                detail: dict[str, Any] = {k: v for k, v in asked.items() if v is not None}
-                store.audit(
-                    actor=cli_actor(), action="audit_read", detail={**detail, "rows": len(rows)}
+                store.audit_read(
+                    actor=cli_actor(),
+                    rows=len(rows),
+                    warning_id=warning,
+                    of_actor=actor,
+                    task=task,
+                    actions=actions,
+                    since=start,
+                    until=end,
                 )
         if not rows:
             typer.echo("no audit rows", err=True)  # stderr: the output holds rows only
