@@ -3,9 +3,9 @@
 - `riskloop notify --once | --loop | --dead | --requeue`: deliver the outbox (for deployments
   that run delivery as its own process instead of the service's thread), list dead letters,
   put them back in line.
-- `riskloop overdue [--task T] [--department D]`: note the newly missed deadlines of those
-  cases (one `overdue` event each; every case's without a filter) and list every overdue one
-  with the department it waits on.
+- `riskloop overdue [--task T] [--department D[,D]]`: note the newly missed deadlines of
+  those cases (one `overdue` event each; every case's without a filter) and list every
+  overdue one with the department it waits on.
 - `riskloop departments set-webhook DEPT URL --secret-file FILE`: a department's endpoint; the
   signing secret is read from FILE (or, when FILE does not exist yet, generated into it with
   mode 0600 for handing to the receiving system). It is never printed; a FILE group or others
@@ -271,21 +271,20 @@ def _check_dead(outbox: Outbox, event_ids: list[str]) -> None:
 
 def overdue(
     task: str | None = typer.Option(None, "--task", help=f"Only this task: {names_in_words()}."),
-    department: str | None = typer.Option(
+    department: list[str] | None = typer.Option(
         None,
         "--department",
         help="Only cases waiting on this department (its code, or its Chinese or English "
         "name); `outside` (or 外部机构, as the console's filter) for the cases dispatched to "
-        "outside bodies.",
+        "outside bodies. Repeat it or separate departments with commas.",
     ),
 ) -> None:
     """Note newly missed deadlines, then list every overdue case, most late first.
 
     With --task or --department, only those cases' deadlines are noted and listed.
     """
-    from models.departments import OUTSIDE_BODIES, department_code, department_spellings
+    from models.departments import OUTSIDE_BODIES, department_code
     from models.spec import UnknownTaskError, get_spec
-    from serving.console.i18n import outside_bodies_spellings
     from serving.store.deadlines import DEADLINE_OF_STATUS, holder
     from training.commands.people import city_time
 
@@ -296,28 +295,22 @@ def overdue(
                 spec_task = get_spec(task).task
             except UnknownTaskError as exc:
                 raise UserError(str(exc)) from None
-        if department is not None:
-            code = department_code(department)  # as a dispatch reads it
-            if department.strip().casefold() in outside_bodies_spellings():  # as the console
-                code = OUTSIDE_BODIES
-            if code is None:
-                raise UserError(
-                    f"unknown department {department!r}; give its code or its Chinese or "
-                    f"English name, or `{OUTSIDE_BODIES}` for every outside body"
-                )
-            department = code
+        codes = None if not department else _department_codes(department)
         with _open_store() as store:
-            noted = store.note_overdue(actor=OVERDUE_ACTOR, task=spec_task, department=department)
+            noted: list[str] = []
+            sweeps: list[str | None] = [*codes] if codes else [None]
+            for swept in sweeps:  # one sweep a department: a case waits on one
+                noted += store.note_overdue(actor=OVERDUE_ACTOR, task=spec_task, department=swept)
             items = _all_overdue(store, spec_task)
     now = datetime.now(UTC)
     rows = []
     for item in items:
         waiting_on = holder(item["task"], item["status"], item["department"])
-        if department == OUTSIDE_BODIES:
-            if not waiting_on or department_code(waiting_on) is not None:
+        if codes is not None:
+            known = department_code(waiting_on) if waiting_on else None
+            at_outside_body = bool(waiting_on) and known is None
+            if (OUTSIDE_BODIES if at_outside_body else known) not in codes:
                 continue
-        elif department is not None and waiting_on not in department_spellings(department):
-            continue
         due = datetime.fromisoformat(item["due_at"])
         rows.append((due, item, waiting_on))
     rows.sort(key=lambda row: row[0])
@@ -329,6 +322,29 @@ def overdue(
             f"due {city_time(due)}\tlate {late_h:.1f} h"
         )
     typer.echo(f"{len(rows)} overdue case(s); {len(noted)} newly overdue recorded")
+
+
+def _department_codes(given: list[str]) -> list[str]:
+    """The departments `--department` names (each value may list several, comma-separated),
+    as codes, `OUTSIDE_BODIES` for the outside bodies; an item naming none is refused."""
+    from models.departments import OUTSIDE_BODIES, department_code
+    from serving.console.i18n import outside_bodies_spellings
+
+    named = [part.strip() for text in given for part in text.split(",") if part.strip()]
+    if not named:
+        raise UserError("--department needs a department's code or name, e.g. labour_inspection")
+    codes: list[str] = []
+    for name in named:
+        code = department_code(name)  # as a dispatch reads it
+        if name.casefold() in outside_bodies_spellings():  # as the console's filter
+            code = OUTSIDE_BODIES
+        if code is None:
+            raise UserError(
+                f"unknown department {name!r}; give its code or its Chinese or English name, "
+                f"or `{OUTSIDE_BODIES}` for every outside body (several: comma-separated)"
+            )
+        codes.append(code)
+    return list(dict.fromkeys(codes))
 
 
 def _all_overdue(store, task: str | None) -> list[dict]:  # type: ignore[no-untyped-def]
