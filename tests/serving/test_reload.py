@@ -1,4 +1,5 @@
-"""Following the champion alias without a restart, and surviving a reload that fails."""
+"""Following the champion alias without a restart, and surviving a reload that fails (the
+periodic check is the second service's: tests/serving/test_second_service.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.processes import free_port, stop_process_group
-
-from .conftest import Served, start_service
+from .conftest import Served
 
 TASK = "dispute-escalation"
 
@@ -99,50 +98,6 @@ def test_reload_follows_the_alias_and_a_failed_reload_keeps_the_old_model(
     assert [r["detail"]["status"] for r in reloads if r["task"] == "wage-arrears"] == [
         "unchanged"
     ] * 3
-
-
-def test_periodic_check_follows_the_alias_without_a_request(
-    served: Served, small_city: Path
-) -> None:
-    """A second service checking every second picks up a promotion on its own."""
-    import time
-
-    import mlflow
-
-    from models.settings import get_settings
-    from models.spec import get_spec
-    from training.datasets import build_from_raw
-    from training.train import train_task
-
-    spec = get_spec(TASK)
-    uri = get_settings().mlflow_uri
-    registry = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-    port = free_port()
-    # its own BentoML home: a server starting clears $BENTOML_HOME/prometheus_multiproc_dir,
-    # which would wipe the first server's /metrics counters
-    process, log = start_service(
-        served.root,
-        port,
-        {"RISKLOOP_RELOAD_INTERVAL_S": "1", "BENTOML_HOME": str(served.root / "bentoml-watcher")},
-    )
-    watcher = Served(
-        f"http://127.0.0.1:{port}", served.root, served.keys, process, log, served.city
-    )
-    original = registry.get_model_version_by_alias(spec.registered_model_name, "champion").version
-    try:
-        with watcher.client() as client:
-            assert _served_version(client, watcher) == str(original)
-            newer = train_task(spec, build_from_raw(spec, small_city), max_rounds=6)
-            registry.set_registered_model_alias(
-                spec.registered_model_name, "champion", str(newer.version)
-            )
-            deadline = time.monotonic() + 20
-            while _served_version(client, watcher) != str(newer.version):
-                assert time.monotonic() < deadline, "the periodic check never reloaded"
-                time.sleep(0.1)
-    finally:
-        registry.set_registered_model_alias(spec.registered_model_name, "champion", str(original))
-        stop_process_group(process)
 
 
 def test_a_reload_onto_a_missing_or_foreign_champion_says_why_in_one_line(

@@ -1,0 +1,170 @@
+"""A second service on the host beside the session's: its own `/metrics`, a reload check of its
+own, tracing when an exporter is configured, and its end when its arbiter is killed.
+
+One `riskloop serve` for the module (a start is seconds), in the session's environment with a
+reload check every second and BentoML's in-memory trace exporter. The tracing test ends it as
+a crash would, so it comes last.
+
+Metrics: BentoML keeps the counters in `$BENTOML_HOME/prometheus_multiproc_dir` and empties it
+at start; both services shared that folder, so the second start wiped the first's counters and
+from then on both published the second's traffic.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.environment import service_env
+from tests.processes import LOOPBACK_TLS, descendants, free_port, stop_process_group
+
+from .conftest import Served
+from .test_reload import TASK as RELOAD_TASK
+from .test_reload import _served_version
+from .test_tracing import REQUEST_ID, _score
+
+LIVEZ = re.compile(r'^\S*request_total\{[^}]*endpoint="/livez"[^}]*\} (\S+)$', re.MULTILINE)
+
+
+def _livez_requests(url: str) -> float:
+    metrics = httpx.get(f"{url}/metrics", timeout=10, verify=LOOPBACK_TLS).text
+    return sum(float(count) for count in LIVEZ.findall(metrics))
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2, verify=LOOPBACK_TLS).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"riskloop serve did not become ready; log:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="module")
+def first_service(served: Served) -> tuple[str, float]:
+    """The session's service, with five requests of its own before the second one starts."""
+    for _ in range(5):
+        httpx.get(f"{served.url}/livez", timeout=10, verify=LOOPBACK_TLS)
+    return served.url, _livez_requests(served.url)
+
+
+@pytest.fixture(scope="module")
+def second_service(
+    serving_root: Path, served: Served, first_service: tuple[str, float]
+) -> Iterator[Served]:
+    """`riskloop serve` beside the session's service, in the same environment: BentoML's home
+    is the session service's (as the default `~/bentoml` is shared by every service of a
+    host). Its reload check runs every second; BentoML's tracing exports to memory."""
+    riskloop = Path(sys.executable).with_name("riskloop")
+    env = {
+        **os.environ,
+        **service_env(serving_root),
+        "RISKLOOP_RELOAD_INTERVAL_S": "1",
+        "BENTOML_CONFIG_OPTIONS": "services.riskloop.tracing.exporter_type=in_memory",
+    }
+    assert env["BENTOML_HOME"] == str(serving_root / "bentoml")  # the session service's home
+    port = free_port()
+    log = serving_root / f"riskloop-serve-{port}.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [str(riskloop), "serve", "--port", str(port)],
+            cwd=serving_root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url, process, log)
+        yield Served(url, served.root, served.keys, process, log, served.city)
+    finally:
+        stop_process_group(process)
+
+
+def test_each_service_publishes_its_own_requests(
+    serving_root: Path, first_service: tuple[str, float], second_service: Served
+) -> None:
+    first, counted = first_service
+    second = second_service.url
+    assert counted >= 5
+    for _ in range(2):
+        httpx.get(f"{second}/livez", timeout=10, verify=LOOPBACK_TLS)
+    assert _livez_requests(first) == counted  # its own counters survived the second's start
+    assert _livez_requests(second) == 2
+    port = second.rsplit(":", 1)[1]
+    home = serving_root / "data" / "serve" / f"127.0.0.1-{port}"
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+
+
+def test_periodic_check_follows_the_alias_without_a_request(
+    second_service: Served, small_city: Path
+) -> None:
+    """The second service, checking every second, picks up a promotion on its own."""
+    import mlflow
+
+    from models.settings import get_settings
+    from models.spec import get_spec
+    from training.datasets import build_from_raw
+    from training.train import train_task
+
+    spec = get_spec(RELOAD_TASK)
+    uri = get_settings().mlflow_uri
+    registry = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    watcher = second_service
+    original = registry.get_model_version_by_alias(spec.registered_model_name, "champion").version
+    try:
+        with watcher.client() as client:
+            assert _served_version(client, watcher) == str(original)
+            newer = train_task(spec, build_from_raw(spec, small_city), max_rounds=6)
+            registry.set_registered_model_alias(
+                spec.registered_model_name, "champion", str(newer.version)
+            )
+            deadline = time.monotonic() + 20
+            while _served_version(client, watcher) != str(newer.version):
+                assert time.monotonic() < deadline, "the periodic check never reloaded"
+                time.sleep(0.1)
+    finally:
+        registry.set_registered_model_alias(spec.registered_model_name, "champion", str(original))
+
+
+def test_the_server_traces_requests_when_an_exporter_is_configured(
+    served: Served, second_service: Served
+) -> None:
+    """The documented way to switch tracing on reaches the worker: BentoML's own middleware
+    wraps every request again. (The server then ends as a crash would end it: a SIGKILL of
+    the arbiter alone, which cannot pass it on, still ends the worker.)"""
+    process, port = second_service.process, second_service.url.rsplit(":", 1)[1]
+    answer = _score(second_service.url, served)
+    assert len(answer.headers[REQUEST_ID]) == 16, answer.headers  # a span id, in hex
+    workers = descendants(process.pid)
+    assert workers, "the service has no worker process"
+    os.kill(process.pid, signal.SIGKILL)  # the arbiter only: its workers run in their own group
+    process.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in workers), "a worker outlived its killed arbiter"
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/livez", timeout=5, verify=LOOPBACK_TLS)
+
+
+def _alive(pid: int) -> bool:
+    """Still running (a zombie waiting for its reaper counts as ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
