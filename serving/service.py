@@ -40,11 +40,12 @@ from typing import Any
 
 import anyio
 import bentoml
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from features.tasks import TASK_NAMES
 from models.secret_keys import SecretsFileError, load_secrets, secrets_path
-from models.settings import Settings, apply_offline_defaults, get_settings
+from models.settings import Settings, apply_offline_defaults, get_settings, settings_problems
 from serving import schemas, session_routes, warnings_routes
 from serving.auth import KeyRing
 from serving.champions import ServedModel, alias_version, load_champion, pin_packaged_models
@@ -87,8 +88,25 @@ def _end_with_the_arbiter() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+def _settings_at_start(refusal: str) -> Settings:
+    """The settings, read in the `bentoml serve` process before any worker starts: invalid
+    `RISKLOOP_*` values end it in one line after `refusal` naming each (exit 2), as `riskloop
+    serve` refuses them. Left to the workers, a bare `bentoml serve` answered every request
+    with a 500 (the guard reads them to build itself) while BentoML kept the workers up."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        print(f"{refusal}invalid setting {settings_problems(exc)}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+
+
 class _RiskloopService(ScoringService):
     """Scores every task with its champion; records warnings; follows the alias."""
+
+    @bentoml.on_deployment
+    def check_settings() -> None:
+        """Once, in the `bentoml serve` process, before it starts workers."""
+        _settings_at_start("error: ")
 
     def __init__(self) -> None:
         _end_with_the_arbiter()
@@ -416,8 +434,9 @@ class _BentoAwareService(RiskloopBentoService):
 
         if server_context.worker_index is not None:  # a worker: its server checked already
             return
+        settings = _settings_at_start(f"error: cannot serve bento {bento.tag}: ")
         try:
-            check_bento_start(get_settings())
+            check_bento_start(settings)
         except BentoStartRefused as exc:
             print(f"error: cannot serve bento {bento.tag}: {exc}", file=sys.stderr, flush=True)
             raise SystemExit(2) from None
