@@ -27,6 +27,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from models.spec import TaskSpec, UnknownTaskError, get_spec
+from serving.audit_channel import with_channel
 from serving.store import outbox
 from serving.store.common import iso_utc, utc_bound
 from serving.store.models import AuditEntry, RiskWarning, WarningEvent
@@ -169,10 +170,12 @@ def note_overdue(
 ) -> list[str]:
     """Write one `overdue` event (history, audit, notification) per newly missed deadline.
 
-    Runs inside the caller's write transaction; rows are locked so two sweepers (the service's
-    thread and `riskloop overdue`) never note the same deadline twice. `task` and `department`
-    (the code of the department a case waits on) narrow the sweep to those cases, as
-    `riskloop overdue --task --department` asks; without them every late case is noted.
+    Runs inside the caller's write transaction, in the caller's thread (its audit rows say the
+    channel set there, as `with_channel` adds it); rows are locked so two sweepers (the
+    service's thread and `riskloop overdue`) never note the same deadline twice. `task` and
+    `department` (the code of the department a case waits on) narrow the sweep to those
+    cases, as `riskloop overdue --task --department` asks; without them every late case is
+    noted.
 
     Returns:
         The ids of the warnings that became overdue in this sweep.
@@ -206,7 +209,8 @@ def note_overdue(
                 action="warning_overdue",
                 task=warning.task,
                 model_version=warning.model_version,
-                detail={"warning_id": warning.id, **detail},
+                # the channel of `riskloop overdue` (`cli`); the service's own sweep has none
+                detail=with_channel({"warning_id": warning.id, **detail}),
             )
         )
         warning.overdue_noted_at = now
