@@ -71,9 +71,15 @@ class Served:
 def start_service(
     root: Path, port: int, extra_env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], Path]:
-    """`bentoml serve serving.service:RiskloopService` on 127.0.0.1:`port`; waits for /readyz."""
+    """`bentoml serve serving.service:RiskloopService` on 127.0.0.1:`port`; waits for /readyz.
+
+    A service with settings of its own (`extra_env`) gets a BentoML home of its own unless
+    they name one: a bare `bentoml serve` empties its home's Prometheus folder as it starts,
+    which would wipe the session service's counters (test_second_service reads them)."""
     log = root / f"serve-{port}.log"
     env = {**os.environ, **service_env(root), **(extra_env or {})}
+    if extra_env is not None and "BENTOML_HOME" not in extra_env:
+        env["BENTOML_HOME"] = str(root / f"bentoml-{port}")
     bentoml = Path(sys.executable).with_name("bentoml")
     with open(log, "wb") as out:
         process = subprocess.Popen(
