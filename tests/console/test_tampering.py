@@ -8,17 +8,14 @@ Each test drives the real service in Debian's Chromium and reads the store after
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import httpx
+from typer.testing import CliRunner
 
 from tests.console.conftest import PASSWORD, Console
-from tests.environment import service_env
 from tests.processes import LOOPBACK_TLS
+from training.cli import app
 
 # each test opens an open yellow wage-arrears case: the red ones are left to the walk-through
 
@@ -139,14 +136,9 @@ def test_a_queue_page_is_a_recorded_look_at_each_case_it_shows(
     total = recorded[0]["total"]
     assert all(row["view"] == "console_queue" and row["total"] == total for row in recorded)
     assert total > 50 and len(shown[1]) == 50 and len(shown[2]) == min(50, total - 50)
-    story = subprocess.run(
-        [str(Path(sys.executable).with_name("riskloop")), "audit", "--warning", shown[2][-1]],
-        env={**os.environ, **service_env(console_service.root)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert story.returncode == 0, story.stderr[-2000:]
+    # (in this process, on the console's stores as this folder's settings point)
+    story = CliRunner().invoke(app, ["audit", "--warning", shown[2][-1]])
+    assert story.exit_code == 0, story.output[-2000:] + str(story.exception)
     # others' queue pages may have shown it too; this one is in its story, as the page showed it
     looks = [
         line
