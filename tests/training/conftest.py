@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +13,7 @@ import pytest
 from features.dataset import time_split
 from models.risk_model import RiskModel
 from models.spec import TASK_NAMES, get_spec
+from tests.environment import settings_env
 from training.datasets import Splits, TrainingData, build_from_raw, split_dataset
 from training.train import fit_model
 
@@ -43,14 +46,10 @@ def fast_models(city_data: dict[str, TrainingData]) -> dict[str, tuple[RiskModel
     return fitted
 
 
-@pytest.fixture()
-def dispute_champion(isolated_env: Path, fast_models: dict[str, tuple[RiskModel, Splits]]) -> Path:
-    """The fast dispute-escalation model as version 1, `champion`, in the test's own store;
-    the test's folder. Its warnings store and secrets file exist, as a first `riskloop train`
-    leaves them (`score` refuses a missing store)."""
+def _register_dispute_champion(fast_models: dict[str, tuple[RiskModel, Splits]]) -> None:
+    """The fast dispute-escalation model as version 1, `champion`, in the settings' store."""
     import mlflow
 
-    from serving.store import WarningStore
     from training.tracking import configure_tracking, log_and_register
 
     model, splits = fast_models["dispute-escalation"]
@@ -61,5 +60,61 @@ def dispute_champion(isolated_env: Path, fast_models: dict[str, tuple[RiskModel,
     finally:
         mlflow.set_tracking_uri("")
         mlflow.set_registry_uri("")
+
+
+@pytest.fixture()
+def dispute_champion(isolated_env: Path, fast_models: dict[str, tuple[RiskModel, Splits]]) -> Path:
+    """The fast dispute-escalation model as version 1, `champion`, in the test's own store;
+    the test's folder. Its warnings store and secrets file exist, as a first `riskloop train`
+    leaves them (`score` refuses a missing store)."""
+    from serving.store import WarningStore
+
+    _register_dispute_champion(fast_models)
+    WarningStore.from_settings().close()
+    return isolated_env
+
+
+@pytest.fixture(scope="session")
+def store_made_once(
+    tmp_path_factory: pytest.TempPathFactory, empty_mlflow_store: Path
+) -> Callable[[Callable[[], None]], Path]:
+    """A factory: a new folder whose MLflow store `register()` filled, run with riskloop's
+    MLflow settings and the working folder pointed there. For versions registered once and
+    read by many tests, each test copying the store's database into its own folder (the
+    versions' files stay in this one)."""
+
+    def make(register: Callable[[], None]) -> Path:
+        root = tmp_path_factory.mktemp("store-made-once")
+        shutil.copyfile(empty_mlflow_store, root / "mlruns.db")
+        store_env = {
+            "RISKLOOP_MLFLOW_URI": f"sqlite:///{root / 'mlruns.db'}",
+            "RISKLOOP_ARTIFACT_LOCATION": str(root / "mlartifacts"),
+        }
+        with pytest.MonkeyPatch.context() as patch, settings_env(store_env):
+            patch.chdir(root)
+            register()
+        return root
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def dispute_champion_store(
+    store_made_once: Callable[[Callable[[], None]], Path],
+    fast_models: dict[str, tuple[RiskModel, Splits]],
+) -> Path:
+    """A folder whose MLflow store holds `dispute_champion`'s version, registered once per
+    session (for `read_only_dispute_champion`)."""
+    return store_made_once(lambda: _register_dispute_champion(fast_models))
+
+
+@pytest.fixture()
+def read_only_dispute_champion(isolated_env: Path, dispute_champion_store: Path) -> Path:
+    """`dispute_champion` for tests that only read the version (score with it): the test's
+    MLflow store a copy of `dispute_champion_store`'s, whose version's files stay in that
+    session folder (registering it took a quarter of a second per test)."""
+    from serving.store import WarningStore
+
+    shutil.copyfile(dispute_champion_store / "mlruns.db", isolated_env / "mlruns.db")
     WarningStore.from_settings().close()
     return isolated_env

@@ -5,71 +5,63 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from models.risk_model import RiskModel
-from tests.environment import settings_env
 from training.cli import app
 from training.datasets import Splits
 
 
 @pytest.fixture(scope="module")
 def foreign_store(
-    tmp_path_factory: pytest.TempPathFactory,
-    empty_mlflow_store: Path,
+    store_made_once: Callable[[Callable[[], None]], Path],
     fast_models: dict[str, tuple[RiskModel, Splits]],
 ) -> Path:
     """The folder of an MLflow store (made once for the module; each test gets a copy of its
     database) holding each task's riskloop champion, then, set by a plain MlflowClient:
     wage-arrears' champion an sklearn model, dispute-escalation's the telecom-fraud model's
     files."""
+    return store_made_once(lambda: _register_foreign_champions(fast_models))
+
+
+def _register_foreign_champions(fast_models: dict[str, tuple[RiskModel, Splits]]) -> None:
     import mlflow
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
     from training.tracking import configure_tracking, log_and_register
 
-    root = tmp_path_factory.mktemp("foreign-store")
-    shutil.copyfile(empty_mlflow_store, root / "mlruns.db")
-    store_env = {
-        "RISKLOOP_MLFLOW_URI": f"sqlite:///{root / 'mlruns.db'}",
-        "RISKLOOP_ARTIFACT_LOCATION": str(root / "mlartifacts"),
-    }
-    with pytest.MonkeyPatch.context() as patch, settings_env(store_env):
-        patch.chdir(root)
-        configure_tracking()
-        try:
-            for model, splits in fast_models.values():
-                with mlflow.start_run():
-                    log_and_register(model, splits.test.head(5))
-            client = mlflow.MlflowClient()
-            features = np.arange(20, dtype=float).reshape(10, 2)
+    configure_tracking()
+    try:
+        for model, splits in fast_models.values():
             with mlflow.start_run():
-                foreign = mlflow.sklearn.log_model(
-                    LogisticRegression().fit(features, np.arange(10) % 2),
-                    name="model",
-                    registered_model_name="riskloop-wage-arrears",
-                    pip_requirements=["scikit-learn"],
-                )
-            client.set_registered_model_alias(
-                "riskloop-wage-arrears", "champion", str(foreign.registered_model_version)
+                log_and_register(model, splits.test.head(5))
+        client = mlflow.MlflowClient()
+        features = np.arange(20, dtype=float).reshape(10, 2)
+        with mlflow.start_run():
+            foreign = mlflow.sklearn.log_model(
+                LogisticRegression().fit(features, np.arange(10) % 2),
+                name="model",
+                registered_model_name="riskloop-wage-arrears",
+                pip_requirements=["scikit-learn"],
             )
-            fraud = client.get_model_version("riskloop-telecom-fraud", "1")
-            copied = client.create_model_version(
-                "riskloop-dispute-escalation", fraud.source, run_id=fraud.run_id
-            )
-            client.set_registered_model_alias(
-                "riskloop-dispute-escalation", "champion", copied.version
-            )
-            # a version whose files are in an object store this installation has no client for
-            client.create_model_version("riskloop-telecom-fraud", "s3://riskloop-elsewhere/model")
-        finally:
-            mlflow.set_tracking_uri("")
-            mlflow.set_registry_uri("")
-    return root
+        client.set_registered_model_alias(
+            "riskloop-wage-arrears", "champion", str(foreign.registered_model_version)
+        )
+        fraud = client.get_model_version("riskloop-telecom-fraud", "1")
+        copied = client.create_model_version(
+            "riskloop-dispute-escalation", fraud.source, run_id=fraud.run_id
+        )
+        client.set_registered_model_alias("riskloop-dispute-escalation", "champion", copied.version)
+        # a version whose files are in an object store this installation has no client for
+        client.create_model_version("riskloop-telecom-fraud", "s3://riskloop-elsewhere/model")
+    finally:
+        mlflow.set_tracking_uri("")
+        mlflow.set_registry_uri("")
 
 
 @pytest.fixture()

@@ -18,6 +18,12 @@ TASK = "dispute-escalation"
 
 
 @pytest.fixture()
+def dispute_champion(read_only_dispute_champion: Path) -> Path:
+    """This module only scores with the version: a copy of the store it was registered in once."""
+    return read_only_dispute_champion
+
+
+@pytest.fixture()
 def rows(city_data: dict[str, TrainingData]) -> pd.DataFrame:
     return city_data[TASK].frame.head(20).reset_index(drop=True)
 

@@ -22,6 +22,12 @@ ROWS = 40
 
 
 @pytest.fixture()
+def dispute_champion(read_only_dispute_champion: Path) -> Path:
+    """This module only scores with the version: a copy of the store it was registered in once."""
+    return read_only_dispute_champion
+
+
+@pytest.fixture()
 def rows(city_data: dict[str, TrainingData]) -> pd.DataFrame:
     """A few real dispute rows (with their label and audit columns: extra columns)."""
     return city_data[TASK].frame.head(ROWS).reset_index(drop=True)
