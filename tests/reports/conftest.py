@@ -18,6 +18,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -354,16 +355,31 @@ def synthetic_test_slice() -> tuple[pd.DataFrame, pd.DataFrame]:
     return synthetic_frame(1200, seed=3)
 
 
+#: When the synthetic reports were trained, as their run says (03:04 UTC is 11:04 in the city)
+SYNTHETIC_TRAINED_AT = "2026-01-02 03:04 UTC"
+
+
+@dataclass(frozen=True)
+class BuiltReports:
+    """Both editions of a report (language -> HTML) and the moments their build began and ended
+    (what its "generated" time must fall between)."""
+
+    pages: dict[str, str]
+    started: datetime
+    ended: datetime
+
+
 @pytest.fixture(scope="session")
-def synthetic_reports(
+def synthetic_reports_built(
     synthetic_model: RiskModel, synthetic_test_slice: tuple[pd.DataFrame, pd.DataFrame]
-) -> dict[str, str]:
-    """Both editions of the synthetic task's model report (language -> HTML), built once."""
+) -> BuiltReports:
+    """Both editions of the synthetic task's model report, built once, and when."""
     from training.report import RunInfo, build_reports
     from training.report_metrics import FeatureRoles, Truth
 
     frame, truth = synthetic_test_slice
-    return build_reports(
+    started = datetime.now(UTC)
+    pages = build_reports(
         "wage-arrears",
         synthetic_model,
         frame,
@@ -376,9 +392,16 @@ def synthetic_reports(
             name="riskloop-wage-arrears",
             version="1",
             alias="champion",
-            trained_at="2026-01-02 03:04 UTC",
+            trained_at=SYNTHETIC_TRAINED_AT,
         ),
     )
+    return BuiltReports(pages, started, datetime.now(UTC))
+
+
+@pytest.fixture(scope="session")
+def synthetic_reports(synthetic_reports_built: BuiltReports) -> dict[str, str]:
+    """Both editions of the synthetic task's model report (language -> HTML), built once."""
+    return synthetic_reports_built.pages
 
 
 @pytest.fixture(scope="session")
