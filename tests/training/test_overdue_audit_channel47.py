@@ -12,41 +12,20 @@ import time_machine
 from typer.testing import CliRunner
 
 from serving.store import WarningStore
+from tests.red_cases import raise_red_case
 from training.cli import app
-
-
-def _late_case(store: WarningStore, entity: str) -> str:
-    """A red wage-arrears case, open (waiting on its owner, county_centre)."""
-    (warning_id,) = store.record_scores(
-        actor="scorer",
-        task="wage-arrears",
-        model_name="m",
-        model_version="1",
-        results=[
-            {
-                "entity_id": entity,
-                "score": 0.9,
-                "risk_level": "red",
-                "reasons": [],
-                "actions": [],
-                "features": {"x": 1},
-            }
-        ],
-    )
-    assert warning_id is not None
-    return warning_id
 
 
 def test_overdue_rows_say_the_cli_channel_and_the_services_sweep_none(isolated_env: Path) -> None:
     ten_days_ago = datetime.now(UTC) - timedelta(days=10)
     with time_machine.travel(ten_days_ago, tick=False), WarningStore.from_settings() as store:
-        by_command = _late_case(store, "employer-1")
+        by_command = raise_red_case(store, "wage-arrears", "employer-1")
 
     done = CliRunner().invoke(app, ["overdue"])
     assert done.exit_code == 0, done.output
 
     with time_machine.travel(ten_days_ago, tick=False), WarningStore.from_settings() as store:
-        by_service = _late_case(store, "employer-2")
+        by_service = raise_red_case(store, "wage-arrears", "employer-2")
     with WarningStore.from_settings() as store:
         # as the service's delivery thread sweeps (`Deliverer.run_once`): no channel set
         assert store.note_overdue(actor="system:overdue") == [by_service]

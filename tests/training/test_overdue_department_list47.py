@@ -15,38 +15,8 @@ from typer.testing import CliRunner
 
 from serving.store import WarningStore
 from tests.cli_results import one_error_line
+from tests.red_cases import raise_red_case
 from training.cli import app
-
-
-def _late_case(store: WarningStore, task: str, entity: str, department: str | None) -> str:
-    """A red case of `task`, dispatched to `department` when one is given."""
-    (warning_id,) = store.record_scores(
-        actor="scorer",
-        task=task,
-        model_name="m",
-        model_version="1",
-        results=[
-            {
-                "entity_id": entity,
-                "score": 0.9,
-                "risk_level": "red",
-                "reasons": [],
-                "actions": [],
-                "features": {"x": 1},
-            }
-        ],
-    )
-    assert warning_id is not None
-    if department is not None:
-        store.add_feedback(
-            warning_id,
-            actor="user:sup",
-            status="dispatched",
-            department=department,
-            outcome=None,
-            note=None,
-        )
-    return warning_id
 
 
 def _noted() -> set[str]:
@@ -65,11 +35,11 @@ def test_overdue_takes_a_comma_list_of_departments(isolated_env: Path) -> None:
     ten_days_ago = datetime.now(UTC) - timedelta(days=10)
     with time_machine.travel(ten_days_ago, tick=False), WarningStore.from_settings() as store:
         cases = {
-            "county": _late_case(store, "wage-arrears", "employer-1", None),  # its owner's
-            "labour": _late_case(store, "wage-arrears", "employer-2", "labour_inspection"),
-            "township": _late_case(store, "wage-arrears", "employer-3", "township_labour"),
-            "fraud": _late_case(store, "telecom-fraud", "account-1", None),  # anti_fraud's
-            "outside": _late_case(store, "wage-arrears", "employer-4", "Huzhou legal aid"),
+            "county": raise_red_case(store, "wage-arrears", "employer-1", None),  # its owner's
+            "labour": raise_red_case(store, "wage-arrears", "employer-2", "labour_inspection"),
+            "township": raise_red_case(store, "wage-arrears", "employer-3", "township_labour"),
+            "fraud": raise_red_case(store, "telecom-fraud", "account-1", None),  # anti_fraud's
+            "outside": raise_red_case(store, "wage-arrears", "employer-4", "Huzhou legal aid"),
         }
     runner = CliRunner()
 

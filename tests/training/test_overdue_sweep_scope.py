@@ -16,29 +16,9 @@ import time_machine
 
 from serving.store import WarningStore
 from serving.store.outbox import Outbox
+from tests.red_cases import raise_red_case
 
 HOOKED = ("county_centre", "anti_fraud", "labour_inspection", "township_labour")
-
-
-def _raise(store: WarningStore, task: str, entity: str) -> str:
-    (warning_id,) = store.record_scores(
-        actor="scorer",
-        task=task,
-        model_name="m",
-        model_version="1",
-        results=[
-            {
-                "entity_id": entity,
-                "score": 0.9,
-                "risk_level": "red",
-                "reasons": [],
-                "actions": [],
-                "features": {"x": 1},
-            }
-        ],
-    )
-    assert warning_id is not None
-    return warning_id
 
 
 def _late_cases() -> dict[str, str]:
@@ -52,23 +32,11 @@ def _late_cases() -> dict[str, str]:
                 department, f"http://127.0.0.1:9/{department}", now=ten_days_ago
             )
         cases = {
-            "wage_open": _raise(store, "wage-arrears", "employer-1"),
-            "wage_labour": _raise(store, "wage-arrears", "employer-2"),
-            "wage_township": _raise(store, "wage-arrears", "employer-3"),
-            "fraud_open": _raise(store, "telecom-fraud", "account-1"),
+            "wage_open": raise_red_case(store, "wage-arrears", "employer-1"),
+            "wage_labour": raise_red_case(store, "wage-arrears", "employer-2", "labour_inspection"),
+            "wage_township": raise_red_case(store, "wage-arrears", "employer-3", "township_labour"),
+            "fraud_open": raise_red_case(store, "telecom-fraud", "account-1"),
         }
-        for name, department in (
-            ("wage_labour", "labour_inspection"),
-            ("wage_township", "township_labour"),
-        ):
-            store.add_feedback(
-                cases[name],
-                actor="user:sup",
-                status="dispatched",
-                department=department,
-                outcome=None,
-                note=None,
-            )
     return cases
 
 
@@ -141,7 +109,7 @@ def test_overdue_outside_sweeps_the_cases_at_outside_bodies(isolated_env: Path) 
     cases = _late_cases()
     ten_days_ago = datetime.now(UTC) - timedelta(days=10)
     with time_machine.travel(ten_days_ago, tick=False), WarningStore.from_settings() as store:
-        outside = _raise(store, "wage-arrears", "employer-4")
+        outside = raise_red_case(store, "wage-arrears", "employer-4")
         store.add_feedback(
             outside,
             actor="user:sup",
