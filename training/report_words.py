@@ -195,7 +195,8 @@ _EN: dict[str, str] = {
     "fair.highlighted": "{n} gap(s) highlighted.",
     "fair.no_gap": "No gap beyond the bounds.",
     "fair.too_few_count": "{n} figure(s) rest on too few units to tell.",
-    "fair.over_threshold": " (over threshold)",  # a highlighted cell, for a screen reader
+    # a highlighted cell, for a screen reader: a gap either way (a rate too high or too low)
+    "fair.gap_cell": " (a gap beyond the bounds)",
     # 5. fidelity
     "fid.no_roles": "The truth (truth/drivers.json) names no planted-driver or no noise feature.",
     "fid.rule": "Rule: a planted driver's importance is the mean |SHAP| of the catalog "
@@ -442,7 +443,7 @@ _ZH: dict[str, str] = {
     "fair.highlighted": "共有 {n} 处差距（已突出显示）。",
     "fair.no_gap": "没有超出范围的差距。",
     "fair.too_few_count": "另有 {n} 项因样本太少，无法判断。",
-    "fair.over_threshold": "（超过阈值）",
+    "fair.gap_cell": "（超出范围的差距）",
     "fid.no_roles": "真值文件（truth/drivers.json）未列出预设驱动特征或噪声特征。",
     "fid.rule": "判定规则：一个预设驱动因素的重要性，是度量它的各目录特征（以 truth/drivers.json "
     "所列为准）的平均 |SHAP| 之和；每个驱动因素的重要性都高于每个噪声特征和代理特征的平均 "

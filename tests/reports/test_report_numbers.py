@@ -140,7 +140,7 @@ def test_fidelity_ranks_drivers_and_counts_top_reasons() -> None:
 
 class _FairnessTables(HTMLParser):
     """Collects the rows of each `div.fairness-group` table, keyed by its audit column: the
-    figures a cell shows (its visually hidden "over threshold" left out)."""
+    figures a cell shows (its visually hidden "a gap beyond the bounds" left out)."""
 
     def __init__(self) -> None:
         super().__init__()

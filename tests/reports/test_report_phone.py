@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 PHONE_WIDTH = 360
-OVER_THRESHOLD = {"en": "over threshold", "zh": "超过阈值"}
+GAP_WORDS = {"en": "a gap beyond the bounds", "zh": "超出范围的差距"}
 
 # every table with the box it scrolls in, every highlighted cell with its hidden words
 _STRUCTURE = """() => ({
@@ -67,7 +67,7 @@ def test_the_report_fits_a_phone_and_names_its_parts(
     # are random: no gap is expected; tests/training/test_report_fairness46.py has one)
     for cell in found["flagged"]:
         assert [re.sub(r"[\s()（）]", "", text) for text in cell["hidden"]] == [
-            OVER_THRESHOLD[lang].replace(" ", "")
+            GAP_WORDS[lang].replace(" ", "")
         ], cell
         assert cell["shownWidth"] <= 1 and cell["background"] != "rgba(0, 0, 0, 0)", cell
 

@@ -197,4 +197,4 @@ def test_the_report_shows_the_audit_and_the_stated_reasons(report_zh: str) -> No
     assert fairness.count('<span class="muted interval">[') >= 4 * 4
     district = fairness[fairness.index('data-group="audit_district"') :]
     gap = district.index('class="num flag"')  # north, scored below what it shows
-    assert t("fair.over_threshold") in district[gap : district.index("</td>", gap)]
+    assert t("fair.gap_cell") in district[gap : district.index("</td>", gap)]
