@@ -223,6 +223,18 @@ class Calibrator:
         return 1.0 / (1.0 + np.exp(-(self.slope * margin + self.intercept)))
 
 
+def planned_shares(spec: TaskSpec) -> dict[RiskLevel, float]:
+    """The share of the scored population planned at or above each warning level: red, then
+    orange and above, then yellow and above (the spec's `capacities` summed down the levels)."""
+    own = {capacity.level: capacity.share for capacity in spec.capacities}
+    cumulative = np.cumsum([own["red"], own["orange"], own["yellow"]])
+    return {
+        "red": float(cumulative[0]),
+        "orange": float(cumulative[1]),
+        "yellow": float(cumulative[2]),
+    }
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """The lowest calibrated score of each warning level, set from capacity on validation."""
@@ -233,11 +245,36 @@ class Thresholds:
 
     @classmethod
     def from_capacity(cls, spec: TaskSpec, scores: np.ndarray) -> Thresholds:
-        """Cut points so that each level holds its share of a population scored like `scores`."""
-        shares = {capacity.level: capacity.share for capacity in spec.capacities}
-        cumulative = np.cumsum([shares["red"], shares["orange"], shares["yellow"]])
-        cuts = np.quantile(np.asarray(scores, dtype="float64"), 1.0 - cumulative)
-        return cls(red=float(cuts[0]), orange=float(cuts[1]), yellow=float(cuts[2]))
+        """Cut points so that each level holds its share of a population scored like `scores`.
+
+        Each cut is one of the scores: the one whose share of `scores` at or above it is
+        nearest the planned share (`planned_shares`) as a ratio, the smaller share on a tie.
+        Tied scores (a calibrator's steps, a model of few trees) cannot be split: a quantile
+        cut falling inside a block of them let the whole block in, up to twice the planned
+        share; nearest as a ratio never leaves a level empty for want of an exact fit.
+        `Thresholds.shares` says what each cut holds.
+        """
+        ordered = np.sort(np.asarray(scores, dtype="float64"))
+        if not len(ordered) or np.isnan(ordered[-1]):
+            raise ValueError("thresholds need scores, none of them missing")
+        candidates = np.unique(ordered)[::-1]  # highest first: the smaller share wins a tie
+        held = (len(ordered) - np.searchsorted(ordered, candidates, side="left")) / len(ordered)
+        cuts = []
+        for planned in planned_shares(spec).values():
+            if planned <= 0.0:  # a level planned empty: a cut above every score
+                cuts.append(float(np.nextafter(ordered[-1], np.inf)))
+                continue
+            cuts.append(float(candidates[np.argmin(np.abs(np.log(held / planned)))]))
+        return cls(red=cuts[0], orange=cuts[1], yellow=cuts[2])
+
+    def shares(self, scores: np.ndarray) -> dict[RiskLevel, float]:
+        """The share of `scores` at or above each warning level's cut (red, then orange and
+        above, then yellow and above): what the levels hold of a population scored so."""
+        values = np.asarray(scores, dtype="float64")
+        return {
+            level: float(np.mean(values >= cut)) if len(values) else float("nan")
+            for level, cut in self.as_dict().items()
+        }
 
     def levels(self, scores: np.ndarray) -> np.ndarray:
         """The risk level of each score (`red` >= red threshold, ..., else `green`)."""
