@@ -28,7 +28,8 @@ def service_env(root: Path) -> dict[str, str]:
         "RISKLOOP_REPORTS_DIR": str(root / "reports"),
         "RISKLOOP_RELOAD_INTERVAL_S": "3600",
         # every sign-in of a suite comes from 127.0.0.1: its failed ones (lockout tests) must
-        # not hold the others back (the throttle has its own service: test_sign_in_throttle46)
+        # not hold the others back (the throttle is tested on a service of its own:
+        # tests/serving/test_second_service.py)
         "RISKLOOP_SIGN_IN_THROTTLE_FAILURES": "1000",
         "BENTOML_DO_NOT_TRACK": "true",
         "MLFLOW_DISABLE_TELEMETRY": "true",
