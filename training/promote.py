@@ -7,7 +7,11 @@ The slice is the newest only when the challenger was trained on the newest data 
 retrain does): the decision says which dataset it was judged on, and notes when the champion
 was trained on other data or tested on a newer slice. A challenger trained past the leakage
 guard (`train --allow-label-leakage`), or a comparison dataset with a feature that alone gives
-the label away, is never accepted by the rule; only `--force` promotes it.
+the label away, is never accepted by the rule; only `--force` promotes it. On a test slice of
+fewer than `FEW_TEST_POSITIVES` positives a note gives both ROC-AUCs' 95% intervals and says
+when they overlap: the rule's 0.005 cannot then tell the versions apart, but it is applied as it
+stands (a stricter rule on such a slice would keep any champion forever, a looser one would
+promote on noise either way; the note leaves the call, and `--force`, to the reader).
 Every decision, including `--force`, is recorded as an MLflow run of its own with both metric
 sets, and as a `model_promotion` row in the warnings store's audit log (actor: `cli:` + `RISKLOOP_ACTOR`,
 else the OS user), so the history of which version served when is auditable in both places.
@@ -32,7 +36,14 @@ from models.spec import TaskSpec
 from training.commands import cli_actor
 from training.datasets import Splits, TrainingData, build_from_raw, read_dataset, split_dataset
 from training.errors import UserError
-from training.leakage import LEAKAGE_FINDING_TAG, LEAKAGE_OVERRIDE_TAG, leakage_findings
+from training.leakage import (
+    LEAKAGE_FINDING_TAG,
+    LEAKAGE_OVERRIDE_TAG,
+    auc_interval,
+    leakage_findings,
+    slice_counts,
+)
+from training.train import FEW_TEST_POSITIVES, few_positives_caveat
 
 if TYPE_CHECKING:
     from models.risk_model import RiskModel
@@ -170,6 +181,37 @@ def leakage_refusal(challenger_tags: dict[str, str], splits: Splits, spec: TaskS
             f"the comparison dataset leaks the label: {'; '.join(findings)}; only --force promotes"
         )
     return ""
+
+
+def _few_positives_note(
+    challenger: dict[str, float], judged: _Judgement, versions: tuple[int, int | None]
+) -> str:
+    """On a test slice of few positives (`few_positives_caveat`), both versions' ROC-AUCs with
+    their 95% intervals (Hanley & McNeil) and whether the intervals overlap, the AUC comparison
+    then unable to tell the versions apart; the challenger's caveat alone when nothing was
+    compared; "" with enough positives."""
+    caveat = few_positives_caveat(challenger)
+    counts = slice_counts(challenger)
+    champion = judged.champion_metrics
+    if not caveat or judged.unchanged or "roc_auc" not in champion or counts is None:
+        return caveat
+    (challenger_low, challenger_high), (champion_low, champion_high) = (
+        auc_interval(metrics["roc_auc"], *counts) for metrics in (challenger, champion)
+    )
+    if not challenger_high >= champion_low or not champion_high >= challenger_low:
+        verdict = "the intervals do not overlap"
+    else:
+        verdict = (
+            "the intervals overlap, so the AUC comparison cannot tell the versions apart (the "
+            "rule was applied as it stands)"
+        )
+    return (
+        f"the test slice holds only {counts[0]} positives (of {sum(counts):,} rows, fewer than "
+        f"{FEW_TEST_POSITIVES}): challenger v{versions[0]} ROC-AUC {challenger['roc_auc']:.3f} "
+        f"(95% interval {challenger_low:.3f}-{challenger_high:.3f}), champion v{versions[1]} "
+        f"{champion['roc_auc']:.3f} ({champion_low:.3f}-{champion_high:.3f}; Hanley & McNeil): "
+        + verdict
+    )
 
 
 def _champion_notes(
@@ -381,7 +423,16 @@ def _promote(
         champion_metrics=judged.champion_metrics,
         run_id="",
         compared_on=compared_on(data, splits),
-        notes=judged.notes,
+        notes=tuple(
+            note
+            for note in (
+                *judged.notes,
+                _few_positives_note(
+                    challenger_metrics, judged, (challenger_version, champion_before)
+                ),
+            )
+            if note
+        ),
         unchanged=judged.unchanged,
     )
     run_id = _log_promotion_run(spec, decision, force, rule, splits, data)

@@ -44,6 +44,7 @@ from models.explain_plots import (
 from models.risk_model import RiskModel, model_matrix
 from models.scorer import ScoredArrays, contribution_direction, reason_sentence, score_arrays
 from training.evaluate import attach_truth, evaluate_scores, oracle_rows
+from training.leakage import auc_interval
 from training.report_card import city_time, model_card
 from training.report_fidelity import fidelity_context, fidelity_names, named_fidelity
 from training.report_metrics import (
@@ -60,6 +61,7 @@ from training.report_metrics import (
     sample_positions,
 )
 from training.report_words import REPORT_LANGS, Words, words
+from training.train import FEW_TEST_POSITIVES
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -276,12 +278,26 @@ def _performance(
     run_has_oracle: bool = True,
 ) -> dict[str, Any]:
     """Charts, headline metrics beside the oracle's, and the capacity table; a note when the
-    oracle figures are the report's own, the training run having recorded none."""
+    oracle figures are the report's own, the training run having recorded none, and one when
+    the slice holds fewer than `FEW_TEST_POSITIVES` positives (the count, the ROC-AUC's 95%
+    interval)."""
     label = test["label"].to_numpy(dtype="float64")
     metrics = evaluate_scores(label, scored.arrays, true_prob)
     has_oracle = "oracle_roc_auc" in metrics
     t = edition.page
     oracle_note = t("perf.oracle_not_in_run") if has_oracle and not run_has_oracle else ""
+    positives = int(label.sum())
+    low, high = auc_interval(metrics["roc_auc"], positives, len(label) - positives)
+    few_positives_note = (
+        t(
+            "perf.few_positives",
+            positives=f"{positives:,}",
+            threshold=f"{FEW_TEST_POSITIVES:,}",
+            interval=f"{low:.3f}–{high:.3f}" if math.isfinite(low) else "–",
+        )
+        if positives < FEW_TEST_POSITIVES
+        else ""
+    )
 
     def oracle(key: str) -> object:
         return metrics.get(f"oracle_{key}", math.nan)
@@ -298,9 +314,10 @@ def _performance(
     capacities = {c.level: c.share for c in model.spec.capacities}
     return {
         "rows": len(test),
-        "positives": int(label.sum()),
+        "positives": positives,
         "has_oracle": has_oracle,
         "oracle_note": oracle_note,
+        "few_positives_note": few_positives_note,
         "charts": _performance_charts(
             edition, label, scored.arrays.scores, true_prob if has_oracle else None
         ),

@@ -133,6 +133,9 @@ _EN: dict[str, str] = {
     "perf.metric": "metric",
     "perf.model": "model",
     "perf.oracle_column": "oracle",
+    "perf.few_positives": "The test slice holds only {positives} positives (fewer than "
+    "{threshold}): the model's ROC-AUC has a 95% interval of {interval} (Hanley & McNeil), and "
+    "PR-AUC, ECE and lift are as uncertain; read these metrics as rough.",
     "metric.roc_auc": "ROC-AUC",
     "metric.pr_auc": "PR-AUC (average precision)",
     "metric.brier": "Brier score",
@@ -385,6 +388,8 @@ _ZH: dict[str, str] = {
     "perf.metric": "指标",
     "perf.model": "模型",
     "perf.oracle_column": "理想基准",
+    "perf.few_positives": "测试集仅有正例 {positives} 条（不足 {threshold} 条）：模型 ROC-AUC 的 95% "
+    "置信区间为 {interval}（Hanley–McNeil 方法），PR-AUC、ECE 和提升达成率同样不确定，以下指标仅供粗略参考。",
     "metric.roc_auc": "ROC-AUC",
     "metric.pr_auc": "PR-AUC（平均精确率）",
     "metric.brier": "Brier 分数",

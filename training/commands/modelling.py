@@ -184,9 +184,9 @@ def _print_outcome(
         )
         for line in feedback_lines(outcome.feedback):
             console.print(f"    {line}")
-    note = truth_note(data, metrics)
-    if note:
-        typer.echo(f"note: {note}", err=True)
+    for note in (truth_note(data, metrics), *outcome.notes):
+        if note:
+            typer.echo(f"note: {note}", err=True)
     if outcome.leakage:
         typer.echo(
             f"warning: trained past the label-leakage guard (--allow-label-leakage): "
@@ -286,8 +286,13 @@ def train(
 
     Label leakage is refused (exit 2, nothing registered) in one line naming the feature and
     its figure: a feature whose values alone rank the training slice's labels with a ROC-AUC
-    of 0.99 or more (either way; the simulated cities' honest features stay below 0.8), or a
-    model whose test ROC-AUC reaches 0.995 (their true probabilities stay below 0.9).
+    of 0.99 or more (either way; at the simulated cities' normal rates honest features stay
+    below 0.8), or a model whose test ROC-AUC reaches 0.995 (their true probabilities stay
+    below 0.9 at normal rates). On a slice of fewer than 50 positives (a city at a low rate),
+    where a strong driver reaches those figures by chance, only a figure whose 95% interval's
+    lower end reaches the limit too is refused (a perfect 1.0 always is); one it spares is said
+    in a `note:` line. A test slice of fewer than 30 positives gets a `note:` line with the
+    count and the ROC-AUC's 95% interval.
     """
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -376,7 +381,10 @@ def promote(
 ) -> None:
     """Move `champion` to the challenger if it is not worse on the newest test slice.
 
-    Rule: AUC at most 0.005 lower and ECE at most 0.01 higher than the champion's. Data
+    Rule: AUC at most 0.005 lower and ECE at most 0.01 higher than the champion's. On a test
+    slice of fewer than 30 positives a `note:` line gives both ROC-AUCs' 95% intervals and says
+    when they overlap, the comparison then unable to tell the versions apart (the rule is still
+    applied as it stands). Data
     defaults to the challenger's own training data (with feedback if it was trained with it);
     the output names the dataset both were judged on (path, rows, test slice) and notes when
     the champion was trained on other data or tested on a newer slice. A challenger trained
@@ -465,12 +473,14 @@ def _print_versions(client: MlflowClient) -> None:
 
     from models.settings import get_settings, hide_password
     from models.spec import TASK_NAMES, get_spec
+    from training.train import FEW_TEST_POSITIVES, few_positives_caveat
 
     typer.echo(
         f"{'task':20s} {'version':>7s}  {'aliases':22s} {'promotion':9s} {'created (UTC)':16s} "
         f"{'AUC':>7s} {'ECE':>7s} {'lift':>7s}"
     )
     no_truth = 0  # versions with test metrics but no lift: trained without the truth
+    few = 0  # versions tested on a slice of few positives: their AUC marked *
     for task in TASK_NAMES:
         name = get_spec(task).registered_model_name
         try:
@@ -487,10 +497,13 @@ def _print_versions(client: MlflowClient) -> None:
         for version in sorted(versions, key=lambda v: int(v.version), reverse=True):
             metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
             no_truth += "roc_auc" in metrics and "lift_recovered" not in metrics
+            rough = bool(few_positives_caveat(metrics))
+            few += rough
+            auc = _fmt(metrics.get("roc_auc")) + ("*" if rough else "")
             typer.echo(
                 f"{task:20s} {version.version!s:>7s}  "
                 f"{', '.join(sorted(by_version.get(int(version.version), []))):22s} "
-                f"{_promotion(version.tags):9s} {_utc(version.creation_timestamp):16s} {_fmt(metrics.get('roc_auc')):>7s} "
+                f"{_promotion(version.tags):9s} {_utc(version.creation_timestamp):16s} {auc:>7s} "
                 f"{_fmt(metrics.get('ece')):>7s} {_fmt(metrics.get('lift_recovered')):>7s}"
             )
     if no_truth:
@@ -498,6 +511,11 @@ def _print_versions(client: MlflowClient) -> None:
             "lift -: the training run recorded no oracle figures (trained without ground "
             "truth: --dataset without --truth); `riskloop report` measures them when the city "
             "folder holds truth/, and says so"
+        )
+    if few:
+        typer.echo(
+            f"AUC *: measured on a test slice of fewer than {FEW_TEST_POSITIVES} positives, its "
+            "95% interval wide (`riskloop train` said it; `riskloop report` shows it)"
         )
     typer.echo(f"tracking store: {hide_password(get_settings().mlflow_uri)}")
 
