@@ -12,9 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
-from models.risk_model import RiskModel
+from models.risk_model import RiskModel, planned_shares
 from models.spec import LightGBMParams, SearchSpace, TaskSpec
 from training.datasets import FeedbackUse, Splits, TrainingData, split_dataset
 from training.errors import UserError
@@ -143,6 +144,38 @@ def few_positives_caveat(metrics: Mapping[str, float]) -> str:
         f"the test slice holds only {positives} positives (of {positives + negatives:,} rows, "
         f"fewer than {FEW_TEST_POSITIVES}): {auc}; PR-AUC, ECE and lift are as uncertain, so "
         "read the headline metrics as rough"
+    )
+
+
+#: A level whose share of the validation slice (where its cut is set) is off its planned share
+#: by this factor or more, either way, is said in a note (`level_shares_note`).
+LEVEL_SHARE_FACTOR = 1.5
+_LEVEL_SHARE_WORDS = {"red": "red", "orange": "orange and above", "yellow": "yellow and above"}
+
+
+def level_shares_note(model: RiskModel, valid: pd.DataFrame) -> str:
+    """What a reader must know when tied scores kept the levels from their planned shares on
+    the validation slice (`Thresholds.from_capacity` cannot split a block of equal scores):
+    each level's share against its plan, and how many distinct scores there were; "" when
+    every level is within `LEVEL_SHARE_FACTOR` of its plan."""
+    scores = model.predict_proba(valid)
+    planned = planned_shares(model.spec)
+    held = model.thresholds_.shares(scores)
+    if all(
+        1 / LEVEL_SHARE_FACTOR < held[level] / planned[level] < LEVEL_SHARE_FACTOR
+        for level in planned
+        if planned[level] > 0
+    ):
+        return ""
+    figures = ", ".join(
+        f"{_LEVEL_SHARE_WORDS[level]} {held[level]:.1%} (planned {planned[level]:.0%})"
+        for level in planned
+    )
+    return (
+        f"the warning levels cannot hold their planned shares: on the validation slice {figures}; "
+        f"its {len(np.unique(scores))} distinct scores tie in blocks no cut can split (a model "
+        "of few trees, or a step-wise calibrator on little data): more rounds or more data "
+        "give finer scores"
     )
 
 
@@ -431,6 +464,7 @@ def train_task(
         refuse_leakage(spec, data.source, findings, allow_leakage)
         notes.append(screened.note)
     notes.append(few_positives_caveat(metrics))
+    notes.append(level_shares_note(model, splits.valid))
     fitted = _Fitted(
         model=model,
         params=params,
