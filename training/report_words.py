@@ -1,13 +1,11 @@
-"""Every word of the model report, in English and Chinese: the one place its texts live.
+"""Every word of the model report, in English and Chinese: the one place its texts live (the
+Chinese catalogue in `training.report_words_zh`).
 
 `training.report` and `templates/report.html` ask a `Words` for a text by key, so the two
 editions share one template and one set of section ids. A text is a `str.format` pattern
 over named values (numbers arrive already formatted). Chart texts are looked up in the
 language the chart is drawn in (`models.explain_plots.plot_language`): without a CJK font the
 Chinese edition's charts stay in English, as the page's note says, and never draw empty boxes.
-
-The Chinese follows the usage of Chinese government data and analytics reports (模型卡,
-测试集, 校准, 公平性, 解释保真度); risk levels use the console's names (红色, 橙色, 黄色).
 """
 
 from __future__ import annotations
@@ -19,6 +17,7 @@ from typing import Literal
 
 from features.catalog import AGE_BAND_WORDS, CATALOG, FeatureDef
 from models.pages import REPORT_LANGS
+from training.report_words_zh import ZH
 
 ReportLang = Literal["en", "zh"]
 
@@ -287,246 +286,6 @@ _EN: dict[str, str] = {
     "chart.yes": "yes",
 }
 
-_ZH: dict[str, str] = {
-    "title": "riskloop 模型报告：{task}{version}",
-    "generated": "生成时间：{generated}。",
-    "city_time": "{time}（北京时间）",
-    "font_note": "本机未安装中文字体，图表中的文字以英文显示（请安装 fonts-wqy-microhei 或 "
-    "fonts-noto-cjk）。",
-    "sep": "",
-    "title.model-card": "一、模型卡",
-    "title.performance": "二、测试集上的模型效果",
-    "title.global-explanations": "三、全局解释",
-    "title.fairness": "四、分组公平性",
-    "title.fidelity": "五、解释保真度（对照模拟真值）",
-    "title.warnings-sample": "六、预警样例",
-    "contents.model-card": "模型卡",
-    "contents.performance": "模型效果",
-    "contents.global-explanations": "全局解释",
-    "contents.fairness": "公平性",
-    "contents.fidelity": "解释保真度",
-    "contents.warnings-sample": "预警样例",
-    "contents": "目录",
-    "card.task": "任务",
-    "card.unit": "评估单元",
-    "card.label": "标签定义",
-    "card.horizon": "预测时间窗",
-    "card.model": "模型",
-    "card.run": "MLflow 运行 ID",
-    "card.trained_at": "训练时间",
-    "card.commit": "代码提交",
-    "card.catalog": "特征目录",
-    "card.train_range": "训练数据（评估日期范围）",
-    "card.train_rows": "训练样本数",
-    "card.train_rate": "训练集正例率",
-    "card.valid_range": "验证集评估日期范围",
-    "card.calibrator": "校准器拟合数据",
-    "card.test": "测试集",
-    "card.fingerprint": "数据集指纹",
-    "card.truth": "真值",
-    "card.horizon_months": "{n}个自然月",
-    "card.horizon_days": "{n}天",
-    "card.task_value": "{title}（{task}，{slug}）",
-    "card.model_value": "{name} 第 {version} 版",
-    "card.alias": "；别名：{alias}",
-    "card.promotion": "成为在用模型版本的方式",
-    "card.promotion_first": "该任务的首个版本（训练后即为在用模型版本）",
-    "card.promotion_rule": "按晋升规则晋升：{reason}",
-    "card.promotion_forced": "强制晋升（未通过晋升规则）：{reason}",
-    "reason.not_worse": "挑战者不劣于在用模型版本：AUC 变化 {auc}，ECE 变化 {ece}",
-    "reason.worse": "挑战者劣于在用模型版本：{problems}",
-    "reason.auc_lower": "AUC 下降 {amount}（允许至多 {limit}）",
-    "reason.ece_higher": "ECE 上升 {amount}（允许至多 {limit}）",
-    "reason.problems_separator": "；",
-    "reason.undefined": "测试集上 AUC 或 ECE 无法计算",
-    "reason.no_champion": "此前尚无在用模型版本",
-    "reason.first": "{task} 的首个版本",
-    "reason.champion_unusable": "原在用模型版本无法评估（{detail}）",
-    "list.separator": "、",
-    "card.catalog_value": "{version}，共 {n} 个特征",
-    "card.calibration_rows": "{n} 条留出样本（验证集，以及在隔离期内、且无训练样本的实体的样本）",
-    "card.calibration_valid": "验证集",
-    "card.test_value": "{rows} 条，评估日期 {first} 至 {last}，正例率 {rate}",
-    "card.test_empty": "空",
-    "card.truth_files": "模拟城市真值文件",
-    "card.truth_none": "无",
-    "card.data_rebuilt": "测试集由 {raw} 重新构建（数据集指纹 {fingerprint}）。",
-    "card.data_changed": "测试集由 {raw} 重新构建；其数据集指纹 {fingerprint} 与训练运行记录的 "
-    "{logged} 不一致：训练之后数据已发生变化。",
-    "card.data_other": "测试集由 {raw} 重新构建，并非该版本的训练数据（数据集指纹 {fingerprint}，"
-    "训练运行记录的是 {logged}）；上方训练数据各项均取自训练运行记录。",
-    "card.not_recorded": "训练运行未记录",
-    "card.parameters": "模型参数",
-    "card.parameter": "参数",
-    "card.value": "取值",
-    "card.yes": "是",
-    "card.no": "否",
-    "card.levels": "风险等级",
-    "card.level": "等级",
-    "card.capacity": "处置容量（占总体比例）",
-    "card.lowest_score": "最低校准评分",
-    "card.intended_use": "预期用途",
-    "card.known_limits": "已知局限",
-    "card.protected": "用作特征的受保护属性及代理变量",
-    "card.protected_intro": "年龄、性别只有在说明理由后方可使用，所在地可能反映外来人口身份（《个人信息"
-    "保护法》第二十四条：自动化决策应当公平、透明）。下表列出由这些属性派生的每个特征，及其在特征目录"
-    "中说明的保留理由；第四节按分组审计模型。",
-    "card.protected_none": "没有特征由受保护属性（年龄、性别）或其代理变量（所在地）派生。",
-    "card.protected_feature": "特征",
-    "card.protected_attribute": "派生自",
-    "card.protected_reason": "保留理由（特征目录）",
-    "card.protected_no_reason": "未说明理由：该模型上线前，特征目录必须给出理由。",
-    "card.attribute_age": "年龄",
-    "card.attribute_sex": "性别",
-    "card.attribute_place": "所在地（可能反映外来人口身份）",
-    "perf.slice": "测试集：共 {rows} 条，其中正例 {positives} 条。",
-    "perf.oracle": "“理想基准”用模拟城市的真实概率对同一批样本评分，代表任何模型所能达到的最好水平。",
-    "perf.no_oracle": "未提供真值：无法给出理想基准的指标。",
-    "perf.oracle_not_in_run": "训练运行未记录理想基准指标（训练时未提供真值）：此处指标由本报告"
-    "依据城市数据目录中的真值计算，因此 `riskloop models` 中该版本的提升达成率显示为“-”。",
-    "perf.metrics": "评估指标",
-    "perf.metric": "指标",
-    "perf.model": "模型",
-    "perf.oracle_column": "理想基准",
-    "perf.few_positives": "测试集仅有正例 {positives} 条（不足 {threshold} 条）：模型 ROC-AUC 的 95% "
-    "置信区间为 {interval}（Hanley–McNeil 方法），PR-AUC、ECE 和提升达成率同样不确定，以下指标仅供粗略参考。",
-    "metric.roc_auc": "ROC-AUC",
-    "metric.pr_auc": "PR-AUC（平均精确率）",
-    "metric.brier": "Brier 分数",
-    "metric.ece": "期望校准误差（按评分十分位分 10 组）",
-    "metric.lift": "相对理想基准的提升达成率，(AUC-0.5)/(理想基准 AUC-0.5)",
-    "metric.positive_rate": "正例率",
-    "metric.mean_score": "平均校准评分",
-    "perf.capacity": "各风险等级处置容量下的精确率与召回率",
-    "perf.capacity_note": "等级按累计计算：“橙色及以上”包括红色和橙色预警。理想基准列按真实概率"
-    "排序，预警同样数量的对象。",
-    "perf.warned": "预警范围",
-    "perf.capacity_column": "处置容量",
-    "perf.units_warned": "预警对象数",
-    "perf.share_warned": "预警占比",
-    "perf.precision": "精确率",
-    "perf.recall": "召回率",
-    "perf.oracle_precision": "理想基准精确率",
-    "perf.oracle_recall": "理想基准召回率",
-    "perf.level_and_above": "{level}及以上",
-    "expl.intro": "基于 {rows} 条测试样本{sampled}计算的精确 TreeSHAP 贡献值（对数几率）。",
-    "expl.sampled": "（按固定随机种子抽样）",
-    "expl.all": "",
-    "expl.bar_alt": "各特征的平均绝对 SHAP 值",
-    "expl.beeswarm_alt": "各特征 SHAP 值的蜂群图",
-    "expl.dependence": "重要性前 {n} 位特征的依赖图",
-    "expl.dependence_alt": "{label}的依赖图",
-    "expl.ranking": "特征重要性排序",
-    "expl.rank": "排名",
-    "expl.feature": "特征",
-    "expl.column": "字段名",
-    "expl.planted_driver": "预设驱动因素",
-    "expl.mean_shap": "平均 |SHAP|",
-    "fair.rule": "“预警”指风险等级为黄色及以上。假阳性率 = 未发生事件却被预警的对象数 ÷ "
-    "未发生事件的对象数。方括号 [ ] 内为比率的 {confidence} 置信区间（二项分布精确法）。"
-    "评分 ÷ 实际 = 分组平均评分 ÷ 其基础发生率。突出显示（存在差距）的情形：评分 ÷ 实际，或分组的"
-    "精确率、召回率、假阳性率与整个测试集（精确率 {precision}，召回率 {recall}，假阳性率 {fpr}）"
-    "之比，超出 {low}–{high}，且该分组自身的置信区间不包含所比较的数值（校准：基础发生率的置信区间"
-    "不包含平均评分），即差距并非偶然。“样本太少，无法判断”：比值超出上述范围，但该分组的置信区间"
-    "仍包含所比较的数值，其样本不足以区分真实差距与偶然波动。预警率仅作展示，不作判断：各分组的基础发生率本就"
-    "不同。",
-    "fair.missing": "测试集缺少以下审计字段：{columns}",
-    "fair.none": "测试集没有审计字段。",
-    "fair.group": "分组",
-    "fair.rows": "样本数",
-    "fair.positives": "正例数",
-    "fair.warned": "预警数",
-    "fair.base_rate": "基础发生率",
-    "fair.mean_score": "平均评分",
-    "fair.score_ratio": "评分 ÷ 实际",
-    "fair.warning_rate": "预警率",
-    "fair.precision": "精确率",
-    "fair.recall": "召回率",
-    "fair.fpr": "假阳性率",
-    "fair.interval": "[{low}–{high}]",
-    "fair.too_few": "样本太少，无法判断",
-    "fair.highlighted": "共有 {n} 处差距（已突出显示）。",
-    "fair.no_gap": "没有超出范围的差距。",
-    "fair.too_few_count": "另有 {n} 项因样本太少，无法判断。",
-    "fair.gap_cell": "（超出范围的差距）",
-    "fid.no_roles": "真值文件（truth/drivers.json）未列出预设驱动特征或噪声特征。",
-    "fid.rule": "判定规则：一个预设驱动因素的重要性，是度量它的各目录特征（以 truth/drivers.json "
-    "所列为准）的平均 |SHAP| 之和；每个驱动因素的重要性都高于每个噪声特征和代理特征的平均 "
-    "|SHAP| 时，检查通过。多个特征可能共同度量同一个驱动因素并分摊其贡献，因此下方的单个特征"
-    "仅列出供参考，不逐一判定。",
-    "fid.drivers": "检查项：每个预设驱动因素的排名都应高于所有噪声特征和代理特征。最强的噪声或代理特征："
-    "{noise}{below}",
-    "fid.noise_value": "{name}（{value}）",
-    "fid.none": "无",
-    "fid.below": "；不高于它的驱动因素：{drivers}。",
-    "fid.end": "。",
-    "fid.driver_or_noise": "驱动因素、噪声特征或代理特征",
-    "fid.kind": "类型",
-    "fid.driver_importance": "平均 |SHAP|（驱动因素为其各特征之和）",
-    "fid.features_pass": "单个特征（仅供参考）：每个预设驱动特征都高于所有噪声特征和代理特征。",
-    "fid.features_fail": "单个特征（仅供参考）：最弱的预设驱动特征 {weakest}未高于最强的噪声或代理"
-    "特征（见下表突出显示的行）。",
-    "fid.weakest": "{name}（{value}）",
-    "fid.weakest_none": "（无）",
-    "fid.feature": "特征",
-    "fid.measures": "所度量的预设驱动因素（或噪声、代理）",
-    "fid.mean_shap": "平均 |SHAP|",
-    "fid.missing_drivers": "没有任何目录特征度量的预设驱动因素：{drivers}",
-    "fid.no_units": "未提供对象级真值：跳过主要原因检查。",
-    "fid.top_reasons": "检查项：主导驱动因素应位列前几位原因。只有单一主导驱动因素的对象共 {units} 个（在已解释的 {explained} 条样本中）；"
-    "其主导驱动因素位列前 {k} 位原因（按 |贡献| 排序，与评分器的展示一致）的有 {hits} 个"
-    "（{share}；目标 {target}）。",
-    "fid.top_raising": "只看推高风险的前 {k} 位贡献（真值中的主导驱动因素是最大的正向推动；降低风险的"
-    "原因，例如对象不具备某个驱动因素，按 |贡献| 可能排在它前面）：{hits} 个（{share}）。",
-    "fid.miss_note": "如何理解未命中：真值和 SHAP 都以“平均对象”为基准衡量驱动因素的推动作用，因此"
-    "未命中说明模型把该驱动因素的作用分散到了其他特征上，或学得较弱；降低风险的原因（对象不具备的"
-    "驱动因素）按 |贡献| 也可能排在幅度不大的主导推动之前。",
-    "fid.dominant": "主导驱动因素",
-    "fid.units": "对象数",
-    "fid.in_top": "位列前 {k} 位原因",
-    "fid.share": "占比",
-    "fid.in_top_raising": "位列前 {k} 位推高原因",
-    "fid.share_raising": "推高占比",
-    "fid.drivers_table": "预设驱动因素、噪声特征与代理特征的重要性排序",
-    "fid.features_table": "单个特征的重要性排序",
-    "fid.per_driver_table": "主导驱动因素位列前 {k} 位原因的情况",
-    "fid.flagged": "（未高于最强的噪声或代理特征）",
-    "verdict.pass": "通过",
-    "verdict.fail": "未通过",
-    "kind.planted driver": "预设驱动因素",
-    "kind.noise": "噪声",
-    "kind.proxy": "代理变量",
-    "sample.intro": "每个等级最多抽取 {n} 条预警（固定随机种子）。报告有意不显示实体标识。",
-    "sample.none": "测试集中没有达到预警等级的对象。",
-    "sample.heading": "样例 {n}：",
-    "sample.heading_end": " 评分 {score}，评估日期 {as_of}",
-    "sample.waterfall_alt": "预警样例 {n} 的瀑布图",
-    "sample.contribution": "贡献（对数几率）",
-    "sample.reason": "原因",
-    "sample.reasons_table": "预警样例 {n} 的原因",
-    "chart.model": "模型",
-    "chart.oracle": "理想基准（真实概率）",
-    "chart.chance": "随机水平",
-    "chart.roc": "ROC 曲线",
-    "chart.fpr": "假阳性率",
-    "chart.tpr": "真阳性率（召回率）",
-    "chart.pr": "精确率-召回率曲线",
-    "chart.recall": "召回率",
-    "chart.precision": "精确率",
-    "chart.perfect": "完美校准",
-    "chart.model_deciles": "模型（按评分十分位分组）",
-    "chart.reliability_x": "组内平均校准评分（概率）",
-    "chart.reliability_y": "组内实际正例率",
-    "chart.reliability": "可靠性图：实际发生率与评分",
-    "chart.roc_alt": "模型与理想基准的 ROC 曲线",
-    "chart.pr_alt": "模型与理想基准的精确率-召回率曲线",
-    "chart.reliability_alt": "校准评分的可靠性图",
-    "chart.importance": "全局重要性：测试集上的平均 |SHAP|",
-    "chart.beeswarm": "每条记录的 SHAP 值（颜色：特征值由低到高）",
-    "chart.no": "否",
-    "chart.yes": "是",
-}
-
 _LIMITS: dict[str, tuple[str, ...]] = {
     "en": (
         "Trained and evaluated on a simulated city: figures describe that city, not a real one.",
@@ -605,7 +364,7 @@ DISTRICT_WORDS: Mapping[str, tuple[str, str]] = {
 }
 _SEX_WORDS: Mapping[str, tuple[str, str]] = {"f": ("female", "女"), "m": ("male", "男")}
 
-_CATALOGUES: dict[str, dict[str, str]] = {"en": _EN, "zh": _ZH}
+_CATALOGUES: dict[str, dict[str, str]] = {"en": _EN, "zh": ZH}
 
 
 @dataclass(frozen=True)
