@@ -46,12 +46,15 @@ run: install
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist), a test file per worker at a time, so
 # each file's module fixtures are made once, except that the tests sharing a session-wide
-# service (the console's, the serving suite's) go to one worker together, which builds it once
-# (tests/scheduling.py); most tests wait on servers, browsers and subprocesses, so two workers
-# use the two cores CI has. TEST_WORKERS=0: one process, no workers. Work goes out in collection
-# order, the shared services' tests first: xdist's default (most tests first) leaves the files
-# of few but long tests (a Dask cluster, a killed service) to the end, one worker running alone.
-TEST_WORKERS ?= 2
+# service (the console's, the serving suite's, the loop's) go to a worker together in a few
+# units, each built once per unit (tests/scheduling.py). Most tests wait on servers, browsers
+# and subprocesses: on 2 cores, two workers with the suites as one unit each kept 1.5 cores
+# busy (771 s), three with the units as now 1.5 (691 s), four 1.6 (676 s): 2026-12-06, one
+# machine, in place. TEST_WORKERS=0: one process, no workers.
+# Work goes out in collection order, the shared services' units first, then the files known to
+# be long: xdist's default (most tests first) left the files of few but long tests (a Dask
+# cluster, a killed service) to the end, one worker running alone.
+TEST_WORKERS ?= 4
 
 test: install
 	$(BIN)/lint-imports

@@ -34,12 +34,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """In xdist's workers: the tests sharing a service first, so their long units start at once
-    and the files fill in around them (the controller queues units in collection order)."""
+    """In xdist's workers: the tests sharing a service first, so their long units start at once,
+    then the long files, and the rest fill in around them (the controller queues units in
+    collection order: tests/scheduling.py)."""
     if hasattr(config, "workerinput"):
-        from tests.scheduling import shares_a_service
+        from tests.scheduling import queue_rank
 
-        items.sort(key=lambda item: not shares_a_service(item.nodeid))
+        items.sort(key=lambda item: queue_rank(item.nodeid))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

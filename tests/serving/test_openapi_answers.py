@@ -15,6 +15,8 @@ import httpx
 import pytest
 from openapi_schema_validator import OAS30Validator
 
+from tests.processes import LOOPBACK_TLS
+
 from .conftest import Served
 from .test_service import score, warned_records
 
@@ -23,7 +25,7 @@ INFRASTRUCTURE = ("/healthz", "/livez", "/readyz", "/metrics")
 
 @pytest.fixture(scope="module")
 def document(served: Served) -> dict[str, Any]:
-    return httpx.get(f"{served.url}/docs.json", timeout=30).json()
+    return httpx.get(f"{served.url}/docs.json", timeout=30, verify=LOOPBACK_TLS).json()
 
 
 def _validator(document: dict[str, Any], model: str) -> OAS30Validator:
@@ -35,7 +37,7 @@ def _validator(document: dict[str, Any], model: str) -> OAS30Validator:
 def test_another_method_on_an_infrastructure_route_is_the_documented_405(
     served: Served, document: dict[str, Any], path: str
 ) -> None:
-    answer = httpx.post(f"{served.url}{path}", timeout=30)
+    answer = httpx.post(f"{served.url}{path}", timeout=30, verify=LOOPBACK_TLS)
     assert answer.status_code == 405, answer.text
     assert answer.headers["content-type"] == "application/json"
     assert answer.json() == {"error": f"POST is not allowed on {path}"}
@@ -61,7 +63,7 @@ def test_a_warning_with_a_null_outcome_is_valid_by_the_document(
 
 @pytest.mark.parametrize("path", ["/docs", "/V1/warnings", "/nothing/" + "x" * 5000])
 def test_an_unknown_path_outside_v1_is_a_json_404(served: Served, path: str) -> None:
-    answer = httpx.get(f"{served.url}{path}", timeout=30)
+    answer = httpx.get(f"{served.url}{path}", timeout=30, verify=LOOPBACK_TLS)
     assert answer.status_code == 404, answer.text
     assert answer.headers["content-type"] == "application/json"
     error = answer.json()["error"]

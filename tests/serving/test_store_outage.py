@@ -89,10 +89,12 @@ def _answering(process: subprocess.Popen[bytes], port: int) -> None:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+            health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2, verify=LOOPBACK_TLS)
+            if health.status_code == 200:
                 return
         except httpx.HTTPError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)  # a booting registry answers with an error first: no busy loop
     raise RuntimeError("mlflow server did not start")
 
 
