@@ -72,7 +72,10 @@ def dask_client(
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            # the scheduler's HTTP server (health, metrics; the dashboard where bokeh is
+            # installed) on a free loopback port: None does not switch it off but takes 8787,
+            # and a second job on the machine warned "Port 8787 is already in use"
+            dashboard_address="127.0.0.1:0",
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,
