@@ -50,8 +50,8 @@ run: install
 # units, each built once per unit (tests/scheduling.py). Most tests wait on servers, browsers
 # and subprocesses: on 2 cores, two workers with the suites as one unit each kept 1.5 cores
 # busy (771 s), three with the units as now 1.5 (691 s), four 1.6 (676 s): 2026-12-06, one
-# machine, in place; four on a fresh clone ran at a load of 8 (858 s) and a test's 30 s wait
-# ran out: three. TEST_WORKERS=0: one process, no workers.
+# machine, in place; four on a fresh clone ran at a load average of 8 (858 s, the machine
+# slower by then): three. TEST_WORKERS=0: one process, no workers.
 # Work goes out in collection order, the shared services' units first, then the files known to
 # be long: xdist's default (most tests first) left the files of few but long tests (a Dask
 # cluster, a killed service) to the end, one worker running alone.
