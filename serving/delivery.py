@@ -17,7 +17,11 @@ The service runs `Deliverer.run_forever` on a daemon thread (`notify_interval_s`
 job to `riskloop notify --loop`, which runs it in its own process); each round also notes missed
 deadlines (`WarningStore.note_overdue`), whose events then go out in the same round. A round the
 warnings store does not answer is skipped and the next one tries again: the outage is logged
-when it starts, about once a minute while it lasts and when it ends (`OutageLog`). A
+when it starts, about once a minute while it lasts and when it ends (`OutageLog`). When the
+store goes away in the middle of a round, what the round could not record (a POST's answer, the
+department's events it had not tried yet, still under its lease) is kept and written first once
+the store answers again: a delivered event is not posted a second time and its department's
+later events do not wait out the lease (`notify_lease_s`, 120 s by default). A
 department's failing deliveries are logged the same way: once when they start failing, once
 when one goes through again (`FailingDepartments`), not at every attempt.
 """
@@ -34,6 +38,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -243,6 +248,9 @@ class Deliverer:
         self._rng_lock = threading.Lock()
         self._retry_at_of: dict[str, datetime] = {}  # this round's retries, by event id
         self.failing = FailingDepartments(logger)
+        # writes a store outage kept from the outbox, in order: written first next round
+        self._unrecorded: list[Callable[[], None]] = []
+        self._unrecorded_lock = threading.Lock()
 
     def close(self) -> None:
         self._client.close()
@@ -250,19 +258,20 @@ class Deliverer:
     def run_once(self, *, note_overdue: bool = True, limit: int = CLAIM_LIMIT) -> RoundReport:
         """Note missed deadlines, then try every due event once; returns what happened."""
         report = RoundReport()
+        self._write_unrecorded()
         if note_overdue:
             report.overdue = self.store.note_overdue(actor="system:overdue")
         self._retry_at_of.clear()
         queues: dict[str, list[dict[str, Any]]] = {}
-        for event in self.outbox.claim(
-            now=clock_now(), lease=timedelta(seconds=self.settings.notify_lease_s), limit=limit
-        ):
+        now = clock_now()
+        lease = timedelta(seconds=self.settings.notify_lease_s)
+        for event in self.outbox.claim(now=now, lease=lease, limit=limit):
             queues.setdefault(event["department"], []).append(event)
         urls = self.outbox.webhooks() if queues else {}
         # one department's endpoint at a time each, the departments side by side: a slow or
         # hanging receiver delays its own events only
         if len(queues) <= 1:
-            outcomes = [self._deliver_queue(q, urls.get(d)) for d, q in queues.items()]
+            outcomes = [self._deliver_queue(q, urls.get(d), now + lease) for d, q in queues.items()]
         else:
             with ThreadPoolExecutor(
                 max_workers=min(len(queues), PARALLEL_DEPARTMENTS),
@@ -270,7 +279,8 @@ class Deliverer:
             ) as pool:
                 outcomes = list(
                     pool.map(
-                        lambda item: self._deliver_queue(item[1], urls.get(item[0])), queues.items()
+                        lambda item: self._deliver_queue(item[1], urls.get(item[0]), now + lease),
+                        queues.items(),
                     )
                 )
         for outcome in (outcome for queue in outcomes for outcome in queue):
@@ -282,25 +292,63 @@ class Deliverer:
                 report.retried += 1
         return report
 
-    def _deliver_queue(self, events: list[dict[str, Any]], url: str | None) -> list[str]:
-        """One department's claimed events in the order they were written. When one fails and
-        is to be retried (an error answer, a refused connection, a time-out), the rest wait
-        for that retry, no attempt counted: the department gets its events in order (an event
-        never overtakes an earlier one waiting for its retry), and a hanging receiver costs one
-        time-out a round, not one per event. A dead letter holds nothing up. A webhook removed
-        since the claim posts nothing: the events go back to wait for one, no attempt counted."""
+    def _deliver_queue(
+        self, events: list[dict[str, Any]], url: str | None, leased_until: datetime
+    ) -> list[str]:
+        """One department's claimed events (leased until `leased_until`) in the order they were
+        written. When one fails and is to be retried (an error answer, a refused connection, a
+        time-out), the rest wait for that retry, no attempt counted: the department gets its
+        events in order (an event never overtakes an earlier one waiting for its retry), and a
+        hanging receiver costs one time-out a round, not one per event. A dead letter holds
+        nothing up. A webhook removed since the claim posts nothing: the events go back to wait
+        for one, no attempt counted. A store outage ends the department's turn: the events not
+        tried yet go back in line, no attempt counted, once the store answers again."""
+
+        def back_in_line(event_ids: list[str], until: datetime) -> Callable[[], None]:
+            return partial(self.outbox.postpone, event_ids, until=until, leased_until=leased_until)
+
         if url is None:
-            self.outbox.postpone([e["event_id"] for e in events], until=clock_now())
+            self._recorded(back_in_line([e["event_id"] for e in events], clock_now()))
             return []
         outcomes: list[str] = []
         for index, event in enumerate(events):
-            outcome = self._deliver(event, url)
+            try:
+                outcome = self._deliver(event, url)
+            except Exception as exc:
+                if is_outage(exc):  # this event's answer is kept by `_recorded`
+                    later = [e["event_id"] for e in events[index + 1 :]]
+                    self._keep_unrecorded(back_in_line(later, clock_now()))
+                raise
             if outcome == "retried":
                 later = [e["event_id"] for e in events[index + 1 :]]
-                self.outbox.postpone(later, until=self._retry_at_of[event["event_id"]])
+                self._recorded(back_in_line(later, self._retry_at_of[event["event_id"]]))
                 return [*outcomes, "retried"]
             outcomes.append(outcome)
         return outcomes
+
+    def _recorded(self, write: Callable[[], None]) -> None:
+        """One of the round's outbox writes; one the store did not take (an outage) is kept to
+        be written first in a later round (`_write_unrecorded`), and the outage raised."""
+        try:
+            write()
+        except Exception as exc:
+            if is_outage(exc):
+                self._keep_unrecorded(write)
+            raise
+
+    def _keep_unrecorded(self, write: Callable[[], None]) -> None:
+        with self._unrecorded_lock:  # departments' threads
+            self._unrecorded.append(write)
+
+    def _write_unrecorded(self) -> None:
+        """What an outage kept from the outbox, in order: a POST's answer (a delivered event
+        is not posted again when its lease runs out), events put back in line (under this
+        worker's lease only: once it runs out, another worker may hold them). A store that
+        still does not answer raises, and what is left waits for the next round."""
+        while self._unrecorded:
+            self._unrecorded[0]()
+            with self._unrecorded_lock:
+                self._unrecorded.pop(0)
 
     def drain(self, *, max_rounds: int = 1000) -> RoundReport:
         """Rounds until nothing is due now (`riskloop notify --once`)."""
@@ -393,7 +441,7 @@ class Deliverer:
             error = f"{exc.__class__.__name__}: {exc}"
             return self._failed(event, error, cause=exc.__class__.__name__)
         if 200 <= response.status_code < 300:
-            self.outbox.delivered(event["event_id"], now=clock_now())
+            self._recorded(partial(self.outbox.delivered, event["event_id"], now=clock_now()))
             self.failing.delivered(event["department"])
             return "delivered"
         return self._failed(event, f"HTTP {response.status_code}")
@@ -405,13 +453,17 @@ class Deliverer:
         attempt = int(event["attempts"]) + 1
         current: datetime = clock_now()
         if attempt >= self.settings.notify_max_attempts:
-            self.outbox.failed(event["event_id"], error, retry_at=None, now=current)
+            self._recorded(
+                partial(self.outbox.failed, event["event_id"], error, retry_at=None, now=current)
+            )
             logger.warning(
                 "notification %s dead after %d attempts: %s", event["event_id"], attempt, error
             )
             return "dead"
         retry_at = self._retry_at(attempt, current)
-        self.outbox.failed(event["event_id"], error, retry_at=retry_at, now=current)
+        self._recorded(
+            partial(self.outbox.failed, event["event_id"], error, retry_at=retry_at, now=current)
+        )
         self._retry_at_of[event["event_id"]] = retry_at  # the round's other events wait as long
         return "retried"
 

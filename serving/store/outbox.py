@@ -327,37 +327,47 @@ class Outbox:
     def failed(
         self, event_id: str, error: str, *, retry_at: datetime | None, now: datetime
     ) -> None:
-        """Record a failed attempt: retry at `retry_at`, or dead-letter it when None."""
+        """Record a failed attempt: retry at `retry_at`, or dead-letter it when None. An event
+        delivered meanwhile (a failure recorded late, after another worker's post) stays
+        delivered."""
         changes: dict[str, Any] = {"last_error": error[:_ERROR_CHARS]}
         if retry_at is None:
             changes["dead_at"] = now
         else:
             changes["next_attempt_at"] = retry_at
-        self._set(event_id, changes, attempt=True)
+        self._set(event_id, changes, attempt=True, undelivered=True)
 
-    def postpone(self, event_ids: Sequence[str], *, until: datetime) -> None:
+    def postpone(
+        self, event_ids: Sequence[str], *, until: datetime, leased_until: datetime | None = None
+    ) -> None:
         """Put claimed events back in line at `until`, no attempt counted (their endpoint just
-        failed on an earlier event of the same round)."""
+        failed on an earlier event of the same round, or the store went away before they were
+        tried). With `leased_until` (the claim's lease), only events still under that lease
+        move: once it has run out, another worker may hold them under a lease of its own."""
         if not event_ids:
             return
 
         def write(session: Session) -> None:
-            session.execute(
-                update(OutboxEvent)
-                .where(OutboxEvent.event_id.in_(list(event_ids)))
-                .values(next_attempt_at=until)
-            )
+            statement = update(OutboxEvent).where(OutboxEvent.event_id.in_(list(event_ids)))
+            if leased_until is not None:
+                statement = statement.where(
+                    OutboxEvent.next_attempt_at == self._bound(leased_until)
+                )
+            session.execute(statement.values(next_attempt_at=until))
 
         self._store.run_write(write)
 
-    def _set(self, event_id: str, changes: dict[str, Any], *, attempt: bool) -> None:
+    def _set(
+        self, event_id: str, changes: dict[str, Any], *, attempt: bool, undelivered: bool = False
+    ) -> None:
         def write(session: Session) -> None:
             values = dict(changes)
             if attempt:
                 values["attempts"] = OutboxEvent.attempts + 1
-            session.execute(
-                update(OutboxEvent).where(OutboxEvent.event_id == event_id).values(**values)
-            )
+            statement = update(OutboxEvent).where(OutboxEvent.event_id == event_id)
+            if undelivered:
+                statement = statement.where(OutboxEvent.delivered_at.is_(None))
+            session.execute(statement.values(**values))
 
         self._store.run_write(write)
 

@@ -13,6 +13,7 @@ import ssl
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -40,6 +41,8 @@ class Receiver:
     always: int | None = None
     delay_s: float = 0.0
     tls: ssl.SSLContext | None = None
+    # called with each request as logged, before its answer is sent (e.g. to stop a server)
+    on_answer: Callable[[Delivery], None] | None = None
     log: list[Delivery] = field(default_factory=list)
     _seen: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -52,6 +55,8 @@ class Receiver:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 status = receiver.answer(dict(self.headers.items()), raw)
+                if receiver.on_answer is not None:
+                    receiver.on_answer(receiver.log[-1])
                 if receiver.delay_s:
                     time.sleep(receiver.delay_s)
                 self.send_response(status)

@@ -60,10 +60,10 @@ def test_notify_loop_survives_a_postgres_restart_and_delivers_what_came_after(
         "RISKLOOP_KEYS_FILE": str(tmp_path / "keys.json"),
         "RISKLOOP_WEBHOOK_SECRETS_FILE": str(tmp_path / "webhook-secrets.json"),
         "RISKLOOP_PUBLIC_URL": "https://riskloop.example.gov",
-        # a lease of 2 s, not 120: when the server stops between the first event's post and
-        # the loop's record of it, that event stays claimed for the lease, and the next event
-        # of its department waits behind it (seen on a loaded machine: "resumed", then nothing
-        # delivered for 60 s); after 2 s it is posted again (the receiver counts it once)
+        # a lease of 2 s, not 120: a server stopped between the post and its record no longer
+        # holds the department's line (the loop records it once the store answers:
+        # test_delivery_store_outage.py), but one stopped as a claim commits leaves the loop
+        # unsure the claim was taken, and its events wait out the lease
         "RISKLOOP_NOTIFY_LEASE_S": "2",
     }
     stderr = tmp_path / "notify.err"

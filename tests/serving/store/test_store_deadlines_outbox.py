@@ -334,6 +334,37 @@ def test_a_claim_holds_a_departments_later_events_behind_one_waiting_for_its_ret
     assert outbox.counts() == {"pending": 1, "delivered": 1, "dead": 1}
 
 
+def test_writes_recorded_late_touch_only_what_the_lease_and_delivery_still_allow(
+    store: WarningStore, scored: Callable
+) -> None:
+    """What a delivery worker writes once the store answers again after an outage: events put
+    back in line move only while still under its own lease (another worker may hold them once
+    it has run out), and a failure recorded late leaves a delivered event delivered."""
+    outbox = Outbox(store)
+    outbox.set_webhook("county_centre", "http://127.0.0.1:9/hook", now=T0)
+    lease = timedelta(seconds=60)
+    with time_machine.travel(T0, tick=False):
+        _raise(store, scored, "employer-30")
+        _raise(store, scored, "employer-31")
+        claimed = [e["event_id"] for e in outbox.claim(now=T0, lease=lease)]
+        assert len(claimed) == 2
+        outbox.postpone(claimed[1:], until=T0, leased_until=T0 + lease)  # still this lease's
+        assert outbox.claim(now=T0, lease=lease) == []  # behind the first, which is leased
+        outbox.delivered(claimed[0], now=T0)
+        (again,) = outbox.claim(now=T0, lease=lease)  # the second, leased afresh
+        assert again["event_id"] == claimed[1]
+    later = T0 + timedelta(seconds=5)
+    with time_machine.travel(later, tick=False):
+        # an older lease (T0 - 5 s + 60 s) than the one the event is under: nothing moves
+        outbox.postpone(claimed[1:], until=later, leased_until=T0 + lease - timedelta(seconds=5))
+        assert outbox.claim(now=later, lease=lease) == []
+        outbox.delivered(claimed[1], now=later)
+        outbox.failed(claimed[1], "HTTP 500", retry_at=None, now=later)  # a late failure
+    states = {e["event_id"]: e for e in outbox.events()}
+    assert states[claimed[1]]["delivered_at"] and not states[claimed[1]]["dead_at"]
+    assert outbox.counts() == {"pending": 0, "delivered": 2, "dead": 0}
+
+
 def test_the_backlog_counts_pending_and_dead_events_by_department(
     store: WarningStore, scored: Callable
 ) -> None:
