@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.browser import BROWSER_ARGS
+
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
@@ -113,15 +115,6 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_mlflow_s
     get_settings.cache_clear()
     yield tmp_path
     get_settings.cache_clear()
-
-
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,7 @@ import pytest
 from features.catalog import FeatureDef
 from models.risk_model import RiskModel
 from models.spec import build_spec
+from tests.browser import NO_OMNIBOX_POPUP
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS_DIR = REPO_ROOT / "test-artifacts"
@@ -43,6 +44,7 @@ CHROMIUM_FLAGS = (
     "--disable-dev-shm-usage",
     "--remote-debugging-port=0",
     "--window-size=1280,900",
+    NO_OMNIBOX_POPUP,
 )
 PAGE_TIMEOUT_S = 30.0
 
