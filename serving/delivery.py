@@ -344,9 +344,19 @@ class Deliverer:
         """What an outage kept from the outbox, in order: a POST's answer (a delivered event
         is not posted again when its lease runs out), events put back in line (under this
         worker's lease only: once it runs out, another worker may hold them). A store that
-        still does not answer raises, and what is left waits for the next round."""
+        still does not answer raises, and what is left waits for the next round; a write that
+        fails otherwise is logged and dropped (its events are claimed again when their lease
+        runs out), so that it cannot stop every round after it."""
         while self._unrecorded:
-            self._unrecorded[0]()
+            try:
+                self._unrecorded[0]()
+            except Exception as exc:
+                if is_outage(exc):
+                    raise
+                logger.exception(
+                    "an outbox write kept through a store outage failed and is dropped (its "
+                    "events go out again when their lease runs out)"
+                )
             with self._unrecorded_lock:
                 self._unrecorded.pop(0)
 

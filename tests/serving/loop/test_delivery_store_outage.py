@@ -94,3 +94,29 @@ def test_what_a_round_could_not_record_is_written_when_the_store_answers(
         assert states[events[0]]["attempts"] == 2
     assert all(states[e]["delivered_at"] for e in events), states
     assert set(receiver.unique()) == set(events)
+
+
+def test_a_kept_write_that_fails_otherwise_is_dropped_and_rounds_go_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = _settings(tmp_path)
+    with (
+        WarningStore(f"sqlite:///{tmp_path / 'store.db'}", "pseudonym-secret") as store,
+        Receiver(SECRET) as receiver,
+    ):
+        _hook(store, settings, receiver.url, DEPARTMENT)
+        _raise(store, ["first"])
+        deliverer = Deliverer(store, settings)
+
+        def broken() -> None:
+            raise ValueError("not an outage")
+
+        deliverer._keep_unrecorded(broken)  # as an outage would have kept it
+        try:
+            report = deliverer.run_once()
+            assert deliverer.run_once().attempted == 0
+        finally:
+            deliverer.close()
+    assert report.delivered == 1 and len(receiver.unique()) == 1
+    dropped = [r for r in caplog.records if "failed and is dropped" in r.getMessage()]
+    assert len(dropped) == 1, caplog.text
