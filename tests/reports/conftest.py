@@ -154,7 +154,9 @@ async def _inspect(port: int, page_url: str, screenshot: Path) -> BrowserCheck:
                 deviceScaleFactor=1,
                 mobile=False,
             )
-            shot = await devtools.call("Page.captureScreenshot", format="png")
+            shot = await devtools.call(
+                "Page.captureScreenshot", format="png", optimizeForSpeed=True
+            )
             screenshot.write_bytes(base64.b64decode(shot["data"]))
             errors, requests = _event_errors(devtools.events, page_url)
     return BrowserCheck(
