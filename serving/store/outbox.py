@@ -13,11 +13,13 @@ leaves the event to be retried when the lease ends: delivery is at least once, a
 deduplicate by the event id.
 
 Payloads carry pseudonyms only: the warning id, the entity's keyed hash, task, level, status,
-as-of date, deadline and a link to the case; never a raw identifier.
+as-of date, deadline and a link to the case; never a raw identifier. Webhook URLs are kept
+sealed (`serving.store.sealed_urls`): a token in one is no plain text in the database.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Sequence
@@ -29,7 +31,9 @@ from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from serving.store.common import iso_utc, utc_bound
+from serving.store.identity import IdentityUnavailable
 from serving.store.models import DepartmentWebhook, OutboxEvent
+from serving.store.sealed_urls import MAX_URL_CHARS, is_sealed, open_url, seal
 
 if TYPE_CHECKING:
     from serving.store.repository import WarningStore
@@ -43,6 +47,7 @@ EVENT_TYPES = (
     "warning.closed",
 )
 _ERROR_CHARS = 500
+logger = logging.getLogger("riskloop.store")
 
 
 def new_event_id() -> str:
@@ -187,6 +192,18 @@ class Outbox:
 
     def __init__(self, store: WarningStore) -> None:
         self._store = store
+        self._unopened_said: set[str] = set()  # departments whose sealed URL was logged
+
+    def _open(self, row: DepartmentWebhook) -> str:
+        """A webhook row's URL (raises `IdentityUnavailable` for one that cannot be opened)."""
+        return open_url(self._store._cipher, row.department, row.url)
+
+    def _endpoint_of(self, row: DepartmentWebhook) -> str | None:
+        """The row's endpoint for an audit row; None when its sealed URL cannot be opened."""
+        try:
+            return _endpoint(self._open(row))
+        except IdentityUnavailable:
+            return None
 
     def _bound(self, moment: datetime) -> datetime:
         return utc_bound(self._store.is_sqlite, moment)
@@ -196,20 +213,26 @@ class Outbox:
     def set_webhook(
         self, department: str, url: str, *, now: datetime, actor: str = "system:cli"
     ) -> None:
-        """Create or replace a department's endpoint; audited (`department_webhook`) with the
-        endpoint's scheme, host and port only: a URL's path or query may carry a token."""
+        """Create or replace a department's endpoint, kept sealed; audited
+        (`department_webhook`) with the endpoint's scheme, host and port only: a URL's path or
+        query may carry a token.
+
+        Raises:
+            ValueError: a URL over `sealed_urls.MAX_URL_CHARS` characters.
+        """
+        stored = seal(self._store._cipher, department, url)
 
         def write(session: Session) -> None:
             found = session.get(DepartmentWebhook, department, with_for_update=True)
-            previous = None if found is None else _endpoint(found.url)
+            previous = None if found is None else self._endpoint_of(found)
             if found is None:
                 session.add(
                     DepartmentWebhook(
-                        department=department, url=url, created_at=now, updated_at=now
+                        department=department, url=stored, created_at=now, updated_at=now
                     )
                 )
             else:
-                found.url = url
+                found.url = stored
                 found.updated_at = now
             detail = {"department": department, "endpoint": _endpoint(url), "previous": previous}
             self._store._audit_row(session, actor, "department_webhook", detail)
@@ -218,8 +241,9 @@ class Outbox:
 
     def remove_webhook(
         self, department: str, *, now: datetime, actor: str = "system:cli"
-    ) -> tuple[str, int]:
-        """Remove a department's endpoint; the URL it had and how many of its events are held.
+    ) -> tuple[str | None, int]:
+        """Remove a department's endpoint; the URL it had (None when its sealed URL cannot be
+        opened here) and how many of its events are held.
 
         Its pending events stay in the outbox, neither posted nor dead-lettered: `claim` skips a
         department without a webhook, so they wait, no attempt counted, and go out in order if
@@ -230,11 +254,15 @@ class Outbox:
             LookupError: the department has no webhook.
         """
 
-        def write(session: Session) -> tuple[str, int]:
+        def write(session: Session) -> tuple[str | None, int]:
             found = session.get(DepartmentWebhook, department, with_for_update=True)
             if found is None:
                 raise LookupError(f"department {department} has no webhook")
-            url = found.url
+            previous = self._endpoint_of(found)
+            try:
+                url: str | None = self._open(found)
+            except IdentityUnavailable:
+                url = None
             # a statement, not `session.delete`: the store's code never deletes through the
             # session (a check keeps audit rows from being removed so)
             session.execute(
@@ -250,7 +278,7 @@ class Outbox:
             detail = {
                 "department": department,
                 "endpoint": None,
-                "previous": _endpoint(url),
+                "previous": previous,
                 "held": int(held or 0),
             }
             self._store._audit_row(session, actor, "department_webhook", detail)
@@ -259,14 +287,54 @@ class Outbox:
         return self._store.run_write(write)
 
     def webhooks(self) -> dict[str, str]:
-        """Department code -> endpoint URL."""
-        with self._store.read_session() as session:
-            return {
-                row.department: row.url
-                for row in session.scalars(
-                    select(DepartmentWebhook).order_by(DepartmentWebhook.department)
+        """Department code -> endpoint URL, for the webhooks whose URL opens here. One that does
+        not (`unopened_webhooks`) posts nothing: its events are held as for a department
+        without a webhook, and the log says so once per department."""
+        opened: dict[str, str] = {}
+        for department, url in self._webhook_rows().items():
+            if isinstance(url, str):
+                opened[department] = url
+            elif department not in self._unopened_said:
+                self._unopened_said.add(department)
+                logger.warning(
+                    "notifications to %s held: %s; set its webhook again with `riskloop "
+                    "departments set-webhook`",
+                    department,
+                    url,
                 )
-            }
+        return opened
+
+    def unopened_webhooks(self) -> dict[str, str]:
+        """Department code -> why its sealed URL cannot be opened here."""
+        return {d: str(u) for d, u in self._webhook_rows().items() if not isinstance(u, str)}
+
+    def _webhook_rows(self) -> dict[str, str | IdentityUnavailable]:
+        with self._store.read_session() as session:
+            rows = session.scalars(select(DepartmentWebhook).order_by(DepartmentWebhook.department))
+            found: dict[str, str | IdentityUnavailable] = {}
+            for row in rows:
+                try:
+                    found[row.department] = self._open(row)
+                except IdentityUnavailable as exc:
+                    found[row.department] = exc
+            return found
+
+    def seal_plain_webhooks(self) -> int:
+        """Seal the URLs kept plain (set before URLs were sealed, or by a store without keys);
+        how many. Nothing to do without a cipher."""
+        cipher = self._store._cipher
+        if cipher is None:
+            return 0
+
+        def write(session: Session) -> int:
+            rows = session.scalars(select(DepartmentWebhook).with_for_update()).all()
+            # a plain URL too long to seal was set before the limit: kept as it is
+            plain = [r for r in rows if not is_sealed(r.url) and len(r.url) <= MAX_URL_CHARS]
+            for row in plain:
+                row.url = seal(cipher, row.department, row.url)
+            return len(plain)
+
+        return self._store.run_write(write)
 
     # -- delivery ------------------------------------------------------------------------------
 

@@ -139,15 +139,23 @@ def store_upgrade() -> None:
     from sqlalchemy import text
 
     from models.settings import get_settings, hide_password
+    from serving.store.outbox import Outbox
 
     with user_errors():
         store = _open_store(existing=False)
-        with store.engine.connect() as connection:
-            revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        store.close()
+        try:
+            with store.engine.connect() as connection:
+                revision = connection.execute(
+                    text("SELECT version_num FROM alembic_version")
+                ).scalar()
+            sealed = Outbox(store).seal_plain_webhooks()  # URLs set before they were sealed
+        finally:
+            store.close()
         # masked as every message masks a URL (a secret-named query value too)
         shown = hide_password(get_settings().store_url)
         typer.echo(f"warnings store {shown}: schema at revision {revision} (head)")
+        if sealed:
+            typer.echo(f"{sealed} webhook URL(s) kept plain until now are sealed")
 
 
 def build_monitor_report(

@@ -447,8 +447,9 @@ def remove_webhook(
                 f"{department}: webhook removed, but its signing secret is still in "
                 f"{secrets_file}: {problem}"
             ) from None
+    shown = "(its sealed URL did not open here)" if url is None else shown_url(url)
     typer.echo(
-        f"{department}: webhook {shown_url(url)} removed, signing secret deleted; "
+        f"{department}: webhook {shown} removed, signing secret deleted; "
         f"{held} pending notification(s) held (not posted) until a webhook is set again; "
         "new events are not queued"
     )
@@ -492,16 +493,22 @@ def list_webhooks() -> None:
     with user_errors(), _open_store() as store:
         outbox = Outbox(store)
         hooks = outbox.webhooks()
+        unopened = outbox.unopened_webhooks()
         backlog = outbox.backlog()
     for department, url in hooks.items():
         typer.echo(f"{department}\t{shown_url(url)}")
+    for department, why in unopened.items():
+        typer.echo(
+            f"{department}\tnot posted to: {why}; set its webhook again with `riskloop "
+            "departments set-webhook`"
+        )
     for department, waiting in sorted(backlog.items()):
-        if department not in hooks and waiting["pending"]:
+        if department not in hooks and department not in unopened and waiting["pending"]:
             typer.echo(
                 f"{department}\tno webhook\t{waiting['pending']} pending notification(s) held"
                 " until one is set"
             )
-    typer.echo(f"{len(hooks)} webhook(s)")
+    typer.echo(f"{len(hooks) + len(unopened)} webhook(s)")
 
 
 def ping(
@@ -545,7 +552,12 @@ def _check_url(url: str, *, production: bool) -> None:
     """An absolute http(s) URL with a host that reads one way (`read_one_way`: what is shown is
     where notifications go); https only when RISKLOOP_ENV=production."""
     from serving.store.outbox import read_one_way, shown_url
+    from serving.store.sealed_urls import MAX_URL_CHARS
 
+    if len(url) > MAX_URL_CHARS:
+        raise UserError(
+            f"a webhook URL is at most {MAX_URL_CHARS} characters; this one has {len(url)}"
+        )
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises for a port that is not a number
