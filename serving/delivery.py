@@ -267,7 +267,7 @@ class Deliverer:
         lease = timedelta(seconds=self.settings.notify_lease_s)
         for event in self.outbox.claim(now=now, lease=lease, limit=limit):
             queues.setdefault(event["department"], []).append(event)
-        urls = self.outbox.webhooks() if queues else {}
+        urls = self.outbox.webhooks(say_unopened=True) if queues else {}
         # one department's endpoint at a time each, the departments side by side: a slow or
         # hanging receiver delays its own events only
         if len(queues) <= 1:

@@ -286,15 +286,16 @@ class Outbox:
 
         return self._store.run_write(write)
 
-    def webhooks(self) -> dict[str, str]:
+    def webhooks(self, *, say_unopened: bool = False) -> dict[str, str]:
         """Department code -> endpoint URL, for the webhooks whose URL opens here. One that does
         not (`unopened_webhooks`) posts nothing: its events are held as for a department
-        without a webhook, and the log says so once per department."""
+        without a webhook; with `say_unopened` (the delivery worker) the log says so once per
+        department."""
         opened: dict[str, str] = {}
         for department, url in self._webhook_rows().items():
             if isinstance(url, str):
                 opened[department] = url
-            elif department not in self._unopened_said:
+            elif say_unopened and department not in self._unopened_said:
                 self._unopened_said.add(department)
                 logger.warning(
                     "notifications to %s held: %s; set its webhook again with `riskloop "

@@ -12,7 +12,9 @@ import pytest
 
 from models.secret_keys import secrets_path
 from serving.store import WarningStore
+from serving.store.common import utc_now
 from serving.store.identity import IdentityUnavailable
+from serving.store.outbox import Outbox
 from tests.serving.test_people_cli import _one_error_line, _run
 from tests.training.test_cli_recheck_refusals import _raise_warning
 
@@ -29,6 +31,8 @@ def test_a_store_whose_secrets_are_lost_starts_over_audited(isolated_env: Path) 
 
     with WarningStore.from_settings() as store:
         old = _raise_warning(store, "employer-1")
+        # a webhook URL, sealed with the keys about to be lost
+        Outbox(store).set_webhook("county_centre", "https://hooks.example.gov/in", now=utc_now())
     path = secrets_path()
     lost = path.read_bytes()
     path.unlink()
@@ -42,6 +46,10 @@ def test_a_store_whose_secrets_are_lost_starts_over_audited(isolated_env: Path) 
     code, out, err = _run("secrets", "start-over", "--lost-without-backup")
     assert code == 0, err
     assert "kept: 1 warnings" in out and "the ids of 1 warnings can no longer be revealed" in out
+    assert "lost: the webhook URLs of county_centre, sealed with the old keys" in out, out
+    code, listed, err = _run("departments", "webhooks")
+    assert code == 0, err
+    assert "county_centre\tnot posted to:" in listed and "set its webhook again" in listed
     assert path.exists() and path.read_bytes() != lost
     with WarningStore.from_settings() as store:  # opens under the new key
         (row,) = store.audit_rows(actions=["secrets_start_over"])

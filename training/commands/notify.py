@@ -524,7 +524,14 @@ def ping(
     with user_errors(), _outage_in_one_line():
         _known_department(department)
         with _open_store() as store:
-            url = Outbox(store).webhooks().get(department)
+            outbox = Outbox(store)
+            url = outbox.webhooks().get(department)
+            unopened = outbox.unopened_webhooks().get(department)
+            if unopened is not None:
+                raise UserError(
+                    f"department {department}: {unopened}; set its webhook again with "
+                    "`riskloop departments set-webhook`"
+                )
             if url is None:
                 raise UserError(
                     f"department {department} has no webhook; set one with "

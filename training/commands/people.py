@@ -577,6 +577,7 @@ def register(app: typer.Typer) -> None:
         from models.settings import get_settings
         from serving.store import WarningStore
         from serving.store.identity import EntityCipher
+        from serving.store.outbox import Outbox
 
         with user_errors():
             if not lost:
@@ -608,6 +609,8 @@ def register(app: typer.Typer) -> None:
                     settings.store_url, keys.pseudonym_secret, cipher, start_over_by=cli_actor()
                 ) as store:
                     started = store.started_over
+                    # sealed with the lost keys (`serving.store.sealed_urls`)
+                    unopened = sorted(Outbox(store).unopened_webhooks())
             except BaseException:
                 path.unlink(missing_ok=True)  # made just now: the store did not take it
                 raise
@@ -624,7 +627,14 @@ def register(app: typer.Typer) -> None:
             f"lost: the ids of {started.sealed_ids} warnings can no longer be revealed; units "
             "scored from now on get new pseudonyms, so a unit warned before is warned anew, "
             "not updated; console sessions end\n"
-            "next: `riskloop materialize` again before scoring by id, and restart the service"
+            + (
+                f"lost: the webhook URLs of {', '.join(unopened)}, sealed with the old keys; "
+                "their notifications are held until each is set again with `riskloop "
+                "departments set-webhook`\n"
+                if unopened
+                else ""
+            )
+            + "next: `riskloop materialize` again before scoring by id, and restart the service"
         )
 
     app.add_typer(users_app)

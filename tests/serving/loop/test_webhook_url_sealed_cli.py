@@ -1,6 +1,7 @@
 """The CLI over sealed webhook URLs: `departments set-webhook` seals the URL it stores and
 refuses one too long to seal in one line; `store upgrade` seals a URL kept plain; `departments
-webhooks` names a webhook whose URL the secrets file cannot open, and how to repair it."""
+webhooks` and `departments ping` name a webhook whose URL the secrets file cannot open, and
+how to repair it."""
 
 from __future__ import annotations
 
@@ -79,3 +80,8 @@ def test_upgrade_seals_a_plain_url_and_the_list_names_one_that_does_not_open(
         "which the secrets file does not hold"
     ) in listed.stdout, listed.stdout
     assert "set its webhook again" in listed.stdout and "1 webhook(s)" in listed.stdout
+    assert not listed.stderr  # the list says it once, not the delivery worker's log line too
+    pinged = run_cli(["departments", "ping", "county_centre"])
+    assert pinged.exit_code == 2, pinged.output
+    (line,) = pinged.stderr.strip().splitlines()
+    assert "encryption key 'k-elsewhere'" in line and "set its webhook again" in line, line
