@@ -265,13 +265,16 @@ class Deliverer:
         queues: dict[str, list[dict[str, Any]]] = {}
         now = clock_now()
         lease = timedelta(seconds=self.settings.notify_lease_s)
+        leased_until = now + lease  # what the claim wrote: a later write checks it is still so
         for event in self.outbox.claim(now=now, lease=lease, limit=limit):
             queues.setdefault(event["department"], []).append(event)
         urls = self.outbox.webhooks(say_unopened=True) if queues else {}
         # one department's endpoint at a time each, the departments side by side: a slow or
         # hanging receiver delays its own events only
         if len(queues) <= 1:
-            outcomes = [self._deliver_queue(q, urls.get(d), now + lease) for d, q in queues.items()]
+            outcomes = [
+                self._deliver_queue(q, urls.get(d), leased_until) for d, q in queues.items()
+            ]
         else:
             with ThreadPoolExecutor(
                 max_workers=min(len(queues), PARALLEL_DEPARTMENTS),
@@ -279,7 +282,7 @@ class Deliverer:
             ) as pool:
                 outcomes = list(
                     pool.map(
-                        lambda item: self._deliver_queue(item[1], urls.get(item[0]), now + lease),
+                        lambda item: self._deliver_queue(item[1], urls.get(item[0]), leased_until),
                         queues.items(),
                     )
                 )

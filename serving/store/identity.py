@@ -45,6 +45,15 @@ class IdentityUnavailable(LookupError):
     """No id to reveal: purged by retention, made without a key, or its key is gone."""
 
 
+class KeyNotHeld(IdentityUnavailable):
+    """The key a ciphertext names is not in the secrets file (another installation's file, a
+    start-over)."""
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"encryption key {key_id!r} is not in the secrets file")
+        self.key_id = key_id
+
+
 @dataclass(frozen=True)
 class _KeySet:
     """One reading of the keys; `stamp` is the secrets file's as it was read (None: not read
@@ -151,7 +160,7 @@ class EntityCipher:
         if aead is None:
             aead = self._keys_now(look=True).aead.get(key_id)
         if aead is None:
-            raise IdentityUnavailable(f"encryption key {key_id!r} is not in the secrets file")
+            raise KeyNotHeld(key_id)
         raw = base64.b64decode(token)
         try:
             plain = aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], self._context(entity_hash))

@@ -194,14 +194,10 @@ class Outbox:
         self._store = store
         self._unopened_said: set[str] = set()  # departments whose sealed URL was logged
 
-    def _open(self, row: DepartmentWebhook) -> str:
-        """A webhook row's URL (raises `IdentityUnavailable` for one that cannot be opened)."""
-        return open_url(self._store._cipher, row.department, row.url)
-
-    def _endpoint_of(self, row: DepartmentWebhook) -> str | None:
-        """The row's endpoint for an audit row; None when its sealed URL cannot be opened."""
+    def _open(self, row: DepartmentWebhook) -> str | None:
+        """A webhook row's URL; None for a sealed one that cannot be opened here."""
         try:
-            return _endpoint(self._open(row))
+            return open_url(self._store._cipher, row.department, row.url)
         except IdentityUnavailable:
             return None
 
@@ -224,7 +220,8 @@ class Outbox:
 
         def write(session: Session) -> None:
             found = session.get(DepartmentWebhook, department, with_for_update=True)
-            previous = None if found is None else self._endpoint_of(found)
+            opened = None if found is None else self._open(found)
+            previous = None if opened is None else _endpoint(opened)
             if found is None:
                 session.add(
                     DepartmentWebhook(
@@ -258,11 +255,7 @@ class Outbox:
             found = session.get(DepartmentWebhook, department, with_for_update=True)
             if found is None:
                 raise LookupError(f"department {department} has no webhook")
-            previous = self._endpoint_of(found)
-            try:
-                url: str | None = self._open(found)
-            except IdentityUnavailable:
-                url = None
+            url = self._open(found)
             # a statement, not `session.delete`: the store's code never deletes through the
             # session (a check keeps audit rows from being removed so)
             session.execute(
@@ -278,7 +271,7 @@ class Outbox:
             detail = {
                 "department": department,
                 "endpoint": None,
-                "previous": previous,
+                "previous": None if url is None else _endpoint(url),
                 "held": int(held or 0),
             }
             self._store._audit_row(session, actor, "department_webhook", detail)
@@ -291,34 +284,35 @@ class Outbox:
         not (`unopened_webhooks`) posts nothing: its events are held as for a department
         without a webhook; with `say_unopened` (the delivery worker) the log says so once per
         department."""
-        opened: dict[str, str] = {}
-        for department, url in self._webhook_rows().items():
-            if isinstance(url, str):
-                opened[department] = url
-            elif say_unopened and department not in self._unopened_said:
+        opened, unopened = self.webhook_urls()
+        for department, why in unopened.items():
+            if say_unopened and department not in self._unopened_said:
                 self._unopened_said.add(department)
                 logger.warning(
                     "notifications to %s held: %s; set its webhook again with `riskloop "
                     "departments set-webhook`",
                     department,
-                    url,
+                    why,
                 )
         return opened
 
     def unopened_webhooks(self) -> dict[str, str]:
         """Department code -> why its sealed URL cannot be opened here."""
-        return {d: str(u) for d, u in self._webhook_rows().items() if not isinstance(u, str)}
+        return self.webhook_urls()[1]
 
-    def _webhook_rows(self) -> dict[str, str | IdentityUnavailable]:
+    def webhook_urls(self) -> tuple[dict[str, str], dict[str, str]]:
+        """In one read: the URLs that open here, and why each of the others does not (by
+        department code)."""
+        opened: dict[str, str] = {}
+        unopened: dict[str, str] = {}
         with self._store.read_session() as session:
             rows = session.scalars(select(DepartmentWebhook).order_by(DepartmentWebhook.department))
-            found: dict[str, str | IdentityUnavailable] = {}
             for row in rows:
                 try:
-                    found[row.department] = self._open(row)
+                    opened[row.department] = open_url(self._store._cipher, row.department, row.url)
                 except IdentityUnavailable as exc:
-                    found[row.department] = exc
-            return found
+                    unopened[row.department] = str(exc)
+        return opened, unopened
 
     def seal_plain_webhooks(self) -> int:
         """Seal the URLs kept plain (set before URLs were sealed, or by a store without keys);

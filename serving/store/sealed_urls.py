@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from serving.store.identity import IdentityUnavailable
+from serving.store.identity import IdentityUnavailable, KeyNotHeld
 
 if TYPE_CHECKING:
     from serving.store.identity import EntityCipher
@@ -63,12 +63,12 @@ def open_url(cipher: EntityCipher | None, department: str, stored: str) -> str:
     key_id, _, token = stored.removeprefix(SEALED_PREFIX).rpartition(":")
     try:
         return cipher.decrypt(token, key_id, entity_hash=_context(department))
-    except IdentityUnavailable as exc:
-        if str(exc).startswith("encryption key"):  # not in the secrets file (another one?)
-            raise IdentityUnavailable(
-                f"its URL is sealed with encryption key {key_id!r}, which the secrets file "
-                "does not hold"
-            ) from None
+    except KeyNotHeld:
+        raise IdentityUnavailable(
+            f"its URL is sealed with encryption key {key_id!r}, which the secrets file does "
+            "not hold"
+        ) from None
+    except IdentityUnavailable:
         raise IdentityUnavailable(_DAMAGED) from None
     except ValueError:  # not base64: a value no riskloop wrote
         raise IdentityUnavailable(_DAMAGED) from None

@@ -492,8 +492,7 @@ def list_webhooks() -> None:
 
     with user_errors(), _open_store() as store:
         outbox = Outbox(store)
-        hooks = outbox.webhooks()
-        unopened = outbox.unopened_webhooks()
+        hooks, unopened = outbox.webhook_urls()
         backlog = outbox.backlog()
     for department, url in hooks.items():
         typer.echo(f"{department}\t{shown_url(url)}")
@@ -524,9 +523,9 @@ def ping(
     with user_errors(), _outage_in_one_line():
         _known_department(department)
         with _open_store() as store:
-            outbox = Outbox(store)
-            url = outbox.webhooks().get(department)
-            unopened = outbox.unopened_webhooks().get(department)
+            hooks, unopened_by_department = Outbox(store).webhook_urls()
+            url = hooks.get(department)
+            unopened = unopened_by_department.get(department)
             if unopened is not None:
                 raise UserError(
                     f"department {department}: {unopened}; set its webhook again with "
