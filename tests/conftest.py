@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+import typer.testing
 
 from tests.browser import BROWSER_ARGS
 
@@ -23,6 +25,12 @@ os.environ.setdefault("RISKLOOP_PASSWORD_PARALLELISM", "1")
 os.environ.setdefault("RISKLOOP_PASSWORD_MEMORY_KIB", "8")
 
 SMALL_CITY_SEED = 7
+
+# typer's CliRunner rebuilds an app's click command tree at every `invoke` (about 30 ms for
+# riskloop's, a thousand times a run); the tree depends on the app alone, so it is built once
+# per app and process. What a command reads at run time (options, environment) is still read
+# at each invoke.
+typer.testing._get_command = functools.cache(typer.testing._get_command)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
