@@ -62,15 +62,17 @@ def monitor_groups(task: str, units: pd.DataFrame, warnings: pd.DataFrame) -> di
     its fairness tables group (`fairness_table`: a missing value is the group `missing`).
     Scored records keep the model's features, so an audit column `audit_<name>` whose values
     are the feature `<name>`'s (sector, size band, dispute type) is read from them, and an
-    audit column no feature holds from its stand-ins (`AUDIT_STAND_INS`). The district is kept
-    on warnings only: its groups have warnings and outcomes but no scored units, no warning
-    rate and no flag. A group's warning rate is flagged by `group_rate_flag`.
+    audit column no feature holds from its stand-ins (`AUDIT_STAND_INS`). The district is
+    read from each record's own `district` as the warnings' is from theirs (records scored
+    before the store kept it fall in `missing`). A group's warning rate is flagged by
+    `group_rate_flag`.
     """
     from features.tasks import DISTRICT_COLUMN, get_task
     from serving.store.monitoring import observed_labels
     from training.report_metrics import audit_groups
 
     expected = get_task(task).audit_columns
+    units = units.rename(columns={"district": DISTRICT_COLUMN})
     as_feature = {
         column: units[column.removeprefix("audit_")]
         for column in expected

@@ -150,6 +150,9 @@ class ScoredRecord(Base):
     risk_level: Mapped[str] = mapped_column(String(10))
     features: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: the unit's district as scored (a place, not a personal identifier), so monitoring has
+    #: units scored and a warning rate by district; None when the record came without one
+    district: Mapped[str | None] = mapped_column(String(64))
 
 
 class OutboxEvent(Base):

@@ -450,7 +450,8 @@ class StoreReads:
         """Scored records of `task` (optionally since a time), one feature per column.
 
         Columns: entity_hash, as_of (datetime64), model_name, model_version, score, risk_level,
-        created_at (UTC), features_purged (bool), then the features as the service recorded
+        created_at (UTC), features_purged (bool), district (None where the record came without
+        one, or was scored before records kept it), then the features as the service recorded
         them. `features_purged` marks the records retention emptied (`purge` leaves `{}`; the
         service always records the model's features): their feature columns are NaN, but not
         because the values were missing when scored, so feature drift must leave them out.
@@ -470,6 +471,7 @@ class StoreReads:
                     "risk_level": [row.risk_level for row in rows],
                     "created_at": timestamps([row.created_at for row in rows]),
                     "features_purged": pd.Series([not row.features for row in rows], dtype=bool),
+                    "district": [row.district for row in rows],
                 }
             )
             features = pd.DataFrame.from_records([row.features for row in rows], index=base.index)

@@ -283,6 +283,7 @@ class ScoreWriter:
                         "score": item["score"],
                         "risk_level": item["risk_level"],
                         "features": item["features"],
+                        "district": item.get("district"),
                         "created_at": now,
                     }
                     for item in prepared

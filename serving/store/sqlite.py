@@ -364,6 +364,7 @@ _SCORED_RECORD_COLUMNS = (
     "score",
     "risk_level",
     "features",
+    "district",
     "task",
     "model_name",
     "model_version",
@@ -387,7 +388,7 @@ def insert_scored_records_sqlite(
     parameter handling cost more than SQLite's insert itself.
     """
     table = table_of(ScoredRecord)
-    entity, as_of, score, level, features, *per_request = _processors(
+    entity, as_of, score, level, features, district, *per_request = _processors(
         table, _SCORED_RECORD_COLUMNS, dialect
     )
     days = {day: as_of(day) for day in {item["as_of"] for item in prepared}}
@@ -407,6 +408,7 @@ def insert_scored_records_sqlite(
                 score(item["score"]),
                 level(item["risk_level"]),
                 features(item["features"]),
+                district(item.get("district")),
                 *constants,
             )
             for item in prepared

@@ -210,8 +210,14 @@ def test_an_entity_scored_again_reuses_its_explanation(served: Served, task: str
 
 def test_a_records_district_stays_with_its_warning(served: Served) -> None:
     """A record may carry its unit's district (not a feature: the score is the same); the
-    warning it raises keeps it, and a malformed district is a 400 naming the field. (Ids of
-    their own: a warning keeps the district it was raised with.)"""
+    warning it raises keeps it, and so does the scored record (monitoring's units by
+    district), each green one too; a record sent without one is recorded without one, an
+    entity scored by id with the online store's. A malformed district is a 400 naming the
+    field. (Ids of their own: a warning keeps the district it was raised with.)"""
+    from models.secret_keys import load_secrets
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
     task = "wage-arrears"
     frame = materialized(served, task).head(200)
     plain = [
@@ -236,6 +242,29 @@ def test_a_records_district_stays_with_its_warning(served: Served) -> None:
         for warning_id, district in warned[:10]:
             shown = client.get(f"/v1/warnings/{warning_id}", headers=served.headers())
             assert shown.status_code == 200 and shown.json()["district"] == district
+    by_id = score(served, task, {"entity_ids": frame["entity_id"].astype(str).tolist()[:20]})
+    assert by_id.status_code == 200, by_id.text
+    settings = get_settings()
+    with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
+        recorded = store.scored_records(task=task)
+        expected = {
+            store.pseudonymise(record["entity_id"]): record["district"] for record in with_district
+        }
+        sent_plain = {store.pseudonymise(record["entity_id"]) for record in plain}
+        materialised = {
+            store.pseudonymise(str(unit)): None if pd.isna(district) else str(district)
+            for unit, district in zip(frame["entity_id"], frame["district"], strict=True)
+        }
+    # each unit was scored twice in this test, with and without its district, in that order
+    mine = recorded[recorded["entity_hash"].isin(sent_plain)]
+    assert len(mine) == 2 * len(plain)
+    by_unit = mine.groupby("entity_hash", sort=False)
+    first, second = by_unit.nth(0), by_unit.nth(1)
+    assert dict(zip(first["entity_hash"], first["district"], strict=True)) == expected
+    assert second["district"].isna().all()
+    latest = recorded.drop_duplicates("entity_hash", keep="last").set_index("entity_hash")
+    for unit_hash, district in list(materialised.items())[:20]:
+        assert latest.loc[unit_hash, "district"] == district
     bad = score(served, task, {"records": [{"entity_id": "E1", "district": "<b>north</b>"}]})
     assert bad.status_code == 400 and "district" in bad.text
 

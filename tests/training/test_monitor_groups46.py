@@ -171,16 +171,22 @@ def test_monitor_rates_outcomes_and_flags_by_group(isolated_env: Path) -> None:
     assert (sectors["retail"]["judged"], sectors["retail"]["precision"]) == (2, 0.0)
     assert sectors["services"]["precision"] is None  # none judged: null, not 0
 
-    # the district is kept on warnings only: warnings and outcomes, no scored units, no flag
+    # the district comes from the scored records as from the warnings: units scored, warning
+    # rate and flag by district (anji: manufacturing's 100 and retail's 60, 26 warned, 0.1625,
+    # below 0.8x the whole's; services' 20 units came without a district, too few to flag)
     (district_entry,) = [e for e in groups["columns"] if e["column"] == "audit_district"]
-    assert district_entry["source"] == "warnings only"
+    assert district_entry["source"] == "scored records"
     by_district = _by_group(report, "audit_district")
-    assert {name: row["warnings"] for name, row in by_district.items()} == {
-        "wuxing": 45,
-        "anji": 26,
-        "missing": 4,  # sent without a district
+    figures = {
+        name: (row["scored"], row["warned"], row["warnings"], row["flag"])
+        for name, row in by_district.items()
     }
-    assert by_district["wuxing"]["scored"] is None and by_district["wuxing"]["flag"] is None
+    assert figures == {
+        "wuxing": (120, 45, 45, "high"),
+        "anji": (160, 26, 26, "low"),
+        "missing": (20, 4, 4, None),  # sent without a district
+    }
+    assert by_district["anji"]["warning_rate"] == 26 / 160
     assert by_district["anji"]["judged"] == 2 and by_district["anji"]["precision"] == 0.0
 
     assert "by audit_sector" in done.output and "1.25x" in done.output

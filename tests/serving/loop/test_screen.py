@@ -128,6 +128,11 @@ def test_screen_raises_one_warning_per_warned_row_then_nothing_on_a_second_run(
     registry = dict(zip(employers["employer_id"].astype(str), employers["district"], strict=True))
     with _store() as store:
         assert kept == {store.pseudonymise(e): registry[str(e)] for e in warned_rows["entity_id"]}
+        # and each scored record, warned or not, its own (monitoring's units by district)
+        records = store.scored_records(task=TASK)
+        districts = {store.pseudonymise(e): d for e, d in registry.items()}
+    assert len(records) > len(warned_rows)
+    assert records["district"].tolist() == [districts[h] for h in records["entity_hash"]]
     again = _cli(["screen", "--task", TASK, "--raw", str(small_city)])
     assert f"raised 0, updated 0, unchanged {len(warned_rows)}" in again
     with _store() as store:

@@ -531,6 +531,26 @@ def test_scored_records_frame_and_since(store: WarningStore, scored: Callable) -
     assert warnings["risk_level"].tolist() == ["red"]
 
 
+@pytest.mark.parametrize("how", WRITES)
+def test_scored_records_keep_their_district_warned_or_not(
+    store: WarningStore, scored: Callable, how: str
+) -> None:
+    """Each scored record keeps the district it was sent with, green ones too, and one sent
+    without has none (monitoring's units by district), by every write path."""
+    _write(
+        store,
+        how,
+        [
+            {**scored("A", 0.2, "green"), "district": "anji"},
+            {**scored("B", 0.8, "red"), "district": "wuxing"},
+            scored("C", 0.1, "green"),
+        ],
+    )
+    frame = store.scored_records(task=TASK)
+    assert frame["district"].fillna("-").tolist() == ["anji", "wuxing", "-"]
+    assert store.warnings_frame(task=TASK)["district"].tolist() == ["wuxing"]
+
+
 def test_per_record_as_of_and_numeric_versions(store: WarningStore, scored: Callable) -> None:
     """The service passes materialized records' own as-of dates and may pass int versions."""
     ids = store.record_scores(
