@@ -2,9 +2,11 @@
 
 For each task's champion (the configured MLflow store's; if it has none, models trained here on
 the default city in a throw-away store), measured at run time:
-1. in-process `score_frame` with explanations: rows/s at batch 1 and batch 1,000; beside it
-   the in-process pipeline (`in_process_pipeline`): the service's own work without HTTP
-   (request schema, `ScoringService.answer` with its store write, the response bytes);
+1. in-process `score_frame` with explanations: rows/s at batch 1 and batch 1,000, measured
+   beside the task's servers, before riskloop's and after the bound's, the faster run kept
+   as the reference (`_reference`); beside it the in-process pipeline (`in_process_pipeline`):
+   the service's own work without HTTP (request schema, `ScoringService.answer` with its
+   store write, the response bytes);
 2. the riskloop service (auth, validation, TreeSHAP reasons, warnings written to a throw-away
    store): single-record p50/p99 at concurrency 1, single-record req/s at concurrency 16,
    rows/s with 1,000-record requests;
@@ -145,6 +147,15 @@ def _in_process(task: str, records: list[dict[str, Any]]) -> dict[str, float]:
         "batch1000_rows_per_s": round(BIG_BATCH / float(np.median(big_times)), 1),
         "trees": int(model.booster_.num_trees()),
     }
+
+
+def _reference(first: dict[str, float], second: dict[str, float]) -> dict[str, Any]:
+    """The in-process figures the servers are read against: of the runs before riskloop's
+    server and after the bound's, the one with more rows/s in 1,000-row batches (the harder
+    reading of the 90% goal), with both runs' rows/s beside it."""
+    faster = max(first, second, key=lambda run: run["batch1000_rows_per_s"])
+    runs = [first["batch1000_rows_per_s"], second["batch1000_rows_per_s"]]
+    return {**faster, "batch1000_rows_per_s_runs": runs}
 
 
 def _in_process_pipeline(
@@ -479,15 +490,14 @@ def run() -> dict[str, Any]:
             "city": str(city),
             "tasks": {},
         }
-        for task in TASKS:
-            figures["tasks"][task] = {"in_process": _in_process(task, records[task])}
-        for task, pipeline in _in_process_pipeline(records, env, scratch).items():
-            figures["tasks"][task]["in_process_pipeline"] = pipeline
-
         riskloop_cmd = [_bentoml(), "serve", "serving.service:RiskloopService"]
-        # a task's three servers are measured back to back, so the load other jobs put on the
-        # machine drifts as little as possible between the figures compared
+        # a task's in-process figures and its servers are measured back to back, so the load
+        # other jobs put on the machine drifts as little as possible between the figures
+        # compared; the in-process scorer runs before riskloop's server and after the bound's
         for task in TASKS:
+            first = _in_process(task, records[task])
+            pipeline = _in_process_pipeline({task: records[task]}, env, scratch)
+            figures["tasks"][task] = {"in_process_pipeline": pipeline[task]}
             single = json.dumps({"records": records[task][:1]}).encode()
             big = json.dumps({"records": records[task]}).encode()
             figures["tasks"][task]["riskloop"] = _measure(
@@ -504,6 +514,9 @@ def run() -> dict[str, Any]:
                 scratch,
                 None,
                 big_only=True,
+            )
+            figures["tasks"][task]["in_process"] = _reference(
+                first, _in_process(task, records[task])
             )
             rows = [{k: v for k, v in r.items() if k != "entity_id"} for r in records[task]]
             figures["tasks"][task]["toy_bentoml"] = _measure(
