@@ -108,8 +108,11 @@ def monitor_groups(task: str, units: pd.DataFrame, warnings: pd.DataFrame) -> di
                 "groups": rows,
             }
         )
+    from training.report_metrics import RATIO_BOUNDS
+
     return {
         "rule": group_rate_rule(),
+        "bounds": {"low": RATIO_BOUNDS[0], "high": RATIO_BOUNDS[1]},
         "min_units": MIN_GROUP_UNITS,
         "note": GROUPS_NOTE,
         "whole": {key: value for key, value in whole.items() if key != "group"},

@@ -15,6 +15,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from features.tasks import DISTRICT_COLUMN
 from models.departments import OUTSIDE_BODIES, department_code
 from models.pages import REPORT_LANGS, report_file_name
 from models.spec import get_spec
@@ -211,5 +212,51 @@ def _monitor(path: Any, task: str, lang: Lang) -> dict[str, Any] | None:
         "drifted": named(report.get("drifted")),
         # moved, not above the alarm (`riskloop monitor`'s "watch"; older reports hold none)
         "watched": named(report.get("watched")),
+        **_district_flags(report.get("groups"), Messages(lang)),
         "when": case_view.local_time(when),
     }
+
+
+def _district_flags(groups: Any, t: Messages) -> dict[str, Any]:
+    """`districts`: the districts whose warning rate the monitor flagged against the whole's,
+    a sentence each in the person's language, highest rate first (none from a report without
+    groups, or one written before records kept the district: its district rows have no rate);
+    `districts_help`: the rule that flagged them, with the report's own bounds."""
+    whole = groups.get("whole") if isinstance(groups, dict) else None
+    overall = _rate(whole.get("warning_rate")) if isinstance(whole, dict) else None
+    if not isinstance(groups, dict) or overall is None:
+        return {"districts": [], "districts_help": ""}
+    flagged = []
+    for entry in groups.get("columns") or []:
+        if not isinstance(entry, dict) or entry.get("column") != DISTRICT_COLUMN:
+            continue
+        for row in entry.get("groups") or []:
+            if not isinstance(row, dict) or row.get("flag") not in ("high", "low"):
+                continue
+            rate = _rate(row.get("warning_rate"))
+            if rate is None or row.get("group") == "missing":
+                continue
+            flagged.append((rate, str(row.get("group")), str(row["flag"])))
+    lines = [
+        t(
+            "dash.district_rate",
+            district=t.word("district", district),
+            rate=f"{rate:.1%}",
+            whole=f"{overall:.1%}",
+            flag=t(f"dash.rate_{flag}"),
+        )
+        for rate, district, flag in sorted(flagged, reverse=True)
+    ]
+    bounds, units = groups.get("bounds"), groups.get("min_units")
+    rule = ""
+    if lines and isinstance(bounds, dict) and isinstance(units, int):
+        rule = t("dash.districts_help", high=bounds.get("high"), low=bounds.get("low"), units=units)
+    return {"districts": lines, "districts_help": rule}
+
+
+def _rate(value: Any) -> float | None:
+    """A warning rate as the monitor writes it (a number from 0 to 1), None for anything else
+    (NaN, a missing figure, a hand-written file's text)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1:
+        return float(value)
+    return None

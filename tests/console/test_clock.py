@@ -9,6 +9,7 @@ no model is loaded, which only the case page's waterfall needs.
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -223,6 +224,66 @@ def test_drifted_features_are_named_as_the_reasons_name_them(
     with _signed_in(url) as client:
         dashboard = client.get("/console/dashboard").text
     assert f"发现漂移：{feature.label_zh}" in dashboard and feature.name not in dashboard
+
+
+def test_districts_whose_warning_rate_monitoring_flagged_are_named_on_the_dashboard(
+    console: tuple[str, WarningStore],
+) -> None:
+    """The latest monitoring's districts flagged against the whole's warning rate are named on
+    the dashboard in the person's language, highest rate first, with the report's own rule;
+    an unflagged district, the group `missing` and a report without groups name none."""
+    url, store = console
+    folder = get_settings().reports_dir / "monitor"
+    folder.mkdir(parents=True, exist_ok=True)
+    groups = {
+        "bounds": {"low": 0.8, "high": 1.25},
+        "min_units": 50,
+        "whole": {"warning_rate": 0.25},
+        "columns": [
+            {
+                "column": "audit_district",
+                "groups": [
+                    {"group": "anji", "warning_rate": 0.1625, "flag": "low"},
+                    {"group": "deqing", "warning_rate": 0.26, "flag": None},
+                    {"group": "missing", "warning_rate": 0.9, "flag": "high"},
+                    {"group": "wuxing", "warning_rate": 0.375, "flag": "high"},
+                ],
+            },
+            {"column": "audit_sector", "groups": [{"group": "retail", "flag": "low"}]},
+        ],
+    }
+    report = {"task": "wage-arrears", "drift": False, "drifted": [], "groups": groups}
+    path = folder / "wage-arrears.json"
+    path.write_text(json.dumps(report), "utf-8")
+    expected = {
+        "zh": (
+            "预警率偏离的区县",
+            "吴兴区：37.5% 的评估对象被预警，整体为 25.0%（偏高）",
+            "安吉县：16.2% 的评估对象被预警，整体为 25.0%（偏低）",
+            "高于整体的 1.25 倍或低于 0.8 倍、且评估对象不少于 50 个时列出",
+        ),
+        "en": (
+            "Warning rate out of line",
+            "Wuxing: 37.5% of units warned, against 25.0% overall (higher)",
+            "Anji: 16.2% of units warned, against 25.0% overall (lower)",
+            "above 1.25 or below 0.8 times the whole's, on at least 50 units scored",
+        ),
+    }
+    try:
+        for lang, (heading, first, second, rule) in expected.items():
+            store.set_user_lang("sup", lang)
+            with _signed_in(url) as client:
+                page = html.unescape(client.get("/console/dashboard").text)
+            assert heading in page and rule in page
+            assert page.index(first) < page.index(second)  # the highest rate first
+            assert "德清" not in page and "Deqing" not in page
+        path.write_text(json.dumps({**report, "groups": None}), "utf-8")
+        with _signed_in(url) as client:  # in English, as the loop left it
+            page = client.get("/console/dashboard").text
+        assert "quiet, no drift" in page and "Warning rate out of line" not in page
+    finally:
+        store.set_user_lang("sup", "zh")
+        path.unlink()
 
 
 def test_a_case_workers_pages_name_no_command_and_one_clock(

@@ -144,6 +144,7 @@ def test_monitor_rates_outcomes_and_flags_by_group(isolated_env: Path) -> None:
         "precision": 8 / 11,
     }
     assert "1.25x" in groups["rule"] and "0.8x" in groups["rule"] and "50" in groups["rule"]
+    assert groups["bounds"] == {"low": 0.8, "high": 1.25} and groups["min_units"] == 50
     assert "audited at training" in groups["note"]
     assert [e["column"] for e in groups["columns"]] == [
         "audit_district",
