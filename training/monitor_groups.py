@@ -69,7 +69,7 @@ def monitor_groups(task: str, units: pd.DataFrame, warnings: pd.DataFrame) -> di
     """
     from features.tasks import DISTRICT_COLUMN, get_task
     from serving.store.monitoring import observed_labels
-    from training.report_metrics import audit_groups
+    from training.report_metrics import RATIO_BOUNDS, audit_groups
 
     expected = get_task(task).audit_columns
     units = units.rename(columns={"district": DISTRICT_COLUMN})
@@ -108,8 +108,6 @@ def monitor_groups(task: str, units: pd.DataFrame, warnings: pd.DataFrame) -> di
                 "groups": rows,
             }
         )
-    from training.report_metrics import RATIO_BOUNDS
-
     return {
         "rule": group_rate_rule(),
         "bounds": {"low": RATIO_BOUNDS[0], "high": RATIO_BOUNDS[1]},

@@ -283,7 +283,7 @@ class ScoreWriter:
                         "score": item["score"],
                         "risk_level": item["risk_level"],
                         "features": item["features"],
-                        "district": item.get("district"),
+                        "district": item["district"],
                         "created_at": now,
                     }
                     for item in prepared

@@ -408,7 +408,7 @@ def insert_scored_records_sqlite(
                 score(item["score"]),
                 level(item["risk_level"]),
                 features(item["features"]),
-                district(item.get("district")),
+                district(item["district"]),
                 *constants,
             )
             for item in prepared
