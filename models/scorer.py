@@ -513,18 +513,21 @@ def _reason_dict(
     contribution: float,
     raw_value: Any,
     lang: Lang,
-    sentences: dict[tuple[int, ReasonValue, Direction], str],
+    sentences: dict[tuple[Any, ...], str],
 ) -> dict[str, Any]:
-    """One `Reason` as a dict; `sentences` remembers the batch's non-float sentences."""
+    """One `Reason` as a dict; `sentences` remembers the batch's sentences by feature, value
+    and direction (a float's key also holds its sign: -0.0 == 0.0, yet they can read
+    differently)."""
     direction = contribution_direction(contribution)
     value = _native_value(feature, raw_value)
-    if type(value) is float:  # -0.0 == 0.0, yet they read differently
-        sentence = reason_sentence(feature, value, direction, lang)
-    else:
-        key = (index, value, direction)
-        sentence = sentences.get(key)  # type: ignore[assignment]
-        if sentence is None:
-            sentence = sentences[key] = reason_sentence(feature, value, direction, lang)
+    key: tuple[Any, ...] = (
+        (index, value, direction, math.copysign(1.0, value))
+        if type(value) is float
+        else (index, value, direction)
+    )
+    sentence = sentences.get(key)
+    if sentence is None:
+        sentence = sentences[key] = reason_sentence(feature, value, direction, lang)
     return {
         "feature": feature.name,
         "label": label,
@@ -548,7 +551,7 @@ def scored_dicts(
 
     The service's shape (what it answers and stores), made without the dataclasses and
     without wording one sentence twice: within a batch, a feature's sentence for a given
-    non-float value and direction (counts, categories, flags, missing) and the actions of a
+    value (sign included) and direction and the actions of a
     given level, set of risk-raising actionable features and fit of the record's values to
     the actions they can give (`TaskSpec.candidate_fits`, read for those features only) are
     made once. The values are those of `scored_records`
@@ -576,7 +579,7 @@ def scored_dicts(
         orders = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :ranked].tolist()
         contrib_rows = contrib.tolist()
     shown = max(top_k, 0)
-    sentences: dict[tuple[int, ReasonValue, Direction], str] = {}
+    sentences: dict[tuple[Any, ...], str] = {}
     positions = {name: index for index, name in enumerate(names)}
     # the only part of a record's values its actions read: which fits of the actions its level
     # and reasons can give pass (a missing value passes an `unless` fit only)

@@ -99,6 +99,29 @@ def test_reason_sentences_from_catalog_templates() -> None:
     assert reason_sentence(si, None, "lowers", "en") == f"{si.label_en}: no data (lowers risk)"
 
 
+def test_a_batch_words_minus_zero_and_zero_apart_where_they_read_apart() -> None:
+    """A batch words each (feature, value, direction) once; -0.0 == 0.0, and a float feature
+    without a template reads them "-0" and "0", so the memo keeps them apart."""
+    import dataclasses
+
+    from models.scorer import _reason_dict
+    from models.spec import get_spec
+
+    spec = get_spec("wage-arrears")
+    bare = dataclasses.replace(spec.feature("si_shortfall_ratio_3m"), reason_en="", reason_zh="")
+    memo: dict[tuple[object, ...], str] = {}
+    words = [
+        _reason_dict(bare, bare.label_en, 0, 0.5, value, "en", memo)["sentence"]
+        for value in (-0.0, 0.0, -0.0)
+    ]
+    assert words == [
+        f"{bare.label_en}: -0 (raises risk)",
+        f"{bare.label_en}: 0 (raises risk)",
+        f"{bare.label_en}: -0 (raises risk)",
+    ]
+    assert len(memo) == 2
+
+
 def test_stored_reasons_read_in_the_pages_language_whatever_they_were_scored_in() -> None:
     """The one re-wording of stored reasons the case page, the explanation page and their
     charts share: catalog labels, sentences and category words in the page's language; a
@@ -168,6 +191,7 @@ def test_scored_dicts_are_scored_records_as_dicts(
     floats = [f.name for f in model.spec.features if f.dtype == "float"]
     frame.loc[:9, floats[0]] = -0.0
     frame.loc[10:19, floats[0]] = np.nan
+    frame.loc[20:29, floats[0]] = 0.0  # the memo must not word -0.0 as 0.0 or back
     columns = feature_columns(model.spec, frame)
     arrays = score_arrays(model, frame, explain=explain, columns=columns)
     want = scored_records(model, arrays, columns, explain=explain, top_k=6, lang=lang)  # type: ignore[arg-type]
