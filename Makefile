@@ -11,15 +11,18 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install run test bench lint system-deps clean
 
-# Debian packages the tests and benchmarks use: headless Chromium renders the HTML reports, a CJK
-# font draws Chinese plot labels, wrk generates HTTP load for `make bench`, PostgreSQL lets the
-# store tests run against a real server (RISKLOOP_TEST_PG_URL=auto).
-SYSTEM_PACKAGES := chromium fonts-wqy-microhei wrk postgresql
+# Debian packages the tests and benchmarks use: headless Chromium (Chromium's headless build,
+# `chromium-headless-shell`, as Playwright runs for headless pages: half the CPU of the desktop
+# `chromium` a page, tests/browser.py) renders the console and the HTML reports, a CJK font draws
+# Chinese plot labels, wrk generates HTTP load for `make bench`, PostgreSQL lets the store tests
+# run against a real server (RISKLOOP_TEST_PG_URL=auto). The check runs again when this file
+# changes, so a package added here reaches a machine set up before.
+SYSTEM_PACKAGES := chromium-headless-shell fonts-wqy-microhei wrk postgresql
 SYSTEM_STAMP := $(VENV)/.system-deps
 
 install: $(STAMP) $(SYSTEM_STAMP)
 
-$(SYSTEM_STAMP):
+$(SYSTEM_STAMP): Makefile
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \

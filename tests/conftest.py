@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import typer.testing
 
-from tests.browser import BROWSER_ARGS
+from tests.browser import BROWSER_ARGS, executable
 
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -127,18 +127,16 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_mlflow_s
 
 @pytest.fixture(scope="session")
 def browser() -> Any:
-    """Debian's Chromium through Playwright (headless; no browser download), launched once per
-    test process and shared by every test that drives pages (the console's, the reports'):
-    Playwright's sync API runs one instance per thread, so a second one started beside it
-    failed. Every test opens its own contexts (cookies, storage) and closes them; a launch
+    """Debian's headless Chromium (`tests.browser.executable`) through Playwright (no browser
+    download), launched once per test process and shared by every test that drives pages (the
+    console's, the reports'): Playwright's sync API runs one instance per thread, so a second
+    one started beside it failed. Every test opens its own contexts (cookies, storage) and closes them; a launch
     costs about 2 s of CPU."""
     from playwright.sync_api import sync_playwright
 
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium package is required (make install puts it there)"
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=BROWSER_ARGS
+            executable_path=executable(), headless=True, args=BROWSER_ARGS
         )
         yield launched
         launched.close()

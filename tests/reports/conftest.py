@@ -11,7 +11,6 @@ import base64
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -28,7 +27,7 @@ import pytest
 from features.catalog import FeatureDef
 from models.risk_model import RiskModel
 from models.spec import build_spec
-from tests.browser import NO_OMNIBOX_POPUP
+from tests.browser import NO_OMNIBOX_POPUP, executable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS_DIR = REPO_ROOT / "test-artifacts"
@@ -171,9 +170,7 @@ async def _inspect(port: int, page_url: str, screenshot: Path) -> BrowserCheck:
 
 def inspect_page(html_file: Path, screenshot_name: str) -> BrowserCheck:
     """Load a local HTML file in headless Chromium and report what happened."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        raise RuntimeError("chromium is not installed (Debian package `chromium`)")
+    chromium = executable()
     ARTIFACTS_DIR.mkdir(exist_ok=True)
     # Chromium's helper processes can outlive the browser for a moment and keep writing to the
     # profile: run it in a process group of its own, stop the whole group, then remove the
