@@ -15,9 +15,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # `chromium-headless-shell`, as Playwright runs for headless pages: half the CPU of the desktop
 # `chromium` a page, tests/browser.py) renders the console and the HTML reports, a CJK font draws
 # Chinese plot labels, wrk generates HTTP load for `make bench`, PostgreSQL lets the store tests
-# run against a real server (RISKLOOP_TEST_PG_URL=auto). The check runs again when this file
-# changes, so a package added here reaches a machine set up before.
-SYSTEM_PACKAGES := chromium-headless-shell fonts-wqy-microhei wrk postgresql
+# run against a real server (RISKLOOP_TEST_PG_URL=auto). The desktop `chromium` stays installed
+# for browser checks that look for it by that name. The check runs again when this file changes,
+# so a package added here reaches a machine set up before.
+SYSTEM_PACKAGES := chromium chromium-headless-shell fonts-wqy-microhei wrk postgresql
 SYSTEM_STAMP := $(VENV)/.system-deps
 
 install: $(STAMP) $(SYSTEM_STAMP)
