@@ -22,12 +22,14 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
@@ -82,6 +84,15 @@ from serving.store.transitions import TransitionError, check_transition
 
 _MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK_KEY = 0x7269736B  # "risk": one advisory lock for schema upgrades
+
+
+@cache
+def _head_revision() -> str | None:
+    """The newest revision this riskloop knows, found once per process: Alembic loads every
+    revision file (and runs env.py) to learn it, about half of opening a store that is already
+    at it."""
+    return ScriptDirectory(str(_MIGRATIONS_DIR)).get_current_head()
+
 _WRITE_ATTEMPTS = 5
 # how much of a refused attempt's own value (a department, an outcome, a step) the audit row keeps
 REFUSED_VALUE_CHARS = 64
@@ -209,7 +220,8 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
         self.close()
 
     def upgrade(self) -> None:
-        """Run Alembic `upgrade head` once, even with several workers starting together."""
+        """Run Alembic `upgrade head` once, even with several workers starting together (not at
+        all on a store already at the head)."""
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS_DIR))
         # an option's value is read with configparser's interpolation: a percent-encoded
@@ -223,11 +235,15 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
                     connection.exec_driver_sql(
                         f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK_KEY})"
                     )
-                config.attributes["connection"] = connection
-                try:
-                    command.upgrade(config, "head")
-                except CommandError as exc:  # a revision this code does not know
-                    raise NewerStore(str(exc)) from None
+                # read under the lock: a store at the head has nothing to run; any other
+                # revision (none yet, an older one, one this code does not know) goes to Alembic
+                stored = MigrationContext.configure(connection).get_current_revision()
+                if stored is None or stored != _head_revision():
+                    config.attributes["connection"] = connection
+                    try:
+                        command.upgrade(config, "head")
+                    except CommandError as exc:  # a revision this code does not know
+                        raise NewerStore(str(exc)) from None
                 self.started_over = hold_key_check(
                     connection, self._secret, self._cipher, start_over_by=self._start_over_by
                 )
