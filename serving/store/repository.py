@@ -84,6 +84,13 @@ from serving.store.transitions import TransitionError, check_transition
 
 _MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK_KEY = 0x7269736B  # "risk": one advisory lock for schema upgrades
+_WRITE_ATTEMPTS = 5
+# how much of a refused attempt's own value (a department, an outcome, a step) the audit row keeps
+REFUSED_VALUE_CHARS = 64
+# the actor of a failed sign-in with a name that is no user's (`unknown_name_actor`)
+_UNKNOWN_NAME_ACTOR = re.compile(rf"user:\?[0-9a-f]{{{NAME_FINGERPRINT_CHARS}}}")
+# the department codes riskloop knows (a dispatch to any other name is an outside body's)
+KNOWN_DEPARTMENTS = frozenset(department.code for department in DEPARTMENTS)
 
 
 @cache
@@ -92,14 +99,6 @@ def _head_revision() -> str | None:
     revision file (and runs env.py) to learn it, about half of opening a store that is already
     at it."""
     return ScriptDirectory(str(_MIGRATIONS_DIR)).get_current_head()
-
-_WRITE_ATTEMPTS = 5
-# how much of a refused attempt's own value (a department, an outcome, a step) the audit row keeps
-REFUSED_VALUE_CHARS = 64
-# the actor of a failed sign-in with a name that is no user's (`unknown_name_actor`)
-_UNKNOWN_NAME_ACTOR = re.compile(rf"user:\?[0-9a-f]{{{NAME_FINGERPRINT_CHARS}}}")
-# the department codes riskloop knows (a dispatch to any other name is an outside body's)
-KNOWN_DEPARTMENTS = frozenset(department.code for department in DEPARTMENTS)
 
 
 #: How to write a password SQLAlchemy reads as written.
