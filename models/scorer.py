@@ -550,12 +550,11 @@ def scored_dicts(
     """`scored_records` as plain dicts: the same fields, reasons and actions as dicts.
 
     The service's shape (what it answers and stores), made without the dataclasses and
-    without wording one sentence twice: within a batch, a feature's sentence for a given
-    value (sign included) and direction and the actions of a
-    given level, set of risk-raising actionable features and fit of the record's values to
-    the actions they can give (`TaskSpec.candidate_fits`, read for those features only) are
-    made once. The values are those of `scored_records`
-    (a property test holds the two together).
+    without wording one sentence twice. Within a batch, these are made once: a feature's
+    sentence for a given value (sign included) and direction, and the actions of a given
+    level, set of risk-raising actionable features and fit of the record's values to the
+    actions they can give (`TaskSpec.candidate_fits`, read for those features only). The
+    values are those of `scored_records` (a property test holds the two together).
     """
     if lang not in _SUFFIX:
         raise ValueError(f"unknown language {lang!r}; expected 'en' or 'zh'")

@@ -237,7 +237,7 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
                 # read under the lock: a store at the head has nothing to run; any other
                 # revision (none yet, an older one, one this code does not know) goes to Alembic
                 stored = MigrationContext.configure(connection).get_current_revision()
-                if stored is None or stored != _head_revision():
+                if stored != _head_revision():
                     config.attributes["connection"] = connection
                     try:
                         command.upgrade(config, "head")
