@@ -130,8 +130,8 @@ def browser() -> Any:
     """Debian's headless Chromium (`tests.browser.executable`) through Playwright (no browser
     download), launched once per test process and shared by every test that drives pages (the
     console's, the reports'): Playwright's sync API runs one instance per thread, so a second
-    one started beside it failed. Every test opens its own contexts (cookies, storage) and closes them; a launch
-    costs about 2 s of CPU."""
+    one started beside it failed. Every test opens its own contexts (cookies, storage) and
+    closes them; a launch costs about 2 s of CPU."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

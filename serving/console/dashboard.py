@@ -222,10 +222,13 @@ def _district_flags(groups: Any, t: Messages) -> dict[str, Any]:
     a sentence each in the person's language, highest rate first (none from a report without
     groups, or one written before records kept the district: its district rows have no rate);
     `districts_help`: the rule that flagged them, with the report's own bounds."""
-    whole = groups.get("whole") if isinstance(groups, dict) else None
+    none: dict[str, Any] = {"districts": [], "districts_help": ""}
+    if not isinstance(groups, dict):
+        return none
+    whole = groups.get("whole")
     overall = _rate(whole.get("warning_rate")) if isinstance(whole, dict) else None
-    if not isinstance(groups, dict) or overall is None:
-        return {"districts": [], "districts_help": ""}
+    if overall is None:
+        return none
     flagged = []
     for entry in groups.get("columns") or []:
         if not isinstance(entry, dict) or entry.get("column") != DISTRICT_COLUMN:
