@@ -161,6 +161,8 @@ def print_groups(console: Any, groups: dict[str, Any]) -> None:
     """One table per group column, then the whole's figures, the flag rule and the note."""
     from rich.table import Table
 
+    from training.commands import print_table
+
     headers = ("scored", "warned", "warning rate", "warnings", "judged", "confirmed+prevented")
     for entry in groups["columns"]:
         title = f"by {entry['column']}"
@@ -182,7 +184,7 @@ def print_groups(console: Any, groups: dict[str, Any]) -> None:
                 fmt(row["precision"]),
                 row["flag"] or "",
             )
-        console.print(table)
+        print_table(console, table)
     whole = groups["whole"]
     console.print(
         f"whole: warning rate {fmt(whole['warning_rate'])} ({whole['warned']} of "

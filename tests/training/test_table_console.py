@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rich.table import Table
 
-from training.commands import PIPED_WIDTH, table_console
+from training.commands import PIPED_WIDTH, print_table, table_console
 
 
 def test_piped_tables_are_laid_out_wide_unless_columns_says_otherwise(
@@ -24,3 +24,28 @@ def test_piped_tables_are_laid_out_wide_unless_columns_says_otherwise(
     assert "screened as of 2026-01-01, 1,000 units" in out  # the title on one line
     monkeypatch.setenv("COLUMNS", "100")
     assert table_console().width == 100
+
+
+def test_a_title_wider_than_its_few_columns_stays_on_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A screening's level table has three short columns: its title is a line of its own, not
+    wrapped to the table's width ("telecom-fraud screened as" / "of 2026-01-01: 3783 units"),
+    and text, not markup; the table keeps its own width and its title for another print."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    title = "telecom-fraud screened as of 2026-01-01: 3783 units [red]"
+    table = Table(title=title)
+    for column in ("level", "units", "share"):
+        table.add_column(column)
+    table.add_row("red", "36", "1.0%")
+    print_table(table_console(), table)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == title, lines
+    assert lines[1].startswith("┏") and len(lines[1]) < len(title), lines
+    assert "1.0%" in lines[4]
+    assert table.title == title
+    monkeypatch.setenv("COLUMNS", "30")  # a terminal narrower than the title: wrapped at it
+    print_table(table_console(), table)
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 30, lines
+    assert " ".join(line.strip() for line in lines[:2]) == title, lines

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
 #: Columns a table is laid out in when output goes to a file or a pipe (rich's own default
 #: there is 80, which cut headers to "false_al…" and broke titles in two)
@@ -24,6 +25,23 @@ def table_console() -> Console:
     if not console.is_terminal and not os.environ.get("COLUMNS"):
         console = Console(width=PIPED_WIDTH)
     return console
+
+
+def print_table(console: Console, table: Table) -> None:
+    """`table` with its title on a line of its own above it. Rich wraps a table's own title to
+    the table's width, and a table of a few short columns (a screening's "level", "units",
+    "share") is narrower than its title: "telecom-fraud screened as" over "of 2026-01-01: 3783
+    units". A title line wraps only at the console's width; it is text, never markup."""
+    from copy import copy
+
+    from rich.text import Text
+
+    title = table.title
+    if title:
+        console.print(title if isinstance(title, Text) else Text(str(title)))
+        table = copy(table)
+        table.title = None
+    console.print(table)
 
 
 #: The longest name `cli_actor` records (the audit column is wider).

@@ -496,7 +496,7 @@ def _json_safe(value: Any) -> Any:
 def _print_report(report: dict[str, Any]) -> None:
     from rich.table import Table
 
-    from training.commands import table_console
+    from training.commands import print_table, table_console
 
     console = table_console()
     threshold = report["threshold"]
@@ -519,7 +519,7 @@ def _print_report(report: dict[str, Any]) -> None:
         else:
             state = "stable"
         drift.add_row(name, fmt(value), state)
-    console.print(drift)
+    print_table(console, drift)
     purged = report["current"]["features_purged"]
     if purged:
         console.print(
@@ -540,7 +540,7 @@ def _print_report(report: dict[str, Any]) -> None:
             fmt(row["capacity_share"]),
             fmt(row["load"], 2),
         )
-    console.print(volume)
+    print_table(console, volume)
     if rows > units:
         console.print(
             f"{rows} scored records: a unit scored again for the same date counts once, "
@@ -567,7 +567,7 @@ def _print_report(report: dict[str, Any]) -> None:
             ),
             fmt(row["precision"]),
         )
-    console.print(precision)
+    print_table(console, precision)
     calibration = report["calibration"]
     console.print(
         f"calibration against observed outcomes: ECE {fmt(calibration['ece'])} "

@@ -338,7 +338,7 @@ def _print(
     """The counts table (levels, then departments), capacity notes and, dry, the would-be raises."""
     from rich.table import Table
 
-    from training.commands import table_console
+    from training.commands import print_table, table_console
 
     console = table_console()
     levels = Table(title=f"{report.task} screened as of {report.as_of}: {report.rows} units")
@@ -347,7 +347,7 @@ def _print(
     for level in ("red", "orange", "yellow", "green"):
         count = report.levels[level]
         levels.add_row(level, str(count), f"{count / report.rows:.1%}" if report.rows else "-")
-    console.print(levels)
+    print_table(console, levels)
     by_department = Table(
         title=f"warnings raised in {month:%Y-%m} each department "
         f"{'would hold' if dry_run else 'holds'} after this screen (all tasks)"
@@ -356,7 +356,7 @@ def _print(
         by_department.add_column(column, justify="left" if column == "department" else "right")
     for code in sorted(set(held) | set(capacities)):
         by_department.add_row(code, str(held.get(code, 0)), str(capacities.get(code, "-")))
-    console.print(by_department)
+    print_table(console, by_department)
     for note in notes:
         typer.echo(f"capacity: {note}")
     if report.left_out:
