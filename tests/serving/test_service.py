@@ -796,6 +796,37 @@ def test_records_scored_with_and_without_reasons_keep_their_warnings_as_they_are
             assert [event["event"] for event in warning["history"]] == ["raised"]
 
 
+@pytest.mark.parametrize("size", [2, 80], ids=["small-request", "large-request"])
+def test_a_unit_sent_twice_in_one_request_is_recorded_in_order(served: Served, size: int) -> None:
+    """Records are recorded as if sent one request after another (README, the score API):
+    both of a unit's records are answered, with the same warning id; the second re-scores the
+    warning the first raised, its history keeps both scores and the warning holds the later
+    one. A large request (a thread and the store's writer, from 64 records) does the same as a
+    small one (the event loop)."""
+    task = "wage-arrears"
+    chosen = warned_records(served, task, f"twice-{size}", 8)
+    scores = [r["score"] for r in score(served, task, {"records": chosen}).json()["results"]]
+    other = next(i for i, value in enumerate(scores) if value != scores[0])
+    first, second = chosen[0], chosen[other]
+    unit = f"twice-{size}-unit"
+    fillers = [
+        {**chosen[i % len(chosen)], "entity_id": f"twice-{size}-other-{i}"} for i in range(size - 2)
+    ]
+    records = [{**first, "entity_id": unit}, *fillers, {**second, "entity_id": unit}]
+    results = score(served, task, {"records": records}).json()["results"]
+    assert len(results) == size
+    mine = [result for result in results if result["entity_id"] == unit]
+    assert len(mine) == 2 and mine[0]["score"] != mine[1]["score"]
+    assert mine[0]["warning_id"] == mine[1]["warning_id"] is not None
+    with served.client() as client:
+        warning = client.get(
+            f"/v1/warnings/{mine[0]['warning_id']}", headers=served.headers("reviewer")
+        ).json()
+    assert [event["event"] for event in warning["history"]] == ["raised", "score_update"]
+    assert [event["score"] for event in warning["history"]] == [r["score"] for r in mine]
+    assert warning["score"] == mine[1]["score"] and warning["version"] == 2
+
+
 @pytest.mark.parametrize(("explain", "top_k"), [(False, 5), (True, 1)])
 def test_a_warning_keeps_its_five_reasons_whatever_the_request_asked(
     served: Served, explain: bool, top_k: int
