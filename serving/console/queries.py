@@ -188,6 +188,11 @@ class QueueFilters:
             page=int(page_text),
         )
 
+    @property
+    def narrows(self) -> bool:
+        """Whether a filter is set (sort and page only order and cut the same cases)."""
+        return any(name not in ("sort", "page") for name in self.values())
+
     def values(self) -> dict[str, str]:
         """This view's parameters as the URL writes them (defaults left out): the filter form's
         values, and, encoded, its links."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.console.conftest import Console, screenshot
+from tests.console.conftest import PASSWORD, Console, screenshot
 from tests.console.test_pages import _axe_violations
 
 
@@ -194,3 +194,40 @@ def test_a_shared_links_task_outside_ones_work_is_named_in_words(
     department = lab.page.locator("#f-department option:checked")
     assert department.inner_text() == "反诈中心"
     assert "telecom-fraud" not in lab.page.locator("form.filters").inner_text()
+
+
+def test_an_empty_view_says_so_rather_than_that_filters_hid_every_case(
+    person: Any, console_service: Console
+) -> None:
+    """An officer whose department holds no case yet, opening the queue with no filter, read
+    "No warning matches these filters" (as if they had filtered everything out). Now the page
+    says nothing is in their view yet, and what their view is; with a filter set it still
+    says that nothing matches."""
+    from models.settings import get_settings
+    from serving.store import WarningStore
+
+    with WarningStore.from_settings(get_settings()) as store:
+        store.create_user(
+            "housing.new",
+            department="housing",
+            role="officer",
+            password=PASSWORD,
+            display_name="孙住建",
+        )
+    officer = person()
+    officer.sign_in("housing.new")
+    main = officer.page.locator("main").inner_text()
+    assert "您的可见范围内暂无预警（派发给住房和城乡建设局的预警）" in main, main
+    assert "没有符合条件的预警" not in main
+    screenshot(officer.page, "queue-empty-view-zh")
+    officer.go("/console/queue?level=red")
+    main = officer.page.locator("main").inner_text()
+    assert "没有符合条件的预警" in main and "暂无预警" not in main, main
+    officer.go("/console/queue?sort=score")  # an order alone filters nothing
+    assert "您的可见范围内暂无预警" in officer.page.locator("main").inner_text()
+    _switch_language(officer)
+    officer.go("/console/queue")
+    main = officer.page.locator("main").inner_text()
+    assert "No warning in your view yet (warnings dispatched to Housing" in main, main
+    screenshot(officer.page, "queue-empty-view-en")
+    assert officer.watch.errors == [] and officer.watch.outside == []
