@@ -289,9 +289,9 @@ def test_districts_whose_warning_rate_monitoring_flagged_are_named_on_the_dashbo
 def test_a_case_workers_pages_name_no_command_and_one_clock(
     console: tuple[str, WarningStore],
 ) -> None:
-    """The sign-in page and the dashboard speak to a case worker: no command lines
-    (`riskloop users`, `set-capacity`, `riskloop monitor`) and the city's clock called by the
-    one name the footer gives it."""
+    """The sign-in page, the dashboard and the reports page speak to a case worker: no command
+    lines (`riskloop users`, `set-capacity`, `riskloop monitor`, `riskloop report`) and the
+    city's clock called by the one name the footer gives it."""
     url, store = console
     for lang in ("zh", "en"):
         store.set_user_lang("sup", lang)
@@ -299,10 +299,13 @@ def test_a_case_workers_pages_name_no_command_and_one_clock(
             sign_in = client.get(f"/console/sign-in?lang={lang}").text
         with _signed_in(url) as client:
             dashboard = client.get("/console/dashboard").text
-        for page in (sign_in, dashboard):
+            reports = client.get("/console/reports").text  # none written in this folder
+        for page in (sign_in, dashboard, reports):
             assert "riskloop users" not in page and "set-capacity" not in page
             assert "riskloop monitor" not in page and "China Standard Time" not in page
+            assert "riskloop report" not in page
         assert ("北京时间" if lang == "zh" else "Beijing time") in dashboard
+        assert ("尚无模型报告" if lang == "zh" else "No model report yet") in reports
 
 
 def test_a_refusal_in_english_reads_as_a_sentence(console: tuple[str, WarningStore]) -> None:
