@@ -1,11 +1,15 @@
-"""The commands' tables keep their headers and titles whole when output is piped."""
+"""The commands' tables keep their headers and titles whole when output is piped, and a transient
+progress bar draws only on a terminal."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from rich.console import Console
 from rich.table import Table
 
-from training.commands import PIPED_WIDTH, print_table, table_console
+from training.commands import PIPED_WIDTH, print_table, table_console, transient_progress
 
 
 def test_piped_tables_are_laid_out_wide_unless_columns_says_otherwise(
@@ -49,3 +53,17 @@ def test_a_title_wider_than_its_few_columns_stays_on_one_line(
     lines = capsys.readouterr().out.splitlines()
     assert max(len(line) for line in lines) <= 30, lines
     assert " ".join(line.strip() for line in lines[:2]) == title, lines
+
+
+def test_a_transient_bar_draws_only_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    """`riskloop screen`, `score` and `train` piped to a file began with a blank line: all a
+    transient bar leaves where output is no terminal. There it is not drawn; on a terminal it
+    is."""
+    with transient_progress() as progress:  # pytest captures stdout: not a terminal
+        progress.update(progress.add_task("scoring", total=2), advance=2)
+    print("result")
+    assert capsys.readouterr().out == "result\n"
+    drawn = io.StringIO()
+    with transient_progress(console=Console(file=drawn, force_terminal=True)) as progress:
+        progress.update(progress.add_task("scoring", total=2), advance=2)
+    assert "scoring" in drawn.getvalue()

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.progress import Progress, ProgressColumn
     from rich.table import Table
 
 #: Columns a table is laid out in when output goes to a file or a pipe (rich's own default
@@ -25,6 +26,17 @@ def table_console() -> Console:
     if not console.is_terminal and not os.environ.get("COLUMNS"):
         console = Console(width=PIPED_WIDTH)
     return console
+
+
+def transient_progress(*columns: str | ProgressColumn, console: Console | None = None) -> Progress:
+    """A progress bar that disappears when the work is done, drawn only on a terminal: where
+    output goes to a file or a pipe it would leave nothing but a blank line at the top of the
+    command's output (its tables, its results)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = console or Console()
+    return Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
 
 
 def print_table(console: Console, table: Table) -> None:

@@ -294,10 +294,10 @@ def train(
     in a `note:` line. A test slice of fewer than 30 positives gets a `note:` line with the
     count and the ROC-AUC's 95% interval.
     """
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from training import tracking
-    from training.commands import table_console
+    from training.commands import table_console, transient_progress
     from training.train import train_task
 
     console = table_console()
@@ -314,14 +314,13 @@ def train(
             from training.datasets import feedback_store_secret
 
             feedback_store_secret()
-        with Progress(
+        with transient_progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
             BarColumn(),
             TextColumn("{task.completed}/{task.total}"),
             TimeElapsedColumn(),
             console=console,
-            transient=True,
         ) as progress:
             step = progress.add_task(f"{spec.task}: loading data", total=None)
             if engine == "dask" and raw is not None and dataset is None:

@@ -216,12 +216,11 @@ def score(
     the folder it was set up in, or set RISKLOOP_STORE_URL): a SQLite file that is not there is
     refused before it scores, not created with a new secrets file where the command ran.
     """
-    from rich.progress import Progress
-
     from models.registry import RegistryError, load_registered
     from models.risk_model import ModelLoadError
     from models.scorer import score_frame
     from training import tracking
+    from training.commands import transient_progress
     from training.errors import require_store
     from training.raw_io import refuse_writing_over_sources
 
@@ -251,7 +250,7 @@ def score(
         # one made where the command ran (bad input is named first, wherever it ran)
         require_store()
         rows: list[dict[str, object]] = []
-        with Progress(transient=True) as progress:
+        with transient_progress() as progress:
             bar = progress.add_task(f"scoring {spec.task}", total=len(frame))
             for start in range(0, len(frame), batch_size):
                 batch = frame.iloc[start : start + batch_size]

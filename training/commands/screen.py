@@ -80,12 +80,13 @@ def screen_command(
     ),
 ) -> None:
     """Screen a task's whole population with its champion and raise warnings as the API does."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
     from models.risk_model import FeatureMismatchError
     from models.settings import get_settings
     from serving.screening import screen
     from serving.store.common import as_date
+    from training.commands import transient_progress
     from training.commands.people import open_existing_store
     from training.tracking import require_registry
 
@@ -116,11 +117,8 @@ def screen_command(
                 )
             if guard and as_of is None:  # the tables' newest date, which may still be older
                 _refuse_backfill(store, spec.task, as_date(frame["as_of"].max()))
-            with Progress(
-                TextColumn(f"[bold]screen[/bold] {spec.task}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                transient=True,
+            with transient_progress(
+                TextColumn(f"[bold]screen[/bold] {spec.task}"), BarColumn(), MofNCompleteColumn()
             ) as bar:
                 step = bar.add_task(spec.task, total=len(frame))
                 try:
