@@ -102,7 +102,10 @@ def _bad_input_gives_one_line(runner: CliRunner, reference: Path) -> None:
     assert runner.invoke(app, ["store", "upgrade"]).exit_code == 0  # an empty store
     empty = runner.invoke(app, ["monitor", "--task", TASK, "--reference", str(reference)])
     assert empty.exit_code == 2
-    assert empty.output.strip() == "error: no scored records of wage-arrears in the warnings store"
+    assert empty.output.strip() == (
+        "error: no scored records of wage-arrears in the warnings store"
+        " (the service's score calls and `riskloop screen` record them)"
+    )
     _record(_population(np.random.default_rng(5), 20, arrears_rate=0.1), "B", n_closed=0)
     missing = runner.invoke(app, ["monitor", "--task", TASK, "--reference", "nowhere.parquet"])
     assert missing.exit_code == 2

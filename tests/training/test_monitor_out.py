@@ -83,7 +83,10 @@ def test_a_refused_since_names_the_moment_as_read(isolated_env: Path) -> None:
     }
     for given, expected in said.items():
         line = one_error_line(runner.invoke(app, ["monitor", "--task", TASK, "--since", given]))
-        assert line == f"error: no scored records of {TASK} since {expected} in the warnings store"
+        assert line == (
+            f"error: no scored records of {TASK} since {expected} in the warnings store"
+            " (the service's score calls and `riskloop screen` record them)"
+        )
 
 
 def _placeholders(paths: list[Path]) -> dict[Path, bytes]:

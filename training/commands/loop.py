@@ -200,7 +200,10 @@ def build_monitor_report(
         store.close()
     if current.empty:
         window = f" since {_since_words(since)}" if since else ""
-        raise UserError(f"no scored records of {spec.task}{window} in the warnings store")
+        raise UserError(
+            f"no scored records of {spec.task}{window} in the warnings store"
+            " (the service's score calls and `riskloop screen` record them)"
+        )
     ref_frame, source, model_version = _reference_frame(spec, reference)
     features = [name for name in spec.feature_names if name in ref_frame.columns]
     if not features:
