@@ -148,3 +148,24 @@ def test_few_test_positives_are_stated_by_train_promote_models_and_the_report(
         r"测试集仅有正例 6 条（不足 30 条）：模型 ROC-AUC 的 95% 置信区间为 0\.\d{3}–1\.000",
         section[f"{DISPUTE}-v2.zh.html"],
     )
+
+
+def test_the_main_job_states_few_test_positives_as_train_does(
+    isolated_env: Path, low_rate_city: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`riskloop run` trains a task's first champion itself: the caveat `train` gives on a test
+    slice of few positives is said among its own lines, not dropped."""
+    from models.settings import get_settings
+    from training.commands.main_job import _ensure_champion, _ensure_dataset
+
+    dataset = _ensure_dataset(DISPUTE, low_rate_city, isolated_env / "datasets")
+    capsys.readouterr()
+    _ensure_champion(DISPUTE, dataset, low_rate_city / "truth", get_settings().mlflow_uri)
+    said = capsys.readouterr().err.splitlines()
+    registered = [
+        n for n, line in enumerate(said) if "registered riskloop-dispute-escalation v1" in line
+    ]
+    assert len(registered) == 1, said
+    after = said[registered[0] + 1 :]
+    caveat = rf"^riskloop run:   note: the test slice holds only 6 positives \(of 601 rows, fewer than {FEW_TEST_POSITIVES}\): its ROC-AUC 0\.\d{{3}} has a 95% interval of 0\.\d{{3}}-1\.000"
+    assert any(re.search(caveat, line) for line in after), said

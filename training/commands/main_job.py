@@ -127,6 +127,8 @@ def _ensure_champion(task: str, dataset: Path, truth: Path, tracking_uri: str) -
         f"lift recovered {metrics.get('lift_recovered', float('nan')):.2f} "
         f"ECE {metrics.get('ece', float('nan')):.4f}"
     )
+    for note in outcome.notes:  # as `riskloop train` gives them: few test positives, level shares
+        _say(f"  note: {note}")
 
 
 def _ensure_online_features(task: str, city: Path, data_dir: Path) -> None:
