@@ -38,7 +38,7 @@ from serving.store.free_text import (
     REFUSED_CLASS,
     plain_line_breaks,
 )
-from serving.store.people import MAX_PASSWORD_CHARS
+from serving.store.passwords import MAX_PASSWORD_CHARS
 from serving.store.privacy import PURPOSE_MIN_CHARS, PURPOSE_MIN_LETTERS, PURPOSE_MIN_WEIGHT
 from serving.store.walk import CURSOR_PATTERN, WALK_START
 

@@ -39,7 +39,8 @@ from serving.console.sessions import (
 )
 from serving.policy import decide
 from serving.sessions import client_address, sign_in_throttle
-from serving.store.people import MAX_FAILED_SIGN_INS, MAX_PASSWORD_CHARS, SignInRefused
+from serving.store.passwords import MAX_PASSWORD_CHARS
+from serving.store.people import MAX_FAILED_SIGN_INS, SignInRefused
 
 
 def sign_in(console: Console, request: Request, form: FormData | None) -> Response:
@@ -182,6 +183,11 @@ _SIGN_IN_NOTICES = {
         "sign_in.password_reset",
         "sign_in.password_reset_unsaved",
         "sign_in.password_reset_kept",
+    ),
+    "changed": (
+        "sign_in.password_changed",
+        "sign_in.password_changed_unsaved",
+        "sign_in.password_changed_kept",
     ),
     "disabled": ("sign_in.disabled", "sign_in.disabled_unsaved", "sign_in.disabled_unsaved"),
     "reenabled": ("sign_in.reenabled", "sign_in.reenabled_unsaved", "sign_in.reenabled_kept"),

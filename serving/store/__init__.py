@@ -13,9 +13,8 @@ from serving.store.common import (
     is_outage,
     outage_cause,
 )
+from serving.store.passwords import MIN_PASSWORD_CHARS, PeopleError
 from serving.store.people import (
-    MIN_PASSWORD_CHARS,
-    PeopleError,
     SignInRefused,
     UserNotFound,
     UserRecord,

@@ -1,100 +1,47 @@
-"""People and departments in the warnings store: accounts, Argon2 passwords, sign-in lockout.
+"""People and departments in the warnings store: accounts, sign-in lockout, password changes.
 
 `PeopleStore` is mixed into `WarningStore` (one store object for the service, the console and
-the CLI) and uses its sessions and audit log. Passwords are hashed with Argon2id through
-`argon2-cffi` at the configured cost (`RISKLOOP_PASSWORD_*`; by default RFC 9106's low-memory
-profile); a hash made at other parameters is re-hashed at its next successful sign-in. Every
-sign-in, failed sign-in, sign-out (of every session) and account change is an audit row.
+the CLI) and uses its sessions and audit log. Passwords are hashed with Argon2id
+(`serving.store.passwords`, which also holds the strength rule); a hash made at other
+parameters is re-hashed at its next successful sign-in. Every sign-in, failed sign-in,
+sign-out (of every session), password change and account change is an audit row.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.departments import AUDIT_ONLY_DEPARTMENTS, DEPARTMENTS
-from models.settings import PasswordCost, get_settings, repeats_one_unit
 from serving.store.common import city_moment
 from serving.store.free_text import display_name_problem
 from serving.store.models import LANGS, ROLES, AuditEntry, ConsoleSession, Department, User
+from serving.store.passwords import (
+    PeopleError,
+    check_password_strength,
+    dummy_hash,
+    hash_password,
+    password_hasher,
+    password_matches,
+)
 from serving.store.pseudonym import looks_like_identifier
 
-MIN_PASSWORD_CHARS = 12
-#: The fewest different characters a password may hold: "aaaaaaaaaaab" or "111111222222" is
-#: guessed before it is brute-forced (the webhook secrets' rule, `serving.webhook_secrets`)
-MIN_PASSWORD_DISTINCT = 6
-#: A user name this long or longer is refused inside its own password (a two-letter name such
-#: as "li" is inside too many good passwords to say anything)
-MIN_NAME_IN_PASSWORD = 3
 #: The roles that work cases, which a department that works none cannot hold.
 CASE_ROLES = ("officer", "supervisor")
-#: The longest password an account may have: the console's field, the API's sign-in and
-#: `users create` / `reset-password` all hold this one limit.
-MAX_PASSWORD_CHARS = 1024
 MAX_FAILED_SIGN_INS = 5
 LOCKOUT = timedelta(minutes=15)
-logger = logging.getLogger(__name__)
 _USER_NAME = re.compile(r"^[a-z][a-z0-9_.-]{1,63}$")
-
-
-def _hasher() -> PasswordHasher:
-    """Argon2id at the configured cost (`Settings.password_cost`: RFC 9106's low-memory
-    profile unless `RISKLOOP_PASSWORD_*` says otherwise; never less in production)."""
-    settings = get_settings()
-    cost = settings.password_cost
-    if cost != settings.password_cost_asked:
-        _say_once_the_asked_cost_is_ignored(settings.password_cost_asked, cost)
-    return _hasher_at(cost)
-
-
-@cache
-def _say_once_the_asked_cost_is_ignored(asked: PasswordCost, used: PasswordCost) -> None:
-    logger.warning(
-        "RISKLOOP_ENV=production: passwords are hashed at %s, not the less work asked for "
-        "(RISKLOOP_PASSWORD_*: %s); less than RFC 9106's low-memory profile is for test machines",
-        used,
-        asked,
-    )
-
-
-@cache
-def _hasher_at(cost: PasswordCost) -> PasswordHasher:
-    return PasswordHasher(
-        time_cost=cost.time_cost, memory_cost=cost.memory_kib, parallelism=cost.parallelism
-    )
-
-
-def _dummy_hash() -> str:
-    """Verified against when the name is unknown, so a wrong name costs as long as a wrong
-    password (at the same parameters). Made at a process's first sign-in, whatever the name,
-    not on import: an Argon2 hash cost every process that imports the store (each CLI command,
-    the service's arbiter) about 0.1 s."""
-    return _dummy_hash_by(_hasher())
-
-
-@cache
-def _dummy_hash_by(hasher: PasswordHasher) -> str:
-    return hasher.hash("riskloop: no such user")
 
 
 #: the largest monthly capacity accepted (a typo guard; no department handles more)
 MAX_CAPACITY = 1_000_000
-
-
-class PeopleError(ValueError):
-    """A request about people the store refuses (unknown department or role, duplicate, weak
-    password); the message says which and is safe to show."""
 
 
 class UserNotFound(KeyError):
@@ -200,10 +147,6 @@ def _record(user: User) -> UserRecord:
     )
 
 
-#: Rows a guesser walks along, each read round and round, forwards or backwards
-_ROWS = ("0123456789", "abcdefghijklmnopqrstuvwxyz", "qwertyuiop", "asdfghjkl", "zxcvbnm")
-
-
 def typed_user_name(name: str) -> str:
     """A user name as typed, folded as accounts are named: trimmed, its ASCII letters in lower
     case (user names are lower case, and a phone's keyboard capitalises the first letter), so
@@ -212,59 +155,6 @@ def typed_user_name(name: str) -> str:
     (the Kelvin sign to "k") is not that letter typed."""
     typed = name.strip()
     return typed.lower() if typed.isascii() else typed
-
-
-def _runs_along_a_row(password: str) -> bool:
-    """Whether the whole password walks one of `_ROWS`, either way, wrapping round
-    ("123456789012", "abcdefghijkl", "poiuytrewqpo")."""
-    text = password.casefold()
-    for row in _ROWS:
-        walked = row * (len(text) // len(row) + 2)
-        if text in walked or text in walked[::-1]:
-            return True
-    return False
-
-
-def check_password_strength(password: str, user_name: str = "") -> None:
-    """Refuse a password made of blanks, under `MIN_PASSWORD_CHARS` characters, over
-    `MAX_PASSWORD_CHARS` (no sign-in form would take it), one pattern repeated or fewer than
-    `MIN_PASSWORD_DISTINCT` different characters, a walk along the digits, the alphabet or a
-    keyboard row, or holding `user_name` (in any case). The message never quotes it."""
-    if password and not password.strip():
-        raise PeopleError("password too weak: it is only blanks")
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise PeopleError(
-            f"password too weak: use at least {MIN_PASSWORD_CHARS} characters (got {len(password)})"
-        )
-    if len(password) > MAX_PASSWORD_CHARS:
-        raise PeopleError(
-            f"password too long: use at most {MAX_PASSWORD_CHARS} characters (got {len(password)})"
-        )
-    distinct = len(set(password))
-    if repeats_one_unit(password) or distinct < MIN_PASSWORD_DISTINCT:
-        what = (
-            "it repeats one pattern"
-            if repeats_one_unit(password)
-            else f"it has only {distinct} different characters"
-        )
-        raise PeopleError(
-            f"password too weak: {what} (a repeated pattern, or fewer than "
-            f"{MIN_PASSWORD_DISTINCT} different characters, is guessed first)"
-        )
-    if _runs_along_a_row(password):
-        raise PeopleError(
-            "password too weak: it runs along the digits, the alphabet or a keyboard row "
-            "(such sequences are guessed first)"
-        )
-    if len(user_name) >= MIN_NAME_IN_PASSWORD and user_name.casefold() in password.casefold():
-        raise PeopleError(
-            f"password too weak: it holds the user name {user_name!r}, the first thing tried"
-        )
-
-
-def hash_password(password: str) -> str:
-    """Argon2id hash (salt and parameters inside the string)."""
-    return _hasher().hash(password)
 
 
 class PeopleStore:
@@ -526,7 +416,7 @@ class PeopleStore:
             current = session.scalar(select(User.password_hash).where(User.name == name))
         if current is None:
             raise UserNotFound(name)
-        if _verify(current, password):
+        if password_matches(current, password):
             raise PeopleError(
                 "the new password is the account's current one: a reset needs another password"
             )
@@ -613,7 +503,7 @@ class PeopleStore:
         """
         moment = now or datetime.now(UTC)
         refused = "sign-in refused: wrong name or password, or the account is locked or disabled"
-        dummy = _dummy_hash()  # made before the name is looked up: the first try of any name
+        dummy = dummy_hash()  # made before the name is looked up: the first try of any name
         wanted = typed_user_name(name)
 
         def write(session: Session) -> UserRecord | SignInRefused:
@@ -621,14 +511,9 @@ class PeopleStore:
                 select(User).where(User.name == wanted).with_for_update()
             ).one_or_none()
             reason = _refusal(user, moment)
-            ok = _verify(user.password_hash if user is not None else dummy, password)
+            ok = password_matches(user.password_hash if user is not None else dummy, password)
             if user is not None and reason is None and not ok:
-                user.failed_attempts += 1
-                reason = "wrong password"
-                # MAX_FAILED_SIGN_INS wrong passwords are answered; the next one locks
-                if user.failed_attempts > MAX_FAILED_SIGN_INS:
-                    user.locked_until = moment + lockout
-                    reason = f"wrong password; locked until {city_moment(user.locked_until)}"
+                reason = _wrong_password(user, moment, lockout, "wrong password")
             if reason is not None:
                 # a name that is no user's may be anything (a password typed in the wrong
                 # field, a phone number): never kept as typed, only as its keyed fingerprint,
@@ -639,7 +524,7 @@ class PeopleStore:
             assert user is not None
             user.failed_attempts = 0
             user.locked_until = None
-            if _hasher().check_needs_rehash(user.password_hash):
+            if password_hasher().check_needs_rehash(user.password_hash):
                 user.password_hash = hash_password(password)
             self._audit_row(session, f"user:{user.name}", "sign_in", {})
             return _record(user)
@@ -672,6 +557,16 @@ def _user_for_update(session: Session, name: str) -> User:
     return user
 
 
+def _wrong_password(user: User, moment: datetime, lockout: timedelta, what: str) -> str:
+    """Count a wrong password towards the lockout: `MAX_FAILED_SIGN_INS` in a row are
+    answered, the next one locks the account for `lockout`. The audit log's reason."""
+    user.failed_attempts += 1
+    if user.failed_attempts > MAX_FAILED_SIGN_INS:
+        user.locked_until = moment + lockout
+        return f"{what}; locked until {city_moment(user.locked_until)}"
+    return what
+
+
 def _refusal(user: User | None, moment: datetime) -> str | None:
     if user is None:
         return "unknown user"
@@ -691,10 +586,3 @@ def _end_console_sessions(session: Session, name: str, why: str) -> int:
         .values(ended_at=datetime.now(UTC), ended_why=why)
     )
     return int(getattr(ended, "rowcount", 0) or 0)
-
-
-def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher().verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False

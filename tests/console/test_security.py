@@ -288,7 +288,7 @@ def test_the_longest_password_an_account_may_have_signs_in(
     typed whole into the console's field and signs in; it was cut at 200 characters."""
     from models.settings import get_settings
     from serving.store import WarningStore
-    from serving.store.people import MAX_PASSWORD_CHARS
+    from serving.store.passwords import MAX_PASSWORD_CHARS
 
     longest = ("长密码-" * MAX_PASSWORD_CHARS)[: MAX_PASSWORD_CHARS - 10] + "0123456789"
     with WarningStore.from_settings(get_settings()) as store:

@@ -327,7 +327,7 @@ def register(app: typer.Typer) -> None:
         from models.departments import UnknownDepartmentError, get_department
         from serving.store import PeopleError
         from serving.store.models import ROLES
-        from serving.store.people import check_password_strength
+        from serving.store.passwords import check_password_strength
 
         with user_errors():
             # refuse what needs no store before asking for a password

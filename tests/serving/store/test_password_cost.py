@@ -104,7 +104,7 @@ def test_production_hashes_at_no_less_than_the_default_and_keeps_more_memory_for
     monkeypatch.setenv("RISKLOOP_ENV", "production")
     get_settings.cache_clear()
     try:
-        with caplog.at_level(logging.WARNING, logger="serving.store.people"):
+        with caplog.at_level(logging.WARNING, logger="serving.store.passwords"):
             store.create_user("prod", department="county_centre", role="officer", password=PASSWORD)
             assert store.sign_in("prod", PASSWORD).name == "prod"
     finally:
