@@ -259,6 +259,7 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
     """The console app; `backend_factory` gives the service it is mounted in (called lazily,
     because BentoML creates the service instance after the app is mounted)."""
     from serving.console import (
+        account,
         audit_page,
         case_actions,
         dashboard,
@@ -320,6 +321,8 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         Route("/sign-in", sign_in_endpoint, methods=["GET", "POST"]),
         Route("/sign-out", page(sign_in_pages.sign_out, post=True), methods=["POST"]),
         Route("/lang", page(sign_in_pages.switch_lang, post=True), methods=["POST"]),
+        Route("/password", page(account.password_form)),
+        Route("/password", page(account.change_password, post=True), methods=["POST"]),
         Route("/queue", page(pages.queue)),
         Route("/cases", page(pages.open_named_case)),
         Route("/cases/{warning_id}", page(pages.case)),
@@ -481,6 +484,7 @@ _ENDED_REASONS = {
     "absolute": "expired",
     "signed_out": "out",
     "password": "reset",
+    "password_change": "changed",
     "disabled": "disabled",
     "replaced": "ended",
     "ended": "ended",
@@ -547,6 +551,7 @@ _ENDED_RULES = {
     "absolute": "session expired (signed in too long ago)",
     "signed_out": "session ended: signed out",
     "password": "session ended: the password changed",
+    "password_change": "session ended: the person changed their password",
     "disabled": "account disabled",
     "replaced": "session ended: signed in again elsewhere",
 }

@@ -25,6 +25,7 @@ from serving.store.free_text import display_name_problem
 from serving.store.models import LANGS, ROLES, AuditEntry, ConsoleSession, Department, User
 from serving.store.passwords import (
     PeopleError,
+    WeakPassword,
     check_password_strength,
     dummy_hash,
     hash_password,
@@ -431,6 +432,62 @@ class PeopleStore:
             return {"sessions_ended": _end_console_sessions(session, name, "password")}
 
         return self._change_user(name, actor, "user_password_reset", change)
+
+    def change_password(
+        self,
+        name: str,
+        current: str,
+        new: str,
+        *,
+        now: datetime | None = None,
+        lockout: timedelta = LOCKOUT,
+    ) -> UserRecord:
+        """A person's change of their own password (the console's password page).
+
+        `current` is checked as a sign-in checks a password: a wrong one counts towards the
+        lockout (`_wrong_password`) and is audited as `password_change_failed` with the
+        reason, as is a change asked of a locked or disabled account. `new` is held to the
+        strength rule and refused when it is the current password. On success every session
+        of the person ends (the console's, this one too, and their API tokens, whose
+        credential stamp no longer matches): whoever held the old password, or a session
+        signed in with it, is out. Audited as `user_password_changed`, the person as actor.
+
+        Raises:
+            WeakPassword: `new` breaks the strength rule (kind `same`: it is the current one).
+            SignInRefused: `current` is wrong, or the account is locked or disabled (`reason`).
+            UserNotFound: no account has this name.
+        """
+        check_password_strength(new, name)
+        moment = now or datetime.now(UTC)
+        new_hash = hash_password(new)  # before the row is locked: Argon2 takes its time
+
+        def write(session: Session) -> UserRecord | Exception:
+            user = _user_for_update(session, name)
+            reason = _refusal(user, moment)
+            if reason is None and not password_matches(user.password_hash, current):
+                reason = _wrong_password(user, moment, lockout, "wrong current password")
+            if reason is not None:  # committed with the count: returned, not raised
+                self._audit_row(
+                    session, f"user:{name}", "password_change_failed", {"reason": reason}
+                )
+                return SignInRefused("password change refused: " + reason, reason)
+            if password_matches(user.password_hash, new):
+                return WeakPassword(
+                    "same", "the new password is the account's current one: choose another"
+                )
+            user.password_hash = new_hash
+            user.failed_attempts = 0
+            user.locked_until = None
+            ended = _end_console_sessions(session, name, "password_change")
+            self._audit_row(
+                session, f"user:{name}", "user_password_changed", {"sessions_ended": ended}
+            )
+            return _record(user)
+
+        outcome = self._write(write)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome  # type: ignore[no-any-return]
 
     def unlock_user(
         self, name: str, *, actor: str = "system:cli", now: datetime | None = None
