@@ -266,6 +266,7 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         pages,
         report_pages,
         sign_in_pages,
+        units,
     )
 
     holder: dict[str, Console] = {}
@@ -325,6 +326,7 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         Route("/password", page(account.change_password, post=True), methods=["POST"]),
         Route("/queue", page(pages.queue)),
         Route("/cases", page(pages.open_named_case)),
+        Route("/units", page(units.find_unit, post=True), methods=["POST"]),
         Route("/cases/{warning_id}", page(pages.case)),
         Route("/cases/{warning_id}/waterfall.png", page(pages.waterfall)),
         Route("/cases/{warning_id}/act", page(case_actions.act, post=True), methods=["POST"]),

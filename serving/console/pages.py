@@ -84,9 +84,11 @@ def _queue(
     visit: Visit,
     case_id: dict[str, str] | None = None,
     status: int = 200,
+    unit_id: dict[str, str] | None = None,
 ) -> Response:
     """`queue`'s page; `case_id` (`typed`, `text`): the id typed in the box opening a case,
-    given back with what is wrong with it, in an answer of `status`."""
+    given back with what is wrong with it, in an answer of `status`; `unit_id` the same for
+    the box finding a unit's cases (`units.find_unit`)."""
     t = visit.t
     if not decide(visit.actor, "warning_list"):
         return error_page(console, request, visit, 403, refusal_rule(visit, "warning_list"))
@@ -120,6 +122,7 @@ def _queue(
             typed=exc.typed,
             problems=problems,
             case_id=case_id,
+            unit_id=unit_id,
         )
     found = console.queries.queue(scope, filters)
     # the ids of the rows shown (score, top reason, a note's start), under the key the API's
@@ -155,6 +158,7 @@ def _queue(
         scope,
         status=status,
         case_id=case_id,
+        unit_id=unit_id,
         typed=filters.values(),
         filters=filters,
         page=found,
@@ -162,6 +166,14 @@ def _queue(
         flash=_done(request, visit),
     )
     return _done_said(console, request, response)
+
+
+def unit_refused(
+    console: Console, request: Request, visit: Visit, typed: str, text: str
+) -> Response:
+    """The queue again (400), the box finding a unit's cases holding `typed` and `text`
+    beside it saying what is wrong with it."""
+    return _queue(console, request, visit, status=400, unit_id={"typed": typed, "text": text})
 
 
 def _filter_spellings(console: Console, scope: Any) -> dict[str, dict[str, str]]:
@@ -276,6 +288,7 @@ _FILTER_LABELS = {
     "date_to": "filter.date_to",
     "overdue": "filter.overdue",
     "sent_back": "filter.sent_back",
+    "entity": "filter.entity",
     "sort": "filter.sort",
     "page": "filter.page",
 }

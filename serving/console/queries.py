@@ -32,6 +32,8 @@ LEVEL_ORDER = ("red", "orange", "yellow")
 _MAX_PAGE = 100_000
 #: a yes/no filter's spellings: the console's checkbox (1) and the API's booleans
 _FLAGS = {"1": True, "true": True, "0": False, "false": False}
+#: a unit's pseudonym as the store keeps it and a case page shows it (`pseudonym.pseudonymise`)
+_PSEUDONYM = re.compile(r"^[0-9a-f]{32}$")
 
 
 # the queue's URL parameters, in the order of the filter form (the page number last: no field)
@@ -45,6 +47,7 @@ FILTER_NAMES = (
     "date_to",
     "overdue",
     "sent_back",
+    "entity",
     "sort",
     "page",
 )
@@ -57,7 +60,7 @@ class FilterProblem:
     """One queue filter the console cannot read.
 
     `name` is the URL parameter, `problem` one of `choice`, `date`, `date_order`, `page`,
-    `too_long` (the console's catalogs say each in words), `value` what was sent (cut short).
+    `too_long`, `pseudonym` (the console's catalogs say each in words), `value` what was sent (cut short).
     """
 
     name: str
@@ -106,6 +109,7 @@ class QueueFilters:
     date_to: date | None = None
     overdue: bool = False
     sent_back: bool = False
+    entity: str | None = None  # one unit's cases: its pseudonym, as its case pages show it
     sort: str = "newest"
     page: int = 1
 
@@ -167,6 +171,9 @@ class QueueFilters:
             problems.append(FilterProblem("date_from", "date_order", str(date_from)))
         overdue = flag("overdue")
         sent_back = flag("sent_back")
+        entity = (text("entity") or "").lower() or None
+        if entity is not None and not _PSEUDONYM.match(entity):
+            problems.append(FilterProblem("entity", "pseudonym", entity[:64]))
         sort = choice("sort", SORTS) or "newest"
         page_text = text("page") or "1"
         if not page_text.isdigit() or not 1 <= int(page_text) <= _MAX_PAGE:
@@ -184,6 +191,7 @@ class QueueFilters:
             date_to=date_to,
             overdue=overdue,
             sent_back=sent_back,
+            entity=entity,
             sort=sort,
             page=int(page_text),
         )
@@ -206,6 +214,7 @@ class QueueFilters:
             "date_to": self.date_to.isoformat() if self.date_to else None,
             "overdue": "1" if self.overdue else None,
             "sent_back": "1" if self.sent_back else None,
+            "entity": self.entity,
             "sort": None if self.sort == "newest" else self.sort,
             "page": None if self.page == 1 else str(self.page),
         }
@@ -242,6 +251,8 @@ class QueueFilters:
             # open again after a disposition: sending back is the only step that leads to open
             found.append(RiskWarning.status == "open")
             found.append(exists().where(*_DISPOSED))
+        if self.entity:
+            found.append(RiskWarning.entity_hash == self.entity)
         return found
 
 

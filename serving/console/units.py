@@ -1,0 +1,50 @@
+"""Finding one unit's cases by the id the departments know it by (an employer's credit code, a
+resident's id number, a dispute's number): an employer phones about an inspection, a resident
+asks why the anti-fraud centre called.
+
+The id is sent in a form (POST, with the session's CSRF token), never in an address: it does
+not reach the browser's history, a proxy's log or a Referer. The console turns it into the
+unit's pseudonym at once, as the store keeps every id, and shows the queue filtered to that
+pseudonym (`QueueFilters.entity`): the cases of the unit this person may see, and only those.
+That look is audited as every queue view is, the filter naming the pseudonym, never the id.
+
+Views are plain functions of (console, request, visit, form) like `pages`' (run in a worker
+thread).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from features.frame_checks import ENTITY_ID_MAX_CHARS, ENTITY_ID_PATTERN
+from serving.console.app import PREFIX, Console, Visit, error_page, redirect
+from serving.console.forms import FormFieldError, field_problem, form_text
+from serving.console.pages import refusal_rule, unit_refused
+from serving.policy import decide
+
+_ENTITY_ID = re.compile(ENTITY_ID_PATTERN)
+
+
+def find_unit(console: Console, request: Request, visit: Visit, form: FormData | None) -> Response:
+    """The queue of the unit whose own id the form carries (`unit_id`); an id that is none
+    draws the queue again, the box holding what was typed and what is wrong with it beside it."""
+    assert form is not None
+    if not decide(visit.actor, "warning_list"):
+        return error_page(console, request, visit, 403, refusal_rule(visit, "warning_list"))
+    try:
+        given = form_text(form, "unit_id")
+    except FormFieldError as exc:
+        return error_page(console, request, visit, 400, field_problem(exc, visit.t))
+    if not given:
+        return unit_refused(console, request, visit, "", visit.t("unit.empty"))
+    if len(given) > ENTITY_ID_MAX_CHARS or not _ENTITY_ID.match(given):
+        typed = given[:ENTITY_ID_MAX_CHARS]
+        return unit_refused(
+            console, request, visit, typed, visit.t("unit.format", n=ENTITY_ID_MAX_CHARS)
+        )
+    return redirect(f"{PREFIX}/queue?{urlencode({'entity': console.store.pseudonymise(given)})}")
