@@ -113,6 +113,7 @@ def test_a_case_page_leads_to_its_entitys_warnings_and_bad_ids_are_said_beside_t
     sup.sign_in("sup")
     warning_id = sup.open_case(task=TASK)
     ((hashed,),) = console_service.sql("SELECT entity_hash FROM warnings WHERE id = ?", warning_id)
+    screenshot(sup.page, "case-entity-link-zh")
     sup.page.get_by_role("link", name="在队列中查看该对象的全部预警").click()
     sup.page.wait_for_load_state()
     assert sup.page.url.endswith(f"/console/queue?entity={hashed}")
