@@ -45,6 +45,9 @@ def test_users_cli_walk_and_bad_input(isolated_env: Path) -> None:
         "--password-stdin", stdin=PASSWORD + "\n",
     )  # fmt: skip
     assert code == 0 and "created alice (officer, labour_inspection)" in out, err
+    # the password is the administrator's, for the first sign-in: the person then sets theirs
+    assert "note: give alice this password for their next sign-in only" in err
+    assert "/console/password" in err and PASSWORD not in out + err
     bad: dict[str, tuple[str, ...]] = {
         "unknown department": ("bob", "--department", "moon_base", "--role", "officer"),
         "unknown role": ("bob", "--department", "tax", "--role", "emperor"),

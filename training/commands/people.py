@@ -40,6 +40,13 @@ users_app = typer.Typer(
 )
 
 
+#: said to the administrator who set a password: it is for the first sign-in only
+_OWN_PASSWORD_NOTE = (
+    "note: give {name} this password for their next sign-in only; they then choose their own "
+    "on the console's password page (修改密码, /console/password)"
+)
+
+
 def open_store() -> WarningStore:
     """The warnings store named by the settings (migrated on open; an embedded SQLite store
     and the secrets file are created on first use)."""
@@ -358,6 +365,7 @@ def register(app: typer.Typer) -> None:
             except PeopleError as exc:
                 raise UserError(str(exc)) from None
         typer.echo(f"created {user.name} ({user.role}, {user.department})")
+        typer.echo(_OWN_PASSWORD_NOTE.format(name=user.name), err=True)
 
     @users_app.command("list")
     def users_list() -> None:
@@ -411,6 +419,7 @@ def register(app: typer.Typer) -> None:
             name, lambda store, folded: store.reset_password(folded, password, actor=cli_actor())
         )
         typer.echo(f"password reset for {user.name}")
+        typer.echo(_OWN_PASSWORD_NOTE.format(name=user.name), err=True)
         if user.disabled_at is not None:
             typer.echo(
                 f"{user.name} is still disabled: `riskloop users enable {user.name}` lets the "
