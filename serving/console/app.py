@@ -217,7 +217,7 @@ def secured(response: Response, policy: str = CONTENT_SECURITY_POLICY) -> Respon
 
 
 # a form's address answers POST only: the page to return to is the case it acted on
-_FORM_TARGET = re.compile(rf"^{PREFIX}/cases/(?P<case>[^/?#]+)/(?:act|reveal)(?:[?#].*)?$")
+_FORM_TARGET = re.compile(rf"^{PREFIX}/cases/(?P<case>[^/?#]+)/(?:act|reveal|note)(?:[?#].*)?$")
 
 
 def safe_next(value: str | None) -> str:
@@ -331,6 +331,7 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         Route("/cases/{warning_id}/waterfall.png", page(pages.waterfall)),
         Route("/cases/{warning_id}/act", page(case_actions.act, post=True), methods=["POST"]),
         Route("/cases/{warning_id}/reveal", page(case_actions.reveal, post=True), methods=["POST"]),
+        Route("/cases/{warning_id}/note", page(case_actions.add_note, post=True), methods=["POST"]),
         Route("/dashboard", page(dashboard.dashboard)),
         Route("/reports", page(report_pages.reports)),
         Route("/reports/{name}", page(report_pages.report)),

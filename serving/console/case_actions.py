@@ -64,6 +64,8 @@ _RULE_NO_OUTCOME = "a close names the outcome the case was closed with"
 _RULE_NO_DEPARTMENT = "a dispatch or re-route names the department to send the case to"
 _RULE_DEPARTMENT = "a case goes only to a department that handles its task"
 _RULE_SAME_DEPARTMENT = "a case is not re-routed to the department already holding it"
+_RULE_NOTE = "a progress note is added by whoever may take a step on the case now"
+_RULE_NOTE_CLOSED = "a closed case takes no progress note (closed cases are final)"
 
 
 def _is_version(text: str) -> bool:
@@ -282,6 +284,64 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
     seen = decide(visit.actor, "warning_page", warning=fresh)
     response = redirect(f"{PREFIX}/cases/{warning['id']}" if seen else f"{PREFIX}/queue")
     set_cookie(console, response, request, DONE_COOKIE, transition, max_age=DONE_COOKIE_MAX_AGE_S)
+    return response
+
+
+def add_note(console: Console, request: Request, visit: Visit, form: FormData | None) -> Response:
+    """A progress note on the case (`WarningStore.add_note`): whoever may take a step on it now
+    may say how its work goes, without taking one (its status and version stay)."""
+    assert form is not None
+    typed = _typed(form, "note")
+    warning = load_case(
+        console, request, visit, "warning_read", typed=typed, step="note", attempted="feedback"
+    )
+    if isinstance(warning, Response):
+        return warning
+    t = visit.t
+    if not allowed_transitions(visit.actor, warning):
+        closed = warning.get("status") == "closed"
+        console.store.refused(
+            actor=visit.actor.audit_name,
+            action="feedback",
+            step="note",
+            rule=_RULE_NOTE_CLOSED if closed else _RULE_NOTE,
+            warning=warning,
+        )
+        return error_page(console, request, visit, 409 if closed else 403, t("note.refused"))
+    kept = {"form": "note", "note": typed}
+    try:
+        note = form_text(form, "note")
+    except FormFieldError as exc:
+        return render_case(
+            console,
+            request,
+            visit,
+            warning,
+            status=400,
+            form_error=_given_back(exc, t),
+            error_field="note-note",
+            kept=kept,
+        )
+    if not note:
+        return render_case(
+            console,
+            request,
+            visit,
+            warning,
+            status=400,
+            form_error=t("note.empty"),
+            error_field="note-note",
+            kept=kept,
+        )
+    try:
+        console.store.add_note(warning["id"], actor=visit.actor.audit_name, note=note)
+    except TransitionError:  # closed since the page was drawn
+        fresh = console.store.get_warning(warning["id"])
+        return render_case(
+            console, request, visit, fresh, status=409, form_error=t("note.refused"), kept=kept
+        )
+    response = redirect(f"{PREFIX}/cases/{warning['id']}")
+    set_cookie(console, response, request, DONE_COOKIE, "note", max_age=DONE_COOKIE_MAX_AGE_S)
     return response
 
 

@@ -58,7 +58,7 @@ from serving.store.models import STATUSES
 from serving.store.privacy import PURPOSE_MIN_CHARS, PURPOSE_MIN_WEIGHT
 from serving.store.reads import SHORT_ID_DIGITS, warning_id_start
 
-_DONE = ("dispatch", "reroute", "start", "close", "triage_close", "send_back")
+_DONE = ("dispatch", "reroute", "start", "close", "triage_close", "send_back", "note")
 
 
 def tasks() -> tuple[str, ...]:

@@ -59,6 +59,7 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "api_key_created",
     "api_key_revoked",
     "audit_read",
+    "case_note",
     "department_capacity",
     "department_webhook",
     "disposition",

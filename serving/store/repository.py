@@ -405,6 +405,45 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
         self._write(write)
         return self.get_warning(warning_id)
 
+    def add_note(self, warning_id: str, *, actor: str, note: str) -> dict[str, Any]:
+        """A progress note on a case being worked (a visit, a call, papers asked for): a `note`
+        event in its history and a `case_note` audit row, the note scrubbed as a step's is.
+        No step: the status, version and deadline stay, and forms open on the case stay valid.
+
+        Raises:
+            WarningNotFound: no such warning.
+            TransitionError: the note is empty, or the case is closed (closed cases are final).
+        """
+        if not note or not note.strip():
+            raise TransitionError("a progress note needs text")
+
+        def write(session: Session) -> None:
+            warning = self._locked_warning(session, warning_id, None)
+            if warning.status == "closed":
+                raise TransitionError("the warning is closed; closed warnings are final")
+            clean = sanitise(self._secret, note, self.own_ids(warning))
+            session.add(
+                WarningEvent(
+                    warning_id=warning.id,
+                    event="note",
+                    at=utc_now(),
+                    actor=actor,
+                    detail={"note": clean},
+                )
+            )
+            detail = {"warning_id": warning.id, "note": clean}
+            self._audit_row(
+                session,
+                actor,
+                "case_note",
+                detail,
+                task=warning.task,
+                model_version=warning.model_version,
+            )
+
+        self._write(write)
+        return self.get_warning(warning_id)
+
     def scrub_department(self, department: str) -> str:
         """A department named without a case (a list's filter) as an outside body's is stored:
         a code or name riskloop knows as it is, any other name with its id-like values as
@@ -440,8 +479,8 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
         )
         if moved or (expected_version is not None and warning.version != expected_version):
             last = session.scalars(
-                select(WarningEvent)
-                .where(WarningEvent.warning_id == warning_id)
+                select(WarningEvent)  # a progress note changes no version: not who changed it
+                .where(WarningEvent.warning_id == warning_id, WarningEvent.event != "note")
                 .order_by(WarningEvent.id.desc())
                 .limit(1)
             ).one_or_none()
