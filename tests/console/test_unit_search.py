@@ -27,9 +27,10 @@ def _hashes(raw_ids: list[str]) -> dict[str, str]:
 
 def _raw_id_with_an_open_case(console_service: Console, small_city: Path) -> tuple[str, str]:
     """An employer's own id whose warning is open (not dispatched), and its pseudonym."""
-    from training.commands.service import build_scoring_set
+    import pandas as pd
 
-    raw_ids = build_scoring_set(TASK, small_city)["entity_id"].astype(str).tolist()[:1000]
+    employers = pd.read_parquet(small_city / "wage_arrears" / "employers.parquet")
+    raw_ids = employers["employer_id"].astype(str).drop_duplicates().tolist()
     open_hashes = {
         row[0]
         for row in console_service.sql(
