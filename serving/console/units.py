@@ -15,6 +15,7 @@ thread).
 from __future__ import annotations
 
 import re
+import unicodedata
 from urllib.parse import urlencode
 
 from starlette.datastructures import FormData
@@ -37,14 +38,19 @@ def find_unit(console: Console, request: Request, visit: Visit, form: FormData |
     if not decide(visit.actor, "warning_list"):
         return error_page(console, request, visit, 403, refusal_rule(visit, "warning_list"))
     try:
-        given = form_text(form, "unit_id")
+        typed = form_text(form, "unit_id")
     except FormFieldError as exc:
         return error_page(console, request, visit, 400, field_problem(exc, visit.t))
+    # as a Chinese input method types it in full-width mode (９１３３０５…): the id it means
+    given = unicodedata.normalize("NFKC", typed).strip()
     if not given:
         return unit_refused(console, request, visit, "", visit.t("unit.empty"))
     if len(given) > ENTITY_ID_MAX_CHARS or not _ENTITY_ID.match(given):
-        typed = given[:ENTITY_ID_MAX_CHARS]
         return unit_refused(
-            console, request, visit, typed, visit.t("unit.format", n=ENTITY_ID_MAX_CHARS)
+            console,
+            request,
+            visit,
+            typed[:ENTITY_ID_MAX_CHARS],
+            visit.t("unit.format", n=ENTITY_ID_MAX_CHARS),
         )
     return redirect(f"{PREFIX}/queue?{urlencode({'entity': console.store.pseudonymise(given)})}")

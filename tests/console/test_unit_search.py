@@ -92,6 +92,12 @@ def test_an_entitys_cases_are_found_by_its_own_id_which_is_kept_nowhere(
         "SELECT count(*) FROM audit_log WHERE detail LIKE ?", f"%{raw}%"
     ) == [(0,)]
     assert raw not in console_service.log.read_text("utf-8", errors="replace")
+    # the same id as a Chinese input method types it in full-width mode: the same entity
+    sup.go("/console/queue")
+    full_width = raw.translate({code: code + 0xFEE0 for code in range(0x21, 0x7F)})
+    assert full_width != raw
+    assert _find(sup, full_width) == 303
+    assert sup.page.url == f"{console_service.url}/console/queue?entity={hashed}"
     # every entity again, the other filters kept
     sup.page.locator("main p.note a").click()
     sup.page.wait_for_load_state()
