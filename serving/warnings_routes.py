@@ -15,8 +15,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-import bentoml
-from fastapi import Depends, HTTPException, Path, Query, Request
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BeforeValidator, TypeAdapter, ValidationError
@@ -26,41 +25,28 @@ from models.departments import department_code
 from serving import schemas
 from serving.champions import model_of_version
 from serving.guard import request_actor
-from serving.policy import Actor, Decision, decide, transition_for, visible_scope
+from serving.policy import Actor, decide, transition_for, visible_scope
 from serving.routes import in_body, read_json, v1_route
 from serving.store import StaleWarning, TransitionError, WarningNotFound, walk
-from serving.store.common import WARNING_ID
-from serving.store.free_text import one_line
 from serving.store.identity import IdentityUnavailable
 from serving.store.privacy import RevealLimited
 from serving.store.reads import AuditFilterError, audit_window
+from serving.warning_access import (
+    CONFLICT,
+    ERRORS,
+    ID_FORMAT,
+    NOT_FOUND,
+    Service,
+    WarningId,
+    allowed_warning,
+    not_found,
+    refused_answer,
+)
 
-Service = Annotated[Any, Depends(bentoml.get_current_service)]
-#: A warning id in a path; no control characters (PostgreSQL refuses NUL in a query's text).
-WarningId = Annotated[str, Path(pattern=schemas.PLAIN_TEXT)]
-
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": schemas.ErrorResponse, "description": "Missing or unknown credentials"},
-    403: {"model": schemas.ErrorResponse, "description": "The policy refuses; `error` says why"},
-}
-#: What a warning id is, said to a caller who sent something else.
-_ID_FORMAT = "a warning id is 'W-' and 32 hexadecimal digits"
-#: At most this many characters of an ill-formed warning id are repeated in its 404.
-_ID_ECHO_CHARS = 40
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": schemas.ErrorResponse, "description": "No such warning"}
-}
 #: How often a step or reveal sent without a version is decided again when the warning
 #: changed hands between the handler's read and its write (a colleague's step, a re-route):
 #: the caller read no version, so only a new decision that refuses is their answer.
 _DECISIONS = 3
-_CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {
-        "model": schemas.ErrorResponse,
-        "description": "Transition not allowed, or `expected_version` is not the warning's: "
-        "it changed since it was read, or has not reached the version sent",
-    }
-}
 
 
 def _as_json(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
@@ -108,22 +94,6 @@ async def _no_body(request: Request) -> None:
         raise HTTPException(400, RELOAD_TAKES_NO_BODY)
 
 
-def _refused(decision: Decision) -> JSONResponse:
-    return JSONResponse({"error": decision.rule, "rule_zh": decision.rule_zh}, status_code=403)
-
-
-def _not_found(warning_id: str) -> JSONResponse:
-    """The 404 of a warning id: a well-formed one as sent, any other shape said to be one, its
-    start escaped and cut (a path may hold 5,000 characters, or a line break)."""
-    if WARNING_ID.fullmatch(warning_id):
-        return JSONResponse({"error": f"no warning {warning_id!r}"}, status_code=404)
-    shown = one_line(warning_id, _ID_ECHO_CHARS)
-    return JSONResponse(
-        {"error": f"no warning '{shown}': {_ID_FORMAT}"},
-        status_code=404,
-    )
-
-
 def _stale(warning: dict[str, Any]) -> StaleWarning:
     """The conflict of a step decided on another version than `warning`'s, naming its last
     change."""
@@ -163,26 +133,6 @@ def _write_guard(warning: dict[str, Any], version: int | None) -> dict[str, Any]
     return {"expected_holder": (warning["status"], warning["department"])}
 
 
-def _allowed_warning(
-    service: Any, actor: Actor, action: str, warning_id: str
-) -> dict[str, Any] | JSONResponse:
-    """The warning if the policy lets `actor` do `action` on it; else the 404/403 answer
-    (an id of another shape than a warning's is no warning: not looked up)."""
-    if not WARNING_ID.fullmatch(warning_id):
-        return _not_found(warning_id)
-    try:
-        warning: dict[str, Any] = service.store.get_warning(warning_id)
-    except WarningNotFound:
-        return _not_found(warning_id)
-    decision = decide(actor, action, warning=warning)
-    if not decision:
-        service.store.refused(
-            actor=actor.audit_name, action=action, rule=decision.rule, warning=warning
-        )
-        return _refused(decision)
-    return warning
-
-
 # ----------------------------------------------------------------------------- models, reload
 
 
@@ -191,7 +141,7 @@ def _allowed_warning(
     "/models",
     action="models_read",
     response_model=schemas.ModelsResponse,
-    responses=_ERRORS,
+    responses=ERRORS,
 )
 def list_models(service: Service) -> schemas.ModelsResponse:
     """Which registered version serves each task, with its test metrics and thresholds."""
@@ -204,7 +154,7 @@ def list_models(service: Service) -> schemas.ModelsResponse:
     action="reload",
     response_model=schemas.ReloadResponse,
     responses={
-        **_ERRORS,
+        **ERRORS,
         400: {
             "model": schemas.ErrorResponse,
             "description": "A body was sent (the route takes none: it reloads every task), a "
@@ -237,7 +187,7 @@ def admin_reload(service: Service, request: Request) -> schemas.ReloadResponse:
     "/warnings",
     action="warning_list",
     response_model=schemas.WarningList,
-    responses=_ERRORS,
+    responses=ERRORS,
 )
 def list_warnings(
     service: Service,
@@ -346,12 +296,12 @@ def list_warnings(
     "/warnings/{warning_id}",
     action="warning_read",
     response_model=schemas.WarningPublic,
-    responses={**_ERRORS, **_NOT_FOUND},
+    responses={**ERRORS, **NOT_FOUND},
 )
 def get_warning(service: Service, request: Request, warning_id: WarningId) -> Any:
     """One warning with its full history, oldest first (audited as `warning_read`)."""
     actor = request_actor(request)
-    warning = _allowed_warning(service, actor, "warning_read", warning_id)
+    warning = allowed_warning(service, actor, "warning_read", warning_id)
     if isinstance(warning, JSONResponse):
         return warning
     _look(service, actor, "warning_read", warning)
@@ -363,7 +313,7 @@ def get_warning(service: Service, request: Request, warning_id: WarningId) -> An
     "/warnings/{warning_id}/explanation",
     action="warning_page",
     response_class=HTMLResponse,
-    responses=_as_json({**_ERRORS, **_NOT_FOUND}),
+    responses=_as_json({**ERRORS, **NOT_FOUND}),
 )
 def warning_explanation(
     service: Service, request: Request, warning_id: WarningId, lang: Literal["en", "zh"] = "en"
@@ -372,7 +322,7 @@ def warning_explanation(
     from serving.explanation_page import render_warning_page
 
     actor = request_actor(request)
-    warning = _allowed_warning(service, actor, "warning_page", warning_id)
+    warning = allowed_warning(service, actor, "warning_page", warning_id)
     if isinstance(warning, JSONResponse):
         return warning
     _look(service, actor, "warning_page", warning)
@@ -391,7 +341,7 @@ def warning_explanation(
     "/warnings/{warning_id}/feedback",
     action="feedback",
     response_model=schemas.WarningPublic,
-    responses={**_ERRORS, **_NOT_FOUND, **_CONFLICT},
+    responses={**ERRORS, **NOT_FOUND, **CONFLICT},
 )
 def add_feedback(
     service: Service, request: Request, warning_id: WarningId, feedback: schemas.FeedbackCreate
@@ -413,7 +363,7 @@ def _feedback_step(
 ) -> Any:
     """Decide the step on the warning as read now and write it only while the warning is
     still as decided (`_write_guard`); raises `StaleWarning` when it changed in between."""
-    warning = _allowed_warning(service, actor, "feedback", warning_id)
+    warning = allowed_warning(service, actor, "feedback", warning_id)
     if isinstance(warning, JSONResponse):
         return warning
     transition = transition_for(warning["status"], feedback.status)
@@ -427,7 +377,7 @@ def _feedback_step(
                 rule=decision.rule,
                 warning=warning,
             )
-            return _refused(decision)
+            return refused_answer(decision)
     # the step is written only to what the policy decided on: a re-route or a colleague's
     # step landing in between must not let the old department work the new one's case. A
     # caller who sent a version is held to it; one who did not, to the warning's holder
@@ -462,7 +412,7 @@ def _feedback_step(
                 **guard,
             )
     except WarningNotFound:
-        return _not_found(warning_id)
+        return not_found(warning_id)
     except TransitionError as exc:
         return JSONResponse({"error": str(exc)}, status_code=409)
     return schemas.WarningPublic.model_validate(updated)
@@ -474,8 +424,8 @@ def _feedback_step(
     action="reveal",
     response_model=schemas.RevealResponse,
     responses={
-        **_ERRORS,
-        **_NOT_FOUND,
+        **ERRORS,
+        **NOT_FOUND,
         409: {
             "model": schemas.ErrorResponse,
             "description": "The warning changed (was re-routed) while the request was decided",
@@ -511,7 +461,7 @@ def reveal(
 def _reveal_once(service: Any, actor: Actor, warning_id: str, body: schemas.RevealRequest) -> Any:
     """Decide the reveal on the warning as read now and reveal it only while the warning is
     still held as decided; raises `StaleWarning` when it changed hands in between."""
-    warning = _allowed_warning(service, actor, "reveal", warning_id)
+    warning = allowed_warning(service, actor, "reveal", warning_id)
     if isinstance(warning, JSONResponse):
         return warning
     try:
@@ -569,7 +519,7 @@ def _refused_filter(exc: AuditFilterError) -> JSONResponse | RequestValidationEr
     other a 422 naming the parameter (an id of no warning's shape with what an id is)."""
     if exc.kind == "unknown":
         return JSONResponse({"error": str(exc)}, status_code=404)
-    message = f"is not a warning id: {_ID_FORMAT}" if exc.kind == "format" else str(exc)
+    message = f"is not a warning id: {ID_FORMAT}" if exc.kind == "format" else str(exc)
     return _invalid_query(exc.parameter, f"audit_{exc.kind}", message)
 
 
@@ -579,7 +529,7 @@ def _refused_filter(exc: AuditFilterError) -> JSONResponse | RequestValidationEr
     action="audit_read",
     response_model=schemas.AuditList,
     responses={
-        **_ERRORS,
+        **ERRORS,
         404: {"model": schemas.ErrorResponse, "description": "`warning_id` names no warning"},
     },
 )
