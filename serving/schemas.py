@@ -478,6 +478,25 @@ class FeedbackCreate(BaseModel):
     )
 
 
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("a progress note needs text, not only blanks")
+    return text
+
+
+class NoteCreate(BaseModel):
+    """A progress note on a case being worked (a visit, a call, papers asked for): no step."""
+
+    model_config = _STRICT
+
+    note: Annotated[
+        str,
+        Field(min_length=1, max_length=NOTE_MAX_CHARS, pattern=PLAIN_TEXT),
+        _ONE_LF_A_BREAK,
+        AfterValidator(_not_blank),
+    ]
+
+
 class RevealRequest(BaseModel):
     """Why the caller needs to know who a warning is about (kept in the audit log)."""
 

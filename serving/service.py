@@ -16,6 +16,7 @@ The parts, each in its own module:
 - `score_routes.py`: one score route per task of the registry, and the scoring path;
 - `encoding.py`: records to the model's matrix, results to JSON;
 - `warnings_routes.py`: warnings, feedback, reveal, audit, models, reload;
+- `notes_routes.py`: progress notes on a case;
 - `session_routes.py`: signing in (throttled per client) and out (every session);
 - `champions.py`: loading and following the champions;
 - `openapi.py`: `/docs.json` made to say what the service answers;
@@ -46,7 +47,7 @@ from starlette.exceptions import HTTPException
 from features.tasks import TASK_NAMES
 from models.secret_keys import SecretsFileError, load_secrets, secrets_path
 from models.settings import Settings, apply_offline_defaults, get_settings, settings_problems
-from serving import schemas, session_routes, warnings_routes
+from serving import notes_routes, schemas, session_routes, warnings_routes
 from serving.auth import KeyRing
 from serving.champions import ServedModel, alias_version, load_champion, pin_packaged_models
 from serving.console import console_app
@@ -67,7 +68,9 @@ logger = logging.getLogger("riskloop.serving")
 TASKS: tuple[str, ...] = TASK_NAMES
 _PERIODIC_ACTOR = "system:reload-check"
 # their routes register on import
-assert warnings_routes.v1_route is not None and session_routes.v1_route is not None
+assert all(
+    module.v1_route is not None for module in (warnings_routes, session_routes, notes_routes)
+)
 
 
 def _end_with_the_arbiter() -> None:

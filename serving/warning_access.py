@@ -2,7 +2,8 @@
 second look with the warning itself, and the answers it refuses with (a 404 for no such
 warning, a 403 naming the rule), documented once for the OpenAPI document.
 
-`warnings_routes.py` (read, explanation page, feedback, reveal) uses it.
+`warnings_routes.py` (read, explanation page, feedback, reveal) and `notes_routes.py`
+(progress notes) use it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,83 @@
+"""`POST /v1/warnings/{warning_id}/notes`: a progress note on a case, as the console's
+*Record progress* form writes it (`WarningStore.add_note`).
+
+Whoever may take a step on the case now may note how its work goes (a visit, a call, papers
+asked for) without taking one: a department's system recording its officers' work, or a
+supervisor's. The note is a `note` event in the case's history and a `case_note` audit row,
+scrubbed of ids as a step's note is; the warning's status, version and deadline stay.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from serving import schemas
+from serving.guard import request_actor
+from serving.policy import allowed_transitions
+from serving.routes import v1_route
+from serving.store import TransitionError, WarningNotFound
+from serving.warning_access import (
+    ERRORS,
+    NOT_FOUND,
+    Service,
+    WarningId,
+    allowed_warning,
+    not_found,
+)
+
+#: The rules a refused note is on the record with (English, and Chinese for the answer)
+_RULE = "a progress note is added by whoever may take a step on the case now"
+_RULE_ZH = "只有当前可以处置此预警的人员才能记录进展"
+_CLOSED = "a closed case takes no progress note (closed cases are final)"
+_CLOSED_ZH = "已办结的预警不再记录进展"
+
+
+@v1_route(
+    "POST",
+    "/warnings/{warning_id}/notes",
+    action="feedback",
+    status_code=201,
+    response_model=schemas.WarningPublic,
+    responses={
+        **ERRORS,
+        **NOT_FOUND,
+        409: {"model": schemas.ErrorResponse, "description": "The warning is closed"},
+    },
+)
+def add_note(
+    service: Service, request: Request, warning_id: WarningId, body: schemas.NoteCreate
+) -> Any:
+    """Record a progress note on a case (no step: status and version stay). Who may take a
+    step on the warning now may add one; a closed warning takes none (409)."""
+    actor = request_actor(request)
+    warning = allowed_warning(service, actor, "feedback", warning_id)
+    if isinstance(warning, JSONResponse):
+        return warning
+    if not allowed_transitions(actor, warning):
+        closed = warning["status"] == "closed"
+        service.store.refused(
+            actor=actor.audit_name,
+            action="feedback",
+            step="note",
+            rule=_CLOSED if closed else _RULE,
+            warning=warning,
+        )
+        answer = (
+            {"error": _CLOSED, "rule_zh": _CLOSED_ZH}
+            if closed
+            else {
+                "error": _RULE,
+                "rule_zh": _RULE_ZH,
+            }
+        )
+        return JSONResponse(answer, status_code=409 if closed else 403)
+    try:
+        noted = service.store.add_note(warning_id, actor=actor.audit_name, note=body.note)
+    except WarningNotFound:
+        return not_found(warning_id)
+    except TransitionError as exc:  # closed since it was read
+        return JSONResponse({"error": str(exc), "rule_zh": _CLOSED_ZH}, status_code=409)
+    return schemas.WarningPublic.model_validate(noted)

@@ -1,0 +1,95 @@
+"""`POST /v1/warnings/{id}/notes` over real HTTP: a department's system records its officer's
+progress on a case it holds (201, the note in the history, no step), while a key of another
+department, a reviewer without the feedback scope, a closed case and a blank note are refused,
+each refusal on the record."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import Served
+from .test_service import score, warned_records
+
+
+def _notes(served: Served, warning_id: str, headers: dict[str, str], body: object) -> object:
+    with served.client() as client:
+        return client.post(f"/v1/warnings/{warning_id}/notes", json=body, headers=headers)
+
+
+@pytest.fixture(scope="module")
+def keys() -> dict[str, dict[str, str]]:
+    from serving.auth import create_key
+
+    made = {
+        "labour": create_key(
+            "notes-labour-desk", ("review", "feedback"), department="labour_inspection"
+        ),
+        "tax": create_key("notes-tax-desk", ("review", "feedback"), department="tax"),
+    }
+    return {name: {"Authorization": f"Bearer {secret}"} for name, secret in made.items()}
+
+
+def test_a_department_records_progress_on_the_case_it_holds_and_others_cannot(
+    served: Served, keys: dict[str, dict[str, str]]
+) -> None:
+    records = warned_records(served, "wage-arrears", "notes-api", 2)
+    answer = score(served, "wage-arrears", {"records": records}, key="scorer")
+    assert answer.status_code == 200, answer.text
+    held, other = (r["warning_id"] for r in answer.json()["results"])
+    with served.client() as client:
+        for warning_id in (held, other):
+            sent = client.post(
+                f"/v1/warnings/{warning_id}/feedback",
+                json={"status": "dispatched", "department": "labour_inspection"},
+                headers=served.headers("all"),
+            )
+            assert sent.status_code == 200, sent.text
+    before = sent.json()
+
+    noted = _notes(served, held, keys["labour"], {"note": "已电话联系企业，约定周三走访"})
+    assert noted.status_code == 201, noted.text
+    body = noted.json()
+    assert body["status"] == "dispatched" and body["version"] == before["version"]
+    event = body["history"][-1]
+    assert event["event"] == "note" and event["actor"] == "key:notes-labour-desk"
+    assert event["note"] == "已电话联系企业，约定周三走访"
+
+    # another department's key may not touch the case; a reviewer key takes no step at all
+    refused = _notes(served, held, keys["tax"], {"note": "不是本部门的案件"})
+    assert refused.status_code == 403, refused.text
+    reviewer = _notes(served, held, served.headers("reviewer"), {"note": "只读"})
+    assert reviewer.status_code == 403, reviewer.text
+    # a blank note, an unknown field, no note: refused before anything is written
+    for bad in ({"note": "   "}, {"note": "ok", "status": "closed"}, {}):
+        answer = _notes(served, held, keys["labour"], bad)
+        assert answer.status_code in (400, 422), (bad, answer.text)
+    # a closed case takes no more notes (409), and an unknown warning is a 404
+    with served.client() as client:
+        closed = client.post(
+            f"/v1/warnings/{other}/feedback",
+            json={"status": "closed", "outcome": "false_alarm"},
+            headers=served.headers("all"),
+        )
+    assert closed.status_code == 200, closed.text
+    late = _notes(served, other, served.headers("all"), {"note": "补充说明"})
+    assert late.status_code == 409 and "closed" in late.json()["error"], late.text
+    missing = _notes(served, "W-" + "0" * 32, keys["labour"], {"note": "无此预警"})
+    assert missing.status_code == 404, missing.text
+
+    from serving.store import WarningStore
+
+    with WarningStore.from_settings() as store:
+        rows = store.audit_rows()
+        history = store.get_warning(held)["history"]
+    assert [e["event"] for e in history].count("note") == 1
+    (noted_row,) = [r for r in rows if r["action"] == "case_note"]
+    assert noted_row["actor"] == "key:notes-labour-desk"
+    # each refusal is on the record: the other department's, and the closed case's note
+    refused_rows = [
+        r
+        for r in rows
+        if r["action"] == "access_refused" and r["detail"].get("warning_id") in (held, other)
+    ]
+    by_actor = {r["actor"]: r["detail"] for r in refused_rows}
+    assert by_actor["key:notes-tax-desk"]["attempted"] == "feedback"
+    assert by_actor["key:all"]["step"] == "note" and "closed" in by_actor["key:all"]["rule"]
