@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from serving import schemas
 from serving.guard import request_actor
-from serving.policy import allowed_transitions
+from serving.policy import may_note
 from serving.routes import v1_route
 from serving.store import TransitionError, WarningNotFound
 from serving.warning_access import (
@@ -27,12 +27,6 @@ from serving.warning_access import (
     allowed_warning,
     not_found,
 )
-
-#: The rules a refused note is on the record with (English, and Chinese for the answer)
-_RULE = "a progress note is added by whoever may take a step on the case now"
-_RULE_ZH = "只有当前可以处置此预警的人员才能记录进展"
-_CLOSED = "a closed case takes no progress note (closed cases are final)"
-_CLOSED_ZH = "已办结的预警不再记录进展"
 
 
 @v1_route(
@@ -56,28 +50,23 @@ def add_note(
     warning = allowed_warning(service, actor, "feedback", warning_id)
     if isinstance(warning, JSONResponse):
         return warning
-    if not allowed_transitions(actor, warning):
-        closed = warning["status"] == "closed"
+    decision = may_note(actor, warning)
+    if not decision:
         service.store.refused(
             actor=actor.audit_name,
             action="feedback",
             step="note",
-            rule=_CLOSED if closed else _RULE,
+            rule=decision.rule,
             warning=warning,
         )
-        answer = (
-            {"error": _CLOSED, "rule_zh": _CLOSED_ZH}
-            if closed
-            else {
-                "error": _RULE,
-                "rule_zh": _RULE_ZH,
-            }
+        return JSONResponse(
+            {"error": decision.rule, "rule_zh": decision.rule_zh},
+            status_code=409 if decision.by_state else 403,
         )
-        return JSONResponse(answer, status_code=409 if closed else 403)
     try:
         noted = service.store.add_note(warning_id, actor=actor.audit_name, note=body.note)
     except WarningNotFound:
         return not_found(warning_id)
     except TransitionError as exc:  # closed since it was read
-        return JSONResponse({"error": str(exc), "rule_zh": _CLOSED_ZH}, status_code=409)
+        return JSONResponse({"error": str(exc)}, status_code=409)
     return schemas.WarningPublic.model_validate(noted)

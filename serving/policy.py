@@ -519,6 +519,24 @@ def _transition_rule_zh(transition: str) -> str:
     return f"只有预警派发到的部门可以{step}"
 
 
+def may_note(actor: Actor, warning: Mapping[str, Any]) -> Decision:
+    """May `actor` add a progress note to `warning` now? Whoever may take a step on it may say
+    how its work goes; a closed case takes none (`by_state`: a 409)."""
+    if warning.get("status") == "closed":
+        return Decision(
+            False,
+            "a closed case takes no progress note (closed cases are final)",
+            "已办结的预警不再记录进展",
+            by_state=True,
+        )
+    if not allowed_transitions(actor, warning):
+        return _refuse(
+            "a progress note is added by whoever may take a step on the case now",
+            "只有当前可以处置此预警的人员才能记录进展",
+        )
+    return _allow("who may take a step may note the work", "可处置者可记录进展")
+
+
 def allowed_transitions(actor: Actor, warning: Mapping[str, Any]) -> tuple[str, ...]:
     """The transitions `actor` may make on `warning` now, in `TRANSITIONS` order."""
     possible = _STATE_TRANSITIONS.get(str(warning.get("status")), ())

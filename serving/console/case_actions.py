@@ -32,7 +32,7 @@ from serving.console.i18n import Messages
 from serving.console.pages import load_case, render_case, rule_in_words, task_departments
 from serving.console.sessions import set_cookie
 from serving.console.shown import Shown, UnsavedStep
-from serving.policy import TRANSITIONS, allowed_transitions, decide
+from serving.policy import TRANSITIONS, allowed_transitions, decide, may_note
 from serving.store import StaleWarning, TransitionError
 from serving.store.free_text import plain_line_breaks, without_refused
 from serving.store.identity import IdentityUnavailable
@@ -64,8 +64,6 @@ _RULE_NO_OUTCOME = "a close names the outcome the case was closed with"
 _RULE_NO_DEPARTMENT = "a dispatch or re-route names the department to send the case to"
 _RULE_DEPARTMENT = "a case goes only to a department that handles its task"
 _RULE_SAME_DEPARTMENT = "a case is not re-routed to the department already holding it"
-_RULE_NOTE = "a progress note is added by whoever may take a step on the case now"
-_RULE_NOTE_CLOSED = "a closed case takes no progress note (closed cases are final)"
 
 
 def _is_version(text: str) -> bool:
@@ -298,16 +296,17 @@ def add_note(console: Console, request: Request, visit: Visit, form: FormData | 
     if isinstance(warning, Response):
         return warning
     t = visit.t
-    if not allowed_transitions(visit.actor, warning):
-        closed = warning.get("status") == "closed"
+    decision = may_note(visit.actor, warning)
+    if not decision:
         console.store.refused(
             actor=visit.actor.audit_name,
             action="feedback",
             step="note",
-            rule=_RULE_NOTE_CLOSED if closed else _RULE_NOTE,
+            rule=decision.rule,
             warning=warning,
         )
-        return error_page(console, request, visit, 409 if closed else 403, t("note.refused"))
+        status = 409 if decision.by_state else 403
+        return error_page(console, request, visit, status, t("note.refused"))
     kept = {"form": "note", "note": typed}
     try:
         note = form_text(form, "note")
