@@ -7,6 +7,7 @@ A plain module (conftests are not importable under `--import-mode=importlib`).
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -23,10 +24,35 @@ LOOPBACK_TLS = ssl.create_default_context()
 
 
 def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket() as probe:
+    """A loopback TCP port nobody listens on right now, below the kernel's ephemeral range.
+
+    A port the kernel hands out for `bind(0)` comes from that range, which is also where every
+    outgoing connection's local port comes from: between the probe's release and the server's
+    bind, one of the suite's many clients (httpx, PostgreSQL, Chromium) could take it, and the
+    service then failed to start ("Could not bind"). A random port below the range is never
+    given to a client."""
+    low = _ephemeral_low()
+    chooser = random.SystemRandom()
+    for _ in range(200):
+        port = chooser.randrange(10_000, low)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as probe:  # every try taken: the kernel's choice
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux; 32768 where it cannot be read)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+    return low if low > 11_000 else 32_768
 
 
 def descendants(root: int) -> set[int]:
