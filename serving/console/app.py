@@ -220,6 +220,12 @@ def secured(response: Response, policy: str = CONTENT_SECURITY_POLICY) -> Respon
 _FORM_TARGET = re.compile(rf"^{PREFIX}/cases/(?P<case>[^/?#]+)/(?:act|reveal|note)(?:[?#].*)?$")
 
 
+#: a form's address whose refusal draws the queue (the entity search): no page a GET opens, so
+#: the language switch there returns to the queue (a GET of the sign-out or the language
+#: switch's own address is its 405 page, shown again in the other language)
+_QUEUE_FORMS = frozenset({f"{PREFIX}/units"})
+
+
 def safe_next(value: str | None) -> str:
     """A page to return to after sign-in or a language switch: only a console path, never
     another site, and a page a GET can open (a case's form address gives the case page);
@@ -239,6 +245,8 @@ def _console_page(value: str | None) -> str | None:
     form_target = _FORM_TARGET.match(value)
     if form_target is not None:
         return f"{PREFIX}/cases/{form_target['case']}"
+    if path in _QUEUE_FORMS:  # a refused form's page: the queue it was sent from
+        return f"{PREFIX}/queue"
     return value
 
 
