@@ -87,3 +87,34 @@ def test_an_officer_records_progress_without_a_step_and_the_timeline_says_who(
     lab.page.wait_for_load_state()
     for viewer in (sup, lab, auditor):
         assert viewer.watch.errors == [] and viewer.watch.outside == []
+
+
+def test_a_note_sent_after_signing_out_elsewhere_is_not_saved_and_the_sign_in_page_says_so(
+    person: Any, console_service: Console
+) -> None:
+    sup = person()
+    sup.sign_in("sup")
+    warning_id = sup.open_case(task="wage-arrears")
+    elsewhere = person()  # the same supervisor signs out on another computer: every session ends
+    elsewhere.sign_in("sup")
+    elsewhere.sign_out()
+    form = sup.page.locator("form[aria-labelledby='act-note']")
+    form.locator("textarea[name=note]").fill("会话结束后写的进展")
+    form.get_by_role("button").click()
+    sup.page.wait_for_load_state()
+    assert "/console/sign-in" in sup.page.url
+    notice = sup.page.locator("p.note").inner_text()
+    assert notice.startswith("您已在其他标签页或窗口退出登录，您刚才提交的操作未保存。"), notice
+    saved = console_service.sql(
+        "SELECT count(*) FROM warning_history WHERE warning_id = ? AND event = 'note' "
+        "AND detail LIKE '%会话结束后%'",
+        warning_id,
+    )
+    assert saved == [(0,)]
+    ((detail,),) = console_service.sql(
+        "SELECT detail FROM audit_log WHERE actor = 'user:sup' AND action = 'access_refused' "
+        "ORDER BY id DESC LIMIT 1"
+    )
+    refused = json.loads(detail)
+    assert refused["warning_id"] == warning_id and refused["attempted"] == "feedback"
+    assert refused["rule"] == "session ended: signed out"
