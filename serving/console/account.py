@@ -30,14 +30,14 @@ from serving.console.app import (
     redirect,
 )
 from serving.console.sessions import COOKIE, clear_cookie, set_cookie
-from serving.console.sign_in_pages import duration_words
+from serving.console.sign_in_pages import lockout_words
 from serving.store.passwords import (
     MAX_PASSWORD_CHARS,
     MIN_PASSWORD_CHARS,
     MIN_PASSWORD_DISTINCT,
     WeakPassword,
 )
-from serving.store.people import MAX_FAILED_SIGN_INS, SignInRefused
+from serving.store.people import WRONG_CURRENT_REASON, SignInRefused
 
 #: the password form's fields, as the page draws them
 FIELDS = ("current", "new", "repeat")
@@ -79,12 +79,9 @@ def change_password(
         )
         return _page(console, request, visit, status=400, error=error)
     except SignInRefused as exc:
-        if not exc.reason.startswith("wrong current password"):
+        if not exc.reason.startswith(WRONG_CURRENT_REASON):
             return _page(console, request, visit, status=403, error=visit.t("password.refused"))
-        lockout = {
-            "attempts": MAX_FAILED_SIGN_INS + 1,
-            "duration": duration_words(visit.t, settings.lockout_s),
-        }
+        lockout = lockout_words(visit.t, settings.lockout_s)
         error = visit.t("password.wrong_current", **lockout)
         return _page(console, request, visit, status=400, error=error)
     response = redirect(f"{PREFIX}/sign-in?{urlencode({'lang': visit.lang, 'changed': '1'})}")

@@ -25,6 +25,7 @@ from serving.policy import VisibleScope
 from serving.store import deadlines
 from serving.store.common import is_past
 from serving.store.models import OUTCOMES, STATUSES, WARNING_LEVELS, RiskWarning, WarningEvent
+from serving.store.pseudonym import PSEUDONYM_CHARS
 
 PAGE_SIZE = 50
 SORTS = ("newest", "score", "level", "age")
@@ -33,7 +34,7 @@ _MAX_PAGE = 100_000
 #: a yes/no filter's spellings: the console's checkbox (1) and the API's booleans
 _FLAGS = {"1": True, "true": True, "0": False, "false": False}
 #: a unit's pseudonym as the store keeps it and a case page shows it (`pseudonym.pseudonymise`)
-_PSEUDONYM = re.compile(r"^[0-9a-f]{32}$")
+_PSEUDONYM = re.compile(rf"^[0-9a-f]{{{PSEUDONYM_CHARS}}}$")
 
 
 # the queue's URL parameters, in the order of the filter form (the page number last: no field)

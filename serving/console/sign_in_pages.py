@@ -58,10 +58,7 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
     # took from a link or the browser: it wins over the account's when they sign in
     lang_chosen = (form.get("lang_chosen") if form is not None else params.get("chosen")) == "1"
     # the lock-out rule, stated before a failure as after one
-    lockout = {
-        "attempts": MAX_FAILED_SIGN_INS + 1,
-        "duration": duration_words(t, console.backend.settings.lockout_s),
-    }
+    lockout = lockout_words(t, console.backend.settings.lockout_s)
     notice = _sign_in_notice(params, t)
     next_page = safe_next(params.get("next"))
     if form is None:
@@ -193,6 +190,12 @@ _SIGN_IN_NOTICES = {
     "reenabled": ("sign_in.reenabled", "sign_in.reenabled_unsaved", "sign_in.reenabled_kept"),
     "ended": ("sign_in.ended", "sign_in.ended_unsaved", "sign_in.ended_kept"),
 }
+
+
+def lockout_words(t: Messages, lockout_s: float) -> dict[str, Any]:
+    """The lock-out rule's figures as its messages take them: the wrong password in a row
+    that locks the account (`attempts`) and for how long, in words (`duration`)."""
+    return {"attempts": MAX_FAILED_SIGN_INS + 1, "duration": duration_words(t, lockout_s)}
 
 
 def duration_words(t: Messages, seconds: float) -> str:

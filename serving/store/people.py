@@ -37,6 +37,9 @@ from serving.store.pseudonym import looks_like_identifier
 #: The roles that work cases, which a department that works none cannot hold.
 CASE_ROLES = ("officer", "supervisor")
 MAX_FAILED_SIGN_INS = 5
+#: the reason a password change refused for its current password starts with (a lockout it
+#: set is added after it): a page tells it from a locked or disabled account's refusal
+WRONG_CURRENT_REASON = "wrong current password"
 LOCKOUT = timedelta(minutes=15)
 _USER_NAME = re.compile(r"^[a-z][a-z0-9_.-]{1,63}$")
 
@@ -465,7 +468,7 @@ class PeopleStore:
             user = _user_for_update(session, name)
             reason = _refusal(user, moment)
             if reason is None and not password_matches(user.password_hash, current):
-                reason = _wrong_password(user, moment, lockout, "wrong current password")
+                reason = _wrong_password(user, moment, lockout, WRONG_CURRENT_REASON)
             if reason is not None:  # committed with the count: returned, not raised
                 self._audit_row(
                     session, f"user:{name}", "password_change_failed", {"reason": reason}
