@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -229,6 +231,9 @@ class User(Base):
     # +1 at each disable: part of the credential stamp a session token carries, so a token
     # signed in before a disable is not let back in when the account is enabled again
     session_generation: Mapped[int] = mapped_column(Integer, server_default="0")
+    # the password is one an administrator set (`users create`, `users reset-password`), not
+    # one the person chose in the console: the console asks them to change it (r0011)
+    password_from_admin: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class ConsoleSession(Base):

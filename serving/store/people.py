@@ -81,6 +81,9 @@ class UserRecord:
     # session generation, not the hash): a person's API session token carries it, so each of
     # them ends the sessions signed in before it, for good
     credential_stamp: str = ""
+    # the password is one an administrator set, not the person's own choice (the console asks
+    # them to change it)
+    password_from_admin: bool = False
 
     @property
     def active(self) -> bool:
@@ -148,6 +151,7 @@ def _record(user: User) -> UserRecord:
         failed_attempts=user.failed_attempts,
         locked_until=None if user.locked_until is None else _aware(user.locked_until),
         credential_stamp=_credential_stamp(user),
+        password_from_admin=bool(user.password_from_admin),
     )
 
 
@@ -320,6 +324,7 @@ class PeopleStore:
                 lang=lang,
                 created_at=datetime.now(UTC),
                 session_generation=0,
+                password_from_admin=True,
             )
             session.add(user)
             session.flush()
@@ -428,6 +433,7 @@ class PeopleStore:
 
         def change(user: User, session: Session) -> dict[str, Any]:
             user.password_hash = password_hash
+            user.password_from_admin = True
             user.failed_attempts = 0
             user.locked_until = None
             # whoever held the old password is signed out: console sessions end here, API
@@ -479,6 +485,7 @@ class PeopleStore:
                     "same", "the new password is the account's current one: choose another"
                 )
             user.password_hash = new_hash
+            user.password_from_admin = False
             user.failed_attempts = 0
             user.locked_until = None
             ended = _end_console_sessions(session, name, "password_change")
