@@ -124,7 +124,7 @@ def _queue(
             case_id=case_id,
             unit_id=unit_id,
         )
-    found = console.queries.queue(scope, filters)
+    found = console.queries.queue(scope, filters, actor=visit.actor.audit_name)
     # the ids of the rows shown (score, top reason, a note's start), under the key the API's
     # list uses: `riskloop audit --warning` then finds this look in the case's story
     console.store.audit(
@@ -288,6 +288,7 @@ _FILTER_LABELS = {
     "date_to": "filter.date_to",
     "overdue": "filter.overdue",
     "sent_back": "filter.sent_back",
+    "mine": "filter.mine",
     "entity": "filter.entity",
     "sort": "filter.sort",
     "page": "filter.page",

@@ -48,6 +48,7 @@ FILTER_NAMES = (
     "date_to",
     "overdue",
     "sent_back",
+    "mine",
     "entity",
     "sort",
     "page",
@@ -110,6 +111,7 @@ class QueueFilters:
     date_to: date | None = None
     overdue: bool = False
     sent_back: bool = False
+    mine: bool = False  # the cases the viewer recorded a step or a note on (`conditions`' actor)
     entity: str | None = None  # one unit's cases: its pseudonym, as its case pages show it
     sort: str = "newest"
     page: int = 1
@@ -172,6 +174,7 @@ class QueueFilters:
             problems.append(FilterProblem("date_from", "date_order", str(date_from)))
         overdue = flag("overdue")
         sent_back = flag("sent_back")
+        mine = flag("mine")
         entity = (text("entity") or "").lower() or None
         if entity is not None and not _PSEUDONYM.match(entity):
             problems.append(FilterProblem("entity", "pseudonym", entity[:64]))
@@ -192,6 +195,7 @@ class QueueFilters:
             date_to=date_to,
             overdue=overdue,
             sent_back=sent_back,
+            mine=mine,
             entity=entity,
             sort=sort,
             page=int(page_text),
@@ -215,6 +219,7 @@ class QueueFilters:
             "date_to": self.date_to.isoformat() if self.date_to else None,
             "overdue": "1" if self.overdue else None,
             "sent_back": "1" if self.sent_back else None,
+            "mine": "1" if self.mine else None,
             "entity": self.entity,
             "sort": None if self.sort == "newest" else self.sort,
             "page": None if self.page == 1 else str(self.page),
@@ -226,9 +231,10 @@ class QueueFilters:
         return urlencode(replace(self, **changes).values())
 
     def conditions(
-        self, *, with_level: bool = True, is_sqlite: bool = True
+        self, *, with_level: bool = True, is_sqlite: bool = True, actor: str | None = None
     ) -> list[ColumnElement[bool]]:
-        """SQL conditions for these filters (`is_sqlite`: how the store keeps times)."""
+        """SQL conditions for these filters (`is_sqlite`: how the store keeps times; `actor`:
+        the viewer as the history names them, `user:<name>`, whose cases `mine` keeps)."""
         found: list[ColumnElement[bool]] = []
         if self.task:
             found.append(RiskWarning.task == self.task)
@@ -252,6 +258,15 @@ class QueueFilters:
             # open again after a disposition: sending back is the only step that leads to open
             found.append(RiskWarning.status == "open")
             found.append(exists().where(*_DISPOSED))
+        if self.mine:
+            # a step or a note of theirs in the case's history (none without a viewer)
+            found.append(
+                exists().where(
+                    WarningEvent.warning_id == RiskWarning.id, WarningEvent.actor == actor
+                )
+                if actor
+                else false()
+            )
         if self.entity:
             found.append(RiskWarning.entity_hash == self.entity)
         return found
@@ -347,15 +362,21 @@ class ConsoleQueries:
         self._is_sqlite = engine.dialect.name == "sqlite"
 
     def queue(
-        self, scope: VisibleScope, filters: QueueFilters, page_size: int = PAGE_SIZE
+        self,
+        scope: VisibleScope,
+        filters: QueueFilters,
+        page_size: int = PAGE_SIZE,
+        *,
+        actor: str | None = None,
     ) -> QueuePage:
-        """The page of warnings this person may see under these filters, plus level counts."""
+        """The page of warnings this person may see under these filters, plus level counts
+        (`actor`: the viewer's audit name, for `mine`)."""
         allowed = scope_conditions(scope)
         everything_but_level = [
             *allowed,
-            *filters.conditions(with_level=False, is_sqlite=self._is_sqlite),
+            *filters.conditions(with_level=False, is_sqlite=self._is_sqlite, actor=actor),
         ]
-        chosen = [*allowed, *filters.conditions(is_sqlite=self._is_sqlite)]
+        chosen = [*allowed, *filters.conditions(is_sqlite=self._is_sqlite, actor=actor)]
         with self._reads.begin() as db:
             counts = dict(
                 db.execute(
