@@ -572,6 +572,11 @@ class SessionResponse(BaseModel):
     name: str
     role: str
     department: str
+    password_from_admin: bool = Field(
+        default=False,
+        description="The password is one an administrator set (`users create`, `users "
+        "reset-password`): the person should choose their own on the console's password page.",
+    )
 
 
 class ErrorResponse(BaseModel):

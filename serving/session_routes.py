@@ -83,6 +83,7 @@ def sign_in(service: Service, request: Request, body: schemas.SessionCreate) -> 
         name=user.name,
         role=user.role,
         department=user.department,
+        password_from_admin=user.password_from_admin,
     )
 
 

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.console.conftest import PASSWORD, Console, create_person, screenshots_at_two_widths
+import httpx
+
+from tests.console.conftest import (
+    LOOPBACK_TLS,
+    PASSWORD,
+    Console,
+    create_person,
+    screenshots_at_two_widths,
+)
 from tests.console.test_pages import _axe_violations
 
 NAME = "pw.zhao"
@@ -20,6 +28,14 @@ def _notice(viewer: Any) -> str | None:
     """The header's notice, None where the page has none."""
     found = viewer.page.locator("header #password-from-admin")
     return str(found.inner_text()) if found.count() else None
+
+
+def _api_says(console_service: Console, password: str) -> bool:
+    """What the API's sign-in says of the account's password (a desk client's prompt)."""
+    with httpx.Client(base_url=console_service.url, verify=LOOPBACK_TLS, timeout=30) as api:
+        signed = api.post("/v1/session", json={"name": NAME, "password": password})
+    assert signed.status_code == 200, signed.text[:300]
+    return bool(signed.json()["password_from_admin"])
 
 
 def _change(viewer: Any, current: str, new: str) -> None:
@@ -38,6 +54,7 @@ def test_an_administrators_password_is_asked_to_be_changed_until_it_is(
     from serving.store import WarningStore
 
     create_person(NAME, "anti_fraud", "officer")
+    assert _api_says(console_service, PASSWORD) is True
     zhao = person()
     zhao.sign_in(NAME)
     assert "/console/queue" in zhao.page.url
@@ -67,6 +84,7 @@ def test_an_administrators_password_is_asked_to_be_changed_until_it_is(
     assert _notice(zhao) is None
     zhao.go("/console/password")
     assert _notice(zhao) is None
+    assert _api_says(console_service, NEW) is False
 
     # an administrator's reset: theirs again to change
     with WarningStore.from_settings(get_settings()) as store:
