@@ -220,10 +220,13 @@ def secured(response: Response, policy: str = CONTENT_SECURITY_POLICY) -> Respon
 _FORM_TARGET = re.compile(rf"^{PREFIX}/cases/(?P<case>[^/?#]+)/(?:act|reveal|note)(?:[?#].*)?$")
 
 
-#: a form's address whose refusal draws the queue (the entity search): no page a GET opens, so
-#: the language switch there returns to the queue (a GET of the sign-out or the language
-#: switch's own address is its 405 page, shown again in the other language)
-_QUEUE_FORMS = frozenset({f"{PREFIX}/units"})
+#: a form's address whose refusal draws a page a GET opens elsewhere (the entity search: the
+#: queue; a person's step: the people page), where the language switch there returns (a GET of
+#: the sign-out or the language switch's own address is its 405 page, in the other language)
+_PAGE_OF_FORM = (
+    (re.compile(rf"^{PREFIX}/units$"), "queue"),
+    (re.compile(rf"^{PREFIX}/people/"), "people"),
+)
 
 
 def safe_next(value: str | None) -> str:
@@ -245,8 +248,9 @@ def _console_page(value: str | None) -> str | None:
     form_target = _FORM_TARGET.match(value)
     if form_target is not None:
         return f"{PREFIX}/cases/{form_target['case']}"
-    if path in _QUEUE_FORMS:  # a refused form's page: the queue it was sent from
-        return f"{PREFIX}/queue"
+    for form, page in _PAGE_OF_FORM:  # a refused form's page: the one it was sent from
+        if form.match(path):
+            return f"{PREFIX}/{page}"
     return value
 
 
@@ -272,6 +276,7 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         case_actions,
         dashboard,
         pages,
+        people_page,
         report_pages,
         sign_in_pages,
         units,
@@ -345,6 +350,8 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         Route("/reports/{name}", page(report_pages.report)),
         Route("/reports/{name}/file", page(report_pages.report_file)),
         Route("/audit", page(audit_page.audit_log)),
+        Route("/people", page(people_page.people)),
+        Route("/people/{name}", page(people_page.change_person, post=True), methods=["POST"]),
         # last: any other console path is ours to answer (with the headers), not the host's
         Route(
             "/{rest:path}",

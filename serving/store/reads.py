@@ -81,6 +81,7 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "user_disabled",
     "user_enabled",
     "user_lang",
+    "user_list",
     "user_password_changed",
     "user_password_reset",
     "user_unlocked",
