@@ -44,13 +44,7 @@ from serving.audit_channel import audit_channel
 from serving.champions import WarmModel, model_of_version
 from serving.console.i18n import DEFAULT_LANG, LANGS, Lang, Messages, as_lang
 from serving.console.queries import ConsoleQueries
-from serving.console.sessions import (
-    COOKIE,
-    SessionBook,
-    SessionInfo,
-    set_cookie,
-    tokens_match,
-)
+from serving.console.sessions import COOKIE, SessionBook, SessionInfo, set_cookie, tokens_match
 from serving.console.shown import UNSAVED_TTL_S, HeldOnce, Shown, UnsavedStep
 from serving.policy import Actor, decide
 from serving.store import (
