@@ -1,7 +1,8 @@
 """The console's people page (`/console/people`, 人员管理 / People) for administrators.
 
-Every account with its department, role, language, state (active, locked by wrong passwords,
-disabled) and whether its password is still one an administrator set; a lockout lifted, an
+Every account with its department, role, state (active, locked by wrong passwords, disabled),
+whether its password is still one an administrator set and its latest sign-in (a dormant
+account is one to disable); a lockout lifted, an
 account disabled or enabled again, each by a form (CSRF-checked as every console form) that
 writes the audit row `riskloop users unlock|disable|enable` writes, the administrator as actor.
 Creating accounts and setting passwords stay on the CLI (`riskloop users create`, `users
@@ -63,6 +64,7 @@ def people(console: Console, request: Request, visit: Visit, _form: FormData | N
     if step in _DONE and name in shown:
         flash = {"kind": "ok", "text": visit.t(f"done.{step}", name=f"{shown[name]} ({name})")}
     now = datetime.now(UTC)
+    signed_in = console.store.last_sign_ins()
     response = console.render(
         "console/people.html",
         visit.lang,
@@ -70,7 +72,7 @@ def people(console: Console, request: Request, visit: Visit, _form: FormData | N
         visit=visit,
         section="people",
         flash=flash,
-        people=[_row(user, visit, now) for user in users],
+        people=[_row(user, visit, now, signed_in.get(user.name)) for user in users],
     )
     if DONE_COOKIE in request.cookies:  # said once: a reload does not say it again
         clear_cookie(console, response, request, DONE_COOKIE)
@@ -131,8 +133,11 @@ def _refused(console: Console, request: Request, visit: Visit) -> Response | Non
     return error_page(console, request, visit, 403, refusal_rule(visit, "users_manage"))
 
 
-def _row(user: UserRecord, visit: Visit, now: datetime) -> dict[str, Any]:
-    """One account as the table shows it, with the steps that apply to it now."""
+def _row(
+    user: UserRecord, visit: Visit, now: datetime, signed_in: datetime | None
+) -> dict[str, Any]:
+    """One account as the table shows it (`signed_in`: its latest sign-in on record), with the
+    steps that apply to it now."""
     t = visit.t
     locked = user.locked_until is not None and user.locked_until > now
     if user.disabled_at is not None:
@@ -158,6 +163,7 @@ def _row(user: UserRecord, visit: Visit, now: datetime) -> dict[str, Any]:
         "failed_attempts": user.failed_attempts,
         "password_from_admin": user.password_from_admin,
         "created": local_time(user.created_at),
+        "signed_in": local_time(signed_in) if signed_in else t("people.never"),
         "steps": steps,
         "own": user.name == visit.user.name,
     }

@@ -358,6 +358,18 @@ class PeopleStore:
         with self._reads.begin() as session:
             return [_record(user) for user in session.scalars(select(User).order_by(User.name))]
 
+    def last_sign_ins(self) -> dict[str, datetime]:
+        """Each account's latest sign-in on record (its `sign_in` audit rows, console and API
+        alike), by name; an account never signed in is left out. A dormant account is one for
+        an administrator to disable."""
+        with self._reads.begin() as session:
+            latest = session.execute(
+                select(AuditEntry.actor, func.max(AuditEntry.at))
+                .where(AuditEntry.action == "sign_in", AuditEntry.actor.startswith("user:"))
+                .group_by(AuditEntry.actor)
+            ).all()
+        return {str(actor).removeprefix("user:"): _aware(at) for actor, at in latest if at}
+
     def _change_user(
         self,
         name: str,

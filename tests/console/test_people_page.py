@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 from contextlib import suppress
+from datetime import datetime
 from typing import Any
 
+from models.pages import CITY_TIME
 from tests.console.conftest import (
     PASSWORD,
     Console,
@@ -68,6 +70,10 @@ def test_an_administrator_unlocks_disables_and_enables_accounts_on_the_people_pa
     assert "已锁定，至" in locked.inner_text() and "管理员设置，本人尚未修改" in locked.inner_text()
     # an administrator's own row takes no step: nobody would be left to enable it
     assert _row(admin, ADMIN).get_by_role("button").count() == 0
+    # the latest sign-in: the administrator's just now, none for the locked-out account
+    own_cells = _row(admin, ADMIN).locator("td").all_inner_texts()
+    assert own_cells[6].startswith(datetime.now(CITY_TIME).strftime("%Y-%m-%d")), own_cells
+    assert _row(admin, "pp.locked").locator("td").nth(6).inner_text() == "从未登录"
     assert _audited(console_service, "user_list", "")["view"] == "console_people"
     assert _axe_violations(admin.page) == []
     screenshots_at_two_widths(admin.page, "people-zh")
