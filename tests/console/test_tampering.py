@@ -343,7 +343,7 @@ def test_an_administrator_lands_on_a_page_they_may_see(
     person: Any, console_service: Console
 ) -> None:
     """An administrator sees no case content: signing in lands on the model reports, and the
-    header offers no link to pages that would only refuse them."""
+    header offers no link to pages that would only refuse them (the reports and the people)."""
     from models.settings import get_settings
     from serving.store import WarningStore
 
@@ -354,7 +354,7 @@ def test_an_administrator_lands_on_a_page_they_may_see(
     assert admin.page.url.endswith("/console/reports")
     assert admin.page.locator("h1").inner_text() == "模型报告"
     links = admin.page.locator("header nav a").evaluate_all("links => links.map(a => a.href)")
-    assert [link.rsplit("/", 1)[-1] for link in links] == ["reports"]
+    assert [link.rsplit("/", 1)[-1] for link in links] == ["reports", "people"]
     assert admin.watch.errors == [] and admin.watch.outside == []
     admin.go("/console/no-such-page")  # an error page leads back to a page they may open
     back = admin.page.locator("main a")
