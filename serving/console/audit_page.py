@@ -23,11 +23,10 @@ from starlette.responses import Response
 
 from features.tasks import TASK_NAMES
 from serving.console import case as case_view
-from serving.console.app import Console, Visit, error_page
+from serving.console.app import Console, Visit
 from serving.console.i18n import Messages
-from serving.console.pages import refusal_rule
+from serving.console.pages import refused_page
 from serving.console.queries import typed_day
-from serving.policy import decide
 from serving.store.common import WARNING_ID
 from serving.store.free_text import code_points, refused_characters
 from serving.store.reads import AUDIT_ACTIONS, AuditFilterError, audit_window
@@ -44,15 +43,9 @@ _LISTED_IDS = 12
 def audit_log(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
     """The audit log, filtered as the form asks, one page of rows; a refused filter, the form
     again with what was typed and why (400, or 404 for a warning the log never mentions)."""
-    decision = decide(visit.actor, "audit_read")
-    if not decision:
-        console.store.refused(
-            actor=visit.actor.audit_name,
-            action="audit_read",
-            rule=decision.rule,
-            path=request.url.path[:200],
-        )
-        return error_page(console, request, visit, 403, refusal_rule(visit, "audit_read"))
+    not_theirs = refused_page(console, request, visit, "audit_read")
+    if not_theirs is not None:
+        return not_theirs
     t = visit.t
     params = request.query_params
     typed = {name: params.get(name, "").strip() for name in FILTERS}

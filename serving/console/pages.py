@@ -39,18 +39,9 @@ from serving.console.i18n import (
     catalog,
     outside_bodies_spellings,
 )
-from serving.console.queries import (
-    LEVEL_ORDER,
-    SORTS,
-    FilterError,
-    QueueFilters,
-)
+from serving.console.queries import LEVEL_ORDER, SORTS, FilterError, QueueFilters
 from serving.console.sessions import clear_cookie
-from serving.policy import (
-    allowed_transitions,
-    decide,
-    visible_scope,
-)
+from serving.policy import allowed_transitions, decide, visible_scope
 from serving.store import WarningNotFound
 from serving.store.common import WARNING_ID
 from serving.store.deadlines import DEADLINE_OF_STATUS
@@ -340,6 +331,18 @@ def scope_text(console: Console, visit: Visit) -> str:
         )
         parts.append(t("scope.departments", departments=names))
     return ("；" if visit.lang == "zh" else "; ").join(parts)
+
+
+def refused_page(console: Console, request: Request, visit: Visit, action: str) -> Response | None:
+    """A page the policy refuses this person (`action`: the whole page's, e.g. `audit_read`):
+    the 403 page with the rule in their words and an `access_refused` row; None when allowed."""
+    decision = decide(visit.actor, action)
+    if decision:
+        return None
+    console.store.refused(
+        actor=visit.actor.audit_name, action=action, rule=decision.rule, path=request.url.path[:200]
+    )
+    return error_page(console, request, visit, 403, refusal_rule(visit, action))
 
 
 def refusal_rule(visit: Visit, action: str, warning: dict[str, Any] | None = None) -> str:

@@ -33,9 +33,8 @@ from serving.console.app import (
     error_page,
     redirect,
 )
-from serving.console.pages import refusal_rule
+from serving.console.pages import refused_page
 from serving.console.sessions import clear_cookie, set_cookie
-from serving.policy import decide
 from serving.store import UserNotFound
 from serving.store.passwords import PeopleError
 from serving.store.people import UserRecord
@@ -48,9 +47,9 @@ _DONE = tuple(f"person_{step}" for step in STEPS)
 
 def people(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
     """Every account, with the steps an administrator may take on each."""
-    refused = _refused(console, request, visit)
-    if refused is not None:
-        return refused
+    not_theirs = refused_page(console, request, visit, "users_manage")
+    if not_theirs is not None:
+        return not_theirs
     users = console.store.list_users()
     console.store.audit(
         actor=visit.actor.audit_name,
@@ -84,9 +83,9 @@ def change_person(
 ) -> Response:
     """Unlock, disable or enable the account named in the address, then the list again."""
     assert form is not None
-    refused = _refused(console, request, visit)
-    if refused is not None:
-        return refused
+    not_theirs = refused_page(console, request, visit, "users_manage")
+    if not_theirs is not None:
+        return not_theirs
     t = visit.t
     name = str(request.path_params["name"])
     step = form.get("step")
@@ -116,21 +115,6 @@ def change_person(
         max_age=DONE_COOKIE_MAX_AGE_S,
     )
     return response
-
-
-def _refused(console: Console, request: Request, visit: Visit) -> Response | None:
-    """The page for whoever may not manage people (403, an `access_refused` row); None for an
-    administrator."""
-    decision = decide(visit.actor, "users_manage")
-    if decision:
-        return None
-    console.store.refused(
-        actor=visit.actor.audit_name,
-        action="users_manage",
-        rule=decision.rule,
-        path=request.url.path[:200],
-    )
-    return error_page(console, request, visit, 403, refusal_rule(visit, "users_manage"))
 
 
 def _row(
