@@ -20,18 +20,19 @@ from models.departments import OUTSIDE_BODIES, department_code
 from models.pages import REPORT_LANGS, report_file_name
 from models.spec import get_spec
 from serving.console import case as case_view
-from serving.console.app import Console, Visit, error_page
+from serving.console.app import Console, Visit
 from serving.console.i18n import Lang, Messages
-from serving.console.pages import refusal_rule, scope_text, visible_tasks
+from serving.console.pages import refused_page, scope_text, visible_tasks
 from serving.console.queries import QueueFilters, scope_conditions
-from serving.policy import VisibleScope, decide, owned_tasks, visible_scope
+from serving.policy import VisibleScope, owned_tasks, visible_scope
 from serving.store.models import OUTCOMES, STATUSES
 
 
 def dashboard(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
     """Per task: open warnings, overdue, precision, this month's load, model and monitoring."""
-    if not decide(visit.actor, "warning_list"):
-        return error_page(console, request, visit, 403, refusal_rule(visit, "warning_list"))
+    not_theirs = refused_page(console, request, visit, "warning_list")
+    if not_theirs is not None:
+        return not_theirs
     scope = visible_scope(visit.actor)
     tasks = visible_tasks(console, visit, scope)
     figures = console.queries.dashboard(scope, tasks)

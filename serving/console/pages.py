@@ -81,8 +81,9 @@ def _queue(
     given back with what is wrong with it, in an answer of `status`; `unit_id` the same for
     the box finding a unit's cases (`units.find_unit`)."""
     t = visit.t
-    if not decide(visit.actor, "warning_list"):
-        return error_page(console, request, visit, 403, refusal_rule(visit, "warning_list"))
+    not_theirs = refused_page(console, request, visit, "warning_list")
+    if not_theirs is not None:
+        return not_theirs
     scope = visible_scope(visit.actor)
     spellings = _filter_spellings(console, scope)
     params = dict(request.query_params)

@@ -22,8 +22,7 @@ from features.tasks import TASK_NAMES
 from models.pages import report_edition
 from serving.console import case as case_view
 from serving.console.app import REPORT_SECURITY_POLICY, Console, Visit, error_page, secured
-from serving.console.pages import refusal_rule
-from serving.policy import decide
+from serving.console.pages import refused_page
 
 _REPORT_NAME = re.compile(r"^(?P<task>[a-z][a-z-]*)-v(?P<version>\d+)\.html$")
 
@@ -54,8 +53,9 @@ def _report_files(console: Console) -> list[dict[str, Any]]:
 
 def reports(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
     """The model reports `riskloop report` wrote, listed."""
-    if not decide(visit.actor, "models_read"):
-        return error_page(console, request, visit, 403, refusal_rule(visit, "models_read"))
+    not_theirs = refused_page(console, request, visit, "models_read")
+    if not_theirs is not None:
+        return not_theirs
     listed = [
         {**item, "title": _report_title(item["name"], visit)} for item in _report_files(console)
     ]
@@ -72,8 +72,9 @@ def reports(console: Console, request: Request, visit: Visit, _form: FormData | 
 def report(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
     """One report inside the console's layout (the report itself in a same-origin frame), in
     the visitor's language when that edition exists."""
-    if not decide(visit.actor, "models_read"):
-        return error_page(console, request, visit, 403, refusal_rule(visit, "models_read"))
+    not_theirs = refused_page(console, request, visit, "models_read")
+    if not_theirs is not None:
+        return not_theirs
     requested = request.path_params["name"]
     name, asked = report_edition(requested)
     entry = next((item for item in _report_files(console) if item["name"] == name), None)
@@ -129,8 +130,9 @@ def report_file(
 def _report_path(console: Console, request: Request, visit: Visit) -> Path | Response:
     """A listed report's file, either edition (never a path the request made up), or the
     refusal to show."""
-    if not decide(visit.actor, "models_read"):
-        return error_page(console, request, visit, 403, refusal_rule(visit, "models_read"))
+    not_theirs = refused_page(console, request, visit, "models_read")
+    if not_theirs is not None:
+        return not_theirs
     name = request.path_params["name"]
     files = {file for item in _report_files(console) for file in item["editions"].values()}
     if name not in files:

@@ -25,8 +25,7 @@ from starlette.responses import Response
 from features.frame_checks import ENTITY_ID_MAX_CHARS, ENTITY_ID_PATTERN
 from serving.console.app import PREFIX, Console, Visit, error_page, redirect
 from serving.console.forms import FormFieldError, field_problem, form_text
-from serving.console.pages import refusal_rule, unit_refused
-from serving.policy import decide
+from serving.console.pages import refused_page, unit_refused
 
 _ENTITY_ID = re.compile(ENTITY_ID_PATTERN)
 
@@ -35,8 +34,9 @@ def find_unit(console: Console, request: Request, visit: Visit, form: FormData |
     """The queue of the unit whose own id the form carries (`unit_id`); an id that is none
     draws the queue again, the box holding what was typed and what is wrong with it beside it."""
     assert form is not None
-    if not decide(visit.actor, "warning_list"):
-        return error_page(console, request, visit, 403, refusal_rule(visit, "warning_list"))
+    not_theirs = refused_page(console, request, visit, "warning_list")
+    if not_theirs is not None:
+        return not_theirs
     try:
         typed = form_text(form, "unit_id")
     except FormFieldError as exc:

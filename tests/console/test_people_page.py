@@ -146,3 +146,31 @@ def test_anyone_but_an_administrator_is_refused_the_people_page_on_the_record(
         "ORDER BY id DESC LIMIT 1"
     )
     assert actor == "user:sup" and json.loads(detail)["attempted"] == "users_manage"
+
+
+def test_a_page_refused_to_an_administrator_is_on_the_record_as_at_the_api(
+    person: Any, console_service: Console
+) -> None:
+    """An administrator sees no case content: the queue, the dashboard and the entity search
+    are refused (403, the rule in their words), each refusal an `access_refused` row."""
+    create_person("pp.admin2", "data_office", "admin")
+    admin = person()
+    admin.sign_in("pp.admin2", path="/console/reports")
+    for path in ("/console/queue", "/console/dashboard"):
+        answer = admin.go(path)
+        assert answer.status == 403, path
+        assert "管理员" in admin.page.locator("main").inner_text()
+    csrf = admin.page.locator("header input[name=csrf]").first.get_attribute("value")
+    with session_client(console_service, admin) as client:
+        searched = client.post("/console/units", data={"csrf": csrf, "unit": "EMP-0001"})
+    assert searched.status_code == 403
+    rows = console_service.sql(
+        "SELECT detail FROM audit_log WHERE actor = 'user:pp.admin2' AND action = 'access_refused'"
+        " ORDER BY id"
+    )
+    details = [json.loads(detail) for (detail,) in rows]
+    assert [(d["attempted"], d["path"]) for d in details] == [
+        ("warning_list", "/console/queue"),
+        ("warning_list", "/console/dashboard"),
+        ("warning_list", "/console/units"),
+    ], details
