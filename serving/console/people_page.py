@@ -2,9 +2,9 @@
 
 Every account with its department, role, state (active, locked by wrong passwords, disabled),
 whether its password is still one an administrator set and its latest sign-in (a dormant
-account is one to disable); a lockout lifted, an
-account disabled or enabled again, each by a form (CSRF-checked as every console form) that
-writes the audit row `riskloop users unlock|disable|enable` writes, the administrator as actor.
+account is one to disable); a lockout lifted, an account disabled or enabled again, each by a
+form (CSRF-checked as every console form) that writes the audit row `riskloop users
+unlock|disable|enable` writes, the administrator as actor.
 Creating accounts and setting passwords stay on the CLI (`riskloop users create`, `users
 reset-password`): a password never passes through a page. An administrator cannot disable their
 own account here (nobody would be left to enable it). Each view of the list is a `user_list`
