@@ -37,7 +37,7 @@ from serving.console.pages import refused_page
 from serving.console.sessions import clear_cookie, set_cookie
 from serving.store import UserNotFound
 from serving.store.passwords import PeopleError
-from serving.store.people import UserRecord
+from serving.store.people import USER_NAME, UserRecord
 
 #: what the page's forms may ask, in the order their buttons show
 STEPS = ("unlock", "disable", "enable")
@@ -91,6 +91,8 @@ def change_person(
     step = form.get("step")
     if step not in STEPS:
         return error_page(console, request, visit, 400, t("error.bad_form"))
+    if not USER_NAME.fullmatch(name):  # no account is named so: the store is not asked
+        return error_page(console, request, visit, 404, t("people.unknown"))
     if step == "disable" and name == visit.user.name:
         return error_page(console, request, visit, 400, t("people.own_disable"))
     actor = visit.actor.audit_name

@@ -41,7 +41,8 @@ MAX_FAILED_SIGN_INS = 5
 #: set is added after it): a page tells it from a locked or disabled account's refusal
 WRONG_CURRENT_REASON = "wrong current password"
 LOCKOUT = timedelta(minutes=15)
-_USER_NAME = re.compile(r"^[a-z][a-z0-9_.-]{1,63}$")
+#: what every account's name is (`fullmatch`: no trailing newline)
+USER_NAME = re.compile(r"[a-z][a-z0-9_.-]{1,63}")
 
 
 #: the largest monthly capacity accepted (a typo guard; no department handles more)
@@ -159,7 +160,7 @@ def typed_user_name(name: str) -> str:
     """A user name as typed, folded as accounts are named: trimmed, its ASCII letters in lower
     case (user names are lower case, and a phone's keyboard capitalises the first letter), so
     `Zhao` is zhao at a sign-in and in the `riskloop users` commands. Only ASCII folds: every
-    user name is ASCII (`_USER_NAME`), and another script's letter that lower-cases to ASCII
+    user name is ASCII (`USER_NAME`), and another script's letter that lower-cases to ASCII
     (the Kelvin sign to "k") is not that letter typed."""
     typed = name.strip()
     return typed.lower() if typed.isascii() else typed
@@ -274,7 +275,7 @@ class PeopleStore:
         actor: str = "system:cli",
     ) -> UserRecord:
         """Create an account; raises `PeopleError` (nothing written) on any bad field."""
-        if not _USER_NAME.match(name):
+        if not USER_NAME.fullmatch(name):
             raise PeopleError(
                 f"invalid user name {name!r}: use 2-64 lower-case letters, digits, '_', '.' "
                 "or '-', starting with a letter"

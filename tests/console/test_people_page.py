@@ -124,11 +124,16 @@ def test_an_administrator_unlocks_disables_and_enables_accounts_on_the_people_pa
         made_up = client.post("/console/people/pp.leaver", data={"csrf": csrf, "step": "delete"})
         twice = client.post("/console/people/pp.leaver", data={"csrf": csrf, "step": "enable"})
         forged = client.post("/console/people/pp.leaver", data={"step": "disable"})
+        odd = [
+            client.post(f"/console/people/{name}", data={"csrf": csrf, "step": "unlock"})
+            for name in ("pp%00x", "PP.LEAVER", "x" * 300, "pp.leaver%0A", "%E7%8E%8B")
+        ]
     assert own.status_code == 400 and "不能停用您自己的账号" in own.text
     assert nobody.status_code == 404 and "没有这个账号。" in nobody.text
     assert made_up.status_code == 400
     assert twice.status_code == 409 and "该账号并未停用" in twice.text
     assert forged.status_code == 403
+    assert [answer.status_code for answer in odd] == [404] * 5
     with WarningStore.from_settings(get_settings()) as store:
         assert store.get_user(ADMIN).active and store.get_user("pp.leaver").active
 

@@ -89,6 +89,14 @@ def test_users_create_sign_in_lock_disable(store: WarningStore) -> None:
     assert ("system:cli", "user_disabled") in actions
 
 
+@pytest.mark.parametrize("name", ["bob\n", "Bob", "b", "1bob", "bob smith", "王"])
+def test_a_user_name_outside_the_rule_is_refused_whole(store: WarningStore, name: str) -> None:
+    """The rule holds for the whole name: a trailing newline is no part of a name."""
+    with pytest.raises(PeopleError, match="invalid user name"):
+        store.create_user(name, department="tax", role="officer", password=PASSWORD)
+    assert store.list_users() == []
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
