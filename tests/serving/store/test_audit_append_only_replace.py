@@ -13,19 +13,16 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-import serving.store
 from serving.store import WarningStore
 from serving.store.identity import EntityCipher
+from tests.migrations import upgrade_to
 
 SECRET = "test-pseudonym-secret"
 COLUMNS = "id, at, actor, action, task, model_version, detail"
@@ -91,12 +88,7 @@ def test_an_insert_over_an_audit_row_is_refused_and_new_rows_still_go_in(
 
 
 def test_a_store_made_at_r0008_with_rows_upgrades_and_refuses_overwrites(store_url: str) -> None:
-    config = Config()
-    config.set_main_option(
-        "script_location", str(Path(serving.store.__file__).with_name("migrations"))
-    )
-    config.set_main_option("sqlalchemy.url", store_url.replace("%", "%%"))
-    command.upgrade(config, "r0008_key_check")
+    upgrade_to(store_url, "r0008_key_check")
     engine = create_engine(store_url)
     with engine.begin() as connection:
         for actor in ("admin", "user:alice"):

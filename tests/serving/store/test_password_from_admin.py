@@ -6,15 +6,12 @@ made before revision r0011 learns it from each account's latest password event o
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import create_engine, text
 
-import serving.store
 from serving.store import SignInRefused, WarningStore
+from tests.migrations import upgrade_to
 
 SECRET = "test-pseudonym-secret"
 PASSWORD = "correct horse battery"
@@ -46,12 +43,7 @@ def test_an_administrators_password_stands_until_the_person_changes_it(
 def _made_at_r0010(url: str) -> None:
     """A store at r0010 whose audit log says: `made` never changed their password, `own` did,
     `reset` did and was reset by an administrator afterwards."""
-    config = Config()
-    config.set_main_option(
-        "script_location", str(Path(serving.store.__file__).with_name("migrations"))
-    )
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(config, "r0010_scored_district")
+    upgrade_to(url, "r0010_scored_district")
     engine = create_engine(url)
     events = [
         ("cli:admin", "user_created", {"user": "made"}),
