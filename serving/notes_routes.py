@@ -26,6 +26,7 @@ from serving.warning_access import (
     WarningId,
     allowed_warning,
     not_found,
+    refused_answer,
 )
 
 
@@ -59,10 +60,7 @@ def add_note(
             rule=decision.rule,
             warning=warning,
         )
-        return JSONResponse(
-            {"error": decision.rule, "rule_zh": decision.rule_zh},
-            status_code=409 if decision.by_state else 403,
-        )
+        return refused_answer(decision, 409 if decision.by_state else 403)
     try:
         noted = service.store.add_note(warning_id, actor=actor.audit_name, note=body.note)
     except WarningNotFound:

@@ -44,9 +44,9 @@ ID_FORMAT = "a warning id is 'W-' and 32 hexadecimal digits"
 _ID_ECHO_CHARS = 40
 
 
-def refused_answer(decision: Decision) -> JSONResponse:
-    """The 403 of a refusal: the rule in English and in Chinese."""
-    return JSONResponse({"error": decision.rule, "rule_zh": decision.rule_zh}, status_code=403)
+def refused_answer(decision: Decision, status: int = 403) -> JSONResponse:
+    """A refusal's answer (403 unless told): the rule in English and in Chinese."""
+    return JSONResponse({"error": decision.rule, "rule_zh": decision.rule_zh}, status_code=status)
 
 
 def not_found(warning_id: str) -> JSONResponse:

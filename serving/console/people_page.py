@@ -144,9 +144,9 @@ def _row(
         "display_name": user.display_name,
         "department": user.department,
         "role": user.role,
-        "lang": user.lang,
         "state": state,
-        "failed_attempts": user.failed_attempts,
+        # wrong passwords in a row, said while they count (a disabled account's do not)
+        "wrong_passwords": user.failed_attempts if user.disabled_at is None else 0,
         "password_from_admin": user.password_from_admin,
         "created": local_time(user.created_at),
         "signed_in": local_time(signed_in) if signed_in else t("people.never"),
