@@ -44,7 +44,7 @@ from serving.audit_channel import audit_channel
 from serving.champions import WarmModel, model_of_version
 from serving.console.i18n import DEFAULT_LANG, LANGS, Lang, Messages, as_lang
 from serving.console.queries import ConsoleQueries
-from serving.console.sessions import COOKIE, SessionBook, SessionInfo, set_cookie, tokens_match
+from serving.console.sessions import COOKIE, SessionBook, SessionInfo, tokens_match
 from serving.console.shown import UNSAVED_TTL_S, HeldOnce, Shown, UnsavedStep
 from serving.policy import Actor, decide
 from serving.store import (
@@ -211,7 +211,7 @@ def secured(response: Response, policy: str = CONTENT_SECURITY_POLICY) -> Respon
 
 
 # a form's address answers POST only: the page to return to is the case it acted on
-_FORM_TARGET = re.compile(rf"^{PREFIX}/cases/(?P<case>[^/?#]+)/(?:act|reveal|note)(?:[?#].*)?$")
+FORM_TARGET = re.compile(rf"^{PREFIX}/cases/(?P<case>[^/?#]+)/(?:act|reveal|note)(?:[?#].*)?$")
 
 
 #: a form's address whose refusal draws a page a GET opens elsewhere (the entity search: the
@@ -227,10 +227,10 @@ def safe_next(value: str | None) -> str:
     """A page to return to after sign-in or a language switch: only a console path, never
     another site, and a page a GET can open (a case's form address gives the case page);
     the queue for anything else."""
-    return _console_page(value) or f"{PREFIX}/queue"
+    return console_page(value) or f"{PREFIX}/queue"
 
 
-def _console_page(value: str | None) -> str | None:
+def console_page(value: str | None) -> str | None:
     """`value` as a console page a GET can open (a case's form address: the case), or None."""
     if not value or not value.startswith(f"{PREFIX}/") or value.startswith("//"):
         return None
@@ -239,7 +239,7 @@ def _console_page(value: str | None) -> str | None:
     path = unquote(re.split(r"[?#]", value, maxsplit=1)[0])
     if any(segment in (".", "..") for segment in path.split("/")):  # a browser resolves them:
         return None  # /console/../v1/audit would leave the console
-    form_target = _FORM_TARGET.match(value)
+    form_target = FORM_TARGET.match(value)
     if form_target is not None:
         return f"{PREFIX}/cases/{form_target['case']}"
     for form, page in _PAGE_OF_FORM:  # a refused form's page: the one it was sent from
@@ -391,7 +391,7 @@ def _page_error(console: Console, request: Request, status: int) -> Response:
     signed-in person's language and frame, else in the link's (`?lang=`) or the default."""
     session, _why = console.sessions.check(request.cookies.get(COOKIE))
     visit = None
-    user = _user_named(console, session.user_name) if session is not None else None
+    user = user_named(console, session.user_name) if session is not None else None
     if session is not None and user is not None and user.active:
         visit = Visit(session, user, actor_for(user), as_lang(user.lang))
     lang = (
@@ -444,15 +444,17 @@ def _guarded(
     console: Console, request: Request, form: FormData | None, handler: Handler
 ) -> Response:
     """Session, CSRF and account checks in front of every signed-in page."""
+    from serving.console import ended
+
     session, why = console.sessions.check(request.cookies.get(COOKIE))
     if session is None:
-        return _to_sign_in(console, request, form, why)
-    user = _user_named(console, session.user_name)
+        return ended.to_sign_in(console, request, form, why)
+    user = user_named(console, session.user_name)
     if user is None or not user.active:
         console.sessions.end(session.key, "disabled")
-        return _to_sign_in(console, request, form, "disabled", user.name if user else None)
+        return ended.to_sign_in(console, request, form, "disabled", user.name if user else None)
     visit = Visit(session, user, actor_for(user), as_lang(user.lang))
-    token = _str(form.get("csrf")) if form is not None else None
+    token = form_text(form.get("csrf")) if form is not None else None
     if form is not None and not tokens_match(session.csrf, token):
         # a signed-in person's form without this session's token: forged, or drawn under
         # another sign-in of theirs (a tab left open while another signed out and in again);
@@ -462,7 +464,7 @@ def _guarded(
         # person signed in on it) is on the record as theirs, not as this person's attempt
         drawn = None if own else console.sessions.drawn_under(token)
         form_of = drawn[0] if drawn is not None else None
-        target = _FORM_TARGET.match(request.url.path)
+        target = FORM_TARGET.match(request.url.path)
         case = target["case"] if target is not None and WARNING_ID.match(target["case"]) else None
         console.store.refused(
             actor=visit.actor.audit_name,
@@ -490,128 +492,6 @@ def _guarded(
     return handler(console, request, visit, form)
 
 
-# why a session ended -> the sign-in page's parameter saying so (`sign_in_pages.sign_in`'s notice)
-_ENDED_REASONS = {
-    "idle": "expired",
-    "absolute": "expired",
-    "signed_out": "out",
-    "password": "reset",
-    "password_change": "changed",
-    "disabled": "disabled",
-    "replaced": "ended",
-    "ended": "ended",
-}
-
-
-def _to_sign_in(
-    console: Console,
-    request: Request,
-    form: FormData | None,
-    why: str | None,
-    owner: str | None = None,
-) -> Response:
-    """The sign-in page, for a request without a live session, then back to the page asked
-    for. Whose session it was (`owner`, else the one the cookie names, else, for a form sent
-    after signing out in another tab cleared the cookie, the one its token was drawn under)
-    and why it ended are said: in their language, that a step a case's form sent was not
-    saved, and that step kept to give back to them after signing in (`_keep_unsaved`), but
-    for an account still disabled, which cannot sign in to take it (one enabled again since
-    is told its session ended when it was disabled, and to sign in again)."""
-    cookie = request.cookies.get(COOKIE)
-    csrf = _str(form.get("csrf")) if form is not None else None
-    if why is not None and owner is None:
-        owner = console.sessions.user_of(cookie)
-    if why is None and csrf:
-        drawn = console.sessions.drawn_under(csrf)
-        if drawn is not None and drawn[1] is not None:
-            owner, why = drawn
-    asked: str | None = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    if form is not None:  # a POST after the session ended: back to the form's page
-        asked = _form_page(request)
-    query = {"next": safe_next(asked)}
-    ticket = None
-    reason = _ENDED_REASONS.get(why or "")
-    if reason == "disabled" and owner is not None:
-        user = _user_named(console, owner)
-        if user is not None and user.active:
-            # enabled again since: the session ended when it was disabled, but the person
-            # can sign in again (not sent to an administrator for nothing), and take the
-            # step back like any other ended session's
-            reason = "reenabled"
-    if owner is not None and reason is not None and (reason == "disabled" or _is_step(request)):
-        _on_record_ended(console, request, form, owner, why or "ended", reason)
-    if reason is not None:
-        query[reason] = "1"
-        if form is not None and _FORM_TARGET.match(request.url.path):
-            query["unsaved"] = "1"  # the step the case's form asked for was not made
-            if reason != "disabled":
-                ticket = _keep_unsaved(console, request, form, owner, reason)
-            if ticket is not None:
-                query["kept"] = "1"
-    lang = _lang_of(console, owner) if owner else remembered_lang(request)
-    if lang is not None:
-        query["lang"] = lang
-    response = redirect(f"{PREFIX}/sign-in?{urlencode(query)}")
-    if ticket is not None:
-        set_cookie(console, response, request, UNSAVED_COOKIE, ticket, max_age=int(UNSAVED_TTL_S))
-    return response
-
-
-# why a session ended -> the rule an attempt made with it is refused by, in the audit log
-_ENDED_RULES = {
-    "idle": "session expired (idle time-out)",
-    "absolute": "session expired (signed in too long ago)",
-    "signed_out": "session ended: signed out",
-    "password": "session ended: the password changed",
-    "password_change": "session ended: the person changed their password",
-    "disabled": "account disabled",
-    "replaced": "session ended: signed in again elsewhere",
-}
-_CASE_PATH = re.compile(rf"^{PREFIX}/cases/(?P<case>[^/]+)")
-
-
-def _is_step(request: Request) -> bool:
-    """Whether the request is a case's form (a step or a reveal) sent with the session."""
-    return request.method == "POST" and _FORM_TARGET.match(request.url.path) is not None
-
-
-def _on_record_ended(
-    console: Console,
-    request: Request,
-    form: FormData | None,
-    owner: str,
-    why: str,
-    reason: str,
-) -> None:
-    """An attempt made with a session that ended, on the record as `owner`'s (a name a live
-    or ended session of theirs holds, never one the request made up): a disabled account's
-    page or form, and a case's step or reveal sent after a time-out, a sign-out or a
-    password change. What was attempted (the step, the reveal, the page or form), on which
-    case, and why the session was over."""
-    case = _CASE_PATH.match(request.url.path)
-    warning_id = case["case"] if case is not None else None
-    step = None
-    if not _is_step(request):
-        attempted = "console_form" if request.method == "POST" else "console_page"
-    elif request.url.path.endswith("/reveal"):
-        attempted = "reveal"
-    else:
-        attempted = "feedback"
-        asked = form.get("transition") if form is not None else None
-        step = asked if isinstance(asked, str) else None
-    rule = _ENDED_RULES.get(why, "session ended")
-    if reason == "reenabled":  # enabled again since: the session ended at the disable
-        rule = "session ended when the account was disabled"
-    console.store.refused(
-        actor=f"user:{owner}",
-        action=attempted,
-        rule=rule,
-        warning={"id": warning_id} if warning_id and WARNING_ID.fullmatch(warning_id) else None,
-        path=request.url.path[:200],
-        step=step,
-    )
-
-
 def remembered_lang(request: Request) -> Lang | None:
     """The language this browser last signed out in (`LANG_COOKIE`), if any: the sign-in page
     of a page opened after signing out (Back) speaks it."""
@@ -619,41 +499,7 @@ def remembered_lang(request: Request) -> Lang | None:
     return as_lang(value) if value in LANGS else None
 
 
-def _keep_unsaved(
-    console: Console, request: Request, form: FormData, user_name: str | None, reason: str
-) -> str | None:
-    """Keep a case step sent after the session ended for `reason` (`Console.unsaved`) for the
-    person whose session it was, to give back on that case's page once they signed in again,
-    saying why it was not saved; its ticket, or None when there is nothing to keep: a reveal
-    (its purpose is asked again), no known person, or a form not drawn under one of their
-    sessions (its CSRF token is none of theirs: never someone else's text put into their
-    form)."""
-    from serving.console.case_actions import unsaved_step
-
-    target = _FORM_TARGET.match(request.url.path)
-    if user_name is None or target is None or not request.url.path.endswith("/act"):
-        return None
-    if not WARNING_ID.fullmatch(target["case"]):
-        return None
-    if not console.sessions.is_other_sign_in(user_name, _str(form.get("csrf"))):
-        return None
-    step = unsaved_step(form, reason)
-    if step is None:
-        return None
-    return console.unsaved.hold(user_name, target["case"], step)
-
-
-def _form_page(request: Request) -> str | None:
-    """The page a form was sent from: its Referer, when that is a console page of this site;
-    else, for a case's form, the case, whose id is in the form's address (a client may send
-    no Referer, or another site's); else None (the queue)."""
-    origin = str(request.base_url).rstrip("/")
-    referer = request.headers.get("referer", "")
-    page = _console_page(referer.removeprefix(origin)) if referer.startswith(f"{origin}/") else None
-    return page or _console_page(request.url.path if _FORM_TARGET.match(request.url.path) else None)
-
-
-def _user_named(console: Console, name: str) -> UserRecord | None:
+def user_named(console: Console, name: str) -> UserRecord | None:
     """The person with this name (None if there is none)."""
     try:
         return console.store.get_user(name)
@@ -661,13 +507,7 @@ def _user_named(console: Console, name: str) -> UserRecord | None:
         return None
 
 
-def _lang_of(console: Console, user_name: str | None) -> Lang:
-    """A person's remembered language (the default for nobody or an unknown name)."""
-    user = _user_named(console, user_name) if user_name else None
-    return as_lang(user.lang) if user is not None else DEFAULT_LANG
-
-
-def _str(value: object) -> str | None:
+def form_text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 

@@ -88,7 +88,7 @@ def _typed(form: FormData, name: str) -> str:
 
 def unsaved_step(form: FormData, reason: str) -> UnsavedStep | None:
     """A case form's step and what was typed or chosen in it, kept when the session had ended
-    for `reason` (`app._keep_unsaved`); None for a step no case page draws. The note as
+    for `reason` (`ended._keep_unsaved`); None for a step no case page draws. The note as
     `_typed` gives it back, at most as long as the field takes (a browser sends no more), the
     choices as sent, to be offered again only if the form still lists them."""
     transition = form.get("transition")

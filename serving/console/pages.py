@@ -505,7 +505,7 @@ def _unsaved_given_back(
     console: Console, request: Request, visit: Visit, warning: dict[str, Any]
 ) -> Response | None:
     """The case page with the step this person sent on it after their session ended
-    (`app._keep_unsaved`) back in its form, saying it was not saved and why, once; None when
+    (`ended._keep_unsaved`) back in its form, saying it was not saved and why, once; None when
     this browser holds no such step of theirs for this case. A step the case no longer offers
     (it changed since) is said so, its note shown to copy."""
     ticket = request.cookies.get(UNSAVED_COOKIE)

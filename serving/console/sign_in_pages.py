@@ -170,7 +170,7 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
     return response
 
 
-# the sign-in page's notice: why the session ended (`app._to_sign_in`'s parameter) -> its
+# the sign-in page's notice: why the session ended (`ended.to_sign_in`'s parameter) -> its
 # message, and whether a step was unsaved, or unsaved and kept (a disabled account's never is;
 # `reenabled`: the session ended when the account was disabled, and it is enabled again)
 _SIGN_IN_NOTICES = {
