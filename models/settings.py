@@ -251,6 +251,15 @@ class Settings(BaseSettings):
         le=DAY,
         description="The window, in seconds, over which a client's failed sign-ins count.",
     )
+    # 等保 2.0 asks that a password an administrator gave be changed at its first use: on, such a
+    # person reaches only the console's password page, sign-out and language switch, and
+    # `POST /v1/session` refuses them (403); off (the default), every page asks them to
+    require_own_password: bool = Field(
+        default=False,
+        description="A person whose password an administrator set (users create, users "
+        "reset-password) must choose their own on the console's password page before any "
+        "other console page or an API session.",
+    )
     console_idle_s: float = Field(
         default=1800.0, gt=0, le=MONTH, description="A console session ends after this long unused."
     )

@@ -21,7 +21,14 @@ from starlette.responses import Response
 from serving import schemas
 from serving.guard import request_actor
 from serving.routes import v1_route
-from serving.sessions import THROTTLE_RULE, THROTTLE_RULE_ZH, client_address, sign_in_throttle
+from serving.sessions import (
+    OWN_PASSWORD_RULE,
+    OWN_PASSWORD_RULE_ZH,
+    THROTTLE_RULE,
+    THROTTLE_RULE_ZH,
+    client_address,
+    sign_in_throttle,
+)
 from serving.store import SignInRefused
 
 Service = Annotated[Any, Depends(bentoml.get_current_service)]
@@ -34,6 +41,12 @@ Service = Annotated[Any, Depends(bentoml.get_current_service)]
     response_model=schemas.SessionResponse,
     responses={
         401: {"model": schemas.ErrorResponse, "description": "Sign-in refused"},
+        403: {
+            "model": schemas.ErrorResponse,
+            "description": "With `RISKLOOP_REQUIRE_OWN_PASSWORD` on: the password is right, but "
+            "it is one an administrator set, to be changed on the console's password page "
+            "(`/console/password`) before any session",
+        },
         429: {
             "model": schemas.ErrorResponse,
             "description": "Too many failed sign-ins from this client address "
@@ -53,7 +66,9 @@ def sign_in(service: Service, request: Request, body: schemas.SessionCreate) -> 
     """A person signs in with name and password; the answer's token goes in
     `Authorization: Bearer` and lives 8 hours at most (no idle limit: `DELETE /v1/session`
     ends it). Sign-ins and failures are audited; repeated failures lock the account, and
-    repeated failures from one client address hold its sign-ins back for a while (429)."""
+    repeated failures from one client address hold its sign-ins back for a while (429). With
+    `RISKLOOP_REQUIRE_OWN_PASSWORD` on, a person whose password an administrator set gets no
+    session (403, an `access_refused` row) until they change it in the console."""
     settings = service.settings
     throttle = sign_in_throttle(
         settings.sign_in_throttle_failures, settings.sign_in_throttle_window_s
@@ -76,6 +91,16 @@ def sign_in(service: Service, request: Request, body: schemas.SessionCreate) -> 
     except SignInRefused as exc:
         throttle.failed(client)
         return JSONResponse({"error": str(exc)}, status_code=401)
+    if settings.require_own_password and user.password_from_admin:
+        service.store.refused(
+            actor=f"user:{user.name}",
+            action="sign_in",
+            rule=OWN_PASSWORD_RULE,
+            path="POST /v1/session",
+        )
+        return JSONResponse(
+            {"error": OWN_PASSWORD_RULE, "rule_zh": OWN_PASSWORD_RULE_ZH}, status_code=403
+        )
     token, expires = service.sessions.issue(user.name, stamp=user.credential_stamp)
     return schemas.SessionResponse(
         token=token,

@@ -121,6 +121,15 @@ class SessionSigner:
 #: say it (the console says it in the person's language).
 THROTTLE_RULE = "too many failed sign-ins from this client"
 THROTTLE_RULE_ZH = "此客户端登录失败次数过多"
+#: With `RISKLOOP_REQUIRE_OWN_PASSWORD` on: why a person whose password an administrator set is
+#: refused an API session or a console page's form (`console.account.own_password_first`)
+OWN_PASSWORD_RULE = (
+    "the password an administrator set must first be changed to one of the person's own, "
+    "on the console's password page (/console/password)"
+)
+OWN_PASSWORD_RULE_ZH = (
+    "须先在控制台的修改密码页面（/console/password）把管理员设置的密码改为自己的密码"
+)
 #: At most this many client addresses are remembered; the one failed longest ago goes first.
 THROTTLE_CLIENTS = 10_000
 

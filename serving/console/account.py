@@ -27,10 +27,12 @@ from serving.console.app import (
     Console,
     Visit,
     error_page,
+    form_text,
     redirect,
 )
 from serving.console.sessions import COOKIE, clear_cookie, set_cookie
 from serving.console.sign_in_pages import lockout_words
+from serving.sessions import OWN_PASSWORD_RULE
 from serving.store.passwords import (
     MAX_PASSWORD_CHARS,
     MIN_PASSWORD_CHARS,
@@ -88,6 +90,27 @@ def change_password(
     clear_cookie(console, response, request, COOKIE)
     set_cookie(console, response, request, LANG_COOKIE, visit.lang, max_age=LANG_COOKIE_MAX_AGE_S)
     return response
+
+
+def own_password_first(
+    console: Console, request: Request, visit: Visit, form: FormData | None
+) -> Response:
+    """With `RISKLOOP_REQUIRE_OWN_PASSWORD` on, what a person whose password an administrator
+    set gets instead of any page but their account's: a page asked for is the password page
+    (which says why); a form is refused (403, an `access_refused` row), nothing saved, and
+    the text it carried is given back to copy."""
+    if form is None:
+        return redirect(f"{PREFIX}/password")
+    console.store.refused(
+        actor=visit.actor.audit_name,
+        action="console_form",
+        rule=OWN_PASSWORD_RULE,
+        path=request.url.path[:200],
+    )
+    typed = form_text(form.get("note")) or form_text(form.get("purpose")) or ""
+    return error_page(
+        console, request, visit, 403, visit.t("password.from_admin_form"), typed=typed
+    )
 
 
 def _page(

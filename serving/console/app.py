@@ -164,6 +164,11 @@ class Console:
             return code
         return str(row["name_zh"] if lang == "zh" else row["name_en"])
 
+    def own_password_first(self, user: UserRecord) -> bool:
+        """Whether `user` must choose their own password before anything else: theirs is an
+        administrator's and `RISKLOOP_REQUIRE_OWN_PASSWORD` is on (`account.own_password_first`)."""
+        return user.password_from_admin and self.backend.settings.require_own_password
+
     def render(
         self,
         template: str,
@@ -195,6 +200,7 @@ class Console:
             department_name=lambda code: self.department_name(code, lang),
             district_name=lambda code: Messages(lang).word("district", code),
             may=lambda action: visit is not None and bool(decide(visit.actor, action)),
+            own_password_first=visit is not None and self.own_password_first(visit.user),
             **{"section": "", "flash": None, **context},
         )
         return secured(HTMLResponse(html, status_code=status))
@@ -283,13 +289,18 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
             holder["console"] = Console(backend_factory())
         return holder["console"]
 
-    def page(handler: Handler, *, post: bool = False) -> Callable[[Request], Awaitable[Response]]:
+    def page(
+        handler: Handler, *, post: bool = False, account: bool = False
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """`handler` behind `_guarded`; `account`: one of the pages a person whose password must
+        be changed first may still open (the password page, sign-out, the language switch)."""
+
         async def endpoint(request: Request) -> Response:
             try:
                 form = await request.form(max_files=0, max_fields=20) if post else None
             except HTTPException:  # a file, too many fields: no console form sends either
                 return await run_in_threadpool(_page_error, console(), request, 400)
-            return await run_in_threadpool(_guarded, console(), request, form, handler)
+            return await run_in_threadpool(_guarded, console(), request, form, handler, account)
 
         return endpoint
 
@@ -327,10 +338,12 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         Route("/", root),
         Route("/static/{name}", static),
         Route("/sign-in", sign_in_endpoint, methods=["GET", "POST"]),
-        Route("/sign-out", page(sign_in_pages.sign_out, post=True), methods=["POST"]),
-        Route("/lang", page(sign_in_pages.switch_lang, post=True), methods=["POST"]),
-        Route("/password", page(account.password_form)),
-        Route("/password", page(account.change_password, post=True), methods=["POST"]),
+        Route("/sign-out", page(sign_in_pages.sign_out, post=True, account=True), methods=["POST"]),
+        Route("/lang", page(sign_in_pages.switch_lang, post=True, account=True), methods=["POST"]),
+        Route("/password", page(account.password_form, account=True)),
+        Route(
+            "/password", page(account.change_password, post=True, account=True), methods=["POST"]
+        ),
         Route("/queue", page(pages.queue)),
         Route("/cases", page(pages.open_named_case)),
         Route("/units", page(units.find_unit, post=True), methods=["POST"]),
@@ -441,9 +454,14 @@ def _static_body(name: str) -> bytes:
 
 
 def _guarded(
-    console: Console, request: Request, form: FormData | None, handler: Handler
+    console: Console,
+    request: Request,
+    form: FormData | None,
+    handler: Handler,
+    account_page: bool = False,
 ) -> Response:
-    """Session, CSRF and account checks in front of every signed-in page."""
+    """Session, CSRF and account checks in front of every signed-in page (`account_page`: one
+    a person whose password must be changed first may open)."""
     from serving.console import ended
 
     session, why = console.sessions.check(request.cookies.get(COOKIE))
@@ -489,6 +507,10 @@ def _guarded(
 
             return other_sign_in(console, request, visit, form)
         return error_page(console, request, visit, 403, visit.t("error.csrf_other_sign_in"))
+    if not account_page and console.own_password_first(user):
+        from serving.console.account import own_password_first
+
+        return own_password_first(console, request, visit, form)
     return handler(console, request, visit, form)
 
 

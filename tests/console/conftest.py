@@ -83,7 +83,10 @@ class Console:
         )
 
 
-def _start(root: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
+def _start(
+    root: Path, port: int, settings: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """`bentoml serve` of the service on `root`'s stores, with `settings` in its environment."""
     log = root / f"serve-{port}.log"
     bentoml = Path(sys.executable).with_name("bentoml")
     with open(log, "wb") as out:
@@ -98,7 +101,7 @@ def _start(root: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
                 str(port),
             ],
             cwd=PROJECT_ROOT,
-            env={**os.environ, **service_env(root)},
+            env={**os.environ, **service_env(root), **(settings or {})},
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -259,18 +262,35 @@ class Person:
         return next((c for c in self.context.cookies() if c["name"] == name), None)
 
 
+@contextmanager
+def serve_beside(console_service: Console, settings: dict[str, str]) -> Iterator[str]:
+    """Another service on the console's stores (people, keys, warnings) with `settings` in its
+    environment, for the block; its base URL, plain HTTP on loopback as a proxy's last hop
+    would be. It delivers no notifications: the console's service does."""
+    port = free_port()
+    process, _log = _start(
+        console_service.root, port, {"RISKLOOP_NOTIFY_INTERVAL_S": "0", **settings}
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process_group(process)
+
+
 @pytest.fixture()
 def person(browser: Any, console_service: Console) -> Iterator[Any]:
-    """A factory of fresh browser contexts (one per person in a test)."""
+    """A factory of fresh browser contexts (one per person in a test), on the console's
+    service or, given its base URL, another (`serve_beside`)."""
     opened: list[Any] = []
 
-    def make() -> Person:
+    def make(base: str | None = None) -> Person:
         context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
         opened.append(context)
         page = context.new_page()
-        watch = Watch(console_service.url)
+        url = base or console_service.url
+        watch = Watch(url)
         watch.attach(page)
-        return Person(context, page, watch, console_service.url)
+        return Person(context, page, watch, url)
 
     yield make
     for context in opened:

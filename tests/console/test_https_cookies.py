@@ -11,66 +11,13 @@ over plain HTTP without any forwarded header. (Plain HTTP in a test deployment s
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.console.conftest import PASSWORD, PROJECT_ROOT, Console
-from tests.environment import service_env
-from tests.processes import LOOPBACK_TLS, free_port, stop_process_group
-
-
-@contextmanager
-def _serve(console_service: Console, settings: dict[str, str]) -> Iterator[str]:
-    """Another service on the console's stores (people, keys) with `settings` in its
-    environment; its base URL, plain HTTP on loopback as a proxy's last hop would be."""
-    port = free_port()
-    log = console_service.root / f"serve-https-{port}.log"
-    env = {
-        **os.environ,
-        **service_env(console_service.root),
-        "RISKLOOP_NOTIFY_INTERVAL_S": "0",  # the console's service delivers; this one only serves
-        **settings,
-    }
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("bentoml")),
-                "serve",
-                "serving.service:RiskloopService",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2, verify=LOOPBACK_TLS).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise RuntimeError(f"service did not become ready:\n{log.read_text()[-3000:]}")
-        yield url
-    finally:
-        stop_process_group(process)
+from tests.console.conftest import PASSWORD, Console, serve_beside
+from tests.processes import LOOPBACK_TLS
 
 
 @pytest.fixture(
@@ -82,7 +29,7 @@ def _serve(console_service: Console, settings: dict[str, str]) -> Iterator[str]:
 )
 def deployed(request: pytest.FixtureRequest, console_service: Console) -> Iterator[str]:
     """A service whose deployment says it is reached over HTTPS."""
-    with _serve(console_service, request.param) as url:
+    with serve_beside(console_service, request.param) as url:
         yield url
 
 
@@ -125,7 +72,7 @@ def test_the_proxy_headers_are_trusted_only_from_forwarded_allow_ips(
     address list of its own to uvicorn, which reads `FORWARDED_ALLOW_IPS` from the environment
     of `bentoml serve`. Set to another address, loopback's `X-Forwarded-Proto` is ignored (its
     default, 127.0.0.1, trusts it: tests/console/test_security.py)."""
-    with _serve(console_service, {"FORWARDED_ALLOW_IPS": "192.0.2.1"}) as url:
+    with serve_beside(console_service, {"FORWARDED_ALLOW_IPS": "192.0.2.1"}) as url:
         with httpx.Client(base_url=url, follow_redirects=False, verify=LOOPBACK_TLS) as client:
             page = client.get("/console/sign-in", headers={"X-Forwarded-Proto": "https"})
         pre = _set_cookies(page)["riskloop_console_pre"]
