@@ -98,6 +98,8 @@ def test_a_password_an_administrator_set_opens_only_the_page_to_change_it(
             answer = client.post(f"/console/cases/{case}/note", data={"csrf": csrf, "note": note})
         assert answer.status_code == 403
         assert "未保存" in answer.text and note in answer.text
+        assert '<a href="/console/password">修改密码</a>' in answer.text  # not "back to the queue"
+        assert "/console/queue" not in answer.text
         assert console_service.sql("SELECT COUNT(*) FROM audit_log WHERE action = 'case_note'") == (
             notes_before
         )
