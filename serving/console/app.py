@@ -290,17 +290,20 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         return holder["console"]
 
     def page(
-        handler: Handler, *, post: bool = False, account: bool = False
+        handler: Handler, *, post: bool = False, account_page: bool = False
     ) -> Callable[[Request], Awaitable[Response]]:
-        """`handler` behind `_guarded`; `account`: one of the pages a person whose password must
-        be changed first may still open (the password page, sign-out, the language switch)."""
+        """`handler` behind `_guarded`; `account_page`: one of the pages a person whose
+        password must be changed first may still open (the password page, sign-out, the
+        language switch)."""
 
         async def endpoint(request: Request) -> Response:
             try:
                 form = await request.form(max_files=0, max_fields=20) if post else None
             except HTTPException:  # a file, too many fields: no console form sends either
                 return await run_in_threadpool(_page_error, console(), request, 400)
-            return await run_in_threadpool(_guarded, console(), request, form, handler, account)
+            return await run_in_threadpool(
+                _guarded, console(), request, form, handler, account_page
+            )
 
         return endpoint
 
@@ -338,11 +341,19 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         Route("/", root),
         Route("/static/{name}", static),
         Route("/sign-in", sign_in_endpoint, methods=["GET", "POST"]),
-        Route("/sign-out", page(sign_in_pages.sign_out, post=True, account=True), methods=["POST"]),
-        Route("/lang", page(sign_in_pages.switch_lang, post=True, account=True), methods=["POST"]),
-        Route("/password", page(account.password_form, account=True)),
         Route(
-            "/password", page(account.change_password, post=True, account=True), methods=["POST"]
+            "/sign-out",
+            page(sign_in_pages.sign_out, post=True, account_page=True),
+            methods=["POST"],
+        ),
+        Route(
+            "/lang", page(sign_in_pages.switch_lang, post=True, account_page=True), methods=["POST"]
+        ),
+        Route("/password", page(account.password_form, account_page=True)),
+        Route(
+            "/password",
+            page(account.change_password, post=True, account_page=True),
+            methods=["POST"],
         ),
         Route("/queue", page(pages.queue)),
         Route("/cases", page(pages.open_named_case)),
