@@ -134,6 +134,29 @@ def test_users_cli_walk_and_bad_input(isolated_env: Path) -> None:
     _one_error_line(code, err, "W-" + "0" * 32, "no warning has that id")
 
 
+def test_the_note_says_when_the_deployment_requires_an_own_password(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`users create` and `users reset-password` tell the administrator that the password is
+    for the first sign-in; where `RISKLOOP_REQUIRE_OWN_PASSWORD` is on, also that nothing else
+    opens for the person until they have chosen their own."""
+    from models.settings import get_settings
+
+    created = ("users", "create", "ann", "--department", "tax", "--role", "officer")
+    code, _out, err = _run(*created, "--password-stdin", stdin=PASSWORD + "\n")
+    assert code == 0 and "next sign-in only" in err and "REQUIRE_OWN_PASSWORD" not in err, err
+    monkeypatch.setenv("RISKLOOP_REQUIRE_OWN_PASSWORD", "true")
+    get_settings.cache_clear()
+    code, out, err = _run(
+        "users", "reset-password", "ann", "--password-stdin", stdin="another 9 river lantern\n"
+    )
+    assert code == 0 and "password reset for ann" in out, err
+    note = err.strip().splitlines()[-1]
+    assert note.startswith("note: give ann this password for their next sign-in only"), err
+    assert "the console opens only that page" in note and "no session" in note, note
+    assert "river lantern" not in out + err
+
+
 def test_keys_bind_to_a_department_and_audit_and_purge_refuse_bad_input(
     isolated_env: Path,
 ) -> None:

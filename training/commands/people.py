@@ -45,6 +45,19 @@ _OWN_PASSWORD_NOTE = (
     "note: give {name} this password for their next sign-in only; they then choose their own "
     "on the console's password page (修改密码, /console/password)"
 )
+#: added where the deployment requires it (`RISKLOOP_REQUIRE_OWN_PASSWORD`)
+_REQUIRED_NOTE = (
+    "; until they do, the console opens only that page for them and the API gives them no "
+    "session (RISKLOOP_REQUIRE_OWN_PASSWORD)"
+)
+
+
+def own_password_note(name: str) -> str:
+    """What the administrator who set `name`'s password is told, as the deployment has it."""
+    from models.settings import get_settings
+
+    required = _REQUIRED_NOTE if get_settings().require_own_password else ""
+    return _OWN_PASSWORD_NOTE.format(name=name) + required
 
 
 def open_store() -> WarningStore:
@@ -365,7 +378,7 @@ def register(app: typer.Typer) -> None:
             except PeopleError as exc:
                 raise UserError(str(exc)) from None
         typer.echo(f"created {user.name} ({user.role}, {user.department})")
-        typer.echo(_OWN_PASSWORD_NOTE.format(name=user.name), err=True)
+        typer.echo(own_password_note(user.name), err=True)
 
     @users_app.command("list")
     def users_list() -> None:
@@ -419,7 +432,7 @@ def register(app: typer.Typer) -> None:
             name, lambda store, folded: store.reset_password(folded, password, actor=cli_actor())
         )
         typer.echo(f"password reset for {user.name}")
-        typer.echo(_OWN_PASSWORD_NOTE.format(name=user.name), err=True)
+        typer.echo(own_password_note(user.name), err=True)
         if user.disabled_at is not None:
             typer.echo(
                 f"{user.name} is still disabled: `riskloop users enable {user.name}` lets the "
