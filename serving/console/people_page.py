@@ -72,6 +72,8 @@ def people(console: Console, request: Request, visit: Visit, _form: FormData | N
         section="people",
         flash=flash,
         people=[_row(user, visit, now, signed_in.get(user.name)) for user in users],
+        # `RISKLOOP_REQUIRE_OWN_PASSWORD`: an administrator's password then opens nothing else
+        own_password_required=console.backend.settings.require_own_password,
     )
     if DONE_COOKIE in request.cookies:  # said once: a reload does not say it again
         clear_cookie(console, response, request, DONE_COOKIE)

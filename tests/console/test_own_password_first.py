@@ -31,6 +31,7 @@ NOTICE_EN = (
     "Until you change it to one only you know, the console opens only the page to change it."
 )
 RULE = "the password an administrator set must first be changed to one of the person's own"
+ADMIN, ADMIN_NEW, WAITING = "first.admin", "slate 3 orchard window", "first.waiting"
 
 
 def _notice(viewer: Any) -> str:
@@ -127,3 +128,23 @@ def test_a_password_an_administrator_set_opens_only_the_page_to_change_it(
             signed = api.post("/v1/session", json={"name": NAME, "password": NEW})
         assert signed.status_code == 200 and signed.json()["password_from_admin"] is False
         assert qian.watch.errors == [] and qian.watch.outside == []
+
+        # an administrator (theirs an administrator's password too, so changed first) sees on
+        # the people page who cannot work yet
+        create_person(ADMIN, "data_office", "admin")
+        create_person(WAITING, "tax", "officer")
+        admin = person(url)
+        admin.sign_in(ADMIN)
+        assert admin.page.url == f"{url}/console/password"
+        admin.page.locator("#current").fill(PASSWORD)
+        admin.page.locator("#new").fill(ADMIN_NEW)
+        admin.page.locator("#repeat").fill(ADMIN_NEW)
+        admin.page.locator("main form button[type=submit]").click()
+        admin.page.wait_for_load_state()
+        admin.sign_in(ADMIN, ADMIN_NEW, path="/console/people")
+        assert admin.page.url == f"{url}/console/people"
+        rows = admin.page.locator("table.people tbody tr")
+        waiting = rows.filter(has_text=WAITING).inner_text()
+        assert "管理员设置，本人尚未修改：修改前只能打开修改密码页面" in waiting, waiting
+        assert "本人已修改" in rows.filter(has_text=NAME).inner_text()
+        screenshots_at_two_widths(admin.page, "own-password-first-people-zh")
