@@ -27,6 +27,7 @@ from serving.sessions import (
     THROTTLE_RULE,
     THROTTLE_RULE_ZH,
     client_address,
+    own_password_first,
     sign_in_throttle,
 )
 from serving.store import SignInRefused
@@ -91,7 +92,7 @@ def sign_in(service: Service, request: Request, body: schemas.SessionCreate) -> 
     except SignInRefused as exc:
         throttle.failed(client)
         return JSONResponse({"error": str(exc)}, status_code=401)
-    if settings.require_own_password and user.password_from_admin:
+    if own_password_first(settings, user):
         service.store.refused(
             actor=f"user:{user.name}",
             action="sign_in",

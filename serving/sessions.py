@@ -29,8 +29,10 @@ from functools import cache
 
 from starlette.requests import HTTPConnection
 
+from models.settings import Settings
 from serving.policy import Actor
 from serving.store import UserNotFound, WarningStore
+from serving.store.people import UserRecord
 
 TOKEN_PREFIX = "rs_"
 SESSION_SECONDS = 8 * 3600
@@ -130,6 +132,15 @@ OWN_PASSWORD_RULE = (
 OWN_PASSWORD_RULE_ZH = (
     "须先在控制台的修改密码页面（/console/password）把管理员设置的密码改为自己的密码"
 )
+
+
+def own_password_first(settings: Settings, user: UserRecord) -> bool:
+    """Whether `user` must choose their own password before anything else: theirs is one an
+    administrator set and `RISKLOOP_REQUIRE_OWN_PASSWORD` is on (the API's sign-in and every
+    console page ask this)."""
+    return settings.require_own_password and user.password_from_admin
+
+
 #: At most this many client addresses are remembered; the one failed longest ago goes first.
 THROTTLE_CLIENTS = 10_000
 

@@ -27,8 +27,8 @@ from serving.console.app import (
     Console,
     Visit,
     error_page,
-    form_text,
     redirect,
+    text_or_none,
 )
 from serving.console.sessions import COOKIE, clear_cookie, set_cookie
 from serving.console.sign_in_pages import lockout_words
@@ -107,7 +107,7 @@ def own_password_first(
         rule=OWN_PASSWORD_RULE,
         path=request.url.path[:200],
     )
-    typed = form_text(form.get("note")) or form_text(form.get("purpose")) or ""
+    typed = text_or_none(form.get("note")) or text_or_none(form.get("purpose")) or ""
     return error_page(
         console, request, visit, 403, visit.t("password.from_admin_form"), typed=typed
     )

@@ -47,6 +47,7 @@ from serving.console.queries import ConsoleQueries
 from serving.console.sessions import COOKIE, SessionBook, SessionInfo, tokens_match
 from serving.console.shown import UNSAVED_TTL_S, HeldOnce, Shown, UnsavedStep
 from serving.policy import Actor, decide
+from serving.sessions import own_password_first
 from serving.store import (
     OUTAGE_MESSAGE,
     OUTAGE_RETRY_AFTER_S,
@@ -165,9 +166,9 @@ class Console:
         return str(row["name_zh"] if lang == "zh" else row["name_en"])
 
     def own_password_first(self, user: UserRecord) -> bool:
-        """Whether `user` must choose their own password before anything else: theirs is an
-        administrator's and `RISKLOOP_REQUIRE_OWN_PASSWORD` is on (`account.own_password_first`)."""
-        return user.password_from_admin and self.backend.settings.require_own_password
+        """`serving.sessions.own_password_first` under this service's settings (what a page
+        then answers: `account.own_password_first`)."""
+        return own_password_first(self.backend.settings, user)
 
     def render(
         self,
@@ -483,7 +484,7 @@ def _guarded(
         console.sessions.end(session.key, "disabled")
         return ended.to_sign_in(console, request, form, "disabled", user.name if user else None)
     visit = Visit(session, user, actor_for(user), as_lang(user.lang))
-    token = form_text(form.get("csrf")) if form is not None else None
+    token = text_or_none(form.get("csrf")) if form is not None else None
     if form is not None and not tokens_match(session.csrf, token):
         # a signed-in person's form without this session's token: forged, or drawn under
         # another sign-in of theirs (a tab left open while another signed out and in again);
@@ -540,7 +541,9 @@ def user_named(console: Console, name: str) -> UserRecord | None:
         return None
 
 
-def form_text(value: object) -> str | None:
+def text_or_none(value: object) -> str | None:
+    """A form value as it came, if it is text (a file is not); `forms.form_text` checks a
+    person's typed text."""
     return value if isinstance(value, str) else None
 
 

@@ -25,10 +25,10 @@ from serving.console.app import (
     UNSAVED_COOKIE,
     Console,
     console_page,
-    form_text,
     redirect,
     remembered_lang,
     safe_next,
+    text_or_none,
     user_named,
 )
 from serving.console.i18n import DEFAULT_LANG, Lang, as_lang
@@ -64,7 +64,7 @@ def to_sign_in(
     for an account still disabled, which cannot sign in to take it (one enabled again since
     is told its session ended when it was disabled, and to sign in again)."""
     cookie = request.cookies.get(COOKIE)
-    csrf = form_text(form.get("csrf")) if form is not None else None
+    csrf = text_or_none(form.get("csrf")) if form is not None else None
     if why is not None and owner is None:
         owner = console.sessions.user_of(cookie)
     if why is None and csrf:
@@ -174,7 +174,7 @@ def _keep_unsaved(
         return None
     if not WARNING_ID.fullmatch(target["case"]):
         return None
-    if not console.sessions.is_other_sign_in(user_name, form_text(form.get("csrf"))):
+    if not console.sessions.is_other_sign_in(user_name, text_or_none(form.get("csrf"))):
         return None
     step = unsaved_step(form, reason)
     if step is None:
