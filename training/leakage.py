@@ -7,8 +7,10 @@ The guard is a statistical judgement: on a slice with `LEAKAGE_MIN_POSITIVES` po
 a figure at or above its limit is refused; on fewer, a rare label's planted driver can reach the
 limit by chance (19 training positives of a city at rate x0.02, all with two or more
 screen-sharing alerts, gave that feature 0.9958), so a figure is refused only when the lower end
-of its 95% interval (`auc_interval`) reaches the limit too, and otherwise said in a note. A
-perfect leak (ROC-AUC 1.0, an interval of zero width) is refused on any slice.
+of its 95% interval (`auc_interval`) reaches the limit too, and otherwise said in a note. That
+holds for a perfect figure too: a label copied into a feature ranks a slice of 19 positives
+perfectly and is refused (its interval stays above 0.999), while an honest model's 1.0 on a
+test slice of two positives is a note (its interval reaches down to about 0.98).
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ LEAKY_MODEL_AUC = 0.995
 #: With fewer positives than this in the slice judged (the training slice for a feature, the
 #: test slice for the model), a figure at or above its limit is refused only when the lower
 #: end of its 95% interval (`auc_interval`) reaches the limit too; with this many or more the
-#: figure alone decides, as it always did. A figure of 1.0 is refused on any slice, even an
-#: honest model's on a test slice of two positives (small city seed 42 at x0.004, disputes):
-#: that slice cannot tell it from a leak.
+#: figure alone decides, as it always did. An honest model can rank a test slice of two
+#: positives perfectly (small city seed 42 at x0.004, disputes: 1.0 on 2 of about 600 rows,
+#: interval from 0.98): a note, where a label leaked into a feature (1.0 on 19 training
+#: positives, interval from 0.9994) is refused.
 LEAKAGE_MIN_POSITIVES = 50
 #: The run tag saying the leakage guard was overridden (`--allow-label-leakage`), and what
 #: it found; `riskloop promote` never makes such a version champion by the rule.
@@ -56,15 +59,21 @@ def auc_interval(auc: float, positives: int, negatives: int) -> tuple[float, flo
 
     A normal interval from their closed-form error rather than an exact or bootstrap bound: it
     needs only the figure and the two counts (which the runs record), so the guard, `train`,
-    `promote` and the report give the same interval; its width shrinks with the rarer class's
-    count, and it is zero at an AUC of 1.0, so a perfect leak stays refused on any slice.
+    `promote` and the report give the same interval; its width shrinks with the counts.
+
+    Their error is zero at an AUC of exactly 1.0 (or 0.0), which would claim certainty from
+    any slice, two positives as well as two thousand. There it is taken half a pair from the
+    edge (`1 - 1 / (2 * positives * negatives)`, a continuity correction as in a 2x2 table's):
+    the interval is about 0.98-1.0 on 2 positives of 600 rows, 0.9994-1.0 on 19 of 7,000.
     """
     if not positives or not negatives or not math.isfinite(auc):
         return math.nan, math.nan
-    q1 = auc / (2.0 - auc)
-    q2 = 2.0 * auc * auc / (1.0 + auc)
+    half_pair = 0.5 / (positives * negatives)
+    at = min(max(auc, half_pair), 1.0 - half_pair)  # the figure itself inside the edges
+    q1 = at / (2.0 - at)
+    q2 = 2.0 * at * at / (1.0 + at)
     variance = (
-        auc * (1.0 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)
+        at * (1.0 - at) + (positives - 1) * (q1 - at * at) + (negatives - 1) * (q2 - at * at)
     ) / (positives * negatives)
     error = _Z95 * math.sqrt(max(variance, 0.0))
     return max(0.0, auc - error), min(1.0, auc + error)
