@@ -43,7 +43,7 @@ LEAKY_MODEL_AUC = 0.995
 #: figure alone decides, as it always did. An honest model can rank a test slice of two
 #: positives perfectly (small city seed 42 at x0.004, disputes: 1.0 on 2 of about 600 rows,
 #: interval from 0.98): a note, where a label leaked into a feature (1.0 on 19 training
-#: positives, interval from 0.9994) is refused.
+#: positives of about 29,600 rows, interval from 0.9997) is refused.
 LEAKAGE_MIN_POSITIVES = 50
 #: The run tag saying the leakage guard was overridden (`--allow-label-leakage`), and what
 #: it found; `riskloop promote` never makes such a version champion by the rule.
