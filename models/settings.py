@@ -253,7 +253,8 @@ class Settings(BaseSettings):
     )
     # 等保 2.0 asks that a password an administrator gave be changed at its first use: on, such a
     # person reaches only the console's password page, sign-out and language switch, and
-    # `POST /v1/session` refuses them (403); off (the default), every page asks them to
+    # `POST /v1/session` refuses them (403); off (the default), every page asks them to change
+    # it and nothing more
     require_own_password: bool = Field(
         default=False,
         description="A person whose password an administrator set (users create, users "
