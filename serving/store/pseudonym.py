@@ -185,11 +185,23 @@ def looks_like_identifier(text: str) -> bool:
     return next(_id_matches(folded), None) is not None
 
 
+#: A known id (a unit's own, `scrub_text`'s `known_ids`) shorter than this is not looked for:
+#: "v" is in every "value" and "0" in every count, and neither names anyone there.
+MIN_KNOWN_ID_CHARS = 4
+
+
+def searchable(known: str) -> bool:
+    """Whether `scrub_text` looks for the known id `known` (long enough to tell from the
+    words and counts around it)."""
+    return len(known) >= MIN_KNOWN_ID_CHARS
+
+
 def scrub_text(secret: str, text: str, known_ids: frozenset[str] = frozenset()) -> str:
-    """Replace id-like substrings (and any of `known_ids`, in any case or width, separators
-    between its characters or not) by `[id:<pseudonym>]`."""
+    """Replace id-like substrings (and any of `known_ids` of `MIN_KNOWN_ID_CHARS` or more,
+    where it stands as a token of its own: in any case or width, separators between its
+    characters or not) by `[id:<pseudonym>]`."""
     for known in sorted(known_ids, key=len, reverse=True):
-        if known:
+        if searchable(known):
             text = _replace_folded(
                 text,
                 _known_pattern(known),
@@ -203,8 +215,14 @@ def scrub_text(secret: str, text: str, known_ids: frozenset[str] = frozenset()) 
 @lru_cache(maxsize=1024)
 def _known_pattern(known: str) -> re.Pattern[str]:
     """A known id as it may be typed: in either case or width, and with separators (up to
-    three, as between an id's groups) between its characters ("a28e206c 53beed99")."""
-    return re.compile(_SEP.join(re.escape(char) for char in known.translate(_FOLD)), re.IGNORECASE)
+    three, as between an id's groups) between its characters ("a28e206c 53beed99", "EMP 0042"
+    for "EMP-0042"); as a
+    token of its own, not inside a longer run of letters and digits ("EMP-0042" is not in
+    "EMP-00421", nor "unpaid" in "unpaidfirm"; separators, punctuation and Chinese around it
+    are no part of a token)."""
+    chars = [char for char in known.translate(_FOLD) if char not in _SEP_CHARS] or [known]
+    typed = _SEP.join(re.escape(char) for char in chars)
+    return re.compile(rf"(?<![0-9A-Za-z]){typed}(?![0-9A-Za-z])", re.IGNORECASE)
 
 
 def _replace_folded(text: str, pattern: re.Pattern[str], replace: Any) -> str:
@@ -237,8 +255,9 @@ def sanitise(secret: str, value: Any, known_ids: frozenset[str] = frozenset()) -
     if isinstance(value, str):
         return scrub_text(secret, value, known_ids)
     if isinstance(value, Mapping):
+        # keys are the store's own field and feature names: a known id is not looked for there
         return {
-            scrub_text(secret, str(key), known_ids): sanitise(secret, item, known_ids)
+            scrub_text(secret, str(key)): sanitise(secret, item, known_ids)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple | set | frozenset):
@@ -250,7 +269,7 @@ def sanitise(secret: str, value: Any, known_ids: frozenset[str] = frozenset()) -
     if isinstance(value, int):
         digits = str(value)
         whole = _accepted(_ID_PATTERN.fullmatch(digits), digits, whole=True)
-        if str(value) in known_ids or whole is not None:
+        if (searchable(digits) and digits in known_ids) or whole is not None:
             return f"[id:{pseudonymise(secret, digits)}]"
         return value
     if isinstance(value, float):

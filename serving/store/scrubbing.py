@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from serving.store.pseudonym import sanitise, scrub_text
+from serving.store.pseudonym import sanitise, scrub_text, searchable
 
 # below this many rows, a column at a time costs more than a row at a time
 _COLUMNS_MIN_ROWS = 16
@@ -37,8 +37,7 @@ class MemoScrubber:
         text = self._text
         out: dict[str, Any] = {}
         for key, item in value.items():
-            key = str(key)
-            key = text(key) if not (raw_id and raw_id in key) else self(key, raw_id)
+            key = text(str(key))  # keys are never searched for a known id (`sanitise`)
             kind = type(item)
             if item is None or kind is bool or (kind is float and math.isfinite(item)):
                 out[key] = item
@@ -51,6 +50,8 @@ class MemoScrubber:
     def __call__(self, value: Any, raw_id: str) -> Any:
         if value is None or value is True or value is False:
             return value
+        if not searchable(raw_id):  # too short to be looked for: scrubbed as any other's
+            raw_id = ""
         kind = type(value)
         if kind is str:
             if raw_id and raw_id in value:
@@ -77,8 +78,9 @@ class MemoScrubber:
         A request's features arrive as columns of JSON scalars; scrubbing them per row called
         the scrubber for every value (about 11 ms for 1,000 records). Here a column's distinct
         strings and integers are scrubbed once each, and floats, booleans and missing values
-        pass as they are. A row whose raw id could change its scrub (the id inside a name or
-        a string value, or equal to an integer value) takes the per-row path, and so does
+        pass as they are. A row whose raw id could change its scrub (an id long enough to be
+        looked for, `pseudonym.searchable`, inside a string value or equal to an integer
+        value; never a name: keys are not searched) takes the per-row path, and so does
         every row when a column holds anything beyond JSON scalars.
         """
         n_rows = len(raw_ids)
@@ -88,7 +90,7 @@ class MemoScrubber:
             return self._per_row(names, columns, raw_ids)
         if any(len(column) != n_rows for column in columns):
             raise ValueError("rows needs one value per raw id in every column")
-        texts = ["\n".join(names)]
+        texts: list[str] = []
         integers: set[str] = set()
         scrubbed_columns: list[Sequence[Any]] = []
         for column in columns:
@@ -102,7 +104,7 @@ class MemoScrubber:
         if not n_rows:
             return out
         for position, raw_id in enumerate(raw_ids):
-            if raw_id and (raw_id in blob or raw_id in integers):
+            if searchable(raw_id) and (raw_id in blob or raw_id in integers):
                 row = {name: column[position] for name, column in zip(names, columns, strict=True)}
                 out[position] = self(row, raw_id)
         return out

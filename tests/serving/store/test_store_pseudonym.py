@@ -162,6 +162,62 @@ def test_a_known_id_is_scrubbed_in_any_case_or_width() -> None:
         assert scrubbed == f"纠纷编号 [id:{pseudonymise('k', 'MD00000000001')}] 已受理"
 
 
+def test_a_known_id_is_scrubbed_where_it_stands_as_a_token_of_its_own() -> None:
+    """A unit's own id is found between spaces, punctuation, underscores or Chinese
+    characters, never inside a longer run of letters and digits: that is another code, or a
+    word that merely contains the id."""
+    known = frozenset({"EMP-0042"})
+    code = f"[id:{pseudonymise('k', 'EMP-0042')}]"
+    for text, expected in (
+        ("单位EMP-0042已补发", f"单位{code}已补发"),
+        ("unit emp-0042, visited", f"unit {code}, visited"),
+        ("ref_EMP-0042_note", f"ref_{code}_note"),
+        ("(EMP 0042)", f"({code})"),
+        ("unit EMP-00421, XEMP-0042 and EMP-0042X", "unit EMP-00421, XEMP-0042 and EMP-0042X"),
+    ):
+        assert scrub_text("k", text, known) == expected
+
+
+_REASON = {
+    "feature": "unpaid_social_insurance_months_6m",
+    "label": "Unpaid social-insurance months (6 months)",
+    "value": 3,
+    "contribution": 0.5,
+    "direction": "raises",
+    "sentence": "3 unpaid social-insurance months in the last 6 (raises risk)",
+    "counts": [0, 3, 30],
+}
+
+
+@pytest.mark.parametrize("raw_id", ["v", "0", "3", "ab", "Unp", "a"])
+def test_an_id_too_short_to_tell_from_words_and_counts_is_not_looked_for(raw_id: str) -> None:
+    """An entity id of fewer than `MIN_KNOWN_ID_CHARS` characters is not searched for in what
+    is stored with its unit: "v" would be found in every "value" and "0" in every count."""
+    from serving.store.pseudonym import MIN_KNOWN_ID_CHARS
+    from serving.store.scrubbing import MemoScrubber
+
+    assert len(raw_id) < MIN_KNOWN_ID_CHARS
+    assert sanitise("k", _REASON, frozenset({raw_id})) == _REASON
+    assert MemoScrubber("k")([_REASON, "see unit 3"], raw_id) == [_REASON, "see unit 3"]
+    columns = [[3] * 20, ["v a 0"] * 20]
+    rows = MemoScrubber("k").rows(["n", "t"], columns, [raw_id] * 20)
+    assert rows == [{"n": 3, "t": "v a 0"}] * 20
+
+
+def test_a_known_id_never_changes_a_key_and_long_ones_still_change_values() -> None:
+    """Keys are the store's own field and feature names: a unit whose id is one ("value",
+    "label") keeps its reasons readable, while the same id standing alone in a value (or an
+    integer equal to a numeric id) is still scrubbed."""
+    for raw_id in ("value", "label", "contribution", "unpaid"):
+        scrubbed = sanitise("k", _REASON, frozenset({raw_id}))
+        assert list(scrubbed) == list(_REASON)
+    code = f"[id:{pseudonymise('k', 'unpaid')}]"
+    assert sanitise("k", {"note": "Unpaid firm"}, frozenset({"unpaid"})) == {"note": f"{code} firm"}
+    assert sanitise("k", {"value": 20240042}, frozenset({"20240042"})) == {
+        "value": f"[id:{pseudonymise('k', '20240042')}]"
+    }
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -580,7 +580,7 @@ def test_prescrubbed_features_are_stored_as_scrubbing_would(
     phone = "13800138000"
     records = [
         scored("A", 0.2, "green", features={"note": f"call {phone}", "n": 3}),
-        scored("B", 0.8, "red", features={"owner": "B", "x": 1.5}),
+        scored("B-0042", 0.8, "red", features={"owner": "B-0042", "x": 1.5}),
     ]
     ids = [str(r["entity_id"]) for r in records]
     features = [dict(r["features"]) for r in records]  # type: ignore[call-overload]
@@ -599,7 +599,7 @@ def test_prescrubbed_features_are_stored_as_scrubbing_would(
     first, second = frame.iloc[:2], frame.iloc[2:]
     for column in ("note", "n", "owner", "x"):
         assert first[column].fillna("-").tolist() == second[column].fillna("-").tolist()
-    assert phone not in str(frame["note"].tolist()) and "B" not in frame["owner"].tolist()
+    assert phone not in str(frame["note"].tolist()) and "B-0042" not in frame["owner"].tolist()
     with pytest.raises(ValueError, match="one entry per result"):
         store.record_scores(
             actor="scorer",
