@@ -191,9 +191,15 @@ MIN_KNOWN_ID_CHARS = 4
 
 
 def searchable(known: str) -> bool:
-    """Whether `scrub_text` looks for the known id `known` (long enough to tell from the
-    words and counts around it)."""
-    return len(known) >= MIN_KNOWN_ID_CHARS
+    """Whether `scrub_text` looks for the known id `known`: long enough, separators aside
+    ("a-b" is two characters), to tell from the words and counts around it."""
+    return len(known) >= MIN_KNOWN_ID_CHARS and len(_id_chars(known)) >= MIN_KNOWN_ID_CHARS
+
+
+def _id_chars(known: str) -> list[str]:
+    """The characters of a known id as folded, separators left out (they may be typed or
+    not: `_known_pattern`)."""
+    return [char for char in known.translate(_FOLD) if char not in _SEP_CHARS]
 
 
 def scrub_text(secret: str, text: str, known_ids: frozenset[str] = frozenset()) -> str:
@@ -220,8 +226,7 @@ def _known_pattern(known: str) -> re.Pattern[str]:
     token of its own, not inside a longer run of letters and digits ("EMP-0042" is not in
     "EMP-00421", nor "unpaid" in "unpaidfirm"; separators, punctuation and Chinese around it
     are no part of a token)."""
-    chars = [char for char in known.translate(_FOLD) if char not in _SEP_CHARS] or [known]
-    typed = _SEP.join(re.escape(char) for char in chars)
+    typed = _SEP.join(re.escape(char) for char in _id_chars(known))
     return re.compile(rf"(?<![0-9A-Za-z]){typed}(?![0-9A-Za-z])", re.IGNORECASE)
 
 
