@@ -184,7 +184,8 @@ class ScoringService:
                 for result, row_features, day, district in zip(
                     kept, feature_dicts(spec, frame), days, districts, strict=True
                 )
-            ]
+            ],
+            from_catalog=True,
         )
         return results, prepared
 
@@ -207,7 +208,7 @@ class ScoringService:
         hashes: list[str] | None = None
         if len(raw_ids) < PIPELINE_MIN_ROWS:
             arrays = score_matrix(served.model, matrix, ids, explain=explain)
-            features = self.store.scrub_feature_columns(raw_ids, names, values)
+            features = self.store.scrub_feature_columns(names, values)
         else:
             stored = self._scoring_pool.submit(self._stored_features, raw_ids, names, values)
             arrays = score_matrix(served.model, matrix, ids, explain=explain)
@@ -218,7 +219,10 @@ class ScoringService:
             served.model, arrays, matrix, values, results, explain=explain, top_k=top_k, lang=lang
         )
         prepared = self.store.prepare_scores(
-            _with_districts(kept, districts), scrubbed_features=features, entity_hashes=hashes
+            _with_districts(kept, districts),
+            scrubbed_features=features,
+            entity_hashes=hashes,
+            from_catalog=True,
         )
         return results, prepared
 
@@ -226,7 +230,7 @@ class ScoringService:
         self, raw_ids: list[str], names: tuple[str, ...], values: list[list[Any]]
     ) -> tuple[list[SerialisedJSON], list[str]]:
         """The records' scrubbed features as stored JSON text, and their ids' pseudonyms."""
-        scrubbed = self.store.scrub_feature_columns(raw_ids, names, values)
+        scrubbed = self.store.scrub_feature_columns(names, values)
         return [serialised(row) for row in scrubbed], [
             self.store.pseudonymise(raw_id) for raw_id in raw_ids
         ]

@@ -218,6 +218,14 @@ def scrub_text(secret: str, text: str, known_ids: frozenset[str] = frozenset()) 
     )
 
 
+def holds_known(text: str, known: str) -> bool:
+    """Whether `scrub_text(secret, text, {known})` finds the known id `known` in `text`."""
+    if not searchable(known):
+        return False
+    folded = text.translate(_FOLD) if _WIDE.search(text) else text
+    return _known_pattern(known).search(folded) is not None
+
+
 @lru_cache(maxsize=1024)
 def _known_pattern(known: str) -> re.Pattern[str]:
     """A known id as it may be typed: in either case or width, and with separators (up to

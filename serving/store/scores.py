@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
@@ -87,6 +88,7 @@ class ScoreWriter:
         results: list[dict[str, Any]],
         as_of: date | None = None,
         scrubbed_features: list[dict[str, Any]] | None = None,
+        from_catalog: bool = False,
     ) -> list[str | None]:
         """Store one score request: audit row, scored records, and warnings for yellow and up.
 
@@ -103,14 +105,20 @@ class ScoreWriter:
         (`score_after_close`) rather than raising a duplicate for a case already handled.
         The scored record is kept whatever happens to the warning.
 
-        `scrubbed_features`, when given, are `scrub_features`' answer for the results' ids and
+        `scrubbed_features`, when given, are `scrub_features`' answer for the results'
         features (the service computes it while the model runs) and replace their `features`.
         Scrubbing happens before the write transaction, so the lock is held only for the writes.
+        Id-like values are scrubbed everywhere; the unit's own id is looked for too, unless
+        `from_catalog` says the results were made by the scorer from the feature catalog (every
+        feature a number, a flag or one of its categories; reasons and actions the catalog's
+        words around them), where it could only coincide with the catalog (`MemoScrubber`).
 
         Returns:
             The warning id for each result, None where the level raised no warning.
         """
-        prepared = self.prepare_scores(results, as_of=as_of, scrubbed_features=scrubbed_features)
+        prepared = self.prepare_scores(
+            results, as_of=as_of, scrubbed_features=scrubbed_features, from_catalog=from_catalog
+        )
         return self.record_prepared(ScoreWrite(actor, task, model_name, model_version, prepared))
 
     def prepare_scores(
@@ -120,6 +128,7 @@ class ScoreWriter:
         as_of: date | None = None,
         scrubbed_features: Sequence[dict[str, Any]] | Sequence[SerialisedJSON] | None = None,
         entity_hashes: Sequence[str] | None = None,
+        from_catalog: bool = False,
     ) -> list[PreparedScore]:
         """`record_scores`' CPU part: each result's stored form, with no database access.
 
@@ -139,6 +148,7 @@ class ScoreWriter:
         n_warned = sum(str(result["risk_level"]) in WARNING_LEVELS for result in results)
         context = _PrepareContext(
             default_as_of=default_as_of,
+            from_catalog=from_catalog,
             nonces=None if cipher is None else cipher.nonces(n_warned),
         )
         return [
@@ -185,7 +195,7 @@ class ScoreWriter:
     ) -> tuple[list[str | None], dict[str, int]]:
         """`record_scores` for screening: also says how many warnings were raised, updated,
         noted after close and left unchanged (`Batch.counts`)."""
-        rows = self.prepare_scores(results)
+        rows = self.prepare_scores(results, from_catalog=True)
         channel = AUDIT_CHANNEL.get()
 
         def write(session: Session) -> tuple[list[str | None], dict[str, int]]:
@@ -202,7 +212,8 @@ class ScoreWriter:
         (`Batch.counts`, worked out by the same `Batch` on one snapshot, no row locked) and the
         warnings it would raise (their rows, never written)."""
         prepared = self.prepare_scores(
-            [result for result in results if str(result["risk_level"]) in WARNING_LEVELS]
+            [result for result in results if str(result["risk_level"]) in WARNING_LEVELS],
+            from_catalog=True,
         )
         with self._reads.begin() as session:
             states = self._existing_warnings(session, task, prepared, lock=False)
@@ -294,27 +305,20 @@ class ScoreWriter:
             session, self._engine.dialect, task, model_name, model_version, prepared, now
         )
 
-    def scrub_features(
-        self, entity_ids: Sequence[str], features: Sequence[dict[str, Any]]
-    ) -> list[dict[str, Any]]:
-        """Each record's features as `record_scores` stores them (id-like values pseudonymised).
+    def scrub_features(self, features: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each record's features as `record_scores(..., from_catalog=True)` stores them
+        (id-like values pseudonymised, `MemoScrubber`).
 
         Pure CPU work with no database access, so a caller may run it beside the model.
         """
-        return [
-            self._scrub(dict(row or {}), str(entity_id))
-            for entity_id, row in zip(entity_ids, features, strict=True)
-        ]
+        return [self._scrub(dict(row or {})) for row in features]
 
     def scrub_feature_columns(
-        self,
-        entity_ids: Sequence[str],
-        names: Sequence[str],
-        columns: Sequence[Sequence[Any]],
+        self, names: Sequence[str], columns: Sequence[Sequence[Any]]
     ) -> list[dict[str, Any]]:
         """`scrub_features` for features held as columns (`columns[j][i]` is row i's value of
         `names[j]`): the same dicts, scrubbed a column at a time (`MemoScrubber.rows`)."""
-        return self._scrub.rows(names, columns, [str(entity_id) for entity_id in entity_ids])
+        return self._scrub.rows(names, columns)
 
     def _prepare(
         self,
@@ -332,8 +336,11 @@ class ScoreWriter:
         record_as_of, period = context.day(result.get("as_of"))
         level = str(result["risk_level"])
         warned = level in WARNING_LEVELS
+        scrub = (
+            self._scrub if context.from_catalog else partial(self._scrub.with_own_id, raw_id=raw_id)
+        )
         features = (
-            self._scrub(dict(result.get("features") or {}), raw_id)
+            scrub(dict(result.get("features") or {}))
             if scrubbed_features is None
             else scrubbed_features
         )
@@ -353,16 +360,8 @@ class ScoreWriter:
             "district": result.get("district"),
             "score": float(result["score"]),
             "risk_level": level,
-            "reasons": (
-                serialised(self._scrub(list(result.get("reasons") or []), raw_id))
-                if warned
-                else None
-            ),
-            "actions": (
-                serialised(self._scrub(list(result.get("actions") or []), raw_id))
-                if warned
-                else None
-            ),
+            "reasons": (serialised(scrub(list(result.get("reasons") or []))) if warned else None),
+            "actions": (serialised(scrub(list(result.get("actions") or []))) if warned else None),
             "features": serialised(features),
         }
 
@@ -479,6 +478,7 @@ class _PrepareContext:
     date, each distinct as-of's date and period, fresh nonces for the warnings' ids."""
 
     default_as_of: date
+    from_catalog: bool
     nonces: Iterator[bytes] | None
     days: dict[Any, tuple[date, date]] = field(default_factory=dict)
 

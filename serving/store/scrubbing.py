@@ -1,4 +1,4 @@
-"""Scrubbing a request's values for storage, remembering what it has already scrubbed."""
+"""Scrubbing what a scored record stores, remembering what it has already scrubbed."""
 
 from __future__ import annotations
 
@@ -9,21 +9,31 @@ from typing import Any
 
 import numpy as np
 
-from serving.store.pseudonym import sanitise, scrub_text, searchable
+from serving.store.pseudonym import holds_known, sanitise, scrub_text, searchable
 
 # below this many rows, a column at a time costs more than a row at a time
 _COLUMNS_MIN_ROWS = 16
 
 
 class MemoScrubber:
-    """`pseudonym.sanitise(secret, value, {raw_id})`, remembering scrubbed strings and integers.
+    """`pseudonym.sanitise(secret, value)`, remembering scrubbed strings and integers.
+
+    What the service and the screening store with a scored record (its features, reasons and
+    actions) is the feature catalog's vocabulary, values the request schema or the feature
+    pipeline made (numbers, flags, a feature's own categories) and the scorer's sentences. It
+    is scrubbed for id-like values (identity cards, phones, accounts, credit codes), but not
+    searched for the unit's own id, which the store keeps only as its pseudonym (and, on a
+    warning, encrypted): no such value can hold that id but by coinciding with the catalog,
+    and searched for, a unit whose id was such a word or value ("months", "hospitality")
+    had its record rewritten ("sector: [id:…]", "in the last 12 [id:…]"). Results of other
+    making, and free text people type (notes, an outside body's name, a reveal's purpose),
+    are still searched for the unit's own id (`with_own_id`, `pseudonym.scrub_text`'s
+    `known_ids`).
 
     A 1,000-record request repeats the same feature names, labels, action texts and small
     counts tens of thousands of times; scrubbing each afresh was most of the store write
-    (about 0.3 s of 0.37 s). The result is identical: a string that contains the record's raw
-    id, or an integer equal to it, is scrubbed with the id known, as `sanitise` does; any
-    other string's scrub does not depend on the id, so one cached answer serves every record.
-    Types beyond JSON's go to `sanitise` itself.
+    (about 0.3 s of 0.37 s), so each distinct string and integer is scrubbed once. Types
+    beyond JSON's go to `sanitise` itself.
     """
 
     def __init__(self, secret: str, cache_size: int = 65_536) -> None:
@@ -31,98 +41,92 @@ class MemoScrubber:
         self._text = lru_cache(maxsize=cache_size)(partial(scrub_text, secret))
         self._int = lru_cache(maxsize=cache_size, typed=True)(partial(sanitise, secret))
 
-    def _dict(self, value: dict[Any, Any], raw_id: str) -> dict[str, Any]:
+    def _dict(self, value: dict[Any, Any]) -> dict[str, Any]:
         """A dict's keys and values, the common leaves handled in line (no call per leaf:
         a request's reasons are thousands of small dicts)."""
         text = self._text
         out: dict[str, Any] = {}
         for key, item in value.items():
-            key = text(str(key))  # keys are never searched for a known id (`sanitise`)
             kind = type(item)
             if item is None or kind is bool or (kind is float and math.isfinite(item)):
-                out[key] = item
-            elif kind is str and not (raw_id and raw_id in item):
-                out[key] = text(item)
+                out[text(str(key))] = item
+            elif kind is str:
+                out[text(str(key))] = text(item)
             else:
-                out[key] = self(item, raw_id)
+                out[text(str(key))] = self(item)
         return out
 
-    def __call__(self, value: Any, raw_id: str) -> Any:
+    def __call__(self, value: Any) -> Any:
         if value is None or value is True or value is False:
             return value
-        if not searchable(raw_id):  # too short to be looked for: scrubbed as any other's
-            raw_id = ""
         kind = type(value)
         if kind is str:
-            if raw_id and raw_id in value:
-                return scrub_text(self._secret, value, frozenset({raw_id}))
             return self._text(value)
         if kind is float:
             return value if math.isfinite(value) else None
         if kind is dict:
-            return self._dict(value, raw_id)
+            return self._dict(value)
         if kind is list:
-            return [
-                self._dict(item, raw_id) if type(item) is dict else self(item, raw_id)
-                for item in value
-            ]
-        if kind is int and str(value) != raw_id:
+            return [self._dict(item) if type(item) is dict else self(item) for item in value]
+        if kind is int:
             return self._int(value)
+        return sanitise(self._secret, value)
+
+    def with_own_id(self, value: Any, raw_id: str) -> Any:
+        """`sanitise(secret, value, {raw_id})`: `value` scrubbed with the unit's own id known,
+        for results that may hold a caller's free text (`WarningStore.record_scores` given
+        results not made from the catalog). Only a string holding the id, or an integer equal
+        to it, is scrubbed afresh; the rest as by `__call__`, remembered."""
+        if not searchable(raw_id):
+            return self(value)
+        kind = type(value)
+        if kind is str:
+            if holds_known(value, raw_id):
+                return scrub_text(self._secret, value, frozenset({raw_id}))
+            return self._text(value)
+        if kind is dict:
+            return {
+                self._text(str(key)): self.with_own_id(item, raw_id) for key, item in value.items()
+            }
+        if kind is list:
+            return [self.with_own_id(item, raw_id) for item in value]
+        if value is None or kind is bool or kind is float or (kind is int and str(value) != raw_id):
+            return self(value)
         return sanitise(self._secret, value, frozenset({raw_id}))
 
-    def rows(
-        self, names: Sequence[str], columns: Sequence[Sequence[Any]], raw_ids: Sequence[str]
-    ) -> list[dict[str, Any]]:
-        """`[self({name: column[i], ...}, raw_ids[i]) for i ...]`, the same dicts, column by column.
+    def rows(self, names: Sequence[str], columns: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+        """`[self({name: column[i], ...}) for i ...]`, the same dicts, column by column.
 
         A request's features arrive as columns of JSON scalars; scrubbing them per row called
         the scrubber for every value (about 11 ms for 1,000 records). Here a column's distinct
         strings and integers are scrubbed once each, and floats, booleans and missing values
-        pass as they are. A row whose raw id could change its scrub (an id long enough to be
-        looked for, `pseudonym.searchable`, inside a string value or equal to an integer
-        value; never a name: keys are not searched) takes the per-row path, and so does
-        every row when a column holds anything beyond JSON scalars.
+        pass as they are; every row goes the per-row way when a column holds anything beyond
+        JSON scalars.
         """
-        n_rows = len(raw_ids)
         if len(columns) != len(names):
             raise ValueError("rows needs one column per name")
-        if n_rows < _COLUMNS_MIN_ROWS:  # its strict zips refuse ragged columns
-            return self._per_row(names, columns, raw_ids)
+        n_rows = len(columns[0]) if columns else 0
         if any(len(column) != n_rows for column in columns):
-            raise ValueError("rows needs one value per raw id in every column")
-        texts: list[str] = []
-        integers: set[str] = set()
+            raise ValueError("rows needs as many values in every column")
+        if n_rows < _COLUMNS_MIN_ROWS:
+            return self._per_row(names, columns)
         scrubbed_columns: list[Sequence[Any]] = []
         for column in columns:
-            scrubbed = self._column(column, texts, integers)
+            scrubbed = self._column(column)
             if scrubbed is None:
-                return self._per_row(names, columns, raw_ids)
+                return self._per_row(names, columns)
             scrubbed_columns.append(scrubbed)
         keys = [self._text(name) for name in names]
-        blob = "\n".join(texts)
-        out = [dict(zip(keys, row, strict=True)) for row in zip(*scrubbed_columns, strict=True)]
-        if not n_rows:
-            return out
-        for position, raw_id in enumerate(raw_ids):
-            if searchable(raw_id) and (raw_id in blob or raw_id in integers):
-                row = {name: column[position] for name, column in zip(names, columns, strict=True)}
-                out[position] = self(row, raw_id)
-        return out
+        return [dict(zip(keys, row, strict=True)) for row in zip(*scrubbed_columns, strict=True)]
 
     def _per_row(
-        self, names: Sequence[str], columns: Sequence[Sequence[Any]], raw_ids: Sequence[str]
+        self, names: Sequence[str], columns: Sequence[Sequence[Any]]
     ) -> list[dict[str, Any]]:
-        return [
-            self(dict(zip(names, row, strict=True)), raw_id)
-            for row, raw_id in zip(zip(*columns, strict=True), raw_ids, strict=True)
-        ]
+        return [self(dict(zip(names, row, strict=True))) for row in zip(*columns, strict=True)]
 
-    def _column(
-        self, column: Sequence[Any], texts: list[str], integers: set[str]
-    ) -> Sequence[Any] | None:
-        """One column's scrubbed values, as any row with an uninvolved raw id gets them; adds
-        the column's strings to `texts` and its integers' digits to `integers`. None for a
-        column holding anything beyond JSON scalars."""
+    def _column(self, column: Sequence[Any]) -> Sequence[Any] | None:
+        """One column's scrubbed values; None for a column holding anything beyond JSON
+        scalars."""
         kinds = set(map(type, column))
         kinds.discard(type(None))
         if kinds <= {bool}:
@@ -132,17 +136,10 @@ class MemoScrubber:
             if np.isinf(values).any() or np.isnan(values).sum() != column.count(None):
                 return [v if v is None or math.isfinite(v) else None for v in column]
             return column
-        if kinds == {str}:
+        if kinds == {str} or kinds == {int}:
+            scrub = self._text if kinds == {str} else self._int
             distinct = {value for value in column if value is not None}
-            texts.extend(distinct)
-            scrubbed = {value: self._text(value) for value in distinct}
-            if all(scrubbed[value] == value for value in distinct):
-                return column
-            return [None if value is None else scrubbed[value] for value in column]
-        if kinds == {int}:
-            distinct = {value for value in column if value is not None}
-            integers.update(str(value) for value in distinct)
-            scrubbed = {value: self._int(value) for value in distinct}
+            scrubbed = {value: scrub(value) for value in distinct}
             if all(scrubbed[value] == value for value in distinct):
                 return column
             return [None if value is None else scrubbed[value] for value in column]

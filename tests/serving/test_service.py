@@ -269,22 +269,27 @@ def test_a_records_district_stays_with_its_warning(served: Served) -> None:
     assert bad.status_code == 400 and "district" in bad.text
 
 
-def test_a_short_entity_id_leaves_its_warning_and_features_as_scored(served: Served) -> None:
-    """An id as short as "v" or "0" is no name to hide in a reason: a unit's own id is looked
-    for in what the store keeps only as a token of its own and when it is long enough to tell
-    from words and counts. (Before, the unit "v" was stored with every "v" of its reasons
-    replaced, `{"[id:…]alue": …}`, its values lost, and the unit "0" with its zero counts made
-    ids.) The warning reads back as the answer gave it, the scored record as it was sent."""
+def test_a_unit_whose_id_is_a_word_or_value_keeps_its_warning_and_features_as_scored(
+    served: Served,
+) -> None:
+    """A scored record's features, reasons and actions are not searched for the unit's own id
+    (it is kept as its pseudonym): before, the unit "v" was stored with every "v" of its
+    reasons replaced (`{"[id:…]alue": …}`, its values lost), "0" with its zero counts made
+    ids, "months" with its sentences cut ("in the last 12 [id:…]") and a unit named as its
+    own sector with that sector replaced. Each warning reads back as the answer gave it, each
+    scored record as it was sent."""
     from models.secret_keys import load_secrets
     from models.settings import get_settings
     from serving.store import WarningStore
 
     task = "wage-arrears"
-    records = warned_records(served, task, "short-id", 3)
-    assert len(records) == 3
+    records = warned_records(served, task, "word-id", 5)
+    assert len(records) == 5
+    sector = records[4]["sector"]
+    assert isinstance(sector, str)
+    raw_ids = ("v", "0", "months", "raises", sector)
     records = [
-        {**record, "entity_id": raw_id}
-        for record, raw_id in zip(records, ("v", "0", "e"), strict=True)
+        {**record, "entity_id": raw_id} for record, raw_id in zip(records, raw_ids, strict=True)
     ]
     answers = score(served, task, {"records": records}).json()["results"]
     with served.client() as client:

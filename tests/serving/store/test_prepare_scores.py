@@ -33,7 +33,7 @@ def test_precomputed_hashes_and_feature_text_prepare_the_same_rows(
     ids = [str(result["entity_id"]) for result in results]
     names = ["arrears_months", "note"]
     columns = [[i % 4 for i in range(40)], [f"call 1380013800{i % 10}" for i in range(40)]]
-    features = sealed.scrub_feature_columns(ids, names, columns)
+    features = sealed.scrub_feature_columns(names, columns)
     plain = sealed.prepare_scores(results, scrubbed_features=features)
     fast = sealed.prepare_scores(
         results,

@@ -576,39 +576,33 @@ def test_per_record_as_of_and_numeric_versions(store: WarningStore, scored: Call
 def test_prescrubbed_features_are_stored_as_scrubbing_would(
     store: WarningStore, scored: Callable
 ) -> None:
-    """The service scrubs features beside the model; the stored rows must not differ."""
+    """The service scrubs features beside the model; the stored rows must not differ. Results
+    made from the catalog are not searched for their unit's own id (it could only coincide
+    with a word or value of the catalog); other results are."""
     phone = "13800138000"
     records = [
         scored("A", 0.2, "green", features={"note": f"call {phone}", "n": 3}),
         scored("B-0042", 0.8, "red", features={"owner": "B-0042", "x": 1.5}),
     ]
-    ids = [str(r["entity_id"]) for r in records]
     features = [dict(r["features"]) for r in records]  # type: ignore[call-overload]
+    names = dict(actor="scorer", task=TASK, model_name="m", model_version="1")
     store.record_scores(
-        actor="scorer",
-        task=TASK,
-        model_name="m",
-        model_version="1",
+        **names,
         results=records,
-        scrubbed_features=store.scrub_features(ids, features),
+        scrubbed_features=store.scrub_features(features),
+        from_catalog=True,
     )
-    store.record_scores(
-        actor="scorer", task=TASK, model_name="m", model_version="1", results=records
-    )
+    store.record_scores(**names, results=records, from_catalog=True)
+    store.record_scores(**names, results=records)
     frame = store.scored_records(task=TASK)
-    first, second = frame.iloc[:2], frame.iloc[2:]
+    first, second, third = frame.iloc[:2], frame.iloc[2:4], frame.iloc[4:]
     for column in ("note", "n", "owner", "x"):
         assert first[column].fillna("-").tolist() == second[column].fillna("-").tolist()
-    assert phone not in str(frame["note"].tolist()) and "B-0042" not in frame["owner"].tolist()
+    assert phone not in str(frame["note"].tolist())
+    assert second["owner"].tolist()[1] == "B-0042"
+    assert third["owner"].tolist()[1] == f"[id:{store.pseudonymise('B-0042')}]"
     with pytest.raises(ValueError, match="one entry per result"):
-        store.record_scores(
-            actor="scorer",
-            task=TASK,
-            model_name="m",
-            model_version="1",
-            results=records,
-            scrubbed_features=[],
-        )
+        store.record_scores(**names, results=records, scrubbed_features=[])
 
 
 def test_scored_records_are_stored_as_sqlalchemy_core_stores_them(
