@@ -537,6 +537,18 @@ def may_note(actor: Actor, warning: Mapping[str, Any]) -> Decision:
     return _allow("who may take a step may note the work", "可处置者可记录进展")
 
 
+#: A case page's progress note, as a step: `step_offered`, and the audit rows of its attempts
+NOTE_STEP = "note"
+
+
+def step_offered(actor: Actor, warning: Mapping[str, Any], step: str) -> bool:
+    """Whether `actor` may take `step` on `warning` now: a transition (`allowed_transitions`)
+    or a progress note (`NOTE_STEP`, `may_note`)."""
+    if step == NOTE_STEP:
+        return bool(may_note(actor, warning))
+    return step in allowed_transitions(actor, warning)
+
+
 def allowed_transitions(actor: Actor, warning: Mapping[str, Any]) -> tuple[str, ...]:
     """The transitions `actor` may make on `warning` now, in `TRANSITIONS` order."""
     possible = _STATE_TRANSITIONS.get(str(warning.get("status")), ())

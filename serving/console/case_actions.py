@@ -32,7 +32,7 @@ from serving.console.i18n import Messages
 from serving.console.pages import load_case, render_case, rule_in_words, task_departments
 from serving.console.sessions import set_cookie
 from serving.console.shown import Shown, UnsavedStep
-from serving.policy import TRANSITIONS, allowed_transitions, decide, may_note
+from serving.policy import NOTE_STEP, TRANSITIONS, allowed_transitions, decide, may_note
 from serving.store import StaleWarning, TransitionError
 from serving.store.free_text import plain_line_breaks, without_refused
 from serving.store.identity import IdentityUnavailable
@@ -86,13 +86,14 @@ def _typed(form: FormData, name: str) -> str:
     return without_refused(plain_line_breaks(value)) if isinstance(value, str) else ""
 
 
-def unsaved_step(form: FormData, reason: str) -> UnsavedStep | None:
-    """A case form's step and what was typed or chosen in it, kept when the session had ended
-    for `reason` (`ended._keep_unsaved`); None for a step no case page draws. The note as
-    `_typed` gives it back, at most as long as the field takes (a browser sends no more), the
-    choices as sent, to be offered again only if the form still lists them."""
-    transition = form.get("transition")
-    if not isinstance(transition, str) or transition not in TRANSITIONS:
+def unsaved_step(form: FormData, reason: str, *, note: bool = False) -> UnsavedStep | None:
+    """A case form's step (`note`: the progress note's form) and what was typed or chosen in
+    it, kept when the session had ended for `reason` (`ended._keep_unsaved`); None for a step
+    no case page draws. The note as `_typed` gives it back, at most as long as the field takes
+    (a browser sends no more), the choices as sent, to be offered again only if the form
+    still lists them."""
+    transition = NOTE_STEP if note else form.get("transition")
+    if not isinstance(transition, str) or transition not in (*TRANSITIONS, NOTE_STEP):
         return None
     department, outcome = (form.get(name) for name in ("department", "outcome"))
     return UnsavedStep(
@@ -291,7 +292,7 @@ def add_note(console: Console, request: Request, visit: Visit, form: FormData | 
     assert form is not None
     typed = _typed(form, "note")
     warning = load_case(
-        console, request, visit, "warning_read", typed=typed, step="note", attempted="feedback"
+        console, request, visit, "warning_read", typed=typed, step=NOTE_STEP, attempted="feedback"
     )
     if isinstance(warning, Response):
         return warning
@@ -301,7 +302,7 @@ def add_note(console: Console, request: Request, visit: Visit, form: FormData | 
         console.store.refused(
             actor=visit.actor.audit_name,
             action="feedback",
-            step="note",
+            step=NOTE_STEP,
             rule=decision.rule,
             warning=warning,
         )

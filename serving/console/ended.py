@@ -34,6 +34,7 @@ from serving.console.app import (
 from serving.console.i18n import DEFAULT_LANG, Lang, as_lang
 from serving.console.sessions import COOKIE, set_cookie
 from serving.console.shown import UNSAVED_TTL_S
+from serving.policy import NOTE_STEP
 from serving.store.common import WARNING_ID
 
 # why a session ended -> the sign-in page's parameter saying so (`sign_in_pages.sign_in`'s notice)
@@ -141,6 +142,8 @@ def _on_record_ended(
         attempted = "console_form" if request.method == "POST" else "console_page"
     elif request.url.path.endswith("/reveal"):
         attempted = "reveal"
+    elif request.url.path.endswith("/note"):  # a progress note: on the record as add_note's
+        attempted, step = "feedback", NOTE_STEP
     else:
         attempted = "feedback"
         asked = form.get("transition") if form is not None else None
@@ -163,20 +166,20 @@ def _keep_unsaved(
 ) -> str | None:
     """Keep a case step sent after the session ended for `reason` (`Console.unsaved`) for the
     person whose session it was, to give back on that case's page once they signed in again,
-    saying why it was not saved; its ticket, or None when there is nothing to keep: a reveal
-    (its purpose is asked again), no known person, or a form not drawn under one of their
-    sessions (its CSRF token is none of theirs: never someone else's text put into their
-    form)."""
+    saying why it was not saved (a step, or a progress note); its ticket, or None when there
+    is nothing to keep: a reveal (its purpose is asked again), no known person, or a form not
+    drawn under one of their sessions (its CSRF token is none of theirs: never someone else's
+    text put into their form)."""
     from serving.console.case_actions import unsaved_step
 
     target = FORM_TARGET.match(request.url.path)
-    if user_name is None or target is None or not request.url.path.endswith("/act"):
+    if user_name is None or target is None or request.url.path.endswith("/reveal"):
         return None
     if not WARNING_ID.fullmatch(target["case"]):
         return None
     if not console.sessions.is_other_sign_in(user_name, text_or_none(form.get("csrf"))):
         return None
-    step = unsaved_step(form, reason)
+    step = unsaved_step(form, reason, note=request.url.path.endswith("/note"))
     if step is None:
         return None
     return console.unsaved.hold(user_name, target["case"], step)

@@ -41,7 +41,7 @@ from serving.console.i18n import (
 )
 from serving.console.queries import LEVEL_ORDER, SORTS, FilterError, QueueFilters
 from serving.console.sessions import clear_cookie
-from serving.policy import allowed_transitions, decide, visible_scope
+from serving.policy import allowed_transitions, decide, step_offered, visible_scope
 from serving.store import WarningNotFound
 from serving.store.common import WARNING_ID
 from serving.store.deadlines import DEADLINE_OF_STATUS
@@ -504,7 +504,7 @@ def _named_case(
 def _unsaved_given_back(
     console: Console, request: Request, visit: Visit, warning: dict[str, Any]
 ) -> Response | None:
-    """The case page with the step this person sent on it after their session ended
+    """The case page with the step (or note) this person sent on it after their session ended
     (`ended._keep_unsaved`) back in its form, saying it was not saved and why, once; None when
     this browser holds no such step of theirs for this case. A step the case no longer offers
     (it changed since) is said so, its note shown to copy."""
@@ -512,7 +512,7 @@ def _unsaved_given_back(
     step = console.unsaved.take(ticket, visit.user.name, warning["id"]) if ticket else None
     if step is None:
         return None
-    offered = step.transition in allowed_transitions(visit.actor, warning)
+    offered = step_offered(visit.actor, warning, step.transition)
     kept = {
         "form": step.transition,
         "note": step.note,

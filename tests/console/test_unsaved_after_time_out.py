@@ -153,3 +153,56 @@ def test_a_kept_step_is_given_to_no_one_else(person: Any, console_service: Conso
         assert "unsaved=1" in answer.headers["location"]
         assert "kept=1" not in answer.headers["location"]
         assert UNSAVED not in answer.headers.get("set-cookie", "")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_progress_note_sent_after_the_time_out_is_back_in_its_form(
+    person: Any, console_service: Console, lang: str
+) -> None:
+    """The progress note's form too (it was lost: the sign-in page asked to check it and send
+    it again, and the case page came back with the box empty): kept, given back once, and on
+    the record as the refused note it was."""
+    import json
+
+    name = f"unsaved.note.{lang}"
+    _supervisor(name)
+    note = f"下午走访了当事人双方，调解员到场，双方同意下周复谈（{lang}）。"
+    viewer = person()
+    viewer.sign_in(name)
+    if lang == "en":
+        viewer.page.locator("header form[action$='/lang'] button").click()
+        viewer.page.wait_for_load_state()
+    warning_id = viewer.open_case(status="open", level="yellow")
+    before = console_service.case_state(warning_id)
+    form = viewer.page.locator("form[aria-labelledby='act-note']")
+    form.locator("textarea[name=note]").fill(note)
+    console_service.age_session(3600)
+    form.get_by_role("button").click()
+    viewer.page.wait_for_load_state()
+
+    query = parse_qs(urlsplit(viewer.page.url).query)
+    assert query["unsaved"] == ["1"] and query["kept"] == ["1"], viewer.page.url
+    refused = console_service.sql(
+        "SELECT detail FROM audit_log WHERE actor = ? AND action = 'access_refused'",
+        f"user:{name}",
+    )
+    details = [json.loads(row[0]) for row in refused]
+    assert [(d.get("step"), d["attempted"]) for d in details] == [("note", "feedback")], details
+
+    _sign_in_here(viewer, name)
+    assert viewer.page.url == f"{console_service.url}/console/cases/{warning_id}"
+    box = viewer.page.locator("form[aria-labelledby='act-note'] textarea[name=note]")
+    assert box.input_value() == note
+    said = viewer.page.locator("#unsaved").inner_text()
+    assert ("未保存" if lang == "zh" else "was not saved") in said, said
+    assert console_service.case_state(warning_id) == before
+    assert _on_disk(console_service, note) == []
+    screenshot(viewer.page, f"unsaved-note-{lang}")
+
+    viewer.page.locator("form[aria-labelledby='act-note']").get_by_role("button").click()
+    viewer.page.wait_for_load_state()
+    history = console_service.sql(
+        "SELECT detail FROM warning_history WHERE warning_id = ?", warning_id
+    )
+    notes = [json.loads(row[0]).get("note") for row in history if row[0]]
+    assert notes.count(note) == 1, notes
