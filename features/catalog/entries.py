@@ -86,19 +86,28 @@ def fill_reason(
     template: str, value: Any, label: str = "", lang: Literal["en", "zh"] = "en"
 ) -> str:
     """A reason template filled with `value`: each `[one|other]` becomes `one` when the value
-    is exactly 1 (a count of one) and `other` otherwise, then `{value}` and `{label}` are
-    formatted. A whole number shown to one decimal reads without it ("11 months", "11个月",
-    not "11.0"); a number that rounds to zero never reads as a signed or false zero
-    (`_shown_number`: "-0.4%", "about 0%", not "-0%")."""
+    reads 1 (a count of one; 0.999 shown as "1" too) and `other` otherwise, then `{value}` and
+    `{label}` are formatted. A whole number shown to one decimal reads without it ("11
+    months", "11个月", not "11.0"); a number that rounds to zero never reads as a signed or
+    false zero (`_shown_number`: "-0.4%", "about 0%", not "-0%")."""
     if isinstance(value, float) and value.is_integer():
         template = template.replace("{value:.1f}", "{value:.0f}")
         value = value + 0.0  # -0.0 reads 0
+    shown: list[str] = []
     if isinstance(value, int | float) and not isinstance(value, bool):
         number = value
-        template = _VALUE_FIELD.sub(lambda m: _shown_number(m.group(1), number, lang), template)
+
+        def number_field(match: re.Match[str]) -> str:
+            shown.append(_shown_number(match.group(1), number, lang))
+            return shown[-1]
+
+        template = _VALUE_FIELD.sub(number_field, template)
     if "[" not in template:
         return template.format(value=value, label=label)
-    one = not isinstance(value, bool) and isinstance(value, int | float) and value == 1
+    if shown:
+        one = shown[0] == "1"
+    else:
+        one = not isinstance(value, bool) and isinstance(value, int | float) and value == 1
     chosen = _PLURAL.sub(lambda m: m.group(1) if one else m.group(2), template)
     return chosen.format(value=value, label=label)
 
@@ -107,7 +116,8 @@ def _shown_number(spec: str, value: float, lang: Literal["en", "zh"]) -> str:
     """`value` formatted by `spec`, except where that rounds it to zero: a change of -0.44%
     shown to whole percents read "-0%" and a sign with no size ("+0%") reads as a direction
     the number does not have. Exactly zero reads without a sign ("0%"); a non-zero value gets
-    one more decimal ("-0.4%") and, if it still rounds to zero, reads "about 0%" ("约0%")."""
+    one more decimal ("-0.4%") and, if it still rounds to zero, reads "about 0%" ("约0%"),
+    with no decimals ("about 0 months", not "about 0.0")."""
     text = format(value, spec)
     fixed = _FIXED_POINT.fullmatch(spec)
     if fixed is None or re.search(r"[1-9]", text) or not math.isfinite(value):
@@ -119,7 +129,7 @@ def _shown_number(spec: str, value: float, lang: Literal["en", "zh"]) -> str:
     text = format(value, finer)
     if re.search(r"[1-9]", text):
         return text
-    return _ABOUT[lang] + format(0.0, unsigned)
+    return _ABOUT[lang] + format(0.0, f"{fixed['lead'].replace('+', '')}.0{fixed['kind']}")
 
 
 COUNT_MAX = 10_000.0

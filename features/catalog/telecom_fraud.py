@@ -144,7 +144,7 @@ TELECOM_FRAUD: tuple[FeatureDef, ...] = (
         actionable=False,
         min_value=0.0,
         max_value=10_000.0,
-        reason_en="{value:.1f} card payments a day in the last 30 days",
+        reason_en="{value:.1f} card [payment|payments] a day in the last 30 days",
         reason_zh="近30天日均刷卡消费{value:.1f}次",
     ),
     count_feature(

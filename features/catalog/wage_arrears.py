@@ -315,7 +315,7 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
         signal="spring_festival",
         min_value=0.0,
         max_value=13.0,
-        reason_en="Spring Festival in {value:.1f} months",
+        reason_en="Spring Festival in {value:.1f} [month|months]",
         reason_zh="距春节{value:.1f}个月",
     ),
     FeatureDef(
@@ -331,7 +331,7 @@ WAGE_ARREARS: tuple[FeatureDef, ...] = (
         signal="young_firm",
         min_value=0.0,
         max_value=200.0,
-        reason_en="firm founded {value:.1f} years ago",
+        reason_en="firm founded {value:.1f} [year|years] ago",
         reason_zh="企业成立{value:.1f}年",
     ),
     FeatureDef(

@@ -164,19 +164,20 @@ _NOT_PLURAL = {"overseas", "sms", "wage-arrears"}
 
 @pytest.mark.parametrize("slug", list(CATALOG))
 def test_english_reasons_agree_in_number_with_a_count_of_one(slug: str) -> None:
-    """A count of one reads "1 complaint", not "1 complaints", in every English reason."""
+    """A count of one reads "1 complaint", not "1 complaints", in every English reason: an
+    integer 1, a float 1.0 and a value shown as 1 (0.9999 to no decimals)."""
     for f in CATALOG[slug]:
         if f.dtype not in ("int", "float") or "{value" not in f.reason_en:
             continue
-        text = f.reason_text(1, "en")
-        for tail in re.findall(r"\b1 (.*)", text):
+        texts = [f.reason_text(value, "en") for value in (1, 1.0, 0.9999)]
+        for tail in re.findall(r"\b1 (.*)", " | ".join(texts)):
             phrase = []
             for word in tail.split():
                 if word in _PHRASE_ENDS or not re.fullmatch(r"[\w-]+", word):
                     break
                 phrase.append(word)
             plural = [w for w in phrase if w.endswith("s") and w.lower() not in _NOT_PLURAL]
-            assert not plural, (f.name, text)
+            assert not plural, (f.name, texts)
 
 
 def test_plural_markers_pick_the_form_by_the_value() -> None:
@@ -186,6 +187,12 @@ def test_plural_markers_pick_the_form_by_the_value() -> None:
     assert fill_reason(template, 0, "wages") == "0 complaints about wages"
     assert fill_reason(template, 3, "wages") == "3 complaints about wages"
     assert fill_reason("{value} [a|b] and [c|d]", 2) == "2 b and d"
+    # by the number as it reads: 0.999 shown as "1" is one, 1.04 shown as "1.0" is not
+    assert fill_reason("{value:,.0f} insured [employee|employees]", 0.999) == ("1 insured employee")
+    assert fill_reason("in {value:.1f} [month|months]", 1.04) == "in 1.0 months"
+    assert fill_reason("in {value:.1f} [month|months]", 1.0) == "in 1 month"
+    # a number that rounds to zero reads "about 0", with no decimals
+    assert fill_reason("in {value:.1f} [month|months]", 1e-12) == "in about 0 months"
 
 
 def test_a_whole_number_shown_to_one_decimal_reads_without_it() -> None:
