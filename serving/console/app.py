@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 from typing import Any, Protocol
-from urllib.parse import unquote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
@@ -329,6 +329,11 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
     async def root(_request: Request) -> Response:
         return redirect(f"{PREFIX}/queue")
 
+    async def to_case(request: Request) -> Response:
+        """A case form's address opened as a page (the address bar, a bookmark, Back or Reload
+        after a refused form was drawn there): the case's page, which says who may see it."""
+        return redirect(f"{PREFIX}/cases/{quote(request.path_params['warning_id'], safe='')}")
+
     async def not_found(request: Request) -> Response:
         """The catch-all: 405 with `Allow` when the path exists for other methods, else 404;
         a page in the person's language inside the console's frame."""
@@ -364,6 +369,7 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         Route("/cases/{warning_id}/act", page(case_actions.act, post=True), methods=["POST"]),
         Route("/cases/{warning_id}/reveal", page(case_actions.reveal, post=True), methods=["POST"]),
         Route("/cases/{warning_id}/note", page(case_actions.add_note, post=True), methods=["POST"]),
+        *(Route(f"/cases/{{warning_id}}/{form}", to_case) for form in ("act", "reveal", "note")),
         Route("/dashboard", page(dashboard.dashboard)),
         Route("/reports", page(report_pages.reports)),
         Route("/reports/{name}", page(report_pages.report)),

@@ -82,6 +82,16 @@ def test_unknown_cases_paths_and_methods(signed_in: tuple[httpx.Client, str]) ->
     assert missing.headers["x-content-type-options"] == "nosniff"
     wrong = client.get("/console/sign-out")
     assert wrong.status_code == 405 and "POST" in wrong.headers["allow"]
+    # a case form's address opened as a page (Back or Reload after a refused form, a
+    # bookmark): the case's page, not a 405 with no way back to it
+    case = "W-" + "0" * 32
+    for form in ("act", "note", "reveal"):
+        opened = client.get(f"/console/cases/{case}/{form}", follow_redirects=False)
+        assert opened.status_code == 303, form
+        assert opened.headers["location"] == f"/console/cases/{case}"
+    odd = client.get("/console/cases/W-1%20x%3Fy/act", follow_redirects=False)
+    assert odd.headers["location"] == "/console/cases/W-1%20x%3Fy"  # the id, quoted
+    assert client.get("/console/cases/W-1%20x%3Fy/act", follow_redirects=True).status_code == 404
 
 
 def test_bad_forms_change_nothing(
