@@ -210,9 +210,18 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
     # would reach the person as an English sentence
     choices = [(code, code) for code in task_departments(console, warning["task"])]
     offered = case_view.transition_forms([transition], warning, choices)[0]
+
+    def choose_again(rule: str, message: str) -> Response:
+        """A chooser left at "choose" (the browser's `required` check bypassed): on the
+        record, and the case page again with what was typed and chosen, to choose."""
+        on_record(rule)
+        return render_case(
+            console, request, visit, warning, status=400, form_error=t(message), kept=kept
+        )
+
     if offered.outcomes and outcome not in offered.outcomes:
-        if outcome is None:  # the chooser left at "choose"
-            return refused(_RULE_NO_OUTCOME, 400, t("error.no_outcome"))
+        if outcome is None:
+            return choose_again(_RULE_NO_OUTCOME, "error.no_outcome")
         return refused(_RULE_OUTCOME, 400, t("error.bad_outcome"), outcome=outcome)
     if offered.note_required and not note:
         # 409 as the store's refusal was, in the person's words
@@ -226,8 +235,8 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
             error_field=f"{transition}-note",
             kept=kept,
         )
-    if offered.departments and department is None:  # the chooser left at "choose"
-        return refused(_RULE_NO_DEPARTMENT, 400, t("error.no_department"))
+    if offered.departments and department is None:
+        return choose_again(_RULE_NO_DEPARTMENT, "error.no_department")
     if offered.departments and department not in {code for code, _ in offered.departments}:
         # one that does not handle the task would put the case in the queue of officers who
         # cannot work it; the department holding it cannot be re-routed to, and is named

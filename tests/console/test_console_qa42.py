@@ -150,11 +150,16 @@ def test_a_close_without_an_outcome_says_none_was_chosen(
     name = f"qa42.outcome.{lang}"
     create_person(name, "county_centre", "supervisor", lang)
     warning_id, version = _open_case(console_service, 0)
+    note = f"已电话核实，企业称本周补发（{lang}）"
     with signed_in_client(console_service, name) as client:
         for outcome in ({}, {"outcome": ""}):
-            answer = _act(client, warning_id, transition="triage_close", version=version, **outcome)
+            answer = _act(
+                client, warning_id, transition="triage_close", version=version, note=note, **outcome
+            )
             assert answer.status_code == 400
             assert _said(answer.text, _words(lang, "error.no_outcome")), outcome
+            # the case page again, the note typed back in its form (it was a bare error page)
+            assert 'id="triage_close-note"' in answer.text and note in answer.text
         wrong = _act(client, warning_id, transition="triage_close", version=version, outcome="x")
         assert _said(wrong.text, _words(lang, "error.bad_outcome"))
     assert console_service.case_state(warning_id)[0] == "open"
