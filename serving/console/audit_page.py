@@ -7,10 +7,16 @@ what is wrong beside it. Rows are listed newest first (an auditor looks at what 
 lately; the API and the CLI list them in the order written): a page is the rows before
 `before_id`, or going back to newer rows the ones after `after_id`. Each view is itself an
 `audit_read` row with the API's detail keys; anyone else is refused and that is on the record.
+
+An actor is typed as the log names them (a sign-in name, `user:NAME`, a key's name) or as the
+table shows a person (their display name, "李监察 (lab)" too): the one account it names is
+filtered exactly and the read records that account. Stored details are shown in the reader's
+words (`audit_words`), the log itself left as it was written.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from functools import cache
@@ -24,12 +30,14 @@ from starlette.responses import Response
 from features.tasks import TASK_NAMES
 from serving.console import case as case_view
 from serving.console.app import Console, Visit
+from serving.console.audit_words import in_words
 from serving.console.i18n import Messages
 from serving.console.pages import refused_page
 from serving.console.queries import typed_day
 from serving.store.common import WARNING_ID
 from serving.store.free_text import code_points, refused_characters
-from serving.store.reads import AUDIT_ACTIONS, AuditFilterError, audit_window
+from serving.store.people import typed_user_name
+from serving.store.reads import AUDIT_ACTIONS, SHORT_ID_DIGITS, AuditFilterError, audit_window
 
 #: rows on one page (the API's default is 500: a page a person reads is shorter)
 PAGE_ROWS = 100
@@ -38,6 +46,8 @@ PAGE_ROWS = 100
 FILTERS = {"warning_id": 40, "actor": 200, "task": 64, "action": 64, "since": 32, "until": 32}
 #: how many warning ids a row listing several (a queue's look) shows by their short ids
 _LISTED_IDS = 12
+#: a person as the table shows them: "李监察 (lab)"
+_SHOWN_PERSON = re.compile(r"(?P<display>.+?)\s*[(（](?P<name>[^()（）\s]+)[)）]")
 
 
 def audit_log(console: Console, request: Request, visit: Visit, _form: FormData | None) -> Response:
@@ -76,6 +86,7 @@ def audit_log(console: Console, request: Request, visit: Visit, _form: FormData 
         except AuditFilterError as exc:
             problems[exc.parameter] = _filter_problem(exc, typed, t)
             status = 404 if exc.kind == "unknown" else 400
+    actor, account = _actor(console, typed["actor"], problems, t)
     if problems:
         return _page(console, request, visit, typed, problems=problems, status=status)
     # newest first: a page is the rows before `before_id` (the first page: the newest), or,
@@ -86,7 +97,7 @@ def audit_log(console: Console, request: Request, visit: Visit, _form: FormData 
         before_id=None if newer else before_id or None,
         newest_first=not newer,
         warning_id=warning_id,
-        actor=typed["actor"] or None,
+        actor=actor,
         actions=actions,
         since=start,
         until=end,
@@ -102,7 +113,7 @@ def audit_log(console: Console, request: Request, visit: Visit, _form: FormData 
         actor=visit.actor.audit_name,
         rows=len(rows),
         warning_id=warning_id,
-        of_actor=typed["actor"] or None,
+        of_actor=actor,
         task=typed["task"] or None,
         actions=actions,
         since=start,
@@ -113,13 +124,15 @@ def audit_log(console: Console, request: Request, visit: Visit, _form: FormData 
     kept = {name: value for name, value in typed.items() if value}
     pages = _pager(kept, rows, newer=newer, more=more, paged=bool(after_id or before_id))
     person = cache(lambda actor: case_view.actor_in_words(actor, t, console.store.display_name))
+    department = cache(lambda code: console.department_name(code, visit.lang))
     return _page(
         console,
         request,
         visit,
         typed,
-        rows=[_row(row, t, person) for row in rows],
+        rows=[_row(row, t, person, department) for row in rows],
         pages=pages,
+        account=account and t("audit.actor_is", typed=typed["actor"], name=account),
     )
 
 
@@ -147,8 +160,39 @@ def _page(
         problems=problems or {},
         task_options=task_options,
         action_options=action_options,
-        **{"rows": [], "pages": {}, **shown},
+        **{"rows": [], "pages": {}, "account": None, **shown},
     )
+
+
+def _actor(
+    console: Console, typed: str, problems: dict[str, str], t: Messages
+) -> tuple[str | None, str | None]:
+    """The actor filter `typed` asks for, and the account it was found as when typed as a
+    person is shown (their display name, or "display name (name)" copied from the table):
+    `user:NAME`, exact. A sign-in name, or anything else (a key's name, `user:NAME`), is the
+    filter as before. A display name several accounts share is a problem naming them."""
+    if not typed or "actor" in problems or ":" in typed:
+        return typed or None, None
+    users = console.store.list_users()
+    if any(user.name == typed_user_name(typed) for user in users):
+        return typed, None
+    shown = _SHOWN_PERSON.fullmatch(typed)
+    if shown is not None and any(
+        user.name == shown["name"] and _same(user.display_name, shown["display"]) for user in users
+    ):
+        return f"user:{shown['name']}", shown["name"]
+    named = [user.name for user in users if _same(user.display_name, typed)]
+    if len(named) > 1:
+        problems["actor"] = t("audit.problem.actor_several", value=typed, names=", ".join(named))
+        return None, None
+    if named:
+        return f"user:{named[0]}", named[0]
+    return typed, None
+
+
+def _same(display_name: str, typed: str) -> bool:
+    """Whether `typed` is `display_name`, spaces and letter case aside."""
+    return " ".join(display_name.split()).casefold() == " ".join(typed.split()).casefold()
 
 
 def _day(value: str, name: str, problems: dict[str, str], t: Messages) -> date | None:
@@ -198,7 +242,9 @@ def _pager(
 def _filter_problem(exc: AuditFilterError, typed: Mapping[str, str], t: Messages) -> str:
     """A filter the store refused, in the person's words."""
     if exc.parameter == "warning_id":
-        return t(f"audit.problem.warning_{exc.kind}", value=typed["warning_id"][:40])
+        return t(
+            f"audit.problem.warning_{exc.kind}", value=typed["warning_id"][:40], n=SHORT_ID_DIGITS
+        )
     if exc.parameter == "action":
         return t("audit.problem.action", value=typed["action"][:64])
     if exc.parameter == "since":
@@ -206,15 +252,21 @@ def _filter_problem(exc: AuditFilterError, typed: Mapping[str, str], t: Messages
     return t("audit.problem.until_before", value=typed["until"], since=typed["since"])
 
 
-def _row(row: Mapping[str, Any], t: Messages, person: Callable[[str], str]) -> dict[str, Any]:
+def _row(
+    row: Mapping[str, Any],
+    t: Messages,
+    person: Callable[[str], str],
+    department: Callable[[str], str],
+) -> dict[str, Any]:
     """One audit row as the page shows it: city time, people and words, the warning it is
-    about (a link when it names one), and its details as `key: value` lines."""
+    about (a link when it names one), and its details as `key: value` lines in words
+    (`department` names a department's code in the page's language)."""
     detail = row["detail"] if isinstance(row["detail"], dict) else {"detail": row["detail"]}
     warning = detail.get("warning_id")
     if not (isinstance(warning, str) and WARNING_ID.fullmatch(warning)):
         warning = None  # (none, or a filter's start of an id: a detail like any other)
     details = [
-        (_key(key, t), _value(key, value, t))
+        (_key(key, t), _value(key, value, t, department))
         for key, value in detail.items()
         if not (key == "warning_id" and warning is not None)
     ]
@@ -241,9 +293,10 @@ def _key(key: str, t: Messages) -> str:
     return key.replace("_", " ") if label == key else label
 
 
-def _value(key: str, value: Any, t: Messages) -> str:
-    """A detail's value as a person reads it: lists joined, nested details as `key: value`, a
-    queue's many warning ids by their short ids and how many."""
+def _value(key: str, value: Any, t: Messages, department: Callable[[str], str]) -> str:
+    """A detail's value as a person reads it: a stored text in words (`audit_words.in_words`),
+    lists joined, nested details as `key: value`, a queue's many warning ids by their short
+    ids and how many."""
     if value is None or value == "":
         return "–"
     if isinstance(value, bool):
@@ -252,7 +305,7 @@ def _value(key: str, value: Any, t: Messages) -> str:
         return f"{value:.6g}"
     if isinstance(value, Mapping):
         return "; ".join(
-            f"{_key(name, t)}: {_value(name, item, t)}" for name, item in value.items()
+            f"{_key(name, t)}: {_value(name, item, t, department)}" for name, item in value.items()
         )
     if isinstance(value, list | tuple):
         if not value:
@@ -261,5 +314,7 @@ def _value(key: str, value: Any, t: Messages) -> str:
             shown = ", ".join(case_view.short_id(str(item)) for item in value[:_LISTED_IDS])
             more = len(value) - _LISTED_IDS
             return t("audit.ids", n=len(value), ids=shown + (" …" if more > 0 else ""))
-        return ", ".join(_value(key, item, t) for item in value)
+        return ", ".join(_value(key, item, t, department) for item in value)
+    if isinstance(value, str):
+        return in_words(key, value, t, department)
     return str(value)

@@ -105,7 +105,7 @@ def to_sign_in(
 
 
 # why a session ended -> the rule an attempt made with it is refused by, in the audit log
-_ENDED_RULES = {
+ENDED_RULES = {
     "idle": "session expired (idle time-out)",
     "absolute": "session expired (signed in too long ago)",
     "signed_out": "session ended: signed out",
@@ -148,7 +148,7 @@ def _on_record_ended(
         attempted = "feedback"
         asked = form.get("transition") if form is not None else None
         step = asked if isinstance(asked, str) else None
-    rule = _ENDED_RULES.get(why, "session ended")
+    rule = ENDED_RULES.get(why, "session ended")
     if reason == "reenabled":  # enabled again since: the session ended at the disable
         rule = "session ended when the account was disabled"
     console.store.refused(
