@@ -2,8 +2,9 @@
 
 Every account with its department, role, state (active, locked by wrong passwords, disabled),
 whether its password is still one an administrator set and its latest sign-in (a dormant
-account is one to disable); a lockout lifted, an account disabled or enabled again, each by a
-form (CSRF-checked as every console form) that writes the audit row `riskloop users
+account is one to disable); a lockout lifted (or, on an account not locked, its wrong
+passwords counted so far cleared), an account disabled or enabled again, each by a form
+(CSRF-checked as every console form) that writes the audit row `riskloop users
 unlock|disable|enable` writes, the administrator as actor.
 Creating accounts and setting passwords stay on the CLI (`riskloop users create`, `users
 reset-password`): a password never passes through a page. An administrator cannot disable their
@@ -40,7 +41,7 @@ from serving.store.passwords import PeopleError
 from serving.store.people import USER_NAME, UserRecord
 
 #: what the page's forms may ask, in the order their buttons show
-STEPS = ("unlock", "disable", "enable")
+STEPS = ("unlock", "clear", "disable", "enable")
 #: the note the page says once after a step (`DONE_COOKIE`'s value)
 _DONE = tuple(f"person_{step}" for step in STEPS)
 
@@ -99,7 +100,7 @@ def change_person(
         return error_page(console, request, visit, 400, t("people.own_disable"))
     actor = visit.actor.audit_name
     try:
-        if step == "unlock":
+        if step in ("unlock", "clear"):  # a lockout lifted, or the wrong passwords counted
             console.store.unlock_user(name, actor=actor)
         elif step == "disable":
             console.store.disable_user(name, actor=actor)
@@ -135,8 +136,10 @@ def _row(
     else:
         state = t("people.state.active")
     steps = []
-    if user.disabled_at is None and (locked or user.failed_attempts > 0):
+    if user.disabled_at is None and locked:
         steps.append("unlock")
+    elif user.disabled_at is None and user.failed_attempts > 0:  # not locked (yet): a count
+        steps.append("clear")
     if user.disabled_at is None and user.name != visit.user.name:
         steps.append("disable")
     if user.disabled_at is not None:

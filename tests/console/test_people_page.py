@@ -52,10 +52,14 @@ def test_an_administrator_unlocks_disables_and_enables_accounts_on_the_people_pa
     create_person(ADMIN, "data_office", "admin")
     create_person("pp.locked", "labour_inspection", "officer")
     create_person("pp.leaver", "tax", "officer")
+    create_person("pp.slipped", "tax", "officer")
     with WarningStore.from_settings(get_settings()) as store:
         for _ in range(6):  # the sixth wrong password in a row locks the account
             with suppress(SignInRefused):
                 store.sign_in("pp.locked", "not the password at all")
+        for _ in range(2):  # two: counted, not locked
+            with suppress(SignInRefused):
+                store.sign_in("pp.slipped", "not the password at all")
     leaver = person()
     leaver.sign_in("pp.leaver")
     assert "/console/queue" in leaver.page.url
@@ -80,6 +84,18 @@ def test_an_administrator_unlocks_disables_and_enables_accounts_on_the_people_pa
     admin.page.set_viewport_size({"width": 360, "height": 780})  # a phone: the table scrolls
     assert _overflowing(admin.page) == []  # in its own box, the page does not
     admin.page.set_viewport_size({"width": 1280, "height": 900})
+
+    # an account not locked is offered its wrong passwords cleared, not a lockout lifted
+    slipped = _row(admin, "pp.slipped")
+    assert "正常" in slipped.inner_text() and "连续输错密码 2 次" in slipped.inner_text()
+    assert slipped.get_by_role("button").all_inner_texts() == ["清零错误次数", "停用"]
+    slipped.get_by_role("button", name="清零pp.slipped的密码错误次数").click()
+    admin.page.wait_for_load_state()
+    assert (
+        admin.page.locator("p.flash").inner_text()
+        == "已清零 pp.slipped (pp.slipped) 的密码错误次数。"
+    )
+    assert _row(admin, "pp.slipped").get_by_role("button").all_inner_texts() == ["停用"]
 
     admin.page.get_by_role("button", name="解除pp.locked的锁定").click()
     admin.page.wait_for_load_state()
