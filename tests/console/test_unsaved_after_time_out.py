@@ -14,7 +14,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.console.conftest import PASSWORD, Console, screenshot, session_client
+from tests.console.conftest import (
+    PASSWORD,
+    Console,
+    create_person,
+    screenshot,
+    session_client,
+)
 
 UNSAVED = "riskloop_console_unsaved"
 
@@ -165,13 +171,10 @@ def test_a_progress_note_sent_after_the_time_out_is_back_in_its_form(
     import json
 
     name = f"unsaved.note.{lang}"
-    _supervisor(name)
+    create_person(name, "county_centre", "supervisor", lang)
     note = f"下午走访了当事人双方，调解员到场，双方同意下周复谈（{lang}）。"
     viewer = person()
     viewer.sign_in(name)
-    if lang == "en":
-        viewer.page.locator("header form[action$='/lang'] button").click()
-        viewer.page.wait_for_load_state()
     warning_id = viewer.open_case(status="open", level="yellow")
     before = console_service.case_state(warning_id)
     form = viewer.page.locator("form[aria-labelledby='act-note']")
