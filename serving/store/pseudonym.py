@@ -230,10 +230,9 @@ def holds_known(text: str, known: str) -> bool:
 def _known_pattern(known: str) -> re.Pattern[str]:
     """A known id as it may be typed: in either case or width, and with separators (up to
     three, as between an id's groups) between its characters ("a28e206c 53beed99", "EMP 0042"
-    for "EMP-0042"); as a
-    token of its own, not inside a longer run of letters and digits ("EMP-0042" is not in
-    "EMP-00421", nor "unpaid" in "unpaidfirm"; separators, punctuation and Chinese around it
-    are no part of a token)."""
+    for "EMP-0042"); as a token of its own, not inside a longer run of letters and digits
+    ("EMP-0042" is not in "EMP-00421", nor "unpaid" in "unpaidfirm"; separators, punctuation
+    and Chinese around it are no part of a token)."""
     typed = _SEP.join(re.escape(char) for char in _id_chars(known))
     return re.compile(rf"(?<![0-9A-Za-z]){typed}(?![0-9A-Za-z])", re.IGNORECASE)
 
