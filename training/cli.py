@@ -123,7 +123,17 @@ def main() -> None:
     except typer.Abort:
         typer.echo("aborted", err=True)
         sys.exit(1)
+    if code == _INTERRUPTED:  # Typer's answer to Ctrl-C (KeyboardInterrupt), said in a line
+        typer.echo(
+            "interrupted: stopped before the end (files are written whole or not at all; run "
+            "the command again to finish)",
+            err=True,
+        )
     sys.exit(code if isinstance(code, int) else 0)
+
+
+#: the exit code Typer gives a command stopped by Ctrl-C (128 + SIGINT), as a shell's
+_INTERRUPTED = 130
 
 
 if __name__ == "__main__":  # `python -m training.cli ...` is the installed `riskloop`

@@ -303,9 +303,12 @@ def refuse_writing_over_sources(
     Datasets, scores, reports and materialized features are rebuilt by a command: not here,
     but for the monitoring reports the console's dashboard reads (`reports/monitor/`), which
     only `riskloop monitor` writes (`monitor_report`): a dataset's JSON sidecar written there
-    showed on the dashboard as the latest monitoring. A monitoring report is refused over a
+    showed on the dashboard as the latest monitoring; and for the online features the service
+    reads (`<data dir>/online/`), which only `riskloop materialize` writes, keyed by
+    pseudonyms: a score or a dataset written there put raw ids in their place. A monitoring report is refused over a
     dataset's JSON sidecar (`<name>.json` beside `<name>.parquet`)."""
     from models.settings import get_settings
+    from serving.online_store import online_dir
 
     target = Path(path).resolve()
     monitored = (get_settings().reports_dir / "monitor").resolve()
@@ -313,6 +316,13 @@ def refuse_writing_over_sources(
         raise UserError(
             f"{said} is inside {monitored}, the monitoring reports the console's dashboard "
             "reads (only riskloop monitor writes there); give a path outside it"
+        )
+    online = online_dir(get_settings().data_dir).resolve()
+    if target.is_relative_to(online):  # keyed by pseudonyms: a file of raw ids there is read
+        raise UserError(
+            f"{said} is inside {online}, the online features the service scores ids from "
+            "(only riskloop materialize writes there, keyed by pseudonyms); give a path "
+            "outside it"
         )
     if raw is not None and target.is_relative_to(raw.resolve()):
         raise UserError(

@@ -108,9 +108,11 @@ def test_report_command_writes_the_edition_asked_for(
 
 
 def test_report_command_bad_input_gives_one_clear_line(
-    trained_wage_arrears: Path, small_city: Path
+    trained_wage_arrears: Path, small_city: Path, tmp_path: Path
 ) -> None:
     runner = CliRunner()
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
     cases = {
         ("--task", "nope"): "unknown task",
         ("--task", TASK, "--version", "7", "--raw", str(small_city)): "no version 7",
@@ -123,7 +125,10 @@ def test_report_command_bad_input_gives_one_clear_line(
             str(small_city),
             "--out",
             str(small_city / "manifest.json" / "reports"),
-        ): "cannot write reports to",
+        ): "inside the raw data folder",
+        ("--task", TASK, "--raw", str(small_city), "--out", str(a_file / "reports")): (
+            "cannot write reports to"
+        ),
         ("--task", TASK, "--raw", str(small_city), "--lang", "fr"): "--lang must be en, zh or both",
     }
     for arguments, message in cases.items():

@@ -40,7 +40,8 @@ def generate(
         False,
         "--force",
         help="Replace a city of other options already in --out (datasets, models and "
-        "materialized features built from it no longer match it).",
+        "materialized features built from it no longer match it), or write into a folder "
+        "that holds other files and no city.",
     ),
 ) -> None:
     """Generate the simulated city: each department's raw tables for the three risk tasks.
@@ -69,12 +70,22 @@ def _check_not_another_city(
     out: Path, size: str, seed: int, profile: str, rate_multiplier: float
 ) -> None:
     """Refuse to write over a city of other options (the same options write the same bytes):
-    a service, datasets and champions may have been built from it."""
+    a service, datasets and champions may have been built from it; and over a folder holding
+    anything but a city (a department's export of its tables, the folder the command runs in,
+    a city a stopped run left without its manifest)."""
     import json
 
     try:
         held = json.loads((out / "manifest.json").read_text("utf-8"))
     except FileNotFoundError:
+        found = sorted(path.name for path in out.iterdir())
+        if found:
+            shown = ", ".join(found[:4]) + (", ..." if len(found) > 4 else "")
+            raise UserError(
+                f"--out {out} is not empty and holds no city (no manifest.json; it holds "
+                f"{shown}): the city's tables would replace or sit beside what is there. "
+                "Choose an empty or new folder, or pass --force to write there anyway"
+            ) from None
         return
     except (OSError, ValueError):
         held = {}

@@ -88,6 +88,8 @@ def build_dataset_command(
         secret = feedback_store_secret() if with_feedback else None
         from training.raw_io import check_dataset_path, refuse_writing_over_sources, sidecar_path
 
+        if not out.name:  # "" or "/": no file to write the dataset to
+            raise UserError(f"--out {str(out)!r} names no file: give the dataset's path (.parquet)")
         refuse_writing_over_sources(out, f"--out {out}", raw)
         beside = sidecar_path(out)
         refuse_writing_over_sources(beside, f"--out {out}'s JSON sidecar {beside}", raw)

@@ -33,9 +33,18 @@ def _ensure_city(city: Path, size: str, seed: int, profile: str, rate_multiplier
     from data_samples.city import generate_city
     from training.commands.city import check_city_options
 
+    check_city_options(size, seed, profile, rate_multiplier)  # refused whether or not it is used
     manifest = city / "manifest.json"
     if manifest.is_file():
-        found = json.loads(manifest.read_text(encoding="utf-8"))
+        try:
+            found = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            found = exc
+        if not isinstance(found, dict):
+            raise UserError(
+                f"{manifest} is no city manifest ({found}): delete the folder {city} to "
+                "generate the city again"
+            )
         # a city made before the profiles carries no profile: it is the clean one
         _say(
             f"city found at {city} ({found.get('size', '?')} {found.get('profile', 'clean')} "
@@ -43,7 +52,6 @@ def _ensure_city(city: Path, size: str, seed: int, profile: str, rate_multiplier
             f"{found.get('rate_multiplier', 1.0):g}; delete it to generate another)"
         )
         return
-    check_city_options(size, seed, profile, rate_multiplier)
     rate = f", rate multiplier {rate_multiplier:g}" if rate_multiplier != 1.0 else ""
     _say(f"generating the {size} {profile} simulated city (seed {seed}{rate}) into {city}")
     generate_city(

@@ -243,7 +243,9 @@ def train(
     dataset: DatasetOption = None,
     truth: TruthOption = None,
     trials: Annotated[int, typer.Option(help="Optuna trials (0: spec defaults).", min=0)] = 0,
-    seed: Annotated[int, typer.Option(help="Seed for LightGBM and the TPE sampler.")] = 7,
+    seed: Annotated[
+        int, typer.Option(min=0, max=2**32 - 1, help="Seed for LightGBM and the TPE sampler.")
+    ] = 7,
     max_rounds: Annotated[
         int | None, typer.Option(help="Cap on boosting rounds (quick checks).", min=1)
     ] = None,

@@ -116,7 +116,13 @@ def write_report(
 
     if raw_dir is not None:
         check_raw_folder(raw_dir, "generate it with `riskloop generate` or pass --raw")
-    try:  # before the work: an --out that is a file, or a folder that cannot be made
+    from training.raw_io import refuse_writing_over_sources
+
+    # before the work: an --out among what riskloop reads (a folder laid out as raw tables,
+    # the store, the registry and its artifacts, the online features, the dashboard's
+    # monitoring), a file, a folder that cannot be made
+    refuse_writing_over_sources(out_dir, f"--out {out_dir}")
+    try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot write reports to {out_dir}: {exc.strerror or exc}") from None
