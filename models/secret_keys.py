@@ -103,9 +103,22 @@ def check_file_mode(path: Path) -> None:
 
 
 def _read(path: Path) -> dict[str, object]:
+    """The secrets file's contents; a folder, a file others may read, an unreadable or a
+    malformed file is a `SecretsFileError`."""
+    if path.is_dir():
+        raise SecretsFileError(
+            f"secrets file {path} is a directory, not a secrets file; set "
+            "RISKLOOP_SECRETS_FILE to the secrets file"
+        )
     check_file_mode(path)
     try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SecretsFileError(
+            f"cannot read the secrets file {path}: {exc.strerror or exc}"
+        ) from None
+    try:
+        payload = json.loads(text)
         keys = payload["encryption_keys"]
         if payload["current_key_id"] not in keys or not payload["pseudonym_secret"]:
             raise KeyError("current_key_id")

@@ -102,10 +102,27 @@ def _secret_matches(record: KeyRecord, secret: str) -> bool:
 
 
 def _read(path: Path) -> list[KeyRecord]:
+    """The keys in the file at `path`; none when there is no file (a new deployment, whose
+    first `keys create` writes it). A folder, an unreadable file, an empty one (0 bytes: no
+    keys file riskloop writes is) or a malformed one is a `KeyManagementError`: never read as
+    "no keys", which the next `keys create` would write over."""
     if not path.exists():
         return []
+    if path.is_dir():
+        raise KeyManagementError(
+            f"keys file {path} is a directory, not a keys file; set RISKLOOP_KEYS_FILE to the "
+            "keys file"
+        )
     try:
-        raw = json.loads(path.read_text(encoding="utf-8") or '{"keys": []}')
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise KeyManagementError(
+            f"cannot read the keys file {path}: {exc.strerror or exc}"
+        ) from None
+    try:
+        if not text.strip():
+            raise ValueError("it is empty")
+        raw = json.loads(text)
         if not isinstance(raw, dict) or not isinstance(raw.get("keys"), list):
             # not a keys file (a typo, another tool's file): never read as empty, which the
             # next `keys create` would write over
@@ -180,6 +197,7 @@ def issue_key(
             f"{DEPARTMENT_WIDE_SCOPES[wide[0]]}: a key with the {wide[0]!r} scope cannot be "
             "bound to one (create it without --department, or drop the scope)"
         )
+    _read(path)  # a keys file that cannot be used: refused before its lock file is made
     with locked(path):
         records = _read(path)
         if any(r.name == name and r.active for r in records):
@@ -213,6 +231,7 @@ def list_keys(path: Path | None = None) -> list[KeyRecord]:
 def revoke_key(name: str, path: Path | None = None) -> KeyRecord:
     """Revoke the active key called `name`; requests with it get 401 from then on."""
     path = path or _default_path()
+    _read(path)  # a keys file that cannot be used: refused before its lock file is made
     with locked(path):
         records = _read(path)
         matches = [r for r in records if r.name == name and r.active]

@@ -37,7 +37,14 @@ from serving.console.queries import typed_day
 from serving.store.common import WARNING_ID
 from serving.store.free_text import code_points, refused_characters
 from serving.store.people import typed_user_name
-from serving.store.reads import AUDIT_ACTIONS, SHORT_ID_DIGITS, AuditFilterError, audit_window
+from serving.store.reads import (
+    AUDIT_ACTIONS,
+    FIRST_DAY,
+    LAST_DAY,
+    SHORT_ID_DIGITS,
+    AuditFilterError,
+    audit_window,
+)
 
 #: rows on one page (the API's default is 500: a page a person reads is shorter)
 PAGE_ROWS = 100
@@ -247,6 +254,10 @@ def _filter_problem(exc: AuditFilterError, typed: Mapping[str, str], t: Messages
         )
     if exc.parameter == "action":
         return t("audit.problem.action", value=typed["action"][:64])
+    if exc.kind == "range":  # a day the store holds nothing on (before 1970, or past 9998)
+        return t(
+            "audit.problem.date_range", value=typed[exc.parameter], first=FIRST_DAY, last=LAST_DAY
+        )
     if exc.parameter == "since":
         return t("audit.problem.since_future", value=typed["since"])
     return t("audit.problem.until_before", value=typed["until"], since=typed["since"])

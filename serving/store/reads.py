@@ -102,17 +102,43 @@ class AuditFilterError(ValueError):
 
     `parameter`: the filter (`warning_id`, `action`, `since`, `until`); `kind`: `format` (no
     warning id at all), `short` (fewer digits than the short id), `ambiguous` (a start several
-    ids share), `unknown` (no warning has the id: a 404 on the API), `value` (any other)."""
+    ids share), `unknown` (no warning has the id: a 404 on the API), `range` (a date outside
+    `FIRST_DAY`..`LAST_DAY`), `value` (any other)."""
 
     def __init__(
         self,
         parameter: str,
         message: str,
-        kind: Literal["format", "short", "ambiguous", "unknown", "value"] = "value",
+        kind: Literal["format", "short", "ambiguous", "unknown", "range", "value"] = "value",
     ) -> None:
         super().__init__(message)
         self.parameter = parameter
         self.kind = kind
+
+
+#: The days a date or moment the store is asked about may fall on (the city's days): the
+#: store's rows are stamped by the clock when written, never before 1970 (the Unix epoch);
+#: 9998-12-31 is the last day whose end (the next midnight, where an `until` day stops) a
+#: moment can hold. An earlier or later bound named nothing but a typo (or overflowed).
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(9998, 12, 31)
+_FIRST_MOMENT = datetime(FIRST_DAY.year, FIRST_DAY.month, FIRST_DAY.day, tzinfo=CITY_TIME)
+_AFTER_LAST_MOMENT = datetime(LAST_DAY.year + 1, 1, 1, tzinfo=CITY_TIME)
+
+
+def out_of_range(value: datetime | date, name: str) -> str | None:
+    """Why `value` (a day of the city, or a moment with its zone), given as `name`, is not a
+    bound the store can answer (`FIRST_DAY` to `LAST_DAY`); None when it is one."""
+    if isinstance(value, datetime):
+        inside = value.tzinfo is None or _FIRST_MOMENT <= value < _AFTER_LAST_MOMENT
+    else:
+        inside = FIRST_DAY <= value <= LAST_DAY
+    if inside:
+        return None
+    return (
+        f"{name} {value.isoformat()} is out of range: give a date from {FIRST_DAY} to "
+        f"{LAST_DAY} (days of the city, UTC+8: the store holds nothing outside them)"
+    )
 
 
 def audit_window(
@@ -129,7 +155,12 @@ def audit_window(
     so `since=2026-11-23&until=2026-11-29` is that whole week. A `since` after `now` asks for
     rows not yet written, and a `since` not before `until` for a window holding no moment:
     both are refused (an empty answer would read as "nobody did anything"). `names` are the
-    two filters as the caller spells them (`--since`, `--until` on the CLI)."""
+    two filters as the caller spells them (`--since`, `--until` on the CLI). A bound outside
+    `FIRST_DAY`..`LAST_DAY` is refused (`out_of_range`)."""
+    for value, name in zip((since, until), names, strict=True):
+        problem = None if value is None else out_of_range(value, name)
+        if problem is not None:
+            raise AuditFilterError(name.lstrip("-"), problem, kind="range")
 
     def moment(value: datetime | date | None, *, end: bool) -> datetime | None:
         if value is None or isinstance(value, datetime):

@@ -140,6 +140,9 @@ def test_a_refused_filter_names_its_field_and_gives_the_values_back(
         nobody = client.get("/console/audit", params={"warning_id": "W-ffffffff0000"})
         not_a_day = client.get("/console/audit", params={"until": "yesterday"})
         position = client.get("/console/audit", params={"after_id": "x", "task": "wage-arrears"})
+        ancient = client.get("/console/audit", params={"since": "0001-01-01"})
+    assert ancient.status_code == 400  # it was a 500 (the day before it overflowed)
+    assert "0001-01-01 is out of range: give a date from 1970-01-01 to 9998-12-31" in ancient.text
     assert future.status_code == 400
     assert 'id="f-since"' in future.text and 'aria-invalid="true"' in future.text
     assert "2999-01-01 is after now" in future.text

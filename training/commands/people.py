@@ -136,8 +136,10 @@ def _has_terminal() -> bool:
 def parse_day(text: str | None, option: str) -> datetime | None:
     """A date option as the city's midnight (`models.pages.CITY_TIME`, the day its people and
     the console's timelines count in), or a moment with its time zone (as the API's `since`
-    takes); a clear error for anything else. Answered in UTC."""
+    takes); a clear error for anything else, and for a day or moment outside the days the
+    store holds (`serving.store.reads.out_of_range`: 1970 to 9998). Answered in UTC."""
     from models.pages import CITY_TIME
+    from serving.store.reads import out_of_range
 
     if text is None:
         return None
@@ -146,6 +148,7 @@ def parse_day(text: str | None, option: str) -> datetime | None:
     except ValueError:
         pass
     else:
+        _check_in_range(out_of_range(day, option))
         return datetime(day.year, day.month, day.day, tzinfo=CITY_TIME).astimezone(UTC)
     try:
         moment = datetime.fromisoformat(text)
@@ -156,7 +159,13 @@ def parse_day(text: str | None, option: str) -> datetime | None:
             f"{option} must be a date like 2026-11-01 or a time with its zone like "
             f"2026-11-01T08:00:00+08:00, got {text!r}"
         )
+    _check_in_range(out_of_range(moment, option))
     return moment.astimezone(UTC)
+
+
+def _check_in_range(problem: str | None) -> None:
+    if problem is not None:
+        raise UserError(problem)
 
 
 #: A time's zone offset as written: hours, minutes and seconds, each with or without a colon

@@ -178,19 +178,65 @@ def _created_meanwhile(exc: BaseException) -> bool:
     return code in _CREATED_MEANWHILE
 
 
+def check_storage_place(storage: str) -> None:
+    """Refuse, before anything is written, a `--storage` SQLite file that is riskloop's own
+    state (`training.raw_io.refuse_writing_over_sources`: the warnings store, the registry,
+    keys, secrets...), but for the configured Optuna studies database, where studies go."""
+    from models.settings import get_settings, hide_password, sqlite_file
+    from training.raw_io import refuse_writing_over_sources
+
+    path = sqlite_file(storage)
+    if path is None:  # a server's database: `_foreign_tables` looks inside it
+        return
+    studies = sqlite_file(get_settings().resolved_optuna_storage)
+    if studies is not None and path.resolve() == studies.resolve():
+        return
+    refuse_writing_over_sources(path, f"--storage {hide_password(storage)}")
+
+
+def _foreign_tables(storage: str) -> list[str]:
+    """The tables of `storage` if none is Optuna's (another application's database, as the
+    warnings store on a server); else none. Reads only; never creates a SQLite file."""
+    from optuna.storages._rdb.models import BaseModel
+    from sqlalchemy import create_engine, inspect
+
+    from models.settings import sqlite_file
+
+    path = sqlite_file(storage)
+    if storage.startswith("sqlite") and (path is None or not path.is_file()):
+        return []  # in memory, or a new database
+    engine = create_engine(storage)
+    try:
+        with engine.connect() as connection:
+            tables = set(inspect(connection).get_table_names())
+    finally:
+        engine.dispose()
+    optuna_tables = set(BaseModel.metadata.tables)  # `alembic_version` is not among them
+    return sorted(tables) if tables and not tables & optuna_tables else []
+
+
 def _open_storage(storage: str, attempts: int = 5) -> object:
     """Optuna's storage, created if new; retried because workers starting together race to
     create its tables and, on PostgreSQL, its enum types (a unique-key or an "already exists"
-    error for all but one of them)."""
+    error for all but one of them). Refused in one line: riskloop's own state or another
+    application's database (before Optuna writes), a storage of another Optuna schema."""
     import time
 
     import optuna
     from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError
 
-    from models.settings import first_line
+    from models.settings import first_line, hide_password
 
+    check_storage_place(storage)
     for attempt in range(1, attempts + 1):
         try:
+            foreign = _foreign_tables(storage)
+            if foreign:
+                raise UserError(
+                    f"--storage {hide_password(storage)} holds another application's tables "
+                    f"({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}) and no "
+                    "Optuna study: give Optuna a database of its own"
+                )
             return optuna.storages.RDBStorage(storage)
         except ArgumentError as exc:
             raise UserError(f"--storage is not a database URL: {exc}") from None
@@ -201,6 +247,10 @@ def _open_storage(storage: str, attempts: int = 5) -> object:
             time.sleep(0.5 * attempt)
         except ImportError as exc:  # no driver for the URL
             raise UserError(f"cannot open the Optuna storage: {first_line(exc)}") from None
+        except RuntimeError as exc:  # Optuna's: the tables' schema is another version's
+            raise UserError(
+                f"cannot use the Optuna storage {hide_password(storage)}: {first_line(exc)}"
+            ) from None
     raise AssertionError("unreachable")
 
 
@@ -341,6 +391,7 @@ def tune_command(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with user_errors(), tracking.registry_errors():
         check_study_name(study)
+        check_storage_place(storage)  # before the data is built
         spec = _spec(task)
         data = _data(spec, raw, dataset)
         splits = split_dataset(spec, data.frame)
@@ -465,28 +516,64 @@ def _promotion(tags: dict[str, str] | None) -> dict[str, str]:
     return {key: value for key, value in kept.items() if value}
 
 
+def check_bento_version(version: str | None) -> None:
+    """Refuse, before any model is copied, a `--version` BentoML's tag rules refuse (at most
+    63 lowercase letters, digits, `_`, `-`, `.`; a letter or digit at each end: BentoML's own
+    check) and one a bento in the store already has."""
+    if version is None:
+        return
+    import bentoml
+    from bentoml._internal.tag import validate_tag_str
+
+    try:
+        validate_tag_str(version)
+    except ValueError as exc:
+        rules = str(exc).partition(": ")[2]  # "<value> is not a valid BentoML tag: <rules>"
+        raise UserError(f"--version {version!r} is not a bento version: {rules}") from None
+    try:
+        bentoml.bentos.get(f"{BENTO_NAME}:{version}")
+    except bentoml.exceptions.NotFound:
+        return
+    raise UserError(_bento_exists(version))
+
+
+def _bento_exists(version: str) -> str:
+    tag = f"{BENTO_NAME}:{version}"
+    return (
+        f"a bento {tag} already exists in BentoML's store: give another --version, or leave "
+        f"it out for a generated one, or delete the old one first (bentoml delete {tag})"
+    )
+
+
 def build_bento(model_tags: list[str], version: str | None = None) -> str:
-    """`bentoml build` of the scoring service with the given models; the bento's tag."""
+    """`bentoml build` of the service with the models; the bento's tag (a bad or taken
+    `version` is a `UserError`: `check_bento_version`)."""
     import bentoml
     from bentoml._internal.bento.build_config import BentoEnvSchema  # `build(envs=...)`'s type
 
     import models
 
+    check_bento_version(version)
     root = Path(models.__file__).resolve().parent.parent
-    bento = bentoml.bentos.build(
-        "serving.service:RiskloopService",
-        name=BENTO_NAME,
-        description="riskloop scoring service with the champions of each task",
-        include=list(BENTO_SOURCES),
-        exclude=["**/__pycache__", "tests/**"],
-        models=list[Any](model_tags),
-        python={"packages": bento_packages(), "lock_packages": False},
-        # not `docker={"env": ...}`: BentoML 1.4 builds an image spec and drops it
-        envs=[BentoEnvSchema(name=name, value=value) for name, value in BENTO_ENV],
-        labels={"champions": ",".join(tag.replace(":", "@") for tag in model_tags)},
-        version=version,
-        build_ctx=str(root),
-    )
+    try:
+        bento = bentoml.bentos.build(
+            "serving.service:RiskloopService",
+            name=BENTO_NAME,
+            description="riskloop scoring service with the champions of each task",
+            include=list(BENTO_SOURCES),
+            exclude=["**/__pycache__", "tests/**"],
+            models=list[Any](model_tags),
+            python={"packages": bento_packages(), "lock_packages": False},
+            # not `docker={"env": ...}`: BentoML 1.4 builds an image spec and drops it
+            envs=[BentoEnvSchema(name=name, value=value) for name, value in BENTO_ENV],
+            labels={"champions": ",".join(tag.replace(":", "@") for tag in model_tags)},
+            version=version,
+            build_ctx=str(root),
+        )
+    except bentoml.exceptions.BentoMLException as exc:
+        if version is not None and "already exists" in str(exc):  # built meanwhile
+            raise UserError(_bento_exists(version)) from None
+        raise
     return str(bento.tag)
 
 
@@ -593,6 +680,7 @@ def bundle_command(
 
     with user_errors():
         tasks = list(TASK_NAMES) if task == "all" else [_spec(task).task]
+        check_bento_version(version)  # before any champion is copied into BentoML's store
         tags = import_champions(tasks)
         tag = build_bento(tags, version)
         instructions = serve_instructions(tag)
