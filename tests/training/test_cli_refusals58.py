@@ -115,6 +115,9 @@ def test_ctrl_c_is_said_in_a_line(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         env=env,
         text=True,
+        # as a terminal's Ctrl-C finds it: a shell starts a background job with SIGINT ignored
+        # (a suite run in the background would pass that on, and the command never hear it)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while not (tmp_path / "city").exists() and time.monotonic() < deadline:
