@@ -305,6 +305,11 @@ def test_keys_commands_refuse_a_malformed_or_unwritable_keys_file_in_one_line(
         code, _, err = _run("keys", "create", "ops", "--scopes", "score")
         _one_error_line(code, err, f"keys file {keys} is malformed", needle)
         assert keys.read_text() == text
+    assert not (isolated_env / "riskloop.db").exists()  # refused before the store was made
+    from serving.store import WarningStore
+
+    with WarningStore.from_settings(get_settings()):  # the deployment's store, made as run does
+        pass
     (isolated_env / "a-file").write_text("in the way")
     monkeypatch.setenv("RISKLOOP_KEYS_FILE", str(isolated_env / "a-file" / "keys.json"))
     get_settings.cache_clear()

@@ -200,6 +200,8 @@ def test_an_empty_keys_file_is_damaged_not_empty(
     _refused(["keys", "list"], f"keys file {keys} is malformed (it is empty)", "backup")
     _refused(["keys", "create", "ops", "--scopes", "score"], "is malformed (it is empty)")
     assert keys.read_bytes() == b""
+    # refused before the store is opened: none made on a fresh folder for a command refused
+    assert not (isolated_env / "riskloop.db").exists()
     keys.write_text("  \n")
     _refused(["keys", "list"], "is malformed (it is empty)")
 

@@ -285,13 +285,18 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Create a key and print it alone on stdout, once: only its hash is stored."""
-        from serving.auth import KeyManagementError, issue_key
+        from serving.auth import KeyManagementError, issue_key, list_keys
         from serving.policy import unusable_scopes
 
-        with user_errors(), open_store() as store:  # the store first: no key without its row
+        with user_errors():
             unusable = unusable_scopes([scope.strip() for scope in scopes.split(",")])
             if unusable:
                 raise UserError(f"key {name!r} not created: {unusable}")
+            try:  # a damaged keys file refused before the store is opened (or made)
+                list_keys()
+            except KeyManagementError as exc:
+                raise UserError(str(exc)) from None
+        with user_errors(), open_store() as store:  # the store first: no key without its row
             if any(user.name == name for user in store.list_users()):
                 raise UserError(
                     f"{name!r} is a person's name (riskloop users list): the audit log would tell "
@@ -345,9 +350,14 @@ def register(app: typer.Typer) -> None:
         """Revoke a key: requests with it get 401 from then on (the service needs no restart)."""
         from serving.auth import KeyManagementError, list_keys, revoke_key
 
+        with user_errors():
+            try:  # a damaged keys file named before the store is looked at
+                records = list_keys()
+            except KeyManagementError as exc:
+                raise UserError(str(exc)) from None
         with user_errors(), open_existing_store() as store:
             try:
-                record = revoke_key(key_name(name, list_keys()))
+                record = revoke_key(key_name(name, records))
             except KeyManagementError as exc:
                 raise UserError(str(exc)) from None
             except OSError as exc:
