@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from typer.testing import CliRunner
 
 from training.cli import app
@@ -129,8 +128,3 @@ def test_ctrl_c_is_said_in_a_line(tmp_path: Path) -> None:
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines and lines[-1].startswith("interrupted:"), err
     assert "Traceback" not in err
-
-
-@pytest.fixture(autouse=True)
-def _quiet_tracking(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MLFLOW_ENABLE_TELEMETRY", "false")
