@@ -35,8 +35,8 @@ def check_output_file(path: Path, option: str, expected: str) -> None:
 
 
 def require_store(store_url: str | None = None) -> None:
-    """Refuse, in one line, a SQLite warnings store whose file is not there (`store_url`,
-    default the settings'). Opening it would create an empty store (and the command a new
+    """Refuse, in one line, a SQLite warnings store whose file is not there or is empty
+    (`store_url`, default the settings'). Opening it would create an empty store (and the command a new
     secrets file: a new pseudonym key) in the folder the command ran from, and the command
     would answer, or write, as if that were the deployment's store. A command that reads or
     changes the store checks this before any work (`training.commands.people.
@@ -45,12 +45,15 @@ def require_store(store_url: str | None = None) -> None:
 
     url = get_settings().store_url if store_url is None else store_url
     path = sqlite_file(url)  # a malformed URL: WarningStore says so
-    if path is not None and not path.is_file():
-        raise UserError(
-            f"no warnings store at {path.absolute()} (RISKLOOP_STORE_URL={url}): run riskloop "
-            "from the folder it was set up in or set RISKLOOP_STORE_URL; `riskloop run` or "
-            "`riskloop store upgrade` creates a store"
-        )
+    if path is None or (path.is_file() and path.stat().st_size > 0):
+        return
+    # an empty file is no store either: SQLite would write a new one into it
+    why = "" if not path.exists() else "it is a folder; " if path.is_dir() else "it is empty; "
+    raise UserError(
+        f"no warnings store at {path.absolute()} (RISKLOOP_STORE_URL={url}): {why}run riskloop "
+        "from the folder it was set up in or set RISKLOOP_STORE_URL; `riskloop run` or "
+        "`riskloop store upgrade` creates a store"
+    )
 
 
 def _is_raw_data_error(exc: BaseException) -> bool:

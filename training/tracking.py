@@ -136,9 +136,10 @@ def require_registry() -> None:
     location = sqlite_file(uri)
     if location is None or location.is_file():
         return
+    what = "is a folder, not a database file" if location.is_dir() else "does not exist"
     raise UserError(
-        f"no MLflow registry at {uri} (RISKLOOP_MLFLOW_URI): {location.absolute()} does "
-        "not exist; check the setting, or create it with `riskloop train` or `riskloop run`"
+        f"no MLflow registry at {uri} (RISKLOOP_MLFLOW_URI): {location.absolute()} {what}; "
+        "check the setting, or create it with `riskloop train` or `riskloop run`"
     )
 
 

@@ -83,6 +83,8 @@ def test_a_command_that_reads_the_registry_refuses_one_that_is_not_there(
     get_settings.cache_clear()
     _fails(command, f"no MLflow registry at sqlite:///{typo} (RISKLOOP_MLFLOW_URI)")
     assert not typo.parent.exists()
+    typo.mkdir(parents=True)  # a folder where the file should be: named so, not "missing"
+    _fails(command, f"{typo} is a folder, not a database file")
 
 
 @pytest.mark.parametrize(

@@ -46,3 +46,18 @@ def test_setting_up_still_creates_the_store_and_then_reading_works(isolated_env:
     code, out, _ = _run("users", "list")
     assert code == 0 and out.startswith("alice\t"), out
     assert _run("users", "disable", "alice")[0] == 0
+
+
+@pytest.mark.parametrize("kind", ["empty file", "folder"])
+def test_an_empty_file_or_a_folder_is_no_store_either(isolated_env: Path, kind: str) -> None:
+    """A 0-byte file (a `touch`, a failed copy) was taken as a store: `users list` wrote a
+    new schema into it and answered "no users"; a folder was called missing. Both are named."""
+    store = isolated_env / "riskloop.db"
+    if kind == "folder":
+        store.mkdir()
+    else:
+        store.touch()
+    code, _, err = _run("users", "list")
+    reason = "it is a folder" if kind == "folder" else "it is empty"
+    _one_error_line(code, err, "no warnings store at", str(store), reason)
+    assert kind == "folder" or store.stat().st_size == 0  # nothing written into it
