@@ -1,9 +1,14 @@
 """The commands' tables keep their headers and titles whole when output is piped, and a transient
-progress bar draws only on a terminal."""
+progress bar draws only on a terminal (standard error's)."""
 
 from __future__ import annotations
 
 import io
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -59,7 +64,7 @@ def test_a_transient_bar_draws_only_on_a_terminal(capsys: pytest.CaptureFixture[
     """`riskloop screen`, `score` and `train` piped to a file began with a blank line: all a
     transient bar leaves where output is no terminal. There it is not drawn; on a terminal it
     is."""
-    with transient_progress() as progress:  # pytest captures stdout: not a terminal
+    with transient_progress() as progress:  # pytest captures stderr: not a terminal
         progress.update(progress.add_task("scoring", total=2), advance=2)
     print("result")
     assert capsys.readouterr().out == "result\n"
@@ -67,3 +72,43 @@ def test_a_transient_bar_draws_only_on_a_terminal(capsys: pytest.CaptureFixture[
     with transient_progress(console=Console(file=drawn, force_terminal=True)) as progress:
         progress.update(progress.add_task("scoring", total=2), advance=2)
     assert "scoring" in drawn.getvalue()
+
+
+def test_the_bar_draws_on_a_terminal_while_the_results_go_to_a_pipe() -> None:
+    """`riskloop train | tee train.log` showed nothing until the training was done: the bar was
+    drawn on the output, a pipe there. It is drawn on standard error, a terminal here, and the
+    output holds the results only."""
+    script = (
+        "import time\n"
+        "from training.commands import transient_progress\n"
+        "with transient_progress() as progress:\n"
+        "    step = progress.add_task('wage-arrears: building features', total=3)\n"
+        "    for _ in range(3):\n"
+        "        time.sleep(0.3)\n"
+        "        progress.update(step, advance=1)\n"
+        "print('result')\n"
+    )
+    leader, follower = pty.openpty()
+    env = {**os.environ, "COLUMNS": "100", "TERM": "xterm"}
+    with subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+    ) as process:
+        os.close(follower)
+        out, _ = process.communicate(timeout=60)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(leader)
+    assert process.returncode == 0
+    assert out == b"result\n"
+    assert b"wage-arrears: building features" in drawn, drawn

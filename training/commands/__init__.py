@@ -29,13 +29,16 @@ def table_console() -> Console:
 
 
 def transient_progress(*columns: str | ProgressColumn, console: Console | None = None) -> Progress:
-    """A progress bar that disappears when the work is done, drawn only on a terminal: where
-    output goes to a file or a pipe it would leave nothing but a blank line at the top of the
-    command's output (its tables, its results)."""
+    """A progress bar that disappears when the work is done, drawn on standard error (default)
+    and only where that is a terminal. Results go to standard output, so `riskloop train |
+    tee train.log` still shows the bar while the work runs (drawn on the output it showed
+    nothing until done), and the log holds the results only; where standard error is a file or
+    a pipe too, a bar would leave nothing but a blank line there, and a refusal after it would
+    no longer be one line: nothing is drawn."""
     from rich.console import Console
     from rich.progress import Progress
 
-    console = console or Console()
+    console = console or Console(stderr=True)
     return Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
 
 

@@ -322,7 +322,6 @@ def train(
             BarColumn(),
             TextColumn("{task.completed}/{task.total}"),
             TimeElapsedColumn(),
-            console=console,
         ) as progress:
             step = progress.add_task(f"{spec.task}: loading data", total=None)
             if engine == "dask" and raw is not None and dataset is None:
