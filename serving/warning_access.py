@@ -13,16 +13,18 @@ from typing import Annotated, Any
 import bentoml
 from fastapi import Depends, Path
 from fastapi.responses import JSONResponse
+from pydantic import AfterValidator
 
 from serving import schemas
 from serving.policy import Actor, Decision, decide
 from serving.store import WarningNotFound
-from serving.store.common import WARNING_ID
+from serving.store.common import WARNING_ID, canonical_warning_id
 from serving.store.free_text import one_line
 
 Service = Annotated[Any, Depends(bentoml.get_current_service)]
-#: A warning id in a path; no control characters (PostgreSQL refuses NUL in a query's text).
-WarningId = Annotated[str, Path(pattern=schemas.PLAIN_TEXT)]
+#: A warning id in a path; no control characters (PostgreSQL refuses NUL in a query's text);
+#: hexadecimal digits in capitals read as the store's lower case
+WarningId = Annotated[str, Path(pattern=schemas.PLAIN_TEXT), AfterValidator(canonical_warning_id)]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": schemas.ErrorResponse, "description": "Missing or unknown credentials"},

@@ -395,6 +395,15 @@ def _feedback_step(
         department = department_code(department) or department.strip()
     try:
         if feedback.status == "open":
+            # a send-back clears the department and sets no outcome: either given means the
+            # caller meant another step (a close, a re-route), refused as those steps refuse
+            # a field that is not theirs, never dropped without a word
+            if feedback.outcome is not None:
+                raise TransitionError("an outcome is given only when closing")
+            if feedback.department is not None:
+                raise TransitionError(
+                    "a department is set only when dispatching; sending back clears it"
+                )
             updated = service.store.send_back(
                 warning_id,
                 actor=actor.audit_name,

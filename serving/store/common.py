@@ -24,6 +24,15 @@ Holder = tuple[str, str | None]
 
 #: A warning id as the store makes them (`W-` and a UUID4's 32 hex digits).
 WARNING_ID = re.compile(r"^W-[0-9a-f]{32}$")
+_WARNING_ID_ANY_CASE = re.compile(r"[Ww]-[0-9A-Fa-f]{32}")
+
+
+def canonical_warning_id(text: str) -> str:
+    """A warning id as the store keeps it: one written in capitals (`W-CBBA…`, as a system
+    that prints hexadecimal in upper case sends it) is that warning's; any other text as sent."""
+    if _WARNING_ID_ANY_CASE.fullmatch(text):
+        return "W-" + text[2:].lower()
+    return text
 
 
 class StaleWarning(Exception):
