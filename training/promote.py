@@ -220,12 +220,19 @@ def _champion_notes(
     data: TrainingData,
     splits: Splits,
 ) -> tuple[str, ...]:
-    """What the comparison hides about the champion: trained on other data, or tested on a
-    newer slice than the one both are judged on."""
+    """What the comparison hides about the champion: trained on other data (another source, or
+    the same one changed since), or tested on a newer slice than the one both are judged on."""
     notes = []
     source = champion_tags.get("riskloop.dataset_source", "")
     if source and source != data.source:
         notes.append(f"the champion was trained on {source}; both were judged on {data.source}")
+    elif (logged := champion_params.get("dataset_fingerprint")) and logged != data.fingerprint:
+        # the same folder, its tables (or the feedback read with them) changed since: a city
+        # generated anew there is other data under the same name
+        notes.append(
+            f"the champion was trained on {data.source} as it was then (dataset fingerprint "
+            f"{logged}); both were judged on the data there now ({data.fingerprint})"
+        )
     own_test_end = champion_params.get("test_as_of", "").partition("..")[2]
     compared_end = f"{splits.test['as_of'].max():%Y-%m-%d}"
     if own_test_end and own_test_end > compared_end:

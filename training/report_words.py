@@ -206,8 +206,8 @@ _EN: dict[str, str] = {
     "when every driver's importance is above the mean |SHAP| of every noise and proxy "
     "feature. Several features can measure one driver and share its credit, so single "
     "features are listed below for reference and not judged one by one.",
-    "fid.drivers": "Every planted driver ranks above every noise or proxy feature. Strongest "
-    "noise or proxy feature: {noise}{below}",
+    "fid.drivers": "Check: every planted driver should rank above every noise or proxy "
+    "feature. Strongest noise or proxy feature: {noise}{below}",
     "fid.noise_value": "{name} ({value})",
     "fid.none": "none",
     "fid.below": "; drivers at or below it: {drivers}.",

@@ -39,6 +39,9 @@ def test_the_synthetic_fidelity_section_passes(synthetic_report: str) -> None:
         match = re.search(rf'<p id="{check}"><span class="(pass|fail)">', synthetic_report)
         assert match is not None and match.group(1) == "pass", check
     assert '<p id="fidelity-rule">' in synthetic_report
+    # said as the check it is: beside a FAIL, "Every planted driver ranks above…" stated the
+    # opposite of the verdict
+    assert "</span> Check: every planted driver should rank above every noise" in synthetic_report
     assert '<p id="fidelity-features">' in synthetic_report
 
 

@@ -225,13 +225,16 @@ def register(app: typer.Typer) -> None:
         """The main job: city, datasets, champions, online features, reports, dev key, then serve."""
         from models.settings import get_settings
         from training.commands.modelling import quiet_libraries
-        from training.commands.service import check_address_free
+        from training.commands.service import check_address_free, check_host
 
         quiet_libraries()
         settings = get_settings()
         city = settings.data_dir / "city"
         with user_errors():
-            if serve:  # a busy port or a host name is said now, not after minutes of training
+            # a host name is said now, not after minutes of training, even with --no-serve
+            # (the development key's links are made from it); a busy port when serving
+            check_host(host)
+            if serve:
                 check_address_free(host, port)
             try:
                 _ensure_city(city, size, seed, profile, rate_multiplier)

@@ -209,11 +209,25 @@ def _not_logged_because(run_info: RunInfo) -> str:
     logged = run_info.params.get("dataset_fingerprint")
     if not run_info.run_id or not logged or run_info.rebuilt_training_data:
         return ""
-    return (
-        f"the test slice was rebuilt from {run_info.test_source}, whose dataset fingerprint "
-        f"{run_info.test_fingerprint} is not the version's training data ({logged}); the "
-        "version's logged report is unchanged"
+    # the folder the version was trained on, its tables changed since (a city generated anew
+    # there): said so, not as if it were another folder
+    same_folder = bool(run_info.trained_on) and _same_path(
+        run_info.trained_on, run_info.test_source
     )
+    where = (
+        f"the folder the version was trained on, {run_info.test_source}, has changed since: its "
+        if same_folder
+        else f"the test slice was rebuilt from {run_info.test_source}, whose "
+    )
+    return (
+        f"{where}dataset fingerprint {run_info.test_fingerprint} is not the version's training "
+        f"data ({logged}); the version's logged report is unchanged"
+    )
+
+
+def _same_path(first: str, second: str) -> bool:
+    """Whether two recorded paths name the same place (either may be relative)."""
+    return bool(first and second) and Path(first).resolve() == Path(second).resolve()
 
 
 def _with_training_slice(

@@ -306,7 +306,7 @@ def _contribute_trials(
             storage=storage,
             on_trial=ran.append,
             total_trials=trials,
-            sampler_seed=seed * 100_003 + os.getpid(),
+            sampler_seed=(seed * 100_003 + os.getpid()) % 2**32,  # the range Optuna takes
         )
     except StudyMismatchError as exc:
         raise UserError(str(exc)) from None
@@ -367,7 +367,7 @@ def tune_command(
         Path | None, typer.Option("--dataset", help="A labelled dataset parquet.")
     ] = None,
     seed: Annotated[
-        int, typer.Option(help="LightGBM seed of the trials and of the final fit.")
+        int, typer.Option(min=0, max=2**32 - 1, help="LightGBM seed of trials and final fit.")
     ] = 7,
     max_rounds: Annotated[
         int | None, typer.Option(help="Cap on boosting rounds (quick checks).", min=1)

@@ -128,6 +128,17 @@ def build_scoring_set(task: str, raw_dir: Path) -> pd.DataFrame:
     return build_dataset(task, tables, unlabelled=True)
 
 
+def check_host(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """`--host` as the IP address it must be (BentoML takes an IP address only), else refused
+    in one line."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        raise UserError(
+            f"--host {host!r} is not an IP address (127.0.0.1, or 0.0.0.0 for every interface)"
+        ) from None
+
+
 def check_address_free(host: str, port: int) -> None:
     """Refuse a host:port this process cannot bind, before anything is started or touched.
 
@@ -136,12 +147,7 @@ def check_address_free(host: str, port: int) -> None:
     gives each address its own): a second start on a busy port would blank the first one's
     /metrics and end in a long traceback.
     """
-    try:
-        family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
-    except ValueError:  # BentoML takes an IP address only
-        raise UserError(
-            f"--host {host!r} is not an IP address (127.0.0.1, or 0.0.0.0 for every interface)"
-        ) from None
+    family = socket.AF_INET6 if check_host(host).version == 6 else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         # as BentoML's own socket does: a port left in TIME_WAIT by a stopped service is free
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
