@@ -106,7 +106,11 @@ def test_generate_refuses_to_write_over_a_city_of_other_options_without_force(
     datasets and champions were built from: refused in one line unless `--force`."""
     out = tmp_path / "city"
     first = ["generate", "--size", "small", "--seed", "1", "--profile", "clean", "--out", str(out)]
-    assert CliRunner().invoke(app, first).exit_code == 0
+    made = CliRunner().invoke(app, first)
+    assert made.exit_code == 0, made.output
+    # output not on a terminal: the summary alone, no bar's last frame cut at 80 columns
+    assert made.stdout.splitlines()[-1] == f"city written to {out}", made.stdout
+    assert "━" not in made.stdout and "generate " not in made.stdout, made.stdout
     assert CliRunner().invoke(app, first).exit_code == 0  # the same city again
     other = [*first[:4], "2", *first[5:]]
     refused = CliRunner().invoke(app, other)

@@ -133,16 +133,18 @@ def check_city_options(size: str, seed: int, profile: str, rate_multiplier: floa
 
 
 def _run(out: Path, size: str, seed: int, rate_multiplier: float, profile: str) -> dict:
-    """Generate with a rich progress display (one step per task chunk)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    """Generate with a progress bar (one step per task chunk) on standard error, where that is a
+    terminal (`transient_progress`): `generate | tee log` shows it while the city is written,
+    and the log holds the summary lines that follow, not a bar cut at 80 columns."""
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
     from data_samples.city import generate_city
+    from training.commands import transient_progress
 
-    with Progress(
+    with transient_progress(
         TextColumn("[bold]generate[/bold] {task.description}"),
         BarColumn(),
         TimeElapsedColumn(),
-        transient=False,
     ) as bar:
         task = bar.add_task(f"{size} {profile} city, seed {seed}", total=None)
 

@@ -145,8 +145,9 @@ def _parse_date(text: str):
 
 
 def _build(task: str, raw: Path, unlabelled: bool, as_of) -> tuple:
-    """Load, validate and build with a progress bar; raw-data problems become `UserError`."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """Load, validate and build with a progress bar (on standard error, where that is a
+    terminal: `transient_progress`); raw-data problems become `UserError`."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
     from features.dataset import (
         ScoringDateError,
@@ -157,14 +158,14 @@ def _build(task: str, raw: Path, unlabelled: bool, as_of) -> tuple:
     from features.schemas import absent_optional_columns
     from features.tasks import get_task
     from features.validation import RawDataError
+    from training.commands import transient_progress
     from training.raw_io import load_raw_tables
 
-    with Progress(
+    with transient_progress(
         TextColumn("[bold]build-dataset[/bold] {task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        transient=False,
     ) as bar:
         step = bar.add_task(f"{task}: loading {raw}", total=None)
         tables = load_raw_tables(raw, task)
