@@ -71,7 +71,7 @@ REPORT_SECURITY_POLICY = (
 )
 # the ticket of a step a time-out left unsaved (`Console.unsaved`): its text stays in memory
 UNSAVED_COOKIE = "riskloop_console_unsaved"
-# the step a form just saved, for the one page its redirect opens to say so (`pages._done`)
+# the step a form just saved, for the one page its redirect opens to say so (`pages.done_flash`)
 DONE_COOKIE = "riskloop_console_done"
 DONE_COOKIE_MAX_AGE_S = 60
 # the language the browser last signed out in: nothing but "zh" or "en", kept for a year
@@ -278,6 +278,7 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
         dashboard,
         pages,
         people_page,
+        queue_page,
         report_pages,
         sign_in_pages,
         units,
@@ -361,8 +362,8 @@ def build_app(backend_factory: Callable[[], Backend]) -> Starlette:
             page(account.change_password, post=True, account_page=True),
             methods=["POST"],
         ),
-        Route("/queue", page(pages.queue)),
-        Route("/cases", page(pages.open_named_case)),
+        Route("/queue", page(queue_page.queue)),
+        Route("/cases", page(queue_page.open_named_case)),
         Route("/units", page(units.find_unit, post=True), methods=["POST"]),
         Route("/cases/{warning_id}", page(pages.case)),
         Route("/cases/{warning_id}/waterfall.png", page(pages.waterfall)),

@@ -306,8 +306,8 @@ def _key(key: str, t: Messages) -> str:
 
 def _value(key: str, value: Any, t: Messages, department: Callable[[str], str]) -> str:
     """A detail's value as a person reads it: a stored text in words (`audit_words.in_words`),
-    lists joined, nested details as `key: value`, a queue's many warning ids by their short
-    ids and how many."""
+    lists joined, nested details as `key: value` (counts by level as `level: count`), a
+    queue's many warning ids by their short ids and how many."""
     if value is None or value == "":
         return "–"
     if isinstance(value, bool):
@@ -315,8 +315,11 @@ def _value(key: str, value: Any, t: Messages, department: Callable[[str], str]) 
     if isinstance(value, float):  # a score: its 16 digits are noise to a reader
         return f"{value:.6g}"
     if isinstance(value, Mapping):
+        # counts by risk level (an offline scoring's `levels`): each named by the level's words
         return "; ".join(
-            f"{_key(name, t)}: {_value(name, item, t, department)}" for name, item in value.items()
+            f"{t.word('level', name) if key == 'levels' else _key(name, t)}: "
+            f"{_value(name, item, t, department)}"
+            for name, item in value.items()
         )
     if isinstance(value, list | tuple):
         if not value:

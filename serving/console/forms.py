@@ -40,6 +40,7 @@ _FIELD_LABELS = {
     "name": "sign_in.name",
     "department": "field.department",
     "outcome": "field.outcome",
+    "unit_id": "unit.id",
 }
 # the longest text a field takes, as over the API; other fields: MAX_FORM_FIELD
 FIELD_LIMITS = {"note": NOTE_MAX_CHARS, "purpose": PURPOSE_MAX_CHARS}
@@ -64,9 +65,14 @@ def form_text(form: FormData, name: str) -> str:
     return value.strip()
 
 
+def field_label(name: str, t: Messages) -> str:
+    """A form field's name in the person's words (one of no words: as it is sent)."""
+    return t(_FIELD_LABELS[name]) if name in _FIELD_LABELS else name
+
+
 def field_problem(exc: FormFieldError, t: Messages) -> str:
     """A refused form field in the person's words."""
-    label = t(_FIELD_LABELS[exc.name]) if exc.name in _FIELD_LABELS else exc.name
+    label = field_label(exc.name, t)
     if exc.refused:
         return t("error.form_characters", field=label, chars=code_points(exc.refused))
     if exc.length is not None:

@@ -24,6 +24,7 @@ from models.departments import OUTSIDE_BODIES
 from serving.policy import VisibleScope
 from serving.store import deadlines
 from serving.store.common import is_past
+from serving.store.free_text import code_points, refused_characters, without_refused
 from serving.store.models import OUTCOMES, STATUSES, WARNING_LEVELS, RiskWarning, WarningEvent
 from serving.store.pseudonym import PSEUDONYM_CHARS
 
@@ -61,8 +62,9 @@ _TYPED_MAX = 200
 class FilterProblem:
     """One queue filter the console cannot read.
 
-    `name` is the URL parameter, `problem` one of `choice`, `date`, `date_order`, `page`,
-    `too_long`, `pseudonym` (the console's catalogs say each in words), `value` what was sent (cut short).
+    `name` is the URL parameter, `problem` one of `characters` (`value`: the refused characters
+    by code point), `choice`, `date`, `date_order`, `page`, `too_long`, `pseudonym` (the
+    console's catalogs say each in words), `value` what was sent (cut short).
     """
 
     name: str
@@ -128,11 +130,20 @@ class QueueFilters:
         """Read and check the URL's parameters; empty values mean "any". A department or
         district must be one of the codes the console knows (`departments`, `districts`): an
         unknown one would only list nothing, as if no warning were there. Every bad value is
-        found before the one `FilterError` that lists them is raised."""
-        problems: list[FilterProblem] = []
+        found before the one `FilterError` that lists them is raised; a value holding a
+        character no text may hold (a bidirectional override that turns the page's echo of
+        it backwards, a pasted zero-width space) is that problem alone, and the form gives it
+        back without them."""
+        given = {name: params.get(name, "") for name in FILTER_NAMES}
+        refused = {name: refused_characters(value) for name, value in given.items()}
+        problems = [
+            FilterProblem(name, "characters", code_points(chars))
+            for name, chars in refused.items()
+            if chars
+        ]
 
         def text(name: str) -> str | None:
-            value = params.get(name, "").strip()
+            value = "" if refused[name] else given[name].strip()
             return value or None
 
         def choice(name: str, allowed: Sequence[str]) -> str | None:
@@ -180,11 +191,16 @@ class QueueFilters:
             problems.append(FilterProblem("entity", "pseudonym", entity[:64]))
         sort = choice("sort", SORTS) or "newest"
         page_text = text("page") or "1"
-        if not page_text.isdigit() or not 1 <= int(page_text) <= _MAX_PAGE:
+        page = _page_number(page_text)
+        if page is None:
             problems.append(FilterProblem("page", "page", page_text[:20]))
         if problems:
-            typed = {name: (text(name) or "")[:_TYPED_MAX] for name in FILTER_NAMES}
+            problems.sort(key=lambda problem: FILTER_NAMES.index(problem.name))
+            typed = {
+                name: without_refused(value).strip()[:_TYPED_MAX] for name, value in given.items()
+            }
             raise FilterError(problems, {name: value for name, value in typed.items() if value})
+        assert page is not None  # else a problem above
         return cls(
             task=task,
             level=level,
@@ -198,7 +214,7 @@ class QueueFilters:
             mine=mine,
             entity=entity,
             sort=sort,
-            page=int(page_text),
+            page=page,
         )
 
     @property
@@ -270,6 +286,16 @@ class QueueFilters:
         if self.entity:
             found.append(RiskWarning.entity_hash == self.entity)
         return found
+
+
+def _page_number(text: str) -> int | None:
+    """A page number as the queue's links write it, 1 to `_MAX_PAGE`; None for any other text.
+    ASCII digits only: `str.isdigit` takes `²`, which `int` refuses, and `int` reads other
+    scripts' digits (`١`) and full-width ones, which no link writes."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(_MAX_PAGE)):
+        return None
+    number = int(text)
+    return number if 1 <= number <= _MAX_PAGE else None
 
 
 # the warning's dispositions (history rows found through the `warning_id` index)

@@ -25,14 +25,18 @@ from starlette.responses import Response
 from features.frame_checks import ENTITY_ID_MAX_CHARS, ENTITY_ID_PATTERN
 from serving.console.app import PREFIX, Console, Visit, error_page, redirect
 from serving.console.forms import FormFieldError, field_problem, form_text
-from serving.console.pages import refused_page, unit_refused
+from serving.console.pages import refused_page
+from serving.console.queue_page import unit_refused
+from serving.store.free_text import code_points, without_refused
 
 _ENTITY_ID = re.compile(ENTITY_ID_PATTERN)
 
 
 def find_unit(console: Console, request: Request, visit: Visit, form: FormData | None) -> Response:
     """The queue of the unit whose own id the form carries (`unit_id`); an id that is none
-    draws the queue again, the box holding what was typed and what is wrong with it beside it."""
+    draws the queue again, the box holding what was typed and what is wrong with it beside it:
+    one holding a character no text may hold (a zero-width space pasted with an id copied from
+    a web page) comes back without it, the character named."""
     assert form is not None
     not_theirs = refused_page(console, request, visit, "warning_list")
     if not_theirs is not None:
@@ -40,7 +44,16 @@ def find_unit(console: Console, request: Request, visit: Visit, form: FormData |
     try:
         typed = form_text(form, "unit_id")
     except FormFieldError as exc:
-        return error_page(console, request, visit, 400, field_problem(exc, visit.t))
+        sent = form.get("unit_id")
+        if not isinstance(sent, str):  # a file: no page sends one
+            return error_page(console, request, visit, 400, field_problem(exc, visit.t))
+        problem = (
+            visit.t("unit.characters", chars=code_points(exc.refused))
+            if exc.refused
+            else visit.t("unit.format", n=ENTITY_ID_MAX_CHARS)
+        )
+        given_back = without_refused(sent).strip()[:ENTITY_ID_MAX_CHARS]
+        return unit_refused(console, request, visit, given_back, problem)
     # as a Chinese input method types it in full-width mode (９１３３０５…): the id it means
     given = unicodedata.normalize("NFKC", typed).strip()
     if not given:

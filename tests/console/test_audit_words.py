@@ -128,6 +128,10 @@ def test_rules_and_reasons_matched_as_text_are_still_written_where_said() -> Non
     for path, rules in audit_words.TEXT_RULES.items():
         source = (ROOT / path).read_text("utf-8")
         assert [rule for rule in rules if f'"{rule}"' not in source] == [], path
+    for path, details in audit_words.TEXT_VALUES.items():
+        source = (ROOT / path).read_text("utf-8")
+        written = [text for values in details.values() for text in values]
+        assert [text for text in written if f'"{text}"' not in source] == [], path
     people = (ROOT / "serving/store/people.py").read_text("utf-8")
     reasons = [reason for reason in audit_words.REASONS if reason not in people]
     assert reasons == []
@@ -149,12 +153,21 @@ def test_every_known_value_has_words_in_both_languages() -> None:
 
     for lang in ("zh", "en"):
         words = catalog(lang)  # type: ignore[arg-type]
-        for group, codes in audit_words.CODES.values():
+        for group, codes in (*audit_words.CODES.values(), *audit_words.MORE_CODES.values()):
             assert [code for code in codes if f"{group}.{code}" not in words] == [], group
+        values = {
+            key
+            for details in audit_words.TEXT_VALUES.values()
+            for texts in details.values()
+            for key in texts.values()
+        }
+        assert [key for key in values if f"audit_value.{key}" not in words] == []
         keys = {*audit_words.REASONS.values(), "locked", "then_locked"}
         assert [key for key in keys if f"audit_reason.{key}" not in words] == []
         keyed = [f"ended.{why}" for why in ENDED_RULES] + [
-            key for rules in audit_words.TEXT_RULES.values() for key in rules.values()
+            key
+            for rules in (*audit_words.TEXT_RULES.values(), *audit_words.PATTERNED_RULES.values())
+            for key in rules.values()
         ]
         assert [key for key in keyed if f"audit_rule.{key}" not in words] == [], lang
     # words, not the code again
@@ -395,3 +408,206 @@ def test_time_and_actor_read_whole_at_a_desk_and_fit_a_phone(person: Any) -> Non
             screenshot(page, "audit-words-actor-zh-1280")
             viewer.go("/console/audit?action=access_refused")
     assert viewer.watch.errors == [] and viewer.watch.outside == []
+
+
+# ----------------------------------------------------------------------------- QA 59
+# QA read the Chinese page as an auditor: a sign-out's details in English ("sessions: every
+# session ended: the console's and the API's tokens") under keys of no words, the people list's
+# "accounts", a promotion's decision `first` and its English reason, an unlock's raw timestamp
+# and a raised warning's level `red`. The English page showed the codes and the timestamp too.
+
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+_PAIRS = re.compile(r"<dt>([^<]*)</dt><dd>([^<]*)</dd>")
+#: an ISO moment as stored (`2026-12-07T13:46:17+08:00`): never shown as such
+_STORED_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+@pytest.fixture(scope="module")
+def account_steps(console_service: Console) -> None:
+    """What QA read, made through the console: an administrator's look at the people list,
+    their unlock of a locked account, and their sign-out."""
+    from contextlib import suppress
+
+    from models.settings import get_settings
+    from serving.store import SignInRefused, WarningStore
+
+    create_person("words59adm", "data_office", "admin")
+    create_person("words59locked", "tax", "officer")
+    with WarningStore.from_settings(get_settings()) as store:
+        for _ in range(6):  # the sixth wrong password in a row locks the account
+            with suppress(SignInRefused):
+                store.sign_in("words59locked", "not the password at all")
+    with signed_in_client(console_service, "words59adm") as admin:
+        people = admin.get("/console/people")
+        assert people.status_code == 200
+        token = _CSRF.search(people.text)
+        assert token is not None
+        step = {"csrf": token[1], "step": "unlock"}
+        assert admin.post("/console/people/words59locked", data=step).status_code == 303
+        assert admin.post("/console/sign-out", data={"csrf": token[1]}).status_code == 303
+
+
+@pytest.mark.usefixtures("account_steps")
+def test_account_steps_promotions_and_raised_warnings_read_in_the_readers_words(
+    console_service: Console,
+) -> None:
+    create_person("words59", "data_office", "auditor")
+    create_person("words59en", "data_office", "auditor", lang="en")
+    steps = "sign_out,user_list,model_promotion,user_unlocked"
+    read: dict[tuple[str, str], str] = {}
+    for name in ("words59", "words59en"):
+        with signed_in_client(console_service, name) as client:
+            for actions in (steps, "warning_raised"):
+                answer = client.get("/console/audit", params={"action": actions})
+                assert answer.status_code == 200, answer.text[:300]
+                read[name, actions] = _details(answer.text)
+    zh, raised = read["words59", steps], read["words59", "warning_raised"]
+    en, raised_en = read["words59en", steps], read["words59en", "warning_raised"]
+    task = ZH("task.wage-arrears")
+    assert "<dt>会话</dt><dd>所有会话均已结束：控制台会话和接口（API）令牌</dd>" in zh
+    assert re.search(r"<dt>已结束的控制台会话</dt><dd>1</dd><dt>会话代次</dt><dd>\d+</dd>", zh)
+    assert re.search(r"<dt>账号数</dt><dd>\d+</dd>", zh)
+    assert "<dt>决定</dt><dd>首个版本</dd>" in zh
+    assert f"<dt>原因</dt><dd>{task}的首个版本，训练后即为在用模型版本</dd>" in zh
+    assert re.search(r"<dt>锁定至</dt><dd>\d{4}-\d{2}-\d{2} \d{2}:\d{2}</dd>", zh)
+    assert re.search(r"<dt>风险等级</dt><dd>(红色|橙色|黄色)</dd>", raised)
+    # nothing in English or as a code: words, names, ids and figures only (a sign-in name, a
+    # pseudonym and an MLflow run's id are what they are)
+    english = [
+        (key, value)
+        for key, value in _PAIRS.findall(zh + raised)
+        if re.search(r"[A-Za-z]{3,}", re.sub(r"\b(API|AUC|ECE|MLflow)\b", "", key + value))
+        and key not in ("用户", "MLflow 运行编号", "对象（假名）")
+    ]
+    assert english == []
+    assert _STORED_MOMENT.search(zh + raised) is None
+    # the English page: codes and moments in words too
+    assert "<dt>sessions</dt><dd>every session ended: the console's and the API's tokens" in (
+        en.replace("&#39;", "'")
+    )
+    assert re.search(r"<dt>console sessions ended</dt><dd>1</dd>", en)
+    assert "<dt>decision</dt><dd>first version</dd>" in en
+    assert "<dt>reason</dt><dd>first version of Wage arrears, champion from its training</dd>" in en
+    assert re.search(r"<dt>locked until</dt><dd>\d{4}-\d{2}-\d{2} \d{2}:\d{2}</dd>", en)
+    assert re.search(r"<dt>risk level</dt><dd>(red|orange|yellow)</dd>", raised_en)
+    assert _STORED_MOMENT.search(en + raised_en) is None
+
+
+def test_codes_moments_and_fixed_texts_of_every_action_have_words() -> None:
+    def department(code: str) -> str:
+        return code
+
+    def said(key: str, value: str, t: Messages = ZH) -> str:
+        return audit_words.in_words(key, value, t, department)
+
+    # codes: a model reload's outcome, a language, a deadline, a filter's level and task
+    assert said("status", "reloaded") == "已重新加载" and said("status", "failed", EN) == (
+        "failed (the served model kept)"
+    )
+    assert said("status", "dispatched") == "已派发"
+    assert said("lang", "en") == "英文" and said("lang", "zh", EN) == "Chinese"
+    assert said("deadline", "first_action") == "首次处置"
+    assert said("level", "red") == "红色" and said("risk_level", "yellow", EN) == "yellow"
+    assert said("task", "wage-arrears") == ZH("task.wage-arrears")
+    assert said("decision", "refused") == "未晋升（保留原在用版本）"
+    assert said("decision", "unchanged", EN) == "unchanged (nothing to decide)"
+    # any stored moment, in the city's time as the page's times read
+    for key in ("locked_until", "since", "until", "before", "due_at"):
+        assert said(key, "2026-12-07T02:30:05+00:00") == "2026-12-07 10:30", key
+        assert said(key, "2026-12-07T02:30:05+00:00", EN) == "2026-12-07 10:30", key
+    assert said("as_of", "2026-01-01") == "2026-01-01"  # a day is a day
+    # fixed texts written elsewhere, and a refused reveal's rules (with their figures and names)
+    assert said("events", "all dead") == "全部投递失败的通知"
+    assert said("note", "all dead") == "all dead"  # a person's note is theirs
+    assert said("rule", "reveal limit reached: 30 per hour; try again in 3062 seconds") == (
+        "已达到身份还原次数上限：每小时 30 次；3062 秒后可再试"
+    )
+    assert said("rule", "encryption key 'k2026' is not in the secrets file") == (
+        "加密密钥 'k2026' 不在密钥文件中"
+    )
+    assert said("rule", "the encrypted id does not belong to this warning", EN) == (
+        "the encrypted id does not belong to this warning"
+    )
+    written = {
+        "serving/store/privacy.py": (
+            'f"reveal limit reached: {limit} per hour; try again in {retry_after} seconds"'
+        ),
+        "serving/store/identity.py": 'f"encryption key {key_id!r} is not in the secrets file"',
+    }
+    assert set(written) == set(audit_words.PATTERNED_RULES)
+    for path, form in written.items():
+        assert form in (ROOT / path).read_text("utf-8"), path
+    # a nested count by level: the levels in words
+    from serving.console.audit_page import _value
+
+    levels = _value("levels", {"red": 3, "green": 10}, ZH, department)
+    assert levels == "红色: 3; 绿色: 10"
+
+
+def test_promotion_reasons_training_writes_read_in_words() -> None:
+    from training.promote import PromotionRule
+
+    rule = PromotionRule()
+    same = {"roc_auc": 0.81, "ece": 0.02}
+    accepted = rule.judge({"roc_auc": 0.83, "ece": 0.02}, same)[1]
+    worse = rule.judge({"roc_auc": 0.75, "ece": 0.05}, same)[1]
+    written = {
+        accepted: "挑战者不劣于在用模型版本：AUC 变化 +0.0200，ECE 变化 +0.0000",
+        worse: "挑战者劣于在用模型版本：AUC 下降 0.0600（允许至多 0.005）；ECE 上升 0.0300"
+        "（允许至多 0.01）",
+        f"forced: {worse}": "强制晋升（未通过晋升规则）：挑战者劣于在用模型版本：AUC 下降 0.0600"
+        "（允许至多 0.005）；ECE 上升 0.0300（允许至多 0.01）",
+        "no champion yet": "此前尚无在用模型版本",
+        "AUC or ECE undefined on the test slice": "测试集上 AUC 或 ECE 无法计算",
+        "first version of telecom-fraud: champion from its training": (
+            f"{ZH('task.telecom-fraud')}的首个版本，训练后即为在用模型版本"
+        ),
+        "version 3 is already the champion": "版本 3 已是在用模型版本",
+    }
+    for stored, chinese in written.items():
+        assert audit_words.in_words("reason", stored, ZH, str) == chinese, stored
+        assert audit_words.in_words("reason", stored, EN, str) != "", stored
+    # free text (a leakage refusal's sentence) as stored
+    free = "the challenger's training rows overlap the test slice"
+    assert audit_words.in_words("reason", free, ZH, str) == free
+    same = (
+        "version 4 is the same model as champion version 3 (same booster, calibrator and "
+        "thresholds): promoting it would only re-score every open warning under a new version "
+        "number"
+    )
+    assert audit_words.in_words("reason", same, ZH, str).startswith(
+        "版本 4 与在用模型版本 3 是同一模型"
+    )
+    unusable = (
+        "champion cannot be evaluated: no such file; nothing serves it either: "
+        "`riskloop promote --task wage-arrears --force` moves champion to the challenger"
+    )
+    assert audit_words.in_words("reason", unusable, ZH, str) == (
+        "原在用模型版本无法评估（no such file），也没有服务在使用它：运行 riskloop promote "
+        "--task wage-arrears --force 可改由挑战者作为在用模型版本"
+    )
+    # the forms matched are still the ones training writes (the rule's own, judged above)
+    source = (ROOT / "training/promote.py").read_text("utf-8")
+    for form in (
+        'f"first version of {task}: champion from its training"',
+        '"no champion yet"',
+        '"AUC or ECE undefined on the test slice"',
+        'f"version {challenger_version} is already the champion"',
+        'f"version {challenger_version} is the same model as champion version "',
+        'f"{champion_before} (same booster, calibrator and thresholds): promoting it would "',
+        '"only re-score every open warning under a new version number"',
+        'f"champion cannot be evaluated: {exc}; nothing serves it either: "',
+        'f"`riskloop promote --task {spec.task} --force` moves champion to the challenger"',
+        'f"forced: {reason}"',
+    ):
+        assert form in source, form
+    # every decision the audit log records has words
+    from training.promote import PromotionDecision
+
+    outcomes = {"first"} | {
+        PromotionDecision(
+            "t", promoted, False, "", 2, 1, 1, {}, {}, "", unchanged=unchanged
+        ).outcome
+        for promoted, unchanged in ((True, False), (False, False), (False, True))
+    }
+    assert outcomes == set(audit_words.PROMOTION_DECISIONS)
