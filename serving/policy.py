@@ -539,13 +539,17 @@ def may_note(actor: Actor, warning: Mapping[str, Any]) -> Decision:
 
 #: A case page's progress note, as a step: `step_offered`, and the audit rows of its attempts
 NOTE_STEP = "note"
+#: A case page's identity reveal, as a form `step_offered` answers for (it changes no state)
+REVEAL_STEP = "reveal"
 
 
 def step_offered(actor: Actor, warning: Mapping[str, Any], step: str) -> bool:
-    """Whether `actor` may take `step` on `warning` now: a transition (`allowed_transitions`)
-    or a progress note (`NOTE_STEP`, `may_note`)."""
+    """Whether `actor` may take `step` on `warning` now: a transition (`allowed_transitions`),
+    a progress note (`NOTE_STEP`, `may_note`) or an identity reveal (`REVEAL_STEP`)."""
     if step == NOTE_STEP:
         return bool(may_note(actor, warning))
+    if step == REVEAL_STEP:
+        return bool(decide(actor, "reveal", warning=warning))
     return step in allowed_transitions(actor, warning)
 
 

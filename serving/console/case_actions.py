@@ -32,7 +32,16 @@ from serving.console.i18n import Messages
 from serving.console.pages import load_case, render_case, rule_in_words, task_departments
 from serving.console.sessions import set_cookie
 from serving.console.shown import Shown, UnsavedStep
-from serving.policy import NOTE_STEP, TRANSITIONS, allowed_transitions, decide, may_note
+from serving.policy import (
+    NOTE_STEP,
+    REVEAL_STEP,
+    TRANSITIONS,
+    Decision,
+    allowed_transitions,
+    decide,
+    may_note,
+    step_offered,
+)
 from serving.store import StaleWarning, TransitionError
 from serving.store.free_text import plain_line_breaks, without_refused
 from serving.store.identity import IdentityUnavailable
@@ -86,19 +95,20 @@ def _typed(form: FormData, name: str) -> str:
     return without_refused(plain_line_breaks(value)) if isinstance(value, str) else ""
 
 
-def unsaved_step(form: FormData, reason: str, *, note: bool = False) -> UnsavedStep | None:
-    """A case form's step (`note`: the progress note's form) and what was typed or chosen in
-    it, kept when the session had ended for `reason` (`ended._keep_unsaved`); None for a step
-    no case page draws. The note as `_typed` gives it back, at most as long as the field takes
-    (a browser sends no more), the choices as sent, to be offered again only if the form
-    still lists them."""
-    transition = NOTE_STEP if note else form.get("transition")
-    if not isinstance(transition, str) or transition not in (*TRANSITIONS, NOTE_STEP):
+def unsaved_step(form: FormData, reason: str, form_of: str) -> UnsavedStep | None:
+    """A case form's step and what was typed or chosen in it, kept when the session had ended
+    for `reason` (`ended._keep_unsaved`); None for a step no case page draws. `form_of` is the
+    form's address (`act`, `note` or `reveal`). The note, or the reveal's purpose, as `_typed`
+    gives it back, at most as long as its field takes (a browser sends no more), the choices
+    as sent, to be offered again only if the form still lists them."""
+    transition = form.get("transition") if form_of == "act" else form_of
+    if not isinstance(transition, str) or transition not in (*TRANSITIONS, NOTE_STEP, REVEAL_STEP):
         return None
+    field = "purpose" if transition == REVEAL_STEP else "note"
     department, outcome = (form.get(name) for name in ("department", "outcome"))
     return UnsavedStep(
         transition=transition,
-        note=_typed(form, "note")[: FIELD_LIMITS["note"]],
+        note=_typed(form, field)[: FIELD_LIMITS[field]],
         department=department[:_CHOICE_CHARS] if isinstance(department, str) else "",
         outcome=outcome[:_CHOICE_CHARS] if isinstance(outcome, str) else "",
         reason=reason,
@@ -297,11 +307,24 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
 
 def add_note(console: Console, request: Request, visit: Visit, form: FormData | None) -> Response:
     """A progress note on the case (`WarningStore.add_note`): whoever may take a step on it now
-    may say how its work goes, without taking one (its status and version stay)."""
+    may say how its work goes, without taking one (its status and version stay).
+
+    The version its page was drawn at guards nothing (a note never makes a form stale), but
+    tells a note the case no longer takes because it changed meanwhile (closed, re-routed)
+    from one no page offered: the former gets the lost-update answer the steps get, saying
+    why, the note given back."""
     assert form is not None
     typed = _typed(form, "note")
+    drawn = _drawn_version(form)
     warning = load_case(
-        console, request, visit, "warning_read", typed=typed, step=NOTE_STEP, attempted="feedback"
+        console,
+        request,
+        visit,
+        "warning_read",
+        drawn,
+        typed=typed,
+        step=NOTE_STEP,
+        attempted="feedback",
     )
     if isinstance(warning, Response):
         return warning
@@ -315,8 +338,10 @@ def add_note(console: Console, request: Request, visit: Visit, form: FormData | 
             rule=decision.rule,
             warning=warning,
         )
+        if drawn is not None and drawn < int(warning["version"]):
+            return _note_not_taken(console, request, visit, warning, decision, typed)
         status = 409 if decision.by_state else 403
-        return error_page(console, request, visit, status, t("note.refused"))
+        return error_page(console, request, visit, status, t("note.refused"), typed=typed)
     kept = {"form": "note", "note": typed}
     try:
         note = form_text(form, "note")
@@ -344,14 +369,27 @@ def add_note(console: Console, request: Request, visit: Visit, form: FormData | 
         )
     try:
         console.store.add_note(warning["id"], actor=visit.actor.audit_name, note=note)
-    except TransitionError:  # closed since the page was drawn
+    except TransitionError:  # closed since `may_note` said yes
         fresh = console.store.get_warning(warning["id"])
-        return render_case(
-            console, request, visit, fresh, status=409, form_error=t("note.refused"), kept=kept
-        )
+        return _note_not_taken(console, request, visit, fresh, may_note(visit.actor, fresh), typed)
     response = redirect(f"{PREFIX}/cases/{warning['id']}")
     set_cookie(console, response, request, DONE_COOKIE, "note", max_age=DONE_COOKIE_MAX_AGE_S)
     return response
+
+
+def _note_not_taken(
+    console: Console,
+    request: Request,
+    visit: Visit,
+    warning: dict[str, Any],
+    decision: Decision,
+    typed: str,
+) -> Response:
+    """A note the case stopped taking after its page was drawn: the lost-update answer (who
+    changed the case, when), why no note is taken now (`decision`, the policy's refusal, in
+    words) and the note to copy; the case as it is has no note form to put it back in."""
+    why = rule_in_words(visit, decision) if not decision else ""
+    return _stale(console, request, visit, warning, typed=typed, why=why)
 
 
 def _unknown_version(
@@ -388,20 +426,17 @@ def other_sign_in(console: Console, request: Request, visit: Visit, form: FormDa
     and the case page is drawn again as it is now, saying why, with the note or purpose they
     typed back in its form to send again (on an error page to copy, when the case no longer
     offers that form)."""
-    reveal_form = request.url.path.endswith("/reveal")
-    field = "purpose" if reveal_form else "note"
+    form_of = request.url.path.rsplit("/", 1)[-1]  # act, note or reveal (`app.FORM_TARGET`)
+    asked = form.get("transition") if form_of == "act" else form_of
+    # a step as a page offers it (a progress note is sent to its own address, not to `act`)
+    name = asked if isinstance(asked, str) and (form_of != "act" or asked in TRANSITIONS) else ""
+    field = "purpose" if name == REVEAL_STEP else "note"
     typed = _typed(form, field)
     drawn = _drawn_version(form)
     warning = load_case(console, request, visit, "warning_page", drawn, typed=typed)
     if isinstance(warning, Response):
         return warning
-    transition = form.get("transition")
-    name = "reveal" if reveal_form else (transition if isinstance(transition, str) else "")
-    offered = (
-        bool(decide(visit.actor, "reveal", warning=warning))
-        if reveal_form
-        else name in allowed_transitions(visit.actor, warning)
-    )
+    offered = bool(name) and step_offered(visit.actor, warning, name)
     message = visit.t("error.csrf_other_sign_in_kept" if offered else "error.csrf_other_sign_in")
     if not offered:
         return error_page(console, request, visit, 403, message, typed=typed)
@@ -421,9 +456,11 @@ def _stale(
     *,
     typed: str = "",
     step: str | None = None,
+    why: str = "",
 ) -> Response:
     """The lost-update answer: the case as it is now (`warning`, or read again), who changed
-    it when (this person, in another tab, said so), and the text they typed, given back. Read
+    it when (this person, in another tab, said so), why the form is not taken now (`why`, in
+    words, when the case no longer offers it), and the text they typed, given back. Read
     again, it is shown only if this person may still see it: a case re-routed to another
     department meanwhile is a 403 that says the case moved, on the record as the refused
     `step` (a reveal without one)."""
@@ -456,7 +493,7 @@ def _stale(
     )
     when = case_view.local_time(last.get("at")) if last else "–"
     mine = last is not None and str(last["actor"]) == visit.actor.audit_name
-    stale = {"who": who, "when": when, "mine": mine, "typed": typed.strip()}
+    stale = {"who": who, "when": when, "mine": mine, "typed": typed.strip(), "why": why}
     return render_case(console, request, visit, warning, status=409, stale=stale)
 
 

@@ -4,8 +4,8 @@ A page or form asked for without a live session (timed out, signed out, ended by
 change, a disable or another sign-in) is sent to sign in and back to the page asked for
 (`to_sign_in`); the sign-in page says why, in the person's language. A case's step sent after
 its session ended is not made: it is on the record as the person's refused attempt, and its
-note and choices are kept in memory to give back in the case's form once they signed in again
-(`Console.unsaved`), but for an account still disabled.
+note and choices (a reveal's purpose) are kept in memory to give back in the case's form once
+they signed in again (`Console.unsaved`), but for an account still disabled.
 
 Views call nothing here: `app._guarded`, in front of every signed-in page, does.
 """
@@ -166,20 +166,19 @@ def _keep_unsaved(
 ) -> str | None:
     """Keep a case step sent after the session ended for `reason` (`Console.unsaved`) for the
     person whose session it was, to give back on that case's page once they signed in again,
-    saying why it was not saved (a step, or a progress note); its ticket, or None when there
-    is nothing to keep: a reveal (its purpose is asked again), no known person, or a form not
-    drawn under one of their sessions (its CSRF token is none of theirs: never someone else's
-    text put into their form)."""
+    saying why it was not saved (a step, a progress note, or a reveal's purpose: text they
+    typed, as a note is, never an identity, which a refused reveal never read); its ticket, or
+    None when there is nothing to keep: no known person, or a form not drawn under one of
+    their sessions (its CSRF token is none of theirs: never someone else's text put into
+    their form)."""
     from serving.console.case_actions import unsaved_step
 
     target = FORM_TARGET.match(request.url.path)
-    if user_name is None or target is None or request.url.path.endswith("/reveal"):
-        return None
-    if not WARNING_ID.fullmatch(target["case"]):
+    if user_name is None or target is None or not WARNING_ID.fullmatch(target["case"]):
         return None
     if not console.sessions.is_other_sign_in(user_name, text_or_none(form.get("csrf"))):
         return None
-    step = unsaved_step(form, reason, note=request.url.path.endswith("/note"))
+    step = unsaved_step(form, reason, request.url.path.rsplit("/", 1)[-1])
     if step is None:
         return None
     return console.unsaved.hold(user_name, target["case"], step)

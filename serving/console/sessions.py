@@ -82,7 +82,8 @@ class SessionBook:
         `replacing` is the session cookie the browser sent with the sign-in, if any: the
         session it names, whoever's it is, ends (`replaced`) in the same transaction. The new
         cookie overwrites it in this browser, but a copy of the old one would have answered
-        until its idle time-out.
+        until its idle time-out. Whose live session that was (`live_user`) is the caller's to
+        put on the record.
         """
         token = new_token()
         now = datetime.now(UTC)
@@ -107,6 +108,21 @@ class SessionBook:
             db.add(row)
         return token, SessionInfo(row.id, user_name, row.csrf, now)
 
+    def live_user(self, token: str | None) -> str | None:
+        """Whose live session a cookie token names (None: no session, or one ended or timed
+        out), without touching it: the person a sign-in on this browser puts out."""
+        if not token:
+            return None
+        with self._reads() as db:
+            row = db.scalars(
+                select(ConsoleSession).where(
+                    ConsoleSession.id == _digest(token), ConsoleSession.ended_at.is_(None)
+                )
+            ).one_or_none()
+        if row is None or self._timed_out(row, datetime.now(UTC)) is not None:
+            return None
+        return row.user_name
+
     def check(self, token: str | None) -> tuple[SessionInfo | None, str | None]:
         """The live session behind a cookie token, touched; or (None, why it is not live).
 
@@ -127,16 +143,20 @@ class SessionBook:
                 return None, None
             if row.ended_at is not None:
                 return None, row.ended_why or "ended"
-            why = None
-            if now - _aware(row.created_at) > self.absolute:
-                why = "absolute"
-            elif now - _aware(row.last_seen_at) > self.idle:
-                why = "idle"
+            why = self._timed_out(row, now)
             if why is not None:
                 row.ended_at, row.ended_why = now, why
                 return None, why
             row.last_seen_at = now
             return SessionInfo(key, row.user_name, row.csrf, _aware(row.created_at)), None
+
+    def _timed_out(self, row: ConsoleSession, now: datetime) -> str | None:
+        """`absolute` or `idle` when a live row's session is past that time-out, else None."""
+        if now - _aware(row.created_at) > self.absolute:
+            return "absolute"
+        if now - _aware(row.last_seen_at) > self.idle:
+            return "idle"
+        return None
 
     def is_other_sign_in(self, user_name: str, csrf: str | None) -> bool:
         """Whether `csrf` is the CSRF token of another session of `user_name` (an earlier

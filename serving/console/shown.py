@@ -46,10 +46,11 @@ class Shown:
 
 @dataclass(frozen=True)
 class UnsavedStep:
-    """A case form sent after the session ended: its step and what was typed or chosen in it
-    (never a reveal's purpose: a reveal is asked for again, on purpose), and why the session
-    had ended (`reason`: the sign-in page's `expired`, `out`, `reset`, `reenabled` or
-    `ended`), which the case page says when it gives the step back."""
+    """A case form sent after the session ended: its step (a transition, `policy.NOTE_STEP`
+    or `policy.REVEAL_STEP`) and what was typed or chosen in it (`note`: a note, or a reveal's
+    purpose; never an identity), and why the session had ended (`reason`: the sign-in page's
+    `expired`, `out`, `reset`, `changed`, `reenabled` or `ended`), which the case page says
+    when it gives the step back."""
 
     transition: str
     note: str

@@ -40,11 +40,25 @@ from serving.console.sessions import (
 from serving.policy import decide
 from serving.sessions import client_address, sign_in_throttle
 from serving.store.passwords import MAX_PASSWORD_CHARS
-from serving.store.people import MAX_FAILED_SIGN_INS, SignInRefused
+from serving.store.people import MAX_FAILED_SIGN_INS, SignInRefused, typed_user_name
+
+# what a browser says (`Sec-Fetch-Site`) of a form sent from a page of this same site; a
+# client that does not say (a script, an older browser) is taken as one
+_OWN_SITE = "same-origin"
 
 
 def sign_in(console: Console, request: Request, form: FormData | None) -> Response:
-    """The sign-in form; a good password starts a session and returns to the page asked for."""
+    """The sign-in form; a good password starts a session and returns to the page asked for.
+
+    A form whose token is spent (a sign-in page left open while another tab signed in or out)
+    goes on to the page asked for only when the browser is signed in as the person it names.
+    Signed in as someone else, it is a sign-in like any other: throttled, its password
+    checked, a failure refused as any, and on success the other person's session in this
+    browser ends (their `sign_out` on the record). That only for a post carrying this
+    browser's live session (a SameSite=Strict cookie, which no other site's form sends) and
+    sent, as the browser says, from a page of this site; any other gets the form again. No one
+    acts under another person's name, nor in another person's session.
+    """
     token, fresh = pre_session_token(request)
     params = request.query_params
     # the form carries the page's language, so a refusal answers in the language it was asked in
@@ -61,44 +75,18 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
     lockout = lockout_words(t, console.backend.settings.lockout_s)
     notice = _sign_in_notice(params, t)
     next_page = safe_next(params.get("next"))
-    if form is None:
+
+    def form_page(status: int = 200, *, error: str = "", name: str = "") -> Response:
+        """The sign-in form (again), with the page's own token (a spent form's replaced)."""
         response = console.render(
             "console/sign_in.html",
             lang,
             request,
+            status=status,
             csrf=token,
             next=next_page,
-            notice=notice,
-            error="",
-            name="",
-            password_chars=MAX_PASSWORD_CHARS,
-            lockout=lockout,
-            lang_chosen=lang_chosen,
-        )
-        if fresh:
-            set_cookie(console, response, request, PRE_COOKIE, token)
-        return response
-    try:
-        next_page = safe_next(form_text(form, "next") or next_page)
-        name = form_text(form, "name")[:64]
-    except FormFieldError as exc:
-        return error_page(console, request, None, 400, field_problem(exc, t), lang=lang)
-    if not tokens_match(request.cookies.get(PRE_COOKIE), form.get("csrf")):  # type: ignore[arg-type]
-        # a sign-in page left open while another tab signed in (which spent the form's token)
-        # or out: signed in already, on to the page asked for; else the form again, with a
-        # token that works and the page still to go to (a forged post signs no one in)
-        signed_in, _why = console.sessions.check(request.cookies.get(COOKIE))
-        if signed_in is not None:
-            return redirect(next_page)
-        response = console.render(
-            "console/sign_in.html",
-            lang,
-            request,
-            status=403,
-            csrf=token,
-            next=next_page,
-            notice="",
-            error=t("sign_in.stale_form"),
+            notice="" if error else notice,
+            error=error,
             name=name,
             password_chars=MAX_PASSWORD_CHARS,
             lockout=lockout,
@@ -107,6 +95,25 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
         if fresh:
             set_cookie(console, response, request, PRE_COOKIE, token)
         return response
+
+    if form is None:
+        return form_page()
+    try:
+        next_page = safe_next(form_text(form, "next") or next_page)
+        name = form_text(form, "name")[:64]
+    except FormFieldError as exc:
+        return error_page(console, request, None, 400, field_problem(exc, t), lang=lang)
+    if not tokens_match(request.cookies.get(PRE_COOKIE), form.get("csrf")):  # type: ignore[arg-type]
+        # a sign-in page left open while another tab signed in (which spent the form's token)
+        # or out: signed in already as the person named, on to the page asked for; as someone
+        # else, on to check this sign-in as any other (the docstring says when); else the
+        # form again, with a token that works and the page still to go to (a forged post
+        # signs no one in)
+        signed_in, _why = console.sessions.check(request.cookies.get(COOKIE))
+        if signed_in is not None and typed_user_name(name) == signed_in.user_name:
+            return redirect(next_page)
+        if signed_in is None or request.headers.get("sec-fetch-site", _OWN_SITE) != _OWN_SITE:
+            return form_page(403, error=t("sign_in.stale_form"), name=name)
     settings = console.backend.settings
     throttle = sign_in_throttle(
         settings.sign_in_throttle_failures, settings.sign_in_throttle_window_s
@@ -116,20 +123,7 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
     throttled = throttle.refusal(client, console.store, f"POST {PREFIX}/sign-in")
     if throttled is not None:
         wait = duration_words(t, _whole_minutes(throttled.retry_after))
-        response = console.render(
-            "console/sign_in.html",
-            lang,
-            request,
-            status=429,
-            csrf=token,
-            next=next_page,
-            notice="",
-            error=t("sign_in.throttled", duration=wait),
-            name="",
-            password_chars=MAX_PASSWORD_CHARS,
-            lockout=lockout,
-            lang_chosen=lang_chosen,
-        )
+        response = form_page(429, error=t("sign_in.throttled", duration=wait))
         response.headers["Retry-After"] = str(throttled.retry_after)
         return response
     # a password over the limit cannot be right (none is set longer): Argon2 gets no more
@@ -138,32 +132,27 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
         user = console.store.sign_in(name, password, lockout=timedelta(seconds=settings.lockout_s))
     except SignInRefused:
         throttle.failed(client)
-        # one message for every refusal: which names exist, or are locked, is not told
-        error = t("sign_in.failed", **lockout)
-        response = console.render(
-            "console/sign_in.html",
-            lang,
-            request,
-            status=401,
-            csrf=token,
-            next=next_page,
-            notice="",
-            error=error,
-            # never refilled: a password typed into the name box would be shown in clear,
-            # and refilling only the names that exist would tell which do
-            name="",
-            password_chars=MAX_PASSWORD_CHARS,
-            lockout=lockout,
-            lang_chosen=lang_chosen,
-        )
-        return response
+        # one message for every refusal: which names exist, or are locked, is not told; the
+        # name never refilled: a password typed into the name box would be shown in clear,
+        # and refilling only the names that exist would tell which do
+        return form_page(401, error=t("sign_in.failed", **lockout))
     if lang_chosen and lang != user.lang:  # remembered, as the language switch does
         console.store.set_user_lang(user.name, lang)
     if next_page == f"{PREFIX}/queue" and not decide(actor_for(user), "warning_list"):
         next_page = f"{PREFIX}/reports"  # the default page would only refuse an administrator
+    replaced = console.sessions.live_user(request.cookies.get(COOKIE))
     session_token, _session = console.sessions.start(
         user.name, replacing=request.cookies.get(COOKIE)
     )
+    if replaced is not None and replaced != user.name:
+        # another person's session in this browser ended: on their record as their signing
+        # out is, but one session (their others live on), right after the `sign_in` row of
+        # the person who took the browser over
+        console.store.audit(
+            actor=f"user:{replaced}",
+            action="sign_out",
+            detail={"user": replaced, "console_sessions_ended": 1},
+        )
     response = redirect(next_page)
     set_cookie(console, response, request, COOKIE, session_token)
     clear_cookie(console, response, request, PRE_COOKIE)
