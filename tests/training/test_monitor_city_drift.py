@@ -67,7 +67,10 @@ def _monitor(city: Path, workdir: Path, prefix: str) -> tuple[int, dict]:
     # so it is cut at the same month for the comparison.
     drift = int(drift_months["telecom_fraud"].get("realism", {}).get("drift_months", 6))
     before = frame[frame["as_of"] < months[-drift]]
+    # a sample of the months after: what the service would have stored of them, at a fifth of
+    # the store writes (20,000 rows took 22 s); PSI on 4,000 rows tells drift as well
     after = frame[frame["as_of"] >= months[-drift + 1]]
+    after = after.sample(n=min(len(after), 4000), random_state=0).sort_values("as_of")
     model = fit_model(spec, split_dataset(spec, before), spec.params)
     reference = before[before["as_of"] >= months[-drift - 3]]
     reference = reference[list(spec.feature_names)].assign(score=model.predict_proba(reference))
