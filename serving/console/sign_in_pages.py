@@ -102,7 +102,9 @@ def sign_in(console: Console, request: Request, form: FormData | None) -> Respon
         next_page = safe_next(form_text(form, "next") or next_page)
         name = form_text(form, "name")[:64]
     except FormFieldError as exc:
-        return error_page(console, request, None, 400, field_problem(exc, t), lang=lang)
+        # the form again, saying which field holds what (a bidi mark pasted into the name box),
+        # not an error page whose only way on is the queue; the name not refilled, as below
+        return form_page(400, error=field_problem(exc, t))
     if not tokens_match(request.cookies.get(PRE_COOKIE), form.get("csrf")):  # type: ignore[arg-type]
         # a sign-in page left open while another tab signed in (which spent the form's token)
         # or out: signed in already as the person named, on to the page asked for; as someone

@@ -394,3 +394,25 @@ def test_a_step_sent_after_changing_the_password_is_back_in_its_form(
     box = viewer.page.locator("form[aria-labelledby='act-note'] textarea[name=note]")
     assert box.input_value() == NOTE["zh"]
     assert "您修改密码" in viewer.page.locator("#unsaved").inner_text()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_refused_character_in_the_name_gives_the_sign_in_form_back_saying_so(
+    console_service: Console, lang: str
+) -> None:
+    """A U+202E pasted into the name box answered a bare "bad request" page whose only link
+    was the queue; it is the sign-in form again, the character named, nobody signed in."""
+    with httpx.Client(
+        base_url=console_service.url, follow_redirects=False, timeout=30, verify=LOOPBACK_TLS
+    ) as client:
+        token = client.get(f"/console/sign-in?lang={lang}").cookies["riskloop_console_pre"]
+        answer = client.post(
+            "/console/sign-in",
+            data={"name": "\u202esup", "password": PASSWORD, "csrf": token, "lang": lang},
+        )
+    assert answer.status_code == 400, answer.text[:300]
+    assert 'id="password"' in answer.text and "U+202E" in answer.text
+    assert ("用户名" if lang == "zh" else "name") in answer.text
+    assert "riskloop_console" not in {
+        c.split("=")[0] for c in answer.headers.get_list("set-cookie")
+    }
