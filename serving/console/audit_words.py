@@ -289,6 +289,7 @@ def _promotion_reason(stored: str, t: Messages) -> str | None:
             if "task" in named:
                 named["task"] = t.word("task", named["task"])
             said = t(f"audit_promotion.{key}", **named)
+            break
     if said is None:
         return None
     return t("audit_promotion.forced", reason=said) if forced else said

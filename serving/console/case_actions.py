@@ -95,16 +95,27 @@ def _typed(form: FormData, name: str) -> str:
     return without_refused(plain_line_breaks(value)) if isinstance(value, str) else ""
 
 
-def unsaved_step(form: FormData, reason: str, form_of: str) -> UnsavedStep | None:
-    """A case form's step and what was typed or chosen in it, kept when the session had ended
-    for `reason` (`ended._keep_unsaved`); None for a step no case page draws. `form_of` is the
-    form's address (`act`, `note` or `reveal`). The note, or the reveal's purpose, as `_typed`
-    gives it back, at most as long as its field takes (a browser sends no more), the choices
-    as sent, to be offered again only if the form still lists them."""
-    transition = form.get("transition") if form_of == "act" else form_of
-    if not isinstance(transition, str) or transition not in (*TRANSITIONS, NOTE_STEP, REVEAL_STEP):
+def form_step(form: FormData, form_of: str) -> tuple[str, str] | None:
+    """The step a case form asks for and the field its text is typed in, by the form's address
+    (`form_of`: `act`, whose `transition` names one of the policy's transitions; `note`;
+    `reveal`, whose text is the purpose); None for a step no case page draws."""
+    step = form.get("transition") if form_of == "act" else form_of
+    known = TRANSITIONS if form_of == "act" else (NOTE_STEP, REVEAL_STEP)
+    if not isinstance(step, str) or step not in known:
         return None
-    field = "purpose" if transition == REVEAL_STEP else "note"
+    return step, "purpose" if step == REVEAL_STEP else "note"
+
+
+def unsaved_step(form: FormData, reason: str, form_of: str) -> UnsavedStep | None:
+    """A case form's step (`form_step`) and what was typed or chosen in it, kept when the
+    session had ended for `reason` (`ended._keep_unsaved`); None for a step no case page draws.
+    The note, or the reveal's purpose, as `_typed` gives it back, at most as long as its field
+    takes (a browser sends no more), the choices as sent, to be offered again only if the form
+    still lists them."""
+    asked = form_step(form, form_of)
+    if asked is None:
+        return None
+    transition, field = asked
     department, outcome = (form.get(name) for name in ("department", "outcome"))
     return UnsavedStep(
         transition=transition,
@@ -426,11 +437,8 @@ def other_sign_in(console: Console, request: Request, visit: Visit, form: FormDa
     and the case page is drawn again as it is now, saying why, with the note or purpose they
     typed back in its form to send again (on an error page to copy, when the case no longer
     offers that form)."""
-    form_of = request.url.path.rsplit("/", 1)[-1]  # act, note or reveal (`app.FORM_TARGET`)
-    asked = form.get("transition") if form_of == "act" else form_of
-    # a step as a page offers it (a progress note is sent to its own address, not to `act`)
-    name = asked if isinstance(asked, str) and (form_of != "act" or asked in TRANSITIONS) else ""
-    field = "purpose" if name == REVEAL_STEP else "note"
+    # act, note or reveal (`app.FORM_TARGET`); a step no page offers keeps a note's text
+    name, field = form_step(form, request.url.path.rsplit("/", 1)[-1]) or ("", "note")
     typed = _typed(form, field)
     drawn = _drawn_version(form)
     warning = load_case(console, request, visit, "warning_page", drawn, typed=typed)

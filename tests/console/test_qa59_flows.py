@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -411,8 +412,10 @@ def test_a_refused_character_in_the_name_gives_the_sign_in_form_back_saying_so(
             data={"name": "\u202esup", "password": PASSWORD, "csrf": token, "lang": lang},
         )
     assert answer.status_code == 400, answer.text[:300]
-    assert 'id="password"' in answer.text and "U+202E" in answer.text
-    assert ("用户名" if lang == "zh" else "name") in answer.text
+    assert 'id="password"' in answer.text
+    said = re.search(r'id="sign-in-error">([^<]*)<', answer.text)
+    assert said is not None, answer.text[:500]
+    assert "U+202E" in said[1] and ("“用户名”" if lang == "zh" else "“User name”") in said[1]
     assert "riskloop_console" not in {
         c.split("=")[0] for c in answer.headers.get_list("set-cookie")
     }
