@@ -3,9 +3,9 @@
 Every account with its department, role, state (active, locked by wrong passwords, disabled),
 whether its password is still one an administrator set and its latest sign-in (a dormant
 account is one to disable); a lockout lifted (or, on an account not locked, its wrong
-passwords counted so far cleared), an account disabled or enabled again, each by a form
-(CSRF-checked as every console form) that writes the audit row `riskloop users
-unlock|disable|enable` writes, the administrator as actor.
+passwords counted so far cleared), an account disabled (once a page naming the person has
+asked) or enabled again, each by a form (CSRF-checked as every console form) that writes the
+audit row `riskloop users unlock|disable|enable` writes, the administrator as actor.
 Creating accounts and setting passwords stay on the CLI (`riskloop users create`, `users
 reset-password`): a password never passes through a page. An administrator cannot disable their
 own account here (nobody would be left to enable it). Each view of the list is a `user_list`
@@ -98,6 +98,8 @@ def change_person(
         return error_page(console, request, visit, 404, t("people.unknown"))
     if step == "disable" and name == visit.user.name:
         return error_page(console, request, visit, 400, t("people.own_disable"))
+    if step == "disable" and form.get("confirmed") != "yes":
+        return _confirm_disable(console, request, visit, name)
     actor = visit.actor.audit_name
     try:
         if step in ("unlock", "clear"):  # a lockout lifted, or the wrong passwords counted
@@ -120,6 +122,26 @@ def change_person(
         max_age=DONE_COOKIE_MAX_AGE_S,
     )
     return response
+
+
+def _confirm_disable(console: Console, request: Request, visit: Visit, name: str) -> Response:
+    """The question a disable asks first: a click on the list's button ends someone's sessions
+    only once the page naming them is answered (nothing is written until then)."""
+    try:
+        user = console.store.get_user(name)
+    except UserNotFound:
+        return error_page(console, request, visit, 404, visit.t("people.unknown"))
+    if user.disabled_at is not None:
+        return error_page(console, request, visit, 409, visit.t("people.stale.disable"))
+    signed_in = console.store.last_sign_ins().get(name)
+    return console.render(
+        "console/people_confirm.html",
+        visit.lang,
+        request,
+        visit=visit,
+        section="people",
+        person=_row(user, visit, datetime.now(UTC), signed_in),
+    )
 
 
 def _row(

@@ -107,7 +107,24 @@ def test_an_administrator_unlocks_disables_and_enables_accounts_on_the_people_pa
     admin.go("/console/people")  # said once
     assert admin.page.locator("p.flash").count() == 0
 
+    # a disable asks first, naming the person; going back from the question changes nothing
     admin.page.get_by_role("button", name="停用pp.leaver的账号").click()
+    admin.page.wait_for_load_state()
+    assert admin.page.get_by_role("heading", level=1).inner_text() == "停用账号"
+    question = admin.page.locator("main").inner_text()
+    assert "确定停用 pp.leaver (pp.leaver) 的账号吗？" in question and "税务" in question
+    assert "其所有登录立即结束" in question
+    assert _axe_violations(admin.page) == []
+    screenshots_at_two_widths(admin.page, "people-confirm-zh")
+    admin.page.get_by_role("link", name="取消，返回人员列表").click()
+    admin.page.wait_for_load_state()
+    assert admin.page.url == f"{console_service.url}/console/people"
+    assert "正常" in _row(admin, "pp.leaver").inner_text()
+    leaver.go("/console/queue")  # still signed in
+    assert "/console/queue" in leaver.page.url
+    admin.page.get_by_role("button", name="停用pp.leaver的账号").click()
+    admin.page.wait_for_load_state()
+    admin.page.get_by_role("button", name="确认停用").click()
     admin.page.wait_for_load_state()
     assert "其所有登录均已结束" in admin.page.locator("p.flash").inner_text()
     assert "已停用" in _row(admin, "pp.leaver").inner_text()
@@ -129,6 +146,14 @@ def test_an_administrator_unlocks_disables_and_enables_accounts_on_the_people_pa
     assert "active" in _row(admin, "pp.leaver").inner_text()
     _audited(console_service, "user_enabled", "pp.leaver")
     screenshot(admin.page, "people-en")
+    admin.page.get_by_role("button", name="Disable pp.leaver's account").click()
+    admin.page.wait_for_load_state()
+    assert admin.page.get_by_role("heading", level=1).inner_text() == "Disable an account"
+    assert "Disable pp.leaver (pp.leaver)'s account?" in admin.page.locator("main").inner_text()
+    screenshot(admin.page, "people-confirm-en")
+    admin.page.get_by_role("link", name="Cancel: back to the list").click()
+    admin.page.wait_for_load_state()
+    assert "active" in _row(admin, "pp.leaver").inner_text()
     admin.page.locator("header form[action$='/lang'] button").click()
     admin.page.wait_for_load_state()
 
@@ -140,6 +165,10 @@ def test_an_administrator_unlocks_disables_and_enables_accounts_on_the_people_pa
         made_up = client.post("/console/people/pp.leaver", data={"csrf": csrf, "step": "delete"})
         twice = client.post("/console/people/pp.leaver", data={"csrf": csrf, "step": "enable"})
         forged = client.post("/console/people/pp.leaver", data={"step": "disable"})
+        forged_yes = client.post(
+            "/console/people/pp.leaver", data={"step": "disable", "confirmed": "yes"}
+        )
+        asked = client.post("/console/people/pp.leaver", data={"csrf": csrf, "step": "disable"})
         odd = [
             client.post(f"/console/people/{name}", data={"csrf": csrf, "step": "unlock"})
             for name in ("pp%00x", "PP.LEAVER", "x" * 300, "pp.leaver%0A", "%E7%8E%8B")
@@ -148,7 +177,9 @@ def test_an_administrator_unlocks_disables_and_enables_accounts_on_the_people_pa
     assert nobody.status_code == 404 and "没有这个账号。" in nobody.text
     assert made_up.status_code == 400
     assert twice.status_code == 409 and "该账号并未停用" in twice.text
-    assert forged.status_code == 403
+    assert forged.status_code == forged_yes.status_code == 403
+    # a disable without its answer is the question again, nothing written
+    assert asked.status_code == 200 and "确定停用 pp.leaver (pp.leaver) 的账号吗？" in asked.text
     assert [answer.status_code for answer in odd] == [404] * 5
     with WarningStore.from_settings(get_settings()) as store:
         assert store.get_user(ADMIN).active and store.get_user("pp.leaver").active
