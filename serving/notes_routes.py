@@ -16,9 +16,9 @@ from fastapi.responses import JSONResponse
 
 from serving import schemas
 from serving.guard import request_actor
-from serving.policy import may_note
+from serving.policy import DECISIONS, Actor, may_note
 from serving.routes import v1_route
-from serving.store import TransitionError, WarningNotFound
+from serving.store import StaleWarning, TransitionError, WarningNotFound
 from serving.warning_access import (
     ERRORS,
     NOT_FOUND,
@@ -39,7 +39,11 @@ from serving.warning_access import (
     responses={
         **ERRORS,
         **NOT_FOUND,
-        409: {"model": schemas.ErrorResponse, "description": "The warning is closed"},
+        409: {
+            "model": schemas.ErrorResponse,
+            "description": "The warning is closed, or kept changing hands while the note "
+            "was decided (a note is written only while the case is held as decided)",
+        },
     },
 )
 def add_note(
@@ -48,6 +52,19 @@ def add_note(
     """Record a progress note on a case (no step: status and version stay). Who may take a
     step on the warning now may add one; a closed warning takes none (409)."""
     actor = request_actor(request)
+    for _ in range(DECISIONS):
+        try:
+            return _note_once(service, actor, warning_id, body.note)
+        except StaleWarning as exc:
+            conflict = exc
+    return JSONResponse({"error": str(conflict)}, status_code=409)
+
+
+def _note_once(service: Any, actor: Actor, warning_id: str, note: str) -> Any:
+    """Decide the note on the warning as read now and write it only while the warning is
+    still held as decided (a re-route landing in between must not let the old department
+    note the new one's case, nor show it the case); raises `StaleWarning` when it changed
+    hands in between."""
     warning = allowed_warning(service, actor, "feedback", warning_id)
     if isinstance(warning, JSONResponse):
         return warning
@@ -62,7 +79,12 @@ def add_note(
         )
         return refused_answer(decision, 409 if decision.by_state else 403)
     try:
-        noted = service.store.add_note(warning_id, actor=actor.audit_name, note=body.note)
+        noted = service.store.add_note(
+            warning_id,
+            actor=actor.audit_name,
+            note=note,
+            expected_holder=(warning["status"], warning["department"]),
+        )
     except WarningNotFound:
         return not_found(warning_id)
     except TransitionError as exc:  # closed since it was read

@@ -57,6 +57,10 @@ ACTIONS: tuple[str, ...] = (
     "users_manage",  # create, disable, reset people
     "sign_out",  # a person ends every session of theirs
 )
+#: How often a step, note or reveal is decided again when the warning changed hands between
+#: the read its decision was made on and the write (a colleague's step, a re-route): only a
+#: new decision that refuses is the answer (a caller who sent a version is held to it instead)
+DECISIONS = 3
 # case content: what an administrator never sees
 CASE_ACTIONS = frozenset({"warning_list", "warning_read", "warning_page", "feedback", "reveal"})
 READ_ACTIONS = frozenset({"warning_list", "warning_read", "warning_page"})

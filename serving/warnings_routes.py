@@ -25,7 +25,7 @@ from models.departments import department_code
 from serving import schemas
 from serving.champions import model_of_version
 from serving.guard import request_actor
-from serving.policy import Actor, decide, transition_for, visible_scope
+from serving.policy import DECISIONS, Actor, decide, transition_for, visible_scope
 from serving.routes import in_body, read_json, v1_route
 from serving.store import StaleWarning, TransitionError, WarningNotFound, walk
 from serving.store.identity import IdentityUnavailable
@@ -42,11 +42,6 @@ from serving.warning_access import (
     not_found,
     refused_answer,
 )
-
-#: How often a step or reveal sent without a version is decided again when the warning
-#: changed hands between the handler's read and its write (a colleague's step, a re-route):
-#: the caller read no version, so only a new decision that refuses is their answer.
-_DECISIONS = 3
 
 
 def _as_json(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
@@ -349,7 +344,7 @@ def add_feedback(
     """Record a disposition step (dispatch, start, close with an outcome, or send back)."""
     actor = request_actor(request)
     # a caller who sent a version is held to it; one who did not never read a version
-    attempts = 1 if feedback.expected_version is not None else _DECISIONS
+    attempts = 1 if feedback.expected_version is not None else DECISIONS
     for _ in range(attempts):
         try:
             return _feedback_step(service, actor, warning_id, feedback)
@@ -459,7 +454,7 @@ def reveal(
     """Who the warning is about, for a person or key allowed to work the case; the purpose is
     kept in the audit log, and each actor may reveal a limited number of ids per hour."""
     actor = request_actor(request)
-    for _ in range(_DECISIONS):
+    for _ in range(DECISIONS):
         try:
             return _reveal_once(service, actor, warning_id, body)
         except StaleWarning as exc:

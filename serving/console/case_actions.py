@@ -33,6 +33,7 @@ from serving.console.pages import load_case, render_case, rule_in_words, task_de
 from serving.console.sessions import set_cookie
 from serving.console.shown import Shown, UnsavedStep
 from serving.policy import (
+    DECISIONS,
     NOTE_STEP,
     REVEAL_STEP,
     TRANSITIONS,
@@ -323,8 +324,30 @@ def add_note(console: Console, request: Request, visit: Visit, form: FormData | 
     The version its page was drawn at guards nothing (a note never makes a form stale), but
     tells a note the case no longer takes because it changed meanwhile (closed, re-routed)
     from one no page offered: the former gets the lost-update answer the steps get, saying
-    why, the note given back."""
+    why, the note given back. The note is written only while the case is held as decided: a
+    re-route, a colleague's step or a close landing between the decision and the write is
+    decided again on the case as it is then (as the API does), so a department that lost the
+    case never notes it, nor is shown it."""
     assert form is not None
+    for attempt in range(DECISIONS):
+        answer = _note_once(console, request, visit, form, moved=attempt > 0)
+        if answer is not None:
+            return answer
+    typed = _typed(form, "note")  # changed hands on every try: the case as it is, if theirs
+    warning = load_case(
+        console, request, visit, "warning_read", moved=True, typed=typed, step=NOTE_STEP,
+        attempted="feedback",
+    )  # fmt: skip
+    if isinstance(warning, Response):
+        return warning
+    return _note_not_taken(console, request, visit, warning, may_note(visit.actor, warning), typed)
+
+
+def _note_once(
+    console: Console, request: Request, visit: Visit, form: FormData, *, moved: bool
+) -> Response | None:
+    """`add_note` decided on the case as read now (`moved`: it changed hands since an earlier
+    decision); None when it changed hands again before the note's write."""
     typed = _typed(form, "note")
     drawn = _drawn_version(form)
     warning = load_case(
@@ -333,6 +356,7 @@ def add_note(console: Console, request: Request, visit: Visit, form: FormData | 
         visit,
         "warning_read",
         drawn,
+        moved=moved,
         typed=typed,
         step=NOTE_STEP,
         attempted="feedback",
@@ -349,7 +373,7 @@ def add_note(console: Console, request: Request, visit: Visit, form: FormData | 
             rule=decision.rule,
             warning=warning,
         )
-        if drawn is not None and drawn < int(warning["version"]):
+        if moved or (drawn is not None and drawn < int(warning["version"])):
             return _note_not_taken(console, request, visit, warning, decision, typed)
         status = 409 if decision.by_state else 403
         return error_page(console, request, visit, status, t("note.refused"), typed=typed)
@@ -379,10 +403,12 @@ def add_note(console: Console, request: Request, visit: Visit, form: FormData | 
             kept=kept,
         )
     try:
-        console.store.add_note(warning["id"], actor=visit.actor.audit_name, note=note)
-    except TransitionError:  # closed since `may_note` said yes
-        fresh = console.store.get_warning(warning["id"])
-        return _note_not_taken(console, request, visit, fresh, may_note(visit.actor, fresh), typed)
+        holder = (warning["status"], warning["department"])
+        console.store.add_note(
+            warning["id"], actor=visit.actor.audit_name, note=note, expected_holder=holder
+        )
+    except (StaleWarning, TransitionError):  # changed hands or closed since the decision
+        return None
     response = redirect(f"{PREFIX}/cases/{warning['id']}")
     set_cookie(console, response, request, DONE_COOKIE, "note", max_age=DONE_COOKIE_MAX_AGE_S)
     return response

@@ -214,17 +214,7 @@ class StoreReads:
             warning = session.get(RiskWarning, warning_id)
             if warning is None:
                 raise WarningNotFound(warning_id)
-            events = session.scalars(
-                select(WarningEvent)
-                .where(WarningEvent.warning_id == warning_id)
-                .order_by(WarningEvent.id)
-            ).all()
-            item = warning_dict(warning)
-            item["history"] = [
-                {"event": e.event, "at": iso_utc(e.at), "actor": e.actor, **e.detail}
-                for e in events
-            ]
-            return item
+            return with_history(session, warning)
 
     def warning_ids_starting(self, prefix: str, limit: int = 2) -> list[str]:
         """The ids of the warnings whose id begins with `prefix` (`W-` and lower-case hex
@@ -572,3 +562,18 @@ def _visible_condition(visible: VisibleScope) -> ColumnElement[bool]:
     if visible.departments:
         parts.append(RiskWarning.department.in_(sorted(visible.department_values())))
     return or_(*parts) if parts else false()
+
+
+def with_history(session: Session, warning: RiskWarning) -> dict[str, Any]:
+    """`warning` as the API shows it, with its full history, oldest first, as `session` sees
+    it: a step's answer is the case as its own transaction left it, never a later change
+    (another department's re-route landing after the commit) the caller may not see."""
+    session.flush()
+    events = session.scalars(
+        select(WarningEvent).where(WarningEvent.warning_id == warning.id).order_by(WarningEvent.id)
+    ).all()
+    item = warning_dict(warning)
+    item["history"] = [
+        {"event": e.event, "at": iso_utc(e.at), "actor": e.actor, **e.detail} for e in events
+    ]
+    return item

@@ -70,7 +70,7 @@ from serving.store.pseudonym import (
     sanitise,
     scrub_text,
 )
-from serving.store.reads import StoreReads
+from serving.store.reads import StoreReads, with_history
 from serving.store.scores import ScoreWriter
 from serving.store.scrubbing import MemoScrubber
 from serving.store.sqlite import (
@@ -348,7 +348,7 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
             TransitionError: the step is not allowed; the message says why.
         """
 
-        def write(session: Session) -> None:
+        def write(session: Session) -> dict[str, Any]:
             warning = self._locked_warning(session, warning_id, expected_version, expected_holder)
             # an outside body's name is free text, scrubbed like a note before it is compared
             # or written ("lawyer 138…" is stored and shown with the number's pseudonym)
@@ -365,9 +365,9 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
                 warning.outcome = outcome
                 warning.closed_at = now
             self._record_disposition(session, warning, actor, previous, outcome, note, now)
+            return with_history(session, warning)
 
-        self._write(write)
-        return self.get_warning(warning_id)
+        return self._write(write)
 
     def send_back(
         self,
@@ -390,7 +390,7 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
         if not note or not note.strip():
             raise TransitionError("sending a warning back needs a note saying why")
 
-        def write(session: Session) -> None:
+        def write(session: Session) -> dict[str, Any]:
             warning = self._locked_warning(session, warning_id, expected_version, expected_holder)
             if warning.status not in {"dispatched", "in_progress"}:
                 raise TransitionError(
@@ -401,24 +401,28 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
             warning.status = "open"
             warning.department = None
             self._record_disposition(session, warning, actor, previous, None, note, utc_now())
+            return with_history(session, warning)
 
-        self._write(write)
-        return self.get_warning(warning_id)
+        return self._write(write)
 
-    def add_note(self, warning_id: str, *, actor: str, note: str) -> dict[str, Any]:
+    def add_note(
+        self, warning_id: str, *, actor: str, note: str, expected_holder: Holder | None = None
+    ) -> dict[str, Any]:
         """A progress note on a case being worked (a visit, a call, papers asked for): a `note`
         event in its history and a `case_note` audit row, the note scrubbed as a step's is.
         No step: the status, version and deadline stay, and forms open on the case stay valid.
+        `expected_holder`: the (status, department) the permission was decided on, as a step's.
 
         Raises:
             WarningNotFound: no such warning.
+            StaleWarning: the case changed hands since `expected_holder` (re-routed, started).
             TransitionError: the note is empty, or the case is closed (closed cases are final).
         """
         if not note or not note.strip():
             raise TransitionError("a progress note needs text")
 
-        def write(session: Session) -> None:
-            warning = self._locked_warning(session, warning_id, None)
+        def write(session: Session) -> dict[str, Any]:
+            warning = self._locked_warning(session, warning_id, None, expected_holder)
             if warning.status == "closed":
                 raise TransitionError("the warning is closed; closed warnings are final")
             clean = sanitise(self._secret, note, self.own_ids(warning))
@@ -440,9 +444,9 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
                 task=warning.task,
                 model_version=warning.model_version,
             )
+            return with_history(session, warning)
 
-        self._write(write)
-        return self.get_warning(warning_id)
+        return self._write(write)
 
     def scrub_department(self, department: str) -> str:
         """A department named without a case (a list's filter) as an outside body's is stored:

@@ -93,3 +93,73 @@ def test_a_department_records_progress_on_the_case_it_holds_and_others_cannot(
     by_actor = {r["actor"]: r["detail"] for r in refused_rows}
     assert by_actor["key:notes-tax-desk"]["attempted"] == "feedback"
     assert by_actor["key:all"]["step"] == "note" and "closed" in by_actor["key:all"]["rule"]
+
+
+def test_a_note_racing_a_re_route_is_never_written_for_the_department_that_lost_the_case(
+    served: Served, keys: dict[str, dict[str, str]]
+) -> None:
+    """Notes sent by one department's system while a supervisor re-routes the case to another:
+    each note is written only while the case is held as its decision was made (a note landing
+    after the re-route was written and answered with the new department's case)."""
+    import threading
+
+    from serving.store import WarningStore
+
+    records = warned_records(served, "wage-arrears", "notes-race", 3)
+    answer = score(served, "wage-arrears", {"records": records}, key="scorer")
+    assert answer.status_code == 200, answer.text
+    shown_elsewhere: list[dict[str, object]] = []
+    for warning_id in (r["warning_id"] for r in answer.json()["results"]):
+        with served.client() as client:
+            sent = client.post(
+                f"/v1/warnings/{warning_id}/feedback",
+                json={"status": "dispatched", "department": "labour_inspection"},
+                headers=served.headers("all"),
+            )
+        assert sent.status_code == 200, sent.text
+        moved = threading.Event()
+        statuses: list[int] = []
+
+        def note(
+            moved: threading.Event = moved,
+            warning_id: str = warning_id,
+            statuses: list[int] = statuses,
+        ) -> None:
+            with served.client() as client:
+                for _ in range(400):  # until refused (403), after the re-route
+                    noted = client.post(
+                        f"/v1/warnings/{warning_id}/notes",
+                        json={"note": "走访企业"},
+                        headers=keys["labour"],
+                    )
+                    if noted.status_code == 201 and noted.json()["department"] != (
+                        "labour_inspection"
+                    ):
+                        shown_elsewhere.append(noted.json())
+                    statuses.append(noted.status_code)
+                    if noted.status_code != 201 and (noted.status_code != 403 or moved.is_set()):
+                        return  # refused after the re-route (or an answer the test names)
+
+        notes = [threading.Thread(target=note) for _ in range(3)]
+        for thread in notes:
+            thread.start()
+        with served.client() as client:
+            for _ in range(20):  # let some notes land first
+                client.get(f"/v1/warnings/{warning_id}", headers=served.headers("all"))
+            rerouted = client.post(
+                f"/v1/warnings/{warning_id}/feedback",
+                json={"status": "dispatched", "department": "township_labour"},
+                headers=served.headers("all"),
+            )
+        moved.set()
+        for thread in notes:
+            thread.join(timeout=60)
+        assert rerouted.status_code == 200, rerouted.text
+        assert set(statuses) <= {201, 403} and 403 in statuses, statuses
+        with WarningStore.from_settings() as store:
+            history = store.get_warning(warning_id)["history"]
+        moved_at = max(i for i, e in enumerate(history) if e.get("department") == "township_labour")
+        late = [e for e in history[moved_at:] if e["event"] == "note"]
+        assert late == [], late
+        assert any(e["event"] == "note" for e in history[:moved_at]), "no note raced"
+    assert shown_elsewhere == []

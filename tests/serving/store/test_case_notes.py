@@ -95,3 +95,34 @@ def test_no_note_on_a_closed_case_an_empty_note_or_no_case(
         "disposition",
     ]
     assert not [r for r in store.audit_rows() if r["action"] == "case_note"]
+
+
+def test_a_note_is_written_only_while_the_case_is_held_as_decided(
+    store: WarningStore, scored: Callable
+) -> None:
+    """A re-route landing between the note's decision and its write: nothing is written for
+    the department that no longer holds the case, and a step's answer is the case as its own
+    transaction left it."""
+    warning_id = _warning(store, scored)
+    dispatched = store.add_feedback(
+        warning_id, actor="user:sup", status="dispatched", department="labour_inspection",
+        outcome=None, note=None,
+    )  # fmt: skip
+    assert dispatched["department"] == "labour_inspection"
+    assert dispatched["history"][-1]["actor"] == "user:sup"
+    decided_on = (dispatched["status"], dispatched["department"])
+    noted = store.add_note(
+        warning_id, actor="user:lab", note="已电话联系企业", expected_holder=decided_on
+    )
+    assert noted["history"][-1]["event"] == "note"
+    store.add_feedback(
+        warning_id, actor="user:sup", status="dispatched", department="township_labour",
+        outcome=None, note=None,
+    )  # fmt: skip
+    with pytest.raises(StaleWarning) as stale:
+        store.add_note(warning_id, actor="user:lab", note="再次走访", expected_holder=decided_on)
+    assert stale.value.changed_by == "user:sup"
+    history = store.get_warning(warning_id)["history"]
+    assert [e["event"] for e in history].count("note") == 1
+    assert history[-1]["event"] == "disposition"
+    assert len([r for r in store.audit_rows() if r["action"] == "case_note"]) == 1
