@@ -49,14 +49,18 @@ class AuthError(Exception):
     """A request that is not allowed: `status` is 401 (who are you?) or 403 (not permitted).
 
     `who`: the audit actor the refused credentials do name (`key:NAME` of a revoked key whose
-    secret matched), whose attempt is put on the record; None for credentials naming nobody,
-    which are not (anyone could fill the log with them)."""
+    secret matched), whose attempt is put on the record with `rule` (the message, or more:
+    a revoked key's id, as a later key may carry its name); None for credentials naming
+    nobody, which are not (anyone could fill the log with them)."""
 
-    def __init__(self, status: int, message: str, who: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, who: str | None = None, rule: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.who = who
+        self.rule = rule or message
 
 
 @dataclass(frozen=True)
@@ -302,7 +306,13 @@ class KeyRing:
         if record is None:
             revoked = self._revoked_by_id.get(key_id)
             if revoked is not None and _secret_matches(revoked, secret):
-                raise AuthError(401, "API key revoked", who=f"key:{revoked.name}")
+                # the row names the key's id: a key created later may carry the same name
+                raise AuthError(
+                    401,
+                    "API key revoked",
+                    who=f"key:{revoked.name}",
+                    rule=f"API key revoked (key id {revoked.key_id})",
+                )
         if record is None or not _secret_matches(record, secret):
             raise AuthError(401, "unknown API key")
         if scope is not None and scope not in record.scopes:

@@ -194,7 +194,7 @@ class RequestGuard:
                     await _audit_refusal(
                         exc.who,
                         route.action if route is not None and route.action else "request",
-                        exc.message,
+                        exc.rule,
                         f"{method} {route.template if route else one_line(path, PATH_ECHO_CHARS)}",
                         params.get("warning_id"),
                     )

@@ -143,6 +143,7 @@ PATTERNED_RULES: dict[str, dict[str, str]] = {
     "serving/store/identity.py": {
         r"encryption key (?P<key_id>'[^']*'|\"[^\"]*\") is not in the secrets file": "key_not_held",
     },
+    "serving/auth.py": {r"API key revoked \(key id (?P<key_id>[0-9a-f]+)\)": "key_revoked"},
 }
 #: A failed sign-in's or password change's reason (`serving.store.people`) -> its message key
 #: (`audit_reason.<key>`); a wrong password that locked the account adds "; locked until …"

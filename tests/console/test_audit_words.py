@@ -525,6 +525,9 @@ def test_codes_moments_and_fixed_texts_of_every_action_have_words() -> None:
     assert said("rule", "encryption key 'k2026' is not in the secrets file") == (
         "加密密钥 'k2026' 不在密钥文件中"
     )
+    assert (
+        said("rule", "API key revoked (key id 3f9a1c07)") == "API 密钥已吊销（密钥编号 3f9a1c07）"
+    )
     assert said("rule", "the encrypted id does not belong to this warning", EN) == (
         "the encrypted id does not belong to this warning"
     )
@@ -533,6 +536,7 @@ def test_codes_moments_and_fixed_texts_of_every_action_have_words() -> None:
             'f"reveal limit reached: {limit} per hour; try again in {retry_after} seconds"'
         ),
         "serving/store/identity.py": 'f"encryption key {key_id!r} is not in the secrets file"',
+        "serving/auth.py": 'rule=f"API key revoked (key id {revoked.key_id})"',
     }
     assert set(written) == set(audit_words.PATTERNED_RULES)
     for path, form in written.items():

@@ -91,12 +91,23 @@ def test_a_revoked_key_is_refused_on_the_record_and_a_made_up_one_is_not(
     assert refused.status_code == 401 and refused.json() == {"error": "API key revoked"}
     assert unknown.status_code == 401 and unknown.json() == {"error": "unknown API key"}
     (row,) = _rows(console_service, "key:gone.key", "access_refused")
+    gone_id = key.split("_")[1]
     assert row == {
         "attempted": "warning_list",
-        "rule": "API key revoked",
+        "rule": f"API key revoked (key id {gone_id})",
         "path": "GET /v1/warnings",
         "channel": "api",
     }
+    # a key made later under the revoked one's name works; the revoked one's attempts stay
+    # told apart on the record by its key id
+    again = create_key("gone.key", ("review",))
+    with _api(console_service) as client:
+        assert client.get("/v1/warnings", headers={"Authorization": f"Bearer {again}"}).is_success
+        old = client.get("/v1/warnings", headers={"Authorization": f"Bearer {key}"})
+    assert old.status_code == 401
+    rows = _rows(console_service, "key:gone.key", "access_refused")
+    assert [r["rule"] for r in rows] == [f"API key revoked (key id {gone_id})"] * 2
+    assert again.split("_")[1] != gone_id
 
 
 def test_a_disabled_accounts_console_page_is_refused_on_the_record(
