@@ -50,11 +50,18 @@ def purpose_weight(purpose: str) -> int:
     """How much a purpose says, as `PURPOSE_MIN_WEIGHT` measures it: its visible characters,
     a wide letter (Chinese, Japanese, Korean) counting two, and the white space between its
     words one a gap (`check lead` weighs ten, as a person counts it; blanks around the text,
-    or a longer run of them, add nothing)."""
+    or a longer run of them, add nothing). A mark that combines with the character before it
+    (an accent, U+0301) is part of that character on screen and weighs nothing: `abcd` with
+    six accents stacked on it is four characters, as a reader sees it."""
     return sum(
         2 if char.isalpha() and unicodedata.east_asian_width(char) == "W" else 1
         for char in " ".join(purpose.split())
+        if unicodedata.category(char) not in _COMBINING
     )
+
+
+#: Unicode's non-spacing and enclosing marks: drawn on the character before them
+_COMBINING = frozenset({"Mn", "Me"})
 
 
 def states_a_purpose(purpose: str) -> bool:

@@ -71,6 +71,11 @@ def _warning(store: WarningStore, scored: Callable[..., dict[str, object]]) -> s
         ("check lead", True),
         ("verify arrears lead", True),
         ("核实 欠薪", False),  # 2 + 2 + 1 + 2 + 2
+        # accents stacked on four letters are four characters on screen
+        ("abcd\u0300\u0301\u0302\u0303\u0304\u0305", False),
+        ("abcd" + "\u0301" * 8, False),
+        ("vérifier la piste", True),  # an accent typed as a combining mark is part of a word
+        ("ve\u0301rifier la piste", True),
     ],
 )
 def test_a_purpose_must_carry_words_and_chinese_counts_double(purpose: str, states: bool) -> None:
