@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import typer
 
 
 class UserError(Exception):
     """A problem the user can fix (bad path, unknown task, malformed data): no traceback."""
+
+
+def parse_as_of(text: str) -> Any:
+    """A command's `--as-of`: a day written YYYY-MM-DD, as that day's midnight (a pandas
+    Timestamp). A month (`2025-12`), a time (`2026-01-01T00:00`), a week date or a date
+    without its dashes is a `UserError`, not read as some day the user did not write."""
+    import pandas as pd
+
+    problem = UserError(f"--as-of {text!r} is not a date (expected YYYY-MM-DD)")
+    if not _DAY.fullmatch(text):
+        raise problem
+    try:
+        return pd.Timestamp(date.fromisoformat(text))
+    except ValueError:  # 2026-02-30
+        raise problem from None
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def check_output_file(path: Path, option: str, expected: str) -> None:

@@ -192,7 +192,9 @@ def test_unknown_task_is_refused(small_city: Path, tmp_path: Path) -> None:
     assert result.exit_code != 0
 
 
-@pytest.mark.parametrize("text", ["yesterday", ""])
+@pytest.mark.parametrize(
+    "text", ["yesterday", "", "2025-12", "2026-01-01T00:00", "20260101", "2026-W01-1", "2026-02-30"]
+)
 def test_a_bad_as_of_date_is_refused(small_city: Path, tmp_path: Path, text: str) -> None:
     out = tmp_path / "d.parquet"
     result = _run(

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from features.tasks import TASKS
-from training.errors import UserError, user_errors
+from training.errors import UserError, parse_as_of, user_errors
 
 
 class Engine(StrEnum):
@@ -75,7 +75,7 @@ def build_dataset_command(
     On bad input (missing table or column, wrong dtype, duplicate key, available_at before event_time, unparseable date) it prints one error line, exits 2 and writes nothing. So it does for an --out (or its sidecar) inside the --raw folder or any raw data folder, or that is riskloop's warnings store, MLflow registry, keys or secrets.
     """
     with user_errors():
-        when = _parse_date(as_of) if as_of is not None else None
+        when = parse_as_of(as_of) if as_of is not None else None
         if when is not None and not unlabelled:
             raise UserError("--as-of applies to the scoring set: add --unlabelled")
         if scheduler is not None and engine != Engine.dask:
@@ -129,19 +129,6 @@ def build_dataset_command(
                 f"{feedback['added']} rows added)"
             )
         typer.echo(f"dataset written to {path} (sidecar {path.with_suffix('.json').name})")
-
-
-def _parse_date(text: str):
-    import pandas as pd
-
-    problem = UserError(f"--as-of {text!r} is not a date (expected YYYY-MM-DD)")
-    try:
-        when = pd.Timestamp(text)
-    except ValueError:
-        raise problem from None
-    if pd.isna(when):
-        raise problem
-    return when
 
 
 def _build(task: str, raw: Path, unlabelled: bool, as_of) -> tuple:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from features.tasks import names_in_words
-from training.errors import UserError, user_errors
+from training.errors import UserError, parse_as_of, user_errors
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -180,7 +180,6 @@ def _scoring_set(
     The date is checked on the tables loaded here; with `engine="dask"` the features are then
     built on the cluster (`training.engines`), which is where the large city's time goes.
     """
-    import pandas as pd
 
     from features.dataset import build_dataset, get_task, input_fingerprint, scoring_range
     from features.validation import RawDataError, validate_tables
@@ -194,12 +193,7 @@ def _scoring_set(
         raise UserError(f"bad raw data in {raw_dir}: {exc}") from None
     when = None
     if as_of is not None:
-        try:
-            when = pd.Timestamp(as_of)
-        except ValueError:
-            raise UserError(f"--as-of {as_of!r} is not a date (expected YYYY-MM-DD)") from None
-        if pd.isna(when) or when != when.normalize():
-            raise UserError(f"--as-of {as_of!r} is not a date (expected YYYY-MM-DD)")
+        when = parse_as_of(as_of)
         earliest, latest = scoring_range(info.slug, validated)
         if not earliest <= when <= latest:
             raise UserError(

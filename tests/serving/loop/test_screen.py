@@ -249,6 +249,7 @@ def test_an_earlier_month_than_the_newest_screened_needs_backfill(
         (["screen", "--task", TASK, "--as-of", "2019-01-01"], "outside the tables"),
         (["screen", "--task", TASK, "--as-of", "2031-05-01"], "outside the tables"),
         (["screen", "--task", TASK, "--as-of", "first of May"], "not a date"),
+        (["screen", "--task", TASK, "--as-of", "2025-12"], "not a date"),  # a month: which day?
         (["screen", "--task", "parking-fines"], "unknown task"),
         (["screen", "--task", TASK, "--raw", __file__], "is a file, not a folder"),
         (
