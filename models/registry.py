@@ -12,7 +12,7 @@ have, and the wrapper checks its input against the catalog itself (`pyfunc_input
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -393,7 +393,11 @@ def _text_column(feature: FeatureDef, column: pd.Series) -> None:
 
 
 def _numeric_column(feature: FeatureDef, column: pd.Series) -> None:
-    values = column.infer_objects() if column.dtype == object else column
+    values = column
+    if column.dtype == object:  # JSON records: None beside the values (a column of flags
+        values = column[column.notna()].infer_objects()  # and None stays object as it is)
+        if values.empty:  # every value missing: the model handles them
+            return
     kind = "b" if pd.api.types.is_bool_dtype(values.dtype) else values.dtype.kind
     if kind not in "biuf":
         raise PyfuncInputError(
@@ -415,9 +419,11 @@ def _numeric_column(feature: FeatureDef, column: pd.Series) -> None:
 def pyfunc_input(spec: TaskSpec, data: Any) -> pd.DataFrame:
     """The pyfunc's input as a frame, checked against the catalog column by column.
 
-    Accepted, per catalog dtype: `category` as pandas categories or text, within the catalog's
-    categories; `int` as integers or floats holding whole numbers; `bool` as booleans or 0/1;
-    `float` as any number; missing values (None, NaN) everywhere (the model handles them).
+    Accepted: a frame, records (a list of mappings), columns (a mapping of lists) or one
+    record (a mapping of values). Per catalog dtype: `category` as pandas categories or text,
+    within the catalog's categories; `int` as integers or floats holding whole numbers; `bool`
+    as booleans or 0/1; `float` as any number; missing values (None, NaN) everywhere, as JSON
+    records carry them (the model handles them).
     The values are then held to the rules the API and `riskloop score` hold them to
     (`features.frame_checks`): finite numbers within the catalog's `min_value`/`max_value`.
     Extra columns are ignored, as the scorer ignores them, and so is `entity_id`: the pyfunc
@@ -427,6 +433,8 @@ def pyfunc_input(spec: TaskSpec, data: Any) -> pd.DataFrame:
         FeatureMismatchError: a feature column is missing.
         PyfuncInputError: a column's values do not fit its catalog entry (named in the message).
     """
+    if isinstance(data, Mapping) and not any(map(pd.api.types.is_list_like, data.values())):
+        data = [data]  # one record (a column-wise mapping holds lists)
     frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
     missing = [name for name in spec.feature_names if name not in frame.columns]
     if missing:

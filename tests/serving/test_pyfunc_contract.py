@@ -102,6 +102,41 @@ def test_categories_as_text_and_counts_as_floats_score_the_same(
 
 
 @pytest.mark.parametrize("task", TASKS)
+def test_json_records_with_nulls_score_like_the_service(
+    served: Served, built: dict[str, pd.DataFrame], task: str
+) -> None:
+    """Records as a client sends them over JSON: a flag or a number missing as null in some
+    rows, and a number missing in every row (as a one-record request with a gap sends it).
+    The pyfunc refused both ("holds object values"), while the API scored them."""
+    frame = built[task].head(12)
+    records = as_records(task, frame)
+    flag = next((f.name for f in features(task) if f.dtype == "bool"), None)
+    numbers = [f.name for f in features(task) if f.dtype in ("int", "float")]
+    for index, record in enumerate(records):
+        record.pop("entity_id")
+        if flag is not None and index % 3 == 0:
+            record[flag] = None
+        record[numbers[0]] = None  # missing everywhere
+        for name in (f.name for f in features(task)):
+            record.setdefault(name, None)  # what as_records left out: null, as JSON says
+    expected = _served_scores(served, task, frame.assign(**{numbers[0]: np.nan}))
+    if flag is not None:
+        expected = _served_scores(
+            served,
+            task,
+            frame.assign(
+                **{numbers[0]: np.nan},
+                **{flag: [None if i % 3 == 0 else v for i, v in enumerate(frame[flag])]},
+            ),
+        )
+    pyfunc = _champion(served, task)
+    for sent in (records, pd.DataFrame(records)):
+        np.testing.assert_allclose(np.asarray(pyfunc.predict(sent)), expected, atol=1e-12)
+    one = np.asarray(pyfunc.predict(records[0]))  # one record as a mapping
+    np.testing.assert_allclose(one, expected[:1], atol=1e-12)
+
+
+@pytest.mark.parametrize("task", TASKS)
 def test_the_signature_states_the_catalogs_types(served: Served, task: str) -> None:
     schema = _champion(served, task).metadata.get_input_schema()
     logged = {spec.name: spec.type.name for spec in schema.inputs}
