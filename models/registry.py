@@ -124,13 +124,16 @@ def unreachable_because(exc: BaseException, opening: bool = False) -> str | None
     about reaching it (a missing model, a refused request: the caller's own business).
 
     MLflow's REST client wraps a failed connection (refused, no route, DNS, retries spent) in
-    an `MlflowException` raised while handling the `requests` error. While `opening` the store,
-    an `OSError` is the store's too (a SQLite file whose folder cannot be made).
+    an `MlflowException` raised while handling the `requests` error; its database store wraps
+    the database's own error (a SQLite file locked by another process, a PostgreSQL server
+    gone) the same way, which says nothing of whether the model is there. While `opening` the
+    store, an `OSError` is the store's too (a SQLite file whose folder cannot be made).
     """
     import re
 
     import requests
     from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
     if opening and isinstance(exc, OSError):
         where = f": {exc.filename}" if exc.filename else ""
@@ -138,6 +141,8 @@ def unreachable_because(exc: BaseException, opening: bool = False) -> str | None
     if not isinstance(exc, MlflowException):
         return None
     cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, SQLAlchemyError):  # "database is locked", "connection refused"
+        return first_line(cause.orig if isinstance(cause, DBAPIError) else cause)
     if not isinstance(cause, requests.exceptions.RequestException):
         return None
     if isinstance(cause, requests.exceptions.Timeout):

@@ -91,3 +91,42 @@ def test_a_registry_that_does_not_answer_is_not_called_a_missing_champion(
     assert "s3cret" not in message and "rl:***@127.0.0.1" in message
     with pytest.raises(RegistryUnavailable, match="is not answering"):
         load_numbered("wage-arrears", "1", uri)
+
+
+def test_a_registry_database_failing_a_read_is_not_called_a_missing_champion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fit_model_on_synthetic: Any
+) -> None:
+    """A SQLite registry the service has open whose read then fails in the database (locked by
+    another process for longer than MLflow waits, 20 s; here a table gone, which fails at
+    once) is `RegistryUnavailable` naming the database's error: the reload's audit rows said
+    "no 'champion' model ... train one" while the champion was there all along."""
+    import sqlite3
+
+    import mlflow
+
+    from models.registry import RegistryUnavailable, load_registered_version
+    from models.settings import get_settings
+    from training.tracking import configure_tracking, log_and_register
+
+    registry = tmp_path / "registry"
+    uri = f"sqlite:///{registry / 'mlruns.db'}"
+    monkeypatch.setenv("RISKLOOP_MLFLOW_URI", uri)
+    monkeypatch.setenv("RISKLOOP_ARTIFACT_LOCATION", str(registry / "mlartifacts"))
+    get_settings.cache_clear()
+    model, frame = fit_model_on_synthetic("telecom-fraud")
+    try:
+        configure_tracking()
+        with mlflow.start_run():
+            log_and_register(model, frame.head(5))
+    finally:
+        mlflow.set_tracking_uri("")
+        mlflow.set_registry_uri("")
+        get_settings.cache_clear()
+    _, version = load_registered_version("telecom-fraud", "champion", uri)  # the store open
+    with sqlite3.connect(registry / "mlruns.db") as other:
+        other.execute("DROP TABLE registered_model_aliases")
+    with pytest.raises(RegistryUnavailable) as raised:
+        load_registered_version("telecom-fraud", "champion", uri)
+    message = str(raised.value)
+    assert "no such table: registered_model_aliases" in message, message
+    assert "train one" not in message and int(version.version) == 1
