@@ -142,7 +142,8 @@ def unreachable_because(exc: BaseException, opening: bool = False) -> str | None
         return None
     cause = exc.__cause__ or exc.__context__
     if isinstance(cause, SQLAlchemyError):  # "database is locked", "connection refused"
-        return first_line(cause.orig if isinstance(cause, DBAPIError) else cause)
+        original = cause.orig if isinstance(cause, DBAPIError) else None
+        return first_line(original if original is not None else cause)
     if not isinstance(cause, requests.exceptions.RequestException):
         return None
     if isinstance(cause, requests.exceptions.Timeout):
