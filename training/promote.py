@@ -222,17 +222,7 @@ def _champion_notes(
 ) -> tuple[str, ...]:
     """What the comparison hides about the champion: trained on other data (another source, or
     the same one changed since), or tested on a newer slice than the one both are judged on."""
-    notes = []
-    source = champion_tags.get("riskloop.dataset_source", "")
-    if source and source != data.source:
-        notes.append(f"the champion was trained on {source}; both were judged on {data.source}")
-    elif (logged := champion_params.get("dataset_fingerprint")) and logged != data.fingerprint:
-        # the same folder, its tables (or the feedback read with them) changed since: a city
-        # generated anew there is other data under the same name
-        notes.append(
-            f"the champion was trained on {data.source} as it was then (dataset fingerprint "
-            f"{logged}); both were judged on the data there now ({data.fingerprint})"
-        )
+    notes = [trained_elsewhere("champion", champion_tags, champion_params, data)]
     own_test_end = champion_params.get("test_as_of", "").partition("..")[2]
     compared_end = f"{splits.test['as_of'].max():%Y-%m-%d}"
     if own_test_end and own_test_end > compared_end:
@@ -240,7 +230,26 @@ def _champion_notes(
             f"the champion's own test slice reaches {own_test_end}, newer than the compared "
             f"slice (to {compared_end}): not the newest data"
         )
-    return tuple(notes)
+    return tuple(note for note in notes if note)
+
+
+def trained_elsewhere(
+    who: str, tags: dict[str, str], params: dict[str, str], data: TrainingData
+) -> str:
+    """Whether `who` (the champion, the challenger) was trained on other data than `data`, the
+    comparison's: another source, or the same one changed since (its tables or the feedback
+    read with them: a city generated anew there is other data under the same name); "" when
+    not, or when its run does not say."""
+    source = tags.get("riskloop.dataset_source", "")
+    if source and source != data.source:
+        return f"the {who} was trained on {source}; both were judged on {data.source}"
+    logged = params.get("dataset_fingerprint")
+    if logged and logged != data.fingerprint:
+        return (
+            f"the {who} was trained on {data.source} as it was then (dataset fingerprint "
+            f"{logged}); both were judged on the data there now ({data.fingerprint})"
+        )
+    return ""
 
 
 def _judge(
@@ -433,6 +442,9 @@ def _promote(
         notes=tuple(
             note
             for note in (
+                trained_elsewhere(
+                    "challenger", challenger_tags, dict(run.data.params) if run else {}, data
+                ),
                 *judged.notes,
                 _few_positives_note(
                     challenger_metrics, judged, (challenger_version, champion_before)
