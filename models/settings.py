@@ -199,6 +199,7 @@ class Settings(BaseSettings):
     )
     notify_interval_s: float = Field(
         default=2.0,
+        ge=0,  # a negative interval turned delivery and the deadline sweep off unsaid
         le=DAY,
         description="How often the service's delivery thread looks for due notifications and "
         "missed deadlines; 0 leaves delivery to `riskloop notify --loop`.",
@@ -221,7 +222,14 @@ class Settings(BaseSettings):
     notify_backoff_max_s: float = Field(
         default=3600.0, gt=0, le=WEEK, description="Longest retry delay."
     )
-    notify_timeout_s: float = Field(default=10.0, gt=0, le=HOUR, description="Per-request timeout.")
+    notify_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=HOUR,
+        description="Bounds each step of a webhook attempt on its own: connecting, sending, each "
+        "wait for more of the answer's status line and headers (its body is not read); httpx "
+        "has no bound on a whole request.",
+    )
     notify_lease_s: float = Field(
         default=120.0,
         gt=0,

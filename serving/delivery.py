@@ -7,23 +7,31 @@ a refused connection, a timeout) schedules a retry after an exponential backoff 
 and after `notify_max_attempts` attempts (by default at least a day of retries) the event is
 dead-lettered (`riskloop notify --dead`, `--requeue`; the service's `/metrics` counts pending
 and dead events by department). Delivery is at least once: a receiver deduplicates by the
-`X-Riskloop-Event-Id` header. Departments are delivered side by side (one thread each),
-each one's events in the order they were written: after a failed attempt the department's other
-events wait for that event's retry, no attempt counted (the outbox's claim holds them behind it
-in later rounds too), so nothing overtakes an event waiting to be retried, and an endpoint that
-cannot be reached costs one time-out a round.
+`X-Riskloop-Event-Id` header. Any error of the POST (a URL whose host the client cannot encode
+as well as an unreachable one) is a failed attempt like an error status; the log names its
+class, never the URL. An attempt reads the answer's status, never its body (`_post`).
+Departments are delivered side by side (a thread each), each one's events in the order they
+were written: after a failed attempt the department's other events wait for that event's retry,
+no attempt counted (the outbox's claim holds them behind it in later rounds too), so nothing
+overtakes an event waiting to be retried, and an endpoint that cannot be reached costs one
+time-out per retry.
 
 The service runs `Deliverer.run_forever` on a daemon thread (`notify_interval_s`; 0 leaves the
 job to `riskloop notify --loop`, which runs it in its own process); each round also notes missed
-deadlines (`WarningStore.note_overdue`), whose events then go out in the same round. A round the
-warnings store does not answer is skipped and the next one tries again: the outage is logged
-when it starts, about once a minute while it lasts and when it ends (`OutageLog`). When the
-store goes away in the middle of a round, what the round could not record (a POST's answer, the
-department's events it had not tried yet, still under its lease) is kept and written first once
-the store answers again: a delivered event is not posted a second time and its department's
-later events do not wait out the lease (`notify_lease_s`, 120 s by default). A
-department's failing deliveries are logged the same way: once when they start failing, once
-when one goes through again (`FailingDepartments`), not at every attempt.
+deadlines (`WarningStore.note_overdue`), whose events then go out in the same round. Its rounds
+do not wait for the departments still being posted to: they go on every interval, noting
+deadlines and starting the other departments' due events, and never claim a department this
+worker is still posting to (`run_once`, for `riskloop notify --once`, waits for them all), so a
+slow or hanging receiver delays its own department only. A webhook secrets file that cannot be
+used holds every event (not claimed, no attempt counted), said once in the log, until it is
+repaired. A round the warnings store does not answer is skipped and the next one tries again:
+the outage is logged when it starts, about once a minute while it lasts and when it ends
+(`OutageLog`). When the store goes away in the middle of a round, what the round could not
+record (a POST's answer, the department's events it had not tried yet, still under its lease)
+is kept and written first once the store answers again: a delivered event is not posted a
+second time and its department's later events do not wait out the lease (`notify_lease_s`,
+120 s by default). A department's failing deliveries are logged the same way: once when they
+start failing, once when one goes through again (`FailingDepartments`), not at every attempt.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -44,6 +52,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from models.departments import DEPARTMENTS
+from models.secret_keys import SecretsFileError
 from models.settings import Settings, load_ca_file
 from serving.store import WarningStore
 from serving.store.common import OUTAGE_MESSAGE, is_outage, outage_cause
@@ -57,8 +67,6 @@ logger = logging.getLogger("riskloop.delivery")
 DELIVERY_ACTOR = "system:notify"
 # events claimed per round: a round posts them one by one, well within the lease
 CLAIM_LIMIT = 20
-# departments whose events one round delivers side by side
-PARALLEL_DEPARTMENTS = 8
 USER_AGENT = "riskloop-webhooks/1"
 #: While the warnings store does not answer, how often a worker says that it still does not.
 OUTAGE_REPEAT_S = 60.0
@@ -110,6 +118,12 @@ def webhook_tls(settings: Settings) -> ssl.SSLContext:
 
 class EndpointRefused(ValueError):
     """riskloop will not post to this endpoint as configured; the message says why."""
+
+
+class PostFailed(Exception):
+    """A POST that got no answer: the endpoint could not be reached, or the client could not
+    send to its URL (a host that does not encode); the message is the error's class and text,
+    on one line."""
 
 
 def endpoint_refusal(url: str, settings: Settings) -> str | None:
@@ -223,7 +237,8 @@ class FailingDepartments:
 
 
 class Deliverer:
-    """Works through the outbox; one instance per process (thread-safe rounds not needed)."""
+    """Works through the outbox; one instance per process, whose rounds one thread runs
+    (`run_forever`, or `run_once` and `drain`: not both on one instance)."""
 
     def __init__(
         self,
@@ -238,7 +253,7 @@ class Deliverer:
         self.settings = settings
         self.secrets = SecretBook(settings.webhook_secrets_file)
         self._client = client or httpx.Client(
-            timeout=settings.notify_timeout_s,
+            timeout=settings.notify_timeout_s,  # each step of an attempt (`_post`)
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT},
             verify=webhook_tls(settings),
@@ -246,54 +261,91 @@ class Deliverer:
         )
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
-        self._retry_at_of: dict[str, datetime] = {}  # this round's retries, by event id
+        self._retry_at_of: dict[str, datetime] = {}  # a retried event's retry, by event id
         self.failing = FailingDepartments(logger)
         # writes a store outage kept from the outbox, in order: written first next round
         self._unrecorded: list[Callable[[], None]] = []
         self._unrecorded_lock = threading.Lock()
+        # a thread for every department riskloop knows (webhooks are set for those only),
+        # each started when first needed and kept across rounds: none waits for another's
+        self._pool = ThreadPoolExecutor(
+            max_workers=len(DEPARTMENTS), thread_name_prefix="riskloop-notify"
+        )
+        self._in_flight: dict[str, Future[list[str]]] = {}  # by department, until collected
+        self._turn_ended = threading.Event()  # a department's turn ended: more may be due
+        self._closing = threading.Event()
+        self._secrets_problem: str | None = None  # what the log last said of the secrets file
 
     def close(self) -> None:
+        """Wait for the attempts under way (at most one per department); the departments'
+        other claimed events go back in line, no attempt counted."""
+        self._closing.set()
+        self._pool.shutdown(wait=True)
         self._client.close()
 
     def run_once(self, *, note_overdue: bool = True, limit: int = CLAIM_LIMIT) -> RoundReport:
-        """Note missed deadlines, then try every due event once; returns what happened."""
+        """Note missed deadlines, then try every due event once and wait for every answer;
+        returns what happened.
+
+        Raises:
+            SecretsFileError: the webhook secrets file cannot be used (nothing was claimed).
+        """
         report = RoundReport()
+        self._start_round(report, note_overdue=note_overdue, limit=limit)
+        wait(list(self._in_flight.values()))
+        self._collect(report)
+        return report
+
+    def _start_round(self, report: RoundReport, *, note_overdue: bool, limit: int) -> int:
+        """Write what an outage kept, note missed deadlines, then claim the due events of the
+        departments not in flight and start posting them, a thread per department; how many
+        events were claimed. The answers are counted later (`_collect`).
+
+        Raises:
+            SecretsFileError: the webhook secrets file cannot be used: nothing is claimed, the
+                events wait for its repair, no attempt counted.
+        """
         self._write_unrecorded()
         if note_overdue:
             report.overdue = self.store.note_overdue(actor="system:overdue")
-        self._retry_at_of.clear()
-        queues: dict[str, list[dict[str, Any]]] = {}
+        self.secrets.check()
         now = clock_now()
         lease = timedelta(seconds=self.settings.notify_lease_s)
         leased_until = now + lease  # what the claim wrote: a later write checks it is still so
-        for event in self.outbox.claim(now=now, lease=lease, limit=limit):
+        claimed = self.outbox.claim(now=now, lease=lease, limit=limit, exclude=set(self._in_flight))
+        queues: dict[str, list[dict[str, Any]]] = {}
+        for event in claimed:
             queues.setdefault(event["department"], []).append(event)
         urls = self.outbox.webhooks(say_unopened=True) if queues else {}
-        # one department's endpoint at a time each, the departments side by side: a slow or
-        # hanging receiver delays its own events only
-        if len(queues) <= 1:
-            outcomes = [
-                self._deliver_queue(q, urls.get(d), leased_until) for d, q in queues.items()
-            ]
-        else:
-            with ThreadPoolExecutor(
-                max_workers=min(len(queues), PARALLEL_DEPARTMENTS),
-                thread_name_prefix="riskloop-notify",
-            ) as pool:
-                outcomes = list(
-                    pool.map(
-                        lambda item: self._deliver_queue(item[1], urls.get(item[0]), leased_until),
-                        queues.items(),
-                    )
-                )
-        for outcome in (outcome for queue in outcomes for outcome in queue):
-            if outcome == "delivered":
-                report.delivered += 1
-            elif outcome == "dead":
-                report.dead += 1
-            else:
-                report.retried += 1
-        return report
+        for department, queue in queues.items():
+            turn = self._pool.submit(self._deliver_queue, queue, urls.get(department), leased_until)
+            turn.add_done_callback(lambda _turn: self._turn_ended.set())
+            self._in_flight[department] = turn
+        return len(claimed)
+
+    def _collect(self, report: RoundReport) -> None:
+        """Count the outcomes of the departments whose turn ended, which the next claims may
+        take again. A turn that ended in an error (a store outage) raises it once every ended
+        turn is counted."""
+        failure: Exception | None = None
+        for department, turn in list(self._in_flight.items()):
+            if not turn.done():
+                continue
+            del self._in_flight[department]
+            try:
+                outcomes = turn.result()
+            except Exception as exc:
+                failure = failure or exc
+                continue
+            for outcome in outcomes:
+                if outcome == "delivered":
+                    report.delivered += 1
+                elif outcome == "dead":
+                    report.dead += 1
+                else:
+                    report.retried += 1
+        if failure is not None:
+            raise failure
 
     def _deliver_queue(
         self, events: list[dict[str, Any]], url: str | None, leased_until: datetime
@@ -302,10 +354,11 @@ class Deliverer:
         written. When one fails and is to be retried (an error answer, a refused connection, a
         time-out), the rest wait for that retry, no attempt counted: the department gets its
         events in order (an event never overtakes an earlier one waiting for its retry), and a
-        hanging receiver costs one time-out a round, not one per event. A dead letter holds
+        hanging receiver costs one time-out per retry, not one per event. A dead letter holds
         nothing up. A webhook removed since the claim posts nothing: the events go back to wait
-        for one, no attempt counted. A store outage ends the department's turn: the events not
-        tried yet go back in line, no attempt counted, once the store answers again."""
+        for one, no attempt counted; so do those not tried yet when the secrets file becomes
+        unusable or the worker closes. A store outage ends the department's turn: the events
+        not tried yet go back in line, no attempt counted, once the store answers again."""
 
         def back_in_line(event_ids: list[str], until: datetime) -> Callable[[], None]:
             return partial(self.outbox.postpone, event_ids, until=until, leased_until=leased_until)
@@ -315,16 +368,22 @@ class Deliverer:
             return []
         outcomes: list[str] = []
         for index, event in enumerate(events):
+            later = [e["event_id"] for e in events[index + 1 :]]
+            if self._closing.is_set():  # the worker stops: the rest go to the next one
+                self._recorded(back_in_line([event["event_id"], *later], clock_now()))
+                return outcomes
             try:
                 outcome = self._deliver(event, url)
             except Exception as exc:
                 if is_outage(exc):  # this event's answer is kept by `_recorded`
-                    later = [e["event_id"] for e in events[index + 1 :]]
                     self._keep_unrecorded(back_in_line(later, clock_now()))
                 raise
+            if outcome == "held":  # the secrets file became unusable: they wait for its repair
+                self._recorded(back_in_line([event["event_id"], *later], clock_now()))
+                return outcomes
             if outcome == "retried":
-                later = [e["event_id"] for e in events[index + 1 :]]
-                self._recorded(back_in_line(later, self._retry_at_of[event["event_id"]]))
+                retry_at = self._retry_at_of.pop(event["event_id"])
+                self._recorded(back_in_line(later, retry_at))
                 return [*outcomes, "retried"]
             outcomes.append(outcome)
         return outcomes
@@ -383,33 +442,68 @@ class Deliverer:
         *,
         after_round: Callable[[RoundReport], None] | None = None,
     ) -> None:
-        """Rounds every `interval_s` (at once while there is work) until `stop` is set.
+        """Rounds every `interval_s` until `stop` is set: at once while there is more due, or
+        when a department's turn ends (its next events may be due). A round counts the
+        departments whose turn ended, then starts the due events of the others and returns
+        without waiting for their answers (`_start_round`): a department being posted to holds
+        up no other, nor the deadline sweep.
 
         A round the warnings store does not answer is skipped and logged as `OutageLog` says;
-        any other failing round is logged with its traceback; neither ends the loop (the
+        an unusable webhook secrets file is said once (`_say_secrets_file`), its events held;
+        any other failing round is logged with its traceback; none ends the loop (the
         service's thread, and `riskloop notify --loop` under a supervisor, must outlive a
         database restart). `after_round` runs after each round that worked, inside the same
         guard: the service publishes the outbox's backlog to `/metrics` there
-        (`serving.outbox_metrics`), `riskloop notify --loop` reports dead letters.
+        (`serving.outbox_metrics`), `riskloop notify --loop` reports dead letters. A stop is
+        seen within `interval_s`.
         """
         outage = OutageLog(logger, "notification round")
         if logger.level == logging.NOTSET:  # a root logger that passes warnings only (BentoML's)
             logger.setLevel(logging.INFO)  # would hide that a department's deliveries recovered
         while not stop.is_set():
+            self._turn_ended.clear()  # a turn ending from here on wakes the pause below
+            busy = False
             try:
-                report = self.run_once()
+                report = RoundReport()
+                self._collect(report)
+                try:
+                    claimed = self._start_round(report, note_overdue=True, limit=CLAIM_LIMIT)
+                    busy = claimed >= CLAIM_LIMIT  # more may be due now
+                    self._say_secrets_file(None)
+                except SecretsFileError as exc:
+                    self._say_secrets_file(str(exc))
                 if after_round is not None:
                     after_round(report)
-                busy = report.attempted > 0
                 outage.answered()
             except Exception as exc:  # the worker must outlive a store outage or a bad row
                 if is_outage(exc):  # the operator's to see in one line, as every request's
                     outage.failed(exc)
                 else:
                     logger.exception("notification round failed")
-                busy = False
-            if stop.wait(0 if busy else interval_s):
+            if self._pause(stop, 0 if busy else interval_s):
                 return
+
+    def _pause(self, stop: threading.Event, seconds: float) -> bool:
+        """Wait `seconds`, less when a department's turn ends; whether `stop` is set."""
+        if not self._in_flight:
+            return stop.wait(seconds)
+        self._turn_ended.wait(seconds)
+        return stop.is_set()
+
+    def _say_secrets_file(self, problem: str | None) -> None:
+        """An unusable webhook secrets file in the log: one line when it starts (or its
+        problem changes), one when it reads again; the rounds between say nothing."""
+        if problem == self._secrets_problem:
+            return
+        if problem is None:
+            logger.warning("notifications resumed: the webhook secrets file reads again")
+        else:
+            logger.warning(
+                "notifications held: %s (no attempt counted; they go out, in order, once it is "
+                "repaired)",
+                problem,
+            )
+        self._secrets_problem = problem
 
     def ping(self, department: str, url: str) -> int:
         """POST a signed `ping` event to a department's endpoint now; the HTTP status.
@@ -417,7 +511,8 @@ class Deliverer:
         Raises:
             EndpointRefused: the URL is not one this deployment posts to (`endpoint_refusal`).
             LookupError: the department has no signing secret.
-            httpx.HTTPError: the endpoint could not be reached.
+            SecretsFileError: the webhook secrets file cannot be used.
+            PostFailed: the POST got no answer (unreachable, or a URL the client cannot send to).
         """
         refusal = endpoint_refusal(url, self.settings)
         if refusal is not None:
@@ -433,10 +528,24 @@ class Deliverer:
             EVENT_ID_HEADER: event_id,
             SIGNATURE_HEADER: sign(secret, body),
         }
-        return self._client.post(url, content=body, headers=headers).status_code
+        try:
+            return self._post(url, body, headers)
+        except Exception as exc:
+            raise PostFailed(" ".join(f"{exc.__class__.__name__}: {exc}".split())) from exc
+
+    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        """POST the event; the answer's status. Its body is never read (a 2xx status is the
+        answer), so a receiver trickling one holds nothing up. `notify_timeout_s` bounds each
+        step on its own, as httpx allows: connecting (with the TLS handshake), sending, each
+        wait for more of the status line and headers; httpx has no bound on the whole."""
+        with self._client.stream("POST", url, content=body, headers=headers) as response:
+            return response.status_code
 
     def _deliver(self, event: dict[str, Any], url: str) -> str:
-        secret = self.secrets.get(event["department"])
+        try:
+            secret = self.secrets.get(event["department"])
+        except SecretsFileError:  # the next round says so, once
+            return "held"
         if secret is None:
             return self._failed(event, f"department {event['department']} has no signing secret")
         refusal = endpoint_refusal(url, self.settings)
@@ -449,15 +558,16 @@ class Deliverer:
             SIGNATURE_HEADER: sign(secret, body),
         }
         try:
-            response = self._client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            error = f"{exc.__class__.__name__}: {exc}"
+            status = self._post(url, body, headers)
+        except Exception as exc:  # any error of the POST (no store here): unreachable, a
+            # host the client cannot encode (UnicodeError), an ssl error, an InvalidURL
+            error = " ".join(f"{exc.__class__.__name__}: {exc}".split())
             return self._failed(event, error, cause=exc.__class__.__name__)
-        if 200 <= response.status_code < 300:
+        if 200 <= status < 300:
             self._recorded(partial(self.outbox.delivered, event["event_id"], now=clock_now()))
             self.failing.delivered(event["department"])
             return "delivered"
-        return self._failed(event, f"HTTP {response.status_code}")
+        return self._failed(event, f"HTTP {status}")
 
     def _failed(self, event: dict[str, Any], error: str, *, cause: str | None = None) -> str:
         """Record a failed attempt (`error` in the outbox; `cause`, when the error may hold
@@ -470,14 +580,17 @@ class Deliverer:
                 partial(self.outbox.failed, event["event_id"], error, retry_at=None, now=current)
             )
             logger.warning(
-                "notification %s dead after %d attempts: %s", event["event_id"], attempt, error
+                "notification %s dead after %d attempts: %s",
+                event["event_id"],
+                attempt,
+                cause or error,
             )
             return "dead"
         retry_at = self._retry_at(attempt, current)
         self._recorded(
             partial(self.outbox.failed, event["event_id"], error, retry_at=retry_at, now=current)
         )
-        self._retry_at_of[event["event_id"]] = retry_at  # the round's other events wait as long
+        self._retry_at_of[event["event_id"]] = retry_at  # the turn's other events wait as long
         return "retried"
 
     def _retry_at(self, attempt: int, now: datetime | None = None) -> datetime:

@@ -2,18 +2,20 @@
 
 The database knows each department's endpoint URL (`department_webhooks`); the secret that signs
 its notifications lives only here, outside the warnings database and its backups, and is never
-printed. Like the main secrets file, it is refused when group or others may read it. The file
-is rewritten atomically under a lock (the keys file's helpers), so `riskloop departments
-set-webhook` and `remove-webhook` may run while the service delivers; readers notice a change
-by the file's modification time.
+printed. Like the main secrets file, it is refused in one line when group or others may read it
+or it is damaged (`SecretsFileError`): a command stops there, the delivery worker holds the
+events until it is repaired. The file is rewritten atomically under a lock (the keys file's
+helpers), so `riskloop departments set-webhook` and `remove-webhook` may run while the service
+delivers; readers notice a change by the file's modification time.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
-from models.secret_keys import check_file_mode
+from models.secret_keys import SecretsFileError, check_file_mode
 from models.settings import get_settings, weak_secret
 from serving.secret_files import locked, write_json_atomically
 
@@ -27,12 +29,48 @@ def _default_path() -> Path:
 
 
 def _read(path: Path) -> dict[str, str]:
-    """The secrets by department; a file group or others may read is refused (`SecretsFileError`)."""
+    """The secrets by department (none when there is no file). A folder, a file group or
+    others may read, one that cannot be read or is not `{"secrets": {department: secret}}` is
+    refused in one line (`SecretsFileError`, as the main secrets file: the CLI prints it,
+    exit 2; the delivery worker holds the events until it is repaired). The line names the
+    file and what is wrong with it, never a secret."""
     if not path.exists():
         return {}
+    if path.is_dir():
+        raise SecretsFileError(
+            f"webhook secrets file {path} is a directory, not a secrets file; set "
+            "RISKLOOP_WEBHOOK_SECRETS_FILE to the webhook secrets file"
+        )
     check_file_mode(path)
-    raw = json.loads(path.read_text(encoding="utf-8") or "{}")
-    return {str(k): str(v) for k, v in raw.get("secrets", {}).items()}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    except UnicodeDecodeError as exc:
+        raise _malformed(path, str(exc)) from None
+    try:
+        raw = json.loads(text or "{}")
+    except ValueError as exc:  # a file cut short, or not JSON at all
+        raise _malformed(path, f"not JSON: {exc}") from None
+    found = raw.get("secrets", {}) if isinstance(raw, dict) else None
+    if not isinstance(found, dict):
+        raise _malformed(path, 'not a JSON object holding a "secrets" object')
+    wrong = sorted(
+        department for department, secret in found.items() if not isinstance(secret, str)
+    )
+    if wrong:
+        raise _malformed(path, f"the secret of {', '.join(wrong)} is not a string")
+    return dict(found)
+
+
+def _unreadable(path: Path, exc: OSError) -> SecretsFileError:
+    return SecretsFileError(f"cannot read the webhook secrets file {path}: {exc.strerror or exc}")
+
+
+def _malformed(path: Path, why: str) -> SecretsFileError:
+    return SecretsFileError(
+        f"webhook secrets file {path} is malformed ({why}); restore it from the backup"
+    )
 
 
 def check_secret(secret: str) -> str:
@@ -76,21 +114,36 @@ def remove_secret(department: str, path: Path | None = None) -> bool:
 
 
 class SecretBook:
-    """The delivery worker's view of the secrets file, re-read only when it changes."""
+    """The delivery worker's view of the secrets file, re-read only when it changes.
+    Thread-safe: departments are delivered side by side."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or _default_path()
+        self._lock = threading.Lock()
         self._stamp: tuple[int, int] | None = None
         self._secrets: dict[str, str] = {}
 
-    def get(self, department: str) -> str | None:
-        """The department's secret, or None when it has none."""
+    def check(self) -> None:
+        """Read the file again if it changed since it was last read.
+
+        Raises:
+            SecretsFileError: it cannot be used (`_read`); it is read again at the next call,
+                so a repaired file is taken as soon as it is back.
+        """
         try:
             stat = self.path.stat()
             stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # no file there: no secrets yet
             stamp = None
-        if stamp != self._stamp:
-            self._secrets = _read(self.path) if stamp is not None else {}
-            self._stamp = stamp
-        return self._secrets.get(department)
+        except OSError as exc:
+            raise _unreadable(self.path, exc) from None
+        with self._lock:
+            if stamp != self._stamp:
+                self._secrets = _read(self.path) if stamp is not None else {}
+                self._stamp = stamp
+
+    def get(self, department: str) -> str | None:
+        """The department's secret, or None when it has none (raises as `check`)."""
+        self.check()
+        with self._lock:
+            return self._secrets.get(department)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
@@ -333,9 +333,17 @@ class Outbox:
 
     # -- delivery ------------------------------------------------------------------------------
 
-    def claim(self, *, now: datetime, lease: timedelta, limit: int = 50) -> list[dict[str, Any]]:
+    def claim(
+        self,
+        *,
+        now: datetime,
+        lease: timedelta,
+        limit: int = 50,
+        exclude: Collection[str] = (),
+    ) -> list[dict[str, Any]]:
         """Events due now, in the order they were written, leased to the caller until
-        `now + lease`.
+        `now + lease`; none of the departments in `exclude` (those the caller is still posting
+        to: once their lease runs out it would claim them again beside itself).
 
         Head-of-line order per department: an event is not due while an earlier one of its
         department still waits (for its retry, or leased to a worker posting it), so a
@@ -364,6 +372,7 @@ class Outbox:
             OutboxEvent.next_attempt_at <= bound,
             ~waiting_before,
             OutboxEvent.department.in_(select(DepartmentWebhook.department)),
+            *([OutboxEvent.department.not_in(list(exclude))] if exclude else []),
         )
         with self._store.read_session() as session:
             if session.scalar(select(OutboxEvent.id).where(*due).limit(1)) is None:

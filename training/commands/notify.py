@@ -9,8 +9,8 @@
 - `riskloop departments set-webhook DEPT URL --secret-file FILE`: a department's endpoint; the
   signing secret is read from FILE (or, when FILE does not exist yet, generated into it with
   mode 0600 for handing to the receiving system). It is never printed; a FILE group or others
-  may read, or a guessable secret in it, is refused. URLs are printed with their query values
-  and userinfo masked.
+  may read, or a guessable secret in it, is refused, and so is a URL whose host the HTTP client
+  cannot send to. URLs are printed with their query values and userinfo masked.
 - `riskloop departments remove-webhook DEPT`: the department gets no more notifications; its
   signing secret is deleted, and its pending ones are held (not posted, not dead-lettered)
   until a webhook is set again.
@@ -375,12 +375,16 @@ def set_webhook(
     from models.settings import get_settings
     from serving.store.common import utc_now
     from serving.store.outbox import Outbox, shown_url
-    from serving.webhook_secrets import WebhookSecretError, check_secret, set_secret
+    from serving.webhook_secrets import SecretBook, WebhookSecretError, check_secret, set_secret
 
     with user_errors():
         _known_department(department)
         settings = get_settings()
         _check_url(url, production=settings.env == "production")
+        try:  # before anything is written: a damaged file would stop it halfway
+            SecretBook(settings.webhook_secrets_file).check()
+        except SecretsFileError as exc:
+            raise UserError(f"{exc}; no webhook was set") from None
         if secret_file.is_dir():  # before its mode: a folder's 0755 is no leak to chmod away
             raise UserError(
                 f"--secret-file {secret_file} is a folder, not a file; give the path of the "
@@ -514,10 +518,8 @@ def ping(
     department: str = typer.Argument(..., help="Department code."),
 ) -> None:
     """Send a signed `ping` to a department's webhook and show the answer's status."""
-    import httpx
-
     from models.settings import get_settings
-    from serving.delivery import Deliverer, EndpointRefused
+    from serving.delivery import Deliverer, EndpointRefused, PostFailed
     from serving.store.outbox import Outbox, shown_url
 
     with user_errors(), _outage_in_one_line():
@@ -545,8 +547,8 @@ def ping(
                 raise UserError(f"{shown_url(url)}: {exc}") from None
             except LookupError as exc:
                 raise UserError(str(exc)) from None
-            except httpx.HTTPError as exc:
-                raise UserError(f"{shown_url(url)}: {exc.__class__.__name__}: {exc}") from None
+            except PostFailed as exc:
+                raise UserError(f"{shown_url(url)}: {exc}") from None
             finally:
                 deliverer.close()
         if not 200 <= status < 300:
@@ -556,7 +558,8 @@ def ping(
 
 def _check_url(url: str, *, production: bool) -> None:
     """An absolute http(s) URL with a host that reads one way (`read_one_way`: what is shown is
-    where notifications go); https only when RISKLOOP_ENV=production."""
+    where notifications go) and that the HTTP client can send to (`_unsendable`); https only
+    when RISKLOOP_ENV=production."""
     from serving.store.outbox import read_one_way, shown_url
     from serving.store.sealed_urls import MAX_URL_CHARS
 
@@ -587,6 +590,30 @@ def _check_url(url: str, *, production: bool) -> None:
         raise UserError(
             f"{shown_url(url)!r}: RISKLOOP_ENV=production requires an https:// webhook URL"
         )
+    problem = _unsendable(url)
+    if problem is not None:
+        raise UserError(f"{shown_url(url)!r}: {problem}")
+
+
+def _unsendable(url: str) -> str | None:
+    """Why the HTTP client could not send to `url`, a URL `_check_url` read one way, or None:
+    a host it refuses (a soft hyphen, a zero-width space), an `xn--` label that is not valid
+    Punycode, or a host the resolver cannot encode (an empty label as in `a..b`, one over 63
+    characters). Each was accepted once and then failed every delivery attempt."""
+    import httpx
+
+    try:
+        target = httpx.URL(url)
+        target.host  # noqa: B018 - decodes its xn-- labels, as a request does
+        host = target.raw_host.decode("ascii")
+        if ":" not in host:  # an IPv6 literal needs no encoding
+            host.encode("idna")  # as the resolver does
+    except (httpx.InvalidURL, UnicodeError) as exc:
+        return (
+            f"its host is not one the HTTP client can send to ({exc}); a host name's labels "
+            "are 1 to 63 letters, digits or hyphens (an xn-- label valid Punycode)"
+        )
+    return None
 
 
 def _write_private(path: Path, secret: str) -> None:
