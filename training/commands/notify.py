@@ -579,6 +579,10 @@ def _check_url(url: str, *, production: bool) -> None:
         ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UserError(f"{shown_url(url)!r} is not an http(s) URL with a host")
+    if any(char.isspace() for char in parts.netloc):
+        raise UserError(f"{shown_url(url)!r}: a host holds no white space")
+    if parts.port == 0:
+        raise UserError(f"{shown_url(url)!r}: port 0 is no port a receiver listens on")
     if read_one_way(url) is None:
         # an @ after the host: a password holding / ? or # made the user name the host and
         # the start of the password its port (https://bob:2024/xyz@hooks.example.org/in)

@@ -106,3 +106,22 @@ def test_set_webhook_refuses_it_and_ping_and_notify_end_in_one_line(
     once = run_cli(["notify", "--once"])
     assert once.exit_code == 0, once.output
     assert "delivered 0, retrying 1, dead 0" in once.stdout, once.stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("http://127.0.0.1:0/hook", "port 0 is no port a receiver listens on"),
+        ("http://exa mple.com/hook", "a host holds no white space"),
+    ],
+)
+def test_set_webhook_names_a_port_0_or_a_space_in_the_host(
+    cli_env: Path, url: str, said: str
+) -> None:
+    """Port 0 was taken (no receiver listens there: every attempt failed); a space in the host
+    was refused with words about an `@` and passwords."""
+    secret_file = cli_env / "tax.secret"
+    refused = run_cli(["departments", "set-webhook", "tax", url, "--secret-file", str(secret_file)])
+    line = _one_error_line(refused)
+    assert said in line and "@" not in line.split(":", 1)[1].replace(url, ""), line
+    assert not secret_file.exists()
