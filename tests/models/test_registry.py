@@ -21,16 +21,16 @@ def test_missing_champion_names_task_and_uri(isolated_env: Path) -> None:
     assert "dispute-escalation" in message and uri in message and "champion" in message
 
 
-def test_load_uses_the_given_registry_only(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fit_model_on_synthetic: Any
-) -> None:
-    """No global MLflow URI, cwd elsewhere: the download goes through `tracking_uri` alone."""
+def _registered(
+    registry: Path, monkeypatch: pytest.MonkeyPatch, fit_model_on_synthetic: Any
+) -> tuple[str, Any, Any]:
+    """A telecom-fraud model logged and registered (its first version: the champion) in a
+    SQLite registry in `registry`; its URI, the model and the registered version."""
     import mlflow
 
     from models.settings import get_settings
     from training.tracking import configure_tracking, log_and_register
 
-    registry = tmp_path / "registry"
     uri = f"sqlite:///{registry / 'mlruns.db'}"
     monkeypatch.setenv("RISKLOOP_MLFLOW_URI", uri)
     monkeypatch.setenv("RISKLOOP_ARTIFACT_LOCATION", str(registry / "mlartifacts"))
@@ -44,6 +44,15 @@ def test_load_uses_the_given_registry_only(
         mlflow.set_tracking_uri("")
         mlflow.set_registry_uri("")
         get_settings.cache_clear()
+    return uri, model, registered
+
+
+def test_load_uses_the_given_registry_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fit_model_on_synthetic: Any
+) -> None:
+    """No global MLflow URI, cwd elsewhere: the download goes through `tracking_uri` alone."""
+    registry = tmp_path / "registry"
+    uri, model, registered = _registered(registry, monkeypatch, fit_model_on_synthetic)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "RISKLOOP_"))}
@@ -102,26 +111,10 @@ def test_a_registry_database_failing_a_read_is_not_called_a_missing_champion(
     "no 'champion' model ... train one" while the champion was there all along."""
     import sqlite3
 
-    import mlflow
-
     from models.registry import RegistryUnavailable, load_registered_version
-    from models.settings import get_settings
-    from training.tracking import configure_tracking, log_and_register
 
     registry = tmp_path / "registry"
-    uri = f"sqlite:///{registry / 'mlruns.db'}"
-    monkeypatch.setenv("RISKLOOP_MLFLOW_URI", uri)
-    monkeypatch.setenv("RISKLOOP_ARTIFACT_LOCATION", str(registry / "mlartifacts"))
-    get_settings.cache_clear()
-    model, frame = fit_model_on_synthetic("telecom-fraud")
-    try:
-        configure_tracking()
-        with mlflow.start_run():
-            log_and_register(model, frame.head(5))
-    finally:
-        mlflow.set_tracking_uri("")
-        mlflow.set_registry_uri("")
-        get_settings.cache_clear()
+    uri, _, _ = _registered(registry, monkeypatch, fit_model_on_synthetic)
     _, version = load_registered_version("telecom-fraud", "champion", uri)  # the store open
     with sqlite3.connect(registry / "mlruns.db") as other:
         other.execute("DROP TABLE registered_model_aliases")
