@@ -550,3 +550,36 @@ def apply_offline_defaults() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     for name, value in REGISTRY_HTTP_DEFAULTS.items():
         os.environ.setdefault(name, value)
+
+
+#: What riskloop's MLflow registry runs on: a database MLflow's SQLAlchemy store takes (any
+#: driver: `postgresql+psycopg`), or a tracking server.
+REGISTRY_SCHEMES = frozenset({"sqlite", "postgresql", "mysql", "mssql", "http", "https"})
+
+
+def registry_uri_problem(uri: str) -> str | None:
+    """Why `uri` cannot be riskloop's MLflow registry, in a sentence; None when it may be
+    (whether it opens is for the command that opens it to say).
+
+    Said by every command and at the service's start (a bare `bentoml serve` too), before any
+    work. A plain path or a `file://` URI is MLflow's file store, in maintenance mode: commands
+    ended in a 67-line traceback, and `serve` reported no champion. A SQLite file that is a
+    folder had MLflow retry opening it for about 100 s, printing a warning at each try, before
+    `train`, `tune` or `serve` failed.
+    """
+    scheme = uri.partition("://")[0] if "://" in uri else ""
+    if scheme.split("+")[0].lower() not in REGISTRY_SCHEMES:
+        return (
+            "the MLflow registry must be a database URI (e.g. sqlite:///path/mlruns.db or "
+            "postgresql://user@host/db) or an MLflow tracking server's http(s):// address, not "
+            f"{hide_password(uri)!r} (a path or file:// URI is MLflow's file store, which "
+            "riskloop does not use)"
+        )
+    location = sqlite_file(uri)
+    if location is not None and location.is_dir():
+        folder = location.absolute()
+        return (
+            f"{folder} is a folder, not a database file; give the file's path, e.g. "
+            f"sqlite:///{folder / 'mlruns.db'}"
+        )
+    return None

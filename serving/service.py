@@ -46,7 +46,13 @@ from starlette.exceptions import HTTPException
 
 from features.tasks import TASK_NAMES
 from models.secret_keys import SecretsFileError, load_secrets, secrets_path
-from models.settings import Settings, apply_offline_defaults, get_settings, settings_problems
+from models.settings import (
+    Settings,
+    apply_offline_defaults,
+    get_settings,
+    registry_uri_problem,
+    settings_problems,
+)
 from serving import notes_routes, schemas, session_routes, warnings_routes
 from serving.auth import KeyRing
 from serving.champions import ServedModel, alias_version, load_champion, pin_packaged_models
@@ -97,10 +103,15 @@ def _settings_at_start(refusal: str) -> Settings:
     serve` refuses them. Left to the workers, a bare `bentoml serve` answered every request
     with a 500 (the guard reads them to build itself) while BentoML kept the workers up."""
     try:
-        return get_settings()
+        settings = get_settings()
     except ValidationError as exc:
         print(f"{refusal}invalid setting {settings_problems(exc)}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
+    problem = registry_uri_problem(settings.mlflow_uri)
+    if problem is not None:  # said here, not as "no champion" by every worker
+        print(f"{refusal}invalid setting RISKLOOP_MLFLOW_URI: {problem}", file=sys.stderr)
+        raise SystemExit(2)
+    return settings
 
 
 class _RiskloopService(ScoringService):

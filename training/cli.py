@@ -14,6 +14,7 @@ from models.settings import (
     Settings,
     apply_memory_defaults,
     apply_offline_defaults,
+    registry_uri_problem,
     settings_problems,
 )
 from training.commands import (
@@ -77,10 +78,14 @@ def _check_settings() -> None:
     from pydantic import ValidationError
 
     try:
-        Settings()
+        settings = Settings()
     except ValidationError as exc:
         typer.echo(f"error: invalid setting {settings_problems(exc)}", err=True)
         raise typer.Exit(2) from None
+    problem = registry_uri_problem(settings.mlflow_uri)
+    if problem is not None:
+        typer.echo(f"error: invalid setting RISKLOOP_MLFLOW_URI: {problem}", err=True)
+        raise typer.Exit(2)
 
 
 for _family in (

@@ -81,10 +81,16 @@ def registry_errors(uri: str | None = None, *, opening: bool = False) -> Iterato
         ) from None
 
 
-def configure_tracking() -> str:
-    """Point MLflow at the settings' store and ensure riskloop's experiment exists; its id."""
+def configure_tracking(*, existing: bool = False) -> str:
+    """Point MLflow at the settings' store and ensure riskloop's experiment exists; its id.
+
+    With `existing` (a command that only reads the registry), a SQLite registry whose file is
+    not there is refused, not made (`require_registry`); `train` and `tune` make one.
+    """
     import mlflow
 
+    if existing:
+        require_registry()
     settings = get_settings()
     mlflow.set_tracking_uri(settings.mlflow_uri)
     mlflow.set_registry_uri(settings.mlflow_uri)
@@ -129,9 +135,10 @@ def tracking_client() -> MlflowClient:
 
 def require_registry() -> None:
     """For a command that only reads the registry (`models`, `score`, `promote`, `report`,
-    `screen`): a SQLite registry whose file is not there is refused in one line. MLflow would
-    create an empty one (and its folder) on opening, and the command then reported "no model
-    registered" or advised training into a store made by a typo."""
+    `screen`, `serve`, `monitor`, `bundle`): a SQLite registry whose file is not there is
+    refused in one line. MLflow would create an empty one (and its folder) on opening, and the
+    command then reported "no model registered" or advised training into a store made by a
+    typo."""
     uri = get_settings().mlflow_uri
     location = sqlite_file(uri)
     if location is None or location.is_file():

@@ -1,5 +1,6 @@
 """A bare `bentoml serve` (not through `riskloop serve`) with an invalid `RISKLOOP_*` setting
-refuses to start in one line naming it, as `riskloop serve` does.
+refuses to start in one line naming it, as `riskloop serve` does (a registry URI that is no
+database's, MLflow's file store, too).
 
 It started: its workers answered every request with a 500 and a traceback in the log (the
 guard reads the settings to build itself), and BentoML kept them up.
@@ -22,9 +23,19 @@ from tests.processes import LOOPBACK_TLS, free_port, stop_process_group
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_a_bare_bentoml_serve_refuses_an_invalid_setting_in_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("RISKLOOP_NOTIFY_INTERVAL_S", "every minute", "number"),
+        # MLflow's file store: every worker said "no champion model ... train one"
+        ("RISKLOOP_MLFLOW_URI", "mlruns", "must be a database URI"),
+    ],
+)
+def test_a_bare_bentoml_serve_refuses_an_invalid_setting_in_one_line(
+    tmp_path: Path, name: str, value: str, said: str
+) -> None:
     port = free_port()
-    env = {**os.environ, **service_env(tmp_path), "RISKLOOP_NOTIFY_INTERVAL_S": "every minute"}
+    env = {**os.environ, **service_env(tmp_path), name: value}
     bentoml = Path(sys.executable).with_name("bentoml")
     command = [str(bentoml), "serve", "serving.service:RiskloopService"]
     process = subprocess.Popen(
@@ -55,5 +66,5 @@ def test_a_bare_bentoml_serve_refuses_an_invalid_setting_in_one_line(tmp_path: P
     assert process.returncode == 2, shown
     assert "Traceback" not in shown
     last = err.decode().strip().splitlines()[-1]
-    assert last.startswith("error: invalid setting RISKLOOP_NOTIFY_INTERVAL_S: "), shown
-    assert "number" in last
+    assert last.startswith(f"error: invalid setting {name}: "), shown
+    assert said in last

@@ -72,11 +72,15 @@ def monitor(
 
     Prints population stability (PSI) per feature and for the score, warning volume by level against capacity, precision of closed warnings by level, calibration against observed outcomes, and warning rate and outcomes by group (district and the task's audit groups, a group's rate flagged beside the whole's); writes the figures as JSON and logs them to MLflow as a `monitor` run.
     """
+    from training.tracking import require_registry
+
     with user_errors():
         if not (math.isfinite(threshold) and threshold > 0):
             raise UserError(f"--threshold must be a positive number, got {threshold}")
         if out is not None:
             _check_out(out, task, reference)
+        # the champion's reference and the monitor run: a mistyped path is not made a registry
+        require_registry()
         report = build_monitor_report(
             task, since=_parse_since(since), reference=reference, bins=bins, threshold=threshold
         )

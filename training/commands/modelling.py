@@ -461,8 +461,7 @@ def list_models() -> None:
 
     quiet_libraries()
     with user_errors(), tracking.registry_errors():
-        tracking.require_registry()
-        tracking.configure_tracking()
+        tracking.configure_tracking(existing=True)
         client = tracking.tracking_client()
         _print_versions(client)
 

@@ -470,7 +470,7 @@ def import_champions(tasks: list[str]) -> list[str]:
 
     from training import tracking
 
-    tracking.configure_tracking()
+    tracking.configure_tracking(existing=True)  # a mistyped path is not made an empty registry
     tags: list[str] = []
     for task in tasks:
         spec = _spec(task)

@@ -171,7 +171,9 @@ def preflight() -> None:
     from models.secret_keys import SecretsFileError, load_secrets
     from models.settings import get_settings
     from serving.auth import KeyRing
+    from training.tracking import require_registry
 
+    require_registry()  # a mistyped path: said before the secrets file or the store is made
     settings = get_settings()
     try:
         load_secrets(settings)  # made on first use; refused when others may read it
