@@ -368,19 +368,43 @@ def promote(
     data: TrainingData | None = None,
     force: bool = False,
     rule: PromotionRule | None = None,
+    version: int | None = None,
 ) -> PromotionDecision:
     """Compare challenger and champion on the newest test slice and move `champion` if allowed.
+    `version`: the registered version to judge instead of the challenger (the way back to an
+    earlier champion); the `challenger` alias stays where it is.
 
     Raises:
         UserError: no challenger, or no warnings store to record the decision in (a SQLite
             store whose file is not there: refused before anything is decided or created).
+        RegistryError: the registry has no such `version`.
     """
     from training import tracking
     from training.commands.people import open_existing_store
 
     tracking.configure_tracking()  # a registry that cannot be opened is said first
     with open_existing_store() as store:
-        return _promote(store, spec, data, force, rule or PromotionRule())
+        return _promote(store, spec, data, force, rule or PromotionRule(), version)
+
+
+def _candidate(spec: TaskSpec, version: int | None) -> tuple[int, RiskModel, str | None]:
+    """The version to judge (the challenger, or `version`), its model and its training run."""
+    from models.registry import load_numbered, load_registered
+    from models.settings import get_settings
+    from training import tracking
+
+    if version is None:
+        found = tracking.alias_version(spec.registered_model_name, tracking.CHALLENGER)
+        if found is None:
+            raise UserError(f"no challenger registered for {spec.task}: run `riskloop train` first")
+        model, info = load_registered(spec.task, tracking.CHALLENGER)
+        return found, model, info.run_id
+    uri = get_settings().mlflow_uri
+    model = load_numbered(spec.task, str(version), uri)  # no such version: RegistryError
+    registered = tracking.tracking_client().get_model_version(
+        spec.registered_model_name, str(version)
+    )
+    return version, model, registered.run_id
 
 
 def _promote(
@@ -389,20 +413,17 @@ def _promote(
     data: TrainingData | None,
     force: bool,
     rule: PromotionRule,
+    version: int | None = None,
 ) -> PromotionDecision:
     """`promote` with the warnings store its decision is recorded in."""
-    from models.registry import load_registered
     from training import tracking
     from training.evaluate import evaluate_model
 
     client = tracking.tracking_client()
     name = spec.registered_model_name
-    challenger_version = tracking.alias_version(name, tracking.CHALLENGER)
-    if challenger_version is None:
-        raise UserError(f"no challenger registered for {spec.task}: run `riskloop train` first")
+    challenger_version, challenger, run_id = _candidate(spec, version)
     champion_before = tracking.alias_version(name, tracking.CHAMPION)
-    challenger, challenger_info = load_registered(spec.task, tracking.CHALLENGER)
-    run = client.get_run(challenger_info.run_id) if challenger_info.run_id else None
+    run = client.get_run(run_id) if run_id else None
     challenger_tags = dict(run.data.tags) if run else {}
     if data is None:
         data = _newest_data(spec, challenger_tags)

@@ -378,6 +378,17 @@ def promote(
         bool, typer.Option("--force", help="Promote even if the rule refuses (recorded).")
     ] = False,
     with_feedback: FeedbackOption = False,
+    version: Annotated[
+        int | None,
+        typer.Option(
+            "--version",
+            min=1,
+            help="Judge this registered version instead of the challenger: the way back to "
+            "an earlier champion (`--version 3`, with --force if the rule refuses it on the "
+            "data now). The challenger alias stays where it is; `riskloop models` lists the "
+            "versions.",
+        ),
+    ] = None,
 ) -> None:
     """Move `champion` to the challenger if it is not worse on the newest test slice.
 
@@ -401,6 +412,10 @@ def promote(
     The warnings store must exist (run from the folder it was set up in, or set
     RISKLOOP_STORE_URL): without it nothing is decided.
 
+    To roll back, name the earlier version: `--version N` judges it in the challenger's place
+    (on its own training data unless --raw or --dataset says otherwise), and --force moves
+    champion to it whatever the rule says (recorded as forced, with the rule's verdict).
+
     Exit codes: 0 the challenger is the champion (promoted now, or already was, or is the same
     model as it); 3 the rule refused it and the champion was kept (a script can tell, as with
     `monitor`'s 3); 2 bad input or an error, nothing decided.
@@ -420,7 +435,7 @@ def promote(
             else None
         )
         try:
-            decision = run_promotion(spec, data, force=force)
+            decision = run_promotion(spec, data, force=force, version=version)
         except (RegistryError, ModelLoadError) as exc:
             raise UserError(str(exc)) from None
     if decision.promoted:
