@@ -155,6 +155,8 @@ def test_a_refused_filter_names_its_field_and_gives_the_values_back(
     assert not_a_day.status_code == 400 and "is not a date" in not_a_day.text
     assert position.status_code == 400
     assert 'href="/console/audit?task=wage-arrears"' in position.text
+    # the sentence says where its link goes: the newest rows (it said "the oldest")
+    assert "start again from the newest rows" in position.text
     # nothing was read: no audit_read row
     after = len(console_service.sql("SELECT id FROM audit_log WHERE action = 'audit_read'"))
     assert after == reads
