@@ -165,9 +165,13 @@ def utc_bound(is_sqlite: bool, moment: datetime) -> datetime:
 
 
 def timestamps(moments: list[datetime | None]) -> pd.Series:
-    """UTC timestamps (NaT for None) from the store's datetimes."""
+    """UTC timestamps (NaT for None) from the store's datetimes. Read as ISO 8601 whatever the
+    first one looks like: a moment on a whole second is written without its fraction, and
+    pandas took the first row's shape for every row (`riskloop monitor` failed on the rest)."""
     return pd.to_datetime(
-        pd.Series([iso_utc(moment) for moment in moments], dtype="object"), utc=True
+        pd.Series([iso_utc(moment) for moment in moments], dtype="object"),
+        utc=True,
+        format="ISO8601",
     )
 
 
