@@ -28,6 +28,7 @@ from serving.console.forms import FormFieldError, field_problem, form_text
 from serving.console.pages import refused_page
 from serving.console.queue_page import unit_refused
 from serving.store.free_text import code_points, without_refused
+from serving.store.pseudonym import id_spellings
 
 _ENTITY_ID = re.compile(ENTITY_ID_PATTERN)
 
@@ -66,4 +67,10 @@ def find_unit(console: Console, request: Request, visit: Visit, form: FormData |
             typed[:ENTITY_ID_MAX_CHARS],
             visit.t("unit.format", n=ENTITY_ID_MAX_CHARS),
         )
-    return redirect(f"{PREFIX}/queue?{urlencode({'entity': console.store.pseudonymise(given)})}")
+    # as typed, else as the city's tables write an id of its shape (capitals, no separators)
+    spellings = id_spellings(given)
+    found = next(
+        (s for s in spellings if console.store.list_warnings(entity_id=s, page_size=1)["total"]),
+        given,
+    )
+    return redirect(f"{PREFIX}/queue?{urlencode({'entity': console.store.pseudonymise(found)})}")

@@ -151,6 +151,18 @@ def _canonical(identifier: str) -> str:
     return plain
 
 
+def id_spellings(typed: str) -> list[str]:
+    """The ids a unit id typed in a search box may mean, as typed first: an identity-card,
+    phone or credit-code number also as the scrubber reads it in a note (`_canonical`: capitals,
+    no separators), so `91330523x2mrpab8x3` or an identity card ending in `x` finds the unit
+    the city's tables name in capitals. A unit scored under the lower-case spelling is still
+    found as typed."""
+    spellings = [typed]
+    if _ID_PATTERN.fullmatch(typed) and _canonical(typed) != typed:
+        spellings.append(_canonical(typed))
+    return spellings
+
+
 def pseudonymise(secret: str, identifier: str) -> str:
     """HMAC-SHA256 of `identifier` under `secret`, as 32 hex characters (128 bits)."""
     keyed = _keyed(secret).copy()  # the key's HMAC state is set up once per secret

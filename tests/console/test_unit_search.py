@@ -98,6 +98,12 @@ def test_an_entitys_cases_are_found_by_its_own_id_which_is_kept_nowhere(
     assert full_width != raw
     assert _find(sup, full_width) == 303
     assert sup.page.url == f"{console_service.url}/console/queue?entity={hashed}"
+    # typed in lower case (a credit code read out on the phone): the same entity, as a note
+    # naming it in lower case is scrubbed to the same pseudonym (it found nothing)
+    assert raw.lower() != raw
+    sup.go("/console/queue")
+    assert _find(sup, raw.lower()) == 303
+    assert sup.page.url == f"{console_service.url}/console/queue?entity={hashed}"
     # every entity again, the other filters kept
     sup.page.locator("main p.note a").click()
     sup.page.wait_for_load_state()
