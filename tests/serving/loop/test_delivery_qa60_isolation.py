@@ -58,18 +58,18 @@ def _make_overdue(store: WarningStore, warning_id: str) -> None:
 def test_a_hanging_receiver_holds_up_no_other_department_nor_the_deadline_sweep(
     store: WarningStore, tmp_path: Path
 ) -> None:
-    """The service's loop: while one department's receiver holds its POST (5 s time-out), the
-    other department gets a new event and a missed deadline's event within a second or so; and
+    """The service's loop: while one department's receiver holds its POST (8 s time-out), the
+    other department gets a new event and a missed deadline's event within seconds; and
     the hanging department's event, its lease (1 s) run out meanwhile, is not claimed and
     posted a second time beside the first by the same worker."""
     settings = _settings(
         tmp_path,
-        notify_timeout_s=5,
+        notify_timeout_s=8,
         notify_backoff_s=60,
         notify_max_attempts=9,
         notify_lease_s=1,
     )
-    with Receiver(SECRET, delay_s=7) as hanging, Receiver(SECRET) as quick:
+    with Receiver(SECRET, delay_s=10) as hanging, Receiver(SECRET) as quick:
         _hook(store, settings, hanging.url, HANGING)
         _hook(store, settings, quick.url, QUICK)
         deliverer = Deliverer(store, settings)
@@ -81,17 +81,17 @@ def test_a_hanging_receiver_holds_up_no_other_department_nor_the_deadline_sweep(
             _wait(lambda: len(hanging.log) == 1, 5, "the hanging receiver's request")
             hung_at = time.monotonic()
             (raised,) = _raise(store, ["arrears-1"])
-            _wait(lambda: len(quick.unique()) == 1, 1.5, "the other department's event")
+            _wait(lambda: len(quick.unique()) == 1, 3, "the other department's event")
             _make_overdue(store, raised)
             _wait(
                 lambda: (
                     {body["type"] for body in quick.unique().values()}
                     == {"warning.raised", "warning.overdue"}
                 ),
-                1.5,
+                3,
                 "the missed deadline's event",
             )
-            assert time.monotonic() - hung_at < 4.5  # all while the first receiver hangs
+            assert time.monotonic() - hung_at < 7  # all while the first receiver hangs
             time.sleep(1.0)  # its lease has run out, its POST still hangs
             assert [d.event_id for d in hanging.log] == [
                 e["event_id"] for e in Outbox(store).events() if e["department"] == HANGING
@@ -162,6 +162,6 @@ def test_an_answer_whose_body_trickles_is_taken_at_its_status(
         finally:
             deliverer.close()
     assert (report.delivered, report.retried, receiver.posts) == (1, 0, 1)
-    assert elapsed < 1.5, elapsed
+    assert elapsed < 4.0, elapsed  # the body alone takes 6 s: read, it would be over 6
     (event,) = Outbox(store).events()
     assert event["delivered_at"] is not None and event["attempts"] == 1
