@@ -43,7 +43,7 @@ from serving.policy import (
     may_note,
     step_offered,
 )
-from serving.store import StaleWarning, TransitionError
+from serving.store import RepeatedNote, StaleWarning, TransitionError
 from serving.store.free_text import plain_line_breaks, without_refused
 from serving.store.identity import IdentityUnavailable
 from serving.store.privacy import (
@@ -317,6 +317,11 @@ def act(console: Console, request: Request, visit: Visit, form: FormData | None)
     return response
 
 
+#: The same note by the same person on a case within this many seconds of their last is that
+#: note's form sent again (Back then Save, a double click), not saved twice (`RepeatedNote`)
+NOTE_SENT_AGAIN_S = 600.0
+
+
 def add_note(console: Console, request: Request, visit: Visit, form: FormData | None) -> Response:
     """A progress note on the case (`WarningStore.add_note`): whoever may take a step on it now
     may say how its work goes, without taking one (its status and version stay).
@@ -405,12 +410,23 @@ def _note_once(
     try:
         holder = (warning["status"], warning["department"])
         console.store.add_note(
-            warning["id"], actor=visit.actor.audit_name, note=note, expected_holder=holder
+            warning["id"],
+            actor=visit.actor.audit_name,
+            note=note,
+            expected_holder=holder,
+            once_within_s=NOTE_SENT_AGAIN_S,
         )
+    except RepeatedNote:  # the form sent again (Back, then Save; a double click)
+        return _noted(console, request, warning["id"], "note_again")
     except (StaleWarning, TransitionError):  # changed hands or closed since the decision
         return None
-    response = redirect(f"{PREFIX}/cases/{warning['id']}")
-    set_cookie(console, response, request, DONE_COOKIE, "note", max_age=DONE_COOKIE_MAX_AGE_S)
+    return _noted(console, request, warning["id"], "note")
+
+
+def _noted(console: Console, request: Request, warning_id: str, done: str) -> Response:
+    """Back to the case page, which says once what became of the note (`done.<done>`)."""
+    response = redirect(f"{PREFIX}/cases/{warning_id}")
+    set_cookie(console, response, request, DONE_COOKIE, done, max_age=DONE_COOKIE_MAX_AGE_S)
     return response
 
 

@@ -45,7 +45,16 @@ from serving.store.deadlines import DEADLINE_OF_STATUS
 from serving.store.privacy import PURPOSE_MIN_CHARS, PURPOSE_MIN_WEIGHT
 from serving.store.reads import SHORT_ID_DIGITS, warning_id_start
 
-_DONE = ("dispatch", "reroute", "start", "close", "triage_close", "send_back", "note")
+_DONE = (
+    "dispatch",
+    "reroute",
+    "start",
+    "close",
+    "triage_close",
+    "send_back",
+    "note",
+    "note_again",
+)
 
 
 def tasks() -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from serving.store.common import (
     is_outage,
     outage_cause,
 )
+from serving.store.notes import RepeatedNote
 from serving.store.passwords import MIN_PASSWORD_CHARS, PeopleError
 from serving.store.people import (
     SignInRefused,
@@ -35,6 +36,7 @@ __all__ = [
     "InvalidCursor",
     "PeopleError",
     "PreparedScore",
+    "RepeatedNote",
     "ScoreWrite",
     "SignInRefused",
     "StaleWarning",

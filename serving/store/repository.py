@@ -61,6 +61,7 @@ from serving.store.models import (
     RiskWarning,
     WarningEvent,
 )
+from serving.store.notes import CaseNotes
 from serving.store.people import PeopleStore
 from serving.store.privacy import PrivacyStore
 from serving.store.pseudonym import (
@@ -123,7 +124,7 @@ class NewerStore(RuntimeError):
         )
 
 
-class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
+class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore, CaseNotes):
     """The closed loop's records: warnings, their history, the audit log and scored records,
     and the people and departments who work them (`PeopleStore`)."""
 
@@ -401,49 +402,6 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore):
             warning.status = "open"
             warning.department = None
             self._record_disposition(session, warning, actor, previous, None, note, utc_now())
-            return with_history(session, warning)
-
-        return self._write(write)
-
-    def add_note(
-        self, warning_id: str, *, actor: str, note: str, expected_holder: Holder | None = None
-    ) -> dict[str, Any]:
-        """A progress note on a case being worked (a visit, a call, papers asked for): a `note`
-        event in its history and a `case_note` audit row, the note scrubbed as a step's is.
-        No step: the status, version and deadline stay, and forms open on the case stay valid.
-        `expected_holder`: the (status, department) the permission was decided on, as a step's.
-
-        Raises:
-            WarningNotFound: no such warning.
-            StaleWarning: the case changed hands since `expected_holder` (re-routed, started).
-            TransitionError: the note is empty, or the case is closed (closed cases are final).
-        """
-        if not note or not note.strip():
-            raise TransitionError("a progress note needs text")
-
-        def write(session: Session) -> dict[str, Any]:
-            warning = self._locked_warning(session, warning_id, None, expected_holder)
-            if warning.status == "closed":
-                raise TransitionError("the warning is closed; closed warnings are final")
-            clean = sanitise(self._secret, note, self.own_ids(warning))
-            session.add(
-                WarningEvent(
-                    warning_id=warning.id,
-                    event="note",
-                    at=utc_now(),
-                    actor=actor,
-                    detail={"note": clean},
-                )
-            )
-            detail = {"warning_id": warning.id, "note": clean}
-            self._audit_row(
-                session,
-                actor,
-                "case_note",
-                detail,
-                task=warning.task,
-                model_version=warning.model_version,
-            )
             return with_history(session, warning)
 
         return self._write(write)

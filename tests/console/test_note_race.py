@@ -108,3 +108,68 @@ def test_a_console_note_racing_a_re_route_is_not_written_for_the_department_that
             f"%{warning_id}%",
         )
         assert refused[0][0] >= 1
+
+
+def test_a_note_sent_again_is_not_saved_twice(console_service: Console) -> None:
+    """The same note sent twice by the same person on the same case (the form sent again: a
+    double click, Back then Save) saved two identical notes. The second is answered with the
+    case saying the note was saved already; another text, or a colleague's, is saved."""
+    name = "again.officer"
+    create_person(name, "labour_inspection", "officer")
+    create_person("again.colleague", "labour_inspection", "officer")
+    warning_id = _quiet_case(console_service, 33)
+    _dispatch(warning_id, "labour_inspection")
+    notes = "SELECT count(*) FROM warning_history WHERE warning_id = ? AND event = 'note'"
+    for person, text, count, repeated in (
+        (name, "已电话联系企业财务", 1, False),
+        (name, "已电话联系企业财务", 1, True),  # sent again: not saved
+        (name, "约定12月9日上门", 2, False),
+        ("again.colleague", "约定12月9日上门", 3, False),  # a colleague's, the same words
+    ):
+        with signed_in_client(console_service, person) as client:
+            page = client.get(f"/console/cases/{warning_id}")
+            token = _CSRF.search(page.text)
+            assert token is not None
+            sent = client.post(
+                f"/console/cases/{warning_id}/note", data={"csrf": token[1], "note": text}
+            )
+            assert sent.status_code == 303, sent.text[:300]
+            assert console_service.sql(notes, warning_id) == [(count,)], (person, text)
+            said = client.get(f"/console/cases/{warning_id}").text
+        assert ("这条进展记录刚才已经保存" in said) is repeated, (person, text)
+        assert ("进展记录已保存。" in said) is not repeated, (person, text)
+    rows = console_service.sql(
+        "SELECT count(*) FROM audit_log WHERE action = 'case_note' AND detail LIKE ?",
+        f"%{warning_id}%",
+    )
+    assert rows == [(3,)]
+
+
+def test_back_then_save_again_in_a_browser_saves_the_note_once(
+    person: Any, console_service: Console
+) -> None:
+    name = "back.officer"
+    create_person(name, "labour_inspection", "officer")
+    warning_id = _quiet_case(console_service, 34)
+    _dispatch(warning_id, "labour_inspection")
+    officer = person()
+    officer.sign_in(name)
+    officer.go(f"/console/cases/{warning_id}")
+    form = officer.page.locator("form[aria-labelledby='act-note']")
+    form.locator("textarea[name=note]").fill("12月7日电话联系企业财务，约定12月9日上门")
+    form.get_by_role("button").click()
+    officer.page.wait_for_load_state()
+    assert "进展记录已保存。" in officer.page.locator("main").inner_text()
+    officer.page.go_back()
+    officer.page.wait_for_load_state()
+    form = officer.page.locator("form[aria-labelledby='act-note']")
+    if not form.locator("textarea[name=note]").input_value():  # not given back: typed again
+        form.locator("textarea[name=note]").fill("12月7日电话联系企业财务，约定12月9日上门")
+    form.get_by_role("button").click()
+    officer.page.wait_for_load_state()
+    notes = console_service.sql(
+        "SELECT count(*) FROM warning_history WHERE warning_id = ? AND event = 'note'", warning_id
+    )
+    shown = officer.page.locator("main").inner_text()
+    assert notes == [(1,)], shown[:400]
+    assert "这条进展记录刚才已经保存" in shown

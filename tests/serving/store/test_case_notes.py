@@ -5,6 +5,7 @@ step: the status, version and deadline stay, so a form open on the case is not m
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 
@@ -126,3 +127,38 @@ def test_a_note_is_written_only_while_the_case_is_held_as_decided(
     assert [e["event"] for e in history].count("note") == 1
     assert history[-1]["event"] == "disposition"
     assert len([r for r in store.audit_rows() if r["action"] == "case_note"]) == 1
+
+
+def test_the_same_note_sent_again_within_the_window_is_not_written_twice(
+    store: WarningStore, scored: Callable
+) -> None:
+    from sqlalchemy import func, select, update
+
+    from serving.store import RepeatedNote
+    from serving.store.models import WarningEvent
+
+    warning_id = _warning(store, scored)
+    text = "走访企业，负责人电话 13812345678"  # scrubbed: compared as it is stored
+    store.add_note(warning_id, actor="user:lab", note=text, once_within_s=600)
+    with pytest.raises(RepeatedNote):
+        store.add_note(warning_id, actor="user:lab", note=text, once_within_s=600)
+    store.add_note(warning_id, actor="user:lab2", note=text, once_within_s=600)  # a colleague
+    store.add_note(warning_id, actor="user:lab", note=text, once_within_s=600)  # after theirs
+    store.add_note(warning_id, actor="user:lab", note=text)  # the API's: no window
+    history = store.get_warning(warning_id)["history"]
+    assert [e["actor"] for e in history if e["event"] == "note"] == [
+        "user:lab",
+        "user:lab2",
+        "user:lab",
+        "user:lab",
+    ]
+    with store.engine.begin() as connection:  # the latest note written 11 minutes ago
+        latest = connection.execute(select(func.max(WarningEvent.id))).scalar_one()
+        at = connection.execute(select(WarningEvent.at).where(WarningEvent.id == latest))
+        connection.execute(
+            update(WarningEvent)
+            .where(WarningEvent.id == latest)
+            .values(at=at.scalar_one() - timedelta(minutes=11))
+        )
+    store.add_note(warning_id, actor="user:lab", note=text, once_within_s=600)
+    assert [e["event"] for e in store.get_warning(warning_id)["history"]].count("note") == 5
