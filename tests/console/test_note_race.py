@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any
 
-from tests.console.conftest import Console, create_person, signed_in_client
+from tests.console.conftest import Console, create_person, screenshot, signed_in_client
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -173,3 +173,4 @@ def test_back_then_save_again_in_a_browser_saves_the_note_once(
     shown = officer.page.locator("main").inner_text()
     assert notes == [(1,)], shown[:400]
     assert "这条进展记录刚才已经保存" in shown
+    screenshot(officer.page, "note-sent-again-zh")
