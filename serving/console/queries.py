@@ -327,7 +327,12 @@ _ORDER = {
     "newest": (RiskWarning.created_at.desc(), RiskWarning.score.desc(), RiskWarning.id),
     "score": (RiskWarning.score.desc(), RiskWarning.id),
     "level": (_LEVEL_RANK, RiskWarning.score.desc(), RiskWarning.id),
-    "age": (RiskWarning.created_at.asc(), RiskWarning.id),
+    # longest waiting first: a closed case waits no more, after every case still waiting
+    "age": (
+        case((RiskWarning.status == "closed", 1), else_=0),
+        RiskWarning.created_at.asc(),
+        RiskWarning.id,
+    ),
 }
 _ROW_COLUMNS = (
     RiskWarning.id,

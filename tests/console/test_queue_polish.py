@@ -231,3 +231,36 @@ def test_an_empty_view_says_so_rather_than_that_filters_hid_every_case(
     assert "No warning in your view yet (warnings dispatched to Housing" in main, main
     screenshot(officer.page, "queue-empty-view-en")
     assert officer.watch.errors == [] and officer.watch.outside == []
+
+
+def test_longest_waiting_first_puts_closed_cases_after_every_waiting_one(
+    console_service: Console,
+) -> None:
+    """ "等待最久优先" mixed closed cases, which wait no more, among the waiting ones."""
+    import re
+
+    from models.settings import get_settings
+    from serving.store import WarningStore
+    from tests.console.conftest import signed_in_client
+
+    ((warning_id,),) = console_service.sql(  # one closed case at least, a quarter of the way up
+        "SELECT id FROM warnings WHERE task = 'wage-arrears' AND status = 'open' "
+        "ORDER BY score, id LIMIT 1 OFFSET (SELECT COUNT(*) / 4 FROM warnings "
+        "WHERE task = 'wage-arrears' AND status = 'open') + 36"
+    )
+    with WarningStore.from_settings(get_settings()) as store:
+        store.add_feedback(
+            warning_id, actor="user:sup", status="closed", department=None,
+            outcome="false_alarm", note=None,
+        )  # fmt: skip
+    statuses: list[str] = []
+    with signed_in_client(console_service, "sup") as client:
+        for page in range(1, 100):
+            shown = client.get(f"/console/queue?task=wage-arrears&sort=age&page={page}").text
+            cells = re.findall(r'<td data-label="状态">\s*([^<\s]+)', shown)
+            if not cells:
+                break
+            statuses += cells
+    closed = [status == "已办结" for status in statuses]
+    assert any(closed) and not all(closed), statuses
+    assert closed == sorted(closed), statuses  # every waiting case, then every closed one
