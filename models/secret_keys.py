@@ -151,7 +151,7 @@ def existing_store(settings: Settings) -> str | None:
     made under is not known. Opens nothing for writing and creates nothing."""
     import sqlite3
 
-    from models.settings import hide_password, sqlite_file
+    from models.settings import database_url_problem, hide_password, sqlite_file
 
     url = settings.store_url
     path = sqlite_file(url)
@@ -173,6 +173,11 @@ def existing_store(settings: Settings) -> str | None:
     from sqlalchemy import create_engine, inspect
     from sqlalchemy.exc import SQLAlchemyError
 
+    problem = database_url_problem(url)
+    if problem is not None:  # said before any driver reads it (its messages quote the host)
+        raise SecretsFileError(
+            f"cannot open the warnings store {hide_password(url)} (RISKLOOP_STORE_URL): {problem}"
+        )
     try:
         engine = create_engine(url)
     except (SQLAlchemyError, ImportError, ValueError):

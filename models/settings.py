@@ -403,10 +403,17 @@ def database_url_problem(url: str) -> str | None:
     from sqlalchemy.exc import ArgumentError
 
     try:
-        host: str | None = make_url(url).host or ""
+        read = make_url(url)
+        host: str | None = read.host or ""
+        # `user:Secret@pw/1@host/db` (or `@pw?1@`): the host read as `pw`, the rest as the
+        # database's name or a query (the driver printed `failed to resolve host 'pw'`, a
+        # piece of the password); an @ in a query value is taken for one too: encode it
+        rest = url.partition("://")[2]
+        after = rest[len(re.split(r"[/?#]", rest, maxsplit=1)[0]) :].partition("#")[0]
+        past_host = "@" in after and not read.drivername.startswith("sqlite")
     except (ArgumentError, ValueError):
-        host = None
-    if host is not None and "@" not in host:
+        host, past_host = None, False
+    if host is not None and "@" not in host and not past_host:
         return None
     rest = url.partition("://")[2]
     if host is not None or rest.count("@") > 1:
@@ -444,15 +451,24 @@ def hide_password(url: str) -> str:
     whole = _WHOLE_URL.fullmatch(url)
     if whole and url.count("://") == 1:
         start = whole.start(1)
-        return _URL_QUERY_VALUE.sub(_hidden_parameter, url[:start] + _hidden_userinfo(url[start:]))
+        # a database's URL has no `@` past its host (an http path may: `/a@b`): one there ends
+        # the password (`user:Secret@pw/1@host/db`, which SQLAlchemy reads as host `pw`)
+        database = not url.lower().startswith(("http://", "https://"))
+        hidden = _hidden_userinfo(url[start:], past_host=database)
+        return _URL_QUERY_VALUE.sub(_hidden_parameter, url[:start] + hidden)
     rests = _URL_REST.sub(lambda match: f"://{_hidden_userinfo(match.group(1))}", url)
     return _QUERY_VALUE.sub(_hidden_parameter, rests)
 
 
-def _hidden_userinfo(rest: str) -> str:
-    """What follows a URL's `://` with the password of its userinfo masked, if it has one."""
+def _hidden_userinfo(rest: str, past_host: bool = False) -> str:
+    """What follows a URL's `://` with the password of its userinfo masked, if it has one
+    (`past_host`: to the last `@` before a fragment, where an `@` past the host cannot be the
+    URL's own)."""
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    if "@" in authority:
+    if past_host and "@" in authority and "@" in rest[len(authority) :].partition("#")[0]:
+        # `user:Secret@pw/1@host`: a password holding `@` then `/` runs to the last `@`
+        userinfo, _, after = rest.rpartition("@")
+    elif "@" in authority:
         userinfo, _, host = authority.rpartition("@")
         after = host + rest[len(authority) :]
     elif ":" in authority and not authority.startswith("[") and not _is_port(authority):

@@ -44,6 +44,9 @@ from training.commands.scale import serve_instructions
         ),
         ("https://h/x?passwd=a;secret=b&apikey=c", "https://h/x?passwd=***;secret=***&apikey=***"),
         ("http://u:p@host/path/a@b?x=1", "http://u:***@host/path/a@b?x=1"),
+        # a database's URL: an @ past the host ends the password (read as host `pw`)
+        ("postgresql://rl:Secret@pw/1@h:5/rl", "postgresql://rl:***@h:5/rl"),
+        ("postgresql://rl:Secret@pw?1@h:5/rl", "postgresql://rl:***@h:5/rl"),
         ("postgresql://rs:my secret pw@h:1/x", "postgresql://rs:***@h:1/x"),
         ("postgresql://rs:12 34@h/x", "postgresql://rs:***@h/x"),  # a whole URL: no port
         ("postgresql://rl:hunter@2:Secret99@h:1/rl", "postgresql://rl:***@h:1/rl"),

@@ -143,6 +143,27 @@ def test_an_unreadable_url_is_refused_without_quoting_it(
     get_settings.cache_clear()
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        # an @ then a / in the password: read as host `Pw` and a path, the driver saying
+        # "failed to resolve host 'Pw'" and the message showing `Pw/1@...` (QA round 60)
+        "postgresql+psycopg://rl:S3cret@Pw/1@127.0.0.1:{port}/rl",
+        "postgresql+psycopg://rl:S3cret@Pw?1@127.0.0.1:{port}/rl",  # an @, then a ?
+    ],
+)
+def test_a_password_running_past_its_host_is_refused_without_quoting_it(
+    url: str, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RISKLOOP_STORE_URL", url.format(port=free_port()))
+    get_settings.cache_clear()
+    line = _one_error_line(
+        ["users", "list"], "RISKLOOP_STORE_URL", "rl:***@", "its password holds an unencoded @"
+    )
+    assert not re.search("S3c|Sup3r|Pw", line), line
+    get_settings.cache_clear()
+
+
 def test_a_password_with_spaces_works_and_is_never_printed(
     checked_server: PrivatePostgres, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
