@@ -100,11 +100,24 @@ def _is_secrets_file_error(exc: BaseException) -> bool:
     return secret_keys is not None and isinstance(exc, secret_keys.SecretsFileError)
 
 
+def _store_outage(exc: BaseException) -> str | None:
+    """What to say of a warnings store that stopped answering during a command (its server
+    restarted or went away: `serving.store.is_outage`), None for any other error; without
+    importing the store on every CLI start (if it is one, its module is loaded)."""
+    common = sys.modules.get("serving.store.common")
+    if common is None or not common.is_outage(exc):
+        return None
+    return (
+        f"the warnings store stopped answering ({common.outage_cause(exc)}); what the command "
+        "had not committed was not written: run it again once the store answers"
+    )
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn `UserError`, malformed raw tables (`RawDataError`), a warnings store that cannot
-    be opened (`StoreUnavailable`) and an unusable secrets file (`SecretsFileError`) into
-    `error: ...`, exit 2."""
+    be opened (`StoreUnavailable`) or stops answering (an outage), and an unusable secrets
+    file (`SecretsFileError`) into `error: ...`, exit 2."""
     try:
         yield
     except UserError as exc:
@@ -116,6 +129,12 @@ def user_errors() -> Iterator[None]:
         ):
             raise
         typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except Exception as exc:
+        said = _store_outage(exc)
+        if said is None:
+            raise
+        typer.echo(f"error: {said}", err=True)
         raise typer.Exit(2) from None
 
 
