@@ -151,7 +151,12 @@ def existing_store(settings: Settings) -> str | None:
     made under is not known. Opens nothing for writing and creates nothing."""
     import sqlite3
 
-    from models.settings import database_url_problem, hide_password, sqlite_file
+    from models.settings import (
+        database_url_problem,
+        hide_password,
+        postgres_connect_args,
+        sqlite_file,
+    )
 
     url = settings.store_url
     path = sqlite_file(url)
@@ -179,7 +184,7 @@ def existing_store(settings: Settings) -> str | None:
             f"cannot open the warnings store {hide_password(url)} (RISKLOOP_STORE_URL): {problem}"
         )
     try:
-        engine = create_engine(url)
+        engine = create_engine(url, connect_args=postgres_connect_args(url))
     except (SQLAlchemyError, ImportError, ValueError):
         return None  # a URL SQLAlchemy cannot read: opening the store says so
     try:

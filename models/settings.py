@@ -12,7 +12,7 @@ import re
 import ssl
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -599,3 +599,25 @@ def registry_uri_problem(uri: str) -> str | None:
             f"sqlite:///{folder / 'mlruns.db'}"
         )
     return None
+
+
+#: libpq's bounds on a PostgreSQL connection (psycopg passes them on): a connection attempt
+#: to a host that takes the TCP connection but never answers gives up after 10 s (it waited
+#: over two minutes), and a connection whose server went away unseen (a network cut: nothing
+#: acknowledged) fails after 30 s of unacknowledged data, or 25 s of silence when idle
+#: (keepalives), instead of the operating system's quarter of an hour. A server process that
+#: is frozen while its host still acknowledges is not caught here (docs/deploy.md).
+_POSTGRES_CONNECT_ARGS: dict[str, Any] = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,  # milliseconds
+}
+
+
+def postgres_connect_args(url: str) -> dict[str, Any]:
+    """The connection arguments of a PostgreSQL URL's engine (`_POSTGRES_CONNECT_ARGS`; none
+    for another database's): every engine riskloop makes on the warnings store takes them."""
+    return dict(_POSTGRES_CONNECT_ARGS) if url.startswith("postgresql") else {}

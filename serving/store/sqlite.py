@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from models.settings import get_settings
+from models.settings import get_settings, postgres_connect_args
 from serving.store.common import table_of
 from serving.store.models import ScoredRecord
 
@@ -56,7 +56,9 @@ def create_store_engine(url: str) -> Engine:
             _create_owner_only(Path(database))
         configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, json_serializer=json_text)
+    return create_engine(
+        url, pool_pre_ping=True, json_serializer=json_text, connect_args=postgres_connect_args(url)
+    )
 
 
 def _create_owner_only(path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
+from models.settings import postgres_connect_args
 from serving.store.models import Base
 
 config = context.config
@@ -35,7 +36,7 @@ def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
     if not url:
         raise RuntimeError("no connection given and no sqlalchemy.url set")
-    engine = create_engine(url)
+    engine = create_engine(url, connect_args=postgres_connect_args(url))
     with engine.begin() as own_connection:
         _run(own_connection)
     engine.dispose()
