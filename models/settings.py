@@ -402,6 +402,8 @@ def database_url_problem(url: str) -> str | None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
+    if url.lower().startswith(("postgres://", "postgres+")):  # libpq's and Heroku's spelling
+        return "SQLAlchemy names the dialect postgresql: write postgresql+psycopg://..."
     try:
         read = make_url(url)
         host: str | None = read.host or ""

@@ -164,6 +164,18 @@ def test_a_password_running_past_its_host_is_refused_without_quoting_it(
     get_settings.cache_clear()
 
 
+def test_a_postgres_scheme_is_named_with_the_one_to_write(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`postgres://` (libpq's spelling) gave SQLAlchemy's "Can't load plugin:
+    sqlalchemy.dialects:postgres", with no word of what to write instead."""
+    monkeypatch.setenv("RISKLOOP_STORE_URL", f"postgres://rl:S3cret@127.0.0.1:{free_port()}/rl")
+    get_settings.cache_clear()
+    line = _one_error_line(["users", "list"], "rl:***@", "write postgresql+psycopg://")
+    assert "S3cret" not in line and "plugin" not in line
+    get_settings.cache_clear()
+
+
 def test_a_password_with_spaces_works_and_is_never_printed(
     checked_server: PrivatePostgres, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
