@@ -211,21 +211,9 @@ def test_an_mlflow_store_that_cannot_be_opened_is_one_line(
         (isolated_env / "notes.txt").write_text("not a database")
         url = f"sqlite:///{isolated_env / 'notes.txt'}"
     if args[0] == "monitor":  # a scored record to monitor, so the reference is looked up
-        from models.secret_keys import load_secrets
-        from serving.store import WarningStore
+        from tests.training.test_registry_uri_qa60 import scored_record
 
-        settings = get_settings()
-        with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
-            store.record_scores(
-                actor="scorer",
-                task="wage-arrears",
-                model_name="riskloop-wage-arrears",
-                model_version="1",
-                results=[
-                    {"entity_id": "E1", "score": 0.01, "risk_level": "green", "reasons": []}
-                    | {"actions": [], "features": {}}
-                ],
-            )
+        scored_record()
     monkeypatch.setenv("RISKLOOP_MLFLOW_URI", url)
     get_settings.cache_clear()
     if url.startswith("not-a-scheme"):  # refused with the other settings, before any command

@@ -110,7 +110,7 @@ def test_a_registry_that_is_not_a_database_uri_is_one_line_for_every_command(
     assert not (isolated_env / "mlruns").exists() and not (isolated_env / "optuna.db").exists()
 
 
-def _scored_record() -> None:
+def scored_record() -> None:
     """One scored wage-arrears record in the test's warnings store, so that `monitor` gets as
     far as looking for the champion's reference data."""
     from models.secret_keys import load_secrets
@@ -145,7 +145,7 @@ def test_a_command_that_only_reads_the_registry_makes_none_at_a_mistyped_path(
     """`serve`, `monitor` and `bundle` made an empty registry (and its folder) at the typo, then
     said there was no champion and to train one, into that new store."""
     if args[0] == "monitor":
-        _scored_record()
+        scored_record()
     monkeypatch.setenv("BENTOML_HOME", str(isolated_env / "bentoml"))  # bundle: not the user's
     typo = isolated_env / "typo_dir" / "mlruns.db"
     args = [str(free_port()) if arg == "PORT" else arg for arg in args]
