@@ -44,6 +44,16 @@ PARTITIONS_PER_WORKER = 2
 ENGINE_TAG = "riskloop.engine"
 #: Largest Parquet chunk one task reads (compressed bytes, whole row groups).
 READ_BLOCKSIZE = "32MiB"
+#: Seconds a given scheduler has to accept a connection (retried: it may be starting), and
+#: then to have a worker.
+SCHEDULER_WAIT_S = 20
+#: Seconds it has beyond that for its answer in Dask's protocol (connection and answer
+#: together: `SCHEDULER_WAIT_S + ANSWER_WAIT_S`).
+ANSWER_WAIT_S = 10
+#: What a scheduler's address looks like (`dask scheduler` prints it).
+ADDRESS_EXAMPLE = "tcp://host:8786"
+#: The schemes a scheduler listens on without a plug-in.
+_SCHEMES = ("tcp", "tls", "ws", "wss")
 
 
 @contextmanager
@@ -53,17 +63,25 @@ def dask_client(
     """A client on the given scheduler, or on a local cluster of `n_workers` worker processes.
 
     Worker processes (not threads) because LightGBM's distributed network is one per process.
+    A given scheduler must answer as one (`_check_scheduler`) and have a worker within
+    `SCHEDULER_WAIT_S`: on a scheduler without any, the first computation waited for ever.
     """
     from distributed import Client, LocalCluster
 
-    if scheduler_address:
+    if scheduler_address is not None:
+        _check_scheduler(scheduler_address)
         try:
-            client = Client(scheduler_address, timeout="20s")
+            client = Client(scheduler_address, timeout=f"{SCHEDULER_WAIT_S}s")
         except OSError as exc:
-            raise UserError(
-                f"cannot reach the Dask scheduler at {scheduler_address}: {exc}"
-            ) from None
+            raise UserError(_unreachable(scheduler_address, exc)) from None
         with client:
+            try:
+                client.wait_for_workers(1, timeout=SCHEDULER_WAIT_S)
+            except TimeoutError:
+                raise UserError(
+                    f"the Dask scheduler at {scheduler_address} has no workers after "
+                    f"{SCHEDULER_WAIT_S} s: start some with `dask worker {scheduler_address}`"
+                ) from None
             yield client
         return
     with (
@@ -81,6 +99,82 @@ def dask_client(
         Client(cluster) as client,
     ):
         yield client
+
+
+def check_scheduler_address(address: str) -> None:
+    """Refuse, in one line naming `--scheduler`, what cannot be a scheduler's address
+    (`http://...`, no port, a port that is no number); `distributed` raised a bare ValueError
+    from inside the client. No scheme is tcp, as `distributed` reads it."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    scheme, location = parse_address(address)
+    try:
+        host, port = parse_host_port(location)
+    except ValueError:
+        host, port = "", 0
+    if scheme not in _SCHEMES or not host or not 0 < port < 65536:
+        raise UserError(
+            f"--scheduler {address!r} is not a Dask scheduler address: give the address "
+            f"`dask scheduler` prints, {ADDRESS_EXAMPLE} (its port, not the dashboard's http://)"
+        )
+
+
+def _check_scheduler(address: str) -> None:
+    """Refuse, in one line, an `address` where no Dask scheduler answers within a bound.
+
+    `Client(timeout=...)` bounds the connection only, not the answer: at an address that
+    accepts connections but does not speak Dask (an HTTP server, the scheduler's own dashboard
+    port) it waited for ever. Here the connection is retried for `SCHEDULER_WAIT_S` (a
+    scheduler may be starting), and connection and answer take `ANSWER_WAIT_S` more at most.
+
+    Raises:
+        UserError: a malformed address, nothing there, no Dask answer, or not a scheduler.
+    """
+    import asyncio
+
+    from distributed.comm import CommClosedError, connect
+    from distributed.comm.core import FatalCommClosedError
+    from distributed.core import send_recv
+    from distributed.security import Security
+
+    check_scheduler_address(address)
+
+    async def identity() -> dict[str, Any]:
+        arguments = Security().get_connection_args("client")
+        # retried until SCHEDULER_WAIT_S, then a plain OSError; then Dask's handshake
+        comm = await connect(address, timeout=SCHEDULER_WAIT_S, **arguments)
+        try:
+            return dict(await send_recv(comm, op="identity"))
+        finally:
+            comm.abort()
+
+    waited = SCHEDULER_WAIT_S + ANSWER_WAIT_S
+    not_dask = (
+        f"--scheduler {address} is not a Dask scheduler ({{}}; a dashboard's port, 8787, is "
+        f"not one): give the address `dask scheduler` prints, {ADDRESS_EXAMPLE}"
+    )
+    try:
+        answer = asyncio.run(asyncio.wait_for(identity(), waited))
+    except TimeoutError:
+        raise UserError(
+            not_dask.format(f"no answer in Dask's protocol within {waited} s")
+        ) from None
+    except OSError as exc:
+        # closed during the handshake or the question; a fatal one is the TLS set-up's
+        if isinstance(exc, CommClosedError) and not isinstance(exc, FatalCommClosedError):
+            raise UserError(not_dask.format("it closed the connection")) from None
+        raise UserError(_unreachable(address, exc)) from None
+    except Exception:  # what a non-Dask server's bytes make of the reader: struct, memory...
+        raise UserError(not_dask.format("its answer is not Dask's")) from None
+    if answer.get("type") != "Scheduler":
+        raise UserError(
+            f"--scheduler {address} is a Dask {answer.get('type', 'server')}, not the "
+            f"scheduler: give the scheduler's address, {ADDRESS_EXAMPLE}"
+        )
+
+
+def _unreachable(address: str, exc: OSError) -> str:
+    return f"cannot reach the Dask scheduler at {address}: {exc}"
 
 
 def _worker_count(client: Client) -> int:
@@ -113,7 +207,7 @@ def _table_path(raw_dir: Path, slug: str, table: str) -> Path:
 def read_tables(
     task: str, raw_dir_or_tables: Path | str | Mapping[str, pd.DataFrame], n_partitions: int
 ) -> dict[str, Any]:
-    """Every raw table of `task` as a Dask DataFrame (lazy; nothing is read yet)."""
+    """Every raw table of `task` as a Dask DataFrame (lazy: only Parquet footers are read)."""
     import dask
     import dask.dataframe as dd
 
@@ -130,16 +224,23 @@ def read_tables(
             }
         root = Path(raw_dir_or_tables)
         check_raw_folder(root)
-        # Chunks of at most READ_BLOCKSIZE (whole row groups), so that a big table is read and
-        # routed by every worker, not by the one that happened to get the file.
-        return {
-            table: dd.read_parquet(
-                str(_table_path(root, slug, table)),
-                split_row_groups="adaptive",
-                blocksize=READ_BLOCKSIZE,
-            )
-            for table in TABLE_SPECS[slug]
-        }
+        return {table: _read_parquet(_table_path(root, slug, table)) for table in TABLE_SPECS[slug]}
+
+
+def _read_parquet(path: Path) -> Any:
+    """One table as a lazy Dask DataFrame; the footers of its parts are read now, and a damaged
+    part is refused in the pandas engine's words (`training.raw_io.load_raw_tables`).
+
+    Chunks of at most READ_BLOCKSIZE (whole row groups), so that a big table is read and routed
+    by every worker, not by the one that happened to get the file.
+    """
+    import dask.dataframe as dd
+
+    try:
+        return dd.read_parquet(str(path), split_row_groups="adaptive", blocksize=READ_BLOCKSIZE)
+    except (OSError, ValueError) as exc:
+        # Dask wraps pyarrow's error in one of its own class with its own first line
+        raise UserError(f"cannot read {path}: {exc.__cause__ or exc}") from None
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -246,16 +347,35 @@ def _build_on(
         )
         for number in range(n)
     ]
-    assembled = client.compute(tables)
-    if unlabelled and as_of is None:
-        latest = client.gather([client.submit(_latest_as_of, slug, t) for t in assembled])
-        as_of = max(latest)
-    built = [
-        client.submit(_build_partition, slug, number, n, t, unlabelled, as_of)
-        for number, t in enumerate(assembled)
-    ]
-    parts = client.gather(built)
+    with _unreadable_pages(raw_dir_or_tables, slug):
+        assembled = client.compute(tables)
+        if unlabelled and as_of is None:
+            latest = client.gather([client.submit(_latest_as_of, slug, t) for t in assembled])
+            as_of = max(latest)
+        built = [
+            client.submit(_build_partition, slug, number, n, t, unlabelled, as_of)
+            for number, t in enumerate(assembled)
+        ]
+        parts = client.gather(built)
     return partition.canonical_order(pd.concat(parts, ignore_index=True))
+
+
+@contextmanager
+def _unreadable_pages(
+    raw_dir_or_tables: Path | str | Mapping[str, Any], slug: str
+) -> Iterator[None]:
+    """A Parquet part whose footer reads (`_read_parquet`) but whose pages do not fails on the
+    worker that reads it, in pyarrow's words alone (an OSError or an ArrowException): refused
+    in one line naming the task's folder, as which part it was is not known here."""
+    import pyarrow as pa
+    from distributed.comm import CommClosedError
+
+    try:
+        yield
+    except (OSError, pa.ArrowException) as exc:
+        if isinstance(raw_dir_or_tables, Mapping) or isinstance(exc, CommClosedError):
+            raise
+        raise UserError(f"cannot read {Path(raw_dir_or_tables) / slug}: {exc}") from None
 
 
 def _row_hashes(chunk: pd.DataFrame) -> bytes:
@@ -297,16 +417,24 @@ def build_with_sidecar(
     as_of: pd.Timestamp | None = None,
     n_partitions: int | None = None,
 ) -> tuple[pd.DataFrame, dict[str, object]]:
-    """`build_dataset_dask` and the dataset's JSON sidecar, as `riskloop build-dataset` writes."""
-    from features.dataset import dataset_sidecar
+    """`build_dataset_dask` and the dataset's JSON sidecar, as `riskloop build-dataset` writes:
+    the pandas engine's (features left out for an absent optional column included) plus
+    `"engine": "dask"`."""
+    from features.dataset import dataset_sidecar, features_left_out
+    from features.schemas import absent_optional_columns
 
     with dask_client(scheduler_address) as client:
         frame = build_dataset_dask(
             task, raw_dir, n_partitions, unlabelled=unlabelled, as_of=as_of, client=client
         )
-        counts, fingerprint = input_summary(read_tables(task, raw_dir, 1), client)
+        tables = read_tables(task, raw_dir, 1)
+        counts, fingerprint = input_summary(tables, client)
     sidecar = dataset_sidecar(frame, {}, task)
-    sidecar.update(input_tables=counts, input_fingerprint=fingerprint, engine="dask")
+    sidecar.update(input_tables=counts, input_fingerprint=fingerprint)
+    left_out = features_left_out(task, absent_optional_columns(tables, get_task(task).slug))
+    if left_out:
+        sidecar["left_out"] = left_out
+    sidecar["engine"] = "dask"
     return frame, sidecar
 
 

@@ -80,6 +80,10 @@ def build_dataset_command(
             raise UserError("--as-of applies to the scoring set: add --unlabelled")
         if scheduler is not None and engine != Engine.dask:
             raise UserError("--scheduler applies to --engine dask")
+        if scheduler is not None:  # a malformed address: said before the tables are read
+            from training.engines import check_scheduler_address
+
+            check_scheduler_address(scheduler)
         if with_feedback and unlabelled:
             raise UserError("--with-feedback adds labels: it does not apply to --unlabelled")
         from training.datasets import feedback_store_secret

@@ -164,6 +164,10 @@ def _check_engine(engine: str, scheduler: str | None, with_feedback: bool) -> No
         raise UserError(f"unknown engine {engine!r}; expected pandas or dask")
     if scheduler is not None and engine != "dask":
         raise UserError("--scheduler applies to --engine dask")
+    if scheduler is not None:  # a malformed address: said before the dataset is read
+        from training.engines import check_scheduler_address
+
+        check_scheduler_address(scheduler)
     if with_feedback and engine == "dask":
         raise UserError("--with-feedback runs with --engine pandas")
 

@@ -97,6 +97,10 @@ def screen_command(
             raise UserError(f"unknown engine {engine!r}; expected pandas or dask")
         if scheduler is not None and engine != "dask":
             raise UserError("--scheduler goes with --engine dask")
+        if scheduler is not None:  # a malformed address: said before the tables are read
+            from training.engines import check_scheduler_address
+
+            check_scheduler_address(scheduler)
         store = open_existing_store()  # before any work: a missing store is refused, not made
         raw_dir = raw or get_settings().data_dir / "city"
         model, info = _champion(spec.task)
