@@ -133,6 +133,13 @@ class Settings(BaseSettings):
         description="How long a write waits for SQLite's write lock before it fails (a "
         "request: 503 with Retry-After), in every process on the store.",
     )
+    store_connect_timeout_s: int = Field(
+        default=10,
+        ge=1,
+        le=600,
+        description="On PostgreSQL, how long opening a connection to the warnings store may "
+        "take (libpq's connect_timeout, whole seconds) before it fails in one line.",
+    )
     keys_file: Path = Path("riskloop-keys.json")
     pseudonym_secret: SecretStr | None = Field(
         default=None,
@@ -604,11 +611,12 @@ def registry_uri_problem(uri: str) -> str | None:
 
 
 #: libpq's bounds on a PostgreSQL connection (psycopg passes them on): a connection attempt
-#: to a host that takes the TCP connection but never answers gives up after 10 s (it waited
-#: over two minutes), and a connection whose server went away unseen (a network cut: nothing
-#: acknowledged) fails after 30 s of unacknowledged data, or 25 s of silence when idle
-#: (keepalives), instead of the operating system's quarter of an hour. A server process that
-#: is frozen while its host still acknowledges is not caught here (docs/deploy.md).
+#: to a host that takes the TCP connection but never answers gives up after 10 s (by default:
+#: `RISKLOOP_STORE_CONNECT_TIMEOUT_S`; it waited over two minutes), and a connection whose
+#: server went away unseen (a network cut: nothing acknowledged) fails after 30 s of
+#: unacknowledged data, or 25 s of silence when idle (keepalives), instead of the operating
+#: system's quarter of an hour. A server process that is frozen while its host still
+#: acknowledges is not caught here (docs/deploy.md).
 _POSTGRES_CONNECT_ARGS: dict[str, Any] = {
     "connect_timeout": 10,
     "keepalives": 1,
@@ -620,6 +628,9 @@ _POSTGRES_CONNECT_ARGS: dict[str, Any] = {
 
 
 def postgres_connect_args(url: str) -> dict[str, Any]:
-    """The connection arguments of a PostgreSQL URL's engine (`_POSTGRES_CONNECT_ARGS`; none
-    for another database's): every engine riskloop makes on the warnings store takes them."""
-    return dict(_POSTGRES_CONNECT_ARGS) if url.startswith("postgresql") else {}
+    """The connection arguments of a PostgreSQL URL's engine (`_POSTGRES_CONNECT_ARGS`, the
+    connection's time-out `RISKLOOP_STORE_CONNECT_TIMEOUT_S`; none for another database's):
+    every engine riskloop makes on the warnings store takes them."""
+    if not url.startswith("postgresql"):
+        return {}
+    return {**_POSTGRES_CONNECT_ARGS, "connect_timeout": get_settings().store_connect_timeout_s}
