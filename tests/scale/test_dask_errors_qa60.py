@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -216,13 +217,11 @@ def damaged_part(small_city: Path, tmp_path: Path) -> Path:
     return raw
 
 
-def test_a_damaged_parquet_part_gets_the_pandas_engines_line(
-    isolated_env: Path, damaged_part: Path, cluster: LocalCluster
-) -> None:
-    """The Dask engine printed a 100-line traceback ending in `pyarrow.lib.ArrowInvalid`."""
-    pandas = _build(damaged_part, "out/ds.parquet", "--engine", "pandas", task="telecom-fraud")
+def _both_engines(raw: Path, cluster: LocalCluster) -> tuple[Any, Any]:
+    """The telecom-fraud dataset built from `raw` by each engine (Dask on `cluster`)."""
+    pandas = _build(raw, "out/ds.parquet", "--engine", "pandas", task="telecom-fraud")
     dask = _build(
-        damaged_part,
+        raw,
         "out/ds.parquet",
         "--engine",
         "dask",
@@ -230,6 +229,14 @@ def test_a_damaged_parquet_part_gets_the_pandas_engines_line(
         cluster.scheduler_address,
         task="telecom-fraud",
     )
+    return pandas, dask
+
+
+def test_a_damaged_parquet_part_gets_the_pandas_engines_line(
+    isolated_env: Path, damaged_part: Path, cluster: LocalCluster
+) -> None:
+    """The Dask engine printed a 100-line traceback ending in `pyarrow.lib.ArrowInvalid`."""
+    pandas, dask = _both_engines(damaged_part, cluster)
 
     expected = (
         f"cannot read {damaged_part / 'telecom_fraud' / 'app_alerts.parquet'}: ",
@@ -254,16 +261,7 @@ def test_a_part_whose_pages_are_damaged_is_refused_in_one_line(
     damaged[100 : len(damaged) // 2] = b"\xff" * (len(damaged) // 2 - 100)
     part.write_bytes(bytes(damaged))
 
-    pandas = _build(damaged_part, "out/ds.parquet", "--engine", "pandas", task="telecom-fraud")
-    dask = _build(
-        damaged_part,
-        "out/ds.parquet",
-        "--engine",
-        "dask",
-        "--scheduler",
-        cluster.scheduler_address,
-        task="telecom-fraud",
-    )
+    pandas, dask = _both_engines(damaged_part, cluster)
 
     reason = one_error_line(pandas, f"cannot read {table}: ").removeprefix(
         f"error: cannot read {table}: "
