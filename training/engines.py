@@ -27,7 +27,7 @@ from features.schemas import TABLE_SPECS
 from features.tasks import get_task
 from features.validation import validate_tables
 from training.errors import UserError, check_raw_folder
-from training.raw_io import table_file
+from training.raw_io import table_file, unreadable
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -240,7 +240,7 @@ def _read_parquet(path: Path) -> Any:
         return dd.read_parquet(str(path), split_row_groups="adaptive", blocksize=READ_BLOCKSIZE)
     except (OSError, ValueError) as exc:
         # Dask wraps pyarrow's error in one of its own class with its own first line
-        raise UserError(f"cannot read {path}: {exc.__cause__ or exc}") from None
+        raise unreadable(path, exc.__cause__ or exc) from None
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -375,7 +375,7 @@ def _unreadable_pages(
     except (OSError, pa.ArrowException) as exc:
         if isinstance(raw_dir_or_tables, Mapping) or isinstance(exc, CommClosedError):
             raise
-        raise UserError(f"cannot read {Path(raw_dir_or_tables) / slug}: {exc}") from None
+        raise unreadable(Path(raw_dir_or_tables) / slug, exc) from None
 
 
 def _row_hashes(chunk: pd.DataFrame) -> bytes:

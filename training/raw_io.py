@@ -187,8 +187,14 @@ def load_raw_tables(raw_dir: Path | str, task: str) -> dict[str, pd.DataFrame]:
             else:
                 tables[table] = pd.read_parquet(path)
         except (OSError, ValueError) as exc:
-            raise UserError(f"cannot read {path}: {exc}") from None
+            raise unreadable(path, exc) from None
     return tables
+
+
+def unreadable(path: Path, exc: BaseException) -> UserError:
+    """A raw table (a file, a folder of parts, a task's folder) that cannot be read, in the
+    words both engines give it: the path and the reader's own reason."""
+    return UserError(f"cannot read {path}: {exc}")
 
 
 @contextmanager
