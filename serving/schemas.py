@@ -119,16 +119,17 @@ _ONE_LF_A_BREAK = AfterValidator(plain_line_breaks)
 #: A reveal's purpose: `PURPOSE_MIN_CHARS` visible characters at least, none refused (the
 #: store weighs it further: `serving.store.privacy.states_a_purpose`).
 PURPOSE_TEXT = _at_least_visible(PURPOSE_MIN_CHARS)
-#: A text filter of a query as sent: a character besides white space at least, none refused
-#: (an empty `?entity_id=` from a client's template would otherwise list nothing, as if no
-#: warning were there).
-FILTER_TEXT = f"^[^{REFUSED_CLASS}]*[^{_SPACE}{REFUSED_CLASS}][^{REFUSED_CLASS}]*$"
+#: Text with a character besides white space at least, none refused: a text filter of a query
+#: as sent (an empty `?entity_id=` from a client's template would otherwise list nothing, as if
+#: no warning were there) and a progress note (one of blanks only was refused after the
+#: published pattern let it through, a schema-valid request answered 422).
+VISIBLE_TEXT = f"^[^{REFUSED_CLASS}]*[^{_SPACE}{REFUSED_CLASS}][^{REFUSED_CLASS}]*$"
 #: The text patterns in words, for refusals (a person cannot read the expressions).
 PATTERN_WORDS = {
     PLAIN_TEXT: "text must not hold control characters or direction overrides",
     PURPOSE_TEXT: f"needs at least {PURPOSE_MIN_CHARS} visible characters, without control "
     "characters or direction overrides",
-    FILTER_TEXT: "needs a character besides white space, and no control characters or "
+    VISIBLE_TEXT: "needs a character besides white space, and no control characters or "
     "direction overrides",
     CURSOR_PATTERN: f"is not a cursor of this list: send `{WALK_START}` to begin a walk, then "
     "each answer's `next_cursor`",
@@ -158,7 +159,7 @@ StrictBool = Annotated[bool, BeforeValidator(_boolean_text)]
 
 def _text_filter(max_chars: int) -> Any:
     """The published limits of a text filter, checked on the value as sent (before trimming)."""
-    return Field(max_length=max_chars, pattern=FILTER_TEXT)
+    return Field(max_length=max_chars, pattern=VISIBLE_TEXT)
 
 
 #: Trims a text filter after its limits are checked: white space around an id or a name is no
@@ -478,12 +479,6 @@ class FeedbackCreate(BaseModel):
     )
 
 
-def _not_blank(text: str) -> str:
-    if not text.strip():
-        raise ValueError("a progress note needs text, not only blanks")
-    return text
-
-
 class NoteCreate(BaseModel):
     """A progress note on a case being worked (a visit, a call, papers asked for): no step."""
 
@@ -491,9 +486,8 @@ class NoteCreate(BaseModel):
 
     note: Annotated[
         str,
-        Field(min_length=1, max_length=NOTE_MAX_CHARS, pattern=PLAIN_TEXT),
+        Field(min_length=1, max_length=NOTE_MAX_CHARS, pattern=VISIBLE_TEXT),
         _ONE_LF_A_BREAK,
-        AfterValidator(_not_blank),
     ]
 
 

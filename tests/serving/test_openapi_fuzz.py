@@ -87,17 +87,33 @@ class Outcome:
 
     def record(self, recorder: object) -> None:
         label = getattr(recorder, "label", "")
-        for nodes in getattr(recorder, "checks", {}).values():
+        for case_id, nodes in getattr(recorder, "checks", {}).items():
             for node in nodes:
                 self.checks[node.name] += 1
                 if node.status == Status.FAILURE:
                     failure = node.failure_info.failure if node.failure_info else None
                     title = failure.title if failure else "?"
-                    self.failures.append(f"{label}: {node.name}: {title}")
+                    self.failures.append(
+                        f"{label}: {node.name}: {title}: {_exchange(recorder, case_id)}"
+                    )
         for case in getattr(recorder, "cases", {}).values():
             operation = getattr(case.value, "operation", None)
             if operation is not None:
                 self.operations.add(operation.label)
+
+
+def _exchange(recorder: object, case_id: str) -> str:
+    """A failing case's request and answer in one line, so a failure of the stateful phase
+    (whose requests depend on what the shared service holds) names what it sent and got."""
+    case = getattr(recorder, "cases", {}).get(case_id)
+    interaction = getattr(recorder, "interactions", {}).get(case_id)
+    request = f"{case.value.operation.label} {case.value.path_parameters or ''}" if case else "?"
+    response = getattr(interaction, "response", None)
+    if response is None:
+        return f"{request} -> no answer"
+    body = (response.content or b"")[:300].decode("utf-8", "replace")
+    sent = getattr(getattr(interaction, "request", None), "body", None)
+    return f"{request} sent {str(sent)[:300]} -> {response.status_code} {body}"
 
 
 def _config(served: Served) -> schemathesis.Config:
