@@ -2,7 +2,8 @@
 
 `generate_city(out, size, seed)` writes the layout of docs/architecture.md ("Raw city layout"):
 one Parquet file per raw table under `out/<task_slug>/`, `out/truth/` with the per-unit true
-probability and dominant driver, and `out/manifest.json`. Same seed, same bytes.
+probability and dominant driver, and `out/manifest.json`. Same seed, same bytes (the truth's
+probabilities to the last bit only on CPUs with the same vector instructions: data_samples/README.md).
 """
 
 from __future__ import annotations

@@ -52,8 +52,8 @@ CLEAN_SMALL_SEED7 = {
     "wage_arrears/utilities.parquet": "153f95ed9b39c760935d45c3128f6138e8cbebb5809dc7663d9c9fc4e92924c5",
 }
 #: The truth tables, whose `true_prob` NumPy's `exp`/`log` round in the last bits by the CPU's
-#: vector instructions (the file digests above held on an AVX-512 machine; on an AVX2 one all
-#: three files differed, at 3e-14 relative): sha256 of every other column as CSV, and the
+#: vector instructions (their file digests held on the machines of earlier sessions; on an AMD
+#: EPYC with AVX2 all three files differed, at 3e-14 relative): sha256 of every other column as CSV, and the
 #: probabilities' sum and index-weighted mean, equal to 1e-12 relative (recorded 2026-12-07 on AVX2
 #: from the same seed-7 city; every raw table's digest above is unchanged).
 CLEAN_SMALL_SEED7_TRUTH = {
