@@ -190,6 +190,35 @@ class TuneResult:
     n_pruned: int
 
 
+def study_storage(url: str) -> Any:
+    """Optuna's storage at `url`, whose queue of trials two workers never pop together.
+
+    Workers sharing a study each take the recipe's queued trial by reading it as waiting and
+    then marking it running; PostgreSQL locks the row between the two (`FOR UPDATE`), SQLite
+    has no row locks, so workers starting together took the same trial, ran it each and all
+    but one died telling it ("Cannot tell a COMPLETE trial"; optuna/optuna#4621). On SQLite
+    every transaction therefore takes the database's write lock as it begins (`BEGIN
+    IMMEDIATE`, SQLAlchemy's recipe for pysqlite), waiting up to a minute for another's.
+    """
+    import optuna
+    from sqlalchemy import event
+
+    if not url.startswith("sqlite"):
+        return optuna.storages.RDBStorage(url)
+    storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+
+    @event.listens_for(storage.engine, "connect")
+    def _driver_begins_nothing(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(storage.engine, "begin")
+    def _begin_with_the_write_lock(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    storage.engine.dispose()  # the connections made before the hooks: opened again with them
+    return storage
+
+
 def tune(
     spec: TaskSpec,
     train: pd.DataFrame,
@@ -235,7 +264,7 @@ def tune(
 
     study = optuna.create_study(
         study_name=study_name,
-        storage=storage_url,
+        storage=study_storage(storage_url),
         direction="maximize",
         sampler=optuna.samplers.TPESampler(
             seed=task_sampler_seed(spec.task, base.seed) if sampler_seed is None else sampler_seed
