@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from tests.environment import stores_root
 from training.cli import app
 from training.report import SECTION_IDS
 
@@ -20,16 +21,17 @@ TASK = "wage-arrears"
 
 @pytest.fixture(scope="module")
 def trained_wage_arrears(
-    small_city: Path, tmp_path_factory: pytest.TempPathFactory
+    small_city: Path, tmp_path_factory: pytest.TempPathFactory, empty_mlflow_store: Path
 ) -> Iterator[Path]:
     """A first wage-arrears version (champion) in a fresh MLflow store, shared by this module.
 
     Like the shared `isolated_env`, but trained once for the module: every riskloop store
-    points into a temporary folder.
+    points into a temporary folder, the MLflow store a copy of `empty_mlflow_store` (making
+    one anew runs MLflow's schema migrations, about 2.5 s of CPU).
     """
     from models.settings import get_settings
 
-    root = tmp_path_factory.mktemp("report-env")
+    root = stores_root(tmp_path_factory, "report-env", empty_mlflow_store)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         patch.setenv("RISKLOOP_MLFLOW_URI", f"sqlite:///{root / 'mlruns.db'}")

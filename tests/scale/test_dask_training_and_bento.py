@@ -200,14 +200,15 @@ def test_dask_model_registers_and_two_bento_replicas_share_the_store(
     get_settings.cache_clear()
 
     spec = get_spec("wage-arrears")
-    outcome = train_dask(spec, _data(small_city, "wage_arrears"), max_rounds=40)
+    wage_data = _data(small_city, "wage_arrears")
+    outcome = train_dask(spec, wage_data, max_rounds=40)
     assert outcome.version == 1 and "champion" in outcome.aliases
     run = tracking.tracking_client().get_run(outcome.run_id)
     assert run.data.tags[ENGINE_TAG] == "dask"
     assert run.data.tags["riskloop.registered_version"] == "1"
     loaded, info = load_registered("wage-arrears", "champion")
     assert info.version == 1
-    sample = _data(small_city, "wage_arrears").frame.tail(200)
+    sample = wage_data.frame.tail(200)
     np.testing.assert_array_equal(loaded.predict_proba(sample), outcome.model.predict_proba(sample))
     assert loaded.model_text() == outcome.model.model_text()
 

@@ -6,17 +6,16 @@ one department) must leave the other cases' deadlines for their own sweep, or th
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import time_machine
+from typer.testing import CliRunner
 
 from serving.store import WarningStore
 from serving.store.outbox import Outbox
 from tests.red_cases import raise_red_case
+from training.cli import app
 
 HOOKED = ("county_centre", "anti_fraud", "labour_inspection", "township_labour")
 
@@ -40,18 +39,11 @@ def _late_cases() -> dict[str, str]:
     return cases
 
 
-def _overdue(cwd: Path, *options: str) -> str:
-    """Run `riskloop overdue` in a process of its own, as a cron job would; its stdout."""
-    riskloop = str(Path(sys.executable).with_name("riskloop"))
-    done = subprocess.run(
-        [riskloop, "overdue", *options],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "BENTOML_DO_NOT_TRACK": "true", "DO_NOT_TRACK": "true"},
-        cwd=cwd,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
+def _overdue(*options: str) -> str:
+    """Run `riskloop overdue` as a cron job would, in this process (what a sweep notes is
+    read back from the store, not from the process); its stdout."""
+    done = CliRunner().invoke(app, ["overdue", *options])
+    assert done.exit_code == 0, done.output
     return done.stdout
 
 
@@ -76,19 +68,19 @@ def test_overdue_sweeps_only_the_task_and_department_asked_for(isolated_env: Pat
     cases = _late_cases()
     none = {warning_id: 0 for warning_id in cases.values()}
 
-    out = _overdue(isolated_env, "--task", "telecom-fraud")
+    out = _overdue("--task", "telecom-fraud")
     assert out.splitlines()[-1] == "1 overdue case(s); 1 newly overdue recorded"
     assert _noted() == {**none, cases["fraud_open"]: 1, "hooks": 1}
 
     # a department by its Chinese name, as a dispatch takes it
-    out = _overdue(isolated_env, "--task", "wage-arrears", "--department", "劳动保障监察大队")
+    out = _overdue("--task", "wage-arrears", "--department", "劳动保障监察大队")
     assert out.splitlines()[-1] == "1 overdue case(s); 1 newly overdue recorded"
     # its deadline in the city's time, as the console and `riskloop audit` show it
     due = out.splitlines()[0].split("\t")[6]
     assert due.startswith("due ") and due.endswith("+08:00"), due
     assert _noted() == {**none, cases["fraud_open"]: 1, cases["wage_labour"]: 1, "hooks": 2}
 
-    out = _overdue(isolated_env, "--department", "County conflict-resolution centre")
+    out = _overdue("--department", "County conflict-resolution centre")
     assert out.splitlines()[-1] == "1 overdue case(s); 1 newly overdue recorded"
     assert _noted() == {
         **none,
@@ -98,7 +90,7 @@ def test_overdue_sweeps_only_the_task_and_department_asked_for(isolated_env: Pat
         "hooks": 3,
     }
 
-    out = _overdue(isolated_env)  # no filter: every case left, as the service's sweep does
+    out = _overdue()  # no filter: every case left, as the service's sweep does
     assert out.splitlines()[-1] == "4 overdue case(s); 1 newly overdue recorded"
     assert _noted() == {**{warning_id: 1 for warning_id in cases.values()}, "hooks": 4}
 
@@ -119,7 +111,7 @@ def test_overdue_outside_sweeps_the_cases_at_outside_bodies(isolated_env: Path) 
             note=None,
         )
 
-    out = _overdue(isolated_env, "--department", " Outside ")
+    out = _overdue("--department", " Outside ")
     lines = out.splitlines()
     assert lines[-1] == "1 overdue case(s); 1 newly overdue recorded"
     assert lines[0].split("\t")[:1] + lines[0].split("\t")[5:6] == [
@@ -130,5 +122,5 @@ def test_overdue_outside_sweeps_the_cases_at_outside_bodies(isolated_env: Path) 
     assert _noted() == {**{warning_id: 0 for warning_id in cases.values()}, outside: 1, "hooks": 0}
     # the console's other spellings of the choice, its labels' short names included
     for spelling in ("外部机构", "Outside bodies", "OUTSIDE"):
-        listed = _overdue(isolated_env, "--department", spelling).splitlines()
+        listed = _overdue("--department", spelling).splitlines()
         assert listed[-1] == "1 overdue case(s); 0 newly overdue recorded", spelling

@@ -54,8 +54,13 @@ def failing_registry() -> Iterator[tuple[str, list[str]]]:
 
 
 def test_screen_against_a_registry_answering_errors_fails_in_one_line_within_seconds(
-    failing_registry: tuple[str, list[str]], tmp_path: Path
+    failing_registry: tuple[str, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from typer.testing import CliRunner
+
+    from models.settings import get_settings
+    from training.cli import app
+
     url, asked = failing_registry
     env = {
         name: value
@@ -67,11 +72,19 @@ def test_screen_against_a_registry_answering_errors_fails_in_one_line_within_sec
         RISKLOOP_STORE_URL=f"sqlite:///{tmp_path / 'riskloop.db'}",
         RISKLOOP_KEYS_FILE=str(tmp_path / "keys.json"),
     )
-    # a store to screen into (screen refuses a missing one before asking the registry)
-    upgraded = subprocess.run(
-        [RISKLOOP, "store", "upgrade"], env=env, cwd=tmp_path, capture_output=True, text=True
-    )
-    assert upgraded.returncode == 0, upgraded.stderr
+    # a store to screen into (screen refuses a missing one before asking the registry), made
+    # in this process with the same settings: the screen below is the process under test
+    for name in [name for name in os.environ if name not in env]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    try:
+        upgraded = CliRunner().invoke(app, ["store", "upgrade"])
+    finally:
+        get_settings.cache_clear()
+    assert upgraded.exit_code == 0, upgraded.output
     started = time.monotonic()
     result = subprocess.run(
         [RISKLOOP, "screen", "--task", "wage-arrears", "--raw", str(tmp_path)],

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from models.spec import get_spec
 from training.cli import app
-from training.datasets import build_from_raw
+from training.datasets import TrainingData
 
 TASK = "wage-arrears"
 
@@ -24,14 +23,17 @@ def _source(version: str) -> str:
 
 
 def test_a_relative_raw_folder_and_dataset_are_recorded_absolute(
-    isolated_env: Path, small_city: Path, monkeypatch: pytest.MonkeyPatch
+    isolated_env: Path,
+    small_city: Path,
+    city_data: dict[str, TrainingData],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     runner = CliRunner()
     elsewhere = isolated_env / "elsewhere"
     elsewhere.mkdir()
     dataset = isolated_env / "files" / "wage.parquet"
     dataset.parent.mkdir()
-    build_from_raw(get_spec(TASK), small_city).frame.to_parquet(dataset, index=False)
+    city_data[TASK].frame.to_parquet(dataset, index=False)
 
     monkeypatch.chdir(small_city.parent)
     trained = runner.invoke(
