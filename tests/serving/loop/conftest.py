@@ -1,10 +1,17 @@
 """The loop's fixtures: a store, secrets file and settings of its own beside the session's
-trained champions (tests/serving/conftest.py), and a service started on that store."""
+trained champions (tests/serving/conftest.py), and a service started on that store.
+
+A start of the service is about 13 s of CPU. The screening modules (test_screen.py,
+test_screen_after_api.py) share one store and one service for the session instead of one a
+module: each writes the warnings of its own task only (whose owner departments differ, as
+capacities count across a department's tasks) and reads only those, or compares the store's
+totals before and after a step of its own."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,14 +46,11 @@ def loop_env_for(root: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def loop_env(
-    tmp_path_factory: pytest.TempPathFactory, trained: dict[str, int]
-) -> Iterator[LoopEnv]:
-    """The session's champions with a fresh store for this module, set in this process too."""
+@contextmanager
+def _settings_at(root: Path) -> Iterator[LoopEnv]:
+    """The loop's settings for a store and secrets file in `root`, set in this process too."""
     from models.settings import get_settings
 
-    root = tmp_path_factory.mktemp("loop")
     env = loop_env_for(root)
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():
@@ -54,6 +58,15 @@ def loop_env(
         get_settings.cache_clear()
         yield LoopEnv(root, env)
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def loop_env(
+    tmp_path_factory: pytest.TempPathFactory, trained: dict[str, int]
+) -> Iterator[LoopEnv]:
+    """The session's champions with a fresh store for this module, set in this process too."""
+    with _settings_at(tmp_path_factory.mktemp("loop")) as env:
+        yield env
 
 
 @dataclass
@@ -68,17 +81,82 @@ class LoopService:
         return {"Authorization": f"Bearer {self.key}"}
 
 
-@pytest.fixture(scope="module")
-def loop_service(serving_root: Path, loop_env: LoopEnv) -> Iterator[LoopService]:
+@contextmanager
+def _service_on(serving_root: Path, env: LoopEnv) -> Iterator[LoopService]:
     from serving.auth import create_key
 
     key = create_key(f"loop-{os.getpid()}-{free_port()}", ["score", "review", "feedback"])
     port = free_port()
-    process, log = start_service(serving_root, port, extra_env=loop_env.env)
+    process, log = start_service(serving_root, port, extra_env=env.env)
     if process.poll() is not None:
         raise RuntimeError(f"service exited at start-up; log:\n{log.read_text()[-4000:]}")
-    yield LoopService(f"http://127.0.0.1:{port}", key, process)
-    stop_process_group(process)
+    try:
+        yield LoopService(f"http://127.0.0.1:{port}", key, process)
+    finally:
+        stop_process_group(process)
+
+
+@pytest.fixture(scope="module")
+def loop_service(serving_root: Path, loop_env: LoopEnv) -> Iterator[LoopService]:
+    with _service_on(serving_root, loop_env) as service:
+        yield service
+
+
+@pytest.fixture(scope="session")
+def screening_root(tmp_path_factory: pytest.TempPathFactory, trained: dict[str, int]) -> Path:
+    """The store and secrets file the screening modules share (see the module's docstring)."""
+    return tmp_path_factory.mktemp("screening")
+
+
+@pytest.fixture(scope="module")
+def screening_env(screening_root: Path) -> Iterator[LoopEnv]:
+    """The shared screening store's settings, set in this process for the module."""
+    with _settings_at(screening_root) as env:
+        yield env
+
+
+class _SharedService:
+    """The screening store's service: started when a module first needs it, stopped after the
+    last module of the session that does (it would go on polling its store while the other
+    modules run), started again should one come after all."""
+
+    def __init__(self, serving_root: Path, root: Path) -> None:
+        self._serving_root, self._env = serving_root, LoopEnv(root, loop_env_for(root))
+        self._running: ExitStack | None = None
+        self.service: LoopService | None = None
+
+    def start(self) -> LoopService:
+        if self.service is None:
+            self._running = ExitStack()
+            self.service = self._running.enter_context(_service_on(self._serving_root, self._env))
+        return self.service
+
+    def stop(self) -> None:
+        if self._running is not None:
+            self._running.close()
+        self._running = self.service = None
+
+
+@pytest.fixture(scope="session")
+def _screening_services(serving_root: Path, screening_root: Path) -> Iterator[_SharedService]:
+    shared = _SharedService(serving_root, screening_root)
+    try:
+        yield shared
+    finally:
+        shared.stop()
+
+
+@pytest.fixture(scope="module")
+def screening_service(
+    request: pytest.FixtureRequest, _screening_services: _SharedService
+) -> Iterator[LoopService]:
+    """The service on the shared screening store (see the module's docstring)."""
+    yield _screening_services.start()
+    items = request.session.items
+    mine = [n for n, item in enumerate(items) if getattr(item, "module", None) is request.module]
+    later = items[mine[-1] + 1 :] if mine else []
+    if not any("screening_service" in getattr(item, "fixturenames", ()) for item in later):
+        _screening_services.stop()
 
 
 @pytest.fixture()

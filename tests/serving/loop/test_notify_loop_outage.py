@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import chdir
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -19,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from tests.environment import settings_env
 from tests.processes import PrivatePostgres
+from tests.serving.loop.conftest import run_cli
 from tests.serving.loop.receiver import Receiver
 from tests.serving.loop.test_delivery import SECRET, _hook, _raise
 
@@ -76,16 +78,11 @@ def test_notify_loop_survives_a_postgres_restart_and_delivers_what_came_after(
                 _hook(store, get_settings(), receiver.url, "county_centre")
                 _raise(store, ["before-the-outage"])
             server.stop()
-            # a single run says the store is down in one line, exit 2
-            once = subprocess.run(
-                [RISKLOOP, "notify", "--once"],
-                env={**os.environ, **env},
-                cwd=tmp_path,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            assert once.returncode == 2, once.stderr
+            # a single run says the store is down in one line, exit 2 (run in this process:
+            # the loop below is the command's own process)
+            with chdir(tmp_path):
+                once = run_cli(["notify", "--once"])
+            assert once.exit_code == 2, once.output
             (line,) = once.stderr.strip().splitlines()
             assert line.startswith("error: cannot open the warnings store"), line
 

@@ -1,8 +1,11 @@
 """`riskloop screen`'s backfill guard counts a month screened even when the screening wrote
-nothing of its own into it: an outside operator scored every employer over the API, screened
+nothing of its own into it: an outside operator scored every resident over the API, screened
 the same month (nothing changed; the run's own `screen` audit row names the month) and then
 screened the month before without --backfill, which opened a second month of cases beside the
-first."""
+first.
+
+On the store the screening modules share (tests/serving/loop/conftest.py): this module writes
+telecom-fraud's warnings only, and reads its own task's."""
 
 from __future__ import annotations
 
@@ -18,11 +21,11 @@ from models.settings import get_settings
 from serving.store import WarningStore
 from serving.store.models import RiskWarning, WarningEvent
 from tests.processes import LOOPBACK_TLS
-from tests.serving.loop.conftest import LoopService
+from tests.serving.loop.conftest import LoopEnv, LoopService
 from training.cli import app
 from training.commands.service import build_scoring_set
 
-TASK = "wage-arrears"
+TASK = "telecom-fraud"
 PER_REQUEST = 200
 
 
@@ -34,12 +37,28 @@ def _counts(store: WarningStore) -> tuple[int, int]:
         )
 
 
+def _actors(store: WarningStore) -> set[str]:
+    """Who wrote the history of the task's warnings."""
+    with store.read_session() as session:
+        return set(
+            session.scalars(
+                select(WarningEvent.actor)
+                .join(RiskWarning, RiskWarning.id == WarningEvent.warning_id)
+                .where(RiskWarning.task == TASK)
+                .distinct()
+            )
+        )
+
+
 def test_a_month_the_api_raised_needs_backfill_before_an_earlier_screen(
-    loop_service: LoopService, small_city: Path
+    screening_env: LoopEnv, screening_service: LoopService, small_city: Path
 ) -> None:
     ids = build_scoring_set(TASK, small_city)["entity_id"].astype(str).tolist()
     with httpx.Client(
-        base_url=loop_service.url, headers=loop_service.headers(), timeout=120, verify=LOOPBACK_TLS
+        base_url=screening_service.url,
+        headers=screening_service.headers(),
+        timeout=120,
+        verify=LOOPBACK_TLS,
     ) as client:
         for start in range(0, len(ids), PER_REQUEST):
             response = client.post(
@@ -50,15 +69,14 @@ def test_a_month_the_api_raised_needs_backfill_before_an_earlier_screen(
         frame = store.warnings_frame(task=TASK)
         assert len(frame) > 0
         newest = frame["as_of"].max().date()
-        with store.read_session() as session:  # raised by the API's key, not by a screen
-            actors = set(session.scalars(select(WarningEvent.actor).distinct()))
+        actors = _actors(store)  # raised by the API's key, not by a screen
         assert actors and "system:screen" not in actors, actors
     runner = CliRunner()
     same = runner.invoke(app, ["screen", "--task", TASK, "--raw", str(small_city)])
     assert same.exit_code == 0, same.output
     assert re.search(r"raised 0, updated \d+, unchanged \d+", same.stdout), same.stdout
-    with WarningStore.from_settings(get_settings()) as store, store.read_session() as session:
-        assert "system:screen" not in set(session.scalars(select(WarningEvent.actor).distinct()))
+    with WarningStore.from_settings(get_settings()) as store:
+        assert "system:screen" not in _actors(store)
     with WarningStore.from_settings(get_settings()) as store:
         before = _counts(store)
     earlier = (newest.replace(day=1) - timedelta(days=1)).replace(day=1)
