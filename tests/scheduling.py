@@ -57,7 +57,6 @@ LONG_FILES = (
     "tests/serving/store/test_store_concurrency.py",
     "tests/reports/test_reporting_cli.py",
     "tests/training/test_feedback_outside_tables.py",
-    "tests/training/test_overdue_sweep_scope.py",
 )
 
 
