@@ -128,7 +128,17 @@ def _new_figure(width: float, height: float) -> Figure:
 
 
 def figure_png(fig: Figure) -> bytes:
-    """Encode a figure as PNG bytes (light compression: twice as fast, about 10% larger)."""
+    """Encode a figure as PNG bytes (light compression: twice as fast, about 10% larger).
+
+    The layout is placed here, once, and then switched off: savefig would otherwise place it
+    in a whole extra draw of every artist (each tick and label measured and laid out again,
+    only the painting skipped) before the draw that paints. The same positions and the same
+    pixels, from one draw instead of two.
+    """
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.execute(fig)
+        fig.set_layout_engine(None)  # not "none": savefig's extra draw happens for any engine
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, pil_kwargs={"compress_level": 3})
     return buffer.getvalue()
