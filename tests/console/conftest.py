@@ -1,9 +1,10 @@
 """A real riskloop service with warnings, people and a model report, and a real browser.
 
-One session: the three tasks trained on the small simulated city (few boosting rounds), every
-materialised employer and resident scored through the API (so the store holds real warnings),
-people created in the store (`riskloop users` does the same), one model report written, and
-`bentoml serve` started on a free loopback port. Pages are driven by Debian's Chromium through
+One session: the three tasks trained on the small simulated city (few boosting rounds) and one
+model report written (once a run, for both work units of this folder: `console_champions`),
+every materialised employer and resident scored through the API (so the store holds real
+warnings), people created in the store (`riskloop users` does the same), and `bentoml serve`
+started on a free loopback port. Pages are driven by Debian's Chromium through
 Playwright (nothing downloaded); every page a test opens is watched for console errors and for
 requests leaving the service's origin.
 """
@@ -12,13 +13,15 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import fcntl
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -137,30 +140,90 @@ def console_settings(console_root: Path) -> Iterator[None]:
         yield
 
 
-@pytest.fixture(scope="session")
-def console_service(console_root: Path, small_city: Path) -> Iterator[Console]:
-    """Trained champions, people, warnings from real score requests, a report; the server."""
-    from models.settings import get_settings
+def _build_champions(root: Path, small_city: Path) -> None:
+    """The three tasks trained on `small_city` (few boosting rounds, one thread) into `root`'s
+    MLflow store, and the wage-arrears champion's report in both languages in `root`/reports."""
     from models.spec import TASK_NAMES, get_spec
-    from serving.auth import create_key
-    from serving.online_store import materialize
-    from serving.store import WarningStore
-    from training.cli import app
     from training.commands.reporting import write_report
-    from training.commands.service import build_scoring_set
     from training.datasets import build_from_raw
     from training.train import train_task
 
-    # the fixture's own work, with this process's settings on the console's stores
-    with settings_env(service_env(console_root)):
-        scoring_sets = {}
+    with settings_env(service_env(root)):
         for task in TASK_NAMES:
             spec = get_spec(task)
             spec = dataclasses.replace(spec, params=dataclasses.replace(spec.params, num_threads=1))
             train_task(spec, build_from_raw(spec, small_city), max_rounds=TRAIN_ROUNDS)
+        write_report(get_spec("wage-arrears"), small_city, root / "reports")
+
+
+@pytest.fixture(scope="session")
+def console_champions(
+    tmp_path_factory: pytest.TempPathFactory, small_city: Path, empty_mlflow_store: Path
+) -> Path:
+    """A folder holding the trained champions (MLflow store and artifacts) and the report,
+    built once per run and read by both work units of this folder (tests/scheduling.py).
+
+    The two units ran the same training and report on the same city, seed and rounds: once
+    a run spares about 17 s of CPU (measured on the two units, the report's charts most of
+    it). Under xdist the folder sits in the run's base temp folder, which every worker of the
+    run shares: the first unit to take the lock builds it, the other waits and reads it. Each unit's root starts as a copy of it
+    (`_copy_champions`) and then holds the unit's own online features, people, keys and
+    warnings."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        folder = stores_root(tmp_path_factory, "console-champions", empty_mlflow_store)
+        _build_champions(folder, small_city)
+        return folder
+    run_temp = tmp_path_factory.getbasetemp().parent  # the run's, above each worker's own
+    folder = run_temp / "console-champions"
+    with open(run_temp / "console-champions.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or its process dies
+        if not (folder / "built").is_file():
+            shutil.rmtree(folder, ignore_errors=True)  # a builder that failed half-way
+            folder.mkdir()
+            shutil.copyfile(empty_mlflow_store, folder / "mlruns.db")
+            _build_champions(folder, small_city)
+            (folder / "built").touch()
+    return folder
+
+
+def _copy_champions(champions: Path, root: Path) -> None:
+    """Make `root`'s stores what training left in `champions`: the registry, the warnings
+    store (its audit log holds the promotions), the secrets file they were written with, the
+    reports.
+    The runs' artifacts stay where they were logged (a run a unit logs later, its `riskloop
+    monitor`'s, puts its own beside them under its own id)."""
+    for database in ("mlruns.db", "riskloop.db"):
+        with (
+            closing(sqlite3.connect(champions / database)) as source,
+            closing(sqlite3.connect(root / database)) as target,
+        ):
+            source.backup(target)
+        shutil.copymode(champions / database, root / database)  # the store's 0600
+    shutil.copy2(champions / "riskloop-secrets.json", root / "riskloop-secrets.json")  # 0600 kept
+    shutil.copytree(champions / "reports", root / "reports")
+
+
+@pytest.fixture(scope="session")
+def console_service(
+    console_root: Path, console_champions: Path, small_city: Path
+) -> Iterator[Console]:
+    """Trained champions, people, warnings from real score requests, a report; the server."""
+    from models.settings import get_settings
+    from models.spec import TASK_NAMES
+    from serving.auth import create_key
+    from serving.online_store import materialize
+    from serving.store import WarningStore
+    from training.cli import app
+    from training.commands.service import build_scoring_set
+
+    _copy_champions(console_champions, console_root)
+    # the fixture's own work, with this process's settings on the console's stores
+    with settings_env(service_env(console_root)):
+        scoring_sets = {}
+        for task in TASK_NAMES:
+            # the online features under the pseudonym key copied with the stores
             scoring_sets[task] = build_scoring_set(task, small_city)
             materialize(task, scoring_sets[task])
-        write_report(get_spec("wage-arrears"), small_city, console_root / "reports")
         with WarningStore.from_settings(get_settings()) as store:
             for name, display, department, role in PEOPLE:
                 store.create_user(
@@ -275,6 +338,26 @@ def serve_beside(console_service: Console, settings: dict[str, str]) -> Iterator
         yield f"http://127.0.0.1:{port}"
     finally:
         stop_process_group(process)
+
+
+#: What the tests on `second_service` need of a service beside the console's: an administrator's
+#: password opening nothing but the page to change it (tests/console/test_own_password_first.py),
+#: and the proxy headers trusted from one other address only, so loopback's are not
+#: (tests/console/test_https_cookies.py). Neither setting changes what the other test looks at:
+#: no browser or client of the first sends a proxy header, and the second only opens the
+#: sign-in page. One service for both spares a start (10 s of CPU, over 20 s under load).
+SECOND_SERVICE_SETTINGS = {
+    "RISKLOOP_REQUIRE_OWN_PASSWORD": "true",
+    "FORWARDED_ALLOW_IPS": "192.0.2.1",
+}
+
+
+@pytest.fixture(scope="session")
+def second_service(console_service: Console) -> Iterator[str]:
+    """A service beside the console's with `SECOND_SERVICE_SETTINGS`, started when a test
+    first asks for it; its base URL."""
+    with serve_beside(console_service, SECOND_SERVICE_SETTINGS) as url:
+        yield url
 
 
 @pytest.fixture()

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.console.conftest import PASSWORD, Console, serve_beside
+from tests.console.conftest import PASSWORD, SECOND_SERVICE_SETTINGS, Console, serve_beside
 from tests.processes import LOOPBACK_TLS
 
 
@@ -65,15 +65,15 @@ def test_every_console_cookie_is_secure_when_the_deployment_is_https(deployed: s
         assert queue.status_code == 200
 
 
-def test_the_proxy_headers_are_trusted_only_from_forwarded_allow_ips(
-    console_service: Console,
-) -> None:
+def test_the_proxy_headers_are_trusted_only_from_forwarded_allow_ips(second_service: str) -> None:
     """What docs/deploy.md tells a deployment behind a proxy elsewhere: BentoML passes no
     address list of its own to uvicorn, which reads `FORWARDED_ALLOW_IPS` from the environment
     of `bentoml serve`. Set to another address, loopback's `X-Forwarded-Proto` is ignored (its
     default, 127.0.0.1, trusts it: tests/console/test_security.py)."""
-    with serve_beside(console_service, {"FORWARDED_ALLOW_IPS": "192.0.2.1"}) as url:
-        with httpx.Client(base_url=url, follow_redirects=False, verify=LOOPBACK_TLS) as client:
-            page = client.get("/console/sign-in", headers={"X-Forwarded-Proto": "https"})
+    assert SECOND_SERVICE_SETTINGS["FORWARDED_ALLOW_IPS"] == "192.0.2.1"
+    with httpx.Client(
+        base_url=second_service, follow_redirects=False, verify=LOOPBACK_TLS
+    ) as client:
+        page = client.get("/console/sign-in", headers={"X-Forwarded-Proto": "https"})
         pre = _set_cookies(page)["riskloop_console_pre"]
         assert "; secure" not in pre and "httponly" in pre
