@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
@@ -172,17 +171,35 @@ def test_processes_killed_mid_stream_keep_every_acknowledged_write(
         _assert_consistent(reopened, ids)
 
 
-@pytest.mark.parametrize("n_records", [1, 1000])
-def test_record_scores_speed(store: WarningStore, scored: Callable, n_records: int) -> None:
-    """A generous ceiling that still catches a per-row round trip regression."""
-    results = [
-        scored(f"S{i:05d}", 0.5, "yellow" if i % 10 == 0 else "green") for i in range(n_records)
-    ]
-    started = time.perf_counter()
-    store.record_scores(
-        actor="scorer", task=TASK, model_name="m", model_version="1", results=results
-    )
-    assert time.perf_counter() - started < 5.0
+def test_record_scores_takes_no_round_trip_a_row(store: WarningStore, scored: Callable) -> None:
+    """1,000 records are written in as many statements as one, give or take a few batches: a
+    per-row round trip would be a thousand more. (Counted, not timed: the speed itself is
+    `make bench`'s; a time ceiling here failed under a loaded CI machine, 5.9 s against 5.)"""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    def write(n_records: int, prefix: str) -> int:
+        results = [
+            scored(f"{prefix}{i:05d}", 0.5, "yellow" if i % 10 == 0 else "green")
+            for i in range(n_records)
+        ]
+        statements.clear()
+        store.record_scores(
+            actor="scorer", task=TASK, model_name="m", model_version="1", results=results
+        )
+        return len(statements)
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        one, thousand = write(1, "A"), write(1000, "B")
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    assert one > 0
+    assert thousand <= one + 10, (one, thousand)
 
 
 def test_workers_starting_together_migrate_once(store_url: str) -> None:
