@@ -198,12 +198,16 @@ def study_storage(url: str) -> Any:
     has no row locks, so workers starting together took the same trial, ran it each and all
     but one died telling it ("Cannot tell a COMPLETE trial"; optuna/optuna#4621). On SQLite
     every transaction therefore takes the database's write lock as it begins (`BEGIN
-    IMMEDIATE`, SQLAlchemy's recipe for pysqlite), waiting up to a minute for another's.
+    IMMEDIATE`, SQLAlchemy's recipe for pysqlite), waiting up to a minute for another's. An
+    in-memory SQLite study has one process and keeps its connection (opened again, it would
+    be another, empty database).
     """
     import optuna
     from sqlalchemy import event
 
-    if not url.startswith("sqlite"):
+    from models.settings import sqlite_file
+
+    if sqlite_file(url) is None:  # another database, or SQLite in memory
         return optuna.storages.RDBStorage(url)
     storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
 

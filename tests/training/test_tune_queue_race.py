@@ -58,3 +58,15 @@ def test_workers_asking_together_take_the_queued_trial_once(tmp_path: Path) -> N
     for round_ in range(ROUNDS):
         trials = optuna.load_study(study_name=f"study-{round_}", storage=storage).trials
         assert [t.state for t in trials] == [optuna.trial.TrialState.RUNNING] * WORKERS
+
+
+def test_a_study_in_memory_keeps_its_trials() -> None:
+    """`--storage sqlite://` (taken: one process) is not opened again under the file's lock."""
+    import optuna
+
+    from training.tune import study_storage
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(study_name="in-memory", storage=study_storage("sqlite://"))
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=3)
+    assert len(study.trials) == 3
