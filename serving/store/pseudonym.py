@@ -94,6 +94,9 @@ _NON_CARD_PATTERN = _id_pattern("(?!)")
 # a match's position in the folded text is its position in the original
 _FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _SEPARATORS = re.compile(f"[{_SEP_CLASS[1:-1]}()]")
+# what a typed id of no known shape loses before it is tried again (`id_spellings`): spaces and
+# dashes only (a dot, slash or underscore may be part of such an id)
+_SPACES_AND_DASHES = re.compile("[" + "".join(re.escape(c) for c in _SPACES + _DASHES) + "]")
 _MOBILE = re.compile(r"1[3-9]\d{9}", re.ASCII)
 # full-width digits and letters (full-width brackets and commas are ordinary Chinese text)
 _WIDE = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
@@ -156,11 +159,14 @@ def id_spellings(typed: str) -> list[str]:
     phone or credit-code number also as the scrubber reads it in a note (`_canonical`: capitals,
     no separators), so `91330523x2mrpab8x3` or an identity card ending in `x` finds the unit
     the city's tables name in capitals. A unit scored under the lower-case spelling is still
-    found as typed."""
+    found as typed. Any other id (a dispute's number, `MD00000003752`) is tried in capitals
+    too, then without spaces and dashes: typed on a phone as `md00000003752` or
+    `MD-00000003752`, it finds the dispute the tables number in capitals."""
     spellings = [typed]
-    if _ID_PATTERN.fullmatch(typed) and _canonical(typed) != typed:
+    if _ID_PATTERN.fullmatch(typed):
         spellings.append(_canonical(typed))
-    return spellings
+    spellings += [typed.upper(), _SPACES_AND_DASHES.sub("", typed).upper()]
+    return list(dict.fromkeys(spellings))
 
 
 def pseudonymise(secret: str, identifier: str) -> str:
@@ -191,8 +197,27 @@ def _keyed(secret: str) -> hmac.HMAC:
     return hmac.new(secret.encode(), digestmod=hashlib.sha256)
 
 
+# Invisible characters a person's text may keep (free_text: they shape scripts and emoji, or
+# hint a direction) but that could hide an id from the patterns: the soft hyphen, the
+# Mongolian vowel separator, the joiners and the direction marks. Next to an id's characters
+# (an ASCII letter or digit, full-width too, or a separator) they are dropped before an id is
+# looked for, so `138<U+00AD>1234<U+00AD>5678` is the mobile number it shows (QA, 2026-12-07);
+# between other characters (an emoji's joiner, Persian's non-joiner) they stay.
+_HIDING = "\u00ad\u180e\u200c-\u200f"
+_NEXT_TO_ID = f"0-9A-Za-z\uff10-\uff19\uff21-\uff3a\uff41-\uff5a{re.escape(_SEP_CHARS)}"
+_HIDING_IN_ID = re.compile(f"(?<=[{_NEXT_TO_ID}])[{_HIDING}]+|[{_HIDING}]+(?=[{_NEXT_TO_ID}])")
+_ANY_HIDING = re.compile(f"[{_HIDING}]")
+
+
+def unhidden(text: str) -> str:
+    """`text` without the invisible characters next to an id's characters (`_HIDING_IN_ID`):
+    what the scrubber reads and stores, the same on a page."""
+    return _HIDING_IN_ID.sub("", text) if _ANY_HIDING.search(text) else text
+
+
 def looks_like_identifier(text: str) -> bool:
     """Whether `text` contains a citizen ID, phone, bank account or credit-code-like value."""
+    text = unhidden(text)
     folded = text.translate(_FOLD) if _WIDE.search(text) else text
     return next(_id_matches(folded), None) is not None
 
@@ -217,7 +242,9 @@ def _id_chars(known: str) -> list[str]:
 def scrub_text(secret: str, text: str, known_ids: frozenset[str] = frozenset()) -> str:
     """Replace id-like substrings (and any of `known_ids` of `MIN_KNOWN_ID_CHARS` or more,
     where it stands as a token of its own: in any case or width, separators between its
-    characters or not) by `[id:<pseudonym>]`."""
+    characters or not) by `[id:<pseudonym>]`. Invisible characters next to an id's characters
+    go first (`unhidden`)."""
+    text = unhidden(text)
     for known in sorted(known_ids, key=len, reverse=True):
         if searchable(known):
             text = _replace_folded(
@@ -234,6 +261,7 @@ def holds_known(text: str, known: str) -> bool:
     """Whether `scrub_text(secret, text, {known})` finds the known id `known` in `text`."""
     if not searchable(known):
         return False
+    text = unhidden(text)
     folded = text.translate(_FOLD) if _WIDE.search(text) else text
     return _known_pattern(known).search(folded) is not None
 

@@ -104,3 +104,46 @@ def test_the_quick_check_never_passes_a_spelling_the_full_pattern_would_scrub(te
 
     if _ID_PATTERN.search(text) is not None:
         assert _CANDIDATE.search(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [
+        ("138\u00ad1234\u00ad5678", MOBILE),  # soft hyphens: the page shows 13812345678
+        ("138\u200c1234\u200c5678", MOBILE),  # zero-width non-joiners
+        ("138\u200d1234\u200e5678", MOBILE),  # a joiner, a direction mark
+        ("138 - \u00ad1234 - 5678", MOBILE),  # beside a separator
+        ("330501\u00ad19900101\u00ad1234", CITIZEN_ID),
+        ("1\u180e3812345678", MOBILE),  # the Mongolian vowel separator
+    ],
+)
+def test_an_id_split_by_invisible_characters_a_text_may_keep_is_scrubbed(
+    typed: str, canonical: str
+) -> None:
+    """QA, 2026-12-07: a note, a department name, a purpose or a filter holding a number split by
+    soft hyphens or joiners (kept in a person's text: they shape scripts and emoji) was stored
+    as typed, the number whole on every page."""
+    _scrubs_to(typed, canonical)
+
+
+def test_a_known_id_split_by_an_invisible_character_is_scrubbed() -> None:
+    known = "QA-Xwag264"
+    for typed in ("QA\u00adXwag264", "QA-\u200cXwag264", "qa\u200d-xwag264"):
+        assert sanitise("k", f"owner {typed} called", frozenset({known})) == (
+            f"owner [id:{pseudonymise('k', known)}] called"
+        )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\U0001f468\u200d\U0001f469\u200d\U0001f467 一家三口来访",  # an emoji's joiners
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # Persian's non-joiner
+    ],
+)
+def test_invisible_characters_away_from_ids_are_kept(text: str) -> None:
+    assert scrub_text("k", text) == text
+
+
+def test_a_soft_hyphen_inside_a_word_goes_and_the_word_reads_the_same() -> None:
+    assert scrub_text("k", "co\u00adoperation") == "cooperation"
