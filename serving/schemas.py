@@ -40,6 +40,7 @@ from serving.store.free_text import (
 )
 from serving.store.passwords import MAX_PASSWORD_CHARS
 from serving.store.privacy import PURPOSE_MIN_CHARS, PURPOSE_MIN_LETTERS, PURPOSE_MIN_WEIGHT
+from serving.store.pseudonym import looks_like_identifier
 from serving.store.walk import CURSOR_PATTERN, WALK_START
 
 MAX_RECORDS = 1000
@@ -62,15 +63,38 @@ EntityId = Annotated[
         description="The caller's identifier of the unit (employer, resident or dispute).",
     ),
 ]
+#: A district's code: lower case, starting with a letter, and at most 6 digits, which no phone
+#: (11), identity-card (18), bank-card (16-19) or landline (10-12) number fits: it is stored
+#: and answered as sent (QA, 2026-12-07: `id330102199001011234` was). An administrative
+#: division's 6-digit code fits (`c330502`).
+DISTRICT_PATTERN = r"^[a-z](?:[a-z_-]*[0-9]){0,6}[a-z_-]*$"
+
+
+def _no_identifier(district: str) -> str:
+    """A district's code is stored and answered as sent, beside no scrubbing (it is a place's
+    code, and the filters and monitoring group by it): one holding what reads as an identity
+    card, phone, bank card or credit code is refused, never stored: past `DISTRICT_PATTERN`,
+    a credit code's shape (six digits and letters, `ab330522wnwuuwdqgx`)."""
+    if looks_like_identifier(district):
+        raise ValueError(
+            "a district is a place's code (e.g. wuxing); this one holds what reads as an "
+            "identity-card, phone, bank-card or credit-code number, which riskloop never stores"
+        )
+    return district
+
+
 District = Annotated[
     str,
     Field(
         min_length=1,
         max_length=64,
-        pattern=r"^[a-z][a-z0-9_-]*$",
+        pattern=DISTRICT_PATTERN,
         description="The unit's district (lower-case code, e.g. `wuxing`); kept on its warning "
-        "so reviewers can filter by district. Not a feature: it never changes the score.",
+        "so reviewers can filter by district. Not a feature: it never changes the score. At "
+        "most 6 digits (no phone, identity-card or bank-card number fits), and a code holding "
+        "what reads as a credit code is refused too.",
     ),
+    AfterValidator(_no_identifier),
 ]
 FeatureValue = float | int | bool | str | None
 
@@ -131,6 +155,8 @@ PATTERN_WORDS = {
     "characters or direction overrides",
     VISIBLE_TEXT: "needs a character besides white space, and no control characters or "
     "direction overrides",
+    DISTRICT_PATTERN: "is a place's lower-case code: letters, digits, _ or -, starting with a "
+    "letter, with at most 6 digits (a phone or identity-card number is never a district)",
     CURSOR_PATTERN: f"is not a cursor of this list: send `{WALK_START}` to begin a walk, then "
     "each answer's `next_cursor`",
 }

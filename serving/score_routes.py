@@ -270,7 +270,9 @@ class ScoreInput(bentoml.IODescriptor):
             try:
                 return cast(bentoml.IODescriptor, await super().from_http_request(request, serde))
             except ValidationError as exc:
-                errors = exc.errors(include_url=False, include_context=False, include_input=False)
+                # the context names a field's pattern, which the answer says in words
+                # (`serving.routes.PATTERN_WORDS`); neither it nor the value is echoed
+                errors = exc.errors(include_url=False, include_input=False)
                 refusal = await _refusal(request, errors)
         request.scope.setdefault("state", {})[_REFUSAL_STATE] = refusal
         return cls.model_construct()

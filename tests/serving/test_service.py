@@ -267,6 +267,29 @@ def test_a_records_district_stays_with_its_warning(served: Served) -> None:
         assert latest.loc[unit_hash, "district"] == district
     bad = score(served, task, {"records": [{"entity_id": "E1", "district": "<b>north</b>"}]})
     assert bad.status_code == 400 and "district" in bad.text
+    # a personal number in a district's place is refused, never stored nor answered back (QA,
+    # 2026-12-07: `id330102199001011234` was both): a phone, an identity card, a bank card, a
+    # credit code's shape; an administrative division's 6-digit code is a district
+    refused = (
+        "id330102199001011234",
+        "x13812345678",
+        "d-138-1234-5678",
+        "a6222021234567890123",
+        "ab330522wnwuuwdqgx",
+    )
+    for number in refused:
+        record = {**plain[0], "entity_id": "D-number", "district": number}
+        answer = score(served, task, {"records": [record], "explain": False})
+        assert answer.status_code == 400, (number, answer.text)
+        assert "district" in answer.text and number not in answer.text
+        assert "a phone or identity-card number is never a district" in answer.text or (
+            "credit-code" in answer.text
+        ), answer.text
+    division = {**plain[0], "entity_id": "D-division", "district": "c330502"}
+    assert score(served, task, {"records": [division], "explain": False}).status_code == 200
+    with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
+        stored = store.scored_records(task=task)["district"].dropna().tolist()
+    assert not set(refused) & set(stored)
 
 
 def test_a_unit_whose_id_is_a_word_or_value_keeps_its_warning_and_features_as_scored(
