@@ -478,6 +478,18 @@ def decide(
                 "派发给系统外单位的预警不能退回：由任务负责部门的主管代该单位登记开始处理和办结，"
                 "尚未开始处理时可改派或初筛办结",
             )
+        if (
+            transition == "send_back"
+            and actor.kind == "user"
+            and department_code(str(warning.get("department") or "")) == actor.department
+        ):
+            # the task's supervisor holding it at their own department: it is theirs already
+            # (QA, 2026-12-07: told only the dispatched department may, which is theirs)
+            return _refuse(
+                "a supervisor holding a case at their own department has no one to send it "
+                "back to: the task's supervisors are they themselves",
+                "主管所在部门承办的预警无人可退回：该任务的主管就是本人",
+            )
         return _refuse(_transition_rule(actor, transition), _transition_rule_zh(transition))
     return decision
 

@@ -119,6 +119,17 @@ def test_a_refused_step_is_named_in_words_in_both_languages(desk: Desk) -> None:
     assert started.status_code == 403, started.text
     assert started.json()["error"].endswith("may start it")
     assert started.json()["rule_zh"] == "只有预警派发到的部门可以开始处理该预警"
+    # held at their own department, it is theirs already: not "only the department it is
+    # dispatched to", which is theirs (QA, 2026-12-07)
+    rerouted = desk.step(warning_id, "every", status="dispatched", department="county_centre")
+    assert rerouted.status_code == 200, rerouted.text
+    own = desk.step(warning_id, "r46_sup_county", status="open", note="back")
+    assert own.status_code == 403, own.text
+    assert own.json()["error"] == (
+        "a supervisor holding a case at their own department has no one to send it back to: "
+        "the task's supervisors are they themselves"
+    )
+    assert own.json()["rule_zh"] == "主管所在部门承办的预警无人可退回：该任务的主管就是本人"
 
 
 def test_a_comma_list_of_departments_lists_the_warnings_of_any_of_them(desk: Desk) -> None:
