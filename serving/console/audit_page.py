@@ -327,7 +327,12 @@ def _value(key: str, value: Any, t: Messages, department: Callable[[str], str]) 
         if key == "warning_ids":
             shown = ", ".join(case_view.short_id(str(item)) for item in value[:_LISTED_IDS])
             more = len(value) - _LISTED_IDS
-            return t("audit.ids", n=len(value), ids=shown + (" …" if more > 0 else ""))
+            ids = shown + (" …" if more > 0 else "")
+            return (
+                t("audit.id_one", ids=ids)
+                if len(value) == 1
+                else t("audit.ids", n=len(value), ids=ids)
+            )
         return ", ".join(_value(key, item, t, department) for item in value)
     if isinstance(value, str):
         return in_words(key, value, t, department)

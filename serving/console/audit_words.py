@@ -29,6 +29,7 @@ from features.tasks import TASK_NAMES
 from models.departments import DATA_OFFICE
 from models.pages import local_time
 from serving.audit_channel import Channel
+from serving.console.case import shown_note
 from serving.console.ended import ENDED_RULES
 from serving.console.forms import field_label
 from serving.console.i18n import LANGS, Messages
@@ -56,9 +57,10 @@ from serving.store.models import OUTCOMES, STATUSES, WARNING_LEVELS
 from serving.store.people import WRONG_CURRENT_REASON
 
 #: What a refused attempt's `attempted` names besides the policy's actions: a console page or
-#: form asked for with a session that had ended or a forged form, a sign-in the throttle
-#: refused, a request the API's guard tied to no action
-ATTEMPTED = (*ACTIONS, "console_page", "console_form", "sign_in", "request")
+#: form asked for with a session that had ended or a forged form, a case's chart (the case page's
+#: `warning_page` action, refused by its own name), a sign-in the throttle refused, a request the
+#: API's guard tied to no action
+ATTEMPTED = (*ACTIONS, "console_page", "console_form", "warning_chart", "sign_in", "request")
 #: How a case or list was looked at (`view`): the console's queue, case page, chart, people list
 VIEWS = ("console_queue", "console_case", "console_chart", "console_people")
 #: A step a refused attempt names (`step`): the policy's transitions, and a progress note
@@ -210,6 +212,8 @@ def in_words(key: str, value: str, t: Messages, department: Callable[[str], str]
         return t.word("audit_action", value)
     if key == "field":  # a refused form's field
         return field_label(value, t)
+    if key in ("note", "purpose"):  # as written, each id the store took out said in words
+        return shown_note(value, t)
     fixed = _text_values().get((key, value))
     if fixed is not None:
         return t(f"audit_value.{fixed}")

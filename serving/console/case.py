@@ -8,6 +8,7 @@ warning was scored in; the waterfall is a separate PNG so the page itself stays 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -78,6 +79,17 @@ def localised_actions(
 ) -> list[tuple[str, str]]:
     """Stored actions as (department, action) in `lang` (`TaskSpec.localised_actions`)."""
     return spec.localised_actions(actions, lang)
+
+
+#: An id a note or purpose held, as the store keeps it (`serving.store.pseudonym.scrub_text`)
+_STORED_ID = re.compile(r"\[id:([0-9a-f]{8})[0-9a-f]{24}\]")
+
+
+def shown_note(note: str, t: Messages) -> str:
+    """A stored note or purpose as a person reads it: each id the store took out (`[id:` and
+    its 32-character pseudonym) said in the reader's language with the pseudonym's first 8
+    characters, which still tell two numbers apart and the same number twice."""
+    return _STORED_ID.sub(lambda found: t("note.removed_id", code=found.group(1)), note)
 
 
 def note_preview(note: str, limit: int) -> str:
@@ -158,7 +170,8 @@ def timeline(
         elif kind in ("raised", "score_update", "score_after_close"):
             lines.extend(_score_lines(event, t))
         elif kind == "identity_reveal":  # from the audit log: who re-identified, and why
-            lines.append(t("timeline.purpose", purpose=event.get("purpose") or "–"))
+            purpose = shown_note(str(event.get("purpose") or ""), t)
+            lines.append(t("timeline.purpose", purpose=purpose or "–"))
         elif kind == "overdue":
             deadline = t.word("deadline", event.get("deadline"))
             lines.append(
@@ -179,7 +192,7 @@ def timeline(
                 "event": title,
                 "actor": person(str(event.get("actor", ""))),
                 "lines": lines,
-                "note": event.get("note") or "",
+                "note": shown_note(str(event.get("note") or ""), t),
             }
         )
     return items

@@ -83,13 +83,15 @@ def person_namer(console: Console, t: Messages) -> Callable[[str], str]:
 
 
 def sent_back_shown(
-    event: dict[str, Any] | None, person: Callable[[str], str]
+    event: dict[str, Any] | None, person: Callable[[str], str], t: Messages
 ) -> dict[str, str] | None:
     """Who sent an open case back, when, and the start of their note (None: never sent
     back), so the supervisor tells it from a new case before opening it."""
     if event is None:
         return None
-    note = case_view.note_preview(str(event.get("note") or ""), _NOTE_PREVIEW)
+    note = case_view.shown_note(
+        case_view.note_preview(str(event.get("note") or ""), _NOTE_PREVIEW), t
+    )
     return {
         "who": person(str(event["actor"])),
         "when": case_view.local_time(event["at"]),
@@ -211,7 +213,8 @@ def case(console: Console, request: Request, visit: Visit, _form: FormData | Non
     if ticket is not None:
         shown = console.shown.take(ticket, visit.session.key, warning["id"])
         if shown is not None:
-            revealed = {"identity": shown.identity, "purpose": shown.purpose}
+            purpose = case_view.shown_note(shown.purpose, visit.t)
+            revealed = {"identity": shown.identity, "purpose": purpose}
             return render_case(console, request, visit, warning, revealed=revealed)
         if console.shown.spent(ticket, visit.session.key, warning["id"]):
             # this person's reveal, reloaded or opened later: the identity was for one page
@@ -391,6 +394,9 @@ def render_case(
         status=status,
         section="queue",
         case=case_data,
+        # dispatched over the API to a body riskloop has no account for: said beside its name
+        outside_body=bool(warning.get("department"))
+        and warning["department"] not in console.departments(),
         reasons=reasons,
         actions=case_view.localised_actions(warning.get("actions") or [], spec, lang),
         timeline=case_view.timeline(
@@ -406,7 +412,7 @@ def render_case(
         purpose_chars=PURPOSE_MIN_CHARS,
         purpose_weight=PURPOSE_MIN_WEIGHT,
         limits=FIELD_LIMITS,
-        sent_back=sent_back_shown(back, person) if warning["status"] == "open" else None,
+        sent_back=sent_back_shown(back, person, t) if warning["status"] == "open" else None,
         kept={"form": "", **(kept or {})},
         waterfall=served is not None,
         waterfall_note=waterfall_note,

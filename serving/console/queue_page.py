@@ -117,7 +117,7 @@ def _queue(
             "overdue": bool(row.get("overdue")),
             "due": case_view.local_time(row["due_at"]) if row.get("due_at") else None,
             "deadline": DEADLINE_OF_STATUS.get(row["status"]),
-            "sent_back": sent_back_shown(row["sent_back"], person),
+            "sent_back": sent_back_shown(row["sent_back"], person, t),
         }
         for row in found.rows
     ]

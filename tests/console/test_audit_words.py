@@ -151,6 +151,18 @@ def test_every_view_the_console_records_has_words() -> None:
     assert recorded <= set(audit_words.VIEWS)
 
 
+def test_every_attempt_the_code_names_has_words() -> None:
+    """What a refusal records as `attempted` where the code names it (QA, 2026-12-07: a
+    refused chart read `warning_chart`, the code, on the audit page)."""
+    named = {
+        attempted
+        for source in (ROOT / "serving").rglob("*.py")
+        for attempted in re.findall(r'\battempted="(\w+)"', source.read_text("utf-8"))
+    }
+    assert "warning_chart" in named
+    assert named <= set(audit_words.ATTEMPTED)
+
+
 def test_every_known_value_has_words_in_both_languages() -> None:
     from serving.console.ended import ENDED_RULES
 
@@ -201,6 +213,7 @@ def test_values_in_words_and_unknown_ones_as_stored() -> None:
         "账号已锁定，至 2026-12-07 10:30"
     )
     assert said("attempted", "warning_list") == "查看预警列表"
+    assert said("attempted", "warning_chart") == "查看案件图表"
     assert said("view", "console_queue") == "控制台预警队列"
     assert said("channel", "api") == "接口（API）"
     assert said("channel", "console", EN) == "console"
@@ -618,3 +631,17 @@ def test_promotion_reasons_training_writes_read_in_words() -> None:
         for promoted, unchanged in ((True, False), (False, False), (False, True))
     }
     assert outcomes == set(audit_words.PROMOTION_DECISIONS)
+
+
+def test_a_list_of_warning_ids_is_counted_in_words() -> None:
+    """QA, 2026-12-07: the English page read "1 warnings: W-5ea3d2a8"."""
+    from serving.console.audit_page import _value
+
+    def listed(ids: list[str], t: Messages) -> str:
+        return _value("warning_ids", ids, t, lambda code: code)
+
+    one = ["W-5ea3d2a8" + "0" * 24]
+    two = [*one, "W-7c21b4b9" + "1" * 24]
+    assert listed(one, EN) == "1 warning: W-5ea3d2a8"
+    assert listed(two, EN) == "2 warnings: W-5ea3d2a8, W-7c21b4b9"
+    assert listed(one, ZH) == "1 条预警：W-5ea3d2a8"

@@ -250,6 +250,11 @@ def test_the_queue_lists_the_cases_at_outside_bodies_and_the_dashboard_links_the
             row = re.search(r'<tr id="capacity-unlisted"[^>]*><td>(.*?)</td>', dashboard)
             assert row is not None
             assert row[1].startswith('<a href="/console/queue?department=outside">'), row[1]
+            # the case page says who this is and who acts for it (QA, 2026-12-07: the body's
+            # name alone, nothing saying the supervisor starts and closes the case)
+            case = client.get(f"/console/cases/{warning_id}")
+            assert case.status_code == 200
+            assert _said(case.text, _words(lang, "case.outside_body"))
     # another task's supervisor is offered the choice and lists only their tasks' outside
     # bodies (none of the county centre's); an officer, who sees none, is not offered it
     with signed_in_client(console_service, "qa42.fraud") as client:

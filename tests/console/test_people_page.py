@@ -81,9 +81,24 @@ def test_an_administrator_unlocks_disables_and_enables_accounts_on_the_people_pa
     assert _audited(console_service, "user_list", "")["view"] == "console_people"
     assert _axe_violations(admin.page) == []
     screenshots_at_two_widths(admin.page, "people-zh")
-    admin.page.set_viewport_size({"width": 360, "height": 780})  # a phone: the table scrolls
-    assert _overflowing(admin.page) == []  # in its own box, the page does not
+    # a phone: each account a card, its steps' buttons within the window (QA, 2026-12-07: the
+    # table scrolled in its box, the buttons out of sight past its edge, nothing saying so)
+    admin.page.set_viewport_size({"width": 360, "height": 780})
+    assert _overflowing(admin.page) == []
+    boxes = admin.page.locator("table.people tbody button").evaluate_all(
+        "buttons => buttons.map(b => b.getBoundingClientRect().right)"
+    )
+    assert boxes and max(boxes) <= 360, boxes
+    assert admin.page.locator("div.table-scroll").evaluate("e => e.scrollWidth <= e.clientWidth")
+    # each value under its column's name, which reads whole beside it
+    card = _row(admin, "pp.locked")
+    label = card.locator("td").nth(6).evaluate("td => getComputedStyle(td, '::before').content")
+    assert "最近登录" in label, label
     admin.page.set_viewport_size({"width": 1280, "height": 900})
+    # at a desk the role reads whole, never 办事人 / 员
+    role = _row(admin, "pp.locked").locator("td").nth(2)
+    assert role.inner_text() == "办事人员"
+    assert role.evaluate("td => getComputedStyle(td).whiteSpace") == "nowrap"
 
     # an account not locked is offered its wrong passwords cleared, not a lockout lifted
     slipped = _row(admin, "pp.slipped")

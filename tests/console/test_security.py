@@ -7,6 +7,7 @@ the store afterwards, so "nothing changed" is read from the database, not assume
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -433,9 +434,11 @@ def test_reveal_needs_a_purpose_and_is_audited(person: Any, console_service: Con
     sup.page.wait_for_load_state()
     identity = sup.page.locator("#revealed .identity").inner_text().strip()
     assert len(identity) == 18 and identity.isalnum()  # an employer's unified credit code
-    # the purpose beside it reads as the audit log keeps it: the number typed in it as a code
+    # the purpose beside it as the audit log keeps it, the number typed in it taken out: said
+    # in words with its code's first characters (QA, 2026-12-07: `[id:` and 32 of them)
     banner = sup.page.locator("#revealed").inner_text()
-    assert "核实欠薪线索" in banner and "2345678" not in banner and "[id:" in banner
+    assert "核实欠薪线索" in banner and "2345678" not in banner and "[id:" not in banner
+    assert re.search(r"联系企业 \[号码已隐去·[0-9a-f]{8}\]", banner), banner
     rows = console_service.sql(
         "SELECT actor, detail FROM audit_log WHERE action = 'identity_reveal' AND detail LIKE ?",
         f"%{warning_id}%",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from serving.console.case import age_text, note_preview, timeline, waterfall_note
+from serving.console.case import age_text, note_preview, shown_note, timeline, waterfall_note
 from serving.console.dashboard import capacity_rows, departments_in_view
 from serving.console.i18n import Messages
 
@@ -86,6 +86,23 @@ def test_a_note_preview_never_cuts_a_code_in_half() -> None:
     assert note_preview(f"联系人{code}", 60) == f"联系人{code}"  # short enough: whole
     assert note_preview("不属于本部门辖区：企业注册地在外县，请改派", 10) == "不属于本部门辖区：企…"
     assert note_preview("a  b\n c", 30) == "a b c"
+
+
+def test_an_id_taken_out_of_a_note_is_said_in_the_readers_words() -> None:
+    """QA, 2026-12-07: the timeline showed `[id:` and a 32-character code, in English on the
+    Chinese page too. Each reads in the reader's language with the code's first 8 characters
+    (two numbers told apart, the same one recognised); the rest of the note as written."""
+    first, second = "[id:" + "3ef7563a" * 4 + "]", "[id:" + "0b1c2d3e" * 4 + "]"
+    note = f"电话 {first} 未接，改拨 {second}；[id:not-a-code]"
+    assert shown_note(note, Messages("zh")) == (
+        "电话 [号码已隐去·3ef7563a] 未接，改拨 [号码已隐去·0b1c2d3e]；[id:not-a-code]"
+    )
+    assert shown_note(f"called {first}", Messages("en")) == "called [number removed · 3ef7563a]"
+    history = [
+        {"kind": "note", "at": "2026-05-06T02:00:00+00:00", "actor": "user:lab", "note": note}
+    ]
+    (item,) = timeline(history, Messages("zh"), person=str, department_name=str)
+    assert item["note"].startswith("电话 [号码已隐去·3ef7563a] 未接")
 
 
 def test_a_closed_case_waits_for_nothing() -> None:
