@@ -71,6 +71,14 @@ from serving.store.identity import EntityCipher
 
 logger = logging.getLogger("riskloop.serving")
 
+#: Whose `X-Forwarded-For` and `X-Forwarded-Proto` the HTTP server believes: uvicorn, which
+#: BentoML runs, reads `FORWARDED_ALLOW_IPS` when a worker builds its server (after importing
+#: this module), by default `127.0.0.1,::1`. With that default any client on the machine chose
+#: its own address (a new one per try got past the sign-in throttle, each a `sign_in_failed`
+#: row) or claimed HTTPS (QA, 2026-12-07). No proxy is believed unless the deployment names
+#: it (docs/deploy.md: `FORWARDED_ALLOW_IPS=127.0.0.1` for a proxy on the same machine).
+os.environ.setdefault("FORWARDED_ALLOW_IPS", "")
+
 TASKS: tuple[str, ...] = TASK_NAMES
 _PERIODIC_ACTOR = "system:reload-check"
 # their routes register on import

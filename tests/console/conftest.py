@@ -231,7 +231,8 @@ def console_service(
                 )
         score_key = create_key("ingest", ("score",))
         port = free_port()
-        process, log = _start(console_root, port)
+        # as behind a TLS proxy on this machine: its `X-Forwarded-Proto` believed
+        process, log = _start(console_root, port, {"FORWARDED_ALLOW_IPS": "127.0.0.1"})
         url = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=url, timeout=120, verify=LOOPBACK_TLS) as client:
             for task in ("wage-arrears", "telecom-fraud"):

@@ -7,8 +7,9 @@ and keep the service hashing passwords, with sign-ins under made-up names: 40 in
 `sign_in_failed` row and an Argon2 hash. Now, past `RISKLOOP_SIGN_IN_THROTTLE_FAILURES`
 failures within the window from one client address, its sign-ins (API and console alike) are
 answered 429 with `Retry-After`, without a password check or a `sign_in_failed` row, and one
-`access_refused` row a window. Clients are told apart by `X-Forwarded-For`, which the server
-takes from 127.0.0.1 (uvicorn's `FORWARDED_ALLOW_IPS`).
+`access_refused` row a window. Clients are told apart by `X-Forwarded-For`, which this
+service takes from 127.0.0.1 as from a proxy on the machine (`FORWARDED_ALLOW_IPS=127.0.0.1`;
+without it no proxy is believed: tests/serving/test_forwarded_headers.py).
 
 One `riskloop serve` for the module (a start is seconds), in the session's environment with a
 reload check every second and BentoML's in-memory trace exporter. The tracing test ends it as
@@ -90,6 +91,7 @@ def second_service(
         "BENTOML_CONFIG_OPTIONS": "services.riskloop.tracing.exporter_type=in_memory",
         "RISKLOOP_SIGN_IN_THROTTLE_FAILURES": str(FAILURES),
         "RISKLOOP_SIGN_IN_THROTTLE_WINDOW_S": str(WINDOW_S),
+        "FORWARDED_ALLOW_IPS": "127.0.0.1",  # as behind a proxy on this machine
     }
     assert env["BENTOML_HOME"] == str(serving_root / "bentoml")  # the session service's home
     port = free_port()
