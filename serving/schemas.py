@@ -29,6 +29,7 @@ from pydantic.json_schema import JsonDict
 from features.catalog import FeatureDef
 from features.frame_checks import ENTITY_ID_MAX_CHARS, ENTITY_ID_PATTERN
 from features.tasks import TASKS
+from models.departments import department_code
 from models.spec import Lang as Lang  # one definition each; re-exported
 from models.spec import RiskLevel as RiskLevel
 from serving.store.free_text import (
@@ -484,6 +485,21 @@ class WarningList(BaseModel):
     )
 
 
+def _one_department(department: str | None) -> str | None:
+    """A dispatch names one department: a list of known ones (`labour_inspection,tax`), kept
+    as an outside body's name, was a case nobody listed (a list filter reads the same text as
+    the two departments; QA, 2026-12-07). An outside body's name may hold a comma."""
+    if department is None:
+        return None
+    parts = [part.strip() for part in re.split(r"[,，、]", department) if part.strip()]
+    if len(parts) > 1 and all(department_code(part) is not None for part in parts):
+        raise ValueError(
+            "names more than one department: a case is dispatched to one (send each "
+            "department's code or name alone)"
+        )
+    return department
+
+
 class FeedbackCreate(BaseModel):
     """A disposition step: dispatch, start handling, close with an outcome, or send back
     (`open`, with a note) to the task's supervisors."""
@@ -491,8 +507,14 @@ class FeedbackCreate(BaseModel):
     model_config = _STRICT
 
     status: Literal["open", "dispatched", "in_progress", "closed"]
-    department: Annotated[str, Field(min_length=1, max_length=200, pattern=PLAIN_TEXT)] | None = (
-        Field(default=None, description="Department code (or its English or Chinese name).")
+    department: Annotated[
+        Annotated[str, Field(min_length=1, max_length=200, pattern=PLAIN_TEXT)] | None,
+        AfterValidator(_one_department),
+    ] = Field(
+        default=None,
+        description="Department code (or its English or Chinese name): one department (a "
+        "comma-separated list of known ones is refused); a name riskloop does not know is an "
+        "outside body's.",
     )
     outcome: Outcome | None = None
     note: (

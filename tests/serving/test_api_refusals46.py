@@ -153,3 +153,9 @@ def test_a_comma_list_of_departments_lists_the_warnings_of_any_of_them(desk: Des
     assert at_outside in desk.listed("every", OUTSIDE_WITH_COMMA)
     assert not {at_labour, at_tax} & desk.listed("every", OUTSIDE_WITH_COMMA)
     assert desk.listed("every", "labour_inspection,城东街道办").isdisjoint(desk.warnings)
+    # a dispatch to a list of known departments is refused, not kept as one outside body's
+    # name that no list finds (QA, 2026-12-07)
+    for listed_departments in ("labour_inspection,tax", "劳动保障监察大队、税务局"):
+        two = desk.step(at_labour, "every", status="dispatched", department=listed_departments)
+        assert two.status_code == 422, two.text
+        assert "names more than one department" in two.text
