@@ -175,7 +175,7 @@ def test_the_main_job_states_few_test_positives_as_train_does(
     from models.settings import get_settings
     from training.commands.main_job import _ensure_champion, _ensure_dataset
 
-    dataset = _ensure_dataset(DISPUTE, low_rate_city, isolated_env / "datasets")
+    dataset, _ = _ensure_dataset(DISPUTE, low_rate_city, isolated_env / "datasets")
     capsys.readouterr()
     _ensure_champion(DISPUTE, dataset, low_rate_city / "truth", get_settings().mlflow_uri)
     said = capsys.readouterr().err.splitlines()

@@ -48,7 +48,7 @@ def test_the_main_jobs_dataset_is_owner_only(
 ) -> None:
     from training.commands.main_job import _ensure_dataset
 
-    written = _ensure_dataset(TASK, small_city, tmp_path / "data" / "datasets")
+    written, _ = _ensure_dataset(TASK, small_city, tmp_path / "data" / "datasets")
 
     assert written == tmp_path / "data" / "datasets" / "dispute_escalation.parquet"
     for path in (written, written.with_suffix(".json")):

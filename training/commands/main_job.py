@@ -1,7 +1,8 @@
 """`riskloop run`: the main job behind `make run`.
 
-Idempotent: each step is skipped when its output already exists, so a second `make run` goes
-straight to serving. Generate the default city if missing, build each task's labelled dataset,
+Idempotent: each step is skipped when its output already exists (a dataset and the online
+features only when made from the city's raw tables as they are, and the features under the
+secrets file's key), so a second `make run` goes straight to serving. Generate the default city if missing, build each task's labelled dataset,
 train each task that has no champion, materialize the latest features for `entity_ids`
 scoring, create a local development key on first run (its secret in a 0600 file beside the
 keys file, never printed), then serve.
@@ -64,21 +65,40 @@ def _ensure_city(city: Path, size: str, seed: int, profile: str, rate_multiplier
     )
 
 
-def _ensure_dataset(task: str, city: Path, datasets: Path) -> Path:
-    from features.dataset import build_dataset, dataset_sidecar
+def _ensure_dataset(task: str, city: Path, datasets: Path) -> tuple[Path, str]:
+    """The task's labelled dataset of `city`, and the fingerprint of the raw tables it is built
+    from. One found is kept only when its sidecar names those tables' fingerprint: after
+    `generate --force` (another city in the same folder) it is rebuilt, as the online features
+    are (`_ensure_online_features`). Before, `run` kept both, and a dispute scored by id got
+    another city's dispute's features under the same number (QA, 2026-12-07)."""
+    from features.dataset import build_dataset, dataset_sidecar, input_fingerprint
     from features.tasks import get_task
-    from training.raw_io import load_raw_tables, write_dataset
+    from training.raw_io import load_raw_tables, sidecar_path, write_dataset
 
     out = datasets / f"{get_task(task).slug}.parquet"
-    if out.is_file():
-        _say(f"{task}: dataset found at {out}")
-        return out
-    _say(f"{task}: building the labelled dataset")
     tables = load_raw_tables(city, task)
+    fingerprint = input_fingerprint(tables)
+    if out.is_file():
+        if _recorded(sidecar_path(out), "input_fingerprint") == fingerprint:
+            _say(f"{task}: dataset found at {out}")
+            return out, fingerprint
+        _say(
+            f"{task}: the dataset at {out} was built from other raw tables than {city}'s: rebuilding"
+        )
+    _say(f"{task}: building the labelled dataset")
     frame = build_dataset(task, tables)
     write_dataset(frame, dataset_sidecar(frame, tables), out)
     _say(f"{task}: {len(frame):,} rows, positive rate {frame['label'].mean():.2%} -> {out}")
-    return out
+    return out, fingerprint
+
+
+def _recorded(sidecar: Path, key: str) -> object:
+    """`key` of a JSON sidecar; None when the file or the key is missing or unreadable."""
+    try:
+        found = json.loads(sidecar.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return found.get(key) if isinstance(found, dict) else None
 
 
 def _champion_version(task: str, tracking_uri: str) -> str | None:
@@ -139,15 +159,36 @@ def _ensure_champion(task: str, dataset: Path, truth: Path, tracking_uri: str) -
         _say(f"  note: {note}")
 
 
-def _ensure_online_features(task: str, city: Path, data_dir: Path) -> None:
+def _ensure_online_features(task: str, city: Path, data_dir: Path, fingerprint: str) -> None:
+    """The latest features of `city`'s units for `entity_ids` scoring, keyed by the secrets
+    file's pseudonym key. A file found is kept only when its sidecar (`<slug>.json` beside
+    it) names the same raw tables (`fingerprint`) and the same key: another city in the
+    folder, or a new secrets file (a copied data folder, `secrets start-over`), had `run` keep
+    features no id found, or another unit's under the same id (QA, 2026-12-07)."""
     from features.tasks import get_task
+    from models.secret_keys import load_secrets
     from serving.online_store import materialize, online_path
+    from serving.store.pseudonym import key_check
     from training.commands.service import build_scoring_set
+    from training.raw_io import private_output
 
-    if online_path(get_task(task).slug, data_dir).exists():
-        return
-    _say(f"{task}: materializing the latest features for entity_ids scoring")
+    path = online_path(get_task(task).slug, data_dir)
+    made_for = {
+        "input_fingerprint": fingerprint,
+        "key_check": key_check(load_secrets().pseudonym_secret),
+    }
+    sidecar = path.with_suffix(".json")
+    if path.exists():
+        if all(_recorded(sidecar, key) == value for key, value in made_for.items()):
+            return
+        _say(
+            f"{task}: the online features at {path} were made from other raw tables or under another pseudonym key: materializing again"
+        )
+    else:
+        _say(f"{task}: materializing the latest features for entity_ids scoring")
     materialize(task, build_scoring_set(task, city), data_dir)
+    with private_output(sidecar) as temporary:
+        temporary.write_text(json.dumps(made_for, indent=2) + "\n", encoding="utf-8")
 
 
 def _ensure_dev_key(base_url: str = "http://127.0.0.1:3000") -> None:
@@ -239,9 +280,11 @@ def register(app: typer.Typer) -> None:
             try:
                 _ensure_city(city, size, seed, profile, rate_multiplier)
                 for task in TASK_NAMES:
-                    dataset = _ensure_dataset(task, city, settings.data_dir / "datasets")
+                    dataset, fingerprint = _ensure_dataset(
+                        task, city, settings.data_dir / "datasets"
+                    )
                     _ensure_champion(task, dataset, city / "truth", settings.mlflow_uri)
-                    _ensure_online_features(task, city, settings.data_dir)
+                    _ensure_online_features(task, city, settings.data_dir, fingerprint)
                     _ensure_report(task, city, settings.reports_dir, settings.mlflow_uri)
             except ValueError as exc:
                 raise UserError(str(exc)) from exc
