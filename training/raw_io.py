@@ -298,6 +298,19 @@ def _riskloop_state() -> dict[str, Path]:
     return {name: place.resolve() for name, place in places.items() if place is not None}
 
 
+def refuse_writing_over_a_dataset(path: Path, said: str) -> None:
+    """Refuse an output `path` that is a built dataset (a `.parquet` with its JSON sidecar
+    beside it, `write_dataset`'s pair): `riskloop score --output` over the dataset `run`
+    trained on left its sidecar naming columns the file no longer had, and `promote` and a
+    later `run` failed on it (QA, 2026-12-07). `build-dataset` rebuilds its own pair."""
+    target = Path(path)
+    if target.suffix == ".parquet" and target.is_file() and sidecar_path(target).is_file():
+        raise UserError(
+            f"{said} is a built dataset ({sidecar_path(target).name} beside it describes it): "
+            "give another path (riskloop build-dataset rebuilds a dataset)"
+        )
+
+
 def refuse_writing_over_sources(
     path: Path, said: str, raw: Path | None = None, *, monitor_report: bool = False
 ) -> None:

@@ -46,6 +46,28 @@ def test_the_output_may_not_be_the_input(dispute_champion: Path, rows: pd.DataFr
     assert source.read_bytes() == before
 
 
+def test_the_output_may_not_be_a_built_dataset(dispute_champion: Path, rows: pd.DataFrame) -> None:
+    """QA, 2026-12-07: `score --output data/datasets/dispute_escalation.parquet` replaced the
+    dataset `run` trained on, its sidecar left naming columns the file no longer had."""
+    from features.dataset import dataset_sidecar
+    from training.raw_io import write_dataset
+
+    source = dispute_champion / "rows.parquet"
+    rows.to_parquet(source)
+    dataset = write_dataset(rows, dataset_sidecar(rows, {}), dispute_champion / "built.parquet")
+    before = dataset.read_bytes()
+    said = _refused(source, dataset)
+    assert "is a built dataset (built.json beside it describes it)" in said, said
+    assert dataset.read_bytes() == before
+    # a plain parquet file without a sidecar is an output like any other
+    plain = dispute_champion / "scores.parquet"
+    rows.head(1).to_parquet(plain)
+    result = CliRunner().invoke(
+        app, ["score", "--task", TASK, "--input", str(source), "--output", str(plain)]
+    )
+    assert result.exit_code == 0, (result.output, result.exception)
+
+
 AS_OF_CASES = {
     "text that is no date": (
         lambda f: f.assign(as_of=["garbage", *f["as_of"].dt.strftime("%Y-%m-%d")[1:]]),

@@ -222,7 +222,7 @@ def score(
     from training import tracking
     from training.commands import transient_progress
     from training.errors import require_store
-    from training.raw_io import refuse_writing_over_sources
+    from training.raw_io import refuse_writing_over_a_dataset, refuse_writing_over_sources
 
     with user_errors(), tracking.registry_errors():
         spec = task_spec(task)
@@ -232,6 +232,7 @@ def score(
             raise UserError(f"output {output} must end in .parquet or .csv")
         _refuse_overwriting_input(input_path, output)
         refuse_writing_over_sources(output, f"--output {output}")
+        refuse_writing_over_a_dataset(output, f"--output {output}")
         check_output_file(output, "output", "a .parquet or .csv file path")
         frame = _read_scoring_input(spec.task, input_path)
         tracking.check_registry()
