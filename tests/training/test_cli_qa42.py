@@ -14,6 +14,7 @@ from models.settings import get_settings
 from serving.store.people import MAX_CAPACITY
 from tests.cli_results import one_error_line
 from training.cli import app
+from training.commands.reporting import other_data_file_name
 
 DISPUTES = "dispute-escalation"
 FRAUD = "telecom-fraud"
@@ -106,7 +107,7 @@ def test_another_citys_report_names_no_official_report_that_is_not_there(
     result = _run("report", "--task", FRAUD, "--raw", str(realistic_city), "--lang", "en")
 
     assert result.exit_code == 0, result.output
-    written = reports / f"{FRAUD}-v1-on-realistic.html"
+    written = reports / other_data_file_name(FRAUD, 1, realistic_city)
     assert result.stdout.split() == [str(written)]
     assert sorted(reports.iterdir()) == [written]  # no official report was ever written
     (note,) = result.stderr.strip().splitlines()

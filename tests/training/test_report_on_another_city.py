@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from features.catalog import AGE_BAND_WORDS, AGE_BANDS
 from models.pages import report_file_name
 from training.cli import app
+from training.commands.reporting import other_data_file_name
 from training.report_words import words
 
 TASK = "telecom-fraud"
@@ -62,12 +63,17 @@ def test_a_report_on_another_city_is_written_under_its_own_name_not_logged_and_s
     )
     assert other.exit_code == 0, other.output
     written = sorted(path.name for path in elsewhere.iterdir())
-    assert written == [f"{TASK}-v1-on-realistic.html", f"{TASK}-v1-on-realistic.zh.html"]
+    # named by the folder and a short digest of its whole path (documented shape)
+    assert re.fullmatch(rf"{TASK}-v1-on-realistic-[0-9a-f]{{6}}\.html", written[0]), written
+    assert written == [
+        other_data_file_name(TASK, 1, realistic_city),
+        other_data_file_name(TASK, 1, realistic_city, "zh"),
+    ]
     notes = [line for line in other.stderr.splitlines() if line.strip()]
     assert len(notes) == 1 and notes[0].startswith(f"note: not logged to MLflow run {run_id}")
     assert str(realistic_city) in notes[0] and "not the version's training data" in notes[0]
     # --out holds no official report: the note names none
-    assert f"written as {TASK}-v1-on-realistic.html in {elsewhere}" in notes[0]
+    assert f"written as {other_data_file_name(TASK, 1, realistic_city)} in {elsewhere}" in notes[0]
     assert "official" not in notes[0]
     assert _logged(run_id) == []
 
@@ -88,7 +94,7 @@ def test_a_report_on_another_city_is_written_under_its_own_name_not_logged_and_s
     )
     assert beside.exit_code == 0, beside.output
     assert {lang: path.read_bytes() for lang, path in official.items()} == before
-    renamed = reports / f"{TASK}-v1-on-realistic.html"
+    renamed = reports / other_data_file_name(TASK, 1, realistic_city)
     assert beside.stdout.split() == [str(renamed)]
     page = renamed.read_text(encoding="utf-8")
     assert f"rebuilt from {realistic_city.name}, " in page and str(realistic_city) not in page
@@ -99,8 +105,10 @@ def test_a_report_on_another_city_is_written_under_its_own_name_not_logged_and_s
 
     # the model cards: the version's own training facts, and the other city said to be other data
     own_en = official["en"].read_text(encoding="utf-8")
-    en = (elsewhere / f"{TASK}-v1-on-realistic.html").read_text(encoding="utf-8")
-    zh = (elsewhere / f"{TASK}-v1-on-realistic.zh.html").read_text(encoding="utf-8")
+    en = (elsewhere / other_data_file_name(TASK, 1, realistic_city)).read_text(encoding="utf-8")
+    zh = (elsewhere / other_data_file_name(TASK, 1, realistic_city, "zh")).read_text(
+        encoding="utf-8"
+    )
 
     assert _card(own_en, "Training rows") == n_train
     assert re.fullmatch(r"\d+\.\d%", _card(own_en, "Training positive rate"))
@@ -133,3 +141,16 @@ def test_every_age_band_has_words_in_both_languages() -> None:
     assert words("zh").audit_value("audit_age_band", "31_59") == "31–59岁"
     assert words("en").audit_value("audit_age_band", "60_plus") == "60 and over"
     assert words("zh").audit_column("audit_age_band") == "年龄段"
+
+
+def test_reports_on_two_cities_in_folders_of_one_name_are_two_files(tmp_path: Path) -> None:
+    """QA, 2026-12-07: `--raw m11/city` then `--raw m12/city` wrote one file, the second over
+    the first; folders named in Chinese were all `-on-data`."""
+    names = {
+        other_data_file_name(TASK, 1, tmp_path / folder)
+        for folder in ("m11/city", "m12/city", "嘉兴", "湖州")
+    }
+    assert len(names) == 4, names
+    assert other_data_file_name(TASK, 1, tmp_path / "m11/city") == other_data_file_name(
+        TASK, 1, tmp_path / "m11" / "." / "city"
+    )

@@ -4,12 +4,13 @@ The report is built for a registered model version (by number or alias) on the t
 dataset rebuilt from the raw city folder, written to `reports/<task>-v<N>.html` (English) and
 `reports/<task>-v<N>.zh.html` (Chinese), and logged to that version's MLflow run as an artifact
 when that folder holds the version's own training data. A report rebuilt from other data is
-written as `<task>-v<N>-on-<folder>.html` (and `.zh.html`) instead, never over the official
+written as `<task>-v<N>-on-<folder>-<6 hex>.html` (and `.zh.html`) instead, never over the official
 files the console serves.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -65,7 +66,7 @@ def report(
     data (the same dataset fingerprint as the run's). A report on other data (--raw naming
     another city, or the city changed since training) is not the version's report: it is not
     logged, never replaces the official files (logged, and served by the console) and is
-    written as `<task>-v<N>-on-<folder>.html` (`.zh.html`); a line on stderr says so. Its model
+    written as `<task>-v<N>-on-<folder>-<6 hex>.html` (`.zh.html`); a line on stderr says so. Its model
     card keeps the version's training facts (from its run) and says the test slice is other
     data.
     """
@@ -167,10 +168,14 @@ def write_report(
 
 def other_data_file_name(task: str, version: object, raw_dir: Path, lang: str = "en") -> str:
     """The file of a report rebuilt from data other than the version's training data:
-    `<task>-v<N>-on-<folder>.html` (`.zh.html`), never the official `report_file_name` the
-    console serves, whose editions must agree."""
-    folder = re.sub(r"[^A-Za-z0-9_.-]+", "-", raw_dir.resolve().name).strip("-.") or "data"
-    return report_file_name(task, f"{version}-on-{folder}", lang)
+    `<task>-v<N>-on-<folder>-<6 hex>.html` (`.zh.html`), never the official `report_file_name`
+    the console serves, whose editions must agree. The hex is of the folder's whole path: two
+    cities in folders of one name (`m11/city`, `m12/city`), or named in Chinese (`嘉兴`, read
+    as `data`), wrote one file, the second report over the first (QA, 2026-12-07)."""
+    resolved = raw_dir.resolve()
+    folder = re.sub(r"[^A-Za-z0-9_.-]+", "-", resolved.name).strip("-.") or "data"
+    where = hashlib.sha256(str(resolved).encode("utf-8")).hexdigest()[:6]
+    return report_file_name(task, f"{version}-on-{folder}-{where}", lang)
 
 
 def _default_raw_dir(recorded: str) -> Path:
