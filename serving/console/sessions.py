@@ -224,9 +224,9 @@ def pre_session_token(request: Request) -> tuple[str, bool]:
 def served_over_https(request: Request, settings: Settings) -> bool:
     """Whether the console is reached over HTTPS: the request says so, or the deployment does.
 
-    Behind a TLS proxy that is not on this machine, uvicorn ignores the proxy's
-    `X-Forwarded-Proto` (it trusts that header only from `FORWARDED_ALLOW_IPS`, by default
-    127.0.0.1) and the request looks like plain HTTP; an https `RISKLOOP_PUBLIC_URL` or
+    Behind a TLS proxy that the deployment does not name, uvicorn ignores the proxy's
+    `X-Forwarded-Proto` (it trusts that header only from an address `FORWARDED_ALLOW_IPS`
+    names, none by default: serving/service.py) and the request looks like plain HTTP; an https `RISKLOOP_PUBLIC_URL` or
     `RISKLOOP_ENV=production` still says where people reach the console, so its cookies are
     Secure there whatever the last hop was."""
     return (

@@ -1,8 +1,8 @@
 """The console's cookies are Secure wherever the deployment is reached over HTTPS.
 
 Behind a TLS proxy that is not on the service's machine, uvicorn ignores the proxy's
-`X-Forwarded-Proto` (it trusts it from 127.0.0.1 only, unless `FORWARDED_ALLOW_IPS` says
-otherwise), so the request looks like plain HTTP and the session cookie went out without
+`X-Forwarded-Proto` (it trusts it only from an address `FORWARDED_ALLOW_IPS` names, none by
+default: serving/service.py), so the request looks like plain HTTP and the session cookie went out without
 `Secure`. An https `RISKLOOP_PUBLIC_URL` or `RISKLOOP_ENV=production` now make every console
 cookie Secure, whatever the last hop was: here a second real service on the same stores, asked
 over plain HTTP without any forwarded header. (Plain HTTP in a test deployment stays without
@@ -68,8 +68,9 @@ def test_every_console_cookie_is_secure_when_the_deployment_is_https(deployed: s
 def test_the_proxy_headers_are_trusted_only_from_forwarded_allow_ips(second_service: str) -> None:
     """What docs/deploy.md tells a deployment behind a proxy elsewhere: BentoML passes no
     address list of its own to uvicorn, which reads `FORWARDED_ALLOW_IPS` from the environment
-    of `bentoml serve`. Set to another address, loopback's `X-Forwarded-Proto` is ignored (its
-    default, 127.0.0.1, trusts it: tests/console/test_security.py)."""
+    of `bentoml serve`. Set to another address, loopback's `X-Forwarded-Proto` is ignored, as
+    it is when unset (tests/serving/test_forwarded_headers.py); set to 127.0.0.1, as the
+    console's own service runs, it is believed (tests/console/test_security.py)."""
     assert SECOND_SERVICE_SETTINGS["FORWARDED_ALLOW_IPS"] == "192.0.2.1"
     with httpx.Client(
         base_url=second_service, follow_redirects=False, verify=LOOPBACK_TLS
