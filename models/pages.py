@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import math
 import numbers
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -29,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 #: The policy a self-contained page declares for itself: nothing loads, images are `data:`.
 CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -119,6 +120,16 @@ def png_data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def code_spans(text: str) -> Markup:
+    """A sentence whose `backticked` parts are commands or names, each as `<code>`, the rest
+    escaped (a report's limits named `riskloop monitor` with its backticks on the page)."""
+    escaped = str(escape(text))
+    return Markup(_CODE_SPAN.sub(lambda found: f"<code>{found.group(1)}</code>", escaped))
+
+
 def _is_real_number(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
@@ -147,6 +158,7 @@ def environment(*packages: str) -> Environment:
     env.filters["num"] = format_value
     env.filters["share"] = format_share
     env.filters["png_uri"] = png_data_uri
+    env.filters["code_spans"] = code_spans
     env.tests["cell"] = _is_cell
     env.tests["real_number"] = _is_real_number
     env.globals["content_security_policy"] = CONTENT_SECURITY_POLICY

@@ -127,7 +127,7 @@ _EN: dict[str, str] = {
     "perf.no_oracle": "No ground truth given: oracle figures are not available.",
     "perf.oracle_not_in_run": "The training run recorded no oracle figures (it was trained "
     "without ground truth): these are measured for this report from the city folder's truth, "
-    "so riskloop models shows no lift for this version.",
+    "so `riskloop models` shows no lift for this version.",
     "perf.metrics": "Metrics",
     "perf.metric": "metric",
     "perf.model": "model",
@@ -293,7 +293,7 @@ _LIMITS: dict[str, tuple[str, ...]] = {
         "Interventions change outcomes: a prevented event is not a false alarm, and a model "
         "retrained on closed warnings learns from the city's own actions.",
         "Thresholds come from capacity on the validation slice; a shifted population changes "
-        "the warning volume (watch what riskloop monitor reports).",
+        "the warning volume (watch `riskloop monitor`).",
         "Reasons are SHAP contributions of the model, not causes: they say what moved the score.",
     ),
     "zh": (
@@ -302,7 +302,7 @@ _LIMITS: dict[str, tuple[str, ...]] = {
         "干预会改变结果：被成功预防的事件并非误报；用已办结预警重新训练的模型，学到的也包含"
         "城市自身处置行为的影响。",
         "预警阈值按验证集上的处置容量确定；人群分布发生变化时，预警数量随之变化"
-        "（请关注 riskloop monitor 的监测结果）。",
+        "（请关注 `riskloop monitor` 的监测结果）。",
         "预警原因是模型的 SHAP 贡献值，不是因果关系：它说明的是哪些因素改变了评分。",
     ),
 }

@@ -103,7 +103,7 @@ ZH: dict[str, str] = {
     "perf.oracle": "“理想基准”用模拟城市的真实概率对同一批样本评分，代表任何模型所能达到的最好水平。",
     "perf.no_oracle": "未提供真值：无法给出理想基准的指标。",
     "perf.oracle_not_in_run": "训练运行未记录理想基准指标（训练时未提供真值）：此处指标由本报告"
-    "依据城市数据目录中的真值计算，因此 riskloop models 中该版本的提升达成率显示为“-”。",
+    "依据城市数据目录中的真值计算，因此 `riskloop models` 中该版本的提升达成率显示为“-”。",
     "perf.metrics": "评估指标",
     "perf.metric": "指标",
     "perf.model": "模型",

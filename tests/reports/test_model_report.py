@@ -88,6 +88,9 @@ def test_the_chinese_edition_has_every_section_in_chinese(
     assert found == re.findall(r'<section id="([^"]+)">', synthetic_report) == list(SECTION_IDS)
     assert len(_data_images(page)) == len(_data_images(synthetic_report))
     assert _leftover_english(page) == []
+    # a command named in a limit is code on both pages, no backtick left showing
+    for edition in (page, synthetic_report):
+        assert "<code>riskloop monitor</code>" in edition and "`riskloop" not in edition
     assert _leftover_english(synthetic_report)  # the check does see English
     for section_id in SECTION_IDS:
         text = _section_text(page, section_id)
