@@ -76,9 +76,11 @@ def _id_pattern(card: str) -> re.Pattern[str]:
         rf"|(?:{_COUNTRY}{_SEP})?1[3-9]\d{_SEP}\d{{4}}{_SEP}\d{{4}}"  # mainland mobile numbers
         rf"|(?:{_COUNTRY}{_SEP})?1(?P<mobile_sep>{_SEP_RUN})[3-9](?:(?P=mobile_sep)\d){{9}}"
         # landlines: an area code (0 and 2-3 digits, bracketed or not) and a 7-8 digit number
-        # (in one group, or 3-4 digits and 4), or the country code and the area code without 0
+        # (in one group, or 3-4 digits and 4), or the country code and the area code without 0;
+        # a number starting with 1 too when written in one group (none is dialled, but
+        # `0572-1234567` reads as one: QA, 2026-12-07; `案号 2025-0502-1234-5678` stays a case)
         rf"|(?:[(（]0\d{{2,3}}[)）]{_SEP}|0\d{{2,3}}{_SEP}|{_COUNTRY}{_SEP}[1-9]\d{{1,2}}{_SEP})"
-        rf"[2-9]\d{{2,3}}{_SEP}\d{{4}}"
+        rf"(?:[2-9]\d{{2,3}}{_SEP}\d{{4}}|1\d{{6,7}})"
         ")(?![0-9])(?![A-Fa-f]{0,11}[0-9])"
         r"|(?<![0-9A-Za-z])(?i:[0-9A-HJ-NP-RTUWXY]{2}\d{6}[0-9A-HJ-NP-RTUWXY]{10})"  # credit code
         r"(?![0-9A-Za-z])"
@@ -145,12 +147,15 @@ def _id_matches(text: str) -> Iterator[re.Match[str]]:
 def _canonical(identifier: str) -> str:
     """An id as typed, the way its pseudonym is made: ASCII, separators (and a landline's
     brackets) out, upper case; a phone number dialled with +86 or 0086 as dialled at home (a mobile
-    without it, a landline with its area code's 0), so both read as the same code."""
+    without it, a landline with its area code's 0), and a mobile with 86 alone before it, so
+    each reads as the same code."""
     plain = _SEPARATORS.sub("", identifier.translate(_FOLD)).upper()
     for country in ("+86", "0086"):
         if plain.startswith(country):
             national = plain[len(country) :]
             return national if _MOBILE.fullmatch(national) else "0" + national
+    if plain.startswith("86") and _MOBILE.fullmatch(plain[2:]):
+        return plain[2:]  # a mobile with 86 alone before it (`86-13812345678`): the same code
     return plain
 
 

@@ -147,3 +147,25 @@ def test_invisible_characters_away_from_ids_are_kept(text: str) -> None:
 
 def test_a_soft_hyphen_inside_a_word_goes_and_the_word_reads_the_same() -> None:
     assert scrub_text("k", "co\u00adoperation") == "cooperation"
+
+
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [
+        ("0572-1234567", "05721234567"),  # a local number starting with 1, in one group
+        ("(0572)1234567", "05721234567"),
+        ("010-12345678", "01012345678"),
+        ("86-13812345678", MOBILE),  # 86 alone before a mobile: the mobile's own code
+        ("86 138 1234 5678", MOBILE),
+    ],
+)
+def test_landlines_starting_with_one_and_mobiles_after_86_are_scrubbed(
+    typed: str, canonical: str
+) -> None:
+    """QA, 2026-12-07: `回电 0572-1234567` stayed readable on the timeline, and
+    `86-13812345678` had another code than `13812345678`."""
+    _scrubs_to(typed, canonical)
+
+
+def test_a_case_number_in_groups_of_four_is_no_landline() -> None:
+    assert scrub_text("k", "案号 2025-0502-1234-5678") == "案号 2025-0502-1234-5678"
