@@ -38,7 +38,9 @@ class PeopleError(ValueError):
 #: Why a password is refused (`WeakPassword.kind`): only blanks, too short, too long, one
 #: pattern repeated, too few different characters, a walk along a row, the user name inside,
 #: the account's current password given as its new one
-WeakKind = Literal["blank", "short", "long", "pattern", "distinct", "walk", "name", "same"]
+WeakKind = Literal[
+    "blank", "short", "long", "pattern", "distinct", "walk", "common", "name", "same"
+]
 
 
 class WeakPassword(PeopleError):
@@ -90,8 +92,33 @@ def _dummy_hash_by(hasher: PasswordHasher) -> str:
     return hasher.hash("riskloop: no such user")
 
 
-#: Rows a guesser walks along, each read round and round, forwards or backwards
-_ROWS = ("0123456789", "abcdefghijklmnopqrstuvwxyz", "qwertyuiop", "asdfghjkl", "zxcvbnm")
+#: Rows a guesser walks along, each read round and round, forwards or backwards: the digits,
+#: the alphabet, each keyboard row, the letter rows read on from one to the next, the keyboard's
+#: columns (`1qaz2wsx…`) and its digit and letter rows in turn (`1q2w3e…`)
+_ROWS = (
+    "0123456789",
+    "abcdefghijklmnopqrstuvwxyz",
+    "qwertyuiop",
+    "asdfghjkl",
+    "zxcvbnm",
+    "qwertyuiopasdfghjklzxcvbnm",
+    "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p",
+    "1q2w3e4r5t6y7u8i9o0p",
+)
+#: What a guesser tries before anything else, beside the walks: well-known passwords and their
+#: words (English and pinyin), folded as `_folded` folds a password
+_COMMON_WORDS = frozenset(
+    {
+        "password", "passwd", "pass", "admin", "administrator", "root", "welcome", "letmein",
+        "iloveyou", "woaini", "aini", "qwerty", "monkey", "dragon", "master", "login", "hello",
+        "secret", "china", "huzhou", "zhejiang", "riskloop", "user", "guest", "test", "abc",
+        "love", "520", "1314", "888", "666", "123", "000",
+    }
+)  # fmt: skip
+_LEET_SYMBOLS = str.maketrans({"@": "a", "$": "s", "!": "i"})
+_LEET_DIGITS = str.maketrans({"4": "a", "0": "o", "3": "e", "5": "s", "1": "i"})
+#: the fewest characters a walk counts from, inside a password made of pieces
+_MIN_WALK = 3
 
 
 def _runs_along_a_row(password: str) -> bool:
@@ -105,11 +132,50 @@ def _runs_along_a_row(password: str) -> bool:
     return False
 
 
+def _is_walk(piece: str) -> bool:
+    return len(piece) >= _MIN_WALK and any(
+        piece in row * 2 or piece in (row * 2)[::-1] for row in _ROWS
+    )
+
+
+def _is_year(piece: str) -> bool:
+    return len(piece) == 4 and piece.isdigit() and 1900 <= int(piece) <= 2099
+
+
+def _guessable(piece: str) -> bool:
+    """A piece a guesser tries whole: a walk, a well-known word, a year, or a short unit
+    repeated (`520520`)."""
+    return (
+        _is_walk(piece)
+        or piece in _COMMON_WORDS
+        or piece.translate(_LEET_DIGITS) in _COMMON_WORDS
+        or _is_year(piece)
+        or (len(piece) >= 4 and repeats_one_unit(piece))
+    )
+
+
+def _of_two_guessable_pieces(password: str) -> bool:
+    """Whether the password, letters folded (`P@ssw0rd` as `password`) and separators left
+    out, is one or two guessable pieces (`_guessable`) side by side: `qwerty123456`,
+    `Password1234`, `woaini520520`, `P@ssw0rd2026` (QA, 2026-12-07: each was accepted)."""
+    folded = password.casefold()
+    for text in {
+        "".join(char for char in spelt if char.isalnum())
+        for spelt in (folded, folded.translate(_LEET_SYMBOLS))
+    }:
+        if _guessable(text) or any(
+            _guessable(text[:cut]) and _guessable(text[cut:]) for cut in range(1, len(text))
+        ):
+            return True
+    return False
+
+
 def check_password_strength(password: str, user_name: str = "") -> None:
     """Refuse a password made of blanks, under `MIN_PASSWORD_CHARS` characters, over
     `MAX_PASSWORD_CHARS` (no sign-in form would take it), one pattern repeated or fewer than
     `MIN_PASSWORD_DISTINCT` different characters, a walk along the digits, the alphabet or a
-    keyboard row, or holding `user_name` (in any case). The message never quotes it."""
+    keyboard row, one or two guessable pieces side by side (`_of_two_guessable_pieces`), or
+    holding `user_name` (in any case). The message never quotes it."""
     if password and not password.strip():
         raise WeakPassword("blank", "password too weak: it is only blanks")
     if len(password) < MIN_PASSWORD_CHARS:
@@ -139,6 +205,12 @@ def check_password_strength(password: str, user_name: str = "") -> None:
             "walk",
             "password too weak: it runs along the digits, the alphabet or a keyboard row "
             "(such sequences are guessed first)",
+        )
+    if _of_two_guessable_pieces(password):
+        raise WeakPassword(
+            "common",
+            "password too weak: it is one or two pieces a guesser tries first (a keyboard walk, "
+            "a well-known password or word, a year, a short pattern repeated)",
         )
     if len(user_name) >= MIN_NAME_IN_PASSWORD and user_name.casefold() in password.casefold():
         raise WeakPassword(

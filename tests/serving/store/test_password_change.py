@@ -43,6 +43,12 @@ def test_a_changed_password_signs_in_and_the_old_one_no_longer_does(store: Warni
         ("abcabcabcabc", "pattern"),
         ("aaaaaabbbbbb", "distinct"),
         ("abcdefghijkl", "walk"),
+        ("qwertyuiopas", "walk"),  # on from one keyboard row to the next (QA, 2026-12-07)
+        ("1qaz2wsx3edc", "walk"),  # down the keyboard's columns
+        ("qwerty123456", "common"),  # two walks side by side
+        ("Password1234", "common"),
+        ("P@ssw0rd2026", "common"),
+        ("woaini520520", "common"),
         ("my name is wang, ok", "name"),
         (PASSWORD, "same"),
     ],
@@ -95,3 +101,21 @@ def test_a_disabled_or_unknown_account_changes_no_password(store: WarningStore) 
     assert disabled.value.reason == "account disabled"
     with pytest.raises(UserNotFound):
         store.change_password("li", PASSWORD, NEW)
+
+
+@pytest.mark.parametrize(
+    "chosen",
+    [
+        "Tulip-Harbour-7391x",
+        "Passw0rd-labor1",
+        "correct horse battery",
+        "another 9 river lantern",
+        "Admin@2026xyz",
+    ],
+)
+def test_a_password_of_more_than_two_guessable_pieces_or_others_is_taken(chosen: str) -> None:
+    """A common word inside a longer password is no reason to refuse it: only a password
+    made of nothing but one or two guessable pieces is."""
+    from serving.store.passwords import check_password_strength
+
+    check_password_strength(chosen, "wang")
