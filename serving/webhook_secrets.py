@@ -120,11 +120,13 @@ class SecretBook:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or _default_path()
         self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, ...] | None = None
         self._secrets: dict[str, str] = {}
 
     def check(self) -> None:
-        """Read the file again if it changed since it was last read.
+        """Read the file again if it changed since it was last read: its contents, or its mode
+        (its change time): made readable by group or others while the worker runs, it was
+        kept in use (QA, 2026-12-07), as a file first read so never is.
 
         Raises:
             SecretsFileError: it cannot be used (`_read`); it is read again at the next call,
@@ -132,7 +134,13 @@ class SecretBook:
         """
         try:
             stat = self.path.stat()
-            stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
+            stamp: tuple[int, ...] | None = (
+                stat.st_ino,
+                stat.st_size,
+                stat.st_mtime_ns,
+                stat.st_ctime_ns,
+                stat.st_mode,
+            )
         except (FileNotFoundError, NotADirectoryError):  # no file there: no secrets yet
             stamp = None
         except OSError as exc:

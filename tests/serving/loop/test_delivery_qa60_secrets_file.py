@@ -131,3 +131,43 @@ def test_the_worker_says_it_once_holds_the_events_and_sends_them_once_repaired(
     held = [line for line in said if line.startswith("notifications held: webhook secrets file")]
     assert len(held) == 1 and str(settings.webhook_secrets_file) in held[0], said
     assert said.count("notifications resumed: the webhook secrets file reads again") == 1, said
+
+
+def test_a_file_made_readable_by_others_while_the_worker_runs_holds_the_events(
+    store: WarningStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """QA, 2026-12-07: a worker started on a 0600 file kept signing and posting after
+    `chmod 644` (its contents unchanged), saying nothing; a file first read so was held. Now
+    the change of mode holds the events, said once, until the file is 0600 again."""
+    settings = _settings(tmp_path)
+    caplog.set_level(logging.INFO, logger="riskloop.delivery")
+    path = settings.webhook_secrets_file
+    with Receiver(SECRET) as receiver:
+        _hook(store, settings, receiver.url, DEPARTMENT)
+        deliverer = Deliverer(store, settings)
+        stop = threading.Event()
+        loop = threading.Thread(target=deliverer.run_forever, args=(stop, 0.05), daemon=True)
+        loop.start()
+        try:
+            _raise(store, ["employer-sent-first"])
+            deadline = time.monotonic() + 10
+            while len(receiver.unique()) < 1:
+                assert time.monotonic() < deadline, "the first event was not sent"
+                time.sleep(0.05)
+            os.chmod(path, 0o644)
+            _raise(store, ["employer-held-after-chmod"])
+            time.sleep(1.0)  # some twenty rounds
+            assert len(receiver.unique()) == 1, "sent with a file others may read"
+            os.chmod(path, 0o600)
+            deadline = time.monotonic() + 10
+            while len(receiver.unique()) < 2:
+                assert time.monotonic() < deadline, "nothing sent once the mode was repaired"
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            loop.join(timeout=10)
+            deliverer.close()
+    said = [r.getMessage() for r in caplog.records if r.name == "riskloop.delivery"]
+    held = [line for line in said if line.startswith("notifications held:")]
+    assert len(held) == 1 and str(path) in held[0] and "(mode 0644)" in held[0], said
+    assert said.count("notifications resumed: the webhook secrets file reads again") == 1, said
