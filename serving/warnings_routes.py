@@ -195,7 +195,8 @@ def list_warnings(
         description=(
             "Dispatched to this department: its code or its English or Chinese name; or to any "
             "of several, comma-separated (labour_inspection,tax), when each names a department "
-            "riskloop knows. Any other value is one outside body's name, which may hold a comma."
+            "riskloop knows; `outside` for every outside body's cases (alone or in such a list). "
+            "Any other value is one outside body's name, which may hold a comma."
         ),
     ),
     entity_id: schemas.EntityIdFilter | None = None,

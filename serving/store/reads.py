@@ -18,7 +18,7 @@ from sqlalchemy import Text, cast, false, func, or_, select, true
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from models.departments import department_code, department_spellings
+from models.departments import OUTSIDE_BODIES, department_code, department_spellings
 from models.pages import CITY_TIME
 from serving.policy import VisibleScope
 from serving.store import capacity, deadlines, walk
@@ -253,8 +253,8 @@ class StoreReads:
         """One page of warnings, newest first, filtered; `entity_id` is the caller's raw id.
 
         `department` is a code or either name, or several comma-separated when each names a
-        department riskloop knows (any of them; otherwise the whole is one outside body's name,
-        which may hold a comma); `date_from`/`date_to` bound the warning's as-of date,
+        department riskloop knows or is `outside` (every outside body's cases; any of them;
+        otherwise the whole is one outside body's name, which may hold a comma); `date_from`/`date_to` bound the warning's as-of date,
         inclusive; `overdue` keeps only warnings past (True) or within (False) their response
         deadline. Items have the shape of `get_warning` without `history`.
 
@@ -278,14 +278,20 @@ class StoreReads:
             conditions.append(RiskWarning.status == status)
         if department is not None:  # a code or either name, as dispatching takes them
             named = [part.strip() for part in department.split(",") if part.strip()]
-            if "," in department and named and all(department_code(part) for part in named):
+            outside = [part for part in named if part.casefold() == OUTSIDE_BODIES]
+            known = [part for part in named if department_code(part)]
+            if named and len(outside) + len(known) == len(named) and (outside or "," in department):
                 # several departments riskloop knows (any of them), as `/v1/audit?action=` takes
-                # several actions
-                spellings = frozenset().union(*map(department_spellings, named))
+                # several actions, and `outside` for every outside body's cases, as the console's
+                # filter and `riskloop overdue --department outside` (QA, 2026-12-07: the API
+                # read it as one outside body's name and listed none)
+                spellings = frozenset().union(frozenset(), *map(department_spellings, known))
+                either = [RiskWarning.department.in_(sorted(spellings))] if known else []
+                conditions.append(or_(*either, *([deadlines.at_outside_body()] if outside else [])))
             else:  # one; an outside body's name (it may hold a comma) is stored scrubbed (its
                 # raw form: a row of before that)
                 spellings = department_spellings(department) | {self.scrub_department(department)}
-            conditions.append(RiskWarning.department.in_(sorted(spellings)))
+                conditions.append(RiskWarning.department.in_(sorted(spellings)))
         if entity_id is not None:
             conditions.append(RiskWarning.entity_hash == self.pseudonymise(entity_id))
         if date_from is not None:

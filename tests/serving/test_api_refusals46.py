@@ -153,6 +153,12 @@ def test_a_comma_list_of_departments_lists_the_warnings_of_any_of_them(desk: Des
     assert at_outside in desk.listed("every", OUTSIDE_WITH_COMMA)
     assert not {at_labour, at_tax} & desk.listed("every", OUTSIDE_WITH_COMMA)
     assert desk.listed("every", "labour_inspection,城东街道办").isdisjoint(desk.warnings)
+    # `outside` lists every outside body's cases, alone or beside departments (QA,
+    # 2026-12-07: read as one outside body's name, it listed none)
+    outside = desk.listed("every", "outside")
+    assert at_outside in outside and not {at_labour, at_tax} & outside
+    assert {at_tax, at_outside} <= desk.listed("every", "tax, OUTSIDE")
+    assert at_labour not in desk.listed("every", "tax,outside")
     # a dispatch to a list of known departments is refused, not kept as one outside body's
     # name that no list finds (QA, 2026-12-07)
     for listed_departments in ("labour_inspection,tax", "劳动保障监察大队、税务局"):
