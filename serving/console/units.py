@@ -55,8 +55,9 @@ def find_unit(console: Console, request: Request, visit: Visit, form: FormData |
         )
         given_back = without_refused(sent).strip()[:ENTITY_ID_MAX_CHARS]
         return unit_refused(console, request, visit, given_back, problem)
-    # as a Chinese input method types it in full-width mode (９１３３０５…): the id it means
-    given = unicodedata.normalize("NFKC", typed).strip()
+    # as a Chinese input method types it in full-width mode (９１３３０５…): the id it means;
+    # without the spaces of a number read out in groups (`MD 0000 0003945`: no id holds one)
+    given = "".join(unicodedata.normalize("NFKC", typed).split())
     if not given:
         return unit_refused(console, request, visit, "", visit.t("unit.empty"))
     if len(given) > ENTITY_ID_MAX_CHARS or not _ENTITY_ID.match(given):
