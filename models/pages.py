@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import math
 import numbers
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -30,7 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 #: The policy a self-contained page declares for itself: nothing loads, images are `data:`.
 CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -120,14 +119,11 @@ def png_data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-_CODE_SPAN = re.compile(r"`([^`]+)`")
-
-
-def code_spans(text: str) -> Markup:
-    """A sentence whose `backticked` parts are commands or names, each as `<code>`, the rest
-    escaped (a report's limits named `riskloop monitor` with its backticks on the page)."""
-    escaped = str(escape(text))
-    return Markup(_CODE_SPAN.sub(lambda found: f"<code>{found.group(1)}</code>", escaped))
+def code_parts(text: str) -> list[tuple[bool, str]]:
+    """A sentence in parts, each `(is_code, text)`: its `backticked` parts are commands or
+    names, which the `code_spans` macro draws as code (a report's limits named
+    `riskloop monitor` with its backticks on the page)."""
+    return [(index % 2 == 1, part) for index, part in enumerate(text.split("`")) if part]
 
 
 def _is_real_number(value: object) -> bool:
@@ -158,7 +154,7 @@ def environment(*packages: str) -> Environment:
     env.filters["num"] = format_value
     env.filters["share"] = format_share
     env.filters["png_uri"] = png_data_uri
-    env.filters["code_spans"] = code_spans
+    env.filters["code_parts"] = code_parts
     env.tests["cell"] = _is_cell
     env.tests["real_number"] = _is_real_number
     env.globals["content_security_policy"] = CONTENT_SECURITY_POLICY

@@ -5,8 +5,16 @@ from __future__ import annotations
 
 import re
 
-from models.pages import code_spans
+from models.pages import environment
 from training import report_words
+
+
+def code_spans(text: str) -> str:
+    """`text` drawn by the shared macro the report draws its limits with."""
+    page = environment("training").from_string(
+        '{% import "macros.html" as ui %}{{ ui.code_spans(text) }}'
+    )
+    return page.render(text=text)
 
 
 def test_a_backticked_command_is_code_and_the_rest_is_escaped() -> None:
