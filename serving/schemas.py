@@ -508,7 +508,9 @@ class FeedbackCreate(BaseModel):
 
     status: Literal["open", "dispatched", "in_progress", "closed"]
     department: Annotated[
-        Annotated[str, Field(min_length=1, max_length=200, pattern=PLAIN_TEXT)] | None,
+        # a character besides white space, as the schema says: a blank one was the dispatch's
+        # 409 where an empty one is a 422 (QA, 2026-12-07)
+        Annotated[str, Field(min_length=1, max_length=200, pattern=VISIBLE_TEXT)] | None,
         AfterValidator(_one_department),
     ] = Field(
         default=None,

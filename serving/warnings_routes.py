@@ -235,6 +235,14 @@ def list_warnings(
             "cannot be above 1 with `cursor`: use one or the other (`page` for a page by "
             "number, or `cursor` and each answer's `next_cursor` to walk the list)",
         )
+    if department is not None and not department.replace(",", "").strip():
+        # only commas: no department named, as an empty filter is refused (QA, 2026-12-07:
+        # `department=,` answered an empty list)
+        raise _invalid_query(
+            "department",
+            "empty",
+            "names no department (only commas): give a code or a name, or leave it out",
+        )
     if date_from is not None and date_to is not None and date_from > date_to:
         raise _invalid_query(
             "date_from",

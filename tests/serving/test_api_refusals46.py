@@ -159,6 +159,20 @@ def test_a_comma_list_of_departments_lists_the_warnings_of_any_of_them(desk: Des
     assert at_outside in outside and not {at_labour, at_tax} & outside
     assert {at_tax, at_outside} <= desk.listed("every", "tax, OUTSIDE")
     assert at_labour not in desk.listed("every", "tax,outside")
+    # only commas name no department: a 422, as an empty filter (QA: an empty list)
+    with desk.served.client() as client:
+        for commas in (",", " , ,"):
+            answer = client.get(
+                "/v1/warnings", params={"department": commas}, headers=desk.headers["every"]
+            )
+            assert answer.status_code == 422, answer.text
+            assert "names no department (only commas)" in answer.text
+    # a blank department is refused as the schema says, like an empty one (was the 409 of a
+    # dispatch without a department)
+    for blank in ("", "   "):
+        refused = desk.step(at_tax, "every", status="dispatched", department=blank)
+        assert refused.status_code == 422, refused.text
+        assert "department" in refused.text
     # a dispatch to a list of known departments is refused, not kept as one outside body's
     # name that no list finds (QA, 2026-12-07)
     for listed_departments in ("labour_inspection,tax", "劳动保障监察大队、税务局"):
