@@ -470,7 +470,7 @@ def decide(
                 f"预警当前状态（{_STATUS_ZH.get(status, status)}）下不能执行此操作",
                 by_state=True,
             )
-        if transition == "send_back" and _at_outside_body(warning):
+        if transition == "send_back" and at_outside_body(warning):
             return _refuse(
                 "a case dispatched to an outside body is not sent back: the task's supervisors "
                 "record its start and close on the outside body's behalf, and while it is "
@@ -494,7 +494,7 @@ def decide(
     return decision
 
 
-def _at_outside_body(warning: Mapping[str, Any]) -> bool:
+def at_outside_body(warning: Mapping[str, Any]) -> bool:
     """Whether `warning` is dispatched to an outside body: a department name riskloop does not
     know (kept as an API client sent it), whose people have no account to work the case."""
     stored = warning.get("department")
@@ -590,7 +590,7 @@ def allowed_transitions(actor: Actor, warning: Mapping[str, Any]) -> tuple[str, 
     )
     # an outside body works no case in riskloop: without this its case could never be started,
     # nor closed as confirmed or prevented (so it gave no positive feedback label)
-    on_behalf = _ON_BEHALF_TRANSITIONS if owner and _at_outside_body(warning) else frozenset()
+    on_behalf = _ON_BEHALF_TRANSITIONS if owner and at_outside_body(warning) else frozenset()
     return tuple(
         transition
         for transition in possible

@@ -38,7 +38,13 @@ from serving.console.i18n import (
     as_lang,
 )
 from serving.console.sessions import clear_cookie
-from serving.policy import allowed_transitions, decide, step_offered, visible_scope
+from serving.policy import (
+    allowed_transitions,
+    at_outside_body,
+    decide,
+    step_offered,
+    visible_scope,
+)
 from serving.store import WarningNotFound
 from serving.store.common import WARNING_ID
 from serving.store.deadlines import DEADLINE_OF_STATUS
@@ -395,8 +401,7 @@ def render_case(
         section="queue",
         case=case_data,
         # dispatched over the API to a body riskloop has no account for: said beside its name
-        outside_body=bool(warning.get("department"))
-        and warning["department"] not in console.departments(),
+        outside_body=at_outside_body(warning),
         reasons=reasons,
         actions=case_view.localised_actions(warning.get("actions") or [], spec, lang),
         timeline=case_view.timeline(

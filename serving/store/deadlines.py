@@ -103,7 +103,7 @@ def overdue(*, now: datetime, is_sqlite: bool) -> ColumnElement[bool]:
 
 
 def at_outside_body() -> ColumnElement[bool]:
-    """The condition of a case dispatched to an outside body (`serving.policy._at_outside_body`
+    """The condition of a case dispatched to an outside body (`serving.policy.at_outside_body`
     as SQL: a stored department naming none riskloop knows), not sent back: the console's
     outside bodies' filter and dashboard row, and `riskloop overdue --department outside`."""
     from models.departments import known_spellings

@@ -106,7 +106,7 @@ _ROWS = (
     "1q2w3e4r5t6y7u8i9o0p",
 )
 #: What a guesser tries before anything else, beside the walks: well-known passwords and their
-#: words (English and pinyin), folded as `_folded` folds a password
+#: words (English and pinyin), as `_of_two_guessable_pieces` folds a password
 _COMMON_WORDS = frozenset(
     {
         "password", "passwd", "pass", "admin", "administrator", "root", "welcome", "letmein",
@@ -133,9 +133,7 @@ def _runs_along_a_row(password: str) -> bool:
 
 
 def _is_walk(piece: str) -> bool:
-    return len(piece) >= _MIN_WALK and any(
-        piece in row * 2 or piece in (row * 2)[::-1] for row in _ROWS
-    )
+    return len(piece) >= _MIN_WALK and _runs_along_a_row(piece)
 
 
 def _is_year(piece: str) -> bool:

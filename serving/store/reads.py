@@ -285,7 +285,7 @@ class StoreReads:
                 # several actions, and `outside` for every outside body's cases, as the console's
                 # filter and `riskloop overdue --department outside` (QA, 2026-12-07: the API
                 # read it as one outside body's name and listed none)
-                spellings = frozenset().union(frozenset(), *map(department_spellings, known))
+                spellings = frozenset().union(*map(department_spellings, known))
                 either = [RiskWarning.department.in_(sorted(spellings))] if known else []
                 conditions.append(or_(*either, *([deadlines.at_outside_body()] if outside else [])))
             else:  # one; an outside body's name (it may hold a comma) is stored scrubbed (its
