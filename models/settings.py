@@ -167,6 +167,11 @@ class Settings(BaseSettings):
         le=2**31,
         description="The largest request body the service reads (413 above it).",
     )
+    score_helper: bool = Field(
+        default_factory=lambda: (os.cpu_count() or 1) > 1,
+        description="Score part of each large request (200 records or more) in a second "
+        "process, on a second core (default: on where the machine has more than one core).",
+    )
     explanation_cache_rows: int = Field(
         default=50_000,
         ge=0,

@@ -41,6 +41,11 @@ class ServedModel:
         default_factory=lambda: ExplanationCache(get_settings().explanation_cache_rows)
     )
 
+    @property
+    def ref(self) -> dict[str, str]:
+        """The model as each result names it."""
+        return {"name": self.name, "version": self.version, "alias": self.alias}
+
     def info(self) -> schemas.ModelInfo:
         return schemas.ModelInfo(
             task=self.task,

@@ -8,9 +8,9 @@ stitches the warning ids in after the write.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,9 +23,6 @@ from models.spec import TaskSpec
 from serving.store.common import OUTAGE_MESSAGE, OUTAGE_RETRY_AFTER_S, outage_cause
 
 logger = logging.getLogger("riskloop.serving")
-
-if TYPE_CHECKING:
-    from serving.champions import ServedModel
 
 # From this many records a request's work is shared with a side thread (TreeSHAP beside the
 # stored features, the store write beside the answer's JSON); a small request runs in line
@@ -130,12 +127,12 @@ def result_actions(scored: ScoredRecord) -> list[dict[str, Any]]:
 
 
 def service_results(
-    scored: list[dict[str, Any]], served: ServedModel, explain: bool
+    scored: list[dict[str, Any]], model: Mapping[str, str], explain: bool
 ) -> list[dict[str, Any]]:
     """`models.scorer.scored_dicts` rows made into API results, in place: `ScoreResult`'s
     fields in its order but `warning_id` (without explanations, no base value and no
-    contributions; `results_response` adds the warning id)."""
-    model = {"name": served.name, "version": served.version, "alias": served.alias}
+    contributions; `results_response` adds the warning id). `model` is the served model's
+    `ServedModel.ref`."""
     for result in scored:
         if not explain:
             result["base_value"] = None

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, Literal, cast
 
 import anyio
 import bentoml
+import numpy as np
 import pandas as pd
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError, create_model
@@ -25,8 +28,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from features.tasks import TASKS, Task
+from models.pages import CITY_TIME
 from models.risk_model import feature_columns, feature_matrix
-from models.scorer import score_arrays, score_matrix, scored_dicts, with_warning_reasons
+from models.scorer import score_arrays, scored_dicts, with_warning_reasons
 from serving import schemas
 from serving.champions import ServedModel
 from serving.encoding import (
@@ -48,6 +52,7 @@ from serving.online_store import (
     OnlineStoreUnreadable,
 )
 from serving.routes import api, declare, empty_body, in_body
+from serving.score_helper import HelperPart, ScoreHelper, record_results
 from serving.store import PreparedScore, ScoreWrite, WarningStore, is_outage
 from serving.store.sqlite import SerialisedJSON, serialised
 
@@ -63,6 +68,14 @@ REUSED_EXPLANATIONS = bentoml.metrics.Counter(
     name="riskloop_explanations_reused",
     documentation="Entity rows whose TreeSHAP contributions were reused from the explanation "
     "cache (same model version, same feature row) instead of recomputed.",
+    labelnames=["task"],
+)
+
+#: Rows of large requests scored by the helper process (`serving.score_helper`), by task.
+HELPED_ROWS = bentoml.metrics.Counter(
+    name="riskloop_score_helper_rows",
+    documentation="Rows of large score requests scored in the helper process (a second "
+    "core) while the service scored the rest.",
     labelnames=["task"],
 )
 
@@ -83,6 +96,7 @@ class ScoringService:
 
     _served: dict[str, ServedModel]
     _scoring_pool: ThreadPoolExecutor
+    score_helper: ScoreHelper
     _large_requests: anyio.CapacityLimiter
     online: OnlineStore
     store: WarningStore
@@ -95,11 +109,11 @@ class ScoringService:
         actor = request_actor(ctx.request).audit_name
         try:
             if request.entity_ids is None and len(request.records or []) < PIPELINE_MIN_ROWS:
-                served, results, prepared = self._results(task, request)
+                served, results, tail, prepared = self._results(task, request)
                 written = self.store.record_prepared_later(
                     ScoreWrite(actor, task, served.name, served.version, prepared)
                 )
-                encoded = [result_json(result) for result in results]
+                encoded = [result_json(result) for result in results] + tail
                 warning_ids: list[str | None] = await asyncio.wrap_future(written)
                 return results_response(encoded, warning_ids)
             return await anyio.to_thread.run_sync(
@@ -124,21 +138,23 @@ class ScoringService:
         """A validated request's answer, its results recorded (committed) first: the score
         route's work after the guard and validation, which the serving bench also times in
         process. Raises `EntityNotMaterialized` for an id the online store lacks."""
-        served, results, prepared = self._results(task, request)
+        served, results, tail, prepared = self._results(task, request)
         write = ScoreWrite(actor, task, served.name, served.version, prepared)
-        if len(results) < PIPELINE_MIN_ROWS:
+        if len(prepared) < PIPELINE_MIN_ROWS:
             warning_ids = self.store.record_prepared(write)
-            return results_response([result_json(result) for result in results], warning_ids)
+            encoded = [result_json(result) for result in results] + tail
+            return results_response(encoded, warning_ids)
         # a large request's results are serialised while the store's writer thread writes them
         # (SQLite releases the GIL as it inserts and commits); the answer waits for the commit
         written = self.store.record_prepared_later(write)
-        encoded = [result_json(result) for result in results]
+        encoded = [result_json(result) for result in results] + tail
         return results_response(encoded, written.result())
 
     def _results(
         self, task: str, request: ScoreArgs
-    ) -> tuple[ServedModel, list[dict[str, Any]], list[PreparedScore]]:
-        """The served model, the request's results and their stored form."""
+    ) -> tuple[ServedModel, list[dict[str, Any]], list[bytes], list[PreparedScore]]:
+        """The served model, the request's results (those the helper scored after them as
+        JSON) and their stored form."""
         served = self._served[task]
         options = (request.explain, request.top_k, request.lang)
         if request.entity_ids is None:
@@ -147,8 +163,8 @@ class ScoringService:
 
     def _score_entities(
         self, served: ServedModel, entity_ids: list[str], explain: bool, top_k: int, lang: Lang
-    ) -> tuple[list[dict[str, Any]], list[PreparedScore]]:
-        """Materialised entities' results and stored form (the online store is keyed by
+    ) -> tuple[list[dict[str, Any]], list[bytes], list[PreparedScore]]:
+        """Materialised entities' results, no helper's part, and their stored form (the online store is keyed by
         pseudonym; the answer echoes the ids the caller sent)."""
         spec = served.model.spec
         frame = self.online.lookup(spec.slug, entity_ids, self.store.pseudonymise)
@@ -161,7 +177,7 @@ class ScoringService:
         if arrays.reused_explanations:
             REUSED_EXPLANATIONS.labels(task=served.task).inc(arrays.reused_explanations)
         scored = scored_dicts(served.model, arrays, values, explain=explain, top_k=top_k, lang=lang)
-        results = service_results(scored, served, explain)
+        results = service_results(scored, served.ref, explain)
         kept = with_warning_reasons(
             served.model,
             arrays,
@@ -187,44 +203,98 @@ class ScoringService:
             ],
             from_catalog=True,
         )
-        return results, prepared
+        return results, [], prepared
 
     def _score_records(
         self, served: ServedModel, records: list[BaseModel], explain: bool, top_k: int, lang: Lang
-    ) -> tuple[list[dict[str, Any]], list[PreparedScore]]:
-        """Sent records' results and their stored form, in request order.
+    ) -> tuple[list[dict[str, Any]], list[bytes], list[PreparedScore]]:
+        """Sent records' results, the rows' results after them already as JSON, and the
+        stored form of all, in request order.
 
         For a large request, the stored form of what does not depend on the scores (the
         scrubbed features' JSON and the pseudonyms) is made on a side thread while this one
         runs TreeSHAP, which releases the GIL for the whole batch. This way round, because a
         thread coming back from GIL-free work waits up to the switch interval (5 ms) for a
         busy thread to let go: the kernel starts at once, and the side work is the shorter.
+        From `HELPER_MIN_ROWS` records, the last rows are scored by the helper process
+        (`serving.score_helper`) meanwhile, when it is ready, and this side makes its own
+        rows' stored form and JSON before it waits for them.
         """
         matrix, values, ids = served.encoder.encode(records)
         raw_ids = ids.tolist()
         names = served.encoder.names
         districts = record_districts(records)
-        features: Sequence[dict[str, Any]] | Sequence[SerialisedJSON]
-        hashes: list[str] | None = None
+        options: dict[str, Any] = {"explain": explain, "top_k": top_k, "lang": lang}
         if len(raw_ids) < PIPELINE_MIN_ROWS:
-            arrays = score_matrix(served.model, matrix, ids, explain=explain)
+            results, kept = record_results(served.model, served.ref, matrix, values, ids, **options)
             features = self.store.scrub_feature_columns(names, values)
+            prepared = self._prepare(kept, districts, features, None, as_of=None)
+            return results, [], prepared
+        started = time.perf_counter()
+        part = self.score_helper.start(served, matrix, values, ids, options)
+        try:
+            return self._score_shared(
+                served, part, started, raw_ids, districts, matrix, values, ids, options
+            )
+        finally:
+            if part is not None:
+                self.score_helper.abandon(part)  # a request that failed before reading its part
+
+    def _score_shared(
+        self,
+        served: ServedModel,
+        part: HelperPart | None,
+        started: float,
+        raw_ids: list[str],
+        districts: list[str | None],
+        matrix: np.ndarray,
+        values: list[list[Any]],
+        ids: np.ndarray,
+        options: dict[str, Any],
+    ) -> tuple[list[dict[str, Any]], list[bytes], list[PreparedScore]]:
+        """`_score_records` of a large request: the rows before `part` scored here, beside
+        the stored features and the helper (see there)."""
+        own = len(raw_ids) if part is None else part.start
+        names = served.encoder.names
+        stored = self._scoring_pool.submit(self._stored_features, raw_ids, names, values)
+        results, kept = _rows_results(served, matrix, values, ids, slice(0, own), options)
+        features, hashes = stored.result()
+        if part is None:
+            return results, [], self._prepare(kept, districts, features, hashes, as_of=None)
+        # one day for the whole request, though its two halves are prepared apart
+        today = datetime.now(CITY_TIME).date()
+        prepared = self._prepare(kept, districts[:own], features[:own], hashes[:own], as_of=today)
+        encoded = [result_json(result) for result in results]
+        helped = self.score_helper.finish(part, time.perf_counter() - started)
+        if helped is None:  # the helper failed: its rows are scored here
+            rest, rest_kept = _rows_results(served, matrix, values, ids, slice(own, None), options)
+            encoded += [result_json(result) for result in rest]
         else:
-            stored = self._scoring_pool.submit(self._stored_features, raw_ids, names, values)
-            arrays = score_matrix(served.model, matrix, ids, explain=explain)
-            features, hashes = stored.result()
-        scored = scored_dicts(served.model, arrays, values, explain=explain, top_k=top_k, lang=lang)
-        results = service_results(scored, served, explain)
-        kept = with_warning_reasons(
-            served.model, arrays, matrix, values, results, explain=explain, top_k=top_k, lang=lang
+            rest_json, rest_kept = helped
+            encoded += rest_json
+            HELPED_ROWS.labels(task=served.task).inc(len(rest_json))
+        prepared += self._prepare(
+            rest_kept, districts[own:], features[own:], hashes[own:], as_of=today
         )
-        prepared = self.store.prepare_scores(
+        return [], encoded, prepared
+
+    def _prepare(
+        self,
+        kept: list[dict[str, Any]],
+        districts: list[str | None],
+        features: Sequence[dict[str, Any]] | Sequence[SerialisedJSON],
+        hashes: Sequence[str] | None,
+        *,
+        as_of: date | None,
+    ) -> list[PreparedScore]:
+        """Sent records' stored form (`as_of` None: the city's date now)."""
+        return self.store.prepare_scores(
             _with_districts(kept, districts),
+            as_of=as_of,
             scrubbed_features=features,
             entity_hashes=hashes,
             from_catalog=True,
         )
-        return results, prepared
 
     def _stored_features(
         self, raw_ids: list[str], names: tuple[str, ...], values: list[list[Any]]
@@ -234,6 +304,25 @@ class ScoringService:
         return [serialised(row) for row in scrubbed], [
             self.store.pseudonymise(raw_id) for raw_id in raw_ids
         ]
+
+
+def _rows_results(
+    served: ServedModel,
+    matrix: np.ndarray,
+    values: list[list[Any]],
+    ids: np.ndarray,
+    rows: slice,
+    options: dict[str, Any],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """`record_results` of some of the encoded records (`values` by feature)."""
+    return record_results(
+        served.model,
+        served.ref,
+        matrix[rows],
+        [column[rows] for column in values],
+        ids[rows],
+        **options,
+    )
 
 
 def _with_districts(

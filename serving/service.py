@@ -63,6 +63,7 @@ from serving.log_redaction import redact_request_logs
 from serving.online_store import OnlineStore
 from serving.openapi import RiskloopBentoService, ServiceNotReady
 from serving.routes import api
+from serving.score_helper import ScoreHelper
 from serving.score_routes import SCORE_APIS, ScoringService
 from serving.sessions import SessionSigner
 from serving.store import WarningStore
@@ -174,6 +175,10 @@ class _RiskloopService(ScoringService):
         # a large request's stored features, made beside its TreeSHAP (one large request at a time)
         self._scoring_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="riskloop-score")
         self._large_requests = anyio.CapacityLimiter(1)  # large score requests, one at a time
+        # a second process scoring part of each large request (loading the champions now)
+        self.score_helper = ScoreHelper(settings.score_helper)
+        for served in self._served.values():
+            self.score_helper.offer(served)
         # Loaded models, libraries and catalogs never die: moving them out of the collector's
         # view keeps full collections (which walk every tracked object) short under load.
         gc.collect()
@@ -342,6 +347,7 @@ class _RiskloopService(ScoringService):
                 task=task, status="failed", version=current.version, error=error
             )
         self._served[task] = fresh
+        self.score_helper.offer(fresh)
         return schemas.ReloadResult(
             task=task, status="reloaded", version=fresh.version, previous_version=current.version
         )

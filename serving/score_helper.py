@@ -1,0 +1,400 @@
+"""A second process that scores part of a large request, so one request uses two cores.
+
+A large request's work (TreeSHAP, reasons, each result's JSON) is mostly Python holding the
+GIL: threads cannot share it. `ScoreHelper` keeps one `multiprocessing` process (spawned,
+never forked from a threaded server) with copies of the champions, and hands it the tail of a
+request's rows over a pipe while the service scores the head: the same functions on the same
+model, so the same results and bytes. The request's own thread sends the rows and reads the
+answer (a pool's feeder and result threads each waited for the GIL the scoring thread held). The service keeps
+everything that touches the store and the secrets (pseudonyms, scrubbing, encryption, the
+write); the helper answers each of its rows' JSON and the part of the result the store keeps.
+
+The split follows the two sides' measured speeds (each request's rows per second, smoothed),
+so on any machine both halves end together. The helper is only ever an optimisation: a
+request finds it not ready (starting, or loading a newly promoted version) or broken, and is
+scored in the service's own process, as it would be without it; a broken helper is started
+again. `RISKLOOP_SCORE_HELPER=0` turns it off (the default on a machine of one core).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from models.levels import WARNING_LEVELS
+from models.risk_model import RiskModel
+from models.scorer import score_matrix, scored_dicts, with_warning_reasons
+from serving.encoding import result_json, service_results
+
+if TYPE_CHECKING:
+    from serving.champions import ServedModel
+
+logger = logging.getLogger("riskloop.serving")
+
+Lang = Literal["en", "zh"]
+#: (task, registered model name, version): the model a part is scored with
+ModelKey = tuple[str, str, str]
+
+#: From this many records a request is shared with the helper (below, the hand-off and the
+#: pickling cost about what the second core saves).
+HELPER_MIN_ROWS = 200
+#: The helper's share of a request's rows before any request has been measured, and the
+#: bounds the measured share is kept within.
+FIRST_SHARE = 0.5
+SHARE_BOUNDS = (0.1, 0.9)
+#: How much one request's measurement moves the share (the rest is the share before).
+SHARE_STEP = 0.3
+#: How often the helper checks that the service that started it is still there (seconds).
+PARENT_CHECK_S = 1.0
+#: After the helper failed, how long requests are scored without one before another starts
+#: (seconds): a helper that cannot start is not started again on every request.
+RETRY_AFTER_S = 60.0
+#: The longest a request waits for the helper's part (seconds; a request of the most records
+#: takes well under one): past it, the helper is taken for hung, ended, and the part scored here.
+ANSWER_WITHIN_S = 30.0
+
+
+def record_results(
+    model: RiskModel,
+    model_ref: Mapping[str, str],
+    matrix: np.ndarray,
+    values: Sequence[Sequence[Any]],
+    ids: np.ndarray,
+    *,
+    explain: bool,
+    top_k: int,
+    lang: Lang,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Encoded records' results as the API answers them (without warning ids), and as the
+    store keeps them (a warning's reasons whatever the caller asked to see): the one scoring
+    path of sent records, in the service and in the helper alike. `values` are by feature,
+    as `serving.encoding.RecordEncoder.encode` makes them."""
+    arrays = score_matrix(model, matrix, ids, explain=explain)
+    scored = scored_dicts(model, arrays, values, explain=explain, top_k=top_k, lang=lang)
+    results = service_results(scored, model_ref, explain)
+    kept = with_warning_reasons(
+        model, arrays, matrix, values, results, explain=explain, top_k=top_k, lang=lang
+    )
+    return results, kept
+
+
+def stored_part(result: Mapping[str, Any]) -> dict[str, Any]:
+    """What the store's `prepare_scores` reads of a result (reasons and actions only on a
+    warning, where it keeps them): all the helper sends back besides the answer's JSON."""
+    part = {key: result[key] for key in ("entity_id", "score", "risk_level")}
+    if result["risk_level"] in WARNING_LEVELS:
+        part["reasons"] = result.get("reasons")
+        part["actions"] = result.get("actions")
+    return part
+
+
+# ----------------------------------------------------------------------------- the helper's side
+
+#: The helper process's models, by key (one version per task: installing one drops the other).
+_MODELS: dict[ModelKey, RiskModel] = {}
+
+
+def _helper_main(conn: Connection, parent: int) -> None:
+    """The helper process: answer the service's messages until the pipe closes. Ctrl-C is the
+    service's to handle (the helper ends with it), and a service that dies without a word
+    (SIGKILL) leaves no helper behind."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="riskloop-helper-parent", daemon=True).start()
+    while True:
+        try:
+            kind, *args = conn.recv()
+        except (EOFError, OSError):  # the service closed the pipe: it is done with us
+            return
+        try:
+            reply: tuple[Any, ...] = (
+                "ok",
+                *(_install(*args) if kind == "install" else _score_part(*args)),
+            )
+        except Exception as exc:  # said to the service, which scores the rows itself
+            reply = ("error", f"{type(exc).__name__}: {exc}")
+        try:
+            conn.send(reply)
+        except OSError:  # the service went away meanwhile
+            return
+
+
+def _install(key: ModelKey, model: RiskModel) -> tuple[ModelKey]:
+    """In the helper: keep `model` under `key` (dropping the task's other version), its
+    explainer built by explaining one row of missing values."""
+    for old in [known for known in _MODELS if known[0] == key[0] and known != key]:
+        del _MODELS[old]
+    empty = np.full((1, len(model.spec.features)), np.nan)
+    score_matrix(model, empty, np.array(["-"], dtype=object), explain=True)
+    _MODELS[key] = model
+    return (key,)
+
+
+def _score_part(
+    key: ModelKey, rows: tuple[Any, ...], options: dict[str, Any]
+) -> tuple[list[bytes], list[dict[str, Any]], float]:
+    """In the helper: a part's answer JSON per row, its stored parts, and the seconds taken
+    (`rows` and `options`: `record_results`' arguments after the model)."""
+    started = time.perf_counter()
+    results, kept = record_results(_MODELS[key], *rows, **options)
+    encoded = [result_json(result) for result in results]
+    return encoded, [stored_part(result) for result in kept], time.perf_counter() - started
+
+
+# ----------------------------------------------------------------------------- the service's side
+
+
+@dataclass
+class HelperPart:
+    """The rows handed to the helper: from `start` on, scored there."""
+
+    start: int
+    sent_at: float
+    answered: bool = False
+
+
+@dataclass
+class _Helper:
+    """A started helper process and the service's end of its pipe."""
+
+    process: BaseProcess
+    conn: Connection
+
+
+class ScoreHelper:
+    """The service's handle on its helper process (see the module's text).
+
+    One exchange at a time goes over the pipe (`_busy`): a large request that finds it busy
+    (loading a model, or scoring another request's part) is scored in the service alone.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._lock = threading.Lock()  # the fields below
+        self._busy = threading.Lock()  # the pipe
+        self._helper: _Helper | None = None
+        self._ready: set[ModelKey] = set()
+        self._wanted: dict[str, ServedModel] = {}  # by task: the models to load
+        self._loader: threading.Thread | None = None
+        self.share = FIRST_SHARE
+        self._closed = False
+        self._retry_at = 0.0  # time.monotonic() before which no helper is started
+        if enabled:
+            # before multiprocessing's own exit handler (registered earlier, so run later)
+            # ends the helper under a loader thread still talking to it
+            atexit.register(self.close)
+
+    @staticmethod
+    def key(served: ServedModel) -> ModelKey:
+        return (served.task, served.name, served.version)
+
+    def offer(self, served: ServedModel) -> None:
+        """Have the helper load `served`'s model if it has not (on a thread of its own)."""
+        if not self.enabled:
+            return
+        with self._lock:
+            if self._closed or self.key(served) in self._ready:
+                return
+            self._wanted[served.task] = served
+            if self._loader is not None and self._loader.is_alive():
+                return  # it loads the wanted models until none is left
+            if self._helper is None and time.monotonic() < self._retry_at:
+                return
+            self._loader = threading.Thread(
+                target=self._load, name="riskloop-helper-load", daemon=True
+            )
+            self._loader.start()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Whether the helper holds every model offered, waiting up to `timeout` seconds
+        (for a benchmark's steady state; requests never wait for it)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._helper is not None and not self._wanted:
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def _load(self) -> None:
+        """Start the helper if there is none, then load each wanted model into it."""
+        while True:
+            with self._lock:
+                if self._closed or not self._wanted:
+                    return
+                task, served = next(iter(self._wanted.items()))
+                helper = self._helper
+            if helper is None:
+                helper = self._spawn()
+                if helper is None:
+                    return
+            key = self.key(served)
+            with self._busy:
+                try:
+                    helper.conn.send(("install", key, served.model))
+                    answered = helper.conn.poll(ANSWER_WITHIN_S * 4)
+                    reply = helper.conn.recv() if answered else ("error", "no answer")
+                except (EOFError, OSError) as exc:
+                    reply = ("error", f"{type(exc).__name__}: {exc}")
+            if reply[0] != "ok":
+                self._forget(helper, f"loading {key[1]} version {key[2]}: {reply[1]}")
+                return
+            with self._lock:
+                if self._wanted.get(task) is served:
+                    del self._wanted[task]
+                self._ready = {known for known in self._ready if known[0] != task} | {key}
+
+    def _spawn(self) -> _Helper | None:
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe(duplex=True)
+        process = context.Process(
+            target=_helper_main,
+            args=(theirs, os.getpid()),
+            name="riskloop-score-helper",
+            daemon=True,  # ended by multiprocessing when the service exits
+        )
+        try:
+            process.start()
+        except Exception as exc:  # no process to be had: the service scores alone
+            ours.close()
+            self._retry_at = time.monotonic() + RETRY_AFTER_S
+            logger.warning("cannot start the score helper (%s): scoring in the service", exc)
+            return None
+        finally:
+            theirs.close()
+        helper = _Helper(process, ours)
+        with self._lock:
+            self._helper = helper
+        return helper
+
+    def start(
+        self,
+        served: ServedModel,
+        matrix: np.ndarray,
+        values: Sequence[Sequence[Any]],
+        ids: np.ndarray,
+        options: Mapping[str, Any],
+    ) -> HelperPart | None:
+        """Send the tail of a large request's rows to the helper (`options`: `explain`,
+        `top_k`, `lang`, as `record_results` takes them); None (score them all here) while
+        it is off, busy, not ready for this model, or the request is small. A part started
+        is ended by `finish`, or `abandon` if the request fails first."""
+        rows = len(ids)
+        if not self.enabled or rows < HELPER_MIN_ROWS:
+            return None
+        key = self.key(served)
+        with self._lock:
+            helper = self._helper if key in self._ready else None
+            share = self.share
+        if helper is None:
+            self.offer(served)
+            return None
+        if not self._busy.acquire(blocking=False):
+            return None
+        start = rows - max(1, round(rows * share))
+        tail = (served.ref, matrix[start:], [column[start:] for column in values], ids[start:])
+        job = ("score", key, tail, dict(options))
+        try:
+            helper.conn.send(job)
+        except (OSError, ValueError) as exc:  # it died since the last request
+            self._busy.release()
+            self._forget(helper, exc)
+            return None
+        return HelperPart(start, time.perf_counter())
+
+    def finish(
+        self, part: HelperPart, own_seconds: float
+    ) -> tuple[list[bytes], list[dict[str, Any]]] | None:
+        """The helper's part (None if it failed: the caller scores those rows itself), its
+        speed and the service's (`own_seconds` for the rows before `part.start`) moving the
+        share so both sides end together."""
+        part.answered = True
+        with self._lock:
+            helper = self._helper
+        try:
+            if helper is None:
+                return None
+            try:
+                # the helper's time: its own, when it ended before this side did (the wait
+                # would add this side's lateness), else the wait for it (its own plus the
+                # hand-offs)
+                ended_first = helper.conn.poll(0)
+                if not ended_first and not helper.conn.poll(ANSWER_WITHIN_S):
+                    raise TimeoutError(f"no answer within {ANSWER_WITHIN_S:.0f} s")
+                reply = helper.conn.recv()
+            except (EOFError, OSError) as exc:  # it died meanwhile (TimeoutError is one)
+                self._forget(helper, exc)
+                return None
+        finally:
+            self._busy.release()
+        if reply[0] != "ok":
+            self._forget(helper, reply[1])
+            return None
+        _, encoded, kept, helper_seconds = reply
+        waited = helper_seconds if ended_first else time.perf_counter() - part.sent_at
+        if part.start > 0 and own_seconds > 0 and waited > 0:
+            own_speed = part.start / own_seconds
+            helper_speed = len(encoded) / waited
+            target = helper_speed / (own_speed + helper_speed)
+            low, high = SHARE_BOUNDS
+            with self._lock:
+                moved = (1 - SHARE_STEP) * self.share + SHARE_STEP * target
+                self.share = min(high, max(low, moved))
+        return encoded, kept
+
+    def abandon(self, part: HelperPart) -> None:
+        """A request failed between `start` and `finish`: its part's answer would be read by
+        the next request, so this helper is ended (another starts later)."""
+        if part.answered:
+            return
+        part.answered = True
+        with self._lock:
+            helper = self._helper
+        self._busy.release()
+        if helper is not None:
+            self._forget(helper, "a request failed while the helper scored part of it")
+
+    def _forget(self, helper: _Helper, why: object) -> None:
+        """End a failed helper, said in one line: a request from `RETRY_AFTER_S` on starts
+        another (meanwhile the service scores every row itself)."""
+        with self._lock:
+            if helper is not self._helper or self._closed:
+                return
+            self._helper = None
+            self._ready = set()
+            self._retry_at = time.monotonic() + RETRY_AFTER_S
+        logger.warning(
+            "the score helper failed (%s): large requests are scored in the service alone; "
+            "another helper starts in %.0f s",
+            str(why) or type(why).__name__,
+            RETRY_AFTER_S,
+        )
+        helper.conn.close()
+        helper.process.kill()
+        helper.process.join(timeout=5)
+
+    def close(self) -> None:
+        """End the helper (the service is stopping)."""
+        with self._lock:
+            self._closed = True
+            helper, self._helper = self._helper, None
+        if helper is not None:
+            helper.conn.close()  # the helper reads the end of the pipe and returns
+            helper.process.join(timeout=5)
