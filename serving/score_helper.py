@@ -213,7 +213,7 @@ class ScoreHelper:
             if self._closed or self.key(served) in self._ready:
                 return
             self._wanted[served.task] = served
-            if self._loader is not None and self._loader.is_alive():
+            if self._loader is not None:
                 return  # it loads the wanted models until none is left
             if self._helper is None and time.monotonic() < self._retry_at:
                 return
@@ -234,10 +234,20 @@ class ScoreHelper:
         return False
 
     def _load(self) -> None:
-        """Start the helper if there is none, then load each wanted model into it."""
+        """Start the helper if there is none, then load each wanted model into it; the
+        loader is gone (`_loader` None) when it returns, so an `offer` starts another."""
+        try:
+            self._load_wanted()
+        finally:
+            with self._lock:
+                if self._loader is threading.current_thread():
+                    self._loader = None
+
+    def _load_wanted(self) -> None:
         while True:
             with self._lock:
                 if self._closed or not self._wanted:
+                    self._loader = None  # with the check: an offer from now starts another
                     return
                 task, served = next(iter(self._wanted.items()))
                 helper = self._helper
