@@ -495,6 +495,8 @@ def run() -> dict[str, Any]:
             f"{_seconds()} s per load; threads=min(2, connections)",
             "models": source,
             "city": str(city),
+            # riskloop's second process for requests of 200 records or more (RISKLOOP_SCORE_HELPER)
+            "score_helper": get_settings().score_helper,
             "tasks": {},
         }
         riskloop_cmd = [_bentoml(), "serve", "serving.service:RiskloopService"]
