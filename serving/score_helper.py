@@ -129,7 +129,10 @@ def _helper_main(conn: Connection, parent: int) -> None:
                 *(_install(*args) if kind == "install" else _score_part(*args)),
             )
         except Exception as exc:  # said to the service, which scores the rows itself
-            reply = ("error", f"{type(exc).__name__}: {exc}")
+            # a scoring error's message could quote a record's value (an id among them): the
+            # service's log gets its kind only
+            said = type(exc).__name__ if kind == "score" else f"{type(exc).__name__}: {exc}"
+            reply = ("error", said)
         try:
             conn.send(reply)
         except OSError:  # the service went away meanwhile
