@@ -165,20 +165,23 @@ def _score_part(
 
 
 @dataclass
-class HelperPart:
-    """The rows handed to the helper: from `start` on, scored there."""
-
-    start: int
-    sent_at: float
-    answered: bool = False
-
-
-@dataclass
 class _Helper:
-    """A started helper process and the service's end of its pipe."""
+    """A started helper process and the service's end of its pipe (closed when the last
+    reference goes: a connection closed under a thread reading it could read another file
+    that took its descriptor)."""
 
     process: BaseProcess
     conn: Connection
+
+
+@dataclass
+class HelperPart:
+    """The rows handed to a helper: from `start` on, scored there."""
+
+    start: int
+    sent_at: float
+    helper: _Helper
+    answered: bool = False
 
 
 class ScoreHelper:
@@ -195,6 +198,7 @@ class ScoreHelper:
         self._helper: _Helper | None = None
         self._ready: set[ModelKey] = set()
         self._wanted: dict[str, ServedModel] = {}  # by task: the models to load
+        self._latest: dict[str, ServedModel] = {}  # by task: the model the service serves
         self._loader: threading.Thread | None = None
         self.share = FIRST_SHARE
         self._closed = False
@@ -209,12 +213,24 @@ class ScoreHelper:
         return (served.task, served.name, served.version)
 
     def offer(self, served: ServedModel) -> None:
-        """Have the helper load `served`'s model if it has not (on a thread of its own)."""
+        """The service serves `served` now (at start, after a reload). The helper starts
+        with the first large request (a service that never gets one never pays for it);
+        once it runs, a new version is loaded into it at once (on a thread of its own)."""
         if not self.enabled:
             return
         with self._lock:
-            if self._closed or self.key(served) in self._ready:
-                return
+            self._latest[served.task] = served
+            running = self._helper is not None or self._loader is not None
+        if running:
+            self._want(served)
+
+    def _want(self, served: ServedModel) -> None:
+        with self._lock:
+            key = self.key(served)
+            ready = self._helper is not None and key in self._ready
+            latest = self._latest.get(served.task)
+            if self._closed or ready or latest is None or self.key(latest) != key:
+                return  # loaded, or a request's older model (a reload came since)
             self._wanted[served.task] = served
             if self._loader is not None:
                 return  # it loads the wanted models until none is left
@@ -264,17 +280,21 @@ class ScoreHelper:
                     helper.conn.send(("install", key, served.model))
                     answered = helper.conn.poll(ANSWER_WITHIN_S * 4)
                     reply = helper.conn.recv() if answered else ("error", "no answer")
-                except (EOFError, OSError) as exc:
+                except Exception as exc:  # died, or the model would not go: no helper
                     reply = ("error", f"{type(exc).__name__}: {exc}")
-            if reply[0] != "ok":
-                self._forget(helper, f"loading {key[1]} version {key[2]}: {reply[1]}")
-                return
+                if reply[0] != "ok":
+                    self._forget(helper, f"loading {key[1]} version {key[2]}: {reply[1]}")
+                    return
             with self._lock:
+                if helper is not self._helper:
+                    return  # ended meanwhile (a request's failure): its models went with it
                 if self._wanted.get(task) is served:
                     del self._wanted[task]
                 self._ready = {known for known in self._ready if known[0] != task} | {key}
 
     def _spawn(self) -> _Helper | None:
+        if self._closed:
+            return None
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe(duplex=True)
         process = context.Process(
@@ -317,7 +337,7 @@ class ScoreHelper:
             helper = self._helper if key in self._ready else None
             share = self.share
         if helper is None:
-            self.offer(served)
+            self._want(served)
             return None
         if not self._busy.acquire(blocking=False):
             return None
@@ -326,11 +346,15 @@ class ScoreHelper:
         job = ("score", key, tail, dict(options))
         try:
             helper.conn.send(job)
-        except (OSError, ValueError) as exc:  # it died since the last request
-            self._busy.release()
+        except Exception as exc:  # it died since the last request, or the rows would not go
             self._forget(helper, exc)
+            self._busy.release()
             return None
-        return HelperPart(start, time.perf_counter())
+        except BaseException:
+            self._forget(helper, "interrupted while sending a part")
+            self._busy.release()
+            raise
+        return HelperPart(start, time.perf_counter(), helper)
 
     def finish(
         self, part: HelperPart, own_seconds: float
@@ -339,11 +363,8 @@ class ScoreHelper:
         speed and the service's (`own_seconds` for the rows before `part.start`) moving the
         share so both sides end together."""
         part.answered = True
-        with self._lock:
-            helper = self._helper
+        helper = part.helper
         try:
-            if helper is None:
-                return None
             try:
                 # the helper's time: its own, when it ended before this side did (the wait
                 # would add this side's lateness), else the wait for it (its own plus the
@@ -355,11 +376,11 @@ class ScoreHelper:
             except (EOFError, OSError) as exc:  # it died meanwhile (TimeoutError is one)
                 self._forget(helper, exc)
                 return None
+            if reply[0] != "ok":
+                self._forget(helper, reply[1])
+                return None
         finally:
             self._busy.release()
-        if reply[0] != "ok":
-            self._forget(helper, reply[1])
-            return None
         _, encoded, kept, helper_seconds = reply
         waited = helper_seconds if ended_first else time.perf_counter() - part.sent_at
         if part.start > 0 and own_seconds > 0 and waited > 0:
@@ -378,11 +399,10 @@ class ScoreHelper:
         if part.answered:
             return
         part.answered = True
-        with self._lock:
-            helper = self._helper
-        self._busy.release()
-        if helper is not None:
-            self._forget(helper, "a request failed while the helper scored part of it")
+        try:
+            self._forget(part.helper, "a request failed while the helper scored part of it")
+        finally:
+            self._busy.release()
 
     def _forget(self, helper: _Helper, why: object) -> None:
         """End a failed helper, said in one line: a request from `RETRY_AFTER_S` on starts
@@ -399,7 +419,7 @@ class ScoreHelper:
             str(why) or type(why).__name__,
             RETRY_AFTER_S,
         )
-        helper.conn.close()
+        # killed, not its pipe closed: a thread still reading or writing it gets EOF or EPIPE
         helper.process.kill()
         helper.process.join(timeout=5)
 
@@ -408,6 +428,6 @@ class ScoreHelper:
         with self._lock:
             self._closed = True
             helper, self._helper = self._helper, None
-        if helper is not None:
-            helper.conn.close()  # the helper reads the end of the pipe and returns
+        if helper is not None:  # it holds nothing to save
+            helper.process.kill()
             helper.process.join(timeout=5)

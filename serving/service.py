@@ -175,7 +175,7 @@ class _RiskloopService(ScoringService):
         # a large request's stored features, made beside its TreeSHAP (one large request at a time)
         self._scoring_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="riskloop-score")
         self._large_requests = anyio.CapacityLimiter(1)  # large score requests, one at a time
-        # a second process scoring part of each large request (loading the champions now)
+        # a second process scoring part of each large request (started by the first one)
         self.score_helper = ScoreHelper(settings.score_helper)
         for served in self._served.values():
             self.score_helper.offer(served)

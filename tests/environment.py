@@ -31,6 +31,8 @@ def service_env(root: Path) -> dict[str, str]:
         # not hold the others back (the throttle is tested on a service of its own:
         # tests/serving/test_second_service.py)
         "RISKLOOP_SIGN_IN_THROTTLE_FAILURES": "1000",
+        # the score helper whatever the machine's cores (its default: on with more than one)
+        "RISKLOOP_SCORE_HELPER": "1",
         "BENTOML_DO_NOT_TRACK": "true",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "true",

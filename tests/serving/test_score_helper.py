@@ -12,7 +12,10 @@ from typing import Any
 
 import pytest
 
+from models.secret_keys import load_secrets
+from models.settings import get_settings
 from serving.score_helper import HELPER_MIN_ROWS
+from serving.store import WarningStore
 from tests.processes import descendants, free_port, stop_process_group
 
 from .conftest import TASKS, Served, start_service
@@ -29,11 +32,41 @@ def _helped_rows(served: Served, task: str) -> float:
 
 
 def _large(served: Served, task: str, prefix: str) -> list[dict[str, Any]]:
-    """`ROWS` materialised records under ids of the test's own (`<prefix>-N`)."""
+    """`ROWS` materialised records under ids of the test's own (`<prefix>-N`), every third
+    with a district (a warning keeps it, a scored record too)."""
     records = as_records(task, materialized(served, task))
     while len(records) < ROWS:
         records = records + records
-    return [{**record, "entity_id": f"{prefix}-{i}"} for i, record in enumerate(records[:ROWS])]
+    return [
+        {**record, "entity_id": f"{prefix}-{i}", **({"district": "c330502"} if i % 3 == 0 else {})}
+        for i, record in enumerate(records[:ROWS])
+    ]
+
+
+def _without_ids(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if k not in ("entity_id", "warning_id")} for r in results]
+
+
+def _kept(served: Served, task: str, results: list[dict[str, Any]]) -> list[Any]:
+    """What the store kept of each result, in order: the scored record (score, level,
+    district, features) and, for a warning, its reasons, actions and district."""
+    settings = get_settings()
+    with WarningStore(settings.store_url, load_secrets(settings).pseudonym_secret) as store:
+        recorded = store.scored_records(task=task)
+        hashes = [store.pseudonymise(r["entity_id"]) for r in results]
+    latest = recorded.drop_duplicates("entity_hash", keep="last").set_index("entity_hash")
+    columns = [c for c in latest.columns if c not in ("as_of", "created_at", "model_version")]
+    kept: list[Any] = []
+    with served.client() as client:
+        for result, unit in zip(results, hashes, strict=True):
+            row = latest.loc[unit, columns].to_dict()
+            if result["warning_id"]:
+                shown = client.get(f"/v1/warnings/{result['warning_id']}", headers=served.headers())
+                assert shown.status_code == 200, shown.text
+                warning = shown.json()
+                row["warning"] = [warning[k] for k in ("reasons", "actions", "district")]
+            kept.append(row)
+    return kept
 
 
 def _helped_answer(served: Served, task: str, body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -64,19 +97,24 @@ def test_a_request_shared_with_the_helper_answers_as_the_service_alone(
     served: Served, task: str, options: dict[str, Any]
 ) -> None:
     """A large request's answer, part of it scored in the helper, is the one the service
-    gives the same records in requests too small to share: scores, levels, reasons in the
-    asked language, contributions, warning ids (the same warnings, in request order)."""
+    gives the same records (under other ids) in requests too small to share: scores, levels,
+    reasons in the asked language, contributions, in request order; and the store kept the
+    same of both: scored records with their districts and features, warnings with their
+    reasons, actions and districts (with `explain` false, the reasons a warning keeps)."""
     records = _large(served, task, f"helper-{task}")
     helped = _helped_answer(served, task, {"records": records, **options})
+    twins = [{**r, "entity_id": f"alone-{r['entity_id']}"} for r in records]
     alone: list[dict[str, Any]] = []
     step = HELPER_MIN_ROWS - 1
-    for start in range(0, len(records), step):
-        answer = score(served, task, {"records": records[start : start + step], **options})
+    for start in range(0, len(twins), step):
+        answer = score(served, task, {"records": twins[start : start + step], **options})
         assert answer.status_code == 200, answer.text
         alone += answer.json()["results"]
     assert [r["entity_id"] for r in helped] == [r["entity_id"] for r in records]
-    assert helped == alone
-    assert any(r["warning_id"] for r in helped)  # warnings were raised, and are the same
+    assert _without_ids(helped) == _without_ids(alone)
+    assert any(r["warning_id"] for r in helped)  # warnings were raised
+    assert [bool(r["warning_id"]) for r in helped] == [bool(r["warning_id"]) for r in alone]
+    assert _kept(served, task, helped) == _kept(served, task, alone)
 
 
 def _helper_pids(process_pid: int) -> set[int]:
@@ -119,7 +157,28 @@ def test_a_killed_helper_costs_no_request(served: Served) -> None:
         assert "Traceback" not in written
     finally:
         stop_process_group(process)
-    assert not _helper_pids(process.pid)
+
+
+def test_the_helper_ends_with_its_worker(served: Served) -> None:
+    """A worker killed without a word (SIGKILL: no exit handler runs) leaves no helper."""
+    port = free_port()
+    process, log = start_service(served.root, port, {"RISKLOOP_NOTIFY_INTERVAL_S": "0"})
+    try:
+        assert process.poll() is None, log.read_text()[-4000:]
+        own = Served(
+            f"http://127.0.0.1:{port}", served.root, served.keys, process, log, served.city
+        )
+        task = TASKS[2]
+        _helped_answer(own, task, {"records": _large(own, task, "helper-orphan")})
+        (helper,) = _helper_pids(process.pid)
+        worker = int(Path(f"/proc/{helper}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{helper}").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not Path(f"/proc/{helper}").exists(), "the helper outlived its worker"
+    finally:
+        stop_process_group(process)
 
 
 def test_the_helper_can_be_turned_off(served: Served) -> None:
