@@ -181,6 +181,9 @@ class HelperPart:
     start: int
     sent_at: float
     helper: _Helper
+    #: ends the helper if the part is not read within `ANSWER_WITHIN_S` (a helper that hangs
+    #: stops reading its pipe, and a large part's send would block for good)
+    watchdog: threading.Timer
     answered: bool = False
 
 
@@ -275,13 +278,19 @@ class ScoreHelper:
                 if helper is None:
                     return
             key = self.key(served)
+            limit = ANSWER_WITHIN_S * 4  # a model's first explanation builds its tables
+            watchdog = threading.Timer(limit, self._forget, args=(helper, "no answer"))
+            watchdog.daemon = True
             with self._busy:
+                watchdog.start()  # a helper hung before reading would block the send for good
                 try:
                     helper.conn.send(("install", key, served.model))
-                    answered = helper.conn.poll(ANSWER_WITHIN_S * 4)
+                    answered = helper.conn.poll(limit)
                     reply = helper.conn.recv() if answered else ("error", "no answer")
                 except Exception as exc:  # died, or the model would not go: no helper
                     reply = ("error", f"{type(exc).__name__}: {exc}")
+                finally:
+                    watchdog.cancel()
                 if reply[0] != "ok":
                     self._forget(helper, f"loading {key[1]} version {key[2]}: {reply[1]}")
                     return
@@ -344,17 +353,26 @@ class ScoreHelper:
         start = rows - max(1, round(rows * share))
         tail = (served.ref, matrix[start:], [column[start:] for column in values], ids[start:])
         job = ("score", key, tail, dict(options))
+        watchdog = threading.Timer(
+            ANSWER_WITHIN_S,
+            self._forget,
+            args=(helper, TimeoutError(f"no answer within {ANSWER_WITHIN_S:.0f} s")),
+        )
+        watchdog.daemon = True
+        watchdog.start()
         try:
             helper.conn.send(job)
-        except Exception as exc:  # it died since the last request, or the rows would not go
+        except Exception as exc:  # it died (or hung: the watchdog ended it), or the rows
+            watchdog.cancel()  # would not go
             self._forget(helper, exc)
             self._busy.release()
             return None
         except BaseException:
+            watchdog.cancel()
             self._forget(helper, "interrupted while sending a part")
             self._busy.release()
             raise
-        return HelperPart(start, time.perf_counter(), helper)
+        return HelperPart(start, time.perf_counter(), helper, watchdog)
 
     def finish(
         self, part: HelperPart, own_seconds: float
@@ -380,6 +398,7 @@ class ScoreHelper:
                 self._forget(helper, reply[1])
                 return None
         finally:
+            part.watchdog.cancel()
             self._busy.release()
         _, encoded, kept, helper_seconds = reply
         waited = helper_seconds if ended_first else time.perf_counter() - part.sent_at
@@ -399,6 +418,7 @@ class ScoreHelper:
         if part.answered:
             return
         part.answered = True
+        part.watchdog.cancel()
         try:
             self._forget(part.helper, "a request failed while the helper scored part of it")
         finally:

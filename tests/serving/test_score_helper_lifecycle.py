@@ -1,0 +1,147 @@
+"""The score helper's life in process (`serving.score_helper.ScoreHelper` with the session's
+registered champion, a real spawned helper): its part equals the service's own scoring; a
+request that fails between sending and reading its part ends the helper (never leaving the
+pipe's lock held or a reply for the next request); a hung helper is given up on and killed;
+a reload's version is loaded, and a request still holding the older model never loads it back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+import serving.score_helper as score_helper
+from models.settings import get_settings
+from serving import schemas
+from serving.champions import ServedModel, load_champion
+from serving.encoding import result_json
+from serving.score_helper import ScoreHelper, record_results, stored_part
+
+from .conftest import TASKS, Served
+from .test_service import as_records, materialized
+
+TASK = TASKS[0]
+OPTIONS = {"explain": True, "top_k": 4, "lang": "zh"}
+ROWS = 1000
+
+
+@pytest.fixture()
+def champion(served: Served) -> ServedModel:
+    return load_champion(TASK, get_settings())
+
+
+@pytest.fixture()
+def encoded(served: Served, champion: ServedModel) -> tuple[Any, list[list[Any]], np.ndarray]:
+    """`ROWS` validated records of the task, encoded as the service does (their helper's
+    part is more than a pipe holds: its send waits for the helper to read)."""
+    records = as_records(TASK, materialized(served, TASK))
+    while len(records) < ROWS:
+        records = records + records
+    rows = [{**r, "entity_id": f"life-{i}"} for i, r in enumerate(records[:ROWS])]
+    request = schemas.score_request_model(schemas.TASK_SLUGS[TASK])
+    return champion.encoder.encode(request.model_validate({"records": rows}).records)
+
+
+@pytest.fixture()
+def helper() -> Iterator[ScoreHelper]:
+    made = ScoreHelper(True)
+    yield made
+    made.close()
+
+
+def _running(made: ScoreHelper, served: ServedModel, encoded: Any) -> None:
+    """Start `made`'s helper the way a service does: the first large request (scored alone)."""
+    matrix, values, ids = encoded
+    made.offer(served)
+    assert made._helper is None  # nothing is started before a large request
+    assert made.start(served, matrix, values, ids, OPTIONS) is None
+    assert made.wait_ready(120), "the helper did not load the champion"
+
+
+def test_the_helpers_part_is_the_services_own(
+    helper: ScoreHelper, champion: ServedModel, encoded: Any
+) -> None:
+    matrix, values, ids = encoded
+    _running(helper, champion, encoded)
+    part = helper.start(champion, matrix, values, ids, OPTIONS)
+    assert part is not None and 0 < part.start < len(ids)
+    answer = helper.finish(part, 0.05)
+    assert answer is not None
+    rest = slice(part.start, None)
+    results, kept = record_results(
+        champion.model,
+        champion.ref,
+        matrix[rest],
+        [column[rest] for column in values],
+        ids[rest],
+        **OPTIONS,
+    )
+    assert answer[0] == [result_json(r) for r in results]
+    assert answer[1] == [stored_part(r) for r in kept]
+    assert score_helper.SHARE_BOUNDS[0] <= helper.share <= score_helper.SHARE_BOUNDS[1]
+
+
+def test_a_request_failing_before_it_reads_its_part_ends_the_helper(
+    helper: ScoreHelper, champion: ServedModel, encoded: Any
+) -> None:
+    matrix, values, ids = encoded
+    _running(helper, champion, encoded)
+    running = helper._helper
+    assert running is not None
+    part = helper.start(champion, matrix, values, ids, OPTIONS)
+    assert part is not None
+    helper.abandon(part)
+    running.process.join(10)
+    assert not running.process.is_alive()
+    assert helper._helper is None
+    assert helper._busy.acquire(blocking=False)  # the pipe's lock is free again
+    helper._busy.release()
+    helper.abandon(part)  # twice is once
+    # within the retry delay, large requests are scored in the service, no helper started
+    assert helper.start(champion, matrix, values, ids, OPTIONS) is None
+    assert helper._helper is None and helper._loader is None
+
+
+def test_a_hung_helper_is_given_up_on(
+    helper: ScoreHelper,
+    champion: ServedModel,
+    encoded: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    matrix, values, ids = encoded
+    _running(helper, champion, encoded)
+    monkeypatch.setattr(score_helper, "ANSWER_WITHIN_S", 1.0)  # loaded within the real limit
+    running = helper._helper
+    assert running is not None
+    os.kill(running.process.pid, signal.SIGSTOP)
+    # the part goes into the pipe's buffer (or, larger than it, blocks the send until the
+    # watchdog ends the helper); no answer comes: the request scores all its rows itself
+    part = helper.start(champion, matrix, values, ids, OPTIONS)
+    assert part is None or helper.finish(part, 0.05) is None
+    running.process.join(10)
+    assert not running.process.is_alive()
+    assert "no answer within 1 s" in caplog.text
+
+
+def test_a_reload_is_loaded_and_an_older_model_never_comes_back(
+    helper: ScoreHelper, champion: ServedModel, encoded: Any
+) -> None:
+    matrix, values, ids = encoded
+    _running(helper, champion, encoded)
+    reloaded = dataclasses.replace(champion, version=f"{champion.version}-next")
+    helper.offer(reloaded)  # the service's reload: loaded at once, the helper running
+    assert helper.wait_ready(120)
+    assert helper._ready == {helper.key(reloaded)}
+    # a request that began before the reload still holds the older model: scored alone,
+    # and the older model is not loaded back over the new one
+    assert helper.start(champion, matrix, values, ids, OPTIONS) is None
+    assert not helper._wanted and helper._loader is None
+    part = helper.start(reloaded, matrix, values, ids, OPTIONS)
+    assert part is not None and helper.finish(part, 0.05) is not None
