@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +128,20 @@ def _ended(pid: int) -> bool:
     return state in ("Z", "X")
 
 
+@contextmanager
+def _own_service(served: Served, env: dict[str, str]) -> Iterator[Served]:
+    """A service of the test's own (settings `env`) on the session's stores, stopped after."""
+    port = free_port()
+    process, log = start_service(served.root, port, env)
+    try:
+        assert process.poll() is None, log.read_text()[-4000:]
+        yield Served(
+            f"http://127.0.0.1:{port}", served.root, served.keys, process, log, served.city
+        )
+    finally:
+        stop_process_group(process)
+
+
 def _helper_pids(process_pid: int) -> set[int]:
     """The service's helper processes (spawned interpreters below its worker)."""
     found = set()
@@ -143,16 +159,11 @@ def test_a_killed_helper_costs_no_request(served: Served) -> None:
     """The helper killed (SIGKILL) between requests: the next large request is answered in
     full by the service alone, the same results as before, said in one log line without a
     traceback; the service stays up and ready."""
-    port = free_port()
-    root = served.root
-    process, log = start_service(root, port, {"RISKLOOP_NOTIFY_INTERVAL_S": "0"})
-    try:
-        assert process.poll() is None, log.read_text()[-4000:]
-        own = Served(f"http://127.0.0.1:{port}", root, served.keys, process, log, served.city)
+    with _own_service(served, {"RISKLOOP_NOTIFY_INTERVAL_S": "0"}) as own:
         task = TASKS[0]
         records = _large(own, task, "helper-killed")
         first = _helped_answer(own, task, {"records": records})
-        helpers = _helper_pids(process.pid)
+        helpers = _helper_pids(own.process.pid)
         assert len(helpers) == 1, helpers
         os.kill(helpers.pop(), signal.SIGKILL)
         before = _helped_rows(own, task)
@@ -161,49 +172,31 @@ def test_a_killed_helper_costs_no_request(served: Served) -> None:
         assert again.json()["results"] == first
         assert _helped_rows(own, task) == before  # all scored in the service
         assert own.healthy()
-        written = log.read_text(errors="replace")
+        written = own.log.read_text(errors="replace")
         assert "the score helper failed" in written
         assert "Traceback" not in written
-    finally:
-        stop_process_group(process)
 
 
 def test_the_helper_ends_with_its_worker(served: Served) -> None:
     """A worker killed without a word (SIGKILL: no exit handler runs) leaves no helper."""
-    port = free_port()
-    process, log = start_service(served.root, port, {"RISKLOOP_NOTIFY_INTERVAL_S": "0"})
-    try:
-        assert process.poll() is None, log.read_text()[-4000:]
-        own = Served(
-            f"http://127.0.0.1:{port}", served.root, served.keys, process, log, served.city
-        )
+    with _own_service(served, {"RISKLOOP_NOTIFY_INTERVAL_S": "0"}) as own:
         task = TASKS[2]
         _helped_answer(own, task, {"records": _large(own, task, "helper-orphan")})
-        (helper,) = _helper_pids(process.pid)
+        (helper,) = _helper_pids(own.process.pid)
         worker = int(Path(f"/proc/{helper}/stat").read_text().rsplit(")", 1)[1].split()[1])
         os.kill(worker, signal.SIGKILL)
         deadline = time.monotonic() + 10
         while not _ended(helper) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert _ended(helper), "the helper outlived its worker"
-    finally:
-        stop_process_group(process)
 
 
 def test_the_helper_can_be_turned_off(served: Served) -> None:
     """`RISKLOOP_SCORE_HELPER=0`: no second process, and a large request is answered."""
-    port = free_port()
-    process, log = start_service(served.root, port, {"RISKLOOP_SCORE_HELPER": "0"})
-    try:
-        assert process.poll() is None, log.read_text()[-4000:]
-        own = Served(
-            f"http://127.0.0.1:{port}", served.root, served.keys, process, log, served.city
-        )
+    with _own_service(served, {"RISKLOOP_SCORE_HELPER": "0"}) as own:
         task = TASKS[1]
         answer = score(own, task, {"records": _large(own, task, "helper-off")})
         assert answer.status_code == 200, answer.text
         assert len(answer.json()["results"]) == ROWS
         assert _helped_rows(own, task) == 0
-        assert not _helper_pids(process.pid)
-    finally:
-        stop_process_group(process)
+        assert not _helper_pids(own.process.pid)
