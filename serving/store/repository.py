@@ -31,7 +31,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -76,6 +76,7 @@ from serving.store.scores import ScoreWriter
 from serving.store.scrubbing import MemoScrubber
 from serving.store.sqlite import (
     WRITE_LOCK_GRACE_S,
+    WalCheckpointer,
     create_store_engine,
     sqlite_busy_timeout_s,
     watch_writes,
@@ -175,6 +176,10 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore, CaseNotes
         )
         self._reads = sessionmaker(read_engine, expire_on_commit=False)
         self._writes = sessionmaker(write_engine, expire_on_commit=False)
+        # SQLite's WAL is checkpointed after commits, not in the commit that outgrew it
+        self._checkpointer = WalCheckpointer(self._engine) if self._is_sqlite else None
+        if self._checkpointer is not None:
+            event.listen(self._writes, "after_commit", self._checkpointer.committed)
         # SQLite has one writer at a time: concurrent score requests share transactions
         self._grouped = (
             GroupCommitter(self._writes.begin, partial(self._write, retry_integrity=True))
@@ -186,6 +191,8 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore, CaseNotes
         try:
             self.upgrade()
         except (SQLAlchemyError, ImportError, OSError, KeyMismatch, NewerStore) as exc:
+            if self._checkpointer is not None:
+                self._checkpointer.close()
             self._engine.dispose()
             raise StoreUnavailable(url, exc) from exc
         self.sync_departments(department_tasks())
@@ -211,6 +218,8 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore, CaseNotes
             writers, self._writers = self._writers, None
         if writers is not None:
             writers.shutdown(wait=True)
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self._engine.dispose()
 
     def __enter__(self) -> WarningStore:

@@ -1,6 +1,7 @@
 """The SQLite side of the store: engine settings (WAL, synchronous, busy timeout, explicit
-BEGINs), whether a write could take the lock now (readiness), JSON columns' text, and the
-driver-level INSERT of a request's scored records."""
+BEGINs), the WAL's checkpoints on a thread of their own, whether a write could take the lock
+now (readiness), JSON columns' text, and the driver-level INSERT of a request's scored
+records."""
 
 from __future__ import annotations
 
@@ -22,11 +23,17 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from models.settings import get_settings, postgres_connect_args
 from serving.store.common import table_of
 from serving.store.models import ScoredRecord
+
+#: The WAL's size (pages) at which a commit checkpoints it itself (SQLite's default is 1,000):
+#: the store's `WalCheckpointer` checkpoints after each commit, off the committing thread, and
+#: this is only the fallback should it fall behind (a reader holding an old snapshot).
+AUTOCHECKPOINT_PAGES = 10_000
 
 #: How long readiness waits for the write lock (and how recent a commit of this process's
 #: spares it the wait): longer than a write of the service's own, short for a probe's timeout.
@@ -214,12 +221,63 @@ def configure_sqlite(engine: Engine) -> None:
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         immediate = connection.get_execution_options().get("riskloop_write", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class WalCheckpointer:
+    """Checkpoints the store's WAL on a thread of its own after writes commit.
+
+    SQLite checkpoints in the commit that takes the WAL past `wal_autocheckpoint` pages: that
+    commit copies the log into the database file first, and a 1,000-record score request's
+    write took 25-35 ms instead of 10-12 every few requests. Here a commit only wakes this
+    thread, which runs a PASSIVE checkpoint (it takes no lock a writer or reader waits for,
+    and copies what no reader still needs) on a connection of its own; the next writer then
+    starts the log over. `AUTOCHECKPOINT_PAGES` remains, should it fall behind.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread = threading.Thread(
+            target=self._run, name="riskloop-store-checkpoint", daemon=True
+        )
+        self._thread.start()
+
+    def committed(self, *_: Any) -> None:
+        """A write committed (a session's `after_commit`): checkpoint soon."""
+        self._wake.set()
+
+    def close(self) -> None:
+        """Stop the thread (SQLite checkpoints once more as the last connection closes)."""
+        self._closed = True
+        self._wake.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._closed:
+                return
+            try:
+                connection = self._engine.raw_connection()
+                try:
+                    driver = connection.driver_connection
+                    assert driver is not None  # checked out for this block
+                    driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                finally:
+                    connection.close()
+            except (sqlite3.Error, SQLAlchemyError):
+                # the database is gone or unreadable: the writes say so; a commit's own
+                # checkpoint (`AUTOCHECKPOINT_PAGES`) still bounds the log
+                continue
 
 
 @lru_cache(maxsize=256)
