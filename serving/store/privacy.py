@@ -11,6 +11,7 @@ vacuums, so the removed bytes leave the files, not just the tables.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -26,6 +27,7 @@ from serving.store.common import Holder, iso_utc, table_of, utc_bound, utc_now
 from serving.store.identity import EntityCipher, IdentityUnavailable
 from serving.store.models import AuditEntry, RiskWarning, ScoredRecord
 from serving.store.pseudonym import scrub_text
+from serving.store.sqlite import WalCheckpointer, truncate_wal
 
 REVEAL_ACTION = "identity_reveal"
 #: A reveal's purpose weighs at least this much: a Chinese, Japanese or Korean character two,
@@ -103,6 +105,7 @@ class PrivacyStore:
 
     _engine: Engine
     _is_sqlite: bool
+    _checkpointer: WalCheckpointer | None
     _secret: str
     _cipher: EntityCipher | None
     _write: Callable[..., Any]
@@ -294,16 +297,19 @@ class PrivacyStore:
                     "VACUUM scored_records, warnings"
                 )
             return
-        self._engine.dispose()  # idle pooled connections would hold the WAL back
-        raw = self._engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            cursor.execute("VACUUM")
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            cursor.close()
-        finally:
-            raw.close()
+        with contextlib.ExitStack() as stack:
+            if self._checkpointer is not None:  # its PASSIVE checkpoint would make ours busy
+                stack.enter_context(self._checkpointer.paused())
+            self._engine.dispose()  # idle pooled connections would hold the WAL back
+            raw = self._engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                truncate_wal(cursor)
+                cursor.execute("VACUUM")
+                truncate_wal(cursor)
+                cursor.close()
+            finally:
+                raw.close()
 
 
 def purge_summary(counts: PurgeCounts) -> Mapping[str, Any]:

@@ -10,7 +10,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -230,6 +230,21 @@ def configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def truncate_wal(cursor: Any, within_s: float = 10.0) -> None:
+    """`PRAGMA wal_checkpoint(TRUNCATE)` on a driver cursor, again while another connection's
+    checkpoint (another worker's `WalCheckpointer`) makes it answer busy, up to `within_s`:
+    a busy TRUNCATE copies nothing and leaves the log's bytes in the file. Raises
+    `sqlite3.OperationalError` if it stays busy."""
+    deadline = time.monotonic() + within_s
+    while True:
+        busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if not busy:
+            return
+        if time.monotonic() > deadline:
+            raise sqlite3.OperationalError("the WAL checkpoint stayed busy (database is locked)")
+        time.sleep(0.05)
+
+
 class WalCheckpointer:
     """Checkpoints the store's WAL on a thread of its own after writes commit.
 
@@ -244,6 +259,7 @@ class WalCheckpointer:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._wake = threading.Event()
+        self._running = threading.Lock()  # held for each checkpoint (`paused`)
         self._closed = False
         self._thread = threading.Thread(
             target=self._run, name="riskloop-store-checkpoint", daemon=True
@@ -253,6 +269,13 @@ class WalCheckpointer:
     def committed(self, *_: Any) -> None:
         """A write committed (a session's `after_commit`): checkpoint soon."""
         self._wake.set()
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """No checkpoint of this thread's runs in the block (one running is waited for): a
+        purge's own TRUNCATE checkpoint would find it busy and leave the log as it is."""
+        with self._running:
+            yield
 
     def close(self) -> None:
         """Stop the thread (SQLite checkpoints once more as the last connection closes)."""
@@ -267,13 +290,14 @@ class WalCheckpointer:
             if self._closed:
                 return
             try:
-                connection = self._engine.raw_connection()
-                try:
-                    driver = connection.driver_connection
-                    assert driver is not None  # checked out for this block
-                    driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                finally:
-                    connection.close()
+                with self._running:
+                    connection = self._engine.raw_connection()
+                    try:
+                        driver = connection.driver_connection
+                        assert driver is not None  # checked out for this block
+                        driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    finally:
+                        connection.close()
             except (sqlite3.Error, SQLAlchemyError):
                 # the database is gone or unreadable: the writes say so; a commit's own
                 # checkpoint (`AUTOCHECKPOINT_PAGES`) still bounds the log
