@@ -5,9 +5,12 @@ GIL: threads cannot share it. `ScoreHelper` keeps one `multiprocessing` process 
 never forked from a threaded server) with copies of the champions, and hands it the tail of a
 request's rows over a pipe while the service scores the head: the same functions on the same
 model, so the same results and bytes. The request's own thread sends the rows and reads the
-answer (a pool's feeder and result threads each waited for the GIL the scoring thread held). The service keeps
-everything that touches the store and the secrets (pseudonyms, scrubbing, encryption, the
-write); the helper answers each of its rows' JSON and the part of the result the store keeps.
+answer (a pool's feeder and result threads each waited for the GIL the scoring thread held).
+The helper answers each of its rows' JSON and the row the store will keep, made by a
+`StoredForms` of its own (the pseudonym secret reaches it over the pipe, never through a file,
+an argument or the environment: the pseudonyms and scrubbed reasons and features); the
+service keeps the keys (a warning's encrypted id is added there, `WarningStore.seal`) and the
+write, one transaction for the whole request.
 
 The split follows the two sides' measured speeds (each request's rows per second, smoothed),
 so on any machine both halves end together. The helper is only ever an optimisation: a
@@ -27,16 +30,17 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from models.levels import WARNING_LEVELS
 from models.risk_model import RiskModel
 from models.scorer import score_matrix, scored_dicts, with_warning_reasons
 from serving.encoding import result_json, service_results
+from serving.store.stored_forms import PreparedScore, StoredForms
 
 if TYPE_CHECKING:
     from serving.champions import ServedModel
@@ -90,27 +94,33 @@ def record_results(
     return results, kept
 
 
-def stored_part(result: Mapping[str, Any]) -> dict[str, Any]:
-    """What the store's `prepare_scores` reads of a result (reasons and actions only on a
-    warning, where it keeps them): all the helper sends back besides the answer's JSON."""
-    part = {key: result[key] for key in ("entity_id", "score", "risk_level")}
-    if result["risk_level"] in WARNING_LEVELS:
-        part["reasons"] = result.get("reasons")
-        part["actions"] = result.get("actions")
-    return part
+def with_districts(
+    results: list[dict[str, Any]], districts: Sequence[str | None]
+) -> list[dict[str, Any]]:
+    """The results as the store keeps them: each with the district its record was sent with
+    (copies, so the answer does not echo it)."""
+    if not any(districts):
+        return results
+    return [
+        {**result, "district": district}
+        for result, district in zip(results, districts, strict=True)
+    ]
 
 
 # ----------------------------------------------------------------------------- the helper's side
 
 #: The helper process's models, by key (one version per task: installing one drops the other).
 _MODELS: dict[ModelKey, RiskModel] = {}
+#: The helper process's maker of stored rows (the service's secret), set as it starts.
+_FORMS: list[StoredForms] = []
 
 
-def _helper_main(conn: Connection, parent: int) -> None:
+def _helper_main(conn: Connection, parent: int, forms: StoredForms) -> None:
     """The helper process: answer the service's messages until the pipe closes. Ctrl-C is the
     service's to handle (the helper ends with it), and a service that dies without a word
     (SIGKILL) leaves no helper behind."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _FORMS.append(forms)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -151,14 +161,29 @@ def _install(key: ModelKey, model: RiskModel) -> tuple[ModelKey]:
 
 
 def _score_part(
-    key: ModelKey, rows: tuple[Any, ...], options: dict[str, Any]
-) -> tuple[list[bytes], list[dict[str, Any]], float]:
-    """In the helper: a part's answer JSON per row, its stored parts, and the seconds taken
-    (`rows` and `options`: `record_results`' arguments after the model)."""
+    key: ModelKey,
+    rows: tuple[Any, ...],
+    options: dict[str, Any],
+    stored: tuple[tuple[str, ...], Sequence[str | None], date],
+) -> tuple[list[bytes], list[PreparedScore], float]:
+    """In the helper: a part's answer JSON per row, the rows the store keeps (not sealed),
+    and the seconds taken (`rows` and `options`: `record_results`' arguments after the
+    model; `stored`: the feature names, the records' districts and the request's day)."""
     started = time.perf_counter()
     results, kept = record_results(_MODELS[key], *rows, **options)
     encoded = [result_json(result) for result in results]
-    return encoded, [stored_part(result) for result in kept], time.perf_counter() - started
+    _, _, values, ids = rows
+    names, districts, day = stored
+    (forms,) = _FORMS
+    features, hashes = forms.feature_rows(ids.tolist(), names, values)
+    prepared = forms.forms(
+        with_districts(kept, districts),
+        default_as_of=day,
+        scrubbed_features=features,
+        entity_hashes=hashes,
+        from_catalog=True,
+    )
+    return encoded, prepared, time.perf_counter() - started
 
 
 # ----------------------------------------------------------------------------- the service's side
@@ -194,8 +219,9 @@ class ScoreHelper:
     (loading a model, or scoring another request's part) is scored in the service alone.
     """
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, forms: StoredForms) -> None:
         self.enabled = enabled
+        self._forms = forms  # the store's, for the helper's stored rows
         self._lock = threading.Lock()  # the fields below
         self._busy = threading.Lock()  # the pipe
         self._helper: _Helper | None = None
@@ -308,7 +334,7 @@ class ScoreHelper:
         ours, theirs = context.Pipe(duplex=True)
         process = context.Process(
             target=_helper_main,
-            args=(theirs, os.getpid()),
+            args=(theirs, os.getpid(), self._forms),
             name="riskloop-score-helper",
             daemon=True,  # ended by multiprocessing when the service exits
         )
@@ -333,11 +359,14 @@ class ScoreHelper:
         values: Sequence[Sequence[Any]],
         ids: np.ndarray,
         options: Mapping[str, Any],
+        districts: Sequence[str | None],
+        day: date,
     ) -> HelperPart | None:
         """Send the tail of a large request's rows to the helper (`options`: `explain`,
-        `top_k`, `lang`, as `record_results` takes them); None (score them all here) while
-        it is off, busy, not ready for this model, or the request is small. A part started
-        is ended by `finish`, or `abandon` if the request fails first."""
+        `top_k`, `lang`, as `record_results` takes them; `districts` and `day`: the records'
+        districts and the request's as-of date, for the stored rows); None (score them all
+        here) while it is off, busy, not ready for this model, or the request is small. A
+        part started is ended by `finish`, or `abandon` if the request fails first."""
         rows = len(ids)
         if not self.enabled or rows < HELPER_MIN_ROWS:
             return None
@@ -352,7 +381,8 @@ class ScoreHelper:
             return None
         start = rows - max(1, round(rows * share))
         tail = (served.ref, matrix[start:], [column[start:] for column in values], ids[start:])
-        job = ("score", key, tail, dict(options))
+        stored = (served.encoder.names, list(districts[start:]), day)
+        job = ("score", key, tail, dict(options), stored)
         watchdog = threading.Timer(
             ANSWER_WITHIN_S,
             self._forget,
@@ -376,10 +406,11 @@ class ScoreHelper:
 
     def finish(
         self, part: HelperPart, own_seconds: float
-    ) -> tuple[list[bytes], list[dict[str, Any]]] | None:
-        """The helper's part (None if it failed: the caller scores those rows itself), its
-        speed and the service's (`own_seconds` for the rows before `part.start`) moving the
-        share so both sides end together."""
+    ) -> tuple[list[bytes], list[PreparedScore]] | None:
+        """The helper's part, its rows' answer JSON and stored rows (not sealed; None if it
+        failed: the caller scores those rows itself), its speed and the service's
+        (`own_seconds` for the rows before `part.start`) moving the share so both sides end
+        together."""
         part.answered = True
         helper = part.helper
         try:

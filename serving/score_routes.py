@@ -52,9 +52,9 @@ from serving.online_store import (
     OnlineStoreUnreadable,
 )
 from serving.routes import api, declare, empty_body, in_body
-from serving.score_helper import HelperPart, ScoreHelper, record_results
+from serving.score_helper import HelperPart, ScoreHelper, record_results, with_districts
 from serving.store import PreparedScore, ScoreWrite, WarningStore, is_outage
-from serving.store.sqlite import SerialisedJSON, serialised
+from serving.store.sqlite import SerialisedJSON
 
 logger = logging.getLogger("riskloop.serving")
 
@@ -217,8 +217,9 @@ class ScoringService:
         thread coming back from GIL-free work waits up to the switch interval (5 ms) for a
         busy thread to let go: the kernel starts at once, and the side work is the shorter.
         From `HELPER_MIN_ROWS` records, the last rows are scored by the helper process
-        (`serving.score_helper`) meanwhile, when it is ready, and this side makes its own
-        rows' stored form and JSON before it waits for them.
+        (`serving.score_helper`) meanwhile, when it is ready, which also makes their stored
+        rows; this side makes its own rows' stored form and JSON before it waits for them,
+        and seals the helper's (a warning's encrypted id).
         """
         matrix, values, ids = served.encoder.encode(records)
         raw_ids = ids.tolist()
@@ -231,10 +232,12 @@ class ScoringService:
             prepared = self._prepare(kept, districts, features, None, as_of=None)
             return results, [], prepared
         started = time.perf_counter()
-        part = self.score_helper.start(served, matrix, values, ids, options)
+        # one day for the whole request, though its two halves are prepared apart
+        today = datetime.now(CITY_TIME).date()
+        part = self.score_helper.start(served, matrix, values, ids, options, districts, today)
         try:
             return self._score_shared(
-                served, part, started, raw_ids, districts, matrix, values, ids, options
+                served, part, started, today, raw_ids, districts, matrix, values, ids, options
             )
         finally:
             if part is not None:
@@ -245,6 +248,7 @@ class ScoringService:
         served: ServedModel,
         part: HelperPart | None,
         started: float,
+        today: date,
         raw_ids: list[str],
         districts: list[str | None],
         matrix: np.ndarray,
@@ -256,26 +260,30 @@ class ScoringService:
         the stored features and the helper (see there)."""
         own = len(raw_ids) if part is None else part.start
         names = served.encoder.names
-        stored = self._scoring_pool.submit(self._stored_features, raw_ids, names, values)
-        results, kept = _rows_results(served, matrix, values, ids, slice(0, own), options)
+        head = slice(0, own)
+        stored = self._scoring_pool.submit(
+            self.store.forms.feature_rows, raw_ids[head], names, [c[head] for c in values]
+        )
+        results, kept = _rows_results(served, matrix, values, ids, head, options)
         features, hashes = stored.result()
+        prepared = self._prepare(kept, districts[head], features, hashes, as_of=today)
         if part is None:
-            return results, [], self._prepare(kept, districts, features, hashes, as_of=None)
-        # one day for the whole request, though its two halves are prepared apart
-        today = datetime.now(CITY_TIME).date()
-        prepared = self._prepare(kept, districts[:own], features[:own], hashes[:own], as_of=today)
+            return results, [], prepared
         encoded = [result_json(result) for result in results]
         helped = self.score_helper.finish(part, time.perf_counter() - started)
+        tail = slice(own, None)
         if helped is None:  # the helper failed: its rows are scored here
-            rest, rest_kept = _rows_results(served, matrix, values, ids, slice(own, None), options)
+            rest, rest_kept = _rows_results(served, matrix, values, ids, tail, options)
             encoded += [result_json(result) for result in rest]
+            features, hashes = self.store.forms.feature_rows(
+                raw_ids[tail], names, [c[tail] for c in values]
+            )
+            prepared += self._prepare(rest_kept, districts[tail], features, hashes, as_of=today)
         else:
-            rest_json, rest_kept = helped
+            rest_json, forms = helped
             encoded += rest_json
             HELPED_ROWS.labels(task=served.task).inc(len(rest_json))
-        prepared += self._prepare(
-            rest_kept, districts[own:], features[own:], hashes[own:], as_of=today
-        )
+            prepared += self.store.seal(forms, raw_ids[tail])
         return [], encoded, prepared
 
     def _prepare(
@@ -289,21 +297,12 @@ class ScoringService:
     ) -> list[PreparedScore]:
         """Sent records' stored form (`as_of` None: the city's date now)."""
         return self.store.prepare_scores(
-            _with_districts(kept, districts),
+            with_districts(kept, districts),
             as_of=as_of,
             scrubbed_features=features,
             entity_hashes=hashes,
             from_catalog=True,
         )
-
-    def _stored_features(
-        self, raw_ids: list[str], names: tuple[str, ...], values: list[list[Any]]
-    ) -> tuple[list[SerialisedJSON], list[str]]:
-        """The records' scrubbed features as stored JSON text, and their ids' pseudonyms."""
-        scrubbed = self.store.scrub_feature_columns(names, values)
-        return [serialised(row) for row in scrubbed], [
-            self.store.pseudonymise(raw_id) for raw_id in raw_ids
-        ]
 
 
 def _rows_results(
@@ -323,19 +322,6 @@ def _rows_results(
         ids[rows],
         **options,
     )
-
-
-def _with_districts(
-    results: list[dict[str, Any]], districts: list[str | None]
-) -> list[dict[str, Any]]:
-    """The results as the store keeps them: each with the district its record was sent with
-    (copies, so the answer does not echo it)."""
-    if not any(districts):
-        return results
-    return [
-        {**result, "district": district}
-        for result, district in zip(results, districts, strict=True)
-    ]
 
 
 class ScoreInput(bentoml.IODescriptor):

@@ -176,7 +176,7 @@ class _RiskloopService(ScoringService):
         self._scoring_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="riskloop-score")
         self._large_requests = anyio.CapacityLimiter(1)  # large score requests, one at a time
         # a second process scoring part of each large request (started by the first one)
-        self.score_helper = ScoreHelper(settings.score_helper)
+        self.score_helper = ScoreHelper(settings.score_helper, self.store.forms)
         for served in self._served.values():
             self.score_helper.offer(served)
         # Loaded models, libraries and catalogs never die: moving them out of the collector's

@@ -73,7 +73,6 @@ from serving.store.pseudonym import (
 )
 from serving.store.reads import StoreReads, with_history
 from serving.store.scores import ScoreWriter
-from serving.store.scrubbing import MemoScrubber
 from serving.store.sqlite import (
     WRITE_LOCK_GRACE_S,
     WalCheckpointer,
@@ -82,6 +81,7 @@ from serving.store.sqlite import (
     watch_writes,
     write_lock_free,
 )
+from serving.store.stored_forms import StoredForms
 from serving.store.transitions import TransitionError, check_transition
 
 _MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -154,7 +154,7 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore, CaseNotes
         self._cipher = cipher
         self._start_over_by = start_over_by
         self.started_over: StartedOver | None = None
-        self._scrub = MemoScrubber(pseudonym_secret)
+        self.forms = StoredForms(pseudonym_secret)  # results' stored forms (one secret)
         try:
             _refuse_unreadable(url)
             self._engine = create_store_engine(url)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
-from functools import partial
 from typing import Any
 
 from sqlalchemy import (
@@ -21,8 +20,6 @@ from models.pages import CITY_TIME
 from serving.audit_channel import AUDIT_CHANNEL
 from serving.store import deadlines, outbox
 from serving.store.common import (
-    as_date,
-    month_start,
     table_of,
     utc_now,
 )
@@ -39,17 +36,12 @@ from serving.store.score_batch import (
     request_audit,
     write_batch,
 )
-from serving.store.scrubbing import MemoScrubber
 from serving.store.sqlite import (
     SerialisedJSON,
     insert_scored_records_sqlite,
     select_in_sqlite,
-    serialised,
 )
-
-# one result's stored form (pseudonymised id, period, scrubbed reasons, actions and features),
-# as `WarningStore.prepare_scores` makes it for `WarningStore.record_prepared`
-PreparedScore = dict[str, Any]
+from serving.store.stored_forms import PreparedScore, StoredForms
 
 
 @dataclass(frozen=True)
@@ -69,7 +61,7 @@ class ScoreWriter:
     _engine: Engine
     _is_sqlite: bool
     _reads: sessionmaker[Session]
-    _scrub: MemoScrubber
+    forms: StoredForms
     _cipher: EntityCipher | None
     _write: Callable[..., Any]
     _write_shared: Callable[..., Any]
@@ -137,29 +129,33 @@ class ScoreWriter:
         while the model explains the batch (TreeSHAP releases the GIL), then writes the
         prepared rows with `record_prepared`. Other arguments as in `record_scores`.
         """
-        # the city's date, not UTC's: the console, the `date_from` filter and the period (the
-        # dedup key) are read on Beijing time, eight hours ahead of UTC
-        default_as_of = as_of or datetime.now(CITY_TIME).date()
-        if scrubbed_features is not None and len(scrubbed_features) != len(results):
-            raise ValueError("scrubbed_features must have one entry per result")
-        if entity_hashes is not None and len(entity_hashes) != len(results):
-            raise ValueError("entity_hashes must have one entry per result")
-        cipher = self._cipher
-        n_warned = sum(str(result["risk_level"]) in WARNING_LEVELS for result in results)
-        context = _PrepareContext(
-            default_as_of=default_as_of,
+        forms = self.forms.forms(
+            results,
+            # the city's date, not UTC's: the console, the `date_from` filter and the period
+            # (the dedup key) are read on Beijing time, eight hours ahead of UTC
+            default_as_of=as_of or datetime.now(CITY_TIME).date(),
+            scrubbed_features=scrubbed_features,
+            entity_hashes=entity_hashes,
             from_catalog=from_catalog,
-            nonces=None if cipher is None else cipher.nonces(n_warned),
         )
-        return [
-            self._prepare(
-                result,
-                context,
-                None if scrubbed_features is None else scrubbed_features[position],
-                None if entity_hashes is None else entity_hashes[position],
+        return self.seal(forms, [str(result["entity_id"]) for result in results])
+
+    def seal(self, forms: list[PreparedScore], raw_ids: Sequence[str]) -> list[PreparedScore]:
+        """Stored forms (`StoredForms.forms`) made ready to write: each warning's raw id
+        encrypted under the current key beside its key's id (`entity_cipher`, `key_id`; None
+        on a level below yellow, and everywhere when the store keeps no ids). In place."""
+        cipher = self._cipher
+        warned = [form["risk_level"] in WARNING_LEVELS for form in forms]
+        nonces = None if cipher is None else cipher.nonces(sum(warned))
+        for form, raw_id, sealed in zip(forms, raw_ids, warned, strict=True):
+            if cipher is None or nonces is None or not sealed:
+                form["entity_cipher"] = form["key_id"] = None
+                continue
+            form["entity_cipher"] = cipher.encrypt(
+                raw_id, entity_hash=form["entity_hash"], nonce=next(nonces)
             )
-            for position, result in enumerate(results)
-        ]
+            form["key_id"] = cipher.current_key_id
+        return forms
 
     def record_prepared(self, write: ScoreWrite) -> list[str | None]:
         """`record_scores`' write: one transaction for results made by `prepare_scores`.
@@ -311,59 +307,14 @@ class ScoreWriter:
 
         Pure CPU work with no database access, so a caller may run it beside the model.
         """
-        return [self._scrub(dict(row or {})) for row in features]
+        return [self.forms.scrub(dict(row or {})) for row in features]
 
     def scrub_feature_columns(
         self, names: Sequence[str], columns: Sequence[Sequence[Any]]
     ) -> list[dict[str, Any]]:
         """`scrub_features` for features held as columns (`columns[j][i]` is row i's value of
         `names[j]`): the same dicts, scrubbed a column at a time (`MemoScrubber.rows`)."""
-        return self._scrub.rows(names, columns)
-
-    def _prepare(
-        self,
-        result: dict[str, Any],
-        context: _PrepareContext,
-        scrubbed_features: dict[str, Any] | SerialisedJSON | None = None,
-        entity_hash: str | None = None,
-    ) -> dict[str, Any]:
-        """One result's stored form: pseudonymised id, period, scrubbed reasons and features.
-
-        The JSON columns' text is made here, before the write lock is taken. Reasons and
-        actions are stored only on a warning: a level below yellow skips them (None).
-        """
-        raw_id = str(result["entity_id"])
-        record_as_of, period = context.day(result.get("as_of"))
-        level = str(result["risk_level"])
-        warned = level in WARNING_LEVELS
-        scrub = (
-            self._scrub if context.from_catalog else partial(self._scrub.with_own_id, raw_id=raw_id)
-        )
-        features = (
-            scrub(dict(result.get("features") or {}))
-            if scrubbed_features is None
-            else scrubbed_features
-        )
-        if entity_hash is None:
-            entity_hash = self.pseudonymise(raw_id)
-        cipher = self._cipher if warned else None
-        return {
-            "entity_hash": entity_hash,
-            "entity_cipher": (
-                None
-                if cipher is None or context.nonces is None
-                else cipher.encrypt(raw_id, entity_hash=entity_hash, nonce=next(context.nonces))
-            ),
-            "key_id": None if cipher is None else cipher.current_key_id,
-            "as_of": record_as_of,
-            "period": period,
-            "district": result.get("district"),
-            "score": float(result["score"]),
-            "risk_level": level,
-            "reasons": (serialised(scrub(list(result.get("reasons") or []))) if warned else None),
-            "actions": (serialised(scrub(list(result.get("actions") or []))) if warned else None),
-            "features": serialised(features),
-        }
+        return self.forms.scrub.rows(names, columns)
 
     def _existing_warnings(
         self, session: Session, task: str, items: list[dict[str, Any]], *, lock: bool = True
@@ -470,23 +421,3 @@ _STATE_COLUMNS = (
     "version",
     "due_at",
 )
-
-
-@dataclass
-class _PrepareContext:
-    """What `prepare_scores` works out once per request for `_prepare`: the default as-of
-    date, each distinct as-of's date and period, fresh nonces for the warnings' ids."""
-
-    default_as_of: date
-    from_catalog: bool
-    nonces: Iterator[bytes] | None
-    days: dict[Any, tuple[date, date]] = field(default_factory=dict)
-
-    def day(self, value: Any) -> tuple[date, date]:
-        """(as-of date, period) of a result's `as_of` (the default when it has none)."""
-        key = value or self.default_as_of
-        found = self.days.get(key)
-        if found is None:
-            day = as_date(key)
-            found = self.days[key] = (day, month_start(day))
-        return found

@@ -12,6 +12,8 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +24,9 @@ from models.settings import get_settings
 from serving import schemas
 from serving.champions import ServedModel, load_champion
 from serving.encoding import result_json
-from serving.score_helper import ScoreHelper, record_results, stored_part
+from serving.score_helper import ScoreHelper, record_results, with_districts
+from serving.store import WarningStore
+from serving.store.stored_forms import StoredForms
 
 from .conftest import TASKS, Served
 from .test_score_helper import _ended
@@ -31,6 +35,10 @@ from .test_service import as_records, materialized
 TASK = TASKS[0]
 OPTIONS = {"explain": True, "top_k": 4, "lang": "zh"}
 ROWS = 1000
+SECRET = "lifecycle-test-secret"
+#: the records' districts (some sent without one) and the request's day, for the stored rows
+DISTRICTS = ["吴兴区" if i % 3 else None for i in range(ROWS)]
+DAY = date(2026, 3, 1)
 
 
 @pytest.fixture()
@@ -52,7 +60,7 @@ def encoded(served: Served, champion: ServedModel) -> tuple[Any, list[list[Any]]
 
 @pytest.fixture()
 def helper() -> Iterator[ScoreHelper]:
-    made = ScoreHelper(True)
+    made = ScoreHelper(True, StoredForms(SECRET))
     yield made
     made.close()
 
@@ -62,16 +70,18 @@ def _running(made: ScoreHelper, served: ServedModel, encoded: Any) -> None:
     matrix, values, ids = encoded
     made.offer(served)
     assert made._helper is None  # nothing is started before a large request
-    assert made.start(served, matrix, values, ids, OPTIONS) is None
+    assert made.start(served, matrix, values, ids, OPTIONS, DISTRICTS, DAY) is None
     assert made.wait_ready(120), "the helper did not load the champion"
 
 
 def test_the_helpers_part_is_the_services_own(
-    helper: ScoreHelper, champion: ServedModel, encoded: Any
+    helper: ScoreHelper, champion: ServedModel, encoded: Any, tmp_path: Path
 ) -> None:
+    """Its answer's bytes, and the rows the store keeps: the store's own `prepare_scores`
+    (scrubbing and pseudonymising in this process) makes the same rows, but the sealed id."""
     matrix, values, ids = encoded
     _running(helper, champion, encoded)
-    part = helper.start(champion, matrix, values, ids, OPTIONS)
+    part = helper.start(champion, matrix, values, ids, OPTIONS, DISTRICTS, DAY)
     assert part is not None and 0 < part.start < len(ids)
     answer = helper.finish(part, 0.05)
     assert answer is not None
@@ -85,7 +95,18 @@ def test_the_helpers_part_is_the_services_own(
         **OPTIONS,
     )
     assert answer[0] == [result_json(r) for r in results]
-    assert answer[1] == [stored_part(r) for r in kept]
+    names = champion.encoder.names
+    with WarningStore(f"sqlite:///{tmp_path / 'store.db'}", SECRET) as store:
+        want = store.prepare_scores(
+            with_districts(kept, DISTRICTS[rest]),
+            as_of=DAY,
+            scrubbed_features=store.scrub_feature_columns(names, [c[rest] for c in values]),
+            from_catalog=True,
+        )
+    assert len(answer[1]) == len(want) == ROWS - part.start
+    for got, made in zip(answer[1], want, strict=True):
+        assert got == {k: v for k, v in made.items() if k not in ("entity_cipher", "key_id")}
+    assert any(row["district"] for row in answer[1]) and any(row["reasons"] for row in answer[1])
     assert score_helper.SHARE_BOUNDS[0] <= helper.share <= score_helper.SHARE_BOUNDS[1]
 
 
@@ -96,7 +117,7 @@ def test_a_request_failing_before_it_reads_its_part_ends_the_helper(
     _running(helper, champion, encoded)
     running = helper._helper
     assert running is not None
-    part = helper.start(champion, matrix, values, ids, OPTIONS)
+    part = helper.start(champion, matrix, values, ids, OPTIONS, DISTRICTS, DAY)
     assert part is not None
     helper.abandon(part)
     running.process.join(10)
@@ -106,7 +127,7 @@ def test_a_request_failing_before_it_reads_its_part_ends_the_helper(
     helper._busy.release()
     helper.abandon(part)  # twice is once
     # within the retry delay, large requests are scored in the service, no helper started
-    assert helper.start(champion, matrix, values, ids, OPTIONS) is None
+    assert helper.start(champion, matrix, values, ids, OPTIONS, DISTRICTS, DAY) is None
     assert helper._helper is None and helper._loader is None
 
 
@@ -125,7 +146,7 @@ def test_a_hung_helper_is_given_up_on(
     os.kill(running.process.pid, signal.SIGSTOP)
     # the part goes into the pipe's buffer (or, larger than it, blocks the send until the
     # watchdog ends the helper); no answer comes: the request scores all its rows itself
-    part = helper.start(champion, matrix, values, ids, OPTIONS)
+    part = helper.start(champion, matrix, values, ids, OPTIONS, DISTRICTS, DAY)
     assert part is None or helper.finish(part, 0.05) is None
     # killed by the watchdog's thread or this one, whichever came first (which reaps it is
     # theirs: the kernel's view, not `is_alive`, which a join racing the other reads wrong)
@@ -148,7 +169,7 @@ def test_a_reload_is_loaded_and_an_older_model_never_comes_back(
     assert helper._ready == {helper.key(reloaded)}
     # a request that began before the reload still holds the older model: scored alone,
     # and the older model is not loaded back over the new one
-    assert helper.start(champion, matrix, values, ids, OPTIONS) is None
+    assert helper.start(champion, matrix, values, ids, OPTIONS, DISTRICTS, DAY) is None
     assert not helper._wanted and helper._loader is None
-    part = helper.start(reloaded, matrix, values, ids, OPTIONS)
+    part = helper.start(reloaded, matrix, values, ids, OPTIONS, DISTRICTS, DAY)
     assert part is not None and helper.finish(part, 0.05) is not None
