@@ -57,6 +57,27 @@ MIN_DISTINCT_CHARS = 6
 _SECRET_PATTERN = re.compile(r"^[\x21-\x7e]+$")
 
 
+#: A cgroup v2 container's CPU quota ("max" or "<quota> <period>" in microseconds).
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def usable_cpus() -> int:
+    """The whole cores this process may use: the CPUs its affinity allows (`taskset`, a
+    container's cpuset), fewer under a cgroup v2 CPU quota (`docker run --cpus 1.5` gives
+    1); `os.cpu_count()` counts the machine's, which a container does not get."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity on this platform
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = CGROUP_CPU_MAX.read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):  # no cgroup v2 quota here
+        pass
+    return cpus
+
+
 def repeats_one_unit(text: str) -> bool:
     """Whether `text` is one unit over and over ("aaaa", "abab", "核实核实"): a rotation of the
     text by less than its length gives it back. Secrets, passwords and reveal purposes are
@@ -168,9 +189,10 @@ class Settings(BaseSettings):
         description="The largest request body the service reads (413 above it).",
     )
     score_helper: bool = Field(
-        default_factory=lambda: (os.cpu_count() or 1) > 1,
+        default_factory=lambda: usable_cpus() > 1,
         description="Score part of each large request (200 records or more) in a second "
-        "process, on a second core (default: on where the machine has more than one core).",
+        "process, on a second core (default: on where the service may use more than one "
+        "core: its CPU affinity and a container's CPU quota count, not the machine's cores).",
     )
     explanation_cache_rows: int = Field(
         default=50_000,
