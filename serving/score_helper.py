@@ -14,9 +14,9 @@ write, one transaction for the whole request.
 
 The split follows the two sides' measured speeds (each request's rows per second, smoothed),
 so on any machine both halves end together. The helper is only ever an optimisation: a
-request finds it not ready (starting, or loading a newly promoted version) or broken, and is
-scored in the service's own process, as it would be without it; a broken helper is started
-again. `RISKLOOP_SCORE_HELPER=0` turns it off (the default on a machine of one core).
+request finds it not ready (starting, or loading a newly promoted version), unable to load
+that version (said once; the helper keeps serving the other models) or broken, and is scored
+in the service's own process, as it would be without it; a broken helper is started again. `RISKLOOP_SCORE_HELPER=0` turns it off (the default on a machine of one core).
 """
 
 from __future__ import annotations
@@ -152,10 +152,11 @@ def _helper_main(conn: Connection, parent: int, forms: StoredForms) -> None:
 def _install(key: ModelKey, model: RiskModel) -> tuple[ModelKey]:
     """In the helper: keep `model` under `key` (dropping the task's other version), its
     explainer built by explaining one row of missing values."""
-    for old in [known for known in _MODELS if known[0] == key[0] and known != key]:
-        del _MODELS[old]
     empty = np.full((1, len(model.spec.features)), np.nan)
     score_matrix(model, empty, np.array(["-"], dtype=object), explain=True)
+    # only once it explains: a version that cannot leaves the task's older one in place
+    for old in [known for known in _MODELS if known[0] == key[0] and known != key]:
+        del _MODELS[old]
     _MODELS[key] = model
     return (key,)
 
@@ -226,6 +227,7 @@ class ScoreHelper:
         self._busy = threading.Lock()  # the pipe
         self._helper: _Helper | None = None
         self._ready: set[ModelKey] = set()
+        self._unloadable: set[ModelKey] = set()  # versions the helper answered it cannot load
         self._wanted: dict[str, ServedModel] = {}  # by task: the models to load
         self._latest: dict[str, ServedModel] = {}  # by task: the model the service serves
         self._loader: threading.Thread | None = None
@@ -260,6 +262,8 @@ class ScoreHelper:
             latest = self._latest.get(served.task)
             if self._closed or ready or latest is None or self.key(latest) != key:
                 return  # loaded, or a request's older model (a reload came since)
+            if key in self._unloadable:
+                return
             self._wanted[served.task] = served
             if self._loader is not None:
                 return  # it loads the wanted models until none is left
@@ -309,16 +313,22 @@ class ScoreHelper:
             watchdog.daemon = True
             with self._busy:
                 watchdog.start()  # a helper hung before reading would block the send for good
+                told = False  # the helper itself answered (it lives, whatever it said)
                 try:
                     helper.conn.send(("install", key, served.model))
                     answered = helper.conn.poll(limit)
                     reply = helper.conn.recv() if answered else ("error", "no answer")
+                    told = answered
                 except Exception as exc:  # died, or the model would not go: no helper
                     reply = ("error", f"{type(exc).__name__}: {exc}")
                 finally:
                     watchdog.cancel()
+                what = f"{key[1]} version {key[2]}"
+                if reply[0] != "ok" and told:  # this model only: the helper serves the rest
+                    self._refused(served, f"the score helper cannot load {what} ({reply[1]})")
+                    continue
                 if reply[0] != "ok":
-                    self._forget(helper, f"loading {key[1]} version {key[2]}: {reply[1]}")
+                    self._forget(helper, f"loading {what}: {reply[1]}")
                     return
             with self._lock:
                 if helper is not self._helper:
@@ -326,6 +336,16 @@ class ScoreHelper:
                 if self._wanted.get(task) is served:
                     del self._wanted[task]
                 self._ready = {known for known in self._ready if known[0] != task} | {key}
+
+    def _refused(self, served: ServedModel, said: str) -> None:
+        """The helper answered that it cannot load `served`: that version's large requests
+        are scored in the service alone (it is not offered again; a new version is), said
+        once; the helper goes on serving the other tasks' models."""
+        with self._lock:
+            self._unloadable.add(self.key(served))
+            if self._wanted.get(served.task) is served:
+                del self._wanted[served.task]
+        logger.warning("%s: its large requests are scored in the service alone", said)
 
     def _spawn(self) -> _Helper | None:
         if self._closed:

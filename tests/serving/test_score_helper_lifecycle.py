@@ -7,6 +7,7 @@ a reload's version is loaded, and a request still holding the older model never 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import signal
@@ -173,3 +174,34 @@ def test_a_reload_is_loaded_and_an_older_model_never_comes_back(
     assert not helper._wanted and helper._loader is None
     part = helper.start(reloaded, matrix, values, ids, OPTIONS, DISTRICTS, DAY)
     assert part is not None and helper.finish(part, 0.05) is not None
+
+
+def test_a_version_the_helper_cannot_load_is_scored_alone_and_the_helper_kept(
+    helper: ScoreHelper,
+    champion: ServedModel,
+    encoded: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The helper answers that it cannot load a reloaded version: that version's requests are
+    scored in the service alone, said once, never offered again; the helper lives on and
+    still takes the parts of the model it holds (it was ended, for every task, each minute)."""
+    matrix, values, ids = encoded
+    _running(helper, champion, encoded)
+    running = helper._helper
+    unusable = copy.copy(champion.model)
+    unusable.booster_ = None  # goes over the pipe; explaining anything with it fails there
+    broken = dataclasses.replace(champion, version=f"{champion.version}-broken", model=unusable)
+    helper.offer(broken)
+    deadline = time.monotonic() + 60
+    while (helper._loader is not None or helper._wanted) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert helper._loader is None and not helper._wanted
+    assert helper._helper is running and running is not None and running.process.is_alive()
+    said = [r.getMessage() for r in caplog.records if "cannot load" in r.getMessage()]
+    assert len(said) == 1 and f"version {broken.version}" in said[0], said
+    assert helper.start(broken, matrix, values, ids, OPTIONS, DISTRICTS, DAY) is None
+    helper.offer(broken)  # offered again (a second reload check): not tried again
+    assert helper._loader is None and not helper._wanted
+    part = helper.start(champion, matrix, values, ids, OPTIONS, DISTRICTS, DAY)
+    assert part is not None and helper.finish(part, 0.05) is not None
+    assert len([r for r in caplog.records if "cannot load" in r.getMessage()]) == 1
