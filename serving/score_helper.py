@@ -133,6 +133,14 @@ def _helper_main(conn: Connection, parent: int, forms: StoredForms) -> None:
             kind, *args = conn.recv()
         except (EOFError, OSError):  # the service closed the pipe: it is done with us
             return
+        except Exception as exc:  # read whole, but it would not unpickle here (a model
+            # needing what this process cannot import): said, and the pipe stays in step
+            reply_error = ("error", f"cannot read the message: {type(exc).__name__}")
+            try:
+                conn.send(reply_error)
+            except OSError:
+                return
+            continue
         try:
             reply: tuple[Any, ...] = (
                 "ok",
@@ -370,6 +378,7 @@ class ScoreHelper:
         helper = _Helper(process, ours)
         with self._lock:
             self._helper = helper
+            self._unloadable = set()  # a new process may load what the last could not
         return helper
 
     def start(

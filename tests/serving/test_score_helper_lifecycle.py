@@ -176,11 +176,21 @@ def test_a_reload_is_loaded_and_an_older_model_never_comes_back(
     assert part is not None and helper.finish(part, 0.05) is not None
 
 
+class _Unreadable:
+    """Pickles in the service; unpickling it in the helper raises (as a model needing a
+    module the helper cannot import would)."""
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (int, ("not a model",))
+
+
+@pytest.mark.parametrize("kind", ["explains nothing", "cannot be read there"])
 def test_a_version_the_helper_cannot_load_is_scored_alone_and_the_helper_kept(
     helper: ScoreHelper,
     champion: ServedModel,
     encoded: Any,
     caplog: pytest.LogCaptureFixture,
+    kind: str,
 ) -> None:
     """The helper answers that it cannot load a reloaded version: that version's requests are
     scored in the service alone, said once, never offered again; the helper lives on and
@@ -188,8 +198,11 @@ def test_a_version_the_helper_cannot_load_is_scored_alone_and_the_helper_kept(
     matrix, values, ids = encoded
     _running(helper, champion, encoded)
     running = helper._helper
-    unusable = copy.copy(champion.model)
-    unusable.booster_ = None  # goes over the pipe; explaining anything with it fails there
+    unusable: Any = copy.copy(champion.model)
+    if kind == "explains nothing":
+        unusable.booster_ = None  # goes over the pipe; explaining anything with it fails there
+    else:
+        unusable = _Unreadable()
     broken = dataclasses.replace(champion, version=f"{champion.version}-broken", model=unusable)
     helper.offer(broken)
     deadline = time.monotonic() + 60
