@@ -15,7 +15,7 @@ import contextlib
 import math
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -98,6 +98,9 @@ class PurgeCounts:
     scored_records: int
     warning_ids: int
     dry_run: bool
+    #: whether the removed values also left the files (SQLite: checkpoint and vacuum); False
+    #: when other processes' checkpoints kept the log busy throughout (run the purge again)
+    compacted: bool = True
 
 
 class PrivacyStore:
@@ -285,18 +288,19 @@ class PrivacyStore:
             return counts
 
         counts: PurgeCounts = self._write(write)
-        if not dry_run:
-            self._compact()
+        if not dry_run and not self._compact():
+            return replace(counts, compacted=False)
         return counts
 
-    def _compact(self) -> None:
-        """Make removed values leave the files: SQLite checkpoints its WAL and vacuums."""
+    def _compact(self) -> bool:
+        """Make removed values leave the files: SQLite checkpoints its WAL and vacuums.
+        False if the log stayed busy (another process's checkpoint, under heavy writing)."""
         if not self._is_sqlite:
             with self._engine.connect() as connection:
                 connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
                     "VACUUM scored_records, warnings"
                 )
-            return
+            return True
         with contextlib.ExitStack() as stack:
             if self._checkpointer is not None:  # its PASSIVE checkpoint would make ours busy
                 stack.enter_context(self._checkpointer.paused())
@@ -304,12 +308,13 @@ class PrivacyStore:
             raw = self._engine.raw_connection()
             try:
                 cursor = raw.cursor()
-                truncate_wal(cursor)
+                truncate_wal(cursor, within_s=10)  # a log copied first makes VACUUM's smaller
                 cursor.execute("VACUUM")
-                truncate_wal(cursor)
+                done = truncate_wal(cursor, within_s=60)
                 cursor.close()
             finally:
                 raw.close()
+        return done
 
 
 def purge_summary(counts: PurgeCounts) -> Mapping[str, Any]:

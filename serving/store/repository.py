@@ -77,6 +77,7 @@ from serving.store.sqlite import (
     WRITE_LOCK_GRACE_S,
     WalCheckpointer,
     create_store_engine,
+    is_file_database,
     sqlite_busy_timeout_s,
     watch_writes,
     write_lock_free,
@@ -177,7 +178,11 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore, CaseNotes
         self._reads = sessionmaker(read_engine, expire_on_commit=False)
         self._writes = sessionmaker(write_engine, expire_on_commit=False)
         # SQLite's WAL is checkpointed after commits, not in the commit that outgrew it
-        self._checkpointer = WalCheckpointer(self._engine) if self._is_sqlite else None
+        self._checkpointer = (
+            WalCheckpointer(self._engine)
+            if self._is_sqlite and is_file_database(self._engine)
+            else None
+        )
         if self._checkpointer is not None:
             event.listen(self._writes, "after_commit", self._checkpointer.committed)
         # SQLite has one writer at a time: concurrent score requests share transactions
@@ -189,13 +194,16 @@ class WarningStore(StoreReads, ScoreWriter, PrivacyStore, PeopleStore, CaseNotes
         self._writers: ThreadPoolExecutor | None = None  # PostgreSQL's `_write_later`; on use
         self._writers_lock = threading.Lock()
         try:
-            self.upgrade()
-        except (SQLAlchemyError, ImportError, OSError, KeyMismatch, NewerStore) as exc:
+            try:
+                self.upgrade()
+            except (SQLAlchemyError, ImportError, OSError, KeyMismatch, NewerStore) as exc:
+                raise StoreUnavailable(url, exc) from exc
+            self.sync_departments(department_tasks())
+        except BaseException:  # no store: its thread and connections go with it
             if self._checkpointer is not None:
                 self._checkpointer.close()
             self._engine.dispose()
-            raise StoreUnavailable(url, exc) from exc
-        self.sync_departments(department_tasks())
+            raise
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> WarningStore:

@@ -6,6 +6,7 @@ records."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 import threading
@@ -29,6 +30,8 @@ from sqlalchemy.orm import Session
 from models.settings import get_settings, postgres_connect_args
 from serving.store.common import table_of
 from serving.store.models import ScoredRecord
+
+logger = logging.getLogger("riskloop.store")
 
 #: The WAL's size (pages) at which a commit checkpoints it itself (SQLite's default is 1,000):
 #: the store's `WalCheckpointer` checkpoints after each commit, off the committing thread, and
@@ -232,18 +235,25 @@ def configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def truncate_wal(cursor: Any, within_s: float = 10.0) -> None:
+def is_file_database(engine: Engine) -> bool:
+    """Whether an SQLite engine's database is a file (not `:memory:` nor a memory URI)."""
+    database = engine.url.database
+    memory = engine.url.query.get("mode") == "memory" or (database or "").find("mode=memory") >= 0
+    return bool(database) and database != ":memory:" and not memory
+
+
+def truncate_wal(cursor: Any, within_s: float) -> bool:
     """`PRAGMA wal_checkpoint(TRUNCATE)` on a driver cursor, again while another connection's
-    checkpoint (another worker's `WalCheckpointer`) makes it answer busy, up to `within_s`:
-    a busy TRUNCATE copies nothing and leaves the log's bytes in the file. Raises
-    `sqlite3.OperationalError` if it stays busy."""
+    checkpoint (another worker's `WalCheckpointer`) makes it answer busy, for up to
+    `within_s`: a busy TRUNCATE copies nothing and leaves the log's bytes in the file.
+    Whether it got through."""
     deadline = time.monotonic() + within_s
     while True:
         busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         if not busy:
-            return
+            return True
         if time.monotonic() > deadline:
-            raise sqlite3.OperationalError("the WAL checkpoint stayed busy (database is locked)")
+            return False
         time.sleep(0.05)
 
 
@@ -265,6 +275,7 @@ class WalCheckpointer:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._running = threading.Lock()  # held for each checkpoint (`paused`)
+        self._said = False  # an unexpected failure, logged once
         self._thread = threading.Thread(
             target=self._run, name="riskloop-store-checkpoint", daemon=True
         )
@@ -294,19 +305,27 @@ class WalCheckpointer:
                 return
             self._wake.clear()
             try:
-                with self._running:
-                    connection = self._engine.raw_connection()
-                    try:
-                        driver = connection.driver_connection
-                        assert driver is not None  # checked out for this block
-                        driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                    finally:
-                        connection.close()
+                self._checkpoint()
             except (sqlite3.Error, SQLAlchemyError):
                 # the database is gone or unreadable: the writes say so; a commit's own
                 # checkpoint (`AUTOCHECKPOINT_PAGES`) still bounds the log
                 pass
+            except Exception:  # a defect: said once, and the thread goes on
+                if not self._said:
+                    self._said = True
+                    logger.exception("the store's WAL checkpoint failed")
             self._stop.wait(CHECKPOINT_EVERY_S)  # commits meanwhile: one checkpoint after
+
+    def _checkpoint(self) -> None:
+        # the connection first: a pool at its limit makes this wait, not a purge's `paused`
+        connection = self._engine.raw_connection()
+        try:
+            with self._running:
+                driver = connection.driver_connection
+                assert driver is not None  # checked out for this block
+                driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            connection.close()
 
 
 @lru_cache(maxsize=256)

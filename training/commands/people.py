@@ -240,6 +240,14 @@ def store_purge(
         f"of {counts.warning_ids} warnings closed before {city_time(counts.before)}"
         + ("" if dry_run else " (audit log and outcome figures kept)")
     )
+    if not counts.compacted:
+        typer.echo(
+            "error: the removed values are still in the database's files (other processes' "
+            "checkpoints kept its log busy for over a minute); run the purge again when the "
+            "service is quieter",
+            err=True,
+        )
+        raise typer.Exit(1)
 
 
 def _key_names() -> set[str]:

@@ -74,3 +74,16 @@ def test_closing_the_store_ends_its_checkpoint_thread(tmp_path: Path) -> None:
     assert _checkpointers() == running + 1
     store.close()
     assert _checkpointers() == running
+
+
+def test_an_in_memory_store_has_no_checkpoint_thread() -> None:
+    """No WAL to checkpoint, and a thread of its own would open another, empty database."""
+    running = _checkpointers()
+    store = WarningStore("sqlite://", SECRET)
+    try:
+        assert _checkpointers() == running
+        store.record_scores(
+            actor="test", task="wage-arrears", model_name="m", model_version="1", results=[]
+        )
+    finally:
+        store.close()
