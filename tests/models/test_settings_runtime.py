@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -55,18 +56,24 @@ def test_hide_password_masks_the_password_and_nothing_else() -> None:
         assert hide_password(unchanged) == unchanged
 
 
-def _helper_default(cpus: set[int], cpu_max: str | None, tmp_path) -> str:
-    """`Settings().score_helper` in a process pinned to `cpus`, under a CPU quota file
-    holding `cpu_max` (None: no quota file), `RISKLOOP_SCORE_HELPER` unset."""
+def _helper_default(cpus: set[int], cgroups: str, tree: dict[str, str], tmp_path) -> str:
+    """`usable_cpus()` and `Settings().score_helper` in a process pinned to `cpus`, whose
+    cgroups file says `cgroups`, under a cgroup folder holding `tree` (path: text),
+    `RISKLOOP_SCORE_HELPER` unset."""
     env = {k: v for k, v in os.environ.items() if k != "RISKLOOP_SCORE_HELPER"}
-    quota = tmp_path / "cpu.max"
-    if cpu_max is not None:
-        quota.write_text(cpu_max + "\n")
+    root = tmp_path / "cgroup"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir()
+    for name, text in tree.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text + "\n")
+    (tmp_path / "self-cgroup").write_text(cgroups + "\n")
     script = (
         "import os, pathlib\n"
         f"os.sched_setaffinity(0, {cpus!r})\n"
         "import models.settings as s\n"
-        f"s.CGROUP_CPU_MAX = pathlib.Path({str(quota)!r})\n"
+        f"s.CGROUP_ROOT = pathlib.Path({str(root)!r})\n"
+        f"s.PROC_CGROUP = pathlib.Path({str(tmp_path / 'self-cgroup')!r})\n"
         "print(s.usable_cpus(), s.Settings().score_helper)\n"
     )
     done = subprocess.run(
@@ -77,11 +84,24 @@ def _helper_default(cpus: set[int], cpu_max: str | None, tmp_path) -> str:
 
 def test_the_score_helper_default_counts_the_cores_the_service_may_use(tmp_path) -> None:
     """On with more than one usable core; off when pinned to one (`taskset`) or held to one
-    and a half by a container's quota, whatever the machine has."""
+    and a half by a CPU quota, on the process's cgroup or an ancestor's (v2 or v1), whatever
+    the machine has."""
     allowed = os.sched_getaffinity(0)
     n = len(allowed)
-    assert _helper_default(allowed, None, tmp_path) == f"{n} {n > 1}"
-    assert _helper_default(allowed, "max 100000", tmp_path) == f"{n} {n > 1}"
-    assert _helper_default({min(allowed)}, None, tmp_path) == "1 False"
-    assert _helper_default(allowed, "150000 100000", tmp_path) == "1 False"
-    assert _helper_default(allowed, f"{n * 100000} 100000", tmp_path) == f"{n} {n > 1}"
+    plenty = f"{n} {n > 1}"
+    v2 = "0::/system.slice/riskloop.service"
+    assert _helper_default(allowed, v2, {}, tmp_path) == plenty
+    assert _helper_default(allowed, v2, {"cpu.max": "max 100000"}, tmp_path) == plenty
+    assert _helper_default({min(allowed)}, v2, {}, tmp_path) == "1 False"
+    parent = {"system.slice/cpu.max": "150000 100000", "cpu.max": "max 100000"}
+    assert _helper_default(allowed, v2, parent, tmp_path) == "1 False"
+    own = {"system.slice/riskloop.service/cpu.max": f"{n * 100000} 100000"}
+    assert _helper_default(allowed, v2, own, tmp_path) == plenty
+    v1 = "5:cpu,cpuacct:/docker/abc\n3:memory:/docker/abc"
+    held = {
+        "cpu,cpuacct/docker/abc/cpu.cfs_quota_us": "100000",
+        "cpu,cpuacct/docker/abc/cpu.cfs_period_us": "100000",
+    }
+    assert _helper_default(allowed, v1, held, tmp_path) == "1 False"
+    unlimited = {"cpu,cpuacct/docker/abc/cpu.cfs_quota_us": "-1"}
+    assert _helper_default(allowed, v1, unlimited, tmp_path) == plenty
