@@ -515,7 +515,8 @@ def insert_scored_records_sqlite(
                 days[item["as_of"]],
                 score(item["score"]),
                 level(item["risk_level"]),
-                features(item["features"]),
+                # text made ahead (`serialised`) is what the JSON processor would make of it
+                text if type(text := item["features"]) is SerialisedJSON else features(text),
                 district(item["district"]),
                 *constants,
             )
