@@ -71,10 +71,10 @@ def _helper_default(cpus: set[int], cgroups: str, tree: dict[str, str], tmp_path
     script = (
         "import os, pathlib\n"
         f"os.sched_setaffinity(0, {cpus!r})\n"
-        "import models.settings as s\n"
-        f"s.CGROUP_ROOT = pathlib.Path({str(root)!r})\n"
-        f"s.PROC_CGROUP = pathlib.Path({str(tmp_path / 'self-cgroup')!r})\n"
-        "print(s.usable_cpus(), s.Settings().score_helper)\n"
+        "import models.cpus as c, models.settings as s\n"
+        f"c.CGROUP_ROOT = pathlib.Path({str(root)!r})\n"
+        f"c.PROC_CGROUP = pathlib.Path({str(tmp_path / 'self-cgroup')!r})\n"
+        "print(c.usable_cpus(), s.Settings().score_helper)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
