@@ -90,6 +90,13 @@ class RevealLimited(Exception):
         self.retry_after = retry_after
 
 
+#: How long a purge's compaction tries the WAL's TRUNCATE checkpoint while other connections
+#: keep it busy (a reader's open snapshot, another worker's checkpoint), before its VACUUM and
+#: after it (seconds): past the second, the purge says the values are still in the files.
+FIRST_TRUNCATE_S = 10.0
+LAST_TRUNCATE_S = 60.0
+
+
 @dataclass(frozen=True)
 class PurgeCounts:
     """What a purge removed (or, dry, would remove)."""
@@ -308,9 +315,10 @@ class PrivacyStore:
             raw = self._engine.raw_connection()
             try:
                 cursor = raw.cursor()
-                truncate_wal(cursor, within_s=10)  # a log copied first makes VACUUM's smaller
+                # a log copied first makes VACUUM's smaller
+                truncate_wal(cursor, within_s=FIRST_TRUNCATE_S)
                 cursor.execute("VACUUM")
-                done = truncate_wal(cursor, within_s=60)
+                done = truncate_wal(cursor, within_s=LAST_TRUNCATE_S)
                 cursor.close()
             finally:
                 raw.close()
