@@ -16,7 +16,8 @@ The split follows the two sides' measured speeds (each request's rows per second
 so on any machine both halves end together. The helper is only ever an optimisation: a
 request finds it not ready (starting, or loading a newly promoted version), unable to load
 that version (said once; the helper keeps serving the other models) or broken, and is scored
-in the service's own process, as it would be without it; a broken helper is started again. `RISKLOOP_SCORE_HELPER=0` turns it off (the default on a machine of one core).
+in the service's own process, as it would be without it; a broken helper is started again.
+`RISKLOOP_SCORE_HELPER=0` turns it off (the default where the service may use one core).
 """
 
 from __future__ import annotations
@@ -107,6 +108,27 @@ def with_districts(
     ]
 
 
+def unsealed_rows(
+    forms: StoredForms,
+    kept: list[dict[str, Any]],
+    names: Sequence[str],
+    values: Sequence[Sequence[Any]],
+    raw_ids: Sequence[str],
+    districts: Sequence[str | None],
+    day: date,
+) -> list[PreparedScore]:
+    """Scored records' stored rows, not yet sealed (`WarningStore.seal`): the helper's part,
+    and the rows a failed helper left to the service (`values` by feature, as encoded)."""
+    features, hashes = forms.feature_rows(raw_ids, names, values)
+    return forms.forms(
+        with_districts(kept, districts),
+        default_as_of=day,
+        scrubbed_features=features,
+        entity_hashes=hashes,
+        from_catalog=True,
+    )
+
+
 # ----------------------------------------------------------------------------- the helper's side
 
 #: The helper process's models, by key (one version per task: installing one drops the other).
@@ -182,16 +204,8 @@ def _score_part(
     results, kept = record_results(_MODELS[key], *rows, **options)
     encoded = [result_json(result) for result in results]
     _, _, values, ids = rows
-    names, districts, day = stored
     (forms,) = _FORMS
-    features, hashes = forms.feature_rows(ids.tolist(), names, values)
-    prepared = forms.forms(
-        with_districts(kept, districts),
-        default_as_of=day,
-        scrubbed_features=features,
-        entity_hashes=hashes,
-        from_catalog=True,
-    )
+    prepared = unsealed_rows(forms, kept, stored[0], values, ids.tolist(), *stored[1:])
     return encoded, prepared, time.perf_counter() - started
 
 

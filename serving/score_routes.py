@@ -52,7 +52,13 @@ from serving.online_store import (
     OnlineStoreUnreadable,
 )
 from serving.routes import api, declare, empty_body, in_body
-from serving.score_helper import HelperPart, ScoreHelper, record_results, with_districts
+from serving.score_helper import (
+    HelperPart,
+    ScoreHelper,
+    record_results,
+    unsealed_rows,
+    with_districts,
+)
 from serving.store import PreparedScore, ScoreWrite, WarningStore, is_outage
 from serving.store.sqlite import SerialisedJSON
 
@@ -274,16 +280,21 @@ class ScoringService:
         tail = slice(own, None)
         if helped is None:  # the helper failed: its rows are scored here
             rest, rest_kept = _rows_results(served, matrix, values, ids, tail, options)
-            encoded += [result_json(result) for result in rest]
-            features, hashes = self.store.forms.feature_rows(
-                raw_ids[tail], names, [c[tail] for c in values]
+            rest_json = [result_json(result) for result in rest]
+            forms = unsealed_rows(
+                self.store.forms,
+                rest_kept,
+                names,
+                [c[tail] for c in values],
+                raw_ids[tail],
+                districts[tail],
+                today,
             )
-            prepared += self._prepare(rest_kept, districts[tail], features, hashes, as_of=today)
         else:
             rest_json, forms = helped
-            encoded += rest_json
             HELPED_ROWS.labels(task=served.task).inc(len(rest_json))
-            prepared += self.store.seal(forms, raw_ids[tail])
+        encoded += rest_json
+        prepared += self.store.seal(forms, raw_ids[tail])
         return [], encoded, prepared
 
     def _prepare(

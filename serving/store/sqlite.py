@@ -34,8 +34,9 @@ from serving.store.models import ScoredRecord
 logger = logging.getLogger("riskloop.store")
 
 #: The WAL's size (pages) at which a commit checkpoints it itself (SQLite's default is 1,000):
-#: the store's `WalCheckpointer` checkpoints after each commit, off the committing thread, and
-#: this is only the fallback should it fall behind (a reader holding an old snapshot).
+#: the store's `WalCheckpointer` checkpoints after commits (at most every `CHECKPOINT_EVERY_S`),
+#: off the committing thread, and this is only the fallback should it fall behind (a reader
+#: holding an old snapshot).
 AUTOCHECKPOINT_PAGES = 10_000
 #: The least time between two of `WalCheckpointer`'s checkpoints (seconds).
 CHECKPOINT_EVERY_S = 0.25
