@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pydantic_core
-from pydantic import BaseModel
 from starlette.responses import Response
 
 from models.scorer import ScoredRecord
@@ -55,12 +55,13 @@ class RecordEncoder:
             ),
         )
 
-    def encode(self, records: list[BaseModel]) -> tuple[np.ndarray, list[list[Any]], np.ndarray]:
-        """(matrix, raw values per feature, entity ids); None is missing (NaN)."""
-        rows = [record.__dict__ for record in records]
-        values = [[row[name] for row in rows] for name in self.names]
-        entity_ids = np.array([row["entity_id"] for row in rows], dtype=object)
-        if len(rows) < ROW_WISE_MAX_ROWS:  # one conversion instead of one per column
+    def encode(self, records: Sequence[Any]) -> tuple[np.ndarray, list[list[Any]], np.ndarray]:
+        """(matrix, raw values per feature, entity ids) of validated records (the pydantic
+        request's or `serving.score_body`'s: each feature an attribute); None is missing
+        (NaN)."""
+        values = [list(map(attrgetter(name), records)) for name in self.names]
+        entity_ids = np.array(list(map(attrgetter("entity_id"), records)), dtype=object)
+        if len(records) < ROW_WISE_MAX_ROWS:  # one conversion instead of one per column
             matrix = np.array(
                 [
                     [
@@ -70,9 +71,9 @@ class RecordEncoder:
                     for row in zip(*values, strict=True)
                 ],
                 dtype="float64",  # None -> NaN
-            ).reshape(len(rows), len(self.names))
+            ).reshape(len(records), len(self.names))
             return matrix, values, entity_ids
-        matrix = np.empty((len(rows), len(self.names)), dtype="float64")
+        matrix = np.empty((len(records), len(self.names)), dtype="float64")
         for index, (column, codes) in enumerate(zip(values, self.category_codes, strict=True)):
             if codes is None:
                 matrix[:, index] = np.array(column, dtype="float64")  # None -> NaN
@@ -96,7 +97,7 @@ def feature_dicts(spec: TaskSpec, frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{name: _native(v) for name, v in zip(names, row, strict=True)} for row in values]
 
 
-def record_districts(records: list[BaseModel]) -> list[str | None]:
+def record_districts(records: Sequence[Any]) -> list[str | None]:
     """Each validated record's district, when the caller sent one (a warning keeps it)."""
     return [getattr(record, "district", None) for record in records]
 

@@ -69,6 +69,7 @@ EntityId = Annotated[
 #: and answered as sent (QA, 2026-12-07: `id330102199001011234` was). An administrative
 #: division's 6-digit code fits (`c330502`).
 DISTRICT_PATTERN = r"^[a-z](?:[a-z_-]*[0-9]){0,6}[a-z_-]*$"
+DISTRICT_MAX_CHARS = 64
 
 
 def _no_identifier(district: str) -> str:
@@ -88,7 +89,7 @@ District = Annotated[
     str,
     Field(
         min_length=1,
-        max_length=64,
+        max_length=DISTRICT_MAX_CHARS,
         pattern=DISTRICT_PATTERN,
         description="The unit's district (lower-case code, e.g. `wuxing`); kept on its warning "
         "so reviewers can filter by district. Not a feature: it never changes the score. At "

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal, cast
+from typing import Any, ClassVar, Literal, cast
 
 import anyio
 import bentoml
@@ -52,6 +52,7 @@ from serving.online_store import (
     OnlineStoreUnreadable,
 )
 from serving.routes import api, declare, empty_body, in_body
+from serving.score_body import decode_score_body
 from serving.score_helper import (
     HelperPart,
     ScoreHelper,
@@ -344,14 +345,23 @@ class ScoreInput(bentoml.IODescriptor):
     pydantic's pages, logged at ERROR with a traceback for what is the client's mistake. Here,
     where the body is parsed, the refusal becomes the `/v1` app's own answer (`_refusal`) and
     waits in the request's state; BentoML then calls the route with a placeholder that never
-    reaches the scorer (the route answers the refusal). A valid body is parsed once, as before.
+    reaches the scorer (the route answers the refusal). A valid body is parsed once: by
+    `serving.score_body` in one pass when it is plainly valid, else by the model.
     """
+
+    #: The task's slug (set on each task's descriptor by `_score_input`).
+    score_slug: ClassVar[str] = ""
 
     @classmethod
     async def from_http_request(cls, request: Request, serde: Any) -> bentoml.IODescriptor:
-        if not (await request.body()).strip():  # read once: Starlette keeps it for BentoML
+        body = await request.body()  # read once: Starlette keeps it for BentoML
+        if not body.strip():
             # BentoML reads an empty body as `{}`: "send exactly one of ..." hid the mistake
             refusal = await _refusal(request, [_EMPTY_BODY])
+        elif (fields := decode_score_body(cls.score_slug, body)) is not None:
+            # plainly valid, decoded in one pass (`serving.score_body`): the same fields and
+            # values the model's validation would give
+            return cls.model_construct(**fields)
         else:
             try:
                 return cast(bentoml.IODescriptor, await super().from_http_request(request, serde))
@@ -373,10 +383,12 @@ def _score_input(task: Task) -> type[ScoreInput]:
     """`task`'s strict score request as the score route's input, under the name BentoML gives
     its own input descriptors (`serving.openapi` replaces that schema in the document)."""
     model = schemas.score_request_model(task.slug)
-    return cast(
+    descriptor = cast(
         type[ScoreInput],
         create_model(f"{model.__name__}IODescriptor", __base__=(ScoreInput, model)),
     )
+    descriptor.score_slug = task.slug
+    return descriptor
 
 
 async def _refusal(request: Request, pydantic_errors: Sequence[Mapping[str, Any]]) -> Response:
