@@ -54,6 +54,8 @@ BENTO_PACKAGES = (
     "pandera",
     "pydantic",
     "pydantic-settings",
+    # serving/score_body.py: plainly valid score bodies decoded in one pass
+    "msgspec",
     "SQLAlchemy",
     "alembic",
     # with its own libpq: an image need not carry the system's
